@@ -1,0 +1,60 @@
+//! Value types that every Genesis crate agrees on, each parsed once at the boundary and
+//! valid from then on: [`Digest`], [`Descriptor`], [`Platform`], [`ImageReference`] and
+//! [`BundlePath`]. No I/O happens here.
+//!
+//! ```
+//! use genesis_types::{BundlePath, Digest};
+//!
+//! let d: Digest = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".parse()?;
+//! assert_eq!(d.hex().len(), 64);
+//! assert!("../etc/passwd".parse::<BundlePath>().is_err());
+//! # Ok::<(), genesis_types::TypeError>(())
+//! ```
+
+mod descriptor;
+mod digest;
+mod path;
+mod platform;
+mod reference;
+
+pub use descriptor::{Descriptor, ImageIndex, ImageManifest, annotations, media_types};
+pub use digest::{Algorithm, Digest};
+pub use path::BundlePath;
+pub use platform::Platform;
+pub use reference::ImageReference;
+
+/// Why a value was refused at the boundary.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TypeError {
+    /// A digest string does not follow `algorithm:hex` with a known algorithm and exact length.
+    #[error("invalid digest {value:?}: {reason}")]
+    Digest {
+        /// The refused text.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A path inside a bundle is unsafe or malformed.
+    #[error("unsafe bundle path {value:?}: {reason}")]
+    Path {
+        /// The refused path.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A platform string is not `os/arch[/variant]`.
+    #[error("invalid platform {value:?}: expected os/arch[/variant], e.g. linux/arm64")]
+    Platform {
+        /// The refused text.
+        value: String,
+    },
+    /// An image reference does not follow the distribution reference grammar.
+    #[error("invalid image reference {value:?}: {reason}")]
+    Reference {
+        /// The refused text.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
