@@ -1,0 +1,4 @@
+//! tmp
+mod error;
+pub mod spec;
+pub use error::{BuildError, Result};

@@ -1,0 +1,340 @@
+//! Reading a bundle: detect the compression, decompress (in parallel for seekable zstd),
+//! walk the tar stream strictly, and hash the archive file on the way.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::GzDecoder;
+use genesis_types::{BundlePath, Digest};
+use sha2::{Digest as _, Sha256};
+
+use crate::seekable::{FileDigest, ParallelFrameReader, SeekTable};
+use crate::tar::{self, BLOCK, EntryKind, Header};
+use crate::{BOM_PATH, BundleError, Limits, Result, SIGNATURE_PATH};
+
+/// How the tar stream of a bundle is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Seekable zstd (the default).
+    Zstd,
+    /// gzip, for content guards that only inspect gzip.
+    Gzip,
+    /// A plain tar.
+    None,
+}
+
+impl Compression {
+    /// The file name extension, including the leading dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Compression::Zstd => ".tar.zst",
+            Compression::Gzip => ".tar.gz",
+            Compression::None => ".tar",
+        }
+    }
+
+    fn sniff(magic: &[u8]) -> Compression {
+        match magic {
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            _ => Compression::None,
+        }
+    }
+}
+
+/// Maps an I/O error to a [`BundleError`], unwrapping ours when a reader carried one and
+/// calling an unexpected end of file what it is: truncation.
+pub(crate) fn from_io(e: io::Error, action: &'static str) -> BundleError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        return BundleError::Truncated { detail: format!("unexpected end of data while {action}") };
+    }
+    if e.get_ref().is_some_and(|inner| inner.is::<BundleError>()) {
+        let inner = e.into_inner().expect("checked above");
+        return *inner.downcast::<BundleError>().expect("checked above");
+    }
+    BundleError::Io { action, path: "archive".into(), source: e }
+}
+
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Hashing { inner, hasher: Sha256::new(), len: 0 }
+    }
+
+    /// Reads what is left and returns the digest of everything, and how many bytes were
+    /// left unread by the decoder above.
+    fn finish(mut self) -> io::Result<(FileDigest, u64)> {
+        let before = self.len;
+        io::copy(&mut self, &mut io::sink())?;
+        Ok((FileDigest { sha256: self.hasher.finalize().into(), len: self.len }, self.len - before))
+    }
+}
+
+enum Source {
+    Zstd(ParallelFrameReader),
+    ZstdHead(Box<zstd::stream::read::Decoder<'static, BufReader<File>>>),
+    Gzip(Box<GzDecoder<Hashing<BufReader<File>>>>),
+    Plain(Hashing<BufReader<File>>),
+}
+
+impl Source {
+    fn compressed_so_far(&self) -> Option<u64> {
+        match self {
+            Source::Gzip(g) => Some(g.get_ref().len),
+            _ => None,
+        }
+    }
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Zstd(r) => r.read(buf),
+            Source::ZstdHead(r) => r.read(buf),
+            Source::Gzip(r) => r.read(buf),
+            Source::Plain(r) => r.read(buf),
+        }
+    }
+}
+
+/// A strict, streaming reader of a bundle archive.
+pub struct ArchiveReader {
+    source: Source,
+    limits: Limits,
+    compression: Compression,
+    decompressed: u64,
+    entries: u64,
+}
+
+impl ArchiveReader {
+    /// Opens a bundle for a full pass: seekable zstd is decompressed on every core.
+    pub fn open(path: &Path, limits: &Limits) -> Result<Self> {
+        Self::open_with(path, limits, false)
+    }
+
+    /// Opens a bundle to read only its first entries (the BOM and its signature), without
+    /// decompressing ahead.
+    pub fn open_head(path: &Path, limits: &Limits) -> Result<Self> {
+        Self::open_with(path, limits, true)
+    }
+
+    fn open_with(path: &Path, limits: &Limits, head_only: bool) -> Result<Self> {
+        let file = File::open(path).map_err(BundleError::io("opening", path))?;
+        let mut magic = [0u8; 4];
+        let n = file_read_prefix(&file, &mut magic).map_err(BundleError::io("reading", path))?;
+        let compression = Compression::sniff(&magic[..n]);
+        let source = match compression {
+            Compression::Zstd => {
+                let table = SeekTable::read_from(&file, limits)?;
+                if head_only {
+                    let d = zstd::stream::read::Decoder::new(file).map_err(|e| from_io(e, "starting zstd"))?;
+                    Source::ZstdHead(Box::new(d))
+                } else {
+                    Source::Zstd(ParallelFrameReader::new(file, table)?)
+                }
+            }
+            Compression::Gzip => Source::Gzip(Box::new(GzDecoder::new(Hashing::new(BufReader::new(file))))),
+            Compression::None => Source::Plain(Hashing::new(BufReader::new(file))),
+        };
+        Ok(ArchiveReader { source, limits: limits.clone(), compression, decompressed: 0, entries: 0 })
+    }
+
+    /// The compression found.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Reads the next header, validating its type and path. `None` at the end marker,
+    /// after checking that nothing but zero padding follows it.
+    pub fn next_header(&mut self) -> Result<Option<Header>> {
+        let mut block = [0u8; BLOCK];
+        if !self.read_block(&mut block)? {
+            return Err(BundleError::Truncated { detail: "no end-of-archive marker".into() });
+        }
+        let Some(h) = tar::parse_header(&block)? else {
+            if !self.read_block(&mut block)? || block.iter().any(|&b| b != 0) {
+                return Err(BundleError::Truncated { detail: "incomplete end-of-archive marker".into() });
+            }
+            self.expect_only_zeros()?;
+            return Ok(None);
+        };
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
+            return Err(BundleError::LimitExceeded {
+                what: "entry count",
+                actual: self.entries,
+                limit: self.limits.max_entries,
+            });
+        }
+        let unsafe_path = |reason: String| BundleError::UnsafePath { path: h.path.clone(), reason };
+        let checked = match h.kind {
+            EntryKind::File => h.path.parse::<BundlePath>().map(drop),
+            EntryKind::Dir => match h.path.strip_suffix('/') {
+                Some(p) => p.parse::<BundlePath>().map(drop),
+                None => return Err(unsafe_path("directory entry without trailing '/'".into())),
+            },
+        };
+        checked.map_err(|e| unsafe_path(e.to_string()))?;
+        Ok(Some(h))
+    }
+
+    fn read_block(&mut self, block: &mut [u8; BLOCK]) -> Result<bool> {
+        let got = tar::read_block(&mut self.source, block)?;
+        if got {
+            self.account(BLOCK as u64)?;
+        }
+        Ok(got)
+    }
+
+    fn account(&mut self, n: u64) -> Result<()> {
+        self.decompressed += n;
+        if self.decompressed > self.limits.max_total_size {
+            return Err(BundleError::LimitExceeded {
+                what: "decompressed archive size",
+                actual: self.decompressed,
+                limit: self.limits.max_total_size,
+            });
+        }
+        if let Some(c) = self.source.compressed_so_far()
+            && !self.limits.ratio_ok(c, self.decompressed)
+        {
+            return Err(BundleError::LimitExceeded {
+                what: "decompression ratio",
+                actual: self.decompressed / c.max(1),
+                limit: self.limits.max_ratio,
+            });
+        }
+        Ok(())
+    }
+
+    fn expect_only_zeros(&mut self) -> Result<()> {
+        let mut buf = vec![0u8; 64 << 10];
+        let mut extra = 0u64;
+        loop {
+            let n = self.source.read(&mut buf).map_err(|e| from_io(e, "reading past the end marker"))?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.account(n as u64)?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                extra += n as u64;
+                return Err(BundleError::TrailingData { bytes: extra });
+            }
+        }
+    }
+
+    /// Streams the data of the current entry (of `size` bytes) into `sink`, returning its
+    /// SHA-256, then skips the block padding.
+    pub fn copy_entry(&mut self, size: u64, sink: &mut dyn io::Write) -> Result<Digest> {
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; (256 << 10).min(size.max(1)) as usize];
+        let mut left = size;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = self.source.read(&mut buf[..want]).map_err(|e| from_io(e, "reading an entry"))?;
+            if n == 0 {
+                return Err(BundleError::Truncated { detail: "stream ends inside an entry".into() });
+            }
+            self.account(n as u64)?;
+            hasher.update(&buf[..n]);
+            sink.write_all(&buf[..n]).map_err(|e| BundleError::Io {
+                action: "writing extracted data",
+                path: "output".into(),
+                source: e,
+            })?;
+            left -= n as u64;
+        }
+        let mut pad = [0u8; BLOCK];
+        let p = tar::padding(size);
+        self.source
+            .read_exact(&mut pad[..p])
+            .map_err(|e| from_io(e, "reading entry padding"))?;
+        self.account(p as u64)?;
+        Ok(Digest::from_sha256_bytes(hasher.finalize().into()))
+    }
+
+    /// Reads a small entry whole, refusing it above `max` bytes before reading.
+    pub fn read_small(&mut self, h: &Header, max: u64, what: &'static str) -> Result<Vec<u8>> {
+        if h.size > max {
+            return Err(BundleError::LimitExceeded { what, actual: h.size, limit: max });
+        }
+        let mut out = Vec::with_capacity(h.size as usize);
+        self.copy_entry(h.size, &mut out)?;
+        Ok(out)
+    }
+
+    /// Reads the mandatory head of a bundle: `bom.json` then `bom.json.sig`.
+    pub fn read_head(&mut self) -> Result<Head> {
+        let bom = self.expect_file(BOM_PATH, "first")?;
+        let bom_bytes = self.read_small(&bom, self.limits.max_bom_size, "bom.json size")?;
+        let sig = self.expect_file(SIGNATURE_PATH, "second")?;
+        let signature = self.read_small(&sig, self.limits.max_signature_size, "signature size")?;
+        Ok(Head { bom: bom_bytes, signature })
+    }
+
+    fn expect_file(&mut self, name: &str, position: &str) -> Result<Header> {
+        match self.next_header()? {
+            Some(h) if h.path == name && h.kind == EntryKind::File => Ok(h),
+            Some(h) => Err(BundleError::NotSigned {
+                detail: format!("the {position} entry is {:?}, expected {name}", h.path),
+            }),
+            None => Err(BundleError::NotSigned { detail: format!("the archive ends before {name}") }),
+        }
+    }
+
+    /// Ends the pass: returns the SHA-256 and length of the archive file, after checking
+    /// nothing follows the compressed stream.
+    pub fn finish(self) -> Result<FileDigest> {
+        match self.source {
+            Source::Zstd(r) => r.finish(),
+            Source::ZstdHead(_) => Err(BundleError::Corrupt { detail: "head-only reader cannot hash the file".into() }),
+            Source::Gzip(g) => {
+                let (digest, unread) = g.into_inner().finish().map_err(|e| from_io(e, "reading the archive"))?;
+                if unread > 0 {
+                    return Err(BundleError::TrailingData { bytes: unread });
+                }
+                Ok(digest)
+            }
+            Source::Plain(h) => Ok(h.finish().map_err(|e| from_io(e, "reading the archive"))?.0),
+        }
+    }
+}
+
+fn file_read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// The first two entries of a bundle, as raw bytes: nothing is parsed before the
+/// signature is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// The exact bytes of `bom.json`.
+    pub bom: Vec<u8>,
+    /// The exact bytes of `bom.json.sig`.
+    pub signature: Vec<u8>,
+}

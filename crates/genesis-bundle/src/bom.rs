@@ -1,0 +1,288 @@
+//! The bill of materials: the signed description of everything else in a bundle.
+//!
+//! `bom.json` is the only document whose integrity the signature covers directly; every
+//! other entry is bound to it through its size and SHA-256. Its encoding has one owner,
+//! [`Bom::to_bytes`]: the builder serialises once, then hashes, signs and writes that buffer.
+
+use std::collections::BTreeSet;
+
+use genesis_types::{BundlePath, Digest};
+
+use crate::{BundleError, Limits, Result};
+
+/// Path of the BOM inside a bundle: always the first entry.
+pub const BOM_PATH: &str = "bom.json";
+/// Path of the BOM signature inside a bundle: always the second entry.
+pub const SIGNATURE_PATH: &str = "bom.json.sig";
+/// The schema identifier this crate writes and reads.
+pub const BOM_SCHEMA: &str = "genesis.dev/bom/v1";
+
+/// The bill of materials of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Bom {
+    /// Always [`BOM_SCHEMA`].
+    pub schema: String,
+    /// Bundle name.
+    pub name: String,
+    /// Bundle version.
+    pub version: String,
+    /// Build time, RFC 3339, from `SOURCE_DATE_EPOCH` (so it is reproducible).
+    pub created: String,
+    /// Every payload file, sorted by path.
+    pub files: Vec<FileEntry>,
+    /// Container images in `oci/`.
+    #[serde(default)]
+    pub images: Vec<ImageEntry>,
+    /// Helm charts in `charts/`.
+    #[serde(default)]
+    pub charts: Vec<ChartEntry>,
+    /// Kubernetes manifests in `manifests/`.
+    #[serde(default)]
+    pub manifests: Vec<ManifestEntry>,
+}
+
+/// One payload file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Path inside the bundle.
+    pub path: BundlePath,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the content.
+    pub sha256: Digest,
+}
+
+/// One container image (a manifest or a whole multi-arch index) stored in `oci/`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageEntry {
+    /// Short name from the spec.
+    pub name: String,
+    /// Where the builder took it from, as written in the spec.
+    pub source: String,
+    /// The reference manifests and charts use for it.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Digest of the top-level manifest or index.
+    pub digest: Digest,
+    /// Media type of the top-level manifest or index.
+    pub media_type: String,
+    /// Platforms carried (`os/arch[/variant]`); empty when the image declares none.
+    pub platforms: Vec<String>,
+}
+
+/// One Helm chart archive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChartEntry {
+    /// Chart name from the spec.
+    pub name: String,
+    /// Chart version, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Where the builder took it from, as written in the spec.
+    pub source: String,
+    /// Path of the `.tgz` inside the bundle.
+    pub path: BundlePath,
+}
+
+/// One Kubernetes manifest file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestEntry {
+    /// Path of the YAML inside the bundle.
+    pub path: BundlePath,
+}
+
+/// An archive entry the BOM implies, in canonical order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedEntry<'a> {
+    /// A parent directory (path ends with `/`).
+    Dir(String),
+    /// A payload file.
+    File(&'a FileEntry),
+}
+
+impl ExpectedEntry<'_> {
+    /// The path as it appears in the tar stream.
+    pub fn tar_path(&self) -> &str {
+        match self {
+            ExpectedEntry::Dir(d) => d,
+            ExpectedEntry::File(f) => f.path.as_str(),
+        }
+    }
+}
+
+impl Bom {
+    /// The canonical encoding: pretty JSON with a trailing newline (readable by a guard or
+    /// a human), fields in declaration order.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("a BOM always serialises");
+        out.push(b'\n');
+        out
+    }
+
+    /// Parses and validates BOM bytes, refusing them above the size limit before parsing.
+    /// Call it only on bytes whose signature has been checked.
+    pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Bom> {
+        let len = bytes.len() as u64;
+        if len > limits.max_bom_size {
+            return Err(BundleError::LimitExceeded {
+                what: "bom.json size",
+                actual: len,
+                limit: limits.max_bom_size,
+            });
+        }
+        let bom: Bom = serde_json::from_slice(bytes).map_err(BundleError::BomMalformed)?;
+        bom.validate()?;
+        Ok(bom)
+    }
+
+    /// Checks the internal consistency a reader relies on: schema, strictly sorted unique
+    /// files, no reserved or clashing paths, and every chart, manifest and image pointing at
+    /// a listed file.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |m: String| Err(BundleError::BomInvalid(m));
+        if self.schema != BOM_SCHEMA {
+            return invalid(format!("unsupported schema {:?}, expected {BOM_SCHEMA:?}", self.schema));
+        }
+        for pair in self.files.windows(2) {
+            if pair[0].path >= pair[1].path {
+                return invalid(format!("files not strictly sorted at {}", pair[1].path));
+            }
+        }
+        let files: BTreeSet<&str> = self.files.iter().map(|f| f.path.as_str()).collect();
+        for f in &self.files {
+            if matches!(f.path.as_str(), BOM_PATH | SIGNATURE_PATH) {
+                return invalid(format!("{} is reserved", f.path));
+            }
+            if let Some(dir) = f.path.parent_dirs().find(|d| files.contains(d.trim_end_matches('/'))) {
+                return invalid(format!("{} is both a file and the directory of {}", dir.trim_end_matches('/'), f.path));
+            }
+        }
+        let listed = |p: &str| files.contains(p);
+        for c in &self.charts {
+            if !listed(c.path.as_str()) {
+                return invalid(format!("chart {} points at unlisted {}", c.name, c.path));
+            }
+        }
+        for m in &self.manifests {
+            if !listed(m.path.as_str()) {
+                return invalid(format!("manifest {} is not listed in files", m.path));
+            }
+        }
+        for i in &self.images {
+            let blob = format!("oci/{}", i.digest.blob_path());
+            if !listed(&blob) {
+                return invalid(format!("image {} points at unlisted {blob}", i.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every entry the archive must contain after the BOM and its signature, in canonical
+    /// order: each file preceded by its parent directories.
+    pub fn expected_entries(&self) -> Vec<ExpectedEntry<'_>> {
+        let mut dirs = BTreeSet::new();
+        for f in &self.files {
+            dirs.extend(f.path.parent_dirs().map(str::to_owned));
+        }
+        let mut all: Vec<ExpectedEntry<'_>> = dirs.into_iter().map(ExpectedEntry::Dir).collect();
+        all.extend(self.files.iter().map(ExpectedEntry::File));
+        all.sort_by(|a, b| a.tar_path().cmp(b.tar_path()));
+        all
+    }
+
+    /// Total payload bytes.
+    pub fn payload_size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// Formats seconds since the Unix epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
+pub fn rfc3339(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> FileEntry {
+        FileEntry {
+            path: path.parse().unwrap(),
+            size: 1,
+            sha256: Digest::from_sha256_bytes([0; 32]),
+        }
+    }
+
+    fn bom(files: Vec<FileEntry>) -> Bom {
+        Bom {
+            schema: BOM_SCHEMA.into(),
+            name: "n".into(),
+            version: "1".into(),
+            created: rfc3339(0),
+            files,
+            images: vec![],
+            charts: vec![],
+            manifests: vec![],
+        }
+    }
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_735_689_600), "2025-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400 + 3661), "2000-02-29T01:01:01Z");
+    }
+
+    #[test]
+    fn expected_entries_put_directories_before_their_files() {
+        let b = bom(vec![file("a-b"), file("a/x/y"), file("z")]);
+        let paths: Vec<_> = b.expected_entries().iter().map(|e| e.tar_path().to_owned()).collect();
+        assert_eq!(paths, ["a-b", "a/", "a/x/", "a/x/y", "z"]);
+    }
+
+    #[test]
+    fn validate_refuses_inconsistent_boms() {
+        assert!(bom(vec![file("a"), file("b")]).validate().is_ok());
+        assert!(bom(vec![file("b"), file("a")]).validate().is_err());
+        assert!(bom(vec![file("a"), file("a")]).validate().is_err());
+        assert!(bom(vec![file("a"), file("a/b")]).validate().is_err());
+        assert!(bom(vec![file("bom.json")]).validate().is_err());
+        let mut b = bom(vec![file("a")]);
+        b.manifests.push(ManifestEntry { path: "m.yaml".parse().unwrap() });
+        assert!(b.validate().is_err());
+    }
+
+    #[test]
+    fn parse_refuses_oversized_and_unknown_fields() {
+        let b = bom(vec![file("a")]);
+        let bytes = b.to_bytes();
+        assert_eq!(Bom::parse(&bytes, &Limits::default()).unwrap(), b);
+        let tight = Limits { max_bom_size: 10, ..Limits::default() };
+        assert!(matches!(Bom::parse(&bytes, &tight), Err(BundleError::LimitExceeded { .. })));
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        v["extra"] = 1.into();
+        assert!(Bom::parse(&serde_json::to_vec(&v).unwrap(), &Limits::default()).is_err());
+    }
+}

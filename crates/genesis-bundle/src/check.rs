@@ -1,0 +1,188 @@
+//! Checking the payload of a bundle against its (already verified) BOM in one streaming
+//! pass, handing each verified byte to a sink: nowhere for `verify`, a staging directory for
+//! `extract`.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use genesis_types::BundlePath;
+
+use crate::archive::ArchiveReader;
+use crate::bom::{Bom, ExpectedEntry};
+use crate::seekable::FileDigest;
+use crate::tar::EntryKind;
+use crate::{BOM_PATH, BundleError, Result, SIGNATURE_PATH};
+
+/// Where verified payload goes.
+pub trait PayloadSink {
+    /// Creates a directory (`path` ends with `/`).
+    fn dir(&mut self, path: &str) -> Result<()>;
+    /// Opens the destination of a file's bytes.
+    fn file(&mut self, path: &BundlePath) -> Result<Box<dyn Write + '_>>;
+}
+
+/// A sink that keeps nothing: `verify`.
+pub struct Discard;
+
+impl PayloadSink for Discard {
+    fn dir(&mut self, _: &str) -> Result<()> {
+        Ok(())
+    }
+    fn file(&mut self, _: &BundlePath) -> Result<Box<dyn Write + '_>> {
+        Ok(Box::new(io::sink()))
+    }
+}
+
+/// What one full pass established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadSummary {
+    /// Payload files checked against the BOM.
+    pub files: u64,
+    /// Payload bytes checked.
+    pub bytes: u64,
+    /// Digest and length of the archive file itself.
+    pub archive: FileDigest,
+}
+
+/// Streams every entry after the head through `sink`, requiring exactly the entries the BOM
+/// implies, in canonical order, each with the BOM's size and SHA-256. The last entry's
+/// bytes reach the sink before its digest is known: callers that keep data (extraction)
+/// must treat the sink's contents as untrusted until this returns `Ok`.
+pub fn check_payload(mut reader: ArchiveReader, bom: &Bom, sink: &mut dyn PayloadSink) -> Result<PayloadSummary> {
+    let expected = bom.expected_entries();
+    let known: HashSet<&str> = expected.iter().map(ExpectedEntry::tar_path).collect();
+    let mut next = 0usize;
+    let mut previous = SIGNATURE_PATH.to_owned();
+    let (mut files, mut bytes) = (0u64, 0u64);
+    while let Some(h) = reader.next_header()? {
+        let want = expected.get(next);
+        if want.map(ExpectedEntry::tar_path) != Some(h.path.as_str()) {
+            return Err(misplaced(&h.path, &previous, want, &known));
+        }
+        match (want.expect("matched above"), h.kind) {
+            (ExpectedEntry::Dir(d), EntryKind::Dir) => sink.dir(d)?,
+            (ExpectedEntry::File(f), EntryKind::File) => {
+                if h.size != f.size {
+                    return Err(BundleError::SizeMismatch { path: f.path.clone(), expected: f.size, actual: h.size });
+                }
+                let mut out = sink.file(&f.path)?;
+                let actual = reader.copy_entry(h.size, &mut out)?;
+                out.flush().map_err(BundleError::io("writing", f.path.as_str()))?;
+                drop(out);
+                if actual != f.sha256 {
+                    return Err(BundleError::DigestMismatch { path: f.path.clone(), expected: f.sha256.clone(), actual });
+                }
+                files += 1;
+                bytes += f.size;
+            }
+            _ => {
+                return Err(BundleError::Corrupt {
+                    detail: format!("{:?} has the wrong entry type for the BOM", h.path),
+                });
+            }
+        }
+        previous = h.path;
+        next += 1;
+    }
+    if let Some(missing) = expected[next..].iter().find_map(|e| match e {
+        ExpectedEntry::File(f) => Some(f.path.clone()),
+        ExpectedEntry::Dir(_) => None,
+    }) {
+        return Err(BundleError::MissingEntry { path: missing });
+    }
+    let archive = reader.finish()?;
+    Ok(PayloadSummary { files, bytes, archive })
+}
+
+/// Names what is wrong with an entry that is not the one expected next.
+fn misplaced(path: &str, previous: &str, want: Option<&ExpectedEntry<'_>>, known: &HashSet<&str>) -> BundleError {
+    if path == previous || path == BOM_PATH || path == SIGNATURE_PATH || (known.contains(path) && path < previous) {
+        return BundleError::DuplicateEntry { path: path.to_owned() };
+    }
+    if !known.contains(path) {
+        return BundleError::UnknownEntry { path: path.to_owned() };
+    }
+    match want {
+        Some(ExpectedEntry::File(f)) => BundleError::MissingEntry { path: f.path.clone() },
+        _ => BundleError::OutOfOrder { path: path.to_owned(), previous: previous.to_owned() },
+    }
+}
+
+/// A staging directory next to the final one. Dropped without [`Staging::commit`], it
+/// removes itself, so a rejected bundle leaves nothing behind.
+pub struct Staging {
+    dir: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// Creates `.<name>.staging-<pid>` beside `target` (mode 0700). Refuses an existing
+    /// target.
+    pub fn begin(target: &Path) -> Result<Staging> {
+        if target.symlink_metadata().is_ok() {
+            return Err(BundleError::OutputExists { path: target.to_owned() });
+        }
+        let name = target
+            .file_name()
+            .ok_or_else(|| BundleError::OutputExists { path: target.to_owned() })?
+            .to_string_lossy();
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let dir = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        if dir.symlink_metadata().is_ok() {
+            fs::remove_dir_all(&dir).map_err(BundleError::io("removing stale staging", &dir))?;
+        }
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(BundleError::io("creating staging directory", &dir))?;
+        Ok(Staging { dir, target: target.to_owned(), committed: false })
+    }
+
+    /// The staging directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Moves the staging directory into place (one rename; the target appears whole or
+    /// not at all).
+    pub fn commit(mut self) -> Result<PathBuf> {
+        fs::set_permissions(&self.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(BundleError::io("setting permissions on", &self.dir))?;
+        fs::rename(&self.dir, &self.target).map_err(BundleError::io("renaming staging into", &self.target))?;
+        self.committed = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl PayloadSink for Staging {
+    fn dir(&mut self, path: &str) -> Result<()> {
+        let p = self.dir.join(path.trim_end_matches('/'));
+        fs::DirBuilder::new().mode(0o755).create(&p).map_err(BundleError::io("creating", p))
+    }
+
+    fn file(&mut self, path: &BundlePath) -> Result<Box<dyn Write + '_>> {
+        let p = self.dir.join(path.as_str());
+        let f: File = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&p)
+            .map_err(BundleError::io("creating", p))?;
+        Ok(Box::new(BufWriter::with_capacity(256 << 10, f)))
+    }
+}

@@ -1,0 +1,159 @@
+//! The one error type of this crate, grouped by the phase that failed.
+
+use std::io;
+use std::path::PathBuf;
+
+use genesis_types::{BundlePath, Digest};
+
+/// Everything that can go wrong reading, checking, writing or extracting a bundle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    // ---- I/O
+    /// Reading or writing a file failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+
+    // ---- container (compression layer)
+    /// The archive ends before its end marker.
+    #[error("archive is truncated: {detail}")]
+    Truncated {
+        /// Where the end came.
+        detail: String,
+    },
+    /// Bytes follow the end of the archive.
+    #[error("archive has {bytes} bytes of trailing data after its end")]
+    TrailingData {
+        /// How many extra bytes.
+        bytes: u64,
+    },
+    /// The compressed container is malformed.
+    #[error("corrupt archive: {detail}")]
+    Corrupt {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A configured size or ratio limit was exceeded.
+    #[error("limit exceeded: {what} ({actual} > {limit}); raise it only if you trust the source")]
+    LimitExceeded {
+        /// Which limit.
+        what: &'static str,
+        /// The value found.
+        actual: u64,
+        /// The configured bound.
+        limit: u64,
+    },
+
+    // ---- tar entries
+    /// An entry type that bundles never contain (links, devices, fifos, extensions).
+    #[error("entry {path:?} is a {kind}, which bundles never contain")]
+    ForbiddenEntryType {
+        /// The entry's raw path.
+        path: String,
+        /// Human name of the type.
+        kind: &'static str,
+    },
+    /// An entry path that could escape the output directory or is not UTF-8.
+    #[error("unsafe entry path {path:?}: {reason}")]
+    UnsafePath {
+        /// The raw path (lossy if not UTF-8).
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The first two entries are not `bom.json` and its signature.
+    #[error("not a signed Genesis bundle: {detail}")]
+    NotSigned {
+        /// What was found instead.
+        detail: String,
+    },
+
+    // ---- BOM and payload checks
+    /// The BOM is not valid JSON of the expected shape.
+    #[error("bom.json is malformed: {0}")]
+    BomMalformed(#[source] serde_json::Error),
+    /// The BOM is valid JSON but inconsistent.
+    #[error("bom.json is invalid: {0}")]
+    BomInvalid(String),
+    /// An archive entry the BOM does not list.
+    #[error("entry {path:?} is not listed in the BOM")]
+    UnknownEntry {
+        /// The entry.
+        path: String,
+    },
+    /// An entry appears twice.
+    #[error("entry {path:?} appears more than once")]
+    DuplicateEntry {
+        /// The entry.
+        path: String,
+    },
+    /// Entries are not in canonical order.
+    #[error("entry {path:?} is out of canonical order (after {previous:?})")]
+    OutOfOrder {
+        /// The entry.
+        path: String,
+        /// The one before it.
+        previous: String,
+    },
+    /// A file the BOM lists is absent from the archive.
+    #[error("{path} is listed in the BOM but missing from the archive")]
+    MissingEntry {
+        /// The missing file.
+        path: BundlePath,
+    },
+    /// An entry's size differs from the BOM.
+    #[error("{path}: size {actual} does not match the BOM ({expected})")]
+    SizeMismatch {
+        /// The entry.
+        path: BundlePath,
+        /// Size in the BOM.
+        expected: u64,
+        /// Size in the archive.
+        actual: u64,
+    },
+    /// An entry's content hash differs from the BOM.
+    #[error("{path}: content digest {actual} does not match the BOM ({expected})")]
+    DigestMismatch {
+        /// The entry.
+        path: BundlePath,
+        /// Digest in the BOM.
+        expected: Digest,
+        /// Digest of the bytes read.
+        actual: Digest,
+    },
+
+    // ---- writing
+    /// An input changed or did not match its claimed digest while it was packed.
+    #[error("input {path} changed while packing or does not match its digest {expected}")]
+    InputChanged {
+        /// The input.
+        path: PathBuf,
+        /// The expected digest.
+        expected: Digest,
+    },
+    /// Extraction target already exists.
+    #[error("output directory {} already exists; remove it or choose another", path.display())]
+    OutputExists {
+        /// The directory.
+        path: PathBuf,
+    },
+}
+
+impl BundleError {
+    /// Wraps an I/O error with what was being done and on which path.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> BundleError {
+        let path = path.into();
+        move |source| BundleError::Io { action, path, source }
+    }
+}
+
+/// Shorthand for this crate's results.
+pub type Result<T, E = BundleError> = std::result::Result<T, E>;

@@ -1,0 +1,532 @@
+//! The Zstandard seekable format: a sequence of independent zstd frames closed by a seek
+//! table in a skippable frame (zstd `contrib/seekable_format`). Plain `zstd -d` skips the
+//! table; we use it to decompress frames on every core and to read any byte range
+//! without decompressing what precedes it.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::{BundleError, Limits, Result};
+
+/// Skippable-frame magic used by the seekable format.
+const SKIPPABLE_MAGIC: u32 = 0x184D_2A5E;
+/// Magic closing the seek table footer.
+const SEEKABLE_MAGIC: u32 = 0x8F92_EAB1;
+/// Footer: frame count (4), descriptor (1), magic (4).
+const FOOTER_LEN: usize = 9;
+/// Largest decompressed frame we accept when reading: the writer uses [`FRAME_SIZE`], and
+/// the seekable format caps frames at 1 GiB; we stay far below to bound memory.
+pub const MAX_FRAME_SIZE: u32 = 16 << 20;
+/// Decompressed size at which the writer cuts frames. Small entries share frames up to
+/// this size; a larger entry is cut into frames of exactly this size.
+pub const FRAME_SIZE: usize = 4 << 20;
+/// The zstd level every bundle is written with: part of the byte-stability contract.
+pub const LEVEL: i32 = 3;
+
+/// One frame's sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameEntry {
+    /// Compressed size in bytes.
+    pub compressed: u32,
+    /// Decompressed size in bytes.
+    pub decompressed: u32,
+}
+
+/// A parsed seek table with the offsets derived from it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SeekTable {
+    /// The frames in order.
+    pub frames: Vec<FrameEntry>,
+}
+
+impl SeekTable {
+    /// The skippable frame that stores this table (no per-frame checksums: every entry's
+    /// content is bound by SHA-256 in the BOM, and each frame carries zstd's own checksum).
+    pub fn encode(&self) -> Vec<u8> {
+        let body = self.frames.len() * 8 + FOOTER_LEN;
+        let mut out = Vec::with_capacity(8 + body);
+        out.extend_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
+        out.extend_from_slice(&(body as u32).to_le_bytes());
+        for f in &self.frames {
+            out.extend_from_slice(&f.compressed.to_le_bytes());
+            out.extend_from_slice(&f.decompressed.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.frames.len() as u32).to_le_bytes());
+        out.push(0);
+        out.extend_from_slice(&SEEKABLE_MAGIC.to_le_bytes());
+        out
+    }
+
+    /// Total compressed bytes of all frames (the seek table's own frame excluded).
+    pub fn compressed_len(&self) -> u64 {
+        self.frames.iter().map(|f| u64::from(f.compressed)).sum()
+    }
+
+    /// Total decompressed bytes.
+    pub fn decompressed_len(&self) -> u64 {
+        self.frames.iter().map(|f| u64::from(f.decompressed)).sum()
+    }
+
+    /// Reads and checks the table at the end of a file: the frames must tile the file
+    /// exactly, every frame must be within [`MAX_FRAME_SIZE`], and the declared sizes must
+    /// respect the limits, so a decompression bomb is refused before any work.
+    pub fn read_from(file: &File, limits: &Limits) -> Result<SeekTable> {
+        let file_len = file
+            .metadata()
+            .map_err(|e| from_io(e, "reading archive metadata"))?
+            .len();
+        let table = match Self::parse_at_end(file, file_len)? {
+            Some(t) => t,
+            None => return Err(Self::explain_missing_table(file, file_len)),
+        };
+        table.check(limits)?;
+        Ok(table)
+    }
+
+    /// Parses a table whose footer ends exactly at `end`, checking that its frames tile
+    /// `[0, end)`. `Ok(None)` if there is no footer there.
+    fn parse_at_end(file: &File, end: u64) -> Result<Option<SeekTable>> {
+        if end < (8 + FOOTER_LEN) as u64 {
+            return Ok(None);
+        }
+        let mut footer = [0u8; FOOTER_LEN];
+        read_exact_at(file, &mut footer, end - FOOTER_LEN as u64)?;
+        if u32::from_le_bytes(footer[5..9].try_into().expect("4 bytes")) != SEEKABLE_MAGIC {
+            return Ok(None);
+        }
+        let corrupt = |detail: &str| BundleError::Corrupt { detail: format!("seek table: {detail}") };
+        if footer[4] != 0 {
+            return Err(corrupt("unsupported descriptor (checksums or reserved bits set)"));
+        }
+        let count = u64::from(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")));
+        let body = count * 8 + FOOTER_LEN as u64;
+        if body + 8 > end {
+            return Err(corrupt("frame count larger than the file"));
+        }
+        let start = end - body - 8;
+        let mut raw = vec![0u8; (body + 8) as usize];
+        read_exact_at(file, &mut raw, start)?;
+        if u32::from_le_bytes(raw[..4].try_into().expect("4 bytes")) != SKIPPABLE_MAGIC
+            || u64::from(u32::from_le_bytes(raw[4..8].try_into().expect("4 bytes"))) != body
+        {
+            return Err(corrupt("skippable frame header does not match its footer"));
+        }
+        let frames: Vec<FrameEntry> = raw[8..8 + count as usize * 8]
+            .chunks_exact(8)
+            .map(|c| FrameEntry {
+                compressed: u32::from_le_bytes(c[..4].try_into().expect("4 bytes")),
+                decompressed: u32::from_le_bytes(c[4..].try_into().expect("4 bytes")),
+            })
+            .collect();
+        let table = SeekTable { frames };
+        if table.compressed_len() != start {
+            return Err(BundleError::Truncated {
+                detail: format!(
+                    "seek table describes {} bytes of frames but {start} precede it",
+                    table.compressed_len()
+                ),
+            });
+        }
+        Ok(Some(table))
+    }
+
+    /// No footer at the end: either bytes were appended after a good table, or the file
+    /// was cut short. Look back for a footer to tell which.
+    fn explain_missing_table(file: &File, file_len: u64) -> BundleError {
+        const LOOK_BACK: u64 = 1 << 20;
+        let from = file_len.saturating_sub(LOOK_BACK);
+        let mut tail = vec![0u8; (file_len - from) as usize];
+        if read_exact_at(file, &mut tail, from).is_ok() {
+            let magic = SEEKABLE_MAGIC.to_le_bytes();
+            for i in (0..tail.len().saturating_sub(3)).rev() {
+                if tail[i..i + 4] == magic {
+                    let end = from + i as u64 + 4;
+                    if let Ok(Some(_)) = Self::parse_at_end(file, end) {
+                        return BundleError::TrailingData { bytes: file_len - end };
+                    }
+                }
+            }
+        }
+        BundleError::Truncated {
+            detail: "no zstd seek table at the end (cut short, or not written by Genesis)".into(),
+        }
+    }
+
+    fn check(&self, limits: &Limits) -> Result<()> {
+        if let Some(f) = self.frames.iter().find(|f| f.decompressed > MAX_FRAME_SIZE || f.compressed == 0) {
+            return Err(BundleError::LimitExceeded {
+                what: "decompressed size of one zstd frame",
+                actual: u64::from(f.decompressed),
+                limit: u64::from(MAX_FRAME_SIZE),
+            });
+        }
+        let (c, d) = (self.compressed_len(), self.decompressed_len());
+        if d > limits.max_total_size {
+            return Err(BundleError::LimitExceeded {
+                what: "decompressed archive size",
+                actual: d,
+                limit: limits.max_total_size,
+            });
+        }
+        if !limits.ratio_ok(c, d) {
+            return Err(BundleError::LimitExceeded {
+                what: "decompression ratio",
+                actual: d / c.max(1),
+                limit: limits.max_ratio,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> Result<()> {
+    file.read_exact_at(buf, offset).map_err(|e| from_io(e, "reading the archive"))
+}
+
+fn from_io(e: io::Error, action: &'static str) -> BundleError {
+    crate::archive::from_io(e, action)
+}
+
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8)
+}
+
+type Job = (u64, Vec<u8>);
+
+/// Compresses frames on a pool of threads and writes them in order, followed by the seek
+/// table. Memory stays bounded: at most two frames per worker are in flight.
+pub struct SeekableWriter<W: Write> {
+    out: W,
+    table: SeekTable,
+    jobs: Option<SyncSender<Job>>,
+    results: Receiver<(u64, io::Result<(Vec<u8>, u32)>)>,
+    workers: Vec<JoinHandle<()>>,
+    submitted: u64,
+    written: u64,
+    pending: BTreeMap<u64, (Vec<u8>, u32)>,
+    max_in_flight: u64,
+}
+
+impl<W: Write> SeekableWriter<W> {
+    /// Starts one compression worker per core.
+    pub fn new(out: W) -> Self {
+        let n = worker_count();
+        let (job_tx, job_rx) = sync_channel::<Job>(n);
+        let (res_tx, results) = sync_channel(n);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let workers = (0..n)
+            .map(|_| {
+                let job_rx = Arc::clone(&job_rx);
+                let res_tx = res_tx.clone();
+                std::thread::spawn(move || {
+                    let mut compressor = match new_compressor() {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = res_tx.send((0, Err(e)));
+                            return;
+                        }
+                    };
+                    loop {
+                        let job = job_rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok((seq, raw))) = job else { return };
+                        let len = raw.len() as u32;
+                        let out = compressor.compress(&raw).map(|c| (c, len));
+                        if res_tx.send((seq, out)).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        SeekableWriter {
+            out,
+            table: SeekTable::default(),
+            jobs: Some(job_tx),
+            results,
+            workers,
+            submitted: 0,
+            written: 0,
+            pending: BTreeMap::new(),
+            max_in_flight: 2 * n as u64,
+        }
+    }
+
+    /// Queues one frame's decompressed bytes (at most [`MAX_FRAME_SIZE`]).
+    pub fn push_frame(&mut self, raw: Vec<u8>) -> io::Result<()> {
+        debug_assert!(raw.len() <= MAX_FRAME_SIZE as usize);
+        while self.submitted - self.written >= self.max_in_flight {
+            self.receive_one()?;
+        }
+        let jobs = self.jobs.as_ref().expect("not finished");
+        jobs.send((self.submitted, raw))
+            .map_err(|_| io::Error::other("compression worker stopped"))?;
+        self.submitted += 1;
+        Ok(())
+    }
+
+    fn receive_one(&mut self) -> io::Result<()> {
+        let (seq, res) = self
+            .results
+            .recv()
+            .map_err(|_| io::Error::other("compression worker stopped"))?;
+        self.pending.insert(seq, res?);
+        while let Some((compressed, raw_len)) = self.pending.remove(&self.written) {
+            self.out.write_all(&compressed)?;
+            self.table.frames.push(FrameEntry {
+                compressed: compressed.len() as u32,
+                decompressed: raw_len,
+            });
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// Waits for every frame, writes the seek table and returns the sink and the table.
+    pub fn finish(mut self) -> io::Result<(W, SeekTable)> {
+        while self.written < self.submitted {
+            self.receive_one()?;
+        }
+        self.jobs = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        self.out.write_all(&self.table.encode())?;
+        self.out.flush()?;
+        Ok((self.out, self.table))
+    }
+}
+
+fn new_compressor() -> io::Result<zstd::bulk::Compressor<'static>> {
+    let mut c = zstd::bulk::Compressor::new(LEVEL)?;
+    c.include_checksum(true)?;
+    c.include_contentsize(true)?;
+    c.include_dictid(false)?;
+    Ok(c)
+}
+
+/// Decompresses one frame, refusing any size other than the one the table declared.
+fn decompress_frame(d: &mut zstd::bulk::Decompressor<'static>, frame: &[u8], expected: u32) -> io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(expected as usize);
+    let n = d
+        .decompress_to_buffer(frame, &mut out)
+        .map_err(|e| io::Error::other(BundleError::Corrupt { detail: format!("zstd frame: {e}") }))?;
+    if n != expected as usize {
+        return Err(io::Error::other(BundleError::Corrupt {
+            detail: format!("zstd frame holds {n} bytes, its seek table entry says {expected}"),
+        }));
+    }
+    Ok(out)
+}
+
+/// The SHA-256 and length of a whole archive file, computed while reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    /// SHA-256 of every byte of the file.
+    pub sha256: [u8; 32],
+    /// Length of the file.
+    pub len: u64,
+}
+
+/// Reads a seekable archive front to back, decompressing frames on every core, and hashes
+/// the compressed file on the way so the sidecars can be checked in the same pass.
+pub struct ParallelFrameReader {
+    results: Receiver<(u64, io::Result<Vec<u8>>)>,
+    feeder: Option<JoinHandle<io::Result<FileDigest>>>,
+    pending: BTreeMap<u64, Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+    next: u64,
+    frames: u64,
+}
+
+impl ParallelFrameReader {
+    /// Starts reading `file` (positioned anywhere) according to `table`.
+    pub fn new(mut file: File, table: SeekTable) -> Result<Self> {
+        file.seek(SeekFrom::Start(0)).map_err(|e| from_io(e, "seeking in the archive"))?;
+        let n = worker_count();
+        let (job_tx, job_rx) = sync_channel::<(u64, Vec<u8>, u32)>(n);
+        let (res_tx, results) = sync_channel(n);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        for _ in 0..n {
+            let job_rx = Arc::clone(&job_rx);
+            let res_tx = res_tx.clone();
+            std::thread::spawn(move || {
+                let mut d = match zstd::bulk::Decompressor::new() {
+                    Ok(d) => d,
+                    Err(e) => {
+                        let _ = res_tx.send((0, Err(e)));
+                        return;
+                    }
+                };
+                loop {
+                    let job = job_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, frame, expected))) = job else { return };
+                    if res_tx.send((seq, decompress_frame(&mut d, &frame, expected))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let frames = table.frames.len() as u64;
+        let feeder = std::thread::spawn(move || -> io::Result<FileDigest> {
+            let mut hasher = Sha256::new();
+            let mut len = 0u64;
+            for (seq, f) in table.frames.iter().enumerate() {
+                let mut buf = vec![0u8; f.compressed as usize];
+                file.read_exact(&mut buf)?;
+                hasher.update(&buf);
+                len += buf.len() as u64;
+                if job_tx.send((seq as u64, buf, f.decompressed)).is_err() {
+                    return Err(io::Error::other("decompression stopped"));
+                }
+            }
+            let mut rest = Vec::new();
+            file.read_to_end(&mut rest)?;
+            if rest != table.encode() {
+                return Err(io::Error::other(BundleError::Corrupt {
+                    detail: "archive changed while it was read".into(),
+                }));
+            }
+            hasher.update(&rest);
+            len += rest.len() as u64;
+            Ok(FileDigest { sha256: hasher.finalize().into(), len })
+        });
+        Ok(ParallelFrameReader {
+            results,
+            feeder: Some(feeder),
+            pending: BTreeMap::new(),
+            current: Vec::new(),
+            pos: 0,
+            next: 0,
+            frames,
+        })
+    }
+
+    /// Waits for the feeder and returns the whole file's digest. Call after reading to
+    /// the end of the decompressed stream.
+    pub fn finish(mut self) -> Result<FileDigest> {
+        let feeder = self.feeder.take().expect("finish called once");
+        match feeder.join() {
+            Ok(r) => r.map_err(|e| from_io(e, "reading the archive")),
+            Err(_) => Err(BundleError::Corrupt { detail: "archive reader panicked".into() }),
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.next == self.frames {
+            return Ok(false);
+        }
+        loop {
+            if let Some(buf) = self.pending.remove(&self.next) {
+                self.current = buf;
+                self.pos = 0;
+                self.next += 1;
+                return Ok(true);
+            }
+            match self.results.recv() {
+                Ok((seq, res)) => {
+                    self.pending.insert(seq, res?);
+                }
+                Err(_) => {
+                    // Workers are gone: the feeder failed. Surface its error.
+                    let err = match self.feeder.take().map(JoinHandle::join) {
+                        Some(Ok(Err(e))) => e,
+                        _ => io::Error::other("decompression workers stopped"),
+                    };
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
+impl Read for ParallelFrameReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            if !self.fill()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Random access to the decompressed bytes of a seekable archive: reads a range by
+/// decompressing only the frames that hold it. The base of `serve` and of single-blob reads.
+pub struct SeekableFile {
+    file: File,
+    table: SeekTable,
+    /// Start offsets of each frame: (compressed, decompressed).
+    starts: Vec<(u64, u64)>,
+    decompressor: zstd::bulk::Decompressor<'static>,
+    cache: Option<(usize, Vec<u8>)>,
+    frames_decompressed: u64,
+}
+
+impl SeekableFile {
+    /// Opens a file and reads its seek table.
+    pub fn open(file: File, limits: &Limits) -> Result<Self> {
+        let table = SeekTable::read_from(&file, limits)?;
+        let mut starts = Vec::with_capacity(table.frames.len());
+        let (mut c, mut d) = (0u64, 0u64);
+        for f in &table.frames {
+            starts.push((c, d));
+            c += u64::from(f.compressed);
+            d += u64::from(f.decompressed);
+        }
+        let decompressor = zstd::bulk::Decompressor::new().map_err(|e| from_io(e, "starting zstd"))?;
+        Ok(SeekableFile { file, table, starts, decompressor, cache: None, frames_decompressed: 0 })
+    }
+
+    /// The seek table.
+    pub fn table(&self) -> &SeekTable {
+        &self.table
+    }
+
+    /// How many frames have been decompressed so far (for tests and metrics).
+    pub fn frames_decompressed(&self) -> u64 {
+        self.frames_decompressed
+    }
+
+    /// Fills `buf` from decompressed offset `offset`.
+    pub fn read_exact_at(&mut self, mut offset: u64, mut buf: &mut [u8]) -> Result<()> {
+        while !buf.is_empty() {
+            let idx = self.starts.partition_point(|&(_, d)| d <= offset).checked_sub(1).ok_or_else(|| {
+                BundleError::Truncated { detail: "read before the start".into() }
+            })?;
+            if idx >= self.table.frames.len() || offset >= self.table.decompressed_len() {
+                return Err(BundleError::Truncated { detail: format!("read past the end at offset {offset}") });
+            }
+            let within = (offset - self.starts[idx].1) as usize;
+            let frame = self.frame(idx)?;
+            let n = buf.len().min(frame.len() - within);
+            buf[..n].copy_from_slice(&frame[within..within + n]);
+            buf = &mut buf[n..];
+            offset += n as u64;
+        }
+        Ok(())
+    }
+
+    fn frame(&mut self, idx: usize) -> Result<&[u8]> {
+        if self.cache.as_ref().is_none_or(|(i, _)| *i != idx) {
+            let entry = self.table.frames[idx];
+            let mut raw = vec![0u8; entry.compressed as usize];
+            read_exact_at(&self.file, &mut raw, self.starts[idx].0)?;
+            let out = decompress_frame(&mut self.decompressor, &raw, entry.decompressed)
+                .map_err(|e| from_io(e, "decompressing a frame"))?;
+            self.frames_decompressed += 1;
+            self.cache = Some((idx, out));
+        }
+        Ok(&self.cache.as_ref().expect("just filled").1)
+    }
+}

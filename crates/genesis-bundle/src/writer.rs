@@ -1,0 +1,204 @@
+//! Writing a bundle: the canonical tar stream (head, then every entry the BOM implies in
+//! order), cut into frames and compressed on every core, hashed as it is written.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use flate2::GzBuilder;
+use genesis_types::{BundlePath, Digest};
+use sha2::{Digest as _, Sha256};
+
+use crate::bom::{Bom, ExpectedEntry};
+use crate::seekable::{FRAME_SIZE, FileDigest, SeekableWriter};
+use crate::tar::{self, BLOCK};
+use crate::{BOM_PATH, BundleError, Compression, Result, SIGNATURE_PATH};
+
+/// Where a payload file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Bytes generated in memory (index.json, SBOM, …).
+    Bytes(Vec<u8>),
+    /// A file on disk, read while packing and checked against the BOM digest.
+    File(PathBuf),
+}
+
+/// Fixed parameters of one write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// How to compress.
+    pub compression: Compression,
+    /// The mtime of every entry (`SOURCE_DATE_EPOCH`).
+    pub mtime: u64,
+}
+
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The compression stage. Zstd frames are cut at entry boundaries where an entry fits,
+/// and every [`FRAME_SIZE`] bytes inside larger entries.
+enum Encoder<W: Write> {
+    Zstd { writer: SeekableWriter<HashingWriter<W>>, frame: Vec<u8> },
+    Gzip(flate2::write::GzEncoder<HashingWriter<W>>),
+    Plain(HashingWriter<W>),
+}
+
+impl<W: Write> Encoder<W> {
+    fn new(out: W, compression: Compression) -> Self {
+        let out = HashingWriter { inner: out, hasher: Sha256::new(), len: 0 };
+        match compression {
+            Compression::Zstd => Encoder::Zstd { writer: SeekableWriter::new(out), frame: Vec::with_capacity(FRAME_SIZE) },
+            Compression::Gzip => Encoder::Gzip(GzBuilder::new().mtime(0).write(out, flate2::Compression::new(6))),
+            Compression::None => Encoder::Plain(out),
+        }
+    }
+
+    /// Called before each entry with its total encoded length (header, data, padding).
+    fn entry_start(&mut self, len: u64) -> io::Result<()> {
+        if let Encoder::Zstd { writer, frame } = self
+            && !frame.is_empty()
+            && frame.len() as u64 + len > FRAME_SIZE as u64
+        {
+            writer.push_frame(std::mem::replace(frame, Vec::with_capacity(FRAME_SIZE)))?;
+        }
+        Ok(())
+    }
+
+    fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        match self {
+            Encoder::Zstd { writer, frame } => {
+                while !data.is_empty() {
+                    let n = data.len().min(FRAME_SIZE - frame.len());
+                    frame.extend_from_slice(&data[..n]);
+                    data = &data[n..];
+                    if frame.len() == FRAME_SIZE {
+                        writer.push_frame(std::mem::replace(frame, Vec::with_capacity(FRAME_SIZE)))?;
+                    }
+                }
+                Ok(())
+            }
+            Encoder::Gzip(g) => g.write_all(data),
+            Encoder::Plain(p) => p.write_all(data),
+        }
+    }
+
+    fn finish(self) -> io::Result<(W, FileDigest)> {
+        let out = match self {
+            Encoder::Zstd { mut writer, frame } => {
+                if !frame.is_empty() {
+                    writer.push_frame(frame)?;
+                }
+                writer.finish()?.0
+            }
+            Encoder::Gzip(g) => g.finish()?,
+            Encoder::Plain(p) => p,
+        };
+        let digest = FileDigest { sha256: out.hasher.finalize().into(), len: out.len };
+        Ok((out.inner, digest))
+    }
+}
+
+fn write_err(e: io::Error) -> BundleError {
+    crate::archive::from_io(e, "writing the archive")
+}
+
+/// Writes a complete bundle to `out`: `bom.json`, `signature`, then every directory and
+/// file the BOM implies in canonical order, each file's bytes taken from `contents` and
+/// checked against the BOM while they stream. Returns the sink and the archive's digest.
+pub fn write_bundle<W: Write>(
+    out: W,
+    bom: &Bom,
+    bom_bytes: &[u8],
+    signature: &[u8],
+    contents: &BTreeMap<BundlePath, Content>,
+    options: WriteOptions,
+) -> Result<(W, FileDigest)> {
+    let mut enc = Encoder::new(out, options.compression);
+    for (path, data) in [(BOM_PATH, bom_bytes), (SIGNATURE_PATH, signature)] {
+        let size = data.len() as u64;
+        enc.entry_start(BLOCK as u64 + size + tar::padding(size) as u64).map_err(write_err)?;
+        enc.write_all(&tar::file_header(path, size, options.mtime)).map_err(write_err)?;
+        enc.write_all(data).map_err(write_err)?;
+        enc.write_all(&[0u8; BLOCK][..tar::padding(size)]).map_err(write_err)?;
+    }
+    let mut buf = vec![0u8; 256 << 10];
+    for entry in bom.expected_entries() {
+        match entry {
+            ExpectedEntry::Dir(d) => {
+                enc.entry_start(BLOCK as u64).map_err(write_err)?;
+                enc.write_all(&tar::dir_header(&d, options.mtime)).map_err(write_err)?;
+            }
+            ExpectedEntry::File(f) => {
+                let content = contents.get(&f.path).ok_or_else(|| BundleError::MissingEntry { path: f.path.clone() })?;
+                enc.entry_start(BLOCK as u64 + f.size + tar::padding(f.size) as u64).map_err(write_err)?;
+                enc.write_all(&tar::file_header(f.path.as_str(), f.size, options.mtime)).map_err(write_err)?;
+                let actual = match content {
+                    Content::Bytes(b) => {
+                        enc.write_all(b).map_err(write_err)?;
+                        (b.len() as u64, sha256(b))
+                    }
+                    Content::File(p) => copy_file(p, f.size, &mut enc, &mut buf)?,
+                };
+                if actual != (f.size, f.sha256.clone()) {
+                    let path = match content {
+                        Content::File(p) => p.clone(),
+                        Content::Bytes(_) => PathBuf::from(f.path.as_str()),
+                    };
+                    return Err(BundleError::InputChanged { path, expected: f.sha256.clone() });
+                }
+                enc.write_all(&[0u8; BLOCK][..tar::padding(f.size)]).map_err(write_err)?;
+            }
+        }
+    }
+    enc.write_all(&tar::END_OF_ARCHIVE).map_err(write_err)?;
+    enc.finish().map_err(write_err)
+}
+
+/// Copies at most `size` bytes of a file into the encoder, hashing them. A file that grew
+/// is caught because its digest then differs; one that shrank by its size.
+fn copy_file<W: Write>(path: &PathBuf, size: u64, enc: &mut Encoder<W>, buf: &mut [u8]) -> Result<(u64, Digest)> {
+    let file = File::open(path).map_err(BundleError::io("opening", path))?;
+    let mut r = file.take(size);
+    let mut hasher = Sha256::new();
+    let mut n_total = 0u64;
+    loop {
+        let n = r.read(buf).map_err(BundleError::io("reading", path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        enc.write_all(&buf[..n]).map_err(write_err)?;
+        n_total += n as u64;
+    }
+    if n_total < size {
+        // Keep the tar stream well-formed until the caller reports the change.
+        return Ok((n_total, Digest::from_sha256_bytes(hasher.finalize().into())));
+    }
+    let mut probe = [0u8; 1];
+    let mut file = r.into_inner();
+    if file.read(&mut probe).map_err(BundleError::io("reading", path))? > 0 {
+        return Ok((size + 1, Digest::from_sha256_bytes(hasher.finalize().into())));
+    }
+    Ok((n_total, Digest::from_sha256_bytes(hasher.finalize().into())))
+}
+
+/// SHA-256 of a byte slice as a [`Digest`].
+pub fn sha256(bytes: &[u8]) -> Digest {
+    Digest::from_sha256_bytes(Sha256::digest(bytes).into())
+}

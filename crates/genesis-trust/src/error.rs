@@ -1,0 +1,98 @@
+//! The one error type of this crate, grouped by phase.
+
+use std::path::PathBuf;
+
+use genesis_bundle::BundleError;
+use genesis_types::Digest;
+
+/// What can go wrong loading keys, signing or verifying.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    // ---- keys
+    /// A key file could not be read.
+    #[error("reading key {}: {source}", path.display())]
+    KeyIo {
+        /// The key file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key file is not a key Genesis can use.
+    #[error("key {}: {reason}", path.display())]
+    KeyFormat {
+        /// The key file (or `<memory>`).
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// A trust policy was built without any trusted key.
+    #[error("no trusted key: pass --key PUB (there is no default trust)")]
+    NoTrustedKey,
+
+    // ---- signatures
+    /// The signature bytes are not a base64 DER ECDSA signature.
+    #[error("{what} is not a base64 DER ECDSA signature: {reason}")]
+    SignatureFormat {
+        /// Which signature.
+        what: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// No trusted key verifies the BOM signature.
+    #[error("BOM signature does not verify against any trusted key (tried {tried}); the bundle is unsigned by a key you trust or was altered")]
+    BomSignatureInvalid {
+        /// Fingerprints of the keys tried.
+        tried: String,
+    },
+    /// The detached `.sig` beside the archive does not verify.
+    #[error("{}: detached signature does not verify against any trusted key (tried {tried})", path.display())]
+    SidecarSignatureInvalid {
+        /// The sidecar.
+        path: PathBuf,
+        /// Fingerprints of the keys tried.
+        tried: String,
+    },
+    /// The `.sha256` beside the archive names another digest.
+    #[error("{}: says {expected} but the archive is {actual}", path.display())]
+    SidecarDigestMismatch {
+        /// The sidecar.
+        path: PathBuf,
+        /// What the sidecar says.
+        expected: String,
+        /// What the archive hashes to.
+        actual: Digest,
+    },
+    /// A sidecar file is malformed.
+    #[error("{}: {reason}", path.display())]
+    SidecarFormat {
+        /// The sidecar.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
+    // ---- bundle
+    /// The bundle itself was refused.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+}
+
+impl TrustError {
+    /// Whether this is a verdict on the bundle or its signatures (exit code 1) rather than
+    /// a problem with the caller's input such as an unreadable key or a missing file.
+    pub fn is_verification_failure(&self) -> bool {
+        match self {
+            TrustError::KeyIo { .. } | TrustError::KeyFormat { .. } | TrustError::NoTrustedKey => false,
+            TrustError::Bundle(b) => !matches!(
+                b,
+                BundleError::Io { .. } | BundleError::InputChanged { .. } | BundleError::OutputExists { .. }
+            ),
+            _ => true,
+        }
+    }
+}
+
+/// Shorthand for this crate's results.
+pub type Result<T, E = TrustError> = std::result::Result<T, E>;

@@ -1,0 +1,202 @@
+//! ECDSA P-256 keys in the PEM forms cosign uses: PKCS#8 private keys and SPKI public keys.
+//! Signing is deterministic (RFC 6979), so the same key and message always give the same
+//! signature bytes, which is what makes a signed bundle byte-stable.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use sha2::{Digest as _, Sha256};
+
+use crate::{Result, TrustError};
+
+/// A private signing key (ECDSA P-256).
+pub struct PrivateKey {
+    key: SigningKey,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey({})", self.public_key().fingerprint())
+    }
+}
+
+fn read_pem(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| TrustError::KeyIo { path: path.to_owned(), source })
+}
+
+impl PrivateKey {
+    /// Generates a fresh key from the operating system's random source.
+    pub fn generate() -> PrivateKey {
+        PrivateKey { key: SigningKey::random(&mut rand_core::OsRng) }
+    }
+
+    /// Reads an unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`) file.
+    pub fn from_pem_file(path: &Path) -> Result<PrivateKey> {
+        Self::from_pem(&read_pem(path)?, path)
+    }
+
+    /// Parses an unencrypted PKCS#8 PEM; `origin` names it in errors.
+    pub fn from_pem(pem: &str, origin: &Path) -> Result<PrivateKey> {
+        let reason = if pem.contains("ENCRYPTED") {
+            "encrypted keys are not supported yet; decrypt it to PKCS#8 PEM first".to_owned()
+        } else if pem.contains("BEGIN EC PRIVATE KEY") {
+            "a SEC1 'EC PRIVATE KEY'; convert it with `openssl pkcs8 -topk8 -nocrypt`".to_owned()
+        } else {
+            match SigningKey::from_pkcs8_pem(pem) {
+                Ok(key) => return Ok(PrivateKey { key }),
+                Err(e) => format!("not a PKCS#8 ECDSA P-256 private key ({e})"),
+            }
+        };
+        Err(TrustError::KeyFormat { path: origin.to_owned(), reason })
+    }
+
+    /// The PKCS#8 PEM encoding.
+    pub fn to_pem(&self) -> String {
+        self.key
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("a P-256 key always encodes")
+            .to_string()
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey { key: *self.key.verifying_key() }
+    }
+
+    /// Signs `message` with ECDSA-SHA256 (RFC 6979 nonce), returning the ASN.1 DER bytes.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        let sig: DerSignature = self.key.sign(message);
+        sig.as_bytes().to_vec()
+    }
+
+    /// Signs a SHA-256 digest computed elsewhere (e.g. while streaming an archive), giving
+    /// the same bytes as [`PrivateKey::sign`] over the original message.
+    pub fn sign_sha256_digest(&self, digest: &[u8; 32]) -> Vec<u8> {
+        let sig: Signature = self.key.sign_prehash(digest).expect("a 32-byte prehash always signs");
+        sig.to_der().as_bytes().to_vec()
+    }
+}
+
+/// A public verification key (ECDSA P-256).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    key: VerifyingKey,
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.fingerprint())
+    }
+}
+
+/// Where a verified signature came from: the key's fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct KeyFingerprint(String);
+
+impl fmt::Display for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PublicKey {
+    /// Reads an SPKI PEM (`-----BEGIN PUBLIC KEY-----`, the form of `cosign.pub`).
+    pub fn from_pem_file(path: &Path) -> Result<PublicKey> {
+        Self::from_pem(&read_pem(path)?, path)
+    }
+
+    /// Parses an SPKI PEM; `origin` names it in errors.
+    pub fn from_pem(pem: &str, origin: &Path) -> Result<PublicKey> {
+        VerifyingKey::from_public_key_pem(pem)
+            .map(|key| PublicKey { key })
+            .map_err(|e| TrustError::KeyFormat {
+                path: origin.to_owned(),
+                reason: if pem.contains("PRIVATE KEY") {
+                    "this is a private key; pass the public key (genesis.pub / cosign.pub)".into()
+                } else {
+                    format!("not an SPKI PEM ECDSA P-256 public key ({e})")
+                },
+            })
+    }
+
+    /// The SPKI PEM encoding.
+    pub fn to_pem(&self) -> String {
+        self.key.to_public_key_pem(LineEnding::LF).expect("a P-256 key always encodes")
+    }
+
+    /// `SHA256:` and the unpadded base64 SHA-256 of the SPKI DER, as OpenSSH prints
+    /// fingerprints. The base64 part, padded, is sigstore's `publicKey.hint`.
+    pub fn fingerprint(&self) -> KeyFingerprint {
+        let der = self.key.to_public_key_der().expect("a P-256 key always encodes");
+        KeyFingerprint(format!("SHA256:{}", STANDARD_NO_PAD.encode(Sha256::digest(der.as_bytes()))))
+    }
+
+    /// Whether `der` is a valid ECDSA-SHA256 signature of `message` by this key.
+    pub fn verifies(&self, message: &[u8], der: &[u8]) -> bool {
+        Signature::from_der(der).is_ok_and(|sig| self.key.verify(message, &sig).is_ok())
+    }
+
+    /// Whether `der` is a valid signature over a message whose SHA-256 is `digest`.
+    pub fn verifies_sha256_digest(&self, digest: &[u8; 32], der: &[u8]) -> bool {
+        Signature::from_der(der).is_ok_and(|sig| self.key.verify_prehash(digest, &sig).is_ok())
+    }
+}
+
+/// Encodes a DER signature the way `cosign sign-blob` writes it: standard base64, no
+/// newline.
+pub fn encode_signature(der: &[u8]) -> Vec<u8> {
+    STANDARD.encode(der).into_bytes()
+}
+
+/// Decodes a cosign-style signature file: base64 of an ASN.1 DER ECDSA signature, with
+/// surrounding whitespace (a trailing newline from `> file`) ignored.
+pub fn decode_signature(text: &[u8], what: &str) -> Result<Vec<u8>> {
+    let err = |reason: String| TrustError::SignatureFormat { what: what.to_owned(), reason };
+    let trimmed = std::str::from_utf8(text).map_err(|_| err("not text".into()))?.trim();
+    let der = STANDARD.decode(trimmed).map_err(|e| err(format!("bad base64 ({e})")))?;
+    Signature::from_der(&der).map_err(|_| err("not an ASN.1 DER ECDSA signature (raw r||s is not accepted)".into()))?;
+    Ok(der)
+}
+
+/// Paths of the two files [`PrivateKey::generate`] output is saved to.
+pub fn key_pair_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("genesis.key"), dir.join("genesis.pub"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_deterministic_and_verify() {
+        let k = PrivateKey::generate();
+        let a = k.sign(b"bom");
+        assert_eq!(a, k.sign(b"bom"));
+        assert_eq!(a, k.sign_sha256_digest(&Sha256::digest(b"bom").into()));
+        let pubk = k.public_key();
+        assert!(pubk.verifies(b"bom", &a));
+        assert!(!pubk.verifies(b"bon", &a));
+        assert!(!PrivateKey::generate().public_key().verifies(b"bom", &a));
+    }
+
+    #[test]
+    fn pem_round_trip_and_signature_encoding() {
+        let k = PrivateKey::generate();
+        let again = PrivateKey::from_pem(&k.to_pem(), Path::new("k")).unwrap();
+        assert_eq!(k.public_key(), again.public_key());
+        let p = PublicKey::from_pem(&k.public_key().to_pem(), Path::new("p")).unwrap();
+        assert_eq!(p.fingerprint(), k.public_key().fingerprint());
+        let der = k.sign(b"x");
+        let mut text = encode_signature(&der);
+        text.push(b'\n');
+        assert_eq!(decode_signature(&text, "sig").unwrap(), der);
+        assert!(PublicKey::from_pem(&k.to_pem(), Path::new("k")).is_err());
+    }
+}

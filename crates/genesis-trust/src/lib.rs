@@ -1,0 +1,27 @@
+//! Trust for Genesis bundles, entirely offline: ECDSA P-256 keys in cosign's PEM forms,
+//! deterministic signatures, the trust policy, and the bundle verifier, a typestate
+//! (`UnverifiedBundle -> verify(policy) -> VerifiedBundle`) whose payload can only be read
+//! after the BOM signature checked out.
+//!
+//! A third party can depend on this crate alone to verify a bundle: it pulls in no async
+//! runtime and no network code.
+//!
+//! ```
+//! use genesis_trust::{PrivateKey, TrustPolicy};
+//!
+//! let key = PrivateKey::generate();
+//! let signature = key.sign(b"bom bytes");
+//! let policy = TrustPolicy::from_keys(vec![key.public_key()])?;
+//! assert_eq!(policy.key_for(b"bom bytes", &signature), Some(key.public_key().fingerprint()));
+//! # Ok::<(), genesis_trust::TrustError>(())
+//! ```
+
+mod error;
+mod keys;
+mod policy;
+mod verify;
+
+pub use error::{Result, TrustError};
+pub use keys::{KeyFingerprint, PrivateKey, PublicKey, decode_signature, encode_signature, key_pair_paths};
+pub use policy::TrustPolicy;
+pub use verify::{Sidecar, UnverifiedBundle, VerifiedBundle, VerifyReport, sidecar_paths};

@@ -1,0 +1,226 @@
+//! The bundle verifier: a typestate that makes skipping verification impossible.
+//!
+//! [`UnverifiedBundle::open`] reads only the head (the BOM and its signature);
+//! [`UnverifiedBundle::verify`] checks the signature against the policy before parsing
+//! the BOM and returns a [`VerifiedBundle`], the only type that can stream the payload.
+//! No public constructor of `VerifiedBundle` exists:
+//!
+//! ```compile_fail
+//! let v = genesis_trust::VerifiedBundle { bom: todo!() };
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use genesis_bundle::{ArchiveReader, Bom, Discard, FileDigest, Limits, PayloadSink, Staging, check_payload, sha256};
+use genesis_types::Digest;
+
+use crate::keys::{KeyFingerprint, decode_signature};
+use crate::policy::TrustPolicy;
+use crate::{Result, TrustError};
+
+/// A bundle whose head has been read but whose signature has not been checked.
+pub struct UnverifiedBundle {
+    path: PathBuf,
+    reader: ArchiveReader,
+    bom_bytes: Vec<u8>,
+    signature: Vec<u8>,
+    limits: Limits,
+}
+
+impl UnverifiedBundle {
+    /// Opens `path` and reads its first two entries, within `limits`.
+    pub fn open(path: &Path, limits: &Limits) -> Result<UnverifiedBundle> {
+        let mut reader = ArchiveReader::open(path, limits)?;
+        let head = reader.read_head()?;
+        Ok(UnverifiedBundle {
+            path: path.to_owned(),
+            reader,
+            bom_bytes: head.bom,
+            signature: head.signature,
+            limits: limits.clone(),
+        })
+    }
+
+    /// Checks the BOM signature against `policy`, then parses the BOM.
+    pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
+        let der = decode_signature(&self.signature, "bom.json.sig")?;
+        let key = policy
+            .key_for(&self.bom_bytes, &der)
+            .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
+        tracing::info!(key = %key, bundle = %self.path.display(), "BOM signature accepted");
+        let bom = Bom::parse(&self.bom_bytes, &self.limits)?;
+        Ok(VerifiedBundle {
+            path: self.path,
+            reader: self.reader,
+            bom_digest: sha256(&self.bom_bytes),
+            bom,
+            key,
+            policy: policy.clone(),
+        })
+    }
+}
+
+/// A bundle whose BOM is signed by a trusted key. Its payload is checked against that BOM
+/// as it streams, by [`VerifiedBundle::check`] or [`VerifiedBundle::extract`].
+pub struct VerifiedBundle {
+    path: PathBuf,
+    reader: ArchiveReader,
+    bom: Bom,
+    bom_digest: Digest,
+    key: KeyFingerprint,
+    policy: TrustPolicy,
+}
+
+/// State of one sidecar file beside the archive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum Sidecar {
+    /// Present and consistent.
+    Match {
+        /// The sidecar file.
+        path: PathBuf,
+    },
+    /// Not present.
+    Absent {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+}
+
+/// Everything a successful verification established, with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    /// The archive verified.
+    pub bundle: PathBuf,
+    /// Bundle name from the BOM.
+    pub name: String,
+    /// Bundle version from the BOM.
+    pub version: String,
+    /// Fingerprint of the key that signed the BOM.
+    pub key: KeyFingerprint,
+    /// SHA-256 of `bom.json`.
+    pub bom_sha256: Digest,
+    /// SHA-256 of the archive file.
+    pub archive_sha256: Digest,
+    /// Size of the archive file.
+    pub archive_size: u64,
+    /// Payload files checked against the BOM.
+    pub files: u64,
+    /// Payload bytes checked.
+    pub payload_bytes: u64,
+    /// Images, charts and manifests the BOM lists.
+    pub images: usize,
+    /// Charts the BOM lists.
+    pub charts: usize,
+    /// Manifests the BOM lists.
+    pub manifests: usize,
+    /// The `.sha256` sidecar.
+    pub sha256_sidecar: Sidecar,
+    /// The `.sig` sidecar, checked with the same policy as the BOM.
+    pub signature_sidecar: Sidecar,
+    /// Where the payload was extracted, for `extract`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extracted_to: Option<PathBuf>,
+}
+
+impl VerifiedBundle {
+    /// The verified BOM.
+    pub fn bom(&self) -> &Bom {
+        &self.bom
+    }
+
+    /// The key that signed it.
+    pub fn key(&self) -> &KeyFingerprint {
+        &self.key
+    }
+
+    /// Streams the whole payload, checking every entry and the sidecars, keeping nothing.
+    pub fn check(self) -> Result<VerifyReport> {
+        self.run(&mut Discard)
+    }
+
+    /// Streams the whole payload into a staging directory beside `target` and renames it to
+    /// `target` only when every entry and sidecar checked out; otherwise nothing remains.
+    pub fn extract(self, target: &Path) -> Result<VerifyReport> {
+        let mut staging = Staging::begin(target)?;
+        let mut report = self.run(&mut staging)?;
+        report.extracted_to = Some(staging.commit()?);
+        Ok(report)
+    }
+
+    fn run(self, sink: &mut dyn PayloadSink) -> Result<VerifyReport> {
+        let summary = check_payload(self.reader, &self.bom, sink)?;
+        let archive = summary.archive;
+        let sha256_sidecar = check_sha256_sidecar(&self.path, &archive)?;
+        let signature_sidecar = check_signature_sidecar(&self.path, &archive, &self.policy)?;
+        Ok(VerifyReport {
+            bundle: self.path,
+            name: self.bom.name.clone(),
+            version: self.bom.version.clone(),
+            key: self.key,
+            bom_sha256: self.bom_digest,
+            archive_sha256: Digest::from_sha256_bytes(archive.sha256),
+            archive_size: archive.len,
+            files: summary.files,
+            payload_bytes: summary.bytes,
+            images: self.bom.images.len(),
+            charts: self.bom.charts.len(),
+            manifests: self.bom.manifests.len(),
+            sha256_sidecar,
+            signature_sidecar,
+            extracted_to: None,
+        })
+    }
+}
+
+fn sidecar_path(archive: &Path, suffix: &str) -> PathBuf {
+    let mut p = archive.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+fn read_sidecar(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) if b.len() > 64 << 10 => Err(TrustError::SidecarFormat { path: path.to_owned(), reason: "larger than 64 KiB".into() }),
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(TrustError::SidecarFormat { path: path.to_owned(), reason: e.to_string() }),
+    }
+}
+
+/// Checks `ARCHIVE.sha256` (`sha256sum` format) when present.
+fn check_sha256_sidecar(archive: &Path, digest: &FileDigest) -> Result<Sidecar> {
+    let path = sidecar_path(archive, ".sha256");
+    let Some(bytes) = read_sidecar(&path)? else {
+        return Ok(Sidecar::Absent { path });
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let claimed = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+    let actual = Digest::from_sha256_bytes(digest.sha256);
+    if claimed.len() != 64 {
+        return Err(TrustError::SidecarFormat { path, reason: "not in `sha256sum` format".into() });
+    }
+    if claimed != actual.hex() {
+        return Err(TrustError::SidecarDigestMismatch { path, expected: claimed, actual });
+    }
+    Ok(Sidecar::Match { path })
+}
+
+/// Checks `ARCHIVE.sig` (cosign `sign-blob` format) when present, with the BOM's policy.
+fn check_signature_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPolicy) -> Result<Sidecar> {
+    let path = sidecar_path(archive, ".sig");
+    let Some(bytes) = read_sidecar(&path)? else {
+        return Ok(Sidecar::Absent { path });
+    };
+    let der = decode_signature(&bytes, &path.display().to_string())?;
+    match policy.key_for_digest(&digest.sha256, &der) {
+        Some(_) => Ok(Sidecar::Match { path }),
+        None => Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() }),
+    }
+}
+
+/// Paths of the sidecars `bundle-builder create` writes beside `archive`.
+pub fn sidecar_paths(archive: &Path) -> (PathBuf, PathBuf) {
+    (sidecar_path(archive, ".sha256"), sidecar_path(archive, ".sig"))
+}
