@@ -126,15 +126,7 @@ impl Staging {
         if target.symlink_metadata().is_ok() {
             return Err(BundleError::OutputExists { path: target.to_owned() });
         }
-        let name = target
-            .file_name()
-            .ok_or_else(|| BundleError::OutputExists { path: target.to_owned() })?
-            .to_string_lossy();
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let dir = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        let dir = Self::path_for(target).ok_or_else(|| BundleError::OutputExists { path: target.to_owned() })?;
         if dir.symlink_metadata().is_ok() {
             fs::remove_dir_all(&dir).map_err(BundleError::io("removing stale staging", &dir))?;
         }
@@ -143,6 +135,17 @@ impl Staging {
             .create(&dir)
             .map_err(BundleError::io("creating staging directory", &dir))?;
         Ok(Staging { dir, target: target.to_owned(), committed: false })
+    }
+
+    /// Where [`Staging::begin`] puts the staging directory for `target` in this process:
+    /// `.<name>.staging-<pid>` beside it. A signal handler can remove it.
+    pub fn path_for(target: &Path) -> Option<PathBuf> {
+        let name = target.file_name()?.to_string_lossy();
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        Some(parent.join(format!(".{name}.staging-{}", std::process::id())))
     }
 
     /// The staging directory.

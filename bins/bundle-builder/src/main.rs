@@ -1,0 +1,171 @@
+//! `bundle-builder`: the vendor's tool. Generates keys, builds signed byte-stable bundles
+//! from a spec, and inspects a bundle's BOM without unpacking it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use genesis_app::{LimitArgs, OutputFormat, exit, interrupt, print_json};
+use genesis_bundle::{ArchiveReader, Bom};
+use genesis_build::{BuildOptions, BundleSpec};
+use genesis_trust::PrivateKey;
+
+/// Build, sign and inspect Genesis bundles.
+#[derive(Debug, Parser)]
+#[command(name = "bundle-builder", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a new signing key pair: DIR/genesis.key (PKCS#8 PEM) and DIR/genesis.pub
+    /// (SPKI PEM, the shape of cosign.pub). Never overwrites.
+    Keygen {
+        /// Folder for the two files.
+        #[arg(long, value_name = "DIR")]
+        output_dir: PathBuf,
+    },
+    /// Build a signed bundle from a spec file: NAME-VERSION.tar.zst plus .sha256 and .sig.
+    /// SOURCE_DATE_EPOCH (environment, else spec.sourceDateEpoch, else 0) sets every
+    /// timestamp, so the same inputs give the same bytes.
+    Create {
+        /// The bundle spec (YAML). Relative paths in it are relative to its folder.
+        #[arg(short = 'f', long = "file", value_name = "SPEC")]
+        spec: PathBuf,
+        /// The signing key (PKCS#8 PEM).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Write here instead of spec.output.dir.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Show a bundle's name, version, images, charts and manifests from its BOM, reading only
+    /// the head of the archive. Informational: it does not verify the signature.
+    Inspect {
+        /// The bundle archive.
+        bundle: PathBuf,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+        /// Limits on the archive.
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    genesis_app::init_logging("bundle-builder");
+    interrupt::install();
+    let cli = Cli::parse();
+    exit::run(|| match cli.command {
+        Command::Keygen { output_dir } => keygen(&output_dir),
+        Command::Create { spec, key, output_dir, output } => create(&spec, &key, output_dir, output),
+        Command::Inspect { bundle, output, limits } => inspect(&bundle, output, &limits),
+    })
+}
+
+fn keygen(dir: &Path) -> anyhow::Result<u8> {
+    let (private, public) = genesis_build::keygen(dir)?;
+    println!("wrote {} (private, mode 0600) and {}", private.display(), public.display());
+    Ok(exit::OK)
+}
+
+fn source_date_epoch() -> anyhow::Result<Option<u64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => Ok(Some(v.trim().parse().with_context(|| {
+            format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds since 1970")
+        })?)),
+        Err(_) => Ok(None),
+    }
+}
+
+fn create(spec_path: &Path, key: &Path, output_dir: Option<PathBuf>, output: OutputFormat) -> anyhow::Result<u8> {
+    let spec = BundleSpec::load(spec_path)?;
+    let key = PrivateKey::from_pem_file(key)?;
+    let options = BuildOptions { source_date_epoch: source_date_epoch()?, output_dir };
+    let archive = genesis_build::archive_path(&spec, &options);
+    for path in [&archive, &genesis_trust::sidecar_paths(&archive).0, &genesis_trust::sidecar_paths(&archive).1] {
+        interrupt::remove_on_interrupt(genesis_build::partial_path(path));
+    }
+    let out = genesis_build::build(&spec, &key, &options)?;
+    match output {
+        OutputFormat::Json => print_json(&out)?,
+        OutputFormat::Text => {
+            println!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files);
+            println!("  sha256 {}", out.sha256);
+            println!("  bom    {} signed by {}", out.bom_sha256, key.public_key().fingerprint());
+            println!("  wrote  {} and {}", out.sha256_file.display(), out.signature_file.display());
+        }
+    }
+    Ok(exit::OK)
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Inspection<'a> {
+    bundle: &'a Path,
+    archive_size: u64,
+    compression: genesis_bundle::Compression,
+    signature_verified: bool,
+    bom_sha256: genesis_types::Digest,
+    payload_bytes: u64,
+    bom: &'a Bom,
+}
+
+fn inspect(bundle: &Path, output: OutputFormat, limits: &LimitArgs) -> anyhow::Result<u8> {
+    let limits = limits.limits();
+    let mut reader = ArchiveReader::open_head(bundle, &limits)?;
+    let head = reader.read_head()?;
+    let bom = Bom::parse(&head.bom, &limits)?;
+    let archive_size = std::fs::metadata(bundle).with_context(|| format!("reading {}", bundle.display()))?.len();
+    let report = Inspection {
+        bundle,
+        archive_size,
+        compression: reader.compression(),
+        signature_verified: false,
+        bom_sha256: genesis_bundle::sha256(&head.bom),
+        payload_bytes: bom.payload_size(),
+        bom: &bom,
+    };
+    match output {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Text => print!("{}", render_inspection(&report)),
+    }
+    Ok(exit::OK)
+}
+
+fn render_inspection(r: &Inspection<'_>) -> String {
+    let size_of = |p: &genesis_types::BundlePath| r.bom.files.iter().find(|f| &f.path == p).map_or(0, |f| f.size);
+    let mut s = format!(
+        "bundle    {} {} (created {})\narchive   {} ({} bytes, {:?})\nbom       {} (signature not checked: run `bundle-loader verify --key PUB`)\npayload   {} files, {} bytes\n",
+        r.bom.name,
+        r.bom.version,
+        r.bom.created,
+        r.bundle.display(),
+        r.archive_size,
+        r.compression,
+        r.bom_sha256,
+        r.bom.files.len(),
+        r.payload_bytes
+    );
+    s.push_str(&format!("images    {}\n", r.bom.images.len()));
+    for i in &r.bom.images {
+        s.push_str(&format!("  {}  {}  [{}]\n", i.reference, i.digest, i.platforms.join(", ")));
+    }
+    s.push_str(&format!("charts    {}\n", r.bom.charts.len()));
+    for c in &r.bom.charts {
+        let version = c.version.as_deref().unwrap_or("?");
+        s.push_str(&format!("  {} {}  {} ({} bytes)\n", c.name, version, c.path, size_of(&c.path)));
+    }
+    s.push_str(&format!("manifests {}\n", r.bom.manifests.len()));
+    for m in &r.bom.manifests {
+        s.push_str(&format!("  {} ({} bytes)\n", m.path, size_of(&m.path)));
+    }
+    s
+}

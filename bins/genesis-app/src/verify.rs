@@ -1,0 +1,120 @@
+//! `verify` and `extract`: the same one-pass verification, rendered as seed-000-style lines
+//! or JSON.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use genesis_trust::{PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifyReport};
+
+use crate::exit::{self, VERIFICATION_FAILED};
+use crate::{LimitArgs, OutputFormat, interrupt, print_json};
+
+/// Arguments of `verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// The bundle archive (`NAME-VERSION.tar.zst`).
+    pub bundle: PathBuf,
+    /// Trusted public key (SPKI PEM, as cosign.pub). Repeat to trust several; one must
+    /// have signed the bundle. Required: there is no default trust.
+    #[arg(long = "key", value_name = "PUB", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Limits on the archive.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Arguments of `extract`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExtractArgs {
+    /// Verification inputs.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    /// Where to put the payload; must not exist. It appears only once everything verified.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: PathBuf,
+}
+
+fn policy(keys: &[PathBuf]) -> Result<TrustPolicy, TrustError> {
+    let keys = keys.iter().map(|p| PublicKey::from_pem_file(p)).collect::<Result<Vec<_>, _>>()?;
+    TrustPolicy::from_keys(keys)
+}
+
+fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyReport, TrustError> {
+    let policy = policy(&args.keys)?;
+    let bundle = UnverifiedBundle::open(&args.bundle, &args.limits.limits())?.verify(&policy)?;
+    match target {
+        Some(dir) => bundle.extract(dir),
+        None => bundle.check(),
+    }
+}
+
+/// Runs `verify`, or `extract` when `target` is given, and renders the outcome. A
+/// verification failure is reported (as text on stderr or JSON on stdout) and gives exit
+/// code 1; input errors propagate.
+pub fn run(args: &VerifyArgs, target: Option<&Path>) -> anyhow::Result<u8> {
+    if let Some(dir) = target
+        && let Some(staging) = genesis_bundle::Staging::path_for(dir)
+    {
+        interrupt::remove_on_interrupt(staging);
+    }
+    match run_verification(args, target) {
+        Ok(report) => {
+            match args.output {
+                OutputFormat::Json => print_json(&serde_json::json!({ "verified": true, "report": report }))?,
+                OutputFormat::Text => print!("{}", render_text(&report)),
+            }
+            Ok(exit::OK)
+        }
+        Err(e) if e.is_verification_failure() => {
+            match args.output {
+                OutputFormat::Json => print_json(&serde_json::json!({
+                    "verified": false,
+                    "bundle": args.bundle,
+                    "error": e.to_string(),
+                }))?,
+                OutputFormat::Text => {
+                    eprintln!("✗ {}: verification failed: {e}", args.bundle.display());
+                    if target.is_some() {
+                        eprintln!("  nothing was extracted");
+                    }
+                }
+            }
+            Ok(VERIFICATION_FAILED)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot verify {}", args.bundle.display())),
+    }
+}
+
+/// The report as lines in the style of the gap-host runbook (`✓ signature OK …`).
+pub fn render_text(r: &VerifyReport) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    line(format!("✓ signature OK (key {}) over bom.json {}", r.key, r.bom_sha256));
+    match &r.sha256_sidecar {
+        Sidecar::Match { path } => line(format!("✓ sha256 match ({})", file_name(path))),
+        Sidecar::Absent { path } => line(format!("! no sha256 sidecar ({} not found); archive is {}", file_name(path), r.archive_sha256)),
+    }
+    match &r.signature_sidecar {
+        Sidecar::Match { path } => line(format!("✓ detached signature OK ({})", file_name(path))),
+        Sidecar::Absent { path } => line(format!("! no detached signature ({} not found)", file_name(path))),
+    }
+    line(format!(
+        "✓ {} entries match the BOM ({} bytes: {} images, {} charts, {} manifests)",
+        r.files, r.payload_bytes, r.images, r.charts, r.manifests
+    ));
+    if let Some(dir) = &r.extracted_to {
+        line(format!("✓ extracted to {}", dir.display()));
+    }
+    line(format!("{} {}: verified", r.name, r.version));
+    out
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}

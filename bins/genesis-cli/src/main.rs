@@ -1,0 +1,30 @@
+//! `genesis`: the gap-host and auditor tool. Today: `verify`, offline and fail-closed.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use genesis_app::verify::{self, VerifyArgs};
+
+/// Genesis air-gap delivery: verify bundles before they cross the boundary.
+#[derive(Debug, Parser)]
+#[command(name = "genesis", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify a bundle offline: BOM signature, every entry against the BOM, and the
+    /// .sha256/.sig sidecars when present. Exit 1 on any failure.
+    Verify(VerifyArgs),
+}
+
+fn main() -> ExitCode {
+    genesis_app::init_logging("genesis");
+    genesis_app::interrupt::install();
+    let cli = Cli::parse();
+    genesis_app::exit::run(|| match &cli.command {
+        Command::Verify(args) => verify::run(args, None),
+    })
+}

@@ -1,0 +1,362 @@
+//! The build: resolve every input the spec names, write the BOM, sign it, pack the
+//! archive, then write the `.sha256` and `.sig` sidecars. Output files appear atomically.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use genesis_bundle::{
+    BOM_SCHEMA, Bom, ChartEntry, Compression, Content, FileEntry, ImageEntry, ManifestEntry, WriteOptions, rfc3339,
+    sha256, write_bundle,
+};
+use genesis_trust::{PrivateKey, encode_signature};
+use genesis_types::{BundlePath, Descriptor, Digest, ImageIndex, annotations, media_types};
+use sha2::{Digest as _, Sha256};
+
+use crate::chart::read_chart_meta;
+use crate::layout::Layout;
+use crate::spec::{BundleSpec, ImageSource};
+use crate::{BuildError, Result};
+
+/// Settings that come from the environment or command line rather than the spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// `SOURCE_DATE_EPOCH` from the environment; overrides the spec's field.
+    pub source_date_epoch: Option<u64>,
+    /// Overrides `spec.output.dir`.
+    pub output_dir: Option<PathBuf>,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildOutput {
+    /// The archive.
+    pub archive: PathBuf,
+    /// `ARCHIVE.sha256`.
+    pub sha256_file: PathBuf,
+    /// `ARCHIVE.sig`.
+    pub signature_file: PathBuf,
+    /// SHA-256 of the archive.
+    pub sha256: Digest,
+    /// Size of the archive.
+    pub size: u64,
+    /// SHA-256 of the BOM.
+    pub bom_sha256: Digest,
+    /// Payload files.
+    pub files: usize,
+    /// Payload bytes.
+    pub payload_bytes: u64,
+}
+
+/// Everything a bundle will contain, before packing.
+struct Plan {
+    bom: Bom,
+    contents: BTreeMap<BundlePath, Content>,
+}
+
+fn bundle_path(s: &str, origin: &Path) -> Result<BundlePath> {
+    let p: BundlePath = s.parse().map_err(|e| BuildError::input(origin, format!("{e}")))?;
+    genesis_bundle::tar::check_encodable(p.as_str()).map_err(|why| BuildError::input(origin, format!("{p}: {why}")))?;
+    Ok(p)
+}
+
+fn hash_file(path: &Path) -> Result<(u64, Digest)> {
+    let mut f = File::open(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
+        if n == 0 {
+            return Ok((size, Digest::from_sha256_bytes(hasher.finalize().into())));
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+}
+
+impl Plan {
+    fn add(&mut self, path: BundlePath, size: u64, sha256: Digest, content: Content, origin: &Path) -> Result<()> {
+        if self.contents.contains_key(&path) {
+            return Err(BuildError::input(origin, format!("{path} is already in the bundle from another input")));
+        }
+        self.bom.files.push(FileEntry { path: path.clone(), size, sha256 });
+        self.contents.insert(path, content);
+        Ok(())
+    }
+
+    fn add_file(&mut self, path: BundlePath, source: &Path) -> Result<()> {
+        let (size, digest) = hash_file(source)?;
+        self.add(path, size, digest, Content::File(source.to_owned()), source)
+    }
+
+    fn add_bytes(&mut self, path: &str, bytes: Vec<u8>) -> Result<()> {
+        let p = bundle_path(path, Path::new(path))?;
+        let digest = sha256(&bytes);
+        self.add(p, bytes.len() as u64, digest, Content::Bytes(bytes), Path::new(path))
+    }
+}
+
+fn plan(spec: &BundleSpec, epoch: u64) -> Result<Plan> {
+    let mut plan = Plan {
+        bom: Bom {
+            schema: BOM_SCHEMA.into(),
+            name: spec.metadata.name.to_string(),
+            version: spec.metadata.version.to_string(),
+            created: rfc3339(epoch),
+            files: Vec::new(),
+            images: Vec::new(),
+            charts: Vec::new(),
+            manifests: Vec::new(),
+        },
+        contents: BTreeMap::new(),
+    };
+    plan_images(spec, &mut plan)?;
+    for chart in &spec.spec.charts {
+        let source = spec.resolve(&chart.path);
+        let meta = read_chart_meta(&source)?;
+        if meta.name != chart.name.as_str() {
+            return Err(BuildError::input(
+                &source,
+                format!("the spec calls this chart {:?} but its Chart.yaml says {:?}", chart.name.as_str(), meta.name),
+            ));
+        }
+        let file_name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = bundle_path(&format!("charts/{file_name}"), &source)?;
+        plan.add_file(path.clone(), &source)?;
+        plan.bom.charts.push(ChartEntry {
+            name: meta.name,
+            version: Some(meta.version),
+            source: chart.path.display().to_string(),
+            path,
+        });
+    }
+    for m in &spec.spec.manifests {
+        let source = spec.resolve(&m.path);
+        for (rel, file) in manifest_files(&source)? {
+            check_yaml(&file)?;
+            let path = bundle_path(&format!("manifests/{rel}"), &file)?;
+            plan.add_file(path.clone(), &file)?;
+            plan.bom.manifests.push(ManifestEntry { path });
+        }
+    }
+    plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
+    plan.bom.manifests.sort_by(|a, b| a.path.cmp(&b.path));
+    plan.bom.validate()?;
+    Ok(plan)
+}
+
+fn plan_images(spec: &BundleSpec, plan: &mut Plan) -> Result<()> {
+    if spec.spec.images.is_empty() {
+        return Ok(());
+    }
+    let mut blobs: BTreeMap<Digest, (u64, PathBuf)> = BTreeMap::new();
+    let mut index = ImageIndex {
+        schema_version: 2,
+        media_type: Some(media_types::OCI_INDEX.into()),
+        manifests: Vec::new(),
+        annotations: BTreeMap::new(),
+    };
+    for image in &spec.spec.images {
+        let ImageSource::OciLayout { dir, reference, text } = &image.image;
+        let dir = spec.resolve(dir);
+        let resolved = Layout::open(&dir)?.resolve(reference.as_deref())?;
+        let Some(reference) = &image.reference else {
+            return Err(BuildError::input(
+                &dir,
+                format!("image {}: `ref` is required for an oci: source (it is the name manifests use)", image.name),
+            ));
+        };
+        let canonical = reference.parsed.to_string();
+        let top = Descriptor {
+            annotations: BTreeMap::from([(annotations::REF_NAME.to_owned(), canonical.clone())]),
+            platform: None,
+            ..resolved.top.clone()
+        };
+        plan.bom.images.push(ImageEntry {
+            name: image.name.to_string(),
+            source: text.clone(),
+            reference: canonical,
+            digest: top.digest.clone(),
+            media_type: top.media_type.clone(),
+            platforms: resolved.platforms.iter().map(ToString::to_string).collect(),
+        });
+        index.manifests.push(top);
+        blobs.extend(resolved.blobs);
+    }
+    for (digest, (size, source)) in blobs {
+        let path = bundle_path(&format!("oci/{}", digest.blob_path()), &source)?;
+        // A sha256 blob is named by its digest; the writer checks the bytes while packing,
+        // so the input is read once. Other algorithms are hashed here.
+        if digest.algorithm() == genesis_types::Algorithm::Sha256 {
+            plan.add(path, size, digest, Content::File(source.clone()), &source)?;
+        } else {
+            plan.add_file(path, &source)?;
+        }
+    }
+    let mut index_json = serde_json::to_vec_pretty(&index).expect("an index always serialises");
+    index_json.push(b'\n');
+    plan.add_bytes("oci/index.json", index_json)?;
+    plan.add_bytes("oci/oci-layout", b"{\"imageLayoutVersion\":\"1.0.0\"}\n".to_vec())?;
+    Ok(())
+}
+
+/// The manifest files under `source` (a file, or a folder walked in sorted order), each
+/// with its path relative to the folder.
+fn manifest_files(source: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let meta = fs::metadata(source).map_err(|e| BuildError::input(source, format!("unreadable: {e}")))?;
+    if meta.is_file() {
+        let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        return Ok(vec![(name, source.to_owned())]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![(String::new(), source.to_owned())];
+    while let Some((prefix, dir)) = stack.pop() {
+        let mut entries: Vec<_> = fs::read_dir(&dir)
+            .map_err(|e| BuildError::input(&dir, format!("unreadable: {e}")))?
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| BuildError::input(&dir, format!("unreadable: {e}")))?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().into_string().map_err(|n| BuildError::input(dir.join(&n), "file name is not UTF-8"))?;
+            let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            let path = e.path();
+            let meta = fs::metadata(&path).map_err(|err| BuildError::input(&path, format!("unreadable: {err}")))?;
+            if meta.is_dir() {
+                stack.push((rel, path));
+            } else if [".yaml", ".yml", ".json"].iter().any(|x| name.ends_with(x)) {
+                out.push((rel, path));
+            }
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(BuildError::input(source, "no .yaml, .yml or .json files"));
+    }
+    Ok(out)
+}
+
+/// Refuses a manifest that is not valid YAML, naming the line, so the mistake surfaces at
+/// build time rather than in the secure room.
+fn check_yaml(path: &Path) -> Result<()> {
+    let text = fs::read_to_string(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)
+            .map_err(|e| BuildError::input(path, format!("invalid YAML: {e}")))?;
+    }
+    Ok(())
+}
+
+/// A file being written under a temporary name, renamed into place on success and
+/// removed otherwise.
+struct Pending {
+    tmp: PathBuf,
+    done: bool,
+}
+
+impl Pending {
+    fn new(target: &Path) -> Pending {
+        Pending { tmp: partial_path(target), done: false }
+    }
+
+    fn commit(mut self, target: &Path) -> Result<()> {
+        fs::rename(&self.tmp, target).map_err(|e| BuildError::input(target, format!("cannot write: {e}")))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Where an output file is written before it is renamed into place, in this process:
+/// `.<name>.partial-<pid>` beside it. A signal handler can remove it.
+pub fn partial_path(target: &Path) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    target.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
+    let pending = Pending::new(target);
+    fs::write(&pending.tmp, bytes).map_err(|e| BuildError::input(&pending.tmp, format!("cannot write: {e}")))?;
+    pending.commit(target)
+}
+
+/// Where [`build`] writes the archive: `OUTPUT_DIR/NAME-VERSION.tar.zst` (or `.tar.gz`,
+/// `.tar`).
+pub fn archive_path(spec: &BundleSpec, options: &BuildOptions) -> PathBuf {
+    let out_dir = options.output_dir.clone().unwrap_or_else(|| spec.resolve(&spec.spec.output.dir));
+    let compression: Compression = spec.spec.output.compression;
+    out_dir.join(format!("{}-{}{}", spec.metadata.name, spec.metadata.version, compression.extension()))
+}
+
+/// Builds the bundle a spec describes, signed with `key`.
+pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Result<BuildOutput> {
+    let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
+    let plan = plan(spec, epoch)?;
+    let bom_bytes = plan.bom.to_bytes();
+    let signature = encode_signature(&key.sign(&bom_bytes));
+
+    let archive = archive_path(spec, options);
+    let out_dir = archive.parent().expect("joined onto a folder");
+    fs::create_dir_all(out_dir).map_err(|e| BuildError::input(out_dir, format!("cannot create: {e}")))?;
+    let file_name = archive.file_name().expect("has a name").to_string_lossy().into_owned();
+    let compression = spec.spec.output.compression;
+    tracing::info!(archive = %archive.display(), files = plan.bom.files.len(), "packing bundle");
+
+    let pending = Pending::new(&archive);
+    let file = File::create(&pending.tmp).map_err(|e| BuildError::input(&pending.tmp, format!("cannot create: {e}")))?;
+    let options = WriteOptions { compression, mtime: epoch };
+    let (out, digest) = write_bundle(
+        BufWriter::with_capacity(1 << 20, file),
+        &plan.bom,
+        &bom_bytes,
+        &signature,
+        &plan.contents,
+        options,
+    )?;
+    let file = out.into_inner().map_err(|e| BuildError::input(&pending.tmp, format!("cannot write: {}", e.error())))?;
+    file.sync_all().map_err(|e| BuildError::input(&pending.tmp, format!("cannot write: {e}")))?;
+    pending.commit(&archive)?;
+
+    let sha = Digest::from_sha256_bytes(digest.sha256);
+    let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);
+    write_atomically(&sha256_file, format!("{}  {file_name}\n", sha.hex()).as_bytes())?;
+    write_atomically(&signature_file, &encode_signature(&key.sign_sha256_digest(&digest.sha256)))?;
+    Ok(BuildOutput {
+        archive,
+        sha256_file,
+        signature_file,
+        sha256: sha,
+        size: digest.len,
+        bom_sha256: sha256(&bom_bytes),
+        files: plan.bom.files.len(),
+        payload_bytes: plan.bom.payload_size(),
+    })
+}
+
+/// Writes a fresh key pair as `genesis.key` (PKCS#8 PEM, mode 0600) and `genesis.pub`
+/// (SPKI PEM) in `dir`, refusing to overwrite either.
+pub fn keygen(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::create_dir_all(dir).map_err(|e| BuildError::input(dir, format!("cannot create: {e}")))?;
+    let key = PrivateKey::generate();
+    let (private, public) = genesis_trust::key_pair_paths(dir);
+    for (path, text, mode) in [(&private, key.to_pem(), 0o600), (&public, key.public_key().to_pem(), 0o644)] {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .map_err(|e| BuildError::input(path, format!("cannot create ({e}); keygen never overwrites a key")))?;
+        f.write_all(text.as_bytes()).map_err(|e| BuildError::input(path, format!("cannot write: {e}")))?;
+    }
+    Ok((private, public))
+}

@@ -1,0 +1,41 @@
+//! Reading the `Chart.yaml` of a packaged Helm chart, to record its version and to check
+//! that the spec names the chart it points at.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::{BuildError, Result};
+
+/// Largest `Chart.yaml` read.
+const MAX_CHART_YAML: u64 = 1 << 20;
+
+/// The fields of `Chart.yaml` Genesis records.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ChartMeta {
+    /// Chart name.
+    pub name: String,
+    /// Chart version.
+    pub version: String,
+}
+
+/// Reads `<chart>/Chart.yaml` from a packaged chart (`helm package` output: a gzip tar
+/// with one top-level folder).
+pub fn read_chart_meta(path: &Path) -> Result<ChartMeta> {
+    let file = std::fs::File::open(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let not_a_chart = |why: String| BuildError::input(path, format!("not a packaged Helm chart: {why}"));
+    for entry in archive.entries().map_err(|e| not_a_chart(e.to_string()))? {
+        let entry = entry.map_err(|e| not_a_chart(e.to_string()))?;
+        let entry_path = entry.path().map_err(|e| not_a_chart(e.to_string()))?.into_owned();
+        let parts: Vec<_> = entry_path.components().collect();
+        if parts.len() == 2 && parts[1].as_os_str() == "Chart.yaml" {
+            let mut text = String::new();
+            entry
+                .take(MAX_CHART_YAML)
+                .read_to_string(&mut text)
+                .map_err(|e| not_a_chart(e.to_string()))?;
+            return serde_yaml_ng::from_str(&text).map_err(|e| not_a_chart(format!("Chart.yaml: {e}")));
+        }
+    }
+    Err(not_a_chart("no <chart>/Chart.yaml inside".into()))
+}

@@ -1,0 +1,146 @@
+//! Reading images out of an OCI image layout on disk (skopeo's `oci:DIR:REF`), walking
+//! indexes and manifests down to every blob. Blobs are never re-encoded: the bundle gets the
+//! same bytes, so every digest survives.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, annotations, media_types};
+
+use crate::{BuildError, Result};
+
+/// Largest manifest or index read into memory.
+const MAX_MANIFEST: u64 = 4 << 20;
+
+/// One image resolved from a layout: its top descriptor, platforms and every blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedImage {
+    /// Descriptor of the top-level manifest or index.
+    pub top: Descriptor,
+    /// Platforms the image carries.
+    pub platforms: Vec<Platform>,
+    /// Every blob reachable from `top` (including `top`), with its size and source file.
+    pub blobs: BTreeMap<Digest, (u64, PathBuf)>,
+}
+
+/// An OCI image layout folder.
+pub struct Layout {
+    dir: PathBuf,
+    index: ImageIndex,
+}
+
+impl Layout {
+    /// Opens a layout, checking `oci-layout` and reading `index.json`.
+    pub fn open(dir: &Path) -> Result<Layout> {
+        let marker = read_json::<serde_json::Value>(&dir.join("oci-layout"))?;
+        if marker.get("imageLayoutVersion").and_then(|v| v.as_str()) != Some("1.0.0") {
+            return Err(BuildError::input(dir.join("oci-layout"), "not an OCI image layout 1.0.0"));
+        }
+        let index = read_json::<ImageIndex>(&dir.join("index.json"))?;
+        Ok(Layout { dir: dir.to_owned(), index })
+    }
+
+    /// Picks the image named `reference` (its `ref.name` annotation), or the only image when
+    /// no name is given, and walks it.
+    pub fn resolve(&self, reference: Option<&str>) -> Result<ResolvedImage> {
+        let index_path = self.dir.join("index.json");
+        let candidates: Vec<&Descriptor> = match reference {
+            Some(r) => self
+                .index
+                .manifests
+                .iter()
+                .filter(|d| d.annotations.get(annotations::REF_NAME).map(String::as_str) == Some(r))
+                .collect(),
+            None => self.index.manifests.iter().collect(),
+        };
+        let top = match candidates.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                let names: Vec<&str> = self
+                    .index
+                    .manifests
+                    .iter()
+                    .filter_map(|d| d.annotations.get(annotations::REF_NAME).map(String::as_str))
+                    .collect();
+                return Err(BuildError::input(
+                    index_path,
+                    format!("no image named {:?}; the layout has {names:?}", reference.unwrap_or_default()),
+                ));
+            }
+            _ => {
+                return Err(BuildError::input(
+                    index_path,
+                    "several images match; name one with oci:DIR:REF",
+                ));
+            }
+        };
+        let mut image = ResolvedImage { top: top.clone(), platforms: Vec::new(), blobs: BTreeMap::new() };
+        let mut stripped = top.clone();
+        stripped.annotations.clear();
+        self.walk(&stripped, &mut image, 0)?;
+        image.platforms.sort();
+        image.platforms.dedup();
+        Ok(image)
+    }
+
+    fn blob(&self, d: &Descriptor) -> Result<PathBuf> {
+        let path = self.dir.join(d.digest.blob_path());
+        let meta = fs::metadata(&path).map_err(|e| BuildError::input(&path, format!("blob {} unreadable: {e}", d.digest)))?;
+        if meta.len() != d.size {
+            return Err(BuildError::input(
+                &path,
+                format!("blob is {} bytes but its descriptor says {}", meta.len(), d.size),
+            ));
+        }
+        Ok(path)
+    }
+
+    fn walk(&self, d: &Descriptor, image: &mut ResolvedImage, depth: u32) -> Result<()> {
+        if depth > 4 {
+            return Err(BuildError::input(&self.dir, "indexes nested more than 4 deep"));
+        }
+        let path = self.blob(d)?;
+        image.blobs.insert(d.digest.clone(), (d.size, path.clone()));
+        if media_types::is_index(&d.media_type) {
+            let index: ImageIndex = read_verified_json(&path, d)?;
+            for child in &index.manifests {
+                if let Some(p) = &child.platform {
+                    image.platforms.push(p.clone());
+                }
+                self.walk(child, image, depth + 1)?;
+            }
+        } else if media_types::is_manifest(&d.media_type) {
+            let manifest: ImageManifest = read_verified_json(&path, d)?;
+            for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+                let p = self.blob(blob)?;
+                image.blobs.insert(blob.digest.clone(), (blob.size, p));
+            }
+            if depth == 0 && manifest.config.media_type == media_types::OCI_CONFIG {
+                let config_path = self.blob(&manifest.config)?;
+                if let Ok(p) = read_verified_json::<Platform>(&config_path, &manifest.config) {
+                    image.platforms.push(p);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = fs::read(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| BuildError::input(path, format!("malformed: {e}")))
+}
+
+/// Reads a small JSON blob, checking its digest before parsing it.
+fn read_verified_json<T: serde::de::DeserializeOwned>(path: &Path, d: &Descriptor) -> Result<T> {
+    if d.size > MAX_MANIFEST {
+        return Err(BuildError::input(path, format!("manifest larger than {MAX_MANIFEST} bytes")));
+    }
+    let bytes = fs::read(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
+    let actual = genesis_bundle::sha256(&bytes);
+    if actual != d.digest {
+        return Err(BuildError::input(path, format!("content is {actual}, not {}", d.digest)));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| BuildError::input(path, format!("malformed {}: {e}", d.media_type)))
+}

@@ -1,0 +1,39 @@
+//! Architecture invariant: the offline crates (types, bundle, trust) have no async runtime
+//! or network crate in their normal dependency tree, under any feature set.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+const OFFLINE: &[&str] = &["genesis-types", "genesis-bundle", "genesis-trust"];
+const FORBIDDEN: &[&str] = &["tokio", "hyper", "reqwest", "axum", "kube", "kube-client", "h2", "async-std"];
+
+pub fn run(root: &Path) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut failures = Vec::new();
+    for krate in OFFLINE {
+        let out = Command::new(&cargo)
+            .current_dir(root)
+            .args(["tree", "-e", "normal", "--all-features", "--prefix", "none", "--format", "{p}", "-p", krate])
+            .output()
+            .context("running cargo tree")?;
+        if !out.status.success() {
+            bail!("cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let tree = String::from_utf8(out.stdout)?;
+        for line in tree.lines() {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            if FORBIDDEN.contains(&name) {
+                failures.push(format!("{krate} depends on {line}"));
+            }
+        }
+        println!("check-deps: {krate}: {} crates, none of {FORBIDDEN:?}", tree.lines().count());
+    }
+    if !failures.is_empty() {
+        failures.sort();
+        failures.dedup();
+        bail!("offline crates pull in network or async crates:\n  {}", failures.join("\n  "));
+    }
+    Ok(())
+}

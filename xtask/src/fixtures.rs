@@ -1,0 +1,423 @@
+//! `cargo xtask fixtures`: regenerates everything under `fixtures/` from code, so every
+//! fixture has a known origin. Keys are generated once and kept (they are test-only keys,
+//! committed on purpose); everything else is deterministic and `--check` proves the
+//! committed files are what this code writes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use flate2::GzBuilder;
+use genesis_bundle::seekable::SeekableWriter;
+use genesis_bundle::tar::{BLOCK, END_OF_ARCHIVE, dir_header, file_header, padding};
+use genesis_bundle::{BOM_PATH, Bom, Content, ExpectedEntry, SIGNATURE_PATH, WriteOptions, sha256};
+use genesis_build::{BuildOptions, BundleSpec};
+use genesis_trust::{PrivateKey, PublicKey, encode_signature};
+use sha2::{Digest as _, Sha256};
+
+/// The fixed timestamp of every fixture (2025-01-01T00:00:00Z).
+const EPOCH: u64 = 1_735_689_600;
+const ARCHIVE: &str = "demo-0.1.0.tar.zst";
+
+pub fn run(root: &Path, check: bool) -> anyhow::Result<()> {
+    let fixtures = root.join("fixtures");
+    if !check {
+        generate(&fixtures)?;
+        println!("fixtures regenerated under {}", fixtures.display());
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let out = tmp.path().join("fixtures");
+    copy_dir(&fixtures.join("keys"), &out.join("keys"))?;
+    generate(&out)?;
+    let mut stale = Vec::new();
+    for file in walk(&out)? {
+        let rel = file.strip_prefix(&out)?;
+        if fs::read(fixtures.join(rel)).ok() != Some(fs::read(&file)?) {
+            stale.push(rel.display().to_string());
+        }
+    }
+    if !stale.is_empty() {
+        bail!("fixtures are stale (run `cargo xtask fixtures`): {}", stale.join(", "));
+    }
+    println!("fixtures: up to date");
+    Ok(())
+}
+
+fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            out.extend(walk(&p)?);
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(to)?;
+    for e in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let e = e?;
+        fs::copy(e.path(), to.join(e.file_name()))?;
+    }
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    fs::create_dir_all(path.parent().expect("has a parent"))?;
+    fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn generate(dir: &Path) -> anyhow::Result<()> {
+    let keys = dir.join("keys");
+    for name in ["test", "other"] {
+        let key_path = keys.join(format!("{name}.key"));
+        if !key_path.exists() {
+            let k = PrivateKey::generate();
+            write(&key_path, k.to_pem().as_bytes())?;
+            write(&keys.join(format!("{name}.pub")), k.public_key().to_pem().as_bytes())?;
+        }
+    }
+    let test_key = PrivateKey::from_pem_file(&keys.join("test.key"))?;
+    let other_key = PrivateKey::from_pem_file(&keys.join("other.key"))?;
+    write_image_layout(&dir.join("images/app"))?;
+    write(&dir.join("charts/web-0.1.0.tgz"), &chart_tgz()?)?;
+    for (name, text) in MANIFESTS {
+        write(&dir.join("manifests").join(name), text.as_bytes())?;
+    }
+    write(&dir.join("bundle.yaml"), SPEC.as_bytes())?;
+
+    let good_dir = dir.join("bundles/good");
+    let _ = fs::remove_dir_all(&good_dir);
+    let spec = BundleSpec::load(&dir.join("bundle.yaml"))?;
+    let options = BuildOptions { source_date_epoch: None, output_dir: Some(good_dir.clone()) };
+    let built = genesis_build::build(&spec, &test_key, &options)?;
+    write_cases(dir, &built.archive, &test_key, &other_key)
+}
+
+// ---------------------------------------------------------------- inputs
+
+const SPEC: &str = "\
+# The demo bundle: the README's main job and the golden test build this.
+apiVersion: genesis.dev/v1alpha1
+kind: Bundle
+metadata: { name: demo, version: 0.1.0 }
+spec:
+  sourceDateEpoch: 1735689600
+  images:
+    - name: app
+      image: \"oci:images/app:1.0\"
+      ref: registry.example.com/demo/app:1.0
+  charts:    [ { name: web, path: charts/web-0.1.0.tgz } ]
+  manifests: [ { path: manifests/ } ]
+  output:    { dir: ../dist, compression: zstd, sign: true }
+";
+
+const MANIFESTS: &[(&str, &str)] = &[
+    ("namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n"),
+    (
+        "deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: demo\nspec:\n  replicas: 1\n  selector:\n    matchLabels: { app: demo }\n  template:\n    metadata:\n      labels: { app: demo }\n    spec:\n      containers:\n        - name: app\n          image: registry.example.com/demo/app:1.0\n          ports: [ { containerPort: 8080 } ]\n",
+    ),
+    (
+        "service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: app\n  namespace: demo\nspec:\n  selector: { app: demo }\n  ports: [ { port: 80, targetPort: 8080 } ]\n",
+    ),
+];
+
+/// A tar of (path, content) files with canonical headers.
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (path, data) in files {
+        if let Some(dir) = path.strip_suffix('/') {
+            out.extend_from_slice(&dir_header(&format!("{dir}/"), EPOCH));
+            continue;
+        }
+        out.extend_from_slice(&file_header(path, data.len() as u64, EPOCH));
+        out.extend_from_slice(data);
+        out.extend(std::iter::repeat_n(0u8, padding(data.len() as u64)));
+    }
+    out.extend_from_slice(&END_OF_ARCHIVE);
+    out
+}
+
+fn gzip(data: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut gz = GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::new(9));
+    gz.write_all(data)?;
+    Ok(gz.finish()?)
+}
+
+fn chart_tgz() -> anyhow::Result<Vec<u8>> {
+    let chart = "apiVersion: v2\nname: web\ndescription: Demo web chart\ntype: application\nversion: 0.1.0\nappVersion: \"1.0\"\n";
+    let values = "image:\n  repository: registry.example.com/demo/app\n  tag: \"1.0\"\nreplicas: 1\n";
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: { app: web }\n  template:\n    metadata:\n      labels: { app: web }\n    spec:\n      containers:\n        - name: web\n          image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n";
+    gzip(&tar_of(&[
+        ("web/", b""),
+        ("web/Chart.yaml", chart.as_bytes()),
+        ("web/templates/", b""),
+        ("web/templates/deployment.yaml", deployment.as_bytes()),
+        ("web/values.yaml", values.as_bytes()),
+    ]))
+}
+
+fn hex_sha256(b: &[u8]) -> String {
+    sha256(b).to_string()
+}
+
+/// Writes a blob into a layout and returns its descriptor JSON.
+fn put_blob(layout: &Path, media_type: &str, bytes: &[u8], extra: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    let digest = sha256(bytes);
+    write(&layout.join(digest.blob_path()), bytes)?;
+    let mut d = serde_json::json!({ "mediaType": media_type, "digest": digest.to_string(), "size": bytes.len() });
+    if let serde_json::Value::Object(m) = extra {
+        d.as_object_mut().expect("object").extend(m);
+    }
+    Ok(d)
+}
+
+/// A two-platform OCI image (linux/amd64, linux/arm64) behind one index tagged `1.0`.
+fn write_image_layout(layout: &Path) -> anyhow::Result<()> {
+    let _ = fs::remove_dir_all(layout);
+    let mut children = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let hello = format!("hello from linux/{arch}\n");
+        let conf = "listen = 8080\n";
+        let layer_tar = tar_of(&[("etc/", b""), ("etc/app.conf", conf.as_bytes()), ("hello.txt", hello.as_bytes())]);
+        let diff_id = hex_sha256(&layer_tar);
+        let layer = put_blob(layout, "application/vnd.oci.image.layer.v1.tar+gzip", &gzip(&layer_tar)?, serde_json::json!({}))?;
+        let config = serde_json::json!({
+            "architecture": arch,
+            "os": "linux",
+            "config": { "Cmd": ["/bin/app"], "WorkingDir": "/" },
+            "rootfs": { "type": "layers", "diff_ids": [diff_id] },
+            "history": [ { "created_by": "genesis fixtures" } ],
+        });
+        let config = put_blob(layout, "application/vnd.oci.image.config.v1+json", &serde_json::to_vec(&config)?, serde_json::json!({}))?;
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": [layer],
+        });
+        children.push(put_blob(
+            layout,
+            "application/vnd.oci.image.manifest.v1+json",
+            &serde_json::to_vec(&manifest)?,
+            serde_json::json!({ "platform": { "architecture": arch, "os": "linux" } }),
+        )?);
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": children,
+    });
+    let top = put_blob(
+        layout,
+        "application/vnd.oci.image.index.v1+json",
+        &serde_json::to_vec(&index)?,
+        serde_json::json!({ "annotations": { "org.opencontainers.image.ref.name": "1.0" } }),
+    )?;
+    let layout_index = serde_json::json!({ "schemaVersion": 2, "manifests": [top] });
+    write(&layout.join("index.json"), &serde_json::to_vec(&layout_index)?)?;
+    write(&layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- rejection cases
+
+/// One tar entry of a hand-assembled archive.
+#[derive(Clone)]
+enum Entry {
+    File(Vec<u8>, Vec<u8>),
+    Dir(String),
+    /// A header with another type flag (link, device) and no data.
+    Special(Vec<u8>, u8),
+}
+
+fn header_with(path: &[u8], size: u64, kind: u8) -> [u8; BLOCK] {
+    // Start from a canonical header for a placeholder name, then set the raw name and type.
+    let mut h = file_header("x", size, EPOCH);
+    h[..100].fill(0);
+    h[..path.len()].copy_from_slice(path);
+    h[156] = kind;
+    if kind == b'1' || kind == b'2' {
+        h[157..168].copy_from_slice(b"/etc/passwd");
+    }
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    h
+}
+
+fn assemble(entries: &[Entry]) -> anyhow::Result<Vec<u8>> {
+    let mut tar = Vec::new();
+    for e in entries {
+        match e {
+            Entry::File(path, data) => {
+                tar.extend_from_slice(&header_with(path, data.len() as u64, b'0'));
+                tar.extend_from_slice(data);
+                tar.extend(std::iter::repeat_n(0u8, padding(data.len() as u64)));
+            }
+            Entry::Dir(d) => tar.extend_from_slice(&dir_header(d, EPOCH)),
+            Entry::Special(path, kind) => tar.extend_from_slice(&header_with(path, 0, *kind)),
+        }
+    }
+    tar.extend_from_slice(&END_OF_ARCHIVE);
+    let mut w = SeekableWriter::new(Vec::new());
+    for chunk in tar.chunks(genesis_bundle::seekable::FRAME_SIZE) {
+        w.push_frame(chunk.to_vec())?;
+    }
+    Ok(w.finish()?.0)
+}
+
+fn file(path: &str, data: &[u8]) -> Entry {
+    Entry::File(path.as_bytes().to_vec(), data.to_vec())
+}
+
+fn flip_last_byte(mut data: Vec<u8>) -> Vec<u8> {
+    let last = data.len() - 1;
+    data[last] ^= 0x01;
+    data
+}
+
+/// The entries of the good bundle, read back from the fixture inputs.
+fn good_entries(bom: &Bom, bom_bytes: &[u8], sig: &[u8], dir: &Path) -> anyhow::Result<Vec<Entry>> {
+    let mut out = vec![file(BOM_PATH, bom_bytes), file(SIGNATURE_PATH, sig)];
+    let payload = payload_contents(bom, dir)?;
+    for e in bom.expected_entries() {
+        match e {
+            ExpectedEntry::Dir(d) => out.push(Entry::Dir(d)),
+            ExpectedEntry::File(f) => out.push(file(f.path.as_str(), &payload[f.path.as_str()])),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every payload file of the good bundle by extracting it (verified) into memory.
+fn payload_contents(bom: &Bom, dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+    let tmp = tempfile::tempdir()?;
+    let target = tmp.path().join("x");
+    let policy = genesis_trust::TrustPolicy::from_keys(vec![PublicKey::from_pem_file(&dir.join("keys/test.pub"))?])?;
+    genesis_trust::UnverifiedBundle::open(&dir.join("bundles/good").join(ARCHIVE), &Default::default())?
+        .verify(&policy)?
+        .extract(&target)?;
+    bom.files
+        .iter()
+        .map(|f| Ok((f.path.to_string(), fs::read(target.join(f.path.as_str()))?)))
+        .collect()
+}
+
+fn position(entries: &[Entry], path: &str) -> usize {
+    entries
+        .iter()
+        .position(|e| matches!(e, Entry::File(p, _) if p == path.as_bytes()))
+        .unwrap_or_else(|| panic!("{path} in the good bundle"))
+}
+
+fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &PrivateKey) -> anyhow::Result<()> {
+    let cases_dir = dir.join("bundles");
+    let good_bytes = fs::read(good)?;
+    let mut reader = genesis_bundle::ArchiveReader::open_head(good, &Default::default())?;
+    let head = reader.read_head()?;
+    let bom = Bom::parse(&head.bom, &Default::default())?;
+    let entries = good_entries(&bom, &head.bom, &head.signature, dir)?;
+
+    let largest_blob = bom
+        .files
+        .iter()
+        .filter(|f| f.path.as_str().starts_with("oci/blobs/"))
+        .max_by_key(|f| f.size)
+        .expect("the demo has blobs")
+        .path
+        .to_string();
+    let chart = bom.charts[0].path.to_string();
+    let manifest = "manifests/service.yaml";
+
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+    let with = |f: &dyn Fn(&mut Vec<Entry>)| -> anyhow::Result<Vec<u8>> {
+        let mut e = entries.clone();
+        f(&mut e);
+        assemble(&e)
+    };
+    cases.push(("unsigned", with(&|e| drop(e.remove(1)))?));
+    let other_sig = encode_signature(&other_key.sign(&head.bom));
+    cases.push(("signed-by-other-key", with(&|e| e[1] = file(SIGNATURE_PATH, &other_sig))?));
+    let changed_bom = String::from_utf8(head.bom.clone())?.replacen("\"0.1.0\"", "\"0.1.1\"", 1);
+    cases.push(("bom-byte-changed", with(&|e| e[0] = file(BOM_PATH, changed_bom.as_bytes()))?));
+    for (case, path) in [("blob-byte-changed", largest_blob.as_str()), ("chart-byte-changed", chart.as_str()), ("manifest-byte-changed", manifest)] {
+        cases.push((case, with(&|e| {
+            let i = position(e, path);
+            if let Entry::File(p, data) = &e[i] {
+                e[i] = Entry::File(p.clone(), flip_last_byte(data.clone()));
+            }
+        })?));
+    }
+    cases.push(("entry-not-in-bom", with(&|e| {
+        let i = position(e, manifest);
+        e.insert(i + 1, file("manifests/zz-extra.yaml", b"kind: ConfigMap\n"));
+    })?));
+    cases.push(("bom-entry-missing", with(&|e| drop(e.remove(position(e, manifest))))?));
+    cases.push(("duplicate-entry", with(&|e| {
+        let i = position(e, manifest);
+        e.insert(i + 1, e[i].clone());
+    })?));
+    cases.push(("path-dotdot", with(&|e| e.insert(2, file("../evil.yaml", b"x")))?));
+    cases.push(("path-absolute", with(&|e| e.insert(2, file("/etc/evil.yaml", b"x")))?));
+    cases.push(("path-not-utf8", with(&|e| e.insert(2, Entry::File(b"manifests/\xff.yaml".to_vec(), b"x".to_vec())))?));
+    cases.push(("symlink-entry", with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'2')))?));
+    cases.push(("hardlink-entry", with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'1')))?));
+    cases.push(("device-entry", with(&|e| e.insert(2, Entry::Special(b"charts/dev".to_vec(), b'3')))?));
+    cases.push(("truncated", good_bytes[..good_bytes.len() / 2].to_vec()));
+    cases.push(("trailing-garbage", [good_bytes.as_slice(), b"GARBAGE AFTER THE SEEK TABLE\n"].concat()));
+    cases.push(("decompression-bomb", bomb(test_key)?));
+
+    for (case, bytes) in &cases {
+        let d = cases_dir.join(case);
+        let _ = fs::remove_dir_all(&d);
+        write(&d.join(ARCHIVE), bytes)?;
+    }
+    // Sidecar cases: the good archive with a lying sidecar.
+    for case in ["sha256-sidecar-mismatch", "sig-sidecar-other-key"] {
+        let d = cases_dir.join(case);
+        let _ = fs::remove_dir_all(&d);
+        write(&d.join(ARCHIVE), &good_bytes)?;
+    }
+    let wrong: [u8; 32] = Sha256::digest(b"not the archive").into();
+    write(
+        &cases_dir.join("sha256-sidecar-mismatch").join(format!("{ARCHIVE}.sha256")),
+        format!("{}  {ARCHIVE}\n", hex::encode(wrong)).as_bytes(),
+    )?;
+    let archive_digest: [u8; 32] = Sha256::digest(&good_bytes).into();
+    write(
+        &cases_dir.join("sig-sidecar-other-key").join(format!("{ARCHIVE}.sig")),
+        &encode_signature(&other_key.sign_sha256_digest(&archive_digest)),
+    )?;
+    Ok(())
+}
+
+/// A correctly signed bundle whose one file is 64 MiB of zeros: its seek table declares a
+/// ratio in the thousands, so readers refuse it before decompressing anything.
+fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
+    let zeros = vec![0u8; 64 << 20];
+    let path: genesis_types::BundlePath = "manifests/zeros.yaml".parse()?;
+    let bom = Bom {
+        schema: genesis_bundle::BOM_SCHEMA.into(),
+        name: "demo".into(),
+        version: "0.1.0".into(),
+        created: genesis_bundle::rfc3339(EPOCH),
+        files: vec![genesis_bundle::FileEntry { path: path.clone(), size: zeros.len() as u64, sha256: sha256(&zeros) }],
+        images: vec![],
+        charts: vec![],
+        manifests: vec![genesis_bundle::ManifestEntry { path: path.clone() }],
+    };
+    let bom_bytes = bom.to_bytes();
+    let sig = encode_signature(&key.sign(&bom_bytes));
+    let contents = BTreeMap::from([(path, Content::Bytes(zeros))]);
+    let options = WriteOptions { compression: genesis_bundle::Compression::Zstd, mtime: EPOCH };
+    Ok(genesis_bundle::write_bundle(Vec::new(), &bom, &bom_bytes, &sig, &contents, options)?.0)
+}

@@ -1,0 +1,51 @@
+//! `cargo xtask <task>`: the one task runner (matklad's cargo-xtask pattern).
+//!
+//! - `check-deps`: the offline crates pull in no async or network crate.
+//! - `fixtures [--check]`: regenerate `fixtures/` (or check it is up to date).
+//! - `bench [--size-mib N]`: whole-process figures beside tar/zstd/openssl on the same input.
+//! - `ci`: everything CI runs after installing packages.
+
+mod bench;
+mod check_deps;
+mod fixtures;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("check-deps") => check_deps::run(&root),
+        Some("fixtures") => fixtures::run(&root, args.iter().any(|a| a == "--check")),
+        Some("bench") => bench::run(&root, &args[1..]),
+        Some("ci") => ci(&root),
+        _ => bail!("usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] | ci>"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_owned()
+}
+
+/// Runs a command, failing with its name if it fails.
+pub fn run_cmd(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn ci(root: &Path) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run_cmd(Command::new(&cargo).current_dir(root).args(["fmt", "--all", "--check"]))?;
+    check_deps::run(root)?;
+    fixtures::run(root, true)?;
+    run_cmd(Command::new(&cargo).current_dir(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run_cmd(Command::new(&cargo).current_dir(root).args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+    run_cmd(Command::new(&cargo).current_dir(root).args(["test", "--workspace", "--doc"]))?;
+    Ok(())
+}
