@@ -195,7 +195,8 @@ fn write_image_layout(layout: &Path) -> anyhow::Result<()> {
             "os": "linux",
             "config": { "Cmd": ["/bin/app"], "WorkingDir": "/" },
             "rootfs": { "type": "layers", "diff_ids": [diff_id] },
-            "history": [ { "created_by": "genesis fixtures" } ],
+            "created": "2025-01-01T00:00:00Z",
+            "history": [ { "created": "2025-01-01T00:00:00Z", "created_by": "genesis fixtures" } ],
         });
         let config = put_blob(layout, "application/vnd.oci.image.config.v1+json", &serde_json::to_vec(&config)?, serde_json::json!({}))?;
         let manifest = serde_json::json!({

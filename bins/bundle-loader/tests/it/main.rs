@@ -1,0 +1,47 @@
+//! End-to-end tests of `bundle-loader` on the committed fixtures (see fixtures/README.md):
+//! every rejection case fails with its specific error and leaves nothing behind, and what
+//! `extract` writes is read back by independent tools (skopeo, umoci, sha256sum).
+
+// Test helpers are not a public API.
+#![allow(missing_docs)]
+
+mod rejections;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const ARCHIVE: &str = "demo-0.1.0.tar.zst";
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+pub fn case(name: &str) -> PathBuf {
+    fixtures().join("bundles").join(name).join(ARCHIVE)
+}
+
+pub fn test_pub() -> PathBuf {
+    fixtures().join("keys/test.pub")
+}
+
+pub fn loader(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bundle-loader"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("bundle-loader runs")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Names of everything in a directory.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
