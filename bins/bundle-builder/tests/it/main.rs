@@ -1,0 +1,60 @@
+//! End-to-end tests of `bundle-builder`: byte-stable output (the golden hash), spec
+//! errors, keys other tools read, every compression, and `inspect`.
+
+// Test helpers are not a public API.
+#![allow(missing_docs)]
+
+mod golden;
+mod spec_errors;
+mod workflow;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+pub fn builder(args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundle-builder"));
+    cmd.args(args).current_dir(cwd).env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("bundle-builder runs")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Copies the fixture inputs (spec, images, charts, manifests) into `dir`.
+pub fn copy_inputs(dir: &Path) {
+    for entry in ["bundle.yaml", "images", "charts", "manifests"] {
+        copy_tree(&fixtures().join(entry), &dir.join(entry));
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+pub fn sha256_file(p: &Path) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+/// Names in a directory, or nothing when it does not exist.
+pub fn listing_or_empty(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
