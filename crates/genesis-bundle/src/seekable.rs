@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::tar::{BLOCK, Header, padding, parse_header};
 use crate::{BundleError, Limits, Result};
 
 /// Skippable-frame magic used by the seekable format.
@@ -515,6 +516,25 @@ impl SeekableFile {
             offset += n as u64;
         }
         Ok(())
+    }
+
+    /// Walks the tar headers through the seek table and returns every entry with the
+    /// decompressed offset of its data. Only frames that hold a header are decompressed:
+    /// the middle of a large blob is skipped.
+    pub fn entries(&mut self, limits: &Limits) -> Result<Vec<(Header, u64)>> {
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        let mut block = [0u8; BLOCK];
+        loop {
+            self.read_exact_at(offset, &mut block)?;
+            let Some(h) = parse_header(&block)? else { return Ok(out) };
+            if out.len() as u64 >= limits.max_entries {
+                return Err(BundleError::LimitExceeded { what: "entry count", actual: out.len() as u64 + 1, limit: limits.max_entries });
+            }
+            let data = offset + BLOCK as u64;
+            offset = data + h.size + padding(h.size) as u64;
+            out.push((h, data));
+        }
     }
 
     fn frame(&mut self, idx: usize) -> Result<&[u8]> {
