@@ -1,4 +1,185 @@
-//! placeholder replaced below
-pub fn run(_root: &std::path::Path, _args: &[String]) -> anyhow::Result<()> {
-    anyhow::bail!("bench: not yet")
+//! `cargo xtask bench [--size-mib N] [--runs N]`: whole-process throughput and peak RSS of
+//! `create`, `verify` and `extract`, each beside the standard pipeline doing the same work
+//! on the same input in the same run (`tar | zstd -T0 -3`, `zstd -dc | openssl dgst
+//! -sha256`, `zstd -dc | tar -x`). Timed with GNU time; never in tests.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+use crate::run_cmd;
+
+/// Deterministic xorshift64 generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+const LAYER_MIB: usize = 32;
+const WORDS: &[&str] = &[
+    "INFO", "WARN", "request", "completed", "user", "session", "GET", "POST", "/api/v1/items", "status=200",
+    "latency_ms=", "cache", "hit", "miss", "upstream", "connection", "reset", "retrying", "config", "loaded",
+];
+
+/// Half incompressible noise, half log-like text (zstd -3 gets about 4x on it).
+fn layer(i: usize) -> Vec<u8> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1));
+    let size = LAYER_MIB << 20;
+    let mut out = Vec::with_capacity(size);
+    if i % 2 == 0 {
+        while out.len() < size {
+            out.extend_from_slice(&rng.next().to_le_bytes());
+        }
+    } else {
+        while out.len() < size {
+            let r = rng.next();
+            out.extend_from_slice(format!("2025-01-01T00:{:02}:{:02}Z ", r % 60, (r >> 8) % 60).as_bytes());
+            for k in 0..8 {
+                out.extend_from_slice(WORDS[((r >> (k * 5)) % WORDS.len() as u64) as usize].as_bytes());
+                out.push(b' ');
+            }
+            out.extend_from_slice(format!("{}\n", (r >> 40) % 10_000).as_bytes());
+        }
+    }
+    out.truncate(size);
+    out
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    genesis_bundle::sha256(b).hex().to_owned()
+}
+
+/// Writes (once) an OCI layout of `size_mib` MiB: one image, many 32 MiB layers.
+fn workload(dir: &Path, size_mib: usize) -> anyhow::Result<()> {
+    let done = dir.join(".complete");
+    if done.exists() {
+        return Ok(());
+    }
+    let _ = fs::remove_dir_all(dir);
+    let blobs = dir.join("layout/blobs/sha256");
+    fs::create_dir_all(&blobs)?;
+    let mut layers = Vec::new();
+    for i in 0..size_mib.div_ceil(LAYER_MIB) {
+        let data = layer(i);
+        let hex = sha256_hex(&data);
+        fs::write(blobs.join(&hex), &data)?;
+        layers.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": format!("sha256:{hex}"), "size": data.len()}));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}))?;
+    let config_hex = sha256_hex(&config);
+    fs::write(blobs.join(&config_hex), &config)?;
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{config_hex}"), "size": config.len()},
+        "layers": layers,
+    }))?;
+    let manifest_hex = sha256_hex(&manifest);
+    fs::write(blobs.join(&manifest_hex), &manifest)?;
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{manifest_hex}"),
+        "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "bench"}}]});
+    fs::write(dir.join("layout/index.json"), serde_json::to_vec(&index)?)?;
+    fs::write(dir.join("layout/oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    fs::write(
+        dir.join("bundle.yaml"),
+        "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: { name: bench, version: 1.0.0 }\nspec:\n  images:\n    - { name: bench, image: \"oci:layout:bench\", ref: registry.example.com/bench/app:1 }\n  output: { dir: out }\n",
+    )?;
+    fs::write(done, b"")?;
+    Ok(())
+}
+
+struct Sample {
+    seconds: f64,
+    max_rss_kib: u64,
+}
+
+/// Runs `script` under `sh -c` with GNU time, best of `runs`; `prepare` runs untimed first.
+fn measure(script: &str, prepare: &str, cwd: &Path, runs: usize) -> anyhow::Result<Sample> {
+    let mut best: Option<Sample> = None;
+    for _ in 0..runs {
+        run_cmd(Command::new("sh").arg("-c").arg(prepare).current_dir(cwd))?;
+        let report = cwd.join(".time");
+        let status = Command::new("/usr/bin/time")
+            .args(["-f", "%e %M", "-o"])
+            .arg(&report)
+            .args(["sh", "-c", script])
+            .current_dir(cwd)
+            .status()
+            .context("running /usr/bin/time (Debian package `time`)")?;
+        if !status.success() {
+            bail!("benchmark command failed: {script}");
+        }
+        let text = fs::read_to_string(&report)?;
+        let mut parts = text.split_whitespace().rev().take(2).collect::<Vec<_>>();
+        parts.reverse();
+        let s = Sample { seconds: parts[0].parse()?, max_rss_kib: parts[1].parse()? };
+        if best.as_ref().is_none_or(|b| s.seconds < b.seconds) {
+            best = Some(s);
+        }
+    }
+    best.context("at least one run")
+}
+
+pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let mut size_mib = 1024usize;
+    let mut runs = 1usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--size-mib" => size_mib = it.next().context("--size-mib N")?.parse()?,
+            "--runs" => runs = it.next().context("--runs N")?.parse()?,
+            other => bail!("unknown bench flag {other}"),
+        }
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run_cmd(Command::new(&cargo).current_dir(root).args(["build", "--release", "-q", "-p", "bundle-builder", "-p", "bundle-loader"]))?;
+    let bin = root.join("target/release");
+    let dir: PathBuf = root.join(format!("target/bench/workload-{size_mib}"));
+    println!("bench: preparing a {size_mib} MiB OCI layout in {}", dir.display());
+    workload(&dir, size_mib)?;
+    let _ = fs::remove_dir_all(dir.join("k"));
+    run_cmd(Command::new(bin.join("bundle-builder")).args(["keygen", "--output-dir"]).arg(dir.join("k")).stdout(std::process::Stdio::null()))?;
+    let input_bytes: u64 = fs::read_dir(dir.join("layout/blobs/sha256"))?.map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0)).sum();
+    let b = bin.display();
+    let archive = "out/bench-1.0.0.tar.zst";
+    let clean = "rm -rf out x y ref.tar.zst";
+    let rows = [
+        ("create", format!("{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null"), clean.to_owned(),
+         "tar | zstd -T0 -3", "tar -cf - layout | zstd -q -T0 -3 -o ref.tar.zst".to_owned(), clean.to_owned()),
+        ("verify", format!("{b}/bundle-loader verify {archive} --key k/genesis.pub >/dev/null"), "true".to_owned(),
+         "zstd -dc | openssl sha256", format!("zstd -dc {archive} | openssl dgst -sha256 >/dev/null"), "true".to_owned()),
+        ("extract", format!("{b}/bundle-loader extract {archive} --key k/genesis.pub --output-dir x >/dev/null"), "rm -rf x".to_owned(),
+         "zstd -dc | tar -x", format!("zstd -dc {archive} | tar -x -C y"), "rm -rf y && mkdir y".to_owned()),
+    ];
+    let mib = input_bytes as f64 / f64::from(1 << 20);
+    println!("\ninput: {mib:.0} MiB of blobs (half incompressible, half text); best of {runs}; 2 cores\n");
+    println!("{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}", "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio");
+    for (name, ours, prep, base_name, base, base_prep) in rows {
+        if name == "verify" || name == "extract" {
+            // Both sides of verify/extract read the archive our create wrote.
+            if !dir.join(archive).exists() {
+                run_cmd(Command::new("sh").arg("-c").arg(format!("{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null")).current_dir(&dir))?;
+            }
+        }
+        let o = measure(&ours, &prep, &dir, runs)?;
+        let r = measure(&base, &base_prep, &dir, runs)?;
+        println!(
+            "{name:<8} {:>8.2} {:>9.0} {:>9.1}   {base_name:<26} {:>8.2} {:>9.0} {:>9.1}   {:>6.2}",
+            o.seconds, mib / o.seconds, o.max_rss_kib as f64 / 1024.0,
+            r.seconds, mib / r.seconds, r.max_rss_kib as f64 / 1024.0,
+            r.seconds / o.seconds,
+        );
+    }
+    let size = fs::metadata(dir.join(archive))?.len();
+    println!("\narchive: {:.0} MiB ({:.2}x); ratio = baseline time / our time (1.00 = as fast)", size as f64 / f64::from(1 << 20), input_bytes as f64 / size as f64);
+    Ok(())
 }

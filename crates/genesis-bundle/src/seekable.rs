@@ -200,108 +200,104 @@ fn worker_count() -> usize {
 }
 
 type Job = (u64, Vec<u8>);
+type Compressed = (u64, io::Result<(Vec<u8>, u32)>);
 
-/// Compresses frames on a pool of threads and writes them in order, followed by the seek
-/// table. Memory stays bounded: at most two frames per worker are in flight.
-pub struct SeekableWriter<W: Write> {
-    out: W,
-    table: SeekTable,
+/// Compresses frames on one worker per core while a writer thread puts them in order,
+/// writes them and records the seek table, so the caller's thread only reads and hashes
+/// input. Memory stays bounded: at most three frames per worker are in flight.
+pub struct SeekableWriter<W: Write + Send + 'static> {
     jobs: Option<SyncSender<Job>>,
-    results: Receiver<(u64, io::Result<(Vec<u8>, u32)>)>,
     workers: Vec<JoinHandle<()>>,
+    writer: Option<JoinHandle<io::Result<(W, SeekTable)>>>,
     submitted: u64,
-    written: u64,
-    pending: BTreeMap<u64, (Vec<u8>, u32)>,
-    max_in_flight: u64,
 }
 
-impl<W: Write> SeekableWriter<W> {
-    /// Starts one compression worker per core.
+impl<W: Write + Send + 'static> SeekableWriter<W> {
+    /// Starts the compression workers and the writer thread.
     pub fn new(out: W) -> Self {
         let n = worker_count();
         let (job_tx, job_rx) = sync_channel::<Job>(n);
-        let (res_tx, results) = sync_channel(n);
+        let (res_tx, results) = sync_channel::<Compressed>(2 * n);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let workers = (0..n)
             .map(|_| {
                 let job_rx = Arc::clone(&job_rx);
                 let res_tx = res_tx.clone();
-                std::thread::spawn(move || {
-                    let mut compressor = match new_compressor() {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let _ = res_tx.send((0, Err(e)));
-                            return;
-                        }
-                    };
-                    loop {
-                        let job = job_rx.lock().map(|rx| rx.recv());
-                        let Ok(Ok((seq, raw))) = job else { return };
-                        let len = raw.len() as u32;
-                        let out = compressor.compress(&raw).map(|c| (c, len));
-                        if res_tx.send((seq, out)).is_err() {
-                            return;
-                        }
-                    }
-                })
+                std::thread::spawn(move || compress_jobs(&job_rx, &res_tx))
             })
             .collect();
-        SeekableWriter {
-            out,
-            table: SeekTable::default(),
-            jobs: Some(job_tx),
-            results,
-            workers,
-            submitted: 0,
-            written: 0,
-            pending: BTreeMap::new(),
-            max_in_flight: 2 * n as u64,
-        }
+        let writer = std::thread::spawn(move || write_in_order(out, &results));
+        SeekableWriter { jobs: Some(job_tx), workers, writer: Some(writer), submitted: 0 }
     }
 
-    /// Queues one frame's decompressed bytes (at most [`MAX_FRAME_SIZE`]).
+    /// Queues one frame's decompressed bytes (at most [`MAX_FRAME_SIZE`]). Blocks while
+    /// the workers are busy.
     pub fn push_frame(&mut self, raw: Vec<u8>) -> io::Result<()> {
         debug_assert!(raw.len() <= MAX_FRAME_SIZE as usize);
-        while self.submitted - self.written >= self.max_in_flight {
-            self.receive_one()?;
-        }
         let jobs = self.jobs.as_ref().expect("not finished");
-        jobs.send((self.submitted, raw))
-            .map_err(|_| io::Error::other("compression worker stopped"))?;
+        if jobs.send((self.submitted, raw)).is_err() {
+            // The writer failed and the pipeline wound down: report its error.
+            return Err(self.join_writer().err().unwrap_or_else(|| io::Error::other("compression stopped")));
+        }
         self.submitted += 1;
         Ok(())
     }
 
-    fn receive_one(&mut self) -> io::Result<()> {
-        let (seq, res) = self
-            .results
-            .recv()
-            .map_err(|_| io::Error::other("compression worker stopped"))?;
-        self.pending.insert(seq, res?);
-        while let Some((compressed, raw_len)) = self.pending.remove(&self.written) {
-            self.out.write_all(&compressed)?;
-            self.table.frames.push(FrameEntry {
-                compressed: compressed.len() as u32,
-                decompressed: raw_len,
-            });
-            self.written += 1;
-        }
-        Ok(())
-    }
-
-    /// Waits for every frame, writes the seek table and returns the sink and the table.
-    pub fn finish(mut self) -> io::Result<(W, SeekTable)> {
-        while self.written < self.submitted {
-            self.receive_one()?;
-        }
+    fn join_writer(&mut self) -> io::Result<(W, SeekTable)> {
         self.jobs = None;
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
-        self.out.write_all(&self.table.encode())?;
-        self.out.flush()?;
-        Ok((self.out, self.table))
+        match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            _ => Err(io::Error::other("archive writer stopped")),
+        }
     }
+
+    /// Waits for every frame, writes the seek table and returns the sink and the table.
+    pub fn finish(mut self) -> io::Result<(W, SeekTable)> {
+        let (mut out, table) = self.join_writer()?;
+        if table.frames.len() as u64 != self.submitted {
+            return Err(io::Error::other("a compression worker stopped early"));
+        }
+        out.write_all(&table.encode())?;
+        out.flush()?;
+        Ok((out, table))
+    }
+}
+
+fn compress_jobs(jobs: &Mutex<Receiver<Job>>, results: &SyncSender<Compressed>) {
+    let mut compressor = match new_compressor() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = results.send((u64::MAX, Err(e)));
+            return;
+        }
+    };
+    loop {
+        let job = jobs.lock().map(|rx| rx.recv());
+        let Ok(Ok((seq, raw))) = job else { return };
+        let len = raw.len() as u32;
+        if results.send((seq, compressor.compress(&raw).map(|c| (c, len)))).is_err() {
+            return;
+        }
+    }
+}
+
+/// Receives compressed frames in any order and writes them in sequence.
+fn write_in_order<W: Write>(mut out: W, results: &Receiver<Compressed>) -> io::Result<(W, SeekTable)> {
+    let mut table = SeekTable::default();
+    let mut pending = BTreeMap::new();
+    let mut next = 0u64;
+    for (seq, res) in results {
+        pending.insert(seq, res?);
+        while let Some((compressed, raw_len)) = pending.remove(&next) {
+            out.write_all(&compressed)?;
+            table.frames.push(FrameEntry { compressed: compressed.len() as u32, decompressed: raw_len });
+            next += 1;
+        }
+    }
+    Ok((out, table))
 }
 
 fn new_compressor() -> io::Result<zstd::bulk::Compressor<'static>> {

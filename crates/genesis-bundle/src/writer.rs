@@ -53,13 +53,13 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// The compression stage. Zstd frames are cut at entry boundaries where an entry fits,
 /// and every [`FRAME_SIZE`] bytes inside larger entries.
-enum Encoder<W: Write> {
+enum Encoder<W: Write + Send + 'static> {
     Zstd { writer: SeekableWriter<HashingWriter<W>>, frame: Vec<u8> },
     Gzip(flate2::write::GzEncoder<HashingWriter<W>>),
     Plain(HashingWriter<W>),
 }
 
-impl<W: Write> Encoder<W> {
+impl<W: Write + Send + 'static> Encoder<W> {
     fn new(out: W, compression: Compression) -> Self {
         let out = HashingWriter { inner: out, hasher: Sha256::new(), len: 0 };
         match compression {
@@ -121,7 +121,7 @@ fn write_err(e: io::Error) -> BundleError {
 /// Writes a complete bundle to `out`: `bom.json`, `signature`, then every directory and
 /// file the BOM implies in canonical order, each file's bytes taken from `contents` and
 /// checked against the BOM while they stream. Returns the sink and the archive's digest.
-pub fn write_bundle<W: Write>(
+pub fn write_bundle<W: Write + Send + 'static>(
     out: W,
     bom: &Bom,
     bom_bytes: &[u8],
@@ -172,7 +172,7 @@ pub fn write_bundle<W: Write>(
 
 /// Copies at most `size` bytes of a file into the encoder, hashing them. A file that grew
 /// is caught because its digest then differs; one that shrank by its size.
-fn copy_file<W: Write>(path: &PathBuf, size: u64, enc: &mut Encoder<W>, buf: &mut [u8]) -> Result<(u64, Digest)> {
+fn copy_file<W: Write + Send + 'static>(path: &PathBuf, size: u64, enc: &mut Encoder<W>, buf: &mut [u8]) -> Result<(u64, Digest)> {
     let file = File::open(path).map_err(BundleError::io("opening", path))?;
     let mut r = file.take(size);
     let mut hasher = Sha256::new();
