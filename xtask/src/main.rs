@@ -3,10 +3,12 @@
 //! - `check-deps`: the offline crates pull in no async or network crate.
 //! - `fixtures [--check]`: regenerate `fixtures/` (or check it is up to date).
 //! - `bench [--size-mib N]`: whole-process figures beside tar/zstd/openssl on the same input.
+//! - `demo`: the main job on the fixtures (keygen, create, inspect, verify, extract).
 //! - `ci`: everything CI runs after installing packages.
 
 mod bench;
 mod check_deps;
+mod demo;
 mod fixtures;
 
 use std::path::{Path, PathBuf};
@@ -21,8 +23,9 @@ fn main() -> anyhow::Result<()> {
         Some("check-deps") => check_deps::run(&root),
         Some("fixtures") => fixtures::run(&root, args.iter().any(|a| a == "--check")),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("demo") => demo::run(&root),
         Some("ci") => ci(&root),
-        _ => bail!("usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] | ci>"),
+        _ => bail!("usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] | demo | ci>"),
     }
 }
 

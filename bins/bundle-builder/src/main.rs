@@ -143,13 +143,13 @@ fn inspect(bundle: &Path, output: OutputFormat, limits: &LimitArgs) -> anyhow::R
 fn render_inspection(r: &Inspection<'_>) -> String {
     let size_of = |p: &genesis_types::BundlePath| r.bom.files.iter().find(|f| &f.path == p).map_or(0, |f| f.size);
     let mut s = format!(
-        "bundle    {} {} (created {})\narchive   {} ({} bytes, {:?})\nbom       {} (signature not checked: run `bundle-loader verify --key PUB`)\npayload   {} files, {} bytes\n",
+        "bundle    {} {} (created {})\narchive   {} ({} bytes, {})\nbom       {} (signature not checked: run `bundle-loader verify --key PUB`)\npayload   {} files, {} bytes\n",
         r.bom.name,
         r.bom.version,
         r.bom.created,
         r.bundle.display(),
         r.archive_size,
-        r.compression,
+        r.compression.name(),
         r.bom_sha256,
         r.bom.files.len(),
         r.payload_bytes

@@ -26,6 +26,15 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The name used in specs and reports: `zstd`, `gzip` or `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Zstd => "zstd",
+            Compression::Gzip => "gzip",
+            Compression::None => "none",
+        }
+    }
+
     /// The file name extension, including the leading dot.
     pub fn extension(self) -> &'static str {
         match self {
