@@ -25,8 +25,26 @@ impl Rng {
 
 const LAYER_MIB: usize = 32;
 const WORDS: &[&str] = &[
-    "INFO", "WARN", "request", "completed", "user", "session", "GET", "POST", "/api/v1/items", "status=200",
-    "latency_ms=", "cache", "hit", "miss", "upstream", "connection", "reset", "retrying", "config", "loaded",
+    "INFO",
+    "WARN",
+    "request",
+    "completed",
+    "user",
+    "session",
+    "GET",
+    "POST",
+    "/api/v1/items",
+    "status=200",
+    "latency_ms=",
+    "cache",
+    "hit",
+    "miss",
+    "upstream",
+    "connection",
+    "reset",
+    "retrying",
+    "config",
+    "loaded",
 ];
 
 /// Half incompressible noise, half log-like text (zstd -3 gets about 4x on it).
@@ -34,7 +52,7 @@ fn layer(i: usize) -> Vec<u8> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1));
     let size = LAYER_MIB << 20;
     let mut out = Vec::with_capacity(size);
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         while out.len() < size {
             out.extend_from_slice(&rng.next().to_le_bytes());
         }
@@ -73,7 +91,9 @@ fn workload(dir: &Path, size_mib: usize) -> anyhow::Result<()> {
         fs::write(blobs.join(&hex), &data)?;
         layers.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": format!("sha256:{hex}"), "size": data.len()}));
     }
-    let config = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}))?;
+    let config = serde_json::to_vec(
+        &serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}),
+    )?;
     let config_hex = sha256_hex(&config);
     fs::write(blobs.join(&config_hex), &config)?;
     let manifest = serde_json::to_vec(&serde_json::json!({
@@ -121,7 +141,10 @@ fn measure(script: &str, prepare: &str, cwd: &Path, runs: usize) -> anyhow::Resu
         let text = fs::read_to_string(&report)?;
         let mut parts = text.split_whitespace().rev().take(2).collect::<Vec<_>>();
         parts.reverse();
-        let s = Sample { seconds: parts[0].parse()?, max_rss_kib: parts[1].parse()? };
+        let s = Sample {
+            seconds: parts[0].parse()?,
+            max_rss_kib: parts[1].parse()?,
+        };
         if best.as_ref().is_none_or(|b| s.seconds < b.seconds) {
             best = Some(s);
         }
@@ -141,45 +164,96 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         }
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run_cmd(Command::new(&cargo).current_dir(root).args(["build", "--release", "-q", "-p", "bundle-builder", "-p", "bundle-loader"]))?;
+    run_cmd(Command::new(&cargo).current_dir(root).args([
+        "build",
+        "--release",
+        "-q",
+        "-p",
+        "bundle-builder",
+        "-p",
+        "bundle-loader",
+    ]))?;
     let bin = root.join("target/release");
     let dir: PathBuf = root.join(format!("target/bench/workload-{size_mib}"));
     println!("bench: preparing a {size_mib} MiB OCI layout in {}", dir.display());
     workload(&dir, size_mib)?;
     let _ = fs::remove_dir_all(dir.join("k"));
-    run_cmd(Command::new(bin.join("bundle-builder")).args(["keygen", "--output-dir"]).arg(dir.join("k")).stdout(std::process::Stdio::null()))?;
-    let input_bytes: u64 = fs::read_dir(dir.join("layout/blobs/sha256"))?.map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0)).sum();
+    run_cmd(
+        Command::new(bin.join("bundle-builder"))
+            .args(["keygen", "--output-dir"])
+            .arg(dir.join("k"))
+            .stdout(std::process::Stdio::null()),
+    )?;
+    let input_bytes: u64 = fs::read_dir(dir.join("layout/blobs/sha256"))?
+        .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
+        .sum();
     let b = bin.display();
     let archive = "out/bench-1.0.0.tar.zst";
     let clean = "rm -rf out x y ref.tar.zst";
     let rows = [
-        ("create", format!("{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null"), clean.to_owned(),
-         "tar | zstd -T0 -3", "tar -cf - layout | zstd -q -T0 -3 -o ref.tar.zst".to_owned(), clean.to_owned()),
-        ("verify", format!("{b}/bundle-loader verify {archive} --key k/genesis.pub >/dev/null"), "true".to_owned(),
-         "zstd -dc | openssl sha256", format!("zstd -dc {archive} | openssl dgst -sha256 >/dev/null"), "true".to_owned()),
-        ("extract", format!("{b}/bundle-loader extract {archive} --key k/genesis.pub --output-dir x >/dev/null"), "rm -rf x".to_owned(),
-         "zstd -dc | tar -x", format!("zstd -dc {archive} | tar -x -C y"), "rm -rf y && mkdir y".to_owned()),
+        (
+            "create",
+            format!("{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null"),
+            clean.to_owned(),
+            "tar | zstd -T0 -3",
+            "tar -cf - layout | zstd -q -T0 -3 -o ref.tar.zst".to_owned(),
+            clean.to_owned(),
+        ),
+        (
+            "verify",
+            format!("{b}/bundle-loader verify {archive} --key k/genesis.pub >/dev/null"),
+            "true".to_owned(),
+            "zstd -dc | openssl sha256",
+            format!("zstd -dc {archive} | openssl dgst -sha256 >/dev/null"),
+            "true".to_owned(),
+        ),
+        (
+            "extract",
+            format!("{b}/bundle-loader extract {archive} --key k/genesis.pub --output-dir x >/dev/null"),
+            "rm -rf x".to_owned(),
+            "zstd -dc | tar -x",
+            format!("zstd -dc {archive} | tar -x -C y"),
+            "rm -rf y && mkdir y".to_owned(),
+        ),
     ];
     let mib = input_bytes as f64 / f64::from(1 << 20);
     println!("\ninput: {mib:.0} MiB of blobs (half incompressible, half text); best of {runs}; 2 cores\n");
-    println!("{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}", "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio");
+    println!(
+        "{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}",
+        "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio"
+    );
     for (name, ours, prep, base_name, base, base_prep) in rows {
         if name == "verify" || name == "extract" {
             // Both sides of verify/extract read the archive our create wrote.
             if !dir.join(archive).exists() {
-                run_cmd(Command::new("sh").arg("-c").arg(format!("{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null")).current_dir(&dir))?;
+                run_cmd(
+                    Command::new("sh")
+                        .arg("-c")
+                        .arg(format!(
+                            "{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null"
+                        ))
+                        .current_dir(&dir),
+                )?;
             }
         }
         let o = measure(&ours, &prep, &dir, runs)?;
         let r = measure(&base, &base_prep, &dir, runs)?;
         println!(
             "{name:<8} {:>8.2} {:>9.0} {:>9.1}   {base_name:<26} {:>8.2} {:>9.0} {:>9.1}   {:>6.2}",
-            o.seconds, mib / o.seconds, o.max_rss_kib as f64 / 1024.0,
-            r.seconds, mib / r.seconds, r.max_rss_kib as f64 / 1024.0,
+            o.seconds,
+            mib / o.seconds,
+            o.max_rss_kib as f64 / 1024.0,
+            r.seconds,
+            mib / r.seconds,
+            r.max_rss_kib as f64 / 1024.0,
             r.seconds / o.seconds,
         );
     }
     let size = fs::metadata(dir.join(archive))?.len();
-    println!("\narchive: {:.0} MiB ({:.2}x); ratio = baseline time / our time (1.00 = as fast)", size as f64 / f64::from(1 << 20), input_bytes as f64 / size as f64);
+    println!(
+        "\narchive: {:.0} MiB ({:.2}x); ratio = baseline time / our time (1.00 = as fast)",
+        size as f64 / f64::from(1 << 20),
+        input_bytes as f64 / size as f64
+    );
     Ok(())
 }

@@ -9,7 +9,17 @@ use crate::run_cmd;
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run_cmd(Command::new(&cargo).current_dir(root).args(["build", "-q", "--release", "-p", "bundle-builder", "-p", "bundle-loader", "-p", "genesis-cli"]))?;
+    run_cmd(Command::new(&cargo).current_dir(root).args([
+        "build",
+        "-q",
+        "--release",
+        "-p",
+        "bundle-builder",
+        "-p",
+        "bundle-loader",
+        "-p",
+        "genesis-cli",
+    ]))?;
     let bin = root.join("target/release");
     let demo = root.join("target/demo");
     let _ = std::fs::remove_dir_all(&demo);
@@ -19,10 +29,34 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let fixtures = root.join("fixtures/bundle.yaml").display().to_string();
     let steps: [(&str, Vec<String>); 5] = [
         ("bundle-builder", vec!["keygen".into(), "--output-dir".into(), d("key")]),
-        ("bundle-builder", vec!["create".into(), "-f".into(), fixtures, "--key".into(), d("key/genesis.key"), "--output-dir".into(), d("dist")]),
+        (
+            "bundle-builder",
+            vec![
+                "create".into(),
+                "-f".into(),
+                fixtures,
+                "--key".into(),
+                d("key/genesis.key"),
+                "--output-dir".into(),
+                d("dist"),
+            ],
+        ),
         ("bundle-builder", vec!["inspect".into(), archive.clone()]),
-        ("genesis", vec!["verify".into(), archive.clone(), "--key".into(), d("key/genesis.pub")]),
-        ("bundle-loader", vec!["extract".into(), archive, "--key".into(), d("key/genesis.pub"), "--output-dir".into(), d("extracted")]),
+        (
+            "genesis",
+            vec!["verify".into(), archive.clone(), "--key".into(), d("key/genesis.pub")],
+        ),
+        (
+            "bundle-loader",
+            vec![
+                "extract".into(),
+                archive,
+                "--key".into(),
+                d("key/genesis.pub"),
+                "--output-dir".into(),
+                d("extracted"),
+            ],
+        ),
     ];
     for (tool, args) in steps {
         println!("\n$ {tool} {}", args.join(" "));

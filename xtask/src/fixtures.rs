@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use flate2::GzBuilder;
+use genesis_build::{BuildOptions, BundleSpec};
 use genesis_bundle::seekable::SeekableWriter;
 use genesis_bundle::tar::{BLOCK, END_OF_ARCHIVE, dir_header, file_header, padding};
 use genesis_bundle::{BOM_PATH, Bom, Content, ExpectedEntry, SIGNATURE_PATH, WriteOptions, sha256};
-use genesis_build::{BuildOptions, BundleSpec};
 use genesis_trust::{PrivateKey, PublicKey, encode_signature};
 use sha2::{Digest as _, Sha256};
 
@@ -95,7 +95,10 @@ fn generate(dir: &Path) -> anyhow::Result<()> {
     let good_dir = dir.join("bundles/good");
     let _ = fs::remove_dir_all(&good_dir);
     let spec = BundleSpec::load(&dir.join("bundle.yaml"))?;
-    let options = BuildOptions { source_date_epoch: None, output_dir: Some(good_dir.clone()) };
+    let options = BuildOptions {
+        source_date_epoch: None,
+        output_dir: Some(good_dir.clone()),
+    };
     let built = genesis_build::build(&spec, &test_key, &options)?;
     write_cases(dir, &built.archive, &test_key, &other_key)
 }
@@ -119,7 +122,10 @@ spec:
 ";
 
 const MANIFESTS: &[(&str, &str)] = &[
-    ("namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n"),
+    (
+        "namespace.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n",
+    ),
     (
         "deployment.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: demo\nspec:\n  replicas: 1\n  selector:\n    matchLabels: { app: demo }\n  template:\n    metadata:\n      labels: { app: demo }\n    spec:\n      containers:\n        - name: app\n          image: registry.example.com/demo/app:1.0\n          ports: [ { containerPort: 8080 } ]\n",
@@ -170,7 +176,12 @@ fn hex_sha256(b: &[u8]) -> String {
 }
 
 /// Writes a blob into a layout and returns its descriptor JSON.
-fn put_blob(layout: &Path, media_type: &str, bytes: &[u8], extra: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+fn put_blob(
+    layout: &Path,
+    media_type: &str,
+    bytes: &[u8],
+    extra: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
     let digest = sha256(bytes);
     write(&layout.join(digest.blob_path()), bytes)?;
     let mut d = serde_json::json!({ "mediaType": media_type, "digest": digest.to_string(), "size": bytes.len() });
@@ -187,9 +198,18 @@ fn write_image_layout(layout: &Path) -> anyhow::Result<()> {
     for arch in ["amd64", "arm64"] {
         let hello = format!("hello from linux/{arch}\n");
         let conf = "listen = 8080\n";
-        let layer_tar = tar_of(&[("etc/", b""), ("etc/app.conf", conf.as_bytes()), ("hello.txt", hello.as_bytes())]);
+        let layer_tar = tar_of(&[
+            ("etc/", b""),
+            ("etc/app.conf", conf.as_bytes()),
+            ("hello.txt", hello.as_bytes()),
+        ]);
         let diff_id = hex_sha256(&layer_tar);
-        let layer = put_blob(layout, "application/vnd.oci.image.layer.v1.tar+gzip", &gzip(&layer_tar)?, serde_json::json!({}))?;
+        let layer = put_blob(
+            layout,
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            &gzip(&layer_tar)?,
+            serde_json::json!({}),
+        )?;
         let config = serde_json::json!({
             "architecture": arch,
             "os": "linux",
@@ -198,7 +218,12 @@ fn write_image_layout(layout: &Path) -> anyhow::Result<()> {
             "created": "2025-01-01T00:00:00Z",
             "history": [ { "created": "2025-01-01T00:00:00Z", "created_by": "genesis fixtures" } ],
         });
-        let config = put_blob(layout, "application/vnd.oci.image.config.v1+json", &serde_json::to_vec(&config)?, serde_json::json!({}))?;
+        let config = put_blob(
+            layout,
+            "application/vnd.oci.image.config.v1+json",
+            &serde_json::to_vec(&config)?,
+            serde_json::json!({}),
+        )?;
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -347,34 +372,68 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     };
     cases.push(("unsigned", with(&|e| drop(e.remove(1)))?));
     let other_sig = encode_signature(&other_key.sign(&head.bom));
-    cases.push(("signed-by-other-key", with(&|e| e[1] = file(SIGNATURE_PATH, &other_sig))?));
+    cases.push((
+        "signed-by-other-key",
+        with(&|e| e[1] = file(SIGNATURE_PATH, &other_sig))?,
+    ));
     let changed_bom = String::from_utf8(head.bom.clone())?.replacen("\"0.1.0\"", "\"0.1.1\"", 1);
-    cases.push(("bom-byte-changed", with(&|e| e[0] = file(BOM_PATH, changed_bom.as_bytes()))?));
-    for (case, path) in [("blob-byte-changed", largest_blob.as_str()), ("chart-byte-changed", chart.as_str()), ("manifest-byte-changed", manifest)] {
-        cases.push((case, with(&|e| {
-            let i = position(e, path);
-            if let Entry::File(p, data) = &e[i] {
-                e[i] = Entry::File(p.clone(), flip_last_byte(data.clone()));
-            }
-        })?));
+    cases.push((
+        "bom-byte-changed",
+        with(&|e| e[0] = file(BOM_PATH, changed_bom.as_bytes()))?,
+    ));
+    for (case, path) in [
+        ("blob-byte-changed", largest_blob.as_str()),
+        ("chart-byte-changed", chart.as_str()),
+        ("manifest-byte-changed", manifest),
+    ] {
+        cases.push((
+            case,
+            with(&|e| {
+                let i = position(e, path);
+                if let Entry::File(p, data) = &e[i] {
+                    e[i] = Entry::File(p.clone(), flip_last_byte(data.clone()));
+                }
+            })?,
+        ));
     }
-    cases.push(("entry-not-in-bom", with(&|e| {
-        let i = position(e, manifest);
-        e.insert(i + 1, file("manifests/zz-extra.yaml", b"kind: ConfigMap\n"));
-    })?));
+    cases.push((
+        "entry-not-in-bom",
+        with(&|e| {
+            let i = position(e, manifest);
+            e.insert(i + 1, file("manifests/zz-extra.yaml", b"kind: ConfigMap\n"));
+        })?,
+    ));
     cases.push(("bom-entry-missing", with(&|e| drop(e.remove(position(e, manifest))))?));
-    cases.push(("duplicate-entry", with(&|e| {
-        let i = position(e, manifest);
-        e.insert(i + 1, e[i].clone());
-    })?));
+    cases.push((
+        "duplicate-entry",
+        with(&|e| {
+            let i = position(e, manifest);
+            e.insert(i + 1, e[i].clone());
+        })?,
+    ));
     cases.push(("path-dotdot", with(&|e| e.insert(2, file("../evil.yaml", b"x")))?));
     cases.push(("path-absolute", with(&|e| e.insert(2, file("/etc/evil.yaml", b"x")))?));
-    cases.push(("path-not-utf8", with(&|e| e.insert(2, Entry::File(b"manifests/\xff.yaml".to_vec(), b"x".to_vec())))?));
-    cases.push(("symlink-entry", with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'2')))?));
-    cases.push(("hardlink-entry", with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'1')))?));
-    cases.push(("device-entry", with(&|e| e.insert(2, Entry::Special(b"charts/dev".to_vec(), b'3')))?));
+    cases.push((
+        "path-not-utf8",
+        with(&|e| e.insert(2, Entry::File(b"manifests/\xff.yaml".to_vec(), b"x".to_vec())))?,
+    ));
+    cases.push((
+        "symlink-entry",
+        with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'2')))?,
+    ));
+    cases.push((
+        "hardlink-entry",
+        with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'1')))?,
+    ));
+    cases.push((
+        "device-entry",
+        with(&|e| e.insert(2, Entry::Special(b"charts/dev".to_vec(), b'3')))?,
+    ));
     cases.push(("truncated", good_bytes[..good_bytes.len() / 2].to_vec()));
-    cases.push(("trailing-garbage", [good_bytes.as_slice(), b"GARBAGE AFTER THE SEEK TABLE\n"].concat()));
+    cases.push((
+        "trailing-garbage",
+        [good_bytes.as_slice(), b"GARBAGE AFTER THE SEEK TABLE\n"].concat(),
+    ));
     cases.push(("decompression-bomb", bomb(test_key)?));
 
     for (case, bytes) in &cases {
@@ -390,7 +449,9 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     }
     let wrong: [u8; 32] = Sha256::digest(b"not the archive").into();
     write(
-        &cases_dir.join("sha256-sidecar-mismatch").join(format!("{ARCHIVE}.sha256")),
+        &cases_dir
+            .join("sha256-sidecar-mismatch")
+            .join(format!("{ARCHIVE}.sha256")),
         format!("{}  {ARCHIVE}\n", hex::encode(wrong)).as_bytes(),
     )?;
     let archive_digest: [u8; 32] = Sha256::digest(&good_bytes).into();
@@ -411,7 +472,11 @@ fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
         name: "demo".into(),
         version: "0.1.0".into(),
         created: genesis_bundle::rfc3339(EPOCH),
-        files: vec![genesis_bundle::FileEntry { path: path.clone(), size: zeros.len() as u64, sha256: sha256(&zeros) }],
+        files: vec![genesis_bundle::FileEntry {
+            path: path.clone(),
+            size: zeros.len() as u64,
+            sha256: sha256(&zeros),
+        }],
         images: vec![],
         charts: vec![],
         manifests: vec![genesis_bundle::ManifestEntry { path: path.clone() }],
@@ -419,6 +484,9 @@ fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
     let bom_bytes = bom.to_bytes();
     let sig = encode_signature(&key.sign(&bom_bytes));
     let contents = BTreeMap::from([(path, Content::Bytes(zeros))]);
-    let options = WriteOptions { compression: genesis_bundle::Compression::Zstd, mtime: EPOCH };
+    let options = WriteOptions {
+        compression: genesis_bundle::Compression::Zstd,
+        mtime: EPOCH,
+    };
     Ok(genesis_bundle::write_bundle(Vec::new(), &bom, &bom_bytes, &sig, &contents, options)?.0)
 }

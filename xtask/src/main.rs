@@ -25,12 +25,17 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         Some("demo") => demo::run(&root),
         Some("ci") => ci(&root),
-        _ => bail!("usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] | demo | ci>"),
+        _ => {
+            bail!("usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] | demo | ci>")
+        }
     }
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_owned()
 }
 
 /// Runs a command, failing with its name if it fails.
@@ -47,8 +52,23 @@ fn ci(root: &Path) -> anyhow::Result<()> {
     run_cmd(Command::new(&cargo).current_dir(root).args(["fmt", "--all", "--check"]))?;
     check_deps::run(root)?;
     fixtures::run(root, true)?;
-    run_cmd(Command::new(&cargo).current_dir(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    run_cmd(Command::new(&cargo).current_dir(root).args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
-    run_cmd(Command::new(&cargo).current_dir(root).args(["test", "--workspace", "--doc"]))?;
+    run_cmd(Command::new(&cargo).current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run_cmd(
+        Command::new(&cargo)
+            .current_dir(root)
+            .args(["nextest", "run", "--workspace", "--no-fail-fast"]),
+    )?;
+    run_cmd(
+        Command::new(&cargo)
+            .current_dir(root)
+            .args(["test", "--workspace", "--doc"]),
+    )?;
     Ok(())
 }

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use genesis_bundle::BundleError;
 use genesis_build::BuildError;
+use genesis_bundle::BundleError;
 use genesis_trust::TrustError;
 
 /// Success.
@@ -18,7 +18,11 @@ pub const NETWORK: u8 = 3;
 pub const NOT_FOUND: u8 = 4;
 
 fn io_code(e: &std::io::Error) -> u8 {
-    if e.kind() == std::io::ErrorKind::NotFound { NOT_FOUND } else { USAGE }
+    if e.kind() == std::io::ErrorKind::NotFound {
+        NOT_FOUND
+    } else {
+        USAGE
+    }
 }
 
 fn bundle_code(e: &BundleError) -> u8 {
@@ -46,7 +50,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         if let Some(b) = cause.downcast_ref::<BuildError>() {
             return match b {
                 BuildError::Bundle(e) => bundle_code(e),
-                BuildError::Trust(TrustError::KeyIo { source, .. }) | BuildError::SpecIo { source, .. } => io_code(source),
+                BuildError::Trust(TrustError::KeyIo { source, .. }) | BuildError::SpecIo { source, .. } => {
+                    io_code(source)
+                }
                 _ => USAGE,
             };
         }
@@ -63,7 +69,10 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<u8>) -> ExitCode {
     match body() {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::from(OK);
             }
             eprintln!("error: {err}");

@@ -38,7 +38,10 @@ pub struct ExtractArgs {
 }
 
 fn policy(keys: &[PathBuf]) -> Result<TrustPolicy, TrustError> {
-    let keys = keys.iter().map(|p| PublicKey::from_pem_file(p)).collect::<Result<Vec<_>, _>>()?;
+    let keys = keys
+        .iter()
+        .map(|p| PublicKey::from_pem_file(p))
+        .collect::<Result<Vec<_>, _>>()?;
     TrustPolicy::from_keys(keys)
 }
 
@@ -98,7 +101,11 @@ pub fn render_text(r: &VerifyReport) -> String {
     line(format!("✓ signature OK (key {}) over bom.json {}", r.key, r.bom_sha256));
     match &r.sha256_sidecar {
         Sidecar::Match { path } => line(format!("✓ sha256 match ({})", file_name(path))),
-        Sidecar::Absent { path } => line(format!("! no sha256 sidecar ({} not found); archive is {}", file_name(path), r.archive_sha256)),
+        Sidecar::Absent { path } => line(format!(
+            "! no sha256 sidecar ({} not found); archive is {}",
+            file_name(path),
+            r.archive_sha256
+        )),
     }
     match &r.signature_sidecar {
         Sidecar::Match { path } => line(format!("✓ detached signature OK ({})", file_name(path))),
@@ -116,5 +123,6 @@ pub fn render_text(r: &VerifyReport) -> String {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name()
+        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }

@@ -57,13 +57,19 @@ impl Compression {
 /// calling an unexpected end of file what it is: truncation.
 pub(crate) fn from_io(e: io::Error, action: &'static str) -> BundleError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
-        return BundleError::Truncated { detail: format!("unexpected end of data while {action}") };
+        return BundleError::Truncated {
+            detail: format!("unexpected end of data while {action}"),
+        };
     }
     if e.get_ref().is_some_and(|inner| inner.is::<BundleError>()) {
         let inner = e.into_inner().expect("checked above");
         return *inner.downcast::<BundleError>().expect("checked above");
     }
-    BundleError::Io { action, path: "archive".into(), source: e }
+    BundleError::Io {
+        action,
+        path: "archive".into(),
+        source: e,
+    }
 }
 
 /// A reader that hashes and counts what passes through it.
@@ -84,7 +90,11 @@ impl<R: Read> Read for Hashing<R> {
 
 impl<R: Read> Hashing<R> {
     fn new(inner: R) -> Self {
-        Hashing { inner, hasher: Sha256::new(), len: 0 }
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            len: 0,
+        }
     }
 
     /// Reads what is left and returns the digest of everything, and how many bytes were
@@ -92,7 +102,13 @@ impl<R: Read> Hashing<R> {
     fn finish(mut self) -> io::Result<(FileDigest, u64)> {
         let before = self.len;
         io::copy(&mut self, &mut io::sink())?;
-        Ok((FileDigest { sha256: self.hasher.finalize().into(), len: self.len }, self.len - before))
+        Ok((
+            FileDigest {
+                sha256: self.hasher.finalize().into(),
+                len: self.len,
+            },
+            self.len - before,
+        ))
     }
 }
 
@@ -162,7 +178,13 @@ impl ArchiveReader {
             Compression::Gzip => Source::Gzip(Box::new(GzDecoder::new(Hashing::new(BufReader::new(file))))),
             Compression::None => Source::Plain(Hashing::new(BufReader::new(file))),
         };
-        Ok(ArchiveReader { source, limits: limits.clone(), compression, decompressed: 0, entries: 0 })
+        Ok(ArchiveReader {
+            source,
+            limits: limits.clone(),
+            compression,
+            decompressed: 0,
+            entries: 0,
+        })
     }
 
     /// The compression found.
@@ -175,11 +197,15 @@ impl ArchiveReader {
     pub fn next_header(&mut self) -> Result<Option<Header>> {
         let mut block = [0u8; BLOCK];
         if !self.read_block(&mut block)? {
-            return Err(BundleError::Truncated { detail: "no end-of-archive marker".into() });
+            return Err(BundleError::Truncated {
+                detail: "no end-of-archive marker".into(),
+            });
         }
         let Some(h) = tar::parse_header(&block)? else {
             if !self.read_block(&mut block)? || block.iter().any(|&b| b != 0) {
-                return Err(BundleError::Truncated { detail: "incomplete end-of-archive marker".into() });
+                return Err(BundleError::Truncated {
+                    detail: "incomplete end-of-archive marker".into(),
+                });
             }
             self.expect_only_zeros()?;
             return Ok(None);
@@ -192,7 +218,10 @@ impl ArchiveReader {
                 limit: self.limits.max_entries,
             });
         }
-        let unsafe_path = |reason: String| BundleError::UnsafePath { path: h.path.clone(), reason };
+        let unsafe_path = |reason: String| BundleError::UnsafePath {
+            path: h.path.clone(),
+            reason,
+        };
         let checked = match h.kind {
             EntryKind::File => h.path.parse::<BundlePath>().map(drop),
             EntryKind::Dir => match h.path.strip_suffix('/') {
@@ -237,7 +266,10 @@ impl ArchiveReader {
         let mut buf = vec![0u8; 64 << 10];
         let mut extra = 0u64;
         loop {
-            let n = self.source.read(&mut buf).map_err(|e| from_io(e, "reading past the end marker"))?;
+            let n = self
+                .source
+                .read(&mut buf)
+                .map_err(|e| from_io(e, "reading past the end marker"))?;
             if n == 0 {
                 return Ok(());
             }
@@ -257,9 +289,14 @@ impl ArchiveReader {
         let mut left = size;
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = self.source.read(&mut buf[..want]).map_err(|e| from_io(e, "reading an entry"))?;
+            let n = self
+                .source
+                .read(&mut buf[..want])
+                .map_err(|e| from_io(e, "reading an entry"))?;
             if n == 0 {
-                return Err(BundleError::Truncated { detail: "stream ends inside an entry".into() });
+                return Err(BundleError::Truncated {
+                    detail: "stream ends inside an entry".into(),
+                });
             }
             self.account(n as u64)?;
             hasher.update(&buf[..n]);
@@ -282,7 +319,11 @@ impl ArchiveReader {
     /// Reads a small entry whole, refusing it above `max` bytes before reading.
     pub fn read_small(&mut self, h: &Header, max: u64, what: &'static str) -> Result<Vec<u8>> {
         if h.size > max {
-            return Err(BundleError::LimitExceeded { what, actual: h.size, limit: max });
+            return Err(BundleError::LimitExceeded {
+                what,
+                actual: h.size,
+                limit: max,
+            });
         }
         let mut out = Vec::with_capacity(h.size as usize);
         self.copy_entry(h.size, &mut out)?;
@@ -295,7 +336,10 @@ impl ArchiveReader {
         let bom_bytes = self.read_small(&bom, self.limits.max_bom_size, "bom.json size")?;
         let sig = self.expect_file(SIGNATURE_PATH, "second")?;
         let signature = self.read_small(&sig, self.limits.max_signature_size, "signature size")?;
-        Ok(Head { bom: bom_bytes, signature })
+        Ok(Head {
+            bom: bom_bytes,
+            signature,
+        })
     }
 
     fn expect_file(&mut self, name: &str, position: &str) -> Result<Header> {
@@ -304,7 +348,9 @@ impl ArchiveReader {
             Some(h) => Err(BundleError::NotSigned {
                 detail: format!("the {position} entry is {:?}, expected {name}", h.path),
             }),
-            None => Err(BundleError::NotSigned { detail: format!("the archive ends before {name}") }),
+            None => Err(BundleError::NotSigned {
+                detail: format!("the archive ends before {name}"),
+            }),
         }
     }
 
@@ -313,7 +359,9 @@ impl ArchiveReader {
     pub fn finish(self) -> Result<FileDigest> {
         match self.source {
             Source::Zstd(r) => r.finish(),
-            Source::ZstdHead(_) => Err(BundleError::Corrupt { detail: "head-only reader cannot hash the file".into() }),
+            Source::ZstdHead(_) => Err(BundleError::Corrupt {
+                detail: "head-only reader cannot hash the file".into(),
+            }),
             Source::Gzip(g) => {
                 let (digest, unread) = g.into_inner().finish().map_err(|e| from_io(e, "reading the archive"))?;
                 if unread > 0 {

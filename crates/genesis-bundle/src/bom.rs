@@ -159,7 +159,11 @@ impl Bom {
                 return invalid(format!("{} is reserved", f.path));
             }
             if let Some(dir) = f.path.parent_dirs().find(|d| files.contains(d.trim_end_matches('/'))) {
-                return invalid(format!("{} is both a file and the directory of {}", dir.trim_end_matches('/'), f.path));
+                return invalid(format!(
+                    "{} is both a file and the directory of {}",
+                    dir.trim_end_matches('/'),
+                    f.path
+                ));
             }
         }
         let listed = |p: &str| files.contains(p);
@@ -270,7 +274,9 @@ mod tests {
         assert!(bom(vec![file("a"), file("a/b")]).validate().is_err());
         assert!(bom(vec![file("bom.json")]).validate().is_err());
         let mut b = bom(vec![file("a")]);
-        b.manifests.push(ManifestEntry { path: "m.yaml".parse().unwrap() });
+        b.manifests.push(ManifestEntry {
+            path: "m.yaml".parse().unwrap(),
+        });
         assert!(b.validate().is_err());
     }
 
@@ -279,8 +285,14 @@ mod tests {
         let b = bom(vec![file("a")]);
         let bytes = b.to_bytes();
         assert_eq!(Bom::parse(&bytes, &Limits::default()).unwrap(), b);
-        let tight = Limits { max_bom_size: 10, ..Limits::default() };
-        assert!(matches!(Bom::parse(&bytes, &tight), Err(BundleError::LimitExceeded { .. })));
+        let tight = Limits {
+            max_bom_size: 10,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            Bom::parse(&bytes, &tight),
+            Err(BundleError::LimitExceeded { .. })
+        ));
         let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         v["extra"] = 1.into();
         assert!(Bom::parse(&serde_json::to_vec(&v).unwrap(), &Limits::default()).is_err());

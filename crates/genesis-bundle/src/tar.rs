@@ -127,7 +127,9 @@ pub fn parse_header(h: &[u8; BLOCK]) -> Result<Option<Header>> {
     if h.iter().all(|&b| b == 0) {
         return Ok(None);
     }
-    let corrupt = |detail: &str| BundleError::Corrupt { detail: format!("tar header: {detail}") };
+    let corrupt = |detail: &str| BundleError::Corrupt {
+        detail: format!("tar header: {detail}"),
+    };
     let stored = parse_octal(&h[148..156]).ok_or_else(|| corrupt("unreadable checksum"))?;
     let unsigned: u64 = h
         .iter()
@@ -151,7 +153,12 @@ pub fn parse_header(h: &[u8; BLOCK]) -> Result<Option<Header>> {
         path: String::from_utf8_lossy(e.as_bytes()).into_owned(),
         reason: "not UTF-8".into(),
     })?;
-    let forbidden = |kind| Err(BundleError::ForbiddenEntryType { path: path.clone(), kind });
+    let forbidden = |kind| {
+        Err(BundleError::ForbiddenEntryType {
+            path: path.clone(),
+            kind,
+        })
+    };
     let kind = match h[156] {
         b'0' | 0 => EntryKind::File,
         b'5' => EntryKind::Dir,
@@ -222,7 +229,14 @@ mod tests {
             check_encodable(path).unwrap();
             let h = file_header(path, size, 1_700_000_000);
             let parsed = parse_header(&h).unwrap().unwrap();
-            assert_eq!(parsed, Header { path: path.into(), kind: EntryKind::File, size });
+            assert_eq!(
+                parsed,
+                Header {
+                    path: path.into(),
+                    kind: EntryKind::File,
+                    size
+                }
+            );
         }
         assert!(check_encodable(&"x".repeat(101)).is_err());
     }
@@ -234,7 +248,13 @@ mod tests {
         h[148..156].fill(b' ');
         let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
         octal(&mut h[148..155], u64::from(sum));
-        assert!(matches!(parse_header(&h), Err(BundleError::ForbiddenEntryType { kind: "symbolic link", .. })));
+        assert!(matches!(
+            parse_header(&h),
+            Err(BundleError::ForbiddenEntryType {
+                kind: "symbolic link",
+                ..
+            })
+        ));
         let mut h = file_header("a", 0, 0);
         h[0] = b'b';
         assert!(matches!(parse_header(&h), Err(BundleError::Corrupt { .. })));

@@ -54,16 +54,26 @@ impl<W: Write> Write for HashingWriter<W> {
 /// The compression stage. Zstd frames are cut at entry boundaries where an entry fits,
 /// and every [`FRAME_SIZE`] bytes inside larger entries.
 enum Encoder<W: Write + Send + 'static> {
-    Zstd { writer: SeekableWriter<HashingWriter<W>>, frame: Vec<u8> },
+    Zstd {
+        writer: SeekableWriter<HashingWriter<W>>,
+        frame: Vec<u8>,
+    },
     Gzip(flate2::write::GzEncoder<HashingWriter<W>>),
     Plain(HashingWriter<W>),
 }
 
 impl<W: Write + Send + 'static> Encoder<W> {
     fn new(out: W, compression: Compression) -> Self {
-        let out = HashingWriter { inner: out, hasher: Sha256::new(), len: 0 };
+        let out = HashingWriter {
+            inner: out,
+            hasher: Sha256::new(),
+            len: 0,
+        };
         match compression {
-            Compression::Zstd => Encoder::Zstd { writer: SeekableWriter::new(out), frame: Vec::with_capacity(FRAME_SIZE) },
+            Compression::Zstd => Encoder::Zstd {
+                writer: SeekableWriter::new(out),
+                frame: Vec::with_capacity(FRAME_SIZE),
+            },
             Compression::Gzip => Encoder::Gzip(GzBuilder::new().mtime(0).write(out, flate2::Compression::new(6))),
             Compression::None => Encoder::Plain(out),
         }
@@ -109,7 +119,10 @@ impl<W: Write + Send + 'static> Encoder<W> {
             Encoder::Gzip(g) => g.finish()?,
             Encoder::Plain(p) => p,
         };
-        let digest = FileDigest { sha256: out.hasher.finalize().into(), len: out.len };
+        let digest = FileDigest {
+            sha256: out.hasher.finalize().into(),
+            len: out.len,
+        };
         Ok((out.inner, digest))
     }
 }
@@ -132,8 +145,10 @@ pub fn write_bundle<W: Write + Send + 'static>(
     let mut enc = Encoder::new(out, options.compression);
     for (path, data) in [(BOM_PATH, bom_bytes), (SIGNATURE_PATH, signature)] {
         let size = data.len() as u64;
-        enc.entry_start(BLOCK as u64 + size + tar::padding(size) as u64).map_err(write_err)?;
-        enc.write_all(&tar::file_header(path, size, options.mtime)).map_err(write_err)?;
+        enc.entry_start(BLOCK as u64 + size + tar::padding(size) as u64)
+            .map_err(write_err)?;
+        enc.write_all(&tar::file_header(path, size, options.mtime))
+            .map_err(write_err)?;
         enc.write_all(data).map_err(write_err)?;
         enc.write_all(&[0u8; BLOCK][..tar::padding(size)]).map_err(write_err)?;
     }
@@ -145,9 +160,13 @@ pub fn write_bundle<W: Write + Send + 'static>(
                 enc.write_all(&tar::dir_header(&d, options.mtime)).map_err(write_err)?;
             }
             ExpectedEntry::File(f) => {
-                let content = contents.get(&f.path).ok_or_else(|| BundleError::MissingEntry { path: f.path.clone() })?;
-                enc.entry_start(BLOCK as u64 + f.size + tar::padding(f.size) as u64).map_err(write_err)?;
-                enc.write_all(&tar::file_header(f.path.as_str(), f.size, options.mtime)).map_err(write_err)?;
+                let content = contents
+                    .get(&f.path)
+                    .ok_or_else(|| BundleError::MissingEntry { path: f.path.clone() })?;
+                enc.entry_start(BLOCK as u64 + f.size + tar::padding(f.size) as u64)
+                    .map_err(write_err)?;
+                enc.write_all(&tar::file_header(f.path.as_str(), f.size, options.mtime))
+                    .map_err(write_err)?;
                 let actual = match content {
                     Content::Bytes(b) => {
                         enc.write_all(b).map_err(write_err)?;
@@ -160,9 +179,13 @@ pub fn write_bundle<W: Write + Send + 'static>(
                         Content::File(p) => p.clone(),
                         Content::Bytes(_) => PathBuf::from(f.path.as_str()),
                     };
-                    return Err(BundleError::InputChanged { path, expected: f.sha256.clone() });
+                    return Err(BundleError::InputChanged {
+                        path,
+                        expected: f.sha256.clone(),
+                    });
                 }
-                enc.write_all(&[0u8; BLOCK][..tar::padding(f.size)]).map_err(write_err)?;
+                enc.write_all(&[0u8; BLOCK][..tar::padding(f.size)])
+                    .map_err(write_err)?;
             }
         }
     }
@@ -172,7 +195,12 @@ pub fn write_bundle<W: Write + Send + 'static>(
 
 /// Copies at most `size` bytes of a file into the encoder, hashing them. A file that grew
 /// is caught because its digest then differs; one that shrank by its size.
-fn copy_file<W: Write + Send + 'static>(path: &PathBuf, size: u64, enc: &mut Encoder<W>, buf: &mut [u8]) -> Result<(u64, Digest)> {
+fn copy_file<W: Write + Send + 'static>(
+    path: &PathBuf,
+    size: u64,
+    enc: &mut Encoder<W>,
+    buf: &mut [u8],
+) -> Result<(u64, Digest)> {
     let file = File::open(path).map_err(BundleError::io("opening", path))?;
     let mut r = file.take(size);
     let mut hasher = Sha256::new();

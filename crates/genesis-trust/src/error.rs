@@ -41,7 +41,9 @@ pub enum TrustError {
         reason: String,
     },
     /// No trusted key verifies the BOM signature.
-    #[error("BOM signature does not verify against any trusted key (tried {tried}); the bundle is unsigned by a key you trust or was altered")]
+    #[error(
+        "BOM signature does not verify against any trusted key (tried {tried}); the bundle is unsigned by a key you trust or was altered"
+    )]
     BomSignatureInvalid {
         /// Fingerprints of the keys tried.
         tried: String,

@@ -26,7 +26,10 @@ impl TrustPolicy {
 
     /// The first trusted key that verifies `der` over `message`.
     pub fn key_for(&self, message: &[u8], der: &[u8]) -> Option<KeyFingerprint> {
-        self.keys.iter().find(|k| k.verifies(message, der)).map(PublicKey::fingerprint)
+        self.keys
+            .iter()
+            .find(|k| k.verifies(message, der))
+            .map(PublicKey::fingerprint)
     }
 
     /// The first trusted key that verifies `der` over a message with SHA-256 `digest`.
@@ -39,7 +42,11 @@ impl TrustPolicy {
 
     /// Fingerprints of every trusted key, for error messages.
     pub fn describe(&self) -> String {
-        self.keys.iter().map(|k| k.fingerprint().to_string()).collect::<Vec<_>>().join(", ")
+        self.keys
+            .iter()
+            .map(|k| k.fingerprint().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

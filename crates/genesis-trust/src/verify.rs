@@ -46,7 +46,9 @@ impl UnverifiedBundle {
         let der = decode_signature(&self.signature, "bom.json.sig")?;
         let key = policy
             .key_for(&self.bom_bytes, &der)
-            .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
+            .ok_or_else(|| TrustError::BomSignatureInvalid {
+                tried: policy.describe(),
+            })?;
         tracing::info!(key = %key, bundle = %self.path.display(), "BOM signature accepted");
         let bom = Bom::parse(&self.bom_bytes, &self.limits)?;
         Ok(VerifiedBundle {
@@ -182,10 +184,16 @@ fn sidecar_path(archive: &Path, suffix: &str) -> PathBuf {
 
 fn read_sidecar(path: &Path) -> Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
-        Ok(b) if b.len() > 64 << 10 => Err(TrustError::SidecarFormat { path: path.to_owned(), reason: "larger than 64 KiB".into() }),
+        Ok(b) if b.len() > 64 << 10 => Err(TrustError::SidecarFormat {
+            path: path.to_owned(),
+            reason: "larger than 64 KiB".into(),
+        }),
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(TrustError::SidecarFormat { path: path.to_owned(), reason: e.to_string() }),
+        Err(e) => Err(TrustError::SidecarFormat {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -199,10 +207,17 @@ fn check_sha256_sidecar(archive: &Path, digest: &FileDigest) -> Result<Sidecar> 
     let claimed = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
     let actual = Digest::from_sha256_bytes(digest.sha256);
     if claimed.len() != 64 {
-        return Err(TrustError::SidecarFormat { path, reason: "not in `sha256sum` format".into() });
+        return Err(TrustError::SidecarFormat {
+            path,
+            reason: "not in `sha256sum` format".into(),
+        });
     }
     if claimed != actual.hex() {
-        return Err(TrustError::SidecarDigestMismatch { path, expected: claimed, actual });
+        return Err(TrustError::SidecarDigestMismatch {
+            path,
+            expected: claimed,
+            actual,
+        });
     }
     Ok(Sidecar::Match { path })
 }
@@ -216,7 +231,10 @@ fn check_signature_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPo
     let der = decode_signature(&bytes, &path.display().to_string())?;
     match policy.key_for_digest(&digest.sha256, &der) {
         Some(_) => Ok(Sidecar::Match { path }),
-        None => Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() }),
+        None => Err(TrustError::SidecarSignatureInvalid {
+            path,
+            tried: policy.describe(),
+        }),
     }
 }
 

@@ -25,9 +25,7 @@ impl BundlePath {
     /// The parent directories of this path, outermost first, each with a trailing `/`
     /// (`a/b/c` gives `a/`, `a/b/`).
     pub fn parent_dirs(&self) -> impl Iterator<Item = &str> {
-        self.0
-            .match_indices('/')
-            .map(move |(i, _)| &self.0[..=i])
+        self.0.match_indices('/').map(move |(i, _)| &self.0[..=i])
     }
 
     /// Joins two validated parts with `/`.

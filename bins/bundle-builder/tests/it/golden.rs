@@ -16,7 +16,15 @@ fn build_in(dir: &Path, cwd: &Path, envs: &[(&str, &str)]) -> String {
     let out_dir = dir.join("out");
     let key = fixtures().join("keys/test.key");
     let out = builder(
-        &["create", "-f", spec.to_str().unwrap(), "--key", key.to_str().unwrap(), "--output-dir", out_dir.to_str().unwrap()],
+        &[
+            "create",
+            "-f",
+            spec.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--output-dir",
+            out_dir.to_str().unwrap(),
+        ],
         cwd,
         envs,
     );
@@ -47,7 +55,8 @@ fn same_bytes_across_directories_umasks_mtimes_and_modes() {
             stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
         } else {
             let f = std::fs::File::options().write(true).open(&p).unwrap();
-            f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000)).unwrap();
+            f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000))
+                .unwrap();
             std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         }
     }
@@ -71,7 +80,10 @@ fn same_bytes_across_directories_umasks_mtimes_and_modes() {
     let second = sha256_file(&out_dir.join("demo-0.1.0.tar.zst"));
     assert_eq!(first, second);
     for sidecar in ["demo-0.1.0.tar.zst.sig", "demo-0.1.0.tar.zst.sha256"] {
-        assert_eq!(std::fs::read(a.path().join("out").join(sidecar)).unwrap(), std::fs::read(out_dir.join(sidecar)).unwrap());
+        assert_eq!(
+            std::fs::read(a.path().join("out").join(sidecar)).unwrap(),
+            std::fs::read(out_dir.join(sidecar)).unwrap()
+        );
     }
 }
 
@@ -81,14 +93,32 @@ fn source_date_epoch_from_the_environment_sets_every_timestamp() {
     copy_inputs(dir.path());
     let hash = build_in(dir.path(), dir.path(), &[("SOURCE_DATE_EPOCH", "86400")]);
     assert_ne!(hash, GOLDEN);
-    let listing = Command::new("tar").args(["--zstd", "-tvf", "out/demo-0.1.0.tar.zst"]).current_dir(dir.path()).output().unwrap();
+    let listing = Command::new("tar")
+        .args(["--zstd", "-tvf", "out/demo-0.1.0.tar.zst"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     let listing = text(&listing.stdout);
     assert!(listing.lines().count() > 10);
     assert!(listing.lines().all(|l| l.contains("1970-01-02 00:00")), "{listing}");
     let out = builder(&["inspect", "out/demo-0.1.0.tar.zst"], dir.path(), &[]);
-    assert!(text(&out.stdout).contains("created 1970-01-02T00:00:00Z"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("created 1970-01-02T00:00:00Z"),
+        "{}",
+        text(&out.stdout)
+    );
 
-    let out = builder(&["create", "-f", "bundle.yaml", "--key", fixtures().join("keys/test.key").to_str().unwrap()], dir.path(), &[("SOURCE_DATE_EPOCH", "yesterday")]);
+    let out = builder(
+        &[
+            "create",
+            "-f",
+            "bundle.yaml",
+            "--key",
+            fixtures().join("keys/test.key").to_str().unwrap(),
+        ],
+        dir.path(),
+        &[("SOURCE_DATE_EPOCH", "yesterday")],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("SOURCE_DATE_EPOCH"), "{}", text(&out.stderr));
 }

@@ -1,8 +1,8 @@
 //! End-to-end tests of `bundle-builder`: byte-stable output (the golden hash), spec
 //! errors, keys other tools read, every compression, and `inspect`.
 
-// Test helpers are not a public API.
-#![allow(missing_docs)]
+// Test helpers are not a public API, and a panic is how a test reports failure.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod golden;
 mod spec_errors;
@@ -55,6 +55,9 @@ pub fn sha256_file(p: &Path) -> String {
 /// Names in a directory, or nothing when it does not exist.
 pub fn listing_or_empty(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
-        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -2,8 +2,8 @@
 //! every rejection case fails with its specific error and leaves nothing behind, and what
 //! `extract` writes is read back by independent tools (skopeo, umoci, sha256sum).
 
-// Test helpers are not a public API.
-#![allow(missing_docs)]
+// Test helpers are not a public API, and a panic is how a test reports failure.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod rejections;
 mod tools;
@@ -40,7 +40,10 @@ pub fn text(b: &[u8]) -> String {
 /// Names of everything in a directory.
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v

@@ -5,15 +5,33 @@ use crate::{case, listing, loader, test_pub, text};
 
 /// (fixture case, what the error must say).
 const CASES: &[(&str, &str)] = &[
-    ("unsigned", "not a signed Genesis bundle: the second entry is \"charts/\", expected bom.json.sig"),
-    ("signed-by-other-key", "BOM signature does not verify against any trusted key"),
-    ("bom-byte-changed", "BOM signature does not verify against any trusted key"),
+    (
+        "unsigned",
+        "not a signed Genesis bundle: the second entry is \"charts/\", expected bom.json.sig",
+    ),
+    (
+        "signed-by-other-key",
+        "BOM signature does not verify against any trusted key",
+    ),
+    (
+        "bom-byte-changed",
+        "BOM signature does not verify against any trusted key",
+    ),
     ("blob-byte-changed", "content digest sha256:"),
     ("chart-byte-changed", "charts/web-0.1.0.tgz: content digest"),
     ("manifest-byte-changed", "manifests/service.yaml: content digest"),
-    ("entry-not-in-bom", "entry \"manifests/zz-extra.yaml\" is not listed in the BOM"),
-    ("bom-entry-missing", "manifests/service.yaml is listed in the BOM but missing from the archive"),
-    ("duplicate-entry", "entry \"manifests/service.yaml\" appears more than once"),
+    (
+        "entry-not-in-bom",
+        "entry \"manifests/zz-extra.yaml\" is not listed in the BOM",
+    ),
+    (
+        "bom-entry-missing",
+        "manifests/service.yaml is listed in the BOM but missing from the archive",
+    ),
+    (
+        "duplicate-entry",
+        "entry \"manifests/service.yaml\" appears more than once",
+    ),
     ("path-dotdot", "unsafe entry path \"../evil.yaml\""),
     ("path-absolute", "unsafe entry path \"/etc/evil.yaml\""),
     ("path-not-utf8", "not UTF-8"),
@@ -30,10 +48,22 @@ const CASES: &[(&str, &str)] = &[
 #[test]
 fn verify_refuses_every_case_with_its_error() {
     for (name, expected) in CASES {
-        let out = loader(&["verify", case(name).to_str().unwrap(), "--key", test_pub().to_str().unwrap()]);
+        let out = loader(&[
+            "verify",
+            case(name).to_str().unwrap(),
+            "--key",
+            test_pub().to_str().unwrap(),
+        ]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(expected), "{name}: expected {expected:?} in {}", text(&out.stderr));
-        assert!(out.stdout.is_empty(), "{name}: nothing on stdout for a failure in text mode");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{name}: expected {expected:?} in {}",
+            text(&out.stderr)
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: nothing on stdout for a failure in text mode"
+        );
     }
 }
 
@@ -52,13 +82,24 @@ fn extract_refuses_every_case_and_leaves_nothing() {
         ]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains(expected), "{name}: {}", text(&out.stderr));
-        assert!(listing(parent.path()).is_empty(), "{name}: left {:?}", listing(parent.path()));
+        assert!(
+            listing(parent.path()).is_empty(),
+            "{name}: left {:?}",
+            listing(parent.path())
+        );
     }
 }
 
 #[test]
 fn json_failure_report_names_the_cause() {
-    let out = loader(&["verify", case("blob-byte-changed").to_str().unwrap(), "--key", test_pub().to_str().unwrap(), "--output", "json"]);
+    let out = loader(&[
+        "verify",
+        case("blob-byte-changed").to_str().unwrap(),
+        "--key",
+        test_pub().to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verified"], false);
@@ -75,16 +116,34 @@ fn there_is_no_default_trust() {
 #[test]
 fn a_key_that_is_not_a_public_key_is_an_input_error() {
     let private = crate::fixtures().join("keys/test.key");
-    let out = loader(&["verify", case("good").to_str().unwrap(), "--key", private.to_str().unwrap()]);
+    let out = loader(&[
+        "verify",
+        case("good").to_str().unwrap(),
+        "--key",
+        private.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("this is a private key"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("this is a private key"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn a_missing_bundle_is_not_found() {
-    let out = loader(&["verify", "/nonexistent/demo.tar.zst", "--key", test_pub().to_str().unwrap()]);
+    let out = loader(&[
+        "verify",
+        "/nonexistent/demo.tar.zst",
+        "--key",
+        test_pub().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("/nonexistent/demo.tar.zst"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/demo.tar.zst"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -95,7 +154,14 @@ fn limits_are_configurable() {
         ("--max-total-size", "4096", "decompressed archive size"),
         ("--max-entries", "5", "entry count"),
     ] {
-        let out = loader(&["verify", good.to_str().unwrap(), "--key", test_pub().to_str().unwrap(), flag, value]);
+        let out = loader(&[
+            "verify",
+            good.to_str().unwrap(),
+            "--key",
+            test_pub().to_str().unwrap(),
+            flag,
+            value,
+        ]);
         assert_eq!(out.status.code(), Some(1), "{flag}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains(expected), "{flag}: {}", text(&out.stderr));
     }
@@ -107,7 +173,14 @@ fn an_existing_output_dir_is_refused_untouched() {
     let target = parent.path().join("out");
     std::fs::create_dir(&target).unwrap();
     std::fs::write(target.join("keep"), b"mine").unwrap();
-    let out = loader(&["extract", case("good").to_str().unwrap(), "--key", test_pub().to_str().unwrap(), "--output-dir", target.to_str().unwrap()]);
+    let out = loader(&[
+        "extract",
+        case("good").to_str().unwrap(),
+        "--key",
+        test_pub().to_str().unwrap(),
+        "--output-dir",
+        target.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("already exists"));
     assert_eq!(listing(&target), ["keep"]);

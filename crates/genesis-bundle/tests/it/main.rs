@@ -1,15 +1,18 @@
 //! The seekable container: frames cut at entry boundaries and at a fixed size inside large
 //! blobs, read in parallel front to back, or randomly without touching earlier frames.
 
-// Test helpers are not a public API.
-#![allow(missing_docs)]
+// Test helpers are not a public API, and a panic is how a test reports failure.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 
 use genesis_bundle::seekable::{FRAME_SIZE, SeekableFile};
-use genesis_bundle::{ArchiveReader, BOM_SCHEMA, Bom, Compression, Content, FileEntry, Limits, WriteOptions, rfc3339, sha256, write_bundle};
+use genesis_bundle::{
+    ArchiveReader, BOM_SCHEMA, Bom, Compression, Content, FileEntry, Limits, WriteOptions, rfc3339, sha256,
+    write_bundle,
+};
 use genesis_types::BundlePath;
 
 /// Deterministic incompressible bytes (xorshift64).
@@ -29,7 +32,11 @@ fn bundle_with(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, std::path::Path
     let mut entries = Vec::new();
     for (path, data) in files {
         let p: BundlePath = path.parse().unwrap();
-        entries.push(FileEntry { path: p.clone(), size: data.len() as u64, sha256: sha256(data) });
+        entries.push(FileEntry {
+            path: p.clone(),
+            size: data.len() as u64,
+            sha256: sha256(data),
+        });
         contents.insert(p, Content::Bytes(data.clone()));
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -47,7 +54,18 @@ fn bundle_with(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, std::path::Path
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.tar.zst");
     let out = File::create(&path).unwrap();
-    write_bundle(out, &bom, &bytes, b"sig", &contents, WriteOptions { compression: Compression::Zstd, mtime: 0 }).unwrap();
+    write_bundle(
+        out,
+        &bom,
+        &bytes,
+        b"sig",
+        &contents,
+        WriteOptions {
+            compression: Compression::Zstd,
+            mtime: 0,
+        },
+    )
+    .unwrap();
     (dir, path, bom)
 }
 
@@ -70,7 +88,10 @@ fn large_blobs_span_fixed_size_frames_and_plain_zstd_reads_the_stream() {
     assert!(sizes[1..4].iter().all(|&n| n as usize == FRAME_SIZE), "{sizes:?}");
     // An independent decoder (the zstd library's streaming API) reads the same bytes.
     let mut whole = Vec::new();
-    zstd::stream::read::Decoder::new(File::open(&path).unwrap()).unwrap().read_to_end(&mut whole).unwrap();
+    zstd::stream::read::Decoder::new(File::open(&path).unwrap())
+        .unwrap()
+        .read_to_end(&mut whole)
+        .unwrap();
     assert_eq!(whole.len() as u64, s.table().decompressed_len());
 }
 
@@ -98,7 +119,10 @@ fn the_parallel_reader_verifies_a_multi_frame_bundle() {
     let summary = genesis_bundle::check_payload(reader, &bom, &mut genesis_bundle::Discard).unwrap();
     assert_eq!(summary.files, 3);
     assert_eq!(summary.archive.len, std::fs::metadata(&path).unwrap().len());
-    assert_eq!(sha256(&std::fs::read(&path).unwrap()).hex(), hex(&summary.archive.sha256));
+    assert_eq!(
+        sha256(&std::fs::read(&path).unwrap()).hex(),
+        hex(&summary.archive.sha256)
+    );
 }
 
 fn hex(b: &[u8]) -> String {
