@@ -141,10 +141,7 @@ fn measure(script: &str, prepare: &str, cwd: &Path, runs: usize) -> anyhow::Resu
         let text = fs::read_to_string(&report)?;
         let mut parts = text.split_whitespace().rev().take(2).collect::<Vec<_>>();
         parts.reverse();
-        let s = Sample {
-            seconds: parts[0].parse()?,
-            max_rss_kib: parts[1].parse()?,
-        };
+        let s = Sample { seconds: parts[0].parse()?, max_rss_kib: parts[1].parse()? };
         if best.as_ref().is_none_or(|b| s.seconds < b.seconds) {
             best = Some(s);
         }
@@ -229,9 +226,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                 run_cmd(
                     Command::new("sh")
                         .arg("-c")
-                        .arg(format!(
-                            "{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null"
-                        ))
+                        .arg(format!("{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null"))
                         .current_dir(&dir),
                 )?;
             }

@@ -7,16 +7,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 
 const OFFLINE: &[&str] = &["genesis-types", "genesis-bundle", "genesis-trust"];
-const FORBIDDEN: &[&str] = &[
-    "tokio",
-    "hyper",
-    "reqwest",
-    "axum",
-    "kube",
-    "kube-client",
-    "h2",
-    "async-std",
-];
+const FORBIDDEN: &[&str] = &["tokio", "hyper", "reqwest", "axum", "kube", "kube-client", "h2", "async-std"];
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -24,18 +15,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     for krate in OFFLINE {
         let out = Command::new(&cargo)
             .current_dir(root)
-            .args([
-                "tree",
-                "-e",
-                "normal",
-                "--all-features",
-                "--prefix",
-                "none",
-                "--format",
-                "{p}",
-                "-p",
-                krate,
-            ])
+            .args(["tree", "-e", "normal", "--all-features", "--prefix", "none", "--format", "{p}", "-p", krate])
             .output()
             .context("running cargo tree")?;
         if !out.status.success() {
@@ -48,18 +28,12 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
                 failures.push(format!("{krate} depends on {line}"));
             }
         }
-        println!(
-            "check-deps: {krate}: {} crates, none of {FORBIDDEN:?}",
-            tree.lines().count()
-        );
+        println!("check-deps: {krate}: {} crates, none of {FORBIDDEN:?}", tree.lines().count());
     }
     if !failures.is_empty() {
         failures.sort();
         failures.dedup();
-        bail!(
-            "offline crates pull in network or async crates:\n  {}",
-            failures.join("\n  ")
-        );
+        bail!("offline crates pull in network or async crates:\n  {}", failures.join("\n  "));
     }
     Ok(())
 }

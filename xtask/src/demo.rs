@@ -42,10 +42,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
             ],
         ),
         ("bundle-builder", vec!["inspect".into(), archive.clone()]),
-        (
-            "genesis",
-            vec!["verify".into(), archive.clone(), "--key".into(), d("key/genesis.pub")],
-        ),
+        ("genesis", vec!["verify".into(), archive.clone(), "--key".into(), d("key/genesis.pub")]),
         (
             "bundle-loader",
             vec![

@@ -95,10 +95,7 @@ fn generate(dir: &Path) -> anyhow::Result<()> {
     let good_dir = dir.join("bundles/good");
     let _ = fs::remove_dir_all(&good_dir);
     let spec = BundleSpec::load(&dir.join("bundle.yaml"))?;
-    let options = BuildOptions {
-        source_date_epoch: None,
-        output_dir: Some(good_dir.clone()),
-    };
+    let options = BuildOptions { source_date_epoch: None, output_dir: Some(good_dir.clone()), ..Default::default() };
     let built = genesis_build::build(&spec, &test_key, &options)?;
     write_cases(dir, &built.archive, &test_key, &other_key)
 }
@@ -122,10 +119,7 @@ spec:
 ";
 
 const MANIFESTS: &[(&str, &str)] = &[
-    (
-        "namespace.yaml",
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n",
-    ),
+    ("namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n"),
     (
         "deployment.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: demo\nspec:\n  replicas: 1\n  selector:\n    matchLabels: { app: demo }\n  template:\n    metadata:\n      labels: { app: demo }\n    spec:\n      containers:\n        - name: app\n          image: registry.example.com/demo/app:1.0\n          ports: [ { containerPort: 8080 } ]\n",
@@ -198,18 +192,10 @@ fn write_image_layout(layout: &Path) -> anyhow::Result<()> {
     for arch in ["amd64", "arm64"] {
         let hello = format!("hello from linux/{arch}\n");
         let conf = "listen = 8080\n";
-        let layer_tar = tar_of(&[
-            ("etc/", b""),
-            ("etc/app.conf", conf.as_bytes()),
-            ("hello.txt", hello.as_bytes()),
-        ]);
+        let layer_tar = tar_of(&[("etc/", b""), ("etc/app.conf", conf.as_bytes()), ("hello.txt", hello.as_bytes())]);
         let diff_id = hex_sha256(&layer_tar);
-        let layer = put_blob(
-            layout,
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-            &gzip(&layer_tar)?,
-            serde_json::json!({}),
-        )?;
+        let layer =
+            put_blob(layout, "application/vnd.oci.image.layer.v1.tar+gzip", &gzip(&layer_tar)?, serde_json::json!({}))?;
         let config = serde_json::json!({
             "architecture": arch,
             "os": "linux",
@@ -332,10 +318,7 @@ fn payload_contents(bom: &Bom, dir: &Path) -> anyhow::Result<BTreeMap<String, Ve
     genesis_trust::UnverifiedBundle::open(&dir.join("bundles/good").join(ARCHIVE), &Default::default())?
         .verify(&policy)?
         .extract(&target)?;
-    bom.files
-        .iter()
-        .map(|f| Ok((f.path.to_string(), fs::read(target.join(f.path.as_str()))?)))
-        .collect()
+    bom.files.iter().map(|f| Ok((f.path.to_string(), fs::read(target.join(f.path.as_str()))?))).collect()
 }
 
 fn position(entries: &[Entry], path: &str) -> usize {
@@ -372,15 +355,9 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     };
     cases.push(("unsigned", with(&|e| drop(e.remove(1)))?));
     let other_sig = encode_signature(&other_key.sign(&head.bom));
-    cases.push((
-        "signed-by-other-key",
-        with(&|e| e[1] = file(SIGNATURE_PATH, &other_sig))?,
-    ));
+    cases.push(("signed-by-other-key", with(&|e| e[1] = file(SIGNATURE_PATH, &other_sig))?));
     let changed_bom = String::from_utf8(head.bom.clone())?.replacen("\"0.1.0\"", "\"0.1.1\"", 1);
-    cases.push((
-        "bom-byte-changed",
-        with(&|e| e[0] = file(BOM_PATH, changed_bom.as_bytes()))?,
-    ));
+    cases.push(("bom-byte-changed", with(&|e| e[0] = file(BOM_PATH, changed_bom.as_bytes()))?));
     for (case, path) in [
         ("blob-byte-changed", largest_blob.as_str()),
         ("chart-byte-changed", chart.as_str()),
@@ -413,27 +390,12 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     ));
     cases.push(("path-dotdot", with(&|e| e.insert(2, file("../evil.yaml", b"x")))?));
     cases.push(("path-absolute", with(&|e| e.insert(2, file("/etc/evil.yaml", b"x")))?));
-    cases.push((
-        "path-not-utf8",
-        with(&|e| e.insert(2, Entry::File(b"manifests/\xff.yaml".to_vec(), b"x".to_vec())))?,
-    ));
-    cases.push((
-        "symlink-entry",
-        with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'2')))?,
-    ));
-    cases.push((
-        "hardlink-entry",
-        with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'1')))?,
-    ));
-    cases.push((
-        "device-entry",
-        with(&|e| e.insert(2, Entry::Special(b"charts/dev".to_vec(), b'3')))?,
-    ));
+    cases.push(("path-not-utf8", with(&|e| e.insert(2, Entry::File(b"manifests/\xff.yaml".to_vec(), b"x".to_vec())))?));
+    cases.push(("symlink-entry", with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'2')))?));
+    cases.push(("hardlink-entry", with(&|e| e.insert(2, Entry::Special(b"charts/link".to_vec(), b'1')))?));
+    cases.push(("device-entry", with(&|e| e.insert(2, Entry::Special(b"charts/dev".to_vec(), b'3')))?));
     cases.push(("truncated", good_bytes[..good_bytes.len() / 2].to_vec()));
-    cases.push((
-        "trailing-garbage",
-        [good_bytes.as_slice(), b"GARBAGE AFTER THE SEEK TABLE\n"].concat(),
-    ));
+    cases.push(("trailing-garbage", [good_bytes.as_slice(), b"GARBAGE AFTER THE SEEK TABLE\n"].concat()));
     cases.push(("decompression-bomb", bomb(test_key)?));
 
     for (case, bytes) in &cases {
@@ -449,9 +411,7 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     }
     let wrong: [u8; 32] = Sha256::digest(b"not the archive").into();
     write(
-        &cases_dir
-            .join("sha256-sidecar-mismatch")
-            .join(format!("{ARCHIVE}.sha256")),
+        &cases_dir.join("sha256-sidecar-mismatch").join(format!("{ARCHIVE}.sha256")),
         format!("{}  {ARCHIVE}\n", hex::encode(wrong)).as_bytes(),
     )?;
     let archive_digest: [u8; 32] = Sha256::digest(&good_bytes).into();
@@ -472,11 +432,7 @@ fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
         name: "demo".into(),
         version: "0.1.0".into(),
         created: genesis_bundle::rfc3339(EPOCH),
-        files: vec![genesis_bundle::FileEntry {
-            path: path.clone(),
-            size: zeros.len() as u64,
-            sha256: sha256(&zeros),
-        }],
+        files: vec![genesis_bundle::FileEntry { path: path.clone(), size: zeros.len() as u64, sha256: sha256(&zeros) }],
         images: vec![],
         charts: vec![],
         manifests: vec![genesis_bundle::ManifestEntry { path: path.clone() }],
@@ -484,9 +440,7 @@ fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
     let bom_bytes = bom.to_bytes();
     let sig = encode_signature(&key.sign(&bom_bytes));
     let contents = BTreeMap::from([(path, Content::Bytes(zeros))]);
-    let options = WriteOptions {
-        compression: genesis_bundle::Compression::Zstd,
-        mtime: EPOCH,
-    };
+    let options =
+        WriteOptions { compression: genesis_bundle::Compression::Zstd, mtime: EPOCH, progress: Default::default() };
     Ok(genesis_bundle::write_bundle(Vec::new(), &bom, &bom_bytes, &sig, &contents, options)?.0)
 }

@@ -32,10 +32,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is in the workspace")
-        .to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_owned()
 }
 
 /// Runs a command, failing with its name if it fails.
@@ -60,15 +57,7 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         "-D",
         "warnings",
     ]))?;
-    run_cmd(
-        Command::new(&cargo)
-            .current_dir(root)
-            .args(["nextest", "run", "--workspace", "--no-fail-fast"]),
-    )?;
-    run_cmd(
-        Command::new(&cargo)
-            .current_dir(root)
-            .args(["test", "--workspace", "--doc"]),
-    )?;
+    run_cmd(Command::new(&cargo).current_dir(root).args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+    run_cmd(Command::new(&cargo).current_dir(root).args(["test", "--workspace", "--doc"]))?;
     Ok(())
 }

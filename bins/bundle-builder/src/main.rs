@@ -44,6 +44,9 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Show a bundle's name, version, images, charts and manifests from its BOM, reading only
     /// the head of the archive. Informational: it does not verify the signature.
@@ -65,71 +68,53 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     exit::run(|| match cli.command {
         Command::Keygen { output_dir } => keygen(&output_dir),
-        Command::Create {
-            spec,
-            key,
-            output_dir,
-            output,
-        } => create(&spec, &key, output_dir, output),
+        Command::Create { spec, key, output_dir, output, quiet } => create(&spec, &key, output_dir, output, quiet),
         Command::Inspect { bundle, output, limits } => inspect(&bundle, output, &limits),
     })
 }
 
 fn keygen(dir: &Path) -> anyhow::Result<u8> {
     let (private, public) = genesis_build::keygen(dir)?;
-    println!(
-        "wrote {} (private, mode 0600) and {}",
-        private.display(),
-        public.display()
-    );
+    println!("wrote {} (private, mode 0600) and {}", private.display(), public.display());
     Ok(exit::OK)
 }
 
 fn source_date_epoch() -> anyhow::Result<Option<u64>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => Ok(Some(v.trim().parse().with_context(|| {
-            format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds since 1970")
-        })?)),
+        Ok(v) => Ok(Some(
+            v.trim()
+                .parse()
+                .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds since 1970"))?,
+        )),
         Err(_) => Ok(None),
     }
 }
 
-fn create(spec_path: &Path, key: &Path, output_dir: Option<PathBuf>, output: OutputFormat) -> anyhow::Result<u8> {
+fn create(
+    spec_path: &Path,
+    key: &Path,
+    output_dir: Option<PathBuf>,
+    output: OutputFormat,
+    quiet: bool,
+) -> anyhow::Result<u8> {
     let spec = BundleSpec::load(spec_path)?;
     let key = PrivateKey::from_pem_file(key)?;
-    let options = BuildOptions {
-        source_date_epoch: source_date_epoch()?,
-        output_dir,
-    };
+    let options = BuildOptions { source_date_epoch: source_date_epoch()?, output_dir, ..Default::default() };
     let archive = genesis_build::archive_path(&spec, &options);
-    for path in [
-        &archive,
-        &genesis_trust::sidecar_paths(&archive).0,
-        &genesis_trust::sidecar_paths(&archive).1,
-    ] {
+    for path in [&archive, &genesis_trust::sidecar_paths(&archive).0, &genesis_trust::sidecar_paths(&archive).1] {
         interrupt::remove_on_interrupt(genesis_build::partial_path(path));
     }
-    let out = genesis_build::build(&spec, &key, &options)?;
+    let out = {
+        let _bar = genesis_app::progress::show(options.progress.clone(), "packing", quiet);
+        genesis_build::build(&spec, &key, &options)?
+    };
     match output {
         OutputFormat::Json => print_json(&out)?,
         OutputFormat::Text => {
-            println!(
-                "✓ built {} ({} bytes, {} files)",
-                out.archive.display(),
-                out.size,
-                out.files
-            );
+            println!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files);
             println!("  sha256 {}", out.sha256);
-            println!(
-                "  bom    {} signed by {}",
-                out.bom_sha256,
-                key.public_key().fingerprint()
-            );
-            println!(
-                "  wrote  {} and {}",
-                out.sha256_file.display(),
-                out.signature_file.display()
-            );
+            println!("  bom    {} signed by {}", out.bom_sha256, key.public_key().fingerprint());
+            println!("  wrote  {} and {}", out.sha256_file.display(), out.signature_file.display());
         }
     }
     Ok(exit::OK)
@@ -152,9 +137,7 @@ fn inspect(bundle: &Path, output: OutputFormat, limits: &LimitArgs) -> anyhow::R
     let mut reader = ArchiveReader::open_head(bundle, &limits)?;
     let head = reader.read_head()?;
     let bom = Bom::parse(&head.bom, &limits)?;
-    let archive_size = std::fs::metadata(bundle)
-        .with_context(|| format!("reading {}", bundle.display()))?
-        .len();
+    let archive_size = std::fs::metadata(bundle).with_context(|| format!("reading {}", bundle.display()))?.len();
     let report = Inspection {
         bundle,
         archive_size,
@@ -187,23 +170,12 @@ fn render_inspection(r: &Inspection<'_>) -> String {
     );
     s.push_str(&format!("images    {}\n", r.bom.images.len()));
     for i in &r.bom.images {
-        s.push_str(&format!(
-            "  {}  {}  [{}]\n",
-            i.reference,
-            i.digest,
-            i.platforms.join(", ")
-        ));
+        s.push_str(&format!("  {}  {}  [{}]\n", i.reference, i.digest, i.platforms.join(", ")));
     }
     s.push_str(&format!("charts    {}\n", r.bom.charts.len()));
     for c in &r.bom.charts {
         let version = c.version.as_deref().unwrap_or("?");
-        s.push_str(&format!(
-            "  {} {}  {} ({} bytes)\n",
-            c.name,
-            version,
-            c.path,
-            size_of(&c.path)
-        ));
+        s.push_str(&format!("  {} {}  {} ({} bytes)\n", c.name, version, c.path, size_of(&c.path)));
     }
     s.push_str(&format!("manifests {}\n", r.bom.manifests.len()));
     for m in &r.bom.manifests {

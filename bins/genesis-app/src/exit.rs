@@ -18,11 +18,7 @@ pub const NETWORK: u8 = 3;
 pub const NOT_FOUND: u8 = 4;
 
 fn io_code(e: &std::io::Error) -> u8 {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        NOT_FOUND
-    } else {
-        USAGE
-    }
+    if e.kind() == std::io::ErrorKind::NotFound { NOT_FOUND } else { USAGE }
 }
 
 fn bundle_code(e: &BundleError) -> u8 {
@@ -69,10 +65,10 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<u8>) -> ExitCode {
     match body() {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            if err.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
+            if err
+                .chain()
+                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+            {
                 return ExitCode::from(OK);
             }
             eprintln!("error: {err}");

@@ -5,6 +5,7 @@
 
 pub mod exit;
 pub mod interrupt;
+pub mod progress;
 pub mod verify;
 
 use std::io::Write;
@@ -56,11 +57,8 @@ impl LimitArgs {
 pub fn init_logging(tool: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
     tracing::info!(tool, endpoints = "none", "network endpoints this run may contact: none");
 }
 

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use genesis_trust::{PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifyReport};
 
 use crate::exit::{self, VERIFICATION_FAILED};
-use crate::{LimitArgs, OutputFormat, interrupt, print_json};
+use crate::{LimitArgs, OutputFormat, interrupt, print_json, progress};
 
 /// Arguments of `verify`.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,6 +21,9 @@ pub struct VerifyArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Limits on the archive.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -38,16 +41,16 @@ pub struct ExtractArgs {
 }
 
 fn policy(keys: &[PathBuf]) -> Result<TrustPolicy, TrustError> {
-    let keys = keys
-        .iter()
-        .map(|p| PublicKey::from_pem_file(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = keys.iter().map(|p| PublicKey::from_pem_file(p)).collect::<Result<Vec<_>, _>>()?;
     TrustPolicy::from_keys(keys)
 }
 
 fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyReport, TrustError> {
     let policy = policy(&args.keys)?;
-    let bundle = UnverifiedBundle::open(&args.bundle, &args.limits.limits())?.verify(&policy)?;
+    let bundle = UnverifiedBundle::open(&args.bundle, &args.limits.limits())?;
+    let label = if target.is_some() { "extracting" } else { "verifying" };
+    let _bar = progress::show(bundle.progress(), label, args.quiet);
+    let bundle = bundle.verify(&policy)?;
     match target {
         Some(dir) => bundle.extract(dir),
         None => bundle.check(),
@@ -101,11 +104,9 @@ pub fn render_text(r: &VerifyReport) -> String {
     line(format!("✓ signature OK (key {}) over bom.json {}", r.key, r.bom_sha256));
     match &r.sha256_sidecar {
         Sidecar::Match { path } => line(format!("✓ sha256 match ({})", file_name(path))),
-        Sidecar::Absent { path } => line(format!(
-            "! no sha256 sidecar ({} not found); archive is {}",
-            file_name(path),
-            r.archive_sha256
-        )),
+        Sidecar::Absent { path } => {
+            line(format!("! no sha256 sidecar ({} not found); archive is {}", file_name(path), r.archive_sha256))
+        }
     }
     match &r.signature_sidecar {
         Sidecar::Match { path } => line(format!("✓ detached signature OK ({})", file_name(path))),
@@ -123,6 +124,5 @@ pub fn render_text(r: &VerifyReport) -> String {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }

@@ -20,12 +20,14 @@ use crate::spec::{BundleSpec, ImageSource};
 use crate::{BuildError, Result};
 
 /// Settings that come from the environment or command line rather than the spec.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
     /// `SOURCE_DATE_EPOCH` from the environment; overrides the spec's field.
     pub source_date_epoch: Option<u64>,
     /// Overrides `spec.output.dir`.
     pub output_dir: Option<PathBuf>,
+    /// Counts payload bytes as they are packed, for a progress display.
+    pub progress: genesis_bundle::Progress,
 }
 
 /// What a build produced.
@@ -68,9 +70,7 @@ fn hash_file(path: &Path) -> Result<(u64, Digest)> {
     let mut buf = vec![0u8; 256 << 10];
     let mut size = 0u64;
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
+        let n = f.read(&mut buf).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
         if n == 0 {
             return Ok((size, Digest::from_sha256_bytes(hasher.finalize().into())));
         }
@@ -82,16 +82,9 @@ fn hash_file(path: &Path) -> Result<(u64, Digest)> {
 impl Plan {
     fn add(&mut self, path: BundlePath, size: u64, sha256: Digest, content: Content, origin: &Path) -> Result<()> {
         if self.contents.contains_key(&path) {
-            return Err(BuildError::input(
-                origin,
-                format!("{path} is already in the bundle from another input"),
-            ));
+            return Err(BuildError::input(origin, format!("{path} is already in the bundle from another input")));
         }
-        self.bom.files.push(FileEntry {
-            path: path.clone(),
-            size,
-            sha256,
-        });
+        self.bom.files.push(FileEntry { path: path.clone(), size, sha256 });
         self.contents.insert(path, content);
         Ok(())
     }
@@ -129,17 +122,10 @@ fn plan(spec: &BundleSpec, epoch: u64) -> Result<Plan> {
         if meta.name != chart.name.as_str() {
             return Err(BuildError::input(
                 &source,
-                format!(
-                    "the spec calls this chart {:?} but its Chart.yaml says {:?}",
-                    chart.name.as_str(),
-                    meta.name
-                ),
+                format!("the spec calls this chart {:?} but its Chart.yaml says {:?}", chart.name.as_str(), meta.name),
             ));
         }
-        let file_name = source
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let path = bundle_path(&format!("charts/{file_name}"), &source)?;
         plan.add_file(path.clone(), &source)?;
         plan.bom.charts.push(ChartEntry {
@@ -182,10 +168,7 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan) -> Result<()> {
         let Some(reference) = &image.reference else {
             return Err(BuildError::input(
                 &dir,
-                format!(
-                    "image {}: `ref` is required for an oci: source (it is the name manifests use)",
-                    image.name
-                ),
+                format!("image {}: `ref` is required for an oci: source (it is the name manifests use)", image.name),
             ));
         };
         let canonical = reference.parsed.to_string();
@@ -227,10 +210,7 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan) -> Result<()> {
 fn manifest_files(source: &Path) -> Result<Vec<(String, PathBuf)>> {
     let meta = fs::metadata(source).map_err(|e| BuildError::input(source, format!("unreadable: {e}")))?;
     if meta.is_file() {
-        let name = source
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         return Ok(vec![(name, source.to_owned())]);
     }
     let mut out = Vec::new();
@@ -242,15 +222,9 @@ fn manifest_files(source: &Path) -> Result<Vec<(String, PathBuf)>> {
             .map_err(|e| BuildError::input(&dir, format!("unreadable: {e}")))?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
-            let name = e
-                .file_name()
-                .into_string()
-                .map_err(|n| BuildError::input(dir.join(&n), "file name is not UTF-8"))?;
-            let rel = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
-            };
+            let name =
+                e.file_name().into_string().map_err(|n| BuildError::input(dir.join(&n), "file name is not UTF-8"))?;
+            let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
             let path = e.path();
             let meta = fs::metadata(&path).map_err(|err| BuildError::input(&path, format!("unreadable: {err}")))?;
             if meta.is_dir() {
@@ -287,10 +261,7 @@ struct Pending {
 
 impl Pending {
     fn new(target: &Path) -> Pending {
-        Pending {
-            tmp: partial_path(target),
-            done: false,
-        }
+        Pending { tmp: partial_path(target), done: false }
     }
 
     fn commit(mut self, target: &Path) -> Result<()> {
@@ -311,10 +282,7 @@ impl Drop for Pending {
 /// Where an output file is written before it is renamed into place, in this process:
 /// `.<name>.partial-<pid>` beside it. A signal handler can remove it.
 pub fn partial_path(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     target.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
@@ -327,23 +295,16 @@ fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
 /// Where [`build`] writes the archive: `OUTPUT_DIR/NAME-VERSION.tar.zst` (or `.tar.gz`,
 /// `.tar`).
 pub fn archive_path(spec: &BundleSpec, options: &BuildOptions) -> PathBuf {
-    let out_dir = options
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| spec.resolve(&spec.spec.output.dir));
+    let out_dir = options.output_dir.clone().unwrap_or_else(|| spec.resolve(&spec.spec.output.dir));
     let compression: Compression = spec.spec.output.compression;
-    out_dir.join(format!(
-        "{}-{}{}",
-        spec.metadata.name,
-        spec.metadata.version,
-        compression.extension()
-    ))
+    out_dir.join(format!("{}-{}{}", spec.metadata.name, spec.metadata.version, compression.extension()))
 }
 
 /// Builds the bundle a spec describes, signed with `key`.
 pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Result<BuildOutput> {
     let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
     let plan = plan(spec, epoch)?;
+    options.progress.set_total(plan.bom.payload_size());
     let bom_bytes = plan.bom.to_bytes();
     let signature = encode_signature(&key.sign(&bom_bytes));
 
@@ -357,10 +318,7 @@ pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Res
     let pending = Pending::new(&archive);
     let file =
         File::create(&pending.tmp).map_err(|e| BuildError::input(&pending.tmp, format!("cannot create: {e}")))?;
-    let options = WriteOptions {
-        compression,
-        mtime: epoch,
-    };
+    let options = WriteOptions { compression, mtime: epoch, progress: options.progress.clone() };
     let (out, digest) = write_bundle(
         BufWriter::with_capacity(1 << 20, file),
         &plan.bom,
@@ -371,17 +329,13 @@ pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Res
     )?;
     // No fsync: a bundle cut short by a power loss is caught by every verification (the
     // seek table, the sidecars and the BOM all disagree with it), like `tar` and `zstd`.
-    out.into_inner()
-        .map_err(|e| BuildError::input(&pending.tmp, format!("cannot write: {}", e.error())))?;
+    out.into_inner().map_err(|e| BuildError::input(&pending.tmp, format!("cannot write: {}", e.error())))?;
     pending.commit(&archive)?;
 
     let sha = Digest::from_sha256_bytes(digest.sha256);
     let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);
     write_atomically(&sha256_file, format!("{}  {file_name}\n", sha.hex()).as_bytes())?;
-    write_atomically(
-        &signature_file,
-        &encode_signature(&key.sign_sha256_digest(&digest.sha256)),
-    )?;
+    write_atomically(&signature_file, &encode_signature(&key.sign_sha256_digest(&digest.sha256)))?;
     Ok(BuildOutput {
         archive,
         sha256_file,
@@ -401,18 +355,14 @@ pub fn keygen(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     fs::create_dir_all(dir).map_err(|e| BuildError::input(dir, format!("cannot create: {e}")))?;
     let key = PrivateKey::generate();
     let (private, public) = genesis_trust::key_pair_paths(dir);
-    for (path, text, mode) in [
-        (&private, key.to_pem(), 0o600),
-        (&public, key.public_key().to_pem(), 0o644),
-    ] {
+    for (path, text, mode) in [(&private, key.to_pem(), 0o600), (&public, key.public_key().to_pem(), 0o644)] {
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(mode)
             .open(path)
             .map_err(|e| BuildError::input(path, format!("cannot create ({e}); keygen never overwrites a key")))?;
-        f.write_all(text.as_bytes())
-            .map_err(|e| BuildError::input(path, format!("cannot write: {e}")))?;
+        f.write_all(text.as_bytes()).map_err(|e| BuildError::input(path, format!("cannot write: {e}")))?;
     }
     Ok((private, public))
 }

@@ -30,10 +30,7 @@ pub fn read_chart_meta(path: &Path) -> Result<ChartMeta> {
         let parts: Vec<_> = entry_path.components().collect();
         if parts.len() == 2 && parts[1].as_os_str() == "Chart.yaml" {
             let mut text = String::new();
-            entry
-                .take(MAX_CHART_YAML)
-                .read_to_string(&mut text)
-                .map_err(|e| not_a_chart(e.to_string()))?;
+            entry.take(MAX_CHART_YAML).read_to_string(&mut text).map_err(|e| not_a_chart(e.to_string()))?;
             return serde_yaml_ng::from_str(&text).map_err(|e| not_a_chart(format!("Chart.yaml: {e}")));
         }
     }

@@ -42,10 +42,7 @@ pub enum BuildError {
 impl BuildError {
     /// An input error on `path`.
     pub fn input(path: impl Into<PathBuf>, reason: impl Into<String>) -> BuildError {
-        BuildError::Input {
-            path: path.into(),
-            reason: reason.into(),
-        }
+        BuildError::Input { path: path.into(), reason: reason.into() }
     }
 }
 

@@ -35,16 +35,10 @@ impl Layout {
     pub fn open(dir: &Path) -> Result<Layout> {
         let marker = read_json::<serde_json::Value>(&dir.join("oci-layout"))?;
         if marker.get("imageLayoutVersion").and_then(|v| v.as_str()) != Some("1.0.0") {
-            return Err(BuildError::input(
-                dir.join("oci-layout"),
-                "not an OCI image layout 1.0.0",
-            ));
+            return Err(BuildError::input(dir.join("oci-layout"), "not an OCI image layout 1.0.0"));
         }
         let index = read_json::<ImageIndex>(&dir.join("index.json"))?;
-        Ok(Layout {
-            dir: dir.to_owned(),
-            index,
-        })
+        Ok(Layout { dir: dir.to_owned(), index })
     }
 
     /// Picks the image named `reference` (its `ref.name` annotation), or the only image when
@@ -71,24 +65,14 @@ impl Layout {
                     .collect();
                 return Err(BuildError::input(
                     index_path,
-                    format!(
-                        "no image named {:?}; the layout has {names:?}",
-                        reference.unwrap_or_default()
-                    ),
+                    format!("no image named {:?}; the layout has {names:?}", reference.unwrap_or_default()),
                 ));
             }
             _ => {
-                return Err(BuildError::input(
-                    index_path,
-                    "several images match; name one with oci:DIR:REF",
-                ));
+                return Err(BuildError::input(index_path, "several images match; name one with oci:DIR:REF"));
             }
         };
-        let mut image = ResolvedImage {
-            top: top.clone(),
-            platforms: Vec::new(),
-            blobs: BTreeMap::new(),
-        };
+        let mut image = ResolvedImage { top: top.clone(), platforms: Vec::new(), blobs: BTreeMap::new() };
         let mut stripped = top.clone();
         stripped.annotations.clear();
         self.walk(&stripped, &mut image, 0)?;
@@ -149,18 +133,12 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 /// Reads a small JSON blob, checking its digest before parsing it.
 fn read_verified_json<T: serde::de::DeserializeOwned>(path: &Path, d: &Descriptor) -> Result<T> {
     if d.size > MAX_MANIFEST {
-        return Err(BuildError::input(
-            path,
-            format!("manifest larger than {MAX_MANIFEST} bytes"),
-        ));
+        return Err(BuildError::input(path, format!("manifest larger than {MAX_MANIFEST} bytes")));
     }
     let bytes = fs::read(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
     let actual = genesis_bundle::sha256(&bytes);
     if actual != d.digest {
-        return Err(BuildError::input(
-            path,
-            format!("content is {actual}, not {}", d.digest),
-        ));
+        return Err(BuildError::input(path, format!("content is {actual}, not {}", d.digest)));
     }
     serde_json::from_slice(&bytes).map_err(|e| BuildError::input(path, format!("malformed {}: {e}", d.media_type)))
 }

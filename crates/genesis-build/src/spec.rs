@@ -40,13 +40,7 @@ pub struct Kind;
 
 fn exact<'de, D: serde::Deserializer<'de>>(d: D, want: &str, field: &str) -> std::result::Result<(), D::Error> {
     let s = String::deserialize(d)?;
-    if s == want {
-        Ok(())
-    } else {
-        Err(serde::de::Error::custom(format!(
-            "{field}: expected {want:?}, found {s:?}"
-        )))
-    }
+    if s == want { Ok(()) } else { Err(serde::de::Error::custom(format!("{field}: expected {want:?}, found {s:?}"))) }
 }
 
 use serde::Deserialize as _;
@@ -95,8 +89,7 @@ impl<'de> serde::Deserialize<'de> for Token {
         let s = String::deserialize(d)?;
         let ok = s.len() <= 128
             && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'));
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'));
         if ok {
             Ok(Token(s))
         } else {
@@ -192,11 +185,7 @@ impl FromStr for ImageSource {
             if dir.is_empty() {
                 return Err(format!("{s:?}: oci: needs a layout folder, e.g. oci:images/app:1.0"));
             }
-            return Ok(ImageSource::OciLayout {
-                dir: PathBuf::from(dir),
-                reference,
-                text: s.to_owned(),
-            });
+            return Ok(ImageSource::OciLayout { dir: PathBuf::from(dir), reference, text: s.to_owned() });
         }
         Err(format!(
             "{s:?}: unsupported image source; this version reads local OCI layouts (oci:DIR[:REF]); \
@@ -255,23 +244,16 @@ fn must_sign<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<bool
     if bool::deserialize(d)? {
         Ok(true)
     } else {
-        Err(serde::de::Error::custom(
-            "sign: false is not supported; every Genesis bundle is signed",
-        ))
+        Err(serde::de::Error::custom("sign: false is not supported; every Genesis bundle is signed"))
     }
 }
 
 impl BundleSpec {
     /// Reads and parses a spec file.
     pub fn load(path: &Path) -> Result<BundleSpec> {
-        let text = std::fs::read_to_string(path).map_err(|source| BuildError::SpecIo {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut spec = Self::parse(&text).map_err(|message| BuildError::Spec {
-            path: path.to_owned(),
-            message,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| BuildError::SpecIo { path: path.to_owned(), source })?;
+        let mut spec = Self::parse(&text).map_err(|message| BuildError::Spec { path: path.to_owned(), message })?;
         spec.base_dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
@@ -286,11 +268,7 @@ impl BundleSpec {
 
     /// Resolves a path from the spec against the spec's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_owned()
-        } else {
-            self.base_dir.join(p)
-        }
+        if p.is_absolute() { p.to_owned() } else { self.base_dir.join(p) }
     }
 }
 
@@ -334,10 +312,7 @@ spec:
         let e = error_for("name: demo", "name: Demo/x");
         assert!(e.contains("Demo/x") && e.contains("line 3"), "{e}");
         let e = error_for("ref: registry.example.com/demo/app:1.0", "ref: UPPER/x");
-        assert!(
-            e.contains("spec.images[0]") && e.contains("UPPER/x") && e.contains("line 6"),
-            "{e}"
-        );
+        assert!(e.contains("spec.images[0]") && e.contains("UPPER/x") && e.contains("line 6"), "{e}");
         let e = error_for("\"oci:fixtures/images/app:1.0\"", "docker.io/library/nginx:1.27");
         assert!(e.contains("unsupported image source") && e.contains("line 6"), "{e}");
         let e = error_for("apiVersion: genesis.dev/v1alpha1", "apiVersion: petra.sh/v1alpha1");

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::seekable::{FileDigest, ParallelFrameReader, SeekTable};
 use crate::tar::{self, BLOCK, EntryKind, Header};
-use crate::{BOM_PATH, BundleError, Limits, Result, SIGNATURE_PATH};
+use crate::{BOM_PATH, BundleError, Limits, Progress, Result, SIGNATURE_PATH};
 
 /// How the tar stream of a bundle is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,19 +57,13 @@ impl Compression {
 /// calling an unexpected end of file what it is: truncation.
 pub(crate) fn from_io(e: io::Error, action: &'static str) -> BundleError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
-        return BundleError::Truncated {
-            detail: format!("unexpected end of data while {action}"),
-        };
+        return BundleError::Truncated { detail: format!("unexpected end of data while {action}") };
     }
     if e.get_ref().is_some_and(|inner| inner.is::<BundleError>()) {
         let inner = e.into_inner().expect("checked above");
         return *inner.downcast::<BundleError>().expect("checked above");
     }
-    BundleError::Io {
-        action,
-        path: "archive".into(),
-        source: e,
-    }
+    BundleError::Io { action, path: "archive".into(), source: e }
 }
 
 /// A reader that hashes and counts what passes through it.
@@ -90,11 +84,7 @@ impl<R: Read> Read for Hashing<R> {
 
 impl<R: Read> Hashing<R> {
     fn new(inner: R) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            len: 0,
-        }
+        Hashing { inner, hasher: Sha256::new(), len: 0 }
     }
 
     /// Reads what is left and returns the digest of everything, and how many bytes were
@@ -102,13 +92,7 @@ impl<R: Read> Hashing<R> {
     fn finish(mut self) -> io::Result<(FileDigest, u64)> {
         let before = self.len;
         io::copy(&mut self, &mut io::sink())?;
-        Ok((
-            FileDigest {
-                sha256: self.hasher.finalize().into(),
-                len: self.len,
-            },
-            self.len - before,
-        ))
+        Ok((FileDigest { sha256: self.hasher.finalize().into(), len: self.len }, self.len - before))
     }
 }
 
@@ -146,6 +130,7 @@ pub struct ArchiveReader {
     compression: Compression,
     decompressed: u64,
     entries: u64,
+    progress: Progress,
 }
 
 impl ArchiveReader {
@@ -184,7 +169,13 @@ impl ArchiveReader {
             compression,
             decompressed: 0,
             entries: 0,
+            progress: Progress::default(),
         })
+    }
+
+    /// The count of entry bytes read so far, shared with whoever displays progress.
+    pub fn progress(&self) -> Progress {
+        self.progress.clone()
     }
 
     /// The compression found.
@@ -197,15 +188,11 @@ impl ArchiveReader {
     pub fn next_header(&mut self) -> Result<Option<Header>> {
         let mut block = [0u8; BLOCK];
         if !self.read_block(&mut block)? {
-            return Err(BundleError::Truncated {
-                detail: "no end-of-archive marker".into(),
-            });
+            return Err(BundleError::Truncated { detail: "no end-of-archive marker".into() });
         }
         let Some(h) = tar::parse_header(&block)? else {
             if !self.read_block(&mut block)? || block.iter().any(|&b| b != 0) {
-                return Err(BundleError::Truncated {
-                    detail: "incomplete end-of-archive marker".into(),
-                });
+                return Err(BundleError::Truncated { detail: "incomplete end-of-archive marker".into() });
             }
             self.expect_only_zeros()?;
             return Ok(None);
@@ -218,10 +205,7 @@ impl ArchiveReader {
                 limit: self.limits.max_entries,
             });
         }
-        let unsafe_path = |reason: String| BundleError::UnsafePath {
-            path: h.path.clone(),
-            reason,
-        };
+        let unsafe_path = |reason: String| BundleError::UnsafePath { path: h.path.clone(), reason };
         let checked = match h.kind {
             EntryKind::File => h.path.parse::<BundlePath>().map(drop),
             EntryKind::Dir => match h.path.strip_suffix('/') {
@@ -266,10 +250,7 @@ impl ArchiveReader {
         let mut buf = vec![0u8; 64 << 10];
         let mut extra = 0u64;
         loop {
-            let n = self
-                .source
-                .read(&mut buf)
-                .map_err(|e| from_io(e, "reading past the end marker"))?;
+            let n = self.source.read(&mut buf).map_err(|e| from_io(e, "reading past the end marker"))?;
             if n == 0 {
                 return Ok(());
             }
@@ -289,16 +270,12 @@ impl ArchiveReader {
         let mut left = size;
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = self
-                .source
-                .read(&mut buf[..want])
-                .map_err(|e| from_io(e, "reading an entry"))?;
+            let n = self.source.read(&mut buf[..want]).map_err(|e| from_io(e, "reading an entry"))?;
             if n == 0 {
-                return Err(BundleError::Truncated {
-                    detail: "stream ends inside an entry".into(),
-                });
+                return Err(BundleError::Truncated { detail: "stream ends inside an entry".into() });
             }
             self.account(n as u64)?;
+            self.progress.add(n as u64);
             hasher.update(&buf[..n]);
             sink.write_all(&buf[..n]).map_err(|e| BundleError::Io {
                 action: "writing extracted data",
@@ -309,9 +286,7 @@ impl ArchiveReader {
         }
         let mut pad = [0u8; BLOCK];
         let p = tar::padding(size);
-        self.source
-            .read_exact(&mut pad[..p])
-            .map_err(|e| from_io(e, "reading entry padding"))?;
+        self.source.read_exact(&mut pad[..p]).map_err(|e| from_io(e, "reading entry padding"))?;
         self.account(p as u64)?;
         Ok(Digest::from_sha256_bytes(hasher.finalize().into()))
     }
@@ -319,11 +294,7 @@ impl ArchiveReader {
     /// Reads a small entry whole, refusing it above `max` bytes before reading.
     pub fn read_small(&mut self, h: &Header, max: u64, what: &'static str) -> Result<Vec<u8>> {
         if h.size > max {
-            return Err(BundleError::LimitExceeded {
-                what,
-                actual: h.size,
-                limit: max,
-            });
+            return Err(BundleError::LimitExceeded { what, actual: h.size, limit: max });
         }
         let mut out = Vec::with_capacity(h.size as usize);
         self.copy_entry(h.size, &mut out)?;
@@ -336,21 +307,16 @@ impl ArchiveReader {
         let bom_bytes = self.read_small(&bom, self.limits.max_bom_size, "bom.json size")?;
         let sig = self.expect_file(SIGNATURE_PATH, "second")?;
         let signature = self.read_small(&sig, self.limits.max_signature_size, "signature size")?;
-        Ok(Head {
-            bom: bom_bytes,
-            signature,
-        })
+        Ok(Head { bom: bom_bytes, signature })
     }
 
     fn expect_file(&mut self, name: &str, position: &str) -> Result<Header> {
         match self.next_header()? {
             Some(h) if h.path == name && h.kind == EntryKind::File => Ok(h),
-            Some(h) => Err(BundleError::NotSigned {
-                detail: format!("the {position} entry is {:?}, expected {name}", h.path),
-            }),
-            None => Err(BundleError::NotSigned {
-                detail: format!("the archive ends before {name}"),
-            }),
+            Some(h) => {
+                Err(BundleError::NotSigned { detail: format!("the {position} entry is {:?}, expected {name}", h.path) })
+            }
+            None => Err(BundleError::NotSigned { detail: format!("the archive ends before {name}") }),
         }
     }
 
@@ -359,9 +325,7 @@ impl ArchiveReader {
     pub fn finish(self) -> Result<FileDigest> {
         match self.source {
             Source::Zstd(r) => r.finish(),
-            Source::ZstdHead(_) => Err(BundleError::Corrupt {
-                detail: "head-only reader cannot hash the file".into(),
-            }),
+            Source::ZstdHead(_) => Err(BundleError::Corrupt { detail: "head-only reader cannot hash the file".into() }),
             Source::Gzip(g) => {
                 let (digest, unread) = g.into_inner().finish().map_err(|e| from_io(e, "reading the archive"))?;
                 if unread > 0 {

@@ -129,11 +129,7 @@ impl Bom {
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Bom> {
         let len = bytes.len() as u64;
         if len > limits.max_bom_size {
-            return Err(BundleError::LimitExceeded {
-                what: "bom.json size",
-                actual: len,
-                limit: limits.max_bom_size,
-            });
+            return Err(BundleError::LimitExceeded { what: "bom.json size", actual: len, limit: limits.max_bom_size });
         }
         let bom: Bom = serde_json::from_slice(bytes).map_err(BundleError::BomMalformed)?;
         bom.validate()?;
@@ -219,12 +215,7 @@ pub fn rfc3339(epoch: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 #[cfg(test)]
@@ -232,11 +223,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str) -> FileEntry {
-        FileEntry {
-            path: path.parse().unwrap(),
-            size: 1,
-            sha256: Digest::from_sha256_bytes([0; 32]),
-        }
+        FileEntry { path: path.parse().unwrap(), size: 1, sha256: Digest::from_sha256_bytes([0; 32]) }
     }
 
     fn bom(files: Vec<FileEntry>) -> Bom {
@@ -274,9 +261,7 @@ mod tests {
         assert!(bom(vec![file("a"), file("a/b")]).validate().is_err());
         assert!(bom(vec![file("bom.json")]).validate().is_err());
         let mut b = bom(vec![file("a")]);
-        b.manifests.push(ManifestEntry {
-            path: "m.yaml".parse().unwrap(),
-        });
+        b.manifests.push(ManifestEntry { path: "m.yaml".parse().unwrap() });
         assert!(b.validate().is_err());
     }
 
@@ -285,14 +270,8 @@ mod tests {
         let b = bom(vec![file("a")]);
         let bytes = b.to_bytes();
         assert_eq!(Bom::parse(&bytes, &Limits::default()).unwrap(), b);
-        let tight = Limits {
-            max_bom_size: 10,
-            ..Limits::default()
-        };
-        assert!(matches!(
-            Bom::parse(&bytes, &tight),
-            Err(BundleError::LimitExceeded { .. })
-        ));
+        let tight = Limits { max_bom_size: 10, ..Limits::default() };
+        assert!(matches!(Bom::parse(&bytes, &tight), Err(BundleError::LimitExceeded { .. })));
         let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         v["extra"] = 1.into();
         assert!(Bom::parse(&serde_json::to_vec(&v).unwrap(), &Limits::default()).is_err());

@@ -66,11 +66,7 @@ pub fn check_payload(mut reader: ArchiveReader, bom: &Bom, sink: &mut dyn Payloa
             (ExpectedEntry::Dir(d), EntryKind::Dir) => sink.dir(d)?,
             (ExpectedEntry::File(f), EntryKind::File) => {
                 if h.size != f.size {
-                    return Err(BundleError::SizeMismatch {
-                        path: f.path.clone(),
-                        expected: f.size,
-                        actual: h.size,
-                    });
+                    return Err(BundleError::SizeMismatch { path: f.path.clone(), expected: f.size, actual: h.size });
                 }
                 let mut out = sink.file(&f.path)?;
                 let actual = reader.copy_entry(h.size, &mut out)?;
@@ -115,10 +111,7 @@ fn misplaced(path: &str, previous: &str, want: Option<&ExpectedEntry<'_>>, known
     }
     match want {
         Some(ExpectedEntry::File(f)) => BundleError::MissingEntry { path: f.path.clone() },
-        _ => BundleError::OutOfOrder {
-            path: path.to_owned(),
-            previous: previous.to_owned(),
-        },
+        _ => BundleError::OutOfOrder { path: path.to_owned(), previous: previous.to_owned() },
     }
 }
 
@@ -135,25 +128,14 @@ impl Staging {
     /// target.
     pub fn begin(target: &Path) -> Result<Staging> {
         if target.symlink_metadata().is_ok() {
-            return Err(BundleError::OutputExists {
-                path: target.to_owned(),
-            });
+            return Err(BundleError::OutputExists { path: target.to_owned() });
         }
-        let dir = Self::path_for(target).ok_or_else(|| BundleError::OutputExists {
-            path: target.to_owned(),
-        })?;
+        let dir = Self::path_for(target).ok_or_else(|| BundleError::OutputExists { path: target.to_owned() })?;
         if dir.symlink_metadata().is_ok() {
             fs::remove_dir_all(&dir).map_err(BundleError::io("removing stale staging", &dir))?;
         }
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .map_err(BundleError::io("creating staging directory", &dir))?;
-        Ok(Staging {
-            dir,
-            target: target.to_owned(),
-            committed: false,
-        })
+        fs::DirBuilder::new().mode(0o700).create(&dir).map_err(BundleError::io("creating staging directory", &dir))?;
+        Ok(Staging { dir, target: target.to_owned(), committed: false })
     }
 
     /// Where [`Staging::begin`] puts the staging directory for `target` in this process:
@@ -194,10 +176,7 @@ impl Drop for Staging {
 impl PayloadSink for Staging {
     fn dir(&mut self, path: &str) -> Result<()> {
         let p = self.dir.join(path.trim_end_matches('/'));
-        fs::DirBuilder::new()
-            .mode(0o755)
-            .create(&p)
-            .map_err(BundleError::io("creating", p))
+        fs::DirBuilder::new().mode(0o755).create(&p).map_err(BundleError::io("creating", p))
     }
 
     fn file(&mut self, path: &BundlePath) -> Result<Box<dyn Write + '_>> {

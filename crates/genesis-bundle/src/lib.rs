@@ -40,6 +40,6 @@ pub use bom::{
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging, check_payload};
 pub use error::{BundleError, Result};
-pub use limits::Limits;
+pub use limits::{Limits, Progress};
 pub use seekable::FileDigest;
 pub use writer::{Content, WriteOptions, sha256, write_bundle};

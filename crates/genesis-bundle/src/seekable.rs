@@ -79,10 +79,7 @@ impl SeekTable {
     /// exactly, every frame must be within [`MAX_FRAME_SIZE`], and the declared sizes must
     /// respect the limits, so a decompression bomb is refused before any work.
     pub fn read_from(file: &File, limits: &Limits) -> Result<SeekTable> {
-        let file_len = file
-            .metadata()
-            .map_err(|e| from_io(e, "reading archive metadata"))?
-            .len();
+        let file_len = file.metadata().map_err(|e| from_io(e, "reading archive metadata"))?.len();
         let table = match Self::parse_at_end(file, file_len)? {
             Some(t) => t,
             None => return Err(Self::explain_missing_table(file, file_len)),
@@ -102,9 +99,7 @@ impl SeekTable {
         if u32::from_le_bytes(footer[5..9].try_into().expect("4 bytes")) != SEEKABLE_MAGIC {
             return Ok(None);
         }
-        let corrupt = |detail: &str| BundleError::Corrupt {
-            detail: format!("seek table: {detail}"),
-        };
+        let corrupt = |detail: &str| BundleError::Corrupt { detail: format!("seek table: {detail}") };
         if footer[4] != 0 {
             return Err(corrupt("unsupported descriptor (checksums or reserved bits set)"));
         }
@@ -157,17 +152,11 @@ impl SeekTable {
                 }
             }
         }
-        BundleError::Truncated {
-            detail: "no zstd seek table at the end (cut short, or not written by Genesis)".into(),
-        }
+        BundleError::Truncated { detail: "no zstd seek table at the end (cut short, or not written by Genesis)".into() }
     }
 
     fn check(&self, limits: &Limits) -> Result<()> {
-        if let Some(f) = self
-            .frames
-            .iter()
-            .find(|f| f.decompressed > MAX_FRAME_SIZE || f.compressed == 0)
-        {
+        if let Some(f) = self.frames.iter().find(|f| f.decompressed > MAX_FRAME_SIZE || f.compressed == 0) {
             return Err(BundleError::LimitExceeded {
                 what: "decompressed size of one zstd frame",
                 actual: u64::from(f.decompressed),
@@ -194,8 +183,7 @@ impl SeekTable {
 }
 
 fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> Result<()> {
-    file.read_exact_at(buf, offset)
-        .map_err(|e| from_io(e, "reading the archive"))
+    file.read_exact_at(buf, offset).map_err(|e| from_io(e, "reading the archive"))
 }
 
 fn from_io(e: io::Error, action: &'static str) -> BundleError {
@@ -234,12 +222,7 @@ impl<W: Write + Send + 'static> SeekableWriter<W> {
             })
             .collect();
         let writer = std::thread::spawn(move || write_in_order(out, &results));
-        SeekableWriter {
-            jobs: Some(job_tx),
-            workers,
-            writer: Some(writer),
-            submitted: 0,
-        }
+        SeekableWriter { jobs: Some(job_tx), workers, writer: Some(writer), submitted: 0 }
     }
 
     /// Queues one frame's decompressed bytes (at most [`MAX_FRAME_SIZE`]). Blocks while
@@ -249,10 +232,7 @@ impl<W: Write + Send + 'static> SeekableWriter<W> {
         let jobs = self.jobs.as_ref().expect("not finished");
         if jobs.send((self.submitted, raw)).is_err() {
             // The writer failed and the pipeline wound down: report its error.
-            return Err(self
-                .join_writer()
-                .err()
-                .unwrap_or_else(|| io::Error::other("compression stopped")));
+            return Err(self.join_writer().err().unwrap_or_else(|| io::Error::other("compression stopped")));
         }
         self.submitted += 1;
         Ok(())
@@ -293,10 +273,7 @@ fn compress_jobs(jobs: &Mutex<Receiver<Job>>, results: &SyncSender<Compressed>) 
         let job = jobs.lock().map(|rx| rx.recv());
         let Ok(Ok((seq, raw))) = job else { return };
         let len = raw.len() as u32;
-        if results
-            .send((seq, compressor.compress(&raw).map(|c| (c, len))))
-            .is_err()
-        {
+        if results.send((seq, compressor.compress(&raw).map(|c| (c, len)))).is_err() {
             return;
         }
     }
@@ -311,10 +288,7 @@ fn write_in_order<W: Write>(mut out: W, results: &Receiver<Compressed>) -> io::R
         pending.insert(seq, res?);
         while let Some((compressed, raw_len)) = pending.remove(&next) {
             out.write_all(&compressed)?;
-            table.frames.push(FrameEntry {
-                compressed: compressed.len() as u32,
-                decompressed: raw_len,
-            });
+            table.frames.push(FrameEntry { compressed: compressed.len() as u32, decompressed: raw_len });
             next += 1;
         }
     }
@@ -332,11 +306,9 @@ fn new_compressor() -> io::Result<zstd::bulk::Compressor<'static>> {
 /// Decompresses one frame, refusing any size other than the one the table declared.
 fn decompress_frame(d: &mut zstd::bulk::Decompressor<'static>, frame: &[u8], expected: u32) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(expected as usize);
-    let n = d.decompress_to_buffer(frame, &mut out).map_err(|e| {
-        io::Error::other(BundleError::Corrupt {
-            detail: format!("zstd frame: {e}"),
-        })
-    })?;
+    let n = d
+        .decompress_to_buffer(frame, &mut out)
+        .map_err(|e| io::Error::other(BundleError::Corrupt { detail: format!("zstd frame: {e}") }))?;
     if n != expected as usize {
         return Err(io::Error::other(BundleError::Corrupt {
             detail: format!("zstd frame holds {n} bytes, its seek table entry says {expected}"),
@@ -369,8 +341,7 @@ pub struct ParallelFrameReader {
 impl ParallelFrameReader {
     /// Starts reading `file` (positioned anywhere) according to `table`.
     pub fn new(mut file: File, table: SeekTable) -> Result<Self> {
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| from_io(e, "seeking in the archive"))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| from_io(e, "seeking in the archive"))?;
         let n = worker_count();
         let (job_tx, job_rx) = sync_channel::<(u64, Vec<u8>, u32)>(n);
         let (res_tx, results) = sync_channel(n);
@@ -417,10 +388,7 @@ impl ParallelFrameReader {
             }
             hasher.update(&rest);
             len += rest.len() as u64;
-            Ok(FileDigest {
-                sha256: hasher.finalize().into(),
-                len,
-            })
+            Ok(FileDigest { sha256: hasher.finalize().into(), len })
         });
         Ok(ParallelFrameReader {
             results,
@@ -439,9 +407,7 @@ impl ParallelFrameReader {
         let feeder = self.feeder.take().expect("finish called once");
         match feeder.join() {
             Ok(r) => r.map_err(|e| from_io(e, "reading the archive")),
-            Err(_) => Err(BundleError::Corrupt {
-                detail: "archive reader panicked".into(),
-            }),
+            Err(_) => Err(BundleError::Corrupt { detail: "archive reader panicked".into() }),
         }
     }
 
@@ -511,14 +477,7 @@ impl SeekableFile {
             d += u64::from(f.decompressed);
         }
         let decompressor = zstd::bulk::Decompressor::new().map_err(|e| from_io(e, "starting zstd"))?;
-        Ok(SeekableFile {
-            file,
-            table,
-            starts,
-            decompressor,
-            cache: None,
-            frames_decompressed: 0,
-        })
+        Ok(SeekableFile { file, table, starts, decompressor, cache: None, frames_decompressed: 0 })
     }
 
     /// The seek table.
@@ -538,13 +497,9 @@ impl SeekableFile {
                 .starts
                 .partition_point(|&(_, d)| d <= offset)
                 .checked_sub(1)
-                .ok_or_else(|| BundleError::Truncated {
-                    detail: "read before the start".into(),
-                })?;
+                .ok_or_else(|| BundleError::Truncated { detail: "read before the start".into() })?;
             if idx >= self.table.frames.len() || offset >= self.table.decompressed_len() {
-                return Err(BundleError::Truncated {
-                    detail: format!("read past the end at offset {offset}"),
-                });
+                return Err(BundleError::Truncated { detail: format!("read past the end at offset {offset}") });
             }
             let within = (offset - self.starts[idx].1) as usize;
             let frame = self.frame(idx)?;

@@ -127,15 +127,10 @@ pub fn parse_header(h: &[u8; BLOCK]) -> Result<Option<Header>> {
     if h.iter().all(|&b| b == 0) {
         return Ok(None);
     }
-    let corrupt = |detail: &str| BundleError::Corrupt {
-        detail: format!("tar header: {detail}"),
-    };
+    let corrupt = |detail: &str| BundleError::Corrupt { detail: format!("tar header: {detail}") };
     let stored = parse_octal(&h[148..156]).ok_or_else(|| corrupt("unreadable checksum"))?;
-    let unsigned: u64 = h
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) })
-        .sum();
+    let unsigned: u64 =
+        h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) }).sum();
     if stored != unsigned {
         return Err(corrupt("checksum mismatch"));
     }
@@ -144,21 +139,12 @@ pub fn parse_header(h: &[u8; BLOCK]) -> Result<Option<Header>> {
     }
     let name = cstr(&h[..100]);
     let prefix = cstr(&h[345..500]);
-    let raw: Vec<u8> = if prefix.is_empty() {
-        name.to_vec()
-    } else {
-        [prefix, b"/", name].concat()
-    };
+    let raw: Vec<u8> = if prefix.is_empty() { name.to_vec() } else { [prefix, b"/", name].concat() };
     let path = String::from_utf8(raw).map_err(|e| BundleError::UnsafePath {
         path: String::from_utf8_lossy(e.as_bytes()).into_owned(),
         reason: "not UTF-8".into(),
     })?;
-    let forbidden = |kind| {
-        Err(BundleError::ForbiddenEntryType {
-            path: path.clone(),
-            kind,
-        })
-    };
+    let forbidden = |kind| Err(BundleError::ForbiddenEntryType { path: path.clone(), kind });
     let kind = match h[156] {
         b'0' | 0 => EntryKind::File,
         b'5' => EntryKind::Dir,
@@ -206,9 +192,7 @@ pub fn read_block(r: &mut impl Read, block: &mut [u8; BLOCK]) -> Result<bool> {
         match r.read(&mut block[filled..]) {
             Ok(0) if filled == 0 => return Ok(false),
             Ok(0) => {
-                return Err(BundleError::Truncated {
-                    detail: "stream ends inside a tar header".into(),
-                });
+                return Err(BundleError::Truncated { detail: "stream ends inside a tar header".into() });
             }
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -229,14 +213,7 @@ mod tests {
             check_encodable(path).unwrap();
             let h = file_header(path, size, 1_700_000_000);
             let parsed = parse_header(&h).unwrap().unwrap();
-            assert_eq!(
-                parsed,
-                Header {
-                    path: path.into(),
-                    kind: EntryKind::File,
-                    size
-                }
-            );
+            assert_eq!(parsed, Header { path: path.into(), kind: EntryKind::File, size });
         }
         assert!(check_encodable(&"x".repeat(101)).is_err());
     }
@@ -248,13 +225,7 @@ mod tests {
         h[148..156].fill(b' ');
         let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
         octal(&mut h[148..155], u64::from(sum));
-        assert!(matches!(
-            parse_header(&h),
-            Err(BundleError::ForbiddenEntryType {
-                kind: "symbolic link",
-                ..
-            })
-        ));
+        assert!(matches!(parse_header(&h), Err(BundleError::ForbiddenEntryType { kind: "symbolic link", .. })));
         let mut h = file_header("a", 0, 0);
         h[0] = b'b';
         assert!(matches!(parse_header(&h), Err(BundleError::Corrupt { .. })));

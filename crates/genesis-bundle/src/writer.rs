@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 use crate::bom::{Bom, ExpectedEntry};
 use crate::seekable::{FRAME_SIZE, FileDigest, SeekableWriter};
 use crate::tar::{self, BLOCK};
-use crate::{BOM_PATH, BundleError, Compression, Result, SIGNATURE_PATH};
+use crate::{BOM_PATH, BundleError, Compression, Progress, Result, SIGNATURE_PATH};
 
 /// Where a payload file's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +25,14 @@ pub enum Content {
 }
 
 /// Fixed parameters of one write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct WriteOptions {
     /// How to compress.
     pub compression: Compression,
     /// The mtime of every entry (`SOURCE_DATE_EPOCH`).
     pub mtime: u64,
+    /// Counts payload bytes as they are packed.
+    pub progress: Progress,
 }
 
 struct HashingWriter<W> {
@@ -54,26 +56,18 @@ impl<W: Write> Write for HashingWriter<W> {
 /// The compression stage. Zstd frames are cut at entry boundaries where an entry fits,
 /// and every [`FRAME_SIZE`] bytes inside larger entries.
 enum Encoder<W: Write + Send + 'static> {
-    Zstd {
-        writer: SeekableWriter<HashingWriter<W>>,
-        frame: Vec<u8>,
-    },
+    Zstd { writer: SeekableWriter<HashingWriter<W>>, frame: Vec<u8> },
     Gzip(flate2::write::GzEncoder<HashingWriter<W>>),
     Plain(HashingWriter<W>),
 }
 
 impl<W: Write + Send + 'static> Encoder<W> {
     fn new(out: W, compression: Compression) -> Self {
-        let out = HashingWriter {
-            inner: out,
-            hasher: Sha256::new(),
-            len: 0,
-        };
+        let out = HashingWriter { inner: out, hasher: Sha256::new(), len: 0 };
         match compression {
-            Compression::Zstd => Encoder::Zstd {
-                writer: SeekableWriter::new(out),
-                frame: Vec::with_capacity(FRAME_SIZE),
-            },
+            Compression::Zstd => {
+                Encoder::Zstd { writer: SeekableWriter::new(out), frame: Vec::with_capacity(FRAME_SIZE) }
+            }
             Compression::Gzip => Encoder::Gzip(GzBuilder::new().mtime(0).write(out, flate2::Compression::new(6))),
             Compression::None => Encoder::Plain(out),
         }
@@ -119,10 +113,7 @@ impl<W: Write + Send + 'static> Encoder<W> {
             Encoder::Gzip(g) => g.finish()?,
             Encoder::Plain(p) => p,
         };
-        let digest = FileDigest {
-            sha256: out.hasher.finalize().into(),
-            len: out.len,
-        };
+        let digest = FileDigest { sha256: out.hasher.finalize().into(), len: out.len };
         Ok((out.inner, digest))
     }
 }
@@ -145,10 +136,8 @@ pub fn write_bundle<W: Write + Send + 'static>(
     let mut enc = Encoder::new(out, options.compression);
     for (path, data) in [(BOM_PATH, bom_bytes), (SIGNATURE_PATH, signature)] {
         let size = data.len() as u64;
-        enc.entry_start(BLOCK as u64 + size + tar::padding(size) as u64)
-            .map_err(write_err)?;
-        enc.write_all(&tar::file_header(path, size, options.mtime))
-            .map_err(write_err)?;
+        enc.entry_start(BLOCK as u64 + size + tar::padding(size) as u64).map_err(write_err)?;
+        enc.write_all(&tar::file_header(path, size, options.mtime)).map_err(write_err)?;
         enc.write_all(data).map_err(write_err)?;
         enc.write_all(&[0u8; BLOCK][..tar::padding(size)]).map_err(write_err)?;
     }
@@ -160,32 +149,26 @@ pub fn write_bundle<W: Write + Send + 'static>(
                 enc.write_all(&tar::dir_header(&d, options.mtime)).map_err(write_err)?;
             }
             ExpectedEntry::File(f) => {
-                let content = contents
-                    .get(&f.path)
-                    .ok_or_else(|| BundleError::MissingEntry { path: f.path.clone() })?;
-                enc.entry_start(BLOCK as u64 + f.size + tar::padding(f.size) as u64)
-                    .map_err(write_err)?;
-                enc.write_all(&tar::file_header(f.path.as_str(), f.size, options.mtime))
-                    .map_err(write_err)?;
+                let content =
+                    contents.get(&f.path).ok_or_else(|| BundleError::MissingEntry { path: f.path.clone() })?;
+                enc.entry_start(BLOCK as u64 + f.size + tar::padding(f.size) as u64).map_err(write_err)?;
+                enc.write_all(&tar::file_header(f.path.as_str(), f.size, options.mtime)).map_err(write_err)?;
                 let actual = match content {
                     Content::Bytes(b) => {
                         enc.write_all(b).map_err(write_err)?;
+                        options.progress.add(b.len() as u64);
                         (b.len() as u64, sha256(b))
                     }
-                    Content::File(p) => copy_file(p, f.size, &mut enc, &mut buf)?,
+                    Content::File(p) => copy_file(p, f.size, &mut enc, &mut buf, &options.progress)?,
                 };
                 if actual != (f.size, f.sha256.clone()) {
                     let path = match content {
                         Content::File(p) => p.clone(),
                         Content::Bytes(_) => PathBuf::from(f.path.as_str()),
                     };
-                    return Err(BundleError::InputChanged {
-                        path,
-                        expected: f.sha256.clone(),
-                    });
+                    return Err(BundleError::InputChanged { path, expected: f.sha256.clone() });
                 }
-                enc.write_all(&[0u8; BLOCK][..tar::padding(f.size)])
-                    .map_err(write_err)?;
+                enc.write_all(&[0u8; BLOCK][..tar::padding(f.size)]).map_err(write_err)?;
             }
         }
     }
@@ -200,6 +183,7 @@ fn copy_file<W: Write + Send + 'static>(
     size: u64,
     enc: &mut Encoder<W>,
     buf: &mut [u8],
+    progress: &Progress,
 ) -> Result<(u64, Digest)> {
     let file = File::open(path).map_err(BundleError::io("opening", path))?;
     let mut r = file.take(size);
@@ -212,6 +196,7 @@ fn copy_file<W: Write + Send + 'static>(
         }
         hasher.update(&buf[..n]);
         enc.write_all(&buf[..n]).map_err(write_err)?;
+        progress.add(n as u64);
         n_total += n as u64;
     }
     if n_total < size {

@@ -27,18 +27,13 @@ impl fmt::Debug for PrivateKey {
 }
 
 fn read_pem(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| TrustError::KeyIo {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| TrustError::KeyIo { path: path.to_owned(), source })
 }
 
 impl PrivateKey {
     /// Generates a fresh key from the operating system's random source.
     pub fn generate() -> PrivateKey {
-        PrivateKey {
-            key: SigningKey::random(&mut rand_core::OsRng),
-        }
+        PrivateKey { key: SigningKey::random(&mut rand_core::OsRng) }
     }
 
     /// Reads an unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`) file.
@@ -58,25 +53,17 @@ impl PrivateKey {
                 Err(e) => format!("not a PKCS#8 ECDSA P-256 private key ({e})"),
             }
         };
-        Err(TrustError::KeyFormat {
-            path: origin.to_owned(),
-            reason,
-        })
+        Err(TrustError::KeyFormat { path: origin.to_owned(), reason })
     }
 
     /// The PKCS#8 PEM encoding.
     pub fn to_pem(&self) -> String {
-        self.key
-            .to_pkcs8_pem(LineEnding::LF)
-            .expect("a P-256 key always encodes")
-            .to_string()
+        self.key.to_pkcs8_pem(LineEnding::LF).expect("a P-256 key always encodes").to_string()
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey {
-            key: *self.key.verifying_key(),
-        }
+        PublicKey { key: *self.key.verifying_key() }
     }
 
     /// Signs `message` with ECDSA-SHA256 (RFC 6979 nonce), returning the ASN.1 DER bytes.
@@ -124,33 +111,26 @@ impl PublicKey {
 
     /// Parses an SPKI PEM; `origin` names it in errors.
     pub fn from_pem(pem: &str, origin: &Path) -> Result<PublicKey> {
-        VerifyingKey::from_public_key_pem(pem)
-            .map(|key| PublicKey { key })
-            .map_err(|e| TrustError::KeyFormat {
-                path: origin.to_owned(),
-                reason: if pem.contains("PRIVATE KEY") {
-                    "this is a private key; pass the public key (genesis.pub / cosign.pub)".into()
-                } else {
-                    format!("not an SPKI PEM ECDSA P-256 public key ({e})")
-                },
-            })
+        VerifyingKey::from_public_key_pem(pem).map(|key| PublicKey { key }).map_err(|e| TrustError::KeyFormat {
+            path: origin.to_owned(),
+            reason: if pem.contains("PRIVATE KEY") {
+                "this is a private key; pass the public key (genesis.pub / cosign.pub)".into()
+            } else {
+                format!("not an SPKI PEM ECDSA P-256 public key ({e})")
+            },
+        })
     }
 
     /// The SPKI PEM encoding.
     pub fn to_pem(&self) -> String {
-        self.key
-            .to_public_key_pem(LineEnding::LF)
-            .expect("a P-256 key always encodes")
+        self.key.to_public_key_pem(LineEnding::LF).expect("a P-256 key always encodes")
     }
 
     /// `SHA256:` and the unpadded base64 SHA-256 of the SPKI DER, as OpenSSH prints
     /// fingerprints. The base64 part, padded, is sigstore's `publicKey.hint`.
     pub fn fingerprint(&self) -> KeyFingerprint {
         let der = self.key.to_public_key_der().expect("a P-256 key always encodes");
-        KeyFingerprint(format!(
-            "SHA256:{}",
-            STANDARD_NO_PAD.encode(Sha256::digest(der.as_bytes()))
-        ))
+        KeyFingerprint(format!("SHA256:{}", STANDARD_NO_PAD.encode(Sha256::digest(der.as_bytes()))))
     }
 
     /// Whether `der` is a valid ECDSA-SHA256 signature of `message` by this key.
@@ -173,10 +153,7 @@ pub fn encode_signature(der: &[u8]) -> Vec<u8> {
 /// Decodes a cosign-style signature file: base64 of an ASN.1 DER ECDSA signature, with
 /// surrounding whitespace (a trailing newline from `> file`) ignored.
 pub fn decode_signature(text: &[u8], what: &str) -> Result<Vec<u8>> {
-    let err = |reason: String| TrustError::SignatureFormat {
-        what: what.to_owned(),
-        reason,
-    };
+    let err = |reason: String| TrustError::SignatureFormat { what: what.to_owned(), reason };
     let trimmed = std::str::from_utf8(text).map_err(|_| err("not text".into()))?.trim();
     let der = STANDARD.decode(trimmed).map_err(|e| err(format!("bad base64 ({e})")))?;
     Signature::from_der(&der).map_err(|_| err("not an ASN.1 DER ECDSA signature (raw r||s is not accepted)".into()))?;

@@ -26,27 +26,17 @@ impl TrustPolicy {
 
     /// The first trusted key that verifies `der` over `message`.
     pub fn key_for(&self, message: &[u8], der: &[u8]) -> Option<KeyFingerprint> {
-        self.keys
-            .iter()
-            .find(|k| k.verifies(message, der))
-            .map(PublicKey::fingerprint)
+        self.keys.iter().find(|k| k.verifies(message, der)).map(PublicKey::fingerprint)
     }
 
     /// The first trusted key that verifies `der` over a message with SHA-256 `digest`.
     pub fn key_for_digest(&self, digest: &[u8; 32], der: &[u8]) -> Option<KeyFingerprint> {
-        self.keys
-            .iter()
-            .find(|k| k.verifies_sha256_digest(digest, der))
-            .map(PublicKey::fingerprint)
+        self.keys.iter().find(|k| k.verifies_sha256_digest(digest, der)).map(PublicKey::fingerprint)
     }
 
     /// Fingerprints of every trusted key, for error messages.
     pub fn describe(&self) -> String {
-        self.keys
-            .iter()
-            .map(|k| k.fingerprint().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.keys.iter().map(|k| k.fingerprint().to_string()).collect::<Vec<_>>().join(", ")
     }
 }
 

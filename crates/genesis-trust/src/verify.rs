@@ -3,10 +3,18 @@
 //! [`UnverifiedBundle::open`] reads only the head (the BOM and its signature);
 //! [`UnverifiedBundle::verify`] checks the signature against the policy before parsing
 //! the BOM and returns a [`VerifiedBundle`], the only type that can stream the payload.
-//! No public constructor of `VerifiedBundle` exists:
+//! No public constructor of `VerifiedBundle` exists: its fields are private, so even a
+//! literal naming every one of them does not compile outside this crate.
 //!
 //! ```compile_fail
-//! let v = genesis_trust::VerifiedBundle { bom: todo!() };
+//! let v = genesis_trust::VerifiedBundle {
+//!     path: todo!(),
+//!     reader: todo!(),
+//!     bom: todo!(),
+//!     bom_digest: todo!(),
+//!     key: todo!(),
+//!     policy: todo!(),
+//! };
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -41,16 +49,21 @@ impl UnverifiedBundle {
         })
     }
 
+    /// The count of payload bytes checked so far, for a progress display. Its total is set
+    /// once the BOM is verified.
+    pub fn progress(&self) -> genesis_bundle::Progress {
+        self.reader.progress()
+    }
+
     /// Checks the BOM signature against `policy`, then parses the BOM.
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
         let der = decode_signature(&self.signature, "bom.json.sig")?;
         let key = policy
             .key_for(&self.bom_bytes, &der)
-            .ok_or_else(|| TrustError::BomSignatureInvalid {
-                tried: policy.describe(),
-            })?;
+            .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
         tracing::info!(key = %key, bundle = %self.path.display(), "BOM signature accepted");
         let bom = Bom::parse(&self.bom_bytes, &self.limits)?;
+        self.reader.progress().set_total(bom.payload_size());
         Ok(VerifiedBundle {
             path: self.path,
             reader: self.reader,
@@ -184,16 +197,12 @@ fn sidecar_path(archive: &Path, suffix: &str) -> PathBuf {
 
 fn read_sidecar(path: &Path) -> Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
-        Ok(b) if b.len() > 64 << 10 => Err(TrustError::SidecarFormat {
-            path: path.to_owned(),
-            reason: "larger than 64 KiB".into(),
-        }),
+        Ok(b) if b.len() > 64 << 10 => {
+            Err(TrustError::SidecarFormat { path: path.to_owned(), reason: "larger than 64 KiB".into() })
+        }
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(TrustError::SidecarFormat {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        }),
+        Err(e) => Err(TrustError::SidecarFormat { path: path.to_owned(), reason: e.to_string() }),
     }
 }
 
@@ -207,17 +216,10 @@ fn check_sha256_sidecar(archive: &Path, digest: &FileDigest) -> Result<Sidecar> 
     let claimed = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
     let actual = Digest::from_sha256_bytes(digest.sha256);
     if claimed.len() != 64 {
-        return Err(TrustError::SidecarFormat {
-            path,
-            reason: "not in `sha256sum` format".into(),
-        });
+        return Err(TrustError::SidecarFormat { path, reason: "not in `sha256sum` format".into() });
     }
     if claimed != actual.hex() {
-        return Err(TrustError::SidecarDigestMismatch {
-            path,
-            expected: claimed,
-            actual,
-        });
+        return Err(TrustError::SidecarDigestMismatch { path, expected: claimed, actual });
     }
     Ok(Sidecar::Match { path })
 }
@@ -231,10 +233,7 @@ fn check_signature_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPo
     let der = decode_signature(&bytes, &path.display().to_string())?;
     match policy.key_for_digest(&digest.sha256, &der) {
         Some(_) => Ok(Sidecar::Match { path }),
-        None => Err(TrustError::SidecarSignatureInvalid {
-            path,
-            tried: policy.describe(),
-        }),
+        None => Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() }),
     }
 }
 

@@ -45,10 +45,7 @@ pub struct Digest {
 impl Digest {
     /// Builds a SHA-256 digest from the raw 32 output bytes of a hasher.
     pub fn from_sha256_bytes(bytes: [u8; 32]) -> Digest {
-        Digest {
-            algorithm: Algorithm::Sha256,
-            hex: to_hex(&bytes),
-        }
+        Digest { algorithm: Algorithm::Sha256, hex: to_hex(&bytes) }
     }
 
     /// The algorithm part.
@@ -81,10 +78,7 @@ impl FromStr for Digest {
     type Err = TypeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| TypeError::Digest {
-            value: s.to_owned(),
-            reason,
-        };
+        let err = |reason| TypeError::Digest { value: s.to_owned(), reason };
         let (alg, hex) = s.split_once(':').ok_or_else(|| err("missing ':' separator"))?;
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
@@ -97,10 +91,7 @@ impl FromStr for Digest {
         if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(err("not lowercase hex"));
         }
-        Ok(Digest {
-            algorithm,
-            hex: hex.to_owned(),
-        })
+        Ok(Digest { algorithm, hex: hex.to_owned() })
     }
 }
 

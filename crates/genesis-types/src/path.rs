@@ -38,10 +38,7 @@ impl FromStr for BundlePath {
     type Err = TypeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| TypeError::Path {
-            value: s.to_owned(),
-            reason,
-        };
+        let err = |reason| TypeError::Path { value: s.to_owned(), reason };
         if s.is_empty() {
             return Err(err("empty path"));
         }
@@ -96,19 +93,9 @@ mod tests {
 
     #[test]
     fn refuses_every_escape() {
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../x",
-            "a/../../x",
-            "a/./b",
-            "a//b",
-            "a/",
-            "a\\b",
-            "a\nb",
-            "\u{0}",
-            &"x".repeat(256),
-        ] {
+        for bad in
+            ["", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", "a\\b", "a\nb", "\u{0}", &"x".repeat(256)]
+        {
             assert!(bad.parse::<BundlePath>().is_err(), "{bad:?} accepted");
         }
     }
@@ -116,10 +103,7 @@ mod tests {
     #[test]
     fn accepts_ordinary_paths_and_lists_parents() {
         let p: BundlePath = "oci/blobs/sha256/abc".parse().unwrap();
-        assert_eq!(
-            p.parent_dirs().collect::<Vec<_>>(),
-            ["oci/", "oci/blobs/", "oci/blobs/sha256/"]
-        );
+        assert_eq!(p.parent_dirs().collect::<Vec<_>>(), ["oci/", "oci/blobs/", "oci/blobs/sha256/"]);
         assert_eq!("bom.json".parse::<BundlePath>().unwrap().parent_dirs().count(), 0);
         assert!("..a/b..".parse::<BundlePath>().is_ok());
     }

@@ -89,18 +89,14 @@ fn is_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && b.iter().all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 impl FromStr for ImageReference {
     type Err = TypeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| TypeError::Reference {
-            value: s.to_owned(),
-            reason,
-        };
+        let err = |reason| TypeError::Reference { value: s.to_owned(), reason };
         if s.len() > 4096 {
             return Err(err("too long"));
         }
@@ -139,12 +135,7 @@ impl FromStr for ImageReference {
         if registry == DEFAULT_REGISTRY && components.len() == 1 {
             repository = format!("library/{repository}");
         }
-        Ok(ImageReference {
-            registry,
-            repository,
-            tag: tag.map(str::to_owned),
-            digest,
-        })
+        Ok(ImageReference { registry, repository, tag: tag.map(str::to_owned), digest })
     }
 }
 
@@ -175,10 +166,7 @@ mod tests {
         assert_eq!(norm("docker.io/library/nginx:1.27"), "docker.io/library/nginx:1.27");
         assert_eq!(norm("bitnami/redis"), "docker.io/bitnami/redis");
         assert_eq!(norm("localhost:5000/a/b:v1"), "localhost:5000/a/b:v1");
-        assert_eq!(
-            norm("registry.example.com/demo/app:1.0"),
-            "registry.example.com/demo/app:1.0"
-        );
+        assert_eq!(norm("registry.example.com/demo/app:1.0"), "registry.example.com/demo/app:1.0");
         let d = format!("sha256:{}", "1".repeat(64));
         assert_eq!(norm(&format!("quay.io/x/y:t@{d}")), format!("quay.io/x/y:t@{d}"));
     }

@@ -55,8 +55,7 @@ fn same_bytes_across_directories_umasks_mtimes_and_modes() {
             stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
         } else {
             let f = std::fs::File::options().write(true).open(&p).unwrap();
-            f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000))
-                .unwrap();
+            f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000)).unwrap();
             std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         }
     }
@@ -102,20 +101,10 @@ fn source_date_epoch_from_the_environment_sets_every_timestamp() {
     assert!(listing.lines().count() > 10);
     assert!(listing.lines().all(|l| l.contains("1970-01-02 00:00")), "{listing}");
     let out = builder(&["inspect", "out/demo-0.1.0.tar.zst"], dir.path(), &[]);
-    assert!(
-        text(&out.stdout).contains("created 1970-01-02T00:00:00Z"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).contains("created 1970-01-02T00:00:00Z"), "{}", text(&out.stdout));
 
     let out = builder(
-        &[
-            "create",
-            "-f",
-            "bundle.yaml",
-            "--key",
-            fixtures().join("keys/test.key").to_str().unwrap(),
-        ],
+        &["create", "-f", "bundle.yaml", "--key", fixtures().join("keys/test.key").to_str().unwrap()],
         dir.path(),
         &[("SOURCE_DATE_EPOCH", "yesterday")],
     );

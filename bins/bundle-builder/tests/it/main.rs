@@ -55,9 +55,6 @@ pub fn sha256_file(p: &Path) -> String {
 /// Names in a directory, or nothing when it does not exist.
 pub fn listing_or_empty(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
+        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default()
 }

@@ -7,19 +7,8 @@ use crate::{builder, copy_inputs, fixtures, text};
 
 fn create(dir: &Path) -> (i32, String) {
     let key = fixtures().join("keys/test.key");
-    let out = builder(
-        &[
-            "create",
-            "-f",
-            "bundle.yaml",
-            "--key",
-            key.to_str().unwrap(),
-            "--output-dir",
-            "out",
-        ],
-        dir,
-        &[],
-    );
+    let out =
+        builder(&["create", "-f", "bundle.yaml", "--key", key.to_str().unwrap(), "--output-dir", "out"], dir, &[]);
     (out.status.code().unwrap(), text(&out.stderr))
 }
 
@@ -53,34 +42,19 @@ fn unknown_field_names_the_field_and_line() {
 
 #[test]
 fn bad_value_names_the_value_and_line() {
-    check(
-        |d| edit_spec(d, "compression: zstd", "compression: lz4"),
-        &["spec.output.compression", "lz4", "line 13"],
-    );
-    check(
-        |d| edit_spec(d, "sign: true", "sign: false"),
-        &["sign: false is not supported"],
-    );
+    check(|d| edit_spec(d, "compression: zstd", "compression: lz4"), &["spec.output.compression", "lz4", "line 13"]);
+    check(|d| edit_spec(d, "sign: true", "sign: false"), &["sign: false is not supported"]);
 }
 
 #[test]
 fn missing_input_names_the_path() {
-    check(
-        |d| std::fs::remove_file(d.join("charts/web-0.1.0.tgz")).unwrap(),
-        &["charts/web-0.1.0.tgz"],
-    );
-    check(
-        |d| edit_spec(d, "images/app:1.0", "images/app:2.0"),
-        &["no image named \"2.0\"", "[\"1.0\"]"],
-    );
+    check(|d| std::fs::remove_file(d.join("charts/web-0.1.0.tgz")).unwrap(), &["charts/web-0.1.0.tgz"]);
+    check(|d| edit_spec(d, "images/app:1.0", "images/app:2.0"), &["no image named \"2.0\"", "[\"1.0\"]"]);
 }
 
 #[test]
 fn chart_name_must_match_chart_yaml() {
-    check(
-        |d| edit_spec(d, "name: web,", "name: api,"),
-        &["calls this chart \"api\"", "\"web\""],
-    );
+    check(|d| edit_spec(d, "name: web,", "name: api,"), &["calls this chart \"api\"", "\"web\""]);
 }
 
 #[test]
@@ -96,10 +70,7 @@ fn corrupt_blob(dir: &Path, pick: fn(&[u8]) -> bool) {
     let blobs = dir.join("images/app/blobs/sha256");
     let mut paths: Vec<_> = std::fs::read_dir(&blobs).unwrap().map(|e| e.unwrap().path()).collect();
     paths.sort();
-    let victim = paths
-        .iter()
-        .find(|p| pick(&std::fs::read(p).unwrap()))
-        .expect("a matching blob");
+    let victim = paths.iter().find(|p| pick(&std::fs::read(p).unwrap())).expect("a matching blob");
     let mut bytes = std::fs::read(victim).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
@@ -117,8 +88,5 @@ fn corrupt_layer_is_caught_while_packing_without_output() {
 
 #[test]
 fn corrupt_manifest_is_caught_before_packing() {
-    check(
-        |d| corrupt_blob(d, |b| b.starts_with(b"{\"manifests\"")),
-        &["content is sha256:", ", not sha256:"],
-    );
+    check(|d| corrupt_blob(d, |b| b.starts_with(b"{\"manifests\"")), &["content is sha256:", ", not sha256:"]);
 }

@@ -10,12 +10,7 @@ use crate::{builder, copy_inputs, text};
 
 fn verify_and_extract(archive: &Path, public: &Path, target: &Path) -> genesis_trust::VerifyReport {
     let policy = TrustPolicy::from_keys(vec![PublicKey::from_pem_file(public).unwrap()]).unwrap();
-    UnverifiedBundle::open(archive, &Default::default())
-        .unwrap()
-        .verify(&policy)
-        .unwrap()
-        .extract(target)
-        .unwrap()
+    UnverifiedBundle::open(archive, &Default::default()).unwrap().verify(&policy).unwrap().extract(target).unwrap()
 }
 
 #[test]
@@ -27,38 +22,21 @@ fn keygen_writes_keys_openssl_reads_and_never_overwrites() {
     let public = dir.path().join("k/genesis.pub");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-    assert!(
-        std::fs::read_to_string(&key)
-            .unwrap()
-            .starts_with("-----BEGIN PRIVATE KEY-----")
-    );
-    assert!(
-        std::fs::read_to_string(&public)
-            .unwrap()
-            .starts_with("-----BEGIN PUBLIC KEY-----")
-    );
-    let pk = Command::new("openssl")
-        .args(["pkey", "-in", key.to_str().unwrap(), "-pubout"])
-        .output()
-        .unwrap();
+    assert!(std::fs::read_to_string(&key).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(std::fs::read_to_string(&public).unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
+    let pk = Command::new("openssl").args(["pkey", "-in", key.to_str().unwrap(), "-pubout"]).output().unwrap();
     assert!(pk.status.success(), "{}", text(&pk.stderr));
     assert_eq!(text(&pk.stdout), std::fs::read_to_string(&public).unwrap());
     let again = builder(&["keygen", "--output-dir", "k"], dir.path(), &[]);
     assert_eq!(again.status.code(), Some(2));
-    assert!(
-        text(&again.stderr).contains("never overwrites"),
-        "{}",
-        text(&again.stderr)
-    );
+    assert!(text(&again.stderr).contains("never overwrites"), "{}", text(&again.stderr));
 }
 
 #[test]
 fn every_compression_builds_verifies_and_extracts() {
-    for (compression, ext, tar_flag) in [
-        ("zstd", "tar.zst", "--zstd"),
-        ("gzip", "tar.gz", "--gzip"),
-        ("none", "tar", "--no-auto-compress"),
-    ] {
+    for (compression, ext, tar_flag) in
+        [("zstd", "tar.zst", "--zstd"), ("gzip", "tar.gz", "--gzip"), ("none", "tar", "--no-auto-compress")]
+    {
         let dir = tempfile::tempdir().unwrap();
         copy_inputs(dir.path());
         let spec = dir.path().join("bundle.yaml");
@@ -66,38 +44,17 @@ fn every_compression_builds_verifies_and_extracts() {
             .unwrap()
             .replace("compression: zstd", &format!("compression: {compression}"));
         std::fs::write(&spec, s).unwrap();
-        assert_eq!(
-            builder(&["keygen", "--output-dir", "k"], dir.path(), &[]).status.code(),
-            Some(0)
-        );
-        let out = builder(
-            &[
-                "create",
-                "-f",
-                "bundle.yaml",
-                "--key",
-                "k/genesis.key",
-                "--output-dir",
-                "out",
-            ],
-            dir.path(),
-            &[],
-        );
+        assert_eq!(builder(&["keygen", "--output-dir", "k"], dir.path(), &[]).status.code(), Some(0));
+        let out =
+            builder(&["create", "-f", "bundle.yaml", "--key", "k/genesis.key", "--output-dir", "out"], dir.path(), &[]);
         assert_eq!(out.status.code(), Some(0), "{compression}: {}", text(&out.stderr));
         let archive = dir.path().join(format!("out/demo-0.1.0.{ext}"));
         let report = verify_and_extract(&archive, &dir.path().join("k/genesis.pub"), &dir.path().join("x"));
         assert_eq!(report.files, 13, "{compression}");
         assert!(matches!(report.sha256_sidecar, genesis_trust::Sidecar::Match { .. }));
-        let listing = Command::new("tar")
-            .args([tar_flag, "-tf"])
-            .arg(&archive)
-            .output()
-            .unwrap();
+        let listing = Command::new("tar").args([tar_flag, "-tf"]).arg(&archive).output().unwrap();
         assert!(listing.status.success(), "{compression}: {}", text(&listing.stderr));
-        assert!(
-            text(&listing.stdout).starts_with("bom.json\nbom.json.sig\n"),
-            "{compression}"
-        );
+        assert!(text(&listing.stdout).starts_with("bom.json\nbom.json.sig\n"), "{compression}");
         let sums = Command::new("sha256sum")
             .args(["-c", &format!("demo-0.1.0.{ext}.sha256")])
             .current_dir(dir.path().join("out"))
@@ -123,16 +80,9 @@ fn inspect_reads_the_bom_in_text_and_json() {
     ] {
         assert!(t.contains(expected), "{expected:?} in {t}");
     }
-    let out = builder(
-        &["inspect", good.to_str().unwrap(), "--output", "json"],
-        Path::new("/"),
-        &[],
-    );
+    let out = builder(&["inspect", good.to_str().unwrap(), "--output", "json"], Path::new("/"), &[]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        v["bom"]["images"][0]["platforms"],
-        serde_json::json!(["linux/amd64", "linux/arm64"])
-    );
+    assert_eq!(v["bom"]["images"][0]["platforms"], serde_json::json!(["linux/amd64", "linux/arm64"]));
     assert_eq!(v["signatureVerified"], false);
     assert_eq!(v["compression"], "zstd");
     assert_eq!(v["bom"]["charts"][0]["version"], "0.1.0");

@@ -5,33 +5,15 @@ use crate::{case, listing, loader, test_pub, text};
 
 /// (fixture case, what the error must say).
 const CASES: &[(&str, &str)] = &[
-    (
-        "unsigned",
-        "not a signed Genesis bundle: the second entry is \"charts/\", expected bom.json.sig",
-    ),
-    (
-        "signed-by-other-key",
-        "BOM signature does not verify against any trusted key",
-    ),
-    (
-        "bom-byte-changed",
-        "BOM signature does not verify against any trusted key",
-    ),
+    ("unsigned", "not a signed Genesis bundle: the second entry is \"charts/\", expected bom.json.sig"),
+    ("signed-by-other-key", "BOM signature does not verify against any trusted key"),
+    ("bom-byte-changed", "BOM signature does not verify against any trusted key"),
     ("blob-byte-changed", "content digest sha256:"),
     ("chart-byte-changed", "charts/web-0.1.0.tgz: content digest"),
     ("manifest-byte-changed", "manifests/service.yaml: content digest"),
-    (
-        "entry-not-in-bom",
-        "entry \"manifests/zz-extra.yaml\" is not listed in the BOM",
-    ),
-    (
-        "bom-entry-missing",
-        "manifests/service.yaml is listed in the BOM but missing from the archive",
-    ),
-    (
-        "duplicate-entry",
-        "entry \"manifests/service.yaml\" appears more than once",
-    ),
+    ("entry-not-in-bom", "entry \"manifests/zz-extra.yaml\" is not listed in the BOM"),
+    ("bom-entry-missing", "manifests/service.yaml is listed in the BOM but missing from the archive"),
+    ("duplicate-entry", "entry \"manifests/service.yaml\" appears more than once"),
     ("path-dotdot", "unsafe entry path \"../evil.yaml\""),
     ("path-absolute", "unsafe entry path \"/etc/evil.yaml\""),
     ("path-not-utf8", "not UTF-8"),
@@ -48,22 +30,10 @@ const CASES: &[(&str, &str)] = &[
 #[test]
 fn verify_refuses_every_case_with_its_error() {
     for (name, expected) in CASES {
-        let out = loader(&[
-            "verify",
-            case(name).to_str().unwrap(),
-            "--key",
-            test_pub().to_str().unwrap(),
-        ]);
+        let out = loader(&["verify", case(name).to_str().unwrap(), "--key", test_pub().to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains(expected),
-            "{name}: expected {expected:?} in {}",
-            text(&out.stderr)
-        );
-        assert!(
-            out.stdout.is_empty(),
-            "{name}: nothing on stdout for a failure in text mode"
-        );
+        assert!(text(&out.stderr).contains(expected), "{name}: expected {expected:?} in {}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "{name}: nothing on stdout for a failure in text mode");
     }
 }
 
@@ -82,11 +52,7 @@ fn extract_refuses_every_case_and_leaves_nothing() {
         ]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains(expected), "{name}: {}", text(&out.stderr));
-        assert!(
-            listing(parent.path()).is_empty(),
-            "{name}: left {:?}",
-            listing(parent.path())
-        );
+        assert!(listing(parent.path()).is_empty(), "{name}: left {:?}", listing(parent.path()));
     }
 }
 
@@ -116,34 +82,16 @@ fn there_is_no_default_trust() {
 #[test]
 fn a_key_that_is_not_a_public_key_is_an_input_error() {
     let private = crate::fixtures().join("keys/test.key");
-    let out = loader(&[
-        "verify",
-        case("good").to_str().unwrap(),
-        "--key",
-        private.to_str().unwrap(),
-    ]);
+    let out = loader(&["verify", case("good").to_str().unwrap(), "--key", private.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("this is a private key"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("this is a private key"), "{}", text(&out.stderr));
 }
 
 #[test]
 fn a_missing_bundle_is_not_found() {
-    let out = loader(&[
-        "verify",
-        "/nonexistent/demo.tar.zst",
-        "--key",
-        test_pub().to_str().unwrap(),
-    ]);
+    let out = loader(&["verify", "/nonexistent/demo.tar.zst", "--key", test_pub().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("/nonexistent/demo.tar.zst"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("/nonexistent/demo.tar.zst"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -154,14 +102,7 @@ fn limits_are_configurable() {
         ("--max-total-size", "4096", "decompressed archive size"),
         ("--max-entries", "5", "entry count"),
     ] {
-        let out = loader(&[
-            "verify",
-            good.to_str().unwrap(),
-            "--key",
-            test_pub().to_str().unwrap(),
-            flag,
-            value,
-        ]);
+        let out = loader(&["verify", good.to_str().unwrap(), "--key", test_pub().to_str().unwrap(), flag, value]);
         assert_eq!(out.status.code(), Some(1), "{flag}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains(expected), "{flag}: {}", text(&out.stderr));
     }

@@ -12,23 +12,13 @@ fn tool(program: &str, args: &[&str], dir: &Path) -> String {
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| panic!("{program} must be installed (.ci/run installs it): {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "{program} {args:?} failed: {}{}", text(&out.stdout), text(&out.stderr));
     text(&out.stdout)
 }
 
 #[test]
 fn verify_reports_each_fact_in_text_and_json() {
-    let out = loader(&[
-        "verify",
-        case("good").to_str().unwrap(),
-        "--key",
-        test_pub().to_str().unwrap(),
-    ]);
+    let out = loader(&["verify", case("good").to_str().unwrap(), "--key", test_pub().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let t = text(&out.stdout);
     assert!(t.contains("✓ signature OK (key SHA256:"), "{t}");
@@ -36,14 +26,8 @@ fn verify_reports_each_fact_in_text_and_json() {
     assert!(t.contains("✓ detached signature OK"), "{t}");
     assert!(t.contains("✓ 13 entries match the BOM"), "{t}");
 
-    let out = loader(&[
-        "verify",
-        case("good").to_str().unwrap(),
-        "--key",
-        test_pub().to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
+    let out =
+        loader(&["verify", case("good").to_str().unwrap(), "--key", test_pub().to_str().unwrap(), "--output", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verified"], true);
     let r = &v["report"];
@@ -52,10 +36,7 @@ fn verify_reports_each_fact_in_text_and_json() {
     assert_eq!(r["sha256Sidecar"]["status"], "match");
     assert_eq!(r["signatureSidecar"]["status"], "match");
     let sidecar = std::fs::read_to_string(format!("{}.sha256", case("good").display())).unwrap();
-    assert_eq!(
-        r["archiveSha256"].as_str().unwrap(),
-        format!("sha256:{}", &sidecar[..64])
-    );
+    assert_eq!(r["archiveSha256"].as_str().unwrap(), format!("sha256:{}", &sidecar[..64]));
 }
 
 #[test]
@@ -85,15 +66,7 @@ fn sidecars_are_accepted_by_sha256sum_and_openssl() {
     std::fs::write(&der, decoded.stdout).unwrap();
     let out = tool(
         "openssl",
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            test_pub().to_str().unwrap(),
-            "-signature",
-            der.to_str().unwrap(),
-            ARCHIVE,
-        ],
+        &["dgst", "-sha256", "-verify", test_pub().to_str().unwrap(), "-signature", der.to_str().unwrap(), ARCHIVE],
         &dir,
     );
     assert!(out.contains("Verified OK"), "{out}");
@@ -111,10 +84,7 @@ fn tar_and_zstd_read_the_archive_in_canonical_order() {
     assert_eq!(paths[2..], sorted[..]);
     for line in listing.lines() {
         assert!(line.contains(" 0/0 ") && line.contains("2025-01-01 00:00"), "{line}");
-        assert!(
-            line.starts_with("-rw-r--r--") || line.starts_with("drwxr-xr-x"),
-            "{line}"
-        );
+        assert!(line.starts_with("-rw-r--r--") || line.starts_with("drwxr-xr-x"), "{line}");
     }
 }
 
@@ -138,17 +108,10 @@ fn extracted_layout_is_read_by_skopeo_and_umoci_with_matching_digests() {
     };
     let image = &bom["images"][0];
     let digest = image["digest"].as_str().unwrap();
-    let layout = format!(
-        "oci:{}:{}",
-        out_dir.join("oci").display(),
-        image["ref"].as_str().unwrap()
-    );
+    let layout = format!("oci:{}:{}", out_dir.join("oci").display(), image["ref"].as_str().unwrap());
 
     // skopeo reads the index whole; its bytes hash to the BOM's digest.
-    let raw = Command::new("skopeo")
-        .args(["inspect", "--raw", &layout])
-        .output()
-        .expect("skopeo must be installed");
+    let raw = Command::new("skopeo").args(["inspect", "--raw", &layout]).output().expect("skopeo must be installed");
     assert!(raw.status.success(), "{}", text(&raw.stderr));
     assert_eq!(genesis_bundle::sha256(&raw.stdout).to_string(), digest);
     let inspected: serde_json::Value =
@@ -160,14 +123,7 @@ fn extracted_layout_is_read_by_skopeo_and_umoci_with_matching_digests() {
     let single = tmp.path().join("single");
     tool(
         "skopeo",
-        &[
-            "copy",
-            "-q",
-            "--override-arch",
-            "arm64",
-            &layout,
-            &format!("oci:{}:app", single.display()),
-        ],
+        &["copy", "-q", "--override-arch", "arm64", &layout, &format!("oci:{}:app", single.display())],
         tmp.path(),
     );
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(single.join("index.json")).unwrap()).unwrap();
@@ -182,30 +138,14 @@ fn extracted_layout_is_read_by_skopeo_and_umoci_with_matching_digests() {
         .find(|m| m["platform"]["architecture"] == "arm64")
         .unwrap()["digest"]
         .clone();
-    assert_eq!(
-        index["manifests"][0]["digest"], arm_digest,
-        "skopeo kept the manifest bytes"
-    );
-    let stat = tool(
-        "umoci",
-        &["stat", "--image", &format!("{}:app", single.display())],
-        tmp.path(),
-    );
+    assert_eq!(index["manifests"][0]["digest"], arm_digest, "skopeo kept the manifest bytes");
+    let stat = tool("umoci", &["stat", "--image", &format!("{}:app", single.display())], tmp.path());
     assert!(stat.contains("genesis fixtures"), "{stat}");
     let bundle = tmp.path().join("unpacked");
     tool(
         "umoci",
-        &[
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!("{}:app", single.display()),
-            bundle.to_str().unwrap(),
-        ],
+        &["unpack", "--rootless", "--image", &format!("{}:app", single.display()), bundle.to_str().unwrap()],
         tmp.path(),
     );
-    assert_eq!(
-        std::fs::read_to_string(bundle.join("rootfs/hello.txt")).unwrap(),
-        "hello from linux/arm64\n"
-    );
+    assert_eq!(std::fs::read_to_string(bundle.join("rootfs/hello.txt")).unwrap(), "hello from linux/arm64\n");
 }

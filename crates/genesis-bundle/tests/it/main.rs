@@ -32,11 +32,7 @@ fn bundle_with(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, std::path::Path
     let mut entries = Vec::new();
     for (path, data) in files {
         let p: BundlePath = path.parse().unwrap();
-        entries.push(FileEntry {
-            path: p.clone(),
-            size: data.len() as u64,
-            sha256: sha256(data),
-        });
+        entries.push(FileEntry { path: p.clone(), size: data.len() as u64, sha256: sha256(data) });
         contents.insert(p, Content::Bytes(data.clone()));
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -60,10 +56,7 @@ fn bundle_with(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, std::path::Path
         &bytes,
         b"sig",
         &contents,
-        WriteOptions {
-            compression: Compression::Zstd,
-            mtime: 0,
-        },
+        WriteOptions { compression: Compression::Zstd, mtime: 0, progress: Default::default() },
     )
     .unwrap();
     (dir, path, bom)
@@ -88,10 +81,7 @@ fn large_blobs_span_fixed_size_frames_and_plain_zstd_reads_the_stream() {
     assert!(sizes[1..4].iter().all(|&n| n as usize == FRAME_SIZE), "{sizes:?}");
     // An independent decoder (the zstd library's streaming API) reads the same bytes.
     let mut whole = Vec::new();
-    zstd::stream::read::Decoder::new(File::open(&path).unwrap())
-        .unwrap()
-        .read_to_end(&mut whole)
-        .unwrap();
+    zstd::stream::read::Decoder::new(File::open(&path).unwrap()).unwrap().read_to_end(&mut whole).unwrap();
     assert_eq!(whole.len() as u64, s.table().decompressed_len());
 }
 
@@ -119,10 +109,7 @@ fn the_parallel_reader_verifies_a_multi_frame_bundle() {
     let summary = genesis_bundle::check_payload(reader, &bom, &mut genesis_bundle::Discard).unwrap();
     assert_eq!(summary.files, 3);
     assert_eq!(summary.archive.len, std::fs::metadata(&path).unwrap().len());
-    assert_eq!(
-        sha256(&std::fs::read(&path).unwrap()).hex(),
-        hex(&summary.archive.sha256)
-    );
+    assert_eq!(sha256(&std::fs::read(&path).unwrap()).hex(), hex(&summary.archive.sha256));
 }
 
 fn hex(b: &[u8]) -> String {
