@@ -261,6 +261,7 @@ struct Pending {
 
 impl Pending {
     fn new(target: &Path) -> Pending {
+        genesis_bundle::scratch::remove_abandoned(target, "partial");
         Pending { tmp: partial_path(target), done: false }
     }
 
@@ -282,8 +283,7 @@ impl Drop for Pending {
 /// Where an output file is written before it is renamed into place, in this process:
 /// `.<name>.partial-<pid>` beside it. A signal handler can remove it.
 pub fn partial_path(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    target.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+    genesis_bundle::scratch::scratch_path(target, "partial").expect("output files have a name")
 }
 
 fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {

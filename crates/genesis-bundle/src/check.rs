@@ -131,6 +131,7 @@ impl Staging {
             return Err(BundleError::OutputExists { path: target.to_owned() });
         }
         let dir = Self::path_for(target).ok_or_else(|| BundleError::OutputExists { path: target.to_owned() })?;
+        crate::scratch::remove_abandoned(target, "staging");
         if dir.symlink_metadata().is_ok() {
             fs::remove_dir_all(&dir).map_err(BundleError::io("removing stale staging", &dir))?;
         }
@@ -141,12 +142,7 @@ impl Staging {
     /// Where [`Staging::begin`] puts the staging directory for `target` in this process:
     /// `.<name>.staging-<pid>` beside it. A signal handler can remove it.
     pub fn path_for(target: &Path) -> Option<PathBuf> {
-        let name = target.file_name()?.to_string_lossy();
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        Some(parent.join(format!(".{name}.staging-{}", std::process::id())))
+        crate::scratch::scratch_path(target, "staging")
     }
 
     /// The staging directory.

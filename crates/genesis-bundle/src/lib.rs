@@ -30,6 +30,7 @@ mod bom;
 mod check;
 mod error;
 mod limits;
+pub mod scratch;
 pub mod seekable;
 pub mod tar;
 mod writer;
