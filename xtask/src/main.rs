@@ -48,6 +48,9 @@ fn ci(root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run_cmd(Command::new(&cargo).current_dir(root).args(["fmt", "--all", "--check"]))?;
     check_deps::run(root)?;
+    // Licences, duplicate versions and sources (deny.toml). The advisory database needs
+    // GitHub, which this environment cannot reach.
+    run_cmd(Command::new(&cargo).current_dir(root).args(["deny", "check", "bans", "licenses", "sources"]))?;
     fixtures::run(root, true)?;
     run_cmd(Command::new(&cargo).current_dir(root).args([
         "clippy",
