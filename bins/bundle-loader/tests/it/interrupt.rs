@@ -69,14 +69,7 @@ fn a_run_after_a_killed_run_completes_and_clears_its_litter() {
 
     std::fs::remove_file(bundles.path().join(format!("{ARCHIVE}.sha256"))).unwrap();
     let archive = bundles.path().join(ARCHIVE);
-    let out = crate::loader(&[
-        "extract",
-        archive.to_str().unwrap(),
-        "--key",
-        test_pub().to_str().unwrap(),
-        "--output-dir",
-        target.to_str().unwrap(),
-    ]);
+    let out = crate::extract(&archive, &target);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(listing(parent.path()), ["out"], "the abandoned staging directory is gone");
 }

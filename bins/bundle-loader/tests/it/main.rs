@@ -34,6 +34,28 @@ pub fn loader(args: &[&str]) -> Output {
         .expect("bundle-loader runs")
 }
 
+/// `bundle-loader verify BUNDLE --key test.pub EXTRA…`
+pub fn verify(bundle: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["verify", bundle.to_str().unwrap()];
+    let key = test_pub();
+    args.extend(["--key", key.to_str().unwrap()]);
+    args.extend(extra);
+    loader(&args)
+}
+
+/// `bundle-loader extract BUNDLE --key test.pub --output-dir TARGET`
+pub fn extract(bundle: &Path, target: &Path) -> Output {
+    let key = test_pub();
+    loader(&[
+        "extract",
+        bundle.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--output-dir",
+        target.to_str().unwrap(),
+    ])
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

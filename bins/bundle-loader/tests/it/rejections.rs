@@ -1,7 +1,7 @@
 //! Every fixture case is refused with its own error, by `verify` and by `extract`, and
 //! `extract` leaves no output directory and no staging directory behind.
 
-use crate::{case, listing, loader, test_pub, text};
+use crate::{case, extract, listing, loader, text, verify};
 
 /// (fixture case, what the error must say).
 const CASES: &[(&str, &str)] = &[
@@ -30,7 +30,7 @@ const CASES: &[(&str, &str)] = &[
 #[test]
 fn verify_refuses_every_case_with_its_error() {
     for (name, expected) in CASES {
-        let out = loader(&["verify", case(name).to_str().unwrap(), "--key", test_pub().to_str().unwrap()]);
+        let out = verify(&case(name), &[]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains(expected), "{name}: expected {expected:?} in {}", text(&out.stderr));
         assert!(out.stdout.is_empty(), "{name}: nothing on stdout for a failure in text mode");
@@ -42,14 +42,7 @@ fn extract_refuses_every_case_and_leaves_nothing() {
     for (name, expected) in CASES {
         let parent = tempfile::tempdir().unwrap();
         let target = parent.path().join("out");
-        let out = loader(&[
-            "extract",
-            case(name).to_str().unwrap(),
-            "--key",
-            test_pub().to_str().unwrap(),
-            "--output-dir",
-            target.to_str().unwrap(),
-        ]);
+        let out = extract(&case(name), &target);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains(expected), "{name}: {}", text(&out.stderr));
         assert!(listing(parent.path()).is_empty(), "{name}: left {:?}", listing(parent.path()));
@@ -58,14 +51,7 @@ fn extract_refuses_every_case_and_leaves_nothing() {
 
 #[test]
 fn json_failure_report_names_the_cause() {
-    let out = loader(&[
-        "verify",
-        case("blob-byte-changed").to_str().unwrap(),
-        "--key",
-        test_pub().to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
+    let out = verify(&case("blob-byte-changed"), &["--output", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verified"], false);
@@ -89,7 +75,7 @@ fn a_key_that_is_not_a_public_key_is_an_input_error() {
 
 #[test]
 fn a_missing_bundle_is_not_found() {
-    let out = loader(&["verify", "/nonexistent/demo.tar.zst", "--key", test_pub().to_str().unwrap()]);
+    let out = verify(std::path::Path::new("/nonexistent/demo.tar.zst"), &[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("/nonexistent/demo.tar.zst"), "{}", text(&out.stderr));
 }
@@ -102,7 +88,7 @@ fn limits_are_configurable() {
         ("--max-total-size", "4096", "decompressed archive size"),
         ("--max-entries", "5", "entry count"),
     ] {
-        let out = loader(&["verify", good.to_str().unwrap(), "--key", test_pub().to_str().unwrap(), flag, value]);
+        let out = verify(&good, &[flag, value]);
         assert_eq!(out.status.code(), Some(1), "{flag}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains(expected), "{flag}: {}", text(&out.stderr));
     }
@@ -114,14 +100,7 @@ fn an_existing_output_dir_is_refused_untouched() {
     let target = parent.path().join("out");
     std::fs::create_dir(&target).unwrap();
     std::fs::write(target.join("keep"), b"mine").unwrap();
-    let out = loader(&[
-        "extract",
-        case("good").to_str().unwrap(),
-        "--key",
-        test_pub().to_str().unwrap(),
-        "--output-dir",
-        target.to_str().unwrap(),
-    ]);
+    let out = extract(&case("good"), &target);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("already exists"));
     assert_eq!(listing(&target), ["keep"]);

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::{ARCHIVE, case, listing, loader, test_pub, text};
+use crate::{ARCHIVE, case, extract, listing, test_pub, text, verify};
 
 fn tool(program: &str, args: &[&str], dir: &Path) -> String {
     let out = Command::new(program)
@@ -18,7 +18,7 @@ fn tool(program: &str, args: &[&str], dir: &Path) -> String {
 
 #[test]
 fn verify_reports_each_fact_in_text_and_json() {
-    let out = loader(&["verify", case("good").to_str().unwrap(), "--key", test_pub().to_str().unwrap()]);
+    let out = verify(&case("good"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let t = text(&out.stdout);
     assert!(t.contains("✓ signature OK (key SHA256:"), "{t}");
@@ -26,8 +26,7 @@ fn verify_reports_each_fact_in_text_and_json() {
     assert!(t.contains("✓ detached signature OK"), "{t}");
     assert!(t.contains("✓ 13 entries match the BOM"), "{t}");
 
-    let out =
-        loader(&["verify", case("good").to_str().unwrap(), "--key", test_pub().to_str().unwrap(), "--output", "json"]);
+    let out = verify(&case("good"), &["--output", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verified"], true);
     let r = &v["report"];
@@ -44,7 +43,7 @@ fn absent_sidecars_are_reported_not_required() {
     let dir = tempfile::tempdir().unwrap();
     let lone = dir.path().join(ARCHIVE);
     std::fs::copy(case("good"), &lone).unwrap();
-    let out = loader(&["verify", lone.to_str().unwrap(), "--key", test_pub().to_str().unwrap()]);
+    let out = verify(&lone, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("! no sha256 sidecar"));
     assert!(text(&out.stdout).contains("! no detached signature"));
@@ -92,14 +91,7 @@ fn tar_and_zstd_read_the_archive_in_canonical_order() {
 fn extracted_layout_is_read_by_skopeo_and_umoci_with_matching_digests() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("x");
-    let out = loader(&[
-        "extract",
-        case("good").to_str().unwrap(),
-        "--key",
-        test_pub().to_str().unwrap(),
-        "--output-dir",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = extract(&case("good"), &out_dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(listing(&out_dir), ["charts", "manifests", "oci"]);
     let bom: serde_json::Value = {
