@@ -249,6 +249,9 @@ enum Entry {
     Dir(String),
     /// A header with another type flag (link, device) and no data.
     Special(Vec<u8>, u8),
+    /// A file header announcing more bytes than follow (the announced size is what a
+    /// reader must refuse before reading).
+    Announcing(Vec<u8>, u64, Vec<u8>),
 }
 
 fn header_with(path: &[u8], size: u64, kind: u8) -> [u8; BLOCK] {
@@ -277,6 +280,10 @@ fn assemble(entries: &[Entry]) -> anyhow::Result<Vec<u8>> {
             }
             Entry::Dir(d) => tar.extend_from_slice(&dir_header(d, EPOCH)),
             Entry::Special(path, kind) => tar.extend_from_slice(&header_with(path, 0, *kind)),
+            Entry::Announcing(path, size, data) => {
+                tar.extend_from_slice(&header_with(path, *size, b'0'));
+                tar.extend_from_slice(data);
+            }
         }
     }
     tar.extend_from_slice(&END_OF_ARCHIVE);
@@ -397,6 +404,11 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     cases.push(("truncated", good_bytes[..good_bytes.len() / 2].to_vec()));
     cases.push(("trailing-garbage", [good_bytes.as_slice(), b"GARBAGE AFTER THE SEEK TABLE\n"].concat()));
     cases.push(("decompression-bomb", bomb(test_key)?));
+    let default_limit = genesis_bundle::Limits::default().max_bom_size;
+    cases.push((
+        "oversized-bom",
+        with(&|e| e[0] = Entry::Announcing(BOM_PATH.into(), default_limit + 1, head.bom.clone()))?,
+    ));
 
     for (case, bytes) in &cases {
         let d = cases_dir.join(case);

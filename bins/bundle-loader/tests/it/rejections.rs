@@ -23,6 +23,7 @@ const CASES: &[(&str, &str)] = &[
     ("truncated", "archive is truncated"),
     ("trailing-garbage", "bytes of trailing data"),
     ("decompression-bomb", "limit exceeded: decompression ratio"),
+    ("oversized-bom", "limit exceeded: bom.json size (16777217 > 16777216)"),
     ("sha256-sidecar-mismatch", ".sha256: says"),
     ("sig-sidecar-other-key", ".sig: detached signature does not verify"),
 ];
