@@ -63,7 +63,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    genesis_app::init_logging("bundle-builder");
+    genesis_app::init_logging();
+    genesis_app::announce_endpoints("bundle-builder", &[]);
     interrupt::install();
     let cli = Cli::parse();
     exit::run(|| match cli.command {

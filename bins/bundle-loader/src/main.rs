@@ -1,12 +1,15 @@
 //! `bundle-loader`: runs on the air-gapped side. Re-verifies a bundle (zero-trust the
-//! carrier) and unpacks it only once everything verified.
+//! carrier), unpacks it, or loads its images into the cluster-local registry, only once
+//! everything verified.
+
+mod load;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use genesis_app::verify::{self, ExtractArgs, VerifyArgs};
 
-/// Verify and unpack Genesis bundles, offline and fail-closed.
+/// Verify, unpack and load Genesis bundles, fail-closed.
 #[derive(Debug, Parser)]
 #[command(name = "bundle-loader", version, about)]
 struct Cli {
@@ -21,14 +24,21 @@ enum Command {
     /// Verify a bundle and unpack its payload into a new directory, which appears only when
     /// everything verified.
     Extract(ExtractArgs),
+    /// Verify a bundle, then push every image to a registry with identical manifest bytes and
+    /// digests, skipping blobs the registry has.
+    Load(load::LoadArgs),
 }
 
 fn main() -> ExitCode {
-    genesis_app::init_logging("bundle-loader");
+    genesis_app::init_logging();
     genesis_app::interrupt::install();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Load(_)) {
+        genesis_app::announce_endpoints("bundle-loader", &[]);
+    }
     genesis_app::exit::run(|| match &cli.command {
         Command::Verify(args) => verify::run(args, None),
         Command::Extract(args) => verify::run(&args.verify, Some(&args.output_dir)),
+        Command::Load(args) => load::run(args),
     })
 }

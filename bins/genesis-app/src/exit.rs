@@ -52,6 +52,17 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
                 _ => USAGE,
             };
         }
+        if let Some(r) = cause.downcast_ref::<genesis_registry::RegistryError>() {
+            use genesis_registry::RegistryError as R;
+            return match r {
+                R::Transport { .. } | R::Status { .. } | R::Unauthorized { .. } => NETWORK,
+                R::NotFound(_) => NOT_FOUND,
+                R::DigestMismatch { .. } => VERIFICATION_FAILED,
+                R::Bundle(b) => bundle_code(b),
+                R::Io { source, .. } => io_code(source),
+                _ => USAGE,
+            };
+        }
         if let Some(e) = cause.downcast_ref::<std::io::Error>() {
             return io_code(e);
         }

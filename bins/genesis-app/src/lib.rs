@@ -6,6 +6,7 @@
 pub mod exit;
 pub mod interrupt;
 pub mod progress;
+pub mod registry;
 pub mod verify;
 
 use std::io::Write;
@@ -52,14 +53,19 @@ impl LimitArgs {
     }
 }
 
-/// Sets up `tracing` on stderr, filtered by `RUST_LOG` (default `warn`), and logs the
-/// network endpoints the tool will contact: none, for every command that exists today.
-pub fn init_logging(tool: &str) {
+/// Sets up `tracing` on stderr, filtered by `RUST_LOG` (default `warn`).
+pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
-    tracing::info!(tool, endpoints = "none", "network endpoints this run may contact: none");
+}
+
+/// Logs, before any work, every out-of-boundary endpoint this run may contact, so an
+/// operator can audit egress from the first log line. An empty list is logged as `none`.
+pub fn announce_endpoints(tool: &str, endpoints: &[&str]) {
+    let list = if endpoints.is_empty() { "none".to_owned() } else { endpoints.join(", ") };
+    tracing::info!(tool, endpoints = %list, "network endpoints this run may contact: {list}");
 }
 
 /// Prints a value as pretty JSON on stdout.

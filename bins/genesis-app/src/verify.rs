@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use genesis_trust::{PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifyReport};
+use genesis_trust::{CheckedBundle, PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifyReport};
 
 use crate::exit::{self, VERIFICATION_FAILED};
 use crate::{LimitArgs, OutputFormat, interrupt, print_json, progress};
@@ -45,6 +45,15 @@ fn policy(keys: &[PathBuf]) -> Result<TrustPolicy, TrustError> {
     TrustPolicy::from_keys(keys)
 }
 
+/// Opens, verifies and checks a bundle in one pass, with a progress bar: what `load` and
+/// `serve` start with.
+pub fn check_bundle(args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
+    let policy = policy(&args.keys)?;
+    let bundle = UnverifiedBundle::open(&args.bundle, &args.limits.limits())?;
+    let _bar = progress::show(bundle.progress(), "verifying", args.quiet);
+    bundle.verify(&policy)?.check()
+}
+
 fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyReport, TrustError> {
     let policy = policy(&args.keys)?;
     let bundle = UnverifiedBundle::open(&args.bundle, &args.limits.limits())?;
@@ -53,7 +62,7 @@ fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyRe
     let bundle = bundle.verify(&policy)?;
     match target {
         Some(dir) => bundle.extract(dir),
-        None => bundle.check(),
+        None => bundle.check().map(|checked| checked.report().clone()),
     }
 }
 

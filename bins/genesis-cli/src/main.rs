@@ -21,7 +21,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    genesis_app::init_logging("genesis");
+    genesis_app::init_logging();
+    genesis_app::announce_endpoints("genesis", &[]);
     genesis_app::interrupt::install();
     let cli = Cli::parse();
     genesis_app::exit::run(|| match &cli.command {

@@ -53,6 +53,11 @@ impl Progress {
         self.0[0].fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Takes back `n` bytes counted for work that has to be redone (a retried upload).
+    pub fn sub(&self, n: u64) {
+        self.0[0].fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Sets the number of bytes the whole job will process, once known.
     pub fn set_total(&self, total: u64) {
         self.0[1].store(total, std::sync::atomic::Ordering::Relaxed);

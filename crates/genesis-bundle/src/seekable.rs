@@ -182,6 +182,16 @@ impl SeekTable {
     }
 }
 
+/// Whether a file starts with a zstd frame (the seek table is checked when it is opened).
+pub fn is_seekable_zstd(file: &File) -> io::Result<bool> {
+    let mut magic = [0u8; 4];
+    match file.read_exact_at(&mut magic, 0) {
+        Ok(()) => Ok(magic == [0x28, 0xb5, 0x2f, 0xfd]),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> Result<()> {
     file.read_exact_at(buf, offset).map_err(|e| from_io(e, "reading the archive"))
 }

@@ -86,6 +86,31 @@ pub struct VerifiedBundle {
     policy: TrustPolicy,
 }
 
+/// A bundle whose every entry matched its signed BOM in a full pass: the only input the
+/// loader accepts. Like [`VerifiedBundle`], it has no public constructor.
+#[derive(Debug, Clone)]
+pub struct CheckedBundle {
+    bom: Bom,
+    report: VerifyReport,
+}
+
+impl CheckedBundle {
+    /// The verified BOM.
+    pub fn bom(&self) -> &Bom {
+        &self.bom
+    }
+
+    /// What the verification established.
+    pub fn report(&self) -> &VerifyReport {
+        &self.report
+    }
+
+    /// The archive.
+    pub fn path(&self) -> &Path {
+        &self.report.bundle
+    }
+}
+
 /// State of one sidecar file beside the archive.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase", tag = "status")]
@@ -151,8 +176,11 @@ impl VerifiedBundle {
     }
 
     /// Streams the whole payload, checking every entry and the sidecars, keeping nothing.
-    pub fn check(self) -> Result<VerifyReport> {
-        self.run(&mut Discard)
+    /// The result is the proof the loader asks for.
+    pub fn check(self) -> Result<CheckedBundle> {
+        let bom = self.bom.clone();
+        let report = self.run(&mut Discard)?;
+        Ok(CheckedBundle { bom, report })
     }
 
     /// Streams the whole payload into a staging directory beside `target` and renames it to

@@ -1,0 +1,711 @@
+//! A client of the OCI distribution API: token and basic auth, TLS by default (system roots
+//! or a custom CA), plain HTTP only when asked, retries with backoff per request, digests
+//! verified on everything read, monolithic or chunked uploads, cross-repository mounts.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use genesis_types::{Digest, media_types};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use sha2::{Digest as _, Sha256};
+
+use crate::{RegistryError, Result};
+
+/// Largest manifest accepted (the distribution spec suggests 4 MiB).
+pub const MAX_MANIFEST: usize = 4 << 20;
+/// Blobs larger than this are uploaded in chunks of this size.
+pub const CHUNK: u64 = 32 << 20;
+/// Media types accepted when fetching a manifest.
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
+     application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// A username and password (or token) for one registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, ****)", self.username)
+    }
+}
+
+impl Credentials {
+    /// Reads the entry for `host` from a Docker `config.json` (`auths.<host>.auth`, base64
+    /// `user:password`). `None` when the file has no entry for the host.
+    pub fn from_docker_config(path: &Path, host: &str) -> Result<Option<Credentials>> {
+        let text = std::fs::read_to_string(path).map_err(RegistryError::io("reading", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| RegistryError::Invalid(format!("{}: not a Docker config.json: {e}", path.display())))?;
+        let Some(entry) = v["auths"].get(host).or_else(|| v["auths"].get(format!("https://{host}"))) else {
+            return Ok(None);
+        };
+        let auth = entry["auth"].as_str().unwrap_or_default();
+        let decoded = STANDARD.decode(auth).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
+            RegistryError::Invalid(format!("{}: auths.{host}.auth is not base64 user:password", path.display()))
+        })?;
+        let (username, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| RegistryError::Invalid(format!("{}: auths.{host}.auth has no ':'", path.display())))?;
+        Ok(Some(Credentials { username: username.into(), password: password.into() }))
+    }
+
+    /// The default Docker config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+    pub fn default_docker_config() -> Option<PathBuf> {
+        let dir = std::env::var_os("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))?;
+        Some(dir.join("config.json")).filter(|p| p.exists())
+    }
+}
+
+/// How to reach one registry.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Use `http://` instead of TLS. Only when the operator says so (`--plain-http`).
+    pub plain_http: bool,
+    /// Trust only this CA bundle (PEM) instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Credentials for basic auth and token requests.
+    pub credentials: Option<Credentials>,
+    /// Retries of one request after a transient failure (default 3 when zero).
+    pub retries: u32,
+}
+
+/// A manifest as fetched: its exact bytes, its media type and its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The bytes, exactly as served.
+    pub bytes: Bytes,
+    /// `Content-Type` (or the `mediaType` field when the header is missing).
+    pub media_type: String,
+    /// SHA-256 of the bytes.
+    pub digest: Digest,
+}
+
+/// What happened to one blob on push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PushOutcome {
+    /// The registry already had it (HEAD answered 200).
+    Present,
+    /// Mounted from another repository of the same registry.
+    Mounted,
+    /// Uploaded.
+    Uploaded,
+}
+
+/// Where a blob's bytes come from for an upload; opened again for every attempt.
+pub trait BlobSource: Send + Sync {
+    /// A fresh reader over the whole blob.
+    fn open(&self) -> std::io::Result<Box<dyn Read + Send>>;
+}
+
+/// A client for one registry host.
+#[derive(Clone)]
+pub struct Registry {
+    host: String,
+    base: String,
+    http: reqwest::Client,
+    credentials: Option<Credentials>,
+    auth: Arc<Mutex<HashMap<String, String>>>,
+    retries: u32,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Registry({})", self.base)
+    }
+}
+
+fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(RegistryError::io("reading CA bundle", path.display()))?;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let cert = cert.map_err(RegistryError::io("parsing CA bundle", path.display()))?;
+                roots.add(cert).map_err(|e| RegistryError::Invalid(format!("{}: {e}", path.display())))?;
+            }
+            if roots.is_empty() {
+                return Err(RegistryError::Invalid(format!("{}: no certificates in the CA bundle", path.display())));
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RegistryError::Invalid(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// `Www-Authenticate: Bearer realm="…",service="…",scope="…"` parameters.
+fn challenge_params(header: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let rest = header.split_once(' ').map_or("", |(_, r)| r);
+    let mut chars = rest.chars().peekable();
+    while chars.peek().is_some() {
+        let key: String = chars
+            .by_ref()
+            .take_while(|&c| c != '=')
+            .collect::<String>()
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_owned();
+        let value: String = if chars.peek() == Some(&'"') {
+            chars.next();
+            let v = chars.by_ref().take_while(|&c| c != '"').collect();
+            while chars.peek().is_some_and(|&c| c != ',') {
+                chars.next();
+            }
+            chars.next();
+            v
+        } else {
+            chars.by_ref().take_while(|&c| c != ',').collect()
+        };
+        if !key.is_empty() {
+            out.insert(key.to_ascii_lowercase(), value);
+        }
+    }
+    out
+}
+
+fn sha256(bytes: &[u8]) -> Digest {
+    Digest::from_sha256_bytes(Sha256::digest(bytes).into())
+}
+
+impl Registry {
+    /// A client for `host` (`HOST[:PORT]`).
+    pub fn new(host: &str, options: &RegistryOptions) -> Result<Registry> {
+        // reqwest is built without a default TLS backend; ring is ours (see ARCHITECTURE.md).
+        // Installing twice is harmless: the first one stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let scheme = if options.plain_http { "http" } else { "https" };
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(concat!("genesis/", env!("CARGO_PKG_VERSION")))
+            .no_proxy();
+        if !options.plain_http {
+            builder = builder.use_preconfigured_tls(tls_config(options.ca_file.as_deref())?);
+        }
+        let http = builder.build().map_err(|e| RegistryError::Invalid(format!("HTTP client: {e}")))?;
+        Ok(Registry {
+            host: host.to_owned(),
+            base: format!("{scheme}://{host}"),
+            http,
+            credentials: options.credentials.clone(),
+            auth: Arc::default(),
+            retries: if options.retries == 0 { 3 } else { options.retries },
+        })
+    }
+
+    /// The registry host.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Resolves a `Location` header against the registry.
+    fn location(&self, resp: &Response) -> Result<String> {
+        let loc = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| RegistryError::Invalid(format!("{}: upload response without Location", self.host)))?;
+        Ok(if loc.starts_with("http://") || loc.starts_with("https://") { loc.to_owned() } else { self.url(loc) })
+    }
+
+    /// Sends a request built by `make` (called again for each attempt), with the cached
+    /// authorization for `scope`; answers a 401 challenge once; retries transient failures
+    /// with exponential backoff.
+    async fn send(&self, scope: &str, make: &(dyn Fn() -> RequestBuilder + Sync)) -> Result<Response> {
+        let mut attempt = 0;
+        let mut challenged = false;
+        loop {
+            let mut req = make();
+            if let Some(auth) = self.auth.lock().expect("not poisoned").get(scope).cloned() {
+                req = req.header(AUTHORIZATION, auth);
+            }
+            let result = req.send().await;
+            let failure = match result {
+                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !challenged => {
+                    challenged = true;
+                    self.answer_challenge(scope, &resp).await?;
+                    continue;
+                }
+                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
+                    return Err(RegistryError::Unauthorized {
+                        registry: self.host.clone(),
+                        detail: "credentials refused".into(),
+                    });
+                }
+                Ok(resp) if resp.status().is_server_error() || resp.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    status_error(resp, "").await
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e) => {
+                    RegistryError::Transport { url: e.url().map(ToString::to_string).unwrap_or_default(), source: e }
+                }
+            };
+            if attempt >= self.retries || !failure.is_transient() {
+                return Err(failure);
+            }
+            attempt += 1;
+            let delay = Duration::from_millis(200 << attempt.min(6));
+            tracing::warn!(registry = %self.host, attempt, error = %failure, "retrying after {delay:?}");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn answer_challenge(&self, scope: &str, resp: &Response) -> Result<()> {
+        let header = resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let unauthorized = |detail: String| RegistryError::Unauthorized { registry: self.host.clone(), detail };
+        let basic = self
+            .credentials
+            .as_ref()
+            .map(|c| format!("Basic {}", STANDARD.encode(format!("{}:{}", c.username, c.password))));
+        let value = if header.to_ascii_lowercase().starts_with("basic") {
+            basic.ok_or_else(|| unauthorized(header.clone()))?
+        } else if header.to_ascii_lowercase().starts_with("bearer") {
+            let params = challenge_params(&header);
+            let realm =
+                params.get("realm").ok_or_else(|| unauthorized(format!("bearer challenge without realm: {header}")))?;
+            tracing::info!(registry = %self.host, realm, "requesting a token");
+            let mut req = self.http.get(realm).query(&[("scope", scope)]);
+            if let Some(service) = params.get("service") {
+                req = req.query(&[("service", service)]);
+            }
+            if let Some(b) = &basic {
+                req = req.header(AUTHORIZATION, b);
+            }
+            let resp = req.send().await.map_err(|e| RegistryError::Transport { url: realm.clone(), source: e })?;
+            if !resp.status().is_success() {
+                return Err(unauthorized(format!("token endpoint {realm} answered {}", resp.status())));
+            }
+            let bytes = read_limited(resp, 1 << 20, realm).await?;
+            let body: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| unauthorized(format!("token endpoint {realm} returned no JSON: {e}")))?;
+            let token = body["token"].as_str().or_else(|| body["access_token"].as_str()).unwrap_or_default();
+            if token.is_empty() {
+                return Err(unauthorized(format!("token endpoint {realm} returned no token")));
+            }
+            format!("Bearer {token}")
+        } else {
+            return Err(unauthorized(if header.is_empty() { "401 without a challenge".into() } else { header }));
+        };
+        self.auth.lock().expect("not poisoned").insert(scope.to_owned(), value);
+        Ok(())
+    }
+
+    fn pull_scope(repo: &str) -> String {
+        format!("repository:{repo}:pull")
+    }
+
+    fn push_scope(repo: &str) -> String {
+        format!("repository:{repo}:pull,push")
+    }
+
+    /// `GET /v2/`: reachable, and authenticated if the registry requires it.
+    pub async fn ping(&self) -> Result<()> {
+        let url = self.url("/v2/");
+        let resp = self.send("registry:catalog:*", &|| self.http.get(&url)).await?;
+        expect(resp, &[StatusCode::OK], "GET", &url).await.map(drop)
+    }
+
+    /// Whether the repository has the blob.
+    pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool> {
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let resp = self.send(&Self::pull_scope(repo), &|| self.http.head(&url)).await?;
+        match resp.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(status_error(resp, &url).await),
+        }
+    }
+
+    /// Whether the repository has a manifest with this digest.
+    pub async fn has_manifest(&self, repo: &str, digest: &Digest) -> Result<bool> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{digest}"));
+        let resp = self.send(&Self::pull_scope(repo), &|| self.http.head(&url).header(ACCEPT, MANIFEST_ACCEPT)).await?;
+        match resp.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(status_error(resp, &url).await),
+        }
+    }
+
+    /// Fetches a manifest by tag or digest, keeping its exact bytes; the digest is checked
+    /// against the reference (when it is one) and against `Docker-Content-Digest`.
+    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<Manifest> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let resp = self.send(&Self::pull_scope(repo), &|| self.http.get(&url).header(ACCEPT, MANIFEST_ACCEPT)).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(RegistryError::NotFound(format!("{}/{repo}:{reference}", self.host)));
+        }
+        let resp = expect(resp, &[StatusCode::OK], "GET", &url).await?;
+        let header_digest =
+            resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let bytes = read_limited(resp, MAX_MANIFEST, &url).await?;
+        let digest = sha256(&bytes);
+        for claimed in [Some(reference.to_owned()), header_digest].into_iter().flatten() {
+            if let Ok(expected) = claimed.parse::<Digest>()
+                && expected != digest
+            {
+                return Err(RegistryError::DigestMismatch {
+                    what: format!("manifest {repo}@{reference}"),
+                    expected,
+                    actual: digest,
+                });
+            }
+        }
+        let media_type = match content_type
+            .filter(|c| media_types::is_index(c) || media_types::is_manifest(c) || c.starts_with("application/vnd."))
+        {
+            Some(c) => c,
+            None => serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
+                .ok_or_else(|| RegistryError::Invalid(format!("{url}: manifest without a media type")))?,
+        };
+        Ok(Manifest { bytes, media_type, digest })
+    }
+
+    /// Stores a manifest under `reference` (a tag or its digest).
+    pub async fn put_manifest(&self, repo: &str, reference: &str, manifest: &Manifest) -> Result<()> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let resp = self
+            .send(&Self::push_scope(repo), &|| {
+                self.http.put(&url).header(CONTENT_TYPE, &manifest.media_type).body(manifest.bytes.clone())
+            })
+            .await?;
+        let resp = expect(resp, &[StatusCode::CREATED, StatusCode::OK], "PUT", &url).await?;
+        if let Some(d) = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok())
+            && let Ok(d) = d.parse::<Digest>()
+            && d != manifest.digest
+        {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("stored manifest {repo}:{reference}"),
+                expected: manifest.digest.clone(),
+                actual: d,
+            });
+        }
+        Ok(())
+    }
+
+    /// Streams a blob into `sink`, checking size and digest; the caller keeps the bytes only
+    /// if this returns `Ok`.
+    pub async fn get_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        sink: &mut (dyn std::io::Write + Send),
+    ) -> Result<()> {
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let resp = self.send(&Self::pull_scope(repo), &|| self.http.get(&url)).await?;
+        let mut resp = expect(resp, &[StatusCode::OK], "GET", &url).await?;
+        let mut hasher = Sha256::new();
+        let mut got = 0u64;
+        while let Some(chunk) =
+            resp.chunk().await.map_err(|e| RegistryError::Transport { url: url.clone(), source: e })?
+        {
+            got += chunk.len() as u64;
+            if got > size {
+                return Err(RegistryError::Invalid(format!("{url}: blob larger than its descriptor ({size} bytes)")));
+            }
+            hasher.update(&chunk);
+            sink.write_all(&chunk).map_err(RegistryError::io("writing", &url))?;
+        }
+        let actual = Digest::from_sha256_bytes(hasher.finalize().into());
+        if got != size || &actual != digest {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("blob {repo}@{digest} ({got} of {size} bytes)"),
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    /// Pushes one blob unless the repository has it: HEAD first, then a cross-repository
+    /// mount from `mount_from` when given, else an upload (monolithic up to [`CHUNK`],
+    /// chunked above). The whole blob is retried on a transient failure.
+    pub async fn push_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        source: Arc<dyn BlobSource>,
+        mount_from: Option<&str>,
+        progress: &genesis_bundle::Progress,
+    ) -> Result<PushOutcome> {
+        if self.has_blob(repo, digest).await? {
+            progress.add(size);
+            return Ok(PushOutcome::Present);
+        }
+        let scope = Self::push_scope(repo);
+        let start_url = match mount_from {
+            Some(from) => self.url(&format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}")),
+            None => self.url(&format!("/v2/{repo}/blobs/uploads/")),
+        };
+        let mut attempt = 0;
+        loop {
+            let resp = self.send(&scope, &|| self.http.post(&start_url).header(CONTENT_LENGTH, 0)).await?;
+            if resp.status() == StatusCode::CREATED && mount_from.is_some() {
+                progress.add(size);
+                return Ok(PushOutcome::Mounted);
+            }
+            let resp = expect(resp, &[StatusCode::ACCEPTED], "POST", &start_url).await?;
+            let location = self.location(&resp)?;
+            let before = progress.done();
+            match self.upload(&scope, location, digest, size, &source, progress).await {
+                Ok(()) => return Ok(PushOutcome::Uploaded),
+                Err(e) if e.is_transient() && attempt < self.retries => {
+                    attempt += 1;
+                    tracing::warn!(registry = %self.host, %digest, attempt, error = %e, "upload failed, retrying this blob");
+                    progress.sub(progress.done() - before);
+                    tokio::time::sleep(Duration::from_millis(200 << attempt.min(6))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn upload(
+        &self,
+        scope: &str,
+        mut location: String,
+        digest: &Digest,
+        size: u64,
+        source: &Arc<dyn BlobSource>,
+        progress: &genesis_bundle::Progress,
+    ) -> Result<()> {
+        let reader = source.open().map_err(RegistryError::io("reading blob", digest))?;
+        let chunks: Chunks = Arc::new(tokio::sync::Mutex::new(spawn_reader(reader, digest.clone(), size)));
+        if size <= CHUNK {
+            let body = body_from(&chunks, size, progress.clone());
+            let url = with_digest(&location, digest);
+            let resp = self
+                .send_once(
+                    scope,
+                    self.http
+                        .put(&url)
+                        .header(CONTENT_LENGTH, size)
+                        .header(CONTENT_TYPE, "application/octet-stream")
+                        .body(body),
+                )
+                .await?;
+            expect(resp, &[StatusCode::CREATED], "PUT", &url).await?;
+            return Ok(());
+        }
+        let mut offset = 0u64;
+        while offset < size {
+            let len = CHUNK.min(size - offset);
+            let body = body_from(&chunks, len, progress.clone());
+            let resp = self
+                .send_once(
+                    scope,
+                    self.http
+                        .patch(&location)
+                        .header(CONTENT_LENGTH, len)
+                        .header(CONTENT_RANGE, format!("{}-{}", offset, offset + len - 1))
+                        .header(CONTENT_TYPE, "application/octet-stream")
+                        .body(body),
+                )
+                .await?;
+            let resp = expect(resp, &[StatusCode::ACCEPTED, StatusCode::NO_CONTENT], "PATCH", &location).await?;
+            location = self.location(&resp)?;
+            offset += len;
+        }
+        let url = with_digest(&location, digest);
+        let resp = self.send_once(scope, self.http.put(&url).header(CONTENT_LENGTH, 0)).await?;
+        expect(resp, &[StatusCode::CREATED], "PUT", &url).await?;
+        Ok(())
+    }
+
+    /// Sends a request whose body cannot be replayed: one attempt, with the cached auth.
+    async fn send_once(&self, scope: &str, mut req: RequestBuilder) -> Result<Response> {
+        if let Some(auth) = self.auth.lock().expect("not poisoned").get(scope).cloned() {
+            req = req.header(AUTHORIZATION, auth);
+        }
+        let resp = req.send().await.map_err(|e| RegistryError::Transport {
+            url: e.url().map(ToString::to_string).unwrap_or_default(),
+            source: e,
+        })?;
+        if resp.status().is_server_error() {
+            return Err(status_error(resp, "").await);
+        }
+        Ok(resp)
+    }
+
+    /// Tags of a repository.
+    pub async fn tags(&self, repo: &str) -> Result<Vec<String>> {
+        let url = self.url(&format!("/v2/{repo}/tags/list"));
+        let resp = self.send(&Self::pull_scope(repo), &|| self.http.get(&url)).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        let resp = expect(resp, &[StatusCode::OK], "GET", &url).await?;
+        let bytes = read_limited(resp, MAX_MANIFEST, &url).await?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| RegistryError::Invalid(format!("{url}: {e}")))?;
+        Ok(v["tags"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default())
+    }
+}
+
+fn with_digest(location: &str, digest: &Digest) -> String {
+    let sep = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{sep}digest={digest}")
+}
+
+/// Reads a blob on a blocking thread in 1 MiB chunks, hashing it; the last item is an error
+/// if the bytes do not match the digest, which aborts the upload before it completes.
+fn spawn_reader(
+    mut reader: Box<dyn Read + Send>,
+    digest: Digest,
+    size: u64,
+) -> tokio::sync::mpsc::Receiver<std::io::Result<Bytes>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut hasher = Sha256::new();
+        let mut left = size;
+        while left > 0 {
+            let mut buf = vec![0u8; (1 << 20).min(left) as usize];
+            if let Err(e) = reader.read_exact(&mut buf) {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+            hasher.update(&buf);
+            left -= buf.len() as u64;
+            if left == 0 {
+                let actual = Digest::from_sha256_bytes(hasher.clone().finalize().into());
+                if actual != digest {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(format!("blob {digest} reads as {actual}"))));
+                    return;
+                }
+            }
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+type Chunks = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>>>;
+
+/// A request body that takes the next `len` bytes from the reader's chunks. Chunks are
+/// 1 MiB and [`CHUNK`] is a multiple of that, so a chunk never straddles two bodies; bodies
+/// are sent one after another, so they never contend for the receiver.
+fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::Progress) -> reqwest::Body {
+    let state = (Arc::clone(chunks), len, progress);
+    reqwest::Body::wrap_stream(futures_util::stream::unfold(state, |(chunks, left, progress)| async move {
+        if left == 0 {
+            return None;
+        }
+        let item = match chunks.lock().await.recv().await {
+            Some(Ok(b)) => {
+                progress.add(b.len() as u64);
+                Ok(b)
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(std::io::Error::other("blob ended early")),
+        };
+        let left = match &item {
+            Ok(b) => left.saturating_sub(b.len() as u64),
+            Err(_) => 0,
+        };
+        Some((item, (chunks, left, progress)))
+    }))
+}
+
+async fn read_limited(mut resp: Response, max: usize, url: &str) -> Result<Bytes> {
+    let mut out = Vec::new();
+    while let Some(chunk) =
+        resp.chunk().await.map_err(|e| RegistryError::Transport { url: url.to_owned(), source: e })?
+    {
+        if out.len() + chunk.len() > max {
+            return Err(RegistryError::Invalid(format!("{url}: response larger than {max} bytes")));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
+}
+
+async fn status_error(resp: Response, url: &str) -> RegistryError {
+    let status = resp.status().as_u16();
+    let url = if url.is_empty() { resp.url().to_string() } else { url.to_owned() };
+    let body = resp.text().await.unwrap_or_default();
+    let body: String = body.chars().take(300).collect();
+    RegistryError::Status { method: String::new(), url, status, body }
+}
+
+async fn expect(resp: Response, ok: &[StatusCode], method: &str, url: &str) -> Result<Response> {
+    if ok.contains(&resp.status()) {
+        return Ok(resp);
+    }
+    if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
+        return Err(RegistryError::Unauthorized {
+            registry: url.to_owned(),
+            detail: format!("{method} answered {}", resp.status()),
+        });
+    }
+    match status_error(resp, url).await {
+        RegistryError::Status { url, status, body, .. } => {
+            Err(RegistryError::Status { method: method.into(), url, status, body })
+        }
+        other => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer_challenges() {
+        let p = challenge_params(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
+        );
+        assert_eq!(p["realm"], "https://auth.example/token");
+        assert_eq!(p["service"], "registry.example");
+        assert_eq!(p["scope"], "repository:a/b:pull,push");
+    }
+
+    #[test]
+    fn upload_urls_keep_their_state() {
+        let d = Digest::from_sha256_bytes([1; 32]);
+        assert_eq!(
+            with_digest("http://h/v2/a/blobs/uploads/u?_state=x", &d),
+            format!("http://h/v2/a/blobs/uploads/u?_state=x&digest={d}")
+        );
+        assert_eq!(with_digest("http://h/u", &d), format!("http://h/u?digest={d}"));
+    }
+}

@@ -1,0 +1,13 @@
+//! OCI distribution for Genesis: a registry client ([`Registry`]), loading a verified
+//! bundle into a registry ([`load`]), serving a bundle as a read-only registry, the layered
+//! resolver and image-reference rewriting. Async (tokio); the binaries own the runtime.
+
+mod archive_blobs;
+mod client;
+mod error;
+pub mod load;
+
+pub use archive_blobs::{ArchiveIndex, ArchiveRange};
+pub use client::{BlobSource, CHUNK, Credentials, MAX_MANIFEST, Manifest, PushOutcome, Registry, RegistryOptions};
+pub use error::{RegistryError, Result};
+pub use load::{Destination, LoadSummary, load};
