@@ -1,0 +1,294 @@
+//! `load` against a real Distribution registry (Debian `docker-registry`), started by the
+//! test on a free loopback port; skopeo reads back what we pushed.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{case, loader, test_pub, text};
+
+/// A `docker-registry` process with its storage; killed on drop.
+pub struct Distribution {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for(port: u16) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "registry on {port} never came up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Distribution {
+    pub fn start() -> Distribution {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Distribution { child: None, dir, port: free_port() };
+        d.restart();
+        d
+    }
+
+    /// Starts (again) on the same port and storage.
+    pub fn restart(&mut self) {
+        let config = self.dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: 127.0.0.1:{}\n",
+                self.dir.path().join("data").display(),
+                self.port
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry must be installed (.ci/run installs it)");
+        self.child = Some(child);
+        wait_for(self.port);
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Blobs the registry has stored.
+    pub fn stored_blobs(&self) -> usize {
+        let root = self.dir.path().join("data/docker/registry/v2/blobs/sha256");
+        std::fs::read_dir(root)
+            .map(|d| d.flatten().map(|p| std::fs::read_dir(p.path()).map(|e| e.count()).unwrap_or(0)).sum())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn load(bundle: &Path, destination: &str, extra: &[&str]) -> std::process::Output {
+    let key = test_pub();
+    let mut args = vec![
+        "load",
+        bundle.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--registry",
+        destination,
+        "--plain-http",
+        "--output",
+        "json",
+        "--quiet",
+    ];
+    args.extend(extra);
+    loader(&args)
+}
+
+fn summary(out: &std::process::Output) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn skopeo_raw(reference: &str) -> Vec<u8> {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")])
+        .output()
+        .expect("skopeo must be installed");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out.stdout
+}
+
+#[test]
+fn load_keeps_manifest_bytes_and_a_rerun_sends_nothing() {
+    let registry = Distribution::start();
+    let destination = format!("{}/mirror", registry.host());
+    let first = summary(&load(&case("good"), &destination, &[]));
+    let image = &first["images"][0];
+    assert_eq!(image["source"], "registry.example.com/demo/app:1.0");
+    let target = image["target"].as_str().unwrap();
+    assert!(target.starts_with(&format!("{destination}/demo/app@sha256:")), "{target}");
+    assert_eq!(image["blobs"]["uploaded"], 4);
+    assert_eq!(image["manifests"], 3, "the index and both platform manifests");
+
+    // Identical bytes by tag and by digest, and the index is the one the BOM pins.
+    let digest = target.rsplit_once('@').unwrap().1;
+    let by_tag = skopeo_raw(image["tagged"].as_str().unwrap());
+    assert_eq!(genesis_bundle::sha256(&by_tag).to_string(), digest);
+    assert_eq!(skopeo_raw(target), by_tag);
+    let index: serde_json::Value = serde_json::from_slice(&by_tag).unwrap();
+    for child in index["manifests"].as_array().unwrap() {
+        let raw = skopeo_raw(&format!("{destination}/demo/app@{}", child["digest"].as_str().unwrap()));
+        assert_eq!(genesis_bundle::sha256(&raw).to_string(), child["digest"].as_str().unwrap());
+    }
+
+    let again = summary(&load(&case("good"), &destination, &[]));
+    assert_eq!(again["images"][0]["blobs"]["uploaded"], 0);
+    assert_eq!(again["images"][0]["blobs"]["present"], 4);
+}
+
+#[test]
+fn a_tampered_bundle_loads_nothing() {
+    let registry = Distribution::start();
+    let out = load(&case("blob-byte-changed"), &registry.host(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("nothing was loaded"));
+    assert_eq!(registry.stored_blobs(), 0);
+}
+
+#[test]
+fn a_dead_registry_is_a_network_error() {
+    let port = free_port();
+    let out = load(&case("good"), &format!("127.0.0.1:{port}"), &["--retries", "1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&format!("127.0.0.1:{port}")), "{}", text(&out.stderr));
+}
+
+/// A bundle with one image of `layers` incompressible layers of `layer_mib` MiB each,
+/// signed with the fixture key.
+pub fn big_bundle(dir: &Path, layers: usize, layer_mib: usize) -> PathBuf {
+    let layout = dir.join("layout");
+    let blobs = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut put = |bytes: &[u8]| {
+        let d = genesis_bundle::sha256(bytes);
+        std::fs::write(blobs.join(d.hex()), bytes).unwrap();
+        serde_json::json!({"digest": d.to_string(), "size": bytes.len()})
+    };
+    let mut descs = Vec::new();
+    for _ in 0..layers {
+        let mut data = Vec::with_capacity(layer_mib << 20);
+        while data.len() < layer_mib << 20 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            data.extend_from_slice(&seed.to_le_bytes());
+        }
+        let mut d = put(&data);
+        d["mediaType"] = "application/vnd.oci.image.layer.v1.tar".into();
+        descs.push(d);
+    }
+    let mut config = put(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
+    config["mediaType"] = "application/vnd.oci.image.config.v1+json".into();
+    let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": descs})).unwrap();
+    let mut top = put(&manifest);
+    top["mediaType"] = "application/vnd.oci.image.manifest.v1+json".into();
+    top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "1"});
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [top]})).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("bundle.yaml"),
+        "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {name: big, version: '1'}\nspec:\n  images: [{name: big, image: 'oci:layout:1', ref: 'example.com/big/app:1'}]\n  output: {dir: out}\n",
+    )
+    .unwrap();
+    let spec = genesis_build::BundleSpec::load(&dir.join("bundle.yaml")).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
+    genesis_build::build(&spec, &key, &Default::default()).unwrap().archive
+}
+
+#[test]
+fn a_load_cut_by_a_registry_crash_finishes_on_rerun_sending_only_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = big_bundle(dir.path(), 6, 40);
+    let mut registry = Distribution::start();
+    let key = test_pub();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bundle-loader"))
+        .args([
+            "load",
+            bundle.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--registry",
+            &registry.host(),
+            "--plain-http",
+            "--quiet",
+            "--concurrency",
+            "1",
+            "--retries",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while registry.stored_blobs() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no blob ever reached the registry");
+        assert!(child.try_wait().unwrap().is_none(), "load finished before the crash");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    registry.kill();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    let stored = registry.stored_blobs();
+    assert!((2..7).contains(&stored), "{stored} blobs stored before the crash");
+
+    registry.restart();
+    let rerun = summary(&load(&bundle, &registry.host(), &[]));
+    let blobs = &rerun["images"][0]["blobs"];
+    assert_eq!(blobs["present"].as_u64().unwrap() as usize, stored, "{rerun}");
+    assert_eq!(blobs["uploaded"].as_u64().unwrap() as usize, 7 - stored, "{rerun}");
+    let _ = std::io::stdout().flush();
+}
+
+/// A TCP proxy to `upstream` that answers its first `failures` connections with a 500 and
+/// forwards every later one untouched.
+fn flaky_proxy(upstream: u16, failures: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut client) = conn else { return };
+            if n < failures {
+                let mut head = [0u8; 4096];
+                let _ = client.read(&mut head);
+                let _ = client
+                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                continue;
+            }
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut c2, &mut s2));
+            std::thread::spawn(move || {
+                let mut server = server;
+                std::io::copy(&mut server, &mut client)
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn two_server_errors_then_success_the_retry_wins() {
+    let registry = Distribution::start();
+    let proxy = flaky_proxy(registry.port, 2);
+    let out = load(&case("good"), &format!("127.0.0.1:{proxy}"), &["--retries", "3"]);
+    let s = summary(&out);
+    assert_eq!(s["images"][0]["blobs"]["uploaded"], 4);
+    assert!(text(&out.stderr).contains("retrying"), "{}", text(&out.stderr));
+}
