@@ -169,7 +169,7 @@ pub fn big_bundle(dir: &Path, layers: usize, layer_mib: usize) -> PathBuf {
     let blobs = layout.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
-    let mut put = |bytes: &[u8]| {
+    let put = |bytes: &[u8]| {
         let d = genesis_bundle::sha256(bytes);
         std::fs::write(blobs.join(d.hex()), bytes).unwrap();
         serde_json::json!({"digest": d.to_string(), "size": bytes.len()})
