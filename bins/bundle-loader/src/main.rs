@@ -3,6 +3,7 @@
 //! everything verified.
 
 mod load;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ enum Command {
     /// Verify a bundle, then push every image to a registry with identical manifest bytes and
     /// digests, skipping blobs the registry has.
     Load(load::LoadArgs),
+    /// Verify a bundle, then serve it as a read-only OCI registry straight from the archive.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +43,6 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args, None),
         Command::Extract(args) => verify::run(&args.verify, Some(&args.output_dir)),
         Command::Load(args) => load::run(args),
+        Command::Serve(args) => serve::run(args),
     })
 }

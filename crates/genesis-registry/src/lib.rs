@@ -6,6 +6,7 @@ mod archive_blobs;
 mod client;
 mod error;
 pub mod load;
+pub mod serve;
 
 pub use archive_blobs::{ArchiveIndex, ArchiveRange};
 pub use client::{BlobSource, CHUNK, Credentials, MAX_MANIFEST, Manifest, PushOutcome, Registry, RegistryOptions};

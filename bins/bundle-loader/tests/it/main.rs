@@ -8,6 +8,7 @@
 mod interrupt;
 mod registry;
 mod rejections;
+mod serve;
 mod tools;
 
 use std::path::{Path, PathBuf};

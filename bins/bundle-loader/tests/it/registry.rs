@@ -13,6 +13,7 @@ use crate::{case, loader, test_pub, text};
 pub struct Distribution {
     child: Option<Child>,
     dir: tempfile::TempDir,
+    tls: Option<(PathBuf, PathBuf)>,
     pub port: u16,
 }
 
@@ -30,8 +31,13 @@ fn wait_for(port: u16) {
 
 impl Distribution {
     pub fn start() -> Distribution {
+        Self::start_with(None)
+    }
+
+    /// Serving HTTPS with this certificate and key.
+    pub fn start_with(tls: Option<(PathBuf, PathBuf)>) -> Distribution {
         let dir = tempfile::tempdir().unwrap();
-        let mut d = Distribution { child: None, dir, port: free_port() };
+        let mut d = Distribution { child: None, dir, tls, port: free_port() };
         d.restart();
         d
     }
@@ -39,15 +45,15 @@ impl Distribution {
     /// Starts (again) on the same port and storage.
     pub fn restart(&mut self) {
         let config = self.dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: 127.0.0.1:{}\n",
-                self.dir.path().join("data").display(),
-                self.port
-            ),
-        )
-        .unwrap();
+        let mut yaml = format!(
+            "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: 127.0.0.1:{}\n",
+            self.dir.path().join("data").display(),
+            self.port
+        );
+        if let Some((cert, key)) = &self.tls {
+            yaml.push_str(&format!("  tls: {{certificate: {}, key: {}}}\n", cert.display(), key.display()));
+        }
+        std::fs::write(&config, yaml).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -291,4 +297,21 @@ fn two_server_errors_then_success_the_retry_wins() {
     let s = summary(&out);
     assert_eq!(s["images"][0]["blobs"]["uploaded"], 4);
     assert!(text(&out.stderr).contains("retrying"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn tls_by_default_with_a_custom_ca() {
+    let pki = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = crate::serve::test_pki(pki.path());
+    let registry = Distribution::start_with(Some((cert, key)));
+    let (bundle, pubkey, host) = (case("good"), test_pub(), registry.host());
+    let base = ["load", bundle.to_str().unwrap(), "--key", pubkey.to_str().unwrap(), "--registry", &host, "--quiet"];
+
+    let refused = loader(&[&base[..], &["--retries", "1"]].concat());
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).to_lowercase().contains("certificate"), "{}", text(&refused.stderr));
+
+    let ok = loader(&[&base[..], &["--ca-file", ca.to_str().unwrap()]].concat());
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("1 images loaded"), "{}", text(&ok.stdout));
 }

@@ -1,0 +1,61 @@
+//! `bundle-loader serve`: verify, then serve the bundle as a read-only OCI registry.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use genesis_app::exit;
+use genesis_app::verify::{VerifyArgs, check_bundle};
+use genesis_registry::serve::{Served, bind, serve, tls_acceptor};
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Verification inputs.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    /// Address to listen on, e.g. 127.0.0.1:5000.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// TLS certificate chain (PEM); serves HTTPS with --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Runs `serve` until interrupted.
+pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
+    let checked = match check_bundle(&args.verify) {
+        Ok(c) => c,
+        Err(e) if e.is_verification_failure() => {
+            eprintln!("✗ {}: verification failed: {e}\n  nothing is served", args.verify.bundle.display());
+            return Ok(exit::VERIFICATION_FAILED);
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot verify {}", args.verify.bundle.display())),
+    };
+    eprint!("{}", genesis_app::verify::render_text(checked.report()));
+    let served = Arc::new(Served::new(&checked)?);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = bind(args.listen).await?;
+        let repos = served.repositories();
+        eprintln!(
+            "serving {} repositories read-only on {scheme}://{}: {}",
+            repos.len(),
+            listener.local_addr()?,
+            repos.join(", ")
+        );
+        serve(served, listener, tls).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(exit::OK)
+}
