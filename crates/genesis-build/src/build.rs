@@ -14,9 +14,10 @@ use genesis_trust::{PrivateKey, encode_signature};
 use genesis_types::{BundlePath, Descriptor, Digest, ImageIndex, annotations, media_types};
 use sha2::{Digest as _, Sha256};
 
-use crate::chart::read_chart_meta;
+use crate::chart::read_chart;
 use crate::layout::Layout;
 use crate::spec::{BundleSpec, ImageSource};
+use crate::sweep::{FoundImage, images_in_yaml, unbundled};
 use crate::{BuildError, Result};
 
 /// Settings that come from the environment or command line rather than the spec.
@@ -116,9 +117,14 @@ fn plan(spec: &BundleSpec, epoch: u64) -> Result<Plan> {
         contents: BTreeMap::new(),
     };
     plan_images(spec, &mut plan)?;
+    let mut found = Vec::new();
     for chart in &spec.spec.charts {
         let source = spec.resolve(&chart.path);
-        let meta = read_chart_meta(&source)?;
+        let contents = read_chart(&source)?;
+        if let Some(values) = &contents.values {
+            found.extend(images_in_yaml(values, &format!("{} values.yaml", chart.path.display())));
+        }
+        let meta = contents.meta;
         if meta.name != chart.name.as_str() {
             return Err(BuildError::input(
                 &source,
@@ -138,12 +144,13 @@ fn plan(spec: &BundleSpec, epoch: u64) -> Result<Plan> {
     for m in &spec.spec.manifests {
         let source = spec.resolve(&m.path);
         for (rel, file) in manifest_files(&source)? {
-            check_yaml(&file)?;
+            found.extend(check_yaml(&file, &format!("manifests/{rel}"))?);
             let path = bundle_path(&format!("manifests/{rel}"), &file)?;
             plan.add_file(path.clone(), &file)?;
             plan.bom.manifests.push(ManifestEntry { path });
         }
     }
+    check_images_bundled(spec, &plan.bom, &found)?;
     plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
     plan.bom.manifests.sort_by(|a, b| a.path.cmp(&b.path));
     plan.bom.validate()?;
@@ -242,14 +249,25 @@ fn manifest_files(source: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// Refuses a manifest that is not valid YAML, naming the line, so the mistake surfaces at
-/// build time rather than in the secure room.
-fn check_yaml(path: &Path) -> Result<()> {
+/// build time rather than in the secure room; returns the images it refers to.
+fn check_yaml(path: &Path, name: &str) -> Result<Vec<FoundImage>> {
     let text = fs::read_to_string(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
     for doc in serde_yaml_ng::Deserializer::from_str(&text) {
         <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)
             .map_err(|e| BuildError::input(path, format!("invalid YAML: {e}")))?;
     }
-    Ok(())
+    Ok(images_in_yaml(&text, name))
+}
+
+/// The sweep: fails the build when a manifest or chart refers to an image the bundle does
+/// not carry and the spec does not exempt.
+fn check_images_bundled(spec: &BundleSpec, bom: &Bom, found: &[FoundImage]) -> Result<()> {
+    let bundled: Vec<_> =
+        bom.images.iter().filter_map(|i| Some((i.reference.parse().ok()?, i.digest.clone()))).collect();
+    let allowed: Vec<_> = spec.spec.allow_unbundled_images.iter().map(|r| r.parsed.clone()).collect();
+    let missing: Vec<String> =
+        unbundled(found, &bundled, &allowed).into_iter().map(|f| format!("{} ({})", f.reference, f.origin)).collect();
+    if missing.is_empty() { Ok(()) } else { Err(BuildError::UnbundledImages { missing }) }
 }
 
 /// A file being written under a temporary name, renamed into place on success and

@@ -1,5 +1,5 @@
-//! Reading the `Chart.yaml` of a packaged Helm chart, to record its version and to check
-//! that the spec names the chart it points at.
+//! Reading the `Chart.yaml` of a packaged Helm chart (to record its version and check that
+//! the spec names the chart it points at) and its `values.yaml` (for the image sweep).
 
 use std::io::Read;
 use std::path::Path;
@@ -18,21 +18,38 @@ pub struct ChartMeta {
     pub version: String,
 }
 
-/// Reads `<chart>/Chart.yaml` from a packaged chart (`helm package` output: a gzip tar
-/// with one top-level folder).
-pub fn read_chart_meta(path: &Path) -> Result<ChartMeta> {
+/// What the builder reads from a packaged chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartContents {
+    /// `Chart.yaml`.
+    pub meta: ChartMeta,
+    /// `values.yaml`, when the chart has one.
+    pub values: Option<String>,
+}
+
+/// Reads `<chart>/Chart.yaml` and `<chart>/values.yaml` from a packaged chart (`helm
+/// package` output: a gzip tar with one top-level folder).
+pub fn read_chart(path: &Path) -> Result<ChartContents> {
     let file = std::fs::File::open(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let not_a_chart = |why: String| BuildError::input(path, format!("not a packaged Helm chart: {why}"));
+    let (mut meta, mut values) = (None, None);
     for entry in archive.entries().map_err(|e| not_a_chart(e.to_string()))? {
         let entry = entry.map_err(|e| not_a_chart(e.to_string()))?;
         let entry_path = entry.path().map_err(|e| not_a_chart(e.to_string()))?.into_owned();
         let parts: Vec<_> = entry_path.components().collect();
-        if parts.len() == 2 && parts[1].as_os_str() == "Chart.yaml" {
-            let mut text = String::new();
-            entry.take(MAX_CHART_YAML).read_to_string(&mut text).map_err(|e| not_a_chart(e.to_string()))?;
-            return serde_yaml_ng::from_str(&text).map_err(|e| not_a_chart(format!("Chart.yaml: {e}")));
+        let name = parts.get(1).map(|p| p.as_os_str().to_string_lossy().into_owned());
+        if parts.len() != 2 || !matches!(name.as_deref(), Some("Chart.yaml" | "values.yaml")) {
+            continue;
+        }
+        let mut text = String::new();
+        entry.take(MAX_CHART_YAML).read_to_string(&mut text).map_err(|e| not_a_chart(e.to_string()))?;
+        if name.as_deref() == Some("Chart.yaml") {
+            meta = Some(serde_yaml_ng::from_str(&text).map_err(|e| not_a_chart(format!("Chart.yaml: {e}")))?);
+        } else {
+            values = Some(text);
         }
     }
-    Err(not_a_chart("no <chart>/Chart.yaml inside".into()))
+    let meta = meta.ok_or_else(|| not_a_chart("no <chart>/Chart.yaml inside".into()))?;
+    Ok(ChartContents { meta, values })
 }

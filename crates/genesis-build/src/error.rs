@@ -31,6 +31,17 @@ pub enum BuildError {
         /// What is wrong and what to do.
         reason: String,
     },
+    /// Manifests or chart values refer to images the bundle does not carry.
+    #[error(
+        "{} image reference(s) are not in the bundle; add them to spec.images or, if they are deliberately \
+         pulled from elsewhere, to spec.allowUnbundledImages:\n  {}",
+        missing.len(),
+        missing.join("\n  ")
+    )]
+    UnbundledImages {
+        /// `reference (where)` for each.
+        missing: Vec<String>,
+    },
     /// Packing failed.
     #[error(transparent)]
     Bundle(#[from] genesis_bundle::BundleError),

@@ -21,9 +21,10 @@ mod chart;
 mod error;
 mod layout;
 pub mod spec;
+pub mod sweep;
 
 pub use build::{BuildOptions, BuildOutput, archive_path, build, keygen, partial_path};
-pub use chart::{ChartMeta, read_chart_meta};
+pub use chart::{ChartContents, ChartMeta, read_chart};
 pub use error::{BuildError, Result};
 pub use layout::{Layout, ResolvedImage};
 pub use spec::BundleSpec;

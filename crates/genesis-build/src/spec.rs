@@ -116,6 +116,9 @@ pub struct Contents {
     /// Kubernetes manifests (files or folders).
     #[serde(default)]
     pub manifests: Vec<ManifestSpec>,
+    /// Image references manifests or charts may use without the bundle carrying them.
+    #[serde(default)]
+    pub allow_unbundled_images: Vec<Reference>,
     /// Where and how to write.
     pub output: OutputSpec,
 }

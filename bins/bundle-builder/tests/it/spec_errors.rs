@@ -90,3 +90,44 @@ fn corrupt_layer_is_caught_while_packing_without_output() {
 fn corrupt_manifest_is_caught_before_packing() {
     check(|d| corrupt_blob(d, |b| b.starts_with(b"{\"manifests\"")), &["content is sha256:", ", not sha256:"]);
 }
+
+#[test]
+fn an_image_the_bundle_does_not_carry_fails_the_build() {
+    let extra = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - {name: c, image: nginx:latest}\n  initContainers:\n    - {name: i, image: registry.example.com/demo/app:1.0}\n";
+    check(
+        |d| std::fs::write(d.join("manifests/pod.yaml"), extra).unwrap(),
+        &[
+            "1 image reference(s) are not in the bundle",
+            "nginx:latest (manifests/pod.yaml#0.spec.containers[0].image)",
+            "spec.allowUnbundledImages",
+        ],
+    );
+    // Chart default values are swept too.
+    check(
+        |d| {
+            edit_spec(
+                d,
+                "ref: registry.example.com/demo/app:1.0",
+                "ref: registry.example.com/demo/app:2.0\n  allowUnbundledImages: []",
+            )
+        },
+        &[
+            "registry.example.com/demo/app:1.0 (charts/web-0.1.0.tgz values.yaml#0.image)",
+            "manifests/deployment.yaml#0.spec.template.spec.containers[0].image",
+        ],
+    );
+}
+
+#[test]
+fn the_allow_list_exempts_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    std::fs::write(
+        dir.path().join("manifests/pod.yaml"),
+        "kind: Pod\nspec:\n  containers:\n    - {name: c, image: nginx:1.27}\n",
+    )
+    .unwrap();
+    edit_spec(dir.path(), "  output:", "  allowUnbundledImages: [docker.io/library/nginx]\n  output:");
+    let (code, stderr) = create(dir.path());
+    assert_eq!(code, 0, "{stderr}");
+}
