@@ -33,11 +33,11 @@ fn walk(value: &serde_yaml_ng::Value, path: &str, out: &mut Vec<FoundImage>) {
             for (k, v) in map {
                 let key = k.as_str().unwrap_or_default();
                 let here = format!("{path}.{key}");
-                if key == "image" {
-                    if let Some(reference) = image_value(v) {
-                        out.push(FoundImage { reference, origin: here.clone() });
-                        continue;
-                    }
+                if key == "image"
+                    && let Some(reference) = image_value(v)
+                {
+                    out.push(FoundImage { reference, origin: here });
+                    continue;
                 }
                 walk(v, &here, out);
             }
