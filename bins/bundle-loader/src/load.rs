@@ -21,6 +21,11 @@ pub struct LoadArgs {
     /// Blobs uploaded at once per image.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
+    /// After loading, write the bundle's manifests here with every carried image rewritten
+    /// to `HOST/REPO@sha256:…` (originals kept in the `genesis.dev/original-images`
+    /// annotation), ready for `kubectl apply -f`. The directory must not exist.
+    #[arg(long, value_name = "DIR")]
+    pub manifests_out: Option<std::path::PathBuf>,
 }
 
 /// Runs `load`.
@@ -45,8 +50,19 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         let _bar = progress::show(progress.clone(), "loading", args.verify.quiet);
         runtime.block_on(genesis_registry::load(&checked, &registry, &args.registry, args.concurrency, &progress))?
     };
+    let rewritten = match &args.manifests_out {
+        Some(dir) => {
+            let map = genesis_registry::rewrite::ImageMap::from_summary(&summary);
+            Some((dir, genesis_registry::rewrite::write_rewritten_manifests(&checked, &map, dir)?))
+        }
+        None => None,
+    };
     match args.verify.output {
-        OutputFormat::Json => print_json(&summary)?,
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "registry": summary.registry,
+            "images": summary.images,
+            "manifestsOut": rewritten.as_ref().map(|(d, n)| serde_json::json!({"dir": d, "rewrittenReferences": n})),
+        }))?,
         OutputFormat::Text => {
             for image in &summary.images {
                 let b = &image.blobs;
@@ -56,6 +72,9 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
                 );
             }
             println!("{} images loaded into {}", summary.images.len(), summary.registry);
+            if let Some((dir, n)) = &rewritten {
+                println!("✓ manifests written to {} ({n} image references rewritten)", dir.display());
+            }
         }
     }
     Ok(exit::OK)

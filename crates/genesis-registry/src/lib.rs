@@ -6,6 +6,7 @@ mod archive_blobs;
 mod client;
 mod error;
 pub mod load;
+pub mod rewrite;
 pub mod serve;
 
 pub use archive_blobs::{ArchiveIndex, ArchiveRange};

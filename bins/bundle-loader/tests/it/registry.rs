@@ -315,3 +315,20 @@ fn tls_by_default_with_a_custom_ca() {
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     assert!(text(&ok.stdout).contains("1 images loaded"), "{}", text(&ok.stdout));
 }
+
+#[test]
+fn manifests_out_rewrites_carried_images_to_the_registry() {
+    let registry = Distribution::start();
+    let out_dir = tempfile::tempdir().unwrap();
+    let manifests = out_dir.path().join("manifests");
+    let destination = format!("{}/mirror", registry.host());
+    let s = summary(&load(&case("good"), &destination, &["--manifests-out", manifests.to_str().unwrap()]));
+    assert_eq!(s["manifestsOut"]["rewrittenReferences"], 1);
+    let target = s["images"][0]["target"].as_str().unwrap();
+    let deployment = std::fs::read_to_string(manifests.join("deployment.yaml")).unwrap();
+    assert!(deployment.contains(&format!("image: {target}")), "{deployment}");
+    assert!(deployment.contains("genesis.dev/original-images"), "{deployment}");
+    assert!(deployment.contains("registry.example.com/demo/app:1.0"), "{deployment}");
+    let names: Vec<String> = crate::listing(&manifests);
+    assert_eq!(names, ["deployment.yaml", "namespace.yaml", "service.yaml"]);
+}
