@@ -144,6 +144,36 @@ pub fn rewrite_yaml(map: &ImageMap, text: &str) -> std::result::Result<(String, 
     Ok((out, changed))
 }
 
+/// Writes every manifest of a checked bundle, rewritten to the loaded images, under
+/// `target` (which must not exist; it appears whole or not at all). Returns how many
+/// references changed.
+pub fn write_rewritten_manifests(
+    bundle: &genesis_trust::CheckedBundle,
+    map: &ImageMap,
+    target: &std::path::Path,
+) -> crate::Result<usize> {
+    use crate::RegistryError;
+    let index = crate::ArchiveIndex::open(bundle.path(), bundle.bom(), &Default::default())?;
+    let staging = genesis_bundle::Staging::begin(target)?;
+    let mut changed = 0;
+    for m in &bundle.bom().manifests {
+        let file = bundle.bom().files.iter().find(|f| f.path == m.path).expect("a valid BOM lists every manifest");
+        let bytes =
+            index.read_checked(m.path.as_str(), &file.sha256, genesis_bundle::Limits::default().max_bom_size)?;
+        let text = String::from_utf8(bytes).map_err(|_| RegistryError::Invalid(format!("{} is not UTF-8", m.path)))?;
+        let (out, n) = rewrite_yaml(map, &text).map_err(|e| RegistryError::Invalid(format!("{}: {e}", m.path)))?;
+        changed += n;
+        let relative = m.path.as_str().strip_prefix("manifests/").unwrap_or(m.path.as_str());
+        let dest = staging.path().join(relative);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(RegistryError::io("creating", parent.display()))?;
+        }
+        std::fs::write(&dest, out).map_err(RegistryError::io("writing", dest.display()))?;
+    }
+    staging.commit()?;
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,34 +222,4 @@ mod tests {
         assert_eq!(docs[1]["data"]["image"], "nginx:1.27", "only workloads are rewritten");
         assert!(docs[2]["spec"]["values"]["sidecar"]["image"].as_str().unwrap().starts_with("reg.local:5000/"));
     }
-}
-
-/// Writes every manifest of a checked bundle, rewritten to the loaded images, under
-/// `target` (which must not exist; it appears whole or not at all). Returns how many
-/// references changed.
-pub fn write_rewritten_manifests(
-    bundle: &genesis_trust::CheckedBundle,
-    map: &ImageMap,
-    target: &std::path::Path,
-) -> crate::Result<usize> {
-    use crate::RegistryError;
-    let index = crate::ArchiveIndex::open(bundle.path(), bundle.bom(), &Default::default())?;
-    let staging = genesis_bundle::Staging::begin(target)?;
-    let mut changed = 0;
-    for m in &bundle.bom().manifests {
-        let file = bundle.bom().files.iter().find(|f| f.path == m.path).expect("a valid BOM lists every manifest");
-        let bytes =
-            index.read_checked(m.path.as_str(), &file.sha256, genesis_bundle::Limits::default().max_bom_size)?;
-        let text = String::from_utf8(bytes).map_err(|_| RegistryError::Invalid(format!("{} is not UTF-8", m.path)))?;
-        let (out, n) = rewrite_yaml(map, &text).map_err(|e| RegistryError::Invalid(format!("{}: {e}", m.path)))?;
-        changed += n;
-        let relative = m.path.as_str().strip_prefix("manifests/").unwrap_or(m.path.as_str());
-        let dest = staging.path().join(relative);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(RegistryError::io("creating", parent.display()))?;
-        }
-        std::fs::write(&dest, out).map_err(RegistryError::io("writing", dest.display()))?;
-    }
-    staging.commit()?;
-    Ok(changed)
 }
