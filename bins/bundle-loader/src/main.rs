@@ -3,6 +3,7 @@
 //! everything verified.
 
 mod load;
+mod resolve;
 mod serve;
 
 use std::process::ExitCode;
@@ -30,13 +31,16 @@ enum Command {
     Load(load::LoadArgs),
     /// Verify a bundle, then serve it as a read-only OCI registry straight from the archive.
     Serve(serve::ServeArgs),
+    /// Resolve an image reference through the layered resolver: the local registry, then
+    /// the configured fallbacks (signed images only), then fail closed.
+    Resolve(resolve::ResolveArgs),
 }
 
 fn main() -> ExitCode {
     genesis_app::init_logging();
     genesis_app::interrupt::install();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Load(_)) {
+    if !matches!(cli.command, Command::Load(_) | Command::Resolve(_)) {
         genesis_app::announce_endpoints("bundle-loader", &[]);
     }
     genesis_app::exit::run(|| match &cli.command {
@@ -44,5 +48,6 @@ fn main() -> ExitCode {
         Command::Extract(args) => verify::run(&args.verify, Some(&args.output_dir)),
         Command::Load(args) => load::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Resolve(args) => resolve::run(args),
     })
 }

@@ -6,6 +6,7 @@ mod archive_blobs;
 mod client;
 mod error;
 pub mod load;
+pub mod resolver;
 pub mod rewrite;
 pub mod serve;
 

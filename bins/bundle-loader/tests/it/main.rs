@@ -8,6 +8,7 @@
 mod interrupt;
 mod registry;
 mod rejections;
+mod resolve;
 mod serve;
 mod tools;
 
