@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use genesis_app::registry::RegistryArgs;
 use genesis_app::{LimitArgs, OutputFormat, exit, interrupt, print_json};
 use genesis_build::{BuildOptions, BundleSpec};
 use genesis_bundle::{ArchiveReader, Bom};
@@ -47,6 +48,12 @@ enum Command {
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
+        /// Cache of pulled blobs (default $XDG_CACHE_HOME/genesis or ~/.cache/genesis).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        /// How to reach the registries images are pulled from.
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// Show a bundle's name, version, images, charts and manifests from its BOM, reading only
     /// the head of the archive. Informational: it does not verify the signature.
@@ -64,12 +71,13 @@ enum Command {
 
 fn main() -> ExitCode {
     genesis_app::init_logging();
-    genesis_app::announce_endpoints("bundle-builder", &[]);
     interrupt::install();
     let cli = Cli::parse();
     exit::run(|| match cli.command {
         Command::Keygen { output_dir } => keygen(&output_dir),
-        Command::Create { spec, key, output_dir, output, quiet } => create(&spec, &key, output_dir, output, quiet),
+        Command::Create { spec, key, output_dir, output, quiet, cache_dir, registry } => {
+            create(&spec, &key, output_dir, output, quiet, cache_dir, &registry)
+        }
         Command::Inspect { bundle, output, limits } => inspect(&bundle, output, &limits),
     })
 }
@@ -97,10 +105,35 @@ fn create(
     output_dir: Option<PathBuf>,
     output: OutputFormat,
     quiet: bool,
+    cache_dir: Option<PathBuf>,
+    registry: &RegistryArgs,
 ) -> anyhow::Result<u8> {
     let spec = BundleSpec::load(spec_path)?;
     let key = PrivateKey::from_pem_file(key)?;
-    let options = BuildOptions { source_date_epoch: source_date_epoch()?, output_dir, ..Default::default() };
+    let hosts = genesis_build::pull::registries(&spec);
+    let endpoints: Vec<String> = hosts.iter().map(|h| registry.endpoint(h)).collect();
+    genesis_app::announce_endpoints("bundle-builder", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());
+    let cache_dir = cache_dir.unwrap_or_else(genesis_build::pull::default_cache_dir);
+    let pulled = if hosts.is_empty() {
+        Default::default()
+    } else {
+        let options: std::collections::HashMap<String, _> =
+            hosts.iter().map(|h| Ok((h.clone(), registry.options(h)?))).collect::<anyhow::Result<_>>()?;
+        let connect = |host: &str| {
+            genesis_registry::Registry::new(host, &options[host])
+                .map_err(|e| genesis_build::BuildError::Registry(Box::new(e)))
+        };
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+        runtime.block_on(genesis_build::pull::pull(&spec, &cache_dir, &connect))?
+    };
+    let options = BuildOptions {
+        source_date_epoch: source_date_epoch()?,
+        output_dir,
+        cache_dir: Some(cache_dir),
+        pulled,
+        ..Default::default()
+    };
     let archive = genesis_build::archive_path(&spec, &options);
     for path in [&archive, &genesis_trust::sidecar_paths(&archive).0, &genesis_trust::sidecar_paths(&archive).1] {
         interrupt::remove_on_interrupt(genesis_build::partial_path(path));

@@ -29,6 +29,18 @@ fn bundle_code(e: &BundleError) -> u8 {
     }
 }
 
+fn registry_code(r: &genesis_registry::RegistryError) -> u8 {
+    use genesis_registry::RegistryError as R;
+    match r {
+        R::Transport { .. } | R::Status { .. } | R::Unauthorized { .. } => NETWORK,
+        R::NotFound(_) => NOT_FOUND,
+        R::DigestMismatch { .. } => VERIFICATION_FAILED,
+        R::Bundle(b) => bundle_code(b),
+        R::Io { source, .. } => io_code(source),
+        _ => USAGE,
+    }
+}
+
 /// The exit code for an error, from the first error in its chain that we know.
 pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
@@ -46,6 +58,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         if let Some(b) = cause.downcast_ref::<BuildError>() {
             return match b {
                 BuildError::Bundle(e) => bundle_code(e),
+                BuildError::Registry(r) => registry_code(r),
                 BuildError::Trust(TrustError::KeyIo { source, .. }) | BuildError::SpecIo { source, .. } => {
                     io_code(source)
                 }
@@ -53,15 +66,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             };
         }
         if let Some(r) = cause.downcast_ref::<genesis_registry::RegistryError>() {
-            use genesis_registry::RegistryError as R;
-            return match r {
-                R::Transport { .. } | R::Status { .. } | R::Unauthorized { .. } => NETWORK,
-                R::NotFound(_) => NOT_FOUND,
-                R::DigestMismatch { .. } => VERIFICATION_FAILED,
-                R::Bundle(b) => bundle_code(b),
-                R::Io { source, .. } => io_code(source),
-                _ => USAGE,
-            };
+            return registry_code(r);
         }
         if let Some(e) = cause.downcast_ref::<std::io::Error>() {
             return io_code(e);

@@ -31,6 +31,12 @@ pub struct RegistryArgs {
 impl RegistryArgs {
     /// A client for `host` with these settings.
     pub fn client(&self, host: &str) -> anyhow::Result<Registry> {
+        Registry::new(host, &self.options(host)?).with_context(|| format!("setting up a client for {host}"))
+    }
+
+    /// The connection options for `host`: these flags, and credentials from the flags or
+    /// the Docker config.
+    pub fn options(&self, host: &str) -> anyhow::Result<RegistryOptions> {
         let credentials = match (&self.username, &self.password) {
             (Some(u), Some(p)) => Some(Credentials { username: u.clone(), password: p.clone() }),
             (Some(_), None) | (None, Some(_)) => anyhow::bail!("give both --username and --password (or neither)"),
@@ -39,13 +45,12 @@ impl RegistryArgs {
                 None => None,
             },
         };
-        let options = RegistryOptions {
+        Ok(RegistryOptions {
             plain_http: self.plain_http,
             ca_file: self.ca_file.clone(),
             credentials,
             retries: self.retries,
-        };
-        Registry::new(host, &options).with_context(|| format!("setting up a client for {host}"))
+        })
     }
 
     /// The URL form of `host` for the endpoint announcement.

@@ -29,6 +29,11 @@ pub struct BuildOptions {
     pub output_dir: Option<PathBuf>,
     /// Counts payload bytes as they are packed, for a progress display.
     pub progress: genesis_bundle::Progress,
+    /// Where registry sources were pulled and narrowed indexes are written
+    /// ([`crate::pull::default_cache_dir`] when unset).
+    pub cache_dir: Option<PathBuf>,
+    /// What [`crate::pull::pull`] fetched for the registry sources.
+    pub pulled: crate::pull::Pulled,
 }
 
 /// What a build produced.
@@ -102,7 +107,7 @@ impl Plan {
     }
 }
 
-fn plan(spec: &BundleSpec, epoch: u64) -> Result<Plan> {
+fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
     let mut plan = Plan {
         bom: Bom {
             schema: BOM_SCHEMA.into(),
@@ -116,7 +121,7 @@ fn plan(spec: &BundleSpec, epoch: u64) -> Result<Plan> {
         },
         contents: BTreeMap::new(),
     };
-    plan_images(spec, &mut plan)?;
+    plan_images(spec, &mut plan, options)?;
     let mut found = Vec::new();
     for chart in &spec.spec.charts {
         let source = spec.resolve(&chart.path);
@@ -157,7 +162,7 @@ fn plan(spec: &BundleSpec, epoch: u64) -> Result<Plan> {
     Ok(plan)
 }
 
-fn plan_images(spec: &BundleSpec, plan: &mut Plan) -> Result<()> {
+fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Result<()> {
     if spec.spec.images.is_empty() {
         return Ok(());
     }
@@ -168,27 +173,73 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan) -> Result<()> {
         manifests: Vec::new(),
         annotations: BTreeMap::new(),
     };
+    let cache = options.cache_dir.clone().unwrap_or_else(crate::pull::default_cache_dir);
+    let platforms_of = |image: &crate::spec::ImageSpec| image.platforms.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
+    let mut sources = Vec::new();
     for image in &spec.spec.images {
-        let ImageSource::OciLayout { dir, reference, text } = &image.image;
-        let dir = spec.resolve(dir);
-        let resolved = Layout::open(&dir)?.resolve(reference.as_deref())?;
-        let Some(reference) = &image.reference else {
-            return Err(BuildError::input(
-                &dir,
-                format!("image {}: `ref` is required for an oci: source (it is the name manifests use)", image.name),
-            ));
+        let (store, top, canonical) = match &image.image {
+            ImageSource::OciLayout { dir, reference, .. } => {
+                let dir = spec.resolve(dir);
+                let layout = Layout::open(&dir)?;
+                let top = layout.find(reference.as_deref())?;
+                let Some(r) = &image.reference else {
+                    return Err(BuildError::input(
+                        &dir,
+                        format!(
+                            "image {}: `ref` is required for an oci: source (it is the name manifests use)",
+                            image.name
+                        ),
+                    ));
+                };
+                (layout, top, r.parsed.to_string())
+            }
+            ImageSource::Registry { reference, text } => {
+                let top = options.pulled.images.get(text).cloned().ok_or_else(|| {
+                    BuildError::input(
+                        &cache,
+                        format!("image {}: {text} was not pulled (run the pull step first)", image.name),
+                    )
+                })?;
+                let canonical =
+                    image.reference.as_ref().map_or_else(|| reference.to_string(), |r| r.parsed.to_string());
+                (Layout::store(&cache), top, canonical)
+            }
         };
-        let canonical = reference.parsed.to_string();
+        sources.push((
+            image.name.to_string(),
+            image.image.text().to_owned(),
+            store.resolve(&top, &platforms_of(image), &cache)?,
+            canonical,
+        ));
+        if let Some(sig) = options.pulled.signatures.get(image.image.text()) {
+            let r: genesis_types::ImageReference = canonical_ref(&sources.last().expect("just pushed").3)?;
+            let sig_ref = format!(
+                "{}/{}:{}-{}.sig",
+                r.registry(),
+                r.repository(),
+                top.digest.algorithm().name(),
+                top.digest.hex()
+            );
+            sources.push((
+                format!("{}.sig", image.name),
+                image.image.text().to_owned(),
+                Layout::store(&cache).resolve(sig, &[], &cache)?,
+                sig_ref,
+            ));
+        }
+    }
+    for (name, source, resolved, canonical) in sources {
         let top = Descriptor {
             annotations: BTreeMap::from([(annotations::REF_NAME.to_owned(), canonical.clone())]),
             platform: None,
             ..resolved.top.clone()
         };
         plan.bom.images.push(ImageEntry {
-            name: image.name.to_string(),
-            source: text.clone(),
+            name,
+            source,
             reference: canonical,
             digest: top.digest.clone(),
+            source_digest: resolved.source_digest.clone(),
             media_type: top.media_type.clone(),
             platforms: resolved.platforms.iter().map(ToString::to_string).collect(),
         });
@@ -210,6 +261,10 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan) -> Result<()> {
     plan.add_bytes("oci/index.json", index_json)?;
     plan.add_bytes("oci/oci-layout", b"{\"imageLayoutVersion\":\"1.0.0\"}\n".to_vec())?;
     Ok(())
+}
+
+fn canonical_ref(s: &str) -> Result<genesis_types::ImageReference> {
+    s.parse().map_err(|e| BuildError::input(s, format!("{e}")))
 }
 
 /// The manifest files under `source` (a file, or a folder walked in sorted order), each
@@ -321,7 +376,7 @@ pub fn archive_path(spec: &BundleSpec, options: &BuildOptions) -> PathBuf {
 /// Builds the bundle a spec describes, signed with `key`.
 pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Result<BuildOutput> {
     let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
-    let plan = plan(spec, epoch)?;
+    let plan = plan(spec, epoch, options)?;
     options.progress.set_total(plan.bom.payload_size());
     let bom_bytes = plan.bom.to_bytes();
     let signature = encode_signature(&key.sign(&bom_bytes));

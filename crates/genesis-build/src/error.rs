@@ -42,6 +42,9 @@ pub enum BuildError {
         /// `reference (where)` for each.
         missing: Vec<String>,
     },
+    /// Pulling from a registry failed.
+    #[error(transparent)]
+    Registry(Box<genesis_registry::RegistryError>),
     /// Packing failed.
     #[error(transparent)]
     Bundle(#[from] genesis_bundle::BundleError),

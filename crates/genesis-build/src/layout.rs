@@ -18,6 +18,8 @@ const MAX_MANIFEST: u64 = 4 << 20;
 pub struct ResolvedImage {
     /// Descriptor of the top-level manifest or index.
     pub top: Descriptor,
+    /// The digest of the index this one was narrowed from, when platforms were selected.
+    pub source_digest: Option<Digest>,
     /// Platforms the image carries.
     pub platforms: Vec<Platform>,
     /// Every blob reachable from `top` (including `top`), with its size and source file.
@@ -41,9 +43,27 @@ impl Layout {
         Ok(Layout { dir: dir.to_owned(), index })
     }
 
-    /// Picks the image named `reference` (its `ref.name` annotation), or the only image when
-    /// no name is given, and walks it.
-    pub fn resolve(&self, reference: Option<&str>) -> Result<ResolvedImage> {
+    /// The layout's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A store over any folder holding `blobs/<alg>/<hex>` (a layout, or the pull cache).
+    pub fn store(dir: &Path) -> Layout {
+        Layout {
+            dir: dir.to_owned(),
+            index: ImageIndex {
+                schema_version: 2,
+                media_type: None,
+                manifests: vec![],
+                annotations: Default::default(),
+            },
+        }
+    }
+
+    /// The descriptor of the image named `reference` (its `ref.name` annotation), or of the
+    /// only image when no name is given.
+    pub fn find(&self, reference: Option<&str>) -> Result<Descriptor> {
         let index_path = self.dir.join("index.json");
         let candidates: Vec<&Descriptor> = match reference {
             Some(r) => self
@@ -54,8 +74,12 @@ impl Layout {
                 .collect(),
             None => self.index.manifests.iter().collect(),
         };
-        let top = match candidates.as_slice() {
-            [one] => (*one).clone(),
+        match candidates.as_slice() {
+            [one] => {
+                let mut top = (*one).clone();
+                top.annotations.clear();
+                Ok(top)
+            }
             [] => {
                 let names: Vec<&str> = self
                     .index
@@ -63,19 +87,49 @@ impl Layout {
                     .iter()
                     .filter_map(|d| d.annotations.get(annotations::REF_NAME).map(String::as_str))
                     .collect();
-                return Err(BuildError::input(
+                Err(BuildError::input(
                     index_path,
                     format!("no image named {:?}; the layout has {names:?}", reference.unwrap_or_default()),
-                ));
+                ))
             }
-            _ => {
-                return Err(BuildError::input(index_path, "several images match; name one with oci:DIR:REF"));
+            _ => Err(BuildError::input(index_path, "several images match; name one with oci:DIR:REF")),
+        }
+    }
+
+    /// Walks the image at `top` down to every blob. With `platforms`, an index is narrowed to
+    /// the children for those platforms: the narrowed index is written into `scratch` (it is
+    /// new content with a new digest) and `ResolvedImage::source_digest` keeps the original.
+    pub fn resolve(&self, top: &Descriptor, platforms: &[Platform], scratch: &Path) -> Result<ResolvedImage> {
+        let mut image =
+            ResolvedImage { top: top.clone(), source_digest: None, platforms: Vec::new(), blobs: BTreeMap::new() };
+        if !platforms.is_empty() && media_types::is_index(&top.media_type) {
+            let path = self.blob(top)?;
+            let mut index: ImageIndex = read_verified_json(&path, top)?;
+            let available: Vec<String> =
+                index.manifests.iter().filter_map(|c| c.platform.as_ref().map(ToString::to_string)).collect();
+            index.manifests.retain(|c| c.platform.as_ref().is_some_and(|p| platforms.contains(p)));
+            let missing: Vec<String> = platforms
+                .iter()
+                .filter(|p| !index.manifests.iter().any(|c| c.platform.as_ref() == Some(*p)))
+                .map(ToString::to_string)
+                .collect();
+            if !missing.is_empty() {
+                return Err(BuildError::input(&path, format!("the image has no {missing:?}; it has {available:?}")));
             }
-        };
-        let mut image = ResolvedImage { top: top.clone(), platforms: Vec::new(), blobs: BTreeMap::new() };
-        let mut stripped = top.clone();
-        stripped.annotations.clear();
-        self.walk(&stripped, &mut image, 0)?;
+            let bytes = serde_json::to_vec(&index).expect("an index always serialises");
+            let digest = genesis_bundle::sha256(&bytes);
+            let narrowed_path = scratch.join(digest.blob_path());
+            write_blob(&narrowed_path, &bytes)?;
+            image.blobs.insert(digest.clone(), (bytes.len() as u64, narrowed_path));
+            image.source_digest = Some(top.digest.clone());
+            image.top = Descriptor { digest, size: bytes.len() as u64, ..top.clone() };
+            for child in &index.manifests {
+                image.platforms.extend(child.platform.clone());
+                self.walk(child, &mut image, 1)?;
+            }
+        } else {
+            self.walk(top, &mut image, 0)?;
+        }
         image.platforms.sort();
         image.platforms.dedup();
         Ok(image)
@@ -123,6 +177,15 @@ impl Layout {
         }
         Ok(())
     }
+}
+
+/// Writes a blob atomically (temporary name, then rename), creating its folder.
+pub fn write_blob(path: &Path, bytes: &[u8]) -> Result<()> {
+    let parent = path.parent().expect("blob paths have a folder");
+    fs::create_dir_all(parent).map_err(|e| BuildError::input(parent, format!("cannot create: {e}")))?;
+    let tmp = genesis_bundle::scratch::scratch_path(path, "partial").expect("blob paths have a name");
+    fs::write(&tmp, bytes).map_err(|e| BuildError::input(&tmp, format!("cannot write: {e}")))?;
+    fs::rename(&tmp, path).map_err(|e| BuildError::input(path, format!("cannot write: {e}")))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

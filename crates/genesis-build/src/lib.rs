@@ -20,6 +20,7 @@ mod build;
 mod chart;
 mod error;
 mod layout;
+pub mod pull;
 pub mod spec;
 pub mod sweep;
 

@@ -131,9 +131,23 @@ pub struct ImageSpec {
     pub name: Token,
     /// Where to take it from (skopeo transport syntax).
     pub image: ImageSource,
-    /// The reference manifests and charts use for it; defaults to `image`.
+    /// The reference manifests and charts use for it; defaults to `image` for a registry
+    /// source.
     #[serde(rename = "ref", default)]
     pub reference: Option<Reference>,
+    /// Keep only these platforms of a multi-arch index (`os/arch[/variant]`); default all.
+    #[serde(default)]
+    pub platforms: Vec<PlatformSpec>,
+}
+
+/// A platform as written in a spec (`linux/arm64`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSpec(pub genesis_types::Platform);
+
+impl<'de> serde::Deserialize<'de> for PlatformSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map(PlatformSpec).map_err(serde::de::Error::custom)
+    }
 }
 
 /// An image reference as written in a spec, validated.
@@ -153,9 +167,16 @@ impl<'de> serde::Deserialize<'de> for Reference {
     }
 }
 
-/// Where an image comes from. Registry sources (`docker://…`) slot in here.
+/// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSource {
+    /// A registry reference, by tag or digest (`docker://REF` or just `REF`).
+    Registry {
+        /// The parsed reference.
+        reference: ImageReference,
+        /// As written in the spec.
+        text: String,
+    },
     /// `oci:DIR[:REF]`: an OCI image layout on disk, as skopeo names it.
     OciLayout {
         /// The layout folder, relative to the spec.
@@ -171,7 +192,7 @@ impl ImageSource {
     /// The source as written in the spec.
     pub fn text(&self) -> &str {
         match self {
-            ImageSource::OciLayout { text, .. } => text,
+            ImageSource::OciLayout { text, .. } | ImageSource::Registry { text, .. } => text,
         }
     }
 }
@@ -190,10 +211,11 @@ impl FromStr for ImageSource {
             }
             return Ok(ImageSource::OciLayout { dir: PathBuf::from(dir), reference, text: s.to_owned() });
         }
-        Err(format!(
-            "{s:?}: unsupported image source; this version reads local OCI layouts (oci:DIR[:REF]); \
-             pulling from registries is not available yet"
-        ))
+        let bare = s.strip_prefix("docker://").unwrap_or(s);
+        match bare.parse::<ImageReference>() {
+            Ok(reference) => Ok(ImageSource::Registry { reference, text: s.to_owned() }),
+            Err(e) => Err(format!("{s:?}: not an image source (oci:DIR[:REF], docker://REF or REF): {e}")),
+        }
     }
 }
 
@@ -316,8 +338,10 @@ spec:
         assert!(e.contains("Demo/x") && e.contains("line 3"), "{e}");
         let e = error_for("ref: registry.example.com/demo/app:1.0", "ref: UPPER/x");
         assert!(e.contains("spec.images[0]") && e.contains("UPPER/x") && e.contains("line 6"), "{e}");
-        let e = error_for("\"oci:fixtures/images/app:1.0\"", "docker.io/library/nginx:1.27");
-        assert!(e.contains("unsupported image source") && e.contains("line 6"), "{e}");
+        let e = error_for("\"oci:fixtures/images/app:1.0\"", "\"docker://Not A Ref\"");
+        assert!(e.contains("not an image source") && e.contains("line 6"), "{e}");
+        let e = error_for("ref: registry", "platforms: [linux]\n      ref: registry");
+        assert!(e.contains("spec.images[0].platforms: invalid platform \"linux\"") && e.contains("line 8"), "{e}");
         let e = error_for("apiVersion: genesis.dev/v1alpha1", "apiVersion: petra.sh/v1alpha1");
         assert!(e.contains("apiVersion") && e.contains("petra.sh"), "{e}");
     }

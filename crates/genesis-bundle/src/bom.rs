@@ -67,6 +67,9 @@ pub struct ImageEntry {
     pub reference: String,
     /// Digest of the top-level manifest or index.
     pub digest: Digest,
+    /// Digest of the source index this image was narrowed from (`platforms` in the spec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_digest: Option<Digest>,
     /// Media type of the top-level manifest or index.
     pub media_type: String,
     /// Platforms carried (`os/arch[/variant]`); empty when the image declares none.

@@ -5,6 +5,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod golden;
+mod pull;
 mod spec_errors;
 mod workflow;
 

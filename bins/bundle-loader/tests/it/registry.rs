@@ -4,92 +4,11 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::{case, loader, test_pub, text};
-
-/// A `docker-registry` process with its storage; killed on drop.
-pub struct Distribution {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    tls: Option<(PathBuf, PathBuf)>,
-    pub port: u16,
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for(port: u16) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "registry on {port} never came up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-impl Distribution {
-    pub fn start() -> Distribution {
-        Self::start_with(None)
-    }
-
-    /// Serving HTTPS with this certificate and key.
-    pub fn start_with(tls: Option<(PathBuf, PathBuf)>) -> Distribution {
-        let dir = tempfile::tempdir().unwrap();
-        let mut d = Distribution { child: None, dir, tls, port: free_port() };
-        d.restart();
-        d
-    }
-
-    /// Starts (again) on the same port and storage.
-    pub fn restart(&mut self) {
-        let config = self.dir.path().join("config.yml");
-        let mut yaml = format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: 127.0.0.1:{}\n",
-            self.dir.path().join("data").display(),
-            self.port
-        );
-        if let Some((cert, key)) = &self.tls {
-            yaml.push_str(&format!("  tls: {{certificate: {}, key: {}}}\n", cert.display(), key.display()));
-        }
-        std::fs::write(&config, yaml).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry must be installed (.ci/run installs it)");
-        self.child = Some(child);
-        wait_for(self.port);
-    }
-
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Blobs the registry has stored.
-    pub fn stored_blobs(&self) -> usize {
-        let root = self.dir.path().join("data/docker/registry/v2/blobs/sha256");
-        std::fs::read_dir(root)
-            .map(|d| d.flatten().map(|p| std::fs::read_dir(p.path()).map(|e| e.count()).unwrap_or(0)).sum())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Distribution {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+pub use genesis_testkit::{Distribution, free_port};
 
 fn load(bundle: &Path, destination: &str, extra: &[&str]) -> std::process::Output {
     let key = test_pub();

@@ -3,63 +3,9 @@
 //! audited as a JSON line.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::registry::Distribution;
 use crate::{case, fixtures, loader, test_pub, text};
-
-/// Pushes a blob with curl (POST, then monolithic PUT); returns its descriptor.
-fn push_blob(host: &str, repo: &str, bytes: &[u8], media_type: &str) -> serde_json::Value {
-    let digest = genesis_bundle::sha256(bytes);
-    let out = Command::new("curl")
-        .args(["-s", "-D", "-", "-o", "/dev/null", "-X", "POST", &format!("http://{host}/v2/{repo}/blobs/uploads/")])
-        .output()
-        .unwrap();
-    let head = text(&out.stdout);
-    let location = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let url = format!("{location}&digest={digest}");
-    let tmp = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(tmp.path(), bytes).unwrap();
-    let put = Command::new("curl")
-        .args(["-sf", "-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary"])
-        .arg(format!("@{}", tmp.path().display()))
-        .arg(&url)
-        .status()
-        .unwrap();
-    assert!(put.success());
-    serde_json::json!({"mediaType": media_type, "digest": digest.to_string(), "size": bytes.len()})
-}
-
-/// Signs `digest` in `repo` the way `cosign sign --key` stores it: a simple-signing payload
-/// layer with the signature annotation, under the `sha256-<hex>.sig` tag.
-fn cosign_sign(host: &str, repo: &str, digest: &str, key: &Path) {
-    let payload = serde_json::to_vec(&serde_json::json!({
-        "critical": {"identity": {"docker-reference": format!("{host}/{repo}")}, "image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"},
-        "optional": null
-    }))
-    .unwrap();
-    let key = genesis_trust::PrivateKey::from_pem_file(key).unwrap();
-    let signature = String::from_utf8(genesis_trust::encode_signature(&key.sign(&payload))).unwrap();
-    let mut layer = push_blob(host, repo, &payload, "application/vnd.dev.cosign.simplesigning.v1+json");
-    layer["annotations"] = serde_json::json!({"dev.cosignproject.cosign/signature": signature});
-    let config = push_blob(host, repo, b"{}", "application/vnd.oci.image.config.v1+json");
-    let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]})).unwrap();
-    let tmp = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(tmp.path(), manifest).unwrap();
-    let tag = digest.replace(':', "-") + ".sig";
-    let status = Command::new("curl")
-        .args(["-sf", "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--data-binary"])
-        .arg(format!("@{}", tmp.path().display()))
-        .arg(format!("http://{host}/v2/{repo}/manifests/{tag}"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
+use genesis_testkit::{Distribution, cosign_sign};
 
 fn load_into(registry: &Distribution) -> String {
     let key = test_pub();

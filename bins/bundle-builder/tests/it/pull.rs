@@ -1,0 +1,198 @@
+//! Building from a registry: a real Distribution registry seeded by skopeo with the fixture
+//! index, pulled with digests intact, narrowed to platforms on request, its cosign signature
+//! carried along, and a corrupted blob refused with nothing stored.
+
+use std::path::Path;
+use std::process::Command;
+
+use genesis_testkit::{Distribution, cosign_sign};
+
+use crate::{builder, copy_inputs, fixtures, text};
+
+fn seed(registry: &Distribution) {
+    let out = Command::new("skopeo")
+        .args(["copy", "-q", "--all", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:1.0", fixtures().join("images/app").display()))
+        .arg(format!("docker://{}/demo/app:1.0", registry.host()))
+        .output()
+        .expect("skopeo must be installed");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// The fixture spec with the image taken from `registry` instead of the layout.
+fn spec_from(dir: &Path, registry: &Distribution, extra: &str) {
+    let p = dir.join("bundle.yaml");
+    let s = std::fs::read_to_string(&p).unwrap().replace(
+        "image: \"oci:images/app:1.0\"",
+        &format!("image: \"docker://{}/demo/app:1.0\"{extra}", registry.host()),
+    );
+    std::fs::write(p, s).unwrap();
+}
+
+fn create(dir: &Path) -> std::process::Output {
+    let key = fixtures().join("keys/test.key");
+    builder(
+        &[
+            "create",
+            "-f",
+            "bundle.yaml",
+            "--key",
+            key.to_str().unwrap(),
+            "--output-dir",
+            "out",
+            "--plain-http",
+            "--cache-dir",
+            "cache",
+            "--output",
+            "json",
+            "--quiet",
+        ],
+        dir,
+        &[],
+    )
+}
+
+fn bom(dir: &Path) -> serde_json::Value {
+    let mut r =
+        genesis_bundle::ArchiveReader::open_head(&dir.join("out/demo-0.1.0.tar.zst"), &Default::default()).unwrap();
+    serde_json::from_slice(&r.read_head().unwrap().bom).unwrap()
+}
+
+fn raw_digest(reference: &str) -> String {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    genesis_bundle::sha256(&out.stdout).to_string()
+}
+
+#[test]
+fn a_registry_image_is_carried_with_its_digest_and_the_same_bytes_as_a_layout_build() {
+    let registry = Distribution::start();
+    seed(&registry);
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    spec_from(dir.path(), &registry, "");
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let image = &bom(dir.path())["images"][0];
+    assert_eq!(image["digest"].as_str().unwrap(), raw_digest(&format!("{}/demo/app:1.0", registry.host())));
+    assert_eq!(image["platforms"], serde_json::json!(["linux/amd64", "linux/arm64"]));
+    assert_eq!(image["ref"], "registry.example.com/demo/app:1.0");
+    // The payload is what the layout build carries: same blobs, same digests.
+    let layout_bom: serde_json::Value = {
+        let mut r = genesis_bundle::ArchiveReader::open_head(
+            &fixtures().join("bundles/good/demo-0.1.0.tar.zst"),
+            &Default::default(),
+        )
+        .unwrap();
+        serde_json::from_slice(&r.read_head().unwrap().bom).unwrap()
+    };
+    assert_eq!(bom(dir.path())["files"], layout_bom["files"]);
+}
+
+#[test]
+fn platforms_narrow_the_index_and_record_the_original() {
+    let registry = Distribution::start();
+    seed(&registry);
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    spec_from(dir.path(), &registry, "\n      platforms: [linux/arm64]");
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let image = &bom(dir.path())["images"][0];
+    let original = raw_digest(&format!("{}/demo/app:1.0", registry.host()));
+    assert_eq!(image["sourceDigest"], original.as_str());
+    assert_ne!(image["digest"], original.as_str());
+    assert_eq!(image["platforms"], serde_json::json!(["linux/arm64"]));
+    let blobs = bom(dir.path())["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().starts_with("oci/blobs"))
+        .count();
+    assert_eq!(blobs, 4, "the narrowed index, one manifest, its config and its layer");
+}
+
+#[test]
+fn a_cosign_signature_travels_with_the_image() {
+    let registry = Distribution::start();
+    seed(&registry);
+    let digest = raw_digest(&format!("{}/demo/app:1.0", registry.host()));
+    cosign_sign(&registry.host(), "demo/app", &digest, &fixtures().join("keys/test.key"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    spec_from(dir.path(), &registry, "");
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let images = bom(dir.path())["images"].as_array().unwrap().clone();
+    assert_eq!(images.len(), 2);
+    assert_eq!(images[1]["name"], "app.sig");
+    let sig_tag = format!("{}.sig", digest.replace(':', "-"));
+    assert_eq!(images[1]["ref"], format!("registry.example.com/demo/app:{sig_tag}").as_str());
+
+    // Loaded on the other side, the signature sits next to the image, byte for byte.
+    let destination = Distribution::start();
+    let policy = genesis_trust::TrustPolicy::from_keys(vec![
+        genesis_trust::PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap(),
+    ])
+    .unwrap();
+    let checked =
+        genesis_trust::UnverifiedBundle::open(&dir.path().join("out/demo-0.1.0.tar.zst"), &Default::default())
+            .unwrap()
+            .verify(&policy)
+            .unwrap()
+            .check()
+            .unwrap();
+    let client = genesis_registry::Registry::new(
+        &destination.host(),
+        &genesis_registry::RegistryOptions { plain_http: true, ..Default::default() },
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime
+        .block_on(genesis_registry::load(
+            &checked,
+            &client,
+            &destination.host().parse().unwrap(),
+            2,
+            &Default::default(),
+        ))
+        .unwrap();
+    assert_eq!(
+        raw_digest(&format!("{}/demo/app:{sig_tag}", destination.host())),
+        raw_digest(&format!("{}/demo/app:{sig_tag}", registry.host()))
+    );
+}
+
+#[test]
+fn a_corrupted_blob_fails_the_pull_and_stores_nothing() {
+    let registry = Distribution::start();
+    seed(&registry);
+    // Corrupt one layer in the registry's storage; Distribution serves it as stored.
+    let layer = genesis_testkit::stored_blob_paths(&registry)
+        .into_iter()
+        .find(|p| std::fs::read(p).unwrap().starts_with(&[0x1f, 0x8b]))
+        .expect("a gzip layer");
+    let mut bytes = std::fs::read(&layer).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&layer, bytes).unwrap();
+    let digest = layer.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    spec_from(dir.path(), &registry, "");
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&format!("blob demo/app@sha256:{digest}")), "{}", text(&out.stderr));
+    assert!(!dir.path().join("cache/blobs/sha256").join(&digest).exists(), "nothing stored for the bad blob");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("cache/blobs/sha256"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(!dir.path().join("out").exists());
+}

@@ -1,0 +1,172 @@
+//! Test support shared by the integration tests of the binaries: a real Distribution
+//! registry (Debian `docker-registry`) started on a free loopback port and stopped on drop,
+//! and helpers that put content into it the way other tools do. A missing tool is a panic
+//! with the fix, never a skip.
+
+// Test support: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Text of command output.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A `docker-registry` process with its storage; killed on drop.
+pub struct Distribution {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    tls: Option<(PathBuf, PathBuf)>,
+    pub port: u16,
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something listens on the port.
+pub fn wait_for(port: u16) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "registry on {port} never came up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Distribution {
+    pub fn start() -> Distribution {
+        Self::start_with(None)
+    }
+
+    /// Serving HTTPS with this certificate and key.
+    pub fn start_with(tls: Option<(PathBuf, PathBuf)>) -> Distribution {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Distribution { child: None, dir, tls, port: free_port() };
+        d.restart();
+        d
+    }
+
+    /// Starts (again) on the same port and storage.
+    pub fn restart(&mut self) {
+        let config = self.dir.path().join("config.yml");
+        let mut yaml = format!(
+            "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: 127.0.0.1:{}\n",
+            self.dir.path().join("data").display(),
+            self.port
+        );
+        if let Some((cert, key)) = &self.tls {
+            yaml.push_str(&format!("  tls: {{certificate: {}, key: {}}}\n", cert.display(), key.display()));
+        }
+        std::fs::write(&config, yaml).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry must be installed (.ci/run installs it)");
+        self.child = Some(child);
+        wait_for(self.port);
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The registry's storage root.
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Blobs the registry has stored.
+    pub fn stored_blobs(&self) -> usize {
+        let root = self.storage().join("docker/registry/v2/blobs/sha256");
+        std::fs::read_dir(root)
+            .map(|d| d.flatten().map(|p| std::fs::read_dir(p.path()).map(|e| e.count()).unwrap_or(0)).sum())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Pushes a blob with curl (POST, then monolithic PUT); returns its descriptor.
+pub fn push_blob(host: &str, repo: &str, bytes: &[u8], media_type: &str) -> serde_json::Value {
+    let digest = genesis_bundle::sha256(bytes);
+    let out = Command::new("curl")
+        .args(["-s", "-D", "-", "-o", "/dev/null", "-X", "POST", &format!("http://{host}/v2/{repo}/blobs/uploads/")])
+        .output()
+        .unwrap();
+    let head = text(&out.stdout);
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let url = format!("{location}&digest={digest}");
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tmp.path(), bytes).unwrap();
+    let put = Command::new("curl")
+        .args(["-sf", "-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary"])
+        .arg(format!("@{}", tmp.path().display()))
+        .arg(&url)
+        .status()
+        .unwrap();
+    assert!(put.success());
+    serde_json::json!({"mediaType": media_type, "digest": digest.to_string(), "size": bytes.len()})
+}
+
+/// Signs `digest` in `repo` the way `cosign sign --key` stores it: a simple-signing payload
+/// layer with the signature annotation, under the `sha256-<hex>.sig` tag.
+pub fn cosign_sign(host: &str, repo: &str, digest: &str, key: &Path) {
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "critical": {"identity": {"docker-reference": format!("{host}/{repo}")}, "image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"},
+        "optional": null
+    }))
+    .unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(key).unwrap();
+    let signature = String::from_utf8(genesis_trust::encode_signature(&key.sign(&payload))).unwrap();
+    let mut layer = push_blob(host, repo, &payload, "application/vnd.dev.cosign.simplesigning.v1+json");
+    layer["annotations"] = serde_json::json!({"dev.cosignproject.cosign/signature": signature});
+    let config = push_blob(host, repo, b"{}", "application/vnd.oci.image.config.v1+json");
+    let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]})).unwrap();
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tmp.path(), manifest).unwrap();
+    let tag = digest.replace(':', "-") + ".sig";
+    let status = Command::new("curl")
+        .args(["-sf", "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--data-binary"])
+        .arg(format!("@{}", tmp.path().display()))
+        .arg(format!("http://{host}/v2/{repo}/manifests/{tag}"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The data files of every blob a Distribution registry stores
+/// (`…/blobs/sha256/<2>/<hex>/data`).
+pub fn stored_blob_paths(registry: &Distribution) -> Vec<PathBuf> {
+    let root = registry.storage().join("docker/registry/v2/blobs/sha256");
+    let mut out = Vec::new();
+    for prefix in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        for blob in std::fs::read_dir(prefix.path()).into_iter().flatten().flatten() {
+            out.push(blob.path().join("data"));
+        }
+    }
+    out
+}
