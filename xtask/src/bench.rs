@@ -250,5 +250,133 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         size as f64 / f64::from(1 << 20),
         input_bytes as f64 / size as f64
     );
+    registry_rows(&dir, &bin, archive, mib, runs)?;
+    Ok(())
+}
+
+/// A process killed on drop.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_port(port: u16) -> anyhow::Result<()> {
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    bail!("nothing listens on {port}")
+}
+
+/// A fresh Debian `docker-registry` with its own storage under `dir`.
+fn distribution(dir: &Path) -> anyhow::Result<(Daemon, u16)> {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir)?;
+    let port = free_port()?;
+    let config = dir.join("config.yml");
+    fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        ),
+    )?;
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting docker-registry (Debian package docker-registry)")?;
+    let daemon = Daemon(child);
+    wait_port(port)?;
+    Ok((daemon, port))
+}
+
+fn row(name: &str, ours: &Sample, base_name: &str, base: &Sample, mib: f64) {
+    println!(
+        "{name:<8} {:>8.2} {:>9.0} {:>9.1}   {base_name:<26} {:>8.2} {:>9.0} {:>9.1}   {:>6.2}",
+        ours.seconds,
+        mib / ours.seconds,
+        ours.max_rss_kib as f64 / 1024.0,
+        base.seconds,
+        mib / base.seconds,
+        base.max_rss_kib as f64 / 1024.0,
+        base.seconds / ours.seconds,
+    );
+}
+
+/// `load` beside `skopeo copy` into fresh Distribution registries, a re-load of present
+/// content, and `serve` beside Distribution answering skopeo and 4-way curl blob pulls.
+fn registry_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -> anyhow::Result<()> {
+    let b = bin.display();
+    println!("\nregistry (Debian docker-registry on loopback, fresh storage per side)\n");
+    let (_ours_reg, ours_port) = distribution(&dir.join("reg-ours"))?;
+    let (_skopeo_reg, skopeo_port) = distribution(&dir.join("reg-skopeo"))?;
+    let load = format!(
+        "{b}/bundle-loader load {archive} --key k/genesis.pub --registry 127.0.0.1:{ours_port} --plain-http --quiet >/dev/null 2>&1"
+    );
+    let skopeo =
+        format!("skopeo copy -q --dest-tls-verify=false oci:layout:bench docker://127.0.0.1:{skopeo_port}/bench/app:1");
+    // The first run of each side measures a cold load; later runs re-load present content.
+    let o = measure(&load, "true", dir, 1)?;
+    let r = measure(&skopeo, "true", dir, 1)?;
+    row("load", &o, "skopeo copy oci: docker://", &r, mib);
+    let o = measure(&load, "true", dir, runs)?;
+    let r = measure(&skopeo, "true", dir, runs)?;
+    row("re-load", &o, "skopeo copy (present)", &r, mib);
+
+    let serve_port = free_port()?;
+    let serve = Daemon(
+        Command::new(bin.join("bundle-loader"))
+            .args([
+                "serve",
+                archive,
+                "--key",
+                "k/genesis.pub",
+                "--quiet",
+                "--listen",
+                &format!("127.0.0.1:{serve_port}"),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?,
+    );
+    wait_port(serve_port)?;
+    let pull = |port: u16| {
+        format!(
+            "rm -rf pulled && skopeo copy -q --src-tls-verify=false docker://127.0.0.1:{port}/bench/app:1 oci:pulled:x"
+        )
+    };
+    let o = measure(&pull(serve_port), "true", dir, runs)?;
+    let r = measure(&pull(ours_port), "true", dir, runs)?;
+    row("serve", &o, "Distribution (skopeo pull)", &r, mib);
+    // Layers only: Distribution does not serve manifests through the blobs endpoint.
+    let digests: Vec<String> = fs::read_dir(dir.join("layout/blobs/sha256"))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.metadata().is_ok_and(|m| m.len() >= 1 << 20))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    fs::write(dir.join("digests.txt"), digests.join("\n") + "\n")?;
+    let curl = |port: u16| {
+        format!(
+            "xargs -P4 -I{{}} curl -sf -o /dev/null http://127.0.0.1:{port}/v2/bench/app/blobs/sha256:{{}} < digests.txt"
+        )
+    };
+    let o = measure(&curl(serve_port), "true", dir, runs)?;
+    let r = measure(&curl(ours_port), "true", dir, runs)?;
+    row("serve", &o, "Distribution (4x curl)", &r, mib);
+    drop(serve);
     Ok(())
 }

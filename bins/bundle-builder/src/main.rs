@@ -110,7 +110,7 @@ fn create(
 ) -> anyhow::Result<u8> {
     let spec = BundleSpec::load(spec_path)?;
     let key = PrivateKey::from_pem_file(key)?;
-    let hosts = genesis_build::pull::registries(&spec);
+    let hosts = genesis_build::pull::hosts(&spec);
     let endpoints: Vec<String> = hosts.iter().map(|h| registry.endpoint(h)).collect();
     genesis_app::announce_endpoints("bundle-builder", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());
     let cache_dir = cache_dir.unwrap_or_else(genesis_build::pull::default_cache_dir);
@@ -123,9 +123,14 @@ fn create(
             genesis_registry::Registry::new(host, &options[host])
                 .map_err(|e| genesis_build::BuildError::Registry(Box::new(e)))
         };
+        let options_for = |host: &str| Ok(options[host].clone());
         let runtime =
             tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-        runtime.block_on(genesis_build::pull::pull(&spec, &cache_dir, &connect))?
+        runtime.block_on(async {
+            let mut pulled = genesis_build::pull::pull(&spec, &cache_dir, &connect).await?;
+            genesis_build::pull::pull_charts(&spec, &cache_dir, &options_for, &connect, &mut pulled).await?;
+            Ok::<_, genesis_build::BuildError>(pulled)
+        })?
     };
     let options = BuildOptions {
         source_date_epoch: source_date_epoch()?,

@@ -2,9 +2,9 @@
 
 use anyhow::Context as _;
 use genesis_app::registry::RegistryArgs;
-use genesis_app::verify::{VerifyArgs, check_bundle};
+use genesis_app::verify::{VerifyArgs, check_verified, verify_signature};
 use genesis_app::{OutputFormat, exit, print_json, progress};
-use genesis_registry::{Destination, load::DEFAULT_CONCURRENCY};
+use genesis_registry::{Destination, RegistryError, load::DEFAULT_CONCURRENCY};
 
 /// Arguments of `load`.
 #[derive(Debug, clap::Args)]
@@ -28,40 +28,86 @@ pub struct LoadArgs {
     pub manifests_out: Option<std::path::PathBuf>,
 }
 
-/// Runs `load`.
+/// Reports a verification failure the way every command does, or passes the error on.
+fn refused(args: &LoadArgs, e: genesis_trust::TrustError) -> anyhow::Result<u8> {
+    if e.is_verification_failure() {
+        eprintln!("✗ {}: verification failed: {e}\n  nothing was loaded", args.verify.bundle.display());
+        return Ok(exit::VERIFICATION_FAILED);
+    }
+    Err(e).with_context(|| format!("cannot verify {}", args.verify.bundle.display()))
+}
+
+/// Runs `load`: verify the BOM signature; if the registry already has every blob, push the
+/// manifests (checked against the signed digests) without reading the payload; otherwise
+/// check the whole bundle first, then push what is missing.
 pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     genesis_app::announce_endpoints("bundle-loader", &[&args.connection.endpoint(&args.registry.host)]);
-    let checked = match check_bundle(&args.verify) {
-        Ok(c) => c,
-        Err(e) if e.is_verification_failure() => {
-            eprintln!("✗ {}: verification failed: {e}\n  nothing was loaded", args.verify.bundle.display());
-            return Ok(exit::VERIFICATION_FAILED);
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot verify {}", args.verify.bundle.display())),
+    let verified = match verify_signature(&args.verify) {
+        Ok(v) => v,
+        Err(e) => return refused(args, e),
     };
-    if args.verify.output == OutputFormat::Text {
-        eprint!("{}", genesis_app::verify::render_text(checked.report()));
-    }
     let registry = args.connection.client(&args.registry.host)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    let progress = genesis_bundle::Progress::default();
-    let summary = {
-        let _bar = progress::show(progress.clone(), "loading", args.verify.quiet);
-        runtime.block_on(genesis_registry::load(&checked, &registry, &args.registry, args.concurrency, &progress))?
-    };
-    let rewritten = match &args.manifests_out {
-        Some(dir) => {
-            let map = genesis_registry::rewrite::ImageMap::from_summary(&summary);
-            Some((dir, genesis_registry::rewrite::write_rewritten_manifests(&checked, &map, dir)?))
+    let present = match runtime.block_on(genesis_registry::load_if_present(&verified, &registry, &args.registry)) {
+        Err(e @ (RegistryError::DigestMismatch { .. } | RegistryError::Bundle(_))) => {
+            eprintln!("✗ {}: verification failed: {e}\n  nothing was loaded", args.verify.bundle.display());
+            return Ok(exit::VERIFICATION_FAILED);
         }
-        None => None,
+        other => other?,
     };
+    let summary = match present {
+        Some(summary) => {
+            eprintln!(
+                "✓ signature OK (key {}); every blob is already in {}: payload not re-read",
+                verified.key(),
+                summary.registry
+            );
+            if let Some(dir) = &args.manifests_out {
+                let map = genesis_registry::rewrite::ImageMap::from_summary(&summary);
+                let n = genesis_registry::rewrite::write_rewritten_manifests(&verified, &map, dir)?;
+                return report(args, &summary, Some((dir, n)));
+            }
+            summary
+        }
+        None => {
+            let checked = match check_verified(verified, &args.verify) {
+                Ok(c) => c,
+                Err(e) => return refused(args, e),
+            };
+            if args.verify.output == OutputFormat::Text {
+                eprint!("{}", genesis_app::verify::render_text(checked.report()));
+            }
+            let progress = genesis_bundle::Progress::default();
+            let _bar = progress::show(progress.clone(), "loading", args.verify.quiet);
+            let summary = runtime.block_on(genesis_registry::load(
+                &checked,
+                &registry,
+                &args.registry,
+                args.concurrency,
+                &progress,
+            ))?;
+            if let Some(dir) = &args.manifests_out {
+                let map = genesis_registry::rewrite::ImageMap::from_summary(&summary);
+                let n = genesis_registry::rewrite::write_rewritten_manifests(&checked, &map, dir)?;
+                return report(args, &summary, Some((dir, n)));
+            }
+            summary
+        }
+    };
+    report(args, &summary, None)
+}
+
+fn report(
+    args: &LoadArgs,
+    summary: &genesis_registry::LoadSummary,
+    rewritten: Option<(&std::path::PathBuf, usize)>,
+) -> anyhow::Result<u8> {
     match args.verify.output {
         OutputFormat::Json => print_json(&serde_json::json!({
             "registry": summary.registry,
             "images": summary.images,
-            "manifestsOut": rewritten.as_ref().map(|(d, n)| serde_json::json!({"dir": d, "rewrittenReferences": n})),
+            "manifestsOut": rewritten.map(|(d, n)| serde_json::json!({"dir": d, "rewrittenReferences": n})),
         }))?,
         OutputFormat::Text => {
             for image in &summary.images {
@@ -72,7 +118,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
                 );
             }
             println!("{} images loaded into {}", summary.images.len(), summary.registry);
-            if let Some((dir, n)) = &rewritten {
+            if let Some((dir, n)) = rewritten {
                 println!("✓ manifests written to {} ({n} image references rewritten)", dir.display());
             }
         }

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use genesis_trust::{CheckedBundle, PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifyReport};
+use genesis_trust::{
+    CheckedBundle, PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifiedBundle, VerifyReport,
+};
 
 use crate::exit::{self, VERIFICATION_FAILED};
 use crate::{LimitArgs, OutputFormat, interrupt, print_json, progress};
@@ -48,10 +50,19 @@ fn policy(keys: &[PathBuf]) -> Result<TrustPolicy, TrustError> {
 /// Opens, verifies and checks a bundle in one pass, with a progress bar: what `load` and
 /// `serve` start with.
 pub fn check_bundle(args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
+    check_verified(verify_signature(args)?, args)
+}
+
+/// Opens a bundle and verifies its BOM signature only; the payload is still to be checked.
+pub fn verify_signature(args: &VerifyArgs) -> Result<VerifiedBundle, TrustError> {
     let policy = policy(&args.keys)?;
-    let bundle = UnverifiedBundle::open(&args.bundle, &args.limits.limits())?;
+    UnverifiedBundle::open(&args.bundle, &args.limits.limits())?.verify(&policy)
+}
+
+/// Checks the payload of a bundle whose signature verified, with a progress bar.
+pub fn check_verified(bundle: VerifiedBundle, args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
     let _bar = progress::show(bundle.progress(), "verifying", args.quiet);
-    bundle.verify(&policy)?.check()
+    bundle.check()
 }
 
 fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyReport, TrustError> {

@@ -124,10 +124,18 @@ fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
     plan_images(spec, &mut plan, options)?;
     let mut found = Vec::new();
     for chart in &spec.spec.charts {
-        let source = spec.resolve(&chart.path);
+        let source = match &chart.source {
+            crate::spec::ChartSource::Path(p) => spec.resolve(p),
+            _ => options.pulled.charts.get(chart.name.as_str()).cloned().ok_or_else(|| {
+                BuildError::input(
+                    &chart.source.describe(),
+                    format!("chart {} was not pulled (run the pull step first)", chart.name),
+                )
+            })?,
+        };
         let contents = read_chart(&source)?;
         if let Some(values) = &contents.values {
-            found.extend(images_in_yaml(values, &format!("{} values.yaml", chart.path.display())));
+            found.extend(images_in_yaml(values, &format!("charts/{} values.yaml", chart_file_name(&source))));
         }
         let meta = contents.meta;
         if meta.name != chart.name.as_str() {
@@ -136,13 +144,12 @@ fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
                 format!("the spec calls this chart {:?} but its Chart.yaml says {:?}", chart.name.as_str(), meta.name),
             ));
         }
-        let file_name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let path = bundle_path(&format!("charts/{file_name}"), &source)?;
+        let path = bundle_path(&format!("charts/{}", chart_file_name(&source)), &source)?;
         plan.add_file(path.clone(), &source)?;
         plan.bom.charts.push(ChartEntry {
             name: meta.name,
             version: Some(meta.version),
-            source: chart.path.display().to_string(),
+            source: chart.source.describe(),
             path,
         });
     }
@@ -261,6 +268,10 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Re
     plan.add_bytes("oci/index.json", index_json)?;
     plan.add_bytes("oci/oci-layout", b"{\"imageLayoutVersion\":\"1.0.0\"}\n".to_vec())?;
     Ok(())
+}
+
+fn chart_file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn canonical_ref(s: &str) -> Result<genesis_types::ImageReference> {

@@ -11,7 +11,7 @@ use genesis_registry::{Registry, RegistryError};
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, Platform, media_types};
 
 use crate::layout::write_blob;
-use crate::spec::{BundleSpec, ImageSource};
+use crate::spec::{BundleSpec, ChartSource, ImageSource};
 use crate::{BuildError, Result};
 
 /// Blobs downloaded at once.
@@ -25,7 +25,109 @@ pub struct Pulled {
     pub images: BTreeMap<String, Descriptor>,
     /// Source text to the top descriptor of its `sha256-<hex>.sig` signature image.
     pub signatures: BTreeMap<String, Descriptor>,
+    /// Chart name to the downloaded, checked `.tgz` in the cache.
+    pub charts: BTreeMap<String, PathBuf>,
 }
+
+/// Largest chart downloaded.
+const MAX_CHART: usize = 64 << 20;
+
+/// Every host a spec pulls from (registries, chart repositories), with how to name it to
+/// the connection options.
+pub fn hosts(spec: &BundleSpec) -> Vec<String> {
+    let mut hosts = registries(spec);
+    for chart in &spec.spec.charts {
+        match &chart.source {
+            ChartSource::Repo { url, .. } => hosts.push(url_host(url).to_owned()),
+            ChartSource::Oci { reference } => hosts.push(reference.registry().to_owned()),
+            ChartSource::Path(_) => {}
+        }
+    }
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// Resolves `url` against the repository URL (index.yaml URLs may be relative).
+fn join_url(repo: &str, url: &str) -> String {
+    if url.contains("://") { url.to_owned() } else { format!("{repo}/{}", url.trim_start_matches('/')) }
+}
+
+/// Pulls the charts of `spec` that come from repositories into `cache/charts/`.
+pub async fn pull_charts(
+    spec: &BundleSpec,
+    cache: &Path,
+    options: &dyn Fn(&str) -> Result<genesis_registry::RegistryOptions>,
+    connect: &dyn Fn(&str) -> Result<Registry>,
+    pulled: &mut Pulled,
+) -> Result<()> {
+    for chart in &spec.spec.charts {
+        let name = chart.name.as_str();
+        let (version, bytes, expected) = match &chart.source {
+            ChartSource::Path(_) => continue,
+            ChartSource::Repo { url, version } => {
+                let opts = options(url_host(url))?;
+                let index_url = format!("{url}/index.yaml");
+                let index = genesis_registry::fetch_url(&index_url, &opts, 16 << 20).await.map_err(registry_error)?;
+                let index: serde_yaml_ng::Value = serde_yaml_ng::from_slice(&index)
+                    .map_err(|e| BuildError::input(&index_url, format!("not a chart repository index: {e}")))?;
+                let entry = index["entries"][name]
+                    .as_sequence()
+                    .and_then(|versions| versions.iter().find(|v| v["version"].as_str() == Some(version.as_str())))
+                    .ok_or_else(|| BuildError::input(&index_url, format!("no chart {name} version {version}")))?;
+                let chart_url = entry["urls"][0]
+                    .as_str()
+                    .map(|u| join_url(url, u))
+                    .ok_or_else(|| BuildError::input(&index_url, format!("chart {name} {version} has no urls")))?;
+                let expected = entry["digest"].as_str().and_then(|d| format!("sha256:{d}").parse::<Digest>().ok());
+                let bytes = genesis_registry::fetch_url(&chart_url, &opts, MAX_CHART).await.map_err(registry_error)?;
+                (version.clone(), bytes, expected)
+            }
+            ChartSource::Oci { reference } => {
+                let registry = connect(reference.registry())?;
+                let repo = reference.repository();
+                let tag = reference.tag().unwrap_or("latest");
+                let m = registry.get_manifest(repo, tag).await.map_err(registry_error)?;
+                let manifest: ImageManifest = serde_json::from_slice(&m.bytes).map_err(|e| {
+                    BuildError::input(&reference.to_string(), format!("not a Helm chart artifact: {e}"))
+                })?;
+                let layer =
+                    manifest.layers.iter().find(|l| l.media_type == HELM_CHART_LAYER).ok_or_else(|| {
+                        BuildError::input(&reference.to_string(), format!("no {HELM_CHART_LAYER} layer"))
+                    })?;
+                if layer.size > MAX_CHART as u64 {
+                    return Err(BuildError::input(&reference.to_string(), "chart larger than 64 MiB"));
+                }
+                let mut bytes = Vec::new();
+                registry.get_blob(repo, &layer.digest, layer.size, &mut bytes).await.map_err(registry_error)?;
+                (tag.to_owned(), bytes::Bytes::from(bytes), Some(layer.digest.clone()))
+            }
+        };
+        let actual = genesis_bundle::sha256(&bytes);
+        if let Some(expected) = expected
+            && expected != actual
+        {
+            return Err(registry_error(RegistryError::DigestMismatch {
+                what: format!("chart {name} {version}"),
+                expected,
+                actual,
+            }));
+        }
+        let path = cache.join("charts").join(format!("{name}-{version}.tgz"));
+        write_blob(&path, &bytes)?;
+        tracing::info!(chart = name, version, "pulled chart");
+        pulled.charts.insert(name.to_owned(), path);
+    }
+    Ok(())
+}
+
+/// Media type of the chart layer of a Helm OCI artifact.
+pub const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
 /// The default cache: `$XDG_CACHE_HOME/genesis`, else `~/.cache/genesis`.
 pub fn default_cache_dir() -> PathBuf {

@@ -225,14 +225,83 @@ impl<'de> serde::Deserialize<'de> for ImageSource {
     }
 }
 
-/// One chart.
+/// One chart: a packaged `.tgz` on disk, or a version from a chart repository (`https://…`
+/// with an `index.yaml`, or `oci://REGISTRY/PATH` as `helm pull oci://` reads it).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawChartSpec")]
 pub struct ChartSpec {
     /// Chart name; must match the chart's `Chart.yaml`.
     pub name: Token,
+    /// Where it comes from.
+    pub source: ChartSource,
+}
+
+/// Where a chart comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartSource {
     /// A packaged chart (`.tgz`), relative to the spec.
-    pub path: PathBuf,
+    Path(PathBuf),
+    /// An HTTP(S) chart repository and a version.
+    Repo {
+        /// The repository URL (its `index.yaml` is beside it).
+        url: String,
+        /// The exact version.
+        version: String,
+    },
+    /// An OCI registry: `REGISTRY/PATH/NAME:VERSION`.
+    Oci {
+        /// The chart's reference.
+        reference: ImageReference,
+    },
+}
+
+impl ChartSource {
+    /// As recorded in the BOM.
+    pub fn describe(&self) -> String {
+        match self {
+            ChartSource::Path(p) => p.display().to_string(),
+            ChartSource::Repo { url, version } => format!("{url} {version}"),
+            ChartSource::Oci { reference } => format!("oci://{reference}"),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChartSpec {
+    name: Token,
+    #[serde(default)]
+    path: Option<PathBuf>,
+    #[serde(default)]
+    repo: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+impl TryFrom<RawChartSpec> for ChartSpec {
+    type Error = String;
+
+    fn try_from(raw: RawChartSpec) -> std::result::Result<Self, String> {
+        let name = raw.name;
+        let source = match (raw.path, raw.repo, raw.version) {
+            (Some(path), None, None) => ChartSource::Path(path),
+            (None, Some(repo), Some(version)) => match repo.strip_prefix("oci://") {
+                Some(base) => {
+                    let reference = format!("{}/{}:{version}", base.trim_end_matches('/'), name.as_str())
+                        .parse()
+                        .map_err(|e| format!("chart {name}: {e}"))?;
+                    ChartSource::Oci { reference }
+                }
+                None if repo.starts_with("https://") || repo.starts_with("http://") => {
+                    ChartSource::Repo { url: repo.trim_end_matches('/').to_owned(), version }
+                }
+                None => return Err(format!("chart {name}: repo must be https://…, http://… or oci://…, not {repo:?}")),
+            },
+            (None, Some(_), None) => return Err(format!("chart {name}: a repo needs an exact version")),
+            _ => return Err(format!("chart {name}: give either path, or repo and version")),
+        };
+        Ok(ChartSpec { name, source })
+    }
 }
 
 /// One manifest file or folder.

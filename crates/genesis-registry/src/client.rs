@@ -112,6 +112,30 @@ pub trait BlobSource: Send + Sync {
     fn open(&self) -> std::io::Result<Box<dyn Read + Send>>;
 }
 
+/// Downloads a URL (a chart repository's `index.yaml` or a chart) of at most `max` bytes,
+/// with the same TLS and plain-HTTP rules as a registry.
+pub async fn fetch_url(url: &str, options: &RegistryOptions, max: usize) -> Result<Bytes> {
+    if url.starts_with("http://") && !options.plain_http {
+        return Err(RegistryError::Invalid(format!("{url}: plain HTTP needs --plain-http")));
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(15)).no_proxy();
+    if url.starts_with("https://") {
+        builder = builder.use_preconfigured_tls(tls_config(options.ca_file.as_deref())?);
+    }
+    let http = builder.build().map_err(|e| RegistryError::Invalid(format!("HTTP client: {e}")))?;
+    let mut req = http.get(url);
+    if let Some(c) = &options.credentials {
+        req = req.basic_auth(&c.username, Some(&c.password));
+    }
+    let resp = req.send().await.map_err(|e| RegistryError::Transport { url: url.to_owned(), source: e })?;
+    if resp.status() == StatusCode::NOT_FOUND {
+        return Err(RegistryError::NotFound(url.to_owned()));
+    }
+    let resp = expect(resp, &[StatusCode::OK], "GET", url).await?;
+    read_limited(resp, max, url).await
+}
+
 /// A client for one registry host.
 #[derive(Clone)]
 pub struct Registry {

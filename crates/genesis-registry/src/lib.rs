@@ -11,6 +11,8 @@ pub mod rewrite;
 pub mod serve;
 
 pub use archive_blobs::{ArchiveIndex, ArchiveRange};
-pub use client::{BlobSource, CHUNK, Credentials, MAX_MANIFEST, Manifest, PushOutcome, Registry, RegistryOptions};
+pub use client::{
+    BlobSource, CHUNK, Credentials, MAX_MANIFEST, Manifest, PushOutcome, Registry, RegistryOptions, fetch_url,
+};
 pub use error::{RegistryError, Result};
-pub use load::{Destination, LoadSummary, load};
+pub use load::{Destination, LoadSummary, load, load_if_present};

@@ -146,6 +146,86 @@ fn walk(index: &ArchiveIndex, d: &Descriptor, plan: &mut ImagePlan, depth: u32) 
     Ok(())
 }
 
+/// Reads the OCI index and every manifest of a bundle whose BOM is trusted: each manifest is
+/// reached by digest from the signed BOM and checked against that digest, so the plan is
+/// trustworthy without reading any layer.
+fn plan_all(path: &std::path::Path, bom: &genesis_bundle::Bom) -> Result<(Arc<ArchiveIndex>, Vec<ImagePlan>)> {
+    let index = Arc::new(ArchiveIndex::open(path, bom, &Default::default())?);
+    let layout_index: ImageIndex = match bom.files.iter().find(|f| f.path.as_str() == "oci/index.json") {
+        Some(f) => {
+            let bytes = index.read_checked("oci/index.json", &f.sha256, crate::MAX_MANIFEST as u64)?;
+            serde_json::from_slice(&bytes).map_err(|e| RegistryError::Invalid(format!("oci/index.json: {e}")))?
+        }
+        None => ImageIndex { schema_version: 2, media_type: None, manifests: vec![], annotations: Default::default() },
+    };
+    let mut plans = Vec::new();
+    for image in &bom.images {
+        let top = layout_index
+            .manifests
+            .iter()
+            .find(|d| d.digest == image.digest)
+            .ok_or_else(|| RegistryError::Invalid(format!("image {} is not in oci/index.json", image.reference)))?;
+        plans.push(plan_image(&index, &image.reference, top)?);
+    }
+    Ok((index, plans))
+}
+
+/// The fast path of a re-load: when the registry already has every blob of every image of
+/// a bundle whose BOM signature verified, only the manifests (checked against the signed
+/// digests) are needed, so the payload is not read at all. `None` when a blob is missing:
+/// then check the whole bundle and call [`load`].
+pub async fn load_if_present(
+    bundle: &dyn genesis_trust::SignedBom,
+    registry: &Registry,
+    destination: &Destination,
+) -> Result<Option<LoadSummary>> {
+    let (_, plans) = plan_all(bundle.archive(), bundle.signed_bom())?;
+    for plan in &plans {
+        let repo = destination.repository(&plan.reference);
+        let checks = futures_util::stream::iter(plan.blobs.keys().map(|d| registry.has_blob(&repo, d)))
+            .buffer_unordered(8)
+            .collect::<Vec<_>>()
+            .await;
+        for present in checks {
+            if !present? {
+                return Ok(None);
+            }
+        }
+    }
+    let mut images = Vec::new();
+    for plan in plans {
+        let blobs = BlobCounts { present: plan.blobs.len() as u64, ..BlobCounts::default() };
+        images.push(push_manifests(registry, destination, plan, blobs).await?);
+    }
+    Ok(Some(LoadSummary { registry: registry.host().to_owned(), images }))
+}
+
+/// Pushes the manifests of one image (children first, by digest) and its tag.
+async fn push_manifests(
+    registry: &Registry,
+    destination: &Destination,
+    plan: ImagePlan,
+    blobs: BlobCounts,
+) -> Result<LoadedImage> {
+    let repo = destination.repository(&plan.reference);
+    for m in &plan.manifests {
+        if !registry.has_manifest(&repo, &m.digest).await? {
+            registry.put_manifest(&repo, &m.digest.to_string(), m).await?;
+        }
+    }
+    let top = plan.manifests.last().expect("a plan has its top manifest");
+    let tagged = match plan.reference.tag() {
+        Some(tag) => {
+            registry.put_manifest(&repo, tag, top).await?;
+            Some(format!("{}/{repo}:{tag}", registry.host()))
+        }
+        None => None,
+    };
+    let target = format!("{}/{repo}@{}", registry.host(), plan.top);
+    tracing::info!(image = %plan.source, %target, "loaded");
+    Ok(LoadedImage { source: plan.source, target, tagged, manifests: plan.manifests.len() as u64, blobs })
+}
+
 /// Pushes every image of `bundle` to `destination` through `registry`.
 pub async fn load(
     bundle: &CheckedBundle,
@@ -154,23 +234,7 @@ pub async fn load(
     concurrency: usize,
     progress: &Progress,
 ) -> Result<LoadSummary> {
-    let index = Arc::new(ArchiveIndex::open(bundle.path(), bundle.bom(), &Default::default())?);
-    let layout_index: ImageIndex = match bundle.bom().files.iter().find(|f| f.path.as_str() == "oci/index.json") {
-        Some(f) => {
-            let bytes = index.read_checked("oci/index.json", &f.sha256, crate::MAX_MANIFEST as u64)?;
-            serde_json::from_slice(&bytes).map_err(|e| RegistryError::Invalid(format!("oci/index.json: {e}")))?
-        }
-        None => ImageIndex { schema_version: 2, media_type: None, manifests: vec![], annotations: Default::default() },
-    };
-    let mut plans = Vec::new();
-    for image in &bundle.bom().images {
-        let top = layout_index
-            .manifests
-            .iter()
-            .find(|d| d.digest == image.digest)
-            .ok_or_else(|| RegistryError::Invalid(format!("image {} is not in oci/index.json", image.reference)))?;
-        plans.push(plan_image(&index, &image.reference, top)?);
-    }
+    let (index, plans) = plan_all(bundle.path(), bundle.bom())?;
     progress.set_total(plans.iter().flat_map(|p| p.blobs.values()).sum());
     tracing::info!(registry = registry.host(), images = plans.len(), "loading images");
 
@@ -209,28 +273,8 @@ pub async fn load(
         .collect()
         .await;
         results.into_iter().collect::<Result<Vec<()>>>()?;
-        for m in &plan.manifests {
-            if !registry.has_manifest(&repo, &m.digest).await? {
-                registry.put_manifest(&repo, &m.digest.to_string(), m).await?;
-            }
-        }
-        let top = plan.manifests.last().expect("a plan has its top manifest");
-        let tagged = match plan.reference.tag() {
-            Some(tag) => {
-                registry.put_manifest(&repo, tag, top).await?;
-                Some(format!("{}/{repo}:{tag}", registry.host()))
-            }
-            None => None,
-        };
         let blobs = counts.lock().expect("not poisoned").clone();
-        tracing::info!(image = %plan.source, target = %format!("{}/{repo}@{}", registry.host(), plan.top), "loaded");
-        images.push(LoadedImage {
-            source: plan.source,
-            target: format!("{}/{repo}@{}", registry.host(), plan.top),
-            tagged,
-            manifests: plan.manifests.len() as u64,
-            blobs,
-        });
+        images.push(push_manifests(registry, destination, plan, blobs).await?);
     }
     Ok(LoadSummary { registry: registry.host().to_owned(), images })
 }

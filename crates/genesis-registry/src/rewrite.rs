@@ -148,16 +148,17 @@ pub fn rewrite_yaml(map: &ImageMap, text: &str) -> std::result::Result<(String, 
 /// `target` (which must not exist; it appears whole or not at all). Returns how many
 /// references changed.
 pub fn write_rewritten_manifests(
-    bundle: &genesis_trust::CheckedBundle,
+    bundle: &dyn genesis_trust::SignedBom,
     map: &ImageMap,
     target: &std::path::Path,
 ) -> crate::Result<usize> {
     use crate::RegistryError;
-    let index = crate::ArchiveIndex::open(bundle.path(), bundle.bom(), &Default::default())?;
+    let bom = bundle.signed_bom();
+    let index = crate::ArchiveIndex::open(bundle.archive(), bom, &Default::default())?;
     let staging = genesis_bundle::Staging::begin(target)?;
     let mut changed = 0;
-    for m in &bundle.bom().manifests {
-        let file = bundle.bom().files.iter().find(|f| f.path == m.path).expect("a valid BOM lists every manifest");
+    for m in &bom.manifests {
+        let file = bom.files.iter().find(|f| f.path == m.path).expect("a valid BOM lists every manifest");
         let bytes =
             index.read_checked(m.path.as_str(), &file.sha256, genesis_bundle::Limits::default().max_bom_size)?;
         let text = String::from_utf8(bytes).map_err(|_| RegistryError::Invalid(format!("{} is not UTF-8", m.path)))?;

@@ -86,6 +86,34 @@ pub struct VerifiedBundle {
     policy: TrustPolicy,
 }
 
+/// A bundle whose BOM signature verified: [`VerifiedBundle`] (payload not yet read) or
+/// [`CheckedBundle`] (payload checked). Code that only needs the signed BOM and to read
+/// files it checks against that BOM's digests takes this.
+pub trait SignedBom {
+    /// The verified BOM.
+    fn signed_bom(&self) -> &Bom;
+    /// The archive.
+    fn archive(&self) -> &Path;
+}
+
+impl SignedBom for VerifiedBundle {
+    fn signed_bom(&self) -> &Bom {
+        &self.bom
+    }
+    fn archive(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl SignedBom for CheckedBundle {
+    fn signed_bom(&self) -> &Bom {
+        &self.bom
+    }
+    fn archive(&self) -> &Path {
+        &self.report.bundle
+    }
+}
+
 /// A bundle whose every entry matched its signed BOM in a full pass: the only input the
 /// loader accepts. Like [`VerifiedBundle`], it has no public constructor.
 #[derive(Debug, Clone)]
@@ -168,6 +196,16 @@ impl VerifiedBundle {
     /// The verified BOM.
     pub fn bom(&self) -> &Bom {
         &self.bom
+    }
+
+    /// The archive.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The count of payload bytes checked so far, for a progress display.
+    pub fn progress(&self) -> genesis_bundle::Progress {
+        self.reader.progress()
     }
 
     /// The key that signed it.

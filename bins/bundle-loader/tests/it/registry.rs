@@ -65,7 +65,9 @@ fn load_keeps_manifest_bytes_and_a_rerun_sends_nothing() {
         assert_eq!(genesis_bundle::sha256(&raw).to_string(), child["digest"].as_str().unwrap());
     }
 
-    let again = summary(&load(&case("good"), &destination, &[]));
+    let rerun = load(&case("good"), &destination, &[]);
+    assert!(text(&rerun.stderr).contains("payload not re-read"), "{}", text(&rerun.stderr));
+    let again = summary(&rerun);
     assert_eq!(again["images"][0]["blobs"]["uploaded"], 0);
     assert_eq!(again["images"][0]["blobs"]["present"], 4);
 }
