@@ -128,7 +128,7 @@ fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
             crate::spec::ChartSource::Path(p) => spec.resolve(p),
             _ => options.pulled.charts.get(chart.name.as_str()).cloned().ok_or_else(|| {
                 BuildError::input(
-                    &chart.source.describe(),
+                    chart.source.describe(),
                     format!("chart {} was not pulled (run the pull step first)", chart.name),
                 )
             })?,

@@ -94,14 +94,14 @@ pub async fn pull_charts(
                 let tag = reference.tag().unwrap_or("latest");
                 let m = registry.get_manifest(repo, tag).await.map_err(registry_error)?;
                 let manifest: ImageManifest = serde_json::from_slice(&m.bytes).map_err(|e| {
-                    BuildError::input(&reference.to_string(), format!("not a Helm chart artifact: {e}"))
+                    BuildError::input(reference.to_string(), format!("not a Helm chart artifact: {e}"))
                 })?;
                 let layer =
                     manifest.layers.iter().find(|l| l.media_type == HELM_CHART_LAYER).ok_or_else(|| {
-                        BuildError::input(&reference.to_string(), format!("no {HELM_CHART_LAYER} layer"))
+                        BuildError::input(reference.to_string(), format!("no {HELM_CHART_LAYER} layer"))
                     })?;
                 if layer.size > MAX_CHART as u64 {
-                    return Err(BuildError::input(&reference.to_string(), "chart larger than 64 MiB"));
+                    return Err(BuildError::input(reference.to_string(), "chart larger than 64 MiB"));
                 }
                 let mut bytes = Vec::new();
                 registry.get_blob(repo, &layer.digest, layer.size, &mut bytes).await.map_err(registry_error)?;
