@@ -93,9 +93,8 @@ pub async fn pull_charts(
                 let repo = reference.repository();
                 let tag = reference.tag().unwrap_or("latest");
                 let m = registry.get_manifest(repo, tag).await.map_err(registry_error)?;
-                let manifest: ImageManifest = serde_json::from_slice(&m.bytes).map_err(|e| {
-                    BuildError::input(reference.to_string(), format!("not a Helm chart artifact: {e}"))
-                })?;
+                let manifest: ImageManifest = serde_json::from_slice(&m.bytes)
+                    .map_err(|e| BuildError::input(reference.to_string(), format!("not a Helm chart artifact: {e}")))?;
                 let layer =
                     manifest.layers.iter().find(|l| l.media_type == HELM_CHART_LAYER).ok_or_else(|| {
                         BuildError::input(reference.to_string(), format!("no {HELM_CHART_LAYER} layer"))

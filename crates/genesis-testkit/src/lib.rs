@@ -170,3 +170,55 @@ pub fn stored_blob_paths(registry: &Distribution) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Python's `http.server` serving a folder on a free loopback port; killed on drop.
+pub struct StaticHttp {
+    child: Child,
+    pub port: u16,
+}
+
+impl StaticHttp {
+    pub fn serve(dir: &Path) -> StaticHttp {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 must be installed");
+        wait_for(port);
+        StaticHttp { child, port }
+    }
+}
+
+impl Drop for StaticHttp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Pushes a packaged chart as a Helm OCI artifact (`helm push` layout) to `repo:version`.
+pub fn push_helm_chart(host: &str, repo: &str, version: &str, chart: &[u8]) {
+    let config = push_blob(
+        host,
+        repo,
+        br#"{"name":"web","version":"0.1.0","apiVersion":"v2"}"#,
+        "application/vnd.cncf.helm.config.v1+json",
+    );
+    let layer = push_blob(host, repo, chart, "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]
+    }))
+    .unwrap();
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tmp.path(), manifest).unwrap();
+    let status = Command::new("curl")
+        .args(["-sf", "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--data-binary"])
+        .arg(format!("@{}", tmp.path().display()))
+        .arg(format!("http://{host}/v2/{repo}/manifests/{version}"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

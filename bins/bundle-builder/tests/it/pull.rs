@@ -196,3 +196,98 @@ fn a_corrupted_blob_fails_the_pull_and_stores_nothing() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(!dir.path().join("out").exists());
 }
+
+fn chart_spec(dir: &Path, chart_line: &str) {
+    let p = dir.join("bundle.yaml");
+    let s = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("charts:    [ { name: web, path: charts/web-0.1.0.tgz } ]", chart_line);
+    std::fs::write(p, s).unwrap();
+}
+
+fn chart_file(dir: &Path) -> serde_json::Value {
+    bom(dir)["files"].as_array().unwrap().iter().find(|f| f["path"] == "charts/web-0.1.0.tgz").unwrap().clone()
+}
+
+fn fixture_chart_sha256() -> String {
+    genesis_bundle::sha256(&std::fs::read(fixtures().join("charts/web-0.1.0.tgz")).unwrap()).to_string()
+}
+
+#[test]
+fn a_chart_from_an_http_repository_is_carried_byte_for_byte() {
+    let repo = tempfile::tempdir().unwrap();
+    let chart = std::fs::read(fixtures().join("charts/web-0.1.0.tgz")).unwrap();
+    std::fs::write(repo.path().join("web-0.1.0.tgz"), &chart).unwrap();
+    let digest = genesis_bundle::sha256(&chart);
+    let index = format!(
+        "apiVersion: v1\nentries:\n  web:\n    - name: web\n      version: 0.1.0\n      digest: {}\n      urls: [web-0.1.0.tgz]\n    - name: web\n      version: 0.0.9\n      urls: [web-0.0.9.tgz]\n",
+        digest.hex()
+    );
+    std::fs::write(repo.path().join("index.yaml"), index).unwrap();
+    let http = genesis_testkit::StaticHttp::serve(repo.path());
+
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    chart_spec(
+        dir.path(),
+        &format!("charts: [ {{ name: web, repo: 'http://127.0.0.1:{}', version: 0.1.0 }} ]", http.port),
+    );
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(chart_file(dir.path())["sha256"], fixture_chart_sha256().as_str());
+    assert_eq!(bom(dir.path())["charts"][0]["source"], format!("http://127.0.0.1:{} 0.1.0", http.port).as_str());
+
+    // Without --plain-http, an http:// repository is refused.
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    chart_spec(
+        dir.path(),
+        &format!("charts: [ {{ name: web, repo: 'http://127.0.0.1:{}', version: 0.1.0 }} ]", http.port),
+    );
+    let key = fixtures().join("keys/test.key");
+    let out = builder(
+        &["create", "-f", "bundle.yaml", "--key", key.to_str().unwrap(), "--output-dir", "out", "--cache-dir", "cache"],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("plain HTTP needs --plain-http"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_chart_whose_bytes_do_not_match_the_index_digest_is_refused() {
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::copy(fixtures().join("charts/web-0.1.0.tgz"), repo.path().join("web-0.1.0.tgz")).unwrap();
+    let index = format!(
+        "entries:\n  web:\n    - version: 0.1.0\n      digest: {}\n      urls: [web-0.1.0.tgz]\n",
+        "0".repeat(64)
+    );
+    std::fs::write(repo.path().join("index.yaml"), index).unwrap();
+    let http = genesis_testkit::StaticHttp::serve(repo.path());
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    chart_spec(
+        dir.path(),
+        &format!("charts: [ {{ name: web, repo: 'http://127.0.0.1:{}', version: 0.1.0 }} ]", http.port),
+    );
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("chart web 0.1.0"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_chart_from_an_oci_registry_is_carried_byte_for_byte() {
+    let registry = Distribution::start();
+    let chart = std::fs::read(fixtures().join("charts/web-0.1.0.tgz")).unwrap();
+    genesis_testkit::push_helm_chart(&registry.host(), "charts/web", "0.1.0", &chart);
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    chart_spec(
+        dir.path(),
+        &format!("charts: [ {{ name: web, repo: 'oci://{}/charts', version: 0.1.0 }} ]", registry.host()),
+    );
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(chart_file(dir.path())["sha256"], fixture_chart_sha256().as_str());
+    assert_eq!(bom(dir.path())["charts"][0]["source"], format!("oci://{}/charts/web:0.1.0", registry.host()).as_str());
+}
