@@ -4,6 +4,7 @@
 //! - `fixtures [--check]`: regenerate `fixtures/` (or check it is up to date).
 //! - `bench [--size-mib N]`: whole-process figures beside tar/zstd/openssl on the same input.
 //! - `demo`: the main job on the fixtures (keygen, create, inspect, verify, extract).
+//! - `test-deps`: the test clients that come from PyPI (a venv under `target/`).
 //! - `ci`: everything CI runs after installing packages.
 
 mod bench;
@@ -24,9 +25,12 @@ fn main() -> anyhow::Result<()> {
         Some("fixtures") => fixtures::run(&root, args.iter().any(|a| a == "--check")),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("demo") => demo::run(&root),
+        Some("test-deps") => test_deps(&root),
         Some("ci") => ci(&root),
         _ => {
-            bail!("usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] | demo | ci>")
+            bail!(
+                "usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] | demo | test-deps | ci>"
+            )
         }
     }
 }
@@ -44,7 +48,24 @@ pub fn run_cmd(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// PyPI `oras` client version the serve tests drive.
+const ORAS_PY: &str = "oras==0.2.43";
+
+/// Creates `target/test-venv` with the PyPI clients the tests use, once.
+fn test_deps(root: &Path) -> anyhow::Result<()> {
+    let venv = root.join("target/test-venv");
+    if venv.join(".complete").exists() {
+        return Ok(());
+    }
+    run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    run_cmd(Command::new(venv.join("bin/pip")).args(["install", "-q", ORAS_PY]))?;
+    std::fs::write(venv.join(".complete"), ORAS_PY)?;
+    println!("test-deps: {} ready", venv.display());
+    Ok(())
+}
+
 fn ci(root: &Path) -> anyhow::Result<()> {
+    test_deps(root)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run_cmd(Command::new(&cargo).current_dir(root).args(["fmt", "--all", "--check"]))?;
     check_deps::run(root)?;

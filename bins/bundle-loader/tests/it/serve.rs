@@ -213,3 +213,100 @@ fn serves_https_with_the_given_certificate() {
     let (head, _) = curl(&[&url]);
     assert!(head.is_empty(), "an unknown CA must be refused, got {head}");
 }
+
+/// A bundle with one image and an artifact that refers to it (`subject`), as
+/// `oras attach` or cosign with OCI 1.1 referrers write it.
+fn bundle_with_referrer(dir: &Path) -> (PathBuf, String, String) {
+    let blobs = dir.join("layout/blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8], media_type: &str| {
+        let d = genesis_bundle::sha256(bytes);
+        std::fs::write(blobs.join(d.hex()), bytes).unwrap();
+        serde_json::json!({"mediaType": media_type, "digest": d.to_string(), "size": bytes.len()})
+    };
+    let config = put(
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+        "application/vnd.oci.image.config.v1+json",
+    );
+    let layer = put(b"layer bytes", "application/vnd.oci.image.layer.v1.tar");
+    let image = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]})).unwrap();
+    let image_desc = put(&image, "application/vnd.oci.image.manifest.v1+json");
+    let empty = put(b"{}", "application/vnd.oci.empty.v1+json");
+    let payload = put(b"signature bytes", "application/vnd.example.signature");
+    let artifact = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.signature", "config": empty, "layers": [payload], "subject": image_desc
+    }))
+    .unwrap();
+    let artifact_desc = put(&artifact, "application/vnd.oci.image.manifest.v1+json");
+    let named = |d: &serde_json::Value, name: &str| {
+        let mut d = d.clone();
+        d["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": name});
+        d
+    };
+    std::fs::write(dir.join("layout/index.json"), serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [named(&image_desc, "1"), named(&artifact_desc, "sig")]})).unwrap()).unwrap();
+    std::fs::write(dir.join("layout/oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("bundle.yaml"),
+        "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {name: ref, version: '1'}\nspec:\n  images:\n    - {name: app, image: 'oci:layout:1', ref: 'example.com/demo/app:1'}\n    - {name: sig, image: 'oci:layout:sig', ref: 'example.com/demo/app:sig'}\n  output: {dir: out}\n",
+    )
+    .unwrap();
+    let spec = genesis_build::BundleSpec::load(&dir.join("bundle.yaml")).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
+    let archive = genesis_build::build(&spec, &key, &Default::default()).unwrap().archive;
+    (archive, image_desc["digest"].as_str().unwrap().to_owned(), artifact_desc["digest"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn the_referrers_api_lists_artifacts_that_refer_to_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, image, artifact) = bundle_with_referrer(dir.path());
+    let server = Server::start(&archive, None);
+    let base = format!("http://127.0.0.1:{}/v2/demo/app/referrers/{image}", server.port);
+    let (head, body) = curl(&[&base]);
+    assert!(head.to_lowercase().contains("content-type: application/vnd.oci.image.index.v1+json"), "{head}");
+    let index: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
+    assert_eq!(index["manifests"][0]["digest"], artifact.as_str());
+    assert_eq!(index["manifests"][0]["artifactType"], "application/vnd.example.signature");
+
+    let (head, body) = curl(&[&format!("{base}?artifactType=application/vnd.other")]);
+    assert!(head.to_lowercase().contains("oci-filters-applied: artifacttype"), "{head}");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["manifests"], serde_json::json!([]));
+    let (_, body) = curl(&[&format!("http://127.0.0.1:{}/v2/demo/app/referrers/{artifact}", server.port)]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["manifests"], serde_json::json!([]));
+}
+
+/// The Python interpreter with the `oras` client, prepared by `cargo xtask test-deps`.
+fn oras_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
+    assert!(python.exists(), "the oras test client is missing: run `cargo xtask test-deps` (cargo xtask ci does)");
+    python
+}
+
+#[test]
+fn the_oras_python_client_lists_and_pulls_from_serve() {
+    let server = Server::start(&case("good"), None);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        r#"
+import hashlib, json, oras.client
+c = oras.client.OrasClient(hostname="127.0.0.1:{port}", insecure=True)
+target = "127.0.0.1:{port}/demo/app"
+tags = c.get_tags(target)
+index = c.get_manifest(target + ":1.0", allowed_media_type=["application/vnd.oci.image.index.v1+json"])
+child = c.get_manifest(target + "@" + index["manifests"][0]["digest"])
+layer = child["layers"][0]
+out = "{dir}/layer"
+c.download_blob(target, layer["digest"], out)
+print(json.dumps({{"tags": tags, "layer": layer["digest"], "got": "sha256:" + hashlib.sha256(open(out, "rb").read()).hexdigest()}}))
+"#,
+        port = server.port,
+        dir = dir.path().display()
+    );
+    let out = Command::new(oras_python()).arg("-c").arg(script).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    assert_eq!(v["tags"], serde_json::json!(["1.0"]));
+    assert_eq!(v["layer"], v["got"]);
+}
