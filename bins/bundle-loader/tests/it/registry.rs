@@ -253,3 +253,29 @@ fn manifests_out_rewrites_carried_images_to_the_registry() {
     let names: Vec<String> = crate::listing(&manifests);
     assert_eq!(names, ["deployment.yaml", "namespace.yaml", "service.yaml"]);
 }
+
+#[test]
+fn a_blob_already_pushed_to_another_repository_is_mounted_not_uploaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = crate::fixtures().join("images/app");
+    std::fs::write(
+        dir.path().join("bundle.yaml"),
+        format!(
+            "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: two, version: '1'}}\nspec:\n  images:\n    - {{name: a, image: 'oci:{0}:1.0', ref: 'example.com/team-a/app:1'}}\n    - {{name: b, image: 'oci:{0}:1.0', ref: 'example.com/team-b/app:1'}}\n  output: {{dir: out}}\n",
+            layout.display()
+        ),
+    )
+    .unwrap();
+    let spec = genesis_build::BundleSpec::load(&dir.path().join("bundle.yaml")).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
+    let bundle = genesis_build::build(&spec, &key, &Default::default()).unwrap().archive;
+    let registry = Distribution::start();
+    let s = summary(&load(&bundle, &registry.host(), &[]));
+    assert_eq!(s["images"][0]["blobs"]["uploaded"], 4, "{s}");
+    assert_eq!(s["images"][1]["blobs"]["mounted"], 4, "{s}");
+    assert_eq!(s["images"][1]["blobs"]["uploaded"], 0, "{s}");
+    assert_eq!(
+        skopeo_raw(&format!("{}/team-b/app:1", registry.host())),
+        skopeo_raw(&format!("{}/team-a/app:1", registry.host()))
+    );
+}
