@@ -212,21 +212,23 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Re
                 (Layout::store(&cache), top, canonical)
             }
         };
-        sources.push((
-            image.name.to_string(),
-            image.image.text().to_owned(),
-            store.resolve(&top, &platforms_of(image), &cache)?,
-            canonical,
-        ));
+        // Signatures and referrers land in the same repository as the image.
+        let r = canonical_ref(&canonical)?;
+        let resolved = store.resolve(&top, &platforms_of(image), &cache)?;
+        sources.push((image.name.to_string(), image.image.text().to_owned(), resolved, canonical));
+        for referrer in options.pulled.referrers.get(image.image.text()).into_iter().flatten() {
+            let by_digest = format!("{}/{}@{}", r.registry(), r.repository(), referrer.digest);
+            let name = format!("{}.referrer-{}", image.name, &referrer.digest.hex()[..12]);
+            sources.push((
+                name,
+                image.image.text().to_owned(),
+                Layout::store(&cache).resolve(referrer, &[], &cache)?,
+                by_digest,
+            ));
+        }
         if let Some(sig) = options.pulled.signatures.get(image.image.text()) {
-            let r: genesis_types::ImageReference = canonical_ref(&sources.last().expect("just pushed").3)?;
-            let sig_ref = format!(
-                "{}/{}:{}-{}.sig",
-                r.registry(),
-                r.repository(),
-                top.digest.algorithm().name(),
-                top.digest.hex()
-            );
+            let tag = format!("{}-{}.sig", top.digest.algorithm().name(), top.digest.hex());
+            let sig_ref = format!("{}/{}:{tag}", r.registry(), r.repository());
             sources.push((
                 format!("{}.sig", image.name),
                 image.image.text().to_owned(),

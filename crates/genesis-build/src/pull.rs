@@ -27,6 +27,9 @@ pub struct Pulled {
     pub signatures: BTreeMap<String, Descriptor>,
     /// Chart name to the downloaded, checked `.tgz` in the cache.
     pub charts: BTreeMap<String, PathBuf>,
+    /// Source text to the manifests that refer to it (OCI referrers: signatures, SBOMs,
+    /// attestations), each pulled whole.
+    pub referrers: BTreeMap<String, Vec<Descriptor>>,
 }
 
 /// Largest chart downloaded.
@@ -178,6 +181,18 @@ pub async fn pull(spec: &BundleSpec, cache: &Path, connect: &dyn Fn(&str) -> Res
             }
             Err(RegistryError::NotFound(_)) => {}
             Err(e) => return Err(registry_error(e)),
+        }
+        let (referrers, _) = registry.referrers(reference.repository(), &top.digest).await.map_err(registry_error)?;
+        let mut carried = Vec::new();
+        for r in referrers {
+            let by_digest: ImageReference = format!("{}/{}@{}", reference.registry(), reference.repository(), r.digest)
+                .parse()
+                .map_err(|e| BuildError::input(cache, format!("{e}")))?;
+            carried.push(pull_image(&registry, &by_digest, &[], cache).await?);
+            tracing::info!(source = %text, referrer = %r.digest, "carrying a referrer");
+        }
+        if !carried.is_empty() {
+            pulled.referrers.insert(text.clone(), carried);
         }
         pulled.images.insert(text.clone(), top);
     }

@@ -586,6 +586,29 @@ impl Registry {
         Ok(resp)
     }
 
+    /// The manifests that refer to `digest` (their `subject`): the Referrers API when the
+    /// registry has it, else the `sha256-<hex>` tag schema of OCI 1.1. `None` means the
+    /// registry has no Referrers API (whatever the tag schema holds is returned as `Some`).
+    pub async fn referrers(&self, repo: &str, digest: &Digest) -> Result<(Vec<genesis_types::Descriptor>, bool)> {
+        let url = self.url(&format!("/v2/{repo}/referrers/{digest}"));
+        let resp =
+            self.send(&Self::pull_scope(repo), &|| self.http.get(&url).header(ACCEPT, media_types::OCI_INDEX)).await?;
+        let api = resp.status() == StatusCode::OK;
+        let bytes = if api {
+            read_limited(resp, MAX_MANIFEST, &url).await?
+        } else {
+            let tag = fallback_tag(digest);
+            match self.get_manifest(repo, &tag).await {
+                Ok(m) => m.bytes,
+                Err(RegistryError::NotFound(_)) => return Ok((Vec::new(), false)),
+                Err(e) => return Err(e),
+            }
+        };
+        let index: genesis_types::ImageIndex = serde_json::from_slice(&bytes)
+            .map_err(|e| RegistryError::Invalid(format!("referrers of {repo}@{digest}: {e}")))?;
+        Ok((index.manifests, api))
+    }
+
     /// Tags of a repository.
     pub async fn tags(&self, repo: &str) -> Result<Vec<String>> {
         let url = self.url(&format!("/v2/{repo}/tags/list"));
@@ -602,6 +625,12 @@ impl Registry {
             .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
             .unwrap_or_default())
     }
+}
+
+/// The OCI 1.1 referrers tag schema: `<alg>-<hex>`, truncated to a valid tag.
+pub fn fallback_tag(digest: &Digest) -> String {
+    let tag = format!("{}-{}", digest.algorithm().name(), digest.hex());
+    tag.chars().take(128).collect()
 }
 
 fn with_digest(location: &str, digest: &Digest) -> String {

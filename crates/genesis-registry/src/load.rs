@@ -214,6 +214,7 @@ async fn push_manifests(
         }
     }
     let top = plan.manifests.last().expect("a plan has its top manifest");
+    index_referrer(registry, &repo, top).await?;
     let tagged = match plan.reference.tag() {
         Some(tag) => {
             registry.put_manifest(&repo, tag, top).await?;
@@ -224,6 +225,45 @@ async fn push_manifests(
     let target = format!("{}/{repo}@{}", registry.host(), plan.top);
     tracing::info!(image = %plan.source, %target, "loaded");
     Ok(LoadedImage { source: plan.source, target, tagged, manifests: plan.manifests.len() as u64, blobs })
+}
+
+/// Makes a manifest with a `subject` discoverable where the registry has no Referrers API,
+/// by adding it to the `sha256-<hex>` tag index of OCI 1.1 (as oras and cosign do).
+async fn index_referrer(registry: &Registry, repo: &str, manifest: &Manifest) -> Result<()> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&manifest.bytes) else { return Ok(()) };
+    let Some(subject) = value.get("subject").and_then(|s| serde_json::from_value::<Descriptor>(s.clone()).ok()) else {
+        return Ok(());
+    };
+    let (mut listed, api) = registry.referrers(repo, &subject.digest).await?;
+    if api || listed.iter().any(|d| d.digest == manifest.digest) {
+        return Ok(());
+    }
+    let artifact_type =
+        value["artifactType"].as_str().or_else(|| value["config"]["mediaType"].as_str()).map(str::to_owned);
+    let annotations = value["annotations"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+        .unwrap_or_default();
+    listed.push(Descriptor {
+        media_type: manifest.media_type.clone(),
+        digest: manifest.digest.clone(),
+        size: manifest.bytes.len() as u64,
+        platform: None,
+        artifact_type,
+        annotations,
+    });
+    let index = ImageIndex {
+        schema_version: 2,
+        media_type: Some(media_types::OCI_INDEX.into()),
+        manifests: listed,
+        annotations: Default::default(),
+    };
+    let bytes = serde_json::to_vec(&index).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+    let digest = genesis_bundle::sha256(&bytes);
+    let tag_index = Manifest { bytes: Bytes::from(bytes), media_type: media_types::OCI_INDEX.into(), digest };
+    registry.put_manifest(repo, &crate::fallback_tag(&subject.digest), &tag_index).await?;
+    tracing::info!(repo, subject = %subject.digest, referrer = %manifest.digest, "indexed a referrer under the fallback tag");
+    Ok(())
 }
 
 /// Pushes every image of `bundle` to `destination` through `registry`.

@@ -146,16 +146,8 @@ pub fn cosign_sign(host: &str, repo: &str, digest: &str, key: &Path) {
     layer["annotations"] = serde_json::json!({"dev.cosignproject.cosign/signature": signature});
     let config = push_blob(host, repo, b"{}", "application/vnd.oci.image.config.v1+json");
     let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]})).unwrap();
-    let tmp = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(tmp.path(), manifest).unwrap();
     let tag = digest.replace(':', "-") + ".sig";
-    let status = Command::new("curl")
-        .args(["-sf", "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--data-binary"])
-        .arg(format!("@{}", tmp.path().display()))
-        .arg(format!("http://{host}/v2/{repo}/manifests/{tag}"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    put_manifest(host, repo, &tag, "application/vnd.oci.image.manifest.v1+json", &manifest);
 }
 
 /// The data files of every blob a Distribution registry stores
@@ -212,13 +204,41 @@ pub fn push_helm_chart(host: &str, repo: &str, version: &str, chart: &[u8]) {
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]
     }))
     .unwrap();
+    put_manifest(host, repo, version, "application/vnd.oci.image.manifest.v1+json", &manifest);
+}
+
+/// PUTs a manifest (by digest or tag) with curl.
+pub fn put_manifest(host: &str, repo: &str, reference: &str, media_type: &str, bytes: &[u8]) {
     let tmp = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(tmp.path(), manifest).unwrap();
+    std::fs::write(tmp.path(), bytes).unwrap();
     let status = Command::new("curl")
-        .args(["-sf", "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--data-binary"])
+        .args(["-sf", "-X", "PUT", "-H", &format!("Content-Type: {media_type}"), "--data-binary"])
         .arg(format!("@{}", tmp.path().display()))
-        .arg(format!("http://{host}/v2/{repo}/manifests/{version}"))
+        .arg(format!("http://{host}/v2/{repo}/manifests/{reference}"))
         .status()
         .unwrap();
-    assert!(status.success());
+    assert!(status.success(), "PUT {repo}/manifests/{reference}");
+}
+
+/// Attaches an artifact to `subject` the way `oras attach` does against a registry without
+/// the Referrers API: the artifact manifest by digest, listed in the `sha256-<hex>` tag
+/// index. Returns the artifact's digest.
+pub fn attach_referrer(host: &str, repo: &str, subject: &serde_json::Value, artifact_type: &str) -> String {
+    let config = push_blob(host, repo, b"{}", "application/vnd.oci.empty.v1+json");
+    let layer = push_blob(host, repo, b"an attached artifact", "application/vnd.example.payload");
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": artifact_type, "config": config, "layers": [layer], "subject": subject
+    }))
+    .unwrap();
+    let digest = genesis_bundle::sha256(&manifest).to_string();
+    put_manifest(host, repo, &digest, "application/vnd.oci.image.manifest.v1+json", &manifest);
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": manifest.len(), "artifactType": artifact_type}]
+    }))
+    .unwrap();
+    let tag = subject["digest"].as_str().unwrap().replace(':', "-");
+    put_manifest(host, repo, &tag, "application/vnd.oci.image.index.v1+json", &index);
+    digest
 }

@@ -291,3 +291,63 @@ fn a_chart_from_an_oci_registry_is_carried_byte_for_byte() {
     assert_eq!(chart_file(dir.path())["sha256"], fixture_chart_sha256().as_str());
     assert_eq!(bom(dir.path())["charts"][0]["source"], format!("oci://{}/charts/web:0.1.0", registry.host()).as_str());
 }
+
+#[test]
+fn referrers_travel_and_stay_discoverable_without_a_referrers_api() {
+    let registry = Distribution::start();
+    seed(&registry);
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/demo/app:1.0", registry.host())])
+        .output()
+        .unwrap()
+        .stdout;
+    let subject = serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": genesis_bundle::sha256(&raw).to_string(), "size": raw.len()});
+    let artifact =
+        genesis_testkit::attach_referrer(&registry.host(), "demo/app", &subject, "application/vnd.example.sbom");
+
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    spec_from(dir.path(), &registry, "");
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let images = bom(dir.path())["images"].as_array().unwrap().clone();
+    assert_eq!(images.len(), 2, "{images:?}");
+    assert_eq!(images[1]["digest"], artifact.as_str());
+    assert_eq!(images[1]["ref"], format!("registry.example.com/demo/app@{artifact}").as_str());
+
+    // Loaded into another Distribution (no Referrers API), the artifact is listed under the
+    // fallback tag, so referrer-aware clients still find it.
+    let destination = Distribution::start();
+    let policy = genesis_trust::TrustPolicy::from_keys(vec![
+        genesis_trust::PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap(),
+    ])
+    .unwrap();
+    let checked =
+        genesis_trust::UnverifiedBundle::open(&dir.path().join("out/demo-0.1.0.tar.zst"), &Default::default())
+            .unwrap()
+            .verify(&policy)
+            .unwrap()
+            .check()
+            .unwrap();
+    let client = genesis_registry::Registry::new(
+        &destination.host(),
+        &genesis_registry::RegistryOptions { plain_http: true, ..Default::default() },
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime
+        .block_on(genesis_registry::load(
+            &checked,
+            &client,
+            &destination.host().parse().unwrap(),
+            2,
+            &Default::default(),
+        ))
+        .unwrap();
+    let subject_digest: genesis_types::Digest = subject["digest"].as_str().unwrap().parse().unwrap();
+    let (listed, api) = runtime.block_on(client.referrers("demo/app", &subject_digest)).unwrap();
+    assert!(!api, "Distribution 2.8 has no Referrers API");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].digest.to_string(), artifact);
+    assert_eq!(listed[0].artifact_type.as_deref(), Some("application/vnd.example.sbom"));
+}
