@@ -5,12 +5,14 @@
 //! - `bench [--size-mib N]`: whole-process figures beside tar/zstd/openssl on the same input.
 //! - `demo`: the main job on the fixtures (keygen, create, inspect, verify, extract).
 //! - `test-deps`: the test clients that come from PyPI (a venv under `target/`).
+//! - `tools`: test servers built from Debian sources (`target/tools/ocireg`).
 //! - `ci`: everything CI runs after installing packages.
 
 mod bench;
 mod check_deps;
 mod demo;
 mod fixtures;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,10 +28,11 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         Some("demo") => demo::run(&root),
         Some("test-deps") => test_deps(&root),
+        Some("tools") => tools::run(&root),
         Some("ci") => ci(&root),
         _ => {
             bail!(
-                "usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] | demo | test-deps | ci>"
+                "usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] | demo | test-deps | tools | ci>"
             )
         }
     }
@@ -66,6 +69,7 @@ fn test_deps(root: &Path) -> anyhow::Result<()> {
 
 fn ci(root: &Path) -> anyhow::Result<()> {
     test_deps(root)?;
+    tools::run(root)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run_cmd(Command::new(&cargo).current_dir(root).args(["fmt", "--all", "--check"]))?;
     check_deps::run(root)?;
