@@ -63,7 +63,12 @@ fn build_ocireg(root: &Path, out: &Path) -> anyhow::Result<()> {
         "Dir::State::Status=/dev/null".to_owned(),
     ];
     run_cmd(Command::new("apt-get").args(&apt_opts).arg("update"))?;
-    run_cmd(Command::new("apt-get").args(&apt_opts).args(["download", "golang-github-google-go-containerregistry-dev"]).current_dir(w))?;
+    run_cmd(
+        Command::new("apt-get")
+            .args(&apt_opts)
+            .args(["download", "golang-github-google-go-containerregistry-dev"])
+            .current_dir(w),
+    )?;
     let deb = std::fs::read_dir(w)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "deb"))

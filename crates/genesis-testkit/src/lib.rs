@@ -242,3 +242,43 @@ pub fn attach_referrer(host: &str, repo: &str, subject: &serde_json::Value, arti
     put_manifest(host, repo, &tag, "application/vnd.oci.image.index.v1+json", &index);
     digest
 }
+
+/// go-containerregistry's registry with the Referrers API (`cargo xtask tools` provides it);
+/// killed on drop.
+pub struct Ocireg {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Ocireg {
+    pub fn start() -> Ocireg {
+        let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/ocireg");
+        assert!(
+            binary.exists(),
+            "the Referrers-API registry is missing: run `cargo xtask tools` (cargo xtask ci does)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(binary)
+            .args(["-addr", &format!("127.0.0.1:{port}"), "-disk"])
+            .arg(dir.path().join("blobs"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(port);
+        Ocireg { child, port, _dir: dir }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Ocireg {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

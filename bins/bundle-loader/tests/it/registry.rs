@@ -279,3 +279,27 @@ fn a_blob_already_pushed_to_another_repository_is_mounted_not_uploaded() {
         skopeo_raw(&format!("{}/team-a/app:1", registry.host()))
     );
 }
+
+#[test]
+fn a_referrer_loaded_into_a_registry_with_the_referrers_api_is_listed_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, image, artifact) = crate::serve::bundle_with_referrer(dir.path());
+    let registry = genesis_testkit::Ocireg::start();
+    let s = summary(&load(&bundle, &registry.host(), &[]));
+    assert_eq!(s["images"].as_array().unwrap().len(), 2);
+    let out = Command::new("curl")
+        .args(["-sf", &format!("http://{}/v2/demo/app/referrers/{image}", registry.host())])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed: Vec<&str> =
+        index["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap()).collect();
+    assert_eq!(listed, [artifact.as_str()]);
+    // With the API there, no fallback tag is written.
+    let tags = Command::new("curl")
+        .args(["-s", &format!("http://{}/v2/demo/app/tags/list", registry.host())])
+        .output()
+        .unwrap();
+    assert!(!text(&tags.stdout).contains(&image.replace(':', "-")), "{}", text(&tags.stdout));
+}

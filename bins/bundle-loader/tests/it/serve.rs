@@ -216,7 +216,7 @@ fn serves_https_with_the_given_certificate() {
 
 /// A bundle with one image and an artifact that refers to it (`subject`), as
 /// `oras attach` or cosign with OCI 1.1 referrers write it.
-fn bundle_with_referrer(dir: &Path) -> (PathBuf, String, String) {
+pub fn bundle_with_referrer(dir: &Path) -> (PathBuf, String, String) {
     let blobs = dir.join("layout/blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8], media_type: &str| {
