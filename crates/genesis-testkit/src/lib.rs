@@ -21,6 +21,7 @@ pub struct Distribution {
     child: Option<Child>,
     dir: tempfile::TempDir,
     tls: Option<(PathBuf, PathBuf)>,
+    htpasswd: Option<PathBuf>,
     pub port: u16,
 }
 
@@ -45,8 +46,13 @@ impl Distribution {
 
     /// Serving HTTPS with this certificate and key.
     pub fn start_with(tls: Option<(PathBuf, PathBuf)>) -> Distribution {
+        Self::start_full(tls, None)
+    }
+
+    /// HTTPS with basic authentication against an htpasswd (bcrypt) file.
+    pub fn start_full(tls: Option<(PathBuf, PathBuf)>, htpasswd: Option<PathBuf>) -> Distribution {
         let dir = tempfile::tempdir().unwrap();
-        let mut d = Distribution { child: None, dir, tls, port: free_port() };
+        let mut d = Distribution { child: None, dir, tls, htpasswd, port: free_port() };
         d.restart();
         d
     }
@@ -61,6 +67,9 @@ impl Distribution {
         );
         if let Some((cert, key)) = &self.tls {
             yaml.push_str(&format!("  tls: {{certificate: {}, key: {}}}\n", cert.display(), key.display()));
+        }
+        if let Some(htpasswd) = &self.htpasswd {
+            yaml.push_str(&format!("auth:\n  htpasswd: {{realm: genesis-test, path: {}}}\n", htpasswd.display()));
         }
         std::fs::write(&config, yaml).unwrap();
         let child = Command::new("docker-registry")

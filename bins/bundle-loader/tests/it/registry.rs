@@ -303,3 +303,46 @@ fn a_referrer_loaded_into_a_registry_with_the_referrers_api_is_listed_by_it() {
         .unwrap();
     assert!(!text(&tags.stdout).contains(&image.replace(':', "-")), "{}", text(&tags.stdout));
 }
+
+#[test]
+fn basic_auth_from_flags_or_a_docker_config() {
+    let pki = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = crate::serve::test_pki(pki.path());
+    let htpasswd = pki.path().join("htpasswd");
+    let made = Command::new("htpasswd")
+        .args(["-Bbc"])
+        .arg(&htpasswd)
+        .args(["genesis", "s3cret"])
+        .output()
+        .expect("htpasswd (apache2-utils) must be installed");
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let registry = genesis_testkit::Distribution::start_full(Some((cert, key)), Some(htpasswd));
+    let (bundle, pubkey, host) = (case("good"), test_pub(), registry.host());
+    let base = [
+        "load",
+        bundle.to_str().unwrap(),
+        "--key",
+        pubkey.to_str().unwrap(),
+        "--registry",
+        &host,
+        "--quiet",
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ];
+
+    let anonymous = loader(&[&base[..], &["--retries", "1"]].concat());
+    assert_eq!(anonymous.status.code(), Some(3), "{}", text(&anonymous.stderr));
+    assert!(text(&anonymous.stderr).contains("authentication required"), "{}", text(&anonymous.stderr));
+
+    let wrong = loader(&[&base[..], &["--username", "genesis", "--password", "nope"]].concat());
+    assert_eq!(wrong.status.code(), Some(3), "{}", text(&wrong.stderr));
+
+    let ok = loader(&[&base[..], &["--username", "genesis", "--password", "s3cret"]].concat());
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+
+    // The same credentials from a Docker config.json.
+    let config = pki.path().join("config.json");
+    std::fs::write(&config, format!(r#"{{"auths": {{"{host}": {{"auth": "Z2VuZXNpczpzM2NyZXQ="}}}}}}"#)).unwrap();
+    let from_file = loader(&[&base[..], &["--authfile", config.to_str().unwrap()]].concat());
+    assert_eq!(from_file.status.code(), Some(0), "{}", text(&from_file.stderr));
+}
