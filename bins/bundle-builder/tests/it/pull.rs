@@ -58,6 +58,26 @@ fn bom(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&r.read_head().unwrap().bom).unwrap()
 }
 
+/// Verifies the bundle built in `dir` with the fixture key and loads it into `destination`
+/// through the library, as `bundle-loader load` does; returns the client and its runtime.
+fn load_built(dir: &Path, destination: &Distribution) -> (genesis_registry::Registry, tokio::runtime::Runtime) {
+    let key = genesis_trust::PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap();
+    let policy = genesis_trust::TrustPolicy::from_keys(vec![key]).unwrap();
+    let archive = dir.join("out/demo-0.1.0.tar.zst");
+    let checked = genesis_trust::UnverifiedBundle::open(&archive, &Default::default())
+        .unwrap()
+        .verify(&policy)
+        .unwrap()
+        .check()
+        .unwrap();
+    let options = genesis_registry::RegistryOptions { plain_http: true, ..Default::default() };
+    let client = genesis_registry::Registry::new(&destination.host(), &options).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let target = destination.host().parse().unwrap();
+    runtime.block_on(genesis_registry::load(&checked, &client, &target, 2, &Default::default())).unwrap();
+    (client, runtime)
+}
+
 fn raw_digest(reference: &str) -> String {
     let out = Command::new("skopeo")
         .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")])
@@ -134,32 +154,7 @@ fn a_cosign_signature_travels_with_the_image() {
 
     // Loaded on the other side, the signature sits next to the image, byte for byte.
     let destination = Distribution::start();
-    let policy = genesis_trust::TrustPolicy::from_keys(vec![
-        genesis_trust::PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap(),
-    ])
-    .unwrap();
-    let checked =
-        genesis_trust::UnverifiedBundle::open(&dir.path().join("out/demo-0.1.0.tar.zst"), &Default::default())
-            .unwrap()
-            .verify(&policy)
-            .unwrap()
-            .check()
-            .unwrap();
-    let client = genesis_registry::Registry::new(
-        &destination.host(),
-        &genesis_registry::RegistryOptions { plain_http: true, ..Default::default() },
-    )
-    .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime
-        .block_on(genesis_registry::load(
-            &checked,
-            &client,
-            &destination.host().parse().unwrap(),
-            2,
-            &Default::default(),
-        ))
-        .unwrap();
+    load_built(dir.path(), &destination);
     assert_eq!(
         raw_digest(&format!("{}/demo/app:{sig_tag}", destination.host())),
         raw_digest(&format!("{}/demo/app:{sig_tag}", registry.host()))
@@ -318,32 +313,7 @@ fn referrers_travel_and_stay_discoverable_without_a_referrers_api() {
     // Loaded into another Distribution (no Referrers API), the artifact is listed under the
     // fallback tag, so referrer-aware clients still find it.
     let destination = Distribution::start();
-    let policy = genesis_trust::TrustPolicy::from_keys(vec![
-        genesis_trust::PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap(),
-    ])
-    .unwrap();
-    let checked =
-        genesis_trust::UnverifiedBundle::open(&dir.path().join("out/demo-0.1.0.tar.zst"), &Default::default())
-            .unwrap()
-            .verify(&policy)
-            .unwrap()
-            .check()
-            .unwrap();
-    let client = genesis_registry::Registry::new(
-        &destination.host(),
-        &genesis_registry::RegistryOptions { plain_http: true, ..Default::default() },
-    )
-    .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime
-        .block_on(genesis_registry::load(
-            &checked,
-            &client,
-            &destination.host().parse().unwrap(),
-            2,
-            &Default::default(),
-        ))
-        .unwrap();
+    let (client, runtime) = load_built(dir.path(), &destination);
     let subject_digest: genesis_types::Digest = subject["digest"].as_str().unwrap().parse().unwrap();
     let (listed, api) = runtime.block_on(client.referrers("demo/app", &subject_digest)).unwrap();
     assert!(!api, "Distribution 2.8 has no Referrers API");
