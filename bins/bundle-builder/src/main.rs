@@ -28,6 +28,10 @@ enum Command {
         /// Folder for the two files.
         #[arg(long, value_name = "DIR")]
         output_dir: PathBuf,
+        /// Write the private key encrypted in cosign's format (ENCRYPTED SIGSTORE PRIVATE KEY),
+        /// with the password from GENESIS_KEY_PASSWORD or a prompt, so cosign can use it too.
+        #[arg(long)]
+        encrypt: bool,
     },
     /// Build a signed bundle from a spec file: NAME-VERSION.tar.zst plus .sha256 and .sig.
     /// SOURCE_DATE_EPOCH (environment, else spec.sourceDateEpoch, else 0) sets every
@@ -36,7 +40,8 @@ enum Command {
         /// The bundle spec (YAML). Relative paths in it are relative to its folder.
         #[arg(short = 'f', long = "file", value_name = "SPEC")]
         spec: PathBuf,
-        /// The signing key (PKCS#8 PEM).
+        /// The signing key: PKCS#8 PEM, or a cosign encrypted key (password from
+        /// GENESIS_KEY_PASSWORD or a prompt).
         #[arg(long, value_name = "KEY")]
         key: PathBuf,
         /// Write here instead of spec.output.dir.
@@ -74,7 +79,7 @@ fn main() -> ExitCode {
     interrupt::install();
     let cli = Cli::parse();
     exit::run(|| match cli.command {
-        Command::Keygen { output_dir } => keygen(&output_dir),
+        Command::Keygen { output_dir, encrypt } => keygen(&output_dir, encrypt),
         Command::Create { spec, key, output_dir, output, quiet, cache_dir, registry } => {
             create(&spec, &key, output_dir, output, quiet, cache_dir, &registry)
         }
@@ -82,8 +87,9 @@ fn main() -> ExitCode {
     })
 }
 
-fn keygen(dir: &Path) -> anyhow::Result<u8> {
-    let (private, public) = genesis_build::keygen(dir)?;
+fn keygen(dir: &Path, encrypt: bool) -> anyhow::Result<u8> {
+    let password = if encrypt { Some(genesis_app::password::for_writing().map_err(anyhow::Error::msg)?) } else { None };
+    let (private, public) = genesis_build::keygen(dir, password.as_deref())?;
     println!("wrote {} (private, mode 0600) and {}", private.display(), public.display());
     Ok(exit::OK)
 }
@@ -109,7 +115,7 @@ fn create(
     registry: &RegistryArgs,
 ) -> anyhow::Result<u8> {
     let spec = BundleSpec::load(spec_path)?;
-    let key = PrivateKey::from_pem_file(key)?;
+    let key = PrivateKey::from_pem_file_with_password(key, &genesis_app::password::for_reading)?;
     let hosts = genesis_build::pull::hosts(&spec);
     let endpoints: Vec<String> = hosts.iter().map(|h| registry.endpoint(h)).collect();
     genesis_app::announce_endpoints("bundle-builder", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());

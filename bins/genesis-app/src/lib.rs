@@ -5,6 +5,7 @@
 
 pub mod exit;
 pub mod interrupt;
+pub mod password;
 pub mod progress;
 pub mod registry;
 pub mod verify;

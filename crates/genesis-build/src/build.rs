@@ -434,14 +434,19 @@ pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Res
     })
 }
 
-/// Writes a fresh key pair as `genesis.key` (PKCS#8 PEM, mode 0600) and `genesis.pub`
-/// (SPKI PEM) in `dir`, refusing to overwrite either.
-pub fn keygen(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+/// Writes a fresh key pair as `genesis.key` (PKCS#8 PEM, or cosign's encrypted format when a
+/// password is given; mode 0600) and `genesis.pub` (SPKI PEM) in `dir`, refusing to
+/// overwrite either.
+pub fn keygen(dir: &Path, password: Option<&[u8]>) -> Result<(PathBuf, PathBuf)> {
     use std::os::unix::fs::OpenOptionsExt;
     fs::create_dir_all(dir).map_err(|e| BuildError::input(dir, format!("cannot create: {e}")))?;
     let key = PrivateKey::generate();
     let (private, public) = genesis_trust::key_pair_paths(dir);
-    for (path, text, mode) in [(&private, key.to_pem(), 0o600), (&public, key.public_key().to_pem(), 0o644)] {
+    let private_pem = match password {
+        Some(p) => key.to_encrypted_pem(p),
+        None => key.to_pem(),
+    };
+    for (path, text, mode) in [(&private, private_pem, 0o600), (&public, key.public_key().to_pem(), 0o644)] {
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -41,10 +41,35 @@ impl PrivateKey {
         Self::from_pem(&read_pem(path)?, path)
     }
 
+    /// Reads a PKCS#8 PEM or a cosign encrypted key (asking `password` only for the latter).
+    pub fn from_pem_file_with_password(
+        path: &Path,
+        password: &dyn Fn() -> std::result::Result<Vec<u8>, String>,
+    ) -> Result<PrivateKey> {
+        let pem = read_pem(path)?;
+        if !crate::cosign_key::is_encrypted(&pem) {
+            return Self::from_pem(&pem, path);
+        }
+        let fail = |reason: String| TrustError::KeyFormat { path: path.to_owned(), reason };
+        let der = crate::cosign_key::decrypt(&pem, &password().map_err(fail)?).map_err(fail)?;
+        SigningKey::from_pkcs8_der(&der).map(|key| PrivateKey { key }).map_err(|_| {
+            fail("the decrypted key is not a PKCS#8 ECDSA P-256 key (a SEC1 'EC PRIVATE KEY' inside, which cosign refuses too)".into())
+        })
+    }
+
+    /// The key encrypted in cosign's format (`ENCRYPTED SIGSTORE PRIVATE KEY`), so the same
+    /// key works with `cosign sign-blob --key`.
+    pub fn to_encrypted_pem(&self, password: &[u8]) -> String {
+        let der = self.key.to_pkcs8_der().expect("a P-256 key always encodes");
+        crate::cosign_key::encrypt(der.as_bytes(), password)
+    }
+
     /// Parses an unencrypted PKCS#8 PEM; `origin` names it in errors.
     pub fn from_pem(pem: &str, origin: &Path) -> Result<PrivateKey> {
-        let reason = if pem.contains("ENCRYPTED") {
-            "encrypted keys are not supported yet; decrypt it to PKCS#8 PEM first".to_owned()
+        let reason = if crate::cosign_key::is_encrypted(pem) {
+            "a cosign encrypted key: it needs a password (GENESIS_KEY_PASSWORD or the prompt)".to_owned()
+        } else if pem.contains("ENCRYPTED") {
+            "an encrypted PKCS#8 key; decrypt it with `openssl pkcs8` or use a cosign key".to_owned()
         } else if pem.contains("BEGIN EC PRIVATE KEY") {
             "a SEC1 'EC PRIVATE KEY'; convert it with `openssl pkcs8 -topk8 -nocrypt`".to_owned()
         } else {

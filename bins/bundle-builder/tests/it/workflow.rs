@@ -87,3 +87,44 @@ fn inspect_reads_the_bom_in_text_and_json() {
     assert_eq!(v["compression"], "zstd");
     assert_eq!(v["bom"]["charts"][0]["version"], "0.1.0");
 }
+
+#[test]
+fn cosign_encrypted_keys_sign_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    let pw = [("GENESIS_KEY_PASSWORD", "correct horse")];
+    let out = builder(&["keygen", "--encrypt", "--output-dir", "k"], dir.path(), &pw);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read_to_string(dir.path().join("k/genesis.key"))
+            .unwrap()
+            .starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
+    );
+
+    let create = |envs: &[(&str, &str)], key: &str| {
+        builder(&["create", "-f", "bundle.yaml", "--key", key, "--output-dir", "out", "--quiet"], dir.path(), envs)
+    };
+    let wrong = create(&[("GENESIS_KEY_PASSWORD", "battery staple")], "k/genesis.key");
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong.stderr));
+    assert!(text(&wrong.stderr).contains("wrong password"), "{}", text(&wrong.stderr));
+    let ok = create(&pw, "k/genesis.key");
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let report = verify_and_extract(
+        &dir.path().join("out/demo-0.1.0.tar.zst"),
+        &dir.path().join("k/genesis.pub"),
+        &dir.path().join("x"),
+    );
+    assert_eq!(report.files, 13);
+
+    // A key made by cosign itself (fixtures/interop), verified with its cosign.pub.
+    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+    let cosign_key = crate::fixtures().join("interop/cosign-key/cosign.key");
+    let ok = create(&[("GENESIS_KEY_PASSWORD", "hello")], cosign_key.to_str().unwrap());
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let report = verify_and_extract(
+        &dir.path().join("out/demo-0.1.0.tar.zst"),
+        &crate::fixtures().join("interop/cosign-key/cosign.pub"),
+        &dir.path().join("y"),
+    );
+    assert_eq!(report.files, 13);
+}

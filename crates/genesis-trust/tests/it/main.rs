@@ -51,3 +51,52 @@ fn fingerprint_matches_the_sigstore_hint_of_the_same_key() {
     };
     assert_eq!(fp, format!("SHA256:{der}"));
 }
+
+fn unlock(name: &str, password: &str) -> Result<genesis_trust::PrivateKey, String> {
+    let password = password.as_bytes().to_vec();
+    genesis_trust::PrivateKey::from_pem_file_with_password(&vector(name), &move || Ok(password.clone()))
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn reads_cosign_encrypted_keys_of_every_label_and_cost() {
+    for (key, password, public) in [
+        ("cosign.key", "hello", "cosign.pub"),
+        ("cosign-empty-password.key", "", "cosign-empty-password.pub"),
+        ("cosign-legacy-label.key", "123", "cosign-legacy-label.pub"),
+    ] {
+        let k = unlock(key, password).unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert_eq!(k.public_key(), PublicKey::from_pem_file(&vector(public)).unwrap(), "{key}");
+    }
+    // The decrypted cosign key signs what cosign.pub verifies.
+    let k = unlock("cosign.key", "hello").unwrap();
+    let sig = k.sign(b"bundle bom");
+    assert!(PublicKey::from_pem_file(&vector("cosign.pub")).unwrap().verifies(b"bundle bom", &sig));
+}
+
+#[test]
+fn refuses_wrong_passwords_bad_parameters_and_sec1_keys() {
+    let wrong = unlock("cosign.key", "nope").unwrap_err();
+    assert!(wrong.contains("wrong password"), "{wrong}");
+    let bad_n = unlock("cosign-bad-scrypt-n16384.key", "hello").unwrap_err();
+    assert!(bad_n.contains("unsupported scrypt parameters N=16384"), "{bad_n}");
+    let sec1 = unlock("cosign-ec-sec1-not-pkcs8.key", "hello").unwrap_err();
+    assert!(sec1.contains("not a PKCS#8"), "{sec1}");
+    let no_password = genesis_trust::PrivateKey::from_pem_file(&vector("cosign.key")).unwrap_err().to_string();
+    assert!(no_password.contains("needs a password"), "{no_password}");
+}
+
+#[test]
+fn writes_cosign_encrypted_keys_that_read_back() {
+    let k = genesis_trust::PrivateKey::generate();
+    let pem = k.to_encrypted_pem(b"pw");
+    assert!(pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"));
+    let der = genesis_trust::cosign_key::decrypt(&pem, b"pw").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k"), &pem).unwrap();
+    let again =
+        genesis_trust::PrivateKey::from_pem_file_with_password(&dir.path().join("k"), &|| Ok(b"pw".to_vec())).unwrap();
+    assert_eq!(again.public_key(), k.public_key());
+    assert!(!der.is_empty());
+    assert!(genesis_trust::cosign_key::decrypt(&pem, b"other").is_err());
+}
