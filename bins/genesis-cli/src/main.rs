@@ -1,5 +1,7 @@
 //! `genesis`: the gap-host and auditor tool. Today: `verify`, offline and fail-closed.
 
+mod verify_blob;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +20,9 @@ enum Command {
     /// Verify a bundle offline: BOM signature, every entry against the BOM, and the
     /// .sha256/.sig sidecars when present. Exit 1 on any failure.
     Verify(VerifyArgs),
+    /// Verify any artifact against a cosign signature, a sigstore bundle or a DSSE envelope,
+    /// with a public key, offline (cosign's flag names).
+    VerifyBlob(verify_blob::VerifyBlobArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,5 +32,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     genesis_app::exit::run(|| match &cli.command {
         Command::Verify(args) => verify::run(args, None),
+        Command::VerifyBlob(args) => verify_blob::run(args),
     })
 }

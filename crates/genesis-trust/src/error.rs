@@ -48,6 +48,12 @@ pub enum TrustError {
         /// Fingerprints of the keys tried.
         tried: String,
     },
+    /// A sigstore bundle or DSSE envelope was refused.
+    #[error("sigstore bundle refused: {reason}")]
+    BundleRefused {
+        /// Why.
+        reason: String,
+    },
     /// The detached `.sig` beside the archive does not verify.
     #[error("{}: detached signature does not verify against any trusted key (tried {tried})", path.display())]
     SidecarSignatureInvalid {

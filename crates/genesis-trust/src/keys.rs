@@ -136,14 +136,23 @@ impl PublicKey {
 
     /// Parses an SPKI PEM; `origin` names it in errors.
     pub fn from_pem(pem: &str, origin: &Path) -> Result<PublicKey> {
-        VerifyingKey::from_public_key_pem(pem).map(|key| PublicKey { key }).map_err(|e| TrustError::KeyFormat {
-            path: origin.to_owned(),
-            reason: if pem.contains("PRIVATE KEY") {
-                "this is a private key; pass the public key (genesis.pub / cosign.pub)".into()
-            } else {
-                format!("not an SPKI PEM ECDSA P-256 public key ({e})")
-            },
-        })
+        VerifyingKey::from_public_key_pem(pem)
+            .or_else(|e| {
+                // Keys published by other tools often put the body on one long line, which
+                // strict PEM (64-column lines) refuses; the DER inside is what matters.
+                let body: String = pem.lines().filter(|l| !l.starts_with("-----")).map(str::trim).collect();
+                let der = STANDARD.decode(body).map_err(|_| e)?;
+                VerifyingKey::from_public_key_der(&der).map_err(|_| e)
+            })
+            .map(|key| PublicKey { key })
+            .map_err(|e| TrustError::KeyFormat {
+                path: origin.to_owned(),
+                reason: if pem.contains("PRIVATE KEY") {
+                    "this is a private key; pass the public key (genesis.pub / cosign.pub)".into()
+                } else {
+                    format!("not an SPKI PEM ECDSA P-256 public key ({e})")
+                },
+            })
     }
 
     /// The SPKI PEM encoding.
@@ -176,10 +185,14 @@ pub fn encode_signature(der: &[u8]) -> Vec<u8> {
 }
 
 /// Decodes a cosign-style signature file: base64 of an ASN.1 DER ECDSA signature, with
-/// surrounding whitespace (a trailing newline from `> file`) ignored.
+/// surrounding whitespace (a trailing newline from `> file`) ignored, or the raw DER bytes
+/// (`cosign sign-blob --b64=false`).
 pub fn decode_signature(text: &[u8], what: &str) -> Result<Vec<u8>> {
     let err = |reason: String| TrustError::SignatureFormat { what: what.to_owned(), reason };
-    let trimmed = std::str::from_utf8(text).map_err(|_| err("not text".into()))?.trim();
+    if text.first() == Some(&0x30) && Signature::from_der(text).is_ok() {
+        return Ok(text.to_vec());
+    }
+    let trimmed = std::str::from_utf8(text).map_err(|_| err("neither base64 text nor DER".into()))?.trim();
     let der = STANDARD.decode(trimmed).map_err(|e| err(format!("bad base64 ({e})")))?;
     Signature::from_der(&der).map_err(|_| err("not an ASN.1 DER ECDSA signature (raw r||s is not accepted)".into()))?;
     Ok(der)

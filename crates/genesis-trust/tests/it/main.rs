@@ -4,6 +4,8 @@
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod interop;
+
 use std::path::{Path, PathBuf};
 
 use genesis_trust::{PublicKey, TrustPolicy, decode_signature};
@@ -28,9 +30,9 @@ fn accepts_real_cosign_signatures() {
 
 #[test]
 fn refuses_the_negatives() {
-    assert_eq!(check("artifact-tampered.txt", "artifact.txt.sig", "cosign.pub"), Ok(false));
-    assert_eq!(check("artifact.txt", "artifact.txt.sig", "wrong-key.pub"), Ok(false));
-    let p1363 = check("artifact.txt", "artifact.txt.p1363.sig", "cosign.pub").unwrap_err();
+    assert_eq!(check("../negative/cosign-key/artifact-tampered.txt", "artifact.txt.sig", "cosign.pub"), Ok(false));
+    assert_eq!(check("artifact.txt", "artifact.txt.sig", "../negative/cosign-key/wrong-key.pub"), Ok(false));
+    let p1363 = check("artifact.txt", "../negative/cosign-key/artifact.txt.p1363.sig", "cosign.pub").unwrap_err();
     assert!(p1363.contains("not an ASN.1 DER ECDSA signature"), "{p1363}");
 }
 
@@ -78,9 +80,9 @@ fn reads_cosign_encrypted_keys_of_every_label_and_cost() {
 fn refuses_wrong_passwords_bad_parameters_and_sec1_keys() {
     let wrong = unlock("cosign.key", "nope").unwrap_err();
     assert!(wrong.contains("wrong password"), "{wrong}");
-    let bad_n = unlock("cosign-bad-scrypt-n16384.key", "hello").unwrap_err();
+    let bad_n = unlock("../negative/cosign-key/cosign-bad-scrypt-n16384.key", "hello").unwrap_err();
     assert!(bad_n.contains("unsupported scrypt parameters N=16384"), "{bad_n}");
-    let sec1 = unlock("cosign-ec-sec1-not-pkcs8.key", "hello").unwrap_err();
+    let sec1 = unlock("../negative/cosign-key/cosign-ec-sec1-not-pkcs8.key", "hello").unwrap_err();
     assert!(sec1.contains("not a PKCS#8"), "{sec1}");
     let no_password = genesis_trust::PrivateKey::from_pem_file(&vector("cosign.key")).unwrap_err().to_string();
     assert!(no_password.contains("needs a password"), "{no_password}");
