@@ -416,7 +416,7 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
         write(&d.join(ARCHIVE), bytes)?;
     }
     // Sidecar cases: the good archive with a lying sidecar.
-    for case in ["sha256-sidecar-mismatch", "sig-sidecar-other-key"] {
+    for case in ["sha256-sidecar-mismatch", "sig-sidecar-other-key", "cosign-bundle-other-key"] {
         let d = cases_dir.join(case);
         let _ = fs::remove_dir_all(&d);
         write(&d.join(ARCHIVE), &good_bytes)?;
@@ -430,6 +430,15 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     write(
         &cases_dir.join("sig-sidecar-other-key").join(format!("{ARCHIVE}.sig")),
         &encode_signature(&other_key.sign_sha256_digest(&archive_digest)),
+    )?;
+    let other_bundle = genesis_trust::sigstore::key_bundle(
+        &other_key.public_key(),
+        &archive_digest,
+        &other_key.sign_sha256_digest(&archive_digest),
+    );
+    write(
+        &cases_dir.join("cosign-bundle-other-key").join(format!("{ARCHIVE}.cosign.bundle")),
+        &serde_json::to_vec_pretty(&other_bundle)?,
     )?;
     Ok(())
 }

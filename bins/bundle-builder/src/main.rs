@@ -146,7 +146,8 @@ fn create(
         ..Default::default()
     };
     let archive = genesis_build::archive_path(&spec, &options);
-    for path in [&archive, &genesis_trust::sidecar_paths(&archive).0, &genesis_trust::sidecar_paths(&archive).1] {
+    let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);
+    for path in [&archive, &sha256_file, &signature_file, &genesis_trust::cosign_bundle_path(&archive)] {
         interrupt::remove_on_interrupt(genesis_build::partial_path(path));
     }
     let out = {

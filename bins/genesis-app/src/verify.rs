@@ -132,6 +132,12 @@ pub fn render_text(r: &VerifyReport) -> String {
         Sidecar::Match { path } => line(format!("✓ detached signature OK ({})", file_name(path))),
         Sidecar::Absent { path } => line(format!("! no detached signature ({} not found)", file_name(path))),
     }
+    match &r.cosign_bundle_sidecar {
+        Sidecar::Match { path } => {
+            line(format!("✓ sigstore bundle OK ({}, key-signed, no transparency log)", file_name(path)))
+        }
+        Sidecar::Absent { path } => line(format!("! no sigstore bundle ({} not found)", file_name(path))),
+    }
     line(format!(
         "✓ {} entries match the BOM ({} bytes: {} images, {} charts, {} manifests)",
         r.files, r.payload_bytes, r.images, r.charts, r.manifests

@@ -46,6 +46,8 @@ pub struct BuildOutput {
     pub sha256_file: PathBuf,
     /// `ARCHIVE.sig`.
     pub signature_file: PathBuf,
+    /// `ARCHIVE.cosign.bundle`: the same signature as a key-signed sigstore bundle.
+    pub cosign_bundle_file: PathBuf,
     /// SHA-256 of the archive.
     pub sha256: Digest,
     /// Size of the archive.
@@ -421,11 +423,18 @@ pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Res
     let sha = Digest::from_sha256_bytes(digest.sha256);
     let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);
     write_atomically(&sha256_file, format!("{}  {file_name}\n", sha.hex()).as_bytes())?;
-    write_atomically(&signature_file, &encode_signature(&key.sign_sha256_digest(&digest.sha256)))?;
+    let archive_signature = key.sign_sha256_digest(&digest.sha256);
+    write_atomically(&signature_file, &encode_signature(&archive_signature))?;
+    let cosign_bundle = genesis_trust::sigstore::key_bundle(&key.public_key(), &digest.sha256, &archive_signature);
+    let mut cosign_bundle = serde_json::to_vec_pretty(&cosign_bundle).expect("json");
+    cosign_bundle.push(b'\n');
+    let cosign_bundle_file = genesis_trust::cosign_bundle_path(&archive);
+    write_atomically(&cosign_bundle_file, &cosign_bundle)?;
     Ok(BuildOutput {
         archive,
         sha256_file,
         signature_file,
+        cosign_bundle_file,
         sha256: sha,
         size: digest.len,
         bom_sha256: sha256(&bom_bytes),

@@ -167,6 +167,13 @@ impl PublicKey {
         KeyFingerprint(format!("SHA256:{}", STANDARD_NO_PAD.encode(Sha256::digest(der.as_bytes()))))
     }
 
+    /// sigstore's `publicKey.hint`: standard base64 of the SHA-256 of the SPKI DER (what
+    /// cosign puts in key-signed bundles).
+    pub fn hint(&self) -> String {
+        let der = self.key.to_public_key_der().expect("a P-256 key always encodes");
+        STANDARD.encode(Sha256::digest(der.as_bytes()))
+    }
+
     /// Whether `der` is a valid ECDSA-SHA256 signature of `message` by this key.
     pub fn verifies(&self, message: &[u8], der: &[u8]) -> bool {
         Signature::from_der(der).is_ok_and(|sig| self.key.verify(message, &sig).is_ok())

@@ -26,4 +26,7 @@ mod verify;
 pub use error::{Result, TrustError};
 pub use keys::{KeyFingerprint, PrivateKey, PublicKey, decode_signature, encode_signature, key_pair_paths};
 pub use policy::TrustPolicy;
-pub use verify::{CheckedBundle, Sidecar, SignedBom, UnverifiedBundle, VerifiedBundle, VerifyReport, sidecar_paths};
+pub use verify::{
+    CheckedBundle, Sidecar, SignedBom, UnverifiedBundle, VerifiedBundle, VerifyReport, cosign_bundle_path,
+    sidecar_paths,
+};

@@ -92,6 +92,34 @@ fn hex_sha256(bytes: &[u8]) -> String {
     genesis_types::Digest::from_sha256_bytes(Sha256::digest(bytes).into()).hex().to_owned()
 }
 
+/// The key-signed sigstore bundle (v0.3) of an artifact whose SHA-256 is `digest`, as
+/// `cosign sign-blob --key … --bundle … --tlog-upload=false` writes it: the signature and
+/// digest, the key's hint, and no log entry (the air-gap shape).
+pub fn key_bundle(key: &PublicKey, digest: &[u8; 32], signature_der: &[u8]) -> serde_json::Value {
+    serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": { "publicKey": { "hint": key.hint() }, "timestampVerificationData": {} },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest) },
+            "signature": STANDARD.encode(signature_der),
+        }
+    })
+}
+
+/// Verifies a sigstore bundle over an artifact known by its SHA-256 (streamed elsewhere).
+pub fn verify_bundle_digest(bundle: &serde_json::Value, digest: &[u8; 32], key: &PublicKey) -> Result<()> {
+    let ms = &bundle["messageSignature"];
+    if b64(&ms["messageDigest"]["digest"], "messageDigest")? != digest.as_slice() {
+        return Err(invalid("messageDigest does not match the archive"));
+    }
+    let der = signature_der(&b64(&ms["signature"], "signature")?)?;
+    if key.verifies_sha256_digest(digest, &der) {
+        Ok(())
+    } else {
+        Err(TrustError::BomSignatureInvalid { tried: key.fingerprint().to_string() })
+    }
+}
+
 /// Verifies a sigstore bundle over `artifact` with `key`.
 pub fn verify_bundle(
     bundle: &serde_json::Value,

@@ -187,6 +187,8 @@ pub struct VerifyReport {
     pub sha256_sidecar: Sidecar,
     /// The `.sig` sidecar, checked with the same policy as the BOM.
     pub signature_sidecar: Sidecar,
+    /// The `.cosign.bundle` sidecar (key-signed sigstore bundle), checked with the same policy.
+    pub cosign_bundle_sidecar: Sidecar,
     /// Where the payload was extracted, for `extract`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extracted_to: Option<PathBuf>,
@@ -235,6 +237,7 @@ impl VerifiedBundle {
         let archive = summary.archive;
         let sha256_sidecar = check_sha256_sidecar(&self.path, &archive)?;
         let signature_sidecar = check_signature_sidecar(&self.path, &archive, &self.policy)?;
+        let cosign_bundle_sidecar = check_cosign_bundle_sidecar(&self.path, &archive, &self.policy)?;
         Ok(VerifyReport {
             bundle: self.path,
             name: self.bom.name.clone(),
@@ -250,6 +253,7 @@ impl VerifiedBundle {
             manifests: self.bom.manifests.len(),
             sha256_sidecar,
             signature_sidecar,
+            cosign_bundle_sidecar,
             extracted_to: None,
         })
     }
@@ -301,6 +305,26 @@ fn check_signature_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPo
         Some(_) => Ok(Sidecar::Match { path }),
         None => Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() }),
     }
+}
+
+/// Checks `ARCHIVE.cosign.bundle` (a key-signed sigstore bundle) when present.
+fn check_cosign_bundle_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPolicy) -> Result<Sidecar> {
+    let path = cosign_bundle_path(archive);
+    let Some(bytes) = read_sidecar(&path)? else {
+        return Ok(Sidecar::Absent { path });
+    };
+    let bundle: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| TrustError::SidecarFormat { path: path.clone(), reason: format!("not JSON ({e})") })?;
+    if policy.keys().iter().any(|k| crate::sigstore::verify_bundle_digest(&bundle, &digest.sha256, k).is_ok()) {
+        Ok(Sidecar::Match { path })
+    } else {
+        Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() })
+    }
+}
+
+/// Where `bundle-builder create` writes the sigstore bundle of `archive`.
+pub fn cosign_bundle_path(archive: &Path) -> PathBuf {
+    sidecar_path(archive, ".cosign.bundle")
 }
 
 /// Paths of the sidecars `bundle-builder create` writes beside `archive`.

@@ -26,6 +26,7 @@ const CASES: &[(&str, &str)] = &[
     ("oversized-bom", "limit exceeded: bom.json size (16777217 > 16777216)"),
     ("sha256-sidecar-mismatch", ".sha256: says"),
     ("sig-sidecar-other-key", ".sig: detached signature does not verify"),
+    ("cosign-bundle-other-key", ".cosign.bundle: detached signature does not verify"),
 ];
 
 #[test]

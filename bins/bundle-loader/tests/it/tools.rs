@@ -24,6 +24,7 @@ fn verify_reports_each_fact_in_text_and_json() {
     assert!(t.contains("✓ signature OK (key SHA256:"), "{t}");
     assert!(t.contains("✓ sha256 match"), "{t}");
     assert!(t.contains("✓ detached signature OK"), "{t}");
+    assert!(t.contains("✓ sigstore bundle OK"), "{t}");
     assert!(t.contains("✓ 13 entries match the BOM"), "{t}");
 
     let out = verify(&case("good"), &["--output", "json"]);
@@ -34,6 +35,7 @@ fn verify_reports_each_fact_in_text_and_json() {
     assert_eq!(r["files"], 13);
     assert_eq!(r["sha256Sidecar"]["status"], "match");
     assert_eq!(r["signatureSidecar"]["status"], "match");
+    assert_eq!(r["cosignBundleSidecar"]["status"], "match");
     let sidecar = std::fs::read_to_string(format!("{}.sha256", case("good").display())).unwrap();
     assert_eq!(r["archiveSha256"].as_str().unwrap(), format!("sha256:{}", &sidecar[..64]));
 }

@@ -91,3 +91,22 @@ fn keyless_flags_are_refused_as_not_available() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("keyless verification"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_builders_cosign_bundle_verifies_as_a_key_only_sigstore_bundle() {
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bundles/good/demo-0.1.0.tar.zst");
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys/test.pub");
+    let bundle = format!("{}.cosign.bundle", good.display());
+    let out = genesis(&[
+        "verify-blob",
+        good.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--bundle",
+        &bundle,
+        "--insecure-ignore-tlog",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!(v["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+}
