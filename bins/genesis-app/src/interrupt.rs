@@ -9,13 +9,14 @@ static PARTIAL: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// Installs the handler. Call once at start.
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
-        if let Ok(paths) = PARTIAL.lock() {
-            for p in paths.iter() {
-                let _ = std::fs::remove_dir_all(p);
-                let _ = std::fs::remove_file(p);
-            }
+        let removed = PARTIAL.lock().map_or(0, |paths| {
+            paths.iter().filter(|p| std::fs::remove_dir_all(p).or_else(|_| std::fs::remove_file(p)).is_ok()).count()
+        });
+        if removed > 0 {
+            eprintln!("interrupted: partial output removed");
+        } else {
+            eprintln!("interrupted");
         }
-        eprintln!("interrupted: partial output removed");
         std::process::exit(130);
     });
 }
