@@ -63,6 +63,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
                 verified.key(),
                 summary.registry
             );
+            verified.mark_installed()?;
             if let Some(dir) = &args.manifests_out {
                 let map = genesis_registry::rewrite::ImageMap::from_summary(&summary);
                 let n = genesis_registry::rewrite::write_rewritten_manifests(&verified, &map, dir)?;
@@ -87,6 +88,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
                 args.concurrency,
                 &progress,
             ))?;
+            checked.mark_installed()?;
             if let Some(dir) = &args.manifests_out {
                 let map = genesis_registry::rewrite::ImageMap::from_summary(&summary);
                 let n = genesis_registry::rewrite::write_rewritten_manifests(&checked, &map, dir)?;

@@ -17,9 +17,12 @@ pub struct VerifyArgs {
     /// The bundle archive (`NAME-VERSION.tar.zst`).
     pub bundle: PathBuf,
     /// Trusted public key (SPKI PEM, as cosign.pub). Repeat to trust several; one must
-    /// have signed the bundle. Required: there is no default trust.
-    #[arg(long = "key", value_name = "PUB", required = true)]
+    /// have signed the bundle. Required unless --policy names keys: there is no default trust.
+    #[arg(long = "key", value_name = "PUB", required_unless_present = "policy", conflicts_with = "policy")]
     pub keys: Vec<PathBuf>,
+    /// Trust policy file (keys, accepted names, semver range, anti-rollback state).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -42,8 +45,11 @@ pub struct ExtractArgs {
     pub output_dir: PathBuf,
 }
 
-fn policy(keys: &[PathBuf]) -> Result<TrustPolicy, TrustError> {
-    let keys = keys.iter().map(|p| PublicKey::from_pem_file(p)).collect::<Result<Vec<_>, _>>()?;
+fn policy(args: &VerifyArgs) -> Result<TrustPolicy, TrustError> {
+    if let Some(file) = &args.policy {
+        return genesis_trust::policy_file::load(file);
+    }
+    let keys = args.keys.iter().map(|p| PublicKey::from_pem_file(p)).collect::<Result<Vec<_>, _>>()?;
     TrustPolicy::from_keys(keys)
 }
 
@@ -55,7 +61,7 @@ pub fn check_bundle(args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
 
 /// Opens a bundle and verifies its BOM signature only; the payload is still to be checked.
 pub fn verify_signature(args: &VerifyArgs) -> Result<VerifiedBundle, TrustError> {
-    let policy = policy(&args.keys)?;
+    let policy = policy(args)?;
     UnverifiedBundle::open(&args.bundle, &args.limits.limits())?.verify(&policy)
 }
 
@@ -66,7 +72,7 @@ pub fn check_verified(bundle: VerifiedBundle, args: &VerifyArgs) -> Result<Check
 }
 
 fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyReport, TrustError> {
-    let policy = policy(&args.keys)?;
+    let policy = policy(args)?;
     let bundle = UnverifiedBundle::open(&args.bundle, &args.limits.limits())?;
     let label = if target.is_some() { "extracting" } else { "verifying" };
     let _bar = progress::show(bundle.progress(), label, args.quiet);
@@ -122,6 +128,10 @@ pub fn render_text(r: &VerifyReport) -> String {
         out.push('\n');
     };
     line(format!("✓ signature OK (key {}) over bom.json {}", r.key, r.bom_sha256));
+    line(format!("✓ BOM fingerprint blake3:{}", r.bom_blake3));
+    for decision in &r.policy {
+        line(format!("✓ policy: {decision}"));
+    }
     match &r.sha256_sidecar {
         Sidecar::Match { path } => line(format!("✓ sha256 match ({})", file_name(path))),
         Sidecar::Absent { path } => {

@@ -48,6 +48,14 @@ pub enum TrustError {
         /// Fingerprints of the keys tried.
         tried: String,
     },
+    /// The bundle is signed by a trusted key but the policy refuses it.
+    #[error("policy refuses the bundle ({rule}): {detail}")]
+    PolicyViolation {
+        /// Which rule.
+        rule: String,
+        /// Why, with the evidence.
+        detail: String,
+    },
     /// A sigstore bundle or DSSE envelope was refused.
     #[error("sigstore bundle refused: {reason}")]
     BundleRefused {

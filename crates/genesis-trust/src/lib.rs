@@ -20,6 +20,7 @@ pub mod cosign_key;
 mod error;
 mod keys;
 mod policy;
+pub mod policy_file;
 pub mod sigstore;
 mod verify;
 

@@ -8,6 +8,7 @@ use crate::{Result, TrustError};
 #[derive(Debug, Clone)]
 pub struct TrustPolicy {
     keys: Vec<PublicKey>,
+    constraints: crate::policy_file::Constraints,
 }
 
 impl TrustPolicy {
@@ -16,7 +17,18 @@ impl TrustPolicy {
         if keys.is_empty() {
             return Err(TrustError::NoTrustedKey);
         }
-        Ok(TrustPolicy { keys })
+        Ok(TrustPolicy { keys, constraints: Default::default() })
+    }
+
+    /// The same keys, with the name, version and anti-rollback constraints of a policy file.
+    pub fn with_constraints(mut self, constraints: crate::policy_file::Constraints) -> TrustPolicy {
+        self.constraints = constraints;
+        self
+    }
+
+    /// The constraints beyond the keys.
+    pub fn constraints(&self) -> &crate::policy_file::Constraints {
+        &self.constraints
     }
 
     /// The trusted keys.

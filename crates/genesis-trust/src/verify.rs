@@ -12,6 +12,8 @@
 //!     reader: todo!(),
 //!     bom: todo!(),
 //!     bom_digest: todo!(),
+//!     bom_blake3: todo!(),
+//!     decisions: todo!(),
 //!     key: todo!(),
 //!     policy: todo!(),
 //! };
@@ -63,11 +65,14 @@ impl UnverifiedBundle {
             .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
         tracing::info!(key = %key, bundle = %self.path.display(), "BOM signature accepted");
         let bom = Bom::parse(&self.bom_bytes, &self.limits)?;
+        let decisions = policy.constraints().check(&bom)?;
         self.reader.progress().set_total(bom.payload_size());
         Ok(VerifiedBundle {
             path: self.path,
             reader: self.reader,
             bom_digest: sha256(&self.bom_bytes),
+            bom_blake3: blake3::hash(&self.bom_bytes).to_hex().to_string(),
+            decisions,
             bom,
             key,
             policy: policy.clone(),
@@ -82,6 +87,8 @@ pub struct VerifiedBundle {
     reader: ArchiveReader,
     bom: Bom,
     bom_digest: Digest,
+    bom_blake3: String,
+    decisions: Vec<String>,
     key: KeyFingerprint,
     policy: TrustPolicy,
 }
@@ -120,12 +127,18 @@ impl SignedBom for CheckedBundle {
 pub struct CheckedBundle {
     bom: Bom,
     report: VerifyReport,
+    constraints: crate::policy_file::Constraints,
 }
 
 impl CheckedBundle {
     /// The verified BOM.
     pub fn bom(&self) -> &Bom {
         &self.bom
+    }
+
+    /// Records this bundle as installed in the policy's anti-rollback state, if it has one.
+    pub fn mark_installed(&self) -> Result<()> {
+        self.constraints.record_installed(&self.bom)
     }
 
     /// What the verification established.
@@ -169,6 +182,10 @@ pub struct VerifyReport {
     pub key: KeyFingerprint,
     /// SHA-256 of `bom.json`.
     pub bom_sha256: Digest,
+    /// BLAKE3 fingerprint of `bom.json` (`b3sum` of it), recorded for audits.
+    pub bom_blake3: String,
+    /// What the policy decided beyond the signature, with its evidence.
+    pub policy: Vec<String>,
     /// SHA-256 of the archive file.
     pub archive_sha256: Digest,
     /// Size of the archive file.
@@ -219,16 +236,25 @@ impl VerifiedBundle {
     /// The result is the proof the loader asks for.
     pub fn check(self) -> Result<CheckedBundle> {
         let bom = self.bom.clone();
+        let constraints = self.policy.constraints().clone();
         let report = self.run(&mut Discard)?;
-        Ok(CheckedBundle { bom, report })
+        Ok(CheckedBundle { bom, report, constraints })
+    }
+
+    /// Records this bundle as installed in the policy's anti-rollback state, if it has one.
+    pub fn mark_installed(&self) -> Result<()> {
+        self.policy.constraints().record_installed(&self.bom)
     }
 
     /// Streams the whole payload into a staging directory beside `target` and renames it to
     /// `target` only when every entry and sidecar checked out; otherwise nothing remains.
     pub fn extract(self, target: &Path) -> Result<VerifyReport> {
         let mut staging = Staging::begin(target)?;
+        let constraints = self.policy.constraints().clone();
+        let bom = self.bom.clone();
         let mut report = self.run(&mut staging)?;
         report.extracted_to = Some(staging.commit()?);
+        constraints.record_installed(&bom)?;
         Ok(report)
     }
 
@@ -244,6 +270,8 @@ impl VerifiedBundle {
             version: self.bom.version.clone(),
             key: self.key,
             bom_sha256: self.bom_digest,
+            bom_blake3: self.bom_blake3,
+            policy: self.decisions,
             archive_sha256: Digest::from_sha256_bytes(archive.sha256),
             archive_size: archive.len,
             files: summary.files,

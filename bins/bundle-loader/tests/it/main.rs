@@ -6,6 +6,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod interrupt;
+mod policy;
 mod registry;
 mod rejections;
 mod resolve;

@@ -1,0 +1,110 @@
+//! The operator's trust policy file: accepted names and versions, anti-rollback against the
+//! last installed version, and the BLAKE3 fingerprint of the BOM reported for audits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{case, fixtures, loader, text};
+
+fn policy(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("trust.yaml");
+    std::fs::write(&path, format!("keys: ['{}']\n{extra}", fixtures().join("keys/test.pub").display())).unwrap();
+    path
+}
+
+fn verify(bundle: &Path, policy: &Path) -> std::process::Output {
+    loader(&["verify", bundle.to_str().unwrap(), "--policy", policy.to_str().unwrap()])
+}
+
+#[test]
+fn names_and_versions_are_checked_after_the_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = verify(&case("good"), &policy(dir.path(), "names: ['dem*']\nversions: '>=0.1.0, <1.0.0'\n"));
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("✓ policy: name demo accepted"), "{}", text(&ok.stdout));
+    assert!(text(&ok.stdout).contains("✓ policy: version 0.1.0 within"), "{}", text(&ok.stdout));
+
+    let name = verify(&case("good"), &policy(dir.path(), "names: ['genesis-*']\n"));
+    assert_eq!(name.status.code(), Some(1), "{}", text(&name.stderr));
+    assert!(text(&name.stderr).contains("policy refuses the bundle (names)"), "{}", text(&name.stderr));
+
+    let version = verify(&case("good"), &policy(dir.path(), "versions: '>=1.0.0'\n"));
+    assert_eq!(version.status.code(), Some(1), "{}", text(&version.stderr));
+    assert!(text(&version.stderr).contains("0.1.0 is outside >=1.0.0"), "{}", text(&version.stderr));
+
+    let typo = verify(&case("good"), &policy(dir.path(), "version: '>=1.0.0'\n"));
+    assert_eq!(typo.status.code(), Some(2), "{}", text(&typo.stderr));
+    assert!(text(&typo.stderr).contains("unknown field `version`"), "{}", text(&typo.stderr));
+}
+
+/// The demo bundle rebuilt at another version, signed with the fixture key.
+fn demo_at(version: &str, dir: &Path) -> PathBuf {
+    for entry in ["bundle.yaml", "images", "charts", "manifests"] {
+        let status = Command::new("cp").arg("-r").arg(fixtures().join(entry)).arg(dir).status().unwrap();
+        assert!(status.success());
+    }
+    let spec = dir.join("bundle.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap().replace("version: 0.1.0", &format!("version: {version}"));
+    std::fs::write(&spec, text).unwrap();
+    let spec = genesis_build::BundleSpec::load(&spec).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&fixtures().join("keys/test.key")).unwrap();
+    let options = genesis_build::BuildOptions { output_dir: Some(dir.join("out")), ..Default::default() };
+    genesis_build::build(&spec, &key, &options).unwrap().archive
+}
+
+#[test]
+fn anti_rollback_refuses_an_older_version_than_the_installed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy(dir.path(), "antiRollback: {state: installed.json}\n");
+    let first = loader(&[
+        "extract",
+        case("good").to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--output-dir",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("installed.json")).unwrap()).unwrap();
+    assert_eq!(state["bundles"]["demo"], "0.1.0");
+
+    let older_dir = tempfile::tempdir().unwrap();
+    let older = demo_at("0.0.9", older_dir.path());
+    let refused = verify(&older, &policy);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("demo 0.0.9 is older than the installed 0.1.0"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    let same = verify(&case("good"), &policy);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same.stderr));
+    assert!(text(&same.stdout).contains("not a rollback: installed 0.1.0"), "{}", text(&same.stdout));
+}
+
+#[test]
+fn the_bom_fingerprint_is_its_blake3_as_b3sum_computes_it() {
+    let out = loader(&[
+        "verify",
+        case("good").to_str().unwrap(),
+        "--key",
+        crate::test_pub().to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ours = v["report"]["bomBlake3"].as_str().unwrap().to_owned();
+    let bom = Command::new("tar").args(["--zstd", "-xOf"]).arg(case("good")).arg("bom.json").output().unwrap();
+    assert!(bom.status.success());
+    let mut b3 = Command::new("b3sum")
+        .arg("--no-names")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("b3sum must be installed");
+    std::io::Write::write_all(&mut b3.stdin.take().unwrap(), &bom.stdout).unwrap();
+    let b3 = b3.wait_with_output().unwrap();
+    assert_eq!(text(&b3.stdout).trim(), ours);
+}

@@ -1,0 +1,175 @@
+//! The trust policy file an operator owns (`--policy trust.yaml`): the keys it trusts, the
+//! bundle names it accepts, the versions it accepts, and anti-rollback against what was
+//! installed here before. Each decision is reported with its evidence.
+//!
+//! ```yaml
+//! keys: [vendor.pub]                 # at least one; relative to this file
+//! names: ["genesis-*"]               # optional; * matches any run of characters
+//! versions: ">=3.0.0, <4.0.0"        # optional; semver requirement
+//! antiRollback: { state: installed.json }   # optional; refuse versions below the installed one
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use genesis_bundle::Bom;
+
+use crate::{PublicKey, Result, TrustError, TrustPolicy};
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawPolicy {
+    keys: Vec<PathBuf>,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    versions: Option<String>,
+    #[serde(default)]
+    anti_rollback: Option<AntiRollback>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AntiRollback {
+    state: PathBuf,
+}
+
+/// The constraints of a policy beyond its keys.
+#[derive(Debug, Clone, Default)]
+pub struct Constraints {
+    names: Vec<String>,
+    versions: Option<semver::VersionReq>,
+    state: Option<PathBuf>,
+}
+
+/// What the state file records: the last version installed of each bundle name.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Installed {
+    bundles: BTreeMap<String, String>,
+}
+
+fn policy_error(path: &Path, reason: String) -> TrustError {
+    TrustError::KeyFormat { path: path.to_owned(), reason }
+}
+
+/// Reads a policy file.
+pub fn load(path: &Path) -> Result<TrustPolicy> {
+    let text = std::fs::read_to_string(path).map_err(|source| TrustError::KeyIo { path: path.to_owned(), source })?;
+    let raw: RawPolicy =
+        serde_yaml_ng::from_str(&text).map_err(|e| policy_error(path, format!("not a trust policy: {e}")))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { base.join(p) };
+    let keys = raw.keys.iter().map(|k| PublicKey::from_pem_file(&resolve(k))).collect::<Result<Vec<_>>>()?;
+    let versions = match &raw.versions {
+        Some(v) => Some(semver::VersionReq::parse(v).map_err(|e| policy_error(path, format!("versions {v:?}: {e}")))?),
+        None => None,
+    };
+    let constraints = Constraints { names: raw.names, versions, state: raw.anti_rollback.map(|a| resolve(&a.state)) };
+    Ok(TrustPolicy::from_keys(keys)?.with_constraints(constraints))
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, rest)) => {
+            name.starts_with(head)
+                && (0..=name.len() - head.len())
+                    .any(|i| name.is_char_boundary(head.len() + i) && glob(rest, &name[head.len() + i..]))
+        }
+    }
+}
+
+impl Constraints {
+    /// Checks a verified BOM against the constraints; returns the decisions taken.
+    pub fn check(&self, bom: &Bom) -> Result<Vec<String>> {
+        let violation = |rule: &str, detail: String| TrustError::PolicyViolation { rule: rule.to_owned(), detail };
+        let mut decisions = Vec::new();
+        if !self.names.is_empty() {
+            if !self.names.iter().any(|p| glob(p, &bom.name)) {
+                return Err(violation("names", format!("{:?} matches none of {:?}", bom.name, self.names)));
+            }
+            decisions.push(format!("name {} accepted by {:?}", bom.name, self.names));
+        }
+        let version = || {
+            semver::Version::parse(&bom.version)
+                .map_err(|e| violation("versions", format!("{:?} is not a semantic version ({e})", bom.version)))
+        };
+        if let Some(req) = &self.versions {
+            if !req.matches(&version()?) {
+                return Err(violation("versions", format!("{} is outside {req}", bom.version)));
+            }
+            decisions.push(format!("version {} within {req}", bom.version));
+        }
+        if let Some(state) = &self.state {
+            let installed = read_state(state)?;
+            if let Some(previous) = installed.bundles.get(&bom.name) {
+                let previous_version = semver::Version::parse(previous).map_err(|e| {
+                    violation(
+                        "antiRollback",
+                        format!("{}: installed version {previous:?} unreadable ({e})", state.display()),
+                    )
+                })?;
+                if version()? < previous_version {
+                    return Err(violation(
+                        "antiRollback",
+                        format!(
+                            "{} {} is older than the installed {previous} ({})",
+                            bom.name,
+                            bom.version,
+                            state.display()
+                        ),
+                    ));
+                }
+                decisions.push(format!("not a rollback: installed {previous}, this {}", bom.version));
+            } else {
+                decisions.push(format!("no earlier install of {} recorded", bom.name));
+            }
+        }
+        Ok(decisions)
+    }
+
+    /// Records `bom` as installed in the anti-rollback state (atomically), when the policy
+    /// has one. Call after a successful extract or load.
+    pub fn record_installed(&self, bom: &Bom) -> Result<()> {
+        let Some(state) = &self.state else { return Ok(()) };
+        let mut installed = read_state(state)?;
+        installed.bundles.insert(bom.name.clone(), bom.version.clone());
+        let io = |source| TrustError::KeyIo { path: state.clone(), source };
+        let tmp =
+            genesis_bundle::scratch::scratch_path(state, "partial").unwrap_or_else(|| state.with_extension("partial"));
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&installed).expect("json")).map_err(io)?;
+        std::fs::rename(&tmp, state).map_err(io)
+    }
+}
+
+fn read_state(state: &Path) -> Result<Installed> {
+    match std::fs::read(state) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| policy_error(state, format!("anti-rollback state unreadable: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Installed::default()),
+        Err(source) => Err(TrustError::KeyIo { path: state.to_owned(), source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_truth_table() {
+        for (p, n, ok) in [
+            ("genesis-*", "genesis-ops", true),
+            ("genesis-*", "genesis-", true),
+            ("genesis-*", "other", false),
+            ("*-ops", "genesis-ops", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("demo", "demo", true),
+            ("demo", "demo2", false),
+            ("*", "", true),
+        ] {
+            assert_eq!(glob(p, n), ok, "{p} {n}");
+        }
+    }
+}
