@@ -54,8 +54,20 @@ pub fn run_cmd(cmd: &mut Command) -> anyhow::Result<()> {
 /// PyPI `oras` client version the serve tests drive.
 const ORAS_PY: &str = "oras==0.2.43";
 
-/// Creates `target/test-venv` with the PyPI clients the tests use, once.
+/// Creates `target/test-venv` with the PyPI clients and `target/test-node` with the npm
+/// verifiers the tests use, once each.
 fn test_deps(root: &Path) -> anyhow::Result<()> {
+    let node = root.join("target/test-node");
+    if !node.join(".complete").exists() {
+        std::fs::create_dir_all(&node)?;
+        for file in ["package.json", "package-lock.json", "verify.js"] {
+            std::fs::copy(root.join("xtask/sigstore-js").join(file), node.join(file))?;
+        }
+        run_cmd(Command::new("npm").args(["ci", "--silent", "--no-audit", "--no-fund"]).current_dir(&node))
+            .map_err(|e| e.context("installing sigstore-js needs node and npm"))?;
+        std::fs::write(node.join(".complete"), "")?;
+        println!("test-deps: {} ready", node.display());
+    }
     let venv = root.join("target/test-venv");
     if venv.join(".complete").exists() {
         return Ok(());

@@ -110,3 +110,34 @@ fn the_builders_cosign_bundle_verifies_as_a_key_only_sigstore_bundle() {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
     assert_eq!(v["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
 }
+
+/// sigstore-js (`@sigstore/verify`, prepared by `cargo xtask test-deps`) verifying a bundle
+/// offline with a key and no log requirement.
+fn sigstore_js(bundle: &Path, artifact: &Path, key: &Path) -> Output {
+    let node_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-node");
+    assert!(
+        node_dir.join(".complete").exists(),
+        "sigstore-js is missing: run `cargo xtask test-deps` (cargo xtask ci does)"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/interop/trust/trusted_root.public-good.json");
+    Command::new("node")
+        .arg(node_dir.join("verify.js"))
+        .args([bundle, artifact, key, &root])
+        .output()
+        .expect("node must be installed")
+}
+
+#[test]
+fn sigstore_js_accepts_the_bundles_we_write_and_only_with_our_key() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let archive = fixtures.join("bundles/good/demo-0.1.0.tar.zst");
+    let bundle = fixtures.join("bundles/good/demo-0.1.0.tar.zst.cosign.bundle");
+    let ok = sigstore_js(&bundle, &archive, &fixtures.join("keys/test.pub"));
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert_eq!(text(&ok.stdout).trim(), "OK");
+    let other = sigstore_js(&bundle, &archive, &fixtures.join("keys/other.pub"));
+    assert!(!other.status.success(), "sigstore-js accepted another key");
+    let tampered =
+        sigstore_js(&bundle, &fixtures.join("bundles/truncated/demo-0.1.0.tar.zst"), &fixtures.join("keys/test.pub"));
+    assert!(!tampered.status.success(), "sigstore-js accepted other bytes");
+}
