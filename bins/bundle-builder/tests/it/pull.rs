@@ -200,6 +200,14 @@ fn chart_spec(dir: &Path, chart_line: &str) {
     std::fs::write(p, s).unwrap();
 }
 
+/// The fixture inputs, with the chart taken from the repository at `port` (version 0.1.0).
+fn inputs_with_chart_repo(port: u16) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    chart_spec(dir.path(), &format!("charts: [ {{ name: web, repo: 'http://127.0.0.1:{port}', version: 0.1.0 }} ]"));
+    dir
+}
+
 fn chart_file(dir: &Path) -> serde_json::Value {
     bom(dir)["files"].as_array().unwrap().iter().find(|f| f["path"] == "charts/web-0.1.0.tgz").unwrap().clone()
 }
@@ -221,24 +229,14 @@ fn a_chart_from_an_http_repository_is_carried_byte_for_byte() {
     std::fs::write(repo.path().join("index.yaml"), index).unwrap();
     let http = genesis_testkit::StaticHttp::serve(repo.path());
 
-    let dir = tempfile::tempdir().unwrap();
-    copy_inputs(dir.path());
-    chart_spec(
-        dir.path(),
-        &format!("charts: [ {{ name: web, repo: 'http://127.0.0.1:{}', version: 0.1.0 }} ]", http.port),
-    );
+    let dir = inputs_with_chart_repo(http.port);
     let out = create(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(chart_file(dir.path())["sha256"], fixture_chart_sha256().as_str());
     assert_eq!(bom(dir.path())["charts"][0]["source"], format!("http://127.0.0.1:{} 0.1.0", http.port).as_str());
 
     // Without --plain-http, an http:// repository is refused.
-    let dir = tempfile::tempdir().unwrap();
-    copy_inputs(dir.path());
-    chart_spec(
-        dir.path(),
-        &format!("charts: [ {{ name: web, repo: 'http://127.0.0.1:{}', version: 0.1.0 }} ]", http.port),
-    );
+    let dir = inputs_with_chart_repo(http.port);
     let key = fixtures().join("keys/test.key");
     let out = builder(
         &["create", "-f", "bundle.yaml", "--key", key.to_str().unwrap(), "--output-dir", "out", "--cache-dir", "cache"],
@@ -259,12 +257,7 @@ fn a_chart_whose_bytes_do_not_match_the_index_digest_is_refused() {
     );
     std::fs::write(repo.path().join("index.yaml"), index).unwrap();
     let http = genesis_testkit::StaticHttp::serve(repo.path());
-    let dir = tempfile::tempdir().unwrap();
-    copy_inputs(dir.path());
-    chart_spec(
-        dir.path(),
-        &format!("charts: [ {{ name: web, repo: 'http://127.0.0.1:{}', version: 0.1.0 }} ]", http.port),
-    );
+    let dir = inputs_with_chart_repo(http.port);
     let out = create(dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("chart web 0.1.0"), "{}", text(&out.stderr));
