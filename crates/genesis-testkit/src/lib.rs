@@ -22,6 +22,7 @@ pub struct Distribution {
     dir: tempfile::TempDir,
     tls: Option<(PathBuf, PathBuf)>,
     htpasswd: Option<PathBuf>,
+    extra: String,
     pub port: u16,
 }
 
@@ -52,7 +53,15 @@ impl Distribution {
     /// HTTPS with basic authentication against an htpasswd (bcrypt) file.
     pub fn start_full(tls: Option<(PathBuf, PathBuf)>, htpasswd: Option<PathBuf>) -> Distribution {
         let dir = tempfile::tempdir().unwrap();
-        let mut d = Distribution { child: None, dir, tls, htpasswd, port: free_port() };
+        let mut d = Distribution { child: None, dir, tls, htpasswd, extra: String::new(), port: free_port() };
+        d.restart();
+        d
+    }
+
+    /// With extra top-level configuration (YAML appended as is), e.g. an `auth:` section.
+    pub fn start_configured(tls: Option<(PathBuf, PathBuf)>, extra: &str) -> Distribution {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Distribution { child: None, dir, tls, htpasswd: None, extra: extra.to_owned(), port: free_port() };
         d.restart();
         d
     }
@@ -71,6 +80,7 @@ impl Distribution {
         if let Some(htpasswd) = &self.htpasswd {
             yaml.push_str(&format!("auth:\n  htpasswd: {{realm: genesis-test, path: {}}}\n", htpasswd.display()));
         }
+        yaml.push_str(&self.extra);
         std::fs::write(&config, yaml).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")

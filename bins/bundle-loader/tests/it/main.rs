@@ -11,6 +11,7 @@ mod registry;
 mod rejections;
 mod resolve;
 mod serve;
+mod token;
 mod tools;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,148 @@
+//! Bearer-token authentication against Distribution configured with `auth: token`: the
+//! registry answers 401 with a Bearer challenge, the client fetches a token from the realm
+//! (a token server this test runs, issuing ES256 JWTs with an x5c chain the registry trusts)
+//! and retries. The token server checks the client's basic credentials, as real ones do.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use p256::ecdsa::signature::Signer;
+
+use crate::{case, loader, test_pub, text};
+
+/// A token server on loopback: `GET /token?…` with basic `genesis:s3cret` gets a JWT for the
+/// requested scope; anything else gets 401.
+fn token_server(key_pem: &str, cert_der: Vec<u8>) -> u16 {
+    use p256::pkcs8::DecodePrivateKey;
+    let key = p256::ecdsa::SigningKey::from_pkcs8_pem(key_pem).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut authorized = false;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if line.to_ascii_lowercase().starts_with("authorization: basic ") {
+                    authorized = line.trim().ends_with(&STANDARD.encode("genesis:s3cret"));
+                }
+            }
+            if !authorized {
+                let _ =
+                    stream.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                continue;
+            }
+            let query = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .split_once('?')
+                .map_or("", |(_, q)| q)
+                .to_owned();
+            let param = |name: &str| {
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .map(|v| v.replace("%3A", ":").replace("%2F", "/").replace("%2C", ","))
+            };
+            let access: Vec<serde_json::Value> = param("scope")
+                .into_iter()
+                .filter_map(|s| {
+                    let mut parts = s.splitn(3, ':');
+                    let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+                    Some(serde_json::json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+                })
+                .collect();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+            let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "x5c": [STANDARD.encode(&cert_der)]});
+            let claims = serde_json::json!({
+                "iss": "genesis-test-issuer", "sub": "genesis", "aud": param("service").unwrap_or_default(),
+                "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}"), "access": access
+            });
+            let signing_input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let signature: p256::ecdsa::Signature = key.sign(signing_input.as_bytes());
+            let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+            let body = serde_json::json!({"token": token}).to_string();
+            let _ = stream.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes());
+        }
+    });
+    port
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
+}
+
+#[test]
+fn bearer_tokens_from_the_registrys_realm() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "token.key",
+            "-out",
+            "token.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=genesis-test-issuer",
+        ],
+    );
+    openssl(d, &["x509", "-in", "token.crt", "-outform", "DER", "-out", "token.der"]);
+    let port = token_server(
+        &std::fs::read_to_string(d.join("token.key")).unwrap(),
+        std::fs::read(d.join("token.der")).unwrap(),
+    );
+    let auth = format!(
+        "auth:\n  token: {{realm: 'http://127.0.0.1:{port}/token', service: genesis-registry, issuer: genesis-test-issuer, rootcertbundle: {}}}\n",
+        d.join("token.crt").display()
+    );
+    let registry = genesis_testkit::Distribution::start_configured(None, &auth);
+    let (bundle, key, host) = (case("good"), test_pub(), registry.host());
+    let base = [
+        "load",
+        bundle.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--registry",
+        &host,
+        "--plain-http",
+        "--quiet",
+        "--retries",
+        "1",
+    ];
+
+    let anonymous = loader(&base);
+    assert_eq!(anonymous.status.code(), Some(3), "{}", text(&anonymous.stderr));
+    assert!(text(&anonymous.stderr).contains("token endpoint"), "{}", text(&anonymous.stderr));
+
+    let ok = loader(&[&base[..], &["--username", "genesis", "--password", "s3cret", "--output", "json"]].concat());
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["images"][0]["blobs"]["uploaded"], 4);
+}
