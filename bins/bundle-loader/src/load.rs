@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use genesis_app::registry::RegistryArgs;
-use genesis_app::verify::{VerifyArgs, check_verified, verify_signature};
+use genesis_app::verify::{VerifyArgs, check_verified, refuse, refused, verify_signature};
 use genesis_app::{OutputFormat, exit, print_json, progress};
 use genesis_registry::{Destination, RegistryError, load::DEFAULT_CONCURRENCY};
 
@@ -28,14 +28,7 @@ pub struct LoadArgs {
     pub manifests_out: Option<std::path::PathBuf>,
 }
 
-/// Reports a verification failure the way every command does, or passes the error on.
-fn refused(args: &LoadArgs, e: genesis_trust::TrustError) -> anyhow::Result<u8> {
-    if e.is_verification_failure() {
-        eprintln!("✗ {}: verification failed: {e}\n  nothing was loaded", args.verify.bundle.display());
-        return Ok(exit::VERIFICATION_FAILED);
-    }
-    Err(e).with_context(|| format!("cannot verify {}", args.verify.bundle.display()))
-}
+const NOT_LOADED: &str = "nothing was loaded";
 
 /// Runs `load`: verify the BOM signature; if the registry already has every blob, push the
 /// manifests (checked against the signed digests) without reading the payload; otherwise
@@ -44,15 +37,14 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     genesis_app::announce_endpoints("bundle-loader", &[&args.connection.endpoint(&args.registry.host)]);
     let verified = match verify_signature(&args.verify) {
         Ok(v) => v,
-        Err(e) => return refused(args, e),
+        Err(e) => return refuse(&args.verify, e, NOT_LOADED),
     };
     let registry = args.connection.client(&args.registry.host)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let present = match runtime.block_on(genesis_registry::load_if_present(&verified, &registry, &args.registry)) {
         Err(e @ (RegistryError::DigestMismatch { .. } | RegistryError::Bundle(_))) => {
-            eprintln!("✗ {}: verification failed: {e}\n  nothing was loaded", args.verify.bundle.display());
-            return Ok(exit::VERIFICATION_FAILED);
+            return Ok(refused(&args.verify.bundle, &e, NOT_LOADED));
         }
         other => other?,
     };
@@ -74,7 +66,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         None => {
             let checked = match check_verified(verified, &args.verify) {
                 Ok(c) => c,
-                Err(e) => return refused(args, e),
+                Err(e) => return refuse(&args.verify, e, NOT_LOADED),
             };
             if args.verify.output == OutputFormat::Text {
                 eprint!("{}", genesis_app::verify::render_text(checked.report()));

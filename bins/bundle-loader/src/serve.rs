@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use genesis_app::exit;
-use genesis_app::verify::{VerifyArgs, check_bundle};
+use genesis_app::verify::{VerifyArgs, check_bundle, refuse};
 use genesis_registry::serve::{Served, bind, serve, tls_acceptor};
 
 /// Arguments of `serve`.
@@ -30,11 +30,7 @@ pub struct ServeArgs {
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     let checked = match check_bundle(&args.verify) {
         Ok(c) => c,
-        Err(e) if e.is_verification_failure() => {
-            eprintln!("✗ {}: verification failed: {e}\n  nothing is served", args.verify.bundle.display());
-            return Ok(exit::VERIFICATION_FAILED);
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot verify {}", args.verify.bundle.display())),
+        Err(e) => return refuse(&args.verify, e, "nothing is served"),
     };
     eprint!("{}", genesis_app::verify::render_text(checked.report()));
     let served = Arc::new(Served::new(&checked)?);

@@ -71,12 +71,26 @@ pub fn check_verified(bundle: VerifiedBundle, args: &VerifyArgs) -> Result<Check
     bundle.check()
 }
 
+/// What a command that acts on a bundle (`load`, `serve`) does with a failed verification:
+/// a verdict is printed with what was therefore not done and gives exit code 1; any other
+/// error (an unreadable key, a missing file) is passed on.
+pub fn refuse(args: &VerifyArgs, e: TrustError, consequence: &str) -> anyhow::Result<u8> {
+    if !e.is_verification_failure() {
+        return Err(e).with_context(|| format!("cannot verify {}", args.bundle.display()));
+    }
+    Ok(refused(&args.bundle, &e, consequence))
+}
+
+/// Prints a refusal of `bundle` and what was therefore not done; returns exit code 1.
+pub fn refused(bundle: &Path, reason: &dyn std::fmt::Display, consequence: &str) -> u8 {
+    eprintln!("✗ {}: verification failed: {reason}\n  {consequence}", bundle.display());
+    VERIFICATION_FAILED
+}
+
 fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyReport, TrustError> {
-    let policy = policy(args)?;
-    let bundle = UnverifiedBundle::open(&args.bundle, &args.limits.limits())?;
+    let bundle = verify_signature(args)?;
     let label = if target.is_some() { "extracting" } else { "verifying" };
     let _bar = progress::show(bundle.progress(), label, args.quiet);
-    let bundle = bundle.verify(&policy)?;
     match target {
         Some(dir) => bundle.extract(dir),
         None => bundle.check().map(|checked| checked.report().clone()),
