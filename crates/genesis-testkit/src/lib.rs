@@ -301,3 +301,83 @@ impl Drop for Ocireg {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `openssl` in `dir`; a failure panics with its stderr.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl must be installed");
+    assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
+}
+
+/// A self-signed P-256 certificate `<name>.crt` with its key `<name>.key`, valid two days.
+pub fn self_signed_p256(dir: &Path, name: &str, subject: &str) {
+    let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-subj",
+            subject,
+        ],
+    );
+}
+
+/// A CA and a leaf certificate for 127.0.0.1 (rustls refuses a CA used as a leaf):
+/// `(ca.crt, leaf.crt, leaf.key)`.
+pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    self_signed_p256(dir, "ca", "/CN=genesis test CA");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ],
+    );
+    (dir.join("ca.crt"), dir.join("leaf.crt"), dir.join("leaf.key"))
+}

@@ -245,7 +245,7 @@ fn two_server_errors_then_success_the_retry_wins() {
 #[test]
 fn tls_by_default_with_a_custom_ca() {
     let pki = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = crate::serve::test_pki(pki.path());
+    let (ca, cert, key) = genesis_testkit::test_pki(pki.path());
     let registry = Distribution::start_with(Some((cert, key)));
     let (bundle, pubkey, host) = (case("good"), test_pub(), registry.host());
     let base = ["load", bundle.to_str().unwrap(), "--key", pubkey.to_str().unwrap(), "--registry", &host, "--quiet"];
@@ -329,7 +329,7 @@ fn a_referrer_loaded_into_a_registry_with_the_referrers_api_is_listed_by_it() {
 #[test]
 fn basic_auth_from_flags_or_a_docker_config() {
     let pki = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = crate::serve::test_pki(pki.path());
+    let (ca, cert, key) = genesis_testkit::test_pki(pki.path());
     let htpasswd = pki.path().join("htpasswd");
     let made = Command::new("htpasswd")
         .args(["-Bbc"])

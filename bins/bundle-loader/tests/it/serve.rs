@@ -139,72 +139,10 @@ fn writes_are_refused_with_an_oci_error() {
     }
 }
 
-/// A CA and a leaf certificate for 127.0.0.1 (rustls refuses a CA used as a leaf).
-pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl must be installed");
-        assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=genesis test CA",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "leaf.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "leaf.ext",
-    ]);
-    (dir.join("ca.crt"), dir.join("leaf.crt"), dir.join("leaf.key"))
-}
-
 #[test]
 fn serves_https_with_the_given_certificate() {
     let pki = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = test_pki(pki.path());
+    let (ca, cert, key) = genesis_testkit::test_pki(pki.path());
     let server = Server::start(&case("good"), Some((&cert, &key)));
     let url = format!("https://127.0.0.1:{}/v2/demo/app/tags/list", server.port);
     let (head, body) = curl(&["--cacert", ca.to_str().unwrap(), &url]);

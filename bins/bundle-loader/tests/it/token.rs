@@ -5,8 +5,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -84,36 +82,12 @@ fn token_server(key_pem: &str, cert_der: Vec<u8>) -> u16 {
     port
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
-}
-
 #[test]
 fn bearer_tokens_from_the_registrys_realm() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "token.key",
-            "-out",
-            "token.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=genesis-test-issuer",
-        ],
-    );
-    openssl(d, &["x509", "-in", "token.crt", "-outform", "DER", "-out", "token.der"]);
+    genesis_testkit::self_signed_p256(d, "token", "/CN=genesis-test-issuer");
+    genesis_testkit::openssl(d, &["x509", "-in", "token.crt", "-outform", "DER", "-out", "token.der"]);
     let port = token_server(
         &std::fs::read_to_string(d.join("token.key")).unwrap(),
         std::fs::read(d.join("token.der")).unwrap(),
