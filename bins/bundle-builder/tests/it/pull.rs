@@ -19,14 +19,18 @@ fn seed(registry: &Distribution) {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
-/// The fixture spec with the image taken from `registry` instead of the layout.
-fn spec_from(dir: &Path, registry: &Distribution, extra: &str) {
-    let p = dir.join("bundle.yaml");
+/// The fixture inputs, with the image taken from `registry` instead of the layout
+/// (`extra` is appended to the image's entry in the spec).
+fn inputs_from_registry(registry: &Distribution, extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    let p = dir.path().join("bundle.yaml");
     let s = std::fs::read_to_string(&p).unwrap().replace(
         "image: \"oci:images/app:1.0\"",
         &format!("image: \"docker://{}/demo/app:1.0\"{extra}", registry.host()),
     );
     std::fs::write(p, s).unwrap();
+    dir
 }
 
 fn create(dir: &Path) -> std::process::Output {
@@ -91,9 +95,7 @@ fn raw_digest(reference: &str) -> String {
 fn a_registry_image_is_carried_with_its_digest_and_the_same_bytes_as_a_layout_build() {
     let registry = Distribution::start();
     seed(&registry);
-    let dir = tempfile::tempdir().unwrap();
-    copy_inputs(dir.path());
-    spec_from(dir.path(), &registry, "");
+    let dir = inputs_from_registry(&registry, "");
     let out = create(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let image = &bom(dir.path())["images"][0];
@@ -116,9 +118,7 @@ fn a_registry_image_is_carried_with_its_digest_and_the_same_bytes_as_a_layout_bu
 fn platforms_narrow_the_index_and_record_the_original() {
     let registry = Distribution::start();
     seed(&registry);
-    let dir = tempfile::tempdir().unwrap();
-    copy_inputs(dir.path());
-    spec_from(dir.path(), &registry, "\n      platforms: [linux/arm64]");
+    let dir = inputs_from_registry(&registry, "\n      platforms: [linux/arm64]");
     let out = create(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let image = &bom(dir.path())["images"][0];
@@ -141,9 +141,7 @@ fn a_cosign_signature_travels_with_the_image() {
     seed(&registry);
     let digest = raw_digest(&format!("{}/demo/app:1.0", registry.host()));
     cosign_sign(&registry.host(), "demo/app", &digest, &fixtures().join("keys/test.key"));
-    let dir = tempfile::tempdir().unwrap();
-    copy_inputs(dir.path());
-    spec_from(dir.path(), &registry, "");
+    let dir = inputs_from_registry(&registry, "");
     let out = create(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let images = bom(dir.path())["images"].as_array().unwrap().clone();
@@ -176,9 +174,7 @@ fn a_corrupted_blob_fails_the_pull_and_stores_nothing() {
     std::fs::write(&layer, bytes).unwrap();
     let digest = layer.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
 
-    let dir = tempfile::tempdir().unwrap();
-    copy_inputs(dir.path());
-    spec_from(dir.path(), &registry, "");
+    let dir = inputs_from_registry(&registry, "");
     let out = create(dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains(&format!("blob demo/app@sha256:{digest}")), "{}", text(&out.stderr));
@@ -293,9 +289,7 @@ fn referrers_travel_and_stay_discoverable_without_a_referrers_api() {
     let artifact =
         genesis_testkit::attach_referrer(&registry.host(), "demo/app", &subject, "application/vnd.example.sbom");
 
-    let dir = tempfile::tempdir().unwrap();
-    copy_inputs(dir.path());
-    spec_from(dir.path(), &registry, "");
+    let dir = inputs_from_registry(&registry, "");
     let out = create(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let images = bom(dir.path())["images"].as_array().unwrap().clone();
