@@ -8,8 +8,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use genesis_bundle::seekable::SeekableFile;
-use genesis_bundle::{Bom, Limits};
-use genesis_types::Digest;
+use genesis_bundle::{Bom, ImageEntry, Limits};
+use genesis_types::{Descriptor, Digest, ImageIndex};
 
 use crate::{BlobSource, RegistryError, Result};
 
@@ -48,6 +48,13 @@ impl ArchiveIndex {
         Some(ArchiveRange { path: self.path.clone(), limits: self.limits.clone(), offset, size })
     }
 
+    /// The bundle's `oci/index.json`, checked against the BOM; `None` when it has none.
+    pub fn layout_index(&self, bom: &Bom) -> Result<Option<ImageIndex>> {
+        let Some(f) = bom.files.iter().find(|f| f.path.as_str() == "oci/index.json") else { return Ok(None) };
+        let bytes = self.read_checked("oci/index.json", &f.sha256, crate::MAX_MANIFEST as u64)?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| RegistryError::Invalid(format!("oci/index.json: {e}")))
+    }
+
     /// Reads a small blob whole, checking it against its digest.
     pub fn read_verified(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
         self.read_checked(&format!("oci/{}", digest.blob_path()), digest, max)
@@ -76,6 +83,16 @@ impl ArchiveIndex {
         }
         Ok(bytes)
     }
+}
+
+/// The descriptor of `image` in the layout's index.
+pub fn image_top(layout: &ImageIndex, image: &ImageEntry) -> Result<Descriptor> {
+    layout
+        .manifests
+        .iter()
+        .find(|d| d.digest == image.digest)
+        .cloned()
+        .ok_or_else(|| RegistryError::Invalid(format!("image {} is not in oci/index.json", image.reference)))
 }
 
 fn open_seekable(path: &Path, limits: &Limits) -> Result<SeekableFile> {

@@ -13,7 +13,7 @@ use genesis_bundle::Progress;
 use genesis_trust::CheckedBundle;
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, media_types};
 
-use crate::archive_blobs::ArchiveIndex;
+use crate::archive_blobs::{ArchiveIndex, image_top};
 use crate::{Manifest, PushOutcome, Registry, RegistryError, Result};
 
 /// Where images go: a registry and an optional repository prefix (`HOST[:PORT][/PREFIX]`).
@@ -151,21 +151,15 @@ fn walk(index: &ArchiveIndex, d: &Descriptor, plan: &mut ImagePlan, depth: u32) 
 /// trustworthy without reading any layer.
 fn plan_all(path: &std::path::Path, bom: &genesis_bundle::Bom) -> Result<(Arc<ArchiveIndex>, Vec<ImagePlan>)> {
     let index = Arc::new(ArchiveIndex::open(path, bom, &Default::default())?);
-    let layout_index: ImageIndex = match bom.files.iter().find(|f| f.path.as_str() == "oci/index.json") {
-        Some(f) => {
-            let bytes = index.read_checked("oci/index.json", &f.sha256, crate::MAX_MANIFEST as u64)?;
-            serde_json::from_slice(&bytes).map_err(|e| RegistryError::Invalid(format!("oci/index.json: {e}")))?
-        }
-        None => ImageIndex { schema_version: 2, media_type: None, manifests: vec![], annotations: Default::default() },
-    };
+    let layout = index.layout_index(bom)?.unwrap_or_else(|| ImageIndex {
+        schema_version: 2,
+        media_type: None,
+        manifests: vec![],
+        annotations: Default::default(),
+    });
     let mut plans = Vec::new();
     for image in &bom.images {
-        let top = layout_index
-            .manifests
-            .iter()
-            .find(|d| d.digest == image.digest)
-            .ok_or_else(|| RegistryError::Invalid(format!("image {} is not in oci/index.json", image.reference)))?;
-        plans.push(plan_image(&index, &image.reference, top)?);
+        plans.push(plan_image(&index, &image.reference, &image_top(&layout, image)?)?);
     }
     Ok((index, plans))
 }

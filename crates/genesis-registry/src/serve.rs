@@ -22,7 +22,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use sha2::{Digest as _, Sha256};
 
-use crate::archive_blobs::{ArchiveIndex, ArchiveRange};
+use crate::archive_blobs::{ArchiveIndex, ArchiveRange, image_top};
 use crate::{RegistryError, Result};
 
 /// Response body type of the server.
@@ -107,24 +107,11 @@ impl Served {
         let index = ArchiveIndex::open(bundle.path(), bundle.bom(), &Default::default())?;
         let mut served =
             Served { index, repositories: BTreeMap::new(), manifests: HashMap::new(), referrers: HashMap::new() };
-        let layout: ImageIndex = match bundle.bom().files.iter().find(|f| f.path.as_str() == "oci/index.json") {
-            Some(f) => serde_json::from_slice(&served.index.read_checked(
-                "oci/index.json",
-                &f.sha256,
-                crate::MAX_MANIFEST as u64,
-            )?)
-            .map_err(|e| RegistryError::Invalid(format!("oci/index.json: {e}")))?,
-            None => return Ok(served),
-        };
+        let Some(layout) = served.index.layout_index(bundle.bom())? else { return Ok(served) };
         for image in &bundle.bom().images {
             let reference: ImageReference =
                 image.reference.parse().map_err(|e| RegistryError::Invalid(format!("{e}")))?;
-            let top = layout
-                .manifests
-                .iter()
-                .find(|d| d.digest == image.digest)
-                .ok_or_else(|| RegistryError::Invalid(format!("image {} is not in oci/index.json", image.reference)))?
-                .clone();
+            let top = image_top(&layout, image)?;
             let mut repo = served.repositories.remove(reference.repository()).unwrap_or_default();
             if let Some(tag) = reference.tag() {
                 repo.tags.insert(tag.to_owned(), top.digest.clone());
