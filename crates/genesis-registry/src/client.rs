@@ -269,11 +269,7 @@ impl Registry {
         let mut attempt = 0;
         let mut challenged = false;
         loop {
-            let mut req = make();
-            if let Some(auth) = self.auth.lock().expect("not poisoned").get(scope).cloned() {
-                req = req.header(AUTHORIZATION, auth);
-            }
-            let result = req.send().await;
+            let result = self.authorized(scope, make()).send().await;
             let failure = match result {
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !challenged => {
                     challenged = true;
@@ -571,12 +567,17 @@ impl Registry {
         Ok(())
     }
 
-    /// Sends a request whose body cannot be replayed: one attempt, with the cached auth.
-    async fn send_once(&self, scope: &str, mut req: RequestBuilder) -> Result<Response> {
-        if let Some(auth) = self.auth.lock().expect("not poisoned").get(scope).cloned() {
-            req = req.header(AUTHORIZATION, auth);
+    /// Adds the authorization cached for `scope`, if any.
+    fn authorized(&self, scope: &str, req: RequestBuilder) -> RequestBuilder {
+        match self.auth.lock().expect("not poisoned").get(scope).cloned() {
+            Some(auth) => req.header(AUTHORIZATION, auth),
+            None => req,
         }
-        let resp = req.send().await.map_err(|e| RegistryError::Transport {
+    }
+
+    /// Sends a request whose body cannot be replayed: one attempt, with the cached auth.
+    async fn send_once(&self, scope: &str, req: RequestBuilder) -> Result<Response> {
+        let resp = self.authorized(scope, req).send().await.map_err(|e| RegistryError::Transport {
             url: e.url().map(ToString::to_string).unwrap_or_default(),
             source: e,
         })?;
