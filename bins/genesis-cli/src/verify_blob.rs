@@ -1,55 +1,75 @@
 //! `genesis verify-blob`: cosign's flags, for auditors checking any artifact offline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use genesis_app::{OutputFormat, exit, print_json};
-use genesis_trust::sigstore::{LogPolicy, verify_bundle, verify_dsse};
+use genesis_trust::sigstore::{
+    Artifact, BlobVerdict, CertificateIdentity, LogPolicy, Signer, SubjectMatcher, TrustedRoot, verify_bundle,
+    verify_dsse,
+};
 use genesis_trust::{PublicKey, TrustError, decode_signature};
 
 /// Arguments of `verify-blob` (cosign's names).
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "certificate_identity", "certificate_identity_regexp"])))]
 pub struct VerifyBlobArgs {
     /// The artifact.
     pub file: PathBuf,
     /// Public key (SPKI PEM, e.g. cosign.pub).
-    #[arg(long, value_name = "PUB", required_unless_present = "certificate_identity")]
+    #[arg(long, value_name = "PUB")]
     pub key: Option<PathBuf>,
     /// Detached signature (base64 or DER), as `cosign sign-blob` writes it.
-    #[arg(long, value_name = "SIG", conflicts_with = "bundle", required_unless_present = "bundle")]
+    #[arg(long, value_name = "SIG", conflicts_with = "bundle", required_unless_present = "bundle", requires = "key")]
     pub signature: Option<PathBuf>,
-    /// Sigstore bundle (v0.1–v0.3) or DSSE envelope.
+    /// Sigstore bundle (v0.1–v0.3), cosign's legacy bundle, or a DSSE envelope.
     #[arg(long, value_name = "BUNDLE")]
     pub bundle: Option<PathBuf>,
     /// Accept a bundle without transparency-log entry or timestamp (the air-gap key mode).
     /// Nothing then proves when the signature was made or that it was published.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
-    /// Keyless: the expected certificate identity (not available in this version).
-    #[arg(long, requires = "certificate_oidc_issuer")]
+    /// Keyless: the certificate's identity (SAN), exactly.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["key", "certificate_identity_regexp"], requires_all = ["certificate_oidc_issuer", "trusted_root"])]
     pub certificate_identity: Option<String>,
-    /// Keyless: the expected OIDC issuer.
-    #[arg(long)]
+    /// Keyless: a regular expression the whole SAN must match (anchored at both ends).
+    #[arg(long, value_name = "REGEX", conflicts_with = "key", requires_all = ["certificate_oidc_issuer", "trusted_root"])]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer recorded in the certificate, exactly.
+    #[arg(long, value_name = "ISS")]
     pub certificate_oidc_issuer: Option<String>,
-    /// Keyless: the pinned trusted_root.json.
-    #[arg(long)]
+    /// The pinned sigstore trusted_root.json (Fulcio, Rekor, CT logs, TSAs). Needed for
+    /// keyless bundles and for any bundle whose log entry or timestamp is verified.
+    #[arg(long, value_name = "ROOT")]
     pub trusted_root: Option<PathBuf>,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
 
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
 fn verdict(args: &VerifyBlobArgs) -> anyhow::Result<Result<serde_json::Value, TrustError>> {
-    let Some(key_path) = &args.key else {
-        anyhow::bail!("keyless verification (--certificate-identity) is not available in this version; use --key");
-    };
-    let key = PublicKey::from_pem_file(key_path)?;
-    let artifact = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let key = args.key.as_deref().map(PublicKey::from_pem_file).transpose()?;
+    let identity = match (&args.certificate_identity, &args.certificate_identity_regexp) {
+        (Some(exact), _) => Some(SubjectMatcher::Exact(exact.clone())),
+        (None, Some(pattern)) => Some(SubjectMatcher::regex(pattern)?),
+        (None, None) => None,
+    }
+    .map(|subject| CertificateIdentity {
+        subject,
+        issuer: args.certificate_oidc_issuer.clone().expect("clap requires the issuer with an identity"),
+    });
+    let root = args.trusted_root.as_deref().map(TrustedRoot::from_file).transpose()?;
+    let artifact = read(&args.file)?;
+    let to_json = |v: BlobVerdict| serde_json::to_value(v).expect("a verdict is JSON");
     if let Some(sig) = &args.signature {
-        let text = std::fs::read(sig).with_context(|| format!("reading {}", sig.display()))?;
-        let checked = decode_signature(&text, &sig.display().to_string()).and_then(|der| {
+        let key = key.expect("clap requires --key with --signature");
+        let checked = decode_signature(&read(sig)?, &sig.display().to_string()).and_then(|der| {
             if key.verifies(&artifact, &der) {
-                Ok(serde_json::json!({"key": key.fingerprint(), "content": "signature"}))
+                Ok(serde_json::json!({"signer": format!("key {}", key.fingerprint()), "content": "signature"}))
             } else {
                 Err(TrustError::SidecarSignatureInvalid { path: sig.clone(), tried: key.fingerprint().to_string() })
             }
@@ -58,14 +78,24 @@ fn verdict(args: &VerifyBlobArgs) -> anyhow::Result<Result<serde_json::Value, Tr
     }
     let path = args.bundle.as_ref().expect("clap requires --signature or --bundle");
     let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
-            .with_context(|| format!("{} is not JSON", path.display()))?;
+        serde_json::from_slice(&read(path)?).with_context(|| format!("{} is not JSON", path.display()))?;
+    let signer = match (&key, &identity) {
+        (Some(key), _) => Signer::Key(key),
+        (None, Some(identity)) => Signer::Identity(identity),
+        (None, None) => unreachable!("clap requires a signer"),
+    };
     if doc.get("payloadType").is_some() {
-        return Ok(verify_dsse(&doc, &key, Some(&artifact))
-            .map(|t| serde_json::json!({"key": key.fingerprint(), "content": format!("dsseEnvelope ({t})")})));
+        let Signer::Key(key) = signer else {
+            anyhow::bail!(
+                "{} is a bare DSSE envelope: it carries no certificate, so verify it with --key",
+                path.display()
+            )
+        };
+        return Ok(verify_dsse(&doc, key, Some(Artifact::Bytes(&artifact)))
+            .map(|t| serde_json::json!({"signer": format!("key {}", key.fingerprint()), "content": format!("dsseEnvelope ({t})")})));
     }
     let log = if args.insecure_ignore_tlog { LogPolicy::IgnoreUnsafe } else { LogPolicy::Require };
-    Ok(verify_bundle(&doc, &artifact, &key, log).map(|v| serde_json::to_value(v).expect("json")))
+    Ok(verify_bundle(&doc, Artifact::Bytes(&artifact), signer, root.as_ref(), log).map(to_json))
 }
 
 /// Runs `verify-blob`: exit 0 verified, 1 refused, 2 bad input.
@@ -74,11 +104,16 @@ pub fn run(args: &VerifyBlobArgs) -> anyhow::Result<u8> {
         Ok(v) => {
             match args.output {
                 OutputFormat::Json => print_json(&serde_json::json!({"verified": true, "report": v}))?,
-                OutputFormat::Text => println!(
-                    "✓ Verified OK ({}, key {})",
-                    v["content"].as_str().unwrap_or_default(),
-                    v["key"].as_str().unwrap_or_default()
-                ),
+                OutputFormat::Text => {
+                    println!(
+                        "✓ Verified OK ({}, {})",
+                        v["content"].as_str().unwrap_or_default(),
+                        v["signer"].as_str().unwrap_or_default()
+                    );
+                    if let Some(time) = v["integratedTime"].as_str() {
+                        println!("✓ transparency log entry verified (integrated {time})");
+                    }
+                }
             }
             Ok(exit::OK)
         }

@@ -76,20 +76,77 @@ fn cosign_signatures_and_key_only_bundles() {
     assert_eq!(dsse_bad.status.code(), Some(1), "{}", text(&dsse_bad.stderr));
 }
 
+const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+fn keyless(bundle: &str, identity: &[&str], extra: &[&str]) -> Output {
+    let base = ["verify-blob", "sigstore-bundle/a.txt", "--bundle", bundle, "--certificate-oidc-issuer", GITHUB_ISSUER];
+    genesis(&[&base[..], identity, &["--trusted-root", "trust/trusted_root.public-good.json"], extra].concat())
+}
+
 #[test]
-fn keyless_flags_are_refused_as_not_available() {
-    let out = genesis(&[
+fn keyless_bundles_verify_offline_against_the_pinned_root_and_the_identity() {
+    let ok = keyless("sigstore-bundle/happy-path-v0.3.sigstore.json", &["--certificate-identity", BEACON], &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains(&format!("identity {BEACON}")), "{}", text(&ok.stdout));
+    assert!(text(&ok.stdout).contains("transparency log entry verified"), "{}", text(&ok.stdout));
+
+    // The regular expression must match the whole SAN: a prefix alone is not an identity.
+    let pattern = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.*";
+    let regex = keyless(
+        "sigstore-bundle/happy-path-v0.2.sigstore.json",
+        &["--certificate-identity-regexp", pattern],
+        &["--output", "json"],
+    );
+    assert_eq!(regex.status.code(), Some(0), "{}", text(&regex.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&regex.stdout).unwrap();
+    assert_eq!(v["report"]["transparencyLog"], true);
+    let prefix = keyless(
+        "sigstore-bundle/happy-path-v0.2.sigstore.json",
+        &["--certificate-identity-regexp", "https://github.com/sigstore-conformance"],
+        &[],
+    );
+    assert_eq!(prefix.status.code(), Some(1), "{}", text(&prefix.stderr));
+
+    let other = keyless(
+        "sigstore-bundle/happy-path-v0.3.sigstore.json",
+        &["--certificate-identity", "someone@example.com"],
+        &[],
+    );
+    assert_eq!(other.status.code(), Some(1), "{}", text(&other.stderr));
+    assert!(text(&other.stderr).contains("identity mismatch"), "{}", text(&other.stderr));
+
+    // Keyless without a pinned root is a usage error: nothing is fetched.
+    let no_root = genesis(&[
         "verify-blob",
         "sigstore-bundle/a.txt",
-        "--certificate-identity",
-        "x",
-        "--certificate-oidc-issuer",
-        "y",
         "--bundle",
         "sigstore-bundle/happy-path-v0.3.sigstore.json",
+        "--certificate-identity",
+        BEACON,
+        "--certificate-oidc-issuer",
+        GITHUB_ISSUER,
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("keyless verification"), "{}", text(&out.stderr));
+    assert_eq!(no_root.status.code(), Some(2), "{}", text(&no_root.stderr));
+    assert!(text(&no_root.stderr).contains("--trusted-root"), "{}", text(&no_root.stderr));
+}
+
+#[test]
+fn cosigns_legacy_keyless_bundle_verifies() {
+    let out = genesis(&[
+        "verify-blob",
+        "legacy-cosign-bundle/artifact.txt",
+        "--bundle",
+        "legacy-cosign-bundle/artifact.txt.cosign-bundle.json",
+        "--certificate-identity",
+        "daniel.bevenius@gmail.com",
+        "--certificate-oidc-issuer",
+        "https://github.com/login/oauth",
+        "--trusted-root",
+        "trust/trusted_root.public-good.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("integrated 2022-11-25"), "{}", text(&out.stdout));
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! Every case of fixtures/interop/cases.json (real cosign, sigstore and DSSE vectors with
-//! the verdicts sigstore-python and sigstore-js give) through our verifier. Key-based cases
-//! — cosign signatures, cosign keys, DSSE envelopes and key-signed bundles without a log
-//! (the air-gap shape) — must get the expected verdict. Cases that need transparency-log,
-//! timestamp or Fulcio verification are not implemented yet: for those the table asserts
-//! that we refuse (never accept) and say why, so a wrong acceptance fails here.
+//! the verdicts sigstore-python and sigstore-js give) through our verifier, which must give
+//! exactly the expected verdict: keyless and key-based bundles with log entries, Rekor v2 with
+//! RFC 3161 timestamps, cosign's legacy bundle, the air-gap key-only shape, cosign signatures
+//! and keys, DSSE envelopes, and every negative.
 
 use std::path::{Path, PathBuf};
 
-use genesis_trust::sigstore::{LogPolicy, verify_bundle, verify_dsse};
+use genesis_trust::sigstore::{
+    Artifact, CertificateIdentity, LogPolicy, Signer, SubjectMatcher, TrustedRoot, verify_bundle, verify_dsse,
+};
 use genesis_trust::{PrivateKey, PublicKey, decode_signature};
 
 fn root() -> PathBuf {
@@ -46,58 +47,61 @@ fn verdict(case: &serde_json::Value) -> Result<(), String> {
         }
         "dsse-envelope" => {
             let env: serde_json::Value = serde_json::from_slice(&read(case, "envelope")).unwrap();
-            let payload_type = verify_dsse(&env, &key(case).unwrap(), Some(&read(case, "artifact"))).map_err(e)?;
+            let payload_type =
+                verify_dsse(&env, &key(case).unwrap(), Some(Artifact::Bytes(&read(case, "artifact")))).map_err(e)?;
             if payload_type == case["expected_payload_type"].as_str().unwrap() {
                 Ok(())
             } else {
                 Err(format!("payload type {payload_type}"))
             }
         }
-        "sigstore-bundle" => {
+        "sigstore-bundle" | "legacy-cosign-bundle" => {
             let bundle: serde_json::Value = serde_json::from_slice(&read(case, "bundle")).unwrap();
-            let Some(key) = key(case) else { return Err("keyless verification is not implemented yet".into()) };
-            let artifact =
-                if case["artifact"].is_string() { read(case, "artifact") } else { return Err("no artifact".into()) };
+            let root = TrustedRoot::from_file(&root().join(case["trusted_root"].as_str().unwrap())).unwrap();
+            let artifact_bytes = case["artifact"].as_str().map(|_| read(case, "artifact"));
+            let sha512: Option<[u8; 64]> = case["artifact_digest"]["sha512"].as_str().map(|h| {
+                (0..64)
+                    .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+                    .collect::<Vec<_>>()
+                    .try_into()
+                    .unwrap()
+            });
+            let artifact = match (&artifact_bytes, &sha512) {
+                (Some(bytes), _) => Artifact::Bytes(bytes),
+                (None, Some(digest)) => Artifact::Sha512(digest),
+                (None, None) => panic!("{}: no artifact", case["id"]),
+            };
+            let identity = case["identity"].is_object().then(|| CertificateIdentity {
+                subject: SubjectMatcher::Exact(case["identity"]["san"].as_str().unwrap().to_owned()),
+                issuer: case["identity"]["issuer"].as_str().unwrap().to_owned(),
+            });
+            let key = key(case);
+            let signer = match (&key, &identity) {
+                (Some(k), _) => Signer::Key(k),
+                (None, Some(i)) => Signer::Identity(i),
+                (None, None) => panic!("{}: neither key nor identity", case["id"]),
+            };
             let log = if case["policy"] == "key-only-no-tlog" { LogPolicy::IgnoreUnsafe } else { LogPolicy::Require };
-            verify_bundle(&bundle, &artifact, &key, log).map(drop).map_err(e)
+            verify_bundle(&bundle, artifact, signer, Some(&root), log).map(drop).map_err(e)
         }
-        "legacy-cosign-bundle" => Err("cosign's legacy keyless bundle is not implemented yet".into()),
         other => panic!("unknown case kind {other}"),
     }
 }
 
-/// Kinds and policies whose verdicts this version must match exactly.
-fn in_scope(case: &serde_json::Value) -> bool {
-    match case["kind"].as_str().unwrap() {
-        "cosign-blob-signature" | "cosign-encrypted-key" | "dsse-envelope" => true,
-        "sigstore-bundle" => case["policy"] == "key-only-no-tlog" || case["id"] == "keyed-no-tlog-blob-default-policy",
-        _ => false,
-    }
-}
-
 #[test]
-fn every_case_gets_the_expected_verdict_or_a_refusal() {
+fn every_case_gets_the_expected_verdict() {
     let cases: serde_json::Value = serde_json::from_slice(&std::fs::read(root().join("cases.json")).unwrap()).unwrap();
-    let (mut matched, mut refused_pending) = (0, Vec::new());
-    for case in cases["cases"].as_array().unwrap() {
-        let id = case["id"].as_str().unwrap();
-        let expect_pass = case["expect"] == "pass";
-        let got = verdict(case);
-        if in_scope(case) {
-            assert_eq!(got.is_ok(), expect_pass, "{id}: expected {}, got {got:?}", case["expect"]);
-            matched += 1;
-        } else if expect_pass {
-            let reason = got.expect_err(&format!("{id}: out-of-scope case accepted"));
-            assert!(reason.contains("not implemented yet") || reason.contains("no artifact"), "{id}: {reason}");
-            refused_pending.push(id);
-        } else {
-            assert!(got.is_err(), "{id}: a negative case was accepted");
-            matched += 1;
-        }
-    }
-    assert_eq!(matched + refused_pending.len(), cases["cases"].as_array().unwrap().len());
-    assert!(matched >= 30, "{matched} cases matched");
-    eprintln!("{matched} verdicts match; refused pending keyless/tlog support: {refused_pending:?}");
+    let cases = cases["cases"].as_array().unwrap();
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            let got = verdict(case);
+            (got.is_ok() != (case["expect"] == "pass"))
+                .then(|| format!("{}: expected {}, got {got:?}", case["id"], case["expect"]))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{} of {} cases wrong:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+    assert!(cases.len() >= 52, "the table shrank to {}", cases.len());
 }
 
 #[test]

@@ -1,0 +1,309 @@
+//! Sigstore bundles (v0.1, v0.2, v0.3, and cosign's legacy bundle) and DSSE envelopes,
+//! verified fully offline. Two paths:
+//! - with the transparency log (sigstore's default, and every keyless bundle):
+//!   [`transparency`] checks certificates, log entries and timestamps against a pinned
+//!   [`TrustedRoot`];
+//! - the air-gap key mode: a key-signed bundle with no log entry and no timestamp, which —
+//!   as with `cosign verify-blob --insecure-ignore-tlog` — verifies only when the caller
+//!   explicitly gives up the log ([`LogPolicy::IgnoreUnsafe`]); checked here with the key.
+
+mod legacy;
+mod transparency;
+
+pub use transparency::TrustedRoot;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest as _, Sha256};
+
+use crate::{PublicKey, Result, TrustError};
+
+/// How much of the transparency machinery a verification requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogPolicy {
+    /// At least one verified transparency-log entry and time source (sigstore's default).
+    Require,
+    /// Ignore log entries and timestamps: the signature alone decides. The air-gap key mode;
+    /// what `--insecure-ignore-tlog` selects. No proof exists of *when* the signature was
+    /// made, nor that it was published.
+    IgnoreUnsafe,
+}
+
+fn invalid(what: impl Into<String>) -> TrustError {
+    TrustError::BundleRefused { reason: what.into() }
+}
+
+fn b64(field: &serde_json::Value, name: &str) -> Result<Vec<u8>> {
+    let text = field.as_str().ok_or_else(|| invalid(format!("{name} missing")))?;
+    STANDARD.decode(text).map_err(|e| invalid(format!("{name} is not base64 ({e})")))
+}
+
+/// DSSE's pre-authentication encoding: `DSSEv1 <len type> <type> <len body> <body>`.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+fn signature_der(sig: &[u8]) -> Result<Vec<u8>> {
+    p256::ecdsa::Signature::from_der(sig).map_err(|_| invalid("signature is not ASN.1 DER ECDSA"))?;
+    Ok(sig.to_vec())
+}
+
+/// Verifies a DSSE envelope (`{payloadType, payload, signatures}`) with `key`: the signature
+/// must be over the PAE, and an in-toto statement's subjects must name the artifact when one
+/// is given. Returns the payload type.
+pub fn verify_dsse(envelope: &serde_json::Value, key: &PublicKey, artifact: Option<Artifact<'_>>) -> Result<String> {
+    let payload_type = envelope["payloadType"].as_str().ok_or_else(|| invalid("payloadType missing"))?.to_owned();
+    let payload = b64(&envelope["payload"], "payload")?;
+    let message = pae(&payload_type, &payload);
+    let signatures = envelope["signatures"].as_array().ok_or_else(|| invalid("signatures missing"))?;
+    let verified = signatures
+        .iter()
+        .any(|s| b64(&s["sig"], "sig").and_then(|d| signature_der(&d)).is_ok_and(|der| key.verifies(&message, &der)));
+    if !verified {
+        return Err(TrustError::BomSignatureInvalid { tried: key.fingerprint().to_string() });
+    }
+    if let Some(artifact) = artifact {
+        let statement: serde_json::Value =
+            serde_json::from_slice(&payload).map_err(|e| invalid(format!("payload is not JSON ({e})")))?;
+        let named = statement["subject"]
+            .as_array()
+            .is_some_and(|subjects| subjects.iter().any(|s| artifact.named_by(&s["digest"])));
+        if !named {
+            return Err(invalid(format!("no subject of the statement names the artifact ({})", artifact.describe())));
+        }
+    }
+    Ok(payload_type)
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex_sha256(bytes)
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key-signed sigstore bundle (v0.3) of an artifact whose SHA-256 is `digest`, as
+/// `cosign sign-blob --key … --bundle … --tlog-upload=false` writes it: the signature and
+/// digest, the key's hint, and no log entry (the air-gap shape).
+pub fn key_bundle(key: &PublicKey, digest: &[u8; 32], signature_der: &[u8]) -> serde_json::Value {
+    serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": { "publicKey": { "hint": key.hint() }, "timestampVerificationData": {} },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest) },
+            "signature": STANDARD.encode(signature_der),
+        }
+    })
+}
+
+/// Verifies a key-signed sigstore bundle over an artifact known by its SHA-256 (streamed
+/// elsewhere), in the air-gap key mode: the signature alone decides.
+pub fn verify_bundle_digest(bundle: &serde_json::Value, digest: &[u8; 32], key: &PublicKey) -> Result<()> {
+    verify_with_key_only(bundle, Artifact::Sha256(digest), key).map(drop)
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobVerdict {
+    /// Who signed: `key SHA256:…` or `identity … (issuer …)`.
+    pub signer: String,
+    /// `messageSignature` or `dsseEnvelope` (with its payload type).
+    pub content: String,
+    /// The artifact, as `sha256:…` (or `sha512:…` when only that digest was given).
+    pub artifact: String,
+    /// Whether a transparency-log entry was verified (inclusion proof or promise).
+    pub transparency_log: bool,
+    /// The log's authenticated integration time, when there is one.
+    pub integrated_time: Option<String>,
+    /// Every authenticated time the verification used (log, RFC 3161 timestamps).
+    pub verified_times: Vec<String>,
+}
+
+/// The artifact a signature is checked against: its bytes, or a digest computed elsewhere
+/// (a streamed archive, an npm package known by its SHA-512).
+#[derive(Debug, Clone, Copy)]
+pub enum Artifact<'a> {
+    /// The artifact's bytes.
+    Bytes(&'a [u8]),
+    /// Its SHA-256.
+    Sha256(&'a [u8; 32]),
+    /// Its SHA-512.
+    Sha512(&'a [u8; 64]),
+}
+
+impl Artifact<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Artifact::Bytes(b) => format!("sha256:{}", hex_sha256(b)),
+            Artifact::Sha256(d) => format!("sha256:{}", hex(d.as_slice())),
+            Artifact::Sha512(d) => format!("sha512:{}", hex(d.as_slice())),
+        }
+    }
+
+    fn sha256(&self) -> Option<[u8; 32]> {
+        match self {
+            Artifact::Bytes(b) => Some(Sha256::digest(b).into()),
+            Artifact::Sha256(d) => Some(**d),
+            Artifact::Sha512(_) => None,
+        }
+    }
+
+    /// Whether an in-toto subject's `digest` map names this artifact.
+    fn named_by(&self, digests: &serde_json::Value) -> bool {
+        match self {
+            Artifact::Sha512(d) => digests["sha512"].as_str() == Some(hex(d.as_slice()).as_str()),
+            _ => self.sha256().is_some_and(|d| digests["sha256"].as_str() == Some(hex(&d).as_str())),
+        }
+    }
+}
+
+/// How a certificate's subject (its SAN: an e-mail or URI) must look.
+#[derive(Debug, Clone)]
+pub enum SubjectMatcher {
+    /// Exactly this value (`--certificate-identity`).
+    Exact(String),
+    /// A regular expression that must match the *whole* SAN (`--certificate-identity-regexp`).
+    /// Anchored on both ends, unlike cosign's Go `MatchString`: a pattern written for
+    /// `https://github.com/acme/` must not also admit `https://github.com/acme/../evil`.
+    Regex(regex::Regex),
+}
+
+impl SubjectMatcher {
+    /// A whole-string regular expression.
+    pub fn regex(pattern: &str) -> Result<SubjectMatcher> {
+        regex::Regex::new(&format!("^(?:{pattern})$"))
+            .map(SubjectMatcher::Regex)
+            .map_err(|e| invalid(format!("certificate identity pattern {pattern:?}: {e}")))
+    }
+
+    fn matches(&self, san: &str) -> bool {
+        match self {
+            SubjectMatcher::Exact(s) => s == san,
+            SubjectMatcher::Regex(r) => r.is_match(san),
+        }
+    }
+}
+
+impl std::fmt::Display for SubjectMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SubjectMatcher::Exact(s) => f.write_str(s),
+            SubjectMatcher::Regex(r) => write!(f, "/{}/", r.as_str()),
+        }
+    }
+}
+
+/// A keyless signer: a Fulcio certificate for this subject, from this OIDC issuer.
+#[derive(Debug, Clone)]
+pub struct CertificateIdentity {
+    /// The certificate's SAN.
+    pub subject: SubjectMatcher,
+    /// The OIDC issuer recorded in the certificate (exact).
+    pub issuer: String,
+}
+
+/// Who must have signed a bundle.
+#[derive(Debug, Clone, Copy)]
+pub enum Signer<'a> {
+    /// A public key (cosign.pub).
+    Key(&'a PublicKey),
+    /// A keyless identity, checked against the trusted root's Fulcio CAs.
+    Identity(&'a CertificateIdentity),
+}
+
+/// `messageSignature`, or `dsseEnvelope (payload type)`.
+fn content_kind(bundle: &serde_json::Value) -> String {
+    match bundle["dsseEnvelope"]["payloadType"].as_str() {
+        Some(t) => format!("dsseEnvelope ({t})"),
+        None => "messageSignature".to_owned(),
+    }
+}
+
+/// Verifies a sigstore bundle (or cosign's legacy bundle) over `artifact`.
+///
+/// With [`LogPolicy::Require`] the bundle must carry a log entry or timestamp that verifies
+/// against `root`; a keyless bundle always needs `root`. With [`LogPolicy::IgnoreUnsafe`]
+/// and a key, the signature alone decides (the air-gap shape).
+pub fn verify_bundle(
+    bundle: &serde_json::Value,
+    artifact: Artifact<'_>,
+    signer: Signer<'_>,
+    root: Option<&TrustedRoot>,
+    log: LogPolicy,
+) -> Result<BlobVerdict> {
+    let converted;
+    let bundle = if legacy::is_legacy(bundle) {
+        converted = legacy::to_v01_bundle(bundle)?;
+        &converted
+    } else {
+        bundle
+    };
+    let media_type = bundle["mediaType"].as_str().unwrap_or_default();
+    if !media_type.starts_with("application/vnd.dev.sigstore.bundle") {
+        return Err(invalid(format!("unknown media type {media_type:?}")));
+    }
+    let material = &bundle["verificationMaterial"];
+    let has_certificate = material.get("certificate").is_some() || material.get("x509CertificateChain").is_some();
+    let has_log = material["tlogEntries"].as_array().is_some_and(|a| !a.is_empty())
+        || material["timestampVerificationData"]["rfc3161Timestamps"].as_array().is_some_and(|a| !a.is_empty());
+    match signer {
+        Signer::Key(_) if has_certificate => Err(invalid(
+            "the bundle is signed with a certificate (keyless); verify it with --certificate-identity and --certificate-oidc-issuer",
+        )),
+        Signer::Key(key) if log == LogPolicy::IgnoreUnsafe => verify_with_key_only(bundle, artifact, key),
+        Signer::Key(_) if !has_log => Err(invalid(
+            "the bundle has no transparency-log entry and no timestamp; a key-signed air-gap bundle verifies only with --insecure-ignore-tlog",
+        )),
+        Signer::Identity(_) if !has_certificate => {
+            Err(invalid("the bundle is signed with a key, not a certificate; verify it with --key"))
+        }
+        _ => {
+            let root = root.ok_or_else(|| {
+                invalid("verifying a log entry or a certificate needs the pinned sigstore root: pass --trusted-root trusted_root.json")
+            })?;
+            let signer = match signer {
+                Signer::Key(k) => transparency::Signer::Key(k),
+                Signer::Identity(i) => transparency::Signer::Identity(i),
+            };
+            transparency::verify(bundle, artifact, signer, root, log)
+        }
+    }
+}
+
+/// The air-gap key mode: the signature (or DSSE envelope) and the message digest, nothing else.
+fn verify_with_key_only(bundle: &serde_json::Value, artifact: Artifact<'_>, key: &PublicKey) -> Result<BlobVerdict> {
+    if let Some(ms) = bundle.get("messageSignature") {
+        let sha256 =
+            artifact.sha256().ok_or_else(|| invalid("a message signature needs the artifact or its SHA-256"))?;
+        if let Some(d) = ms.get("messageDigest")
+            && (d["algorithm"].as_str() != Some("SHA2_256") || b64(&d["digest"], "messageDigest")? != sha256)
+        {
+            return Err(invalid(format!("messageDigest does not match the artifact ({})", artifact.describe())));
+        }
+        let der = signature_der(&b64(&ms["signature"], "signature")?)?;
+        if !key.verifies_sha256_digest(&sha256, &der) {
+            return Err(TrustError::BomSignatureInvalid { tried: key.fingerprint().to_string() });
+        }
+    } else if let Some(env) = bundle.get("dsseEnvelope") {
+        verify_dsse(env, key, Some(artifact))?;
+    } else {
+        return Err(invalid("neither messageSignature nor dsseEnvelope"));
+    }
+    Ok(BlobVerdict {
+        signer: format!("key {}", key.fingerprint()),
+        content: content_kind(bundle),
+        artifact: artifact.describe(),
+        transparency_log: false,
+        integrated_time: None,
+        verified_times: Vec::new(),
+    })
+}
