@@ -457,6 +457,7 @@ fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
         images: vec![],
         charts: vec![],
         manifests: vec![genesis_bundle::ManifestEntry { path: path.clone() }],
+        sboms: vec![],
     };
     let bom_bytes = bom.to_bytes();
     let sig = encode_signature(&key.sign(&bom_bytes));

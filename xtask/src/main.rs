@@ -51,8 +51,9 @@ pub fn run_cmd(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// PyPI `oras` client version the serve tests drive.
-const ORAS_PY: &str = "oras==0.2.43";
+/// PyPI packages the tests drive: the `oras` client (serve tests) and CycloneDX's own
+/// library, whose JSON-schema validation judges the SBOM we write.
+const PY_TEST_PACKAGES: &[&str] = &["oras==0.2.43", "cyclonedx-python-lib[json-validation]==11.12.0"];
 
 /// Creates `target/test-venv` with the PyPI clients and `target/test-node` with the npm
 /// verifiers the tests use, once each.
@@ -69,12 +70,15 @@ fn test_deps(root: &Path) -> anyhow::Result<()> {
         println!("test-deps: {} ready", node.display());
     }
     let venv = root.join("target/test-venv");
-    if venv.join(".complete").exists() {
+    let wanted = PY_TEST_PACKAGES.join("\n");
+    if std::fs::read_to_string(venv.join(".complete")).is_ok_and(|done| done == wanted) {
         return Ok(());
     }
-    run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    run_cmd(Command::new(venv.join("bin/pip")).args(["install", "-q", ORAS_PY]))?;
-    std::fs::write(venv.join(".complete"), ORAS_PY)?;
+    if !venv.join("bin/pip").exists() {
+        run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run_cmd(Command::new(venv.join("bin/pip")).args(["install", "-q"]).args(PY_TEST_PACKAGES))?;
+    std::fs::write(venv.join(".complete"), wanted)?;
     println!("test-deps: {} ready", venv.display());
     Ok(())
 }

@@ -7,8 +7,8 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use genesis_bundle::{
-    BOM_SCHEMA, Bom, ChartEntry, Compression, Content, FileEntry, ImageEntry, ManifestEntry, WriteOptions, rfc3339,
-    sha256, write_bundle,
+    BOM_SCHEMA, Bom, ChartEntry, Compression, Content, FileEntry, ImageEntry, ManifestEntry, SbomEntry, WriteOptions,
+    rfc3339, sha256, write_bundle,
 };
 use genesis_trust::{PrivateKey, encode_signature};
 use genesis_types::{BundlePath, Descriptor, Digest, ImageIndex, annotations, media_types};
@@ -64,6 +64,8 @@ pub struct BuildOutput {
 struct Plan {
     bom: Bom,
     contents: BTreeMap<BundlePath, Content>,
+    /// Each image's platform manifests, for the SBOM.
+    platform_manifests: BTreeMap<String, Vec<(genesis_types::Platform, Digest)>>,
 }
 
 fn bundle_path(s: &str, origin: &Path) -> Result<BundlePath> {
@@ -120,8 +122,10 @@ fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
             images: Vec::new(),
             charts: Vec::new(),
             manifests: Vec::new(),
+            sboms: Vec::new(),
         },
         contents: BTreeMap::new(),
+        platform_manifests: BTreeMap::new(),
     };
     plan_images(spec, &mut plan, options)?;
     let mut found = Vec::new();
@@ -167,6 +171,14 @@ fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
     check_images_bundled(spec, &plan.bom, &found)?;
     plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
     plan.bom.manifests.sort_by(|a, b| a.path.cmp(&b.path));
+    let sbom = crate::sbom::bundle_sbom(&plan.bom, &plan.platform_manifests);
+    plan.add_bytes(crate::sbom::BUNDLE_SBOM_PATH, sbom)?;
+    plan.bom.sboms.push(SbomEntry {
+        path: bundle_path(crate::sbom::BUNDLE_SBOM_PATH, Path::new(crate::sbom::BUNDLE_SBOM_PATH))?,
+        media_type: crate::sbom::CYCLONEDX_JSON.into(),
+        describes: "bundle".into(),
+    });
+    plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
     plan.bom.validate()?;
     Ok(plan)
 }
@@ -245,6 +257,7 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Re
             platform: None,
             ..resolved.top.clone()
         };
+        plan.platform_manifests.insert(name.clone(), resolved.platform_manifests.clone());
         plan.bom.images.push(ImageEntry {
             name,
             source,

@@ -22,8 +22,19 @@ pub struct ResolvedImage {
     pub source_digest: Option<Digest>,
     /// Platforms the image carries.
     pub platforms: Vec<Platform>,
+    /// Each platform's image manifest digest (what the SBOM lists per platform).
+    pub platform_manifests: Vec<(Platform, Digest)>,
     /// Every blob reachable from `top` (including `top`), with its size and source file.
     pub blobs: BTreeMap<Digest, (u64, PathBuf)>,
+}
+
+impl ResolvedImage {
+    fn record_platform(&mut self, platform: Option<Platform>, manifest: &Digest) {
+        if let Some(p) = platform {
+            self.platform_manifests.push((p.clone(), manifest.clone()));
+            self.platforms.push(p);
+        }
+    }
 }
 
 /// An OCI image layout folder.
@@ -100,8 +111,13 @@ impl Layout {
     /// the children for those platforms: the narrowed index is written into `scratch` (it is
     /// new content with a new digest) and `ResolvedImage::source_digest` keeps the original.
     pub fn resolve(&self, top: &Descriptor, platforms: &[Platform], scratch: &Path) -> Result<ResolvedImage> {
-        let mut image =
-            ResolvedImage { top: top.clone(), source_digest: None, platforms: Vec::new(), blobs: BTreeMap::new() };
+        let mut image = ResolvedImage {
+            top: top.clone(),
+            source_digest: None,
+            platforms: Vec::new(),
+            platform_manifests: Vec::new(),
+            blobs: BTreeMap::new(),
+        };
         if !platforms.is_empty() && media_types::is_index(&top.media_type) {
             let path = self.blob(top)?;
             let mut index: ImageIndex = read_verified_json(&path, top)?;
@@ -124,7 +140,7 @@ impl Layout {
             image.source_digest = Some(top.digest.clone());
             image.top = Descriptor { digest, size: bytes.len() as u64, ..top.clone() };
             for child in &index.manifests {
-                image.platforms.extend(child.platform.clone());
+                image.record_platform(child.platform.clone(), &child.digest);
                 self.walk(child, &mut image, 1)?;
             }
         } else {
@@ -157,9 +173,7 @@ impl Layout {
         if media_types::is_index(&d.media_type) {
             let index: ImageIndex = read_verified_json(&path, d)?;
             for child in &index.manifests {
-                if let Some(p) = &child.platform {
-                    image.platforms.push(p.clone());
-                }
+                image.record_platform(child.platform.clone(), &child.digest);
                 self.walk(child, image, depth + 1)?;
             }
         } else if media_types::is_manifest(&d.media_type) {
@@ -171,7 +185,7 @@ impl Layout {
             if depth == 0 && manifest.config.media_type == media_types::OCI_CONFIG {
                 let config_path = self.blob(&manifest.config)?;
                 if let Ok(p) = read_verified_json::<Platform>(&config_path, &manifest.config) {
-                    image.platforms.push(p);
+                    image.record_platform(Some(p), &d.digest);
                 }
             }
         }

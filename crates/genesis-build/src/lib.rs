@@ -21,6 +21,7 @@ mod chart;
 mod error;
 mod layout;
 pub mod pull;
+pub mod sbom;
 pub mod spec;
 pub mod sweep;
 

@@ -40,6 +40,22 @@ pub struct Bom {
     /// Kubernetes manifests in `manifests/`.
     #[serde(default)]
     pub manifests: Vec<ManifestEntry>,
+    /// Software bills of materials in `sbom/`: the bundle's own, and each image's that the
+    /// source carried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sboms: Vec<SbomEntry>,
+}
+
+/// One SBOM document.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SbomEntry {
+    /// Path of the document inside the bundle.
+    pub path: BundlePath,
+    /// Its media type, e.g. `application/vnd.cyclonedx+json`.
+    pub media_type: String,
+    /// What it describes: `bundle`, or the name of an image.
+    pub describes: String,
 }
 
 /// One payload file.
@@ -176,6 +192,11 @@ impl Bom {
                 return invalid(format!("manifest {} is not listed in files", m.path));
             }
         }
+        for sbom in &self.sboms {
+            if !listed(sbom.path.as_str()) {
+                return invalid(format!("SBOM {} is not listed in files", sbom.path));
+            }
+        }
         for i in &self.images {
             let blob = format!("oci/{}", i.digest.blob_path());
             if !listed(&blob) {
@@ -239,6 +260,7 @@ mod tests {
             images: vec![],
             charts: vec![],
             manifests: vec![],
+            sboms: vec![],
         }
     }
 

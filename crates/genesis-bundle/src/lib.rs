@@ -19,6 +19,7 @@
 //!     images: vec![],
 //!     charts: vec![],
 //!     manifests: vec![],
+//!     sboms: vec![],
 //! };
 //! let bytes = bom.to_bytes();
 //! assert_eq!(Bom::parse(&bytes, &Limits::default())?, bom);
@@ -37,7 +38,8 @@ mod writer;
 
 pub use archive::{ArchiveReader, Compression, Head};
 pub use bom::{
-    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, SIGNATURE_PATH, rfc3339,
+    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, SIGNATURE_PATH,
+    SbomEntry, rfc3339,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging, check_payload};
 pub use error::{BundleError, Result};

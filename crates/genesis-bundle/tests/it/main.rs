@@ -45,6 +45,7 @@ fn bundle_with(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, std::path::Path
         images: vec![],
         charts: vec![],
         manifests: vec![],
+        sboms: vec![],
     };
     let bytes = bom.to_bytes();
     let dir = tempfile::tempdir().unwrap();

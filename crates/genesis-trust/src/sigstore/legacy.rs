@@ -30,10 +30,8 @@ pub(super) fn to_v01_bundle(doc: &Value) -> Result<Value> {
     let kind = body["kind"].as_str().ok_or_else(|| invalid("legacy bundle: the log entry has no kind"))?;
     let version =
         body["apiVersion"].as_str().ok_or_else(|| invalid("legacy bundle: the log entry has no apiVersion"))?;
-    let log_id = payload["logID"]
-        .as_str()
-        .and_then(hex_bytes)
-        .ok_or_else(|| invalid("legacy bundle: logID is not hex"))?;
+    let log_id =
+        payload["logID"].as_str().and_then(hex_bytes).ok_or_else(|| invalid("legacy bundle: logID is not hex"))?;
     let number = |name: &str| {
         payload[name].as_u64().map(|n| n.to_string()).ok_or_else(|| invalid(format!("legacy bundle: {name} missing")))
     };
