@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use flate2::GzBuilder;
 use genesis_build::{BuildOptions, BundleSpec};
+use genesis_bundle::Head;
 use genesis_bundle::seekable::SeekableWriter;
 use genesis_bundle::tar::{BLOCK, END_OF_ARCHIVE, dir_header, file_header, padding};
-use genesis_bundle::{BOM_PATH, Bom, Content, ExpectedEntry, SIGNATURE_PATH, WriteOptions, sha256};
+use genesis_bundle::{BOM_PATH, Bom, Content, ExpectedEntry, PROVENANCE_PATH, SIGNATURE_PATH, WriteOptions, sha256};
 use genesis_trust::{PrivateKey, PublicKey, encode_signature};
 use sha2::{Digest as _, Sha256};
 
@@ -305,8 +306,9 @@ fn flip_last_byte(mut data: Vec<u8>) -> Vec<u8> {
 }
 
 /// The entries of the good bundle, read back from the fixture inputs.
-fn good_entries(bom: &Bom, bom_bytes: &[u8], sig: &[u8], dir: &Path) -> anyhow::Result<Vec<Entry>> {
-    let mut out = vec![file(BOM_PATH, bom_bytes), file(SIGNATURE_PATH, sig)];
+fn good_entries(head: &Head, bom: &Bom, dir: &Path) -> anyhow::Result<Vec<Entry>> {
+    let mut out = vec![file(BOM_PATH, &head.bom), file(SIGNATURE_PATH, &head.signature)];
+    out.extend(head.provenance.as_deref().map(|p| file(PROVENANCE_PATH, p)));
     let payload = payload_contents(bom, dir)?;
     for e in bom.expected_entries() {
         match e {
@@ -341,7 +343,7 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     let mut reader = genesis_bundle::ArchiveReader::open_head(good, &Default::default())?;
     let head = reader.read_head()?;
     let bom = Bom::parse(&head.bom, &Default::default())?;
-    let entries = good_entries(&bom, &head.bom, &head.signature, dir)?;
+    let entries = good_entries(&head, &bom, dir)?;
 
     let largest_blob = bom
         .files
@@ -404,6 +406,22 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     cases.push(("truncated", good_bytes[..good_bytes.len() / 2].to_vec()));
     cases.push(("trailing-garbage", [good_bytes.as_slice(), b"GARBAGE AFTER THE SEEK TABLE\n"].concat()));
     cases.push(("decompression-bomb", bomb(test_key)?));
+    // Attestations. A validly signed BOM of another release with this bundle's provenance
+    // (mix-and-match); a provenance whose statement was edited after signing; a re-signed
+    // BOM whose SBOM leaves out a manifest.
+    let other_release = String::from_utf8(head.bom.clone())?.replacen("\"0.1.0\"", "\"0.1.1\"", 1);
+    let other_release_sig = encode_signature(&test_key.sign(other_release.as_bytes()));
+    cases.push((
+        "provenance-from-other-bundle",
+        with(&|e| {
+            e[0] = file(BOM_PATH, other_release.as_bytes());
+            e[1] = file(SIGNATURE_PATH, &other_release_sig);
+        })?,
+    ));
+    let provenance = head.provenance.clone().expect("the builder writes provenance");
+    let edited = edit_envelope_payload(&provenance, "bundle-builder@v", "evil-builder@v")?;
+    cases.push(("provenance-tampered", with(&|e| e[2] = file(PROVENANCE_PATH, &edited))?));
+    cases.push(("sbom-entry-missing", sbom_missing_manifest(&entries, &bom, test_key, manifest)?));
     let default_limit = genesis_bundle::Limits::default().max_bom_size;
     cases.push((
         "oversized-bom",
@@ -443,6 +461,39 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     Ok(())
 }
 
+/// `envelope` with `from` replaced by `to` inside its base64 payload, signature kept.
+fn edit_envelope_payload(envelope: &[u8], from: &str, to: &str) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut v: serde_json::Value = serde_json::from_slice(envelope)?;
+    let payload = String::from_utf8(b64.decode(v["payload"].as_str().unwrap_or_default())?)?;
+    anyhow::ensure!(payload.contains(from), "the provenance names {from}");
+    v["payload"] = b64.encode(payload.replacen(from, to, 1)).into();
+    Ok(serde_json::to_vec_pretty(&v)?)
+}
+
+/// The good bundle with `manifest` removed from its SBOM, the BOM updated to the new SBOM
+/// and re-signed with the trusted key (and no provenance, whose subject would not match).
+fn sbom_missing_manifest(entries: &[Entry], bom: &Bom, key: &PrivateKey, manifest: &str) -> anyhow::Result<Vec<u8>> {
+    let sbom_path = bom.sboms[0].path.as_str();
+    let i = position(entries, sbom_path);
+    let Entry::File(_, sbom) = &entries[i] else { unreachable!("position finds files") };
+    let mut doc: serde_json::Value = serde_json::from_slice(sbom)?;
+    doc["components"].as_array_mut().expect("components").retain(|c| c["name"] != manifest);
+    let sbom = serde_json::to_vec_pretty(&doc)?;
+    let mut bom = bom.clone();
+    let f = bom.files.iter_mut().find(|f| f.path.as_str() == sbom_path).expect("listed");
+    f.size = sbom.len() as u64;
+    f.sha256 = sha256(&sbom);
+    let bom_bytes = bom.to_bytes();
+    let mut e: Vec<Entry> = entries.to_vec();
+    e[i] = file(sbom_path, &sbom);
+    e[0] = file(BOM_PATH, &bom_bytes);
+    e[1] = file(SIGNATURE_PATH, &encode_signature(&key.sign(&bom_bytes)));
+    e.remove(2);
+    assemble(&e)
+}
+
 /// A correctly signed bundle whose one file is 64 MiB of zeros: its seek table declares a
 /// ratio in the thousands, so readers refuse it before decompressing anything.
 fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
@@ -464,5 +515,5 @@ fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
     let contents = BTreeMap::from([(path, Content::Bytes(zeros))]);
     let options =
         WriteOptions { compression: genesis_bundle::Compression::Zstd, mtime: EPOCH, progress: Default::default() };
-    Ok(genesis_bundle::write_bundle(Vec::new(), &bom, &bom_bytes, &sig, &contents, options)?.0)
+    Ok(genesis_bundle::write_bundle(Vec::new(), &bom, &bom_bytes, &sig, None, &contents, options)?.0)
 }

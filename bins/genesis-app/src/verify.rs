@@ -143,6 +143,19 @@ pub fn render_text(r: &VerifyReport) -> String {
     };
     line(format!("✓ signature OK (key {}) over bom.json {}", r.key, r.bom_sha256));
     line(format!("✓ BOM fingerprint blake3:{}", r.bom_blake3));
+    match &r.provenance {
+        Some(p) => line(format!(
+            "✓ SLSA provenance present (build: {}, spec {}, {} resolved dependencies)",
+            p.builder_id,
+            p.spec_sha256.as_deref().unwrap_or("not recorded"),
+            p.dependencies
+        )),
+        None => line("! no SLSA provenance in the bundle".to_owned()),
+    }
+    match &r.sbom {
+        Some(path) => line(format!("✓ SBOM present ({path}, checked against the BOM)")),
+        None => line("! no SBOM in the bundle".to_owned()),
+    }
     for decision in &r.policy {
         line(format!("✓ policy: {decision}"));
     }

@@ -20,6 +20,7 @@ mod build;
 mod chart;
 mod error;
 mod layout;
+mod provenance;
 pub mod pull;
 pub mod sbom;
 pub mod spec;

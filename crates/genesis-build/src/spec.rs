@@ -28,6 +28,9 @@ pub struct BundleSpec {
     /// Folder of the spec file: relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// SHA-256 of the spec file's bytes (recorded in the provenance), when read from a file.
+    #[serde(skip)]
+    pub source_sha256: Option<genesis_types::Digest>,
 }
 
 /// The `apiVersion` field.
@@ -352,6 +355,7 @@ impl BundleSpec {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
+        spec.source_sha256 = Some(genesis_bundle::sha256(text.as_bytes()));
         Ok(spec)
     }
 

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::seekable::{FileDigest, ParallelFrameReader, SeekTable};
 use crate::tar::{self, BLOCK, EntryKind, Header};
-use crate::{BOM_PATH, BundleError, Limits, Progress, Result, SIGNATURE_PATH};
+use crate::{BOM_PATH, BundleError, Limits, PROVENANCE_PATH, Progress, Result, SIGNATURE_PATH};
 
 /// How the tar stream of a bundle is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -131,6 +131,8 @@ pub struct ArchiveReader {
     decompressed: u64,
     entries: u64,
     progress: Progress,
+    /// A header read ahead by [`ArchiveReader::read_head`] that was not part of the head.
+    peeked: Option<Header>,
 }
 
 impl ArchiveReader {
@@ -170,6 +172,7 @@ impl ArchiveReader {
             decompressed: 0,
             entries: 0,
             progress: Progress::default(),
+            peeked: None,
         })
     }
 
@@ -186,6 +189,9 @@ impl ArchiveReader {
     /// Reads the next header, validating its type and path. `None` at the end marker,
     /// after checking that nothing but zero padding follows it.
     pub fn next_header(&mut self) -> Result<Option<Header>> {
+        if let Some(h) = self.peeked.take() {
+            return Ok(Some(h));
+        }
         let mut block = [0u8; BLOCK];
         if !self.read_block(&mut block)? {
             return Err(BundleError::Truncated { detail: "no end-of-archive marker".into() });
@@ -301,13 +307,23 @@ impl ArchiveReader {
         Ok(out)
     }
 
-    /// Reads the mandatory head of a bundle: `bom.json` then `bom.json.sig`.
+    /// Reads the head of a bundle: `bom.json` then `bom.json.sig` (both mandatory), then
+    /// the provenance envelope when the next entry is [`PROVENANCE_PATH`].
     pub fn read_head(&mut self) -> Result<Head> {
         let bom = self.expect_file(BOM_PATH, "first")?;
         let bom_bytes = self.read_small(&bom, self.limits.max_bom_size, "bom.json size")?;
         let sig = self.expect_file(SIGNATURE_PATH, "second")?;
         let signature = self.read_small(&sig, self.limits.max_signature_size, "signature size")?;
-        Ok(Head { bom: bom_bytes, signature })
+        let provenance = match self.next_header()? {
+            Some(h) if h.path == PROVENANCE_PATH && h.kind == EntryKind::File => {
+                Some(self.read_small(&h, self.limits.max_bom_size, "provenance size")?)
+            }
+            other => {
+                self.peeked = other;
+                None
+            }
+        };
+        Ok(Head { bom: bom_bytes, signature, provenance })
     }
 
     fn expect_file(&mut self, name: &str, position: &str) -> Result<Header> {
@@ -358,4 +374,6 @@ pub struct Head {
     pub bom: Vec<u8>,
     /// The exact bytes of `bom.json.sig`.
     pub signature: Vec<u8>,
+    /// The exact bytes of the provenance envelope, when the bundle carries one.
+    pub provenance: Option<Vec<u8>>,
 }

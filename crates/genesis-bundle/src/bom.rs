@@ -14,6 +14,10 @@ use crate::{BundleError, Limits, Result};
 pub const BOM_PATH: &str = "bom.json";
 /// Path of the BOM signature inside a bundle: always the second entry.
 pub const SIGNATURE_PATH: &str = "bom.json.sig";
+/// Path of the SLSA provenance envelope: the third entry when present. It sits in the head,
+/// outside the BOM's file list, because its subject is the BOM's own digest — listed in the
+/// BOM it would have to contain its own hash. Its DSSE signature binds it instead.
+pub const PROVENANCE_PATH: &str = "provenance/bundle.intoto.json";
 /// The schema identifier this crate writes and reads.
 pub const BOM_SCHEMA: &str = "genesis.dev/bom/v1";
 
@@ -170,7 +174,7 @@ impl Bom {
         }
         let files: BTreeSet<&str> = self.files.iter().map(|f| f.path.as_str()).collect();
         for f in &self.files {
-            if matches!(f.path.as_str(), BOM_PATH | SIGNATURE_PATH) {
+            if matches!(f.path.as_str(), BOM_PATH | SIGNATURE_PATH | PROVENANCE_PATH) {
                 return invalid(format!("{} is reserved", f.path));
             }
             if let Some(dir) = f.path.parent_dirs().find(|d| files.contains(d.trim_end_matches('/'))) {

@@ -14,7 +14,7 @@ use crate::archive::ArchiveReader;
 use crate::bom::{Bom, ExpectedEntry};
 use crate::seekable::FileDigest;
 use crate::tar::EntryKind;
-use crate::{BOM_PATH, BundleError, Result, SIGNATURE_PATH};
+use crate::{BOM_PATH, BundleError, PROVENANCE_PATH, Result, SIGNATURE_PATH};
 
 /// Where verified payload goes.
 pub trait PayloadSink {
@@ -103,7 +103,10 @@ pub fn check_payload(mut reader: ArchiveReader, bom: &Bom, sink: &mut dyn Payloa
 
 /// Names what is wrong with an entry that is not the one expected next.
 fn misplaced(path: &str, previous: &str, want: Option<&ExpectedEntry<'_>>, known: &HashSet<&str>) -> BundleError {
-    if path == previous || path == BOM_PATH || path == SIGNATURE_PATH || (known.contains(path) && path < previous) {
+    if path == previous
+        || [BOM_PATH, SIGNATURE_PATH, PROVENANCE_PATH].contains(&path)
+        || (known.contains(path) && path < previous)
+    {
         return BundleError::DuplicateEntry { path: path.to_owned() };
     }
     if !known.contains(path) {

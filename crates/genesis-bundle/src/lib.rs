@@ -38,8 +38,8 @@ mod writer;
 
 pub use archive::{ArchiveReader, Compression, Head};
 pub use bom::{
-    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, SIGNATURE_PATH,
-    SbomEntry, rfc3339,
+    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, PROVENANCE_PATH,
+    SIGNATURE_PATH, SbomEntry, rfc3339,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging, check_payload};
 pub use error::{BundleError, Result};

@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 use crate::bom::{Bom, ExpectedEntry};
 use crate::seekable::{FRAME_SIZE, FileDigest, SeekableWriter};
 use crate::tar::{self, BLOCK};
-use crate::{BOM_PATH, BundleError, Compression, Progress, Result, SIGNATURE_PATH};
+use crate::{BOM_PATH, BundleError, Compression, PROVENANCE_PATH, Progress, Result, SIGNATURE_PATH};
 
 /// Where a payload file's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +122,8 @@ fn write_err(e: io::Error) -> BundleError {
     crate::archive::from_io(e, "writing the archive")
 }
 
-/// Writes a complete bundle to `out`: `bom.json`, `signature`, then every directory and
+/// Writes a complete bundle to `out`: `bom.json`, `signature`, the provenance envelope when
+/// given, then every directory and
 /// file the BOM implies in canonical order, each file's bytes taken from `contents` and
 /// checked against the BOM while they stream. Returns the sink and the archive's digest.
 pub fn write_bundle<W: Write + Send + 'static>(
@@ -130,11 +131,13 @@ pub fn write_bundle<W: Write + Send + 'static>(
     bom: &Bom,
     bom_bytes: &[u8],
     signature: &[u8],
+    provenance: Option<&[u8]>,
     contents: &BTreeMap<BundlePath, Content>,
     options: WriteOptions,
 ) -> Result<(W, FileDigest)> {
     let mut enc = Encoder::new(out, options.compression);
-    for (path, data) in [(BOM_PATH, bom_bytes), (SIGNATURE_PATH, signature)] {
+    let head = [(BOM_PATH, Some(bom_bytes)), (SIGNATURE_PATH, Some(signature)), (PROVENANCE_PATH, provenance)];
+    for (path, data) in head.into_iter().filter_map(|(p, d)| Some((p, d?))) {
         let size = data.len() as u64;
         enc.entry_start(BLOCK as u64 + size + tar::padding(size) as u64).map_err(write_err)?;
         enc.write_all(&tar::file_header(path, size, options.mtime)).map_err(write_err)?;

@@ -89,6 +89,21 @@ pub enum TrustError {
         reason: String,
     },
 
+    /// The bundle's SBOM leaves out something the BOM lists.
+    #[error("SBOM {path} is incomplete: it does not list {}", missing.join(", "))]
+    SbomIncomplete {
+        /// The SBOM.
+        path: String,
+        /// What the BOM lists and the SBOM does not.
+        missing: Vec<String>,
+    },
+    /// The bundle's provenance envelope is present but does not hold.
+    #[error("SLSA provenance refused: {reason}")]
+    ProvenanceRefused {
+        /// What is wrong.
+        reason: String,
+    },
+
     // ---- bundle
     /// The bundle itself was refused.
     #[error(transparent)]

@@ -21,6 +21,9 @@ mod error;
 mod keys;
 mod policy;
 pub mod policy_file;
+pub mod provenance;
+pub mod requirement;
+mod sbom;
 pub mod sigstore;
 mod verify;
 

@@ -6,7 +6,9 @@
 //! keys: [vendor.pub]                 # at least one; relative to this file
 //! names: ["genesis-*"]               # optional; * matches any run of characters
 //! versions: ">=3.0.0, <4.0.0"        # optional; semver requirement
-//! antiRollback: { state: installed.json }   # optional; refuse versions below the installed one
+//! antiRollback: { state: installed.json }   # optional; refuse versions below the installed one,
+//!                                    # and a re-release of the installed version with another BOM
+//! require: [sbom, provenance]        # optional; attestations and signers, with allOf/anyOf/threshold
 //! ```
 
 use std::collections::BTreeMap;
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use genesis_bundle::Bom;
 
+use crate::requirement::{Evidence, Requirement};
 use crate::{PublicKey, Result, TrustError, TrustPolicy};
 
 #[derive(Debug, serde::Deserialize)]
@@ -26,6 +29,8 @@ struct RawPolicy {
     versions: Option<String>,
     #[serde(default)]
     anti_rollback: Option<AntiRollback>,
+    #[serde(default)]
+    require: Option<Requirement>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -40,12 +45,34 @@ pub struct Constraints {
     names: Vec<String>,
     versions: Option<semver::VersionReq>,
     state: Option<PathBuf>,
+    require: Option<Requirement>,
 }
 
-/// What the state file records: the last version installed of each bundle name.
+/// What the state file records: the last version installed of each bundle name, with the
+/// BLAKE3 fingerprint of its BOM (seed 004's step 3).
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Installed {
-    bundles: BTreeMap<String, String>,
+    bundles: BTreeMap<String, InstalledBundle>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum InstalledBundle {
+    Recorded {
+        version: String,
+        #[serde(rename = "bomBlake3")]
+        bom_blake3: String,
+    },
+    /// The first state format: the version alone.
+    VersionOnly(String),
+}
+
+impl InstalledBundle {
+    fn version(&self) -> &str {
+        match self {
+            InstalledBundle::Recorded { version, .. } | InstalledBundle::VersionOnly(version) => version,
+        }
+    }
 }
 
 fn policy_error(path: &Path, reason: String) -> TrustError {
@@ -64,7 +91,12 @@ pub fn load(path: &Path) -> Result<TrustPolicy> {
         Some(v) => Some(semver::VersionReq::parse(v).map_err(|e| policy_error(path, format!("versions {v:?}: {e}")))?),
         None => None,
     };
-    let constraints = Constraints { names: raw.names, versions, state: raw.anti_rollback.map(|a| resolve(&a.state)) };
+    let constraints = Constraints {
+        names: raw.names,
+        versions,
+        state: raw.anti_rollback.map(|a| resolve(&a.state)),
+        require: raw.require,
+    };
     Ok(TrustPolicy::from_keys(keys)?.with_constraints(constraints))
 }
 
@@ -81,8 +113,9 @@ fn glob(pattern: &str, name: &str) -> bool {
 }
 
 impl Constraints {
-    /// Checks a verified BOM against the constraints; returns the decisions taken.
-    pub fn check(&self, bom: &Bom) -> Result<Vec<String>> {
+    /// Checks a verified BOM (whose BLAKE3 fingerprint is `bom_blake3`) and the evidence
+    /// gathered about it against the constraints; returns the decisions taken.
+    pub fn check(&self, bom: &Bom, bom_blake3: &str, evidence: &Evidence) -> Result<Vec<String>> {
         let violation = |rule: &str, detail: String| TrustError::PolicyViolation { rule: rule.to_owned(), detail };
         let mut decisions = Vec::new();
         if !self.names.is_empty() {
@@ -103,7 +136,22 @@ impl Constraints {
         }
         if let Some(state) = &self.state {
             let installed = read_state(state)?;
-            if let Some(previous) = installed.bundles.get(&bom.name) {
+            if let Some(entry) = installed.bundles.get(&bom.name) {
+                let previous = entry.version();
+                if let InstalledBundle::Recorded { version, bom_blake3: recorded } = entry
+                    && *version == bom.version
+                    && recorded != bom_blake3
+                {
+                    return Err(violation(
+                        "antiRollback",
+                        format!(
+                            "{} {} is installed with BOM blake3:{recorded}, this one is blake3:{bom_blake3}: same version, different content ({})",
+                            bom.name,
+                            bom.version,
+                            state.display()
+                        ),
+                    ));
+                }
                 let previous_version = semver::Version::parse(previous).map_err(|e| {
                     violation(
                         "antiRollback",
@@ -126,15 +174,23 @@ impl Constraints {
                 decisions.push(format!("no earlier install of {} recorded", bom.name));
             }
         }
+        if let Some(require) = &self.require {
+            let (ok, why) = require.evaluate(evidence);
+            if !ok {
+                return Err(violation("require", why));
+            }
+            decisions.push(format!("requirements met: {why}"));
+        }
         Ok(decisions)
     }
 
     /// Records `bom` as installed in the anti-rollback state (atomically), when the policy
     /// has one. Call after a successful extract or load.
-    pub fn record_installed(&self, bom: &Bom) -> Result<()> {
+    pub fn record_installed(&self, bom: &Bom, bom_blake3: &str) -> Result<()> {
         let Some(state) = &self.state else { return Ok(()) };
         let mut installed = read_state(state)?;
-        installed.bundles.insert(bom.name.clone(), bom.version.clone());
+        let entry = InstalledBundle::Recorded { version: bom.version.clone(), bom_blake3: bom_blake3.to_owned() };
+        installed.bundles.insert(bom.name.clone(), entry);
         let io = |source| TrustError::KeyIo { path: state.clone(), source };
         let tmp =
             genesis_bundle::scratch::scratch_path(state, "partial").unwrap_or_else(|| state.with_extension("partial"));

@@ -14,6 +14,7 @@
 //!     bom_digest: todo!(),
 //!     bom_blake3: todo!(),
 //!     decisions: todo!(),
+//!     provenance: todo!(),
 //!     key: todo!(),
 //!     policy: todo!(),
 //! };
@@ -26,6 +27,8 @@ use genesis_types::Digest;
 
 use crate::keys::{KeyFingerprint, decode_signature};
 use crate::policy::TrustPolicy;
+use crate::provenance::{ProvenanceSummary, verify_provenance};
+use crate::requirement::{Attestation, Evidence};
 use crate::{Result, TrustError};
 
 /// A bundle whose head has been read but whose signature has not been checked.
@@ -34,6 +37,7 @@ pub struct UnverifiedBundle {
     reader: ArchiveReader,
     bom_bytes: Vec<u8>,
     signature: Vec<u8>,
+    provenance: Option<Vec<u8>>,
     limits: Limits,
 }
 
@@ -47,6 +51,7 @@ impl UnverifiedBundle {
             reader,
             bom_bytes: head.bom,
             signature: head.signature,
+            provenance: head.provenance,
             limits: limits.clone(),
         })
     }
@@ -57,22 +62,39 @@ impl UnverifiedBundle {
         self.reader.progress()
     }
 
-    /// Checks the BOM signature against `policy`, then parses the BOM.
+    /// Checks the BOM signature against `policy`, parses the BOM, checks the provenance
+    /// envelope when there is one, then the policy's constraints.
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
         let der = decode_signature(&self.signature, "bom.json.sig")?;
-        let key = policy
-            .key_for(&self.bom_bytes, &der)
+        let signer = policy
+            .keys()
+            .iter()
+            .find(|k| k.verifies(&self.bom_bytes, &der))
             .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
+        let key = signer.fingerprint();
         tracing::info!(key = %key, bundle = %self.path.display(), "BOM signature accepted");
         let bom = Bom::parse(&self.bom_bytes, &self.limits)?;
-        let decisions = policy.constraints().check(&bom)?;
+        let bom_digest = sha256(&self.bom_bytes);
+        let bom_blake3 = blake3::hash(&self.bom_bytes).to_hex().to_string();
+        // A provenance that is present but wrong fails the bundle: never ignored.
+        let provenance = self.provenance.as_deref().map(|p| verify_provenance(p, &bom_digest, signer)).transpose()?;
+        let mut evidence = Evidence::default();
+        evidence.signers.insert(key.to_string());
+        if bom.sboms.iter().any(|s| s.describes == "bundle") {
+            evidence.attestations.insert(Attestation::Sbom);
+        }
+        if provenance.is_some() {
+            evidence.attestations.insert(Attestation::Provenance);
+        }
+        let decisions = policy.constraints().check(&bom, &bom_blake3, &evidence)?;
         self.reader.progress().set_total(bom.payload_size());
         Ok(VerifiedBundle {
             path: self.path,
             reader: self.reader,
-            bom_digest: sha256(&self.bom_bytes),
-            bom_blake3: blake3::hash(&self.bom_bytes).to_hex().to_string(),
+            bom_digest,
+            bom_blake3,
             decisions,
+            provenance,
             bom,
             key,
             policy: policy.clone(),
@@ -89,6 +111,7 @@ pub struct VerifiedBundle {
     bom_digest: Digest,
     bom_blake3: String,
     decisions: Vec<String>,
+    provenance: Option<ProvenanceSummary>,
     key: KeyFingerprint,
     policy: TrustPolicy,
 }
@@ -138,7 +161,7 @@ impl CheckedBundle {
 
     /// Records this bundle as installed in the policy's anti-rollback state, if it has one.
     pub fn mark_installed(&self) -> Result<()> {
-        self.constraints.record_installed(&self.bom)
+        self.constraints.record_installed(&self.bom, &self.report.bom_blake3)
     }
 
     /// What the verification established.
@@ -186,6 +209,10 @@ pub struct VerifyReport {
     pub bom_blake3: String,
     /// What the policy decided beyond the signature, with its evidence.
     pub policy: Vec<String>,
+    /// The bundle's SBOM, when the BOM lists one.
+    pub sbom: Option<String>,
+    /// The verified SLSA provenance, when the bundle carries one.
+    pub provenance: Option<ProvenanceSummary>,
     /// SHA-256 of the archive file.
     pub archive_sha256: Digest,
     /// Size of the archive file.
@@ -243,7 +270,7 @@ impl VerifiedBundle {
 
     /// Records this bundle as installed in the policy's anti-rollback state, if it has one.
     pub fn mark_installed(&self) -> Result<()> {
-        self.policy.constraints().record_installed(&self.bom)
+        self.policy.constraints().record_installed(&self.bom, &self.bom_blake3)
     }
 
     /// Streams the whole payload into a staging directory beside `target` and renames it to
@@ -254,12 +281,17 @@ impl VerifiedBundle {
         let bom = self.bom.clone();
         let mut report = self.run(&mut staging)?;
         report.extracted_to = Some(staging.commit()?);
-        constraints.record_installed(&bom)?;
+        constraints.record_installed(&bom, &report.bom_blake3)?;
         Ok(report)
     }
 
     fn run(self, sink: &mut dyn PayloadSink) -> Result<VerifyReport> {
-        let summary = check_payload(self.reader, &self.bom, sink)?;
+        let sbom_path = self.bom.sboms.iter().find(|s| s.describes == "bundle").map(|s| s.path.clone());
+        let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path.clone(), bytes: Vec::new() };
+        let summary = check_payload(self.reader, &self.bom, &mut capture)?;
+        if let Some(path) = &sbom_path {
+            crate::sbom::check_complete(&self.bom, &capture.bytes, path)?;
+        }
         let archive = summary.archive;
         let sha256_sidecar = check_sha256_sidecar(&self.path, &archive)?;
         let signature_sidecar = check_signature_sidecar(&self.path, &archive, &self.policy)?;
@@ -272,6 +304,8 @@ impl VerifiedBundle {
             bom_sha256: self.bom_digest,
             bom_blake3: self.bom_blake3,
             policy: self.decisions,
+            sbom: self.bom.sboms.iter().find(|s| s.describes == "bundle").map(|s| s.path.to_string()),
+            provenance: self.provenance,
             archive_sha256: Digest::from_sha256_bytes(archive.sha256),
             archive_size: archive.len,
             files: summary.files,

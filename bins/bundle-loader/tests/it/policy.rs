@@ -1,5 +1,6 @@
 //! The operator's trust policy file: accepted names and versions, anti-rollback against the
-//! last installed version, and the BLAKE3 fingerprint of the BOM reported for audits.
+//! last installed version (and its BOM's BLAKE3 fingerprint), required attestations and
+//! signers, and the BLAKE3 fingerprint reported for audits.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -39,6 +40,11 @@ fn names_and_versions_are_checked_after_the_signature() {
 
 /// The demo bundle rebuilt at another version, signed with the fixture key.
 fn demo_at(version: &str, dir: &Path) -> PathBuf {
+    demo_built(dir, version, None)
+}
+
+/// The demo bundle rebuilt at `version` (and `SOURCE_DATE_EPOCH`), signed with the fixture key.
+fn demo_built(dir: &Path, version: &str, epoch: Option<u64>) -> PathBuf {
     for entry in ["bundle.yaml", "images", "charts", "manifests"] {
         let status = Command::new("cp").arg("-r").arg(fixtures().join(entry)).arg(dir).status().unwrap();
         assert!(status.success());
@@ -48,7 +54,11 @@ fn demo_at(version: &str, dir: &Path) -> PathBuf {
     std::fs::write(&spec, text).unwrap();
     let spec = genesis_build::BundleSpec::load(&spec).unwrap();
     let key = genesis_trust::PrivateKey::from_pem_file(&fixtures().join("keys/test.key")).unwrap();
-    let options = genesis_build::BuildOptions { output_dir: Some(dir.join("out")), ..Default::default() };
+    let options = genesis_build::BuildOptions {
+        output_dir: Some(dir.join("out")),
+        source_date_epoch: epoch,
+        ..Default::default()
+    };
     genesis_build::build(&spec, &key, &options).unwrap().archive
 }
 
@@ -67,7 +77,8 @@ fn anti_rollback_refuses_an_older_version_than_the_installed_one() {
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("installed.json")).unwrap()).unwrap();
-    assert_eq!(state["bundles"]["demo"], "0.1.0");
+    assert_eq!(state["bundles"]["demo"]["version"], "0.1.0");
+    assert_eq!(state["bundles"]["demo"]["bomBlake3"].as_str().unwrap().len(), 64);
 
     let older_dir = tempfile::tempdir().unwrap();
     let older = demo_at("0.0.9", older_dir.path());
@@ -82,6 +93,39 @@ fn anti_rollback_refuses_an_older_version_than_the_installed_one() {
     let same = verify(&case("good"), &policy);
     assert_eq!(same.status.code(), Some(0), "{}", text(&same.stderr));
     assert!(text(&same.stdout).contains("not a rollback: installed 0.1.0"), "{}", text(&same.stdout));
+
+    // The installed version re-released with other content: its BOM's BLAKE3 differs.
+    let rerelease_dir = tempfile::tempdir().unwrap();
+    let rerelease = demo_built(rerelease_dir.path(), "0.1.0", Some(1_700_000_000));
+    let refused = verify(&rerelease, &policy);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("same version, different content"), "{}", text(&refused.stderr));
+}
+
+#[test]
+fn required_attestations_and_signers_are_judged_with_their_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = genesis_trust::PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap().fingerprint();
+    let ok = verify(
+        &case("good"),
+        &policy(
+            dir.path(),
+            &format!(
+                "require: [sbom, {{threshold: 2, of: [provenance, {{signedBy: '{key}'}}, {{signedBy: 'SHA256:x'}}]}}]\n"
+            ),
+        ),
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("✓ policy: requirements met: all of [✓ SBOM present; ✓ 2 of 3 held"),
+        "{}",
+        text(&ok.stdout)
+    );
+
+    let other = verify(&case("good"), &policy(dir.path(), "require: [{signedBy: 'SHA256:someone-else'}]\n"));
+    assert_eq!(other.status.code(), Some(1), "{}", text(&other.stderr));
+    assert!(text(&other.stderr).contains("policy refuses the bundle (require)"), "{}", text(&other.stderr));
+    assert!(text(&other.stderr).contains("✗ not signed by SHA256:someone-else"), "{}", text(&other.stderr));
 }
 
 #[test]

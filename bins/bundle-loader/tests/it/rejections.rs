@@ -5,7 +5,10 @@ use crate::{case, extract, listing, loader, text, verify};
 
 /// (fixture case, what the error must say).
 const CASES: &[(&str, &str)] = &[
-    ("unsigned", "not a signed Genesis bundle: the second entry is \"charts/\", expected bom.json.sig"),
+    (
+        "unsigned",
+        "not a signed Genesis bundle: the second entry is \"provenance/bundle.intoto.json\", expected bom.json.sig",
+    ),
     ("signed-by-other-key", "BOM signature does not verify against any trusted key"),
     ("bom-byte-changed", "BOM signature does not verify against any trusted key"),
     ("blob-byte-changed", "content digest sha256:"),
@@ -24,6 +27,9 @@ const CASES: &[(&str, &str)] = &[
     ("trailing-garbage", "bytes of trailing data"),
     ("decompression-bomb", "limit exceeded: decompression ratio"),
     ("oversized-bom", "limit exceeded: bom.json size (16777217 > 16777216)"),
+    ("provenance-from-other-bundle", "SLSA provenance refused: its subject"),
+    ("provenance-tampered", "SLSA provenance refused: its signature does not verify with the bundle key"),
+    ("sbom-entry-missing", "SBOM sbom/bundle.cdx.json is incomplete: it does not list manifest manifests/service.yaml"),
     ("sha256-sidecar-mismatch", ".sha256: says"),
     ("sig-sidecar-other-key", ".sig: detached signature does not verify"),
     ("cosign-bundle-other-key", ".cosign.bundle: detached signature does not verify"),

@@ -25,14 +25,19 @@ fn verify_reports_each_fact_in_text_and_json() {
     assert!(t.contains("✓ sha256 match"), "{t}");
     assert!(t.contains("✓ detached signature OK"), "{t}");
     assert!(t.contains("✓ sigstore bundle OK"), "{t}");
-    assert!(t.contains("✓ 13 entries match the BOM"), "{t}");
+    assert!(t.contains("✓ 14 entries match the BOM"), "{t}");
+    assert!(t.contains("✓ SLSA provenance present (build: https://genesis.dev/bundle-builder@v"), "{t}");
+    assert!(t.contains("✓ SBOM present (sbom/bundle.cdx.json"), "{t}");
 
     let out = verify(&case("good"), &["--output", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verified"], true);
     let r = &v["report"];
     assert_eq!(r["name"], "demo");
-    assert_eq!(r["files"], 13);
+    assert_eq!(r["files"], 14);
+    assert_eq!(r["sbom"], "sbom/bundle.cdx.json");
+    assert_eq!(r["provenance"]["buildType"], "https://genesis.dev/bundle-builder/build/v1");
+    assert_eq!(r["provenance"]["dependencies"], 2, "the image and the chart");
     assert_eq!(r["sha256Sidecar"]["status"], "match");
     assert_eq!(r["signatureSidecar"]["status"], "match");
     assert_eq!(r["cosignBundleSidecar"]["status"], "match");
@@ -79,10 +84,10 @@ fn tar_and_zstd_read_the_archive_in_canonical_order() {
     tool("zstd", &["-q", "-t", ARCHIVE], &dir);
     let listing = tool("tar", &["--zstd", "-tvf", ARCHIVE], &dir);
     let paths: Vec<&str> = listing.lines().map(|l| l.split_whitespace().last().unwrap()).collect();
-    assert_eq!(&paths[..2], ["bom.json", "bom.json.sig"]);
-    let mut sorted = paths[2..].to_vec();
+    assert_eq!(&paths[..3], ["bom.json", "bom.json.sig", "provenance/bundle.intoto.json"]);
+    let mut sorted = paths[3..].to_vec();
     sorted.sort();
-    assert_eq!(paths[2..], sorted[..]);
+    assert_eq!(paths[3..], sorted[..]);
     for line in listing.lines() {
         assert!(line.contains(" 0/0 ") && line.contains("2025-01-01 00:00"), "{line}");
         assert!(line.starts_with("-rw-r--r--") || line.starts_with("drwxr-xr-x"), "{line}");
@@ -95,7 +100,7 @@ fn extracted_layout_is_read_by_skopeo_and_umoci_with_matching_digests() {
     let out_dir = tmp.path().join("x");
     let out = extract(&case("good"), &out_dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(listing(&out_dir), ["charts", "manifests", "oci"]);
+    assert_eq!(listing(&out_dir), ["charts", "manifests", "oci", "sbom"]);
     let bom: serde_json::Value = {
         let mut r = genesis_bundle::ArchiveReader::open_head(&case("good"), &Default::default()).unwrap();
         serde_json::from_slice(&r.read_head().unwrap().bom).unwrap()

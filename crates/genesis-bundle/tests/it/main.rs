@@ -56,6 +56,7 @@ fn bundle_with(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, std::path::Path
         &bom,
         &bytes,
         b"sig",
+        None,
         &contents,
         WriteOptions { compression: Compression::Zstd, mtime: 0, progress: Default::default() },
     )

@@ -1,0 +1,93 @@
+//! SLSA provenance: an in-toto Statement v1 with a SLSA v1 predicate, in a DSSE envelope
+//! signed by the bundle key. Its one subject is `bom.json` by SHA-256, so it binds to exactly
+//! one BOM: moved into another bundle (mix-and-match), its subject no longer matches.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use genesis_types::Digest;
+
+use crate::sigstore::{pae, verify_dsse};
+use crate::{PrivateKey, PublicKey, Result, TrustError};
+
+/// DSSE payload type of in-toto statements.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+/// in-toto Statement v1.
+pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+/// SLSA provenance v1 predicate type.
+pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+
+/// A DSSE envelope of `payload`, signed over its PAE with `key` (deterministic: RFC 6979).
+/// `keyid` is the key's hint, as sigstore's keyed DSSE bundles carry it.
+pub fn sign_envelope(key: &PrivateKey, payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let signature = key.sign(&pae(payload_type, payload));
+    let envelope = serde_json::json!({
+        "payloadType": payload_type,
+        "payload": STANDARD.encode(payload),
+        "signatures": [ { "keyid": key.public_key().hint(), "sig": STANDARD.encode(signature) } ],
+    });
+    let mut out = serde_json::to_vec_pretty(&envelope).expect("an envelope is JSON");
+    out.push(b'\n');
+    out
+}
+
+/// What a verified provenance says, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvenanceSummary {
+    /// `runDetails.builder.id`.
+    pub builder_id: String,
+    /// `buildDefinition.buildType`.
+    pub build_type: String,
+    /// The SHA-256 of the spec file the build ran from, when recorded.
+    pub spec_sha256: Option<String>,
+    /// How many resolved dependencies (source images, charts) it names.
+    pub dependencies: usize,
+}
+
+fn refused(reason: impl Into<String>) -> TrustError {
+    TrustError::ProvenanceRefused { reason: reason.into() }
+}
+
+/// Verifies the provenance envelope of a bundle whose BOM hashes to `bom_digest` and was
+/// signed by `key`: same key, in-toto Statement v1, SLSA v1 predicate, subject = the BOM.
+pub fn verify_provenance(envelope: &[u8], bom_digest: &Digest, key: &PublicKey) -> Result<ProvenanceSummary> {
+    let envelope: serde_json::Value =
+        serde_json::from_slice(envelope).map_err(|e| refused(format!("not a DSSE envelope ({e})")))?;
+    let payload_type = verify_dsse(&envelope, key, None).map_err(|e| match e {
+        TrustError::BomSignatureInvalid { tried } => {
+            refused(format!("its signature does not verify with the bundle key {tried}"))
+        }
+        other => refused(other.to_string()),
+    })?;
+    if payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(refused(format!("payload type {payload_type:?}, expected {IN_TOTO_PAYLOAD_TYPE}")));
+    }
+    let payload = envelope["payload"].as_str().and_then(|p| STANDARD.decode(p).ok()).unwrap_or_default();
+    let statement: serde_json::Value =
+        serde_json::from_slice(&payload).map_err(|e| refused(format!("the statement is not JSON ({e})")))?;
+    if statement["_type"] != STATEMENT_V1 || statement["predicateType"] != SLSA_PROVENANCE_V1 {
+        return Err(refused(format!(
+            "expected an in-toto Statement v1 with a SLSA v1 predicate, found {} / {}",
+            statement["_type"], statement["predicateType"]
+        )));
+    }
+    let subjects: Vec<&str> = statement["subject"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["digest"]["sha256"].as_str()).collect())
+        .unwrap_or_default();
+    if !subjects.contains(&bom_digest.hex()) {
+        return Err(refused(format!(
+            "its subject {subjects:?} is not this bundle's BOM ({bom_digest}): the provenance belongs to another bundle"
+        )));
+    }
+    let predicate = &statement["predicate"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    Ok(ProvenanceSummary {
+        builder_id: text(&predicate["runDetails"]["builder"]["id"]),
+        build_type: text(&predicate["buildDefinition"]["buildType"]),
+        spec_sha256: predicate["buildDefinition"]["externalParameters"]["spec"]["digest"]["sha256"]
+            .as_str()
+            .map(|h| format!("sha256:{h}")),
+        dependencies: predicate["buildDefinition"]["resolvedDependencies"].as_array().map_or(0, Vec::len),
+    })
+}

@@ -1,0 +1,170 @@
+//! What a trust policy requires beyond a trusted signature, as a small expression:
+//! attestations and signers combined with all-of, any-of and k-of-n. Evaluated against the
+//! evidence a verification established; the verdict explains itself.
+//!
+//! ```yaml
+//! require:                        # a list is all-of
+//!   - sbom
+//!   - anyOf: [provenance, { signedBy: "SHA256:…" }]
+//!   - threshold: 2
+//!     of: [sbom, provenance, { signedBy: "SHA256:…" }]
+//! ```
+
+use std::collections::BTreeSet;
+
+/// An attestation a bundle can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Attestation {
+    /// The bundle's CycloneDX SBOM, listed in the signed BOM.
+    Sbom,
+    /// SLSA provenance whose subject is the BOM, signed by the bundle key.
+    Provenance,
+}
+
+impl std::fmt::Display for Attestation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Attestation::Sbom => "SBOM",
+            Attestation::Provenance => "SLSA provenance",
+        })
+    }
+}
+
+/// A requirement on the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Requirement {
+    /// The bundle carries this attestation, verified.
+    Attestation(Attestation),
+    /// The bundle was signed by this key (fingerprint `SHA256:…`).
+    SignedBy {
+        /// The key's fingerprint.
+        #[serde(rename = "signedBy")]
+        signed_by: String,
+    },
+    /// Every one holds.
+    AllOf {
+        /// The requirements.
+        #[serde(rename = "allOf")]
+        all_of: Vec<Requirement>,
+    },
+    /// At least one holds.
+    AnyOf {
+        /// The requirements.
+        #[serde(rename = "anyOf")]
+        any_of: Vec<Requirement>,
+    },
+    /// At least `threshold` of `of` hold.
+    Threshold {
+        /// How many must hold (at least 1).
+        threshold: usize,
+        /// The candidates.
+        of: Vec<Requirement>,
+    },
+    /// A bare list: every one holds.
+    List(Vec<Requirement>),
+}
+
+/// What a verification established, for requirements to judge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// Fingerprints of the keys whose signatures over the bundle verified.
+    pub signers: BTreeSet<String>,
+    /// Attestations present and verified.
+    pub attestations: BTreeSet<Attestation>,
+}
+
+impl Requirement {
+    /// Whether `evidence` satisfies this requirement, with a sentence saying why.
+    pub fn evaluate(&self, evidence: &Evidence) -> (bool, String) {
+        match self {
+            Requirement::Attestation(a) => {
+                let ok = evidence.attestations.contains(a);
+                (ok, format!("{a} {}", if ok { "present" } else { "missing" }))
+            }
+            Requirement::SignedBy { signed_by } => {
+                let ok = evidence.signers.contains(signed_by);
+                (ok, format!("{} by {signed_by}", if ok { "signed" } else { "not signed" }))
+            }
+            Requirement::AllOf { all_of: parts } | Requirement::List(parts) => {
+                let results: Vec<(bool, String)> = parts.iter().map(|r| r.evaluate(evidence)).collect();
+                let ok = results.iter().all(|(ok, _)| *ok);
+                (ok, format!("all of [{}]", join(&results)))
+            }
+            Requirement::AnyOf { any_of } => {
+                let results: Vec<(bool, String)> = any_of.iter().map(|r| r.evaluate(evidence)).collect();
+                let ok = results.iter().any(|(ok, _)| *ok);
+                (ok, format!("any of [{}]", join(&results)))
+            }
+            Requirement::Threshold { threshold, of } => {
+                let results: Vec<(bool, String)> = of.iter().map(|r| r.evaluate(evidence)).collect();
+                let met = results.iter().filter(|(ok, _)| *ok).count();
+                // A threshold of 0 would accept anything: it never holds.
+                let ok = *threshold > 0 && met >= *threshold;
+                (ok, format!("{met} of {} held, {threshold} required [{}]", of.len(), join(&results)))
+            }
+        }
+    }
+}
+
+fn join(results: &[(bool, String)]) -> String {
+    results.iter().map(|(ok, why)| format!("{}{why}", if *ok { "✓ " } else { "✗ " })).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(sbom: bool, provenance: bool, signer: Option<&str>) -> Evidence {
+        let mut e = Evidence::default();
+        if sbom {
+            e.attestations.insert(Attestation::Sbom);
+        }
+        if provenance {
+            e.attestations.insert(Attestation::Provenance);
+        }
+        e.signers.extend(signer.map(str::to_owned));
+        e
+    }
+
+    fn parse(yaml: &str) -> Requirement {
+        serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    /// Every combination of (sbom, provenance, signed by A) against each combinator.
+    #[test]
+    fn combinator_truth_tables() {
+        let all = parse("allOf: [sbom, provenance, {signedBy: A}]");
+        let any = parse("anyOf: [sbom, provenance, {signedBy: A}]");
+        let two = parse("{threshold: 2, of: [sbom, provenance, {signedBy: A}]}");
+        let list = parse("[sbom, provenance]");
+        for sbom in [false, true] {
+            for provenance in [false, true] {
+                for signed in [false, true] {
+                    let e = evidence(sbom, provenance, signed.then_some("A"));
+                    let held = [sbom, provenance, signed].iter().filter(|b| **b).count();
+                    assert_eq!(all.evaluate(&e).0, held == 3, "all-of {sbom} {provenance} {signed}");
+                    assert_eq!(any.evaluate(&e).0, held >= 1, "any-of {sbom} {provenance} {signed}");
+                    assert_eq!(two.evaluate(&e).0, held >= 2, "2-of-3 {sbom} {provenance} {signed}");
+                    assert_eq!(list.evaluate(&e).0, sbom && provenance, "list {sbom} {provenance}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn degenerate_combinators_fail_closed_and_nest() {
+        let e = evidence(true, true, Some("A"));
+        assert!(!parse("{threshold: 0, of: [sbom]}").evaluate(&e).0, "threshold 0 never holds");
+        assert!(!parse("{threshold: 2, of: [sbom]}").evaluate(&e).0, "more than the candidates");
+        assert!(!parse("anyOf: []").evaluate(&e).0, "an empty any-of holds nothing");
+        assert!(!parse("{signedBy: B}").evaluate(&e).0);
+        let nested = parse("allOf: [sbom, {anyOf: [{signedBy: B}, provenance]}]");
+        assert!(nested.evaluate(&e).0);
+        assert!(!nested.evaluate(&evidence(true, false, Some("A"))).0);
+        let (_, why) = nested.evaluate(&evidence(true, false, Some("A")));
+        assert!(why.contains("✗ SLSA provenance missing"), "{why}");
+        assert!(serde_yaml_ng::from_str::<Requirement>("sbomm").is_err(), "a typo is an error, not a no-op");
+    }
+}

@@ -1,0 +1,90 @@
+//! The bundle SBOM against the signed BOM: every image, chart and manifest the BOM lists
+//! must appear in the SBOM with the same SHA-256. An SBOM that forgets a component would
+//! hide it from every scanner downstream, so an incomplete one fails verification.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use genesis_bundle::{Bom, BundleError, PayloadSink};
+use genesis_types::BundlePath;
+
+use crate::{Result, TrustError};
+
+/// The largest SBOM the verifier reads into memory.
+const MAX_SBOM: usize = 64 << 20;
+
+/// A sink that passes every file on to `inner` and keeps a copy of the one at `path`.
+pub(crate) struct Capture<'a> {
+    pub(crate) inner: &'a mut dyn PayloadSink,
+    pub(crate) path: Option<BundlePath>,
+    pub(crate) bytes: Vec<u8>,
+}
+
+struct Tee<'a> {
+    inner: Box<dyn Write + 'a>,
+    copy: &'a mut Vec<u8>,
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if self.copy.len() + n > MAX_SBOM {
+            return Err(std::io::Error::other(format!("SBOM larger than {MAX_SBOM} bytes")));
+        }
+        self.copy.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl PayloadSink for Capture<'_> {
+    fn dir(&mut self, path: &str) -> genesis_bundle::Result<()> {
+        self.inner.dir(path)
+    }
+    fn file(&mut self, path: &BundlePath) -> genesis_bundle::Result<Box<dyn Write + '_>> {
+        let inner = self.inner.file(path)?;
+        if self.path.as_ref() == Some(path) { Ok(Box::new(Tee { inner, copy: &mut self.bytes })) } else { Ok(inner) }
+    }
+}
+
+/// Checks that the CycloneDX `sbom` names every image, chart and manifest of `bom` by its
+/// SHA-256.
+pub(crate) fn check_complete(bom: &Bom, sbom: &[u8], path: &BundlePath) -> Result<()> {
+    let doc: serde_json::Value = serde_json::from_slice(sbom)
+        .map_err(|e| TrustError::Bundle(BundleError::BomInvalid(format!("{path} is not JSON ({e})"))))?;
+    let mut hashes = BTreeSet::new();
+    collect_hashes(&doc["components"], &mut hashes);
+    let file_sha = |p: &BundlePath| bom.files.iter().find(|f| &f.path == p).map(|f| f.sha256.hex().to_owned());
+    let mut missing = Vec::new();
+    for image in &bom.images {
+        if !hashes.contains(image.digest.hex()) {
+            missing.push(format!("image {} ({})", image.name, image.digest));
+        }
+    }
+    for chart in &bom.charts {
+        if !file_sha(&chart.path).is_some_and(|h| hashes.contains(&h)) {
+            missing.push(format!("chart {}", chart.path));
+        }
+    }
+    for manifest in &bom.manifests {
+        if !file_sha(&manifest.path).is_some_and(|h| hashes.contains(&h)) {
+            missing.push(format!("manifest {}", manifest.path));
+        }
+    }
+    if missing.is_empty() { Ok(()) } else { Err(TrustError::SbomIncomplete { path: path.to_string(), missing }) }
+}
+
+fn collect_hashes(components: &serde_json::Value, out: &mut BTreeSet<String>) {
+    for c in components.as_array().into_iter().flatten() {
+        for h in c["hashes"].as_array().into_iter().flatten() {
+            if h["alg"] == "SHA-256"
+                && let Some(v) = h["content"].as_str()
+            {
+                out.insert(v.to_ascii_lowercase());
+            }
+        }
+        collect_hashes(&c["components"], out);
+    }
+}
