@@ -36,30 +36,7 @@ enum Command {
     /// Build a signed bundle from a spec file: NAME-VERSION.tar.zst plus .sha256 and .sig.
     /// SOURCE_DATE_EPOCH (environment, else spec.sourceDateEpoch, else 0) sets every
     /// timestamp, so the same inputs give the same bytes.
-    Create {
-        /// The bundle spec (YAML). Relative paths in it are relative to its folder.
-        #[arg(short = 'f', long = "file", value_name = "SPEC")]
-        spec: PathBuf,
-        /// The signing key: PKCS#8 PEM, or a cosign encrypted key (password from
-        /// GENESIS_KEY_PASSWORD or a prompt).
-        #[arg(long, value_name = "KEY")]
-        key: PathBuf,
-        /// Write here instead of spec.output.dir.
-        #[arg(long, value_name = "DIR")]
-        output_dir: Option<PathBuf>,
-        /// Report format.
-        #[arg(long, value_enum, default_value_t)]
-        output: OutputFormat,
-        /// No progress bar.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Cache of pulled blobs (default $XDG_CACHE_HOME/genesis or ~/.cache/genesis).
-        #[arg(long, value_name = "DIR")]
-        cache_dir: Option<PathBuf>,
-        /// How to reach the registries images are pulled from.
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
+    Create(CreateArgs),
     /// Show a bundle's name, version, images, charts and manifests from its BOM, reading only
     /// the head of the archive. Informational: it does not verify the signature.
     Inspect {
@@ -74,15 +51,45 @@ enum Command {
     },
 }
 
+/// Arguments of `create`.
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    /// The bundle spec (YAML). Relative paths in it are relative to its folder.
+    #[arg(short = 'f', long = "file", value_name = "SPEC")]
+    spec: PathBuf,
+    /// The signing key: PKCS#8 PEM, or a cosign encrypted key (password from
+    /// GENESIS_KEY_PASSWORD or a prompt).
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Write here instead of spec.output.dir.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Cache of pulled blobs (default $XDG_CACHE_HOME/genesis or ~/.cache/genesis).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// How to reach the registries images are pulled from.
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// A trust policy file whose keys and keyless identities (with its trustedRoot) must
+    /// have signed each source image (cosign, in its registry) before it is pulled; a
+    /// missing or untrusted signature stops the build.
+    #[arg(long, value_name = "POLICY")]
+    policy: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     genesis_app::init_logging();
     interrupt::install();
     let cli = Cli::parse();
     exit::run(|| match cli.command {
         Command::Keygen { output_dir, encrypt } => keygen(&output_dir, encrypt),
-        Command::Create { spec, key, output_dir, output, quiet, cache_dir, registry } => {
-            create(&spec, &key, output_dir, output, quiet, cache_dir, &registry)
-        }
+        Command::Create(args) => create(args),
         Command::Inspect { bundle, output, limits } => inspect(&bundle, output, &limits),
     })
 }
@@ -105,22 +112,17 @@ fn source_date_epoch() -> anyhow::Result<Option<u64>> {
     }
 }
 
-fn create(
-    spec_path: &Path,
-    key: &Path,
-    output_dir: Option<PathBuf>,
-    output: OutputFormat,
-    quiet: bool,
-    cache_dir: Option<PathBuf>,
-    registry: &RegistryArgs,
-) -> anyhow::Result<u8> {
-    let spec = BundleSpec::load(spec_path)?;
-    let key = PrivateKey::from_pem_file_with_password(key, &genesis_app::password::for_reading)?;
+fn create(args: CreateArgs) -> anyhow::Result<u8> {
+    let CreateArgs { spec: spec_path, key, output_dir, output, quiet, cache_dir, registry, policy } = args;
+    let spec = BundleSpec::load(&spec_path)?;
+    let signers = policy.as_deref().map(genesis_trust::policy_file::load_signers).transpose()?;
+    let key = PrivateKey::from_pem_file_with_password(&key, &genesis_app::password::for_reading)?;
     let hosts = genesis_build::pull::hosts(&spec);
     let endpoints: Vec<String> = hosts.iter().map(|h| registry.endpoint(h)).collect();
     genesis_app::announce_endpoints("bundle-builder", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());
     let cache_dir = cache_dir.unwrap_or_else(genesis_build::pull::default_cache_dir);
-    let pulled = if hosts.is_empty() {
+    // With a policy, the pull step runs even for local sources: it refuses unsigned ones.
+    let pulled = if hosts.is_empty() && signers.is_none() {
         Default::default()
     } else {
         let options: std::collections::HashMap<String, _> =
@@ -133,7 +135,7 @@ fn create(
         let runtime =
             tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
         runtime.block_on(async {
-            let mut pulled = genesis_build::pull::pull(&spec, &cache_dir, &connect).await?;
+            let mut pulled = genesis_build::pull::pull(&spec, &cache_dir, &connect, signers.as_ref()).await?;
             genesis_build::pull::pull_charts(&spec, &cache_dir, &options_for, &connect, &mut pulled).await?;
             Ok::<_, genesis_build::BuildError>(pulled)
         })?

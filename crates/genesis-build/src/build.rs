@@ -408,7 +408,13 @@ pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Res
     options.progress.set_total(plan.bom.payload_size());
     let bom_bytes = plan.bom.to_bytes();
     let signature = encode_signature(&key.sign(&bom_bytes));
-    let provenance = crate::provenance::signed_provenance(spec, &plan.bom, &sha256(&bom_bytes), key);
+    let provenance = crate::provenance::signed_provenance(
+        spec,
+        &plan.bom,
+        &sha256(&bom_bytes),
+        &options.pulled.verified_signers,
+        key,
+    );
 
     let archive = archive_path(spec, options);
     let out_dir = archive.parent().expect("joined onto a folder");

@@ -3,6 +3,8 @@
 //! resolved dependency. Deterministic: no clock, no host names — the same inputs give the
 //! same statement, so the signed envelope is byte-stable too.
 
+use std::collections::BTreeMap;
+
 use genesis_bundle::Bom;
 use genesis_trust::PrivateKey;
 use genesis_trust::provenance::{IN_TOTO_PAYLOAD_TYPE, SLSA_PROVENANCE_V1, STATEMENT_V1, sign_envelope};
@@ -19,17 +21,28 @@ pub fn builder_id() -> String {
     format!("https://genesis.dev/bundle-builder@v{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// The signed provenance envelope of a bundle whose BOM is `bom` with digest `bom_digest`.
-pub fn signed_provenance(spec: &BundleSpec, bom: &Bom, bom_digest: &Digest, key: &PrivateKey) -> Vec<u8> {
+/// The signed provenance envelope of a bundle whose BOM is `bom` with digest `bom_digest`;
+/// `verified_signers` (source text to digest and signer) records source signature checks.
+pub fn signed_provenance(
+    spec: &BundleSpec,
+    bom: &Bom,
+    bom_digest: &Digest,
+    verified_signers: &BTreeMap<String, (Digest, String)>,
+    key: &PrivateKey,
+) -> Vec<u8> {
     let file_sha = |path: &str| bom.files.iter().find(|f| f.path.as_str() == path).map(|f| f.sha256.hex().to_owned());
     let mut dependencies = Vec::new();
     for image in &bom.images {
         let source_digest = image.source_digest.as_ref().unwrap_or(&image.digest);
+        let mut annotations = json!({ "ref": image.reference, "bundled": image.digest.to_string() });
+        if let Some((_, signer)) = verified_signers.get(&image.source).filter(|(d, _)| d == source_digest) {
+            annotations["cosignSignatureVerified"] = json!(signer);
+        }
         dependencies.push(json!({
             "name": image.name,
             "uri": image.source,
             "digest": { source_digest.algorithm().name(): source_digest.hex() },
-            "annotations": { "ref": image.reference, "bundled": image.digest.to_string() },
+            "annotations": annotations,
         }));
     }
     for chart in &bom.charts {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
+use genesis_registry::resolver::cosign_signature;
 use genesis_registry::{Registry, RegistryError};
+use genesis_trust::cosign_image::Signers;
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, Platform, media_types};
 
 use crate::layout::write_blob;
@@ -30,6 +32,9 @@ pub struct Pulled {
     /// Source text to the manifests that refer to it (OCI referrers: signatures, SBOMs,
     /// attestations), each pulled whole.
     pub referrers: BTreeMap<String, Vec<Descriptor>>,
+    /// Source text to the digest whose cosign signature verified and who signed it, when the
+    /// build checked source signatures.
+    pub verified_signers: BTreeMap<String, (Digest, String)>,
 }
 
 /// Largest chart downloaded.
@@ -161,11 +166,51 @@ fn registry_error(e: RegistryError) -> BuildError {
 }
 
 /// Pulls every registry source of `spec` into `cache`, through clients made by `connect`.
-pub async fn pull(spec: &BundleSpec, cache: &Path, connect: &dyn Fn(&str) -> Result<Registry>) -> Result<Pulled> {
+/// With `signers`, each image's cosign signature in its source registry must verify against
+/// them before anything of the image is downloaded; a failure stops the pull (never "store
+/// and warn"), and an image from a local layout, which has no registry signature, is refused.
+pub async fn pull(
+    spec: &BundleSpec,
+    cache: &Path,
+    connect: &dyn Fn(&str) -> Result<Registry>,
+    signers: Option<&Signers>,
+) -> Result<Pulled> {
     let mut pulled = Pulled::default();
     for image in &spec.spec.images {
-        let ImageSource::Registry { reference, text } = &image.image else { continue };
+        let ImageSource::Registry { reference, text } = &image.image else {
+            if signers.is_some() {
+                return Err(BuildError::input(
+                    image.image.text(),
+                    format!(
+                        "image {}: the policy requires a verified source signature, and an OCI layout source has none; pull it from its registry",
+                        image.name
+                    ),
+                ));
+            }
+            continue;
+        };
         let registry = connect(reference.registry())?;
+        // With signers, what is pulled is pinned to the digest whose signature verified, so a
+        // tag moved in between cannot slip another image in.
+        let pinned: ImageReference;
+        let reference = if let Some(signers) = signers {
+            let wanted = reference.digest().map(ToString::to_string).or_else(|| reference.tag().map(str::to_owned));
+            let manifest = registry
+                .get_manifest(reference.repository(), wanted.as_deref().unwrap_or("latest"))
+                .await
+                .map_err(registry_error)?;
+            let signer = cosign_signature(&registry, reference.repository(), &manifest.digest, signers)
+                .await
+                .map_err(|e| BuildError::input(text, format!("image {}: source signature refused: {e}", image.name)))?;
+            tracing::info!(source = %text, digest = %manifest.digest, %signer, "source signature verified");
+            pulled.verified_signers.insert(text.clone(), (manifest.digest.clone(), signer));
+            pinned = format!("{}/{}@{}", reference.registry(), reference.repository(), manifest.digest)
+                .parse()
+                .map_err(|e| BuildError::input(text, format!("{e}")))?;
+            &pinned
+        } else {
+            reference
+        };
         let platforms: Vec<Platform> = image.platforms.iter().map(|p| p.0.clone()).collect();
         let top = pull_image(&registry, reference, &platforms, cache).await?;
         tracing::info!(source = %text, digest = %top.digest, "pulled");

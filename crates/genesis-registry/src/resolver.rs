@@ -6,9 +6,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use genesis_trust::{PublicKey, TrustPolicy};
+use genesis_trust::PublicKey;
+use genesis_trust::cosign_image::{SIGNATURE_ANNOTATION, Signers, verify_signature_layer};
 use genesis_types::{Digest, ImageReference};
 
 use crate::{Registry, RegistryError, RegistryOptions, Result};
@@ -106,7 +105,7 @@ pub struct Resolution {
 
 struct ResolverLayer {
     registry: Registry,
-    policy: Option<TrustPolicy>,
+    policy: Option<Signers>,
 }
 
 /// The resolver.
@@ -132,7 +131,7 @@ fn layer(config: &LayerConfig) -> Result<ResolverLayer> {
             .map(|k| PublicKey::from_pem_file(k))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| RegistryError::Invalid(e.to_string()))?;
-        Some(TrustPolicy::from_keys(keys).map_err(|e| RegistryError::Invalid(e.to_string()))?)
+        Some(Signers { keys, ..Signers::default() })
     };
     Ok(ResolverLayer { registry: Registry::new(&config.registry, &options)?, policy })
 }
@@ -216,15 +215,10 @@ impl Resolver {
     }
 }
 
-/// Verifies the cosign signature of `digest` stored under the `sha256-<hex>.sig` tag:
-/// some layer's simple-signing payload must name the digest and carry a signature
-/// (`dev.cosignproject.cosign/signature`) by a trusted key. Returns that key's fingerprint.
-pub async fn cosign_signature(
-    registry: &Registry,
-    repo: &str,
-    digest: &Digest,
-    policy: &TrustPolicy,
-) -> Result<String> {
+/// Verifies the cosign signature of `digest` stored under the `sha256-<hex>.sig` tag: some
+/// layer's simple-signing payload must name the digest and be signed by one of `signers` (a
+/// key, or a keyless identity checked against the pinned root). Returns who signed.
+pub async fn cosign_signature(registry: &Registry, repo: &str, digest: &Digest, signers: &Signers) -> Result<String> {
     let tag = format!("{}-{}.sig", digest.algorithm().name(), digest.hex());
     let manifest = registry.get_manifest(repo, &tag).await.map_err(|e| match e {
         RegistryError::NotFound(_) => RegistryError::Invalid(format!("no cosign signature ({repo}:{tag})")),
@@ -232,24 +226,21 @@ pub async fn cosign_signature(
     })?;
     let m: genesis_types::ImageManifest =
         serde_json::from_slice(&manifest.bytes).map_err(|e| RegistryError::Invalid(format!("{repo}:{tag}: {e}")))?;
-    for layer in &m.layers {
-        let Some(sig) = layer.annotations.get("dev.cosignproject.cosign/signature") else { continue };
-        let Ok(der) = STANDARD.decode(sig) else { continue };
+    let mut reasons = Vec::new();
+    for layer in m.layers.iter().filter(|l| l.annotations.contains_key(SIGNATURE_ANNOTATION)) {
         if layer.size > 1 << 20 {
+            reasons.push(format!("layer {} is larger than a signature payload", layer.digest));
             continue;
         }
         let mut payload = Vec::new();
         registry.get_blob(repo, &layer.digest, layer.size, &mut payload).await?;
-        let names_digest = serde_json::from_slice::<serde_json::Value>(&payload)
-            .ok()
-            .and_then(|v| v["critical"]["image"]["docker-manifest-digest"].as_str().map(str::to_owned))
-            .is_some_and(|d| d == digest.to_string());
-        if !names_digest {
-            continue;
-        }
-        if let Some(key) = policy.key_for(&payload, &der) {
-            return Ok(key.to_string());
+        match verify_signature_layer(&payload, &layer.annotations, digest, signers) {
+            Ok(signer) => return Ok(signer),
+            Err(e) => reasons.push(e.to_string()),
         }
     }
-    Err(RegistryError::Invalid(format!("{repo}:{tag}: no signature by a trusted key over {digest}")))
+    Err(RegistryError::Invalid(format!(
+        "{repo}:{tag}: no trusted signature over {digest} ({})",
+        if reasons.is_empty() { "no signature layers".to_owned() } else { reasons.join("; ") }
+    )))
 }

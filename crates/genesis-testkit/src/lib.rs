@@ -152,7 +152,8 @@ pub fn push_blob(host: &str, repo: &str, bytes: &[u8], media_type: &str) -> serd
 }
 
 /// Signs `digest` in `repo` the way `cosign sign --key` stores it: a simple-signing payload
-/// layer with the signature annotation, under the `sha256-<hex>.sig` tag.
+/// layer with the signature annotation, under the `sha256-<hex>.sig` tag (appended to the
+/// signatures already there).
 pub fn cosign_sign(host: &str, repo: &str, digest: &str, key: &Path) {
     let payload = serde_json::to_vec(&serde_json::json!({
         "critical": {"identity": {"docker-reference": format!("{host}/{repo}")}, "image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"},
@@ -163,9 +164,21 @@ pub fn cosign_sign(host: &str, repo: &str, digest: &str, key: &Path) {
     let signature = String::from_utf8(genesis_trust::encode_signature(&key.sign(&payload))).unwrap();
     let mut layer = push_blob(host, repo, &payload, "application/vnd.dev.cosign.simplesigning.v1+json");
     layer["annotations"] = serde_json::json!({"dev.cosignproject.cosign/signature": signature});
-    let config = push_blob(host, repo, b"{}", "application/vnd.oci.image.config.v1+json");
-    let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]})).unwrap();
     let tag = digest.replace(':', "-") + ".sig";
+    // Like cosign, a further signature is appended as another layer of the same manifest.
+    let existing = Command::new("curl")
+        .args(["-sf", "-H", "Accept: application/vnd.oci.image.manifest.v1+json"])
+        .arg(format!("http://{host}/v2/{repo}/manifests/{tag}"))
+        .output()
+        .unwrap();
+    let mut layers: Vec<serde_json::Value> = if existing.status.success() {
+        serde_json::from_slice::<serde_json::Value>(&existing.stdout).unwrap()["layers"].as_array().unwrap().clone()
+    } else {
+        Vec::new()
+    };
+    layers.push(layer);
+    let config = push_blob(host, repo, b"{}", "application/vnd.oci.image.config.v1+json");
+    let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": layers})).unwrap();
     put_manifest(host, repo, &tag, "application/vnd.oci.image.manifest.v1+json", &manifest);
 }
 

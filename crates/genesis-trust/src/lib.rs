@@ -16,6 +16,7 @@
 //! # Ok::<(), genesis_trust::TrustError>(())
 //! ```
 
+pub mod cosign_image;
 pub mod cosign_key;
 mod error;
 mod keys;

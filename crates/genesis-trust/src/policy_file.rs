@@ -3,7 +3,11 @@
 //! installed here before. Each decision is reported with its evidence.
 //!
 //! ```yaml
-//! keys: [vendor.pub]                 # at least one; relative to this file
+//! keys: [vendor.pub]                 # bundle BOMs must be signed by one; relative to this file
+//! identities:                        # keyless signers (source images at build time)
+//!   - { issuer: "https://token.actions.githubusercontent.com",
+//!       subjectRegExp: "https://github.com/acme/.*" }   # or subject: exact SAN
+//! trustedRoot: trusted_root.json     # required with identities; pinned, never fetched
 //! names: ["genesis-*"]               # optional; * matches any run of characters
 //! versions: ">=3.0.0, <4.0.0"        # optional; semver requirement
 //! antiRollback: { state: installed.json }   # optional; refuse versions below the installed one,
@@ -16,13 +20,20 @@ use std::path::{Path, PathBuf};
 
 use genesis_bundle::Bom;
 
+use crate::cosign_image::Signers;
 use crate::requirement::{Evidence, Requirement};
+use crate::sigstore::{CertificateIdentity, SubjectMatcher, TrustedRoot};
 use crate::{PublicKey, Result, TrustError, TrustPolicy};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawPolicy {
+    #[serde(default)]
     keys: Vec<PathBuf>,
+    #[serde(default)]
+    identities: Vec<RawIdentity>,
+    #[serde(default)]
+    trusted_root: Option<PathBuf>,
     #[serde(default)]
     names: Vec<String>,
     #[serde(default)]
@@ -31,6 +42,16 @@ struct RawPolicy {
     anti_rollback: Option<AntiRollback>,
     #[serde(default)]
     require: Option<Requirement>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawIdentity {
+    issuer: String,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    subject_reg_exp: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -79,14 +100,50 @@ fn policy_error(path: &Path, reason: String) -> TrustError {
     TrustError::KeyFormat { path: path.to_owned(), reason }
 }
 
-/// Reads a policy file.
+/// Reads a policy file for bundle verification: it must trust at least one key.
 pub fn load(path: &Path) -> Result<TrustPolicy> {
+    let (signers, constraints) = read(path)?;
+    Ok(TrustPolicy::from_keys(signers.keys)?.with_constraints(constraints))
+}
+
+/// Reads the signers a policy file trusts (keys and keyless identities), for checking source
+/// image signatures at build time.
+pub fn load_signers(path: &Path) -> Result<Signers> {
+    let (signers, _) = read(path)?;
+    if signers.is_empty() {
+        return Err(policy_error(path, "trusts no key and no identity".into()));
+    }
+    Ok(signers)
+}
+
+fn read(path: &Path) -> Result<(Signers, Constraints)> {
     let text = std::fs::read_to_string(path).map_err(|source| TrustError::KeyIo { path: path.to_owned(), source })?;
     let raw: RawPolicy =
         serde_yaml_ng::from_str(&text).map_err(|e| policy_error(path, format!("not a trust policy: {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { base.join(p) };
     let keys = raw.keys.iter().map(|k| PublicKey::from_pem_file(&resolve(k))).collect::<Result<Vec<_>>>()?;
+    let identities = raw
+        .identities
+        .into_iter()
+        .map(|i| {
+            let subject = match (i.subject, i.subject_reg_exp) {
+                (Some(exact), None) => SubjectMatcher::Exact(exact),
+                (None, Some(pattern)) => SubjectMatcher::regex(&pattern)?,
+                _ => {
+                    return Err(policy_error(
+                        path,
+                        "each identity needs exactly one of subject or subjectRegExp".into(),
+                    ));
+                }
+            };
+            Ok(CertificateIdentity { subject, issuer: i.issuer })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let root = raw.trusted_root.as_deref().map(|r| TrustedRoot::from_file(&resolve(r))).transpose()?;
+    if !identities.is_empty() && root.is_none() {
+        return Err(policy_error(path, "identities need trustedRoot: the pinned sigstore trusted_root.json".into()));
+    }
     let versions = match &raw.versions {
         Some(v) => Some(semver::VersionReq::parse(v).map_err(|e| policy_error(path, format!("versions {v:?}: {e}")))?),
         None => None,
@@ -97,7 +154,7 @@ pub fn load(path: &Path) -> Result<TrustPolicy> {
         state: raw.anti_rollback.map(|a| resolve(&a.state)),
         require: raw.require,
     };
-    Ok(TrustPolicy::from_keys(keys)?.with_constraints(constraints))
+    Ok((Signers { keys, identities, root }, constraints))
 }
 
 /// `*` matches any run of characters; everything else matches itself.

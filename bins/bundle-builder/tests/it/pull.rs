@@ -34,8 +34,12 @@ fn inputs_from_registry(registry: &Distribution, extra: &str) -> tempfile::TempD
 }
 
 fn create(dir: &Path) -> std::process::Output {
+    create_with(dir, &[])
+}
+
+fn create_with(dir: &Path, extra: &[&str]) -> std::process::Output {
     let key = fixtures().join("keys/test.key");
-    builder(
+    let args = [
         &[
             "create",
             "-f",
@@ -50,10 +54,11 @@ fn create(dir: &Path) -> std::process::Output {
             "--output",
             "json",
             "--quiet",
-        ],
-        dir,
-        &[],
-    )
+        ][..],
+        extra,
+    ]
+    .concat();
+    builder(&args, dir, &[])
 }
 
 fn bom(dir: &Path) -> serde_json::Value {
@@ -311,4 +316,66 @@ fn referrers_travel_and_stay_discoverable_without_a_referrers_api() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].digest.to_string(), artifact);
     assert_eq!(listed[0].artifact_type.as_deref(), Some("application/vnd.example.sbom"));
+}
+
+/// A policy trusting the fixture key, for `create --policy`.
+fn key_policy(dir: &Path) -> String {
+    let path = dir.join("trust.yaml");
+    std::fs::write(&path, format!("keys: ['{}']\n", fixtures().join("keys/test.pub").display())).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn with_a_policy_only_images_signed_by_a_trusted_signer_enter_the_bundle() {
+    let registry = Distribution::start();
+    seed(&registry);
+    let digest = raw_digest(&format!("{}/demo/app:1.0", registry.host()));
+    let dir = inputs_from_registry(&registry, "");
+    let policy = key_policy(dir.path());
+
+    let unsigned = create_with(dir.path(), &["--policy", &policy]);
+    assert_ne!(unsigned.status.code(), Some(0));
+    assert!(
+        text(&unsigned.stderr).contains("source signature refused: no cosign signature"),
+        "{}",
+        text(&unsigned.stderr)
+    );
+    assert!(!dir.path().join("out/demo-0.1.0.tar.zst").exists(), "nothing is built");
+
+    cosign_sign(&registry.host(), "demo/app", &digest, &fixtures().join("keys/other.key"));
+    let untrusted = create_with(dir.path(), &["--policy", &policy]);
+    assert_ne!(untrusted.status.code(), Some(0));
+    assert!(text(&untrusted.stderr).contains("not signed by any of key SHA256:"), "{}", text(&untrusted.stderr));
+    assert!(!dir.path().join("out/demo-0.1.0.tar.zst").exists(), "nothing is built");
+
+    // A trusted signature beside the untrusted one: accepted, and recorded in the provenance.
+    cosign_sign(&registry.host(), "demo/app", &digest, &fixtures().join("keys/test.key"));
+    let signed = create_with(dir.path(), &["--policy", &policy]);
+    assert_eq!(signed.status.code(), Some(0), "{}", text(&signed.stderr));
+    let archive = dir.path().join("out/demo-0.1.0.tar.zst");
+    let envelope = Command::new("tar")
+        .args(["--zstd", "-xOf"])
+        .arg(&archive)
+        .arg("provenance/bundle.intoto.json")
+        .output()
+        .unwrap();
+    let envelope: serde_json::Value = serde_json::from_slice(&envelope.stdout).unwrap();
+    use base64::Engine as _;
+    let statement: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let app = &statement["predicate"]["buildDefinition"]["resolvedDependencies"][0];
+    assert_eq!(app["digest"]["sha256"], digest.trim_start_matches("sha256:"));
+    assert!(app["annotations"]["cosignSignatureVerified"].as_str().unwrap().starts_with("key SHA256:"), "{app}");
+}
+
+#[test]
+fn with_a_policy_an_image_from_a_local_layout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    let policy = key_policy(dir.path());
+    let out = create_with(dir.path(), &["--policy", &policy]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("an OCI layout source has none"), "{}", text(&out.stderr));
 }

@@ -88,7 +88,7 @@ fn a_fallback_answers_only_with_a_trusted_signature() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["layer"], "fallback");
-    assert!(v["signedBy"].as_str().unwrap().starts_with("SHA256:"));
+    assert!(v["signedBy"].as_str().unwrap().starts_with("key SHA256:"), "{v}");
     let records = audit(dir.path());
     assert_eq!(records.iter().map(|r| r["layer"].as_str().unwrap()).collect::<Vec<_>>(), ["none", "none", "fallback"]);
 }
