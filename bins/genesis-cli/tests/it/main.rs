@@ -198,3 +198,43 @@ fn sigstore_js_accepts_the_bundles_we_write_and_only_with_our_key() {
         sigstore_js(&bundle, &fixtures.join("bundles/truncated/demo-0.1.0.tar.zst"), &fixtures.join("keys/test.pub"));
     assert!(!tampered.status.success(), "sigstore-js accepted other bytes");
 }
+
+/// The provenance envelope inside our bundles, wrapped as a key-signed v0.3 sigstore bundle,
+/// is a standard DSSE in-toto attestation to sigstore-js: signature over the PAE, key hint.
+/// (sigstore-js leaves the subject-to-artifact binding to its caller; ours is tested by the
+/// `provenance-from-other-bundle` fixture.)
+#[test]
+fn sigstore_js_accepts_the_provenance_envelope_for_the_bom_it_names() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let archive = fixtures.join("bundles/good/demo-0.1.0.tar.zst");
+    let entry = |archive: &Path, name: &str| {
+        let out = Command::new("tar").args(["--zstd", "-xOf"]).arg(archive).arg(name).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        out.stdout
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = genesis_trust::PublicKey::from_pem_file(&fixtures.join("keys/test.pub")).unwrap();
+    let wrap = |archive: &Path, name: &str| {
+        let envelope: serde_json::Value =
+            serde_json::from_slice(&entry(archive, "provenance/bundle.intoto.json")).unwrap();
+        let bundle = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": { "publicKey": { "hint": key.hint() }, "tlogEntries": [], "timestampVerificationData": {} },
+            "dsseEnvelope": envelope,
+        });
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
+        path
+    };
+    let bom_path = dir.path().join("bom.json");
+    std::fs::write(&bom_path, entry(&archive, "bom.json")).unwrap();
+
+    let good = wrap(&archive, "good.sigstore.json");
+    let ok = sigstore_js(&good, &bom_path, &fixtures.join("keys/test.pub"));
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let other_key = sigstore_js(&good, &bom_path, &fixtures.join("keys/other.pub"));
+    assert!(!other_key.status.success(), "sigstore-js accepted another key");
+    let tampered = wrap(&fixtures.join("bundles/provenance-tampered/demo-0.1.0.tar.zst"), "tampered.sigstore.json");
+    let refused = sigstore_js(&tampered, &bom_path, &fixtures.join("keys/test.pub"));
+    assert!(!refused.status.success(), "sigstore-js accepted an edited statement");
+}
