@@ -418,6 +418,8 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
             e[1] = file(SIGNATURE_PATH, &other_release_sig);
         })?,
     ));
+    // A trusted key's genuine signature, but over another release's BOM.
+    cases.push(("signature-from-other-bundle", with(&|e| e[1] = file(SIGNATURE_PATH, &other_release_sig))?));
     let provenance = head.provenance.clone().expect("the builder writes provenance");
     let edited = edit_envelope_payload(&provenance, "bundle-builder@v", "evil-builder@v")?;
     cases.push(("provenance-tampered", with(&|e| e[2] = file(PROVENANCE_PATH, &edited))?));

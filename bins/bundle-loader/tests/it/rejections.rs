@@ -27,6 +27,7 @@ const CASES: &[(&str, &str)] = &[
     ("trailing-garbage", "bytes of trailing data"),
     ("decompression-bomb", "limit exceeded: decompression ratio"),
     ("oversized-bom", "limit exceeded: bom.json size (16777217 > 16777216)"),
+    ("signature-from-other-bundle", "BOM signature does not verify against any trusted key"),
     ("provenance-from-other-bundle", "SLSA provenance refused: its subject"),
     ("provenance-tampered", "SLSA provenance refused: its signature does not verify with the bundle key"),
     ("sbom-entry-missing", "SBOM sbom/bundle.cdx.json is incomplete: it does not list manifest manifests/service.yaml"),
