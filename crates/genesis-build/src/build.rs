@@ -233,12 +233,23 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Re
         for referrer in options.pulled.referrers.get(image.image.text()).into_iter().flatten() {
             let by_digest = format!("{}/{}@{}", r.registry(), r.repository(), referrer.digest);
             let name = format!("{}.referrer-{}", image.name, &referrer.digest.hex()[..12]);
-            sources.push((
-                name,
-                image.image.text().to_owned(),
-                Layout::store(&cache).resolve(referrer, &[], &cache)?,
-                by_digest,
-            ));
+            let resolved = Layout::store(&cache).resolve(referrer, &[], &cache)?;
+            if let Some(sbom) = crate::sbom::carried_sbom(referrer, &resolved)? {
+                let path = format!("sbom/images/{}.{}{}", image.name, &referrer.digest.hex()[..12], sbom.extension);
+                plan.add(
+                    bundle_path(&path, &sbom.file)?,
+                    sbom.size,
+                    sbom.digest.clone(),
+                    Content::File(sbom.file.clone()),
+                    &sbom.file,
+                )?;
+                plan.bom.sboms.push(SbomEntry {
+                    path: bundle_path(&path, &sbom.file)?,
+                    media_type: sbom.media_type,
+                    describes: image.name.to_string(),
+                });
+            }
+            sources.push((name, image.image.text().to_owned(), resolved, by_digest));
         }
         if let Some(sig) = options.pulled.signatures.get(image.image.text()) {
             let tag = format!("{}-{}.sig", top.digest.algorithm().name(), top.digest.hex());

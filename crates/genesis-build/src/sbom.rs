@@ -14,13 +14,56 @@ use cyclonedx_bom::models::hash::{Hash, HashAlgorithm, HashValue, Hashes};
 use cyclonedx_bom::models::metadata::Metadata;
 use cyclonedx_bom::models::property::{Properties, Property};
 use cyclonedx_bom::models::tool::{Tool, Tools};
+use std::path::PathBuf;
+
 use genesis_bundle::Bom;
-use genesis_types::{Digest, Platform};
+use genesis_types::{Descriptor, Digest, ImageManifest, Platform, media_types};
+
+use crate::layout::ResolvedImage;
+use crate::{BuildError, Result};
 
 /// Where the bundle's SBOM lives.
 pub const BUNDLE_SBOM_PATH: &str = "sbom/bundle.cdx.json";
 /// The media type of CycloneDX JSON.
 pub const CYCLONEDX_JSON: &str = "application/vnd.cyclonedx+json";
+
+/// SPDX JSON's media type.
+pub const SPDX_JSON: &str = "application/spdx+json";
+
+/// An SBOM document an image's source carried as an OCI referrer.
+pub struct CarriedSbom {
+    /// Its media type.
+    pub media_type: String,
+    /// File name extension for it.
+    pub extension: &'static str,
+    /// The layer blob in the cache.
+    pub file: PathBuf,
+    /// Its size.
+    pub size: u64,
+    /// Its digest (checked when it was pulled, and again while packing).
+    pub digest: Digest,
+}
+
+/// The SBOM a referrer carries, when its manifest's artifact type (or config media type)
+/// says CycloneDX or SPDX JSON: its first layer, which the bundle then also holds as a file
+/// under `sbom/images/`.
+pub fn carried_sbom(referrer: &Descriptor, resolved: &ResolvedImage) -> Result<Option<CarriedSbom>> {
+    let kind = |t: &str| match t {
+        CYCLONEDX_JSON => Some(".cdx.json"),
+        SPDX_JSON => Some(".spdx.json"),
+        _ => None,
+    };
+    if !media_types::is_manifest(&referrer.media_type) {
+        return Ok(None);
+    }
+    let Some((_, path)) = resolved.blobs.get(&referrer.digest) else { return Ok(None) };
+    let bytes = std::fs::read(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
+    let Ok(manifest) = serde_json::from_slice::<ImageManifest>(&bytes) else { return Ok(None) };
+    let media_type = manifest.artifact_type.clone().unwrap_or_else(|| manifest.config.media_type.clone());
+    let (Some(extension), Some(layer)) = (kind(&media_type), manifest.layers.first()) else { return Ok(None) };
+    let Some((size, file)) = resolved.blobs.get(&layer.digest) else { return Ok(None) };
+    Ok(Some(CarriedSbom { media_type, extension, file: file.clone(), size: *size, digest: layer.digest.clone() }))
+}
 
 /// The SBOM of the planned `bom` (which must not yet list the SBOM itself). `platforms`
 /// gives each image's platform manifests, by image name.

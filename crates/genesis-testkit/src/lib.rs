@@ -255,9 +255,15 @@ pub fn put_manifest(host: &str, repo: &str, reference: &str, media_type: &str, b
 /// Attaches an artifact to `subject` the way `oras attach` does against a registry without
 /// the Referrers API: the artifact manifest by digest, listed in the `sha256-<hex>` tag
 /// index. Returns the artifact's digest.
-pub fn attach_referrer(host: &str, repo: &str, subject: &serde_json::Value, artifact_type: &str) -> String {
+pub fn attach_referrer(
+    host: &str,
+    repo: &str,
+    subject: &serde_json::Value,
+    artifact_type: &str,
+    payload: &[u8],
+) -> String {
     let config = push_blob(host, repo, b"{}", "application/vnd.oci.empty.v1+json");
-    let layer = push_blob(host, repo, b"an attached artifact", "application/vnd.example.payload");
+    let layer = push_blob(host, repo, payload, artifact_type);
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "artifactType": artifact_type, "config": config, "layers": [layer], "subject": subject

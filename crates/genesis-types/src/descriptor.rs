@@ -94,4 +94,7 @@ pub struct ImageManifest {
     /// The manifest this one refers to (OCI 1.1 referrers).
     #[serde(default)]
     pub subject: Option<Descriptor>,
+    /// What kind of artifact this is (OCI 1.1), e.g. `application/vnd.cyclonedx+json`.
+    #[serde(default)]
+    pub artifact_type: Option<String>,
 }

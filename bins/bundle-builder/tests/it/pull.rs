@@ -295,8 +295,15 @@ fn referrers_travel_and_stay_discoverable_without_a_referrers_api() {
         .unwrap()
         .stdout;
     let subject = serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": genesis_bundle::sha256(&raw).to_string(), "size": raw.len()});
-    let artifact =
-        genesis_testkit::attach_referrer(&registry.host(), "demo/app", &subject, "application/vnd.example.sbom");
+    // The attached artifact is the image's own SBOM, as `syft … | oras attach` leaves it.
+    let image_sbom = br#"{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[]}"#;
+    let artifact = genesis_testkit::attach_referrer(
+        &registry.host(),
+        "demo/app",
+        &subject,
+        "application/vnd.cyclonedx+json",
+        image_sbom,
+    );
 
     let dir = inputs_from_registry(&registry, "");
     let out = create(dir.path());
@@ -305,6 +312,14 @@ fn referrers_travel_and_stay_discoverable_without_a_referrers_api() {
     assert_eq!(images.len(), 2, "{images:?}");
     assert_eq!(images[1]["digest"], artifact.as_str());
     assert_eq!(images[1]["ref"], format!("registry.example.com/demo/app@{artifact}").as_str());
+    // The SBOM it carries is also a file of its own, listed as describing the image.
+    let sboms = bom(dir.path())["sboms"].as_array().unwrap().clone();
+    let own = sboms.iter().find(|s| s["describes"] == "app").unwrap_or_else(|| panic!("{sboms:?}"));
+    assert_eq!(own["mediaType"], "application/vnd.cyclonedx+json");
+    let path = own["path"].as_str().unwrap();
+    let archive = dir.path().join("out/demo-0.1.0.tar.zst");
+    let carried = Command::new("tar").args(["--zstd", "-xOf"]).arg(&archive).arg(path).output().unwrap();
+    assert_eq!(carried.stdout, image_sbom);
 
     // Loaded into another Distribution (no Referrers API), the artifact is listed under the
     // fallback tag, so referrer-aware clients still find it.
@@ -315,7 +330,7 @@ fn referrers_travel_and_stay_discoverable_without_a_referrers_api() {
     assert!(!api, "Distribution 2.8 has no Referrers API");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].digest.to_string(), artifact);
-    assert_eq!(listed[0].artifact_type.as_deref(), Some("application/vnd.example.sbom"));
+    assert_eq!(listed[0].artifact_type.as_deref(), Some("application/vnd.cyclonedx+json"));
 }
 
 /// A policy trusting the fixture key, for `create --policy`.
