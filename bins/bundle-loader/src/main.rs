@@ -2,6 +2,7 @@
 //! carrier), unpacks it, or loads its images into the cluster-local registry, only once
 //! everything verified.
 
+mod export;
 mod load;
 mod resolve;
 mod serve;
@@ -31,6 +32,9 @@ enum Command {
     Load(load::LoadArgs),
     /// Verify a bundle, then serve it as a read-only OCI registry straight from the archive.
     Serve(serve::ServeArgs),
+    /// Verify a bundle, then write its images as one archive a container runtime imports
+    /// (`ctr images import`, `podman load`, k3s air-gap images), for clusters without a registry.
+    Export(export::ExportArgs),
     /// Resolve an image reference through the layered resolver: the local registry, then
     /// the configured fallbacks (signed images only), then fail closed.
     Resolve(resolve::ResolveArgs),
@@ -49,5 +53,6 @@ fn main() -> ExitCode {
         Command::Load(args) => load::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Resolve(args) => resolve::run(args),
+        Command::Export(args) => export::run(args),
     })
 }

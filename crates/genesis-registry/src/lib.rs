@@ -5,6 +5,7 @@
 mod archive_blobs;
 mod client;
 mod error;
+pub mod export;
 pub mod load;
 pub mod resolver;
 pub mod rewrite;

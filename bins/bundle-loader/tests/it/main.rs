@@ -5,6 +5,7 @@
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod export;
 mod interrupt;
 mod policy;
 mod registry;

@@ -1,0 +1,84 @@
+//! `bundle-loader export`: verify, then write the bundle's images as one archive a container
+//! runtime imports (`ctr -n k8s.io images import`, `podman load`, k3s' air-gap images folder).
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use genesis_app::verify::{VerifyArgs, check_bundle, refuse};
+use genesis_app::{OutputFormat, exit, print_json};
+use genesis_registry::ArchiveIndex;
+use genesis_registry::export::{RuntimeFormat, export_images};
+use genesis_trust::SignedBom as _;
+use genesis_types::Platform;
+
+/// The archive formats of `--format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// An OCI image layout in a tar.
+    OciArchive,
+    /// `docker save`'s archive (one platform per image).
+    DockerArchive,
+}
+
+/// Arguments of `export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Verification inputs.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    /// Archive format.
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// Export only this platform of multi-platform images (os/arch[/variant]); required for
+    /// a docker archive of a multi-platform image.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<Platform>,
+    /// The archive to write (atomically: it appears only when complete).
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    pub output_file: PathBuf,
+}
+
+/// Runs `export`: exit 0 written, 1 verification refused.
+pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
+    let checked = match check_bundle(&args.verify) {
+        Ok(c) => c,
+        Err(e) => return refuse(&args.verify, e, "nothing was exported"),
+    };
+    let limits = args.verify.limits.limits();
+    let index = ArchiveIndex::open(checked.archive(), checked.signed_bom(), &limits)?;
+    let format = match args.format {
+        Format::OciArchive => RuntimeFormat::OciArchive,
+        Format::DockerArchive => RuntimeFormat::DockerArchive,
+    };
+    let target = &args.output_file;
+    let partial = genesis_bundle::scratch::scratch_path(target, "partial")
+        .with_context(|| format!("{} has no file name", target.display()))?;
+    genesis_app::interrupt::remove_on_interrupt(partial.clone());
+    let written = File::create(&partial).with_context(|| format!("creating {}", partial.display())).and_then(|file| {
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let images = export_images(&index, checked.signed_bom(), format, args.platform.as_ref(), &mut out)?;
+        out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", partial.display()))?;
+        std::fs::rename(&partial, target).with_context(|| format!("renaming into {}", target.display()))?;
+        Ok(images)
+    });
+    let images = match written {
+        Ok(images) => images,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    match args.verify.output {
+        OutputFormat::Json => print_json(&serde_json::json!({ "archive": target, "images": images }))?,
+        OutputFormat::Text => {
+            eprint!("{}", genesis_app::verify::render_text(checked.report()));
+            for image in &images {
+                println!("✓ {} ({}, {})", image.name, image.digest, image.platforms.join(", "));
+            }
+            println!("wrote {}", target.display());
+        }
+    }
+    Ok(exit::OK)
+}
