@@ -6,7 +6,9 @@
 // Test support: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod pki;
 pub mod runtimes;
+pub mod services;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

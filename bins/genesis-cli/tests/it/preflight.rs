@@ -1,0 +1,144 @@
+//! `genesis preflight` against real servers on loopback: PostgreSQL and Redis from Debian,
+//! the Debian registry over TLS with rcgen certificates (valid, expiring, expired, another
+//! CA) and over plain HTTP, the system resolver for `localhost`, and the disk; then each
+//! server stopped to see its FAIL row.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use genesis_testkit::Distribution;
+use genesis_testkit::pki::TlsPki;
+use genesis_testkit::services::{Postgres, Redis};
+
+use crate::text;
+
+fn preflight(file: &Path) -> (Output, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_genesis"))
+        .args(["preflight", "-f", file.to_str().unwrap(), "--output", "json"])
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    (out, report)
+}
+
+/// (status, detail, remedy) of the check whose name starts with `prefix`.
+fn row<'a>(report: &'a serde_json::Value, prefix: &str) -> (&'a str, &'a str, &'a str) {
+    let c = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} row in {report}"));
+    (c["status"].as_str().unwrap(), c["detail"].as_str().unwrap(), c["remedy"].as_str().unwrap())
+}
+
+fn bundle() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bundles/good/demo-0.1.0.tar.zst")
+}
+
+#[test]
+fn every_check_passes_against_ready_servers_then_fails_with_a_remedy_when_they_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TlsPki::write(dir.path());
+    let mut postgres = Postgres::start();
+    let mut redis = Redis::start();
+    let tls = Distribution::start_with(Some(pki.valid.clone()));
+    let mut registry = Distribution::start();
+    let file = dir.path().join("preflight.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "postgres: {{ url: \"{}\" }}\nredis: {{ url: \"{}\" }}\ndns: [localhost]\n\
+             tls: [ {{ endpoint: \"127.0.0.1:{}\", ca: ca.crt, warnDays: 30 }} ]\n\
+             registry: {{ url: \"http://{}\" }}\ndisk: {{ path: \"{}\", bundle: \"{}\" }}\n",
+            postgres.url(),
+            redis.url(),
+            tls.port,
+            registry.host(),
+            dir.path().display(),
+            bundle().display()
+        ),
+    )
+    .unwrap();
+
+    let (ok, report) = preflight(&file);
+    assert_eq!(ok.status.code(), Some(0), "{report}");
+    assert_eq!(report["checks"].as_array().unwrap().len(), 6);
+    for c in report["checks"].as_array().unwrap() {
+        assert_eq!(c["status"], "pass", "{c}");
+    }
+    assert_eq!(row(&report, "postgres").1, "connected; SELECT 1 answered");
+    assert!(!report.to_string().contains(Redis::PASSWORD), "the password never appears in the report");
+    assert!(row(&report, "tls").1.contains("chain verifies against"), "{report}");
+
+    postgres.stop();
+    redis.kill();
+    registry.kill();
+    let (failed, report) = preflight(&file);
+    assert_eq!(failed.status.code(), Some(1), "{report}");
+    for (name, detail) in [("postgres", "cannot connect"), ("redis", "cannot connect"), ("registry", "")] {
+        let (status, d, remedy) = row(&report, name);
+        assert_eq!(status, "fail", "{name}: {report}");
+        assert!(d.contains(detail), "{name}: {d}");
+        assert!(remedy.contains("start"), "{name}: {remedy}");
+    }
+    assert_eq!(row(&report, "dns").0, "pass");
+}
+
+#[test]
+fn tls_chains_are_judged_expiring_expired_or_from_another_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TlsPki::write(dir.path());
+    let expiring = Distribution::start_with(Some(pki.expiring.clone()));
+    let expired = Distribution::start_with(Some(pki.expired.clone()));
+    let valid = Distribution::start_with(Some(pki.valid.clone()));
+    let file = dir.path().join("preflight.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "tls:\n  - {{ endpoint: \"127.0.0.1:{}\", ca: ca.crt, warnDays: 30 }}\n  - {{ endpoint: \"127.0.0.1:{}\", ca: ca.crt }}\n  - {{ endpoint: \"127.0.0.1:{}\", ca: other-ca.crt }}\n",
+            expiring.port, expired.port, valid.port
+        ),
+    )
+    .unwrap();
+    let (out, report) = preflight(&file);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["status"], "warn", "{}", checks[0]);
+    assert!(checks[0]["remedy"].as_str().unwrap().contains("renew"), "{}", checks[0]);
+    assert_eq!(checks[1]["status"], "fail", "{}", checks[1]);
+    assert!(checks[1]["detail"].as_str().unwrap().contains("expired"), "{}", checks[1]);
+    assert_eq!(checks[2]["status"], "fail", "{}", checks[2]);
+    assert!(checks[2]["detail"].as_str().unwrap().contains("does not lead to a CA in"), "{}", checks[2]);
+}
+
+#[test]
+fn a_wrong_redis_password_a_missing_disk_path_and_text_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start();
+    let file = dir.path().join("preflight.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "redis: {{ url: \"redis://127.0.0.1:{}\" }}\ndisk: {{ path: \"{}/nowhere\", bundle: \"{}\" }}\n",
+            redis.port,
+            dir.path().display(),
+            bundle().display()
+        ),
+    )
+    .unwrap();
+    let (out, report) = preflight(&file);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let (status, detail, remedy) = row(&report, "redis");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("NOAUTH"), "{detail}");
+    assert!(remedy.contains("password"), "{remedy}");
+    assert_eq!(row(&report, "disk").0, "fail");
+
+    let text_out =
+        Command::new(env!("CARGO_BIN_EXE_genesis")).args(["preflight", "-f", file.to_str().unwrap()]).output().unwrap();
+    let t = text(&text_out.stdout);
+    assert!(t.lines().any(|l| l.starts_with("FAIL  redis")), "{t}");
+    assert!(t.contains("remedy: "), "{t}");
+    assert!(t.ends_with("0 passed, 0 warnings, 2 failed\n"), "{t}");
+}

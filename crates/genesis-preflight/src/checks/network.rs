@@ -1,0 +1,166 @@
+//! Name resolution, TLS chains and the registry's `/v2/`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use genesis_registry::{Credentials, Registry, RegistryOptions};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use x509_cert::der::Decode as _;
+
+use super::bounded;
+use crate::Check;
+use crate::spec::{RegistryCheck, TlsCheck};
+
+/// The name resolves to at least one address (through the system resolver).
+pub async fn dns(host: &str) -> Check {
+    let name = format!("dns {host}");
+    let remedy = "add the name to the internal DNS (or /etc/hosts), or correct it in the file";
+    bounded(&name, remedy, async {
+        match tokio::net::lookup_host((host, 0)).await {
+            Ok(addrs) => {
+                let addrs: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
+                if addrs.is_empty() {
+                    Check::fail(&name, "no address", remedy)
+                } else {
+                    Check::pass(&name, format!("resolves to {}", addrs.join(", ")))
+                }
+            }
+            Err(e) => Check::fail(&name, format!("does not resolve: {e}"), remedy),
+        }
+    })
+    .await
+}
+
+/// The endpoint's chain verifies against the CA bundle for its host name; WARN when the
+/// leaf expires within `warn_days`.
+pub async fn tls(t: &TlsCheck) -> Check {
+    let name = format!("tls {}", t.endpoint);
+    let ca = t.ca.display().to_string();
+    let roots = match read_roots(&t.ca) {
+        Ok(r) => r,
+        Err(e) => return Check::fail(&name, format!("CA bundle {ca}: {e}"), "point tls[].ca at a PEM CA bundle"),
+    };
+    let host = t.endpoint.rsplit_once(':').map_or(t.endpoint.as_str(), |(h, _)| h).trim_matches(['[', ']']);
+    let Ok(server_name) = ServerName::try_from(host.to_owned()) else {
+        return Check::fail(
+            &name,
+            format!("{host:?} is not a host name or address"),
+            "write the endpoint as host:port",
+        );
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    bounded(&name, "start the endpoint, or correct tls[].endpoint", async {
+        let tcp = match TcpStream::connect(&t.endpoint).await {
+            Ok(s) => s,
+            Err(e) => {
+                return Check::fail(
+                    &name,
+                    format!("cannot connect: {e}"),
+                    "start the endpoint, or correct tls[].endpoint",
+                );
+            }
+        };
+        let stream = match connector.connect(server_name, tcp).await {
+            Ok(s) => s,
+            Err(e) => return handshake_failure(&name, &e.to_string(), &ca),
+        };
+        let Some(leaf) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+            return Check::fail(&name, "the server sent no certificate", "configure a certificate on the endpoint");
+        };
+        let Ok(cert) = x509_cert::Certificate::from_der(leaf.as_ref()) else {
+            return Check::fail(&name, "the leaf certificate does not parse", "reissue the certificate");
+        };
+        let not_after = cert.tbs_certificate.validity.not_after;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let days_left = not_after.to_unix_duration().saturating_sub(now).as_secs() / 86_400;
+        let detail = format!("chain verifies against {ca}; leaf valid until {not_after} ({days_left} days)");
+        if days_left < u64::from(t.warn_days) {
+            Check::warn(&name, detail, format!("renew the certificate: it expires within {} days", t.warn_days))
+        } else {
+            Check::pass(&name, detail)
+        }
+    })
+    .await
+}
+
+fn read_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, String> {
+    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    }
+    if roots.is_empty() {
+        return Err("no certificate in it".into());
+    }
+    Ok(roots)
+}
+
+/// A failed handshake, with the cause an operator can act on.
+fn handshake_failure(name: &str, error: &str, ca: &str) -> Check {
+    let (detail, remedy) = if error.contains("Expired") {
+        ("the certificate has expired".to_owned(), "renew the endpoint's certificate".to_owned())
+    } else if error.contains("UnknownIssuer") || error.contains("BadSignature") {
+        (
+            format!("the chain does not lead to a CA in {ca}"),
+            format!("install a certificate issued under {ca}, or give the right CA bundle"),
+        )
+    } else if error.contains("NotValidForName") {
+        (
+            "the certificate is not valid for this host name".to_owned(),
+            "reissue it with this name in its SAN".to_owned(),
+        )
+    } else {
+        ("TLS handshake failed".to_owned(), "check the endpoint's TLS configuration".to_owned())
+    };
+    Check::fail(name, format!("{detail} ({error})"), remedy)
+}
+
+/// `GET /v2/` answers 200, after authenticating with the authfile's credentials if asked.
+pub async fn registry(r: &RegistryCheck) -> Check {
+    let name = format!("registry {}", r.url);
+    let (plain_http, host) = match (r.url.strip_prefix("http://"), r.url.strip_prefix("https://")) {
+        (Some(h), _) => (true, h),
+        (_, Some(h)) => (false, h),
+        _ => {
+            return Check::fail(
+                &name,
+                "the URL must start with https:// or http://",
+                "write registry.url as https://host:port",
+            );
+        }
+    };
+    let host = host.trim_end_matches('/');
+    let credentials = match &r.authfile {
+        Some(f) => match Credentials::from_docker_config(f, host) {
+            Ok(c) => c,
+            Err(e) => return Check::fail(&name, e.to_string(), "point registry.authfile at a Docker config.json"),
+        },
+        None => None,
+    };
+    let authenticated = credentials.is_some();
+    let options = RegistryOptions { plain_http, ca_file: r.ca.clone(), credentials, retries: 1 };
+    let client = match Registry::new(host, &options) {
+        Ok(c) => c,
+        Err(e) => return Check::fail(&name, e.to_string(), "correct registry.url or registry.ca"),
+    };
+    let remedy = "start the registry, or correct registry.url";
+    bounded(&name, remedy, async {
+        match client.ping().await {
+            Ok(()) if authenticated => Check::pass(&name, "/v2/ answered 200 with the authfile's credentials"),
+            Ok(()) => Check::pass(&name, "/v2/ answered 200"),
+            Err(e) if e.to_string().contains("401") => Check::fail(
+                &name,
+                format!("authentication refused: {e}"),
+                "give registry.authfile with credentials this registry accepts",
+            ),
+            Err(e) => Check::fail(&name, e.to_string(), remedy),
+        }
+    })
+    .await
+}
