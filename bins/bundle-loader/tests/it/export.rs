@@ -21,13 +21,6 @@ fn exported(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The bundle's digest for the app image, from its BOM.
-fn bom_digest() -> String {
-    let mut r = genesis_bundle::ArchiveReader::open_head(&case("good"), &Default::default()).unwrap();
-    let bom: serde_json::Value = serde_json::from_slice(&r.read_head().unwrap().bom).unwrap();
-    bom["images"][0]["digest"].as_str().unwrap().to_owned()
-}
-
 #[test]
 fn containerd_imports_the_oci_archive_with_the_bom_name_and_digest() {
     let dir = tempfile::tempdir().unwrap();
@@ -41,7 +34,7 @@ fn containerd_imports_the_oci_archive_with_the_bom_name_and_digest() {
     assert!(import.status.success(), "{}{}", text(&import.stderr), containerd.log());
     let listed = text(&containerd.ctr(&["-n", "k8s.io", "images", "ls"]).stdout);
     let line = listed.lines().find(|l| l.starts_with(&format!("{NAME} "))).unwrap_or_else(|| panic!("{listed}"));
-    assert!(line.contains(&bom_digest()), "the index digest is the bundle's: {line}");
+    assert!(line.contains(&crate::good_image_digest()), "the index digest is the bundle's: {line}");
     assert!(line.contains("linux/amd64") && line.contains("linux/arm64"), "{line}");
     let check = text(&containerd.ctr(&["-n", "k8s.io", "images", "check"]).stdout);
     assert!(check.lines().any(|l| l.starts_with(NAME) && l.contains("complete")), "{check}");
@@ -81,7 +74,7 @@ fn podman_and_containerd_load_one_platform_of_the_oci_archive() {
     let archive = dir.path().join("arm64.oci.tar");
     let report = exported(&export(&case("good"), &archive, &["--format", "oci-archive", "--platform", "linux/arm64"]));
     let manifest = report["images"][0]["digest"].as_str().unwrap().to_owned();
-    assert_ne!(manifest, bom_digest(), "narrowed to the arm64 manifest itself");
+    assert_ne!(manifest, crate::good_image_digest(), "narrowed to the arm64 manifest itself");
 
     let podman = Podman::default();
     let load = podman.load(&archive);

@@ -28,6 +28,17 @@ pub fn case(name: &str) -> PathBuf {
     fixtures().join("bundles").join(name).join(ARCHIVE)
 }
 
+/// The BOM of `archive`, read from its head (tests look; the loader verifies).
+pub fn bom_of(archive: &Path) -> serde_json::Value {
+    let mut r = genesis_bundle::ArchiveReader::open_head(archive, &Default::default()).unwrap();
+    serde_json::from_slice(&r.read_head().unwrap().bom).unwrap()
+}
+
+/// The digest the good fixture's BOM records for its one image.
+pub fn good_image_digest() -> String {
+    bom_of(&case("good"))["images"][0]["digest"].as_str().unwrap().to_owned()
+}
+
 pub fn test_pub() -> PathBuf {
     fixtures().join("keys/test.pub")
 }

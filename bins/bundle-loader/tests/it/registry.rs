@@ -178,8 +178,7 @@ fn a_load_cut_by_a_registry_crash_finishes_on_rerun_sending_only_the_rest() {
     registry.restart();
     // What the repository holds after the crash, asked the way any client would (a blob
     // written to storage but not yet linked to the repository counts as missing).
-    let mut reader = genesis_bundle::ArchiveReader::open_head(&bundle, &Default::default()).unwrap();
-    let bom: serde_json::Value = serde_json::from_slice(&reader.read_head().unwrap().bom).unwrap();
+    let bom = crate::bom_of(&bundle);
     let top = bom["images"][0]["digest"].as_str().unwrap().to_owned();
     let blobs: Vec<String> = bom["files"]
         .as_array()

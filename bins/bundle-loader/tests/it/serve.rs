@@ -55,12 +55,6 @@ fn curl(args: &[&str]) -> (String, Vec<u8>) {
     (String::from_utf8_lossy(&raw[..split]).into_owned(), raw[split..].to_vec())
 }
 
-fn bom_image_digest() -> String {
-    let mut r = genesis_bundle::ArchiveReader::open_head(&case("good"), &Default::default()).unwrap();
-    let bom: serde_json::Value = serde_json::from_slice(&r.read_head().unwrap().bom).unwrap();
-    bom["images"][0]["digest"].as_str().unwrap().to_owned()
-}
-
 #[test]
 fn skopeo_copies_the_whole_index_from_serve() {
     let server = Server::start(&case("good"), None);
@@ -74,14 +68,14 @@ fn skopeo_copies_the_whole_index_from_serve() {
         .expect("skopeo must be installed");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    assert_eq!(index["manifests"][0]["digest"], bom_image_digest().as_str());
+    assert_eq!(index["manifests"][0]["digest"], crate::good_image_digest().as_str());
 }
 
 #[test]
 fn manifests_blobs_ranges_tags_and_catalog() {
     let server = Server::start(&case("good"), None);
     let base = format!("http://127.0.0.1:{}/v2", server.port);
-    let digest = bom_image_digest();
+    let digest = crate::good_image_digest();
 
     let (head, body) = curl(&[&format!("{base}/demo/app/manifests/1.0")]);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");

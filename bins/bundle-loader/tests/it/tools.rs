@@ -101,10 +101,7 @@ fn extracted_layout_is_read_by_skopeo_and_umoci_with_matching_digests() {
     let out = extract(&case("good"), &out_dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(listing(&out_dir), ["charts", "manifests", "oci", "sbom"]);
-    let bom: serde_json::Value = {
-        let mut r = genesis_bundle::ArchiveReader::open_head(&case("good"), &Default::default()).unwrap();
-        serde_json::from_slice(&r.read_head().unwrap().bom).unwrap()
-    };
+    let bom = crate::bom_of(&case("good"));
     let image = &bom["images"][0];
     let digest = image["digest"].as_str().unwrap();
     let layout = format!("oci:{}:{}", out_dir.join("oci").display(), image["ref"].as_str().unwrap());
