@@ -119,15 +119,17 @@ spec:
   output:    { dir: ../dist, compression: zstd, sign: true }
 ";
 
+/// The demo's manifests. Ports name their `protocol`: Kubernetes 1.20's server-side apply
+/// refuses a port list entry without it (its list key), where newer servers default it.
 const MANIFESTS: &[(&str, &str)] = &[
     ("namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n"),
     (
         "deployment.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: demo\nspec:\n  replicas: 1\n  selector:\n    matchLabels: { app: demo }\n  template:\n    metadata:\n      labels: { app: demo }\n    spec:\n      containers:\n        - name: app\n          image: registry.example.com/demo/app:1.0\n          ports: [ { containerPort: 8080 } ]\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: demo\nspec:\n  replicas: 1\n  selector:\n    matchLabels: { app: demo }\n  template:\n    metadata:\n      labels: { app: demo }\n    spec:\n      containers:\n        - name: app\n          image: registry.example.com/demo/app:1.0\n          ports: [ { containerPort: 8080, protocol: TCP } ]\n",
     ),
     (
         "service.yaml",
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: app\n  namespace: demo\nspec:\n  selector: { app: demo }\n  ports: [ { port: 80, targetPort: 8080 } ]\n",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: app\n  namespace: demo\nspec:\n  selector: { app: demo }\n  ports: [ { port: 80, targetPort: 8080, protocol: TCP } ]\n",
     ),
 ];
 

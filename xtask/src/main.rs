@@ -5,7 +5,7 @@
 //! - `bench [--size-mib N]`: whole-process figures beside tar/zstd/openssl on the same input.
 //! - `demo`: the main job on the fixtures (keygen, create, inspect, verify, extract).
 //! - `test-deps`: the test clients that come from PyPI (a venv under `target/`).
-//! - `tools`: test servers built from Debian sources (`target/tools/ocireg`).
+//! - `tools`: test servers built from Debian sources (`target/tools/ocireg`, `target/tools/kube-apiserver`).
 //! - `ci`: everything CI runs after installing packages.
 
 mod bench;

@@ -1,9 +1,10 @@
 //! `cargo xtask tools`: test servers no registry ships as a binary, built from Debian's own
-//! source packages. `target/tools/ocireg` is go-containerregistry's registry with the
-//! Referrers API on. The workplace caches a prebuilt copy in `../shared/tools`; without it
-//! (a user's clone) this builds it: the library source from Debian sid (downloaded with an
-//! apt configuration under /tmp, extracted, never installed or committed), bookworm's Go, and
-//! our 20-line `xtask/ocireg/main.go`.
+//! source packages: `target/tools/ocireg` (go-containerregistry's registry with the Referrers
+//! API on) and `target/tools/kube-apiserver` (Kubernetes 1.20.2 from bookworm's `kubernetes`
+//! source, vendor/ included). The workplace caches prebuilt copies in `../shared/tools`;
+//! without them (a user's clone) this builds them: sources downloaded with an apt
+//! configuration under /tmp (never installed or committed), bookworm's Go, and for ocireg our
+//! 20-line `xtask/ocireg/main.go`.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,26 +13,51 @@ use anyhow::{Context as _, bail};
 
 use crate::run_cmd;
 
-/// SHA-256 of the cached prebuilt binary (shared/tools/README.md).
-const OCIREG_SHA256: &str = "59f738414a747f84d4a1fc2f059eb9df819616d39528735c16669566f00cf8fc";
+/// A test server binary: where its cached copy lives, what it must hash to, how to build it.
+struct Tool {
+    name: &'static str,
+    cache: &'static str,
+    sha256: &'static str,
+    build: fn(&Path, &Path) -> anyhow::Result<()>,
+}
+
+/// SHA-256s of the unpacked binaries (shared/tools/README.md).
+const TOOLS: &[Tool] = &[
+    Tool {
+        name: "ocireg",
+        cache: "ocireg-referrers-linux-amd64.xz",
+        sha256: "59f738414a747f84d4a1fc2f059eb9df819616d39528735c16669566f00cf8fc",
+        build: build_ocireg,
+    },
+    Tool {
+        name: "kube-apiserver",
+        cache: "kube-apiserver-v1.20.2-linux-amd64.xz",
+        sha256: "11b8c0b2651788cdfe4bba2d9cfa2542d7574613d0073c76ef67ad30bd188a2f",
+        build: build_kube_apiserver,
+    },
+];
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
-    let out = root.join("target/tools/ocireg");
-    if out.exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(out.parent().expect("has a parent"))?;
-    let cached = root.join("../shared/tools/ocireg-referrers-linux-amd64.xz");
-    if cached.exists() {
-        let bytes = Command::new("xz").arg("-dc").arg(&cached).output().context("running xz")?;
-        if !bytes.status.success() || genesis_bundle::sha256(&bytes.stdout).hex() != OCIREG_SHA256 {
-            bail!("{}: does not unpack to the expected binary", cached.display());
+    for tool in TOOLS {
+        let out = root.join("target/tools").join(tool.name);
+        if out.exists() {
+            continue;
         }
-        write_executable(&out, &bytes.stdout)?;
-        println!("tools: ocireg from the cache {}", cached.display());
-        return Ok(());
+        std::fs::create_dir_all(out.parent().expect("has a parent"))?;
+        let cached = root.join("../shared/tools").join(tool.cache);
+        if cached.exists() {
+            let bytes = Command::new("xz").arg("-dc").arg(&cached).output().context("running xz")?;
+            if !bytes.status.success() || genesis_bundle::sha256(&bytes.stdout).hex() != tool.sha256 {
+                bail!("{}: does not unpack to the expected binary", cached.display());
+            }
+            write_executable(&out, &bytes.stdout)?;
+            println!("tools: {} from the cache {}", tool.name, cached.display());
+            continue;
+        }
+        (tool.build)(root, &out)?;
+        println!("tools: built {}", out.display());
     }
-    build_ocireg(root, &out)
+    Ok(())
 }
 
 fn write_executable(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -43,16 +69,13 @@ fn write_executable(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build_ocireg(root: &Path, out: &Path) -> anyhow::Result<()> {
-    let work = tempfile::tempdir()?;
-    let w = work.path();
+/// apt options that read only `sources` (one deb822 stanza) and keep every list under `w`,
+/// after `apt-get update` with them: the system's apt state is never touched.
+fn private_apt(w: &Path, sources: &str) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(w.join("apt/lists/partial"))?;
     std::fs::create_dir_all(w.join("apt/parts"))?;
-    std::fs::write(
-        w.join("apt/parts/sid.sources"),
-        "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: sid\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
-    )?;
-    let apt_opts = [
+    std::fs::write(w.join("apt/parts/private.sources"), sources)?;
+    let apt_opts = vec![
         "-o".to_owned(),
         "Dir::Etc::SourceList=/dev/null".to_owned(),
         "-o".to_owned(),
@@ -63,6 +86,20 @@ fn build_ocireg(root: &Path, out: &Path) -> anyhow::Result<()> {
         "Dir::State::Status=/dev/null".to_owned(),
     ];
     run_cmd(Command::new("apt-get").args(&apt_opts).arg("update"))?;
+    Ok(apt_opts)
+}
+
+fn ensure_installed(packages: &[&str]) -> anyhow::Result<()> {
+    run_cmd(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(packages))
+}
+
+fn build_ocireg(root: &Path, out: &Path) -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let w = work.path();
+    let apt_opts = private_apt(
+        w,
+        "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: sid\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+    )?;
     run_cmd(
         Command::new("apt-get")
             .args(&apt_opts)
@@ -75,7 +112,7 @@ fn build_ocireg(root: &Path, out: &Path) -> anyhow::Result<()> {
         .context("the downloaded .deb")?;
     run_cmd(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(w.join("root")))?;
     if Command::new("go").arg("version").output().is_err() {
-        run_cmd(Command::new("apt-get").args(["install", "-y", "-qq", "golang-go"]))?;
+        ensure_installed(&["golang-go"])?;
     }
     let gopath = w.join("root/usr/share/gocode");
     let src = gopath.join("src/ocireg");
@@ -92,6 +129,39 @@ fn build_ocireg(root: &Path, out: &Path) -> anyhow::Result<()> {
             .env("CGO_ENABLED", "0")
             .env("GOCACHE", w.join("gocache")),
     )?;
-    println!("tools: built {}", out.display());
     Ok(())
+}
+
+/// kube-apiserver 1.20.2 from bookworm's `kubernetes` source package, as TEST-INFRA §4 says:
+/// GOPATH mode over the vendored tree, `make WHAT=cmd/kube-apiserver` (10-16 minutes).
+fn build_kube_apiserver(_root: &Path, out: &Path) -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let w = work.path();
+    let apt_opts = private_apt(
+        w,
+        "Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+    )?;
+    run_cmd(Command::new("apt-get").args(&apt_opts).args(["source", "--download-only", "kubernetes"]).current_dir(w))?;
+    let orig = std::fs::read_dir(w)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with(".orig.tar.gz"))
+        .context("the kubernetes .orig.tar.gz")?;
+    run_cmd(Command::new("tar").arg("xzf").arg(&orig).current_dir(w))?;
+    ensure_installed(&["golang-go", "rsync", "make"])?;
+    let tree = w.join("kubernetes-1.20.2");
+    std::fs::create_dir_all(tree.join(".go/src/k8s.io"))?;
+    std::os::unix::fs::symlink("../../..", tree.join(".go/src/k8s.io/kubernetes"))?;
+    std::fs::create_dir_all(w.join("home"))?;
+    run_cmd(
+        Command::new("make")
+            .arg("WHAT=cmd/kube-apiserver")
+            .current_dir(&tree)
+            .env("GOPATH", tree.join(".go"))
+            .env("GOCACHE", w.join("gocache"))
+            .env("GOPROXY", "off")
+            .env("CGO_ENABLED", "0")
+            .env("HOME", w.join("home")),
+    )?;
+    let bytes = std::fs::read(tree.join("_output/bin/kube-apiserver"))?;
+    write_executable(out, &bytes)
 }

@@ -1,10 +1,14 @@
-//! `bundle-loader load`: verify, then push every image into the cluster-local registry.
+//! `bundle-loader load`: verify, then push every image into the cluster-local registry, and
+//! with `--apply` server-side apply the bundle's manifests (images rewritten to that registry).
 
 use anyhow::Context as _;
 use genesis_app::registry::RegistryArgs;
 use genesis_app::verify::{VerifyArgs, check_verified, refuse, refused, verify_signature};
 use genesis_app::{OutputFormat, exit, print_json, progress};
+use genesis_kube::{ApplyOptions, ApplyReport, Cluster, InstallRecord, Outcome};
+use genesis_registry::rewrite::ImageMap;
 use genesis_registry::{Destination, RegistryError, load::DEFAULT_CONCURRENCY};
+use genesis_trust::SignedBom;
 
 /// Arguments of `load`.
 #[derive(Debug, clap::Args)]
@@ -26,29 +30,48 @@ pub struct LoadArgs {
     /// annotation), ready for `kubectl apply -f`. The directory must not exist.
     #[arg(long, value_name = "DIR")]
     pub manifests_out: Option<std::path::PathBuf>,
+    /// After loading, apply the manifests to the cluster with server-side apply (field manager
+    /// `genesis`): Namespaces and CRDs first (each waited for until Established), every
+    /// carried image rewritten to the registry by digest; conflicts reported, never forced.
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: ask the API server what would change and print the objects; change nothing.
+    #[arg(long, requires = "apply")]
+    pub dry_run: bool,
+    /// With --apply: the kubeconfig to use (else KUBECONFIG, else the in-cluster service account).
+    #[arg(long, value_name = "FILE", requires = "apply")]
+    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 const NOT_LOADED: &str = "nothing was loaded";
 
 /// Runs `load`: verify the BOM signature; if the registry already has every blob, push the
 /// manifests (checked against the signed digests) without reading the payload; otherwise
-/// check the whole bundle first, then push what is missing.
+/// check the whole bundle first, then push what is missing. Then, as asked, write the
+/// rewritten manifests and apply them.
 pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
-    genesis_app::announce_endpoints("bundle-loader", &[&args.connection.endpoint(&args.registry.host)]);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    // Connecting reads the credentials only: the cluster is first contacted after the load.
+    let cluster = match args.apply {
+        true => Some(runtime.block_on(Cluster::connect(args.kubeconfig.as_deref()))?),
+        false => None,
+    };
+    let mut endpoints = vec![args.connection.endpoint(&args.registry.host)];
+    endpoints.extend(cluster.as_ref().map(|c| c.describe().to_owned()));
+    genesis_app::announce_endpoints("bundle-loader", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());
     let verified = match verify_signature(&args.verify) {
         Ok(v) => v,
         Err(e) => return refuse(&args.verify, e, NOT_LOADED),
     };
     let registry = args.connection.client(&args.registry.host)?;
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let present = match runtime.block_on(genesis_registry::load_if_present(&verified, &registry, &args.registry)) {
         Err(e @ (RegistryError::DigestMismatch { .. } | RegistryError::Bundle(_))) => {
             return Ok(refused(&args.verify.bundle, &e, NOT_LOADED));
         }
         other => other?,
     };
-    let summary = match present {
+    let (summary, bundle): (_, Box<dyn SignedBom>) = match present {
         Some(summary) => {
             eprintln!(
                 "✓ signature OK (key {}); every blob is already in {}: payload not re-read",
@@ -56,12 +79,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
                 summary.registry
             );
             verified.mark_installed()?;
-            if let Some(dir) = &args.manifests_out {
-                let map = genesis_registry::rewrite::ImageMap::from_summary(&summary);
-                let n = genesis_registry::rewrite::write_rewritten_manifests(&verified, &map, dir)?;
-                return report(args, &summary, Some((dir, n)));
-            }
-            summary
+            (summary, Box::new(verified))
         }
         None => {
             let checked = match check_verified(verified, &args.verify) {
@@ -81,27 +99,76 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
                 &progress,
             ))?;
             checked.mark_installed()?;
-            if let Some(dir) = &args.manifests_out {
-                let map = genesis_registry::rewrite::ImageMap::from_summary(&summary);
-                let n = genesis_registry::rewrite::write_rewritten_manifests(&checked, &map, dir)?;
-                return report(args, &summary, Some((dir, n)));
-            }
-            summary
+            (summary, Box::new(checked))
         }
     };
-    report(args, &summary, None)
+    let map = ImageMap::from_summary(&summary);
+    let rewritten = match &args.manifests_out {
+        Some(dir) => Some((dir, genesis_registry::rewrite::write_rewritten_manifests(&*bundle, &map, dir)?)),
+        None => None,
+    };
+    let applied = match &cluster {
+        Some(cluster) => Some(runtime.block_on(apply_manifests(cluster, &*bundle, &map, args.dry_run))?),
+        None => None,
+    };
+    report(args, &summary, rewritten, applied.as_ref())
+}
+
+/// What `--apply` did: the apply report and the objects an earlier version applied that this
+/// one no longer has (reported, left in place).
+struct Applied {
+    report: ApplyReport,
+    dropped: Vec<String>,
+    cluster: String,
+}
+
+async fn apply_manifests(
+    cluster: &Cluster,
+    bundle: &dyn SignedBom,
+    map: &ImageMap,
+    dry_run: bool,
+) -> anyhow::Result<Applied> {
+    let mut objects = Vec::new();
+    for m in genesis_registry::rewrite::rewritten_manifests(bundle, map)? {
+        for o in m.objects {
+            objects.push(
+                serde_json::to_value(o).with_context(|| format!("manifests/{}: not a JSON-shaped object", m.path))?,
+            );
+        }
+    }
+    let report = genesis_kube::apply(cluster, objects, ApplyOptions { dry_run }).await?;
+    let mut dropped = Vec::new();
+    if !dry_run && report.conflicts().next().is_none() {
+        let bom = bundle.signed_bom();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let record = InstallRecord::new(
+            &bom.name,
+            &bom.version,
+            &bundle.bom_sha256().to_string(),
+            genesis_bundle::rfc3339(now),
+            &report.objects,
+        );
+        if let Some(previous) = genesis_kube::record_install(cluster, &record).await? {
+            dropped = record.dropped_since(&previous);
+        }
+    }
+    Ok(Applied { report, dropped, cluster: cluster.describe().to_owned() })
 }
 
 fn report(
     args: &LoadArgs,
     summary: &genesis_registry::LoadSummary,
     rewritten: Option<(&std::path::PathBuf, usize)>,
+    applied: Option<&Applied>,
 ) -> anyhow::Result<u8> {
     match args.verify.output {
         OutputFormat::Json => print_json(&serde_json::json!({
             "registry": summary.registry,
             "images": summary.images,
             "manifestsOut": rewritten.map(|(d, n)| serde_json::json!({"dir": d, "rewrittenReferences": n})),
+            "apply": applied.map(|a| serde_json::json!({
+                "cluster": a.cluster, "dryRun": args.dry_run, "objects": a.report.objects, "dropped": a.dropped,
+            })),
         }))?,
         OutputFormat::Text => {
             for image in &summary.images {
@@ -115,7 +182,53 @@ fn report(
             if let Some((dir, n)) = rewritten {
                 println!("✓ manifests written to {} ({n} image references rewritten)", dir.display());
             }
+            if let Some(a) = applied {
+                print_applied(a, args.dry_run)?;
+            }
         }
     }
-    Ok(exit::OK)
+    let conflicts = applied.is_some_and(|a| a.report.conflicts().next().is_some());
+    Ok(if conflicts { exit::VERIFICATION_FAILED } else { exit::OK })
+}
+
+fn print_applied(a: &Applied, dry_run: bool) -> anyhow::Result<()> {
+    for o in &a.report.objects {
+        let (mark, word) = match o.outcome {
+            Outcome::Created => ("✓", "created"),
+            Outcome::Configured => ("✓", "configured"),
+            Outcome::Unchanged => ("=", "unchanged"),
+            Outcome::Conflict => ("✗", "conflict"),
+        };
+        let would = if dry_run && o.outcome != Outcome::Conflict { " (dry run)" } else { "" };
+        println!("{mark} {} {word}{would}", o.display_name());
+        if let Some(note) = &o.note {
+            println!("    {note}");
+        }
+        if let Some(c) = &o.conflict {
+            println!(
+                "    {c} — not forced: resolve the ownership (or drop the field from the other manager) and load again"
+            );
+        }
+        if let Some(result) = &o.result {
+            print!("{}", serde_yaml_ng::to_string(result)?);
+            println!("---");
+        }
+    }
+    for d in &a.dropped {
+        println!("! {d} is no longer in this bundle (left in place)");
+    }
+    if a.report.unchanged() && !a.report.objects.is_empty() {
+        println!("no change: {} already matches this bundle", a.cluster);
+    } else {
+        let count = |x| a.report.objects.iter().filter(|o| o.outcome == x).count();
+        println!(
+            "applied to {}: {} created, {} configured, {} unchanged, {} conflicts",
+            a.cluster,
+            count(Outcome::Created),
+            count(Outcome::Configured),
+            count(Outcome::Unchanged),
+            count(Outcome::Conflict)
+        );
+    }
+    Ok(())
 }

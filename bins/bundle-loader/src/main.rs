@@ -6,6 +6,7 @@ mod export;
 mod load;
 mod resolve;
 mod serve;
+mod status;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,8 @@ enum Command {
     /// Verify a bundle, then write its images as one archive a container runtime imports
     /// (`ctr images import`, `podman load`, k3s air-gap images), for clusters without a registry.
     Export(export::ExportArgs),
+    /// List the bundles applied to the cluster (name, version, BOM digest, time, objects).
+    Status(status::StatusArgs),
     /// Resolve an image reference through the layered resolver: the local registry, then
     /// the configured fallbacks (signed images only), then fail closed.
     Resolve(resolve::ResolveArgs),
@@ -44,7 +47,7 @@ fn main() -> ExitCode {
     genesis_app::init_logging();
     genesis_app::interrupt::install();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Load(_) | Command::Resolve(_)) {
+    if !matches!(cli.command, Command::Load(_) | Command::Resolve(_) | Command::Status(_)) {
         genesis_app::announce_endpoints("bundle-loader", &[]);
     }
     genesis_app::exit::run(|| match &cli.command {
@@ -54,5 +57,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Resolve(args) => resolve::run(args),
         Command::Export(args) => export::run(args),
+        Command::Status(args) => status::run(args),
     })
 }

@@ -125,10 +125,10 @@ fn annotate(object: &mut Value, originals: &BTreeMap<String, String>) {
     }
 }
 
-/// Rewrites every object of a multi-document YAML text; returns the new text and the count
-/// of references changed.
-pub fn rewrite_yaml(map: &ImageMap, text: &str) -> std::result::Result<(String, usize), serde_yaml_ng::Error> {
-    let mut out = String::new();
+/// Rewrites every object of a multi-document YAML text; returns the objects and the count of
+/// references changed.
+fn rewrite_documents(map: &ImageMap, text: &str) -> std::result::Result<(Vec<Value>, usize), serde_yaml_ng::Error> {
+    let mut objects = Vec::new();
     let mut changed = 0;
     for doc in serde_yaml_ng::Deserializer::from_str(text) {
         let mut value = <Value as serde::Deserialize>::deserialize(doc)?;
@@ -136,12 +136,61 @@ pub fn rewrite_yaml(map: &ImageMap, text: &str) -> std::result::Result<(String, 
             continue;
         }
         changed += map.rewrite_object(&mut value);
+        objects.push(value);
+    }
+    Ok((objects, changed))
+}
+
+/// Rewrites every object of a multi-document YAML text; returns the new text and the count
+/// of references changed.
+pub fn rewrite_yaml(map: &ImageMap, text: &str) -> std::result::Result<(String, usize), serde_yaml_ng::Error> {
+    let (objects, changed) = rewrite_documents(map, text)?;
+    Ok((yaml_stream(&objects)?, changed))
+}
+
+/// Objects as one multi-document YAML text.
+fn yaml_stream(objects: &[Value]) -> std::result::Result<String, serde_yaml_ng::Error> {
+    let mut out = String::new();
+    for value in objects {
         if !out.is_empty() {
             out.push_str("---\n");
         }
-        out.push_str(&serde_yaml_ng::to_string(&value)?);
+        out.push_str(&serde_yaml_ng::to_string(value)?);
     }
-    Ok((out, changed))
+    Ok(out)
+}
+
+/// One manifest file of a bundle, its objects rewritten to the loaded images.
+pub struct RewrittenManifest {
+    /// Path under `manifests/`.
+    pub path: String,
+    /// Its objects, in file order.
+    pub objects: Vec<Value>,
+    /// How many image references changed.
+    pub changed: usize,
+}
+
+/// Every manifest of a verified bundle (each read back and checked against the signed BOM),
+/// rewritten to the loaded images.
+pub fn rewritten_manifests(
+    bundle: &dyn genesis_trust::SignedBom,
+    map: &ImageMap,
+) -> crate::Result<Vec<RewrittenManifest>> {
+    use crate::RegistryError;
+    let bom = bundle.signed_bom();
+    let index = crate::ArchiveIndex::open(bundle.archive(), bom, &Default::default())?;
+    let mut out = Vec::new();
+    for m in &bom.manifests {
+        let file = bom.files.iter().find(|f| f.path == m.path).expect("a valid BOM lists every manifest");
+        let bytes =
+            index.read_checked(m.path.as_str(), &file.sha256, genesis_bundle::Limits::default().max_bom_size)?;
+        let text = String::from_utf8(bytes).map_err(|_| RegistryError::Invalid(format!("{} is not UTF-8", m.path)))?;
+        let (objects, changed) =
+            rewrite_documents(map, &text).map_err(|e| RegistryError::Invalid(format!("{}: {e}", m.path)))?;
+        let path = m.path.as_str().strip_prefix("manifests/").unwrap_or(m.path.as_str()).to_owned();
+        out.push(RewrittenManifest { path, objects, changed });
+    }
+    Ok(out)
 }
 
 /// Writes every manifest of a checked bundle, rewritten to the loaded images, under
@@ -153,23 +202,16 @@ pub fn write_rewritten_manifests(
     target: &std::path::Path,
 ) -> crate::Result<usize> {
     use crate::RegistryError;
-    let bom = bundle.signed_bom();
-    let index = crate::ArchiveIndex::open(bundle.archive(), bom, &Default::default())?;
     let staging = genesis_bundle::Staging::begin(target)?;
     let mut changed = 0;
-    for m in &bom.manifests {
-        let file = bom.files.iter().find(|f| f.path == m.path).expect("a valid BOM lists every manifest");
-        let bytes =
-            index.read_checked(m.path.as_str(), &file.sha256, genesis_bundle::Limits::default().max_bom_size)?;
-        let text = String::from_utf8(bytes).map_err(|_| RegistryError::Invalid(format!("{} is not UTF-8", m.path)))?;
-        let (out, n) = rewrite_yaml(map, &text).map_err(|e| RegistryError::Invalid(format!("{}: {e}", m.path)))?;
-        changed += n;
-        let relative = m.path.as_str().strip_prefix("manifests/").unwrap_or(m.path.as_str());
-        let dest = staging.path().join(relative);
+    for m in rewritten_manifests(bundle, map)? {
+        changed += m.changed;
+        let text = yaml_stream(&m.objects).map_err(|e| RegistryError::Invalid(format!("{}: {e}", m.path)))?;
+        let dest = staging.path().join(&m.path);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(RegistryError::io("creating", parent.display()))?;
         }
-        std::fs::write(&dest, out).map_err(RegistryError::io("writing", dest.display()))?;
+        std::fs::write(&dest, text).map_err(RegistryError::io("writing", dest.display()))?;
     }
     staging.commit()?;
     Ok(changed)

@@ -6,6 +6,7 @@
 // Test support: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod kube;
 pub mod pki;
 pub mod runtimes;
 pub mod services;

@@ -124,6 +124,8 @@ pub trait SignedBom {
     fn signed_bom(&self) -> &Bom;
     /// The archive.
     fn archive(&self) -> &Path;
+    /// SHA-256 of the BOM's exact bytes.
+    fn bom_sha256(&self) -> &Digest;
 }
 
 impl SignedBom for VerifiedBundle {
@@ -133,6 +135,9 @@ impl SignedBom for VerifiedBundle {
     fn archive(&self) -> &Path {
         &self.path
     }
+    fn bom_sha256(&self) -> &Digest {
+        &self.bom_digest
+    }
 }
 
 impl SignedBom for CheckedBundle {
@@ -141,6 +146,9 @@ impl SignedBom for CheckedBundle {
     }
     fn archive(&self) -> &Path {
         &self.report.bundle
+    }
+    fn bom_sha256(&self) -> &Digest {
+        &self.report.bom_sha256
     }
 }
 

@@ -9,7 +9,7 @@ use crate::{builder, copy_inputs, fixtures, sha256_file, text};
 /// SHA-256 of `demo-0.1.0.tar.zst` built from fixtures/bundle.yaml with fixtures/keys/test.key.
 /// Changing the format, the compression parameters or the fixtures changes it: regenerate
 /// with `cargo xtask fixtures` and update this constant in the same commit.
-const GOLDEN: &str = "f2d87eebad24d05e47e50a9a7e6a51dfdd123988233ea4915ca223b077ddc622";
+const GOLDEN: &str = "a951db5b8f5601e5f1efc54de92d42f34f880222e1162070dc1ef7f582efa0f2";
 
 fn build_in(dir: &Path, cwd: &Path, envs: &[(&str, &str)]) -> String {
     let spec = dir.join("bundle.yaml");

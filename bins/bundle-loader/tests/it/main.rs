@@ -7,6 +7,7 @@
 
 mod export;
 mod interrupt;
+mod kube;
 mod policy;
 mod registry;
 mod rejections;

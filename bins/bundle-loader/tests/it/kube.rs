@@ -1,0 +1,226 @@
+//! `bundle-loader load --apply` against a real kube-apiserver 1.20 (over Debian's etcd, on
+//! loopback): server-side apply in order, a re-run that changes nothing, images rewritten to
+//! the registry by digest and read back from the server, conflicts reported and not forced,
+//! CRDs waited for until Established, objects a newer bundle drops reported, dry runs, and
+//! the install record. No controllers run here, so nothing reconciles what is applied.
+//!
+//! The server is read back with kube-rs, not curl: this kube-apiserver build (Go 1.19 over
+//! the reflect2 1.0.1 that Kubernetes 1.20 vendors) panics decoding some JSON bodies — every
+//! custom resource, and some requests curl sends — while the typed requests kube-rs makes
+//! work. So custom resources themselves are not applied here, only their CRDs.
+
+use std::path::{Path, PathBuf};
+
+use genesis_testkit::Distribution;
+use genesis_testkit::kube::KubeApiserver;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
+
+/// A kube-rs client for `api`, and a runtime to drive it.
+fn client(api: &KubeApiserver) -> (kube::Client, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = runtime.block_on(async {
+        let file = kube::config::Kubeconfig::read_from(api.kubeconfig()).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(file, &Default::default()).await.unwrap();
+        kube::Client::try_from(config).unwrap()
+    });
+    (client, runtime)
+}
+
+use crate::{case, fixtures, loader, test_pub, text};
+
+fn load_apply(bundle: &Path, registry: &Distribution, api: &KubeApiserver, extra: &[&str]) -> std::process::Output {
+    let key = test_pub();
+    let kubeconfig = api.kubeconfig();
+    let base = [
+        "load",
+        bundle.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--registry",
+        &registry.host(),
+        "--plain-http",
+        "--apply",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ];
+    loader(&[&base[..], extra].concat())
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+fn outcomes(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["apply"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                format!("{} {}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()),
+                o["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_demo_bundle_applies_in_order_with_rewritten_images_and_a_rerun_changes_nothing() {
+    let api = KubeApiserver::start();
+    let registry = Distribution::start();
+    let first = load_apply(&case("good"), &registry, &api, &["--output", "json"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let report = json(&first);
+    assert_eq!(
+        outcomes(&report),
+        [("Namespace demo", "created"), ("Deployment app", "created"), ("Service app", "created")]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+
+    // The Deployment as the server stores it: the image is the registry's, by digest.
+    let (client, runtime) = client(&api);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "demo");
+    let deployment = runtime.block_on(deployments.get("app")).unwrap();
+    let pod = deployment.spec.unwrap().template.spec.unwrap();
+    let image = pod.containers[0].image.clone().unwrap();
+    assert_eq!(image, format!("{}/demo/app@{}", registry.host(), crate::good_image_digest()));
+    let annotations = deployment.metadata.annotations.unwrap();
+    assert!(
+        annotations["genesis.dev/original-images"].contains("registry.example.com/demo/app:1.0"),
+        "{annotations:?}"
+    );
+    let managers: Vec<String> =
+        deployment.metadata.managed_fields.unwrap().into_iter().map(|m| m.manager.unwrap()).collect();
+    assert_eq!(managers, ["genesis"]);
+
+    // What is installed is recorded in the cluster.
+    let records: Api<ConfigMap> = Api::namespaced(client, "genesis-system");
+    let record = runtime.block_on(records.get("genesis-bundle-demo")).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(&record.metadata.annotations.unwrap()["genesis.dev/install-record"]).unwrap();
+    assert_eq!(record["version"], "0.1.0");
+    assert_eq!(record["objects"].as_array().unwrap().len(), 3);
+
+    let status = loader(&["status", "--kubeconfig", api.kubeconfig().to_str().unwrap(), "--output", "json"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    let listed = json(&status);
+    assert_eq!(listed["bundles"][0]["name"], "demo");
+    assert_eq!(listed["bundles"][0]["bomDigest"].as_str().unwrap().len(), "sha256:".len() + 64);
+
+    let again = load_apply(&case("good"), &registry, &api, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let t = text(&again.stdout);
+    assert!(t.contains("= Deployment demo/app unchanged"), "{t}");
+    assert!(t.contains("no change: https://127.0.0.1:"), "{t}");
+}
+
+#[test]
+fn a_conflict_with_another_manager_is_reported_with_the_field_and_not_forced() {
+    let api = KubeApiserver::start();
+    let registry = Distribution::start();
+    assert_eq!(load_apply(&case("good"), &registry, &api, &[]).status.code(), Some(0));
+    // Someone scales the Deployment with their own field manager, taking `spec.replicas`
+    // (what `kubectl apply --server-side --force-conflicts` does).
+    let (client, runtime) = client(&api);
+    let deployments: Api<Deployment> = Api::namespaced(client, "demo");
+    let scale = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": "demo"}, "spec": {"replicas": 3}});
+    runtime.block_on(deployments.patch("app", &PatchParams::apply("kubectl").force(), &Patch::Apply(&scale))).unwrap();
+
+    let out = load_apply(&case("good"), &registry, &api, &["--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = json(&out);
+    let conflict = report["apply"]["objects"].as_array().unwrap().iter().find(|o| o["outcome"] == "conflict").unwrap();
+    assert_eq!(conflict["kind"], "Deployment");
+    let message = conflict["conflict"].as_str().unwrap();
+    assert!(message.contains("kubectl") && message.contains(".spec.replicas"), "{message}");
+    let deployment = runtime.block_on(deployments.get("app")).unwrap();
+    assert_eq!(deployment.spec.unwrap().replicas, Some(3), "not forced");
+}
+
+/// A bundle of `manifests` (file name, YAML) at `version`, signed with the fixture key.
+fn manifests_bundle(dir: &Path, version: &str, manifests: &[(&str, &str)]) -> PathBuf {
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
+    for (name, yaml) in manifests {
+        std::fs::write(dir.join("manifests").join(name), yaml).unwrap();
+    }
+    std::fs::write(
+        dir.join("bundle.yaml"),
+        format!("apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {{ name: widgets, version: {version} }}\nspec:\n  manifests: [ {{ path: manifests/ }} ]\n  output: {{ dir: out }}\n"),
+    )
+    .unwrap();
+    let spec = genesis_build::BundleSpec::load(&dir.join("bundle.yaml")).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&fixtures().join("keys/test.key")).unwrap();
+    genesis_build::build(&spec, &key, &Default::default()).unwrap().archive
+}
+
+const CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, singular: widget, kind: Widget}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    subresources: {status: {}}\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec: {type: object, properties: {size: {type: integer}}}\n          status: {type: object, properties: {ready: {type: boolean}}}\n";
+
+#[test]
+fn crds_are_established_before_the_rest_and_a_newer_bundle_reports_what_it_dropped() {
+    let api = KubeApiserver::start();
+    let registry = Distribution::start();
+    let (client, runtime) = client(&api);
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    let v1_dir = tempfile::tempdir().unwrap();
+    // The account sorts before the CRD in the file listing: the loader puts the CRD first.
+    let v1 = manifests_bundle(
+        v1_dir.path(),
+        "1.0.0",
+        &[
+            ("a-account.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: old, namespace: default}\n"),
+            ("crd.yaml", CRD),
+        ],
+    );
+    let dry = load_apply(&v1, &registry, &api, &["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    assert!(
+        text(&dry.stdout).contains("CustomResourceDefinition widgets.example.com created (dry run)"),
+        "{}",
+        text(&dry.stdout)
+    );
+    assert!(runtime.block_on(crds.get_opt("widgets.example.com")).unwrap().is_none(), "a dry run changes nothing");
+
+    let first = load_apply(&v1, &registry, &api, &["--output", "json"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let applied = outcomes(&json(&first));
+    assert_eq!(applied[0], ("CustomResourceDefinition widgets.example.com".to_owned(), "created".to_owned()));
+    let crd = runtime.block_on(crds.get("widgets.example.com")).unwrap();
+    let established =
+        crd.status.unwrap().conditions.unwrap().iter().any(|c| c.type_ == "Established" && c.status == "True");
+    assert!(established, "the loader returned only once the CRD was Established");
+
+    let v2_dir = tempfile::tempdir().unwrap();
+    let v2 = manifests_bundle(
+        v2_dir.path(),
+        "1.1.0",
+        &[
+            ("a-account.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: new, namespace: default}\n"),
+            ("crd.yaml", CRD),
+        ],
+    );
+    let second = load_apply(&v2, &registry, &api, &["--output", "json"]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    let report = json(&second);
+    assert!(
+        outcomes(&report)
+            .contains(&("CustomResourceDefinition widgets.example.com".to_owned(), "unchanged".to_owned())),
+        "{report}"
+    );
+    assert_eq!(report["apply"]["dropped"], serde_json::json!(["ServiceAccount default/old"]));
+}
+
+#[test]
+fn without_a_kubeconfig_outside_a_cluster_the_loader_says_how_to_give_one() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bundle-loader"))
+        .arg("status")
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("pass --kubeconfig FILE or set KUBECONFIG"), "{}", text(&out.stderr));
+}
