@@ -13,6 +13,10 @@ pub struct PreflightArgs {
     /// The preflight file: what to check (postgres, redis, dns, tls, registry, disk).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: PathBuf,
+    /// For the `kubernetes` checks: the kubeconfig (else KUBECONFIG, else the in-cluster
+    /// service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -25,7 +29,7 @@ pub fn run_checks(args: &PreflightArgs) -> anyhow::Result<u8> {
     genesis_app::announce_endpoints("genesis preflight", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    let checks = runtime.block_on(run(&spec));
+    let checks = runtime.block_on(run(&spec, args.kubeconfig.as_deref()));
     match args.output {
         OutputFormat::Json => print_json(&serde_json::json!({ "checks": checks }))?,
         OutputFormat::Text => {

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::Scope;
@@ -213,23 +212,12 @@ fn same_content(before: &DynamicObject, after: &DynamicObject) -> bool {
 }
 
 async fn wait_established(cluster: &Cluster, name: &str) -> Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(cluster.client().clone());
     let start = tokio::time::Instant::now();
-    loop {
-        let crd = api
-            .get(name)
-            .await
-            .map_err(|source| KubeError::Api { object: format!("CustomResourceDefinition {name}"), source })?;
-        let established = crd
-            .status
-            .and_then(|s| s.conditions)
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
-        if established {
-            return Ok(());
-        }
+    while crate::crd_established(cluster, name).await? != Some(true) {
         if start.elapsed() > ESTABLISHED_TIMEOUT {
             return Err(KubeError::NotEstablished { name: name.to_owned(), seconds: ESTABLISHED_TIMEOUT.as_secs() });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Ok(())
 }

@@ -8,11 +8,13 @@
 //! names one or `KUBECONFIG` is set.
 
 mod apply;
+mod crds;
 mod record;
 
 use std::path::Path;
 
 pub use apply::{AppliedObject, ApplyOptions, ApplyReport, Outcome, apply};
+pub use crds::crd_established;
 pub use record::{INSTALL_NAMESPACE, InstallRecord, read_records, record_install};
 
 /// What can go wrong talking to the cluster.

@@ -129,6 +129,9 @@ impl PreflightSpec {
         out.extend(self.tls.iter().map(|t| format!("tls://{}", t.endpoint)));
         out.extend(self.registry.as_ref().map(|r| r.url.clone()));
         out.extend(self.dns.iter().map(|d| format!("dns:{d}")));
+        if self.kubernetes.is_some() {
+            out.push("the Kubernetes API server (--kubeconfig, KUBECONFIG or the in-cluster service account)".into());
+        }
         out
     }
 }

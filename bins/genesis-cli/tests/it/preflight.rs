@@ -142,3 +142,56 @@ fn a_wrong_redis_password_a_missing_disk_path_and_text_output() {
     assert!(t.contains("remedy: "), "{t}");
     assert!(t.ends_with("0 passed, 0 warnings, 2 failed\n"), "{t}");
 }
+
+/// A cert-manager CRD (the shape, not the whole schema).
+fn cert_manager_crd(plural: &str, kind: &str, scope: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": { "name": format!("{plural}.cert-manager.io") },
+        "spec": {
+            "group": "cert-manager.io",
+            "scope": scope,
+            "names": { "plural": plural, "singular": plural.trim_end_matches('s'), "kind": kind },
+            "versions": [{ "name": "v1", "served": true, "storage": true,
+                           "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+        },
+    })
+}
+
+#[test]
+fn cert_manager_is_checked_through_the_api_server() {
+    let api = genesis_testkit::kube::KubeApiserver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("preflight.yaml");
+    std::fs::write(&file, "kubernetes: { certManager: true }\n").unwrap();
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_genesis"))
+            .args(["preflight", "-f", file.to_str().unwrap(), "--kubeconfig", api.kubeconfig().to_str().unwrap()])
+            .args(["--output", "json"])
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), report)
+    };
+    let (code, report) = run();
+    assert_eq!(code, Some(1), "{report}");
+    let (status, detail, remedy) = row(&report, "kubernetes cert-manager");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("certificates.cert-manager.io"), "{detail}");
+    assert!(remedy.contains("install cert-manager"), "{remedy}");
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let cluster = genesis_kube::Cluster::connect(Some(&api.kubeconfig())).await.unwrap();
+        let crds = vec![
+            cert_manager_crd("certificates", "Certificate", "Namespaced"),
+            cert_manager_crd("issuers", "Issuer", "Namespaced"),
+            cert_manager_crd("clusterissuers", "ClusterIssuer", "Cluster"),
+        ];
+        genesis_kube::apply(&cluster, crds, Default::default()).await.unwrap();
+    });
+    let (code, report) = run();
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(row(&report, "kubernetes cert-manager").0, "pass");
+}

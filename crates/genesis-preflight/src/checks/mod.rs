@@ -1,6 +1,7 @@
 //! The checks, run one after the other, each bounded by a timeout so a silent server is a
 //! FAIL row rather than a hang.
 
+mod cluster;
 mod disk;
 mod network;
 mod services;
@@ -13,8 +14,9 @@ use crate::{Check, PreflightSpec};
 /// How long one check may take.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs every check the spec names, in the file's order of sections.
-pub async fn run(spec: &PreflightSpec) -> Vec<Check> {
+/// Runs every check the spec names, in the file's order of sections; cluster checks use
+/// `kubeconfig` (else `KUBECONFIG`, else the in-cluster service account).
+pub async fn run(spec: &PreflightSpec, kubeconfig: Option<&std::path::Path>) -> Vec<Check> {
     let mut checks = Vec::new();
     if let Some(p) = &spec.postgres {
         checks.push(services::postgres(&p.url).await);
@@ -25,11 +27,7 @@ pub async fn run(spec: &PreflightSpec) -> Vec<Check> {
     if let Some(k) = &spec.kubernetes
         && k.cert_manager
     {
-        checks.push(Check::fail(
-            "kubernetes cert-manager",
-            "cluster checks need the Kubernetes loader, which this version does not include",
-            "check by hand: kubectl get crd certificates.cert-manager.io; or remove `kubernetes` from the file",
-        ));
+        checks.push(cluster::cert_manager(kubeconfig).await);
     }
     for name in &spec.dns {
         checks.push(network::dns(name).await);
