@@ -38,6 +38,10 @@ pub struct LoadArgs {
     /// With --apply: ask the API server what would change and print the objects; change nothing.
     #[arg(long, requires = "apply")]
     pub dry_run: bool,
+    /// With --apply: apply even when the cluster records a newer version of this bundle as
+    /// installed (anti-rollback is otherwise enforced from the cluster's install record).
+    #[arg(long, requires = "apply")]
+    pub allow_downgrade: bool,
     /// With --apply: the kubeconfig to use (else KUBECONFIG, else the in-cluster service account).
     #[arg(long, value_name = "FILE", requires = "apply")]
     pub kubeconfig: Option<std::path::PathBuf>,
@@ -64,6 +68,11 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         Ok(v) => v,
         Err(e) => return refuse(&args.verify, e, NOT_LOADED),
     };
+    if let Some(cluster) = &cluster
+        && let Some(refusal) = runtime.block_on(downgrade(cluster, verified.signed_bom(), args.allow_downgrade))?
+    {
+        return Ok(refused(&args.verify.bundle, &refusal, NOT_LOADED));
+    }
     let registry = args.connection.client(&args.registry.host)?;
     let present = match runtime.block_on(genesis_registry::load_if_present(&verified, &registry, &args.registry)) {
         Err(e @ (RegistryError::DigestMismatch { .. } | RegistryError::Bundle(_))) => {
@@ -112,6 +121,32 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         None => None,
     };
     report(args, &summary, rewritten, applied.as_ref())
+}
+
+/// The cluster's install record of this bundle name says a newer version is installed: a
+/// refusal (unless allowed, which is said).
+async fn downgrade(
+    cluster: &Cluster,
+    bom: &genesis_bundle::Bom,
+    allowed: bool,
+) -> anyhow::Result<Option<anyhow::Error>> {
+    let records = genesis_kube::read_records(cluster).await?;
+    let Some(installed) = records.iter().find(|r| r.name == bom.name) else { return Ok(None) };
+    let parse = |v: &str| semver::Version::parse(v).ok();
+    let (Some(theirs), Some(ours)) = (parse(&installed.version), parse(&bom.version)) else { return Ok(None) };
+    if ours >= theirs {
+        return Ok(None);
+    }
+    if allowed {
+        eprintln!("! downgrading {} from {theirs} to {ours} (--allow-downgrade)", bom.name);
+        return Ok(None);
+    }
+    Ok(Some(anyhow::anyhow!(
+        "policy refuses the bundle (antiRollback): {} {ours} is older than {theirs}, installed on {} (applied {}); pass --allow-downgrade to do it anyway",
+        bom.name,
+        cluster.describe(),
+        installed.applied_at
+    )))
 }
 
 /// What `--apply` did: the apply report and the objects an earlier version applied that this

@@ -110,6 +110,24 @@ fn the_demo_bundle_applies_in_order_with_rewritten_images_and_a_rerun_changes_no
     assert_eq!(listed["bundles"][0]["name"], "demo");
     assert_eq!(listed["bundles"][0]["bomDigest"].as_str().unwrap().len(), "sha256:".len() + 64);
 
+    // An older release is refused from the cluster's own record, before anything is pushed.
+    let older_dir = tempfile::tempdir().unwrap();
+    let older = crate::policy::demo_at("0.0.9", older_dir.path());
+    let refused = load_apply(&older, &registry, &api, &[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("demo 0.0.9 is older than 0.1.0, installed on https://127.0.0.1:"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let allowed = load_apply(&older, &registry, &api, &["--allow-downgrade"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stderr));
+    assert!(
+        text(&allowed.stderr).contains("downgrading demo from 0.1.0 to 0.0.9 (--allow-downgrade)"),
+        "{}",
+        text(&allowed.stderr)
+    );
+
     let again = load_apply(&case("good"), &registry, &api, &[]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     let t = text(&again.stdout);

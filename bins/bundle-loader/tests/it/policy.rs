@@ -38,8 +38,9 @@ fn names_and_versions_are_checked_after_the_signature() {
     assert!(text(&typo.stderr).contains("unknown field `version`"), "{}", text(&typo.stderr));
 }
 
-/// The demo bundle rebuilt at another version, signed with the fixture key.
-fn demo_at(version: &str, dir: &Path) -> PathBuf {
+/// The demo bundle rebuilt at another version, signed with the fixture key (also used by the
+/// loader's cluster anti-rollback test).
+pub fn demo_at(version: &str, dir: &Path) -> PathBuf {
     demo_built(dir, version, None)
 }
 
