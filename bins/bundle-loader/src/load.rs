@@ -38,6 +38,14 @@ pub struct LoadArgs {
     /// With --apply: ask the API server what would change and print the objects; change nothing.
     #[arg(long, requires = "apply")]
     pub dry_run: bool,
+    /// With --apply: then wait until every Deployment, StatefulSet, DaemonSet, Job and Flux
+    /// HelmRelease applied is ready (observed generation, replicas, Ready condition), and
+    /// report each one; exit 1 if some are not by --timeout.
+    #[arg(long, requires = "apply", conflicts_with = "dry_run")]
+    pub wait: bool,
+    /// With --wait: how long to wait, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, requires = "wait")]
+    pub timeout: u64,
     /// With --apply: apply even when the cluster records a newer version of this bundle as
     /// installed (anti-rollback is otherwise enforced from the cluster's install record).
     #[arg(long, requires = "apply")]
@@ -117,7 +125,15 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let applied = match &cluster {
-        Some(cluster) => Some(runtime.block_on(apply_manifests(cluster, &*bundle, &map, args.dry_run))?),
+        Some(cluster) => {
+            let mut applied = runtime.block_on(apply_manifests(cluster, &*bundle, &map, args.dry_run))?;
+            if args.wait && applied.report.conflicts().next().is_none() {
+                let timeout = std::time::Duration::from_secs(args.timeout);
+                applied.readiness =
+                    runtime.block_on(genesis_kube::wait_ready(cluster, &applied.report.objects, timeout))?;
+            }
+            Some(applied)
+        }
         None => None,
     };
     report(args, &summary, rewritten, applied.as_ref())
@@ -155,6 +171,8 @@ struct Applied {
     report: ApplyReport,
     dropped: Vec<String>,
     cluster: String,
+    /// With `--wait`: each workload's and HelmRelease's state when the wait ended.
+    readiness: Vec<genesis_kube::Readiness>,
 }
 
 async fn apply_manifests(
@@ -187,7 +205,7 @@ async fn apply_manifests(
             dropped = record.dropped_since(&previous);
         }
     }
-    Ok(Applied { report, dropped, cluster: cluster.describe().to_owned() })
+    Ok(Applied { report, dropped, cluster: cluster.describe().to_owned(), readiness: Vec::new() })
 }
 
 fn report(
@@ -203,6 +221,7 @@ fn report(
             "manifestsOut": rewritten.map(|(d, n)| serde_json::json!({"dir": d, "rewrittenReferences": n})),
             "apply": applied.map(|a| serde_json::json!({
                 "cluster": a.cluster, "dryRun": args.dry_run, "objects": a.report.objects, "dropped": a.dropped,
+                "readiness": a.readiness,
             })),
         }))?,
         OutputFormat::Text => {
@@ -222,8 +241,8 @@ fn report(
             }
         }
     }
-    let conflicts = applied.is_some_and(|a| a.report.conflicts().next().is_some());
-    Ok(if conflicts { exit::VERIFICATION_FAILED } else { exit::OK })
+    let failed = applied.is_some_and(|a| a.report.conflicts().next().is_some() || a.readiness.iter().any(|r| !r.ready));
+    Ok(if failed { exit::VERIFICATION_FAILED } else { exit::OK })
 }
 
 fn print_applied(a: &Applied, dry_run: bool) -> anyhow::Result<()> {
@@ -251,6 +270,9 @@ fn print_applied(a: &Applied, dry_run: bool) -> anyhow::Result<()> {
     }
     for d in &a.dropped {
         println!("! {d} is no longer in this bundle (left in place)");
+    }
+    for r in &a.readiness {
+        println!("{} {} {}", if r.ready { "✓" } else { "✗" }, r.object, r.detail);
     }
     if a.report.unchanged() && !a.report.objects.is_empty() {
         println!("no change: {} already matches this bundle", a.cluster);

@@ -9,12 +9,14 @@
 
 mod apply;
 mod crds;
+mod readiness;
 mod record;
 
 use std::path::Path;
 
 pub use apply::{AppliedObject, ApplyOptions, ApplyReport, Outcome, apply};
 pub use crds::crd_established;
+pub use readiness::{Readiness, judge, wait_ready};
 pub use record::{INSTALL_NAMESPACE, InstallRecord, read_records, record_install};
 
 /// What can go wrong talking to the cluster.

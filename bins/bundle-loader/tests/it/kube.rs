@@ -242,3 +242,29 @@ fn without_a_kubeconfig_outside_a_cluster_the_loader_says_how_to_give_one() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("pass --kubeconfig FILE or set KUBECONFIG"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn wait_reports_each_workload_and_succeeds_once_its_status_says_ready() {
+    let api = KubeApiserver::start();
+    let registry = Distribution::start();
+    // No controller runs: the Deployment's status never moves by itself.
+    let waiting = load_apply(&case("good"), &registry, &api, &["--wait", "--timeout", "2", "--output", "json"]);
+    assert_eq!(waiting.status.code(), Some(1), "{}", text(&waiting.stderr));
+    let report = json(&waiting);
+    let readiness = &report["apply"]["readiness"][0];
+    assert_eq!(readiness["object"], "Deployment demo/app");
+    assert_eq!(readiness["ready"], false);
+    assert!(readiness["detail"].as_str().unwrap().contains("not yet observed"), "{readiness}");
+
+    // Play the controller through the status subresource.
+    let (client, runtime) = client(&api);
+    let deployments: Api<Deployment> = Api::namespaced(client, "demo");
+    let generation = runtime.block_on(deployments.get("app")).unwrap().metadata.generation.unwrap();
+    let status = serde_json::json!({"status": {"observedGeneration": generation, "replicas": 1, "readyReplicas": 1,
+        "updatedReplicas": 1, "availableReplicas": 1}});
+    runtime.block_on(deployments.patch_status("app", &PatchParams::default(), &Patch::Merge(&status))).unwrap();
+
+    let ready = load_apply(&case("good"), &registry, &api, &["--wait", "--timeout", "10"]);
+    assert_eq!(ready.status.code(), Some(0), "{}{}", text(&ready.stdout), text(&ready.stderr));
+    assert!(text(&ready.stdout).contains("✓ Deployment demo/app 1/1 ready, 1 updated"), "{}", text(&ready.stdout));
+}
