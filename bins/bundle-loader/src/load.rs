@@ -119,6 +119,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
             (summary, Box::new(checked))
         }
     };
+    let charts = runtime.block_on(genesis_registry::charts::push_charts(&*bundle, &registry, &args.registry))?;
     let map = ImageMap::from_summary(&summary);
     let rewritten = match &args.manifests_out {
         Some(dir) => Some((dir, genesis_registry::rewrite::write_rewritten_manifests(&*bundle, &map, dir)?)),
@@ -136,7 +137,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    report(args, &summary, rewritten, applied.as_ref())
+    report(args, &summary, &charts, rewritten, applied.as_ref())
 }
 
 /// The cluster's install record of this bundle name says a newer version is installed: a
@@ -211,6 +212,7 @@ async fn apply_manifests(
 fn report(
     args: &LoadArgs,
     summary: &genesis_registry::LoadSummary,
+    charts: &[genesis_registry::charts::LoadedChart],
     rewritten: Option<(&std::path::PathBuf, usize)>,
     applied: Option<&Applied>,
 ) -> anyhow::Result<u8> {
@@ -218,6 +220,7 @@ fn report(
         OutputFormat::Json => print_json(&serde_json::json!({
             "registry": summary.registry,
             "images": summary.images,
+            "charts": charts,
             "manifestsOut": rewritten.map(|(d, n)| serde_json::json!({"dir": d, "rewrittenReferences": n})),
             "apply": applied.map(|a| serde_json::json!({
                 "cluster": a.cluster, "dryRun": args.dry_run, "objects": a.report.objects, "dropped": a.dropped,
@@ -232,7 +235,10 @@ fn report(
                     image.source, image.target, b.uploaded, b.mounted, b.present, b.uploaded_bytes
                 );
             }
-            println!("{} images loaded into {}", summary.images.len(), summary.registry);
+            for chart in charts {
+                println!("✓ chart {} {} -> {} ({})", chart.name, chart.version, chart.url, chart.digest);
+            }
+            println!("{} images and {} charts loaded into {}", summary.images.len(), charts.len(), summary.registry);
             if let Some((dir, n)) = rewritten {
                 println!("✓ manifests written to {} ({n} image references rewritten)", dir.display());
             }

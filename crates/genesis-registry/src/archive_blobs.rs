@@ -42,10 +42,15 @@ impl ArchiveIndex {
         self.entries.get(path).copied()
     }
 
+    /// A range of the decompressed archive (a file's bytes, from [`ArchiveIndex::locate`]).
+    pub fn range(&self, offset: u64, size: u64) -> ArchiveRange {
+        ArchiveRange { path: self.path.clone(), limits: self.limits.clone(), offset, size }
+    }
+
     /// A blob of the bundle's OCI layout (`oci/blobs/<alg>/<hex>`).
     pub fn blob(&self, digest: &Digest) -> Option<ArchiveRange> {
         let (offset, size) = self.locate(&format!("oci/{}", digest.blob_path()))?;
-        Some(ArchiveRange { path: self.path.clone(), limits: self.limits.clone(), offset, size })
+        Some(self.range(offset, size))
     }
 
     /// The bundle's `oci/index.json`, checked against the BOM; `None` when it has none.
@@ -67,7 +72,7 @@ impl ArchiveIndex {
         if size > max {
             return Err(RegistryError::Invalid(format!("{path}: {size} bytes, more than {max}")));
         }
-        let range = ArchiveRange { path: self.path.clone(), limits: self.limits.clone(), offset, size };
+        let range = self.range(offset, size);
         let mut bytes = Vec::with_capacity(size as usize);
         range
             .open_at(0, size)

@@ -3,6 +3,7 @@
 //! resolver and image-reference rewriting. Async (tokio); the binaries own the runtime.
 
 mod archive_blobs;
+pub mod charts;
 mod client;
 mod error;
 pub mod export;

@@ -255,7 +255,7 @@ fn tls_by_default_with_a_custom_ca() {
 
     let ok = loader(&[&base[..], &["--ca-file", ca.to_str().unwrap()]].concat());
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
-    assert!(text(&ok.stdout).contains("1 images loaded"), "{}", text(&ok.stdout));
+    assert!(text(&ok.stdout).contains("1 images and 1 charts loaded"), "{}", text(&ok.stdout));
 }
 
 #[test]
@@ -366,4 +366,38 @@ fn basic_auth_from_flags_or_a_docker_config() {
     std::fs::write(&config, format!(r#"{{"auths": {{"{host}": {{"auth": "Z2VuZXNpczpzM2NyZXQ="}}}}}}"#)).unwrap();
     let from_file = loader(&[&base[..], &["--authfile", config.to_str().unwrap()]].concat());
     assert_eq!(from_file.status.code(), Some(0), "{}", text(&from_file.stderr));
+}
+
+#[test]
+fn charts_are_pushed_as_oci_helm_charts_byte_for_byte() {
+    let registry = Distribution::start();
+    let destination = format!("{}/mirror", registry.host());
+    let first = summary(&load(&case("good"), &destination, &[]));
+    let chart = &first["charts"][0];
+    assert_eq!(chart["name"], "web");
+    assert_eq!(chart["version"], "0.1.0");
+    assert_eq!(chart["url"], format!("oci://{destination}/charts/web").as_str());
+
+    // What `helm pull oci://…/charts/web --version 0.1.0` reads: Helm's media types, and the
+    // .tgz the signed BOM lists, unchanged.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&skopeo_raw(&format!("{destination}/charts/web:0.1.0"))).unwrap();
+    assert_eq!(manifest["config"]["mediaType"], "application/vnd.cncf.helm.config.v1+json");
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
+    let bom = crate::bom_of(&case("good"));
+    let tgz = bom["files"].as_array().unwrap().iter().find(|f| f["path"] == "charts/web-0.1.0.tgz").unwrap();
+    assert_eq!(manifest["layers"][0]["digest"], tgz["sha256"]);
+    let layer = Command::new("curl")
+        .args([
+            "-sf",
+            &format!("http://{}/v2/mirror/charts/web/blobs/{}", registry.host(), tgz["sha256"].as_str().unwrap()),
+        ])
+        .output()
+        .unwrap();
+    assert!(layer.status.success());
+    assert_eq!(genesis_bundle::sha256(&layer.stdout).to_string(), tgz["sha256"].as_str().unwrap());
+
+    // A rerun finds the chart there and pushes the same manifest.
+    let again = summary(&load(&case("good"), &destination, &[]));
+    assert_eq!(again["charts"][0]["digest"], chart["digest"]);
 }
