@@ -122,12 +122,12 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     let charts = runtime.block_on(genesis_registry::charts::push_charts(&*bundle, &registry, &args.registry))?;
     let map = ImageMap::from_summary(&summary);
     let rewritten = match &args.manifests_out {
-        Some(dir) => Some((dir, genesis_registry::rewrite::write_rewritten_manifests(&*bundle, &map, dir)?)),
+        Some(dir) => Some((dir, genesis_registry::rewrite::write_rewritten_manifests(&*bundle, &map, &charts, dir)?)),
         None => None,
     };
     let applied = match &cluster {
         Some(cluster) => {
-            let mut applied = runtime.block_on(apply_manifests(cluster, &*bundle, &map, args.dry_run))?;
+            let mut applied = runtime.block_on(apply_manifests(cluster, &*bundle, &map, &charts, args.dry_run))?;
             if args.wait && applied.report.conflicts().next().is_none() {
                 let timeout = std::time::Duration::from_secs(args.timeout);
                 applied.readiness =
@@ -180,10 +180,11 @@ async fn apply_manifests(
     cluster: &Cluster,
     bundle: &dyn SignedBom,
     map: &ImageMap,
+    charts: &[genesis_registry::charts::LoadedChart],
     dry_run: bool,
 ) -> anyhow::Result<Applied> {
     let mut objects = Vec::new();
-    for m in genesis_registry::rewrite::rewritten_manifests(bundle, map)? {
+    for m in genesis_registry::rewrite::rewritten_manifests(bundle, map, charts)? {
         for o in m.objects {
             objects.push(
                 serde_json::to_value(o).with_context(|| format!("manifests/{}: not a JSON-shaped object", m.path))?,

@@ -7,6 +7,7 @@ pub mod charts;
 mod client;
 mod error;
 pub mod export;
+pub mod flux;
 pub mod load;
 pub mod resolver;
 pub mod rewrite;

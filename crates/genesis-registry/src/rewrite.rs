@@ -171,10 +171,11 @@ pub struct RewrittenManifest {
 }
 
 /// Every manifest of a verified bundle (each read back and checked against the signed BOM),
-/// rewritten to the loaded images.
+/// rewritten to the loaded images, with Flux sources pointed at the loaded `charts`.
 pub fn rewritten_manifests(
     bundle: &dyn genesis_trust::SignedBom,
     map: &ImageMap,
+    charts: &[crate::charts::LoadedChart],
 ) -> crate::Result<Vec<RewrittenManifest>> {
     use crate::RegistryError;
     let bom = bundle.signed_bom();
@@ -190,6 +191,8 @@ pub fn rewritten_manifests(
         let path = m.path.as_str().strip_prefix("manifests/").unwrap_or(m.path.as_str()).to_owned();
         out.push(RewrittenManifest { path, objects, changed });
     }
+    let mut all: Vec<&mut Value> = out.iter_mut().flat_map(|m| m.objects.iter_mut()).collect();
+    crate::flux::point_flux_sources(&mut all, charts);
     Ok(out)
 }
 
@@ -199,12 +202,13 @@ pub fn rewritten_manifests(
 pub fn write_rewritten_manifests(
     bundle: &dyn genesis_trust::SignedBom,
     map: &ImageMap,
+    charts: &[crate::charts::LoadedChart],
     target: &std::path::Path,
 ) -> crate::Result<usize> {
     use crate::RegistryError;
     let staging = genesis_bundle::Staging::begin(target)?;
     let mut changed = 0;
-    for m in rewritten_manifests(bundle, map)? {
+    for m in rewritten_manifests(bundle, map, charts)? {
         changed += m.changed;
         let text = yaml_stream(&m.objects).map_err(|e| RegistryError::Invalid(format!("{}: {e}", m.path)))?;
         let dest = staging.path().join(&m.path);

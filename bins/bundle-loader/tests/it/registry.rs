@@ -401,3 +401,31 @@ fn charts_are_pushed_as_oci_helm_charts_byte_for_byte() {
     let again = summary(&load(&case("good"), &destination, &[]));
     assert_eq!(again["charts"][0]["digest"], chart["digest"]);
 }
+
+#[test]
+fn flux_sources_of_carried_charts_are_pointed_at_the_pushed_charts() {
+    // The demo inputs plus a HelmRelease of the carried chart and its HelmRepository.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in ["bundle.yaml", "images", "charts", "manifests"] {
+        assert!(
+            Command::new("cp").arg("-r").arg(crate::fixtures().join(entry)).arg(dir.path()).status().unwrap().success()
+        );
+    }
+    std::fs::write(
+        dir.path().join("manifests/flux.yaml"),
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: demo}\nspec:\n  chart:\n    spec: {chart: web, version: 0.1.0, sourceRef: {kind: HelmRepository, name: vendor}}\n---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: vendor, namespace: demo}\nspec: {url: 'https://charts.vendor.example'}\n",
+    )
+    .unwrap();
+    let spec = genesis_build::BundleSpec::load(&dir.path().join("bundle.yaml")).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
+    let options = genesis_build::BuildOptions { output_dir: Some(dir.path().join("out")), ..Default::default() };
+    let bundle = genesis_build::build(&spec, &key, &options).unwrap().archive;
+
+    let registry = Distribution::start();
+    let manifests = dir.path().join("rewritten");
+    summary(&load(&bundle, &registry.host(), &["--manifests-out", manifests.to_str().unwrap()]));
+    let flux = std::fs::read_to_string(manifests.join("flux.yaml")).unwrap();
+    assert!(flux.contains(&format!("url: oci://{}/charts", registry.host())), "{flux}");
+    assert!(flux.contains("type: oci"), "{flux}");
+    assert!(flux.contains("genesis.dev/original-url: https://charts.vendor.example"), "{flux}");
+}
