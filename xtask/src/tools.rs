@@ -1,10 +1,13 @@
 //! `cargo xtask tools`: test servers no registry ships as a binary, built from Debian's own
 //! source packages: `target/tools/ocireg` (go-containerregistry's registry with the Referrers
 //! API on) and `target/tools/kube-apiserver` (Kubernetes 1.20.2 from bookworm's `kubernetes`
-//! source, vendor/ included). The workplace caches prebuilt copies in `../shared/tools`;
-//! without them (a user's clone) this builds them: sources downloaded with an apt
-//! configuration under /tmp (never installed or committed), bookworm's Go, and for ocireg our
-//! 20-line `xtask/ocireg/main.go`.
+//! source, vendor/ included). Sources are downloaded with an apt configuration under /tmp
+//! (never installed or committed) and built with bookworm's Go; ocireg adds our 20-line
+//! `xtask/ocireg/main.go`. The workplace caches a prebuilt ocireg in `../shared/tools`, used
+//! when present. Its cached kube-apiserver is not used: built with Go 1.19 over the reflect2
+//! 1.0.1 and json-iterator 1.1.10 that Kubernetes 1.20 vendors, it panics decoding JSON
+//! bodies with maps (every custom resource, a ConfigMap's data); ours swaps in bookworm's
+//! reflect2 1.0.2 and json-iterator 1.1.12 (the Go 1.18 fixes) before building (~7 minutes).
 
 use std::path::Path;
 use std::process::Command;
@@ -16,8 +19,8 @@ use crate::run_cmd;
 /// A test server binary: where its cached copy lives, what it must hash to, how to build it.
 struct Tool {
     name: &'static str,
-    cache: &'static str,
-    sha256: &'static str,
+    /// The cached copy in `../shared/tools` and the SHA-256 it must unpack to, when usable.
+    cache: Option<(&'static str, &'static str)>,
     build: fn(&Path, &Path) -> anyhow::Result<()>,
 }
 
@@ -25,16 +28,13 @@ struct Tool {
 const TOOLS: &[Tool] = &[
     Tool {
         name: "ocireg",
-        cache: "ocireg-referrers-linux-amd64.xz",
-        sha256: "59f738414a747f84d4a1fc2f059eb9df819616d39528735c16669566f00cf8fc",
+        cache: Some((
+            "ocireg-referrers-linux-amd64.xz",
+            "59f738414a747f84d4a1fc2f059eb9df819616d39528735c16669566f00cf8fc",
+        )),
         build: build_ocireg,
     },
-    Tool {
-        name: "kube-apiserver",
-        cache: "kube-apiserver-v1.20.2-linux-amd64.xz",
-        sha256: "11b8c0b2651788cdfe4bba2d9cfa2542d7574613d0073c76ef67ad30bd188a2f",
-        build: build_kube_apiserver,
-    },
+    Tool { name: "kube-apiserver-reflect2-fixed", cache: None, build: build_kube_apiserver },
 ];
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
@@ -44,10 +44,12 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
             continue;
         }
         std::fs::create_dir_all(out.parent().expect("has a parent"))?;
-        let cached = root.join("../shared/tools").join(tool.cache);
-        if cached.exists() {
+        if let Some((file, sha256)) = tool.cache
+            && let cached = root.join("../shared/tools").join(file)
+            && cached.exists()
+        {
             let bytes = Command::new("xz").arg("-dc").arg(&cached).output().context("running xz")?;
-            if !bytes.status.success() || genesis_bundle::sha256(&bytes.stdout).hex() != tool.sha256 {
+            if !bytes.status.success() || genesis_bundle::sha256(&bytes.stdout).hex() != sha256 {
                 bail!("{}: does not unpack to the expected binary", cached.display());
             }
             write_executable(&out, &bytes.stdout)?;
@@ -132,16 +134,30 @@ fn build_ocireg(root: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// kube-apiserver 1.20.2 from bookworm's `kubernetes` source package, as TEST-INFRA §4 says:
-/// GOPATH mode over the vendored tree, `make WHAT=cmd/kube-apiserver` (10-16 minutes).
+/// Go libraries whose vendored copies in Kubernetes 1.20 break under Go 1.18+, replaced by
+/// bookworm's fixed versions (Debian package, path under gocode and under vendor/).
+const VENDOR_FIXES: &[(&str, &str)] = &[
+    ("golang-github-modern-go-reflect2-dev", "github.com/modern-go/reflect2"),
+    ("golang-github-json-iterator-go-dev", "github.com/json-iterator/go"),
+];
+
+/// kube-apiserver 1.20.2 from bookworm's `kubernetes` source package, as TEST-INFRA §4 says
+/// (GOPATH mode over the vendored tree, `make WHAT=cmd/kube-apiserver`), with [`VENDOR_FIXES`].
 fn build_kube_apiserver(_root: &Path, out: &Path) -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
     let w = work.path();
     let apt_opts = private_apt(
         w,
-        "Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+        "Types: deb deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
     )?;
     run_cmd(Command::new("apt-get").args(&apt_opts).args(["source", "--download-only", "kubernetes"]).current_dir(w))?;
+    run_cmd(
+        Command::new("apt-get")
+            .args(&apt_opts)
+            .arg("download")
+            .args(VENDOR_FIXES.iter().map(|(p, _)| *p))
+            .current_dir(w),
+    )?;
     let orig = std::fs::read_dir(w)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.to_string_lossy().ends_with(".orig.tar.gz"))
@@ -149,6 +165,16 @@ fn build_kube_apiserver(_root: &Path, out: &Path) -> anyhow::Result<()> {
     run_cmd(Command::new("tar").arg("xzf").arg(&orig).current_dir(w))?;
     ensure_installed(&["golang-go", "rsync", "make"])?;
     let tree = w.join("kubernetes-1.20.2");
+    for (package, path) in VENDOR_FIXES {
+        let deb = std::fs::read_dir(w)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{package}_"))))
+            .with_context(|| format!("the downloaded {package}"))?;
+        run_cmd(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(w.join("fixes")))?;
+        let vendored = tree.join("vendor").join(path);
+        std::fs::remove_dir_all(&vendored).with_context(|| format!("{} is not vendored", vendored.display()))?;
+        run_cmd(Command::new("cp").arg("-r").arg(w.join("fixes/usr/share/gocode/src").join(path)).arg(&vendored))?;
+    }
     std::fs::create_dir_all(tree.join(".go/src/k8s.io"))?;
     std::os::unix::fs::symlink("../../..", tree.join(".go/src/k8s.io/kubernetes"))?;
     std::fs::create_dir_all(w.join("home"))?;

@@ -3,9 +3,7 @@
 //! load (to report objects the new bundle no longer has). A ConfigMap rather than a CRD of
 //! our own: it needs no installation step, survives without us, and `kubectl get cm -n
 //! genesis-system -l app.kubernetes.io/managed-by=genesis` shows it to anyone. The record is
-//! JSON in the `genesis.dev/install-record` annotation rather than in `data`: the kube-apiserver
-//! 1.20 build the tests run (Go 1.19 over a vendored reflect2 1.0.1) crashes decoding a
-//! ConfigMap's `data` map from JSON, and an annotation serves every server equally well.
+//! JSON under the `record` key of its data.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -16,7 +14,6 @@ use crate::{Cluster, KubeError, Result};
 /// Namespace of the install records.
 pub const INSTALL_NAMESPACE: &str = "genesis-system";
 const LABEL: &str = "app.kubernetes.io/managed-by";
-const RECORD_ANNOTATION: &str = "genesis.dev/install-record";
 
 /// One installed bundle.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -62,8 +59,8 @@ pub async fn record_install(cluster: &Cluster, record: &InstallRecord) -> Result
             "name": name,
             "namespace": INSTALL_NAMESPACE,
             "labels": { LABEL: "genesis" },
-            "annotations": { RECORD_ANNOTATION: serde_json::to_string(record).expect("a record is JSON") },
         },
+        "data": { "record": serde_json::to_string(record).expect("a record is JSON") },
     });
     maps.patch(&name, &params, &Patch::Apply(&cm)).await.map_err(api_error(&name))?;
     Ok(previous)
@@ -84,7 +81,7 @@ pub async fn read_records(cluster: &Cluster) -> Result<Vec<InstallRecord>> {
 }
 
 fn parse(cm: &ConfigMap) -> Option<InstallRecord> {
-    serde_json::from_str(cm.metadata.annotations.as_ref()?.get(RECORD_ANNOTATION)?).ok()
+    serde_json::from_str(cm.data.as_ref()?.get("record")?).ok()
 }
 
 impl InstallRecord {

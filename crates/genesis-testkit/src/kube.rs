@@ -1,5 +1,5 @@
 //! A real Kubernetes API server for loader tests: kube-apiserver 1.20.2 (built from Debian's
-//! source by `cargo xtask tools`) over Debian's etcd, both on free loopback ports, TLS with a
+//! source, with the Go 1.18 fixes of reflect2 and json-iterator, by `cargo xtask tools`) over Debian's etcd, both on free loopback ports, TLS with a
 //! CA and a leaf for 127.0.0.1, a static admin token, and a kubeconfig pointing at it. No
 //! controllers run: tests play the controller through the status subresource.
 
@@ -23,7 +23,7 @@ pub struct KubeApiserver {
 impl KubeApiserver {
     /// Starts etcd and the API server and waits until `/readyz` answers 200 (about 5 s).
     pub fn start() -> KubeApiserver {
-        let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/kube-apiserver");
+        let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/kube-apiserver-reflect2-fixed");
         assert!(binary.exists(), "kube-apiserver is missing: run `cargo xtask tools` (cargo xtask ci does)");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();

@@ -3,11 +3,8 @@
 //! the registry by digest and read back from the server, conflicts reported and not forced,
 //! CRDs waited for until Established, objects a newer bundle drops reported, dry runs, and
 //! the install record. No controllers run here, so nothing reconciles what is applied.
-//!
-//! The server is read back with kube-rs, not curl: this kube-apiserver build (Go 1.19 over
-//! the reflect2 1.0.1 that Kubernetes 1.20 vendors) panics decoding some JSON bodies — every
-//! custom resource, and some requests curl sends — while the typed requests kube-rs makes
-//! work. So custom resources themselves are not applied here, only their CRDs.
+//! The server is read back with kube-rs, and plays the controllers' part through the status
+//! subresource.
 
 use std::path::{Path, PathBuf};
 
@@ -99,8 +96,7 @@ fn the_demo_bundle_applies_in_order_with_rewritten_images_and_a_rerun_changes_no
     // What is installed is recorded in the cluster.
     let records: Api<ConfigMap> = Api::namespaced(client, "genesis-system");
     let record = runtime.block_on(records.get("genesis-bundle-demo")).unwrap();
-    let record: serde_json::Value =
-        serde_json::from_str(&record.metadata.annotations.unwrap()["genesis.dev/install-record"]).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record.data.unwrap()["record"]).unwrap();
     assert_eq!(record["version"], "0.1.0");
     assert_eq!(record["objects"].as_array().unwrap().len(), 3);
 
@@ -183,12 +179,13 @@ fn crds_are_established_before_the_rest_and_a_newer_bundle_reports_what_it_dropp
     let (client, runtime) = client(&api);
     let crds: Api<CustomResourceDefinition> = Api::all(client);
     let v1_dir = tempfile::tempdir().unwrap();
-    // The account sorts before the CRD in the file listing: the loader puts the CRD first.
+    // The Widget sorts before its CRD in the file listing: the loader puts the CRD first.
     let v1 = manifests_bundle(
         v1_dir.path(),
         "1.0.0",
         &[
             ("a-account.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: old, namespace: default}\n"),
+            ("a-widget.yaml", &widget(1)),
             ("crd.yaml", CRD),
         ],
     );
@@ -205,6 +202,7 @@ fn crds_are_established_before_the_rest_and_a_newer_bundle_reports_what_it_dropp
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     let applied = outcomes(&json(&first));
     assert_eq!(applied[0], ("CustomResourceDefinition widgets.example.com".to_owned(), "created".to_owned()));
+    assert!(applied.contains(&("Widget w".to_owned(), "created".to_owned())), "{applied:?}");
     let crd = runtime.block_on(crds.get("widgets.example.com")).unwrap();
     let established =
         crd.status.unwrap().conditions.unwrap().iter().any(|c| c.type_ == "Established" && c.status == "True");
@@ -216,6 +214,7 @@ fn crds_are_established_before_the_rest_and_a_newer_bundle_reports_what_it_dropp
         "1.1.0",
         &[
             ("a-account.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: new, namespace: default}\n"),
+            ("a-widget.yaml", &widget(2)),
             ("crd.yaml", CRD),
         ],
     );
@@ -228,6 +227,18 @@ fn crds_are_established_before_the_rest_and_a_newer_bundle_reports_what_it_dropp
         "{report}"
     );
     assert_eq!(report["apply"]["dropped"], serde_json::json!(["ServiceAccount default/old"]));
+    assert!(outcomes(&report).contains(&("Widget w".to_owned(), "configured".to_owned())), "{report}");
+    let resource =
+        kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("example.com", "v1", "Widget"));
+    let widgets: Api<kube::api::DynamicObject> = Api::namespaced_with(crds.into_client(), "default", &resource);
+    let w = runtime.block_on(widgets.get("w")).unwrap();
+    assert_eq!(w.data["spec"]["size"], 2);
+}
+
+fn widget(size: u32) -> String {
+    format!(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w, namespace: default}}\nspec: {{size: {size}}}\n"
+    )
 }
 
 #[test]
@@ -267,4 +278,41 @@ fn wait_reports_each_workload_and_succeeds_once_its_status_says_ready() {
     let ready = load_apply(&case("good"), &registry, &api, &["--wait", "--timeout", "10"]);
     assert_eq!(ready.status.code(), Some(0), "{}{}", text(&ready.stdout), text(&ready.stderr));
     assert!(text(&ready.stdout).contains("✓ Deployment demo/app 1/1 ready, 1 updated"), "{}", text(&ready.stdout));
+}
+
+const HELM_RELEASE_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: helmreleases.helm.toolkit.fluxcd.io}\nspec:\n  group: helm.toolkit.fluxcd.io\n  scope: Namespaced\n  names: {plural: helmreleases, singular: helmrelease, kind: HelmRelease}\n  versions:\n  - name: v2\n    served: true\n    storage: true\n    subresources: {status: {}}\n    schema:\n      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
+
+#[test]
+fn a_helm_release_is_waited_for_until_its_ready_condition_says_so() {
+    let api = KubeApiserver::start();
+    let registry = Distribution::start();
+    let dir = tempfile::tempdir().unwrap();
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: default}\nspec:\n  chart:\n    spec: {chart: web, version: 0.1.0, sourceRef: {kind: HelmRepository, name: vendor}}\n";
+    let bundle = manifests_bundle(dir.path(), "1.0.0", &[("crd.yaml", HELM_RELEASE_CRD), ("release.yaml", release)]);
+    let waiting = load_apply(&bundle, &registry, &api, &["--wait", "--timeout", "2", "--output", "json"]);
+    assert_eq!(waiting.status.code(), Some(1), "{}", text(&waiting.stderr));
+    let report = json(&waiting);
+    assert_eq!(report["apply"]["readiness"][0]["object"], "HelmRelease default/web");
+    assert_eq!(report["apply"]["readiness"][0]["ready"], false);
+
+    // Play helm-controller: Ready=True for the current generation.
+    let (client, runtime) = client(&api);
+    let resource = kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        "helm.toolkit.fluxcd.io",
+        "v2",
+        "HelmRelease",
+    ));
+    let releases: Api<kube::api::DynamicObject> = Api::namespaced_with(client, "default", &resource);
+    let generation = runtime.block_on(releases.get("web")).unwrap().metadata.generation.unwrap();
+    let status = serde_json::json!({"status": {"observedGeneration": generation, "conditions": [{"type": "Ready",
+        "status": "True", "reason": "InstallSucceeded", "message": "Helm install succeeded", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    runtime.block_on(releases.patch_status("web", &PatchParams::default(), &Patch::Merge(&status))).unwrap();
+
+    let ready = load_apply(&bundle, &registry, &api, &["--wait", "--timeout", "10"]);
+    assert_eq!(ready.status.code(), Some(0), "{}{}", text(&ready.stdout), text(&ready.stderr));
+    assert!(
+        text(&ready.stdout).contains("✓ HelmRelease default/web Ready=True InstallSucceeded: Helm install succeeded"),
+        "{}",
+        text(&ready.stdout)
+    );
 }
