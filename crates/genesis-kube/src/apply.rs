@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::GroupVersionKind;
-use kube::discovery::Scope;
+use kube::api::{DynamicObject, Patch, PatchParams};
 
 use crate::{Cluster, KubeError, Result};
 
@@ -140,8 +138,7 @@ async fn apply_one(
     let api_version = object["apiVersion"].as_str().ok_or_else(|| bad("no apiVersion"))?.to_owned();
     let kind = object["kind"].as_str().ok_or_else(|| bad("no kind"))?.to_owned();
     let name = object["metadata"]["name"].as_str().ok_or_else(|| bad("no metadata.name"))?.to_owned();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-    let gvk = GroupVersionKind::gvk(group, version, &kind);
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g).to_owned();
     let api_error = |source| KubeError::Api { object: what.clone(), source };
     let mut applied = AppliedObject {
         api_version,
@@ -153,23 +150,17 @@ async fn apply_one(
         result: None,
         note: None,
     };
-    let (resource, caps) = match kube::discovery::pinned_kind(cluster.client(), &gvk).await {
+    let (resource, namespaced) = match cluster.discover(&applied.api_version, &applied.kind).await {
         Ok(found) => found,
-        Err(_) if options.dry_run && bundled_kinds.iter().any(|(g, k)| *g == gvk.group && *k == gvk.kind) => {
+        Err(_) if options.dry_run && bundled_kinds.iter().any(|(g, k)| *g == group && *k == applied.kind) => {
             applied.note =
                 Some("not checked by the server: its CustomResourceDefinition comes with this bundle".into());
             return Ok(applied);
         }
         Err(e) => return Err(api_error(e)),
     };
-    let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
-        let ns = object["metadata"]["namespace"].as_str().unwrap_or("default").to_owned();
-        applied.namespace = Some(ns.clone());
-        Api::namespaced_with(cluster.client().clone(), &ns, &resource)
-    } else {
-        applied.namespace = None;
-        Api::all_with(cluster.client().clone(), &resource)
-    };
+    applied.namespace = namespaced.then(|| object["metadata"]["namespace"].as_str().unwrap_or("default").to_owned());
+    let api = cluster.dynamic_api(&resource, applied.namespace.as_deref());
     let before = api.get_opt(&name).await.map_err(api_error)?;
     let mut params = PatchParams::apply(FIELD_MANAGER);
     if options.dry_run {

@@ -14,6 +14,10 @@ mod record;
 
 use std::path::Path;
 
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::core::GroupVersionKind;
+use kube::discovery::Scope;
+
 pub use apply::{AppliedObject, ApplyOptions, ApplyReport, Outcome, apply};
 pub use crds::crd_established;
 pub use readiness::{Readiness, judge, wait_ready};
@@ -100,5 +104,22 @@ impl Cluster {
     /// The underlying client.
     pub fn client(&self) -> &kube::Client {
         &self.client
+    }
+
+    /// Discovers `kind` of `api_version` (`group/version`, or `version` for the core group):
+    /// its resource, and whether it is namespaced.
+    async fn discover(&self, api_version: &str, kind: &str) -> kube::Result<(ApiResource, bool)> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, caps) = kube::discovery::pinned_kind(&self.client, &gvk).await?;
+        Ok((resource, caps.scope == Scope::Namespaced))
+    }
+
+    /// The API of objects of `resource`: those in `namespace`, or cluster-scoped ones.
+    fn dynamic_api(&self, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, resource),
+            None => Api::all_with(self.client.clone(), resource),
+        }
     }
 }

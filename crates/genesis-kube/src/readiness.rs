@@ -4,9 +4,6 @@
 
 use std::time::Duration;
 
-use kube::api::{Api, DynamicObject};
-use kube::core::GroupVersionKind;
-use kube::discovery::Scope;
 use serde_json::Value;
 
 use crate::apply::AppliedObject;
@@ -81,19 +78,22 @@ pub fn judge(kind: &str, object: &Value) -> (bool, String) {
 /// Polls the workloads and HelmReleases among `applied` until all are ready or `timeout`
 /// passes; returns each one's last state.
 pub async fn wait_ready(cluster: &Cluster, applied: &[AppliedObject], timeout: Duration) -> Result<Vec<Readiness>> {
+    // Discovered once; only the objects are read again on each poll.
+    let mut watched_objects = Vec::new();
+    for o in applied.iter().filter(|o| watched(&o.kind)) {
+        let (resource, namespaced) = cluster
+            .discover(&o.api_version, &o.kind)
+            .await
+            .map_err(|source| KubeError::Api { object: o.display_name(), source })?;
+        let namespace = if namespaced { o.namespace.as_deref() } else { None };
+        watched_objects.push((o, cluster.dynamic_api(&resource, namespace)));
+    }
     let start = tokio::time::Instant::now();
     loop {
         let mut states = Vec::new();
-        for o in applied.iter().filter(|o| watched(&o.kind)) {
-            let (group, version) = o.api_version.rsplit_once('/').unwrap_or(("", &o.api_version));
-            let gvk = GroupVersionKind::gvk(group, version, &o.kind);
-            let api_error = |source| KubeError::Api { object: o.display_name(), source };
-            let (resource, caps) = kube::discovery::pinned_kind(cluster.client(), &gvk).await.map_err(api_error)?;
-            let api: Api<DynamicObject> = match (&caps.scope, &o.namespace) {
-                (Scope::Namespaced, Some(ns)) => Api::namespaced_with(cluster.client().clone(), ns, &resource),
-                _ => Api::all_with(cluster.client().clone(), &resource),
-            };
-            let object = api.get(&o.name).await.map_err(api_error)?;
+        for (o, api) in &watched_objects {
+            let object =
+                api.get(&o.name).await.map_err(|source| KubeError::Api { object: o.display_name(), source })?;
             let (ready, detail) = judge(&o.kind, &serde_json::to_value(&object).expect("an object is JSON"));
             states.push(Readiness { object: o.display_name(), ready, detail });
         }
