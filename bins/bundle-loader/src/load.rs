@@ -6,7 +6,7 @@ use genesis_app::registry::RegistryArgs;
 use genesis_app::verify::{VerifyArgs, check_verified, refuse, refused, verify_signature};
 use genesis_app::{OutputFormat, exit, print_json, progress};
 use genesis_kube::{ApplyOptions, ApplyReport, Cluster, InstallRecord, Outcome};
-use genesis_registry::rewrite::ImageMap;
+use genesis_registry::rewrite::{self, ImageMap};
 use genesis_registry::{Destination, RegistryError, load::DEFAULT_CONCURRENCY};
 use genesis_trust::SignedBom;
 
@@ -120,14 +120,19 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         }
     };
     let charts = runtime.block_on(genesis_registry::charts::push_charts(&*bundle, &registry, &args.registry))?;
-    let map = ImageMap::from_summary(&summary);
+    // Read back and rewritten once, for whichever of --manifests-out and --apply asks.
+    let manifests = if args.manifests_out.is_some() || cluster.is_some() {
+        rewrite::rewritten_manifests(&*bundle, &ImageMap::from_summary(&summary), &charts)?
+    } else {
+        Vec::new()
+    };
     let rewritten = match &args.manifests_out {
-        Some(dir) => Some((dir, genesis_registry::rewrite::write_rewritten_manifests(&*bundle, &map, &charts, dir)?)),
+        Some(dir) => Some((dir, rewrite::write_rewritten_manifests(&manifests, dir)?)),
         None => None,
     };
     let applied = match &cluster {
         Some(cluster) => {
-            let mut applied = runtime.block_on(apply_manifests(cluster, &*bundle, &map, &charts, args.dry_run))?;
+            let mut applied = runtime.block_on(apply_manifests(cluster, &*bundle, &manifests, args.dry_run))?;
             if args.wait && applied.report.conflicts().next().is_none() {
                 let timeout = std::time::Duration::from_secs(args.timeout);
                 applied.readiness =
@@ -179,13 +184,12 @@ struct Applied {
 async fn apply_manifests(
     cluster: &Cluster,
     bundle: &dyn SignedBom,
-    map: &ImageMap,
-    charts: &[genesis_registry::charts::LoadedChart],
+    manifests: &[rewrite::RewrittenManifest],
     dry_run: bool,
 ) -> anyhow::Result<Applied> {
     let mut objects = Vec::new();
-    for m in genesis_registry::rewrite::rewritten_manifests(bundle, map, charts)? {
-        for o in m.objects {
+    for m in manifests {
+        for o in &m.objects {
             objects.push(
                 serde_json::to_value(o).with_context(|| format!("manifests/{}: not a JSON-shaped object", m.path))?,
             );

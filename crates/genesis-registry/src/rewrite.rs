@@ -196,19 +196,13 @@ pub fn rewritten_manifests(
     Ok(out)
 }
 
-/// Writes every manifest of a checked bundle, rewritten to the loaded images, under
-/// `target` (which must not exist; it appears whole or not at all). Returns how many
-/// references changed.
-pub fn write_rewritten_manifests(
-    bundle: &dyn genesis_trust::SignedBom,
-    map: &ImageMap,
-    charts: &[crate::charts::LoadedChart],
-    target: &std::path::Path,
-) -> crate::Result<usize> {
+/// Writes rewritten manifests (from [`rewritten_manifests`]) under `target` (which must not
+/// exist; it appears whole or not at all). Returns how many references changed.
+pub fn write_rewritten_manifests(manifests: &[RewrittenManifest], target: &std::path::Path) -> crate::Result<usize> {
     use crate::RegistryError;
     let staging = genesis_bundle::Staging::begin(target)?;
     let mut changed = 0;
-    for m in rewritten_manifests(bundle, map, charts)? {
+    for m in manifests {
         changed += m.changed;
         let text = yaml_stream(&m.objects).map_err(|e| RegistryError::Invalid(format!("{}: {e}", m.path)))?;
         let dest = staging.path().join(&m.path);
