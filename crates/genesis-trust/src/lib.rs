@@ -12,7 +12,7 @@
 //! let key = PrivateKey::generate();
 //! let signature = key.sign(b"bom bytes");
 //! let policy = TrustPolicy::from_keys(vec![key.public_key()])?;
-//! assert_eq!(policy.key_for(b"bom bytes", &signature), Some(key.public_key().fingerprint()));
+//! assert_eq!(policy.key_for(b"bom bytes", &signature).map(|k| k.fingerprint()), Some(key.public_key().fingerprint()));
 //! # Ok::<(), genesis_trust::TrustError>(())
 //! ```
 

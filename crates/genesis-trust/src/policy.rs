@@ -37,8 +37,8 @@ impl TrustPolicy {
     }
 
     /// The first trusted key that verifies `der` over `message`.
-    pub fn key_for(&self, message: &[u8], der: &[u8]) -> Option<KeyFingerprint> {
-        self.keys.iter().find(|k| k.verifies(message, der)).map(PublicKey::fingerprint)
+    pub fn key_for(&self, message: &[u8], der: &[u8]) -> Option<&PublicKey> {
+        self.keys.iter().find(|k| k.verifies(message, der))
     }
 
     /// The first trusted key that verifies `der` over a message with SHA-256 `digest`.

@@ -67,9 +67,7 @@ impl UnverifiedBundle {
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
         let der = decode_signature(&self.signature, "bom.json.sig")?;
         let signer = policy
-            .keys()
-            .iter()
-            .find(|k| k.verifies(&self.bom_bytes, &der))
+            .key_for(&self.bom_bytes, &der)
             .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
         let key = signer.fingerprint();
         tracing::info!(key = %key, bundle = %self.path.display(), "BOM signature accepted");

@@ -30,8 +30,10 @@ pub(super) fn to_v01_bundle(doc: &Value) -> Result<Value> {
     let kind = body["kind"].as_str().ok_or_else(|| invalid("legacy bundle: the log entry has no kind"))?;
     let version =
         body["apiVersion"].as_str().ok_or_else(|| invalid("legacy bundle: the log entry has no apiVersion"))?;
-    let log_id =
-        payload["logID"].as_str().and_then(hex_bytes).ok_or_else(|| invalid("legacy bundle: logID is not hex"))?;
+    let log_id = payload["logID"]
+        .as_str()
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| invalid("legacy bundle: logID is not hex"))?;
     let number = |name: &str| {
         payload[name].as_u64().map(|n| n.to_string()).ok_or_else(|| invalid(format!("legacy bundle: {name} missing")))
     };
@@ -46,7 +48,7 @@ pub(super) fn to_v01_bundle(doc: &Value) -> Result<Value> {
         None => return Err(invalid("legacy bundle: cert is neither a certificate nor a public key")),
     };
     let mut message = json!({ "signature": doc["base64Signature"] });
-    if let Some(hash) = body["spec"]["data"]["hash"]["value"].as_str().and_then(hex_bytes)
+    if let Some(hash) = body["spec"]["data"]["hash"]["value"].as_str().and_then(|h| hex::decode(h).ok())
         && body["spec"]["data"]["hash"]["algorithm"] == "sha256"
     {
         message["messageDigest"] = json!({ "algorithm": "SHA2_256", "digest": STANDARD.encode(hash) });
@@ -64,13 +66,6 @@ pub(super) fn to_v01_bundle(doc: &Value) -> Result<Value> {
         "verificationMaterial": material,
         "messageSignature": message,
     }))
-}
-
-fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// The DER inside the first PEM block labelled `label`.

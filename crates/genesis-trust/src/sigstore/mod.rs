@@ -79,15 +79,7 @@ pub fn verify_dsse(envelope: &serde_json::Value, key: &PublicKey, artifact: Opti
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex_sha256(bytes)
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The key-signed sigstore bundle (v0.3) of an artifact whose SHA-256 is `digest`, as
@@ -143,9 +135,9 @@ pub enum Artifact<'a> {
 impl Artifact<'_> {
     fn describe(&self) -> String {
         match self {
-            Artifact::Bytes(b) => format!("sha256:{}", hex_sha256(b)),
-            Artifact::Sha256(d) => format!("sha256:{}", hex(d.as_slice())),
-            Artifact::Sha512(d) => format!("sha512:{}", hex(d.as_slice())),
+            Artifact::Bytes(b) => format!("sha256:{}", sha256_hex(b)),
+            Artifact::Sha256(d) => format!("sha256:{}", hex::encode(d)),
+            Artifact::Sha512(d) => format!("sha512:{}", hex::encode(d)),
         }
     }
 
@@ -160,8 +152,8 @@ impl Artifact<'_> {
     /// Whether an in-toto subject's `digest` map names this artifact.
     fn named_by(&self, digests: &serde_json::Value) -> bool {
         match self {
-            Artifact::Sha512(d) => digests["sha512"].as_str() == Some(hex(d.as_slice()).as_str()),
-            _ => self.sha256().is_some_and(|d| digests["sha256"].as_str() == Some(hex(&d).as_str())),
+            Artifact::Sha512(d) => digests["sha512"].as_str() == Some(hex::encode(d).as_str()),
+            _ => self.sha256().is_some_and(|d| digests["sha256"].as_str() == Some(hex::encode(d).as_str())),
         }
     }
 }
