@@ -358,50 +358,8 @@ pub fn self_signed_p256(dir: &Path, name: &str, subject: &str) {
 }
 
 /// A CA and a leaf certificate for 127.0.0.1 (rustls refuses a CA used as a leaf):
-/// `(ca.crt, leaf.crt, leaf.key)`.
+/// `(ca.crt, leaf certificate, leaf key)`, from [`pki::TlsPki`].
 pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    self_signed_p256(dir, "ca", "/CN=genesis test CA");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "leaf.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "leaf.ext",
-        ],
-    );
-    (dir.join("ca.crt"), dir.join("leaf.crt"), dir.join("leaf.key"))
+    let pki = pki::TlsPki::write(dir);
+    (pki.ca, pki.valid.0, pki.valid.1)
 }
