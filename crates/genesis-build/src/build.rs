@@ -236,18 +236,9 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Re
             let resolved = Layout::store(&cache).resolve(referrer, &[], &cache)?;
             if let Some(sbom) = crate::sbom::carried_sbom(referrer, &resolved)? {
                 let path = format!("sbom/images/{}.{}{}", image.name, &referrer.digest.hex()[..12], sbom.extension);
-                plan.add(
-                    bundle_path(&path, &sbom.file)?,
-                    sbom.size,
-                    sbom.digest.clone(),
-                    Content::File(sbom.file.clone()),
-                    &sbom.file,
-                )?;
-                plan.bom.sboms.push(SbomEntry {
-                    path: bundle_path(&path, &sbom.file)?,
-                    media_type: sbom.media_type,
-                    describes: image.name.to_string(),
-                });
+                let path = bundle_path(&path, &sbom.file)?;
+                plan.add(path.clone(), sbom.size, sbom.digest.clone(), Content::File(sbom.file.clone()), &sbom.file)?;
+                plan.bom.sboms.push(SbomEntry { path, media_type: sbom.media_type, describes: image.name.to_string() });
             }
             sources.push((name, image.image.text().to_owned(), resolved, by_digest));
         }
