@@ -26,24 +26,12 @@ fn client(api: &KubeApiserver) -> (kube::Client, tokio::runtime::Runtime) {
     (client, runtime)
 }
 
-use crate::{case, fixtures, loader, test_pub, text};
+use crate::{case, fixtures, loader, text};
 
 fn load_apply(bundle: &Path, registry: &Distribution, api: &KubeApiserver, extra: &[&str]) -> std::process::Output {
-    let key = test_pub();
     let kubeconfig = api.kubeconfig();
-    let base = [
-        "load",
-        bundle.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--registry",
-        &registry.host(),
-        "--plain-http",
-        "--apply",
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-    ];
-    loader(&[&base[..], extra].concat())
+    let apply = ["--plain-http", "--apply", "--kubeconfig", kubeconfig.to_str().unwrap()];
+    crate::load_into(bundle, &registry.host(), &[&apply[..], extra].concat())
 }
 
 fn json(out: &std::process::Output) -> serde_json::Value {

@@ -52,6 +52,13 @@ pub fn loader(args: &[&str]) -> Output {
         .expect("bundle-loader runs")
 }
 
+/// `bundle-loader load BUNDLE --key test.pub --registry DESTINATION EXTRA…`
+pub fn load_into(bundle: &Path, destination: &str, extra: &[&str]) -> Output {
+    let key = test_pub();
+    let base = ["load", bundle.to_str().unwrap(), "--key", key.to_str().unwrap(), "--registry", destination];
+    loader(&[&base[..], extra].concat())
+}
+
 /// `bundle-loader verify BUNDLE --key test.pub EXTRA…`
 pub fn verify(bundle: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["verify", bundle.to_str().unwrap()];

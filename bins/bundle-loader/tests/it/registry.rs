@@ -7,25 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{case, loader, test_pub, text};
+use crate::{case, test_pub, text};
 pub use genesis_testkit::{Distribution, free_port};
 
 fn load(bundle: &Path, destination: &str, extra: &[&str]) -> std::process::Output {
-    let key = test_pub();
-    let mut args = vec![
-        "load",
-        bundle.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--registry",
-        destination,
-        "--plain-http",
-        "--output",
-        "json",
-        "--quiet",
-    ];
-    args.extend(extra);
-    loader(&args)
+    crate::load_into(bundle, destination, &[&["--plain-http", "--output", "json", "--quiet"][..], extra].concat())
 }
 
 fn summary(out: &std::process::Output) -> serde_json::Value {
@@ -246,14 +232,13 @@ fn tls_by_default_with_a_custom_ca() {
     let pki = tempfile::tempdir().unwrap();
     let (ca, cert, key) = genesis_testkit::test_pki(pki.path());
     let registry = Distribution::start_with(Some((cert, key)));
-    let (bundle, pubkey, host) = (case("good"), test_pub(), registry.host());
-    let base = ["load", bundle.to_str().unwrap(), "--key", pubkey.to_str().unwrap(), "--registry", &host, "--quiet"];
+    let load = |extra: &[&str]| crate::load_into(&case("good"), &registry.host(), &[&["--quiet"][..], extra].concat());
 
-    let refused = loader(&[&base[..], &["--retries", "1"]].concat());
+    let refused = load(&["--retries", "1"]);
     assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).to_lowercase().contains("certificate"), "{}", text(&refused.stderr));
 
-    let ok = loader(&[&base[..], &["--ca-file", ca.to_str().unwrap()]].concat());
+    let ok = load(&["--ca-file", ca.to_str().unwrap()]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     assert!(text(&ok.stdout).contains("1 images and 1 charts loaded"), "{}", text(&ok.stdout));
 }
@@ -338,33 +323,25 @@ fn basic_auth_from_flags_or_a_docker_config() {
         .expect("htpasswd (apache2-utils) must be installed");
     assert!(made.status.success(), "{}", text(&made.stderr));
     let registry = genesis_testkit::Distribution::start_full(Some((cert, key)), Some(htpasswd));
-    let (bundle, pubkey, host) = (case("good"), test_pub(), registry.host());
-    let base = [
-        "load",
-        bundle.to_str().unwrap(),
-        "--key",
-        pubkey.to_str().unwrap(),
-        "--registry",
-        &host,
-        "--quiet",
-        "--ca-file",
-        ca.to_str().unwrap(),
-    ];
+    let host = registry.host();
+    let load = |extra: &[&str]| {
+        crate::load_into(&case("good"), &host, &[&["--quiet", "--ca-file", ca.to_str().unwrap()][..], extra].concat())
+    };
 
-    let anonymous = loader(&[&base[..], &["--retries", "1"]].concat());
+    let anonymous = load(&["--retries", "1"]);
     assert_eq!(anonymous.status.code(), Some(3), "{}", text(&anonymous.stderr));
     assert!(text(&anonymous.stderr).contains("authentication required"), "{}", text(&anonymous.stderr));
 
-    let wrong = loader(&[&base[..], &["--username", "genesis", "--password", "nope"]].concat());
+    let wrong = load(&["--username", "genesis", "--password", "nope"]);
     assert_eq!(wrong.status.code(), Some(3), "{}", text(&wrong.stderr));
 
-    let ok = loader(&[&base[..], &["--username", "genesis", "--password", "s3cret"]].concat());
+    let ok = load(&["--username", "genesis", "--password", "s3cret"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
 
     // The same credentials from a Docker config.json.
     let config = pki.path().join("config.json");
     std::fs::write(&config, format!(r#"{{"auths": {{"{host}": {{"auth": "Z2VuZXNpczpzM2NyZXQ="}}}}}}"#)).unwrap();
-    let from_file = loader(&[&base[..], &["--authfile", config.to_str().unwrap()]].concat());
+    let from_file = load(&["--authfile", config.to_str().unwrap()]);
     assert_eq!(from_file.status.code(), Some(0), "{}", text(&from_file.stderr));
 }
 

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use p256::ecdsa::signature::Signer;
 
-use crate::{case, loader, test_pub, text};
+use crate::{case, text};
 
 /// A token server on loopback: `GET /token?…` with basic `genesis:s3cret` gets a JWT for the
 /// requested scope; anything else gets 401.
@@ -97,25 +97,19 @@ fn bearer_tokens_from_the_registrys_realm() {
         d.join("token.crt").display()
     );
     let registry = genesis_testkit::Distribution::start_configured(None, &auth);
-    let (bundle, key, host) = (case("good"), test_pub(), registry.host());
-    let base = [
-        "load",
-        bundle.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--registry",
-        &host,
-        "--plain-http",
-        "--quiet",
-        "--retries",
-        "1",
-    ];
+    let load = |extra: &[&str]| {
+        crate::load_into(
+            &case("good"),
+            &registry.host(),
+            &[&["--plain-http", "--quiet", "--retries", "1"][..], extra].concat(),
+        )
+    };
 
-    let anonymous = loader(&base);
+    let anonymous = load(&[]);
     assert_eq!(anonymous.status.code(), Some(3), "{}", text(&anonymous.stderr));
     assert!(text(&anonymous.stderr).contains("token endpoint"), "{}", text(&anonymous.stderr));
 
-    let ok = loader(&[&base[..], &["--username", "genesis", "--password", "s3cret", "--output", "json"]].concat());
+    let ok = load(&["--username", "genesis", "--password", "s3cret", "--output", "json"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(v["images"][0]["blobs"]["uploaded"], 4);
