@@ -153,7 +153,9 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
+/// TLS for a client of this machine's trust: the CA bundle in `ca_file` alone when given (a
+/// private CA), else the system's roots; ring as the provider, safe protocol versions.
+pub fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {

@@ -16,7 +16,7 @@ pub mod serve;
 pub use archive_blobs::{ArchiveIndex, ArchiveRange};
 pub use client::{
     BlobSource, CHUNK, Credentials, MAX_MANIFEST, Manifest, PushOutcome, Registry, RegistryOptions, fallback_tag,
-    fetch_url,
+    fetch_url, tls_config,
 };
 pub use error::{RegistryError, Result};
 pub use load::{Destination, LoadSummary, load, load_if_present};

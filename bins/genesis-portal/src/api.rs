@@ -1,0 +1,489 @@
+//! The HTTP API (axum): bearer-key authentication, scopes and entitlements, release listing,
+//! downloads with `Range`/`ETag`/`Last-Modified`/304, the license file, seed 003's air-gap
+//! export endpoints, `/metrics` and `/healthz`. Logs name the key's id, never the key.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt as _;
+use genesis_bundle::rfc3339;
+use genesis_portal::protocol::{
+    API, ApiError, Artifact, BOOTSTRAP_PROFILE, ExportRequest, ExportState, ExportStatus, ReleaseDetail,
+    ReleaseSummary, Scope, WhoAmI,
+};
+use genesis_portal::{Entitlement, License};
+use genesis_trust::PrivateKey;
+
+use crate::artifacts::Artifacts;
+use crate::metrics::{Metrics, RequestLabels};
+use crate::store::{Export, Release, Store, key_hash};
+
+/// What every handler shares.
+pub struct AppState {
+    /// Metadata.
+    pub store: Store,
+    /// Artifact bytes.
+    pub artifacts: Artifacts,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The key that signs license files, when the vendor configured one.
+    pub license_key: Option<PrivateKey>,
+    /// Scratch space for export builds.
+    pub scratch: PathBuf,
+    /// The one timestamp inside export packs (`SOURCE_DATE_EPOCH`).
+    pub source_date_epoch: u64,
+}
+
+type Shared = Arc<AppState>;
+
+/// The portal's routes.
+pub fn router(state: Shared) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/releases", get(list_releases))
+        .route("/v1/releases/{product}/{version}", get(release_detail))
+        .route("/v1/releases/{product}/{version}/artifacts/{name}", get(download_artifact))
+        .route("/v1/license", get(license_file))
+        .route("/v1/exports/airgap/bootstrap", post(start_export))
+        .route("/v1/exports/airgap/bootstrap/{id}", get(export_status))
+        .route("/v1/exports/airgap/bootstrap/{id}/download", get(download_export))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), track))
+        .with_state(state)
+}
+
+/// An error answer: status plus an [`ApiError`] body.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
+        Failure { status, code, message: message.into() }
+    }
+    fn unauthorized(message: impl Into<String>) -> Failure {
+        Failure::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+    fn forbidden(message: impl Into<String>) -> Failure {
+        Failure::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    fn not_found(message: impl Into<String>) -> Failure {
+        Failure::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        tracing::error!(error = %format!("{e:#}"), "internal error");
+        Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the portal's log has the cause")
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut response =
+            (self.status, Json(ApiError { error: self.code.into(), message: self.message })).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"genesis-portal\""));
+        }
+        response
+    }
+}
+
+/// The authenticated caller: the key's organisation, id and scopes.
+pub struct Caller {
+    org: String,
+    key_id: String,
+    scopes: Vec<Scope>,
+    expires: i64,
+}
+
+impl Caller {
+    fn require(&self, scope: Scope) -> Result<(), Failure> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(Failure::forbidden(format!(
+                "key {} lacks the `{scope}` scope; ask the vendor for a key with it",
+                self.key_id
+            )))
+        }
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn when(unix: i64) -> String {
+    rfc3339(u64::try_from(unix).unwrap_or(0))
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &Shared) -> Result<Caller, Failure> {
+        let key = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Failure::unauthorized("no license key: send `Authorization: Bearer sk_…` (`genesis login`)"))?;
+        let record = state
+            .store
+            .key_by_hash(&key_hash(key.trim()))
+            .await?
+            .ok_or_else(|| Failure::unauthorized("unknown license key"))?;
+        if let Some(revoked) = record.revoked {
+            return Err(Failure::unauthorized(format!("license key {} was revoked on {}", record.id, when(revoked))));
+        }
+        if record.expires <= now() {
+            return Err(Failure::unauthorized(format!(
+                "license key {} expired on {}; ask the vendor for a new key",
+                record.id,
+                when(record.expires)
+            )));
+        }
+        tracing::debug!(org = %record.org, keyId = %record.id, "authenticated");
+        Ok(Caller { org: record.org, key_id: record.id, scopes: record.scopes, expires: record.expires })
+    }
+}
+
+/// Counts and logs every request by route template and status (never a header).
+async fn track(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state.metrics.requests.get_or_create(&RequestLabels { route: route.clone(), status }).inc();
+    tracing::info!(%method, %route, status, elapsedMs = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+}
+
+async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(WhoAmI { org: caller.org, key_id: caller.key_id, scopes: caller.scopes, expires: when(caller.expires) })
+}
+
+fn covers(entitlements: &[Entitlement], release: &Release) -> bool {
+    entitlements.iter().any(|e| e.covers(&release.product, &release.version))
+}
+
+/// The release, when it exists (404) and the caller's organisation is entitled to it (403).
+async fn entitled_release(state: &AppState, caller: &Caller, product: &str, version: &str) -> Result<Release, Failure> {
+    let release = state
+        .store
+        .release(product, version)
+        .await?
+        .ok_or_else(|| Failure::not_found(format!("no release {product} {version}")))?;
+    if !covers(&state.store.entitlements(&caller.org).await?, &release) {
+        return Err(Failure::forbidden(format!(
+            "organisation `{}` is not entitled to {product} {version}",
+            caller.org
+        )));
+    }
+    Ok(release)
+}
+
+async fn list_releases(State(state): State<Shared>, caller: Caller) -> Result<Json<Vec<ReleaseSummary>>, Failure> {
+    caller.require(Scope::ReleasesRead)?;
+    let entitlements = state.store.entitlements(&caller.org).await?;
+    let mut out = Vec::new();
+    for release in state.store.releases().await?.into_iter().filter(|r| covers(&entitlements, r)) {
+        let artifacts = state.store.artifacts(&release.product, &release.version).await?;
+        out.push(ReleaseSummary {
+            bundles: artifacts.iter().filter(|a| a.kind == genesis_portal::protocol::ArtifactKind::Bundle).count(),
+            size: artifacts.iter().map(|a| a.size).sum(),
+            published: when(release.published),
+            product: release.product,
+            version: release.version,
+        });
+    }
+    Ok(Json(out))
+}
+
+async fn release_detail(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((product, version)): Path<(String, String)>,
+) -> Result<Json<ReleaseDetail>, Failure> {
+    caller.require(Scope::ReleasesRead)?;
+    let release = entitled_release(&state, &caller, &product, &version).await?;
+    let artifacts = state
+        .store
+        .artifacts(&product, &version)
+        .await?
+        .into_iter()
+        .map(|a| Artifact {
+            download_uri: format!("{API}/releases/{product}/{version}/artifacts/{}", a.name),
+            name: a.name,
+            kind: a.kind,
+            size: a.size,
+            sha256: a.sha256,
+        })
+        .collect();
+    Ok(Json(ReleaseDetail {
+        product: release.product,
+        version: release.version,
+        published: when(release.published),
+        signer: release.signer,
+        artifacts,
+    }))
+}
+
+async fn download_artifact(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((product, version, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    caller.require(Scope::ReleasesRead)?;
+    let release = entitled_release(&state, &caller, &product, &version).await?;
+    let artifact = state
+        .store
+        .artifacts(&product, &version)
+        .await?
+        .into_iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| Failure::not_found(format!("{product} {version} has no artifact `{name}`")))?;
+    let object = Object {
+        key: Artifacts::release_key(&product, &version, &name),
+        sha256: artifact.sha256,
+        size: artifact.size,
+        modified: release.published,
+        content_type: "application/octet-stream",
+    };
+    serve_object(&state, &headers, object).await
+}
+
+/// A stored object to serve.
+struct Object {
+    key: String,
+    sha256: String,
+    size: u64,
+    modified: i64,
+    content_type: &'static str,
+}
+
+/// The byte range a `Range` header asks for: `Ok(None)` for the whole object (no header, a
+/// multi-range or a syntax we ignore, as RFC 9110 allows), `Err` when unsatisfiable.
+fn requested_range(value: &str, size: u64) -> Result<Option<Range<u64>>, ()> {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let range = match (first.trim().parse::<u64>().ok(), last.trim().parse::<u64>().ok()) {
+        (Some(first), _) if first >= size => return Err(()),
+        (Some(first), Some(last)) if last >= first => first..(last + 1).min(size),
+        (Some(first), None) if last.trim().is_empty() => first..size,
+        (None, Some(suffix)) if first.trim().is_empty() && suffix > 0 => size.saturating_sub(suffix)..size,
+        (None, Some(_)) if first.trim().is_empty() => return Err(()),
+        _ => return Ok(None),
+    };
+    Ok(Some(range))
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Serves an object with `ETag` (its SHA-256), `Last-Modified`, 304 on a matching
+/// `If-None-Match`, and single `Range`s (honoured only when an `If-Range` matches too).
+async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> Result<Response, Failure> {
+    let etag = format!("\"{}\"", object.sha256);
+    let last_modified =
+        httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(object.modified).unwrap_or(0)));
+    let common = |builder: http::response::Builder| {
+        builder.header(header::ETAG, &etag).header(header::LAST_MODIFIED, &last_modified).header(header::ACCEPT_RANGES, "bytes")
+    };
+    if header_text(headers, header::IF_NONE_MATCH)
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim() == format!("W/{etag}")))
+    {
+        return Ok(common(Response::builder().status(StatusCode::NOT_MODIFIED)).body(Body::empty()).expect("valid"));
+    }
+    let if_range_holds = header_text(headers, header::IF_RANGE).is_none_or(|v| v.trim() == etag);
+    let range = match header_text(headers, header::RANGE).filter(|_| if_range_holds) {
+        Some(value) => match requested_range(value, object.size) {
+            Ok(range) => range,
+            Err(()) => {
+                return Ok(common(Response::builder().status(StatusCode::RANGE_NOT_SATISFIABLE))
+                    .header(header::CONTENT_RANGE, format!("bytes */{}", object.size))
+                    .body(Body::empty())
+                    .expect("valid"));
+            }
+        },
+        None => None,
+    };
+    let stream = state.artifacts.get(&object.key, range.clone()).await?;
+    let counted = state.metrics.download_bytes.clone();
+    let in_flight = InFlight::enter(&state.metrics);
+    let body = Body::from_stream(stream.map(move |chunk| {
+        let _held = &in_flight;
+        if let Ok(bytes) = &chunk {
+            counted.inc_by(bytes.len() as u64);
+        }
+        chunk
+    }));
+    let builder = common(Response::builder()).header(header::CONTENT_TYPE, object.content_type);
+    let response = match range {
+        Some(r) => builder
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end - 1, object.size))
+            .header(header::CONTENT_LENGTH, r.end - r.start),
+        None => builder.status(StatusCode::OK).header(header::CONTENT_LENGTH, object.size),
+    };
+    Ok(response.body(body).expect("valid response"))
+}
+
+/// Keeps `portal_downloads_in_flight` up while a download's body is alive.
+struct InFlight(prometheus_client::metrics::gauge::Gauge);
+
+impl InFlight {
+    fn enter(metrics: &Metrics) -> InFlight {
+        metrics.downloads_in_flight.inc();
+        InFlight(metrics.downloads_in_flight.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+async fn license_file(State(state): State<Shared>, caller: Caller) -> Result<Response, Failure> {
+    caller.require(Scope::ReleasesRead)?;
+    let key = state
+        .license_key
+        .as_ref()
+        .ok_or_else(|| Failure::not_found("this portal issues no license files (started without --license-signing-key)"))?;
+    let license = License {
+        schema: genesis_portal::license::LICENSE_SCHEMA.into(),
+        license_id: format!("lic_{}", crate::random_hex(8)),
+        entitlements: state.store.entitlements(&caller.org).await?,
+        issued: when(now()),
+        expires: when(caller.expires),
+        org: caller.org,
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], license.sign(key)).into_response())
+}
+
+fn export_status_body(export: &Export) -> ExportStatus {
+    let ready = export.status == ExportState::Ready;
+    ExportStatus {
+        export_id: export.id.clone(),
+        profile: BOOTSTRAP_PROFILE.into(),
+        status: export.status,
+        product: export.product.clone(),
+        version: export.version.clone(),
+        root_hash: export.root_hash.clone(),
+        artifact_sha256: export.sha256.clone(),
+        size: export.size,
+        download_uri: ready.then(|| format!("{API}/exports/airgap/bootstrap/{}/download", export.id)),
+        error: export.error.clone(),
+    }
+}
+
+async fn start_export(
+    State(state): State<Shared>,
+    caller: Caller,
+    Json(request): Json<ExportRequest>,
+) -> Result<Response, Failure> {
+    caller.require(Scope::ExportWrite)?;
+    let product = request.product.unwrap_or_else(|| "genesis".into());
+    let release = entitled_release(&state, &caller, &product, &request.version).await?;
+    let export = Export {
+        id: format!("exp_{}", crate::random_hex(12)),
+        org: caller.org,
+        product,
+        version: request.version,
+        status: ExportState::Pending,
+        root_hash: None,
+        sha256: None,
+        size: None,
+        error: None,
+        created: now(),
+    };
+    state.store.insert_export(&export).await?;
+    tracing::info!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, org = %export.org, keyId = %caller.key_id, "export requested");
+    let body = export_status_body(&export);
+    tokio::spawn(crate::export::build(Arc::clone(&state), export, release));
+    let location = format!("{API}/exports/airgap/bootstrap/{}", body.export_id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(body)).into_response())
+}
+
+async fn caller_export(state: &AppState, caller: &Caller, id: &str) -> Result<Export, Failure> {
+    caller.require(Scope::ExportRead)?;
+    state.store.export(&caller.org, id).await?.ok_or_else(|| Failure::not_found(format!("no export {id}")))
+}
+
+async fn export_status(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ExportStatus>, Failure> {
+    Ok(Json(export_status_body(&caller_export(&state, &caller, &id).await?)))
+}
+
+async fn download_export(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let export = caller_export(&state, &caller, &id).await?;
+    let (Some(sha256), Some(size)) = (export.sha256, export.size) else {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "not_ready",
+            format!("export {id} is {}; poll its status until it is ready", serde_json::json!(export.status)),
+        ));
+    };
+    let object = Object {
+        key: Artifacts::export_key(&export.org, &id),
+        sha256,
+        size,
+        modified: export.created,
+        content_type: "application/gzip",
+    };
+    serve_object(&state, &headers, object).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::requested_range;
+
+    #[test]
+    fn ranges_as_rfc_9110_reads_them() {
+        assert_eq!(requested_range("bytes=0-99", 1000), Ok(Some(0..100)));
+        assert_eq!(requested_range("bytes=900-", 1000), Ok(Some(900..1000)));
+        assert_eq!(requested_range("bytes=-100", 1000), Ok(Some(900..1000)));
+        assert_eq!(requested_range("bytes=990-2000", 1000), Ok(Some(990..1000)));
+        assert_eq!(requested_range("bytes=1000-", 1000), Err(()));
+        assert_eq!(requested_range("bytes=0-1,5-9", 1000), Ok(None), "multi-range: the whole object");
+        assert_eq!(requested_range("items=0-1", 1000), Ok(None));
+        assert_eq!(requested_range("bytes=5-1", 1000), Ok(None));
+    }
+}

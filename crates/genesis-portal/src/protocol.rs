@@ -1,0 +1,277 @@
+//! The portal's HTTP API as plain types: what the server sends and the client reads.
+//!
+//! Every call carries `Authorization: Bearer sk_<org>_<random>`. Errors come back as an
+//! [`ApiError`] body with 401 (no, unknown, expired or revoked key), 403 (a key without the
+//! scope or the entitlement), 404 (nothing of that name for this organisation).
+
+use serde::{Deserialize, Serialize};
+
+/// The prefix of every API path.
+pub const API: &str = "/v1";
+
+/// What a license key may do. A key is created with `releases:read` unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// List entitled releases, read their details, download their artifacts and the license file.
+    #[serde(rename = "releases:read")]
+    ReleasesRead,
+    /// Read the status of air-gap exports and download them.
+    #[serde(rename = "export:read")]
+    ExportRead,
+    /// Stage air-gap exports.
+    #[serde(rename = "export:write")]
+    ExportWrite,
+}
+
+impl Scope {
+    /// Every scope, in display order.
+    pub const ALL: [Scope; 3] = [Scope::ReleasesRead, Scope::ExportRead, Scope::ExportWrite];
+
+    /// The scope's name on the wire and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::ReleasesRead => "releases:read",
+            Scope::ExportRead => "export:read",
+            Scope::ExportWrite => "export:write",
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Scope, String> {
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == s).ok_or_else(|| {
+            let known: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown scope `{s}` (known: {})", known.join(", "))
+        })
+    }
+}
+
+/// Whether `name` can be an organisation: lower-case letters, digits and `-`, 1 to 40
+/// characters, so that it reads back unambiguously out of `sk_<org>_<random>`.
+pub fn valid_org_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+}
+
+/// Whether `text` has the shape of a license key (`sk_<org>_<random>`); says nothing about
+/// whether the portal knows it.
+pub fn looks_like_key(text: &str) -> bool {
+    text.strip_prefix("sk_")
+        .and_then(|rest| rest.rsplit_once('_'))
+        .is_some_and(|(org, random)| valid_org_name(org) && random.len() >= 32 && random.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// `GET /v1/whoami`: who the key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhoAmI {
+    /// The organisation.
+    pub org: String,
+    /// The key's public identifier (never the key).
+    pub key_id: String,
+    /// What the key may do.
+    pub scopes: Vec<Scope>,
+    /// When the key stops working (RFC 3339).
+    pub expires: String,
+}
+
+/// One release in `GET /v1/releases` (only those the key's organisation is entitled to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseSummary {
+    /// The product, e.g. `genesis`.
+    pub product: String,
+    /// The release's version (semver).
+    pub version: String,
+    /// When it was published (RFC 3339).
+    pub published: String,
+    /// How many bundles it has.
+    pub bundles: usize,
+    /// Total size of its artifacts in bytes.
+    pub size: u64,
+}
+
+/// `GET /v1/releases/{product}/{version}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseDetail {
+    /// The product.
+    pub product: String,
+    /// The version.
+    pub version: String,
+    /// When it was published (RFC 3339).
+    pub published: String,
+    /// Fingerprint of the vendor key its bundles verified against at publication.
+    pub signer: String,
+    /// Every file of the release.
+    pub artifacts: Vec<Artifact>,
+}
+
+/// One file of a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Artifact {
+    /// The file name (no directories).
+    pub name: String,
+    /// What it is.
+    pub kind: ArtifactKind,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the bytes, lower-case hex (also the download's `ETag`).
+    pub sha256: String,
+    /// Path of the download, relative to the portal URL.
+    pub download_uri: String,
+}
+
+/// The kinds of file a release holds, told by the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactKind {
+    /// A bundle archive, `NAME.tar.zst`.
+    Bundle,
+    /// `NAME.tar.zst.sha256`, `sha256sum -c` format.
+    Sha256,
+    /// `NAME.tar.zst.sig`, cosign detached signature.
+    Signature,
+    /// `NAME.tar.zst.cosign.bundle`, sigstore bundle.
+    CosignBundle,
+    /// A CycloneDX or SPDX SBOM (`*.cdx.json`, `*.spdx.json`).
+    Sbom,
+    /// An in-toto provenance envelope (`*.intoto.json`, `*.intoto.jsonl`).
+    Provenance,
+    /// Anything else the vendor ships beside (release notes, reports).
+    Other,
+}
+
+impl ArtifactKind {
+    /// The kind of a file, from its name.
+    pub fn of(name: &str) -> ArtifactKind {
+        if name.ends_with(".tar.zst") {
+            ArtifactKind::Bundle
+        } else if name.ends_with(".tar.zst.sha256") {
+            ArtifactKind::Sha256
+        } else if name.ends_with(".tar.zst.sig") {
+            ArtifactKind::Signature
+        } else if name.ends_with(".tar.zst.cosign.bundle") {
+            ArtifactKind::CosignBundle
+        } else if name.ends_with(".cdx.json") || name.ends_with(".spdx.json") {
+            ArtifactKind::Sbom
+        } else if name.ends_with(".intoto.json") || name.ends_with(".intoto.jsonl") {
+            ArtifactKind::Provenance
+        } else {
+            ArtifactKind::Other
+        }
+    }
+}
+
+/// Whether `name` is a safe artifact file name: one path component, printable, not hidden.
+pub fn valid_artifact_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+'))
+}
+
+/// `POST /v1/exports/airgap/bootstrap` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRequest {
+    /// The product (`genesis` when left out).
+    #[serde(default)]
+    pub product: Option<String>,
+    /// The release to pack.
+    pub version: String,
+}
+
+/// Where an export stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportState {
+    /// Being built.
+    Pending,
+    /// Built; `downloadUri` serves it.
+    Ready,
+    /// The build failed; `error` says why.
+    Failed,
+}
+
+/// The profile seed 003 names: a bootstrap pack of images and charts.
+pub const BOOTSTRAP_PROFILE: &str = "bootstrap";
+/// The pack's file name.
+pub const BOOTSTRAP_PACK: &str = "bootstrap-pack-v1.tar.gz";
+
+/// `GET /v1/exports/airgap/bootstrap/{exportId}` (and the `POST`'s answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportStatus {
+    /// The export's identifier.
+    pub export_id: String,
+    /// Always `bootstrap`.
+    pub profile: String,
+    /// Pending, ready or failed.
+    pub status: ExportState,
+    /// The release's product.
+    pub product: String,
+    /// The release's version.
+    pub version: String,
+    /// SHA-256 over the pack's file list (`sha256sum` lines of every file, sorted by path):
+    /// names the content independently of the archive's encoding.
+    pub root_hash: Option<String>,
+    /// SHA-256 of the `.tar.gz` (also its `ETag`).
+    pub artifact_sha256: Option<String>,
+    /// Size of the `.tar.gz` in bytes.
+    pub size: Option<u64>,
+    /// Path of the download, when ready.
+    pub download_uri: Option<String>,
+    /// Why the build failed.
+    pub error: Option<String>,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// A stable code: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `internal`.
+    pub error: String,
+    /// What went wrong and what to do, for a human.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_shape_reads_the_organisation_unambiguously() {
+        assert!(looks_like_key("sk_acme-corp_0123456789abcdefghijABCDEFGHIJ0123456789"));
+        assert!(!looks_like_key("sk_acme_short"));
+        assert!(!looks_like_key("sk_Acme_0123456789abcdefghijABCDEFGHIJ0123456789"));
+        assert!(!looks_like_key("pk_acme_0123456789abcdefghijABCDEFGHIJ0123456789"));
+        assert!(!valid_org_name("acme_corp"), "an underscore would make the key ambiguous");
+    }
+
+    #[test]
+    fn artifact_kinds_and_names() {
+        assert_eq!(ArtifactKind::of("genesis-ops-3.2.10.tar.zst"), ArtifactKind::Bundle);
+        assert_eq!(ArtifactKind::of("genesis-ops-3.2.10.tar.zst.cosign.bundle"), ArtifactKind::CosignBundle);
+        assert_eq!(ArtifactKind::of("sbom-3.2.10.cdx.json"), ArtifactKind::Sbom);
+        assert_eq!(ArtifactKind::of("notes.pdf"), ArtifactKind::Other);
+        assert!(valid_artifact_name("genesis-ops-3.2.10.tar.zst.sha256"));
+        for bad in ["../x", "a/b", ".hidden", "", "a b"] {
+            assert!(!valid_artifact_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scopes_parse_and_refuse_unknown_words() {
+        assert_eq!("export:write".parse::<Scope>(), Ok(Scope::ExportWrite));
+        assert!("export:all".parse::<Scope>().unwrap_err().contains("known: releases:read"));
+    }
+}
