@@ -41,6 +41,17 @@ fn registry_code(r: &genesis_registry::RegistryError) -> u8 {
     }
 }
 
+fn portal_code(e: &genesis_portal::PortalError) -> u8 {
+    use genesis_portal::PortalError as P;
+    match e {
+        P::Transport { .. } | P::Status { .. } => NETWORK,
+        P::Unauthorized(_) | P::Forbidden(_) | P::DigestMismatch { .. } => VERIFICATION_FAILED,
+        P::NotFound(_) => NOT_FOUND,
+        P::Io { source, .. } => io_code(source),
+        P::Invalid(_) => USAGE,
+    }
+}
+
 /// The exit code for an error, from the first error in its chain that we know.
 pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
@@ -67,6 +78,12 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         }
         if let Some(r) = cause.downcast_ref::<genesis_registry::RegistryError>() {
             return registry_code(r);
+        }
+        if let Some(p) = cause.downcast_ref::<genesis_portal::PortalError>() {
+            return portal_code(p);
+        }
+        if cause.downcast_ref::<genesis_portal::LicenseError>().is_some() {
+            return VERIFICATION_FAILED;
         }
         if let Some(e) = cause.downcast_ref::<std::io::Error>() {
             return io_code(e);

@@ -1,6 +1,8 @@
-//! `genesis`: the gap-host and auditor tool: `verify` and `verify-blob` (offline and
-//! fail-closed), and `preflight` (is the environment ready for an install).
+//! `genesis`: the gap-host and auditor tool: `login`, `releases` and `pull` from the vendor
+//! portal, `verify` and `verify-blob` (offline and fail-closed), `license verify` (offline),
+//! and `preflight` (is the environment ready for an install).
 
+mod portal;
 mod preflight;
 mod verify_blob;
 
@@ -25,6 +27,18 @@ enum Command {
     /// Verify any artifact against a cosign signature, a sigstore bundle or a DSSE envelope,
     /// with a public key, offline (cosign's flag names).
     VerifyBlob(verify_blob::VerifyBlobArgs),
+    /// Log in to the vendor portal with a license key (prompted, from stdin, or from
+    /// GENESIS_LICENSE_KEY); the key is checked, then kept in the config dir (mode 0600).
+    Login(portal::LoginArgs),
+    /// Forget the stored license key.
+    Logout,
+    /// List the releases your license key is entitled to.
+    Releases(portal::ReleasesArgs),
+    /// Download every file of a release (bundles and their sidecars), hashed, resumable.
+    Pull(portal::PullArgs),
+    /// Offline license files: fetch one from the portal, verify one without network.
+    #[command(subcommand)]
+    License(portal::LicenseCommand),
     /// Check that the environment is ready for an install: PostgreSQL, Redis, DNS, TLS
     /// chains, the registry, disk space. PASS/WARN/FAIL with remedies; exit 1 on any FAIL.
     Preflight(preflight::PreflightArgs),
@@ -34,12 +48,18 @@ fn main() -> ExitCode {
     genesis_app::init_logging();
     genesis_app::interrupt::install();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Preflight(_)) {
+    // Commands with endpoints announce their own; the rest contact nothing.
+    if matches!(cli.command, Command::Verify(_) | Command::VerifyBlob(_) | Command::Logout) {
         genesis_app::announce_endpoints("genesis", &[]);
     }
     genesis_app::exit::run(|| match &cli.command {
         Command::Verify(args) => verify::run(args, None),
         Command::VerifyBlob(args) => verify_blob::run(args),
         Command::Preflight(args) => preflight::run_checks(args),
+        Command::Login(args) => portal::login(args),
+        Command::Logout => portal::logout(),
+        Command::Releases(args) => portal::releases(args),
+        Command::Pull(args) => portal::pull(args),
+        Command::License(command) => portal::license(command),
     })
 }

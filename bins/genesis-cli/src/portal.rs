@@ -1,0 +1,345 @@
+//! The gap-host's side of the vendor portal: `genesis login / logout / releases / pull` and
+//! `genesis license fetch / verify`. The only network endpoint is the portal the operator
+//! logged in to; each command that contacts it says so first, and `logout`, `license verify`
+//! and every other command contact nothing.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use genesis_app::{OutputFormat, exit, print_json};
+use genesis_bundle::Progress;
+use genesis_portal::protocol::{ArtifactKind, looks_like_key};
+use genesis_portal::{Downloaded, License, PortalClient};
+use genesis_trust::PublicKey;
+use serde::{Deserialize, Serialize};
+
+/// Where the portal and the key are kept between runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Credentials {
+    portal: String,
+    key: String,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    plain_http: bool,
+}
+
+/// The environment variable a key can come from instead of a prompt.
+const KEY_ENV: &str = "GENESIS_LICENSE_KEY";
+
+/// `$GENESIS_CONFIG_DIR`, else `$XDG_CONFIG_HOME/genesis`, else `~/.config/genesis`.
+fn config_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("GENESIS_CONFIG_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("genesis"));
+    }
+    let home = std::env::var_os("HOME").context("no HOME: set GENESIS_CONFIG_DIR")?;
+    Ok(PathBuf::from(home).join(".config/genesis"))
+}
+
+fn credentials_path() -> anyhow::Result<PathBuf> {
+    Ok(config_dir()?.join("credentials.json"))
+}
+
+fn load_credentials() -> anyhow::Result<Credentials> {
+    let path = credentials_path()?;
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("not logged in to a portal: run `genesis login --portal https://PORTAL` first")
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    serde_json::from_slice(&text).with_context(|| format!("{} is damaged: run `genesis login` again", path.display()))
+}
+
+/// Writes the credentials readable by the user alone (0600 in a 0700 directory), atomically.
+fn store_credentials(credentials: &Credentials) -> anyhow::Result<PathBuf> {
+    let path = credentials_path()?;
+    let dir = path.parent().context("the credentials file has a directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let staging = dir.join(".credentials.json.new");
+    let _ = std::fs::remove_file(&staging);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staging)
+        .with_context(|| format!("creating {}", staging.display()))?;
+    file.write_all(&serde_json::to_vec_pretty(credentials)?)?;
+    file.sync_all()?;
+    std::fs::rename(&staging, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+fn client(credentials: &Credentials, quiet: bool) -> anyhow::Result<PortalClient> {
+    let client = PortalClient::new(&credentials.portal, &credentials.key, credentials.ca_file.as_deref(), credentials.plain_http)?;
+    genesis_app::announce_endpoints("genesis", &[client.base()]);
+    if !quiet {
+        eprintln!("network: this run contacts only {}", client.base());
+    }
+    Ok(client)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+}
+
+/// Arguments of `login`.
+#[derive(Debug, clap::Args)]
+pub struct LoginArgs {
+    /// The portal (https://…); remembered. Defaults to the portal of the last login.
+    #[arg(long, value_name = "URL", env = "GENESIS_PORTAL")]
+    portal: Option<String>,
+    /// Trust only this CA bundle for the portal's TLS (a private CA); remembered.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Allow plain http:// to a portal that is not on loopback; remembered.
+    #[arg(long)]
+    plain_http: bool,
+}
+
+/// The key: `GENESIS_LICENSE_KEY`, else a line on stdin when it is not a terminal, else a
+/// prompt that does not echo.
+fn read_key() -> anyhow::Result<String> {
+    if let Ok(key) = std::env::var(KEY_ENV) {
+        return Ok(key.trim().to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("reading the key from stdin")?;
+        return Ok(line.trim().to_owned());
+    }
+    Ok(rpassword::prompt_password("License key (sk_…): ").context("reading the key")?.trim().to_owned())
+}
+
+/// `genesis login`: checks the key with the portal, then stores it.
+pub fn login(args: &LoginArgs) -> anyhow::Result<u8> {
+    let previous = load_credentials().ok();
+    let portal = args
+        .portal
+        .clone()
+        .or_else(|| previous.as_ref().map(|c| c.portal.clone()))
+        .context("no portal: pass --portal https://PORTAL (the vendor's download portal)")?;
+    let key = read_key()?;
+    if !looks_like_key(&key) {
+        bail!("that is not a license key: keys look like sk_<organisation>_<random> (from your vendor)");
+    }
+    let credentials = Credentials {
+        portal,
+        key,
+        ca_file: args.ca_file.clone().or_else(|| previous.as_ref().and_then(|c| c.ca_file.clone())),
+        plain_http: args.plain_http || previous.is_some_and(|c| c.plain_http),
+    };
+    let client = client(&credentials, false)?;
+    let me = runtime()?.block_on(client.whoami())?;
+    let path = store_credentials(&credentials)?;
+    let scopes: Vec<_> = me.scopes.iter().map(|s| s.as_str()).collect();
+    println!(
+        "logged in to {} as {} (key {}, {}, expires {}); saved to {}",
+        client.base(),
+        me.org,
+        me.key_id,
+        scopes.join(", "),
+        me.expires,
+        path.display()
+    );
+    Ok(exit::OK)
+}
+
+/// `genesis logout`: forgets the key (contacts nothing).
+pub fn logout() -> anyhow::Result<u8> {
+    let path = credentials_path()?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => println!("logged out: removed {}", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("not logged in"),
+        Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+    Ok(exit::OK)
+}
+
+/// Arguments of `releases`.
+#[derive(Debug, clap::Args)]
+pub struct ReleasesArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// `genesis releases`: the versions the key is entitled to.
+pub fn releases(args: &ReleasesArgs) -> anyhow::Result<u8> {
+    let client = client(&load_credentials()?, false)?;
+    let releases = runtime()?.block_on(client.releases())?;
+    match args.output {
+        OutputFormat::Json => print_json(&releases)?,
+        OutputFormat::Text => {
+            println!("{:<12} {:<12} {:<22} {:>7} {:>10}", "PRODUCT", "VERSION", "PUBLISHED", "BUNDLES", "SIZE");
+            for r in &releases {
+                println!("{:<12} {:<12} {:<22} {:>7} {:>10}", r.product, r.version, r.published, r.bundles, human_size(r.size));
+            }
+            if releases.is_empty() {
+                println!("(no release you are entitled to)");
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Arguments of `pull`.
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// The release version, e.g. 3.2.10.
+    version: String,
+    /// The product, when several have this version.
+    #[arg(long)]
+    product: Option<String>,
+    /// Where to write the files.
+    #[arg(long, short = 'o', default_value = ".", value_name = "DIR")]
+    output_dir: PathBuf,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+/// `genesis pull VERSION`: every file of the release, hashed while downloading, resumed
+/// after an interruption, renamed into place only when its SHA-256 matches.
+pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
+    let client = client(&load_credentials()?, args.quiet)?;
+    std::fs::create_dir_all(&args.output_dir).with_context(|| format!("creating {}", args.output_dir.display()))?;
+    let runtime = runtime()?;
+    let release = runtime.block_on(client.release(&args.version, args.product.as_deref()))?;
+    let progress = Progress::default();
+    progress.set_total(release.artifacts.iter().map(|a| a.size).sum());
+    let quiet = args.quiet || args.output == OutputFormat::Json;
+    let bar = genesis_app::progress::show(progress.clone(), "pull", quiet);
+    let mut outcomes = Vec::new();
+    for artifact in &release.artifacts {
+        let outcome = runtime.block_on(client.download(artifact, &args.output_dir, &progress));
+        let outcome = outcome.with_context(|| format!("downloading {}", artifact.name))?;
+        outcomes.push((artifact, outcome));
+    }
+    drop(bar);
+    check_sha256_sidecars(&args.output_dir, &release.artifacts)?;
+    match args.output {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "product": release.product,
+            "version": release.version,
+            "signer": release.signer,
+            "files": outcomes.iter().map(|(a, o)| serde_json::json!({
+                "name": a.name, "kind": a.kind, "size": a.size, "sha256": a.sha256,
+                "path": args.output_dir.join(&a.name),
+                "outcome": match o { Downloaded::AlreadyPresent => "present", Downloaded::Fetched { resumed_from: 0 } => "fetched", Downloaded::Fetched { .. } => "resumed" },
+            })).collect::<Vec<_>>(),
+        }))?,
+        OutputFormat::Text => {
+            for (a, o) in &outcomes {
+                let how = match o {
+                    Downloaded::AlreadyPresent => "already here".to_owned(),
+                    Downloaded::Fetched { resumed_from: 0 } => "fetched".to_owned(),
+                    Downloaded::Fetched { resumed_from } => format!("resumed after {}", human_size(*resumed_from)),
+                };
+                println!("✓ {}  {}  sha256:{}  ({how})", a.name, human_size(a.size), a.sha256);
+            }
+            println!("pulled {} {} into {} (signed by {})", release.product, release.version, args.output_dir.display(), release.signer);
+            for a in release.artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
+                println!("next: genesis verify {} --key VENDOR.pub", args.output_dir.join(&a.name).display());
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Each bundle's `.sha256` sidecar must name the digest the portal published for it (a
+/// release whose metadata and sidecars disagree is not handed on).
+fn check_sha256_sidecars(dir: &Path, artifacts: &[genesis_portal::protocol::Artifact]) -> anyhow::Result<()> {
+    for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
+        let sidecar = dir.join(format!("{}.sha256", bundle.name));
+        let Ok(text) = std::fs::read_to_string(&sidecar) else { continue };
+        let claimed = text.split_whitespace().next().unwrap_or_default();
+        if claimed != bundle.sha256 {
+            return Err(genesis_portal::PortalError::DigestMismatch {
+                name: sidecar.display().to_string(),
+                expected: bundle.sha256.clone(),
+                actual: claimed.to_owned(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// `genesis license …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum LicenseCommand {
+    /// Download the organisation's signed offline license file from the portal.
+    Fetch {
+        /// Where to write it.
+        #[arg(long, short = 'o', value_name = "FILE", default_value = "genesis-license.json")]
+        out: PathBuf,
+    },
+    /// Check a license file offline: signature with the vendor key, expiry.
+    Verify {
+        /// The license file.
+        file: PathBuf,
+        /// The vendor's public key (PEM).
+        #[arg(long, value_name = "PUB")]
+        key: PathBuf,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
+/// Runs a `license` subcommand.
+pub fn license(command: &LicenseCommand) -> anyhow::Result<u8> {
+    match command {
+        LicenseCommand::Fetch { out } => {
+            let client = client(&load_credentials()?, false)?;
+            let bytes = runtime()?.block_on(client.license_file())?;
+            std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {}; check it with `genesis license verify {} --key VENDOR.pub`", out.display(), out.display());
+            Ok(exit::OK)
+        }
+        LicenseCommand::Verify { file, key, output } => {
+            genesis_app::announce_endpoints("genesis", &[]);
+            let key = PublicKey::from_pem_file(key)?;
+            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let license = License::verify(&bytes, &key, time_now())?;
+            match output {
+                OutputFormat::Json => print_json(&license)?,
+                OutputFormat::Text => {
+                    println!("✓ license {} for {} signed by {}", license.license_id, license.org, key.fingerprint());
+                    println!("  valid until {} (issued {})", license.expires, license.issued);
+                    for e in &license.entitlements {
+                        println!("  entitled to {} {}", e.product, e.versions);
+                    }
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn time_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
