@@ -52,8 +52,10 @@ pub fn run_cmd(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 /// PyPI packages the tests drive: the `oras` client (serve tests) and CycloneDX's own
-/// library, whose JSON-schema validation judges the SBOM we write.
-const PY_TEST_PACKAGES: &[&str] = &["oras==0.2.43", "cyclonedx-python-lib[json-validation]==11.12.0"];
+/// library, whose JSON-schema validation judges the SBOM we write, and moto's S3 server (the
+/// portal's object-store tests).
+const PY_TEST_PACKAGES: &[&str] =
+    &["oras==0.2.43", "cyclonedx-python-lib[json-validation]==11.12.0", "moto[server]==5.2.5"];
 
 /// Creates `target/test-venv` with the PyPI clients and `target/test-node` with the npm
 /// verifiers the tests use, once each.

@@ -111,3 +111,56 @@ impl Drop for Redis {
         self.kill();
     }
 }
+
+/// moto's S3-compatible server (PyPI `moto[server]`, installed into the test venv by `cargo
+/// xtask test-deps`), in memory, with one bucket; killed on drop. moto accepts any
+/// credentials, so the SigV4 signing path of the client still runs.
+pub struct MotoS3 {
+    child: Child,
+    pub port: u16,
+}
+
+impl MotoS3 {
+    /// The bucket every test uses.
+    pub const BUCKET: &'static str = "genesis-portal";
+
+    pub fn start() -> MotoS3 {
+        let server = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/moto_server");
+        assert!(server.exists(), "moto_server is missing: run `cargo xtask test-deps` (cargo xtask ci does)");
+        let port = free_port();
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        wait_for(port);
+        let create = Command::new("curl")
+            .args(["-sf", "-X", "PUT", &format!("http://127.0.0.1:{port}/{}", Self::BUCKET)])
+            .output()
+            .expect("curl runs");
+        assert!(create.status.success(), "creating the bucket: {}", text(&create.stderr));
+        MotoS3 { child, port }
+    }
+
+    /// The endpoint URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Keys of the objects in the bucket (ListObjectsV2, read from the XML).
+    pub fn object_keys(&self) -> Vec<String> {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("{}/{}?list-type=2", self.endpoint(), Self::BUCKET)])
+            .output()
+            .expect("curl runs");
+        text(&out.stdout).split("<Key>").skip(1).filter_map(|s| s.split("</Key>").next()).map(str::to_owned).collect()
+    }
+}
+
+impl Drop for MotoS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

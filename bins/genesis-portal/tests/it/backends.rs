@@ -1,0 +1,177 @@
+//! One suite, three backends: what a vendor and an operator do, end to end, on the embedded
+//! defaults, on PostgreSQL and on an S3-compatible server.
+
+use std::process::Command;
+
+use genesis_testkit::services::{MotoS3, Postgres};
+use genesis_testkit::text;
+
+use crate::{Backend, Client, Portal, fixtures, header, release_files, sha256_hex, status};
+
+/// Polls an export until it is no longer pending; its status JSON.
+fn wait_for_export(portal: &Portal, key: &str, id: &str) -> serde_json::Value {
+    for _ in 0..200 {
+        let (_, body) = portal.curl(Some(key), "GET", &format!("/v1/exports/airgap/bootstrap/{id}"), &[]);
+        let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        if status["status"] != "pending" {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("export {id} stayed pending");
+}
+
+/// Stages an export of 0.1.0 and downloads it once ready: (status, pack bytes).
+fn export_pack(portal: &Portal, key: &str) -> (serde_json::Value, Vec<u8>) {
+    let (headers, body) = portal.curl(
+        Some(key),
+        "POST",
+        "/v1/exports/airgap/bootstrap",
+        &["-H", "Content-Type: application/json", "-d", r#"{"version":"0.1.0"}"#],
+    );
+    assert_eq!(status(&headers), 202, "{headers}{}", text(&body));
+    let started: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let id = started["exportId"].as_str().unwrap().to_owned();
+    let done = wait_for_export(portal, key, &id);
+    assert_eq!(done["status"], "ready", "{done}");
+    let (headers, pack) = portal.curl(Some(key), "GET", done["downloadUri"].as_str().unwrap(), &[]);
+    assert_eq!(status(&headers), 200);
+    assert_eq!(header(&headers, "content-type"), Some("application/gzip"));
+    assert_eq!(header(&headers, "etag").map(|e| e.trim_matches('"')), done["artifactSha256"].as_str());
+    (done, pack)
+}
+
+fn suite(backend: Backend) {
+    let mut portal = Portal::new(backend);
+    let files = tempfile::tempdir().unwrap();
+    let bundle = release_files(files.path());
+    let key = portal.org_with_key("acme", &["releases:read", "export:read", "export:write"]);
+    portal.admin_ok(&["entitle", "--org", "acme", "--versions", ">=0.1, <1"]);
+
+    // A tampered bundle is refused at publication and leaves no release behind.
+    let tampered_dir = tempfile::tempdir().unwrap();
+    let tampered = release_files(tampered_dir.path());
+    std::fs::copy(fixtures().join("bundles/blob-byte-changed/demo-0.1.0.tar.zst"), &tampered).unwrap();
+    let refused = portal.admin(&["publish", "0.1.0", tampered.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("does not verify with the vendor key"), "{}", text(&refused.stderr));
+    // So is a good bundle under another version, or signed by a key that is not the vendor's.
+    let wrong_version = portal.admin(&["publish", "0.2.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    assert!(text(&wrong_version.stderr).contains("a bundle of version 0.1.0, not 0.2.0"), "{}", text(&wrong_version.stderr));
+    let other_key = portal.admin(&["publish", "0.1.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/other.pub").to_str().unwrap()]);
+    assert_eq!(other_key.status.code(), Some(1));
+
+    let published = portal.admin_ok(&["publish", "0.1.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    assert!(published.contains("published genesis 0.1.0 (4 files"), "{published}");
+    let again = portal.admin(&["publish", "0.1.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    assert!(text(&again.stderr).contains("releases are immutable"), "{}", text(&again.stderr));
+    portal.serve();
+
+    // The operator: login, releases, pull, verify.
+    let client = Client::new();
+    let login = client.login(&portal.url(), &key);
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    assert!(text(&login.stdout).contains("as acme"), "{}", text(&login.stdout));
+    assert!(text(&login.stderr).contains(&format!("this run contacts only {}", portal.url())));
+    let releases = client.run(&["releases", "--output", "json"]);
+    let releases: serde_json::Value = serde_json::from_slice(&releases.stdout).unwrap();
+    assert_eq!(releases[0]["version"], "0.1.0");
+    assert_eq!(releases[0]["bundles"], 1);
+    let out = tempfile::tempdir().unwrap();
+    let pull = client.run(&["pull", "0.1.0", "--output-dir", out.path().to_str().unwrap()]);
+    assert!(pull.status.success(), "{}", text(&pull.stderr));
+    for name in ["demo-0.1.0.tar.zst", "demo-0.1.0.tar.zst.sha256", "demo-0.1.0.tar.zst.sig", "demo-0.1.0.tar.zst.cosign.bundle"] {
+        assert_eq!(sha256_hex(&out.path().join(name)), sha256_hex(&files.path().join(name)), "{name}");
+    }
+    let verify = client.run(&["verify", out.path().join("demo-0.1.0.tar.zst").to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+    let sha256sum = Command::new("sha256sum").arg("-c").arg("demo-0.1.0.tar.zst.sha256").current_dir(out.path()).output().unwrap();
+    assert!(sha256sum.status.success(), "sha256sum -c: {}", text(&sha256sum.stdout));
+    let repull = client.run(&["pull", "0.1.0", "--output-dir", out.path().to_str().unwrap(), "--output", "json"]);
+    let repull: serde_json::Value = serde_json::from_slice(&repull.stdout).unwrap();
+    assert!(repull["files"].as_array().unwrap().iter().all(|f| f["outcome"] == "present"), "{repull}");
+
+    // Downloads: ETag is the SHA-256, Last-Modified, 304, Range.
+    let path = "/v1/releases/genesis/0.1.0/artifacts/demo-0.1.0.tar.zst";
+    let (headers, body) = portal.curl(Some(&key), "GET", path, &["-H", "Range: bytes=100-199"]);
+    assert_eq!(status(&headers), 206);
+    assert_eq!(header(&headers, "content-range"), Some("bytes 100-199/5204"));
+    assert_eq!(body, std::fs::read(&bundle).unwrap()[100..200]);
+    let etag = header(&headers, "etag").unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", sha256_hex(&bundle)));
+    assert!(header(&headers, "last-modified").is_some_and(|v| v.ends_with("GMT")));
+    let (headers, body) = portal.curl(Some(&key), "GET", path, &["-H", &format!("If-None-Match: {etag}")]);
+    assert_eq!(status(&headers), 304);
+    assert!(body.is_empty());
+    let (headers, _) = portal.curl(Some(&key), "GET", path, &["-H", "Range: bytes=6000-"]);
+    assert_eq!(status(&headers), 416);
+
+    // Scopes and entitlements: 401 without a key, 403 without the scope or the entitlement.
+    assert_eq!(status(&portal.curl(None, "GET", "/v1/releases", &[]).0), 401);
+    let reader = portal.org_with_key("acme", &["releases:read"]);
+    let (headers, body) = portal.curl(Some(&reader), "POST", "/v1/exports/airgap/bootstrap", &["-H", "Content-Type: application/json", "-d", r#"{"version":"0.1.0"}"#]);
+    assert_eq!(status(&headers), 403);
+    assert!(text(&body).contains("lacks the `export:write` scope"), "{}", text(&body));
+    let beta = portal.org_with_key("beta", &["releases:read", "export:read", "export:write"]);
+    let (headers, _) = portal.curl(Some(&beta), "GET", path, &[]);
+    assert_eq!(status(&headers), 403, "beta is not entitled");
+    let beta_client = Client::new();
+    assert!(beta_client.login(&portal.url(), &beta).status.success());
+    let beta_pull = beta_client.run(&["pull", "0.1.0", "--output-dir", out.path().join("beta").to_str().unwrap()]);
+    assert_eq!(beta_pull.status.code(), Some(4), "no entitled release 0.1.0: {}", text(&beta_pull.stderr));
+
+    // Exports: byte-identical across two builds, readable by skopeo, scoped to the organisation.
+    let (first, pack) = export_pack(&portal, &key);
+    let (second, pack_again) = export_pack(&portal, &key);
+    assert_ne!(first["exportId"], second["exportId"]);
+    assert_eq!(pack, pack_again, "the pack is byte-stable");
+    assert_eq!(first["rootHash"], second["rootHash"]);
+    assert_eq!(first["artifactSha256"].as_str().unwrap(), hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pack)));
+    let unpacked = tempfile::tempdir().unwrap();
+    std::fs::write(unpacked.path().join("pack.tar.gz"), &pack).unwrap();
+    let listing = Command::new("tar").args(["tzvf", "pack.tar.gz"]).current_dir(unpacked.path()).output().unwrap();
+    let listing = text(&listing.stdout);
+    assert!(listing.lines().all(|l| l.contains(" 0/0 ") && l.contains("2025-01-01 00:00")), "{listing}");
+    assert!(listing.lines().filter(|l| l.starts_with('-')).all(|l| l.starts_with("-rw-r--r--")), "{listing}");
+    for entry in ["charts/web-0.1.0.tgz", "images/index.json", "images/oci-layout", "signatures/demo-0.1.0.tar.zst.sig", "pack.json"] {
+        assert!(listing.contains(entry), "{entry} missing: {listing}");
+    }
+    assert!(Command::new("tar").args(["xzf", "pack.tar.gz"]).current_dir(unpacked.path()).status().unwrap().success());
+    let skopeo = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci:{}:registry.example.com/demo/app:1.0", unpacked.path().join("images").display()))
+        .output()
+        .unwrap();
+    assert!(skopeo.status.success(), "skopeo reads the pack's OCI layout: {}", text(&skopeo.stderr));
+    let (headers, _) = portal.curl(Some(&beta), "GET", &format!("/v1/exports/airgap/bootstrap/{}", first["exportId"].as_str().unwrap()), &[]);
+    assert_eq!(status(&headers), 404, "another organisation's export is not found");
+
+    // Observability: metrics, and logs that name the export but never a key.
+    assert_eq!(portal.metric("export_bootstrap_completed_total"), 2.0);
+    assert!(portal.metric("portal_download_bytes_total") >= (5204 + pack.len()) as f64);
+    let log = portal.log();
+    assert!(log.contains(&format!("\"exportId\":{}", first["exportId"])), "{log}");
+    for k in [&key, &reader, &beta] {
+        assert!(!log.contains(k.as_str()), "the log holds a key");
+    }
+}
+
+#[test]
+fn on_the_embedded_defaults() {
+    suite(Backend::default());
+}
+
+#[test]
+fn on_postgresql() {
+    let pg = Postgres::start();
+    suite(Backend { database_url: Some(pg.url()), s3: None });
+}
+
+#[test]
+fn on_an_s3_compatible_store() {
+    let s3 = MotoS3::start();
+    suite(Backend { database_url: None, s3: Some((s3.endpoint(), MotoS3::BUCKET.into())) });
+    let keys = s3.object_keys();
+    assert!(keys.contains(&"releases/genesis/0.1.0/demo-0.1.0.tar.zst".to_owned()), "{keys:?}");
+    assert_eq!(keys.iter().filter(|k| k.starts_with("exports/acme/")).count(), 2, "{keys:?}");
+}

@@ -1,0 +1,215 @@
+//! The portal end to end, on loopback: the `genesis-portal` server and admin commands on
+//! each backend (embedded SQLite + directory, PostgreSQL from Debian, moto's S3 server), and
+//! the `genesis` client against it.
+
+mod backends;
+mod downloads;
+mod keys;
+mod license;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use genesis_testkit::{free_port, text, wait_for};
+
+/// The repository's fixtures.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// The `genesis` client binary, built beside this package's binary by a workspace build.
+pub fn genesis_bin() -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_genesis-portal")).with_file_name("genesis");
+    assert!(bin.exists(), "{} is missing: run the workspace's tests (`cargo nextest run --workspace`)", bin.display());
+    bin
+}
+
+/// Where metadata and artifacts live for one portal.
+#[derive(Default, Clone)]
+pub struct Backend {
+    /// `--database-url`, else SQLite in the data dir.
+    pub database_url: Option<String>,
+    /// `(endpoint, bucket)` of an S3 server, else the data dir.
+    pub s3: Option<(String, String)>,
+}
+
+/// One portal: its data directory, backend, and (once served) its server process.
+pub struct Portal {
+    pub dir: tempfile::TempDir,
+    backend: Backend,
+    server: Option<Child>,
+    pub port: u16,
+}
+
+impl Portal {
+    pub fn new(backend: Backend) -> Portal {
+        Portal { dir: tempfile::tempdir().unwrap(), backend, server: None, port: free_port() }
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_genesis-portal"));
+        cmd.arg("--data-dir").arg(self.dir.path().join("data"));
+        if let Some(url) = &self.backend.database_url {
+            cmd.args(["--database-url", url]);
+        }
+        if let Some((endpoint, bucket)) = &self.backend.s3 {
+            cmd.args(["--object-store", &format!("s3://{bucket}"), "--s3-endpoint", endpoint]);
+            cmd.env("AWS_ACCESS_KEY_ID", "portal-test").env("AWS_SECRET_ACCESS_KEY", "portal-test-secret");
+        }
+        cmd
+    }
+
+    /// Runs an admin command.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// Runs an admin command that must succeed; its stdout.
+    pub fn admin_ok(&self, args: &[&str]) -> String {
+        let out = self.admin(args);
+        assert!(out.status.success(), "genesis-portal {args:?}: {}{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Creates an organisation and a key with `scopes`; the key.
+    pub fn org_with_key(&self, org: &str, scopes: &[&str]) -> String {
+        let _ = self.admin(&["org", "create", org]);
+        let mut args = vec!["key", "create", "--org", org];
+        for s in scopes {
+            args.extend(["--scope", s]);
+        }
+        self.admin_ok(&args).trim().to_owned()
+    }
+
+    /// Starts `serve`, logging into `data/server.log`, with the fixture key signing licenses.
+    pub fn serve(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
+        let key = fixtures().join("keys/test.key");
+        let child = self
+            .command()
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
+            .arg("--license-signing-key")
+            .arg(key)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.server = Some(child);
+        wait_for(self.port);
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.server.as_ref().expect("serving").id()
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `curl` with the key; returns (status line + headers, body path).
+    pub fn curl(&self, key: Option<&str>, method: &str, path: &str, extra: &[&str]) -> (String, Vec<u8>) {
+        let headers = self.dir.path().join("curl-headers");
+        let body = self.dir.path().join("curl-body");
+        let _ = std::fs::remove_file(&body);
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-X", method, "-D"]).arg(&headers).arg("-o").arg(&body);
+        if let Some(key) = key {
+            cmd.args(["-H", &format!("Authorization: Bearer {key}")]);
+        }
+        let out = cmd.args(extra).arg(format!("{}{path}", self.url())).output().unwrap();
+        assert!(out.status.success(), "curl {path}: {}", text(&out.stderr));
+        (std::fs::read_to_string(headers).unwrap(), std::fs::read(body).unwrap_or_default())
+    }
+
+    /// The server's metric `name` (a line without labels).
+    pub fn metric(&self, name: &str) -> f64 {
+        let (_, body) = self.curl(None, "GET", "/metrics", &[]);
+        text(&body)
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no metric {name}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// HTTP status of a curl header dump.
+pub fn status(headers: &str) -> u16 {
+    headers.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap()
+}
+
+/// A header's value in a curl header dump.
+pub fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
+    headers.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The fixture release (the good demo bundle and its sidecars) copied into `dir`; the bundle.
+pub fn release_files(dir: &Path) -> PathBuf {
+    let good = fixtures().join("bundles/good");
+    for entry in std::fs::read_dir(&good).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    dir.join("demo-0.1.0.tar.zst")
+}
+
+/// A `genesis` client with its own config directory.
+pub struct Client {
+    pub config: tempfile::TempDir,
+}
+
+impl Client {
+    pub fn new() -> Client {
+        Client { config: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(genesis_bin());
+        cmd.env("GENESIS_CONFIG_DIR", self.config.path()).env_remove("GENESIS_LICENSE_KEY").env_remove("GENESIS_PORTAL");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// `genesis login --portal URL` with the key on stdin.
+    pub fn login(&self, portal: &str, key: &str) -> Output {
+        let mut child = self
+            .command()
+            .args(["login", "--portal", portal])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        writeln!(child.stdin.take().unwrap(), "{key}").unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// SHA-256 hex of a file.
+pub fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
