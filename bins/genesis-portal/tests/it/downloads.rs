@@ -1,0 +1,164 @@
+//! Downloads under stress: a connection cut mid-way then resumed with `Range`, an artifact
+//! corrupted on the server, 50 clients at once against bounded server memory.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+
+use genesis_testkit::text;
+
+use crate::{Backend, Client, Portal, fixtures, release_files, sha256_hex, status};
+
+const PAYLOAD: usize = 24 << 20;
+
+/// A release with the demo bundle and a 24 MiB `payload.bin`, served.
+fn portal_with_payload() -> (Portal, String, tempfile::TempDir) {
+    let mut portal = Portal::new(Backend::default());
+    let files = tempfile::tempdir().unwrap();
+    let bundle = release_files(files.path());
+    let payload = files.path().join("payload.bin");
+    // Incompressible and reproducible: a SHA-256 chain.
+    let mut bytes = Vec::with_capacity(PAYLOAD);
+    let mut block = [7u8; 32];
+    while bytes.len() < PAYLOAD {
+        block = <sha2::Sha256 as sha2::Digest>::digest(block).into();
+        bytes.extend_from_slice(&block);
+    }
+    std::fs::write(&payload, &bytes).unwrap();
+    let key = portal.org_with_key("acme", &["releases:read"]);
+    portal.admin_ok(&["entitle", "--org", "acme", "--versions", "0.1.0"]);
+    portal.admin_ok(&[
+        "publish",
+        "0.1.0",
+        bundle.to_str().unwrap(),
+        payload.to_str().unwrap(),
+        "--key",
+        fixtures().join("keys/test.pub").to_str().unwrap(),
+    ]);
+    portal.serve();
+    (portal, key, files)
+}
+
+/// A TCP proxy to `upstream` that passes at most `limit` response bytes per connection,
+/// then cuts it: a network that drops mid-download.
+fn cutting_proxy(upstream: u16, limit: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let mut server = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+            let (mut client_in, mut server_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_in, &mut server_out);
+            });
+            std::thread::spawn(move || {
+                let mut passed = 0;
+                let mut buf = [0u8; 16 << 10];
+                while passed < limit {
+                    let n = match server.read(&mut buf[..(limit - passed).min(16 << 10)]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    passed += n;
+                }
+                let _ = client.shutdown(Shutdown::Both);
+                let _ = server.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
+fn pull(client: &Client, dir: &Path) -> std::process::Output {
+    client.run(&["pull", "0.1.0", "--output-dir", dir.to_str().unwrap()])
+}
+
+#[test]
+fn a_download_cut_mid_way_resumes_where_it_stopped() {
+    let (portal, key, files) = portal_with_payload();
+    let proxy = cutting_proxy(portal.port, 10 << 20);
+    let client = Client::new();
+    assert!(client.login(&format!("http://127.0.0.1:{proxy}"), &key).status.success());
+    let out = tempfile::tempdir().unwrap();
+    let cut = pull(&client, out.path());
+    assert_eq!(cut.status.code(), Some(3), "a broken connection is a network error: {}", text(&cut.stderr));
+    assert!(text(&cut.stderr).contains("downloading payload.bin"), "{}", text(&cut.stderr));
+    assert!(!out.path().join("payload.bin").exists(), "nothing half-written under the real name");
+    let partial = std::fs::metadata(out.path().join(".payload.bin.partial")).unwrap().len();
+    assert!(partial > 0 && partial < PAYLOAD as u64, "{partial}");
+
+    let served_before = portal.metric("portal_download_bytes_total");
+    assert!(client.login(&portal.url(), &key).status.success());
+    let resumed = pull(&client, out.path());
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    assert!(text(&resumed.stdout).contains("payload.bin  24.0 MiB"), "{}", text(&resumed.stdout));
+    assert!(text(&resumed.stdout).contains("(resumed after"), "{}", text(&resumed.stdout));
+    assert_eq!(sha256_hex(&out.path().join("payload.bin")), sha256_hex(&files.path().join("payload.bin")));
+    assert!(!out.path().join(".payload.bin.partial").exists());
+    let served = portal.metric("portal_download_bytes_total") - served_before;
+    assert_eq!(served as u64, PAYLOAD as u64 - partial, "only the missing bytes were sent again");
+}
+
+#[test]
+fn an_artifact_corrupted_on_the_server_is_caught_and_discarded() {
+    let (portal, key, _files) = portal_with_payload();
+    let stored = portal.dir.path().join("data/artifacts/releases/genesis/0.1.0/payload.bin");
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[PAYLOAD / 2] ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    let client = Client::new();
+    assert!(client.login(&portal.url(), &key).status.success());
+    let out = tempfile::tempdir().unwrap();
+    let pull = pull(&client, out.path());
+    assert_eq!(pull.status.code(), Some(1), "{}", text(&pull.stderr));
+    assert!(text(&pull.stderr).contains("payload.bin: the download does not match the published digest"), "{}", text(&pull.stderr));
+    assert!(!out.path().join("payload.bin").exists());
+    assert!(!out.path().join(".payload.bin.partial").exists(), "bytes that failed their digest are not kept to resume from");
+}
+
+#[test]
+fn an_if_range_that_no_longer_matches_gets_the_whole_file() {
+    let (portal, key, _files) = portal_with_payload();
+    let path = "/v1/releases/genesis/0.1.0/artifacts/payload.bin";
+    let (headers, body) = portal.curl(Some(&key), "GET", path, &["-H", "Range: bytes=10-", "-H", "If-Range: \"0000\""]);
+    assert_eq!(status(&headers), 200);
+    assert_eq!(body.len(), PAYLOAD);
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap()
+}
+
+#[test]
+fn fifty_concurrent_downloads_keep_server_memory_bounded() {
+    let (portal, key, files) = portal_with_payload();
+    let expected = sha256_hex(&files.path().join("payload.bin"));
+    let url = format!("{}/v1/releases/genesis/0.1.0/artifacts/payload.bin", portal.url());
+    let out = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..50)
+        .map(|i| {
+            Command::new("curl")
+                .args(["-sf", "-H", &format!("Authorization: Bearer {key}"), "-o"])
+                .arg(out.path().join(format!("{i}.bin")))
+                .arg(&url)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    for i in 0..50 {
+        assert_eq!(sha256_hex(&out.path().join(format!("{i}.bin"))), expected, "download {i}");
+    }
+    let peak_mib = vm_hwm_kib(portal.pid()) / 1024;
+    // 50 x 24 MiB = 1.2 GiB went out; each download holds about 1 MiB of chunks.
+    assert!(peak_mib < 160, "server peak RSS {peak_mib} MiB");
+    assert_eq!(portal.metric("portal_downloads_in_flight"), 0.0);
+}

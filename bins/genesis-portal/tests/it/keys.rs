@@ -1,0 +1,100 @@
+//! License keys: expired, revoked, malformed and other organisations' keys are refused, and a
+//! refused login stores nothing.
+
+use genesis_testkit::text;
+
+use crate::{Backend, Client, Portal, fixtures, release_files, status};
+
+fn published_portal() -> (Portal, tempfile::TempDir) {
+    let portal = Portal::new(Backend::default());
+    let files = tempfile::tempdir().unwrap();
+    let bundle = release_files(files.path());
+    portal.admin_ok(&["org", "create", "acme"]);
+    portal.admin_ok(&["entitle", "--org", "acme", "--versions", "0.1.*"]);
+    portal.admin_ok(&["publish", "0.1.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    (portal, files)
+}
+
+#[test]
+fn an_expired_key_is_refused_and_nothing_is_stored() {
+    let (mut portal, _files) = published_portal();
+    let expired = portal.admin_ok(&["key", "create", "--org", "acme", "--expires-in-days", "0"]).trim().to_owned();
+    portal.serve();
+    let client = Client::new();
+    let login = client.login(&portal.url(), &expired);
+    assert_eq!(login.status.code(), Some(1), "{}", text(&login.stderr));
+    assert!(text(&login.stderr).contains("expired on"), "{}", text(&login.stderr));
+    assert!(!client.config.path().join("credentials.json").exists());
+    let (headers, body) = portal.curl(Some(&expired), "GET", "/v1/releases", &[]);
+    assert_eq!(status(&headers), 401);
+    assert!(text(&body).contains("ask the vendor for a new key"));
+}
+
+#[test]
+fn a_revoked_key_stops_working_on_the_next_request() {
+    let (mut portal, _files) = published_portal();
+    let key = portal.admin_ok(&["key", "create", "--org", "acme"]).trim().to_owned();
+    portal.serve();
+    let client = Client::new();
+    assert!(client.login(&portal.url(), &key).status.success());
+    assert!(client.run(&["releases"]).status.success());
+    let list = portal.admin_ok(&["key", "list", "--org", "acme"]);
+    let id = list.split_whitespace().next().unwrap().to_owned();
+    assert!(list.contains("active until"), "{list}");
+    assert!(!list.contains(&key), "key list never shows a key");
+    portal.admin_ok(&["key", "revoke", &id]);
+    assert!(portal.admin_ok(&["key", "list", "--org", "acme"]).contains("revoked"));
+    let refused = client.run(&["releases"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains(&format!("license key {id} was revoked")), "{}", text(&refused.stderr));
+    let again = portal.admin(&["key", "revoke", &id]);
+    assert!(!again.status.success(), "revoking twice says so");
+}
+
+#[test]
+fn another_organisations_key_sees_none_of_its_releases() {
+    let (mut portal, _files) = published_portal();
+    let beta = portal.org_with_key("beta", &["releases:read"]);
+    portal.serve();
+    let (_, body) = portal.curl(Some(&beta), "GET", "/v1/releases", &[]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), serde_json::json!([]));
+    let (headers, _) = portal.curl(Some(&beta), "GET", "/v1/releases/genesis/0.1.0", &[]);
+    assert_eq!(status(&headers), 403);
+    let (headers, _) = portal.curl(Some("sk_acme_0123456789abcdef0123456789abcdef0123456789abcdef"), "GET", "/v1/releases", &[]);
+    assert_eq!(status(&headers), 401, "a well-formed but unknown key");
+}
+
+#[test]
+fn without_a_portal_or_with_a_malformed_key_nothing_is_contacted() {
+    let client = Client::new();
+    let releases = client.run(&["releases"]);
+    assert_eq!(releases.status.code(), Some(2));
+    assert!(text(&releases.stderr).contains("not logged in to a portal: run `genesis login --portal"), "{}", text(&releases.stderr));
+    assert!(!text(&releases.stderr).contains("contacts only"));
+    let login = client.run(&["login"]);
+    assert_eq!(login.status.code(), Some(2));
+    assert!(text(&login.stderr).contains("no portal: pass --portal"), "{}", text(&login.stderr));
+    let typo = client.login("http://127.0.0.1:9", "hello");
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(text(&typo.stderr).contains("not a license key"), "{}", text(&typo.stderr));
+    assert!(!text(&typo.stderr).contains("contacts only"), "refused before any connection");
+    let org = Portal::new(Backend::default()).admin(&["org", "create", "Bad_Name"]);
+    assert!(text(&org.stderr).contains("lower-case letters"), "{}", text(&org.stderr));
+}
+
+#[test]
+fn login_reads_the_key_from_the_environment_and_stores_it_for_the_user_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (mut portal, _files) = published_portal();
+    let key = portal.admin_ok(&["key", "create", "--org", "acme"]).trim().to_owned();
+    portal.serve();
+    let client = Client::new();
+    let login = client.command().args(["login", "--portal", &portal.url()]).env("GENESIS_LICENSE_KEY", &key).output().unwrap();
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let stored = client.config.path().join("credentials.json");
+    assert_eq!(std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&stored).unwrap().contains(&key));
+    let logout = client.run(&["logout"]);
+    assert!(logout.status.success());
+    assert!(!stored.exists());
+}
