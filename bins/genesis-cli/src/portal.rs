@@ -79,7 +79,12 @@ fn store_credentials(credentials: &Credentials) -> anyhow::Result<PathBuf> {
 }
 
 fn client(credentials: &Credentials, quiet: bool) -> anyhow::Result<PortalClient> {
-    let client = PortalClient::new(&credentials.portal, &credentials.key, credentials.ca_file.as_deref(), credentials.plain_http)?;
+    let client = PortalClient::new(
+        &credentials.portal,
+        &credentials.key,
+        credentials.ca_file.as_deref(),
+        credentials.plain_http,
+    )?;
     genesis_app::announce_endpoints("genesis", &[client.base()]);
     if !quiet {
         eprintln!("network: this run contacts only {}", client.base());
@@ -88,7 +93,11 @@ fn client(credentials: &Credentials, quiet: bool) -> anyhow::Result<PortalClient
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Arguments of `login`.
@@ -192,7 +201,14 @@ pub fn releases(args: &ReleasesArgs) -> anyhow::Result<u8> {
         OutputFormat::Text => {
             println!("{:<12} {:<12} {:<22} {:>7} {:>10}", "PRODUCT", "VERSION", "PUBLISHED", "BUNDLES", "SIZE");
             for r in &releases {
-                println!("{:<12} {:<12} {:<22} {:>7} {:>10}", r.product, r.version, r.published, r.bundles, human_size(r.size));
+                println!(
+                    "{:<12} {:<12} {:<22} {:>7} {:>10}",
+                    r.product,
+                    r.version,
+                    r.published,
+                    r.bundles,
+                    human_size(r.size)
+                );
             }
             if releases.is_empty() {
                 println!("(no release you are entitled to)");
@@ -260,7 +276,13 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
                 };
                 println!("✓ {}  {}  sha256:{}  ({how})", a.name, human_size(a.size), a.sha256);
             }
-            println!("pulled {} {} into {} (signed by {})", release.product, release.version, args.output_dir.display(), release.signer);
+            println!(
+                "pulled {} {} into {} (signed by {})",
+                release.product,
+                release.version,
+                args.output_dir.display(),
+                release.signer
+            );
             for a in release.artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
                 println!("next: genesis verify {} --key VENDOR.pub", args.output_dir.join(&a.name).display());
             }
@@ -317,7 +339,11 @@ pub fn license(command: &LicenseCommand) -> anyhow::Result<u8> {
             let client = client(&load_credentials()?, false)?;
             let bytes = runtime()?.block_on(client.license_file())?;
             std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
-            println!("wrote {}; check it with `genesis license verify {} --key VENDOR.pub`", out.display(), out.display());
+            println!(
+                "wrote {}; check it with `genesis license verify {} --key VENDOR.pub`",
+                out.display(),
+                out.display()
+            );
             Ok(exit::OK)
         }
         LicenseCommand::Verify { file, key, output } => {

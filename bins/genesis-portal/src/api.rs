@@ -97,7 +97,9 @@ impl IntoResponse for Failure {
         let mut response =
             (self.status, Json(ApiError { error: self.code.into(), message: self.message })).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"genesis-portal\""));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"genesis-portal\""));
         }
         response
     }
@@ -141,7 +143,9 @@ impl FromRequestParts<Shared> for Caller {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| Failure::unauthorized("no license key: send `Authorization: Bearer sk_…` (`genesis login`)"))?;
+            .ok_or_else(|| {
+                Failure::unauthorized("no license key: send `Authorization: Bearer sk_…` (`genesis login`)")
+            })?;
         let record = state
             .store
             .key_by_hash(&key_hash(key.trim()))
@@ -305,7 +309,7 @@ fn requested_range(value: &str, size: u64) -> Result<Option<Range<u64>>, ()> {
     Ok(Some(range))
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -316,7 +320,10 @@ async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> 
     let last_modified =
         httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(object.modified).unwrap_or(0)));
     let common = |builder: http::response::Builder| {
-        builder.header(header::ETAG, &etag).header(header::LAST_MODIFIED, &last_modified).header(header::ACCEPT_RANGES, "bytes")
+        builder
+            .header(header::ETAG, &etag)
+            .header(header::LAST_MODIFIED, &last_modified)
+            .header(header::ACCEPT_RANGES, "bytes")
     };
     if header_text(headers, header::IF_NONE_MATCH)
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim() == format!("W/{etag}")))
@@ -375,10 +382,9 @@ impl Drop for InFlight {
 
 async fn license_file(State(state): State<Shared>, caller: Caller) -> Result<Response, Failure> {
     caller.require(Scope::ReleasesRead)?;
-    let key = state
-        .license_key
-        .as_ref()
-        .ok_or_else(|| Failure::not_found("this portal issues no license files (started without --license-signing-key)"))?;
+    let key = state.license_key.as_ref().ok_or_else(|| {
+        Failure::not_found("this portal issues no license files (started without --license-signing-key)")
+    })?;
     let license = License {
         schema: genesis_portal::license::LICENSE_SCHEMA.into(),
         license_id: format!("lic_{}", crate::random_hex(8)),

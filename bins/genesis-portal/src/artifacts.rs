@@ -101,7 +101,10 @@ impl Artifacts {
                 .await?
             }
             Artifacts::Object(store) => {
-                let upload = store.put_multipart(&ObjectPath::from(key)).await.with_context(|| format!("starting the upload of {key}"))?;
+                let upload = store
+                    .put_multipart(&ObjectPath::from(key))
+                    .await
+                    .with_context(|| format!("starting the upload of {key}"))?;
                 let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
                 let mut file = std::fs::File::open(local).with_context(|| format!("reading {}", local.display()))?;
                 let mut buf = vec![0; PART];
@@ -132,7 +135,8 @@ impl Artifacts {
             }
             Artifacts::Object(store) => {
                 let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
-                let result = store.get_opts(&ObjectPath::from(key), options).await.with_context(|| format!("reading {key}"))?;
+                let result =
+                    store.get_opts(&ObjectPath::from(key), options).await.with_context(|| format!("reading {key}"))?;
                 Ok(result.into_stream().map_err(std::io::Error::other).boxed())
             }
         }
@@ -166,7 +170,10 @@ fn read_in_chunks(mut file: std::fs::File, len: u64) -> ByteStream {
         while left > 0 {
             let mut buf = vec![0; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK))];
             let item = match file.read(&mut buf) {
-                Ok(0) => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the stored file is shorter than recorded")),
+                Ok(0) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the stored file is shorter than recorded",
+                )),
                 Ok(n) => {
                     buf.truncate(n);
                     left -= n as u64;

@@ -75,10 +75,12 @@ async fn build_and_store(state: &AppState, export: &Export, release: &Release) -
     }
     let key = PublicKey::from_pem(&release.signer_pem, Path::new("the release's signer key"))?;
     let out = work.path().join("pack.tar.gz");
-    let meta = PackMeta { product: release.product.clone(), version: release.version.clone(), epoch: state.source_date_epoch };
+    let meta =
+        PackMeta { product: release.product.clone(), version: release.version.clone(), epoch: state.source_date_epoch };
     let (inputs_for_pack, out_for_pack) = (inputs.clone(), out.clone());
-    let pack = tokio::task::spawn_blocking(move || write_pack(&inputs_for_pack, &artifacts, &key, &meta, &out_for_pack))
-        .await??;
+    let pack =
+        tokio::task::spawn_blocking(move || write_pack(&inputs_for_pack, &artifacts, &key, &meta, &out_for_pack))
+            .await??;
     state.artifacts.put_file(&Artifacts::export_key(&export.org, &export.id), &out).await?;
     Ok(pack)
 }
@@ -129,11 +131,15 @@ pub fn write_pack(
         }
     }
     for a in artifacts.iter().filter(|a| {
-        matches!(a.kind, ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle | ArtifactKind::Provenance)
+        matches!(
+            a.kind,
+            ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle | ArtifactKind::Provenance
+        )
     }) {
         files.insert(format!("signatures/{}", a.name), Source::File(inputs.join(&a.name)));
     }
-    index_entries.sort_by_key(|m| (m["annotations"]["org.opencontainers.image.ref.name"].to_string(), m["digest"].to_string()));
+    index_entries
+        .sort_by_key(|m| (m["annotations"]["org.opencontainers.image.ref.name"].to_string(), m["digest"].to_string()));
     index_entries.dedup();
     let index = serde_json::json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index_entries,
@@ -233,7 +239,13 @@ fn write_tar_gz(files: &BTreeMap<String, Source>, epoch: u64, out: &Path) -> any
 }
 
 /// Writes one file entry, returning the SHA-256 of its content.
-fn copy_entry(out: &mut impl Write, path: &str, content: &mut impl std::io::Read, len: u64, epoch: u64) -> anyhow::Result<String> {
+fn copy_entry(
+    out: &mut impl Write,
+    path: &str,
+    content: &mut impl std::io::Read,
+    len: u64,
+    epoch: u64,
+) -> anyhow::Result<String> {
     out.write_all(&file_header(path, len, epoch))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 20];

@@ -176,7 +176,8 @@ fn now() -> i64 {
 }
 
 fn data_dir(cli: &Cli) -> anyhow::Result<&Path> {
-    let dir = cli.data_dir.as_deref().context("no data directory: pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)")?;
+    let dir =
+        cli.data_dir.as_deref().context("no data directory: pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }
@@ -204,7 +205,8 @@ fn main() -> ExitCode {
         genesis_app::init_logging();
     }
     exit::run(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
         runtime.block_on(run(&cli))
     })
 }
@@ -214,7 +216,9 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve(cli, args).await,
         Command::Org(OrgCommand::Create { name }) => {
             if !valid_org_name(name) {
-                bail!("organisation `{name}`: use lower-case letters, digits and `-` (at most 40), it becomes part of every key");
+                bail!(
+                    "organisation `{name}`: use lower-case letters, digits and `-` (at most 40), it becomes part of every key"
+                );
             }
             open_store(cli).await?.create_org(name, now()).await?;
             println!("created organisation {name}");
@@ -277,7 +281,8 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Command::Entitle { org, versions, product } => {
-            semver::VersionReq::parse(versions).with_context(|| format!("`{versions}` is not a semver range (e.g. `>=3.2, <4`)"))?;
+            semver::VersionReq::parse(versions)
+                .with_context(|| format!("`{versions}` is not a semver range (e.g. `>=3.2, <4`)"))?;
             let store = open_store(cli).await?;
             store.require_org(org).await?;
             store.entitle(org, product, versions).await?;
@@ -299,7 +304,11 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
                     for a in &stored {
                         println!("  {:?}  {}  {} bytes  sha256:{}", a.kind, a.name, a.size, a.sha256);
                     }
-                    println!("published {product} {version} ({} files, verified with {})", stored.len(), key.fingerprint());
+                    println!(
+                        "published {product} {version} ({} files, verified with {})",
+                        stored.len(),
+                        key.fingerprint()
+                    );
                 }
             }
             Ok(exit::OK)
@@ -318,7 +327,12 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
                 expires: rfc3339((issued + i64::from(*valid_days) * 86_400) as u64),
             };
             std::fs::write(out, license.sign(&key)).with_context(|| format!("writing {}", out.display()))?;
-            println!("wrote {} ({org}, {} entitlements, expires {})", out.display(), license.entitlements.len(), license.expires);
+            println!(
+                "wrote {} ({org}, {} entitlements, expires {})",
+                out.display(),
+                license.entitlements.len(),
+                license.expires
+            );
             Ok(exit::OK)
         }
     }
@@ -337,10 +351,14 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<u8> {
         scratch: dir.join("scratch"),
         source_date_epoch: args.source_date_epoch,
     });
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let endpoints: Vec<String> = [
         cli.database_url.as_deref().map(redact),
-        cli.object_store.object_store.as_ref().map(|b| format!("{b} via {}", cli.object_store.s3_endpoint.as_deref().unwrap_or("AWS S3"))),
+        cli.object_store
+            .object_store
+            .as_ref()
+            .map(|b| format!("{b} via {}", cli.object_store.s3_endpoint.as_deref().unwrap_or("AWS S3"))),
     ]
     .into_iter()
     .flatten()

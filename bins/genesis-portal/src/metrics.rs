@@ -41,7 +41,11 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("portal_http_requests", "HTTP requests by route and status", requests.clone());
         let download_bytes = Counter::default();
-        registry.register("portal_download_bytes", "Bytes sent by artifact and export downloads", download_bytes.clone());
+        registry.register(
+            "portal_download_bytes",
+            "Bytes sent by artifact and export downloads",
+            download_bytes.clone(),
+        );
         let downloads_in_flight = Gauge::default();
         registry.register("portal_downloads_in_flight", "Downloads being streamed", downloads_in_flight.clone());
         let exports_completed = Counter::default();
@@ -50,7 +54,15 @@ impl Metrics {
         registry.register("export_bootstrap_failed", "Bootstrap pack builds that failed", exports_failed.clone());
         let export_duration_ms = Histogram::new(exponential_buckets(10.0, 4.0, 9));
         registry.register("export_bootstrap_duration_ms", "Bootstrap pack build time", export_duration_ms.clone());
-        Metrics { registry, requests, download_bytes, downloads_in_flight, exports_completed, exports_failed, export_duration_ms }
+        Metrics {
+            registry,
+            requests,
+            download_bytes,
+            downloads_in_flight,
+            exports_completed,
+            exports_failed,
+            export_duration_ms,
+        }
     }
 
     /// The text exposition.

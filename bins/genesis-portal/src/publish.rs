@@ -34,7 +34,8 @@ pub struct Publication<'a> {
 
 /// Verifies, stores and records a release; returns its artifacts.
 pub async fn publish(store: &Store, artifacts: &Artifacts, p: Publication<'_>) -> anyhow::Result<Vec<StoredArtifact>> {
-    semver::Version::parse(p.version).with_context(|| format!("version `{}` is not semver (e.g. 3.2.10)", p.version))?;
+    semver::Version::parse(p.version)
+        .with_context(|| format!("version `{}` is not semver (e.g. 3.2.10)", p.version))?;
     if store.release(p.product, p.version).await?.is_some() {
         bail!("{} {} is already published; releases are immutable, publish a new version", p.product, p.version);
     }
@@ -78,8 +79,11 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
             bail!("`{name}` is given twice");
         }
     }
-    let bundles: Vec<(String, PathBuf)> =
-        files.iter().filter(|(n, _)| ArtifactKind::of(n) == ArtifactKind::Bundle).map(|(n, p)| (n.clone(), p.clone())).collect();
+    let bundles: Vec<(String, PathBuf)> = files
+        .iter()
+        .filter(|(n, _)| ArtifactKind::of(n) == ArtifactKind::Bundle)
+        .map(|(n, p)| (n.clone(), p.clone()))
+        .collect();
     if bundles.is_empty() {
         bail!("no bundle (NAME.tar.zst) among the files: a release is its bundles");
     }

@@ -265,18 +265,24 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
-            bail!("{} {} is already published; releases are immutable, publish a new version", release.product, release.version);
+            bail!(
+                "{} {} is already published; releases are immutable, publish a new version",
+                release.product,
+                release.version
+            );
         }
         for a in artifacts {
-            sqlx::query("INSERT INTO artifacts (product, version, name, kind, size, sha256) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&release.product)
-                .bind(&release.version)
-                .bind(&a.name)
-                .bind(kind_name(a.kind))
-                .bind(i64::try_from(a.size)?)
-                .bind(&a.sha256)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO artifacts (product, version, name, kind, size, sha256) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&release.product)
+            .bind(&release.version)
+            .bind(&a.name)
+            .bind(kind_name(a.kind))
+            .bind(i64::try_from(a.size)?)
+            .bind(&a.sha256)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -291,7 +297,13 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(product, version, published, signer, signer_pem)| Release { product, version, published, signer, signer_pem })
+            .map(|(product, version, published, signer, signer_pem)| Release {
+                product,
+                version,
+                published,
+                signer,
+                signer_pem,
+            })
             .collect())
     }
 
@@ -392,12 +404,10 @@ impl Store {
 /// A database URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            match url[scheme + 3..at].split_once(':') {
-                Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_owned(),
+        },
         _ => url.to_owned(),
     }
 }

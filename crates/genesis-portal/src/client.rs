@@ -233,7 +233,8 @@ impl PortalClient {
         let url = self.url(&artifact.download_uri);
         let mut request = self.http.get(&url);
         if offset > 0 {
-            request = request.header(RANGE, format!("bytes={offset}-")).header(IF_RANGE, format!("\"{}\"", artifact.sha256));
+            request =
+                request.header(RANGE, format!("bytes={offset}-")).header(IF_RANGE, format!("\"{}\"", artifact.sha256));
         }
         let response = self.send(request, &url).await?;
         let resumed_from = match response.status() {
@@ -248,13 +249,13 @@ impl PortalClient {
                 0
             }
         };
-        if let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok()) {
-            if etag.trim_matches('"') != artifact.sha256 {
-                return Err(PortalError::Invalid(format!(
-                    "{url}: the portal's ETag {etag} is not the published digest {}",
-                    artifact.sha256
-                )));
-            }
+        if let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
+            && etag.trim_matches('"') != artifact.sha256
+        {
+            return Err(PortalError::Invalid(format!(
+                "{url}: the portal's ETag {etag} is not the published digest {}",
+                artifact.sha256
+            )));
         }
         progress.add(offset);
         let file = std::fs::OpenOptions::new()

@@ -67,7 +67,9 @@ pub enum LicenseError {
     #[error("the license signature does not verify with key {0}: it was not issued with that key, or was edited")]
     Signature(String),
     /// Past its expiry.
-    #[error("the license of `{org}` expired on {expires}; ask the vendor for a new one (installed clusters keep running)")]
+    #[error(
+        "the license of `{org}` expired on {expires}; ask the vendor for a new one (installed clusters keep running)"
+    )]
     Expired {
         /// The organisation.
         org: String,

@@ -64,9 +64,9 @@ pub fn valid_org_name(name: &str) -> bool {
 /// Whether `text` has the shape of a license key (`sk_<org>_<random>`); says nothing about
 /// whether the portal knows it.
 pub fn looks_like_key(text: &str) -> bool {
-    text.strip_prefix("sk_")
-        .and_then(|rest| rest.rsplit_once('_'))
-        .is_some_and(|(org, random)| valid_org_name(org) && random.len() >= 32 && random.bytes().all(|b| b.is_ascii_alphanumeric()))
+    text.strip_prefix("sk_").and_then(|rest| rest.rsplit_once('_')).is_some_and(|(org, random)| {
+        valid_org_name(org) && random.len() >= 32 && random.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// `GET /v1/whoami`: who the key belongs to.

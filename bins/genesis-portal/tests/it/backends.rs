@@ -52,18 +52,52 @@ fn suite(backend: Backend) {
     let tampered_dir = tempfile::tempdir().unwrap();
     let tampered = release_files(tampered_dir.path());
     std::fs::copy(fixtures().join("bundles/blob-byte-changed/demo-0.1.0.tar.zst"), &tampered).unwrap();
-    let refused = portal.admin(&["publish", "0.1.0", tampered.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    let refused = portal.admin(&[
+        "publish",
+        "0.1.0",
+        tampered.to_str().unwrap(),
+        "--key",
+        fixtures().join("keys/test.pub").to_str().unwrap(),
+    ]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("does not verify with the vendor key"), "{}", text(&refused.stderr));
     // So is a good bundle under another version, or signed by a key that is not the vendor's.
-    let wrong_version = portal.admin(&["publish", "0.2.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
-    assert!(text(&wrong_version.stderr).contains("a bundle of version 0.1.0, not 0.2.0"), "{}", text(&wrong_version.stderr));
-    let other_key = portal.admin(&["publish", "0.1.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/other.pub").to_str().unwrap()]);
+    let wrong_version = portal.admin(&[
+        "publish",
+        "0.2.0",
+        bundle.to_str().unwrap(),
+        "--key",
+        fixtures().join("keys/test.pub").to_str().unwrap(),
+    ]);
+    assert!(
+        text(&wrong_version.stderr).contains("a bundle of version 0.1.0, not 0.2.0"),
+        "{}",
+        text(&wrong_version.stderr)
+    );
+    let other_key = portal.admin(&[
+        "publish",
+        "0.1.0",
+        bundle.to_str().unwrap(),
+        "--key",
+        fixtures().join("keys/other.pub").to_str().unwrap(),
+    ]);
     assert_eq!(other_key.status.code(), Some(1));
 
-    let published = portal.admin_ok(&["publish", "0.1.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    let published = portal.admin_ok(&[
+        "publish",
+        "0.1.0",
+        bundle.to_str().unwrap(),
+        "--key",
+        fixtures().join("keys/test.pub").to_str().unwrap(),
+    ]);
     assert!(published.contains("published genesis 0.1.0 (4 files"), "{published}");
-    let again = portal.admin(&["publish", "0.1.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    let again = portal.admin(&[
+        "publish",
+        "0.1.0",
+        bundle.to_str().unwrap(),
+        "--key",
+        fixtures().join("keys/test.pub").to_str().unwrap(),
+    ]);
     assert!(text(&again.stderr).contains("releases are immutable"), "{}", text(&again.stderr));
     portal.serve();
 
@@ -80,12 +114,23 @@ fn suite(backend: Backend) {
     let out = tempfile::tempdir().unwrap();
     let pull = client.run(&["pull", "0.1.0", "--output-dir", out.path().to_str().unwrap()]);
     assert!(pull.status.success(), "{}", text(&pull.stderr));
-    for name in ["demo-0.1.0.tar.zst", "demo-0.1.0.tar.zst.sha256", "demo-0.1.0.tar.zst.sig", "demo-0.1.0.tar.zst.cosign.bundle"] {
+    for name in [
+        "demo-0.1.0.tar.zst",
+        "demo-0.1.0.tar.zst.sha256",
+        "demo-0.1.0.tar.zst.sig",
+        "demo-0.1.0.tar.zst.cosign.bundle",
+    ] {
         assert_eq!(sha256_hex(&out.path().join(name)), sha256_hex(&files.path().join(name)), "{name}");
     }
-    let verify = client.run(&["verify", out.path().join("demo-0.1.0.tar.zst").to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    let verify = client.run(&[
+        "verify",
+        out.path().join("demo-0.1.0.tar.zst").to_str().unwrap(),
+        "--key",
+        fixtures().join("keys/test.pub").to_str().unwrap(),
+    ]);
     assert!(verify.status.success(), "{}", text(&verify.stdout));
-    let sha256sum = Command::new("sha256sum").arg("-c").arg("demo-0.1.0.tar.zst.sha256").current_dir(out.path()).output().unwrap();
+    let sha256sum =
+        Command::new("sha256sum").arg("-c").arg("demo-0.1.0.tar.zst.sha256").current_dir(out.path()).output().unwrap();
     assert!(sha256sum.status.success(), "sha256sum -c: {}", text(&sha256sum.stdout));
     let repull = client.run(&["pull", "0.1.0", "--output-dir", out.path().to_str().unwrap(), "--output", "json"]);
     let repull: serde_json::Value = serde_json::from_slice(&repull.stdout).unwrap();
@@ -109,7 +154,12 @@ fn suite(backend: Backend) {
     // Scopes and entitlements: 401 without a key, 403 without the scope or the entitlement.
     assert_eq!(status(&portal.curl(None, "GET", "/v1/releases", &[]).0), 401);
     let reader = portal.org_with_key("acme", &["releases:read"]);
-    let (headers, body) = portal.curl(Some(&reader), "POST", "/v1/exports/airgap/bootstrap", &["-H", "Content-Type: application/json", "-d", r#"{"version":"0.1.0"}"#]);
+    let (headers, body) = portal.curl(
+        Some(&reader),
+        "POST",
+        "/v1/exports/airgap/bootstrap",
+        &["-H", "Content-Type: application/json", "-d", r#"{"version":"0.1.0"}"#],
+    );
     assert_eq!(status(&headers), 403);
     assert!(text(&body).contains("lacks the `export:write` scope"), "{}", text(&body));
     let beta = portal.org_with_key("beta", &["releases:read", "export:read", "export:write"]);
@@ -133,7 +183,13 @@ fn suite(backend: Backend) {
     let listing = text(&listing.stdout);
     assert!(listing.lines().all(|l| l.contains(" 0/0 ") && l.contains("2025-01-01 00:00")), "{listing}");
     assert!(listing.lines().filter(|l| l.starts_with('-')).all(|l| l.starts_with("-rw-r--r--")), "{listing}");
-    for entry in ["charts/web-0.1.0.tgz", "images/index.json", "images/oci-layout", "signatures/demo-0.1.0.tar.zst.sig", "pack.json"] {
+    for entry in [
+        "charts/web-0.1.0.tgz",
+        "images/index.json",
+        "images/oci-layout",
+        "signatures/demo-0.1.0.tar.zst.sig",
+        "pack.json",
+    ] {
         assert!(listing.contains(entry), "{entry} missing: {listing}");
     }
     assert!(Command::new("tar").args(["xzf", "pack.tar.gz"]).current_dir(unpacked.path()).status().unwrap().success());
@@ -143,7 +199,12 @@ fn suite(backend: Backend) {
         .output()
         .unwrap();
     assert!(skopeo.status.success(), "skopeo reads the pack's OCI layout: {}", text(&skopeo.stderr));
-    let (headers, _) = portal.curl(Some(&beta), "GET", &format!("/v1/exports/airgap/bootstrap/{}", first["exportId"].as_str().unwrap()), &[]);
+    let (headers, _) = portal.curl(
+        Some(&beta),
+        "GET",
+        &format!("/v1/exports/airgap/bootstrap/{}", first["exportId"].as_str().unwrap()),
+        &[],
+    );
     assert_eq!(status(&headers), 404, "another organisation's export is not found");
 
     // Observability: metrics, and logs that name the export but never a key.

@@ -116,9 +116,16 @@ fn an_artifact_corrupted_on_the_server_is_caught_and_discarded() {
     let out = tempfile::tempdir().unwrap();
     let pull = pull(&client, out.path());
     assert_eq!(pull.status.code(), Some(1), "{}", text(&pull.stderr));
-    assert!(text(&pull.stderr).contains("payload.bin: the download does not match the published digest"), "{}", text(&pull.stderr));
+    assert!(
+        text(&pull.stderr).contains("payload.bin: the download does not match the published digest"),
+        "{}",
+        text(&pull.stderr)
+    );
     assert!(!out.path().join("payload.bin").exists());
-    assert!(!out.path().join(".payload.bin.partial").exists(), "bytes that failed their digest are not kept to resume from");
+    assert!(
+        !out.path().join(".payload.bin.partial").exists(),
+        "bytes that failed their digest are not kept to resume from"
+    );
 }
 
 #[test]
@@ -132,7 +139,15 @@ fn an_if_range_that_no_longer_matches_gets_the_whole_file() {
 
 fn vm_hwm_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[test]

@@ -11,7 +11,13 @@ fn published_portal() -> (Portal, tempfile::TempDir) {
     let bundle = release_files(files.path());
     portal.admin_ok(&["org", "create", "acme"]);
     portal.admin_ok(&["entitle", "--org", "acme", "--versions", "0.1.*"]);
-    portal.admin_ok(&["publish", "0.1.0", bundle.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap()]);
+    portal.admin_ok(&[
+        "publish",
+        "0.1.0",
+        bundle.to_str().unwrap(),
+        "--key",
+        fixtures().join("keys/test.pub").to_str().unwrap(),
+    ]);
     (portal, files)
 }
 
@@ -60,7 +66,8 @@ fn another_organisations_key_sees_none_of_its_releases() {
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), serde_json::json!([]));
     let (headers, _) = portal.curl(Some(&beta), "GET", "/v1/releases/genesis/0.1.0", &[]);
     assert_eq!(status(&headers), 403);
-    let (headers, _) = portal.curl(Some("sk_acme_0123456789abcdef0123456789abcdef0123456789abcdef"), "GET", "/v1/releases", &[]);
+    let (headers, _) =
+        portal.curl(Some("sk_acme_0123456789abcdef0123456789abcdef0123456789abcdef"), "GET", "/v1/releases", &[]);
     assert_eq!(status(&headers), 401, "a well-formed but unknown key");
 }
 
@@ -69,7 +76,11 @@ fn without_a_portal_or_with_a_malformed_key_nothing_is_contacted() {
     let client = Client::new();
     let releases = client.run(&["releases"]);
     assert_eq!(releases.status.code(), Some(2));
-    assert!(text(&releases.stderr).contains("not logged in to a portal: run `genesis login --portal"), "{}", text(&releases.stderr));
+    assert!(
+        text(&releases.stderr).contains("not logged in to a portal: run `genesis login --portal"),
+        "{}",
+        text(&releases.stderr)
+    );
     assert!(!text(&releases.stderr).contains("contacts only"));
     let login = client.run(&["login"]);
     assert_eq!(login.status.code(), Some(2));
@@ -89,7 +100,8 @@ fn login_reads_the_key_from_the_environment_and_stores_it_for_the_user_alone() {
     let key = portal.admin_ok(&["key", "create", "--org", "acme"]).trim().to_owned();
     portal.serve();
     let client = Client::new();
-    let login = client.command().args(["login", "--portal", &portal.url()]).env("GENESIS_LICENSE_KEY", &key).output().unwrap();
+    let login =
+        client.command().args(["login", "--portal", &portal.url()]).env("GENESIS_LICENSE_KEY", &key).output().unwrap();
     assert!(login.status.success(), "{}", text(&login.stderr));
     let stored = client.config.path().join("credentials.json");
     assert_eq!(std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777, 0o600);

@@ -18,7 +18,16 @@ fn issued_license_files_verify_offline_and_refuse_other_keys_edits_and_expiry() 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("acme.license.json");
     let signing = fixtures().join("keys/test.key");
-    portal.admin_ok(&["license", "issue", "--org", "acme", "--signing-key", signing.to_str().unwrap(), "--out", file.to_str().unwrap()]);
+    portal.admin_ok(&[
+        "license",
+        "issue",
+        "--org",
+        "acme",
+        "--signing-key",
+        signing.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
     let client = Client::new();
 
     let ok = verify(&client, &file, "keys/test.pub");
@@ -32,7 +41,8 @@ fn issued_license_files_verify_offline_and_refuse_other_keys_edits_and_expiry() 
 
     let mut envelope: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let engine = base64::engine::general_purpose::STANDARD;
-    let mut payload: serde_json::Value = serde_json::from_slice(&engine.decode(envelope["payload"].as_str().unwrap()).unwrap()).unwrap();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&engine.decode(envelope["payload"].as_str().unwrap()).unwrap()).unwrap();
     payload["entitlements"][0]["versions"] = "*".into();
     envelope["payload"] = engine.encode(serde_json::to_vec(&payload).unwrap()).into();
     let edited = dir.path().join("edited.json");
@@ -40,7 +50,18 @@ fn issued_license_files_verify_offline_and_refuse_other_keys_edits_and_expiry() 
     assert_eq!(verify(&client, &edited, "keys/test.pub").status.code(), Some(1));
 
     let expired = dir.path().join("expired.json");
-    portal.admin_ok(&["license", "issue", "--org", "acme", "--signing-key", signing.to_str().unwrap(), "--valid-days", "0", "--out", expired.to_str().unwrap()]);
+    portal.admin_ok(&[
+        "license",
+        "issue",
+        "--org",
+        "acme",
+        "--signing-key",
+        signing.to_str().unwrap(),
+        "--valid-days",
+        "0",
+        "--out",
+        expired.to_str().unwrap(),
+    ]);
     let late = verify(&client, &expired, "keys/test.pub");
     assert_eq!(late.status.code(), Some(1));
     assert!(text(&late.stderr).contains("expired on"), "{}", text(&late.stderr));
@@ -59,7 +80,15 @@ fn the_portal_hands_out_the_license_of_the_keys_organisation() {
     let file = dir.path().join("license.json");
     let fetch = client.run(&["license", "fetch", "-o", file.to_str().unwrap()]);
     assert!(fetch.status.success(), "{}", text(&fetch.stderr));
-    let json = client.run(&["license", "verify", file.to_str().unwrap(), "--key", fixtures().join("keys/test.pub").to_str().unwrap(), "--output", "json"]);
+    let json = client.run(&[
+        "license",
+        "verify",
+        file.to_str().unwrap(),
+        "--key",
+        fixtures().join("keys/test.pub").to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
     let license: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(license["org"], "acme");
     assert_eq!(license["entitlements"], serde_json::json!([{ "product": "genesis", "versions": "1.*" }]));

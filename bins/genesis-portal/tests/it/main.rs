@@ -2,6 +2,9 @@
 //! each backend (embedded SQLite + directory, PostgreSQL from Debian, moto's S3 server), and
 //! the `genesis` client against it.
 
+// Test helpers are not a public API, and a panic is how a test reports failure.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
 mod backends;
 mod downloads;
 mod keys;
@@ -173,18 +176,36 @@ pub fn release_files(dir: &Path) -> PathBuf {
 }
 
 /// A `genesis` client with its own config directory.
+#[derive(Default)]
 pub struct Client {
-    pub config: tempfile::TempDir,
+    pub config: Config,
+}
+
+/// The client's own config directory.
+pub struct Config(tempfile::TempDir);
+
+impl Default for Config {
+    fn default() -> Config {
+        Config(tempfile::tempdir().unwrap())
+    }
+}
+
+impl Config {
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
 }
 
 impl Client {
     pub fn new() -> Client {
-        Client { config: tempfile::tempdir().unwrap() }
+        Client::default()
     }
 
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(genesis_bin());
-        cmd.env("GENESIS_CONFIG_DIR", self.config.path()).env_remove("GENESIS_LICENSE_KEY").env_remove("GENESIS_PORTAL");
+        cmd.env("GENESIS_CONFIG_DIR", self.config.path())
+            .env_remove("GENESIS_LICENSE_KEY")
+            .env_remove("GENESIS_PORTAL");
         cmd
     }
 
