@@ -169,6 +169,10 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "bundle-builder",
         "-p",
         "bundle-loader",
+        "-p",
+        "genesis-cli",
+        "-p",
+        "genesis-portal-server",
     ]))?;
     let bin = root.join("target/release");
     let dir: PathBuf = root.join(format!("target/bench/workload-{size_mib}"));
@@ -251,6 +255,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         input_bytes as f64 / size as f64
     );
     registry_rows(&dir, &bin, archive, mib, runs)?;
+    portal_rows(&dir, &bin, archive, runs)?;
     Ok(())
 }
 
@@ -378,5 +383,107 @@ fn registry_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -
     let r = measure(&curl(ours_port), "true", dir, runs)?;
     row("serve", &o, "Distribution (4x curl)", &r, mib);
     drop(serve);
+    Ok(())
+}
+
+/// VmHWM (peak resident set) of a running process, in KiB.
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).context("VmHWM in /proc/PID/status")?;
+    Ok(line.trim().trim_end_matches("kB").trim().parse()?)
+}
+
+/// `genesis pull` of a release (the bundle, its sidecars and a 1 GiB incompressible file)
+/// beside `curl` fetching the same files from the same `genesis-portal`, then the server's
+/// peak RSS after 50 concurrent downloads of the 1 GiB file.
+fn portal_rows(dir: &Path, bin: &Path, archive: &str, runs: usize) -> anyhow::Result<()> {
+    println!("\nportal (genesis-portal on its embedded defaults, loopback)\n");
+    let data = dir.join("portal");
+    let _ = fs::remove_dir_all(&data);
+    let portal = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new(bin.join("genesis-portal"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .current_dir(dir)
+            .output()?;
+        if !out.status.success() {
+            bail!("genesis-portal {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let payload = dir.join("payload.bin");
+    if fs::metadata(&payload).map(|m| m.len()).unwrap_or(0) != 1 << 30 {
+        run_cmd(Command::new("sh").arg("-c").arg("head -c 1073741824 /dev/urandom > payload.bin").current_dir(dir))?;
+    }
+    portal(&["org", "create", "bench"])?;
+    let key = portal(&["key", "create", "--org", "bench"])?;
+    portal(&["entitle", "--org", "bench", "--versions", "*"])?;
+    portal(&["publish", "1.0.0", archive, "payload.bin", "--key", "k/genesis.pub"])?;
+    let port = free_port()?;
+    let server = Daemon(
+        Command::new(bin.join("genesis-portal"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stderr(std::process::Stdio::null())
+            .spawn()?,
+    );
+    wait_port(port)?;
+    let config = dir.join("portal-client");
+    let _ = fs::remove_dir_all(&config);
+    let login = Command::new(bin.join("genesis"))
+        .args(["login", "--portal", &format!("http://127.0.0.1:{port}")])
+        .env("GENESIS_CONFIG_DIR", &config)
+        .env("GENESIS_LICENSE_KEY", &key)
+        .output()?;
+    if !login.status.success() {
+        bail!("genesis login: {}", String::from_utf8_lossy(&login.stderr));
+    }
+    let names = [
+        "bench-1.0.0.tar.zst",
+        "bench-1.0.0.tar.zst.cosign.bundle",
+        "bench-1.0.0.tar.zst.sha256",
+        "bench-1.0.0.tar.zst.sig",
+        "payload.bin",
+    ];
+    let bytes: u64 = names
+        .iter()
+        .map(|n| fs::metadata(data.join("artifacts/releases/genesis/1.0.0").join(n)).map_or(0, |m| m.len()))
+        .sum();
+    let mib = bytes as f64 / f64::from(1 << 20);
+    let pull = format!(
+        "GENESIS_CONFIG_DIR={} {}/genesis pull 1.0.0 -o pulled-portal -q >/dev/null 2>&1",
+        config.display(),
+        bin.display()
+    );
+    let curl_args: Vec<String> = names
+        .iter()
+        .map(|n| format!("-o pulled-curl/{n} http://127.0.0.1:{port}/v1/releases/genesis/1.0.0/artifacts/{n}"))
+        .collect();
+    let curl = format!("curl -sf -H 'Authorization: Bearer {key}' {}", curl_args.join(" "));
+    let o = measure(&pull, "rm -rf pulled-portal", dir, runs)?;
+    let r = measure(&curl, "rm -rf pulled-curl && mkdir pulled-curl", dir, runs)?;
+    row("pull", &o, "curl (same files)", &r, mib);
+    println!(
+        "         {mib:.0} MiB: a bundle, its sidecars and a 1 GiB incompressible file; ours also hashes every byte"
+    );
+
+    let url = format!("http://127.0.0.1:{port}/v1/releases/genesis/1.0.0/artifacts/payload.bin");
+    let started = std::time::Instant::now();
+    run_cmd(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("seq 50 | xargs -P50 -I{{}} curl -sf -H 'Authorization: Bearer {key}' -o /dev/null {url}")),
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = peak_rss_kib(server.0.id())? as f64 / 1024.0;
+    println!(
+        "serve    50 concurrent downloads of the 1 GiB file: {:.1} s ({:.0} MiB/s total); server peak RSS {peak:.1} MiB",
+        seconds,
+        50.0 * 1024.0 / seconds
+    );
+    drop(server);
     Ok(())
 }
