@@ -99,6 +99,12 @@ struct ServeArgs {
     /// /v1/license` hands out; without it the portal issues none.
     #[arg(long, value_name = "KEY")]
     license_signing_key: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); with --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// The one timestamp inside export packs.
     #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = DEFAULT_SOURCE_DATE_EPOCH)]
     source_date_epoch: u64,
@@ -351,6 +357,10 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<u8> {
         scratch: dir.join("scratch"),
         source_date_epoch: args.source_date_epoch,
     });
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(genesis_registry::serve::tls_acceptor(cert, key)?),
+        _ => None,
+    };
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let endpoints: Vec<String> = [
@@ -363,13 +373,16 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<u8> {
     .into_iter()
     .flatten()
     .collect();
-    tracing::info!(listen = %listener.local_addr()?, endpoints = %if endpoints.is_empty() { "none".into() } else { endpoints.join(", ") },
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(listen = %format!("{scheme}://{}", listener.local_addr()?), endpoints = %if endpoints.is_empty() { "none".into() } else { endpoints.join(", ") },
         "genesis-portal serving; network endpoints it contacts: as listed");
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serving")?;
+    let router = api::router(state);
+    let accepting = genesis_registry::serve::accept_loop(listener, tls, move |_peer| {
+        hyper_util::service::TowerToHyperService::new(router.clone())
+    });
+    tokio::select! {
+        served = accepting => served.context("serving")?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopped serving"),
+    }
     Ok(exit::OK)
 }

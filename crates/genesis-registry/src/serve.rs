@@ -401,18 +401,42 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<()> {
+    accept_loop(listener, tls, move |peer| {
+        let served = Arc::clone(&served);
+        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let served = Arc::clone(&served);
+            async move {
+                let response = respond(&served, &req).await;
+                tracing::debug!(%peer, method = %req.method(), path = req.uri().path(), status = response.status().as_u16(), "request");
+                Ok::<_, Infallible>(response)
+            }
+        })
+    })
+    .await
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Accepts connections on `listener` until the task is dropped, each over TLS when `tls` is
+/// given (a failed handshake drops that connection only), each served over HTTP/1.1 or
+/// HTTP/2 by the service `make` returns for its peer. Shared by every server we run.
+pub async fn accept_loop<S, B>(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    make: impl Fn(SocketAddr) -> S,
+) -> Result<()>
+where
+    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     loop {
         let (stream, peer) = listener.accept().await.map_err(RegistryError::io("accepting", "listener"))?;
-        let (served, tls) = (Arc::clone(&served), tls.clone());
+        let (service, tls) = (make(peer), tls.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let served = Arc::clone(&served);
-                async move {
-                    let response = respond(&served, &req).await;
-                    tracing::debug!(%peer, method = %req.method(), path = req.uri().path(), status = response.status().as_u16(), "request");
-                    Ok::<_, Infallible>(response)
-                }
-            });
             let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             let result = match tls {
                 Some(acceptor) => match acceptor.accept(stream).await {

@@ -9,6 +9,7 @@ mod backends;
 mod downloads;
 mod keys;
 mod license;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -86,6 +87,11 @@ impl Portal {
 
     /// Starts `serve`, logging into `data/server.log`, with the fixture key signing licenses.
     pub fn serve(&mut self) {
+        self.serve_with(&[]);
+    }
+
+    /// Starts `serve` with extra arguments.
+    pub fn serve_with(&mut self, extra: &[&str]) {
         let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
         let key = fixtures().join("keys/test.key");
         let child = self
@@ -93,6 +99,7 @@ impl Portal {
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
             .arg("--license-signing-key")
             .arg(key)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
