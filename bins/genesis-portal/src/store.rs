@@ -107,6 +107,15 @@ pub fn key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// The columns of a key a lookup reads, and their row.
+const KEY_COLUMNS: &str = "id, org, scopes, expires, revoked";
+type KeyRow = (String, String, String, i64, Option<i64>);
+
+fn key_record((id, org, scopes, expires, revoked): KeyRow) -> KeyRecord {
+    // Scopes are stored space-separated; a word no longer known grants nothing.
+    KeyRecord { id, org, scopes: scopes.split_whitespace().filter_map(|s| s.parse().ok()).collect(), expires, revoked }
+}
+
 fn state_name(s: ExportState) -> &'static str {
     match s {
         ExportState::Pending => "pending",
@@ -179,37 +188,21 @@ impl Store {
 
     /// The key whose hash is `hash`.
     pub async fn key_by_hash(&self, hash: &str) -> anyhow::Result<Option<KeyRecord>> {
-        let row: Option<(String, String, String, i64, Option<i64>)> =
-            sqlx::query_as("SELECT id, org, scopes, expires, revoked FROM keys WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(id, org, scopes, expires, revoked)| KeyRecord {
-            id,
-            org,
-            scopes: scopes.split_whitespace().filter_map(|s| s.parse().ok()).collect(),
-            expires,
-            revoked,
-        }))
+        let row: Option<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE hash = $1"))
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(key_record))
     }
 
     /// The keys of an organisation (never their secret).
     pub async fn keys(&self, org: &str) -> anyhow::Result<Vec<KeyRecord>> {
-        let rows: Vec<(String, String, String, i64, Option<i64>)> =
-            sqlx::query_as("SELECT id, org, scopes, expires, revoked FROM keys WHERE org = $1 ORDER BY created, id")
+        let rows: Vec<KeyRow> =
+            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE org = $1 ORDER BY created, id"))
                 .bind(org)
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, org, scopes, expires, revoked)| KeyRecord {
-                id,
-                org,
-                scopes: scopes.split_whitespace().filter_map(|s| s.parse().ok()).collect(),
-                expires,
-                revoked,
-            })
-            .collect())
+        Ok(rows.into_iter().map(key_record).collect())
     }
 
     /// Revokes a key from `now` on.

@@ -276,9 +276,6 @@ impl PortalClient {
             });
         }
         std::fs::rename(&partial, &target).map_err(io("renaming into place", &target))?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
         Ok(Downloaded::Fetched { resumed_from })
     }
 }
@@ -337,8 +334,9 @@ async fn stream_to_file(
             written += chunk.len() as u64;
             writer_progress.add(chunk.len() as u64);
         }
-        let file = out.into_inner().map_err(|e| io("writing", &writer_path)(e.into_error()))?;
-        file.sync_all().map_err(io("writing", &writer_path))?;
+        // No fsync, as for bundles (ARCHITECTURE.md, "Atomic output"): a file torn by a power
+        // loss fails its digest on the next `pull`, which fetches it again, and `verify`.
+        out.into_inner().map_err(|e| io("writing", &writer_path)(e.into_error()))?;
         Ok((owned_hasher, written))
     });
     let mut body = response.bytes_stream();

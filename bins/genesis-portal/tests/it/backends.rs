@@ -52,52 +52,22 @@ fn suite(backend: Backend) {
     let tampered_dir = tempfile::tempdir().unwrap();
     let tampered = release_files(tampered_dir.path());
     std::fs::copy(fixtures().join("bundles/blob-byte-changed/demo-0.1.0.tar.zst"), &tampered).unwrap();
-    let refused = portal.admin(&[
-        "publish",
-        "0.1.0",
-        tampered.to_str().unwrap(),
-        "--key",
-        fixtures().join("keys/test.pub").to_str().unwrap(),
-    ]);
+    let refused = portal.publish("0.1.0", &[&tampered], "test.pub");
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("does not verify with the vendor key"), "{}", text(&refused.stderr));
     // So is a good bundle under another version, or signed by a key that is not the vendor's.
-    let wrong_version = portal.admin(&[
-        "publish",
-        "0.2.0",
-        bundle.to_str().unwrap(),
-        "--key",
-        fixtures().join("keys/test.pub").to_str().unwrap(),
-    ]);
+    let wrong_version = portal.publish("0.2.0", &[&bundle], "test.pub");
     assert!(
         text(&wrong_version.stderr).contains("a bundle of version 0.1.0, not 0.2.0"),
         "{}",
         text(&wrong_version.stderr)
     );
-    let other_key = portal.admin(&[
-        "publish",
-        "0.1.0",
-        bundle.to_str().unwrap(),
-        "--key",
-        fixtures().join("keys/other.pub").to_str().unwrap(),
-    ]);
+    let other_key = portal.publish("0.1.0", &[&bundle], "other.pub");
     assert_eq!(other_key.status.code(), Some(1));
 
-    let published = portal.admin_ok(&[
-        "publish",
-        "0.1.0",
-        bundle.to_str().unwrap(),
-        "--key",
-        fixtures().join("keys/test.pub").to_str().unwrap(),
-    ]);
+    let published = text(&portal.publish("0.1.0", &[&bundle], "test.pub").stdout);
     assert!(published.contains("published genesis 0.1.0 (4 files"), "{published}");
-    let again = portal.admin(&[
-        "publish",
-        "0.1.0",
-        bundle.to_str().unwrap(),
-        "--key",
-        fixtures().join("keys/test.pub").to_str().unwrap(),
-    ]);
+    let again = portal.publish("0.1.0", &[&bundle], "test.pub");
     assert!(text(&again.stderr).contains("releases are immutable"), "{}", text(&again.stderr));
     portal.serve();
 

@@ -8,16 +8,14 @@ use std::process::Command;
 
 use genesis_testkit::text;
 
-use crate::{Backend, Client, Portal, fixtures, release_files, sha256_hex, status};
+use crate::{Backend, Client, Portal, sha256_hex, status};
 
 const PAYLOAD: usize = 24 << 20;
 
 /// A release with the demo bundle and a 24 MiB `payload.bin`, served.
 fn portal_with_payload() -> (Portal, String, tempfile::TempDir) {
     let mut portal = Portal::new(Backend::default());
-    let files = tempfile::tempdir().unwrap();
-    let bundle = release_files(files.path());
-    let payload = files.path().join("payload.bin");
+    let payload = portal.dir.path().join("payload.bin");
     // Incompressible and reproducible: a SHA-256 chain.
     let mut bytes = Vec::with_capacity(PAYLOAD);
     let mut block = [7u8; 32];
@@ -27,15 +25,8 @@ fn portal_with_payload() -> (Portal, String, tempfile::TempDir) {
     }
     std::fs::write(&payload, &bytes).unwrap();
     let key = portal.org_with_key("acme", &["releases:read"]);
-    portal.admin_ok(&["entitle", "--org", "acme", "--versions", "0.1.0"]);
-    portal.admin_ok(&[
-        "publish",
-        "0.1.0",
-        bundle.to_str().unwrap(),
-        payload.to_str().unwrap(),
-        "--key",
-        fixtures().join("keys/test.pub").to_str().unwrap(),
-    ]);
+    let files = portal.publish_demo("acme", &[&payload]);
+    std::fs::rename(&payload, files.path().join("payload.bin")).unwrap();
     portal.serve();
     (portal, key, files)
 }

@@ -3,21 +3,11 @@
 
 use genesis_testkit::text;
 
-use crate::{Backend, Client, Portal, fixtures, release_files, status};
+use crate::{Backend, Client, Portal, status};
 
 fn published_portal() -> (Portal, tempfile::TempDir) {
     let portal = Portal::new(Backend::default());
-    let files = tempfile::tempdir().unwrap();
-    let bundle = release_files(files.path());
-    portal.admin_ok(&["org", "create", "acme"]);
-    portal.admin_ok(&["entitle", "--org", "acme", "--versions", "0.1.*"]);
-    portal.admin_ok(&[
-        "publish",
-        "0.1.0",
-        bundle.to_str().unwrap(),
-        "--key",
-        fixtures().join("keys/test.pub").to_str().unwrap(),
-    ]);
+    let files = portal.publish_demo("acme", &[]);
     (portal, files)
 }
 

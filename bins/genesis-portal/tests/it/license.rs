@@ -10,6 +10,15 @@ fn verify(client: &Client, file: &std::path::Path, key: &str) -> std::process::O
     client.run(&["license", "verify", file.to_str().unwrap(), "--key", fixtures().join(key).to_str().unwrap()])
 }
 
+/// `license issue --org acme` signed by the fixture key, valid `days`, into `file`.
+fn issue(portal: &Portal, file: &std::path::Path, days: &str) {
+    let signing = fixtures().join("keys/test.key");
+    let mut cmd = ["license", "issue", "--org", "acme", "--valid-days", days, "--out"].map(str::to_owned).to_vec();
+    cmd.push(file.display().to_string());
+    cmd.extend(["--signing-key".to_owned(), signing.display().to_string()]);
+    portal.admin_ok(&cmd.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
 #[test]
 fn issued_license_files_verify_offline_and_refuse_other_keys_edits_and_expiry() {
     let portal = Portal::new(Backend::default());
@@ -17,17 +26,7 @@ fn issued_license_files_verify_offline_and_refuse_other_keys_edits_and_expiry() 
     portal.admin_ok(&["entitle", "--org", "acme", "--versions", ">=3.2, <4"]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("acme.license.json");
-    let signing = fixtures().join("keys/test.key");
-    portal.admin_ok(&[
-        "license",
-        "issue",
-        "--org",
-        "acme",
-        "--signing-key",
-        signing.to_str().unwrap(),
-        "--out",
-        file.to_str().unwrap(),
-    ]);
+    issue(&portal, &file, "365");
     let client = Client::new();
 
     let ok = verify(&client, &file, "keys/test.pub");
@@ -50,18 +49,7 @@ fn issued_license_files_verify_offline_and_refuse_other_keys_edits_and_expiry() 
     assert_eq!(verify(&client, &edited, "keys/test.pub").status.code(), Some(1));
 
     let expired = dir.path().join("expired.json");
-    portal.admin_ok(&[
-        "license",
-        "issue",
-        "--org",
-        "acme",
-        "--signing-key",
-        signing.to_str().unwrap(),
-        "--valid-days",
-        "0",
-        "--out",
-        expired.to_str().unwrap(),
-    ]);
+    issue(&portal, &expired, "0");
     let late = verify(&client, &expired, "keys/test.pub");
     assert_eq!(late.status.code(), Some(1));
     assert!(text(&late.stderr).contains("expired on"), "{}", text(&late.stderr));

@@ -85,6 +85,25 @@ impl Portal {
         self.admin_ok(&args).trim().to_owned()
     }
 
+    /// `publish VERSION FILE… --key fixtures/keys/KEY`.
+    pub fn publish(&self, version: &str, files: &[&Path], key: &str) -> Output {
+        let mut cmd = self.command();
+        cmd.args(["publish", version]).args(files).arg("--key").arg(fixtures().join("keys").join(key));
+        cmd.output().unwrap()
+    }
+
+    /// Publishes the demo release 0.1.0 (with `extra` files), signed by the fixture key, and
+    /// entitles `org` (created when new) to it; the folder holding the release's files.
+    pub fn publish_demo(&self, org: &str, extra: &[&Path]) -> tempfile::TempDir {
+        let files = tempfile::tempdir().unwrap();
+        let bundle = release_files(files.path());
+        let _ = self.admin(&["org", "create", org]);
+        self.admin_ok(&["entitle", "--org", org, "--versions", "0.1.*"]);
+        let published = self.publish("0.1.0", &[&[bundle.as_path()], extra].concat(), "test.pub");
+        assert!(published.status.success(), "publish: {}", text(&published.stderr));
+        files
+    }
+
     /// Starts `serve`, logging into `data/server.log`, with the fixture key signing licenses.
     pub fn serve(&mut self) {
         self.serve_with(&[]);

@@ -3,22 +3,13 @@
 use genesis_testkit::pki::TlsPki;
 use genesis_testkit::text;
 
-use crate::{Backend, Client, Portal, fixtures, release_files};
+use crate::{Backend, Client, Portal};
 
 #[test]
 fn the_client_pulls_over_https_trusting_only_the_given_ca() {
     let mut portal = Portal::new(Backend::default());
-    let files = tempfile::tempdir().unwrap();
-    let bundle = release_files(files.path());
     let key = portal.org_with_key("acme", &["releases:read"]);
-    portal.admin_ok(&["entitle", "--org", "acme", "--versions", "0.1.0"]);
-    portal.admin_ok(&[
-        "publish",
-        "0.1.0",
-        bundle.to_str().unwrap(),
-        "--key",
-        fixtures().join("keys/test.pub").to_str().unwrap(),
-    ]);
+    let _files = portal.publish_demo("acme", &[]);
     let pki = TlsPki::write(portal.dir.path());
     portal.serve_with(&["--tls-cert", pki.valid.0.to_str().unwrap(), "--tls-key", pki.valid.1.to_str().unwrap()]);
     let url = format!("https://127.0.0.1:{}", portal.port);
