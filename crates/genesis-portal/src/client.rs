@@ -221,7 +221,9 @@ impl PortalClient {
             return Err(PortalError::Invalid(format!("unsafe artifact name `{}` from the portal", artifact.name)));
         }
         let target = dir.join(&artifact.name);
-        let partial = dir.join(format!(".{}.partial", artifact.name));
+        // Named by digest too, so bytes of another file of the same name are never resumed.
+        let partial =
+            dir.join(format!(".{}.{}.partial", artifact.name, &artifact.sha256[..12.min(artifact.sha256.len())]));
         if target.exists() && sha256_file(&target).map_err(io("reading", &target))?.0 == artifact.sha256 {
             progress.add(artifact.size);
             return Ok(Downloaded::AlreadyPresent);
@@ -230,6 +232,15 @@ impl PortalClient {
             Ok(m) if m.len() <= artifact.size => resume_state(&partial)?,
             _ => (Sha256::new(), 0),
         };
+        if offset == artifact.size && offset > 0 {
+            // Complete but not renamed (the previous run stopped in between).
+            if hex::encode(hasher.clone().finalize()) == artifact.sha256 {
+                std::fs::rename(&partial, &target).map_err(io("renaming into place", &target))?;
+                progress.add(offset);
+                return Ok(Downloaded::Fetched { resumed_from: offset });
+            }
+            (hasher, offset) = (Sha256::new(), 0);
+        }
         let url = self.url(&artifact.download_uri);
         let mut request = self.http.get(&url);
         if offset > 0 {

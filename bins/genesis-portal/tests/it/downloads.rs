@@ -65,6 +65,14 @@ fn cutting_proxy(upstream: u16, limit: usize) -> u16 {
     port
 }
 
+/// The hidden partial file of an interrupted download of `name`, if any.
+fn partial_of(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).find(|p| {
+        let file = p.file_name().unwrap().to_string_lossy();
+        file.starts_with(&format!(".{name}.")) && file.ends_with(".partial")
+    })
+}
+
 fn pull(client: &Client, dir: &Path) -> std::process::Output {
     client.run(&["pull", "0.1.0", "--output-dir", dir.to_str().unwrap()])
 }
@@ -80,7 +88,7 @@ fn a_download_cut_mid_way_resumes_where_it_stopped() {
     assert_eq!(cut.status.code(), Some(3), "a broken connection is a network error: {}", text(&cut.stderr));
     assert!(text(&cut.stderr).contains("downloading payload.bin"), "{}", text(&cut.stderr));
     assert!(!out.path().join("payload.bin").exists(), "nothing half-written under the real name");
-    let partial = std::fs::metadata(out.path().join(".payload.bin.partial")).unwrap().len();
+    let partial = std::fs::metadata(partial_of(out.path(), "payload.bin").unwrap()).unwrap().len();
     assert!(partial > 0 && partial < PAYLOAD as u64, "{partial}");
 
     let served_before = portal.metric("portal_download_bytes_total");
@@ -90,9 +98,19 @@ fn a_download_cut_mid_way_resumes_where_it_stopped() {
     assert!(text(&resumed.stdout).contains("payload.bin  24.0 MiB"), "{}", text(&resumed.stdout));
     assert!(text(&resumed.stdout).contains("(resumed after"), "{}", text(&resumed.stdout));
     assert_eq!(sha256_hex(&out.path().join("payload.bin")), sha256_hex(&files.path().join("payload.bin")));
-    assert!(!out.path().join(".payload.bin.partial").exists());
+    assert!(partial_of(out.path(), "payload.bin").is_none());
     let served = portal.metric("portal_download_bytes_total") - served_before;
     assert_eq!(served as u64, PAYLOAD as u64 - partial, "only the missing bytes were sent again");
+
+    // Stopped after the last byte but before the rename: nothing is fetched again.
+    let sha = sha256_hex(&files.path().join("payload.bin"));
+    std::fs::rename(out.path().join("payload.bin"), out.path().join(format!(".payload.bin.{}.partial", &sha[..12])))
+        .unwrap();
+    let served_before = portal.metric("portal_download_bytes_total");
+    let finished = pull(&client, out.path());
+    assert!(finished.status.success(), "{}", text(&finished.stderr));
+    assert_eq!(sha256_hex(&out.path().join("payload.bin")), sha);
+    assert_eq!(portal.metric("portal_download_bytes_total"), served_before);
 }
 
 #[test]
@@ -114,7 +132,7 @@ fn an_artifact_corrupted_on_the_server_is_caught_and_discarded() {
     );
     assert!(!out.path().join("payload.bin").exists());
     assert!(
-        !out.path().join(".payload.bin.partial").exists(),
+        partial_of(out.path(), "payload.bin").is_none(),
         "bytes that failed their digest are not kept to resume from"
     );
 }
