@@ -36,6 +36,9 @@ enum Command {
     Releases(portal::ReleasesArgs),
     /// Download every file of a release (bundles and their sidecars), hashed, resumable.
     Pull(portal::PullArgs),
+    /// Have the portal build the air-gap bootstrap pack of a release (images as an OCI
+    /// layout, charts, signatures) and download it with its .sha256.
+    ExportPack(portal::ExportPackArgs),
     /// Offline license files: fetch one from the portal, verify one without network.
     #[command(subcommand)]
     License(portal::LicenseCommand),
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Logout => portal::logout(),
         Command::Releases(args) => portal::releases(args),
         Command::Pull(args) => portal::pull(args),
+        Command::ExportPack(args) => portal::export_pack(args),
         Command::License(command) => portal::license(command),
     })
 }

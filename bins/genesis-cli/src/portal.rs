@@ -310,6 +310,69 @@ fn check_sha256_sidecars(dir: &Path, artifacts: &[genesis_portal::protocol::Arti
     Ok(())
 }
 
+/// Arguments of `export-pack`.
+#[derive(Debug, clap::Args)]
+pub struct ExportPackArgs {
+    /// The release version.
+    version: String,
+    /// The product (`genesis` when left out).
+    #[arg(long)]
+    product: Option<String>,
+    /// Where to write `bootstrap-pack-v1.tar.gz` and its `.sha256`.
+    #[arg(long, short = 'o', default_value = ".", value_name = "DIR")]
+    output_dir: PathBuf,
+    /// How long to wait for the portal to build the pack, in seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+/// `genesis export-pack VERSION`: has the portal stage seed 003's bootstrap pack of a
+/// release, waits for it, downloads it like `pull` (hashed, resumable, atomic) and writes a
+/// `sha256sum -c` sidecar beside it.
+pub fn export_pack(args: &ExportPackArgs) -> anyhow::Result<u8> {
+    let client = client(&load_credentials()?, args.quiet)?;
+    std::fs::create_dir_all(&args.output_dir).with_context(|| format!("creating {}", args.output_dir.display()))?;
+    let runtime = runtime()?;
+    let request =
+        genesis_portal::protocol::ExportRequest { product: args.product.clone(), version: args.version.clone() };
+    let started = runtime.block_on(client.start_export(&request))?;
+    let timeout = std::time::Duration::from_secs(args.timeout);
+    let interval = std::time::Duration::from_millis(500);
+    let pack = runtime.block_on(client.wait_for_export(&started.export_id, interval, timeout))?;
+    let status = runtime.block_on(client.export_status(&started.export_id))?;
+    let progress = Progress::default();
+    progress.set_total(pack.size);
+    let bar = genesis_app::progress::show(progress.clone(), "pack", args.quiet || args.output == OutputFormat::Json);
+    runtime.block_on(client.download(&pack, &args.output_dir, &progress))?;
+    drop(bar);
+    let path = args.output_dir.join(&pack.name);
+    let sidecar = args.output_dir.join(format!("{}.sha256", pack.name));
+    std::fs::write(&sidecar, format!("{}  {}\n", pack.sha256, pack.name))
+        .with_context(|| format!("writing {}", sidecar.display()))?;
+    match args.output {
+        OutputFormat::Json => {
+            print_json(&serde_json::json!({ "status": status, "path": path, "sha256File": sidecar }))?
+        }
+        OutputFormat::Text => {
+            println!("✓ {} ({}, sha256:{})", path.display(), human_size(pack.size), pack.sha256);
+            println!(
+                "  export {} of {} {}: rootHash {}",
+                status.export_id,
+                status.product,
+                status.version,
+                status.root_hash.unwrap_or_default()
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
 /// `genesis license …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum LicenseCommand {

@@ -11,7 +11,10 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
 use sha2::{Digest as _, Sha256};
 
-use crate::protocol::{API, ApiError, Artifact, ReleaseDetail, ReleaseSummary, WhoAmI, valid_artifact_name};
+use crate::protocol::{
+    API, ApiError, Artifact, ArtifactKind, BOOTSTRAP_PACK, ExportRequest, ExportState, ExportStatus, ReleaseDetail,
+    ReleaseSummary, WhoAmI, valid_artifact_name,
+};
 
 /// What went wrong talking to the portal.
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +206,59 @@ impl PortalClient {
             }
         };
         self.get_json(&format!("{API}/releases/{product}/{version}")).await
+    }
+
+    /// Asks the portal to stage a bootstrap pack of a release (seed 003; scope `export:write`).
+    pub async fn start_export(&self, request: &ExportRequest) -> Result<ExportStatus> {
+        let url = self.url(&format!("{API}/exports/airgap/bootstrap"));
+        let body = serde_json::to_vec(request).map_err(|e| PortalError::Invalid(e.to_string()))?;
+        let request = self.http.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        let response = self.send(request, &url).await?;
+        let body = response.bytes().await.map_err(|source| PortalError::Transport { url: url.clone(), source })?;
+        serde_json::from_slice(&body).map_err(|e| PortalError::Invalid(format!("{url}: unexpected answer ({e})")))
+    }
+
+    /// An export's status (scope `export:read`).
+    pub async fn export_status(&self, export_id: &str) -> Result<ExportStatus> {
+        self.get_json(&format!("{API}/exports/airgap/bootstrap/{export_id}")).await
+    }
+
+    /// Polls an export every `interval` until it is ready (its pack as an [`Artifact`] to
+    /// [`PortalClient::download`]) or failed (an error with the portal's reason).
+    pub async fn wait_for_export(&self, export_id: &str, interval: Duration, timeout: Duration) -> Result<Artifact> {
+        let started = std::time::Instant::now();
+        loop {
+            let status = self.export_status(export_id).await?;
+            match status.status {
+                ExportState::Ready => {
+                    let (Some(sha256), Some(size), Some(download_uri)) =
+                        (status.artifact_sha256, status.size, status.download_uri)
+                    else {
+                        return Err(PortalError::Invalid(format!("export {export_id} is ready without its digest")));
+                    };
+                    return Ok(Artifact {
+                        name: BOOTSTRAP_PACK.into(),
+                        kind: ArtifactKind::Other,
+                        size,
+                        sha256,
+                        download_uri,
+                    });
+                }
+                ExportState::Failed => {
+                    let reason = status.error.unwrap_or_default();
+                    return Err(PortalError::Invalid(format!(
+                        "the portal could not build export {export_id}: {reason}"
+                    )));
+                }
+                ExportState::Pending if started.elapsed() > timeout => {
+                    return Err(PortalError::Invalid(format!(
+                        "export {export_id} still pending after {} s; its status: {API}/exports/airgap/bootstrap/{export_id}",
+                        timeout.as_secs()
+                    )));
+                }
+                ExportState::Pending => tokio::time::sleep(interval).await,
+            }
+        }
     }
 
     /// The signed offline license file of the key's organisation.

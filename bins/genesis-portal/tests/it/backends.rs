@@ -180,6 +180,25 @@ fn suite(backend: Backend) {
     // Observability: metrics, and logs that name the export but never a key.
     assert_eq!(portal.metric("export_bootstrap_completed_total"), 2.0);
     assert!(portal.metric("portal_download_bytes_total") >= (5204 + pack.len()) as f64);
+    // The operator's side of the export API: the same bytes, with a `sha256sum -c` sidecar.
+    let packs = tempfile::tempdir().unwrap();
+    let export = client.run(&["export-pack", "0.1.0", "-o", packs.path().to_str().unwrap(), "--output", "json"]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(report["status"]["rootHash"], first["rootHash"]);
+    assert_eq!(std::fs::read(packs.path().join("bootstrap-pack-v1.tar.gz")).unwrap(), pack);
+    let check = Command::new("sha256sum")
+        .args(["-c", "bootstrap-pack-v1.tar.gz.sha256"])
+        .current_dir(packs.path())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check.stdout));
+    let reader_client = Client::new();
+    assert!(reader_client.login(&portal.url(), &reader).status.success());
+    let denied = reader_client.run(&["export-pack", "0.1.0", "-o", packs.path().to_str().unwrap()]);
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied.stderr));
+    assert!(text(&denied.stderr).contains("export:write"), "{}", text(&denied.stderr));
+
     let log = portal.log();
     assert!(log.contains(&format!("\"exportId\":{}", first["exportId"])), "{log}");
     for k in [&key, &reader, &beta] {
@@ -204,5 +223,9 @@ fn on_an_s3_compatible_store() {
     suite(Backend { database_url: None, s3: Some((s3.endpoint(), MotoS3::BUCKET.into())) });
     let keys = s3.object_keys();
     assert!(keys.contains(&"releases/genesis/0.1.0/demo-0.1.0.tar.zst".to_owned()), "{keys:?}");
-    assert_eq!(keys.iter().filter(|k| k.starts_with("exports/acme/")).count(), 2, "{keys:?}");
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("exports/acme/")).count(),
+        3,
+        "two exports through the API, one through genesis: {keys:?}"
+    );
 }
