@@ -485,5 +485,9 @@ fn portal_rows(dir: &Path, bin: &Path, archive: &str, runs: usize) -> anyhow::Re
         50.0 * 1024.0 / seconds
     );
     drop(server);
+    // 3 GiB of downloads and the portal's copy: nothing later reads them.
+    for leftover in ["pulled-portal", "pulled-curl", "portal", "portal-client"] {
+        let _ = fs::remove_dir_all(dir.join(leftover));
+    }
     Ok(())
 }
