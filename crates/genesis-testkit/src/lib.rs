@@ -32,8 +32,23 @@ pub struct Distribution {
 }
 
 /// A loopback port that was free a moment ago.
+///
+/// Chosen at random below Linux's ephemeral range (32768 and up) rather than by `bind(0)`:
+/// the kernel never gives these ports to outgoing connections, and a port another test
+/// process has just released (a server a test killed on purpose) is not handed straight to
+/// the next test, as `bind(0)` tends to do — which once let a fresh registry answer on the
+/// port of one a test had stopped.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::hash::{BuildHasher as _, Hasher as _};
+    loop {
+        // RandomState is seeded from the OS: a random number without a dependency.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        let port = 20_000 + (hasher.finish() % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Waits until something listens on the port.
