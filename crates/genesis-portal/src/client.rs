@@ -276,10 +276,17 @@ impl PortalClient {
         if !valid_artifact_name(&artifact.name) {
             return Err(PortalError::Invalid(format!("unsafe artifact name `{}` from the portal", artifact.name)));
         }
+        if artifact.sha256.len() != 64
+            || !artifact.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(PortalError::Invalid(format!(
+                "{}: the portal's digest `{}` is not SHA-256 hex",
+                artifact.name, artifact.sha256
+            )));
+        }
         let target = dir.join(&artifact.name);
         // Named by digest too, so bytes of another file of the same name are never resumed.
-        let partial =
-            dir.join(format!(".{}.{}.partial", artifact.name, &artifact.sha256[..12.min(artifact.sha256.len())]));
+        let partial = dir.join(format!(".{}.{}.partial", artifact.name, &artifact.sha256[..12]));
         if target.exists() && sha256_file(&target).map_err(io("reading", &target))?.0 == artifact.sha256 {
             progress.add(artifact.size);
             return Ok(Downloaded::AlreadyPresent);
