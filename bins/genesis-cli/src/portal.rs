@@ -344,8 +344,7 @@ pub fn export_pack(args: &ExportPackArgs) -> anyhow::Result<u8> {
     let started = runtime.block_on(client.start_export(&request))?;
     let timeout = std::time::Duration::from_secs(args.timeout);
     let interval = std::time::Duration::from_millis(500);
-    let pack = runtime.block_on(client.wait_for_export(&started.export_id, interval, timeout))?;
-    let status = runtime.block_on(client.export_status(&started.export_id))?;
+    let (status, pack) = runtime.block_on(client.wait_for_export(&started.export_id, interval, timeout))?;
     let progress = Progress::default();
     progress.set_total(pack.size);
     let bar = genesis_app::progress::show(progress.clone(), "pack", args.quiet || args.output == OutputFormat::Json);

@@ -15,17 +15,17 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt as _;
-use genesis_bundle::rfc3339;
+use genesis_portal::Entitlement;
 use genesis_portal::protocol::{
     API, ApiError, Artifact, BOOTSTRAP_PROFILE, ExportRequest, ExportState, ExportStatus, ReleaseDetail,
     ReleaseSummary, Scope, WhoAmI,
 };
-use genesis_portal::{Entitlement, License};
 use genesis_trust::PrivateKey;
 
 use crate::artifacts::Artifacts;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::store::{Export, Release, Store, key_hash};
+use crate::{now, when};
 
 /// What every handler shares.
 pub struct AppState {
@@ -124,14 +124,6 @@ impl Caller {
             )))
         }
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-fn when(unix: i64) -> String {
-    rfc3339(u64::try_from(unix).unwrap_or(0))
 }
 
 impl FromRequestParts<Shared> for Caller {
@@ -385,14 +377,7 @@ async fn license_file(State(state): State<Shared>, caller: Caller) -> Result<Res
     let key = state.license_key.as_ref().ok_or_else(|| {
         Failure::not_found("this portal issues no license files (started without --license-signing-key)")
     })?;
-    let license = License {
-        schema: genesis_portal::license::LICENSE_SCHEMA.into(),
-        license_id: format!("lic_{}", crate::random_hex(8)),
-        entitlements: state.store.entitlements(&caller.org).await?,
-        issued: when(now()),
-        expires: when(caller.expires),
-        org: caller.org,
-    };
+    let license = crate::license_for(&state.store, &caller.org, caller.expires).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], license.sign(key)).into_response())
 }
 

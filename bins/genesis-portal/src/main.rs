@@ -177,8 +177,27 @@ pub fn random_hex(n: usize) -> String {
     hex::encode(bytes)
 }
 
-fn now() -> i64 {
+/// The current Unix time.
+pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A Unix time as RFC 3339.
+pub fn when(unix: i64) -> String {
+    rfc3339(u64::try_from(unix).unwrap_or(0))
+}
+
+/// The license of `org`'s entitlements, issued now and valid until `expires`: what both
+/// `license issue` and `GET /v1/license` sign.
+pub async fn license_for(store: &Store, org: &str, expires: i64) -> anyhow::Result<License> {
+    Ok(License {
+        schema: genesis_portal::license::LICENSE_SCHEMA.into(),
+        license_id: format!("lic_{}", random_hex(8)),
+        org: org.to_owned(),
+        entitlements: store.entitlements(org).await?,
+        issued: when(now()),
+        expires: when(expires),
+    })
 }
 
 fn data_dir(cli: &Cli) -> anyhow::Result<&Path> {
@@ -323,15 +342,7 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
             let key = load_private_key(signing_key)?;
             let store = open_store(cli).await?;
             store.require_org(org).await?;
-            let issued = now();
-            let license = License {
-                schema: genesis_portal::license::LICENSE_SCHEMA.into(),
-                license_id: format!("lic_{}", random_hex(8)),
-                org: org.clone(),
-                entitlements: store.entitlements(org).await?,
-                issued: rfc3339(issued as u64),
-                expires: rfc3339((issued + i64::from(*valid_days) * 86_400) as u64),
-            };
+            let license = license_for(&store, org, now() + i64::from(*valid_days) * 86_400).await?;
             std::fs::write(out, license.sign(&key)).with_context(|| format!("writing {}", out.display()))?;
             println!(
                 "wrote {} ({org}, {} entitlements, expires {})",

@@ -223,26 +223,27 @@ impl PortalClient {
         self.get_json(&format!("{API}/exports/airgap/bootstrap/{export_id}")).await
     }
 
-    /// Polls an export every `interval` until it is ready (its pack as an [`Artifact`] to
-    /// [`PortalClient::download`]) or failed (an error with the portal's reason).
-    pub async fn wait_for_export(&self, export_id: &str, interval: Duration, timeout: Duration) -> Result<Artifact> {
+    /// Polls an export every `interval` until it is ready (its status, and its pack as an
+    /// [`Artifact`] to [`PortalClient::download`]) or failed (an error with the portal's reason).
+    pub async fn wait_for_export(
+        &self,
+        export_id: &str,
+        interval: Duration,
+        timeout: Duration,
+    ) -> Result<(ExportStatus, Artifact)> {
         let started = std::time::Instant::now();
         loop {
             let status = self.export_status(export_id).await?;
             match status.status {
                 ExportState::Ready => {
                     let (Some(sha256), Some(size), Some(download_uri)) =
-                        (status.artifact_sha256, status.size, status.download_uri)
+                        (status.artifact_sha256.clone(), status.size, status.download_uri.clone())
                     else {
                         return Err(PortalError::Invalid(format!("export {export_id} is ready without its digest")));
                     };
-                    return Ok(Artifact {
-                        name: BOOTSTRAP_PACK.into(),
-                        kind: ArtifactKind::Other,
-                        size,
-                        sha256,
-                        download_uri,
-                    });
+                    let pack =
+                        Artifact { name: BOOTSTRAP_PACK.into(), kind: ArtifactKind::Other, size, sha256, download_uri };
+                    return Ok((status, pack));
                 }
                 ExportState::Failed => {
                     let reason = status.error.unwrap_or_default();
@@ -292,7 +293,7 @@ impl PortalClient {
             return Ok(Downloaded::AlreadyPresent);
         }
         let (mut hasher, mut offset) = match std::fs::metadata(&partial) {
-            Ok(m) if m.len() <= artifact.size => resume_state(&partial)?,
+            Ok(m) if m.len() <= artifact.size => hash_file(&partial).map_err(io("reading", &partial))?,
             _ => (Sha256::new(), 0),
         };
         if offset == artifact.size && offset > 0 {
@@ -354,14 +355,14 @@ impl PortalClient {
     }
 }
 
-/// The hasher state and length of an interrupted download's bytes.
-fn resume_state(partial: &Path) -> Result<(Sha256, u64)> {
-    let mut file = std::fs::File::open(partial).map_err(io("reading", partial))?;
+/// The hasher state and length of a file's bytes (an interrupted download's, to resume).
+fn hash_file(path: &Path) -> std::io::Result<(Sha256, u64)> {
+    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 20];
     let mut len = 0;
     loop {
-        let n = file.read(&mut buf).map_err(io("reading", partial))?;
+        let n = file.read(&mut buf)?;
         if n == 0 {
             return Ok((hasher, len));
         }
@@ -372,10 +373,7 @@ fn resume_state(partial: &Path) -> Result<(Sha256, u64)> {
 
 /// SHA-256 (hex) and length of a file.
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let (hasher, len) = resume_state(path).map_err(|e| match e {
-        PortalError::Io { source, .. } => source,
-        other => std::io::Error::other(other.to_string()),
-    })?;
+    let (hasher, len) = hash_file(path)?;
     Ok((hex::encode(hasher.finalize()), len))
 }
 
