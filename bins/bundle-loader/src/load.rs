@@ -3,11 +3,11 @@
 
 use anyhow::Context as _;
 use genesis_app::registry::RegistryArgs;
-use genesis_app::verify::{VerifyArgs, check_verified, refuse, refused, verify_signature};
+use genesis_app::verify::{VerifyArgs, refuse, refused, verify_signature};
 use genesis_app::{OutputFormat, exit, print_json, progress};
 use genesis_kube::{ApplyOptions, ApplyReport, Cluster, InstallRecord, Outcome};
 use genesis_registry::rewrite::{self, ImageMap};
-use genesis_registry::{Destination, RegistryError, load::DEFAULT_CONCURRENCY};
+use genesis_registry::{Destination, LoadPlan, RegistryError, load::DEFAULT_CONCURRENCY};
 use genesis_trust::SignedBom;
 
 /// Arguments of `load`.
@@ -55,12 +55,13 @@ pub struct LoadArgs {
     pub kubeconfig: Option<std::path::PathBuf>,
 }
 
-const NOT_LOADED: &str = "nothing was loaded";
+const NOT_LOADED: &str = "no image was loaded";
 
 /// Runs `load`: verify the BOM signature; if the registry already has every blob, push the
 /// manifests (checked against the signed digests) without reading the payload; otherwise
-/// check the whole bundle first, then push what is missing. Then, as asked, write the
-/// rewritten manifests and apply them.
+/// check the whole bundle, uploading the missing blobs in the same pass, and push the
+/// manifests once it checked out. Then, as asked, write the rewritten manifests and apply
+/// them.
 pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
@@ -82,42 +83,34 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         return Ok(refused(&args.verify.bundle, &refusal, NOT_LOADED));
     }
     let registry = args.connection.client(&args.registry.host)?;
-    let present = match runtime.block_on(genesis_registry::load_if_present(&verified, &registry, &args.registry)) {
+    let plan = match runtime.block_on(LoadPlan::new(&verified, &registry, &args.registry)) {
         Err(e @ (RegistryError::DigestMismatch { .. } | RegistryError::Bundle(_))) => {
             return Ok(refused(&args.verify.bundle, &e, NOT_LOADED));
         }
         other => other?,
     };
-    let (summary, bundle): (_, Box<dyn SignedBom>) = match present {
-        Some(summary) => {
-            eprintln!(
-                "✓ signature OK (key {}); every blob is already in {}: payload not re-read",
-                verified.key(),
-                summary.registry
-            );
-            verified.mark_installed()?;
-            (summary, Box::new(verified))
-        }
-        None => {
-            let checked = match check_verified(verified, &args.verify) {
-                Ok(c) => c,
-                Err(e) => return refuse(&args.verify, e, NOT_LOADED),
+    let (summary, bundle): (_, Box<dyn SignedBom>) = if plan.complete() {
+        let summary = runtime.block_on(genesis_registry::push_manifests_only(plan, &registry))?;
+        eprintln!(
+            "✓ signature OK (key {}); every blob is already in {}: payload not re-read",
+            verified.key(),
+            summary.registry
+        );
+        verified.mark_installed()?;
+        (summary, Box::new(verified))
+    } else {
+        // One pass: the payload is checked and the missing blobs uploaded from it.
+        let _bar = progress::show(verified.progress(), "loading", args.verify.quiet);
+        let (checked, summary) =
+            match runtime.block_on(genesis_registry::load(verified, plan, &registry, args.concurrency)) {
+                Err(RegistryError::Refused(e)) => return refuse(&args.verify, *e, NOT_LOADED),
+                other => other?,
             };
-            if args.verify.output == OutputFormat::Text {
-                eprint!("{}", genesis_app::verify::render_text(checked.report()));
-            }
-            let progress = genesis_bundle::Progress::default();
-            let _bar = progress::show(progress.clone(), "loading", args.verify.quiet);
-            let summary = runtime.block_on(genesis_registry::load(
-                &checked,
-                &registry,
-                &args.registry,
-                args.concurrency,
-                &progress,
-            ))?;
-            checked.mark_installed()?;
-            (summary, Box::new(checked))
+        if args.verify.output == OutputFormat::Text {
+            eprint!("{}", genesis_app::verify::render_text(checked.report()));
         }
+        checked.mark_installed()?;
+        (summary, Box::new(checked))
     };
     let charts = runtime.block_on(genesis_registry::charts::push_charts(&*bundle, &registry, &args.registry))?;
     // Read back and rewritten once, for whichever of --manifests-out and --apply asks.

@@ -489,22 +489,16 @@ impl Registry {
             progress.add(size);
             return Ok(PushOutcome::Present);
         }
-        let scope = Self::push_scope(repo);
-        let start_url = match mount_from {
-            Some(from) => self.url(&format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}")),
-            None => self.url(&format!("/v2/{repo}/blobs/uploads/")),
-        };
         let mut attempt = 0;
         loop {
-            let resp = self.send(&scope, &|| self.http.post(&start_url).header(CONTENT_LENGTH, 0)).await?;
-            if resp.status() == StatusCode::CREATED && mount_from.is_some() {
+            let Some(location) = self.begin_upload(repo, digest, mount_from).await? else {
                 progress.add(size);
                 return Ok(PushOutcome::Mounted);
-            }
-            let resp = expect(resp, &[StatusCode::ACCEPTED], "POST", &start_url).await?;
-            let location = self.location(&resp)?;
+            };
             let before = progress.done();
-            match self.upload(&scope, location, digest, size, &source, progress).await {
+            let reader = source.open().map_err(RegistryError::io("reading blob", digest))?;
+            let chunks = spawn_reader(reader, digest.clone(), size);
+            match self.upload(repo, location, digest, size, chunks, progress).await {
                 Ok(()) => return Ok(PushOutcome::Uploaded),
                 Err(e) if e.is_transient() && attempt < self.retries => {
                     attempt += 1;
@@ -517,17 +511,43 @@ impl Registry {
         }
     }
 
+    /// Uploads a blob the repository lacks from bytes that arrive once, on `chunks`: 1 MiB
+    /// each but the last, an `Err` item (or a short stream) aborting the upload before the
+    /// registry commits it. Not retried: the bytes cannot be replayed, so the caller retries
+    /// with [`Registry::push_blob`] from a source it can read again.
+    pub async fn upload_stream(&self, repo: &str, digest: &Digest, size: u64, chunks: ChunkReceiver) -> Result<()> {
+        let location = self.begin_upload(repo, digest, None).await?.expect("no mount asked");
+        self.upload(repo, location, digest, size, chunks, &genesis_bundle::Progress::default()).await
+    }
+
+    /// Starts an upload session (`POST …/blobs/uploads/`), or mounts the blob from
+    /// `mount_from`: `None` when the mount did it, else the session's location.
+    async fn begin_upload(&self, repo: &str, digest: &Digest, mount_from: Option<&str>) -> Result<Option<String>> {
+        let url = match mount_from {
+            Some(from) => self.url(&format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}")),
+            None => self.url(&format!("/v2/{repo}/blobs/uploads/")),
+        };
+        let resp = self.send(&Self::push_scope(repo), &|| self.http.post(&url).header(CONTENT_LENGTH, 0)).await?;
+        if resp.status() == StatusCode::CREATED && mount_from.is_some() {
+            return Ok(None);
+        }
+        let resp = expect(resp, &[StatusCode::ACCEPTED], "POST", &url).await?;
+        self.location(&resp).map(Some)
+    }
+
+    /// Sends a blob's bytes to an upload session: one monolithic PUT up to [`CHUNK`], else
+    /// PATCHes of [`CHUNK`] and a closing PUT with the digest.
     async fn upload(
         &self,
-        scope: &str,
+        repo: &str,
         mut location: String,
         digest: &Digest,
         size: u64,
-        source: &Arc<dyn BlobSource>,
+        chunks: ChunkReceiver,
         progress: &genesis_bundle::Progress,
     ) -> Result<()> {
-        let reader = source.open().map_err(RegistryError::io("reading blob", digest))?;
-        let chunks: Chunks = Arc::new(tokio::sync::Mutex::new(spawn_reader(reader, digest.clone(), size)));
+        let scope = &Self::push_scope(repo);
+        let chunks: Chunks = Arc::new(tokio::sync::Mutex::new(chunks));
         if size <= CHUNK {
             let body = body_from(&chunks, size, progress.clone());
             let url = with_digest(&location, digest);
@@ -643,11 +663,7 @@ fn with_digest(location: &str, digest: &Digest) -> String {
 
 /// Reads a blob on a blocking thread in 1 MiB chunks, hashing it; the last item is an error
 /// if the bytes do not match the digest, which aborts the upload before it completes.
-fn spawn_reader(
-    mut reader: Box<dyn Read + Send>,
-    digest: Digest,
-    size: u64,
-) -> tokio::sync::mpsc::Receiver<std::io::Result<Bytes>> {
+fn spawn_reader(mut reader: Box<dyn Read + Send>, digest: Digest, size: u64) -> ChunkReceiver {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         let mut hasher = Sha256::new();
@@ -675,7 +691,11 @@ fn spawn_reader(
     rx
 }
 
-type Chunks = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>>>;
+/// The bytes of one blob for an upload, in order: 1 MiB chunks (the last may be shorter);
+/// an `Err` item aborts the upload.
+pub type ChunkReceiver = tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>;
+
+type Chunks = Arc<tokio::sync::Mutex<ChunkReceiver>>;
 
 /// A request body that takes the next `len` bytes from the reader's chunks. Chunks are
 /// 1 MiB and [`CHUNK`] is a multiple of that, so a chunk never straddles two bodies; bodies

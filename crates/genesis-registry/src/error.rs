@@ -64,6 +64,9 @@ pub enum RegistryError {
     /// The bundle could not be read.
     #[error(transparent)]
     Bundle(#[from] genesis_bundle::BundleError),
+    /// The bundle failed its verification (during a load that checks as it pushes).
+    #[error(transparent)]
+    Refused(Box<genesis_trust::TrustError>),
     /// A name was not found.
     #[error("{0} not found")]
     NotFound(String),

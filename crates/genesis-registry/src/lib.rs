@@ -12,11 +12,12 @@ pub mod load;
 pub mod resolver;
 pub mod rewrite;
 pub mod serve;
+mod stream_upload;
 
 pub use archive_blobs::{ArchiveIndex, ArchiveRange};
 pub use client::{
-    BlobSource, CHUNK, Credentials, MAX_MANIFEST, Manifest, PushOutcome, Registry, RegistryOptions, fallback_tag,
-    fetch_url, tls_config,
+    BlobSource, CHUNK, ChunkReceiver, Credentials, MAX_MANIFEST, Manifest, PushOutcome, Registry, RegistryOptions,
+    fallback_tag, fetch_url, tls_config,
 };
 pub use error::{RegistryError, Result};
-pub use load::{Destination, LoadSummary, load, load_if_present};
+pub use load::{Destination, LoadPlan, LoadSummary, load, push_manifests_only};

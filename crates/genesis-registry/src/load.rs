@@ -1,19 +1,21 @@
-//! `bundle-loader load`: push every image of a checked bundle into a registry with the same
-//! manifest bytes and digests. Blobs the registry has are skipped (HEAD), blobs already
-//! pushed to another repository in this run are mounted, the rest are uploaded a few at a
-//! time straight out of the archive. An interrupted load, run again, sends only what is
-//! missing.
+//! `bundle-loader load`: push every image of a bundle into a registry with the same
+//! manifest bytes and digests. Blobs the registry has are skipped (HEAD); the rest are
+//! uploaded from the bytes of the verification pass itself, each completed only once it
+//! matched its signed digest, and the manifests follow only when the whole bundle checked
+//! out. Blobs already pushed to another repository in this run are mounted. An interrupted
+//! load, run again, sends only what is missing.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use genesis_bundle::Progress;
-use genesis_trust::CheckedBundle;
+use genesis_trust::{CheckedBundle, VerifiedBundle};
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, media_types};
 
 use crate::archive_blobs::{ArchiveIndex, image_top};
+use crate::stream_upload::{self, UploadSink};
 use crate::{Manifest, PushOutcome, Registry, RegistryError, Result};
 
 /// Where images go: a registry and an optional repository prefix (`HOST[:PORT][/PREFIX]`).
@@ -95,6 +97,8 @@ pub struct LoadSummary {
 /// What must be pushed for one image, in push order.
 struct ImagePlan {
     reference: ImageReference,
+    /// Where it goes in the destination.
+    repository: String,
     source: String,
     top: Digest,
     /// Every blob (config, layer) with its size.
@@ -103,9 +107,10 @@ struct ImagePlan {
     manifests: Vec<Manifest>,
 }
 
-fn plan_image(index: &ArchiveIndex, source: &str, top: &Descriptor) -> Result<ImagePlan> {
+fn plan_image(index: &ArchiveIndex, source: &str, top: &Descriptor, destination: &Destination) -> Result<ImagePlan> {
     let reference: ImageReference = source.parse().map_err(|e| RegistryError::Invalid(format!("{e}")))?;
     let mut plan = ImagePlan {
+        repository: destination.repository(&reference),
         reference,
         source: source.to_owned(),
         top: top.digest.clone(),
@@ -149,7 +154,11 @@ fn walk(index: &ArchiveIndex, d: &Descriptor, plan: &mut ImagePlan, depth: u32) 
 /// Reads the OCI index and every manifest of a bundle whose BOM is trusted: each manifest is
 /// reached by digest from the signed BOM and checked against that digest, so the plan is
 /// trustworthy without reading any layer.
-fn plan_all(path: &std::path::Path, bom: &genesis_bundle::Bom) -> Result<(Arc<ArchiveIndex>, Vec<ImagePlan>)> {
+fn plan_all(
+    path: &std::path::Path,
+    bom: &genesis_bundle::Bom,
+    destination: &Destination,
+) -> Result<(Arc<ArchiveIndex>, Vec<ImagePlan>)> {
     let index = Arc::new(ArchiveIndex::open(path, bom, &Default::default())?);
     let layout = index.layout_index(bom)?.unwrap_or_else(|| ImageIndex {
         schema_version: 2,
@@ -159,49 +168,74 @@ fn plan_all(path: &std::path::Path, bom: &genesis_bundle::Bom) -> Result<(Arc<Ar
     });
     let mut plans = Vec::new();
     for image in &bom.images {
-        plans.push(plan_image(&index, &image.reference, &image_top(&layout, image)?)?);
+        plans.push(plan_image(&index, &image.reference, &image_top(&layout, image)?, destination)?);
     }
     Ok((index, plans))
 }
 
-/// The fast path of a re-load: when the registry already has every blob of every image of
-/// a bundle whose BOM signature verified, only the manifests (checked against the signed
-/// digests) are needed, so the payload is not read at all. `None` when a blob is missing:
-/// then check the whole bundle and call [`load`].
-pub async fn load_if_present(
-    bundle: &dyn genesis_trust::SignedBom,
-    registry: &Registry,
-    destination: &Destination,
-) -> Result<Option<LoadSummary>> {
-    let (_, plans) = plan_all(bundle.archive(), bundle.signed_bom())?;
-    for plan in &plans {
-        let repo = destination.repository(&plan.reference);
-        let checks = futures_util::stream::iter(plan.blobs.keys().map(|d| registry.has_blob(&repo, d)))
-            .buffer_unordered(8)
-            .collect::<Vec<_>>()
-            .await;
-        for present in checks {
-            if !present? {
-                return Ok(None);
-            }
+/// What a load has to do, worked out from the signed BOM and the registry before any
+/// payload byte is read: each image's manifests and blobs (manifests checked against the
+/// signed digests), and which blobs each destination repository already has.
+pub struct LoadPlan {
+    index: Arc<ArchiveIndex>,
+    images: Vec<ImagePlan>,
+    /// `(repository, blob)` pairs the registry answered HEAD for.
+    present: HashSet<(String, Digest)>,
+}
+
+impl LoadPlan {
+    /// Plans the load of `bundle` into `destination`, asking the registry (HEAD, a few at a
+    /// time) which blobs it has.
+    pub async fn new(
+        bundle: &dyn genesis_trust::SignedBom,
+        registry: &Registry,
+        destination: &Destination,
+    ) -> Result<LoadPlan> {
+        let (index, images) = plan_all(bundle.archive(), bundle.signed_bom(), destination)?;
+        let pairs: BTreeSet<(String, Digest)> =
+            images.iter().flat_map(|p| p.blobs.keys().map(|d| (p.repository.clone(), d.clone()))).collect();
+        let answers = futures_util::stream::iter(pairs.into_iter().map(|(repo, digest)| async move {
+            let has = registry.has_blob(&repo, &digest).await?;
+            Ok::<_, RegistryError>(has.then_some((repo, digest)))
+        }))
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+        let mut present = HashSet::new();
+        for answer in answers {
+            present.extend(answer?);
         }
+        Ok(LoadPlan { index, images, present })
+    }
+
+    /// Whether the registry has every blob: then only the manifests are needed and the
+    /// payload need not be read at all ([`push_manifests_only`]).
+    pub fn complete(&self) -> bool {
+        self.pairs().all(|pair| self.present.contains(&pair))
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (String, Digest)> + '_ {
+        self.images.iter().flat_map(|p| p.blobs.keys().map(|d| (p.repository.clone(), d.clone())))
+    }
+}
+
+/// The fast path of a re-load: the registry has every blob of a bundle whose BOM signature
+/// verified, so only the manifests (checked against the signed digests) are pushed.
+pub async fn push_manifests_only(plan: LoadPlan, registry: &Registry) -> Result<LoadSummary> {
+    if !plan.complete() {
+        return Err(RegistryError::Invalid("the registry lacks blobs of this bundle: a full load is needed".into()));
     }
     let mut images = Vec::new();
-    for plan in plans {
-        let blobs = BlobCounts { present: plan.blobs.len() as u64, ..BlobCounts::default() };
-        images.push(push_manifests(registry, destination, plan, blobs).await?);
+    for image in plan.images {
+        let blobs = BlobCounts { present: image.blobs.len() as u64, ..BlobCounts::default() };
+        images.push(push_manifests(registry, image, blobs).await?);
     }
-    Ok(Some(LoadSummary { registry: registry.host().to_owned(), images }))
+    Ok(LoadSummary { registry: registry.host().to_owned(), images })
 }
 
 /// Pushes the manifests of one image (children first, by digest) and its tag.
-async fn push_manifests(
-    registry: &Registry,
-    destination: &Destination,
-    plan: ImagePlan,
-    blobs: BlobCounts,
-) -> Result<LoadedImage> {
-    let repo = destination.repository(&plan.reference);
+async fn push_manifests(registry: &Registry, plan: ImagePlan, blobs: BlobCounts) -> Result<LoadedImage> {
+    let repo = plan.repository.clone();
     for m in &plan.manifests {
         if !registry.has_manifest(&repo, &m.digest).await? {
             registry.put_manifest(&repo, &m.digest.to_string(), m).await?;
@@ -260,55 +294,122 @@ async fn index_referrer(registry: &Registry, repo: &str, manifest: &Manifest) ->
     Ok(())
 }
 
-/// Pushes every image of `bundle` to `destination` through `registry`.
-pub async fn load(
-    bundle: &CheckedBundle,
-    registry: &Registry,
-    destination: &Destination,
-    concurrency: usize,
-    progress: &Progress,
-) -> Result<LoadSummary> {
-    let (index, plans) = plan_all(bundle.path(), bundle.bom())?;
-    progress.set_total(plans.iter().flat_map(|p| p.blobs.values()).sum());
-    tracing::info!(registry = registry.host(), images = plans.len(), "loading images");
+/// Bytes of blob data a load may hold queued for the network while it reads ahead.
+pub const STREAM_MEMORY: u64 = 16 << 20;
 
-    let pushed_to: Arc<Mutex<HashMap<Digest, String>>> = Arc::default();
-    let mut images = Vec::new();
-    for plan in plans {
-        let repo = destination.repository(&plan.reference);
-        let counts = Arc::new(Mutex::new(BlobCounts::default()));
-        let results: Vec<Result<()>> = futures_util::stream::iter(plan.blobs.iter().map(|(digest, &size)| {
-            let (index, pushed_to, counts, repo, registry) =
-                (Arc::clone(&index), Arc::clone(&pushed_to), Arc::clone(&counts), repo.clone(), registry.clone());
-            let progress = progress.clone();
-            let digest = digest.clone();
-            async move {
-                let source = index
-                    .blob(&digest)
-                    .ok_or_else(|| RegistryError::NotFound(format!("blob {digest} in the bundle")))?;
-                let mount_from = pushed_to.lock().expect("not poisoned").get(&digest).filter(|r| **r != repo).cloned();
-                let outcome = registry
-                    .push_blob(&repo, &digest, size, Arc::new(source), mount_from.as_deref(), &progress)
-                    .await?;
-                let mut c = counts.lock().expect("not poisoned");
-                match outcome {
-                    PushOutcome::Present => c.present += 1,
-                    PushOutcome::Mounted => c.mounted += 1,
-                    PushOutcome::Uploaded => {
-                        c.uploaded += 1;
-                        c.uploaded_bytes += size;
-                    }
-                }
-                pushed_to.lock().expect("not poisoned").entry(digest).or_insert(repo);
-                Ok(())
+/// Checks `bundle` in full and pushes its images to the registry in the same pass: every
+/// blob the plan found missing is uploaded from the bytes being checked (at most
+/// `concurrency` at once), each completed only once it matched its signed digest; the
+/// manifests and tags follow only when the whole bundle checked out. Blobs another
+/// repository of the run has are mounted; an upload that failed on the way is retried
+/// from the archive. A bundle that fails its check leaves no manifest or tag, and no blob
+/// but ones that matched their signed digests.
+pub async fn load(
+    bundle: VerifiedBundle,
+    plan: LoadPlan,
+    registry: &Registry,
+    concurrency: usize,
+) -> Result<(CheckedBundle, LoadSummary)> {
+    tracing::info!(registry = registry.host(), images = plan.images.len(), "loading images");
+    // Each missing blob streams to the first repository lacking it; the others mount it.
+    let mut streamed: HashMap<Digest, String> = HashMap::new();
+    let mut targets = HashMap::new();
+    for image in &plan.images {
+        for (digest, &size) in &image.blobs {
+            let repo = &image.repository;
+            if plan.present.contains(&(repo.clone(), digest.clone())) || streamed.contains_key(digest) {
+                continue;
             }
-        }))
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-        results.into_iter().collect::<Result<Vec<()>>>()?;
-        let blobs = counts.lock().expect("not poisoned").clone();
-        images.push(push_manifests(registry, destination, plan, blobs).await?);
+            let path = format!("oci/{}", digest.blob_path());
+            streamed.insert(digest.clone(), repo.clone());
+            targets.insert(path, stream_upload::Target { digest: digest.clone(), size, repo: repo.clone() });
+        }
     }
-    Ok(LoadSummary { registry: registry.host().to_owned(), images })
+    let sink = UploadSink::new(registry.clone(), targets, concurrency, STREAM_MEMORY);
+    let (checked, started) = tokio::task::spawn_blocking(move || {
+        let mut sink = sink;
+        let checked = bundle.check_with(&mut sink);
+        (checked, sink.finish())
+    })
+    .await
+    .map_err(|e| RegistryError::Invalid(format!("the verification pass stopped: {e}")))?;
+
+    let mut failed = Vec::new();
+    for started in started {
+        let outcome = match checked {
+            Ok(_) => started.task.await,
+            Err(_) => {
+                started.task.abort();
+                continue;
+            }
+        };
+        match outcome.map_err(|e| RegistryError::Invalid(format!("an upload task stopped: {e}")))? {
+            Ok(()) => {}
+            Err(e) if e.is_transient() => {
+                tracing::warn!(registry = registry.host(), digest = %started.target.digest, error = %e, "upload failed, retrying this blob");
+                failed.push(started.target);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let checked = checked.map_err(|e| RegistryError::Refused(Box::new(e)))?;
+
+    // Retries (read again from the archive) and mounts, then each image's manifests.
+    for target in failed {
+        let source = plan
+            .index
+            .blob(&target.digest)
+            .ok_or_else(|| RegistryError::NotFound(format!("blob {} in the bundle", target.digest)))?;
+        registry
+            .push_blob(&target.repo, &target.digest, target.size, Arc::new(source), None, &Progress::default())
+            .await?;
+    }
+    let mut images = Vec::new();
+    for image in plan.images {
+        let repo = image.repository.clone();
+        let mut counts = BlobCounts::default();
+        let outcomes: Vec<Result<(PushOutcome, u64)>> =
+            futures_util::stream::iter(image.blobs.iter().map(|(digest, &size)| {
+                let (repo, index, present) =
+                    (&repo, &plan.index, plan.present.contains(&(repo.clone(), digest.clone())));
+                let first = streamed.get(digest);
+                async move {
+                    if present {
+                        return Ok((PushOutcome::Present, size));
+                    }
+                    if first == Some(repo) {
+                        return Ok((PushOutcome::Uploaded, size));
+                    }
+                    let source = index
+                        .blob(digest)
+                        .ok_or_else(|| RegistryError::NotFound(format!("blob {digest} in the bundle")))?;
+                    let outcome = registry
+                        .push_blob(
+                            repo,
+                            digest,
+                            size,
+                            Arc::new(source),
+                            first.map(String::as_str),
+                            &Progress::default(),
+                        )
+                        .await?;
+                    Ok((outcome, size))
+                }
+            }))
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome? {
+                (PushOutcome::Present, _) => counts.present += 1,
+                (PushOutcome::Mounted, _) => counts.mounted += 1,
+                (PushOutcome::Uploaded, size) => {
+                    counts.uploaded += 1;
+                    counts.uploaded_bytes += size;
+                }
+            }
+        }
+        images.push(push_manifests(registry, image, counts).await?);
+    }
+    Ok((checked, LoadSummary { registry: registry.host().to_owned(), images }))
 }

@@ -47,6 +47,9 @@ impl PayloadSink for Capture<'_> {
         let inner = self.inner.file(path)?;
         if self.path.as_ref() == Some(path) { Ok(Box::new(Tee { inner, copy: &mut self.bytes })) } else { Ok(inner) }
     }
+    fn verified(&mut self, path: &BundlePath) -> genesis_bundle::Result<()> {
+        self.inner.verified(path)
+    }
 }
 
 /// Checks that the CycloneDX `sbom` names every image, chart and manifest of `bom` by its

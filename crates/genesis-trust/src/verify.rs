@@ -268,9 +268,16 @@ impl VerifiedBundle {
     /// Streams the whole payload, checking every entry and the sidecars, keeping nothing.
     /// The result is the proof the loader asks for.
     pub fn check(self) -> Result<CheckedBundle> {
+        self.check_with(&mut Discard)
+    }
+
+    /// Like [`VerifiedBundle::check`], handing every payload file to `sink` as it streams
+    /// (the loader uploads blobs in the same pass). The sink hears which files matched the
+    /// BOM; the bundle as a whole is checked only when this returns `Ok`.
+    pub fn check_with(self, sink: &mut dyn PayloadSink) -> Result<CheckedBundle> {
         let bom = self.bom.clone();
         let constraints = self.policy.constraints().clone();
-        let report = self.run(&mut Discard)?;
+        let report = self.run(sink)?;
         Ok(CheckedBundle { bom, report, constraints })
     }
 

@@ -73,17 +73,18 @@ fn load_built(dir: &Path, destination: &Distribution) -> (genesis_registry::Regi
     let key = genesis_trust::PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap();
     let policy = genesis_trust::TrustPolicy::from_keys(vec![key]).unwrap();
     let archive = dir.join("out/demo-0.1.0.tar.zst");
-    let checked = genesis_trust::UnverifiedBundle::open(&archive, &Default::default())
-        .unwrap()
-        .verify(&policy)
-        .unwrap()
-        .check()
-        .unwrap();
+    let verified =
+        genesis_trust::UnverifiedBundle::open(&archive, &Default::default()).unwrap().verify(&policy).unwrap();
     let options = genesis_registry::RegistryOptions { plain_http: true, ..Default::default() };
     let client = genesis_registry::Registry::new(&destination.host(), &options).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let target = destination.host().parse().unwrap();
-    runtime.block_on(genesis_registry::load(&checked, &client, &target, 2, &Default::default())).unwrap();
+    runtime
+        .block_on(async {
+            let plan = genesis_registry::LoadPlan::new(&verified, &client, &target).await?;
+            genesis_registry::load(verified, plan, &client, 2).await
+        })
+        .unwrap();
     (client, runtime)
 }
 

@@ -58,13 +58,117 @@ fn load_keeps_manifest_bytes_and_a_rerun_sends_nothing() {
     assert_eq!(again["images"][0]["blobs"]["present"], 4);
 }
 
+/// The load checks and uploads in one pass, so the blobs that matched their signed digests
+/// before the tampered one may be stored; the tampered one never is, and no manifest or tag
+/// refers to any of them.
 #[test]
-fn a_tampered_bundle_loads_nothing() {
+fn a_tampered_bundle_loads_no_image_and_stores_no_tampered_byte() {
     let registry = Distribution::start();
-    let out = load(&case("blob-byte-changed"), &registry.host(), &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("nothing was loaded"));
-    assert_eq!(registry.stored_blobs(), 0);
+    let bundle = case("blob-byte-changed");
+    let out = load(&bundle, &registry.host(), &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no image was loaded"), "{stderr}");
+
+    let bom = crate::bom_of(&bundle);
+    let blobs: Vec<(&str, u64)> = bom["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| Some((f["path"].as_str()?.strip_prefix("oci/blobs/sha256/")?, f["size"].as_u64()?)))
+        .collect();
+    let tampered = blobs.iter().max_by_key(|(_, size)| *size).unwrap().0;
+    assert!(stderr.contains(&format!("oci/blobs/sha256/{tampered}")), "the refusal names the blob: {stderr}");
+    let stored: Vec<String> = std::fs::read_dir(registry.storage().join("docker/registry/v2/blobs/sha256"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|prefix| std::fs::read_dir(prefix.path()).unwrap().flatten())
+        .map(|blob| blob.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!stored.iter().any(|s| s == tampered), "the tampered blob was stored");
+    for s in &stored {
+        assert!(blobs.iter().any(|(hex, _)| hex == s), "{s} is not a blob of the bundle");
+    }
+    let image = bom["images"][0]["digest"].as_str().unwrap();
+    for reference in [image, "1.0"] {
+        let url = format!("http://{}/v2/demo/app/manifests/{reference}", registry.host());
+        let found = Command::new("curl").args(["-sfI", &url]).status().unwrap().success();
+        assert!(!found, "{reference} was pushed");
+    }
+}
+
+/// A copy of `archive` (without its sidecars) in `out` whose blob `hex` has its last byte
+/// flipped, re-compressed frame by frame: well-formed, signed BOM intact, so only the
+/// content check of that one blob can tell.
+fn with_blob_flipped(archive: &Path, hex: &str, out: &Path) -> PathBuf {
+    use genesis_bundle::seekable::{FRAME_SIZE, SeekableFile, SeekableWriter};
+    let mut s = SeekableFile::open(std::fs::File::open(archive).unwrap(), &Default::default()).unwrap();
+    let entries = s.entries(&Default::default()).unwrap();
+    let (header, offset) = entries.iter().find(|(h, _)| h.path == format!("oci/blobs/sha256/{hex}")).unwrap();
+    let mut raw = vec![0u8; s.table().decompressed_len() as usize];
+    s.read_exact_at(0, &mut raw).unwrap();
+    raw[(offset + header.size - 1) as usize] ^= 1;
+    std::fs::create_dir_all(out).unwrap();
+    let target = out.join(archive.file_name().unwrap());
+    let mut writer = SeekableWriter::new(std::fs::File::create(&target).unwrap());
+    for frame in raw.chunks(FRAME_SIZE) {
+        writer.push_frame(frame.to_vec()).unwrap();
+    }
+    writer.finish().unwrap();
+    target
+}
+
+#[test]
+fn a_layer_tampered_in_the_archive_never_completes_its_upload_and_no_image_is_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = big_bundle(dir.path(), 6, 4);
+    let bom = crate::bom_of(&bundle);
+    let mut blobs: Vec<&str> = bom["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str()?.strip_prefix("oci/blobs/sha256/"))
+        .collect();
+    blobs.sort();
+    // A layer in the middle of the archive: blobs before it stream (and may complete) first.
+    let layers: Vec<&str> = bom["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["size"].as_u64().unwrap() == 4 << 20)
+        .filter_map(|f| f["path"].as_str()?.strip_prefix("oci/blobs/sha256/"))
+        .collect();
+    let mut sorted = layers.clone();
+    sorted.sort();
+    let tampered = sorted[sorted.len() / 2];
+    let archive = with_blob_flipped(&bundle, tampered, &dir.path().join("tampered"));
+
+    let registry = Distribution::start();
+    let out = load(&archive, &registry.host(), &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("oci/blobs/sha256/{tampered}: content digest")), "{stderr}");
+    assert!(stderr.contains("no image was loaded"), "{stderr}");
+    let stored: Vec<String> = std::fs::read_dir(registry.storage().join("docker/registry/v2/blobs/sha256"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|prefix| std::fs::read_dir(prefix.path()).unwrap().flatten())
+        .map(|blob| blob.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!stored.iter().any(|s| s == tampered), "the tampered blob was stored");
+    assert!(stored.iter().all(|s| blobs.contains(&s.as_str())), "{stored:?} are not all blobs of the bundle");
+    let top = bom["images"][0]["digest"].as_str().unwrap();
+    for reference in [top, "1"] {
+        let url = format!("http://{}/v2/big/app/manifests/{reference}", registry.host());
+        assert!(!Command::new("curl").args(["-sfI", &url]).status().unwrap().success(), "{reference} was pushed");
+    }
+
+    // The genuine bundle then loads, reusing whatever verified blobs the refused run left.
+    let s = summary(&load(&bundle, &registry.host(), &[]));
+    let counts = &s["images"][0]["blobs"];
+    assert_eq!(counts["uploaded"].as_u64().unwrap() + counts["present"].as_u64().unwrap(), 7, "{s}");
 }
 
 #[test]

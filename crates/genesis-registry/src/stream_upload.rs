@@ -1,0 +1,241 @@
+//! Uploading blobs from the bytes of the verification pass, so a load reads and
+//! decompresses the bundle once instead of twice (verify, then push).
+//!
+//! [`UploadSink`] is the [`PayloadSink`] of that pass: each blob the registry lacks gets an
+//! upload fed with the bytes as they are checked, and its last chunk is sent only once the
+//! verifier says the blob matched its signed digest, so a byte that failed its check never
+//! completes an upload. Memory stays bounded: bytes queued for the network are leased from
+//! a fixed budget, and the pass waits when it is spent.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use bytes::Bytes;
+use genesis_bundle::{BundleError, PayloadSink};
+use genesis_types::{BundlePath, Digest};
+use tokio::sync::mpsc::Sender;
+use tokio::task::JoinHandle;
+
+use crate::{Registry, Result};
+
+/// Size of the chunks handed to an upload (what the client's chunked upload expects).
+const CHUNK_LEN: usize = 1 << 20;
+
+/// A quantity that blocking code waits for (bytes queued, uploads open).
+struct Budget {
+    free: Mutex<u64>,
+    freed: Condvar,
+    total: u64,
+}
+
+impl Budget {
+    fn new(total: u64) -> Arc<Budget> {
+        Arc::new(Budget { free: Mutex::new(total), freed: Condvar::new(), total })
+    }
+
+    /// Waits until `n` (at most the whole budget) is free and takes it until the lease drops.
+    fn lease(self: &Arc<Self>, n: u64) -> Lease {
+        let n = n.min(self.total);
+        let mut free = self.free.lock().expect("not poisoned");
+        while *free < n {
+            free = self.freed.wait(free).expect("not poisoned");
+        }
+        *free -= n;
+        Lease { budget: Arc::clone(self), n }
+    }
+}
+
+struct Lease {
+    budget: Arc<Budget>,
+    n: u64,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        *self.budget.free.lock().expect("not poisoned") += self.n;
+        self.budget.freed.notify_all();
+    }
+}
+
+/// A chunk's bytes with the lease that pays for them: dropped (by the HTTP client, once
+/// written to the socket) they give the memory back.
+struct Leased {
+    bytes: Vec<u8>,
+    _lease: Lease,
+}
+
+impl AsRef<[u8]> for Leased {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// One blob to stream: where it goes.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub digest: Digest,
+    pub size: u64,
+    pub repo: String,
+}
+
+/// An upload started by the pass, for the loader to await.
+pub(crate) struct Started {
+    pub target: Target,
+    pub task: JoinHandle<Result<()>>,
+}
+
+/// The upload whose bytes are all queued but the last chunk, held until the verdict.
+struct Open {
+    tx: Sender<io::Result<Bytes>>,
+    held: Option<Bytes>,
+}
+
+impl Open {
+    fn send(&mut self, chunk: Bytes) {
+        if let Some(previous) = self.held.replace(chunk) {
+            // A closed channel means the upload already failed: its bytes are dropped here
+            // and the blob is pushed again after the pass.
+            let _ = self.tx.blocking_send(Ok(previous));
+        }
+    }
+
+    fn complete(mut self) {
+        if let Some(last) = self.held.take() {
+            let _ = self.tx.blocking_send(Ok(last));
+        }
+    }
+
+    fn abort(self) {
+        let _ = self.tx.blocking_send(Err(io::Error::other("the bytes did not match the signed BOM")));
+    }
+}
+
+/// The sink of a load's verification pass. Must live on a blocking thread: it waits for
+/// memory and upload slots.
+pub(crate) struct UploadSink {
+    registry: Registry,
+    runtime: tokio::runtime::Handle,
+    targets: HashMap<String, Target>,
+    memory: Arc<Budget>,
+    slots: Arc<Budget>,
+    open: Option<Open>,
+    started: Vec<Started>,
+    stop: Arc<AtomicBool>,
+}
+
+impl UploadSink {
+    /// Streams each blob of `targets` (keyed by its path in the bundle) to its repository,
+    /// at most `concurrency` uploads at once and `memory` bytes queued.
+    pub fn new(registry: Registry, targets: HashMap<String, Target>, concurrency: usize, memory: u64) -> Self {
+        UploadSink {
+            registry,
+            runtime: tokio::runtime::Handle::current(),
+            targets,
+            memory: Budget::new(memory.max(CHUNK_LEN as u64)),
+            slots: Budget::new(concurrency.max(1) as u64),
+            open: None,
+            started: Vec::new(),
+            stop: Arc::default(),
+        }
+    }
+
+    /// The uploads started, once the pass is over (an upload still open is aborted).
+    pub fn finish(mut self) -> Vec<Started> {
+        if let Some(open) = self.open.take() {
+            open.abort();
+        }
+        std::mem::take(&mut self.started)
+    }
+}
+
+impl Drop for UploadSink {
+    fn drop(&mut self) {
+        if let Some(open) = self.open.take() {
+            open.abort();
+        }
+    }
+}
+
+impl PayloadSink for UploadSink {
+    fn dir(&mut self, _: &str) -> genesis_bundle::Result<()> {
+        Ok(())
+    }
+
+    fn file(&mut self, path: &BundlePath) -> genesis_bundle::Result<Box<dyn Write + '_>> {
+        if let Some(open) = self.open.take() {
+            open.abort();
+        }
+        let Some(target) = self.targets.get(path.as_str()).cloned() else { return Ok(Box::new(io::sink())) };
+        let slot = self.slots.lease(1);
+        let capacity = (self.memory.total as usize / CHUNK_LEN) + 2;
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+        let (registry, stop) = (self.registry.clone(), Arc::clone(&self.stop));
+        let t = target.clone();
+        let task = self.runtime.spawn(async move {
+            let _slot = slot;
+            let result = registry.upload_stream(&t.repo, &t.digest, t.size, rx).await;
+            if result.as_ref().is_err_and(|e| !e.is_transient()) {
+                stop.store(true, Ordering::Relaxed);
+            }
+            result
+        });
+        self.started.push(Started { target, task });
+        self.open = Some(Open { tx, held: None });
+        Ok(Box::new(UploadWriter { sink: self, buf: None }))
+    }
+
+    fn verified(&mut self, path: &BundlePath) -> genesis_bundle::Result<()> {
+        if self.targets.contains_key(path.as_str())
+            && let Some(open) = self.open.take()
+        {
+            open.complete();
+        }
+        Ok(())
+    }
+}
+
+/// Cuts a blob's bytes into leased 1 MiB chunks for its upload.
+struct UploadWriter<'a> {
+    sink: &'a mut UploadSink,
+    buf: Option<(Vec<u8>, Lease)>,
+}
+
+impl UploadWriter<'_> {
+    fn push(&mut self) {
+        if let Some((bytes, lease)) = self.buf.take()
+            && let Some(open) = self.sink.open.as_mut()
+        {
+            open.send(Bytes::from_owner(Leased { bytes, _lease: lease }));
+        }
+    }
+}
+
+impl Write for UploadWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.sink.stop.load(Ordering::Relaxed) {
+            return Err(io::Error::other(BundleError::Corrupt {
+                detail: "stopped: the registry refused an upload".into(),
+            }));
+        }
+        let memory = &self.sink.memory;
+        let (buf, _) = self.buf.get_or_insert_with(|| (Vec::with_capacity(CHUNK_LEN), memory.lease(CHUNK_LEN as u64)));
+        let n = data.len().min(CHUNK_LEN - buf.len());
+        buf.extend_from_slice(&data[..n]);
+        if buf.len() == CHUNK_LEN {
+            self.push();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for UploadWriter<'_> {
+    fn drop(&mut self) {
+        self.push();
+    }
+}
