@@ -24,6 +24,25 @@ pub struct ServeArgs {
     /// TLS private key (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Memory for decompressed frames shared by all pulls, so a layer pulled by many nodes
+    /// is decompressed once while it stays cached; 0 turns the cache off. Default: an
+    /// eighth of the memory available (the cgroup limit if lower), at most 2048.
+    #[arg(long, value_name = "MIB")]
+    pub cache_mib: Option<u64>,
+}
+
+/// An eighth of the memory this process may use (the machine's, or its cgroup's limit if
+/// lower), at most 2 GiB.
+fn default_cache_mib() -> u64 {
+    let machine_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+    });
+    let cgroup_kib = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|bytes| bytes / 1024);
+    let kib = [machine_kib, cgroup_kib].into_iter().flatten().min().unwrap_or(0);
+    (kib / 1024 / 8).min(2048)
 }
 
 /// Runs `serve` until interrupted.
@@ -33,7 +52,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         Err(e) => return refuse(&args.verify, e, "nothing is served"),
     };
     eprint!("{}", genesis_app::verify::render_text(checked.report()));
-    let served = Arc::new(Served::new(&checked)?);
+    let cache_mib = args.cache_mib.unwrap_or_else(default_cache_mib);
+    let served = Arc::new(Served::new(&checked, cache_mib << 20)?);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
         _ => None,

@@ -10,6 +10,7 @@ use genesis_types::{BundlePath, Digest};
 use sha2::{Digest as _, Sha256};
 
 use crate::seekable::{FileDigest, ParallelFrameReader, SeekTable};
+use crate::stamp::FileStamp;
 use crate::tar::{self, BLOCK, EntryKind, Header};
 use crate::{BOM_PATH, BundleError, Limits, PROVENANCE_PATH, Progress, Result, SIGNATURE_PATH};
 
@@ -133,6 +134,9 @@ pub struct ArchiveReader {
     progress: Progress,
     /// A header read ahead by [`ArchiveReader::read_head`] that was not part of the head.
     peeked: Option<Header>,
+    /// The archive, kept open to stamp it again at the end of the pass.
+    file: File,
+    stamp: FileStamp,
 }
 
 impl ArchiveReader {
@@ -149,6 +153,8 @@ impl ArchiveReader {
 
     fn open_with(path: &Path, limits: &Limits, head_only: bool) -> Result<Self> {
         let file = File::open(path).map_err(BundleError::io("opening", path))?;
+        let stamp = FileStamp::of(&file).map_err(BundleError::io("reading metadata of", path))?;
+        let kept = file.try_clone().map_err(BundleError::io("opening", path))?;
         let mut magic = [0u8; 4];
         let n = file_read_prefix(&file, &mut magic).map_err(BundleError::io("reading", path))?;
         let compression = Compression::sniff(&magic[..n]);
@@ -173,7 +179,14 @@ impl ArchiveReader {
             entries: 0,
             progress: Progress::default(),
             peeked: None,
+            file: kept,
+            stamp,
         })
+    }
+
+    /// The archive file's stamp when it was opened.
+    pub fn stamp(&self) -> FileStamp {
+        self.stamp
     }
 
     /// The count of entry bytes read so far, shared with whoever displays progress.
@@ -339,18 +352,24 @@ impl ArchiveReader {
     /// Ends the pass: returns the SHA-256 and length of the archive file, after checking
     /// nothing follows the compressed stream.
     pub fn finish(self) -> Result<FileDigest> {
-        match self.source {
-            Source::Zstd(r) => r.finish(),
-            Source::ZstdHead(_) => Err(BundleError::Corrupt { detail: "head-only reader cannot hash the file".into() }),
+        let digest = match self.source {
+            Source::Zstd(r) => r.finish()?,
+            Source::ZstdHead(_) => {
+                return Err(BundleError::Corrupt { detail: "head-only reader cannot hash the file".into() });
+            }
             Source::Gzip(g) => {
                 let (digest, unread) = g.into_inner().finish().map_err(|e| from_io(e, "reading the archive"))?;
                 if unread > 0 {
                     return Err(BundleError::TrailingData { bytes: unread });
                 }
-                Ok(digest)
+                digest
             }
-            Source::Plain(h) => Ok(h.finish().map_err(|e| from_io(e, "reading the archive"))?.0),
+            Source::Plain(h) => h.finish().map_err(|e| from_io(e, "reading the archive"))?.0,
+        };
+        if FileStamp::of(&self.file).ok() != Some(self.stamp) {
+            return Err(BundleError::Corrupt { detail: "the archive file changed while it was read".into() });
         }
+        Ok(digest)
     }
 }
 

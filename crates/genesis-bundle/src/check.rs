@@ -13,6 +13,7 @@ use genesis_types::BundlePath;
 use crate::archive::ArchiveReader;
 use crate::bom::{Bom, ExpectedEntry};
 use crate::seekable::FileDigest;
+use crate::stamp::FileStamp;
 use crate::tar::EntryKind;
 use crate::{BOM_PATH, BundleError, PROVENANCE_PATH, Result, SIGNATURE_PATH};
 
@@ -51,6 +52,8 @@ pub struct PayloadSummary {
     pub bytes: u64,
     /// Digest and length of the archive file itself.
     pub archive: FileDigest,
+    /// The archive file's stamp, the same at the start and the end of the pass.
+    pub stamp: FileStamp,
 }
 
 /// Streams every entry after the head through `sink`, requiring exactly the entries the BOM
@@ -104,8 +107,9 @@ pub fn check_payload(mut reader: ArchiveReader, bom: &Bom, sink: &mut dyn Payloa
     }) {
         return Err(BundleError::MissingEntry { path: missing });
     }
+    let stamp = reader.stamp();
     let archive = reader.finish()?;
-    Ok(PayloadSummary { files, bytes, archive })
+    Ok(PayloadSummary { files, bytes, archive, stamp })
 }
 
 /// Names what is wrong with an entry that is not the one expected next.

@@ -33,6 +33,7 @@ mod error;
 mod limits;
 pub mod scratch;
 pub mod seekable;
+mod stamp;
 pub mod tar;
 mod writer;
 
@@ -45,4 +46,5 @@ pub use check::{Discard, PayloadSink, PayloadSummary, Staging, check_payload};
 pub use error::{BundleError, Result};
 pub use limits::{Limits, Progress};
 pub use seekable::FileDigest;
+pub use stamp::FileStamp;
 pub use writer::{Content, WriteOptions, sha256, write_bundle};

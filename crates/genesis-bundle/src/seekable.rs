@@ -471,7 +471,9 @@ pub struct SeekableFile {
     /// Start offsets of each frame: (compressed, decompressed).
     starts: Vec<(u64, u64)>,
     decompressor: zstd::bulk::Decompressor<'static>,
-    cache: Option<(usize, Vec<u8>)>,
+    cache: Option<(usize, Arc<Vec<u8>>)>,
+    /// The compressed bytes of the frame being read, reused.
+    compressed: Vec<u8>,
     frames_decompressed: u64,
 }
 
@@ -487,7 +489,20 @@ impl SeekableFile {
             d += u64::from(f.decompressed);
         }
         let decompressor = zstd::bulk::Decompressor::new().map_err(|e| from_io(e, "starting zstd"))?;
-        Ok(SeekableFile { file, table, starts, decompressor, cache: None, frames_decompressed: 0 })
+        Ok(SeekableFile {
+            file,
+            table,
+            starts,
+            decompressor,
+            cache: None,
+            compressed: Vec::new(),
+            frames_decompressed: 0,
+        })
+    }
+
+    /// The open archive.
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     /// The seek table.
@@ -503,22 +518,34 @@ impl SeekableFile {
     /// Fills `buf` from decompressed offset `offset`.
     pub fn read_exact_at(&mut self, mut offset: u64, mut buf: &mut [u8]) -> Result<()> {
         while !buf.is_empty() {
-            let idx = self
-                .starts
-                .partition_point(|&(_, d)| d <= offset)
-                .checked_sub(1)
-                .ok_or_else(|| BundleError::Truncated { detail: "read before the start".into() })?;
-            if idx >= self.table.frames.len() || offset >= self.table.decompressed_len() {
-                return Err(BundleError::Truncated { detail: format!("read past the end at offset {offset}") });
-            }
-            let within = (offset - self.starts[idx].1) as usize;
-            let frame = self.frame(idx)?;
+            let (start, frame) = self.frame_at(offset)?;
+            let within = (offset - start) as usize;
             let n = buf.len().min(frame.len() - within);
             buf[..n].copy_from_slice(&frame[within..within + n]);
             buf = &mut buf[n..];
             offset += n as u64;
         }
         Ok(())
+    }
+
+    /// The decompressed frame that holds `offset`, with the offset it starts at. Shared with
+    /// the cache, so a server can send it without copying.
+    pub fn frame_at(&mut self, offset: u64) -> Result<(u64, Arc<Vec<u8>>)> {
+        let (idx, start) = self.frame_index(offset)?;
+        Ok((start, self.frame(idx)?))
+    }
+
+    /// The index of the frame that holds decompressed `offset`, and the offset it starts at.
+    pub fn frame_index(&self, offset: u64) -> Result<(usize, u64)> {
+        let idx = self
+            .starts
+            .partition_point(|&(_, d)| d <= offset)
+            .checked_sub(1)
+            .ok_or_else(|| BundleError::Truncated { detail: "read before the start".into() })?;
+        if idx >= self.table.frames.len() || offset >= self.table.decompressed_len() {
+            return Err(BundleError::Truncated { detail: format!("read past the end at offset {offset}") });
+        }
+        Ok((idx, self.starts[idx].1))
     }
 
     /// Walks the tar headers through the seek table and returns every entry with the
@@ -544,16 +571,24 @@ impl SeekableFile {
         }
     }
 
-    fn frame(&mut self, idx: usize) -> Result<&[u8]> {
-        if self.cache.as_ref().is_none_or(|(i, _)| *i != idx) {
-            let entry = self.table.frames[idx];
-            let mut raw = vec![0u8; entry.compressed as usize];
-            read_exact_at(&self.file, &mut raw, self.starts[idx].0)?;
-            let out = decompress_frame(&mut self.decompressor, &raw, entry.decompressed)
-                .map_err(|e| from_io(e, "decompressing a frame"))?;
-            self.frames_decompressed += 1;
-            self.cache = Some((idx, out));
+    /// Frame `idx` decompressed (the last one asked for is kept).
+    pub fn frame(&mut self, idx: usize) -> Result<Arc<Vec<u8>>> {
+        if let Some((i, frame)) = &self.cache
+            && *i == idx
+        {
+            return Ok(Arc::clone(frame));
         }
-        Ok(&self.cache.as_ref().expect("just filled").1)
+        let entry =
+            *self.table.frames.get(idx).ok_or_else(|| BundleError::Truncated {
+                detail: format!("frame {idx} of {}", self.table.frames.len()),
+            })?;
+        self.compressed.resize(entry.compressed as usize, 0);
+        read_exact_at(&self.file, &mut self.compressed, self.starts[idx].0)?;
+        let out = decompress_frame(&mut self.decompressor, &self.compressed, entry.decompressed)
+            .map_err(|e| from_io(e, "decompressing a frame"))?;
+        self.frames_decompressed += 1;
+        let frame = Arc::new(out);
+        self.cache = Some((idx, Arc::clone(&frame)));
+        Ok(frame)
     }
 }

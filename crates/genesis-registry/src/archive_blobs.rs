@@ -1,14 +1,16 @@
 //! Blobs read straight out of a verified `.tar.zst` through its seek table: no second copy
-//! on disk. Every read is hashed again by whoever consumes it (the uploader, the server),
-//! so a file changed after verification is still caught.
+//! on disk. A file changed after verification is still caught: the uploader hashes what it
+//! reads, and an index pinned to the stamp of the checked file (the server's) refuses a
+//! file with another stamp.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use genesis_bundle::seekable::SeekableFile;
-use genesis_bundle::{Bom, ImageEntry, Limits};
+use genesis_bundle::{Bom, FileStamp, ImageEntry, Limits};
 use genesis_types::{Descriptor, Digest, ImageIndex};
 
 use crate::{BlobSource, RegistryError, Result};
@@ -19,6 +21,8 @@ pub struct ArchiveIndex {
     path: PathBuf,
     limits: Limits,
     entries: HashMap<String, (u64, u64)>,
+    stamp: Option<FileStamp>,
+    cache: Option<Arc<FrameCache>>,
 }
 
 impl ArchiveIndex {
@@ -34,7 +38,20 @@ impl ArchiveIndex {
                 _ => return Err(genesis_bundle::BundleError::MissingEntry { path: f.path.clone() }.into()),
             }
         }
-        Ok(ArchiveIndex { path: path.to_owned(), limits: limits.clone(), entries })
+        Ok(ArchiveIndex { path: path.to_owned(), limits: limits.clone(), entries, stamp: None, cache: None })
+    }
+
+    /// Pins every later read to the archive as it was checked: a file whose stamp differs
+    /// (written, truncated, replaced since) is refused when a range is opened and when its
+    /// last bytes are read.
+    pub fn pinned(self, stamp: FileStamp) -> ArchiveIndex {
+        ArchiveIndex { stamp: Some(stamp), ..self }
+    }
+
+    /// Shares decompressed frames between every read of [`ArchiveRange::frames_at`], up to
+    /// `budget` bytes (0: none).
+    pub fn with_frame_cache(self, budget: u64) -> ArchiveIndex {
+        ArchiveIndex { cache: (budget > 0).then(|| Arc::new(FrameCache::new(budget))), ..self }
     }
 
     /// Offset and size of a file.
@@ -44,7 +61,14 @@ impl ArchiveIndex {
 
     /// A range of the decompressed archive (a file's bytes, from [`ArchiveIndex::locate`]).
     pub fn range(&self, offset: u64, size: u64) -> ArchiveRange {
-        ArchiveRange { path: self.path.clone(), limits: self.limits.clone(), offset, size }
+        ArchiveRange {
+            path: self.path.clone(),
+            limits: self.limits.clone(),
+            offset,
+            size,
+            stamp: self.stamp,
+            cache: self.cache.clone(),
+        }
     }
 
     /// A blob of the bundle's OCI layout (`oci/blobs/<alg>/<hex>`).
@@ -122,17 +146,42 @@ pub struct ArchiveRange {
     pub offset: u64,
     /// Length.
     pub size: u64,
+    stamp: Option<FileStamp>,
+    cache: Option<Arc<FrameCache>>,
 }
 
 impl ArchiveRange {
+    fn open_file(&self) -> io::Result<SeekableFile> {
+        let file = open_seekable(&self.path, &self.limits).map_err(io::Error::other)?;
+        self.check_stamp(&file)?;
+        Ok(file)
+    }
+
+    fn check_stamp(&self, file: &SeekableFile) -> io::Result<()> {
+        match self.stamp {
+            Some(expected) if FileStamp::of(file.file())? != expected => Err(io::Error::other(format!(
+                "{} changed on disk since it was verified; verify it again",
+                self.path.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// A reader of `len` bytes starting `skip` bytes into the range.
     pub fn open_at(&self, skip: u64, len: u64) -> io::Result<RangeReader> {
-        let file = open_seekable(&self.path, &self.limits).map_err(io::Error::other)?;
-        Ok(RangeReader {
-            file,
-            pos: self.offset + skip,
-            end: self.offset + skip + len.min(self.size.saturating_sub(skip)),
-        })
+        let (pos, end) = self.bounds(skip, len);
+        Ok(RangeReader { file: self.open_file()?, pos, end })
+    }
+
+    /// `len` bytes starting `skip` bytes into the range, as parts of decompressed frames:
+    /// what a server sends without copying.
+    pub fn frames_at(&self, skip: u64, len: u64) -> io::Result<FrameSlices> {
+        let (pos, end) = self.bounds(skip, len);
+        Ok(FrameSlices { file: self.open_file()?, pos, end, range: self.clone() })
+    }
+
+    fn bounds(&self, skip: u64, len: u64) -> (u64, u64) {
+        (self.offset + skip, self.offset + skip + len.min(self.size.saturating_sub(skip)))
     }
 }
 
@@ -158,5 +207,192 @@ impl Read for RangeReader {
         self.file.read_exact_at(self.pos, &mut buf[..n]).map_err(io::Error::other)?;
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+/// The frames of a range, each with the part of it inside the range. The file's stamp is
+/// checked again before the last part is handed out, so a range read while the file was
+/// changed ends in an error instead of its last bytes.
+pub struct FrameSlices {
+    file: SeekableFile,
+    pos: u64,
+    end: u64,
+    range: ArchiveRange,
+}
+
+impl Iterator for FrameSlices {
+    type Item = io::Result<(Arc<Vec<u8>>, std::ops::Range<usize>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let file = &mut self.file;
+        let frame = file.frame_index(self.pos).and_then(|(idx, start)| {
+            let frame = match &self.range.cache {
+                Some(cache) => cache.get(idx, || file.frame(idx))?,
+                None => file.frame(idx)?,
+            };
+            Ok((start, frame))
+        });
+        let item = frame.map_err(io::Error::other).and_then(|(start, frame)| {
+            let from = (self.pos - start) as usize;
+            let to = frame.len().min((self.end - start) as usize);
+            self.pos = start + to as u64;
+            if self.pos >= self.end {
+                self.range.check_stamp(&self.file)?;
+            }
+            Ok((frame, from..to))
+        });
+        if item.is_err() {
+            self.pos = self.end;
+        }
+        Some(item)
+    }
+}
+
+/// Decompressed frames shared by every response of a server, so a layer pulled by many
+/// nodes (at once or one after another) is decompressed once while it stays cached. Frames
+/// past the budget go least recently used first; two readers of a frame that is not cached
+/// wait for one decompression.
+pub struct FrameCache {
+    budget: u64,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    used: u64,
+    clock: u64,
+    frames: HashMap<usize, (u64, Arc<Vec<u8>>)>,
+    loading: HashMap<usize, Arc<Mutex<()>>>,
+}
+
+impl CacheState {
+    fn hit(&mut self, idx: usize) -> Option<Arc<Vec<u8>>> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.frames.get_mut(&idx).map(|(used, frame)| {
+            *used = clock;
+            Arc::clone(frame)
+        })
+    }
+}
+
+impl std::fmt::Debug for FrameCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FrameCache({} bytes)", self.budget)
+    }
+}
+
+impl FrameCache {
+    fn new(budget: u64) -> FrameCache {
+        FrameCache { budget, state: Mutex::default() }
+    }
+
+    /// Frame `idx`, from the cache or from `load`.
+    fn get(
+        &self,
+        idx: usize,
+        load: impl FnOnce() -> genesis_bundle::Result<Arc<Vec<u8>>>,
+    ) -> genesis_bundle::Result<Arc<Vec<u8>>> {
+        let loading = {
+            let mut state = self.state.lock().expect("not poisoned");
+            if let Some(frame) = state.hit(idx) {
+                return Ok(frame);
+            }
+            Arc::clone(state.loading.entry(idx).or_default())
+        };
+        let _one_at_a_time = loading.lock().expect("not poisoned");
+        if let Some(frame) = self.state.lock().expect("not poisoned").hit(idx) {
+            return Ok(frame);
+        }
+        let frame = load();
+        let mut state = self.state.lock().expect("not poisoned");
+        state.loading.remove(&idx);
+        let frame = frame?;
+        let size = frame.len() as u64;
+        if size <= self.budget {
+            while state.used + size > self.budget {
+                let Some(oldest) = state.frames.iter().min_by_key(|(_, (used, _))| *used).map(|(i, _)| *i) else {
+                    break;
+                };
+                let (_, evicted) = state.frames.remove(&oldest).expect("just found");
+                state.used -= evicted.len() as u64;
+            }
+            state.used += size;
+            let clock = state.clock;
+            state.frames.insert(idx, (clock, Arc::clone(&frame)));
+        }
+        Ok(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn frame(byte: u8) -> genesis_bundle::Result<Arc<Vec<u8>>> {
+        Ok(Arc::new(vec![byte; 100]))
+    }
+
+    #[test]
+    fn concurrent_readers_of_a_frame_wait_for_one_decompression() {
+        let cache = Arc::new(FrameCache::new(1000));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let readers: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, loads) = (Arc::clone(&cache), Arc::clone(&loads));
+                std::thread::spawn(move || {
+                    cache
+                        .get(7, || {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            frame(7)
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        for r in readers {
+            assert_eq!(r.join().unwrap()[0], 7);
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn past_its_budget_the_least_recently_used_frame_goes() {
+        let cache = FrameCache::new(300);
+        let loads = AtomicUsize::new(0);
+        let get = |idx: usize| {
+            cache
+                .get(idx, || {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    frame(idx as u8)
+                })
+                .unwrap()
+        };
+        for idx in [0, 1, 2, 0, 3] {
+            get(idx);
+        }
+        // 3 evicted 1 (0 was used after it); 0, 2 and 3 are still there.
+        assert_eq!(loads.load(Ordering::SeqCst), 4);
+        for idx in [0, 2, 3] {
+            get(idx);
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 4);
+        get(1);
+        assert_eq!(loads.load(Ordering::SeqCst), 5);
+        assert!(cache.state.lock().unwrap().used <= 300);
+    }
+
+    #[test]
+    fn a_failed_decompression_is_not_cached() {
+        let cache = FrameCache::new(300);
+        let failed = cache.get(0, || Err(genesis_bundle::BundleError::Corrupt { detail: "bad frame".into() }));
+        assert!(failed.is_err());
+        assert_eq!(cache.get(0, || frame(1)).unwrap()[0], 1);
     }
 }

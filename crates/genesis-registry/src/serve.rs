@@ -2,12 +2,11 @@
 //! from its `.tar.zst` through the seek table, with no second copy on disk.
 //!
 //! Routing and responses are plain functions over `http` types ([`route`]); the hyper
-//! server is a thin executor. Every full blob response is hashed as it streams, so a file
-//! changed after verification ends the response with an error instead of serving it.
+//! server is a thin executor. Blobs are sent as slices of the decompressed frames; a bundle
+//! file changed after verification ends a response with an error instead of serving it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,7 +19,6 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
-use sha2::{Digest as _, Sha256};
 
 use crate::archive_blobs::{ArchiveIndex, ArchiveRange, image_top};
 use crate::{RegistryError, Result};
@@ -102,9 +100,12 @@ pub struct Served {
 impl Served {
     /// Indexes a checked bundle: repositories and tags from the BOM's image references,
     /// manifests (kept in memory, each checked against its digest), blobs (located in the
-    /// archive), referrers (manifests with a `subject`).
-    pub fn new(bundle: &CheckedBundle) -> Result<Served> {
-        let index = ArchiveIndex::open(bundle.path(), bundle.bom(), &Default::default())?;
+    /// archive, read through a cache of up to `frame_cache` bytes of decompressed frames),
+    /// referrers (manifests with a `subject`).
+    pub fn new(bundle: &CheckedBundle, frame_cache: u64) -> Result<Served> {
+        let index = ArchiveIndex::open(bundle.path(), bundle.bom(), &Default::default())?
+            .pinned(bundle.stamp())
+            .with_frame_cache(frame_cache);
         let mut served =
             Served { index, repositories: BTreeMap::new(), manifests: HashMap::new(), referrers: HashMap::new() };
         let Some(layout) = served.index.layout_index(bundle.bom())? else { return Ok(served) };
@@ -313,11 +314,7 @@ fn blob(served: &Served, name: &str, digest: &str, range: Option<&HeaderValue>, 
         },
         None => (StatusCode::OK, 0, size),
     };
-    let body = if head {
-        empty()
-    } else {
-        stream_range(source, start, len, (status == StatusCode::OK).then(|| digest.clone()))
-    };
+    let body = if head { empty() } else { stream_range(source, start, len) };
     let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -334,40 +331,37 @@ fn blob(served: &Served, name: &str, digest: &str, range: Option<&HeaderValue>, 
     r
 }
 
-/// Streams `len` bytes from `start` of a blob, read on a blocking thread. When `verify` is
-/// given (a whole-blob response), the bytes are hashed and a mismatch ends the body with an
-/// error, so the client never receives a complete, wrong blob.
-fn stream_range(source: ArchiveRange, start: u64, len: u64, verify: Option<Digest>) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+/// A decompressed frame shared with the archive's cache, sent as it is.
+struct SharedFrame(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedFrame {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Streams `len` bytes from `start` of a blob, decompressed frame by frame on a blocking
+/// thread and sent without copying. The bundle was hashed in full when the server started;
+/// from then on its stamp is checked when a blob is opened and before its last bytes go
+/// out ([`ArchiveIndex::pinned`]), and zstd checks each frame's content checksum, so a file
+/// changed or damaged since ends the response with an error instead of serving it.
+fn stream_range(source: ArchiveRange, start: u64, len: u64) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
     tokio::task::spawn_blocking(move || {
-        let mut reader = match source.open_at(start, len) {
-            Ok(r) => r,
+        let frames = match source.frames_at(start, len) {
+            Ok(f) => f,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
                 return;
             }
         };
-        let mut hasher = verify.as_ref().map(|_| Sha256::new());
-        let mut left = len;
-        while left > 0 {
-            let mut buf = vec![0u8; (1 << 20).min(left) as usize];
-            if let Err(e) = reader.read_exact(&mut buf) {
-                let _ = tx.blocking_send(Err(e));
-                return;
+        for slice in frames {
+            let item = slice.map(|(frame, part)| Bytes::from_owner(SharedFrame(frame)).slice(part));
+            if let Err(e) = &item {
+                tracing::error!(error = %e, "reading a blob from the bundle failed; aborting the response");
             }
-            left -= buf.len() as u64;
-            if let Some(h) = hasher.as_mut() {
-                h.update(&buf);
-            }
-            if left == 0
-                && let (Some(h), Some(expected)) = (hasher.take(), verify.as_ref())
-                && Digest::from_sha256_bytes(h.finalize().into()) != *expected
-            {
-                tracing::error!(%expected, "bundle changed on disk since verification; aborting the response");
-                let _ = tx.blocking_send(Err(std::io::Error::other("blob changed since verification")));
-                return;
-            }
-            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
                 return;
             }
         }

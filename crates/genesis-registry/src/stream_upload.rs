@@ -239,3 +239,100 @@ impl Drop for UploadWriter<'_> {
         self.push();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::RegistryOptions;
+
+    /// A registry stand-in on loopback that reports, for each blob PUT, how many body bytes
+    /// arrived before the request ended and whether it was complete. (Real registries also
+    /// check the digest, which would hide what the sink itself withholds.)
+    fn recording_registry() -> (u16, mpsc::Receiver<(u64, bool)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let (Ok(conn), tx) = (conn, tx.clone()) else { return };
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut conn = conn;
+                    loop {
+                        let mut head = Vec::new();
+                        let mut line = String::new();
+                        while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                            head.push(std::mem::take(&mut line));
+                        }
+                        let Some(request) = head.first() else { return };
+                        let length: u64 = head
+                            .iter()
+                            .find_map(|h| h.to_ascii_lowercase().strip_prefix("content-length:")?.trim().parse().ok())
+                            .unwrap_or(0);
+                        if request.starts_with("POST") {
+                            let _ = conn.write_all(
+                                b"HTTP/1.1 202 Accepted\r\nLocation: /v2/r/blobs/uploads/1?s=1\r\nContent-Length: 0\r\n\r\n",
+                            );
+                            continue;
+                        }
+                        let received = io::copy(&mut (&mut reader).take(length), &mut io::sink()).unwrap_or(0);
+                        let _ = tx.send((received, received == length));
+                        if received < length {
+                            return;
+                        }
+                        let _ = conn.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+                    }
+                });
+            }
+        });
+        (port, rx)
+    }
+
+    /// Writes `blob` through a sink as the verification pass would, calling `verified` at
+    /// the end or not; returns what the registry saw and the upload's result.
+    fn stream(blob: &[u8], verdict: bool) -> ((u64, bool), Result<()>) {
+        let (port, seen) = recording_registry();
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let options = RegistryOptions { plain_http: true, retries: 1, ..Default::default() };
+        let registry = Registry::new(&format!("127.0.0.1:{port}"), &options).unwrap();
+        let path: BundlePath = "oci/blobs/sha256/ab".parse().unwrap();
+        let target = Target { digest: genesis_bundle::sha256(blob), size: blob.len() as u64, repo: "r".into() };
+        let blob = blob.to_vec();
+        let started = runtime.block_on(async {
+            let sink = UploadSink::new(registry, HashMap::from([(path.to_string(), target)]), 2, 4 << 20);
+            tokio::task::spawn_blocking(move || {
+                let mut sink = sink;
+                sink.file(&path).unwrap().write_all(&blob).unwrap();
+                if verdict {
+                    sink.verified(&path).unwrap();
+                }
+                sink.finish()
+            })
+            .await
+            .unwrap()
+        });
+        let result = runtime.block_on(async { started.into_iter().next().unwrap().task.await.unwrap() });
+        (seen.recv_timeout(std::time::Duration::from_secs(10)).unwrap(), result)
+    }
+
+    #[test]
+    fn a_verified_blob_is_sent_whole() {
+        let blob = vec![7u8; 3 * CHUNK_LEN + 5];
+        let (seen, result) = stream(&blob, true);
+        assert_eq!(seen, (blob.len() as u64, true));
+        result.unwrap();
+    }
+
+    #[test]
+    fn a_blob_without_its_verdict_never_completes_its_upload() {
+        let blob = vec![7u8; 3 * CHUNK_LEN + 5];
+        let (seen, result) = stream(&blob, false);
+        assert!(!seen.1, "the registry received the whole blob");
+        assert!(seen.0 < blob.len() as u64);
+        assert!(result.is_err());
+    }
+}

@@ -22,7 +22,9 @@
 
 use std::path::{Path, PathBuf};
 
-use genesis_bundle::{ArchiveReader, Bom, Discard, FileDigest, Limits, PayloadSink, Staging, check_payload, sha256};
+use genesis_bundle::{
+    ArchiveReader, Bom, Discard, FileDigest, FileStamp, Limits, PayloadSink, Staging, check_payload, sha256,
+};
 use genesis_types::Digest;
 
 use crate::keys::{KeyFingerprint, decode_signature};
@@ -157,6 +159,7 @@ pub struct CheckedBundle {
     bom: Bom,
     report: VerifyReport,
     constraints: crate::policy_file::Constraints,
+    stamp: FileStamp,
 }
 
 impl CheckedBundle {
@@ -178,6 +181,12 @@ impl CheckedBundle {
     /// The archive.
     pub fn path(&self) -> &Path {
         &self.report.bundle
+    }
+
+    /// The archive file's stamp while it was checked: a file with another stamp is no
+    /// longer the one checked.
+    pub fn stamp(&self) -> FileStamp {
+        self.stamp
     }
 }
 
@@ -277,8 +286,8 @@ impl VerifiedBundle {
     pub fn check_with(self, sink: &mut dyn PayloadSink) -> Result<CheckedBundle> {
         let bom = self.bom.clone();
         let constraints = self.policy.constraints().clone();
-        let report = self.run(sink)?;
-        Ok(CheckedBundle { bom, report, constraints })
+        let (report, stamp) = self.run(sink)?;
+        Ok(CheckedBundle { bom, report, constraints, stamp })
     }
 
     /// Records this bundle as installed in the policy's anti-rollback state, if it has one.
@@ -292,13 +301,13 @@ impl VerifiedBundle {
         let mut staging = Staging::begin(target)?;
         let constraints = self.policy.constraints().clone();
         let bom = self.bom.clone();
-        let mut report = self.run(&mut staging)?;
+        let (mut report, _) = self.run(&mut staging)?;
         report.extracted_to = Some(staging.commit()?);
         constraints.record_installed(&bom, &report.bom_blake3)?;
         Ok(report)
     }
 
-    fn run(self, sink: &mut dyn PayloadSink) -> Result<VerifyReport> {
+    fn run(self, sink: &mut dyn PayloadSink) -> Result<(VerifyReport, FileStamp)> {
         let sbom_path = self.bom.sboms.iter().find(|s| s.describes == "bundle").map(|s| s.path.clone());
         let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path.clone(), bytes: Vec::new() };
         let summary = check_payload(self.reader, &self.bom, &mut capture)?;
@@ -309,7 +318,7 @@ impl VerifiedBundle {
         let sha256_sidecar = check_sha256_sidecar(&self.path, &archive)?;
         let signature_sidecar = check_signature_sidecar(&self.path, &archive, &self.policy)?;
         let cosign_bundle_sidecar = check_cosign_bundle_sidecar(&self.path, &archive, &self.policy)?;
-        Ok(VerifyReport {
+        let report = VerifyReport {
             bundle: self.path,
             name: self.bom.name.clone(),
             version: self.bom.version.clone(),
@@ -330,7 +339,8 @@ impl VerifiedBundle {
             signature_sidecar,
             cosign_bundle_sidecar,
             extracted_to: None,
-        })
+        };
+        Ok((report, summary.stamp))
     }
 }
 

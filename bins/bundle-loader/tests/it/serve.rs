@@ -118,6 +118,32 @@ fn manifests_blobs_ranges_tags_and_catalog() {
 }
 
 #[test]
+fn a_bundle_changed_on_disk_after_verification_is_no_longer_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("demo.tar.zst");
+    std::fs::copy(case("good"), &bundle).unwrap();
+    let server = Server::start(&bundle, None);
+    let base = format!("http://127.0.0.1:{}/v2", server.port);
+    let (_, manifest) = curl(&[&format!("{base}/demo/app/manifests/1.0")]);
+    let index: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let child = index["manifests"][0]["digest"].as_str().unwrap();
+    let (_, manifest) = curl(&[&format!("{base}/demo/app/manifests/{child}")]);
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let layer = format!("{base}/demo/app/blobs/{}", manifest["layers"][0]["digest"].as_str().unwrap());
+    let pull = || Command::new("curl").args(["-sf", "-o", "/dev/null", &layer]).status().unwrap();
+    assert!(pull().success(), "the layer is served before the change");
+
+    // One byte rewritten in place: same length, same name, same inode.
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(&bundle).unwrap();
+    let middle = f.metadata().unwrap().len() / 2;
+    let mut byte = [0u8];
+    std::os::unix::fs::FileExt::read_exact_at(&f, &mut byte, middle).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &[byte[0] ^ 0xff], middle).unwrap();
+    drop(f);
+    assert!(!pull().success(), "a blob of the changed bundle was served whole");
+}
+
+#[test]
 fn writes_are_refused_with_an_oci_error() {
     let server = Server::start(&case("good"), None);
     for (method, path) in [

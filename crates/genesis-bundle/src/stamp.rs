@@ -1,0 +1,55 @@
+//! Telling whether a file is still the one that was verified, without reading it again.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+
+/// The identity and state of a file on disk: device, inode, size, and the modification
+/// and status-change times (nanoseconds). Writing, truncating or replacing the file changes
+/// it, and the status-change time cannot be set back without root, so an equal stamp means
+/// the bytes verified under it are the bytes still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    /// The stamp of an open file (`fstat`).
+    pub fn of(file: &File) -> io::Result<FileStamp> {
+        let m = file.metadata()?;
+        Ok(FileStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn a_write_changes_the_stamp_and_a_read_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"verified").unwrap();
+        let file = File::open(&path).unwrap();
+        let before = FileStamp::of(&file).unwrap();
+        let _ = std::fs::read(&path).unwrap();
+        assert_eq!(FileStamp::of(&file).unwrap(), before);
+        // Same length, same second: only the times (and at least the status change) tell.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        w.write_all(b"tampered").unwrap();
+        drop(w);
+        assert_ne!(FileStamp::of(&file).unwrap(), before);
+    }
+}
