@@ -326,31 +326,38 @@ pub async fn load(
         }
     }
     let sink = UploadSink::new(registry.clone(), targets, concurrency, STREAM_MEMORY);
-    let (checked, started) = tokio::task::spawn_blocking(move || {
+    let (checked, (started, stopped)) = tokio::task::spawn_blocking(move || {
         let mut sink = sink;
         let checked = bundle.check_with(&mut sink);
         (checked, sink.finish())
     })
     .await
     .map_err(|e| RegistryError::Invalid(format!("the verification pass stopped: {e}")))?;
-
+    // A pass that failed on its own is a refusal; one the sink stopped ends with the
+    // registry's answer to the upload that failed.
+    if checked.is_err() && !stopped {
+        started.iter().for_each(|s| s.task.abort());
+    }
     let mut failed = Vec::new();
+    let mut refused_upload = None;
     for started in started {
-        let outcome = match checked {
-            Ok(_) => started.task.await,
-            Err(_) => {
-                started.task.abort();
-                continue;
-            }
-        };
-        match outcome.map_err(|e| RegistryError::Invalid(format!("an upload task stopped: {e}")))? {
-            Ok(()) => {}
-            Err(e) if e.is_transient() => {
+        match started.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if e.is_transient() => {
                 tracing::warn!(registry = registry.host(), digest = %started.target.digest, error = %e, "upload failed, retrying this blob");
                 failed.push(started.target);
             }
-            Err(e) => return Err(e),
+            Ok(Err(e)) => {
+                refused_upload.get_or_insert(e);
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => return Err(RegistryError::Invalid(format!("an upload task stopped: {e}"))),
         }
+    }
+    if let Some(e) = refused_upload
+        && (checked.is_ok() || stopped)
+    {
+        return Err(e);
     }
     let checked = checked.map_err(|e| RegistryError::Refused(Box::new(e)))?;
 

@@ -141,12 +141,13 @@ impl UploadSink {
         }
     }
 
-    /// The uploads started, once the pass is over (an upload still open is aborted).
-    pub fn finish(mut self) -> Vec<Started> {
+    /// The uploads started, once the pass is over (an upload still open is aborted), and
+    /// whether the sink stopped the pass because the registry refused one.
+    pub fn finish(mut self) -> (Vec<Started>, bool) {
         if let Some(open) = self.open.take() {
             open.abort();
         }
-        std::mem::take(&mut self.started)
+        (std::mem::take(&mut self.started), self.stop.load(Ordering::Relaxed))
     }
 }
 
@@ -315,7 +316,7 @@ mod tests {
             .await
             .unwrap()
         });
-        let result = runtime.block_on(async { started.into_iter().next().unwrap().task.await.unwrap() });
+        let result = runtime.block_on(async { started.0.into_iter().next().unwrap().task.await.unwrap() });
         (seen.recv_timeout(std::time::Duration::from_secs(10)).unwrap(), result)
     }
 

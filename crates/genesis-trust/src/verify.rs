@@ -152,8 +152,9 @@ impl SignedBom for CheckedBundle {
     }
 }
 
-/// A bundle whose every entry matched its signed BOM in a full pass: the only input the
-/// loader accepts. Like [`VerifiedBundle`], it has no public constructor.
+/// A bundle whose every entry matched its signed BOM in a full pass: what `serve` and
+/// `export` take, and what a load must hold before it pushes a manifest. Like
+/// [`VerifiedBundle`], it has no public constructor.
 #[derive(Debug, Clone)]
 pub struct CheckedBundle {
     bom: Bom,
