@@ -131,10 +131,19 @@ impl Distribution {
 
     /// Blobs the registry has stored.
     pub fn stored_blobs(&self) -> usize {
+        self.stored_blob_hexes().len()
+    }
+
+    /// The SHA-256 hex of every blob the registry has stored.
+    pub fn stored_blob_hexes(&self) -> Vec<String> {
         let root = self.storage().join("docker/registry/v2/blobs/sha256");
         std::fs::read_dir(root)
-            .map(|d| d.flatten().map(|p| std::fs::read_dir(p.path()).map(|e| e.count()).unwrap_or(0)).sum())
-            .unwrap_or(0)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|prefix| std::fs::read_dir(prefix.path()).into_iter().flatten().flatten())
+            .map(|blob| blob.file_name().to_string_lossy().into_owned())
+            .collect()
     }
 }
 

@@ -79,20 +79,26 @@ fn a_tampered_bundle_loads_no_image_and_stores_no_tampered_byte() {
         .collect();
     let tampered = blobs.iter().max_by_key(|(_, size)| *size).unwrap().0;
     assert!(stderr.contains(&format!("oci/blobs/sha256/{tampered}")), "the refusal names the blob: {stderr}");
-    let stored: Vec<String> = std::fs::read_dir(registry.storage().join("docker/registry/v2/blobs/sha256"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .flat_map(|prefix| std::fs::read_dir(prefix.path()).unwrap().flatten())
-        .map(|blob| blob.file_name().to_string_lossy().into_owned())
-        .collect();
+    let blobs: Vec<&str> = blobs.iter().map(|(hex, _)| *hex).collect();
+    assert_refused_cleanly(&registry, "demo/app", &bom, &blobs, tampered);
+}
+
+/// After a refused load: the tampered blob is not stored, every blob stored is one of the
+/// bundle's `blobs`, and neither the image's digest nor its tag resolves in `repo`.
+fn assert_refused_cleanly(
+    registry: &Distribution,
+    repo: &str,
+    bom: &serde_json::Value,
+    blobs: &[&str],
+    tampered: &str,
+) {
+    let stored = registry.stored_blob_hexes();
     assert!(!stored.iter().any(|s| s == tampered), "the tampered blob was stored");
-    for s in &stored {
-        assert!(blobs.iter().any(|(hex, _)| hex == s), "{s} is not a blob of the bundle");
-    }
+    assert!(stored.iter().all(|s| blobs.contains(&s.as_str())), "{stored:?} are not all blobs of the bundle");
     let image = bom["images"][0]["digest"].as_str().unwrap();
-    for reference in [image, "1.0"] {
-        let url = format!("http://{}/v2/demo/app/manifests/{reference}", registry.host());
+    let tag = bom["images"][0]["ref"].as_str().unwrap().rsplit_once(':').unwrap().1;
+    for reference in [image, tag] {
+        let url = format!("http://{}/v2/{repo}/manifests/{reference}", registry.host());
         let found = Command::new("curl").args(["-sfI", &url]).status().unwrap().success();
         assert!(!found, "{reference} was pushed");
     }
@@ -150,20 +156,7 @@ fn a_layer_tampered_in_the_archive_never_completes_its_upload_and_no_image_is_pu
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("oci/blobs/sha256/{tampered}: content digest")), "{stderr}");
     assert!(stderr.contains("no image was loaded"), "{stderr}");
-    let stored: Vec<String> = std::fs::read_dir(registry.storage().join("docker/registry/v2/blobs/sha256"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .flat_map(|prefix| std::fs::read_dir(prefix.path()).unwrap().flatten())
-        .map(|blob| blob.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(!stored.iter().any(|s| s == tampered), "the tampered blob was stored");
-    assert!(stored.iter().all(|s| blobs.contains(&s.as_str())), "{stored:?} are not all blobs of the bundle");
-    let top = bom["images"][0]["digest"].as_str().unwrap();
-    for reference in [top, "1"] {
-        let url = format!("http://{}/v2/big/app/manifests/{reference}", registry.host());
-        assert!(!Command::new("curl").args(["-sfI", &url]).status().unwrap().success(), "{reference} was pushed");
-    }
+    assert_refused_cleanly(&registry, "big/app", &bom, &blobs, tampered);
 
     // The genuine bundle then loads, reusing whatever verified blobs the refused run left.
     let s = summary(&load(&bundle, &registry.host(), &[]));
