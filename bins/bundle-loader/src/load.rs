@@ -99,8 +99,10 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         verified.mark_installed()?;
         (summary, Box::new(verified))
     } else {
-        // One pass: the payload is checked and the missing blobs uploaded from it.
-        let _bar = progress::show(verified.progress(), "loading", args.verify.quiet);
+        // One pass: the payload is checked and the missing blobs uploaded from it. A bar for
+        // the pass, then one per image: its blob bytes in place in the registry.
+        let bars = std::iter::once(("loading".to_owned(), verified.progress())).chain(plan.progress()).collect();
+        let _bars = progress::show_many(bars, args.verify.quiet);
         let (checked, summary) =
             match runtime.block_on(genesis_registry::load(verified, plan, &registry, args.concurrency)) {
                 Err(RegistryError::Refused(e)) => return refuse(&args.verify, *e, NOT_LOADED),

@@ -105,6 +105,8 @@ struct ImagePlan {
     blobs: BTreeMap<Digest, u64>,
     /// Manifests, children before parents; the last is the top.
     manifests: Vec<Manifest>,
+    /// Bytes of its blobs in place in the registry (present, uploaded or mounted).
+    progress: Progress,
 }
 
 fn plan_image(index: &ArchiveIndex, source: &str, top: &Descriptor, destination: &Destination) -> Result<ImagePlan> {
@@ -116,6 +118,7 @@ fn plan_image(index: &ArchiveIndex, source: &str, top: &Descriptor, destination:
         top: top.digest.clone(),
         blobs: BTreeMap::new(),
         manifests: Vec::new(),
+        progress: Progress::default(),
     };
     walk(index, top, &mut plan, 0)?;
     Ok(plan)
@@ -205,7 +208,21 @@ impl LoadPlan {
         for answer in answers {
             present.extend(answer?);
         }
+        for image in &images {
+            image.progress.set_total(image.blobs.values().sum());
+            for (digest, size) in &image.blobs {
+                if present.contains(&(image.repository.clone(), digest.clone())) {
+                    image.progress.add(*size);
+                }
+            }
+        }
         Ok(LoadPlan { index, images, present })
+    }
+
+    /// Each image's reference with the count of its blob bytes in place in the registry,
+    /// for a display.
+    pub fn progress(&self) -> Vec<(String, Progress)> {
+        self.images.iter().map(|i| (i.source.clone(), i.progress.clone())).collect()
     }
 
     /// Whether the registry has every blob: then only the manifests are needed and the
@@ -322,7 +339,13 @@ pub async fn load(
             }
             let path = format!("oci/{}", digest.blob_path());
             streamed.insert(digest.clone(), repo.clone());
-            targets.insert(path, stream_upload::Target { digest: digest.clone(), size, repo: repo.clone() });
+            let target = stream_upload::Target {
+                digest: digest.clone(),
+                size,
+                repo: repo.clone(),
+                progress: image.progress.clone(),
+            };
+            targets.insert(path, target);
         }
     }
     let sink = UploadSink::new(registry.clone(), targets, concurrency, STREAM_MEMORY);
@@ -342,7 +365,7 @@ pub async fn load(
     let mut refused_upload = None;
     for started in started {
         match started.task.await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => started.target.progress.add(started.target.size),
             Ok(Err(e)) if e.is_transient() => {
                 tracing::warn!(registry = registry.host(), digest = %started.target.digest, error = %e, "upload failed, retrying this blob");
                 failed.push(started.target);
@@ -367,9 +390,7 @@ pub async fn load(
             .index
             .blob(&target.digest)
             .ok_or_else(|| RegistryError::NotFound(format!("blob {} in the bundle", target.digest)))?;
-        registry
-            .push_blob(&target.repo, &target.digest, target.size, Arc::new(source), None, &Progress::default())
-            .await?;
+        registry.push_blob(&target.repo, &target.digest, target.size, Arc::new(source), None, &target.progress).await?;
     }
     let mut images = Vec::new();
     for image in plan.images {
@@ -377,8 +398,8 @@ pub async fn load(
         let mut counts = BlobCounts::default();
         let outcomes: Vec<Result<(PushOutcome, u64)>> =
             futures_util::stream::iter(image.blobs.iter().map(|(digest, &size)| {
-                let (repo, index, present) =
-                    (&repo, &plan.index, plan.present.contains(&(repo.clone(), digest.clone())));
+                let (repo, index, progress) = (&repo, &plan.index, &image.progress);
+                let present = plan.present.contains(&(repo.clone(), digest.clone()));
                 let first = streamed.get(digest);
                 async move {
                     if present {
@@ -391,14 +412,7 @@ pub async fn load(
                         .blob(digest)
                         .ok_or_else(|| RegistryError::NotFound(format!("blob {digest} in the bundle")))?;
                     let outcome = registry
-                        .push_blob(
-                            repo,
-                            digest,
-                            size,
-                            Arc::new(source),
-                            first.map(String::as_str),
-                            &Progress::default(),
-                        )
+                        .push_blob(repo, digest, size, Arc::new(source), first.map(String::as_str), progress)
                         .await?;
                     Ok((outcome, size))
                 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::Bytes;
-use genesis_bundle::{BundleError, PayloadSink};
+use genesis_bundle::PayloadSink;
 use genesis_types::{BundlePath, Digest};
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
@@ -78,6 +78,8 @@ pub(crate) struct Target {
     pub digest: Digest,
     pub size: u64,
     pub repo: String,
+    /// The count of the image's bytes in place, for a display.
+    pub progress: genesis_bundle::Progress,
 }
 
 /// An upload started by the pass, for the loader to await.
@@ -216,9 +218,7 @@ impl UploadWriter<'_> {
 impl Write for UploadWriter<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.sink.stop.load(Ordering::Relaxed) {
-            return Err(io::Error::other(BundleError::Corrupt {
-                detail: "stopped: the registry refused an upload".into(),
-            }));
+            return Err(io::Error::other("stopped: the registry refused an upload"));
         }
         let memory = &self.sink.memory;
         let (buf, _) = self.buf.get_or_insert_with(|| (Vec::with_capacity(CHUNK_LEN), memory.lease(CHUNK_LEN as u64)));
@@ -251,9 +251,10 @@ mod tests {
     use crate::RegistryOptions;
 
     /// A registry stand-in on loopback that reports, for each blob PUT, how many body bytes
-    /// arrived before the request ended and whether it was complete. (Real registries also
-    /// check the digest, which would hide what the sink itself withholds.)
-    fn recording_registry() -> (u16, mpsc::Receiver<(u64, bool)>) {
+    /// arrived before the request ended and whether it was complete (real registries also
+    /// check the digest, which would hide what the sink itself withholds); with `refuse`,
+    /// every upload is refused with a 403.
+    fn recording_registry(refuse: bool) -> (u16, mpsc::Receiver<(u64, bool)>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, rx) = mpsc::channel();
@@ -274,6 +275,10 @@ mod tests {
                             .iter()
                             .find_map(|h| h.to_ascii_lowercase().strip_prefix("content-length:")?.trim().parse().ok())
                             .unwrap_or(0);
+                        if request.starts_with("POST") && refuse {
+                            let _ = conn.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+                            continue;
+                        }
                         if request.starts_with("POST") {
                             let _ = conn.write_all(
                                 b"HTTP/1.1 202 Accepted\r\nLocation: /v2/r/blobs/uploads/1?s=1\r\nContent-Length: 0\r\n\r\n",
@@ -296,12 +301,17 @@ mod tests {
     /// Writes `blob` through a sink as the verification pass would, calling `verified` at
     /// the end or not; returns what the registry saw and the upload's result.
     fn stream(blob: &[u8], verdict: bool) -> ((u64, bool), Result<()>) {
-        let (port, seen) = recording_registry();
+        let (port, seen) = recording_registry(false);
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
         let options = RegistryOptions { plain_http: true, retries: 1, ..Default::default() };
         let registry = Registry::new(&format!("127.0.0.1:{port}"), &options).unwrap();
         let path: BundlePath = "oci/blobs/sha256/ab".parse().unwrap();
-        let target = Target { digest: genesis_bundle::sha256(blob), size: blob.len() as u64, repo: "r".into() };
+        let target = Target {
+            digest: genesis_bundle::sha256(blob),
+            size: blob.len() as u64,
+            repo: "r".into(),
+            progress: Default::default(),
+        };
         let blob = blob.to_vec();
         let started = runtime.block_on(async {
             let sink = UploadSink::new(registry, HashMap::from([(path.to_string(), target)]), 2, 4 << 20);
@@ -335,5 +345,36 @@ mod tests {
         assert!(!seen.1, "the registry received the whole blob");
         assert!(seen.0 < blob.len() as u64);
         assert!(result.is_err());
+    }
+
+    #[test]
+    fn an_upload_the_registry_refuses_stops_the_pass() {
+        let (port, _) = recording_registry(true);
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let options = RegistryOptions { plain_http: true, retries: 1, ..Default::default() };
+        let registry = Registry::new(&format!("127.0.0.1:{port}"), &options).unwrap();
+        let path: BundlePath = "oci/blobs/sha256/ab".parse().unwrap();
+        let blob = vec![7u8; 64 * CHUNK_LEN];
+        let target = Target {
+            digest: genesis_bundle::sha256(&blob),
+            size: blob.len() as u64,
+            repo: "r".into(),
+            progress: Default::default(),
+        };
+        let (written, stopped, result) = runtime.block_on(async {
+            let sink = UploadSink::new(registry, HashMap::from([(path.to_string(), target)]), 2, 4 << 20);
+            let (written, (started, stopped)) = tokio::task::spawn_blocking(move || {
+                let mut sink = sink;
+                let written = sink.file(&path).unwrap().write_all(&blob);
+                (written, sink.finish())
+            })
+            .await
+            .unwrap();
+            (written, stopped, started.into_iter().next().unwrap().task.await.unwrap())
+        });
+        assert!(written.unwrap_err().to_string().contains("refused an upload"));
+        assert!(stopped);
+        let refusal = result.unwrap_err();
+        assert!(!refusal.is_transient() && refusal.to_string().contains("403"), "{refusal}");
     }
 }
