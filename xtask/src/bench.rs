@@ -174,7 +174,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "-p",
         "genesis-portal-server",
     ]))?;
-    let bin = root.join("target/release");
+    let bin = crate::release_dir(root);
     let dir: PathBuf = root.join(format!("target/bench/workload-{size_mib}"));
     println!("bench: preparing a {size_mib} MiB OCI layout in {}", dir.display());
     workload(&dir, size_mib)?;

@@ -20,7 +20,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         "-p",
         "genesis-cli",
     ]))?;
-    let bin = root.join("target/release");
+    let bin = crate::release_dir(root);
     let demo = root.join("target/demo");
     let _ = std::fs::remove_dir_all(&demo);
     std::fs::create_dir_all(&demo)?;
