@@ -518,7 +518,8 @@ impl SeekableFile {
     /// Fills `buf` from decompressed offset `offset`.
     pub fn read_exact_at(&mut self, mut offset: u64, mut buf: &mut [u8]) -> Result<()> {
         while !buf.is_empty() {
-            let (start, frame) = self.frame_at(offset)?;
+            let (idx, start) = self.frame_index(offset)?;
+            let frame = self.frame(idx)?;
             let within = (offset - start) as usize;
             let n = buf.len().min(frame.len() - within);
             buf[..n].copy_from_slice(&frame[within..within + n]);
@@ -526,13 +527,6 @@ impl SeekableFile {
             offset += n as u64;
         }
         Ok(())
-    }
-
-    /// The decompressed frame that holds `offset`, with the offset it starts at. Shared with
-    /// the cache, so a server can send it without copying.
-    pub fn frame_at(&mut self, offset: u64) -> Result<(u64, Arc<Vec<u8>>)> {
-        let (idx, start) = self.frame_index(offset)?;
-        Ok((start, self.frame(idx)?))
     }
 
     /// The index of the frame that holds decompressed `offset`, and the offset it starts at.
@@ -571,7 +565,8 @@ impl SeekableFile {
         }
     }
 
-    /// Frame `idx` decompressed (the last one asked for is kept).
+    /// Frame `idx` decompressed (the last one asked for is kept). Shared, so a server can
+    /// send it without copying.
     pub fn frame(&mut self, idx: usize) -> Result<Arc<Vec<u8>>> {
         if let Some((i, frame)) = &self.cache
             && *i == idx

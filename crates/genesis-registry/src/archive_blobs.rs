@@ -73,7 +73,7 @@ impl ArchiveIndex {
 
     /// A blob of the bundle's OCI layout (`oci/blobs/<alg>/<hex>`).
     pub fn blob(&self, digest: &Digest) -> Option<ArchiveRange> {
-        let (offset, size) = self.locate(&format!("oci/{}", digest.blob_path()))?;
+        let (offset, size) = self.locate(&layout_path(digest))?;
         Some(self.range(offset, size))
     }
 
@@ -86,7 +86,7 @@ impl ArchiveIndex {
 
     /// Reads a small blob whole, checking it against its digest.
     pub fn read_verified(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
-        self.read_checked(&format!("oci/{}", digest.blob_path()), digest, max)
+        self.read_checked(&layout_path(digest), digest, max)
     }
 
     /// Reads a small file whole, checking it against the SHA-256 the verified BOM lists.
@@ -112,6 +112,11 @@ impl ArchiveIndex {
         }
         Ok(bytes)
     }
+}
+
+/// Where a blob lies in a bundle: `oci/blobs/<alg>/<hex>`.
+pub(crate) fn layout_path(digest: &Digest) -> String {
+    format!("oci/{}", digest.blob_path())
 }
 
 /// The descriptor of `image` in the layout's index.

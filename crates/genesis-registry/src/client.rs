@@ -22,6 +22,9 @@ use crate::{RegistryError, Result};
 pub const MAX_MANIFEST: usize = 4 << 20;
 /// Blobs larger than this are uploaded in chunks of this size.
 pub const CHUNK: u64 = 32 << 20;
+/// Size of the pieces an upload's bytes arrive in ([`ChunkReceiver`]): [`CHUNK`] is a
+/// multiple of it, so a piece never straddles two request bodies.
+pub(crate) const PIECE: usize = 1 << 20;
 /// Media types accepted when fetching a manifest.
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
      application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -661,7 +664,7 @@ fn with_digest(location: &str, digest: &Digest) -> String {
     format!("{location}{sep}digest={digest}")
 }
 
-/// Reads a blob on a blocking thread in 1 MiB chunks, hashing it; the last item is an error
+/// Reads a blob on a blocking thread in [`PIECE`]s, hashing it; the last item is an error
 /// if the bytes do not match the digest, which aborts the upload before it completes.
 fn spawn_reader(mut reader: Box<dyn Read + Send>, digest: Digest, size: u64) -> ChunkReceiver {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -669,7 +672,7 @@ fn spawn_reader(mut reader: Box<dyn Read + Send>, digest: Digest, size: u64) -> 
         let mut hasher = Sha256::new();
         let mut left = size;
         while left > 0 {
-            let mut buf = vec![0u8; (1 << 20).min(left) as usize];
+            let mut buf = vec![0u8; (PIECE as u64).min(left) as usize];
             if let Err(e) = reader.read_exact(&mut buf) {
                 let _ = tx.blocking_send(Err(e));
                 return;
@@ -691,15 +694,15 @@ fn spawn_reader(mut reader: Box<dyn Read + Send>, digest: Digest, size: u64) -> 
     rx
 }
 
-/// The bytes of one blob for an upload, in order: 1 MiB chunks (the last may be shorter);
-/// an `Err` item aborts the upload.
+/// The bytes of one blob for an upload, in order: pieces of [`PIECE`] bytes (the last may
+/// be shorter); an `Err` item aborts the upload.
 pub type ChunkReceiver = tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>;
 
 type Chunks = Arc<tokio::sync::Mutex<ChunkReceiver>>;
 
-/// A request body that takes the next `len` bytes from the reader's chunks. Chunks are
-/// 1 MiB and [`CHUNK`] is a multiple of that, so a chunk never straddles two bodies; bodies
-/// are sent one after another, so they never contend for the receiver.
+/// A request body that takes the next `len` bytes from the reader's chunks. They come in
+/// [`PIECE`]s, so a piece never straddles two bodies; bodies are sent one after another, so
+/// they never contend for the receiver.
 fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::Progress) -> reqwest::Body {
     let state = (Arc::clone(chunks), len, progress);
     reqwest::Body::wrap_stream(futures_util::stream::unfold(state, |(chunks, left, progress)| async move {

@@ -14,7 +14,7 @@ use genesis_bundle::Progress;
 use genesis_trust::{CheckedBundle, VerifiedBundle};
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, media_types};
 
-use crate::archive_blobs::{ArchiveIndex, image_top};
+use crate::archive_blobs::{ArchiveIndex, image_top, layout_path};
 use crate::stream_upload::{self, UploadSink};
 use crate::{Manifest, PushOutcome, Registry, RegistryError, Result};
 
@@ -195,8 +195,7 @@ impl LoadPlan {
         destination: &Destination,
     ) -> Result<LoadPlan> {
         let (index, images) = plan_all(bundle.archive(), bundle.signed_bom(), destination)?;
-        let pairs: BTreeSet<(String, Digest)> =
-            images.iter().flat_map(|p| p.blobs.keys().map(|d| (p.repository.clone(), d.clone()))).collect();
+        let pairs: BTreeSet<(String, Digest)> = blob_pairs(&images).collect();
         let answers = futures_util::stream::iter(pairs.into_iter().map(|(repo, digest)| async move {
             let has = registry.has_blob(&repo, &digest).await?;
             Ok::<_, RegistryError>(has.then_some((repo, digest)))
@@ -228,12 +227,13 @@ impl LoadPlan {
     /// Whether the registry has every blob: then only the manifests are needed and the
     /// payload need not be read at all ([`push_manifests_only`]).
     pub fn complete(&self) -> bool {
-        self.pairs().all(|pair| self.present.contains(&pair))
+        blob_pairs(&self.images).all(|pair| self.present.contains(&pair))
     }
+}
 
-    fn pairs(&self) -> impl Iterator<Item = (String, Digest)> + '_ {
-        self.images.iter().flat_map(|p| p.blobs.keys().map(|d| (p.repository.clone(), d.clone())))
-    }
+/// Every `(repository, blob)` pair the images need.
+fn blob_pairs(images: &[ImagePlan]) -> impl Iterator<Item = (String, Digest)> + '_ {
+    images.iter().flat_map(|p| p.blobs.keys().map(|d| (p.repository.clone(), d.clone())))
 }
 
 /// The fast path of a re-load: the registry has every blob of a bundle whose BOM signature
@@ -337,7 +337,7 @@ pub async fn load(
             if plan.present.contains(&(repo.clone(), digest.clone())) || streamed.contains_key(digest) {
                 continue;
             }
-            let path = format!("oci/{}", digest.blob_path());
+            let path = layout_path(digest);
             streamed.insert(digest.clone(), repo.clone());
             let target = stream_upload::Target {
                 digest: digest.clone(),

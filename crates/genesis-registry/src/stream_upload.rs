@@ -18,10 +18,8 @@ use genesis_types::{BundlePath, Digest};
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
 
+use crate::client::PIECE;
 use crate::{Registry, Result};
-
-/// Size of the chunks handed to an upload (what the client's chunked upload expects).
-const CHUNK_LEN: usize = 1 << 20;
 
 /// A quantity that blocking code waits for (bytes queued, uploads open).
 struct Budget {
@@ -135,7 +133,7 @@ impl UploadSink {
             registry,
             runtime: tokio::runtime::Handle::current(),
             targets,
-            memory: Budget::new(memory.max(CHUNK_LEN as u64)),
+            memory: Budget::new(memory.max(PIECE as u64)),
             slots: Budget::new(concurrency.max(1) as u64),
             open: None,
             started: Vec::new(),
@@ -146,18 +144,20 @@ impl UploadSink {
     /// The uploads started, once the pass is over (an upload still open is aborted), and
     /// whether the sink stopped the pass because the registry refused one.
     pub fn finish(mut self) -> (Vec<Started>, bool) {
+        (std::mem::take(&mut self.started), self.stop.load(Ordering::Relaxed))
+    }
+
+    /// Ends the open upload with an error: its blob got no verdict.
+    fn abort_open(&mut self) {
         if let Some(open) = self.open.take() {
             open.abort();
         }
-        (std::mem::take(&mut self.started), self.stop.load(Ordering::Relaxed))
     }
 }
 
 impl Drop for UploadSink {
     fn drop(&mut self) {
-        if let Some(open) = self.open.take() {
-            open.abort();
-        }
+        self.abort_open();
     }
 }
 
@@ -167,12 +167,10 @@ impl PayloadSink for UploadSink {
     }
 
     fn file(&mut self, path: &BundlePath) -> genesis_bundle::Result<Box<dyn Write + '_>> {
-        if let Some(open) = self.open.take() {
-            open.abort();
-        }
+        self.abort_open();
         let Some(target) = self.targets.get(path.as_str()).cloned() else { return Ok(Box::new(io::sink())) };
         let slot = self.slots.lease(1);
-        let capacity = (self.memory.total as usize / CHUNK_LEN) + 2;
+        let capacity = (self.memory.total as usize / PIECE) + 2;
         let (tx, rx) = tokio::sync::mpsc::channel(capacity);
         let (registry, stop) = (self.registry.clone(), Arc::clone(&self.stop));
         let t = target.clone();
@@ -189,17 +187,16 @@ impl PayloadSink for UploadSink {
         Ok(Box::new(UploadWriter { sink: self, buf: None }))
     }
 
-    fn verified(&mut self, path: &BundlePath) -> genesis_bundle::Result<()> {
-        if self.targets.contains_key(path.as_str())
-            && let Some(open) = self.open.take()
-        {
+    fn verified(&mut self, _path: &BundlePath) -> genesis_bundle::Result<()> {
+        // Only the file just written can be open: it is the one that matched.
+        if let Some(open) = self.open.take() {
             open.complete();
         }
         Ok(())
     }
 }
 
-/// Cuts a blob's bytes into leased 1 MiB chunks for its upload.
+/// Cuts a blob's bytes into leased [`PIECE`]s for its upload.
 struct UploadWriter<'a> {
     sink: &'a mut UploadSink,
     buf: Option<(Vec<u8>, Lease)>,
@@ -221,10 +218,10 @@ impl Write for UploadWriter<'_> {
             return Err(io::Error::other("stopped: the registry refused an upload"));
         }
         let memory = &self.sink.memory;
-        let (buf, _) = self.buf.get_or_insert_with(|| (Vec::with_capacity(CHUNK_LEN), memory.lease(CHUNK_LEN as u64)));
-        let n = data.len().min(CHUNK_LEN - buf.len());
+        let (buf, _) = self.buf.get_or_insert_with(|| (Vec::with_capacity(PIECE), memory.lease(PIECE as u64)));
+        let n = data.len().min(PIECE - buf.len());
         buf.extend_from_slice(&data[..n]);
-        if buf.len() == CHUNK_LEN {
+        if buf.len() == PIECE {
             self.push();
         }
         Ok(n)
@@ -332,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_verified_blob_is_sent_whole() {
-        let blob = vec![7u8; 3 * CHUNK_LEN + 5];
+        let blob = vec![7u8; 3 * PIECE + 5];
         let (seen, result) = stream(&blob, true);
         assert_eq!(seen, (blob.len() as u64, true));
         result.unwrap();
@@ -340,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_blob_without_its_verdict_never_completes_its_upload() {
-        let blob = vec![7u8; 3 * CHUNK_LEN + 5];
+        let blob = vec![7u8; 3 * PIECE + 5];
         let (seen, result) = stream(&blob, false);
         assert!(!seen.1, "the registry received the whole blob");
         assert!(seen.0 < blob.len() as u64);
@@ -354,7 +351,7 @@ mod tests {
         let options = RegistryOptions { plain_http: true, retries: 1, ..Default::default() };
         let registry = Registry::new(&format!("127.0.0.1:{port}"), &options).unwrap();
         let path: BundlePath = "oci/blobs/sha256/ab".parse().unwrap();
-        let blob = vec![7u8; 64 * CHUNK_LEN];
+        let blob = vec![7u8; 64 * PIECE];
         let target = Target {
             digest: genesis_bundle::sha256(&blob),
             size: blob.len() as u64,

@@ -276,7 +276,7 @@ impl VerifiedBundle {
     }
 
     /// Streams the whole payload, checking every entry and the sidecars, keeping nothing.
-    /// The result is the proof the loader asks for.
+    /// The result is the proof `serve` and `export` ask for.
     pub fn check(self) -> Result<CheckedBundle> {
         self.check_with(&mut Discard)
     }
