@@ -138,10 +138,10 @@ fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (path, data) in files {
         if let Some(dir) = path.strip_suffix('/') {
-            out.extend_from_slice(&dir_header(&format!("{dir}/"), EPOCH));
+            out.extend_from_slice(&dir_header(&format!("{dir}/"), EPOCH).expect("fixture paths fit a tar header"));
             continue;
         }
-        out.extend_from_slice(&file_header(path, data.len() as u64, EPOCH));
+        out.extend_from_slice(&file_header(path, data.len() as u64, EPOCH).expect("fixture paths fit a tar header"));
         out.extend_from_slice(data);
         out.extend(std::iter::repeat_n(0u8, padding(data.len() as u64)));
     }
@@ -259,7 +259,7 @@ enum Entry {
 
 fn header_with(path: &[u8], size: u64, kind: u8) -> [u8; BLOCK] {
     // Start from a canonical header for a placeholder name, then set the raw name and type.
-    let mut h = file_header("x", size, EPOCH);
+    let mut h = file_header("x", size, EPOCH).expect("a one-byte path fits a tar header");
     h[..100].fill(0);
     h[..path.len()].copy_from_slice(path);
     h[156] = kind;
@@ -281,7 +281,7 @@ fn assemble(entries: &[Entry]) -> anyhow::Result<Vec<u8>> {
                 tar.extend_from_slice(data);
                 tar.extend(std::iter::repeat_n(0u8, padding(data.len() as u64)));
             }
-            Entry::Dir(d) => tar.extend_from_slice(&dir_header(d, EPOCH)),
+            Entry::Dir(d) => tar.extend_from_slice(&dir_header(d, EPOCH)?),
             Entry::Special(path, kind) => tar.extend_from_slice(&header_with(path, 0, *kind)),
             Entry::Announcing(path, size, data) => {
                 tar.extend_from_slice(&header_with(path, *size, b'0'));
@@ -408,6 +408,7 @@ fn write_cases(dir: &Path, good: &Path, test_key: &PrivateKey, other_key: &Priva
     cases.push(("truncated", good_bytes[..good_bytes.len() / 2].to_vec()));
     cases.push(("trailing-garbage", [good_bytes.as_slice(), b"GARBAGE AFTER THE SEEK TABLE\n"].concat()));
     cases.push(("decompression-bomb", bomb(test_key)?));
+    cases.push(("blob-name-mismatch", blob_name_mismatch(&entries, &bom, test_key)?));
     // Attestations. A validly signed BOM of another release with this bundle's provenance
     // (mix-and-match); a provenance whose statement was edited after signing; a re-signed
     // BOM whose SBOM leaves out a manifest.
@@ -474,6 +475,38 @@ fn edit_envelope_payload(envelope: &[u8], from: &str, to: &str) -> anyhow::Resul
     anyhow::ensure!(payload.contains(from), "the provenance names {from}");
     v["payload"] = b64.encode(payload.replacen(from, to, 1)).into();
     Ok(serde_json::to_vec_pretty(&v)?)
+}
+
+/// The good bundle with the contents of two OCI blobs swapped and the BOM updated to match
+/// and re-signed with the trusted key (no provenance, whose subject would not match): every
+/// entry's size and sha256 are right, but `oci/blobs/sha256/A` holds B's bytes, so `serve`
+/// would advertise A and send B.
+fn blob_name_mismatch(entries: &[Entry], bom: &Bom, key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
+    let blobs: Vec<&str> =
+        bom.files.iter().map(|f| f.path.as_str()).filter(|p| p.starts_with("oci/blobs/sha256/")).take(2).collect();
+    let &[a, b] = blobs.as_slice() else { bail!("the demo has two blobs") };
+    let (i, j) = (position(entries, a), position(entries, b));
+    let (Entry::File(_, data_a), Entry::File(_, data_b)) = (&entries[i], &entries[j]) else {
+        unreachable!("position finds files")
+    };
+    let mut bom = bom.clone();
+    for f in &mut bom.files {
+        let now_holds = match f.path.as_str() {
+            p if p == a => data_b,
+            p if p == b => data_a,
+            _ => continue,
+        };
+        f.size = now_holds.len() as u64;
+        f.sha256 = sha256(now_holds);
+    }
+    let bom_bytes = bom.to_bytes();
+    let mut e = entries.to_vec();
+    e[i] = file(a, data_b);
+    e[j] = file(b, data_a);
+    e[0] = file(BOM_PATH, &bom_bytes);
+    e[1] = file(SIGNATURE_PATH, &encode_signature(&key.sign(&bom_bytes)));
+    e.remove(2);
+    assemble(&e)
 }
 
 /// The good bundle with `manifest` removed from its SBOM, the BOM updated to the new SBOM

@@ -91,9 +91,10 @@ fn test_deps(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Everything CI runs after installing packages, cheapest and most likely to fail first:
+/// formatting, dependency invariants, licences, fixtures and clippy run before the minutes of
+/// test-tool set-up (npm, pip, the servers built from source) and the test suite.
 fn ci(root: &Path) -> anyhow::Result<()> {
-    test_deps(root)?;
-    tools::run(root)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run_cmd(Command::new(&cargo).current_dir(root).args(["fmt", "--all", "--check"]))?;
     check_deps::run(root)?;
@@ -109,6 +110,8 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         "-D",
         "warnings",
     ]))?;
+    test_deps(root)?;
+    tools::run(root)?;
     run_cmd(Command::new(&cargo).current_dir(root).args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
     run_cmd(Command::new(&cargo).current_dir(root).args(["test", "--workspace", "--doc"]))?;
     Ok(())

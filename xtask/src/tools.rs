@@ -3,11 +3,12 @@
 //! API on) and `target/tools/kube-apiserver` (Kubernetes 1.20.2 from bookworm's `kubernetes`
 //! source, vendor/ included). Sources are downloaded with an apt configuration under /tmp
 //! (never installed or committed) and built with bookworm's Go; ocireg adds our 20-line
-//! `xtask/ocireg/main.go`. The workplace caches a prebuilt ocireg in `../shared/tools`, used
-//! when present. Its cached kube-apiserver is not used: built with Go 1.19 over the reflect2
-//! 1.0.1 and json-iterator 1.1.10 that Kubernetes 1.20 vendors, it panics decoding JSON
-//! bodies with maps (every custom resource, a ConfigMap's data); ours swaps in bookworm's
-//! reflect2 1.0.2 and json-iterator 1.1.12 (the Go 1.18 fixes) before building (~7 minutes).
+//! `xtask/ocireg/main.go`. Built with Go 1.19 over the reflect2 1.0.1 and json-iterator
+//! 1.1.10 that Kubernetes 1.20 vendors, kube-apiserver panics decoding JSON bodies with maps
+//! (every custom resource, a ConfigMap's data); ours swaps in bookworm's reflect2 1.0.2 and
+//! json-iterator 1.1.12 (the Go 1.18 fixes) before building (~7-14 minutes). The workplace
+//! caches both binaries, built exactly so, in `../shared/tools`: a cached copy is used when
+//! present and it unpacks to the expected SHA-256; otherwise the tool is built from source.
 
 use std::path::Path;
 use std::process::Command;
@@ -34,7 +35,14 @@ const TOOLS: &[Tool] = &[
         )),
         build: build_ocireg,
     },
-    Tool { name: "kube-apiserver-reflect2-fixed", cache: None, build: build_kube_apiserver },
+    Tool {
+        name: "kube-apiserver-reflect2-fixed",
+        cache: Some((
+            "kube-apiserver-v1.20.2-reflect2-fixed-linux-amd64.xz",
+            "7d5368575d96e909e08a9d9827fcf2c6cbd3f1a1a082393bf94869075d3f0d40",
+        )),
+        build: build_kube_apiserver,
+    },
 ];
 
 pub fn run(root: &Path) -> anyhow::Result<()> {

@@ -1,13 +1,17 @@
 //! `bundle-builder`: the vendor's tool. Generates keys, builds signed byte-stable bundles
 //! from a spec, and inspects a bundle's BOM without unpacking it.
 
+// Stdout is written through `genesis_app::out!`, `outln!` and `print_json`, which a closed
+// pipe ends quietly; `println!` would panic.
+#![deny(clippy::print_stdout)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use genesis_app::registry::RegistryArgs;
-use genesis_app::{LimitArgs, OutputFormat, exit, interrupt, print_json};
+use genesis_app::{LimitArgs, OutputFormat, exit, interrupt, out, outln, print_json};
 use genesis_build::{BuildOptions, BundleSpec};
 use genesis_bundle::{ArchiveReader, Bom};
 use genesis_trust::PrivateKey;
@@ -87,6 +91,10 @@ fn main() -> ExitCode {
     genesis_app::init_logging();
     interrupt::install();
     let cli = Cli::parse();
+    // `create` announces the registries and chart repositories of its spec; the rest contact nothing.
+    if !matches!(cli.command, Command::Create(_)) {
+        genesis_app::announce_endpoints("bundle-builder", &[]);
+    }
     exit::run(|| match cli.command {
         Command::Keygen { output_dir, encrypt } => keygen(&output_dir, encrypt),
         Command::Create(args) => create(args),
@@ -97,7 +105,7 @@ fn main() -> ExitCode {
 fn keygen(dir: &Path, encrypt: bool) -> anyhow::Result<u8> {
     let password = if encrypt { Some(genesis_app::password::for_writing().map_err(anyhow::Error::msg)?) } else { None };
     let (private, public) = genesis_build::keygen(dir, password.as_deref())?;
-    println!("wrote {} (private, mode 0600) and {}", private.display(), public.display());
+    outln!("wrote {} (private, mode 0600) and {}", private.display(), public.display())?;
     Ok(exit::OK)
 }
 
@@ -119,7 +127,7 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
     let key = PrivateKey::from_pem_file_with_password(&key, &genesis_app::password::for_reading)?;
     let hosts = genesis_build::pull::hosts(&spec);
     let endpoints: Vec<String> = hosts.iter().map(|h| registry.endpoint(h)).collect();
-    genesis_app::announce_endpoints("bundle-builder", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());
+    genesis_app::announce_endpoints("bundle-builder", &endpoints);
     let cache_dir = cache_dir.unwrap_or_else(genesis_build::pull::default_cache_dir);
     // With a policy, the pull step runs even for local sources: it refuses unsigned ones.
     let pulled = if hosts.is_empty() && signers.is_none() {
@@ -159,10 +167,10 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
     match output {
         OutputFormat::Json => print_json(&out)?,
         OutputFormat::Text => {
-            println!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files);
-            println!("  sha256 {}", out.sha256);
-            println!("  bom    {} signed by {}", out.bom_sha256, key.public_key().fingerprint());
-            println!("  wrote  {} and {}", out.sha256_file.display(), out.signature_file.display());
+            outln!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files)?;
+            outln!("  sha256 {}", out.sha256)?;
+            outln!("  bom    {} signed by {}", out.bom_sha256, key.public_key().fingerprint())?;
+            outln!("  wrote  {} and {}", out.sha256_file.display(), out.signature_file.display())?;
         }
     }
     Ok(exit::OK)
@@ -197,7 +205,7 @@ fn inspect(bundle: &Path, output: OutputFormat, limits: &LimitArgs) -> anyhow::R
     };
     match output {
         OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Text => print!("{}", render_inspection(&report)),
+        OutputFormat::Text => out!("{}", render_inspection(&report))?,
     }
     Ok(exit::OK)
 }

@@ -1,16 +1,13 @@
 //! `bundle-loader export`: verify, then write the bundle's images as one archive a container
 //! runtime imports (`ctr -n k8s.io images import`, `podman load`, k3s' air-gap images folder).
 
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use genesis_app::verify::{VerifyArgs, check_bundle, refuse};
-use genesis_app::{OutputFormat, exit, print_json};
-use genesis_registry::ArchiveIndex;
+use genesis_app::{OutputFormat, exit, outln, print_json};
 use genesis_registry::export::{RuntimeFormat, export_images};
-use genesis_trust::SignedBom as _;
 use genesis_types::Platform;
 
 /// The archive formats of `--format`.
@@ -47,7 +44,6 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         Err(e) => return refuse(&args.verify, e, "nothing was exported"),
     };
     let limits = args.verify.limits.limits();
-    let index = ArchiveIndex::open(checked.archive(), checked.signed_bom(), &limits)?;
     let format = match args.format {
         Format::OciArchive => RuntimeFormat::OciArchive,
         Format::DockerArchive => RuntimeFormat::DockerArchive,
@@ -56,13 +52,17 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     let partial = genesis_bundle::scratch::scratch_path(target, "partial")
         .with_context(|| format!("{} has no file name", target.display()))?;
     genesis_app::interrupt::remove_on_interrupt(partial.clone());
-    let written = File::create(&partial).with_context(|| format!("creating {}", partial.display())).and_then(|file| {
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        let images = export_images(&index, checked.signed_bom(), format, args.platform.as_ref(), &mut out)?;
-        out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", partial.display()))?;
-        std::fs::rename(&partial, target).with_context(|| format!("renaming into {}", target.display()))?;
-        Ok(images)
-    });
+    // Created exclusively: the output folder may be shared, and nothing planted at the
+    // scratch name is written through.
+    let written = genesis_bundle::scratch::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))
+        .and_then(|file| {
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            let images = export_images(&checked, &limits, format, args.platform.as_ref(), &mut out)?;
+            out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", partial.display()))?;
+            std::fs::rename(&partial, target).with_context(|| format!("renaming into {}", target.display()))?;
+            Ok(images)
+        });
     let images = match written {
         Ok(images) => images,
         Err(e) => {
@@ -75,9 +75,9 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         OutputFormat::Text => {
             eprint!("{}", genesis_app::verify::render_text(checked.report()));
             for image in &images {
-                println!("✓ {} ({}, {})", image.name, image.digest, image.platforms.join(", "));
+                outln!("✓ {} ({}, {})", image.name, image.digest, image.platforms.join(", "))?;
             }
-            println!("wrote {}", target.display());
+            outln!("wrote {}", target.display())?;
         }
     }
     Ok(exit::OK)

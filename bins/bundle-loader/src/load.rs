@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use genesis_app::registry::RegistryArgs;
 use genesis_app::verify::{VerifyArgs, refuse, refused, verify_signature};
-use genesis_app::{OutputFormat, exit, print_json, progress};
+use genesis_app::{OutputFormat, exit, out, outln, print_json, progress};
 use genesis_kube::{ApplyOptions, ApplyReport, Cluster, InstallRecord, Outcome};
 use genesis_registry::rewrite::{self, ImageMap};
 use genesis_registry::{Destination, LoadPlan, RegistryError, load::DEFAULT_CONCURRENCY};
@@ -57,11 +57,12 @@ pub struct LoadArgs {
 
 const NOT_LOADED: &str = "no image was loaded";
 
-/// Runs `load`: verify the BOM signature; if the registry already has every blob, push the
-/// manifests (checked against the signed digests) without reading the payload; otherwise
-/// check the whole bundle, uploading the missing blobs in the same pass, and push the
-/// manifests once it checked out. Then, as asked, write the rewritten manifests and apply
-/// them.
+/// Runs `load`: verify the BOM signature; if the registry already has every blob, check the
+/// attestations the policy judged (the SBOM, read by random access) and push the manifests
+/// (checked against the signed digests) without reading the rest of the payload;
+/// otherwise check the whole bundle, uploading the missing blobs in the same pass, and push
+/// the manifests once it checked out. Then, as asked, write the rewritten manifests and
+/// apply them.
 pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
@@ -72,7 +73,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     };
     let mut endpoints = vec![args.connection.endpoint(&args.registry.host)];
     endpoints.extend(cluster.as_ref().map(|c| c.describe().to_owned()));
-    genesis_app::announce_endpoints("bundle-loader", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());
+    genesis_app::announce_endpoints("bundle-loader", &endpoints);
     let verified = match verify_signature(&args.verify) {
         Ok(v) => v,
         Err(e) => return refuse(&args.verify, e, NOT_LOADED),
@@ -89,15 +90,26 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         }
         other => other?,
     };
-    let (summary, bundle): (_, Box<dyn SignedBom>) = if plan.complete() {
+    let (summary, bundle, verification): (_, Box<dyn SignedBom>, _) = if plan.complete() {
+        let attested = match verified.check_attestations() {
+            Ok(a) => a,
+            Err(e) => return refuse(&args.verify, e, NOT_LOADED),
+        };
         let summary = runtime.block_on(genesis_registry::push_manifests_only(plan, &registry))?;
+        let verification = Verification::payload_not_reread(&attested);
         eprintln!(
             "✓ signature OK (key {}); every blob is already in {}: payload not re-read",
             verified.key(),
             summary.registry
         );
-        verified.mark_installed()?;
-        (summary, Box::new(verified))
+        if args.verify.output == OutputFormat::Text {
+            for decision in &attested.policy {
+                eprintln!("✓ policy: {decision}");
+            }
+            eprintln!("  {verification}");
+        }
+        verified.mark_installed(&attested)?;
+        (summary, Box::new(verified), verification)
     } else {
         // One pass: the payload is checked and the missing blobs uploaded from it. A bar for
         // the pass, then one per image: its blob bytes in place in the registry.
@@ -112,7 +124,8 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
             eprint!("{}", genesis_app::verify::render_text(checked.report()));
         }
         checked.mark_installed()?;
-        (summary, Box::new(checked))
+        let verification = Verification::payload_checked(checked.report());
+        (summary, Box::new(checked), verification)
     };
     let charts = runtime.block_on(genesis_registry::charts::push_charts(&*bundle, &registry, &args.registry))?;
     // Read back and rewritten once, for whichever of --manifests-out and --apply asks.
@@ -127,7 +140,8 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     };
     let applied = match &cluster {
         Some(cluster) => {
-            let mut applied = runtime.block_on(apply_manifests(cluster, &*bundle, &manifests, args.dry_run))?;
+            let mut applied =
+                runtime.block_on(apply_manifests(cluster, &*bundle, &manifests, &verification, args.dry_run))?;
             if args.wait && applied.report.conflicts().next().is_none() {
                 let timeout = std::time::Duration::from_secs(args.timeout);
                 applied.readiness =
@@ -137,33 +151,107 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    report(args, &summary, &charts, rewritten, applied.as_ref())
+    report(args, &summary, &verification, &charts, rewritten, applied.as_ref())
 }
 
-/// The cluster's install record of this bundle name says a newer version is installed: a
-/// refusal (unless allowed, which is said).
+/// What a load verified of the bundle, in its report and in the cluster's install record:
+/// a re-load that did not read the payload again says so.
+#[derive(Debug)]
+struct Verification {
+    /// How much of the payload was read.
+    payload: &'static str,
+    /// The bundle's SBOM: `verified` (read and checked against the signed BOM) or `none`.
+    sbom: &'static str,
+    /// The SLSA provenance: `verified` or `none`.
+    provenance: &'static str,
+    /// The archive's `.sha256`, `.sig` and `.cosign.bundle`, which sign the whole file.
+    sidecars: &'static str,
+}
+
+impl Verification {
+    fn payload_checked(report: &genesis_trust::VerifyReport) -> Verification {
+        let payload = "every entry checked against the signed BOM";
+        Verification::new(payload, report.sbom.is_some(), report.provenance.is_some(), "checked when present")
+    }
+
+    fn payload_not_reread(attested: &genesis_trust::AttestationReport) -> Verification {
+        let payload = "not re-read, every blob already in the registry under its signed digest";
+        Verification::new(payload, attested.sbom.is_some(), attested.provenance.is_some(), "not checked")
+    }
+
+    fn new(payload: &'static str, sbom: bool, provenance: bool, sidecars: &'static str) -> Verification {
+        let state = |verified: bool| if verified { "verified" } else { "none" };
+        Verification { payload, sbom: state(sbom), provenance: state(provenance), sidecars }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "payload": self.payload, "sbom": self.sbom, "provenance": self.provenance, "sidecars": self.sidecars,
+        })
+    }
+}
+
+impl std::fmt::Display for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "payload: {}; sbom: {}; provenance: {}; sidecars: {}",
+            self.payload, self.sbom, self.provenance, self.sidecars
+        )
+    }
+}
+
+/// Anti-rollback from the cluster's install record of this bundle name: a newer version
+/// installed is a refusal, and so is a record or a version it cannot compare (never taken
+/// for "nothing installed"), unless allowed, which is said.
 async fn downgrade(
     cluster: &Cluster,
     bom: &genesis_bundle::Bom,
     allowed: bool,
 ) -> anyhow::Result<Option<anyhow::Error>> {
-    let records = genesis_kube::read_records(cluster).await?;
-    let Some(installed) = records.iter().find(|r| r.name == bom.name) else { return Ok(None) };
-    let parse = |v: &str| semver::Version::parse(v).ok();
-    let (Some(theirs), Some(ours)) = (parse(&installed.version), parse(&bom.version)) else { return Ok(None) };
-    if ours >= theirs {
-        return Ok(None);
-    }
+    let (reason, note) = match genesis_kube::read_record(cluster, &bom.name).await {
+        Ok(None) => return Ok(None),
+        Ok(Some(installed)) => match (semver::Version::parse(&installed.version), semver::Version::parse(&bom.version))
+        {
+            (Ok(theirs), Ok(ours)) if ours >= theirs => return Ok(None),
+            (Ok(theirs), Ok(ours)) => (
+                format!(
+                    "{} {ours} is older than {theirs}, installed on {} (applied {})",
+                    bom.name,
+                    cluster.describe(),
+                    installed.applied_at
+                ),
+                format!("downgrading {} from {theirs} to {ours}", bom.name),
+            ),
+            (Err(e), _) => not_compared(format!(
+                "install record {}: the installed version {:?} is not a semantic version ({e})",
+                installed.location(),
+                installed.version
+            )),
+            (Ok(theirs), Err(e)) => not_compared(format!(
+                "{} {:?} is not a semantic version ({e}), so it cannot be compared with {theirs}, installed on {} (install record {})",
+                bom.name,
+                bom.version,
+                cluster.describe(),
+                installed.location()
+            )),
+        },
+        Err(e @ genesis_kube::KubeError::UnreadableRecord { .. }) => not_compared(e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
     if allowed {
-        eprintln!("! downgrading {} from {theirs} to {ours} (--allow-downgrade)", bom.name);
+        eprintln!("! {note} (--allow-downgrade)");
         return Ok(None);
     }
     Ok(Some(anyhow::anyhow!(
-        "policy refuses the bundle (antiRollback): {} {ours} is older than {theirs}, installed on {} (applied {}); pass --allow-downgrade to do it anyway",
-        bom.name,
-        cluster.describe(),
-        installed.applied_at
+        "policy refuses the bundle (antiRollback): {reason}; pass --allow-downgrade to do it anyway"
     )))
+}
+
+/// A reason anti-rollback cannot judge, and what is said when `--allow-downgrade` goes ahead.
+fn not_compared(reason: String) -> (String, String) {
+    let note = format!("{reason}: anti-rollback not checked");
+    (reason, note)
 }
 
 /// What `--apply` did: the apply report and the objects an earlier version applied that this
@@ -180,6 +268,7 @@ async fn apply_manifests(
     cluster: &Cluster,
     bundle: &dyn SignedBom,
     manifests: &[rewrite::RewrittenManifest],
+    verification: &Verification,
     dry_run: bool,
 ) -> anyhow::Result<Applied> {
     let mut objects = Vec::new();
@@ -200,6 +289,7 @@ async fn apply_manifests(
             &bom.version,
             &bundle.bom_sha256().to_string(),
             genesis_bundle::rfc3339(now),
+            verification.to_string(),
             &report.objects,
         );
         if let Some(previous) = genesis_kube::record_install(cluster, &record).await? {
@@ -212,6 +302,7 @@ async fn apply_manifests(
 fn report(
     args: &LoadArgs,
     summary: &genesis_registry::LoadSummary,
+    verification: &Verification,
     charts: &[genesis_registry::charts::LoadedChart],
     rewritten: Option<(&std::path::PathBuf, usize)>,
     applied: Option<&Applied>,
@@ -219,6 +310,7 @@ fn report(
     match args.verify.output {
         OutputFormat::Json => print_json(&serde_json::json!({
             "registry": summary.registry,
+            "verification": verification.json(),
             "images": summary.images,
             "charts": charts,
             "manifestsOut": rewritten.map(|(d, n)| serde_json::json!({"dir": d, "rewrittenReferences": n})),
@@ -230,17 +322,22 @@ fn report(
         OutputFormat::Text => {
             for image in &summary.images {
                 let b = &image.blobs;
-                println!(
+                outln!(
                     "✓ {} -> {} ({} uploaded, {} mounted, {} already present; {} bytes sent)",
-                    image.source, image.target, b.uploaded, b.mounted, b.present, b.uploaded_bytes
-                );
+                    image.source,
+                    image.target,
+                    b.uploaded,
+                    b.mounted,
+                    b.present,
+                    b.uploaded_bytes
+                )?;
             }
             for chart in charts {
-                println!("✓ chart {} {} -> {} ({})", chart.name, chart.version, chart.url, chart.digest);
+                outln!("✓ chart {} {} -> {} ({})", chart.name, chart.version, chart.url, chart.digest)?;
             }
-            println!("{} images and {} charts loaded into {}", summary.images.len(), charts.len(), summary.registry);
+            outln!("{} images and {} charts loaded into {}", summary.images.len(), charts.len(), summary.registry)?;
             if let Some((dir, n)) = rewritten {
-                println!("✓ manifests written to {} ({n} image references rewritten)", dir.display());
+                outln!("✓ manifests written to {} ({n} image references rewritten)", dir.display())?;
             }
             if let Some(a) = applied {
                 print_applied(a, args.dry_run)?;
@@ -260,38 +357,38 @@ fn print_applied(a: &Applied, dry_run: bool) -> anyhow::Result<()> {
             Outcome::Conflict => ("✗", "conflict"),
         };
         let would = if dry_run && o.outcome != Outcome::Conflict { " (dry run)" } else { "" };
-        println!("{mark} {} {word}{would}", o.display_name());
+        outln!("{mark} {} {word}{would}", o.display_name())?;
         if let Some(note) = &o.note {
-            println!("    {note}");
+            outln!("    {note}")?;
         }
         if let Some(c) = &o.conflict {
-            println!(
+            outln!(
                 "    {c} — not forced: resolve the ownership (or drop the field from the other manager) and load again"
-            );
+            )?;
         }
         if let Some(result) = &o.result {
-            print!("{}", serde_yaml_ng::to_string(result)?);
-            println!("---");
+            out!("{}", serde_yaml_ng::to_string(result)?)?;
+            outln!("---")?;
         }
     }
     for d in &a.dropped {
-        println!("! {d} is no longer in this bundle (left in place)");
+        outln!("! {d} is no longer in this bundle (left in place)")?;
     }
     for r in &a.readiness {
-        println!("{} {} {}", if r.ready { "✓" } else { "✗" }, r.object, r.detail);
+        outln!("{} {} {}", if r.ready { "✓" } else { "✗" }, r.object, r.detail)?;
     }
     if a.report.unchanged() && !a.report.objects.is_empty() {
-        println!("no change: {} already matches this bundle", a.cluster);
+        outln!("no change: {} already matches this bundle", a.cluster)?;
     } else {
         let count = |x| a.report.objects.iter().filter(|o| o.outcome == x).count();
-        println!(
+        outln!(
             "applied to {}: {} created, {} configured, {} unchanged, {} conflicts",
             a.cluster,
             count(Outcome::Created),
             count(Outcome::Configured),
             count(Outcome::Unchanged),
             count(Outcome::Conflict)
-        );
+        )?;
     }
     Ok(())
 }

@@ -2,6 +2,10 @@
 //! carrier), unpacks it, or loads its images into the cluster-local registry, only once
 //! everything verified.
 
+// Stdout is written through `genesis_app::out!`, `outln!` and `print_json`, which a closed
+// pipe ends quietly; `println!` would panic.
+#![deny(clippy::print_stdout)]
+
 mod export;
 mod load;
 mod resolve;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use genesis_app::{OutputFormat, exit, print_json};
+use genesis_app::{OutputFormat, exit, outln, print_json};
 use genesis_registry::resolver::{Resolver, ResolverConfig};
 
 /// Arguments of `resolve`.
@@ -24,7 +24,7 @@ pub fn run(args: &ResolveArgs) -> anyhow::Result<u8> {
     let config = ResolverConfig::load(&args.config)?;
     let resolver = Resolver::new(&config)?;
     let endpoints = resolver.endpoints();
-    genesis_app::announce_endpoints("bundle-loader", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());
+    genesis_app::announce_endpoints("bundle-loader", &endpoints);
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let resolution = runtime.block_on(resolver.resolve(&args.reference))?;
@@ -32,7 +32,7 @@ pub fn run(args: &ResolveArgs) -> anyhow::Result<u8> {
         OutputFormat::Json => print_json(&resolution)?,
         OutputFormat::Text => {
             let via = resolution.signed_by.as_ref().map(|k| format!(", signature by {k}")).unwrap_or_default();
-            println!("{} -> {} ({:?} layer{via})", resolution.reference, resolution.resolved, resolution.layer);
+            outln!("{} -> {} ({:?} layer{via})", resolution.reference, resolution.resolved, resolution.layer)?;
         }
     }
     Ok(exit::OK)

@@ -1,13 +1,13 @@
 //! `bundle-loader serve`: verify, then serve the bundle as a read-only OCI registry.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use genesis_app::exit;
 use genesis_app::verify::{VerifyArgs, check_bundle, refuse};
-use genesis_registry::serve::{Served, bind, serve, tls_acceptor};
+use genesis_registry::serve::{Served, ServerLimits, bind, serve, tls_acceptor};
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +29,12 @@ pub struct ServeArgs {
     /// eighth of the memory available (the cgroup limit if lower), at most 2048.
     #[arg(long, value_name = "MIB")]
     pub cache_mib: Option<u64>,
+    /// Connections served at once. Past it, a new connection takes the place of one that has
+    /// been quiet for a second (an idle socket, a client that stopped reading), else it is
+    /// closed; each connection may hold a socket and an open file, so keep twice this under
+    /// the open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections)]
+    pub max_connections: NonZeroUsize,
 }
 
 /// An eighth of the memory this process may use (the machine's, or its cgroup's limit if
@@ -59,9 +65,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let limits = ServerLimits { max_connections: args.max_connections, ..ServerLimits::default() };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(async {
+    let serving = runtime.block_on(async {
         let listener = bind(args.listen).await?;
         let repos = served.repositories();
         eprintln!(
@@ -70,8 +77,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             listener.local_addr()?,
             repos.join(", ")
         );
-        serve(served, listener, tls).await?;
-        Ok::<_, anyhow::Error>(())
+        Ok::<_, anyhow::Error>(serve(served, listener, tls, limits).await)
     })?;
-    Ok(exit::OK)
+    match serving {}
 }

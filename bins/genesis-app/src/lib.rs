@@ -3,6 +3,10 @@
 //! `genesis` and `bundle-loader` offer. Nothing here decides trust; it renders what
 //! `genesis-trust` decided.
 
+// Stdout is written through `out!`, `outln!` and `print_json`, which a closed pipe ends
+// quietly; `println!` would panic.
+#![deny(clippy::print_stdout)]
+
 pub mod exit;
 pub mod interrupt;
 pub mod password;
@@ -10,7 +14,8 @@ pub mod progress;
 pub mod registry;
 pub mod verify;
 
-use std::io::Write;
+use std::io::Write as _;
+use std::sync::OnceLock;
 
 use clap::ValueEnum;
 
@@ -62,16 +67,86 @@ pub fn init_logging() {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
-/// Logs, before any work, every out-of-boundary endpoint this run may contact, so an
-/// operator can audit egress from the first log line. An empty list is logged as `none`.
-pub fn announce_endpoints(tool: &str, endpoints: &[&str]) {
-    let list = if endpoints.is_empty() { "none".to_owned() } else { endpoints.join(", ") };
-    tracing::info!(tool, endpoints = %list, "network endpoints this run may contact: {list}");
+/// The endpoints this run announced, for the JSON report.
+static ANNOUNCED: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Says, before the first connection and whatever `RUST_LOG` says, every out-of-boundary
+/// endpoint this run may contact, so that an operator can audit egress from the first line:
+/// one line on stderr in a stable format (README.md, "Network endpoints"),
+/// `TOOL: network: this run contacts only A, B` or `TOOL: network: this run contacts nothing`.
+/// JSON reports carry the same list ([`print_json`]). Call it once per run.
+pub fn announce_endpoints(tool: &str, endpoints: &[String]) {
+    eprintln!("{}", announcement(tool, endpoints));
+    let _ = ANNOUNCED.set(endpoints.to_vec());
 }
 
-/// Prints a value as pretty JSON on stdout.
-pub fn print_json(value: &impl serde::Serialize) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)
+fn announcement(tool: &str, endpoints: &[String]) -> String {
+    match endpoints {
+        [] => format!("{tool}: network: this run contacts nothing"),
+        _ => format!("{tool}: network: this run contacts only {}", endpoints.join(", ")),
+    }
+}
+
+/// Writes to stdout. A reader that went away (`| head`, `| true`) ends the output quietly:
+/// the rest is dropped and the command keeps its own exit code, so a failed verification
+/// still exits 1 and only a finished command 0. Any other write error (a full disk behind
+/// `>`) is returned. `println!` would panic instead: the binaries print through [`out!`] and
+/// [`outln!`].
+pub fn write_stdout(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    match std::io::stdout().lock().write_fmt(text) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written,
+    }
+}
+
+/// `print!` through [`write_stdout`]: an `std::io::Result<()>`, never a panic.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` through [`write_stdout`]: an `std::io::Result<()>`, never a panic.
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Prints a report as pretty JSON on stdout (through [`write_stdout`]). A report that is a
+/// JSON object also carries `endpoints`: the list this run announced it may contact.
+pub fn print_json(report: &impl serde::Serialize) -> std::io::Result<()> {
+    /// The report's own fields, then `endpoints`.
+    #[derive(serde::Serialize)]
+    struct WithEndpoints<'a, T> {
+        #[serde(flatten)]
+        report: &'a T,
+        endpoints: &'a [String],
+    }
+    let text = match ANNOUNCED.get() {
+        Some(endpoints) if serde_json::to_value(report)?.is_object() => {
+            serde_json::to_string_pretty(&WithEndpoints { report, endpoints })?
+        }
+        _ => serde_json::to_string_pretty(report)?,
+    };
+    outln!("{text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_announcement_is_one_line_naming_every_endpoint_or_nothing() {
+        assert_eq!(announcement("genesis", &[]), "genesis: network: this run contacts nothing");
+        assert_eq!(
+            announcement("bundle-loader", &["http://127.0.0.1:5000".into(), "https://10.0.0.1:6443/".into()]),
+            "bundle-loader: network: this run contacts only http://127.0.0.1:5000, https://10.0.0.1:6443/"
+        );
+    }
 }

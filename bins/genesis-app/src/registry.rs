@@ -53,8 +53,9 @@ impl RegistryArgs {
         })
     }
 
-    /// The URL form of `host` for the endpoint announcement.
+    /// Where requests to `host` go, for the endpoint announcement (the same URL the client
+    /// uses: Docker Hub's names are `https://registry-1.docker.io`).
     pub fn endpoint(&self, host: &str) -> String {
-        format!("{}://{host}", if self.plain_http { "http" } else { "https" })
+        genesis_registry::endpoint(host, self.plain_http)
     }
 }

@@ -110,7 +110,7 @@ pub fn run(args: &VerifyArgs, target: Option<&Path>) -> anyhow::Result<u8> {
         Ok(report) => {
             match args.output {
                 OutputFormat::Json => print_json(&serde_json::json!({ "verified": true, "report": report }))?,
-                OutputFormat::Text => print!("{}", render_text(&report)),
+                OutputFormat::Text => crate::out!("{}", render_text(&report))?,
             }
             Ok(exit::OK)
         }

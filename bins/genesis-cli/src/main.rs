@@ -2,6 +2,10 @@
 //! portal, `verify` and `verify-blob` (offline and fail-closed), `license verify` (offline),
 //! and `preflight` (is the environment ready for an install).
 
+// Stdout is written through `genesis_app::out!`, `outln!` and `print_json`, which a closed
+// pipe ends quietly; `println!` would panic.
+#![deny(clippy::print_stdout)]
+
 mod portal;
 mod preflight;
 mod verify_blob;

@@ -8,7 +8,7 @@ use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use genesis_app::{OutputFormat, exit, print_json};
+use genesis_app::{OutputFormat, exit, outln, print_json};
 use genesis_bundle::Progress;
 use genesis_portal::protocol::{ArtifactKind, looks_like_key};
 use genesis_portal::{Downloaded, License, PortalClient};
@@ -78,17 +78,14 @@ fn store_credentials(credentials: &Credentials) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn client(credentials: &Credentials, quiet: bool) -> anyhow::Result<PortalClient> {
+fn client(credentials: &Credentials) -> anyhow::Result<PortalClient> {
     let client = PortalClient::new(
         &credentials.portal,
         &credentials.key,
         credentials.ca_file.as_deref(),
         credentials.plain_http,
     )?;
-    genesis_app::announce_endpoints("genesis", &[client.base()]);
-    if !quiet {
-        eprintln!("network: this run contacts only {}", client.base());
-    }
+    genesis_app::announce_endpoints("genesis", &[client.base().to_owned()]);
     Ok(client)
 }
 
@@ -106,10 +103,10 @@ pub struct LoginArgs {
     /// The portal (https://…); remembered. Defaults to the portal of the last login.
     #[arg(long, value_name = "URL", env = "GENESIS_PORTAL")]
     portal: Option<String>,
-    /// Trust only this CA bundle for the portal's TLS (a private CA); remembered.
+    /// Trust only this CA bundle for the portal's TLS (a private CA); remembered for this portal.
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
-    /// Allow plain http:// to a portal that is not on loopback; remembered.
+    /// Allow plain http:// to a portal that is not on loopback; remembered for this portal.
     #[arg(long)]
     plain_http: bool,
 }
@@ -130,7 +127,9 @@ fn read_key() -> anyhow::Result<String> {
 
 /// `genesis login`: checks the key with the portal, then stores it.
 pub fn login(args: &LoginArgs) -> anyhow::Result<u8> {
-    let previous = load_credentials().ok();
+    // What an earlier login remembered (its CA file, plain HTTP) carries over to the same
+    // portal only: another portal starts from the secure defaults.
+    let previous = load_credentials().ok().filter(|c| args.portal.as_deref().is_none_or(|p| same_portal(p, &c.portal)));
     let portal = args
         .portal
         .clone()
@@ -146,11 +145,11 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<u8> {
         ca_file: args.ca_file.clone().or_else(|| previous.as_ref().and_then(|c| c.ca_file.clone())),
         plain_http: args.plain_http || previous.is_some_and(|c| c.plain_http),
     };
-    let client = client(&credentials, false)?;
+    let client = client(&credentials)?;
     let me = runtime()?.block_on(client.whoami())?;
     let path = store_credentials(&credentials)?;
     let scopes: Vec<_> = me.scopes.iter().map(|s| s.as_str()).collect();
-    println!(
+    outln!(
         "logged in to {} as {} (key {}, {}, expires {}); saved to {}",
         client.base(),
         me.org,
@@ -158,16 +157,21 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<u8> {
         scopes.join(", "),
         me.expires,
         path.display()
-    );
+    )?;
     Ok(exit::OK)
+}
+
+/// Whether two portal URLs name the same portal (a trailing `/` aside).
+fn same_portal(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 /// `genesis logout`: forgets the key (contacts nothing).
 pub fn logout() -> anyhow::Result<u8> {
     let path = credentials_path()?;
     match std::fs::remove_file(&path) {
-        Ok(()) => println!("logged out: removed {}", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("not logged in"),
+        Ok(()) => outln!("logged out: removed {}", path.display())?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => outln!("not logged in")?,
         Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
     }
     Ok(exit::OK)
@@ -194,24 +198,24 @@ fn human_size(bytes: u64) -> String {
 
 /// `genesis releases`: the versions the key is entitled to.
 pub fn releases(args: &ReleasesArgs) -> anyhow::Result<u8> {
-    let client = client(&load_credentials()?, false)?;
+    let client = client(&load_credentials()?)?;
     let releases = runtime()?.block_on(client.releases())?;
     match args.output {
         OutputFormat::Json => print_json(&releases)?,
         OutputFormat::Text => {
-            println!("{:<12} {:<12} {:<22} {:>7} {:>10}", "PRODUCT", "VERSION", "PUBLISHED", "BUNDLES", "SIZE");
+            outln!("{:<12} {:<12} {:<22} {:>7} {:>10}", "PRODUCT", "VERSION", "PUBLISHED", "BUNDLES", "SIZE")?;
             for r in &releases {
-                println!(
+                outln!(
                     "{:<12} {:<12} {:<22} {:>7} {:>10}",
                     r.product,
                     r.version,
                     r.published,
                     r.bundles,
                     human_size(r.size)
-                );
+                )?;
             }
             if releases.is_empty() {
-                println!("(no release you are entitled to)");
+                outln!("(no release you are entitled to)")?;
             }
         }
     }
@@ -240,7 +244,7 @@ pub struct PullArgs {
 /// `genesis pull VERSION`: every file of the release, hashed while downloading, resumed
 /// after an interruption, renamed into place only when its SHA-256 matches.
 pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
-    let client = client(&load_credentials()?, args.quiet)?;
+    let client = client(&load_credentials()?)?;
     std::fs::create_dir_all(&args.output_dir).with_context(|| format!("creating {}", args.output_dir.display()))?;
     let runtime = runtime()?;
     let release = runtime.block_on(client.release(&args.version, args.product.as_deref()))?;
@@ -274,17 +278,17 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
                     Downloaded::Fetched { resumed_from: 0 } => "fetched".to_owned(),
                     Downloaded::Fetched { resumed_from } => format!("resumed after {}", human_size(*resumed_from)),
                 };
-                println!("✓ {}  {}  sha256:{}  ({how})", a.name, human_size(a.size), a.sha256);
+                outln!("✓ {}  {}  sha256:{}  ({how})", a.name, human_size(a.size), a.sha256)?;
             }
-            println!(
+            outln!(
                 "pulled {} {} into {} (signed by {})",
                 release.product,
                 release.version,
                 args.output_dir.display(),
                 release.signer
-            );
+            )?;
             for a in release.artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
-                println!("next: genesis verify {} --key VENDOR.pub", args.output_dir.join(&a.name).display());
+                outln!("next: genesis verify {} --key VENDOR.pub", args.output_dir.join(&a.name).display())?;
             }
         }
     }
@@ -336,7 +340,7 @@ pub struct ExportPackArgs {
 /// release, waits for it, downloads it like `pull` (hashed, resumable, atomic) and writes a
 /// `sha256sum -c` sidecar beside it.
 pub fn export_pack(args: &ExportPackArgs) -> anyhow::Result<u8> {
-    let client = client(&load_credentials()?, args.quiet)?;
+    let client = client(&load_credentials()?)?;
     std::fs::create_dir_all(&args.output_dir).with_context(|| format!("creating {}", args.output_dir.display()))?;
     let runtime = runtime()?;
     let request =
@@ -359,14 +363,14 @@ pub fn export_pack(args: &ExportPackArgs) -> anyhow::Result<u8> {
             print_json(&serde_json::json!({ "status": status, "path": path, "sha256File": sidecar }))?
         }
         OutputFormat::Text => {
-            println!("✓ {} ({}, sha256:{})", path.display(), human_size(pack.size), pack.sha256);
-            println!(
+            outln!("✓ {} ({}, sha256:{})", path.display(), human_size(pack.size), pack.sha256)?;
+            outln!(
                 "  export {} of {} {}: rootHash {}",
                 status.export_id,
                 status.product,
                 status.version,
                 status.root_hash.unwrap_or_default()
-            );
+            )?;
         }
     }
     Ok(exit::OK)
@@ -398,14 +402,14 @@ pub enum LicenseCommand {
 pub fn license(command: &LicenseCommand) -> anyhow::Result<u8> {
     match command {
         LicenseCommand::Fetch { out } => {
-            let client = client(&load_credentials()?, false)?;
+            let client = client(&load_credentials()?)?;
             let bytes = runtime()?.block_on(client.license_file())?;
             std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
-            println!(
+            outln!(
                 "wrote {}; check it with `genesis license verify {} --key VENDOR.pub`",
                 out.display(),
                 out.display()
-            );
+            )?;
             Ok(exit::OK)
         }
         LicenseCommand::Verify { file, key, output } => {
@@ -416,10 +420,10 @@ pub fn license(command: &LicenseCommand) -> anyhow::Result<u8> {
             match output {
                 OutputFormat::Json => print_json(&license)?,
                 OutputFormat::Text => {
-                    println!("✓ license {} for {} signed by {}", license.license_id, license.org, key.fingerprint());
-                    println!("  valid until {} (issued {})", license.expires, license.issued);
+                    outln!("✓ license {} for {} signed by {}", license.license_id, license.org, key.fingerprint())?;
+                    outln!("  valid until {} (issued {})", license.expires, license.issued)?;
                     for e in &license.entitlements {
-                        println!("  entitled to {} {}", e.product, e.versions);
+                        outln!("  entitled to {} {}", e.product, e.versions)?;
                     }
                 }
             }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use genesis_app::{OutputFormat, exit, print_json};
+use genesis_app::{OutputFormat, exit, outln, print_json};
 use genesis_preflight::{PreflightSpec, Status, run};
 
 /// Arguments of `preflight`.
@@ -26,7 +26,7 @@ pub struct PreflightArgs {
 pub fn run_checks(args: &PreflightArgs) -> anyhow::Result<u8> {
     let spec = PreflightSpec::load(&args.file).map_err(anyhow::Error::msg)?;
     let endpoints = spec.endpoints();
-    genesis_app::announce_endpoints("genesis preflight", &endpoints.iter().map(String::as_str).collect::<Vec<_>>());
+    genesis_app::announce_endpoints("genesis preflight", &endpoints);
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let checks = runtime.block_on(run(&spec, args.kubeconfig.as_deref()));
@@ -35,18 +35,13 @@ pub fn run_checks(args: &PreflightArgs) -> anyhow::Result<u8> {
         OutputFormat::Text => {
             let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
             for c in &checks {
-                println!("{}  {:width$}  {}", c.status, c.name, c.detail);
+                outln!("{}  {:width$}  {}", c.status, c.name, c.detail)?;
                 if !c.remedy.is_empty() {
-                    println!("      {:width$}  remedy: {}", "", c.remedy);
+                    outln!("      {:width$}  remedy: {}", "", c.remedy)?;
                 }
             }
             let count = |s| checks.iter().filter(|c| c.status == s).count();
-            println!(
-                "{} passed, {} warnings, {} failed",
-                count(Status::Pass),
-                count(Status::Warn),
-                count(Status::Fail)
-            );
+            outln!("{} passed, {} warnings, {} failed", count(Status::Pass), count(Status::Warn), count(Status::Fail))?;
         }
     }
     Ok(if checks.iter().any(|c| c.status == Status::Fail) { exit::VERIFICATION_FAILED } else { exit::OK })

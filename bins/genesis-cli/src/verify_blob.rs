@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use genesis_app::{OutputFormat, exit, print_json};
+use genesis_app::{OutputFormat, exit, outln, print_json};
 use genesis_trust::sigstore::{
     Artifact, BlobVerdict, CertificateIdentity, LogPolicy, Signer, SubjectMatcher, TrustedRoot, verify_bundle,
     verify_dsse,
@@ -105,13 +105,13 @@ pub fn run(args: &VerifyBlobArgs) -> anyhow::Result<u8> {
             match args.output {
                 OutputFormat::Json => print_json(&serde_json::json!({"verified": true, "report": v}))?,
                 OutputFormat::Text => {
-                    println!(
+                    outln!(
                         "✓ Verified OK ({}, {})",
                         v["content"].as_str().unwrap_or_default(),
                         v["signer"].as_str().unwrap_or_default()
-                    );
+                    )?;
                     if let Some(time) = v["integratedTime"].as_str() {
-                        println!("✓ transparency log entry verified (integrated {time})");
+                        outln!("✓ transparency log entry verified (integrated {time})")?;
                     }
                 }
             }

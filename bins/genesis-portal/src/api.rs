@@ -1,6 +1,7 @@
 //! The HTTP API (axum): bearer-key authentication, scopes and entitlements, release listing,
 //! downloads with `Range`/`ETag`/`Last-Modified`/304, the license file, seed 003's air-gap
-//! export endpoints, `/metrics` and `/healthz`. Logs name the key's id, never the key.
+//! export endpoints (with their quota headers), `/metrics` and `/healthz`. Logs name the
+//! key's id, never the key.
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +24,7 @@ use genesis_portal::protocol::{
 use genesis_trust::PrivateKey;
 
 use crate::artifacts::Artifacts;
+use crate::export::{Admission, Builds};
 use crate::metrics::{Metrics, RequestLabels};
 use crate::store::{Export, Release, Store, key_hash};
 use crate::{now, when};
@@ -41,6 +43,10 @@ pub struct AppState {
     pub scratch: PathBuf,
     /// The one timestamp inside export packs (`SOURCE_DATE_EPOCH`).
     pub source_date_epoch: u64,
+    /// The export builds running now.
+    pub builds: Arc<Builds>,
+    /// Seconds a finished export is kept.
+    pub export_ttl_secs: i64,
 }
 
 type Shared = Arc<AppState>;
@@ -292,9 +298,9 @@ fn requested_range(value: &str, size: u64) -> Result<Option<Range<u64>>, ()> {
     };
     let range = match (first.trim().parse::<u64>().ok(), last.trim().parse::<u64>().ok()) {
         (Some(first), _) if first >= size => return Err(()),
-        (Some(first), Some(last)) if last >= first => first..(last + 1).min(size),
+        (Some(first), Some(last)) if last >= first => first..last.saturating_add(1).min(size),
         (Some(first), None) if last.trim().is_empty() => first..size,
-        (None, Some(suffix)) if first.trim().is_empty() && suffix > 0 => size.saturating_sub(suffix)..size,
+        (None, Some(suffix)) if first.trim().is_empty() && suffix > 0 && size > 0 => size.saturating_sub(suffix)..size,
         (None, Some(_)) if first.trim().is_empty() => return Err(()),
         _ => return Ok(None),
     };
@@ -381,7 +387,25 @@ async fn license_file(State(state): State<Shared>, caller: Caller) -> Result<Res
     Ok(([(header::CONTENT_TYPE, "application/json")], license.sign(key)).into_response())
 }
 
-fn export_status_body(export: &Export) -> ExportStatus {
+/// Seconds a client over its export limit is asked to wait: a pack build takes seconds to
+/// minutes.
+const EXPORT_RETRY_AFTER_SECS: u32 = 30;
+
+/// Seed 003's quota headers, on every export answer: how many builds the organisation may run
+/// at once, and how many it may still start now.
+fn quota_headers(builds: &Builds, org: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(HeaderName::from_static("x-ratelimit-limit"), HeaderValue::from(builds.limit()));
+    headers.insert(HeaderName::from_static("x-ratelimit-remaining"), HeaderValue::from(builds.remaining(org)));
+    headers
+}
+
+/// When a finished export's pack is (or was) deleted.
+fn expires(state: &AppState, export: &Export) -> Option<i64> {
+    export.finished.map(|finished| finished.saturating_add(state.export_ttl_secs))
+}
+
+fn export_status_body(state: &AppState, export: &Export) -> ExportStatus {
     let ready = export.status == ExportState::Ready;
     ExportStatus {
         export_id: export.id.clone(),
@@ -394,7 +418,16 @@ fn export_status_body(export: &Export) -> ExportStatus {
         size: export.size,
         download_uri: ready.then(|| format!("{API}/exports/airgap/bootstrap/{}/download", export.id)),
         error: export.error.clone(),
+        expires: expires(state, export).map(when),
     }
+}
+
+/// `202 Accepted` with the export's status, where to poll it, and the quota headers.
+fn accepted(state: &AppState, export: &Export) -> Response {
+    let location = format!("{API}/exports/airgap/bootstrap/{}", export.id);
+    let body = export_status_body(state, export);
+    (StatusCode::ACCEPTED, quota_headers(&state.builds, &export.org), [(header::LOCATION, location)], Json(body))
+        .into_response()
 }
 
 async fn start_export(
@@ -416,26 +449,66 @@ async fn start_export(
         size: None,
         error: None,
         created: now(),
+        finished: None,
+        expired: None,
+    };
+    let slot = match state.builds.admit(&export) {
+        Admission::Started(slot) => slot,
+        Admission::Running(building) => {
+            tracing::info!(exportId = %building.id, org = %building.org, keyId = %caller.key_id,
+                "export requested while the same release is being built: answered with that export");
+            return Ok(accepted(&state, &building));
+        }
+        Admission::Full => {
+            let limit = state.builds.limit();
+            tracing::info!(org = %export.org, keyId = %caller.key_id, limit, "export refused: the organisation's limit is reached");
+            let message = format!(
+                "organisation `{}` has {limit} export(s) building, its limit; retry after {EXPORT_RETRY_AFTER_SECS} s",
+                export.org
+            );
+            let error = ApiError { error: "too_many_exports".into(), message };
+            let retry_after = [(header::RETRY_AFTER, EXPORT_RETRY_AFTER_SECS.to_string())];
+            let quota = quota_headers(&state.builds, &export.org);
+            return Ok((StatusCode::TOO_MANY_REQUESTS, quota, retry_after, Json(error)).into_response());
+        }
     };
     state.store.insert_export(&export).await?;
     tracing::info!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, org = %export.org, keyId = %caller.key_id, "export requested");
-    let body = export_status_body(&export);
-    tokio::spawn(crate::export::build(Arc::clone(&state), export, release));
-    let location = format!("{API}/exports/airgap/bootstrap/{}", body.export_id);
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(body)).into_response())
+    let response = accepted(&state, &export);
+    tokio::spawn(crate::export::build(Arc::clone(&state), export, release, slot));
+    Ok(response)
 }
 
+/// The caller's export `id`: 404 when it has none, 410 once its pack has expired.
 async fn caller_export(state: &AppState, caller: &Caller, id: &str) -> Result<Export, Failure> {
     caller.require(Scope::ExportRead)?;
-    state.store.export(&caller.org, id).await?.ok_or_else(|| Failure::not_found(format!("no export {id}")))
+    let export = match state.store.export(&caller.org, id).await? {
+        Some(export) => export,
+        // Admitted a moment ago and not recorded yet: a concurrent request got its id.
+        None => state.builds.running(&caller.org, id).ok_or_else(|| Failure::not_found(format!("no export {id}")))?,
+    };
+    match (export.expired, expires(state, &export)) {
+        (Some(deleted), _) => Err(gone(id, deleted)),
+        (None, Some(due)) if due <= now() => Err(gone(id, due)),
+        _ => Ok(export),
+    }
+}
+
+fn gone(id: &str, since: i64) -> Failure {
+    Failure::new(
+        StatusCode::GONE,
+        "gone",
+        format!("export {id} expired on {}: its pack is deleted; stage a new export", when(since)),
+    )
 }
 
 async fn export_status(
     State(state): State<Shared>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<ExportStatus>, Failure> {
-    Ok(Json(export_status_body(&caller_export(&state, &caller, &id).await?)))
+) -> Result<Response, Failure> {
+    let export = caller_export(&state, &caller, &id).await?;
+    Ok((quota_headers(&state.builds, &caller.org), Json(export_status_body(&state, &export))).into_response())
 }
 
 async fn download_export(
@@ -459,11 +532,20 @@ async fn download_export(
         modified: export.created,
         content_type: "application/gzip",
     };
-    serve_object(&state, &headers, object).await
+    let mut response = serve_object(&state, &headers, object).await?;
+    response.headers_mut().extend(quota_headers(&state.builds, &caller.org));
+    Ok(response)
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::Json;
+    use axum::extract::FromRequest as _;
+    use genesis_portal::protocol::ExportRequest;
+    use genesis_testkit::fuzz::{damaged, edit};
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
     use super::requested_range;
 
     #[test]
@@ -476,5 +558,77 @@ mod tests {
         assert_eq!(requested_range("bytes=0-1,5-9", 1000), Ok(None), "multi-range: the whole object");
         assert_eq!(requested_range("items=0-1", 1000), Ok(None));
         assert_eq!(requested_range("bytes=5-1", 1000), Ok(None));
+    }
+
+    #[test]
+    fn a_range_to_the_largest_number_ends_at_the_object_and_nothing_of_an_empty_one_is_satisfiable() {
+        assert_eq!(requested_range(&format!("bytes=0-{}", u64::MAX), 10), Ok(Some(0..10)));
+        assert_eq!(requested_range("bytes=-5", 0), Err(()));
+        assert_eq!(requested_range("bytes=0-", 0), Err(()));
+    }
+
+    /// An export request body: well-formed, with a node replaced or removed, or damaged.
+    fn export_body() -> impl Strategy<Value = Vec<u8>> {
+        let valid = (proptest::option::of(r"\PC{0,12}"), r"\PC{0,12}").prop_map(|(product, version)| {
+            serde_json::to_vec(&json!({"product": product, "version": version})).unwrap()
+        });
+        prop_oneof![
+            valid.clone(),
+            (valid.clone(), edit()).prop_map(|(body, change)| {
+                let mut doc: Value = serde_json::from_slice(&body).unwrap();
+                change.apply(&mut doc);
+                serde_json::to_vec(&doc).unwrap()
+            }),
+            valid.prop_flat_map(damaged),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A served range is never empty and never past the object; anything else is the
+        /// whole object or unsatisfiable.
+        #[test]
+        fn any_range_header_gives_a_range_inside_the_object(
+            value in prop_oneof![
+                r"bytes= ?[0-9]{0,21} ?- ?[0-9]{0,21}(,[0-9]{0,3}-[0-9]{0,3})?",
+                (any::<u64>(), any::<u64>()).prop_map(|(first, last)| format!("bytes={first}-{last}")),
+                any::<u64>().prop_map(|suffix| format!("bytes=-{suffix}")),
+                r"\PC{0,30}",
+            ],
+            size in prop_oneof![Just(0u64), Just(1u64), 0u64..4096, any::<u64>()],
+        ) {
+            if let Ok(Some(range)) = requested_range(&value, size) {
+                prop_assert!(range.start < range.end && range.end <= size, "{value:?} of {size} bytes gave {range:?}");
+            }
+        }
+
+        /// What the export endpoint's JSON extractor makes of a body: the request it names, or
+        /// a client error, never a panic.
+        #[test]
+        fn any_export_request_body_is_read_or_refused_as_a_client_error(body in export_body()) {
+            match Json::<ExportRequest>::from_bytes(&body) {
+                Ok(Json(request)) => {
+                    let doc: Value = serde_json::from_slice(&body).unwrap();
+                    prop_assert_eq!(doc["version"].as_str(), Some(request.version.as_str()));
+                }
+                Err(rejection) => prop_assert!(rejection.status().is_client_error(), "{rejection}"),
+            }
+        }
+    }
+
+    /// The extractor reads at most axum's default body limit (2 MiB): a larger body is
+    /// refused with 413 before it is parsed.
+    #[test]
+    fn an_export_request_body_past_the_limit_is_refused_unread() {
+        let body = format!("{{\"version\": \"{}\"}}", "1".repeat(3 << 20));
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rejection = runtime.block_on(Json::<ExportRequest>::from_request(request, &())).unwrap_err();
+        assert_eq!(rejection.status(), axum::http::StatusCode::PAYLOAD_TOO_LARGE, "{rejection}");
     }
 }

@@ -2,18 +2,21 @@
 //! S3-compatible object store. Both stream: an upload never holds a whole file in memory,
 //! and a download holds at most a few chunks per client however large the file.
 
-use std::io::{Read as _, Seek as _, SeekFrom};
+use std::io::{Read as _, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use object_store::aws::AmazonS3Builder;
+use object_store::client::{ClientOptions, HttpClient, HttpConnector};
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 /// A stream of a stored object's bytes.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
@@ -35,23 +38,84 @@ pub enum Artifacts {
     Object(Arc<dyn ObjectStore>),
 }
 
-/// How to reach an S3-compatible store, from the command line and the standard `AWS_*`
-/// environment (credentials, region).
+/// The variable holding the S3 secret access key (never a flag: command lines are visible
+/// to every local user).
+const SECRET_ACCESS_KEY: &str = "GENESIS_PORTAL_S3_SECRET_ACCESS_KEY";
+/// The variable holding an optional S3 session token.
+const SESSION_TOKEN: &str = "GENESIS_PORTAL_S3_SESSION_TOKEN";
+
+/// How to reach an S3-compatible store: only what is given here, as flags or
+/// `GENESIS_PORTAL_S3_*` variables. Nothing comes from `AWS_*` variables, instance metadata,
+/// container or web-identity credentials, or proxy variables: the portal contacts the one
+/// endpoint it announces, with the credentials it was given.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ObjectStoreArgs {
-    /// Keep artifacts in an S3-compatible bucket (`s3://BUCKET`) instead of DATA_DIR/artifacts.
-    /// Credentials and region come from the standard AWS_* environment variables.
+    /// Keep artifacts in an S3-compatible bucket (`s3://BUCKET`) instead of DATA_DIR/artifacts;
+    /// the secret key is read from GENESIS_PORTAL_S3_SECRET_ACCESS_KEY (and a session token,
+    /// if any, from GENESIS_PORTAL_S3_SESSION_TOKEN).
     #[arg(long, value_name = "s3://BUCKET", env = "GENESIS_PORTAL_OBJECT_STORE", global = true)]
     pub object_store: Option<String>,
-    /// The S3 endpoint (for MinIO, Ceph, moto and other S3-compatible servers).
+    /// The S3 endpoint (MinIO, Ceph, moto, …); AWS's https://s3.REGION.amazonaws.com when left out.
     #[arg(long, value_name = "URL", env = "GENESIS_PORTAL_S3_ENDPOINT", global = true)]
     pub s3_endpoint: Option<String>,
+    /// The bucket's region.
+    #[arg(long, value_name = "REGION", env = "GENESIS_PORTAL_S3_REGION", default_value = "us-east-1", global = true)]
+    pub s3_region: String,
+    /// The S3 access key id.
+    #[arg(long, value_name = "ID", env = "GENESIS_PORTAL_S3_ACCESS_KEY_ID", global = true)]
+    pub s3_access_key_id: Option<String>,
+    /// Allow a plain http:// S3 endpoint. Requests are still signed, but artifacts and export
+    /// packs cross the network unencrypted and unauthenticated: only for a network you trust.
+    #[arg(long, global = true)]
+    pub s3_allow_http: bool,
+}
+
+impl ObjectStoreArgs {
+    /// The S3 endpoint the portal contacts, when it keeps artifacts in a bucket.
+    pub fn endpoint(&self) -> Option<String> {
+        self.object_store.as_ref()?;
+        Some(self.s3_endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.s3_region)))
+    }
+}
+
+/// A non-empty environment variable.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The S3 HTTP client. Unlike object_store's default connector it ignores `HTTP(S)_PROXY`
+/// and `ALL_PROXY`, so requests go to the announced endpoint and nowhere else. It builds the
+/// client from its own settings alone (object_store's client options are not consulted), so
+/// it is where plain HTTP is allowed or not.
+#[derive(Debug)]
+struct DirectConnector {
+    allow_http: bool,
+}
+
+impl HttpConnector for DirectConnector {
+    fn connect(&self, _: &ClientOptions) -> object_store::Result<HttpClient> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .https_only(!self.allow_http)
+            .http1_only()
+            .connect_timeout(Duration::from_secs(5))
+            // A stalled read fails; a long transfer that keeps moving does not.
+            .read_timeout(Duration::from_secs(30))
+            // Content-Encoding would hide the objects' real lengths (object_store does the same).
+            .no_gzip()
+            .no_brotli()
+            .no_zstd()
+            .no_deflate()
+            .build()
+            .map_err(|e| object_store::Error::Generic { store: "S3", source: Box::new(e) })?;
+        Ok(HttpClient::new(client))
+    }
 }
 
 impl Artifacts {
     /// The store the arguments name: the bucket when given, else `data_dir/artifacts`.
     pub fn open(args: &ObjectStoreArgs, data_dir: &Path) -> anyhow::Result<Artifacts> {
-        let Some(url) = &args.object_store else {
+        let (Some(url), Some(endpoint)) = (&args.object_store, args.endpoint()) else {
             let dir = data_dir.join("artifacts");
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             return Ok(Artifacts::Dir(dir));
@@ -60,12 +124,33 @@ impl Artifacts {
             .strip_prefix("s3://")
             .filter(|b| !b.is_empty() && !b.contains('/'))
             .with_context(|| format!("--object-store `{url}`: expected s3://BUCKET"))?;
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        if let Some(endpoint) = &args.s3_endpoint {
-            builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+        match endpoint.split_once("://").map(|(scheme, _)| scheme) {
+            Some("https") => {}
+            Some("http") if args.s3_allow_http => {}
+            Some("http") => bail!(
+                "S3 endpoint {endpoint} is plain HTTP: artifacts and export packs would cross the network \
+                 unencrypted; use https://, or pass --s3-allow-http for a network you trust"
+            ),
+            _ => bail!("S3 endpoint `{endpoint}`: expected https://HOST[:PORT]"),
         }
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-            builder = builder.with_region("us-east-1");
+        let access_key_id = args.s3_access_key_id.clone().filter(|id| !id.is_empty()).with_context(|| {
+            format!(
+                "{url} needs credentials: set GENESIS_PORTAL_S3_ACCESS_KEY_ID (or --s3-access-key-id) and \
+                 {SECRET_ACCESS_KEY}; the portal never takes them from AWS_* variables or instance metadata"
+            )
+        })?;
+        let secret = env_value(SECRET_ACCESS_KEY)
+            .with_context(|| format!("{url} needs {SECRET_ACCESS_KEY}, the secret of access key {access_key_id}"))?;
+        // Static credentials, so object_store never falls back to a provider chain.
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_region(&args.s3_region)
+            .with_endpoint(&endpoint)
+            .with_access_key_id(access_key_id)
+            .with_secret_access_key(secret)
+            .with_http_connector(DirectConnector { allow_http: args.s3_allow_http });
+        if let Some(token) = env_value(SESSION_TOKEN) {
+            builder = builder.with_token(token);
         }
         Ok(Artifacts::Object(Arc::new(builder.build().context("configuring the S3 object store")?)))
     }
@@ -122,15 +207,39 @@ impl Artifacts {
         }
     }
 
+    /// Deletes `key`; nothing to do when it is absent.
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self {
+            Artifacts::Dir(dir) => {
+                let path = dir.join(key);
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(e).with_context(|| format!("deleting {}", path.display())),
+                }
+                // Its directory, when that is now empty (an export's holds its pack only).
+                if let Some(parent) = path.parent() {
+                    let _ = tokio::fs::remove_dir(parent).await;
+                }
+                Ok(())
+            }
+            Artifacts::Object(store) => match store.delete(&ObjectPath::from(key)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e).with_context(|| format!("deleting {key}")),
+            },
+        }
+    }
+
     /// The bytes of `key` in `range` (all of it when `None`).
     pub async fn get(&self, key: &str, range: Option<Range<u64>>) -> anyhow::Result<ByteStream> {
         match self {
             Artifacts::Dir(dir) => {
                 let path = dir.join(key);
-                let mut file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-                let len = file.metadata()?.len();
+                let mut file =
+                    tokio::fs::File::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+                let len = file.metadata().await?.len();
                 let range = range.unwrap_or(0..len);
-                file.seek(SeekFrom::Start(range.start))?;
+                file.seek(SeekFrom::Start(range.start)).await?;
                 Ok(read_in_chunks(file, range.end - range.start))
             }
             Artifacts::Object(store) => {
@@ -160,16 +269,17 @@ impl Artifacts {
     }
 }
 
-/// Streams `len` bytes of `file` from its current position, read on a blocking thread a
-/// chunk at a time and handed over through a small bounded channel (backpressure: a slow
-/// client pauses the reader, it does not grow a buffer).
-fn read_in_chunks(mut file: std::fs::File, len: u64) -> ByteStream {
+/// Streams `len` bytes of `file` from its current position, a chunk at a time through a
+/// small bounded channel (backpressure: a slow client pauses the reader, it does not grow a
+/// buffer). tokio's file does each read on the blocking pool and returns, so a client that
+/// stops reading holds an async task, never a blocking thread every other request needs.
+fn read_in_chunks(mut file: tokio::fs::File, len: u64) -> ByteStream {
     let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(CHUNKS_AHEAD);
-    tokio::task::spawn_blocking(move || {
+    tokio::spawn(async move {
         let mut left = len;
         while left > 0 {
             let mut buf = vec![0; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK))];
-            let item = match file.read(&mut buf) {
+            let item = match file.read(&mut buf).await {
                 Ok(0) => Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "the stored file is shorter than recorded",
@@ -182,7 +292,7 @@ fn read_in_chunks(mut file: std::fs::File, len: u64) -> ByteStream {
                 Err(e) => Err(e),
             };
             let failed = item.is_err();
-            if sender.blocking_send(item).is_err() || failed {
+            if sender.send(item).await.is_err() || failed {
                 return; // the client went away, or the read failed and was reported
             }
         }

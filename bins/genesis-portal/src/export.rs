@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use flate2::{Compression, GzBuilder};
@@ -19,6 +20,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::api::AppState;
 use crate::artifacts::Artifacts;
+use crate::now;
 use crate::store::{Export, Release, StoredArtifact};
 
 /// What a finished pack is.
@@ -32,10 +34,89 @@ pub struct Pack {
     pub size: u64,
 }
 
-/// Builds an export in the background and records the outcome; the status endpoint shows it.
-pub async fn build(state: Arc<AppState>, mut export: Export, release: Release) {
+/// An organisation and a release: what at most one running build is for.
+type BuildKey = (String, String, String);
+
+/// The export builds running in this process: at most one per organisation and release, and
+/// at most a fixed number per organisation, since each re-verifies and unpacks every bundle
+/// of its release. Kept in memory because a build runs in the process that started it.
+pub struct Builds {
+    per_org: usize,
+    running: Mutex<BTreeMap<BuildKey, Export>>,
+}
+
+/// The answer to a request for a new build.
+pub enum Admission {
+    /// Start it: the slot frees itself when dropped, however the build ends.
+    Started(Slot),
+    /// The organisation's export of that release is being built: this one.
+    Running(Export),
+    /// The organisation has as many builds running as it may.
+    Full,
+}
+
+/// A running build's place in [`Builds`].
+pub struct Slot {
+    builds: Arc<Builds>,
+    key: BuildKey,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.builds.lock().remove(&self.key);
+    }
+}
+
+impl Builds {
+    /// At most `per_org` builds at once per organisation.
+    pub fn new(per_org: usize) -> Builds {
+        Builds { per_org, running: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<BuildKey, Export>> {
+        // Every critical section is one map operation: a panic cannot leave it half-done.
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Admits a build of `export` (a new, pending export), unless its organisation is
+    /// building that release already or is at its limit.
+    pub fn admit(self: &Arc<Self>, export: &Export) -> Admission {
+        let mut running = self.lock();
+        let key = (export.org.clone(), export.product.clone(), export.version.clone());
+        if let Some(building) = running.get(&key) {
+            return Admission::Running(building.clone());
+        }
+        if running.keys().filter(|(org, _, _)| *org == export.org).count() >= self.per_org {
+            return Admission::Full;
+        }
+        running.insert(key.clone(), export.clone());
+        Admission::Started(Slot { builds: Arc::clone(self), key })
+    }
+
+    /// How many builds an organisation may run at once.
+    pub fn limit(&self) -> usize {
+        self.per_org
+    }
+
+    /// How many more builds `org` may start now.
+    pub fn remaining(&self, org: &str) -> usize {
+        self.per_org.saturating_sub(self.lock().keys().filter(|(o, _, _)| o == org).count())
+    }
+
+    /// `org`'s export `id` while it is being built (it may not be recorded yet).
+    pub fn running(&self, org: &str, id: &str) -> Option<Export> {
+        self.lock().values().find(|e| e.org == org && e.id == id).cloned()
+    }
+}
+
+/// Builds an export in the background, holding its slot, and records the outcome; the
+/// status endpoint shows it. The scratch space is gone before the outcome is recorded.
+pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, slot: Slot) {
     let started = std::time::Instant::now();
-    match build_and_store(&state, &export, &release).await {
+    let built = build_and_store(&state, &export, &release).await;
+    // Free the slot first: once the outcome is visible, a new export of the release may start.
+    drop(slot);
+    match built {
         Ok(pack) => {
             export.status = ExportState::Ready;
             export.root_hash = Some(pack.root_hash.clone());
@@ -54,6 +135,7 @@ pub async fn build(state: Arc<AppState>, mut export: Export, release: Release) {
             tracing::error!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, error = %format!("{e:#}"), "export failed");
         }
     }
+    export.finished = Some(now());
     if let Err(e) = state.store.finish_export(&export).await {
         tracing::error!(exportId = %export.id, error = %format!("{e:#}"), "recording the export's outcome");
     }
@@ -61,6 +143,7 @@ pub async fn build(state: Arc<AppState>, mut export: Export, release: Release) {
 
 async fn build_and_store(state: &AppState, export: &Export, release: &Release) -> anyhow::Result<Pack> {
     std::fs::create_dir_all(&state.scratch)?;
+    // Removed on every way out: `?` below, or the explicit close at the end.
     let work = tempfile::tempdir_in(&state.scratch).context("creating the export's scratch directory")?;
     let inputs = work.path().join("in");
     std::fs::create_dir(&inputs)?;
@@ -82,7 +165,60 @@ async fn build_and_store(state: &AppState, export: &Export, release: &Release) -
         tokio::task::spawn_blocking(move || write_pack(&inputs_for_pack, &artifacts, &key, &meta, &out_for_pack))
             .await??;
     state.artifacts.put_file(&Artifacts::export_key(&export.org, &export.id), &out).await?;
+    // The unpacked bundles can be large: remove them on a blocking thread. The pack is stored
+    // by now, so a failure here is the portal's to log, not the export's.
+    let id = export.id.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = work.close() {
+            tracing::warn!(exportId = %id, error = %e, "removing the export's scratch directory");
+        }
+    })
+    .await?;
     Ok(pack)
+}
+
+/// Deletes the packs of exports finished more than the retention time ago, at start and
+/// then every `min(retention, 1 min)`; their status then answers 410.
+pub async fn expire_finished(state: Arc<AppState>) {
+    let every = Duration::from_secs(u64::try_from(state.export_ttl_secs).unwrap_or(60).clamp(1, 60));
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = expire(&state).await {
+            tracing::error!(error = %format!("{e:#}"), "expiring exports");
+        }
+    }
+}
+
+async fn expire(state: &AppState) -> anyhow::Result<()> {
+    for (org, id) in state.store.exports_finished_by(now() - state.export_ttl_secs).await? {
+        // A failed build may have stored its pack before failing: delete whatever is there.
+        state.artifacts.delete(&Artifacts::export_key(&org, &id)).await?;
+        state.store.expire_export(&id, now()).await?;
+        tracing::info!(exportId = %id, org = %org, "export expired: its pack is deleted");
+    }
+    Ok(())
+}
+
+/// Removes whatever a stopped portal left in the scratch space (a build cut short by a
+/// crash or a kill), before any build starts.
+pub fn clear_scratch(scratch: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(scratch) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("clearing the scratch space {}", scratch.display())),
+    }
+    std::fs::create_dir_all(scratch).with_context(|| format!("creating {}", scratch.display()))
+}
+
+/// Where a pack carries a release artifact, if it does: the sidecars and provenance under
+/// `signatures/` (bundles are carried unpacked).
+pub fn pack_path(kind: ArtifactKind, name: &str) -> Option<String> {
+    matches!(
+        kind,
+        ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle | ArtifactKind::Provenance
+    )
+    .then(|| format!("signatures/{name}"))
 }
 
 fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -130,13 +266,10 @@ pub fn write_pack(
             index_entries.extend(index["manifests"].as_array().cloned().unwrap_or_default());
         }
     }
-    for a in artifacts.iter().filter(|a| {
-        matches!(
-            a.kind,
-            ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle | ArtifactKind::Provenance
-        )
-    }) {
-        files.insert(format!("signatures/{}", a.name), Source::File(inputs.join(&a.name)));
+    for a in artifacts {
+        if let Some(path) = pack_path(a.kind, &a.name) {
+            files.insert(path, Source::File(inputs.join(&a.name)));
+        }
     }
     index_entries
         .sort_by_key(|m| (m["annotations"]["org.opencontainers.image.ref.name"].to_string(), m["digest"].to_string()));
@@ -214,7 +347,7 @@ fn write_tar_gz(files: &BTreeMap<String, Source>, epoch: u64, out: &Path) -> any
         for (i, _) in path.match_indices('/') {
             let dir = format!("{}/", &path[..i]);
             if dirs_written.insert(dir.clone()) {
-                gz.write_all(&dir_header(&dir, epoch))?;
+                gz.write_all(&dir_header(&dir, epoch)?)?;
             }
         }
         let digest = match source {
@@ -246,7 +379,7 @@ fn copy_entry(
     len: u64,
     epoch: u64,
 ) -> anyhow::Result<String> {
-    out.write_all(&file_header(path, len, epoch))?;
+    out.write_all(&file_header(path, len, epoch)?)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 20];
     let mut left = len;
@@ -261,4 +394,26 @@ fn copy_entry(
     }
     out.write_all(&[0u8; BLOCK][..padding(len)])?;
     Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_no_tar_header_holds_fails_the_pack_instead_of_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("{}.intoto.json", "p".repeat(120));
+        std::fs::write(dir.path().join(&name), b"{}").unwrap();
+        let artifact =
+            StoredArtifact { name: name.clone(), kind: ArtifactKind::Provenance, size: 2, sha256: "".into() };
+        let key = PublicKey::from_pem_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys/test.pub"))
+            .unwrap();
+        let meta = PackMeta { product: "genesis".into(), version: "0.1.0".into(), epoch: 0 };
+        let failed = write_pack(dir.path(), &[artifact], &key, &meta, &dir.path().join("pack.tar.gz")).unwrap_err();
+        assert!(
+            format!("{failed:#}").contains(&format!("\"signatures/{name}\" does not fit a tar header")),
+            "{failed:#}"
+        );
+    }
 }

@@ -2,6 +2,10 @@
 //! embedded defaults it needs nothing installed: SQLite and a directory under `--data-dir`.
 //! For scale, `--database-url postgres://…` and `--object-store s3://BUCKET`.
 
+// Stdout is written through `genesis_app::out!`, `outln!` and `print_json`, which a closed
+// pipe ends quietly; `println!` would panic.
+#![deny(clippy::print_stdout)]
+
 mod api;
 mod artifacts;
 mod export;
@@ -10,6 +14,7 @@ mod publish;
 mod store;
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,10 +22,11 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use genesis_app::{OutputFormat, exit, print_json};
+use genesis_app::{OutputFormat, exit, outln, print_json};
 use genesis_bundle::rfc3339;
 use genesis_portal::License;
 use genesis_portal::protocol::{Scope, valid_org_name};
+use genesis_registry::serve::ServerLimits;
 use genesis_trust::{PrivateKey, PublicKey};
 use rand_core::RngCore as _;
 
@@ -108,6 +114,19 @@ struct ServeArgs {
     /// The one timestamp inside export packs.
     #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = DEFAULT_SOURCE_DATE_EPOCH)]
     source_date_epoch: u64,
+    /// Export packs an organisation may have building at once; more are answered 429 with
+    /// Retry-After (each build re-verifies and unpacks every bundle of its release).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    max_exports_per_org: u16,
+    /// How long a built export pack is kept; then it is deleted and its status answers 410.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(1..))]
+    export_ttl_secs: i64,
+    /// Connections served at once. Past it, a new connection takes the place of one that has
+    /// been quiet for a second (an idle socket, a client that stopped reading), else it is
+    /// closed; each connection may hold a socket and an open file, so keep twice this under
+    /// the open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections)]
+    max_connections: NonZeroUsize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +238,12 @@ fn load_private_key(path: &Path) -> anyhow::Result<PrivateKey> {
     Ok(PrivateKey::from_pem_file_with_password(path, &genesis_app::password::for_reading)?)
 }
 
+/// The network endpoints a run may contact: the database unless it is SQLite, the S3 endpoint.
+fn endpoints(cli: &Cli) -> Vec<String> {
+    let database = cli.database_url.as_deref().filter(|url| !url.starts_with("sqlite:")).map(redact);
+    database.into_iter().chain(cli.object_store.endpoint()).collect()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Serve(_)) {
@@ -237,6 +262,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli) -> anyhow::Result<u8> {
+    genesis_app::announce_endpoints("genesis-portal", &endpoints(cli));
     match &cli.command {
         Command::Serve(args) => serve(cli, args).await,
         Command::Org(OrgCommand::Create { name }) => {
@@ -246,12 +272,12 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
                 );
             }
             open_store(cli).await?.create_org(name, now()).await?;
-            println!("created organisation {name}");
+            outln!("created organisation {name}")?;
             Ok(exit::OK)
         }
         Command::Org(OrgCommand::List) => {
             for org in open_store(cli).await?.orgs().await? {
-                println!("{org}");
+                outln!("{org}")?;
             }
             Ok(exit::OK)
         }
@@ -276,7 +302,7 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
                     "key": key, "id": record.id, "org": org, "scopes": scopes, "expires": expires,
                 }))?,
                 OutputFormat::Text => {
-                    println!("{key}");
+                    outln!("{key}")?;
                     eprintln!(
                         "key {} for {org} ({}), expires {expires}. It is shown once: the portal keeps only its hash.",
                         record.id,
@@ -296,13 +322,13 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
                     None if k.expires <= now() => format!("expired {}", rfc3339(k.expires as u64)),
                     None => format!("active until {}", rfc3339(k.expires as u64)),
                 };
-                println!("{}  {:40}  {state}", k.id, scopes.join(","));
+                outln!("{}  {:40}  {state}", k.id, scopes.join(","))?;
             }
             Ok(exit::OK)
         }
         Command::Key(KeyCommand::Revoke { id }) => {
             open_store(cli).await?.revoke_key(id, now()).await?;
-            println!("revoked {id}");
+            outln!("revoked {id}")?;
             Ok(exit::OK)
         }
         Command::Entitle { org, versions, product } => {
@@ -311,7 +337,7 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
             let store = open_store(cli).await?;
             store.require_org(org).await?;
             store.entitle(org, product, versions).await?;
-            println!("{org} is entitled to {product} {versions}");
+            outln!("{org} is entitled to {product} {versions}")?;
             Ok(exit::OK)
         }
         Command::Publish { version, files, key, product, output } => {
@@ -327,13 +353,13 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
                 }))?,
                 OutputFormat::Text => {
                     for a in &stored {
-                        println!("  {:?}  {}  {} bytes  sha256:{}", a.kind, a.name, a.size, a.sha256);
+                        outln!("  {:?}  {}  {} bytes  sha256:{}", a.kind, a.name, a.size, a.sha256)?;
                     }
-                    println!(
+                    outln!(
                         "published {product} {version} ({} files, verified with {})",
                         stored.len(),
                         key.fingerprint()
-                    );
+                    )?;
                 }
             }
             Ok(exit::OK)
@@ -344,12 +370,12 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
             store.require_org(org).await?;
             let license = license_for(&store, org, now() + i64::from(*valid_days) * 86_400).await?;
             std::fs::write(out, license.sign(&key)).with_context(|| format!("writing {}", out.display()))?;
-            println!(
+            outln!(
                 "wrote {} ({org}, {} entitlements, expires {})",
                 out.display(),
                 license.entitlements.len(),
                 license.expires
-            );
+            )?;
             Ok(exit::OK)
         }
     }
@@ -360,13 +386,17 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<u8> {
     let store = open_store(cli).await?;
     let artifacts = Artifacts::open(&cli.object_store, dir)?;
     let license_key = args.license_signing_key.as_deref().map(load_private_key).transpose()?;
+    let scratch = dir.join("scratch");
+    export::clear_scratch(&scratch)?;
     let state = Arc::new(api::AppState {
         store,
         artifacts,
         metrics: Arc::new(metrics::Metrics::new()),
         license_key,
-        scratch: dir.join("scratch"),
+        scratch,
         source_date_epoch: args.source_date_epoch,
+        builds: Arc::new(export::Builds::new(usize::from(args.max_exports_per_org))),
+        export_ttl_secs: args.export_ttl_secs,
     });
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(genesis_registry::serve::tls_acceptor(cert, key)?),
@@ -374,25 +404,16 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<u8> {
     };
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-    let endpoints: Vec<String> = [
-        cli.database_url.as_deref().map(redact),
-        cli.object_store
-            .object_store
-            .as_ref()
-            .map(|b| format!("{b} via {}", cli.object_store.s3_endpoint.as_deref().unwrap_or("AWS S3"))),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(listen = %format!("{scheme}://{}", listener.local_addr()?), endpoints = %if endpoints.is_empty() { "none".into() } else { endpoints.join(", ") },
-        "genesis-portal serving; network endpoints it contacts: as listed");
+    tracing::info!(listen = %format!("{scheme}://{}", listener.local_addr()?), "genesis-portal serving");
+    tokio::spawn(export::expire_finished(Arc::clone(&state)));
     let router = api::router(state);
-    let accepting = genesis_registry::serve::accept_loop(listener, tls, move |_peer| {
+    let limits = ServerLimits { max_connections: args.max_connections, ..ServerLimits::default() };
+    let accepting = genesis_registry::serve::accept_loop(listener, tls, limits, move |_peer| {
         hyper_util::service::TowerToHyperService::new(router.clone())
     });
     tokio::select! {
-        served = accepting => served.context("serving")?,
+        never = accepting => match never {},
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopped serving"),
     }
     Ok(exit::OK)

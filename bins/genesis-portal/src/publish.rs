@@ -13,6 +13,7 @@ use genesis_portal::sha256_file;
 use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle};
 
 use crate::artifacts::Artifacts;
+use crate::export;
 use crate::store::{Release, Store, StoredArtifact};
 
 /// The sidecar suffixes of a bundle, in the order `genesis pull` lists them.
@@ -67,7 +68,8 @@ pub async fn publish(store: &Store, artifacts: &Artifacts, p: Publication<'_>) -
 }
 
 /// The files by name, each bundle's sidecars added from beside it; refuses unsafe or
-/// duplicate names, sidecars without their bundle, and bundles without their sidecars.
+/// duplicate names, names an export pack could not carry, sidecars without their bundle, and
+/// bundles without their sidecars.
 fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let mut files = BTreeMap::new();
     for path in given {
@@ -112,6 +114,10 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
     }
     for name in files.keys() {
         let kind = ArtifactKind::of(name);
+        if let Some(entry) = export::pack_path(kind, name) {
+            genesis_bundle::tar::check_encodable(&entry)
+                .with_context(|| format!("`{name}`: refused, an air-gap export pack could not carry this name"))?;
+        }
         if matches!(kind, ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle) {
             let bundle = SIDECARS.iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
             if !files.contains_key(bundle) {

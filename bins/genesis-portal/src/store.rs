@@ -28,6 +28,10 @@ const SCHEMA: &[&str] = &[
      created BIGINT NOT NULL)",
 ];
 
+/// Columns added after their table was first released, as `(table, column, type)`: a database
+/// created before gets them when it is opened.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("exports", "finished", "BIGINT"), ("exports", "expired", "BIGINT")];
+
 /// The metadata database.
 #[derive(Clone)]
 pub struct Store {
@@ -100,6 +104,10 @@ pub struct Export {
     pub error: Option<String>,
     /// Unix time it was asked for.
     pub created: i64,
+    /// Unix time its build ended (ready or failed).
+    pub finished: Option<i64>,
+    /// Unix time its pack was deleted, its retention time being over.
+    pub expired: Option<i64>,
 }
 
 /// SHA-256 hex of a license key: what the database holds instead of the key.
@@ -139,6 +147,16 @@ impl Store {
             .with_context(|| format!("opening the metadata database {}", redact(url)))?;
         for statement in SCHEMA {
             sqlx::query(statement).execute(&pool).await.context("creating the schema")?;
+        }
+        for (table, column, kind) in ADDED_COLUMNS {
+            // Selecting the column is the one probe SQLite and PostgreSQL both answer alike.
+            let probe = format!("SELECT {column} FROM {table} LIMIT 1");
+            if sqlx::query(&probe).fetch_optional(&pool).await.is_err() {
+                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+                    .execute(&pool)
+                    .await
+                    .with_context(|| format!("adding the column {table}.{column}"))?;
+            }
         }
         Ok(Store { pool })
     }
@@ -354,29 +372,60 @@ impl Store {
 
     /// Records how an export's build ended.
     pub async fn finish_export(&self, export: &Export) -> anyhow::Result<()> {
-        sqlx::query("UPDATE exports SET status = $1, root_hash = $2, sha256 = $3, size = $4, error = $5 WHERE id = $6")
-            .bind(state_name(export.status))
-            .bind(&export.root_hash)
-            .bind(&export.sha256)
-            .bind(export.size.map(i64::try_from).transpose()?)
-            .bind(&export.error)
-            .bind(&export.id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE exports SET status = $1, root_hash = $2, sha256 = $3, size = $4, error = $5, finished = $6 \
+             WHERE id = $7",
+        )
+        .bind(state_name(export.status))
+        .bind(&export.root_hash)
+        .bind(&export.sha256)
+        .bind(export.size.map(i64::try_from).transpose()?)
+        .bind(&export.error)
+        .bind(export.finished)
+        .bind(&export.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The exports whose build ended at or before `cutoff` and that have not expired yet, as
+    /// `(org, id)`.
+    pub async fn exports_finished_by(&self, cutoff: i64) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT org, id FROM exports WHERE finished <= $1 AND expired IS NULL ORDER BY id")
+            .bind(cutoff)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Records that an export's pack was deleted at `now`.
+    pub async fn expire_export(&self, id: &str, now: i64) -> anyhow::Result<()> {
+        sqlx::query("UPDATE exports SET expired = $1 WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
         Ok(())
     }
 
     /// One export of `org` (another organisation's export is not found).
     pub async fn export(&self, org: &str, id: &str) -> anyhow::Result<Option<Export>> {
-        type Row = (String, String, String, Option<String>, Option<String>, Option<i64>, Option<String>, i64);
+        type Row = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+        );
         let row: Option<Row> = sqlx::query_as(
-            "SELECT product, version, status, root_hash, sha256, size, error, created FROM exports WHERE id = $1 AND org = $2",
+            "SELECT product, version, status, root_hash, sha256, size, error, created, finished, expired \
+             FROM exports WHERE id = $1 AND org = $2",
         )
         .bind(id)
         .bind(org)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(product, version, status, root_hash, sha256, size, error, created)| {
+        row.map(|(product, version, status, root_hash, sha256, size, error, created, finished, expired)| {
             Ok(Export {
                 id: id.to_owned(),
                 org: org.to_owned(),
@@ -388,6 +437,8 @@ impl Store {
                 size: size.map(u64::try_from).transpose()?,
                 error,
                 created,
+                finished,
+                expired,
             })
         })
         .transpose()

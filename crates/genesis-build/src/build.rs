@@ -70,7 +70,7 @@ struct Plan {
 
 fn bundle_path(s: &str, origin: &Path) -> Result<BundlePath> {
     let p: BundlePath = s.parse().map_err(|e| BuildError::input(origin, format!("{e}")))?;
-    genesis_bundle::tar::check_encodable(p.as_str()).map_err(|why| BuildError::input(origin, format!("{p}: {why}")))?;
+    genesis_bundle::tar::check_encodable(p.as_str()).map_err(|e| BuildError::input(origin, e.to_string()))?;
     Ok(p)
 }
 
@@ -141,7 +141,11 @@ fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
         };
         let contents = read_chart(&source)?;
         if let Some(values) = &contents.values {
-            found.extend(images_in_yaml(values, &format!("charts/{} values.yaml", chart_file_name(&source))));
+            let name = format!("charts/{} values.yaml", chart_file_name(&source));
+            found.extend(
+                images_in_yaml(values, &name)
+                    .map_err(|e| BuildError::input(&source, format!("values.yaml: invalid YAML: {e}")))?,
+            );
         }
         let meta = contents.meta;
         if meta.name != chart.name.as_str() {
@@ -337,11 +341,7 @@ fn manifest_files(source: &Path) -> Result<Vec<(String, PathBuf)>> {
 /// build time rather than in the secure room; returns the images it refers to.
 fn check_yaml(path: &Path, name: &str) -> Result<Vec<FoundImage>> {
     let text = fs::read_to_string(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
-    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-        <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)
-            .map_err(|e| BuildError::input(path, format!("invalid YAML: {e}")))?;
-    }
-    Ok(images_in_yaml(&text, name))
+    images_in_yaml(&text, name).map_err(|e| BuildError::input(path, format!("invalid YAML: {e}")))
 }
 
 /// The sweep: fails the build when a manifest or chart refers to an image the bundle does
@@ -363,9 +363,14 @@ struct Pending {
 }
 
 impl Pending {
-    fn new(target: &Path) -> Pending {
+    /// Creates the scratch file of `target`, exclusively: the output folder may be shared, and
+    /// nothing planted at the scratch name is written through.
+    fn create(target: &Path) -> Result<(Pending, File)> {
         genesis_bundle::scratch::remove_abandoned(target, "partial");
-        Pending { tmp: partial_path(target), done: false }
+        let tmp = partial_path(target);
+        let file = genesis_bundle::scratch::create(&tmp)
+            .map_err(|e| BuildError::input(&tmp, format!("cannot create: {e}")))?;
+        Ok((Pending { tmp, done: false }, file))
     }
 
     fn commit(mut self, target: &Path) -> Result<()> {
@@ -390,8 +395,9 @@ pub fn partial_path(target: &Path) -> PathBuf {
 }
 
 fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
-    let pending = Pending::new(target);
-    fs::write(&pending.tmp, bytes).map_err(|e| BuildError::input(&pending.tmp, format!("cannot write: {e}")))?;
+    let (pending, mut file) = Pending::create(target)?;
+    file.write_all(bytes).map_err(|e| BuildError::input(&pending.tmp, format!("cannot write: {e}")))?;
+    drop(file);
     pending.commit(target)
 }
 
@@ -425,9 +431,7 @@ pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Res
     let compression = spec.spec.output.compression;
     tracing::info!(archive = %archive.display(), files = plan.bom.files.len(), "packing bundle");
 
-    let pending = Pending::new(&archive);
-    let file =
-        File::create(&pending.tmp).map_err(|e| BuildError::input(&pending.tmp, format!("cannot create: {e}")))?;
+    let (pending, file) = Pending::create(&archive)?;
     let options = WriteOptions { compression, mtime: epoch, progress: options.progress.clone() };
     let (out, digest) = write_bundle(
         BufWriter::with_capacity(1 << 20, file),

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use crate::{BuildError, Result};
 
-/// Largest `Chart.yaml` read.
-const MAX_CHART_YAML: u64 = 1 << 20;
+/// Largest `Chart.yaml` or `values.yaml` read: Helm's own limit on one file of a chart
+/// (`MaxDecompressedFileSize`). A larger one is an error, never read in part: a cut
+/// `values.yaml` would hide the images it names from the sweep.
+const MAX_CHART_YAML: u64 = 5 << 20;
 
 /// The fields of `Chart.yaml` Genesis records.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -43,7 +45,17 @@ pub fn read_chart(path: &Path) -> Result<ChartContents> {
             continue;
         }
         let mut text = String::new();
-        entry.take(MAX_CHART_YAML).read_to_string(&mut text).map_err(|e| not_a_chart(e.to_string()))?;
+        entry.take(MAX_CHART_YAML + 1).read_to_string(&mut text).map_err(|e| not_a_chart(e.to_string()))?;
+        if text.len() as u64 > MAX_CHART_YAML {
+            return Err(BuildError::input(
+                path,
+                format!(
+                    "{} is larger than {} MiB, Helm's limit for one file of a chart",
+                    entry_path.display(),
+                    MAX_CHART_YAML >> 20
+                ),
+            ));
+        }
         if name.as_deref() == Some("Chart.yaml") {
             meta = Some(serde_yaml_ng::from_str(&text).map_err(|e| not_a_chart(format!("Chart.yaml: {e}")))?);
         } else {

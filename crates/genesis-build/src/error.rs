@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use genesis_types::{Classify, ErrorClass};
+
 /// What can go wrong building a bundle.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -60,5 +62,43 @@ impl BuildError {
     }
 }
 
+/// What the spec names is the caller's input; pulling, packing and signing failures are
+/// classified by the crate that failed.
+impl Classify for BuildError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            BuildError::SpecIo { source, .. } => source.class(),
+            BuildError::Spec { .. } | BuildError::Input { .. } | BuildError::UnbundledImages { .. } => {
+                ErrorClass::Input
+            }
+            BuildError::Registry(e) => e.class(),
+            BuildError::Bundle(e) => e.class(),
+            BuildError::Trust(e) => e.class(),
+        }
+    }
+}
+
 /// Shorthand for this crate's results.
 pub type Result<T, E = BuildError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_problem_is_input_and_a_wrapped_error_keeps_its_class() {
+        let unreachable = genesis_registry::RegistryError::Unauthorized { registry: "r".into(), detail: "d".into() };
+        let missing_spec =
+            BuildError::SpecIo { path: "bundle.yaml".into(), source: std::io::ErrorKind::NotFound.into() };
+        for (e, class) in [
+            (BuildError::input("charts/web", "not a chart"), ErrorClass::Input),
+            (BuildError::UnbundledImages { missing: vec!["nginx (manifests/a.yaml)".into()] }, ErrorClass::Input),
+            (missing_spec, ErrorClass::NotFound),
+            (BuildError::Registry(Box::new(unreachable)), ErrorClass::Network),
+            (BuildError::Bundle(genesis_bundle::BundleError::Corrupt { detail: "frame".into() }), ErrorClass::Verdict),
+            (BuildError::Trust(genesis_trust::TrustError::NoTrustedKey), ErrorClass::Input),
+        ] {
+            assert_eq!(e.class(), class, "{e}");
+        }
+    }
+}

@@ -193,13 +193,12 @@ impl Layout {
     }
 }
 
-/// Writes a blob atomically (temporary name, then rename), creating its folder.
+/// Writes a blob atomically (an exclusive scratch file, then rename), creating its folder.
 pub fn write_blob(path: &Path, bytes: &[u8]) -> Result<()> {
     let parent = path.parent().expect("blob paths have a folder");
     fs::create_dir_all(parent).map_err(|e| BuildError::input(parent, format!("cannot create: {e}")))?;
-    let tmp = genesis_bundle::scratch::scratch_path(path, "partial").expect("blob paths have a name");
-    fs::write(&tmp, bytes).map_err(|e| BuildError::input(&tmp, format!("cannot write: {e}")))?;
-    fs::rename(&tmp, path).map_err(|e| BuildError::input(path, format!("cannot write: {e}")))
+    genesis_bundle::scratch::atomic_write(path, bytes)
+        .map_err(|e| BuildError::input(path, format!("cannot write: {e}")))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -18,6 +18,7 @@
 
 mod build;
 mod chart;
+mod chart_repo;
 mod error;
 mod layout;
 mod provenance;

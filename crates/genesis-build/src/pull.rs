@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
 use genesis_registry::resolver::cosign_signature;
-use genesis_registry::{Registry, RegistryError};
+use genesis_registry::{Registry, RegistryError, RegistryOptions};
 use genesis_trust::cosign_image::Signers;
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, Platform, media_types};
 
+use crate::chart_repo;
 use crate::layout::write_blob;
 use crate::spec::{BundleSpec, ChartSource, ImageSource};
 use crate::{BuildError, Result};
@@ -61,16 +62,11 @@ fn url_host(url: &str) -> &str {
     rest.split('/').next().unwrap_or(rest)
 }
 
-/// Resolves `url` against the repository URL (index.yaml URLs may be relative).
-fn join_url(repo: &str, url: &str) -> String {
-    if url.contains("://") { url.to_owned() } else { format!("{repo}/{}", url.trim_start_matches('/')) }
-}
-
 /// Pulls the charts of `spec` that come from repositories into `cache/charts/`.
 pub async fn pull_charts(
     spec: &BundleSpec,
     cache: &Path,
-    options: &dyn Fn(&str) -> Result<genesis_registry::RegistryOptions>,
+    options: &dyn Fn(&str) -> Result<RegistryOptions>,
     connect: &dyn Fn(&str) -> Result<Registry>,
     pulled: &mut Pulled,
 ) -> Result<()> {
@@ -81,20 +77,15 @@ pub async fn pull_charts(
             ChartSource::Repo { url, version } => {
                 let opts = options(url_host(url))?;
                 let index_url = format!("{url}/index.yaml");
-                let index = genesis_registry::fetch_url(&index_url, &opts, 16 << 20).await.map_err(registry_error)?;
-                let index: serde_yaml_ng::Value = serde_yaml_ng::from_slice(&index)
-                    .map_err(|e| BuildError::input(&index_url, format!("not a chart repository index: {e}")))?;
-                let entry = index["entries"][name]
-                    .as_sequence()
-                    .and_then(|versions| versions.iter().find(|v| v["version"].as_str() == Some(version.as_str())))
-                    .ok_or_else(|| BuildError::input(&index_url, format!("no chart {name} version {version}")))?;
-                let chart_url = entry["urls"][0]
-                    .as_str()
-                    .map(|u| join_url(url, u))
-                    .ok_or_else(|| BuildError::input(&index_url, format!("chart {name} {version} has no urls")))?;
-                let expected = entry["digest"].as_str().and_then(|d| format!("sha256:{d}").parse::<Digest>().ok());
-                let bytes = genesis_registry::fetch_url(&chart_url, &opts, MAX_CHART).await.map_err(registry_error)?;
-                (version.clone(), bytes, expected)
+                let index = genesis_registry::fetch_url(&index_url, &opts, chart_repo::MAX_INDEX)
+                    .await
+                    .map_err(registry_error)?;
+                let found = chart_repo::find(&index, url, name, version, chart.digest.as_ref())?;
+                let chart_options = chart_repo::download_options(&found.url, url, name, &opts);
+                let bytes = genesis_registry::fetch_url(found.url.as_str(), &chart_options, MAX_CHART)
+                    .await
+                    .map_err(registry_error)?;
+                (version.clone(), bytes, found.digest)
             }
             ChartSource::Oci { reference } => {
                 let registry = connect(reference.registry())?;
@@ -112,13 +103,13 @@ pub async fn pull_charts(
                 }
                 let mut bytes = Vec::new();
                 registry.get_blob(repo, &layer.digest, layer.size, &mut bytes).await.map_err(registry_error)?;
-                (tag.to_owned(), bytes::Bytes::from(bytes), Some(layer.digest.clone()))
+                (tag.to_owned(), bytes::Bytes::from(bytes), layer.digest.clone())
             }
         };
         let actual = genesis_bundle::sha256(&bytes);
-        if let Some(expected) = expected
-            && expected != actual
-        {
+        // What the source lists (the index entry, the registry's layer) and the spec's pin
+        // must both hold.
+        if let Some(expected) = std::iter::once(expected).chain(chart.digest.clone()).find(|d| *d != actual) {
             return Err(registry_error(RegistryError::DigestMismatch {
                 what: format!("chart {name} {version}"),
                 expected,
@@ -312,7 +303,7 @@ async fn download(registry: &Registry, repo: &str, digest: &Digest, size: u64, p
         genesis_bundle::scratch::scratch_path(path, &format!("download-{}", digest.hex().get(..8).unwrap_or("x")))
             .expect("blob paths have a name");
     let mut file = std::io::BufWriter::new(
-        std::fs::File::create(&tmp).map_err(|e| BuildError::input(&tmp, format!("cannot create: {e}")))?,
+        genesis_bundle::scratch::create(&tmp).map_err(|e| BuildError::input(&tmp, format!("cannot create: {e}")))?,
     );
     let result = registry.get_blob(repo, digest, size, &mut file).await;
     let result = result.map_err(registry_error).and_then(|()| {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use genesis_bundle::Compression;
-use genesis_types::ImageReference;
+use genesis_types::{Algorithm, Digest, ImageReference};
 
 use crate::{BuildError, Result};
 
@@ -237,6 +237,9 @@ pub struct ChartSpec {
     pub name: Token,
     /// Where it comes from.
     pub source: ChartSource,
+    /// The SHA-256 of the `.tgz` (`sha256:<hex>`), for a chart from a repository: the check
+    /// on the download when the repository's index gives none, and one more when it does.
+    pub digest: Option<Digest>,
 }
 
 /// Where a chart comes from.
@@ -279,6 +282,8 @@ struct RawChartSpec {
     repo: Option<String>,
     #[serde(default)]
     version: Option<String>,
+    #[serde(default)]
+    digest: Option<Digest>,
 }
 
 impl TryFrom<RawChartSpec> for ChartSpec {
@@ -303,7 +308,16 @@ impl TryFrom<RawChartSpec> for ChartSpec {
             (None, Some(_), None) => return Err(format!("chart {name}: a repo needs an exact version")),
             _ => return Err(format!("chart {name}: give either path, or repo and version")),
         };
-        Ok(ChartSpec { name, source })
+        match (&raw.digest, &source) {
+            (Some(_), ChartSource::Path(_)) => {
+                return Err(format!("chart {name}: digest pins a chart from a repo; a path names the file itself"));
+            }
+            (Some(d), _) if d.algorithm() != Algorithm::Sha256 => {
+                return Err(format!("chart {name}: digest must be sha256:<hex> (the SHA-256 of the .tgz), not {d}"));
+            }
+            _ => {}
+        }
+        Ok(ChartSpec { name, source, digest: raw.digest })
     }
 }
 
@@ -417,5 +431,26 @@ spec:
         assert!(e.contains("spec.images[0].platforms: invalid platform \"linux\"") && e.contains("line 8"), "{e}");
         let e = error_for("apiVersion: genesis.dev/v1alpha1", "apiVersion: petra.sh/v1alpha1");
         assert!(e.contains("apiVersion") && e.contains("petra.sh"), "{e}");
+    }
+
+    #[test]
+    fn a_chart_digest_pins_a_chart_from_a_repository_by_sha256() {
+        let hex = "ab".repeat(32);
+        let chart = |entry: &str| {
+            BundleSpec::parse(&GOOD.replace(
+                "charts:    [ { name: web, path: fixtures/charts/web-0.1.0.tgz } ]",
+                &format!("charts: [ {entry} ]"),
+            ))
+        };
+        let repo = "name: web, repo: 'https://charts.example', version: 0.1.0";
+        let pinned = chart(&format!("{{ {repo}, digest: 'sha256:{hex}' }}")).unwrap();
+        assert_eq!(pinned.spec.charts[0].digest.as_ref().map(ToString::to_string), Some(format!("sha256:{hex}")));
+        assert_eq!(chart(&format!("{{ {repo} }}")).unwrap().spec.charts[0].digest, None);
+        let e = chart(&format!("{{ name: web, path: web.tgz, digest: 'sha256:{hex}' }}")).unwrap_err();
+        assert!(e.contains("a path names the file itself"), "{e}");
+        let e = chart(&format!("{{ {repo}, digest: 'sha512:{}' }}", "ab".repeat(64))).unwrap_err();
+        assert!(e.contains("digest must be sha256"), "{e}");
+        let e = chart(&format!("{{ {repo}, digest: 'sha256:{}' }}", "AB".repeat(32))).unwrap_err();
+        assert!(e.contains("not lowercase hex"), "{e}");
     }
 }

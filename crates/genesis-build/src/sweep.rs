@@ -15,15 +15,15 @@ pub struct FoundImage {
 }
 
 /// Collects the image references in YAML text: every `image: "ref"` string, and every
-/// `image: {registry, repository, tag, digest}` map as Helm charts write them.
-pub fn images_in_yaml(text: &str, file: &str) -> Vec<FoundImage> {
+/// `image: {registry, repository, tag, digest}` map as Helm charts write them. A document
+/// that does not parse is an error, never skipped: the images it names would go unchecked.
+pub fn images_in_yaml(text: &str, file: &str) -> Result<Vec<FoundImage>, serde_yaml_ng::Error> {
     let mut out = Vec::new();
     for (n, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        if let Ok(value) = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc) {
-            walk(&value, &format!("{file}#{n}"), &mut out);
-        }
+        let value = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)?;
+        walk(&value, &format!("{file}#{n}"), &mut out);
     }
-    out
+    Ok(out)
 }
 
 fn walk(value: &serde_yaml_ng::Value, path: &str, out: &mut Vec<FoundImage>) {
@@ -104,9 +104,16 @@ mod tests {
     #[test]
     fn finds_strings_and_helm_maps() {
         let text = "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: nginx:1.27\n      initContainers:\n        - image: busybox\n---\nimage:\n  registry: quay.io\n  repository: x/y\n  tag: 2\n";
-        let found: Vec<String> = images_in_yaml(text, "f").into_iter().map(|f| f.reference).collect();
+        let found: Vec<String> = images_in_yaml(text, "f").unwrap().into_iter().map(|f| f.reference).collect();
         assert_eq!(found, ["nginx:1.27", "busybox", "quay.io/x/y:2"]);
-        assert_eq!(images_in_yaml(text, "f")[0].origin, "f#0.spec.template.spec.containers[0].image");
+        assert_eq!(images_in_yaml(text, "f").unwrap()[0].origin, "f#0.spec.template.spec.containers[0].image");
+    }
+
+    #[test]
+    fn a_document_that_does_not_parse_is_an_error_not_skipped() {
+        let text = "image: nginx:1.27\n---\nimage: [unclosed\n---\nimage: busybox\n";
+        let e = images_in_yaml(text, "f").unwrap_err().to_string();
+        assert!(e.contains("line 3"), "{e}");
     }
 
     #[test]

@@ -118,7 +118,14 @@ impl Read for Source {
         match self {
             Source::Zstd(r) => r.read(buf),
             Source::ZstdHead(r) => r.read(buf),
-            Source::Gzip(r) => r.read(buf),
+            // flate2 calls a stream that is not gzip invalid input or data: a corrupt
+            // archive, not a failure to read the file.
+            Source::Gzip(r) => r.read(buf).map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
+                    io::Error::other(BundleError::Corrupt { detail: format!("gzip: {e}") })
+                }
+                _ => e,
+            }),
             Source::Plain(r) => r.read(buf),
         }
     }

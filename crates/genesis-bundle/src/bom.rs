@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use genesis_types::{BundlePath, Digest};
+use genesis_types::{Algorithm, BundlePath, Digest};
 
 use crate::{BundleError, Limits, Result};
 
@@ -72,6 +72,25 @@ pub struct FileEntry {
     pub size: u64,
     /// SHA-256 of the content.
     pub sha256: Digest,
+}
+
+/// Where the blobs of the bundle's OCI image layout lie: `oci/blobs/<alg>/<hex>`.
+const BLOBS_DIR: &str = "oci/blobs/";
+
+impl FileEntry {
+    /// The digest this file is named by when it is a blob of the bundle's OCI layout,
+    /// `None` for any other file. A name there that is not a digest is an error: `serve`
+    /// and `load` would advertise it.
+    fn blob_name(&self) -> Result<Option<Digest>> {
+        let Some(name) = self.path.as_str().strip_prefix(BLOBS_DIR) else { return Ok(None) };
+        let digest = name.split_once('/').map(|(alg, hex)| format!("{alg}:{hex}")).unwrap_or_default();
+        digest.parse().map(Some).map_err(|e| {
+            BundleError::BomInvalid(format!(
+                "{} is in the OCI layout's blobs but not named by a digest: {e}",
+                self.path
+            ))
+        })
+    }
 }
 
 /// One container image (a manifest or a whole multi-arch index) stored in `oci/`.
@@ -160,8 +179,8 @@ impl Bom {
     }
 
     /// Checks the internal consistency a reader relies on: schema, strictly sorted unique
-    /// files, no reserved or clashing paths, and every chart, manifest and image pointing at
-    /// a listed file.
+    /// files whose sizes add up, no reserved or clashing paths, every OCI blob named by the
+    /// sha256 of its content, and every chart, manifest and image pointing at a listed file.
     pub fn validate(&self) -> Result<()> {
         let invalid = |m: String| Err(BundleError::BomInvalid(m));
         if self.schema != BOM_SCHEMA {
@@ -172,10 +191,32 @@ impl Bom {
                 return invalid(format!("files not strictly sorted at {}", pair[1].path));
             }
         }
+        // Readers add the sizes up (progress, totals): refuse what would overflow.
+        if self.files.iter().try_fold(0u64, |total, f| total.checked_add(f.size)).is_none() {
+            return invalid("file sizes add up to more than 2^64 bytes".into());
+        }
         let files: BTreeSet<&str> = self.files.iter().map(|f| f.path.as_str()).collect();
         for f in &self.files {
             if matches!(f.path.as_str(), BOM_PATH | SIGNATURE_PATH | PROVENANCE_PATH) {
                 return invalid(format!("{} is reserved", f.path));
+            }
+            // `serve` and `load` advertise a blob by its name, and the payload pass checks its
+            // content against the BOM's sha256: the two must be one digest. A sha512 name
+            // (128 hex digits) does not fit a ustar header, so no bundle carries one.
+            if let Some(name) = f.blob_name()? {
+                if name.algorithm() != Algorithm::Sha256 {
+                    return invalid(format!(
+                        "{} is named by a {} digest: bundles carry sha256 blobs only",
+                        f.path,
+                        name.algorithm().name()
+                    ));
+                }
+                if name != f.sha256 {
+                    return invalid(format!(
+                        "{} holds content whose digest is {}: a blob's name must be its digest",
+                        f.path, f.sha256
+                    ));
+                }
             }
             if let Some(dir) = f.path.parent_dirs().find(|d| files.contains(d.trim_end_matches('/'))) {
                 return invalid(format!(
@@ -292,6 +333,46 @@ mod tests {
         let mut b = bom(vec![file("a")]);
         b.manifests.push(ManifestEntry { path: "m.yaml".parse().unwrap() });
         assert!(b.validate().is_err());
+    }
+
+    fn blob(path: &str, content: &[u8]) -> FileEntry {
+        FileEntry { path: path.parse().unwrap(), size: content.len() as u64, sha256: crate::sha256(content) }
+    }
+
+    #[test]
+    fn an_oci_blob_whose_content_is_not_its_name_is_refused() {
+        let named = crate::sha256(b"what the name promises");
+        let path = format!("oci/{}", named.blob_path());
+        assert!(bom(vec![blob(&path, b"what the name promises")]).validate().is_ok());
+        match bom(vec![blob(&path, b"other bytes")]).validate() {
+            Err(BundleError::BomInvalid(m)) => {
+                assert!(m.contains(&path) && m.contains("a blob's name must be its digest"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Names that are not digests are refused, not skipped.
+        let hex = named.hex();
+        for path in
+            [format!("oci/blobs/sha1/{hex}"), format!("oci/blobs/sha256/{}", &hex[1..]), format!("oci/blobs/{hex}")]
+        {
+            match bom(vec![blob(&path, b"x")]).validate() {
+                Err(BundleError::BomInvalid(m)) => assert!(m.contains("not named by a digest"), "{m}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        // Nor are sha512 names, which no ustar header can hold.
+        match bom(vec![blob(&format!("oci/blobs/sha512/{hex}{hex}"), b"x")]).validate() {
+            Err(BundleError::BomInvalid(m)) => assert!(m.contains("bundles carry sha256 blobs only"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn file_sizes_that_overflow_when_added_are_refused() {
+        let mut a = file("a");
+        a.size = u64::MAX;
+        assert!(bom(vec![a.clone(), file("b")]).validate().is_err());
+        assert!(bom(vec![a]).validate().is_ok());
     }
 
     #[test]

@@ -59,7 +59,8 @@ pub struct PayloadSummary {
 /// Streams every entry after the head through `sink`, requiring exactly the entries the BOM
 /// implies, in canonical order, each with the BOM's size and SHA-256. The last entry's
 /// bytes reach the sink before its digest is known: callers that keep data (extraction)
-/// must treat the sink's contents as untrusted until this returns `Ok`.
+/// must treat the sink's contents as untrusted until this returns `Ok`. Only as trustworthy
+/// as `bom`: public as [`crate::danger::check_payload`], for the verifier.
 pub fn check_payload(mut reader: ArchiveReader, bom: &Bom, sink: &mut dyn PayloadSink) -> Result<PayloadSummary> {
     let expected = bom.expected_entries();
     let known: HashSet<&str> = expected.iter().map(ExpectedEntry::tar_path).collect();
@@ -165,14 +166,32 @@ impl Staging {
     }
 
     /// Moves the staging directory into place (one rename; the target appears whole or
-    /// not at all).
+    /// not at all). Everything staged reaches the disk before the rename that publishes it,
+    /// and the rename before this returns: after a power cut the target is absent or whole,
+    /// never a tree of empty files.
     pub fn commit(mut self) -> Result<PathBuf> {
         fs::set_permissions(&self.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(BundleError::io("setting permissions on", &self.dir))?;
+        sync_tree(&self.dir).map_err(BundleError::io("syncing", &self.dir))?;
         fs::rename(&self.dir, &self.target).map_err(BundleError::io("renaming staging into", &self.target))?;
         self.committed = true;
+        crate::scratch::sync_parent(&self.target).map_err(BundleError::io("syncing the directory of", &self.target))?;
         Ok(self.target.clone())
     }
+}
+
+/// Flushes every file under `dir`, and each directory's entries, to stable storage. The
+/// staging tree holds only the files and directories its sinks created.
+fn sync_tree(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            sync_tree(&entry.path())?;
+        } else {
+            File::open(entry.path())?.sync_all()?;
+        }
+    }
+    File::open(dir)?.sync_all()
 }
 
 impl Drop for Staging {

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use genesis_types::{BundlePath, Digest};
+use genesis_types::{BundlePath, Classify, Digest, ErrorClass};
 
 /// Everything that can go wrong reading, checking, writing or extracting a bundle.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +139,21 @@ pub enum BundleError {
         /// The expected digest.
         expected: Digest,
     },
+    /// A path the canonical tar header cannot carry: ustar holds at most 155 bytes of
+    /// directories and 100 of name, and canonical archives use no PAX or GNU extensions.
+    #[error("{path:?} does not fit a tar header (at most 155 bytes of directories, then 100 after a `/`); shorten it")]
+    UnencodablePath {
+        /// The path.
+        path: String,
+    },
+    /// A timestamp past what a tar header's 11 octal digits hold (the year 2242).
+    #[error("timestamp {mtime} does not fit a tar header (at most {max}); check SOURCE_DATE_EPOCH")]
+    UnencodableMtime {
+        /// The timestamp (seconds since 1970).
+        mtime: u64,
+        /// The largest one a header holds.
+        max: u64,
+    },
     /// Extraction target already exists.
     #[error("output directory {} already exists; remove it or choose another", path.display())]
     OutputExists {
@@ -155,5 +170,55 @@ impl BundleError {
     }
 }
 
+/// Anything wrong with the archive is a verdict on it; what the caller asked for (a path that
+/// cannot be read or written, an input or a name that cannot be packed) is input.
+impl Classify for BundleError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            BundleError::Io { source, .. } => source.class(),
+            BundleError::Truncated { .. }
+            | BundleError::TrailingData { .. }
+            | BundleError::Corrupt { .. }
+            | BundleError::LimitExceeded { .. }
+            | BundleError::ForbiddenEntryType { .. }
+            | BundleError::UnsafePath { .. }
+            | BundleError::NotSigned { .. }
+            | BundleError::BomMalformed(_)
+            | BundleError::BomInvalid(_)
+            | BundleError::UnknownEntry { .. }
+            | BundleError::DuplicateEntry { .. }
+            | BundleError::OutOfOrder { .. }
+            | BundleError::MissingEntry { .. }
+            | BundleError::SizeMismatch { .. }
+            | BundleError::DigestMismatch { .. } => ErrorClass::Verdict,
+            BundleError::InputChanged { .. }
+            | BundleError::UnencodablePath { .. }
+            | BundleError::UnencodableMtime { .. }
+            | BundleError::OutputExists { .. } => ErrorClass::Input,
+        }
+    }
+}
+
 /// Shorthand for this crate's results.
 pub type Result<T, E = BundleError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_archive_is_a_verdict_and_a_local_file_problem_is_input_or_not_found() {
+        let missing = BundleError::io("opening", "x.tar.zst")(io::ErrorKind::NotFound.into());
+        let unreadable = BundleError::io("opening", "x.tar.zst")(io::ErrorKind::PermissionDenied.into());
+        for (e, class) in [
+            (BundleError::Truncated { detail: "in a header".into() }, ErrorClass::Verdict),
+            (BundleError::UnknownEntry { path: "extra".into() }, ErrorClass::Verdict),
+            (BundleError::LimitExceeded { what: "entries", actual: 2, limit: 1 }, ErrorClass::Verdict),
+            (BundleError::OutputExists { path: "out".into() }, ErrorClass::Input),
+            (missing, ErrorClass::NotFound),
+            (unreadable, ErrorClass::Input),
+        ] {
+            assert_eq!(e.class(), class, "{e}");
+        }
+    }
+}

@@ -42,9 +42,18 @@ pub use bom::{
     BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, PROVENANCE_PATH,
     SIGNATURE_PATH, SbomEntry, rfc3339,
 };
-pub use check::{Discard, PayloadSink, PayloadSummary, Staging, check_payload};
+pub use check::{Discard, PayloadSink, PayloadSummary, Staging};
 pub use error::{BundleError, Result};
 pub use limits::{Limits, Progress};
 pub use seekable::FileDigest;
 pub use stamp::FileStamp;
 pub use writer::{Content, WriteOptions, sha256, write_bundle};
+
+/// Entry points that work on a BOM whose signature nobody has checked. They exist for the
+/// verifier (`genesis-trust`), which calls them only after the BOM's signature verified.
+/// What no longer holds when they are called directly: a payload that passes matches its
+/// own BOM, which anyone could have written, so nothing they yield is trusted. To read a
+/// bundle, verify it with `genesis_trust::UnverifiedBundle::verify`.
+pub mod danger {
+    pub use crate::check::check_payload;
+}

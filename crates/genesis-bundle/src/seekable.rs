@@ -76,21 +76,23 @@ impl SeekTable {
     }
 
     /// Reads and checks the table at the end of a file: the frames must tile the file
-    /// exactly, every frame must be within [`MAX_FRAME_SIZE`], and the declared sizes must
-    /// respect the limits, so a decompression bomb is refused before any work.
+    /// exactly, every frame must be within [`MAX_FRAME_SIZE`] and the compressed size zstd
+    /// can give it, and the declared sizes must respect the limits, so a decompression bomb
+    /// or a forged frame size is refused before any work or allocation.
     pub fn read_from(file: &File, limits: &Limits) -> Result<SeekTable> {
         let file_len = file.metadata().map_err(|e| from_io(e, "reading archive metadata"))?.len();
-        let table = match Self::parse_at_end(file, file_len)? {
+        let table = match Self::parse_at_end(file, file_len, limits)? {
             Some(t) => t,
-            None => return Err(Self::explain_missing_table(file, file_len)),
+            None => return Err(Self::explain_missing_table(file, file_len, limits)),
         };
         table.check(limits)?;
         Ok(table)
     }
 
     /// Parses a table whose footer ends exactly at `end`, checking that its frames tile
-    /// `[0, end)`. `Ok(None)` if there is no footer there.
-    fn parse_at_end(file: &File, end: u64) -> Result<Option<SeekTable>> {
+    /// `[0, end)`. `Ok(None)` if there is no footer there. The frame count is checked
+    /// against the file and [`max_frames`] before the table is read into memory.
+    fn parse_at_end(file: &File, end: u64, limits: &Limits) -> Result<Option<SeekTable>> {
         if end < (8 + FOOTER_LEN) as u64 {
             return Ok(None);
         }
@@ -103,10 +105,19 @@ impl SeekTable {
         if footer[4] != 0 {
             return Err(corrupt("unsupported descriptor (checksums or reserved bits set)"));
         }
+        // At most 2^32 - 1 entries of 8 bytes: no overflow in u64.
         let count = u64::from(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")));
         let body = count * 8 + FOOTER_LEN as u64;
         if body + 8 > end {
             return Err(corrupt("frame count larger than the file"));
+        }
+        let limit = max_frames(limits);
+        if count > limit {
+            return Err(BundleError::LimitExceeded {
+                what: "zstd frame count (the entry count and decompressed size limits bound it)",
+                actual: count,
+                limit,
+            });
         }
         let start = end - body - 8;
         let mut raw = vec![0u8; (body + 8) as usize];
@@ -136,32 +147,50 @@ impl SeekTable {
     }
 
     /// No footer at the end: either bytes were appended after a good table, or the file
-    /// was cut short. Look back for a footer to tell which.
-    fn explain_missing_table(file: &File, file_len: u64) -> BundleError {
+    /// was cut short. Look back for a footer to tell which. Only the footer nearest the
+    /// end is tried: each try may read a whole table, and the tail of a hostile file can
+    /// hold the footer magic a hundred thousand times.
+    fn explain_missing_table(file: &File, file_len: u64, limits: &Limits) -> BundleError {
         const LOOK_BACK: u64 = 1 << 20;
+        let truncated = BundleError::Truncated {
+            detail: "no zstd seek table at the end (cut short, or not written by Genesis)".into(),
+        };
         let from = file_len.saturating_sub(LOOK_BACK);
         let mut tail = vec![0u8; (file_len - from) as usize];
-        if read_exact_at(file, &mut tail, from).is_ok() {
-            let magic = SEEKABLE_MAGIC.to_le_bytes();
-            for i in (0..tail.len().saturating_sub(3)).rev() {
-                if tail[i..i + 4] == magic {
-                    let end = from + i as u64 + 4;
-                    if let Ok(Some(_)) = Self::parse_at_end(file, end) {
-                        return BundleError::TrailingData { bytes: file_len - end };
-                    }
-                }
-            }
+        if read_exact_at(file, &mut tail, from).is_err() {
+            return truncated;
         }
-        BundleError::Truncated { detail: "no zstd seek table at the end (cut short, or not written by Genesis)".into() }
+        let magic = SEEKABLE_MAGIC.to_le_bytes();
+        let Some(i) = tail.windows(magic.len()).rposition(|w| w == magic) else { return truncated };
+        let end = from + (i + magic.len()) as u64;
+        match Self::parse_at_end(file, end, limits) {
+            Ok(Some(_)) => BundleError::TrailingData { bytes: file_len - end },
+            _ => truncated,
+        }
     }
 
+    /// Checks every frame and the totals against the limits. A frame's compressed size is
+    /// bounded by what zstd can write for its decompressed size, so no reader ever
+    /// allocates more than [`max_compressed_frame`] for a frame the table describes.
     fn check(&self, limits: &Limits) -> Result<()> {
-        if let Some(f) = self.frames.iter().find(|f| f.decompressed > MAX_FRAME_SIZE || f.compressed == 0) {
-            return Err(BundleError::LimitExceeded {
-                what: "decompressed size of one zstd frame",
-                actual: u64::from(f.decompressed),
-                limit: u64::from(MAX_FRAME_SIZE),
-            });
+        for (i, f) in self.frames.iter().enumerate() {
+            if f.decompressed > MAX_FRAME_SIZE {
+                return Err(BundleError::LimitExceeded {
+                    what: "decompressed size of one zstd frame",
+                    actual: u64::from(f.decompressed),
+                    limit: u64::from(MAX_FRAME_SIZE),
+                });
+            }
+            let bound = compress_bound(f.decompressed);
+            if f.compressed == 0 || u64::from(f.compressed) > bound {
+                return Err(BundleError::Corrupt {
+                    detail: format!(
+                        "seek table: frame {i} claims {} compressed bytes for {} decompressed, \
+                         which no zstd frame takes (1 to {bound})",
+                        f.compressed, f.decompressed
+                    ),
+                });
+            }
         }
         let (c, d) = (self.compressed_len(), self.decompressed_len());
         if d > limits.max_total_size {
@@ -180,6 +209,25 @@ impl SeekTable {
         }
         Ok(())
     }
+}
+
+/// Most compressed bytes zstd writes for `decompressed` bytes (`ZSTD_compressBound`, frame
+/// header and checksum included). A seek table entry claiming more is forged.
+fn compress_bound(decompressed: u32) -> u64 {
+    zstd::zstd_safe::compress_bound(decompressed as usize) as u64
+}
+
+/// The largest compressed frame a reader accepts, and so the largest buffer it allocates
+/// for one: [`compress_bound`] of [`MAX_FRAME_SIZE`] (16 MiB + 64 KiB).
+pub fn max_compressed_frame() -> u64 {
+    compress_bound(MAX_FRAME_SIZE)
+}
+
+/// Most frames an archive within `limits` has: the writer cuts a frame at an entry that
+/// does not fit the current one or after [`FRAME_SIZE`] bytes, and closes the last. The
+/// table is read whole, so this bounds its memory (8 bytes a frame) before it is read.
+pub fn max_frames(limits: &Limits) -> u64 {
+    limits.max_entries.saturating_add(limits.max_total_size / FRAME_SIZE as u64).saturating_add(1)
 }
 
 /// Whether a file starts with a zstd frame (the seek table is checked when it is opened).
@@ -389,9 +437,11 @@ impl ParallelFrameReader {
                     return Err(io::Error::other("decompression stopped"));
                 }
             }
-            let mut rest = Vec::new();
-            file.read_to_end(&mut rest)?;
-            if rest != table.encode() {
+            // The table was read at open: anything longer is a file that grew since.
+            let expected = table.encode();
+            let mut rest = Vec::with_capacity(expected.len());
+            Read::by_ref(&mut file).take(expected.len() as u64 + 1).read_to_end(&mut rest)?;
+            if rest != expected {
                 return Err(io::Error::other(BundleError::Corrupt {
                     detail: "archive changed while it was read".into(),
                 }));
@@ -548,6 +598,7 @@ impl SeekableFile {
     pub fn entries(&mut self, limits: &Limits) -> Result<Vec<(Header, u64)>> {
         let mut out = Vec::new();
         let mut offset = 0u64;
+        let end_of_data = self.table.decompressed_len();
         let mut block = [0u8; BLOCK];
         loop {
             self.read_exact_at(offset, &mut block)?;
@@ -560,7 +611,14 @@ impl SeekableFile {
                 });
             }
             let data = offset + BLOCK as u64;
-            offset = data + h.size + padding(h.size) as u64;
+            // The size is the archive's word: a base-256 field holds up to 2^64 - 1.
+            offset = data
+                .checked_add(h.size)
+                .and_then(|end| end.checked_add(padding(h.size) as u64))
+                .filter(|&end| end <= end_of_data)
+                .ok_or_else(|| BundleError::Truncated {
+                    detail: format!("entry {:?} claims {} bytes, past the end of the archive", h.path, h.size),
+                })?;
             out.push((h, data));
         }
     }

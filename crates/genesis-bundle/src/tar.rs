@@ -26,19 +26,27 @@ pub fn padding(size: u64) -> usize {
 /// The end-of-archive marker: two zero blocks.
 pub const END_OF_ARCHIVE: [u8; 2 * BLOCK] = [0; 2 * BLOCK];
 
-/// Header of a regular file: mode 0644, uid/gid 0, empty owner names, the given mtime.
-pub fn file_header(path: &str, size: u64, mtime: u64) -> [u8; BLOCK] {
+/// Header of a regular file: mode 0644, uid/gid 0, empty owner names, the given mtime; an
+/// error when `path` does not fit a ustar header.
+pub fn file_header(path: &str, size: u64, mtime: u64) -> Result<[u8; BLOCK]> {
     header(path, size, mtime, FILE_MODE, b'0')
 }
 
-/// Header of a directory (`path` ends with `/`): mode 0755, uid/gid 0.
-pub fn dir_header(path: &str, mtime: u64) -> [u8; BLOCK] {
+/// Header of a directory (`path` ends with `/`): mode 0755, uid/gid 0; an error when `path`
+/// does not fit a ustar header.
+pub fn dir_header(path: &str, mtime: u64) -> Result<[u8; BLOCK]> {
     header(path, 0, mtime, DIR_MODE, b'5')
 }
 
-fn header(path: &str, size: u64, mtime: u64, mode: u32, kind: u8) -> [u8; BLOCK] {
+/// The largest mtime the header's 11 octal digits hold.
+const MAX_MTIME: u64 = 8u64.pow(11) - 1;
+
+fn header(path: &str, size: u64, mtime: u64, mode: u32, kind: u8) -> Result<[u8; BLOCK]> {
+    let (prefix, name) = split_path(path)?;
+    if mtime > MAX_MTIME {
+        return Err(BundleError::UnencodableMtime { mtime, max: MAX_MTIME });
+    }
     let mut h = [0u8; BLOCK];
-    let (prefix, name) = split_path(path.as_bytes());
     h[..name.len()].copy_from_slice(name);
     h[345..345 + prefix.len()].copy_from_slice(prefix);
     octal(&mut h[100..108], u64::from(mode));
@@ -62,37 +70,28 @@ fn header(path: &str, size: u64, mtime: u64, mode: u32, kind: u8) -> [u8; BLOCK]
     octal(&mut h[148..155], u64::from(sum));
     h[154] = 0;
     h[155] = b' ';
-    h
+    Ok(h)
 }
 
-/// Splits a path into ustar `prefix` (≤155 bytes) and `name` (≤100 bytes) at a `/`.
-/// Paths are validated to at most 255 bytes, so a split exists unless one component is
-/// longer than 100 bytes, which [`check_encodable`] refuses first.
-fn split_path(p: &[u8]) -> (&[u8], &[u8]) {
-    if p.len() <= 100 {
-        return (&[], p);
-    }
-    let start = p.len().saturating_sub(101);
-    let split = p[start..]
-        .iter()
-        .position(|&b| b == b'/')
-        .map(|i| start + i)
-        .filter(|&i| i <= 155)
-        .expect("check_encodable guarantees a split point");
-    (&p[..split], &p[split + 1..])
-}
-
-/// Whether a path fits a ustar header.
-pub fn check_encodable(path: &str) -> std::result::Result<(), &'static str> {
+/// Splits a path into ustar `prefix` (≤155 bytes) and `name` (≤100 bytes) at a `/`; an
+/// error when no split exists (the path would need a PAX or GNU extension, which canonical
+/// archives never use).
+fn split_path(path: &str) -> Result<(&[u8], &[u8])> {
     let p = path.as_bytes();
     if p.len() <= 100 {
-        return Ok(());
+        return Ok((&[], p));
     }
-    let start = p.len().saturating_sub(101);
-    match p[start..].iter().position(|&b| b == b'/') {
-        Some(i) if start + i <= 155 => Ok(()),
-        _ => Err("does not fit a ustar header (a component over 100 bytes or a prefix over 155)"),
+    // The leftmost `/` that leaves at most 100 bytes after it keeps the prefix shortest.
+    let start = p.len() - 101;
+    match p[start..].iter().position(|&b| b == b'/').map(|i| start + i) {
+        Some(split) if split <= 155 => Ok((&p[..split], &p[split + 1..])),
+        _ => Err(BundleError::UnencodablePath { path: path.to_owned() }),
     }
+}
+
+/// Whether a path fits a ustar header: what [`file_header`] and [`dir_header`] accept.
+pub fn check_encodable(path: &str) -> Result<()> {
+    split_path(path).map(drop)
 }
 
 fn octal(field: &mut [u8], value: u64) {
@@ -153,8 +152,12 @@ pub fn parse_header(h: &[u8; BLOCK]) -> Result<Option<Header>> {
         b'3' => return forbidden("character device"),
         b'4' => return forbidden("block device"),
         b'6' => return forbidden("fifo"),
-        b'x' | b'g' => return forbidden("pax extended header"),
-        b'L' | b'K' => return forbidden("GNU long-name header"),
+        b'7' => return forbidden("contiguous file"),
+        b'x' => return forbidden("pax extended header"),
+        b'g' => return forbidden("pax global header"),
+        b'L' => return forbidden("GNU long-name header"),
+        b'K' => return forbidden("GNU long-link-name header"),
+        b'S' => return forbidden("GNU sparse file"),
         _ => return forbidden("entry of unknown type"),
     };
     let size = if h[124] & 0x80 != 0 {
@@ -211,7 +214,7 @@ mod tests {
         let long = format!("{}/{}", "d".repeat(120), "f".repeat(90));
         for (path, size) in [("bom.json", 12u64), (long.as_str(), 1 << 34)] {
             check_encodable(path).unwrap();
-            let h = file_header(path, size, 1_700_000_000);
+            let h = file_header(path, size, 1_700_000_000).unwrap();
             let parsed = parse_header(&h).unwrap().unwrap();
             assert_eq!(parsed, Header { path: path.into(), kind: EntryKind::File, size });
         }
@@ -219,14 +222,32 @@ mod tests {
     }
 
     #[test]
+    fn a_path_no_ustar_header_can_hold_is_an_error_not_a_panic() {
+        let long_name = format!("signatures/{}", "n".repeat(120));
+        let long_prefix = format!("{}/{}", "d".repeat(160), "f".repeat(10));
+        let one_long_component = "x".repeat(101);
+        for path in [long_name.as_str(), long_prefix.as_str(), one_long_component.as_str()] {
+            assert!(check_encodable(path).is_err(), "{path}");
+            match file_header(path, 1, 0) {
+                Err(BundleError::UnencodablePath { path: refused, .. }) => assert_eq!(refused, path),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        let long_dir = format!("{long_prefix}/");
+        assert!(matches!(dir_header(&long_dir, 0), Err(BundleError::UnencodablePath { .. })));
+        assert!(matches!(file_header("a", 0, MAX_MTIME + 1), Err(BundleError::UnencodableMtime { .. })));
+        file_header("a", 0, MAX_MTIME).unwrap();
+    }
+
+    #[test]
     fn refuses_links_and_bad_checksums() {
-        let mut h = file_header("a", 0, 0);
+        let mut h = file_header("a", 0, 0).unwrap();
         h[156] = b'2';
         h[148..156].fill(b' ');
         let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
         octal(&mut h[148..155], u64::from(sum));
         assert!(matches!(parse_header(&h), Err(BundleError::ForbiddenEntryType { kind: "symbolic link", .. })));
-        let mut h = file_header("a", 0, 0);
+        let mut h = file_header("a", 0, 0).unwrap();
         h[0] = b'b';
         assert!(matches!(parse_header(&h), Err(BundleError::Corrupt { .. })));
     }

@@ -126,6 +126,7 @@ fn write_err(e: io::Error) -> BundleError {
 /// given, then every directory and
 /// file the BOM implies in canonical order, each file's bytes taken from `contents` and
 /// checked against the BOM while they stream. Returns the sink and the archive's digest.
+/// A path no tar header can hold is refused before the first byte is written.
 pub fn write_bundle<W: Write + Send + 'static>(
     out: W,
     bom: &Bom,
@@ -135,27 +136,31 @@ pub fn write_bundle<W: Write + Send + 'static>(
     contents: &BTreeMap<BundlePath, Content>,
     options: WriteOptions,
 ) -> Result<(W, FileDigest)> {
+    let entries = bom.expected_entries();
+    for entry in &entries {
+        tar::check_encodable(entry.tar_path())?;
+    }
     let mut enc = Encoder::new(out, options.compression);
     let head = [(BOM_PATH, Some(bom_bytes)), (SIGNATURE_PATH, Some(signature)), (PROVENANCE_PATH, provenance)];
     for (path, data) in head.into_iter().filter_map(|(p, d)| Some((p, d?))) {
         let size = data.len() as u64;
         enc.entry_start(BLOCK as u64 + size + tar::padding(size) as u64).map_err(write_err)?;
-        enc.write_all(&tar::file_header(path, size, options.mtime)).map_err(write_err)?;
+        enc.write_all(&tar::file_header(path, size, options.mtime)?).map_err(write_err)?;
         enc.write_all(data).map_err(write_err)?;
         enc.write_all(&[0u8; BLOCK][..tar::padding(size)]).map_err(write_err)?;
     }
     let mut buf = vec![0u8; 256 << 10];
-    for entry in bom.expected_entries() {
+    for entry in entries {
         match entry {
             ExpectedEntry::Dir(d) => {
                 enc.entry_start(BLOCK as u64).map_err(write_err)?;
-                enc.write_all(&tar::dir_header(&d, options.mtime)).map_err(write_err)?;
+                enc.write_all(&tar::dir_header(&d, options.mtime)?).map_err(write_err)?;
             }
             ExpectedEntry::File(f) => {
                 let content =
                     contents.get(&f.path).ok_or_else(|| BundleError::MissingEntry { path: f.path.clone() })?;
                 enc.entry_start(BLOCK as u64 + f.size + tar::padding(f.size) as u64).map_err(write_err)?;
-                enc.write_all(&tar::file_header(f.path.as_str(), f.size, options.mtime)).map_err(write_err)?;
+                enc.write_all(&tar::file_header(f.path.as_str(), f.size, options.mtime)?).map_err(write_err)?;
                 let actual = match content {
                     Content::Bytes(b) => {
                         enc.write_all(b).map_err(write_err)?;
@@ -217,4 +222,33 @@ fn copy_file<W: Write + Send + 'static>(
 /// SHA-256 of a byte slice as a [`Digest`].
 pub fn sha256(bytes: &[u8]) -> Digest {
     Digest::from_sha256_bytes(Sha256::digest(bytes).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BOM_SCHEMA, FileEntry, rfc3339};
+
+    #[test]
+    fn a_bom_path_no_tar_header_holds_is_refused_not_a_panic() {
+        let path: BundlePath = format!("manifests/{}.yaml", "n".repeat(120)).parse().unwrap();
+        let data = b"kind: ConfigMap\n".to_vec();
+        let bom = Bom {
+            schema: BOM_SCHEMA.into(),
+            name: "t".into(),
+            version: "1".into(),
+            created: rfc3339(0),
+            files: vec![FileEntry { path: path.clone(), size: data.len() as u64, sha256: sha256(&data) }],
+            images: vec![],
+            charts: vec![],
+            manifests: vec![],
+            sboms: vec![],
+        };
+        let contents = BTreeMap::from([(path.clone(), Content::Bytes(data))]);
+        let options = WriteOptions { compression: Compression::None, mtime: 0, progress: Progress::default() };
+        match write_bundle(Vec::new(), &bom, &bom.to_bytes(), b"sig", None, &contents, options) {
+            Err(BundleError::UnencodablePath { path: refused }) => assert_eq!(refused, path.as_str()),
+            other => panic!("{:?}", other.map(|(_, digest)| digest.len)),
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! that owns it, never forced. What was applied is recorded in the cluster.
 //!
 //! Credentials: the in-cluster service account by default; a kubeconfig only when the caller
-//! names one or `KUBECONFIG` is set.
+//! names one or `KUBECONFIG` names a file (empty counts as unset).
 
 mod apply;
 mod crds;
@@ -14,14 +14,16 @@ mod record;
 
 use std::path::Path;
 
+use genesis_types::{Classify, ErrorClass};
 use kube::api::{Api, ApiResource, DynamicObject};
+use kube::config::Kubeconfig;
 use kube::core::GroupVersionKind;
 use kube::discovery::Scope;
 
 pub use apply::{AppliedObject, ApplyOptions, ApplyReport, Outcome, apply};
 pub use crds::crd_established;
 pub use readiness::{Readiness, judge, wait_ready};
-pub use record::{INSTALL_NAMESPACE, InstallRecord, read_records, record_install};
+pub use record::{INSTALL_NAMESPACE, InstallRecord, read_record, read_records, record_install};
 
 /// What can go wrong talking to the cluster.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,15 @@ pub enum KubeError {
         #[source]
         source: kube::Error,
     },
+    /// An install record is in the cluster but cannot be read: what it says is unknown, so
+    /// it is never taken for "nothing installed".
+    #[error("install record {record} is unreadable: {reason}; repair or delete it")]
+    UnreadableRecord {
+        /// `namespace/name` of its ConfigMap.
+        record: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A CRD did not become Established in time.
     #[error("CustomResourceDefinition {name} not Established after {seconds} s")]
     NotEstablished {
@@ -55,6 +66,20 @@ pub enum KubeError {
         /// How long we waited.
         seconds: u64,
     },
+}
+
+/// A cluster that cannot be reached, fails a request or does not finish in time is a network
+/// failure (a 404 says what was named does not exist); credentials and manifests are the
+/// caller's input; a damaged install record is refused, as anti-rollback cannot be judged.
+impl Classify for KubeError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            KubeError::Connect(_) | KubeError::Object { .. } => ErrorClass::Input,
+            KubeError::Api { source: kube::Error::Api(status), .. } if status.code == 404 => ErrorClass::NotFound,
+            KubeError::Api { .. } | KubeError::NotEstablished { .. } => ErrorClass::Network,
+            KubeError::UnreadableRecord { .. } => ErrorClass::Verdict,
+        }
+    }
 }
 
 /// Shorthand for this crate's results.
@@ -67,20 +92,22 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Connects with `kubeconfig` when given, else the file `KUBECONFIG` names, else the
-    /// in-cluster service account. Never `~/.kube/config` by surprise.
+    /// Connects with `kubeconfig` when given, else the files `KUBECONFIG` names, else the
+    /// in-cluster service account. Never `~/.kube/config` by surprise: a `KUBECONFIG` that
+    /// names no file (empty, or only separators) counts as unset.
     pub async fn connect(kubeconfig: Option<&Path>) -> Result<Cluster> {
         let connect = |e: &dyn std::fmt::Display| KubeError::Connect(e.to_string());
-        let options = kube::config::KubeConfigOptions::default();
-        let (config, origin) = match kubeconfig {
-            Some(path) => {
-                let file = kube::config::Kubeconfig::read_from(path).map_err(|e| connect(&e))?;
-                let config = kube::Config::from_custom_kubeconfig(file, &options).await.map_err(|e| connect(&e))?;
-                (config, format!("kubeconfig {}", path.display()))
-            }
-            None if std::env::var_os("KUBECONFIG").is_some() => {
-                let config = kube::Config::from_kubeconfig(&options).await.map_err(|e| connect(&e))?;
-                (config, "kubeconfig from KUBECONFIG".to_owned())
+        // Read here rather than by `Config::from_kubeconfig`, which falls back to
+        // `~/.kube/config` whenever `KUBECONFIG` names no file.
+        let file = match kubeconfig {
+            Some(path) => Some((Kubeconfig::read_from(path), format!("kubeconfig {}", path.display()))),
+            None => Kubeconfig::from_env().transpose().map(|file| (file, "kubeconfig from KUBECONFIG".to_owned())),
+        };
+        let (config, origin) = match file {
+            Some((file, origin)) => {
+                let file = file.map_err(|e| connect(&e))?;
+                let options = kube::config::KubeConfigOptions::default();
+                (kube::Config::from_custom_kubeconfig(file, &options).await.map_err(|e| connect(&e))?, origin)
             }
             None => (
                 kube::Config::incluster().map_err(|e| {
@@ -120,6 +147,34 @@ impl Cluster {
         match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, resource),
             None => Api::all_with(self.client.clone(), resource),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::Status;
+
+    use super::*;
+
+    #[test]
+    fn a_cluster_that_fails_a_request_is_a_network_error_and_a_404_is_not_found() {
+        let api = |source| KubeError::Api { object: "ConfigMap genesis-system/x".into(), source };
+        let status = |code, reason| kube::Error::Api(Status::failure("refused", reason).with_code(code).boxed());
+        for (e, class) in [
+            (api(status(404, "NotFound")), ErrorClass::NotFound),
+            (api(status(500, "InternalError")), ErrorClass::Network),
+            (api(status(403, "Forbidden")), ErrorClass::Network),
+            (api(kube::Error::LinesCodecMaxLineLengthExceeded), ErrorClass::Network),
+            (KubeError::NotEstablished { name: "widgets.example.com".into(), seconds: 60 }, ErrorClass::Network),
+            (KubeError::Connect("no kubeconfig".into()), ErrorClass::Input),
+            (KubeError::Object { object: "manifests/a.yaml".into(), reason: "no kind".into() }, ErrorClass::Input),
+            (
+                KubeError::UnreadableRecord { record: "genesis-system/x".into(), reason: "no record".into() },
+                ErrorClass::Verdict,
+            ),
+        ] {
+            assert_eq!(e.class(), class, "{e}");
         }
     }
 }

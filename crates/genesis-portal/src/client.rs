@@ -1,14 +1,15 @@
 //! The portal client `genesis login / releases / pull` use: bearer-key calls, and downloads
 //! that hash while they stream, resume with `Range`, and land atomically.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use genesis_bundle::Progress;
+use genesis_types::{Classify, ErrorClass};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, ETAG, IF_RANGE, LOCATION, RANGE};
 use sha2::{Digest as _, Sha256};
 
 use crate::protocol::{
@@ -77,15 +78,43 @@ pub enum PortalError {
 
 type Result<T, E = PortalError> = std::result::Result<T, E>;
 
+/// A portal that cannot be reached or answers unexpectedly is a network failure; a refused key,
+/// a denied entitlement and a download that does not match its digest are verdicts.
+impl Classify for PortalError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            PortalError::Transport { .. } | PortalError::Status { .. } => ErrorClass::Network,
+            PortalError::Unauthorized(_) | PortalError::Forbidden(_) | PortalError::DigestMismatch { .. } => {
+                ErrorClass::Verdict
+            }
+            PortalError::NotFound(_) => ErrorClass::NotFound,
+            PortalError::Io { source, .. } => source.class(),
+            PortalError::Invalid(_) => ErrorClass::Input,
+        }
+    }
+}
+
 fn io(context: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PortalError {
     let path = path.to_owned();
     move |source| PortalError::Io { context, path, source }
 }
 
+/// Largest error body read from the portal: its JSON error is one message, and only the
+/// start of anything else is shown.
+const MAX_ERROR_BODY: usize = 64 << 10;
+/// Largest JSON answer read from the portal (release lists and details, export status).
+const MAX_JSON: usize = 4 << 20;
+/// Largest license file read from the portal: a DSSE envelope of a few KiB.
+const MAX_LICENSE: usize = 1 << 20;
+/// Redirects followed, all within the portal's origin.
+const MAX_REDIRECTS: usize = 10;
+
 /// A client of one portal with one license key.
 #[derive(Clone)]
 pub struct PortalClient {
     base: String,
+    /// `base` parsed: its origin is the only one the client contacts.
+    base_url: reqwest::Url,
     key: String,
     http: reqwest::Client,
 }
@@ -130,11 +159,12 @@ impl PortalClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(60))
+            .redirect(same_origin_redirects(url.clone()))
             .no_proxy()
             .use_preconfigured_tls(tls)
             .build()
             .map_err(|e| PortalError::Invalid(format!("HTTP client: {e}")))?;
-        Ok(PortalClient { base, key: key.to_owned(), http })
+        Ok(PortalClient { base, base_url: url, key: key.to_owned(), http })
     }
 
     /// The portal URL.
@@ -144,6 +174,21 @@ impl PortalClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The URL of a path the portal named (an artifact's `download_uri`): only a path on
+    /// the portal's own origin, so no answer of the portal sends the client, and its key,
+    /// anywhere else.
+    fn portal_url(&self, path: &str) -> Result<String> {
+        let url = self.url(path);
+        let same_origin = reqwest::Url::parse(&url).is_ok_and(|u| u.origin() == self.base_url.origin());
+        if !path.starts_with('/') || path.starts_with("//") || !same_origin {
+            return Err(PortalError::Invalid(format!(
+                "the portal named the download `{path}`, which is not a path on {}; it was not contacted",
+                self.base
+            )));
+        }
+        Ok(url)
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response> {
@@ -156,10 +201,21 @@ impl PortalClient {
             return Ok(response);
         }
         let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
-        let message = serde_json::from_slice::<ApiError>(&body)
-            .map(|e| e.message)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(300).collect());
+        if status.is_redirection() {
+            // Only a redirect off the portal's origin (not followed) or one too many gets here.
+            let target = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere");
+            let message = format!(
+                "a redirect to {target}, outside {}, was not followed: the client contacts only the portal",
+                self.base
+            );
+            return Err(PortalError::Status { url: url.to_owned(), status, message });
+        }
+        let message = match read_limited(response, MAX_ERROR_BODY, url).await {
+            Ok(body) => serde_json::from_slice::<ApiError>(&body)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(300).collect()),
+            Err(e) => e.to_string(),
+        };
         Err(match status {
             StatusCode::UNAUTHORIZED => PortalError::Unauthorized(message),
             StatusCode::FORBIDDEN => PortalError::Forbidden(message),
@@ -171,8 +227,7 @@ impl PortalClient {
     async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
         let url = self.url(path);
         let response = self.send(self.http.get(&url), &url).await?;
-        let body = response.bytes().await.map_err(|source| PortalError::Transport { url: url.clone(), source })?;
-        serde_json::from_slice(&body).map_err(|e| PortalError::Invalid(format!("{url}: unexpected answer ({e})")))
+        read_json(response, &url).await
     }
 
     /// Who the key belongs to; the way to check a key before storing it.
@@ -214,8 +269,7 @@ impl PortalClient {
         let body = serde_json::to_vec(request).map_err(|e| PortalError::Invalid(e.to_string()))?;
         let request = self.http.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         let response = self.send(request, &url).await?;
-        let body = response.bytes().await.map_err(|source| PortalError::Transport { url: url.clone(), source })?;
-        serde_json::from_slice(&body).map_err(|e| PortalError::Invalid(format!("{url}: unexpected answer ({e})")))
+        read_json(response, &url).await
     }
 
     /// An export's status (scope `export:read`).
@@ -266,7 +320,7 @@ impl PortalClient {
     pub async fn license_file(&self) -> Result<Vec<u8>> {
         let url = self.url(&format!("{API}/license"));
         let response = self.send(self.http.get(&url), &url).await?;
-        Ok(response.bytes().await.map_err(|source| PortalError::Transport { url, source })?.to_vec())
+        read_limited(response, MAX_LICENSE, &url).await
     }
 
     /// Downloads `artifact` into `dir` as `dir/NAME`: hashed while it streams, written to a
@@ -292,8 +346,11 @@ impl PortalClient {
             progress.add(artifact.size);
             return Ok(Downloaded::AlreadyPresent);
         }
-        let (mut hasher, mut offset) = match std::fs::metadata(&partial) {
-            Ok(m) if m.len() <= artifact.size => hash_file(&partial).map_err(io("reading", &partial))?,
+        let resumed = open_partial(&partial).map_err(io("opening", &partial))?;
+        let (mut hasher, mut offset) = match &resumed {
+            Some(file) if file.metadata().map_err(io("reading", &partial))?.len() <= artifact.size => {
+                hash_reader(file).map_err(io("reading", &partial))?
+            }
             _ => (Sha256::new(), 0),
         };
         if offset == artifact.size && offset > 0 {
@@ -305,7 +362,7 @@ impl PortalClient {
             }
             (hasher, offset) = (Sha256::new(), 0);
         }
-        let url = self.url(&artifact.download_uri);
+        let url = self.portal_url(&artifact.download_uri)?;
         let mut request = self.http.get(&url);
         if offset > 0 {
             request =
@@ -333,14 +390,23 @@ impl PortalClient {
             )));
         }
         progress.add(offset);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(offset == 0)
-            .append(offset > 0)
-            .open(&partial)
-            .map_err(io("creating", &partial))?;
-        let written = stream_to_file(response, file, &mut hasher, progress, &url, &partial).await?;
+        let file = match resumed {
+            Some(file) => {
+                if offset == 0 {
+                    // Not resumable: start over in the same file.
+                    file.set_len(0).map_err(io("truncating", &partial))?;
+                }
+                file
+            }
+            // Exclusively: whatever was planted at the name since is refused.
+            None => std::fs::OpenOptions::new()
+                .append(true)
+                .create_new(true)
+                .open(&partial)
+                .map_err(io("creating", &partial))?,
+        };
+        let left = artifact.size - offset;
+        let written = stream_to_file(response, file, &mut hasher, progress, &url, &partial, left).await?;
         let actual = hex::encode(hasher.finalize());
         if offset + written != artifact.size || actual != artifact.sha256 {
             let _ = std::fs::remove_file(&partial);
@@ -355,9 +421,83 @@ impl PortalClient {
     }
 }
 
-/// The hasher state and length of a file's bytes (an interrupted download's, to resume).
-fn hash_file(path: &Path) -> std::io::Result<(Sha256, u64)> {
-    let mut file = std::fs::File::open(path)?;
+/// Follows redirects only within the portal's origin. One elsewhere is not followed but
+/// answered as is, and [`PortalClient`] refuses it: the client contacts the portal alone.
+fn same_origin_redirects(portal: reqwest::Url) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if attempt.url().origin() == portal.origin() {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// Reads a response body of at most `limit` bytes, failing as soon as more arrive: every
+/// answer this client keeps in memory is read through here.
+async fn read_limited(mut response: reqwest::Response, limit: usize, url: &str) -> Result<Vec<u8>> {
+    let too_large = || PortalError::Invalid(format!("{url}: the portal's answer is larger than {limit} bytes"));
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|source| PortalError::Transport { url: url.to_owned(), source })?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads a JSON answer of at most [`MAX_JSON`] bytes.
+async fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::Response, url: &str) -> Result<T> {
+    let body = read_limited(response, MAX_JSON, url).await?;
+    serde_json::from_slice(&body).map_err(|e| PortalError::Invalid(format!("{url}: unexpected answer ({e})")))
+}
+
+/// Opens the partial file of an interrupted download, to resume it (`None` when there is
+/// none). Its name is predictable and its folder may be shared, so nothing planted there is
+/// read or written through: the open does not follow a symlink (`O_NOFOLLOW`), and it must
+/// be a regular file with no other name (a hard link would aim the appended bytes at
+/// another file). It is opened for appending, so resumed bytes land after the kept ones.
+fn open_partial(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let refuse = |what: &str| {
+        std::io::Error::other(format!(
+            "{what} sits where the partial download belongs and is never used; remove it to download again"
+        ))
+    };
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(_) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            return Err(refuse("a symbolic link"));
+        }
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refuse("something other than a regular file"));
+    }
+    if meta.nlink() != 1 {
+        return Err(refuse("a file with another name (a hard link)"));
+    }
+    Ok(Some(file))
+}
+
+/// The hasher state and length of what `file` holds (an interrupted download's bytes, to
+/// resume after).
+fn hash_reader(mut file: impl std::io::Read) -> std::io::Result<(Sha256, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 20];
     let mut len = 0;
@@ -373,7 +513,7 @@ fn hash_file(path: &Path) -> std::io::Result<(Sha256, u64)> {
 
 /// SHA-256 (hex) and length of a file.
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let (hasher, len) = hash_file(path)?;
+    let (hasher, len) = hash_reader(std::fs::File::open(path)?)?;
     Ok((hex::encode(hasher.finalize()), len))
 }
 
@@ -384,7 +524,8 @@ fn content_range_start(response: &reqwest::Response) -> Option<u64> {
 
 /// Streams the body into `file`, hashing and writing on a blocking thread so that receiving,
 /// hashing and writing overlap on two cores. Bytes received before a broken connection are
-/// flushed to the partial file, so the next run resumes after them.
+/// flushed to the partial file, so the next run resumes after them. A body longer than the
+/// `limit` bytes the published size leaves is stopped there.
 async fn stream_to_file(
     response: reqwest::Response,
     file: std::fs::File,
@@ -392,6 +533,7 @@ async fn stream_to_file(
     progress: &Progress,
     url: &str,
     partial: &Path,
+    limit: u64,
 ) -> Result<u64> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
     let mut owned_hasher = std::mem::take(hasher);
@@ -412,25 +554,146 @@ async fn stream_to_file(
         Ok((owned_hasher, written))
     });
     let mut body = response.bytes_stream();
-    let mut transport_error = None;
+    let mut received = 0u64;
+    let mut failure = None;
     while let Some(chunk) = body.next().await {
         match chunk {
             Ok(chunk) => {
+                received += chunk.len() as u64;
+                if received > limit {
+                    failure = Some(PortalError::Invalid(format!(
+                        "{url}: the portal sent more than the {limit} bytes its published size leaves; the \
+                         download was stopped"
+                    )));
+                    break;
+                }
                 if sender.send(chunk).await.is_err() {
                     break; // the writer failed; its error is reported below
                 }
             }
             Err(source) => {
-                transport_error = Some(PortalError::Transport { url: url.to_owned(), source });
+                failure = Some(PortalError::Transport { url: url.to_owned(), source });
                 break;
             }
         }
     }
     drop(sender);
     let (finished, written) = writer.await.map_err(|e| PortalError::Invalid(format!("writer thread: {e}")))??;
-    if let Some(e) = transport_error {
+    if let Some(e) = failure {
         return Err(e);
     }
     *hasher = finished;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use genesis_testkit::http::{StandIn, respond, stream_body};
+    use sha2::Digest as _;
+
+    use super::*;
+
+    /// What a hostile portal stand-in sends as an endless body.
+    const ENDLESS: u64 = 100 << 20;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    }
+
+    fn client_of(portal: &StandIn) -> PortalClient {
+        PortalClient::new(&portal.url(), "sk_test_key", None, false).unwrap()
+    }
+
+    /// A portal stand-in that answers every request with `status` and an endless body, and
+    /// a client of it; the channel says how much of the body the client took before it hung
+    /// up.
+    fn endless_portal(status: &'static str) -> (StandIn, PortalClient, std::sync::mpsc::Receiver<u64>) {
+        let (sent, taken) = std::sync::mpsc::channel();
+        let portal = StandIn::start(move |_, conn| {
+            let _ = sent.send(stream_body(conn, status, b' ', ENDLESS));
+            Err(std::io::ErrorKind::ConnectionAborted.into())
+        });
+        let client = client_of(&portal);
+        (portal, client, taken)
+    }
+
+    fn artifact(download_uri: &str) -> Artifact {
+        let sha256 = hex::encode(Sha256::digest(b"x"));
+        Artifact { name: "x".into(), kind: ArtifactKind::Other, size: 1, sha256, download_uri: download_uri.into() }
+    }
+
+    #[test]
+    fn an_unreachable_portal_is_a_network_error_and_a_refused_key_a_verdict() {
+        let status = PortalError::Status { url: "u".into(), status: StatusCode::BAD_GATEWAY, message: String::new() };
+        let missing =
+            PortalError::Io { context: "reading", path: "x".into(), source: std::io::ErrorKind::NotFound.into() };
+        for (e, class) in [
+            (status, ErrorClass::Network),
+            (PortalError::Unauthorized("revoked".into()), ErrorClass::Verdict),
+            (PortalError::Forbidden("not entitled".into()), ErrorClass::Verdict),
+            (PortalError::NotFound("release 9.9.9".into()), ErrorClass::NotFound),
+            (PortalError::Invalid("not a URL".into()), ErrorClass::Input),
+            (missing, ErrorClass::NotFound),
+        ] {
+            assert_eq!(e.class(), class, "{e}");
+        }
+    }
+
+    #[test]
+    fn answers_are_read_up_to_their_limits_and_no_further() {
+        let runtime = runtime();
+        let (_portal, client, json_taken) = endless_portal("200 OK");
+        let json = runtime.block_on(client.whoami()).unwrap_err().to_string();
+        assert!(json.contains(&format!("larger than {MAX_JSON} bytes")), "{json}");
+        let (_portal, client, license_taken) = endless_portal("200 OK");
+        let license = runtime.block_on(client.license_file()).unwrap_err().to_string();
+        assert!(license.contains(&format!("larger than {MAX_LICENSE} bytes")), "{license}");
+        let (_portal, client, error_taken) = endless_portal("500 Internal Server Error");
+        let error = runtime.block_on(client.releases()).unwrap_err().to_string();
+        assert!(error.contains("answered 500"), "{error}");
+        assert!(error.contains(&format!("larger than {MAX_ERROR_BODY} bytes")), "{error}");
+        let (_portal, client, download_taken) = endless_portal("200 OK");
+        let dir = tempfile::tempdir().unwrap();
+        let download = runtime.block_on(client.download(&artifact("/v1/x"), dir.path(), &Progress::default()));
+        let download = download.unwrap_err().to_string();
+        assert!(download.contains("more than the 1 bytes its published size leaves"), "{download}");
+        drop(runtime);
+        for taken in [json_taken, license_taken, error_taken, download_taken] {
+            let taken = taken.recv_timeout(Duration::from_secs(30)).unwrap();
+            assert!(taken < ENDLESS / 4, "the client took {taken} bytes of an endless answer");
+        }
+    }
+
+    #[test]
+    fn a_redirect_off_the_portal_is_not_followed() {
+        let elsewhere = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"{}"));
+        let target = format!("{}{API}/whoami", elsewhere.url());
+        // The first hop stays on the portal, the second leaves it.
+        let portal = StandIn::start(move |request, conn| match request.target.as_str() {
+            "/v1/whoami" => respond(conn, "302 Found", &[("Location", "/v1/moved")], b""),
+            _ => respond(conn, "302 Found", &[("Location", target.as_str())], b""),
+        });
+        let error = runtime().block_on(client_of(&portal).whoami()).unwrap_err().to_string();
+        assert!(error.contains("was not followed"), "{error}");
+        let paths: Vec<_> = portal.seen().into_iter().map(|r| r.target).collect();
+        assert_eq!(paths, ["/v1/whoami", "/v1/moved"], "a redirect within the portal is followed");
+        assert!(elsewhere.seen().is_empty(), "the client followed the portal elsewhere: {:?}", elsewhere.seen());
+    }
+
+    #[test]
+    fn a_download_uri_off_the_portal_is_refused_without_contacting_anyone() {
+        let elsewhere = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"x"));
+        let portal = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"x"));
+        let client = client_of(&portal);
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = runtime();
+        let other = format!("127.0.0.1:{}", elsewhere.port);
+        for uri in [format!("@{other}/x"), format!("http://{other}/x"), format!("//{other}/x"), "x".into()] {
+            let error = runtime.block_on(client.download(&artifact(&uri), dir.path(), &Progress::default()));
+            let error = error.unwrap_err().to_string();
+            assert!(error.contains("which is not a path on"), "{uri}: {error}");
+        }
+        assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+        assert!(portal.seen().is_empty(), "{:?}", portal.seen());
+    }
 }

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use genesis_trust::provenance::sign_envelope;
 use genesis_trust::sigstore::verify_dsse;
 use genesis_trust::{PrivateKey, PublicKey};
+use genesis_types::{Classify, ErrorClass};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -78,6 +79,15 @@ pub enum LicenseError {
     },
 }
 
+/// Every refusal of a license file is a verdict on it.
+impl Classify for LicenseError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            LicenseError::Format(_) | LicenseError::Signature(_) | LicenseError::Expired { .. } => ErrorClass::Verdict,
+        }
+    }
+}
+
 impl License {
     /// Signs the license with the vendor key: the license file's bytes.
     pub fn sign(&self, key: &PrivateKey) -> Vec<u8> {
@@ -119,6 +129,9 @@ impl License {
 
 #[cfg(test)]
 mod tests {
+    use genesis_testkit::fuzz::{damaged, edit};
+    use proptest::prelude::*;
+
     use super::*;
 
     fn license(expires: &str) -> License {
@@ -146,6 +159,7 @@ mod tests {
         assert!(!verified.covers("other", "3.2.10"));
         let late = License::verify(&file, &key.public_key(), at("2027-01-01T00:00:01Z")).unwrap_err();
         assert!(matches!(late, LicenseError::Expired { .. }), "{late}");
+        assert_eq!(late.class(), ErrorClass::Verdict);
     }
 
     #[test]
@@ -169,5 +183,41 @@ mod tests {
     fn an_unparsable_range_covers_nothing() {
         let e = Entitlement { product: "genesis".into(), versions: "three-ish".into() };
         assert!(!e.covers("genesis", "3.0.0"));
+    }
+
+    /// A license file signed with the fixture key, byte-stable (RFC 6979 signatures).
+    fn signed_file() -> (Vec<u8>, PublicKey) {
+        let key = PrivateKey::from_pem_file(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys/test.key"),
+        )
+        .unwrap();
+        (license("2027-01-01T00:00:00Z").sign(&key), key.public_key())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// With any node replaced or removed, a license file is refused whenever what the
+        /// signature covers changed, and never panics the reader.
+        #[test]
+        fn a_license_file_with_its_signed_content_changed_is_refused(change in edit()) {
+            let (file, key) = signed_file();
+            let mut envelope: serde_json::Value = serde_json::from_slice(&file).unwrap();
+            let pointer = change.apply(&mut envelope);
+            let verdict = License::verify(&serde_json::to_vec(&envelope).unwrap(), &key, at("2026-06-01T00:00:00Z"));
+            let signed = ["/payload", "/payloadType", "/signatures/0/sig"];
+            if signed.iter().any(|s| *s == pointer || s.starts_with(&format!("{pointer}/"))) && !pointer.is_empty() {
+                prop_assert!(verdict.is_err(), "{pointer} changed ({change:?}) and the license still verified");
+            }
+        }
+
+        /// Damaged bytes are refused, or verify to the very license that was signed.
+        #[test]
+        fn damaged_license_bytes_verify_only_to_the_signed_license(bytes in damaged(signed_file().0)) {
+            let (_, key) = signed_file();
+            if let Ok(verified) = License::verify(&bytes, &key, at("2026-06-01T00:00:00Z")) {
+                prop_assert_eq!(verified, license("2027-01-01T00:00:00Z"));
+            }
+        }
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! Every call carries `Authorization: Bearer sk_<org>_<random>`. Errors come back as an
 //! [`ApiError`] body with 401 (no, unknown, expired or revoked key), 403 (a key without the
-//! scope or the entitlement), 404 (nothing of that name for this organisation).
+//! scope or the entitlement), 404 (nothing of that name for this organisation), 410 (an
+//! export past its retention time), 429 (an organisation with as many exports building as it
+//! may; `Retry-After` says when to try again). Export answers carry the quota headers
+//! `X-RateLimit-Limit` (builds an organisation may run at once) and `X-RateLimit-Remaining`.
 
 use serde::{Deserialize, Serialize};
 
@@ -233,12 +236,16 @@ pub struct ExportStatus {
     pub download_uri: Option<String>,
     /// Why the build failed.
     pub error: Option<String>,
+    /// When a finished export is deleted (RFC 3339); its status then answers 410.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// The body of every error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
-    /// A stable code: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `internal`.
+    /// A stable code: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `not_ready`,
+    /// `gone`, `too_many_exports`, `internal`.
     pub error: String,
     /// What went wrong and what to do, for a human.
     pub message: String,

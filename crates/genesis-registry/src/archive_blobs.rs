@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use genesis_bundle::seekable::SeekableFile;
 use genesis_bundle::{Bom, FileStamp, ImageEntry, Limits};
+use genesis_trust::SignedBom;
 use genesis_types::{Descriptor, Digest, ImageIndex};
 
 use crate::{BlobSource, RegistryError, Result};
@@ -26,9 +27,11 @@ pub struct ArchiveIndex {
 }
 
 impl ArchiveIndex {
-    /// Walks the tar headers of a seekable zstd bundle (only frames holding headers are
-    /// decompressed) and checks that every BOM file is there with its size.
-    pub fn open(path: &Path, bom: &Bom, limits: &Limits) -> Result<ArchiveIndex> {
+    /// Walks the tar headers of a verified bundle's seekable zstd archive (only frames
+    /// holding headers are decompressed) and checks that every file of its signed BOM is
+    /// there with its size.
+    pub fn open(bundle: &dyn SignedBom, limits: &Limits) -> Result<ArchiveIndex> {
+        let (path, bom) = (bundle.archive(), bundle.signed_bom());
         let mut s = open_seekable(path, limits)?;
         let entries: HashMap<String, (u64, u64)> =
             s.entries(limits)?.into_iter().map(|(h, offset)| (h.path, (offset, h.size))).collect();

@@ -61,7 +61,7 @@ pub async fn push_charts(
     if bom.charts.is_empty() {
         return Ok(Vec::new());
     }
-    let index = ArchiveIndex::open(bundle.archive(), bom, &Default::default())?;
+    let index = ArchiveIndex::open(bundle, &Default::default())?;
     let progress = genesis_bundle::Progress::default();
     let mut loaded = Vec::new();
     for chart in &bom.charts {

@@ -12,8 +12,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use genesis_types::{Digest, media_types};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
-use reqwest::{RequestBuilder, Response, StatusCode};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, LOCATION, WWW_AUTHENTICATE,
+};
+use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use sha2::{Digest as _, Sha256};
 
 use crate::{RegistryError, Result};
@@ -25,6 +27,17 @@ pub const CHUNK: u64 = 32 << 20;
 /// Size of the pieces an upload's bytes arrive in ([`ChunkReceiver`]): [`CHUNK`] is a
 /// multiple of it, so a piece never straddles two request bodies.
 pub(crate) const PIECE: usize = 1 << 20;
+/// Largest error body read from a registry: its error JSON is a few hundred bytes, and only
+/// the start of it is shown.
+const MAX_ERROR_BODY: usize = 64 << 10;
+/// Largest answer read from a token endpoint: a JSON object holding a token of a few KiB.
+const MAX_TOKEN_RESPONSE: usize = 1 << 20;
+/// Redirects followed for one request (a blob download is often sent on to storage).
+const MAX_REDIRECTS: usize = 5;
+/// Docker Hub's registry API host. References name Docker Hub `docker.io` (what `nginx`
+/// normalises to) or, in older configurations, `index.docker.io`; neither serves the
+/// distribution API, which every Docker-compatible client reaches here.
+pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Media types accepted when fetching a manifest.
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
      application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -46,12 +59,19 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// Reads the entry for `host` from a Docker `config.json` (`auths.<host>.auth`, base64
-    /// `user:password`). `None` when the file has no entry for the host.
+    /// `user:password`; Docker Hub's under the key `docker login` writes). `None` when the
+    /// file has no entry for the host.
     pub fn from_docker_config(path: &Path, host: &str) -> Result<Option<Credentials>> {
         let text = std::fs::read_to_string(path).map_err(RegistryError::io("reading", path.display()))?;
         let v: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| RegistryError::Invalid(format!("{}: not a Docker config.json: {e}", path.display())))?;
-        let Some(entry) = v["auths"].get(host).or_else(|| v["auths"].get(format!("https://{host}"))) else {
+        let auths = &v["auths"];
+        let hub = api_host(host) == DOCKER_HUB_API;
+        let Some(entry) = auths
+            .get(host)
+            .or_else(|| auths.get(format!("https://{host}")))
+            .or_else(|| hub.then(|| auths.get("https://index.docker.io/v1/")).flatten())
+        else {
             return Ok(None);
         };
         let auth = entry["auth"].as_str().unwrap_or_default();
@@ -139,20 +159,37 @@ pub async fn fetch_url(url: &str, options: &RegistryOptions, max: usize) -> Resu
     read_limited(resp, max, url).await
 }
 
+/// The host serving the distribution API of the registry a reference names: the name
+/// itself, except Docker Hub's names, which map to [`DOCKER_HUB_API`].
+pub fn api_host(registry: &str) -> &str {
+    match registry {
+        genesis_types::DEFAULT_REGISTRY | "index.docker.io" => DOCKER_HUB_API,
+        other => other,
+    }
+}
+
+/// The base URL of the registry a reference names (`HOST[:PORT]`): where its requests go,
+/// and what a start-up announcement names.
+pub fn endpoint(registry: &str, plain_http: bool) -> String {
+    format!("{}://{}", if plain_http { "http" } else { "https" }, api_host(registry))
+}
+
 /// A client for one registry host.
 #[derive(Clone)]
 pub struct Registry {
     host: String,
-    base: String,
+    base: Url,
+    plain_http: bool,
     http: reqwest::Client,
     credentials: Option<Credentials>,
-    auth: Arc<Mutex<HashMap<String, String>>>,
+    /// The `Authorization` value per scope, sent to the registry's own origin only.
+    auth: Arc<Mutex<HashMap<String, HeaderValue>>>,
     retries: u32,
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Registry({})", self.base)
+        write!(f, "Registry({})", self.endpoint())
     }
 }
 
@@ -221,17 +258,40 @@ fn sha256(bytes: &[u8]) -> Digest {
     Digest::from_sha256_bytes(Sha256::digest(bytes).into())
 }
 
+/// Follows at most [`MAX_REDIRECTS`] redirects, never from TLS to plain HTTP unless plain
+/// HTTP is enabled for the registry. (reqwest drops `Authorization` on a redirect to
+/// another host.)
+fn redirect_policy(plain_http: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if attempt.url().scheme() != "https" && !plain_http {
+            let refusal =
+                format!("refusing a redirect to {}: plain HTTP is not enabled for this registry", attempt.url());
+            attempt.error(refusal)
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+fn transport(e: reqwest::Error) -> RegistryError {
+    RegistryError::Transport { url: e.url().map(ToString::to_string).unwrap_or_default(), source: e }
+}
+
 impl Registry {
-    /// A client for `host` (`HOST[:PORT]`).
+    /// A client for `host` (`HOST[:PORT]`; Docker Hub's names reach [`DOCKER_HUB_API`]).
     pub fn new(host: &str, options: &RegistryOptions) -> Result<Registry> {
         // reqwest is built without a default TLS backend; ring is ours (see ARCHITECTURE.md).
         // Installing twice is harmless: the first one stays.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let scheme = if options.plain_http { "http" } else { "https" };
+        let base = endpoint(host, options.plain_http);
+        let base = Url::parse(&base)
+            .map_err(|e| RegistryError::Invalid(format!("registry `{host}` is not a HOST[:PORT] ({base}: {e})")))?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(120))
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(redirect_policy(options.plain_http))
             .user_agent(concat!("genesis/", env!("CARGO_PKG_VERSION")))
             .no_proxy();
         if !options.plain_http {
@@ -240,7 +300,8 @@ impl Registry {
         let http = builder.build().map_err(|e| RegistryError::Invalid(format!("HTTP client: {e}")))?;
         Ok(Registry {
             host: host.to_owned(),
-            base: format!("{scheme}://{host}"),
+            base,
+            plain_http: options.plain_http,
             http,
             credentials: options.credentials.clone(),
             auth: Arc::default(),
@@ -248,52 +309,92 @@ impl Registry {
         })
     }
 
-    /// The registry host.
+    /// The registry host, as references name it.
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+    /// Where its requests go (`https://registry-1.docker.io` for `docker.io`), for the
+    /// start-up announcement.
+    pub fn endpoint(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
     }
 
-    /// Resolves a `Location` header against the registry.
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.endpoint())
+    }
+
+    /// Whether `url` is on the registry's own origin (scheme, host and port): the only
+    /// place its authorization goes.
+    fn is_own(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+
+    /// Resolves a `Location` header against the registry. It may name another host (a
+    /// storage backend), but not plain HTTP unless that is enabled.
     fn location(&self, resp: &Response) -> Result<String> {
         let loc = resp
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| RegistryError::Invalid(format!("{}: upload response without Location", self.host)))?;
-        Ok(if loc.starts_with("http://") || loc.starts_with("https://") { loc.to_owned() } else { self.url(loc) })
+        let url = self
+            .base
+            .join(loc)
+            .map_err(|e| RegistryError::Invalid(format!("{}: upload Location `{loc}` is not a URL: {e}", self.host)))?;
+        if url.scheme() != "https" && !self.plain_http {
+            return Err(RegistryError::Invalid(format!(
+                "{}: refusing the upload Location {url}: plain HTTP is not enabled for this registry",
+                self.host
+            )));
+        }
+        Ok(url.into())
+    }
+
+    /// Sends `req`, with the authorization cached for `scope` when it goes to the
+    /// registry's own origin: a request elsewhere (an upload `Location` on another host)
+    /// carries none.
+    async fn execute(&self, scope: &str, req: RequestBuilder) -> Result<Response> {
+        let (http, request) = req.build_split();
+        let mut request = request.map_err(transport)?;
+        if self.is_own(request.url())
+            && let Some(auth) = self.cached_auth(scope)
+        {
+            request.headers_mut().insert(AUTHORIZATION, auth);
+        }
+        http.execute(request).await.map_err(transport)
+    }
+
+    fn cached_auth(&self, scope: &str) -> Option<HeaderValue> {
+        self.auth.lock().expect("not poisoned").get(scope).cloned()
     }
 
     /// Sends a request built by `make` (called again for each attempt), with the cached
-    /// authorization for `scope`; answers a 401 challenge once; retries transient failures
-    /// with exponential backoff.
+    /// authorization for `scope`; answers a 401 challenge of the registry once; retries
+    /// transient failures with exponential backoff.
     async fn send(&self, scope: &str, make: &(dyn Fn() -> RequestBuilder + Sync)) -> Result<Response> {
         let mut attempt = 0;
         let mut challenged = false;
         loop {
-            let result = self.authorized(scope, make()).send().await;
-            let failure = match result {
-                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !challenged => {
+            let failure = match self.execute(scope, make()).await {
+                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !challenged && self.is_own(resp.url()) => {
                     challenged = true;
                     self.answer_challenge(scope, &resp).await?;
                     continue;
                 }
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
-                    return Err(RegistryError::Unauthorized {
-                        registry: self.host.clone(),
-                        detail: "credentials refused".into(),
-                    });
+                    let detail = if self.is_own(resp.url()) {
+                        "credentials refused".to_owned()
+                    } else {
+                        format!("{} asked for credentials, which go only to the registry itself", resp.url())
+                    };
+                    return Err(RegistryError::Unauthorized { registry: self.host.clone(), detail });
                 }
                 Ok(resp) if resp.status().is_server_error() || resp.status() == StatusCode::TOO_MANY_REQUESTS => {
                     status_error(resp, "").await
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) => {
-                    RegistryError::Transport { url: e.url().map(ToString::to_string).unwrap_or_default(), source: e }
-                }
+                Err(e) => e,
             };
             if attempt >= self.retries || !failure.is_transient() {
                 return Err(failure);
@@ -318,8 +419,9 @@ impl Registry {
             let params = challenge_params(&header);
             let realm =
                 params.get("realm").ok_or_else(|| unauthorized(format!("bearer challenge without realm: {header}")))?;
+            let realm_url = self.realm_url(realm)?;
             tracing::info!(registry = %self.host, realm, "requesting a token");
-            let mut req = self.http.get(realm).query(&[("scope", scope)]);
+            let mut req = self.http.get(realm_url).query(&[("scope", scope)]);
             if let Some(service) = params.get("service") {
                 req = req.query(&[("service", service)]);
             }
@@ -330,7 +432,7 @@ impl Registry {
             if !resp.status().is_success() {
                 return Err(unauthorized(format!("token endpoint {realm} answered {}", resp.status())));
             }
-            let bytes = read_limited(resp, 1 << 20, realm).await?;
+            let bytes = read_limited(resp, MAX_TOKEN_RESPONSE, realm).await?;
             let body: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| unauthorized(format!("token endpoint {realm} returned no JSON: {e}")))?;
             let token = body["token"].as_str().or_else(|| body["access_token"].as_str()).unwrap_or_default();
@@ -341,8 +443,28 @@ impl Registry {
         } else {
             return Err(unauthorized(if header.is_empty() { "401 without a challenge".into() } else { header }));
         };
+        let mut value = HeaderValue::from_str(&value)
+            .map_err(|_| unauthorized("the token endpoint returned a token that is not a header value".into()))?;
+        value.set_sensitive(true);
         self.auth.lock().expect("not poisoned").insert(scope.to_owned(), value);
         Ok(())
+    }
+
+    /// The token realm a registry's challenge names, if it may receive the credentials:
+    /// HTTPS on any host (where Docker clients send them too), plain HTTP only when plain
+    /// HTTP is enabled for this registry.
+    fn realm_url(&self, realm: &str) -> Result<Url> {
+        let url = Url::parse(realm)
+            .map_err(|e| RegistryError::Invalid(format!("{}: token realm `{realm}` is not a URL: {e}", self.host)))?;
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" if self.plain_http => Ok(url),
+            _ => Err(RegistryError::Invalid(format!(
+                "{}: refusing the token realm {realm}: credentials and tokens travel over TLS (https://), plain HTTP \
+                 only when it is enabled for this registry",
+                self.host
+            ))),
+        }
     }
 
     fn pull_scope(repo: &str) -> String {
@@ -557,6 +679,7 @@ impl Registry {
             let resp = self
                 .send_once(
                     scope,
+                    digest,
                     self.http
                         .put(&url)
                         .header(CONTENT_LENGTH, size)
@@ -574,6 +697,7 @@ impl Registry {
             let resp = self
                 .send_once(
                     scope,
+                    digest,
                     self.http
                         .patch(&location)
                         .header(CONTENT_LENGTH, len)
@@ -587,25 +711,21 @@ impl Registry {
             offset += len;
         }
         let url = with_digest(&location, digest);
-        let resp = self.send_once(scope, self.http.put(&url).header(CONTENT_LENGTH, 0)).await?;
+        let resp = self.send_once(scope, digest, self.http.put(&url).header(CONTENT_LENGTH, 0)).await?;
         expect(resp, &[StatusCode::CREATED], "PUT", &url).await?;
         Ok(())
     }
 
-    /// Adds the authorization cached for `scope`, if any.
-    fn authorized(&self, scope: &str, req: RequestBuilder) -> RequestBuilder {
-        match self.auth.lock().expect("not poisoned").get(scope).cloned() {
-            Some(auth) => req.header(AUTHORIZATION, auth),
-            None => req,
+    /// Sends a request of the upload of `digest`, whose body cannot be replayed: one
+    /// attempt, with the cached auth. A 401 from the registry (its token expired during a
+    /// long upload) renews the token and fails with [`RegistryError::TokenRenewed`], a
+    /// transient error: the blob is sent again from the start.
+    async fn send_once(&self, scope: &str, digest: &Digest, req: RequestBuilder) -> Result<Response> {
+        let resp = self.execute(scope, req).await?;
+        if resp.status() == StatusCode::UNAUTHORIZED && self.is_own(resp.url()) {
+            self.answer_challenge(scope, &resp).await?;
+            return Err(RegistryError::TokenRenewed { registry: self.host.clone(), digest: digest.clone() });
         }
-    }
-
-    /// Sends a request whose body cannot be replayed: one attempt, with the cached auth.
-    async fn send_once(&self, scope: &str, req: RequestBuilder) -> Result<Response> {
-        let resp = self.authorized(scope, req).send().await.map_err(|e| RegistryError::Transport {
-            url: e.url().map(ToString::to_string).unwrap_or_default(),
-            source: e,
-        })?;
         if resp.status().is_server_error() {
             return Err(status_error(resp, "").await);
         }
@@ -725,13 +845,19 @@ fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::Progress) -> r
     }))
 }
 
+/// Reads a response body of at most `max` bytes, stopping (and failing) as soon as more
+/// arrive: every body this client keeps in memory is read through here.
 async fn read_limited(mut resp: Response, max: usize, url: &str) -> Result<Bytes> {
+    let too_large = || RegistryError::Invalid(format!("{url}: response larger than {max} bytes"));
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
     let mut out = Vec::new();
     while let Some(chunk) =
         resp.chunk().await.map_err(|e| RegistryError::Transport { url: url.to_owned(), source: e })?
     {
         if out.len() + chunk.len() > max {
-            return Err(RegistryError::Invalid(format!("{url}: response larger than {max} bytes")));
+            return Err(too_large());
         }
         out.extend_from_slice(&chunk);
     }
@@ -741,8 +867,10 @@ async fn read_limited(mut resp: Response, max: usize, url: &str) -> Result<Bytes
 async fn status_error(resp: Response, url: &str) -> RegistryError {
     let status = resp.status().as_u16();
     let url = if url.is_empty() { resp.url().to_string() } else { url.to_owned() };
-    let body = resp.text().await.unwrap_or_default();
-    let body: String = body.chars().take(300).collect();
+    let body = match read_limited(resp, MAX_ERROR_BODY, &url).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+        Err(e) => format!("(body not read: {e})"),
+    };
     RegistryError::Status { method: String::new(), url, status, body }
 }
 
@@ -766,6 +894,10 @@ async fn expect(resp: Response, ok: &[StatusCode], method: &str, url: &str) -> R
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use genesis_testkit::http::{StandIn, respond, stream_body};
+
     use super::*;
 
     #[test]
@@ -786,5 +918,164 @@ mod tests {
             format!("http://h/v2/a/blobs/uploads/u?_state=x&digest={d}")
         );
         assert_eq!(with_digest("http://h/u", &d), format!("http://h/u?digest={d}"));
+    }
+
+    /// A blob held in memory, read again for each upload attempt.
+    struct Blob(Bytes);
+
+    impl BlobSource for Blob {
+        fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
+            Ok(Box::new(std::io::Cursor::new(self.0.clone())))
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    }
+
+    /// A plain-HTTP client of a stand-in registry.
+    fn client_of(registry: &StandIn, credentials: Option<Credentials>) -> Registry {
+        let options = RegistryOptions { plain_http: true, credentials, retries: 3, ..Default::default() };
+        Registry::new(&format!("127.0.0.1:{}", registry.port), &options).unwrap()
+    }
+
+    fn push(client: &Registry, blob: &Bytes) -> Result<PushOutcome> {
+        let (digest, size) = (sha256(blob), blob.len() as u64);
+        let source = Arc::new(Blob(blob.clone()));
+        runtime().block_on(client.push_blob("r", &digest, size, source, None, &genesis_bundle::Progress::default()))
+    }
+
+    #[test]
+    fn an_endless_error_body_is_read_up_to_its_limit_and_no_further() {
+        const SENT: u64 = 100 << 20;
+        let (written, wrote) = std::sync::mpsc::channel();
+        let registry = StandIn::start(move |_, conn| {
+            written.send(stream_body(conn, "400 Bad Request", b' ', SENT)).unwrap();
+            Err(std::io::ErrorKind::ConnectionAborted.into())
+        });
+        let client = client_of(&registry, None);
+        let runtime = runtime();
+        let error = runtime.block_on(client.get_manifest("r", "t")).unwrap_err();
+        drop(runtime);
+        let read = wrote.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert!(read < SENT / 4, "the client took {read} bytes of an error body");
+        match error {
+            RegistryError::Status { status: 400, body, .. } => {
+                assert!(body.contains(&format!("larger than {MAX_ERROR_BODY} bytes")), "{body}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn token_realms_over_plain_http_need_plain_http() {
+        let tls = Registry::new("127.0.0.1:1", &RegistryOptions::default()).unwrap();
+        let refusal = tls.realm_url("http://127.0.0.1:2/token").unwrap_err().to_string();
+        assert!(refusal.contains("refusing the token realm http://127.0.0.1:2/token"), "{refusal}");
+        assert!(tls.realm_url("file:///etc/passwd").is_err());
+        assert!(tls.realm_url("https://auth.example/token").is_ok());
+        let plain = Registry::new("127.0.0.1:1", &RegistryOptions { plain_http: true, ..Default::default() }).unwrap();
+        assert!(plain.realm_url("http://127.0.0.1:2/token").is_ok());
+    }
+
+    #[test]
+    fn an_upload_location_on_another_host_gets_no_authorization() {
+        let storage = StandIn::start(|_, conn| respond(conn, "201 Created", &[], b""));
+        let location = format!("{}/upload/1?state=x", storage.url());
+        let basic = format!("Basic {}", STANDARD.encode("genesis:s3cret"));
+        let registry = StandIn::start(move |request, conn| {
+            if request.header("authorization") != Some(basic.as_str()) {
+                return respond(conn, "401 Unauthorized", &[("WWW-Authenticate", "Basic realm=\"registry\"")], b"");
+            }
+            match request.method.as_str() {
+                "HEAD" => respond(conn, "404 Not Found", &[], b""),
+                "POST" => respond(conn, "202 Accepted", &[("Location", location.as_str())], b""),
+                _ => respond(conn, "405 Method Not Allowed", &[], b""),
+            }
+        });
+        let credentials = Credentials { username: "genesis".into(), password: "s3cret".into() };
+        let client = client_of(&registry, Some(credentials));
+
+        assert_eq!(push(&client, &Bytes::from_static(b"a small blob")).unwrap(), PushOutcome::Uploaded);
+        assert!(registry.seen().iter().any(|r| r.method == "POST" && r.header("authorization").is_some()));
+        let uploads = storage.seen();
+        assert_eq!(uploads.len(), 1, "{uploads:?}");
+        assert_eq!(uploads[0].method, "PUT");
+        assert_eq!(uploads[0].header("authorization"), None, "the registry's credentials went to another host");
+    }
+
+    #[test]
+    fn a_token_that_expires_mid_upload_is_renewed_and_the_blob_sent_again() {
+        // The token server names its push tokens push1, push2, …; the registry accepts push1
+        // for two requests only (the upload's POST and first PATCH), as if it expired then.
+        let push_tokens = Arc::new(AtomicUsize::new(0));
+        let issued = Arc::clone(&push_tokens);
+        let tokens = StandIn::start(move |request, conn| {
+            let token = if request.target.contains("push") {
+                format!("push{}", issued.fetch_add(1, SeqCst) + 1)
+            } else {
+                "pull".to_owned()
+            };
+            respond(
+                conn,
+                "200 OK",
+                &[("Content-Type", "application/json")],
+                format!(r#"{{"token":"{token}"}}"#).as_bytes(),
+            )
+        });
+        let challenge = format!(r#"Bearer realm="{}/token",service="stand-in""#, tokens.url());
+        let push1_uses = AtomicUsize::new(0);
+        let registry = StandIn::start(move |request, conn| {
+            let valid = match request.header("authorization") {
+                Some("Bearer push1") => push1_uses.fetch_add(1, SeqCst) < 2,
+                Some(auth) => auth.starts_with("Bearer "),
+                None => false,
+            };
+            if !valid {
+                return respond(conn, "401 Unauthorized", &[("WWW-Authenticate", challenge.as_str())], b"");
+            }
+            let session = [("Location", "/v2/r/blobs/uploads/1")];
+            match request.method.as_str() {
+                "HEAD" => respond(conn, "404 Not Found", &[], b""),
+                "POST" | "PATCH" => respond(conn, "202 Accepted", &session, b""),
+                _ => respond(conn, "201 Created", &[], b""),
+            }
+        });
+        let client = client_of(&registry, None);
+        // Larger than one chunk: two PATCHes and a closing PUT.
+        let blob = Bytes::from(vec![7u8; CHUNK as usize + PIECE]);
+
+        assert_eq!(push(&client, &blob).unwrap(), PushOutcome::Uploaded);
+        assert_eq!(push_tokens.load(SeqCst), 2, "one renewal");
+        let requests = registry.seen();
+        let put = requests.iter().rfind(|r| r.method == "PUT").unwrap();
+        assert_eq!(put.header("authorization"), Some("Bearer push2"));
+    }
+
+    #[test]
+    fn docker_hub_names_reach_its_api_host() {
+        for hub in ["docker.io", "index.docker.io", "registry-1.docker.io"] {
+            assert_eq!(endpoint(hub, false), "https://registry-1.docker.io", "{hub}");
+        }
+        for other in ["quay.io", "localhost:5000", "registry.example.com:8443"] {
+            assert_eq!(api_host(other), other);
+        }
+        let nginx: genesis_types::ImageReference = "nginx:1.27".parse().unwrap();
+        assert_eq!(nginx.registry(), "docker.io", "the name stays Docker's");
+        let client = Registry::new(nginx.registry(), &RegistryOptions::default()).unwrap();
+        assert_eq!(client.endpoint(), "https://registry-1.docker.io");
+        assert_eq!(client.host(), "docker.io");
+    }
+
+    #[test]
+    fn docker_hub_credentials_are_read_from_the_key_docker_login_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        let auth = STANDARD.encode("me:pw");
+        std::fs::write(&config, format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}}}}}}"#))
+            .unwrap();
+        let hub = Credentials::from_docker_config(&config, "docker.io").unwrap().unwrap();
+        assert_eq!((hub.username.as_str(), hub.password.as_str()), ("me", "pw"));
+        assert_eq!(Credentials::from_docker_config(&config, "quay.io").unwrap(), None);
     }
 }

@@ -1,6 +1,6 @@
 //! The one error type of this crate.
 
-use genesis_types::Digest;
+use genesis_types::{Classify, Digest, ErrorClass};
 
 /// What can go wrong talking to a registry or serving one.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,15 @@ pub enum RegistryError {
         registry: String,
         /// The challenge or the refusal.
         detail: String,
+    },
+    /// The registry's token expired during an upload, whose bytes cannot be sent again on
+    /// the same request; a new token was obtained, so the blob can be sent again.
+    #[error("{registry}: the token expired during the upload of {digest}; a new one was obtained to send it again")]
+    TokenRenewed {
+        /// The registry.
+        registry: String,
+        /// The blob being uploaded.
+        digest: Digest,
     },
     /// Content did not hash to its digest.
     #[error("{what}: content is {actual}, expected {expected}")]
@@ -79,15 +88,64 @@ impl RegistryError {
         move |source| RegistryError::Io { action, path, source }
     }
 
-    /// Whether retrying the same request may succeed (connection problems, 5xx, 429).
+    /// Whether retrying the same request may succeed (connection problems, 5xx, 429, a
+    /// token renewed during an upload).
     pub fn is_transient(&self) -> bool {
         match self {
-            RegistryError::Transport { .. } => true,
+            RegistryError::Transport { .. } | RegistryError::TokenRenewed { .. } => true,
             RegistryError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             _ => false,
         }
     }
 }
 
+/// A registry that cannot be reached, answers unexpectedly or refuses our credentials is a
+/// network failure; content that does not match its digest is a verdict; a refused bundle
+/// and a local file say themselves.
+impl Classify for RegistryError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            RegistryError::Transport { .. }
+            | RegistryError::Status { .. }
+            | RegistryError::Unauthorized { .. }
+            | RegistryError::TokenRenewed { .. } => ErrorClass::Network,
+            RegistryError::DigestMismatch { .. } => ErrorClass::Verdict,
+            RegistryError::Invalid(_) => ErrorClass::Input,
+            RegistryError::Io { source, .. } => source.class(),
+            RegistryError::Bundle(e) => e.class(),
+            RegistryError::Refused(e) => e.class(),
+            RegistryError::NotFound(_) => ErrorClass::NotFound,
+        }
+    }
+}
+
 /// Shorthand for this crate's results.
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_that_fails_is_a_network_error_and_a_wrong_digest_a_verdict() {
+        let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64)).parse::<Digest>().unwrap();
+        let refused = genesis_trust::TrustError::BomSignatureInvalid { tried: "SHA256:x".into() };
+        for (e, class) in [
+            (
+                RegistryError::Status { method: "PUT".into(), url: "u".into(), status: 500, body: String::new() },
+                ErrorClass::Network,
+            ),
+            (RegistryError::Unauthorized { registry: "r".into(), detail: "d".into() }, ErrorClass::Network),
+            (
+                RegistryError::DigestMismatch { what: "blob".into(), expected: digest('a'), actual: digest('b') },
+                ErrorClass::Verdict,
+            ),
+            (RegistryError::Refused(Box::new(refused)), ErrorClass::Verdict),
+            (RegistryError::Invalid("bad reference".into()), ErrorClass::Input),
+            (RegistryError::io("reading", "auth.json")(std::io::ErrorKind::NotFound.into()), ErrorClass::NotFound),
+            (RegistryError::NotFound("demo/app:1".into()), ErrorClass::NotFound),
+        ] {
+            assert_eq!(e.class(), class, "{e}");
+        }
+    }
+}

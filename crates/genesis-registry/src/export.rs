@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use genesis_bundle::Bom;
+use genesis_bundle::Limits;
 use genesis_bundle::tar::{BLOCK, END_OF_ARCHIVE, file_header, padding};
+use genesis_trust::CheckedBundle;
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, annotations, media_types};
 use sha2::{Digest as _, Sha256};
 
@@ -55,23 +56,25 @@ struct Chosen {
     manifests: Vec<(Option<Platform>, Descriptor, ImageManifest)>,
 }
 
-/// Writes the runnable images of the verified `bom` (cosign signatures and other artifacts
-/// are left out: a runtime cannot run them) from `index` to `out` in `format`, narrowed to
-/// `platform` when given. A docker archive holds one platform per image, so an index needs
-/// `platform`.
+/// Writes the runnable images of a checked bundle (cosign signatures and other artifacts
+/// are left out: a runtime cannot run them), read from its archive within `limits`, to `out`
+/// in `format`, narrowed to `platform` when given. A docker archive holds one platform per
+/// image, so an index needs `platform`.
 pub fn export_images(
-    index: &ArchiveIndex,
-    bom: &Bom,
+    bundle: &CheckedBundle,
+    limits: &Limits,
     format: RuntimeFormat,
     platform: Option<&Platform>,
     out: &mut dyn Write,
 ) -> Result<Vec<ExportedImage>> {
+    let bom = bundle.bom();
+    let index = ArchiveIndex::open(bundle, limits)?;
     let layout =
         index.layout_index(bom)?.ok_or_else(|| RegistryError::Invalid("the bundle carries no images".into()))?;
     let mut chosen = Vec::new();
     for image in &bom.images {
         let top = image_top(&layout, image)?;
-        if let Some(c) = choose(index, image.reference.clone(), top, format, platform)? {
+        if let Some(c) = choose(&index, image.reference.clone(), top, format, platform)? {
             chosen.push(c);
         }
     }
@@ -122,11 +125,11 @@ pub fn export_images(
                 manifests: oci_index,
                 annotations: BTreeMap::new(),
             };
-            tar.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(write_err)?;
-            tar.file("index.json", &serde_json::to_vec(&layout_index).expect("an index is JSON")).map_err(write_err)?;
+            tar.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+            tar.file("index.json", &serde_json::to_vec(&layout_index).expect("an index is JSON"))?;
         }
         RuntimeFormat::DockerArchive => {
-            tar.file("manifest.json", &serde_json::to_vec(&docker_manifest).expect("JSON")).map_err(write_err)?;
+            tar.file("manifest.json", &serde_json::to_vec(&docker_manifest).expect("JSON"))?;
         }
     }
     for (digest, size) in &blobs {
@@ -210,16 +213,18 @@ struct TarWriter<'a> {
 }
 
 impl TarWriter<'_> {
-    fn file(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
-        self.out.write_all(&file_header(path, data.len() as u64, 0))?;
-        self.out.write_all(data)?;
-        self.out.write_all(&[0u8; BLOCK][..padding(data.len() as u64)])
+    fn file(&mut self, path: &str, data: &[u8]) -> Result<()> {
+        let header = file_header(path, data.len() as u64, 0)?;
+        [&header[..], data, &[0u8; BLOCK][..padding(data.len() as u64)]]
+            .into_iter()
+            .try_for_each(|part| self.out.write_all(part))
+            .map_err(RegistryError::io("writing", "the export"))
     }
 
     /// Copies `size` bytes of `reader` as `path`, failing when they do not hash to `digest`.
     fn blob(&mut self, path: &str, size: u64, mut reader: impl io::Read, digest: &Digest) -> Result<()> {
         let write_err = |e: io::Error| RegistryError::io("writing", "the export")(e);
-        self.out.write_all(&file_header(path, size, 0)).map_err(write_err)?;
+        self.out.write_all(&file_header(path, size, 0)?).map_err(write_err)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut left = size;

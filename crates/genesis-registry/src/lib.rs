@@ -16,8 +16,8 @@ mod stream_upload;
 
 pub use archive_blobs::{ArchiveIndex, ArchiveRange};
 pub use client::{
-    BlobSource, CHUNK, ChunkReceiver, Credentials, MAX_MANIFEST, Manifest, PushOutcome, Registry, RegistryOptions,
-    fallback_tag, fetch_url, tls_config,
+    BlobSource, CHUNK, ChunkReceiver, Credentials, DOCKER_HUB_API, MAX_MANIFEST, Manifest, PushOutcome, Registry,
+    RegistryOptions, api_host, endpoint, fallback_tag, fetch_url, tls_config,
 };
 pub use error::{RegistryError, Result};
 pub use load::{Destination, LoadPlan, LoadSummary, load, push_manifests_only};

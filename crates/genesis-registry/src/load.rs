@@ -158,11 +158,11 @@ fn walk(index: &ArchiveIndex, d: &Descriptor, plan: &mut ImagePlan, depth: u32) 
 /// reached by digest from the signed BOM and checked against that digest, so the plan is
 /// trustworthy without reading any layer.
 fn plan_all(
-    path: &std::path::Path,
-    bom: &genesis_bundle::Bom,
+    bundle: &dyn genesis_trust::SignedBom,
     destination: &Destination,
 ) -> Result<(Arc<ArchiveIndex>, Vec<ImagePlan>)> {
-    let index = Arc::new(ArchiveIndex::open(path, bom, &Default::default())?);
+    let bom = bundle.signed_bom();
+    let index = Arc::new(ArchiveIndex::open(bundle, &Default::default())?);
     let layout = index.layout_index(bom)?.unwrap_or_else(|| ImageIndex {
         schema_version: 2,
         media_type: None,
@@ -194,7 +194,7 @@ impl LoadPlan {
         registry: &Registry,
         destination: &Destination,
     ) -> Result<LoadPlan> {
-        let (index, images) = plan_all(bundle.archive(), bundle.signed_bom(), destination)?;
+        let (index, images) = plan_all(bundle, destination)?;
         let pairs: BTreeSet<(String, Digest)> = blob_pairs(&images).collect();
         let answers = futures_util::stream::iter(pairs.into_iter().map(|(repo, digest)| async move {
             let has = registry.has_blob(&repo, &digest).await?;

@@ -148,7 +148,7 @@ impl Resolver {
 
     /// Every endpoint the resolver may contact, for the start-up announcement.
     pub fn endpoints(&self) -> Vec<String> {
-        std::iter::once(&self.local).chain(&self.fallbacks).map(|l| l.registry.host().to_owned()).collect()
+        std::iter::once(&self.local).chain(&self.fallbacks).map(|l| l.registry.endpoint().to_owned()).collect()
     }
 
     /// Resolves `reference`: local first, then each fallback (whose answer must carry a

@@ -179,7 +179,7 @@ pub fn rewritten_manifests(
 ) -> crate::Result<Vec<RewrittenManifest>> {
     use crate::RegistryError;
     let bom = bundle.signed_bom();
-    let index = crate::ArchiveIndex::open(bundle.archive(), bom, &Default::default())?;
+    let index = crate::ArchiveIndex::open(bundle, &Default::default())?;
     let mut out = Vec::new();
     for m in &bom.manifests {
         let file = bom.files.iter().find(|f| f.path == m.path).expect("a valid BOM lists every manifest");

@@ -1,11 +1,15 @@
 //! Test support shared by the integration tests of the binaries: a real Distribution
 //! registry (Debian `docker-registry`) started on a free loopback port and stopped on drop,
-//! and helpers that put content into it the way other tools do. A missing tool is a panic
-//! with the fix, never a skip.
+//! and helpers that put content into it the way other tools do; and scripted HTTP stand-ins
+//! ([`http`]) for the network clients' own tests. A missing tool is a panic with the fix,
+//! never a skip.
 
 // Test support: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod clients;
+pub mod fuzz;
+pub mod http;
 pub mod kube;
 pub mod pki;
 pub mod runtimes;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use genesis_bundle::BundleError;
-use genesis_types::Digest;
+use genesis_types::{Classify, Digest, ErrorClass};
 
 /// What can go wrong loading keys, signing or verifying.
 #[derive(Debug, thiserror::Error)]
@@ -114,16 +114,53 @@ impl TrustError {
     /// Whether this is a verdict on the bundle or its signatures (exit code 1) rather than
     /// a problem with the caller's input such as an unreadable key or a missing file.
     pub fn is_verification_failure(&self) -> bool {
+        self.class() == ErrorClass::Verdict
+    }
+}
+
+/// A refusal of the bundle, a signature or a sidecar is a verdict; the keys and the policy
+/// are the caller's input.
+impl Classify for TrustError {
+    fn class(&self) -> ErrorClass {
         match self {
-            TrustError::KeyIo { .. } | TrustError::KeyFormat { .. } | TrustError::NoTrustedKey => false,
-            TrustError::Bundle(b) => !matches!(
-                b,
-                BundleError::Io { .. } | BundleError::InputChanged { .. } | BundleError::OutputExists { .. }
-            ),
-            _ => true,
+            TrustError::KeyIo { source, .. } => source.class(),
+            TrustError::KeyFormat { .. } | TrustError::NoTrustedKey => ErrorClass::Input,
+            TrustError::SignatureFormat { .. }
+            | TrustError::BomSignatureInvalid { .. }
+            | TrustError::PolicyViolation { .. }
+            | TrustError::BundleRefused { .. }
+            | TrustError::SidecarSignatureInvalid { .. }
+            | TrustError::SidecarDigestMismatch { .. }
+            | TrustError::SidecarFormat { .. }
+            | TrustError::SbomIncomplete { .. }
+            | TrustError::ProvenanceRefused { .. } => ErrorClass::Verdict,
+            TrustError::Bundle(b) => b.class(),
         }
     }
 }
 
 /// Shorthand for this crate's results.
 pub type Result<T, E = TrustError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_signature_is_a_verdict_and_an_unusable_key_is_input() {
+        let tampered = BundleError::Truncated { detail: "in a header".into() };
+        let missing_key = TrustError::KeyIo { path: "k.pub".into(), source: std::io::ErrorKind::NotFound.into() };
+        for (e, class) in [
+            (TrustError::BomSignatureInvalid { tried: "SHA256:x".into() }, ErrorClass::Verdict),
+            (TrustError::PolicyViolation { rule: "names".into(), detail: "other".into() }, ErrorClass::Verdict),
+            (TrustError::Bundle(tampered), ErrorClass::Verdict),
+            (TrustError::Bundle(BundleError::OutputExists { path: "out".into() }), ErrorClass::Input),
+            (TrustError::NoTrustedKey, ErrorClass::Input),
+            (TrustError::KeyFormat { path: "k.pub".into(), reason: "not PEM".into() }, ErrorClass::Input),
+            (missing_key, ErrorClass::NotFound),
+        ] {
+            assert_eq!(e.class(), class, "{e}");
+            assert_eq!(e.is_verification_failure(), class == ErrorClass::Verdict, "{e}");
+        }
+    }
+}

@@ -32,6 +32,6 @@ pub use error::{Result, TrustError};
 pub use keys::{KeyFingerprint, PrivateKey, PublicKey, decode_signature, encode_signature, key_pair_paths};
 pub use policy::TrustPolicy;
 pub use verify::{
-    CheckedBundle, Sidecar, SignedBom, UnverifiedBundle, VerifiedBundle, VerifyReport, cosign_bundle_path,
-    sidecar_paths,
+    AttestationReport, CheckedBundle, Sidecar, SignedBom, UnverifiedBundle, VerifiedBundle, VerifyReport,
+    cosign_bundle_path, sidecar_paths,
 };

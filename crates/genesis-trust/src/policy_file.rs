@@ -12,13 +12,14 @@
 //! versions: ">=3.0.0, <4.0.0"        # optional; semver requirement
 //! antiRollback: { state: installed.json }   # optional; refuse versions below the installed one,
 //!                                    # and a re-release of the installed version with another BOM
+//!                                    # (writers take turns through installed.json.lock beside it)
 //! require: [sbom, provenance]        # optional; attestations and signers, with allOf/anyOf/threshold
 //! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use genesis_bundle::Bom;
+use genesis_bundle::{Bom, BundleError};
 
 use crate::cosign_image::Signers;
 use crate::requirement::{Evidence, Requirement};
@@ -120,6 +121,9 @@ fn read(path: &Path) -> Result<(Signers, Constraints)> {
     let text = std::fs::read_to_string(path).map_err(|source| TrustError::KeyIo { path: path.to_owned(), source })?;
     let raw: RawPolicy =
         serde_yaml_ng::from_str(&text).map_err(|e| policy_error(path, format!("not a trust policy: {e}")))?;
+    if let Some(require) = &raw.require {
+        require.validate().map_err(|e| policy_error(path, format!("require: {e}")))?;
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { base.join(p) };
     let keys = raw.keys.iter().map(|k| PublicKey::from_pem_file(&resolve(k))).collect::<Result<Vec<_>>>()?;
@@ -181,55 +185,14 @@ impl Constraints {
             }
             decisions.push(format!("name {} accepted by {:?}", bom.name, self.names));
         }
-        let version = || {
-            semver::Version::parse(&bom.version)
-                .map_err(|e| violation("versions", format!("{:?} is not a semantic version ({e})", bom.version)))
-        };
         if let Some(req) = &self.versions {
-            if !req.matches(&version()?) {
+            if !req.matches(&bom_version(bom)?) {
                 return Err(violation("versions", format!("{} is outside {req}", bom.version)));
             }
             decisions.push(format!("version {} within {req}", bom.version));
         }
         if let Some(state) = &self.state {
-            let installed = read_state(state)?;
-            if let Some(entry) = installed.bundles.get(&bom.name) {
-                let previous = entry.version();
-                if let InstalledBundle::Recorded { version, bom_blake3: recorded } = entry
-                    && *version == bom.version
-                    && recorded != bom_blake3
-                {
-                    return Err(violation(
-                        "antiRollback",
-                        format!(
-                            "{} {} is installed with BOM blake3:{recorded}, this one is blake3:{bom_blake3}: same version, different content ({})",
-                            bom.name,
-                            bom.version,
-                            state.display()
-                        ),
-                    ));
-                }
-                let previous_version = semver::Version::parse(previous).map_err(|e| {
-                    violation(
-                        "antiRollback",
-                        format!("{}: installed version {previous:?} unreadable ({e})", state.display()),
-                    )
-                })?;
-                if version()? < previous_version {
-                    return Err(violation(
-                        "antiRollback",
-                        format!(
-                            "{} {} is older than the installed {previous} ({})",
-                            bom.name,
-                            bom.version,
-                            state.display()
-                        ),
-                    ));
-                }
-                decisions.push(format!("not a rollback: installed {previous}, this {}", bom.version));
-            } else {
-                decisions.push(format!("no earlier install of {} recorded", bom.name));
-            }
+            decisions.push(not_a_rollback(&read_state(state)?, bom, bom_blake3, state)?);
         }
         if let Some(require) = &self.require {
             let (ok, why) = require.evaluate(evidence);
@@ -241,28 +204,101 @@ impl Constraints {
         Ok(decisions)
     }
 
-    /// Records `bom` as installed in the anti-rollback state (atomically), when the policy
-    /// has one. Call after a successful extract or load.
+    /// Records `bom` as installed in the anti-rollback state, when the policy has one. Call
+    /// after a successful extract or load. Under a lock, the state is read again, the bundle
+    /// checked against it again (another run may have recorded a later version since
+    /// [`Constraints::check`]), and the file replaced atomically: runs finishing together
+    /// each add their record, and a crash leaves the old state or the new, never an empty one.
     pub fn record_installed(&self, bom: &Bom, bom_blake3: &str) -> Result<()> {
         let Some(state) = &self.state else { return Ok(()) };
+        let _lock = lock_state(state)?;
         let mut installed = read_state(state)?;
+        not_a_rollback(&installed, bom, bom_blake3, state)?;
         let entry = InstalledBundle::Recorded { version: bom.version.clone(), bom_blake3: bom_blake3.to_owned() };
         installed.bundles.insert(bom.name.clone(), entry);
-        let io = |source| TrustError::KeyIo { path: state.clone(), source };
-        let tmp =
-            genesis_bundle::scratch::scratch_path(state, "partial").unwrap_or_else(|| state.with_extension("partial"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&installed).expect("json")).map_err(io)?;
-        std::fs::rename(&tmp, state).map_err(io)
+        genesis_bundle::scratch::remove_abandoned(state, "partial");
+        let bytes = serde_json::to_vec_pretty(&installed).expect("the state is JSON");
+        genesis_bundle::scratch::atomic_write(state, &bytes)
+            .map_err(BundleError::io("writing the anti-rollback state", state))?;
+        Ok(())
     }
 }
 
-fn read_state(state: &Path) -> Result<Installed> {
-    match std::fs::read(state) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| policy_error(state, format!("anti-rollback state unreadable: {e}"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Installed::default()),
-        Err(source) => Err(TrustError::KeyIo { path: state.to_owned(), source }),
+/// The BOM's version, for the versions and anti-rollback rules.
+fn bom_version(bom: &Bom) -> Result<semver::Version> {
+    semver::Version::parse(&bom.version).map_err(|e| TrustError::PolicyViolation {
+        rule: "versions".to_owned(),
+        detail: format!("{:?} is not a semantic version ({e})", bom.version),
+    })
+}
+
+/// Refuses `bom` when `installed` (read from `state`) records a later version of its name,
+/// or the same version with another BOM; otherwise says why it is no rollback.
+fn not_a_rollback(installed: &Installed, bom: &Bom, bom_blake3: &str, state: &Path) -> Result<String> {
+    let violation = |detail: String| TrustError::PolicyViolation { rule: "antiRollback".to_owned(), detail };
+    let Some(entry) = installed.bundles.get(&bom.name) else {
+        return Ok(format!("no earlier install of {} recorded", bom.name));
+    };
+    let previous = entry.version();
+    if let InstalledBundle::Recorded { version, bom_blake3: recorded } = entry
+        && *version == bom.version
+        && recorded != bom_blake3
+    {
+        return Err(violation(format!(
+            "{} {} is installed with BOM blake3:{recorded}, this one is blake3:{bom_blake3}: same version, different content ({})",
+            bom.name,
+            bom.version,
+            state.display()
+        )));
     }
+    let previous_version = semver::Version::parse(previous)
+        .map_err(|e| violation(format!("{}: installed version {previous:?} unreadable ({e})", state.display())))?;
+    if bom_version(bom)? < previous_version {
+        return Err(violation(format!(
+            "{} {} is older than the installed {previous} ({})",
+            bom.name,
+            bom.version,
+            state.display()
+        )));
+    }
+    Ok(format!("not a rollback: installed {previous}, this {}", bom.version))
+}
+
+/// Takes the lock that makes reading, changing and writing the state one step, held until
+/// the file returned is dropped. It is a file beside the state (`<state>.lock`), not the
+/// state itself: the state is replaced by a rename, and a lock on a replaced file would
+/// exclude no one.
+fn lock_state(state: &Path) -> Result<std::fs::File> {
+    let mut path = state.as_os_str().to_owned();
+    path.push(".lock");
+    let path = PathBuf::from(path);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(BundleError::io("opening the anti-rollback lock", &path))?;
+    file.lock().map_err(BundleError::io("locking", &path))?;
+    Ok(file)
+}
+
+/// Reads the anti-rollback state. Absent, it means a first install. Present but not
+/// readable as a state, it refuses every bundle, naming the file and the way out: taken for
+/// "nothing installed", it would let any older version back in.
+fn read_state(state: &Path) -> Result<Installed> {
+    let bytes = match std::fs::read(state) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Installed::default()),
+        Err(e) => return Err(BundleError::io("reading the anti-rollback state", state)(e).into()),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| TrustError::PolicyViolation {
+        rule: "antiRollback".to_owned(),
+        detail: format!(
+            "the state {} is unreadable ({e}), so no bundle is accepted: restore it from a backup; \
+             to start anti-rollback afresh instead, remove it (every earlier install is then forgotten)",
+            state.display()
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -284,5 +320,103 @@ mod tests {
         ] {
             assert_eq!(glob(p, n), ok, "{p} {n}");
         }
+    }
+
+    fn bom(name: &str, version: &str) -> Bom {
+        Bom {
+            schema: genesis_bundle::BOM_SCHEMA.into(),
+            name: name.into(),
+            version: version.into(),
+            created: genesis_bundle::rfc3339(0),
+            files: vec![],
+            images: vec![],
+            charts: vec![],
+            manifests: vec![],
+            sboms: vec![],
+        }
+    }
+
+    fn with_state(state: &Path) -> Constraints {
+        Constraints { state: Some(state.to_owned()), ..Constraints::default() }
+    }
+
+    /// Runs finishing together each add their record: none is lost to another's
+    /// read-modify-write, and none fails on another's scratch file.
+    #[test]
+    fn concurrent_installs_each_leave_their_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("installed.json");
+        let constraints = with_state(&state);
+        let (threads, each) = (8, 10);
+        let start = std::sync::Barrier::new(threads);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (constraints, start) = (&constraints, &start);
+                s.spawn(move || {
+                    start.wait();
+                    for i in 0..each {
+                        constraints.record_installed(&bom(&format!("b{t}-{i}"), "1.0.0"), "b3").unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(read_state(&state).unwrap().bundles.len(), threads * each);
+    }
+
+    /// A run that checked against an older state does not record a version below one another
+    /// run recorded since: the check is made again under the lock.
+    #[test]
+    fn a_record_never_goes_below_one_written_since_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("installed.json");
+        let constraints = with_state(&state);
+        let older = bom("demo", "1.0.0");
+        constraints.check(&older, "b3-old", &Evidence::default()).unwrap();
+        constraints.record_installed(&bom("demo", "2.0.0"), "b3-new").unwrap();
+        let refused = constraints.record_installed(&older, "b3-old").unwrap_err().to_string();
+        assert!(refused.contains("demo 1.0.0 is older than the installed 2.0.0"), "{refused}");
+        assert_eq!(read_state(&state).unwrap().bundles["demo"].version(), "2.0.0");
+    }
+
+    /// A state that does not parse (say, empty, as a crash used to leave it) refuses every
+    /// bundle naming the file and the way out, and stays as it was for the operator: it is
+    /// never taken for "nothing installed" and overwritten.
+    #[test]
+    fn an_unreadable_state_refuses_naming_the_file_and_the_remedy() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("installed.json");
+        let constraints = with_state(&state);
+        let corrupt: [&[u8]; 2] = [b"", b"{\"bundles\": {\"demo\": "];
+        for bytes in corrupt {
+            std::fs::write(&state, bytes).unwrap();
+            let refused = constraints.check(&bom("demo", "0.1.0"), "b3", &Evidence::default()).unwrap_err();
+            assert!(
+                matches!(&refused, TrustError::PolicyViolation { rule, .. } if rule == "antiRollback"),
+                "{refused}"
+            );
+            let message = refused.to_string();
+            assert!(message.contains(&format!("the state {} is unreadable", state.display())), "{message}");
+            assert!(message.contains("restore it from a backup"), "{message}");
+            assert!(constraints.record_installed(&bom("demo", "0.1.0"), "b3").is_err());
+            assert_eq!(std::fs::read(&state).unwrap(), bytes, "the state is left for the operator");
+        }
+    }
+
+    #[test]
+    fn a_policy_with_an_empty_requirement_list_is_refused_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vendor.pub"), crate::PrivateKey::generate().public_key().to_pem()).unwrap();
+        let policy = dir.path().join("trust.yaml");
+        for (require, why) in [
+            ("{allOf: []}", "require: allOf is empty"),
+            ("[]", "require: a list of requirements is empty"),
+            ("[sbom, {anyOf: []}]", "require: anyOf is empty"),
+        ] {
+            std::fs::write(&policy, format!("keys: [vendor.pub]\nrequire: {require}\n")).unwrap();
+            let message = load(&policy).unwrap_err().to_string();
+            assert!(message.contains(why), "{message}");
+        }
+        std::fs::write(&policy, "keys: [vendor.pub]\nrequire: {allOf: [sbom]}\n").unwrap();
+        load(&policy).unwrap();
     }
 }

@@ -76,6 +76,24 @@ pub struct Evidence {
 }
 
 impl Requirement {
+    /// Refuses a requirement with an empty list anywhere in it, naming the field: an empty
+    /// all-of would hold for any bundle, and an empty any-of or threshold for none, so
+    /// either is a mistake in the policy, not a rule. The policy file calls this as it
+    /// loads; [`Requirement::evaluate`] fails closed on an empty list all the same.
+    pub fn validate(&self) -> Result<(), String> {
+        let (field, parts) = match self {
+            Requirement::Attestation(_) | Requirement::SignedBy { .. } => return Ok(()),
+            Requirement::AllOf { all_of } => ("allOf", all_of),
+            Requirement::List(parts) => ("a list of requirements", parts),
+            Requirement::AnyOf { any_of } => ("anyOf", any_of),
+            Requirement::Threshold { of, .. } => ("the `of` of a threshold", of),
+        };
+        if parts.is_empty() {
+            return Err(format!("{field} is empty: name at least one requirement in it, or leave it out"));
+        }
+        parts.iter().try_for_each(Requirement::validate)
+    }
+
     /// Whether `evidence` satisfies this requirement, with a sentence saying why.
     pub fn evaluate(&self, evidence: &Evidence) -> (bool, String) {
         match self {
@@ -89,7 +107,8 @@ impl Requirement {
             }
             Requirement::AllOf { all_of: parts } | Requirement::List(parts) => {
                 let results: Vec<(bool, String)> = parts.iter().map(|r| r.evaluate(evidence)).collect();
-                let ok = results.iter().all(|(ok, _)| *ok);
+                // All of nothing would accept anything: it never holds.
+                let ok = !results.is_empty() && results.iter().all(|(ok, _)| *ok);
                 (ok, format!("all of [{}]", join(&results)))
             }
             Requirement::AnyOf { any_of } => {
@@ -166,5 +185,32 @@ mod tests {
         let (_, why) = nested.evaluate(&evidence(true, false, Some("A")));
         assert!(why.contains("✗ SLSA provenance missing"), "{why}");
         assert!(serde_yaml_ng::from_str::<Requirement>("sbomm").is_err(), "a typo is an error, not a no-op");
+    }
+
+    /// An empty list, at the top or nested, holds for no evidence at all and is refused with
+    /// the field it is in; the same lists with one member are well formed.
+    #[test]
+    fn empty_lists_hold_nothing_and_are_refused_by_name() {
+        let cases = [
+            ("allOf: []", "allOf: [sbom]", "allOf is empty"),
+            ("[]", "[sbom]", "a list of requirements is empty"),
+            ("anyOf: []", "anyOf: [sbom]", "anyOf is empty"),
+            ("{threshold: 1, of: []}", "{threshold: 1, of: [sbom]}", "the `of` of a threshold is empty"),
+            ("[sbom, {allOf: []}]", "[sbom, {allOf: [sbom]}]", "allOf is empty"),
+            ("{threshold: 1, of: [[]]}", "{threshold: 1, of: [[sbom]]}", "a list of requirements is empty"),
+        ];
+        for (empty, filled, why) in cases {
+            let (empty, filled) = (parse(empty), parse(filled));
+            assert_eq!(empty.validate().unwrap_err().split(':').next(), Some(why), "{empty:?}");
+            assert_eq!(filled.validate(), Ok(()), "{filled:?}");
+            for sbom in [false, true] {
+                for provenance in [false, true] {
+                    for signed in [false, true] {
+                        let e = evidence(sbom, provenance, signed.then_some("A"));
+                        assert!(!empty.evaluate(&e).0, "{empty:?} held for {e:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
 
-use genesis_bundle::{Bom, BundleError, PayloadSink};
+use genesis_bundle::seekable::SeekableFile;
+use genesis_bundle::{Bom, BundleError, FileStamp, Limits, PayloadSink, SbomEntry};
 use genesis_types::BundlePath;
 
 use crate::{Result, TrustError};
@@ -50,6 +52,49 @@ impl PayloadSink for Capture<'_> {
     fn verified(&mut self, path: &BundlePath) -> genesis_bundle::Result<()> {
         self.inner.verified(path)
     }
+}
+
+/// The SBOM the BOM lists for the bundle itself (others describe single images).
+pub(crate) fn of_bundle(bom: &Bom) -> Option<&SbomEntry> {
+    bom.sboms.iter().find(|s| s.describes == "bundle")
+}
+
+/// Reads the SBOM at `path` out of the seekable archive `archive` by random access and
+/// checks it as the full pass does: its size and SHA-256 against the BOM, then
+/// [`check_complete`]. `stamp` is the archive's when its head was read: a file changed or
+/// replaced since is refused.
+pub(crate) fn check_in_archive(
+    archive: &Path,
+    stamp: FileStamp,
+    limits: &Limits,
+    bom: &Bom,
+    path: &BundlePath,
+) -> Result<()> {
+    let missing = || BundleError::MissingEntry { path: path.clone() };
+    let listed = bom.files.iter().find(|f| &f.path == path).ok_or_else(missing)?;
+    if listed.size > MAX_SBOM as u64 {
+        return Err(
+            BundleError::LimitExceeded { what: "SBOM size", actual: listed.size, limit: MAX_SBOM as u64 }.into()
+        );
+    }
+    let file = std::fs::File::open(archive).map_err(BundleError::io("opening", archive))?;
+    if FileStamp::of(&file).map_err(BundleError::io("reading metadata of", archive))? != stamp {
+        let detail = "the archive file changed since its signature was verified".to_owned();
+        return Err(BundleError::Corrupt { detail }.into());
+    }
+    let mut seekable = SeekableFile::open(file, limits)?;
+    let (header, offset) =
+        seekable.entries(limits)?.into_iter().find(|(h, _)| h.path == path.as_str()).ok_or_else(missing)?;
+    if header.size != listed.size {
+        return Err(BundleError::SizeMismatch { path: path.clone(), expected: listed.size, actual: header.size }.into());
+    }
+    let mut sbom = vec![0u8; listed.size as usize];
+    seekable.read_exact_at(offset, &mut sbom)?;
+    let actual = genesis_bundle::sha256(&sbom);
+    if actual != listed.sha256 {
+        return Err(BundleError::DigestMismatch { path: path.clone(), expected: listed.sha256.clone(), actual }.into());
+    }
+    check_complete(bom, &sbom, path)
 }
 
 /// Checks that the CycloneDX `sbom` names every image, chart and manifest of `bom` by its

@@ -3,28 +3,102 @@
 //! [`UnverifiedBundle::open`] reads only the head (the BOM and its signature);
 //! [`UnverifiedBundle::verify`] checks the signature against the policy before parsing
 //! the BOM and returns a [`VerifiedBundle`], the only type that can stream the payload.
-//! No public constructor of `VerifiedBundle` exists: its fields are private, so even a
-//! literal naming every one of them does not compile outside this crate.
+//! No public constructor of `VerifiedBundle` exists (its fields are private), and code
+//! that trusts a BOM takes a [`SignedBom`], which only the verified types are. This
+//! compiles:
+//!
+//! ```no_run
+//! use genesis_trust::{SignedBom, TrustPolicy, UnverifiedBundle};
+//!
+//! fn bom_name(bundle: &dyn SignedBom) -> &str {
+//!     &bundle.signed_bom().name
+//! }
+//!
+//! fn run(policy: &TrustPolicy) -> genesis_trust::Result<()> {
+//!     let bundle = UnverifiedBundle::open(std::path::Path::new("demo.tar.zst"), &Default::default())?;
+//!     let bundle = bundle.verify(policy)?;
+//!     println!("{}", bom_name(&bundle));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! and the same code without its `verify` line does not: an [`UnverifiedBundle`] is not a
+//! `SignedBom` (the two examples differ in that line alone, so this one fails for that
+//! reason only).
 //!
 //! ```compile_fail
-//! let v = genesis_trust::VerifiedBundle {
-//!     path: todo!(),
-//!     reader: todo!(),
-//!     bom: todo!(),
-//!     bom_digest: todo!(),
-//!     bom_blake3: todo!(),
-//!     decisions: todo!(),
-//!     provenance: todo!(),
-//!     key: todo!(),
-//!     policy: todo!(),
-//! };
+//! use genesis_trust::{SignedBom, TrustPolicy, UnverifiedBundle};
+//!
+//! fn bom_name(bundle: &dyn SignedBom) -> &str {
+//!     &bundle.signed_bom().name
+//! }
+//!
+//! fn run(policy: &TrustPolicy) -> genesis_trust::Result<()> {
+//!     let bundle = UnverifiedBundle::open(std::path::Path::new("demo.tar.zst"), &Default::default())?;
+//!     println!("{}", bom_name(&bundle));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! `SignedBom` is sealed, so no other type can claim to be signed. A type with the trait's
+//! three methods compiles:
+//!
+//! ```
+//! use std::path::{Path, PathBuf};
+//!
+//! use genesis_bundle::Bom;
+//! use genesis_types::Digest;
+//!
+//! struct Forged {
+//!     bom: Bom,
+//!     path: PathBuf,
+//!     digest: Digest,
+//! }
+//!
+//! impl Forged {
+//!     fn signed_bom(&self) -> &Bom {
+//!         &self.bom
+//!     }
+//!     fn archive(&self) -> &Path {
+//!         &self.path
+//!     }
+//!     fn bom_sha256(&self) -> &Digest {
+//!         &self.digest
+//!     }
+//! }
+//! ```
+//!
+//! and implementing `SignedBom` with them, the one line that differs, does not:
+//!
+//! ```compile_fail
+//! use std::path::{Path, PathBuf};
+//!
+//! use genesis_bundle::Bom;
+//! use genesis_types::Digest;
+//!
+//! struct Forged {
+//!     bom: Bom,
+//!     path: PathBuf,
+//!     digest: Digest,
+//! }
+//!
+//! impl genesis_trust::SignedBom for Forged {
+//!     fn signed_bom(&self) -> &Bom {
+//!         &self.bom
+//!     }
+//!     fn archive(&self) -> &Path {
+//!         &self.path
+//!     }
+//!     fn bom_sha256(&self) -> &Digest {
+//!         &self.digest
+//!     }
+//! }
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use genesis_bundle::{
-    ArchiveReader, Bom, Discard, FileDigest, FileStamp, Limits, PayloadSink, Staging, check_payload, sha256,
-};
+use genesis_bundle::danger::check_payload;
+use genesis_bundle::{ArchiveReader, Bom, Discard, FileDigest, FileStamp, Limits, PayloadSink, Staging, sha256};
 use genesis_types::Digest;
 
 use crate::keys::{KeyFingerprint, decode_signature};
@@ -80,7 +154,7 @@ impl UnverifiedBundle {
         let provenance = self.provenance.as_deref().map(|p| verify_provenance(p, &bom_digest, signer)).transpose()?;
         let mut evidence = Evidence::default();
         evidence.signers.insert(key.to_string());
-        if bom.sboms.iter().any(|s| s.describes == "bundle") {
+        if crate::sbom::of_bundle(&bom).is_some() {
             evidence.attestations.insert(Attestation::Sbom);
         }
         if provenance.is_some() {
@@ -98,6 +172,7 @@ impl UnverifiedBundle {
             bom,
             key,
             policy: policy.clone(),
+            limits: self.limits,
         })
     }
 }
@@ -114,18 +189,28 @@ pub struct VerifiedBundle {
     provenance: Option<ProvenanceSummary>,
     key: KeyFingerprint,
     policy: TrustPolicy,
+    limits: Limits,
 }
 
 /// A bundle whose BOM signature verified: [`VerifiedBundle`] (payload not yet read) or
 /// [`CheckedBundle`] (payload checked). Code that only needs the signed BOM and to read
-/// files it checks against that BOM's digests takes this.
-pub trait SignedBom {
+/// files it checks against that BOM's digests takes this. Sealed: those two are the only
+/// implementations there can be, so a BOM nobody verified never passes for one.
+pub trait SignedBom: sealed::Sealed {
     /// The verified BOM.
     fn signed_bom(&self) -> &Bom;
     /// The archive.
     fn archive(&self) -> &Path;
     /// SHA-256 of the BOM's exact bytes.
     fn bom_sha256(&self) -> &Digest;
+}
+
+/// The seal of [`SignedBom`]: a public trait in a private module, which other crates can
+/// neither name nor implement.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::VerifiedBundle {}
+    impl Sealed for super::CheckedBundle {}
 }
 
 impl SignedBom for VerifiedBundle {
@@ -205,6 +290,21 @@ pub enum Sidecar {
         /// Where it was looked for.
         path: PathBuf,
     },
+}
+
+/// What [`VerifiedBundle::check_attestations`] established, the payload not streamed. Only
+/// that method makes one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AttestationReport {
+    /// What the policy decided beyond the signature, with its evidence.
+    pub policy: Vec<String>,
+    /// The bundle's SBOM, read from the archive and checked against its signed SHA-256 and
+    /// the BOM; `None` when the BOM lists none.
+    pub sbom: Option<String>,
+    /// The SLSA provenance, verified with the head; `None` when the bundle carries none.
+    pub provenance: Option<ProvenanceSummary>,
 }
 
 /// Everything a successful verification established, with its evidence.
@@ -291,8 +391,29 @@ impl VerifiedBundle {
         Ok(CheckedBundle { bom, report, constraints, stamp })
     }
 
-    /// Records this bundle as installed in the policy's anti-rollback state, if it has one.
-    pub fn mark_installed(&self) -> Result<()> {
+    /// Checks what the policy judged without streaming the payload, for a re-load that does
+    /// not read it again: the SBOM the BOM lists for the bundle is read by random access
+    /// (only the frames holding it are decompressed; seekable zstd archives, the ones a load
+    /// reads in place) and checked as the full pass checks it, against its signed SHA-256
+    /// and for completeness against the BOM. The provenance was verified with the head. So
+    /// `require: sbom` never passes on an SBOM nobody read. Not checked: the other payload
+    /// files, and the sidecars, which sign the whole archive.
+    pub fn check_attestations(&self) -> Result<AttestationReport> {
+        let sbom = match crate::sbom::of_bundle(&self.bom) {
+            Some(entry) => {
+                let stamp = self.reader.stamp();
+                crate::sbom::check_in_archive(&self.path, stamp, &self.limits, &self.bom, &entry.path)?;
+                Some(entry.path.to_string())
+            }
+            None => None,
+        };
+        Ok(AttestationReport { policy: self.decisions.clone(), sbom, provenance: self.provenance.clone() })
+    }
+
+    /// Records this bundle, whose payload was not read, as installed in the policy's
+    /// anti-rollback state, if it has one; only once its attestations checked out, so the
+    /// report of [`VerifiedBundle::check_attestations`] is asked for as the proof.
+    pub fn mark_installed(&self, _attested: &AttestationReport) -> Result<()> {
         self.policy.constraints().record_installed(&self.bom, &self.bom_blake3)
     }
 
@@ -309,7 +430,7 @@ impl VerifiedBundle {
     }
 
     fn run(self, sink: &mut dyn PayloadSink) -> Result<(VerifyReport, FileStamp)> {
-        let sbom_path = self.bom.sboms.iter().find(|s| s.describes == "bundle").map(|s| s.path.clone());
+        let sbom_path = crate::sbom::of_bundle(&self.bom).map(|s| s.path.clone());
         let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path.clone(), bytes: Vec::new() };
         let summary = check_payload(self.reader, &self.bom, &mut capture)?;
         if let Some(path) = &sbom_path {
@@ -327,7 +448,7 @@ impl VerifiedBundle {
             bom_sha256: self.bom_digest,
             bom_blake3: self.bom_blake3,
             policy: self.decisions,
-            sbom: self.bom.sboms.iter().find(|s| s.describes == "bundle").map(|s| s.path.to_string()),
+            sbom: sbom_path.as_ref().map(ToString::to_string),
             provenance: self.provenance,
             archive_sha256: Digest::from_sha256_bytes(archive.sha256),
             archive_size: archive.len,

@@ -1,6 +1,8 @@
 //! Value types that every Genesis crate agrees on, each parsed once at the boundary and
 //! valid from then on: [`Digest`], [`Descriptor`], [`Platform`], [`ImageReference`] and
-//! [`BundlePath`]. No I/O happens here.
+//! [`BundlePath`]. No I/O happens here. [`ErrorClass`] is the one classification of failures
+//! (verdict, input, network, not found) that every crate's error type gives through
+//! [`Classify`], and every binary turns into its exit code.
 //!
 //! ```
 //! use genesis_types::{BundlePath, Digest};
@@ -11,17 +13,19 @@
 //! # Ok::<(), genesis_types::TypeError>(())
 //! ```
 
+mod class;
 mod descriptor;
 mod digest;
 mod path;
 mod platform;
 mod reference;
 
+pub use class::{Classify, ErrorClass};
 pub use descriptor::{Descriptor, ImageIndex, ImageManifest, annotations, media_types};
 pub use digest::{Algorithm, Digest};
 pub use path::BundlePath;
 pub use platform::Platform;
-pub use reference::ImageReference;
+pub use reference::{DEFAULT_REGISTRY, ImageReference};
 
 /// Why a value was refused at the boundary.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use genesis_testkit::http::{StandIn, respond};
 use genesis_testkit::{Distribution, cosign_sign};
 
 use crate::{builder, copy_inputs, fixtures, text};
@@ -267,6 +268,104 @@ fn a_chart_whose_bytes_do_not_match_the_index_digest_is_refused() {
     let out = create(dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("chart web 0.1.0"), "{}", text(&out.stderr));
+}
+
+/// A web server on loopback serving `files` (path, bytes) and 404 for anything else.
+fn serve(files: Vec<(&'static str, Vec<u8>)>) -> StandIn {
+    StandIn::start(move |request, conn| match files.iter().find(|(path, _)| *path == request.target) {
+        Some((_, body)) => respond(conn, "200 OK", &[], body),
+        None => respond(conn, "404 Not Found", &[], b""),
+    })
+}
+
+/// A chart repository on loopback whose index lists web 0.1.0 at `url` with `digest_line`
+/// (e.g. `digest: <hex>`, or nothing), serving the fixture chart beside the index.
+fn chart_repo(url: &str, digest_line: &str) -> StandIn {
+    let index = format!("entries:\n  web:\n    - version: 0.1.0\n      urls: ['{url}']\n      {digest_line}\n");
+    let chart = std::fs::read(fixtures().join("charts/web-0.1.0.tgz")).unwrap();
+    serve(vec![("/index.yaml", index.into_bytes()), ("/web-0.1.0.tgz", chart)])
+}
+
+#[test]
+fn a_chart_on_another_host_than_its_repository_is_fetched_without_credentials_and_announced() {
+    let chart = std::fs::read(fixtures().join("charts/web-0.1.0.tgz")).unwrap();
+    let elsewhere = serve(vec![("/web-0.1.0.tgz", chart.clone())]);
+    let chart_url = format!("http://127.0.0.1:{}/web-0.1.0.tgz", elsewhere.port);
+    let repo = chart_repo(&chart_url, &format!("digest: {}", genesis_bundle::sha256(&chart).hex()));
+    let dir = inputs_with_chart_repo(repo.port);
+    let out = create_with(dir.path(), &["--username", "builder", "--password", "s3cret"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(chart_file(dir.path())["sha256"], fixture_chart_sha256().as_str());
+
+    // The repository gets the credentials configured for it; the host its index named gets none.
+    use base64::Engine as _;
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("builder:s3cret"));
+    let asked = repo.seen();
+    assert_eq!(asked.iter().map(|r| r.target.as_str()).collect::<Vec<_>>(), ["/index.yaml"]);
+    assert_eq!(asked[0].header("authorization"), Some(basic.as_str()));
+    let fetched = elsewhere.seen();
+    assert_eq!(fetched.len(), 1, "{fetched:?}");
+    assert_eq!(fetched[0].header("authorization"), None, "credentials leaked to another host: {fetched:?}");
+    // And the run says it contacted a host the spec does not name.
+    let announced = format!(
+        "contacting chart host http://127.0.0.1:{} named by index.yaml of http://127.0.0.1:{}",
+        elsewhere.port, repo.port
+    );
+    assert!(text(&out.stderr).contains(&announced), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_chart_the_index_gives_no_digest_for_is_refused_unless_the_spec_pins_it() {
+    let repo = chart_repo("web-0.1.0.tgz", "");
+    let dir = inputs_with_chart_repo(repo.port);
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    for expected in ["chart web 0.1.0 has no digest", "pin it in the spec", "digest: sha256:"] {
+        assert!(text(&out.stderr).contains(expected), "{expected:?} in {}", text(&out.stderr));
+    }
+    assert!(repo.seen().iter().all(|r| r.target == "/index.yaml"), "nothing unchecked was downloaded");
+    assert!(!dir.path().join("out").exists());
+
+    // Pinned in the spec, the chart is checked against the pin and carried.
+    let pinned = |digest: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        copy_inputs(dir.path());
+        chart_spec(
+            dir.path(),
+            &format!(
+                "charts: [ {{ name: web, repo: 'http://127.0.0.1:{}', version: 0.1.0, digest: '{digest}' }} ]",
+                repo.port
+            ),
+        );
+        dir
+    };
+    let dir = pinned(&fixture_chart_sha256());
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(chart_file(dir.path())["sha256"], fixture_chart_sha256().as_str());
+
+    // A pin the download does not match fails the build, keeping nothing.
+    let dir = pinned(&format!("sha256:{}", "0".repeat(64)));
+    let out = create(dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("chart web 0.1.0"), "{}", text(&out.stderr));
+    assert!(crate::listing_or_empty(&dir.path().join("cache/charts")).is_empty());
+}
+
+#[test]
+fn a_chart_with_a_malformed_index_digest_is_refused() {
+    for digest in ["digest: 'sha256:not-hex'", "digest: 42", format!("digest: {}", "A".repeat(64)).as_str()] {
+        let repo = chart_repo("web-0.1.0.tgz", digest);
+        let dir = inputs_with_chart_repo(repo.port);
+        let out = create(dir.path());
+        assert_eq!(out.status.code(), Some(2), "{digest}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("chart web 0.1.0 has a malformed digest"),
+            "{digest}: {}",
+            text(&out.stderr)
+        );
+        assert!(repo.seen().iter().all(|r| r.target == "/index.yaml"), "{digest}: nothing unchecked was downloaded");
+    }
 }
 
 #[test]

@@ -65,6 +65,41 @@ fn malformed_manifest_yaml_names_file_and_line() {
     );
 }
 
+/// Replaces the fixture chart's `values.yaml` and packs the chart again as `helm package`
+/// does (a gzip tar with one top folder).
+fn repack_chart_values(dir: &Path, values: &[u8]) {
+    let chart = dir.join("charts/web-0.1.0.tgz");
+    let work = tempfile::tempdir().unwrap();
+    let tar = |args: &[&str]| {
+        let out = std::process::Command::new("tar").args(args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    let (archive, folder) = (chart.to_str().unwrap(), work.path().to_str().unwrap());
+    tar(&["-xzf", archive, "-C", folder]);
+    std::fs::write(work.path().join("web/values.yaml"), values).unwrap();
+    tar(&["-czf", archive, "-C", folder, "web"]);
+}
+
+#[test]
+fn a_chart_values_file_past_the_size_limit_fails_the_build_naming_it() {
+    // Past 5 MiB of comments, an image the bundle does not carry: read in part, the sweep
+    // would never see it.
+    let mut values = "# padding\n".repeat(600_000);
+    values.push_str("image: nginx:1.27\n");
+    check(
+        |d| repack_chart_values(d, values.as_bytes()),
+        &["charts/web-0.1.0.tgz", "web/values.yaml", "larger than 5 MiB"],
+    );
+}
+
+#[test]
+fn a_chart_values_file_that_is_not_yaml_fails_the_build_naming_it() {
+    // The first document is fine; the second, which names an image the bundle does not
+    // carry, does not parse: skipped, it would pass the sweep unseen.
+    let values = b"image: {repository: registry.example.com/demo/app, tag: '1.0'}\n---\nimage: [nginx:1.27\n";
+    check(|d| repack_chart_values(d, values), &["charts/web-0.1.0.tgz", "values.yaml: invalid YAML", "line "]);
+}
+
 /// Flips the last byte of the first blob in the fixture layout that `pick` selects.
 fn corrupt_blob(dir: &Path, pick: fn(&[u8]) -> bool) {
     let blobs = dir.join("images/app/blobs/sha256");

@@ -128,3 +128,35 @@ fn cosign_encrypted_keys_sign_bundles() {
     );
     assert_eq!(report.files, 14);
 }
+
+#[test]
+fn symlinks_planted_at_the_scratch_names_in_the_output_folder_are_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"keep").unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let key = crate::fixtures().join("keys/test.key");
+    // `exec` keeps the shell's pid, so `$$` names the scratch files this build will use:
+    // `.<output>.partial-<pid>` for the archive and its signature, planted as links.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(
+            r#"for f in demo-0.1.0.tar.zst demo-0.1.0.tar.zst.sig; do ln -s "$1" "out/.$f.partial-$$" || exit 9; done
+               exec "$0" create -f bundle.yaml --key "$2" --output-dir out"#,
+        )
+        .arg(env!("CARGO_BIN_EXE_bundle-builder"))
+        .arg(&victim)
+        .arg(&key)
+        .current_dir(dir.path())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep", "the victim is untouched");
+    for entry in std::fs::read_dir(dir.path().join("out")).unwrap() {
+        let entry = entry.unwrap();
+        assert!(entry.file_type().unwrap().is_file(), "{:?} is a file of its own", entry.file_name());
+        assert!(!entry.file_name().to_string_lossy().starts_with('.'), "{:?} left behind", entry.file_name());
+    }
+}

@@ -113,3 +113,29 @@ fn a_docker_archive_of_a_multi_platform_image_needs_a_platform_and_a_bad_bundle_
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_symlink_planted_at_the_scratch_name_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"keep").unwrap();
+    // `exec` keeps the shell's pid, so `$$` names the scratch file this export will use:
+    // `.out.tar.partial-<pid>` beside the output, planted as a link to the victim.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ln -s "$1" ".out.tar.partial-$$" && exec "$0" export "$2" --key "$3" -o out.tar --format oci-archive"#)
+        .arg(env!("CARGO_BIN_EXE_bundle-loader"))
+        .args([victim.as_os_str(), case("good").as_os_str(), test_pub().as_os_str()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep", "the victim is untouched");
+    let archive = dir.path().join("out.tar");
+    assert!(std::fs::symlink_metadata(&archive).unwrap().file_type().is_file(), "the archive is a file of its own");
+    assert!(std::fs::metadata(&archive).unwrap().len() > 4);
+    let mut names: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["out.tar", "victim"]);
+}

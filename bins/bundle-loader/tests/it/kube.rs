@@ -7,11 +7,12 @@
 //! subresource.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use genesis_testkit::Distribution;
 use genesis_testkit::kube::KubeApiserver;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
 
@@ -117,6 +118,85 @@ fn the_demo_bundle_applies_in_order_with_rewritten_images_and_a_rerun_changes_no
     let t = text(&again.stdout);
     assert!(t.contains("= Deployment demo/app unchanged"), "{t}");
     assert!(t.contains("no change: https://127.0.0.1:"), "{t}");
+}
+
+/// Anti-rollback judges from the cluster's install record, so a record it cannot read, or a
+/// version that is not a semantic version (installed or loaded), is refused before anything
+/// is pushed, naming the record and `--allow-downgrade`, never taken for "nothing
+/// installed"; with the flag the load goes ahead and the record is replaced, saying what
+/// was verified.
+#[test]
+fn an_install_record_anti_rollback_cannot_compare_refuses_the_load_unless_allowed() {
+    let api = KubeApiserver::start();
+    let registry = Distribution::start();
+    let (client, runtime) = client(&api);
+    let apply = PatchParams::apply("genesis").force();
+    let namespace =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "genesis-system"}});
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    runtime.block_on(namespaces.patch("genesis-system", &apply, &Patch::Apply(&namespace))).unwrap();
+    let records: Api<ConfigMap> = Api::namespaced(client, "genesis-system");
+    let plant = |record: &str| {
+        let map = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "genesis-bundle-demo", "labels": {"app.kubernetes.io/managed-by": "genesis"}},
+            "data": {"record": record}});
+        runtime.block_on(records.patch("genesis-bundle-demo", &apply, &Patch::Apply(&map))).unwrap();
+    };
+    let recorded = || {
+        let map = runtime.block_on(records.get("genesis-bundle-demo")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&map.data.unwrap()["record"]).unwrap()
+    };
+    let refused = |bundle: &Path, why: &str| {
+        let out = load_apply(bundle, &registry, &api, &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+        assert!(stderr.contains("pass --allow-downgrade to do it anyway"), "{stderr}");
+    };
+
+    plant("not a record");
+    refused(&case("good"), "install record genesis-system/genesis-bundle-demo is unreadable");
+    let status = loader(&["status", "--kubeconfig", api.kubeconfig().to_str().unwrap()]);
+    assert_ne!(status.status.code(), Some(0), "{}", text(&status.stdout));
+    assert!(
+        text(&status.stderr).contains("genesis-system/genesis-bundle-demo is unreadable"),
+        "{}",
+        text(&status.stderr)
+    );
+    let garbage = r#"{"name": "demo", "version": "garbage", "bomDigest": "sha256:00", "appliedAt": "2026-01-01T00:00:00Z", "objects": []}"#;
+    plant(garbage);
+    refused(
+        &case("good"),
+        r#"install record genesis-system/genesis-bundle-demo: the installed version "garbage" is not a semantic version"#,
+    );
+    assert_eq!(registry.stored_blobs(), 0, "a refused load pushes nothing");
+
+    let allowed = load_apply(&case("good"), &registry, &api, &["--allow-downgrade"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stderr));
+    assert!(
+        text(&allowed.stderr).contains("anti-rollback not checked (--allow-downgrade)"),
+        "{}",
+        text(&allowed.stderr)
+    );
+    assert_eq!(recorded()["version"], "0.1.0");
+    assert_eq!(
+        recorded()["verification"],
+        "payload: every entry checked against the signed BOM; sbom: verified; provenance: verified; sidecars: checked when present"
+    );
+
+    let nightly_dir = tempfile::tempdir().unwrap();
+    let nightly = crate::policy::demo_at("nightly", nightly_dir.path());
+    refused(&nightly, r#"demo "nightly" is not a semantic version"#);
+    assert_eq!(recorded()["version"], "0.1.0");
+
+    // A re-load does not read the payload again: the record it writes says so.
+    plant("not a record");
+    let reload = load_apply(&case("good"), &registry, &api, &["--allow-downgrade"]);
+    assert_eq!(reload.status.code(), Some(0), "{}", text(&reload.stderr));
+    assert_eq!(
+        recorded()["verification"],
+        "payload: not re-read, every blob already in the registry under its signed digest; sbom: verified; provenance: verified; sidecars: not checked"
+    );
 }
 
 #[test]
@@ -231,15 +311,66 @@ fn widget(size: u32) -> String {
 
 #[test]
 fn without_a_kubeconfig_outside_a_cluster_the_loader_says_how_to_give_one() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bundle-loader"))
+    status_without_credentials(None);
+}
+
+#[test]
+fn an_empty_kubeconfig_variable_counts_as_unset_and_never_reaches_home_kube_config() {
+    status_without_credentials(Some(""));
+    status_without_credentials(Some(":"));
+}
+
+/// `bundle-loader status` outside a cluster, with `KUBECONFIG` set to `kubeconfig` (or
+/// unset), and a HOME whose `.kube/config` names a loopback listener: the loader fails
+/// saying how to give credentials, and the listener sees no connection.
+fn status_without_credentials(kubeconfig: Option<&str>) {
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".kube")).unwrap();
+    std::fs::write(
+        home.path().join(".kube/config"),
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: trap\n  cluster: {{server: 'http://{}'}}\n\
+             users:\n- name: trap\n  user: {{token: trap}}\ncontexts:\n- name: trap\n  context: {{cluster: trap, user: trap}}\n\
+             current-context: trap\n",
+            trap.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bundle-loader"));
+    command
         .arg("status")
-        .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
-        .env("HOME", "/nonexistent")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("pass --kubeconfig FILE or set KUBECONFIG"), "{}", text(&out.stderr));
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    match kubeconfig {
+        Some(value) => command.env("KUBECONFIG", value),
+        None => command.env_remove("KUBECONFIG"),
+    };
+    let mut child = command.spawn().unwrap();
+    // Until the loader exits (or connects): a connection would leave it waiting for an answer.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let connection = loop {
+        let exited = child.try_wait().unwrap().is_some();
+        if let Ok((_, peer)) = trap.accept() {
+            break Some(peer);
+        }
+        if exited {
+            break None;
+        }
+        assert!(Instant::now() < deadline, "the loader neither failed nor connected");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if connection.is_some() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(connection, None, "KUBECONFIG={kubeconfig:?} reached ~/.kube/config's server: {stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("pass --kubeconfig FILE or set KUBECONFIG"), "{stderr}");
 }
 
 #[test]

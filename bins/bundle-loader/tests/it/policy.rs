@@ -103,6 +103,34 @@ fn anti_rollback_refuses_an_older_version_than_the_installed_one() {
     assert!(text(&refused.stderr).contains("same version, different content"), "{}", text(&refused.stderr));
 }
 
+/// An empty anti-rollback state (what a crash during a non-atomic write left) is not "nothing
+/// installed": every bundle is refused, with the file named and the way out.
+#[test]
+fn an_unreadable_anti_rollback_state_refuses_every_bundle_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy(dir.path(), "antiRollback: {state: installed.json}\n");
+    let state = dir.path().join("installed.json");
+    std::fs::write(&state, b"").unwrap();
+    let refused = verify(&case("good"), &policy);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains(&format!("the state {} is unreadable", state.display())), "{stderr}");
+    assert!(stderr.contains("restore it from a backup"), "{stderr}");
+    assert_eq!(std::fs::read(&state).unwrap(), b"", "the state is left for the operator");
+}
+
+#[test]
+fn an_empty_requirement_list_in_the_policy_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for (require, why) in
+        [("{allOf: []}", "require: allOf is empty"), ("[]", "require: a list of requirements is empty")]
+    {
+        let refused = verify(&case("good"), &policy(dir.path(), &format!("require: {require}\n")));
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+        assert!(text(&refused.stderr).contains(why), "{}", text(&refused.stderr));
+    }
+}
+
 #[test]
 fn required_attestations_and_signers_are_judged_with_their_evidence() {
     let dir = tempfile::tempdir().unwrap();

@@ -58,6 +58,64 @@ fn load_keeps_manifest_bytes_and_a_rerun_sends_nothing() {
     assert_eq!(again["images"][0]["blobs"]["present"], 4);
 }
 
+/// A re-load whose blobs are all in the registry does not read the payload again, but it
+/// reads the SBOM the policy requires: one changed in the archive (every blob intact), or a
+/// re-signed one that leaves out a manifest, is refused; the genuine bundle's report says
+/// exactly what was checked and what was not.
+#[test]
+fn a_reload_that_skips_the_payload_still_reads_and_checks_the_sbom_the_policy_requires() {
+    let registry = Distribution::start();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("trust.yaml");
+    std::fs::write(&policy, format!("keys: ['{}']\nrequire: [sbom]\n", test_pub().display())).unwrap();
+    let load_with_policy = |bundle: &Path| {
+        let (bundle, policy) = (bundle.to_str().unwrap(), policy.to_str().unwrap());
+        let host = registry.host();
+        crate::loader(&[
+            "load",
+            bundle,
+            "--policy",
+            policy,
+            "--registry",
+            &host,
+            "--plain-http",
+            "--output",
+            "json",
+            "--quiet",
+        ])
+    };
+    let first = summary(&load_with_policy(&case("good")));
+    let checked = serde_json::json!({"payload": "every entry checked against the signed BOM", "sbom": "verified",
+        "provenance": "verified", "sidecars": "checked when present"});
+    assert_eq!(first["verification"], checked);
+
+    let sbom = crate::bom_of(&case("good"))["sboms"][0]["path"].as_str().unwrap().to_owned();
+    let changed = with_entry_flipped(&case("good"), &sbom, &dir.path().join("sbom-changed"));
+    for (bundle, why) in [
+        (changed, format!("{sbom}: content digest")),
+        (
+            case("sbom-entry-missing"),
+            format!("SBOM {sbom} is incomplete: it does not list manifest manifests/service.yaml"),
+        ),
+    ] {
+        let out = load_with_policy(&bundle);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {stderr}", bundle.display());
+        assert!(stderr.contains(&why) && stderr.contains("no image was loaded"), "{stderr}");
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    }
+
+    let again = load_with_policy(&case("good"));
+    assert!(text(&again.stderr).contains("payload not re-read"), "{}", text(&again.stderr));
+    let again = summary(&again);
+    assert_eq!(again["images"][0]["blobs"]["present"], 4);
+    let not_reread = serde_json::json!({
+        "payload": "not re-read, every blob already in the registry under its signed digest",
+        "sbom": "verified", "provenance": "verified", "sidecars": "not checked",
+    });
+    assert_eq!(again["verification"], not_reread);
+}
+
 /// The load checks and uploads in one pass, so the blobs that matched their signed digests
 /// before the tampered one may be stored; the tampered one never is, and no manifest or tag
 /// refers to any of them.
@@ -104,14 +162,14 @@ fn assert_refused_cleanly(
     }
 }
 
-/// A copy of `archive` (without its sidecars) in `out` whose blob `hex` has its last byte
-/// flipped, re-compressed frame by frame: well-formed, signed BOM intact, so only the
-/// content check of that one blob can tell.
-fn with_blob_flipped(archive: &Path, hex: &str, out: &Path) -> PathBuf {
+/// A copy of `archive` (without its sidecars) in `out` whose payload file `entry` has its
+/// last byte flipped, re-compressed frame by frame: well-formed, signed BOM intact, so only
+/// the content check of that one file can tell.
+fn with_entry_flipped(archive: &Path, entry: &str, out: &Path) -> PathBuf {
     use genesis_bundle::seekable::{FRAME_SIZE, SeekableFile, SeekableWriter};
     let mut s = SeekableFile::open(std::fs::File::open(archive).unwrap(), &Default::default()).unwrap();
     let entries = s.entries(&Default::default()).unwrap();
-    let (header, offset) = entries.iter().find(|(h, _)| h.path == format!("oci/blobs/sha256/{hex}")).unwrap();
+    let (header, offset) = entries.iter().find(|(h, _)| h.path == entry).unwrap();
     let mut raw = vec![0u8; s.table().decompressed_len() as usize];
     s.read_exact_at(0, &mut raw).unwrap();
     raw[(offset + header.size - 1) as usize] ^= 1;
@@ -148,7 +206,7 @@ fn a_layer_tampered_in_the_archive_never_completes_its_upload_and_no_image_is_pu
     let mut sorted = layers.clone();
     sorted.sort();
     let tampered = sorted[sorted.len() / 2];
-    let archive = with_blob_flipped(&bundle, tampered, &dir.path().join("tampered"));
+    let archive = with_entry_flipped(&bundle, &format!("oci/blobs/sha256/{tampered}"), &dir.path().join("tampered"));
 
     let registry = Distribution::start();
     let out = load(&archive, &registry.host(), &[]);

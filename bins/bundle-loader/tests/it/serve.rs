@@ -4,6 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use genesis_testkit::clients::{
+    get_status, get_status_within, idle_sockets, raise_open_files_limit, stalled_downloads,
+};
 
 use crate::registry::free_port;
 use crate::{case, test_pub, text};
@@ -16,9 +21,23 @@ pub struct Server {
 
 impl Server {
     pub fn start(bundle: &Path, tls: Option<(&Path, &Path)>) -> Server {
+        Server::start_with(bundle, tls, &[], None)
+    }
+
+    /// [`Server::start`] with `extra` arguments, and a limit of `open_files` (`ulimit -n`)
+    /// when given.
+    pub fn start_with(bundle: &Path, tls: Option<(&Path, &Path)>, extra: &[&str], open_files: Option<u32>) -> Server {
         let port = free_port();
         let key = test_pub();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundle-loader"));
+        let mut cmd = match open_files {
+            // The shell sets the limit, then becomes the server.
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", r#"ulimit -n "$0" && exec "$@""#, &n.to_string(), env!("CARGO_BIN_EXE_bundle-loader")]);
+                sh
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_bundle-loader")),
+        };
         cmd.args([
             "serve",
             bundle.to_str().unwrap(),
@@ -31,6 +50,7 @@ impl Server {
         if let Some((cert, key)) = tls {
             cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         }
+        cmd.args(extra);
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let start = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -172,16 +192,50 @@ fn serves_https_with_the_given_certificate() {
     assert!(head.is_empty(), "an unknown CA must be refused, got {head}");
 }
 
+/// Stores `bytes` as a blob of the OCI layout under `dir/layout`; its descriptor.
+fn layout_blob(dir: &Path, bytes: &[u8], media_type: &str) -> serde_json::Value {
+    let blobs = dir.join("layout/blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let d = genesis_bundle::sha256(bytes);
+    std::fs::write(blobs.join(d.hex()), bytes).unwrap();
+    serde_json::json!({"mediaType": media_type, "digest": d.to_string(), "size": bytes.len()})
+}
+
+/// A bundle, signed with the test key, of the layout under `dir/layout` with `images`
+/// (name, descriptor, tag), each published as `example.com/demo/app:TAG`.
+fn signed_layout_bundle(dir: &Path, images: &[(&str, &serde_json::Value, &str)]) -> PathBuf {
+    let named = |d: &serde_json::Value, tag: &str| {
+        let mut d = d.clone();
+        d["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": tag});
+        d
+    };
+    let manifests: Vec<_> = images.iter().map(|(_, d, tag)| named(d, tag)).collect();
+    std::fs::write(
+        dir.join("layout/index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": manifests})).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("layout/oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let entries: String = images
+        .iter()
+        .map(|(name, _, tag)| {
+            format!("    - {{name: {name}, image: 'oci:layout:{tag}', ref: 'example.com/demo/app:{tag}'}}\n")
+        })
+        .collect();
+    std::fs::write(
+        dir.join("bundle.yaml"),
+        format!("apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: ref, version: '1'}}\nspec:\n  images:\n{entries}  output: {{dir: out}}\n"),
+    )
+    .unwrap();
+    let spec = genesis_build::BundleSpec::load(&dir.join("bundle.yaml")).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
+    genesis_build::build(&spec, &key, &Default::default()).unwrap().archive
+}
+
 /// A bundle with one image and an artifact that refers to it (`subject`), as
 /// `oras attach` or cosign with OCI 1.1 referrers write it.
 pub fn bundle_with_referrer(dir: &Path) -> (PathBuf, String, String) {
-    let blobs = dir.join("layout/blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let put = |bytes: &[u8], media_type: &str| {
-        let d = genesis_bundle::sha256(bytes);
-        std::fs::write(blobs.join(d.hex()), bytes).unwrap();
-        serde_json::json!({"mediaType": media_type, "digest": d.to_string(), "size": bytes.len()})
-    };
+    let put = |bytes: &[u8], media_type: &str| layout_blob(dir, bytes, media_type);
     let config = put(
         br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
         "application/vnd.oci.image.config.v1+json",
@@ -197,22 +251,34 @@ pub fn bundle_with_referrer(dir: &Path) -> (PathBuf, String, String) {
     }))
     .unwrap();
     let artifact_desc = put(&artifact, "application/vnd.oci.image.manifest.v1+json");
-    let named = |d: &serde_json::Value, name: &str| {
-        let mut d = d.clone();
-        d["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": name});
-        d
-    };
-    std::fs::write(dir.join("layout/index.json"), serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [named(&image_desc, "1"), named(&artifact_desc, "sig")]})).unwrap()).unwrap();
-    std::fs::write(dir.join("layout/oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    std::fs::write(
-        dir.join("bundle.yaml"),
-        "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {name: ref, version: '1'}\nspec:\n  images:\n    - {name: app, image: 'oci:layout:1', ref: 'example.com/demo/app:1'}\n    - {name: sig, image: 'oci:layout:sig', ref: 'example.com/demo/app:sig'}\n  output: {dir: out}\n",
-    )
-    .unwrap();
-    let spec = genesis_build::BundleSpec::load(&dir.join("bundle.yaml")).unwrap();
-    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
-    let archive = genesis_build::build(&spec, &key, &Default::default()).unwrap().archive;
+    let archive = signed_layout_bundle(dir, &[("app", &image_desc, "1"), ("sig", &artifact_desc, "sig")]);
     (archive, image_desc["digest"].as_str().unwrap().to_owned(), artifact_desc["digest"].as_str().unwrap().to_owned())
+}
+
+/// A bundle with one image (`example.com/demo/app:1`) whose layer is 32 MiB of
+/// incompressible bytes, more than socket buffers and a response's frames in flight hold:
+/// `(archive, layer digest, config digest)`.
+fn bundle_with_big_layer(dir: &Path) -> (PathBuf, String, String) {
+    // xorshift64: reproducible, and zstd finds nothing to compress.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let bytes: Vec<u8> = (0..(32 << 20) / 8)
+        .flat_map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()
+        })
+        .collect();
+    let layer = layout_blob(dir, &bytes, "application/vnd.oci.image.layer.v1.tar");
+    let config = layout_blob(
+        dir,
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+        "application/vnd.oci.image.config.v1+json",
+    );
+    let image = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]})).unwrap();
+    let image_desc = layout_blob(dir, &image, "application/vnd.oci.image.manifest.v1+json");
+    let archive = signed_layout_bundle(dir, &[("app", &image_desc, "1")]);
+    (archive, layer["digest"].as_str().unwrap().to_owned(), config["digest"].as_str().unwrap().to_owned())
 }
 
 #[test]
@@ -231,6 +297,12 @@ fn the_referrers_api_lists_artifacts_that_refer_to_an_image() {
     let (head, body) = curl(&[&format!("{base}?artifactType=application/vnd.other")]);
     assert!(head.to_lowercase().contains("oci-filters-applied: artifacttype"), "{head}");
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["manifests"], serde_json::json!([]));
+    // Clients percent-encode the media type in the query.
+    let (head, body) = curl(&[&format!("{base}?artifactType=application%2Fvnd.example.signature")]);
+    assert!(head.to_lowercase().contains("oci-filters-applied: artifacttype"), "{head}");
+    let filtered: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(filtered["manifests"].as_array().map(Vec::len), Some(1), "{filtered}");
+    assert_eq!(filtered["manifests"][0]["digest"], artifact.as_str());
     let (_, body) = curl(&[&format!("http://127.0.0.1:{}/v2/demo/app/referrers/{artifact}", server.port)]);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["manifests"], serde_json::json!([]));
 }
@@ -267,4 +339,35 @@ print(json.dumps({{"tags": tags, "layer": layer["digest"], "got": "sha256:" + ha
     let v: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
     assert_eq!(v["tags"], serde_json::json!(["1.0"]));
     assert_eq!(v["layer"], v["got"]);
+}
+
+#[test]
+fn under_ulimit_1024_serve_still_answers_while_1100_idle_sockets_are_open() {
+    raise_open_files_limit();
+    let mut server = Server::start_with(&case("good"), None, &[], Some(1024));
+    let idle = idle_sockets(server.port, 1100);
+    assert_eq!(idle.len(), 1100, "every connection is accepted, if only to be closed");
+    let status = get_status_within(server.port, "/v2/", &[], Duration::from_secs(20)).unwrap_or_default();
+    assert!(status.starts_with("HTTP/1.1 200"), "/v2/ with 1,100 idle sockets open: {status:?}");
+    assert!(server.child.try_wait().unwrap().is_none(), "serve exited");
+    drop(idle);
+}
+
+#[test]
+fn downloads_that_stop_reading_do_not_stall_other_clients() {
+    raise_open_files_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, layer, config) = bundle_with_big_layer(dir.path());
+    // More stalled downloads than the blocking pool has threads (512), all let in: what is
+    // tested is how a response waits for its client, not the connection limit.
+    let server = Server::start_with(&archive, None, &["--max-connections", "1000"], None);
+    let request = format!("GET /v2/demo/app/blobs/{layer} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    let stalled = stalled_downloads(server.port, &request, 520);
+    let started = Instant::now();
+    for path in ["/v2/".to_owned(), format!("/v2/demo/app/blobs/{config}")] {
+        let status = get_status(server.port, &path, &[]).unwrap_or_default();
+        assert!(status.starts_with("HTTP/1.1 200"), "{path} with 520 stalled downloads: {status:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "answered in {:?}", started.elapsed());
+    drop(stalled);
 }

@@ -1,13 +1,15 @@
 //! Bearer-token authentication against Distribution configured with `auth: token`: the
 //! registry answers 401 with a Bearer challenge, the client fetches a token from the realm
 //! (a token server this test runs, issuing ES256 JWTs with an x5c chain the registry trusts)
-//! and retries. The token server checks the client's basic credentials, as real ones do.
+//! and retries. The token server checks the client's basic credentials, as real ones do; a
+//! realm on plain HTTP gets them only when plain HTTP is enabled.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use genesis_testkit::http::{StandIn, respond};
 use p256::ecdsa::signature::Signer;
 
 use crate::{case, text};
@@ -113,4 +115,29 @@ fn bearer_tokens_from_the_registrys_realm() {
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(v["images"][0]["blobs"]["uploaded"], 4);
+}
+
+#[test]
+fn a_plain_http_token_realm_of_a_tls_registry_gets_no_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ca, cert, key) = genesis_testkit::test_pki(d);
+    genesis_testkit::self_signed_p256(d, "token", "/CN=genesis-test-issuer");
+    let realm = StandIn::start(|_, conn| respond(conn, "401 Unauthorized", &[], b""));
+    let auth = format!(
+        "auth:\n  token: {{realm: '{}/token', service: genesis-registry, issuer: genesis-test-issuer, rootcertbundle: {}}}\n",
+        realm.url(),
+        d.join("token.crt").display()
+    );
+    let registry = genesis_testkit::Distribution::start_configured(Some((cert, key)), &auth);
+
+    let out = crate::load_into(
+        &case("good"),
+        &registry.host(),
+        &["--ca-file", ca.to_str().unwrap(), "--username", "genesis", "--password", "s3cret", "--quiet"],
+    );
+    assert!(!out.status.success(), "{}", text(&out.stderr));
+    let refusal = format!("refusing the token realm {}/token", realm.url());
+    assert!(text(&out.stderr).contains(&refusal), "{}", text(&out.stderr));
+    assert!(realm.seen().is_empty(), "the credentials went over plain HTTP: {:?}", realm.seen());
 }

@@ -1,25 +1,13 @@
 //! One suite, three backends: what a vendor and an operator do, end to end, on the embedded
-//! defaults, on PostgreSQL and on an S3-compatible server.
+//! defaults, on PostgreSQL and on an S3-compatible server; and an S3 store configured from
+//! nothing but the portal's own settings.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 use genesis_testkit::services::{MotoS3, Postgres};
 use genesis_testkit::text;
 
-use crate::{Backend, Client, Portal, fixtures, header, release_files, sha256_hex, status};
-
-/// Polls an export until it is no longer pending; its status JSON.
-fn wait_for_export(portal: &Portal, key: &str, id: &str) -> serde_json::Value {
-    for _ in 0..200 {
-        let (_, body) = portal.curl(Some(key), "GET", &format!("/v1/exports/airgap/bootstrap/{id}"), &[]);
-        let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        if status["status"] != "pending" {
-            return status;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("export {id} stayed pending");
-}
+use crate::{Backend, Client, Portal, Trap, fixtures, header, release_files, sha256_hex, status, wait_for_export};
 
 /// Stages an export of 0.1.0 and downloads it once ready: (status, pack bytes).
 fn export_pack(portal: &Portal, key: &str) -> (serde_json::Value, Vec<u8>) {
@@ -214,18 +202,88 @@ fn on_the_embedded_defaults() {
 #[test]
 fn on_postgresql() {
     let pg = Postgres::start();
-    suite(Backend { database_url: Some(pg.url()), s3: None });
+    suite(Backend { database_url: Some(pg.url()), ..Backend::default() });
 }
 
 #[test]
 fn on_an_s3_compatible_store() {
     let s3 = MotoS3::start();
-    suite(Backend { database_url: None, s3: Some((s3.endpoint(), MotoS3::BUCKET.into())) });
+    // Proxy variables are not the portal's configuration: S3 requests go straight to moto.
+    let proxy = Trap::start();
+    let env = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"]
+        .map(|name| (name.to_owned(), proxy.url()))
+        .to_vec();
+    suite(Backend { s3: Some((s3.endpoint(), MotoS3::BUCKET.into())), env, ..Backend::default() });
+    assert_eq!(proxy.hits(), 0, "the S3 client used a proxy from the environment");
     let keys = s3.object_keys();
     assert!(keys.contains(&"releases/genesis/0.1.0/demo-0.1.0.tar.zst".to_owned()), "{keys:?}");
     assert_eq!(
         keys.iter().filter(|k| k.starts_with("exports/acme/")).count(),
         3,
         "two exports through the API, one through genesis: {keys:?}"
+    );
+}
+
+/// `publish` of the demo release with only `env` to configure an S3 store in the bucket
+/// `genesis-portal`.
+fn publish_with_s3_env(env: &[(&str, String)]) -> Output {
+    let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    env.push(("GENESIS_PORTAL_OBJECT_STORE".into(), "s3://genesis-portal".into()));
+    env.push(("RUST_LOG".into(), "off".into()));
+    let portal = Portal::new(Backend { env, ..Backend::default() });
+    let files = tempfile::tempdir().unwrap();
+    portal.publish("0.1.0", &[&release_files(files.path())], "test.pub")
+}
+
+#[test]
+fn an_s3_store_takes_nothing_from_aws_variables_or_instance_metadata() {
+    let trap = Trap::start();
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "AKIDTRAP".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "trap-secret".to_owned()),
+        ("AWS_ENDPOINT", trap.url()),
+        ("AWS_ALLOW_HTTP", "true".to_owned()),
+        ("AWS_ALLOW_INVALID_CERTIFICATES", "true".to_owned()),
+        ("AWS_REGION", "eu-west-1".to_owned()),
+        ("AWS_METADATA_ENDPOINT", trap.url()),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}/credentials", trap.url())),
+    ];
+    let refused = publish_with_s3_env(&aws);
+    assert!(!refused.status.success());
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("GENESIS_PORTAL_S3_ACCESS_KEY_ID"), "{stderr}");
+    // Neither AWS_ENDPOINT nor AWS_REGION: the endpoint of the portal's own (default) region.
+    assert!(stderr.contains("contacts only https://s3.us-east-1.amazonaws.com"), "{stderr}");
+
+    // An access key id of its own does not make the portal borrow the AWS secret either.
+    let mut with_id = aws.to_vec();
+    with_id.push(("GENESIS_PORTAL_S3_ACCESS_KEY_ID", "portal-test".to_owned()));
+    let refused = publish_with_s3_env(&with_id);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr)
+            .contains("needs GENESIS_PORTAL_S3_SECRET_ACCESS_KEY, the secret of access key portal-test"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(trap.hits(), 0, "the portal contacted an endpoint from AWS_* variables");
+}
+
+#[test]
+fn a_plain_http_s3_endpoint_is_refused_without_s3_allow_http() {
+    let trap = Trap::start();
+    let refused = publish_with_s3_env(&[
+        ("GENESIS_PORTAL_S3_ENDPOINT", trap.url()),
+        ("GENESIS_PORTAL_S3_ACCESS_KEY_ID", "portal-test".to_owned()),
+        ("GENESIS_PORTAL_S3_SECRET_ACCESS_KEY", "portal-test-secret".to_owned()),
+    ]);
+    assert!(!refused.status.success());
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("plain HTTP") && stderr.contains("--s3-allow-http"), "{stderr}");
+    assert_eq!(trap.hits(), 0);
+    // The endpoint is announced first, refused or not.
+    assert_eq!(
+        stderr.lines().next(),
+        Some(format!("genesis-portal: network: this run contacts only {}", trap.url()).as_str())
     );
 }

@@ -1,11 +1,14 @@
 //! Downloads under stress: a connection cut mid-way then resumed with `Range`, an artifact
-//! corrupted on the server, 50 clients at once against bounded server memory.
+//! corrupted on the server, 50 clients at once against bounded server memory, 520 clients
+//! that stop reading against everyone else.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
+use genesis_testkit::clients::{get_status, raise_open_files_limit, stalled_downloads};
 use genesis_testkit::text;
 
 use crate::{Backend, Client, Portal, sha256_hex, status};
@@ -14,6 +17,11 @@ const PAYLOAD: usize = 24 << 20;
 
 /// A release with the demo bundle and a 24 MiB `payload.bin`, served.
 fn portal_with_payload() -> (Portal, String, tempfile::TempDir) {
+    portal_with_payload_serving(&[])
+}
+
+/// [`portal_with_payload`], served with `extra` arguments.
+fn portal_with_payload_serving(extra: &[&str]) -> (Portal, String, tempfile::TempDir) {
     let mut portal = Portal::new(Backend::default());
     let payload = portal.dir.path().join("payload.bin");
     // Incompressible and reproducible: a SHA-256 chain.
@@ -27,7 +35,7 @@ fn portal_with_payload() -> (Portal, String, tempfile::TempDir) {
     let key = portal.org_with_key("acme", &["releases:read"]);
     let files = portal.publish_demo("acme", &[&payload]);
     std::fs::rename(&payload, files.path().join("payload.bin")).unwrap();
-    portal.serve();
+    portal.serve_with(extra);
     (portal, key, files)
 }
 
@@ -114,6 +122,28 @@ fn a_download_cut_mid_way_resumes_where_it_stopped() {
 }
 
 #[test]
+fn a_symlink_planted_at_the_partial_file_is_refused_and_what_it_points_at_untouched() {
+    let (portal, key, files) = portal_with_payload();
+    let client = Client::new();
+    assert!(client.login(&portal.url(), &key).status.success());
+    let out = tempfile::tempdir().unwrap();
+    let victim = out.path().join("victim");
+    std::fs::write(&victim, b"keep").unwrap();
+    // The partial file's name is predictable: `.NAME.<12 hex of its digest>.partial`.
+    let sha = sha256_hex(&files.path().join("payload.bin"));
+    std::os::unix::fs::symlink(&victim, out.path().join(format!(".payload.bin.{}.partial", &sha[..12]))).unwrap();
+    let pulled = pull(&client, out.path());
+    assert_ne!(pulled.status.code(), Some(0), "{}", text(&pulled.stdout));
+    assert!(
+        text(&pulled.stderr).contains("a symbolic link sits where the partial download belongs"),
+        "{}",
+        text(&pulled.stderr)
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep", "nothing was written through the link");
+    assert!(!out.path().join("payload.bin").exists());
+}
+
+#[test]
 fn an_artifact_corrupted_on_the_server_is_caught_and_discarded() {
     let (portal, key, _files) = portal_with_payload();
     let stored = portal.dir.path().join("data/artifacts/releases/genesis/0.1.0/payload.bin");
@@ -185,4 +215,23 @@ fn fifty_concurrent_downloads_keep_server_memory_bounded() {
     // 50 x 24 MiB = 1.2 GiB went out; each download holds about 1 MiB of chunks.
     assert!(peak_mib < 160, "server peak RSS {peak_mib} MiB");
     assert_eq!(portal.metric("portal_downloads_in_flight"), 0.0);
+}
+
+#[test]
+fn downloads_that_stop_reading_do_not_stall_other_clients() {
+    raise_open_files_limit();
+    // More stalled downloads than the blocking pool has threads (512), all let in: what is
+    // tested is how a response waits for its client, not the connection limit.
+    let (portal, key, _files) = portal_with_payload_serving(&["--max-connections", "1000"]);
+    let auth = format!("Authorization: Bearer {key}");
+    let request =
+        format!("GET /v1/releases/genesis/0.1.0/artifacts/payload.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n\r\n");
+    let stalled = stalled_downloads(portal.port, &request, 520);
+    let started = Instant::now();
+    for path in ["/healthz", "/v1/releases/genesis/0.1.0/artifacts/demo-0.1.0.tar.zst"] {
+        let status = get_status(portal.port, path, &[auth.as_str()]).unwrap_or_default();
+        assert!(status.starts_with("HTTP/1.1 200"), "{path} with 520 stalled downloads: {status:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "answered in {:?}", started.elapsed());
+    drop(stalled);
 }

@@ -7,12 +7,17 @@
 
 mod backends;
 mod downloads;
+mod endpoints;
+mod exports;
 mod keys;
 mod license;
 mod tls;
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use genesis_testkit::{free_port, text, wait_for};
 
@@ -33,8 +38,10 @@ pub fn genesis_bin() -> PathBuf {
 pub struct Backend {
     /// `--database-url`, else SQLite in the data dir.
     pub database_url: Option<String>,
-    /// `(endpoint, bucket)` of an S3 server, else the data dir.
+    /// `(endpoint, bucket)` of an S3 server (plain HTTP), else the data dir.
     pub s3: Option<(String, String)>,
+    /// More environment for every `genesis-portal` command.
+    pub env: Vec<(String, String)>,
 }
 
 /// One portal: its data directory, backend, and (once served) its server process.
@@ -57,9 +64,11 @@ impl Portal {
             cmd.args(["--database-url", url]);
         }
         if let Some((endpoint, bucket)) = &self.backend.s3 {
-            cmd.args(["--object-store", &format!("s3://{bucket}"), "--s3-endpoint", endpoint]);
-            cmd.env("AWS_ACCESS_KEY_ID", "portal-test").env("AWS_SECRET_ACCESS_KEY", "portal-test-secret");
+            cmd.args(["--object-store", &format!("s3://{bucket}"), "--s3-endpoint", endpoint, "--s3-allow-http"]);
+            cmd.env("GENESIS_PORTAL_S3_ACCESS_KEY_ID", "portal-test")
+                .env("GENESIS_PORTAL_S3_SECRET_ACCESS_KEY", "portal-test-secret");
         }
+        cmd.envs(self.backend.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -175,6 +184,51 @@ impl Drop for Portal {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Polls an export until it is no longer pending; its status JSON.
+pub fn wait_for_export(portal: &Portal, key: &str, id: &str) -> serde_json::Value {
+    for _ in 0..1200 {
+        let (_, body) = portal.curl(Some(key), "GET", &format!("/v1/exports/airgap/bootstrap/{id}"), &[]);
+        let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        if status["status"] != "pending" {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("export {id} stayed pending");
+}
+
+/// A loopback listener that must receive no connection: it counts the ones it gets and
+/// closes them.
+pub struct Trap {
+    port: u16,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Trap {
+    pub fn start() -> Trap {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&hits);
+        std::thread::spawn(move || {
+            for connection in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(connection);
+            }
+        });
+        Trap { port, hits }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Connections received so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
     }
 }
 

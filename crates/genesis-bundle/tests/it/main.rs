@@ -1,8 +1,13 @@
 //! The seekable container: frames cut at entry boundaries and at a fixed size inside large
-//! blobs, read in parallel front to back, or randomly without touching earlier frames.
+//! blobs, read in parallel front to back, or randomly without touching earlier frames; the
+//! archives the readers refuse, one test each (`rejections`); and property tests that feed
+//! every reader of untrusted bytes mutated tar headers, seek tables and BOMs (`fuzz`).
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod fuzz;
+mod rejections;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -108,7 +113,7 @@ fn the_parallel_reader_verifies_a_multi_frame_bundle() {
     let mut reader = ArchiveReader::open(&path, &Limits::default()).unwrap();
     let head = reader.read_head().unwrap();
     assert_eq!(head.signature, b"sig");
-    let summary = genesis_bundle::check_payload(reader, &bom, &mut genesis_bundle::Discard).unwrap();
+    let summary = genesis_bundle::danger::check_payload(reader, &bom, &mut genesis_bundle::Discard).unwrap();
     assert_eq!(summary.files, 3);
     assert_eq!(summary.archive.len, std::fs::metadata(&path).unwrap().len());
     assert_eq!(sha256(&std::fs::read(&path).unwrap()).hex(), hex(&summary.archive.sha256));

@@ -1,6 +1,6 @@
 //! PostgreSQL (`SELECT 1`) and Redis (`PING`).
 
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
 use super::bounded;
@@ -39,6 +39,23 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// Longest reply line read from Redis: an answer to AUTH or PING is a few bytes, and a
+/// server that sends more without ending the line is not a Redis the check can trust.
+const MAX_REPLY: u64 = 64 << 10;
+
+/// One reply line without its line end, read up to [`MAX_REPLY`] bytes.
+async fn read_reply(reader: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let n = reader.take(MAX_REPLY).read_until(b'\n', &mut line).await?;
+    if n as u64 == MAX_REPLY && !line.ends_with(b"\n") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a reply longer than {MAX_REPLY} bytes without a line end"),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_owned())
+}
+
 /// `redis://[user:password@]host:port[/db]`: AUTH when a password is given, then PING.
 pub async fn redis(url: &str) -> Check {
     let name = format!("redis {}", redact(url));
@@ -57,14 +74,14 @@ pub async fn redis(url: &str) -> Check {
             Err(e) => return Check::fail(&name, format!("cannot connect to {host}: {e}"), remedy),
         };
         let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
+        let mut reader = BufReader::new(read);
         let mut ask = async |command: Vec<&str>| -> std::io::Result<String> {
             let mut wire = format!("*{}\r\n", command.len());
             for part in command {
                 wire.push_str(&format!("${}\r\n{part}\r\n", part.len()));
             }
             write.write_all(wire.as_bytes()).await?;
-            Ok(lines.next_line().await?.unwrap_or_default())
+            read_reply(&mut reader).await
         };
         if let Some(auth) = auth {
             let command = match auth.split_once(':') {
@@ -92,4 +109,36 @@ pub async fn redis(url: &str) -> Check {
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+
+    use super::*;
+    use crate::Status;
+
+    #[tokio::test]
+    async fn an_endless_reply_to_ping_fails_the_check_without_being_read_whole() {
+        const SENT: usize = 100 << 20;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_write_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            let _ = conn.read(&mut [0; 64]); // the PING
+            let piece = [b'+'; 64 << 10];
+            let mut written = 0;
+            while written < SENT && conn.write_all(&piece).is_ok() {
+                written += piece.len();
+            }
+            written
+        });
+        let check = redis(&format!("redis://127.0.0.1:{port}")).await;
+        assert_eq!(check.status, Status::Fail);
+        let start: String = check.detail.chars().take(200).collect();
+        assert!(check.detail.contains(&format!("longer than {MAX_REPLY} bytes")), "{start}");
+        let written = server.join().unwrap();
+        assert!(written < SENT / 4, "the check took {written} bytes of one reply");
+    }
 }

@@ -4,6 +4,8 @@
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod attestations;
+mod fuzz;
 mod interop;
 
 use std::path::{Path, PathBuf};
