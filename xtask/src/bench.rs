@@ -160,21 +160,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             other => bail!("unknown bench flag {other}"),
         }
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run_cmd(Command::new(&cargo).current_dir(root).args([
-        "build",
-        "--release",
-        "-q",
-        "-p",
-        "bundle-builder",
-        "-p",
-        "bundle-loader",
-        "-p",
-        "genesis-cli",
-        "-p",
-        "genesis-portal-server",
-    ]))?;
-    let bin = crate::release_dir(root);
+    let bin = crate::release_build(root)?;
     let dir: PathBuf = root.join(format!("target/bench/workload-{size_mib}"));
     println!("bench: preparing a {size_mib} MiB OCI layout in {}", dir.display());
     workload(&dir, size_mib)?;

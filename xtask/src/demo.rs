@@ -1,6 +1,7 @@
-//! `cargo xtask demo`: the main job on built-in defaults, with the real binaries, printing
-//! each command as it runs: generate a key, build the demo bundle from `fixtures/`, verify
-//! it, extract it. Everything is written under `target/demo/`.
+//! `cargo xtask demo`: the main job on built-in defaults, with the release binaries of one
+//! `cargo build --release --workspace`, printing each command as it runs: generate a key,
+//! build the demo bundle from `fixtures/`, verify it, extract it. Everything is written under
+//! `target/demo/`.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,19 +9,7 @@ use std::process::Command;
 use crate::run_cmd;
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run_cmd(Command::new(&cargo).current_dir(root).args([
-        "build",
-        "-q",
-        "--release",
-        "-p",
-        "bundle-builder",
-        "-p",
-        "bundle-loader",
-        "-p",
-        "genesis-cli",
-    ]))?;
-    let bin = crate::release_dir(root);
+    let bin = crate::release_build(root)?;
     let demo = root.join("target/demo");
     let _ = std::fs::remove_dir_all(&demo);
     std::fs::create_dir_all(&demo)?;

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use flate2::GzBuilder;
 use genesis_build::{BuildOptions, BundleSpec};
-use genesis_bundle::Head;
-use genesis_bundle::seekable::SeekableWriter;
-use genesis_bundle::tar::{BLOCK, END_OF_ARCHIVE, dir_header, file_header, padding};
-use genesis_bundle::{BOM_PATH, Bom, Content, ExpectedEntry, PROVENANCE_PATH, SIGNATURE_PATH, WriteOptions, sha256};
+use genesis_bundle::{
+    BLOCK, BOM_PATH, Bom, Content, END_OF_ARCHIVE, ExpectedEntry, FRAME_SIZE, Head, PROVENANCE_PATH, SIGNATURE_PATH,
+    SeekableWriter, WriteOptions, dir_header, file_header, padding, sha256,
+};
 use genesis_trust::{PrivateKey, PublicKey, encode_signature};
 use sha2::{Digest as _, Sha256};
 
@@ -291,7 +291,7 @@ fn assemble(entries: &[Entry]) -> anyhow::Result<Vec<u8>> {
     }
     tar.extend_from_slice(&END_OF_ARCHIVE);
     let mut w = SeekableWriter::new(Vec::new());
-    for chunk in tar.chunks(genesis_bundle::seekable::FRAME_SIZE) {
+    for chunk in tar.chunks(FRAME_SIZE) {
         w.push_frame(chunk.to_vec())?;
     }
     Ok(w.finish()?.0)

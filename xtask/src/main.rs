@@ -1,6 +1,6 @@
 //! `cargo xtask <task>`: the one task runner (matklad's cargo-xtask pattern).
 //!
-//! - `check-deps`: the offline crates pull in no async or network crate.
+//! - `check-deps`: the offline crates and xtask itself pull in no async or network crate.
 //! - `fixtures [--check]`: regenerate `fixtures/` (or check it is up to date).
 //! - `bench [--size-mib N]`: whole-process figures beside tar/zstd/openssl on the same input.
 //! - `demo`: the main job on the fixtures (keygen, create, inspect, verify, extract).
@@ -42,9 +42,18 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_owned()
 }
 
+/// Builds exactly what `cargo build --release --workspace` builds and returns the folder of
+/// the release binaries. Every task that runs the binaries builds them this way: a `-p` list
+/// would unify features differently and compile the dependencies a second time.
+pub fn release_build(root: &Path) -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run_cmd(Command::new(&cargo).current_dir(root).args(["build", "-q", "--release", "--workspace"]))?;
+    Ok(release_dir(root))
+}
+
 /// Where cargo puts the release binaries: `$CARGO_TARGET_DIR/release` (relative to the
 /// workspace when relative), else `target/release`.
-pub fn release_dir(root: &Path) -> PathBuf {
+fn release_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d)).join("release")
 }
 
@@ -110,9 +119,20 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // genesis-build without its `pull` feature, as xtask links it: a workspace build always
+    // turns `pull` on, so only these compile and test the offline configuration.
+    let offline_build = ["-p", "genesis-build", "--no-default-features"];
+    run_cmd(
+        Command::new(&cargo)
+            .current_dir(root)
+            .args(["clippy", "--all-targets"])
+            .args(offline_build)
+            .args(["--", "-D", "warnings"]),
+    )?;
     test_deps(root)?;
     tools::run(root)?;
     run_cmd(Command::new(&cargo).current_dir(root).args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+    run_cmd(Command::new(&cargo).current_dir(root).args(["nextest", "run"]).args(offline_build))?;
     run_cmd(Command::new(&cargo).current_dir(root).args(["test", "--workspace", "--doc"]))?;
     Ok(())
 }

@@ -1,20 +1,22 @@
 //! `bundle-builder`: the vendor's tool. Generates keys, builds signed byte-stable bundles
 //! from a spec, and inspects a bundle's BOM without unpacking it.
 
-// Stdout is written through `genesis_app::out!`, `outln!` and `print_json`, which a closed
-// pipe ends quietly; `println!` would panic.
+// Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
+// closed pipe ends quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
 
+use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use genesis_app::registry::RegistryArgs;
-use genesis_app::{LimitArgs, OutputFormat, exit, interrupt, out, outln, print_json};
-use genesis_build::{BuildOptions, BundleSpec};
-use genesis_bundle::{ArchiveReader, Bom};
-use genesis_trust::PrivateKey;
+use genesis_build::{BuildError, BuildOptions, BundleSpec};
+use genesis_bundle::{ArchiveReader, Bom, BundleError};
+use genesis_cli_support::registry::{self, RegistryArgs};
+use genesis_cli_support::{LimitArgs, OutputFormat, exit, interrupt, out, outln, print_json};
+use genesis_registry::RegistryError;
+use genesis_trust::{PrivateKey, TrustError};
 
 /// Build, sign and inspect Genesis bundles.
 #[derive(Debug, Parser)]
@@ -87,15 +89,34 @@ struct CreateArgs {
     policy: Option<PathBuf>,
 }
 
+/// The library errors this binary meets, for the exit code, and the flags that get past them.
+const ERRORS: exit::Errors = exit::Errors {
+    classes: &[
+        exit::classify::<BundleError>,
+        exit::classify::<TrustError>,
+        exit::classify::<BuildError>,
+        exit::classify::<RegistryError>,
+    ],
+    hint,
+};
+
+/// The flag of this binary that gets past one error of a chain (library messages name none).
+fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
+    match cause.downcast_ref::<BuildError>() {
+        Some(BuildError::Registry(e)) => registry::hint(e),
+        _ => cause.downcast_ref::<RegistryError>().and_then(registry::hint),
+    }
+}
+
 fn main() -> ExitCode {
-    genesis_app::init_logging();
+    genesis_cli_support::init_logging();
     interrupt::install();
     let cli = Cli::parse();
     // `create` announces the registries and chart repositories of its spec; the rest contact nothing.
     if !matches!(cli.command, Command::Create(_)) {
-        genesis_app::announce_endpoints("bundle-builder", &[]);
+        genesis_cli_support::announce_endpoints("bundle-builder", &[]);
     }
-    exit::run(|| match cli.command {
+    exit::run(&ERRORS, || match cli.command {
         Command::Keygen { output_dir, encrypt } => keygen(&output_dir, encrypt),
         Command::Create(args) => create(args),
         Command::Inspect { bundle, output, limits } => inspect(&bundle, output, &limits),
@@ -103,7 +124,8 @@ fn main() -> ExitCode {
 }
 
 fn keygen(dir: &Path, encrypt: bool) -> anyhow::Result<u8> {
-    let password = if encrypt { Some(genesis_app::password::for_writing().map_err(anyhow::Error::msg)?) } else { None };
+    let password =
+        if encrypt { Some(genesis_cli_support::password::for_writing().map_err(anyhow::Error::msg)?) } else { None };
     let (private, public) = genesis_build::keygen(dir, password.as_deref())?;
     outln!("wrote {} (private, mode 0600) and {}", private.display(), public.display())?;
     Ok(exit::OK)
@@ -124,44 +146,25 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
     let CreateArgs { spec: spec_path, key, output_dir, output, quiet, cache_dir, registry, policy } = args;
     let spec = BundleSpec::load(&spec_path)?;
     let signers = policy.as_deref().map(genesis_trust::policy_file::load_signers).transpose()?;
-    let key = PrivateKey::from_pem_file_with_password(&key, &genesis_app::password::for_reading)?;
-    let hosts = genesis_build::pull::hosts(&spec);
+    let key = PrivateKey::from_pem_file_with_password(&key, &genesis_cli_support::password::for_reading)?;
+    let hosts = genesis_build::hosts(&spec);
     let endpoints: Vec<String> = hosts.iter().map(|h| registry.endpoint(h)).collect();
-    genesis_app::announce_endpoints("bundle-builder", &endpoints);
-    let cache_dir = cache_dir.unwrap_or_else(genesis_build::pull::default_cache_dir);
-    // With a policy, the pull step runs even for local sources: it refuses unsigned ones.
-    let pulled = if hosts.is_empty() && signers.is_none() {
-        Default::default()
-    } else {
-        let options: std::collections::HashMap<String, _> =
-            hosts.iter().map(|h| Ok((h.clone(), registry.options(h)?))).collect::<anyhow::Result<_>>()?;
-        let connect = |host: &str| {
-            genesis_registry::Registry::new(host, &options[host])
-                .map_err(|e| genesis_build::BuildError::Registry(Box::new(e)))
-        };
-        let options_for = |host: &str| Ok(options[host].clone());
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-        runtime.block_on(async {
-            let mut pulled = genesis_build::pull::pull(&spec, &cache_dir, &connect, signers.as_ref()).await?;
-            genesis_build::pull::pull_charts(&spec, &cache_dir, &options_for, &connect, &mut pulled).await?;
-            Ok::<_, genesis_build::BuildError>(pulled)
-        })?
-    };
+    genesis_cli_support::announce_endpoints("bundle-builder", &endpoints);
+    let registries: std::collections::BTreeMap<String, _> =
+        hosts.iter().map(|h| Ok((h.clone(), registry.options(h)?))).collect::<anyhow::Result<_>>()?;
     let options = BuildOptions {
         source_date_epoch: source_date_epoch()?,
         output_dir,
-        cache_dir: Some(cache_dir),
-        pulled,
+        cache_dir,
+        signers,
+        registries,
         ..Default::default()
     };
-    let archive = genesis_build::archive_path(&spec, &options);
-    let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);
-    for path in [&archive, &sha256_file, &signature_file, &genesis_trust::cosign_bundle_path(&archive)] {
-        interrupt::remove_on_interrupt(genesis_build::partial_path(path));
+    for path in genesis_build::partial_paths(&spec, &options) {
+        interrupt::remove_on_interrupt(path);
     }
     let out = {
-        let _bar = genesis_app::progress::show(options.progress.clone(), "packing", quiet);
+        let _bar = genesis_cli_support::progress::show(options.progress.clone(), "packing", quiet);
         genesis_build::build(&spec, &key, &options)?
     };
     match output {

@@ -5,9 +5,9 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use genesis_app::verify::{VerifyArgs, check_bundle, refuse};
-use genesis_app::{OutputFormat, exit, outln, print_json};
-use genesis_registry::export::{RuntimeFormat, export_images};
+use genesis_bundle::RuntimeFormat;
+use genesis_cli_support::verify::{VerifyArgs, check_bundle, refuse};
+use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_types::Platform;
 
 /// The archive formats of `--format`.
@@ -51,14 +51,14 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     let target = &args.output_file;
     let partial = genesis_bundle::scratch::scratch_path(target, "partial")
         .with_context(|| format!("{} has no file name", target.display()))?;
-    genesis_app::interrupt::remove_on_interrupt(partial.clone());
+    genesis_cli_support::interrupt::remove_on_interrupt(partial.clone());
     // Created exclusively: the output folder may be shared, and nothing planted at the
     // scratch name is written through.
     let written = genesis_bundle::scratch::create(&partial)
         .with_context(|| format!("creating {}", partial.display()))
         .and_then(|file| {
             let mut out = BufWriter::with_capacity(1 << 20, file);
-            let images = export_images(&checked, &limits, format, args.platform.as_ref(), &mut out)?;
+            let images = checked.export_images(&limits, format, args.platform.as_ref(), &mut out)?;
             out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", partial.display()))?;
             std::fs::rename(&partial, target).with_context(|| format!("renaming into {}", target.display()))?;
             Ok(images)
@@ -73,7 +73,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     match args.verify.output {
         OutputFormat::Json => print_json(&serde_json::json!({ "archive": target, "images": images }))?,
         OutputFormat::Text => {
-            eprint!("{}", genesis_app::verify::render_text(checked.report()));
+            eprint!("{}", genesis_cli_support::verify::render_text(checked.report()));
             for image in &images {
                 outln!("✓ {} ({}, {})", image.name, image.digest, image.platforms.join(", "))?;
             }

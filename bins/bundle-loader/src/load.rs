@@ -2,13 +2,14 @@
 //! with `--apply` server-side apply the bundle's manifests (images rewritten to that registry).
 
 use anyhow::Context as _;
-use genesis_app::registry::RegistryArgs;
-use genesis_app::verify::{VerifyArgs, refuse, refused, verify_signature};
-use genesis_app::{OutputFormat, exit, out, outln, print_json, progress};
+use genesis_cli_support::registry::RegistryArgs;
+use genesis_cli_support::verify::{VerifyArgs, refuse, refused, verify_signature};
+use genesis_cli_support::{OutputFormat, exit, out, outln, print_json, progress};
+use genesis_kube::rewrite::{self, ImageMap};
 use genesis_kube::{ApplyOptions, ApplyReport, Cluster, InstallRecord, Outcome};
-use genesis_registry::rewrite::{self, ImageMap};
 use genesis_registry::{Destination, LoadPlan, RegistryError, load::DEFAULT_CONCURRENCY};
 use genesis_trust::SignedBom;
+use genesis_types::{Classify as _, ErrorClass};
 
 /// Arguments of `load`.
 #[derive(Debug, clap::Args)]
@@ -73,7 +74,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     };
     let mut endpoints = vec![args.connection.endpoint(&args.registry.host)];
     endpoints.extend(cluster.as_ref().map(|c| c.describe().to_owned()));
-    genesis_app::announce_endpoints("bundle-loader", &endpoints);
+    genesis_cli_support::announce_endpoints("bundle-loader", &endpoints);
     let verified = match verify_signature(&args.verify) {
         Ok(v) => v,
         Err(e) => return refuse(&args.verify, e, NOT_LOADED),
@@ -84,8 +85,10 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         return Ok(refused(&args.verify.bundle, &refusal, NOT_LOADED));
     }
     let registry = args.connection.client(&args.registry.host)?;
+    // The plan reads the manifests from the archive: one that is damaged, or changed since its
+    // signature was checked, is a refusal like any other.
     let plan = match runtime.block_on(LoadPlan::new(&verified, &registry, &args.registry)) {
-        Err(e @ (RegistryError::DigestMismatch { .. } | RegistryError::Bundle(_))) => {
+        Err(e) if e.class() == ErrorClass::Verdict => {
             return Ok(refused(&args.verify.bundle, &e, NOT_LOADED));
         }
         other => other?,
@@ -121,7 +124,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
                 other => other?,
             };
         if args.verify.output == OutputFormat::Text {
-            eprint!("{}", genesis_app::verify::render_text(checked.report()));
+            eprint!("{}", genesis_cli_support::verify::render_text(checked.report()));
         }
         checked.mark_installed()?;
         let verification = Verification::payload_checked(checked.report());

@@ -2,8 +2,8 @@
 //! carrier), unpacks it, or loads its images into the cluster-local registry, only once
 //! everything verified.
 
-// Stdout is written through `genesis_app::out!`, `outln!` and `print_json`, which a closed
-// pipe ends quietly; `println!` would panic.
+// Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
+// closed pipe ends quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
 
 mod export;
@@ -12,10 +12,16 @@ mod resolve;
 mod serve;
 mod status;
 
+use std::error::Error;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use genesis_app::verify::{self, ExtractArgs, VerifyArgs};
+use genesis_bundle::BundleError;
+use genesis_cli_support::verify::{self, ExtractArgs, VerifyArgs};
+use genesis_cli_support::{exit, registry};
+use genesis_kube::KubeError;
+use genesis_registry::RegistryError;
+use genesis_trust::TrustError;
 
 /// Verify, unpack and load Genesis bundles, fail-closed.
 #[derive(Debug, Parser)]
@@ -47,14 +53,42 @@ enum Command {
     Resolve(resolve::ResolveArgs),
 }
 
+/// The library errors this binary meets, for the exit code, and the flags that get past them.
+const ERRORS: exit::Errors = exit::Errors {
+    classes: &[
+        exit::classify::<BundleError>,
+        exit::classify::<TrustError>,
+        exit::classify::<RegistryError>,
+        exit::classify::<KubeError>,
+    ],
+    hint,
+};
+
+/// The flag of this binary that gets past one error of a chain (library messages name none).
+fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(e) = cause.downcast_ref::<RegistryError>() {
+        return registry::hint(e);
+    }
+    if let Some(e) = cause.downcast_ref::<TrustError>() {
+        return verify::hint(e);
+    }
+    if let Some(BundleError::OnePlatformNeeded { platforms, .. }) = cause.downcast_ref::<BundleError>() {
+        return Some(format!("pass --platform (one of {platforms:?})"));
+    }
+    if let Some(KubeError::NotInCluster { .. }) = cause.downcast_ref::<KubeError>() {
+        return Some("pass --kubeconfig FILE or set KUBECONFIG".to_owned());
+    }
+    None
+}
+
 fn main() -> ExitCode {
-    genesis_app::init_logging();
-    genesis_app::interrupt::install();
+    genesis_cli_support::init_logging();
+    genesis_cli_support::interrupt::install();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Load(_) | Command::Resolve(_) | Command::Status(_)) {
-        genesis_app::announce_endpoints("bundle-loader", &[]);
+        genesis_cli_support::announce_endpoints("bundle-loader", &[]);
     }
-    genesis_app::exit::run(|| match &cli.command {
+    exit::run(&ERRORS, || match &cli.command {
         Command::Verify(args) => verify::run(args, None),
         Command::Extract(args) => verify::run(&args.verify, Some(&args.output_dir)),
         Command::Load(args) => load::run(args),

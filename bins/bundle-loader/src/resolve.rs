@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use genesis_app::{OutputFormat, exit, outln, print_json};
+use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_registry::resolver::{Resolver, ResolverConfig};
 
 /// Arguments of `resolve`.
@@ -24,7 +24,7 @@ pub fn run(args: &ResolveArgs) -> anyhow::Result<u8> {
     let config = ResolverConfig::load(&args.config)?;
     let resolver = Resolver::new(&config)?;
     let endpoints = resolver.endpoints();
-    genesis_app::announce_endpoints("bundle-loader", &endpoints);
+    genesis_cli_support::announce_endpoints("bundle-loader", &endpoints);
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let resolution = runtime.block_on(resolver.resolve(&args.reference))?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use genesis_app::verify::{VerifyArgs, check_bundle, refuse};
+use genesis_cli_support::verify::{VerifyArgs, check_bundle, refuse};
 use genesis_registry::serve::{Served, ServerLimits, bind, serve, tls_acceptor};
 
 /// Arguments of `serve`.
@@ -57,7 +57,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         Ok(c) => c,
         Err(e) => return refuse(&args.verify, e, "nothing is served"),
     };
-    eprint!("{}", genesis_app::verify::render_text(checked.report()));
+    eprint!("{}", genesis_cli_support::verify::render_text(checked.report()));
     let cache_mib = args.cache_mib.unwrap_or_else(default_cache_mib);
     let served = Arc::new(Served::new(&checked, cache_mib << 20)?);
     let tls = match (&args.tls_cert, &args.tls_key) {

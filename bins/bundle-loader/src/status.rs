@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use genesis_app::{OutputFormat, exit, outln, print_json};
+use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_kube::Cluster;
 
 /// Arguments of `status`.
@@ -22,7 +22,7 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<u8> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let cluster = runtime.block_on(Cluster::connect(args.kubeconfig.as_deref()))?;
-    genesis_app::announce_endpoints("bundle-loader", &[cluster.describe().to_owned()]);
+    genesis_cli_support::announce_endpoints("bundle-loader", &[cluster.describe().to_owned()]);
     let records = runtime.block_on(genesis_kube::read_records(&cluster))?;
     match args.output {
         OutputFormat::Json => print_json(&serde_json::json!({ "bundles": records }))?,

@@ -2,18 +2,23 @@
 //! portal, `verify` and `verify-blob` (offline and fail-closed), `license verify` (offline),
 //! and `preflight` (is the environment ready for an install).
 
-// Stdout is written through `genesis_app::out!`, `outln!` and `print_json`, which a closed
-// pipe ends quietly; `println!` would panic.
+// Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
+// closed pipe ends quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
 
 mod portal;
 mod preflight;
 mod verify_blob;
 
+use std::error::Error;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use genesis_app::verify::{self, VerifyArgs};
+use genesis_bundle::BundleError;
+use genesis_cli_support::exit;
+use genesis_cli_support::verify::{self, VerifyArgs};
+use genesis_portal_client::{LicenseError, PortalError};
+use genesis_trust::TrustError;
 
 /// Genesis air-gap delivery: verify bundles before they cross the boundary.
 #[derive(Debug, Parser)]
@@ -51,15 +56,38 @@ enum Command {
     Preflight(preflight::PreflightArgs),
 }
 
+/// The library errors this binary meets, for the exit code, and the flags that get past them.
+const ERRORS: exit::Errors = exit::Errors {
+    classes: &[
+        exit::classify::<BundleError>,
+        exit::classify::<TrustError>,
+        exit::classify::<PortalError>,
+        exit::classify::<LicenseError>,
+    ],
+    hint,
+};
+
+/// The flag of this binary that gets past one error of a chain (library messages name none).
+fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(e) = cause.downcast_ref::<TrustError>() {
+        return verify::hint(e);
+    }
+    match cause.downcast_ref::<PortalError>()? {
+        PortalError::Scheme { .. } => Some("plain http only to loopback or with --plain-http".to_owned()),
+        PortalError::AmbiguousRelease { .. } => Some("name one with --product".to_owned()),
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
-    genesis_app::init_logging();
-    genesis_app::interrupt::install();
+    genesis_cli_support::init_logging();
+    genesis_cli_support::interrupt::install();
     let cli = Cli::parse();
     // Commands with endpoints announce their own; the rest contact nothing.
     if matches!(cli.command, Command::Verify(_) | Command::VerifyBlob(_) | Command::Logout) {
-        genesis_app::announce_endpoints("genesis", &[]);
+        genesis_cli_support::announce_endpoints("genesis", &[]);
     }
-    genesis_app::exit::run(|| match &cli.command {
+    exit::run(&ERRORS, || match &cli.command {
         Command::Verify(args) => verify::run(args, None),
         Command::VerifyBlob(args) => verify_blob::run(args),
         Command::Preflight(args) => preflight::run_checks(args),

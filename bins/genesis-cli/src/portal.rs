@@ -3,89 +3,33 @@
 //! logged in to; each command that contacts it says so first, and `logout`, `license verify`
 //! and every other command contact nothing.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use genesis_app::{OutputFormat, exit, outln, print_json};
 use genesis_bundle::Progress;
-use genesis_portal::protocol::{ArtifactKind, looks_like_key};
-use genesis_portal::{Downloaded, License, PortalClient};
+use genesis_cli_support::{OutputFormat, exit, outln, print_json};
+use genesis_portal_client::protocol::ArtifactKind;
+use genesis_portal_client::{CredentialStore, Credentials, Downloaded, License, PortalClient, PortalError};
 use genesis_trust::PublicKey;
-use serde::{Deserialize, Serialize};
-
-/// Where the portal and the key are kept between runs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Credentials {
-    portal: String,
-    key: String,
-    #[serde(default)]
-    ca_file: Option<PathBuf>,
-    #[serde(default)]
-    plain_http: bool,
-}
 
 /// The environment variable a key can come from instead of a prompt.
 const KEY_ENV: &str = "GENESIS_LICENSE_KEY";
 
-/// `$GENESIS_CONFIG_DIR`, else `$XDG_CONFIG_HOME/genesis`, else `~/.config/genesis`.
-fn config_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("GENESIS_CONFIG_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("genesis"));
-    }
-    let home = std::env::var_os("HOME").context("no HOME: set GENESIS_CONFIG_DIR")?;
-    Ok(PathBuf::from(home).join(".config/genesis"))
-}
-
-fn credentials_path() -> anyhow::Result<PathBuf> {
-    Ok(config_dir()?.join("credentials.json"))
-}
-
-fn load_credentials() -> anyhow::Result<Credentials> {
-    let path = credentials_path()?;
-    let text = match std::fs::read(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+/// The stored login, or what to run to make one.
+fn stored_credentials() -> anyhow::Result<Credentials> {
+    match CredentialStore::from_env()?.load() {
+        Err(PortalError::NotLoggedIn { .. }) => {
             bail!("not logged in to a portal: run `genesis login --portal https://PORTAL` first")
         }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    serde_json::from_slice(&text).with_context(|| format!("{} is damaged: run `genesis login` again", path.display()))
+        loaded => Ok(loaded?),
+    }
 }
 
-/// Writes the credentials readable by the user alone (0600 in a 0700 directory), atomically.
-fn store_credentials(credentials: &Credentials) -> anyhow::Result<PathBuf> {
-    let path = credentials_path()?;
-    let dir = path.parent().context("the credentials file has a directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    let staging = dir.join(".credentials.json.new");
-    let _ = std::fs::remove_file(&staging);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&staging)
-        .with_context(|| format!("creating {}", staging.display()))?;
-    file.write_all(&serde_json::to_vec_pretty(credentials)?)?;
-    file.sync_all()?;
-    std::fs::rename(&staging, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
-}
-
+/// A client of the credentials' portal, announced before it contacts anything.
 fn client(credentials: &Credentials) -> anyhow::Result<PortalClient> {
-    let client = PortalClient::new(
-        &credentials.portal,
-        &credentials.key,
-        credentials.ca_file.as_deref(),
-        credentials.plain_http,
-    )?;
-    genesis_app::announce_endpoints("genesis", &[client.base().to_owned()]);
+    let client = credentials.client()?;
+    genesis_cli_support::announce_endpoints("genesis", &[client.base().to_owned()]);
     Ok(client)
 }
 
@@ -127,27 +71,13 @@ fn read_key() -> anyhow::Result<String> {
 
 /// `genesis login`: checks the key with the portal, then stores it.
 pub fn login(args: &LoginArgs) -> anyhow::Result<u8> {
-    // What an earlier login remembered (its CA file, plain HTTP) carries over to the same
-    // portal only: another portal starts from the secure defaults.
-    let previous = load_credentials().ok().filter(|c| args.portal.as_deref().is_none_or(|p| same_portal(p, &c.portal)));
-    let portal = args
-        .portal
-        .clone()
-        .or_else(|| previous.as_ref().map(|c| c.portal.clone()))
+    let store = CredentialStore::from_env()?;
+    let portal = store
+        .login_settings(args.portal.as_deref(), args.ca_file.clone(), args.plain_http)
         .context("no portal: pass --portal https://PORTAL (the vendor's download portal)")?;
-    let key = read_key()?;
-    if !looks_like_key(&key) {
-        bail!("that is not a license key: keys look like sk_<organisation>_<random> (from your vendor)");
-    }
-    let credentials = Credentials {
-        portal,
-        key,
-        ca_file: args.ca_file.clone().or_else(|| previous.as_ref().and_then(|c| c.ca_file.clone())),
-        plain_http: args.plain_http || previous.is_some_and(|c| c.plain_http),
-    };
+    let credentials = Credentials::new(portal, &read_key()?)?;
     let client = client(&credentials)?;
-    let me = runtime()?.block_on(client.whoami())?;
-    let path = store_credentials(&credentials)?;
+    let me = runtime()?.block_on(store.login(&credentials, &client))?;
     let scopes: Vec<_> = me.scopes.iter().map(|s| s.as_str()).collect();
     outln!(
         "logged in to {} as {} (key {}, {}, expires {}); saved to {}",
@@ -156,23 +86,18 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<u8> {
         me.key_id,
         scopes.join(", "),
         me.expires,
-        path.display()
+        store.path().display()
     )?;
     Ok(exit::OK)
 }
 
-/// Whether two portal URLs name the same portal (a trailing `/` aside).
-fn same_portal(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
-}
-
 /// `genesis logout`: forgets the key (contacts nothing).
 pub fn logout() -> anyhow::Result<u8> {
-    let path = credentials_path()?;
-    match std::fs::remove_file(&path) {
-        Ok(()) => outln!("logged out: removed {}", path.display())?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => outln!("not logged in")?,
-        Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+    let store = CredentialStore::from_env()?;
+    if store.remove()? {
+        outln!("logged out: removed {}", store.path().display())?;
+    } else {
+        outln!("not logged in")?;
     }
     Ok(exit::OK)
 }
@@ -198,7 +123,7 @@ fn human_size(bytes: u64) -> String {
 
 /// `genesis releases`: the versions the key is entitled to.
 pub fn releases(args: &ReleasesArgs) -> anyhow::Result<u8> {
-    let client = client(&load_credentials()?)?;
+    let client = client(&stored_credentials()?)?;
     let releases = runtime()?.block_on(client.releases())?;
     match args.output {
         OutputFormat::Json => print_json(&releases)?,
@@ -244,14 +169,14 @@ pub struct PullArgs {
 /// `genesis pull VERSION`: every file of the release, hashed while downloading, resumed
 /// after an interruption, renamed into place only when its SHA-256 matches.
 pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
-    let client = client(&load_credentials()?)?;
+    let client = client(&stored_credentials()?)?;
     std::fs::create_dir_all(&args.output_dir).with_context(|| format!("creating {}", args.output_dir.display()))?;
     let runtime = runtime()?;
     let release = runtime.block_on(client.release(&args.version, args.product.as_deref()))?;
     let progress = Progress::default();
     progress.set_total(release.artifacts.iter().map(|a| a.size).sum());
     let quiet = args.quiet || args.output == OutputFormat::Json;
-    let bar = genesis_app::progress::show(progress.clone(), "pull", quiet);
+    let bar = genesis_cli_support::progress::show(progress.clone(), "pull", quiet);
     let mut outcomes = Vec::new();
     for artifact in &release.artifacts {
         let outcome = runtime.block_on(client.download(artifact, &args.output_dir, &progress));
@@ -259,7 +184,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
         outcomes.push((artifact, outcome));
     }
     drop(bar);
-    check_sha256_sidecars(&args.output_dir, &release.artifacts)?;
+    genesis_portal_client::check_sha256_sidecars(&args.output_dir, &release.artifacts)?;
     match args.output {
         OutputFormat::Json => print_json(&serde_json::json!({
             "product": release.product,
@@ -295,25 +220,6 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// Each bundle's `.sha256` sidecar must name the digest the portal published for it (a
-/// release whose metadata and sidecars disagree is not handed on).
-fn check_sha256_sidecars(dir: &Path, artifacts: &[genesis_portal::protocol::Artifact]) -> anyhow::Result<()> {
-    for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
-        let sidecar = dir.join(format!("{}.sha256", bundle.name));
-        let Ok(text) = std::fs::read_to_string(&sidecar) else { continue };
-        let claimed = text.split_whitespace().next().unwrap_or_default();
-        if claimed != bundle.sha256 {
-            return Err(genesis_portal::PortalError::DigestMismatch {
-                name: sidecar.display().to_string(),
-                expected: bundle.sha256.clone(),
-                actual: claimed.to_owned(),
-            }
-            .into());
-        }
-    }
-    Ok(())
-}
-
 /// Arguments of `export-pack`.
 #[derive(Debug, clap::Args)]
 pub struct ExportPackArgs {
@@ -340,18 +246,19 @@ pub struct ExportPackArgs {
 /// release, waits for it, downloads it like `pull` (hashed, resumable, atomic) and writes a
 /// `sha256sum -c` sidecar beside it.
 pub fn export_pack(args: &ExportPackArgs) -> anyhow::Result<u8> {
-    let client = client(&load_credentials()?)?;
+    let client = client(&stored_credentials()?)?;
     std::fs::create_dir_all(&args.output_dir).with_context(|| format!("creating {}", args.output_dir.display()))?;
     let runtime = runtime()?;
     let request =
-        genesis_portal::protocol::ExportRequest { product: args.product.clone(), version: args.version.clone() };
+        genesis_portal_client::protocol::ExportRequest { product: args.product.clone(), version: args.version.clone() };
     let started = runtime.block_on(client.start_export(&request))?;
     let timeout = std::time::Duration::from_secs(args.timeout);
     let interval = std::time::Duration::from_millis(500);
     let (status, pack) = runtime.block_on(client.wait_for_export(&started.export_id, interval, timeout))?;
     let progress = Progress::default();
     progress.set_total(pack.size);
-    let bar = genesis_app::progress::show(progress.clone(), "pack", args.quiet || args.output == OutputFormat::Json);
+    let bar =
+        genesis_cli_support::progress::show(progress.clone(), "pack", args.quiet || args.output == OutputFormat::Json);
     runtime.block_on(client.download(&pack, &args.output_dir, &progress))?;
     drop(bar);
     let path = args.output_dir.join(&pack.name);
@@ -402,7 +309,7 @@ pub enum LicenseCommand {
 pub fn license(command: &LicenseCommand) -> anyhow::Result<u8> {
     match command {
         LicenseCommand::Fetch { out } => {
-            let client = client(&load_credentials()?)?;
+            let client = client(&stored_credentials()?)?;
             let bytes = runtime()?.block_on(client.license_file())?;
             std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
             outln!(
@@ -413,7 +320,7 @@ pub fn license(command: &LicenseCommand) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         LicenseCommand::Verify { file, key, output } => {
-            genesis_app::announce_endpoints("genesis", &[]);
+            genesis_cli_support::announce_endpoints("genesis", &[]);
             let key = PublicKey::from_pem_file(key)?;
             let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let license = License::verify(&bytes, &key, time_now())?;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use genesis_app::{OutputFormat, exit, outln, print_json};
+use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_preflight::{PreflightSpec, Status, run};
 
 /// Arguments of `preflight`.
@@ -26,7 +26,7 @@ pub struct PreflightArgs {
 pub fn run_checks(args: &PreflightArgs) -> anyhow::Result<u8> {
     let spec = PreflightSpec::load(&args.file).map_err(anyhow::Error::msg)?;
     let endpoints = spec.endpoints();
-    genesis_app::announce_endpoints("genesis preflight", &endpoints);
+    genesis_cli_support::announce_endpoints("genesis preflight", &endpoints);
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let checks = runtime.block_on(run(&spec, args.kubeconfig.as_deref()));

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use genesis_app::{OutputFormat, exit, outln, print_json};
+use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_trust::sigstore::{
-    Artifact, BlobVerdict, CertificateIdentity, LogPolicy, Signer, SubjectMatcher, TrustedRoot, verify_bundle,
+    Artifact, BlobVerdict, CertificateIdentity, LogPolicy, Needs, Signer, SubjectMatcher, TrustedRoot, verify_bundle,
     verify_dsse,
 };
 use genesis_trust::{PublicKey, TrustError, decode_signature};
@@ -98,6 +98,17 @@ fn verdict(args: &VerifyBlobArgs) -> anyhow::Result<Result<serde_json::Value, Tr
     Ok(verify_bundle(&doc, Artifact::Bytes(&artifact), signer, root.as_ref(), log).map(to_json))
 }
 
+/// The flag that gets past a refusal, printed under it (library messages name no flags).
+fn hint(e: &TrustError) -> Option<&'static str> {
+    match e {
+        TrustError::BundleNeeds(Needs::Identity) => Some("pass --certificate-identity and --certificate-oidc-issuer"),
+        TrustError::BundleNeeds(Needs::Key) => Some("pass --key"),
+        TrustError::BundleNeeds(Needs::LogIgnored) => Some("pass --insecure-ignore-tlog"),
+        TrustError::BundleNeeds(Needs::Root) => Some("pass --trusted-root trusted_root.json"),
+        _ => None,
+    }
+}
+
 /// Runs `verify-blob`: exit 0 verified, 1 refused, 2 bad input.
 pub fn run(args: &VerifyBlobArgs) -> anyhow::Result<u8> {
     match verdict(args)? {
@@ -119,8 +130,19 @@ pub fn run(args: &VerifyBlobArgs) -> anyhow::Result<u8> {
         }
         Err(e) => {
             match args.output {
-                OutputFormat::Json => print_json(&serde_json::json!({"verified": false, "error": e.to_string()}))?,
-                OutputFormat::Text => eprintln!("✗ {}: {e}", args.file.display()),
+                OutputFormat::Json => {
+                    let mut report = serde_json::json!({"verified": false, "error": e.to_string()});
+                    if let Some(hint) = hint(&e) {
+                        report["hint"] = hint.into();
+                    }
+                    print_json(&report)?;
+                }
+                OutputFormat::Text => {
+                    eprintln!("✗ {}: {e}", args.file.display());
+                    if let Some(hint) = hint(&e) {
+                        eprintln!("  hint: {hint}");
+                    }
+                }
             }
             Ok(exit::VERIFICATION_FAILED)
         }

@@ -1,40 +1,36 @@
-//! `genesis-portal`: the vendor portal's reference server and its admin commands. On the
-//! embedded defaults it needs nothing installed: SQLite and a directory under `--data-dir`.
-//! For scale, `--database-url postgres://…` and `--object-store s3://BUCKET`.
+//! `genesis-portal`: the vendor portal's reference server and its admin commands, over the
+//! `genesis-portal-server` library. On the embedded defaults it needs nothing installed:
+//! SQLite and a directory under `--data-dir`. For scale, `--database-url postgres://…` and
+//! `--object-store s3://BUCKET`.
 
-// Stdout is written through `genesis_app::out!`, `outln!` and `print_json`, which a closed
-// pipe ends quietly; `println!` would panic.
+// Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
+// closed pipe ends quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
-
-mod api;
-mod artifacts;
-mod export;
-mod metrics;
-mod publish;
-mod store;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use genesis_app::{OutputFormat, exit, outln, print_json};
 use genesis_bundle::rfc3339;
-use genesis_portal::License;
-use genesis_portal::protocol::{Scope, valid_org_name};
-use genesis_registry::serve::ServerLimits;
+use genesis_cli_support::exit::{self, Errors};
+use genesis_cli_support::{OutputFormat, outln, print_json};
+use genesis_portal_client::protocol::Scope;
+use genesis_portal_server::admin::{self, KeyState, Publication};
+use genesis_portal_server::{ApiConfig, PortalConfig, S3Config, ServeConfig, TlsFiles};
 use genesis_trust::{PrivateKey, PublicKey};
-use rand_core::RngCore as _;
 
-use crate::artifacts::{Artifacts, ObjectStoreArgs};
-use crate::store::{KeyRecord, Store, key_hash, redact};
-
-/// 2025-01-01T00:00:00Z, seed 003's pinned pack timestamp.
-const DEFAULT_SOURCE_DATE_EPOCH: u64 = 1_735_689_600;
+/// The library errors this binary meets, for the exit-code table.
+const ERRORS: Errors = Errors {
+    classes: &[
+        exit::classify::<genesis_bundle::BundleError>,
+        exit::classify::<genesis_trust::TrustError>,
+        exit::classify::<genesis_registry::RegistryError>,
+    ],
+    hint: exit::no_hint,
+};
 
 /// The Genesis vendor portal: serve releases to licensed organisations, and administer it.
 #[derive(Debug, Parser)]
@@ -50,6 +46,32 @@ struct Cli {
     object_store: ObjectStoreArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How to reach an S3-compatible store: only what is given here, as flags or
+/// `GENESIS_PORTAL_S3_*` variables. Nothing comes from `AWS_*` variables, instance metadata,
+/// container or web-identity credentials, or proxy variables: the portal contacts the one
+/// endpoint it announces, with the credentials it was given.
+#[derive(Debug, Clone, clap::Args)]
+struct ObjectStoreArgs {
+    /// Keep artifacts in an S3-compatible bucket (`s3://BUCKET`) instead of DATA_DIR/artifacts;
+    /// the secret key is read from GENESIS_PORTAL_S3_SECRET_ACCESS_KEY (and a session token,
+    /// if any, from GENESIS_PORTAL_S3_SESSION_TOKEN).
+    #[arg(long, value_name = "s3://BUCKET", env = "GENESIS_PORTAL_OBJECT_STORE", global = true)]
+    object_store: Option<String>,
+    /// The S3 endpoint (MinIO, Ceph, moto, …); AWS's https://s3.REGION.amazonaws.com when left out.
+    #[arg(long, value_name = "URL", env = "GENESIS_PORTAL_S3_ENDPOINT", global = true)]
+    s3_endpoint: Option<String>,
+    /// The bucket's region.
+    #[arg(long, value_name = "REGION", env = "GENESIS_PORTAL_S3_REGION", default_value = "us-east-1", global = true)]
+    s3_region: String,
+    /// The S3 access key id.
+    #[arg(long, value_name = "ID", env = "GENESIS_PORTAL_S3_ACCESS_KEY_ID", global = true)]
+    s3_access_key_id: Option<String>,
+    /// Allow a plain http:// S3 endpoint. Requests are still signed, but artifacts and export
+    /// packs cross the network unencrypted and unauthenticated: only for a network you trust.
+    #[arg(long, global = true)]
+    s3_allow_http: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,7 +134,7 @@ struct ServeArgs {
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// The one timestamp inside export packs.
-    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = DEFAULT_SOURCE_DATE_EPOCH)]
+    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = genesis_portal_server::DEFAULT_SOURCE_DATE_EPOCH)]
     source_date_epoch: u64,
     /// Export packs an organisation may have building at once; more are answered 429 with
     /// Retry-After (each build re-verifies and unpacks every bundle of its release).
@@ -125,7 +147,7 @@ struct ServeArgs {
     /// been quiet for a second (an idle socket, a client that stopped reading), else it is
     /// closed; each connection may hold a socket and an open file, so keep twice this under
     /// the open-file limit (`ulimit -n`).
-    #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections)]
+    #[arg(long, value_name = "N", default_value_t = genesis_portal_server::default_max_connections())]
     max_connections: NonZeroUsize,
 }
 
@@ -189,59 +211,26 @@ enum LicenseCommand {
     },
 }
 
-/// `n` random bytes, hex.
-pub fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0; n];
-    rand_core::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// The current Unix time.
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-/// A Unix time as RFC 3339.
-pub fn when(unix: i64) -> String {
-    rfc3339(u64::try_from(unix).unwrap_or(0))
-}
-
-/// The license of `org`'s entitlements, issued now and valid until `expires`: what both
-/// `license issue` and `GET /v1/license` sign.
-pub async fn license_for(store: &Store, org: &str, expires: i64) -> anyhow::Result<License> {
-    Ok(License {
-        schema: genesis_portal::license::LICENSE_SCHEMA.into(),
-        license_id: format!("lic_{}", random_hex(8)),
-        org: org.to_owned(),
-        entitlements: store.entitlements(org).await?,
-        issued: when(now()),
-        expires: when(expires),
-    })
-}
-
-fn data_dir(cli: &Cli) -> anyhow::Result<&Path> {
-    let dir =
-        cli.data_dir.as_deref().context("no data directory: pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
-}
-
-async fn open_store(cli: &Cli) -> anyhow::Result<Store> {
-    let url = match &cli.database_url {
-        Some(url) => url.clone(),
-        None => format!("sqlite://{}?mode=rwc", data_dir(cli)?.join("portal.db").display()),
-    };
-    Store::open(&url).await
+impl Cli {
+    /// The portal the global flags name.
+    fn portal(&self) -> PortalConfig {
+        let s3 = &self.object_store;
+        PortalConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            object_store: s3.object_store.clone().map(|url| S3Config {
+                url,
+                endpoint: s3.s3_endpoint.clone(),
+                region: s3.s3_region.clone(),
+                access_key_id: s3.s3_access_key_id.clone(),
+                allow_http: s3.s3_allow_http,
+            }),
+        }
+    }
 }
 
 fn load_private_key(path: &Path) -> anyhow::Result<PrivateKey> {
-    Ok(PrivateKey::from_pem_file_with_password(path, &genesis_app::password::for_reading)?)
-}
-
-/// The network endpoints a run may contact: the database unless it is SQLite, the S3 endpoint.
-fn endpoints(cli: &Cli) -> Vec<String> {
-    let database = cli.database_url.as_deref().filter(|url| !url.starts_with("sqlite:")).map(redact);
-    database.into_iter().chain(cli.object_store.endpoint()).collect()
+    Ok(PrivateKey::from_pem_file_with_password(path, &genesis_cli_support::password::for_reading)?)
 }
 
 fn main() -> ExitCode {
@@ -252,9 +241,9 @@ fn main() -> ExitCode {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
         let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     } else {
-        genesis_app::init_logging();
+        genesis_cli_support::init_logging();
     }
-    exit::run(|| {
+    exit::run(&ERRORS, || {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
         runtime.block_on(run(&cli))
@@ -262,159 +251,125 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli) -> anyhow::Result<u8> {
-    genesis_app::announce_endpoints("genesis-portal", &endpoints(cli));
+    let portal = cli.portal();
+    genesis_cli_support::announce_endpoints("genesis-portal", &portal.endpoints());
     match &cli.command {
-        Command::Serve(args) => serve(cli, args).await,
-        Command::Org(OrgCommand::Create { name }) => {
-            if !valid_org_name(name) {
-                bail!(
-                    "organisation `{name}`: use lower-case letters, digits and `-` (at most 40), it becomes part of every key"
-                );
-            }
-            open_store(cli).await?.create_org(name, now()).await?;
-            outln!("created organisation {name}")?;
-            Ok(exit::OK)
-        }
-        Command::Org(OrgCommand::List) => {
-            for org in open_store(cli).await?.orgs().await? {
-                outln!("{org}")?;
-            }
-            Ok(exit::OK)
-        }
-        Command::Key(KeyCommand::Create { org, scopes, expires_in_days, output }) => {
-            let store = open_store(cli).await?;
-            store.require_org(org).await?;
-            let mut scopes = if scopes.is_empty() { vec![Scope::ReleasesRead] } else { scopes.clone() };
-            scopes.dedup();
-            let key = format!("sk_{org}_{}", random_hex(24));
-            let record = KeyRecord {
-                id: format!("k_{}", random_hex(6)),
-                org: org.clone(),
-                scopes,
-                expires: now() + i64::from(*expires_in_days) * 86_400,
-                revoked: None,
-            };
-            store.insert_key(&record, &key_hash(&key), now()).await?;
-            let scopes: Vec<_> = record.scopes.iter().map(|s| s.as_str()).collect();
-            let expires = rfc3339(record.expires as u64);
-            match output {
-                OutputFormat::Json => print_json(&serde_json::json!({
-                    "key": key, "id": record.id, "org": org, "scopes": scopes, "expires": expires,
-                }))?,
-                OutputFormat::Text => {
-                    outln!("{key}")?;
-                    eprintln!(
-                        "key {} for {org} ({}), expires {expires}. It is shown once: the portal keeps only its hash.",
-                        record.id,
-                        scopes.join(", ")
-                    );
-                }
-            }
-            Ok(exit::OK)
-        }
-        Command::Key(KeyCommand::List { org }) => {
-            let store = open_store(cli).await?;
-            store.require_org(org).await?;
-            for k in store.keys(org).await? {
-                let scopes: Vec<_> = k.scopes.iter().map(|s| s.as_str()).collect();
-                let state = match k.revoked {
-                    Some(t) => format!("revoked {}", rfc3339(t as u64)),
-                    None if k.expires <= now() => format!("expired {}", rfc3339(k.expires as u64)),
-                    None => format!("active until {}", rfc3339(k.expires as u64)),
-                };
-                outln!("{}  {:40}  {state}", k.id, scopes.join(","))?;
-            }
-            Ok(exit::OK)
-        }
-        Command::Key(KeyCommand::Revoke { id }) => {
-            open_store(cli).await?.revoke_key(id, now()).await?;
-            outln!("revoked {id}")?;
-            Ok(exit::OK)
-        }
+        Command::Serve(args) => serve(&portal, args).await?,
+        Command::Org(command) => org(&portal, command).await?,
+        Command::Key(command) => key(&portal, command).await?,
         Command::Entitle { org, versions, product } => {
-            semver::VersionReq::parse(versions)
-                .with_context(|| format!("`{versions}` is not a semver range (e.g. `>=3.2, <4`)"))?;
-            let store = open_store(cli).await?;
-            store.require_org(org).await?;
-            store.entitle(org, product, versions).await?;
+            admin::entitle(&portal, org, product, versions).await?;
             outln!("{org} is entitled to {product} {versions}")?;
-            Ok(exit::OK)
         }
         Command::Publish { version, files, key, product, output } => {
             let key = PublicKey::from_pem_file(key)?;
-            let store = open_store(cli).await?;
-            let artifacts = Artifacts::open(&cli.object_store, data_dir(cli)?)?;
-            let publication = publish::Publication { product, version, files, key: &key, now: now() };
-            let stored = publish::publish(&store, &artifacts, publication).await?;
-            match output {
-                OutputFormat::Json => print_json(&serde_json::json!({
-                    "product": product, "version": version, "signer": key.fingerprint().to_string(),
-                    "artifacts": stored.iter().map(|a| serde_json::json!({"name": a.name, "kind": a.kind, "size": a.size, "sha256": a.sha256})).collect::<Vec<_>>(),
-                }))?,
-                OutputFormat::Text => {
-                    for a in &stored {
-                        outln!("  {:?}  {}  {} bytes  sha256:{}", a.kind, a.name, a.size, a.sha256)?;
-                    }
-                    outln!(
-                        "published {product} {version} ({} files, verified with {})",
-                        stored.len(),
-                        key.fingerprint()
-                    )?;
-                }
-            }
-            Ok(exit::OK)
+            publish(&portal, Publication { product, version, files, key: &key }, *output).await?;
         }
         Command::License(LicenseCommand::Issue { org, signing_key, valid_days, out }) => {
             let key = load_private_key(signing_key)?;
-            let store = open_store(cli).await?;
-            store.require_org(org).await?;
-            let license = license_for(&store, org, now() + i64::from(*valid_days) * 86_400).await?;
-            std::fs::write(out, license.sign(&key)).with_context(|| format!("writing {}", out.display()))?;
+            let license = admin::issue_license(&portal, org, &key, *valid_days, out).await?;
             outln!(
                 "wrote {} ({org}, {} entitlements, expires {})",
                 out.display(),
                 license.entitlements.len(),
                 license.expires
             )?;
-            Ok(exit::OK)
         }
     }
+    Ok(exit::OK)
 }
 
-async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<u8> {
-    let dir = data_dir(cli)?;
-    let store = open_store(cli).await?;
-    let artifacts = Artifacts::open(&cli.object_store, dir)?;
-    let license_key = args.license_signing_key.as_deref().map(load_private_key).transpose()?;
-    let scratch = dir.join("scratch");
-    export::clear_scratch(&scratch)?;
-    let state = Arc::new(api::AppState {
-        store,
-        artifacts,
-        metrics: Arc::new(metrics::Metrics::new()),
-        license_key,
-        scratch,
-        source_date_epoch: args.source_date_epoch,
-        builds: Arc::new(export::Builds::new(usize::from(args.max_exports_per_org))),
-        export_ttl_secs: args.export_ttl_secs,
-    });
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(genesis_registry::serve::tls_acceptor(cert, key)?),
-        _ => None,
+/// `serve`, until Ctrl-C.
+async fn serve(portal: &PortalConfig, args: &ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig {
+        listen: args.listen,
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key }),
+        max_connections: args.max_connections,
+        api: ApiConfig {
+            license_key: args.license_signing_key.as_deref().map(load_private_key).transpose()?,
+            source_date_epoch: args.source_date_epoch,
+            max_exports_per_org: usize::from(args.max_exports_per_org),
+            export_ttl_secs: args.export_ttl_secs,
+        },
     };
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(listen = %format!("{scheme}://{}", listener.local_addr()?), "genesis-portal serving");
-    tokio::spawn(export::expire_finished(Arc::clone(&state)));
-    let router = api::router(state);
-    let limits = ServerLimits { max_connections: args.max_connections, ..ServerLimits::default() };
-    let accepting = genesis_registry::serve::accept_loop(listener, tls, limits, move |_peer| {
-        hyper_util::service::TowerToHyperService::new(router.clone())
-    });
-    tokio::select! {
-        never = accepting => match never {},
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopped serving"),
+    let interrupted = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("interrupted: stopped serving");
+    };
+    genesis_portal_server::serve(portal, config, interrupted).await
+}
+
+/// `org create` and `org list`.
+async fn org(portal: &PortalConfig, command: &OrgCommand) -> anyhow::Result<()> {
+    match command {
+        OrgCommand::Create { name } => {
+            admin::create_org(portal, name).await?;
+            outln!("created organisation {name}")?;
+        }
+        OrgCommand::List => {
+            for org in admin::orgs(portal).await? {
+                outln!("{org}")?;
+            }
+        }
     }
-    Ok(exit::OK)
+    Ok(())
+}
+
+/// `key create`, `key list` and `key revoke`.
+async fn key(portal: &PortalConfig, command: &KeyCommand) -> anyhow::Result<()> {
+    match command {
+        KeyCommand::Create { org, scopes, expires_in_days, output } => {
+            let new = admin::create_key(portal, org, scopes, *expires_in_days).await?;
+            let scopes: Vec<_> = new.record.scopes.iter().map(|s| s.as_str()).collect();
+            let expires = rfc3339(new.record.expires as u64);
+            match output {
+                OutputFormat::Json => print_json(&serde_json::json!({
+                    "key": new.key, "id": new.record.id, "org": org, "scopes": scopes, "expires": expires,
+                }))?,
+                OutputFormat::Text => {
+                    outln!("{}", new.key)?;
+                    eprintln!(
+                        "key {} for {org} ({}), expires {expires}. It is shown once: the portal keeps only its hash.",
+                        new.record.id,
+                        scopes.join(", ")
+                    );
+                }
+            }
+        }
+        KeyCommand::List { org } => {
+            for k in admin::keys(portal, org).await? {
+                let scopes: Vec<_> = k.scopes.iter().map(|s| s.as_str()).collect();
+                let state = match k.state() {
+                    KeyState::Revoked(t) => format!("revoked {}", rfc3339(t as u64)),
+                    KeyState::Expired(t) => format!("expired {}", rfc3339(t as u64)),
+                    KeyState::Active(t) => format!("active until {}", rfc3339(t as u64)),
+                };
+                outln!("{}  {:40}  {state}", k.id, scopes.join(","))?;
+            }
+        }
+        KeyCommand::Revoke { id } => {
+            admin::revoke_key(portal, id).await?;
+            outln!("revoked {id}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `publish`, reporting what was stored.
+async fn publish(portal: &PortalConfig, publication: Publication<'_>, output: OutputFormat) -> anyhow::Result<()> {
+    let Publication { product, version, key, .. } = publication;
+    let stored = admin::publish(portal, publication).await?;
+    match output {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "product": product, "version": version, "signer": key.fingerprint().to_string(),
+            "artifacts": stored.iter().map(|a| serde_json::json!({"name": a.name, "kind": a.kind, "size": a.size, "sha256": a.sha256})).collect::<Vec<_>>(),
+        }))?,
+        OutputFormat::Text => {
+            for a in &stored {
+                outln!("  {:?}  {}  {} bytes  sha256:{}", a.kind, a.name, a.size, a.sha256)?;
+            }
+            outln!("published {product} {version} ({} files, verified with {})", stored.len(), key.fingerprint())?;
+        }
+    }
+    Ok(())
 }

@@ -10,12 +10,16 @@ use genesis_bundle::{
     BOM_SCHEMA, Bom, ChartEntry, Compression, Content, FileEntry, ImageEntry, ManifestEntry, SbomEntry, WriteOptions,
     rfc3339, sha256, write_bundle,
 };
+#[cfg(feature = "pull")]
+use genesis_registry::RegistryOptions;
+use genesis_trust::cosign_image::Signers;
 use genesis_trust::{PrivateKey, encode_signature};
 use genesis_types::{BundlePath, Descriptor, Digest, ImageIndex, annotations, media_types};
 use sha2::{Digest as _, Sha256};
 
 use crate::chart::read_chart;
 use crate::layout::Layout;
+use crate::remote::{Pulled, default_cache_dir, hosts};
 use crate::spec::{BundleSpec, ImageSource};
 use crate::sweep::{FoundImage, images_in_yaml, unbundled};
 use crate::{BuildError, Result};
@@ -29,11 +33,18 @@ pub struct BuildOptions {
     pub output_dir: Option<PathBuf>,
     /// Counts payload bytes as they are packed, for a progress display.
     pub progress: genesis_bundle::Progress,
-    /// Where registry sources were pulled and narrowed indexes are written
-    /// ([`crate::pull::default_cache_dir`] when unset).
+    /// Where registry sources are pulled and narrowed indexes are written
+    /// ([`default_cache_dir`] when unset).
     pub cache_dir: Option<PathBuf>,
-    /// What [`crate::pull::pull`] fetched for the registry sources.
-    pub pulled: crate::pull::Pulled,
+    /// Keys and keyless identities that must have signed each source image (cosign, in its
+    /// registry) before it is pulled; a missing or untrusted signature stops the build, and an
+    /// image from a local layout, which has no registry signature, is refused.
+    pub signers: Option<Signers>,
+    /// How to reach each registry and chart repository the spec pulls from, by host as
+    /// [`hosts`] names it; a host not listed is reached with the defaults (TLS with the system
+    /// roots, no credentials).
+    #[cfg(feature = "pull")]
+    pub registries: BTreeMap<String, RegistryOptions>,
 }
 
 /// What a build produced.
@@ -70,7 +81,7 @@ struct Plan {
 
 fn bundle_path(s: &str, origin: &Path) -> Result<BundlePath> {
     let p: BundlePath = s.parse().map_err(|e| BuildError::input(origin, format!("{e}")))?;
-    genesis_bundle::tar::check_encodable(p.as_str()).map_err(|e| BuildError::input(origin, e.to_string()))?;
+    genesis_bundle::check_encodable(p.as_str()).map_err(|e| BuildError::input(origin, e.to_string()))?;
     Ok(p)
 }
 
@@ -111,7 +122,7 @@ impl Plan {
     }
 }
 
-fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
+fn plan(spec: &BundleSpec, epoch: u64, pulled: &Pulled, cache: &Path) -> Result<Plan> {
     let mut plan = Plan {
         bom: Bom {
             schema: BOM_SCHEMA.into(),
@@ -127,12 +138,12 @@ fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
         contents: BTreeMap::new(),
         platform_manifests: BTreeMap::new(),
     };
-    plan_images(spec, &mut plan, options)?;
+    plan_images(spec, &mut plan, pulled, cache)?;
     let mut found = Vec::new();
     for chart in &spec.spec.charts {
         let source = match &chart.source {
             crate::spec::ChartSource::Path(p) => spec.resolve(p),
-            _ => options.pulled.charts.get(chart.name.as_str()).cloned().ok_or_else(|| {
+            _ => pulled.charts.get(chart.name.as_str()).cloned().ok_or_else(|| {
                 BuildError::input(
                     chart.source.describe(),
                     format!("chart {} was not pulled (run the pull step first)", chart.name),
@@ -187,7 +198,7 @@ fn plan(spec: &BundleSpec, epoch: u64, options: &BuildOptions) -> Result<Plan> {
     Ok(plan)
 }
 
-fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Result<()> {
+fn plan_images(spec: &BundleSpec, plan: &mut Plan, pulled: &Pulled, cache: &Path) -> Result<()> {
     if spec.spec.images.is_empty() {
         return Ok(());
     }
@@ -198,7 +209,6 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Re
         manifests: Vec::new(),
         annotations: BTreeMap::new(),
     };
-    let cache = options.cache_dir.clone().unwrap_or_else(crate::pull::default_cache_dir);
     let platforms_of = |image: &crate::spec::ImageSpec| image.platforms.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
     let mut sources = Vec::new();
     for image in &spec.spec.images {
@@ -219,25 +229,25 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Re
                 (layout, top, r.parsed.to_string())
             }
             ImageSource::Registry { reference, text } => {
-                let top = options.pulled.images.get(text).cloned().ok_or_else(|| {
+                let top = pulled.images.get(text).cloned().ok_or_else(|| {
                     BuildError::input(
-                        &cache,
+                        cache,
                         format!("image {}: {text} was not pulled (run the pull step first)", image.name),
                     )
                 })?;
                 let canonical =
                     image.reference.as_ref().map_or_else(|| reference.to_string(), |r| r.parsed.to_string());
-                (Layout::store(&cache), top, canonical)
+                (Layout::store(cache), top, canonical)
             }
         };
         // Signatures and referrers land in the same repository as the image.
         let r = canonical_ref(&canonical)?;
-        let resolved = store.resolve(&top, &platforms_of(image), &cache)?;
+        let resolved = store.resolve(&top, &platforms_of(image), cache)?;
         sources.push((image.name.to_string(), image.image.text().to_owned(), resolved, canonical));
-        for referrer in options.pulled.referrers.get(image.image.text()).into_iter().flatten() {
+        for referrer in pulled.referrers.get(image.image.text()).into_iter().flatten() {
             let by_digest = format!("{}/{}@{}", r.registry(), r.repository(), referrer.digest);
             let name = format!("{}.referrer-{}", image.name, &referrer.digest.hex()[..12]);
-            let resolved = Layout::store(&cache).resolve(referrer, &[], &cache)?;
+            let resolved = Layout::store(cache).resolve(referrer, &[], cache)?;
             if let Some(sbom) = crate::sbom::carried_sbom(referrer, &resolved)? {
                 let path = format!("sbom/images/{}.{}{}", image.name, &referrer.digest.hex()[..12], sbom.extension);
                 let path = bundle_path(&path, &sbom.file)?;
@@ -246,13 +256,13 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, options: &BuildOptions) -> Re
             }
             sources.push((name, image.image.text().to_owned(), resolved, by_digest));
         }
-        if let Some(sig) = options.pulled.signatures.get(image.image.text()) {
+        if let Some(sig) = pulled.signatures.get(image.image.text()) {
             let tag = format!("{}-{}.sig", top.digest.algorithm().name(), top.digest.hex());
             let sig_ref = format!("{}/{}:{tag}", r.registry(), r.repository());
             sources.push((
                 format!("{}.sig", image.name),
                 image.image.text().to_owned(),
-                Layout::store(&cache).resolve(sig, &[], &cache)?,
+                Layout::store(cache).resolve(sig, &[], cache)?,
                 sig_ref,
             ));
         }
@@ -389,9 +399,19 @@ impl Drop for Pending {
 }
 
 /// Where an output file is written before it is renamed into place, in this process:
-/// `.<name>.partial-<pid>` beside it. A signal handler can remove it.
-pub fn partial_path(target: &Path) -> PathBuf {
+/// `.<name>.partial-<pid>` beside it.
+fn partial_path(target: &Path) -> PathBuf {
     genesis_bundle::scratch::scratch_path(target, "partial").expect("output files have a name")
+}
+
+/// The scratch files a [`build`] in this process writes before renaming each into place (the
+/// archive's and its three sidecars'), for a signal handler to remove so that an interrupted
+/// build leaves nothing behind.
+pub fn partial_paths(spec: &BundleSpec, options: &BuildOptions) -> Vec<PathBuf> {
+    let archive = archive_path(spec, options);
+    let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);
+    let cosign_bundle_file = genesis_trust::cosign_bundle_path(&archive);
+    [archive, sha256_file, signature_file, cosign_bundle_file].into_iter().map(|p| partial_path(&p)).collect()
 }
 
 fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
@@ -409,20 +429,51 @@ pub fn archive_path(spec: &BundleSpec, options: &BuildOptions) -> PathBuf {
     out_dir.join(format!("{}-{}{}", spec.metadata.name, spec.metadata.version, compression.extension()))
 }
 
-/// Builds the bundle a spec describes, signed with `key`.
+/// Builds the bundle `spec` describes, signed with `key`: the one way from a spec to a bundle
+/// on disk. Registry images and repository charts are pulled into the cache first, each
+/// checked against its digest (and its source signature against [`BuildOptions::signers`]
+/// when given); then the BOM is written and signed, the archive packed, and its `.sha256`,
+/// `.sig` and `.cosign.bundle` sidecars written, each file appearing atomically.
+///
+/// A spec that pulls needs the `pull` feature (else [`BuildError::PullNotBuilt`]) and runs
+/// the pull on an async runtime of its own: from async code, call this in
+/// `tokio::task::spawn_blocking`. A spec of local sources only touches no network.
 pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Result<BuildOutput> {
+    let cache = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    // With signers, the pull step runs even for local sources: it refuses unsigned ones.
+    let pulled = if hosts(spec).is_empty() && options.signers.is_none() {
+        Pulled::default()
+    } else {
+        pull(spec, options, &cache)?
+    };
+    pack(spec, key, options, &pulled, &cache)
+}
+
+#[cfg(feature = "pull")]
+fn pull(spec: &BundleSpec, options: &BuildOptions, cache: &Path) -> Result<Pulled> {
+    crate::pull::pull_sources(spec, cache, &options.registries, options.signers.as_ref())
+}
+
+#[cfg(not(feature = "pull"))]
+fn pull(spec: &BundleSpec, _options: &BuildOptions, _cache: &Path) -> Result<Pulled> {
+    Err(BuildError::PullNotBuilt { hosts: hosts(spec) })
+}
+
+/// Packs what the spec names, reading pulled sources from `cache`.
+fn pack(
+    spec: &BundleSpec,
+    key: &PrivateKey,
+    options: &BuildOptions,
+    pulled: &Pulled,
+    cache: &Path,
+) -> Result<BuildOutput> {
     let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
-    let plan = plan(spec, epoch, options)?;
+    let plan = plan(spec, epoch, pulled, cache)?;
     options.progress.set_total(plan.bom.payload_size());
     let bom_bytes = plan.bom.to_bytes();
     let signature = encode_signature(&key.sign(&bom_bytes));
-    let provenance = crate::provenance::signed_provenance(
-        spec,
-        &plan.bom,
-        &sha256(&bom_bytes),
-        &options.pulled.verified_signers,
-        key,
-    );
+    let provenance =
+        crate::provenance::signed_provenance(spec, &plan.bom, &sha256(&bom_bytes), &pulled.verified_signers, key);
 
     let archive = archive_path(spec, options);
     let out_dir = archive.parent().expect("joined onto a folder");
@@ -492,4 +543,28 @@ pub fn keygen(dir: &Path, password: Option<&[u8]>) -> Result<(PathBuf, PathBuf)>
         f.write_all(text.as_bytes()).map_err(|e| BuildError::input(path, format!("cannot write: {e}")))?;
     }
     Ok((private, public))
+}
+
+#[cfg(all(test, not(feature = "pull")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_the_pull_feature_a_spec_that_pulls_fails_naming_it_and_writes_nothing() {
+        let spec = BundleSpec::parse(
+            "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {name: demo, version: 0.1.0}\nspec:\n  \
+             images: [ {name: app, image: 'registry.example.com/demo/app:1.0'} ]\n  output: {dir: dist}\n",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let options = BuildOptions {
+            output_dir: Some(dir.path().join("dist")),
+            cache_dir: Some(dir.path().join("cache")),
+            ..Default::default()
+        };
+        let e = build(&spec, &PrivateKey::generate(), &options).unwrap_err();
+        assert!(matches!(&e, BuildError::PullNotBuilt { hosts } if hosts == &["registry.example.com"]), "{e}");
+        assert!(e.to_string().contains("`pull` feature"), "{e}");
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing written");
+    }
 }

@@ -45,8 +45,25 @@ pub enum BuildError {
         missing: Vec<String>,
     },
     /// Pulling from a registry failed.
+    #[cfg(feature = "pull")]
     #[error(transparent)]
     Registry(Box<genesis_registry::RegistryError>),
+    /// The async runtime the pull runs on could not start.
+    #[cfg(feature = "pull")]
+    #[error("starting the async runtime for the pull")]
+    Runtime(#[source] std::io::Error),
+    /// The spec needs the network (registry or chart-repository sources, or source signatures
+    /// to check), and this build of the crate has no `pull` feature.
+    #[error(
+        "{}, which needs the `pull` feature of genesis-build; this build was compiled without it: \
+         enable the feature, or build from local sources only (oci: layouts, chart paths)",
+        needing_pull(hosts)
+    )]
+    PullNotBuilt {
+        /// The registries and chart repositories the spec pulls from; empty when only source
+        /// signatures were to be checked.
+        hosts: Vec<String>,
+    },
     /// Packing failed.
     #[error(transparent)]
     Bundle(#[from] genesis_bundle::BundleError),
@@ -62,16 +79,29 @@ impl BuildError {
     }
 }
 
+/// What asks for the network, for [`BuildError::PullNotBuilt`].
+fn needing_pull(hosts: &[String]) -> String {
+    if hosts.is_empty() {
+        "checking source image signatures pulls them from their registries".to_owned()
+    } else {
+        format!("the spec pulls from {}", hosts.join(", "))
+    }
+}
+
 /// What the spec names is the caller's input; pulling, packing and signing failures are
 /// classified by the crate that failed.
 impl Classify for BuildError {
     fn class(&self) -> ErrorClass {
         match self {
             BuildError::SpecIo { source, .. } => source.class(),
-            BuildError::Spec { .. } | BuildError::Input { .. } | BuildError::UnbundledImages { .. } => {
-                ErrorClass::Input
-            }
+            BuildError::Spec { .. }
+            | BuildError::Input { .. }
+            | BuildError::UnbundledImages { .. }
+            | BuildError::PullNotBuilt { .. } => ErrorClass::Input,
+            #[cfg(feature = "pull")]
             BuildError::Registry(e) => e.class(),
+            #[cfg(feature = "pull")]
+            BuildError::Runtime(source) => source.class(),
             BuildError::Bundle(e) => e.class(),
             BuildError::Trust(e) => e.class(),
         }
@@ -87,17 +117,25 @@ mod tests {
 
     #[test]
     fn a_spec_problem_is_input_and_a_wrapped_error_keeps_its_class() {
-        let unreachable = genesis_registry::RegistryError::Unauthorized { registry: "r".into(), detail: "d".into() };
         let missing_spec =
             BuildError::SpecIo { path: "bundle.yaml".into(), source: std::io::ErrorKind::NotFound.into() };
-        for (e, class) in [
+        let mut cases = vec![
             (BuildError::input("charts/web", "not a chart"), ErrorClass::Input),
             (BuildError::UnbundledImages { missing: vec!["nginx (manifests/a.yaml)".into()] }, ErrorClass::Input),
             (missing_spec, ErrorClass::NotFound),
-            (BuildError::Registry(Box::new(unreachable)), ErrorClass::Network),
+            (BuildError::PullNotBuilt { hosts: vec!["registry.example.com".into()] }, ErrorClass::Input),
             (BuildError::Bundle(genesis_bundle::BundleError::Corrupt { detail: "frame".into() }), ErrorClass::Verdict),
             (BuildError::Trust(genesis_trust::TrustError::NoTrustedKey), ErrorClass::Input),
-        ] {
+        ];
+        #[cfg(feature = "pull")]
+        cases.push((
+            BuildError::Registry(Box::new(genesis_registry::RegistryError::Unauthorized {
+                registry: "r".into(),
+                detail: "d".into(),
+            })),
+            ErrorClass::Network,
+        ));
+        for (e, class) in cases {
             assert_eq!(e.class(), class, "{e}");
         }
     }

@@ -1,9 +1,16 @@
 //! From a bundle spec to a packed, signed, byte-stable bundle.
 //!
 //! [`BundleSpec::load`] parses the spec (every error names its field and line);
-//! [`build`] resolves images from OCI layouts, charts and manifests, writes the BOM, signs
-//! it deterministically, packs the archive and writes the `.sha256` and `.sig` sidecars.
-//! The same spec, inputs and key give the same archive bytes on any machine.
+//! [`build`] pulls what the spec names from registries and chart repositories, resolves
+//! images from OCI layouts and the pull cache, charts and manifests, writes the BOM, signs
+//! it deterministically, packs the archive and writes the `.sha256`, `.sig` and
+//! `.cosign.bundle` sidecars. The same spec, inputs and key give the same archive bytes on
+//! any machine.
+//!
+//! Pulling is the default feature `pull`, the only part of this crate that links an async
+//! runtime and a network client. Without it (`default-features = false`) the crate builds
+//! bundles from local inputs only (OCI layouts, chart files, manifests), and a spec that
+//! needs the network fails with [`BuildError::PullNotBuilt`].
 //!
 //! ```
 //! use genesis_build::BundleSpec;
@@ -18,17 +25,21 @@
 
 mod build;
 mod chart;
+#[cfg(feature = "pull")]
 mod chart_repo;
 mod error;
 mod layout;
 mod provenance;
-pub mod pull;
+#[cfg(feature = "pull")]
+mod pull;
+mod remote;
 pub mod sbom;
 pub mod spec;
 pub mod sweep;
 
-pub use build::{BuildOptions, BuildOutput, archive_path, build, keygen, partial_path};
+pub use build::{BuildOptions, BuildOutput, archive_path, build, keygen, partial_paths};
 pub use chart::{ChartContents, ChartMeta, read_chart};
 pub use error::{BuildError, Result};
 pub use layout::{Layout, ResolvedImage};
+pub use remote::{default_cache_dir, hosts};
 pub use spec::BundleSpec;

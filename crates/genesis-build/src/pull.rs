@@ -2,9 +2,10 @@
 //! manifest and blob is checked against its digest while it downloads and lands in the cache
 //! only then, so the plan reads registry images exactly like OCI layouts. A cosign signature
 //! stored under the `sha256-<hex>.sig` tag is pulled too, so it survives the trip.
+//! Compiled with the `pull` feature only: the one networked part of this crate.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use futures_util::StreamExt as _;
 use genesis_registry::resolver::cosign_signature;
@@ -14,60 +15,48 @@ use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReferenc
 
 use crate::chart_repo;
 use crate::layout::write_blob;
+use crate::remote::{Pulled, url_host};
 use crate::spec::{BundleSpec, ChartSource, ImageSource};
 use crate::{BuildError, Result};
 
 /// Blobs downloaded at once.
 const CONCURRENCY: usize = 4;
 
-/// What the pull step found: for each registry source (as written in the spec), the
-/// descriptor of its top manifest or index in the cache, and its cosign signature if any.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Pulled {
-    /// Source text to top descriptor.
-    pub images: BTreeMap<String, Descriptor>,
-    /// Source text to the top descriptor of its `sha256-<hex>.sig` signature image.
-    pub signatures: BTreeMap<String, Descriptor>,
-    /// Chart name to the downloaded, checked `.tgz` in the cache.
-    pub charts: BTreeMap<String, PathBuf>,
-    /// Source text to the manifests that refer to it (OCI referrers: signatures, SBOMs,
-    /// attestations), each pulled whole.
-    pub referrers: BTreeMap<String, Vec<Descriptor>>,
-    /// Source text to the digest whose cosign signature verified and who signed it, when the
-    /// build checked source signatures.
-    pub verified_signers: BTreeMap<String, (Digest, String)>,
-}
-
 /// Largest chart downloaded.
 const MAX_CHART: usize = 64 << 20;
 
-/// Every host a spec pulls from (registries, chart repositories), with how to name it to
-/// the connection options.
-pub fn hosts(spec: &BundleSpec) -> Vec<String> {
-    let mut hosts = registries(spec);
-    for chart in &spec.spec.charts {
-        match &chart.source {
-            ChartSource::Repo { url, .. } => hosts.push(url_host(url).to_owned()),
-            ChartSource::Oci { reference } => hosts.push(reference.registry().to_owned()),
-            ChartSource::Path(_) => {}
-        }
-    }
-    hosts.sort();
-    hosts.dedup();
-    hosts
+/// Pulls every registry image and repository chart of `spec` into `cache`, on an async
+/// runtime of its own, reaching each host with its `registries` entry. With `signers`, source
+/// image signatures are checked first (see [`pull`]).
+pub(crate) fn pull_sources(
+    spec: &BundleSpec,
+    cache: &Path,
+    registries: &BTreeMap<String, RegistryOptions>,
+    signers: Option<&Signers>,
+) -> Result<Pulled> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(BuildError::Runtime)?;
+    runtime.block_on(async {
+        let mut pulled = pull(spec, cache, registries, signers).await?;
+        pull_charts(spec, cache, registries, &mut pulled).await?;
+        Ok::<_, BuildError>(pulled)
+    })
 }
 
-fn url_host(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split('/').next().unwrap_or(rest)
+/// The options for `host`: the caller's, else the defaults (TLS with the system roots, no
+/// credentials).
+fn options_for(registries: &BTreeMap<String, RegistryOptions>, host: &str) -> RegistryOptions {
+    registries.get(host).cloned().unwrap_or_default()
+}
+
+fn connect(registries: &BTreeMap<String, RegistryOptions>, host: &str) -> Result<Registry> {
+    Registry::new(host, &options_for(registries, host)).map_err(registry_error)
 }
 
 /// Pulls the charts of `spec` that come from repositories into `cache/charts/`.
-pub async fn pull_charts(
+async fn pull_charts(
     spec: &BundleSpec,
     cache: &Path,
-    options: &dyn Fn(&str) -> Result<RegistryOptions>,
-    connect: &dyn Fn(&str) -> Result<Registry>,
+    registries: &BTreeMap<String, RegistryOptions>,
     pulled: &mut Pulled,
 ) -> Result<()> {
     for chart in &spec.spec.charts {
@@ -75,7 +64,7 @@ pub async fn pull_charts(
         let (version, bytes, expected) = match &chart.source {
             ChartSource::Path(_) => continue,
             ChartSource::Repo { url, version } => {
-                let opts = options(url_host(url))?;
+                let opts = options_for(registries, url_host(url));
                 let index_url = format!("{url}/index.yaml");
                 let index = genesis_registry::fetch_url(&index_url, &opts, chart_repo::MAX_INDEX)
                     .await
@@ -88,7 +77,7 @@ pub async fn pull_charts(
                 (version.clone(), bytes, found.digest)
             }
             ChartSource::Oci { reference } => {
-                let registry = connect(reference.registry())?;
+                let registry = connect(registries, reference.registry())?;
                 let repo = reference.repository();
                 let tag = reference.tag().unwrap_or("latest");
                 let m = registry.get_manifest(repo, tag).await.map_err(registry_error)?;
@@ -125,45 +114,21 @@ pub async fn pull_charts(
 }
 
 /// Media type of the chart layer of a Helm OCI artifact.
-pub const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
-
-/// The default cache: `$XDG_CACHE_HOME/genesis`, else `~/.cache/genesis`.
-pub fn default_cache_dir() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("genesis")
-}
-
-/// Every registry host a spec pulls from.
-pub fn registries(spec: &BundleSpec) -> Vec<String> {
-    let mut hosts: Vec<String> = spec
-        .spec
-        .images
-        .iter()
-        .filter_map(|i| match &i.image {
-            ImageSource::Registry { reference, .. } => Some(reference.registry().to_owned()),
-            ImageSource::OciLayout { .. } => None,
-        })
-        .collect();
-    hosts.sort();
-    hosts.dedup();
-    hosts
-}
+const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
 fn registry_error(e: RegistryError) -> BuildError {
     BuildError::Registry(Box::new(e))
 }
 
-/// Pulls every registry source of `spec` into `cache`, through clients made by `connect`.
-/// With `signers`, each image's cosign signature in its source registry must verify against
-/// them before anything of the image is downloaded; a failure stops the pull (never "store
-/// and warn"), and an image from a local layout, which has no registry signature, is refused.
-pub async fn pull(
+/// Pulls every registry source of `spec` into `cache`, reaching each registry with its
+/// `registries` entry. With `signers`, each image's cosign signature in its source registry
+/// must verify against them before anything of the image is downloaded; a failure stops the
+/// pull (never "store and warn"), and an image from a local layout, which has no registry
+/// signature, is refused.
+async fn pull(
     spec: &BundleSpec,
     cache: &Path,
-    connect: &dyn Fn(&str) -> Result<Registry>,
+    registries: &BTreeMap<String, RegistryOptions>,
     signers: Option<&Signers>,
 ) -> Result<Pulled> {
     let mut pulled = Pulled::default();
@@ -180,7 +145,7 @@ pub async fn pull(
             }
             continue;
         };
-        let registry = connect(reference.registry())?;
+        let registry = connect(registries, reference.registry())?;
         // With signers, what is pulled is pinned to the digest whose signature verified, so a
         // tag moved in between cannot slip another image in.
         let pinned: ImageReference;

@@ -130,6 +130,37 @@ pub enum BundleError {
         actual: Digest,
     },
 
+    // ---- reading a verified bundle in place (load, serve, export)
+    /// Files are read in place only from a seekable zstd archive.
+    #[error(
+        "{}: loading and serving read blobs in place from a zstd bundle; this one is gzip or plain tar \
+         (extract it with `bundle-loader extract`, or rebuild with compression: zstd)",
+        path.display()
+    )]
+    NotSeekable {
+        /// The archive.
+        path: PathBuf,
+    },
+    /// A file read again after verification no longer hashes to its signed digest: the
+    /// archive changed on disk since.
+    #[error("{what}: content is {actual}, expected {expected}")]
+    ChangedSinceVerification {
+        /// Which file.
+        what: String,
+        /// Its signed digest.
+        expected: Digest,
+        /// The digest of the bytes read.
+        actual: Digest,
+    },
+    /// What was asked of the bundle's images cannot be done with what it carries: no image or
+    /// no runnable one, none of the platform asked for, or a layout, manifest or blob that
+    /// does not parse or does not match what describes it.
+    #[error("{0}")]
+    Unusable(String),
+    /// A file or blob the caller named is not in the archive.
+    #[error("{0} not found")]
+    NotFound(String),
+
     // ---- writing
     /// An input changed or did not match its claimed digest while it was packed.
     #[error("input {path} changed while packing or does not match its digest {expected}")]
@@ -160,6 +191,15 @@ pub enum BundleError {
         /// The directory.
         path: PathBuf,
     },
+    /// A runtime archive that holds one platform per image (`docker save`'s) was asked for a
+    /// multi-platform image without choosing a platform.
+    #[error("{image} is a multi-platform image and a docker archive holds one platform per image")]
+    OnePlatformNeeded {
+        /// The image.
+        image: String,
+        /// The platforms it has (`os/arch[/variant]`), to choose from.
+        platforms: Vec<String>,
+    },
 }
 
 impl BundleError {
@@ -171,7 +211,8 @@ impl BundleError {
 }
 
 /// Anything wrong with the archive is a verdict on it; what the caller asked for (a path that
-/// cannot be read or written, an input or a name that cannot be packed) is input.
+/// cannot be read or written, an input or a name that cannot be packed, images the bundle
+/// cannot give) is input; a file it named that the archive lacks is not found.
 impl Classify for BundleError {
     fn class(&self) -> ErrorClass {
         match self {
@@ -190,11 +231,15 @@ impl Classify for BundleError {
             | BundleError::OutOfOrder { .. }
             | BundleError::MissingEntry { .. }
             | BundleError::SizeMismatch { .. }
-            | BundleError::DigestMismatch { .. } => ErrorClass::Verdict,
+            | BundleError::DigestMismatch { .. }
+            | BundleError::ChangedSinceVerification { .. } => ErrorClass::Verdict,
+            BundleError::NotSeekable { .. } | BundleError::Unusable(_) => ErrorClass::Input,
+            BundleError::NotFound(_) => ErrorClass::NotFound,
             BundleError::InputChanged { .. }
             | BundleError::UnencodablePath { .. }
             | BundleError::UnencodableMtime { .. }
-            | BundleError::OutputExists { .. } => ErrorClass::Input,
+            | BundleError::OutputExists { .. }
+            | BundleError::OnePlatformNeeded { .. } => ErrorClass::Input,
         }
     }
 }
@@ -215,6 +260,10 @@ mod tests {
             (BundleError::UnknownEntry { path: "extra".into() }, ErrorClass::Verdict),
             (BundleError::LimitExceeded { what: "entries", actual: 2, limit: 1 }, ErrorClass::Verdict),
             (BundleError::OutputExists { path: "out".into() }, ErrorClass::Input),
+            (BundleError::OnePlatformNeeded { image: "web".into(), platforms: vec![] }, ErrorClass::Input),
+            (BundleError::NotSeekable { path: "x.tar.gz".into() }, ErrorClass::Input),
+            (BundleError::Unusable("the bundle carries no images".into()), ErrorClass::Input),
+            (BundleError::NotFound("blob sha256:00 in the bundle".into()), ErrorClass::NotFound),
             (missing, ErrorClass::NotFound),
             (unreadable, ErrorClass::Input),
         ] {

@@ -5,7 +5,9 @@
 //! This crate writes and reads that format. It knows nothing about keys: the reader hands
 //! out the raw BOM and signature bytes ([`Head`]) and checks the payload against a BOM the
 //! caller has already verified. `genesis-trust` puts the two together so that a payload is
-//! never streamed against an unverified BOM.
+//! never streamed against an unverified BOM, and hands out the readers of a verified bundle:
+//! its files in place through the seek table ([`ArchiveIndex`]) and its images as an archive
+//! a container runtime imports ([`RuntimeFormat`]).
 //!
 //! ```
 //! use genesis_bundle::{Bom, Limits, BOM_SCHEMA, rfc3339};
@@ -27,33 +29,59 @@
 //! ```
 
 mod archive;
+mod archive_index;
 mod bom;
 mod check;
 mod error;
+mod export;
 mod limits;
 pub mod scratch;
-pub mod seekable;
+mod seekable;
 mod stamp;
-pub mod tar;
+mod tar;
 mod writer;
 
 pub use archive::{ArchiveReader, Compression, Head};
+pub use archive_index::{ArchiveIndex, ArchiveRange, FrameSlices, RangeReader, image_top, layout_path};
 pub use bom::{
     BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, PROVENANCE_PATH,
     SIGNATURE_PATH, SbomEntry, rfc3339,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging};
 pub use error::{BundleError, Result};
+pub use export::{ExportedImage, RuntimeFormat};
 pub use limits::{Limits, Progress};
-pub use seekable::FileDigest;
+// The seekable zstd writer, for tools that write archives in the bundle's framing (the
+// fixture generator, tests that forge a bundle).
+pub use seekable::{FRAME_SIZE, FileDigest, SeekableWriter};
 pub use stamp::FileStamp;
+// The canonical tar encoding, for writers of other archives in the same form (the portal's
+// release exports, fixtures) and for checking that a path fits it before packing.
+pub use tar::{BLOCK, END_OF_ARCHIVE, check_encodable, dir_header, file_header, padding};
 pub use writer::{Content, WriteOptions, sha256, write_bundle};
 
-/// Entry points that work on a BOM whose signature nobody has checked. They exist for the
-/// verifier (`genesis-trust`), which calls them only after the BOM's signature verified.
+/// Entry points that work on a BOM whose signature nobody has checked, or on archive bytes
+/// nobody has checked at all. They exist for the verifier (`genesis-trust`), which calls
+/// them only after the BOM's signature verified; its sealed entry points to the readers here
+/// are `genesis_trust::SignedBom::archive_index` and `genesis_trust::CheckedBundle::export_images`.
 /// What no longer holds when they are called directly: a payload that passes matches its
 /// own BOM, which anyone could have written, so nothing they yield is trusted. To read a
 /// bundle, verify it with `genesis_trust::UnverifiedBundle::verify`.
 pub mod danger {
+    pub use crate::archive_index::open_index;
     pub use crate::check::check_payload;
+    pub use crate::export::export_images;
+    // Random access to the decompressed bytes of any seekable archive: the verifier reads
+    // single files with it, tests the archive's framing.
+    pub use crate::seekable::SeekableFile;
+}
+
+/// The raw codecs under the format, for the tests that forge hostile archives: the tar
+/// header parser and the seek table. Not part of the API and free to change in any release;
+/// archives are written with [`crate::file_header`] and [`crate::SeekableWriter`], bundles
+/// read through `genesis_trust`.
+#[doc(hidden)]
+pub mod test_support {
+    pub use crate::seekable::{FrameEntry, MAX_FRAME_SIZE, SeekTable, max_compressed_frame, max_frames};
+    pub use crate::tar::{EntryKind, Header, parse_header};
 }

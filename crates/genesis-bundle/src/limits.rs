@@ -11,8 +11,8 @@ pub struct Limits {
     /// Largest signature entry, in bytes. Default 64 KiB.
     pub max_signature_size: u64,
     /// Most entries (files and directories) in one archive. Default 1 000 000. With
-    /// `max_total_size` it also bounds the frames a seek table may declare
-    /// ([`crate::seekable::max_frames`]), since the table is read whole.
+    /// `max_total_size` it also bounds the frames a seek table may declare (at most
+    /// `max_entries + max_total_size / FRAME_SIZE + 1`), since the table is read whole.
     pub max_entries: u64,
     /// Largest decompressed archive, in bytes. Default 1 TiB.
     pub max_total_size: u64,

@@ -4,13 +4,19 @@
 //! created, changed or left as it was, and every conflict with the field and the manager
 //! that owns it, never forced. What was applied is recorded in the cluster.
 //!
+//! Before applying, [`rewrite`] reads the manifests back from the verified bundle and points
+//! every carried image at the registry the bundle was loaded into, and [`flux`] the Flux
+//! sources of carried charts.
+//!
 //! Credentials: the in-cluster service account by default; a kubeconfig only when the caller
 //! names one or `KUBECONFIG` names a file (empty counts as unset).
 
 mod apply;
 mod crds;
+pub mod flux;
 mod readiness;
 mod record;
+pub mod rewrite;
 
 use std::path::Path;
 
@@ -25,13 +31,20 @@ pub use crds::crd_established;
 pub use readiness::{Readiness, judge, wait_ready};
 pub use record::{INSTALL_NAMESPACE, InstallRecord, read_record, read_records, record_install};
 
-/// What can go wrong talking to the cluster.
+/// What can go wrong talking to the cluster, or preparing the manifests it is given.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KubeError {
     /// No usable credentials or configuration.
     #[error("connecting to the cluster: {0}")]
     Connect(String),
+    /// No kubeconfig was named (by the caller or `KUBECONFIG`) and this process does not
+    /// run in a pod, so there are no credentials at all.
+    #[error("connecting to the cluster: not running in a cluster ({reason}) and no kubeconfig given")]
+    NotInCluster {
+        /// Why the in-cluster service account is not usable.
+        reason: String,
+    },
     /// A manifest is not a Kubernetes object.
     #[error("{object}: {reason}")]
     Object {
@@ -66,18 +79,23 @@ pub enum KubeError {
         /// How long we waited.
         seconds: u64,
     },
+    /// The bundle's manifests could not be read back, or the rewritten ones written.
+    #[error(transparent)]
+    Bundle(#[from] genesis_bundle::BundleError),
 }
 
 /// A cluster that cannot be reached, fails a request or does not finish in time is a network
 /// failure (a 404 says what was named does not exist); credentials and manifests are the
-/// caller's input; a damaged install record is refused, as anti-rollback cannot be judged.
+/// caller's input; a damaged install record is refused, as anti-rollback cannot be judged; a
+/// bundle read back says itself.
 impl Classify for KubeError {
     fn class(&self) -> ErrorClass {
         match self {
-            KubeError::Connect(_) | KubeError::Object { .. } => ErrorClass::Input,
+            KubeError::Connect(_) | KubeError::NotInCluster { .. } | KubeError::Object { .. } => ErrorClass::Input,
             KubeError::Api { source: kube::Error::Api(status), .. } if status.code == 404 => ErrorClass::NotFound,
             KubeError::Api { .. } | KubeError::NotEstablished { .. } => ErrorClass::Network,
             KubeError::UnreadableRecord { .. } => ErrorClass::Verdict,
+            KubeError::Bundle(e) => e.class(),
         }
     }
 }
@@ -110,11 +128,7 @@ impl Cluster {
                 (kube::Config::from_custom_kubeconfig(file, &options).await.map_err(|e| connect(&e))?, origin)
             }
             None => (
-                kube::Config::incluster().map_err(|e| {
-                    KubeError::Connect(format!(
-                        "not running in a cluster ({e}); pass --kubeconfig FILE or set KUBECONFIG"
-                    ))
-                })?,
+                kube::Config::incluster().map_err(|e| KubeError::NotInCluster { reason: e.to_string() })?,
                 "in-cluster service account".to_owned(),
             ),
         };
@@ -168,6 +182,7 @@ mod tests {
             (api(kube::Error::LinesCodecMaxLineLengthExceeded), ErrorClass::Network),
             (KubeError::NotEstablished { name: "widgets.example.com".into(), seconds: 60 }, ErrorClass::Network),
             (KubeError::Connect("no kubeconfig".into()), ErrorClass::Input),
+            (KubeError::NotInCluster { reason: "no service account token".into() }, ErrorClass::Input),
             (KubeError::Object { object: "manifests/a.yaml".into(), reason: "no kind".into() }, ErrorClass::Input),
             (
                 KubeError::UnreadableRecord { record: "genesis-system/x".into(), reason: "no record".into() },

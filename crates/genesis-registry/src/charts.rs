@@ -12,7 +12,6 @@ use bytes::Bytes;
 use genesis_trust::SignedBom;
 use genesis_types::media_types;
 
-use crate::archive_blobs::ArchiveIndex;
 use crate::load::Destination;
 use crate::{BlobSource, Manifest, Registry, RegistryError, Result};
 
@@ -61,7 +60,7 @@ pub async fn push_charts(
     if bom.charts.is_empty() {
         return Ok(Vec::new());
     }
-    let index = ArchiveIndex::open(bundle, &Default::default())?;
+    let index = bundle.archive_index(&Default::default())?;
     let progress = genesis_bundle::Progress::default();
     let mut loaded = Vec::new();
     for chart in &bom.charts {

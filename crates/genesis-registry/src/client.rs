@@ -11,7 +11,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use genesis_types::{Digest, media_types};
+use genesis_bundle::ArchiveRange;
+use genesis_types::{Digest, MAX_MANIFEST, media_types};
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, LOCATION, WWW_AUTHENTICATE,
 };
@@ -20,8 +21,6 @@ use sha2::{Digest as _, Sha256};
 
 use crate::{RegistryError, Result};
 
-/// Largest manifest accepted (the distribution spec suggests 4 MiB).
-pub const MAX_MANIFEST: usize = 4 << 20;
 /// Blobs larger than this are uploaded in chunks of this size.
 pub const CHUNK: u64 = 32 << 20;
 /// Size of the pieces an upload's bytes arrive in ([`ChunkReceiver`]): [`CHUNK`] is a
@@ -135,11 +134,18 @@ pub trait BlobSource: Send + Sync {
     fn open(&self) -> std::io::Result<Box<dyn Read + Send>>;
 }
 
+/// A blob read in place from a verified bundle's archive.
+impl BlobSource for ArchiveRange {
+    fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(self.open_at(0, self.size)?))
+    }
+}
+
 /// Downloads a URL (a chart repository's `index.yaml` or a chart) of at most `max` bytes,
 /// with the same TLS and plain-HTTP rules as a registry.
 pub async fn fetch_url(url: &str, options: &RegistryOptions, max: usize) -> Result<Bytes> {
     if url.starts_with("http://") && !options.plain_http {
-        return Err(RegistryError::Invalid(format!("{url}: plain HTTP needs --plain-http")));
+        return Err(RegistryError::PlainHttp { url: url.to_owned() });
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(15)).no_proxy();

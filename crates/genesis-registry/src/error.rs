@@ -28,9 +28,7 @@ pub enum RegistryError {
         body: String,
     },
     /// The registry asked for credentials we do not have or refused ours.
-    #[error(
-        "{registry}: authentication required or refused ({detail}); pass --username/--password or a Docker config.json with --authfile"
-    )]
+    #[error("{registry}: authentication required or refused ({detail})")]
     Unauthorized {
         /// The registry.
         registry: String,
@@ -59,6 +57,12 @@ pub enum RegistryError {
     /// A manifest, reference or configuration is unusable.
     #[error("{0}")]
     Invalid(String),
+    /// An `http://` URL, and plain HTTP was not enabled ([`crate::RegistryOptions::plain_http`]).
+    #[error("{url}: plain HTTP is not enabled")]
+    PlainHttp {
+        /// The URL.
+        url: String,
+    },
     /// Local I/O failed.
     #[error("{action} {path}: {source}")]
     Io {
@@ -110,7 +114,7 @@ impl Classify for RegistryError {
             | RegistryError::Unauthorized { .. }
             | RegistryError::TokenRenewed { .. } => ErrorClass::Network,
             RegistryError::DigestMismatch { .. } => ErrorClass::Verdict,
-            RegistryError::Invalid(_) => ErrorClass::Input,
+            RegistryError::Invalid(_) | RegistryError::PlainHttp { .. } => ErrorClass::Input,
             RegistryError::Io { source, .. } => source.class(),
             RegistryError::Bundle(e) => e.class(),
             RegistryError::Refused(e) => e.class(),
@@ -142,6 +146,7 @@ mod tests {
             ),
             (RegistryError::Refused(Box::new(refused)), ErrorClass::Verdict),
             (RegistryError::Invalid("bad reference".into()), ErrorClass::Input),
+            (RegistryError::PlainHttp { url: "http://charts.example.com/index.yaml".into() }, ErrorClass::Input),
             (RegistryError::io("reading", "auth.json")(std::io::ErrorKind::NotFound.into()), ErrorClass::NotFound),
             (RegistryError::NotFound("demo/app:1".into()), ErrorClass::NotFound),
         ] {

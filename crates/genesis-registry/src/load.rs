@@ -10,11 +10,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use genesis_bundle::Progress;
-use genesis_trust::{CheckedBundle, VerifiedBundle};
-use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, media_types};
+use genesis_bundle::{ArchiveIndex, Progress, image_top, layout_path};
+use genesis_trust::{CheckedBundle, SignedBom, VerifiedBundle};
+use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, MAX_MANIFEST, media_types};
 
-use crate::archive_blobs::{ArchiveIndex, image_top, layout_path};
 use crate::stream_upload::{self, UploadSink};
 use crate::{Manifest, PushOutcome, Registry, RegistryError, Result};
 
@@ -131,7 +130,7 @@ fn walk(index: &ArchiveIndex, d: &Descriptor, plan: &mut ImagePlan, depth: u32) 
     if plan.manifests.iter().any(|m| m.digest == d.digest) {
         return Ok(());
     }
-    let bytes = index.read_verified(&d.digest, crate::MAX_MANIFEST as u64)?;
+    let bytes = index.read_verified(&d.digest, MAX_MANIFEST as u64)?;
     let invalid = |e: serde_json::Error| RegistryError::Invalid(format!("{} ({}): {e}", d.digest, d.media_type));
     if media_types::is_index(&d.media_type) {
         let idx: ImageIndex = serde_json::from_slice(&bytes).map_err(invalid)?;
@@ -157,12 +156,9 @@ fn walk(index: &ArchiveIndex, d: &Descriptor, plan: &mut ImagePlan, depth: u32) 
 /// Reads the OCI index and every manifest of a bundle whose BOM is trusted: each manifest is
 /// reached by digest from the signed BOM and checked against that digest, so the plan is
 /// trustworthy without reading any layer.
-fn plan_all(
-    bundle: &dyn genesis_trust::SignedBom,
-    destination: &Destination,
-) -> Result<(Arc<ArchiveIndex>, Vec<ImagePlan>)> {
+fn plan_all(bundle: &dyn SignedBom, destination: &Destination) -> Result<(Arc<ArchiveIndex>, Vec<ImagePlan>)> {
     let bom = bundle.signed_bom();
-    let index = Arc::new(ArchiveIndex::open(bundle, &Default::default())?);
+    let index = Arc::new(bundle.archive_index(&Default::default())?);
     let layout = index.layout_index(bom)?.unwrap_or_else(|| ImageIndex {
         schema_version: 2,
         media_type: None,
@@ -189,11 +185,7 @@ pub struct LoadPlan {
 impl LoadPlan {
     /// Plans the load of `bundle` into `destination`, asking the registry (HEAD, a few at a
     /// time) which blobs it has.
-    pub async fn new(
-        bundle: &dyn genesis_trust::SignedBom,
-        registry: &Registry,
-        destination: &Destination,
-    ) -> Result<LoadPlan> {
+    pub async fn new(bundle: &dyn SignedBom, registry: &Registry, destination: &Destination) -> Result<LoadPlan> {
         let (index, images) = plan_all(bundle, destination)?;
         let pairs: BTreeSet<(String, Digest)> = blob_pairs(&images).collect();
         let answers = futures_util::stream::iter(pairs.into_iter().map(|(repo, digest)| async move {

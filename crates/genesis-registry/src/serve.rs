@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use genesis_trust::CheckedBundle;
-use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, media_types};
+use genesis_bundle::{ArchiveIndex, ArchiveRange, image_top};
+use genesis_trust::{CheckedBundle, SignedBom as _};
+use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, MAX_MANIFEST, media_types};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -28,7 +29,6 @@ use hyper::body::Frame;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-use crate::archive_blobs::{ArchiveIndex, ArchiveRange, image_top};
 use crate::{RegistryError, Result};
 
 /// Response body type of the server.
@@ -184,12 +184,11 @@ impl Served {
     /// archive, read through a cache of up to `frame_cache` bytes of decompressed frames),
     /// referrers (manifests with a `subject`).
     pub fn new(bundle: &CheckedBundle, frame_cache: u64) -> Result<Served> {
-        let index =
-            ArchiveIndex::open(bundle, &Default::default())?.pinned(bundle.stamp()).with_frame_cache(frame_cache);
+        let index = bundle.archive_index(&Default::default())?.pinned(bundle.stamp()).with_frame_cache(frame_cache);
         let mut repositories = BTreeMap::<String, Repository>::new();
         let mut manifests = Manifests::default();
         if let Some(layout) = index.layout_index(bundle.bom())? {
-            let read = |digest: &Digest| index.read_verified(digest, crate::MAX_MANIFEST as u64);
+            let read = |digest: &Digest| index.read_verified(digest, MAX_MANIFEST as u64).map_err(RegistryError::from);
             for image in &bundle.bom().images {
                 let reference: ImageReference =
                     image.reference.parse().map_err(|e| RegistryError::Invalid(format!("{e}")))?;

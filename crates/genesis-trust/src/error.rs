@@ -28,7 +28,7 @@ pub enum TrustError {
         reason: String,
     },
     /// A trust policy was built without any trusted key.
-    #[error("no trusted key: pass --key PUB (there is no default trust)")]
+    #[error("no trusted key (there is no default trust)")]
     NoTrustedKey,
 
     // ---- signatures
@@ -62,6 +62,10 @@ pub enum TrustError {
         /// Why.
         reason: String,
     },
+    /// A sigstore bundle verifies only with what the caller did not give: another kind of
+    /// signer, the transparency log ignored, or the pinned trusted root.
+    #[error("sigstore bundle refused: {0}")]
+    BundleNeeds(crate::sigstore::Needs),
     /// The detached `.sig` beside the archive does not verify.
     #[error("{}: detached signature does not verify against any trusted key (tried {tried})", path.display())]
     SidecarSignatureInvalid {
@@ -129,6 +133,7 @@ impl Classify for TrustError {
             | TrustError::BomSignatureInvalid { .. }
             | TrustError::PolicyViolation { .. }
             | TrustError::BundleRefused { .. }
+            | TrustError::BundleNeeds(_)
             | TrustError::SidecarSignatureInvalid { .. }
             | TrustError::SidecarDigestMismatch { .. }
             | TrustError::SidecarFormat { .. }

@@ -4,7 +4,8 @@
 //! after the BOM signature checked out.
 //!
 //! A third party can depend on this crate alone to verify a bundle: it pulls in no async
-//! runtime and no network code.
+//! runtime and no network code. `examples/verify.rs` is the whole path: open, verify with a
+//! policy, check or extract.
 //!
 //! ```
 //! use genesis_trust::{PrivateKey, TrustPolicy};
@@ -29,6 +30,12 @@ pub mod sigstore;
 mod verify;
 
 pub use error::{Result, TrustError};
+/// What the readers of a verified bundle give and take ([`SignedBom::archive_index`],
+/// [`CheckedBundle::export_images`]), re-exported so an embedder depends on this crate alone.
+pub use genesis_bundle::{ArchiveIndex, ArchiveRange, ExportedImage, RuntimeFormat};
+/// What [`UnverifiedBundle::open`] takes and [`TrustError::Bundle`] holds, re-exported so an
+/// embedder depends on this crate alone.
+pub use genesis_bundle::{BundleError, Limits};
 pub use keys::{KeyFingerprint, PrivateKey, PublicKey, decode_signature, encode_signature, key_pair_paths};
 pub use policy::TrustPolicy;
 pub use verify::{

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
-use genesis_bundle::seekable::SeekableFile;
+use genesis_bundle::danger::SeekableFile;
 use genesis_bundle::{Bom, BundleError, FileStamp, Limits, PayloadSink, SbomEntry};
 use genesis_types::BundlePath;
 

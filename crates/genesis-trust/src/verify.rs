@@ -41,7 +41,7 @@
 //! ```
 //!
 //! `SignedBom` is sealed, so no other type can claim to be signed. A type with the trait's
-//! three methods compiles:
+//! three required methods compiles:
 //!
 //! ```
 //! use std::path::{Path, PathBuf};
@@ -95,11 +95,15 @@
 //! }
 //! ```
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use genesis_bundle::danger::check_payload;
-use genesis_bundle::{ArchiveReader, Bom, Discard, FileDigest, FileStamp, Limits, PayloadSink, Staging, sha256};
-use genesis_types::Digest;
+use genesis_bundle::{
+    ArchiveIndex, ArchiveReader, Bom, Discard, ExportedImage, FileDigest, FileStamp, Limits, PayloadSink,
+    RuntimeFormat, Staging, sha256,
+};
+use genesis_types::{Digest, Platform};
 
 use crate::keys::{KeyFingerprint, decode_signature};
 use crate::policy::TrustPolicy;
@@ -203,6 +207,15 @@ pub trait SignedBom: sealed::Sealed {
     fn archive(&self) -> &Path;
     /// SHA-256 of the BOM's exact bytes.
     fn bom_sha256(&self) -> &Digest;
+
+    /// Where every file of the signed BOM lies in the archive, to read files in place through
+    /// its seek table (seekable zstd archives only), within `limits`; every file the BOM
+    /// lists must be there with its size. A small file read whole is checked against its
+    /// signed digest, and a blob that streams is hashed by whoever reads it. Outside
+    /// `genesis_bundle::danger`, the only way to an [`ArchiveIndex`].
+    fn archive_index(&self, limits: &Limits) -> genesis_bundle::Result<ArchiveIndex> {
+        genesis_bundle::danger::open_index(self.archive(), self.signed_bom(), limits)
+    }
 }
 
 /// The seal of [`SignedBom`]: a public trait in a private module, which other crates can
@@ -273,6 +286,23 @@ impl CheckedBundle {
     /// longer the one checked.
     pub fn stamp(&self) -> FileStamp {
         self.stamp
+    }
+
+    /// Writes the runnable images of this bundle (cosign signatures and other artifacts are
+    /// left out: a runtime cannot run them), read from its archive within `limits`, to `out`
+    /// as one archive a container runtime imports, in `format`, narrowed to `platform` when
+    /// given. A docker archive holds one platform per image, so a multi-platform image needs
+    /// `platform`. Every blob is hashed again on its way out, so bytes changed on disk since
+    /// the check never reach the runtime.
+    pub fn export_images(
+        &self,
+        limits: &Limits,
+        format: RuntimeFormat,
+        platform: Option<&Platform>,
+        out: &mut dyn Write,
+    ) -> genesis_bundle::Result<Vec<ExportedImage>> {
+        let index = self.archive_index(limits)?;
+        genesis_bundle::danger::export_images(&index, &self.bom, format, platform, out)
     }
 }
 

@@ -40,6 +40,10 @@ pub mod annotations {
     pub const ORIGINAL_REF: &str = "dev.genesis.image.original-ref";
 }
 
+/// Largest manifest or index accepted, from a registry or a bundle (the distribution spec
+/// suggests 4 MiB).
+pub const MAX_MANIFEST: usize = 4 << 20;
+
 /// An OCI content descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

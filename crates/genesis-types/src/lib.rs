@@ -21,7 +21,7 @@ mod platform;
 mod reference;
 
 pub use class::{Classify, ErrorClass};
-pub use descriptor::{Descriptor, ImageIndex, ImageManifest, annotations, media_types};
+pub use descriptor::{Descriptor, ImageIndex, ImageManifest, MAX_MANIFEST, annotations, media_types};
 pub use digest::{Algorithm, Digest};
 pub use path::BundlePath;
 pub use platform::Platform;

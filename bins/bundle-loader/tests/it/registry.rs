@@ -166,7 +166,8 @@ fn assert_refused_cleanly(
 /// last byte flipped, re-compressed frame by frame: well-formed, signed BOM intact, so only
 /// the content check of that one file can tell.
 fn with_entry_flipped(archive: &Path, entry: &str, out: &Path) -> PathBuf {
-    use genesis_bundle::seekable::{FRAME_SIZE, SeekableFile, SeekableWriter};
+    use genesis_bundle::danger::SeekableFile;
+    use genesis_bundle::{FRAME_SIZE, SeekableWriter};
     let mut s = SeekableFile::open(std::fs::File::open(archive).unwrap(), &Default::default()).unwrap();
     let entries = s.entries(&Default::default()).unwrap();
     let (header, offset) = entries.iter().find(|(h, _)| h.path == entry).unwrap();

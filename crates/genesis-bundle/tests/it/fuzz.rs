@@ -14,9 +14,14 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use genesis_bundle::seekable::{MAX_FRAME_SIZE, SeekTable, SeekableFile, max_compressed_frame, max_frames};
-use genesis_bundle::tar::{BLOCK, EntryKind, Header, file_header, padding, parse_header};
-use genesis_bundle::{ArchiveReader, BOM_SCHEMA, Bom, BundleError, Discard, FileEntry, Limits, ManifestEntry, sha256};
+use genesis_bundle::danger::SeekableFile;
+use genesis_bundle::test_support::{
+    EntryKind, Header, MAX_FRAME_SIZE, SeekTable, max_compressed_frame, max_frames, parse_header,
+};
+use genesis_bundle::{
+    ArchiveReader, BLOCK, BOM_SCHEMA, Bom, BundleError, Discard, FileEntry, Limits, ManifestEntry, file_header,
+    padding, sha256,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

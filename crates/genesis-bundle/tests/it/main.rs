@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 
-use genesis_bundle::seekable::{FRAME_SIZE, SeekableFile};
+use genesis_bundle::danger::SeekableFile;
 use genesis_bundle::{
-    ArchiveReader, BOM_SCHEMA, Bom, Compression, Content, FileEntry, Limits, WriteOptions, rfc3339, sha256,
+    ArchiveReader, BOM_SCHEMA, Bom, Compression, Content, FRAME_SIZE, FileEntry, Limits, WriteOptions, rfc3339, sha256,
     write_bundle,
 };
 use genesis_types::BundlePath;

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use genesis_bundle::seekable::{
-    FRAME_SIZE, FrameEntry, MAX_FRAME_SIZE, SeekTable, SeekableFile, SeekableWriter, max_frames,
+use genesis_bundle::danger::SeekableFile;
+use genesis_bundle::test_support::{FrameEntry, MAX_FRAME_SIZE, SeekTable, max_frames};
+use genesis_bundle::{
+    ArchiveReader, BLOCK, BundleError, END_OF_ARCHIVE, FRAME_SIZE, Limits, SeekableWriter, file_header, padding,
 };
-use genesis_bundle::tar::{BLOCK, END_OF_ARCHIVE, file_header, padding};
-use genesis_bundle::{ArchiveReader, BundleError, Limits};
 
 /// A header for `path` of type `kind` announcing `size` bytes in octal, with a valid
 /// checksum: everything but the type is what the writer emits.

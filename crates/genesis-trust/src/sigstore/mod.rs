@@ -29,6 +29,31 @@ pub enum LogPolicy {
     IgnoreUnsafe,
 }
 
+/// What a sigstore bundle needs to verify that the caller did not give
+/// ([`TrustError::BundleNeeds`]): the caller knows which of its options gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Needs {
+    /// Signed with a certificate (keyless): verify it with a [`Signer::Identity`].
+    #[error(
+        "the bundle is signed with a certificate (keyless); verify it with a certificate identity and its OIDC issuer"
+    )]
+    Identity,
+    /// Signed with a key, not a certificate: verify it with a [`Signer::Key`].
+    #[error("the bundle is signed with a key, not a certificate; verify it with a key")]
+    Key,
+    /// Key-signed with no log entry and no timestamp: it verifies only with
+    /// [`LogPolicy::IgnoreUnsafe`].
+    #[error(
+        "the bundle has no transparency-log entry and no timestamp; a key-signed air-gap bundle verifies only with the log ignored"
+    )]
+    LogIgnored,
+    /// A log entry or a certificate is checked against the pinned [`TrustedRoot`], and none
+    /// was given.
+    #[error("verifying a log entry or a certificate needs the pinned sigstore root (trusted_root.json)")]
+    Root,
+}
+
 fn invalid(what: impl Into<String>) -> TrustError {
     TrustError::BundleRefused { reason: what.into() }
 }
@@ -248,20 +273,12 @@ pub fn verify_bundle(
     let has_log = material["tlogEntries"].as_array().is_some_and(|a| !a.is_empty())
         || material["timestampVerificationData"]["rfc3161Timestamps"].as_array().is_some_and(|a| !a.is_empty());
     match signer {
-        Signer::Key(_) if has_certificate => Err(invalid(
-            "the bundle is signed with a certificate (keyless); verify it with --certificate-identity and --certificate-oidc-issuer",
-        )),
+        Signer::Key(_) if has_certificate => Err(TrustError::BundleNeeds(Needs::Identity)),
         Signer::Key(key) if log == LogPolicy::IgnoreUnsafe => verify_with_key_only(bundle, artifact, key),
-        Signer::Key(_) if !has_log => Err(invalid(
-            "the bundle has no transparency-log entry and no timestamp; a key-signed air-gap bundle verifies only with --insecure-ignore-tlog",
-        )),
-        Signer::Identity(_) if !has_certificate => {
-            Err(invalid("the bundle is signed with a key, not a certificate; verify it with --key"))
-        }
+        Signer::Key(_) if !has_log => Err(TrustError::BundleNeeds(Needs::LogIgnored)),
+        Signer::Identity(_) if !has_certificate => Err(TrustError::BundleNeeds(Needs::Key)),
         _ => {
-            let root = root.ok_or_else(|| {
-                invalid("verifying a log entry or a certificate needs the pinned sigstore root: pass --trusted-root trusted_root.json")
-            })?;
+            let root = root.ok_or(TrustError::BundleNeeds(Needs::Root))?;
             let signer = match signer {
                 Signer::Key(k) => transparency::Signer::Key(k),
                 Signer::Identity(i) => transparency::Signer::Identity(i),

@@ -5,15 +5,38 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod attestations;
+mod fixtures;
 mod fuzz;
 mod interop;
 
 use std::path::{Path, PathBuf};
 
-use genesis_trust::{PublicKey, TrustPolicy, decode_signature};
+use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle, VerifiedBundle, decode_signature};
+
+/// The committed fixtures (fixtures/README.md).
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// `fixtures/bundles/CASE/demo-0.1.0.tar.zst`.
+fn fixture_bundle(case: &str) -> PathBuf {
+    fixtures_dir().join("bundles").join(case).join("demo-0.1.0.tar.zst")
+}
+
+/// A policy trusting `fixtures/keys/test.pub`, the key every fixture bundle is signed with.
+fn test_policy() -> TrustPolicy {
+    let key = PublicKey::from_pem_file(&fixtures_dir().join("keys/test.pub")).unwrap();
+    TrustPolicy::from_keys(vec![key]).unwrap()
+}
+
+/// A fixture case opened and verified with [`test_policy`] and the default limits, as an
+/// embedder does (examples/verify.rs).
+fn verified(case: &str) -> genesis_trust::Result<VerifiedBundle> {
+    UnverifiedBundle::open(&fixture_bundle(case), &Default::default())?.verify(&test_policy())
+}
 
 fn vector(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/interop/cosign-key").join(name)
+    fixtures_dir().join("interop/cosign-key").join(name)
 }
 
 /// Whether `sig` over `artifact` verifies with `key`, or why it was refused.

@@ -1,0 +1,392 @@
+//! Files read straight out of a bundle's `.tar.zst` through its seek table, with no second
+//! copy on disk: what `load`, `serve` and the runtime export read blobs, manifests and charts
+//! with. An index is opened against a BOM taken on trust, so the way in for everyone but the
+//! verifier is `genesis_trust::SignedBom::archive_index`, on a bundle whose signature
+//! verified ([`crate::danger::open_index`] is the unchecked one). A file changed after
+//! verification is still caught: the uploader hashes what it reads, every small file read
+//! whole is checked against its digest, and an index pinned to the stamp of the checked file
+//! (the server's) refuses a file with another stamp.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use genesis_types::{Descriptor, Digest, ImageIndex, MAX_MANIFEST};
+
+use crate::seekable::{SeekableFile, is_seekable_zstd};
+use crate::{Bom, BundleError, FileStamp, ImageEntry, Limits, Result};
+
+/// Where every payload file of a bundle lies in its decompressed tar stream.
+#[derive(Debug, Clone)]
+pub struct ArchiveIndex {
+    path: PathBuf,
+    limits: Limits,
+    entries: HashMap<String, (u64, u64)>,
+    stamp: Option<FileStamp>,
+    cache: Option<Arc<FrameCache>>,
+}
+
+/// Walks the tar headers of the seekable zstd archive at `path` (only frames holding headers
+/// are decompressed) and checks that every file of `bom` is there with its size. `bom` is
+/// taken on trust: reached through [`crate::danger`].
+pub fn open_index(path: &Path, bom: &Bom, limits: &Limits) -> Result<ArchiveIndex> {
+    let mut s = open_seekable(path, limits)?;
+    let entries: HashMap<String, (u64, u64)> =
+        s.entries(limits)?.into_iter().map(|(h, offset)| (h.path, (offset, h.size))).collect();
+    for f in &bom.files {
+        match entries.get(f.path.as_str()) {
+            Some(&(_, size)) if size == f.size => {}
+            _ => return Err(BundleError::MissingEntry { path: f.path.clone() }),
+        }
+    }
+    Ok(ArchiveIndex { path: path.to_owned(), limits: limits.clone(), entries, stamp: None, cache: None })
+}
+
+impl ArchiveIndex {
+    /// Pins every later read to the archive as it was checked: a file whose stamp differs
+    /// (written, truncated, replaced since) is refused when a range is opened and when its
+    /// last bytes are read.
+    pub fn pinned(self, stamp: FileStamp) -> ArchiveIndex {
+        ArchiveIndex { stamp: Some(stamp), ..self }
+    }
+
+    /// Shares decompressed frames between every read of [`ArchiveRange::frames_at`], up to
+    /// `budget` bytes (0: none).
+    pub fn with_frame_cache(self, budget: u64) -> ArchiveIndex {
+        ArchiveIndex { cache: (budget > 0).then(|| Arc::new(FrameCache::new(budget))), ..self }
+    }
+
+    /// Offset and size of a file.
+    pub fn locate(&self, path: &str) -> Option<(u64, u64)> {
+        self.entries.get(path).copied()
+    }
+
+    /// A range of the decompressed archive (a file's bytes, from [`ArchiveIndex::locate`]).
+    pub fn range(&self, offset: u64, size: u64) -> ArchiveRange {
+        ArchiveRange {
+            path: self.path.clone(),
+            limits: self.limits.clone(),
+            offset,
+            size,
+            stamp: self.stamp,
+            cache: self.cache.clone(),
+        }
+    }
+
+    /// A blob of the bundle's OCI layout (`oci/blobs/<alg>/<hex>`).
+    pub fn blob(&self, digest: &Digest) -> Option<ArchiveRange> {
+        let (offset, size) = self.locate(&layout_path(digest))?;
+        Some(self.range(offset, size))
+    }
+
+    /// The bundle's `oci/index.json`, checked against the BOM; `None` when it has none.
+    pub fn layout_index(&self, bom: &Bom) -> Result<Option<ImageIndex>> {
+        let Some(f) = bom.files.iter().find(|f| f.path.as_str() == "oci/index.json") else { return Ok(None) };
+        let bytes = self.read_checked("oci/index.json", &f.sha256, MAX_MANIFEST as u64)?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| BundleError::Unusable(format!("oci/index.json: {e}")))
+    }
+
+    /// Reads a small blob whole, checking it against its digest.
+    pub fn read_verified(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+        self.read_checked(&layout_path(digest), digest, max)
+    }
+
+    /// Reads a small file whole, checking it against the SHA-256 the verified BOM lists.
+    pub fn read_checked(&self, path: &str, sha256: &Digest, max: u64) -> Result<Vec<u8>> {
+        let (offset, size) = self.locate(path).ok_or_else(|| BundleError::NotFound(format!("{path} in the bundle")))?;
+        if size > max {
+            return Err(BundleError::Unusable(format!("{path}: {size} bytes, more than {max}")));
+        }
+        let range = self.range(offset, size);
+        let mut bytes = Vec::with_capacity(size as usize);
+        range
+            .open_at(0, size)
+            .and_then(|mut r| r.read_to_end(&mut bytes))
+            .map_err(BundleError::io("reading", &self.path))?;
+        let actual = crate::sha256(&bytes);
+        if &actual != sha256 {
+            return Err(BundleError::ChangedSinceVerification {
+                what: format!("{path} in the bundle"),
+                expected: sha256.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Where a blob lies in a bundle: `oci/blobs/<alg>/<hex>`.
+pub fn layout_path(digest: &Digest) -> String {
+    format!("oci/{}", digest.blob_path())
+}
+
+/// The descriptor of `image` in the layout's index.
+pub fn image_top(layout: &ImageIndex, image: &ImageEntry) -> Result<Descriptor> {
+    layout
+        .manifests
+        .iter()
+        .find(|d| d.digest == image.digest)
+        .cloned()
+        .ok_or_else(|| BundleError::Unusable(format!("image {} is not in oci/index.json", image.reference)))
+}
+
+fn open_seekable(path: &Path, limits: &Limits) -> Result<SeekableFile> {
+    let file = File::open(path).map_err(BundleError::io("opening", path))?;
+    if is_seekable_zstd(&file).map_err(BundleError::io("reading", path))? {
+        SeekableFile::open(file, limits)
+    } else {
+        Err(BundleError::NotSeekable { path: path.to_owned() })
+    }
+}
+
+/// A byte range of the decompressed archive.
+#[derive(Debug, Clone)]
+pub struct ArchiveRange {
+    path: PathBuf,
+    limits: Limits,
+    /// Offset in the decompressed stream.
+    pub offset: u64,
+    /// Length.
+    pub size: u64,
+    stamp: Option<FileStamp>,
+    cache: Option<Arc<FrameCache>>,
+}
+
+impl ArchiveRange {
+    fn open_file(&self) -> io::Result<SeekableFile> {
+        let file = open_seekable(&self.path, &self.limits).map_err(io::Error::other)?;
+        self.check_stamp(&file)?;
+        Ok(file)
+    }
+
+    fn check_stamp(&self, file: &SeekableFile) -> io::Result<()> {
+        match self.stamp {
+            Some(expected) if FileStamp::of(file.file())? != expected => Err(io::Error::other(format!(
+                "{} changed on disk since it was verified; verify it again",
+                self.path.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// A reader of `len` bytes starting `skip` bytes into the range.
+    pub fn open_at(&self, skip: u64, len: u64) -> io::Result<RangeReader> {
+        let (pos, end) = self.bounds(skip, len);
+        Ok(RangeReader { file: self.open_file()?, pos, end })
+    }
+
+    /// `len` bytes starting `skip` bytes into the range, as parts of decompressed frames:
+    /// what a server sends without copying.
+    pub fn frames_at(&self, skip: u64, len: u64) -> io::Result<FrameSlices> {
+        let (pos, end) = self.bounds(skip, len);
+        Ok(FrameSlices { file: self.open_file()?, pos, end, range: self.clone() })
+    }
+
+    fn bounds(&self, skip: u64, len: u64) -> (u64, u64) {
+        (self.offset + skip, self.offset + skip + len.min(self.size.saturating_sub(skip)))
+    }
+}
+
+/// Sequential reads over a range of a seekable archive.
+pub struct RangeReader {
+    file: SeekableFile,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for RangeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min((self.end - self.pos).min(1 << 20) as usize);
+        if n == 0 {
+            return Ok(0);
+        }
+        self.file.read_exact_at(self.pos, &mut buf[..n]).map_err(io::Error::other)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// The frames of a range, each with the part of it inside the range. The file's stamp is
+/// checked again before the last part is handed out, so a range read while the file was
+/// changed ends in an error instead of its last bytes.
+pub struct FrameSlices {
+    file: SeekableFile,
+    pos: u64,
+    end: u64,
+    range: ArchiveRange,
+}
+
+impl Iterator for FrameSlices {
+    type Item = io::Result<(Arc<Vec<u8>>, std::ops::Range<usize>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let file = &mut self.file;
+        let frame = file.frame_index(self.pos).and_then(|(idx, start)| {
+            let frame = match &self.range.cache {
+                Some(cache) => cache.get(idx, || file.frame(idx))?,
+                None => file.frame(idx)?,
+            };
+            Ok((start, frame))
+        });
+        let item = frame.map_err(io::Error::other).and_then(|(start, frame)| {
+            let from = (self.pos - start) as usize;
+            let to = frame.len().min((self.end - start) as usize);
+            self.pos = start + to as u64;
+            if self.pos >= self.end {
+                self.range.check_stamp(&self.file)?;
+            }
+            Ok((frame, from..to))
+        });
+        if item.is_err() {
+            self.pos = self.end;
+        }
+        Some(item)
+    }
+}
+
+/// Decompressed frames shared by every response of a server, so a layer pulled by many
+/// nodes (at once or one after another) is decompressed once while it stays cached. Frames
+/// past the budget go least recently used first; two readers of a frame that is not cached
+/// wait for one decompression.
+struct FrameCache {
+    budget: u64,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    used: u64,
+    clock: u64,
+    frames: HashMap<usize, (u64, Arc<Vec<u8>>)>,
+    loading: HashMap<usize, Arc<Mutex<()>>>,
+}
+
+impl CacheState {
+    fn hit(&mut self, idx: usize) -> Option<Arc<Vec<u8>>> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.frames.get_mut(&idx).map(|(used, frame)| {
+            *used = clock;
+            Arc::clone(frame)
+        })
+    }
+}
+
+impl std::fmt::Debug for FrameCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FrameCache({} bytes)", self.budget)
+    }
+}
+
+impl FrameCache {
+    fn new(budget: u64) -> FrameCache {
+        FrameCache { budget, state: Mutex::default() }
+    }
+
+    /// Frame `idx`, from the cache or from `load`.
+    fn get(&self, idx: usize, load: impl FnOnce() -> Result<Arc<Vec<u8>>>) -> Result<Arc<Vec<u8>>> {
+        let loading = {
+            let mut state = self.state.lock().expect("not poisoned");
+            if let Some(frame) = state.hit(idx) {
+                return Ok(frame);
+            }
+            Arc::clone(state.loading.entry(idx).or_default())
+        };
+        let _one_at_a_time = loading.lock().expect("not poisoned");
+        if let Some(frame) = self.state.lock().expect("not poisoned").hit(idx) {
+            return Ok(frame);
+        }
+        let frame = load();
+        let mut state = self.state.lock().expect("not poisoned");
+        state.loading.remove(&idx);
+        let frame = frame?;
+        let size = frame.len() as u64;
+        if size <= self.budget {
+            while state.used + size > self.budget {
+                let Some(oldest) = state.frames.iter().min_by_key(|(_, (used, _))| *used).map(|(i, _)| *i) else {
+                    break;
+                };
+                let (_, evicted) = state.frames.remove(&oldest).expect("just found");
+                state.used -= evicted.len() as u64;
+            }
+            state.used += size;
+            let clock = state.clock;
+            state.frames.insert(idx, (clock, Arc::clone(&frame)));
+        }
+        Ok(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn frame(byte: u8) -> Result<Arc<Vec<u8>>> {
+        Ok(Arc::new(vec![byte; 100]))
+    }
+
+    #[test]
+    fn concurrent_readers_of_a_frame_wait_for_one_decompression() {
+        let cache = Arc::new(FrameCache::new(1000));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let readers: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, loads) = (Arc::clone(&cache), Arc::clone(&loads));
+                std::thread::spawn(move || {
+                    cache
+                        .get(7, || {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            frame(7)
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        for r in readers {
+            assert_eq!(r.join().unwrap()[0], 7);
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn past_its_budget_the_least_recently_used_frame_goes() {
+        let cache = FrameCache::new(300);
+        let loads = AtomicUsize::new(0);
+        let get = |idx: usize| {
+            cache
+                .get(idx, || {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    frame(idx as u8)
+                })
+                .unwrap()
+        };
+        for idx in [0, 1, 2, 0, 3] {
+            get(idx);
+        }
+        // 3 evicted 1 (0 was used after it); 0, 2 and 3 are still there.
+        assert_eq!(loads.load(Ordering::SeqCst), 4);
+        for idx in [0, 2, 3] {
+            get(idx);
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 4);
+        get(1);
+        assert_eq!(loads.load(Ordering::SeqCst), 5);
+        assert!(cache.state.lock().unwrap().used <= 300);
+    }
+
+    #[test]
+    fn a_failed_decompression_is_not_cached() {
+        let cache = FrameCache::new(300);
+        let failed = cache.get(0, || Err(BundleError::Corrupt { detail: "bad frame".into() }));
+        assert!(failed.is_err());
+        assert_eq!(cache.get(0, || frame(1)).unwrap()[0], 1);
+    }
+}

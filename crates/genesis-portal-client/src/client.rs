@@ -1,0 +1,749 @@
+//! The portal client `genesis login / releases / pull` use: bearer-key calls, and downloads
+//! that hash while they stream, resume with `Range`, and land atomically.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use genesis_bundle::Progress;
+use genesis_types::{Classify, ErrorClass};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, ETAG, IF_RANGE, LOCATION, RANGE};
+use sha2::{Digest as _, Sha256};
+
+use crate::protocol::{
+    API, ApiError, Artifact, ArtifactKind, BOOTSTRAP_PACK, ExportRequest, ExportState, ExportStatus, ReleaseDetail,
+    ReleaseSummary, WhoAmI, valid_artifact_name,
+};
+
+/// What went wrong talking to the portal.
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    /// The portal could not be reached or the connection broke.
+    #[error("cannot reach the portal at {url}: {source}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// 401: the key is unknown, expired or revoked.
+    #[error("the portal refused the license key: {0}")]
+    Unauthorized(String),
+    /// 403: the key lacks the scope or the entitlement.
+    #[error("the portal denied access: {0}")]
+    Forbidden(String),
+    /// 404.
+    #[error("not found on the portal: {0}")]
+    NotFound(String),
+    /// Any other unexpected answer.
+    #[error("the portal answered {status} to {url}: {message}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: StatusCode,
+        /// The body's message.
+        message: String,
+    },
+    /// Downloaded bytes do not match the digest the portal published.
+    #[error(
+        "{name}: the download does not match the published digest (expected sha256:{expected}, got sha256:{actual}); it was discarded"
+    )]
+    DigestMismatch {
+        /// The artifact.
+        name: String,
+        /// Published SHA-256.
+        expected: String,
+        /// What arrived.
+        actual: String,
+    },
+    /// A local file could not be read or written.
+    #[error("{context} {path}: {source}")]
+    Io {
+        /// What we were doing.
+        context: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something we cannot work with (bad URL, unsafe artifact name, malformed answer).
+    #[error("{0}")]
+    Invalid(String),
+    /// A portal URL that is neither `https://` nor an allowed `http://`.
+    #[error("portal URL `{url}`: scheme `{scheme}`; use https:// (plain http only to loopback or when allowed)")]
+    Scheme {
+        /// The URL.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// A release version that several entitled products have, and no product was named.
+    #[error("release {version} exists for several products ({})", products.join(", "))]
+    AmbiguousRelease {
+        /// The version.
+        version: String,
+        /// The products that have it.
+        products: Vec<String>,
+    },
+    /// No login is stored: nothing to reach a portal with.
+    #[error("not logged in to a portal ({} does not exist)", path.display())]
+    NotLoggedIn {
+        /// Where the login would be.
+        path: PathBuf,
+    },
+    /// The stored login cannot be read back.
+    #[error("{} is damaged: run `genesis login` again", path.display())]
+    DamagedCredentials {
+        /// The credentials file.
+        path: PathBuf,
+        /// Why it does not parse.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+type Result<T, E = PortalError> = std::result::Result<T, E>;
+
+/// A portal that cannot be reached or answers unexpectedly is a network failure; a refused key,
+/// a denied entitlement and a download that does not match its digest are verdicts.
+impl Classify for PortalError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            PortalError::Transport { .. } | PortalError::Status { .. } => ErrorClass::Network,
+            PortalError::Unauthorized(_) | PortalError::Forbidden(_) | PortalError::DigestMismatch { .. } => {
+                ErrorClass::Verdict
+            }
+            PortalError::NotFound(_) => ErrorClass::NotFound,
+            PortalError::Io { source, .. } => source.class(),
+            PortalError::Invalid(_)
+            | PortalError::Scheme { .. }
+            | PortalError::AmbiguousRelease { .. }
+            | PortalError::NotLoggedIn { .. }
+            | PortalError::DamagedCredentials { .. } => ErrorClass::Input,
+        }
+    }
+}
+
+/// Turns an I/O error on `path` into [`PortalError::Io`].
+pub(crate) fn io(context: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PortalError {
+    let path = path.to_owned();
+    move |source| PortalError::Io { context, path, source }
+}
+
+/// Largest error body read from the portal: its JSON error is one message, and only the
+/// start of anything else is shown.
+const MAX_ERROR_BODY: usize = 64 << 10;
+/// Largest JSON answer read from the portal (release lists and details, export status).
+const MAX_JSON: usize = 4 << 20;
+/// Largest license file read from the portal: a DSSE envelope of a few KiB.
+const MAX_LICENSE: usize = 1 << 20;
+/// Redirects followed, all within the portal's origin.
+const MAX_REDIRECTS: usize = 10;
+
+/// A client of one portal with one license key.
+#[derive(Clone)]
+pub struct PortalClient {
+    base: String,
+    /// `base` parsed: its origin is the only one the client contacts.
+    base_url: reqwest::Url,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for PortalClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        write!(f, "PortalClient({})", self.base)
+    }
+}
+
+/// How one artifact download went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Downloaded {
+    /// The file was already there with the published digest: nothing was fetched.
+    AlreadyPresent,
+    /// Fetched; `resumed_from` bytes came from an earlier interrupted download.
+    Fetched {
+        /// Bytes kept from the partial file.
+        resumed_from: u64,
+    },
+}
+
+impl PortalClient {
+    /// A client for the portal at `base` (`https://…`; `http://` only for loopback or with
+    /// `allow_http`), trusting `ca_file` alone when given, else the system roots.
+    pub fn new(base: &str, key: &str, ca_file: Option<&Path>, allow_http: bool) -> Result<PortalClient> {
+        let base = base.trim_end_matches('/').to_owned();
+        let url = reqwest::Url::parse(&base).map_err(|e| PortalError::Invalid(format!("portal URL `{base}`: {e}")))?;
+        let loopback = url.host_str().is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]");
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_http || loopback => {}
+            other => {
+                return Err(PortalError::Scheme { url: base, scheme: other.to_owned() });
+            }
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = genesis_registry::tls_config(ca_file).map_err(|e| PortalError::Invalid(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(60))
+            .redirect(same_origin_redirects(url.clone()))
+            .no_proxy()
+            .use_preconfigured_tls(tls)
+            .build()
+            .map_err(|e| PortalError::Invalid(format!("HTTP client: {e}")))?;
+        Ok(PortalClient { base, base_url: url, key: key.to_owned(), http })
+    }
+
+    /// The portal URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The URL of a path the portal named (an artifact's `download_uri`): only a path on
+    /// the portal's own origin, so no answer of the portal sends the client, and its key,
+    /// anywhere else.
+    fn portal_url(&self, path: &str) -> Result<String> {
+        let url = self.url(path);
+        let same_origin = reqwest::Url::parse(&url).is_ok_and(|u| u.origin() == self.base_url.origin());
+        if !path.starts_with('/') || path.starts_with("//") || !same_origin {
+            return Err(PortalError::Invalid(format!(
+                "the portal named the download `{path}`, which is not a path on {}; it was not contacted",
+                self.base
+            )));
+        }
+        Ok(url)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response> {
+        let response = request
+            .header(AUTHORIZATION, format!("Bearer {}", self.key))
+            .send()
+            .await
+            .map_err(|source| PortalError::Transport { url: url.to_owned(), source })?;
+        if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(response);
+        }
+        let status = response.status();
+        if status.is_redirection() {
+            // Only a redirect off the portal's origin (not followed) or one too many gets here.
+            let target = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere");
+            let message = format!(
+                "a redirect to {target}, outside {}, was not followed: the client contacts only the portal",
+                self.base
+            );
+            return Err(PortalError::Status { url: url.to_owned(), status, message });
+        }
+        let message = match read_limited(response, MAX_ERROR_BODY, url).await {
+            Ok(body) => serde_json::from_slice::<ApiError>(&body)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(300).collect()),
+            Err(e) => e.to_string(),
+        };
+        Err(match status {
+            StatusCode::UNAUTHORIZED => PortalError::Unauthorized(message),
+            StatusCode::FORBIDDEN => PortalError::Forbidden(message),
+            StatusCode::NOT_FOUND => PortalError::NotFound(message),
+            status => PortalError::Status { url: url.to_owned(), status, message },
+        })
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let url = self.url(path);
+        let response = self.send(self.http.get(&url), &url).await?;
+        read_json(response, &url).await
+    }
+
+    /// Who the key belongs to; the way to check a key before storing it.
+    pub async fn whoami(&self) -> Result<WhoAmI> {
+        self.get_json(&format!("{API}/whoami")).await
+    }
+
+    /// The releases the key's organisation is entitled to, newest first.
+    pub async fn releases(&self) -> Result<Vec<ReleaseSummary>> {
+        self.get_json(&format!("{API}/releases")).await
+    }
+
+    /// One release. With no product, the one entitled release of that version.
+    pub async fn release(&self, version: &str, product: Option<&str>) -> Result<ReleaseDetail> {
+        let product = match product {
+            Some(p) => p.to_owned(),
+            None => {
+                let all = self.releases().await?;
+                let mut matching: Vec<_> = all.into_iter().filter(|r| r.version == version).collect();
+                match matching.len() {
+                    0 => return Err(PortalError::NotFound(format!("no release {version} you are entitled to"))),
+                    1 => matching.remove(0).product,
+                    _ => {
+                        let products = matching.into_iter().map(|r| r.product).collect();
+                        return Err(PortalError::AmbiguousRelease { version: version.to_owned(), products });
+                    }
+                }
+            }
+        };
+        self.get_json(&format!("{API}/releases/{product}/{version}")).await
+    }
+
+    /// Asks the portal to stage a bootstrap pack of a release (seed 003; scope `export:write`).
+    pub async fn start_export(&self, request: &ExportRequest) -> Result<ExportStatus> {
+        let url = self.url(&format!("{API}/exports/airgap/bootstrap"));
+        let body = serde_json::to_vec(request).map_err(|e| PortalError::Invalid(e.to_string()))?;
+        let request = self.http.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        let response = self.send(request, &url).await?;
+        read_json(response, &url).await
+    }
+
+    /// An export's status (scope `export:read`).
+    pub async fn export_status(&self, export_id: &str) -> Result<ExportStatus> {
+        self.get_json(&format!("{API}/exports/airgap/bootstrap/{export_id}")).await
+    }
+
+    /// Polls an export every `interval` until it is ready (its status, and its pack as an
+    /// [`Artifact`] to [`PortalClient::download`]) or failed (an error with the portal's reason).
+    pub async fn wait_for_export(
+        &self,
+        export_id: &str,
+        interval: Duration,
+        timeout: Duration,
+    ) -> Result<(ExportStatus, Artifact)> {
+        let started = std::time::Instant::now();
+        loop {
+            let status = self.export_status(export_id).await?;
+            match status.status {
+                ExportState::Ready => {
+                    let (Some(sha256), Some(size), Some(download_uri)) =
+                        (status.artifact_sha256.clone(), status.size, status.download_uri.clone())
+                    else {
+                        return Err(PortalError::Invalid(format!("export {export_id} is ready without its digest")));
+                    };
+                    let pack =
+                        Artifact { name: BOOTSTRAP_PACK.into(), kind: ArtifactKind::Other, size, sha256, download_uri };
+                    return Ok((status, pack));
+                }
+                ExportState::Failed => {
+                    let reason = status.error.unwrap_or_default();
+                    return Err(PortalError::Invalid(format!(
+                        "the portal could not build export {export_id}: {reason}"
+                    )));
+                }
+                ExportState::Pending if started.elapsed() > timeout => {
+                    return Err(PortalError::Invalid(format!(
+                        "export {export_id} still pending after {} s; its status: {API}/exports/airgap/bootstrap/{export_id}",
+                        timeout.as_secs()
+                    )));
+                }
+                ExportState::Pending => tokio::time::sleep(interval).await,
+            }
+        }
+    }
+
+    /// The signed offline license file of the key's organisation.
+    pub async fn license_file(&self) -> Result<Vec<u8>> {
+        let url = self.url(&format!("{API}/license"));
+        let response = self.send(self.http.get(&url), &url).await?;
+        read_limited(response, MAX_LICENSE, &url).await
+    }
+
+    /// Downloads `artifact` into `dir` as `dir/NAME`: hashed while it streams, written to a
+    /// hidden partial file that a later call resumes with `Range`, renamed into place only
+    /// when size and SHA-256 match what the portal published. A mismatch deletes the partial
+    /// file (its bytes cannot be trusted to resume from).
+    pub async fn download(&self, artifact: &Artifact, dir: &Path, progress: &Progress) -> Result<Downloaded> {
+        if !valid_artifact_name(&artifact.name) {
+            return Err(PortalError::Invalid(format!("unsafe artifact name `{}` from the portal", artifact.name)));
+        }
+        if artifact.sha256.len() != 64
+            || !artifact.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(PortalError::Invalid(format!(
+                "{}: the portal's digest `{}` is not SHA-256 hex",
+                artifact.name, artifact.sha256
+            )));
+        }
+        let target = dir.join(&artifact.name);
+        // Named by digest too, so bytes of another file of the same name are never resumed.
+        let partial = dir.join(format!(".{}.{}.partial", artifact.name, &artifact.sha256[..12]));
+        if target.exists() && sha256_file(&target).map_err(io("reading", &target))?.0 == artifact.sha256 {
+            progress.add(artifact.size);
+            return Ok(Downloaded::AlreadyPresent);
+        }
+        let resumed = open_partial(&partial).map_err(io("opening", &partial))?;
+        let (mut hasher, mut offset) = match &resumed {
+            Some(file) if file.metadata().map_err(io("reading", &partial))?.len() <= artifact.size => {
+                hash_reader(file).map_err(io("reading", &partial))?
+            }
+            _ => (Sha256::new(), 0),
+        };
+        if offset == artifact.size && offset > 0 {
+            // Complete but not renamed (the previous run stopped in between).
+            if hex::encode(hasher.clone().finalize()) == artifact.sha256 {
+                std::fs::rename(&partial, &target).map_err(io("renaming into place", &target))?;
+                progress.add(offset);
+                return Ok(Downloaded::Fetched { resumed_from: offset });
+            }
+            (hasher, offset) = (Sha256::new(), 0);
+        }
+        let url = self.portal_url(&artifact.download_uri)?;
+        let mut request = self.http.get(&url);
+        if offset > 0 {
+            request =
+                request.header(RANGE, format!("bytes={offset}-")).header(IF_RANGE, format!("\"{}\"", artifact.sha256));
+        }
+        let response = self.send(request, &url).await?;
+        let resumed_from = match response.status() {
+            StatusCode::PARTIAL_CONTENT if content_range_start(&response) == Some(offset) => offset,
+            StatusCode::PARTIAL_CONTENT => {
+                return Err(PortalError::Invalid(format!("{url}: the portal resumed at another offset than {offset}")));
+            }
+            _ => {
+                // A full answer: the partial file (if any) is not resumable.
+                hasher = Sha256::new();
+                offset = 0;
+                0
+            }
+        };
+        if let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
+            && etag.trim_matches('"') != artifact.sha256
+        {
+            return Err(PortalError::Invalid(format!(
+                "{url}: the portal's ETag {etag} is not the published digest {}",
+                artifact.sha256
+            )));
+        }
+        progress.add(offset);
+        let file = match resumed {
+            Some(file) => {
+                if offset == 0 {
+                    // Not resumable: start over in the same file.
+                    file.set_len(0).map_err(io("truncating", &partial))?;
+                }
+                file
+            }
+            // Exclusively: whatever was planted at the name since is refused.
+            None => std::fs::OpenOptions::new()
+                .append(true)
+                .create_new(true)
+                .open(&partial)
+                .map_err(io("creating", &partial))?,
+        };
+        let left = artifact.size - offset;
+        let written = stream_to_file(response, file, &mut hasher, progress, &url, &partial, left).await?;
+        let actual = hex::encode(hasher.finalize());
+        if offset + written != artifact.size || actual != artifact.sha256 {
+            let _ = std::fs::remove_file(&partial);
+            return Err(PortalError::DigestMismatch {
+                name: artifact.name.clone(),
+                expected: artifact.sha256.clone(),
+                actual,
+            });
+        }
+        std::fs::rename(&partial, &target).map_err(io("renaming into place", &target))?;
+        Ok(Downloaded::Fetched { resumed_from })
+    }
+}
+
+/// Follows redirects only within the portal's origin. One elsewhere is not followed but
+/// answered as is, and [`PortalClient`] refuses it: the client contacts the portal alone.
+fn same_origin_redirects(portal: reqwest::Url) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if attempt.url().origin() == portal.origin() {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// Reads a response body of at most `limit` bytes, failing as soon as more arrive: every
+/// answer this client keeps in memory is read through here.
+async fn read_limited(mut response: reqwest::Response, limit: usize, url: &str) -> Result<Vec<u8>> {
+    let too_large = || PortalError::Invalid(format!("{url}: the portal's answer is larger than {limit} bytes"));
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|source| PortalError::Transport { url: url.to_owned(), source })?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads a JSON answer of at most [`MAX_JSON`] bytes.
+async fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::Response, url: &str) -> Result<T> {
+    let body = read_limited(response, MAX_JSON, url).await?;
+    serde_json::from_slice(&body).map_err(|e| PortalError::Invalid(format!("{url}: unexpected answer ({e})")))
+}
+
+/// Opens the partial file of an interrupted download, to resume it (`None` when there is
+/// none). Its name is predictable and its folder may be shared, so nothing planted there is
+/// read or written through: the open does not follow a symlink (`O_NOFOLLOW`), and it must
+/// be a regular file with no other name (a hard link would aim the appended bytes at
+/// another file). It is opened for appending, so resumed bytes land after the kept ones.
+fn open_partial(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let refuse = |what: &str| {
+        std::io::Error::other(format!(
+            "{what} sits where the partial download belongs and is never used; remove it to download again"
+        ))
+    };
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(_) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            return Err(refuse("a symbolic link"));
+        }
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refuse("something other than a regular file"));
+    }
+    if meta.nlink() != 1 {
+        return Err(refuse("a file with another name (a hard link)"));
+    }
+    Ok(Some(file))
+}
+
+/// The hasher state and length of what `file` holds (an interrupted download's bytes, to
+/// resume after).
+fn hash_reader(mut file: impl std::io::Read) -> std::io::Result<(Sha256, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    let mut len = 0;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok((hasher, len));
+        }
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+}
+
+/// Checks that each bundle's `.sha256` sidecar in `dir`, when there, names the digest the
+/// portal published for the bundle: a release whose metadata and sidecars disagree is not
+/// handed on.
+pub fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
+    for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
+        let sidecar = dir.join(format!("{}.sha256", bundle.name));
+        let Ok(text) = std::fs::read_to_string(&sidecar) else { continue };
+        let claimed = text.split_whitespace().next().unwrap_or_default();
+        if claimed != bundle.sha256 {
+            return Err(PortalError::DigestMismatch {
+                name: sidecar.display().to_string(),
+                expected: bundle.sha256.clone(),
+                actual: claimed.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// SHA-256 (hex) and length of a file.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let (hasher, len) = hash_reader(std::fs::File::open(path)?)?;
+    Ok((hex::encode(hasher.finalize()), len))
+}
+
+fn content_range_start(response: &reqwest::Response) -> Option<u64> {
+    let value = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
+    value.strip_prefix("bytes ")?.split('-').next()?.parse().ok()
+}
+
+/// Streams the body into `file`, hashing and writing on a blocking thread so that receiving,
+/// hashing and writing overlap on two cores. Bytes received before a broken connection are
+/// flushed to the partial file, so the next run resumes after them. A body longer than the
+/// `limit` bytes the published size leaves is stopped there.
+async fn stream_to_file(
+    response: reqwest::Response,
+    file: std::fs::File,
+    hasher: &mut Sha256,
+    progress: &Progress,
+    url: &str,
+    partial: &Path,
+    limit: u64,
+) -> Result<u64> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
+    let mut owned_hasher = std::mem::take(hasher);
+    let writer_path = partial.to_owned();
+    let writer_progress = progress.clone();
+    let writer = tokio::task::spawn_blocking(move || -> Result<(Sha256, u64)> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut written = 0u64;
+        while let Some(chunk) = receiver.blocking_recv() {
+            owned_hasher.update(&chunk);
+            out.write_all(&chunk).map_err(io("writing", &writer_path))?;
+            written += chunk.len() as u64;
+            writer_progress.add(chunk.len() as u64);
+        }
+        // No fsync, as for bundles (ARCHITECTURE.md, "Atomic output"): a file torn by a power
+        // loss fails its digest on the next `pull`, which fetches it again, and `verify`.
+        out.into_inner().map_err(|e| io("writing", &writer_path)(e.into_error()))?;
+        Ok((owned_hasher, written))
+    });
+    let mut body = response.bytes_stream();
+    let mut received = 0u64;
+    let mut failure = None;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(chunk) => {
+                received += chunk.len() as u64;
+                if received > limit {
+                    failure = Some(PortalError::Invalid(format!(
+                        "{url}: the portal sent more than the {limit} bytes its published size leaves; the \
+                         download was stopped"
+                    )));
+                    break;
+                }
+                if sender.send(chunk).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+            Err(source) => {
+                failure = Some(PortalError::Transport { url: url.to_owned(), source });
+                break;
+            }
+        }
+    }
+    drop(sender);
+    let (finished, written) = writer.await.map_err(|e| PortalError::Invalid(format!("writer thread: {e}")))??;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    *hasher = finished;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use genesis_testkit::http::{StandIn, respond, stream_body};
+    use sha2::Digest as _;
+
+    use super::*;
+
+    /// What a hostile portal stand-in sends as an endless body.
+    const ENDLESS: u64 = 100 << 20;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    }
+
+    fn client_of(portal: &StandIn) -> PortalClient {
+        PortalClient::new(&portal.url(), "sk_test_key", None, false).unwrap()
+    }
+
+    /// A portal stand-in that answers every request with `status` and an endless body, and
+    /// a client of it; the channel says how much of the body the client took before it hung
+    /// up.
+    fn endless_portal(status: &'static str) -> (StandIn, PortalClient, std::sync::mpsc::Receiver<u64>) {
+        let (sent, taken) = std::sync::mpsc::channel();
+        let portal = StandIn::start(move |_, conn| {
+            let _ = sent.send(stream_body(conn, status, b' ', ENDLESS));
+            Err(std::io::ErrorKind::ConnectionAborted.into())
+        });
+        let client = client_of(&portal);
+        (portal, client, taken)
+    }
+
+    fn artifact(download_uri: &str) -> Artifact {
+        let sha256 = hex::encode(Sha256::digest(b"x"));
+        Artifact { name: "x".into(), kind: ArtifactKind::Other, size: 1, sha256, download_uri: download_uri.into() }
+    }
+
+    #[test]
+    fn an_unreachable_portal_is_a_network_error_and_a_refused_key_a_verdict() {
+        let status = PortalError::Status { url: "u".into(), status: StatusCode::BAD_GATEWAY, message: String::new() };
+        let missing =
+            PortalError::Io { context: "reading", path: "x".into(), source: std::io::ErrorKind::NotFound.into() };
+        for (e, class) in [
+            (status, ErrorClass::Network),
+            (PortalError::Unauthorized("revoked".into()), ErrorClass::Verdict),
+            (PortalError::Forbidden("not entitled".into()), ErrorClass::Verdict),
+            (PortalError::NotFound("release 9.9.9".into()), ErrorClass::NotFound),
+            (PortalError::Invalid("not a URL".into()), ErrorClass::Input),
+            (missing, ErrorClass::NotFound),
+        ] {
+            assert_eq!(e.class(), class, "{e}");
+        }
+    }
+
+    #[test]
+    fn answers_are_read_up_to_their_limits_and_no_further() {
+        let runtime = runtime();
+        let (_portal, client, json_taken) = endless_portal("200 OK");
+        let json = runtime.block_on(client.whoami()).unwrap_err().to_string();
+        assert!(json.contains(&format!("larger than {MAX_JSON} bytes")), "{json}");
+        let (_portal, client, license_taken) = endless_portal("200 OK");
+        let license = runtime.block_on(client.license_file()).unwrap_err().to_string();
+        assert!(license.contains(&format!("larger than {MAX_LICENSE} bytes")), "{license}");
+        let (_portal, client, error_taken) = endless_portal("500 Internal Server Error");
+        let error = runtime.block_on(client.releases()).unwrap_err().to_string();
+        assert!(error.contains("answered 500"), "{error}");
+        assert!(error.contains(&format!("larger than {MAX_ERROR_BODY} bytes")), "{error}");
+        let (_portal, client, download_taken) = endless_portal("200 OK");
+        let dir = tempfile::tempdir().unwrap();
+        let download = runtime.block_on(client.download(&artifact("/v1/x"), dir.path(), &Progress::default()));
+        let download = download.unwrap_err().to_string();
+        assert!(download.contains("more than the 1 bytes its published size leaves"), "{download}");
+        drop(runtime);
+        for taken in [json_taken, license_taken, error_taken, download_taken] {
+            let taken = taken.recv_timeout(Duration::from_secs(30)).unwrap();
+            assert!(taken < ENDLESS / 4, "the client took {taken} bytes of an endless answer");
+        }
+    }
+
+    #[test]
+    fn a_redirect_off_the_portal_is_not_followed() {
+        let elsewhere = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"{}"));
+        let target = format!("{}{API}/whoami", elsewhere.url());
+        // The first hop stays on the portal, the second leaves it.
+        let portal = StandIn::start(move |request, conn| match request.target.as_str() {
+            "/v1/whoami" => respond(conn, "302 Found", &[("Location", "/v1/moved")], b""),
+            _ => respond(conn, "302 Found", &[("Location", target.as_str())], b""),
+        });
+        let error = runtime().block_on(client_of(&portal).whoami()).unwrap_err().to_string();
+        assert!(error.contains("was not followed"), "{error}");
+        let paths: Vec<_> = portal.seen().into_iter().map(|r| r.target).collect();
+        assert_eq!(paths, ["/v1/whoami", "/v1/moved"], "a redirect within the portal is followed");
+        assert!(elsewhere.seen().is_empty(), "the client followed the portal elsewhere: {:?}", elsewhere.seen());
+    }
+
+    #[test]
+    fn a_download_uri_off_the_portal_is_refused_without_contacting_anyone() {
+        let elsewhere = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"x"));
+        let portal = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"x"));
+        let client = client_of(&portal);
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = runtime();
+        let other = format!("127.0.0.1:{}", elsewhere.port);
+        for uri in [format!("@{other}/x"), format!("http://{other}/x"), format!("//{other}/x"), "x".into()] {
+            let error = runtime.block_on(client.download(&artifact(&uri), dir.path(), &Progress::default()));
+            let error = error.unwrap_err().to_string();
+            assert!(error.contains("which is not a path on"), "{uri}: {error}");
+        }
+        assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+        assert!(portal.seen().is_empty(), "{:?}", portal.seen());
+    }
+}

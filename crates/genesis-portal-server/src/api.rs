@@ -1,0 +1,671 @@
+//! The HTTP API (axum): bearer-key authentication, scopes and entitlements, release listing,
+//! downloads with `Range`/`ETag`/`Last-Modified`/304, the license file, seed 003's air-gap
+//! export endpoints (with their quota headers), `/metrics` and `/healthz`. Logs name the
+//! key's id, never the key.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt as _;
+use genesis_portal_client::Entitlement;
+use genesis_portal_client::protocol::{
+    API, ApiError, Artifact, ArtifactKind, BOOTSTRAP_PROFILE, ExportRequest, ExportState, ExportStatus, ReleaseDetail,
+    ReleaseSummary, Scope, WhoAmI,
+};
+use genesis_trust::PrivateKey;
+
+use crate::artifacts::Artifacts;
+use crate::config::PortalConfig;
+use crate::export::{Admission, Builds};
+use crate::metrics::{Metrics, RequestLabels};
+use crate::store::{Export, Release, Store, key_hash};
+use crate::{now, when};
+
+/// How the API behaves, beyond the data it serves.
+#[derive(Debug)]
+pub struct ApiConfig {
+    /// The key that signs the license files `GET /v1/license` hands out; without it the
+    /// portal issues none.
+    pub license_key: Option<PrivateKey>,
+    /// The one timestamp inside export packs (`SOURCE_DATE_EPOCH`).
+    pub source_date_epoch: u64,
+    /// Export packs an organisation may have building at once; more are answered 429.
+    pub max_exports_per_org: usize,
+    /// Seconds a built export pack is kept; then it is deleted and its status answers 410.
+    pub export_ttl_secs: i64,
+}
+
+/// What every handler shares: the portal's stores, its metrics and the export builds running.
+pub struct AppState {
+    /// Metadata.
+    pub(crate) store: Store,
+    /// Artifact bytes.
+    pub(crate) artifacts: Artifacts,
+    /// Metrics.
+    pub(crate) metrics: Arc<Metrics>,
+    /// The key that signs license files, when the vendor configured one.
+    pub(crate) license_key: Option<PrivateKey>,
+    /// Scratch space for export builds.
+    pub(crate) scratch: PathBuf,
+    /// The one timestamp inside export packs (`SOURCE_DATE_EPOCH`).
+    pub(crate) source_date_epoch: u64,
+    /// The export builds running now.
+    pub(crate) builds: Arc<Builds>,
+    /// Seconds a finished export is kept.
+    pub(crate) export_ttl_secs: i64,
+}
+
+impl AppState {
+    /// Opens the portal's metadata database and artifact store and empties its scratch space
+    /// (what a portal that was stopped mid-build left there): the state [`router`] serves.
+    pub async fn open(portal: &PortalConfig, config: ApiConfig) -> anyhow::Result<Arc<AppState>> {
+        let scratch = portal.data_dir()?.join("scratch");
+        let store = portal.open_store().await?;
+        let artifacts = portal.open_artifacts()?;
+        crate::export::clear_scratch(&scratch)?;
+        Ok(Arc::new(AppState {
+            store,
+            artifacts,
+            metrics: Arc::new(Metrics::new()),
+            license_key: config.license_key,
+            scratch,
+            source_date_epoch: config.source_date_epoch,
+            builds: Arc::new(Builds::new(config.max_exports_per_org)),
+            export_ttl_secs: config.export_ttl_secs,
+        }))
+    }
+}
+
+type Shared = Arc<AppState>;
+
+/// The portal's routes: the API of [`genesis_portal_client::protocol`], `/metrics` and
+/// `/healthz`.
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/releases", get(list_releases))
+        .route("/v1/releases/{product}/{version}", get(release_detail))
+        .route("/v1/releases/{product}/{version}/artifacts/{name}", get(download_artifact))
+        .route("/v1/license", get(license_file))
+        .route("/v1/exports/airgap/bootstrap", post(start_export))
+        .route("/v1/exports/airgap/bootstrap/{id}", get(export_status))
+        .route("/v1/exports/airgap/bootstrap/{id}/download", get(download_export))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), track))
+        .with_state(state)
+}
+
+/// An error answer: status plus an [`ApiError`] body.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
+        Failure { status, code, message: message.into() }
+    }
+    fn unauthorized(message: impl Into<String>) -> Failure {
+        Failure::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+    fn forbidden(message: impl Into<String>) -> Failure {
+        Failure::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    fn not_found(message: impl Into<String>) -> Failure {
+        Failure::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        tracing::error!(error = %format!("{e:#}"), "internal error");
+        Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the portal's log has the cause")
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut response =
+            (self.status, Json(ApiError { error: self.code.into(), message: self.message })).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"genesis-portal\""));
+        }
+        response
+    }
+}
+
+/// The authenticated caller: the key's organisation, id and scopes.
+pub struct Caller {
+    org: String,
+    key_id: String,
+    scopes: Vec<Scope>,
+    expires: i64,
+}
+
+impl Caller {
+    fn require(&self, scope: Scope) -> Result<(), Failure> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(Failure::forbidden(format!(
+                "key {} lacks the `{scope}` scope; ask the vendor for a key with it",
+                self.key_id
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &Shared) -> Result<Caller, Failure> {
+        let key = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                Failure::unauthorized("no license key: send `Authorization: Bearer sk_…` (`genesis login`)")
+            })?;
+        let record = state
+            .store
+            .key_by_hash(&key_hash(key.trim()))
+            .await?
+            .ok_or_else(|| Failure::unauthorized("unknown license key"))?;
+        if let Some(revoked) = record.revoked {
+            return Err(Failure::unauthorized(format!("license key {} was revoked on {}", record.id, when(revoked))));
+        }
+        if record.expires <= now() {
+            return Err(Failure::unauthorized(format!(
+                "license key {} expired on {}; ask the vendor for a new key",
+                record.id,
+                when(record.expires)
+            )));
+        }
+        tracing::debug!(org = %record.org, keyId = %record.id, "authenticated");
+        Ok(Caller { org: record.org, key_id: record.id, scopes: record.scopes, expires: record.expires })
+    }
+}
+
+/// Counts and logs every request by route template and status (never a header).
+async fn track(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state.metrics.requests.get_or_create(&RequestLabels { route: route.clone(), status }).inc();
+    tracing::info!(%method, %route, status, elapsedMs = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+}
+
+async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(WhoAmI { org: caller.org, key_id: caller.key_id, scopes: caller.scopes, expires: when(caller.expires) })
+}
+
+fn covers(entitlements: &[Entitlement], release: &Release) -> bool {
+    entitlements.iter().any(|e| e.covers(&release.product, &release.version))
+}
+
+/// The release, when it exists (404) and the caller's organisation is entitled to it (403).
+async fn entitled_release(state: &AppState, caller: &Caller, product: &str, version: &str) -> Result<Release, Failure> {
+    let release = state
+        .store
+        .release(product, version)
+        .await?
+        .ok_or_else(|| Failure::not_found(format!("no release {product} {version}")))?;
+    if !covers(&state.store.entitlements(&caller.org).await?, &release) {
+        return Err(Failure::forbidden(format!(
+            "organisation `{}` is not entitled to {product} {version}",
+            caller.org
+        )));
+    }
+    Ok(release)
+}
+
+async fn list_releases(State(state): State<Shared>, caller: Caller) -> Result<Json<Vec<ReleaseSummary>>, Failure> {
+    caller.require(Scope::ReleasesRead)?;
+    let entitlements = state.store.entitlements(&caller.org).await?;
+    let mut out = Vec::new();
+    for release in state.store.releases().await?.into_iter().filter(|r| covers(&entitlements, r)) {
+        let artifacts = state.store.artifacts(&release.product, &release.version).await?;
+        out.push(ReleaseSummary {
+            bundles: artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).count(),
+            size: artifacts.iter().map(|a| a.size).sum(),
+            published: when(release.published),
+            product: release.product,
+            version: release.version,
+        });
+    }
+    Ok(Json(out))
+}
+
+async fn release_detail(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((product, version)): Path<(String, String)>,
+) -> Result<Json<ReleaseDetail>, Failure> {
+    caller.require(Scope::ReleasesRead)?;
+    let release = entitled_release(&state, &caller, &product, &version).await?;
+    let artifacts = state
+        .store
+        .artifacts(&product, &version)
+        .await?
+        .into_iter()
+        .map(|a| Artifact {
+            download_uri: format!("{API}/releases/{product}/{version}/artifacts/{}", a.name),
+            name: a.name,
+            kind: a.kind,
+            size: a.size,
+            sha256: a.sha256,
+        })
+        .collect();
+    Ok(Json(ReleaseDetail {
+        product: release.product,
+        version: release.version,
+        published: when(release.published),
+        signer: release.signer,
+        artifacts,
+    }))
+}
+
+async fn download_artifact(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((product, version, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    caller.require(Scope::ReleasesRead)?;
+    let release = entitled_release(&state, &caller, &product, &version).await?;
+    let artifact = state
+        .store
+        .artifacts(&product, &version)
+        .await?
+        .into_iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| Failure::not_found(format!("{product} {version} has no artifact `{name}`")))?;
+    let object = Object {
+        key: Artifacts::release_key(&product, &version, &name),
+        sha256: artifact.sha256,
+        size: artifact.size,
+        modified: release.published,
+        content_type: "application/octet-stream",
+    };
+    serve_object(&state, &headers, object).await
+}
+
+/// A stored object to serve.
+struct Object {
+    key: String,
+    sha256: String,
+    size: u64,
+    modified: i64,
+    content_type: &'static str,
+}
+
+/// The byte range a `Range` header asks for: `Ok(None)` for the whole object (no header, a
+/// multi-range or a syntax we ignore, as RFC 9110 allows), `Err` when unsatisfiable.
+fn requested_range(value: &str, size: u64) -> Result<Option<Range<u64>>, ()> {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let range = match (first.trim().parse::<u64>().ok(), last.trim().parse::<u64>().ok()) {
+        (Some(first), _) if first >= size => return Err(()),
+        (Some(first), Some(last)) if last >= first => first..last.saturating_add(1).min(size),
+        (Some(first), None) if last.trim().is_empty() => first..size,
+        (None, Some(suffix)) if first.trim().is_empty() && suffix > 0 && size > 0 => size.saturating_sub(suffix)..size,
+        (None, Some(_)) if first.trim().is_empty() => return Err(()),
+        _ => return Ok(None),
+    };
+    Ok(Some(range))
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Serves an object with `ETag` (its SHA-256), `Last-Modified`, 304 on a matching
+/// `If-None-Match`, and single `Range`s (honoured only when an `If-Range` matches too).
+async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> Result<Response, Failure> {
+    let etag = format!("\"{}\"", object.sha256);
+    let last_modified =
+        httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(object.modified).unwrap_or(0)));
+    let common = |builder: http::response::Builder| {
+        builder
+            .header(header::ETAG, &etag)
+            .header(header::LAST_MODIFIED, &last_modified)
+            .header(header::ACCEPT_RANGES, "bytes")
+    };
+    if header_text(headers, header::IF_NONE_MATCH)
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim() == format!("W/{etag}")))
+    {
+        return Ok(common(Response::builder().status(StatusCode::NOT_MODIFIED)).body(Body::empty()).expect("valid"));
+    }
+    let if_range_holds = header_text(headers, header::IF_RANGE).is_none_or(|v| v.trim() == etag);
+    let range = match header_text(headers, header::RANGE).filter(|_| if_range_holds) {
+        Some(value) => match requested_range(value, object.size) {
+            Ok(range) => range,
+            Err(()) => {
+                return Ok(common(Response::builder().status(StatusCode::RANGE_NOT_SATISFIABLE))
+                    .header(header::CONTENT_RANGE, format!("bytes */{}", object.size))
+                    .body(Body::empty())
+                    .expect("valid"));
+            }
+        },
+        None => None,
+    };
+    let stream = state.artifacts.get(&object.key, range.clone()).await?;
+    let counted = state.metrics.download_bytes.clone();
+    let in_flight = InFlight::enter(&state.metrics);
+    let body = Body::from_stream(stream.map(move |chunk| {
+        let _held = &in_flight;
+        if let Ok(bytes) = &chunk {
+            counted.inc_by(bytes.len() as u64);
+        }
+        chunk
+    }));
+    let builder = common(Response::builder()).header(header::CONTENT_TYPE, object.content_type);
+    let response = match range {
+        Some(r) => builder
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end - 1, object.size))
+            .header(header::CONTENT_LENGTH, r.end - r.start),
+        None => builder.status(StatusCode::OK).header(header::CONTENT_LENGTH, object.size),
+    };
+    Ok(response.body(body).expect("valid response"))
+}
+
+/// Keeps `portal_downloads_in_flight` up while a download's body is alive.
+struct InFlight(prometheus_client::metrics::gauge::Gauge);
+
+impl InFlight {
+    fn enter(metrics: &Metrics) -> InFlight {
+        metrics.downloads_in_flight.inc();
+        InFlight(metrics.downloads_in_flight.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+async fn license_file(State(state): State<Shared>, caller: Caller) -> Result<Response, Failure> {
+    caller.require(Scope::ReleasesRead)?;
+    let key = state.license_key.as_ref().ok_or_else(|| {
+        Failure::not_found("this portal issues no license files (started without --license-signing-key)")
+    })?;
+    let license = crate::admin::license_for(&state.store, &caller.org, caller.expires).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], license.sign(key)).into_response())
+}
+
+/// Seconds a client over its export limit is asked to wait: a pack build takes seconds to
+/// minutes.
+const EXPORT_RETRY_AFTER_SECS: u32 = 30;
+
+/// Seed 003's quota headers, on every export answer: how many builds the organisation may run
+/// at once, and how many it may still start now.
+fn quota_headers(builds: &Builds, org: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(HeaderName::from_static("x-ratelimit-limit"), HeaderValue::from(builds.limit()));
+    headers.insert(HeaderName::from_static("x-ratelimit-remaining"), HeaderValue::from(builds.remaining(org)));
+    headers
+}
+
+/// When a finished export's pack is (or was) deleted.
+fn expires(state: &AppState, export: &Export) -> Option<i64> {
+    export.finished.map(|finished| finished.saturating_add(state.export_ttl_secs))
+}
+
+fn export_status_body(state: &AppState, export: &Export) -> ExportStatus {
+    let ready = export.status == ExportState::Ready;
+    ExportStatus {
+        export_id: export.id.clone(),
+        profile: BOOTSTRAP_PROFILE.into(),
+        status: export.status,
+        product: export.product.clone(),
+        version: export.version.clone(),
+        root_hash: export.root_hash.clone(),
+        artifact_sha256: export.sha256.clone(),
+        size: export.size,
+        download_uri: ready.then(|| format!("{API}/exports/airgap/bootstrap/{}/download", export.id)),
+        error: export.error.clone(),
+        expires: expires(state, export).map(when),
+    }
+}
+
+/// `202 Accepted` with the export's status, where to poll it, and the quota headers.
+fn accepted(state: &AppState, export: &Export) -> Response {
+    let location = format!("{API}/exports/airgap/bootstrap/{}", export.id);
+    let body = export_status_body(state, export);
+    (StatusCode::ACCEPTED, quota_headers(&state.builds, &export.org), [(header::LOCATION, location)], Json(body))
+        .into_response()
+}
+
+async fn start_export(
+    State(state): State<Shared>,
+    caller: Caller,
+    Json(request): Json<ExportRequest>,
+) -> Result<Response, Failure> {
+    caller.require(Scope::ExportWrite)?;
+    let product = request.product.unwrap_or_else(|| "genesis".into());
+    let release = entitled_release(&state, &caller, &product, &request.version).await?;
+    let export = Export {
+        id: format!("exp_{}", crate::random_hex(12)),
+        org: caller.org,
+        product,
+        version: request.version,
+        status: ExportState::Pending,
+        root_hash: None,
+        sha256: None,
+        size: None,
+        error: None,
+        created: now(),
+        finished: None,
+        expired: None,
+    };
+    let slot = match state.builds.admit(&export) {
+        Admission::Started(slot) => slot,
+        Admission::Running(building) => {
+            tracing::info!(exportId = %building.id, org = %building.org, keyId = %caller.key_id,
+                "export requested while the same release is being built: answered with that export");
+            return Ok(accepted(&state, &building));
+        }
+        Admission::Full => {
+            let limit = state.builds.limit();
+            tracing::info!(org = %export.org, keyId = %caller.key_id, limit, "export refused: the organisation's limit is reached");
+            let message = format!(
+                "organisation `{}` has {limit} export(s) building, its limit; retry after {EXPORT_RETRY_AFTER_SECS} s",
+                export.org
+            );
+            let error = ApiError { error: "too_many_exports".into(), message };
+            let retry_after = [(header::RETRY_AFTER, EXPORT_RETRY_AFTER_SECS.to_string())];
+            let quota = quota_headers(&state.builds, &export.org);
+            return Ok((StatusCode::TOO_MANY_REQUESTS, quota, retry_after, Json(error)).into_response());
+        }
+    };
+    state.store.insert_export(&export).await?;
+    tracing::info!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, org = %export.org, keyId = %caller.key_id, "export requested");
+    let response = accepted(&state, &export);
+    tokio::spawn(crate::export::build(Arc::clone(&state), export, release, slot));
+    Ok(response)
+}
+
+/// The caller's export `id`: 404 when it has none, 410 once its pack has expired.
+async fn caller_export(state: &AppState, caller: &Caller, id: &str) -> Result<Export, Failure> {
+    caller.require(Scope::ExportRead)?;
+    let export = match state.store.export(&caller.org, id).await? {
+        Some(export) => export,
+        // Admitted a moment ago and not recorded yet: a concurrent request got its id.
+        None => state.builds.running(&caller.org, id).ok_or_else(|| Failure::not_found(format!("no export {id}")))?,
+    };
+    match (export.expired, expires(state, &export)) {
+        (Some(deleted), _) => Err(gone(id, deleted)),
+        (None, Some(due)) if due <= now() => Err(gone(id, due)),
+        _ => Ok(export),
+    }
+}
+
+fn gone(id: &str, since: i64) -> Failure {
+    Failure::new(
+        StatusCode::GONE,
+        "gone",
+        format!("export {id} expired on {}: its pack is deleted; stage a new export", when(since)),
+    )
+}
+
+async fn export_status(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let export = caller_export(&state, &caller, &id).await?;
+    Ok((quota_headers(&state.builds, &caller.org), Json(export_status_body(&state, &export))).into_response())
+}
+
+async fn download_export(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let export = caller_export(&state, &caller, &id).await?;
+    let (Some(sha256), Some(size)) = (export.sha256, export.size) else {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "not_ready",
+            format!("export {id} is {}; poll its status until it is ready", serde_json::json!(export.status)),
+        ));
+    };
+    let object = Object {
+        key: Artifacts::export_key(&export.org, &id),
+        sha256,
+        size,
+        modified: export.created,
+        content_type: "application/gzip",
+    };
+    let mut response = serve_object(&state, &headers, object).await?;
+    response.headers_mut().extend(quota_headers(&state.builds, &caller.org));
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Json;
+    use axum::extract::FromRequest as _;
+    use genesis_portal_client::protocol::ExportRequest;
+    use genesis_testkit::fuzz::{damaged, edit};
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::requested_range;
+
+    #[test]
+    fn ranges_as_rfc_9110_reads_them() {
+        assert_eq!(requested_range("bytes=0-99", 1000), Ok(Some(0..100)));
+        assert_eq!(requested_range("bytes=900-", 1000), Ok(Some(900..1000)));
+        assert_eq!(requested_range("bytes=-100", 1000), Ok(Some(900..1000)));
+        assert_eq!(requested_range("bytes=990-2000", 1000), Ok(Some(990..1000)));
+        assert_eq!(requested_range("bytes=1000-", 1000), Err(()));
+        assert_eq!(requested_range("bytes=0-1,5-9", 1000), Ok(None), "multi-range: the whole object");
+        assert_eq!(requested_range("items=0-1", 1000), Ok(None));
+        assert_eq!(requested_range("bytes=5-1", 1000), Ok(None));
+    }
+
+    #[test]
+    fn a_range_to_the_largest_number_ends_at_the_object_and_nothing_of_an_empty_one_is_satisfiable() {
+        assert_eq!(requested_range(&format!("bytes=0-{}", u64::MAX), 10), Ok(Some(0..10)));
+        assert_eq!(requested_range("bytes=-5", 0), Err(()));
+        assert_eq!(requested_range("bytes=0-", 0), Err(()));
+    }
+
+    /// An export request body: well-formed, with a node replaced or removed, or damaged.
+    fn export_body() -> impl Strategy<Value = Vec<u8>> {
+        let valid = (proptest::option::of(r"\PC{0,12}"), r"\PC{0,12}").prop_map(|(product, version)| {
+            serde_json::to_vec(&json!({"product": product, "version": version})).unwrap()
+        });
+        prop_oneof![
+            valid.clone(),
+            (valid.clone(), edit()).prop_map(|(body, change)| {
+                let mut doc: Value = serde_json::from_slice(&body).unwrap();
+                change.apply(&mut doc);
+                serde_json::to_vec(&doc).unwrap()
+            }),
+            valid.prop_flat_map(damaged),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A served range is never empty and never past the object; anything else is the
+        /// whole object or unsatisfiable.
+        #[test]
+        fn any_range_header_gives_a_range_inside_the_object(
+            value in prop_oneof![
+                r"bytes= ?[0-9]{0,21} ?- ?[0-9]{0,21}(,[0-9]{0,3}-[0-9]{0,3})?",
+                (any::<u64>(), any::<u64>()).prop_map(|(first, last)| format!("bytes={first}-{last}")),
+                any::<u64>().prop_map(|suffix| format!("bytes=-{suffix}")),
+                r"\PC{0,30}",
+            ],
+            size in prop_oneof![Just(0u64), Just(1u64), 0u64..4096, any::<u64>()],
+        ) {
+            if let Ok(Some(range)) = requested_range(&value, size) {
+                prop_assert!(range.start < range.end && range.end <= size, "{value:?} of {size} bytes gave {range:?}");
+            }
+        }
+
+        /// What the export endpoint's JSON extractor makes of a body: the request it names, or
+        /// a client error, never a panic.
+        #[test]
+        fn any_export_request_body_is_read_or_refused_as_a_client_error(body in export_body()) {
+            match Json::<ExportRequest>::from_bytes(&body) {
+                Ok(Json(request)) => {
+                    let doc: Value = serde_json::from_slice(&body).unwrap();
+                    prop_assert_eq!(doc["version"].as_str(), Some(request.version.as_str()));
+                }
+                Err(rejection) => prop_assert!(rejection.status().is_client_error(), "{rejection}"),
+            }
+        }
+    }
+
+    /// The extractor reads at most axum's default body limit (2 MiB): a larger body is
+    /// refused with 413 before it is parsed.
+    #[test]
+    fn an_export_request_body_past_the_limit_is_refused_unread() {
+        let body = format!("{{\"version\": \"{}\"}}", "1".repeat(3 << 20));
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rejection = runtime.block_on(Json::<ExportRequest>::from_request(request, &())).unwrap_err();
+        assert_eq!(rejection.status(), axum::http::StatusCode::PAYLOAD_TOO_LARGE, "{rejection}");
+    }
+}

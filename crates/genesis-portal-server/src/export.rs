@@ -1,0 +1,419 @@
+//! Seed 003's bootstrap pack: a release's bundles, verified again with the key they were
+//! published under, unpacked into `charts/`, `images/` (one OCI image layout with every
+//! bundle's images) and `signatures/` (the release's sidecars and provenance), plus
+//! `pack.json` naming each bundle by digest. Byte-stable: entries sorted by path, the
+//! canonical tar headers of the bundle format (0644/0755, uid/gid 0, mtime
+//! `SOURCE_DATE_EPOCH`), gzip with the same mtime, fixed level, no file name.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use flate2::{Compression, GzBuilder};
+use genesis_bundle::{BLOCK, END_OF_ARCHIVE, dir_header, file_header, padding};
+use genesis_portal_client::protocol::{ArtifactKind, BOOTSTRAP_PROFILE, ExportState};
+use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle};
+use sha2::{Digest as _, Sha256};
+
+use crate::api::AppState;
+use crate::artifacts::Artifacts;
+use crate::now;
+use crate::store::{Export, Release, StoredArtifact};
+
+/// What a finished pack is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pack {
+    /// SHA-256 over the `sha256sum` lines of every file, sorted by path.
+    pub root_hash: String,
+    /// SHA-256 of the `.tar.gz`.
+    pub sha256: String,
+    /// Its size.
+    pub size: u64,
+}
+
+/// An organisation and a release: what at most one running build is for.
+type BuildKey = (String, String, String);
+
+/// The export builds running in this process: at most one per organisation and release, and
+/// at most a fixed number per organisation, since each re-verifies and unpacks every bundle
+/// of its release. Kept in memory because a build runs in the process that started it.
+pub struct Builds {
+    per_org: usize,
+    running: Mutex<BTreeMap<BuildKey, Export>>,
+}
+
+/// The answer to a request for a new build.
+pub enum Admission {
+    /// Start it: the slot frees itself when dropped, however the build ends.
+    Started(Slot),
+    /// The organisation's export of that release is being built: this one.
+    Running(Export),
+    /// The organisation has as many builds running as it may.
+    Full,
+}
+
+/// A running build's place in [`Builds`].
+pub struct Slot {
+    builds: Arc<Builds>,
+    key: BuildKey,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.builds.lock().remove(&self.key);
+    }
+}
+
+impl Builds {
+    /// At most `per_org` builds at once per organisation.
+    pub fn new(per_org: usize) -> Builds {
+        Builds { per_org, running: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<BuildKey, Export>> {
+        // Every critical section is one map operation: a panic cannot leave it half-done.
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Admits a build of `export` (a new, pending export), unless its organisation is
+    /// building that release already or is at its limit.
+    pub fn admit(self: &Arc<Self>, export: &Export) -> Admission {
+        let mut running = self.lock();
+        let key = (export.org.clone(), export.product.clone(), export.version.clone());
+        if let Some(building) = running.get(&key) {
+            return Admission::Running(building.clone());
+        }
+        if running.keys().filter(|(org, _, _)| *org == export.org).count() >= self.per_org {
+            return Admission::Full;
+        }
+        running.insert(key.clone(), export.clone());
+        Admission::Started(Slot { builds: Arc::clone(self), key })
+    }
+
+    /// How many builds an organisation may run at once.
+    pub fn limit(&self) -> usize {
+        self.per_org
+    }
+
+    /// How many more builds `org` may start now.
+    pub fn remaining(&self, org: &str) -> usize {
+        self.per_org.saturating_sub(self.lock().keys().filter(|(o, _, _)| o == org).count())
+    }
+
+    /// `org`'s export `id` while it is being built (it may not be recorded yet).
+    pub fn running(&self, org: &str, id: &str) -> Option<Export> {
+        self.lock().values().find(|e| e.org == org && e.id == id).cloned()
+    }
+}
+
+/// Builds an export in the background, holding its slot, and records the outcome; the
+/// status endpoint shows it. The scratch space is gone before the outcome is recorded.
+pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, slot: Slot) {
+    let started = std::time::Instant::now();
+    let built = build_and_store(&state, &export, &release).await;
+    // Free the slot first: once the outcome is visible, a new export of the release may start.
+    drop(slot);
+    match built {
+        Ok(pack) => {
+            export.status = ExportState::Ready;
+            export.root_hash = Some(pack.root_hash.clone());
+            export.sha256 = Some(pack.sha256.clone());
+            export.size = Some(pack.size);
+            let elapsed = started.elapsed().as_millis() as u64;
+            state.metrics.exports_completed.inc();
+            state.metrics.export_duration_ms.observe(elapsed as f64);
+            tracing::info!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, rootHash = %pack.root_hash,
+                artifactSha256 = %pack.sha256, durationMs = elapsed, "export ready");
+        }
+        Err(e) => {
+            export.status = ExportState::Failed;
+            export.error = Some(format!("{e:#}"));
+            state.metrics.exports_failed.inc();
+            tracing::error!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, error = %format!("{e:#}"), "export failed");
+        }
+    }
+    export.finished = Some(now());
+    if let Err(e) = state.store.finish_export(&export).await {
+        tracing::error!(exportId = %export.id, error = %format!("{e:#}"), "recording the export's outcome");
+    }
+}
+
+async fn build_and_store(state: &AppState, export: &Export, release: &Release) -> anyhow::Result<Pack> {
+    std::fs::create_dir_all(&state.scratch)?;
+    // Removed on every way out: `?` below, or the explicit close at the end.
+    let work = tempfile::tempdir_in(&state.scratch).context("creating the export's scratch directory")?;
+    let inputs = work.path().join("in");
+    std::fs::create_dir(&inputs)?;
+    let artifacts = state.store.artifacts(&release.product, &release.version).await?;
+    // The bundles and their sidecars side by side, as the verifier expects them.
+    for a in &artifacts {
+        let key = Artifacts::release_key(&release.product, &release.version, &a.name);
+        let local = state.artifacts.local_copy(&key, &inputs).await?;
+        if local != inputs.join(&a.name) {
+            link_or_copy(&local, &inputs.join(&a.name))?;
+        }
+    }
+    let key = PublicKey::from_pem(&release.signer_pem, Path::new("the release's signer key"))?;
+    let out = work.path().join("pack.tar.gz");
+    let meta =
+        PackMeta { product: release.product.clone(), version: release.version.clone(), epoch: state.source_date_epoch };
+    let (inputs_for_pack, out_for_pack) = (inputs.clone(), out.clone());
+    let pack =
+        tokio::task::spawn_blocking(move || write_pack(&inputs_for_pack, &artifacts, &key, &meta, &out_for_pack))
+            .await??;
+    state.artifacts.put_file(&Artifacts::export_key(&export.org, &export.id), &out).await?;
+    // The unpacked bundles can be large: remove them on a blocking thread. The pack is stored
+    // by now, so a failure here is the portal's to log, not the export's.
+    let id = export.id.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = work.close() {
+            tracing::warn!(exportId = %id, error = %e, "removing the export's scratch directory");
+        }
+    })
+    .await?;
+    Ok(pack)
+}
+
+/// Deletes the packs of exports finished more than the retention time ago, at start and
+/// then every `min(retention, 1 min)`; their status then answers 410.
+pub async fn expire_finished(state: Arc<AppState>) {
+    let every = Duration::from_secs(u64::try_from(state.export_ttl_secs).unwrap_or(60).clamp(1, 60));
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = expire(&state).await {
+            tracing::error!(error = %format!("{e:#}"), "expiring exports");
+        }
+    }
+}
+
+async fn expire(state: &AppState) -> anyhow::Result<()> {
+    for (org, id) in state.store.exports_finished_by(now() - state.export_ttl_secs).await? {
+        // A failed build may have stored its pack before failing: delete whatever is there.
+        state.artifacts.delete(&Artifacts::export_key(&org, &id)).await?;
+        state.store.expire_export(&id, now()).await?;
+        tracing::info!(exportId = %id, org = %org, "export expired: its pack is deleted");
+    }
+    Ok(())
+}
+
+/// Removes whatever a stopped portal left in the scratch space (a build cut short by a
+/// crash or a kill), before any build starts.
+pub fn clear_scratch(scratch: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(scratch) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("clearing the scratch space {}", scratch.display())),
+    }
+    std::fs::create_dir_all(scratch).with_context(|| format!("creating {}", scratch.display()))
+}
+
+/// Where a pack carries a release artifact, if it does: the sidecars and provenance under
+/// `signatures/` (bundles are carried unpacked).
+pub fn pack_path(kind: ArtifactKind, name: &str) -> Option<String> {
+    matches!(
+        kind,
+        ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle | ArtifactKind::Provenance
+    )
+    .then(|| format!("signatures/{name}"))
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(drop))
+}
+
+/// What the pack says about itself in `pack.json`.
+#[derive(Debug, Clone)]
+pub struct PackMeta {
+    /// Product.
+    pub product: String,
+    /// Version.
+    pub version: String,
+    /// `SOURCE_DATE_EPOCH`: every mtime in the pack.
+    pub epoch: u64,
+}
+
+/// Verifies every bundle in `inputs` with `key`, then writes the pack to `out`.
+pub fn write_pack(
+    inputs: &Path,
+    artifacts: &[StoredArtifact],
+    key: &PublicKey,
+    meta: &PackMeta,
+    out: &Path,
+) -> anyhow::Result<Pack> {
+    let policy = TrustPolicy::from_keys(vec![key.clone()])?;
+    let unpacked = inputs.join(".unpacked");
+    std::fs::create_dir(&unpacked)?;
+    let mut files: BTreeMap<String, Source> = BTreeMap::new();
+    let mut index_entries = Vec::new();
+    let mut bundles = Vec::new();
+    for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
+        let target = unpacked.join(&bundle.name);
+        let report = UnverifiedBundle::open(&inputs.join(&bundle.name), &genesis_bundle::Limits::default())?
+            .verify(&policy)?
+            .extract(&target)
+            .with_context(|| format!("verifying {}", bundle.name))?;
+        bundles.push(serde_json::json!({
+            "name": bundle.name, "sha256": bundle.sha256, "bomSha256": report.bom_sha256.hex(), "signer": report.key.to_string(),
+        }));
+        add_tree(&mut files, &target.join("charts"), "charts")?;
+        add_tree(&mut files, &target.join("oci/blobs"), "images/blobs")?;
+        if let Ok(index) = std::fs::read(target.join("oci/index.json")) {
+            let index: serde_json::Value = serde_json::from_slice(&index).context("a bundle's oci/index.json")?;
+            index_entries.extend(index["manifests"].as_array().cloned().unwrap_or_default());
+        }
+    }
+    for a in artifacts {
+        if let Some(path) = pack_path(a.kind, &a.name) {
+            files.insert(path, Source::File(inputs.join(&a.name)));
+        }
+    }
+    index_entries
+        .sort_by_key(|m| (m["annotations"]["org.opencontainers.image.ref.name"].to_string(), m["digest"].to_string()));
+    index_entries.dedup();
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index_entries,
+    });
+    files.insert("images/index.json".into(), Source::Bytes(pretty(&index)));
+    files.insert("images/oci-layout".into(), Source::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()));
+    let pack_json = serde_json::json!({
+        "profile": BOOTSTRAP_PROFILE, "product": meta.product, "version": meta.version,
+        "sourceDateEpoch": meta.epoch, "bundles": bundles,
+    });
+    files.insert("pack.json".into(), Source::Bytes(pretty(&pack_json)));
+    write_tar_gz(&files, meta.epoch, out)
+}
+
+fn pretty(value: &serde_json::Value) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(value).expect("JSON");
+    out.push(b'\n');
+    out
+}
+
+/// A pack entry's content.
+enum Source {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// Adds every file under `dir` as `prefix/…` (nothing when `dir` does not exist).
+fn add_tree(files: &mut BTreeMap<String, Source>, dir: &Path, prefix: &str) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().into_string().map_err(|n| anyhow::anyhow!("non-UTF-8 name {n:?}"))?;
+        let path = format!("{prefix}/{name}");
+        if entry.file_type()?.is_dir() {
+            add_tree(files, &entry.path(), &path)?;
+        } else {
+            files.insert(path, Source::File(entry.path()));
+        }
+    }
+    Ok(())
+}
+
+/// Counts and hashes what goes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn write_tar_gz(files: &BTreeMap<String, Source>, epoch: u64, out: &Path) -> anyhow::Result<Pack> {
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let hashing = HashingWriter { inner: std::io::BufWriter::new(file), hasher: Sha256::new(), len: 0 };
+    let mtime = u32::try_from(epoch).context("SOURCE_DATE_EPOCH beyond 2106")?;
+    let mut gz = GzBuilder::new().mtime(mtime).operating_system(255).write(hashing, Compression::new(6));
+    let mut listing = String::new();
+    let mut dirs_written = std::collections::BTreeSet::new();
+    for (path, source) in files {
+        for (i, _) in path.match_indices('/') {
+            let dir = format!("{}/", &path[..i]);
+            if dirs_written.insert(dir.clone()) {
+                gz.write_all(&dir_header(&dir, epoch)?)?;
+            }
+        }
+        let digest = match source {
+            Source::Bytes(b) => copy_entry(&mut gz, path, &mut b.as_slice(), b.len() as u64, epoch)?,
+            Source::File(p) => {
+                let len = std::fs::metadata(p)?.len();
+                let mut f = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
+                copy_entry(&mut gz, path, &mut f, len, epoch)?
+            }
+        };
+        listing.push_str(&format!("{digest}  {path}\n"));
+    }
+    gz.write_all(&END_OF_ARCHIVE)?;
+    let mut hashing = gz.finish()?;
+    hashing.flush()?;
+    hashing.inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(Pack {
+        root_hash: hex::encode(Sha256::digest(listing.as_bytes())),
+        sha256: hex::encode(hashing.hasher.finalize()),
+        size: hashing.len,
+    })
+}
+
+/// Writes one file entry, returning the SHA-256 of its content.
+fn copy_entry(
+    out: &mut impl Write,
+    path: &str,
+    content: &mut impl std::io::Read,
+    len: u64,
+    epoch: u64,
+) -> anyhow::Result<String> {
+    out.write_all(&file_header(path, len, epoch)?)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        let n = content.read(&mut buf[..left.min(1 << 20) as usize])?;
+        if n == 0 {
+            bail!("{path} ended early");
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    out.write_all(&[0u8; BLOCK][..padding(len)])?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_no_tar_header_holds_fails_the_pack_instead_of_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("{}.intoto.json", "p".repeat(120));
+        std::fs::write(dir.path().join(&name), b"{}").unwrap();
+        let artifact =
+            StoredArtifact { name: name.clone(), kind: ArtifactKind::Provenance, size: 2, sha256: "".into() };
+        let key = PublicKey::from_pem_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys/test.pub"))
+            .unwrap();
+        let meta = PackMeta { product: "genesis".into(), version: "0.1.0".into(), epoch: 0 };
+        let failed = write_pack(dir.path(), &[artifact], &key, &meta, &dir.path().join("pack.tar.gz")).unwrap_err();
+        assert!(
+            format!("{failed:#}").contains(&format!("\"signatures/{name}\" does not fit a tar header")),
+            "{failed:#}"
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! The vendor portal's reference server, as a library: the HTTP API of
+//! [`genesis_portal_client::protocol`] as an axum [`router`] over a metadata database
+//! (SQLite or PostgreSQL) and an artifact store (a directory or an S3 bucket), seed 003's
+//! air-gap export packs, `/metrics`, and the vendor's [`admin`] use cases. The
+//! `genesis-portal` binary parses arguments into these types and renders what they return.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use genesis_portal_server::{ApiConfig, AppState, PortalConfig, router};
+//!
+//! let portal = PortalConfig { data_dir: Some("/srv/portal".into()), ..PortalConfig::default() };
+//! let api = ApiConfig { license_key: None, source_date_epoch: 0, max_exports_per_org: 2, export_ttl_secs: 86_400 };
+//! let app: axum::Router = router(AppState::open(&portal, api).await?);
+//! # Ok(()) }
+//! ```
+
+pub mod admin;
+mod api;
+mod artifacts;
+mod config;
+mod export;
+mod metrics;
+mod publish;
+mod serve;
+mod store;
+
+use std::time::UNIX_EPOCH;
+
+use genesis_bundle::rfc3339;
+use rand_core::RngCore as _;
+
+pub use api::{ApiConfig, AppState, router};
+pub use artifacts::S3Config;
+pub use config::PortalConfig;
+pub use serve::{ServeConfig, TlsFiles, default_max_connections, serve};
+pub use store::{KeyRecord, StoredArtifact};
+
+/// The one timestamp inside export packs unless told otherwise: 2025-01-01T00:00:00Z, seed
+/// 003's pinned pack timestamp.
+pub const DEFAULT_SOURCE_DATE_EPOCH: u64 = 1_735_689_600;
+
+/// `n` random bytes, hex.
+fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0; n];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The current Unix time.
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A Unix time as RFC 3339.
+fn when(unix: i64) -> String {
+    rfc3339(u64::try_from(unix).unwrap_or(0))
+}
