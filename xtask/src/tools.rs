@@ -71,12 +71,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 }
 
 fn write_executable(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    use genesis_bundle::scratch::{Mode, atomic_write_with_mode};
+    atomic_write_with_mode(path, bytes, Mode::Exactly(0o755)).with_context(|| format!("writing {}", path.display()))
 }
 
 /// apt options that read only `sources` (one deb822 stanza) and keep every list under `w`,

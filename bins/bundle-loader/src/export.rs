@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use genesis_bundle::RuntimeFormat;
-use genesis_cli_support::verify::{VerifyArgs, check_bundle, refuse};
+use genesis_bundle::scratch::{AtomicFile, Durability, Mode};
+use genesis_cli_support::verify::{VerifyArgs, report_trust_error, verify_and_check_payload};
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_types::Platform;
 
@@ -39,9 +40,9 @@ pub struct ExportArgs {
 
 /// Runs `export`: exit 0 written, 1 verification refused.
 pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
-    let checked = match check_bundle(&args.verify) {
+    let checked = match verify_and_check_payload(&args.verify) {
         Ok(c) => c,
-        Err(e) => return refuse(&args.verify, e, "nothing was exported"),
+        Err(e) => return report_trust_error(&args.verify, e, "nothing was exported"),
     };
     let limits = args.verify.limits.limits();
     let format = match args.format {
@@ -53,23 +54,15 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("{} has no file name", target.display()))?;
     genesis_cli_support::interrupt::remove_on_interrupt(partial.clone());
     // Created exclusively: the output folder may be shared, and nothing planted at the
-    // scratch name is written through.
-    let written = genesis_bundle::scratch::create(&partial)
-        .with_context(|| format!("creating {}", partial.display()))
-        .and_then(|file| {
-            let mut out = BufWriter::with_capacity(1 << 20, file);
-            let images = checked.export_images(&limits, format, args.platform.as_ref(), &mut out)?;
-            out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", partial.display()))?;
-            std::fs::rename(&partial, target).with_context(|| format!("renaming into {}", target.display()))?;
-            Ok(images)
-        });
-    let images = match written {
-        Ok(images) => images,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
-        }
-    };
+    // scratch name is written through. Dropped on an error, it is removed.
+    let file = AtomicFile::create_at(target, partial.clone(), Mode::OfTarget)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let images = checked.export_images(&limits, format, args.platform.as_ref(), &mut out)?;
+    let file =
+        out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", partial.display()))?;
+    // Not synced, like every output its reader checks (decision 0024).
+    file.commit(Durability::CheckedOnRead).with_context(|| format!("renaming into {}", target.display()))?;
     match args.verify.output {
         OutputFormat::Json => print_json(&serde_json::json!({ "archive": target, "images": images }))?,
         OutputFormat::Text => {

@@ -1,15 +1,22 @@
-//! `bundle-loader load`: verify, then push every image into the cluster-local registry, and
-//! with `--apply` server-side apply the bundle's manifests (images rewritten to that registry).
+//! `bundle-loader load`: the flags become the arguments of [`genesis_kube::install`] (verify,
+//! push every image into the cluster-local registry, and with `--apply` server-side apply the
+//! bundle's manifests, images rewritten to that registry), whose report is printed as text or
+//! JSON.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::Context as _;
+use genesis_bundle::ProgressCounter;
 use genesis_cli_support::registry::RegistryArgs;
-use genesis_cli_support::verify::{VerifyArgs, refuse, refused, verify_signature};
+use genesis_cli_support::verify::{self, VerifyArgs, print_refusal, report_trust_error, verify_signature};
 use genesis_cli_support::{OutputFormat, exit, out, outln, print_json, progress};
-use genesis_kube::rewrite::{self, ImageMap};
-use genesis_kube::{ApplyOptions, ApplyReport, Cluster, InstallRecord, Outcome};
-use genesis_registry::{Destination, LoadPlan, RegistryError, load::DEFAULT_CONCURRENCY};
-use genesis_trust::SignedBom;
-use genesis_types::{Classify as _, ErrorClass};
+use genesis_kube::{
+    Applied, ApplyMode, Cluster, Evidence, InstallOptions, InstallProgress, InstallReport, InstallTarget, KubeError,
+    Outcome, Refusal,
+};
+use genesis_registry::Destination;
+use genesis_registry::load::DEFAULT_CONCURRENCY;
 
 /// Arguments of `load`.
 #[derive(Debug, clap::Args)]
@@ -58,16 +65,13 @@ pub struct LoadArgs {
 
 const NOT_LOADED: &str = "no image was loaded";
 
-/// Runs `load`: verify the BOM signature; if the registry already has every blob, check the
-/// attestations the policy judged (the SBOM, read by random access) and push the manifests
-/// (checked against the signed digests) without reading the rest of the payload;
-/// otherwise check the whole bundle, uploading the missing blobs in the same pass, and push
-/// the manifests once it checked out. Then, as asked, write the rewritten manifests and
-/// apply them.
+/// Runs `load`: verifies the BOM signature, installs the bundle as the flags say, and prints
+/// the report. A refused bundle is reported with what was therefore not done (exit 1).
 pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    // Connecting reads the credentials only: the cluster is first contacted after the load.
+    // Connecting reads the credentials only: the cluster is first contacted by the
+    // anti-rollback check, once the BOM signature verified and before any image is pushed.
     let cluster = match args.apply {
         true => Some(runtime.block_on(Cluster::connect(args.kubeconfig.as_deref()))?),
         false => None,
@@ -77,253 +81,89 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
     genesis_cli_support::announce_endpoints("bundle-loader", &endpoints);
     let verified = match verify_signature(&args.verify) {
         Ok(v) => v,
-        Err(e) => return refuse(&args.verify, e, NOT_LOADED),
+        Err(e) => return report_trust_error(&args.verify, e, NOT_LOADED),
     };
-    if let Some(cluster) = &cluster
-        && let Some(refusal) = runtime.block_on(downgrade(cluster, verified.signed_bom(), args.allow_downgrade))?
-    {
-        return Ok(refused(&args.verify.bundle, &refusal, NOT_LOADED));
-    }
-    let registry = args.connection.client(&args.registry.host)?;
-    // The plan reads the manifests from the archive: one that is damaged, or changed since its
-    // signature was checked, is a refusal like any other.
-    let plan = match runtime.block_on(LoadPlan::new(&verified, &registry, &args.registry)) {
-        Err(e) if e.class() == ErrorClass::Verdict => {
-            return Ok(refused(&args.verify.bundle, &e, NOT_LOADED));
-        }
-        other => other?,
-    };
-    let (summary, bundle, verification): (_, Box<dyn SignedBom>, _) = if plan.complete() {
-        let attested = match verified.check_attestations() {
-            Ok(a) => a,
-            Err(e) => return refuse(&args.verify, e, NOT_LOADED),
-        };
-        let summary = runtime.block_on(genesis_registry::push_manifests_only(plan, &registry))?;
-        let verification = Verification::payload_not_reread(&attested);
-        eprintln!(
-            "✓ signature OK (key {}); every blob is already in {}: payload not re-read",
-            verified.key(),
-            summary.registry
-        );
-        if args.verify.output == OutputFormat::Text {
-            for decision in &attested.policy {
-                eprintln!("✓ policy: {decision}");
-            }
-            eprintln!("  {verification}");
-        }
-        verified.mark_installed(&attested)?;
-        (summary, Box::new(verified), verification)
-    } else {
-        // One pass: the payload is checked and the missing blobs uploaded from it. A bar for
-        // the pass, then one per image: its blob bytes in place in the registry.
-        let bars = std::iter::once(("loading".to_owned(), verified.progress())).chain(plan.progress()).collect();
-        let _bars = progress::show_many(bars, args.verify.quiet);
-        let (checked, summary) =
-            match runtime.block_on(genesis_registry::load(verified, plan, &registry, args.concurrency)) {
-                Err(RegistryError::Refused(e)) => return refuse(&args.verify, *e, NOT_LOADED),
-                other => other?,
+    let target =
+        InstallTarget { registry: args.connection.client(&args.registry.host)?, destination: args.registry.clone() };
+    let stderr = StderrProgress { output: args.verify.output, quiet: args.verify.quiet, bars: Mutex::new(None) };
+    let installed =
+        runtime.block_on(genesis_kube::install(verified, &target, cluster.as_ref(), &options(args), &stderr));
+    match installed {
+        Ok(report) => print_report(&report, args.verify.output),
+        Err(KubeError::Refused(refusal)) => {
+            // Library messages name no flag: the one that gets past anti-rollback is added here.
+            let hint = match &refusal {
+                Refusal::Downgrade { .. } => "; pass --allow-downgrade to do it anyway",
+                _ => "",
             };
-        if args.verify.output == OutputFormat::Text {
-            eprint!("{}", genesis_cli_support::verify::render_text(checked.report()));
+            Ok(print_refusal(&args.verify.bundle, &format!("{refusal}{hint}"), NOT_LOADED))
         }
-        checked.mark_installed()?;
-        let verification = Verification::payload_checked(checked.report());
-        (summary, Box::new(checked), verification)
-    };
-    let charts = runtime.block_on(genesis_registry::charts::push_charts(&*bundle, &registry, &args.registry))?;
-    // Read back and rewritten once, for whichever of --manifests-out and --apply asks.
-    let manifests = if args.manifests_out.is_some() || cluster.is_some() {
-        rewrite::rewritten_manifests(&*bundle, &ImageMap::from_summary(&summary), &charts)?
-    } else {
-        Vec::new()
-    };
-    let rewritten = match &args.manifests_out {
-        Some(dir) => Some((dir, rewrite::write_rewritten_manifests(&manifests, dir)?)),
-        None => None,
-    };
-    let applied = match &cluster {
-        Some(cluster) => {
-            let mut applied =
-                runtime.block_on(apply_manifests(cluster, &*bundle, &manifests, &verification, args.dry_run))?;
-            if args.wait && applied.report.conflicts().next().is_none() {
-                let timeout = std::time::Duration::from_secs(args.timeout);
-                applied.readiness =
-                    runtime.block_on(genesis_kube::wait_ready(cluster, &applied.report.objects, timeout))?;
-            }
-            Some(applied)
-        }
-        None => None,
-    };
-    report(args, &summary, &verification, &charts, rewritten, applied.as_ref())
-}
-
-/// What a load verified of the bundle, in its report and in the cluster's install record:
-/// a re-load that did not read the payload again says so.
-#[derive(Debug)]
-struct Verification {
-    /// How much of the payload was read.
-    payload: &'static str,
-    /// The bundle's SBOM: `verified` (read and checked against the signed BOM) or `none`.
-    sbom: &'static str,
-    /// The SLSA provenance: `verified` or `none`.
-    provenance: &'static str,
-    /// The archive's `.sha256`, `.sig` and `.cosign.bundle`, which sign the whole file.
-    sidecars: &'static str,
-}
-
-impl Verification {
-    fn payload_checked(report: &genesis_trust::VerifyReport) -> Verification {
-        let payload = "every entry checked against the signed BOM";
-        Verification::new(payload, report.sbom.is_some(), report.provenance.is_some(), "checked when present")
-    }
-
-    fn payload_not_reread(attested: &genesis_trust::AttestationReport) -> Verification {
-        let payload = "not re-read, every blob already in the registry under its signed digest";
-        Verification::new(payload, attested.sbom.is_some(), attested.provenance.is_some(), "not checked")
-    }
-
-    fn new(payload: &'static str, sbom: bool, provenance: bool, sidecars: &'static str) -> Verification {
-        let state = |verified: bool| if verified { "verified" } else { "none" };
-        Verification { payload, sbom: state(sbom), provenance: state(provenance), sidecars }
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "payload": self.payload, "sbom": self.sbom, "provenance": self.provenance, "sidecars": self.sidecars,
-        })
+        Err(e) => Err(e.into()),
     }
 }
 
-impl std::fmt::Display for Verification {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "payload: {}; sbom: {}; provenance: {}; sidecars: {}",
-            self.payload, self.sbom, self.provenance, self.sidecars
-        )
+/// The install options the flags ask for.
+fn options(args: &LoadArgs) -> InstallOptions {
+    let apply = match (args.dry_run, args.wait) {
+        (true, _) => ApplyMode::DryRun,
+        (false, true) => ApplyMode::ApplyAndWait(Duration::from_secs(args.timeout)),
+        (false, false) => ApplyMode::Apply,
+    };
+    InstallOptions {
+        concurrency: args.concurrency,
+        manifests_out: args.manifests_out.clone(),
+        apply,
+        allow_downgrade: args.allow_downgrade,
     }
 }
 
-/// Anti-rollback from the cluster's install record of this bundle name: a newer version
-/// installed is a refusal, and so is a record or a version it cannot compare (never taken
-/// for "nothing installed"), unless allowed, which is said.
-async fn downgrade(
-    cluster: &Cluster,
-    bom: &genesis_bundle::Bom,
-    allowed: bool,
-) -> anyhow::Result<Option<anyhow::Error>> {
-    let (reason, note) = match genesis_kube::read_record(cluster, &bom.name).await {
-        Ok(None) => return Ok(None),
-        Ok(Some(installed)) => match (semver::Version::parse(&installed.version), semver::Version::parse(&bom.version))
-        {
-            (Ok(theirs), Ok(ours)) if ours >= theirs => return Ok(None),
-            (Ok(theirs), Ok(ours)) => (
-                format!(
-                    "{} {ours} is older than {theirs}, installed on {} (applied {})",
-                    bom.name,
-                    cluster.describe(),
-                    installed.applied_at
-                ),
-                format!("downgrading {} from {theirs} to {ours}", bom.name),
-            ),
-            (Err(e), _) => not_compared(format!(
-                "install record {}: the installed version {:?} is not a semantic version ({e})",
-                installed.location(),
-                installed.version
-            )),
-            (Ok(theirs), Err(e)) => not_compared(format!(
-                "{} {:?} is not a semantic version ({e}), so it cannot be compared with {theirs}, installed on {} (install record {})",
-                bom.name,
-                bom.version,
-                cluster.describe(),
-                installed.location()
-            )),
-        },
-        Err(e @ genesis_kube::KubeError::UnreadableRecord { .. }) => not_compared(e.to_string()),
-        Err(e) => return Err(e.into()),
-    };
-    if allowed {
+/// The install's progress on stderr: a bar for the payload pass and one per image (hidden
+/// with `--quiet` or off a terminal), the verification in text, and a downgrade let through.
+struct StderrProgress {
+    output: OutputFormat,
+    quiet: bool,
+    bars: Mutex<Option<progress::Bar>>,
+}
+
+impl InstallProgress for StderrProgress {
+    fn downgrade_allowed(&self, note: &str) {
         eprintln!("! {note} (--allow-downgrade)");
-        return Ok(None);
     }
-    Ok(Some(anyhow::anyhow!(
-        "policy refuses the bundle (antiRollback): {reason}; pass --allow-downgrade to do it anyway"
-    )))
-}
 
-/// A reason anti-rollback cannot judge, and what is said when `--allow-downgrade` goes ahead.
-fn not_compared(reason: String) -> (String, String) {
-    let note = format!("{reason}: anti-rollback not checked");
-    (reason, note)
-}
+    fn payload_pass_started(&self, counters: Vec<(String, ProgressCounter)>) {
+        *self.bars.lock().unwrap_or_else(PoisonError::into_inner) = Some(progress::show_many(counters, self.quiet));
+    }
 
-/// What `--apply` did: the apply report and the objects an earlier version applied that this
-/// one no longer has (reported, left in place).
-struct Applied {
-    report: ApplyReport,
-    dropped: Vec<String>,
-    cluster: String,
-    /// With `--wait`: each workload's and HelmRelease's state when the wait ended.
-    readiness: Vec<genesis_kube::Readiness>,
-}
+    fn payload_pass_ended(&self) {
+        self.bars.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
 
-async fn apply_manifests(
-    cluster: &Cluster,
-    bundle: &dyn SignedBom,
-    manifests: &[rewrite::RewrittenManifest],
-    verification: &Verification,
-    dry_run: bool,
-) -> anyhow::Result<Applied> {
-    let mut objects = Vec::new();
-    for m in manifests {
-        for o in &m.objects {
-            objects.push(
-                serde_json::to_value(o).with_context(|| format!("manifests/{}: not a JSON-shaped object", m.path))?,
-            );
+    fn verified(&self, evidence: &Evidence<'_>) {
+        let text = self.output == OutputFormat::Text;
+        match evidence {
+            Evidence::PayloadChecked(report) if text => eprint!("{}", verify::render_text(report)),
+            Evidence::PayloadChecked(_) => {}
+            Evidence::PayloadNotReread { key, registry, attestations, verification } => {
+                eprintln!("✓ signature OK (key {key}); every blob is already in {registry}: payload not re-read");
+                if text {
+                    for decision in &attestations.policy {
+                        eprintln!("✓ policy: {decision}");
+                    }
+                    eprintln!("  {verification}");
+                }
+            }
         }
     }
-    let report = genesis_kube::apply(cluster, objects, ApplyOptions { dry_run }).await?;
-    let mut dropped = Vec::new();
-    if !dry_run && report.conflicts().next().is_none() {
-        let bom = bundle.signed_bom();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let record = InstallRecord::new(
-            &bom.name,
-            &bom.version,
-            &bundle.bom_sha256().to_string(),
-            genesis_bundle::rfc3339(now),
-            verification.to_string(),
-            &report.objects,
-        );
-        if let Some(previous) = genesis_kube::record_install(cluster, &record).await? {
-            dropped = record.dropped_since(&previous);
-        }
-    }
-    Ok(Applied { report, dropped, cluster: cluster.describe().to_owned(), readiness: Vec::new() })
 }
 
-fn report(
-    args: &LoadArgs,
-    summary: &genesis_registry::LoadSummary,
-    verification: &Verification,
-    charts: &[genesis_registry::charts::LoadedChart],
-    rewritten: Option<(&std::path::PathBuf, usize)>,
-    applied: Option<&Applied>,
-) -> anyhow::Result<u8> {
-    match args.verify.output {
-        OutputFormat::Json => print_json(&serde_json::json!({
-            "registry": summary.registry,
-            "verification": verification.json(),
-            "images": summary.images,
-            "charts": charts,
-            "manifestsOut": rewritten.map(|(d, n)| serde_json::json!({"dir": d, "rewrittenReferences": n})),
-            "apply": applied.map(|a| serde_json::json!({
-                "cluster": a.cluster, "dryRun": args.dry_run, "objects": a.report.objects, "dropped": a.dropped,
-                "readiness": a.readiness,
-            })),
-        }))?,
+/// Prints the report; exit 1 when the cluster did not take everything (a conflict, a
+/// workload not ready in time).
+fn print_report(report: &InstallReport, output: OutputFormat) -> anyhow::Result<u8> {
+    match output {
+        // As a `Value`, whose keys print in the order this report always had.
+        OutputFormat::Json => print_json(&serde_json::to_value(report)?)?,
         OutputFormat::Text => {
-            for image in &summary.images {
+            for image in &report.images {
                 let b = &image.blobs;
                 outln!(
                     "✓ {} -> {} ({} uploaded, {} mounted, {} already present; {} bytes sent)",
@@ -335,23 +175,31 @@ fn report(
                     b.uploaded_bytes
                 )?;
             }
-            for chart in charts {
+            for chart in &report.charts {
                 outln!("✓ chart {} {} -> {} ({})", chart.name, chart.version, chart.url, chart.digest)?;
             }
-            outln!("{} images and {} charts loaded into {}", summary.images.len(), charts.len(), summary.registry)?;
-            if let Some((dir, n)) = rewritten {
-                outln!("✓ manifests written to {} ({n} image references rewritten)", dir.display())?;
+            outln!(
+                "{} images and {} charts loaded into {}",
+                report.images.len(),
+                report.charts.len(),
+                report.registry
+            )?;
+            if let Some(written) = &report.manifests_out {
+                outln!(
+                    "✓ manifests written to {} ({} image references rewritten)",
+                    written.dir.display(),
+                    written.rewritten_references
+                )?;
             }
-            if let Some(a) = applied {
-                print_applied(a, args.dry_run)?;
+            if let Some(a) = &report.apply {
+                print_applied(a)?;
             }
         }
     }
-    let failed = applied.is_some_and(|a| a.report.conflicts().next().is_some() || a.readiness.iter().any(|r| !r.ready));
-    Ok(if failed { exit::VERIFICATION_FAILED } else { exit::OK })
+    Ok(if report.succeeded() { exit::OK } else { exit::VERIFICATION_FAILED })
 }
 
-fn print_applied(a: &Applied, dry_run: bool) -> anyhow::Result<()> {
+fn print_applied(a: &Applied) -> anyhow::Result<()> {
     for o in &a.report.objects {
         let (mark, word) = match o.outcome {
             Outcome::Created => ("✓", "created"),
@@ -359,7 +207,7 @@ fn print_applied(a: &Applied, dry_run: bool) -> anyhow::Result<()> {
             Outcome::Unchanged => ("=", "unchanged"),
             Outcome::Conflict => ("✗", "conflict"),
         };
-        let would = if dry_run && o.outcome != Outcome::Conflict { " (dry run)" } else { "" };
+        let would = if a.dry_run && o.outcome != Outcome::Conflict { " (dry run)" } else { "" };
         outln!("{mark} {} {word}{would}", o.display_name())?;
         if let Some(note) = &o.note {
             outln!("    {note}")?;

@@ -75,10 +75,13 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
     if let Some(BundleError::OnePlatformNeeded { platforms, .. }) = cause.downcast_ref::<BundleError>() {
         return Some(format!("pass --platform (one of {platforms:?})"));
     }
-    if let Some(KubeError::NotInCluster { .. }) = cause.downcast_ref::<KubeError>() {
-        return Some("pass --kubeconfig FILE or set KUBECONFIG".to_owned());
+    match cause.downcast_ref::<KubeError>()? {
+        KubeError::NotInCluster { .. } => Some("pass --kubeconfig FILE or set KUBECONFIG".to_owned()),
+        // `load` meets the registry's and the verifier's errors inside the install's.
+        KubeError::Registry(e) => registry::hint(e),
+        KubeError::Trust(e) => verify::hint(e),
+        _ => None,
     }
-    None
 }
 
 fn main() -> ExitCode {

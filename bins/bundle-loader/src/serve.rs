@@ -1,13 +1,13 @@
 //! `bundle-loader serve`: verify, then serve the bundle as a read-only OCI registry.
 
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use genesis_cli_support::verify::{VerifyArgs, check_bundle, refuse};
-use genesis_registry::serve::{Served, ServerLimits, bind, serve, tls_acceptor};
+use genesis_cli_support::server::ServerArgs;
+use genesis_cli_support::verify::{VerifyArgs, report_trust_error, verify_and_check_payload};
+use genesis_registry::serve::{Served, bind, serve, tls_acceptor};
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -29,12 +29,9 @@ pub struct ServeArgs {
     /// eighth of the memory available (the cgroup limit if lower), at most 2048.
     #[arg(long, value_name = "MIB")]
     pub cache_mib: Option<u64>,
-    /// Connections served at once. Past it, a new connection takes the place of one that has
-    /// been quiet for a second (an idle socket, a client that stopped reading), else it is
-    /// closed; each connection may hold a socket and an open file, so keep twice this under
-    /// the open-file limit (`ulimit -n`).
-    #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections)]
-    pub max_connections: NonZeroUsize,
+    /// How many clients are served at once.
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// An eighth of the memory this process may use (the machine's, or its cgroup's limit if
@@ -53,9 +50,9 @@ fn default_cache_mib() -> u64 {
 
 /// Runs `serve` until interrupted.
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
-    let checked = match check_bundle(&args.verify) {
+    let checked = match verify_and_check_payload(&args.verify) {
         Ok(c) => c,
-        Err(e) => return refuse(&args.verify, e, "nothing is served"),
+        Err(e) => return report_trust_error(&args.verify, e, "nothing is served"),
     };
     eprint!("{}", genesis_cli_support::verify::render_text(checked.report()));
     let cache_mib = args.cache_mib.unwrap_or_else(default_cache_mib);
@@ -65,7 +62,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let limits = ServerLimits { max_connections: args.max_connections, ..ServerLimits::default() };
+    let limits = args.server.limits();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let serving = runtime.block_on(async {

@@ -7,7 +7,7 @@ use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use genesis_bundle::Progress;
+use genesis_bundle::ProgressCounter;
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_portal_client::protocol::ArtifactKind;
 use genesis_portal_client::{CredentialStore, Credentials, Downloaded, License, PortalClient, PortalError};
@@ -173,7 +173,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
     std::fs::create_dir_all(&args.output_dir).with_context(|| format!("creating {}", args.output_dir.display()))?;
     let runtime = runtime()?;
     let release = runtime.block_on(client.release(&args.version, args.product.as_deref()))?;
-    let progress = Progress::default();
+    let progress = ProgressCounter::default();
     progress.set_total(release.artifacts.iter().map(|a| a.size).sum());
     let quiet = args.quiet || args.output == OutputFormat::Json;
     let bar = genesis_cli_support::progress::show(progress.clone(), "pull", quiet);
@@ -191,7 +191,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
             "version": release.version,
             "signer": release.signer,
             "files": outcomes.iter().map(|(a, o)| serde_json::json!({
-                "name": a.name, "kind": a.kind, "size": a.size, "sha256": a.sha256,
+                "name": a.name, "kind": a.kind, "size": a.size, "sha256": a.sha256.hex(),
                 "path": args.output_dir.join(&a.name),
                 "outcome": match o { Downloaded::AlreadyPresent => "present", Downloaded::Fetched { resumed_from: 0 } => "fetched", Downloaded::Fetched { .. } => "resumed" },
             })).collect::<Vec<_>>(),
@@ -203,7 +203,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
                     Downloaded::Fetched { resumed_from: 0 } => "fetched".to_owned(),
                     Downloaded::Fetched { resumed_from } => format!("resumed after {}", human_size(*resumed_from)),
                 };
-                outln!("✓ {}  {}  sha256:{}  ({how})", a.name, human_size(a.size), a.sha256)?;
+                outln!("✓ {}  {}  sha256:{}  ({how})", a.name, human_size(a.size), a.sha256.hex())?;
             }
             outln!(
                 "pulled {} {} into {} (signed by {})",
@@ -255,28 +255,30 @@ pub fn export_pack(args: &ExportPackArgs) -> anyhow::Result<u8> {
     let timeout = std::time::Duration::from_secs(args.timeout);
     let interval = std::time::Duration::from_millis(500);
     let (status, pack) = runtime.block_on(client.wait_for_export(&started.export_id, interval, timeout))?;
-    let progress = Progress::default();
+    let progress = ProgressCounter::default();
     progress.set_total(pack.size);
     let bar =
         genesis_cli_support::progress::show(progress.clone(), "pack", args.quiet || args.output == OutputFormat::Json);
     runtime.block_on(client.download(&pack, &args.output_dir, &progress))?;
     drop(bar);
     let path = args.output_dir.join(&pack.name);
+    // The output folder may be shared: written through a scratch file of this run and
+    // renamed, the sidecar never follows a symlink planted at its name to another file.
     let sidecar = args.output_dir.join(format!("{}.sha256", pack.name));
-    std::fs::write(&sidecar, format!("{}  {}\n", pack.sha256, pack.name))
+    genesis_bundle::scratch::atomic_write(&sidecar, format!("{}  {}\n", pack.sha256.hex(), pack.name).as_bytes())
         .with_context(|| format!("writing {}", sidecar.display()))?;
     match args.output {
         OutputFormat::Json => {
             print_json(&serde_json::json!({ "status": status, "path": path, "sha256File": sidecar }))?
         }
         OutputFormat::Text => {
-            outln!("✓ {} ({}, sha256:{})", path.display(), human_size(pack.size), pack.sha256)?;
+            outln!("✓ {} ({}, sha256:{})", path.display(), human_size(pack.size), pack.sha256.hex())?;
             outln!(
                 "  export {} of {} {}: rootHash {}",
                 status.export_id,
                 status.product,
                 status.version,
-                status.root_hash.unwrap_or_default()
+                status.root_hash.as_ref().map(|d| d.hex()).unwrap_or_default()
             )?;
         }
     }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_trust::sigstore::{
-    Artifact, BlobVerdict, CertificateIdentity, LogPolicy, Needs, Signer, SubjectMatcher, TrustedRoot, verify_bundle,
-    verify_dsse,
+    Artifact, BlobVerdict, CertificateIdentity, LogPolicy, Needs, Signer, SigstoreBundle, SubjectMatcher, TrustedRoot,
+    verify_bundle, verify_dsse,
 };
 use genesis_trust::{PublicKey, TrustError, decode_signature};
 
@@ -95,7 +95,9 @@ fn verdict(args: &VerifyBlobArgs) -> anyhow::Result<Result<serde_json::Value, Tr
             .map(|t| serde_json::json!({"signer": format!("key {}", key.fingerprint()), "content": format!("dsseEnvelope ({t})")})));
     }
     let log = if args.insecure_ignore_tlog { LogPolicy::IgnoreUnsafe } else { LogPolicy::Require };
-    Ok(verify_bundle(&doc, Artifact::Bytes(&artifact), signer, root.as_ref(), log).map(to_json))
+    let verified = SigstoreBundle::from_json(doc)
+        .and_then(|bundle| verify_bundle(&bundle, Artifact::Bytes(&artifact), signer, root.as_ref(), log));
+    Ok(verified.map(to_json))
 }
 
 /// The flag that gets past a refusal, printed under it (library messages name no flags).

@@ -7,8 +7,9 @@
 // closed pipe ends quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
 
+use std::error::Error;
+use std::io::Write as _;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -16,10 +17,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use genesis_bundle::rfc3339;
 use genesis_cli_support::exit::{self, Errors};
-use genesis_cli_support::{OutputFormat, outln, print_json};
+use genesis_cli_support::server::ServerArgs;
+use genesis_cli_support::{OutputFormat, json_report, outln, print_json};
 use genesis_portal_client::protocol::Scope;
 use genesis_portal_server::admin::{self, KeyState, Publication};
-use genesis_portal_server::{ApiConfig, PortalConfig, S3Config, ServeConfig, TlsFiles};
+use genesis_portal_server::{ApiConfig, ConfigError, PortalConfig, S3Config, ServeConfig, TlsFiles};
 use genesis_trust::{PrivateKey, PublicKey};
 
 /// The library errors this binary meets, for the exit-code table.
@@ -29,8 +31,23 @@ const ERRORS: Errors = Errors {
         exit::classify::<genesis_trust::TrustError>,
         exit::classify::<genesis_registry::RegistryError>,
     ],
-    hint: exit::no_hint,
+    hint,
 };
+
+/// The flag of this binary that gets past one error of a chain (library messages name none).
+fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
+    let hint = match cause.downcast_ref::<ConfigError>()? {
+        ConfigError::NoDataDir => "pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)",
+        ConfigError::NotABucket { .. } => "pass --object-store s3://BUCKET",
+        ConfigError::PlainHttpEndpoint { .. } => "pass --s3-allow-http for a network you trust",
+        ConfigError::NotAnEndpoint { .. } => "pass --s3-endpoint https://HOST[:PORT]",
+        ConfigError::NoAccessKeyId { .. } => {
+            "set GENESIS_PORTAL_S3_ACCESS_KEY_ID (or pass --s3-access-key-id) and GENESIS_PORTAL_S3_SECRET_ACCESS_KEY"
+        }
+        _ => return None,
+    };
+    Some(hint.to_owned())
+}
 
 /// The Genesis vendor portal: serve releases to licensed organisations, and administer it.
 #[derive(Debug, Parser)]
@@ -140,15 +157,17 @@ struct ServeArgs {
     /// Retry-After (each build re-verifies and unpacks every bundle of its release).
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
     max_exports_per_org: u16,
+    /// Export packs the portal may have building at once, across organisations; more are
+    /// answered 429 with Retry-After (each build unpacks a release into DATA_DIR/scratch: this
+    /// bounds the disk builds take).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    max_exports: u16,
     /// How long a built export pack is kept; then it is deleted and its status answers 410.
     #[arg(long, value_name = "SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(1..))]
     export_ttl_secs: i64,
-    /// Connections served at once. Past it, a new connection takes the place of one that has
-    /// been quiet for a second (an idle socket, a client that stopped reading), else it is
-    /// closed; each connection may hold a socket and an open file, so keep twice this under
-    /// the open-file limit (`ulimit -n`).
-    #[arg(long, value_name = "N", default_value_t = genesis_portal_server::default_max_connections())]
-    max_connections: NonZeroUsize,
+    /// How many clients are served at once.
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -284,11 +303,12 @@ async fn serve(portal: &PortalConfig, args: &ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig {
         listen: args.listen,
         tls: args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key }),
-        max_connections: args.max_connections,
+        limits: args.server.limits(),
         api: ApiConfig {
             license_key: args.license_signing_key.as_deref().map(load_private_key).transpose()?,
             source_date_epoch: args.source_date_epoch,
             max_exports_per_org: usize::from(args.max_exports_per_org),
+            max_exports: usize::from(args.max_exports),
             export_ttl_secs: args.export_ttl_secs,
         },
     };
@@ -322,18 +342,19 @@ async fn key(portal: &PortalConfig, command: &KeyCommand) -> anyhow::Result<()> 
             let new = admin::create_key(portal, org, scopes, *expires_in_days).await?;
             let scopes: Vec<_> = new.record.scopes.iter().map(|s| s.as_str()).collect();
             let expires = rfc3339(new.record.expires as u64);
-            match output {
-                OutputFormat::Json => print_json(&serde_json::json!({
+            let shown = match output {
+                OutputFormat::Json => json_report(&serde_json::json!({
                     "key": new.key, "id": new.record.id, "org": org, "scopes": scopes, "expires": expires,
                 }))?,
-                OutputFormat::Text => {
-                    outln!("{}", new.key)?;
-                    eprintln!(
-                        "key {} for {org} ({}), expires {expires}. It is shown once: the portal keeps only its hash.",
-                        new.record.id,
-                        scopes.join(", ")
-                    );
-                }
+                OutputFormat::Text => new.key.clone(),
+            };
+            show_secret(&new.record.id, &shown)?;
+            if *output == OutputFormat::Text {
+                eprintln!(
+                    "key {} for {org} ({}), expires {expires}. It is shown once: the portal keeps only its hash.",
+                    new.record.id,
+                    scopes.join(", ")
+                );
             }
         }
         KeyCommand::List { org } => {
@@ -355,6 +376,19 @@ async fn key(portal: &PortalConfig, command: &KeyCommand) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Writes a new key's secret (a line) to stdout. Unlike every other output, which a closed
+/// pipe ends quietly (`outln!`), a secret nobody could read is an error: the portal keeps only
+/// the key's hash, so the key is created and lost.
+fn show_secret(id: &str, secret: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{secret}").and_then(|()| stdout.flush()).with_context(|| {
+        format!(
+            "key {id} was created but its secret could not be shown; revoke it with \
+             `genesis-portal key revoke {id}` and create another"
+        )
+    })
+}
+
 /// `publish`, reporting what was stored.
 async fn publish(portal: &PortalConfig, publication: Publication<'_>, output: OutputFormat) -> anyhow::Result<()> {
     let Publication { product, version, key, .. } = publication;
@@ -362,11 +396,11 @@ async fn publish(portal: &PortalConfig, publication: Publication<'_>, output: Ou
     match output {
         OutputFormat::Json => print_json(&serde_json::json!({
             "product": product, "version": version, "signer": key.fingerprint().to_string(),
-            "artifacts": stored.iter().map(|a| serde_json::json!({"name": a.name, "kind": a.kind, "size": a.size, "sha256": a.sha256})).collect::<Vec<_>>(),
+            "artifacts": stored.iter().map(|a| serde_json::json!({"name": a.name, "kind": a.kind, "size": a.size, "sha256": a.sha256.hex()})).collect::<Vec<_>>(),
         }))?,
         OutputFormat::Text => {
             for a in &stored {
-                outln!("  {:?}  {}  {} bytes  sha256:{}", a.kind, a.name, a.size, a.sha256)?;
+                outln!("  {:?}  {}  {} bytes  sha256:{}", a.kind, a.name, a.size, a.sha256.hex())?;
             }
             outln!("published {product} {version} ({} files, verified with {})", stored.len(), key.fingerprint())?;
         }

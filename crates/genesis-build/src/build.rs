@@ -2,10 +2,11 @@
 //! archive, then write the `.sha256` and `.sig` sidecars. Output files appear atomically.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::fs;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use genesis_bundle::scratch::{AtomicFile, Durability, Mode};
 use genesis_bundle::{
     BOM_SCHEMA, Bom, ChartEntry, Compression, Content, FileEntry, ImageEntry, ManifestEntry, SbomEntry, WriteOptions,
     rfc3339, sha256, write_bundle,
@@ -15,13 +16,12 @@ use genesis_registry::RegistryOptions;
 use genesis_trust::cosign_image::Signers;
 use genesis_trust::{PrivateKey, encode_signature};
 use genesis_types::{BundlePath, Descriptor, Digest, ImageIndex, annotations, media_types};
-use sha2::{Digest as _, Sha256};
 
 use crate::chart::read_chart;
-use crate::layout::Layout;
+use crate::image_refs::{FoundImage, images_in_yaml, unbundled};
+use crate::layout::{Layout, ResolvedImage};
 use crate::remote::{Pulled, default_cache_dir, hosts};
-use crate::spec::{BundleSpec, ImageSource};
-use crate::sweep::{FoundImage, images_in_yaml, unbundled};
+use crate::spec::{BundleSpec, ImageSource, ImageSpec};
 use crate::{BuildError, Result};
 
 /// Settings that come from the environment or command line rather than the spec.
@@ -32,7 +32,7 @@ pub struct BuildOptions {
     /// Overrides `spec.output.dir`.
     pub output_dir: Option<PathBuf>,
     /// Counts payload bytes as they are packed, for a progress display.
-    pub progress: genesis_bundle::Progress,
+    pub progress: genesis_bundle::ProgressCounter,
     /// Where registry sources are pulled and narrowed indexes are written
     /// ([`default_cache_dir`] when unset).
     pub cache_dir: Option<PathBuf>,
@@ -85,21 +85,6 @@ fn bundle_path(s: &str, origin: &Path) -> Result<BundlePath> {
     Ok(p)
 }
 
-fn hash_file(path: &Path) -> Result<(u64, Digest)> {
-    let mut f = File::open(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;
-        if n == 0 {
-            return Ok((size, Digest::from_sha256_bytes(hasher.finalize().into())));
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-}
-
 impl Plan {
     fn add(&mut self, path: BundlePath, size: u64, sha256: Digest, content: Content, origin: &Path) -> Result<()> {
         if self.contents.contains_key(&path) {
@@ -111,8 +96,9 @@ impl Plan {
     }
 
     fn add_file(&mut self, path: BundlePath, source: &Path) -> Result<()> {
-        let (size, digest) = hash_file(source)?;
-        self.add(path, size, digest, Content::File(source.to_owned()), source)
+        let file = genesis_bundle::digest_io::sha256_file(source)
+            .map_err(|e| BuildError::input(source, format!("unreadable: {e}")))?;
+        self.add(path, file.len, file.digest(), Content::File(source.to_owned()), source)
     }
 
     fn add_bytes(&mut self, path: &str, bytes: Vec<u8>) -> Result<()> {
@@ -139,6 +125,26 @@ fn plan(spec: &BundleSpec, epoch: u64, pulled: &Pulled, cache: &Path) -> Result<
         platform_manifests: BTreeMap::new(),
     };
     plan_images(spec, &mut plan, pulled, cache)?;
+    let mut found = plan_charts(spec, &mut plan, pulled)?;
+    found.extend(plan_manifests(spec, &mut plan)?);
+    check_images_bundled(spec, &plan.bom, &found)?;
+    plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
+    plan.bom.manifests.sort_by(|a, b| a.path.cmp(&b.path));
+    let sbom = crate::sbom::bundle_sbom(&plan.bom, &plan.platform_manifests);
+    plan.add_bytes(crate::sbom::BUNDLE_SBOM_PATH, sbom)?;
+    plan.bom.sboms.push(SbomEntry {
+        path: bundle_path(crate::sbom::BUNDLE_SBOM_PATH, Path::new(crate::sbom::BUNDLE_SBOM_PATH))?,
+        media_type: crate::sbom::CYCLONEDX_JSON.into(),
+        describes: "bundle".into(),
+    });
+    plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
+    plan.bom.validate()?;
+    Ok(plan)
+}
+
+/// Adds every chart of the spec to the plan, checking that each is the chart the spec
+/// names; returns the images their default values refer to.
+fn plan_charts(spec: &BundleSpec, plan: &mut Plan, pulled: &Pulled) -> Result<Vec<FoundImage>> {
     let mut found = Vec::new();
     for chart in &spec.spec.charts {
         let source = match &chart.source {
@@ -174,6 +180,13 @@ fn plan(spec: &BundleSpec, epoch: u64, pulled: &Pulled, cache: &Path) -> Result<
             path,
         });
     }
+    Ok(found)
+}
+
+/// Adds every manifest file of the spec to the plan, each checked to be YAML; returns the
+/// images they refer to.
+fn plan_manifests(spec: &BundleSpec, plan: &mut Plan) -> Result<Vec<FoundImage>> {
+    let mut found = Vec::new();
     for m in &spec.spec.manifests {
         let source = spec.resolve(&m.path);
         for (rel, file) in manifest_files(&source)? {
@@ -183,24 +196,30 @@ fn plan(spec: &BundleSpec, epoch: u64, pulled: &Pulled, cache: &Path) -> Result<
             plan.bom.manifests.push(ManifestEntry { path });
         }
     }
-    check_images_bundled(spec, &plan.bom, &found)?;
-    plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
-    plan.bom.manifests.sort_by(|a, b| a.path.cmp(&b.path));
-    let sbom = crate::sbom::bundle_sbom(&plan.bom, &plan.platform_manifests);
-    plan.add_bytes(crate::sbom::BUNDLE_SBOM_PATH, sbom)?;
-    plan.bom.sboms.push(SbomEntry {
-        path: bundle_path(crate::sbom::BUNDLE_SBOM_PATH, Path::new(crate::sbom::BUNDLE_SBOM_PATH))?,
-        media_type: crate::sbom::CYCLONEDX_JSON.into(),
-        describes: "bundle".into(),
-    });
-    plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
-    plan.bom.validate()?;
-    Ok(plan)
+    Ok(found)
 }
 
+/// One image manifest or index the bundle carries under `oci/`: a spec image, a referrer
+/// of one (a signature, an SBOM, an attestation) or its cosign signature.
+struct CarriedImage {
+    /// Its name in the BOM.
+    name: String,
+    /// The source text of the spec image it belongs to.
+    source: String,
+    resolved: ResolvedImage,
+    /// The reference it is known by (`reference` in the BOM, `ref.name` in `index.json`).
+    reference: String,
+}
+
+/// Adds every image of the spec to the plan: each in the BOM and the bundle's OCI layout
+/// (`oci/index.json` and every blob once), with its referrers and signature.
 fn plan_images(spec: &BundleSpec, plan: &mut Plan, pulled: &Pulled, cache: &Path) -> Result<()> {
     if spec.spec.images.is_empty() {
         return Ok(());
+    }
+    let mut carried = Vec::new();
+    for image in &spec.spec.images {
+        carried.extend(carried_images(spec, image, plan, pulled, cache)?);
     }
     let mut blobs: BTreeMap<Digest, (u64, PathBuf)> = BTreeMap::new();
     let mut index = ImageIndex {
@@ -209,67 +228,9 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, pulled: &Pulled, cache: &Path
         manifests: Vec::new(),
         annotations: BTreeMap::new(),
     };
-    let platforms_of = |image: &crate::spec::ImageSpec| image.platforms.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
-    let mut sources = Vec::new();
-    for image in &spec.spec.images {
-        let (store, top, canonical) = match &image.image {
-            ImageSource::OciLayout { dir, reference, .. } => {
-                let dir = spec.resolve(dir);
-                let layout = Layout::open(&dir)?;
-                let top = layout.find(reference.as_deref())?;
-                let Some(r) = &image.reference else {
-                    return Err(BuildError::input(
-                        &dir,
-                        format!(
-                            "image {}: `ref` is required for an oci: source (it is the name manifests use)",
-                            image.name
-                        ),
-                    ));
-                };
-                (layout, top, r.parsed.to_string())
-            }
-            ImageSource::Registry { reference, text } => {
-                let top = pulled.images.get(text).cloned().ok_or_else(|| {
-                    BuildError::input(
-                        cache,
-                        format!("image {}: {text} was not pulled (run the pull step first)", image.name),
-                    )
-                })?;
-                let canonical =
-                    image.reference.as_ref().map_or_else(|| reference.to_string(), |r| r.parsed.to_string());
-                (Layout::store(cache), top, canonical)
-            }
-        };
-        // Signatures and referrers land in the same repository as the image.
-        let r = canonical_ref(&canonical)?;
-        let resolved = store.resolve(&top, &platforms_of(image), cache)?;
-        sources.push((image.name.to_string(), image.image.text().to_owned(), resolved, canonical));
-        for referrer in pulled.referrers.get(image.image.text()).into_iter().flatten() {
-            let by_digest = format!("{}/{}@{}", r.registry(), r.repository(), referrer.digest);
-            let name = format!("{}.referrer-{}", image.name, &referrer.digest.hex()[..12]);
-            let resolved = Layout::store(cache).resolve(referrer, &[], cache)?;
-            if let Some(sbom) = crate::sbom::carried_sbom(referrer, &resolved)? {
-                let path = format!("sbom/images/{}.{}{}", image.name, &referrer.digest.hex()[..12], sbom.extension);
-                let path = bundle_path(&path, &sbom.file)?;
-                plan.add(path.clone(), sbom.size, sbom.digest.clone(), Content::File(sbom.file.clone()), &sbom.file)?;
-                plan.bom.sboms.push(SbomEntry { path, media_type: sbom.media_type, describes: image.name.to_string() });
-            }
-            sources.push((name, image.image.text().to_owned(), resolved, by_digest));
-        }
-        if let Some(sig) = pulled.signatures.get(image.image.text()) {
-            let tag = format!("{}-{}.sig", top.digest.algorithm().name(), top.digest.hex());
-            let sig_ref = format!("{}/{}:{tag}", r.registry(), r.repository());
-            sources.push((
-                format!("{}.sig", image.name),
-                image.image.text().to_owned(),
-                Layout::store(cache).resolve(sig, &[], cache)?,
-                sig_ref,
-            ));
-        }
-    }
-    for (name, source, resolved, canonical) in sources {
+    for CarriedImage { name, source, resolved, reference } in carried {
         let top = Descriptor {
-            annotations: BTreeMap::from([(annotations::REF_NAME.to_owned(), canonical.clone())]),
+            annotations: BTreeMap::from([(annotations::REF_NAME.to_owned(), reference.clone())]),
             platform: None,
             ..resolved.top.clone()
         };
@@ -277,7 +238,7 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, pulled: &Pulled, cache: &Path
         plan.bom.images.push(ImageEntry {
             name,
             source,
-            reference: canonical,
+            reference,
             digest: top.digest.clone(),
             source_digest: resolved.source_digest.clone(),
             media_type: top.media_type.clone(),
@@ -286,6 +247,95 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, pulled: &Pulled, cache: &Path
         index.manifests.push(top);
         blobs.extend(resolved.blobs);
     }
+    add_blobs(plan, blobs)?;
+    let mut index_json = serde_json::to_vec_pretty(&index).expect("an index always serialises");
+    index_json.push(b'\n');
+    plan.add_bytes("oci/index.json", index_json)?;
+    plan.add_bytes("oci/oci-layout", b"{\"imageLayoutVersion\":\"1.0.0\"}\n".to_vec())?;
+    Ok(())
+}
+
+/// Where a spec image is read from: the spec's OCI layout, or the pull cache for a registry
+/// source. Returns that store, the image's top descriptor in it, and the reference manifests
+/// use for it.
+fn locate_image(
+    spec: &BundleSpec,
+    image: &ImageSpec,
+    pulled: &Pulled,
+    cache: &Path,
+) -> Result<(Layout, Descriptor, String)> {
+    match &image.image {
+        ImageSource::OciLayout { dir, reference, .. } => {
+            let dir = spec.resolve(dir);
+            let layout = Layout::open(&dir)?;
+            let top = layout.find(reference.as_deref())?;
+            let Some(r) = &image.reference else {
+                return Err(BuildError::input(
+                    &dir,
+                    format!(
+                        "image {}: `ref` is required for an oci: source (it is the name manifests use)",
+                        image.name
+                    ),
+                ));
+            };
+            Ok((layout, top, r.parsed.to_string()))
+        }
+        ImageSource::Registry { reference, text } => {
+            let top = pulled.images.get(text).cloned().ok_or_else(|| {
+                BuildError::input(
+                    cache,
+                    format!("image {}: {text} was not pulled (run the pull step first)", image.name),
+                )
+            })?;
+            let canonical = image.reference.as_ref().map_or_else(|| reference.to_string(), |r| r.parsed.to_string());
+            Ok((Layout::store(cache), top, canonical))
+        }
+    }
+}
+
+/// A spec image and what travels with it: the referrers the pull step found (an SBOM among
+/// them also goes into the plan as a file under `sbom/images/`) and its cosign signature.
+fn carried_images(
+    spec: &BundleSpec,
+    image: &ImageSpec,
+    plan: &mut Plan,
+    pulled: &Pulled,
+    cache: &Path,
+) -> Result<Vec<CarriedImage>> {
+    let (store, top, canonical) = locate_image(spec, image, pulled, cache)?;
+    // Signatures and referrers land in the same repository as the image.
+    let r = canonical_ref(&canonical)?;
+    let platforms: Vec<_> = image.platforms.iter().map(|p| p.0.clone()).collect();
+    let resolved = store.resolve(&top, &platforms, cache)?;
+    let source = image.image.text();
+    let mut carried =
+        vec![CarriedImage { name: image.name.to_string(), source: source.to_owned(), resolved, reference: canonical }];
+    for referrer in pulled.referrers.get(source).into_iter().flatten() {
+        let by_digest = format!("{}/{}@{}", r.registry(), r.repository(), referrer.digest);
+        let name = format!("{}.referrer-{}", image.name, &referrer.digest.hex()[..12]);
+        let resolved = Layout::store(cache).resolve(referrer, &[], cache)?;
+        if let Some(sbom) = crate::sbom::carried_sbom(referrer, &resolved)? {
+            let path = format!("sbom/images/{}.{}{}", image.name, &referrer.digest.hex()[..12], sbom.extension);
+            let path = bundle_path(&path, &sbom.file)?;
+            plan.add(path.clone(), sbom.size, sbom.digest.clone(), Content::File(sbom.file.clone()), &sbom.file)?;
+            plan.bom.sboms.push(SbomEntry { path, media_type: sbom.media_type, describes: image.name.to_string() });
+        }
+        carried.push(CarriedImage { name, source: source.to_owned(), resolved, reference: by_digest });
+    }
+    if let Some(sig) = pulled.signatures.get(source) {
+        let tag = format!("{}-{}.sig", top.digest.algorithm().name(), top.digest.hex());
+        carried.push(CarriedImage {
+            name: format!("{}.sig", image.name),
+            source: source.to_owned(),
+            resolved: Layout::store(cache).resolve(sig, &[], cache)?,
+            reference: format!("{}/{}:{tag}", r.registry(), r.repository()),
+        });
+    }
+    Ok(carried)
+}
+
+/// Adds each blob of the bundle's OCI layout once, as `oci/blobs/ALG/HEX`.
+fn add_blobs(plan: &mut Plan, blobs: BTreeMap<Digest, (u64, PathBuf)>) -> Result<()> {
     for (digest, (size, source)) in blobs {
         let path = bundle_path(&format!("oci/{}", digest.blob_path()), &source)?;
         // A sha256 blob is named by its digest; the writer checks the bytes while packing,
@@ -296,10 +346,6 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, pulled: &Pulled, cache: &Path
             plan.add_file(path, &source)?;
         }
     }
-    let mut index_json = serde_json::to_vec_pretty(&index).expect("an index always serialises");
-    index_json.push(b'\n');
-    plan.add_bytes("oci/index.json", index_json)?;
-    plan.add_bytes("oci/oci-layout", b"{\"imageLayoutVersion\":\"1.0.0\"}\n".to_vec())?;
     Ok(())
 }
 
@@ -365,37 +411,22 @@ fn check_images_bundled(spec: &BundleSpec, bom: &Bom, found: &[FoundImage]) -> R
     if missing.is_empty() { Ok(()) } else { Err(BuildError::UnbundledImages { missing }) }
 }
 
-/// A file being written under a temporary name, renamed into place on success and
-/// removed otherwise.
-struct Pending {
-    tmp: PathBuf,
-    done: bool,
+/// Starts writing an output file under its scratch name, [`partial_path`], after removing
+/// what killed runs left there; dropped uncommitted, the scratch file goes. Created
+/// exclusively: the output folder may be shared, and nothing planted at the scratch name is
+/// written through.
+fn create_output(target: &Path) -> Result<AtomicFile> {
+    genesis_bundle::scratch::remove_abandoned(target, "partial");
+    let scratch = partial_path(target);
+    AtomicFile::create_at(target, scratch.clone(), Mode::OfTarget)
+        .map_err(|e| BuildError::input(&scratch, format!("cannot create: {e}")))
 }
 
-impl Pending {
-    /// Creates the scratch file of `target`, exclusively: the output folder may be shared, and
-    /// nothing planted at the scratch name is written through.
-    fn create(target: &Path) -> Result<(Pending, File)> {
-        genesis_bundle::scratch::remove_abandoned(target, "partial");
-        let tmp = partial_path(target);
-        let file = genesis_bundle::scratch::create(&tmp)
-            .map_err(|e| BuildError::input(&tmp, format!("cannot create: {e}")))?;
-        Ok((Pending { tmp, done: false }, file))
-    }
-
-    fn commit(mut self, target: &Path) -> Result<()> {
-        fs::rename(&self.tmp, target).map_err(|e| BuildError::input(target, format!("cannot write: {e}")))?;
-        self.done = true;
-        Ok(())
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
+/// Renames a written output file into place. No fsync: a bundle or sidecar cut short by a
+/// power loss is caught by every verification (the seek table, the sidecars and the BOM all
+/// disagree with it), like `tar` and `zstd`.
+fn commit_output(file: AtomicFile, target: &Path) -> Result<()> {
+    file.commit(Durability::CheckedOnRead).map_err(|e| BuildError::input(target, format!("cannot write: {e}")))
 }
 
 /// Where an output file is written before it is renamed into place, in this process:
@@ -415,10 +446,9 @@ pub fn partial_paths(spec: &BundleSpec, options: &BuildOptions) -> Vec<PathBuf> 
 }
 
 fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
-    let (pending, mut file) = Pending::create(target)?;
-    file.write_all(bytes).map_err(|e| BuildError::input(&pending.tmp, format!("cannot write: {e}")))?;
-    drop(file);
-    pending.commit(target)
+    let mut file = create_output(target)?;
+    file.write_all(bytes).map_err(|e| BuildError::input(file.scratch_path(), format!("cannot write: {e}")))?;
+    commit_output(file, target)
 }
 
 /// Where [`build`] writes the archive: `OUTPUT_DIR/NAME-VERSION.tar.zst` (or `.tar.gz`,
@@ -482,7 +512,7 @@ fn pack(
     let compression = spec.spec.output.compression;
     tracing::info!(archive = %archive.display(), files = plan.bom.files.len(), "packing bundle");
 
-    let (pending, file) = Pending::create(&archive)?;
+    let file = create_output(&archive)?;
     let options = WriteOptions { compression, mtime: epoch, progress: options.progress.clone() };
     let (out, digest) = write_bundle(
         BufWriter::with_capacity(1 << 20, file),
@@ -493,10 +523,10 @@ fn pack(
         &plan.contents,
         options,
     )?;
-    // No fsync: a bundle cut short by a power loss is caught by every verification (the
-    // seek table, the sidecars and the BOM all disagree with it), like `tar` and `zstd`.
-    out.into_inner().map_err(|e| BuildError::input(&pending.tmp, format!("cannot write: {}", e.error())))?;
-    pending.commit(&archive)?;
+    let file = out
+        .into_inner()
+        .map_err(|e| BuildError::input(partial_path(&archive), format!("cannot write: {}", e.error())))?;
+    commit_output(file, &archive)?;
 
     let sha = Digest::from_sha256_bytes(digest.sha256);
     let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);

@@ -28,6 +28,7 @@ mod chart;
 #[cfg(feature = "pull")]
 mod chart_repo;
 mod error;
+pub mod image_refs;
 mod layout;
 mod provenance;
 #[cfg(feature = "pull")]
@@ -35,7 +36,6 @@ mod pull;
 mod remote;
 pub mod sbom;
 pub mod spec;
-pub mod sweep;
 
 pub use build::{BuildOptions, BuildOutput, archive_path, build, keygen, partial_paths};
 pub use chart::{ChartContents, ChartMeta, read_chart};

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use futures_util::StreamExt as _;
+use genesis_bundle::scratch::{AtomicFile, Durability, Mode};
 use genesis_registry::resolver::cosign_signature;
 use genesis_registry::{Registry, RegistryError, RegistryOptions};
 use genesis_trust::cosign_image::Signers;
@@ -267,20 +268,11 @@ async fn download(registry: &Registry, repo: &str, digest: &Digest, size: u64, p
     let tmp =
         genesis_bundle::scratch::scratch_path(path, &format!("download-{}", digest.hex().get(..8).unwrap_or("x")))
             .expect("blob paths have a name");
-    let mut file = std::io::BufWriter::new(
-        genesis_bundle::scratch::create(&tmp).map_err(|e| BuildError::input(&tmp, format!("cannot create: {e}")))?,
-    );
-    let result = registry.get_blob(repo, digest, size, &mut file).await;
-    let result = result.map_err(registry_error).and_then(|()| {
-        use std::io::Write as _;
-        file.flush().map_err(|e| BuildError::input(&tmp, format!("cannot write: {e}")))
-    });
-    drop(file);
-    match result {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| BuildError::input(path, format!("cannot write: {e}"))),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    let file = AtomicFile::create_at(path, tmp.clone(), Mode::OfTarget)
+        .map_err(|e| BuildError::input(&tmp, format!("cannot create: {e}")))?;
+    let mut file = std::io::BufWriter::new(file);
+    registry.get_blob(repo, digest, size, &mut file).await.map_err(registry_error)?;
+    let file = file.into_inner().map_err(|e| BuildError::input(&tmp, format!("cannot write: {}", e.error())))?;
+    // Not synced: the build checks every blob against its digest while packing it.
+    file.commit(Durability::CheckedOnRead).map_err(|e| BuildError::input(path, format!("cannot write: {e}")))
 }

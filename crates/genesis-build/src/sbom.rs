@@ -16,8 +16,8 @@ use cyclonedx_bom::models::property::{Properties, Property};
 use cyclonedx_bom::models::tool::{Tool, Tools};
 use std::path::PathBuf;
 
-use genesis_bundle::Bom;
-use genesis_types::{Descriptor, Digest, ImageManifest, Platform, media_types};
+use genesis_bundle::{Bom, ChartEntry, ImageEntry};
+use genesis_types::{BundlePath, Descriptor, Digest, ImageManifest, Platform, media_types};
 
 use crate::layout::ResolvedImage;
 use crate::{BuildError, Result};
@@ -68,55 +68,80 @@ pub fn carried_sbom(referrer: &Descriptor, resolved: &ResolvedImage) -> Result<O
 /// The SBOM of the planned `bom` (which must not yet list the SBOM itself). `platforms`
 /// gives each image's platform manifests, by image name.
 pub fn bundle_sbom(bom: &Bom, platforms: &BTreeMap<String, Vec<(Platform, Digest)>>) -> Vec<u8> {
-    let sha256_of = |path: &str| bom.files.iter().find(|f| f.path.as_str() == path).map(|f| f.sha256.clone());
-    let mut components = Vec::new();
-    for image in &bom.images {
-        let mut c = component(Classification::Container, &image.name, &image.digest.to_string(), &image.digest);
-        c.purl = Some(oci_purl(&image.reference, &image.digest, None));
-        c.properties = Some(Properties(vec![
-            property("genesis:ref", &image.reference),
-            property("genesis:source", &image.source),
-            property("genesis:mediaType", &image.media_type),
-        ]));
-        let children: Vec<Component> = platforms
-            .get(&image.name)
-            .into_iter()
-            .flatten()
-            .map(|(platform, digest)| {
-                let mut p = component(
-                    Classification::Container,
-                    &format!("{} ({platform})", image.name),
-                    &digest.to_string(),
-                    digest,
-                );
-                p.purl = Some(oci_purl(&image.reference, digest, Some(platform)));
-                p
-            })
-            .collect();
-        if !children.is_empty() {
-            c.components = Some(Components(children));
-        }
-        components.push(c);
+    let sha256_of = |path: &BundlePath| bom.files.iter().find(|f| &f.path == path).map(|f| f.sha256.clone());
+    let images = bom
+        .images
+        .iter()
+        .map(|image| image_component(image, platforms.get(&image.name).map_or(&[][..], Vec::as_slice)));
+    let charts = bom.charts.iter().filter_map(|chart| Some(chart_component(chart, &sha256_of(&chart.path)?)));
+    let manifests = bom.manifests.iter().filter_map(|m| Some(manifest_component(&m.path, &sha256_of(&m.path)?)));
+    let doc = CycloneDx {
+        serial_number: UrnUuid::new(serial_number(bom)).ok(),
+        metadata: Some(metadata(bom)),
+        components: Some(Components(images.chain(charts).chain(manifests).collect())),
+        spec_version: SpecVersion::V1_5,
+        ..CycloneDx::default()
+    };
+    let mut out = Vec::new();
+    doc.output_as_json_v1_5(&mut out).expect("a CycloneDX document built from a valid BOM serialises");
+    out.push(b'\n');
+    out
+}
+
+/// An image: a container component named and hashed by its digest, with one sub-component
+/// per platform manifest.
+fn image_component(image: &ImageEntry, platforms: &[(Platform, Digest)]) -> Component {
+    let mut c = component(Classification::Container, &image.name, &image.digest.to_string(), &image.digest);
+    c.purl = Some(oci_purl(&image.reference, &image.digest, None));
+    c.properties = Some(Properties(vec![
+        property("genesis:ref", &image.reference),
+        property("genesis:source", &image.source),
+        property("genesis:mediaType", &image.media_type),
+    ]));
+    let children: Vec<Component> = platforms
+        .iter()
+        .map(|(platform, digest)| {
+            let mut p = component(
+                Classification::Container,
+                &format!("{} ({platform})", image.name),
+                &digest.to_string(),
+                digest,
+            );
+            p.purl = Some(oci_purl(&image.reference, digest, Some(platform)));
+            p
+        })
+        .collect();
+    if !children.is_empty() {
+        c.components = Some(Components(children));
     }
-    for chart in &bom.charts {
-        if let Some(sha) = sha256_of(chart.path.as_str()) {
-            let version = chart.version.as_deref().unwrap_or("unknown");
-            let mut c = component(Classification::Application, &chart.name, version, &sha);
-            c.properties = Some(Properties(vec![
-                property("genesis:path", chart.path.as_str()),
-                property("genesis:source", &chart.source),
-            ]));
-            components.push(c);
-        }
-    }
-    for manifest in &bom.manifests {
-        if let Some(sha) = sha256_of(manifest.path.as_str()) {
-            let mut c = component(Classification::File, manifest.path.as_str(), &sha.to_string(), &sha);
-            c.version = None;
-            components.push(c);
-        }
-    }
-    let mut metadata = Metadata {
+    c
+}
+
+/// A chart: an application component with the chart's version and the SHA-256 of its file.
+fn chart_component(chart: &ChartEntry, sha256: &Digest) -> Component {
+    let version = chart.version.as_deref().unwrap_or("unknown");
+    let mut c = component(Classification::Application, &chart.name, version, sha256);
+    c.properties = Some(Properties(vec![
+        property("genesis:path", chart.path.as_str()),
+        property("genesis:source", &chart.source),
+    ]));
+    c
+}
+
+/// A manifest file: a file component named by its path in the bundle, without a version.
+fn manifest_component(path: &BundlePath, sha256: &Digest) -> Component {
+    let mut c = component(Classification::File, path.as_str(), &sha256.to_string(), sha256);
+    c.version = None;
+    c
+}
+
+/// The document's metadata: the bundle's `created` as its timestamp, the builder as its tool,
+/// and the bundle itself as the component it describes.
+fn metadata(bom: &Bom) -> Metadata {
+    let mut bundle =
+        Component::new(Classification::Application, &bom.name, &bom.version, Some(format!("bundle:{}", bom.name)));
+    bundle.description = Some(NormalizedString::new("Genesis air-gap bundle"));
+    Metadata {
         timestamp: cyclonedx_bom::external_models::date_time::DateTime::try_from(bom.created.clone()).ok(),
         tools: Some(Tools::List(vec![Tool {
             vendor: Some(NormalizedString::new("Genesis")),
@@ -126,28 +151,13 @@ pub fn bundle_sbom(bom: &Bom, platforms: &BTreeMap<String, Vec<(Platform, Digest
             external_references: None,
         }])),
         authors: None,
-        component: None,
+        component: Some(bundle),
         manufacture: None,
         supplier: None,
         licenses: None,
         properties: None,
         lifecycles: None,
-    };
-    let mut bundle =
-        Component::new(Classification::Application, &bom.name, &bom.version, Some(format!("bundle:{}", bom.name)));
-    bundle.description = Some(NormalizedString::new("Genesis air-gap bundle"));
-    metadata.component = Some(bundle);
-    let doc = CycloneDx {
-        serial_number: UrnUuid::new(serial_number(bom)).ok(),
-        metadata: Some(metadata),
-        components: Some(Components(components)),
-        spec_version: SpecVersion::V1_5,
-        ..CycloneDx::default()
-    };
-    let mut out = Vec::new();
-    doc.output_as_json_v1_5(&mut out).expect("a CycloneDX document built from a valid BOM serialises");
-    out.push(b'\n');
-    out
+    }
 }
 
 fn component(kind: Classification, name: &str, version: &str, sha256: &Digest) -> Component {

@@ -2,17 +2,17 @@
 //! walk the tar stream strictly, and hash the archive file on the way.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use flate2::read::GzDecoder;
 use genesis_types::{BundlePath, Digest};
-use sha2::{Digest as _, Sha256};
 
-use crate::seekable::{FileDigest, ParallelFrameReader, SeekTable};
+use crate::digest_io::{DigestAdapter, FileDigest};
+use crate::seekable::{ParallelFrameReader, SeekTable};
 use crate::stamp::FileStamp;
 use crate::tar::{self, BLOCK, EntryKind, Header};
-use crate::{BOM_PATH, BundleError, Limits, PROVENANCE_PATH, Progress, Result, SIGNATURE_PATH};
+use crate::{BOM_PATH, BundleError, Limits, PROVENANCE_PATH, ProgressCounter, Result, SIGNATURE_PATH};
 
 /// How the tar stream of a bundle is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -67,47 +67,17 @@ pub(crate) fn from_io(e: io::Error, action: &'static str) -> BundleError {
     BundleError::Io { action, path: "archive".into(), source: e }
 }
 
-/// A reader that hashes and counts what passes through it.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-    len: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: Read> Hashing<R> {
-    fn new(inner: R) -> Self {
-        Hashing { inner, hasher: Sha256::new(), len: 0 }
-    }
-
-    /// Reads what is left and returns the digest of everything, and how many bytes were
-    /// left unread by the decoder above.
-    fn finish(mut self) -> io::Result<(FileDigest, u64)> {
-        let before = self.len;
-        io::copy(&mut self, &mut io::sink())?;
-        Ok((FileDigest { sha256: self.hasher.finalize().into(), len: self.len }, self.len - before))
-    }
-}
-
 enum Source {
     Zstd(ParallelFrameReader),
     ZstdHead(Box<zstd::stream::read::Decoder<'static, BufReader<File>>>),
-    Gzip(Box<GzDecoder<Hashing<BufReader<File>>>>),
-    Plain(Hashing<BufReader<File>>),
+    Gzip(Box<GzDecoder<DigestAdapter<BufReader<File>>>>),
+    Plain(DigestAdapter<BufReader<File>>),
 }
 
 impl Source {
     fn compressed_so_far(&self) -> Option<u64> {
         match self {
-            Source::Gzip(g) => Some(g.get_ref().len),
+            Source::Gzip(g) => Some(g.get_ref().passed()),
             _ => None,
         }
     }
@@ -138,7 +108,7 @@ pub struct ArchiveReader {
     compression: Compression,
     decompressed: u64,
     entries: u64,
-    progress: Progress,
+    progress: ProgressCounter,
     /// A header read ahead by [`ArchiveReader::read_head`] that was not part of the head.
     peeked: Option<Header>,
     /// The archive, kept open to stamp it again at the end of the pass.
@@ -175,8 +145,8 @@ impl ArchiveReader {
                     Source::Zstd(ParallelFrameReader::new(file, table)?)
                 }
             }
-            Compression::Gzip => Source::Gzip(Box::new(GzDecoder::new(Hashing::new(BufReader::new(file))))),
-            Compression::None => Source::Plain(Hashing::new(BufReader::new(file))),
+            Compression::Gzip => Source::Gzip(Box::new(GzDecoder::new(DigestAdapter::new(BufReader::new(file))))),
+            Compression::None => Source::Plain(DigestAdapter::new(BufReader::new(file))),
         };
         Ok(ArchiveReader {
             source,
@@ -184,7 +154,7 @@ impl ArchiveReader {
             compression,
             decompressed: 0,
             entries: 0,
-            progress: Progress::default(),
+            progress: ProgressCounter::default(),
             peeked: None,
             file: kept,
             stamp,
@@ -197,7 +167,7 @@ impl ArchiveReader {
     }
 
     /// The count of entry bytes read so far, shared with whoever displays progress.
-    pub fn progress(&self) -> Progress {
+    pub fn progress(&self) -> ProgressCounter {
         self.progress.clone()
     }
 
@@ -291,7 +261,7 @@ impl ArchiveReader {
     /// Streams the data of the current entry (of `size` bytes) into `sink`, returning its
     /// SHA-256, then skips the block padding.
     pub fn copy_entry(&mut self, size: u64, sink: &mut dyn io::Write) -> Result<Digest> {
-        let mut hasher = Sha256::new();
+        let mut sink = DigestAdapter::new(sink);
         let mut buf = vec![0u8; (256 << 10).min(size.max(1)) as usize];
         let mut left = size;
         while left > 0 {
@@ -302,7 +272,6 @@ impl ArchiveReader {
             }
             self.account(n as u64)?;
             self.progress.add(n as u64);
-            hasher.update(&buf[..n]);
             sink.write_all(&buf[..n]).map_err(|e| BundleError::Io {
                 action: "writing extracted data",
                 path: "output".into(),
@@ -314,7 +283,7 @@ impl ArchiveReader {
         let p = tar::padding(size);
         self.source.read_exact(&mut pad[..p]).map_err(|e| from_io(e, "reading entry padding"))?;
         self.account(p as u64)?;
-        Ok(Digest::from_sha256_bytes(hasher.finalize().into()))
+        Ok(sink.digest().digest())
     }
 
     /// Reads a small entry whole, refusing it above `max` bytes before reading.
@@ -365,13 +334,18 @@ impl ArchiveReader {
                 return Err(BundleError::Corrupt { detail: "head-only reader cannot hash the file".into() });
             }
             Source::Gzip(g) => {
-                let (digest, unread) = g.into_inner().finish().map_err(|e| from_io(e, "reading the archive"))?;
+                // What the decoder above left unread follows the gzip stream.
+                let mut file = g.into_inner();
+                let unread = file.drain().map_err(|e| from_io(e, "reading the archive"))?;
                 if unread > 0 {
                     return Err(BundleError::TrailingData { bytes: unread });
                 }
-                digest
+                file.digest()
             }
-            Source::Plain(h) => h.finish().map_err(|e| from_io(e, "reading the archive"))?.0,
+            Source::Plain(mut file) => {
+                file.drain().map_err(|e| from_io(e, "reading the archive"))?;
+                file.digest()
+            }
         };
         if FileStamp::of(&self.file).ok() != Some(self.stamp) {
             return Err(BundleError::Corrupt { detail: "the archive file changed while it was read".into() });

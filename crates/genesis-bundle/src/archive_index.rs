@@ -5,7 +5,9 @@
 //! verified ([`crate::danger::open_index`] is the unchecked one). A file changed after
 //! verification is still caught: the uploader hashes what it reads, every small file read
 //! whole is checked against its digest, and an index pinned to the stamp of the checked file
-//! (the server's) refuses a file with another stamp.
+//! (the server's) refuses a file with another stamp. The archive is opened once, with the
+//! index: every read is a positioned read of that one descriptor, so readers at once (a
+//! server's responses) take no descriptor and no read of the seek table each.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -15,22 +17,30 @@ use std::sync::{Arc, Mutex};
 
 use genesis_types::{Descriptor, Digest, ImageIndex, MAX_MANIFEST};
 
-use crate::seekable::{SeekableFile, is_seekable_zstd};
-use crate::{Bom, BundleError, FileStamp, ImageEntry, Limits, Result};
+use crate::seekable::{SeekableArchive, SeekableFile, is_seekable_zstd};
+use crate::{Bom, BundleError, FileEntry, FileStamp, ImageEntry, Limits, Result};
+
+/// Where a bundle's OCI image layout keeps its index.
+const LAYOUT_INDEX_PATH: &str = "oci/index.json";
 
 /// Where every payload file of a bundle lies in its decompressed tar stream.
 #[derive(Debug, Clone)]
 pub struct ArchiveIndex {
     path: PathBuf,
-    limits: Limits,
+    archive: Arc<SeekableArchive>,
     entries: HashMap<String, (u64, u64)>,
+    /// The BOM's entry for `oci/index.json` (path, size, SHA-256), kept from the BOM the
+    /// index was opened against so that the layout index is read against that BOM and no
+    /// other.
+    layout_index: Option<FileEntry>,
     stamp: Option<FileStamp>,
     cache: Option<Arc<FrameCache>>,
 }
 
 /// Walks the tar headers of the seekable zstd archive at `path` (only frames holding headers
-/// are decompressed) and checks that every file of `bom` is there with its size. `bom` is
-/// taken on trust: reached through [`crate::danger`].
+/// are decompressed) and checks that every file of `bom` is there with its size; keeps
+/// `bom`'s entry for `oci/index.json` for [`ArchiveIndex::layout_index`]. `bom` is taken on
+/// trust: reached through [`crate::danger`].
 pub fn open_index(path: &Path, bom: &Bom, limits: &Limits) -> Result<ArchiveIndex> {
     let mut s = open_seekable(path, limits)?;
     let entries: HashMap<String, (u64, u64)> =
@@ -41,13 +51,22 @@ pub fn open_index(path: &Path, bom: &Bom, limits: &Limits) -> Result<ArchiveInde
             _ => return Err(BundleError::MissingEntry { path: f.path.clone() }),
         }
     }
-    Ok(ArchiveIndex { path: path.to_owned(), limits: limits.clone(), entries, stamp: None, cache: None })
+    let layout_index = bom.files.iter().find(|f| f.path.as_str() == LAYOUT_INDEX_PATH).cloned();
+    Ok(ArchiveIndex {
+        path: path.to_owned(),
+        archive: Arc::clone(s.archive()),
+        entries,
+        layout_index,
+        stamp: None,
+        cache: None,
+    })
 }
 
 impl ArchiveIndex {
     /// Pins every later read to the archive as it was checked: a file whose stamp differs
-    /// (written, truncated, replaced since) is refused when a range is opened and when its
-    /// last bytes are read.
+    /// (written or truncated since, or replaced before the index opened it) is refused when a
+    /// range is opened and when its last bytes are read. A file put in its place later is
+    /// never read: the index reads the one it opened.
     pub fn pinned(self, stamp: FileStamp) -> ArchiveIndex {
         ArchiveIndex { stamp: Some(stamp), ..self }
     }
@@ -67,7 +86,7 @@ impl ArchiveIndex {
     pub fn range(&self, offset: u64, size: u64) -> ArchiveRange {
         ArchiveRange {
             path: self.path.clone(),
-            limits: self.limits.clone(),
+            archive: Arc::clone(&self.archive),
             offset,
             size,
             stamp: self.stamp,
@@ -81,11 +100,12 @@ impl ArchiveIndex {
         Some(self.range(offset, size))
     }
 
-    /// The bundle's `oci/index.json`, checked against the BOM; `None` when it has none.
-    pub fn layout_index(&self, bom: &Bom) -> Result<Option<ImageIndex>> {
-        let Some(f) = bom.files.iter().find(|f| f.path.as_str() == "oci/index.json") else { return Ok(None) };
-        let bytes = self.read_checked("oci/index.json", &f.sha256, MAX_MANIFEST as u64)?;
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| BundleError::Unusable(format!("oci/index.json: {e}")))
+    /// The bundle's `oci/index.json`, checked against the SHA-256 the BOM this index was
+    /// opened against lists for it; `None` when that BOM lists none.
+    pub fn layout_index(&self) -> Result<Option<ImageIndex>> {
+        let Some(f) = &self.layout_index else { return Ok(None) };
+        let bytes = self.read_checked(f.path.as_str(), &f.sha256, MAX_MANIFEST as u64)?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| BundleError::Unusable(format!("{LAYOUT_INDEX_PATH}: {e}")))
     }
 
     /// Reads a small blob whole, checking it against its digest.
@@ -145,7 +165,7 @@ fn open_seekable(path: &Path, limits: &Limits) -> Result<SeekableFile> {
 #[derive(Debug, Clone)]
 pub struct ArchiveRange {
     path: PathBuf,
-    limits: Limits,
+    archive: Arc<SeekableArchive>,
     /// Offset in the decompressed stream.
     pub offset: u64,
     /// Length.
@@ -156,7 +176,7 @@ pub struct ArchiveRange {
 
 impl ArchiveRange {
     fn open_file(&self) -> io::Result<SeekableFile> {
-        let file = open_seekable(&self.path, &self.limits).map_err(io::Error::other)?;
+        let file = SeekableFile::over(Arc::clone(&self.archive)).map_err(io::Error::other)?;
         self.check_stamp(&file)?;
         Ok(file)
     }
@@ -380,6 +400,51 @@ mod tests {
         get(1);
         assert_eq!(loads.load(Ordering::SeqCst), 5);
         assert!(cache.state.lock().unwrap().used <= 300);
+    }
+
+    /// A bundle whose `oci/index.json` is `index`, with its BOM.
+    fn bundle_with_layout_index(dir: &Path, index: &[u8]) -> (PathBuf, Bom) {
+        use std::collections::BTreeMap;
+
+        use crate::{BOM_SCHEMA, Compression, Content, WriteOptions, rfc3339, write_bundle};
+
+        let path: genesis_types::BundlePath = LAYOUT_INDEX_PATH.parse().unwrap();
+        let bom = Bom {
+            schema: BOM_SCHEMA.into(),
+            name: "t".into(),
+            version: "1".into(),
+            created: rfc3339(0),
+            files: vec![FileEntry { path: path.clone(), size: index.len() as u64, sha256: crate::sha256(index) }],
+            images: vec![],
+            charts: vec![],
+            manifests: vec![],
+            sboms: vec![],
+        };
+        let archive = dir.join("t.tar.zst");
+        let contents = BTreeMap::from([(path, Content::Bytes(index.to_vec()))]);
+        let options = WriteOptions { compression: Compression::Zstd, mtime: 0, progress: Default::default() };
+        write_bundle(File::create(&archive).unwrap(), &bom, &bom.to_bytes(), b"sig", None, &contents, options).unwrap();
+        (archive, bom)
+    }
+
+    #[test]
+    fn the_layout_index_is_read_against_the_bom_the_index_was_opened_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = br#"{"schemaVersion":2,"manifests":[]}"#;
+        let (archive, bom) = bundle_with_layout_index(dir.path(), layout);
+        let limits = Limits::default();
+        let read = open_index(&archive, &bom, &limits).unwrap().layout_index().unwrap();
+        assert_eq!(read, Some(serde_json::from_slice::<ImageIndex>(layout).unwrap()));
+
+        // Opened against a BOM that lists no layout index, there is none to read.
+        let without = Bom { files: vec![], ..bom.clone() };
+        assert_eq!(open_index(&archive, &without, &limits).unwrap().layout_index().unwrap(), None);
+
+        // Opened against a BOM with another digest for it, the bytes in the archive are refused.
+        let mut other = bom.clone();
+        other.files[0].sha256 = crate::sha256(b"another index");
+        let refused = open_index(&archive, &other, &limits).unwrap().layout_index().unwrap_err();
+        assert!(matches!(refused, BundleError::ChangedSinceVerification { .. }), "{refused:?}");
     }
 
     #[test]

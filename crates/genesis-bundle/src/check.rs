@@ -12,7 +12,7 @@ use genesis_types::BundlePath;
 
 use crate::archive::ArchiveReader;
 use crate::bom::{Bom, ExpectedEntry};
-use crate::seekable::FileDigest;
+use crate::digest_io::FileDigest;
 use crate::stamp::FileStamp;
 use crate::tar::EntryKind;
 use crate::{BOM_PATH, BundleError, PROVENANCE_PATH, Result, SIGNATURE_PATH};
@@ -169,19 +169,39 @@ impl Staging {
     /// not at all). Everything staged reaches the disk before the rename that publishes it,
     /// and the rename before this returns: after a power cut the target is absent or whole,
     /// never a tree of empty files.
+    ///
+    /// An error before the rename leaves nothing behind (the staging directory goes when
+    /// this returns). Once the rename is done the target is published and stays: if its
+    /// directory then cannot be synced, the error is [`BundleError::NotDurable`], which says
+    /// the files are in place but a power cut could still undo the rename.
     pub fn commit(mut self) -> Result<PathBuf> {
         fs::set_permissions(&self.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(BundleError::io("setting permissions on", &self.dir))?;
         sync_tree(&self.dir).map_err(BundleError::io("syncing", &self.dir))?;
         fs::rename(&self.dir, &self.target).map_err(BundleError::io("renaming staging into", &self.target))?;
+        // The staging directory is now the target: nothing is left for `drop` to remove.
         self.committed = true;
-        crate::scratch::sync_parent(&self.target).map_err(BundleError::io("syncing the directory of", &self.target))?;
-        Ok(self.target.clone())
+        published(&self.target, crate::scratch::sync_parent(&self.target))
+    }
+}
+
+/// What a commit returns once the rename published `target`, given whether its directory
+/// then synced.
+fn published(target: &Path, synced: io::Result<()>) -> Result<PathBuf> {
+    match synced {
+        Ok(()) => Ok(target.to_owned()),
+        Err(source) => Err(BundleError::NotDurable { path: target.to_owned(), source }),
     }
 }
 
 /// Flushes every file under `dir`, and each directory's entries, to stable storage. The
 /// staging tree holds only the files and directories its sinks created.
+///
+/// One `fsync` per file rather than one `syncfs` on the staging filesystem: `fsync` reports a
+/// failed write-back of that very file on every kernel, while `syncfs` reported none before
+/// Linux 5.8, flushes every other process's dirty data on the filesystem too, and is
+/// Linux-only. An extracted bundle is mostly large blobs, so the files are few next to their
+/// bytes, and those bytes have to reach the disk either way.
 fn sync_tree(dir: &Path) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -217,5 +237,21 @@ impl PayloadSink for Staging {
             .open(&p)
             .map_err(BundleError::io("creating", p))?;
         Ok(Box::new(BufWriter::with_capacity(256 << 10, f)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Once the rename is done the target stays, so a directory that then does not sync is
+    /// reported as what it is: the files in place, not yet durable.
+    #[test]
+    fn a_published_target_whose_directory_does_not_sync_is_in_place_but_not_durable() {
+        let target = Path::new("out");
+        assert_eq!(published(target, Ok(())).unwrap(), target);
+        let e = published(target, Err(io::Error::other("input/output error"))).unwrap_err();
+        assert!(matches!(&e, BundleError::NotDurable { path, .. } if path == target), "{e:?}");
+        assert!(e.to_string().starts_with("out is in place but not yet durable"), "{e}");
     }
 }

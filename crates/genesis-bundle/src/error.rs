@@ -191,6 +191,19 @@ pub enum BundleError {
         /// The directory.
         path: PathBuf,
     },
+    /// The output was renamed into place, but its directory could not be synced afterwards:
+    /// the files are there and whole, and a power cut could still undo the rename.
+    #[error(
+        "{} is in place but not yet durable (syncing its directory failed: {source}); run `sync` before relying on it",
+        path.display()
+    )]
+    NotDurable {
+        /// The output, in place.
+        path: PathBuf,
+        /// Why its directory did not sync.
+        #[source]
+        source: io::Error,
+    },
     /// A runtime archive that holds one platform per image (`docker save`'s) was asked for a
     /// multi-platform image without choosing a platform.
     #[error("{image} is a multi-platform image and a docker archive holds one platform per image")]
@@ -216,7 +229,12 @@ impl BundleError {
 impl Classify for BundleError {
     fn class(&self) -> ErrorClass {
         match self {
-            BundleError::Io { source, .. } => source.class(),
+            // A range of the archive read through `Read` carries the archive's own error
+            // inside the `io::Error` (a damaged frame): that error decides, not the kind.
+            BundleError::Io { source, .. } => match source.get_ref().and_then(|e| e.downcast_ref::<BundleError>()) {
+                Some(carried) => carried.class(),
+                None => source.class(),
+            },
             BundleError::Truncated { .. }
             | BundleError::TrailingData { .. }
             | BundleError::Corrupt { .. }
@@ -235,6 +253,7 @@ impl Classify for BundleError {
             | BundleError::ChangedSinceVerification { .. } => ErrorClass::Verdict,
             BundleError::NotSeekable { .. } | BundleError::Unusable(_) => ErrorClass::Input,
             BundleError::NotFound(_) => ErrorClass::NotFound,
+            BundleError::NotDurable { source, .. } => source.class(),
             BundleError::InputChanged { .. }
             | BundleError::UnencodablePath { .. }
             | BundleError::UnencodableMtime { .. }
@@ -255,17 +274,22 @@ mod tests {
     fn a_refused_archive_is_a_verdict_and_a_local_file_problem_is_input_or_not_found() {
         let missing = BundleError::io("opening", "x.tar.zst")(io::ErrorKind::NotFound.into());
         let unreadable = BundleError::io("opening", "x.tar.zst")(io::ErrorKind::PermissionDenied.into());
+        let damaged_range = BundleError::io("reading", "x.tar.zst")(io::Error::other(BundleError::Corrupt {
+            detail: "zstd frame: checksum mismatch".into(),
+        }));
         for (e, class) in [
             (BundleError::Truncated { detail: "in a header".into() }, ErrorClass::Verdict),
             (BundleError::UnknownEntry { path: "extra".into() }, ErrorClass::Verdict),
             (BundleError::LimitExceeded { what: "entries", actual: 2, limit: 1 }, ErrorClass::Verdict),
             (BundleError::OutputExists { path: "out".into() }, ErrorClass::Input),
+            (BundleError::NotDurable { path: "out".into(), source: io::ErrorKind::Other.into() }, ErrorClass::Input),
             (BundleError::OnePlatformNeeded { image: "web".into(), platforms: vec![] }, ErrorClass::Input),
             (BundleError::NotSeekable { path: "x.tar.gz".into() }, ErrorClass::Input),
             (BundleError::Unusable("the bundle carries no images".into()), ErrorClass::Input),
             (BundleError::NotFound("blob sha256:00 in the bundle".into()), ErrorClass::NotFound),
             (missing, ErrorClass::NotFound),
             (unreadable, ErrorClass::Input),
+            (damaged_range, ErrorClass::Verdict),
         ] {
             assert_eq!(e.class(), class, "{e}");
         }

@@ -7,12 +7,12 @@
 //! mtime 0, mode 0644, sorted blobs).
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, MAX_MANIFEST, Platform, annotations, media_types};
-use sha2::{Digest as _, Sha256};
 
 use crate::archive_index::{ArchiveIndex, image_top};
+use crate::digest_io::DigestAdapter;
 use crate::tar::{BLOCK, END_OF_ARCHIVE, file_header, padding};
 use crate::{Bom, BundleError, Result};
 
@@ -65,70 +65,18 @@ pub fn export_images(
     platform: Option<&Platform>,
     out: &mut dyn Write,
 ) -> Result<Vec<ExportedImage>> {
-    let layout =
-        index.layout_index(bom)?.ok_or_else(|| BundleError::Unusable("the bundle carries no images".into()))?;
-    let mut chosen = Vec::new();
-    for image in &bom.images {
-        let top = image_top(&layout, image)?;
-        if let Some(c) = choose(index, image.reference.clone(), top, format, platform)? {
-            chosen.push(c);
-        }
-    }
-    if chosen.is_empty() {
-        return Err(BundleError::Unusable("the bundle carries no runnable image".into()));
-    }
-    let mut blobs: BTreeMap<Digest, u64> = BTreeMap::new();
-    let mut exported = Vec::new();
-    let mut docker_manifest = Vec::new();
-    let mut oci_index = Vec::new();
-    for c in &chosen {
-        if format == RuntimeFormat::OciArchive {
-            blobs.insert(c.top.digest.clone(), c.top.size);
-            let mut top = c.top.clone();
-            top.annotations.insert(annotations::REF_NAME.to_owned(), c.name.clone());
-            top.annotations.insert("io.containerd.image.name".to_owned(), c.name.clone());
-            oci_index.push(top);
-        }
-        for (_, d, m) in &c.manifests {
-            if format == RuntimeFormat::OciArchive {
-                blobs.insert(d.digest.clone(), d.size);
-            }
-            for b in std::iter::once(&m.config).chain(&m.layers) {
-                blobs.insert(b.digest.clone(), b.size);
-            }
-            if format == RuntimeFormat::DockerArchive {
-                docker_manifest.push(serde_json::json!({
-                    "Config": m.config.digest.blob_path(),
-                    "RepoTags": [c.name],
-                    "Layers": m.layers.iter().map(|l| l.digest.blob_path()).collect::<Vec<_>>(),
-                }));
-            }
-        }
-        exported.push(ExportedImage {
-            name: c.name.clone(),
-            digest: c.top.digest.clone(),
-            config: (c.manifests.len() == 1).then(|| c.manifests[0].2.config.digest.clone()),
-            platforms: c.manifests.iter().filter_map(|(p, _, _)| p.as_ref().map(ToString::to_string)).collect(),
-        });
-    }
-    let write_err = |e: io::Error| BundleError::io("writing", "the export")(e);
+    let chosen = choose_all(index, bom, format, platform)?;
     let mut tar = TarWriter { out };
     match format {
         RuntimeFormat::OciArchive => {
-            let layout_index = ImageIndex {
-                schema_version: 2,
-                media_type: Some(media_types::OCI_INDEX.into()),
-                manifests: oci_index,
-                annotations: BTreeMap::new(),
-            };
             tar.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-            tar.file("index.json", &serde_json::to_vec(&layout_index).expect("an index is JSON"))?;
+            tar.file("index.json", &serde_json::to_vec(&oci_layout_index(&chosen)).expect("an index is JSON"))?;
         }
         RuntimeFormat::DockerArchive => {
-            tar.file("manifest.json", &serde_json::to_vec(&docker_manifest).expect("JSON"))?;
+            tar.file("manifest.json", &serde_json::to_vec(&docker_manifest(&chosen)).expect("JSON"))?;
         }
     }
-    for (digest, size) in &blobs {
+    for (digest, size) in &blobs_to_export(&chosen, format) {
         let range = index.blob(digest).ok_or_else(|| BundleError::NotFound(format!("blob {digest} in the bundle")))?;
         if range.size != *size {
             return Err(BundleError::Unusable(format!(
@@ -139,8 +87,99 @@ pub fn export_images(
         let reader = range.open_at(0, range.size).map_err(BundleError::io("reading", "the bundle"))?;
         tar.blob(&digest.blob_path(), *size, reader, digest)?;
     }
-    tar.out.write_all(&END_OF_ARCHIVE).map_err(write_err)?;
-    Ok(exported)
+    tar.out.write_all(&END_OF_ARCHIVE).map_err(BundleError::io("writing", "the export"))?;
+    Ok(chosen.iter().map(Chosen::exported).collect())
+}
+
+/// What to export of each image `bom` lists, in its order, read through `index`: at least
+/// one image must be runnable.
+fn choose_all(
+    index: &ArchiveIndex,
+    bom: &Bom,
+    format: RuntimeFormat,
+    platform: Option<&Platform>,
+) -> Result<Vec<Chosen>> {
+    let layout = index.layout_index()?.ok_or_else(|| BundleError::Unusable("the bundle carries no images".into()))?;
+    let mut chosen = Vec::new();
+    for image in &bom.images {
+        let top = image_top(&layout, image)?;
+        if let Some(c) = choose(index, image.reference.clone(), top, format, platform)? {
+            chosen.push(c);
+        }
+    }
+    if chosen.is_empty() {
+        return Err(BundleError::Unusable("the bundle carries no runnable image".into()));
+    }
+    Ok(chosen)
+}
+
+/// Every blob the export holds, once, with its size: for an OCI archive the manifests and
+/// indexes too, for a docker archive only configs and layers.
+fn blobs_to_export(chosen: &[Chosen], format: RuntimeFormat) -> BTreeMap<Digest, u64> {
+    let mut blobs = BTreeMap::new();
+    for c in chosen {
+        if format == RuntimeFormat::OciArchive {
+            blobs.insert(c.top.digest.clone(), c.top.size);
+        }
+        for (_, d, m) in &c.manifests {
+            if format == RuntimeFormat::OciArchive {
+                blobs.insert(d.digest.clone(), d.size);
+            }
+            for b in std::iter::once(&m.config).chain(&m.layers) {
+                blobs.insert(b.digest.clone(), b.size);
+            }
+        }
+    }
+    blobs
+}
+
+/// The `index.json` of an OCI archive: each image's top descriptor under its name, as the
+/// OCI annotation and containerd's.
+fn oci_layout_index(chosen: &[Chosen]) -> ImageIndex {
+    let manifests = chosen
+        .iter()
+        .map(|c| {
+            let mut top = c.top.clone();
+            top.annotations.insert(annotations::REF_NAME.to_owned(), c.name.clone());
+            top.annotations.insert("io.containerd.image.name".to_owned(), c.name.clone());
+            top
+        })
+        .collect();
+    ImageIndex {
+        schema_version: 2,
+        media_type: Some(media_types::OCI_INDEX.into()),
+        manifests,
+        annotations: BTreeMap::new(),
+    }
+}
+
+/// The `manifest.json` of a docker archive: one entry per image manifest, tagged with its
+/// image's name.
+fn docker_manifest(chosen: &[Chosen]) -> Vec<serde_json::Value> {
+    chosen
+        .iter()
+        .flat_map(|c| {
+            c.manifests.iter().map(move |(_, _, m)| {
+                serde_json::json!({
+                    "Config": m.config.digest.blob_path(),
+                    "RepoTags": [c.name],
+                    "Layers": m.layers.iter().map(|l| l.digest.blob_path()).collect::<Vec<_>>(),
+                })
+            })
+        })
+        .collect()
+}
+
+impl Chosen {
+    /// What the caller is told about this image once it is written.
+    fn exported(&self) -> ExportedImage {
+        ExportedImage {
+            name: self.name.clone(),
+            digest: self.top.digest.clone(),
+            config: (self.manifests.len() == 1).then(|| self.manifests[0].2.config.digest.clone()),
+            platforms: self.manifests.iter().filter_map(|(p, _, _)| p.as_ref().map(ToString::to_string)).collect(),
+        }
+    }
 }
 
 /// Picks what to export of one bundle image, or `None` when it is not runnable.
@@ -217,10 +256,10 @@ impl TarWriter<'_> {
     }
 
     /// Copies `size` bytes of `reader` as `path`, failing when they do not hash to `digest`.
-    fn blob(&mut self, path: &str, size: u64, mut reader: impl io::Read, digest: &Digest) -> Result<()> {
+    fn blob(&mut self, path: &str, size: u64, reader: impl io::Read, digest: &Digest) -> Result<()> {
         let write_err = |e: io::Error| BundleError::io("writing", "the export")(e);
         self.out.write_all(&file_header(path, size, 0)?).map_err(write_err)?;
-        let mut hasher = Sha256::new();
+        let mut reader = DigestAdapter::new(reader);
         let mut buf = vec![0u8; 1 << 20];
         let mut left = size;
         while left > 0 {
@@ -230,11 +269,10 @@ impl TarWriter<'_> {
             if n == 0 {
                 return Err(BundleError::Unusable(format!("blob {digest} ends early in the bundle")));
             }
-            hasher.update(&buf[..n]);
             self.out.write_all(&buf[..n]).map_err(write_err)?;
             left -= n as u64;
         }
-        let actual = Digest::from_sha256_bytes(hasher.finalize().into());
+        let actual = reader.digest().digest();
         if &actual != digest {
             return Err(BundleError::ChangedSinceVerification {
                 what: format!("blob {digest} in the bundle"),

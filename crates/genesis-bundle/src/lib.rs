@@ -9,6 +9,10 @@
 //! its files in place through the seek table ([`ArchiveIndex`]) and its images as an archive
 //! a container runtime imports ([`RuntimeFormat`]).
 //!
+//! Two mechanisms here serve the whole workspace: [`digest_io::DigestAdapter`], the one way a
+//! stream is hashed (and checked) while it passes, and [`scratch`], the one way a file is
+//! written under a scratch name and renamed into place.
+//!
 //! ```
 //! use genesis_bundle::{Bom, Limits, BOM_SCHEMA, rfc3339};
 //!
@@ -32,9 +36,11 @@ mod archive;
 mod archive_index;
 mod bom;
 mod check;
+pub mod digest_io;
 mod error;
 mod export;
 mod limits;
+mod progress;
 pub mod scratch;
 mod seekable;
 mod stamp;
@@ -48,17 +54,19 @@ pub use bom::{
     SIGNATURE_PATH, SbomEntry, rfc3339,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging};
+pub use digest_io::{FileDigest, sha256};
 pub use error::{BundleError, Result};
 pub use export::{ExportedImage, RuntimeFormat};
-pub use limits::{Limits, Progress};
+pub use limits::Limits;
+pub use progress::ProgressCounter;
 // The seekable zstd writer, for tools that write archives in the bundle's framing (the
 // fixture generator, tests that forge a bundle).
-pub use seekable::{FRAME_SIZE, FileDigest, SeekableWriter};
+pub use seekable::{FRAME_SIZE, SeekableWriter};
 pub use stamp::FileStamp;
 // The canonical tar encoding, for writers of other archives in the same form (the portal's
 // release exports, fixtures) and for checking that a path fits it before packing.
 pub use tar::{BLOCK, END_OF_ARCHIVE, check_encodable, dir_header, file_header, padding};
-pub use writer::{Content, WriteOptions, sha256, write_bundle};
+pub use writer::{Content, WriteOptions, write_bundle};
 
 /// Entry points that work on a BOM whose signature nobody has checked, or on archive bytes
 /// nobody has checked at all. They exist for the verifier (`genesis-trust`), which calls
@@ -82,6 +90,8 @@ pub mod danger {
 /// read through `genesis_trust`.
 #[doc(hidden)]
 pub mod test_support {
-    pub use crate::seekable::{FrameEntry, MAX_FRAME_SIZE, SeekTable, max_compressed_frame, max_frames};
+    pub use crate::seekable::{
+        FrameEntry, MAX_FRAME_SIZE, SeekTable, compress_bound, max_compressed_frame, max_frames,
+    };
     pub use crate::tar::{EntryKind, Header, parse_header};
 }

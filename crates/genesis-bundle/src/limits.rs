@@ -43,35 +43,3 @@ impl Limits {
         decompressed <= compressed.saturating_mul(self.max_ratio).saturating_add(1 << 20)
     }
 }
-
-/// A shared count of payload bytes processed and expected, for a progress display on
-/// another thread. Cloning shares the counts.
-#[derive(Debug, Clone, Default)]
-pub struct Progress(std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>);
-
-impl Progress {
-    /// Adds `n` processed bytes.
-    pub fn add(&self, n: u64) {
-        self.0[0].fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Takes back `n` bytes counted for work that has to be redone (a retried upload).
-    pub fn sub(&self, n: u64) {
-        self.0[0].fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Sets the number of bytes the whole job will process, once known.
-    pub fn set_total(&self, total: u64) {
-        self.0[1].store(total, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Bytes processed so far.
-    pub fn done(&self) -> u64 {
-        self.0[0].load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Bytes expected in all (0 while unknown).
-    pub fn total(&self) -> u64 {
-        self.0[1].load(std::sync::atomic::Ordering::Relaxed)
-    }
-}

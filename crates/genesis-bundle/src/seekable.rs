@@ -11,8 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use sha2::{Digest as _, Sha256};
-
+use crate::digest_io::{DigestAdapter, FileDigest};
 use crate::tar::{BLOCK, Header, padding, parse_header};
 use crate::{BundleError, Limits, Result};
 
@@ -213,7 +212,7 @@ impl SeekTable {
 
 /// Most compressed bytes zstd writes for `decompressed` bytes (`ZSTD_compressBound`, frame
 /// header and checksum included). A seek table entry claiming more is forged.
-fn compress_bound(decompressed: u32) -> u64 {
+pub fn compress_bound(decompressed: u32) -> u64 {
     zstd::zstd_safe::compress_bound(decompressed as usize) as u64
 }
 
@@ -319,6 +318,18 @@ impl<W: Write + Send + 'static> SeekableWriter<W> {
     }
 }
 
+impl<W: Write + Send + 'static> Drop for SeekableWriter<W> {
+    /// Abandoned before [`finish`](Self::finish) (an error elsewhere), the pipeline winds
+    /// down before the caller goes on, so the sink is dropped now and not whenever the writer
+    /// thread gets to it: a scratch file that removes itself on drop is gone before the error
+    /// reaches the user, and before the process exits.
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = self.join_writer();
+        }
+    }
+}
+
 fn compress_jobs(jobs: &Mutex<Receiver<Job>>, results: &SyncSender<Compressed>) {
     let mut compressor = match new_compressor() {
         Ok(c) => c,
@@ -375,15 +386,6 @@ fn decompress_frame(d: &mut zstd::bulk::Decompressor<'static>, frame: &[u8], exp
     Ok(out)
 }
 
-/// The SHA-256 and length of a whole archive file, computed while reading it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileDigest {
-    /// SHA-256 of every byte of the file.
-    pub sha256: [u8; 32],
-    /// Length of the file.
-    pub len: u64,
-}
-
 /// Reads a seekable archive front to back, decompressing frames on every core, and hashes
 /// the compressed file on the way so the sidecars can be checked in the same pass.
 pub struct ParallelFrameReader {
@@ -426,13 +428,10 @@ impl ParallelFrameReader {
         }
         let frames = table.frames.len() as u64;
         let feeder = std::thread::spawn(move || -> io::Result<FileDigest> {
-            let mut hasher = Sha256::new();
-            let mut len = 0u64;
+            let mut file = DigestAdapter::new(file);
             for (seq, f) in table.frames.iter().enumerate() {
                 let mut buf = vec![0u8; f.compressed as usize];
                 file.read_exact(&mut buf)?;
-                hasher.update(&buf);
-                len += buf.len() as u64;
                 if job_tx.send((seq as u64, buf, f.decompressed)).is_err() {
                     return Err(io::Error::other("decompression stopped"));
                 }
@@ -446,9 +445,7 @@ impl ParallelFrameReader {
                     detail: "archive changed while it was read".into(),
                 }));
             }
-            hasher.update(&rest);
-            len += rest.len() as u64;
-            Ok(FileDigest { sha256: hasher.finalize().into(), len })
+            Ok(file.digest())
         });
         Ok(ParallelFrameReader {
             results,
@@ -513,13 +510,35 @@ impl Read for ParallelFrameReader {
     }
 }
 
-/// Random access to the decompressed bytes of a seekable archive: reads a range by
-/// decompressing only the frames that hold it. The base of `serve` and of single-blob reads.
-pub struct SeekableFile {
+/// An open archive and its seek table, read once and shared by every reader of it: a reader
+/// reads the file with positioned reads, so many at once take no descriptor and no read of
+/// the table each ([`SeekableFile::over`]).
+#[derive(Debug)]
+pub(crate) struct SeekableArchive {
     file: File,
     table: SeekTable,
     /// Start offsets of each frame: (compressed, decompressed).
     starts: Vec<(u64, u64)>,
+}
+
+impl SeekableArchive {
+    fn open(file: File, limits: &Limits) -> Result<SeekableArchive> {
+        let table = SeekTable::read_from(&file, limits)?;
+        let mut starts = Vec::with_capacity(table.frames.len());
+        let (mut c, mut d) = (0u64, 0u64);
+        for f in &table.frames {
+            starts.push((c, d));
+            c += u64::from(f.compressed);
+            d += u64::from(f.decompressed);
+        }
+        Ok(SeekableArchive { file, table, starts })
+    }
+}
+
+/// Random access to the decompressed bytes of a seekable archive: reads a range by
+/// decompressing only the frames that hold it. The base of `serve` and of single-blob reads.
+pub struct SeekableFile {
+    archive: Arc<SeekableArchive>,
     decompressor: zstd::bulk::Decompressor<'static>,
     cache: Option<(usize, Arc<Vec<u8>>)>,
     /// The compressed bytes of the frame being read, reused.
@@ -530,34 +549,28 @@ pub struct SeekableFile {
 impl SeekableFile {
     /// Opens a file and reads its seek table.
     pub fn open(file: File, limits: &Limits) -> Result<Self> {
-        let table = SeekTable::read_from(&file, limits)?;
-        let mut starts = Vec::with_capacity(table.frames.len());
-        let (mut c, mut d) = (0u64, 0u64);
-        for f in &table.frames {
-            starts.push((c, d));
-            c += u64::from(f.compressed);
-            d += u64::from(f.decompressed);
-        }
+        SeekableFile::over(Arc::new(SeekableArchive::open(file, limits)?))
+    }
+
+    /// Another reader of an archive already open, with a decompressor of its own.
+    pub(crate) fn over(archive: Arc<SeekableArchive>) -> Result<Self> {
         let decompressor = zstd::bulk::Decompressor::new().map_err(|e| from_io(e, "starting zstd"))?;
-        Ok(SeekableFile {
-            file,
-            table,
-            starts,
-            decompressor,
-            cache: None,
-            compressed: Vec::new(),
-            frames_decompressed: 0,
-        })
+        Ok(SeekableFile { archive, decompressor, cache: None, compressed: Vec::new(), frames_decompressed: 0 })
+    }
+
+    /// The open archive, for [`SeekableFile::over`].
+    pub(crate) fn archive(&self) -> &Arc<SeekableArchive> {
+        &self.archive
     }
 
     /// The open archive.
     pub fn file(&self) -> &File {
-        &self.file
+        &self.archive.file
     }
 
     /// The seek table.
     pub fn table(&self) -> &SeekTable {
-        &self.table
+        &self.archive.table
     }
 
     /// How many frames have been decompressed so far (for tests and metrics).
@@ -582,14 +595,15 @@ impl SeekableFile {
     /// The index of the frame that holds decompressed `offset`, and the offset it starts at.
     pub fn frame_index(&self, offset: u64) -> Result<(usize, u64)> {
         let idx = self
+            .archive
             .starts
             .partition_point(|&(_, d)| d <= offset)
             .checked_sub(1)
             .ok_or_else(|| BundleError::Truncated { detail: "read before the start".into() })?;
-        if idx >= self.table.frames.len() || offset >= self.table.decompressed_len() {
+        if idx >= self.archive.table.frames.len() || offset >= self.archive.table.decompressed_len() {
             return Err(BundleError::Truncated { detail: format!("read past the end at offset {offset}") });
         }
-        Ok((idx, self.starts[idx].1))
+        Ok((idx, self.archive.starts[idx].1))
     }
 
     /// Walks the tar headers through the seek table and returns every entry with the
@@ -598,7 +612,7 @@ impl SeekableFile {
     pub fn entries(&mut self, limits: &Limits) -> Result<Vec<(Header, u64)>> {
         let mut out = Vec::new();
         let mut offset = 0u64;
-        let end_of_data = self.table.decompressed_len();
+        let end_of_data = self.archive.table.decompressed_len();
         let mut block = [0u8; BLOCK];
         loop {
             self.read_exact_at(offset, &mut block)?;
@@ -631,12 +645,11 @@ impl SeekableFile {
         {
             return Ok(Arc::clone(frame));
         }
-        let entry =
-            *self.table.frames.get(idx).ok_or_else(|| BundleError::Truncated {
-                detail: format!("frame {idx} of {}", self.table.frames.len()),
-            })?;
+        let entry = *self.archive.table.frames.get(idx).ok_or_else(|| BundleError::Truncated {
+            detail: format!("frame {idx} of {}", self.archive.table.frames.len()),
+        })?;
         self.compressed.resize(entry.compressed as usize, 0);
-        read_exact_at(&self.file, &mut self.compressed, self.starts[idx].0)?;
+        read_exact_at(&self.archive.file, &mut self.compressed, self.archive.starts[idx].0)?;
         let out = decompress_frame(&mut self.decompressor, &self.compressed, entry.decompressed)
             .map_err(|e| from_io(e, "decompressing a frame"))?;
         self.frames_decompressed += 1;

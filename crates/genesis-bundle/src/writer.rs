@@ -8,12 +8,12 @@ use std::path::PathBuf;
 
 use flate2::GzBuilder;
 use genesis_types::{BundlePath, Digest};
-use sha2::{Digest as _, Sha256};
 
 use crate::bom::{Bom, ExpectedEntry};
-use crate::seekable::{FRAME_SIZE, FileDigest, SeekableWriter};
+use crate::digest_io::{DigestAdapter, FileDigest, sha256};
+use crate::seekable::{FRAME_SIZE, SeekableWriter};
 use crate::tar::{self, BLOCK};
-use crate::{BOM_PATH, BundleError, Compression, PROVENANCE_PATH, Progress, Result, SIGNATURE_PATH};
+use crate::{BOM_PATH, BundleError, Compression, PROVENANCE_PATH, ProgressCounter, Result, SIGNATURE_PATH};
 
 /// Where a payload file's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,38 +32,20 @@ pub struct WriteOptions {
     /// The mtime of every entry (`SOURCE_DATE_EPOCH`).
     pub mtime: u64,
     /// Counts payload bytes as they are packed.
-    pub progress: Progress,
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
+    pub progress: ProgressCounter,
 }
 
 /// The compression stage. Zstd frames are cut at entry boundaries where an entry fits,
 /// and every [`FRAME_SIZE`] bytes inside larger entries.
 enum Encoder<W: Write + Send + 'static> {
-    Zstd { writer: SeekableWriter<HashingWriter<W>>, frame: Vec<u8> },
-    Gzip(flate2::write::GzEncoder<HashingWriter<W>>),
-    Plain(HashingWriter<W>),
+    Zstd { writer: SeekableWriter<DigestAdapter<W>>, frame: Vec<u8> },
+    Gzip(flate2::write::GzEncoder<DigestAdapter<W>>),
+    Plain(DigestAdapter<W>),
 }
 
 impl<W: Write + Send + 'static> Encoder<W> {
     fn new(out: W, compression: Compression) -> Self {
-        let out = HashingWriter { inner: out, hasher: Sha256::new(), len: 0 };
+        let out = DigestAdapter::new(out);
         match compression {
             Compression::Zstd => {
                 Encoder::Zstd { writer: SeekableWriter::new(out), frame: Vec::with_capacity(FRAME_SIZE) }
@@ -113,8 +95,8 @@ impl<W: Write + Send + 'static> Encoder<W> {
             Encoder::Gzip(g) => g.finish()?,
             Encoder::Plain(p) => p,
         };
-        let digest = FileDigest { sha256: out.hasher.finalize().into(), len: out.len };
-        Ok((out.inner, digest))
+        let digest = out.digest();
+        Ok((out.into_inner(), digest))
     }
 }
 
@@ -191,37 +173,29 @@ fn copy_file<W: Write + Send + 'static>(
     size: u64,
     enc: &mut Encoder<W>,
     buf: &mut [u8],
-    progress: &Progress,
+    progress: &ProgressCounter,
 ) -> Result<(u64, Digest)> {
     let file = File::open(path).map_err(BundleError::io("opening", path))?;
-    let mut r = file.take(size);
-    let mut hasher = Sha256::new();
-    let mut n_total = 0u64;
+    let mut r = DigestAdapter::new(file.take(size));
     loop {
         let n = r.read(buf).map_err(BundleError::io("reading", path))?;
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
         enc.write_all(&buf[..n]).map_err(write_err)?;
         progress.add(n as u64);
-        n_total += n as u64;
     }
-    if n_total < size {
+    let read = r.digest();
+    if read.len < size {
         // Keep the tar stream well-formed until the caller reports the change.
-        return Ok((n_total, Digest::from_sha256_bytes(hasher.finalize().into())));
+        return Ok((read.len, read.digest()));
     }
     let mut probe = [0u8; 1];
-    let mut file = r.into_inner();
+    let mut file = r.into_inner().into_inner();
     if file.read(&mut probe).map_err(BundleError::io("reading", path))? > 0 {
-        return Ok((size + 1, Digest::from_sha256_bytes(hasher.finalize().into())));
+        return Ok((size + 1, read.digest()));
     }
-    Ok((n_total, Digest::from_sha256_bytes(hasher.finalize().into())))
-}
-
-/// SHA-256 of a byte slice as a [`Digest`].
-pub fn sha256(bytes: &[u8]) -> Digest {
-    Digest::from_sha256_bytes(Sha256::digest(bytes).into())
+    Ok((read.len, read.digest()))
 }
 
 #[cfg(test)]
@@ -245,7 +219,7 @@ mod tests {
             sboms: vec![],
         };
         let contents = BTreeMap::from([(path.clone(), Content::Bytes(data))]);
-        let options = WriteOptions { compression: Compression::None, mtime: 0, progress: Progress::default() };
+        let options = WriteOptions { compression: Compression::None, mtime: 0, progress: ProgressCounter::default() };
         match write_bundle(Vec::new(), &bom, &bom.to_bytes(), b"sig", None, &contents, options) {
             Err(BundleError::UnencodablePath { path: refused }) => assert_eq!(refused, path.as_str()),
             other => panic!("{:?}", other.map(|(_, digest)| digest.len)),

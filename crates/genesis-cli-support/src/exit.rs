@@ -64,9 +64,19 @@ pub fn no_hint(_: &(dyn Error + 'static)) -> Option<String> {
 /// (the outermost decides: a registry error caused by a broken connection is a network error
 /// whatever the connection's own error says), else a usage error.
 pub fn code_for(errors: &Errors, err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|cause| errors.classes.iter().chain(EVERY_BINARY).find_map(|class| class(cause)))
-        .map_or(USAGE, code_of)
+    err.chain().find_map(|cause| class_of(errors, cause)).map_or(USAGE, code_of)
+}
+
+/// The class of one error of a chain, if a classifier knows its type. An `io::Error` that
+/// carries another error (`io::Error::other(e)`, what a `Read` impl returns for its own
+/// failure) is classified by what it carries first: its `source()` is the carried error's
+/// source, so the chain never shows the carried error itself, and its kind (`Other`) would
+/// make a corrupt archive read through a reader an input error.
+fn class_of(errors: &Errors, cause: &(dyn Error + 'static)) -> Option<ErrorClass> {
+    let carried = cause.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref);
+    carried
+        .and_then(|inner| class_of(errors, inner))
+        .or_else(|| errors.classes.iter().chain(EVERY_BINARY).find_map(|class| class(cause)))
 }
 
 /// Runs a command body and turns its outcome into the process exit code: see [`outcome`].
@@ -113,6 +123,22 @@ mod tests {
         // What a registry or S3 that drops the connection mid-upload leaves in the chain.
         let cut = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("uploading a blob");
         assert_eq!(outcome(&LOADER, Err(cut)), NETWORK);
+    }
+
+    #[test]
+    fn a_library_error_carried_inside_an_io_error_gives_its_own_class_not_the_io_kind() {
+        // What `genesis_bundle::RangeReader` returns for a damaged frame, as a bin's own
+        // `io::copy` out of it meets it.
+        const READER: Errors = Errors { classes: &[classify::<genesis_bundle::BundleError>], hint: no_hint };
+        let corrupt = genesis_bundle::BundleError::Corrupt { detail: "zstd frame: checksum mismatch".into() };
+        let read: anyhow::Result<()> = Err(io::Error::other(corrupt)).context("copying a blob out of the bundle");
+        assert_eq!(code_for(&READER, &read.unwrap_err()), VERIFICATION_FAILED);
+        // Nested the same way twice, and still only what the carried error says.
+        let twice = io::Error::other(io::Error::other(genesis_bundle::BundleError::Corrupt { detail: "x".into() }));
+        assert_eq!(code_for(&READER, &anyhow::Error::new(twice)), VERIFICATION_FAILED);
+        // What carries no classified error keeps the class of its kind.
+        let plain = anyhow::Error::new(io::Error::other("disk on fire"));
+        assert_eq!(code_for(&READER, &plain), USAGE);
     }
 
     #[test]

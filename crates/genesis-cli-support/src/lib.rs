@@ -4,8 +4,9 @@
 //! `genesis-trust` decided.
 //!
 //! It links only the offline crates: each binary names the library error types it links for
-//! the exit-code table ([`exit::Errors`]), and the registry connection flags are behind the
-//! `registry` feature, so no binary links a library through this crate that it does not use.
+//! the exit-code table ([`exit::Errors`]), and the registry connection flags and the server
+//! limit flags are behind the `registry` and `server` features, so no binary links a library
+//! through this crate that it does not use.
 //!
 //! ```
 //! use genesis_cli_support::{exit, outln};
@@ -34,12 +35,18 @@ pub mod password;
 pub mod progress;
 #[cfg(feature = "registry")]
 pub mod registry;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod verify;
 
 use std::io::Write as _;
-use std::sync::OnceLock;
+use std::sync::{Mutex, PoisonError};
 
 use clap::ValueEnum;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// How a command reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -81,25 +88,114 @@ impl LimitArgs {
     }
 }
 
-/// Sets up `tracing` on stderr, filtered by `RUST_LOG` (default `warn`).
+/// Sets up `tracing` on stderr, filtered by `RUST_LOG` (default `warn`), and the
+/// announcement of the endpoints libraries learn while the run goes on ([`announce_learned`]),
+/// which no filter hides.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    // Announcements are printed once, as announcements, not logged again.
+    let not_announcements =
+        Targets::new().with_default(LevelFilter::TRACE).with_target(genesis_types::EGRESS_TARGET, LevelFilter::OFF);
+    let log = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(filter.and(not_announcements));
+    let _ = tracing_subscriber::registry().with(log).with(learned_endpoints()).try_init();
 }
 
-/// The endpoints this run announced, for the JSON report.
-static ANNOUNCED: OnceLock<Vec<String>> = OnceLock::new();
+/// What this run announced: the tool's name and the endpoints it contacts, for the JSON
+/// report. `None` until the first announcement.
+static ANNOUNCED: Mutex<Option<Announced>> = Mutex::new(None);
+
+struct Announced {
+    /// Empty until [`announce_endpoints`].
+    tool: String,
+    endpoints: Vec<String>,
+}
 
 /// Says, before the first connection and whatever `RUST_LOG` says, every out-of-boundary
 /// endpoint this run may contact, so that an operator can audit egress from the first line:
 /// one line on stderr in a stable format (README.md, "Network endpoints"),
 /// `TOOL: network: this run contacts only A, B` or `TOOL: network: this run contacts nothing`.
-/// JSON reports carry the same list ([`print_json`]). Call it once per run.
+/// JSON reports carry the same list ([`print_json`]), with the endpoints learned on the way
+/// ([`announce_learned`]). Call it once per run.
 pub fn announce_endpoints(tool: &str, endpoints: &[String]) {
     eprintln!("{}", announcement(tool, endpoints));
-    let _ = ANNOUNCED.set(endpoints.to_vec());
+    *ANNOUNCED.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some(Announced { tool: tool.to_owned(), endpoints: endpoints.to_vec() });
+}
+
+/// Names an endpoint learned while the run goes on (a token service a registry names, a
+/// chart host an index names, where a redirect leads), before it is contacted: one line on
+/// stderr, `TOOL: network: WHY`, and an entry in the JSON report's `endpoints`. An endpoint
+/// already named is not named again. Libraries announce theirs as `tracing` events under
+/// [`genesis_types::EGRESS_TARGET`], which [`init_logging`] sends here.
+pub fn announce_learned(endpoint: &str, why: &str) {
+    let mut announced = ANNOUNCED.lock().unwrap_or_else(PoisonError::into_inner);
+    let announced = announced.get_or_insert_with(|| Announced { tool: String::new(), endpoints: Vec::new() });
+    if announced.endpoints.iter().any(|e| e == endpoint) {
+        return;
+    }
+    announced.endpoints.push(endpoint.to_owned());
+    match announced.tool.as_str() {
+        "" => eprintln!("network: {why}"),
+        tool => eprintln!("{tool}: network: {why}"),
+    }
+}
+
+/// The endpoints announced so far, once the run announced its own.
+fn announced_endpoints() -> Option<Vec<String>> {
+    let announced = ANNOUNCED.lock().unwrap_or_else(PoisonError::into_inner);
+    announced.as_ref().filter(|a| !a.tool.is_empty()).map(|a| a.endpoints.clone())
+}
+
+/// The layer that hands the events under [`genesis_types::EGRESS_TARGET`] to
+/// [`announce_learned`], whatever `RUST_LOG` says.
+fn learned_endpoints<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    LearnedEndpoints.with_filter(Targets::new().with_target(genesis_types::EGRESS_TARGET, LevelFilter::WARN))
+}
+
+/// See [`learned_endpoints`].
+struct LearnedEndpoints;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LearnedEndpoints {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = EgressFields::default();
+        event.record(&mut fields);
+        if let Some(endpoint) = fields.endpoint {
+            announce_learned(&endpoint, &fields.message);
+        }
+    }
+}
+
+/// The fields of an event under [`genesis_types::EGRESS_TARGET`]: the endpoint, and the
+/// message saying what it is and who named it.
+#[derive(Default)]
+struct EgressFields {
+    endpoint: Option<String>,
+    message: String,
+}
+
+impl tracing::field::Visit for EgressFields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "endpoint" => self.endpoint = Some(value.to_owned()),
+            "message" => self.message = value.to_owned(),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "endpoint" => self.endpoint = Some(format!("{value:?}")),
+            "message" => self.message = format!("{value:?}"),
+            _ => {}
+        }
+    }
 }
 
 fn announcement(tool: &str, endpoints: &[String]) -> String {
@@ -140,9 +236,15 @@ macro_rules! outln {
     };
 }
 
-/// Prints a report as pretty JSON on stdout (through [`write_stdout`]). A report that is a
-/// JSON object also carries `endpoints`: the list this run announced it may contact.
+/// Prints a report as pretty JSON on stdout (through [`write_stdout`]): [`json_report`].
 pub fn print_json(report: &impl serde::Serialize) -> std::io::Result<()> {
+    let text = json_report(report)?;
+    outln!("{text}")
+}
+
+/// A report as pretty JSON, as [`print_json`] prints it. A report that is a JSON object also
+/// carries `endpoints`: the list this run announced it may contact.
+pub fn json_report(report: &impl serde::Serialize) -> serde_json::Result<String> {
     /// The report's own fields, then `endpoints`.
     #[derive(serde::Serialize)]
     struct WithEndpoints<'a, T> {
@@ -150,13 +252,12 @@ pub fn print_json(report: &impl serde::Serialize) -> std::io::Result<()> {
         report: &'a T,
         endpoints: &'a [String],
     }
-    let text = match ANNOUNCED.get() {
+    match announced_endpoints() {
         Some(endpoints) if serde_json::to_value(report)?.is_object() => {
-            serde_json::to_string_pretty(&WithEndpoints { report, endpoints })?
+            serde_json::to_string_pretty(&WithEndpoints { report, endpoints: &endpoints })
         }
-        _ => serde_json::to_string_pretty(report)?,
-    };
-    outln!("{text}")
+        _ => serde_json::to_string_pretty(report),
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +271,24 @@ mod tests {
             announcement("bundle-loader", &["http://127.0.0.1:5000".into(), "https://10.0.0.1:6443/".into()]),
             "bundle-loader: network: this run contacts only http://127.0.0.1:5000, https://10.0.0.1:6443/"
         );
+    }
+
+    #[test]
+    fn an_endpoint_a_library_learns_is_named_once_and_joins_the_json_report() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        announce_endpoints("genesis", &["https://registry.example".into()]);
+        let subscriber = tracing_subscriber::registry().with(learned_endpoints());
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..2 {
+                tracing::warn!(
+                    target: genesis_types::EGRESS_TARGET,
+                    endpoint = "https://auth.example",
+                    "contacting token service https://auth.example named by registry registry.example"
+                );
+            }
+            tracing::warn!(endpoint = "https://elsewhere.example", "a warning of another target");
+        });
+        let report: serde_json::Value = serde_json::from_str(&json_report(&serde_json::json!({})).unwrap()).unwrap();
+        assert_eq!(report["endpoints"], serde_json::json!(["https://registry.example", "https://auth.example"]));
     }
 }

@@ -1,4 +1,4 @@
-//! Progress bars on stderr for long work, drawn from a [`Progress`] the library updates.
+//! Progress bars on stderr for long work, drawn from a [`ProgressCounter`] the library updates.
 //! Hidden when stderr is not a terminal or with `--quiet`.
 
 use std::sync::Arc;
@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use genesis_bundle::Progress;
+use genesis_bundle::ProgressCounter;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Draws a bar until dropped.
@@ -16,13 +16,13 @@ pub struct Bar {
 }
 
 /// Starts a bar labelled `label` that follows `progress`.
-pub fn show(progress: Progress, label: &'static str, quiet: bool) -> Bar {
+pub fn show(progress: ProgressCounter, label: &'static str, quiet: bool) -> Bar {
     show_many(vec![(label.to_owned(), progress)], quiet)
 }
 
 /// Starts one bar per `(label, progress)`, stacked in that order (a load: the pass, then
 /// one per image).
-pub fn show_many(bars: Vec<(String, Progress)>, quiet: bool) -> Bar {
+pub fn show_many(bars: Vec<(String, ProgressCounter)>, quiet: bool) -> Bar {
     let stop = Arc::new(AtomicBool::new(false));
     let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
     let thread = (!target.is_hidden()).then(|| {
@@ -34,7 +34,7 @@ pub fn show_many(bars: Vec<(String, Progress)>, quiet: bool) -> Bar {
             )
             .expect("a valid template")
             .progress_chars("=> ");
-            let drawn: Vec<(ProgressBar, Progress)> = bars
+            let drawn: Vec<(ProgressBar, ProgressCounter)> = bars
                 .into_iter()
                 .map(|(label, progress)| {
                     let bar = multi.add(ProgressBar::no_length().with_message(label).with_style(style.clone()));

@@ -59,10 +59,10 @@ fn policy(args: &VerifyArgs) -> Result<TrustPolicy, TrustError> {
     TrustPolicy::from_keys(keys)
 }
 
-/// Opens, verifies and checks a bundle in one pass, with a progress bar: what `load` and
-/// `serve` start with.
-pub fn check_bundle(args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
-    check_verified(verify_signature(args)?, args)
+/// Opens a bundle, verifies its BOM signature and checks its payload in one pass, with a
+/// progress bar: what `serve` and `export` start with.
+pub fn verify_and_check_payload(args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
+    check_payload(verify_signature(args)?, args)
 }
 
 /// Opens a bundle and verifies its BOM signature only; the payload is still to be checked.
@@ -72,23 +72,24 @@ pub fn verify_signature(args: &VerifyArgs) -> Result<VerifiedBundle, TrustError>
 }
 
 /// Checks the payload of a bundle whose signature verified, with a progress bar.
-pub fn check_verified(bundle: VerifiedBundle, args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
+pub fn check_payload(bundle: VerifiedBundle, args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
     let _bar = progress::show(bundle.progress(), "verifying", args.quiet);
     bundle.check()
 }
 
-/// What a command that acts on a bundle (`load`, `serve`) does with a failed verification:
-/// a verdict is printed with what was therefore not done and gives exit code 1; any other
-/// error (an unreadable key, a missing file) is passed on.
-pub fn refuse(args: &VerifyArgs, e: TrustError, consequence: &str) -> anyhow::Result<u8> {
+/// What a command that acts on a bundle (`load`, `serve`, `export`) does with a trust error:
+/// a verification failure is printed with what was therefore not done and gives exit code
+/// 1 (see [`print_refusal`]); any other error (an unreadable key, a missing file) is passed on.
+pub fn report_trust_error(args: &VerifyArgs, e: TrustError, consequence: &str) -> anyhow::Result<u8> {
     if !e.is_verification_failure() {
         return Err(e).with_context(|| format!("cannot verify {}", args.bundle.display()));
     }
-    Ok(refused(&args.bundle, &e, consequence))
+    Ok(print_refusal(&args.bundle, &e, consequence))
 }
 
-/// Prints a refusal of `bundle` and what was therefore not done; returns exit code 1.
-pub fn refused(bundle: &Path, reason: &dyn std::fmt::Display, consequence: &str) -> u8 {
+/// Prints on stderr that `bundle` failed verification, why, and what was therefore not done;
+/// returns exit code 1.
+pub fn print_refusal(bundle: &Path, reason: &dyn std::fmt::Display, consequence: &str) -> u8 {
     eprintln!("✗ {}: verification failed: {reason}\n  {consequence}", bundle.display());
     VERIFICATION_FAILED
 }

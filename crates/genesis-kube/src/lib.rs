@@ -1,8 +1,22 @@
-//! The Kubernetes loader: server-side apply of a bundle's (rewritten) manifests with field
-//! manager `genesis` — Namespaces first, then CustomResourceDefinitions (waiting until each
-//! is Established), then everything else — reporting for each object whether it was
-//! created, changed or left as it was, and every conflict with the field and the manager
-//! that owns it, never forced. What was applied is recorded in the cluster.
+//! The Kubernetes loader. [`install()`] is the use case an embedder calls: a verified bundle,
+//! refused when the cluster records a newer version of it, pushed into the cluster-local
+//! registry, then applied and recorded as installed.
+//!
+//! ```no_run
+//! # async fn run(bundle: genesis_trust::VerifiedBundle, target: genesis_kube::InstallTarget)
+//! # -> genesis_kube::Result<()> {
+//! let cluster = genesis_kube::Cluster::connect(None).await?;
+//! let report = genesis_kube::install(bundle, &target, Some(&cluster), &Default::default(), &()).await?;
+//! assert!(report.succeeded());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Applying is server-side apply of the bundle's (rewritten) manifests with field manager
+//! `genesis` — Namespaces first, then CustomResourceDefinitions (waiting until each is
+//! Established), then everything else — reporting for each object whether it was created,
+//! changed or left as it was, and every conflict with the field and the manager that owns
+//! it, never forced. What was applied is recorded in the cluster.
 //!
 //! Before applying, [`rewrite`] reads the manifests back from the verified bundle and points
 //! every carried image at the registry the bundle was loaded into, and [`flux`] the Flux
@@ -14,11 +28,14 @@
 mod apply;
 mod crds;
 pub mod flux;
+mod install;
 mod readiness;
 mod record;
 pub mod rewrite;
+mod rollback;
+mod verification;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use genesis_types::{Classify, ErrorClass};
 use kube::api::{Api, ApiResource, DynamicObject};
@@ -28,10 +45,15 @@ use kube::discovery::Scope;
 
 pub use apply::{AppliedObject, ApplyOptions, ApplyReport, Outcome, apply};
 pub use crds::crd_established;
+pub use install::{
+    Applied, ApplyMode, Evidence, InstallOptions, InstallProgress, InstallReport, InstallTarget, ManifestsOut, install,
+};
 pub use readiness::{Readiness, judge, wait_ready};
-pub use record::{INSTALL_NAMESPACE, InstallRecord, read_record, read_records, record_install};
+pub use record::{INSTALL_NAMESPACE, InstallRecord, read_record, read_records};
+pub use verification::Verification;
 
-/// What can go wrong talking to the cluster, or preparing the manifests it is given.
+/// What can go wrong talking to the cluster, preparing the manifests it is given, or
+/// installing a bundle.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KubeError {
@@ -82,20 +104,78 @@ pub enum KubeError {
     /// The bundle's manifests could not be read back, or the rewritten ones written.
     #[error(transparent)]
     Bundle(#[from] genesis_bundle::BundleError),
+    /// [`install()`] refused the bundle: no image was loaded.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The bundle could not be verified, for a reason that is no verdict on it (an archive
+    /// that can no longer be read).
+    #[error("cannot verify {}", bundle.display())]
+    Unverifiable {
+        /// The archive.
+        bundle: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<genesis_trust::TrustError>,
+    },
+    /// The bundle could not be recorded as installed in the policy's anti-rollback state.
+    #[error(transparent)]
+    Trust(Box<genesis_trust::TrustError>),
+    /// The registry failed an install.
+    #[error(transparent)]
+    Registry(Box<genesis_registry::RegistryError>),
+}
+
+// The verifier's and the registry's errors are large: boxed, so that every result of this
+// crate stays small.
+impl From<genesis_trust::TrustError> for KubeError {
+    fn from(e: genesis_trust::TrustError) -> Self {
+        KubeError::Trust(Box::new(e))
+    }
+}
+
+impl From<genesis_registry::RegistryError> for KubeError {
+    fn from(e: genesis_registry::RegistryError) -> Self {
+        KubeError::Registry(Box::new(e))
+    }
+}
+
+/// Why [`install()`] refused a bundle, before loading any image.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Anti-rollback: the cluster's install record names a newer version of the bundle, or
+    /// anti-rollback cannot compare with it (the record cannot be read, a version is not
+    /// semver), and no downgrade was allowed.
+    #[error("policy refuses the bundle (antiRollback): {reason}")]
+    Downgrade {
+        /// What was found, on which record.
+        reason: String,
+    },
+    /// The bundle failed its verification: an attestation the policy judged, or an entry
+    /// of the payload.
+    #[error(transparent)]
+    Verification(Box<genesis_trust::TrustError>),
+    /// What planning the load read from the archive (its image manifests) is damaged or
+    /// does not match its signed digest.
+    #[error(transparent)]
+    Content(Box<genesis_registry::RegistryError>),
 }
 
 /// A cluster that cannot be reached, fails a request or does not finish in time is a network
 /// failure (a 404 says what was named does not exist); credentials and manifests are the
-/// caller's input; a damaged install record is refused, as anti-rollback cannot be judged; a
-/// bundle read back says itself.
+/// caller's input; a damaged install record is refused, as anti-rollback cannot be judged,
+/// and so is a refused bundle; a bundle read back, the verifier and the registry say
+/// themselves.
 impl Classify for KubeError {
     fn class(&self) -> ErrorClass {
         match self {
             KubeError::Connect(_) | KubeError::NotInCluster { .. } | KubeError::Object { .. } => ErrorClass::Input,
             KubeError::Api { source: kube::Error::Api(status), .. } if status.code == 404 => ErrorClass::NotFound,
             KubeError::Api { .. } | KubeError::NotEstablished { .. } => ErrorClass::Network,
-            KubeError::UnreadableRecord { .. } => ErrorClass::Verdict,
+            KubeError::UnreadableRecord { .. } | KubeError::Refused(_) => ErrorClass::Verdict,
             KubeError::Bundle(e) => e.class(),
+            KubeError::Unverifiable { source: e, .. } | KubeError::Trust(e) => e.class(),
+            KubeError::Registry(e) => e.class(),
         }
     }
 }

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 
 use crate::apply::{AppliedObject, FIELD_MANAGER};
-use crate::{Cluster, KubeError, Result};
+use crate::{Cluster, KubeError, Result, Verification};
 
 /// Namespace of the install records.
 pub const INSTALL_NAMESPACE: &str = "genesis-system";
@@ -27,10 +27,11 @@ pub struct InstallRecord {
     pub bom_digest: String,
     /// When it was applied (RFC 3339, UTC).
     pub applied_at: String,
-    /// What the load verified of the bundle (how much of its payload was read, its SBOM and
-    /// provenance); empty in records written before it was kept.
-    #[serde(default)]
-    pub verification: String,
+    /// What the load verified of the bundle (how much of its payload was read, its SBOM,
+    /// provenance and sidecars); empty in records written before it was kept, and read from
+    /// the one line records kept before it had fields.
+    #[serde(default, deserialize_with = "Verification::from_record")]
+    pub verification: Verification,
     /// `Kind namespace/name` of every object it applied.
     pub objects: Vec<String>,
 }
@@ -44,8 +45,9 @@ fn api_error(object: &str) -> impl FnOnce(kube::Error) -> KubeError + '_ {
 }
 
 /// Records `record` (replacing the previous record of the same bundle name) and returns the
-/// previous one, if there is one that can be read.
-pub async fn record_install(cluster: &Cluster, record: &InstallRecord) -> Result<Option<InstallRecord>> {
+/// previous one, if there is one that can be read. Only [`crate::install()`] records, once
+/// anti-rollback let the bundle through.
+pub(crate) async fn record_install(cluster: &Cluster, record: &InstallRecord) -> Result<Option<InstallRecord>> {
     let params = PatchParams::apply(FIELD_MANAGER);
     let namespaces: Api<Namespace> = Api::all(cluster.client().clone());
     let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": INSTALL_NAMESPACE}});
@@ -120,12 +122,12 @@ fn unreadable(cm: &ConfigMap, reason: String) -> KubeError {
 impl InstallRecord {
     /// The record of applying `objects` for a bundle, after verifying what `verification`
     /// says.
-    pub fn new(
+    pub(crate) fn new(
         name: &str,
         version: &str,
         bom_digest: &str,
         applied_at: String,
-        verification: String,
+        verification: Verification,
         objects: &[AppliedObject],
     ) -> Self {
         InstallRecord {
@@ -171,5 +173,18 @@ mod tests {
             let e = parse(&config_map(data.clone())).unwrap_err().to_string();
             assert!(e.starts_with("install record genesis-system/genesis-bundle-demo is unreadable: "), "{data}: {e}");
         }
+    }
+
+    #[test]
+    fn a_record_written_before_verification_had_fields_reads_its_line() {
+        let old = r#"{"name": "demo", "version": "0.1.0", "bomDigest": "sha256:00", "appliedAt": "t",
+            "verification": "payload: p; sbom: verified; provenance: none; sidecars: not checked", "objects": []}"#;
+        let record: InstallRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            record.verification.to_string(),
+            "payload: p; sbom: verified; provenance: none; sidecars: not checked"
+        );
+        let again: InstallRecord = serde_json::from_str(&serde_json::to_string(&record).unwrap()).unwrap();
+        assert_eq!(again, record);
     }
 }

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use genesis_bundle::Progress;
+use genesis_bundle::ProgressCounter;
+use genesis_bundle::digest_io::{DigestAdapter, sha256_file};
+use genesis_bundle::scratch::{Durability, persist};
+use genesis_registry::{BodyError, MAX_ERROR_BODY, read_limited};
 use genesis_types::{Classify, ErrorClass};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, ETAG, IF_RANGE, LOCATION, RANGE};
-use sha2::{Digest as _, Sha256};
 
 use crate::protocol::{
     API, ApiError, Artifact, ArtifactKind, BOOTSTRAP_PACK, ExportRequest, ExportState, ExportStatus, ReleaseDetail,
@@ -135,9 +137,6 @@ pub(crate) fn io(context: &'static str, path: &Path) -> impl FnOnce(std::io::Err
     move |source| PortalError::Io { context, path, source }
 }
 
-/// Largest error body read from the portal: its JSON error is one message, and only the
-/// start of anything else is shown.
-const MAX_ERROR_BODY: usize = 64 << 10;
 /// Largest JSON answer read from the portal (release lists and details, export status).
 const MAX_JSON: usize = 4 << 20;
 /// Largest license file read from the portal: a DSSE envelope of a few KiB.
@@ -244,7 +243,7 @@ impl PortalClient {
             );
             return Err(PortalError::Status { url: url.to_owned(), status, message });
         }
-        let message = match read_limited(response, MAX_ERROR_BODY, url).await {
+        let message = match read_limited(response, MAX_ERROR_BODY).await {
             Ok(body) => serde_json::from_slice::<ApiError>(&body)
                 .map(|e| e.message)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(300).collect()),
@@ -351,53 +350,53 @@ impl PortalClient {
     pub async fn license_file(&self) -> Result<Vec<u8>> {
         let url = self.url(&format!("{API}/license"));
         let response = self.send(self.http.get(&url), &url).await?;
-        read_limited(response, MAX_LICENSE, &url).await
+        read_limited(response, MAX_LICENSE).await.map(Vec::from).map_err(body_error(&url))
     }
 
     /// Downloads `artifact` into `dir` as `dir/NAME`: hashed while it streams, written to a
     /// hidden partial file that a later call resumes with `Range`, renamed into place only
     /// when size and SHA-256 match what the portal published. A mismatch deletes the partial
     /// file (its bytes cannot be trusted to resume from).
-    pub async fn download(&self, artifact: &Artifact, dir: &Path, progress: &Progress) -> Result<Downloaded> {
+    pub async fn download(&self, artifact: &Artifact, dir: &Path, progress: &ProgressCounter) -> Result<Downloaded> {
         if !valid_artifact_name(&artifact.name) {
             return Err(PortalError::Invalid(format!("unsafe artifact name `{}` from the portal", artifact.name)));
         }
-        if artifact.sha256.len() != 64
-            || !artifact.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(PortalError::Invalid(format!(
-                "{}: the portal's digest `{}` is not SHA-256 hex",
-                artifact.name, artifact.sha256
-            )));
-        }
+        let expected = artifact.sha256.hex();
         let target = dir.join(&artifact.name);
         // Named by digest too, so bytes of another file of the same name are never resumed.
-        let partial = dir.join(format!(".{}.{}.partial", artifact.name, &artifact.sha256[..12]));
-        if target.exists() && sha256_file(&target).map_err(io("reading", &target))?.0 == artifact.sha256 {
+        let partial = dir.join(format!(".{}.{}.partial", artifact.name, &expected[..12]));
+        if target.exists() && sha256_file(&target).map_err(io("reading", &target))?.digest() == artifact.sha256 {
             progress.add(artifact.size);
             return Ok(Downloaded::AlreadyPresent);
         }
-        let resumed = open_partial(&partial).map_err(io("opening", &partial))?;
-        let (mut hasher, mut offset) = match &resumed {
-            Some(file) if file.metadata().map_err(io("reading", &partial))?.len() <= artifact.size => {
-                hash_reader(file).map_err(io("reading", &partial))?
+        // Hashes what the partial file holds and what is appended to it, which must come to
+        // the published digest and size.
+        let hashed = |file: std::fs::File| DigestAdapter::new(file).expecting(&artifact.sha256, Some(artifact.size));
+        let mut resumed = match open_partial(&partial).map_err(io("opening", &partial))? {
+            Some(file) => {
+                let mut kept = DigestAdapter::new(file);
+                if kept.get_ref().metadata().map_err(io("reading", &partial))?.len() <= artifact.size {
+                    kept.drain().map_err(io("reading", &partial))?;
+                }
+                Some(kept.expecting(&artifact.sha256, Some(artifact.size)))
             }
-            _ => (Sha256::new(), 0),
+            None => None,
         };
-        if offset == artifact.size && offset > 0 {
+        if let Some(kept) = resumed.take_if(|kept| kept.passed() == artifact.size && kept.passed() > 0) {
             // Complete but not renamed (the previous run stopped in between).
-            if hex::encode(hasher.clone().finalize()) == artifact.sha256 {
-                std::fs::rename(&partial, &target).map_err(io("renaming into place", &target))?;
-                progress.add(offset);
-                return Ok(Downloaded::Fetched { resumed_from: offset });
+            if kept.check().is_ok() {
+                persist(kept.get_ref(), &partial, &target, Durability::CheckedOnRead)
+                    .map_err(io("renaming into place", &target))?;
+                progress.add(artifact.size);
+                return Ok(Downloaded::Fetched { resumed_from: artifact.size });
             }
-            (hasher, offset) = (Sha256::new(), 0);
+            resumed = Some(hashed(kept.into_inner()));
         }
+        let offset = resumed.as_ref().map_or(0, DigestAdapter::passed);
         let url = self.portal_url(&artifact.download_uri)?;
         let mut request = self.http.get(&url);
         if offset > 0 {
-            request =
-                request.header(RANGE, format!("bytes={offset}-")).header(IF_RANGE, format!("\"{}\"", artifact.sha256));
+            request = request.header(RANGE, format!("bytes={offset}-")).header(IF_RANGE, format!("\"{expected}\""));
         }
         let response = self.send(request, &url).await?;
         let resumed_from = match response.status() {
@@ -407,47 +406,49 @@ impl PortalClient {
             }
             _ => {
                 // A full answer: the partial file (if any) is not resumable.
-                hasher = Sha256::new();
-                offset = 0;
+                resumed = resumed.map(|kept| hashed(kept.into_inner()));
                 0
             }
         };
         if let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
-            && etag.trim_matches('"') != artifact.sha256
+            && etag.trim_matches('"') != expected
         {
             return Err(PortalError::Invalid(format!(
-                "{url}: the portal's ETag {etag} is not the published digest {}",
-                artifact.sha256
+                "{url}: the portal's ETag {etag} is not the published digest {expected}"
             )));
         }
-        progress.add(offset);
+        progress.add(resumed_from);
         let file = match resumed {
             Some(file) => {
-                if offset == 0 {
+                if resumed_from == 0 {
                     // Not resumable: start over in the same file.
-                    file.set_len(0).map_err(io("truncating", &partial))?;
+                    file.get_ref().set_len(0).map_err(io("truncating", &partial))?;
                 }
                 file
             }
             // Exclusively: whatever was planted at the name since is refused.
-            None => std::fs::OpenOptions::new()
-                .append(true)
-                .create_new(true)
-                .open(&partial)
-                .map_err(io("creating", &partial))?,
+            None => hashed(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create_new(true)
+                    .open(&partial)
+                    .map_err(io("creating", &partial))?,
+            ),
         };
-        let left = artifact.size - offset;
-        let written = stream_to_file(response, file, &mut hasher, progress, &url, &partial, left).await?;
-        let actual = hex::encode(hasher.finalize());
-        if offset + written != artifact.size || actual != artifact.sha256 {
+        let left = artifact.size - resumed_from;
+        let file = stream_to_file(response, file, progress, &url, &partial, left).await?;
+        if let Err(mismatch) = file.check() {
             let _ = std::fs::remove_file(&partial);
             return Err(PortalError::DigestMismatch {
                 name: artifact.name.clone(),
-                expected: artifact.sha256.clone(),
-                actual,
+                expected: expected.to_owned(),
+                actual: mismatch.actual.hex().to_owned(),
             });
         }
-        std::fs::rename(&partial, &target).map_err(io("renaming into place", &target))?;
+        // Not synced (decision 0024): a file torn by a power loss fails its digest at the next
+        // `pull`, which fetches it again, and at `verify`.
+        persist(file.get_ref().get_ref(), &partial, &target, Durability::CheckedOnRead)
+            .map_err(io("renaming into place", &target))?;
         Ok(Downloaded::Fetched { resumed_from })
     }
 }
@@ -466,28 +467,21 @@ fn same_origin_redirects(portal: reqwest::Url) -> reqwest::redirect::Policy {
     })
 }
 
-/// Reads a response body of at most `limit` bytes, failing as soon as more arrive: every
-/// answer this client keeps in memory is read through here.
-async fn read_limited(mut response: reqwest::Response, limit: usize, url: &str) -> Result<Vec<u8>> {
-    let too_large = || PortalError::Invalid(format!("{url}: the portal's answer is larger than {limit} bytes"));
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) =
-        response.chunk().await.map_err(|source| PortalError::Transport { url: url.to_owned(), source })?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
+/// Turns a failure to read the portal's answer to `url` ([`read_limited`], through which
+/// every answer this client keeps in memory is read) into a [`PortalError`].
+fn body_error(url: &str) -> impl FnOnce(BodyError) -> PortalError {
+    let url = url.to_owned();
+    move |e| match e {
+        BodyError::Transport(source) => PortalError::Transport { url, source },
+        BodyError::TooLarge { limit } => {
+            PortalError::Invalid(format!("{url}: the portal's answer is larger than {limit} bytes"))
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(body)
 }
 
 /// Reads a JSON answer of at most [`MAX_JSON`] bytes.
 async fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::Response, url: &str) -> Result<T> {
-    let body = read_limited(response, MAX_JSON, url).await?;
+    let body = read_limited(response, MAX_JSON).await.map_err(body_error(url))?;
     serde_json::from_slice(&body).map_err(|e| PortalError::Invalid(format!("{url}: unexpected answer ({e})")))
 }
 
@@ -526,22 +520,6 @@ fn open_partial(path: &Path) -> std::io::Result<Option<std::fs::File>> {
     Ok(Some(file))
 }
 
-/// The hasher state and length of what `file` holds (an interrupted download's bytes, to
-/// resume after).
-fn hash_reader(mut file: impl std::io::Read) -> std::io::Result<(Sha256, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0; 1 << 20];
-    let mut len = 0;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok((hasher, len));
-        }
-        hasher.update(&buf[..n]);
-        len += n as u64;
-    }
-}
-
 /// Checks that each bundle's `.sha256` sidecar in `dir`, when there, names the digest the
 /// portal published for the bundle: a release whose metadata and sidecars disagree is not
 /// handed on.
@@ -550,10 +528,10 @@ pub fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
         let sidecar = dir.join(format!("{}.sha256", bundle.name));
         let Ok(text) = std::fs::read_to_string(&sidecar) else { continue };
         let claimed = text.split_whitespace().next().unwrap_or_default();
-        if claimed != bundle.sha256 {
+        if claimed != bundle.sha256.hex() {
             return Err(PortalError::DigestMismatch {
                 name: sidecar.display().to_string(),
-                expected: bundle.sha256.clone(),
+                expected: bundle.sha256.hex().to_owned(),
                 actual: claimed.to_owned(),
             });
         }
@@ -561,47 +539,38 @@ pub fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
     Ok(())
 }
 
-/// SHA-256 (hex) and length of a file.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let (hasher, len) = hash_reader(std::fs::File::open(path)?)?;
-    Ok((hex::encode(hasher.finalize()), len))
-}
-
 fn content_range_start(response: &reqwest::Response) -> Option<u64> {
     let value = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
     value.strip_prefix("bytes ")?.split('-').next()?.parse().ok()
 }
 
+/// The partial file of a download, appended to through a buffer and hashed as it is written.
+type PartialWriter = DigestAdapter<std::io::BufWriter<std::fs::File>>;
+
 /// Streams the body into `file`, hashing and writing on a blocking thread so that receiving,
-/// hashing and writing overlap on two cores. Bytes received before a broken connection are
-/// flushed to the partial file, so the next run resumes after them. A body longer than the
-/// `limit` bytes the published size leaves is stopped there.
+/// hashing and writing overlap on two cores, and hands the file back for its digest to be
+/// checked. Bytes received before a broken connection are flushed to the partial file, so the
+/// next run resumes after them. A body longer than the `limit` bytes the published size leaves
+/// is stopped there.
 async fn stream_to_file(
     response: reqwest::Response,
-    file: std::fs::File,
-    hasher: &mut Sha256,
-    progress: &Progress,
+    file: DigestAdapter<std::fs::File>,
+    progress: &ProgressCounter,
     url: &str,
     partial: &Path,
     limit: u64,
-) -> Result<u64> {
+) -> Result<PartialWriter> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
-    let mut owned_hasher = std::mem::take(hasher);
     let writer_path = partial.to_owned();
     let writer_progress = progress.clone();
-    let writer = tokio::task::spawn_blocking(move || -> Result<(Sha256, u64)> {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        let mut written = 0u64;
+    let writer = tokio::task::spawn_blocking(move || -> Result<PartialWriter> {
+        let mut out = file.map_inner(|file| std::io::BufWriter::with_capacity(1 << 20, file));
         while let Some(chunk) = receiver.blocking_recv() {
-            owned_hasher.update(&chunk);
             out.write_all(&chunk).map_err(io("writing", &writer_path))?;
-            written += chunk.len() as u64;
             writer_progress.add(chunk.len() as u64);
         }
-        // No fsync, as for bundles (ARCHITECTURE.md, "Atomic output"): a file torn by a power
-        // loss fails its digest on the next `pull`, which fetches it again, and `verify`.
-        out.into_inner().map_err(|e| io("writing", &writer_path)(e.into_error()))?;
-        Ok((owned_hasher, written))
+        out.flush().map_err(io("writing", &writer_path))?;
+        Ok(out)
     });
     let mut body = response.bytes_stream();
     let mut received = 0u64;
@@ -628,27 +597,21 @@ async fn stream_to_file(
         }
     }
     drop(sender);
-    let (finished, written) = writer.await.map_err(|e| PortalError::Invalid(format!("writer thread: {e}")))??;
+    let written = writer.await.map_err(|e| PortalError::Invalid(format!("writer thread: {e}")))??;
     if let Some(e) = failure {
         return Err(e);
     }
-    *hasher = finished;
     Ok(written)
 }
 
 #[cfg(test)]
 mod tests {
-    use genesis_testkit::http::{StandIn, respond, stream_body};
-    use sha2::Digest as _;
+    use genesis_testkit::http::{StandIn, respond, runtime, stream_body};
 
     use super::*;
 
     /// What a hostile portal stand-in sends as an endless body.
     const ENDLESS: u64 = 100 << 20;
-
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-    }
 
     fn client_of(portal: &StandIn) -> PortalClient {
         PortalClient::new(&portal.url(), "sk_test_key", None, false).unwrap()
@@ -668,7 +631,7 @@ mod tests {
     }
 
     fn artifact(download_uri: &str) -> Artifact {
-        let sha256 = hex::encode(Sha256::digest(b"x"));
+        let sha256 = genesis_bundle::sha256(b"x");
         Artifact { name: "x".into(), kind: ArtifactKind::Other, size: 1, sha256, download_uri: download_uri.into() }
     }
 
@@ -704,7 +667,7 @@ mod tests {
         assert!(error.contains(&format!("larger than {MAX_ERROR_BODY} bytes")), "{error}");
         let (_portal, client, download_taken) = endless_portal("200 OK");
         let dir = tempfile::tempdir().unwrap();
-        let download = runtime.block_on(client.download(&artifact("/v1/x"), dir.path(), &Progress::default()));
+        let download = runtime.block_on(client.download(&artifact("/v1/x"), dir.path(), &ProgressCounter::default()));
         let download = download.unwrap_err().to_string();
         assert!(download.contains("more than the 1 bytes its published size leaves"), "{download}");
         drop(runtime);
@@ -739,7 +702,7 @@ mod tests {
         let runtime = runtime();
         let other = format!("127.0.0.1:{}", elsewhere.port);
         for uri in [format!("@{other}/x"), format!("http://{other}/x"), format!("//{other}/x"), "x".into()] {
-            let error = runtime.block_on(client.download(&artifact(&uri), dir.path(), &Progress::default()));
+            let error = runtime.block_on(client.download(&artifact(&uri), dir.path(), &ProgressCounter::default()));
             let error = error.unwrap_err().to_string();
             assert!(error.contains("which is not a path on"), "{uri}: {error}");
         }

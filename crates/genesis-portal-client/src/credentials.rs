@@ -7,10 +7,10 @@
 //! [`CredentialStore::load`] (every command that contacts the portal), and
 //! [`CredentialStore::remove`] (`genesis logout`).
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
+use genesis_bundle::scratch::{Mode, atomic_write_with_mode};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{PortalClient, PortalError, io};
@@ -173,16 +173,7 @@ impl CredentialStore {
             plain_http: credentials.portal.plain_http,
         };
         let json = serde_json::to_vec_pretty(&file).expect("credentials are JSON");
-        let staging = dir.join(format!(".{FILE_NAME}.new"));
-        let _ = std::fs::remove_file(&staging);
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&staging)
-            .map_err(io("creating", &staging))?;
-        out.write_all(&json).and_then(|()| out.sync_all()).map_err(io("writing", &staging))?;
-        std::fs::rename(&staging, &self.path).map_err(io("writing", &self.path))
+        atomic_write_with_mode(&self.path, &json, Mode::Exactly(0o600)).map_err(io("writing", &self.path))
     }
 }
 

@@ -14,6 +14,6 @@ pub mod credentials;
 pub mod license;
 pub mod protocol;
 
-pub use client::{Downloaded, PortalClient, PortalError, check_sha256_sidecars, sha256_file};
+pub use client::{Downloaded, PortalClient, PortalError, check_sha256_sidecars};
 pub use credentials::{CredentialStore, Credentials, PortalSettings};
 pub use license::{Entitlement, License, LicenseError};

@@ -7,6 +7,7 @@
 //! may; `Retry-After` says when to try again). Export answers carry the quota headers
 //! `X-RateLimit-Limit` (builds an organisation may run at once) and `X-RateLimit-Remaining`.
 
+use genesis_types::Digest;
 use serde::{Deserialize, Serialize};
 
 /// The prefix of every API path.
@@ -128,8 +129,9 @@ pub struct Artifact {
     pub kind: ArtifactKind,
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 of the bytes, lower-case hex (also the download's `ETag`).
-    pub sha256: String,
+    /// SHA-256 of the bytes; on the wire bare lower-case hex (also the download's `ETag`).
+    #[serde(with = "bare_sha256")]
+    pub sha256: Digest,
     /// Path of the download, relative to the portal URL.
     pub download_uri: String,
 }
@@ -226,10 +228,12 @@ pub struct ExportStatus {
     /// The release's version.
     pub version: String,
     /// SHA-256 over the pack's file list (`sha256sum` lines of every file, sorted by path):
-    /// names the content independently of the archive's encoding.
-    pub root_hash: Option<String>,
-    /// SHA-256 of the `.tar.gz` (also its `ETag`).
-    pub artifact_sha256: Option<String>,
+    /// names the content independently of the archive's encoding. Bare hex on the wire.
+    #[serde(default, with = "bare_sha256::option")]
+    pub root_hash: Option<Digest>,
+    /// SHA-256 of the `.tar.gz` (also its `ETag`). Bare hex on the wire.
+    #[serde(default, with = "bare_sha256::option")]
+    pub artifact_sha256: Option<Digest>,
     /// Size of the `.tar.gz` in bytes.
     pub size: Option<u64>,
     /// Path of the download, when ready.
@@ -239,6 +243,40 @@ pub struct ExportStatus {
     /// When a finished export is deleted (RFC 3339); its status then answers 410.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+}
+
+/// A SHA-256 [`Digest`] as the wire carries it, bare lower-case hex, parsed by
+/// [`Digest::from_sha256_hex`]: anything else fails the whole answer before any of it is used.
+mod bare_sha256 {
+    use genesis_types::Digest;
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(digest: &Digest, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(digest.hex())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+        Digest::from_sha256_hex(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+
+    /// The same, for a field that may be `null`.
+    pub mod option {
+        use genesis_types::Digest;
+        use serde::{Deserialize as _, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(digest: &Option<Digest>, s: S) -> Result<S::Ok, S::Error> {
+            match digest {
+                Some(digest) => super::serialize(digest, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Digest>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|hex| Digest::from_sha256_hex(&hex).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
 }
 
 /// The body of every error answer.
@@ -274,6 +312,27 @@ mod tests {
         for bad in ["../x", "a/b", ".hidden", "", "a b"] {
             assert!(!valid_artifact_name(bad), "{bad:?}");
         }
+    }
+
+    /// A digest from the portal that is not SHA-256 hex refuses the whole answer, so it never
+    /// names a file; the wire keeps the bare hex.
+    #[test]
+    fn digests_travel_as_bare_sha256_hex_and_anything_else_is_refused() {
+        let hex = "ab".repeat(32);
+        let artifact = format!(r#"{{"name":"x","kind":"other","size":1,"sha256":"{hex}","downloadUri":"/v1/x"}}"#);
+        let parsed: Artifact = serde_json::from_str(&artifact).unwrap();
+        assert_eq!(parsed.sha256, Digest::from_sha256_bytes([0xab; 32]));
+        assert_eq!(serde_json::to_string(&parsed).unwrap(), artifact);
+        for bad in ["../../etc/passwd", "AB", "sha256:ab"] {
+            let e = serde_json::from_str::<Artifact>(&artifact.replace(&hex, bad)).unwrap_err();
+            assert!(e.to_string().contains("invalid digest"), "{bad}: {e}");
+        }
+        let pending = r#"{"exportId":"exp_1","profile":"bootstrap","status":"pending","product":"p","version":"1","rootHash":null,"artifactSha256":null,"size":null,"downloadUri":null,"error":null}"#;
+        let status: ExportStatus = serde_json::from_str(pending).unwrap();
+        assert_eq!((status.root_hash.as_ref(), status.artifact_sha256.as_ref()), (None, None));
+        assert_eq!(serde_json::to_string(&status).unwrap(), pending);
+        let missing = r#"{"exportId":"exp_1","profile":"bootstrap","status":"pending","product":"p","version":"1"}"#;
+        assert_eq!(serde_json::from_str::<ExportStatus>(missing).unwrap(), status);
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct ApiConfig {
     pub source_date_epoch: u64,
     /// Export packs an organisation may have building at once; more are answered 429.
     pub max_exports_per_org: usize,
+    /// Export packs the portal may have building at once, across organisations; more are
+    /// answered 429. Each build unpacks a release into scratch space: this bounds the disk it
+    /// takes.
+    pub max_exports: usize,
     /// Seconds a built export pack is kept; then it is deleted and its status answers 410.
     pub export_ttl_secs: i64,
 }
@@ -64,14 +68,24 @@ pub struct AppState {
     pub(crate) export_ttl_secs: i64,
 }
 
+/// Why an export still pending at start failed.
+const STOPPED_MID_BUILD: &str = "the portal stopped during the build; stage a new export";
+
 impl AppState {
-    /// Opens the portal's metadata database and artifact store and empties its scratch space
-    /// (what a portal that was stopped mid-build left there): the state [`router`] serves.
+    /// Opens the portal's metadata database and artifact store and cleans up after a portal
+    /// that was stopped mid-build: its scratch space is emptied and its exports still pending
+    /// are failed (they would never finish). The state [`router`] serves: one per data
+    /// directory and database, as a build runs in the process that started it.
     pub async fn open(portal: &PortalConfig, config: ApiConfig) -> anyhow::Result<Arc<AppState>> {
         let scratch = portal.data_dir()?.join("scratch");
         let store = portal.open_store().await?;
         let artifacts = portal.open_artifacts()?;
-        crate::export::clear_scratch(&scratch)?;
+        let cleared = scratch.clone();
+        tokio::task::spawn_blocking(move || crate::export::clear_scratch(&cleared)).await??;
+        let failed = store.fail_pending_exports(now(), STOPPED_MID_BUILD).await?;
+        if failed > 0 {
+            tracing::warn!(exports = failed, "exports left pending by a stopped portal are failed");
+        }
         Ok(Arc::new(AppState {
             store,
             artifacts,
@@ -79,7 +93,7 @@ impl AppState {
             license_key: config.license_key,
             scratch,
             source_date_epoch: config.source_date_epoch,
-            builds: Arc::new(Builds::new(config.max_exports_per_org)),
+            builds: Arc::new(Builds::new(config.max_exports_per_org, config.max_exports)),
             export_ttl_secs: config.export_ttl_secs,
         }))
     }
@@ -315,7 +329,7 @@ async fn download_artifact(
 /// A stored object to serve.
 struct Object {
     key: String,
-    sha256: String,
+    sha256: genesis_types::Digest,
     size: u64,
     modified: i64,
     content_type: &'static str,
@@ -351,7 +365,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 /// Serves an object with `ETag` (its SHA-256), `Last-Modified`, 304 on a matching
 /// `If-None-Match`, and single `Range`s (honoured only when an `If-Range` matches too).
 async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> Result<Response, Failure> {
-    let etag = format!("\"{}\"", object.sha256);
+    let etag = format!("\"{}\"", object.sha256.hex());
     let last_modified =
         httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(object.modified).unwrap_or(0)));
     let common = |builder: http::response::Builder| {
@@ -418,7 +432,7 @@ impl Drop for InFlight {
 async fn license_file(State(state): State<Shared>, caller: Caller) -> Result<Response, Failure> {
     caller.require(Scope::ReleasesRead)?;
     let key = state.license_key.as_ref().ok_or_else(|| {
-        Failure::not_found("this portal issues no license files (started without --license-signing-key)")
+        Failure::not_found("this portal issues no license files: it was started without a license signing key")
     })?;
     let license = crate::admin::license_for(&state.store, &caller.org, caller.expires).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], license.sign(key)).into_response())
@@ -459,12 +473,19 @@ fn export_status_body(state: &AppState, export: &Export) -> ExportStatus {
     }
 }
 
-/// `202 Accepted` with the export's status, where to poll it, and the quota headers.
-fn accepted(state: &AppState, export: &Export) -> Response {
+/// The answer to a request for an export: `status` (`202 Accepted` for a build, `200 OK` for
+/// a pack ready), the export's status, where to poll it, and the quota headers.
+fn export_answer(state: &AppState, status: StatusCode, export: &Export) -> Response {
     let location = format!("{API}/exports/airgap/bootstrap/{}", export.id);
     let body = export_status_body(state, export);
-    (StatusCode::ACCEPTED, quota_headers(&state.builds, &export.org), [(header::LOCATION, location)], Json(body))
-        .into_response()
+    (status, quota_headers(&state.builds, &export.org), [(header::LOCATION, location)], Json(body)).into_response()
+}
+
+/// `429 Too Many Requests` with `Retry-After` and the quota headers.
+fn too_many_exports(state: &AppState, org: &str, message: String) -> Response {
+    let error = ApiError { error: "too_many_exports".into(), message };
+    let retry_after = [(header::RETRY_AFTER, EXPORT_RETRY_AFTER_SECS.to_string())];
+    (StatusCode::TOO_MANY_REQUESTS, quota_headers(&state.builds, org), retry_after, Json(error)).into_response()
 }
 
 async fn start_export(
@@ -475,6 +496,16 @@ async fn start_export(
     caller.require(Scope::ExportWrite)?;
     let product = request.product.unwrap_or_else(|| "genesis".into());
     let release = entitled_release(&state, &caller, &product, &request.version).await?;
+    // Packs are deterministic: the organisation's pack of the release, while it is kept, is the
+    // one a new build would make.
+    let since = now() - state.export_ttl_secs;
+    if let Some(id) = state.store.ready_export(&caller.org, &product, &request.version, since).await?
+        && let Some(ready) = state.store.export(&caller.org, &id).await?
+    {
+        tracing::info!(exportId = %ready.id, org = %ready.org, keyId = %caller.key_id,
+            "export requested while a pack of the release is ready: answered with that export");
+        return Ok(export_answer(&state, StatusCode::OK, &ready));
+    }
     let export = Export {
         id: format!("exp_{}", crate::random_hex(12)),
         org: caller.org,
@@ -494,24 +525,30 @@ async fn start_export(
         Admission::Running(building) => {
             tracing::info!(exportId = %building.id, org = %building.org, keyId = %caller.key_id,
                 "export requested while the same release is being built: answered with that export");
-            return Ok(accepted(&state, &building));
+            return Ok(export_answer(&state, StatusCode::ACCEPTED, &building));
         }
-        Admission::Full => {
+        Admission::OrgFull => {
             let limit = state.builds.limit();
             tracing::info!(org = %export.org, keyId = %caller.key_id, limit, "export refused: the organisation's limit is reached");
             let message = format!(
                 "organisation `{}` has {limit} export(s) building, its limit; retry after {EXPORT_RETRY_AFTER_SECS} s",
                 export.org
             );
-            let error = ApiError { error: "too_many_exports".into(), message };
-            let retry_after = [(header::RETRY_AFTER, EXPORT_RETRY_AFTER_SECS.to_string())];
-            let quota = quota_headers(&state.builds, &export.org);
-            return Ok((StatusCode::TOO_MANY_REQUESTS, quota, retry_after, Json(error)).into_response());
+            return Ok(too_many_exports(&state, &export.org, message));
+        }
+        Admission::PortalFull => {
+            let limit = state.builds.total();
+            tracing::warn!(org = %export.org, keyId = %caller.key_id, limit, "export refused: the portal's limit is reached");
+            let message = format!(
+                "the portal has {limit} export(s) building, its limit across organisations; retry after \
+                 {EXPORT_RETRY_AFTER_SECS} s"
+            );
+            return Ok(too_many_exports(&state, &export.org, message));
         }
     };
     state.store.insert_export(&export).await?;
     tracing::info!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, org = %export.org, keyId = %caller.key_id, "export requested");
-    let response = accepted(&state, &export);
+    let response = export_answer(&state, StatusCode::ACCEPTED, &export);
     tokio::spawn(crate::export::build(Arc::clone(&state), export, release, slot));
     Ok(response)
 }

@@ -2,21 +2,24 @@
 //! S3-compatible object store. Both stream: an upload never holds a whole file in memory,
 //! and a download holds at most a few chunks per client however large the file.
 
-use std::io::{Read as _, SeekFrom};
+use std::io::SeekFrom;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt as _, TryStreamExt as _};
+use genesis_bundle::scratch::{AtomicFile, Durability, Mode};
 use object_store::aws::AmazonS3Builder;
 use object_store::client::{ClientOptions, HttpClient, HttpConnector};
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+
+use crate::config::ConfigError;
 
 /// A stream of a stored object's bytes.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
@@ -80,9 +83,10 @@ fn env_value(name: &str) -> Option<String> {
 }
 
 /// The S3 HTTP client. Unlike object_store's default connector it ignores `HTTP(S)_PROXY`
-/// and `ALL_PROXY`, so requests go to the announced endpoint and nowhere else. It builds the
-/// client from its own settings alone (object_store's client options are not consulted), so
-/// it is where plain HTTP is allowed or not.
+/// and `ALL_PROXY` and follows no redirect (an S3 API never needs one to another host), so
+/// requests go to the announced endpoint and nowhere else. It builds the client from its own
+/// settings alone (object_store's client options are not consulted), so it is where plain
+/// HTTP is allowed or not.
 #[derive(Debug)]
 struct DirectConnector {
     allow_http: bool,
@@ -92,6 +96,8 @@ impl HttpConnector for DirectConnector {
     fn connect(&self, _: &ClientOptions) -> object_store::Result<HttpClient> {
         let client = reqwest::Client::builder()
             .no_proxy()
+            // A redirect is answered as what it is, an error naming its status.
+            .redirect(reqwest::redirect::Policy::none())
             .https_only(!self.allow_http)
             .http1_only()
             .connect_timeout(Duration::from_secs(5))
@@ -120,24 +126,20 @@ impl Artifacts {
         let bucket = url
             .strip_prefix("s3://")
             .filter(|b| !b.is_empty() && !b.contains('/'))
-            .with_context(|| format!("--object-store `{url}`: expected s3://BUCKET"))?;
+            .ok_or_else(|| ConfigError::NotABucket { url: url.clone() })?;
         match endpoint.split_once("://").map(|(scheme, _)| scheme) {
             Some("https") => {}
             Some("http") if s3.allow_http => {}
-            Some("http") => bail!(
-                "S3 endpoint {endpoint} is plain HTTP: artifacts and export packs would cross the network \
-                 unencrypted; use https://, or pass --s3-allow-http for a network you trust"
-            ),
-            _ => bail!("S3 endpoint `{endpoint}`: expected https://HOST[:PORT]"),
+            Some("http") => return Err(ConfigError::PlainHttpEndpoint { endpoint: endpoint.clone() }.into()),
+            _ => return Err(ConfigError::NotAnEndpoint { endpoint: endpoint.clone() }.into()),
         }
-        let access_key_id = s3.access_key_id.clone().filter(|id| !id.is_empty()).with_context(|| {
-            format!(
-                "{url} needs credentials: set GENESIS_PORTAL_S3_ACCESS_KEY_ID (or --s3-access-key-id) and \
-                 {SECRET_ACCESS_KEY}; the portal never takes them from AWS_* variables or instance metadata"
-            )
-        })?;
+        let access_key_id = s3
+            .access_key_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ConfigError::NoAccessKeyId { url: url.clone() })?;
         let secret = env_value(SECRET_ACCESS_KEY)
-            .with_context(|| format!("{url} needs {SECRET_ACCESS_KEY}, the secret of access key {access_key_id}"))?;
+            .ok_or_else(|| ConfigError::NoSecretAccessKey { url: url.clone(), access_key_id: access_key_id.clone() })?;
         // Static credentials, so object_store never falls back to a provider chain.
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(bucket)
@@ -173,11 +175,12 @@ impl Artifacts {
                 let local = local.to_owned();
                 tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                     std::fs::create_dir_all(&parent)?;
-                    let staging = tempfile::NamedTempFile::new_in(&parent)?;
-                    std::fs::copy(&local, staging.path())
+                    let mut staging = AtomicFile::create(&target, Mode::OfTarget)?;
+                    let mut source = std::fs::File::open(&local)
                         .with_context(|| format!("copying {} into the store", local.display()))?;
-                    staging.as_file().sync_all()?;
-                    staging.persist(&target)?;
+                    std::io::copy(&mut source, staging.as_file_mut())
+                        .with_context(|| format!("copying {} into the store", local.display()))?;
+                    staging.commit(Durability::Synced)?;
                     Ok(())
                 })
                 .await?
@@ -188,18 +191,19 @@ impl Artifacts {
                     .await
                     .with_context(|| format!("starting the upload of {key}"))?;
                 let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
-                let mut file = std::fs::File::open(local).with_context(|| format!("reading {}", local.display()))?;
-                let mut buf = vec![0; PART];
-                loop {
-                    let n = file.read(&mut buf)?;
-                    if n == 0 {
-                        break;
+                match upload_file(&mut writer, key, local).await {
+                    Ok(()) => {
+                        writer.finish().await.with_context(|| format!("completing the upload of {key}"))?;
+                        Ok(())
                     }
-                    writer.wait_for_capacity(2).await.with_context(|| format!("uploading {key}"))?;
-                    writer.write(&buf[..n]);
+                    Err(e) => {
+                        // The parts sent so far would stay in the bucket, unseen but paid for.
+                        if let Err(abort) = writer.abort().await {
+                            tracing::warn!(key = %key, error = %abort, "aborting a failed upload");
+                        }
+                        Err(e)
+                    }
                 }
-                writer.finish().await.with_context(|| format!("completing the upload of {key}"))?;
-                Ok(())
             }
         }
     }
@@ -263,6 +267,21 @@ impl Artifacts {
         }
         tokio::io::AsyncWriteExt::flush(&mut out).await?;
         Ok(target)
+    }
+}
+
+/// Sends the file at `local` into `writer`, read a chunk at a time on the blocking pool
+/// (tokio's file), at most two parts in flight.
+async fn upload_file(writer: &mut WriteMultipart, key: &str, local: &Path) -> anyhow::Result<()> {
+    let mut file = tokio::fs::File::open(local).await.with_context(|| format!("reading {}", local.display()))?;
+    let mut buf = vec![0; CHUNK];
+    loop {
+        let n = file.read(&mut buf).await.with_context(|| format!("reading {}", local.display()))?;
+        if n == 0 {
+            return Ok(());
+        }
+        writer.wait_for_capacity(2).await.with_context(|| format!("uploading {key}"))?;
+        writer.write(&buf[..n]);
     }
 }
 

@@ -7,6 +7,54 @@ use anyhow::Context as _;
 use crate::artifacts::{Artifacts, S3Config};
 use crate::store::{Store, redact};
 
+/// A portal configuration that cannot work. The messages name no command-line flag: the
+/// binary adds the one that gets past each.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No data directory was given.
+    #[error("no data directory for the portal's database, artifacts and scratch space")]
+    NoDataDir,
+    /// The object store is not `s3://BUCKET`.
+    #[error("object store `{url}`: expected s3://BUCKET")]
+    NotABucket {
+        /// What was given.
+        url: String,
+    },
+    /// The S3 endpoint is plain HTTP and that was not allowed.
+    #[error(
+        "S3 endpoint {endpoint} is plain HTTP: artifacts and export packs would cross the network unencrypted; \
+         use https://"
+    )]
+    PlainHttpEndpoint {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The S3 endpoint is not an `https://` (or allowed `http://`) URL.
+    #[error("S3 endpoint `{endpoint}`: expected https://HOST[:PORT]")]
+    NotAnEndpoint {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// No S3 access key id was given.
+    #[error(
+        "{url} needs credentials: an access key id, and its secret in GENESIS_PORTAL_S3_SECRET_ACCESS_KEY; the \
+         portal never takes them from AWS_* variables or instance metadata"
+    )]
+    NoAccessKeyId {
+        /// The bucket.
+        url: String,
+    },
+    /// The S3 secret access key is not in its variable.
+    #[error("{url} needs GENESIS_PORTAL_S3_SECRET_ACCESS_KEY, the secret of access key {access_key_id}")]
+    NoSecretAccessKey {
+        /// The bucket.
+        url: String,
+        /// The access key id that was given.
+        access_key_id: String,
+    },
+}
+
 /// Where the portal keeps its data. On the embedded defaults it needs nothing installed:
 /// SQLite (`DATA_DIR/portal.db`) and a directory (`DATA_DIR/artifacts`).
 #[derive(Debug, Clone, Default)]
@@ -30,10 +78,7 @@ impl PortalConfig {
 
     /// The data directory, created when missing.
     pub(crate) fn data_dir(&self) -> anyhow::Result<&Path> {
-        let dir = self
-            .data_dir
-            .as_deref()
-            .context("no data directory: pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)")?;
+        let dir = self.data_dir.as_deref().ok_or(ConfigError::NoDataDir)?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(dir)
     }

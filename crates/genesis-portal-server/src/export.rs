@@ -6,17 +6,18 @@
 //! `SOURCE_DATE_EPOCH`), gzip with the same mtime, fixed level, no file name.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use flate2::{Compression, GzBuilder};
+use genesis_bundle::digest_io::DigestAdapter;
 use genesis_bundle::{BLOCK, END_OF_ARCHIVE, dir_header, file_header, padding};
 use genesis_portal_client::protocol::{ArtifactKind, BOOTSTRAP_PROFILE, ExportState};
 use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle};
-use sha2::{Digest as _, Sha256};
+use genesis_types::Digest;
 
 use crate::api::AppState;
 use crate::artifacts::Artifacts;
@@ -27,9 +28,9 @@ use crate::store::{Export, Release, StoredArtifact};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pack {
     /// SHA-256 over the `sha256sum` lines of every file, sorted by path.
-    pub root_hash: String,
+    pub root_hash: Digest,
     /// SHA-256 of the `.tar.gz`.
-    pub sha256: String,
+    pub sha256: Digest,
     /// Its size.
     pub size: u64,
 }
@@ -37,11 +38,13 @@ pub struct Pack {
 /// An organisation and a release: what at most one running build is for.
 type BuildKey = (String, String, String);
 
-/// The export builds running in this process: at most one per organisation and release, and
-/// at most a fixed number per organisation, since each re-verifies and unpacks every bundle
-/// of its release. Kept in memory because a build runs in the process that started it.
+/// The export builds running in this process: at most one per organisation and release, at
+/// most a fixed number per organisation and a fixed number in all, since each re-verifies and
+/// unpacks every bundle of its release into scratch space. Kept in memory because a build
+/// runs in the process that started it.
 pub struct Builds {
     per_org: usize,
+    total: usize,
     running: Mutex<BTreeMap<BuildKey, Export>>,
 }
 
@@ -52,7 +55,9 @@ pub enum Admission {
     /// The organisation's export of that release is being built: this one.
     Running(Export),
     /// The organisation has as many builds running as it may.
-    Full,
+    OrgFull,
+    /// The portal has as many builds running as it may, across organisations.
+    PortalFull,
 }
 
 /// A running build's place in [`Builds`].
@@ -68,9 +73,9 @@ impl Drop for Slot {
 }
 
 impl Builds {
-    /// At most `per_org` builds at once per organisation.
-    pub fn new(per_org: usize) -> Builds {
-        Builds { per_org, running: Mutex::new(BTreeMap::new()) }
+    /// At most `per_org` builds at once per organisation, and `total` in all.
+    pub fn new(per_org: usize, total: usize) -> Builds {
+        Builds { per_org, total, running: Mutex::new(BTreeMap::new()) }
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<BuildKey, Export>> {
@@ -79,7 +84,7 @@ impl Builds {
     }
 
     /// Admits a build of `export` (a new, pending export), unless its organisation is
-    /// building that release already or is at its limit.
+    /// building that release already, or it or the portal is at its limit.
     pub fn admit(self: &Arc<Self>, export: &Export) -> Admission {
         let mut running = self.lock();
         let key = (export.org.clone(), export.product.clone(), export.version.clone());
@@ -87,7 +92,10 @@ impl Builds {
             return Admission::Running(building.clone());
         }
         if running.keys().filter(|(org, _, _)| *org == export.org).count() >= self.per_org {
-            return Admission::Full;
+            return Admission::OrgFull;
+        }
+        if running.len() >= self.total {
+            return Admission::PortalFull;
         }
         running.insert(key.clone(), export.clone());
         Admission::Started(Slot { builds: Arc::clone(self), key })
@@ -98,9 +106,16 @@ impl Builds {
         self.per_org
     }
 
-    /// How many more builds `org` may start now.
+    /// How many builds the portal may run at once, across organisations.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// How many more builds `org` may start now: within its own limit and the portal's.
     pub fn remaining(&self, org: &str) -> usize {
-        self.per_org.saturating_sub(self.lock().keys().filter(|(o, _, _)| o == org).count())
+        let running = self.lock();
+        let org_left = self.per_org.saturating_sub(running.keys().filter(|(o, _, _)| o == org).count());
+        org_left.min(self.total.saturating_sub(running.len()))
     }
 
     /// `org`'s export `id` while it is being built (it may not be recorded yet).
@@ -125,8 +140,8 @@ pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, s
             let elapsed = started.elapsed().as_millis() as u64;
             state.metrics.exports_completed.inc();
             state.metrics.export_duration_ms.observe(elapsed as f64);
-            tracing::info!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, rootHash = %pack.root_hash,
-                artifactSha256 = %pack.sha256, durationMs = elapsed, "export ready");
+            tracing::info!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, rootHash = %pack.root_hash.hex(),
+                artifactSha256 = %pack.sha256.hex(), durationMs = elapsed, "export ready");
         }
         Err(e) => {
             export.status = ExportState::Failed;
@@ -141,40 +156,56 @@ pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, s
     }
 }
 
+/// Builds the pack in a scratch directory of its own and stores it. The scratch directory is
+/// removed however the build ends, on a blocking thread: the unpacked bundles can be large.
 async fn build_and_store(state: &AppState, export: &Export, release: &Release) -> anyhow::Result<Pack> {
-    std::fs::create_dir_all(&state.scratch)?;
-    // Removed on every way out: `?` below, or the explicit close at the end.
-    let work = tempfile::tempdir_in(&state.scratch).context("creating the export's scratch directory")?;
-    let inputs = work.path().join("in");
-    std::fs::create_dir(&inputs)?;
+    let scratch = state.scratch.clone();
+    let work = blocking(move || {
+        std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+        let work = tempfile::tempdir_in(&scratch).context("creating the export's scratch directory")?;
+        std::fs::create_dir(work.path().join("in"))?;
+        Ok(work)
+    })
+    .await?;
+    let built = pack_and_store(state, export, release, work.path()).await;
+    // Whatever the build's outcome, a failure to clean up is the portal's to log, not the
+    // export's (the next start empties the scratch space).
+    let id = export.id.clone();
+    let removed = tokio::task::spawn_blocking(move || work.close()).await.map_err(std::io::Error::other);
+    if let Err(e) = removed.and_then(|closed| closed) {
+        tracing::warn!(exportId = %id, error = %e, "removing the export's scratch directory");
+    }
+    built
+}
+
+/// Gathers a release's artifacts into `work/in`, writes the pack beside and stores it.
+async fn pack_and_store(state: &AppState, export: &Export, release: &Release, work: &Path) -> anyhow::Result<Pack> {
+    let inputs = work.join("in");
     let artifacts = state.store.artifacts(&release.product, &release.version).await?;
     // The bundles and their sidecars side by side, as the verifier expects them.
     for a in &artifacts {
         let key = Artifacts::release_key(&release.product, &release.version, &a.name);
         let local = state.artifacts.local_copy(&key, &inputs).await?;
-        if local != inputs.join(&a.name) {
-            link_or_copy(&local, &inputs.join(&a.name))?;
+        let target = inputs.join(&a.name);
+        if local != target {
+            // A copy when the store is on another file system: a whole bundle.
+            blocking(move || Ok(link_or_copy(&local, &target)?)).await?;
         }
     }
     let key = PublicKey::from_pem(&release.signer_pem, Path::new("the release's signer key"))?;
-    let out = work.path().join("pack.tar.gz");
+    let out = work.join("pack.tar.gz");
     let meta =
         PackMeta { product: release.product.clone(), version: release.version.clone(), epoch: state.source_date_epoch };
-    let (inputs_for_pack, out_for_pack) = (inputs.clone(), out.clone());
-    let pack =
-        tokio::task::spawn_blocking(move || write_pack(&inputs_for_pack, &artifacts, &key, &meta, &out_for_pack))
-            .await??;
+    let out_for_pack = out.clone();
+    let pack = blocking(move || write_pack(&inputs, &artifacts, &key, &meta, &out_for_pack)).await?;
     state.artifacts.put_file(&Artifacts::export_key(&export.org, &export.id), &out).await?;
-    // The unpacked bundles can be large: remove them on a blocking thread. The pack is stored
-    // by now, so a failure here is the portal's to log, not the export's.
-    let id = export.id.clone();
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = work.close() {
-            tracing::warn!(exportId = %id, error = %e, "removing the export's scratch directory");
-        }
-    })
-    .await?;
     Ok(pack)
+}
+
+/// Runs file-system work on the blocking pool, off the threads that serve requests; a panic
+/// there fails the build.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work).await.context("running a build step")?
 }
 
 /// Deletes the packs of exports finished more than the retention time ago, at start and
@@ -190,13 +221,23 @@ pub async fn expire_finished(state: Arc<AppState>) {
     }
 }
 
+/// One sweep. An export that cannot be expired is logged and left for the next sweep: it
+/// holds up none of the others.
 async fn expire(state: &AppState) -> anyhow::Result<()> {
     for (org, id) in state.store.exports_finished_by(now() - state.export_ttl_secs).await? {
-        // A failed build may have stored its pack before failing: delete whatever is there.
-        state.artifacts.delete(&Artifacts::export_key(&org, &id)).await?;
-        state.store.expire_export(&id, now()).await?;
-        tracing::info!(exportId = %id, org = %org, "export expired: its pack is deleted");
+        if let Err(e) = expire_one(state, &org, &id).await {
+            tracing::error!(exportId = %id, org = %org, error = %format!("{e:#}"),
+                "expiring an export failed; the next sweep tries again");
+        }
     }
+    Ok(())
+}
+
+async fn expire_one(state: &AppState, org: &str, id: &str) -> anyhow::Result<()> {
+    // A failed build may have stored its pack before failing: delete whatever is there.
+    state.artifacts.delete(&Artifacts::export_key(org, id)).await?;
+    state.store.expire_export(id, now()).await?;
+    tracing::info!(exportId = %id, org = %org, "export expired: its pack is deleted");
     Ok(())
 }
 
@@ -257,7 +298,7 @@ pub fn write_pack(
             .extract(&target)
             .with_context(|| format!("verifying {}", bundle.name))?;
         bundles.push(serde_json::json!({
-            "name": bundle.name, "sha256": bundle.sha256, "bomSha256": report.bom_sha256.hex(), "signer": report.key.to_string(),
+            "name": bundle.name, "sha256": bundle.sha256.hex(), "bomSha256": report.bom_sha256.hex(), "signer": report.key.to_string(),
         }));
         add_tree(&mut files, &target.join("charts"), "charts")?;
         add_tree(&mut files, &target.join("oci/blobs"), "images/blobs")?;
@@ -317,28 +358,9 @@ fn add_tree(files: &mut BTreeMap<String, Source>, dir: &Path, prefix: &str) -> a
     Ok(())
 }
 
-/// Counts and hashes what goes through it.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 fn write_tar_gz(files: &BTreeMap<String, Source>, epoch: u64, out: &Path) -> anyhow::Result<Pack> {
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let hashing = HashingWriter { inner: std::io::BufWriter::new(file), hasher: Sha256::new(), len: 0 };
+    let hashing = DigestAdapter::new(std::io::BufWriter::new(file));
     let mtime = u32::try_from(epoch).context("SOURCE_DATE_EPOCH beyond 2106")?;
     let mut gz = GzBuilder::new().mtime(mtime).operating_system(255).write(hashing, Compression::new(6));
     let mut listing = String::new();
@@ -363,12 +385,9 @@ fn write_tar_gz(files: &BTreeMap<String, Source>, epoch: u64, out: &Path) -> any
     gz.write_all(&END_OF_ARCHIVE)?;
     let mut hashing = gz.finish()?;
     hashing.flush()?;
-    hashing.inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    Ok(Pack {
-        root_hash: hex::encode(Sha256::digest(listing.as_bytes())),
-        sha256: hex::encode(hashing.hasher.finalize()),
-        size: hashing.len,
-    })
+    let packed = hashing.digest();
+    hashing.into_inner().into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(Pack { root_hash: genesis_bundle::sha256(listing.as_bytes()), sha256: packed.digest(), size: packed.len })
 }
 
 /// Writes one file entry, returning the SHA-256 of its content.
@@ -380,7 +399,7 @@ fn copy_entry(
     epoch: u64,
 ) -> anyhow::Result<String> {
     out.write_all(&file_header(path, len, epoch)?)?;
-    let mut hasher = Sha256::new();
+    let mut content = DigestAdapter::new(content);
     let mut buf = vec![0; 1 << 20];
     let mut left = len;
     while left > 0 {
@@ -388,25 +407,60 @@ fn copy_entry(
         if n == 0 {
             bail!("{path} ended early");
         }
-        hasher.update(&buf[..n]);
         out.write_all(&buf[..n])?;
         left -= n as u64;
     }
     out.write_all(&[0u8; BLOCK][..padding(len)])?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(content.digest().digest().hex().to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pending(org: &str, product: &str) -> Export {
+        Export {
+            id: format!("exp_{org}_{product}"),
+            org: org.into(),
+            product: product.into(),
+            version: "0.1.0".into(),
+            status: ExportState::Pending,
+            root_hash: None,
+            sha256: None,
+            size: None,
+            error: None,
+            created: 0,
+            finished: None,
+            expired: None,
+        }
+    }
+
+    #[test]
+    fn builds_are_admitted_within_the_organisation_s_limit_and_the_portal_s() {
+        let builds = Arc::new(Builds::new(2, 3));
+        let Admission::Started(first) = builds.admit(&pending("acme", "a")) else { panic!("acme's first build") };
+        assert!(matches!(builds.admit(&pending("acme", "a")), Admission::Running(e) if e.id == "exp_acme_a"));
+        let Admission::Started(_second) = builds.admit(&pending("acme", "b")) else { panic!("acme's second build") };
+        assert!(matches!(builds.admit(&pending("acme", "c")), Admission::OrgFull));
+        let Admission::Started(_third) = builds.admit(&pending("beta", "a")) else { panic!("beta's first build") };
+        assert_eq!((builds.remaining("beta"), builds.remaining("gamma")), (0, 0), "the portal is full");
+        assert!(matches!(builds.admit(&pending("gamma", "a")), Admission::PortalFull));
+        drop(first);
+        assert_eq!((builds.remaining("acme"), builds.remaining("gamma")), (1, 1));
+        assert!(matches!(builds.admit(&pending("gamma", "a")), Admission::Started(_)));
+    }
+
     #[test]
     fn a_name_no_tar_header_holds_fails_the_pack_instead_of_panicking() {
         let dir = tempfile::tempdir().unwrap();
         let name = format!("{}.intoto.json", "p".repeat(120));
         std::fs::write(dir.path().join(&name), b"{}").unwrap();
-        let artifact =
-            StoredArtifact { name: name.clone(), kind: ArtifactKind::Provenance, size: 2, sha256: "".into() };
+        let artifact = StoredArtifact {
+            name: name.clone(),
+            kind: ArtifactKind::Provenance,
+            size: 2,
+            sha256: genesis_bundle::sha256(b"{}"),
+        };
         let key = PublicKey::from_pem_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys/test.pub"))
             .unwrap();
         let meta = PackMeta { product: "genesis".into(), version: "0.1.0".into(), epoch: 0 };

@@ -9,7 +9,13 @@
 //! use genesis_portal_server::{ApiConfig, AppState, PortalConfig, router};
 //!
 //! let portal = PortalConfig { data_dir: Some("/srv/portal".into()), ..PortalConfig::default() };
-//! let api = ApiConfig { license_key: None, source_date_epoch: 0, max_exports_per_org: 2, export_ttl_secs: 86_400 };
+//! let api = ApiConfig {
+//!     license_key: None,
+//!     source_date_epoch: 0,
+//!     max_exports_per_org: 2,
+//!     max_exports: 4,
+//!     export_ttl_secs: 86_400,
+//! };
 //! let app: axum::Router = router(AppState::open(&portal, api).await?);
 //! # Ok(()) }
 //! ```
@@ -31,8 +37,8 @@ use rand_core::RngCore as _;
 
 pub use api::{ApiConfig, AppState, router};
 pub use artifacts::S3Config;
-pub use config::PortalConfig;
-pub use serve::{ServeConfig, TlsFiles, default_max_connections, serve};
+pub use config::{ConfigError, PortalConfig};
+pub use serve::{ServeConfig, TlsFiles, serve};
 pub use store::{KeyRecord, StoredArtifact};
 
 /// The one timestamp inside export packs unless told otherwise: 2025-01-01T00:00:00Z, seed

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use genesis_portal_client::protocol::{ArtifactKind, valid_artifact_name};
-use genesis_portal_client::sha256_file;
 use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle};
+use genesis_types::Digest;
 
 use crate::artifacts::Artifacts;
 use crate::config::PortalConfig;
@@ -61,7 +61,9 @@ async fn publish_into(
         let (sha256, size) = if kind == ArtifactKind::Bundle {
             verify_bundle(path, &policy, p.version)?
         } else {
-            sha256_file(path).with_context(|| format!("reading {}", path.display()))?
+            let file =
+                genesis_bundle::digest_io::sha256_file(path).with_context(|| format!("reading {}", path.display()))?;
+            (file.digest(), file.len)
         };
         stored.push(StoredArtifact { name: name.clone(), kind, size, sha256 });
     }
@@ -143,7 +145,7 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
 
 /// Verifies a whole bundle (BOM signature, every entry, sidecars) and that it is a bundle of
 /// `version`; its archive SHA-256 and size.
-fn verify_bundle(path: &Path, policy: &TrustPolicy, version: &str) -> anyhow::Result<(String, u64)> {
+fn verify_bundle(path: &Path, policy: &TrustPolicy, version: &str) -> anyhow::Result<(Digest, u64)> {
     let checked = UnverifiedBundle::open(path, &genesis_bundle::Limits::default())
         .and_then(|b| b.verify(policy))
         .and_then(|b| b.check())
@@ -152,5 +154,5 @@ fn verify_bundle(path: &Path, policy: &TrustPolicy, version: &str) -> anyhow::Re
     if report.version != version {
         bail!("{}: a bundle of version {}, not {version}", path.display(), report.version);
     }
-    Ok((report.archive_sha256.hex().to_owned(), report.archive_size))
+    Ok((report.archive_sha256.clone(), report.archive_size))
 }

@@ -6,12 +6,14 @@
 //! is enough to make a stolen database useless for authenticating (no password stretching
 //! needed), and it lets a lookup be one indexed query.
 
+use std::str::FromStr as _;
+
 use anyhow::{Context as _, bail};
 use genesis_portal_client::Entitlement;
 use genesis_portal_client::protocol::{ArtifactKind, ExportState, Scope};
-use sha2::{Digest as _, Sha256};
-use sqlx::AnyPool;
+use genesis_types::Digest;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, AnyPool};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS orgs (name TEXT PRIMARY KEY, created BIGINT NOT NULL)",
@@ -77,8 +79,8 @@ pub struct StoredArtifact {
     pub kind: ArtifactKind,
     /// Size.
     pub size: u64,
-    /// SHA-256 hex.
-    pub sha256: String,
+    /// SHA-256 (bare hex in the database).
+    pub sha256: Digest,
 }
 
 /// A stored export.
@@ -95,9 +97,9 @@ pub struct Export {
     /// State.
     pub status: ExportState,
     /// Root hash when ready.
-    pub root_hash: Option<String>,
+    pub root_hash: Option<Digest>,
     /// Pack SHA-256 when ready.
-    pub sha256: Option<String>,
+    pub sha256: Option<Digest>,
     /// Pack size when ready.
     pub size: Option<u64>,
     /// Failure reason.
@@ -110,9 +112,29 @@ pub struct Export {
     pub expired: Option<i64>,
 }
 
+/// Whether `table` has `column`, from the database's own catalogue (a failed query is an
+/// error, never a missing column).
+async fn has_column(conn: &mut AnyConnection, table: &str, column: &str) -> anyhow::Result<bool> {
+    let probe = match conn.backend_name() {
+        "SQLite" => "SELECT COUNT(*) FROM pragma_table_info($1) WHERE name = $2",
+        "PostgreSQL" => {
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name::text = $1 AND column_name::text = $2"
+        }
+        other => bail!("the metadata database is {other}: the portal keeps its metadata in SQLite or PostgreSQL"),
+    };
+    let found: i64 = sqlx::query_scalar(probe)
+        .bind(table)
+        .bind(column)
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("looking for the column {table}.{column}"))?;
+    Ok(found > 0)
+}
+
 /// SHA-256 hex of a license key: what the database holds instead of the key.
 pub fn key_hash(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    genesis_bundle::sha256(key.as_bytes()).hex().to_owned()
 }
 
 /// The columns of a key a lookup reads, and their row.
@@ -145,17 +167,25 @@ impl Store {
             .connect(url)
             .await
             .with_context(|| format!("opening the metadata database {}", redact(url)))?;
+        let mut conn = pool.acquire().await.context("connecting to the metadata database")?;
         for statement in SCHEMA {
-            sqlx::query(statement).execute(&pool).await.context("creating the schema")?;
+            // PostgreSQL checks `IF NOT EXISTS` before it writes its catalogue: a portal starting
+            // at the same moment can create the table in between. Once more then finds it.
+            if sqlx::query(statement).execute(&mut *conn).await.is_err() {
+                sqlx::query(statement).execute(&mut *conn).await.context("creating the schema")?;
+            }
         }
         for (table, column, kind) in ADDED_COLUMNS {
-            // Selecting the column is the one probe SQLite and PostgreSQL both answer alike.
-            let probe = format!("SELECT {column} FROM {table} LIMIT 1");
-            if sqlx::query(&probe).fetch_optional(&pool).await.is_err() {
-                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
-                    .execute(&pool)
-                    .await
-                    .with_context(|| format!("adding the column {table}.{column}"))?;
+            if has_column(&mut conn, table, column).await? {
+                continue;
+            }
+            let added =
+                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}")).execute(&mut *conn).await;
+            // A portal starting at the same moment may have added it first ("duplicate column").
+            if let Err(e) = added
+                && !has_column(&mut conn, table, column).await?
+            {
+                return Err(e).with_context(|| format!("adding the column {table}.{column}"));
             }
         }
         Ok(Store { pool })
@@ -291,7 +321,7 @@ impl Store {
             .bind(&a.name)
             .bind(kind_name(a.kind))
             .bind(i64::try_from(a.size)?)
-            .bind(&a.sha256)
+            .bind(a.sha256.hex())
             .execute(&mut *tx)
             .await?;
         }
@@ -350,7 +380,7 @@ impl Store {
                     kind: serde_json::from_value(serde_json::Value::String(kind))?,
                     name,
                     size: u64::try_from(size)?,
-                    sha256,
+                    sha256: Digest::from_sha256_hex(&sha256)?,
                 })
             })
             .collect()
@@ -377,8 +407,8 @@ impl Store {
              WHERE id = $7",
         )
         .bind(state_name(export.status))
-        .bind(&export.root_hash)
-        .bind(&export.sha256)
+        .bind(export.root_hash.as_ref().map(Digest::hex))
+        .bind(export.sha256.as_ref().map(Digest::hex))
         .bind(export.size.map(i64::try_from).transpose()?)
         .bind(&export.error)
         .bind(export.finished)
@@ -386,6 +416,43 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Marks every pending export failed at `now` with `reason`: at start, the builds of a
+    /// portal that stopped (a kill, a crash, a shutdown mid-build) would otherwise stay pending
+    /// forever. Builds run in the process that started them, so none is running then. Returns
+    /// how many there were.
+    pub async fn fail_pending_exports(&self, now: i64, reason: &str) -> anyhow::Result<u64> {
+        let failed = sqlx::query("UPDATE exports SET status = $1, error = $2, finished = $3 WHERE status = $4")
+            .bind(state_name(ExportState::Failed))
+            .bind(reason)
+            .bind(now)
+            .bind(state_name(ExportState::Pending))
+            .execute(&self.pool)
+            .await?;
+        Ok(failed.rows_affected())
+    }
+
+    /// The id of `org`'s newest ready export of a release whose build ended after `since` and
+    /// whose pack is not deleted.
+    pub async fn ready_export(
+        &self,
+        org: &str,
+        product: &str,
+        version: &str,
+        since: i64,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM exports WHERE org = $1 AND product = $2 AND version = $3 AND status = $4 \
+             AND finished > $5 AND expired IS NULL ORDER BY finished DESC, id LIMIT 1",
+        )
+        .bind(org)
+        .bind(product)
+        .bind(version)
+        .bind(state_name(ExportState::Ready))
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// The exports whose build ended at or before `cutoff` and that have not expired yet, as
@@ -432,8 +499,8 @@ impl Store {
                 product,
                 version,
                 status: serde_json::from_value(serde_json::Value::String(status))?,
-                root_hash,
-                sha256,
+                root_hash: root_hash.as_deref().map(Digest::from_sha256_hex).transpose()?,
+                sha256: sha256.as_deref().map(Digest::from_sha256_hex).transpose()?,
                 size: size.map(u64::try_from).transpose()?,
                 error,
                 created,
@@ -445,13 +512,99 @@ impl Store {
     }
 }
 
-/// A database URL without its password, for messages and logs.
+/// The query parameters by which sqlx's PostgreSQL driver chooses where to connect and as
+/// whom. Every other parameter (`password`, `sslpassword`, …) is left out of what is shown.
+const POSTGRES_ENDPOINT_PARAMS: &[&str] = &["host", "hostaddr", "port", "user", "dbname"];
+
+/// Where a database URL connects, for the endpoint announcement, messages and logs:
+/// `scheme://user@host:port/database` at most, never a password or a query parameter. For
+/// PostgreSQL it is what sqlx will contact, read by sqlx's own parser: the `host`,
+/// `hostaddr`, `port`, `user` and `dbname` parameters and the `PG*` variables count.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
-            Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-            None => url.to_owned(),
-        },
-        _ => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "a database URL that does not parse".to_owned();
+    };
+    let endpoint: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(key, _)| POSTGRES_ENDPOINT_PARAMS.contains(&key.as_ref()))
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    // Fails only for a URL that cannot hold a password (no host): nothing to remove then.
+    let _ = parsed.set_password(None);
+    parsed.set_query(None);
+    parsed.set_fragment(None);
+    if matches!(parsed.scheme(), "postgres" | "postgresql") {
+        if !endpoint.is_empty() {
+            parsed.query_pairs_mut().extend_pairs(&endpoint);
+        }
+        if let Ok(pg) = sqlx::postgres::PgConnectOptions::from_str(parsed.as_str()) {
+            let host = pg.get_socket().map_or_else(|| pg.get_host().to_owned(), |dir| dir.display().to_string());
+            let database = pg.get_database().unwrap_or_default();
+            return format!("{}://{}@{host}:{}/{database}", parsed.scheme(), pg.get_username(), pg.get_port());
+        }
+        parsed.set_query(None);
+    }
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::any::AnyPoolOptions;
+
+    use super::{ADDED_COLUMNS, SCHEMA, Store, has_column, redact};
+
+    /// Portals started together on a database from before the added columns: each finds
+    /// them missing and adds them, and all but the first meet "duplicate column".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn portals_opening_an_old_database_at_the_same_time_all_add_its_columns_or_find_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("portal.db").display());
+        sqlx::any::install_default_drivers();
+        let old = AnyPoolOptions::new().connect(&url).await.unwrap();
+        for statement in SCHEMA {
+            sqlx::query(statement).execute(&old).await.unwrap();
+        }
+        old.close().await;
+        let opened = futures_util::future::join_all((0..8).map(|_| Store::open(&url))).await;
+        for store in opened {
+            let store = store.unwrap_or_else(|e| panic!("{e:#}"));
+            let mut conn = store.pool.acquire().await.unwrap();
+            for (table, column, _) in ADDED_COLUMNS {
+                assert!(has_column(&mut conn, table, column).await.unwrap(), "{table}.{column}");
+            }
+            assert!(!has_column(&mut conn, "exports", "nothing").await.unwrap());
+        }
+    }
+
+    #[test]
+    fn a_database_url_is_shown_without_its_password_or_parameters() {
+        for (url, shown) in [
+            ("postgres://genesis:s3cret@127.0.0.1:5433/portal", "postgres://genesis@127.0.0.1:5433/portal"),
+            (
+                "postgres://genesis@db.example:5432/portal?password=s3cret&sslpassword=s3cret&passfile=/s3cret&sslmode=require",
+                "postgres://genesis@db.example:5432/portal",
+            ),
+            (
+                "postgresql://genesis:s3cret@db.example:5432/portal#s3cret",
+                "postgresql://genesis@db.example:5432/portal",
+            ),
+            ("sqlite:///srv/portal/portal.db?mode=rwc&password=s3cret", "sqlite:///srv/portal/portal.db"),
+            ("sqlite://user:s3cret@host/portal.db", "sqlite://user@host/portal.db"),
+            ("postgres://genesis:s3cret@[::1:5432/portal", "a database URL that does not parse"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_postgresql_url_is_shown_with_the_host_and_port_its_parameters_choose() {
+        assert_eq!(
+            redact("postgres://genesis:s3cret@127.0.0.1:5432/portal?host=db.other.example&port=6543&password=s3cret"),
+            "postgres://genesis@db.other.example:6543/portal"
+        );
+        assert_eq!(
+            redact("postgres://genesis@127.0.0.1:5432/portal?user=admin&dbname=other"),
+            "postgres://admin@127.0.0.1:5432/other"
+        );
     }
 }

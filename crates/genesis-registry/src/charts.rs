@@ -61,7 +61,7 @@ pub async fn push_charts(
         return Ok(Vec::new());
     }
     let index = bundle.archive_index(&Default::default())?;
-    let progress = genesis_bundle::Progress::default();
+    let progress = genesis_bundle::ProgressCounter::default();
     let mut loaded = Vec::new();
     for chart in &bom.charts {
         let version = chart.version.clone().ok_or_else(|| {

@@ -2,8 +2,8 @@
 //! or a custom CA), plain HTTP only when asked, retries with backoff per request, digests
 //! verified on everything read, monolithic or chunked uploads, cross-repository mounts.
 
-use std::collections::HashMap;
-use std::io::Read;
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,13 +11,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use genesis_bundle::ArchiveRange;
+use genesis_bundle::digest_io::DigestAdapter;
+use genesis_bundle::{ArchiveRange, sha256};
 use genesis_types::{Digest, MAX_MANIFEST, media_types};
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, LOCATION, WWW_AUTHENTICATE,
 };
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
-use sha2::{Digest as _, Sha256};
 
 use crate::{RegistryError, Result};
 
@@ -26,17 +26,20 @@ pub const CHUNK: u64 = 32 << 20;
 /// Size of the pieces an upload's bytes arrive in ([`ChunkReceiver`]): [`CHUNK`] is a
 /// multiple of it, so a piece never straddles two request bodies.
 pub(crate) const PIECE: usize = 1 << 20;
-/// Largest error body read from a registry: its error JSON is a few hundred bytes, and only
-/// the start of it is shown.
-const MAX_ERROR_BODY: usize = 64 << 10;
+/// Largest error body read from a server (a registry, the portal): its error JSON is a few
+/// hundred bytes, and only the start of it is shown.
+pub const MAX_ERROR_BODY: usize = 64 << 10;
 /// Largest answer read from a token endpoint: a JSON object holding a token of a few KiB.
 const MAX_TOKEN_RESPONSE: usize = 1 << 20;
 /// Redirects followed for one request (a blob download is often sent on to storage).
 const MAX_REDIRECTS: usize = 5;
+/// Longest silence while waiting for a response or its next bytes: a server that stops
+/// sending fails the request (a transient error) instead of hanging the run.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// Docker Hub's registry API host. References name Docker Hub `docker.io` (what `nginx`
 /// normalises to) or, in older configurations, `index.docker.io`; neither serves the
 /// distribution API, which every Docker-compatible client reaches here.
-pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
+const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Media types accepted when fetching a manifest.
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
      application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -142,18 +145,18 @@ impl BlobSource for ArchiveRange {
 }
 
 /// Downloads a URL (a chart repository's `index.yaml` or a chart) of at most `max` bytes,
-/// with the same TLS and plain-HTTP rules as a registry.
+/// with the same TLS, plain-HTTP, timeout and redirect rules as a registry. Credentials go
+/// to the URL's origin alone: with credentials, a redirect off that origin is refused (they
+/// were configured for it, and a redirect cannot shed them on every path); without, it is
+/// followed and announced.
 pub async fn fetch_url(url: &str, options: &RegistryOptions, max: usize) -> Result<Bytes> {
-    if url.starts_with("http://") && !options.plain_http {
+    let home = Url::parse(url).map_err(|e| RegistryError::Invalid(format!("`{url}` is not a URL: {e}")))?;
+    if home.scheme() == "http" && !options.plain_http {
         return Err(RegistryError::PlainHttp { url: url.to_owned() });
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(15)).no_proxy();
-    if url.starts_with("https://") {
-        builder = builder.use_preconfigured_tls(tls_config(options.ca_file.as_deref())?);
-    }
-    let http = builder.build().map_err(|e| RegistryError::Invalid(format!("HTTP client: {e}")))?;
-    let mut req = http.get(url);
+    let off_origin = if options.credentials.is_some() { OffOrigin::Refuse } else { OffOrigin::Announce };
+    let http = http_client(&Egress::new(home.clone()), options, off_origin)?;
+    let mut req = http.get(home);
     if let Some(c) = &options.credentials {
         req = req.basic_auth(&c.username, Some(&c.password));
     }
@@ -162,12 +165,12 @@ pub async fn fetch_url(url: &str, options: &RegistryOptions, max: usize) -> Resu
         return Err(RegistryError::NotFound(url.to_owned()));
     }
     let resp = expect(resp, &[StatusCode::OK], "GET", url).await?;
-    read_limited(resp, max, url).await
+    read_limited(resp, max).await.map_err(RegistryError::body(url))
 }
 
 /// The host serving the distribution API of the registry a reference names: the name
 /// itself, except Docker Hub's names, which map to [`DOCKER_HUB_API`].
-pub fn api_host(registry: &str) -> &str {
+fn api_host(registry: &str) -> &str {
     match registry {
         genesis_types::DEFAULT_REGISTRY | "index.docker.io" => DOCKER_HUB_API,
         other => other,
@@ -185,11 +188,16 @@ pub fn endpoint(registry: &str, plain_http: bool) -> String {
 pub struct Registry {
     host: String,
     base: Url,
+    /// The endpoints beyond `base` that this client announced.
+    egress: Egress,
     plain_http: bool,
     http: reqwest::Client,
     credentials: Option<Credentials>,
     /// The `Authorization` value per scope, sent to the registry's own origin only.
     auth: Arc<Mutex<HashMap<String, HeaderValue>>>,
+    /// Uploads (scope and digest) whose token was renewed after a 401, until a request of
+    /// the upload is accepted ([`Registry::send_once`]).
+    renewed: Arc<Mutex<HashSet<String>>>,
     retries: u32,
 }
 
@@ -260,25 +268,94 @@ fn challenge_params(header: &str) -> HashMap<String, String> {
     out
 }
 
-fn sha256(bytes: &[u8]) -> Digest {
-    Digest::from_sha256_bytes(Sha256::digest(bytes).into())
+/// What a client contacts: its home origin, which the run announced with its
+/// configuration, and the endpoints it learns from answers (a token realm, an upload
+/// `Location`, a redirect) on other origins. Each of those is announced once per client
+/// before it is contacted, as a warning under [`genesis_types::EGRESS_TARGET`].
+#[derive(Debug, Clone)]
+struct Egress {
+    home: Url,
+    learned: Arc<Mutex<HashSet<String>>>,
 }
 
-/// Follows at most [`MAX_REDIRECTS`] redirects, never from TLS to plain HTTP unless plain
-/// HTTP is enabled for the registry. (reqwest drops `Authorization` on a redirect to
-/// another host.)
-fn redirect_policy(plain_http: bool) -> reqwest::redirect::Policy {
+impl Egress {
+    fn new(home: Url) -> Egress {
+        Egress { home, learned: Arc::default() }
+    }
+
+    /// Whether `url` is on the home origin (scheme, host and port).
+    fn is_home(&self, url: &Url) -> bool {
+        url.origin() == self.home.origin()
+    }
+
+    /// Announces the origin of `url`, `what` it is and who named it, unless it is home or
+    /// was announced before.
+    fn announce(&self, url: &Url, what: &str, named_by: &str) {
+        if self.is_home(url) {
+            return;
+        }
+        let endpoint = url.origin().ascii_serialization();
+        if self.learned.lock().expect("not poisoned").insert(endpoint.clone()) {
+            tracing::warn!(target: genesis_types::EGRESS_TARGET, %endpoint, "contacting {what} {endpoint} named by {named_by}");
+        }
+    }
+}
+
+/// What a client does with a redirect off its home origin.
+#[derive(Debug, Clone, Copy)]
+enum OffOrigin {
+    /// Refuses it: the request carries credentials configured for the home origin alone.
+    Refuse,
+    /// Follows it and announces the new origin. reqwest drops `Authorization` on a redirect
+    /// to another host or port; one to the same host and port keeps it, and can only change
+    /// the scheme to `https` (or to `http` where plain HTTP is enabled for home anyway).
+    Announce,
+}
+
+/// Follows at most [`MAX_REDIRECTS`] redirects, never to plain HTTP unless plain HTTP is
+/// enabled; one off the home origin is refused or announced, as `off_origin` says.
+fn redirect_policy(egress: Egress, plain_http: bool, off_origin: OffOrigin) -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(move |attempt| {
+        let to = attempt.url().clone();
+        let from = attempt.previous().last().unwrap_or(&egress.home).origin().ascii_serialization();
         if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error("too many redirects")
-        } else if attempt.url().scheme() != "https" && !plain_http {
-            let refusal =
-                format!("refusing a redirect to {}: plain HTTP is not enabled for this registry", attempt.url());
-            attempt.error(refusal)
-        } else {
+        } else if to.scheme() != "https" && !plain_http {
+            attempt.error(format!("refusing a redirect to {to}: plain HTTP is not enabled"))
+        } else if egress.is_home(&to) {
             attempt.follow()
+        } else {
+            match off_origin {
+                OffOrigin::Refuse => attempt.error(format!(
+                    "refusing a redirect from {from} to {to}: the credentials configured for {} go nowhere else",
+                    egress.home.origin().ascii_serialization()
+                )),
+                OffOrigin::Announce => {
+                    egress.announce(&to, "host", &format!("a redirect from {from}"));
+                    attempt.follow()
+                }
+            }
         }
     })
+}
+
+/// The HTTP client of requests to `egress`'s home: TLS as [`tls_config`] says unless home
+/// is plain HTTP, no proxy from the environment, connect and [`READ_TIMEOUT`]s, and
+/// [`redirect_policy`].
+fn http_client(egress: &Egress, options: &RegistryOptions, off_origin: OffOrigin) -> Result<reqwest::Client> {
+    // reqwest is built without a default TLS backend; ring is ours (docs/decisions/0005).
+    // Installing twice is harmless: the first one stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .read_timeout(READ_TIMEOUT)
+        .redirect(redirect_policy(egress.clone(), options.plain_http, off_origin))
+        .user_agent(concat!("genesis/", env!("CARGO_PKG_VERSION")))
+        .no_proxy();
+    if egress.home.scheme() == "https" {
+        builder = builder.use_preconfigured_tls(tls_config(options.ca_file.as_deref())?);
+    }
+    builder.build().map_err(|e| RegistryError::Invalid(format!("HTTP client: {e}")))
 }
 
 fn transport(e: reqwest::Error) -> RegistryError {
@@ -286,31 +363,24 @@ fn transport(e: reqwest::Error) -> RegistryError {
 }
 
 impl Registry {
-    /// A client for `host` (`HOST[:PORT]`; Docker Hub's names reach [`DOCKER_HUB_API`]).
+    /// A client for `host` (`HOST[:PORT]`; Docker Hub's names reach `registry-1.docker.io`).
+    /// A redirect elsewhere (a blob sent on to storage) is followed without the registry's
+    /// authorization and announced.
     pub fn new(host: &str, options: &RegistryOptions) -> Result<Registry> {
-        // reqwest is built without a default TLS backend; ring is ours (see ARCHITECTURE.md).
-        // Installing twice is harmless: the first one stays.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let base = endpoint(host, options.plain_http);
         let base = Url::parse(&base)
             .map_err(|e| RegistryError::Invalid(format!("registry `{host}` is not a HOST[:PORT] ({base}: {e})")))?;
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(120))
-            .redirect(redirect_policy(options.plain_http))
-            .user_agent(concat!("genesis/", env!("CARGO_PKG_VERSION")))
-            .no_proxy();
-        if !options.plain_http {
-            builder = builder.use_preconfigured_tls(tls_config(options.ca_file.as_deref())?);
-        }
-        let http = builder.build().map_err(|e| RegistryError::Invalid(format!("HTTP client: {e}")))?;
+        let egress = Egress::new(base.clone());
+        let http = http_client(&egress, options, OffOrigin::Announce)?;
         Ok(Registry {
             host: host.to_owned(),
             base,
+            egress,
             plain_http: options.plain_http,
             http,
             credentials: options.credentials.clone(),
             auth: Arc::default(),
+            renewed: Arc::default(),
             retries: if options.retries == 0 { 3 } else { options.retries },
         })
     }
@@ -333,27 +403,26 @@ impl Registry {
     /// Whether `url` is on the registry's own origin (scheme, host and port): the only
     /// place its authorization goes.
     fn is_own(&self, url: &Url) -> bool {
-        url.origin() == self.base.origin()
+        self.egress.is_home(url)
     }
 
     /// Resolves a `Location` header against the registry. It may name another host (a
     /// storage backend), but not plain HTTP unless that is enabled.
     fn location(&self, resp: &Response) -> Result<String> {
+        let bad_answer = |detail: String| RegistryError::BadAnswer { url: resp.url().to_string(), detail };
         let loc = resp
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| RegistryError::Invalid(format!("{}: upload response without Location", self.host)))?;
-        let url = self
-            .base
-            .join(loc)
-            .map_err(|e| RegistryError::Invalid(format!("{}: upload Location `{loc}` is not a URL: {e}", self.host)))?;
+            .ok_or_else(|| bad_answer("upload response without Location".into()))?;
+        let url = self.base.join(loc).map_err(|e| bad_answer(format!("upload Location `{loc}` is not a URL: {e}")))?;
         if url.scheme() != "https" && !self.plain_http {
             return Err(RegistryError::Invalid(format!(
                 "{}: refusing the upload Location {url}: plain HTTP is not enabled for this registry",
                 self.host
             )));
         }
+        self.egress.announce(&url, "upload host", &format!("registry {}", self.host));
         Ok(url.into())
     }
 
@@ -426,6 +495,7 @@ impl Registry {
             let realm =
                 params.get("realm").ok_or_else(|| unauthorized(format!("bearer challenge without realm: {header}")))?;
             let realm_url = self.realm_url(realm)?;
+            self.egress.announce(&realm_url, "token service", &format!("registry {}", self.host));
             tracing::info!(registry = %self.host, realm, "requesting a token");
             let mut req = self.http.get(realm_url).query(&[("scope", scope)]);
             if let Some(service) = params.get("service") {
@@ -438,7 +508,7 @@ impl Registry {
             if !resp.status().is_success() {
                 return Err(unauthorized(format!("token endpoint {realm} answered {}", resp.status())));
             }
-            let bytes = read_limited(resp, MAX_TOKEN_RESPONSE, realm).await?;
+            let bytes = read_limited(resp, MAX_TOKEN_RESPONSE).await.map_err(RegistryError::body(realm))?;
             let body: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| unauthorized(format!("token endpoint {realm} returned no JSON: {e}")))?;
             let token = body["token"].as_str().or_else(|| body["access_token"].as_str()).unwrap_or_default();
@@ -460,8 +530,10 @@ impl Registry {
     /// HTTPS on any host (where Docker clients send them too), plain HTTP only when plain
     /// HTTP is enabled for this registry.
     fn realm_url(&self, realm: &str) -> Result<Url> {
-        let url = Url::parse(realm)
-            .map_err(|e| RegistryError::Invalid(format!("{}: token realm `{realm}` is not a URL: {e}", self.host)))?;
+        let url = Url::parse(realm).map_err(|e| RegistryError::BadAnswer {
+            url: self.endpoint().to_owned(),
+            detail: format!("the token realm `{realm}` of its challenge is not a URL: {e}"),
+        })?;
         match url.scheme() {
             "https" => Ok(url),
             "http" if self.plain_http => Ok(url),
@@ -522,7 +594,7 @@ impl Registry {
         let header_digest =
             resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let bytes = read_limited(resp, MAX_MANIFEST, &url).await?;
+        let bytes = read_limited(resp, MAX_MANIFEST).await.map_err(RegistryError::body(&url))?;
         let digest = sha256(&bytes);
         for claimed in [Some(reference.to_owned()), header_digest].into_iter().flatten() {
             if let Ok(expected) = claimed.parse::<Digest>()
@@ -542,7 +614,7 @@ impl Registry {
             None => serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
-                .ok_or_else(|| RegistryError::Invalid(format!("{url}: manifest without a media type")))?,
+                .ok_or_else(|| RegistryError::BadAnswer { url, detail: "manifest without a media type".into() })?,
         };
         Ok(Manifest { bytes, media_type, digest })
     }
@@ -581,24 +653,20 @@ impl Registry {
         let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
         let resp = self.send(&Self::pull_scope(repo), &|| self.http.get(&url)).await?;
         let mut resp = expect(resp, &[StatusCode::OK], "GET", &url).await?;
-        let mut hasher = Sha256::new();
-        let mut got = 0u64;
+        let mut sink = DigestAdapter::new(sink).expecting(digest, Some(size));
         while let Some(chunk) =
             resp.chunk().await.map_err(|e| RegistryError::Transport { url: url.clone(), source: e })?
         {
-            got += chunk.len() as u64;
-            if got > size {
-                return Err(RegistryError::Invalid(format!("{url}: blob larger than its descriptor ({size} bytes)")));
+            if sink.passed() + chunk.len() as u64 > size {
+                return Err(RegistryError::Oversized { what: format!("blob {repo}@{digest}"), expected: size });
             }
-            hasher.update(&chunk);
             sink.write_all(&chunk).map_err(RegistryError::io("writing", &url))?;
         }
-        let actual = Digest::from_sha256_bytes(hasher.finalize().into());
-        if got != size || &actual != digest {
+        if let Err(mismatch) = sink.check() {
             return Err(RegistryError::DigestMismatch {
-                what: format!("blob {repo}@{digest} ({got} of {size} bytes)"),
+                what: format!("blob {repo}@{digest} ({} of {size} bytes)", mismatch.actual_len),
                 expected: digest.clone(),
-                actual,
+                actual: mismatch.actual,
             });
         }
         Ok(())
@@ -614,7 +682,7 @@ impl Registry {
         size: u64,
         source: Arc<dyn BlobSource>,
         mount_from: Option<&str>,
-        progress: &genesis_bundle::Progress,
+        progress: &genesis_bundle::ProgressCounter,
     ) -> Result<PushOutcome> {
         if self.has_blob(repo, digest).await? {
             progress.add(size);
@@ -648,7 +716,7 @@ impl Registry {
     /// with [`Registry::push_blob`] from a source it can read again.
     pub async fn upload_stream(&self, repo: &str, digest: &Digest, size: u64, chunks: ChunkReceiver) -> Result<()> {
         let location = self.begin_upload(repo, digest, None).await?.expect("no mount asked");
-        self.upload(repo, location, digest, size, chunks, &genesis_bundle::Progress::default()).await
+        self.upload(repo, location, digest, size, chunks, &genesis_bundle::ProgressCounter::default()).await
     }
 
     /// Starts an upload session (`POST …/blobs/uploads/`), or mounts the blob from
@@ -675,7 +743,7 @@ impl Registry {
         digest: &Digest,
         size: u64,
         chunks: ChunkReceiver,
-        progress: &genesis_bundle::Progress,
+        progress: &genesis_bundle::ProgressCounter,
     ) -> Result<()> {
         let scope = &Self::push_scope(repo);
         let chunks: Chunks = Arc::new(tokio::sync::Mutex::new(chunks));
@@ -725,12 +793,27 @@ impl Registry {
     /// Sends a request of the upload of `digest`, whose body cannot be replayed: one
     /// attempt, with the cached auth. A 401 from the registry (its token expired during a
     /// long upload) renews the token and fails with [`RegistryError::TokenRenewed`], a
-    /// transient error: the blob is sent again from the start.
+    /// transient error: the blob is sent again from the start. A second 401 before a request
+    /// of this upload was accepted with the renewed token is a refusal, not an expiry: the
+    /// credentials do not allow the push, and sending the blob again would not change that.
     async fn send_once(&self, scope: &str, digest: &Digest, req: RequestBuilder) -> Result<Response> {
         let resp = self.execute(scope, req).await?;
+        let upload = format!("{scope} {digest}");
         if resp.status() == StatusCode::UNAUTHORIZED && self.is_own(resp.url()) {
+            if !self.renewed.lock().expect("not poisoned").insert(upload) {
+                return Err(RegistryError::Unauthorized {
+                    registry: self.host.clone(),
+                    detail: format!(
+                        "credentials refused: the upload of {digest} was answered 401 again with a renewed token, \
+                         so they do not allow pushing to this repository"
+                    ),
+                });
+            }
             self.answer_challenge(scope, &resp).await?;
             return Err(RegistryError::TokenRenewed { registry: self.host.clone(), digest: digest.clone() });
+        }
+        if resp.status().is_success() {
+            self.renewed.lock().expect("not poisoned").remove(&upload);
         }
         if resp.status().is_server_error() {
             return Err(status_error(resp, "").await);
@@ -747,7 +830,7 @@ impl Registry {
             self.send(&Self::pull_scope(repo), &|| self.http.get(&url).header(ACCEPT, media_types::OCI_INDEX)).await?;
         let api = resp.status() == StatusCode::OK;
         let bytes = if api {
-            read_limited(resp, MAX_MANIFEST, &url).await?
+            read_limited(resp, MAX_MANIFEST).await.map_err(RegistryError::body(&url))?
         } else {
             let tag = fallback_tag(digest);
             match self.get_manifest(repo, &tag).await {
@@ -757,7 +840,7 @@ impl Registry {
             }
         };
         let index: genesis_types::ImageIndex = serde_json::from_slice(&bytes)
-            .map_err(|e| RegistryError::Invalid(format!("referrers of {repo}@{digest}: {e}")))?;
+            .map_err(|e| RegistryError::BadAnswer { url, detail: format!("referrers of {repo}@{digest}: {e}") })?;
         Ok((index.manifests, api))
     }
 
@@ -769,9 +852,9 @@ impl Registry {
             return Ok(Vec::new());
         }
         let resp = expect(resp, &[StatusCode::OK], "GET", &url).await?;
-        let bytes = read_limited(resp, MAX_MANIFEST, &url).await?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| RegistryError::Invalid(format!("{url}: {e}")))?;
+        let bytes = read_limited(resp, MAX_MANIFEST).await.map_err(RegistryError::body(&url))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| RegistryError::BadAnswer { url, detail: format!("not a tag list: {e}") })?;
         Ok(v["tags"]
             .as_array()
             .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
@@ -792,10 +875,10 @@ fn with_digest(location: &str, digest: &Digest) -> String {
 
 /// Reads a blob on a blocking thread in [`PIECE`]s, hashing it; the last item is an error
 /// if the bytes do not match the digest, which aborts the upload before it completes.
-fn spawn_reader(mut reader: Box<dyn Read + Send>, digest: Digest, size: u64) -> ChunkReceiver {
+fn spawn_reader(reader: Box<dyn Read + Send>, digest: Digest, size: u64) -> ChunkReceiver {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
-        let mut hasher = Sha256::new();
+        let mut reader = DigestAdapter::new(reader);
         let mut left = size;
         while left > 0 {
             let mut buf = vec![0u8; (PIECE as u64).min(left) as usize];
@@ -803,10 +886,9 @@ fn spawn_reader(mut reader: Box<dyn Read + Send>, digest: Digest, size: u64) -> 
                 let _ = tx.blocking_send(Err(e));
                 return;
             }
-            hasher.update(&buf);
             left -= buf.len() as u64;
             if left == 0 {
-                let actual = Digest::from_sha256_bytes(hasher.clone().finalize().into());
+                let actual = reader.digest().digest();
                 if actual != digest {
                     let _ = tx.blocking_send(Err(std::io::Error::other(format!("blob {digest} reads as {actual}"))));
                     return;
@@ -829,7 +911,7 @@ type Chunks = Arc<tokio::sync::Mutex<ChunkReceiver>>;
 /// A request body that takes the next `len` bytes from the reader's chunks. They come in
 /// [`PIECE`]s, so a piece never straddles two bodies; bodies are sent one after another, so
 /// they never contend for the receiver.
-fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::Progress) -> reqwest::Body {
+fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::ProgressCounter) -> reqwest::Body {
     let state = (Arc::clone(chunks), len, progress);
     reqwest::Body::wrap_stream(futures_util::stream::unfold(state, |(chunks, left, progress)| async move {
         if left == 0 {
@@ -851,19 +933,31 @@ fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::Progress) -> r
     }))
 }
 
+/// Why [`read_limited`] returned no body.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// More bytes arrived, or were announced, than the limit allows.
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The connection failed while the body was read.
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+}
+
 /// Reads a response body of at most `max` bytes, stopping (and failing) as soon as more
-/// arrive: every body this client keeps in memory is read through here.
-async fn read_limited(mut resp: Response, max: usize, url: &str) -> Result<Bytes> {
-    let too_large = || RegistryError::Invalid(format!("{url}: response larger than {max} bytes"));
+/// arrive: every body a network client of Genesis keeps in memory is read through here.
+pub async fn read_limited(mut resp: Response, max: usize) -> std::result::Result<Bytes, BodyError> {
+    let too_large = BodyError::TooLarge { limit: max };
     if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(too_large());
+        return Err(too_large);
     }
     let mut out = Vec::new();
-    while let Some(chunk) =
-        resp.chunk().await.map_err(|e| RegistryError::Transport { url: url.to_owned(), source: e })?
-    {
+    while let Some(chunk) = resp.chunk().await? {
         if out.len() + chunk.len() > max {
-            return Err(too_large());
+            return Err(too_large);
         }
         out.extend_from_slice(&chunk);
     }
@@ -873,7 +967,7 @@ async fn read_limited(mut resp: Response, max: usize, url: &str) -> Result<Bytes
 async fn status_error(resp: Response, url: &str) -> RegistryError {
     let status = resp.status().as_u16();
     let url = if url.is_empty() { resp.url().to_string() } else { url.to_owned() };
-    let body = match read_limited(resp, MAX_ERROR_BODY, &url).await {
+    let body = match read_limited(resp, MAX_ERROR_BODY).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).chars().take(300).collect(),
         Err(e) => format!("(body not read: {e})"),
     };
@@ -902,7 +996,8 @@ async fn expect(resp: Response, ok: &[StatusCode], method: &str, url: &str) -> R
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-    use genesis_testkit::http::{StandIn, respond, stream_body};
+    use genesis_testkit::http::{StandIn, respond, runtime, stream_body};
+    use genesis_types::{Classify as _, ErrorClass};
 
     use super::*;
 
@@ -935,10 +1030,6 @@ mod tests {
         }
     }
 
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-    }
-
     /// A plain-HTTP client of a stand-in registry.
     fn client_of(registry: &StandIn, credentials: Option<Credentials>) -> Registry {
         let options = RegistryOptions { plain_http: true, credentials, retries: 3, ..Default::default() };
@@ -948,7 +1039,8 @@ mod tests {
     fn push(client: &Registry, blob: &Bytes) -> Result<PushOutcome> {
         let (digest, size) = (sha256(blob), blob.len() as u64);
         let source = Arc::new(Blob(blob.clone()));
-        runtime().block_on(client.push_blob("r", &digest, size, source, None, &genesis_bundle::Progress::default()))
+        let progress = genesis_bundle::ProgressCounter::default();
+        runtime().block_on(client.push_blob("r", &digest, size, source, None, &progress))
     }
 
     #[test]
@@ -1010,10 +1102,10 @@ mod tests {
         assert_eq!(uploads[0].header("authorization"), None, "the registry's credentials went to another host");
     }
 
-    #[test]
-    fn a_token_that_expires_mid_upload_is_renewed_and_the_blob_sent_again() {
-        // The token server names its push tokens push1, push2, …; the registry accepts push1
-        // for two requests only (the upload's POST and first PATCH), as if it expired then.
+    /// A token service that names its push tokens push1, push2, … (and every other token
+    /// `pull`), the challenge of a registry that sends clients to it, and the count of push
+    /// tokens issued.
+    fn token_service() -> (StandIn, String, Arc<AtomicUsize>) {
         let push_tokens = Arc::new(AtomicUsize::new(0));
         let issued = Arc::clone(&push_tokens);
         let tokens = StandIn::start(move |request, conn| {
@@ -1030,6 +1122,14 @@ mod tests {
             )
         });
         let challenge = format!(r#"Bearer realm="{}/token",service="stand-in""#, tokens.url());
+        (tokens, challenge, push_tokens)
+    }
+
+    #[test]
+    fn a_token_that_expires_mid_upload_is_renewed_and_the_blob_sent_again() {
+        // The registry accepts push1 for two requests only (the upload's POST and first
+        // PATCH), as if it expired then.
+        let (_tokens, challenge, push_tokens) = token_service();
         let push1_uses = AtomicUsize::new(0);
         let registry = StandIn::start(move |request, conn| {
             let valid = match request.header("authorization") {
@@ -1056,6 +1156,167 @@ mod tests {
         let requests = registry.seen();
         let put = requests.iter().rfind(|r| r.method == "PUT").unwrap();
         assert_eq!(put.header("authorization"), Some("Bearer push2"));
+    }
+
+    #[test]
+    fn a_registry_that_keeps_refusing_the_push_is_unauthorized_after_one_renewal() {
+        // Any token opens an upload session, and no token may put a blob: the push is refused,
+        // not expired.
+        let (_tokens, challenge, push_tokens) = token_service();
+        let registry = StandIn::start(move |request, conn| {
+            if request.header("authorization").is_none_or(|auth| !auth.starts_with("Bearer ")) {
+                return respond(conn, "401 Unauthorized", &[("WWW-Authenticate", challenge.as_str())], b"");
+            }
+            match request.method.as_str() {
+                "HEAD" => respond(conn, "404 Not Found", &[], b""),
+                "POST" => respond(conn, "202 Accepted", &[("Location", "/v2/r/blobs/uploads/1")], b""),
+                _ => respond(conn, "401 Unauthorized", &[("WWW-Authenticate", challenge.as_str())], b""),
+            }
+        });
+        let client = client_of(&registry, None);
+
+        let error = push(&client, &Bytes::from_static(b"a small blob")).unwrap_err();
+        assert_eq!(push_tokens.load(SeqCst), 2, "exactly one renewal");
+        let puts = registry.seen().iter().filter(|r| r.method == "PUT").count();
+        assert_eq!(puts, 2, "the blob was sent once with each token");
+        assert!(matches!(error, RegistryError::Unauthorized { .. }), "{error:?}");
+        assert_eq!(error.class(), ErrorClass::Network);
+        let message = error.to_string();
+        assert!(message.contains("credentials refused") && !message.contains("expired"), "{message}");
+    }
+
+    /// Runs `run` on a runtime on this thread, and returns what it gave and the endpoints it
+    /// announced (the log lines under [`genesis_types::EGRESS_TARGET`]).
+    fn announcements<T>(run: impl FnOnce(&tokio::runtime::Runtime) -> T) -> (T, Vec<String>) {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        // The subscriber sees what happens on this thread: the runtime runs here alone.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let out = tracing::subscriber::with_default(subscriber, || run(&runtime));
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        (out, text.lines().filter(|l| l.contains(genesis_types::EGRESS_TARGET)).map(str::to_owned).collect())
+    }
+
+    #[test]
+    fn a_token_service_on_another_host_is_announced_once() {
+        let (tokens, challenge, _) = token_service();
+        let registry = StandIn::start(move |request, conn| match request.header("authorization") {
+            Some("Bearer pull") => respond(conn, "404 Not Found", &[], b""),
+            _ => respond(conn, "401 Unauthorized", &[("WWW-Authenticate", challenge.as_str())], b""),
+        });
+        let client = client_of(&registry, None);
+        let digest = sha256(b"x");
+
+        let (found, announced) = announcements(|runtime| {
+            runtime.block_on(async { (client.has_blob("a", &digest).await, client.has_blob("b", &digest).await) })
+        });
+        assert!(matches!(found, (Ok(false), Ok(false))), "{found:?}");
+        assert_eq!(tokens.seen().len(), 2, "a token for each repository");
+        let expected =
+            format!("contacting token service {} named by registry 127.0.0.1:{}", tokens.url(), registry.port);
+        assert_eq!(announced.len(), 1, "{announced:?}");
+        assert!(announced[0].contains(&expected), "{announced:?}");
+    }
+
+    /// The error and its causes, as `main` prints them.
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut text = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            text = format!("{text}: {c}");
+            cause = c.source();
+        }
+        text
+    }
+
+    /// An HTTPS server on loopback (a certificate for 127.0.0.1 under `pki`'s CA) that
+    /// redirects every request to `location`, on `runtime`; its port.
+    fn https_redirect(runtime: &tokio::runtime::Runtime, pki: &genesis_testkit::pki::TlsPki, location: String) -> u16 {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let acceptor = crate::serve::tls_acceptor(&pki.valid.0, &pki.valid.1).unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        runtime.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { continue };
+                let (mut head, mut buf) = (Vec::new(), [0u8; 4096]);
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn a_download_redirected_to_plain_http_is_refused_without_plain_http() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = genesis_testkit::pki::TlsPki::write(dir.path());
+        let plain = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"chart"));
+        let runtime = runtime();
+        let port = https_redirect(&runtime, &pki, format!("{}/web.tgz", plain.url()));
+        let options = RegistryOptions { ca_file: Some(pki.ca.clone()), ..Default::default() };
+
+        let url = format!("https://127.0.0.1:{port}/web.tgz");
+        let error = runtime.block_on(fetch_url(&url, &options, 1 << 20)).unwrap_err();
+        let refusal = format!("refusing a redirect to {}/web.tgz: plain HTTP is not enabled", plain.url());
+        assert!(chain(&error).contains(&refusal), "{}", chain(&error));
+        assert!(plain.seen().is_empty(), "{:?}", plain.seen());
+    }
+
+    #[test]
+    fn a_download_with_credentials_is_not_redirected_off_its_origin_and_one_without_is_announced() {
+        let elsewhere = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"chart"));
+        let target = format!("{}/web.tgz", elsewhere.url());
+        let repo = StandIn::start(move |_, conn| respond(conn, "302 Found", &[("Location", target.as_str())], b""));
+        let url = format!("{}/web.tgz", repo.url());
+        let credentials = Credentials { username: "builder".into(), password: "s3cret".into() };
+        let with = RegistryOptions { plain_http: true, credentials: Some(credentials), ..Default::default() };
+
+        let error = runtime().block_on(fetch_url(&url, &with, 1 << 20)).unwrap_err();
+        let refusal = format!("refusing a redirect from {} to {}/web.tgz", repo.url(), elsewhere.url());
+        assert!(chain(&error).contains(&refusal), "{}", chain(&error));
+        assert!(elsewhere.seen().is_empty(), "the credentials' request left their origin: {:?}", elsewhere.seen());
+
+        let without = RegistryOptions { plain_http: true, ..Default::default() };
+        let (chart, announced) = announcements(|runtime| runtime.block_on(fetch_url(&url, &without, 1 << 20)));
+        assert_eq!(chart.unwrap(), Bytes::from_static(b"chart"));
+        assert_eq!(elsewhere.seen().len(), 1);
+        let expected = format!("contacting host {} named by a redirect from {}", elsewhere.url(), repo.url());
+        assert!(announced.len() == 1 && announced[0].contains(&expected), "{announced:?}");
+    }
+
+    #[test]
+    fn an_unusable_answer_of_the_registry_is_a_network_error() {
+        // A manifest with neither a Content-Type nor a mediaType field.
+        let registry = StandIn::start(|_, conn| respond(conn, "200 OK", &[], br#"{"schemaVersion":2}"#));
+        let error = runtime().block_on(client_of(&registry, None).get_manifest("r", "t")).unwrap_err();
+        assert!(matches!(&error, RegistryError::BadAnswer { detail, .. } if detail.contains("without a media type")));
+        assert_eq!(error.class(), ErrorClass::Network, "{error}");
     }
 
     #[test]

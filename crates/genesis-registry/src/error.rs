@@ -54,7 +54,25 @@ pub enum RegistryError {
         /// The digest of the bytes received or read.
         actual: Digest,
     },
-    /// A manifest, reference or configuration is unusable.
+    /// Content is larger than the descriptor it was asked for by: it was cut off there.
+    #[error("{what}: more than the {expected} bytes its descriptor gives")]
+    Oversized {
+        /// Which object.
+        what: String,
+        /// The size its descriptor gives.
+        expected: u64,
+    },
+    /// A server answered something unusable: a body over its limit, a malformed document,
+    /// a missing or malformed header.
+    #[error("{url}: {detail}")]
+    BadAnswer {
+        /// What was requested (or the registry whose answer it was).
+        url: String,
+        /// What is wrong with the answer.
+        detail: String,
+    },
+    /// What this side was given (a reference, a configuration file, a bundle's manifest, a
+    /// URL to fetch) is unusable, or asks for what the configuration forbids.
     #[error("{0}")]
     Invalid(String),
     /// An `http://` URL, and plain HTTP was not enabled ([`crate::RegistryOptions::plain_http`]).
@@ -92,6 +110,17 @@ impl RegistryError {
         move |source| RegistryError::Io { action, path, source }
     }
 
+    /// Wraps the failure to read the body of an answer to `url` ([`crate::read_limited`]).
+    pub(crate) fn body(url: impl std::fmt::Display) -> impl FnOnce(crate::BodyError) -> RegistryError {
+        let url = url.to_string();
+        move |e| match e {
+            crate::BodyError::Transport(source) => RegistryError::Transport { url, source },
+            too_large @ crate::BodyError::TooLarge { .. } => {
+                RegistryError::BadAnswer { url, detail: too_large.to_string() }
+            }
+        }
+    }
+
     /// Whether retrying the same request may succeed (connection problems, 5xx, 429, a
     /// token renewed during an upload).
     pub fn is_transient(&self) -> bool {
@@ -103,17 +132,18 @@ impl RegistryError {
     }
 }
 
-/// A registry that cannot be reached, answers unexpectedly or refuses our credentials is a
-/// network failure; content that does not match its digest is a verdict; a refused bundle
-/// and a local file say themselves.
+/// A registry that cannot be reached, answers unexpectedly or unusably, or refuses our
+/// credentials is a network failure; content that does not match its digest or size is a
+/// verdict; a refused bundle and a local file say themselves.
 impl Classify for RegistryError {
     fn class(&self) -> ErrorClass {
         match self {
             RegistryError::Transport { .. }
             | RegistryError::Status { .. }
             | RegistryError::Unauthorized { .. }
-            | RegistryError::TokenRenewed { .. } => ErrorClass::Network,
-            RegistryError::DigestMismatch { .. } => ErrorClass::Verdict,
+            | RegistryError::TokenRenewed { .. }
+            | RegistryError::BadAnswer { .. } => ErrorClass::Network,
+            RegistryError::DigestMismatch { .. } | RegistryError::Oversized { .. } => ErrorClass::Verdict,
             RegistryError::Invalid(_) | RegistryError::PlainHttp { .. } => ErrorClass::Input,
             RegistryError::Io { source, .. } => source.class(),
             RegistryError::Bundle(e) => e.class(),
@@ -140,6 +170,11 @@ mod tests {
                 ErrorClass::Network,
             ),
             (RegistryError::Unauthorized { registry: "r".into(), detail: "d".into() }, ErrorClass::Network),
+            (
+                RegistryError::BadAnswer { url: "u".into(), detail: "manifest without a media type".into() },
+                ErrorClass::Network,
+            ),
+            (RegistryError::Oversized { what: "blob".into(), expected: 1 }, ErrorClass::Verdict),
             (
                 RegistryError::DigestMismatch { what: "blob".into(), expected: digest('a'), actual: digest('b') },
                 ErrorClass::Verdict,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use genesis_bundle::{ArchiveIndex, Progress, image_top, layout_path};
+use genesis_bundle::{ArchiveIndex, ProgressCounter, image_top, layout_path};
 use genesis_trust::{CheckedBundle, SignedBom, VerifiedBundle};
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, MAX_MANIFEST, media_types};
 
@@ -105,7 +105,7 @@ struct ImagePlan {
     /// Manifests, children before parents; the last is the top.
     manifests: Vec<Manifest>,
     /// Bytes of its blobs in place in the registry (present, uploaded or mounted).
-    progress: Progress,
+    progress: ProgressCounter,
 }
 
 fn plan_image(index: &ArchiveIndex, source: &str, top: &Descriptor, destination: &Destination) -> Result<ImagePlan> {
@@ -117,7 +117,7 @@ fn plan_image(index: &ArchiveIndex, source: &str, top: &Descriptor, destination:
         top: top.digest.clone(),
         blobs: BTreeMap::new(),
         manifests: Vec::new(),
-        progress: Progress::default(),
+        progress: ProgressCounter::default(),
     };
     walk(index, top, &mut plan, 0)?;
     Ok(plan)
@@ -159,7 +159,7 @@ fn walk(index: &ArchiveIndex, d: &Descriptor, plan: &mut ImagePlan, depth: u32) 
 fn plan_all(bundle: &dyn SignedBom, destination: &Destination) -> Result<(Arc<ArchiveIndex>, Vec<ImagePlan>)> {
     let bom = bundle.signed_bom();
     let index = Arc::new(bundle.archive_index(&Default::default())?);
-    let layout = index.layout_index(bom)?.unwrap_or_else(|| ImageIndex {
+    let layout = index.layout_index()?.unwrap_or_else(|| ImageIndex {
         schema_version: 2,
         media_type: None,
         manifests: vec![],
@@ -212,7 +212,7 @@ impl LoadPlan {
 
     /// Each image's reference with the count of its blob bytes in place in the registry,
     /// for a display.
-    pub fn progress(&self) -> Vec<(String, Progress)> {
+    pub fn progress(&self) -> Vec<(String, ProgressCounter)> {
         self.images.iter().map(|i| (i.source.clone(), i.progress.clone())).collect()
     }
 
@@ -320,7 +320,25 @@ pub async fn load(
     concurrency: usize,
 ) -> Result<(CheckedBundle, LoadSummary)> {
     tracing::info!(registry = registry.host(), images = plan.images.len(), "loading images");
-    // Each missing blob streams to the first repository lacking it; the others mount it.
+    let (streamed, targets) = stream_targets(&plan);
+    let sink = UploadSink::new(registry.clone(), targets, concurrency, STREAM_MEMORY);
+    let (checked, failed) = check_while_uploading(bundle, sink, registry).await?;
+
+    // Retries (read again from the archive) and mounts, then each image's manifests.
+    retry_uploads(failed, &plan.index, registry).await?;
+    let mut images = Vec::new();
+    for image in plan.images {
+        let counts =
+            place_unstreamed_blobs(&image, &plan.index, &plan.present, &streamed, registry, concurrency).await?;
+        images.push(push_manifests(registry, image, counts).await?);
+    }
+    Ok((checked, LoadSummary { registry: registry.host().to_owned(), images }))
+}
+
+/// The blobs the verification pass uploads, keyed by their path in the bundle: each blob
+/// the registry lacks streams to the first repository lacking it; the others mount it.
+/// Also returns, for each streamed blob, the repository it streams to.
+fn stream_targets(plan: &LoadPlan) -> (HashMap<Digest, String>, HashMap<String, stream_upload::Target>) {
     let mut streamed: HashMap<Digest, String> = HashMap::new();
     let mut targets = HashMap::new();
     for image in &plan.images {
@@ -340,7 +358,17 @@ pub async fn load(
             targets.insert(path, target);
         }
     }
-    let sink = UploadSink::new(registry.clone(), targets, concurrency, STREAM_MEMORY);
+    (streamed, targets)
+}
+
+/// Runs the verification pass of `bundle` on a blocking thread, `sink` uploading from its
+/// bytes, and waits for every upload the pass started. Returns the checked bundle and the
+/// uploads that failed on the way, to be retried from the archive.
+async fn check_while_uploading(
+    bundle: VerifiedBundle,
+    sink: UploadSink,
+    registry: &Registry,
+) -> Result<(CheckedBundle, Vec<stream_upload::Target>)> {
     let (checked, (started, stopped)) = tokio::task::spawn_blocking(move || {
         let mut sink = sink;
         let checked = bundle.check_with(&mut sink);
@@ -375,54 +403,66 @@ pub async fn load(
         return Err(e);
     }
     let checked = checked.map_err(|e| RegistryError::Refused(Box::new(e)))?;
+    Ok((checked, failed))
+}
 
-    // Retries (read again from the archive) and mounts, then each image's manifests.
+/// Pushes again, read from the archive, each blob whose streamed upload failed on the way.
+async fn retry_uploads(failed: Vec<stream_upload::Target>, index: &ArchiveIndex, registry: &Registry) -> Result<()> {
     for target in failed {
-        let source = plan
-            .index
+        let source = index
             .blob(&target.digest)
             .ok_or_else(|| RegistryError::NotFound(format!("blob {} in the bundle", target.digest)))?;
         registry.push_blob(&target.repo, &target.digest, target.size, Arc::new(source), None, &target.progress).await?;
     }
-    let mut images = Vec::new();
-    for image in plan.images {
-        let repo = image.repository.clone();
-        let mut counts = BlobCounts::default();
-        let outcomes: Vec<Result<(PushOutcome, u64)>> =
-            futures_util::stream::iter(image.blobs.iter().map(|(digest, &size)| {
-                let (repo, index, progress) = (&repo, &plan.index, &image.progress);
-                let present = plan.present.contains(&(repo.clone(), digest.clone()));
-                let first = streamed.get(digest);
-                async move {
-                    if present {
-                        return Ok((PushOutcome::Present, size));
-                    }
-                    if first == Some(repo) {
-                        return Ok((PushOutcome::Uploaded, size));
-                    }
-                    let source = index
-                        .blob(digest)
-                        .ok_or_else(|| RegistryError::NotFound(format!("blob {digest} in the bundle")))?;
-                    let outcome = registry
-                        .push_blob(repo, digest, size, Arc::new(source), first.map(String::as_str), progress)
-                        .await?;
-                    Ok((outcome, size))
+    Ok(())
+}
+
+/// Puts in place the blobs of one image that the pass did not stream to its repository
+/// (mounted from the repository they streamed to, else pushed from the archive), at most
+/// `concurrency` at once, and counts what happened to each of its blobs.
+async fn place_unstreamed_blobs(
+    image: &ImagePlan,
+    index: &ArchiveIndex,
+    present: &HashSet<(String, Digest)>,
+    streamed: &HashMap<Digest, String>,
+    registry: &Registry,
+    concurrency: usize,
+) -> Result<BlobCounts> {
+    let repo = &image.repository;
+    let mut counts = BlobCounts::default();
+    let outcomes: Vec<Result<(PushOutcome, u64)>> =
+        futures_util::stream::iter(image.blobs.iter().map(|(digest, &size)| {
+            let progress = &image.progress;
+            let in_registry = present.contains(&(repo.clone(), digest.clone()));
+            let first = streamed.get(digest);
+            async move {
+                if in_registry {
+                    return Ok((PushOutcome::Present, size));
                 }
-            }))
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
-        for outcome in outcomes {
-            match outcome? {
-                (PushOutcome::Present, _) => counts.present += 1,
-                (PushOutcome::Mounted, _) => counts.mounted += 1,
-                (PushOutcome::Uploaded, size) => {
-                    counts.uploaded += 1;
-                    counts.uploaded_bytes += size;
+                if first == Some(repo) {
+                    return Ok((PushOutcome::Uploaded, size));
                 }
+                let source = index
+                    .blob(digest)
+                    .ok_or_else(|| RegistryError::NotFound(format!("blob {digest} in the bundle")))?;
+                let outcome = registry
+                    .push_blob(repo, digest, size, Arc::new(source), first.map(String::as_str), progress)
+                    .await?;
+                Ok((outcome, size))
+            }
+        }))
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for outcome in outcomes {
+        match outcome? {
+            (PushOutcome::Present, _) => counts.present += 1,
+            (PushOutcome::Mounted, _) => counts.mounted += 1,
+            (PushOutcome::Uploaded, size) => {
+                counts.uploaded += 1;
+                counts.uploaded_bytes += size;
             }
         }
-        images.push(push_manifests(registry, image, counts).await?);
     }
-    Ok((checked, LoadSummary { registry: registry.host().to_owned(), images }))
+    Ok(counts)
 }

@@ -8,11 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::convert::Infallible;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -26,6 +26,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
+use hyper::service::Service as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
@@ -82,11 +83,23 @@ pub fn route(path: &str) -> Route {
     Route::Unknown
 }
 
-/// One manifest the server knows.
+/// One manifest the server knows, and what it lists.
 #[derive(Debug, Clone)]
 struct StoredManifest {
     media_type: String,
     bytes: Bytes,
+    below: Below,
+}
+
+/// What a manifest lists, parsed once however many images share it.
+#[derive(Debug, Clone)]
+enum Below {
+    /// An index's manifests.
+    Manifests(Arc<[Descriptor]>),
+    /// An image manifest's config and layers.
+    Blobs(Arc<[Digest]>),
+    /// Nothing: another media type.
+    Nothing,
 }
 
 /// One repository: its tags and the digests it may serve.
@@ -110,7 +123,8 @@ type ReadManifest<'a> = &'a dyn Fn(&Digest) -> Result<Vec<u8>>;
 /// How deep indexes may nest below an image's top manifest.
 const MAX_NESTING: u32 = 4;
 
-/// The manifests of the served images, each read once, and the referrers among them.
+/// The manifests of the served images, each read and parsed once, and the referrers among
+/// them.
 #[derive(Default)]
 struct Manifests {
     stored: HashMap<Digest, StoredManifest>,
@@ -120,9 +134,11 @@ struct Manifests {
 
 impl Manifests {
     /// Records `top` and every manifest below it as `repo`'s. An index may list a child many
-    /// times and children may be shared, so each manifest is read once and walked once per
-    /// depth it is reached at: a signed graph cannot make start-up repeat work exponentially,
-    /// and the nesting limit still holds on every path.
+    /// times and children may be shared, within an image and between images, so each
+    /// manifest is read and parsed once, and walked once per depth it is reached at in each
+    /// image: a signed graph cannot make start-up repeat work exponentially, images sharing
+    /// an index graph do not parse it again each, and the nesting limit still holds on every
+    /// path.
     fn walk(&mut self, top: &Descriptor, repo: &mut Repository, read: ReadManifest<'_>) -> Result<()> {
         self.visit(top, repo, 0, &mut HashSet::new(), read)
     }
@@ -142,20 +158,33 @@ impl Manifests {
             return Ok(());
         }
         repo.manifests.insert(d.digest.clone());
-        let (bytes, first) = match self.stored.get(&d.digest) {
-            Some(m) => (m.bytes.clone(), false),
-            None => (Bytes::from(read(&d.digest)?), true),
+        let below = match self.stored.get(&d.digest) {
+            Some(m) => m.below.clone(),
+            None => self.store(d, read)?,
         };
-        let invalid = |e: serde_json::Error| RegistryError::Invalid(format!("{}: {e}", d.digest));
-        if media_types::is_index(&d.media_type) {
-            let idx: ImageIndex = serde_json::from_slice(&bytes).map_err(invalid)?;
-            for child in &idx.manifests {
-                self.visit(child, repo, depth + 1, seen, read)?;
+        match below {
+            Below::Manifests(children) => {
+                for child in children.iter() {
+                    self.visit(child, repo, depth + 1, seen, read)?;
+                }
             }
+            Below::Blobs(blobs) => repo.blobs.extend(blobs.iter().cloned()),
+            Below::Nothing => {}
+        }
+        Ok(())
+    }
+
+    /// Reads the manifest `d` describes, keeps it with what it lists, and records it as a
+    /// referrer when it has a `subject`.
+    fn store(&mut self, d: &Descriptor, read: ReadManifest<'_>) -> Result<Below> {
+        let bytes = Bytes::from(read(&d.digest)?);
+        let invalid = |e: serde_json::Error| RegistryError::Invalid(format!("{}: {e}", d.digest));
+        let below = if media_types::is_index(&d.media_type) {
+            let idx: ImageIndex = serde_json::from_slice(&bytes).map_err(invalid)?;
+            Below::Manifests(idx.manifests.into())
         } else if media_types::is_manifest(&d.media_type) {
             let m: ImageManifest = serde_json::from_slice(&bytes).map_err(invalid)?;
-            repo.blobs.extend(std::iter::once(&m.config).chain(&m.layers).map(|b| b.digest.clone()));
-            if first && let Some(subject) = &m.subject {
+            if let Some(subject) = &m.subject {
                 let artifact_type = serde_json::from_slice::<serde_json::Value>(&bytes)
                     .ok()
                     .and_then(|v| v["artifactType"].as_str().map(str::to_owned))
@@ -170,11 +199,13 @@ impl Manifests {
                 };
                 self.referrers.entry(subject.digest.clone()).or_default().push(descriptor);
             }
-        }
-        if first {
-            self.stored.insert(d.digest.clone(), StoredManifest { media_type: d.media_type.clone(), bytes });
-        }
-        Ok(())
+            Below::Blobs(std::iter::once(&m.config).chain(&m.layers).map(|b| b.digest.clone()).collect())
+        } else {
+            Below::Nothing
+        };
+        let stored = StoredManifest { media_type: d.media_type.clone(), bytes, below: below.clone() };
+        self.stored.insert(d.digest.clone(), stored);
+        Ok(below)
     }
 }
 
@@ -187,7 +218,7 @@ impl Served {
         let index = bundle.archive_index(&Default::default())?.pinned(bundle.stamp()).with_frame_cache(frame_cache);
         let mut repositories = BTreeMap::<String, Repository>::new();
         let mut manifests = Manifests::default();
-        if let Some(layout) = index.layout_index(bundle.bom())? {
+        if let Some(layout) = index.layout_index()? {
             let read = |digest: &Digest| index.read_verified(digest, MAX_MANIFEST as u64).map_err(RegistryError::from);
             for image in &bundle.bom().images {
                 let reference: ImageReference =
@@ -429,11 +460,18 @@ async fn send_frames(
         .await?;
         frames = rest;
         let Some((frame, part)) = next.transpose()? else { return Ok(()) };
-        if tx.send(Ok(Bytes::from_owner(SharedFrame(frame)).slice(part))).await.is_err() {
-            return Ok(()); // the client has gone
+        let frame = Bytes::from_owner(SharedFrame(frame)).slice(part);
+        for at in (0..frame.len()).step_by(SEND_PIECE) {
+            if tx.send(Ok(frame.slice(at..frame.len().min(at + SEND_PIECE)))).await.is_err() {
+                return Ok(()); // the client has gone
+            }
         }
     }
 }
+
+/// The most of a frame handed to the protocol at once, so that a client's progress is seen
+/// piece by piece, not once per 4 MiB frame (see [`accept_loop`], "Who makes room").
+const SEND_PIECE: usize = 64 << 10;
 
 /// Runs `f` on the blocking pool; a panic there fails the one response.
 async fn on_blocking_pool<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
@@ -480,17 +518,33 @@ pub async fn serve(
     .await
 }
 
-/// What a server grants its clients: how many connections at once, and how long it waits on
-/// each. The defaults keep a server answering while anyone who can connect opens sockets and
-/// sends nothing, trickles bytes, or stops reading.
+/// What a server grants its clients: how many connections and responses at once, and how
+/// long it waits on each. The defaults keep a server answering while anyone who can connect
+/// opens sockets and sends nothing, trickles a request it never completes, stops reading,
+/// or opens HTTP/2 streams it gives no flow-control credit.
+///
+/// **Descriptors.** A connection holds a socket; a response in progress may hold an open
+/// file (a portal artifact; `serve` reads its bundle through one descriptor that every
+/// response shares); the process needs some more (64: the listener, the runtime, logs, a
+/// database, sockets accepted only to be closed). So `max_connections + max_streams + 64`
+/// must stay within the open-file limit (`RLIMIT_NOFILE`, `ulimit -n`): the defaults need
+/// 864 of the usual 1,024. [`accept_loop`] checks this when it starts: it raises the soft
+/// limit towards the hard one when that is enough, and else lowers both caps in proportion,
+/// with a warning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerLimits {
-    /// Connections served at once. Past it, a new connection takes the place of the one that
-    /// has moved no byte for longest, if that one has been quiet for a second (an idle socket,
-    /// a client that stopped reading); else the new connection is closed at once. So open
-    /// sockets cannot lock clients out, and descriptors do not run out. Default 400: with a
-    /// socket and an open file each, 800 descriptors, under the usual limit of 1,024.
+    /// Connections served at once. Past it, a new connection takes the place of one that has
+    /// been waiting on its client for a second (see [`accept_loop`]), else it is closed at
+    /// once. So open sockets cannot lock clients out, and descriptors do not run out.
+    /// Default 400.
     pub max_connections: NonZeroUsize,
+    /// Responses in progress at once, over every connection: an HTTP/1.1 connection carries
+    /// one at a time, an HTTP/2 connection up to [`MAX_STREAMS_PER_CONNECTION`]. Past it, a
+    /// request waits up to a second for a place (a connection that holds responses and has
+    /// been waiting on its client for a second is closed to make one) and is else answered
+    /// `503` with `Retry-After`. Default 400, as many as connections, so that only HTTP/2
+    /// multiplexing meets it.
+    pub max_streams: NonZeroUsize,
     /// Time a client has to send a request's headers (HTTP/1), on a new connection or between
     /// the requests of a kept-alive one. Default 30 s.
     pub header_read_timeout: Duration,
@@ -505,6 +559,7 @@ impl Default for ServerLimits {
     fn default() -> ServerLimits {
         ServerLimits {
             max_connections: NonZeroUsize::new(400).expect("not zero"),
+            max_streams: NonZeroUsize::new(400).expect("not zero"),
             header_read_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
@@ -512,21 +567,107 @@ impl Default for ServerLimits {
     }
 }
 
+/// Descriptors a server needs besides its connections and responses (see [`ServerLimits`]).
+const RESERVED_FILES: u64 = 64;
+
+impl ServerLimits {
+    /// Descriptors these limits may hold at once.
+    fn open_files(&self) -> u64 {
+        (self.max_connections.get() as u64).saturating_add(self.max_streams.get() as u64).saturating_add(RESERVED_FILES)
+    }
+
+    /// These limits within `files` descriptors: unchanged when they fit, else connections and
+    /// responses lowered in proportion (at least one of each).
+    fn within_open_files(self, files: u64) -> ServerLimits {
+        if self.open_files() <= files {
+            return self;
+        }
+        let room = u128::from(files.saturating_sub(RESERVED_FILES));
+        let (connections, streams) = (self.max_connections.get() as u128, self.max_streams.get() as u128);
+        let fitted_connections = room * connections / (connections + streams);
+        let fitted_streams = room - fitted_connections;
+        let at_least_one =
+            |n: u128| NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)).unwrap_or(NonZeroUsize::MIN);
+        ServerLimits {
+            max_connections: at_least_one(fitted_connections),
+            max_streams: at_least_one(fitted_streams),
+            ..self
+        }
+    }
+}
+
+/// `limits` within this process's open-file limit: when they need more descriptors than the
+/// soft limit allows, it is raised towards the hard limit; when that is not enough, the caps
+/// are lowered to fit, with a warning. Without it, `accept` fails once the descriptors run
+/// out, and nothing makes room.
+fn fit_open_files(limits: ServerLimits) -> ServerLimits {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let needed = limits.open_files();
+    let Rlimit { current, maximum } = getrlimit(Resource::Nofile);
+    let mut soft = current.unwrap_or(u64::MAX);
+    if soft < needed {
+        let raised = maximum.map_or(needed, |hard| hard.min(needed));
+        if raised > soft && setrlimit(Resource::Nofile, Rlimit { current: Some(raised), maximum }).is_ok() {
+            tracing::info!(from = soft, to = raised, "raised the open-file limit for the server's connections");
+            soft = raised;
+        }
+    }
+    let fitted = limits.within_open_files(soft);
+    if fitted != limits {
+        tracing::warn!(
+            "the open-file limit ({soft}) is below the {needed} descriptors that {} connections and {} responses \
+             at once need: serving at most {} connections and {} responses; raise the limit (ulimit -n) to {needed} \
+             for the limits asked",
+            limits.max_connections,
+            limits.max_streams,
+            fitted.max_connections,
+            fitted.max_streams,
+        );
+    }
+    fitted
+}
+
+/// Streams one HTTP/2 connection may carry at once (hyper's default is 200): with
+/// [`ServerLimits::max_streams`], what bounds the responses one client holds open.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 16;
+
 /// How long to wait before accepting again after `accept` failed (out of descriptors, say),
 /// so the loop does not spin while the cause lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// How long a connection must have moved no byte before a newcomer may take its place past
-/// [`ServerLimits::max_connections`]: a transfer that is moving is never cut for a newcomer.
+/// How long a connection must have been waiting on its client before a newcomer may take its
+/// place: a client that is being served, or that is taking its response, is never cut for a
+/// newcomer.
 const QUIET: Duration = Duration::from_secs(1);
+
+/// How long a request waits for a place among the responses in progress before it is
+/// answered 503.
+const STREAM_WAIT: Duration = Duration::from_secs(1);
+
+/// How often, at most, the server says at warn what it turned away.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Accepts connections on `listener` until the task is dropped, each over TLS when `tls` is
 /// given, each served over HTTP/1.1 or HTTP/2 by the service `make` returns for its peer,
-/// within `limits`. Shared by every server we run. Nothing a client does ends the loop: a
-/// failed `accept` is logged and tried again shortly, and a failed or timed-out handshake or
-/// connection drops that connection only.
+/// within `limits` (first fitted to the open-file limit, see [`ServerLimits`]). Shared by
+/// every server we run. Nothing a client does ends the loop: a failed `accept` is logged and
+/// tried again shortly (out of descriptors, after closing a connection that waits on its
+/// client), and a failed or timed-out handshake or connection drops that connection only.
+///
+/// **Who makes room.** Past a cap, the connection closed is one that has been *waiting on
+/// its client* for a second. That time runs from the client's last step (the connection
+/// accepted, a request received, a piece of a response taken, a write the client held up
+/// drained, a response ended) and stops while the server itself works on a response. So a
+/// client that trickles a request it never completes, idles between requests, stops reading,
+/// or holds HTTP/2 streams open without flow-control credit (pinging or not) makes room, and
+/// a download waiting on a slow server does not. Past the responses allowed, the same holds
+/// of a connection's responses, counting only their own steps (not requests received or
+/// ended): asking for more does not make up for responses a client does not take. Among
+/// those waiting, a connection of
+/// the peer address holding the most connections goes first. What is turned away is logged
+/// at warn, at most every 10 s, with counts.
 pub async fn accept_loop<S, B>(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -534,33 +675,42 @@ pub async fn accept_loop<S, B>(
     make: impl Fn(SocketAddr) -> S,
 ) -> Infallible
 where
-    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>> + Send + 'static,
+    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>> + Send + Sync + 'static,
     S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
+    S::Error: Into<BoxError> + Send + 'static,
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let connections = Arc::new(Connections::new(limits.max_connections));
+    let limits = fit_open_files(limits);
+    let connections = Arc::new(Connections::new(&limits));
     let mut http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     http.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    // No HTTP/2 keep-alive: the idle timeout already closes a peer that vanished (no byte
+    // moves), and the server's own PINGs would count as bytes moved and keep idle
+    // connections open for as long as their clients answer.
+    http.http2().max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
     let http = Arc::new(http);
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                tracing::warn!(error = %e, "accepting a connection failed; trying again shortly");
+                connections.accept_failed(&e);
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
-        let Some(admitted) = connections.admit() else {
-            tracing::debug!(%peer, "connection closed: every connection allowed is in use");
+        let Some(admitted) = connections.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection closed: every connection allowed is in use and none waits on its client");
             continue;
         };
         let io = TimedSocket::new(socket, Arc::clone(&admitted.conn), limits.idle_timeout);
-        let (service, tls, http, handshake) =
-            (make(peer), tls.clone(), Arc::clone(&http), limits.tls_handshake_timeout);
+        let service = Counting {
+            inner: Arc::new(make(peer)),
+            conn: Arc::clone(&admitted.conn),
+            connections: Arc::clone(&connections),
+        };
+        let (tls, http, handshake) = (tls.clone(), Arc::clone(&http), limits.tls_handshake_timeout);
         tokio::spawn(async move {
             let served = async move {
                 let result = match tls {
@@ -584,48 +734,186 @@ where
             tokio::select! {
                 () = served => {}
                 () = admitted.conn.evicted.notified() => {
-                    tracing::debug!(%peer, "connection closed to make room for a new one");
+                    tracing::debug!(%peer, "connection closed to make room");
                 }
             }
         });
     }
 }
 
-/// The connections a server holds, at most `max`.
+/// The connections a server holds, at most `max`, and its places for responses in progress.
 struct Connections {
     max: usize,
     epoch: Instant,
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Conn>>>,
+    streams: Arc<tokio::sync::Semaphore>,
+    turned_away: Mutex<TurnedAway>,
 }
 
 impl Connections {
-    fn new(max: NonZeroUsize) -> Connections {
-        Connections { max: max.get(), epoch: Instant::now(), next_id: AtomicU64::new(0), open: Mutex::default() }
+    fn new(limits: &ServerLimits) -> Connections {
+        Connections {
+            max: limits.max_connections.get(),
+            epoch: Instant::now(),
+            next_id: AtomicU64::new(0),
+            open: Mutex::default(),
+            streams: Arc::new(tokio::sync::Semaphore::new(
+                limits.max_streams.get().min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            turned_away: Mutex::default(),
+        }
     }
 
-    /// Admits a new connection: below the limit at once; at it, in place of the connection
-    /// that has been quiet longest if that one has been quiet for [`QUIET`]; else not at all.
-    fn admit(self: &Arc<Self>) -> Option<Admitted> {
-        let now = millis(self.epoch.elapsed());
+    fn now_ms(&self) -> u64 {
+        millis(self.epoch.elapsed())
+    }
+
+    /// Admits a new connection from `peer`: below the limit at once; at it, in place of the
+    /// connection [`victim`] chooses; else not at all.
+    fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admitted> {
+        let now = self.now_ms();
         let mut open = self.open.lock().expect("not poisoned");
-        if open.len() >= self.max {
-            let (&id, quietest) = open.iter().min_by_key(|(_, c)| c.active_ms.load(Ordering::Relaxed))?;
-            if now.saturating_sub(quietest.active_ms.load(Ordering::Relaxed)) < millis(QUIET) {
-                return None;
-            }
-            quietest.evicted.notify_one();
-            open.remove(&id);
+        let full = open.len() >= self.max;
+        if full && !close_one(&mut open, now, false) {
+            drop(open);
+            self.note(Turned::Refused);
+            return None;
         }
-        let conn = Arc::new(Conn {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            epoch: self.epoch,
-            active_ms: AtomicU64::new(now),
-            evicted: tokio::sync::Notify::new(),
-        });
+        let conn = Arc::new(Conn::new(self.next_id.fetch_add(1, Ordering::Relaxed), peer, self.epoch, now));
         open.insert(conn.id, Arc::clone(&conn));
+        drop(open);
+        if full {
+            self.note(Turned::Evicted);
+        }
         Some(Admitted { connections: Arc::clone(self), conn })
     }
+
+    /// Closes the connection [`victim`] chooses (by its responses, when `for_a_response`);
+    /// whether there was one.
+    fn make_room(&self, for_a_response: bool) -> bool {
+        let now = self.now_ms();
+        let closed = close_one(&mut self.open.lock().expect("not poisoned"), now, for_a_response);
+        if closed {
+            self.note(Turned::Evicted);
+        }
+        closed
+    }
+
+    /// A place among the responses in progress: at once when one is free; else, after
+    /// closing a connection whose responses wait on its client (if one's do), the first
+    /// freed within [`STREAM_WAIT`]; else none.
+    async fn stream_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        if let Ok(permit) = Arc::clone(&self.streams).try_acquire_owned() {
+            return Some(permit);
+        }
+        self.make_room(true);
+        match tokio::time::timeout(STREAM_WAIT, Arc::clone(&self.streams).acquire_owned()).await {
+            Ok(Ok(permit)) => Some(permit),
+            Ok(Err(_)) | Err(_) => {
+                self.note(Turned::Busy);
+                None
+            }
+        }
+    }
+
+    /// `accept` failed: counted and logged; out of descriptors, a connection waiting on its
+    /// client is closed so that a later `accept` finds one free.
+    fn accept_failed(&self, e: &io::Error) {
+        use rustix::io::Errno;
+        if Errno::from_io_error(e).is_some_and(|n| n == Errno::MFILE || n == Errno::NFILE) {
+            self.make_room(false);
+        }
+        self.note(Turned::AcceptFailed(e));
+    }
+
+    /// Counts `what`, and says at warn what was turned away, at most every [`WARN_EVERY`].
+    fn note(&self, what: Turned<'_>) {
+        let mut t = self.turned_away.lock().expect("not poisoned");
+        match what {
+            Turned::Refused => t.refused += 1,
+            Turned::Evicted => t.evicted += 1,
+            Turned::Busy => t.busy += 1,
+            Turned::AcceptFailed(e) => {
+                t.accept_failed += 1;
+                t.last_accept_error = Some(e.to_string());
+            }
+        }
+        if t.said_at.is_some_and(|at| at.elapsed() < WARN_EVERY) {
+            return;
+        }
+        tracing::warn!(
+            "the server is at its limits; since it last said so: {} new connections closed unanswered, {} \
+             connections waiting on their clients closed to make room, {} requests answered 503, {} accepts \
+             failed (last error: {}); if these are clients, raise the limits",
+            t.refused,
+            t.evicted,
+            t.busy,
+            t.accept_failed,
+            t.last_accept_error.as_deref().unwrap_or("none"),
+        );
+        *t = TurnedAway { said_at: Some(Instant::now()), ..TurnedAway::default() };
+    }
+}
+
+/// Closes the connection of `open` that [`victim`] chooses at `now` ms; whether there was one.
+fn close_one(open: &mut HashMap<u64, Arc<Conn>>, now: u64, for_a_response: bool) -> bool {
+    let standings: Vec<Standing> = open.values().map(|c| c.standing(now)).collect();
+    let Some(conn) = victim(&standings, for_a_response).and_then(|id| open.remove(&id)) else { return false };
+    conn.evicted.notify_one();
+    true
+}
+
+/// What choosing a connection to close needs to know of one, at one instant.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    id: u64,
+    peer: IpAddr,
+    /// How long it has been waiting on its client ([`Conn::waiting_on_client`]).
+    waiting: Duration,
+    /// How long its responses have been waiting on the client to take them; `None` when it
+    /// has none in progress ([`Conn::responses_waiting_on_client`]).
+    responses_waiting: Option<Duration>,
+}
+
+/// The connection to close to make room: among those that have been waiting on their client
+/// for [`QUIET`] (to make room for a response, those whose responses have), one of the peer
+/// address holding the most connections (one client's flood goes before another's single
+/// connection), and of those the one waiting longest.
+fn victim(standings: &[Standing], for_a_response: bool) -> Option<u64> {
+    let mut per_peer = HashMap::<IpAddr, usize>::new();
+    for s in standings {
+        *per_peer.entry(s.peer).or_default() += 1;
+    }
+    let waiting = |s: &Standing| if for_a_response { s.responses_waiting } else { Some(s.waiting) };
+    standings
+        .iter()
+        .filter_map(|s| waiting(s).filter(|w| *w >= QUIET).map(|w| (s, w)))
+        .max_by_key(|(s, w)| (per_peer[&s.peer], *w))
+        .map(|(s, _)| s.id)
+}
+
+/// Something the server turned away.
+enum Turned<'a> {
+    /// A new connection closed unanswered: every connection allowed is in use.
+    Refused,
+    /// A connection closed to make room.
+    Evicted,
+    /// A request answered 503: every response allowed is in progress.
+    Busy,
+    /// `accept` failed.
+    AcceptFailed(&'a io::Error),
+}
+
+/// What the server turned away since it last said so, and when that was.
+#[derive(Default)]
+struct TurnedAway {
+    refused: u64,
+    evicted: u64,
+    busy: u64,
+    accept_failed: u64,
+    last_accept_error: Option<String>,
+    said_at: Option<Instant>,
 }
 
 /// A connection counted against the limit until it is dropped.
@@ -640,23 +928,134 @@ impl Drop for Admitted {
     }
 }
 
-/// One admitted connection: when a byte last moved on it, and the signal that closes it.
+/// One admitted connection: when a byte last moved on it, how long it has been waiting on its
+/// client, and the signal that closes it.
 struct Conn {
     id: u64,
+    peer: IpAddr,
     epoch: Instant,
-    /// Milliseconds from `epoch` to the last byte moved (or to the accept).
+    /// Milliseconds from `epoch` to the last byte moved either way (for the idle timeout).
     active_ms: AtomicU64,
-    /// Notified when a newcomer takes this connection's place.
+    /// Milliseconds from `epoch` to the client's last step: a request received, a response
+    /// ended, or one of the steps of `responses_ms`.
+    progress_ms: AtomicU64,
+    /// Milliseconds from `epoch` to the last step of the client's responses: the connection
+    /// accepted, a piece of a response taken, a write the client held up drained, the server
+    /// done working on a request.
+    responses_ms: AtomicU64,
+    /// Requests whose response has not ended.
+    in_flight: AtomicUsize,
+    /// Requests the server is working on: a service call under way, or a response body that
+    /// has not produced its next piece yet.
+    working: AtomicUsize,
+    /// Notified when the connection is closed to make room.
     evicted: tokio::sync::Notify,
 }
 
 impl Conn {
+    fn new(id: u64, peer: IpAddr, epoch: Instant, now: u64) -> Conn {
+        Conn {
+            id,
+            peer,
+            epoch,
+            active_ms: AtomicU64::new(now),
+            progress_ms: AtomicU64::new(now),
+            responses_ms: AtomicU64::new(now),
+            in_flight: AtomicUsize::new(0),
+            working: AtomicUsize::new(0),
+            evicted: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        millis(self.epoch.elapsed())
+    }
+
+    /// A byte moved.
     fn touch(&self) {
-        self.active_ms.store(millis(self.epoch.elapsed()), Ordering::Relaxed);
+        self.active_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
     fn last_active(&self) -> Instant {
         self.epoch + Duration::from_millis(self.active_ms.load(Ordering::Relaxed))
+    }
+
+    /// The client's responses moved: from now on the connection waits on it again.
+    fn progress(&self) {
+        let now = self.now_ms();
+        self.responses_ms.store(now, Ordering::SeqCst);
+        self.progress_ms.store(now, Ordering::SeqCst);
+    }
+
+    /// A request received or a response ended: a step of the connection, not of its
+    /// responses (a 503, or a response that failed, ends without the client taking it).
+    fn request_step(&self) {
+        self.progress_ms.store(self.now_ms(), Ordering::SeqCst);
+    }
+
+    /// A request was received; it is in flight until the guard is dropped.
+    fn begin_request(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.request_step();
+        InFlight(Arc::clone(self))
+    }
+
+    /// The server works on a request until the guard is dropped.
+    fn begin_work(self: &Arc<Self>) -> Working {
+        self.working.fetch_add(1, Ordering::SeqCst);
+        Working(Arc::clone(self))
+    }
+
+    /// How long the connection has been waiting on its client at `now` ms: since the client's
+    /// last step, and not at all while the server works on one of its requests (a slow
+    /// response is the server's delay, not the client's).
+    fn waiting_on_client(&self, now: u64) -> Duration {
+        self.waited_since(&self.progress_ms, now)
+    }
+
+    /// How long the connection's responses have been waiting on the client at `now` ms,
+    /// counted as [`Conn::waiting_on_client`] but from their last step only: requests the
+    /// client keeps sending do not make up for responses it does not take. `None` when it
+    /// has no response in progress.
+    fn responses_waiting_on_client(&self, now: u64) -> Option<Duration> {
+        (self.in_flight.load(Ordering::SeqCst) > 0).then(|| self.waited_since(&self.responses_ms, now))
+    }
+
+    fn waited_since(&self, step_ms: &AtomicU64, now: u64) -> Duration {
+        if self.working.load(Ordering::SeqCst) > 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(now.saturating_sub(step_ms.load(Ordering::SeqCst)))
+    }
+
+    fn standing(&self, now: u64) -> Standing {
+        Standing {
+            id: self.id,
+            peer: self.peer,
+            waiting: self.waiting_on_client(now),
+            responses_waiting: self.responses_waiting_on_client(now),
+        }
+    }
+}
+
+/// A request in flight on its connection, until its response ends.
+struct InFlight(Arc<Conn>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.request_step();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The server working on a request of its connection, which meanwhile waits on no client.
+struct Working(Arc<Conn>);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        // The step first: the connection must not look as if it had waited all along.
+        self.0.progress();
+        self.0.working.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -664,29 +1063,159 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The service of one connection: each request is counted on the connection while its
+/// response lasts, and takes a place among the responses in progress
+/// ([`ServerLimits::max_streams`]) or is answered 503.
+struct Counting<S> {
+    inner: Arc<S>,
+    conn: Arc<Conn>,
+    connections: Arc<Connections>,
+}
+
+impl<S, B> hyper::service::Service<Request<hyper::body::Incoming>> for Counting<S>
+where
+    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>> + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<Counted<B>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<Response<Counted<B>>, S::Error>> + Send>>;
+
+    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+        let request = self.conn.begin_request();
+        Box::pin(counted(Arc::clone(&self.inner), Arc::clone(&self.connections), req, request))
+    }
+}
+
+/// Answers `req` with `inner` once it has a place among the responses in progress, else 503.
+/// The server works on it from the place taken until `inner` has answered; waiting for a
+/// place is not its work, so a connection cannot shield itself by asking for more.
+async fn counted<S, B>(
+    inner: Arc<S>,
+    connections: Arc<Connections>,
+    req: Request<hyper::body::Incoming>,
+    request: InFlight,
+) -> std::result::Result<Response<Counted<B>>, S::Error>
+where
+    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>>,
+{
+    let Some(permit) = connections.stream_permit().await else {
+        return Ok(busy(request));
+    };
+    let working = request.0.begin_work();
+    let response = inner.call(req).await?;
+    drop(working);
+    Ok(response.map(|body| Counted {
+        body: Some(Box::pin(body)),
+        request: Some(request),
+        permit: Some(permit),
+        working: None,
+    }))
+}
+
+/// The answer when every response allowed is in progress: `503` with `Retry-After`, after
+/// which OCI clients try again.
+fn busy<B>(request: InFlight) -> Response<Counted<B>> {
+    let mut r = Response::new(Counted { body: None, request: Some(request), permit: None, working: None });
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+/// A response body that keeps its request in flight and its place among the responses in
+/// progress until it ends or is dropped. While the body keeps the protocol waiting (the
+/// server producing its next piece) the connection waits on no client; each piece the
+/// protocol takes is the client's step (HTTP/2 takes one only once the client has granted
+/// the window for it).
+struct Counted<B> {
+    /// `None` for the server's own empty answer.
+    body: Option<Pin<Box<B>>>,
+    request: Option<InFlight>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Held while the body's last answer was `Pending`.
+    working: Option<Working>,
+}
+
+impl<B: hyper::body::Body> hyper::body::Body for Counted<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<B::Data>, B::Error>>> {
+        let this = self.get_mut();
+        let Some(body) = this.body.as_mut() else { return Poll::Ready(None) };
+        let polled = body.as_mut().poll_frame(cx);
+        match &polled {
+            Poll::Pending => {
+                if this.working.is_none() {
+                    this.working = this.request.as_ref().map(|r| r.0.begin_work());
+                }
+            }
+            Poll::Ready(Some(Ok(_))) => {
+                this.working = None;
+                if let Some(r) = &this.request {
+                    r.0.progress();
+                }
+            }
+            Poll::Ready(None | Some(Err(_))) => {
+                this.body = None;
+                this.working = None;
+                this.request = None;
+                this.permit = None;
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.as_ref().is_none_or(|body| body.is_end_stream())
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.as_ref().map_or_else(|| hyper::body::SizeHint::with_exact(0), |body| body.size_hint())
+    }
+}
+
 /// A connection's socket that records when a byte last moved either way, and fails a read or
 /// a write still waiting [`ServerLimits::idle_timeout`] after that: a client that sends
-/// nothing, or stops reading its response, is disconnected. TLS runs over it, so the
-/// handshake and the encrypted bytes count too.
+/// nothing, or stops reading its response, is disconnected. A write that had to wait for the
+/// client and then drains is the client's step ([`Conn::progress`]): it is reading. TLS runs
+/// over it, so the handshake and the encrypted bytes count too.
 struct TimedSocket {
     socket: tokio::net::TcpStream,
     conn: Arc<Conn>,
     idle_timeout: Duration,
     timer: Pin<Box<tokio::time::Sleep>>,
+    /// A write has waited for the client since its last step.
+    write_held_up: bool,
 }
 
 impl TimedSocket {
     fn new(socket: tokio::net::TcpStream, conn: Arc<Conn>, idle_timeout: Duration) -> TimedSocket {
         let timer = Box::pin(tokio::time::sleep_until(conn.last_active() + idle_timeout));
-        TimedSocket { socket, conn, idle_timeout, timer }
+        TimedSocket { socket, conn, idle_timeout, timer, write_held_up: false }
     }
 
     /// What a read or a write of the socket returned: bytes moved are activity; a wait fails
     /// once nothing has moved for the idle timeout.
-    fn track<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>, moved: bool) -> Poll<io::Result<T>> {
+    fn track<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+        moved: bool,
+        writing: bool,
+    ) -> Poll<io::Result<T>> {
         if moved {
             self.conn.touch();
+            if writing && std::mem::take(&mut self.write_held_up) {
+                self.conn.progress();
+            }
         } else if polled.is_pending() {
+            self.write_held_up |= writing;
             let deadline = self.conn.last_active() + self.idle_timeout;
             if self.timer.deadline() != deadline {
                 self.timer.as_mut().reset(deadline);
@@ -705,7 +1234,7 @@ impl AsyncRead for TimedSocket {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.socket).poll_read(cx, buf);
         let moved = buf.filled().len() > before;
-        this.track(cx, polled, moved)
+        this.track(cx, polled, moved, false)
     }
 }
 
@@ -714,7 +1243,7 @@ impl AsyncWrite for TimedSocket {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.socket).poll_write(cx, buf);
         let moved = matches!(polled, Poll::Ready(Ok(n)) if n > 0);
-        this.track(cx, polled, moved)
+        this.track(cx, polled, moved, true)
     }
 
     fn poll_write_vectored(
@@ -725,7 +1254,7 @@ impl AsyncWrite for TimedSocket {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.socket).poll_write_vectored(cx, bufs);
         let moved = matches!(polled, Poll::Ready(Ok(n)) if n > 0);
-        this.track(cx, polled, moved)
+        this.track(cx, polled, moved, true)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -748,6 +1277,7 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::StreamExt as _;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     use tokio::net::TcpStream;
 
@@ -877,10 +1407,104 @@ mod tests {
         assert!(refused.to_string().contains("nested more than 4 deep"), "{refused}");
     }
 
+    #[test]
+    fn images_that_share_an_index_graph_do_not_parse_it_again() {
+        let mut store = HashMap::new();
+        let config = descriptor(media_types::OCI_CONFIG, b"config");
+        let leaf =
+            put(&mut store, media_types::OCI_MANIFEST, &serde_json::json!({ "schemaVersion": 2, "config": config }));
+        let shared =
+            put(&mut store, media_types::OCI_INDEX, &serde_json::json!({ "schemaVersion": 2, "manifests": [leaf] }));
+        let tops: Vec<Descriptor> = (0..2)
+            .map(|image| {
+                let top = serde_json::json!({
+                    "schemaVersion": 2, "manifests": [shared], "annotations": { "image": image.to_string() }
+                });
+                put(&mut store, media_types::OCI_INDEX, &top)
+            })
+            .collect();
+        let read = |d: &Digest| -> Result<Vec<u8>> { Ok(store[d].clone()) };
+        let mut manifests = Manifests::default();
+        manifests.walk(&tops[0], &mut Repository::default(), &read).expect("the first image is served");
+        // Were the shared manifests parsed again for the second image, these bytes would fail it.
+        for d in [&shared.digest, &leaf.digest] {
+            manifests.stored.get_mut(d).expect("kept").bytes = Bytes::from_static(b"not json");
+        }
+        let mut second = Repository::default();
+        manifests.walk(&tops[1], &mut second, &read).expect("the shared graph is not parsed again");
+        assert_eq!(second.manifests, BTreeSet::from([tops[1].digest.clone(), shared.digest.clone(), leaf.digest]));
+        assert_eq!(second.blobs, BTreeSet::from([config.digest]));
+    }
+
+    #[test]
+    fn room_is_made_by_the_peer_holding_most_connections_among_those_waiting_on_their_client() {
+        let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let ms = Duration::from_millis;
+        let standing = |id, peer, waiting_ms, responses_waiting_ms: Option<u64>| Standing {
+            id,
+            peer,
+            waiting: ms(waiting_ms),
+            responses_waiting: responses_waiting_ms.map(ms),
+        };
+        // b holds three connections; a's one has waited longest.
+        let standings = [
+            standing(1, a, 5_000, None),
+            standing(2, b, 1_500, None),
+            standing(3, b, 200, Some(1_200)),
+            standing(4, b, 200, Some(300)),
+        ];
+        assert_eq!(victim(&standings, false), Some(2), "the longest waiting of the peer holding most connections");
+        assert_eq!(
+            victim(&standings, true),
+            Some(3),
+            "for a response, one whose responses wait, though it has just sent a request"
+        );
+        let busy = [standing(1, a, 999, Some(999)), standing(2, b, 10, None)];
+        assert_eq!(victim(&busy, false), None, "none has waited a second on its client");
+        assert_eq!(victim(&busy, true), None, "no response has waited a second on its client");
+    }
+
+    #[test]
+    fn a_connection_waits_on_its_client_only_while_the_server_is_not_working_for_it() {
+        let conn = Arc::new(Conn::new(0, IpAddr::from([127, 0, 0, 1]), Instant::now(), 0));
+        // How long the connection will have waited on its client `ms` from now.
+        let waited_in = |ms: u64| conn.waiting_on_client(conn.now_ms() + ms).as_millis();
+        let restarted = 1_500..2_500;
+        assert!(waited_in(1_500) >= 1_500, "accepted, and nothing received since");
+        assert_eq!(conn.responses_waiting_on_client(conn.now_ms()), None, "no response in progress");
+        let request = conn.begin_request();
+        assert!(restarted.contains(&waited_in(1_500)), "the clock restarts when a request is received");
+        let responses_waited_in = |ms: u64| conn.responses_waiting_on_client(conn.now_ms() + ms).map(|d| d.as_millis());
+        assert!(
+            responses_waited_in(1_500).is_some_and(|w| w >= 1_500),
+            "a request received is no step of the responses"
+        );
+        let working = conn.begin_work();
+        assert_eq!(waited_in(60_000), 0, "the server is working on the response");
+        assert_eq!(responses_waited_in(60_000), Some(0));
+        drop(working);
+        assert!(restarted.contains(&waited_in(1_500)), "the clock restarts when the server's work is done");
+        assert!(responses_waited_in(1_500).is_some_and(|w| restarted.contains(&w)));
+        drop(request);
+        assert!(restarted.contains(&waited_in(1_500)), "and when a response has ended");
+    }
+
+    #[test]
+    fn limits_that_need_more_descriptors_than_allowed_are_lowered_in_proportion() {
+        let n = |n| NonZeroUsize::new(n).expect("not zero");
+        let asked = ServerLimits { max_connections: n(2000), max_streams: n(2000), ..ServerLimits::default() };
+        let fitted = asked.within_open_files(256);
+        assert_eq!((fitted.max_connections, fitted.max_streams), (n(96), n(96)));
+        assert!(fitted.open_files() <= 256, "{fitted:?}");
+        assert_eq!(fitted.idle_timeout, asked.idle_timeout);
+        let tiny = asked.within_open_files(10);
+        assert_eq!((tiny.max_connections, tiny.max_streams), (n(1), n(1)));
+        assert_eq!(ServerLimits::default().within_open_files(1024), ServerLimits::default(), "the defaults fit 1,024");
+    }
+
     /// A server answering `ok` to every request, on a free loopback port, within `limits`.
     async fn ok_server(limits: ServerLimits, tls: Option<tokio_rustls::TlsAcceptor>) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
+        let (listener, addr) = listen().await;
         tokio::spawn(accept_loop(listener, tls, limits, |_peer| {
             hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
                 Ok::<_, Infallible>(Response::new(full("ok")))
@@ -889,14 +1513,38 @@ mod tests {
         addr
     }
 
-    /// The status line answering `GET /` on a new connection; `None` when the server closed
-    /// the connection without an answer.
-    async fn get(addr: SocketAddr) -> Option<String> {
+    /// A listener on a free loopback port, and its address.
+    async fn listen() -> (tokio::net::TcpListener, SocketAddr) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        (listener, addr)
+    }
+
+    /// The whole answer to `GET /` on a new connection; `None` when the server closed the
+    /// connection without one, or took more than 5 s.
+    async fn answer(addr: SocketAddr) -> Option<String> {
         let mut c = TcpStream::connect(addr).await.ok()?;
         c.write_all(b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n").await.ok()?;
         let mut answer = Vec::new();
         tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut answer)).await.ok()?.ok()?;
-        String::from_utf8_lossy(&answer).lines().next().map(str::to_owned)
+        (!answer.is_empty()).then(|| String::from_utf8_lossy(&answer).into_owned())
+    }
+
+    /// The status line of [`answer`].
+    async fn get(addr: SocketAddr) -> Option<String> {
+        answer(addr).await?.lines().next().map(str::to_owned)
+    }
+
+    /// Asks for `/` on the kept-alive connection `c` of an [`ok_server`], and reads the answer.
+    async fn ask(c: &mut TcpStream) {
+        c.write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n").await.expect("write");
+        let (mut answer, mut buf) = (Vec::new(), [0u8; 1024]);
+        while !answer.ends_with(b"\r\n\r\nok") {
+            let n =
+                tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await.expect("answered").expect("read");
+            assert!(n > 0, "the server closed a connection it was serving");
+            answer.extend_from_slice(&buf[..n]);
+        }
     }
 
     /// Whether the server closes `c` within `within` of its last byte.
@@ -959,16 +1607,17 @@ mod tests {
         let addr = ok_server(limits, None).await;
         let mut held = Vec::new();
         for _ in 0..2 {
-            let mut c = TcpStream::connect(addr).await.expect("connect");
-            c.write_all(b"GET / HTTP/1.1\r\n").await.expect("write");
-            held.push(c);
+            held.push(TcpStream::connect(addr).await.expect("connect"));
         }
-        // While both keep sending, a newcomer is closed unanswered.
-        for _ in 0..3 {
+        // While both ask for something every 300 ms, for 2 s (well past the second a new
+        // connection has before it counts as waiting), a newcomer is closed unanswered.
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(2) {
             for c in &mut held {
-                c.write_all(b"x-busy: 1\r\n").await.expect("write");
+                ask(c).await;
             }
-            assert_eq!(get(addr).await, None, "a newcomer displaced a connection that is moving bytes");
+            assert_eq!(get(addr).await, None, "a newcomer displaced a connection that is being served");
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
         // Once they have been quiet for a second, a newcomer is served in place of one of them.
         let started = std::time::Instant::now();
@@ -981,5 +1630,96 @@ mod tests {
             closed += usize::from(closed_within(c, Duration::from_millis(500)).await);
         }
         assert_eq!(closed, 1, "exactly the connection that made room is closed");
+    }
+
+    #[tokio::test]
+    async fn connections_that_trickle_a_request_they_never_complete_make_room_for_a_newcomer() {
+        let limits = ServerLimits { max_connections: NonZeroUsize::new(4).expect("not zero"), ..Default::default() };
+        let addr = ok_server(limits, None).await;
+        let mut tricklers = Vec::new();
+        for _ in 0..4 {
+            tricklers.push(TcpStream::connect(addr).await.expect("connect"));
+        }
+        // A byte of a request every 300 ms on every connection allowed: never silent for a
+        // second, never done (a header value that keeps growing).
+        let trickling = tokio::spawn(async move {
+            for &byte in b"GET / HTTP/1.1\r\nx-trickle: ".iter().chain(std::iter::repeat(&b'a')) {
+                for c in &mut tricklers {
+                    let _ = c.write_all(&[byte]).await; // fails once the server has closed it
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        });
+        let started = std::time::Instant::now();
+        while get(addr).await.as_deref() != Some("HTTP/1.1 200 OK") {
+            assert!(started.elapsed() < Duration::from_secs(10), "no newcomer was served past trickling connections");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        trickling.abort();
+    }
+
+    #[tokio::test]
+    async fn a_download_the_server_is_slow_to_produce_is_not_closed_for_newcomers() {
+        const PAUSE: Duration = Duration::from_millis(1500);
+        let (listener, addr) = listen().await;
+        let limits = ServerLimits { max_connections: NonZeroUsize::MIN, ..Default::default() };
+        // The server takes 1.5 s to answer and 1.5 s more between the two pieces of its
+        // answer: no byte moves for longer than a connection may wait on its client.
+        tokio::spawn(accept_loop(listener, None, limits, |_peer| {
+            hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                tokio::time::sleep(PAUSE).await;
+                let pieces = futures_util::stream::iter([false, true]).then(|pause| async move {
+                    if pause {
+                        tokio::time::sleep(PAUSE).await;
+                    }
+                    Ok::<_, io::Error>(Frame::data(Bytes::from_static(b"piece")))
+                });
+                Ok::<_, Infallible>(Response::new(StreamBody::new(pieces)))
+            })
+        }));
+        let mut download = TcpStream::connect(addr).await.expect("connect");
+        download.write_all(b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n").await.expect("write");
+        // Newcomers keep coming while the server works.
+        let newcomers = tokio::spawn(async move {
+            for _ in 0..100 {
+                let _ = get(addr).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), download.read_to_end(&mut answer)).await;
+        newcomers.abort();
+        read.expect("answered within 10 s").expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "the download was closed for a newcomer: {answer:?}");
+        assert_eq!(answer.matches("piece").count(), 2, "the download was cut for a newcomer: {answer:?}");
+    }
+
+    #[tokio::test]
+    async fn past_the_responses_allowed_a_request_is_answered_503_with_retry_after() {
+        let (listener, addr) = listen().await;
+        let limits = ServerLimits { max_streams: NonZeroUsize::new(2).expect("not zero"), ..Default::default() };
+        // Responses the server never finishes producing.
+        tokio::spawn(accept_loop(listener, None, limits, |_peer| {
+            hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                let never = futures_util::stream::pending::<io::Result<Frame<Bytes>>>();
+                Ok::<_, Infallible>(Response::new(StreamBody::new(never)))
+            })
+        }));
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut c = TcpStream::connect(addr).await.expect("connect");
+            c.write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n").await.expect("write");
+            let mut status = [0u8; 12];
+            tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut status))
+                .await
+                .expect("a response begins")
+                .expect("read");
+            assert_eq!(&status, b"HTTP/1.1 200");
+            held.push(c);
+        }
+        let third = answer(addr).await.expect("a third request is answered");
+        assert!(third.starts_with("HTTP/1.1 503"), "{third}");
+        assert!(third.to_lowercase().contains("retry-after: 1\r\n"), "{third}");
     }
 }

@@ -77,7 +77,7 @@ pub(crate) struct Target {
     pub size: u64,
     pub repo: String,
     /// The count of the image's bytes in place, for a display.
-    pub progress: genesis_bundle::Progress,
+    pub progress: genesis_bundle::ProgressCounter,
 }
 
 /// An upload started by the pass, for the loader to await.

@@ -3,22 +3,41 @@
 //! a connection closed unanswered.
 
 use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// Raises this process's soft limit on open files to its hard limit, so a test can hold
-/// more than the usual 1,024 sockets; processes it starts afterwards inherit the limit.
-pub fn raise_open_files_limit() {
+/// `at_least` descriptors (more than the usual 1,024 sockets); processes it starts afterwards
+/// inherit the limit. Panics, saying why, when the hard limit is lower: the test would
+/// otherwise fail for another reason, or pass without testing what it says.
+pub fn raise_open_files_limit(at_least: u64) {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    if let Some(max) = limit.maximum {
-        setrlimit(Resource::Nofile, Rlimit { current: Some(max), maximum: Some(max) }).expect("raising RLIMIT_NOFILE");
+    let Rlimit { current, maximum } = getrlimit(Resource::Nofile);
+    // `None` is no limit.
+    if current.is_none_or(|soft| soft >= at_least) {
+        return;
     }
+    let raised = maximum.unwrap_or(at_least);
+    setrlimit(Resource::Nofile, Rlimit { current: Some(raised), maximum })
+        .unwrap_or_else(|e| panic!("raising the open-file limit (RLIMIT_NOFILE) to {raised}: {e}"));
+    let soft = getrlimit(Resource::Nofile).current;
+    assert!(
+        soft.is_none_or(|soft| soft >= at_least),
+        "this test needs {at_least} open files, and the hard limit allows {raised}: raise it (ulimit -Hn {at_least})"
+    );
 }
 
-/// `n` connections to `port` that send nothing; those the server refused are left out.
+/// `n` connections to `port` that send nothing. Every one must connect (the server may close
+/// it afterwards): a test that asked for `n` and got fewer would test something else.
 pub fn idle_sockets(port: u16, n: usize) -> Vec<TcpStream> {
-    (0..n).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect()
+    let server = SocketAddr::from(([127, 0, 0, 1], port));
+    (0..n)
+        .map(|i| {
+            TcpStream::connect_timeout(&server, Duration::from_secs(5)).unwrap_or_else(|e| {
+                panic!("idle socket {} of {n} did not connect: {e} (open-file limit, or a server not accepting)", i + 1)
+            })
+        })
+        .collect()
 }
 
 /// `n` connections to `port` that each send `request` (a whole HTTP/1.1 request), read the

@@ -1,6 +1,6 @@
 //! Structure-aware changes for the property tests of parsers of untrusted input: start from a
-//! real document, then change one node (replace it with another value, or remove it) or
-//! damage its bytes, and check that the parser still answers cleanly.
+//! real document, then change one node (replace it with another value, remove it, or add a
+//! member to an object) or damage its bytes, and check that the parser still answers cleanly.
 
 use base64::Engine as _;
 use proptest::prelude::*;
@@ -29,16 +29,21 @@ pub fn json_value() -> impl Strategy<Value = Value> {
 }
 
 /// One change to a document: the node at a position (in document order, modulo the number
-/// of nodes) replaced by another value, or removed from its parent.
+/// of nodes) replaced by another value or removed from its parent, or a member added to an
+/// object.
 #[derive(Debug, Clone)]
 pub enum Edit {
     /// Put this value there.
     Replace(prop::sample::Index, Value),
     /// Remove the node (a field, or an item of an array).
     Remove(prop::sample::Index),
+    /// Add a member of this name and value to an object (the root counts; a position modulo
+    /// the number of objects): a field the document's schema may not know, or one it has,
+    /// set again.
+    Add(prop::sample::Index, String, Value),
 }
 
-/// Any [`Edit`], replacements three times as often as removals.
+/// Any [`Edit`] of what the document holds, replacements three times as often as removals.
 pub fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         3 => (any::<prop::sample::Index>(), json_value()).prop_map(|(at, value)| Edit::Replace(at, value)),
@@ -46,22 +51,44 @@ pub fn edit() -> impl Strategy<Value = Edit> {
     ]
 }
 
+/// An [`Edit::Add`] of a member with a short ASCII name and any [`json_value`]: for parsers
+/// that must refuse, or ignore, fields they do not know.
+pub fn addition() -> impl Strategy<Value = Edit> {
+    (any::<prop::sample::Index>(), "[a-zA-Z]{1,10}", json_value())
+        .prop_map(|(at, name, value)| Edit::Add(at, name, value))
+}
+
 impl Edit {
-    /// Applies the edit to `doc` and returns the JSON pointer of the node it changed (empty
-    /// when the document has no node below its root).
+    /// Applies the edit to `doc` and returns the JSON pointer of the node it changed or
+    /// added (empty when the document has no node the edit applies to).
     pub fn apply(&self, doc: &mut Value) -> String {
-        let nodes = pointers(doc);
-        let at = match self {
-            Edit::Replace(at, _) | Edit::Remove(at) => at,
-        };
-        let Some(pointer) = (!nodes.is_empty()).then(|| nodes[at.index(nodes.len())].clone()) else {
-            return String::new();
-        };
-        match self {
-            Edit::Replace(_, value) => *doc.pointer_mut(&pointer).expect("a node of the document") = value.clone(),
-            Edit::Remove(_) => remove(doc, &pointer),
+        fn pick(among: &[String], at: &prop::sample::Index) -> Option<String> {
+            (!among.is_empty()).then(|| among[at.index(among.len())].clone())
         }
-        pointer
+        let nodes = pointers(doc);
+        match self {
+            Edit::Replace(at, value) => {
+                let Some(pointer) = pick(&nodes, at) else { return String::new() };
+                *doc.pointer_mut(&pointer).expect("a node of the document") = value.clone();
+                pointer
+            }
+            Edit::Remove(at) => {
+                let Some(pointer) = pick(&nodes, at) else { return String::new() };
+                remove(doc, &pointer);
+                pointer
+            }
+            Edit::Add(at, name, value) => {
+                let objects: Vec<String> = std::iter::once(String::new())
+                    .chain(nodes)
+                    .filter(|pointer| doc.pointer(pointer).is_some_and(Value::is_object))
+                    .collect();
+                let Some(object) = pick(&objects, at) else { return String::new() };
+                let fields =
+                    doc.pointer_mut(&object).and_then(Value::as_object_mut).expect("an object of the document");
+                fields.insert(name.clone(), value.clone());
+                format!("{object}/{}", escape(name))
+            }
+        }
     }
 }
 
@@ -74,12 +101,9 @@ fn pointers(doc: &Value) -> Vec<String> {
             Value::Array(items) => {
                 stack.extend(items.iter().enumerate().rev().map(|(i, item)| (format!("{here}/{i}"), item)));
             }
-            Value::Object(fields) => stack.extend(
-                fields
-                    .iter()
-                    .rev()
-                    .map(|(k, item)| (format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), item)),
-            ),
+            Value::Object(fields) => {
+                stack.extend(fields.iter().rev().map(|(k, item)| (format!("{here}/{}", escape(k)), item)));
+            }
             _ => {}
         }
         if !here.is_empty() {
@@ -87,6 +111,11 @@ fn pointers(doc: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// `key` as one token of a JSON pointer (RFC 6901).
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 fn remove(doc: &mut Value, pointer: &str) {
@@ -105,29 +134,53 @@ fn remove(doc: &mut Value, pointer: &str) {
     }
 }
 
-/// `bytes` with one to four bytes overwritten or inserted, then maybe cut short: what a
-/// transfer, a disk or an attacker does to a file.
-pub fn damaged(bytes: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
-    let edits = prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<bool>()), 1..5);
-    (edits, proptest::option::of(any::<prop::sample::Index>())).prop_map(move |(edits, cut)| {
-        let mut out = bytes.clone();
-        for (at, byte, insert) in edits {
-            let i = at.index(out.len() + 1);
-            if insert || i == out.len() {
-                out.insert(i, byte);
+/// One to four bytes overwritten or inserted, then maybe a cut: what a transfer, a disk or
+/// an attacker does to a file. Positions are taken modulo the length at the time, so one
+/// damage applies to bytes of any length.
+#[derive(Debug, Clone)]
+pub struct Damage {
+    /// Where, which byte, and whether it is inserted (else it overwrites).
+    bytes: Vec<(prop::sample::Index, u8, bool)>,
+    /// Where the bytes are cut short, if they are.
+    cut: Option<prop::sample::Index>,
+}
+
+/// Any [`Damage`]: for bytes a property computes from its other inputs.
+pub fn damage() -> impl Strategy<Value = Damage> {
+    let bytes = prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<bool>()), 1..5);
+    (bytes, proptest::option::of(any::<prop::sample::Index>())).prop_map(|(bytes, cut)| Damage { bytes, cut })
+}
+
+impl Damage {
+    /// Damages `bytes` in place.
+    pub fn apply(&self, bytes: &mut Vec<u8>) {
+        for &(at, byte, insert) in &self.bytes {
+            let i = at.index(bytes.len() + 1);
+            if insert || i == bytes.len() {
+                bytes.insert(i, byte);
             } else {
-                out[i] = byte;
+                bytes[i] = byte;
             }
         }
-        if let Some(at) = cut {
-            out.truncate(at.index(out.len() + 1));
+        if let Some(at) = self.cut {
+            bytes.truncate(at.index(bytes.len() + 1));
         }
+    }
+}
+
+/// `bytes` with any [`Damage`].
+pub fn damaged(bytes: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    damage().prop_map(move |damage| {
+        let mut out = bytes.clone();
+        damage.apply(&mut out);
         out
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -138,5 +191,21 @@ mod tests {
         remove(&mut removed, "/a/1/b~1c");
         remove(&mut removed, "/a/0");
         assert_eq!(removed, serde_json::json!({"a": [{}], "d": "e"}));
+    }
+
+    #[test]
+    fn an_addition_goes_to_an_object_the_root_included_and_names_the_new_member() {
+        use proptest::strategy::ValueTree as _;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let at = any::<prop::sample::Index>().new_tree(&mut runner).unwrap().current();
+        // Documents with one object or none, so any position picks the same.
+        for (mut doc, pointer, added) in [
+            (json!({"a": [1]}), "/x~1y", json!({"a": [1], "x/y": null})),
+            (json!([1, {"b": 2}]), "/1/x~1y", json!([1, {"b": 2, "x/y": null}])),
+            (json!([1, 2]), "", json!([1, 2])),
+        ] {
+            assert_eq!(Edit::Add(at, "x/y".into(), Value::Null).apply(&mut doc), pointer);
+            assert_eq!(doc, added);
+        }
     }
 }

@@ -153,6 +153,12 @@ fn keep(mut part: impl io::Read, body: &mut Vec<u8>) -> Option<()> {
     }
 }
 
+/// A runtime for a client under test: two workers (the machine has two cores), I/O and
+/// timers.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
 /// Writes a whole response: `status` (e.g. `200 OK`), `headers`, and `body` with its length
 /// and `Connection: close`.
 pub fn respond(conn: &mut TcpStream, status: &str, headers: &[(&str, &str)], body: &[u8]) -> io::Result<()> {

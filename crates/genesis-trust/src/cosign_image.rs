@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use genesis_types::Digest;
 
-use crate::sigstore::{Artifact, CertificateIdentity, LogPolicy, Signer, TrustedRoot, verify_bundle};
+use crate::sigstore::{Artifact, CertificateIdentity, LogPolicy, Signer, SigstoreBundle, TrustedRoot, verify_bundle};
 use crate::{PublicKey, Result, TrustError};
 
 /// Annotation holding the base64 signature over the layer's payload.
@@ -81,22 +81,22 @@ fn verify_layer_signature(payload: &[u8], annotations: &BTreeMap<String, String>
             .get(REKOR_BUNDLE_ANNOTATION)
             .and_then(|b| serde_json::from_str(b).ok())
             .ok_or_else(|| refused(format!("keyless signature without a {REKOR_BUNDLE_ANNOTATION} log entry")))?;
-        let legacy = serde_json::json!({
+        let legacy = SigstoreBundle::from_json(serde_json::json!({
             "base64Signature": signature,
             "cert": STANDARD.encode(cert),
             "rekorBundle": rekor,
-        });
+        }))
+        .map_err(|e| e.to_string());
         let mut reasons = Vec::new();
         for identity in &signers.identities {
-            match verify_bundle(
-                &legacy,
-                Artifact::Bytes(payload),
-                Signer::Identity(identity),
-                Some(root),
-                LogPolicy::Require,
-            ) {
+            let verified = legacy.as_ref().map_err(Clone::clone).and_then(|bundle| {
+                let signer = Signer::Identity(identity);
+                verify_bundle(bundle, Artifact::Bytes(payload), signer, Some(root), LogPolicy::Require)
+                    .map_err(|e| e.to_string())
+            });
+            match verified {
                 Ok(v) => return Ok(v.signer),
-                Err(e) => reasons.push(e.to_string()),
+                Err(reason) => reasons.push(reason),
             }
         }
         return Err(refused(format!("no trusted identity signed it: {}", reasons.join("; "))));

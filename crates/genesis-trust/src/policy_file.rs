@@ -267,8 +267,10 @@ fn not_a_rollback(installed: &Installed, bom: &Bom, bom_blake3: &str, state: &Pa
 /// Takes the lock that makes reading, changing and writing the state one step, held until
 /// the file returned is dropped. It is a file beside the state (`<state>.lock`), not the
 /// state itself: the state is replaced by a rename, and a lock on a replaced file would
-/// exclude no one.
+/// exclude no one. A symlink planted at the lock's name is not followed (`O_NOFOLLOW`), so
+/// taking the lock never creates or opens a file elsewhere.
 fn lock_state(state: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let mut path = state.as_os_str().to_owned();
     path.push(".lock");
     let path = PathBuf::from(path);
@@ -276,6 +278,7 @@ fn lock_state(state: &Path) -> Result<std::fs::File> {
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
         .open(&path)
         .map_err(BundleError::io("opening the anti-rollback lock", &path))?;
     file.lock().map_err(BundleError::io("locking", &path))?;
@@ -403,7 +406,7 @@ mod tests {
     }
 
     #[test]
-    fn a_policy_with_an_empty_requirement_list_is_refused_naming_the_field() {
+    fn a_policy_with_an_empty_requirement_list_or_an_impossible_threshold_is_refused_naming_the_field() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("vendor.pub"), crate::PrivateKey::generate().public_key().to_pem()).unwrap();
         let policy = dir.path().join("trust.yaml");
@@ -411,6 +414,8 @@ mod tests {
             ("{allOf: []}", "require: allOf is empty"),
             ("[]", "require: a list of requirements is empty"),
             ("[sbom, {anyOf: []}]", "require: anyOf is empty"),
+            ("{threshold: 0, of: [sbom]}", "require: threshold is 0 but `of` names 1"),
+            ("[sbom, {threshold: 3, of: [sbom, provenance]}]", "require: threshold is 3 but `of` names 2"),
         ] {
             std::fs::write(&policy, format!("keys: [vendor.pub]\nrequire: {require}\n")).unwrap();
             let message = load(&policy).unwrap_err().to_string();
@@ -418,5 +423,15 @@ mod tests {
         }
         std::fs::write(&policy, "keys: [vendor.pub]\nrequire: {allOf: [sbom]}\n").unwrap();
         load(&policy).unwrap();
+    }
+
+    #[test]
+    fn the_state_lock_never_follows_a_symlink_planted_at_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("installed.json");
+        let victim = dir.path().join("victim");
+        std::os::unix::fs::symlink(&victim, dir.path().join("installed.json.lock")).unwrap();
+        assert!(lock_state(&state).is_err(), "a lock taken through a planted link");
+        assert!(!victim.exists(), "the lock created a file where the link points");
     }
 }

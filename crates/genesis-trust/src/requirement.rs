@@ -76,10 +76,12 @@ pub struct Evidence {
 }
 
 impl Requirement {
-    /// Refuses a requirement with an empty list anywhere in it, naming the field: an empty
-    /// all-of would hold for any bundle, and an empty any-of or threshold for none, so
-    /// either is a mistake in the policy, not a rule. The policy file calls this as it
-    /// loads; [`Requirement::evaluate`] fails closed on an empty list all the same.
+    /// Refuses a requirement that is a mistake in the policy, not a rule, naming the field:
+    /// an empty list anywhere in it (an empty all-of would hold for any bundle, and an empty
+    /// any-of or threshold for none), or a threshold outside 1 to the number of its
+    /// candidates (0 would hold for any bundle, more than the candidates for none). The
+    /// policy file calls this as it loads; [`Requirement::evaluate`] fails closed on each all
+    /// the same.
     pub fn validate(&self) -> Result<(), String> {
         let (field, parts) = match self {
             Requirement::Attestation(_) | Requirement::SignedBy { .. } => return Ok(()),
@@ -90,6 +92,12 @@ impl Requirement {
         };
         if parts.is_empty() {
             return Err(format!("{field} is empty: name at least one requirement in it, or leave it out"));
+        }
+        if let Requirement::Threshold { threshold, of } = self
+            && !(1..=of.len()).contains(threshold)
+        {
+            let n = of.len();
+            return Err(format!("threshold is {threshold} but `of` names {n}: make it between 1 and {n}"));
         }
         parts.iter().try_for_each(Requirement::validate)
     }
@@ -188,9 +196,10 @@ mod tests {
     }
 
     /// An empty list, at the top or nested, holds for no evidence at all and is refused with
-    /// the field it is in; the same lists with one member are well formed.
+    /// the field it is in, and so is a threshold of 0 or of more than its candidates; the
+    /// same lists with one member, and thresholds from 1 to the candidates, are well formed.
     #[test]
-    fn empty_lists_hold_nothing_and_are_refused_by_name() {
+    fn empty_lists_and_impossible_thresholds_hold_nothing_and_are_refused_by_name() {
         let cases = [
             ("allOf: []", "allOf: [sbom]", "allOf is empty"),
             ("[]", "[sbom]", "a list of requirements is empty"),
@@ -198,6 +207,17 @@ mod tests {
             ("{threshold: 1, of: []}", "{threshold: 1, of: [sbom]}", "the `of` of a threshold is empty"),
             ("[sbom, {allOf: []}]", "[sbom, {allOf: [sbom]}]", "allOf is empty"),
             ("{threshold: 1, of: [[]]}", "{threshold: 1, of: [[sbom]]}", "a list of requirements is empty"),
+            ("{threshold: 0, of: [sbom]}", "{threshold: 1, of: [sbom]}", "threshold is 0 but `of` names 1"),
+            (
+                "{threshold: 3, of: [sbom, provenance]}",
+                "{threshold: 2, of: [sbom, provenance]}",
+                "threshold is 3 but `of` names 2",
+            ),
+            (
+                "allOf: [sbom, {threshold: 2, of: [provenance]}]",
+                "allOf: [sbom, {threshold: 1, of: [provenance]}]",
+                "threshold is 2 but `of` names 1",
+            ),
         ];
         for (empty, filled, why) in cases {
             let (empty, filled) = (parse(empty), parse(filled));

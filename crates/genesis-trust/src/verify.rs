@@ -109,6 +109,7 @@ use crate::keys::{KeyFingerprint, decode_signature};
 use crate::policy::TrustPolicy;
 use crate::provenance::{ProvenanceSummary, verify_provenance};
 use crate::requirement::{Attestation, Evidence};
+use crate::sigstore::SigstoreBundle;
 use crate::{Result, TrustError};
 
 /// A bundle whose head has been read but whose signature has not been checked.
@@ -138,7 +139,7 @@ impl UnverifiedBundle {
 
     /// The count of payload bytes checked so far, for a progress display. Its total is set
     /// once the BOM is verified.
-    pub fn progress(&self) -> genesis_bundle::Progress {
+    pub fn progress(&self) -> genesis_bundle::ProgressCounter {
         self.reader.progress()
     }
 
@@ -337,6 +338,34 @@ pub struct AttestationReport {
     pub provenance: Option<ProvenanceSummary>,
 }
 
+/// A bundle whose attestations [`VerifiedBundle::check_attestations`] checked, its payload
+/// not streamed: what a re-load that finds every blob already in the registry holds. Only
+/// that method makes one, borrowing the bundle it checked, so the bundle it records as
+/// installed is that one and no other.
+pub struct AttestedBundle<'a> {
+    bundle: &'a VerifiedBundle,
+    report: AttestationReport,
+}
+
+impl AttestedBundle<'_> {
+    /// What the check established.
+    pub fn report(&self) -> &AttestationReport {
+        &self.report
+    }
+
+    /// Records the bundle, whose payload was not read, as installed in the policy's
+    /// anti-rollback state, if it has one.
+    pub fn mark_installed(&self) -> Result<()> {
+        self.bundle.policy.constraints().record_installed(&self.bundle.bom, &self.bundle.bom_blake3)
+    }
+}
+
+impl std::fmt::Debug for AttestedBundle<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttestedBundle").field("bundle", &self.bundle.path).field("report", &self.report).finish()
+    }
+}
+
 /// Everything a successful verification established, with its evidence.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -396,7 +425,7 @@ impl VerifiedBundle {
     }
 
     /// The count of payload bytes checked so far, for a progress display.
-    pub fn progress(&self) -> genesis_bundle::Progress {
+    pub fn progress(&self) -> genesis_bundle::ProgressCounter {
         self.reader.progress()
     }
 
@@ -427,8 +456,9 @@ impl VerifiedBundle {
     /// reads in place) and checked as the full pass checks it, against its signed SHA-256
     /// and for completeness against the BOM. The provenance was verified with the head. So
     /// `require: sbom` never passes on an SBOM nobody read. Not checked: the other payload
-    /// files, and the sidecars, which sign the whole archive.
-    pub fn check_attestations(&self) -> Result<AttestationReport> {
+    /// files, and the sidecars, which sign the whole archive. What it returns is the one way
+    /// to record this bundle as installed without reading its payload.
+    pub fn check_attestations(&self) -> Result<AttestedBundle<'_>> {
         let sbom = match crate::sbom::of_bundle(&self.bom) {
             Some(entry) => {
                 let stamp = self.reader.stamp();
@@ -437,14 +467,8 @@ impl VerifiedBundle {
             }
             None => None,
         };
-        Ok(AttestationReport { policy: self.decisions.clone(), sbom, provenance: self.provenance.clone() })
-    }
-
-    /// Records this bundle, whose payload was not read, as installed in the policy's
-    /// anti-rollback state, if it has one; only once its attestations checked out, so the
-    /// report of [`VerifiedBundle::check_attestations`] is asked for as the proof.
-    pub fn mark_installed(&self, _attested: &AttestationReport) -> Result<()> {
-        self.policy.constraints().record_installed(&self.bom, &self.bom_blake3)
+        let report = AttestationReport { policy: self.decisions.clone(), sbom, provenance: self.provenance.clone() };
+        Ok(AttestedBundle { bundle: self, report })
     }
 
     /// Streams the whole payload into a staging directory beside `target` and renames it to
@@ -550,9 +574,12 @@ fn check_cosign_bundle_sidecar(archive: &Path, digest: &FileDigest, policy: &Tru
     let Some(bytes) = read_sidecar(&path)? else {
         return Ok(Sidecar::Absent { path });
     };
-    let bundle: serde_json::Value = serde_json::from_slice(&bytes)
+    let doc: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| TrustError::SidecarFormat { path: path.clone(), reason: format!("not JSON ({e})") })?;
-    if policy.keys().iter().any(|k| crate::sigstore::verify_bundle_digest(&bundle, &digest.sha256, k).is_ok()) {
+    let verified = SigstoreBundle::from_json(doc).is_ok_and(|bundle| {
+        policy.keys().iter().any(|k| crate::sigstore::verify_bundle_digest(&bundle, &digest.sha256, k).is_ok())
+    });
+    if verified {
         Ok(Sidecar::Match { path })
     } else {
         Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() })

@@ -48,6 +48,12 @@ impl Digest {
         Digest { algorithm: Algorithm::Sha256, hex: to_hex(&bytes) }
     }
 
+    /// Parses the bare lowercase hex of a SHA-256 (the form `sha256sum` writes and some wire
+    /// formats carry) through the same parser as `sha256:<hex>`.
+    pub fn from_sha256_hex(hex: &str) -> Result<Digest, TypeError> {
+        format!("sha256:{hex}").parse()
+    }
+
     /// The algorithm part.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
@@ -148,5 +154,15 @@ mod tests {
         assert_eq!(serde_json::from_str::<Digest>(&json).unwrap(), d);
         assert!(serde_json::from_str::<Digest>("\"sha256:xyz\"").is_err());
         assert_eq!(d.blob_path(), format!("blobs/sha256/{}", "ab".repeat(32)));
+    }
+
+    #[test]
+    fn bare_sha256_hex_goes_through_the_same_parser() {
+        let d = Digest::from_sha256_hex(&"ab".repeat(32)).unwrap();
+        assert_eq!(d, Digest::from_sha256_bytes([0xab; 32]));
+        let short = "ab".repeat(31);
+        for bad in ["", "AB", "sha256:ab", short.as_str()] {
+            assert!(Digest::from_sha256_hex(bad).is_err(), "{bad}");
+        }
     }
 }

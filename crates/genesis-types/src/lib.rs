@@ -27,6 +27,14 @@ pub use path::BundlePath;
 pub use platform::Platform;
 pub use reference::{DEFAULT_REGISTRY, ImageReference};
 
+/// The `tracing` target of an endpoint a library learns while it runs (a token service a
+/// registry names, a chart host an index names, where a redirect leads) rather than from
+/// its configuration. Such an event is a warning with an `endpoint` field (the origin, e.g.
+/// `https://auth.example`) and says who named it, logged before the endpoint is contacted;
+/// the binaries print it beside the start-up line naming what a run contacts and add it to
+/// that list, so no endpoint is contacted unnamed.
+pub const EGRESS_TARGET: &str = "genesis::egress";
+
 /// Why a value was refused at the boundary.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]

@@ -306,12 +306,16 @@ fn a_chart_on_another_host_than_its_repository_is_fetched_without_credentials_an
     let fetched = elsewhere.seen();
     assert_eq!(fetched.len(), 1, "{fetched:?}");
     assert_eq!(fetched[0].header("authorization"), None, "credentials leaked to another host: {fetched:?}");
-    // And the run says it contacted a host the spec does not name.
+    // And the run names the host the spec does not name, beside its start-up line and in
+    // the report's endpoints.
     let announced = format!(
-        "contacting chart host http://127.0.0.1:{} named by index.yaml of http://127.0.0.1:{}",
+        "bundle-builder: network: contacting chart host http://127.0.0.1:{} named by index.yaml of http://127.0.0.1:{}",
         elsewhere.port, repo.port
     );
     assert!(text(&out.stderr).contains(&announced), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let learned = serde_json::json!(format!("http://127.0.0.1:{}", elsewhere.port));
+    assert!(report["endpoints"].as_array().unwrap().contains(&learned), "{report}");
 }
 
 #[test]

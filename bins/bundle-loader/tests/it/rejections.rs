@@ -1,15 +1,10 @@
 //! Every fixture case is refused with its own error, by `verify` and by `extract`, and
 //! `extract` leaves no output directory and no staging directory behind.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use crate::{case, extract, listing, loader, text, verify};
 
-use genesis_bundle::{Bom, Compression, Content, WriteOptions};
-use genesis_types::BundlePath;
-
-use crate::{ARCHIVE, case, extract, fixtures, listing, loader, text, verify};
-
-/// (fixture case, what the error must say).
+/// (fixture case, what the error must say: fragments in that order, `…` standing for what
+/// lies between them, such as a digest).
 const CASES: &[(&str, &str)] = &[
     (
         "unsigned",
@@ -32,7 +27,7 @@ const CASES: &[(&str, &str)] = &[
     ("truncated", "archive is truncated"),
     ("trailing-garbage", "bytes of trailing data"),
     ("decompression-bomb", "limit exceeded: decompression ratio"),
-    ("blob-name-mismatch", "a blob's name must be its digest"),
+    ("blob-name-mismatch", "bom.json is invalid: oci/blobs/sha256/…a blob's name must be its digest"),
     ("oversized-bom", "limit exceeded: bom.json size (16777217 > 16777216)"),
     ("signature-from-other-bundle", "BOM signature does not verify against any trusted key"),
     ("provenance-from-other-bundle", "SLSA provenance refused: its subject"),
@@ -43,12 +38,24 @@ const CASES: &[(&str, &str)] = &[
     ("cosign-bundle-other-key", ".cosign.bundle: detached signature does not verify"),
 ];
 
+/// Whether `stderr` says `expected`, a line of [`CASES`].
+fn says(stderr: &str, expected: &str) -> bool {
+    let mut rest = stderr;
+    expected.split('…').all(|fragment| match rest.find(fragment) {
+        Some(at) => {
+            rest = &rest[at + fragment.len()..];
+            true
+        }
+        None => false,
+    })
+}
+
 #[test]
 fn verify_refuses_every_case_with_its_error() {
     for (name, expected) in CASES {
         let out = verify(&case(name), &[]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(expected), "{name}: expected {expected:?} in {}", text(&out.stderr));
+        assert!(says(&text(&out.stderr), expected), "{name}: expected {expected:?} in {}", text(&out.stderr));
         assert!(out.stdout.is_empty(), "{name}: nothing on stdout for a failure in text mode");
     }
 }
@@ -60,56 +67,9 @@ fn extract_refuses_every_case_and_leaves_nothing() {
         let target = parent.path().join("out");
         let out = extract(&case(name), &target);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(expected), "{name}: {}", text(&out.stderr));
+        assert!(says(&text(&out.stderr), expected), "{name}: {}", text(&out.stderr));
         assert!(listing(parent.path()).is_empty(), "{name}: left {:?}", listing(parent.path()));
     }
-}
-
-/// The good bundle with the contents of two OCI blobs swapped and the BOM signed again by
-/// the trusted key: every entry's size and sha256 match the BOM, only the names lie, so
-/// `serve` would advertise one digest and send the other's bytes. Built here the way
-/// `cargo xtask fixtures` builds the `blob-name-mismatch` case.
-fn blob_name_mismatch(dir: &Path) -> PathBuf {
-    let good = case("good");
-    let payload = dir.join("good");
-    let out = extract(&good, &payload);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut head = genesis_bundle::ArchiveReader::open_head(&good, &Default::default()).unwrap();
-    let mut bom = Bom::parse(&head.read_head().unwrap().bom, &Default::default()).unwrap();
-    let blobs: Vec<usize> =
-        (0..bom.files.len()).filter(|&i| bom.files[i].path.as_str().starts_with("oci/blobs/sha256/")).take(2).collect();
-    let (a, b) = (bom.files[blobs[0]].clone(), bom.files[blobs[1]].clone());
-    let mut contents: BTreeMap<BundlePath, Content> =
-        bom.files.iter().map(|f| (f.path.clone(), Content::File(payload.join(f.path.as_str())))).collect();
-    for (named, holding) in [(&a, &b), (&b, &a)] {
-        let f = bom.files.iter_mut().find(|f| f.path == named.path).unwrap();
-        (f.size, f.sha256) = (holding.size, holding.sha256.clone());
-        contents.insert(named.path.clone(), Content::File(payload.join(holding.path.as_str())));
-    }
-    let bom_bytes = bom.to_bytes();
-    let key = genesis_trust::PrivateKey::from_pem_file(&fixtures().join("keys/test.key")).unwrap();
-    let signature = genesis_trust::encode_signature(&key.sign(&bom_bytes));
-    let archive = dir.join(ARCHIVE);
-    let options = WriteOptions { compression: Compression::Zstd, mtime: 1_735_689_600, progress: Default::default() };
-    let file = std::fs::File::create(&archive).unwrap();
-    genesis_bundle::write_bundle(file, &bom, &bom_bytes, &signature, None, &contents, options).unwrap();
-    archive
-}
-
-#[test]
-fn a_blob_whose_content_is_not_its_name_is_refused_by_verify_and_extract() {
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = blob_name_mismatch(dir.path());
-    let out = verify(&bundle, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("bom.json is invalid: oci/blobs/sha256/"), "{stderr}");
-    assert!(stderr.contains("a blob's name must be its digest"), "{stderr}");
-    let parent = tempfile::tempdir().unwrap();
-    let out = extract(&bundle, &parent.path().join("out"));
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("a blob's name must be its digest"), "{}", text(&out.stderr));
-    assert!(listing(parent.path()).is_empty(), "left {:?}", listing(parent.path()));
 }
 
 #[test]

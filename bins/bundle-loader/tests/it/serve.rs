@@ -258,7 +258,7 @@ pub fn bundle_with_referrer(dir: &Path) -> (PathBuf, String, String) {
 /// A bundle with one image (`example.com/demo/app:1`) whose layer is 32 MiB of
 /// incompressible bytes, more than socket buffers and a response's frames in flight hold:
 /// `(archive, layer digest, config digest)`.
-fn bundle_with_big_layer(dir: &Path) -> (PathBuf, String, String) {
+pub fn bundle_with_big_layer(dir: &Path) -> (PathBuf, String, String) {
     // xorshift64: reproducible, and zstd finds nothing to compress.
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let bytes: Vec<u8> = (0..(32 << 20) / 8)
@@ -343,7 +343,7 @@ print(json.dumps({{"tags": tags, "layer": layer["digest"], "got": "sha256:" + ha
 
 #[test]
 fn under_ulimit_1024_serve_still_answers_while_1100_idle_sockets_are_open() {
-    raise_open_files_limit();
+    raise_open_files_limit(1_200);
     let mut server = Server::start_with(&case("good"), None, &[], Some(1024));
     let idle = idle_sockets(server.port, 1100);
     assert_eq!(idle.len(), 1100, "every connection is accepted, if only to be closed");
@@ -355,7 +355,8 @@ fn under_ulimit_1024_serve_still_answers_while_1100_idle_sockets_are_open() {
 
 #[test]
 fn downloads_that_stop_reading_do_not_stall_other_clients() {
-    raise_open_files_limit();
+    // The server inherits the limit: 1,000 connections and 1,000 responses at once.
+    raise_open_files_limit(2_100);
     let dir = tempfile::tempdir().unwrap();
     let (archive, layer, config) = bundle_with_big_layer(dir.path());
     // More stalled downloads than the blocking pool has threads (512), all let in: what is
@@ -370,4 +371,48 @@ fn downloads_that_stop_reading_do_not_stall_other_clients() {
     }
     assert!(started.elapsed() < Duration::from_secs(10), "answered in {:?}", started.elapsed());
     drop(stalled);
+}
+
+#[test]
+fn under_ulimit_256_serve_asked_for_2000_connections_still_answers_while_600_idle_sockets_are_open() {
+    raise_open_files_limit(700);
+    // 2,000 connections do not fit 256 descriptors: the server must lower its caps to fit,
+    // or it runs out of descriptors with nothing to make room.
+    let mut server = Server::start_with(&case("good"), None, &["--max-connections", "2000"], Some(256));
+    let idle = idle_sockets(server.port, 600);
+    let status = get_status_within(server.port, "/v2/", &[], Duration::from_secs(20)).unwrap_or_default();
+    assert!(status.starts_with("HTTP/1.1 200"), "/v2/ with 600 idle sockets open: {status:?}");
+    assert!(server.child.try_wait().unwrap().is_none(), "serve exited");
+    drop(idle);
+}
+
+#[test]
+fn downloads_multiplexed_over_http2_that_take_nothing_do_not_stop_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, layer, _) = bundle_with_big_layer(dir.path());
+    // Under 256 descriptors, a descriptor per download runs out long before 300 downloads.
+    let mut server = Server::start_with(&archive, None, &[], Some(256));
+    let url = format!("http://127.0.0.1:{}/v2/demo/app/blobs/{layer}", server.port);
+    // 300 downloads of the 32 MiB layer at a byte a second, multiplexed over HTTP/2 (prior
+    // knowledge, no TLS): their streams soon get no flow-control credit.
+    let mut curl = Command::new("curl");
+    curl.args(["-s", "--http2-prior-knowledge", "--parallel", "--parallel-max", "300", "--limit-rate", "1"]);
+    for _ in 0..300 {
+        curl.args(["-o", "/dev/null", &url]);
+    }
+    let mut downloads = curl.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("curl must be installed");
+    // Time for the downloads to start and stall.
+    std::thread::sleep(Duration::from_secs(3));
+    let started = Instant::now();
+    let status = loop {
+        let status = get_status(server.port, "/v2/", &[]).unwrap_or_default();
+        if status.starts_with("HTTP/1.1 200") || started.elapsed() > Duration::from_secs(20) {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.starts_with("HTTP/1.1 200"), "/v2/ with 300 stalled HTTP/2 downloads: {status:?}");
+    assert!(server.child.try_wait().unwrap().is_none(), "serve exited");
+    let _ = downloads.kill();
+    let _ = downloads.wait();
 }

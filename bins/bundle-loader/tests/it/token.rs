@@ -115,6 +115,12 @@ fn bearer_tokens_from_the_registrys_realm() {
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(v["images"][0]["blobs"]["uploaded"], 4);
+    // The token service is on a host the command line does not name: the run names it.
+    let realm = format!("http://127.0.0.1:{port}");
+    let announced =
+        format!("bundle-loader: network: contacting token service {realm} named by registry {}", registry.host());
+    assert_eq!(text(&ok.stderr).matches(&announced).count(), 1, "{}", text(&ok.stderr));
+    assert!(v["endpoints"].as_array().unwrap().contains(&serde_json::json!(realm)), "{v}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use std::process::{Command, Output};
 
+use genesis_testkit::http::{StandIn, respond};
 use genesis_testkit::services::{MotoS3, Postgres};
 use genesis_testkit::text;
 
@@ -128,9 +129,13 @@ fn suite(backend: Backend) {
     let beta_pull = beta_client.run(&["pull", "0.1.0", "--output-dir", out.path().join("beta").to_str().unwrap()]);
     assert_eq!(beta_pull.status.code(), Some(4), "no entitled release 0.1.0: {}", text(&beta_pull.stderr));
 
-    // Exports: byte-identical across two builds, readable by skopeo, scoped to the organisation.
+    // Exports: byte-identical across two builds (two organisations': a second request of one
+    // organisation is answered with its ready pack), readable by skopeo, scoped to the
+    // organisation.
+    let gamma = portal.org_with_key("gamma", &["export:read", "export:write"]);
+    portal.admin_ok(&["entitle", "--org", "gamma", "--versions", "0.1.*"]);
     let (first, pack) = export_pack(&portal, &key);
-    let (second, pack_again) = export_pack(&portal, &key);
+    let (second, pack_again) = export_pack(&portal, &gamma);
     assert_ne!(first["exportId"], second["exportId"]);
     assert_eq!(pack, pack_again, "the pack is byte-stable");
     assert_eq!(first["rootHash"], second["rootHash"]);
@@ -189,7 +194,7 @@ fn suite(backend: Backend) {
 
     let log = portal.log();
     assert!(log.contains(&format!("\"exportId\":{}", first["exportId"])), "{log}");
-    for k in [&key, &reader, &beta] {
+    for k in [&key, &reader, &beta, &gamma] {
         assert!(!log.contains(k.as_str()), "the log holds a key");
     }
 }
@@ -218,10 +223,30 @@ fn on_an_s3_compatible_store() {
     let keys = s3.object_keys();
     assert!(keys.contains(&"releases/genesis/0.1.0/demo-0.1.0.tar.zst".to_owned()), "{keys:?}");
     assert_eq!(
-        keys.iter().filter(|k| k.starts_with("exports/acme/")).count(),
-        3,
-        "two exports through the API, one through genesis: {keys:?}"
+        (
+            keys.iter().filter(|k| k.starts_with("exports/acme/")).count(),
+            keys.iter().filter(|k| k.starts_with("exports/")).count()
+        ),
+        (1, 2),
+        "one pack per organisation: acme's (the one `genesis export-pack` got too) and gamma's: {keys:?}"
     );
+}
+
+#[test]
+fn an_s3_endpoint_that_redirects_sends_the_portal_nowhere_else() {
+    // Where the endpoint sends every request: a host the portal never announced.
+    let elsewhere = Trap::start();
+    let location = format!("{}/genesis-portal/elsewhere", elsewhere.url());
+    let s3 =
+        StandIn::start(move |_, conn| respond(conn, "307 Temporary Redirect", &[("Location", location.as_str())], b""));
+    let portal = Portal::new(Backend { s3: Some((s3.url(), "genesis-portal".into())), ..Backend::default() });
+    let files = tempfile::tempdir().unwrap();
+    let refused = portal.publish("0.1.0", &[&release_files(files.path())], "test.pub");
+    let stderr = text(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("307 Temporary Redirect"), "the redirect is the error: {stderr}");
+    assert!(!s3.seen().is_empty(), "the S3 endpoint was never asked: {stderr}");
+    assert_eq!(elsewhere.hits(), 0, "the portal followed a redirect to a host it never announced");
 }
 
 /// `publish` of the demo release with only `env` to configure an S3 store in the bucket

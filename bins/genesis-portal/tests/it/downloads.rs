@@ -219,7 +219,8 @@ fn fifty_concurrent_downloads_keep_server_memory_bounded() {
 
 #[test]
 fn downloads_that_stop_reading_do_not_stall_other_clients() {
-    raise_open_files_limit();
+    // The portal inherits the limit: 1,000 connections and 1,000 responses at once.
+    raise_open_files_limit(2_100);
     // More stalled downloads than the blocking pool has threads (512), all let in: what is
     // tested is how a response waits for its client, not the connection limit.
     let (portal, key, _files) = portal_with_payload_serving(&["--max-connections", "1000"]);

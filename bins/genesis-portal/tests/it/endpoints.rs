@@ -1,6 +1,6 @@
 //! Every admin command says first, on stderr and whatever `RUST_LOG` says, the network
-//! endpoints it may contact: none on the embedded defaults, the database (never its
-//! password) when it is PostgreSQL.
+//! endpoints it may contact: none on the embedded defaults, the database (where it connects,
+//! never its password) when it is PostgreSQL.
 
 use std::net::TcpListener;
 
@@ -35,13 +35,19 @@ fn an_admin_command_names_its_postgresql_database_first_without_the_password() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || listener.incoming().for_each(drop));
-    let database_url = format!("postgres://genesis:s3cret@127.0.0.1:{port}/portal");
-    let portal = Portal::new(Backend { database_url: Some(database_url), ..Backend::default() });
-    let (line, out) = first_line(&portal, &["org", "list"]);
-    assert!(!out.status.success());
-    assert_eq!(
-        line,
-        format!("genesis-portal: network: this run contacts only postgres://genesis:***@127.0.0.1:{port}/portal")
-    );
-    assert!(!text(&out.stderr).contains("s3cret"), "{}", text(&out.stderr));
+    let announced = format!("postgres://genesis@127.0.0.1:{port}/portal");
+    for database_url in [
+        format!("postgres://genesis:s3cret@127.0.0.1:{port}/portal"),
+        // Password parameters are left out; the host and port parameters, which are where
+        // sqlx connects, are what is named.
+        format!(
+            "postgres://genesis@db.example.invalid:5432/portal?password=s3cret&sslpassword=s3cret&host=127.0.0.1&port={port}"
+        ),
+    ] {
+        let portal = Portal::new(Backend { database_url: Some(database_url.clone()), ..Backend::default() });
+        let (line, out) = first_line(&portal, &["org", "list"]);
+        assert!(!out.status.success(), "{database_url}");
+        assert_eq!(line, format!("genesis-portal: network: this run contacts only {announced}"), "{database_url}");
+        assert!(!text(&out.stderr).contains("s3cret"), "{database_url}: {}", text(&out.stderr));
+    }
 }

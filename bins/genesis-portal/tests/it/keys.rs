@@ -1,5 +1,7 @@
-//! License keys: expired, revoked, malformed and other organisations' keys are refused, and a
-//! refused login stores nothing.
+//! License keys: expired, revoked, malformed and other organisations' keys are refused, a
+//! refused login stores nothing, and a key whose one-time secret nobody could read is an error.
+
+use std::process::Stdio;
 
 use genesis_testkit::text;
 
@@ -99,4 +101,39 @@ fn login_reads_the_key_from_the_environment_and_stores_it_for_the_user_alone() {
     let logout = client.run(&["logout"]);
     assert!(logout.status.success());
     assert!(!stored.exists());
+}
+
+/// The key ids `key list --org acme` shows.
+fn key_ids(portal: &Portal) -> Vec<String> {
+    let list = portal.admin_ok(&["key", "list", "--org", "acme"]);
+    list.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_owned).collect()
+}
+
+#[test]
+fn a_key_whose_secret_meets_a_closed_pipe_fails_the_command_and_names_the_key_to_revoke() {
+    let portal = Portal::new(Backend::default());
+    portal.admin_ok(&["org", "create", "acme"]);
+    for output in ["text", "json"] {
+        let before = key_ids(&portal);
+        // As in `genesis-portal key create … | true` when `true` is done first.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = portal
+            .command()
+            .args(["key", "create", "--org", "acme", "--output", output])
+            .env("RUST_LOG", "off")
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{output}: the secret was lost and the command succeeded: {stderr}");
+        let created: Vec<String> = key_ids(&portal).into_iter().filter(|id| !before.contains(id)).collect();
+        let [id] = created.as_slice() else { panic!("{output}: one key created, not {created:?}") };
+        assert!(
+            stderr.contains(&format!("key {id} was created but its secret could not be shown"))
+                && stderr.contains(&format!("`genesis-portal key revoke {id}`")),
+            "{output}: {stderr}"
+        );
+    }
 }

@@ -136,6 +136,14 @@ impl Portal {
         wait_for(self.port);
     }
 
+    /// Stops the server as a crash or `kill -9` would: SIGKILL, nothing cleaned up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.server.as_ref().expect("serving").id()
@@ -180,10 +188,7 @@ impl Portal {
 
 impl Drop for Portal {
     fn drop(&mut self) {
-        if let Some(mut child) = self.server.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill();
     }
 }
 

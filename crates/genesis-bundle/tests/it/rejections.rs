@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::Write as _;
-use std::os::unix::fs::FileExt as _;
+use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -319,33 +319,61 @@ fn forged_table(frames: &[FrameEntry]) -> Vec<u8> {
     [bytes, table.encode()].concat()
 }
 
-/// A sparse archive of `compressed` bytes of frame (only its zstd magic written) closed by
-/// a seek table declaring one frame of that size.
-fn forged_frame(dir: &Path, compressed: u32, decompressed: u32) -> PathBuf {
+/// A sparse archive of `frames` (only the first one's zstd magic written) closed by a seek
+/// table declaring them, so the frames tile the file exactly whatever sizes they claim.
+/// Fails, with the reason, where `dir` keeps no sparse files: the file is as large as the
+/// table claims (gigabytes).
+pub(crate) fn forged_archive(dir: &Path, frames: &[FrameEntry]) -> PathBuf {
+    assert_sparse_files(dir);
     let path = dir.join("forged.tar.zst");
     let file = File::create(&path).unwrap();
     file.write_all_at(&[0x28, 0xb5, 0x2f, 0xfd], 0).unwrap();
-    let table = SeekTable { frames: vec![FrameEntry { compressed, decompressed }] };
-    file.write_all_at(&table.encode(), u64::from(compressed)).unwrap();
+    let table = SeekTable { frames: frames.to_vec() };
+    file.write_all_at(&table.encode(), table.compressed_len()).unwrap();
     path
 }
 
-/// Set in the child [`capped_child`] starts.
+/// [`forged_archive`] of one frame.
+fn forged_frame(dir: &Path, compressed: u32, decompressed: u32) -> PathBuf {
+    forged_archive(dir, &[FrameEntry { compressed, decompressed }])
+}
+
+/// Set in the child [`capped_child`] starts, to its cap in bytes.
 const CAPPED: &str = "GENESIS_TEST_CAPPED_CHILD";
 
 /// Whether this process is the capped child. Otherwise runs `test` (this binary's test of
 /// that name) again in a child whose address space `ulimit -v` caps at `bytes`, and
 /// asserts it passed there: an allocation past the cap aborts the child.
+///
+/// What this needs of the machine is checked, and a test that lacks it fails with the
+/// reason (on CI a missing capability is a failure, not a skip): a `sh` whose `ulimit -v`
+/// the kernel enforces (Linux does, macOS does not), which the child checks by reserving
+/// twice its cap; and no sanitizer, whose shadow memory (terabytes of address space
+/// reserved at start) no capped child can hold.
 fn capped_child(test: &str, bytes: u64) -> bool {
-    if std::env::var_os(CAPPED).is_some() {
+    if let Some(cap) = std::env::var_os(CAPPED) {
+        let past_cap = 2 * cap.to_str().and_then(|c| c.parse::<usize>().ok()).expect("the cap in bytes");
+        assert!(
+            Vec::<u8>::new().try_reserve_exact(past_cap).is_err(),
+            "`ulimit -v` did not cap this process: {past_cap} bytes could be reserved. This test needs a sh \
+             and a kernel that enforce it (Linux)"
+        );
         return true;
+    }
+    if let Some(reserved) = address_space() {
+        assert!(
+            reserved < 1 << 40,
+            "this process reserves {} GiB of address space, the shadow memory of a sanitizer: no child capped at \
+             {bytes} bytes can start. Run this test without a sanitizer",
+            reserved >> 30
+        );
     }
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -v {} && exec \"$0\" --exact \"$1\" --nocapture --test-threads=1", bytes >> 10))
         .arg(std::env::current_exe().unwrap())
         .arg(test)
-        .env(CAPPED, "1")
+        .env(CAPPED, bytes.to_string())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -356,6 +384,29 @@ fn capped_child(test: &str, bytes: u64) -> bool {
         String::from_utf8_lossy(&out.stderr)
     );
     false
+}
+
+/// The address space this process has reserved (`VmSize`), where `/proc` tells it.
+fn address_space() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmSize:"))?.trim().strip_suffix("kB")?.trim();
+    kib.parse::<u64>().ok().map(|kib| kib << 10)
+}
+
+/// Fails, with the reason, unless files in `dir` can be sparse: a forged archive that
+/// claims gigabytes must take no disk, or forging it writes gigabytes of zeros.
+fn assert_sparse_files(dir: &Path) {
+    let path = dir.join("sparse-probe");
+    let probe = File::create(&path).unwrap();
+    probe.write_all_at(&[1], 64 << 20).unwrap();
+    let on_disk = probe.metadata().unwrap().blocks() * 512;
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        on_disk < 1 << 20,
+        "{} keeps no sparse files (a 64 MiB file with one byte written takes {on_disk} bytes): set TMPDIR to a \
+         filesystem that does (ext4, xfs, btrfs, tmpfs)",
+        dir.display()
+    );
 }
 
 #[test]

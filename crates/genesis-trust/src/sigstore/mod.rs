@@ -14,6 +14,7 @@ pub use transparency::TrustedRoot;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::{PublicKey, Result, TrustError};
@@ -104,7 +105,7 @@ pub fn verify_dsse(envelope: &serde_json::Value, key: &PublicKey, artifact: Opti
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    genesis_bundle::sha256(bytes).hex().to_owned()
 }
 
 /// The key-signed sigstore bundle (v0.3) of an artifact whose SHA-256 is `digest`, as
@@ -121,9 +122,33 @@ pub fn key_bundle(key: &PublicKey, digest: &[u8; 32], signature_der: &[u8]) -> s
     })
 }
 
+/// A sigstore bundle (v0.1, v0.2, v0.3, or cosign's legacy bundle), read once: cosign's
+/// legacy shape is mapped onto a v0.1 bundle here, and the typed form `sigstore-verify`
+/// checks is deserialised from that same document, never printed back to text and parsed
+/// again. Every verification of the bundle takes this.
+#[derive(Debug, Clone)]
+pub struct SigstoreBundle {
+    /// The bundle as JSON (legacy mapped onto v0.1): the shape checks and the air-gap key
+    /// mode read it.
+    doc: serde_json::Value,
+    /// `sigstore-verify`'s typed bundle, or why the document is not one: only the
+    /// transparency path needs it, and reports the reason.
+    typed: std::result::Result<sigstore_verify::types::Bundle, String>,
+}
+
+impl SigstoreBundle {
+    /// Reads a bundle from its parsed JSON. Refused here: a legacy bundle whose log entry
+    /// cannot be mapped.
+    pub fn from_json(doc: serde_json::Value) -> Result<SigstoreBundle> {
+        let doc = if legacy::is_legacy(&doc) { legacy::to_v01_bundle(&doc)? } else { doc };
+        let typed = sigstore_verify::types::Bundle::deserialize(&doc).map_err(|e| e.to_string());
+        Ok(SigstoreBundle { doc, typed })
+    }
+}
+
 /// Verifies a key-signed sigstore bundle over an artifact known by its SHA-256 (streamed
 /// elsewhere), in the air-gap key mode: the signature alone decides.
-pub fn verify_bundle_digest(bundle: &serde_json::Value, digest: &[u8; 32], key: &PublicKey) -> Result<()> {
+pub fn verify_bundle_digest(bundle: &SigstoreBundle, digest: &[u8; 32], key: &PublicKey) -> Result<()> {
     verify_with_key_only(bundle, Artifact::Sha256(digest), key).map(drop)
 }
 
@@ -251,24 +276,18 @@ fn content_kind(bundle: &serde_json::Value) -> String {
 /// against `root`; a keyless bundle always needs `root`. With [`LogPolicy::IgnoreUnsafe`]
 /// and a key, the signature alone decides (the air-gap shape).
 pub fn verify_bundle(
-    bundle: &serde_json::Value,
+    bundle: &SigstoreBundle,
     artifact: Artifact<'_>,
     signer: Signer<'_>,
     root: Option<&TrustedRoot>,
     log: LogPolicy,
 ) -> Result<BlobVerdict> {
-    let converted;
-    let bundle = if legacy::is_legacy(bundle) {
-        converted = legacy::to_v01_bundle(bundle)?;
-        &converted
-    } else {
-        bundle
-    };
-    let media_type = bundle["mediaType"].as_str().unwrap_or_default();
+    let doc = &bundle.doc;
+    let media_type = doc["mediaType"].as_str().unwrap_or_default();
     if !media_type.starts_with("application/vnd.dev.sigstore.bundle") {
         return Err(invalid(format!("unknown media type {media_type:?}")));
     }
-    let material = &bundle["verificationMaterial"];
+    let material = &doc["verificationMaterial"];
     let has_certificate = material.get("certificate").is_some() || material.get("x509CertificateChain").is_some();
     let has_log = material["tlogEntries"].as_array().is_some_and(|a| !a.is_empty())
         || material["timestampVerificationData"]["rfc3161Timestamps"].as_array().is_some_and(|a| !a.is_empty());
@@ -289,7 +308,8 @@ pub fn verify_bundle(
 }
 
 /// The air-gap key mode: the signature (or DSSE envelope) and the message digest, nothing else.
-fn verify_with_key_only(bundle: &serde_json::Value, artifact: Artifact<'_>, key: &PublicKey) -> Result<BlobVerdict> {
+fn verify_with_key_only(bundle: &SigstoreBundle, artifact: Artifact<'_>, key: &PublicKey) -> Result<BlobVerdict> {
+    let bundle = &bundle.doc;
     if let Some(ms) = bundle.get("messageSignature") {
         let sha256 =
             artifact.sha256().ok_or_else(|| invalid("a message signature needs the artifact or its SHA-256"))?;

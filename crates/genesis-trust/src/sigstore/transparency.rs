@@ -2,15 +2,15 @@
 //! Rekor inclusion proofs with signed checkpoints, signed entry timestamps, RFC 3161
 //! timestamps — by `sigstore-verify` (the sigstore-rust project), offline against a pinned
 //! `trusted_root.json`. It is the one Rust verifier that gave the expected verdict on every
-//! keyless and logged vector we hold (see ARCHITECTURE.md); its default features have no
+//! keyless and logged vector we hold (docs/decisions/0003); its default features have no
 //! HTTP client and no async runtime.
 
 use std::path::Path;
 
-use sigstore_verify::types::{ArtifactDigest, Bundle, DerPublicKey, HashAlgorithm};
+use sigstore_verify::types::{ArtifactDigest, DerPublicKey, HashAlgorithm};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier};
 
-use super::{Artifact, BlobVerdict, CertificateIdentity, LogPolicy, SubjectMatcher, invalid};
+use super::{Artifact, BlobVerdict, CertificateIdentity, LogPolicy, SigstoreBundle, SubjectMatcher, invalid};
 use crate::{PublicKey, Result, TrustError};
 
 /// A pinned sigstore trust root (`trusted_root.json`): Fulcio CAs, Rekor and CT log keys,
@@ -42,13 +42,13 @@ impl TrustedRoot {
 /// Verifies `bundle` with everything sigstore's default policy requires (or, with
 /// [`LogPolicy::IgnoreUnsafe`], without the log for a certificate).
 pub(super) fn verify(
-    bundle: &serde_json::Value,
+    bundle: &SigstoreBundle,
     artifact: Artifact<'_>,
     signer: Signer<'_>,
     root: &TrustedRoot,
     log: LogPolicy,
 ) -> Result<BlobVerdict> {
-    let parsed = Bundle::from_json(&bundle.to_string()).map_err(|e| invalid(format!("not a sigstore bundle ({e})")))?;
+    let parsed = bundle.typed.as_ref().map_err(|e| invalid(format!("not a sigstore bundle ({e})")))?;
     let verifier = Verifier::new(&root.root).map_err(|e| invalid(format!("trusted root {}: {e}", root.origin)))?;
     let input: sigstore_verify::types::Artifact<'_> = match artifact {
         Artifact::Bytes(bytes) => bytes.into(),
@@ -63,7 +63,7 @@ pub(super) fn verify(
             if log == LogPolicy::IgnoreUnsafe {
                 policy = policy.skip_tlog_unsafe();
             }
-            (verifier.verify(input, &parsed, &policy).map_err(refused)?, format!("key {}", key.fingerprint()))
+            (verifier.verify(input, parsed, &policy).map_err(refused)?, format!("key {}", key.fingerprint()))
         }
         Signer::Identity(identity) => {
             let mut policy = match &identity.subject {
@@ -73,7 +73,7 @@ pub(super) fn verify(
             if log == LogPolicy::IgnoreUnsafe {
                 policy = policy.skip_tlog_unsafe();
             }
-            let result = verifier.verify(input, &parsed, &policy).map_err(refused)?;
+            let result = verifier.verify(input, parsed, &policy).map_err(refused)?;
             let san = result.identity().map(|s| s.as_str().to_owned()).unwrap_or_default();
             if !identity.subject.matches(&san) {
                 return Err(invalid(format!("certificate identity {san:?} does not match {}", identity.subject)));
@@ -95,7 +95,7 @@ fn digest(algorithm: HashAlgorithm, bytes: Vec<u8>) -> Result<ArtifactDigest> {
 }
 
 fn verdict(
-    bundle: &serde_json::Value,
+    bundle: &SigstoreBundle,
     signer: String,
     result: &VerificationResult,
     artifact: Artifact<'_>,
@@ -103,7 +103,7 @@ fn verdict(
     let times: Vec<String> = result.verified_timestamps().iter().map(ToString::to_string).collect();
     BlobVerdict {
         signer,
-        content: super::content_kind(bundle),
+        content: super::content_kind(&bundle.doc),
         artifact: artifact.describe(),
         transparency_log: result.tlog_verified(),
         integrated_time: result.integrated_time().map(|t| t.to_string()),

@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use genesis_trust::sigstore::{
-    Artifact, CertificateIdentity, LogPolicy, Signer, SubjectMatcher, TrustedRoot, verify_bundle, verify_dsse,
+    Artifact, CertificateIdentity, LogPolicy, Signer, SigstoreBundle, SubjectMatcher, TrustedRoot, verify_bundle,
+    verify_dsse,
 };
 use genesis_trust::{PrivateKey, PublicKey, decode_signature};
 
@@ -82,7 +83,10 @@ fn verdict(case: &serde_json::Value) -> Result<(), String> {
                 (None, None) => panic!("{}: neither key nor identity", case["id"]),
             };
             let log = if case["policy"] == "key-only-no-tlog" { LogPolicy::IgnoreUnsafe } else { LogPolicy::Require };
-            verify_bundle(&bundle, artifact, signer, Some(&root), log).map(drop).map_err(e)
+            SigstoreBundle::from_json(bundle)
+                .and_then(|bundle| verify_bundle(&bundle, artifact, signer, Some(&root), log))
+                .map(drop)
+                .map_err(e)
         }
         other => panic!("unknown case kind {other}"),
     }

@@ -1,7 +1,7 @@
-//! The build sweep: every image a manifest or a chart's default values refers to must be in
-//! the bundle, or the build fails listing what is missing (an image "usually pulled from
-//! upstream" is exactly what breaks an air-gapped install). An explicit allow-list exempts
-//! an image.
+//! Image references in YAML manifests and chart values, for the build's sweep: every image a
+//! manifest or a chart's default values refers to must be in the bundle, or the build fails
+//! listing what is missing (an image "usually pulled from upstream" is exactly what breaks an
+//! air-gapped install). An explicit allow-list exempts an image.
 
 use genesis_types::ImageReference;
 
