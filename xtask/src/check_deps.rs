@@ -9,8 +9,18 @@ use anyhow::{Context as _, bail};
 
 /// Crates whose normal dependency tree holds none of [`FORBIDDEN`].
 const OFFLINE: &[&str] = &["genesis-types", "genesis-bundle", "genesis-trust", "xtask"];
-const FORBIDDEN: &[&str] =
-    &["tokio", "hyper", "reqwest", "axum", "kube", "kube-client", "h2", "async-std", "genesis-registry"];
+const FORBIDDEN: &[&str] = &[
+    "tokio",
+    "hyper",
+    "reqwest",
+    "axum",
+    "kube",
+    "kube-client",
+    "h2",
+    "async-std",
+    "genesis-http",
+    "genesis-registry",
+];
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

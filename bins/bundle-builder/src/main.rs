@@ -160,9 +160,6 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
         registries,
         ..Default::default()
     };
-    for path in genesis_build::partial_paths(&spec, &options) {
-        interrupt::remove_on_interrupt(path);
-    }
     let out = {
         let _bar = genesis_cli_support::progress::show(options.progress.clone(), "packing", quiet);
         genesis_build::build(&spec, &key, &options)?

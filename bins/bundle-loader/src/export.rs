@@ -50,13 +50,12 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         Format::DockerArchive => RuntimeFormat::DockerArchive,
     };
     let target = &args.output_file;
-    let partial = genesis_bundle::scratch::scratch_path(target, "partial")
-        .with_context(|| format!("{} has no file name", target.display()))?;
-    genesis_cli_support::interrupt::remove_on_interrupt(partial.clone());
-    // Created exclusively: the output folder may be shared, and nothing planted at the
-    // scratch name is written through. Dropped on an error, it is removed.
-    let file = AtomicFile::create_at(target, partial.clone(), Mode::OfTarget)
-        .with_context(|| format!("creating {}", partial.display()))?;
+    // A scratch file of its own beside the target, created exclusively: the output folder may
+    // be shared, and nothing planted at a scratch name is written through. Dropped on an
+    // error, or the run interrupted, it is removed.
+    let file = AtomicFile::create(target, Mode::OfTarget)
+        .with_context(|| format!("creating a scratch file beside {}", target.display()))?;
+    let partial = file.scratch_path().to_owned();
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let images = checked.export_images(&limits, format, args.platform.as_ref(), &mut out)?;
     let file =

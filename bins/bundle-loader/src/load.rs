@@ -92,11 +92,13 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         Ok(report) => print_report(&report, args.verify.output),
         Err(KubeError::Refused(refusal)) => {
             // Library messages name no flag: the one that gets past anti-rollback is added here.
-            let hint = match &refusal {
-                Refusal::Downgrade { .. } => "; pass --allow-downgrade to do it anyway",
-                _ => "",
+            const ALLOW: &str = "; pass --allow-downgrade to do it anyway";
+            let (hint, not_done) = match &refusal {
+                Refusal::Downgrade { .. } => (ALLOW, NOT_LOADED),
+                Refusal::Overtaken { .. } => (ALLOW, "the images were loaded; nothing was applied"),
+                _ => ("", NOT_LOADED),
             };
-            Ok(print_refusal(&args.verify.bundle, &format!("{refusal}{hint}"), NOT_LOADED))
+            Ok(print_refusal(&args.verify.bundle, &format!("{refusal}{hint}"), not_done))
         }
         Err(e) => Err(e.into()),
     }

@@ -27,16 +27,24 @@ pub struct ServeArgs {
     /// Memory for decompressed frames shared by all pulls, so a layer pulled by many nodes
     /// is decompressed once while it stays cached; 0 turns the cache off. Default: an
     /// eighth of the memory available (the cgroup limit if lower), at most 2048.
-    #[arg(long, value_name = "MIB")]
-    pub cache_mib: Option<u64>,
+    #[arg(long = "cache-mib", value_name = "MIB", value_parser = mebibytes)]
+    pub cache: Option<u64>, // in bytes
     /// How many clients are served at once.
     #[command(flatten)]
     pub server: ServerArgs,
 }
 
+/// `mib` MiB in bytes; a count past what 64 bits hold is refused, where shifting it into bytes
+/// would wrap (2^44 MiB to a cache of 0 bytes).
+fn mebibytes(mib: &str) -> Result<u64, String> {
+    let mib: u64 = mib.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
+    mib.checked_mul(1 << 20)
+        .ok_or_else(|| format!("{mib} MiB is more bytes than 64 bits count; give at most {} MiB", u64::MAX >> 20))
+}
+
 /// An eighth of the memory this process may use (the machine's, or its cgroup's limit if
-/// lower), at most 2 GiB.
-fn default_cache_mib() -> u64 {
+/// lower), at most 2 GiB, in bytes.
+fn default_cache() -> u64 {
     let machine_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
         m.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
     });
@@ -45,7 +53,7 @@ fn default_cache_mib() -> u64 {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|bytes| bytes / 1024);
     let kib = [machine_kib, cgroup_kib].into_iter().flatten().min().unwrap_or(0);
-    (kib / 1024 / 8).min(2048)
+    (kib / 1024 / 8).min(2048) << 20
 }
 
 /// Runs `serve` until interrupted.
@@ -55,8 +63,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         Err(e) => return report_trust_error(&args.verify, e, "nothing is served"),
     };
     eprint!("{}", genesis_cli_support::verify::render_text(checked.report()));
-    let cache_mib = args.cache_mib.unwrap_or_else(default_cache_mib);
-    let served = Arc::new(Served::new(&checked, cache_mib << 20)?);
+    let served = Arc::new(Served::new(&checked, args.cache.unwrap_or_else(default_cache))?);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
         _ => None,

@@ -18,6 +18,7 @@ use genesis_bundle::BundleError;
 use genesis_cli_support::exit;
 use genesis_cli_support::verify::{self, VerifyArgs};
 use genesis_portal_client::{LicenseError, PortalError};
+use genesis_preflight::SpecError;
 use genesis_trust::TrustError;
 
 /// Genesis air-gap delivery: verify bundles before they cross the boundary.
@@ -63,11 +64,13 @@ const ERRORS: exit::Errors = exit::Errors {
         exit::classify::<TrustError>,
         exit::classify::<PortalError>,
         exit::classify::<LicenseError>,
+        exit::classify::<SpecError>,
     ],
     hint,
 };
 
-/// The flag of this binary that gets past one error of a chain (library messages name none).
+/// The flag or command of this binary that gets past one error of a chain (library messages
+/// name none).
 fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = cause.downcast_ref::<TrustError>() {
         return verify::hint(e);
@@ -75,6 +78,7 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
     match cause.downcast_ref::<PortalError>()? {
         PortalError::Scheme { .. } => Some("plain http only to loopback or with --plain-http".to_owned()),
         PortalError::AmbiguousRelease { .. } => Some("name one with --product".to_owned()),
+        PortalError::DamagedCredentials { .. } => Some("run `genesis login` again".to_owned()),
         _ => None,
     }
 }

@@ -5,12 +5,16 @@
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use genesis_bundle::ProgressCounter;
-use genesis_cli_support::{OutputFormat, exit, outln, print_json};
-use genesis_portal_client::protocol::ArtifactKind;
-use genesis_portal_client::{CredentialStore, Credentials, Downloaded, License, PortalClient, PortalError};
+use genesis_cli_support::{OutputFormat, exit, outln, print_json, progress};
+use genesis_portal_client::protocol::{ArtifactKind, ExportRequest};
+use genesis_portal_client::{
+    CredentialStore, Credentials, Downloaded, License, PortalClient, PortalError, PullProgress, PulledRelease,
+};
 use genesis_trust::PublicKey;
 
 /// The environment variable a key can come from instead of a prompt.
@@ -166,43 +170,66 @@ pub struct PullArgs {
     output: OutputFormat,
 }
 
+/// A pull's progress on stderr: one bar labelled `label` while the files download (hidden
+/// with `--quiet`, with `--output json`, or off a terminal).
+struct StderrProgress {
+    label: &'static str,
+    quiet: bool,
+    bar: Mutex<Option<progress::Bar>>,
+}
+
+impl StderrProgress {
+    fn new(label: &'static str, quiet: bool, output: OutputFormat) -> StderrProgress {
+        StderrProgress { label, quiet: quiet || output == OutputFormat::Json, bar: Mutex::new(None) }
+    }
+}
+
+impl PullProgress for StderrProgress {
+    fn downloads_started(&self, bytes: ProgressCounter) {
+        *self.bar.lock().unwrap_or_else(PoisonError::into_inner) = Some(progress::show(bytes, self.label, self.quiet));
+    }
+
+    fn downloads_ended(&self) {
+        self.bar.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+}
+
 /// `genesis pull VERSION`: every file of the release, hashed while downloading, resumed
 /// after an interruption, renamed into place only when its SHA-256 matches.
 pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
     let client = client(&stored_credentials()?)?;
-    std::fs::create_dir_all(&args.output_dir).with_context(|| format!("creating {}", args.output_dir.display()))?;
-    let runtime = runtime()?;
-    let release = runtime.block_on(client.release(&args.version, args.product.as_deref()))?;
-    let progress = ProgressCounter::default();
-    progress.set_total(release.artifacts.iter().map(|a| a.size).sum());
-    let quiet = args.quiet || args.output == OutputFormat::Json;
-    let bar = genesis_cli_support::progress::show(progress.clone(), "pull", quiet);
-    let mut outcomes = Vec::new();
-    for artifact in &release.artifacts {
-        let outcome = runtime.block_on(client.download(artifact, &args.output_dir, &progress));
-        let outcome = outcome.with_context(|| format!("downloading {}", artifact.name))?;
-        outcomes.push((artifact, outcome));
-    }
-    drop(bar);
-    genesis_portal_client::check_sha256_sidecars(&args.output_dir, &release.artifacts)?;
+    let progress = StderrProgress::new("pull", args.quiet, args.output);
+    let pulled = runtime()?.block_on(client.pull_release(
+        &args.version,
+        args.product.as_deref(),
+        &args.output_dir,
+        &progress,
+    ))?;
+    print_pulled(&pulled, args)
+}
+
+/// Prints what `pull` did: each file and how it came, and what to run next.
+fn print_pulled(pulled: &PulledRelease, args: &PullArgs) -> anyhow::Result<u8> {
+    let release = &pulled.release;
     match args.output {
         OutputFormat::Json => print_json(&serde_json::json!({
             "product": release.product,
             "version": release.version,
             "signer": release.signer,
-            "files": outcomes.iter().map(|(a, o)| serde_json::json!({
-                "name": a.name, "kind": a.kind, "size": a.size, "sha256": a.sha256.hex(),
-                "path": args.output_dir.join(&a.name),
-                "outcome": match o { Downloaded::AlreadyPresent => "present", Downloaded::Fetched { resumed_from: 0 } => "fetched", Downloaded::Fetched { .. } => "resumed" },
+            "files": pulled.files.iter().map(|f| serde_json::json!({
+                "name": f.artifact.name, "kind": f.artifact.kind, "size": f.artifact.size,
+                "sha256": f.artifact.sha256.hex(), "path": f.path,
+                "outcome": match f.outcome { Downloaded::AlreadyPresent => "present", Downloaded::Fetched { resumed_from: 0 } => "fetched", Downloaded::Fetched { .. } => "resumed" },
             })).collect::<Vec<_>>(),
         }))?,
         OutputFormat::Text => {
-            for (a, o) in &outcomes {
-                let how = match o {
+            for f in &pulled.files {
+                let how = match f.outcome {
                     Downloaded::AlreadyPresent => "already here".to_owned(),
                     Downloaded::Fetched { resumed_from: 0 } => "fetched".to_owned(),
-                    Downloaded::Fetched { resumed_from } => format!("resumed after {}", human_size(*resumed_from)),
+                    Downloaded::Fetched { resumed_from } => format!("resumed after {}", human_size(resumed_from)),
                 };
+                let a = &f.artifact;
                 outln!("✓ {}  {}  sha256:{}  ({how})", a.name, human_size(a.size), a.sha256.hex())?;
             }
             outln!(
@@ -212,8 +239,8 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
                 args.output_dir.display(),
                 release.signer
             )?;
-            for a in release.artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
-                outln!("next: genesis verify {} --key VENDOR.pub", args.output_dir.join(&a.name).display())?;
+            for f in pulled.files.iter().filter(|f| f.artifact.kind == ArtifactKind::Bundle) {
+                outln!("next: genesis verify {} --key VENDOR.pub", f.path.display())?;
             }
         }
     }
@@ -247,29 +274,19 @@ pub struct ExportPackArgs {
 /// `sha256sum -c` sidecar beside it.
 pub fn export_pack(args: &ExportPackArgs) -> anyhow::Result<u8> {
     let client = client(&stored_credentials()?)?;
-    std::fs::create_dir_all(&args.output_dir).with_context(|| format!("creating {}", args.output_dir.display()))?;
-    let runtime = runtime()?;
-    let request =
-        genesis_portal_client::protocol::ExportRequest { product: args.product.clone(), version: args.version.clone() };
-    let started = runtime.block_on(client.start_export(&request))?;
-    let timeout = std::time::Duration::from_secs(args.timeout);
-    let interval = std::time::Duration::from_millis(500);
-    let (status, pack) = runtime.block_on(client.wait_for_export(&started.export_id, interval, timeout))?;
-    let progress = ProgressCounter::default();
-    progress.set_total(pack.size);
-    let bar =
-        genesis_cli_support::progress::show(progress.clone(), "pack", args.quiet || args.output == OutputFormat::Json);
-    runtime.block_on(client.download(&pack, &args.output_dir, &progress))?;
-    drop(bar);
-    let path = args.output_dir.join(&pack.name);
-    // The output folder may be shared: written through a scratch file of this run and
-    // renamed, the sidecar never follows a symlink planted at its name to another file.
-    let sidecar = args.output_dir.join(format!("{}.sha256", pack.name));
-    genesis_bundle::scratch::atomic_write(&sidecar, format!("{}  {}\n", pack.sha256.hex(), pack.name).as_bytes())
-        .with_context(|| format!("writing {}", sidecar.display()))?;
+    let request = ExportRequest { product: args.product.clone(), version: args.version.clone() };
+    let progress = StderrProgress::new("pack", args.quiet, args.output);
+    let exported = runtime()?.block_on(client.export_pack(
+        &request,
+        &args.output_dir,
+        Duration::from_millis(500),
+        Duration::from_secs(args.timeout),
+        &progress,
+    ))?;
+    let (status, pack, path) = (&exported.status, &exported.pack, &exported.path);
     match args.output {
         OutputFormat::Json => {
-            print_json(&serde_json::json!({ "status": status, "path": path, "sha256File": sidecar }))?
+            print_json(&serde_json::json!({ "status": status, "path": path, "sha256File": exported.sha256_file }))?
         }
         OutputFormat::Text => {
             outln!("✓ {} ({}, sha256:{})", path.display(), human_size(pack.size), pack.sha256.hex())?;
@@ -312,8 +329,7 @@ pub fn license(command: &LicenseCommand) -> anyhow::Result<u8> {
     match command {
         LicenseCommand::Fetch { out } => {
             let client = client(&stored_credentials()?)?;
-            let bytes = runtime()?.block_on(client.license_file())?;
-            std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
+            runtime()?.block_on(client.fetch_license_to(out))?;
             outln!(
                 "wrote {}; check it with `genesis license verify {} --key VENDOR.pub`",
                 out.display(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
-use genesis_preflight::{PreflightSpec, Status, run};
+use genesis_preflight::{Check, PreflightSpec, Remedy, Status, run};
 
 /// Arguments of `preflight`.
 #[derive(Debug, clap::Args)]
@@ -24,20 +24,26 @@ pub struct PreflightArgs {
 
 /// Runs the checks: exit 0 when none failed, 1 otherwise.
 pub fn run_checks(args: &PreflightArgs) -> anyhow::Result<u8> {
-    let spec = PreflightSpec::load(&args.file).map_err(anyhow::Error::msg)?;
-    let endpoints = spec.endpoints();
+    let spec = PreflightSpec::load(&args.file)?;
+    let mut endpoints = spec.endpoints();
+    if spec.kubernetes.is_some() {
+        endpoints.push("the Kubernetes API server (--kubeconfig, KUBECONFIG or the in-cluster service account)".into());
+    }
     genesis_cli_support::announce_endpoints("genesis preflight", &endpoints);
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let checks = runtime.block_on(run(&spec, args.kubeconfig.as_deref()));
     match args.output {
-        OutputFormat::Json => print_json(&serde_json::json!({ "checks": checks }))?,
+        OutputFormat::Json => {
+            print_json(&serde_json::json!({ "checks": checks.iter().map(json_row).collect::<Vec<_>>() }))?
+        }
         OutputFormat::Text => {
             let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
             for c in &checks {
                 outln!("{}  {:width$}  {}", c.status, c.name, c.detail)?;
-                if !c.remedy.is_empty() {
-                    outln!("      {:width$}  remedy: {}", "", c.remedy)?;
+                let step = remedy(c);
+                if !step.is_empty() {
+                    outln!("      {:width$}  remedy: {}", "", step)?;
                 }
             }
             let count = |s| checks.iter().filter(|c| c.status == s).count();
@@ -45,4 +51,19 @@ pub fn run_checks(args: &PreflightArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(if checks.iter().any(|c| c.status == Status::Fail) { exit::VERIFICATION_FAILED } else { exit::OK })
+}
+
+/// A row of the JSON report.
+fn json_row(c: &Check) -> serde_json::Value {
+    serde_json::json!({ "name": c.name, "status": c.status, "detail": c.detail, "remedy": remedy(c) })
+}
+
+/// What to do about a row, in this binary's words: the library's step, or the flag the
+/// library leaves to the binary (empty when nothing is to be done).
+fn remedy(check: &Check) -> &str {
+    match &check.remedy {
+        Remedy::Nothing => "",
+        Remedy::Step(step) => step,
+        Remedy::ClusterCredentials => "pass --kubeconfig or set KUBECONFIG",
+    }
 }

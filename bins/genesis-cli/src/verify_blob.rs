@@ -2,13 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
-use genesis_trust::sigstore::{
-    Artifact, BlobVerdict, CertificateIdentity, LogPolicy, Needs, Signer, SigstoreBundle, SubjectMatcher, TrustedRoot,
-    verify_bundle, verify_dsse,
-};
-use genesis_trust::{PublicKey, TrustError, decode_signature};
+use genesis_trust::sigstore::{CertificateIdentity, LogPolicy, Needs, Signer, SubjectMatcher, TrustedRoot};
+use genesis_trust::{BlobEvidence, BlobPolicy, BlobVerification, PublicKey, TrustError};
 
 /// Arguments of `verify-blob` (cosign's names).
 #[derive(Debug, clap::Args)]
@@ -51,7 +48,22 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn verdict(args: &VerifyBlobArgs) -> anyhow::Result<Result<serde_json::Value, TrustError>> {
+/// The evidence the flags name: the detached signature, or the bundle or DSSE envelope.
+fn evidence(args: &VerifyBlobArgs, key: Option<&PublicKey>) -> anyhow::Result<BlobEvidence> {
+    if let Some(sig) = &args.signature {
+        return Ok(BlobEvidence::Signature { bytes: read(sig)?, path: sig.clone() });
+    }
+    let path = args.bundle.as_ref().expect("clap requires --signature or --bundle");
+    let doc = serde_json::from_slice(&read(path)?).with_context(|| format!("{} is not JSON", path.display()))?;
+    let evidence = BlobEvidence::from_json(doc);
+    if evidence.needs_key() && key.is_none() {
+        bail!("{} is a bare DSSE envelope: it carries no certificate, so verify it with --key", path.display());
+    }
+    Ok(evidence)
+}
+
+/// The library's verdict on the artifact; an error for inputs that cannot be read.
+fn verdict(args: &VerifyBlobArgs) -> anyhow::Result<Result<BlobVerification, TrustError>> {
     let key = args.key.as_deref().map(PublicKey::from_pem_file).transpose()?;
     let identity = match (&args.certificate_identity, &args.certificate_identity_regexp) {
         (Some(exact), _) => Some(SubjectMatcher::Exact(exact.clone())),
@@ -64,40 +76,15 @@ fn verdict(args: &VerifyBlobArgs) -> anyhow::Result<Result<serde_json::Value, Tr
     });
     let root = args.trusted_root.as_deref().map(TrustedRoot::from_file).transpose()?;
     let artifact = read(&args.file)?;
-    let to_json = |v: BlobVerdict| serde_json::to_value(v).expect("a verdict is JSON");
-    if let Some(sig) = &args.signature {
-        let key = key.expect("clap requires --key with --signature");
-        let checked = decode_signature(&read(sig)?, &sig.display().to_string()).and_then(|der| {
-            if key.verifies(&artifact, &der) {
-                Ok(serde_json::json!({"signer": format!("key {}", key.fingerprint()), "content": "signature"}))
-            } else {
-                Err(TrustError::SidecarSignatureInvalid { path: sig.clone(), tried: key.fingerprint().to_string() })
-            }
-        });
-        return Ok(checked);
-    }
-    let path = args.bundle.as_ref().expect("clap requires --signature or --bundle");
-    let doc: serde_json::Value =
-        serde_json::from_slice(&read(path)?).with_context(|| format!("{} is not JSON", path.display()))?;
+    let evidence = evidence(args, key.as_ref())?;
     let signer = match (&key, &identity) {
         (Some(key), _) => Signer::Key(key),
         (None, Some(identity)) => Signer::Identity(identity),
         (None, None) => unreachable!("clap requires a signer"),
     };
-    if doc.get("payloadType").is_some() {
-        let Signer::Key(key) = signer else {
-            anyhow::bail!(
-                "{} is a bare DSSE envelope: it carries no certificate, so verify it with --key",
-                path.display()
-            )
-        };
-        return Ok(verify_dsse(&doc, key, Some(Artifact::Bytes(&artifact)))
-            .map(|t| serde_json::json!({"signer": format!("key {}", key.fingerprint()), "content": format!("dsseEnvelope ({t})")})));
-    }
     let log = if args.insecure_ignore_tlog { LogPolicy::IgnoreUnsafe } else { LogPolicy::Require };
-    let verified = SigstoreBundle::from_json(doc)
-        .and_then(|bundle| verify_bundle(&bundle, Artifact::Bytes(&artifact), signer, root.as_ref(), log));
-    Ok(verified.map(to_json))
+    let policy = BlobPolicy { signer, root: root.as_ref(), log };
+    Ok(genesis_trust::verify_blob(&artifact, evidence, &policy))
 }
 
 /// The flag that gets past a refusal, printed under it (library messages name no flags).
@@ -118,12 +105,8 @@ pub fn run(args: &VerifyBlobArgs) -> anyhow::Result<u8> {
             match args.output {
                 OutputFormat::Json => print_json(&serde_json::json!({"verified": true, "report": v}))?,
                 OutputFormat::Text => {
-                    outln!(
-                        "✓ Verified OK ({}, {})",
-                        v["content"].as_str().unwrap_or_default(),
-                        v["signer"].as_str().unwrap_or_default()
-                    )?;
-                    if let Some(time) = v["integratedTime"].as_str() {
+                    outln!("✓ Verified OK ({}, {})", v.content(), v.signer())?;
+                    if let Some(time) = v.integrated_time() {
                         outln!("✓ transparency log entry verified (integrated {time})")?;
                     }
                 }

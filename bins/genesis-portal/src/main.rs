@@ -21,25 +21,37 @@ use genesis_cli_support::server::ServerArgs;
 use genesis_cli_support::{OutputFormat, json_report, outln, print_json};
 use genesis_portal_client::protocol::Scope;
 use genesis_portal_server::admin::{self, KeyState, Publication};
-use genesis_portal_server::{ApiConfig, ConfigError, PortalConfig, S3Config, ServeConfig, TlsFiles};
+use genesis_portal_server::{ApiConfig, ConfigError, LookupError, PortalConfig, S3Config, ServeConfig, TlsFiles};
 use genesis_trust::{PrivateKey, PublicKey};
 
-/// The library errors this binary meets, for the exit-code table.
+/// The library errors this binary meets, for the exit-code table, and the flags and commands
+/// that get past them.
 const ERRORS: Errors = Errors {
     classes: &[
         exit::classify::<genesis_bundle::BundleError>,
         exit::classify::<genesis_trust::TrustError>,
         exit::classify::<genesis_registry::RegistryError>,
+        exit::classify::<ConfigError>,
+        exit::classify::<LookupError>,
     ],
     hint,
 };
 
-/// The flag of this binary that gets past one error of a chain (library messages name none).
+/// The flag or command of this binary that gets past one error of a chain (library messages
+/// name none).
 fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(missing) = cause.downcast_ref::<LookupError>() {
+        return match missing {
+            LookupError::NoOrg { org } => Some(format!("create it with `genesis-portal org create {org}`")),
+            LookupError::NoActiveKey { .. } => Some("see `genesis-portal key list --org ORG`".to_owned()),
+            _ => None,
+        };
+    }
     let hint = match cause.downcast_ref::<ConfigError>()? {
         ConfigError::NoDataDir => "pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)",
         ConfigError::NotABucket { .. } => "pass --object-store s3://BUCKET",
         ConfigError::PlainHttpEndpoint { .. } => "pass --s3-allow-http for a network you trust",
+        ConfigError::UnverifiedDatabase { .. } => "pass --database-allow-insecure for a network you trust",
         ConfigError::NotAnEndpoint { .. } => "pass --s3-endpoint https://HOST[:PORT]",
         ConfigError::NoAccessKeyId { .. } => {
             "set GENESIS_PORTAL_S3_ACCESS_KEY_ID (or pass --s3-access-key-id) and GENESIS_PORTAL_S3_SECRET_ACCESS_KEY"
@@ -59,6 +71,13 @@ struct Cli {
     /// Metadata in this database instead of DATA_DIR/portal.db (postgres://… or sqlite://…).
     #[arg(long, value_name = "URL", env = "GENESIS_PORTAL_DATABASE_URL", global = true, hide_env_values = true)]
     database_url: Option<String>,
+    /// Connect to a PostgreSQL server across a network as the URL's sslmode says (disable,
+    /// prefer, require, verify-ca): the metadata, license key hashes and the keys releases are
+    /// verified against included, may then cross the network unencrypted or to an impostor.
+    /// Only for a network you trust; without it such a URL is refused, and one naming no
+    /// sslmode is reached with sslmode=verify-full.
+    #[arg(long, global = true)]
+    database_allow_insecure: bool,
     #[command(flatten)]
     object_store: ObjectStoreArgs,
     #[command(subcommand)]
@@ -237,6 +256,7 @@ impl Cli {
         PortalConfig {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
+            database_allow_insecure: self.database_allow_insecure,
             object_store: s3.object_store.clone().map(|url| S3Config {
                 url,
                 endpoint: s3.s3_endpoint.clone(),

@@ -411,15 +411,14 @@ fn check_images_bundled(spec: &BundleSpec, bom: &Bom, found: &[FoundImage]) -> R
     if missing.is_empty() { Ok(()) } else { Err(BuildError::UnbundledImages { missing }) }
 }
 
-/// Starts writing an output file under its scratch name, [`partial_path`], after removing
-/// what killed runs left there; dropped uncommitted, the scratch file goes. Created
-/// exclusively: the output folder may be shared, and nothing planted at the scratch name is
-/// written through.
+/// Starts writing an output file under a scratch name of its own beside it, after removing
+/// what killed runs left there; dropped uncommitted, or the run interrupted, the scratch file
+/// goes. Created exclusively: the output folder may be shared, and nothing planted at a
+/// scratch name is written through.
 fn create_output(target: &Path) -> Result<AtomicFile> {
     genesis_bundle::scratch::remove_abandoned(target, "partial");
-    let scratch = partial_path(target);
-    AtomicFile::create_at(target, scratch.clone(), Mode::OfTarget)
-        .map_err(|e| BuildError::input(&scratch, format!("cannot create: {e}")))
+    AtomicFile::create(target, Mode::OfTarget)
+        .map_err(|e| BuildError::input(target, format!("cannot create a scratch file beside it: {e}")))
 }
 
 /// Renames a written output file into place. No fsync: a bundle or sidecar cut short by a
@@ -427,22 +426,6 @@ fn create_output(target: &Path) -> Result<AtomicFile> {
 /// disagree with it), like `tar` and `zstd`.
 fn commit_output(file: AtomicFile, target: &Path) -> Result<()> {
     file.commit(Durability::CheckedOnRead).map_err(|e| BuildError::input(target, format!("cannot write: {e}")))
-}
-
-/// Where an output file is written before it is renamed into place, in this process:
-/// `.<name>.partial-<pid>` beside it.
-fn partial_path(target: &Path) -> PathBuf {
-    genesis_bundle::scratch::scratch_path(target, "partial").expect("output files have a name")
-}
-
-/// The scratch files a [`build`] in this process writes before renaming each into place (the
-/// archive's and its three sidecars'), for a signal handler to remove so that an interrupted
-/// build leaves nothing behind.
-pub fn partial_paths(spec: &BundleSpec, options: &BuildOptions) -> Vec<PathBuf> {
-    let archive = archive_path(spec, options);
-    let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);
-    let cosign_bundle_file = genesis_trust::cosign_bundle_path(&archive);
-    [archive, sha256_file, signature_file, cosign_bundle_file].into_iter().map(|p| partial_path(&p)).collect()
 }
 
 fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
@@ -513,6 +496,7 @@ fn pack(
     tracing::info!(archive = %archive.display(), files = plan.bom.files.len(), "packing bundle");
 
     let file = create_output(&archive)?;
+    let scratch = file.scratch_path().to_owned();
     let options = WriteOptions { compression, mtime: epoch, progress: options.progress.clone() };
     let (out, digest) = write_bundle(
         BufWriter::with_capacity(1 << 20, file),
@@ -523,9 +507,7 @@ fn pack(
         &plan.contents,
         options,
     )?;
-    let file = out
-        .into_inner()
-        .map_err(|e| BuildError::input(partial_path(&archive), format!("cannot write: {}", e.error())))?;
+    let file = out.into_inner().map_err(|e| BuildError::input(&scratch, format!("cannot write: {}", e.error())))?;
     commit_output(file, &archive)?;
 
     let sha = Digest::from_sha256_bytes(digest.sha256);

@@ -119,22 +119,22 @@ mod tests {
     fn a_spec_problem_is_input_and_a_wrapped_error_keeps_its_class() {
         let missing_spec =
             BuildError::SpecIo { path: "bundle.yaml".into(), source: std::io::ErrorKind::NotFound.into() };
-        let mut cases = vec![
+        let cases = [
             (BuildError::input("charts/web", "not a chart"), ErrorClass::Input),
             (BuildError::UnbundledImages { missing: vec!["nginx (manifests/a.yaml)".into()] }, ErrorClass::Input),
             (missing_spec, ErrorClass::NotFound),
             (BuildError::PullNotBuilt { hosts: vec!["registry.example.com".into()] }, ErrorClass::Input),
             (BuildError::Bundle(genesis_bundle::BundleError::Corrupt { detail: "frame".into() }), ErrorClass::Verdict),
             (BuildError::Trust(genesis_trust::TrustError::NoTrustedKey), ErrorClass::Input),
+            #[cfg(feature = "pull")]
+            (
+                BuildError::Registry(Box::new(genesis_registry::RegistryError::Unauthorized {
+                    registry: "r".into(),
+                    detail: "d".into(),
+                })),
+                ErrorClass::Network,
+            ),
         ];
-        #[cfg(feature = "pull")]
-        cases.push((
-            BuildError::Registry(Box::new(genesis_registry::RegistryError::Unauthorized {
-                registry: "r".into(),
-                detail: "d".into(),
-            })),
-            ErrorClass::Network,
-        ));
         for (e, class) in cases {
             assert_eq!(e.class(), class, "{e}");
         }

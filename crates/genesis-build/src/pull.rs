@@ -265,11 +265,9 @@ async fn pull_image(
 async fn download(registry: &Registry, repo: &str, digest: &Digest, size: u64, path: &Path) -> Result<()> {
     let parent = path.parent().expect("blob paths have a folder");
     std::fs::create_dir_all(parent).map_err(|e| BuildError::input(parent, format!("cannot create: {e}")))?;
-    let tmp =
-        genesis_bundle::scratch::scratch_path(path, &format!("download-{}", digest.hex().get(..8).unwrap_or("x")))
-            .expect("blob paths have a name");
-    let file = AtomicFile::create_at(path, tmp.clone(), Mode::OfTarget)
-        .map_err(|e| BuildError::input(&tmp, format!("cannot create: {e}")))?;
+    let file = AtomicFile::create(path, Mode::OfTarget)
+        .map_err(|e| BuildError::input(path, format!("cannot create a scratch file beside it: {e}")))?;
+    let tmp = file.scratch_path().to_owned();
     let mut file = std::io::BufWriter::new(file);
     registry.get_blob(repo, digest, size, &mut file).await.map_err(registry_error)?;
     let file = file.into_inner().map_err(|e| BuildError::input(&tmp, format!("cannot write: {}", e.error())))?;

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use genesis_types::{Descriptor, Digest, ImageIndex, MAX_MANIFEST};
 
-use crate::seekable::{SeekableArchive, SeekableFile, is_seekable_zstd};
+use crate::seekable::{MAX_FRAME_SIZE, SeekableArchive, SeekableFile, is_seekable_zstd};
 use crate::{Bom, BundleError, FileEntry, FileStamp, ImageEntry, Limits, Result};
 
 /// Where a bundle's OCI image layout keeps its index.
@@ -230,12 +230,25 @@ impl Read for RangeReader {
 
 /// The frames of a range, each with the part of it inside the range. The file's stamp is
 /// checked again before the last part is handed out, so a range read while the file was
-/// changed ends in an error instead of its last bytes.
+/// changed ends in an error instead of its last bytes. A frame handed out is not kept here
+/// (the cache may keep it): what the caller holds of it is all it holds.
 pub struct FrameSlices {
     file: SeekableFile,
     pos: u64,
     end: u64,
     range: ArchiveRange,
+}
+
+impl FrameSlices {
+    /// The decompressed size of the frame the next call of `next` hands out, known before it
+    /// is decompressed (so a server can reserve the memory first); `None` when none is left.
+    pub fn next_frame_len(&self) -> Option<u32> {
+        (self.pos < self.end).then(|| {
+            let entry = self.file.frame_index(self.pos).ok().and_then(|(idx, _)| self.file.table().frames.get(idx));
+            // Past the table, `next` fails; a frame is never larger than this.
+            entry.map_or(MAX_FRAME_SIZE, |f| f.decompressed)
+        })
+    }
 }
 
 impl Iterator for FrameSlices {
@@ -248,8 +261,8 @@ impl Iterator for FrameSlices {
         let file = &mut self.file;
         let frame = file.frame_index(self.pos).and_then(|(idx, start)| {
             let frame = match &self.range.cache {
-                Some(cache) => cache.get(idx, || file.frame(idx))?,
-                None => file.frame(idx)?,
+                Some(cache) => cache.get(idx, || file.decompress(idx).map(Arc::new))?,
+                None => Arc::new(file.decompress(idx)?),
             };
             Ok((start, frame))
         });
@@ -308,23 +321,29 @@ impl FrameCache {
         FrameCache { budget, state: Mutex::default() }
     }
 
+    /// The cache's state. A panic elsewhere while it was held (a load panics without it)
+    /// leaves it consistent, so the lock is taken back rather than failing every later read.
+    fn state(&self) -> MutexGuard<'_, CacheState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Frame `idx`, from the cache or from `load`.
     fn get(&self, idx: usize, load: impl FnOnce() -> Result<Arc<Vec<u8>>>) -> Result<Arc<Vec<u8>>> {
         let loading = {
-            let mut state = self.state.lock().expect("not poisoned");
+            let mut state = self.state();
             if let Some(frame) = state.hit(idx) {
                 return Ok(frame);
             }
             Arc::clone(state.loading.entry(idx).or_default())
         };
-        let _one_at_a_time = loading.lock().expect("not poisoned");
-        if let Some(frame) = self.state.lock().expect("not poisoned").hit(idx) {
+        // Poisoned when a load panicked: the waiter loads the frame itself.
+        let _one_at_a_time = loading.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(frame) = self.state().hit(idx) {
             return Ok(frame);
         }
-        let frame = load();
-        let mut state = self.state.lock().expect("not poisoned");
-        state.loading.remove(&idx);
-        let frame = frame?;
+        let _done = Loading { cache: self, idx, lock: &loading };
+        let frame = load()?;
+        let mut state = self.state();
         let size = frame.len() as u64;
         if size <= self.budget {
             while state.used + size > self.budget {
@@ -339,6 +358,24 @@ impl FrameCache {
             state.frames.insert(idx, (clock, Arc::clone(&frame)));
         }
         Ok(frame)
+    }
+}
+
+/// A frame being loaded into the cache: however the load ends (done, failed or panicked), it
+/// no longer stands in `loading`, so later readers do not wait on a load that is over.
+struct Loading<'a> {
+    cache: &'a FrameCache,
+    idx: usize,
+    lock: &'a Arc<Mutex<()>>,
+}
+
+impl Drop for Loading<'_> {
+    fn drop(&mut self) {
+        let mut state = self.cache.state();
+        // A reader that came after a failed load may have put a lock of its own there.
+        if state.loading.get(&self.idx).is_some_and(|l| Arc::ptr_eq(l, self.lock)) {
+            state.loading.remove(&self.idx);
+        }
     }
 }
 
@@ -445,6 +482,19 @@ mod tests {
         other.files[0].sha256 = crate::sha256(b"another index");
         let refused = open_index(&archive, &other, &limits).unwrap().layout_index().unwrap_err();
         assert!(matches!(refused, BundleError::ChangedSinceVerification { .. }), "{refused:?}");
+    }
+
+    #[test]
+    fn a_load_that_panicked_does_not_break_later_reads_of_its_frame() {
+        let cache = FrameCache::new(300);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get(0, || panic!("a decompression panicked"))
+        }));
+        assert!(panicked.is_err());
+        assert!(cache.state().loading.is_empty(), "the frame no longer stands as loading");
+        assert_eq!(cache.get(0, || frame(1)).unwrap()[0], 1, "a later read loads the frame");
+        assert_eq!(cache.get(0, || frame(2)).unwrap()[0], 1, "and the cache keeps it");
+        assert!(cache.state().loading.is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use genesis_types::BundlePath;
 use crate::archive::ArchiveReader;
 use crate::bom::{Bom, ExpectedEntry};
 use crate::digest_io::FileDigest;
+use crate::scratch::Scratch;
 use crate::stamp::FileStamp;
 use crate::tar::EntryKind;
 use crate::{BOM_PATH, BundleError, PROVENANCE_PATH, Result, SIGNATURE_PATH};
@@ -130,57 +131,47 @@ fn misplaced(path: &str, previous: &str, want: Option<&ExpectedEntry<'_>>, known
     }
 }
 
-/// A staging directory next to the final one. Dropped without [`Staging::commit`], it
-/// removes itself, so a rejected bundle leaves nothing behind.
+/// A staging directory next to the final one, `.<name>.staging-<random>` (mode 0700), locked
+/// while it lives ([`crate::scratch`]). Dropped without [`Staging::commit`], it removes
+/// itself, so a rejected bundle leaves nothing behind; an interrupt handler removes it with
+/// [`crate::scratch::remove_live`].
 pub struct Staging {
-    dir: PathBuf,
+    dir: Scratch,
     target: PathBuf,
-    committed: bool,
 }
 
 impl Staging {
-    /// Creates `.<name>.staging-<pid>` beside `target` (mode 0700). Refuses an existing
-    /// target.
+    /// Creates the staging directory beside `target`, after removing those that killed runs
+    /// left there. Refuses an existing target.
     pub fn begin(target: &Path) -> Result<Staging> {
         if target.symlink_metadata().is_ok() {
             return Err(BundleError::OutputExists { path: target.to_owned() });
         }
-        let dir = Self::path_for(target).ok_or_else(|| BundleError::OutputExists { path: target.to_owned() })?;
         crate::scratch::remove_abandoned(target, "staging");
-        if dir.symlink_metadata().is_ok() {
-            fs::remove_dir_all(&dir).map_err(BundleError::io("removing stale staging", &dir))?;
-        }
-        fs::DirBuilder::new().mode(0o700).create(&dir).map_err(BundleError::io("creating staging directory", &dir))?;
-        Ok(Staging { dir, target: target.to_owned(), committed: false })
-    }
-
-    /// Where [`Staging::begin`] puts the staging directory for `target` in this process:
-    /// `.<name>.staging-<pid>` beside it. A signal handler can remove it.
-    pub fn path_for(target: &Path) -> Option<PathBuf> {
-        crate::scratch::scratch_path(target, "staging")
+        let dir = Scratch::dir(target).map_err(BundleError::io("creating a staging directory beside", target))?;
+        Ok(Staging { dir, target: target.to_owned() })
     }
 
     /// The staging directory.
     pub fn path(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 
-    /// Moves the staging directory into place (one rename; the target appears whole or
-    /// not at all). Everything staged reaches the disk before the rename that publishes it,
-    /// and the rename before this returns: after a power cut the target is absent or whole,
-    /// never a tree of empty files.
+    /// Moves the staging directory into place (one rename, checked: the target appears whole
+    /// or not at all, and is this directory). Everything staged reaches the disk before the
+    /// rename that publishes it, and the rename before this returns: after a power cut the
+    /// target is absent or whole, never a tree of empty files.
     ///
     /// An error before the rename leaves nothing behind (the staging directory goes when
     /// this returns). Once the rename is done the target is published and stays: if its
     /// directory then cannot be synced, the error is [`BundleError::NotDurable`], which says
     /// the files are in place but a power cut could still undo the rename.
     pub fn commit(mut self) -> Result<PathBuf> {
-        fs::set_permissions(&self.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .map_err(BundleError::io("setting permissions on", &self.dir))?;
-        sync_tree(&self.dir).map_err(BundleError::io("syncing", &self.dir))?;
-        fs::rename(&self.dir, &self.target).map_err(BundleError::io("renaming staging into", &self.target))?;
-        // The staging directory is now the target: nothing is left for `drop` to remove.
-        self.committed = true;
+        let dir = self.dir.path().to_owned();
+        fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(BundleError::io("setting permissions on", &dir))?;
+        sync_tree(&dir).map_err(BundleError::io("syncing", &dir))?;
+        self.dir.rename_to(&self.target).map_err(BundleError::io("renaming staging into", &self.target))?;
         published(&self.target, crate::scratch::sync_parent(&self.target))
     }
 }
@@ -214,22 +205,14 @@ fn sync_tree(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
 impl PayloadSink for Staging {
     fn dir(&mut self, path: &str) -> Result<()> {
-        let p = self.dir.join(path.trim_end_matches('/'));
+        let p = self.dir.path().join(path.trim_end_matches('/'));
         fs::DirBuilder::new().mode(0o755).create(&p).map_err(BundleError::io("creating", p))
     }
 
     fn file(&mut self, path: &BundlePath) -> Result<Box<dyn Write + '_>> {
-        let p = self.dir.join(path.as_str());
+        let p = self.dir.path().join(path.as_str());
         let f: File = OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -1,12 +1,13 @@
 //! Hashing bytes as they pass, the one way the workspace hashes a stream: [`DigestAdapter`]
 //! wraps a reader or a writer and computes the SHA-256 and length of what goes through it;
-//! given the [`Digest`] (and size) the bytes must have, a read at the end of the stream fails
-//! on a mismatch, like tough's `DigestAdapter`, and [`DigestAdapter::check`] says the same for
-//! a writer or a reader read to a known length. Nothing is buffered to be hashed.
+//! given the [`Digest`] (and size) the bytes must have, a reader fails on a mismatch by
+//! itself, like tough's `DigestAdapter`, and [`DigestAdapter::finish`] ends a writer's stream
+//! with the same verdict. Nothing is buffered to be hashed.
 
 use std::fmt;
-use std::fs::File;
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
 use std::path::Path;
 
 use genesis_types::Digest;
@@ -57,11 +58,15 @@ impl std::error::Error for DigestMismatch {}
 /// A reader or writer that hashes (SHA-256) and counts the bytes passing through it, and
 /// optionally checks them against the digest and size they must have.
 ///
-/// As a [`Read`]er with an expectation, the read that finds the end of the stream fails with
-/// [`io::ErrorKind::InvalidData`] carrying a [`DigestMismatch`] when the bytes differ, so a
-/// consumer reading to the end cannot take bad bytes for good ones. As a [`Write`]r, it hashes
-/// what the inner writer accepted; [`DigestAdapter::check`] ends the stream. Only SHA-256 is
-/// computed: an expected digest of another algorithm never matches.
+/// As a [`Read`]er with an expectation, a read fails with [`io::ErrorKind::InvalidData`]
+/// carrying a [`DigestMismatch`] as soon as the bytes are known to differ: the read that
+/// goes past the expected size, the one that reaches it (a consumer that stops at the size it
+/// knows gets the verdict without reading on), and the one that finds the end of the stream.
+/// So no consumer can take bad bytes for good ones. As a [`Write`]r, it refuses a write that
+/// would go past the expected size (none of it reaches the inner writer) and hashes what the
+/// inner writer accepted; only the writer's user knows where the stream ends, so
+/// [`DigestAdapter::finish`] is its check, too few bytes included. Only SHA-256 is computed:
+/// an expected digest of another algorithm never matches.
 ///
 /// ```
 /// use std::io::Read as _;
@@ -88,7 +93,7 @@ impl<T> DigestAdapter<T> {
     }
 
     /// Expects all that passes (what passed so far included) to come to `digest`, and to
-    /// `len` bytes when given, at the end of the stream.
+    /// `len` bytes when given.
     pub fn expecting(self, digest: &Digest, len: Option<u64>) -> Self {
         DigestAdapter { expected: Some((digest.clone(), len)), ..self }
     }
@@ -111,20 +116,18 @@ impl<T> DigestAdapter<T> {
     }
 
     /// The digest and length of what has passed, checked against the expectation when there
-    /// is one: call it at the end of the stream.
+    /// is one, the stream going on: for a caller that still needs the adapter whatever the
+    /// verdict. At the end of a stream, [`DigestAdapter::finish`].
     pub fn check(&self) -> Result<FileDigest, DigestMismatch> {
-        let got = self.digest();
-        match &self.expected {
-            Some((digest, len)) if got.digest() != *digest || len.is_some_and(|n| n != got.len) => {
-                Err(DigestMismatch {
-                    expected: digest.clone(),
-                    expected_len: *len,
-                    actual: got.digest(),
-                    actual_len: got.len,
-                })
-            }
-            _ => Ok(got),
-        }
+        verdict(self.expected.as_ref(), &self.hasher, self.len)
+    }
+
+    /// Ends the stream: the wrapped reader or writer and the digest and length of all that
+    /// passed, or how that differs from the expectation (too few bytes, which only the end
+    /// shows, among it).
+    pub fn finish(self) -> Result<(T, FileDigest), DigestMismatch> {
+        let digest = self.check()?;
+        Ok((self.inner, digest))
     }
 
     /// The wrapped reader or writer.
@@ -160,20 +163,55 @@ impl<R: Read> DigestAdapter<R> {
     }
 }
 
+/// What `hasher` and `len` say of the stream against `expected`.
+fn verdict(expected: Option<&(Digest, Option<u64>)>, hasher: &Sha256, len: u64) -> Result<FileDigest, DigestMismatch> {
+    let got = FileDigest { sha256: hasher.clone().finalize().into(), len };
+    match expected {
+        Some((digest, size)) if got.digest() != *digest || size.is_some_and(|n| n != len) => {
+            Err(DigestMismatch { expected: digest.clone(), expected_len: *size, actual: got.digest(), actual_len: len })
+        }
+        _ => Ok(got),
+    }
+}
+
+fn invalid(mismatch: DigestMismatch) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, mismatch)
+}
+
 impl<R: Read> Read for DigestAdapter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if n == 0 && !buf.is_empty() && self.expected.is_some() {
-            self.check().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        }
         self.hasher.update(&buf[..n]);
         self.len += n as u64;
+        let at_end = n == 0 && !buf.is_empty();
+        let verdict_due = match &self.expected {
+            None => false,
+            Some((_, Some(size))) => self.len >= *size || at_end,
+            Some((_, None)) => at_end,
+        };
+        if verdict_due {
+            self.check().map_err(invalid)?;
+        }
         Ok(n)
     }
 }
 
 impl<W: Write> Write for DigestAdapter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let after = self.len + buf.len() as u64;
+        if let Some((expected, Some(size))) = &self.expected
+            && after > *size
+        {
+            // Refused whole: none of it reaches the inner writer.
+            let mut would = self.hasher.clone();
+            would.update(buf);
+            return Err(invalid(DigestMismatch {
+                expected: expected.clone(),
+                expected_len: Some(*size),
+                actual: Digest::from_sha256_bytes(would.finalize().into()),
+                actual_len: after,
+            }));
+        }
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.len += n as u64;
@@ -190,11 +228,43 @@ pub fn sha256(bytes: &[u8]) -> Digest {
     Digest::from_sha256_bytes(Sha256::digest(bytes).into())
 }
 
-/// SHA-256 and length of the file at `path`, read through a [`DigestAdapter`].
+/// SHA-256 and length of the regular file at `path` ([`open_regular`]), read through a
+/// [`DigestAdapter`].
 pub fn sha256_file(path: &Path) -> io::Result<FileDigest> {
-    let mut file = DigestAdapter::new(File::open(path)?);
+    let mut file = DigestAdapter::new(open_regular(path)?);
     file.drain()?;
     Ok(file.digest())
+}
+
+/// Opens `path` for reading if it is a regular file (a symlink to one is followed), without
+/// waiting: anything else (a FIFO, which would wait for a writer, a device such as
+/// `/dev/zero`, which never ends, a directory) is refused at once with
+/// [`io::ErrorKind::InvalidInput`], naming what it is.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use rustix::fs::OFlags;
+    // Opening a FIFO without O_NONBLOCK waits for a writer; a regular file ignores the flag.
+    let flags = OFlags::NONBLOCK | OFlags::NOCTTY;
+    let file = OpenOptions::new().read(true).custom_flags(flags.bits().cast_signed()).open(path)?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_file() {
+        return Ok(file);
+    }
+    Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} where a regular file belongs", what(kind))))
+}
+
+/// What a file type that is not a regular file is, in words.
+fn what(kind: fs::FileType) -> &'static str {
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something other than a file"
+    }
 }
 
 #[cfg(test)]
@@ -221,6 +291,68 @@ mod tests {
         assert!(short.to_string().contains(&format!("({} bytes)", data.len() + 1)), "{short}");
         let sha512: Digest = format!("sha512:{}", "0".repeat(128)).parse().unwrap();
         assert!(DigestAdapter::new(&data[..]).expecting(&sha512, None).drain().is_err(), "only SHA-256 is computed");
+    }
+
+    /// A consumer that reads exactly the size it knows, never seeing the end of the stream,
+    /// still gets the verdict: from the read that reaches the size. And a stream that goes on
+    /// past the size fails on the read that passes it, however much more would follow.
+    #[test]
+    fn a_reader_fails_on_the_read_that_reaches_or_passes_the_expected_size() {
+        let data = b"the bytes of a blob";
+        let (good, size) = (sha256(data), data.len() as u64);
+        let mut buf = vec![0u8; data.len()];
+        DigestAdapter::new(&data[..]).expecting(&good, Some(size)).read_exact(&mut buf).unwrap();
+        let mut changed = data.to_vec();
+        changed[0] ^= 1;
+        let e = DigestAdapter::new(changed.as_slice()).expecting(&good, Some(size)).read_exact(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+
+        let mut longer = DigestAdapter::new(io::repeat(b'x').take(64 << 20)).expecting(&good, Some(size));
+        let e = longer.drain().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(longer.passed() <= 256 << 10, "read {} bytes where {size} were expected", longer.passed());
+    }
+
+    /// A writer takes nothing past the expected size, and its user's check is `finish`, which
+    /// also sees a stream that ended short.
+    #[test]
+    fn a_writer_refuses_bytes_past_the_expected_size_and_finish_gives_the_verdict() {
+        let good = sha256(b"blob");
+        let mut out = DigestAdapter::new(Vec::new()).expecting(&good, Some(4));
+        out.write_all(b"bl").unwrap();
+        let e = out.write_all(b"ob!").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(out.get_ref().as_slice(), b"bl", "nothing of a write past the size reaches the inner writer");
+        let short = out.finish().unwrap_err();
+        assert_eq!((short.expected_len, short.actual_len), (Some(4), 2));
+
+        let mut out = DigestAdapter::new(Vec::new()).expecting(&good, Some(4));
+        out.write_all(b"blob").unwrap();
+        let (inner, digest) = out.finish().unwrap();
+        assert_eq!((inner, digest.digest()), (b"blob".to_vec(), good));
+    }
+
+    /// A FIFO (which would wait for a writer) and a link to `/dev/zero` (which never ends)
+    /// are refused at once, named for what they are.
+    #[test]
+    fn only_a_regular_file_is_hashed_and_a_fifo_or_a_device_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let (sent, refused) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for path in [fifo, zero] {
+                let _ = sent.send(sha256_file(&path).map_err(|e| (e.kind(), e.to_string())));
+            }
+        });
+        for what in ["a FIFO", "a device"] {
+            let refused = refused.recv_timeout(std::time::Duration::from_secs(10)).expect("refused at once");
+            let (kind, message) = refused.unwrap_err();
+            assert_eq!(kind, io::ErrorKind::InvalidInput, "{message}");
+            assert!(message.contains(what), "{what}: {message}");
+        }
     }
 
     #[test]

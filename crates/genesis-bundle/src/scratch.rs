@@ -1,21 +1,61 @@
 //! Scratch output: what a process writes beside its target before renaming it into place,
-//! named `.<target name>.<kind>-<pid>` so that each run owns its own and a later run can tell
-//! which ones were abandoned by a process that was killed. [`AtomicFile`] is the one
-//! write-then-rename of the workspace (exclusive create, write, sync, rename, sync the
-//! directory), and [`atomic_write`] replaces a small file with it, so that neither a
-//! concurrent reader nor a crash sees the file half written. Which output waits for the disk
-//! is [`Durability`] (decision 0024).
+//! named `.<target name>.<kind>-<16 random hex digits>`. The name is random, not the pid:
+//! processes in different pid namespaces that share a volume (containers, each its own
+//! pid 1) have the same pids. It is created exclusively, and a name that is taken is passed
+//! over for another, never removed: it may be another process's live output. The owner holds
+//! an exclusive lock (`flock`) on its scratch file or directory for as long as it exists, and
+//! the kernel drops the lock with the process, so [`remove_abandoned`] tells the litter of a
+//! killed run from the live output of any process, whatever its pid namespace.
+//!
+//! [`AtomicFile`] is the one write-then-rename of the workspace (exclusive create, write,
+//! sync, rename, check what was renamed, sync the directory), and [`atomic_write`] replaces a
+//! small file with it, so that neither a concurrent reader nor a crash sees the file half
+//! written. What this process is still writing is listed for [`remove_live`], which an
+//! interrupt handler calls. Which output waits for the disk is [`Durability`] (decision 0024).
 
+use std::collections::hash_map::RandomState;
 use std::fs::{self, File, OpenOptions, Permissions};
+use std::hash::{BuildHasher as _, Hasher as _};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// The scratch path of `target` for this process, e.g. `.demo.tar.zst.partial-4242`.
-pub fn scratch_path(target: &Path, kind: &str) -> Option<PathBuf> {
-    let name = target.file_name()?.to_string_lossy();
-    Some(parent_of(target).join(format!(".{name}.{kind}-{}", std::process::id())))
+use rustix::fs::OFlags;
+
+/// The scratch files and directories this process is writing, for [`remove_live`].
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn live() -> MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes every scratch file and directory this process is still writing, and returns how
+/// many it removed: for an interrupt handler, which exits next, so that an interrupted run
+/// leaves nothing half-written. What was already put in place stays.
+pub fn remove_live() -> usize {
+    let paths = std::mem::take(&mut *live());
+    paths.iter().filter(|path| remove_entry(path).is_ok()).count()
+}
+
+/// A random 64-bit number. `RandomState` is seeded from the operating system's random source,
+/// so the names made of it are neither predictable by another user nor shared by processes in
+/// different pid namespaces; the count keeps the names of one process apart.
+fn random() -> u64 {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+    hasher.finish()
+}
+
+/// Fresh scratch names beside `target`: `.<name>.<kind>-<16 random hex digits>`.
+fn scratch_names(target: &Path, kind: &'static str) -> io::Result<impl FnMut() -> PathBuf + use<>> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{} names no file", target.display())))?;
+    let (parent, name) = (parent_of(target), name.to_string_lossy().into_owned());
+    Ok(move || parent.join(format!(".{name}.{kind}-{:016x}", random())))
 }
 
 fn parent_of(target: &Path) -> PathBuf {
@@ -25,39 +65,134 @@ fn parent_of(target: &Path) -> PathBuf {
     }
 }
 
-/// Creates the scratch file `path` for writing, exclusively (`O_CREAT|O_EXCL`): whatever sits
-/// at the name (a symlink planted in a shared folder to aim the write at another file, or what
-/// an earlier process with the same pid left) is never opened, let alone written through. A
-/// scratch name belongs to this process, so such an entry is unlinked (the entry itself, never
-/// what a link points at) and the creation tried once more; where it cannot be unlinked
-/// (another user's entry in a sticky folder such as `/tmp`), the error says what is in the way.
-pub fn create(path: &Path) -> io::Result<File> {
-    create_with_mode(path, 0o666)
+/// How many names a scratch creation tries. Each is random, so a second try is only needed
+/// when someone planted an entry at the first or a cleanup took the one just made.
+const ATTEMPTS: usize = 8;
+
+/// A scratch file or directory of this process: created under a fresh name, locked and
+/// listed for [`remove_live`] for as long as it exists. Dropped before it is put in place, it
+/// is removed.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    path: PathBuf,
+    /// Open on the scratch file or directory, holding its lock.
+    handle: File,
+    in_place: bool,
 }
 
-/// [`create`], with the file's permission bits `mode` (less the umask) from the start.
-fn create_with_mode(path: &Path, mode: u32) -> io::Result<File> {
-    let create_new = || OpenOptions::new().write(true).create_new(true).mode(mode).open(path);
-    match create_new() {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            fs::remove_file(path).map_err(|e| {
-                io::Error::new(e.kind(), format!("{} is in the way and cannot be removed ({e})", path.display()))
-            })?;
-            create_new()
+impl Scratch {
+    /// Creates a scratch entry with `create` under the first free name of `names`, locks it,
+    /// and checks that the name still holds it (a cleanup in another process may have taken
+    /// it for litter before the lock). `create` must create exclusively: an entry already at
+    /// a name is an `AlreadyExists` error, and left as it is.
+    fn create(mut names: impl FnMut() -> PathBuf, create: impl Fn(&Path) -> io::Result<File>) -> io::Result<Scratch> {
+        let mut tried = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let path = names();
+            let handle = match create(&path) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    tried.push(path);
+                    continue;
+                }
+                other => other?,
+            };
+            let locked = match handle.try_lock() {
+                Ok(()) => true,
+                Err(fs::TryLockError::WouldBlock) => false,
+                Err(fs::TryLockError::Error(e)) => {
+                    let _ = remove_entry(&path);
+                    return Err(io::Error::new(e.kind(), format!("cannot lock {}: {e}", path.display())));
+                }
+            };
+            if locked && holds(&path, &handle)? {
+                live().push(path.clone());
+                return Ok(Scratch { path, handle, in_place: false });
+            }
+            // Taken for litter meanwhile, by a cleanup that removes it: another name.
+            tried.push(path);
         }
-        other => other,
+        let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("no free scratch name: {} are taken by entries this process did not make", tried.join(", ")),
+        ))
     }
+
+    /// A scratch directory beside `target` (mode 0700), for a tree staged whole.
+    pub(crate) fn dir(target: &Path) -> io::Result<Scratch> {
+        Scratch::create(scratch_names(target, "staging")?, |path| {
+            fs::DirBuilder::new().mode(0o700).create(path)?;
+            // Not through a symlink or into a FIFO put at the name since.
+            let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW;
+            OpenOptions::new().read(true).custom_flags(flags.bits().cast_signed()).open(path).inspect_err(|_| {
+                let _ = fs::remove_dir(path);
+            })
+        })
+    }
+
+    /// The scratch file or directory.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the scratch entry to `target` ([`rename_checked`]); from then on it is the
+    /// target, removed neither on drop nor by [`remove_live`].
+    pub(crate) fn rename_to(&mut self, target: &Path) -> io::Result<()> {
+        rename_checked(&self.handle, &self.path, target)?;
+        self.in_place();
+        Ok(())
+    }
+
+    fn in_place(&mut self) {
+        self.in_place = true;
+        live().retain(|p| *p != self.path);
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Only what the name still holds: never what someone put there since.
+        if !self.in_place && holds(&self.path, &self.handle).unwrap_or(false) {
+            let _ = remove_entry(&self.path);
+        }
+        live().retain(|p| *p != self.path);
+    }
+}
+
+/// Whether `path` names the file or directory `handle` is open on (the same device and
+/// inode), not following a symlink at `path`.
+fn holds(path: &Path, handle: &File) -> io::Result<bool> {
+    let open = handle.metadata()?;
+    match fs::symlink_metadata(path) {
+        Ok(named) => Ok((named.dev(), named.ino()) == (open.dev(), open.ino())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the entry at `path`: a directory with all it holds, a symlink itself (never what
+/// it points at).
+fn remove_entry(path: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(path)?.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) }
 }
 
 /// The permissions of a file put in place by [`AtomicFile`] or [`atomic_write`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Those of the regular file it replaces (never those of a symlink at the name); a new
-    /// file gets `0666` less the umask.
+    /// The read, write and execute bits of the regular file it replaces, when this user owns
+    /// that file; otherwise (no file, a symlink at the name, another owner's file) `0666`
+    /// less the umask. Setuid, setgid and sticky bits are never kept, and neither are the
+    /// bits of a file someone else put at the name.
     OfTarget,
     /// Exactly these bits, e.g. `0o600` for a secret or `0o755` for a program. The scratch
     /// file is created with them, so its content is never readable more widely.
     Exactly(u32),
+}
+
+/// The bits [`Mode::OfTarget`] keeps of the file at `target`, if any.
+fn kept_bits(target: &Path) -> Option<u32> {
+    let meta = fs::symlink_metadata(target).ok().filter(fs::Metadata::is_file)?;
+    (meta.uid() == rustix::process::geteuid().as_raw()).then_some(meta.mode() & 0o777)
 }
 
 /// Whether putting a file in place waits for the disk (decision 0024).
@@ -73,109 +208,107 @@ pub enum Durability {
     CheckedOnRead,
 }
 
-/// How many [`AtomicFile::create`] calls this process made: the last part of their scratch
-/// names.
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
 /// A file being written under a scratch name beside its target, renamed over the target by
 /// [`AtomicFile::commit`]; dropped uncommitted (an error, a panic), it removes the scratch
-/// file, so the target is the old file or the whole new one, never a part. The scratch file
-/// is created exclusively ([`create`]: never an existing file or a planted symlink).
+/// file, so the target is the old file or the whole new one, never a part. An interrupt
+/// handler removes it through [`remove_live`].
 #[derive(Debug)]
 pub struct AtomicFile {
-    file: File,
-    scratch: PathBuf,
+    scratch: Scratch,
     target: PathBuf,
-    committed: bool,
 }
 
 impl AtomicFile {
-    /// Starts replacing `target` through a scratch file of this call alone,
-    /// `.<name>.partial-<pid>-<call>`: concurrent writers of one target do not lock each other
-    /// out, and the last commit wins, whole.
+    /// Starts replacing `target` through a scratch file of this call alone beside it,
+    /// `.<name>.partial-<random>`: concurrent writers of one target, in this process or
+    /// another, do not get in each other's way, and the last commit wins, whole.
     pub fn create(target: &Path, mode: Mode) -> io::Result<AtomicFile> {
-        let scratch = scratch_path(target, "partial").ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("{} names no file", target.display()))
-        })?;
-        // Still recognised by `remove_abandoned` once the process is gone.
-        let mut unique = scratch.into_os_string();
-        unique.push(format!("-{}", CALLS.fetch_add(1, Ordering::Relaxed)));
-        Self::create_at(target, PathBuf::from(unique), mode)
+        Self::create_named(target, mode, scratch_names(target, "partial")?)
     }
 
-    /// Starts replacing `target` through `scratch`, a name beside it that the caller knows
-    /// (one a signal handler removes, such as [`scratch_path`]`(target, "partial")`).
-    pub fn create_at(target: &Path, scratch: PathBuf, mode: Mode) -> io::Result<AtomicFile> {
+    /// [`AtomicFile::create`] under the first free name of `names`.
+    fn create_named(target: &Path, mode: Mode, names: impl FnMut() -> PathBuf) -> io::Result<AtomicFile> {
         let bits = match mode {
             Mode::Exactly(bits) => Some(bits),
-            Mode::OfTarget => {
-                fs::symlink_metadata(target).ok().filter(|m| m.is_file()).map(|m| m.permissions().mode() & 0o7777)
-            }
+            Mode::OfTarget => kept_bits(target),
         };
-        let file = create_with_mode(&scratch, bits.unwrap_or(0o666))?;
-        let file = AtomicFile { file, scratch, target: target.to_owned(), committed: false };
+        let scratch = Scratch::create(names, |path| {
+            OpenOptions::new().write(true).create_new(true).mode(bits.unwrap_or(0o666)).open(path)
+        })?;
         // Exactly the bits asked for or kept, whatever the umask took away at creation.
         if let Some(bits) = bits {
-            file.file.set_permissions(Permissions::from_mode(bits))?;
+            scratch.handle.set_permissions(Permissions::from_mode(bits))?;
         }
-        Ok(file)
+        Ok(AtomicFile { scratch, target: target.to_owned() })
     }
 
     /// The scratch file's path.
     pub fn scratch_path(&self) -> &Path {
-        &self.scratch
+        &self.scratch.path
     }
 
     /// The scratch file, for writers that take a [`File`].
     pub fn as_file_mut(&mut self) -> &mut File {
-        &mut self.file
+        &mut self.scratch.handle
     }
 
     /// Renames the written file over the target ([`persist`]).
     pub fn commit(mut self, durability: Durability) -> io::Result<()> {
-        let persisted = persist(&self.file, &self.scratch, &self.target, durability);
-        self.committed = persisted.is_ok();
-        persisted
+        persist(&self.scratch.handle, &self.scratch.path, &self.target, durability)?;
+        self.scratch.in_place();
+        Ok(())
     }
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write(buf)
+        self.scratch.handle.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.scratch);
-        }
+        self.scratch.handle.flush()
     }
 }
 
 /// Puts the completely written `file`, open at `scratch`, in place as `target` with one
-/// rename; with [`Durability::Synced`], its data reaches the disk before the rename and the
-/// rename before this returns. The last step of every write-then-rename ([`AtomicFile`], and
-/// a resumable download that keeps its partial file between runs).
+/// rename, checked ([`rename_checked`]); with [`Durability::Synced`], its data reaches the
+/// disk before the rename and the rename before this returns. The last step of every
+/// write-then-rename ([`AtomicFile`], and a resumable download that keeps its partial file
+/// between runs).
 pub fn persist(file: &File, scratch: &Path, target: &Path, durability: Durability) -> io::Result<()> {
     if durability == Durability::Synced {
         file.sync_all()?;
     }
-    fs::rename(scratch, target)?;
+    rename_checked(file, scratch, target)?;
     match durability {
         Durability::Synced => sync_parent(target),
         Durability::CheckedOnRead => Ok(()),
     }
 }
 
+/// Renames `scratch` to `target` once the name is checked to still hold the file `handle` is
+/// open on. A rename moves whatever is at the name at that moment, and in a shared folder
+/// someone may have swapped another file or directory in since the last write: that one is
+/// never published, and the error says so. Checked before the rename, not after it: by then a
+/// concurrent writer of the same target may rightly have replaced ours, and removing the
+/// target would lose their file. What remains is the instant between check and rename, on a
+/// random name.
+pub(crate) fn rename_checked(handle: &File, scratch: &Path, target: &Path) -> io::Result<()> {
+    if !holds(scratch, handle)? {
+        return Err(io::Error::other(format!(
+            "{} was swapped for another file before its rename to {}; nothing was published",
+            scratch.display(),
+            target.display()
+        )));
+    }
+    fs::rename(scratch, target)
+}
+
 /// Writes `bytes` to `target` so that a reader, a concurrent writer or a crash sees the old
 /// content or the new, never an empty or partial file: an [`AtomicFile`] of this call alone,
-/// synced ([`Durability::Synced`]), keeping the permissions of the file it replaces. A caller
-/// that reads, changes and writes a file back serialises those steps itself (with a lock).
+/// synced ([`Durability::Synced`]), keeping the permissions of the file it replaces
+/// ([`Mode::OfTarget`]). A caller that reads, changes and writes a file back serialises those
+/// steps itself (with a lock).
 pub fn atomic_write(target: &Path, bytes: &[u8]) -> io::Result<()> {
     atomic_write_with_mode(target, bytes, Mode::OfTarget)
 }
@@ -189,26 +322,46 @@ pub fn atomic_write_with_mode(target: &Path, bytes: &[u8], mode: Mode) -> io::Re
 
 /// Makes the directory entry of `path` (a file just created or renamed there) durable:
 /// without this, a power cut can undo a rename whose file data was already on disk.
-pub fn sync_parent(path: &Path) -> io::Result<()> {
+pub(crate) fn sync_parent(path: &Path) -> io::Result<()> {
     File::open(parent_of(path))?.sync_all()
 }
 
-/// Removes scratch output of `target` left by processes that no longer run (killed by
-/// SIGKILL or a power cut, when no cleanup could happen). Live processes' scratch output is
-/// left alone. Best effort: a failure here only leaves litter.
+/// Removes the scratch output of `target` of `kind` (`partial`, `staging`) that nobody is
+/// writing any more: left by a run killed outright (SIGKILL, a power cut), when no cleanup
+/// could happen. Whether anybody is writing it is its lock: one whose lock can be taken is
+/// abandoned, whatever pid namespace, container or host wrote it, and one that is locked is
+/// left alone. Anything but a regular file or a directory at a scratch name (a symlink, a
+/// FIFO) is never live output and goes too, unopened. Best effort: a failure here only leaves
+/// litter.
 pub fn remove_abandoned(target: &Path, kind: &str) {
     let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
     let prefix = format!(".{name}.{kind}-");
     let Ok(entries) = fs::read_dir(parent_of(target)) else { return };
     for entry in entries.flatten() {
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        // `<pid>`, or `<pid>-<call>` for `atomic_write`'s scratch files.
-        let pid = file_name.strip_prefix(&prefix).and_then(|p| p.split('-').next()?.parse::<u32>().ok());
-        let Some(pid) = pid else { continue };
-        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
-            tracing::info!(path = %entry.path().display(), "removing output abandoned by a killed run");
-            let _ = fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            remove_if_abandoned(&entry.path());
         }
+    }
+}
+
+/// Removes the scratch entry at `path` if its lock can be taken ([`remove_abandoned`]).
+fn remove_if_abandoned(path: &Path) {
+    let Ok(meta) = fs::symlink_metadata(path) else { return };
+    // Scratch output is a regular file or a directory: anything else at its name (a symlink,
+    // a FIFO) is nobody's live output, and goes without being opened.
+    if !meta.is_file() && !meta.is_dir() {
+        let _ = fs::remove_file(path);
+        return;
+    }
+    // Not through a symlink, nor waiting for a writer, if one was swapped in since.
+    let flags = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let Ok(handle) = OpenOptions::new().read(true).custom_flags(flags.bits().cast_signed()).open(path) else {
+        return;
+    };
+    // Held until the handle closes, after the removal.
+    if handle.try_lock().is_ok() && holds(path, &handle).unwrap_or(false) {
+        tracing::info!(path = %path.display(), "removing output abandoned by a killed run");
+        let _ = remove_entry(path);
     }
 }
 
@@ -218,40 +371,178 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn removes_only_dead_processes_scratch() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("out");
-        let dead = dir.path().join(".out.staging-4000000000");
-        let live = dir.path().join(format!(".out.staging-{}", std::process::id()));
-        let other = dir.path().join(".other.staging-4000000000");
-        for d in [&dead, &live, &other] {
-            fs::create_dir(d).unwrap();
-        }
-        remove_abandoned(&target, "staging");
-        assert!(!dead.exists());
-        assert!(live.exists() && other.exists());
-        assert_eq!(scratch_path(&target, "staging"), Some(live));
-    }
-
-    #[test]
-    fn atomic_write_scratch_files_of_dead_processes_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("out");
-        let dead = dir.path().join(".out.partial-4000000000-7");
-        let live = dir.path().join(format!(".out.partial-{}-7", std::process::id()));
-        for f in [&dead, &live] {
-            fs::write(f, b"x").unwrap();
-        }
-        remove_abandoned(&target, "partial");
-        assert!(!dead.exists() && live.exists());
-    }
-
     fn names_in(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> =
             fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// The names a test hands [`AtomicFile::create_named`]: `first`, then fresh ones.
+    fn names_from(target: &Path, first: Vec<PathBuf>) -> impl FnMut() -> PathBuf + use<> {
+        let mut fresh = scratch_names(target, "partial").unwrap();
+        let mut first = first.into_iter();
+        move || first.next().unwrap_or_else(&mut fresh)
+    }
+
+    /// Liveness is the owner's lock, not a pid: a staging directory named after a pid that
+    /// runs nowhere here (another pid namespace's, or one hidden by `hidepid`) but locked by
+    /// its writer is left alone, and goes once the writer is gone.
+    #[test]
+    fn abandoned_staging_is_removed_and_a_locked_one_left_alone_whatever_its_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        let abandoned = dir.path().join(".out.staging-4000000000");
+        let live = dir.path().join(".out.staging-4000000001");
+        let other = dir.path().join(".other.staging-4000000000");
+        for d in [&abandoned, &live, &other] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::write(live.join("blob"), b"being written").unwrap();
+        let writer = File::open(&live).unwrap();
+        writer.lock().unwrap();
+        remove_abandoned(&target, "staging");
+        assert!(!abandoned.exists());
+        assert!(live.join("blob").exists() && other.exists());
+        drop(writer);
+        remove_abandoned(&target, "staging");
+        assert!(!live.exists(), "once its writer is gone, it is litter");
+    }
+
+    /// Scratch files: the one being written stays, and litter goes, whatever sits at its
+    /// name (a file, a FIFO that is not waited on, a symlink removed without touching what
+    /// it points at).
+    #[test]
+    fn abandoned_scratch_files_are_removed_and_one_being_written_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let stale = dir.path().join(".out.partial-4000000000-7");
+        fs::write(&stale, b"x").unwrap();
+        let fifo = dir.path().join(".out.partial-fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        std::os::unix::fs::symlink(&victim, dir.path().join(".out.partial-link")).unwrap();
+        let mut writing = AtomicFile::create(&target, Mode::OfTarget).unwrap();
+        writing.write_all(b"new").unwrap();
+        remove_abandoned(&target, "partial");
+        let scratch = writing.scratch_path().file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(names_in(dir.path()), [scratch, "victim".to_owned()]);
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        writing.commit(Durability::CheckedOnRead).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+    }
+
+    /// Two writers of one target whose scratch names come out the same (as pid and count did
+    /// for processes in different pid namespaces sharing a volume): the second passes over
+    /// the name, never touching the first one's file, and each commit puts its own bytes in
+    /// place, whole.
+    #[test]
+    fn a_writer_whose_scratch_name_is_taken_picks_another_and_never_touches_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        let mut first = AtomicFile::create(&target, Mode::OfTarget).unwrap();
+        first.write_all(b"first").unwrap();
+        let taken = first.scratch_path().to_owned();
+        let mut second =
+            AtomicFile::create_named(&target, Mode::OfTarget, names_from(&target, vec![taken.clone()])).unwrap();
+        assert_ne!(second.scratch_path(), taken);
+        second.write_all(b"second").unwrap();
+        assert_eq!(fs::read(&taken).unwrap(), b"first");
+        first.commit(Durability::CheckedOnRead).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"first");
+        second.commit(Durability::CheckedOnRead).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"second");
+        assert_eq!(names_in(dir.path()), ["out"], "no scratch file is left behind");
+    }
+
+    /// Whatever sits at a scratch name (a symlink planted in a shared folder to aim the write
+    /// at another file, another process's file) is neither written through nor removed: the
+    /// write goes to a fresh name.
+    #[test]
+    fn an_entry_at_a_scratch_name_is_neither_written_through_nor_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let target = dir.path().join("out.tar");
+        let planted = dir.path().join(".out.tar.partial-planted");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let other = dir.path().join(".out.tar.partial-other");
+        fs::write(&other, b"another writer's").unwrap();
+        let names = names_from(&target, vec![planted.clone(), other.clone()]);
+        let mut file = AtomicFile::create_named(&target, Mode::OfTarget, names).unwrap();
+        file.write_all(b"new").unwrap();
+        file.commit(Durability::Synced).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"keep", "the link is not written through");
+        assert!(fs::symlink_metadata(&planted).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&other).unwrap(), b"another writer's");
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+    }
+
+    /// A rename publishes whatever is at the scratch name: in a shared folder, another file
+    /// swapped in after the last write would be put in place. The commit finds that what it
+    /// renamed is not its file, removes it and fails.
+    #[test]
+    fn a_scratch_file_swapped_before_the_commit_is_never_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        let mut file = AtomicFile::create(&target, Mode::OfTarget).unwrap();
+        file.write_all(b"ours").unwrap();
+        let swapped = dir.path().join("theirs");
+        fs::write(&swapped, b"theirs").unwrap();
+        let file_scratch = file.scratch_path().to_owned();
+        fs::rename(&swapped, &file_scratch).unwrap();
+        let e = file.commit(Durability::Synced).unwrap_err();
+        assert!(e.to_string().contains("was swapped for another file"), "{e}");
+        assert!(!target.exists(), "the swapped-in file is not published");
+        // What was swapped in is not ours to remove: it stays under the scratch name.
+        assert_eq!(fs::read(file_scratch).unwrap(), b"theirs");
+    }
+
+    /// A replacement keeps the read, write and execute bits of a file this user owns, never
+    /// setuid, setgid or sticky; a file of another owner passes on nothing (checked when the
+    /// test runs as root, the one user who can make one).
+    #[test]
+    fn a_replacement_keeps_only_the_rwx_bits_of_its_own_users_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("tool");
+        fs::write(&target, b"old").unwrap();
+        fs::set_permissions(&target, Permissions::from_mode(0o7750)).unwrap();
+        atomic_write(&target, b"new").unwrap();
+        assert_eq!(mode(&target), 0o750);
+
+        if rustix::process::geteuid().is_root() {
+            let fresh = dir.path().join("fresh");
+            atomic_write(&fresh, b"new").unwrap();
+            let foreign = dir.path().join("foreign");
+            fs::write(&foreign, b"old").unwrap();
+            fs::set_permissions(&foreign, Permissions::from_mode(0o4707)).unwrap();
+            std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+            atomic_write(&foreign, b"new").unwrap();
+            assert_eq!(mode(&foreign), mode(&fresh), "another owner's bits are not kept");
+        }
+    }
+
+    /// An interrupt handler learns the random names from the list: what is being written is
+    /// on it, what was committed or dropped is not.
+    #[test]
+    fn scratch_output_is_listed_for_an_interrupt_until_it_is_committed_or_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let listed = |path: &Path| live().iter().any(|p| p == path);
+        let file = AtomicFile::create(&dir.path().join("a"), Mode::OfTarget).unwrap();
+        let staging = crate::Staging::begin(&dir.path().join("b")).unwrap();
+        let dropped = AtomicFile::create(&dir.path().join("c"), Mode::OfTarget).unwrap();
+        let paths = [file.scratch_path(), staging.path(), dropped.scratch_path()].map(Path::to_owned);
+        assert!(paths.iter().all(|p| listed(p)), "{paths:?}");
+        file.commit(Durability::CheckedOnRead).unwrap();
+        staging.commit().unwrap();
+        drop(dropped);
+        assert!(!paths.iter().any(|p| listed(p)), "{paths:?}");
+        assert_eq!(names_in(dir.path()), ["a", "b"]);
     }
 
     /// A reader polling the file while it is rewritten sees one whole version or the other,
@@ -301,19 +592,6 @@ mod tests {
     }
 
     #[test]
-    fn a_scratch_file_is_created_anew_never_through_a_symlink_planted_at_its_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        fs::write(&victim, b"keep").unwrap();
-        let scratch = scratch_path(&dir.path().join("out.tar"), "partial").unwrap();
-        std::os::unix::fs::symlink(&victim, &scratch).unwrap();
-        create(&scratch).unwrap().write_all(b"new").unwrap();
-        assert_eq!(fs::read(&victim).unwrap(), b"keep", "the link is removed, not written through");
-        assert!(!fs::symlink_metadata(&scratch).unwrap().file_type().is_symlink());
-        assert_eq!(fs::read(&scratch).unwrap(), b"new");
-    }
-
-    #[test]
     fn atomic_write_never_follows_a_symlink_planted_at_its_target() {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
@@ -325,26 +603,10 @@ mod tests {
         assert_eq!(fs::read(&target).unwrap(), b"new");
     }
 
-    /// A scratch name left by an earlier process with the same pid (pid reuse) is removed
-    /// and the write goes on, as [`create`] does, instead of failing.
-    #[test]
-    fn atomic_write_replaces_a_stale_scratch_file_left_under_its_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("state.json");
-        // The next calls' names: other tests in this process take some of them meanwhile.
-        let next = CALLS.load(Ordering::Relaxed);
-        for call in next..next + 1000 {
-            fs::write(dir.path().join(format!(".state.json.partial-{}-{call}", std::process::id())), b"stale").unwrap();
-        }
-        atomic_write(&target, b"new").unwrap();
-        assert_eq!(fs::read(&target).unwrap(), b"new");
-    }
-
     #[test]
     fn a_replaced_file_keeps_its_permissions_unless_told_otherwise() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out");
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
         fs::write(&target, b"old").unwrap();
         fs::set_permissions(&target, Permissions::from_mode(0o640)).unwrap();
         atomic_write(&target, b"new").unwrap();
@@ -358,11 +620,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out");
         fs::write(&target, b"old").unwrap();
-        let mut file =
-            AtomicFile::create_at(&target, scratch_path(&target, "partial").unwrap(), Mode::OfTarget).unwrap();
+        let mut file = AtomicFile::create(&target, Mode::OfTarget).unwrap();
         file.write_all(b"half").unwrap();
         drop(file);
-        assert_eq!(names_in(dir.path()), ["out"]);
+        assert_eq!((fs::read(&target).unwrap(), names_in(dir.path())), (b"old".to_vec(), vec!["out".to_owned()]));
         let mut file = AtomicFile::create(&target, Mode::OfTarget).unwrap();
         file.write_all(b"new").unwrap();
         file.commit(Durability::CheckedOnRead).unwrap();

@@ -541,8 +541,6 @@ pub struct SeekableFile {
     archive: Arc<SeekableArchive>,
     decompressor: zstd::bulk::Decompressor<'static>,
     cache: Option<(usize, Arc<Vec<u8>>)>,
-    /// The compressed bytes of the frame being read, reused.
-    compressed: Vec<u8>,
     frames_decompressed: u64,
 }
 
@@ -555,7 +553,7 @@ impl SeekableFile {
     /// Another reader of an archive already open, with a decompressor of its own.
     pub(crate) fn over(archive: Arc<SeekableArchive>) -> Result<Self> {
         let decompressor = zstd::bulk::Decompressor::new().map_err(|e| from_io(e, "starting zstd"))?;
-        Ok(SeekableFile { archive, decompressor, cache: None, compressed: Vec::new(), frames_decompressed: 0 })
+        Ok(SeekableFile { archive, decompressor, cache: None, frames_decompressed: 0 })
     }
 
     /// The open archive, for [`SeekableFile::over`].
@@ -645,16 +643,23 @@ impl SeekableFile {
         {
             return Ok(Arc::clone(frame));
         }
+        let frame = Arc::new(self.decompress(idx)?);
+        self.cache = Some((idx, Arc::clone(&frame)));
+        Ok(frame)
+    }
+
+    /// Frame `idx` decompressed and not kept, for a reader that hands each frame on and does
+    /// not come back to it: what it hands on is all the memory the frame holds. The
+    /// compressed bytes are read into a buffer freed on return, so an idle reader holds none.
+    pub(crate) fn decompress(&mut self, idx: usize) -> Result<Vec<u8>> {
         let entry = *self.archive.table.frames.get(idx).ok_or_else(|| BundleError::Truncated {
             detail: format!("frame {idx} of {}", self.archive.table.frames.len()),
         })?;
-        self.compressed.resize(entry.compressed as usize, 0);
-        read_exact_at(&self.archive.file, &mut self.compressed, self.archive.starts[idx].0)?;
-        let out = decompress_frame(&mut self.decompressor, &self.compressed, entry.decompressed)
+        let mut compressed = vec![0u8; entry.compressed as usize];
+        read_exact_at(&self.archive.file, &mut compressed, self.archive.starts[idx].0)?;
+        let out = decompress_frame(&mut self.decompressor, &compressed, entry.decompressed)
             .map_err(|e| from_io(e, "decompressing a frame"))?;
         self.frames_decompressed += 1;
-        let frame = Arc::new(out);
-        self.cache = Some((idx, Arc::clone(&frame)));
-        Ok(frame)
+        Ok(out)
     }
 }

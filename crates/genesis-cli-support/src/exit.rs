@@ -4,8 +4,9 @@
 //! the four kinds to codes, in [`code_of`], and finds the first classified error of a chain.
 //! A chain holds its errors as `dyn Error`, and a downcast needs the concrete type, so each
 //! binary names the library error types it links in its [`Errors`]: none links a library
-//! only to classify errors it never meets. Library messages name no command-line flags; the
-//! binary's [`Errors::hint`] adds the flag that gets past an error, on a `hint:` line.
+//! only to classify errors it never meets. Library messages name no command-line flags or
+//! commands; the binary's [`Errors::hint`] adds the one that gets past an error, on a `hint:`
+//! line.
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -51,13 +52,8 @@ pub struct Errors {
     /// `std::io::Error` are always tried). A library error type missing here is not
     /// classified: its chain falls through to what it wraps, or to a usage error.
     pub classes: &'static [Classifier],
-    /// The flag of this binary that gets past one error of a chain, if any (see [`no_hint`]).
+    /// The flag or command of this binary that gets past one error of a chain, if any.
     pub hint: fn(&(dyn Error + 'static)) -> Option<String>,
-}
-
-/// The [`Errors::hint`] of a binary that has no flag to suggest.
-pub fn no_hint(_: &(dyn Error + 'static)) -> Option<String> {
-    None
 }
 
 /// The exit code for an error: that of the first error in its chain that classifies itself
@@ -111,6 +107,11 @@ mod tests {
     use anyhow::Context as _;
 
     use super::*;
+
+    /// No hint: these tests are about exit codes.
+    fn no_hint(_: &(dyn Error + 'static)) -> Option<String> {
+        None
+    }
 
     /// The library errors of `bundle-loader` these tests meet.
     const LOADER: Errors = Errors {

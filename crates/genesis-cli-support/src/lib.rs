@@ -9,13 +9,19 @@
 //! through this crate that it does not use.
 //!
 //! ```
-//! use genesis_cli_support::{exit, outln};
+//! use genesis_cli_support::{exit, outln, verify};
+//! use genesis_trust::TrustError;
 //!
 //! /// The library errors this binary meets, and the flags that get past them.
 //! const ERRORS: exit::Errors = exit::Errors {
-//!     classes: &[exit::classify::<genesis_bundle::BundleError>, exit::classify::<genesis_trust::TrustError>],
-//!     hint: exit::no_hint,
+//!     classes: &[exit::classify::<genesis_bundle::BundleError>, exit::classify::<TrustError>],
+//!     hint,
 //! };
+//!
+//! /// The flag of this binary that gets past one error of a chain.
+//! fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+//!     cause.downcast_ref::<TrustError>().and_then(verify::hint)
+//! }
 //!
 //! fn main() -> std::process::ExitCode {
 //!     exit::run(&ERRORS, || {
@@ -89,8 +95,7 @@ impl LimitArgs {
 }
 
 /// Sets up `tracing` on stderr, filtered by `RUST_LOG` (default `warn`), and the
-/// announcement of the endpoints libraries learn while the run goes on ([`announce_learned`]),
-/// which no filter hides.
+/// announcement of the endpoints libraries learn while the run goes on, which no filter hides.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -119,7 +124,7 @@ struct Announced {
 /// one line on stderr in a stable format (README.md, "Network endpoints"),
 /// `TOOL: network: this run contacts only A, B` or `TOOL: network: this run contacts nothing`.
 /// JSON reports carry the same list ([`print_json`]), with the endpoints learned on the way
-/// ([`announce_learned`]). Call it once per run.
+/// (see [`init_logging`]). Call it once per run.
 pub fn announce_endpoints(tool: &str, endpoints: &[String]) {
     eprintln!("{}", announcement(tool, endpoints));
     *ANNOUNCED.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -131,7 +136,7 @@ pub fn announce_endpoints(tool: &str, endpoints: &[String]) {
 /// stderr, `TOOL: network: WHY`, and an entry in the JSON report's `endpoints`. An endpoint
 /// already named is not named again. Libraries announce theirs as `tracing` events under
 /// [`genesis_types::EGRESS_TARGET`], which [`init_logging`] sends here.
-pub fn announce_learned(endpoint: &str, why: &str) {
+fn announce_learned(endpoint: &str, why: &str) {
     let mut announced = ANNOUNCED.lock().unwrap_or_else(PoisonError::into_inner);
     let announced = announced.get_or_insert_with(|| Announced { tool: String::new(), endpoints: Vec::new() });
     if announced.endpoints.iter().any(|e| e == endpoint) {

@@ -8,13 +8,19 @@ use genesis_registry::serve::ServerLimits;
 /// How many clients a server takes at once.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
-    /// Connections served at once. Past it, a new connection takes the place of one that has
+    /// Connections served at once. Past it, a new connection takes the place of one of the
+    /// address holding the most when its own holds at least two fewer, else of one that has
     /// been waiting on its client for a second (an idle socket, a request never completed, a
     /// client that stopped reading), else it is closed. Each connection holds a descriptor:
     /// with --max-streams and 64 more, keep it within the open-file limit (`ulimit -n`), or
     /// the server lowers both to fit.
     #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections)]
     pub max_connections: NonZeroUsize,
+    /// Connections one client address (an IPv4 address, an IPv6 /64) may hold at once; past
+    /// it, its new connection takes the place of one of its own that has been waiting on its
+    /// client for a second, else it is closed. Default: an eighth of --max-connections.
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_peer: Option<NonZeroUsize>,
     /// Responses in progress at once, over all connections (HTTP/2 carries up to 16 on one);
     /// past it a request is answered 503 with Retry-After. Default: --max-connections.
     #[arg(long, value_name = "N")]
@@ -26,6 +32,9 @@ impl ServerArgs {
     pub fn limits(&self) -> ServerLimits {
         ServerLimits {
             max_connections: self.max_connections,
+            max_connections_per_peer: self
+                .max_connections_per_peer
+                .unwrap_or_else(|| ServerLimits::connections_per_peer(self.max_connections)),
             max_streams: self.max_streams.unwrap_or(self.max_connections),
             ..ServerLimits::default()
         }
@@ -50,6 +59,17 @@ mod tests {
         assert_eq!((limits.max_connections.get(), limits.max_streams.get()), (1000, 1000));
         let limits = Cli::parse_from(["serve", "--max-streams", "50"]).server.limits();
         assert_eq!((limits.max_connections, limits.max_streams.get()), (ServerLimits::default().max_connections, 50));
+    }
+
+    #[test]
+    fn a_peer_may_hold_an_eighth_of_the_connections_by_default() {
+        let limits = Cli::parse_from(["serve", "--max-connections", "1000"]).server.limits();
+        assert_eq!(limits.max_connections_per_peer.get(), 125);
+        let limits = Cli::parse_from(["serve", "--max-connections", "4"]).server.limits();
+        assert_eq!(limits.max_connections_per_peer.get(), 1, "at least one");
+        let limits = Cli::parse_from(["serve", "--max-connections-per-peer", "7"]).server.limits();
+        assert_eq!(limits.max_connections_per_peer.get(), 7);
+        assert_eq!(Cli::parse_from(["serve"]).server.limits(), ServerLimits::default());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use genesis_trust::{
 };
 
 use crate::exit::{self, VERIFICATION_FAILED};
-use crate::{LimitArgs, OutputFormat, interrupt, print_json, progress};
+use crate::{LimitArgs, OutputFormat, print_json, progress};
 
 /// Arguments of `verify`.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,7 +62,7 @@ fn policy(args: &VerifyArgs) -> Result<TrustPolicy, TrustError> {
 /// Opens a bundle, verifies its BOM signature and checks its payload in one pass, with a
 /// progress bar: what `serve` and `export` start with.
 pub fn verify_and_check_payload(args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
-    check_payload(verify_signature(args)?, args)
+    check_with_progress(verify_signature(args)?, args)
 }
 
 /// Opens a bundle and verifies its BOM signature only; the payload is still to be checked.
@@ -72,7 +72,7 @@ pub fn verify_signature(args: &VerifyArgs) -> Result<VerifiedBundle, TrustError>
 }
 
 /// Checks the payload of a bundle whose signature verified, with a progress bar.
-pub fn check_payload(bundle: VerifiedBundle, args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
+fn check_with_progress(bundle: VerifiedBundle, args: &VerifyArgs) -> Result<CheckedBundle, TrustError> {
     let _bar = progress::show(bundle.progress(), "verifying", args.quiet);
     bundle.check()
 }
@@ -108,11 +108,6 @@ fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyRe
 /// verification failure is reported (as text on stderr or JSON on stdout) and gives exit
 /// code 1; input errors propagate.
 pub fn run(args: &VerifyArgs, target: Option<&Path>) -> anyhow::Result<u8> {
-    if let Some(dir) = target
-        && let Some(staging) = genesis_bundle::Staging::path_for(dir)
-    {
-        interrupt::remove_on_interrupt(staging);
-    }
     match run_verification(args, target) {
         Ok(report) => {
             match args.output {

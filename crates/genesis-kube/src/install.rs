@@ -2,8 +2,9 @@
 //! a cluster is given, onto the cluster. Anti-rollback against the cluster's install record
 //! first; then the images (the payload checked in the same pass, or not re-read when the
 //! registry has every blob) and the charts; the manifests rewritten to them; server-side
-//! apply, readiness, and the record of what was installed. [`install`] is the one entry
-//! point, so an embedder gets every step, in order, and skips none.
+//! apply, readiness, and the record of what was installed, anti-rollback judged again just
+//! before the apply and the record replaced only as it was judged. [`install`] is the one
+//! entry point, so an embedder gets every step, in order, and skips none.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,6 +17,7 @@ use genesis_trust::{AttestationReport, KeyFingerprint, SignedBom, TrustError, Ve
 use genesis_types::{Classify as _, ErrorClass};
 
 use crate::rewrite::{self, ImageMap, RewrittenManifest};
+use crate::rollback::Guard;
 use crate::{ApplyOptions, ApplyReport, Cluster, InstallRecord, KubeError, Readiness, Refusal, Result, Verification};
 
 /// Where an install pushes the bundle's images and charts.
@@ -30,7 +32,10 @@ pub struct InstallTarget {
 /// What [`install`] does on the cluster, when it is given one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ApplyMode {
-    /// Ask the API server what would change; change nothing and record nothing.
+    /// Ask the API server what would change, and change nothing on the cluster: nothing
+    /// applied, no install record written, and the bundle not recorded as installed in the
+    /// policy's anti-rollback state either. The images and charts are still pushed to the
+    /// registry: a dry run is about the cluster.
     DryRun,
     /// Apply, and record what was installed.
     #[default]
@@ -51,9 +56,9 @@ pub struct InstallOptions {
     /// What to do on the cluster, when there is one.
     pub apply: ApplyMode,
     /// Install even when the cluster's install record names a newer version of the bundle,
-    /// or cannot be compared with it. Anti-rollback then no longer holds: an older release,
-    /// without the fixes of the newer one, may replace it. [`InstallProgress::downgrade_allowed`]
-    /// hears each time this lets a bundle through.
+    /// the same version with another BOM, or cannot be compared with it. Anti-rollback then
+    /// no longer holds: an older release, without the fixes of the newer one, may replace
+    /// it. [`InstallProgress::downgrade_allowed`] hears each time this lets a bundle through.
     pub allow_downgrade: bool,
 }
 
@@ -164,14 +169,22 @@ pub struct Applied {
     pub readiness: Vec<Readiness>,
 }
 
-/// Installs a verified bundle: refuses it when `cluster` records a newer version of it, or
-/// one it cannot compare (unless [`InstallOptions::allow_downgrade`]); pushes its images to
-/// `target` — checking the whole payload in the same pass, or, when the registry has every
-/// blob, the attestations the policy judged only — and its charts; records it as installed
-/// in the policy's anti-rollback state; writes the rewritten manifests when asked; and on
-/// `cluster`, applies them as `options` say and records the install.
+/// Installs a verified bundle: refuses it when `cluster` records a newer version of it, the
+/// same version with another BOM, or one it cannot compare (unless
+/// [`InstallOptions::allow_downgrade`]); pushes its images to `target` — checking the whole
+/// payload in the same pass, or, when the registry has every blob, the attestations the
+/// policy judged only — and its charts; records it as installed in the policy's
+/// anti-rollback state (not in a dry run on `cluster`); writes the rewritten manifests when
+/// asked; and on `cluster`, judges its install record again, applies the manifests as
+/// `options` say and records the install in place of the record judged.
 ///
-/// A bundle refused, before any image was loaded, is [`KubeError::Refused`].
+/// This is the embedder's entry point. `genesis_registry::load` and
+/// `genesis_registry::push_manifests_only` load images only: they know nothing of the
+/// cluster's install record, so anti-rollback against it holds only through here.
+///
+/// A bundle refused, before anything was applied, is [`KubeError::Refused`]; an install
+/// record another install changed between the apply and its recording is
+/// [`KubeError::RecordChanged`].
 pub async fn install(
     bundle: VerifiedBundle,
     target: &InstallTarget,
@@ -179,9 +192,13 @@ pub async fn install(
     options: &InstallOptions,
     progress: &dyn InstallProgress,
 ) -> Result<InstallReport> {
-    if let Some(cluster) = cluster {
-        crate::rollback::check(cluster, bundle.bom(), options.allow_downgrade, progress).await?;
+    let mut guard =
+        cluster.map(|c| Guard::new(c, bundle.bom(), bundle.bom_sha256(), options.allow_downgrade, progress));
+    if let Some(guard) = &mut guard {
+        guard.check().await?;
     }
+    // A dry run on the cluster records nothing, here or in the policy's state.
+    let mark_installed = cluster.is_none() || options.apply != ApplyMode::DryRun;
     let InstallTarget { registry, destination } = target;
     // The plan reads the manifests from the archive: one that is damaged, or changed since its
     // signature was checked, is a refusal like any other.
@@ -190,9 +207,9 @@ pub async fn install(
         other => other?,
     };
     let Loaded { summary, bundle, verification } = if plan.complete() {
-        load_manifests_only(bundle, plan, registry, progress).await?
+        load_manifests_only(bundle, plan, registry, mark_installed, progress).await?
     } else {
-        load_checking(bundle, plan, registry, options.concurrency, progress).await?
+        load_checking(bundle, plan, registry, options.concurrency, mark_installed, progress).await?
     };
     let charts = genesis_registry::charts::push_charts(&*bundle, registry, destination).await?;
     // Read back and rewritten once, for whichever of `manifests_out` and the cluster asks.
@@ -208,9 +225,11 @@ pub async fn install(
         }
         None => None,
     };
-    let apply = match cluster {
-        Some(cluster) => Some(apply_and_record(cluster, &*bundle, &manifests, &verification, options.apply).await?),
-        None => None,
+    let apply = match (cluster, &mut guard) {
+        (Some(cluster), Some(guard)) => {
+            Some(apply_and_record(cluster, guard, &*bundle, &manifests, &verification, options.apply).await?)
+        }
+        _ => None,
     };
     Ok(InstallReport { registry: summary.registry, verification, images: summary.images, charts, manifests_out, apply })
 }
@@ -223,15 +242,17 @@ struct Loaded {
 }
 
 /// The re-load fast path: the registry has every blob, so the attestations the policy judged
-/// are checked and the manifests pushed, the rest of the payload not read.
+/// are checked and the manifests pushed, the rest of the payload not read. `mark_installed`:
+/// whether to record the bundle as installed in the policy's anti-rollback state.
 async fn load_manifests_only(
     bundle: VerifiedBundle,
     plan: LoadPlan,
     registry: &Registry,
+    mark_installed: bool,
     progress: &dyn InstallProgress,
 ) -> Result<Loaded> {
     let attested = bundle.check_attestations().map_err(|e| trust_error(bundle.path(), e))?;
-    let summary = genesis_registry::push_manifests_only(plan, registry).await?;
+    let summary = genesis_registry::push_manifests_only(plan, &attested, registry).await?;
     let verification = Verification::payload_not_reread(attested.report());
     progress.verified(&Evidence::PayloadNotReread {
         key: bundle.key(),
@@ -239,17 +260,21 @@ async fn load_manifests_only(
         attestations: attested.report(),
         verification: &verification,
     });
-    attested.mark_installed()?;
+    if mark_installed {
+        attested.mark_installed()?;
+    }
     Ok(Loaded { summary, bundle: Box::new(bundle), verification })
 }
 
 /// One pass: the payload is checked and the missing blobs uploaded from it; the manifests
-/// follow once the whole bundle checked out.
+/// follow once the whole bundle checked out. `mark_installed`: whether to record the
+/// bundle as installed in the policy's anti-rollback state.
 async fn load_checking(
     bundle: VerifiedBundle,
     plan: LoadPlan,
     registry: &Registry,
     concurrency: usize,
+    mark_installed: bool,
     progress: &dyn InstallProgress,
 ) -> Result<Loaded> {
     let path = bundle.path().to_owned();
@@ -263,7 +288,9 @@ async fn load_checking(
         other => other?,
     };
     progress.verified(&Evidence::PayloadChecked(checked.report()));
-    checked.mark_installed()?;
+    if mark_installed {
+        checked.mark_installed()?;
+    }
     let verification = Verification::payload_checked(checked.report());
     Ok(Loaded { summary, bundle: Box::new(checked), verification })
 }
@@ -278,11 +305,13 @@ fn trust_error(bundle: &Path, e: TrustError) -> KubeError {
     }
 }
 
-/// Applies the rewritten manifests. Unless it was a dry run or met a conflict, records the
-/// install, reporting what the previous record had that this one drops; then waits for
-/// readiness when asked and nothing conflicted.
+/// Applies the rewritten manifests, once `guard` judged the install record again (another
+/// install may have recorded while this one loaded). Unless it was a dry run or met a
+/// conflict, records the install in place of the record judged, reporting what that record
+/// had that this one drops; then waits for readiness when asked and nothing conflicted.
 async fn apply_and_record(
     cluster: &Cluster,
+    guard: &mut Guard<'_>,
     bundle: &dyn SignedBom,
     manifests: &[RewrittenManifest],
     verification: &Verification,
@@ -299,10 +328,13 @@ async fn apply_and_record(
         }
     }
     let dry_run = mode == ApplyMode::DryRun;
+    let judged = if dry_run { None } else { Some(guard.recheck().await?) };
     let report = crate::apply(cluster, objects, ApplyOptions { dry_run }).await?;
     let conflicted = report.conflicts().next().is_some();
     let mut dropped = Vec::new();
-    if !dry_run && !conflicted {
+    if let Some(judged) = judged
+        && !conflicted
+    {
         let bom = bundle.signed_bom();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let record = InstallRecord::new(
@@ -313,7 +345,7 @@ async fn apply_and_record(
             verification.clone(),
             &report.objects,
         );
-        if let Some(previous) = crate::record::record_install(cluster, &record).await? {
+        if let Some(previous) = guard.record(&record, judged).await? {
             dropped = record.dropped_since(&previous);
         }
     }

@@ -93,6 +93,18 @@ pub enum KubeError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The install record changed after the install applied its manifests and before it
+    /// could record them: another install of the bundle's name recorded meanwhile, and its
+    /// record is left as it wrote it. The cluster may hold objects of both installs.
+    #[error(
+        "install record {record} changed while this install applied its manifests: {reason}; the cluster may hold objects of both installs: check them, then install again"
+    )]
+    RecordChanged {
+        /// `namespace/name` of its ConfigMap.
+        record: String,
+        /// What it now says that this install may not replace, or why it was not replaced.
+        reason: String,
+    },
     /// A CRD did not become Established in time.
     #[error("CustomResourceDefinition {name} not Established after {seconds} s")]
     NotEstablished {
@@ -104,7 +116,8 @@ pub enum KubeError {
     /// The bundle's manifests could not be read back, or the rewritten ones written.
     #[error(transparent)]
     Bundle(#[from] genesis_bundle::BundleError),
-    /// [`install()`] refused the bundle: no image was loaded.
+    /// [`install()`] refused the bundle: nothing was applied or recorded, and, but for
+    /// [`Refusal::Overtaken`], no image loaded.
     #[error(transparent)]
     Refused(#[from] Refusal),
     /// The bundle could not be verified, for a reason that is no verdict on it (an archive
@@ -139,7 +152,8 @@ impl From<genesis_registry::RegistryError> for KubeError {
     }
 }
 
-/// Why [`install()`] refused a bundle, before loading any image.
+/// Why [`install()`] refused a bundle: before loading any image, or, for
+/// [`Refusal::Overtaken`], before applying anything.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
@@ -148,6 +162,15 @@ pub enum Refusal {
     /// semver), and no downgrade was allowed.
     #[error("policy refuses the bundle (antiRollback): {reason}")]
     Downgrade {
+        /// What was found, on which record.
+        reason: String,
+    },
+    /// Anti-rollback, checked again once the images were loaded, just before the apply:
+    /// another install recorded, meanwhile, what this bundle may not replace (the same
+    /// findings as [`Refusal::Downgrade`]). The images are in the registry; nothing was
+    /// applied or recorded.
+    #[error("policy refuses the bundle (antiRollback): {reason}; recorded while this install loaded its images")]
+    Overtaken {
         /// What was found, on which record.
         reason: String,
     },
@@ -164,15 +187,17 @@ pub enum Refusal {
 /// A cluster that cannot be reached, fails a request or does not finish in time is a network
 /// failure (a 404 says what was named does not exist); credentials and manifests are the
 /// caller's input; a damaged install record is refused, as anti-rollback cannot be judged,
-/// and so is a refused bundle; a bundle read back, the verifier and the registry say
-/// themselves.
+/// and so are a record another install changed under this one and a refused bundle; a
+/// bundle read back, the verifier and the registry say themselves.
 impl Classify for KubeError {
     fn class(&self) -> ErrorClass {
         match self {
             KubeError::Connect(_) | KubeError::NotInCluster { .. } | KubeError::Object { .. } => ErrorClass::Input,
             KubeError::Api { source: kube::Error::Api(status), .. } if status.code == 404 => ErrorClass::NotFound,
             KubeError::Api { .. } | KubeError::NotEstablished { .. } => ErrorClass::Network,
-            KubeError::UnreadableRecord { .. } | KubeError::Refused(_) => ErrorClass::Verdict,
+            KubeError::UnreadableRecord { .. } | KubeError::RecordChanged { .. } | KubeError::Refused(_) => {
+                ErrorClass::Verdict
+            }
             KubeError::Bundle(e) => e.class(),
             KubeError::Unverifiable { source: e, .. } | KubeError::Trust(e) => e.class(),
             KubeError::Registry(e) => e.class(),
@@ -266,6 +291,10 @@ mod tests {
             (KubeError::Object { object: "manifests/a.yaml".into(), reason: "no kind".into() }, ErrorClass::Input),
             (
                 KubeError::UnreadableRecord { record: "genesis-system/x".into(), reason: "no record".into() },
+                ErrorClass::Verdict,
+            ),
+            (
+                KubeError::RecordChanged { record: "genesis-system/x".into(), reason: "x 2.0.0 is installed".into() },
                 ErrorClass::Verdict,
             ),
         ] {

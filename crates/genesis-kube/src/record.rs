@@ -1,12 +1,16 @@
-//! What is installed: one ConfigMap per bundle name in `genesis-system`, written with
-//! server-side apply after a successful apply, read by `bundle-loader status` and by the next
-//! load (for anti-rollback, and to report objects the new bundle no longer has). A ConfigMap rather than a CRD of
-//! our own: it needs no installation step, survives without us, and `kubectl get cm -n
-//! genesis-system -l app.kubernetes.io/managed-by=genesis` shows it to anyone. The record is
-//! JSON under the `record` key of its data.
+//! What is installed: one ConfigMap per bundle name in `genesis-system`, written after a
+//! successful apply, read by `bundle-loader status` and by the next install (for
+//! anti-rollback, and to report objects the new bundle no longer has). A ConfigMap rather
+//! than a CRD of our own: it needs no installation step, survives without us, and `kubectl
+//! get cm -n genesis-system -l app.kubernetes.io/managed-by=genesis` shows it to anyone. The
+//! record is JSON under the `record` key of its data. It is written only at the version it
+//! was read at, so that an install never overwrites a record it did not judge.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 
 use crate::apply::{AppliedObject, FIELD_MANAGER};
 use crate::{Cluster, KubeError, Result, Verification};
@@ -14,6 +18,8 @@ use crate::{Cluster, KubeError, Result, Verification};
 /// Namespace of the install records.
 pub const INSTALL_NAMESPACE: &str = "genesis-system";
 const LABEL: &str = "app.kubernetes.io/managed-by";
+/// The annotation naming the bundle of a record, whatever the name of its ConfigMap.
+pub(crate) const BUNDLE_ANNOTATION: &str = "genesis.dev/bundle-name";
 
 /// One installed bundle.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -36,45 +42,126 @@ pub struct InstallRecord {
     pub objects: Vec<String>,
 }
 
-fn config_map_name(bundle: &str) -> String {
-    format!("genesis-bundle-{bundle}")
+/// The name of the ConfigMap holding the install record of bundle `name`. The API server
+/// reads any name but writes only DNS-1123 subdomains, so a bundle name that makes one after
+/// `genesis-bundle-` keeps it (and the records written under it before); any other
+/// (uppercase, `_`, `+`, too long) is named by the first 128 bits of its SHA-256, the bundle's
+/// name kept in the record and in [`BUNDLE_ANNOTATION`]. A name that another one hashes to
+/// finds a record naming another bundle, which is unreadable to it, never taken for its own.
+pub(crate) fn record_name(bundle: &str) -> String {
+    let plain = format!("genesis-bundle-{bundle}");
+    if is_object_name(&plain) {
+        return plain;
+    }
+    let digest = genesis_bundle::sha256(bundle.as_bytes());
+    format!("genesis-bundle-{}", &digest.hex()[..32])
+}
+
+/// Whether `name` is a DNS-1123 subdomain, what the API server takes as a ConfigMap's name:
+/// at most 253 characters, dot-separated labels of lowercase letters, digits and `-`, each
+/// beginning and ending with a letter or digit.
+fn is_object_name(name: &str) -> bool {
+    let alphanumeric = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            let bytes = label.as_bytes();
+            bytes.iter().all(|b| alphanumeric(b) || *b == b'-')
+                && bytes.first().is_some_and(alphanumeric)
+                && bytes.last().is_some_and(alphanumeric)
+        })
 }
 
 fn api_error(object: &str) -> impl FnOnce(kube::Error) -> KubeError + '_ {
     move |source| KubeError::Api { object: object.to_owned(), source }
 }
 
-/// Records `record` (replacing the previous record of the same bundle name) and returns the
-/// previous one, if there is one that can be read. Only [`crate::install()`] records, once
-/// anti-rollback let the bundle through.
-pub(crate) async fn record_install(cluster: &Cluster, record: &InstallRecord) -> Result<Option<InstallRecord>> {
-    let params = PatchParams::apply(FIELD_MANAGER);
+/// The install record of one bundle name as the cluster held it when read.
+// One or two exist per install, briefly: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Snapshot {
+    /// There was none.
+    Absent,
+    /// Its ConfigMap, at `resource_version`, and what it says: an error naming it when it
+    /// cannot be read.
+    Held {
+        /// The version of the ConfigMap read, at which alone it is replaced.
+        resource_version: String,
+        /// The record.
+        record: Result<InstallRecord>,
+    },
+}
+
+impl Snapshot {
+    /// The record held, if it can be read. An unreadable one (that anti-rollback refused
+    /// unless told otherwise) says nothing of the objects it applied.
+    pub(crate) fn into_record(self) -> Option<InstallRecord> {
+        match self {
+            Snapshot::Absent => None,
+            Snapshot::Held { record, .. } => {
+                record.inspect_err(|e| tracing::warn!(error = %e, "replacing the install record")).ok()
+            }
+        }
+    }
+}
+
+/// Reads the install record of bundle `name`: from its place whatever its labels, and
+/// unreadable (an error naming it) when it cannot be parsed or records another bundle.
+pub(crate) async fn snapshot(cluster: &Cluster, name: &str) -> Result<Snapshot> {
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), INSTALL_NAMESPACE);
+    let map = record_name(name);
+    let Some(cm) = maps.get_opt(&map).await.map_err(api_error(&map))? else { return Ok(Snapshot::Absent) };
+    let Some(resource_version) = cm.metadata.resource_version.clone() else {
+        return Err(unreadable(&cm, "the API server gave it no resourceVersion".into()));
+    };
+    let record = parse(&cm).and_then(|record| {
+        if record.name == name {
+            Ok(record)
+        } else {
+            Err(unreadable(&cm, format!("it records bundle {:?}, not {name:?}", record.name)))
+        }
+    });
+    Ok(Snapshot::Held { resource_version, record })
+}
+
+/// Writes `record` in place of what `seen` read: created when there was none, replaced at
+/// the version read when there was one. `false` when the record changed since it was read
+/// (another install wrote or removed it: 409 or 404), and nothing was written. Only
+/// [`crate::install()`] records, once anti-rollback let the bundle through.
+pub(crate) async fn write(cluster: &Cluster, record: &InstallRecord, seen: &Snapshot) -> Result<bool> {
     let namespaces: Api<Namespace> = Api::all(cluster.client().clone());
     let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": INSTALL_NAMESPACE}});
     namespaces
-        .patch(INSTALL_NAMESPACE, &params, &Patch::Apply(&ns))
+        .patch(INSTALL_NAMESPACE, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&ns))
         .await
         .map_err(api_error("Namespace genesis-system"))?;
     let maps: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), INSTALL_NAMESPACE);
-    let name = config_map_name(&record.name);
-    // An unreadable record is replaced (anti-rollback refused it unless told otherwise); it
-    // says nothing of the objects it applied.
-    let previous = match maps.get_opt(&name).await.map_err(api_error(&name))? {
-        Some(cm) => parse(&cm).inspect_err(|e| tracing::warn!(error = %e, "replacing the install record")).ok(),
-        None => None,
+    let name = record_name(&record.name);
+    let resource_version = match seen {
+        Snapshot::Absent => None,
+        Snapshot::Held { resource_version, .. } => Some(resource_version.clone()),
     };
-    let cm = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": name,
-            "namespace": INSTALL_NAMESPACE,
-            "labels": { LABEL: "genesis" },
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(INSTALL_NAMESPACE.to_owned()),
+            labels: Some(BTreeMap::from([(LABEL.to_owned(), "genesis".to_owned())])),
+            annotations: Some(BTreeMap::from([(BUNDLE_ANNOTATION.to_owned(), record.name.clone())])),
+            resource_version: resource_version.clone(),
+            ..ObjectMeta::default()
         },
-        "data": { "record": serde_json::to_string(record).expect("a record is JSON") },
-    });
-    maps.patch(&name, &params, &Patch::Apply(&cm)).await.map_err(api_error(&name))?;
-    Ok(previous)
+        data: Some(BTreeMap::from([("record".to_owned(), serde_json::to_string(record).expect("a record is JSON"))])),
+        ..ConfigMap::default()
+    };
+    let params = PostParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PostParams::default() };
+    let written = match resource_version {
+        None => maps.create(&params, &cm).await,
+        Some(_) => maps.replace(&name, &params, &cm).await,
+    };
+    match written {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 409 || status.code == 404 => Ok(false),
+        Err(e) => Err(api_error(&name)(e)),
+    }
 }
 
 /// Every install record in the cluster, by bundle name. One that cannot be read is an
@@ -96,14 +183,10 @@ pub async fn read_records(cluster: &Cluster) -> Result<Vec<InstallRecord>> {
 /// whatever its labels, and an error naming it when it is there but cannot be read, so
 /// that anti-rollback never takes a damaged record for "nothing installed".
 pub async fn read_record(cluster: &Cluster, name: &str) -> Result<Option<InstallRecord>> {
-    let maps: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), INSTALL_NAMESPACE);
-    let map = config_map_name(name);
-    let Some(cm) = maps.get_opt(&map).await.map_err(api_error(&map))? else { return Ok(None) };
-    let record = parse(&cm)?;
-    if record.name != name {
-        return Err(unreadable(&cm, format!("it records bundle {:?}, not {name:?}", record.name)));
+    match snapshot(cluster, name).await? {
+        Snapshot::Absent => Ok(None),
+        Snapshot::Held { record, .. } => record.map(Some),
     }
-    Ok(Some(record))
 }
 
 /// The record a ConfigMap holds as JSON under its `record` key.
@@ -142,7 +225,7 @@ impl InstallRecord {
 
     /// Where the record is kept: `namespace/name` of its ConfigMap.
     pub fn location(&self) -> String {
-        format!("{INSTALL_NAMESPACE}/{}", config_map_name(&self.name))
+        format!("{INSTALL_NAMESPACE}/{}", record_name(&self.name))
     }
 
     /// Objects `previous` applied that this record no longer has.
@@ -173,6 +256,22 @@ mod tests {
             let e = parse(&config_map(data.clone())).unwrap_err().to_string();
             assert!(e.starts_with("install record genesis-system/genesis-bundle-demo is unreadable: "), "{data}: {e}");
         }
+    }
+
+    #[test]
+    fn a_bundle_name_the_api_server_cannot_take_is_recorded_under_its_hash() {
+        // Names that were valid object names keep the record they always had.
+        for name in ["demo", "my.app", "app-2", "0"] {
+            assert_eq!(record_name(name), format!("genesis-bundle-{name}"));
+        }
+        let hashed = "genesis-bundle-4de339ce6a64d7c807b68dc79df5ea2a";
+        assert_eq!(record_name("MyApp"), hashed, "the first 128 bits of SHA-256(\"MyApp\")");
+        let long = "a".repeat(239);
+        for name in ["MyApp", "my_app", "app+1", "", "app.", "app-", "a..b", long.as_str()] {
+            let derived = record_name(name);
+            assert!(is_object_name(&derived) && derived.len() == hashed.len(), "{name:?}: {derived}");
+        }
+        assert_eq!(record_name(&"a".repeat(238)).len(), 253, "the longest name kept as it is");
     }
 
     #[test]

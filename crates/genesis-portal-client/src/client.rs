@@ -9,8 +9,8 @@ use futures_util::StreamExt as _;
 use genesis_bundle::ProgressCounter;
 use genesis_bundle::digest_io::{DigestAdapter, sha256_file};
 use genesis_bundle::scratch::{Durability, persist};
-use genesis_registry::{BodyError, MAX_ERROR_BODY, read_limited};
-use genesis_types::{Classify, ErrorClass};
+use genesis_http::{BodyError, MAX_ERROR_BODY, read_limited};
+use genesis_types::{Classify, Digest, ErrorClass};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, ETAG, IF_RANGE, LOCATION, RANGE};
 
@@ -52,15 +52,38 @@ pub enum PortalError {
     },
     /// Downloaded bytes do not match the digest the portal published.
     #[error(
-        "{name}: the download does not match the published digest (expected sha256:{expected}, got sha256:{actual}); it was discarded"
+        "{name}: the download does not match the published digest (expected {expected}, got {actual}); it was discarded"
     )]
     DigestMismatch {
         /// The artifact.
         name: String,
         /// Published SHA-256.
-        expected: String,
+        expected: Digest,
         /// What arrived.
-        actual: String,
+        actual: Digest,
+    },
+    /// A bundle's `.sha256` sidecar names another digest than the one the portal published
+    /// for the bundle (what it names need not even be a digest).
+    #[error(
+        "{}: the download does not match the published digest (expected {published}, got sha256:{claimed}); it was discarded",
+        sidecar.display()
+    )]
+    SidecarMismatch {
+        /// The sidecar.
+        sidecar: PathBuf,
+        /// The bundle's published SHA-256.
+        published: Digest,
+        /// The first word of the sidecar.
+        claimed: String,
+    },
+    /// One file of a release could not be downloaded.
+    #[error("downloading {name}")]
+    Download {
+        /// The artifact.
+        name: String,
+        /// Why.
+        #[source]
+        source: Box<PortalError>,
     },
     /// A local file could not be read or written.
     #[error("{context} {path}: {source}")]
@@ -99,7 +122,7 @@ pub enum PortalError {
         path: PathBuf,
     },
     /// The stored login cannot be read back.
-    #[error("{} is damaged: run `genesis login` again", path.display())]
+    #[error("{} is damaged: log in again", path.display())]
     DamagedCredentials {
         /// The credentials file.
         path: PathBuf,
@@ -109,7 +132,7 @@ pub enum PortalError {
     },
 }
 
-type Result<T, E = PortalError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = PortalError> = std::result::Result<T, E>;
 
 /// A portal that cannot be reached or answers unexpectedly is a network failure; a refused key,
 /// a denied entitlement and a download that does not match its digest are verdicts.
@@ -117,9 +140,11 @@ impl Classify for PortalError {
     fn class(&self) -> ErrorClass {
         match self {
             PortalError::Transport { .. } | PortalError::Status { .. } => ErrorClass::Network,
-            PortalError::Unauthorized(_) | PortalError::Forbidden(_) | PortalError::DigestMismatch { .. } => {
-                ErrorClass::Verdict
-            }
+            PortalError::Unauthorized(_)
+            | PortalError::Forbidden(_)
+            | PortalError::DigestMismatch { .. }
+            | PortalError::SidecarMismatch { .. } => ErrorClass::Verdict,
+            PortalError::Download { source, .. } => source.class(),
             PortalError::NotFound(_) => ErrorClass::NotFound,
             PortalError::Io { source, .. } => source.class(),
             PortalError::Invalid(_)
@@ -187,14 +212,10 @@ impl PortalClient {
                 return Err(PortalError::Scheme { url: base, scheme: other.to_owned() });
             }
         }
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls = genesis_registry::tls_config(ca_file).map_err(|e| PortalError::Invalid(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60))
-            .redirect(same_origin_redirects(url.clone()))
-            .no_proxy()
-            .use_preconfigured_tls(tls)
+        let tls = genesis_http::root_store(ca_file)
+            .and_then(genesis_http::tls_config)
+            .map_err(|e| PortalError::Invalid(e.to_string()))?;
+        let http = genesis_http::client_builder(Duration::from_secs(60), same_origin_redirects(url.clone()), Some(tls))
             .build()
             .map_err(|e| PortalError::Invalid(format!("HTTP client: {e}")))?;
         Ok(PortalClient { base, base_url: url, key: key.to_owned(), http })
@@ -365,89 +386,46 @@ impl PortalClient {
         let target = dir.join(&artifact.name);
         // Named by digest too, so bytes of another file of the same name are never resumed.
         let partial = dir.join(format!(".{}.{}.partial", artifact.name, &expected[..12]));
-        if target.exists() && sha256_file(&target).map_err(io("reading", &target))?.digest() == artifact.sha256 {
+        // Only a regular file can be the artifact already; anything else (a FIFO, which would
+        // hold the hash, a device) is replaced by the download.
+        let regular = std::fs::metadata(&target).is_ok_and(|m| m.is_file());
+        if regular && sha256_file(&target).map_err(io("reading", &target))?.digest() == artifact.sha256 {
             progress.add(artifact.size);
             return Ok(Downloaded::AlreadyPresent);
         }
-        // Hashes what the partial file holds and what is appended to it, which must come to
-        // the published digest and size.
-        let hashed = |file: std::fs::File| DigestAdapter::new(file).expecting(&artifact.sha256, Some(artifact.size));
-        let mut resumed = match open_partial(&partial).map_err(io("opening", &partial))? {
-            Some(file) => {
-                let mut kept = DigestAdapter::new(file);
-                if kept.get_ref().metadata().map_err(io("reading", &partial))?.len() <= artifact.size {
-                    kept.drain().map_err(io("reading", &partial))?;
-                }
-                Some(kept.expecting(&artifact.sha256, Some(artifact.size)))
-            }
-            None => None,
-        };
-        if let Some(kept) = resumed.take_if(|kept| kept.passed() == artifact.size && kept.passed() > 0) {
-            // Complete but not renamed (the previous run stopped in between).
-            if kept.check().is_ok() {
-                persist(kept.get_ref(), &partial, &target, Durability::CheckedOnRead)
-                    .map_err(io("renaming into place", &target))?;
+        let kept = match resume_partial(artifact, &partial, &target)? {
+            Resume::Completed => {
                 progress.add(artifact.size);
                 return Ok(Downloaded::Fetched { resumed_from: artifact.size });
             }
-            resumed = Some(hashed(kept.into_inner()));
-        }
-        let offset = resumed.as_ref().map_or(0, DigestAdapter::passed);
+            Resume::From(kept) => kept,
+        };
+        let offset = kept.as_ref().map_or(0, DigestAdapter::passed);
         let url = self.portal_url(&artifact.download_uri)?;
         let mut request = self.http.get(&url);
         if offset > 0 {
             request = request.header(RANGE, format!("bytes={offset}-")).header(IF_RANGE, format!("\"{expected}\""));
         }
         let response = self.send(request, &url).await?;
-        let resumed_from = match response.status() {
-            StatusCode::PARTIAL_CONTENT if content_range_start(&response) == Some(offset) => offset,
-            StatusCode::PARTIAL_CONTENT => {
-                return Err(PortalError::Invalid(format!("{url}: the portal resumed at another offset than {offset}")));
-            }
-            _ => {
-                // A full answer: the partial file (if any) is not resumable.
-                resumed = resumed.map(|kept| hashed(kept.into_inner()));
-                0
-            }
-        };
-        if let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
-            && etag.trim_matches('"') != expected
-        {
-            return Err(PortalError::Invalid(format!(
-                "{url}: the portal's ETag {etag} is not the published digest {expected}"
-            )));
-        }
+        let resumed_from = check_resumed_response(&response, &url, offset, expected)?;
         progress.add(resumed_from);
-        let file = match resumed {
-            Some(file) => {
-                if resumed_from == 0 {
-                    // Not resumable: start over in the same file.
-                    file.get_ref().set_len(0).map_err(io("truncating", &partial))?;
-                }
-                file
-            }
-            // Exclusively: whatever was planted at the name since is refused.
-            None => hashed(
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .create_new(true)
-                    .open(&partial)
-                    .map_err(io("creating", &partial))?,
-            ),
-        };
+        let file = partial_writer(kept, resumed_from, artifact, &partial)?;
         let left = artifact.size - resumed_from;
         let file = stream_to_file(response, file, progress, &url, &partial, left).await?;
-        if let Err(mismatch) = file.check() {
-            let _ = std::fs::remove_file(&partial);
-            return Err(PortalError::DigestMismatch {
-                name: artifact.name.clone(),
-                expected: expected.to_owned(),
-                actual: mismatch.actual.hex().to_owned(),
-            });
-        }
+        let file = match file.finish() {
+            Ok((file, _)) => file,
+            Err(mismatch) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(PortalError::DigestMismatch {
+                    name: artifact.name.clone(),
+                    expected: artifact.sha256.clone(),
+                    actual: mismatch.actual,
+                });
+            }
+        };
         // Not synced (decision 0024): a file torn by a power loss fails its digest at the next
         // `pull`, which fetches it again, and at `verify`.
-        persist(file.get_ref().get_ref(), &partial, &target, Durability::CheckedOnRead)
+        persist(file.get_ref(), &partial, &target, Durability::CheckedOnRead)
             .map_err(io("renaming into place", &target))?;
         Ok(Downloaded::Fetched { resumed_from })
     }
@@ -456,15 +434,7 @@ impl PortalClient {
 /// Follows redirects only within the portal's origin. One elsewhere is not followed but
 /// answered as is, and [`PortalClient`] refuses it: the client contacts the portal alone.
 fn same_origin_redirects(portal: reqwest::Url) -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() > MAX_REDIRECTS {
-            attempt.error("too many redirects")
-        } else if attempt.url().origin() == portal.origin() {
-            attempt.follow()
-        } else {
-            attempt.stop()
-        }
-    })
+    genesis_http::redirects(portal, MAX_REDIRECTS, |attempt| attempt.stop())
 }
 
 /// Turns a failure to read the portal's answer to `url` ([`read_limited`], through which
@@ -520,23 +490,93 @@ fn open_partial(path: &Path) -> std::io::Result<Option<std::fs::File>> {
     Ok(Some(file))
 }
 
-/// Checks that each bundle's `.sha256` sidecar in `dir`, when there, names the digest the
-/// portal published for the bundle: a release whose metadata and sidecars disagree is not
-/// handed on.
-pub fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
-    for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
-        let sidecar = dir.join(format!("{}.sha256", bundle.name));
-        let Ok(text) = std::fs::read_to_string(&sidecar) else { continue };
-        let claimed = text.split_whitespace().next().unwrap_or_default();
-        if claimed != bundle.sha256.hex() {
-            return Err(PortalError::DigestMismatch {
-                name: sidecar.display().to_string(),
-                expected: bundle.sha256.hex().to_owned(),
-                actual: claimed.to_owned(),
-            });
-        }
+/// Hashes what the partial file of `artifact` holds and what is appended to it, which must
+/// come to the published digest and size.
+fn expecting_artifact(file: std::fs::File, artifact: &Artifact) -> DigestAdapter<std::fs::File> {
+    DigestAdapter::new(file).expecting(&artifact.sha256, Some(artifact.size))
+}
+
+/// What an interrupted download of an artifact left to go on from.
+enum Resume {
+    /// Its partial file was complete (the previous run stopped between the last byte and the
+    /// rename) and is now in place.
+    Completed,
+    /// Its partial file, the kept bytes hashed, to append the rest to; `None` when there is
+    /// none.
+    From(Option<DigestAdapter<std::fs::File>>),
+}
+
+/// Opens the partial file of `artifact` at `partial` ([`open_partial`]) and hashes the bytes
+/// it kept; one that holds the whole artifact is renamed into place as `target`. A partial
+/// file longer than the artifact, or as long with other bytes, is kept to be overwritten
+/// (nothing of it is resumed).
+fn resume_partial(artifact: &Artifact, partial: &Path, target: &Path) -> Result<Resume> {
+    let Some(file) = open_partial(partial).map_err(io("opening", partial))? else {
+        return Ok(Resume::From(None));
+    };
+    let mut kept = DigestAdapter::new(file);
+    if kept.get_ref().metadata().map_err(io("reading", partial))?.len() <= artifact.size {
+        kept.drain().map_err(io("reading", partial))?;
     }
-    Ok(())
+    let kept = kept.expecting(&artifact.sha256, Some(artifact.size));
+    if kept.passed() == artifact.size && kept.passed() > 0 {
+        // Complete but not renamed (the previous run stopped in between).
+        if kept.check().is_ok() {
+            persist(kept.get_ref(), partial, target, Durability::CheckedOnRead)
+                .map_err(io("renaming into place", target))?;
+            return Ok(Resume::Completed);
+        }
+        return Ok(Resume::From(Some(expecting_artifact(kept.into_inner(), artifact))));
+    }
+    Ok(Resume::From(Some(kept)))
+}
+
+/// Checks the portal's answer to a download that asked to resume at `offset` (0: the whole
+/// file was asked for) and returns where its body starts in the file: `offset` when the
+/// portal resumed there (`206` with that `Content-Range`), 0 when it sent the whole file.
+/// Refused: a resume at another offset, and an `ETag` other than the published digest
+/// `expected`.
+fn check_resumed_response(response: &reqwest::Response, url: &str, offset: u64, expected: &str) -> Result<u64> {
+    let starts_at = match response.status() {
+        StatusCode::PARTIAL_CONTENT if content_range_start(response) == Some(offset) => offset,
+        StatusCode::PARTIAL_CONTENT => {
+            return Err(PortalError::Invalid(format!("{url}: the portal resumed at another offset than {offset}")));
+        }
+        _ => 0,
+    };
+    if let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
+        && etag.trim_matches('"') != expected
+    {
+        return Err(PortalError::Invalid(format!(
+            "{url}: the portal's ETag {etag} is not the published digest {expected}"
+        )));
+    }
+    Ok(starts_at)
+}
+
+/// The partial file the body of a download is appended to: the `kept` one when the body
+/// resumes it (`resumed_from` > 0), the kept one emptied when the portal sent the whole file,
+/// else a new one.
+fn partial_writer(
+    kept: Option<DigestAdapter<std::fs::File>>,
+    resumed_from: u64,
+    artifact: &Artifact,
+    partial: &Path,
+) -> Result<DigestAdapter<std::fs::File>> {
+    match kept {
+        Some(kept) if resumed_from > 0 => Ok(kept),
+        Some(kept) => {
+            // A full answer: the partial file is not resumable; start over in the same file.
+            let file = kept.into_inner();
+            file.set_len(0).map_err(io("truncating", partial))?;
+            Ok(expecting_artifact(file, artifact))
+        }
+        // Exclusively: whatever was planted at the name since is refused.
+        None => Ok(expecting_artifact(
+            std::fs::OpenOptions::new().append(true).create_new(true).open(partial).map_err(io("creating", partial))?,
+            artifact,
+        )),
+    }
 }
 
 fn content_range_start(response: &reqwest::Response) -> Option<u64> {
@@ -691,6 +731,26 @@ mod tests {
         let paths: Vec<_> = portal.seen().into_iter().map(|r| r.target).collect();
         assert_eq!(paths, ["/v1/whoami", "/v1/moved"], "a redirect within the portal is followed");
         assert!(elsewhere.seen().is_empty(), "the client followed the portal elsewhere: {:?}", elsewhere.seen());
+    }
+
+    /// A FIFO where the download goes is not hashed as the artifact already there (which
+    /// would wait for a writer forever): the download replaces it.
+    #[test]
+    fn a_fifo_at_the_download_target_is_replaced_not_waited_on() {
+        let portal = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"x"));
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("x");
+        assert!(std::process::Command::new("mkfifo").arg(&target).status().unwrap().success());
+        let (done, downloaded) = std::sync::mpsc::channel();
+        let (client, into) = (client_of(&portal), dir.path().to_owned());
+        std::thread::spawn(move || {
+            let download = runtime().block_on(client.download(&artifact("/v1/x"), &into, &ProgressCounter::default()));
+            let _ = done.send(download.map_err(|e| e.to_string()));
+        });
+        let download = downloaded.recv_timeout(Duration::from_secs(30)).expect("the download never waits on the FIFO");
+        assert!(matches!(download, Ok(Downloaded::Fetched { resumed_from: 0 })), "{download:?}");
+        assert!(std::fs::symlink_metadata(&target).unwrap().is_file());
+        assert_eq!(std::fs::read(&target).unwrap(), b"x");
     }
 
     #[test]

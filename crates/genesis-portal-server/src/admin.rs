@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
+use genesis_bundle::scratch::atomic_write;
 use genesis_portal_client::License;
 use genesis_portal_client::license::LICENSE_SCHEMA;
 use genesis_portal_client::protocol::{Scope, valid_org_name};
@@ -121,7 +122,8 @@ pub async fn issue_license(
     let store = portal.open_store().await?;
     store.require_org(org).await?;
     let license = license_for(&store, org, now() + i64::from(valid_days) * DAY).await?;
-    std::fs::write(out, license.sign(key)).with_context(|| format!("writing {}", out.display()))?;
+    // Replaced whole, and never written through a symlink planted at the name.
+    atomic_write(out, &license.sign(key)).with_context(|| format!("writing {}", out.display()))?;
     Ok(license)
 }
 

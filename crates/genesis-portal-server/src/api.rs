@@ -4,7 +4,6 @@
 //! key's id, never the key.
 
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -25,7 +24,7 @@ use genesis_trust::PrivateKey;
 
 use crate::artifacts::Artifacts;
 use crate::config::PortalConfig;
-use crate::export::{Admission, Builds};
+use crate::export::{Admission, Builds, Instance};
 use crate::metrics::{Metrics, RequestLabels};
 use crate::store::{Export, Release, Store, key_hash};
 use crate::{now, when};
@@ -58,8 +57,9 @@ pub struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// The key that signs license files, when the vendor configured one.
     pub(crate) license_key: Option<PrivateKey>,
-    /// Scratch space for export builds.
-    pub(crate) scratch: PathBuf,
+    /// This portal among those sharing its database or data directory, and its scratch space
+    /// for export builds.
+    pub(crate) instance: Instance,
     /// The one timestamp inside export packs (`SOURCE_DATE_EPOCH`).
     pub(crate) source_date_epoch: u64,
     /// The export builds running now.
@@ -68,30 +68,23 @@ pub struct AppState {
     pub(crate) export_ttl_secs: i64,
 }
 
-/// Why an export still pending at start failed.
-const STOPPED_MID_BUILD: &str = "the portal stopped during the build; stage a new export";
-
 impl AppState {
-    /// Opens the portal's metadata database and artifact store and cleans up after a portal
-    /// that was stopped mid-build: its scratch space is emptied and its exports still pending
-    /// are failed (they would never finish). The state [`router`] serves: one per data
-    /// directory and database, as a build runs in the process that started it.
+    /// Opens the portal's metadata database and artifact store, claims a scratch directory of
+    /// its own, and cleans up after the portals sharing them that were stopped mid-build: their
+    /// scratch directories are removed and their exports still pending failed (they would never
+    /// finish), while the builds of portals still running are left alone. The state [`router`]
+    /// serves.
     pub async fn open(portal: &PortalConfig, config: ApiConfig) -> anyhow::Result<Arc<AppState>> {
         let scratch = portal.data_dir()?.join("scratch");
         let store = portal.open_store().await?;
         let artifacts = portal.open_artifacts()?;
-        let cleared = scratch.clone();
-        tokio::task::spawn_blocking(move || crate::export::clear_scratch(&cleared)).await??;
-        let failed = store.fail_pending_exports(now(), STOPPED_MID_BUILD).await?;
-        if failed > 0 {
-            tracing::warn!(exports = failed, "exports left pending by a stopped portal are failed");
-        }
+        let instance = Instance::start(&store, scratch).await?;
         Ok(Arc::new(AppState {
             store,
             artifacts,
             metrics: Arc::new(Metrics::new()),
             license_key: config.license_key,
-            scratch,
+            instance,
             source_date_epoch: config.source_date_epoch,
             builds: Arc::new(Builds::new(config.max_exports_per_org, config.max_exports)),
             export_ttl_secs: config.export_ttl_secs,
@@ -546,7 +539,7 @@ async fn start_export(
             return Ok(too_many_exports(&state, &export.org, message));
         }
     };
-    state.store.insert_export(&export).await?;
+    state.store.insert_export(&export, state.instance.id()).await?;
     tracing::info!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, org = %export.org, keyId = %caller.key_id, "export requested");
     let response = export_answer(&state, StatusCode::ACCEPTED, &export);
     tokio::spawn(crate::export::build(Arc::clone(&state), export, release, slot));

@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use genesis_types::{Classify, ErrorClass};
 
 use crate::artifacts::{Artifacts, S3Config};
-use crate::store::{Store, redact};
+use crate::store::{Store, redact, with_verified_tls};
 
 /// A portal configuration that cannot work. The messages name no command-line flag: the
 /// binary adds the one that gets past each.
@@ -53,6 +54,34 @@ pub enum ConfigError {
         /// The access key id that was given.
         access_key_id: String,
     },
+    /// A PostgreSQL server across a network with an `sslmode` that does not verify it, and
+    /// that was not allowed.
+    #[error(
+        "database {url}: sslmode={sslmode} does not verify a server across a network, and whoever is on the path \
+         could read or rewrite the portal's keys, entitlements and release signers; use sslmode=verify-full, or \
+         name no sslmode"
+    )]
+    UnverifiedDatabase {
+        /// The database, its password redacted.
+        url: String,
+        /// The `sslmode` the URL names.
+        sslmode: String,
+    },
+}
+
+/// A configuration that cannot work is the caller's input.
+impl Classify for ConfigError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ConfigError::NoDataDir
+            | ConfigError::NotABucket { .. }
+            | ConfigError::PlainHttpEndpoint { .. }
+            | ConfigError::NotAnEndpoint { .. }
+            | ConfigError::NoAccessKeyId { .. }
+            | ConfigError::NoSecretAccessKey { .. }
+            | ConfigError::UnverifiedDatabase { .. } => ErrorClass::Input,
+        }
+    }
 }
 
 /// Where the portal keeps its data. On the embedded defaults it needs nothing installed:
@@ -64,6 +93,12 @@ pub struct PortalConfig {
     /// Metadata in this database instead of `DATA_DIR/portal.db` (`postgres://…` or
     /// `sqlite://…`).
     pub database_url: Option<String>,
+    /// Connect to a PostgreSQL server across a network as the URL's `sslmode` says, even
+    /// without TLS or with a certificate nobody checks: whoever is on the path can then read
+    /// and rewrite the metadata, the keys releases are verified against included. Only for a
+    /// network you trust; without it such a URL is refused, and one naming no `sslmode` gets
+    /// `verify-full`.
+    pub database_allow_insecure: bool,
     /// Artifacts in this bucket instead of `DATA_DIR/artifacts`.
     pub object_store: Option<S3Config>,
 }
@@ -86,7 +121,7 @@ impl PortalConfig {
     /// The metadata database, its schema created when absent.
     pub(crate) async fn open_store(&self) -> anyhow::Result<Store> {
         let url = match &self.database_url {
-            Some(url) => url.clone(),
+            Some(url) => with_verified_tls(url, self.database_allow_insecure)?,
             None => format!("sqlite://{}?mode=rwc", self.data_dir()?.join("portal.db").display()),
         };
         Store::open(&url).await

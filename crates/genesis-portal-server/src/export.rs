@@ -6,7 +6,10 @@
 //! `SOURCE_DATE_EPOCH`), gzip with the same mtime, fixed level, no file name.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::convert::Infallible;
+use std::fs::{File, TryLockError};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -22,7 +25,17 @@ use genesis_types::Digest;
 use crate::api::AppState;
 use crate::artifacts::Artifacts;
 use crate::now;
-use crate::store::{Export, Release, StoredArtifact};
+use crate::store::{Export, Release, Store, StoredArtifact};
+
+/// Why an export whose build stopped failed.
+const STOPPED_MID_BUILD: &str = "the portal stopped during the build; stage a new export";
+
+/// How often a running build records that it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// Seconds a pending export's build may go without saying it is alive before any portal on
+/// the database fails it: four heartbeats missed.
+const SILENT_LIMIT: i64 = 120;
 
 /// What a finished pack is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +54,7 @@ type BuildKey = (String, String, String);
 /// The export builds running in this process: at most one per organisation and release, at
 /// most a fixed number per organisation and a fixed number in all, since each re-verifies and
 /// unpacks every bundle of its release into scratch space. Kept in memory because a build
-/// runs in the process that started it.
+/// runs in the process that started it: portals sharing a database each have these limits.
 pub struct Builds {
     per_org: usize,
     total: usize,
@@ -125,10 +138,14 @@ impl Builds {
 }
 
 /// Builds an export in the background, holding its slot, and records the outcome; the
-/// status endpoint shows it. The scratch space is gone before the outcome is recorded.
+/// status endpoint shows it. The scratch space is gone before the outcome is recorded. While
+/// it runs, the build records every [`HEARTBEAT`] that it is alive.
 pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, slot: Slot) {
     let started = std::time::Instant::now();
-    let built = build_and_store(&state, &export, &release).await;
+    let built = tokio::select! {
+        built = build_and_store(&state, &export, &release) => built,
+        never = heartbeat(&state.store, &export.id) => match never {},
+    };
     // Free the slot first: once the outcome is visible, a new export of the release may start.
     drop(slot);
     match built {
@@ -156,10 +173,24 @@ pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, s
     }
 }
 
+/// Records that export `id`'s build is alive every [`HEARTBEAT`], for as long as it is
+/// polled. Portals sharing the database fail a pending export whose build fell silent for
+/// [`SILENT_LIMIT`]; a failure to record is logged, and the next beat tries again.
+async fn heartbeat(store: &Store, id: &str) -> Infallible {
+    // The export was recorded alive as of its creation.
+    let mut beats = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    loop {
+        beats.tick().await;
+        if let Err(e) = store.beat_export(id, now()).await {
+            tracing::warn!(exportId = %id, error = %format!("{e:#}"), "recording that the export's build is alive");
+        }
+    }
+}
+
 /// Builds the pack in a scratch directory of its own and stores it. The scratch directory is
 /// removed however the build ends, on a blocking thread: the unpacked bundles can be large.
 async fn build_and_store(state: &AppState, export: &Export, release: &Release) -> anyhow::Result<Pack> {
-    let scratch = state.scratch.clone();
+    let scratch = state.instance.scratch().to_owned();
     let work = blocking(move || {
         std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
         let work = tempfile::tempdir_in(&scratch).context("creating the export's scratch directory")?;
@@ -169,7 +200,7 @@ async fn build_and_store(state: &AppState, export: &Export, release: &Release) -
     .await?;
     let built = pack_and_store(state, export, release, work.path()).await;
     // Whatever the build's outcome, a failure to clean up is the portal's to log, not the
-    // export's (the next start empties the scratch space).
+    // export's (the next portal to start after this one stops empties its scratch directory).
     let id = export.id.clone();
     let removed = tokio::task::spawn_blocking(move || work.close()).await.map_err(std::io::Error::other);
     if let Err(e) = removed.and_then(|closed| closed) {
@@ -208,17 +239,30 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> anyhow::Result<T> + 
     tokio::task::spawn_blocking(work).await.context("running a build step")?
 }
 
-/// Deletes the packs of exports finished more than the retention time ago, at start and
-/// then every `min(retention, 1 min)`; their status then answers 410.
-pub async fn expire_finished(state: Arc<AppState>) {
+/// At start and then every `min(retention, 1 min)`: fails the pending exports whose build
+/// fell silent (its portal stopped, on this host or another), and deletes the packs of exports
+/// finished more than the retention time ago (their status then answers 410).
+pub async fn sweep(state: Arc<AppState>) {
     let every = Duration::from_secs(u64::try_from(state.export_ttl_secs).unwrap_or(60).clamp(1, 60));
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
+        if let Err(e) = fail_silent(&state.store).await {
+            tracing::error!(error = %format!("{e:#}"), "failing exports whose build fell silent");
+        }
         if let Err(e) = expire(&state).await {
             tracing::error!(error = %format!("{e:#}"), "expiring exports");
         }
     }
+}
+
+/// Fails the pending exports whose build has not said it is alive for [`SILENT_LIMIT`].
+async fn fail_silent(store: &Store) -> anyhow::Result<()> {
+    let failed = store.fail_silent_exports(now() - SILENT_LIMIT, now(), STOPPED_MID_BUILD).await?;
+    if failed > 0 {
+        tracing::warn!(exports = failed, "exports whose build fell silent are failed: their portal stopped");
+    }
+    Ok(())
 }
 
 /// One sweep. An export that cannot be expired is logged and left for the next sweep: it
@@ -241,15 +285,164 @@ async fn expire_one(state: &AppState, org: &str, id: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Removes whatever a stopped portal left in the scratch space (a build cut short by a
-/// crash or a kill), before any build starts.
-pub fn clear_scratch(scratch: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_dir_all(scratch) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("clearing the scratch space {}", scratch.display())),
+/// This portal process among the portals sharing a database or a data directory: its id,
+/// which names it as the builder of its exports, and its scratch directory `ROOT/ID`, kept
+/// while the process lives by an exclusive lock (`flock`) on `ROOT/ID.lock`. The kernel drops
+/// the lock when the process ends, however it ends (on NFS, when its lease runs out): a lock
+/// file no one holds was left by a portal that stopped, with its builds.
+pub struct Instance {
+    id: String,
+    scratch: PathBuf,
+    /// The lock file, open: the lock lasts as long as this descriptor.
+    _lock: File,
+}
+
+/// How many names a starting portal tries: one clearing the scratch space at the same moment
+/// may lock a new lock file before its owner does, and remove it.
+const CLAIM_ATTEMPTS: usize = 4;
+
+impl Instance {
+    /// Starts this portal's instance under `root`, and cleans up after the portals that
+    /// stopped: each one's pending exports are failed, then its scratch directory removed; and
+    /// the exports whose build fell silent are failed.
+    pub async fn start(store: &Store, root: PathBuf) -> anyhow::Result<Instance> {
+        let (instance, stopped) = blocking(move || {
+            let instance = Instance::claim(&root)?;
+            Ok((instance, LeftBehind::find(&root)?))
+        })
+        .await?;
+        for left in stopped {
+            // Failed first: a start cut short here finds the lock file again.
+            if let Some(owner) = left.owner.as_deref() {
+                let failed = store.fail_exports_of(owner, now(), STOPPED_MID_BUILD).await?;
+                if failed > 0 {
+                    tracing::warn!(
+                        exports = failed,
+                        portal = owner,
+                        "exports left pending by a stopped portal are failed"
+                    );
+                }
+            }
+            blocking(move || left.remove()).await?;
+        }
+        fail_silent(store).await?;
+        Ok(instance)
     }
-    std::fs::create_dir_all(scratch).with_context(|| format!("creating {}", scratch.display()))
+
+    /// A new id, its lock file locked, and its scratch directory.
+    fn claim(root: &Path) -> anyhow::Result<Instance> {
+        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        for _ in 0..CLAIM_ATTEMPTS {
+            let id = format!("portal-{}", crate::random_hex(12));
+            let lock_path = root.join(format!("{id}.lock"));
+            let lock = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&lock_path)
+                .with_context(|| format!("creating {}", lock_path.display()))?;
+            // Locked, and still at its name: no portal clearing the space took it first.
+            if try_lock(&lock).with_context(|| format!("locking {}", lock_path.display()))? && is_at(&lock, &lock_path)
+            {
+                let scratch = root.join(&id);
+                std::fs::create_dir(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+                return Ok(Instance { id, scratch, _lock: lock });
+            }
+        }
+        bail!("no lock file of its own under {}: portals starting at the same time removed each one", root.display())
+    }
+
+    /// The id export rows name as their builder.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The scratch directory, for this instance's builds alone.
+    pub fn scratch(&self) -> &Path {
+        &self.scratch
+    }
+}
+
+/// What a portal that stopped left in the scratch space: its lock file, held by the portal
+/// cleaning up until it is removed, and its scratch directory; or a directory without a lock
+/// file, a build's from before scratch directories were per portal.
+struct LeftBehind {
+    /// The id of the portal that stopped.
+    owner: Option<String>,
+    dir: PathBuf,
+    lock: Option<(PathBuf, File)>,
+}
+
+impl LeftBehind {
+    /// The lock files under `root` no one holds, with their directories, and the directories
+    /// without a lock file. A portal creates its lock file before its directory, and one
+    /// cleaning up removes the directory before the lock file: a directory without one is
+    /// never a live portal's.
+    fn find(root: &Path) -> anyhow::Result<Vec<LeftBehind>> {
+        let mut left = Vec::new();
+        for entry in std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))? {
+            let entry = entry?;
+            let (name, path, kind) = (entry.file_name(), entry.path(), entry.file_type()?);
+            if kind.is_dir() {
+                let mut lock_name = name;
+                lock_name.push(".lock");
+                if !root.join(lock_name).exists() {
+                    left.push(LeftBehind { owner: None, dir: path, lock: None });
+                }
+                continue;
+            }
+            let Some(owner) = name.to_str().and_then(|name| name.strip_suffix(".lock")).filter(|_| kind.is_file())
+            else {
+                continue;
+            };
+            let lock = match File::options().read(true).write(true).open(&path) {
+                Ok(lock) => lock,
+                // Removed meanwhile by another portal cleaning up.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+            };
+            // Held: its portal runs. Moved: another portal cleaning up removed it first.
+            if try_lock(&lock).with_context(|| format!("locking {}", path.display()))? && is_at(&lock, &path) {
+                let dir = root.join(owner);
+                left.push(LeftBehind { owner: Some(owner.to_owned()), dir, lock: Some((path, lock)) });
+            }
+        }
+        Ok(left)
+    }
+
+    /// Removes the directory, then the lock file (held until then).
+    fn remove(self) -> anyhow::Result<()> {
+        cleared(&self.dir, std::fs::remove_dir_all(&self.dir))?;
+        if let Some((path, _held)) = &self.lock {
+            cleared(path, std::fs::remove_file(path))?;
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of removing `path`: one already gone (another portal removed it) is fine.
+fn cleared(path: &Path, removed: std::io::Result<()>) -> anyhow::Result<()> {
+    match removed {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        removed => removed.with_context(|| format!("clearing {}", path.display())),
+    }
+}
+
+/// Takes `file`'s exclusive lock unless another descriptor holds it: whether it did.
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Whether `path` names the file `file` has open.
+fn is_at(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(open), Ok(named)) => (open.dev(), open.ino()) == (named.dev(), named.ino()),
+        _ => false,
+    }
 }
 
 /// Where a pack carries a release artifact, if it does: the sidecars and provenance under
@@ -417,6 +610,8 @@ fn copy_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ApiConfig;
+    use crate::config::PortalConfig;
 
     fn pending(org: &str, product: &str) -> Export {
         Export {
@@ -469,5 +664,44 @@ mod tests {
             format!("{failed:#}").contains(&format!("\"signatures/{name}\" does not fit a tar header")),
             "{failed:#}"
         );
+    }
+
+    fn api() -> ApiConfig {
+        ApiConfig {
+            license_key: None,
+            source_date_epoch: 0,
+            max_exports_per_org: 2,
+            max_exports: 4,
+            export_ttl_secs: 86_400,
+        }
+    }
+
+    /// Portals sharing a data directory and its database, as at scale they share PostgreSQL:
+    /// one starting leaves the builds of one running alone, and cleans up after one that
+    /// stopped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_portal_starting_fails_and_clears_only_what_stopped_portals_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        let first = AppState::open(&portal, api()).await.unwrap();
+        let building = Export { created: now(), ..pending("acme", "a") };
+        first.store.insert_export(&building, first.instance.id()).await.unwrap();
+        let work = first.instance.scratch().join(".tmpBUILD");
+        std::fs::create_dir(&work).unwrap();
+
+        let second = AppState::open(&portal, api()).await.unwrap();
+        let export = second.store.export("acme", &building.id).await.unwrap().unwrap();
+        assert_eq!(export.status, ExportState::Pending, "a running portal's build was failed: {export:?}");
+        assert!(work.exists(), "a running portal's build lost its scratch space");
+
+        // As a kill would: the process gone, and its lock with it.
+        let stopped = first.instance.scratch().to_owned();
+        drop(first);
+        let third = AppState::open(&portal, api()).await.unwrap();
+        let export = third.store.export("acme", &building.id).await.unwrap().unwrap();
+        assert_eq!((export.status, export.error.as_deref()), (ExportState::Failed, Some(STOPPED_MID_BUILD)));
+        assert!(!stopped.exists(), "the stopped portal's scratch directory is left");
+        assert!(second.instance.scratch().is_dir() && third.instance.scratch().is_dir());
+        assert_ne!(second.instance.id(), third.instance.id());
     }
 }

@@ -39,7 +39,7 @@ pub use api::{ApiConfig, AppState, router};
 pub use artifacts::S3Config;
 pub use config::{ConfigError, PortalConfig};
 pub use serve::{ServeConfig, TlsFiles, serve};
-pub use store::{KeyRecord, StoredArtifact};
+pub use store::{KeyRecord, LookupError, StoredArtifact};
 
 /// The one timestamp inside export packs unless told otherwise: 2025-01-01T00:00:00Z, seed
 /// 003's pinned pack timestamp.

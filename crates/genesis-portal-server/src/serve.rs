@@ -34,7 +34,8 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// Serves `portal`'s API until `shutdown` completes, deleting expired export packs meanwhile.
+/// Serves `portal`'s API until `shutdown` completes, meanwhile failing exports whose build fell
+/// silent and deleting expired export packs.
 pub async fn serve(
     portal: &PortalConfig,
     config: ServeConfig,
@@ -46,7 +47,7 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(listen = %format!("{scheme}://{}", listener.local_addr()?), "genesis-portal serving");
-    tokio::spawn(export::expire_finished(Arc::clone(&state)));
+    tokio::spawn(export::sweep(Arc::clone(&state)));
     let router = router(state);
     let accepting =
         accept_loop(listener, tls, limits, move |_peer| hyper_util::service::TowerToHyperService::new(router.clone()));

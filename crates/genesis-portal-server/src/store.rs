@@ -1,19 +1,23 @@
 //! The portal's metadata (organisations, keys, entitlements, releases, exports) in SQL:
-//! SQLite in the data directory by default, PostgreSQL when `--database-url` names one. The
+//! SQLite in the data directory by default, PostgreSQL when the configuration names one. The
 //! same statements run on both through sqlx's `Any` driver, so the two cannot drift apart.
 //!
 //! License keys are stored only as their SHA-256: a key is 192 random bits, so a plain hash
 //! is enough to make a stolen database useless for authenticating (no password stretching
 //! needed), and it lets a lookup be one indexed query.
 
+use std::net::IpAddr;
 use std::str::FromStr as _;
 
 use anyhow::{Context as _, bail};
 use genesis_portal_client::Entitlement;
 use genesis_portal_client::protocol::{ArtifactKind, ExportState, Scope};
-use genesis_types::Digest;
+use genesis_types::{Classify, Digest, ErrorClass};
 use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyConnection, AnyPool};
+
+use crate::config::ConfigError;
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS orgs (name TEXT PRIMARY KEY, created BIGINT NOT NULL)",
@@ -31,13 +35,47 @@ const SCHEMA: &[&str] = &[
 ];
 
 /// Columns added after their table was first released, as `(table, column, type)`: a database
-/// created before gets them when it is opened.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("exports", "finished", "BIGINT"), ("exports", "expired", "BIGINT")];
+/// created before gets them when it is opened. An export's `owner` is the portal instance
+/// building it and `heartbeat` the last time its build said it was alive (decision 0012).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("exports", "finished", "BIGINT"),
+    ("exports", "expired", "BIGINT"),
+    ("exports", "owner", "TEXT"),
+    ("exports", "heartbeat", "BIGINT"),
+];
 
 /// The metadata database.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+}
+
+/// An organisation or key an admin command names that the portal does not hold. The
+/// messages name no command: the binary adds the one that creates or lists what is there.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// No organisation of this name.
+    #[error("no organisation `{org}`")]
+    NoOrg {
+        /// The name given.
+        org: String,
+    },
+    /// No key with this id, or only a revoked one.
+    #[error("no active key `{id}`")]
+    NoActiveKey {
+        /// The id given.
+        id: String,
+    },
+}
+
+/// What an admin command names and the portal does not hold is not found.
+impl Classify for LookupError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            LookupError::NoOrg { .. } | LookupError::NoActiveKey { .. } => ErrorClass::NotFound,
+        }
+    }
 }
 
 /// A key as the server sees it after a lookup.
@@ -132,6 +170,10 @@ async fn has_column(conn: &mut AnyConnection, table: &str, column: &str) -> anyh
     Ok(found > 0)
 }
 
+/// The start of a statement failing pending exports: `$1` failed, `$2` the reason, `$3` the
+/// time, `$4` pending; a condition on `$5` follows.
+const FAIL_PENDING: &str = "UPDATE exports SET status = $1, error = $2, finished = $3 WHERE status = $4";
+
 /// SHA-256 hex of a license key: what the database holds instead of the key.
 pub fn key_hash(key: &str) -> String {
     genesis_bundle::sha256(key.as_bytes()).hex().to_owned()
@@ -209,12 +251,12 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT name FROM orgs ORDER BY name").fetch_all(&self.pool).await?)
     }
 
-    /// Fails with a helpful message when `org` does not exist.
+    /// Fails with [`LookupError::NoOrg`] when `org` does not exist.
     pub async fn require_org(&self, org: &str) -> anyhow::Result<()> {
         let found: Option<String> =
             sqlx::query_scalar("SELECT name FROM orgs WHERE name = $1").bind(org).fetch_optional(&self.pool).await?;
         if found.is_none() {
-            bail!("no organisation `{org}`: create it with `genesis-portal org create {org}`");
+            return Err(LookupError::NoOrg { org: org.to_owned() }.into());
         }
         Ok(())
     }
@@ -253,7 +295,7 @@ impl Store {
         Ok(rows.into_iter().map(key_record).collect())
     }
 
-    /// Revokes a key from `now` on.
+    /// Revokes a key from `now` on; [`LookupError::NoActiveKey`] when none is active by that id.
     pub async fn revoke_key(&self, id: &str, now: i64) -> anyhow::Result<()> {
         let done = sqlx::query("UPDATE keys SET revoked = $1 WHERE id = $2 AND revoked IS NULL")
             .bind(now)
@@ -261,7 +303,7 @@ impl Store {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            bail!("no active key `{id}` (see `genesis-portal key list --org ORG`)");
+            return Err(LookupError::NoActiveKey { id: id.to_owned() }.into());
         }
         Ok(())
     }
@@ -386,15 +428,32 @@ impl Store {
             .collect()
     }
 
-    /// Records a new pending export.
-    pub async fn insert_export(&self, export: &Export) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO exports (id, org, product, version, status, created) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&export.id)
-            .bind(&export.org)
-            .bind(&export.product)
-            .bind(&export.version)
-            .bind(state_name(export.status))
-            .bind(export.created)
+    /// Records a new pending export, built by the portal instance `owner`, alive as of its
+    /// creation.
+    pub async fn insert_export(&self, export: &Export, owner: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO exports (id, org, product, version, status, created, owner, heartbeat) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&export.id)
+        .bind(&export.org)
+        .bind(&export.product)
+        .bind(&export.version)
+        .bind(state_name(export.status))
+        .bind(export.created)
+        .bind(owner)
+        .bind(export.created)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that a pending export's build is alive at `now`.
+    pub async fn beat_export(&self, id: &str, now: i64) -> anyhow::Result<()> {
+        sqlx::query("UPDATE exports SET heartbeat = $1 WHERE id = $2 AND status = $3")
+            .bind(now)
+            .bind(id)
+            .bind(state_name(ExportState::Pending))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -418,16 +477,32 @@ impl Store {
         Ok(())
     }
 
-    /// Marks every pending export failed at `now` with `reason`: at start, the builds of a
-    /// portal that stopped (a kill, a crash, a shutdown mid-build) would otherwise stay pending
-    /// forever. Builds run in the process that started them, so none is running then. Returns
-    /// how many there were.
-    pub async fn fail_pending_exports(&self, now: i64, reason: &str) -> anyhow::Result<u64> {
-        let failed = sqlx::query("UPDATE exports SET status = $1, error = $2, finished = $3 WHERE status = $4")
+    /// Marks failed at `now`, with `reason`, the pending exports of the portal instance
+    /// `owner`, known to have stopped (a kill, a crash, a shutdown mid-build): a build runs in
+    /// the process that started it, so they would otherwise stay pending forever. Returns how
+    /// many there were.
+    pub async fn fail_exports_of(&self, owner: &str, now: i64, reason: &str) -> anyhow::Result<u64> {
+        let failed = sqlx::query(&format!("{FAIL_PENDING} AND owner = $5"))
             .bind(state_name(ExportState::Failed))
             .bind(reason)
             .bind(now)
             .bind(state_name(ExportState::Pending))
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(failed.rows_affected())
+    }
+
+    /// Marks failed at `now`, with `reason`, the pending exports whose build has not said it
+    /// is alive since `silent_since`, whichever portal started it: one that stopped on another
+    /// host, or a portal from before builds said so. Returns how many there were.
+    pub async fn fail_silent_exports(&self, silent_since: i64, now: i64, reason: &str) -> anyhow::Result<u64> {
+        let failed = sqlx::query(&format!("{FAIL_PENDING} AND COALESCE(heartbeat, created) < $5"))
+            .bind(state_name(ExportState::Failed))
+            .bind(reason)
+            .bind(now)
+            .bind(state_name(ExportState::Pending))
+            .bind(silent_since)
             .execute(&self.pool)
             .await?;
         Ok(failed.rows_affected())
@@ -547,11 +622,62 @@ pub fn redact(url: &str) -> String {
     parsed.to_string()
 }
 
+/// The URL to connect to the metadata database with, TLS-wise. sqlx's default `sslmode`,
+/// `prefer`, falls back to plain text and checks no certificate: whoever is on the path to a
+/// PostgreSQL server could read and rewrite keys, entitlements and the keys releases are
+/// verified against. So a server across a network gets `sslmode=verify-full` (its certificate
+/// checked against the system's roots or the URL's `sslrootcert`, and against its name), and a
+/// URL naming a weaker `sslmode` is refused unless `allow_insecure` (a weaker `PGSSLMODE` is
+/// overridden). A Unix socket or a loopback address crosses no network and keeps what the URL
+/// says; so does SQLite.
+pub(crate) fn with_verified_tls(url: &str, allow_insecure: bool) -> Result<String, ConfigError> {
+    let unchanged = Ok(url.to_owned());
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // sqlx refuses it, with its own message.
+        return unchanged;
+    };
+    if allow_insecure || !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return unchanged;
+    }
+    // Where sqlx will connect, by its own parser (the `host` and `hostaddr` parameters and
+    // `PGHOST` count). A URL it cannot parse, it refuses when connecting.
+    let Ok(target) = PgConnectOptions::from_str(url) else {
+        return unchanged;
+    };
+    if crosses_no_network(&target) {
+        return unchanged;
+    }
+    // sqlx reads both spellings, the last one given winning.
+    let named = parsed.query_pairs().filter(|(key, _)| key == "sslmode" || key == "ssl-mode").last();
+    match named.map(|(_, mode)| mode.into_owned()) {
+        None => {
+            parsed.query_pairs_mut().append_pair("sslmode", "verify-full");
+            Ok(parsed.into())
+        }
+        Some(mode) if mode.eq_ignore_ascii_case("verify-full") => unchanged,
+        Some(sslmode) => Err(ConfigError::UnverifiedDatabase { url: redact(url), sslmode }),
+    }
+}
+
+/// Whether sqlx reaches `target` without a network: over a Unix socket (a `host` that is a
+/// directory, or the one sqlx finds when none is given) or a loopback address.
+fn crosses_no_network(target: &PgConnectOptions) -> bool {
+    let host = target.get_host();
+    let address = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>();
+    target.get_socket().is_some()
+        || host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || address.is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use sqlx::any::AnyPoolOptions;
 
-    use super::{ADDED_COLUMNS, SCHEMA, Store, has_column, redact};
+    use genesis_portal_client::protocol::ExportState;
+
+    use super::{ADDED_COLUMNS, Export, SCHEMA, Store, has_column, redact, with_verified_tls};
+    use crate::config::ConfigError;
 
     /// Portals started together on a database from before the added columns: each finds
     /// them missing and adds them, and all but the first meet "duplicate column".
@@ -573,6 +699,58 @@ mod tests {
                 assert!(has_column(&mut conn, table, column).await.unwrap(), "{table}.{column}");
             }
             assert!(!has_column(&mut conn, "exports", "nothing").await.unwrap());
+        }
+    }
+
+    /// An export of `acme` as a request records it, pending since `created`.
+    fn pending(id: &str, created: i64) -> Export {
+        Export {
+            id: id.into(),
+            org: "acme".into(),
+            product: "genesis".into(),
+            version: "0.1.0".into(),
+            status: ExportState::Pending,
+            root_hash: None,
+            sha256: None,
+            size: None,
+            error: None,
+            created,
+            finished: None,
+            expired: None,
+        }
+    }
+
+    /// Portals sharing a database: one stopped (`portal-a`), one still building
+    /// (`portal-b`), one of whose builds fell silent.
+    #[tokio::test]
+    async fn only_the_exports_of_a_stopped_portal_or_of_a_silent_build_are_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open(&format!("sqlite://{}?mode=rwc", dir.path().join("portal.db").display())).await.unwrap();
+        let now = 100_000;
+        for (id, owner, created) in [
+            ("exp_stopped", "portal-a", now),
+            ("exp_running", "portal-b", now),
+            ("exp_silent", "portal-b", now - 600),
+            ("exp_beating", "portal-b", now - 600),
+        ] {
+            store.insert_export(&pending(id, created), owner).await.unwrap();
+        }
+        store.beat_export("exp_beating", now - 30).await.unwrap();
+
+        assert_eq!(store.fail_exports_of("portal-a", now, "portal-a stopped").await.unwrap(), 1);
+        assert_eq!(store.fail_silent_exports(now - 120, now, "silent").await.unwrap(), 1);
+        // A heartbeat arriving late does not bring a failed export back.
+        store.beat_export("exp_silent", now).await.unwrap();
+        assert_eq!(store.fail_silent_exports(now - 120, now, "silent").await.unwrap(), 0);
+        for (id, status, error) in [
+            ("exp_stopped", ExportState::Failed, Some("portal-a stopped")),
+            ("exp_running", ExportState::Pending, None),
+            ("exp_silent", ExportState::Failed, Some("silent")),
+            ("exp_beating", ExportState::Pending, None),
+        ] {
+            let export = store.export("acme", id).await.unwrap().unwrap();
+            assert_eq!((export.status, export.error.as_deref()), (status, error), "{id}");
         }
     }
 
@@ -606,5 +784,47 @@ mod tests {
             redact("postgres://genesis@127.0.0.1:5432/portal?user=admin&dbname=other"),
             "postgres://admin@127.0.0.1:5432/other"
         );
+    }
+
+    #[test]
+    fn a_postgresql_server_across_a_network_is_reached_over_verified_tls_or_refused() {
+        // Loopback and Unix sockets cross no network: the URL stays as it is.
+        for url in [
+            "postgres://genesis@127.0.0.1:5432/portal",
+            "postgres://genesis@localhost/portal?sslmode=disable",
+            "postgres://genesis@[::1]:5432/portal?sslmode=prefer",
+            "postgres://genesis@db.example.com/portal?host=127.0.0.1&sslmode=disable",
+            "postgres:///portal?host=/var/run/postgresql",
+            "postgresql://genesis@%2Fvar%2Frun%2Fpostgresql/portal",
+            "sqlite:///srv/portal/portal.db?mode=rwc",
+        ] {
+            assert_eq!(with_verified_tls(url, false).unwrap(), url, "{url}");
+        }
+        // Across a network without a word: verify-full, which overrides a weaker PGSSLMODE.
+        assert_eq!(
+            with_verified_tls("postgres://genesis@db.example.com:5432/portal", false).unwrap(),
+            "postgres://genesis@db.example.com:5432/portal?sslmode=verify-full"
+        );
+        let verified = "postgresql://genesis@db.example.com/portal?sslmode=verify-full&sslrootcert=/etc/portal/ca.pem";
+        assert_eq!(with_verified_tls(verified, false).unwrap(), verified);
+        // Anything weaker is refused, whether the host is in the URL or in its parameters.
+        for (url, weaker) in [
+            ("postgres://genesis:s3cret@db.example.com/portal?sslmode=disable", "disable"),
+            ("postgres://genesis@db.example.com/portal?sslmode=prefer", "prefer"),
+            ("postgres://genesis@db.example.com/portal?ssl-mode=require", "require"),
+            ("postgres://genesis@10.0.0.7/portal?sslmode=verify-ca", "verify-ca"),
+            ("postgres://genesis@127.0.0.1/portal?host=db.example.com&sslmode=require", "require"),
+            ("postgres://genesis@db.example.com/portal?sslmode=verify-full&sslmode=allow", "allow"),
+        ] {
+            match with_verified_tls(url, false) {
+                Err(ConfigError::UnverifiedDatabase { url: shown, sslmode }) => {
+                    assert_eq!(sslmode, weaker, "{url}");
+                    assert!(!shown.contains("s3cret"), "{shown}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+            // Unless allowed: then the URL is taken at its word.
+            assert_eq!(with_verified_tls(url, true).unwrap(), url, "{url}");
+        }
     }
 }

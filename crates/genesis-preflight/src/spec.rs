@@ -12,6 +12,43 @@
 
 use std::path::{Path, PathBuf};
 
+use genesis_types::{Classify, ErrorClass};
+
+/// A preflight file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// The file cannot be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The preflight file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a preflight file: bad YAML, an unknown field, a missing one.
+    #[error("{}: not a preflight file: {source}", path.display())]
+    Parse {
+        /// The preflight file.
+        path: PathBuf,
+        /// What is wrong, where.
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+}
+
+/// A file that cannot be read is classed by its I/O error (a missing one is not found); a
+/// malformed one is the caller's input.
+impl Classify for SpecError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            SpecError::Read { source, .. } => source.class(),
+            SpecError::Parse { .. } => ErrorClass::Input,
+        }
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -99,10 +136,10 @@ pub struct DiskCheck {
 
 impl PreflightSpec {
     /// Reads a preflight file; relative paths in it are resolved against its folder.
-    pub fn load(path: &Path) -> Result<PreflightSpec, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<PreflightSpec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
         let mut spec: PreflightSpec =
-            serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: not a preflight file: {e}", path.display()))?;
+            serde_yaml_ng::from_str(&text).map_err(|source| SpecError::Parse { path: path.to_owned(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -121,7 +158,10 @@ impl PreflightSpec {
         Ok(spec)
     }
 
-    /// Every endpoint the checks will contact, for the air-gap announcement.
+    /// Every endpoint the file names, for the air-gap announcement (passwords redacted). With
+    /// [`PreflightSpec::kubernetes`] set, the checks also contact the Kubernetes API server,
+    /// which the file does not name: the caller adds it, in its own words for how a kubeconfig
+    /// is given.
     pub fn endpoints(&self) -> Vec<String> {
         let mut out = Vec::new();
         out.extend(self.postgres.as_ref().map(|p| redact(&p.url)));
@@ -129,9 +169,6 @@ impl PreflightSpec {
         out.extend(self.tls.iter().map(|t| format!("tls://{}", t.endpoint)));
         out.extend(self.registry.as_ref().map(|r| r.url.clone()));
         out.extend(self.dns.iter().map(|d| format!("dns:{d}")));
-        if self.kubernetes.is_some() {
-            out.push("the Kubernetes API server (--kubeconfig, KUBECONFIG or the in-cluster service account)".into());
-        }
         out
     }
 }

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use genesis_bundle::digest_io::DigestAdapter;
 use genesis_bundle::{ArchiveRange, sha256};
+use genesis_http::{MAX_ERROR_BODY, read_limited};
 use genesis_types::{Digest, MAX_MANIFEST, media_types};
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, LOCATION, WWW_AUTHENTICATE,
@@ -26,9 +27,6 @@ pub const CHUNK: u64 = 32 << 20;
 /// Size of the pieces an upload's bytes arrive in ([`ChunkReceiver`]): [`CHUNK`] is a
 /// multiple of it, so a piece never straddles two request bodies.
 pub(crate) const PIECE: usize = 1 << 20;
-/// Largest error body read from a server (a registry, the portal): its error JSON is a few
-/// hundred bytes, and only the start of it is shown.
-pub const MAX_ERROR_BODY: usize = 64 << 10;
 /// Largest answer read from a token endpoint: a JSON object holding a token of a few KiB.
 const MAX_TOKEN_RESPONSE: usize = 1 << 20;
 /// Redirects followed for one request (a blob download is often sent on to storage).
@@ -195,9 +193,6 @@ pub struct Registry {
     credentials: Option<Credentials>,
     /// The `Authorization` value per scope, sent to the registry's own origin only.
     auth: Arc<Mutex<HashMap<String, HeaderValue>>>,
-    /// Uploads (scope and digest) whose token was renewed after a 401, until a request of
-    /// the upload is accepted ([`Registry::send_once`]).
-    renewed: Arc<Mutex<HashSet<String>>>,
     retries: u32,
 }
 
@@ -205,35 +200,6 @@ impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Registry({})", self.endpoint())
     }
-}
-
-/// TLS for a client of this machine's trust: the CA bundle in `ca_file` alone when given (a
-/// private CA), else the system's roots; ring as the provider, safe protocol versions.
-pub fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let pem = std::fs::read(path).map_err(RegistryError::io("reading CA bundle", path.display()))?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(RegistryError::io("parsing CA bundle", path.display()))?;
-                roots.add(cert).map_err(|e| RegistryError::Invalid(format!("{}: {e}", path.display())))?;
-            }
-            if roots.is_empty() {
-                return Err(RegistryError::Invalid(format!("{}: no certificates in the CA bundle", path.display())));
-            }
-        }
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| RegistryError::Invalid(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 /// `Www-Authenticate: Bearer realm="…",service="…",scope="…"` parameters.
@@ -312,18 +278,15 @@ enum OffOrigin {
     Announce,
 }
 
-/// Follows at most [`MAX_REDIRECTS`] redirects, never to plain HTTP unless plain HTTP is
-/// enabled; one off the home origin is refused or announced, as `off_origin` says.
+/// Follows at most [`MAX_REDIRECTS`] redirects: any within the home origin (plain HTTP only
+/// where plain HTTP is enabled), none elsewhere to plain HTTP unless it is enabled; one off
+/// the home origin is refused or announced, as `off_origin` says.
 fn redirect_policy(egress: Egress, plain_http: bool, off_origin: OffOrigin) -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(move |attempt| {
+    genesis_http::redirects(egress.home.clone(), MAX_REDIRECTS, move |attempt| {
         let to = attempt.url().clone();
         let from = attempt.previous().last().unwrap_or(&egress.home).origin().ascii_serialization();
-        if attempt.previous().len() > MAX_REDIRECTS {
-            attempt.error("too many redirects")
-        } else if to.scheme() != "https" && !plain_http {
+        if to.scheme() != "https" && !plain_http {
             attempt.error(format!("refusing a redirect to {to}: plain HTTP is not enabled"))
-        } else if egress.is_home(&to) {
-            attempt.follow()
         } else {
             match off_origin {
                 OffOrigin::Refuse => attempt.error(format!(
@@ -339,23 +302,21 @@ fn redirect_policy(egress: Egress, plain_http: bool, off_origin: OffOrigin) -> r
     })
 }
 
-/// The HTTP client of requests to `egress`'s home: TLS as [`tls_config`] says unless home
-/// is plain HTTP, no proxy from the environment, connect and [`READ_TIMEOUT`]s, and
-/// [`redirect_policy`].
+/// The HTTP client of requests to `egress`'s home, as `genesis_http` builds them: TLS with
+/// the roots `options` names unless home is plain HTTP, [`READ_TIMEOUT`]s,
+/// [`redirect_policy`], our user agent.
 fn http_client(egress: &Egress, options: &RegistryOptions, off_origin: OffOrigin) -> Result<reqwest::Client> {
-    // reqwest is built without a default TLS backend; ring is ours (docs/decisions/0005).
-    // Installing twice is harmless: the first one stays.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(15))
-        .read_timeout(READ_TIMEOUT)
-        .redirect(redirect_policy(egress.clone(), options.plain_http, off_origin))
-        .user_agent(concat!("genesis/", env!("CARGO_PKG_VERSION")))
-        .no_proxy();
-    if egress.home.scheme() == "https" {
-        builder = builder.use_preconfigured_tls(tls_config(options.ca_file.as_deref())?);
-    }
-    builder.build().map_err(|e| RegistryError::Invalid(format!("HTTP client: {e}")))
+    let tls = if egress.home.scheme() == "https" {
+        let roots = genesis_http::root_store(options.ca_file.as_deref());
+        Some(roots.and_then(genesis_http::tls_config).map_err(RegistryError::tls)?)
+    } else {
+        None
+    };
+    let redirect = redirect_policy(egress.clone(), options.plain_http, off_origin);
+    genesis_http::client_builder(READ_TIMEOUT, redirect, tls)
+        .user_agent(genesis_http::USER_AGENT)
+        .build()
+        .map_err(|e| RegistryError::Invalid(format!("HTTP client: {e}")))
 }
 
 fn transport(e: reqwest::Error) -> RegistryError {
@@ -380,7 +341,6 @@ impl Registry {
             http,
             credentials: options.credentials.clone(),
             auth: Arc::default(),
-            renewed: Arc::default(),
             retries: if options.retries == 0 { 3 } else { options.retries },
         })
     }
@@ -662,7 +622,7 @@ impl Registry {
             }
             sink.write_all(&chunk).map_err(RegistryError::io("writing", &url))?;
         }
-        if let Err(mismatch) = sink.check() {
+        if let Err(mismatch) = sink.finish() {
             return Err(RegistryError::DigestMismatch {
                 what: format!("blob {repo}@{digest} ({} of {size} bytes)", mismatch.actual_len),
                 expected: digest.clone(),
@@ -689,15 +649,16 @@ impl Registry {
             return Ok(PushOutcome::Present);
         }
         let mut attempt = 0;
+        let mut push = PushState { progress, token_renewed: false };
         loop {
             let Some(location) = self.begin_upload(repo, digest, mount_from).await? else {
                 progress.add(size);
                 return Ok(PushOutcome::Mounted);
             };
             let before = progress.done();
-            let reader = source.open().map_err(RegistryError::io("reading blob", digest))?;
+            let reader = source.open().map_err(|e| read_failure(digest, e))?;
             let chunks = spawn_reader(reader, digest.clone(), size);
-            match self.upload(repo, location, digest, size, chunks, progress).await {
+            match self.upload(repo, location, digest, size, chunks, &mut push).await {
                 Ok(()) => return Ok(PushOutcome::Uploaded),
                 Err(e) if e.is_transient() && attempt < self.retries => {
                     attempt += 1;
@@ -716,7 +677,9 @@ impl Registry {
     /// with [`Registry::push_blob`] from a source it can read again.
     pub async fn upload_stream(&self, repo: &str, digest: &Digest, size: u64, chunks: ChunkReceiver) -> Result<()> {
         let location = self.begin_upload(repo, digest, None).await?.expect("no mount asked");
-        self.upload(repo, location, digest, size, chunks, &genesis_bundle::ProgressCounter::default()).await
+        let progress = genesis_bundle::ProgressCounter::default();
+        self.upload(repo, location, digest, size, chunks, &mut PushState { progress: &progress, token_renewed: false })
+            .await
     }
 
     /// Starts an upload session (`POST …/blobs/uploads/`), or mounts the blob from
@@ -735,7 +698,8 @@ impl Registry {
     }
 
     /// Sends a blob's bytes to an upload session: one monolithic PUT up to [`CHUNK`], else
-    /// PATCHes of [`CHUNK`] and a closing PUT with the digest.
+    /// PATCHes of [`CHUNK`] and a closing PUT with the digest. A request whose body met a
+    /// bundle error (the reader's verdict on the blob's bytes) fails the upload with it.
     async fn upload(
         &self,
         repo: &str,
@@ -743,35 +707,43 @@ impl Registry {
         digest: &Digest,
         size: u64,
         chunks: ChunkReceiver,
-        progress: &genesis_bundle::ProgressCounter,
+        push: &mut PushState<'_>,
     ) -> Result<()> {
         let scope = &Self::push_scope(repo);
-        let chunks: Chunks = Arc::new(tokio::sync::Mutex::new(chunks));
+        let chunks: Chunks =
+            Arc::new(UploadBytes { chunks: tokio::sync::Mutex::new(chunks), verdict: Mutex::default() });
+        let unread = |sent: RegistryError| match chunks.verdict.lock().expect("not poisoned").take() {
+            Some(verdict) => RegistryError::Bundle(verdict),
+            None => sent,
+        };
         if size <= CHUNK {
-            let body = body_from(&chunks, size, progress.clone());
+            let body = body_from(&chunks, size, push.progress.clone());
             let url = with_digest(&location, digest);
             let resp = self
                 .send_once(
                     scope,
                     digest,
+                    &mut push.token_renewed,
                     self.http
                         .put(&url)
                         .header(CONTENT_LENGTH, size)
                         .header(CONTENT_TYPE, "application/octet-stream")
                         .body(body),
                 )
-                .await?;
+                .await
+                .map_err(unread)?;
             expect(resp, &[StatusCode::CREATED], "PUT", &url).await?;
             return Ok(());
         }
         let mut offset = 0u64;
         while offset < size {
             let len = CHUNK.min(size - offset);
-            let body = body_from(&chunks, len, progress.clone());
+            let body = body_from(&chunks, len, push.progress.clone());
             let resp = self
                 .send_once(
                     scope,
                     digest,
+                    &mut push.token_renewed,
                     self.http
                         .patch(&location)
                         .header(CONTENT_LENGTH, len)
@@ -779,13 +751,16 @@ impl Registry {
                         .header(CONTENT_TYPE, "application/octet-stream")
                         .body(body),
                 )
-                .await?;
+                .await
+                .map_err(unread)?;
             let resp = expect(resp, &[StatusCode::ACCEPTED, StatusCode::NO_CONTENT], "PATCH", &location).await?;
             location = self.location(&resp)?;
             offset += len;
         }
         let url = with_digest(&location, digest);
-        let resp = self.send_once(scope, digest, self.http.put(&url).header(CONTENT_LENGTH, 0)).await?;
+        let resp = self
+            .send_once(scope, digest, &mut push.token_renewed, self.http.put(&url).header(CONTENT_LENGTH, 0))
+            .await?;
         expect(resp, &[StatusCode::CREATED], "PUT", &url).await?;
         Ok(())
     }
@@ -794,13 +769,19 @@ impl Registry {
     /// attempt, with the cached auth. A 401 from the registry (its token expired during a
     /// long upload) renews the token and fails with [`RegistryError::TokenRenewed`], a
     /// transient error: the blob is sent again from the start. A second 401 before a request
-    /// of this upload was accepted with the renewed token is a refusal, not an expiry: the
-    /// credentials do not allow the push, and sending the blob again would not change that.
-    async fn send_once(&self, scope: &str, digest: &Digest, req: RequestBuilder) -> Result<Response> {
+    /// of this push was accepted with the renewed token (`token_renewed`, kept by the push) is
+    /// a refusal, not an expiry: the credentials do not allow the push, and sending the blob
+    /// again would not change that.
+    async fn send_once(
+        &self,
+        scope: &str,
+        digest: &Digest,
+        token_renewed: &mut bool,
+        req: RequestBuilder,
+    ) -> Result<Response> {
         let resp = self.execute(scope, req).await?;
-        let upload = format!("{scope} {digest}");
         if resp.status() == StatusCode::UNAUTHORIZED && self.is_own(resp.url()) {
-            if !self.renewed.lock().expect("not poisoned").insert(upload) {
+            if *token_renewed {
                 return Err(RegistryError::Unauthorized {
                     registry: self.host.clone(),
                     detail: format!(
@@ -810,10 +791,11 @@ impl Registry {
                 });
             }
             self.answer_challenge(scope, &resp).await?;
+            *token_renewed = true;
             return Err(RegistryError::TokenRenewed { registry: self.host.clone(), digest: digest.clone() });
         }
         if resp.status().is_success() {
-            self.renewed.lock().expect("not poisoned").remove(&upload);
+            *token_renewed = false;
         }
         if resp.status().is_server_error() {
             return Err(status_error(resp, "").await);
@@ -890,7 +872,12 @@ fn spawn_reader(reader: Box<dyn Read + Send>, digest: Digest, size: u64) -> Chun
             if left == 0 {
                 let actual = reader.digest().digest();
                 if actual != digest {
-                    let _ = tx.blocking_send(Err(std::io::Error::other(format!("blob {digest} reads as {actual}"))));
+                    let changed = genesis_bundle::BundleError::ChangedSinceVerification {
+                        what: format!("blob {digest}"),
+                        expected: digest.clone(),
+                        actual,
+                    };
+                    let _ = tx.blocking_send(Err(std::io::Error::other(changed)));
                     return;
                 }
             }
@@ -906,7 +893,35 @@ fn spawn_reader(reader: Box<dyn Read + Send>, digest: Digest, size: u64) -> Chun
 /// be shorter); an `Err` item aborts the upload.
 pub type ChunkReceiver = tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>;
 
-type Chunks = Arc<tokio::sync::Mutex<ChunkReceiver>>;
+/// The bytes of one upload for its requests' bodies, and the bundle error that stopped them,
+/// if one did: reqwest reports a body's error as a failed request, a transport error worth a
+/// retry, where a blob that reads otherwise than its digest (or from a damaged frame) is a
+/// verdict that sending it again would not change. The upload returns the verdict instead.
+struct UploadBytes {
+    chunks: tokio::sync::Mutex<ChunkReceiver>,
+    verdict: Mutex<Option<genesis_bundle::BundleError>>,
+}
+
+type Chunks = Arc<UploadBytes>;
+
+/// What one push of a blob carries across its upload attempts, and no further: a push that
+/// fails leaves nothing behind for the next push of the same blob.
+struct PushState<'a> {
+    /// Counts the bytes sent.
+    progress: &'a genesis_bundle::ProgressCounter,
+    /// The token was renewed after a 401, and no request of the push has been accepted with
+    /// it since ([`Registry::send_once`]).
+    token_renewed: bool,
+}
+
+/// The failure to open blob `digest` for an upload. A bundle error it carries (a damaged
+/// frame) is returned as itself: a verdict, which opening it again would not change.
+fn read_failure(digest: &Digest, e: std::io::Error) -> RegistryError {
+    match e.downcast::<genesis_bundle::BundleError>() {
+        Ok(bundle) => RegistryError::Bundle(bundle),
+        Err(e) => RegistryError::io("reading blob", digest)(e),
+    }
+}
 
 /// A request body that takes the next `len` bytes from the reader's chunks. They come in
 /// [`PIECE`]s, so a piece never straddles two bodies; bodies are sent one after another, so
@@ -917,12 +932,18 @@ fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::ProgressCounte
         if left == 0 {
             return None;
         }
-        let item = match chunks.lock().await.recv().await {
+        let item = match chunks.chunks.lock().await.recv().await {
             Some(Ok(b)) => {
                 progress.add(b.len() as u64);
                 Ok(b)
             }
-            Some(Err(e)) => Err(e),
+            Some(Err(e)) => match e.downcast::<genesis_bundle::BundleError>() {
+                Ok(verdict) => {
+                    *chunks.verdict.lock().expect("not poisoned") = Some(verdict);
+                    Err(std::io::Error::other("the blob failed its check"))
+                }
+                Err(e) => Err(e),
+            },
             None => Err(std::io::Error::other("blob ended early")),
         };
         let left = match &item {
@@ -931,37 +952,6 @@ fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::ProgressCounte
         };
         Some((item, (chunks, left, progress)))
     }))
-}
-
-/// Why [`read_limited`] returned no body.
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    /// More bytes arrived, or were announced, than the limit allows.
-    #[error("the answer is larger than {limit} bytes")]
-    TooLarge {
-        /// The limit, in bytes.
-        limit: usize,
-    },
-    /// The connection failed while the body was read.
-    #[error(transparent)]
-    Transport(#[from] reqwest::Error),
-}
-
-/// Reads a response body of at most `max` bytes, stopping (and failing) as soon as more
-/// arrive: every body a network client of Genesis keeps in memory is read through here.
-pub async fn read_limited(mut resp: Response, max: usize) -> std::result::Result<Bytes, BodyError> {
-    let too_large = BodyError::TooLarge { limit: max };
-    if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(too_large);
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await? {
-        if out.len() + chunk.len() > max {
-            return Err(too_large);
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(Bytes::from(out))
 }
 
 async fn status_error(resp: Response, url: &str) -> RegistryError {
@@ -1183,6 +1173,68 @@ mod tests {
         assert_eq!(error.class(), ErrorClass::Network);
         let message = error.to_string();
         assert!(message.contains("credentials refused") && !message.contains("expired"), "{message}");
+    }
+
+    #[test]
+    fn a_push_after_one_whose_renewed_upload_failed_can_renew_its_token_once_again() {
+        // push1 expires mid-upload; the upload sent again with push2 meets a registry fault,
+        // and the push gives up. By the next push of the blob, push2 has expired as well.
+        let (_tokens, challenge, push_tokens) = token_service();
+        let push2_puts = AtomicUsize::new(0);
+        let registry = StandIn::start(move |request, conn| {
+            let token = request.header("authorization").and_then(|auth| auth.strip_prefix("Bearer "));
+            let put = request.method == "PUT";
+            let expired = match token {
+                None => true,
+                Some("push1") => put,
+                Some("push2") => put && push2_puts.fetch_add(1, SeqCst) > 0,
+                Some(_) => false,
+            };
+            if expired {
+                return respond(conn, "401 Unauthorized", &[("WWW-Authenticate", challenge.as_str())], b"");
+            }
+            match request.method.as_str() {
+                "HEAD" => respond(conn, "404 Not Found", &[], b""),
+                "POST" => respond(conn, "202 Accepted", &[("Location", "/v2/r/blobs/uploads/1")], b""),
+                _ if token == Some("push2") => respond(conn, "500 Internal Server Error", &[], b""),
+                _ => respond(conn, "201 Created", &[], b""),
+            }
+        });
+        // One retry: the renewed attempt is the push's last.
+        let options = RegistryOptions { plain_http: true, retries: 1, ..Default::default() };
+        let client = Registry::new(&format!("127.0.0.1:{}", registry.port), &options).unwrap();
+        let blob = Bytes::from_static(b"a small blob");
+
+        let failed = push(&client, &blob).unwrap_err();
+        assert!(matches!(failed, RegistryError::Status { status: 500, .. }), "{failed:?}");
+        assert_eq!(push_tokens.load(SeqCst), 2, "one renewal");
+        assert_eq!(push(&client, &blob).unwrap(), PushOutcome::Uploaded);
+        assert_eq!(push_tokens.load(SeqCst), 3, "one renewal for each push");
+    }
+
+    #[test]
+    fn a_blob_that_changed_since_verification_fails_its_push_as_a_verdict_without_retrying() {
+        let registry = StandIn::start(|request, conn| match request.method.as_str() {
+            "HEAD" => respond(conn, "404 Not Found", &[], b""),
+            "POST" => respond(conn, "202 Accepted", &[("Location", "/v2/r/blobs/uploads/1")], b""),
+            _ => respond(conn, "201 Created", &[], b""),
+        });
+        let client = client_of(&registry, None);
+        // The bytes now read where the verified ones were: as long, another digest.
+        let (verified, now) = (b"the blob as verified", b"the blob as modified");
+        let progress = genesis_bundle::ProgressCounter::default();
+        let (digest, source) = (sha256(verified), Arc::new(Blob(Bytes::from_static(now))));
+        let pushed = client.push_blob("r", &digest, verified.len() as u64, source, None, &progress);
+
+        let error = runtime().block_on(pushed).unwrap_err();
+        assert!(
+            matches!(error, RegistryError::Bundle(genesis_bundle::BundleError::ChangedSinceVerification { .. })),
+            "{error:?}"
+        );
+        assert_eq!(error.class(), ErrorClass::Verdict);
+        assert!(!error.is_transient());
+        let uploads = registry.seen().iter().filter(|r| r.method == "POST").count();
+        assert_eq!(uploads, 1, "the blob was sent again");
     }
 
     /// Runs `run` on a runtime on this thread, and returns what it gave and the endpoints it

@@ -110,14 +110,25 @@ impl RegistryError {
         move |source| RegistryError::Io { action, path, source }
     }
 
-    /// Wraps the failure to read the body of an answer to `url` ([`crate::read_limited`]).
-    pub(crate) fn body(url: impl std::fmt::Display) -> impl FnOnce(crate::BodyError) -> RegistryError {
+    /// Wraps the failure to read the body of an answer to `url` ([`genesis_http::read_limited`]).
+    pub(crate) fn body(url: impl std::fmt::Display) -> impl FnOnce(genesis_http::BodyError) -> RegistryError {
         let url = url.to_string();
         move |e| match e {
-            crate::BodyError::Transport(source) => RegistryError::Transport { url, source },
-            too_large @ crate::BodyError::TooLarge { .. } => {
+            genesis_http::BodyError::Transport(source) => RegistryError::Transport { url, source },
+            too_large @ genesis_http::BodyError::TooLarge { .. } => {
                 RegistryError::BadAnswer { url, detail: too_large.to_string() }
             }
+        }
+    }
+
+    /// Wraps the failure to set up a client's TLS: an unreadable CA bundle is the local file
+    /// it is, anything else an unusable configuration.
+    pub(crate) fn tls(e: genesis_http::TlsError) -> RegistryError {
+        match e {
+            genesis_http::TlsError::CaBundle { action, path, source } => {
+                RegistryError::Io { action, path: path.display().to_string(), source }
+            }
+            other => RegistryError::Invalid(other.to_string()),
         }
     }
 

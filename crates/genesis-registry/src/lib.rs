@@ -14,8 +14,8 @@ pub mod serve;
 mod stream_upload;
 
 pub use client::{
-    BlobSource, BodyError, CHUNK, ChunkReceiver, Credentials, MAX_ERROR_BODY, Manifest, PushOutcome, Registry,
-    RegistryOptions, endpoint, fallback_tag, fetch_url, read_limited, tls_config,
+    BlobSource, CHUNK, ChunkReceiver, Credentials, Manifest, PushOutcome, Registry, RegistryOptions, endpoint,
+    fallback_tag, fetch_url,
 };
 pub use error::{RegistryError, Result};
 pub use load::{Destination, LoadPlan, LoadSummary, load, push_manifests_only};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use genesis_bundle::{ArchiveIndex, ProgressCounter, image_top, layout_path};
-use genesis_trust::{CheckedBundle, SignedBom, VerifiedBundle};
+use genesis_trust::{AttestedBundle, CheckedBundle, SignedBom, VerifiedBundle};
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, MAX_MANIFEST, media_types};
 
 use crate::stream_upload::{self, UploadSink};
@@ -176,6 +176,8 @@ fn plan_all(bundle: &dyn SignedBom, destination: &Destination) -> Result<(Arc<Ar
 /// payload byte is read: each image's manifests and blobs (manifests checked against the
 /// signed digests), and which blobs each destination repository already has.
 pub struct LoadPlan {
+    /// SHA-256 of the BOM of the bundle planned.
+    bom_sha256: Digest,
     index: Arc<ArchiveIndex>,
     images: Vec<ImagePlan>,
     /// `(repository, blob)` pairs the registry answered HEAD for.
@@ -207,7 +209,7 @@ impl LoadPlan {
                 }
             }
         }
-        Ok(LoadPlan { index, images, present })
+        Ok(LoadPlan { bom_sha256: bundle.bom_sha256().clone(), index, images, present })
     }
 
     /// Each image's reference with the count of its blob bytes in place in the registry,
@@ -229,8 +231,52 @@ fn blob_pairs(images: &[ImagePlan]) -> impl Iterator<Item = (String, Digest)> + 
 }
 
 /// The fast path of a re-load: the registry has every blob of a bundle whose BOM signature
-/// verified, so only the manifests (checked against the signed digests) are pushed.
-pub async fn push_manifests_only(plan: LoadPlan, registry: &Registry) -> Result<LoadSummary> {
+/// verified, so only the manifests (checked against the signed digests) are pushed. It takes
+/// the bundle's [`AttestedBundle`], the proof that the attestations the policy judged were
+/// checked (the SBOM read and matched), which a load that does not read the payload would
+/// otherwise skip; the plan must be of that same bundle.
+///
+/// Images only: nothing here knows a cluster's install record, so an install onto a cluster
+/// goes through `genesis_kube::install`, which judges anti-rollback before and after this.
+///
+/// ```no_run
+/// # async fn run(
+/// #     bundle: genesis_trust::VerifiedBundle,
+/// #     registry: genesis_registry::Registry,
+/// #     destination: genesis_registry::Destination,
+/// # ) -> Result<(), Box<dyn std::error::Error>> {
+/// let plan = genesis_registry::LoadPlan::new(&bundle, &registry, &destination).await?;
+/// let attested = bundle.check_attestations()?;
+/// genesis_registry::push_manifests_only(plan, &attested, &registry).await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Without the attestations checked, it does not compile:
+///
+/// ```compile_fail
+/// # async fn run(
+/// #     bundle: genesis_trust::VerifiedBundle,
+/// #     registry: genesis_registry::Registry,
+/// #     destination: genesis_registry::Destination,
+/// # ) -> Result<(), Box<dyn std::error::Error>> {
+/// let plan = genesis_registry::LoadPlan::new(&bundle, &registry, &destination).await?;
+/// genesis_registry::push_manifests_only(plan, &registry).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn push_manifests_only(
+    plan: LoadPlan,
+    attested: &AttestedBundle<'_>,
+    registry: &Registry,
+) -> Result<LoadSummary> {
+    let checked = attested.bundle().bom_sha256();
+    if *checked != plan.bom_sha256 {
+        return Err(RegistryError::Invalid(format!(
+            "the load plan is of the bundle whose BOM is {}, the attestations checked are of {checked}: plan and check the same bundle",
+            plan.bom_sha256
+        )));
+    }
     if !plan.complete() {
         return Err(RegistryError::Invalid("the registry lacks blobs of this bundle: a full load is needed".into()));
     }

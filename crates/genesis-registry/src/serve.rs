@@ -8,11 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::convert::Infallible;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -28,6 +28,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::service::Service as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::{RegistryError, Result};
@@ -115,6 +116,7 @@ pub struct Served {
     index: ArchiveIndex,
     repositories: BTreeMap<String, Repository>,
     manifests: Manifests,
+    memory: FrameMemory,
 }
 
 /// Reads a manifest's bytes, checked against its digest.
@@ -213,7 +215,9 @@ impl Served {
     /// Indexes a checked bundle: repositories and tags from the BOM's image references,
     /// manifests (kept in memory, each checked against its digest), blobs (located in the
     /// archive, read through a cache of up to `frame_cache` bytes of decompressed frames),
-    /// referrers (manifests with a `subject`).
+    /// referrers (manifests with a `subject`). Besides the cache, the responses in progress
+    /// hold at most 256 MiB of decompressed frames, one frame each at most: past it, a
+    /// response waits for its next frame until another response releases one.
     pub fn new(bundle: &CheckedBundle, frame_cache: u64) -> Result<Served> {
         let index = bundle.archive_index(&Default::default())?.pinned(bundle.stamp()).with_frame_cache(frame_cache);
         let mut repositories = BTreeMap::<String, Repository>::new();
@@ -231,7 +235,7 @@ impl Served {
                 manifests.walk(&top, repo, &read)?;
             }
         }
-        Ok(Served { index, repositories, manifests })
+        Ok(Served { index, repositories, manifests, memory: FrameMemory::new(FRAME_MEMORY) })
     }
 
     /// Repository names, sorted.
@@ -282,7 +286,7 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
 }
 
 /// Answers one request.
-pub async fn respond(served: &Arc<Served>, req: &Request<hyper::body::Incoming>) -> Response<Body> {
+pub async fn respond(served: &Arc<Served>, req: &Request<RequestBody>) -> Response<Body> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         let mut r = error(
@@ -398,7 +402,7 @@ fn blob(served: &Served, name: &str, digest: &str, range: Option<&HeaderValue>, 
         },
         None => (StatusCode::OK, 0, size),
     };
-    let body = if head { empty() } else { stream_range(source, start, len) };
+    let body = if head { empty() } else { stream_range(source, start, len, served.memory.clone()) };
     let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -415,27 +419,69 @@ fn blob(served: &Served, name: &str, digest: &str, range: Option<&HeaderValue>, 
     r
 }
 
-/// A decompressed frame shared with the archive's cache, sent as it is.
-struct SharedFrame(Arc<Vec<u8>>);
+/// Bytes of decompressed frames that responses may hold at once: 64 frames of 4 MiB.
+const FRAME_MEMORY: u64 = 256 << 20;
+
+/// The decompressed frames that responses hold, within a budget counted in KiB. A response
+/// reserves a frame's size before the frame is decompressed (or taken from the cache), and
+/// holds it until the last piece of the frame has been written out or dropped: a client that
+/// stops reading holds one frame, and responses past the budget wait for one to be released
+/// instead of holding more. A frame several responses share counts once for each, so the
+/// budget bounds what clients can make the server hold whoever decompressed it; the frame
+/// cache has its own budget beside this one.
+#[derive(Clone)]
+struct FrameMemory {
+    free_kib: Arc<Semaphore>,
+    total_kib: u32,
+}
+
+impl FrameMemory {
+    fn new(bytes: u64) -> FrameMemory {
+        let total_kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
+        FrameMemory { free_kib: Arc::new(Semaphore::new(total_kib as usize)), total_kib }
+    }
+
+    /// Reserves `bytes` of frame once they are free. A frame larger than the whole budget
+    /// takes all of it, so that every frame is served in turn.
+    async fn reserve(&self, bytes: u32) -> OwnedSemaphorePermit {
+        let kib = bytes.div_ceil(1024).min(self.total_kib);
+        Arc::clone(&self.free_kib).acquire_many_owned(kib).await.expect("the semaphore is never closed")
+    }
+
+    /// Bytes reserved now.
+    #[cfg(test)]
+    fn held(&self) -> u64 {
+        let free = u32::try_from(self.free_kib.available_permits()).expect("at most the total");
+        u64::from(self.total_kib - free) * 1024
+    }
+}
+
+/// A decompressed frame shared with the archive's cache, sent as it is, with the memory
+/// reserved for it: released, and `_gone` closed, when the last of its pieces is dropped.
+struct SharedFrame {
+    frame: Arc<Vec<u8>>,
+    _reserved: OwnedSemaphorePermit,
+    _gone: tokio::sync::oneshot::Sender<()>,
+}
 
 impl AsRef<[u8]> for SharedFrame {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        &self.frame
     }
 }
 
 /// Streams `len` bytes from `start` of a blob, decompressed frame by frame and sent without
-/// copying. Each frame is decompressed in a short call on the blocking pool and handed to the
-/// response by an async task: a client that stops reading holds that task, never a blocking
-/// thread, so slow readers cannot starve the pool every other response needs. The bundle was
-/// hashed in full when the server started; from then on its stamp is checked when a blob is
-/// opened and before its last bytes go out ([`ArchiveIndex::pinned`]), and zstd checks each
-/// frame's content checksum, so a file changed or damaged since ends the response with an
-/// error instead of serving it.
-fn stream_range(source: ArchiveRange, start: u64, len: u64) -> Body {
+/// copying, within `memory`. Each frame is decompressed in a short call on the blocking pool
+/// and handed to the response by an async task: a client that stops reading holds that task
+/// and one frame, never a blocking thread, so slow readers cannot starve the pool every other
+/// response needs. The bundle was hashed in full when the server started; from then on its
+/// stamp is checked when a blob is opened and before its last bytes go out
+/// ([`ArchiveIndex::pinned`]), and zstd checks each frame's content checksum, so a file
+/// changed or damaged since ends the response with an error instead of serving it.
+fn stream_range(source: ArchiveRange, start: u64, len: u64, memory: FrameMemory) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(2);
     tokio::spawn(async move {
-        if let Err(e) = send_frames(source, start, len, &tx).await {
+        if let Err(e) = send_frames(source, start, len, &memory, &tx).await {
             tracing::error!(error = %e, "reading a blob from the bundle failed; aborting the response");
             let _ = tx.send(Err(e)).await;
         }
@@ -444,15 +490,22 @@ fn stream_range(source: ArchiveRange, start: u64, len: u64) -> Body {
     BodyExt::boxed(StreamBody::new(stream.map(|r| r.map(Frame::data))))
 }
 
-/// Sends the frames of a range into `tx`, until the last or until the client has gone.
+/// Sends the frames of a range into `tx`, until the last or until the client has gone. A
+/// frame is decompressed once its size is reserved in `memory`, and not before the last
+/// piece of the one before has been written out: a response holds one frame at a time.
 async fn send_frames(
     source: ArchiveRange,
     start: u64,
     len: u64,
+    memory: &FrameMemory,
     tx: &tokio::sync::mpsc::Sender<io::Result<Bytes>>,
 ) -> io::Result<()> {
     let mut frames = on_blocking_pool(move || source.frames_at(start, len)).await?;
-    loop {
+    while let Some(frame_len) = frames.next_frame_len() {
+        let reserved = tokio::select! {
+            reserved = memory.reserve(frame_len) => reserved,
+            () = tx.closed() => return Ok(()), // the client has gone
+        };
         let (rest, next) = on_blocking_pool(move || {
             let next = frames.next();
             Ok((frames, next))
@@ -460,13 +513,18 @@ async fn send_frames(
         .await?;
         frames = rest;
         let Some((frame, part)) = next.transpose()? else { return Ok(()) };
-        let frame = Bytes::from_owner(SharedFrame(frame)).slice(part);
+        let (gone, all_gone) = tokio::sync::oneshot::channel::<()>();
+        let frame = Bytes::from_owner(SharedFrame { frame, _reserved: reserved, _gone: gone }).slice(part);
         for at in (0..frame.len()).step_by(SEND_PIECE) {
             if tx.send(Ok(frame.slice(at..frame.len().min(at + SEND_PIECE)))).await.is_err() {
                 return Ok(()); // the client has gone
             }
         }
+        drop(frame);
+        // Never sent: completes (with an error) once every piece has been dropped.
+        let _ = all_gone.await;
     }
+    Ok(())
 }
 
 /// The most of a frame handed to the protocol at once, so that a client's progress is seen
@@ -478,7 +536,8 @@ async fn on_blocking_pool<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> +
     tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
 }
 
-/// A certificate chain and key for HTTPS.
+/// A certificate chain and key for HTTPS, with the provider of every TLS configuration of
+/// Genesis ([`genesis_http::provider`]).
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor> {
     let read = |p: &Path| std::fs::read(p).map_err(RegistryError::io("reading", p.display()));
     let certs = rustls_pemfile::certs(&mut read(cert)?.as_slice())
@@ -487,8 +546,7 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor
     let key = rustls_pemfile::private_key(&mut read(key)?.as_slice())
         .map_err(RegistryError::io("parsing", key.display()))?
         .ok_or_else(|| RegistryError::Invalid(format!("{}: no private key", key.display())))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let config = rustls::ServerConfig::builder_with_provider(genesis_http::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| RegistryError::Invalid(format!("TLS: {e}")))?
         .with_no_client_auth()
@@ -506,7 +564,7 @@ pub async fn serve(
 ) -> Infallible {
     accept_loop(listener, tls, limits, move |peer| {
         let served = Arc::clone(&served);
-        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        hyper::service::service_fn(move |req: Request<RequestBody>| {
             let served = Arc::clone(&served);
             async move {
                 let response = respond(&served, &req).await;
@@ -520,8 +578,9 @@ pub async fn serve(
 
 /// What a server grants its clients: how many connections and responses at once, and how
 /// long it waits on each. The defaults keep a server answering while anyone who can connect
-/// opens sockets and sends nothing, trickles a request it never completes, stops reading,
-/// or opens HTTP/2 streams it gives no flow-control credit.
+/// opens sockets and sends nothing, trickles a request or its body, stops reading, opens
+/// HTTP/2 streams it gives no flow-control credit, or keeps every connection it may open
+/// busy. A timeout of `Duration::MAX` means none.
 ///
 /// **Descriptors.** A connection holds a socket; a response in progress may hold an open
 /// file (a portal artifact; `serve` reads its bundle through one descriptor that every
@@ -533,11 +592,18 @@ pub async fn serve(
 /// with a warning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerLimits {
-    /// Connections served at once. Past it, a new connection takes the place of one that has
-    /// been waiting on its client for a second (see [`accept_loop`]), else it is closed at
-    /// once. So open sockets cannot lock clients out, and descriptors do not run out.
-    /// Default 400.
+    /// Connections served at once. Past it, a new connection takes the place of one (see
+    /// [`accept_loop`]): of the peer holding the most connections when the newcomer's holds
+    /// at least two fewer, else one that has been waiting on its client for a second; else
+    /// it is closed at once. So open sockets cannot lock clients out, and descriptors do not
+    /// run out. Default 400.
     pub max_connections: NonZeroUsize,
+    /// Connections one peer may hold at once: an IPv4 address, or an IPv6 /64 (what one host
+    /// is usually given). Past it, a new connection of that peer takes the place of one of its
+    /// own that has been waiting on its client for a second, else it is closed at once. So
+    /// one address cannot take every place. Default an eighth of `max_connections`
+    /// ([`ServerLimits::connections_per_peer`]), 50.
+    pub max_connections_per_peer: NonZeroUsize,
     /// Responses in progress at once, over every connection: an HTTP/1.1 connection carries
     /// one at a time, an HTTP/2 connection up to [`MAX_STREAMS_PER_CONNECTION`]. Past it, a
     /// request waits up to a second for a place (a connection that holds responses and has
@@ -548,6 +614,8 @@ pub struct ServerLimits {
     /// Time a client has to send a request's headers (HTTP/1), on a new connection or between
     /// the requests of a kept-alive one. Default 30 s.
     pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body, from the request's headers. Default 30 s.
+    pub body_read_timeout: Duration,
     /// Time a client has to complete the TLS handshake. Default 10 s.
     pub tls_handshake_timeout: Duration,
     /// Time a connection may move no byte either way before it is closed: a client that sends
@@ -557,10 +625,13 @@ pub struct ServerLimits {
 
 impl Default for ServerLimits {
     fn default() -> ServerLimits {
+        let max_connections = NonZeroUsize::new(400).expect("not zero");
         ServerLimits {
-            max_connections: NonZeroUsize::new(400).expect("not zero"),
+            max_connections,
+            max_connections_per_peer: ServerLimits::connections_per_peer(max_connections),
             max_streams: NonZeroUsize::new(400).expect("not zero"),
             header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
         }
@@ -571,13 +642,20 @@ impl Default for ServerLimits {
 const RESERVED_FILES: u64 = 64;
 
 impl ServerLimits {
+    /// The connections one peer may hold by default, of `max_connections`: an eighth, at
+    /// least one.
+    pub fn connections_per_peer(max_connections: NonZeroUsize) -> NonZeroUsize {
+        NonZeroUsize::new(max_connections.get() / 8).unwrap_or(NonZeroUsize::MIN)
+    }
+
     /// Descriptors these limits may hold at once.
     fn open_files(&self) -> u64 {
         (self.max_connections.get() as u64).saturating_add(self.max_streams.get() as u64).saturating_add(RESERVED_FILES)
     }
 
     /// These limits within `files` descriptors: unchanged when they fit, else connections and
-    /// responses lowered in proportion (at least one of each).
+    /// responses lowered in proportion (at least one of each), and a peer's connections with
+    /// them.
     fn within_open_files(self, files: u64) -> ServerLimits {
         if self.open_files() <= files {
             return self;
@@ -588,8 +666,10 @@ impl ServerLimits {
         let fitted_streams = room - fitted_connections;
         let at_least_one =
             |n: u128| NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)).unwrap_or(NonZeroUsize::MIN);
+        let per_peer = self.max_connections_per_peer.get() as u128;
         ServerLimits {
             max_connections: at_least_one(fitted_connections),
+            max_connections_per_peer: at_least_one(per_peer * fitted_connections / connections),
             max_streams: at_least_one(fitted_streams),
             ..self
         }
@@ -636,8 +716,9 @@ pub const MAX_STREAMS_PER_CONNECTION: u32 = 16;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// How long a connection must have been waiting on its client before a newcomer may take its
-/// place: a client that is being served, or that is taking its response, is never cut for a
-/// newcomer.
+/// place (unless the newcomer's peer holds far fewer connections than the connection's, see
+/// [`accept_loop`]): a client that is being served, or that is taking its response, is not
+/// cut for a newcomer.
 const QUIET: Duration = Duration::from_secs(1);
 
 /// How long a request waits for a place among the responses in progress before it is
@@ -646,6 +727,15 @@ const STREAM_WAIT: Duration = Duration::from_secs(1);
 
 /// How often, at most, the server says at warn what it turned away.
 const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Where a deadline goes that an `Instant` cannot hold: 30 years on, as tokio's own.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// `timeout` after `at`; [`FAR_FUTURE`] after it when an `Instant` cannot hold that (a
+/// timeout of `Duration::MAX`, which means none).
+fn deadline_after(at: Instant, timeout: Duration) -> Instant {
+    at.checked_add(timeout).unwrap_or_else(|| at + FAR_FUTURE)
+}
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -658,16 +748,30 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// **Who makes room.** Past a cap, the connection closed is one that has been *waiting on
 /// its client* for a second. That time runs from the client's last step (the connection
-/// accepted, a request received, a piece of a response taken, a write the client held up
-/// drained, a response ended) and stops while the server itself works on a response. So a
-/// client that trickles a request it never completes, idles between requests, stops reading,
-/// or holds HTTP/2 streams open without flow-control credit (pinging or not) makes room, and
-/// a download waiting on a slow server does not. Past the responses allowed, the same holds
-/// of a connection's responses, counting only their own steps (not requests received or
-/// ended): asking for more does not make up for responses a client does not take. Among
-/// those waiting, a connection of
-/// the peer address holding the most connections goes first. What is turned away is logged
-/// at warn, at most every 10 s, with counts.
+/// accepted, a request or a piece of its body received, a piece of a response taken, a write
+/// the client held up drained, a response ended) and stops while the server itself works on
+/// a response (waiting for a request's body is not its work, and nothing is while a write
+/// waits for the client). So a client that trickles a request it never completes, stalls in
+/// a request body, idles between requests, stops reading, or holds HTTP/2 streams open
+/// without flow-control credit (pinging or not) makes room, and a download waiting on a slow
+/// server does not. Past the responses allowed, the
+/// same holds of a connection's responses, counting only their own steps from the place each
+/// took (not requests received, waiting for a place, or ended): asking for more does not make
+/// up for responses a client does not take. Among those waiting, a connection of the peer
+/// holding the most connections goes first.
+///
+/// **One peer cannot lock the others out.** A peer is an IPv4 address or an IPv6 /64, and
+/// holds at most [`ServerLimits::max_connections_per_peer`] connections: past it, its
+/// newcomer takes the place of one of its own connections that waits on its client, else is
+/// closed. When every connection is in use, a newcomer whose peer holds at least two fewer
+/// connections than the peer holding the most takes the place of that peer's connection that
+/// has waited longest on its client, a second or not: a peer keeping all its connections busy
+/// gives way to others, and two peers cannot take a place back and forth.
+///
+/// What is turned away is logged at warn, at most every 10 s, with counts.
+///
+/// **Request bodies.** The service reads each request's body as a [`RequestBody`], which must
+/// arrive whole within [`ServerLimits::body_read_timeout`].
 pub async fn accept_loop<S, B>(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -675,7 +779,7 @@ pub async fn accept_loop<S, B>(
     make: impl Fn(SocketAddr) -> S,
 ) -> Infallible
 where
-    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>> + Send + Sync + 'static,
+    S: hyper::service::Service<Request<RequestBody>, Response = Response<B>> + Send + Sync + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError> + Send + 'static,
     B: hyper::body::Body + Send + 'static,
@@ -685,7 +789,10 @@ where
     let limits = fit_open_files(limits);
     let connections = Arc::new(Connections::new(&limits));
     let mut http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    http.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    // hyper adds the header timeout to an `Instant` as it is.
+    http.http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout.min(FAR_FUTURE));
     // No HTTP/2 keep-alive: the idle timeout already closes a peer that vanished (no byte
     // moves), and the server's own PINGs would count as bytes moved and keep idle
     // connections open for as long as their clients answer.
@@ -700,15 +807,19 @@ where
                 continue;
             }
         };
-        let Some(admitted) = connections.admit(peer.ip()) else {
-            tracing::debug!(%peer, "connection closed: every connection allowed is in use and none waits on its client");
-            continue;
+        let admitted = match connections.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                tracing::debug!(%peer, "connection closed unanswered: {refusal}");
+                continue;
+            }
         };
         let io = TimedSocket::new(socket, Arc::clone(&admitted.conn), limits.idle_timeout);
         let service = Counting {
             inner: Arc::new(make(peer)),
             conn: Arc::clone(&admitted.conn),
             connections: Arc::clone(&connections),
+            body_read_timeout: limits.body_read_timeout,
         };
         let (tls, http, handshake) = (tls.clone(), Arc::clone(&http), limits.tls_handshake_timeout);
         tokio::spawn(async move {
@@ -741,13 +852,15 @@ where
     }
 }
 
-/// The connections a server holds, at most `max`, and its places for responses in progress.
+/// The connections a server holds, at most `max` and at most `max_per_peer` of one peer, and
+/// its places for responses in progress.
 struct Connections {
     max: usize,
+    max_per_peer: usize,
     epoch: Instant,
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Conn>>>,
-    streams: Arc<tokio::sync::Semaphore>,
+    streams: Arc<Semaphore>,
     turned_away: Mutex<TurnedAway>,
 }
 
@@ -755,12 +868,11 @@ impl Connections {
     fn new(limits: &ServerLimits) -> Connections {
         Connections {
             max: limits.max_connections.get(),
+            max_per_peer: limits.max_connections_per_peer.get(),
             epoch: Instant::now(),
             next_id: AtomicU64::new(0),
             open: Mutex::default(),
-            streams: Arc::new(tokio::sync::Semaphore::new(
-                limits.max_streams.get().min(tokio::sync::Semaphore::MAX_PERMITS),
-            )),
+            streams: Arc::new(Semaphore::new(limits.max_streams.get().min(Semaphore::MAX_PERMITS))),
             turned_away: Mutex::default(),
         }
     }
@@ -769,41 +881,44 @@ impl Connections {
         millis(self.epoch.elapsed())
     }
 
-    /// Admits a new connection from `peer`: below the limit at once; at it, in place of the
-    /// connection [`victim`] chooses; else not at all.
-    fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admitted> {
-        let now = self.now_ms();
+    /// Admits a new connection from `addr`: at once, or in place of the connection
+    /// [`admission`] chooses; else says why not.
+    fn admit(self: &Arc<Self>, addr: IpAddr) -> std::result::Result<Admitted, Refusal> {
+        let (peer, now) = (peer_of(addr), self.now_ms());
         let mut open = self.open.lock().expect("not poisoned");
-        let full = open.len() >= self.max;
-        if full && !close_one(&mut open, now, false) {
-            drop(open);
-            self.note(Turned::Refused);
-            return None;
-        }
+        let evicted = match admission(&standings(&open, now), peer, self.max, self.max_per_peer) {
+            Admission::Free => false,
+            Admission::InPlaceOf(id) => close(&mut open, id),
+            Admission::Refused(refusal) => {
+                drop(open);
+                self.note(Turned::Refused(refusal));
+                return Err(refusal);
+            }
+        };
         let conn = Arc::new(Conn::new(self.next_id.fetch_add(1, Ordering::Relaxed), peer, self.epoch, now));
         open.insert(conn.id, Arc::clone(&conn));
         drop(open);
-        if full {
+        if evicted {
             self.note(Turned::Evicted);
         }
-        Some(Admitted { connections: Arc::clone(self), conn })
+        Ok(Admitted { connections: Arc::clone(self), conn })
     }
 
-    /// Closes the connection [`victim`] chooses (by its responses, when `for_a_response`);
-    /// whether there was one.
-    fn make_room(&self, for_a_response: bool) -> bool {
-        let now = self.now_ms();
-        let closed = close_one(&mut self.open.lock().expect("not poisoned"), now, for_a_response);
+    /// Closes the connection [`victim`] chooses (by its responses, when `for_a_response`), if
+    /// there is one.
+    fn make_room(&self, for_a_response: bool) {
+        let mut open = self.open.lock().expect("not poisoned");
+        let closed = victim(&standings(&open, self.now_ms()), for_a_response).is_some_and(|id| close(&mut open, id));
+        drop(open);
         if closed {
             self.note(Turned::Evicted);
         }
-        closed
     }
 
     /// A place among the responses in progress: at once when one is free; else, after
     /// closing a connection whose responses wait on its client (if one's do), the first
     /// freed within [`STREAM_WAIT`]; else none.
-    async fn stream_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    async fn stream_permit(&self) -> Option<OwnedSemaphorePermit> {
         if let Ok(permit) = Arc::clone(&self.streams).try_acquire_owned() {
             return Some(permit);
         }
@@ -831,7 +946,8 @@ impl Connections {
     fn note(&self, what: Turned<'_>) {
         let mut t = self.turned_away.lock().expect("not poisoned");
         match what {
-            Turned::Refused => t.refused += 1,
+            Turned::Refused(Refusal::Full) => t.refused += 1,
+            Turned::Refused(Refusal::PeerFull) => t.refused_peer_full += 1,
             Turned::Evicted => t.evicted += 1,
             Turned::Busy => t.busy += 1,
             Turned::AcceptFailed(e) => {
@@ -843,10 +959,11 @@ impl Connections {
             return;
         }
         tracing::warn!(
-            "the server is at its limits; since it last said so: {} new connections closed unanswered, {} \
-             connections waiting on their clients closed to make room, {} requests answered 503, {} accepts \
-             failed (last error: {}); if these are clients, raise the limits",
+            "the server is at its limits; since it last said so: {} new connections closed unanswered, {} more \
+             because their peer held as many connections as one peer may, {} connections closed to make room, {} \
+             requests answered 503, {} accepts failed (last error: {}); if these are clients, raise the limits",
             t.refused,
+            t.refused_peer_full,
             t.evicted,
             t.busy,
             t.accept_failed,
@@ -856,18 +973,31 @@ impl Connections {
     }
 }
 
-/// Closes the connection of `open` that [`victim`] chooses at `now` ms; whether there was one.
-fn close_one(open: &mut HashMap<u64, Arc<Conn>>, now: u64, for_a_response: bool) -> bool {
-    let standings: Vec<Standing> = open.values().map(|c| c.standing(now)).collect();
-    let Some(conn) = victim(&standings, for_a_response).and_then(|id| open.remove(&id)) else { return false };
-    conn.evicted.notify_one();
-    true
+/// Where each connection of `open` stands at `now` ms.
+fn standings(open: &HashMap<u64, Arc<Conn>>, now: u64) -> Vec<Standing> {
+    open.values().map(|c| c.standing(now)).collect()
+}
+
+/// Closes connection `id` of `open`; whether it was open.
+fn close(open: &mut HashMap<u64, Arc<Conn>>, id: u64) -> bool {
+    open.remove(&id).inspect(|conn| conn.evicted.notify_one()).is_some()
+}
+
+/// The peer a connection from `addr` counts against: an IPv4 address (IPv4-mapped IPv6
+/// included), or an IPv6 /64, the block one host is usually given, so that a host cannot pass
+/// for many by cycling through the addresses of its prefix.
+fn peer_of(addr: IpAddr) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !(u128::MAX >> 64))),
+        v4 => v4,
+    }
 }
 
 /// What choosing a connection to close needs to know of one, at one instant.
 #[derive(Debug, Clone, Copy)]
 struct Standing {
     id: u64,
+    /// Its peer ([`peer_of`]).
     peer: IpAddr,
     /// How long it has been waiting on its client ([`Conn::waiting_on_client`]).
     waiting: Duration,
@@ -876,27 +1006,86 @@ struct Standing {
     responses_waiting: Option<Duration>,
 }
 
+/// How many connections each peer holds.
+fn per_peer(standings: &[Standing]) -> HashMap<IpAddr, usize> {
+    let mut held = HashMap::new();
+    for s in standings {
+        *held.entry(s.peer).or_default() += 1;
+    }
+    held
+}
+
 /// The connection to close to make room: among those that have been waiting on their client
 /// for [`QUIET`] (to make room for a response, those whose responses have), one of the peer
-/// address holding the most connections (one client's flood goes before another's single
+/// holding the most connections (one client's flood goes before another's single
 /// connection), and of those the one waiting longest.
 fn victim(standings: &[Standing], for_a_response: bool) -> Option<u64> {
-    let mut per_peer = HashMap::<IpAddr, usize>::new();
-    for s in standings {
-        *per_peer.entry(s.peer).or_default() += 1;
-    }
+    let held = per_peer(standings);
     let waiting = |s: &Standing| if for_a_response { s.responses_waiting } else { Some(s.waiting) };
     standings
         .iter()
         .filter_map(|s| waiting(s).filter(|w| *w >= QUIET).map(|w| (s, w)))
-        .max_by_key(|(s, w)| (per_peer[&s.peer], *w))
+        .max_by_key(|(s, w)| (held[&s.peer], *w))
         .map(|(s, _)| s.id)
+}
+
+/// What admitting a new connection takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// A place is free.
+    Free,
+    /// The connection with this id is closed to make one.
+    InPlaceOf(u64),
+    /// None is made.
+    Refused(Refusal),
+}
+
+/// Why a new connection was closed unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Every connection allowed is in use, and none may make room.
+    Full,
+    /// Its peer holds every connection one peer may, and none of them may make room.
+    PeerFull,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::Full => "every connection allowed is in use and none may make room",
+            Refusal::PeerFull => "its peer holds as many connections as one peer may, and none waits on its client",
+        })
+    }
+}
+
+/// What admitting a newcomer from `peer` takes, given where the open connections stand (see
+/// [`accept_loop`]): at its peer's cap, the place of one of its own that [`victim`] chooses;
+/// below the server's cap, a free place; else, when its peer holds at least two fewer
+/// connections than the peer holding the most, the place of that peer's connection that has
+/// waited longest on its client, a second or not; else the place [`victim`] chooses.
+fn admission(standings: &[Standing], peer: IpAddr, max: usize, max_per_peer: usize) -> Admission {
+    let chosen = |id: Option<u64>, refusal: Refusal| id.map_or(Admission::Refused(refusal), Admission::InPlaceOf);
+    let held = per_peer(standings);
+    let holding = held.get(&peer).copied().unwrap_or(0);
+    if holding >= max_per_peer {
+        let own: Vec<Standing> = standings.iter().filter(|s| s.peer == peer).copied().collect();
+        return chosen(victim(&own, false), Refusal::PeerFull);
+    }
+    if standings.len() < max {
+        return Admission::Free;
+    }
+    let most = held.values().copied().max().unwrap_or(0);
+    if holding + 2 <= most {
+        let longest = standings.iter().filter(|s| held[&s.peer] == most).max_by_key(|s| s.waiting);
+        return chosen(longest.map(|s| s.id), Refusal::Full);
+    }
+    chosen(victim(standings, false), Refusal::Full)
 }
 
 /// Something the server turned away.
 enum Turned<'a> {
-    /// A new connection closed unanswered: every connection allowed is in use.
-    Refused,
+    /// A new connection closed unanswered.
+    Refused(Refusal),
     /// A connection closed to make room.
     Evicted,
     /// A request answered 503: every response allowed is in progress.
@@ -909,6 +1098,7 @@ enum Turned<'a> {
 #[derive(Default)]
 struct TurnedAway {
     refused: u64,
+    refused_peer_full: u64,
     evicted: u64,
     busy: u64,
     accept_failed: u64,
@@ -928,26 +1118,34 @@ impl Drop for Admitted {
     }
 }
 
-/// One admitted connection: when a byte last moved on it, how long it has been waiting on its
-/// client, and the signal that closes it.
+/// One admitted connection: its peer, when a byte last moved on it, how long it has been
+/// waiting on its client, and the signal that closes it.
 struct Conn {
     id: u64,
+    /// Its peer ([`peer_of`]).
     peer: IpAddr,
     epoch: Instant,
     /// Milliseconds from `epoch` to the last byte moved either way (for the idle timeout).
     active_ms: AtomicU64,
-    /// Milliseconds from `epoch` to the client's last step: a request received, a response
-    /// ended, or one of the steps of `responses_ms`.
+    /// Milliseconds from `epoch` to the client's last step: a request or a piece of its body
+    /// received, a response ended, or one of the steps of `responses_ms`.
     progress_ms: AtomicU64,
-    /// Milliseconds from `epoch` to the last step of the client's responses: the connection
-    /// accepted, a piece of a response taken, a write the client held up drained, the server
-    /// done working on a request.
+    /// Milliseconds from `epoch` to the last step of the client's responses: a place taken
+    /// for one, a piece of one taken, a write the client held up drained, the server done
+    /// working on a request.
     responses_ms: AtomicU64,
-    /// Requests whose response has not ended.
-    in_flight: AtomicUsize,
+    /// Responses that hold a place among the responses in progress and have not ended.
+    responding: AtomicUsize,
     /// Requests the server is working on: a service call under way, or a response body that
     /// has not produced its next piece yet.
     working: AtomicUsize,
+    /// Requests whose body a service waits for: while its call is under way, that is waiting
+    /// on the client, not work.
+    awaiting_body: AtomicUsize,
+    /// A write has waited for the client since its last step: whatever the server is doing,
+    /// the client is not taking what it has been sent (say a response that sends its next
+    /// frame once the last has gone out).
+    write_held_up: AtomicBool,
     /// Notified when the connection is closed to make room.
     evicted: tokio::sync::Notify,
 }
@@ -961,8 +1159,10 @@ impl Conn {
             active_ms: AtomicU64::new(now),
             progress_ms: AtomicU64::new(now),
             responses_ms: AtomicU64::new(now),
-            in_flight: AtomicUsize::new(0),
+            responding: AtomicUsize::new(0),
             working: AtomicUsize::new(0),
+            awaiting_body: AtomicUsize::new(0),
+            write_held_up: AtomicBool::new(false),
             evicted: tokio::sync::Notify::new(),
         }
     }
@@ -987,17 +1187,25 @@ impl Conn {
         self.progress_ms.store(now, Ordering::SeqCst);
     }
 
-    /// A request received or a response ended: a step of the connection, not of its
-    /// responses (a 503, or a response that failed, ends without the client taking it).
+    /// A request or a piece of its body received, or a response ended: a step of the
+    /// connection, not of its responses (a 503, or a response that failed, ends without the
+    /// client taking it).
     fn request_step(&self) {
         self.progress_ms.store(self.now_ms(), Ordering::SeqCst);
     }
 
-    /// A request was received; it is in flight until the guard is dropped.
+    /// A request was received; its response ends when the guard is dropped.
     fn begin_request(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.request_step();
         InFlight(Arc::clone(self))
+    }
+
+    /// A request took its place among the responses in progress: its response waits on the
+    /// client from now on, until the guard is dropped.
+    fn begin_response(self: &Arc<Self>) -> Responding {
+        self.responses_ms.store(self.now_ms(), Ordering::SeqCst);
+        self.responding.fetch_add(1, Ordering::SeqCst);
+        Responding(Arc::clone(self))
     }
 
     /// The server works on a request until the guard is dropped.
@@ -1006,23 +1214,32 @@ impl Conn {
         Working(Arc::clone(self))
     }
 
+    /// A service waits for a request's body until the guard is dropped.
+    fn await_body(self: &Arc<Self>) -> AwaitingBody {
+        self.awaiting_body.fetch_add(1, Ordering::SeqCst);
+        AwaitingBody(Arc::clone(self))
+    }
+
     /// How long the connection has been waiting on its client at `now` ms: since the client's
     /// last step, and not at all while the server works on one of its requests (a slow
-    /// response is the server's delay, not the client's).
+    /// response is the server's delay, not the client's; a request body is the client's)
+    /// unless a write waits for the client.
     fn waiting_on_client(&self, now: u64) -> Duration {
         self.waited_since(&self.progress_ms, now)
     }
 
     /// How long the connection's responses have been waiting on the client at `now` ms,
     /// counted as [`Conn::waiting_on_client`] but from their last step only: requests the
-    /// client keeps sending do not make up for responses it does not take. `None` when it
-    /// has no response in progress.
+    /// client keeps sending do not make up for responses it does not take. `None` when no
+    /// response of it holds a place among the responses in progress: a request waiting for
+    /// one has none yet.
     fn responses_waiting_on_client(&self, now: u64) -> Option<Duration> {
-        (self.in_flight.load(Ordering::SeqCst) > 0).then(|| self.waited_since(&self.responses_ms, now))
+        (self.responding.load(Ordering::SeqCst) > 0).then(|| self.waited_since(&self.responses_ms, now))
     }
 
     fn waited_since(&self, step_ms: &AtomicU64, now: u64) -> Duration {
-        if self.working.load(Ordering::SeqCst) > 0 {
+        let working = self.working.load(Ordering::SeqCst) > self.awaiting_body.load(Ordering::SeqCst);
+        if working && !self.write_held_up.load(Ordering::SeqCst) {
             return Duration::ZERO;
         }
         Duration::from_millis(now.saturating_sub(step_ms.load(Ordering::SeqCst)))
@@ -1038,13 +1255,21 @@ impl Conn {
     }
 }
 
-/// A request in flight on its connection, until its response ends.
+/// A request on its connection, until its response ends: both are steps of the client.
 struct InFlight(Arc<Conn>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.request_step();
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response holding its place among the responses in progress, counted on its connection.
+struct Responding(Arc<Conn>);
+
+impl Drop for Responding {
+    fn drop(&mut self) {
+        self.0.responding.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -1059,22 +1284,39 @@ impl Drop for Working {
     }
 }
 
+/// A service waiting for its request's body, which is waiting on the client.
+struct AwaitingBody(Arc<Conn>);
+
+impl Drop for AwaitingBody {
+    fn drop(&mut self) {
+        self.0.awaiting_body.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The service of one connection: each request is counted on the connection while its
-/// response lasts, and takes a place among the responses in progress
-/// ([`ServerLimits::max_streams`]) or is answered 503.
+/// A response's place among the responses in progress ([`ServerLimits::max_streams`]), held
+/// until it ends.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    _responding: Responding,
+}
+
+/// The service of one connection: each request's body is read as a [`RequestBody`], and each
+/// request is counted on the connection while its response lasts, and takes a place among
+/// the responses in progress ([`ServerLimits::max_streams`]) or is answered 503.
 struct Counting<S> {
     inner: Arc<S>,
     conn: Arc<Conn>,
     connections: Arc<Connections>,
+    body_read_timeout: Duration,
 }
 
 impl<S, B> hyper::service::Service<Request<hyper::body::Incoming>> for Counting<S>
 where
-    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>> + Send + Sync + 'static,
+    S: hyper::service::Service<Request<RequestBody>, Response = Response<B>> + Send + Sync + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     B: Send + 'static,
@@ -1085,32 +1327,38 @@ where
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let request = self.conn.begin_request();
+        let deadline = deadline_after(Instant::now(), self.body_read_timeout);
+        let req = req.map(|body| RequestBody::new(body, Arc::clone(&self.conn), deadline));
         Box::pin(counted(Arc::clone(&self.inner), Arc::clone(&self.connections), req, request))
     }
 }
 
 /// Answers `req` with `inner` once it has a place among the responses in progress, else 503.
-/// The server works on it from the place taken until `inner` has answered; waiting for a
-/// place is not its work, so a connection cannot shield itself by asking for more.
+/// The server works on it from the place taken until `inner` has answered, but for the time
+/// `inner` waits for the request's body. Waiting for a place is neither the server's work nor
+/// a step of the connection's responses: a connection cannot shield itself by asking for
+/// more, and a request waiting for a place does not make its connection one whose responses
+/// wait on the client.
 async fn counted<S, B>(
     inner: Arc<S>,
     connections: Arc<Connections>,
-    req: Request<hyper::body::Incoming>,
+    req: Request<RequestBody>,
     request: InFlight,
 ) -> std::result::Result<Response<Counted<B>>, S::Error>
 where
-    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>>,
+    S: hyper::service::Service<Request<RequestBody>, Response = Response<B>>,
 {
     let Some(permit) = connections.stream_permit().await else {
         return Ok(busy(request));
     };
+    let slot = Slot { _permit: permit, _responding: request.0.begin_response() };
     let working = request.0.begin_work();
     let response = inner.call(req).await?;
     drop(working);
     Ok(response.map(|body| Counted {
         body: Some(Box::pin(body)),
         request: Some(request),
-        permit: Some(permit),
+        slot: Some(slot),
         working: None,
     }))
 }
@@ -1118,7 +1366,7 @@ where
 /// The answer when every response allowed is in progress: `503` with `Retry-After`, after
 /// which OCI clients try again.
 fn busy<B>(request: InFlight) -> Response<Counted<B>> {
-    let mut r = Response::new(Counted { body: None, request: Some(request), permit: None, working: None });
+    let mut r = Response::new(Counted { body: None, request: Some(request), slot: None, working: None });
     *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
@@ -1133,7 +1381,7 @@ struct Counted<B> {
     /// `None` for the server's own empty answer.
     body: Option<Pin<Box<B>>>,
     request: Option<InFlight>,
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    slot: Option<Slot>,
     /// Held while the body's last answer was `Pending`.
     working: Option<Working>,
 }
@@ -1165,7 +1413,7 @@ impl<B: hyper::body::Body> hyper::body::Body for Counted<B> {
                 this.body = None;
                 this.working = None;
                 this.request = None;
-                this.permit = None;
+                this.slot = None;
             }
         }
         polled
@@ -1180,6 +1428,69 @@ impl<B: hyper::body::Body> hyper::body::Body for Counted<B> {
     }
 }
 
+/// A request's body as the service of [`accept_loop`] reads it. While the service waits for
+/// it, its connection waits on the client, not on the server; each piece received is a step
+/// of the client; and the whole body must arrive within [`ServerLimits::body_read_timeout`]
+/// of the request's headers, else reading it fails with [`io::ErrorKind::TimedOut`]. So a
+/// client trickling a body, or stalling in one, holds neither a connection nor a place among
+/// the responses in progress for long.
+pub struct RequestBody {
+    body: hyper::body::Incoming,
+    conn: Arc<Conn>,
+    deadline: Instant,
+    /// Set once the body has kept the service waiting.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Held while the body's last answer was `Pending`.
+    awaiting: Option<AwaitingBody>,
+}
+
+impl RequestBody {
+    fn new(body: hyper::body::Incoming, conn: Arc<Conn>, deadline: Instant) -> RequestBody {
+        RequestBody { body, conn, deadline, timer: None, awaiting: None }
+    }
+}
+
+impl hyper::body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if polled.is_pending() {
+            let deadline = this.deadline;
+            let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if timer.as_mut().poll(cx).is_pending() {
+                if this.awaiting.is_none() {
+                    this.awaiting = Some(this.conn.await_body());
+                }
+                return Poll::Pending;
+            }
+            this.awaiting = None;
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request body did not arrive within the time the server allows for it",
+            ))));
+        }
+        this.awaiting = None;
+        if matches!(polled, Poll::Ready(Some(Ok(_)) | None)) {
+            this.conn.request_step();
+        }
+        polled.map(|frame| frame.map(|piece| piece.map_err(io::Error::other)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// A connection's socket that records when a byte last moved either way, and fails a read or
 /// a write still waiting [`ServerLimits::idle_timeout`] after that: a client that sends
 /// nothing, or stops reading its response, is disconnected. A write that had to wait for the
@@ -1190,14 +1501,12 @@ struct TimedSocket {
     conn: Arc<Conn>,
     idle_timeout: Duration,
     timer: Pin<Box<tokio::time::Sleep>>,
-    /// A write has waited for the client since its last step.
-    write_held_up: bool,
 }
 
 impl TimedSocket {
     fn new(socket: tokio::net::TcpStream, conn: Arc<Conn>, idle_timeout: Duration) -> TimedSocket {
-        let timer = Box::pin(tokio::time::sleep_until(conn.last_active() + idle_timeout));
-        TimedSocket { socket, conn, idle_timeout, timer, write_held_up: false }
+        let timer = Box::pin(tokio::time::sleep_until(deadline_after(conn.last_active(), idle_timeout)));
+        TimedSocket { socket, conn, idle_timeout, timer }
     }
 
     /// What a read or a write of the socket returned: bytes moved are activity; a wait fails
@@ -1211,12 +1520,14 @@ impl TimedSocket {
     ) -> Poll<io::Result<T>> {
         if moved {
             self.conn.touch();
-            if writing && std::mem::take(&mut self.write_held_up) {
+            if writing && self.conn.write_held_up.swap(false, Ordering::SeqCst) {
                 self.conn.progress();
             }
         } else if polled.is_pending() {
-            self.write_held_up |= writing;
-            let deadline = self.conn.last_active() + self.idle_timeout;
+            if writing {
+                self.conn.write_held_up.store(true, Ordering::SeqCst);
+            }
+            let deadline = deadline_after(self.conn.last_active(), self.idle_timeout);
             if self.timer.deadline() != deadline {
                 self.timer.as_mut().reset(deadline);
             }
@@ -1465,28 +1776,99 @@ mod tests {
     }
 
     #[test]
+    fn a_newcomer_takes_a_place_from_the_peer_holding_far_more_connections_busy_or_not() {
+        let (a, b, c) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]), IpAddr::from([10, 0, 0, 3]));
+        let busy = |id: u64, peer: IpAddr| Standing {
+            id,
+            peer,
+            waiting: Duration::from_millis(100 * id),
+            responses_waiting: None,
+        };
+        let quiet = |id: u64, peer: IpAddr| Standing { waiting: Duration::from_secs(5), ..busy(id, peer) };
+        // a keeps three connections busy, b one, of the four the server holds.
+        let full = [busy(1, a), busy(2, a), busy(3, a), busy(4, b)];
+        assert_eq!(admission(&full[..3], c, 4, 4), Admission::Free, "below the cap");
+        assert_eq!(
+            admission(&full, c, 4, 4),
+            Admission::InPlaceOf(3),
+            "the connection of the peer holding the most that has waited longest on its client"
+        );
+        assert_eq!(admission(&full, b, 4, 4), Admission::InPlaceOf(3), "b holds two fewer than a");
+        assert_eq!(admission(&full, a, 4, 4), Admission::Refused(Refusal::Full), "none of a's is quiet");
+        let one_apart = [busy(1, a), busy(2, a), busy(3, b)];
+        assert_eq!(
+            admission(&one_apart, b, 3, 3),
+            Admission::Refused(Refusal::Full),
+            "two peers do not take a place back and forth"
+        );
+        assert_eq!(admission(&one_apart, c, 3, 3), Admission::InPlaceOf(2));
+        let even = [quiet(1, b), busy(2, a)];
+        assert_eq!(admission(&even, a, 2, 2), Admission::InPlaceOf(1), "else a connection that is quiet");
+        // At its own cap, a peer's newcomer takes the place of one of its own that is quiet.
+        let capped = [busy(1, a), quiet(2, a), quiet(3, b)];
+        assert_eq!(admission(&capped, a, 10, 2), Admission::InPlaceOf(2));
+        assert_eq!(admission(&capped[..1], a, 10, 1), Admission::Refused(Refusal::PeerFull));
+        assert_eq!(admission(&capped, c, 10, 2), Admission::Free);
+    }
+
+    #[test]
+    fn a_peer_is_an_ipv4_address_or_an_ipv6_64() {
+        let v6 = |s: &str| IpAddr::V6(s.parse().expect("an IPv6 address"));
+        assert_eq!(peer_of(v6("2001:db8:1:2:aaaa::1")), peer_of(v6("2001:db8:1:2:bbbb::2")));
+        assert_ne!(peer_of(v6("2001:db8:1:2::1")), peer_of(v6("2001:db8:1:3::1")));
+        assert_eq!(peer_of(v6("::ffff:10.0.0.1")), IpAddr::from([10, 0, 0, 1]), "IPv4-mapped");
+        assert_ne!(peer_of(IpAddr::from([10, 0, 0, 1])), peer_of(IpAddr::from([10, 0, 0, 2])));
+    }
+
+    #[test]
     fn a_connection_waits_on_its_client_only_while_the_server_is_not_working_for_it() {
         let conn = Arc::new(Conn::new(0, IpAddr::from([127, 0, 0, 1]), Instant::now(), 0));
         // How long the connection will have waited on its client `ms` from now.
         let waited_in = |ms: u64| conn.waiting_on_client(conn.now_ms() + ms).as_millis();
+        let responses_waited_in = |ms: u64| conn.responses_waiting_on_client(conn.now_ms() + ms).map(|d| d.as_millis());
         let restarted = 1_500..2_500;
         assert!(waited_in(1_500) >= 1_500, "accepted, and nothing received since");
-        assert_eq!(conn.responses_waiting_on_client(conn.now_ms()), None, "no response in progress");
+        assert_eq!(responses_waited_in(1_500), None, "no response in progress");
         let request = conn.begin_request();
         assert!(restarted.contains(&waited_in(1_500)), "the clock restarts when a request is received");
-        let responses_waited_in = |ms: u64| conn.responses_waiting_on_client(conn.now_ms() + ms).map(|d| d.as_millis());
+        assert_eq!(responses_waited_in(1_500), None, "a request waiting for a place has no response in progress");
+        let slot = conn.begin_response();
         assert!(
-            responses_waited_in(1_500).is_some_and(|w| w >= 1_500),
-            "a request received is no step of the responses"
+            responses_waited_in(1_500).is_some_and(|w| restarted.contains(&w)),
+            "the clock of its responses starts when it takes its place"
         );
         let working = conn.begin_work();
         assert_eq!(waited_in(60_000), 0, "the server is working on the response");
         assert_eq!(responses_waited_in(60_000), Some(0));
+        let body = conn.await_body();
+        assert!(waited_in(1_500) >= 1_500, "a service waiting for the request's body waits on the client");
+        drop(body);
+        assert_eq!(waited_in(60_000), 0);
+        conn.write_held_up.store(true, Ordering::SeqCst);
+        assert!(waited_in(1_500) >= 1_500, "a write the client holds up waits on the client");
+        conn.write_held_up.store(false, Ordering::SeqCst);
         drop(working);
         assert!(restarted.contains(&waited_in(1_500)), "the clock restarts when the server's work is done");
         assert!(responses_waited_in(1_500).is_some_and(|w| restarted.contains(&w)));
+        drop(slot);
+        assert_eq!(responses_waited_in(1_500), None, "its place is released");
         drop(request);
         assert!(restarted.contains(&waited_in(1_500)), "and when a response has ended");
+    }
+
+    #[test]
+    fn requests_received_are_no_step_of_the_responses() {
+        let ten_seconds_ago = Instant::now().checked_sub(Duration::from_secs(10)).expect("the clock has run 10 s");
+        let conn = Arc::new(Conn::new(0, IpAddr::from([127, 0, 0, 1]), ten_seconds_ago, 0));
+        let _slot = conn.begin_response();
+        // Its response took its place when the connection was accepted, and nothing of it has
+        // been taken since.
+        conn.responses_ms.store(0, Ordering::SeqCst);
+        let _another = conn.begin_request();
+        let now = conn.now_ms();
+        assert!(conn.waiting_on_client(now) < Duration::from_secs(5), "the connection stepped");
+        let responses = conn.responses_waiting_on_client(now);
+        assert!(responses.is_some_and(|w| w >= Duration::from_secs(10)), "its response did not: {responses:?}");
     }
 
     #[test]
@@ -1497,17 +1879,36 @@ mod tests {
         assert_eq!((fitted.max_connections, fitted.max_streams), (n(96), n(96)));
         assert!(fitted.open_files() <= 256, "{fitted:?}");
         assert_eq!(fitted.idle_timeout, asked.idle_timeout);
+        let per_peer = ServerLimits { max_connections_per_peer: n(250), ..asked }.within_open_files(256);
+        assert_eq!(per_peer.max_connections_per_peer, n(12), "a peer's connections are lowered with them");
         let tiny = asked.within_open_files(10);
-        assert_eq!((tiny.max_connections, tiny.max_streams), (n(1), n(1)));
+        assert_eq!((tiny.max_connections, tiny.max_streams, tiny.max_connections_per_peer), (n(1), n(1), n(1)));
         assert_eq!(ServerLimits::default().within_open_files(1024), ServerLimits::default(), "the defaults fit 1,024");
     }
 
-    /// A server answering `ok` to every request, on a free loopback port, within `limits`.
+    /// A server on a free loopback port, within `limits`, answering `ok` to every request but
+    /// two: `/hold`, whose answer it never finishes producing, and `/body`, answered once its
+    /// body has arrived whole (`200`), or when reading it failed (`408`).
     async fn ok_server(limits: ServerLimits, tls: Option<tokio_rustls::TlsAcceptor>) -> SocketAddr {
         let (listener, addr) = listen().await;
         tokio::spawn(accept_loop(listener, tls, limits, |_peer| {
-            hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
-                Ok::<_, Infallible>(Response::new(full("ok")))
+            hyper::service::service_fn(|req: Request<RequestBody>| async move {
+                let path = req.uri().path().to_owned();
+                let response = match path.as_str() {
+                    "/hold" => {
+                        let never = futures_util::stream::pending::<io::Result<Frame<Bytes>>>();
+                        Response::new(BodyExt::boxed(StreamBody::new(never)))
+                    }
+                    "/body" => {
+                        let mut r = Response::new(empty());
+                        if req.into_body().collect().await.is_err() {
+                            *r.status_mut() = StatusCode::REQUEST_TIMEOUT;
+                        }
+                        r
+                    }
+                    _ => Response::new(full("ok")),
+                };
+                Ok::<_, Infallible>(response)
             })
         }));
         addr
@@ -1520,11 +1921,19 @@ mod tests {
         (listener, addr)
     }
 
+    /// `GET /`, closing the connection after the answer.
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n";
+
     /// The whole answer to `GET /` on a new connection; `None` when the server closed the
     /// connection without one, or took more than 5 s.
     async fn answer(addr: SocketAddr) -> Option<String> {
-        let mut c = TcpStream::connect(addr).await.ok()?;
-        c.write_all(b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n").await.ok()?;
+        answer_to(TcpStream::connect(addr).await.ok()?, GET).await
+    }
+
+    /// The whole answer to `request` (which closes the connection) on `c`; `None` when the
+    /// server closed the connection without one, or took more than 5 s.
+    async fn answer_to(mut c: TcpStream, request: &[u8]) -> Option<String> {
+        c.write_all(request).await.ok()?;
         let mut answer = Vec::new();
         tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut answer)).await.ok()?.ok()?;
         (!answer.is_empty()).then(|| String::from_utf8_lossy(&answer).into_owned())
@@ -1533,6 +1942,47 @@ mod tests {
     /// The status line of [`answer`].
     async fn get(addr: SocketAddr) -> Option<String> {
         answer(addr).await?.lines().next().map(str::to_owned)
+    }
+
+    /// The status line of the answer to `GET /` on a new connection from the loopback
+    /// address `source`.
+    async fn get_from(source: [u8; 4], addr: SocketAddr) -> Option<String> {
+        answer_to(connect_from(source, addr).await.ok()?, GET).await?.lines().next().map(str::to_owned)
+    }
+
+    /// A connection to `addr` from the loopback address `source` (127.0.0.0/8 is all this
+    /// host's): another peer for the server, as far as it can tell.
+    async fn connect_from(source: [u8; 4], addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((source, 0)))?;
+        socket.connect(addr).await
+    }
+
+    /// Asks for `/hold` on `c` and waits for the answer to begin: from then on the server
+    /// works on a response it never finishes, so `c` never waits on its client.
+    async fn hold(c: &mut TcpStream) {
+        c.write_all(b"GET /hold HTTP/1.1\r\nhost: test\r\n\r\n").await.expect("write");
+        let mut status = [0u8; 12];
+        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut status))
+            .await
+            .expect("a response begins")
+            .expect("read");
+        assert_eq!(&status, b"HTTP/1.1 200");
+    }
+
+    /// Asks for `path` on the kept-alive connection `c`; the status line of the answer, or
+    /// `None` when the server closed `c` first or took more than 5 s.
+    async fn status_on(c: &mut TcpStream, path: &str) -> Option<String> {
+        c.write_all(format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n").as_bytes()).await.ok()?;
+        let (mut answer, mut buf) = (Vec::new(), [0u8; 1024]);
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await.ok()?.ok()?;
+            if n == 0 {
+                return None;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&answer).lines().next().map(str::to_owned)
     }
 
     /// Asks for `/` on the kept-alive connection `c` of an [`ok_server`], and reads the answer.
@@ -1666,7 +2116,7 @@ mod tests {
         // The server takes 1.5 s to answer and 1.5 s more between the two pieces of its
         // answer: no byte moves for longer than a connection may wait on its client.
         tokio::spawn(accept_loop(listener, None, limits, |_peer| {
-            hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+            hyper::service::service_fn(|_req: Request<RequestBody>| async {
                 tokio::time::sleep(PAUSE).await;
                 let pieces = futures_util::stream::iter([false, true]).then(|pause| async move {
                     if pause {
@@ -1701,7 +2151,7 @@ mod tests {
         let limits = ServerLimits { max_streams: NonZeroUsize::new(2).expect("not zero"), ..Default::default() };
         // Responses the server never finishes producing.
         tokio::spawn(accept_loop(listener, None, limits, |_peer| {
-            hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+            hyper::service::service_fn(|_req: Request<RequestBody>| async {
                 let never = futures_util::stream::pending::<io::Result<Frame<Bytes>>>();
                 Ok::<_, Infallible>(Response::new(StreamBody::new(never)))
             })
@@ -1721,5 +2171,217 @@ mod tests {
         let third = answer(addr).await.expect("a third request is answered");
         assert!(third.starts_with("HTTP/1.1 503"), "{third}");
         assert!(third.to_lowercase().contains("retry-after: 1\r\n"), "{third}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_keeping_every_connection_busy_gives_way_to_a_newcomer_of_another_peer() {
+        let n = |n| NonZeroUsize::new(n).expect("not zero");
+        let limits = ServerLimits { max_connections: n(4), max_connections_per_peer: n(8), ..Default::default() };
+        let addr = ok_server(limits, None).await;
+        // One peer takes every connection, and the server works for each of them.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let mut c = connect_from([127, 0, 0, 1], addr).await.expect("connect");
+            hold(&mut c).await;
+            held.push(c);
+        }
+        assert_eq!(get_from([127, 0, 0, 1], addr).await, None, "none of the peer's own waits on its client");
+        assert_eq!(
+            get_from([127, 0, 0, 2], addr).await.as_deref(),
+            Some("HTTP/1.1 200 OK"),
+            "another peer was locked out"
+        );
+        let mut closed = 0;
+        for c in &mut held {
+            closed += usize::from(closed_within(c, Duration::from_secs(1)).await);
+        }
+        assert_eq!(closed, 1, "exactly one of the busy peer's connections made room");
+    }
+
+    #[tokio::test]
+    async fn a_peer_holding_its_share_of_connections_is_refused_more_while_others_are_served() {
+        let n = |n| NonZeroUsize::new(n).expect("not zero");
+        let limits = ServerLimits { max_connections: n(8), max_connections_per_peer: n(2), ..Default::default() };
+        let addr = ok_server(limits, None).await;
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut c = connect_from([127, 0, 0, 1], addr).await.expect("connect");
+            hold(&mut c).await;
+            held.push(c);
+        }
+        assert_eq!(get_from([127, 0, 0, 1], addr).await, None, "a third connection of the peer was served");
+        assert_eq!(get_from([127, 0, 0, 2], addr).await.as_deref(), Some("HTTP/1.1 200 OK"));
+        for c in &mut held {
+            assert!(!closed_within(c, Duration::from_millis(200)).await, "the peer's connections are kept");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_for_a_place_among_the_responses_keeps_its_connection() {
+        let addr = ok_server(ServerLimits { max_streams: NonZeroUsize::MIN, ..Default::default() }, None).await;
+        let mut waiting = TcpStream::connect(addr).await.expect("connect");
+        ask(&mut waiting).await;
+        let mut holder = TcpStream::connect(addr).await.expect("connect");
+        hold(&mut holder).await;
+        // Kept alive past a second, the first connection asks for the place the second holds.
+        tokio::time::sleep(QUIET + Duration::from_millis(200)).await;
+        assert_eq!(
+            status_on(&mut waiting, "/").await.as_deref(),
+            Some("HTTP/1.1 503 Service Unavailable"),
+            "a request waiting for a place got its own connection closed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_body_trickled_past_the_body_read_timeout_is_cut() {
+        let addr =
+            ok_server(ServerLimits { body_read_timeout: Duration::from_millis(500), ..Default::default() }, None).await;
+        let (mut read, mut write) = TcpStream::connect(addr).await.expect("connect").into_split();
+        // A byte of a 1,000-byte body every 100 ms: never idle, done after 100 s.
+        let trickling = tokio::spawn(async move {
+            write.write_all(b"POST /body HTTP/1.1\r\nhost: test\r\ncontent-length: 1000\r\n\r\n").await?;
+            for _ in 0..1000 {
+                write.write_all(b"a").await?;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            io::Result::Ok(())
+        });
+        let mut answer = Vec::new();
+        let head = async {
+            let mut buf = [0u8; 1024];
+            while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = read.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                answer.extend_from_slice(&buf[..n]);
+            }
+            io::Result::Ok(())
+        };
+        let answered = tokio::time::timeout(Duration::from_secs(5), head).await;
+        trickling.abort();
+        answered.expect("answered within 5 s").expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "the body was not cut: {answer:?}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stalls_in_its_request_body_makes_room_for_a_newcomer() {
+        let addr = ok_server(ServerLimits { max_connections: NonZeroUsize::MIN, ..Default::default() }, None).await;
+        let mut stalled = TcpStream::connect(addr).await.expect("connect");
+        stalled
+            .write_all(b"POST /body HTTP/1.1\r\nhost: test\r\ncontent-length: 10\r\n\r\n12345")
+            .await
+            .expect("write");
+        let started = std::time::Instant::now();
+        while get(addr).await.as_deref() != Some("HTTP/1.1 200 OK") {
+            assert!(started.elapsed() < Duration::from_secs(10), "a client stalled in a request body kept its place");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(closed_within(&mut stalled, Duration::from_secs(1)).await, "the stalled client made room");
+    }
+
+    #[tokio::test]
+    async fn timeouts_of_duration_max_mean_none() {
+        let limits = ServerLimits {
+            header_read_timeout: Duration::MAX,
+            body_read_timeout: Duration::MAX,
+            tls_handshake_timeout: Duration::MAX,
+            idle_timeout: Duration::MAX,
+            ..Default::default()
+        };
+        let addr = ok_server(limits, None).await;
+        assert_eq!(get(addr).await.as_deref(), Some("HTTP/1.1 200 OK"));
+        let post = b"POST /body HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-length: 2\r\n\r\nab";
+        let answer = answer_to(TcpStream::connect(addr).await.expect("connect"), post).await;
+        assert!(answer.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 200 OK")), "{answer:?}");
+    }
+
+    /// A blob of three frames' worth of bytes, in a bundle written to `dir`.
+    fn three_frames(dir: &Path) -> ArchiveRange {
+        use genesis_bundle::{BOM_SCHEMA, Bom, Compression, Content, FRAME_SIZE, FileEntry, WriteOptions, rfc3339};
+
+        let bytes = vec![7u8; 3 * FRAME_SIZE];
+        let path: genesis_types::BundlePath = "blobs/big".parse().expect("a bundle path");
+        let bom = Bom {
+            schema: BOM_SCHEMA.into(),
+            name: "t".into(),
+            version: "1".into(),
+            created: rfc3339(0),
+            files: vec![FileEntry {
+                path: path.clone(),
+                size: bytes.len() as u64,
+                sha256: genesis_bundle::sha256(&bytes),
+            }],
+            images: vec![],
+            charts: vec![],
+            manifests: vec![],
+            sboms: vec![],
+        };
+        let archive = dir.join("t.tar.zst");
+        let contents = BTreeMap::from([(path, Content::Bytes(bytes))]);
+        let options = WriteOptions { compression: Compression::Zstd, mtime: 0, progress: Default::default() };
+        let file = std::fs::File::create(&archive).expect("create the archive");
+        genesis_bundle::write_bundle(file, &bom, &bom.to_bytes(), b"sig", None, &contents, options).expect("written");
+        // Seven repeated: far past the ratio a real bundle is held to.
+        let limits = genesis_bundle::Limits { max_ratio: u64::MAX, ..Default::default() };
+        let index = genesis_bundle::danger::open_index(&archive, &bom, &limits).expect("indexed");
+        let (offset, size) = index.locate("blobs/big").expect("in the archive");
+        index.range(offset, size)
+    }
+
+    /// Which of `downloads` sends its first piece first (within 5 s).
+    async fn first_to_start(downloads: &mut [Body]) -> usize {
+        let pieces = downloads.iter_mut().map(|d| d.frame());
+        let (piece, started, _) =
+            tokio::time::timeout(Duration::from_secs(5), futures_util::future::select_all(pieces))
+                .await
+                .expect("a download starts within 5 s");
+        assert!(matches!(piece, Some(Ok(_))), "{piece:?}");
+        started
+    }
+
+    #[tokio::test]
+    async fn downloads_past_the_frame_memory_wait_for_it_instead_of_holding_more() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let blob = three_frames(dir.path());
+        let frame = genesis_bundle::FRAME_SIZE as u64;
+        let memory = FrameMemory::new(frame);
+        // Three downloads, each from another frame, none read past its first piece.
+        let mut downloads: Vec<Body> =
+            (0..3).map(|i| stream_range(blob.clone(), i * frame, frame, memory.clone())).collect();
+        let started = first_to_start(&mut downloads).await;
+        let holder = downloads.swap_remove(started);
+        for waiting in &mut downloads {
+            let piece = tokio::time::timeout(Duration::from_millis(300), waiting.frame()).await;
+            assert!(piece.is_err(), "a download past the memory allowed did not wait for it");
+        }
+        assert_eq!(memory.held(), frame, "the one download started holds one frame");
+        drop(holder);
+        first_to_start(&mut downloads).await;
+        assert_eq!(memory.held(), frame, "the next holds the frame memory released");
+    }
+
+    #[tokio::test]
+    async fn a_download_holds_one_frame_until_its_pieces_are_written_out() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let blob = three_frames(dir.path());
+        let frame = genesis_bundle::FRAME_SIZE as u64;
+        let memory = FrameMemory::new(3 * frame);
+        let mut download = stream_range(blob, 0, 3 * frame, memory.clone());
+        // Pieces taken and kept, as the protocol keeps them until they are written out, until
+        // no more come.
+        let data = |piece: Option<io::Result<Frame<Bytes>>>| piece.expect("a piece").expect("read").into_data();
+        let first = tokio::time::timeout(Duration::from_secs(5), download.frame()).await.expect("a first piece");
+        let mut kept = vec![data(first).expect("data")];
+        while let Ok(piece) = tokio::time::timeout(Duration::from_millis(500), download.frame()).await {
+            kept.push(data(piece).expect("data"));
+        }
+        let taken: usize = kept.iter().map(Bytes::len).sum();
+        assert!(taken as u64 <= frame, "{taken} bytes taken, more than a frame");
+        assert_eq!(memory.held(), frame, "the next frame was decompressed while this one's pieces were kept");
+        kept.clear();
+        let next = tokio::time::timeout(Duration::from_secs(5), download.frame()).await;
+        assert!(matches!(next, Ok(Some(Ok(_)))), "the next frame comes once they are gone: {next:?}");
     }
 }

@@ -1,7 +1,8 @@
 //! Trust for Genesis bundles, entirely offline: ECDSA P-256 keys in cosign's PEM forms,
 //! deterministic signatures, the trust policy, and the bundle verifier, a typestate
 //! (`UnverifiedBundle -> verify(policy) -> VerifiedBundle`) whose payload can only be read
-//! after the BOM signature checked out.
+//! after the BOM signature checked out. Any other artifact verifies with [`verify_blob`]
+//! against a cosign signature, a DSSE envelope or a sigstore bundle.
 //!
 //! A third party can depend on this crate alone to verify a bundle: it pulls in no async
 //! runtime and no network code. `examples/verify.rs` is the whole path: open, verify with a
@@ -17,6 +18,7 @@
 //! # Ok::<(), genesis_trust::TrustError>(())
 //! ```
 
+mod blob;
 pub mod cosign_image;
 pub mod cosign_key;
 mod error;
@@ -29,6 +31,7 @@ mod sbom;
 pub mod sigstore;
 mod verify;
 
+pub use blob::{BlobEvidence, BlobPolicy, BlobVerification, verify_blob};
 pub use error::{Result, TrustError};
 /// What the readers of a verified bundle give and take ([`SignedBom::archive_index`],
 /// [`CheckedBundle::export_images`]), re-exported so an embedder depends on this crate alone.

@@ -95,7 +95,7 @@
 //! }
 //! ```
 
-use std::io::Write;
+use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 
 use genesis_bundle::danger::check_payload;
@@ -347,7 +347,12 @@ pub struct AttestedBundle<'a> {
     report: AttestationReport,
 }
 
-impl AttestedBundle<'_> {
+impl<'a> AttestedBundle<'a> {
+    /// The bundle whose attestations were checked.
+    pub fn bundle(&self) -> &'a VerifiedBundle {
+        self.bundle
+    }
+
     /// What the check established.
     pub fn report(&self) -> &AttestationReport {
         &self.report
@@ -526,15 +531,29 @@ fn sidecar_path(archive: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// The largest sidecar read: a digest line, a signature, a key-signed sigstore bundle.
+const MAX_SIDECAR: u64 = 64 << 10;
+
+/// Reads the sidecar at `path`, `None` when there is none. It must be a regular file (a
+/// symlink to one is followed: sidecars are linked beside archives), checked on the open
+/// handle, and is read through a limit: a FIFO planted there would otherwise hold the
+/// verification until something writes to it, and a link to `/dev/zero` would fill memory.
 fn read_sidecar(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(b) if b.len() > 64 << 10 => {
-            Err(TrustError::SidecarFormat { path: path.to_owned(), reason: "larger than 64 KiB".into() })
+    let refuse = |reason: String| TrustError::SidecarFormat { path: path.to_owned(), reason };
+    let file = match genesis_bundle::digest_io::open_regular(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(refuse(format!("{e}; remove it, or put the sidecar file itself there")));
         }
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(TrustError::SidecarFormat { path: path.to_owned(), reason: e.to_string() }),
+        Err(e) => return Err(refuse(e.to_string())),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_SIDECAR + 1).read_to_end(&mut bytes).map_err(|e| refuse(e.to_string()))?;
+    if bytes.len() as u64 > MAX_SIDECAR {
+        return Err(refuse(format!("larger than {} KiB", MAX_SIDECAR >> 10)));
     }
+    Ok(Some(bytes))
 }
 
 /// Checks `ARCHIVE.sha256` (`sha256sum` format) when present.
@@ -594,4 +613,51 @@ pub fn cosign_bundle_path(archive: &Path) -> PathBuf {
 /// Paths of the sidecars `bundle-builder create` writes beside `archive`.
 pub fn sidecar_paths(archive: &Path) -> (PathBuf, PathBuf) {
     (sidecar_path(archive, ".sha256"), sidecar_path(archive, ".sig"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Reads `path` as a sidecar on another thread, so that one that hangs fails the test
+    /// instead of holding it.
+    fn read_within_seconds(path: PathBuf) -> Result<Option<Vec<u8>>> {
+        let (sent, read) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sent.send(read_sidecar(&path)));
+        read.recv_timeout(Duration::from_secs(10)).expect("the sidecar is read or refused at once")
+    }
+
+    /// A FIFO would hold the verification until something writes to it, and a link to
+    /// `/dev/zero` would fill memory: both are refused at once, saying what they are.
+    #[test]
+    fn a_fifo_or_a_device_as_sidecar_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("demo.tar.zst.sha256");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let zero = dir.path().join("demo.tar.zst.sig");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        for (path, what) in [(fifo, "a FIFO"), (zero, "a device")] {
+            let e = read_within_seconds(path.clone()).unwrap_err();
+            assert!(matches!(&e, TrustError::SidecarFormat { path: p, .. } if *p == path), "{e:?}");
+            assert!(e.to_string().contains(&format!("{what} where a regular file belongs")), "{e}");
+        }
+    }
+
+    /// A regular file is read, through a symlink too, up to the limit and no further.
+    #[test]
+    fn a_sidecar_is_read_through_a_link_and_refused_past_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("elsewhere.sha256");
+        std::fs::write(&file, b"digest  demo.tar.zst\n").unwrap();
+        let link = dir.path().join("demo.tar.zst.sha256");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert_eq!(read_within_seconds(link).unwrap().unwrap(), b"digest  demo.tar.zst\n");
+        assert!(read_within_seconds(dir.path().join("absent")).unwrap().is_none());
+        let large = dir.path().join("large.sig");
+        std::fs::write(&large, vec![b'x'; MAX_SIDECAR as usize + 1]).unwrap();
+        let e = read_within_seconds(large).unwrap_err();
+        assert!(e.to_string().contains("larger than 64 KiB"), "{e}");
+    }
 }

@@ -270,6 +270,79 @@ fn a_chart_whose_bytes_do_not_match_the_index_digest_is_refused() {
     assert!(text(&out.stderr).contains("chart web 0.1.0"), "{}", text(&out.stderr));
 }
 
+/// A registry on loopback with the fixture image `demo/app:1.0` whose blob downloads never
+/// finish: each answer announces a body and sends none, holding the connection until the
+/// client hangs up (or its read times out), after saying so on `stalled`.
+fn stalling_registry(stalled: std::sync::mpsc::Sender<()>) -> StandIn {
+    use std::io::{Read as _, Write as _};
+    let blobs = fixtures().join("images/app/blobs/sha256");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("images/app/index.json")).unwrap()).unwrap();
+    let top = index["manifests"][0]["digest"].as_str().unwrap().to_owned();
+    StandIn::start(move |request, conn| {
+        if let Some(reference) = request.target.strip_prefix("/v2/demo/app/manifests/") {
+            let digest = if reference == "1.0" { top.as_str() } else { reference };
+            return match std::fs::read(blobs.join(digest.trim_start_matches("sha256:"))) {
+                Ok(manifest) => respond(conn, "200 OK", &[], &manifest),
+                Err(_) => respond(conn, "404 Not Found", &[], b""),
+            };
+        }
+        if request.target.starts_with("/v2/demo/app/blobs/") {
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")?;
+            let _ = stalled.send(());
+            let _ = conn.read(&mut [0u8; 1]);
+            return Ok(());
+        }
+        respond(conn, "404 Not Found", &[], b"")
+    })
+}
+
+/// Scratch files under `dir`, at any depth.
+fn scratch_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(scratch_files(&path));
+        } else if path.file_name().unwrap().to_string_lossy().contains(".partial-") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Ctrl-C while blobs download: the scratch files they are written to (under random names
+/// only the process knows) are removed before it exits with 130.
+#[test]
+fn ctrl_c_during_a_pull_removes_the_scratch_files_of_the_downloads() {
+    let (stalled, stall) = std::sync::mpsc::channel();
+    let registry = stalling_registry(stalled);
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    let spec = dir.path().join("bundle.yaml");
+    let source = format!("image: \"docker://127.0.0.1:{}/demo/app:1.0\"", registry.port);
+    std::fs::write(&spec, std::fs::read_to_string(&spec).unwrap().replace("image: \"oci:images/app:1.0\"", &source))
+        .unwrap();
+    let key = fixtures().join("keys/test.key");
+    let child = Command::new(env!("CARGO_BIN_EXE_bundle-builder"))
+        .args(["create", "-f", "bundle.yaml", "--key", key.to_str().unwrap(), "--output-dir", "out"])
+        .args(["--plain-http", "--cache-dir", "cache", "--quiet"])
+        .current_dir(dir.path())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    stall.recv_timeout(std::time::Duration::from_secs(60)).expect("the build never asked for a blob");
+    let cache = dir.path().join("cache");
+    assert!(!scratch_files(&cache).is_empty(), "a download is written to a scratch file");
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupted: partial output removed"), "{}", text(&out.stderr));
+    assert_eq!(scratch_files(&cache), Vec::<std::path::PathBuf>::new());
+}
+
 /// A web server on loopback serving `files` (path, bytes) and 404 for anything else.
 fn serve(files: Vec<(&'static str, Vec<u8>)>) -> StandIn {
     StandIn::start(move |request, conn| match files.iter().find(|(path, _)| *path == request.target) {

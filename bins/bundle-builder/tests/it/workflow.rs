@@ -137,8 +137,9 @@ fn symlinks_planted_at_the_scratch_names_in_the_output_folder_are_never_written_
     std::fs::write(&victim, b"keep").unwrap();
     std::fs::create_dir(dir.path().join("out")).unwrap();
     let key = crate::fixtures().join("keys/test.key");
-    // `exec` keeps the shell's pid, so `$$` names the scratch files this build will use:
-    // `.<output>.partial-<pid>` for the archive and its signature, planted as links.
+    // `exec` keeps the shell's pid, so `$$` names the scratch files a pid-named build would
+    // use, `.<output>.partial-<pid>` for the archive and its signature, planted as links.
+    // Scratch names are random now: the links are never written through, and go as litter.
     let out = Command::new("sh")
         .arg("-c")
         .arg(

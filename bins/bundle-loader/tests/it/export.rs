@@ -119,8 +119,9 @@ fn a_symlink_planted_at_the_scratch_name_is_never_written_through() {
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim");
     std::fs::write(&victim, b"keep").unwrap();
-    // `exec` keeps the shell's pid, so `$$` names the scratch file this export will use:
-    // `.out.tar.partial-<pid>` beside the output, planted as a link to the victim.
+    // `exec` keeps the shell's pid, so `$$` names the scratch file a pid-named export would
+    // use, `.out.tar.partial-<pid>`, planted as a link to the victim. Scratch names are random
+    // now; the link is neither written through nor followed, and stays as it was.
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(r#"ln -s "$1" ".out.tar.partial-$$" && exec "$0" export "$2" --key "$3" -o out.tar --format oci-archive"#)
@@ -137,5 +138,8 @@ fn a_symlink_planted_at_the_scratch_name_is_never_written_through() {
     let mut names: Vec<_> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
+    let (planted, names): (Vec<_>, Vec<_>) = names.into_iter().partition(|n| n.starts_with(".out.tar.partial-"));
     assert_eq!(names, ["out.tar", "victim"]);
+    assert_eq!(planted.len(), 1, "{planted:?}");
+    assert_eq!(std::fs::read_link(dir.path().join(&planted[0])).unwrap(), victim);
 }

@@ -180,6 +180,31 @@ fn writes_are_refused_with_an_oci_error() {
 }
 
 #[test]
+fn a_cache_size_past_what_64_bits_count_is_refused_not_wrapped() {
+    let key = test_pub();
+    // 2^44 MiB is 2^64 bytes: shifted into bytes, it wrapped to a cache of 0 and served.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bundle-loader"))
+        .args(["serve", case("good").to_str().unwrap(), "--key", key.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--cache-mib", "17592186044416"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve took a cache of 2^64 bytes and ran");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--cache-mib") && stderr.contains("more bytes than 64 bits count"), "{stderr}");
+}
+
+#[test]
 fn serves_https_with_the_given_certificate() {
     let pki = tempfile::tempdir().unwrap();
     let (ca, cert, key) = genesis_testkit::test_pki(pki.path());
@@ -359,9 +384,11 @@ fn downloads_that_stop_reading_do_not_stall_other_clients() {
     raise_open_files_limit(2_100);
     let dir = tempfile::tempdir().unwrap();
     let (archive, layer, config) = bundle_with_big_layer(dir.path());
-    // More stalled downloads than the blocking pool has threads (512), all let in: what is
-    // tested is how a response waits for its client, not the connection limit.
-    let server = Server::start_with(&archive, None, &["--max-connections", "1000"], None);
+    // More stalled downloads than the blocking pool has threads (512), all let in (all from
+    // one address): what is tested is how a response waits for its client, not the
+    // connection limits.
+    let limits = ["--max-connections", "1000", "--max-connections-per-peer", "1000"];
+    let server = Server::start_with(&archive, None, &limits, None);
     let request = format!("GET /v2/demo/app/blobs/{layer} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     let stalled = stalled_downloads(server.port, &request, 520);
     let started = Instant::now();

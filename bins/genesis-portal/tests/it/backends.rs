@@ -312,3 +312,21 @@ fn a_plain_http_s3_endpoint_is_refused_without_s3_allow_http() {
         Some(format!("genesis-portal: network: this run contacts only {}", trap.url()).as_str())
     );
 }
+
+#[test]
+fn a_postgresql_server_across_a_network_without_verified_tls_is_refused_before_any_connection() {
+    // A name that resolves nowhere: had the portal tried to connect, it would fail on that.
+    let url = "postgres://u:s3cret@db.example.invalid/x?sslmode=require";
+    let portal = Portal::new(Backend { database_url: Some(url.to_owned()), ..Backend::default() });
+    let started = std::time::Instant::now();
+    let refused = portal.admin(&["org", "list"]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "a refused configuration is a usage error: {stderr}");
+    assert!(
+        stderr.contains("database postgres://u@db.example.invalid:5432/x: sslmode=require does not verify"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: pass --database-allow-insecure"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "refused only after {:?}", started.elapsed());
+}

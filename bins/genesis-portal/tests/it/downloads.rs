@@ -191,7 +191,8 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 
 #[test]
 fn fifty_concurrent_downloads_keep_server_memory_bounded() {
-    let (portal, key, files) = portal_with_payload();
+    // All fifty come from 127.0.0.1, exactly the default share of one peer: room for them all.
+    let (portal, key, files) = portal_with_payload_serving(&["--max-connections-per-peer", "100"]);
     let expected = sha256_hex(&files.path().join("payload.bin"));
     let url = format!("{}/v1/releases/genesis/0.1.0/artifacts/payload.bin", portal.url());
     let out = tempfile::tempdir().unwrap();
@@ -221,9 +222,11 @@ fn fifty_concurrent_downloads_keep_server_memory_bounded() {
 fn downloads_that_stop_reading_do_not_stall_other_clients() {
     // The portal inherits the limit: 1,000 connections and 1,000 responses at once.
     raise_open_files_limit(2_100);
-    // More stalled downloads than the blocking pool has threads (512), all let in: what is
-    // tested is how a response waits for its client, not the connection limit.
-    let (portal, key, _files) = portal_with_payload_serving(&["--max-connections", "1000"]);
+    // More stalled downloads than the blocking pool has threads (512), all let in (all from
+    // one address): what is tested is how a response waits for its client, not the
+    // connection limits.
+    let (portal, key, _files) =
+        portal_with_payload_serving(&["--max-connections", "1000", "--max-connections-per-peer", "1000"]);
     let auth = format!("Authorization: Bearer {key}");
     let request =
         format!("GET /v1/releases/genesis/0.1.0/artifacts/payload.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n\r\n");

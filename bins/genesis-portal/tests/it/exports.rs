@@ -1,8 +1,9 @@
 //! Export builds are bounded: one per organisation and release at a time, and none while its
 //! pack is kept, a per-organisation and a portal-wide limit answered 429, no scratch space
 //! left behind, packs deleted after their retention time (one that cannot be deleted holds up
-//! no other), no export pending forever after a portal was killed mid-build; and a release
-//! whose names a pack could not carry is never published.
+//! no other), no export pending forever after a portal was killed mid-build and none failed
+//! while its portal runs; and a release whose names a pack could not carry is never
+//! published.
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -181,6 +182,16 @@ fn entries(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
 }
 
+/// The serving portal's scratch directory: with its lock file, all there is in `scratch`.
+fn own_scratch(scratch: &Path) -> PathBuf {
+    let mut found = entries(scratch);
+    found.sort();
+    match found.as_slice() {
+        [dir, lock] if dir.starts_with("portal-") && *lock == format!("{dir}.lock") => scratch.join(dir),
+        other => panic!("more than the serving portal's scratch space: {other:?}"),
+    }
+}
+
 #[test]
 fn builds_leave_no_scratch_space_and_a_start_clears_what_a_stopped_portal_left() {
     let (mut portal, key, _files) = portal_with_release();
@@ -189,12 +200,13 @@ fn builds_leave_no_scratch_space_and_a_start_clears_what_a_stopped_portal_left()
     std::fs::create_dir_all(scratch.join(".tmpKILLED/in/.unpacked/demo-0.1.0.tar.zst/oci")).unwrap();
     std::fs::write(scratch.join(".tmpKILLED/in/demo-0.1.0.tar.zst"), b"partial").unwrap();
     portal.serve();
-    assert_eq!(entries(&scratch), Vec::<String>::new(), "left from before the start");
+    let own = own_scratch(&scratch);
+    assert_eq!(entries(&own), Vec::<String>::new(), "left from before the start");
 
     let url = portal.url();
     let (_, _, built) = request_export(&url, &key, "genesis");
     assert_eq!(wait_for_export(&portal, &key, built["exportId"].as_str().unwrap())["status"], "ready");
-    assert_eq!(entries(&scratch), Vec::<String>::new(), "after a build");
+    assert_eq!((own_scratch(&scratch), entries(&own)), (own.clone(), Vec::new()), "after a build");
 
     // A build that fails (the stored bundle no longer verifies) leaves nothing either. It is
     // another organisation's: acme's requests are answered with its ready pack.
@@ -204,7 +216,7 @@ fn builds_leave_no_scratch_space_and_a_start_clears_what_a_stopped_portal_left()
     let (_, _, failing) = request_export(&url, &beta, "genesis");
     let failed = wait_for_export(&portal, &beta, failing["exportId"].as_str().unwrap());
     assert_eq!(failed["status"], "failed", "{failed}");
-    assert_eq!(entries(&scratch), Vec::<String>::new(), "after a failed build");
+    assert_eq!((own_scratch(&scratch), entries(&own)), (own.clone(), Vec::new()), "after a failed build");
 }
 
 #[test]
@@ -299,6 +311,27 @@ fn an_export_left_pending_by_a_killed_portal_is_failed_when_it_starts_again() {
     assert_eq!(after["status"], "failed", "{after}");
     assert!(after["error"].as_str().unwrap().contains("the portal stopped during the build"), "{after}");
     assert!(after["expires"].as_str().is_some_and(|t| t.ends_with('Z')), "it expires as any finished export: {after}");
+}
+
+#[test]
+fn a_portal_starting_on_the_same_database_leaves_another_portal_s_build_running() {
+    let (mut portal, key, _files) = portal_with_release();
+    let held = Held::new(&portal, "genesis");
+    portal.serve();
+    let (code, _, started) = request_export(&portal.url(), &key, "genesis");
+    assert_eq!(code, 202, "{started}");
+    let id = started["exportId"].as_str().unwrap().to_owned();
+
+    // A second portal, with a data directory of its own, on the first one's database: what
+    // portals sharing PostgreSQL are.
+    let database = format!("sqlite://{}?mode=rwc", portal.dir.path().join("data/portal.db").display());
+    let mut other = Portal::new(Backend { database_url: Some(database), ..Backend::default() });
+    other.serve();
+    let (code, after) = export_status(&portal, &key, &id);
+    assert_eq!((code, after["status"].as_str()), (200, Some("pending")), "{after}");
+
+    held.release();
+    assert_eq!(wait_for_export(&portal, &key, &id)["status"], "ready");
 }
 
 #[test]

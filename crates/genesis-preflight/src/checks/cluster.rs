@@ -3,7 +3,7 @@
 use genesis_kube::Cluster;
 
 use super::bounded;
-use crate::Check;
+use crate::{Check, Remedy};
 
 /// cert-manager's CRDs, the ones an install's Certificates and Issuers need.
 const CERT_MANAGER_CRDS: &[&str] =
@@ -16,7 +16,7 @@ pub async fn cert_manager(kubeconfig: Option<&std::path::Path>) -> Check {
     bounded(name, "check the API server address and credentials", async {
         let cluster = match Cluster::connect(kubeconfig).await {
             Ok(c) => c,
-            Err(e) => return Check::fail(name, e.to_string(), "pass --kubeconfig or set KUBECONFIG"),
+            Err(e) => return Check::fail(name, e.to_string(), Remedy::ClusterCredentials),
         };
         let mut missing = Vec::new();
         for crd in CERT_MANAGER_CRDS {

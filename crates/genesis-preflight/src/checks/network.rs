@@ -37,9 +37,12 @@ pub async fn dns(host: &str) -> Check {
 pub async fn tls(t: &TlsCheck) -> Check {
     let name = format!("tls {}", t.endpoint);
     let ca = t.ca.display().to_string();
-    let roots = match read_roots(&t.ca) {
+    let roots = match genesis_http::root_store(Some(t.ca.as_path())) {
         Ok(r) => r,
-        Err(e) => return Check::fail(&name, format!("CA bundle {ca}: {e}"), "point tls[].ca at a PEM CA bundle"),
+        Err(e) => {
+            let problem = ca_problem(&e);
+            return Check::fail(&name, format!("CA bundle {ca}: {problem}"), "point tls[].ca at a PEM CA bundle");
+        }
     };
     let host = t.endpoint.rsplit_once(':').map_or(t.endpoint.as_str(), |(h, _)| h).trim_matches(['[', ']']);
     let Ok(server_name) = ServerName::try_from(host.to_owned()) else {
@@ -49,11 +52,7 @@ pub async fn tls(t: &TlsCheck) -> Check {
             "write the endpoint as host:port",
         );
     };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = genesis_http::tls_config(roots).expect("ring supports the default protocol versions");
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     bounded(&name, "start the endpoint, or correct tls[].endpoint", async {
         let tcp = match TcpStream::connect(&t.endpoint).await {
@@ -89,16 +88,14 @@ pub async fn tls(t: &TlsCheck) -> Check {
     .await
 }
 
-fn read_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, String> {
-    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-        roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+/// What is wrong with a CA bundle, without its name (the check's detail names it).
+fn ca_problem(e: &genesis_http::TlsError) -> String {
+    match e {
+        genesis_http::TlsError::CaBundle { source, .. } => source.to_string(),
+        genesis_http::TlsError::BadRoot { source, .. } => source.to_string(),
+        genesis_http::TlsError::NoRoots { .. } => "no certificate in it".to_owned(),
+        other => other.to_string(),
     }
-    if roots.is_empty() {
-        return Err("no certificate in it".into());
-    }
-    Ok(roots)
 }
 
 /// A failed handshake, with the cause an operator can act on.

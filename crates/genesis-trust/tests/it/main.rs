@@ -5,6 +5,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod attestations;
+mod blob;
 mod fixtures;
 mod fuzz;
 mod interop;

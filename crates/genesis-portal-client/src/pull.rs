@@ -1,0 +1,270 @@
+//! The gap-host's use cases over the [`PortalClient`]: a release pulled into a folder, a
+//! bootstrap pack exported and downloaded with its `.sha256`, the license file fetched. One
+//! entry point each, so that an embedder and `genesis pull / export-pack / license fetch`
+//! take the same steps; progress goes to a [`PullProgress`] and what was done comes back as a
+//! value for the caller to render.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use genesis_bundle::ProgressCounter;
+use genesis_bundle::scratch::atomic_write;
+
+use crate::client::{Downloaded, PortalClient, PortalError, Result, io};
+use crate::protocol::{Artifact, ArtifactKind, ExportRequest, ExportStatus, ReleaseDetail};
+
+/// What a pull tells its caller while it downloads, for a display: the library prints
+/// nothing. Every method does nothing unless implemented; `()` shows nothing at all.
+pub trait PullProgress: Sync {
+    /// The downloads start. `_bytes` counts the bytes in place, out of the total of every
+    /// file (set before this call).
+    fn downloads_started(&self, _bytes: ProgressCounter) {}
+    /// They ended, whatever their outcome.
+    fn downloads_ended(&self) {}
+}
+
+impl PullProgress for () {}
+
+/// A release pulled into a folder ([`PortalClient::pull_release`]).
+#[derive(Debug, Clone)]
+pub struct PulledRelease {
+    /// The release as the portal published it.
+    pub release: ReleaseDetail,
+    /// Each of its files, in the release's order.
+    pub files: Vec<PulledFile>,
+}
+
+/// One file of a pulled release.
+#[derive(Debug, Clone)]
+pub struct PulledFile {
+    /// The file as the portal published it.
+    pub artifact: Artifact,
+    /// Where it is now.
+    pub path: PathBuf,
+    /// Whether it was fetched, resumed or already there.
+    pub outcome: Downloaded,
+}
+
+/// A bootstrap pack exported and downloaded ([`PortalClient::export_pack`]).
+#[derive(Debug, Clone)]
+pub struct ExportedPack {
+    /// The export as the portal reported it when ready.
+    pub status: ExportStatus,
+    /// The pack as published.
+    pub pack: Artifact,
+    /// Where the pack is now.
+    pub path: PathBuf,
+    /// Its `sha256sum -c` sidecar, beside it.
+    pub sha256_file: PathBuf,
+}
+
+impl PortalClient {
+    /// Pulls every file of release `version` (of `product`, or of the one entitled product
+    /// that has that version) into `dir`, created when missing: each one
+    /// [`PortalClient::download`]ed (hashed while it streams, resumed after an interruption,
+    /// renamed into place only when its SHA-256 matches), then each bundle's `.sha256` sidecar
+    /// checked against the digest the portal published, so that a release whose metadata and
+    /// sidecars disagree is not handed on.
+    pub async fn pull_release(
+        &self,
+        version: &str,
+        product: Option<&str>,
+        dir: &Path,
+        progress: &dyn PullProgress,
+    ) -> Result<PulledRelease> {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        let release = self.release(version, product).await?;
+        let bytes = ProgressCounter::default();
+        bytes.set_total(release.artifacts.iter().map(|a| a.size).sum());
+        progress.downloads_started(bytes.clone());
+        let files = self.download_each(&release.artifacts, dir, &bytes).await;
+        progress.downloads_ended();
+        let files = files?;
+        check_sha256_sidecars(dir, &release.artifacts)?;
+        Ok(PulledRelease { release, files })
+    }
+
+    /// Downloads `artifacts` into `dir` one after the other; a failure names the file.
+    async fn download_each(
+        &self,
+        artifacts: &[Artifact],
+        dir: &Path,
+        bytes: &ProgressCounter,
+    ) -> Result<Vec<PulledFile>> {
+        let mut files = Vec::with_capacity(artifacts.len());
+        for artifact in artifacts {
+            let outcome = self
+                .download(artifact, dir, bytes)
+                .await
+                .map_err(|e| PortalError::Download { name: artifact.name.clone(), source: Box::new(e) })?;
+            files.push(PulledFile { artifact: artifact.clone(), path: dir.join(&artifact.name), outcome });
+        }
+        Ok(files)
+    }
+
+    /// Has the portal stage the bootstrap pack (seed 003) that `request` names, polls it every
+    /// `poll_interval` for at most `timeout`, downloads it into `dir` (created when missing)
+    /// like [`PortalClient::pull_release`] does a file, and writes its `sha256sum -c` sidecar
+    /// beside it.
+    pub async fn export_pack(
+        &self,
+        request: &ExportRequest,
+        dir: &Path,
+        poll_interval: Duration,
+        timeout: Duration,
+        progress: &dyn PullProgress,
+    ) -> Result<ExportedPack> {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        let started = self.start_export(request).await?;
+        let (status, pack) = self.wait_for_export(&started.export_id, poll_interval, timeout).await?;
+        let bytes = ProgressCounter::default();
+        bytes.set_total(pack.size);
+        progress.downloads_started(bytes.clone());
+        let downloaded = self.download(&pack, dir, &bytes).await;
+        progress.downloads_ended();
+        downloaded?;
+        let path = dir.join(&pack.name);
+        // The output folder may be shared: written through a scratch file of this run and
+        // renamed, the sidecar never follows a symlink planted at its name to another file.
+        let sha256_file = dir.join(format!("{}.sha256", pack.name));
+        atomic_write(&sha256_file, format!("{}  {}\n", pack.sha256.hex(), pack.name).as_bytes())
+            .map_err(io("writing", &sha256_file))?;
+        Ok(ExportedPack { status, pack, path, sha256_file })
+    }
+
+    /// Fetches the signed offline license file of the key's organisation
+    /// ([`PortalClient::license_file`]) and writes it to `path`, replacing the file there
+    /// whole and never writing through a symlink planted at the name.
+    pub async fn fetch_license_to(&self, path: &Path) -> Result<()> {
+        let bytes = self.license_file().await?;
+        atomic_write(path, &bytes).map_err(io("writing", path))
+    }
+}
+
+/// Checks that each bundle's `.sha256` sidecar in `dir`, when there, names the digest the
+/// portal published for the bundle.
+fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
+    for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
+        let sidecar = dir.join(format!("{}.sha256", bundle.name));
+        // A regular file only, and a `sha256sum` line's worth of it: a FIFO or a device at
+        // the name would hold or flood the pull.
+        let Ok(file) = genesis_bundle::digest_io::open_regular(&sidecar) else { continue };
+        let mut text = String::new();
+        if std::io::Read::read_to_string(&mut std::io::Read::take(file, 64 << 10), &mut text).is_err() {
+            continue;
+        }
+        let claimed = text.split_whitespace().next().unwrap_or_default();
+        if claimed != bundle.sha256.hex() {
+            return Err(PortalError::SidecarMismatch {
+                sidecar,
+                published: bundle.sha256.clone(),
+                claimed: claimed.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use genesis_testkit::http::{StandIn, respond, runtime};
+
+    use super::*;
+    use crate::protocol::API;
+
+    const BUNDLE: &[u8] = b"not really a bundle, but bytes with a digest";
+
+    /// What a pull told its display.
+    #[derive(Default)]
+    struct Recorded {
+        events: Mutex<Vec<&'static str>>,
+        bytes: Mutex<Option<ProgressCounter>>,
+    }
+
+    impl PullProgress for Recorded {
+        fn downloads_started(&self, bytes: ProgressCounter) {
+            self.events.lock().unwrap().push("started");
+            *self.bytes.lock().unwrap() = Some(bytes);
+        }
+
+        fn downloads_ended(&self) {
+            self.events.lock().unwrap().push("ended");
+        }
+    }
+
+    fn artifact(name: &str, bytes: &[u8]) -> Artifact {
+        Artifact {
+            name: name.to_owned(),
+            kind: ArtifactKind::of(name),
+            size: bytes.len() as u64,
+            sha256: genesis_bundle::sha256(bytes),
+            download_uri: format!("{API}/releases/genesis/1.0.0/artifacts/{name}"),
+        }
+    }
+
+    /// A portal stand-in serving release genesis 1.0.0: a bundle and its `.sha256` sidecar,
+    /// whose text is `sidecar`.
+    fn portal_of_release(sidecar: String) -> (StandIn, Vec<Artifact>) {
+        let files = [("demo-1.0.0.tar.zst", BUNDLE.to_vec()), ("demo-1.0.0.tar.zst.sha256", sidecar.into_bytes())];
+        let artifacts: Vec<_> = files.iter().map(|(name, bytes)| artifact(name, bytes)).collect();
+        let release = ReleaseDetail {
+            product: "genesis".into(),
+            version: "1.0.0".into(),
+            published: "2025-01-01T00:00:00Z".into(),
+            signer: "SHA256:test".into(),
+            artifacts: artifacts.clone(),
+        };
+        let detail = serde_json::to_vec(&release).unwrap();
+        let portal = StandIn::start(move |request, conn| {
+            if request.target == format!("{API}/releases/genesis/1.0.0") {
+                return respond(conn, "200 OK", &[("Content-Type", "application/json")], &detail);
+            }
+            match files.iter().find(|(name, _)| request.target.ends_with(&format!("/artifacts/{name}"))) {
+                Some((_, bytes)) => respond(conn, "200 OK", &[], bytes),
+                None => respond(conn, "404 Not Found", &[], b"{\"message\":\"no such file\"}"),
+            }
+        });
+        (portal, artifacts)
+    }
+
+    fn client_of(portal: &StandIn) -> PortalClient {
+        PortalClient::new(&portal.url(), "sk_test_key", None, false).unwrap()
+    }
+
+    #[test]
+    fn a_release_is_pulled_whole_with_its_progress_reported_then_found_in_place() {
+        let sidecar = format!("{}  demo-1.0.0.tar.zst\n", genesis_bundle::sha256(BUNDLE).hex());
+        let (portal, artifacts) = portal_of_release(sidecar);
+        let client = client_of(&portal);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("pulled");
+        let runtime = runtime();
+        let progress = Recorded::default();
+        let pulled = runtime.block_on(client.pull_release("1.0.0", Some("genesis"), &out, &progress)).unwrap();
+        assert_eq!(pulled.release.artifacts, artifacts);
+        for (file, artifact) in pulled.files.iter().zip(&artifacts) {
+            assert_eq!(file.artifact, *artifact);
+            assert_eq!(file.outcome, Downloaded::Fetched { resumed_from: 0 });
+            assert_eq!(genesis_bundle::digest_io::sha256_file(&file.path).unwrap().digest(), artifact.sha256);
+        }
+        assert_eq!(*progress.events.lock().unwrap(), ["started", "ended"]);
+        let bytes = progress.bytes.lock().unwrap().clone().unwrap();
+        let total: u64 = artifacts.iter().map(|a| a.size).sum();
+        assert_eq!((bytes.done(), bytes.total()), (total, total), "every byte counted, out of the release's size");
+
+        let again = runtime.block_on(client.pull_release("1.0.0", Some("genesis"), &out, &())).unwrap();
+        assert!(again.files.iter().all(|f| f.outcome == Downloaded::AlreadyPresent), "{:?}", again.files);
+    }
+
+    #[test]
+    fn a_bundle_whose_sidecar_names_another_digest_is_not_handed_on() {
+        let (portal, _) = portal_of_release(format!("{}  demo-1.0.0.tar.zst\n", "0".repeat(64)));
+        let dir = tempfile::tempdir().unwrap();
+        let pulled = runtime().block_on(client_of(&portal).pull_release("1.0.0", Some("genesis"), dir.path(), &()));
+        let error = pulled.unwrap_err();
+        assert!(matches!(error, PortalError::SidecarMismatch { .. }), "{error}");
+        assert!(error.to_string().contains("demo-1.0.0.tar.zst.sha256: the download does not match"), "{error}");
+    }
+}
