@@ -191,7 +191,16 @@ impl LoadPlan {
         let (index, images) = plan_all(bundle, destination)?;
         let pairs: BTreeSet<(String, Digest)> = blob_pairs(&images).collect();
         let answers = futures_util::stream::iter(pairs.into_iter().map(|(repo, digest)| async move {
-            let has = registry.has_blob(&repo, &digest).await?;
+            let has = match registry.has_blob(&repo, &digest).await {
+                // A presence check is only a shortcut: a registry that cannot say (a blob a
+                // crash left half-stored answers 500 to HEAD) gets the verified blob again,
+                // and its upload says whether the registry can take it.
+                Err(RegistryError::Status { status, .. }) if status >= 500 => {
+                    tracing::warn!(%repo, %digest, status, "the registry could not say whether it has this blob; uploading it");
+                    false
+                }
+                answer => answer?,
+            };
             Ok::<_, RegistryError>(has.then_some((repo, digest)))
         }))
         .buffer_unordered(8)

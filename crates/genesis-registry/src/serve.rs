@@ -217,7 +217,8 @@ impl Served {
     /// archive, read through a cache of up to `frame_cache` bytes of decompressed frames),
     /// referrers (manifests with a `subject`). Besides the cache, the responses in progress
     /// hold at most 256 MiB of decompressed frames, one frame each at most: past it, a
-    /// response waits for its next frame until another response releases one.
+    /// response waits for its next frame until another response releases one, or, after a
+    /// second, takes over the frame of one whose client has stopped reading ([`FrameMemory`]).
     pub fn new(bundle: &CheckedBundle, frame_cache: u64) -> Result<Served> {
         let index = bundle.archive_index(&Default::default())?.pinned(bundle.stamp()).with_frame_cache(frame_cache);
         let mut repositories = BTreeMap::<String, Repository>::new();
@@ -309,7 +310,9 @@ pub async fn respond(served: &Arc<Served>, req: &Request<RequestBody>) -> Respon
         },
         Route::Manifest(name, reference) => manifest(served, &name, &reference),
         Route::Referrers(name, digest) => referrers(served, &name, &digest, req.uri().query()),
-        Route::Blob(name, digest) => blob(served, &name, &digest, req.headers().get(header::RANGE), head),
+        Route::Blob(name, digest) => {
+            blob(served, &name, &digest, req.headers().get(header::RANGE), head, req.extensions().get::<Client>())
+        }
         Route::Unknown => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint"),
     };
     response.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
@@ -378,7 +381,14 @@ fn artifact_type_filter(query: Option<&str>) -> Option<String> {
     Some(percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
 }
 
-fn blob(served: &Served, name: &str, digest: &str, range: Option<&HeaderValue>, head: bool) -> Response<Body> {
+fn blob(
+    served: &Served,
+    name: &str,
+    digest: &str,
+    range: Option<&HeaderValue>,
+    head: bool,
+    client: Option<&Client>,
+) -> Response<Body> {
     let Some(repo) = served.repositories.get(name) else {
         return error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "repository name not known to registry");
     };
@@ -402,7 +412,7 @@ fn blob(served: &Served, name: &str, digest: &str, range: Option<&HeaderValue>, 
         },
         None => (StatusCode::OK, 0, size),
     };
-    let body = if head { empty() } else { stream_range(source, start, len, served.memory.clone()) };
+    let body = if head { empty() } else { stream_range(source, start, len, served.memory.clone(), client.cloned()) };
     let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -429,23 +439,88 @@ const FRAME_MEMORY: u64 = 256 << 20;
 /// instead of holding more. A frame several responses share counts once for each, so the
 /// budget bounds what clients can make the server hold whoever decompressed it; the frame
 /// cache has its own budget beside this one.
+///
+/// Clients that stop reading would hold the budget until the idle timeout, so, as for a
+/// place among the responses in progress, a response that has waited [`QUIET`] makes room,
+/// every [`QUIET`] until it has its frame: it closes a connection (not its own) holding frame
+/// memory whose responses have waited on their client for [`QUIET`]
+/// ([`Connections::make_room_for_frames`]). Memory that clients release by reading is taken
+/// in turn; memory taken back from a connection closed goes to the response that began
+/// waiting last, so that a newcomer does not wait behind every stalled download of a flood
+/// while they are found out, a budget's worth a second.
 #[derive(Clone)]
 struct FrameMemory {
     free_kib: Arc<Semaphore>,
     total_kib: u32,
+    /// Responses that have waited [`QUIET`], in the order they began waiting.
+    heirs: Arc<Mutex<Vec<Heir>>>,
 }
+
+/// Where the frame memory a connection closed to make room held goes once released: to a
+/// response waiting for frame memory.
+type Heir = tokio::sync::mpsc::UnboundedSender<OwnedSemaphorePermit>;
 
 impl FrameMemory {
     fn new(bytes: u64) -> FrameMemory {
         let total_kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
-        FrameMemory { free_kib: Arc::new(Semaphore::new(total_kib as usize)), total_kib }
+        FrameMemory { free_kib: Arc::new(Semaphore::new(total_kib as usize)), total_kib, heirs: Arc::default() }
     }
 
-    /// Reserves `bytes` of frame once they are free. A frame larger than the whole budget
-    /// takes all of it, so that every frame is served in turn.
-    async fn reserve(&self, bytes: u32) -> OwnedSemaphorePermit {
+    /// Reserves `bytes` of frame for a response of `client` once they are free, making room
+    /// for them after [`QUIET`] (a stream alone, with no `client`, waits). A frame larger
+    /// than the whole budget takes all of it, so that every frame is served in turn.
+    async fn reserve(&self, bytes: u32, client: Option<&Client>) -> Reserved {
         let kib = bytes.div_ceil(1024).min(self.total_kib);
-        Arc::clone(&self.free_kib).acquire_many_owned(kib).await.expect("the semaphore is never closed")
+        let acquire =
+            async { Arc::clone(&self.free_kib).acquire_many_owned(kib).await.expect("the semaphore is never closed") };
+        let permit = match client {
+            Some(client) => self.acquire_making_room(kib, acquire, client).await,
+            None => acquire.await,
+        };
+        Reserved::new(permit, client.map(|c| Arc::clone(&c.conn)))
+    }
+
+    /// `kib` from `acquire`, in turn; or, once it has waited [`QUIET`], listed as an heir and
+    /// making room every [`QUIET`], from connections closed to make room for the newest heir.
+    async fn acquire_making_room(
+        &self,
+        kib: u32,
+        acquire: impl Future<Output = OwnedSemaphorePermit>,
+        client: &Client,
+    ) -> OwnedSemaphorePermit {
+        let mut acquire = std::pin::pin!(acquire);
+        if let Ok(permit) = tokio::time::timeout(QUIET, &mut acquire).await {
+            return permit;
+        }
+        let (heir, mut inherited) = tokio::sync::mpsc::unbounded_channel();
+        let _listed = Listed::new(&self.heirs, heir);
+        let mut taken_over: Option<OwnedSemaphorePermit> = None;
+        let mut room = tokio::time::interval(QUIET);
+        loop {
+            tokio::select! {
+                permit = &mut acquire => return permit,
+                Some(permit) = inherited.recv() => {
+                    let mut held = match taken_over.take() {
+                        Some(mut held) => {
+                            held.merge(permit);
+                            held
+                        }
+                        None => permit,
+                    };
+                    if let Some(excess) = held.num_permits().checked_sub(kib as usize) {
+                        drop(held.split(excess)); // back to the budget
+                        return held;
+                    }
+                    taken_over = Some(held);
+                }
+                _ = room.tick() => {
+                    let newest = self.heirs.lock().expect("not poisoned").last().cloned();
+                    if let Some(newest) = newest {
+                        client.connections.make_room_for_frames(&client.conn, newest);
+                    }
+                }
+            }
+        }
     }
 
     /// Bytes reserved now.
@@ -456,11 +531,58 @@ impl FrameMemory {
     }
 }
 
+/// A response listed among the heirs of [`FrameMemory`] until dropped.
+struct Listed<'a> {
+    heirs: &'a Mutex<Vec<Heir>>,
+    heir: Heir,
+}
+
+impl<'a> Listed<'a> {
+    fn new(heirs: &'a Mutex<Vec<Heir>>, heir: Heir) -> Listed<'a> {
+        heirs.lock().expect("not poisoned").push(heir.clone());
+        Listed { heirs, heir }
+    }
+}
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        self.heirs.lock().expect("not poisoned").retain(|h| !h.same_channel(&self.heir));
+    }
+}
+
+/// Frame memory a response holds, counted on its connection: released when dropped, or handed
+/// to the heir named when the connection was closed to make room.
+struct Reserved {
+    permit: Option<OwnedSemaphorePermit>,
+    holder: Option<Arc<Conn>>,
+}
+
+impl Reserved {
+    fn new(permit: OwnedSemaphorePermit, holder: Option<Arc<Conn>>) -> Reserved {
+        if let Some(conn) = &holder {
+            conn.frames_held.fetch_add(1, Ordering::SeqCst);
+        }
+        Reserved { permit: Some(permit), holder }
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        let Some(conn) = &self.holder else { return };
+        conn.frames_held.fetch_sub(1, Ordering::SeqCst);
+        let heir = conn.frames_heir.lock().expect("not poisoned").clone();
+        if let (Some(heir), Some(permit)) = (heir, self.permit.take()) {
+            // An heir that has stopped waiting hands it back, dropped: released.
+            let _ = heir.send(permit);
+        }
+    }
+}
+
 /// A decompressed frame shared with the archive's cache, sent as it is, with the memory
 /// reserved for it: released, and `_gone` closed, when the last of its pieces is dropped.
 struct SharedFrame {
     frame: Arc<Vec<u8>>,
-    _reserved: OwnedSemaphorePermit,
+    _reserved: Reserved,
     _gone: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -471,17 +593,18 @@ impl AsRef<[u8]> for SharedFrame {
 }
 
 /// Streams `len` bytes from `start` of a blob, decompressed frame by frame and sent without
-/// copying, within `memory`. Each frame is decompressed in a short call on the blocking pool
+/// copying, within `memory` (making room in it for a response of `client`, see
+/// [`FrameMemory`]). Each frame is decompressed in a short call on the blocking pool
 /// and handed to the response by an async task: a client that stops reading holds that task
 /// and one frame, never a blocking thread, so slow readers cannot starve the pool every other
 /// response needs. The bundle was hashed in full when the server started; from then on its
 /// stamp is checked when a blob is opened and before its last bytes go out
 /// ([`ArchiveIndex::pinned`]), and zstd checks each frame's content checksum, so a file
 /// changed or damaged since ends the response with an error instead of serving it.
-fn stream_range(source: ArchiveRange, start: u64, len: u64, memory: FrameMemory) -> Body {
+fn stream_range(source: ArchiveRange, start: u64, len: u64, memory: FrameMemory, client: Option<Client>) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(2);
     tokio::spawn(async move {
-        if let Err(e) = send_frames(source, start, len, &memory, &tx).await {
+        if let Err(e) = send_frames(source, start, len, &memory, client.as_ref(), &tx).await {
             tracing::error!(error = %e, "reading a blob from the bundle failed; aborting the response");
             let _ = tx.send(Err(e)).await;
         }
@@ -498,12 +621,13 @@ async fn send_frames(
     start: u64,
     len: u64,
     memory: &FrameMemory,
+    client: Option<&Client>,
     tx: &tokio::sync::mpsc::Sender<io::Result<Bytes>>,
 ) -> io::Result<()> {
     let mut frames = on_blocking_pool(move || source.frames_at(start, len)).await?;
     while let Some(frame_len) = frames.next_frame_len() {
         let reserved = tokio::select! {
-            reserved = memory.reserve(frame_len) => reserved,
+            reserved = memory.reserve(frame_len, client) => reserved,
             () = tx.closed() => return Ok(()), // the client has gone
         };
         let (rest, next) = on_blocking_pool(move || {
@@ -757,8 +881,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// server does not. Past the responses allowed, the
 /// same holds of a connection's responses, counting only their own steps from the place each
 /// took (not requests received, waiting for a place, or ended): asking for more does not make
-/// up for responses a client does not take. Among those waiting, a connection of the peer
-/// holding the most connections goes first.
+/// up for responses a client does not take; and so past the frame memory a service's
+/// responses share, among connections holding some (`FrameMemory`). Among those waiting, a
+/// connection of the peer holding the most connections goes first.
 ///
 /// **One peer cannot lock the others out.** A peer is an IPv4 address or an IPv6 /64, and
 /// holds at most [`ServerLimits::max_connections_per_peer`] connections: past it, its
@@ -913,6 +1038,24 @@ impl Connections {
         if closed {
             self.note(Turned::Evicted);
         }
+    }
+
+    /// Closes the connection [`victim`] chooses by its responses among those holding frame
+    /// memory but `own` (a response waiting on its own client just waits), naming `heir` as
+    /// where that memory goes once released; the frame memory's `make_room(true)`.
+    fn make_room_for_frames(&self, own: &Conn, heir: Heir) {
+        let mut open = self.open.lock().expect("not poisoned");
+        let now = self.now_ms();
+        let holding: Vec<Standing> = open
+            .values()
+            .filter(|c| c.id != own.id && c.frames_held.load(Ordering::SeqCst) > 0)
+            .map(|c| c.standing(now))
+            .collect();
+        let Some(id) = victim(&holding, true) else { return };
+        *open[&id].frames_heir.lock().expect("not poisoned") = Some(heir);
+        close(&mut open, id);
+        drop(open);
+        self.note(Turned::Evicted);
     }
 
     /// A place among the responses in progress: at once when one is free; else, after
@@ -1146,6 +1289,11 @@ struct Conn {
     /// the client is not taking what it has been sent (say a response that sends its next
     /// frame once the last has gone out).
     write_held_up: AtomicBool,
+    /// Frames its responses hold reserved in the frame memory ([`Reserved`]).
+    frames_held: AtomicUsize,
+    /// Where that memory goes once released, when the connection was closed to make room
+    /// for a response waiting for frame memory.
+    frames_heir: Mutex<Option<Heir>>,
     /// Notified when the connection is closed to make room.
     evicted: tokio::sync::Notify,
 }
@@ -1163,6 +1311,8 @@ impl Conn {
             working: AtomicUsize::new(0),
             awaiting_body: AtomicUsize::new(0),
             write_held_up: AtomicBool::new(false),
+            frames_held: AtomicUsize::new(0),
+            frames_heir: Mutex::new(None),
             evicted: tokio::sync::Notify::new(),
         }
     }
@@ -1304,6 +1454,15 @@ struct Slot {
     _responding: Responding,
 }
 
+/// The connection a request came on, with the server's connections: what its response needs
+/// to make room for itself in the frame memory ([`FrameMemory::reserve`]). [`Counting`] gives
+/// it to each request as an extension.
+#[derive(Clone)]
+struct Client {
+    conn: Arc<Conn>,
+    connections: Arc<Connections>,
+}
+
 /// The service of one connection: each request's body is read as a [`RequestBody`], and each
 /// request is counted on the connection while its response lasts, and takes a place among
 /// the responses in progress ([`ServerLimits::max_streams`]) or is answered 503.
@@ -1328,7 +1487,9 @@ where
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let request = self.conn.begin_request();
         let deadline = deadline_after(Instant::now(), self.body_read_timeout);
-        let req = req.map(|body| RequestBody::new(body, Arc::clone(&self.conn), deadline));
+        let mut req = req.map(|body| RequestBody::new(body, Arc::clone(&self.conn), deadline));
+        req.extensions_mut()
+            .insert(Client { conn: Arc::clone(&self.conn), connections: Arc::clone(&self.connections) });
         Box::pin(counted(Arc::clone(&self.inner), Arc::clone(&self.connections), req, request))
     }
 }
@@ -2349,7 +2510,7 @@ mod tests {
         let memory = FrameMemory::new(frame);
         // Three downloads, each from another frame, none read past its first piece.
         let mut downloads: Vec<Body> =
-            (0..3).map(|i| stream_range(blob.clone(), i * frame, frame, memory.clone())).collect();
+            (0..3).map(|i| stream_range(blob.clone(), i * frame, frame, memory.clone(), None)).collect();
         let started = first_to_start(&mut downloads).await;
         let holder = downloads.swap_remove(started);
         for waiting in &mut downloads {
@@ -2368,7 +2529,7 @@ mod tests {
         let blob = three_frames(dir.path());
         let frame = genesis_bundle::FRAME_SIZE as u64;
         let memory = FrameMemory::new(3 * frame);
-        let mut download = stream_range(blob, 0, 3 * frame, memory.clone());
+        let mut download = stream_range(blob, 0, 3 * frame, memory.clone(), None);
         // Pieces taken and kept, as the protocol keeps them until they are written out, until
         // no more come.
         let data = |piece: Option<io::Result<Frame<Bytes>>>| piece.expect("a piece").expect("read").into_data();
@@ -2383,5 +2544,53 @@ mod tests {
         kept.clear();
         let next = tokio::time::timeout(Duration::from_secs(5), download.frame()).await;
         assert!(matches!(next, Ok(Some(Ok(_)))), "the next frame comes once they are gone: {next:?}");
+    }
+
+    #[tokio::test]
+    async fn a_download_holding_the_frame_memory_whose_client_stopped_reading_is_closed_for_one_waiting_for_it() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let blob = three_frames(dir.path());
+        let (frame, size) = (genesis_bundle::FRAME_SIZE as u64, 3 * genesis_bundle::FRAME_SIZE);
+        // Room for one frame: a download that holds one holds all of it.
+        let memory = FrameMemory::new(frame);
+        let (listener, addr) = listen().await;
+        let served = memory.clone();
+        tokio::spawn(accept_loop(listener, None, ServerLimits::default(), move |_peer| {
+            let (blob, memory) = (blob.clone(), served.clone());
+            hyper::service::service_fn(move |req: Request<RequestBody>| {
+                let client = req.extensions().get::<Client>().cloned();
+                let mut r = Response::new(stream_range(blob.clone(), 0, size as u64, memory.clone(), client));
+                r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+                async move { Ok::<_, Infallible>(r) }
+            })
+        }));
+        // A client that takes the head of its answer, then nothing: with a small receive
+        // buffer, its download soon holds a frame it cannot send.
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("a small receive buffer");
+        let mut stalled = socket.connect(addr).await.expect("connect");
+        stalled.write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n").await.expect("write");
+        let mut status = [0u8; 12];
+        tokio::time::timeout(Duration::from_secs(5), stalled.read_exact(&mut status))
+            .await
+            .expect("a response begins")
+            .expect("read");
+        assert_eq!(&status, b"HTTP/1.1 200");
+        let started = std::time::Instant::now();
+        while memory.held() < frame {
+            assert!(started.elapsed() < Duration::from_secs(5), "the stalled download holds no frame");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Another download waits for the frame memory, then takes it over.
+        let mut waiting = TcpStream::connect(addr).await.expect("connect");
+        waiting.write_all(GET).await.expect("write");
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), waiting.read_to_end(&mut answer))
+            .await
+            .expect("the waiting download completes within 10 s")
+            .expect("read");
+        let body = answer.windows(4).position(|w| w == b"\r\n\r\n").map(|head| answer.len() - head - 4);
+        assert_eq!(body, Some(size), "the waiting download is served whole");
+        assert!(closed_within(&mut stalled, Duration::from_secs(1)).await, "the stalled download made room");
     }
 }
