@@ -23,7 +23,7 @@ const FORBIDDEN: &[&str] = &[
 ];
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = crate::cargo();
     let mut failures = Vec::new();
     for krate in OFFLINE {
         let out = Command::new(&cargo)

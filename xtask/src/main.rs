@@ -42,11 +42,16 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_owned()
 }
 
+/// The cargo that runs this task (`$CARGO`), else `cargo` from the PATH.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
 /// Builds exactly what `cargo build --release --workspace` builds and returns the folder of
 /// the release binaries. Every task that runs the binaries builds them this way: a `-p` list
 /// would unify features differently and compile the dependencies a second time.
 pub fn release_build(root: &Path) -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = cargo();
     run_cmd(Command::new(&cargo).current_dir(root).args(["build", "-q", "--release", "--workspace"]))?;
     Ok(release_dir(root))
 }
@@ -104,7 +109,7 @@ fn test_deps(root: &Path) -> anyhow::Result<()> {
 /// formatting, dependency invariants, licences, fixtures and clippy run before the minutes of
 /// test-tool set-up (npm, pip, the servers built from source) and the test suite.
 fn ci(root: &Path) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = cargo();
     run_cmd(Command::new(&cargo).current_dir(root).args(["fmt", "--all", "--check"]))?;
     check_deps::run(root)?;
     // Licences, duplicate versions and sources (deny.toml). The advisory database needs

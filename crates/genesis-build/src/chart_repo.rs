@@ -47,7 +47,7 @@ pub(crate) fn find(index: &[u8], repo: &str, name: &str, version: &str, pin: Opt
     if !matches!(url.scheme(), "https" | "http") {
         return Err(refused(format!("chart {name} {version}: URL {listed:?} is neither https:// nor http://")));
     }
-    let indexed = entry.digest.text().and_then(|hex| format!("sha256:{hex}").parse::<Digest>().ok());
+    let indexed = entry.digest.text().and_then(|hex| Digest::from_sha256_hex(hex).ok());
     let digest = match (indexed, pin) {
         (Some(digest), _) => digest,
         (None, Some(pin)) => pin.clone(),

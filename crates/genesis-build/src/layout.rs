@@ -6,12 +6,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, annotations, media_types};
+use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, MAX_MANIFEST, Platform, annotations, media_types};
 
 use crate::{BuildError, Result};
-
-/// Largest manifest or index read into memory.
-const MAX_MANIFEST: u64 = 4 << 20;
 
 /// One image resolved from a layout: its top descriptor, platforms and every blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,7 +205,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 
 /// Reads a small JSON blob, checking its digest before parsing it.
 fn read_verified_json<T: serde::de::DeserializeOwned>(path: &Path, d: &Descriptor) -> Result<T> {
-    if d.size > MAX_MANIFEST {
+    if d.size > MAX_MANIFEST as u64 {
         return Err(BuildError::input(path, format!("manifest larger than {MAX_MANIFEST} bytes")));
     }
     let bytes = fs::read(path).map_err(|e| BuildError::input(path, format!("unreadable: {e}")))?;

@@ -30,7 +30,7 @@ pub fn signed_provenance(
     verified_signers: &BTreeMap<String, (Digest, String)>,
     key: &PrivateKey,
 ) -> Vec<u8> {
-    let file_sha = |path: &str| bom.files.iter().find(|f| f.path.as_str() == path).map(|f| f.sha256.hex().to_owned());
+    let file_sha = |path: &str| bom.file(path).map(|f| f.sha256.hex().to_owned());
     let mut dependencies = Vec::new();
     for image in &bom.images {
         let source_digest = image.source_digest.as_ref().unwrap_or(&image.digest);

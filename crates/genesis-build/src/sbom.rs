@@ -68,7 +68,7 @@ pub fn carried_sbom(referrer: &Descriptor, resolved: &ResolvedImage) -> Result<O
 /// The SBOM of the planned `bom` (which must not yet list the SBOM itself). `platforms`
 /// gives each image's platform manifests, by image name.
 pub fn bundle_sbom(bom: &Bom, platforms: &BTreeMap<String, Vec<(Platform, Digest)>>) -> Vec<u8> {
-    let sha256_of = |path: &BundlePath| bom.files.iter().find(|f| &f.path == path).map(|f| f.sha256.clone());
+    let sha256_of = |path: &BundlePath| bom.file(path.as_str()).map(|f| f.sha256.clone());
     let images = bom
         .images
         .iter()

@@ -51,7 +51,7 @@ pub fn open_index(path: &Path, bom: &Bom, limits: &Limits) -> Result<ArchiveInde
             _ => return Err(BundleError::MissingEntry { path: f.path.clone() }),
         }
     }
-    let layout_index = bom.files.iter().find(|f| f.path.as_str() == LAYOUT_INDEX_PATH).cloned();
+    let layout_index = bom.file(LAYOUT_INDEX_PATH).cloned();
     Ok(ArchiveIndex {
         path: path.to_owned(),
         archive: Arc::clone(s.archive()),

@@ -158,6 +158,11 @@ impl ExpectedEntry<'_> {
 }
 
 impl Bom {
+    /// The entry for `path`, if the BOM lists it.
+    pub fn file(&self, path: &str) -> Option<&FileEntry> {
+        self.files.iter().find(|f| f.path.as_str() == path)
+    }
+
     /// The canonical encoding: pretty JSON with a trailing newline (readable by a guard or
     /// a human), fields in declaration order.
     pub fn to_bytes(&self) -> Vec<u8> {

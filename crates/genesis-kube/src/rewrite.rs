@@ -186,7 +186,7 @@ pub fn rewritten_manifests(
     let index = bundle.archive_index(&Default::default())?;
     let mut out = Vec::new();
     for m in &bom.manifests {
-        let file = bom.files.iter().find(|f| f.path == m.path).expect("a valid BOM lists every manifest");
+        let file = bom.file(m.path.as_str()).expect("a valid BOM lists every manifest");
         let bytes = index.read_checked(m.path.as_str(), &file.sha256, Limits::default().max_bom_size)?;
         let text = String::from_utf8(bytes).map_err(|_| BundleError::Unusable(format!("{} is not UTF-8", m.path)))?;
         let (objects, changed) = rewrite_documents(map, &text)

@@ -499,20 +499,7 @@ async fn start_export(
             "export requested while a pack of the release is ready: answered with that export");
         return Ok(export_answer(&state, StatusCode::OK, &ready));
     }
-    let export = Export {
-        id: format!("exp_{}", crate::random_hex(12)),
-        org: caller.org,
-        product,
-        version: request.version,
-        status: ExportState::Pending,
-        root_hash: None,
-        sha256: None,
-        size: None,
-        error: None,
-        created: now(),
-        finished: None,
-        expired: None,
-    };
+    let export = Export::pending(format!("exp_{}", crate::random_hex(12)), caller.org, product, request.version, now());
     let slot = match state.builds.admit(&export) {
         Admission::Started(slot) => slot,
         Admission::Running(building) => {

@@ -614,20 +614,7 @@ mod tests {
     use crate::config::PortalConfig;
 
     fn pending(org: &str, product: &str) -> Export {
-        Export {
-            id: format!("exp_{org}_{product}"),
-            org: org.into(),
-            product: product.into(),
-            version: "0.1.0".into(),
-            status: ExportState::Pending,
-            root_hash: None,
-            sha256: None,
-            size: None,
-            error: None,
-            created: 0,
-            finished: None,
-            expired: None,
-        }
+        Export::pending(format!("exp_{org}_{product}"), org.into(), product.into(), "0.1.0".into(), 0)
     }
 
     #[test]

@@ -150,6 +150,27 @@ pub struct Export {
     pub expired: Option<i64>,
 }
 
+impl Export {
+    /// A request for a pack of `org`'s release `product` `version`, made at `created`, not
+    /// yet built.
+    pub fn pending(id: String, org: String, product: String, version: String, created: i64) -> Export {
+        Export {
+            id,
+            org,
+            product,
+            version,
+            status: ExportState::Pending,
+            root_hash: None,
+            sha256: None,
+            size: None,
+            error: None,
+            created,
+            finished: None,
+            expired: None,
+        }
+    }
+}
+
 /// Whether `table` has `column`, from the database's own catalogue (a failed query is an
 /// error, never a missing column).
 async fn has_column(conn: &mut AnyConnection, table: &str, column: &str) -> anyhow::Result<bool> {
@@ -704,20 +725,7 @@ mod tests {
 
     /// An export of `acme` as a request records it, pending since `created`.
     fn pending(id: &str, created: i64) -> Export {
-        Export {
-            id: id.into(),
-            org: "acme".into(),
-            product: "genesis".into(),
-            version: "0.1.0".into(),
-            status: ExportState::Pending,
-            root_hash: None,
-            sha256: None,
-            size: None,
-            error: None,
-            created,
-            finished: None,
-            expired: None,
-        }
+        Export::pending(id.into(), "acme".into(), "genesis".into(), "0.1.0".into(), created)
     }
 
     /// Portals sharing a database: one stopped (`portal-a`), one still building

@@ -70,7 +70,7 @@ pub async fn push_charts(
                 chart.name
             ))
         })?;
-        let file = bom.files.iter().find(|f| f.path == chart.path).expect("a valid BOM lists every chart");
+        let file = bom.file(chart.path.as_str()).expect("a valid BOM lists every chart");
         let (offset, size) = index
             .locate(chart.path.as_str())
             .ok_or_else(|| RegistryError::NotFound(format!("{} in the bundle", chart.path)))?;

@@ -185,8 +185,8 @@ pub fn endpoint(registry: &str, plain_http: bool) -> String {
 #[derive(Clone)]
 pub struct Registry {
     host: String,
-    base: Url,
-    /// The endpoints beyond `base` that this client announced.
+    /// The registry's base URL (`egress.home`) and the endpoints beyond it this client
+    /// announced.
     egress: Egress,
     plain_http: bool,
     http: reqwest::Client,
@@ -331,11 +331,10 @@ impl Registry {
         let base = endpoint(host, options.plain_http);
         let base = Url::parse(&base)
             .map_err(|e| RegistryError::Invalid(format!("registry `{host}` is not a HOST[:PORT] ({base}: {e})")))?;
-        let egress = Egress::new(base.clone());
+        let egress = Egress::new(base);
         let http = http_client(&egress, options, OffOrigin::Announce)?;
         Ok(Registry {
             host: host.to_owned(),
-            base,
             egress,
             plain_http: options.plain_http,
             http,
@@ -353,7 +352,7 @@ impl Registry {
     /// Where its requests go (`https://registry-1.docker.io` for `docker.io`), for the
     /// start-up announcement.
     pub fn endpoint(&self) -> &str {
-        self.base.as_str().trim_end_matches('/')
+        self.egress.home.as_str().trim_end_matches('/')
     }
 
     fn url(&self, path: &str) -> String {
@@ -375,7 +374,8 @@ impl Registry {
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| bad_answer("upload response without Location".into()))?;
-        let url = self.base.join(loc).map_err(|e| bad_answer(format!("upload Location `{loc}` is not a URL: {e}")))?;
+        let url =
+            self.egress.home.join(loc).map_err(|e| bad_answer(format!("upload Location `{loc}` is not a URL: {e}")))?;
         if url.scheme() != "https" && !self.plain_http {
             return Err(RegistryError::Invalid(format!(
                 "{}: refusing the upload Location {url}: plain HTTP is not enabled for this registry",

@@ -71,7 +71,7 @@ pub(crate) fn check_in_archive(
     path: &BundlePath,
 ) -> Result<()> {
     let missing = || BundleError::MissingEntry { path: path.clone() };
-    let listed = bom.files.iter().find(|f| &f.path == path).ok_or_else(missing)?;
+    let listed = bom.file(path.as_str()).ok_or_else(missing)?;
     if listed.size > MAX_SBOM as u64 {
         return Err(
             BundleError::LimitExceeded { what: "SBOM size", actual: listed.size, limit: MAX_SBOM as u64 }.into()
@@ -104,7 +104,7 @@ pub(crate) fn check_complete(bom: &Bom, sbom: &[u8], path: &BundlePath) -> Resul
         .map_err(|e| TrustError::Bundle(BundleError::BomInvalid(format!("{path} is not JSON ({e})"))))?;
     let mut hashes = BTreeSet::new();
     collect_hashes(&doc["components"], &mut hashes);
-    let file_sha = |p: &BundlePath| bom.files.iter().find(|f| &f.path == p).map(|f| f.sha256.hex().to_owned());
+    let file_sha = |p: &BundlePath| bom.file(p.as_str()).map(|f| f.sha256.hex().to_owned());
     let mut missing = Vec::new();
     for image in &bom.images {
         if !hashes.contains(image.digest.hex()) {
