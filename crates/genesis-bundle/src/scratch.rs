@@ -25,17 +25,28 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rustix::fs::OFlags;
 
 /// The scratch files and directories this process is writing, for [`remove_live`].
-static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static LIVE: Mutex<Live> = Mutex::new(Live { paths: Vec::new(), closed: false });
 
-fn live() -> MutexGuard<'static, Vec<PathBuf>> {
+struct Live {
+    paths: Vec<PathBuf>,
+    /// Set by [`remove_live`]: the process is about to exit, so no new scratch entry may be
+    /// made (one made after the sweep would outlive the process).
+    closed: bool,
+}
+
+fn live() -> MutexGuard<'static, Live> {
     LIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Removes every scratch file and directory this process is still writing, and returns how
 /// many it removed: for an interrupt handler, which exits next, so that an interrupted run
-/// leaves nothing half-written. What was already put in place stays.
+/// leaves nothing half-written. What was already put in place stays. From then on no scratch
+/// entry can be made: a thread still downloading or packing gets an `Interrupted` error
+/// instead of a file the exit would leave behind.
 pub fn remove_live() -> usize {
-    let paths = std::mem::take(&mut *live());
+    let mut live = live();
+    live.closed = true;
+    let paths = std::mem::take(&mut live.paths);
     paths.iter().filter(|path| remove_entry(path).is_ok()).count()
 }
 
@@ -88,6 +99,12 @@ impl Scratch {
     fn create(mut names: impl FnMut() -> PathBuf, create: impl Fn(&Path) -> io::Result<File>) -> io::Result<Scratch> {
         let mut tried = Vec::new();
         for _ in 0..ATTEMPTS {
+            // Held from creation to listing, so [`remove_live`] either finds the entry or
+            // runs first and the entry is never made.
+            let mut live = live();
+            if live.closed {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted: no new output is started"));
+            }
             let path = names();
             let handle = match create(&path) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -105,7 +122,7 @@ impl Scratch {
                 }
             };
             if locked && holds(&path, &handle)? {
-                live().push(path.clone());
+                live.paths.push(path.clone());
                 return Ok(Scratch { path, handle, in_place: false });
             }
             // Taken for litter meanwhile, by a cleanup that removes it: another name.
@@ -145,7 +162,7 @@ impl Scratch {
 
     fn in_place(&mut self) {
         self.in_place = true;
-        live().retain(|p| *p != self.path);
+        live().paths.retain(|p| *p != self.path);
     }
 }
 
@@ -155,7 +172,7 @@ impl Drop for Scratch {
         if !self.in_place && holds(&self.path, &self.handle).unwrap_or(false) {
             let _ = remove_entry(&self.path);
         }
-        live().retain(|p| *p != self.path);
+        live().paths.retain(|p| *p != self.path);
     }
 }
 
@@ -532,7 +549,7 @@ mod tests {
     #[test]
     fn scratch_output_is_listed_for_an_interrupt_until_it_is_committed_or_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let listed = |path: &Path| live().iter().any(|p| p == path);
+        let listed = |path: &Path| live().paths.iter().any(|p| p == path);
         let file = AtomicFile::create(&dir.path().join("a"), Mode::OfTarget).unwrap();
         let staging = crate::Staging::begin(&dir.path().join("b")).unwrap();
         let dropped = AtomicFile::create(&dir.path().join("c"), Mode::OfTarget).unwrap();

@@ -81,12 +81,14 @@ pub fn run(errors: &Errors, body: impl FnOnce() -> anyhow::Result<u8>) -> ExitCo
 }
 
 /// The exit code of a command's outcome: its own code, or for an error, printed with its chain
-/// and the binary's hint on stderr, [`code_for`]. Nothing in an error chain means success: a
+/// and the binary's hint on stderr, [`code_for`]; an error met while Ctrl-C's handler removes
+/// the run's output is the interrupt's, and the run is interrupted. Nothing in an error chain means success: a
 /// closed stdout (`| head`) never reaches here, as the output functions
 /// ([`crate::write_stdout`]) end output quietly and leave the command its own code.
 pub fn outcome(errors: &Errors, result: anyhow::Result<u8>) -> u8 {
     match result {
         Ok(code) => code,
+        Err(_) if crate::interrupt::begun() => crate::interrupt::INTERRUPTED,
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
