@@ -1,7 +1,9 @@
-//! `cargo xtask bench [--size-mib N] [--runs N]`: whole-process throughput and peak RSS of
-//! `create`, `verify` and `extract`, each beside the standard pipeline doing the same work
-//! on the same input in the same run (`tar | zstd -T0 -3`, `zstd -dc | openssl dgst
-//! -sha256`, `zstd -dc | tar -x`). Timed with GNU time; never in tests.
+//! `cargo xtask bench [--size-mib N] [--runs N] [--seed-only]`: whole-process throughput and
+//! peak RSS of `create`, `verify` and `extract`, each beside the standard pipeline doing the
+//! same work on the same input in the same run (`tar | zstd -T0 -3`, `zstd -dc | openssl dgst
+//! -sha256`, `zstd -dc | tar -x`), then the registry rows (`load`, `serve`, `registry seed`)
+//! beside skopeo, Distribution and curl, and the portal's. Timed with GNU time; never in
+//! tests. `--seed-only` runs only the `registry seed` rows.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -152,11 +154,13 @@ fn measure(script: &str, prepare: &str, cwd: &Path, runs: usize) -> anyhow::Resu
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut size_mib = 1024usize;
     let mut runs = 1usize;
+    let mut seed_only = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--size-mib" => size_mib = it.next().context("--size-mib N")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
+            "--seed-only" => seed_only = true,
             other => bail!("unknown bench flag {other}"),
         }
     }
@@ -209,6 +213,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}",
         "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio"
     );
+    if seed_only {
+        return seed_rows(&dir, &bin, mib, runs);
+    }
     for (name, ours, prep, base_name, base, base_prep) in rows {
         if name == "verify" || name == "extract" {
             // Both sides of verify/extract read the archive our create wrote.
@@ -241,6 +248,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         input_bytes as f64 / size as f64
     );
     registry_rows(&dir, &bin, archive, mib, runs)?;
+    seed_rows(&dir, &bin, mib, runs)?;
     portal_rows(&dir, &bin, archive, runs)?;
     Ok(())
 }
@@ -377,6 +385,52 @@ fn registry_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -
     row("serve*", &o, "Distribution (4x curl)", &r, mib);
     println!("         serve* = serve --cache-mib 0: every pull decompresses its frames again");
     let _ = fs::remove_dir_all(dir.join("pulled"));
+    Ok(())
+}
+
+/// `registry seed` of the workload image from one Distribution into a fresh one beside
+/// `skopeo copy --all` of the same image from the same source into another fresh one, then
+/// both again onto present content (every blob and manifest there: a HEAD each). The target:
+/// a fresh seed at least 1.5 times as fast as skopeo, a re-seed no slower. skopeo gets
+/// `--preserve-digests`: without it, it gzips uncompressed layers on their way to a registry,
+/// a different image; with it, both sides put the same bytes under the same digests.
+fn seed_rows(dir: &Path, bin: &Path, mib: f64, runs: usize) -> anyhow::Result<()> {
+    println!("\nregistry seed (Debian docker-registry to fresh docker-registry, loopback)\n");
+    let source = distribution(&dir.join("reg-source"))?;
+    let image = |port: u16| format!("127.0.0.1:{port}/bench/app:1");
+    run_cmd(
+        Command::new("skopeo")
+            .args(["copy", "-q", "--preserve-digests", "--dest-tls-verify=false", "oci:layout:bench"])
+            .arg(format!("docker://{}", image(source.1)))
+            .current_dir(dir),
+    )?;
+    let seeded = distribution(&dir.join("reg-seed"))?;
+    let copied = distribution(&dir.join("reg-seed-skopeo"))?;
+    let seed = format!(
+        "{}/bundle-loader registry seed --from {} --to {} --skip-verify --plain-http --out seed-out --quiet >/dev/null 2>&1",
+        bin.display(),
+        image(source.1),
+        image(seeded.1)
+    );
+    let skopeo = format!(
+        "skopeo copy -q --all --preserve-digests --src-tls-verify=false --dest-tls-verify=false docker://{} docker://{}",
+        image(source.1),
+        image(copied.1)
+    );
+    // As for load: the first run of each side is a fresh copy, each side from a synced disk.
+    let prep = "rm -rf seed-out && mkdir seed-out && sync";
+    let o = measure(&seed, prep, dir, 1)?;
+    let r = measure(&skopeo, "sync", dir, 1)?;
+    row("seed", &o, "skopeo copy -a docker://", &r, mib);
+    let o = measure(&seed, prep, dir, runs)?;
+    let r = measure(&skopeo, "sync", dir, runs)?;
+    row("re-seed", &o, "skopeo copy -a (present)", &r, mib);
+    println!("         seed = registry seed --skip-verify; skopeo with --preserve-digests (same bytes and digests)");
+    drop((source, seeded, copied));
+    // 3 GiB of registry storage: nothing later reads it.
+    for leftover in ["reg-source", "reg-seed", "reg-seed-skopeo", "seed-out"] {
+        let _ = fs::remove_dir_all(dir.join(leftover));
+    }
     Ok(())
 }
 

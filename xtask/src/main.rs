@@ -2,7 +2,8 @@
 //!
 //! - `check-deps`: the offline crates and xtask itself pull in no async or network crate.
 //! - `fixtures [--check]`: regenerate `fixtures/` (or check it is up to date).
-//! - `bench [--size-mib N]`: whole-process figures beside tar/zstd/openssl on the same input.
+//! - `bench [--size-mib N] [--runs N] [--seed-only]`: whole-process figures beside tar/zstd/openssl,
+//!   skopeo, Distribution and curl on the same input.
 //! - `demo`: the main job on the fixtures (keygen, create, inspect, verify, extract).
 //! - `test-deps`: the test clients that come from PyPI (a venv under `target/`).
 //! - `tools`: test servers built from Debian sources (`target/tools/ocireg`, `target/tools/kube-apiserver`).
@@ -32,7 +33,7 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci(&root),
         _ => {
             bail!(
-                "usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] | demo | test-deps | tools | ci>"
+                "usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] [--seed-only] | demo | test-deps | tools | ci>"
             )
         }
     }
@@ -72,10 +73,11 @@ pub fn run_cmd(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 /// PyPI packages the tests drive: the `oras` client (serve tests) and CycloneDX's own
-/// library, whose JSON-schema validation judges the SBOM we write, and moto's S3 server (the
-/// portal's object-store tests).
+/// library, whose JSON-schema validation judges the SBOM we write, moto's S3 server (the
+/// portal's object-store tests), and `jsonschema`, which judges the `zarf.yaml` we write
+/// against Zarf's schema (`genesis_testkit::schema`; the version CycloneDX's extra resolves).
 const PY_TEST_PACKAGES: &[&str] =
-    &["oras==0.2.43", "cyclonedx-python-lib[json-validation]==11.12.0", "moto[server]==5.2.5"];
+    &["oras==0.2.43", "cyclonedx-python-lib[json-validation]==11.12.0", "moto[server]==5.2.5", "jsonschema==4.26.0"];
 
 /// Creates `target/test-venv` with the PyPI clients and `target/test-node` with the npm
 /// verifiers the tests use, once each.

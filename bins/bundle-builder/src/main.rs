@@ -1,9 +1,12 @@
 //! `bundle-builder`: the vendor's tool. Generates keys, builds signed byte-stable bundles
-//! from a spec, and inspects a bundle's BOM without unpacking it.
+//! from a spec, inspects a bundle's BOM without unpacking it, and describes a spec as a Zarf
+//! package definition.
 
 // Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
 // closed pipe ends quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
+
+mod zarf;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -16,6 +19,7 @@ use genesis_bundle::{ArchiveReader, Bom, BundleError};
 use genesis_cli_support::registry::{self, RegistryArgs};
 use genesis_cli_support::{LimitArgs, OutputFormat, exit, interrupt, out, outln, print_json};
 use genesis_registry::RegistryError;
+use genesis_seed::SeedError;
 use genesis_trust::{PrivateKey, TrustError};
 
 /// Build, sign and inspect Genesis bundles.
@@ -55,6 +59,9 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Write a Zarf package definition (zarf.yaml) of a spec's registry images, charts and
+    /// manifests, for a site that carries software with Zarf. Generates only: pulls nothing.
+    ZarfDefinition(zarf::Args),
 }
 
 /// Arguments of `create`.
@@ -96,6 +103,7 @@ const ERRORS: exit::Errors = exit::Errors {
         exit::classify::<TrustError>,
         exit::classify::<BuildError>,
         exit::classify::<RegistryError>,
+        exit::classify::<SeedError>,
     ],
     hint,
 };
@@ -120,6 +128,7 @@ fn main() -> ExitCode {
         Command::Keygen { output_dir, encrypt } => keygen(&output_dir, encrypt),
         Command::Create(args) => create(args),
         Command::Inspect { bundle, output, limits } => inspect(&bundle, output, &limits),
+        Command::ZarfDefinition(args) => zarf::run(args),
     })
 }
 

@@ -1,6 +1,6 @@
 //! `bundle-loader`: runs on the air-gapped side. Re-verifies a bundle (zero-trust the
 //! carrier), unpacks it, or loads its images into the cluster-local registry, only once
-//! everything verified.
+//! everything verified. `registry …` seeds edge registries from each other (`seeding`).
 
 // Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
 // closed pipe ends quietly; `println!` would panic.
@@ -9,6 +9,7 @@
 mod export;
 mod load;
 mod resolve;
+mod seeding;
 mod serve;
 mod status;
 
@@ -21,6 +22,7 @@ use genesis_cli_support::verify::{self, ExtractArgs, VerifyArgs};
 use genesis_cli_support::{exit, registry};
 use genesis_kube::KubeError;
 use genesis_registry::RegistryError;
+use genesis_seed::SeedError;
 use genesis_trust::TrustError;
 
 /// Verify, unpack and load Genesis bundles, fail-closed.
@@ -51,6 +53,9 @@ enum Command {
     /// Resolve an image reference through the layered resolver: the local registry, then
     /// the configured fallbacks (signed images only), then fail closed.
     Resolve(resolve::ResolveArgs),
+    /// Seed edge registries from each other: copy, verify fail-closed, record.
+    #[command(subcommand)]
+    Registry(seeding::RegistryCommand),
 }
 
 /// The library errors this binary meets, for the exit code, and the flags that get past them.
@@ -60,6 +65,7 @@ const ERRORS: exit::Errors = exit::Errors {
         exit::classify::<TrustError>,
         exit::classify::<RegistryError>,
         exit::classify::<KubeError>,
+        exit::classify::<SeedError>,
     ],
     hint,
 };
@@ -71,6 +77,9 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
     }
     if let Some(e) = cause.downcast_ref::<TrustError>() {
         return verify::hint(e);
+    }
+    if let Some(e) = cause.downcast_ref::<SeedError>() {
+        return seeding::hint(e);
     }
     if let Some(BundleError::OnePlatformNeeded { platforms, .. }) = cause.downcast_ref::<BundleError>() {
         return Some(format!("pass --platform (one of {platforms:?})"));
@@ -88,7 +97,8 @@ fn main() -> ExitCode {
     genesis_cli_support::init_logging();
     genesis_cli_support::interrupt::install();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Load(_) | Command::Resolve(_) | Command::Status(_)) {
+    // These announce what they contact themselves, once they know it.
+    if !matches!(cli.command, Command::Load(_) | Command::Resolve(_) | Command::Status(_) | Command::Registry(_)) {
         genesis_cli_support::announce_endpoints("bundle-loader", &[]);
     }
     exit::run(&ERRORS, || match &cli.command {
@@ -99,5 +109,6 @@ fn main() -> ExitCode {
         Command::Resolve(args) => resolve::run(args),
         Command::Export(args) => export::run(args),
         Command::Status(args) => status::run(args),
+        Command::Registry(command) => seeding::run(command),
     })
 }

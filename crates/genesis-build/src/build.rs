@@ -358,8 +358,9 @@ fn canonical_ref(s: &str) -> Result<genesis_types::ImageReference> {
 }
 
 /// The manifest files under `source` (a file, or a folder walked in sorted order), each
-/// with its path relative to the folder.
-fn manifest_files(source: &Path) -> Result<Vec<(String, PathBuf)>> {
+/// with its path relative to the folder: what a spec's `manifests` entry names, in the order
+/// the bundle carries them.
+pub fn manifest_files(source: &Path) -> Result<Vec<(String, PathBuf)>> {
     let meta = fs::metadata(source).map_err(|e| BuildError::input(source, format!("unreadable: {e}")))?;
     if meta.is_file() {
         let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

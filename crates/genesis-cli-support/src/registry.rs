@@ -9,7 +9,7 @@ use genesis_registry::{Credentials, Registry, RegistryError, RegistryOptions};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryArgs {
     /// Talk plain HTTP to the registry instead of TLS. The only switch that allows it.
-    #[arg(long)]
+    #[arg(long, visible_alias = "allow-insecure-registry")]
     pub plain_http: bool,
     /// Trust this CA bundle (PEM) for the registry's certificate instead of the system roots.
     #[arg(long, value_name = "PEM")]

@@ -344,6 +344,11 @@ impl Registry {
         })
     }
 
+    /// Retries of one request after a transient failure.
+    pub(crate) fn retries(&self) -> u32 {
+        self.retries
+    }
+
     /// The registry host, as references name it.
     pub fn host(&self) -> &str {
         &self.host
@@ -632,6 +637,71 @@ impl Registry {
         Ok(())
     }
 
+    /// Streams a blob into `pieces` for an upload ([`Registry::upload_stream`]): pieces of
+    /// 1 MiB but the last, hashed on the way. The end of the blob (the last full piece and
+    /// what follows) is withheld until size and digest matched: on a mismatch an `Err` item
+    /// goes in its place, so the upload fails before the registry can commit the blob, and
+    /// the mismatch is returned. Any other failure drops `pieces` early, which fails the
+    /// upload the same way. A receiver that hangs up (its upload failed) stops the download
+    /// with `Ok`: the upload's own error says what went wrong. Memory stays at a few pieces
+    /// whatever the blob's size.
+    pub async fn stream_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        pieces: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    ) -> Result<()> {
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let what = || format!("blob {}/{repo}@{digest}", self.host);
+        let refuse = |e: RegistryError| {
+            // Best effort: a full queue ends on the dropped sender, as short, which fails too.
+            let _ = pieces.try_send(Err(std::io::Error::other(e.to_string())));
+            e
+        };
+        let resp = self.send(&Self::pull_scope(repo), &|| self.http.get(&url)).await?;
+        let mut resp = expect(resp, &[StatusCode::OK], "GET", &url).await?;
+        let mut hash = DigestAdapter::new(std::io::sink()).expecting(digest, Some(size));
+        let mut piece = Vec::with_capacity(PIECE);
+        let mut held: Option<Bytes> = None;
+        while let Some(chunk) =
+            resp.chunk().await.map_err(|e| RegistryError::Transport { url: url.clone(), source: e })?
+        {
+            if hash.passed() + chunk.len() as u64 > size {
+                return Err(refuse(RegistryError::Oversized { what: what(), expected: size }));
+            }
+            hash.write_all(&chunk).map_err(RegistryError::io("hashing", &url))?;
+            let mut rest = &chunk[..];
+            while !rest.is_empty() {
+                let n = (PIECE - piece.len()).min(rest.len());
+                piece.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                if piece.len() == PIECE {
+                    let full = Bytes::from(std::mem::replace(&mut piece, Vec::with_capacity(PIECE)));
+                    if let Some(previous) = held.replace(full)
+                        && pieces.send(Ok(previous)).await.is_err()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        if let Err(mismatch) = hash.finish() {
+            return Err(refuse(RegistryError::DigestMismatch {
+                what: format!("{} ({} of {size} bytes)", what(), mismatch.actual_len),
+                expected: digest.clone(),
+                actual: mismatch.actual,
+            }));
+        }
+        let last = (!piece.is_empty()).then(|| Bytes::from(piece));
+        for verified in held.into_iter().chain(last) {
+            if pieces.send(Ok(verified)).await.is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
     /// Pushes one blob unless the repository has it: HEAD first, then a cross-repository
     /// mount from `mount_from` when given, else an upload (monolithic up to [`CHUNK`],
     /// chunked above). The whole blob is retried on a transient failure.
@@ -649,13 +719,12 @@ impl Registry {
             return Ok(PushOutcome::Present);
         }
         let mut attempt = 0;
-        let mut push = PushState { progress, token_renewed: false };
+        let mut push = PushState::new(progress);
         loop {
             let Some(location) = self.begin_upload(repo, digest, mount_from).await? else {
                 progress.add(size);
                 return Ok(PushOutcome::Mounted);
             };
-            let before = progress.done();
             let reader = source.open().map_err(|e| read_failure(digest, e))?;
             let chunks = spawn_reader(reader, digest.clone(), size);
             match self.upload(repo, location, digest, size, chunks, &mut push).await {
@@ -663,7 +732,7 @@ impl Registry {
                 Err(e) if e.is_transient() && attempt < self.retries => {
                     attempt += 1;
                     tracing::warn!(registry = %self.host, %digest, attempt, error = %e, "upload failed, retrying this blob");
-                    progress.sub(progress.done() - before);
+                    push.retry();
                     tokio::time::sleep(Duration::from_millis(200 << attempt.min(6))).await;
                 }
                 Err(e) => return Err(e),
@@ -678,13 +747,17 @@ impl Registry {
     pub async fn upload_stream(&self, repo: &str, digest: &Digest, size: u64, chunks: ChunkReceiver) -> Result<()> {
         let location = self.begin_upload(repo, digest, None).await?.expect("no mount asked");
         let progress = genesis_bundle::ProgressCounter::default();
-        self.upload(repo, location, digest, size, chunks, &mut PushState { progress: &progress, token_renewed: false })
-            .await
+        self.upload(repo, location, digest, size, chunks, &mut PushState::new(&progress)).await
     }
 
     /// Starts an upload session (`POST …/blobs/uploads/`), or mounts the blob from
     /// `mount_from`: `None` when the mount did it, else the session's location.
-    async fn begin_upload(&self, repo: &str, digest: &Digest, mount_from: Option<&str>) -> Result<Option<String>> {
+    pub(crate) async fn begin_upload(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        mount_from: Option<&str>,
+    ) -> Result<Option<String>> {
         let url = match mount_from {
             Some(from) => self.url(&format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}")),
             None => self.url(&format!("/v2/{repo}/blobs/uploads/")),
@@ -700,7 +773,7 @@ impl Registry {
     /// Sends a blob's bytes to an upload session: one monolithic PUT up to [`CHUNK`], else
     /// PATCHes of [`CHUNK`] and a closing PUT with the digest. A request whose body met a
     /// bundle error (the reader's verdict on the blob's bytes) fails the upload with it.
-    async fn upload(
+    pub(crate) async fn upload(
         &self,
         repo: &str,
         mut location: String,
@@ -717,7 +790,7 @@ impl Registry {
             None => sent,
         };
         if size <= CHUNK {
-            let body = body_from(&chunks, size, push.progress.clone());
+            let body = body_from(&chunks, size, push.counters());
             let url = with_digest(&location, digest);
             let resp = self
                 .send_once(
@@ -738,7 +811,7 @@ impl Registry {
         let mut offset = 0u64;
         while offset < size {
             let len = CHUNK.min(size - offset);
-            let body = body_from(&chunks, len, push.progress.clone());
+            let body = body_from(&chunks, len, push.counters());
             let resp = self
                 .send_once(
                     scope,
@@ -906,12 +979,33 @@ type Chunks = Arc<UploadBytes>;
 
 /// What one push of a blob carries across its upload attempts, and no further: a push that
 /// fails leaves nothing behind for the next push of the same blob.
-struct PushState<'a> {
+pub(crate) struct PushState<'a> {
     /// Counts the bytes sent.
     progress: &'a genesis_bundle::ProgressCounter,
+    /// The bytes the current attempt sent, taken back from `progress` when it is retried:
+    /// `progress` may count other uploads at the same time, so its own count cannot say.
+    attempt: genesis_bundle::ProgressCounter,
     /// The token was renewed after a 401, and no request of the push has been accepted with
     /// it since ([`Registry::send_once`]).
     token_renewed: bool,
+}
+
+impl<'a> PushState<'a> {
+    /// A push whose bytes sent are counted in `progress`.
+    pub(crate) fn new(progress: &'a genesis_bundle::ProgressCounter) -> Self {
+        PushState { progress, attempt: Default::default(), token_renewed: false }
+    }
+
+    /// Starts another attempt of the push: the bytes the failed one sent no longer count.
+    pub(crate) fn retry(&mut self) {
+        self.progress.sub(self.attempt.done());
+        self.attempt = Default::default();
+    }
+
+    /// The counters a request body adds the bytes it sends to.
+    fn counters(&self) -> [genesis_bundle::ProgressCounter; 2] {
+        [self.progress.clone(), self.attempt.clone()]
+    }
 }
 
 /// The failure to open blob `digest` for an upload. A bundle error it carries (a damaged
@@ -923,10 +1017,10 @@ fn read_failure(digest: &Digest, e: std::io::Error) -> RegistryError {
     }
 }
 
-/// A request body that takes the next `len` bytes from the reader's chunks. They come in
-/// [`PIECE`]s, so a piece never straddles two bodies; bodies are sent one after another, so
-/// they never contend for the receiver.
-fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::ProgressCounter) -> reqwest::Body {
+/// A request body that takes the next `len` bytes from the reader's chunks, counting them
+/// in each of `progress`. They come in [`PIECE`]s, so a piece never straddles two bodies;
+/// bodies are sent one after another, so they never contend for the receiver.
+fn body_from(chunks: &Chunks, len: u64, progress: [genesis_bundle::ProgressCounter; 2]) -> reqwest::Body {
     let state = (Arc::clone(chunks), len, progress);
     reqwest::Body::wrap_stream(futures_util::stream::unfold(state, |(chunks, left, progress)| async move {
         if left == 0 {
@@ -934,7 +1028,7 @@ fn body_from(chunks: &Chunks, len: u64, progress: genesis_bundle::ProgressCounte
         }
         let item = match chunks.chunks.lock().await.recv().await {
             Some(Ok(b)) => {
-                progress.add(b.len() as u64);
+                progress.iter().for_each(|p| p.add(b.len() as u64));
                 Ok(b)
             }
             Some(Err(e)) => match e.downcast::<genesis_bundle::BundleError>() {
@@ -1235,6 +1329,51 @@ mod tests {
         assert!(!error.is_transient());
         let uploads = registry.seen().iter().filter(|r| r.method == "POST").count();
         assert_eq!(uploads, 1, "the blob was sent again");
+    }
+
+    /// Streams blob `digest` of `size` bytes from a registry that serves `served` for it;
+    /// returns the result and every item the upload would have received.
+    fn stream(served: Vec<u8>, digest: &Digest, size: u64) -> (Result<()>, Vec<std::io::Result<Bytes>>) {
+        let registry = StandIn::start(move |_, conn| respond(conn, "200 OK", &[], &served));
+        let client = client_of(&registry, None);
+        // Room for every piece: the test reads them after the download ended.
+        let (pieces, mut queued) = tokio::sync::mpsc::channel(64);
+        runtime().block_on(async {
+            let result = client.stream_blob("r", digest, size, pieces).await;
+            let mut items = Vec::new();
+            while let Some(item) = queued.recv().await {
+                items.push(item);
+            }
+            (result, items)
+        })
+    }
+
+    #[test]
+    fn a_streamed_blob_arrives_in_pieces_of_one_mebibyte_in_order() {
+        let blob: Vec<u8> = (0..3 * PIECE + 5).map(|i| (i % 251) as u8).collect();
+        let (result, items) = stream(blob.clone(), &sha256(&blob), blob.len() as u64);
+        result.unwrap();
+        let pieces: Vec<Bytes> = items.into_iter().map(Result::unwrap).collect();
+        assert_eq!(pieces.iter().map(Bytes::len).collect::<Vec<_>>(), [PIECE, PIECE, PIECE, 5]);
+        assert_eq!(pieces.concat(), blob);
+    }
+
+    #[test]
+    fn a_streamed_blob_that_does_not_match_its_digest_never_gives_its_last_pieces() {
+        let blob = vec![7u8; 3 * PIECE + 5];
+        let mut served = blob.clone();
+        served[3 * PIECE + 4] = 8;
+        let (result, items) = stream(served, &sha256(&blob), blob.len() as u64);
+        match result.unwrap_err() {
+            RegistryError::DigestMismatch { what, .. } => {
+                assert!(what.contains(&format!("r@{}", sha256(&blob))), "{what}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let (last, sent) = items.split_last().unwrap();
+        assert!(last.is_err(), "the upload was not told to fail");
+        let sent: usize = sent.iter().map(|item| item.as_ref().unwrap().len()).sum();
+        assert_eq!(sent, 2 * PIECE, "the end of the blob went out before its digest was checked");
     }
 
     /// Runs `run` on a runtime on this thread, and returns what it gave and the endpoints it

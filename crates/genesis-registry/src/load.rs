@@ -321,7 +321,7 @@ async fn push_manifests(registry: &Registry, plan: ImagePlan, blobs: BlobCounts)
 
 /// Makes a manifest with a `subject` discoverable where the registry has no Referrers API,
 /// by adding it to the `sha256-<hex>` tag index of OCI 1.1 (as oras and cosign do).
-async fn index_referrer(registry: &Registry, repo: &str, manifest: &Manifest) -> Result<()> {
+pub(crate) async fn index_referrer(registry: &Registry, repo: &str, manifest: &Manifest) -> Result<()> {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&manifest.bytes) else { return Ok(()) };
     let Some(subject) = value.get("subject").and_then(|s| serde_json::from_value::<Descriptor>(s.clone()).ok()) else {
         return Ok(());

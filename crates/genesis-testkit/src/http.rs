@@ -171,6 +171,35 @@ pub fn respond(conn: &mut TcpStream, status: &str, headers: &[(&str, &str)], bod
     conn.write_all(body)
 }
 
+/// Answers `request` the way the server on `upstream` does: sends it on, on a connection of
+/// its own closed after the answer, and copies the answer back byte for byte. For stand-ins
+/// that watch, hold or rewrite some of the traffic to a real server. A body goes on as the
+/// stand-in recorded it, so one larger than it keeps (1 MiB) is refused, never cut short.
+pub fn forward(request: &Request, conn: &mut TcpStream, upstream: u16) -> io::Result<()> {
+    let whole = match request.header("content-length").and_then(|n| n.parse::<usize>().ok()) {
+        Some(length) => length == request.body.len(),
+        None => request.body.len() < RECORDED_BODY,
+    };
+    if !whole {
+        return Err(io::Error::other(format!(
+            "{} {}: body larger than a stand-in keeps",
+            request.method, request.target
+        )));
+    }
+    let mut server = TcpStream::connect(("127.0.0.1", upstream))?;
+    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
+    for (name, value) in &request.headers {
+        if !matches!(name.as_str(), "connection" | "keep-alive" | "content-length" | "transfer-encoding") {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", request.body.len()));
+    server.write_all(head.as_bytes())?;
+    server.write_all(&request.body)?;
+    io::copy(&mut server, conn)?;
+    Ok(())
+}
+
 /// Answers `status` with a body of up to `len` bytes of `byte` and no announced length (it
 /// ends when the connection does), written until the client hangs up. Returns how many body
 /// bytes the client took.

@@ -13,6 +13,7 @@ pub mod http;
 pub mod kube;
 pub mod pki;
 pub mod runtimes;
+pub mod schema;
 pub mod services;
 
 use std::net::{TcpListener, TcpStream};
@@ -106,10 +107,13 @@ impl Distribution {
         }
         yaml.push_str(&self.extra);
         std::fs::write(&config, yaml).unwrap();
+        // Distribution writes its access log (one line per request) on stdout.
+        let access_log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("access.log")).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
-            .stdout(Stdio::null())
+            .stdout(access_log)
             .stderr(Stdio::null())
             .spawn()
             .expect("docker-registry must be installed (.ci/run installs it)");
@@ -136,6 +140,27 @@ impl Distribution {
     /// Blobs the registry has stored.
     pub fn stored_blobs(&self) -> usize {
         self.stored_blob_hexes().len()
+    }
+
+    /// The digests of the blob uploads the registry completed, in order, read from its access
+    /// log: each `PUT …/blobs/uploads/…?digest=…` it answered 201 (a mount is not an upload).
+    /// Distribution logs a request before the client reads the small answer of an upload's
+    /// end, so an upload a client saw complete is here.
+    pub fn completed_uploads(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|line| {
+                // `127.0.0.1 - - [date] "PUT /v2/…/blobs/uploads/ID?_state=…&digest=sha256%3A… HTTP/1.1" 201 0 "" "agent"`
+                let (_, request) = line.split_once("\"PUT ")?;
+                let (target, rest) = request.split_once(" HTTP/")?;
+                let status = rest.split_once("\" ")?.1.split_whitespace().next()?;
+                if status != "201" || !target.contains("/blobs/uploads/") {
+                    return None;
+                }
+                let digest = target.split(['?', '&']).find_map(|p| p.strip_prefix("digest="))?;
+                Some(digest.replace("%3A", ":").replace("%3a", ":"))
+            })
+            .collect()
     }
 
     /// The SHA-256 hex of every blob the registry has stored.
@@ -285,6 +310,53 @@ pub fn put_manifest(host: &str, repo: &str, reference: &str, media_type: &str, b
     assert!(status.success(), "PUT {repo}/manifests/{reference}");
 }
 
+/// The fixture image layout (`fixtures/images/app`): one index tagged `1.0`, with linux/amd64
+/// and linux/arm64 manifests.
+pub fn fixture_image() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images/app")
+}
+
+/// Pushes the fixture image ([`fixture_image`]), every platform with its bytes and digests, to
+/// `reference` (`repo:tag`) on the plain-HTTP registry `host`, with skopeo.
+pub fn push_fixture_image(host: &str, reference: &str) {
+    let out = Command::new("skopeo")
+        .args(["copy", "-q", "--all", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:1.0", fixture_image().display()))
+        .arg(format!("docker://{host}/{reference}"))
+        .output()
+        .expect("skopeo must be installed");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// An artifact manifest the way `oras` writes one: an empty config, `payload` as its one layer
+/// (both blobs pushed), `artifact_type`, and the `subject` it refers to, if any.
+fn artifact_manifest(
+    host: &str,
+    repo: &str,
+    artifact_type: &str,
+    payload: &[u8],
+    subject: Option<&serde_json::Value>,
+) -> Vec<u8> {
+    let config = push_blob(host, repo, b"{}", "application/vnd.oci.empty.v1+json");
+    let layer = push_blob(host, repo, payload, artifact_type);
+    let mut manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": artifact_type, "config": config, "layers": [layer]
+    });
+    if let Some(subject) = subject {
+        manifest["subject"] = subject.clone();
+    }
+    serde_json::to_vec(&manifest).unwrap()
+}
+
+/// Pushes `payload` as an artifact (`oras push`) under `tag`, e.g. a `<tag>-lock` sidecar;
+/// returns the manifest's digest.
+pub fn push_artifact(host: &str, repo: &str, tag: &str, artifact_type: &str, payload: &[u8]) -> String {
+    let manifest = artifact_manifest(host, repo, artifact_type, payload, None);
+    put_manifest(host, repo, tag, "application/vnd.oci.image.manifest.v1+json", &manifest);
+    genesis_bundle::sha256(&manifest).to_string()
+}
+
 /// Attaches an artifact to `subject` the way `oras attach` does against a registry without
 /// the Referrers API: the artifact manifest by digest, listed in the `sha256-<hex>` tag
 /// index. Returns the artifact's digest.
@@ -295,13 +367,7 @@ pub fn attach_referrer(
     artifact_type: &str,
     payload: &[u8],
 ) -> String {
-    let config = push_blob(host, repo, b"{}", "application/vnd.oci.empty.v1+json");
-    let layer = push_blob(host, repo, payload, artifact_type);
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "artifactType": artifact_type, "config": config, "layers": [layer], "subject": subject
-    }))
-    .unwrap();
+    let manifest = artifact_manifest(host, repo, artifact_type, payload, Some(subject));
     let digest = genesis_bundle::sha256(&manifest).to_string();
     put_manifest(host, repo, &digest, "application/vnd.oci.image.manifest.v1+json", &manifest);
     let index = serde_json::to_vec(&serde_json::json!({

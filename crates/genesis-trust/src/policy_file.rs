@@ -2,9 +2,14 @@
 //! bundle names it accepts, the versions it accepts, and anti-rollback against what was
 //! installed here before. Each decision is reported with its evidence.
 //!
+//! The same file judges an image seeded to an edge registry ([`load_image_policy`]), as a
+//! [`Release`]: the destination repository is its name, its tag read leniently
+//! ([`lenient_version`]: `v1.2` is 1.2.0) its version, the BLAKE3 of its manifest its
+//! fingerprint. A bundle's version is read strictly: its BOM states a semantic version.
+//!
 //! ```yaml
-//! keys: [vendor.pub]                 # bundle BOMs must be signed by one; relative to this file
-//! identities:                        # keyless signers (source images at build time)
+//! keys: [vendor.pub]                 # bundle BOMs (seeded images) must be signed by one; relative to this file
+//! identities:                        # keyless signers (source images at build time, seeded images)
 //!   - { issuer: "https://token.actions.githubusercontent.com",
 //!       subjectRegExp: "https://github.com/acme/.*" }   # or subject: exact SAN
 //! trustedRoot: trusted_root.json     # required with identities; pinned, never fetched
@@ -14,6 +19,7 @@
 //!                                    # and a re-release of the installed version with another BOM
 //!                                    # (writers take turns through installed.json.lock beside it)
 //! require: [sbom, provenance]        # optional; attestations and signers, with allOf/anyOf/threshold
+//!                                    # (bundles only: an image policy with it is refused)
 //! ```
 
 use std::collections::BTreeMap;
@@ -70,8 +76,23 @@ pub struct Constraints {
     require: Option<Requirement>,
 }
 
-/// What the state file records: the last version installed of each bundle name, with the
-/// BLAKE3 fingerprint of its BOM (seed 004's step 3).
+/// What a policy judges: a bundle (its BOM's name and version, the BLAKE3 of the BOM) or an
+/// image seeded to a registry (its destination repository, its tag as a version, the BLAKE3
+/// of its manifest).
+#[derive(Debug, Clone, Copy)]
+pub struct Release<'a> {
+    /// Matched against `names`, and the key of its anti-rollback record.
+    pub name: &'a str,
+    /// Matched against `versions`, and compared with the recorded one.
+    pub version: &'a semver::Version,
+    /// BLAKE3 hex of what was signed: the same version with another fingerprint is another
+    /// release under an old number.
+    pub fingerprint: &'a str,
+}
+
+/// What the state file records: the last version installed of each release name (a bundle's
+/// name, or the repository an image was seeded to), with the BLAKE3 fingerprint of its BOM or
+/// manifest (seed 004's step 3), under the field name the first records had.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Installed {
     bundles: BTreeMap<String, InstalledBundle>,
@@ -110,11 +131,50 @@ pub fn load(path: &Path) -> Result<TrustPolicy> {
 /// Reads the signers a policy file trusts (keys and keyless identities), for checking source
 /// image signatures at build time.
 pub fn load_signers(path: &Path) -> Result<Signers> {
-    let (signers, _) = read(path)?;
+    read_with_signers(path).map(|(signers, _)| signers)
+}
+
+/// Reads a policy file for judging images seeded to a registry: the signers their cosign
+/// signatures must verify with (at least one), and the constraints
+/// [`Constraints::check_release`] applies. A policy with `require` is refused: nothing
+/// gathers an image's attestations as evidence, and a requirement silently skipped would pass
+/// images the operator meant to refuse.
+pub fn load_image_policy(path: &Path) -> Result<(Signers, Constraints)> {
+    let (signers, constraints) = read_with_signers(path)?;
+    if constraints.require.is_some() {
+        return Err(policy_error(
+            path,
+            "require: attestation requirements are judged for bundles only, not for seeded images; \
+             use a policy without require for registry seeding"
+                .into(),
+        ));
+    }
+    Ok((signers, constraints))
+}
+
+/// Reads a policy file that must trust someone, key or keyless identity.
+fn read_with_signers(path: &Path) -> Result<(Signers, Constraints)> {
+    let (signers, constraints) = read(path)?;
     if signers.is_empty() {
         return Err(policy_error(path, "trusts no key and no identity".into()));
     }
-    Ok(signers)
+    Ok((signers, constraints))
+}
+
+/// Reads an image tag as a version: an optional `v`, one to three numbers (the missing ones
+/// are 0) and an optional pre-release, so `v1` is 1.0.0, `1.2` is 1.2.0 and `v1.2.3-rc.1` is
+/// 1.2.3-rc.1. Anything else (`latest`, `v1.2.3.4`) is refused with the reason, for the
+/// caller to name in its own error.
+pub fn lenient_version(tag: &str) -> std::result::Result<semver::Version, String> {
+    let refused = |why: String| format!("tag {tag:?} is not a version ({why}); v1, 1.2 or v1.2.3-rc.1 would be");
+    let bare = tag.strip_prefix('v').unwrap_or(tag);
+    let (core, suffix) = bare.find(['-', '+']).map_or((bare, ""), |i| bare.split_at(i));
+    let numbers: Vec<&str> = core.split('.').collect();
+    if numbers.len() > 3 || numbers.iter().any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(refused("one to three numbers separated by dots expected".into()));
+    }
+    let padded = [numbers.as_slice(), &["0", "0"][..3 - numbers.len()]].concat().join(".");
+    semver::Version::parse(&format!("{padded}{suffix}")).map_err(|e| refused(e.to_string()))
 }
 
 fn read(path: &Path) -> Result<(Signers, Constraints)> {
@@ -175,25 +235,14 @@ fn glob(pattern: &str, name: &str) -> bool {
 
 impl Constraints {
     /// Checks a verified BOM (whose BLAKE3 fingerprint is `bom_blake3`) and the evidence
-    /// gathered about it against the constraints; returns the decisions taken.
+    /// gathered about it against the constraints; returns the decisions taken. Its version
+    /// must be a semantic version when a rule reads it (`versions`, `antiRollback`).
     pub fn check(&self, bom: &Bom, bom_blake3: &str, evidence: &Evidence) -> Result<Vec<String>> {
-        let violation = |rule: &str, detail: String| TrustError::PolicyViolation { rule: rule.to_owned(), detail };
-        let mut decisions = Vec::new();
-        if !self.names.is_empty() {
-            if !self.names.iter().any(|p| glob(p, &bom.name)) {
-                return Err(violation("names", format!("{:?} matches none of {:?}", bom.name, self.names)));
-            }
-            decisions.push(format!("name {} accepted by {:?}", bom.name, self.names));
-        }
-        if let Some(req) = &self.versions {
-            if !req.matches(&bom_version(bom)?) {
-                return Err(violation("versions", format!("{} is outside {req}", bom.version)));
-            }
-            decisions.push(format!("version {} within {req}", bom.version));
-        }
-        if let Some(state) = &self.state {
-            decisions.push(not_a_rollback(&read_state(state)?, bom, bom_blake3, state)?);
-        }
+        let mut decisions = if self.reads_version() {
+            self.check_release(&Release { name: &bom.name, version: &bom_version(bom)?, fingerprint: bom_blake3 })?
+        } else {
+            self.check_name(&bom.name)?.into_iter().collect()
+        };
         if let Some(require) = &self.require {
             let (ok, why) = require.evaluate(evidence);
             if !ok {
@@ -204,64 +253,111 @@ impl Constraints {
         Ok(decisions)
     }
 
+    /// Checks a release against `names`, `versions` and `antiRollback` (not `require`, which
+    /// needs a bundle's evidence); returns the decisions taken.
+    pub fn check_release(&self, release: &Release<'_>) -> Result<Vec<String>> {
+        let mut decisions: Vec<String> = self.check_name(release.name)?.into_iter().collect();
+        if let Some(req) = &self.versions {
+            if !req.matches(release.version) {
+                return Err(violation("versions", format!("{} is outside {req}", release.version)));
+            }
+            decisions.push(format!("version {} within {req}", release.version));
+        }
+        if let Some(state) = &self.state {
+            decisions.push(not_a_rollback(&read_state(state)?, release, state)?);
+        }
+        Ok(decisions)
+    }
+
     /// Records `bom` as installed in the anti-rollback state, when the policy has one. Call
-    /// after a successful extract or load. Under a lock, the state is read again, the bundle
-    /// checked against it again (another run may have recorded a later version since
-    /// [`Constraints::check`]), and the file replaced atomically: runs finishing together
-    /// each add their record, and a crash leaves the old state or the new, never an empty one.
+    /// after a successful extract or load. See [`Constraints::record_release`].
     pub fn record_installed(&self, bom: &Bom, bom_blake3: &str) -> Result<()> {
+        if self.state.is_none() {
+            return Ok(());
+        }
+        self.record_release(&Release { name: &bom.name, version: &bom_version(bom)?, fingerprint: bom_blake3 })
+    }
+
+    /// Records `release` in the anti-rollback state, when the policy has one. Call once it is
+    /// installed or seeded. Under a lock, the state is read again, the release checked
+    /// against it again (another run may have recorded a later version since
+    /// [`Constraints::check_release`]), and the file replaced atomically: runs finishing
+    /// together each add their record, and a crash leaves the old state or the new, never an
+    /// empty one.
+    pub fn record_release(&self, release: &Release<'_>) -> Result<()> {
         let Some(state) = &self.state else { return Ok(()) };
         let _lock = lock_state(state)?;
         let mut installed = read_state(state)?;
-        not_a_rollback(&installed, bom, bom_blake3, state)?;
-        let entry = InstalledBundle::Recorded { version: bom.version.clone(), bom_blake3: bom_blake3.to_owned() };
-        installed.bundles.insert(bom.name.clone(), entry);
+        not_a_rollback(&installed, release, state)?;
+        let entry = InstalledBundle::Recorded {
+            version: release.version.to_string(),
+            bom_blake3: release.fingerprint.to_owned(),
+        };
+        installed.bundles.insert(release.name.to_owned(), entry);
         genesis_bundle::scratch::remove_abandoned(state, "partial");
         let bytes = serde_json::to_vec_pretty(&installed).expect("the state is JSON");
         genesis_bundle::scratch::atomic_write(state, &bytes)
             .map_err(BundleError::io("writing the anti-rollback state", state))?;
         Ok(())
     }
+
+    /// Whether a rule compares versions, so that a BOM's must be a semantic one.
+    fn reads_version(&self) -> bool {
+        self.versions.is_some() || self.state.is_some()
+    }
+
+    /// The `names` rule: the decision when it has patterns, an error when none matches.
+    fn check_name(&self, name: &str) -> Result<Option<String>> {
+        if self.names.is_empty() {
+            return Ok(None);
+        }
+        if !self.names.iter().any(|p| glob(p, name)) {
+            return Err(violation("names", format!("{name:?} matches none of {:?}", self.names)));
+        }
+        Ok(Some(format!("name {name} accepted by {:?}", self.names)))
+    }
+}
+
+fn violation(rule: &str, detail: String) -> TrustError {
+    TrustError::PolicyViolation { rule: rule.to_owned(), detail }
 }
 
 /// The BOM's version, for the versions and anti-rollback rules.
 fn bom_version(bom: &Bom) -> Result<semver::Version> {
-    semver::Version::parse(&bom.version).map_err(|e| TrustError::PolicyViolation {
-        rule: "versions".to_owned(),
-        detail: format!("{:?} is not a semantic version ({e})", bom.version),
-    })
+    semver::Version::parse(&bom.version)
+        .map_err(|e| violation("versions", format!("{:?} is not a semantic version ({e})", bom.version)))
 }
 
-/// Refuses `bom` when `installed` (read from `state`) records a later version of its name,
-/// or the same version with another BOM; otherwise says why it is no rollback.
-fn not_a_rollback(installed: &Installed, bom: &Bom, bom_blake3: &str, state: &Path) -> Result<String> {
-    let violation = |detail: String| TrustError::PolicyViolation { rule: "antiRollback".to_owned(), detail };
-    let Some(entry) = installed.bundles.get(&bom.name) else {
-        return Ok(format!("no earlier install of {} recorded", bom.name));
+/// Refuses `release` when `installed` (read from `state`) records a later version of its
+/// name, or the same version with another fingerprint; otherwise says why it is no rollback.
+fn not_a_rollback(installed: &Installed, release: &Release<'_>, state: &Path) -> Result<String> {
+    let (name, version, fingerprint) = (release.name, release.version.to_string(), release.fingerprint);
+    let Some(entry) = installed.bundles.get(name) else {
+        return Ok(format!("no earlier install of {name} recorded"));
     };
     let previous = entry.version();
-    if let InstalledBundle::Recorded { version, bom_blake3: recorded } = entry
-        && *version == bom.version
-        && recorded != bom_blake3
+    if let InstalledBundle::Recorded { version: recorded_version, bom_blake3: recorded } = entry
+        && *recorded_version == version
+        && recorded != fingerprint
     {
-        return Err(violation(format!(
-            "{} {} is installed with BOM blake3:{recorded}, this one is blake3:{bom_blake3}: same version, different content ({})",
-            bom.name,
-            bom.version,
-            state.display()
-        )));
+        return Err(violation(
+            "antiRollback",
+            format!(
+                "{name} {version} is installed with blake3:{recorded}, this one is blake3:{fingerprint}: same version, different content ({})",
+                state.display()
+            ),
+        ));
     }
-    let previous_version = semver::Version::parse(previous)
-        .map_err(|e| violation(format!("{}: installed version {previous:?} unreadable ({e})", state.display())))?;
-    if bom_version(bom)? < previous_version {
-        return Err(violation(format!(
-            "{} {} is older than the installed {previous} ({})",
-            bom.name,
-            bom.version,
-            state.display()
-        )));
+    let previous_version = semver::Version::parse(previous).map_err(|e| {
+        violation("antiRollback", format!("{}: installed version {previous:?} unreadable ({e})", state.display()))
+    })?;
+    if *release.version < previous_version {
+        return Err(violation(
+            "antiRollback",
+            format!("{name} {version} is older than the installed {previous} ({})", state.display()),
+        ));
     }
-    Ok(format!("not a rollback: installed {previous}, this {}", bom.version))
+    Ok(format!("not a rollback: installed {previous}, this {version}"))
 }
 
 /// Takes the lock that makes reading, changing and writing the state one step, held until
@@ -423,6 +519,124 @@ mod tests {
         }
         std::fs::write(&policy, "keys: [vendor.pub]\nrequire: {allOf: [sbom]}\n").unwrap();
         load(&policy).unwrap();
+    }
+
+    #[test]
+    fn lenient_version_truth_table() {
+        for (tag, version) in [
+            ("v1", Some("1.0.0")),
+            ("1", Some("1.0.0")),
+            ("1.2", Some("1.2.0")),
+            ("v1.2", Some("1.2.0")),
+            ("v1.2.3", Some("1.2.3")),
+            ("1.2.3-rc.1", Some("1.2.3-rc.1")),
+            ("v1.2.3-rc.1", Some("1.2.3-rc.1")),
+            ("1.2-rc.1", Some("1.2.0-rc.1")),
+            ("latest", None),
+            ("v1.2.3.4", None),
+            ("", None),
+            ("v", None),
+            ("1.x", None),
+            ("1..2", None),
+            ("-rc.1", None),
+            ("v01", None),
+        ] {
+            let read = lenient_version(tag);
+            assert_eq!(read.as_ref().ok().map(ToString::to_string).as_deref(), version, "{tag}: {read:?}");
+        }
+        let why = lenient_version("latest").unwrap_err();
+        assert!(why.starts_with(r#"tag "latest" is not a version"#), "{why}");
+    }
+
+    fn release<'a>(name: &'a str, version: &'a semver::Version, fingerprint: &'a str) -> Release<'a> {
+        Release { name, version, fingerprint }
+    }
+
+    fn version(text: &str) -> semver::Version {
+        semver::Version::parse(text).unwrap()
+    }
+
+    fn refused_by(result: Result<impl std::fmt::Debug>, rule: &str) -> String {
+        match result {
+            Err(TrustError::PolicyViolation { rule: r, detail }) if r == rule => detail,
+            other => panic!("expected a {rule} violation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn check_release_refuses_a_version_outside_the_versions_range() {
+        let constraints = Constraints {
+            versions: Some(semver::VersionReq::parse(">=1.0.0, <2.0.0").unwrap()),
+            ..Constraints::default()
+        };
+        let detail = refused_by(constraints.check_release(&release("edge/app", &version("2.0.0"), "b3")), "versions");
+        assert_eq!(detail, "2.0.0 is outside >=1.0.0, <2.0.0");
+        let decisions = constraints.check_release(&release("edge/app", &version("1.4.0"), "b3")).unwrap();
+        assert_eq!(decisions, ["version 1.4.0 within >=1.0.0, <2.0.0"]);
+    }
+
+    /// A bundle's version is still read strictly: what a tag may say (`v1.0.0`) is no
+    /// semantic version in a BOM.
+    #[test]
+    fn a_bom_version_that_is_not_semantic_is_still_refused_by_the_versions_rule() {
+        let constraints =
+            Constraints { versions: Some(semver::VersionReq::parse(">=1.0.0").unwrap()), ..Constraints::default() };
+        let detail = refused_by(constraints.check(&bom("demo", "v1.0.0"), "b3", &Evidence::default()), "versions");
+        assert!(detail.starts_with(r#""v1.0.0" is not a semantic version"#), "{detail}");
+    }
+
+    /// The state a bundle install wrote judges releases too: an older version is refused, and
+    /// so is the recorded version with another fingerprint.
+    #[test]
+    fn anti_rollback_refuses_an_older_release_and_the_same_version_with_another_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("installed.json");
+        std::fs::write(&state, r#"{"bundles": {"edge/app": {"version": "1.2.0", "bomBlake3": "aa"}}}"#).unwrap();
+        let constraints = with_state(&state);
+        let older =
+            refused_by(constraints.check_release(&release("edge/app", &version("1.1.0"), "aa")), "antiRollback");
+        assert!(older.starts_with("edge/app 1.1.0 is older than the installed 1.2.0"), "{older}");
+        let other =
+            refused_by(constraints.check_release(&release("edge/app", &version("1.2.0"), "bb")), "antiRollback");
+        assert!(other.contains("same version, different content"), "{other}");
+        constraints.check_release(&release("edge/app", &version("1.2.0"), "aa")).unwrap();
+        constraints.check_release(&release("edge/app", &version("1.3.0"), "cc")).unwrap();
+    }
+
+    #[test]
+    fn a_recorded_release_refuses_an_older_one_afterwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("installed.json");
+        let constraints = with_state(&state);
+        let decisions = constraints.check_release(&release("edge/app", &version("1.9.0"), "old")).unwrap();
+        assert_eq!(decisions, ["no earlier install of edge/app recorded"]);
+        constraints.record_release(&release("edge/app", &version("2.0.0"), "new")).unwrap();
+        let older =
+            refused_by(constraints.check_release(&release("edge/app", &version("1.9.0"), "old")), "antiRollback");
+        assert!(older.starts_with("edge/app 1.9.0 is older than the installed 2.0.0"), "{older}");
+        refused_by(constraints.record_release(&release("edge/app", &version("1.9.0"), "old")), "antiRollback");
+        let recorded = &read_state(&state).unwrap().bundles["edge/app"];
+        assert!(
+            matches!(recorded, InstalledBundle::Recorded { version, bom_blake3 } if version == "2.0.0" && bom_blake3 == "new"),
+            "{recorded:?}"
+        );
+    }
+
+    #[test]
+    fn an_image_policy_must_trust_a_signer_and_is_refused_with_attestation_requirements() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vendor.pub"), crate::PrivateKey::generate().public_key().to_pem()).unwrap();
+        let policy = dir.path().join("trust.yaml");
+        std::fs::write(&policy, "versions: \">=1.0.0\"\n").unwrap();
+        let message = load_image_policy(&policy).unwrap_err().to_string();
+        assert!(message.contains("trusts no key and no identity"), "{message}");
+        std::fs::write(&policy, "keys: [vendor.pub]\nrequire: [sbom]\n").unwrap();
+        let message = load_image_policy(&policy).unwrap_err().to_string();
+        assert!(message.contains("require: attestation requirements are judged for bundles only"), "{message}");
+        std::fs::write(&policy, "keys: [vendor.pub]\nversions: \">=1.0.0\"\n").unwrap();
+        let (signers, constraints) = load_image_policy(&policy).unwrap();
+        assert_eq!(signers.keys.len(), 1);
+        refused_by(constraints.check_release(&release("edge/app", &version("0.9.0"), "b3")), "versions");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod golden;
 mod pull;
 mod spec_errors;
 mod workflow;
+mod zarf;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

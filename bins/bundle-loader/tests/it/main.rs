@@ -14,12 +14,13 @@ mod policy;
 mod registry;
 mod rejections;
 mod resolve;
+mod seed;
 mod serve;
 mod token;
 mod tools;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 pub const ARCHIVE: &str = "demo-0.1.0.tar.zst";
 
@@ -81,6 +82,20 @@ pub fn extract(bundle: &Path, target: &Path) -> Output {
         "--output-dir",
         target.to_str().unwrap(),
     ])
+}
+
+/// The BLAKE3 hex of `bytes` as `b3sum` computes it (an independent reader of our fingerprints).
+pub fn b3sum(bytes: &[u8]) -> String {
+    let mut b3 = Command::new("b3sum")
+        .arg("--no-names")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("b3sum must be installed");
+    std::io::Write::write_all(&mut b3.stdin.take().unwrap(), bytes).unwrap();
+    let b3 = b3.wait_with_output().unwrap();
+    assert!(b3.status.success());
+    text(&b3.stdout).trim().to_owned()
 }
 
 pub fn text(b: &[u8]) -> String {

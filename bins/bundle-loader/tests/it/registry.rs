@@ -19,7 +19,7 @@ fn summary(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn skopeo_raw(reference: &str) -> Vec<u8> {
+pub fn skopeo_raw(reference: &str) -> Vec<u8> {
     let out = Command::new("skopeo")
         .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")])
         .output()
