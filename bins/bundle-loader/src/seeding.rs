@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
+use genesis_bundle::ProgressCounter;
 use genesis_cli_support::registry::RegistryArgs;
-use genesis_cli_support::{OutputFormat, exit, outln, print_json};
-use genesis_registry::RegistryOptions;
+use genesis_cli_support::{OutputFormat, exit, outln, print_json, progress};
+use genesis_registry::RegistryError;
 use genesis_registry::copy::{CopiedImage, CopyStats};
 use genesis_seed::manifest::{SEED_LOCK_FILE, SEED_MANIFEST_FILE};
 use genesis_seed::zot::ZotOptions;
@@ -59,8 +60,13 @@ pub struct TrustArgs {
 
 /// What every copying command shares.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("username", |a| a.help(DESTINATION_ONLY)),
+    mut_arg("password", |a| a.help("Password or token for the destination registry only (see --username)")),
+    mut_arg("authfile", |a| a.help(AUTHFILE)),
+)]
 pub struct CommonArgs {
-    /// Connection settings, for every registry of the run.
+    /// Connection settings: TLS for every registry of the run, credentials as --username says.
     #[command(flatten)]
     pub connection: RegistryArgs,
     /// Blobs in flight at once, across every image of the run.
@@ -73,6 +79,15 @@ pub struct CommonArgs {
     #[arg(long, short)]
     pub quiet: bool,
 }
+
+/// `--username` of a copying command: the destination's only.
+const DESTINATION_ONLY: &str = "User name for the destination registry only (the password comes from \
+     GENESIS_REGISTRY_PASSWORD). Never sent to a source registry, which gets only its own entry of the Docker \
+     config (--authfile)";
+
+/// `--authfile` of a copying command: the only credentials a source gets.
+const AUTHFILE: &str = "Docker config.json whose entry for each registry is its credentials (default: \
+     $DOCKER_CONFIG or ~/.docker); the only credentials a source registry gets";
 
 /// Arguments of `registry seed`.
 #[derive(Debug, clap::Args)]
@@ -222,6 +237,15 @@ pub fn run(command: &RegistryCommand) -> anyhow::Result<u8> {
 /// The flag that gets past a seeding error, for the binary's [`exit::Errors::hint`].
 pub fn hint(e: &SeedError) -> Option<String> {
     match e {
+        SeedError::Unresolvable { side, source, .. }
+            if *side == "source" && matches!(**source, RegistryError::Unauthorized { .. }) =>
+        {
+            Some(
+                "a source registry gets only its own entry of the Docker config (--authfile): --username/--password \
+                 go to the destination only"
+                    .to_owned(),
+            )
+        }
         SeedError::Registry(e) | SeedError::Unresolvable { source: e, .. } => genesis_cli_support::registry::hint(e),
         SeedError::Trust(e) => genesis_cli_support::verify::hint(e),
         SeedError::CopyPolicyNeedsTags { .. } => {
@@ -260,21 +284,16 @@ fn warn_skip_verify(trust: Option<&Trust>) {
 }
 
 impl CommonArgs {
-    /// Announces the registries of `hosts` (each once, in order) and sets up one connection
-    /// pool per host.
-    fn connect(&self, hosts: &[&str]) -> anyhow::Result<Connections> {
-        let mut unique: Vec<&str> = Vec::new();
-        for &host in hosts {
-            if !unique.contains(&host) {
-                unique.push(host);
-            }
-        }
-        connect(&self.connection, &unique)
+    /// Announces the registries of a run and sets up their connections ([`connect`]).
+    fn connect(&self, sources: &[&str], destinations: &[&str]) -> anyhow::Result<Connections> {
+        connect(&self.connection, sources, destinations)
     }
 
-    /// A seeder over `connections` reporting on stderr.
-    fn seeder(&self, connections: Connections) -> Seeder {
-        Seeder::new(connections, usize::from(self.concurrency), Arc::new(StderrProgress { quiet: self.quiet }))
+    /// A seeder over `connections` reporting on stderr, and that report.
+    fn seeder(&self, connections: Connections) -> (Seeder, Arc<StderrProgress>) {
+        let progress = Arc::new(StderrProgress { quiet: self.quiet, bar: Mutex::new(None) });
+        let seeder = Seeder::new(connections, usize::from(self.concurrency), progress.clone());
+        (seeder, progress)
     }
 
     /// The total line of a run, on stderr.
@@ -285,23 +304,33 @@ impl CommonArgs {
     }
 }
 
-/// Announces `hosts` (distinct) and sets up one connection pool per host with `connection`.
-fn connect(connection: &RegistryArgs, hosts: &[&str]) -> anyhow::Result<Connections> {
+/// Announces the registries of a run (each once, sources first) and sets up one connection
+/// pool per registry. `--username`/`--password` go to the destinations only: a source gets
+/// only its own entry of the Docker config, so a hostile source that asks for credentials
+/// never collects the edge registry's. A registry that is both is a destination.
+fn connect(connection: &RegistryArgs, sources: &[&str], destinations: &[&str]) -> anyhow::Result<Connections> {
+    let mut hosts: Vec<&str> = Vec::new();
+    for &host in sources.iter().chain(destinations) {
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
     let endpoints: Vec<String> = hosts.iter().map(|h| connection.endpoint(h)).collect();
     genesis_cli_support::announce_endpoints("bundle-loader", &endpoints);
     let options = hosts
         .iter()
-        .map(|h| Ok(((*h).to_owned(), connection.options(h)?)))
+        .map(|&host| {
+            let options = if destinations.contains(&host) {
+                connection.options(host)?
+            } else {
+                connection.source_options(host)?
+            };
+            Ok((host.to_owned(), options))
+        })
         .collect::<anyhow::Result<BTreeMap<_, _>>>()?;
     // Every host the run contacts is in `options`: the default serves none, so it carries no
     // credentials.
-    let default = RegistryOptions {
-        plain_http: connection.plain_http,
-        ca_file: connection.ca_file.clone(),
-        credentials: None,
-        retries: connection.retries,
-    };
-    Ok(Connections::new(options, default))
+    Ok(Connections::new(options, connection.without_credentials()))
 }
 
 /// A multi-threaded runtime for one command.
@@ -310,18 +339,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn seed(args: &SeedArgs) -> anyhow::Result<u8> {
+    // Announced first, refused next: setting up connections contacts nothing.
+    let connections = args.common.connect(&[args.from.registry()], &[args.to.registry()])?;
     let trust = args.trust.trust()?.ok_or_else(|| fail_closed("seed"))?;
-    let connections = args.common.connect(&[args.from.registry(), args.to.registry()])?;
     warn_skip_verify(Some(&trust));
-    let seeder = args.common.seeder(connections);
+    let (seeder, progress) = args.common.seeder(connections);
     let request = SeedRequest {
         from: args.from.clone(),
         to: args.to.clone(),
         copy_policy: args.copy_policy,
         out: args.out.clone(),
     };
-    let outcome = runtime()?
-        .block_on(seeder.seed(&request, &trust))
+    let runtime = runtime()?;
+    let outcome = progress
+        .showing(seeder.progress_counter(), "seeding", || runtime.block_on(seeder.seed(&request, &trust)))
         .with_context(|| format!("seeding {} to {}: no seed manifest was written", args.from, args.to))?;
     args.common.total(&outcome.copy);
     match args.common.output {
@@ -347,6 +378,8 @@ fn print_seeded(outcome: &SeedOutcome, out: &Path) -> std::io::Result<()> {
 
 fn seed_catalog(args: &SeedCatalogArgs) -> anyhow::Result<u8> {
     let catalog = Catalog::load(&args.catalog)?;
+    let name = args.catalog.display().to_string();
+    let connections = connect_catalog(&catalog, &name, &args.common)?;
     let trust = args.trust.trust()?;
     if trust.is_none()
         && let Some((n, entry)) = catalog.entries.iter().enumerate().find(|(_, e)| e.pub_key.is_none())
@@ -359,38 +392,48 @@ fn seed_catalog(args: &SeedCatalogArgs) -> anyhow::Result<u8> {
             entry.from
         );
     }
-    let name = args.catalog.display().to_string();
-    run_catalog(&catalog, &name, &args.out, args.keep_going, trust.as_ref(), &args.common)
+    run_catalog(&catalog, &name, connections, &args.out, args.keep_going, trust.as_ref(), &args.common, "seeding")
 }
 
 fn sync(args: &SyncArgs) -> anyhow::Result<u8> {
-    let trust = args.trust.trust()?.ok_or_else(|| fail_closed("sync"))?;
     let catalog = Catalog::sync(&args.from_registry, &args.to_registry, &args.repos, args.copy_policy)?;
     let name = format!("sync {} → {}", args.from_registry, args.to_registry);
-    run_catalog(&catalog, &name, &args.out, args.keep_going, Some(&trust), &args.common)
+    let connections = connect_catalog(&catalog, &name, &args.common)?;
+    let trust = args.trust.trust()?.ok_or_else(|| fail_closed("sync"))?;
+    run_catalog(&catalog, &name, connections, &args.out, args.keep_going, Some(&trust), &args.common, "syncing")
+}
+
+/// Announces the registries of `catalog`'s entries and sets up their connections: each
+/// entry's `from` a source, its `to` a destination.
+fn connect_catalog(catalog: &Catalog, name: &str, common: &CommonArgs) -> anyhow::Result<Connections> {
+    let parse =
+        |r: &String| r.parse::<ImageReference>().with_context(|| format!("{name}: {r} is not an image reference"));
+    let from = catalog.entries.iter().map(|e| parse(&e.from)).collect::<anyhow::Result<Vec<_>>>()?;
+    let to = catalog.entries.iter().map(|e| parse(&e.to)).collect::<anyhow::Result<Vec<_>>>()?;
+    let sources: Vec<&str> = from.iter().map(ImageReference::registry).collect();
+    let destinations: Vec<&str> = to.iter().map(ImageReference::registry).collect();
+    common.connect(&sources, &destinations)
 }
 
 /// Seeds every entry of `catalog` and prints a line per entry, the roll-up and the bytes sent;
 /// exit 1 when an entry failed.
+#[allow(clippy::too_many_arguments)] // The flags of two commands, each passed once.
 fn run_catalog(
     catalog: &Catalog,
     name: &str,
+    connections: Connections,
     out: &Path,
     keep_going: bool,
     trust: Option<&Trust>,
     common: &CommonArgs,
+    label: &'static str,
 ) -> anyhow::Result<u8> {
-    let references = catalog
-        .entries
-        .iter()
-        .flat_map(|e| [&e.from, &e.to])
-        .map(|r| r.parse::<ImageReference>().with_context(|| format!("{name}: {r} is not an image reference")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let hosts: Vec<&str> = references.iter().map(ImageReference::registry).collect();
-    let connections = common.connect(&hosts)?;
     warn_skip_verify(trust);
-    let seeder = common.seeder(connections);
-    let outcome = runtime()?.block_on(seeder.seed_catalog(catalog, name, out, keep_going, trust))?;
+    let (seeder, progress) = common.seeder(connections);
+    let runtime = runtime()?;
+    let outcome = progress.showing(seeder.progress_counter(), label, || {
+        runtime.block_on(seeder.seed_catalog(catalog, name, out, keep_going, trust))
+    })?;
     common.total(&outcome.copy);
     match common.output {
         OutputFormat::Json => print_json(&outcome)?,
@@ -405,10 +448,11 @@ fn print_catalog(outcome: &CatalogOutcome, out: &Path) -> std::io::Result<()> {
     for e in entries {
         match e.status {
             EntryStatus::Seeded => {
-                let unverified = if e.verified { "" } else { " (NOT verified: --skip-verify)" };
+                // A check mark only for what was verified.
+                let (mark, unverified) = if e.verified { ("✓", "") } else { ("!", " (NOT verified: --skip-verify)") };
                 let digest = e.dest_digest.as_deref().unwrap_or_default();
                 let dir = out.join(&e.dir);
-                outln!("✓ seeded {} → {}@{digest}{unverified} ({})", e.from, e.to, dir.display())?;
+                outln!("{mark} seeded {} → {}@{digest}{unverified} ({})", e.from, e.to, dir.display())?;
             }
             EntryStatus::Failed => {
                 outln!("✗ failed {} → {}: {}", e.from, e.to, e.error.as_deref().unwrap_or("unknown error"))?;
@@ -430,7 +474,7 @@ fn print_catalog(outcome: &CatalogOutcome, out: &Path) -> std::io::Result<()> {
 }
 
 fn publish_index(args: &PublishIndexArgs) -> anyhow::Result<u8> {
-    let connections = connect(&args.connection, &[args.to.registry()])?;
+    let connections = connect(&args.connection, &[], &[args.to.registry()])?;
     let published = runtime()?
         .block_on(genesis_seed::publish_index(&connections, &args.manifest, &args.to))
         .with_context(|| format!("publishing {} on {}", args.manifest.display(), args.to))?;
@@ -466,10 +510,20 @@ fn bootstrap_zot(args: &BootstrapZotArgs) -> anyhow::Result<u8> {
         enable_search: args.enable_search,
     };
     let written = genesis_seed::zot::write_zot(&args.out, &options)?;
-    print_written(&written, args.output)?;
-    if args.output == OutputFormat::Text {
-        let compose = args.out.join(genesis_seed::zot::ZOT_COMPOSE_FILE);
-        outln!("start it with: docker compose -f {} up -d", compose.display())?;
+    match args.output {
+        // The registry the files describe, and the files.
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "written": written,
+            "port": args.port,
+            "image": args.image.as_deref().unwrap_or(genesis_seed::zot::ZOT_IMAGE),
+            "dataDir": args.data_dir,
+            "enableSearch": args.enable_search,
+        }))?,
+        OutputFormat::Text => {
+            print_written(&written)?;
+            let compose = args.out.join(genesis_seed::zot::ZOT_COMPOSE_FILE);
+            outln!("start it with: docker compose -f {} up -d", compose.display())?;
+        }
     }
     Ok(exit::OK)
 }
@@ -480,47 +534,76 @@ fn package(args: &PackageArgs) -> anyhow::Result<u8> {
     let name = genesis_seed::zarf::zarf_name(&args.name)?;
     let images: Vec<String> = catalog.entries.iter().map(|e| e.from.clone()).collect();
     let definition = genesis_seed::zarf::zarf_package(&name, &args.version, &images)?;
-    let written = genesis_seed::zarf::write_zarf(&args.out, &definition)?;
-    print_written(&[written], args.output)?;
-    if args.output == OutputFormat::Text {
-        outln!(
-            "package {name} {} with {} images; then: zarf package create {}",
-            args.version,
-            images.len(),
-            args.out.display()
-        )?;
+    let written = [genesis_seed::zarf::write_zarf(&args.out, &definition)?];
+    match args.output {
+        // The package, as `bundle-builder zarf-definition` reports it (its name made
+        // Zarf-legal), and the file.
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "written": written,
+            "name": name,
+            "version": args.version,
+            "images": images.len(),
+        }))?,
+        OutputFormat::Text => {
+            print_written(&written)?;
+            outln!(
+                "package {name} {} with {} images; then: zarf package create {}",
+                args.version,
+                images.len(),
+                args.out.display()
+            )?;
+        }
     }
     Ok(exit::OK)
 }
 
-/// The files a generating command wrote.
-fn print_written(written: &[PathBuf], output: OutputFormat) -> std::io::Result<()> {
-    match output {
-        OutputFormat::Json => print_json(&serde_json::json!({ "written": written })),
-        OutputFormat::Text => written.iter().try_for_each(|file| outln!("wrote {}", file.display())),
-    }
+/// The files a generating command wrote, a line each.
+fn print_written(written: &[PathBuf]) -> std::io::Result<()> {
+    written.iter().try_for_each(|file| outln!("wrote {}", file.display()))
 }
 
-/// The copy's progress on stderr: a line when an image starts and when it is done, warnings.
+/// The copy's progress on stderr: a line when an image starts and when it is done, warnings,
+/// and while the run copies a count of the bytes sent (off a terminal or with `--quiet`, none).
 struct StderrProgress {
     quiet: bool,
+    /// Up while the run copies: lines are printed through it.
+    bar: Mutex<Option<progress::Bar>>,
+}
+
+impl StderrProgress {
+    /// Runs `work`, the copy, with the bytes `sent` counts shown as `label`.
+    fn showing<T>(&self, sent: &ProgressCounter, label: &'static str, work: impl FnOnce() -> T) -> T {
+        *self.bar.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(progress::show(sent.clone(), label, self.quiet));
+        let done = work();
+        drop(self.bar.lock().unwrap_or_else(PoisonError::into_inner).take());
+        done
+    }
+
+    /// One line on stderr, above the bytes count when it shows.
+    fn line(&self, line: &str) {
+        match &*self.bar.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
 }
 
 impl SeedProgress for StderrProgress {
     fn copying(&self, from: &str, to: &str) {
         if !self.quiet {
-            eprintln!("copying {from} → {to}");
+            self.line(&format!("copying {from} → {to}"));
         }
     }
 
     fn copied(&self, from: &str, image: &CopiedImage) {
         if !self.quiet {
-            eprintln!("copied {from}: {}", stats_text(&image.stats));
+            self.line(&format!("copied {from}: {}", stats_text(&image.stats)));
         }
     }
 
     fn warning(&self, message: &str) {
-        eprintln!("warning: {message}");
+        self.line(&format!("warning: {message}"));
     }
 }
 

@@ -11,6 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Draws a bar until dropped.
 pub struct Bar {
+    multi: MultiProgress,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -21,32 +22,43 @@ pub fn show(progress: ProgressCounter, label: &'static str, quiet: bool) -> Bar 
 }
 
 /// Starts one bar per `(label, progress)`, stacked in that order (a load: the pass, then
-/// one per image).
+/// one per image). A bar whose work has no known size yet (a registry-to-registry copy
+/// learns its blobs as it goes) shows the bytes done and their rate.
 pub fn show_many(bars: Vec<(String, ProgressCounter)>, quiet: bool) -> Bar {
     let stop = Arc::new(AtomicBool::new(false));
     let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
-    let thread = (!target.is_hidden()).then(|| {
-        let stop = Arc::clone(&stop);
+    let hidden = target.is_hidden();
+    let multi = MultiProgress::with_draw_target(target);
+    let thread = (!hidden).then(|| {
+        let (stop, multi) = (Arc::clone(&stop), multi.clone());
         std::thread::spawn(move || {
-            let multi = MultiProgress::with_draw_target(target);
-            let style = ProgressStyle::with_template(
+            let sized = ProgressStyle::with_template(
                 "{msg:>9} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {eta}",
             )
             .expect("a valid template")
             .progress_chars("=> ");
+            let counting = ProgressStyle::with_template("{msg:>9} {binary_bytes} {binary_bytes_per_sec}")
+                .expect("a valid template");
             let drawn: Vec<(ProgressBar, ProgressCounter)> = bars
                 .into_iter()
                 .map(|(label, progress)| {
-                    let bar = multi.add(ProgressBar::no_length().with_message(label).with_style(style.clone()));
+                    let bar = multi.add(ProgressBar::no_length().with_message(label).with_style(counting.clone()));
                     (bar, progress)
                 })
                 .collect();
             while !stop.load(Ordering::Relaxed) {
                 for (bar, progress) in &drawn {
-                    // Nothing to draw until the library knows how much work there is.
-                    if progress.total() > 0 {
-                        bar.set_length(progress.total());
-                        bar.set_position(progress.done());
+                    // A bar once the total is known, the bytes so far before that, and nothing
+                    // while there is neither.
+                    let (done, total) = (progress.done(), progress.total());
+                    if total > 0 {
+                        if bar.length().is_none() {
+                            bar.set_style(sized.clone());
+                        }
+                        bar.set_length(total);
+                        bar.set_position(done);
+                    } else if done > 0 {
+                        bar.set_position(done);
                     }
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -56,7 +68,16 @@ pub fn show_many(bars: Vec<(String, ProgressCounter)>, quiet: bool) -> Bar {
             }
         })
     });
-    Bar { stop, thread }
+    Bar { multi, stop, thread }
+}
+
+impl Bar {
+    /// Runs `print`, which writes lines on stderr while the bars are up, with the bars
+    /// cleared, then draws them again below what it wrote (printed over, a line would be
+    /// erased by the next redraw).
+    pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
+        self.multi.suspend(print)
+    }
 }
 
 impl Drop for Bar {

@@ -2,10 +2,10 @@
 //! or a custom CA), plain HTTP only when asked, retries with backoff per request, digests
 //! verified on everything read, monolithic or chunked uploads, cross-repository mounts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -751,23 +751,45 @@ impl Registry {
     }
 
     /// Starts an upload session (`POST …/blobs/uploads/`), or mounts the blob from
-    /// `mount_from`: `None` when the mount did it, else the session's location.
+    /// `mount_from`: `None` when the mount did it, else the session's location. A registry
+    /// that refuses the mount outright (403 where the token may not read the other
+    /// repository, 404 where mounts stay within a namespace, …) instead of opening an upload
+    /// as the spec has it gets a plain upload session: the mount only saves sending bytes.
+    /// A transient failure is returned, as for any request.
     pub(crate) async fn begin_upload(
         &self,
         repo: &str,
         digest: &Digest,
         mount_from: Option<&str>,
     ) -> Result<Option<String>> {
-        let url = match mount_from {
-            Some(from) => self.url(&format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}")),
-            None => self.url(&format!("/v2/{repo}/blobs/uploads/")),
-        };
-        let resp = self.send(&Self::push_scope(repo), &|| self.http.post(&url).header(CONTENT_LENGTH, 0)).await?;
-        if resp.status() == StatusCode::CREATED && mount_from.is_some() {
-            return Ok(None);
+        let scope = Self::push_scope(repo);
+        if let Some(from) = mount_from {
+            let url = self.url(&format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}"));
+            let refusal = match self.send(&scope, &|| self.http.post(&url).header(CONTENT_LENGTH, 0)).await {
+                Ok(resp) if resp.status() == StatusCode::CREATED => return Ok(None),
+                Ok(resp) if resp.status() == StatusCode::ACCEPTED => return self.location(&resp).map(Some),
+                Ok(resp) => resp.status().to_string(),
+                Err(e @ RegistryError::Unauthorized { .. }) => e.to_string(),
+                Err(e) => return Err(e),
+            };
+            tracing::warn!(registry = %self.host, repo, %digest, from, %refusal, "mount refused; uploading the blob instead");
         }
+        let url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
+        let resp = self.send(&scope, &|| self.http.post(&url).header(CONTENT_LENGTH, 0)).await?;
         let resp = expect(resp, &[StatusCode::ACCEPTED], "POST", &url).await?;
         self.location(&resp).map(Some)
+    }
+
+    /// Waits until no other task of this process is changing `tag` of `repo` on this
+    /// registry (reading it, adding to it, writing it back: a referrers index, a cosign
+    /// signature given another layer) and holds it until the returned lock is dropped.
+    /// Registries have no compare-and-swap on tags, so two such writers at once would each
+    /// write back what they read without the other's addition; within one process (the
+    /// concurrent copies of a catalog) they take turns.
+    pub(crate) async fn lock_tag(&self, repo: &str, tag: &str) -> TagLock {
+        let key = (self.endpoint().to_owned(), repo.to_owned(), tag.to_owned());
+        let lock = Arc::clone(TAG_LOCKS.lock().unwrap_or_else(PoisonError::into_inner).entry(key.clone()).or_default());
+        TagLock { key, guard: Some(lock.lock_owned().await) }
     }
 
     /// Sends a blob's bytes to an upload session: one monolithic PUT up to [`CHUNK`], else
@@ -914,6 +936,31 @@ impl Registry {
             .as_array()
             .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
             .unwrap_or_default())
+    }
+}
+
+/// A tag of one repository of one registry (endpoint, repository, tag).
+type TagKey = (String, String, String);
+
+/// The tags being changed in this process ([`Registry::lock_tag`]), each while someone holds
+/// or awaits its lock.
+static TAG_LOCKS: Mutex<BTreeMap<TagKey, Arc<tokio::sync::Mutex<()>>>> = Mutex::new(BTreeMap::new());
+
+/// Holds a tag for a read-modify-write ([`Registry::lock_tag`]) until dropped.
+pub(crate) struct TagLock {
+    key: TagKey,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for TagLock {
+    fn drop(&mut self) {
+        let mut locks = TAG_LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+        drop(self.guard.take());
+        // Forgotten when no one else holds or awaits it, so the map stays as small as the
+        // writes in progress.
+        if locks.get(&self.key).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            locks.remove(&self.key);
+        }
     }
 }
 

@@ -1,16 +1,25 @@
 //! Copying an image from one registry to another with the same digests and bytes, and with
 //! no local disk: every manifest of an index (all platforms) and every blob, the child
-//! manifests by digest, the top by digest, and the tag last, so a destination never names an
-//! image it does not hold whole. What makes the image trustworthy travels with it: the cosign
-//! tags of its digest (`sha256-<hex>.sig`, `.att`, `.sbom`) and its OCI referrers.
+//! manifests by digest (children before the indexes listing them), the top by digest, and
+//! the tag last, so a destination never names an image it does not hold whole. What makes
+//! the image trustworthy travels with it: for each of its manifests (`cosign sign
+//! --recursive` signs every platform's), the cosign tags of its digest (`sha256-<hex>.sig`,
+//! `.att`, `.sbom`) and its OCI referrers. Signatures and attestations are added to the ones
+//! the destination has, as cosign adds one; a referrer whose `subject` is not the manifest it
+//! is listed for is left behind.
+//!
+//! A source is not trusted to be reasonable: a copy reads at most [`MAX_MANIFESTS`] manifests
+//! of an image, [`MAX_TREE_BYTES`] of them, a few at a time, and carries at most
+//! [`MAX_REFERRERS`] referrers; beyond, it refuses the image.
 //!
 //! A blob the destination has (HEAD) is skipped; one on the same registry, or already put in
 //! another repository of the destination by this session, is mounted; any other streams from
 //! the source's GET into the destination's upload in 1 MiB pieces, hashed on the way, its
 //! last piece withheld until the digest matched ([`Registry::stream_blob`]), so a blob the
-//! source serves wrong never completes its upload. A transient failure retries that blob
-//! with a new GET; a manifest the destination has (HEAD by digest) is not sent again. So a
-//! copy killed half-way, run again, sends only what is missing.
+//! source serves wrong never completes its upload. A mount the registry refuses becomes an
+//! upload. A transient failure retries that blob with a new GET; a manifest the destination
+//! has (HEAD by digest) is not sent again. So a copy killed half-way, run again, sends only
+//! what is missing.
 //!
 //! ```no_run
 //! # async fn run(source: genesis_registry::Registry, edge: genesis_registry::Registry)
@@ -42,11 +51,22 @@ use crate::{Manifest, PushOutcome, Registry, RegistryError, Result};
 const QUEUED_PIECES: usize = 4;
 /// Indexes nested deeper than this are refused, as a load refuses them.
 const MAX_DEPTH: usize = 4;
+/// Most manifests (indexes included) one image may have, and each thing carried with it: a
+/// multi-platform image has a few dozen. An index listing more is refused before they are
+/// fetched.
+pub const MAX_MANIFESTS: usize = 1024;
+/// Most bytes of manifests one image may have (each is at most 4 MiB).
+pub const MAX_TREE_BYTES: u64 = 64 << 20;
+/// Most referrers carried with one image, over all its manifests.
+pub const MAX_REFERRERS: usize = 256;
+/// Manifests of an index fetched at once.
+const MANIFEST_FETCHES: usize = 8;
 /// Docker's image config, which names the platform of a single-platform image as OCI's does.
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-/// The tags cosign attaches to a digest (`<alg>-<hex>.<suffix>`), with what each holds.
-const COSIGN_TAGS: [(&str, &str); 3] =
-    [("sig", "cosign signature"), ("att", "cosign attestations"), ("sbom", "cosign SBOM")];
+/// The tags cosign attaches to a digest (`<alg>-<hex>.<suffix>`), with what each holds and
+/// whether cosign adds to it (a layer per signature or attestation) or replaces it.
+const COSIGN_TAGS: [(&str, &str, bool); 3] =
+    [("sig", "cosign signature", true), ("att", "cosign attestations", true), ("sbom", "cosign SBOM", false)];
 
 /// A blob on one destination registry: the registry's endpoint and the blob's digest.
 type BlobKey = (String, Digest);
@@ -127,8 +147,8 @@ struct Route<'a> {
     progress: &'a ProgressCounter,
 }
 
-/// The manifests of an image as read from the source, children before their index and the
-/// top last (the order they are pushed in), and its blobs with their sizes.
+/// The manifests of an image as read from the source, each after every manifest it lists
+/// and the top last (the order they are pushed in), and its blobs with their sizes.
 struct Tree {
     manifests: Vec<Manifest>,
     blobs: BTreeMap<Digest, u64>,
@@ -156,11 +176,11 @@ impl CopySession {
     /// Copies `reference` (tag or digest) of `source_repo` on `source` to `destination_repo`
     /// on `destination`: every manifest of an index (all platforms) and every blob, then
     /// child manifests by digest, the top manifest by digest, and `tag` last when given.
-    /// Also carries what is attached to the top digest: the cosign `sha256-<hex>.sig`,
-    /// `.att` and `.sbom` tags, and OCI referrers (Referrers API, or the `sha256-<hex>`
-    /// tag-schema index; written to the destination as its own index when the destination
-    /// has no Referrers API). Blob bytes sent are added to `progress` as they go (its total
-    /// is left to the caller, who may share it between copies).
+    /// Also carries what is attached to each of its manifests: the cosign
+    /// `sha256-<hex>.sig`, `.att` and `.sbom` tags, and OCI referrers (Referrers API, or the
+    /// `sha256-<hex>` tag-schema index; written to the destination as its own index when the
+    /// destination has no Referrers API). Blob bytes sent are added to `progress` as they go
+    /// (its total is left to the caller, who may share it between copies).
     #[allow(clippy::too_many_arguments)] // The contract of the seeding crates: two ends and a tag.
     pub async fn copy_image(
         &self,
@@ -179,32 +199,9 @@ impl CopySession {
         let mut stats = self.copy_tree(&route, &image).await?;
 
         let mut carried = Vec::new();
-        for (suffix, what) in COSIGN_TAGS {
-            let cosign_tag = format!("{}-{}.{suffix}", top.digest.algorithm().name(), top.digest.hex());
-            let attached = match source.get_manifest(source_repo, &cosign_tag).await {
-                Ok(manifest) => read_tree(&route, manifest).await?,
-                Err(RegistryError::NotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            stats.add(&self.copy_tree(&route, &attached).await?);
-            tag_manifest(&route, &cosign_tag, attached.top()).await?;
-            carried.push(format!("{what} {cosign_tag}"));
-        }
-        let (referrers, _) = source.referrers(source_repo, &top.digest).await?;
-        for referrer in referrers {
-            let attached = match source.get_manifest(source_repo, &referrer.digest.to_string()).await {
-                Ok(manifest) => read_tree(&route, manifest).await?,
-                // The tag schema's index outlives the manifests it lists when they are
-                // deleted: a dangling entry is nothing to carry.
-                Err(RegistryError::NotFound(_)) => {
-                    tracing::warn!(repo = source_repo, subject = %top.digest, referrer = %referrer.digest, "a listed referrer is missing from the source; not carried");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            stats.add(&self.copy_tree(&route, &attached).await?);
-            crate::load::index_referrer(destination, destination_repo, attached.top()).await?;
-            carried.push(format!("referrer {}", referrer.digest));
+        let mut referrers_left = MAX_REFERRERS;
+        for subject in &image.manifests {
+            stats.add(&self.carry(&route, subject, &mut carried, &mut referrers_left).await?);
         }
 
         if let Some(tag) = tag {
@@ -228,6 +225,101 @@ impl CopySession {
             stats,
             carried,
         })
+    }
+
+    /// Carries what is attached to `subject`, one manifest of the image: its cosign tags and
+    /// its referrers, counting these against `referrers_left`; names each in `carried`.
+    async fn carry(
+        &self,
+        route: &Route<'_>,
+        subject: &Manifest,
+        carried: &mut Vec<String>,
+        referrers_left: &mut usize,
+    ) -> Result<CopyStats> {
+        let (source, source_repo) = (route.source, route.source_repo);
+        let mut stats = CopyStats::default();
+        for (suffix, what, appends) in COSIGN_TAGS {
+            let cosign_tag = format!("{}-{}.{suffix}", subject.digest.algorithm().name(), subject.digest.hex());
+            let attached = match source.get_manifest(source_repo, &cosign_tag).await {
+                Ok(manifest) => read_tree(route, manifest).await?,
+                Err(RegistryError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if appends {
+                stats.add(&self.append_cosign(route, &cosign_tag, &attached).await?);
+            } else {
+                stats.add(&self.copy_tree(route, &attached).await?);
+                tag_manifest(route, &cosign_tag, attached.top()).await?;
+            }
+            carried.push(format!("{what} {cosign_tag}"));
+        }
+
+        let (referrers, _) = source.referrers(source_repo, &subject.digest).await?;
+        *referrers_left = referrers_left.checked_sub(referrers.len()).ok_or_else(|| {
+            RegistryError::Invalid(format!(
+                "{}/{source_repo}: the image's manifests have more than {MAX_REFERRERS} referrers (those of {} \
+                 passed it), the most a copy carries; refusing to copy it",
+                source.host(),
+                subject.digest
+            ))
+        })?;
+        for referrer in referrers {
+            let manifest = match source.get_manifest(source_repo, &referrer.digest.to_string()).await {
+                Ok(manifest) => manifest,
+                // The tag schema's index outlives the manifests it lists when they are
+                // deleted: a dangling entry is nothing to carry.
+                Err(RegistryError::NotFound(_)) => {
+                    tracing::warn!(repo = source_repo, subject = %subject.digest, referrer = %referrer.digest, "a listed referrer is missing from the source; not carried");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            // A listing (a tag-schema index is anyone's to write) may name a manifest that
+            // refers to another: carried, it would be listed at the destination for what it
+            // does not refer to, or for nothing.
+            let refers_to = serde_json::from_slice::<serde_json::Value>(&manifest.bytes)
+                .ok()
+                .and_then(|v| v["subject"]["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()));
+            if refers_to.as_ref() != Some(&subject.digest) {
+                let refers_to = refers_to.map_or_else(|| "nothing".to_owned(), |d| d.to_string());
+                tracing::warn!(repo = source_repo, subject = %subject.digest, referrer = %referrer.digest, %refers_to, "a listed referrer refers to another manifest; not carried");
+                continue;
+            }
+            let attached = read_tree(route, manifest).await?;
+            stats.add(&self.copy_tree(route, &attached).await?);
+            crate::load::index_referrer(route.destination, route.destination_repo, attached.top()).await?;
+            carried.push(format!("referrer {}", referrer.digest));
+        }
+        Ok(stats)
+    }
+
+    /// Puts the source's cosign `tag` (a signature or attestations manifest: a layer each) in
+    /// the destination the way cosign adds a signature: the layers the destination's tag
+    /// lacks (by digest) appended to it, so that what was signed at the destination (a site's
+    /// own signature) stays beside what is carried. Nothing is written when it lacks none.
+    /// The tag is read and written back under its lock, so two copies at once keep both.
+    async fn append_cosign(&self, route: &Route<'_>, tag: &str, attached: &Tree) -> Result<CopyStats> {
+        let (destination, repo) = (route.destination, route.destination_repo);
+        let _writing = destination.lock_tag(repo, tag).await;
+        let current = match destination.get_manifest(repo, tag).await {
+            Ok(current) => current,
+            Err(RegistryError::NotFound(_)) => {
+                let stats = self.copy_tree(route, attached).await?;
+                destination.put_manifest(repo, tag, attached.top()).await?;
+                return Ok(stats);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some((merged, added)) = appended(route, tag, &current, attached.top())? else {
+            return Ok(CopyStats { manifests_present: 1, ..CopyStats::default() });
+        };
+        let blobs =
+            attached.blobs.iter().filter(|(digest, _)| added.contains(*digest)).map(|(d, &size)| (d.clone(), size));
+        let merged = Tree { manifests: vec![merged], blobs: blobs.collect() };
+        let stats = self.copy_tree(route, &merged).await?;
+        destination.put_manifest(repo, tag, merged.top()).await?;
+        tracing::info!(repo, tag, added = added.len(), "added the carried layers to the destination's cosign tag");
+        Ok(stats)
     }
 
     /// Places every blob of `tree` in the destination (a few at once), then puts its
@@ -298,10 +390,11 @@ impl CopySession {
         Arc::clone(placing.entry(key.clone()).or_insert_with(|| Arc::new(tokio::sync::Mutex::new(()))))
     }
 
-    /// Mounts the blob from `mount_from`, or (when the registry opens an upload instead)
-    /// streams it from the source: the GET feeds the upload piece by piece. A transient
-    /// failure of either end starts the blob again, up to the clients' retries; a blob that
-    /// does not match its digest is the source's fault, and sending it again would not help.
+    /// Mounts the blob from `mount_from`, or (when the registry opens an upload instead, or
+    /// refuses the mount) streams it from the source: the GET feeds the upload piece by
+    /// piece. A transient failure of either end starts the blob again, up to the clients'
+    /// retries; a blob that does not match its digest is the source's fault, and sending it
+    /// again would not help.
     async fn transfer(
         &self,
         route: &Route<'_>,
@@ -338,28 +431,41 @@ impl CopySession {
 }
 
 /// Reads the tree under `top` from the source: each index's manifests by digest (checked
-/// against it), a level at a time, and the config and layers of each image manifest.
+/// against it), a level at a time and [`MANIFEST_FETCHES`] at once, and the config and
+/// layers of each image manifest. More than [`MAX_MANIFESTS`] manifests are refused before
+/// they are fetched, more than [`MAX_TREE_BYTES`] of them as they arrive. Then orders them
+/// as a registry takes them, each after all it lists (an index is refused while a manifest
+/// it lists is missing), which the levels are not: a manifest may be listed both by the top
+/// and by an index within it, a level deeper.
 async fn read_tree(route: &Route<'_>, top: Manifest) -> Result<Tree> {
     let (source, repo) = (route.source, route.source_repo);
-    let mut seen = HashSet::from([top.digest.clone()]);
-    let mut read = Vec::new();
+    let root = top.digest.clone();
+    let refuse = |limit: String| {
+        RegistryError::Invalid(format!("{}/{repo}@{root}: {limit}; refusing to copy it", source.host()))
+    };
+    // Each manifest read, with the digests it lists (none for an image manifest).
+    let mut read: HashMap<Digest, (Manifest, Vec<Digest>)> = HashMap::new();
+    let mut seen = HashSet::from([root.clone()]);
     let mut blobs = BTreeMap::new();
+    let mut bytes = top.bytes.len() as u64;
     let mut level = vec![top];
     let mut depth = 0;
     while !level.is_empty() {
         if depth > MAX_DEPTH {
-            return Err(RegistryError::Invalid(format!(
-                "{}/{repo}: indexes nested more than {MAX_DEPTH} deep",
-                source.host()
-            )));
+            return Err(refuse(format!("indexes nested more than {MAX_DEPTH} deep")));
         }
-        let mut children = Vec::new();
-        for manifest in &level {
+        let mut wanted = Vec::new();
+        for manifest in level {
+            let mut listed = Vec::new();
             if media_types::is_index(&manifest.media_type) {
-                let index: ImageIndex = parse(source, repo, manifest)?;
-                children.extend(index.manifests.into_iter().filter(|child| seen.insert(child.digest.clone())));
+                let index: ImageIndex = parse(source, repo, &manifest)?;
+                listed = index.manifests.into_iter().map(|child| child.digest).collect();
+                wanted.extend(listed.iter().filter(|&child| seen.insert(child.clone())).cloned());
+                if seen.len() > MAX_MANIFESTS {
+                    return Err(refuse(format!("more than {MAX_MANIFESTS} manifests")));
+                }
             } else if media_types::is_manifest(&manifest.media_type) {
-                let image: ImageManifest = parse(source, repo, manifest)?;
+                let image: ImageManifest = parse(source, repo, &manifest)?;
                 for blob in std::iter::once(&image.config).chain(&image.layers) {
                     blobs.insert(blob.digest.clone(), blob.size);
                 }
@@ -371,15 +477,37 @@ async fn read_tree(route: &Route<'_>, top: Manifest) -> Result<Tree> {
                     manifest.media_type
                 )));
             }
+            read.insert(manifest.digest.clone(), (manifest, listed));
         }
-        read.append(&mut level);
-        let references: Vec<String> = children.iter().map(|child| child.digest.to_string()).collect();
-        level = futures_util::future::try_join_all(references.iter().map(|r| source.get_manifest(repo, r))).await?;
+        let mut fetched = std::pin::pin!(
+            futures_util::stream::iter(&wanted)
+                .map(|child| async move { source.get_manifest(repo, &child.to_string()).await })
+                .buffered(MANIFEST_FETCHES)
+        );
+        level = Vec::with_capacity(wanted.len());
+        while let Some(manifest) = fetched.try_next().await? {
+            bytes += manifest.bytes.len() as u64;
+            if bytes > MAX_TREE_BYTES {
+                return Err(refuse(format!("more than {} MiB of manifests", MAX_TREE_BYTES >> 20)));
+            }
+            level.push(manifest);
+        }
         depth += 1;
     }
-    // Read parents first: pushed children first.
-    read.reverse();
-    Ok(Tree { manifests: read, blobs })
+    let mut manifests = Vec::with_capacity(read.len());
+    post_order(&root, &mut read, &mut manifests);
+    Ok(Tree { manifests, blobs })
+}
+
+/// Appends the manifest `digest` of `read` to `pushed` after everything it lists, each
+/// manifest once (taken out of `read` as it is reached). The nesting it follows is at most
+/// [`MAX_MANIFESTS`] deep.
+fn post_order(digest: &Digest, read: &mut HashMap<Digest, (Manifest, Vec<Digest>)>, pushed: &mut Vec<Manifest>) {
+    let Some((manifest, listed)) = read.remove(digest) else { return };
+    for child in &listed {
+        post_order(child, read, pushed);
+    }
+    pushed.push(manifest);
 }
 
 fn parse<T: serde::de::DeserializeOwned>(source: &Registry, repo: &str, manifest: &Manifest) -> Result<T> {
@@ -417,6 +545,43 @@ async fn platforms(route: &Route<'_>, top: &Manifest) -> Result<Vec<String>> {
         }
     }
     Ok(platforms)
+}
+
+/// `current`, the destination's manifest of a cosign tag, with the layers of `carried` (the
+/// source's) it lacks appended, and their digests; `None` when it lacks none. Both must be
+/// image manifests with layers, as cosign writes them.
+fn appended(
+    route: &Route<'_>,
+    tag: &str,
+    current: &Manifest,
+    carried: &Manifest,
+) -> Result<Option<(Manifest, HashSet<Digest>)>> {
+    let not_cosign = |registry: &Registry, repo: &str| RegistryError::BadAnswer {
+        url: format!("{}/{repo}:{tag}", registry.host()),
+        detail: "not an image manifest with layers, as cosign writes one: cannot add one to the other".into(),
+    };
+    let layers = |manifest: &Manifest| {
+        serde_json::from_slice::<serde_json::Value>(&manifest.bytes).ok().filter(|v| v["layers"].is_array())
+    };
+    let mut merged = layers(current).ok_or_else(|| not_cosign(route.destination, route.destination_repo))?;
+    let adding = layers(carried).ok_or_else(|| not_cosign(route.source, route.source_repo))?;
+    let digest_of = |layer: &serde_json::Value| layer["digest"].as_str().and_then(|d| d.parse::<Digest>().ok());
+    let into = merged["layers"].as_array_mut().expect("checked to be an array");
+    let mut present: HashSet<Digest> = into.iter().filter_map(digest_of).collect();
+    let mut added = HashSet::new();
+    for layer in adding["layers"].as_array().expect("checked to be an array") {
+        let digest = digest_of(layer).ok_or_else(|| not_cosign(route.source, route.source_repo))?;
+        if present.insert(digest.clone()) {
+            into.push(layer.clone());
+            added.insert(digest);
+        }
+    }
+    if added.is_empty() {
+        return Ok(None);
+    }
+    let bytes = Bytes::from(serde_json::to_vec(&merged).expect("a JSON value serialises"));
+    let digest = genesis_bundle::sha256(&bytes);
+    Ok(Some((Manifest { bytes, media_type: current.media_type.clone(), digest }, added)))
 }
 
 /// Points `tag` of the destination repository at `manifest`, unless it already does.

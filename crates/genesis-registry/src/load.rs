@@ -320,12 +320,16 @@ async fn push_manifests(registry: &Registry, plan: ImagePlan, blobs: BlobCounts)
 }
 
 /// Makes a manifest with a `subject` discoverable where the registry has no Referrers API,
-/// by adding it to the `sha256-<hex>` tag index of OCI 1.1 (as oras and cosign do).
+/// by adding it to the `sha256-<hex>` tag index of OCI 1.1 (as oras and cosign do). The
+/// index is read, added to and written back holding the tag's lock, so that the concurrent
+/// copies of a run adding referrers of one subject never write over each other's.
 pub(crate) async fn index_referrer(registry: &Registry, repo: &str, manifest: &Manifest) -> Result<()> {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&manifest.bytes) else { return Ok(()) };
     let Some(subject) = value.get("subject").and_then(|s| serde_json::from_value::<Descriptor>(s.clone()).ok()) else {
         return Ok(());
     };
+    let tag = crate::fallback_tag(&subject.digest);
+    let _writing = registry.lock_tag(repo, &tag).await;
     let (mut listed, api) = registry.referrers(repo, &subject.digest).await?;
     if api || listed.iter().any(|d| d.digest == manifest.digest) {
         return Ok(());
@@ -353,7 +357,7 @@ pub(crate) async fn index_referrer(registry: &Registry, repo: &str, manifest: &M
     let bytes = serde_json::to_vec(&index).map_err(|e| RegistryError::Invalid(e.to_string()))?;
     let digest = genesis_bundle::sha256(&bytes);
     let tag_index = Manifest { bytes: Bytes::from(bytes), media_type: media_types::OCI_INDEX.into(), digest };
-    registry.put_manifest(repo, &crate::fallback_tag(&subject.digest), &tag_index).await?;
+    registry.put_manifest(repo, &tag, &tag_index).await?;
     tracing::info!(repo, subject = %subject.digest, referrer = %manifest.digest, "indexed a referrer under the fallback tag");
     Ok(())
 }

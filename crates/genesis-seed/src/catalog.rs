@@ -20,7 +20,9 @@ use futures_util::StreamExt as _;
 use genesis_registry::copy::CopyStats;
 use genesis_types::ImageReference;
 
-use crate::manifest::{CATALOG_SCHEMA, CatalogEntryResult, CatalogSeedManifest, EntryStatus, write_rollup};
+use crate::manifest::{
+    CATALOG_SCHEMA, CatalogEntryResult, CatalogSeedManifest, EntryStatus, remove_rollup, write_rollup,
+};
 use crate::seed::{SeedOutcome, SeedRequest, Seeder, Trust, now, tag_of};
 use crate::{Result, SeedError};
 
@@ -89,10 +91,18 @@ pub fn entry_dir(number: usize, to: &str) -> String {
     format!("{number:02}-{safe}")
 }
 
+/// What a destination writes: its registry host (lowercase: host names are
+/// case-insensitive), its repository, and the tag it puts (its digest when it puts none).
+fn destination_key(to: &ImageReference) -> (String, String, String) {
+    let tag = tag_of(to).map(str::to_owned).or_else(|| to.digest().map(ToString::to_string)).unwrap_or_default();
+    (to.registry().to_ascii_lowercase(), to.repository().to_owned(), tag)
+}
+
 /// Checks every entry: references that parse, tags where the sidecars are asked for, and no
-/// destination named twice. The failing entry's number (from 1) and why.
+/// destination named twice, however it is spelled (`Localhost:5000/app` is
+/// `localhost:5000/app:latest`). The failing entry's number (from 1) and why.
 fn check_entries(entries: &[CatalogEntry]) -> std::result::Result<(), (usize, String)> {
-    let mut destinations: Vec<String> = Vec::with_capacity(entries.len());
+    let mut destinations: Vec<(String, String, String)> = Vec::with_capacity(entries.len());
     for (n, entry) in entries.iter().enumerate().map(|(i, e)| (i + 1, e)) {
         let parse = |field: &str, text: &str| text.parse::<ImageReference>().map_err(|e| (n, format!("{field}: {e}")));
         let (from, to) = (parse("from", &entry.from)?, parse("to", &entry.to)?);
@@ -104,11 +114,11 @@ fn check_entries(entries: &[CatalogEntry]) -> std::result::Result<(), (usize, St
                 format!("copy_policy needs tag references on both sides, and {pinned} is pinned by digest"),
             ));
         }
-        let to = to.to_string();
-        if let Some(first) = destinations.iter().position(|d| *d == to) {
+        let key = destination_key(&to);
+        if let Some(first) = destinations.iter().position(|d| *d == key) {
             return Err((n, format!("its destination {to} is also entry {}'s", first + 1)));
         }
-        destinations.push(to);
+        destinations.push(key);
     }
     Ok(())
 }
@@ -227,14 +237,17 @@ fn row(entry: &CatalogEntry, dir: String, outcome: Result<SeedOutcome>) -> (Cata
 impl Seeder {
     /// Seeds every entry of `catalog`, each into its own subdirectory of `out`
     /// ([`entry_dir`]), [`CATALOG_CONCURRENCY`] at a time over the seeder's shared copy
-    /// session. An entry verifies with its own `pub_key`, else with `default_trust`; with
-    /// neither it fails ([`SeedError::NoTrust`]).
+    /// session. An entry verifies with `default_trust`, its own `pub_key` (when it has one)
+    /// replacing the signers but not a policy's rules; with neither it fails
+    /// ([`SeedError::NoTrust`]).
     ///
     /// Fail-fast unless `keep_going`: after the first failure no entry is started (those
     /// running finish), the rest are `not_attempted`, and no roll-up is written. With
     /// `keep_going` every entry is attempted and the roll-up records each outcome. Either
-    /// way, a run without failures writes it. Only what stops the whole run is an error
-    /// (the output directory, the roll-up); entries' failures are in the outcome.
+    /// way, a run without failures writes it. A roll-up an earlier run left in `out` is
+    /// removed first, so that a failed run never leaves one to be published. Only what stops
+    /// the whole run is an error (the output directory, the roll-up); entries' failures are
+    /// in the outcome.
     pub async fn seed_catalog(
         &self,
         catalog: &Catalog,
@@ -244,6 +257,7 @@ impl Seeder {
         default_trust: Option<&Trust>,
     ) -> Result<CatalogOutcome> {
         std::fs::create_dir_all(out).map_err(SeedError::io("creating", out))?;
+        remove_rollup(out)?;
         let stop = AtomicBool::new(false);
         let stop = &stop;
         let mut rows: Vec<(usize, CatalogEntryResult, Option<CopyStats>)> =
@@ -288,7 +302,8 @@ impl Seeder {
         Ok(CatalogOutcome { rollup, manifest, copy, failed })
     }
 
-    /// Seeds one entry into `out`, with its own key or the run's trust.
+    /// Seeds one entry into `out`, with the run's trust, its signers replaced by the entry's
+    /// own key when it names one ([`Trust::with_key`]).
     async fn seed_entry(
         &self,
         entry: &CatalogEntry,
@@ -306,12 +321,16 @@ impl Seeder {
             out,
         };
         let own_key;
-        let trust = match &entry.pub_key {
-            Some(key) => {
+        let trust = match (&entry.pub_key, default_trust) {
+            (Some(key), Some(run)) => {
+                own_key = run.with_key(key)?;
+                &own_key
+            }
+            (Some(key), None) => {
                 own_key = Trust::key(key)?;
                 &own_key
             }
-            None => default_trust.ok_or(SeedError::NoTrust)?,
+            (None, run) => run.ok_or(SeedError::NoTrust)?,
         };
         self.seed(&request, trust).await
     }
@@ -391,6 +410,37 @@ entries:
         ] {
             let message = Catalog::load(&write(dir.path(), &text)).unwrap_err().to_string();
             assert!(message.contains(why), "{why}: {message}");
+        }
+    }
+
+    #[test]
+    fn two_spellings_of_one_destination_are_one_destination() {
+        let entry = |to: &str| CatalogEntry {
+            from: "a.example/app:v1".to_owned(),
+            to: to.to_owned(),
+            copy_policy: false,
+            pub_key: None,
+        };
+        let tagged = "localhost:5000/app:v1@sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
+        let pinned = "localhost:5000/app@sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
+        for (first, second) in [
+            ("localhost:5000/app:v1", "LOCALHOST:5000/app:v1"),
+            ("Edge.Example.com/app:v1", "edge.example.com/app:v1"),
+            ("localhost:5000/app", "localhost:5000/app:latest"),
+            ("localhost:5000/app:v1", tagged),
+            ("nginx:1", "docker.io/library/nginx:1"),
+        ] {
+            let refused = check_entries(&[entry(first), entry(second)]).unwrap_err();
+            assert_eq!(refused.0, 2, "{first} / {second}");
+            assert!(refused.1.ends_with("is also entry 1's"), "{first} / {second}: {}", refused.1);
+        }
+        for (first, second) in [
+            ("localhost:5000/app:v1", "localhost:5000/app:V1"),
+            ("localhost:5000/app:v1", "localhost:5001/app:v1"),
+            ("localhost:5000/app:v1", "localhost:5000/other:v1"),
+            ("localhost:5000/app:v1", pinned),
+        ] {
+            check_entries(&[entry(first), entry(second)]).unwrap_or_else(|e| panic!("{first} / {second}: {e:?}"));
         }
     }
 

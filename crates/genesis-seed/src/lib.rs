@@ -1,9 +1,9 @@
 //! Edge registry seeding (seed 004), as a library a vendor can embed: an image copied from
 //! one registry to another with its digests, signatures, attestations, referrers and (on
-//! request) policy sidecars ([`Seeder::seed`], over `genesis_registry::copy`), the
-//! destination read back and verified fail-closed in four steps (signature, digest, BLAKE3
-//! fingerprint, policy; [`verify`]), and only then its audit files written
-//! ([`manifest`]). [`Seeder::seed_catalog`] seeds a site's catalog concurrently and rolls
+//! request) policy sidecars ([`Seeder::seed`], over `genesis_registry::copy`), judged on the
+//! source, copied untagged, the destination read back and verified fail-closed in four steps
+//! (signature, digest, BLAKE3 fingerprint, policy; [`verify`]), and only then tagged and its
+//! audit files written ([`manifest`]). [`Seeder::seed_catalog`] seeds a site's catalog concurrently and rolls
 //! the results up, [`Catalog::sync`] re-seeds a peer edge registry, [`publish_index`] makes
 //! the roll-up a referrer of an image, and [`zot`] and [`zarf`] generate an edge registry's
 //! configuration and a Zarf package definition. Async (tokio); the binaries own the runtime.

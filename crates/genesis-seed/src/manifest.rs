@@ -125,6 +125,19 @@ pub fn write_rollup(out: &Path, rollup: &CatalogSeedManifest) -> Result<PathBuf>
     Ok(path)
 }
 
+/// Removes the roll-up from `out` if there is one (and nothing else): a catalog run starts
+/// without an earlier run's roll-up, which would otherwise stand for this run's. Anything
+/// but its absence that stops the removal is an error.
+pub fn remove_rollup(out: &Path) -> Result<()> {
+    let path = out.join(ROLLUP_FILE);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(SeedError::io("removing the earlier roll-up", path)(e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Pretty JSON and a final newline.
 fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("plain structs are JSON");
@@ -145,18 +158,15 @@ pub fn read_rollup(path: &Path) -> Result<(Vec<u8>, CatalogSeedManifest)> {
     Ok((bytes, rollup))
 }
 
-/// Parses and checks a roll-up: its schema, no field it does not define, a digest for each
-/// seeded entry, and `complete` saying what the entries say.
+/// Parses and checks a roll-up: its schema, no field it does not define, each entry
+/// consistent ([`check_entry`]), and `complete` saying what the entries say.
 fn parse_rollup(bytes: &[u8]) -> std::result::Result<CatalogSeedManifest, String> {
     let rollup: CatalogSeedManifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     if rollup.schema_version != CATALOG_SCHEMA {
         return Err(format!("schema_version is {:?}, not {CATALOG_SCHEMA:?}", rollup.schema_version));
     }
     for (n, entry) in rollup.entries.iter().enumerate() {
-        if entry.status == EntryStatus::Seeded {
-            let digest = entry.dest_digest.as_deref().unwrap_or_default();
-            digest.parse::<genesis_types::Digest>().map_err(|e| format!("entry {} ({}): {e}", n + 1, entry.to))?;
-        }
+        check_entry(entry).map_err(|why| format!("entry {} ({}): {why}", n + 1, entry.to))?;
     }
     let all_seeded = rollup.entries.iter().all(|e| e.status == EntryStatus::Seeded);
     if rollup.complete != all_seeded {
@@ -167,6 +177,36 @@ fn parse_rollup(bytes: &[u8]) -> std::result::Result<CatalogSeedManifest, String
         ));
     }
     Ok(rollup)
+}
+
+/// An entry says one thing: a valid `dest_digest` exactly when it was seeded, an `error`
+/// exactly when it failed, and `verified` only when it was seeded.
+fn check_entry(entry: &CatalogEntryResult) -> std::result::Result<(), String> {
+    let seeded = entry.status == EntryStatus::Seeded;
+    match (&entry.dest_digest, seeded) {
+        (Some(digest), true) => digest.parse::<genesis_types::Digest>().map(drop).map_err(|e| e.to_string())?,
+        (None, false) => {}
+        (None, true) => return Err("seeded, but no dest_digest".to_owned()),
+        (Some(_), false) => return Err(format!("a dest_digest, but {}", status_name(entry.status))),
+    }
+    let failed = entry.status == EntryStatus::Failed;
+    if entry.error.is_some() != failed {
+        let has = if failed { "no error" } else { "an error" };
+        return Err(format!("{has}, and {}", status_name(entry.status)));
+    }
+    if entry.verified && !seeded {
+        return Err(format!("verified, but {}", status_name(entry.status)));
+    }
+    Ok(())
+}
+
+/// A status as the roll-up spells it.
+fn status_name(status: EntryStatus) -> &'static str {
+    match status {
+        EntryStatus::Seeded => "seeded",
+        EntryStatus::Failed => "failed",
+        EntryStatus::NotAttempted => "not_attempted",
+    }
 }
 
 #[cfg(test)]
@@ -282,6 +322,55 @@ mod tests {
         }
     }
 
+    /// Each entry says one thing: its status, its digest, its error and `verified` agree.
+    #[test]
+    fn a_rollup_whose_entries_contradict_themselves_is_refused() {
+        fn not_attempted(entry: &mut CatalogEntryResult) {
+            entry.status = EntryStatus::NotAttempted;
+            entry.error = None;
+        }
+        type Edit = fn(&mut CatalogEntryResult);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ROLLUP_FILE);
+        let contradictions: [(Edit, &str); 6] = [
+            (
+                |seeded| seeded.error = Some("but it failed".into()),
+                "entry 1 (localhost:5000/robot-behavior:v1): an error, and seeded",
+            ),
+            (|failed| failed.error = None, "entry 2 (localhost:5000/nav-stack:v2): no error, and failed"),
+            (|failed| failed.verified = true, "entry 2 (localhost:5000/nav-stack:v2): verified, but failed"),
+            (
+                |failed| failed.dest_digest = Some(DIGEST.into()),
+                "entry 2 (localhost:5000/nav-stack:v2): a dest_digest, but failed",
+            ),
+            (
+                |entry| {
+                    not_attempted(entry);
+                    entry.verified = true;
+                },
+                "entry 2 (localhost:5000/nav-stack:v2): verified, but not_attempted",
+            ),
+            (
+                |entry| {
+                    not_attempted(entry);
+                    entry.error = Some("never ran".into());
+                },
+                "entry 2 (localhost:5000/nav-stack:v2): an error, and not_attempted",
+            ),
+        ];
+        for (n, (contradict, why)) in contradictions.into_iter().enumerate() {
+            let mut contradicted = rollup();
+            contradict(&mut contradicted.entries[usize::from(n > 0)]);
+            std::fs::write(&path, serde_json::to_vec(&contradicted).unwrap()).unwrap();
+            let message = read_rollup(&path).unwrap_err().to_string();
+            assert!(message.contains(why), "{why}: {message}");
+        }
+        let mut consistent = rollup();
+        not_attempted(&mut consistent.entries[1]);
+        std::fs::write(&path, serde_json::to_vec(&consistent).unwrap()).unwrap();
+        assert_eq!(read_rollup(&path).unwrap().1, consistent);
+    }
+
     #[test]
     fn a_rollup_reads_back_as_written() {
         let dir = tempfile::tempdir().unwrap();
@@ -304,6 +393,8 @@ mod tests {
         other_schema.schema_version = "catalog-seed.v2".into();
         let mut no_digest = rollup();
         no_digest.entries[0].dest_digest = None;
+        let mut bad_digest = rollup();
+        bad_digest.entries[0].dest_digest = Some("sha256:12".into());
         let mut overclaimed = rollup();
         overclaimed.complete = true;
         for (text, why) in [
@@ -316,7 +407,11 @@ mod tests {
                 serde_json::to_string(&other_schema).unwrap(),
                 r#"schema_version is "catalog-seed.v2", not "catalog-seed.v1""#,
             ),
-            (serde_json::to_string(&no_digest).unwrap(), "entry 1 (localhost:5000/robot-behavior:v1)"),
+            (
+                serde_json::to_string(&no_digest).unwrap(),
+                "entry 1 (localhost:5000/robot-behavior:v1): seeded, but no dest_digest",
+            ),
+            (serde_json::to_string(&bad_digest).unwrap(), "entry 1 (localhost:5000/robot-behavior:v1): invalid digest"),
             (serde_json::to_string(&overclaimed).unwrap(), "complete is true but not every entry was seeded"),
         ] {
             std::fs::write(&path, &text).unwrap();

@@ -1,7 +1,8 @@
 //! `seed`: one image from a source registry to a destination, digest-preserving, with what
 //! makes it trustworthy (signatures, attestations, referrers, and on request its policy
-//! sidecars); then the destination read back and verified fail-closed ([`crate::verify`]);
-//! then its seed manifest and lock, written only when every step passed.
+//! sidecars). Judged on the source before anything is written, copied untagged, read back
+//! from the destination by digest and verified fail-closed ([`crate::verify`]); only then
+//! tagged, and its seed manifest and lock written.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,14 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use genesis_bundle::ProgressCounter;
 use genesis_registry::copy::{CopiedImage, CopySession, CopyStats};
-use genesis_registry::{Registry, RegistryError, RegistryOptions};
+use genesis_registry::{Manifest, Registry, RegistryError, RegistryOptions};
 use genesis_trust::PublicKey;
 use genesis_trust::cosign_image::Signers;
 use genesis_trust::policy_file::{Constraints, load_image_policy};
 use genesis_types::ImageReference;
 
 use crate::manifest::{SEED_SCHEMA, SeedManifest, lock_line, write_seed};
-use crate::verify::{self, Destination, Judge, Step};
+use crate::verify::{self, Destination, Judge, LockAt, Step};
 use crate::{Result, SeedError};
 
 /// Registry clients per host, one connection pool per host for the whole run: every copy
@@ -82,6 +83,20 @@ impl Trust {
             signing_key_ref: path.display().to_string(),
             policy: false,
         })
+    }
+
+    /// This trust with the cosign public key at `path` as its only signer, for a catalog
+    /// entry that names its own key: the key replaces who may sign, never what is accepted,
+    /// so a policy's names, version range and anti-rollback still judge the entry.
+    pub fn with_key(&self, path: &Path) -> Result<Trust> {
+        let mut trust = Trust::key(path)?;
+        if let (Trust::Verify { constraints, policy: true, .. }, Trust::Verify { constraints: own, policy, .. }) =
+            (self, &mut trust)
+        {
+            *own = constraints.clone();
+            *policy = true;
+        }
+        Ok(trust)
     }
 
     /// Verification with a trust policy file: its keys and identities, its names, version
@@ -208,9 +223,15 @@ impl Seeder {
         warnings.push(message);
     }
 
-    /// Copies `req.from` to `req.to` (with its sidecars when `req.copy_policy`), verifies the
-    /// destination as `trust` says, then writes `seed-manifest.json` and `seed.lock` into
-    /// `req.out`, atomically. Any failed step is an error, and no file is written.
+    /// Seeds `req.from` to `req.to` (with its sidecars when `req.copy_policy`), judged as
+    /// `trust` says, then writes `seed-manifest.json` and `seed.lock` into `req.out`,
+    /// atomically. In this order, so that no destination tag ever names what did not pass:
+    /// the source pinned by digest; its signature and the policy judged on the source
+    /// (`verify::admit`); the image and its sidecars copied by digest, untagged; the
+    /// destination read back by digest and verified (`verify::verify`); only then the
+    /// sidecars' tags and the image's tag put, and the tag read back. Any failed step is an
+    /// error, no file is written, and a tag the destination had is left as it was unless the
+    /// failure came after it was put (the read-back).
     pub async fn seed(&self, req: &SeedRequest, trust: &Trust) -> Result<SeedOutcome> {
         let (from, to) = (&req.from, &req.to);
         let sidecars = if req.copy_policy { Some((sidecar_tag(from)?, sidecar_tag(to)?)) } else { None };
@@ -221,6 +242,7 @@ impl Seeder {
         }
         let source = self.connections.registry(from.registry())?;
         let destination = self.connections.registry(to.registry())?;
+        let repo = to.repository();
 
         // The source pinned once: a tag moved during the run cannot mix two images.
         let pinned = source
@@ -236,78 +258,87 @@ impl Seeder {
             });
         }
         let dest_tag = tag_of(to);
+        let judge = match trust {
+            Trust::Verify { signers, constraints, policy, .. } => Some(Judge { signers, constraints, policy: *policy }),
+            Trust::Skip => None,
+        };
+        let admitted = match &judge {
+            Some(judge) => Some(verify::admit(judge, &source, from.repository(), &pinned, repo, dest_tag).await?),
+            None => None,
+        };
+
+        // Copied by digest and untagged, and so are the sidecars: until every step passed,
+        // no destination tag names them.
         let (from_text, to_text) = (from.to_string(), to.to_string());
         self.progress.copying(&from_text, &to_text);
         let image = self
             .session
-            .copy_image(
-                &source,
-                from.repository(),
-                &pinned.digest.to_string(),
-                &destination,
-                to.repository(),
-                dest_tag,
-                &self.sent,
-            )
+            .copy_image(&source, from.repository(), &pinned.digest.to_string(), &destination, repo, None, &self.sent)
             .await?;
         self.progress.copied(&from_text, &image);
         let mut copy = image.stats.clone();
-
-        let mut copied_policy = false;
+        let mut sidecar_tags: Vec<(String, Manifest)> = Vec::new();
+        let mut copied_lock = None;
         if let Some((from_tag, to_tag)) = sidecars {
             for kind in ["lock", "policy"] {
-                let (source_tag, dest_sidecar) = (format!("{from_tag}-{kind}"), format!("{to_tag}-{kind}"));
-                let copied = self
-                    .session
-                    .copy_image(
-                        &source,
-                        from.repository(),
-                        &source_tag,
-                        &destination,
-                        to.repository(),
-                        Some(&dest_sidecar),
-                        &self.sent,
-                    )
-                    .await;
-                match copied {
-                    Ok(sidecar) => {
-                        copy.add(&sidecar.stats);
-                        copied_policy = true;
-                    }
-                    Err(RegistryError::NotFound(_)) => {
-                        let sidecar = format!("{}/{}:{source_tag}", from.registry(), from.repository());
-                        let message = format!(
-                            "sidecar {sidecar} not found at the source: not replicated (expected when the bundle \
-                             ships no governance sidecars)"
-                        );
-                        self.warn(&mut warnings, message);
-                    }
-                    Err(e) => return Err(e.into()),
+                let source_tag = format!("{from_tag}-{kind}");
+                let Some(sidecar) =
+                    self.copy_sidecar(&source, from.repository(), &source_tag, &destination, repo).await?
+                else {
+                    let sidecar = format!("{}/{}:{source_tag}", from.registry(), from.repository());
+                    let message = format!(
+                        "sidecar {sidecar} not found at the source: not replicated (expected when the bundle ships \
+                         no governance sidecars)"
+                    );
+                    self.warn(&mut warnings, message);
+                    continue;
+                };
+                copy.add(&sidecar.stats);
+                if kind == "lock" {
+                    copied_lock = Some(sidecar.digest.clone());
                 }
+                sidecar_tags.push((format!("{to_tag}-{kind}"), untagged(&sidecar)));
             }
         }
+        let copied_policy = !sidecar_tags.is_empty();
 
-        // Read back: what is recorded and judged is what the destination serves.
-        let served = destination
-            .get_manifest(to.repository(), &dest_tag.map_or_else(|| pinned.digest.to_string(), str::to_owned))
-            .await
-            .map_err(unresolvable("destination", to))?;
-        let fingerprint = verify::fingerprint(&served.bytes);
-        let read_back = Destination {
-            registry: &destination,
-            repository: to.repository(),
-            tag: dest_tag,
-            served: &served,
-            fingerprint: &fingerprint,
-        };
-        let (verification, signing_key_ref, verified) = match trust {
-            Trust::Verify { signers, constraints, signing_key_ref, policy } => {
-                let judge = Judge { signers, constraints, policy: *policy };
-                let passed = verify::verify(&judge, &read_back, &pinned.digest, &pinned.bytes).await?;
-                passed.record(&judge, &read_back)?;
-                (passed.steps, Some(signing_key_ref.clone()), true)
+        // Read back by digest: what is judged is what the destination serves.
+        let verified = match (&judge, admitted) {
+            (Some(judge), Some(admitted)) => {
+                let served = destination
+                    .get_manifest(repo, &pinned.digest.to_string())
+                    .await
+                    .map_err(unresolvable("destination", to))?;
+                let lock_tag = dest_tag.map(|tag| format!("{tag}-lock"));
+                let lock = match (lock_tag.as_deref(), copied_lock.as_ref()) {
+                    (None, _) => LockAt::NoTag,
+                    (Some(tag), Some(digest)) => LockAt::Copied { tag, digest },
+                    (Some(tag), None) => LockAt::Tag(tag),
+                };
+                let read_back = Destination { registry: &destination, repository: repo, served: &served, lock };
+                Some(verify::verify(judge, &read_back, admitted, &pinned.digest, &pinned.bytes).await?)
             }
-            Trust::Skip => (Vec::new(), None, false),
+            _ => None,
+        };
+
+        // Only now the tags: the sidecars', then the image's, each with the exact bytes copied.
+        for (tag, manifest) in &sidecar_tags {
+            destination.put_manifest(repo, tag, manifest).await?;
+        }
+        if let Some(tag) = dest_tag {
+            destination.put_manifest(repo, tag, &untagged(&image)).await?;
+        }
+        // Read back again: the seed manifest records what the destination serves at `to`.
+        let reference = dest_tag.map_or_else(|| pinned.digest.to_string(), str::to_owned);
+        let served = destination.get_manifest(repo, &reference).await.map_err(unresolvable("destination", to))?;
+
+        let (verification, fingerprint, signing_key_ref, verified) = match (trust, &judge, verified) {
+            (Trust::Verify { signing_key_ref, .. }, Some(judge), Some(passed)) => {
+                verify::check_tagged(repo, &reference, &served.digest, &pinned.digest)?;
+                passed.record(judge, repo)?;
+                (passed.steps, passed.fingerprint, Some(signing_key_ref.clone()), true)
+            }
+            _ => (Vec::new(), verify::fingerprint(&served.bytes), None, false),
         };
 
         let manifest = SeedManifest {
@@ -322,11 +353,40 @@ impl Seeder {
             verified,
             seeded_at: now(),
         };
-        write_seed(&req.out, &manifest, &lock_line(to.registry(), to.repository(), &manifest.dest_digest))?;
+        write_seed(&req.out, &manifest, &lock_line(to.registry(), repo, &manifest.dest_digest))?;
         let (from, to, digest) = (&manifest.source_ref, &manifest.dest_ref, &manifest.dest_digest);
         tracing::info!(%from, %to, %digest, verified, "seeded");
         Ok(SeedOutcome { manifest, copy, verification, fingerprint, warnings })
     }
+
+    /// Copies the sidecar the source tags `source_tag` by its digest, untagged; `None` when
+    /// the source has no such tag. Only that tag missing means the sidecar is absent:
+    /// anything missing below it (a child manifest, a blob) fails the seed, rather than pass
+    /// for a sidecar that was never shipped.
+    async fn copy_sidecar(
+        &self,
+        source: &Registry,
+        source_repo: &str,
+        source_tag: &str,
+        destination: &Registry,
+        destination_repo: &str,
+    ) -> Result<Option<CopiedImage>> {
+        let top = match source.get_manifest(source_repo, source_tag).await {
+            Ok(top) => top,
+            Err(RegistryError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let sidecar = self
+            .session
+            .copy_image(source, source_repo, &top.digest.to_string(), destination, destination_repo, None, &self.sent)
+            .await?;
+        Ok(Some(sidecar))
+    }
+}
+
+/// A copied manifest as a destination tag is put with: its exact bytes, media type and digest.
+fn untagged(image: &CopiedImage) -> Manifest {
+    Manifest { bytes: image.manifest.clone(), media_type: image.media_type.clone(), digest: image.digest.clone() }
 }
 
 #[cfg(test)]

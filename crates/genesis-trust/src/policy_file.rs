@@ -81,7 +81,10 @@ pub struct Constraints {
 /// of its manifest).
 #[derive(Debug, Clone, Copy)]
 pub struct Release<'a> {
-    /// Matched against `names`, and the key of its anti-rollback record.
+    /// A bundle or an image: each has its own anti-rollback records.
+    pub kind: ReleaseKind,
+    /// Matched against `names` as it is; its anti-rollback record is keyed by it and its
+    /// kind ([`ReleaseKind`]).
     pub name: &'a str,
     /// Matched against `versions`, and compared with the recorded one.
     pub version: &'a semver::Version,
@@ -90,9 +93,32 @@ pub struct Release<'a> {
     pub fingerprint: &'a str,
 }
 
-/// What the state file records: the last version installed of each release name (a bundle's
-/// name, or the repository an image was seeded to), with the BLAKE3 fingerprint of its BOM or
-/// manifest (seed 004's step 3), under the field name the first records had.
+/// Which kind of release a [`Release`] is. Anti-rollback keeps their records apart: an image
+/// seeded to `demo` and a bundle named `demo` are two release lines, and one's version never
+/// refuses the other's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseKind {
+    /// A bundle, recorded under its name (the state's first format, unchanged).
+    Bundle,
+    /// An image seeded to a registry, recorded as `image:<repository>`. No bundle name
+    /// collides with it: the builder allows no `:` in a name.
+    Image,
+}
+
+impl Release<'_> {
+    /// The key of its record in the anti-rollback state.
+    fn key(&self) -> String {
+        match self.kind {
+            ReleaseKind::Bundle => self.name.to_owned(),
+            ReleaseKind::Image => format!("image:{}", self.name),
+        }
+    }
+}
+
+/// What the state file records: the last version installed of each release (a bundle's
+/// name, or `image:<repository>` for an image seeded to a registry), with the BLAKE3
+/// fingerprint of its BOM or manifest (seed 004's step 3), under the field name the first
+/// records had.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Installed {
     bundles: BTreeMap<String, InstalledBundle>,
@@ -239,7 +265,7 @@ impl Constraints {
     /// must be a semantic version when a rule reads it (`versions`, `antiRollback`).
     pub fn check(&self, bom: &Bom, bom_blake3: &str, evidence: &Evidence) -> Result<Vec<String>> {
         let mut decisions = if self.reads_version() {
-            self.check_release(&Release { name: &bom.name, version: &bom_version(bom)?, fingerprint: bom_blake3 })?
+            self.check_release(&bundle_release(bom, &bom_version(bom)?, bom_blake3))?
         } else {
             self.check_name(&bom.name)?.into_iter().collect()
         };
@@ -275,7 +301,7 @@ impl Constraints {
         if self.state.is_none() {
             return Ok(());
         }
-        self.record_release(&Release { name: &bom.name, version: &bom_version(bom)?, fingerprint: bom_blake3 })
+        self.record_release(&bundle_release(bom, &bom_version(bom)?, bom_blake3))
     }
 
     /// Records `release` in the anti-rollback state, when the policy has one. Call once it is
@@ -293,7 +319,7 @@ impl Constraints {
             version: release.version.to_string(),
             bom_blake3: release.fingerprint.to_owned(),
         };
-        installed.bundles.insert(release.name.to_owned(), entry);
+        installed.bundles.insert(release.key(), entry);
         genesis_bundle::scratch::remove_abandoned(state, "partial");
         let bytes = serde_json::to_vec_pretty(&installed).expect("the state is JSON");
         genesis_bundle::scratch::atomic_write(state, &bytes)
@@ -322,6 +348,11 @@ fn violation(rule: &str, detail: String) -> TrustError {
     TrustError::PolicyViolation { rule: rule.to_owned(), detail }
 }
 
+/// A bundle as the release [`Constraints::check_release`] judges.
+fn bundle_release<'a>(bom: &'a Bom, version: &'a semver::Version, bom_blake3: &'a str) -> Release<'a> {
+    Release { kind: ReleaseKind::Bundle, name: &bom.name, version, fingerprint: bom_blake3 }
+}
+
 /// The BOM's version, for the versions and anti-rollback rules.
 fn bom_version(bom: &Bom) -> Result<semver::Version> {
     semver::Version::parse(&bom.version)
@@ -332,7 +363,7 @@ fn bom_version(bom: &Bom) -> Result<semver::Version> {
 /// name, or the same version with another fingerprint; otherwise says why it is no rollback.
 fn not_a_rollback(installed: &Installed, release: &Release<'_>, state: &Path) -> Result<String> {
     let (name, version, fingerprint) = (release.name, release.version.to_string(), release.fingerprint);
-    let Some(entry) = installed.bundles.get(name) else {
+    let Some(entry) = installed.bundles.get(&release.key()) else {
         return Ok(format!("no earlier install of {name} recorded"));
     };
     let previous = entry.version();
@@ -548,8 +579,9 @@ mod tests {
         assert!(why.starts_with(r#"tag "latest" is not a version"#), "{why}");
     }
 
+    /// An image seeded to `name`.
     fn release<'a>(name: &'a str, version: &'a semver::Version, fingerprint: &'a str) -> Release<'a> {
-        Release { name, version, fingerprint }
+        Release { kind: ReleaseKind::Image, name, version, fingerprint }
     }
 
     fn version(text: &str) -> semver::Version {
@@ -585,13 +617,13 @@ mod tests {
         assert!(detail.starts_with(r#""v1.0.0" is not a semantic version"#), "{detail}");
     }
 
-    /// The state a bundle install wrote judges releases too: an older version is refused, and
-    /// so is the recorded version with another fingerprint.
+    /// The state file judges seeded images too: an older version is refused, and so is the
+    /// recorded version with another fingerprint.
     #[test]
     fn anti_rollback_refuses_an_older_release_and_the_same_version_with_another_fingerprint() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("installed.json");
-        std::fs::write(&state, r#"{"bundles": {"edge/app": {"version": "1.2.0", "bomBlake3": "aa"}}}"#).unwrap();
+        std::fs::write(&state, r#"{"bundles": {"image:edge/app": {"version": "1.2.0", "bomBlake3": "aa"}}}"#).unwrap();
         let constraints = with_state(&state);
         let older =
             refused_by(constraints.check_release(&release("edge/app", &version("1.1.0"), "aa")), "antiRollback");
@@ -615,10 +647,35 @@ mod tests {
             refused_by(constraints.check_release(&release("edge/app", &version("1.9.0"), "old")), "antiRollback");
         assert!(older.starts_with("edge/app 1.9.0 is older than the installed 2.0.0"), "{older}");
         refused_by(constraints.record_release(&release("edge/app", &version("1.9.0"), "old")), "antiRollback");
-        let recorded = &read_state(&state).unwrap().bundles["edge/app"];
+        let recorded = &read_state(&state).unwrap().bundles["image:edge/app"];
         assert!(
             matches!(recorded, InstalledBundle::Recorded { version, bom_blake3 } if version == "2.0.0" && bom_blake3 == "new"),
             "{recorded:?}"
+        );
+    }
+
+    /// An image seeded to `demo` and a bundle named `demo` are two release lines: the image's
+    /// 1.0.0 does not refuse the bundle's 0.5.0, and the bundle's record keeps its format.
+    #[test]
+    fn an_image_release_never_judges_a_bundle_of_the_same_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("installed.json");
+        let constraints = with_state(&state);
+        constraints.record_release(&release("demo", &version("1.0.0"), "image-b3")).unwrap();
+        let bundle = bom("demo", "0.5.0");
+        let decisions = constraints.check(&bundle, "bundle-b3", &Evidence::default()).unwrap();
+        assert_eq!(decisions, ["no earlier install of demo recorded"]);
+        constraints.record_installed(&bundle, "bundle-b3").unwrap();
+        let older = refused_by(constraints.check_release(&release("demo", &version("0.9.0"), "b3")), "antiRollback");
+        assert!(older.starts_with("demo 0.9.0 is older than the installed 1.0.0"), "{older}");
+
+        let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+        assert_eq!(
+            written,
+            serde_json::json!({"bundles": {
+                "demo": {"version": "0.5.0", "bomBlake3": "bundle-b3"},
+                "image:demo": {"version": "1.0.0", "bomBlake3": "image-b3"}
+            }})
         );
     }
 

@@ -15,6 +15,7 @@ mod registry;
 mod rejections;
 mod resolve;
 mod seed;
+mod seed_trust;
 mod serve;
 mod token;
 mod tools;

@@ -3,13 +3,15 @@
 //! needed, skopeo and curl as independent readers, and stand-ins in front of a registry
 //! where a test must hold or rewrite its traffic.
 
+use std::io::Read as _;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use genesis_cli_support::exit;
 use genesis_testkit::http::{StandIn, forward, respond};
 use genesis_testkit::{
     Distribution, Ocireg, attach_referrer, cosign_sign, free_port, push_artifact, push_blob, push_fixture_image,
@@ -22,7 +24,7 @@ use crate::registry::skopeo_raw;
 use crate::{b3sum, fixtures, listing, loader, test_pub, text};
 
 /// The repository every test seeds.
-const REPO: &str = "demo/app";
+pub(crate) const REPO: &str = "demo/app";
 
 /// The fields of seed 004's `seed-manifest.json`, in its order.
 const SEED_FIELDS: [&str; 10] = [
@@ -42,12 +44,12 @@ const SEED_FIELDS: [&str; 10] = [
 const CATALOG_ARTIFACT_TYPE: &str = "application/vnd.genesis.catalog-seed.v1+json";
 
 /// A source and a destination registry, the fixture index at `demo/app:v1` in the source.
-struct Site {
-    source: Distribution,
-    destination: Distribution,
+pub(crate) struct Site {
+    pub(crate) source: Distribution,
+    pub(crate) destination: Distribution,
     /// The index's bytes and digest, as the source serves them.
-    index: Vec<u8>,
-    digest: String,
+    pub(crate) index: Vec<u8>,
+    pub(crate) digest: String,
 }
 
 impl Site {
@@ -60,24 +62,24 @@ impl Site {
     }
 
     /// With the index signed by the test key, as `cosign sign --key` stores it.
-    fn signed() -> Site {
+    pub(crate) fn signed() -> Site {
         let site = Site::unsigned();
         cosign_sign(&site.source.host(), REPO, &site.digest, &key("test.key"));
         site
     }
 
     /// `SOURCE/demo/app:TAG`.
-    fn source_ref(&self, tag: &str) -> String {
+    pub(crate) fn source_ref(&self, tag: &str) -> String {
         format!("{}/{REPO}:{tag}", self.source.host())
     }
 
     /// `DESTINATION/demo/app:TAG`.
-    fn dest_ref(&self, tag: &str) -> String {
+    pub(crate) fn dest_ref(&self, tag: &str) -> String {
         format!("{}/{REPO}:{tag}", self.destination.host())
     }
 
     /// The digest of the index's manifest for `architecture`, and its bytes.
-    fn platform_manifest(&self, architecture: &str) -> (String, Vec<u8>) {
+    pub(crate) fn platform_manifest(&self, architecture: &str) -> (String, Vec<u8>) {
         let index: Value = serde_json::from_slice(&self.index).unwrap();
         let entry =
             index["manifests"].as_array().unwrap().iter().find(|m| m["platform"]["architecture"] == architecture);
@@ -87,25 +89,25 @@ impl Site {
     }
 }
 
-fn key(name: &str) -> PathBuf {
+pub(crate) fn key(name: &str) -> PathBuf {
     fixtures().join("keys").join(name)
 }
 
 /// `bundle-loader registry seed --from FROM --to TO --out OUT --plain-http EXTRA…`
-fn seed(from: &str, to: &str, out: &Path, extra: &[&str]) -> Output {
+pub(crate) fn seed(from: &str, to: &str, out: &Path, extra: &[&str]) -> Output {
     let base = ["registry", "seed", "--from", from, "--to", to, "--out", out.to_str().unwrap(), "--plain-http"];
     loader(&[&base[..], extra].concat())
 }
 
 /// The JSON report of a run that succeeded.
-fn report(out: &Output) -> Value {
+pub(crate) fn report(out: &Output) -> Value {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
 }
 
 /// A seed stopped by verification `step`: exit 1, the failed verification and its step
 /// named, and neither `seed-manifest.json` nor `seed.lock` in `out`.
-fn assert_refused_at(run: &Output, out: &Path, step: &str) {
+pub(crate) fn assert_refused_at(run: &Output, out: &Path, step: &str) {
     let stderr = text(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("verification failed") && stderr.contains(step), "the {step} step is not named: {stderr}");
@@ -145,8 +147,35 @@ fn keys_in_order(json: &str) -> Vec<String> {
 }
 
 /// `-lock` sidecar content: the BLAKE3 it pins and the digest it names.
-fn lock(blake3: &str, digest: &str) -> Vec<u8> {
+pub(crate) fn lock(blake3: &str, digest: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({"blake3": blake3, "digest": digest})).unwrap()
+}
+
+/// `bundle-loader ARGS…` with logging off, so that stderr holds only what the run says itself.
+fn unlogged(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bundle-loader")).args(args).env("RUST_LOG", "off").output().unwrap()
+}
+
+/// The endpoints the first line of `stderr` announces, sorted; a panic when the first line is
+/// anything else.
+fn announced(stderr: &str) -> Vec<String> {
+    let first = stderr.lines().next().unwrap_or_default();
+    let named =
+        first.strip_prefix("bundle-loader: network: this run contacts only ").unwrap_or_else(|| panic!("{stderr}"));
+    let mut named: Vec<String> = named.split(", ").map(str::to_owned).collect();
+    named.sort();
+    named
+}
+
+/// A catalog in `dir` of `(from, to)` entries, without keys.
+fn write_catalog(dir: &Path, entries: &[(String, String)]) -> PathBuf {
+    let mut yaml = "version: 1\nentries:\n".to_owned();
+    for (from, to) in entries {
+        yaml.push_str(&format!("  - from: {from}\n    to: {to}\n"));
+    }
+    let path = dir.join("catalog.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
 }
 
 #[test]
@@ -220,6 +249,35 @@ fn a_signed_multi_arch_image_is_seeded_byte_for_byte_with_its_signature_sbom_sid
     uploads.sort();
     uploads.dedup();
     assert_eq!(outcome["copy"]["blobsUploaded"], uploads.len(), "a blob was uploaded twice");
+}
+
+#[test]
+fn copy_policy_with_only_a_lock_at_the_source_warns_that_the_policy_sidecar_is_not_replicated() {
+    let site = Site::signed();
+    let source = site.source.host();
+    push_artifact(&source, REPO, "v1-lock", "application/json", &lock(&b3sum(&site.index), &site.digest));
+    let out = tempfile::tempdir().unwrap();
+    let pub_key = test_pub();
+    let run = seed(
+        &site.source_ref("v1"),
+        &site.dest_ref("v1"),
+        out.path(),
+        &["--copy-policy", "--key", pub_key.to_str().unwrap(), "--output", "json"],
+    );
+    let outcome = report(&run);
+    let warnings = outcome["warnings"].as_array().unwrap();
+    let missing: Vec<&str> =
+        warnings.iter().map(|w| w.as_str().unwrap()).filter(|w| w.contains("not found at the source")).collect();
+    assert_eq!(missing.len(), 1, "{outcome}");
+    let sidecar = format!("{source}/{REPO}:v1-policy");
+    assert!(missing[0].contains(&format!("sidecar {sidecar} not found at the source: not replicated")), "{outcome}");
+    let stderr = text(&run.stderr);
+    assert!(stderr.contains(&format!("warning: {}", missing[0])), "{stderr}");
+    // The lock crossed; there was no policy to.
+    let raw = |host: &str, tag: &str| skopeo_raw(&format!("{host}/{REPO}:{tag}"));
+    assert_eq!(raw(&site.destination.host(), "v1-lock"), raw(&source, "v1-lock"));
+    let tags = get(&format!("http://{}/v2/{REPO}/tags/list", site.destination.host()));
+    assert!(!text(&tags).contains("v1-policy"), "{}", text(&tags));
 }
 
 #[test]
@@ -305,9 +363,136 @@ fn a_seed_with_neither_a_key_nor_skip_verify_is_refused_before_copying_anything(
     let out = tempfile::tempdir().unwrap();
     let run = seed(&site.source_ref("v1"), &site.dest_ref("v1"), out.path(), &[]);
     let stderr = text(&run.stderr);
-    assert_eq!(run.status.code(), Some(i32::from(genesis_cli_support::exit::USAGE)), "{stderr}");
+    assert_eq!(run.status.code(), Some(i32::from(exit::USAGE)), "{stderr}");
     assert!(stderr.contains("--skip-verify") && (stderr.contains("--key") || stderr.contains("--pub-key")), "{stderr}");
     assert_eq!(site.destination.stored_blobs(), 0, "something was copied");
+    assert!(listing(out.path()).is_empty(), "{:?}", listing(out.path()));
+}
+
+#[test]
+fn every_run_refused_for_want_of_trust_announces_its_registries_before_the_refusal() {
+    let site = Site::unsigned();
+    let (source, destination) = (site.source.host(), site.destination.host());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let catalog = write_catalog(dir.path(), &[(site.source_ref("v1"), site.dest_ref("v1"))]);
+    let (from, to, repos) = (site.source_ref("v1"), site.dest_ref("v1"), format!("{REPO}:v1"));
+    let runs = [
+        unlogged(&["registry", "seed", "--from", &from, "--to", &to, "--plain-http", "--out", out]),
+        unlogged(&["registry", "seed-catalog", "--catalog", catalog.to_str().unwrap(), "--plain-http", "--out", out]),
+        unlogged(&[
+            "registry",
+            "sync",
+            "--from-registry",
+            &source,
+            "--to-registry",
+            &destination,
+            "--repos",
+            &repos,
+            "--plain-http",
+            "--out",
+            out,
+        ]),
+    ];
+    let mut expected = vec![format!("http://{source}"), format!("http://{destination}")];
+    expected.sort();
+    for run in runs {
+        let stderr = text(&run.stderr);
+        assert_eq!(run.status.code(), Some(i32::from(exit::USAGE)), "{stderr}");
+        assert_eq!(announced(&stderr), expected, "{stderr}");
+        assert!(stderr.contains("--skip-verify") && stderr.contains("fail-closed"), "{stderr}");
+    }
+    assert_eq!(site.destination.stored_blobs(), 0, "something was copied");
+    assert_eq!(listing(dir.path()), ["catalog.yaml"]);
+}
+
+/// A source that answers every request with a demand for Basic credentials.
+fn source_asking_for_credentials() -> StandIn {
+    StandIn::start(|_, conn| respond(conn, "401 Unauthorized", &[("WWW-Authenticate", "Basic realm=\"x\"")], b""))
+}
+
+#[test]
+fn credentials_given_by_flag_or_environment_go_to_the_destination_only_never_to_a_source_that_asks() {
+    let destination = Distribution::start();
+    let source = source_asking_for_credentials();
+    let (from, to) = (format!("127.0.0.1:{}/{REPO}:v1", source.port), format!("{}/{REPO}:v1", destination.host()));
+    // No Docker config: the only credentials of the run are the edge registry's.
+    let (docker_config, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let pub_key = test_pub();
+    let args = [
+        "registry",
+        "seed",
+        "--from",
+        from.as_str(),
+        "--to",
+        to.as_str(),
+        "--plain-http",
+        "--key",
+        pub_key.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_bundle-loader"))
+            .args(args)
+            .args(extra)
+            .envs(env.iter().copied())
+            .env("DOCKER_CONFIG", docker_config.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let by_flag = run(&["--username", "edge-admin", "--password", "push-s3cret"], &[]);
+    let by_env = run(&[], &[("GENESIS_REGISTRY_USERNAME", "edge-admin"), ("GENESIS_REGISTRY_PASSWORD", "push-s3cret")]);
+    for refused in [by_flag, by_env] {
+        let stderr = text(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(i32::from(exit::NETWORK)), "{stderr}");
+        assert!(stderr.contains("authentication required or refused"), "{stderr}");
+        assert!(
+            stderr.contains("hint:") && stderr.contains("--authfile"),
+            "the hint says what a source gets: {stderr}"
+        );
+    }
+    let seen = source.seen();
+    assert!(!seen.is_empty(), "the source was never asked");
+    let sent: Vec<&str> = seen.iter().filter_map(|r| r.header("authorization")).collect();
+    assert!(sent.is_empty(), "the source collected credentials: {sent:?}");
+    assert_eq!(destination.stored_blobs(), 0);
+    assert!(listing(out.path()).is_empty(), "{:?}", listing(out.path()));
+
+    // And --help says so.
+    let help = text(&loader(&["registry", "seed", "--help"]).stdout);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("User name for the destination registry only"), "{help}");
+    assert!(help.contains("the only credentials a source registry gets"), "{help}");
+}
+
+#[test]
+fn a_plain_http_registry_seeded_without_plain_http_is_a_network_error_whose_hint_is_the_flag() {
+    let site = Site::unsigned();
+    let out = tempfile::tempdir().unwrap();
+    let (from, to) = (site.source_ref("v1"), site.dest_ref("v1"));
+    let out_dir = out.path().to_str().unwrap();
+    let run = loader(&[
+        "registry",
+        "seed",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--skip-verify",
+        "--retries",
+        "0",
+        "--out",
+        out_dir,
+    ]);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(i32::from(exit::NETWORK)), "{stderr}");
+    assert!(
+        stderr.contains("hint: if the registry speaks plain HTTP, pass --plain-http (--allow-insecure-registry)"),
+        "{stderr}"
+    );
+    assert_eq!(site.destination.stored_blobs(), 0);
     assert!(listing(out.path()).is_empty(), "{:?}", listing(out.path()));
 }
 
@@ -337,7 +522,7 @@ fn copy_policy_with_a_digest_source_is_refused_before_copying_anything() {
     let pub_key = test_pub();
     let run = seed(&from, &site.dest_ref("v1"), out.path(), &["--copy-policy", "--key", pub_key.to_str().unwrap()]);
     let stderr = text(&run.stderr);
-    assert_eq!(run.status.code(), Some(i32::from(genesis_cli_support::exit::USAGE)), "{stderr}");
+    assert_eq!(run.status.code(), Some(i32::from(exit::USAGE)), "{stderr}");
     assert!(stderr.contains("tag-based") && stderr.contains("--copy-policy"), "{stderr}");
     assert_eq!(site.destination.stored_blobs(), 0, "something was copied");
     assert!(listing(out.path()).is_empty(), "{:?}", listing(out.path()));
@@ -425,6 +610,99 @@ fn a_seed_killed_mid_copy_sends_only_the_missing_blobs_when_run_again() {
     assert!(out.path().join("seed-manifest.json").exists());
 }
 
+/// Everything a terminal shows of `command` (a shell command line) run in one: `script`
+/// (util-linux) gives it a pseudo-terminal, whose output is collected as it comes.
+struct Terminal {
+    script: std::process::Child,
+    screen: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Terminal {
+    fn run(command: &str) -> Terminal {
+        let mut script = Command::new("script")
+            .args(["-qfec", command, "/dev/null"])
+            // What a terminal emulator sets: without TERM, progress is not drawn.
+            .env("TERM", "xterm")
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script (util-linux) runs");
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let (mut output, screen) = (script.stdout.take().unwrap(), Arc::clone(&screen));
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = output.read(&mut buf) {
+                    screen.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        Terminal { script, screen, reader: Some(reader) }
+    }
+
+    fn screen(&self) -> String {
+        text(&self.screen.lock().unwrap())
+    }
+
+    /// Waits (bounded) for the command to end; its exit code and the whole screen.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.script.try_wait().unwrap() {
+                break status;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "still running: {}", self.screen());
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.reader.take().unwrap().join().unwrap();
+        (status.code(), self.screen())
+    }
+}
+
+impl Drop for Terminal {
+    /// A test that failed leaves no terminal behind (one that ended is not killed again).
+    fn drop(&mut self) {
+        if self.reader.is_some() {
+            let _ = self.script.kill();
+        }
+    }
+}
+
+#[test]
+fn a_seed_on_a_terminal_shows_the_bytes_sent_while_it_copies() {
+    let site = Site::unsigned();
+    let release = Arc::new(AtomicBool::new(false));
+    let proxy = source_holding_third_blob(site.source.port, Arc::clone(&release));
+    let (to, out) = (site.dest_ref("v1"), tempfile::tempdir().unwrap());
+    let command = format!(
+        "'{}' registry seed --from 127.0.0.1:{}/{REPO}:v1 --to {to} --out '{}' --plain-http --skip-verify \
+         --concurrency 1",
+        env!("CARGO_BIN_EXE_bundle-loader"),
+        proxy.port,
+        out.path().display()
+    );
+    let terminal = Terminal::run(&command);
+    let start = Instant::now();
+    while blob_reads(&proxy) < 3 {
+        assert!(start.elapsed() < Duration::from_secs(30), "the seed never read a third blob: {}", terminal.screen());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Two blobs sent, the third held: the count of bytes sent, and their rate, are on screen.
+    let shows_bytes = |screen: &str| screen.contains("seeding") && screen.contains("B/s");
+    while !shows_bytes(&terminal.screen()) {
+        assert!(start.elapsed() < Duration::from_secs(30), "no bytes count on the terminal: {}", terminal.screen());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    release.store(true, Ordering::SeqCst);
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("total: "), "{screen}");
+    assert!(out.path().join("seed-manifest.json").exists());
+}
+
 /// A catalog (in `dir`, its key beside it) of the signed image and of one the source lacks.
 fn catalog_with_a_missing_source(site: &Site, dir: &Path) -> PathBuf {
     std::fs::copy(test_pub(), dir.join("test.pub")).unwrap();
@@ -437,7 +715,7 @@ fn catalog_with_a_missing_source(site: &Site, dir: &Path) -> PathBuf {
     path
 }
 
-fn seed_catalog(catalog: &Path, out: &Path, extra: &[&str]) -> Output {
+pub(crate) fn seed_catalog(catalog: &Path, out: &Path, extra: &[&str]) -> Output {
     let (catalog, out) = (catalog.to_str().unwrap(), out.to_str().unwrap());
     loader(&[&["registry", "seed-catalog", "--catalog", catalog, "--out", out, "--plain-http"][..], extra].concat())
 }
@@ -453,6 +731,10 @@ fn a_catalog_with_a_missing_source_fails_fast_without_a_rollup() {
     let said = text(&run.stdout) + &text(&run.stderr);
     assert!(!run.status.success(), "{said}");
     assert!(said.contains("demo/absent"), "the failed entry is named: {said}");
+    assert!(
+        said.contains("cannot resolve") && said.contains("empty digest"),
+        "it fails closed on what it cannot resolve: {said}"
+    );
     assert!(!out.join("catalog-seed-manifest.json").exists(), "{:?}", listing(&out));
 }
 
@@ -494,6 +776,47 @@ fn keep_going_seeds_the_good_entry_and_records_both_outcomes_but_still_fails() {
     assert!(out.join("01-app-v1/seed.lock").exists());
     assert!(!out.join("02-absent-v1/seed-manifest.json").exists());
     assert_eq!(skopeo_raw(&site.dest_ref("v1")), site.index);
+}
+
+#[test]
+fn one_image_seeded_to_two_repositories_of_one_destination_crosses_once_and_is_mounted_for_the_second() {
+    let site = Site::unsigned();
+    let dir = tempfile::tempdir().unwrap();
+    let copy_ref = format!("{}/demo/copy:v1", site.destination.host());
+    let catalog = write_catalog(
+        dir.path(),
+        &[(site.source_ref("v1"), site.dest_ref("v1")), (site.source_ref("v1"), copy_ref.clone())],
+    );
+    let out = dir.path().join("seed");
+    let outcome = report(&seed_catalog(&catalog, &out, &["--skip-verify", "--output", "json", "--quiet"]));
+    assert_eq!(outcome["failed"], 0, "{outcome}");
+    assert_eq!(skopeo_raw(&site.dest_ref("v1")), site.index);
+    assert_eq!(skopeo_raw(&copy_ref), site.index);
+
+    let blobs = blobs_of(&site.source.host(), REPO, "v1");
+    for blob in &blobs {
+        assert!(has_blob(&site.destination.host(), "demo/copy", blob), "{blob} is not in demo/copy");
+    }
+    // Each blob crossed once: the second repository got it by a cross-repository mount.
+    let mut uploads = site.destination.completed_uploads();
+    uploads.sort();
+    assert_eq!(uploads, blobs, "uploaded, each once");
+    let copy = &outcome["copy"];
+    assert_eq!(copy["blobsUploaded"], blobs.len(), "{copy}");
+    assert!(copy["blobsMounted"].as_u64().unwrap() > 0, "nothing mounted: {copy}");
+}
+
+#[test]
+fn a_catalog_entry_seeded_without_verification_is_marked_unverified_never_with_a_check() {
+    let site = Site::unsigned();
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = write_catalog(dir.path(), &[(site.source_ref("v1"), site.dest_ref("v1"))]);
+    let run = seed_catalog(&catalog, &dir.path().join("seed"), &["--skip-verify", "--quiet"]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    assert!(!stdout.contains('✓'), "{stdout}");
+    let seeded = stdout.lines().find(|l| l.contains(" seeded ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(seeded.starts_with("! seeded ") && seeded.contains("NOT verified"), "{stdout}");
 }
 
 /// Pushes `demo/app:v2` to `host`: v1 with `layer` added to its linux/amd64 image, every
@@ -757,26 +1080,73 @@ fn package_writes_a_zarf_definition_listing_every_catalog_source_image() {
 }
 
 #[test]
+fn package_reports_its_name_version_image_count_and_file_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = [
+        ("registry.example.com/robot-behavior:v1", "localhost:5000/robot-behavior:v1"),
+        ("registry.example.com/fleet/nav-stack:v2", "localhost:5000/fleet/nav-stack:v2"),
+        ("registry.example.com/fleet/lidar:v3", "localhost:5000/fleet/lidar:v3"),
+    ];
+    let catalog = write_catalog(dir.path(), &entries.map(|(from, to)| (from.to_owned(), to.to_owned())));
+    let out = dir.path().join("zarf");
+    let (catalog, out_dir) = (catalog.to_str().unwrap(), out.to_str().unwrap());
+    let args =
+        ["registry", "package", "--catalog", catalog, "--out", out_dir, "--name", "Site A!", "--version", "1.2.3"];
+    let reported = report(&loader(&[&args[..], &["--output", "json"][..]].concat()));
+    assert_eq!(reported["name"], "site-a", "made Zarf-legal: {reported}");
+    assert_eq!(reported["version"], "1.2.3", "{reported}");
+    assert_eq!(reported["images"], 3, "{reported}");
+    assert_eq!(reported["written"], json!([out.join("zarf.yaml")]), "{reported}");
+    assert!(out.join("zarf.yaml").exists());
+    assert_eq!(reported["endpoints"], json!([]), "{reported}");
+}
+
+#[test]
+fn bootstrap_zot_reports_its_port_image_and_files_in_json() {
+    let (dir, port) = (tempfile::tempdir().unwrap(), free_port());
+    let zot = |out: &str, extra: &[&str]| {
+        let out = dir.path().join(out);
+        let args = ["registry", "bootstrap-zot", "--out", out.to_str().unwrap(), "--output", "json"];
+        let reported = report(&loader(&[&args[..], extra].concat()));
+        let files = json!([out.join("zot-config.json"), out.join("docker-compose.zot.yml")]);
+        assert_eq!(reported["written"], files, "{reported}");
+        let compose = std::fs::read_to_string(out.join("docker-compose.zot.yml")).unwrap();
+        assert_eq!(reported["image"], compose_image(&compose), "the image the compose file runs: {reported}");
+        reported
+    };
+    let pinned = zot("pinned", &["--port", &port.to_string()]);
+    assert_eq!(pinned["port"], port, "{pinned}");
+    assert!(pinned["image"].as_str().unwrap().contains("@sha256:"), "{pinned}");
+
+    let chosen = zot("chosen", &["--image", "registry.example.com/zot-minimal:v2.1.0"]);
+    assert_eq!(chosen["port"], 5000, "the default port: {chosen}");
+    assert_eq!(chosen["image"], "registry.example.com/zot-minimal:v2.1.0", "{chosen}");
+}
+
+#[test]
 fn a_seed_announces_its_source_and_destination_registries_and_only_them() {
     let site = Site::unsigned();
     let (from, to, out) = (site.source_ref("v1"), site.dest_ref("v1"), tempfile::tempdir().unwrap());
-    let run = Command::new(env!("CARGO_BIN_EXE_bundle-loader"))
-        .args(["registry", "seed", "--from", from.as_str(), "--to", to.as_str(), "--skip-verify"])
-        .args(["--plain-http", "--output", "json", "--out"])
-        .arg(out.path())
-        .env("RUST_LOG", "off")
-        .output()
-        .unwrap();
+    let out_dir = out.path().to_str().unwrap();
+    let run = unlogged(&[
+        "registry",
+        "seed",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--skip-verify",
+        "--plain-http",
+        "--output",
+        "json",
+        "--out",
+        out_dir,
+    ]);
     let outcome = report(&run);
     let stderr = text(&run.stderr);
-    let first = stderr.lines().next().unwrap_or_default();
-    let named =
-        first.strip_prefix("bundle-loader: network: this run contacts only ").unwrap_or_else(|| panic!("{stderr}"));
-    let mut named: Vec<&str> = named.split(", ").collect();
-    named.sort();
     let mut expected = vec![format!("http://{}", site.source.host()), format!("http://{}", site.destination.host())];
     expected.sort();
-    assert_eq!(named, expected, "{stderr}");
+    assert_eq!(announced(&stderr), expected, "{stderr}");
     let mut reported: Vec<&str> =
         outcome["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
     reported.sort();
