@@ -80,17 +80,20 @@ const PY_TEST_PACKAGES: &[&str] =
     &["oras==0.2.43", "cyclonedx-python-lib[json-validation]==11.12.0", "moto[server]==5.2.5", "jsonschema==4.26.0"];
 
 /// Creates `target/test-venv` with the PyPI clients and `target/test-node` with the npm
-/// verifiers the tests use, once each.
+/// packages the tests run (sigstore-js, a verifier; Azurite, the Azure Storage emulator the
+/// portal's Azure Blob backend is tested against, as xtask/test-node/package-lock.json pins
+/// them), each again when its pinned list changes.
 fn test_deps(root: &Path) -> anyhow::Result<()> {
     let node = root.join("target/test-node");
-    if !node.join(".complete").exists() {
+    let lock = std::fs::read_to_string(root.join("xtask/test-node/package-lock.json"))?;
+    if !std::fs::read_to_string(node.join(".complete")).is_ok_and(|done| done == lock) {
         std::fs::create_dir_all(&node)?;
         for file in ["package.json", "package-lock.json", "verify.js"] {
-            std::fs::copy(root.join("xtask/sigstore-js").join(file), node.join(file))?;
+            std::fs::copy(root.join("xtask/test-node").join(file), node.join(file))?;
         }
         run_cmd(Command::new("npm").args(["ci", "--silent", "--no-audit", "--no-fund"]).current_dir(&node))
-            .map_err(|e| e.context("installing sigstore-js needs node and npm"))?;
-        std::fs::write(node.join(".complete"), "")?;
+            .map_err(|e| e.context("installing sigstore-js and Azurite needs node and npm"))?;
+        std::fs::write(node.join(".complete"), lock)?;
         println!("test-deps: {} ready", node.display());
     }
     let venv = root.join("target/test-venv");

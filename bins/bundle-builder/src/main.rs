@@ -43,7 +43,8 @@ enum Command {
         #[arg(long)]
         encrypt: bool,
     },
-    /// Build a signed bundle from a spec file: NAME-VERSION.tar.zst plus .sha256 and .sig.
+    /// Build a signed bundle from a spec file: NAME-VERSION.tar.zst plus .sha256, .sig and
+    /// .cosign.bundle (and .report.pdf with --report).
     /// SOURCE_DATE_EPOCH (environment, else spec.sourceDateEpoch, else 0) sets every
     /// timestamp, so the same inputs give the same bytes.
     Create(CreateArgs),
@@ -94,6 +95,11 @@ struct CreateArgs {
     /// missing or untrusted signature stops the build.
     #[arg(long, value_name = "POLICY")]
     policy: Option<PathBuf>,
+    /// Also write the release evidence report, NAME-VERSION.tar.zst.report.pdf, made from the
+    /// bundle verified afresh with this key, and list it in the .sha256 (so `sha256sum -c`
+    /// checks it too). Same bundle and SOURCE_DATE_EPOCH, same report bytes.
+    #[arg(long)]
+    report: bool,
 }
 
 /// The library errors this binary meets, for the exit code, and the flags that get past them.
@@ -152,7 +158,7 @@ fn source_date_epoch() -> anyhow::Result<Option<u64>> {
 }
 
 fn create(args: CreateArgs) -> anyhow::Result<u8> {
-    let CreateArgs { spec: spec_path, key, output_dir, output, quiet, cache_dir, registry, policy } = args;
+    let CreateArgs { spec: spec_path, key, output_dir, output, quiet, cache_dir, registry, policy, report } = args;
     let spec = BundleSpec::load(&spec_path)?;
     let signers = policy.as_deref().map(genesis_trust::policy_file::load_signers).transpose()?;
     let key = PrivateKey::from_pem_file_with_password(&key, &genesis_cli_support::password::for_reading)?;
@@ -167,6 +173,7 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
         cache_dir,
         signers,
         registries,
+        report,
         ..Default::default()
     };
     let out = {
@@ -179,7 +186,15 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
             outln!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files)?;
             outln!("  sha256 {}", out.sha256)?;
             outln!("  bom    {} signed by {}", out.bom_sha256, key.public_key().fingerprint())?;
-            outln!("  wrote  {} and {}", out.sha256_file.display(), out.signature_file.display())?;
+            outln!(
+                "  wrote  {}, {} and {}",
+                out.sha256_file.display(),
+                out.signature_file.display(),
+                out.cosign_bundle_file.display()
+            )?;
+            if let Some(report) = &out.report_file {
+                outln!("  report {} (listed in {})", report.display(), out.sha256_file.display())?;
+            }
         }
     }
     Ok(exit::OK)

@@ -1,6 +1,7 @@
 //! `genesis`: the gap-host and auditor tool: `login`, `releases` and `pull` from the vendor
-//! portal, `verify` and `verify-blob` (offline and fail-closed), `license verify` (offline),
-//! and `preflight` (is the environment ready for an install).
+//! portal, `verify` and `verify-blob` (offline and fail-closed), `report` (a verified bundle's
+//! release evidence report), `license verify` (offline), and `preflight` (is the environment
+//! ready for an install).
 
 // Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
 // closed pipe ends quietly; `println!` would panic.
@@ -8,6 +9,7 @@
 
 mod portal;
 mod preflight;
+mod report;
 mod verify_blob;
 
 use std::error::Error;
@@ -19,6 +21,7 @@ use genesis_cli_support::exit;
 use genesis_cli_support::verify::{self, VerifyArgs};
 use genesis_portal_client::{LicenseError, PortalError};
 use genesis_preflight::SpecError;
+use genesis_report::ReportError;
 use genesis_trust::TrustError;
 
 /// Genesis air-gap delivery: verify bundles before they cross the boundary.
@@ -34,6 +37,10 @@ enum Command {
     /// Verify a bundle offline: BOM signature, every entry against the BOM, and the
     /// .sha256/.sig sidecars when present. Exit 1 on any failure.
     Verify(VerifyArgs),
+    /// Verify a bundle as `verify` does, then write its release evidence report (PDF, or HTML
+    /// with --html): digests, signer, checks, provenance, contents, SBOM totals, and the HIPAA
+    /// Security Rule safeguards the evidence supports. A bundle that fails gets no report.
+    Report(report::ReportArgs),
     /// Verify any artifact against a cosign signature, a sigstore bundle or a DSSE envelope,
     /// with a public key, offline (cosign's flag names).
     VerifyBlob(verify_blob::VerifyBlobArgs),
@@ -65,6 +72,7 @@ const ERRORS: exit::Errors = exit::Errors {
         exit::classify::<PortalError>,
         exit::classify::<LicenseError>,
         exit::classify::<SpecError>,
+        exit::classify::<ReportError>,
     ],
     hint,
 };
@@ -88,11 +96,12 @@ fn main() -> ExitCode {
     genesis_cli_support::interrupt::install();
     let cli = Cli::parse();
     // Commands with endpoints announce their own; the rest contact nothing.
-    if matches!(cli.command, Command::Verify(_) | Command::VerifyBlob(_) | Command::Logout) {
+    if matches!(cli.command, Command::Verify(_) | Command::Report(_) | Command::VerifyBlob(_) | Command::Logout) {
         genesis_cli_support::announce_endpoints("genesis", &[]);
     }
     exit::run(&ERRORS, || match &cli.command {
         Command::Verify(args) => verify::run(args, None),
+        Command::Report(args) => report::run(args),
         Command::VerifyBlob(args) => verify_blob::run(args),
         Command::Preflight(args) => preflight::run_checks(args),
         Command::Login(args) => portal::login(args),

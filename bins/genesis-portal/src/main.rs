@@ -1,7 +1,7 @@
 //! `genesis-portal`: the vendor portal's reference server and its admin commands, over the
 //! `genesis-portal-server` library. On the embedded defaults it needs nothing installed:
 //! SQLite and a directory under `--data-dir`. For scale, `--database-url postgres://…` and
-//! `--object-store s3://BUCKET`.
+//! `--object-store s3://BUCKET` or `az://CONTAINER`.
 
 // Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
 // closed pipe ends quietly; `println!` would panic.
@@ -21,7 +21,10 @@ use genesis_cli_support::server::ServerArgs;
 use genesis_cli_support::{OutputFormat, json_report, outln, print_json};
 use genesis_portal_client::protocol::Scope;
 use genesis_portal_server::admin::{self, KeyState, Publication};
-use genesis_portal_server::{ApiConfig, ConfigError, LookupError, PortalConfig, S3Config, ServeConfig, TlsFiles};
+use genesis_portal_server::{
+    ApiConfig, AzureConfig, ConfigError, LookupError, ObjectStoreConfig, ObjectStoreKind, PortalConfig, S3Config,
+    ServeConfig, TlsFiles,
+};
 use genesis_trust::{PrivateKey, PublicKey};
 
 /// The library errors this binary meets, for the exit-code table, and the flags and commands
@@ -49,13 +52,22 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
     }
     let hint = match cause.downcast_ref::<ConfigError>()? {
         ConfigError::NoDataDir => "pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)",
-        ConfigError::NotABucket { .. } => "pass --object-store s3://BUCKET",
-        ConfigError::PlainHttpEndpoint { .. } => "pass --s3-allow-http for a network you trust",
+        ConfigError::NotABucket { .. } => "pass --object-store s3://BUCKET[/PREFIX] or az://CONTAINER[/PREFIX]",
+        ConfigError::PlainHttpEndpoint { store: ObjectStoreKind::S3, .. } => {
+            "pass --s3-allow-http for a network you trust"
+        }
+        ConfigError::PlainHttpEndpoint { store: ObjectStoreKind::Azure, .. } => {
+            "pass --azure-allow-http for a network you trust"
+        }
         ConfigError::UnverifiedDatabase { .. } => "pass --database-allow-insecure for a network you trust",
-        ConfigError::NotAnEndpoint { .. } => "pass --s3-endpoint https://HOST[:PORT]",
+        ConfigError::NotAnEndpoint { store: ObjectStoreKind::S3, .. } => "pass --s3-endpoint https://HOST[:PORT]",
+        ConfigError::NotAnEndpoint { store: ObjectStoreKind::Azure, .. } => {
+            "pass --azure-endpoint https://ACCOUNT.blob.core.windows.net (the account's blob endpoint)"
+        }
         ConfigError::NoAccessKeyId { .. } => {
             "set GENESIS_PORTAL_S3_ACCESS_KEY_ID (or pass --s3-access-key-id) and GENESIS_PORTAL_S3_SECRET_ACCESS_KEY"
         }
+        ConfigError::NoAzureAccount { .. } => "pass --azure-account NAME (or set GENESIS_PORTAL_AZURE_ACCOUNT)",
         _ => return None,
     };
     Some(hint.to_owned())
@@ -84,16 +96,21 @@ struct Cli {
     command: Command,
 }
 
-/// How to reach an S3-compatible store: only what is given here, as flags or
-/// `GENESIS_PORTAL_S3_*` variables. Nothing comes from `AWS_*` variables, instance metadata,
-/// container or web-identity credentials, or proxy variables: the portal contacts the one
-/// endpoint it announces, with the credentials it was given.
+/// How to reach an S3-compatible store or Azure Blob Storage: only what is given here, as
+/// flags or `GENESIS_PORTAL_S3_*` and `GENESIS_PORTAL_AZURE_*` variables. Nothing comes from
+/// `AWS_*` or `AZURE_*` variables, instance metadata (managed identity), container, web- or
+/// workload-identity credentials, the Azure CLI, or proxy variables: the portal contacts the
+/// one endpoint it announces, with the credentials it was given.
 #[derive(Debug, Clone, clap::Args)]
 struct ObjectStoreArgs {
-    /// Keep artifacts in an S3-compatible bucket (`s3://BUCKET`) instead of DATA_DIR/artifacts;
-    /// the secret key is read from GENESIS_PORTAL_S3_SECRET_ACCESS_KEY (and a session token,
-    /// if any, from GENESIS_PORTAL_S3_SESSION_TOKEN).
-    #[arg(long, value_name = "s3://BUCKET", env = "GENESIS_PORTAL_OBJECT_STORE", global = true)]
+    /// Keep artifacts in an S3-compatible bucket (s3://BUCKET[/PREFIX]) or an Azure Blob
+    /// Storage container (az://CONTAINER[/PREFIX], created when missing) instead of
+    /// DATA_DIR/artifacts, every key under PREFIX. The S3 secret key is read from
+    /// GENESIS_PORTAL_S3_SECRET_ACCESS_KEY (and a session token, if any, from
+    /// GENESIS_PORTAL_S3_SESSION_TOKEN); the Azure credential from
+    /// GENESIS_PORTAL_AZURE_ACCESS_KEY (the account's key) or GENESIS_PORTAL_AZURE_SAS_TOKEN (a
+    /// SAS token; the container must then exist).
+    #[arg(long, value_name = "URL", env = "GENESIS_PORTAL_OBJECT_STORE", global = true)]
     object_store: Option<String>,
     /// The S3 endpoint (MinIO, Ceph, moto, …); AWS's https://s3.REGION.amazonaws.com when left out.
     #[arg(long, value_name = "URL", env = "GENESIS_PORTAL_S3_ENDPOINT", global = true)]
@@ -108,6 +125,19 @@ struct ObjectStoreArgs {
     /// packs cross the network unencrypted and unauthenticated: only for a network you trust.
     #[arg(long, global = true)]
     s3_allow_http: bool,
+    /// The Azure storage account.
+    #[arg(long, value_name = "NAME", env = "GENESIS_PORTAL_AZURE_ACCOUNT", global = true)]
+    azure_account: Option<String>,
+    /// The account's blob endpoint, as a connection string's BlobEndpoint names it (a
+    /// sovereign cloud's, Azure Stack Hub's, Azurite's http://127.0.0.1:10000/devstoreaccount1);
+    /// https://ACCOUNT.blob.core.windows.net when left out.
+    #[arg(long, value_name = "URL", env = "GENESIS_PORTAL_AZURE_ENDPOINT", global = true)]
+    azure_endpoint: Option<String>,
+    /// Allow a plain http:// Azure endpoint (Azurite). Requests are still signed, but
+    /// artifacts and export packs cross the network unencrypted and unauthenticated: only for
+    /// a network you trust.
+    #[arg(long, global = true)]
+    azure_allow_http: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,17 +282,24 @@ enum LicenseCommand {
 impl Cli {
     /// The portal the global flags name.
     fn portal(&self) -> PortalConfig {
-        let s3 = &self.object_store;
+        let args = &self.object_store;
         PortalConfig {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             database_allow_insecure: self.database_allow_insecure,
-            object_store: s3.object_store.clone().map(|url| S3Config {
+            object_store: args.object_store.clone().map(|url| ObjectStoreConfig {
                 url,
-                endpoint: s3.s3_endpoint.clone(),
-                region: s3.s3_region.clone(),
-                access_key_id: s3.s3_access_key_id.clone(),
-                allow_http: s3.s3_allow_http,
+                s3: S3Config {
+                    endpoint: args.s3_endpoint.clone(),
+                    region: args.s3_region.clone(),
+                    access_key_id: args.s3_access_key_id.clone(),
+                    allow_http: args.s3_allow_http,
+                },
+                azure: AzureConfig {
+                    account: args.azure_account.clone(),
+                    endpoint: args.azure_endpoint.clone(),
+                    allow_http: args.azure_allow_http,
+                },
             }),
         }
     }

@@ -1,5 +1,6 @@
 //! The build: resolve every input the spec names, write the BOM, sign it, pack the
-//! archive, then write the `.sha256` and `.sig` sidecars. Output files appear atomically.
+//! archive, then write the `.sha256`, `.sig` and `.cosign.bundle` sidecars, and on request
+//! the release evidence report. Output files appear atomically.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -45,6 +46,10 @@ pub struct BuildOptions {
     /// roots, no credentials).
     #[cfg(feature = "pull")]
     pub registries: BTreeMap<String, RegistryOptions>,
+    /// Also write the release evidence report, `ARCHIVE.report.pdf`, made from the archive
+    /// just written, verified in full with the builder's own key as a recipient would verify
+    /// it, and listed in the `.sha256` after the archive.
+    pub report: bool,
 }
 
 /// What a build produced.
@@ -59,6 +64,10 @@ pub struct BuildOutput {
     pub signature_file: PathBuf,
     /// `ARCHIVE.cosign.bundle`: the same signature as a key-signed sigstore bundle.
     pub cosign_bundle_file: PathBuf,
+    /// `ARCHIVE.report.pdf`, the release evidence report, when [`BuildOptions::report`] asked
+    /// for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_file: Option<PathBuf>,
     /// SHA-256 of the archive.
     pub sha256: Digest,
     /// Size of the archive.
@@ -447,7 +456,9 @@ pub fn archive_path(spec: &BundleSpec, options: &BuildOptions) -> PathBuf {
 /// on disk. Registry images and repository charts are pulled into the cache first, each
 /// checked against its digest (and its source signature against [`BuildOptions::signers`]
 /// when given); then the BOM is written and signed, the archive packed, and its `.sha256`,
-/// `.sig` and `.cosign.bundle` sidecars written, each file appearing atomically.
+/// `.sig` and `.cosign.bundle` sidecars written, each file appearing atomically. With
+/// [`BuildOptions::report`], the release evidence report follows, and the `.sha256` is
+/// written again to list it.
 ///
 /// A spec that pulls needs the `pull` feature (else [`BuildError::PullNotBuilt`]) and runs
 /// the pull on an async runtime of its own: from async code, call this in
@@ -482,6 +493,7 @@ fn pack(
     cache: &Path,
 ) -> Result<BuildOutput> {
     let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
+    let report = options.report;
     let plan = plan(spec, epoch, pulled, cache)?;
     options.progress.set_total(plan.bom.payload_size());
     let bom_bytes = plan.bom.to_bytes();
@@ -513,7 +525,8 @@ fn pack(
 
     let sha = Digest::from_sha256_bytes(digest.sha256);
     let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);
-    write_atomically(&sha256_file, format!("{}  {file_name}\n", sha.hex()).as_bytes())?;
+    let archive_line = format!("{}  {file_name}\n", sha.hex());
+    write_atomically(&sha256_file, archive_line.as_bytes())?;
     let archive_signature = key.sign_sha256_digest(&digest.sha256);
     write_atomically(&signature_file, &encode_signature(&archive_signature))?;
     let cosign_bundle = genesis_trust::sigstore::key_bundle(&key.public_key(), &digest.sha256, &archive_signature);
@@ -521,17 +534,65 @@ fn pack(
     cosign_bundle.push(b'\n');
     let cosign_bundle_file = genesis_trust::cosign_bundle_path(&archive);
     write_atomically(&cosign_bundle_file, &cosign_bundle)?;
+    let report_file = if report {
+        Some(write_report(&archive, key, &sha256_file, &archive_line)?)
+    } else {
+        remove_stale_report(&archive)?;
+        None
+    };
     Ok(BuildOutput {
         archive,
         sha256_file,
         signature_file,
         cosign_bundle_file,
+        report_file,
         sha256: sha,
         size: digest.len,
         bom_sha256: sha256(&bom_bytes),
         files: plan.bom.files.len(),
         payload_bytes: plan.bom.payload_size(),
     })
+}
+
+/// Writes the release evidence report of the `archive` just written and its sidecars, then
+/// lists it in `sha256_file` after `archive_line`; returns where it is. The archive is opened
+/// afresh and verified in full (BOM signature, every entry, the sidecars) with the builder's
+/// own public key, as a recipient verifies it: the report describes what a verification
+/// established, never what the build meant to write. The `.sha256` names the report only
+/// once the report is in place, so no list ever names a file not yet there.
+fn write_report(archive: &Path, key: &PrivateKey, sha256_file: &Path, archive_line: &str) -> Result<PathBuf> {
+    let public = key.public_key();
+    let policy_text = format!("the builder's own key (fingerprint {})", public.fingerprint());
+    let policy = genesis_trust::TrustPolicy::from_keys(vec![public])?;
+    tracing::info!(archive = %archive.display(), "verifying the bundle for its evidence report");
+    let checked =
+        genesis_trust::UnverifiedBundle::open(archive, &genesis_bundle::Limits::default())?.verify(&policy)?.check()?;
+    let written =
+        genesis_report::write_report(&checked, &policy_text, &report_path(archive), genesis_report::Format::Pdf)?;
+    let report = genesis_bundle::digest_io::sha256_file(&written)
+        .map_err(|e| BuildError::input(&written, format!("unreadable: {e}")))?;
+    let name = written.file_name().expect("a report file has a name").to_string_lossy();
+    write_atomically(sha256_file, format!("{archive_line}{}  {name}\n", report.digest().hex()).as_bytes())?;
+    Ok(written)
+}
+
+/// `ARCHIVE.report.pdf`: where [`build`] writes the release evidence report of `archive`.
+fn report_path(archive: &Path) -> PathBuf {
+    let mut path = archive.as_os_str().to_owned();
+    path.push(genesis_report::PDF_SUFFIX);
+    PathBuf::from(path)
+}
+
+/// Removes the report an earlier build left beside the archive, which describes other bytes
+/// than the archive now there: a portal publishes a bundle with the report found beside it.
+fn remove_stale_report(archive: &Path) -> Result<()> {
+    let path = report_path(archive);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(BuildError::input(&path, format!("cannot remove the report of an earlier build: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes a fresh key pair as `genesis.key` (PKCS#8 PEM, or cosign's encrypted format when a

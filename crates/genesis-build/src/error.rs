@@ -67,9 +67,12 @@ pub enum BuildError {
     /// Packing failed.
     #[error(transparent)]
     Bundle(#[from] genesis_bundle::BundleError),
-    /// Signing failed.
+    /// Signing failed, or the fresh bundle did not verify for its report.
     #[error(transparent)]
     Trust(#[from] genesis_trust::TrustError),
+    /// The release evidence report could not be written.
+    #[error(transparent)]
+    Report(#[from] genesis_report::ReportError),
 }
 
 impl BuildError {
@@ -104,6 +107,7 @@ impl Classify for BuildError {
             BuildError::Runtime(source) => source.class(),
             BuildError::Bundle(e) => e.class(),
             BuildError::Trust(e) => e.class(),
+            BuildError::Report(e) => e.class(),
         }
     }
 }

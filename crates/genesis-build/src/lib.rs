@@ -4,8 +4,9 @@
 //! [`build`] pulls what the spec names from registries and chart repositories, resolves
 //! images from OCI layouts and the pull cache, charts and manifests, writes the BOM, signs
 //! it deterministically, packs the archive and writes the `.sha256`, `.sig` and
-//! `.cosign.bundle` sidecars. The same spec, inputs and key give the same archive bytes on
-//! any machine.
+//! `.cosign.bundle` sidecars, and on request the release evidence report (`genesis-report`),
+//! made from the archive verified afresh and listed in the `.sha256`. The same spec, inputs
+//! and key give the same archive bytes on any machine.
 //!
 //! Pulling is the default feature `pull`, the only part of this crate that links an async
 //! runtime and a network client. Without it (`default-features = false`) the crate builds

@@ -162,7 +162,10 @@ pub fn render_text(r: &VerifyReport) -> String {
         line(format!("✓ policy: {decision}"));
     }
     match &r.sha256_sidecar {
-        Sidecar::Match { path } => line(format!("✓ sha256 match ({})", file_name(path))),
+        Sidecar::Match { path } => {
+            let also: String = r.sha256_listed.iter().map(|p| format!(", and {} it lists", file_name(p))).collect();
+            line(format!("✓ sha256 match ({}{also})", file_name(path)))
+        }
         Sidecar::Absent { path } => {
             line(format!("! no sha256 sidecar ({} not found); archive is {}", file_name(path), r.archive_sha256))
         }

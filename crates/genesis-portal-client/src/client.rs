@@ -76,6 +76,23 @@ pub enum PortalError {
         /// The first word of the sidecar.
         claimed: String,
     },
+    /// A bundle's `.sha256` sidecar lists a further file (the release evidence report) that
+    /// the release does not publish with the digest listed.
+    #[error(
+        "{}: lists {name} as {listed} but the release publishes {}; the release's files disagree",
+        sidecar.display(),
+        published.as_ref().map_or_else(|| "no such file".to_owned(), |d| format!("it as {d}"))
+    )]
+    ListedFileMismatch {
+        /// The sidecar.
+        sidecar: PathBuf,
+        /// The file it lists.
+        name: String,
+        /// The SHA-256 it lists for the file.
+        listed: Digest,
+        /// The file's published SHA-256, when the release has such a file.
+        published: Option<Digest>,
+    },
     /// One file of a release could not be downloaded.
     #[error("downloading {name}")]
     Download {
@@ -143,7 +160,8 @@ impl Classify for PortalError {
             PortalError::Unauthorized(_)
             | PortalError::Forbidden(_)
             | PortalError::DigestMismatch { .. }
-            | PortalError::SidecarMismatch { .. } => ErrorClass::Verdict,
+            | PortalError::SidecarMismatch { .. }
+            | PortalError::ListedFileMismatch { .. } => ErrorClass::Verdict,
             PortalError::Download { source, .. } => source.class(),
             PortalError::NotFound(_) => ErrorClass::NotFound,
             PortalError::Io { source, .. } => source.class(),

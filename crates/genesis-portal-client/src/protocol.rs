@@ -148,6 +148,9 @@ pub enum ArtifactKind {
     Signature,
     /// `NAME.tar.zst.cosign.bundle`, sigstore bundle.
     CosignBundle,
+    /// `NAME.tar.zst.report.pdf`, the release evidence report (`bundle-builder create
+    /// --report`), listed in the bundle's `.sha256`. Optional: older releases have none.
+    Report,
     /// A CycloneDX or SPDX SBOM (`*.cdx.json`, `*.spdx.json`).
     Sbom,
     /// An in-toto provenance envelope (`*.intoto.json`, `*.intoto.jsonl`).
@@ -167,6 +170,8 @@ impl ArtifactKind {
             ArtifactKind::Signature
         } else if name.ends_with(".tar.zst.cosign.bundle") {
             ArtifactKind::CosignBundle
+        } else if name.ends_with(".tar.zst.report.pdf") {
+            ArtifactKind::Report
         } else if name.ends_with(".cdx.json") || name.ends_with(".spdx.json") {
             ArtifactKind::Sbom
         } else if name.ends_with(".intoto.json") || name.ends_with(".intoto.jsonl") {
@@ -307,6 +312,7 @@ mod tests {
         assert_eq!(ArtifactKind::of("genesis-ops-3.2.10.tar.zst"), ArtifactKind::Bundle);
         assert_eq!(ArtifactKind::of("genesis-ops-3.2.10.tar.zst.cosign.bundle"), ArtifactKind::CosignBundle);
         assert_eq!(ArtifactKind::of("sbom-3.2.10.cdx.json"), ArtifactKind::Sbom);
+        assert_eq!(ArtifactKind::of("genesis-ops-3.2.10.tar.zst.report.pdf"), ArtifactKind::Report);
         assert_eq!(ArtifactKind::of("notes.pdf"), ArtifactKind::Other);
         assert!(valid_artifact_name("genesis-ops-3.2.10.tar.zst.sha256"));
         for bad in ["../x", "a/b", ".hidden", "", "a b"] {

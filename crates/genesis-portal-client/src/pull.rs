@@ -63,8 +63,9 @@ impl PortalClient {
     /// that has that version) into `dir`, created when missing: each one
     /// [`PortalClient::download`]ed (hashed while it streams, resumed after an interruption,
     /// renamed into place only when its SHA-256 matches), then each bundle's `.sha256` sidecar
-    /// checked against the digest the portal published, so that a release whose metadata and
-    /// sidecars disagree is not handed on.
+    /// checked against the digests the portal published, for the bundle and for every further
+    /// file it lists (the release evidence report, when the release has one), so that a
+    /// release whose metadata and sidecars disagree is not handed on.
     pub async fn pull_release(
         &self,
         version: &str,
@@ -142,7 +143,9 @@ impl PortalClient {
 }
 
 /// Checks that each bundle's `.sha256` sidecar in `dir`, when there, names the digest the
-/// portal published for the bundle.
+/// portal published for the bundle, and that each further file it lists (the release evidence
+/// report) is published with the digest listed: the files pulled are then the ones
+/// `sha256sum -c` and `genesis verify` check. A malformed further line is left to them.
 fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
     for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
         let sidecar = dir.join(format!("{}.sha256", bundle.name));
@@ -160,6 +163,17 @@ fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
                 published: bundle.sha256.clone(),
                 claimed: claimed.to_owned(),
             });
+        }
+        for listed in genesis_trust::listed_files(&text).unwrap_or_default() {
+            let published = artifacts.iter().find(|a| a.name == listed.name).map(|a| a.sha256.clone());
+            if published.as_ref() != Some(&listed.sha256) {
+                return Err(PortalError::ListedFileMismatch {
+                    sidecar,
+                    name: listed.name,
+                    listed: listed.sha256,
+                    published,
+                });
+            }
         }
     }
     Ok(())
@@ -204,10 +218,14 @@ mod tests {
         }
     }
 
-    /// A portal stand-in serving release genesis 1.0.0: a bundle and its `.sha256` sidecar,
-    /// whose text is `sidecar`.
-    fn portal_of_release(sidecar: String) -> (StandIn, Vec<Artifact>) {
-        let files = [("demo-1.0.0.tar.zst", BUNDLE.to_vec()), ("demo-1.0.0.tar.zst.sha256", sidecar.into_bytes())];
+    /// A portal stand-in serving release genesis 1.0.0: a bundle, its `.sha256` sidecar, whose
+    /// text is `sidecar`, and the `extra` files.
+    fn portal_of_release(sidecar: String, extra: &[(&str, &[u8])]) -> (StandIn, Vec<Artifact>) {
+        let mut files = vec![
+            ("demo-1.0.0.tar.zst".to_owned(), BUNDLE.to_vec()),
+            ("demo-1.0.0.tar.zst.sha256".to_owned(), sidecar.into_bytes()),
+        ];
+        files.extend(extra.iter().map(|(name, bytes)| ((*name).to_owned(), bytes.to_vec())));
         let artifacts: Vec<_> = files.iter().map(|(name, bytes)| artifact(name, bytes)).collect();
         let release = ReleaseDetail {
             product: "genesis".into(),
@@ -236,7 +254,7 @@ mod tests {
     #[test]
     fn a_release_is_pulled_whole_with_its_progress_reported_then_found_in_place() {
         let sidecar = format!("{}  demo-1.0.0.tar.zst\n", genesis_bundle::sha256(BUNDLE).hex());
-        let (portal, artifacts) = portal_of_release(sidecar);
+        let (portal, artifacts) = portal_of_release(sidecar, &[]);
         let client = client_of(&portal);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("pulled");
@@ -260,11 +278,38 @@ mod tests {
 
     #[test]
     fn a_bundle_whose_sidecar_names_another_digest_is_not_handed_on() {
-        let (portal, _) = portal_of_release(format!("{}  demo-1.0.0.tar.zst\n", "0".repeat(64)));
+        let (portal, _) = portal_of_release(format!("{}  demo-1.0.0.tar.zst\n", "0".repeat(64)), &[]);
         let dir = tempfile::tempdir().unwrap();
         let pulled = runtime().block_on(client_of(&portal).pull_release("1.0.0", Some("genesis"), dir.path(), &()));
         let error = pulled.unwrap_err();
         assert!(matches!(error, PortalError::SidecarMismatch { .. }), "{error}");
         assert!(error.to_string().contains("demo-1.0.0.tar.zst.sha256: the download does not match"), "{error}");
+    }
+
+    /// The release evidence report the `.sha256` lists is pulled with the bundle; a list that
+    /// names a report the release does not publish, or another one, is not handed on.
+    #[test]
+    fn a_report_the_sidecar_lists_is_pulled_and_one_published_otherwise_is_refused() {
+        const REPORT: &[u8] = b"%PDF-1.7 the release evidence report";
+        let report = "demo-1.0.0.tar.zst.report.pdf";
+        let sidecar = |report_bytes: &[u8]| {
+            let bundle = genesis_bundle::sha256(BUNDLE);
+            format!("{}  demo-1.0.0.tar.zst\n{}  {report}\n", bundle.hex(), genesis_bundle::sha256(report_bytes).hex())
+        };
+        let (portal, artifacts) = portal_of_release(sidecar(REPORT), &[(report, REPORT)]);
+        assert_eq!(artifacts[2].kind, ArtifactKind::Report);
+        let dir = tempfile::tempdir().unwrap();
+        let pulled = runtime().block_on(client_of(&portal).pull_release("1.0.0", Some("genesis"), dir.path(), &()));
+        assert_eq!(pulled.unwrap().files.len(), 3);
+        assert_eq!(std::fs::read(dir.path().join(report)).unwrap(), REPORT);
+
+        for (listed, published) in [(b"another report".as_slice(), vec![(report, REPORT)]), (REPORT, vec![])] {
+            let (portal, _) = portal_of_release(sidecar(listed), &published);
+            let dir = tempfile::tempdir().unwrap();
+            let pulled = runtime().block_on(client_of(&portal).pull_release("1.0.0", Some("genesis"), dir.path(), &()));
+            let error = pulled.unwrap_err();
+            assert!(matches!(&error, PortalError::ListedFileMismatch { name, .. } if name == report), "{error}");
+            assert!(error.to_string().contains("the release's files disagree"), "{error}");
+        }
     }
 }

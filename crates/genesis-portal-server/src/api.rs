@@ -77,7 +77,7 @@ impl AppState {
     pub async fn open(portal: &PortalConfig, config: ApiConfig) -> anyhow::Result<Arc<AppState>> {
         let scratch = portal.data_dir()?.join("scratch");
         let store = portal.open_store().await?;
-        let artifacts = portal.open_artifacts()?;
+        let artifacts = portal.open_artifacts().await?;
         let instance = Instance::start(&store, scratch).await?;
         Ok(Arc::new(AppState {
             store,
@@ -314,7 +314,12 @@ async fn download_artifact(
         sha256: artifact.sha256,
         size: artifact.size,
         modified: release.published,
-        content_type: "application/octet-stream",
+        // A browser opens the release evidence report rather than saving an unknown file.
+        content_type: if artifact.kind == ArtifactKind::Report {
+            "application/pdf"
+        } else {
+            "application/octet-stream"
+        },
     };
     serve_object(&state, &headers, object).await
 }
@@ -663,8 +668,12 @@ mod tests {
         fn any_export_request_body_is_read_or_refused_as_a_client_error(body in export_body()) {
             match Json::<ExportRequest>::from_bytes(&body) {
                 Ok(Json(request)) => {
-                    let doc: Value = serde_json::from_slice(&body).unwrap();
-                    prop_assert_eq!(doc["version"].as_str(), Some(request.version.as_str()));
+                    // serde_json skips a field the request does not name without checking its
+                    // escapes (a lone surrogate such as "\ud800"), which a `Value` refuses:
+                    // such a body is still a valid request, compared where a `Value` reads it.
+                    if let Ok(doc) = serde_json::from_slice::<Value>(&body) {
+                        prop_assert_eq!(doc["version"].as_str(), Some(request.version.as_str()));
+                    }
                 }
                 Err(rejection) => prop_assert!(rejection.status().is_client_error(), "{rejection}"),
             }

@@ -1,22 +1,27 @@
-//! Where artifact bytes live: a directory (the default, in the data directory) or any
-//! S3-compatible object store. Both stream: an upload never holds a whole file in memory,
-//! and a download holds at most a few chunks per client however large the file.
+//! Where artifact bytes live: a directory (the default, in the data directory), any
+//! S3-compatible object store, or Azure Blob Storage. All stream: an upload never holds a
+//! whole file in memory, and a download holds at most a few chunks per client however large
+//! the file. The two object stores are one code path ([`Artifacts::Object`]); only how the
+//! client is built differs.
 
+use std::fmt;
 use std::io::SeekFrom;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use genesis_bundle::scratch::{AtomicFile, Durability, Mode};
-use object_store::aws::AmazonS3Builder;
-use object_store::client::{ClientOptions, HttpClient, HttpConnector};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::azure::{AzureAccessKey, AzureAuthorizer, AzureCredential, MicrosoftAzure, MicrosoftAzureBuilder};
+use object_store::client::{ClientOptions, HttpClient, HttpConnector, HttpRequestBody};
 use object_store::path::Path as ObjectPath;
-use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
+use object_store::prefix::PrefixStore;
+use object_store::{GetOptions, GetRange, ObjectStore, StaticCredentialProvider, WriteMultipart};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::config::ConfigError;
@@ -37,7 +42,7 @@ const PART: usize = 16 << 20;
 pub enum Artifacts {
     /// Files under a directory, keyed by relative path.
     Dir(PathBuf),
-    /// An object store (S3 or compatible).
+    /// An object store (S3 or compatible, Azure Blob), its keys under the configured prefix.
     Object(Arc<dyn ObjectStore>),
 }
 
@@ -46,15 +51,51 @@ pub enum Artifacts {
 const SECRET_ACCESS_KEY: &str = "GENESIS_PORTAL_S3_SECRET_ACCESS_KEY";
 /// The variable holding an optional S3 session token.
 const SESSION_TOKEN: &str = "GENESIS_PORTAL_S3_SESSION_TOKEN";
+/// The variable holding an Azure storage account's access key (never a flag).
+const AZURE_ACCESS_KEY: &str = "GENESIS_PORTAL_AZURE_ACCESS_KEY";
+/// The variable holding an Azure SAS token, the other credential an Azure store takes.
+const AZURE_SAS_TOKEN: &str = "GENESIS_PORTAL_AZURE_SAS_TOKEN";
 
-/// An S3-compatible bucket to keep artifacts in, reached with only what is given here (and
-/// the secrets in `GENESIS_PORTAL_S3_*` variables). Nothing comes from `AWS_*` variables,
-/// instance metadata, container or web-identity credentials, or proxy variables: the portal
-/// contacts the one endpoint it announces, with the credentials it was given.
+/// The API of an object store, as its URL's scheme names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ObjectStoreKind {
+    /// Amazon S3 or an S3-compatible server (`s3://`).
+    S3,
+    /// Azure Blob Storage (`az://`).
+    Azure,
+}
+
+impl fmt::Display for ObjectStoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ObjectStoreKind::S3 => "S3",
+            ObjectStoreKind::Azure => "Azure Blob",
+        })
+    }
+}
+
+/// An object store to keep artifacts in instead of `DATA_DIR/artifacts`, reached with only
+/// what is given here (and the secrets in `GENESIS_PORTAL_S3_*` or `GENESIS_PORTAL_AZURE_*`
+/// variables). Nothing comes from `AWS_*` or `AZURE_*` variables, instance metadata (managed
+/// identity), container, web- or workload-identity credentials, the Azure CLI, or proxy
+/// variables: the portal contacts the one endpoint it announces, with the credentials it was
+/// given.
+#[derive(Debug, Clone)]
+pub struct ObjectStoreConfig {
+    /// `s3://BUCKET[/PREFIX]` or `az://CONTAINER[/PREFIX]`: the API, the bucket or container,
+    /// and the prefix every key is stored under (several portals, or other data, can then
+    /// share a bucket).
+    pub url: String,
+    /// How an `s3://` store is reached.
+    pub s3: S3Config,
+    /// How an `az://` store is reached.
+    pub azure: AzureConfig,
+}
+
+/// How an S3-compatible store is reached.
 #[derive(Debug, Clone)]
 pub struct S3Config {
-    /// The bucket, as `s3://BUCKET`.
-    pub url: String,
     /// The S3 endpoint (MinIO, Ceph, moto, …); AWS's `https://s3.REGION.amazonaws.com` when
     /// `None`.
     pub endpoint: Option<String>,
@@ -70,10 +111,214 @@ pub struct S3Config {
     pub allow_http: bool,
 }
 
+/// How an Azure Blob Storage account is reached. Its credential is the account's access key
+/// in `GENESIS_PORTAL_AZURE_ACCESS_KEY` or a SAS token in `GENESIS_PORTAL_AZURE_SAS_TOKEN`,
+/// never an argument (command lines are visible to every local user) and never managed
+/// identity: `object_store` asks the instance metadata endpoint when it is given no
+/// credential, and the portal always gives one.
+#[derive(Debug, Clone)]
+pub struct AzureConfig {
+    /// The storage account's name.
+    pub account: Option<String>,
+    /// The account's blob service endpoint, as a connection string's `BlobEndpoint` names it
+    /// (a sovereign cloud's, Azure Stack Hub's, or Azurite's
+    /// `http://127.0.0.1:10000/devstoreaccount1`); `https://ACCOUNT.blob.core.windows.net`
+    /// when `None`.
+    pub endpoint: Option<String>,
+    /// Allow a plain `http://` endpoint. Requests are still signed, but artifacts and export
+    /// packs cross the network unencrypted and unauthenticated: only for a network you trust.
+    pub allow_http: bool,
+}
+
+impl ObjectStoreConfig {
+    /// The endpoint the portal contacts, when the configuration names one (an Azure store
+    /// names none without its account).
+    pub fn endpoint(&self) -> Option<String> {
+        match location(&self.url).ok()?.kind {
+            ObjectStoreKind::S3 => Some(self.s3.endpoint()),
+            ObjectStoreKind::Azure => self.azure.endpoint(),
+        }
+    }
+
+    /// The store, every key under the URL's prefix.
+    async fn open(&self) -> anyhow::Result<Arc<dyn ObjectStore>> {
+        let Location { kind, name, prefix } = location(&self.url)?;
+        let store: Arc<dyn ObjectStore> = match kind {
+            ObjectStoreKind::S3 => Arc::new(PrefixStore::new(self.s3.open(&self.url, name)?, prefix)),
+            ObjectStoreKind::Azure => Arc::new(PrefixStore::new(self.azure.open(&self.url, name).await?, prefix)),
+        };
+        Ok(store)
+    }
+}
+
+/// An object store URL taken apart.
+struct Location<'a> {
+    kind: ObjectStoreKind,
+    /// The bucket or container.
+    name: &'a str,
+    /// Where under it the portal's keys are (empty: at its root).
+    prefix: ObjectPath,
+}
+
+/// Takes `s3://BUCKET[/PREFIX]` or `az://CONTAINER[/PREFIX]` apart. A container name is
+/// checked as Azure names them (lower-case letters, digits, `-`), as it is written into URLs.
+fn location(url: &str) -> Result<Location<'_>, ConfigError> {
+    let not_a_bucket = || ConfigError::NotABucket { url: url.to_owned() };
+    let (kind, rest) = if let Some(rest) = url.strip_prefix("s3://") {
+        (ObjectStoreKind::S3, rest)
+    } else if let Some(rest) = url.strip_prefix("az://") {
+        (ObjectStoreKind::Azure, rest)
+    } else {
+        return Err(not_a_bucket());
+    };
+    let (name, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid_name = match kind {
+        ObjectStoreKind::S3 => !name.is_empty(),
+        ObjectStoreKind::Azure => {
+            (3..=63).contains(&name.len())
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        }
+    };
+    if !valid_name {
+        return Err(not_a_bucket());
+    }
+    let prefix = ObjectPath::parse(prefix).map_err(|_| not_a_bucket())?;
+    Ok(Location { kind, name, prefix })
+}
+
+/// Refuses an endpoint that is not `https://`, or `http://` when that was allowed.
+fn check_endpoint(store: ObjectStoreKind, endpoint: &str, allow_http: bool) -> Result<(), ConfigError> {
+    match endpoint.split_once("://").map(|(scheme, _)| scheme) {
+        Some("https") => Ok(()),
+        Some("http") if allow_http => Ok(()),
+        Some("http") => Err(ConfigError::PlainHttpEndpoint { store, endpoint: endpoint.to_owned() }),
+        _ => Err(ConfigError::NotAnEndpoint { store, endpoint: endpoint.to_owned() }),
+    }
+}
+
 impl S3Config {
     /// The S3 endpoint the portal contacts.
     pub fn endpoint(&self) -> String {
         self.endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region))
+    }
+
+    /// The bucket `bucket` of the store `url` names.
+    fn open(&self, url: &str, bucket: &str) -> anyhow::Result<AmazonS3> {
+        let endpoint = self.endpoint();
+        check_endpoint(ObjectStoreKind::S3, &endpoint, self.allow_http)?;
+        let access_key_id = self
+            .access_key_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ConfigError::NoAccessKeyId { url: url.to_owned() })?;
+        let secret = env_value(SECRET_ACCESS_KEY).ok_or_else(|| ConfigError::NoSecretAccessKey {
+            url: url.to_owned(),
+            access_key_id: access_key_id.clone(),
+        })?;
+        // Static credentials, so object_store never falls back to a provider chain.
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_region(&self.region)
+            .with_endpoint(&endpoint)
+            .with_access_key_id(access_key_id)
+            .with_secret_access_key(secret)
+            .with_http_connector(DirectConnector { allow_http: self.allow_http });
+        if let Some(token) = env_value(SESSION_TOKEN) {
+            builder = builder.with_token(token);
+        }
+        builder.build().context("configuring the S3 object store")
+    }
+}
+
+impl AzureConfig {
+    /// The blob service endpoint the portal contacts, once the account is known.
+    pub fn endpoint(&self) -> Option<String> {
+        match &self.endpoint {
+            Some(endpoint) => Some(endpoint.trim_end_matches('/').to_owned()),
+            None => self.account().map(|account| format!("https://{account}.blob.core.windows.net")),
+        }
+    }
+
+    /// The account's name, when given.
+    fn account(&self) -> Option<&str> {
+        self.account.as_deref().filter(|a| !a.is_empty())
+    }
+
+    /// The container `container` of the store `url` names, created when the access key is
+    /// the credential (a SAS token is a delegation scoped by whoever minted it, usually to a
+    /// container that exists: with one, the container must exist).
+    async fn open(&self, url: &str, container: &str) -> anyhow::Result<MicrosoftAzure> {
+        let account = self.account().ok_or_else(|| ConfigError::NoAzureAccount { url: url.to_owned() })?;
+        let endpoint = self.endpoint().context("an Azure account has an endpoint")?;
+        check_endpoint(ObjectStoreKind::Azure, &endpoint, self.allow_http)?;
+        let credential = azure_credential(url, account)?;
+        let create = matches!(credential, AzureCredential::AccessKey(_));
+        // A static credential, so object_store never falls back to managed identity (the
+        // instance metadata endpoint), workload identity or the Azure CLI.
+        let store = MicrosoftAzureBuilder::new()
+            .with_account(account)
+            .with_container_name(container)
+            .with_endpoint(endpoint.clone())
+            .with_credentials(Arc::new(StaticCredentialProvider::new(credential)))
+            .with_http_connector(DirectConnector { allow_http: self.allow_http })
+            .build()
+            .context("configuring the Azure Blob object store")?;
+        if create {
+            create_container(&store, &endpoint, account, container, self.allow_http).await?;
+        }
+        Ok(store)
+    }
+}
+
+/// The one credential of an Azure store: the access key or the SAS token, from their
+/// variables.
+fn azure_credential(url: &str, account: &str) -> Result<AzureCredential, ConfigError> {
+    let bad = |variable: &'static str, expected: &'static str| ConfigError::BadAzureSecret {
+        url: url.to_owned(),
+        variable,
+        expected,
+    };
+    match (env_value(AZURE_ACCESS_KEY), env_value(AZURE_SAS_TOKEN)) {
+        (Some(key), None) => AzureAccessKey::try_new(&key)
+            .map(AzureCredential::AccessKey)
+            .map_err(|_| bad(AZURE_ACCESS_KEY, "a storage account access key (base64)")),
+        (None, Some(sas)) => {
+            let pairs: Vec<(String, String)> =
+                url::form_urlencoded::parse(sas.trim_start_matches('?').as_bytes()).into_owned().collect();
+            if !pairs.iter().any(|(name, _)| name == "sig") {
+                return Err(bad(AZURE_SAS_TOKEN, "a SAS token (a query string with a `sig`)"));
+            }
+            Ok(AzureCredential::SASToken(pairs))
+        }
+        _ => Err(ConfigError::NoAzureCredential { url: url.to_owned(), account: account.to_owned() }),
+    }
+}
+
+/// Creates the container unless it exists: one `PUT ?restype=container` signed with the
+/// store's own credential, to the endpoint announced, through the same connector. `201
+/// Created` and `409 ContainerAlreadyExists` both leave it there, so every start may ask.
+async fn create_container(
+    store: &MicrosoftAzure,
+    endpoint: &str,
+    account: &str,
+    container: &str,
+    allow_http: bool,
+) -> anyhow::Result<()> {
+    let what = || format!("creating the container {container} at {endpoint}");
+    let credential = store.credentials().get_credential().await.with_context(what)?;
+    let mut request = http::Request::builder()
+        .method(http::Method::PUT)
+        .uri(format!("{endpoint}/{container}?restype=container"))
+        .header(http::header::CONTENT_LENGTH, "0")
+        .body(HttpRequestBody::empty())
+        .with_context(what)?;
+    AzureAuthorizer::new(&credential, account).authorize(&mut request);
+    let client = DirectConnector { allow_http }.connect(&ClientOptions::default()).with_context(what)?;
+    let response = client.execute(request).await.with_context(what)?;
+    let code = response.headers().get("x-ms-error-code").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    match (response.status(), code) {
+        (http::StatusCode::CREATED, _) | (http::StatusCode::CONFLICT, "ContainerAlreadyExists") => Ok(()),
+        (status, code) => bail!("{}: {status} {code}", what()),
     }
 }
 
@@ -82,11 +327,11 @@ fn env_value(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// The S3 HTTP client. Unlike object_store's default connector it ignores `HTTP(S)_PROXY`
-/// and `ALL_PROXY` and follows no redirect (an S3 API never needs one to another host), so
-/// requests go to the announced endpoint and nowhere else. It builds the client from its own
-/// settings alone (object_store's client options are not consulted), so it is where plain
-/// HTTP is allowed or not.
+/// The object stores' HTTP client. Unlike object_store's default connector it ignores
+/// `HTTP(S)_PROXY` and `ALL_PROXY` and follows no redirect (neither the S3 nor the Azure Blob
+/// API ever needs one to another host), so requests go to the announced endpoint and nowhere
+/// else. It builds the client from its own settings alone (object_store's client options are
+/// not consulted), so it is where plain HTTP is allowed or not.
 #[derive(Debug)]
 struct DirectConnector {
     allow_http: bool,
@@ -109,49 +354,22 @@ impl HttpConnector for DirectConnector {
             .no_zstd()
             .no_deflate()
             .build()
-            .map_err(|e| object_store::Error::Generic { store: "S3", source: Box::new(e) })?;
+            .map_err(|e| object_store::Error::Generic { store: "HTTP client", source: Box::new(e) })?;
         Ok(HttpClient::new(client))
     }
 }
 
 impl Artifacts {
-    /// The store `s3` names, else `data_dir/artifacts`.
-    pub fn open(s3: Option<&S3Config>, data_dir: &Path) -> anyhow::Result<Artifacts> {
-        let Some(s3) = s3 else {
-            let dir = data_dir.join("artifacts");
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            return Ok(Artifacts::Dir(dir));
-        };
-        let (url, endpoint) = (&s3.url, s3.endpoint());
-        let bucket = url
-            .strip_prefix("s3://")
-            .filter(|b| !b.is_empty() && !b.contains('/'))
-            .ok_or_else(|| ConfigError::NotABucket { url: url.clone() })?;
-        match endpoint.split_once("://").map(|(scheme, _)| scheme) {
-            Some("https") => {}
-            Some("http") if s3.allow_http => {}
-            Some("http") => return Err(ConfigError::PlainHttpEndpoint { endpoint: endpoint.clone() }.into()),
-            _ => return Err(ConfigError::NotAnEndpoint { endpoint: endpoint.clone() }.into()),
+    /// The store `object_store` names, else `data_dir/artifacts`.
+    pub async fn open(object_store: Option<&ObjectStoreConfig>, data_dir: &Path) -> anyhow::Result<Artifacts> {
+        match object_store {
+            Some(config) => Ok(Artifacts::Object(config.open().await?)),
+            None => {
+                let dir = data_dir.join("artifacts");
+                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                Ok(Artifacts::Dir(dir))
+            }
         }
-        let access_key_id = s3
-            .access_key_id
-            .clone()
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| ConfigError::NoAccessKeyId { url: url.clone() })?;
-        let secret = env_value(SECRET_ACCESS_KEY)
-            .ok_or_else(|| ConfigError::NoSecretAccessKey { url: url.clone(), access_key_id: access_key_id.clone() })?;
-        // Static credentials, so object_store never falls back to a provider chain.
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(bucket)
-            .with_region(&s3.region)
-            .with_endpoint(&endpoint)
-            .with_access_key_id(access_key_id)
-            .with_secret_access_key(secret)
-            .with_http_connector(DirectConnector { allow_http: s3.allow_http });
-        if let Some(token) = env_value(SESSION_TOKEN) {
-            builder = builder.with_token(token);
-        }
-        Ok(Artifacts::Object(Arc::new(builder.build().context("configuring the S3 object store")?)))
     }
 
     /// Where a release's artifact lives.
@@ -166,7 +384,7 @@ impl Artifacts {
 
     /// Stores the file at `local` under `key`, streaming; a reader never sees a partial
     /// object (directory: written beside, then renamed; S3: a multipart upload completes
-    /// atomically).
+    /// atomically; Azure: blocks stay uncommitted, unseen, until the block list commits them).
     pub async fn put_file(&self, key: &str, local: &Path) -> anyhow::Result<()> {
         match self {
             Artifacts::Dir(dir) => {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use genesis_types::{Classify, ErrorClass};
 
-use crate::artifacts::{Artifacts, S3Config};
+use crate::artifacts::{Artifacts, ObjectStoreConfig, ObjectStoreKind};
 use crate::store::{Store, redact, with_verified_tls};
 
 /// A portal configuration that cannot work. The messages name no command-line flag: the
@@ -16,24 +16,31 @@ pub enum ConfigError {
     /// No data directory was given.
     #[error("no data directory for the portal's database, artifacts and scratch space")]
     NoDataDir,
-    /// The object store is not `s3://BUCKET`.
-    #[error("object store `{url}`: expected s3://BUCKET")]
+    /// The object store is neither `s3://BUCKET[/PREFIX]` nor `az://CONTAINER[/PREFIX]`.
+    #[error(
+        "object store `{url}`: expected s3://BUCKET[/PREFIX] or az://CONTAINER[/PREFIX] (an Azure container is 3 \
+         to 63 lower-case letters, digits and `-`)"
+    )]
     NotABucket {
         /// What was given.
         url: String,
     },
-    /// The S3 endpoint is plain HTTP and that was not allowed.
+    /// The object store's endpoint is plain HTTP and that was not allowed.
     #[error(
-        "S3 endpoint {endpoint} is plain HTTP: artifacts and export packs would cross the network unencrypted; \
+        "{store} endpoint {endpoint} is plain HTTP: artifacts and export packs would cross the network unencrypted; \
          use https://"
     )]
     PlainHttpEndpoint {
+        /// The store's API.
+        store: ObjectStoreKind,
         /// The endpoint.
         endpoint: String,
     },
-    /// The S3 endpoint is not an `https://` (or allowed `http://`) URL.
-    #[error("S3 endpoint `{endpoint}`: expected https://HOST[:PORT]")]
+    /// The object store's endpoint is not an `https://` (or allowed `http://`) URL.
+    #[error("{store} endpoint `{endpoint}`: expected https://HOST[:PORT]")]
     NotAnEndpoint {
+        /// The store's API.
+        store: ObjectStoreKind,
         /// The endpoint.
         endpoint: String,
     },
@@ -53,6 +60,34 @@ pub enum ConfigError {
         url: String,
         /// The access key id that was given.
         access_key_id: String,
+    },
+    /// No Azure storage account was named.
+    #[error("{url} needs the name of its Azure storage account")]
+    NoAzureAccount {
+        /// The container.
+        url: String,
+    },
+    /// Neither or both of the Azure credentials are in their variables.
+    #[error(
+        "{url} needs one credential: the access key of storage account {account} in GENESIS_PORTAL_AZURE_ACCESS_KEY, \
+         or a SAS token in GENESIS_PORTAL_AZURE_SAS_TOKEN (not both); the portal never takes them from AZURE_* \
+         variables, managed identity (instance metadata) or the Azure CLI"
+    )]
+    NoAzureCredential {
+        /// The container.
+        url: String,
+        /// The storage account.
+        account: String,
+    },
+    /// An Azure credential's variable holds something else.
+    #[error("{url}: {variable} does not hold {expected}")]
+    BadAzureSecret {
+        /// The container.
+        url: String,
+        /// The variable.
+        variable: &'static str,
+        /// What it should hold.
+        expected: &'static str,
     },
     /// A PostgreSQL server across a network with an `sslmode` that does not verify it, and
     /// that was not allowed.
@@ -79,6 +114,9 @@ impl Classify for ConfigError {
             | ConfigError::NotAnEndpoint { .. }
             | ConfigError::NoAccessKeyId { .. }
             | ConfigError::NoSecretAccessKey { .. }
+            | ConfigError::NoAzureAccount { .. }
+            | ConfigError::NoAzureCredential { .. }
+            | ConfigError::BadAzureSecret { .. }
             | ConfigError::UnverifiedDatabase { .. } => ErrorClass::Input,
         }
     }
@@ -99,16 +137,16 @@ pub struct PortalConfig {
     /// network you trust; without it such a URL is refused, and one naming no `sslmode` gets
     /// `verify-full`.
     pub database_allow_insecure: bool,
-    /// Artifacts in this bucket instead of `DATA_DIR/artifacts`.
-    pub object_store: Option<S3Config>,
+    /// Artifacts in this S3 bucket or Azure Blob container instead of `DATA_DIR/artifacts`.
+    pub object_store: Option<ObjectStoreConfig>,
 }
 
 impl PortalConfig {
     /// The network endpoints the portal may contact: the database unless it is SQLite (its
-    /// password redacted), the S3 endpoint.
+    /// password redacted), the object store's endpoint.
     pub fn endpoints(&self) -> Vec<String> {
         let database = self.database_url.as_deref().filter(|url| !url.starts_with("sqlite:")).map(redact);
-        database.into_iter().chain(self.object_store.as_ref().map(S3Config::endpoint)).collect()
+        database.into_iter().chain(self.object_store.as_ref().and_then(ObjectStoreConfig::endpoint)).collect()
     }
 
     /// The data directory, created when missing.
@@ -127,8 +165,8 @@ impl PortalConfig {
         Store::open(&url).await
     }
 
-    /// The artifact store.
-    pub(crate) fn open_artifacts(&self) -> anyhow::Result<Artifacts> {
-        Artifacts::open(self.object_store.as_ref(), self.data_dir()?)
+    /// The artifact store (an Azure container is created first when missing).
+    pub(crate) async fn open_artifacts(&self) -> anyhow::Result<Artifacts> {
+        Artifacts::open(self.object_store.as_ref(), self.data_dir()?).await
     }
 }

@@ -445,12 +445,17 @@ fn is_at(file: &File, path: &Path) -> bool {
     }
 }
 
-/// Where a pack carries a release artifact, if it does: the sidecars and provenance under
+/// Where a pack carries a release artifact, if it does: the sidecars (the release evidence
+/// report among them, which the `.sha256` beside it lists) and provenance under
 /// `signatures/` (bundles are carried unpacked).
 pub fn pack_path(kind: ArtifactKind, name: &str) -> Option<String> {
     matches!(
         kind,
-        ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle | ArtifactKind::Provenance
+        ArtifactKind::Sha256
+            | ArtifactKind::Signature
+            | ArtifactKind::CosignBundle
+            | ArtifactKind::Report
+            | ArtifactKind::Provenance
     )
     .then(|| format!("signatures/{name}"))
 }

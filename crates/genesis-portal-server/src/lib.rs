@@ -1,8 +1,9 @@
 //! The vendor portal's reference server, as a library: the HTTP API of
 //! [`genesis_portal_client::protocol`] as an axum [`router`] over a metadata database
-//! (SQLite or PostgreSQL) and an artifact store (a directory or an S3 bucket), seed 003's
-//! air-gap export packs, `/metrics`, and the vendor's [`admin`] use cases. The
-//! `genesis-portal` binary parses arguments into these types and renders what they return.
+//! (SQLite or PostgreSQL) and an artifact store (a directory, an S3 bucket or an Azure Blob
+//! container), seed 003's air-gap export packs, `/metrics`, and the vendor's [`admin`] use
+//! cases. The `genesis-portal` binary parses arguments into these types and renders what they
+//! return.
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -36,7 +37,7 @@ use genesis_bundle::rfc3339;
 use rand_core::RngCore as _;
 
 pub use api::{ApiConfig, AppState, router};
-pub use artifacts::S3Config;
+pub use artifacts::{AzureConfig, ObjectStoreConfig, ObjectStoreKind, S3Config};
 pub use config::{ConfigError, PortalConfig};
 pub use serve::{ServeConfig, TlsFiles, serve};
 pub use store::{KeyRecord, LookupError, StoredArtifact};

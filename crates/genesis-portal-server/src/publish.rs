@@ -1,8 +1,9 @@
 //! `genesis-portal publish VERSION FILE… --key PUB`: a release is accepted only when every
 //! bundle verifies against the vendor key (BOM signature, every entry, the sidecars), names
 //! the version being published, and travels with the sidecars `genesis pull` promises
-//! (`.sha256`, and `.sig` or `.cosign.bundle`). Files are stored first and the release row
-//! written last, in one transaction: a publication that fails half-way publishes nothing.
+//! (`.sha256`, and `.sig` or `.cosign.bundle`; the release evidence report `.report.pdf` when
+//! the `.sha256` lists one). Files are stored first and the release row written last, in one
+//! transaction: a publication that fails half-way publishes nothing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,8 +18,12 @@ use crate::config::PortalConfig;
 use crate::store::{Release, Store, StoredArtifact};
 use crate::{export, now};
 
-/// The sidecar suffixes of a bundle, in the order `genesis pull` lists them.
-const SIDECARS: [&str; 3] = [".sha256", ".sig", ".cosign.bundle"];
+/// The sidecar suffixes of a bundle, in the order `genesis pull` lists them. The report is
+/// optional: older bundles have none.
+const SIDECARS: [&str; 4] = [".sha256", ".sig", ".cosign.bundle", REPORT];
+
+/// The suffix of a bundle's release evidence report (`bundle-builder create --report`).
+const REPORT: &str = ".report.pdf";
 
 /// What to publish.
 pub struct Publication<'a> {
@@ -37,7 +42,7 @@ pub struct Publication<'a> {
 /// artifacts.
 pub async fn publish(portal: &PortalConfig, p: Publication<'_>) -> anyhow::Result<Vec<StoredArtifact>> {
     let store = portal.open_store().await?;
-    let artifacts = portal.open_artifacts()?;
+    let artifacts = portal.open_artifacts().await?;
     publish_into(&store, &artifacts, p, now()).await
 }
 
@@ -59,7 +64,7 @@ async fn publish_into(
     for (name, path) in &files {
         let kind = ArtifactKind::of(name);
         let (sha256, size) = if kind == ArtifactKind::Bundle {
-            verify_bundle(path, &policy, p.version)?
+            verify_bundle(path, &policy, p.version, files.get(&format!("{name}{REPORT}")))?
         } else {
             let file =
                 genesis_bundle::digest_io::sha256_file(path).with_context(|| format!("reading {}", path.display()))?;
@@ -133,7 +138,10 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
             genesis_bundle::check_encodable(&entry)
                 .with_context(|| format!("`{name}`: refused, an air-gap export pack could not carry this name"))?;
         }
-        if matches!(kind, ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle) {
+        if matches!(
+            kind,
+            ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle | ArtifactKind::Report
+        ) {
             let bundle = SIDECARS.iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
             if !files.contains_key(bundle) {
                 bail!("`{name}` is a sidecar of `{bundle}`, which is not published with it");
@@ -143,16 +151,31 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
     Ok(files)
 }
 
-/// Verifies a whole bundle (BOM signature, every entry, sidecars) and that it is a bundle of
-/// `version`; its archive SHA-256 and size.
-fn verify_bundle(path: &Path, policy: &TrustPolicy, version: &str) -> anyhow::Result<(Digest, u64)> {
+/// Verifies a whole bundle (BOM signature, every entry, sidecars, and the files its `.sha256`
+/// lists), that it is a bundle of `version`, and that its evidence report, when one is
+/// published with it (`report`), is the one its `.sha256` lists; its archive SHA-256 and size.
+fn verify_bundle(
+    path: &Path,
+    policy: &TrustPolicy,
+    version: &str,
+    report: Option<&PathBuf>,
+) -> anyhow::Result<(Digest, u64)> {
     let checked = UnverifiedBundle::open(path, &genesis_bundle::Limits::default())
         .and_then(|b| b.verify(policy))
         .and_then(|b| b.check())
         .with_context(|| format!("{}: refused, it does not verify with the vendor key", path.display()))?;
-    let report = checked.report();
-    if report.version != version {
-        bail!("{}: a bundle of version {}, not {version}", path.display(), report.version);
+    let verified = checked.report();
+    if verified.version != version {
+        bail!("{}: a bundle of version {}, not {version}", path.display(), verified.version);
     }
-    Ok((report.archive_sha256.clone(), report.archive_size))
+    // A report beside the archive that its `.sha256` does not list describes other bytes (an
+    // earlier build's): nothing vouches for it.
+    if let Some(report) = report.filter(|r| !verified.sha256_listed.contains(r)) {
+        bail!(
+            "{}: refused, the bundle's .sha256 does not list it, so it is not this archive's report \
+             (build with `bundle-builder create --report`, or leave the report out)",
+            report.display()
+        );
+    }
+    Ok((verified.archive_sha256.clone(), verified.archive_size))
 }

@@ -92,6 +92,32 @@ pub enum TrustError {
         /// What is wrong.
         reason: String,
     },
+    /// A file the `.sha256` beside the archive lists after it (the release evidence report)
+    /// is not beside the archive.
+    #[error(
+        "{}: listed in {} but not found; keep the files the list names beside the archive, as `sha256sum -c` expects them",
+        path.display(),
+        list.display()
+    )]
+    ListedFileMissing {
+        /// The listed file, where it was looked for.
+        path: PathBuf,
+        /// The `.sha256` that lists it.
+        list: PathBuf,
+    },
+    /// A file the `.sha256` beside the archive lists after it (the release evidence report)
+    /// has other bytes than the list says.
+    #[error("{}: {} says {expected} but the file is {actual}; it was altered or replaced", path.display(), list.display())]
+    ListedFileMismatch {
+        /// The listed file.
+        path: PathBuf,
+        /// The `.sha256` that lists it.
+        list: PathBuf,
+        /// What the list says.
+        expected: Digest,
+        /// What the file hashes to.
+        actual: Digest,
+    },
 
     /// The bundle's SBOM leaves out something the BOM lists.
     #[error("SBOM {path} is incomplete: it does not list {}", missing.join(", "))]
@@ -137,6 +163,8 @@ impl Classify for TrustError {
             | TrustError::SidecarSignatureInvalid { .. }
             | TrustError::SidecarDigestMismatch { .. }
             | TrustError::SidecarFormat { .. }
+            | TrustError::ListedFileMissing { .. }
+            | TrustError::ListedFileMismatch { .. }
             | TrustError::SbomIncomplete { .. }
             | TrustError::ProvenanceRefused { .. } => ErrorClass::Verdict,
             TrustError::Bundle(b) => b.class(),

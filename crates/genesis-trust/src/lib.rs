@@ -42,6 +42,6 @@ pub use genesis_bundle::{BundleError, Limits};
 pub use keys::{KeyFingerprint, PrivateKey, PublicKey, decode_signature, encode_signature, key_pair_paths};
 pub use policy::TrustPolicy;
 pub use verify::{
-    AttestationReport, AttestedBundle, CheckedBundle, Sidecar, SignedBom, UnverifiedBundle, VerifiedBundle,
-    VerifyReport, cosign_bundle_path, sidecar_paths,
+    AttestationReport, AttestedBundle, CheckedBundle, ListedFile, Sidecar, SignedBom, UnverifiedBundle, VerifiedBundle,
+    VerifyReport, cosign_bundle_path, listed_files, sidecar_paths,
 };

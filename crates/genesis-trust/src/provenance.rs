@@ -42,6 +42,20 @@ pub struct ProvenanceSummary {
     pub spec_sha256: Option<String>,
     /// How many resolved dependencies (source images, charts) it names.
     pub dependencies: usize,
+    /// The resolved dependencies themselves, in the statement's order: what the build took in.
+    pub materials: Vec<Material>,
+}
+
+/// One resolved dependency of a build (`resolvedDependencies`), as the report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Material {
+    /// Its name (an image's or a chart's short name from the spec).
+    pub name: String,
+    /// Where the builder took it from, as the spec wrote it.
+    pub uri: String,
+    /// Its SHA-256 as `sha256:HEX`, when recorded.
+    pub sha256: Option<String>,
 }
 
 fn refused(reason: impl Into<String>) -> TrustError {
@@ -82,12 +96,18 @@ pub fn verify_provenance(envelope: &[u8], bom_digest: &Digest, key: &PublicKey) 
     }
     let predicate = &statement["predicate"];
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let sha256 = |v: &serde_json::Value| v["digest"]["sha256"].as_str().map(|h| format!("sha256:{h}"));
+    let materials: Vec<Material> = predicate["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| Material { name: text(&d["name"]), uri: text(&d["uri"]), sha256: sha256(d) })
+        .collect();
     Ok(ProvenanceSummary {
         builder_id: text(&predicate["runDetails"]["builder"]["id"]),
         build_type: text(&predicate["buildDefinition"]["buildType"]),
-        spec_sha256: predicate["buildDefinition"]["externalParameters"]["spec"]["digest"]["sha256"]
-            .as_str()
-            .map(|h| format!("sha256:{h}")),
-        dependencies: predicate["buildDefinition"]["resolvedDependencies"].as_array().map_or(0, Vec::len),
+        spec_sha256: sha256(&predicate["buildDefinition"]["externalParameters"]["spec"]),
+        dependencies: materials.len(),
+        materials,
     })
 }

@@ -97,6 +97,7 @@
 
 use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use genesis_bundle::danger::check_payload;
 use genesis_bundle::{
@@ -260,6 +261,8 @@ pub struct CheckedBundle {
     report: VerifyReport,
     constraints: crate::policy_file::Constraints,
     stamp: FileStamp,
+    /// The bundle's SBOM as the pass read and checked it.
+    sbom: Option<Arc<[u8]>>,
 }
 
 impl CheckedBundle {
@@ -287,6 +290,13 @@ impl CheckedBundle {
     /// longer the one checked.
     pub fn stamp(&self) -> FileStamp {
         self.stamp
+    }
+
+    /// The bundle's SBOM ([`VerifyReport::sbom`]) as the pass read it: it matched its signed
+    /// SHA-256 and names every image, chart and manifest of the BOM. `None` when the BOM
+    /// lists none. Kept so that a reader of it (the release report) needs no second pass.
+    pub fn sbom(&self) -> Option<&[u8]> {
+        self.sbom.as_deref()
     }
 
     /// Writes the runnable images of this bundle (cosign signatures and other artifacts are
@@ -409,6 +419,11 @@ pub struct VerifyReport {
     pub manifests: usize,
     /// The `.sha256` sidecar.
     pub sha256_sidecar: Sidecar,
+    /// The files beside the archive that its `.sha256` list names after the archive (the
+    /// release evidence report `bundle-builder create --report` writes), each found there with
+    /// its listed SHA-256; empty when the list names the archive alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sha256_listed: Vec<PathBuf>,
     /// The `.sig` sidecar, checked with the same policy as the BOM.
     pub signature_sidecar: Sidecar,
     /// The `.cosign.bundle` sidecar (key-signed sigstore bundle), checked with the same policy.
@@ -451,8 +466,8 @@ impl VerifiedBundle {
     pub fn check_with(self, sink: &mut dyn PayloadSink) -> Result<CheckedBundle> {
         let bom = self.bom.clone();
         let constraints = self.policy.constraints().clone();
-        let (report, stamp) = self.run(sink)?;
-        Ok(CheckedBundle { bom, report, constraints, stamp })
+        let (report, stamp, sbom) = self.run(sink)?;
+        Ok(CheckedBundle { bom, report, constraints, stamp, sbom: sbom.map(Arc::from) })
     }
 
     /// Checks what the policy judged without streaming the payload, for a re-load that does
@@ -482,21 +497,27 @@ impl VerifiedBundle {
         let mut staging = Staging::begin(target)?;
         let constraints = self.policy.constraints().clone();
         let bom = self.bom.clone();
-        let (mut report, _) = self.run(&mut staging)?;
+        let (mut report, _, _) = self.run(&mut staging)?;
         report.extracted_to = Some(staging.commit()?);
         constraints.record_installed(&bom, &report.bom_blake3)?;
         Ok(report)
     }
 
-    fn run(self, sink: &mut dyn PayloadSink) -> Result<(VerifyReport, FileStamp)> {
+    /// Streams the payload into `sink`, then checks the sidecars; returns the report, the
+    /// archive's stamp and the SBOM's bytes (when the BOM lists one).
+    fn run(self, sink: &mut dyn PayloadSink) -> Result<(VerifyReport, FileStamp, Option<Vec<u8>>)> {
         let sbom_path = crate::sbom::of_bundle(&self.bom).map(|s| s.path.clone());
         let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path.clone(), bytes: Vec::new() };
         let summary = check_payload(self.reader, &self.bom, &mut capture)?;
-        if let Some(path) = &sbom_path {
-            crate::sbom::check_complete(&self.bom, &capture.bytes, path)?;
-        }
+        let sbom = match &sbom_path {
+            Some(path) => {
+                crate::sbom::check_complete(&self.bom, &capture.bytes, path)?;
+                Some(capture.bytes)
+            }
+            None => None,
+        };
         let archive = summary.archive;
-        let sha256_sidecar = check_sha256_sidecar(&self.path, &archive)?;
+        let (sha256_sidecar, sha256_listed) = check_sha256_sidecar(&self.path, &archive)?;
         let signature_sidecar = check_signature_sidecar(&self.path, &archive, &self.policy)?;
         let cosign_bundle_sidecar = check_cosign_bundle_sidecar(&self.path, &archive, &self.policy)?;
         let report = VerifyReport {
@@ -517,11 +538,12 @@ impl VerifiedBundle {
             charts: self.bom.charts.len(),
             manifests: self.bom.manifests.len(),
             sha256_sidecar,
+            sha256_listed,
             signature_sidecar,
             cosign_bundle_sidecar,
             extracted_to: None,
         };
-        Ok((report, summary.stamp))
+        Ok((report, summary.stamp, sbom))
     }
 }
 
@@ -556,11 +578,15 @@ fn read_sidecar(path: &Path) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
-/// Checks `ARCHIVE.sha256` (`sha256sum` format) when present.
-fn check_sha256_sidecar(archive: &Path, digest: &FileDigest) -> Result<Sidecar> {
+/// Checks `ARCHIVE.sha256` (`sha256sum` format) when present: its first line against the
+/// archive, then each further line against the file it names beside the archive, as
+/// `sha256sum -c` run in the archive's folder would (`bundle-builder create --report` lists the
+/// release evidence report there). A listed file that is missing or altered fails the check,
+/// naming it. Returns the sidecar's state and the further files checked.
+fn check_sha256_sidecar(archive: &Path, digest: &FileDigest) -> Result<(Sidecar, Vec<PathBuf>)> {
     let path = sidecar_path(archive, ".sha256");
     let Some(bytes) = read_sidecar(&path)? else {
-        return Ok(Sidecar::Absent { path });
+        return Ok((Sidecar::Absent { path }, Vec::new()));
     };
     let text = String::from_utf8_lossy(&bytes);
     let claimed = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
@@ -571,7 +597,60 @@ fn check_sha256_sidecar(archive: &Path, digest: &FileDigest) -> Result<Sidecar> 
     if claimed != actual.hex() {
         return Err(TrustError::SidecarDigestMismatch { path, expected: claimed, actual });
     }
-    Ok(Sidecar::Match { path })
+    let listed = match listed_files(&text) {
+        Ok(listed) => listed,
+        Err(line) => {
+            let reason = format!("line {line} is not `SHA256  FILE` naming a file beside the archive");
+            return Err(TrustError::SidecarFormat { path, reason });
+        }
+    };
+    let folder = archive.parent().unwrap_or(Path::new(""));
+    let mut checked = Vec::with_capacity(listed.len());
+    for ListedFile { name, sha256: expected } in listed {
+        let file = folder.join(name);
+        let actual = match genesis_bundle::digest_io::sha256_file(&file) {
+            Ok(found) => found.digest(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(TrustError::ListedFileMissing { path: file, list: path });
+            }
+            Err(e) => return Err(TrustError::SidecarFormat { path: file, reason: e.to_string() }),
+        };
+        if actual != expected {
+            return Err(TrustError::ListedFileMismatch { path: file, list: path, expected, actual });
+        }
+        checked.push(file);
+    }
+    Ok((Sidecar::Match { path }, checked))
+}
+
+/// A file a `.sha256` list names after the archive's own line (the release evidence report
+/// `bundle-builder create --report` lists), with the SHA-256 it must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedFile {
+    /// Its name beside the archive: one plain file name.
+    pub name: String,
+    /// The SHA-256 the list gives it.
+    pub sha256: Digest,
+}
+
+/// The files the text of a `.sha256` list names after its first line (the archive's, which
+/// the verifier checks against the archive itself). Each further line is `HEX  NAME` or `HEX
+/// *NAME` (`sha256sum`'s text and binary modes) with NAME one plain file name, so that a check
+/// reads only files beside the archive; `Err` gives the number (from 1) of the first line that
+/// is not. Blank lines are skipped.
+pub fn listed_files(text: &str) -> std::result::Result<Vec<ListedFile>, usize> {
+    let further = text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()).skip(1);
+    further
+        .map(|(index, line)| -> std::result::Result<ListedFile, usize> {
+            let (hex, rest) = line.split_once(' ').ok_or(index + 1)?;
+            let name = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('*')).ok_or(index + 1)?;
+            if matches!(name, "" | "." | "..") || name.contains(['/', '\\']) {
+                return Err(index + 1);
+            }
+            let sha256 = Digest::from_sha256_hex(&hex.to_ascii_lowercase()).map_err(|_| index + 1)?;
+            Ok(ListedFile { name: name.to_owned(), sha256 })
+        })
+        .collect()
 }
 
 /// Checks `ARCHIVE.sig` (cosign `sign-blob` format) when present, with the BOM's policy.
@@ -659,5 +738,61 @@ mod tests {
         std::fs::write(&large, vec![b'x'; MAX_SIDECAR as usize + 1]).unwrap();
         let e = read_within_seconds(large).unwrap_err();
         assert!(e.to_string().contains("larger than 64 KiB"), "{e}");
+    }
+
+    /// The `.sha256` list checks every file it names, as `sha256sum -c` does: the archive on
+    /// its first line, then a report beside it, which must be there with the listed bytes; a
+    /// line that would name a file elsewhere is refused.
+    #[test]
+    fn a_listed_report_is_checked_beside_the_archive_and_named_when_missing_or_altered() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("demo-0.1.0.tar.zst");
+        std::fs::write(&archive, b"archive bytes").unwrap();
+        let report = dir.path().join("demo-0.1.0.tar.zst.report.pdf");
+        std::fs::write(&report, b"%PDF-1.7 report bytes").unwrap();
+        let digest = genesis_bundle::digest_io::sha256_file(&archive).unwrap();
+        let list = sidecar_path(&archive, ".sha256");
+        let line = |file: &Path| {
+            let name = file.file_name().unwrap().to_str().unwrap();
+            format!("{}  {name}\n", genesis_bundle::digest_io::sha256_file(file).unwrap().digest().hex())
+        };
+        std::fs::write(&list, line(&archive) + &line(&report)).unwrap();
+        assert_eq!(
+            check_sha256_sidecar(&archive, &digest).unwrap(),
+            (Sidecar::Match { path: list.clone() }, vec![report.clone()])
+        );
+
+        std::fs::write(&report, b"%PDF-1.7 report bytez").unwrap();
+        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        assert!(matches!(&e, TrustError::ListedFileMismatch { path, .. } if *path == report), "{e:?}");
+        assert!(e.to_string().contains("demo-0.1.0.tar.zst.report.pdf: "), "{e}");
+        assert!(e.is_verification_failure());
+
+        std::fs::remove_file(&report).unwrap();
+        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        assert!(matches!(&e, TrustError::ListedFileMissing { path, .. } if *path == report), "{e:?}");
+        assert!(e.is_verification_failure());
+
+        for elsewhere in ["../demo-0.1.0.tar.zst.report.pdf", "/etc/passwd", "sub/report.pdf"] {
+            std::fs::write(&list, line(&archive) + &format!("{}  {elsewhere}\n", "0".repeat(64))).unwrap();
+            let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+            assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == list), "{elsewhere}: {e:?}");
+            assert!(e.to_string().contains("line 2 is not"), "{e}");
+        }
+
+        std::fs::write(&list, line(&archive)).unwrap();
+        assert_eq!(check_sha256_sidecar(&archive, &digest).unwrap(), (Sidecar::Match { path: list }, vec![]));
+    }
+
+    /// `sha256sum` writes text mode (`HEX  NAME`) and binary mode (`HEX *NAME`), in either case
+    /// of hex; both are read, blank lines skipped, and the first line is the archive's.
+    #[test]
+    fn listed_files_read_both_sha256sum_modes_after_the_archive_line() {
+        let text = format!("{}  demo.tar.zst\n\n{} *demo.tar.zst.report.pdf\n", "a".repeat(64), "B".repeat(64));
+        let report =
+            ListedFile { name: "demo.tar.zst.report.pdf".into(), sha256: Digest::from_sha256_bytes([0xbb; 32]) };
+        assert_eq!(listed_files(&text), Ok(vec![report]));
+        assert_eq!(listed_files(&format!("{}  demo.tar.zst\n", "a".repeat(64))), Ok(vec![]));
+        assert_eq!(listed_files(&format!("{}  demo.tar.zst\n{} report.pdf\n", "a".repeat(64), "b".repeat(64))), Err(2));
     }
 }

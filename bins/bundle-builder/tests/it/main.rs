@@ -1,5 +1,6 @@
 //! End-to-end tests of `bundle-builder`: byte-stable output (the golden hash), spec
-//! errors, keys other tools read, every compression, and `inspect`.
+//! errors, keys other tools read, every compression, `inspect`, and the release evidence
+//! report of `create --report`.
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -7,6 +8,7 @@
 mod attestations;
 mod golden;
 mod pull;
+mod report;
 mod spec_errors;
 mod workflow;
 mod zarf;

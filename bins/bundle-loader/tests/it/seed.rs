@@ -936,15 +936,22 @@ fn assert_holds(host: &str, repo: &str, artifact: &[u8], rollup: &[u8]) {
     assert_eq!(get(&format!("http://{host}/v2/{repo}/blobs/{layer}")), rollup);
 }
 
+/// Pushes the fixture image as `site-catalog:v1` on `host` and publishes a roll-up (written
+/// into `dir`) on it: the subject's digest, the roll-up's path and the JSON report.
+fn publish_on(host: &str, dir: &Path) -> (String, PathBuf, Value) {
+    push_fixture_image(host, "site-catalog:v1");
+    let subject = genesis_bundle::sha256(&skopeo_raw(&format!("{host}/site-catalog:v1"))).to_string();
+    let path = rollup(dir, &subject);
+    let published = report(&publish_index(&path, &format!("{host}/site-catalog:v1")));
+    assert_eq!(published["artifactType"], CATALOG_ARTIFACT_TYPE);
+    (subject, path, published)
+}
+
 #[test]
 fn publish_index_makes_the_rollup_a_referrer_listed_by_the_referrers_api() {
     let registry = Ocireg::start();
-    push_fixture_image(&registry.host(), "site-catalog:v1");
-    let subject = genesis_bundle::sha256(&skopeo_raw(&format!("{}/site-catalog:v1", registry.host()))).to_string();
     let dir = tempfile::tempdir().unwrap();
-    let path = rollup(dir.path(), &subject);
-    let published = report(&publish_index(&path, &format!("{}/site-catalog:v1", registry.host())));
-    assert_eq!(published["artifactType"], CATALOG_ARTIFACT_TYPE);
+    let (subject, path, published) = publish_on(&registry.host(), dir.path());
     assert_eq!(published["via"], "referrers API");
 
     let listed: Value =
@@ -966,12 +973,8 @@ fn publish_index_makes_the_rollup_a_referrer_listed_by_the_referrers_api() {
 #[test]
 fn publish_index_without_a_referrers_api_tags_the_rollup_as_tag_catalog() {
     let registry = Distribution::start();
-    push_fixture_image(&registry.host(), "site-catalog:v1");
-    let subject = genesis_bundle::sha256(&skopeo_raw(&format!("{}/site-catalog:v1", registry.host()))).to_string();
     let dir = tempfile::tempdir().unwrap();
-    let path = rollup(dir.path(), &subject);
-    let published = report(&publish_index(&path, &format!("{}/site-catalog:v1", registry.host())));
-    assert_eq!(published["artifactType"], CATALOG_ARTIFACT_TYPE);
+    let (_, path, published) = publish_on(&registry.host(), dir.path());
     assert_eq!(published["via"], "v1-catalog tag");
 
     let artifact = skopeo_raw(&format!("{}/site-catalog:v1-catalog", registry.host()));

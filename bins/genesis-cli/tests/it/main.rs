@@ -1,12 +1,13 @@
 //! `genesis verify-blob` on real cosign material (fixtures/interop): cosign's flags, exit 0
 //! for verified, 1 for refused; the air-gap key-only bundle only with
-//! `--insecure-ignore-tlog`; keyless bundles against the pinned root; and `genesis preflight`
-//! against real servers.
+//! `--insecure-ignore-tlog`; keyless bundles against the pinned root; `genesis preflight`
+//! against real servers; and `genesis report`, read back by poppler and qpdf.
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod preflight;
+mod report;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,14 +1,16 @@
-//! One suite, three backends: what a vendor and an operator do, end to end, on the embedded
-//! defaults, on PostgreSQL and on an S3-compatible server; and an S3 store configured from
-//! nothing but the portal's own settings.
+//! One suite, four backends: what a vendor and an operator do, end to end, on the embedded
+//! defaults, on PostgreSQL, on an S3-compatible server and on Azure Blob Storage (Azurite);
+//! and object stores configured from nothing but the portal's own settings.
 
 use std::process::{Command, Output};
 
 use genesis_testkit::http::{StandIn, respond};
-use genesis_testkit::services::{MotoS3, Postgres};
+use genesis_testkit::services::{Azurite, MotoS3, Postgres};
 use genesis_testkit::text;
 
-use crate::{Backend, Client, Portal, Trap, fixtures, header, release_files, sha256_hex, status, wait_for_export};
+use crate::{
+    AzureBackend, Backend, Client, Portal, Trap, fixtures, header, release_files, sha256_hex, status, wait_for_export,
+};
 
 /// Stages an export of 0.1.0 and downloads it once ready: (status, pack bytes).
 fn export_pack(portal: &Portal, key: &str) -> (serde_json::Value, Vec<u8>) {
@@ -94,6 +96,19 @@ fn suite(backend: Backend) {
     let repull = client.run(&["pull", "0.1.0", "--output-dir", out.path().to_str().unwrap(), "--output", "json"]);
     let repull: serde_json::Value = serde_json::from_slice(&repull.stdout).unwrap();
     assert!(repull["files"].as_array().unwrap().iter().all(|f| f["outcome"] == "present"), "{repull}");
+    // A pull that stopped after 2000 bytes of the bundle resumes there: the rest is a Range
+    // read of the store.
+    let resumed = tempfile::tempdir().unwrap();
+    let sha = sha256_hex(&bundle);
+    let partial = resumed.path().join(format!(".demo-0.1.0.tar.zst.{}.partial", &sha[..12]));
+    std::fs::write(partial, &std::fs::read(&bundle).unwrap()[..2000]).unwrap();
+    let pull = client.run(&["pull", "0.1.0", "--output-dir", resumed.path().to_str().unwrap(), "--output", "json"]);
+    assert!(pull.status.success(), "{}", text(&pull.stderr));
+    let pull: serde_json::Value = serde_json::from_slice(&pull.stdout).unwrap();
+    let files = pull["files"].as_array().unwrap();
+    let entry = files.iter().find(|f| f["name"] == "demo-0.1.0.tar.zst").unwrap();
+    assert_eq!(entry["outcome"], "resumed", "{pull}");
+    assert_eq!(sha256_hex(&resumed.path().join("demo-0.1.0.tar.zst")), sha);
 
     // Downloads: ETag is the SHA-256, Last-Modified, 304, Range.
     let path = "/v1/releases/genesis/0.1.0/artifacts/demo-0.1.0.tar.zst";
@@ -210,26 +225,77 @@ fn on_postgresql() {
     suite(Backend { database_url: Some(pg.url()), ..Backend::default() });
 }
 
+/// Proxy variables, all naming `proxy`: they are not the portal's configuration, so object
+/// store requests must go straight to the store.
+fn proxy_env(proxy: &Trap) -> Vec<(String, String)> {
+    ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"]
+        .map(|name| (name.to_owned(), proxy.url()))
+        .to_vec()
+}
+
+/// The keys a suite left in an object store, under `prefix`: the release's bundle, and one
+/// export pack per organisation, acme's (the one `genesis export-pack` got too) and gamma's.
+fn assert_suite_keys(keys: &[String], prefix: &str) {
+    assert!(keys.contains(&format!("{prefix}releases/genesis/0.1.0/demo-0.1.0.tar.zst")), "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with(prefix)), "every key under {prefix}: {keys:?}");
+    assert_eq!(
+        (
+            keys.iter().filter(|k| k.starts_with(&format!("{prefix}exports/acme/"))).count(),
+            keys.iter().filter(|k| k.starts_with(&format!("{prefix}exports/"))).count()
+        ),
+        (1, 2),
+        "one pack per organisation: {keys:?}"
+    );
+}
+
 #[test]
 fn on_an_s3_compatible_store() {
     let s3 = MotoS3::start();
-    // Proxy variables are not the portal's configuration: S3 requests go straight to moto.
     let proxy = Trap::start();
-    let env = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"]
-        .map(|name| (name.to_owned(), proxy.url()))
-        .to_vec();
+    let env = proxy_env(&proxy);
     suite(Backend { s3: Some((s3.endpoint(), MotoS3::BUCKET.into())), env, ..Backend::default() });
     assert_eq!(proxy.hits(), 0, "the S3 client used a proxy from the environment");
-    let keys = s3.object_keys();
-    assert!(keys.contains(&"releases/genesis/0.1.0/demo-0.1.0.tar.zst".to_owned()), "{keys:?}");
-    assert_eq!(
-        (
-            keys.iter().filter(|k| k.starts_with("exports/acme/")).count(),
-            keys.iter().filter(|k| k.starts_with("exports/")).count()
-        ),
-        (1, 2),
-        "one pack per organisation: acme's (the one `genesis export-pack` got too) and gamma's: {keys:?}"
-    );
+    assert_suite_keys(&s3.object_keys(), "");
+}
+
+#[test]
+fn on_azure_blob_storage_under_a_prefix_in_a_container_the_portal_creates() {
+    // Azurite starts with no container: the first publication creates it, every later
+    // command finds it there.
+    let azurite = Azurite::start();
+    let proxy = Trap::start();
+    let azure =
+        AzureBackend { endpoint: azurite.endpoint(), url: "az://genesis-portal/vendor/artifacts".into(), sas: None };
+    suite(Backend { azure: Some(azure), env: proxy_env(&proxy), ..Backend::default() });
+    assert_eq!(proxy.hits(), 0, "the Azure client used a proxy from the environment");
+    assert_suite_keys(&azurite.blob_names("genesis-portal"), "vendor/artifacts/");
+}
+
+#[test]
+fn an_azure_sas_token_reaches_a_container_that_exists() {
+    let azurite = Azurite::start();
+    let backend = |url: &str, sas: Option<String>| Backend {
+        azure: Some(AzureBackend { endpoint: azurite.endpoint(), url: url.to_owned(), sas }),
+        ..Backend::default()
+    };
+    // The account key creates the container; a SAS token, a delegation, never tries.
+    let with_key = Portal::new(backend("az://genesis-portal/by-key", None));
+    with_key.publish_demo("acme", &[]);
+    let mut with_sas = Portal::new(backend("az://genesis-portal/by-sas", Some(Azurite::account_sas())));
+    let key = with_sas.org_with_key("acme", &["releases:read"]);
+    let files = with_sas.publish_demo("acme", &[]);
+    with_sas.serve();
+    let client = Client::new();
+    assert!(client.login(&with_sas.url(), &key).status.success());
+    let out = tempfile::tempdir().unwrap();
+    let pull = client.run(&["pull", "0.1.0", "--output-dir", out.path().to_str().unwrap()]);
+    assert!(pull.status.success(), "{}", text(&pull.stderr));
+    let name = "demo-0.1.0.tar.zst";
+    assert_eq!(sha256_hex(&out.path().join(name)), sha256_hex(&files.path().join(name)));
+    let blobs = azurite.blob_names("genesis-portal");
+    for prefix in ["by-key", "by-sas"] {
+        assert!(blobs.contains(&format!("{prefix}/releases/genesis/0.1.0/{name}")), "{blobs:?}");
+    }
 }
 
 #[test]
@@ -249,11 +315,10 @@ fn an_s3_endpoint_that_redirects_sends_the_portal_nowhere_else() {
     assert_eq!(elsewhere.hits(), 0, "the portal followed a redirect to a host it never announced");
 }
 
-/// `publish` of the demo release with only `env` to configure an S3 store in the bucket
-/// `genesis-portal`.
-fn publish_with_s3_env(env: &[(&str, String)]) -> Output {
+/// `publish` of the demo release with only `env` to configure the object store `url`.
+fn publish_with_store_env(url: &str, env: &[(&str, String)]) -> Output {
     let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-    env.push(("GENESIS_PORTAL_OBJECT_STORE".into(), "s3://genesis-portal".into()));
+    env.push(("GENESIS_PORTAL_OBJECT_STORE".into(), url.into()));
     env.push(("RUST_LOG".into(), "off".into()));
     let portal = Portal::new(Backend { env, ..Backend::default() });
     let files = tempfile::tempdir().unwrap();
@@ -273,7 +338,7 @@ fn an_s3_store_takes_nothing_from_aws_variables_or_instance_metadata() {
         ("AWS_METADATA_ENDPOINT", trap.url()),
         ("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}/credentials", trap.url())),
     ];
-    let refused = publish_with_s3_env(&aws);
+    let refused = publish_with_store_env("s3://genesis-portal", &aws);
     assert!(!refused.status.success());
     let stderr = text(&refused.stderr);
     assert!(stderr.contains("GENESIS_PORTAL_S3_ACCESS_KEY_ID"), "{stderr}");
@@ -283,7 +348,7 @@ fn an_s3_store_takes_nothing_from_aws_variables_or_instance_metadata() {
     // An access key id of its own does not make the portal borrow the AWS secret either.
     let mut with_id = aws.to_vec();
     with_id.push(("GENESIS_PORTAL_S3_ACCESS_KEY_ID", "portal-test".to_owned()));
-    let refused = publish_with_s3_env(&with_id);
+    let refused = publish_with_store_env("s3://genesis-portal", &with_id);
     assert!(!refused.status.success());
     assert!(
         text(&refused.stderr)
@@ -297,11 +362,14 @@ fn an_s3_store_takes_nothing_from_aws_variables_or_instance_metadata() {
 #[test]
 fn a_plain_http_s3_endpoint_is_refused_without_s3_allow_http() {
     let trap = Trap::start();
-    let refused = publish_with_s3_env(&[
-        ("GENESIS_PORTAL_S3_ENDPOINT", trap.url()),
-        ("GENESIS_PORTAL_S3_ACCESS_KEY_ID", "portal-test".to_owned()),
-        ("GENESIS_PORTAL_S3_SECRET_ACCESS_KEY", "portal-test-secret".to_owned()),
-    ]);
+    let refused = publish_with_store_env(
+        "s3://genesis-portal",
+        &[
+            ("GENESIS_PORTAL_S3_ENDPOINT", trap.url()),
+            ("GENESIS_PORTAL_S3_ACCESS_KEY_ID", "portal-test".to_owned()),
+            ("GENESIS_PORTAL_S3_SECRET_ACCESS_KEY", "portal-test-secret".to_owned()),
+        ],
+    );
     assert!(!refused.status.success());
     let stderr = text(&refused.stderr);
     assert!(stderr.contains("plain HTTP") && stderr.contains("--s3-allow-http"), "{stderr}");
@@ -311,6 +379,84 @@ fn a_plain_http_s3_endpoint_is_refused_without_s3_allow_http() {
         stderr.lines().next(),
         Some(format!("genesis-portal: network: this run contacts only {}", trap.url()).as_str())
     );
+}
+
+#[test]
+fn an_azure_store_takes_nothing_from_azure_variables_or_instance_metadata() {
+    let trap = Trap::start();
+    let token = format!("{}/metadata/identity/oauth2/token", trap.url());
+    let azure = [
+        ("AZURE_STORAGE_ACCOUNT_NAME", "trapaccount".to_owned()),
+        ("AZURE_STORAGE_ACCOUNT_KEY", Azurite::KEY.to_owned()),
+        ("AZURE_STORAGE_SAS_KEY", "sv=2020-08-04&sig=trap".to_owned()),
+        ("AZURE_STORAGE_ENDPOINT", trap.url()),
+        ("AZURE_STORAGE_USE_EMULATOR", "true".to_owned()),
+        ("AZURITE_BLOB_STORAGE_URL", trap.url()),
+        ("AZURE_ALLOW_HTTP", "true".to_owned()),
+        ("AZURE_CLIENT_ID", "trap-client".to_owned()),
+        ("AZURE_TENANT_ID", "trap-tenant".to_owned()),
+        ("AZURE_AUTHORITY_HOST", trap.url()),
+        ("MSI_ENDPOINT", token.clone()),
+        ("IDENTITY_ENDPOINT", token),
+    ];
+    let refused = publish_with_store_env("az://genesis-portal", &azure);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("needs the name of its Azure storage account"), "{stderr}");
+    assert!(stderr.contains("hint: pass --azure-account NAME (or set GENESIS_PORTAL_AZURE_ACCOUNT)"), "{stderr}");
+
+    // An account of its own does not make the portal borrow a key, a SAS token or managed
+    // identity: it names the variables it reads, after announcing the account's endpoint.
+    let mut with_account = azure.to_vec();
+    with_account.push(("GENESIS_PORTAL_AZURE_ACCOUNT", "portaltest".to_owned()));
+    let refused = publish_with_store_env("az://genesis-portal", &with_account);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = text(&refused.stderr);
+    assert_eq!(
+        stderr.lines().next(),
+        Some("genesis-portal: network: this run contacts only https://portaltest.blob.core.windows.net")
+    );
+    assert!(
+        stderr.contains(
+            "az://genesis-portal needs one credential: the access key of storage account portaltest in \
+             GENESIS_PORTAL_AZURE_ACCESS_KEY, or a SAS token in GENESIS_PORTAL_AZURE_SAS_TOKEN"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(trap.hits(), 0, "the portal contacted an endpoint from AZURE_* variables or instance metadata");
+}
+
+#[test]
+fn the_azure_endpoint_is_announced_first_and_refused_as_plain_http_without_azure_allow_http() {
+    let trap = Trap::start();
+    let endpoint = format!("{}/{}", trap.url(), Azurite::ACCOUNT);
+    let refused = publish_with_store_env(
+        "az://genesis-portal/vendor",
+        &[
+            ("GENESIS_PORTAL_AZURE_ENDPOINT", format!("{endpoint}/")),
+            ("GENESIS_PORTAL_AZURE_ACCOUNT", Azurite::ACCOUNT.to_owned()),
+            ("GENESIS_PORTAL_AZURE_ACCESS_KEY", Azurite::KEY.to_owned()),
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = text(&refused.stderr);
+    assert_eq!(
+        stderr.lines().next(),
+        Some(format!("genesis-portal: network: this run contacts only {endpoint}").as_str())
+    );
+    assert!(stderr.contains("Azure Blob endpoint") && stderr.contains("plain HTTP"), "{stderr}");
+    assert!(stderr.contains("hint: pass --azure-allow-http"), "{stderr}");
+    assert_eq!(trap.hits(), 0);
+}
+
+#[test]
+fn an_object_store_url_of_another_scheme_or_an_invalid_container_is_refused() {
+    for url in ["gs://genesis-portal", "az://Genesis_Portal", "az://genesis-portal/a//b", "s3://"] {
+        let refused = publish_with_store_env(url, &[]);
+        assert_eq!(refused.status.code(), Some(2), "{url}");
+        let stderr = text(&refused.stderr);
+        assert!(stderr.contains("expected s3://BUCKET[/PREFIX] or az://CONTAINER[/PREFIX]"), "{url}: {stderr}");
+    }
 }
 
 #[test]

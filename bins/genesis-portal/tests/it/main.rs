@@ -1,6 +1,6 @@
 //! The portal end to end, on loopback: the `genesis-portal` server and admin commands on
-//! each backend (embedded SQLite + directory, PostgreSQL from Debian, moto's S3 server), and
-//! the `genesis` client against it.
+//! each backend (embedded SQLite + directory, PostgreSQL from Debian, moto's S3 server,
+//! Azurite's Blob service), and the `genesis` client against it.
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -11,6 +11,7 @@ mod endpoints;
 mod exports;
 mod keys;
 mod license;
+mod report;
 mod tls;
 
 use std::net::TcpListener;
@@ -19,6 +20,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use genesis_testkit::services::Azurite;
 use genesis_testkit::{free_port, text, wait_for};
 
 /// The repository's fixtures.
@@ -40,8 +42,21 @@ pub struct Backend {
     pub database_url: Option<String>,
     /// `(endpoint, bucket)` of an S3 server (plain HTTP), else the data dir.
     pub s3: Option<(String, String)>,
+    /// An Azurite account, else the data dir.
+    pub azure: Option<AzureBackend>,
     /// More environment for every `genesis-portal` command.
     pub env: Vec<(String, String)>,
+}
+
+/// Artifacts in Azurite's development account.
+#[derive(Clone)]
+pub struct AzureBackend {
+    /// Its blob endpoint (plain HTTP).
+    pub endpoint: String,
+    /// `az://CONTAINER[/PREFIX]`.
+    pub url: String,
+    /// A SAS token as the credential, instead of the account key.
+    pub sas: Option<String>,
 }
 
 /// One portal: its data directory, backend, and (once served) its server process.
@@ -67,6 +82,14 @@ impl Portal {
             cmd.args(["--object-store", &format!("s3://{bucket}"), "--s3-endpoint", endpoint, "--s3-allow-http"]);
             cmd.env("GENESIS_PORTAL_S3_ACCESS_KEY_ID", "portal-test")
                 .env("GENESIS_PORTAL_S3_SECRET_ACCESS_KEY", "portal-test-secret");
+        }
+        if let Some(azure) = &self.backend.azure {
+            cmd.args(["--object-store", &azure.url, "--azure-endpoint", &azure.endpoint, "--azure-allow-http"])
+                .args(["--azure-account", Azurite::ACCOUNT]);
+            match &azure.sas {
+                Some(sas) => cmd.env("GENESIS_PORTAL_AZURE_SAS_TOKEN", sas),
+                None => cmd.env("GENESIS_PORTAL_AZURE_ACCESS_KEY", Azurite::KEY),
+            };
         }
         cmd.envs(self.backend.env.iter().map(|(k, v)| (k, v)));
         cmd

@@ -338,6 +338,21 @@ proptest! {
         let _ = policy_file::load(&path);
         let _ = policy_file::load_signers(&path);
     }
+
+    /// A `.sha256` list of any lines (digests of every length and case, both `sha256sum`
+    /// modes, names with dots, slashes and backslashes) is read or refused, never a panic, and
+    /// every file it yields is one plain name beside the archive: a check never reads elsewhere.
+    #[test]
+    fn a_sha256_list_yields_only_files_beside_the_archive(
+        lines in prop::collection::vec(("[0-9a-fA-F]{63,65}", "[ *]{1,2}", "[a-z./\\\\]{0,12}"), 0..6),
+    ) {
+        let text: String = lines.iter().map(|(hex, mode, name)| format!("{hex}{mode}{name}\n")).collect();
+        for file in genesis_trust::listed_files(&text).unwrap_or_default() {
+            let beside = Path::new("dist").join(&file.name);
+            prop_assert_eq!(beside.parent(), Some(Path::new("dist")), "{:?}", file);
+            prop_assert!(!matches!(file.name.as_str(), "." | ".."), "{:?}", file);
+        }
+    }
 }
 
 /// The regex crate's size limit on a compiled pattern bounds what a policy's subject pattern

@@ -1,0 +1,324 @@
+//! The report as a document: a title page, then numbered sections of paragraphs, lists and
+//! tables, with no page in sight. Both renderers draw this one value, so the PDF and the HTML
+//! page say the same thing in the same order.
+
+use crate::{Outcome, ReleaseReport, hipaa};
+
+/// How a piece of text is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// Body text.
+    Regular,
+    /// Labels and table headers.
+    Bold,
+    /// Digests, fingerprints and paths: monospace, wrapped anywhere.
+    Mono,
+}
+
+/// One table cell.
+#[derive(Debug, Clone)]
+pub(crate) struct Cell {
+    pub(crate) text: String,
+    pub(crate) style: Style,
+}
+
+impl Cell {
+    fn regular(text: impl Into<String>) -> Cell {
+        Cell { text: text.into(), style: Style::Regular }
+    }
+    fn bold(text: impl Into<String>) -> Cell {
+        Cell { text: text.into(), style: Style::Bold }
+    }
+    fn mono(text: impl Into<String>) -> Cell {
+        Cell { text: text.into(), style: Style::Mono }
+    }
+}
+
+/// A table: a list of labelled fields (no header) or rows under a header that is repeated on
+/// every page the table spans.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    /// Each column's share of the text width; they add up to 1.
+    pub(crate) widths: &'static [f32],
+    /// The header row.
+    pub(crate) header: Option<&'static [&'static str]>,
+    /// The rows, each with one cell per column.
+    pub(crate) rows: Vec<Vec<Cell>>,
+}
+
+/// The label column's share in a list of fields: wide enough for the labels, and leaves a
+/// `sha256:` digest in monospace one line of its own on A4.
+const FIELDS: &[f32] = &[0.25, 0.75];
+
+impl Table {
+    /// Labelled fields, the label in bold.
+    fn fields(rows: Vec<(&'static str, Cell)>) -> Table {
+        Table {
+            widths: FIELDS,
+            header: None,
+            rows: rows.into_iter().map(|(label, value)| vec![Cell::bold(label), value]).collect(),
+        }
+    }
+}
+
+/// A block of a section.
+#[derive(Debug, Clone)]
+pub(crate) enum Block {
+    /// A paragraph of body text.
+    Paragraph(String),
+    /// A short line in bold that introduces what follows.
+    Label(String),
+    /// A heading within a section.
+    Subheading(String),
+    /// A bulleted list.
+    Bullets(Vec<String>),
+    /// A table.
+    Table(Table),
+}
+
+/// A numbered section, listed in the table of contents.
+#[derive(Debug, Clone)]
+pub(crate) struct Section {
+    pub(crate) title: &'static str,
+    pub(crate) blocks: Vec<Block>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone)]
+pub(crate) struct Document {
+    /// The title on the first page and in the document's metadata.
+    pub(crate) title: &'static str,
+    /// What it is about: `NAME VERSION`.
+    pub(crate) subject: String,
+    /// The BOM's `created`, the one time in the document (its metadata dates too).
+    pub(crate) created: String,
+    /// The archive's SHA-256 in hex: the PDF's file identifier.
+    pub(crate) archive_sha256: String,
+    /// The fields of the title page.
+    pub(crate) cover: Table,
+    /// The note under them.
+    pub(crate) cover_note: &'static str,
+    /// The sections, in order.
+    pub(crate) sections: Vec<Section>,
+}
+
+/// The title of every report.
+pub(crate) const TITLE: &str = "Release evidence report";
+
+const COVER_NOTE: &str = "This report records what an offline verification established about one bundle: every check \
+    in section 2 passed, or found nothing to check. A bundle that fails verification gets no report. It is evidence \
+    for an audit, not a certification.";
+
+impl Document {
+    /// The document of `r`.
+    pub(crate) fn of(r: &ReleaseReport) -> Document {
+        let cover = Table::fields(vec![
+            ("Bundle", Cell::regular(&r.name)),
+            ("Version", Cell::regular(&r.version)),
+            ("Created", Cell::regular(&r.created)),
+            ("Archive SHA-256", Cell::mono(r.archive.sha256.to_string())),
+            ("BOM BLAKE3", Cell::mono(format!("blake3:{}", r.bom.blake3))),
+            ("Signed by", Cell::mono(r.signer.to_string())),
+            ("Verdict", Cell::regular("verified: no check failed")),
+        ]);
+        Document {
+            title: TITLE,
+            subject: format!("{} {}", r.name, r.version),
+            created: r.created.clone(),
+            archive_sha256: r.archive.sha256.hex().to_owned(),
+            cover,
+            cover_note: COVER_NOTE,
+            sections: vec![release(r), verification(r), provenance(r), contents(r), sbom(r), safeguards(r)],
+        }
+    }
+}
+
+fn release(r: &ReleaseReport) -> Section {
+    Section {
+        title: "Release",
+        blocks: vec![Block::Table(Table::fields(vec![
+            ("Bundle", Cell::regular(&r.name)),
+            ("Version", Cell::regular(&r.version)),
+            ("Created", Cell::regular(format!("{} (the build time the BOM records)", r.created))),
+            ("Archive", Cell::mono(&r.archive.file)),
+            ("Archive size", Cell::regular(format!("{} bytes", r.archive.size))),
+            ("Archive SHA-256", Cell::mono(r.archive.sha256.to_string())),
+            ("BOM SHA-256", Cell::mono(r.bom.sha256.to_string())),
+            ("BOM BLAKE3", Cell::mono(format!("blake3:{}", r.bom.blake3))),
+            ("Payload", Cell::regular(format!("{} files, {} bytes", r.bom.files, r.bom.payload_bytes))),
+        ]))],
+    }
+}
+
+fn verification(r: &ReleaseReport) -> Section {
+    let checks = r
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            vec![
+                Cell::regular((i + 1).to_string()),
+                Cell::regular(&c.what),
+                Cell::regular(c.outcome.label()),
+                Cell::regular(&c.evidence),
+            ]
+        })
+        .collect();
+    let passed = r.checks.iter().filter(|c| c.outcome == Outcome::Passed).count();
+    Section {
+        title: "Signature, policy and checks",
+        blocks: vec![
+            Block::Table(Table::fields(vec![
+                ("Signed by", Cell::mono(r.signer.to_string())),
+                (
+                    "Signing time",
+                    Cell::regular("not attested: a key signature, with no transparency-log entry or timestamp"),
+                ),
+                ("Trust policy", Cell::regular(&r.policy.given)),
+            ])),
+            Block::Paragraph(format!(
+                "The checks below were made in this order; {passed} passed and {} found nothing to check. A bundle \
+                 that fails any check gets no report.",
+                r.checks.len() - passed
+            )),
+            Block::Table(Table {
+                widths: &[0.06, 0.22, 0.12, 0.60],
+                header: Some(&["#", "Check", "Outcome", "Evidence"]),
+                rows: checks,
+            }),
+        ],
+    }
+}
+
+fn provenance(r: &ReleaseReport) -> Section {
+    let blocks = match &r.provenance {
+        None => {
+            vec![Block::Paragraph("The bundle carries no SLSA provenance: how it was built is not attested.".into())]
+        }
+        Some(p) => {
+            let spec = p.spec_sha256.as_deref().map_or_else(|| Cell::regular("not recorded"), Cell::mono);
+            let mut blocks = vec![
+                Block::Paragraph(
+                    "An in-toto statement with a SLSA v1 provenance predicate, signed by the bundle's key; its \
+                     subject is this bundle's BOM, so it describes this build and no other."
+                        .into(),
+                ),
+                Block::Table(Table::fields(vec![
+                    ("Builder", Cell::mono(&p.builder_id)),
+                    ("Build type", Cell::mono(&p.build_type)),
+                    ("Spec SHA-256", spec),
+                    ("Materials", Cell::regular(p.materials.len().to_string())),
+                ])),
+            ];
+            if !p.materials.is_empty() {
+                blocks.push(Block::Subheading("Materials".into()));
+                blocks.push(Block::Table(Table {
+                    widths: &[0.18, 0.32, 0.50],
+                    header: Some(&["Name", "Source", "SHA-256"]),
+                    rows: p
+                        .materials
+                        .iter()
+                        .map(|m| {
+                            vec![
+                                Cell::regular(&m.name),
+                                Cell::mono(&m.uri),
+                                m.sha256.as_deref().map_or_else(|| Cell::regular("not recorded"), Cell::mono),
+                            ]
+                        })
+                        .collect(),
+                }));
+            }
+            blocks
+        }
+    };
+    Section { title: "Provenance", blocks }
+}
+
+fn contents(r: &ReleaseReport) -> Section {
+    let images = r
+        .images
+        .iter()
+        .map(|i| {
+            let platforms = if i.platforms.is_empty() { "none declared".to_owned() } else { i.platforms.join(", ") };
+            vec![Cell::regular(&i.reference), Cell::mono(i.digest.to_string()), Cell::regular(platforms)]
+        })
+        .collect();
+    let charts = r
+        .charts
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::regular(&c.name),
+                Cell::regular(c.version.as_deref().unwrap_or("not recorded")),
+                Cell::mono(c.path.to_string()),
+            ]
+        })
+        .collect();
+    let manifests = r.manifests.iter().map(|m| vec![Cell::mono(m.path.to_string())]).collect();
+    Section {
+        title: "Images, charts and manifests",
+        blocks: vec![
+            Block::Subheading(format!("Images ({})", r.images.len())),
+            listing(&[0.40, 0.42, 0.18], &["Reference", "Digest", "Platforms"], images, "The bundle carries no image."),
+            Block::Subheading(format!("Charts ({})", r.charts.len())),
+            listing(&[0.30, 0.20, 0.50], &["Name", "Version", "Path"], charts, "The bundle carries no chart."),
+            Block::Subheading(format!("Manifests ({})", r.manifests.len())),
+            listing(&[1.0], &["Path"], manifests, "The bundle carries no manifest."),
+        ],
+    }
+}
+
+/// `rows` as a table under `header`, or, when there is none, the sentence `none`.
+fn listing(widths: &'static [f32], header: &'static [&'static str], rows: Vec<Vec<Cell>>, none: &str) -> Block {
+    if rows.is_empty() {
+        Block::Paragraph(none.to_owned())
+    } else {
+        Block::Table(Table { widths, header: Some(header), rows })
+    }
+}
+
+fn sbom(r: &ReleaseReport) -> Section {
+    let blocks = match &r.sbom {
+        None => vec![Block::Paragraph("The BOM lists no SBOM.".into())],
+        Some(s) => {
+            let counts = |map: &std::collections::BTreeMap<String, usize>| -> Vec<Vec<Cell>> {
+                map.iter().map(|(k, n)| vec![Cell::regular(k), Cell::regular(n.to_string())]).collect()
+            };
+            vec![
+                Block::Paragraph(
+                    "Counted from the CycloneDX document the bundle carries, which the verification checked against \
+                     its signed digest and found to name every image, chart and manifest of the BOM. Nested \
+                     components (an image's per-platform manifests) count too."
+                        .into(),
+                ),
+                Block::Table(Table::fields(vec![
+                    ("Document", Cell::mono(&s.path)),
+                    ("Components", Cell::regular(s.components.to_string())),
+                ])),
+                Block::Subheading("By type".into()),
+                listing(&[0.70, 0.30], &["Type", "Components"], counts(&s.by_type), "The SBOM lists no component."),
+                Block::Subheading("By licence".into()),
+                listing(
+                    &[0.70, 0.30],
+                    &["Licence", "Components"],
+                    counts(&s.by_licence),
+                    "The SBOM lists no component.",
+                ),
+            ]
+        }
+    };
+    Section { title: "Software bill of materials", blocks }
+}
+
+fn safeguards(r: &ReleaseReport) -> Section {
+    let mut blocks = vec![Block::Paragraph(hipaa::INTRODUCTION.to_owned())];
+    for s in &r.safeguards {
+        blocks.push(Block::Subheading(format!("{} {}", s.section, s.title)));
+        blocks.push(Block::Paragraph(format!("The standard: “{}”", s.standard)));
+        blocks.push(Block::Label("What this evidence shows".into()));
+        blocks.push(Block::Bullets(s.shows.clone()));
+        blocks.push(Block::Label("What it does not show".into()));
+        blocks.push(Block::Bullets(s.does_not_show.clone()));
+    }
+    Section { title: "HIPAA Security Rule: technical safeguards", blocks }
+}
