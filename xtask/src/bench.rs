@@ -326,7 +326,9 @@ fn registry_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -
         "{b}/bundle-loader load {archive} --key k/genesis.pub --registry 127.0.0.1:{ours_port} --plain-http --quiet >/dev/null 2>&1"
     );
     let skopeo =
-        format!("skopeo copy -q --dest-tls-verify=false oci:layout:bench docker://127.0.0.1:{skopeo_port}/bench/app:1");
+        // `--preserve-digests`: otherwise skopeo gzips the uncompressed layers on the way and
+        // moves other bytes than the load does.
+        format!("skopeo copy -q --preserve-digests --dest-tls-verify=false oci:layout:bench docker://127.0.0.1:{skopeo_port}/bench/app:1");
     // The first run of each side measures a cold load; later runs re-load present content.
     // Distribution fsyncs every blob, and on ext4 an fsync also waits for other files' dirty
     // data (the rows above leave a GiB of it): each side starts from a synced disk.

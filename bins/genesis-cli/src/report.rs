@@ -2,13 +2,12 @@
 //! report (`genesis-report`, decision 0028), a PDF or one HTML page. A bundle that fails
 //! verification gets no report.
 
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use genesis_cli_support::verify::{VerifyArgs, render_text, report_trust_error, verify_and_check_payload};
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
-use genesis_report::{Format, default_path, write_report};
+use genesis_report::{Format, default_path, policy_of_files, write_report};
 
 /// Arguments of `report`.
 #[derive(Debug, clap::Args)]
@@ -25,25 +24,42 @@ pub struct ReportArgs {
     pub html: bool,
 }
 
-/// Runs `report`: exit 0 written, 1 verification refused (and nothing written).
+/// Runs `report`: exit 0 written, 1 verification refused (and nothing written); a target that
+/// is the bundle, one of its sidecars or the report its `.sha256` lists is refused (exit 2).
 pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
+    let format = if args.html { Format::Html } else { Format::Pdf };
+    let bundle = &args.verify.bundle;
+    let target = args.output_file.clone().unwrap_or_else(|| default_path(bundle, format));
+    // The report must not take the place of what it reports on.
+    let (sha256, sig) = genesis_trust::sidecar_paths(bundle);
+    let protected = [
+        (bundle.clone(), "the bundle itself"),
+        (sha256, "the bundle's .sha256 sidecar"),
+        (sig, "the bundle's .sig sidecar"),
+        (genesis_trust::cosign_bundle_path(bundle), "the bundle's .cosign.bundle sidecar"),
+    ];
+    if let Some((_, what)) = protected.iter().find(|(path, _)| same_path(path, &target)) {
+        anyhow::bail!(
+            "{} is {what}: a report there would replace it; write it elsewhere with -o FILE",
+            target.display()
+        );
+    }
     let checked = match verify_and_check_payload(&args.verify) {
         Ok(c) => c,
         Err(e) => return report_trust_error(&args.verify, e, "no report was written"),
     };
-    let format = if args.html { Format::Html } else { Format::Pdf };
-    let target = args.output_file.clone().unwrap_or_else(|| default_path(&args.verify.bundle, format));
     // The vendor's report, which the release's `.sha256` lists and the verification just
     // checked, is not replaced: this report names another policy, and the list would fail.
-    if checked.report().sha256_listed.iter().any(|listed| same_file(listed, &target)) {
+    if checked.report().sha256_listed.iter().any(|listed| same_path(listed, &target)) {
         anyhow::bail!(
             "{} is the release's own report, listed in its .sha256: writing another there would break that list; \
              write this one elsewhere with -o FILE",
             target.display()
         );
     }
-    let written = write_report(&checked, &policy_given(&args.verify), &target, format)
-        .with_context(|| format!("writing the report of {}", args.verify.bundle.display()))?;
+    let policy = policy_of_files(args.verify.policy.as_deref(), &args.verify.keys);
+    let written = write_report(&checked, &policy, &target, format)
+        .with_context(|| format!("writing the report of {}", bundle.display()))?;
     match args.verify.output {
         OutputFormat::Json => print_json(&serde_json::json!({ "written": written }))?,
         OutputFormat::Text => {
@@ -54,21 +70,24 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// How the trust policy was given, as the report states it: the policy file, or the keys.
-fn policy_given(args: &VerifyArgs) -> String {
-    match &args.policy {
-        Some(file) => format!("policy file {}", file.display()),
-        None => {
-            let keys: Vec<String> = args.keys.iter().map(|k| k.display().to_string()).collect();
-            format!("trusted key{} {}", if keys.len() == 1 { "" } else { "s" }, keys.join(", "))
-        }
-    }
+/// Whether `a` and `b` name the same file, however each is spelt (`./`, `..`, a symbolic
+/// link): each is canonicalized where it exists, and otherwise its folder is.
+fn same_path(a: &Path, b: &Path) -> bool {
+    resolved(a) == resolved(b)
 }
 
-/// Whether `a` and `b` name the same existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
+/// `path` made absolute and free of links: itself when it exists, else its folder with its
+/// name; as given when neither exists.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(path) = std::fs::canonicalize(path) {
+        return path;
+    }
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(folder), path.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name),
+        _ => path.to_owned(),
     }
 }

@@ -93,6 +93,10 @@ pub enum PortalError {
         /// The file's published SHA-256, when the release has such a file.
         published: Option<Digest>,
     },
+    /// The portal's listing of a release does not hold together: a file named twice, a kind
+    /// its name contradicts, or a release evidence report its bundle's `.sha256` does not list.
+    #[error("the release's listing is refused: {0}")]
+    ListingRefused(String),
     /// One file of a release could not be downloaded.
     #[error("downloading {name}")]
     Download {
@@ -161,7 +165,8 @@ impl Classify for PortalError {
             | PortalError::Forbidden(_)
             | PortalError::DigestMismatch { .. }
             | PortalError::SidecarMismatch { .. }
-            | PortalError::ListedFileMismatch { .. } => ErrorClass::Verdict,
+            | PortalError::ListedFileMismatch { .. }
+            | PortalError::ListingRefused(_) => ErrorClass::Verdict,
             PortalError::Download { source, .. } => source.class(),
             PortalError::NotFound(_) => ErrorClass::NotFound,
             PortalError::Io { source, .. } => source.class(),

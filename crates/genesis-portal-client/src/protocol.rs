@@ -155,7 +155,9 @@ pub enum ArtifactKind {
     Sbom,
     /// An in-toto provenance envelope (`*.intoto.json`, `*.intoto.jsonl`).
     Provenance,
-    /// Anything else the vendor ships beside (release notes, reports).
+    /// Anything else the vendor ships beside (release notes, reports), and a kind this client
+    /// does not know: a newer portal's release is still read, its new files handled as files.
+    #[serde(other)]
     Other,
 }
 
@@ -318,6 +320,18 @@ mod tests {
         for bad in ["../x", "a/b", ".hidden", "", "a b"] {
             assert!(!valid_artifact_name(bad), "{bad:?}");
         }
+    }
+
+    /// A kind a newer portal lists is read as `other`: the release is still pulled, the file
+    /// checked by its digest like any other.
+    #[test]
+    fn an_artifact_of_a_kind_this_client_does_not_know_is_read_as_other() {
+        let hex = "ab".repeat(32);
+        let artifact =
+            format!(r#"{{"name":"x.new","kind":"something-new","size":1,"sha256":"{hex}","downloadUri":"/v1/x.new"}}"#);
+        let parsed: Artifact = serde_json::from_str(&artifact).unwrap();
+        assert_eq!((parsed.name.as_str(), parsed.kind), ("x.new", ArtifactKind::Other));
+        assert_eq!(serde_json::from_str::<ArtifactKind>(r#""report""#).unwrap(), ArtifactKind::Report);
     }
 
     /// A digest from the portal that is not SHA-256 hex refuses the whole answer, so it never

@@ -65,7 +65,9 @@ impl PortalClient {
     /// renamed into place only when its SHA-256 matches), then each bundle's `.sha256` sidecar
     /// checked against the digests the portal published, for the bundle and for every further
     /// file it lists (the release evidence report, when the release has one), so that a
-    /// release whose metadata and sidecars disagree is not handed on.
+    /// release whose metadata and sidecars disagree is not handed on. A listing that names a
+    /// file twice or gives one another kind than its name tells is refused before anything is
+    /// written.
     pub async fn pull_release(
         &self,
         version: &str,
@@ -73,8 +75,9 @@ impl PortalClient {
         dir: &Path,
         progress: &dyn PullProgress,
     ) -> Result<PulledRelease> {
-        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
         let release = self.release(version, product).await?;
+        check_listing(&release.artifacts)?;
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
         let bytes = ProgressCounter::default();
         bytes.set_total(release.artifacts.iter().map(|a| a.size).sum());
         progress.downloads_started(bytes.clone());
@@ -142,11 +145,34 @@ impl PortalClient {
     }
 }
 
+/// Checks a release's listing before any of it is written: each file named once (two
+/// downloads to one name would leave either), and each of the kind its name tells
+/// ([`ArtifactKind::of`]). The checks after the download go by kind: a bundle listed as
+/// `other` would skip its `.sha256`, a report listed so would skip being vouched for.
+fn check_listing(artifacts: &[Artifact]) -> Result<()> {
+    let mut names = std::collections::BTreeSet::new();
+    for artifact in artifacts {
+        let refuse = |reason: String| PortalError::ListingRefused(format!("{}: {reason}", artifact.name));
+        if !names.insert(artifact.name.as_str()) {
+            return Err(refuse("listed twice".to_owned()));
+        }
+        let named = ArtifactKind::of(&artifact.name);
+        if artifact.kind != named {
+            return Err(refuse(format!("listed as {:?} but its name makes it {named:?}", artifact.kind)));
+        }
+    }
+    Ok(())
+}
+
 /// Checks that each bundle's `.sha256` sidecar in `dir`, when there, names the digest the
 /// portal published for the bundle, and that each further file it lists (the release evidence
 /// report) is published with the digest listed: the files pulled are then the ones
-/// `sha256sum -c` and `genesis verify` check. A malformed further line is left to them.
+/// `sha256sum -c` and `genesis verify` check. A malformed further line is left to them, but
+/// then vouches for nothing: every report must be listed by its own bundle's `.sha256`, as
+/// `genesis-portal publish` requires, or it is refused (an earlier build's report, or
+/// another bundle's, describes other bytes).
 fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
+    let mut vouched: Vec<(&str, String)> = Vec::new();
     for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
         let sidecar = dir.join(format!("{}.sha256", bundle.name));
         // A regular file only, and a `sha256sum` line's worth of it: a FIFO or a device at
@@ -164,7 +190,7 @@ fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
                 claimed: claimed.to_owned(),
             });
         }
-        for listed in genesis_trust::listed_files(&text).unwrap_or_default() {
+        for listed in genesis_trust::listed_files(&text, &bundle.name).unwrap_or_default() {
             let published = artifacts.iter().find(|a| a.name == listed.name).map(|a| a.sha256.clone());
             if published.as_ref() != Some(&listed.sha256) {
                 return Err(PortalError::ListedFileMismatch {
@@ -174,6 +200,17 @@ fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
                     published,
                 });
             }
+            vouched.push((bundle.name.as_str(), listed.name));
+        }
+    }
+    for report in artifacts.iter().filter(|a| a.kind == ArtifactKind::Report) {
+        // Its kind says its name is its bundle's followed by `.report.pdf`.
+        let bundle = report.name.strip_suffix(".report.pdf").unwrap_or_default();
+        if !vouched.iter().any(|(by, name)| *by == bundle && *name == report.name) {
+            return Err(PortalError::ListingRefused(format!(
+                "{}: {bundle}.sha256 does not list it, so nothing vouches that it is this bundle's report",
+                report.name
+            )));
         }
     }
     Ok(())
@@ -218,24 +255,28 @@ mod tests {
         }
     }
 
-    /// A portal stand-in serving release genesis 1.0.0: a bundle, its `.sha256` sidecar, whose
-    /// text is `sidecar`, and the `extra` files.
-    fn portal_of_release(sidecar: String, extra: &[(&str, &[u8])]) -> (StandIn, Vec<Artifact>) {
+    /// The files of release genesis 1.0.0: a bundle, its `.sha256` sidecar, whose text is
+    /// `sidecar`, and the `extra` files.
+    fn files_of_release(sidecar: String, extra: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
         let mut files = vec![
             ("demo-1.0.0.tar.zst".to_owned(), BUNDLE.to_vec()),
             ("demo-1.0.0.tar.zst.sha256".to_owned(), sidecar.into_bytes()),
         ];
         files.extend(extra.iter().map(|(name, bytes)| ((*name).to_owned(), bytes.to_vec())));
-        let artifacts: Vec<_> = files.iter().map(|(name, bytes)| artifact(name, bytes)).collect();
+        files
+    }
+
+    /// A portal stand-in serving release genesis 1.0.0: `files`, listed as `artifacts`.
+    fn portal_listing(files: Vec<(String, Vec<u8>)>, artifacts: Vec<Artifact>) -> StandIn {
         let release = ReleaseDetail {
             product: "genesis".into(),
             version: "1.0.0".into(),
             published: "2025-01-01T00:00:00Z".into(),
             signer: "SHA256:test".into(),
-            artifacts: artifacts.clone(),
+            artifacts,
         };
         let detail = serde_json::to_vec(&release).unwrap();
-        let portal = StandIn::start(move |request, conn| {
+        StandIn::start(move |request, conn| {
             if request.target == format!("{API}/releases/genesis/1.0.0") {
                 return respond(conn, "200 OK", &[("Content-Type", "application/json")], &detail);
             }
@@ -243,8 +284,21 @@ mod tests {
                 Some((_, bytes)) => respond(conn, "200 OK", &[], bytes),
                 None => respond(conn, "404 Not Found", &[], b"{\"message\":\"no such file\"}"),
             }
-        });
-        (portal, artifacts)
+        })
+    }
+
+    /// A portal stand-in serving release genesis 1.0.0 ([`files_of_release`]), each file
+    /// listed as what it is.
+    fn portal_of_release(sidecar: String, extra: &[(&str, &[u8])]) -> (StandIn, Vec<Artifact>) {
+        let files = files_of_release(sidecar, extra);
+        let artifacts: Vec<_> = files.iter().map(|(name, bytes)| artifact(name, bytes)).collect();
+        (portal_listing(files, artifacts.clone()), artifacts)
+    }
+
+    /// The `.sha256` list of the bundle, then of each of `listed`.
+    fn list_of(listed: &[(&str, &[u8])]) -> String {
+        let lines = listed.iter().map(|(name, bytes)| format!("{}  {name}\n", genesis_bundle::sha256(bytes).hex()));
+        format!("{}  demo-1.0.0.tar.zst\n", genesis_bundle::sha256(BUNDLE).hex()) + &lines.collect::<String>()
     }
 
     fn client_of(portal: &StandIn) -> PortalClient {
@@ -310,6 +364,75 @@ mod tests {
             let error = pulled.unwrap_err();
             assert!(matches!(&error, PortalError::ListedFileMismatch { name, .. } if name == report), "{error}");
             assert!(error.to_string().contains("the release's files disagree"), "{error}");
+        }
+    }
+
+    /// A report its bundle's `.sha256` does not list is vouched for by nothing (an earlier
+    /// build's, or another bundle's): `genesis-portal publish` refuses it, and a pull from a
+    /// portal that lists one anyway refuses it too.
+    #[test]
+    fn a_report_its_bundles_sidecar_does_not_list_is_refused() {
+        const REPORT: &[u8] = b"%PDF-1.7 an earlier build's report";
+        let report = "demo-1.0.0.tar.zst.report.pdf";
+        for sidecar in [list_of(&[]), list_of(&[("demo-1.0.0.tar.zst.notes.txt", b"notes")])] {
+            let extra: [(&str, &[u8]); 2] = [(report, REPORT), ("demo-1.0.0.tar.zst.notes.txt", b"notes")];
+            let (portal, _) = portal_of_release(sidecar.clone(), &extra);
+            let dir = tempfile::tempdir().unwrap();
+            let pulled = runtime().block_on(client_of(&portal).pull_release("1.0.0", Some("genesis"), dir.path(), &()));
+            let error = pulled.unwrap_err();
+            assert!(matches!(error, PortalError::ListingRefused(_)), "{sidecar}: {error}");
+            assert!(
+                error.to_string().contains(&format!("{report}: demo-1.0.0.tar.zst.sha256 does not list it")),
+                "{error}"
+            );
+            assert_eq!(genesis_types::Classify::class(&error), genesis_types::ErrorClass::Verdict, "{error}");
+        }
+    }
+
+    /// Two entries of one name would both download to it, leaving either: the listing is
+    /// refused before anything is written.
+    #[test]
+    fn a_listing_that_names_a_file_twice_is_refused_before_anything_is_written() {
+        let files = files_of_release(list_of(&[]), &[]);
+        let mut artifacts: Vec<_> = files.iter().map(|(name, bytes)| artifact(name, bytes)).collect();
+        artifacts.push(artifacts[0].clone());
+        let portal = portal_listing(files, artifacts);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("pulled");
+        let pulled = runtime().block_on(client_of(&portal).pull_release("1.0.0", Some("genesis"), &out, &()));
+        let error = pulled.unwrap_err();
+        assert!(matches!(error, PortalError::ListingRefused(_)), "{error}");
+        assert!(error.to_string().contains("demo-1.0.0.tar.zst: listed twice"), "{error}");
+        assert!(!out.exists(), "nothing is written");
+    }
+
+    /// The client tells a file's kind by its name, as the portal does: a bundle listed as
+    /// `other` (whose `.sha256` would go unread) or a report listed so (which would need no
+    /// list to vouch for it) refuses the listing before anything is written.
+    #[test]
+    fn a_file_listed_as_another_kind_than_its_name_tells_is_refused_before_anything_is_written() {
+        const REPORT: &[u8] = b"%PDF-1.7 a report no list names";
+        let wrong_digest = format!("{}  demo-1.0.0.tar.zst\n", "0".repeat(64));
+        for (sidecar, extra, relabelled) in [
+            (wrong_digest, vec![], "demo-1.0.0.tar.zst"),
+            (list_of(&[]), vec![("demo-1.0.0.tar.zst.report.pdf", REPORT)], "demo-1.0.0.tar.zst.report.pdf"),
+        ] {
+            let files = files_of_release(sidecar, &extra);
+            let mut artifacts: Vec<_> = files.iter().map(|(name, bytes)| artifact(name, bytes)).collect();
+            for artifact in artifacts.iter_mut().filter(|a| a.name == relabelled) {
+                artifact.kind = ArtifactKind::Other;
+            }
+            let portal = portal_listing(files, artifacts);
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("pulled");
+            let pulled = runtime().block_on(client_of(&portal).pull_release("1.0.0", Some("genesis"), &out, &()));
+            let error = pulled.unwrap_err();
+            assert!(matches!(error, PortalError::ListingRefused(_)), "{relabelled}: {error}");
+            assert!(
+                error.to_string().contains(&format!("{relabelled}: listed as Other but its name makes it")),
+                "{error}"
+            );
+            assert!(!out.exists(), "nothing is written");
         }
     }
 }

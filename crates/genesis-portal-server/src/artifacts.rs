@@ -186,25 +186,74 @@ fn location(url: &str) -> Result<Location<'_>, ConfigError> {
     Ok(Location { kind, name, prefix })
 }
 
-/// Refuses an endpoint that is not `https://`, or `http://` when that was allowed.
+/// Refuses an endpoint that is not `https://` (or `http://` when that was allowed), or that
+/// carries user info, a query or a fragment: a credential goes in its variable, never in a
+/// URL that is announced and logged (object_store would also send a query of its own to the
+/// store, beside the credential it was given). A refusal shows the endpoint without them.
 fn check_endpoint(store: ObjectStoreKind, endpoint: &str, allow_http: bool) -> Result<(), ConfigError> {
-    match endpoint.split_once("://").map(|(scheme, _)| scheme) {
-        Some("https") => Ok(()),
-        Some("http") if allow_http => Ok(()),
-        Some("http") => Err(ConfigError::PlainHttpEndpoint { store, endpoint: endpoint.to_owned() }),
-        _ => Err(ConfigError::NotAnEndpoint { store, endpoint: endpoint.to_owned() }),
+    let visible = shown(endpoint);
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or_default();
+    match scheme {
+        "https" => {}
+        "http" if allow_http => {}
+        "http" => return Err(ConfigError::PlainHttpEndpoint { store, endpoint: visible }),
+        _ => return Err(ConfigError::NotAnEndpoint { store, endpoint: visible }),
     }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let fix = match (rest.chars().find(|c| matches!(c, '?' | '#')), store) {
+        (Some('?'), ObjectStoreKind::S3) => {
+            "remove the query string (the secret access key belongs in GENESIS_PORTAL_S3_SECRET_ACCESS_KEY)"
+        }
+        (Some('?'), ObjectStoreKind::Azure) => {
+            "remove the query string (a SAS belongs in GENESIS_PORTAL_AZURE_SAS_TOKEN)"
+        }
+        (Some(_), _) => "remove the fragment",
+        (None, ObjectStoreKind::S3) if authority.contains('@') => {
+            "remove the user info (the secret access key belongs in GENESIS_PORTAL_S3_SECRET_ACCESS_KEY)"
+        }
+        (None, ObjectStoreKind::Azure) if authority.contains('@') => {
+            "remove the user info (the account's key belongs in GENESIS_PORTAL_AZURE_ACCESS_KEY)"
+        }
+        (None, _) => return Ok(()),
+    };
+    Err(ConfigError::EndpointExtras { store, endpoint: visible, fix })
+}
+
+/// `endpoint` as it may be shown (announced, logged, put in an error): its user info, query
+/// and fragment, where a credential could be, left out.
+fn shown(endpoint: &str) -> String {
+    let bare = endpoint.split(['?', '#']).next().unwrap_or_default();
+    let (scheme, rest) = match bare.split_once("://") {
+        Some((scheme, rest)) => (&bare[..scheme.len() + 3], rest),
+        None => ("", bare),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    format!("{scheme}{host}{path}")
+}
+
+/// Whether `account` is a storage account name as Azure gives them: 3 to 24 lower-case
+/// letters and digits. The default endpoint's host name is made of it, so anything else
+/// (`x@evil.com/`) could aim the portal at another host.
+fn valid_azure_account(account: &str) -> bool {
+    (3..=24).contains(&account.len()) && account.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 impl S3Config {
-    /// The S3 endpoint the portal contacts.
+    /// The S3 endpoint the portal contacts, as it may be shown (user info, query and fragment,
+    /// which opening the store refuses, left out).
     pub fn endpoint(&self) -> String {
+        shown(&self.given_endpoint())
+    }
+
+    /// The S3 endpoint as given.
+    fn given_endpoint(&self) -> String {
         self.endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region))
     }
 
     /// The bucket `bucket` of the store `url` names.
     fn open(&self, url: &str, bucket: &str) -> anyhow::Result<AmazonS3> {
-        let endpoint = self.endpoint();
+        let endpoint = self.given_endpoint();
         check_endpoint(ObjectStoreKind::S3, &endpoint, self.allow_http)?;
         let access_key_id = self
             .access_key_id
@@ -231,12 +280,34 @@ impl S3Config {
 }
 
 impl AzureConfig {
-    /// The blob service endpoint the portal contacts, once the account is known.
+    /// The blob service endpoint the portal contacts, once a valid account is known, as it
+    /// may be shown (user info, query and fragment, which opening the store refuses, left
+    /// out).
     pub fn endpoint(&self) -> Option<String> {
+        self.given_endpoint().map(|endpoint| shown(&endpoint).trim_end_matches('/').to_owned())
+    }
+
+    /// The blob service endpoint as given, else the valid account's.
+    fn given_endpoint(&self) -> Option<String> {
         match &self.endpoint {
             Some(endpoint) => Some(endpoint.trim_end_matches('/').to_owned()),
-            None => self.account().map(|account| format!("https://{account}.blob.core.windows.net")),
+            None => self
+                .account()
+                .filter(|account| valid_azure_account(account))
+                .map(|account| format!("https://{account}.blob.core.windows.net")),
         }
+    }
+
+    /// The account and the endpoint of the store `url` names, both checked: a valid account
+    /// name, an endpoint to contact as [`check_endpoint`] allows.
+    fn checked(&self, url: &str) -> Result<(&str, String), ConfigError> {
+        let account = self.account().ok_or_else(|| ConfigError::NoAzureAccount { url: url.to_owned() })?;
+        if !valid_azure_account(account) {
+            return Err(ConfigError::BadAzureAccount { account: account.to_owned() });
+        }
+        let endpoint = self.given_endpoint().unwrap_or_default();
+        check_endpoint(ObjectStoreKind::Azure, &endpoint, self.allow_http)?;
+        Ok((account, endpoint))
     }
 
     /// The account's name, when given.
@@ -248,9 +319,7 @@ impl AzureConfig {
     /// the credential (a SAS token is a delegation scoped by whoever minted it, usually to a
     /// container that exists: with one, the container must exist).
     async fn open(&self, url: &str, container: &str) -> anyhow::Result<MicrosoftAzure> {
-        let account = self.account().ok_or_else(|| ConfigError::NoAzureAccount { url: url.to_owned() })?;
-        let endpoint = self.endpoint().context("an Azure account has an endpoint")?;
-        check_endpoint(ObjectStoreKind::Azure, &endpoint, self.allow_http)?;
+        let (account, endpoint) = self.checked(url)?;
         let credential = azure_credential(url, account)?;
         let create = matches!(credential, AzureCredential::AccessKey(_));
         // A static credential, so object_store never falls back to managed identity (the
@@ -532,4 +601,65 @@ fn read_in_chunks(mut file: tokio::fs::File, len: u64) -> ByteStream {
         }
     });
     futures_util::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|item| (item, r)) }).boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn azure(account: &str, endpoint: Option<&str>) -> AzureConfig {
+        AzureConfig { account: Some(account.to_owned()), endpoint: endpoint.map(str::to_owned), allow_http: false }
+    }
+
+    /// A SAS (or any secret) put in the endpoint's query, or user info in its authority, is
+    /// refused before anything is contacted, and neither the refusal nor the endpoint the
+    /// portal announces shows it.
+    #[test]
+    fn an_endpoint_with_a_query_fragment_or_user_info_is_refused_without_showing_them() {
+        let cases = [
+            (
+                "https://acct.blob.core.windows.net/?sv=2022-11-02&sig=hunter2",
+                "remove the query string (a SAS belongs in GENESIS_PORTAL_AZURE_SAS_TOKEN)",
+            ),
+            ("https://acct.blob.core.windows.net#sig=hunter2", "remove the fragment"),
+            ("https://acct:hunter2@acct.blob.core.windows.net", "remove the user info"),
+        ];
+        for (endpoint, fix) in cases {
+            let config = azure("acct", Some(endpoint));
+            let announced = config.endpoint().unwrap();
+            assert_eq!(announced, "https://acct.blob.core.windows.net", "{endpoint}");
+            let e = config.checked("az://genesis-portal").unwrap_err();
+            assert!(matches!(e, ConfigError::EndpointExtras { store: ObjectStoreKind::Azure, .. }), "{e:?}");
+            assert!(e.to_string().contains(fix), "{e}");
+            assert!(!format!("{e} {e:?}").contains("hunter2"), "{e:?}");
+        }
+        let e = check_endpoint(ObjectStoreKind::S3, "https://s3.example?X-Amz-Signature=hunter2", false).unwrap_err();
+        assert!(e.to_string().contains("remove the query string"), "{e}");
+        assert!(!format!("{e} {e:?}").contains("hunter2"), "{e:?}");
+        let e = check_endpoint(ObjectStoreKind::S3, "http://key:hunter2@s3.example/?a=hunter2", false).unwrap_err();
+        assert!(matches!(e, ConfigError::PlainHttpEndpoint { .. }) && !format!("{e:?}").contains("hunter2"), "{e:?}");
+        let config = azure("acct", Some("https://acct.blob.core.windows.net/"));
+        assert_eq!(
+            config.checked("az://genesis-portal").unwrap(),
+            ("acct", "https://acct.blob.core.windows.net".into())
+        );
+    }
+
+    /// The account is written into the default endpoint's host name: one that is not an Azure
+    /// account name (3 to 24 lower-case letters and digits) is refused, and no endpoint made
+    /// of it is announced.
+    #[test]
+    fn an_azure_account_that_is_not_an_account_name_is_refused() {
+        let long = "a".repeat(25);
+        for account in ["x@evil.com/", "evil.com#", "Upper", "ab", long.as_str()] {
+            let config = azure(account, None);
+            assert_eq!(config.endpoint(), None, "{account}");
+            let e = config.checked("az://genesis-portal").unwrap_err();
+            assert!(matches!(&e, ConfigError::BadAzureAccount { account: a } if a == account), "{e:?}");
+            assert!(e.to_string().contains("expected 3 to 24 lower-case letters and digits"), "{e}");
+        }
+        let valid = azure("devstoreaccount1", None);
+        assert_eq!(valid.endpoint().as_deref(), Some("https://devstoreaccount1.blob.core.windows.net"));
+        assert!(valid.checked("az://genesis-portal").is_ok());
+    }
 }

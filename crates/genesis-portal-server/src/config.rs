@@ -61,6 +61,25 @@ pub enum ConfigError {
         /// The access key id that was given.
         access_key_id: String,
     },
+    /// The object store's endpoint carries user info, a query or a fragment: a credential
+    /// would travel, be announced and be logged in it. The message shows the endpoint without
+    /// them, and says where the credential belongs.
+    #[error("{store} endpoint {endpoint}: {fix}")]
+    EndpointExtras {
+        /// The store's API.
+        store: ObjectStoreKind,
+        /// The endpoint, its user info, query and fragment left out.
+        endpoint: String,
+        /// What to remove, and where a credential goes instead.
+        fix: &'static str,
+    },
+    /// The Azure storage account's name is not one Azure gives: it is written into the
+    /// endpoint's host name and into every signature.
+    #[error("Azure storage account `{account}`: expected 3 to 24 lower-case letters and digits")]
+    BadAzureAccount {
+        /// What was given.
+        account: String,
+    },
     /// No Azure storage account was named.
     #[error("{url} needs the name of its Azure storage account")]
     NoAzureAccount {
@@ -112,6 +131,8 @@ impl Classify for ConfigError {
             | ConfigError::NotABucket { .. }
             | ConfigError::PlainHttpEndpoint { .. }
             | ConfigError::NotAnEndpoint { .. }
+            | ConfigError::EndpointExtras { .. }
+            | ConfigError::BadAzureAccount { .. }
             | ConfigError::NoAccessKeyId { .. }
             | ConfigError::NoSecretAccessKey { .. }
             | ConfigError::NoAzureAccount { .. }

@@ -59,6 +59,13 @@ impl Table {
             rows: rows.into_iter().map(|(label, value)| vec![Cell::bold(label), value]).collect(),
         }
     }
+
+    /// Calls `f` on the text of every cell.
+    fn each_text(&mut self, f: &mut impl FnMut(&mut String)) {
+        for cell in self.rows.iter_mut().flatten() {
+            f(&mut cell.text);
+        }
+    }
 }
 
 /// A block of a section.
@@ -121,7 +128,7 @@ impl Document {
             ("Signed by", Cell::mono(r.signer.to_string())),
             ("Verdict", Cell::regular("verified: no check failed")),
         ]);
-        Document {
+        let mut document = Document {
             title: TITLE,
             subject: format!("{} {}", r.name, r.version),
             created: r.created.clone(),
@@ -129,8 +136,85 @@ impl Document {
             cover,
             cover_note: COVER_NOTE,
             sections: vec![release(r), verification(r), provenance(r), contents(r), sbom(r), safeguards(r)],
+        };
+        document.each_text(&mut |text: &mut String| *text = shown(text));
+        document
+    }
+
+    /// Calls `f` on every text of the document that can hold what the bundle says: the
+    /// subject, every cell, paragraph, label, subheading and item.
+    fn each_text(&mut self, f: &mut impl FnMut(&mut String)) {
+        f(&mut self.subject);
+        self.cover.each_text(f);
+        for block in self.sections.iter_mut().flat_map(|s| &mut s.blocks) {
+            match block {
+                Block::Paragraph(text) | Block::Label(text) | Block::Subheading(text) => f(text),
+                Block::Bullets(items) => {
+                    for item in items {
+                        f(item);
+                    }
+                }
+                Block::Table(table) => table.each_text(f),
+            }
         }
     }
+}
+
+/// The most characters one text of the document holds: a name, a reference or a path from
+/// the bundle longer than this is cut, its end an ellipsis, so that no field can fill pages.
+const MAX_TEXT: usize = 4096;
+
+/// `text` as the report shows it: at most [`MAX_TEXT`] characters, the last an ellipsis when
+/// it was cut, and every control or format character (a bidi override that would reorder
+/// what a reader sees, a zero-width space, an escape) shown as `?`, so that what is read is
+/// what is there. A line or paragraph break becomes a space: both renderers break lines
+/// themselves.
+fn shown(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .by_ref()
+        .take(MAX_TEXT)
+        .map(|c| match c {
+            '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' | '\u{2029}' => ' ',
+            c if c.is_control() || is_format(c) => '?',
+            c => c,
+        })
+        .collect();
+    if chars.next().is_some() {
+        out.pop();
+        out.push('…');
+    }
+    out
+}
+
+/// Whether `c` is a format character (Unicode general category Cf): invisible, it changes how
+/// the text around it is shown, as the bidi embeddings, overrides and isolates
+/// (U+202A–U+202E, U+2066–U+2069) and the zero-width characters do.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61c}'
+            | '\u{6dd}'
+            | '\u{70f}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8e2}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}'
+            | '\u{e0020}'..='\u{e007f}'
+    )
 }
 
 fn release(r: &ReleaseReport) -> Section {
@@ -321,4 +405,25 @@ fn safeguards(r: &ReleaseReport) -> Section {
         blocks.push(Block::Bullets(s.does_not_show.clone()));
     }
     Section { title: "HIPAA Security Rule: technical safeguards", blocks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bidi_override_a_control_or_a_zero_width_character_is_shown_as_a_question_mark() {
+        assert_eq!(shown("evil\u{202e}gnp.exe\u{2066}שלום\u{2069}\u{0}\u{1b}[0m\u{200b}"), "evil?gnp.exe?שלום???[0m?");
+        assert_eq!(shown("two\nlines\tand\u{2029}more"), "two lines and more");
+        assert_eq!(shown("é and ü stay"), "é and ü stay");
+    }
+
+    #[test]
+    fn a_text_longer_than_the_cap_is_cut_to_it_with_an_ellipsis() {
+        let cut = shown(&"a".repeat(10_000));
+        assert_eq!(cut.chars().count(), MAX_TEXT);
+        assert!(cut.ends_with("a…"), "{}", &cut[cut.len() - 8..]);
+        let whole = "b".repeat(MAX_TEXT);
+        assert_eq!(shown(&whole), whole);
+    }
 }

@@ -106,16 +106,19 @@ fn audit(r: &ReleaseReport) -> Safeguard {
                 r.bom.blake3
             ),
             provenance,
-            "This report can be reproduced: the same bundle, sidecars and trust policy give the same document, byte \
-             for byte, so an auditor can regenerate it from the archive and compare."
+            "This evidence can be established again from the bundle alone, offline: the genesis report command \
+             verifies it afresh and states its checks and digests."
                 .to_owned(),
         ],
         does_not_show: vec![
             "Activity in the systems that hold ePHI (who accessed what, and when): this report is not an audit log, \
              and those systems must record activity themselves."
                 .to_owned(),
-            "That this document was not altered after it was written: regenerate it from the bundle and compare, or \
-             check it against the release's .sha256 list where it is listed there."
+            "That this document is unaltered: the report file itself is not signed. The .sha256 list beside the \
+             bundle, where it names this file, shows it is the file published with the release. Anyone can produce \
+             an equivalent report from the same bundle with the genesis report command: its checks and digests \
+             must agree with these, but not its bytes, as a report also names the trust policy it was given and \
+             the sidecars it found."
                 .to_owned(),
         ],
     }

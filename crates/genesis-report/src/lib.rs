@@ -8,8 +8,8 @@
 //!
 //! One [`ReleaseReport`] is rendered as a PDF (A4, fonts embedded, so it opens the same on an
 //! air-gapped machine) or as one self-contained HTML page, with the same content. Both are
-//! deterministic: the only time in them is the BOM's `created`, so the same bundle gives the
-//! same bytes.
+//! deterministic: the only time in them is the BOM's `created`, so the same bundle, sidecars
+//! and trust policy give the same bytes.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -73,9 +73,23 @@ pub fn default_path(archive: &Path, format: Format) -> PathBuf {
     PathBuf::from(path)
 }
 
+/// How a trust policy read from files is stated in a report: `policy file NAME`, or `trusted
+/// key NAME` (`trusted keys A, B`), each file by its name alone, not the path it was given by,
+/// so that the report does not depend on the folder it was made from.
+pub fn policy_of_files(policy_file: Option<&Path>, keys: &[PathBuf]) -> String {
+    match policy_file {
+        Some(file) => format!("policy file {}", model::file_name(file)),
+        None => {
+            let names: Vec<String> = keys.iter().map(|key| model::file_name(key)).collect();
+            format!("trusted key{} {}", if names.len() == 1 { "" } else { "s" }, names.join(", "))
+        }
+    }
+}
+
 /// Builds the report of a bundle that passed every check and writes it to `out` atomically
 /// (a reader sees no file or the whole report); `policy` says how the trust policy was given
-/// (a key file, a policy file), for the report. Returns the path written.
+/// (a key file, a policy file: see [`policy_of_files`]), for the report. Returns the path
+/// written.
 pub fn write_report(checked: &CheckedBundle, policy: &str, out: &Path, format: Format) -> Result<PathBuf, ReportError> {
     let report = ReleaseReport::of(checked, policy)?;
     let bytes = render(&report, format)?;
@@ -90,5 +104,19 @@ pub fn render(report: &ReleaseReport, format: Format) -> Result<Vec<u8>, ReportE
     match format {
         Format::Pdf => pdf::render(&document),
         Format::Html => Ok(html::render(&document).into_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_policy_is_stated_by_its_files_names_not_the_paths_they_were_given_by() {
+        let keys = [PathBuf::from("../keys/vendor.pub")];
+        assert_eq!(policy_of_files(None, &keys), "trusted key vendor.pub");
+        let keys = [PathBuf::from("/etc/genesis/a.pub"), PathBuf::from("b.pub")];
+        assert_eq!(policy_of_files(None, &keys), "trusted keys a.pub, b.pub");
+        assert_eq!(policy_of_files(Some(Path::new("conf/trust.yaml")), &[]), "policy file trust.yaml");
     }
 }

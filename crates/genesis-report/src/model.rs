@@ -263,6 +263,6 @@ fn checks(r: &VerifyReport) -> Vec<Check> {
 }
 
 /// The last component of `path`: the report names files, not the folders they were read in.
-fn file_name(path: &Path) -> String {
+pub(crate) fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }

@@ -106,8 +106,13 @@ pub enum TrustError {
         list: PathBuf,
     },
     /// A file the `.sha256` beside the archive lists after it (the release evidence report)
-    /// has other bytes than the list says.
-    #[error("{}: {} says {expected} but the file is {actual}; it was altered or replaced", path.display(), list.display())]
+    /// has other bytes than the list says. What it hashes to is not told: a list crafted to
+    /// name some file would otherwise learn its digest.
+    #[error(
+        "{}: {} says {expected} but the file has other bytes; it was altered or replaced",
+        path.display(),
+        list.display()
+    )]
     ListedFileMismatch {
         /// The listed file.
         path: PathBuf,
@@ -115,8 +120,6 @@ pub enum TrustError {
         list: PathBuf,
         /// What the list says.
         expected: Digest,
-        /// What the file hashes to.
-        actual: Digest,
     },
 
     /// The bundle's SBOM leaves out something the BOM lists.

@@ -597,31 +597,60 @@ fn check_sha256_sidecar(archive: &Path, digest: &FileDigest) -> Result<(Sidecar,
     if claimed != actual.hex() {
         return Err(TrustError::SidecarDigestMismatch { path, expected: claimed, actual });
     }
-    let listed = match listed_files(&text) {
-        Ok(listed) => listed,
-        Err(line) => {
-            let reason = format!("line {line} is not `SHA256  FILE` naming a file beside the archive");
-            return Err(TrustError::SidecarFormat { path, reason });
-        }
-    };
+    let archive_name = archive.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let listed = listed_files(&text, &archive_name)
+        .map_err(|reason| TrustError::SidecarFormat { path: path.clone(), reason })?;
     let folder = archive.parent().unwrap_or(Path::new(""));
     let mut checked = Vec::with_capacity(listed.len());
     for ListedFile { name, sha256: expected } in listed {
         let file = folder.join(name);
-        let actual = match genesis_bundle::digest_io::sha256_file(&file) {
-            Ok(found) => found.digest(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(TrustError::ListedFileMissing { path: file, list: path });
-            }
-            Err(e) => return Err(TrustError::SidecarFormat { path: file, reason: e.to_string() }),
-        };
-        if actual != expected {
-            return Err(TrustError::ListedFileMismatch { path: file, list: path, expected, actual });
+        if sha256_of_listed(&file, &path)? != expected {
+            // The file's own digest is left out: it would tell what a file the list was
+            // crafted to name holds.
+            return Err(TrustError::ListedFileMismatch { path: file, list: path, expected });
         }
         checked.push(file);
     }
     Ok((Sidecar::Match { path }, checked))
 }
+
+/// The SHA-256 of `file`, which the `.sha256` list `list` names beside the archive. It must be
+/// a regular file of its own there: a symbolic link is refused without being followed (the
+/// list would vouch for, and the check read, a file elsewhere), and the file opened must be
+/// the one looked at, so that a link swapped in between is not read either.
+fn sha256_of_listed(file: &Path, list: &Path) -> Result<Digest> {
+    use std::os::unix::fs::MetadataExt as _;
+    let refuse = |reason: String| TrustError::SidecarFormat { path: file.to_owned(), reason };
+    let named = match std::fs::symlink_metadata(file) {
+        Ok(named) => named,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(TrustError::ListedFileMissing { path: file.to_owned(), list: list.to_owned() });
+        }
+        Err(e) => return Err(refuse(e.to_string())),
+    };
+    if named.file_type().is_symlink() {
+        return Err(refuse(format!(
+            "a symbolic link, which a file {} lists must not be: put the file itself beside the archive",
+            list.display()
+        )));
+    }
+    let opened = genesis_bundle::digest_io::open_regular(file).map_err(|e| refuse(e.to_string()))?;
+    let meta = opened.metadata().map_err(|e| refuse(e.to_string()))?;
+    if (meta.dev(), meta.ino()) != (named.dev(), named.ino()) {
+        return Err(refuse("replaced while it was checked".to_owned()));
+    }
+    let mut reader = genesis_bundle::digest_io::DigestAdapter::new(opened);
+    reader.drain().map_err(|e| refuse(e.to_string()))?;
+    Ok(reader.digest().digest())
+}
+
+/// Most lines a `.sha256` list may have: the archive's and a few files beside it (the release
+/// evidence report). More is not a list `bundle-builder` writes, and each line costs a read.
+const MAX_LISTED_LINES: usize = 8;
+
+/// The sidecars of an archive, which a `.sha256` list does not name as further files: they are
+/// checked their own way, the list itself cannot vouch for itself.
+const SIDECAR_SUFFIXES: [&str; 3] = [".sha256", ".sig", ".cosign.bundle"];
 
 /// A file a `.sha256` list names after the archive's own line (the release evidence report
 /// `bundle-builder create --report` lists), with the SHA-256 it must have.
@@ -633,24 +662,43 @@ pub struct ListedFile {
     pub sha256: Digest,
 }
 
-/// The files the text of a `.sha256` list names after its first line (the archive's, which
-/// the verifier checks against the archive itself). Each further line is `HEX  NAME` or `HEX
-/// *NAME` (`sha256sum`'s text and binary modes) with NAME one plain file name, so that a check
-/// reads only files beside the archive; `Err` gives the number (from 1) of the first line that
-/// is not. Blank lines are skipped.
-pub fn listed_files(text: &str) -> std::result::Result<Vec<ListedFile>, usize> {
-    let further = text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()).skip(1);
-    further
-        .map(|(index, line)| -> std::result::Result<ListedFile, usize> {
-            let (hex, rest) = line.split_once(' ').ok_or(index + 1)?;
-            let name = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('*')).ok_or(index + 1)?;
-            if matches!(name, "" | "." | "..") || name.contains(['/', '\\']) {
-                return Err(index + 1);
-            }
-            let sha256 = Digest::from_sha256_hex(&hex.to_ascii_lowercase()).map_err(|_| index + 1)?;
-            Ok(ListedFile { name: name.to_owned(), sha256 })
-        })
-        .collect()
+/// The files the text of `archive`'s `.sha256` list names after its first line (the
+/// archive's, which the verifier checks against the archive itself). Each further line is
+/// `HEX  NAME` or `HEX *NAME` (`sha256sum`'s text and binary modes, a trailing `\r` of a CRLF
+/// list dropped) with NAME one plain file name, so that a check reads only files beside the
+/// archive; each name once, and neither the archive nor one of its sidecars. At most 8 lines,
+/// blank lines skipped. `Err` says what is wrong, naming the line (from 1).
+pub fn listed_files(text: &str, archive: &str) -> std::result::Result<Vec<ListedFile>, String> {
+    let lines = text.lines().enumerate().map(|(index, line)| (index + 1, line.strip_suffix('\r').unwrap_or(line)));
+    let lines: Vec<_> = lines.filter(|(_, line)| !line.trim().is_empty()).take(MAX_LISTED_LINES + 1).collect();
+    if lines.len() > MAX_LISTED_LINES {
+        return Err(format!("more than {MAX_LISTED_LINES} lines, the most a list beside an archive may have"));
+    }
+    let mut listed: Vec<ListedFile> = Vec::with_capacity(lines.len());
+    for (number, line) in lines.into_iter().skip(1) {
+        let file = listed_line(line)
+            .ok_or_else(|| format!("line {number} is not `SHA256  FILE` naming a file beside the archive"))?;
+        let rest = file.name.strip_prefix(archive);
+        if rest.is_some_and(|rest| rest.is_empty() || SIDECAR_SUFFIXES.contains(&rest)) {
+            return Err(format!("line {number} names {}, the archive or one of its sidecars", file.name));
+        }
+        if listed.iter().any(|earlier| earlier.name == file.name) {
+            return Err(format!("line {number} names {} again", file.name));
+        }
+        listed.push(file);
+    }
+    Ok(listed)
+}
+
+/// One further line of a `.sha256` list, `None` unless it names a plain file name.
+fn listed_line(line: &str) -> Option<ListedFile> {
+    let (hex, rest) = line.split_once(' ')?;
+    let name = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('*'))?;
+    if matches!(name, "" | "." | "..") || name.contains(['/', '\\']) {
+        return None;
+    }
+    let sha256 = Digest::from_sha256_hex(&hex.to_ascii_lowercase()).ok()?;
+    Some(ListedFile { name: name.to_owned(), sha256 })
 }
 
 /// Checks `ARCHIVE.sig` (cosign `sign-blob` format) when present, with the BOM's policy.
@@ -740,32 +788,45 @@ mod tests {
         assert!(e.to_string().contains("larger than 64 KiB"), "{e}");
     }
 
-    /// The `.sha256` list checks every file it names, as `sha256sum -c` does: the archive on
-    /// its first line, then a report beside it, which must be there with the listed bytes; a
-    /// line that would name a file elsewhere is refused.
-    #[test]
-    fn a_listed_report_is_checked_beside_the_archive_and_named_when_missing_or_altered() {
+    /// A folder holding an archive and its report; the archive's digest.
+    fn archive_and_report() -> (tempfile::TempDir, PathBuf, PathBuf, FileDigest) {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("demo-0.1.0.tar.zst");
         std::fs::write(&archive, b"archive bytes").unwrap();
         let report = dir.path().join("demo-0.1.0.tar.zst.report.pdf");
         std::fs::write(&report, b"%PDF-1.7 report bytes").unwrap();
         let digest = genesis_bundle::digest_io::sha256_file(&archive).unwrap();
+        (dir, archive, report, digest)
+    }
+
+    /// The `sha256sum` line of `file`, by its name.
+    fn line(file: &Path) -> String {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        format!("{}  {name}\n", genesis_bundle::digest_io::sha256_file(file).unwrap().digest().hex())
+    }
+
+    /// The `.sha256` list checks every file it names, as `sha256sum -c` does: the archive on
+    /// its first line, then a report beside it, which must be there with the listed bytes; a
+    /// line that would name a file elsewhere is refused. An altered report is named with the
+    /// digest listed, never its own: a list crafted to name a file must not learn its digest.
+    #[test]
+    fn a_listed_report_is_checked_beside_the_archive_and_named_when_missing_or_altered() {
+        let (_dir, archive, report, digest) = archive_and_report();
         let list = sidecar_path(&archive, ".sha256");
-        let line = |file: &Path| {
-            let name = file.file_name().unwrap().to_str().unwrap();
-            format!("{}  {name}\n", genesis_bundle::digest_io::sha256_file(file).unwrap().digest().hex())
-        };
         std::fs::write(&list, line(&archive) + &line(&report)).unwrap();
         assert_eq!(
             check_sha256_sidecar(&archive, &digest).unwrap(),
             (Sidecar::Match { path: list.clone() }, vec![report.clone()])
         );
 
+        let listed = genesis_bundle::digest_io::sha256_file(&report).unwrap().digest();
         std::fs::write(&report, b"%PDF-1.7 report bytez").unwrap();
+        let actual = genesis_bundle::digest_io::sha256_file(&report).unwrap().digest();
         let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
         assert!(matches!(&e, TrustError::ListedFileMismatch { path, .. } if *path == report), "{e:?}");
         assert!(e.to_string().contains("demo-0.1.0.tar.zst.report.pdf: "), "{e}");
+        assert!(e.to_string().contains(listed.hex()), "{e}");
+        assert!(!format!("{e} {e:?}").contains(actual.hex()), "the file's own digest is not told: {e:?}");
         assert!(e.is_verification_failure());
 
         std::fs::remove_file(&report).unwrap();
@@ -784,6 +845,81 @@ mod tests {
         assert_eq!(check_sha256_sidecar(&archive, &digest).unwrap(), (Sidecar::Match { path: list }, vec![]));
     }
 
+    /// A list names the archive and at most seven files beside it: eight lines are checked,
+    /// a ninth refuses the list, naming the limit, before any file is read.
+    #[test]
+    fn a_sha256_list_of_more_than_eight_lines_is_refused_naming_the_limit() {
+        let (dir, archive, _, digest) = archive_and_report();
+        let notes: Vec<PathBuf> = (1..=8)
+            .map(|n| {
+                let note = dir.path().join(format!("demo-0.1.0.tar.zst.note{n}.txt"));
+                std::fs::write(&note, format!("note {n}")).unwrap();
+                note
+            })
+            .collect();
+        let list = sidecar_path(&archive, ".sha256");
+        std::fs::write(&list, line(&archive) + &notes[..7].iter().map(|n| line(n)).collect::<String>()).unwrap();
+        assert_eq!(check_sha256_sidecar(&archive, &digest).unwrap().1, notes[..7]);
+
+        std::fs::write(&list, line(&archive) + &notes.iter().map(|n| line(n)).collect::<String>()).unwrap();
+        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == list), "{e:?}");
+        assert!(e.to_string().contains("more than 8 lines"), "{e}");
+    }
+
+    /// Each further line names a file of its own once: the archive again (which would read as
+    /// a second, vouched-for file), one of its sidecars, or a report listed twice refuses the
+    /// list, naming the line.
+    #[test]
+    fn a_list_naming_the_archive_a_sidecar_or_a_file_twice_is_refused() {
+        let (_dir, archive, report, digest) = archive_and_report();
+        let list = sidecar_path(&archive, ".sha256");
+        let sig = sidecar_path(&archive, ".sig");
+        std::fs::write(&sig, b"a signature").unwrap();
+        for (text, said) in [
+            (line(&archive) + &line(&archive), "line 2 names demo-0.1.0.tar.zst, the archive or one of its sidecars"),
+            (line(&archive) + &line(&sig), "line 2 names demo-0.1.0.tar.zst.sig, the archive"),
+            (line(&archive) + &line(&report) + &line(&report), "line 3 names demo-0.1.0.tar.zst.report.pdf again"),
+        ] {
+            std::fs::write(&list, &text).unwrap();
+            let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+            assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == list), "{text}: {e:?}");
+            assert!(e.to_string().contains(said), "{text}: {e}");
+        }
+    }
+
+    /// A list written on Windows ends its lines with CRLF, the last one perhaps with a bare
+    /// CR: it is read as the same list.
+    #[test]
+    fn a_crlf_sha256_list_is_read_like_a_unix_one() {
+        let (_dir, archive, report, digest) = archive_and_report();
+        let list = sidecar_path(&archive, ".sha256");
+        let crlf = line(&archive).replace('\n', "\r\n") + &line(&report).replace('\n', "\r");
+        std::fs::write(&list, &crlf).unwrap();
+        assert_eq!(check_sha256_sidecar(&archive, &digest).unwrap(), (Sidecar::Match { path: list }, vec![report]));
+    }
+
+    /// A listed file that is a symbolic link is refused without being followed, even when it
+    /// leads to bytes with the listed digest: the list vouches for files beside the archive.
+    #[test]
+    fn a_listed_file_that_is_a_symlink_is_refused_without_being_followed() {
+        let (_dir, archive, report, digest) = archive_and_report();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("report.pdf");
+        std::fs::rename(&report, &target).unwrap();
+        std::os::unix::fs::symlink(&target, &report).unwrap();
+        let list = sidecar_path(&archive, ".sha256");
+        std::fs::write(&list, line(&archive) + &line(&report)).unwrap();
+        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == report), "{e:?}");
+        assert!(e.to_string().contains("a symbolic link"), "{e}");
+        assert!(e.is_verification_failure());
+
+        std::fs::remove_file(&target).unwrap();
+        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        assert!(e.to_string().contains("a symbolic link"), "a dangling link is a link, not a missing file: {e}");
+    }
+
     /// `sha256sum` writes text mode (`HEX  NAME`) and binary mode (`HEX *NAME`), in either case
     /// of hex; both are read, blank lines skipped, and the first line is the archive's.
     #[test]
@@ -791,8 +927,9 @@ mod tests {
         let text = format!("{}  demo.tar.zst\n\n{} *demo.tar.zst.report.pdf\n", "a".repeat(64), "B".repeat(64));
         let report =
             ListedFile { name: "demo.tar.zst.report.pdf".into(), sha256: Digest::from_sha256_bytes([0xbb; 32]) };
-        assert_eq!(listed_files(&text), Ok(vec![report]));
-        assert_eq!(listed_files(&format!("{}  demo.tar.zst\n", "a".repeat(64))), Ok(vec![]));
-        assert_eq!(listed_files(&format!("{}  demo.tar.zst\n{} report.pdf\n", "a".repeat(64), "b".repeat(64))), Err(2));
+        assert_eq!(listed_files(&text, "demo.tar.zst"), Ok(vec![report]));
+        assert_eq!(listed_files(&format!("{}  demo.tar.zst\n", "a".repeat(64)), "demo.tar.zst"), Ok(vec![]));
+        let one_space = format!("{}  demo.tar.zst\n{} report.pdf\n", "a".repeat(64), "b".repeat(64));
+        assert!(listed_files(&one_space, "demo.tar.zst").unwrap_err().starts_with("line 2 is not"));
     }
 }

@@ -236,3 +236,85 @@ fn the_report_a_releases_sha256_lists_is_not_replaced() {
     let elsewhere = genesis(&["report", ARCHIVE, "--key", "test.pub", "--quiet", "-o", "mine.pdf"], dir.path());
     assert_eq!(elsewhere.status.code(), Some(0), "{}", text(&elsewhere.stderr));
 }
+
+/// Every file in `dir` with its bytes, to show a run left them all as they were.
+fn snapshot(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| (e.file_name(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_report_never_replaces_the_bundle_or_one_of_its_sidecars_however_the_path_is_spelt() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_case("good", dir.path());
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("link")).unwrap();
+    // An absent sidecar is protected too: a report written there would be read as one.
+    std::fs::remove_file(dir.path().join(format!("{ARCHIVE}.cosign.bundle"))).unwrap();
+    let before = snapshot(dir.path());
+    let absolute = dir.path().join(format!("{ARCHIVE}.cosign.bundle"));
+    for (target, what) in [
+        (ARCHIVE.to_owned(), "the bundle itself"),
+        (format!("./{ARCHIVE}.sha256"), "the bundle's .sha256 sidecar"),
+        (format!("sub/../{ARCHIVE}.sig"), "the bundle's .sig sidecar"),
+        (format!("link/{ARCHIVE}"), "the bundle itself"),
+        (absolute.to_str().unwrap().to_owned(), "the bundle's .cosign.bundle sidecar"),
+    ] {
+        for extra in [None, Some("--html")] {
+            let mut args = vec!["report", ARCHIVE, "--key", "test.pub", "--quiet", "-o", target.as_str()];
+            args.extend(extra);
+            let out = genesis(&args, dir.path());
+            assert_eq!(out.status.code(), Some(2), "-o {target}: {}", text(&out.stderr));
+            assert!(
+                text(&out.stderr).contains(&format!("is {what}: a report there would replace it")),
+                "{}",
+                text(&out.stderr)
+            );
+            assert!(snapshot(dir.path()) == before, "-o {target} left every file as it was");
+        }
+    }
+}
+
+#[test]
+fn the_report_names_the_key_and_the_policy_file_by_name_so_the_folder_it_is_made_from_changes_no_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_case("good", dir.path());
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    std::fs::rename(dir.path().join("test.pub"), keys.join("test.pub")).unwrap();
+    std::fs::write(keys.join("policy.yaml"), "keys: [test.pub]\nnames: [\"demo*\"]\n").unwrap();
+    let above = format!("../{ARCHIVE}");
+    for (trust, here, there, shown) in [
+        ("--key", "a.pdf", "b.pdf", "trusted key test.pub"),
+        ("--policy", "a.html", "b.html", "policy file policy.yaml"),
+    ] {
+        let html = here.ends_with(".html").then_some("--html");
+        let file = if trust == "--key" { "test.pub" } else { "policy.yaml" };
+        let from_bundle = format!("keys/{file}");
+        let mut args = vec!["report", ARCHIVE, trust, from_bundle.as_str(), "--quiet", "-o", here];
+        args.extend(html);
+        let out = genesis(&args, dir.path());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let to_bundle = format!("../{there}");
+        let mut args = vec!["report", above.as_str(), trust, file, "--quiet", "-o", to_bundle.as_str()];
+        args.extend(html);
+        let out = genesis(&args, &keys);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+        let (a, b) = (std::fs::read(dir.path().join(here)).unwrap(), std::fs::read(dir.path().join(there)).unwrap());
+        assert!(a == b, "{here} (made beside the bundle) and {there} (made in keys/) differ");
+        let said = if html.is_some() {
+            String::from_utf8(a).unwrap()
+        } else {
+            text(&tool("pdftotext", "poppler-utils", &[here, "-"], dir.path()).stdout)
+        };
+        assert!(squeezed(&said).contains(&squeezed(shown)), "{shown:?} in {here}");
+        assert!(!said.contains(&from_bundle), "{from_bundle} in {here}: the report names files, not folders");
+    }
+}

@@ -449,6 +449,48 @@ fn the_azure_endpoint_is_announced_first_and_refused_as_plain_http_without_azure
     assert_eq!(trap.hits(), 0);
 }
 
+/// A SAS pasted into the endpoint's query would be announced, logged and sent beside the
+/// credential given: it is refused, naming where it belongs, and shown nowhere. An account that
+/// is not an account name (it makes the default endpoint's host name) is refused too, and no
+/// endpoint made of it is announced.
+#[test]
+fn an_azure_endpoint_with_a_query_or_an_account_that_is_no_account_name_is_refused_unshown() {
+    let trap = Trap::start();
+    let endpoint = format!("{}/{}", trap.url().replacen("http://", "https://", 1), Azurite::ACCOUNT);
+    let refused = publish_with_store_env(
+        "az://genesis-portal",
+        &[
+            ("GENESIS_PORTAL_AZURE_ENDPOINT", format!("{endpoint}?sv=2022-11-02&sig=SECRET")),
+            ("GENESIS_PORTAL_AZURE_ACCOUNT", Azurite::ACCOUNT.to_owned()),
+            ("GENESIS_PORTAL_AZURE_ACCESS_KEY", Azurite::KEY.to_owned()),
+        ],
+    );
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.lines().next(),
+        Some(format!("genesis-portal: network: this run contacts only {endpoint}").as_str())
+    );
+    assert!(stderr.contains("remove the query string (a SAS belongs in GENESIS_PORTAL_AZURE_SAS_TOKEN)"), "{stderr}");
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+
+    let refused = publish_with_store_env(
+        "az://genesis-portal",
+        &[
+            ("GENESIS_PORTAL_AZURE_ACCOUNT", "x@evil.com/".to_owned()),
+            ("GENESIS_PORTAL_AZURE_ACCESS_KEY", Azurite::KEY.to_owned()),
+        ],
+    );
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().next(), Some("genesis-portal: network: this run contacts nothing"));
+    assert!(
+        stderr.contains("Azure storage account `x@evil.com/`: expected 3 to 24 lower-case letters and digits"),
+        "{stderr}"
+    );
+    assert_eq!(trap.hits(), 0);
+}
+
 #[test]
 fn an_object_store_url_of_another_scheme_or_an_invalid_container_is_refused() {
     for url in ["gs://genesis-portal", "az://Genesis_Portal", "az://genesis-portal/a//b", "s3://"] {

@@ -45,6 +45,9 @@ const HEADING: f32 = 15.0;
 const SUBHEADING: f32 = 11.5;
 /// The running head and the page number.
 const SMALL: f32 = 8.0;
+/// The subject on the title page, and its leading.
+const COVER_SUBJECT: f32 = 16.0;
+const COVER_LEADING: f32 = 20.0;
 const BLACK: f32 = 0.0;
 const GREY: f32 = 0.35;
 const RULE: f32 = 0.7;
@@ -138,11 +141,14 @@ impl Layout<'_> {
         self.new_page();
         self.y = TOP - 90.0;
         self.text(Style::Bold, 24.0, LEFT, self.y, doc.title.to_owned());
-        self.y -= 34.0;
-        self.text(Style::Regular, 16.0, LEFT, self.y, doc.subject.clone());
-        self.y -= 40.0;
+        // The subject's first baseline 34 pt below the title's; a long name wraps, and stays
+        // on the page.
+        self.y -= 34.0 - COVER_SUBJECT;
+        self.lines(Style::Regular, COVER_SUBJECT, COVER_LEADING, &doc.subject, 0.0);
+        // The fields 40 pt below its last baseline.
+        self.y -= 40.0 - (COVER_LEADING - COVER_SUBJECT);
         self.table(&doc.cover);
-        self.paragraph(Style::Regular, doc.cover_note, 0.0);
+        self.paragraph(doc.cover_note);
     }
 
     /// A section heading, kept with the three lines that follow it; returns its page.
@@ -167,17 +173,17 @@ impl Layout<'_> {
 
     fn block(&mut self, block: &Block) {
         match block {
-            Block::Paragraph(text) => self.paragraph(Style::Regular, text, 0.0),
+            Block::Paragraph(text) => self.paragraph(text),
             Block::Label(text) => {
                 self.ensure(3.0 * LEADING);
-                self.lines(Style::Bold, text, 0.0);
+                self.lines(Style::Bold, BODY, LEADING, text, 0.0);
             }
             Block::Subheading(text) => self.subheading(text),
             Block::Bullets(items) => {
                 for item in items {
                     self.ensure(LEADING);
                     self.text(Style::Regular, BODY, LEFT + 4.0, self.y - ASCENT, "•".to_owned());
-                    self.lines(Style::Regular, item, INDENT);
+                    self.lines(Style::Regular, BODY, LEADING, item, INDENT);
                     self.y -= 2.0;
                 }
                 self.y -= GAP;
@@ -186,18 +192,18 @@ impl Layout<'_> {
         }
     }
 
-    fn paragraph(&mut self, style: Style, text: &str, indent: f32) {
-        self.lines(style, text, indent);
+    fn paragraph(&mut self, text: &str) {
+        self.lines(Style::Regular, BODY, LEADING, text, 0.0);
         self.y -= GAP;
     }
 
-    /// `text` wrapped to the text width less `indent`, line by line across pages.
-    fn lines(&mut self, style: Style, text: &str, indent: f32) {
-        let size = size_of(style);
+    /// `text` at `size` wrapped to the text width less `indent`, a line every `leading`,
+    /// across pages; each line's top at the current line, its baseline `size` below.
+    fn lines(&mut self, style: Style, size: f32, leading: f32, text: &str, indent: f32) {
         for line in self.wrap(style, size, text, WIDTH - indent) {
-            self.ensure(LEADING);
-            self.text(style, size, LEFT + indent, self.y - ASCENT, line);
-            self.y -= LEADING;
+            self.ensure(leading);
+            self.text(style, size, LEFT + indent, self.y - size, line);
+            self.y -= leading;
         }
     }
 
@@ -307,13 +313,16 @@ impl Layout<'_> {
     }
 
     /// Every page's number, "page N of M", and from the second page on a running head naming
-    /// the release.
+    /// the release, on one line: a subject too long for it is cut, with an ellipsis.
     fn decorate(&mut self, doc: &Document) {
         let count = self.pages.len();
-        let head = format!("{} · {}", doc.subject, doc.title);
+        let font = self.fonts.get(Style::Regular);
+        let measure = |text: &str| font.width(text, SMALL);
+        let title = format!(" · {}", doc.title);
+        let head = truncate(measure, &doc.subject, WIDTH - measure(&title)) + &title;
         for (index, page) in self.pages.iter_mut().enumerate() {
             let number = format!("page {} of {count}", index + 1);
-            let x = (PAGE_WIDTH - self.fonts.get(Style::Regular).width(&number, SMALL)) / 2.0;
+            let x = (PAGE_WIDTH - measure(&number)) / 2.0;
             page.ops.push(Op::Text { style: Style::Regular, size: SMALL, x, y: 36.0, gray: GREY, text: number });
             if index > 0 {
                 let y = PAGE_HEIGHT - 40.0;
@@ -333,24 +342,43 @@ impl Layout<'_> {
 
 /// `text` broken into lines no wider than `width` as `measure` measures them: at spaces, and
 /// inside a word only where the word alone is wider than a line. Always at least one line.
+/// Widths add up (no kerning), so each word is measured once, and a word broken inside each
+/// character once, against a running width: the work grows with the text, not with its
+/// square, even for a long run of zero-width marks.
 fn wrap(measure: impl Fn(&str) -> f32, text: &str, width: f32) -> Vec<String> {
+    let space = measure(" ");
     let mut lines = Vec::new();
     let mut line = String::new();
+    let mut line_width = 0.0;
     for word in text.split_whitespace() {
-        let joined = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
-        if measure(&joined) <= width {
-            line = joined;
+        let word_width = measure(word);
+        let joined = if line.is_empty() { word_width } else { line_width + space + word_width };
+        if joined <= width {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+            line_width = joined;
             continue;
         }
         if !line.is_empty() {
             lines.push(std::mem::take(&mut line));
         }
+        if word_width <= width {
+            line.push_str(word);
+            line_width = word_width;
+            continue;
+        }
+        line_width = 0.0;
+        let mut utf8 = [0; 4];
         for c in word.chars() {
-            line.push(c);
-            if measure(&line) > width && line.chars().count() > 1 {
-                line.pop();
-                lines.push(std::mem::replace(&mut line, c.to_string()));
+            let advance = measure(c.encode_utf8(&mut utf8));
+            if !line.is_empty() && line_width + advance > width {
+                lines.push(std::mem::take(&mut line));
+                line_width = 0.0;
             }
+            line.push(c);
+            line_width += advance;
         }
     }
     if !line.is_empty() || lines.is_empty() {
@@ -359,9 +387,31 @@ fn wrap(measure: impl Fn(&str) -> f32, text: &str, width: f32) -> Vec<String> {
     lines
 }
 
+/// `text` cut to fit `width` as `measure` measures it, its end an ellipsis when it was cut;
+/// each character measured once.
+fn truncate(measure: impl Fn(&str) -> f32, text: &str, width: f32) -> String {
+    if measure(text) <= width {
+        return text.to_owned();
+    }
+    let room = width - measure("…");
+    let mut kept = String::new();
+    let mut kept_width = 0.0;
+    let mut utf8 = [0; 4];
+    for c in text.chars() {
+        kept_width += measure(c.encode_utf8(&mut utf8));
+        if kept_width > room {
+            break;
+        }
+        kept.push(c);
+    }
+    kept.push('…');
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::{Cell, Section};
 
     /// Every character one unit wide.
     fn count(s: &str) -> f32 {
@@ -376,5 +426,75 @@ mod tests {
         assert_eq!(wrap(count, "", 10.0), [""]);
         // Nothing is lost, even where not one character fits.
         assert_eq!(wrap(count, "ab", 0.5), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_word_wider_than_its_line_is_measured_once_per_character_even_where_its_marks_have_no_width() {
+        let measured = std::cell::Cell::new(0);
+        // `W` one unit wide, a combining mark none: the word breaks inside, then its marks pile
+        // up on its last line, which must not be measured again for each.
+        let measure = |s: &str| {
+            measured.set(measured.get() + s.chars().count());
+            s.chars().filter(|c| *c == 'W').count() as f32
+        };
+        let marks = "\u{301}".repeat(20_000);
+        let word = format!("{}{marks}", "W".repeat(20));
+        assert_eq!(wrap(measure, &word, 10.0), ["W".repeat(10), format!("{}{marks}", "W".repeat(10))]);
+        let chars = word.chars().count();
+        assert!(measured.get() <= 2 * chars + 1, "{} characters measured to wrap {chars}", measured.get());
+    }
+
+    #[test]
+    fn a_text_too_wide_is_cut_with_an_ellipsis_and_one_that_fits_is_kept() {
+        assert_eq!(truncate(count, "release 1.0", 20.0), "release 1.0");
+        assert_eq!(truncate(count, "0123456789abcdef", 10.0), "012345678…");
+        assert_eq!(truncate(count, "abc", 0.5), "…");
+    }
+
+    #[test]
+    fn no_text_runs_off_the_page_however_long_a_word_of_the_bundle_is() {
+        let fonts = Fonts::load().unwrap();
+        let long = "W".repeat(10_000);
+        let cell = |text: &str, style| Cell { text: text.to_owned(), style };
+        let doc = Document {
+            title: crate::document::TITLE,
+            subject: format!("{long} 1.0"),
+            created: "2025-01-01T00:00:00Z".to_owned(),
+            archive_sha256: "0".repeat(64),
+            cover: Table {
+                widths: &[0.25, 0.75],
+                header: None,
+                rows: vec![vec![cell("Bundle", Style::Bold), cell(&long, Style::Regular)]],
+            },
+            cover_note: "A note.",
+            sections: vec![Section {
+                title: "Release",
+                blocks: vec![
+                    Block::Paragraph(format!("The software of {long} is here.")),
+                    Block::Bullets(vec![long.clone()]),
+                    Block::Table(Table {
+                        widths: &[0.4, 0.6],
+                        header: Some(&["Reference", "Digest"]),
+                        rows: vec![vec![cell(&long, Style::Regular), cell(&long, Style::Mono)]],
+                    }),
+                ],
+            }],
+        };
+        let pages = lay_out(&doc, &fonts);
+        assert!(pages.len() > 3, "the long texts wrap onto pages of their own");
+        for (number, page) in (1..).zip(&pages) {
+            for op in &page.ops {
+                if let Op::Text { style, size, x, y, text, .. } = op {
+                    let right = x + fonts.get(*style).width(text, *size);
+                    assert!(*x >= LEFT - 0.01 && right <= RIGHT + 0.01, "page {number}: {x}..{right} wide: {text:.40}");
+                    assert!(*y > 0.0 && *y < PAGE_HEIGHT, "page {number}: at height {y}: {text:.40}");
+                }
+            }
+        }
+        let head = pages[1].ops.iter().find_map(|op| match op {
+            Op::Text { y, text, .. } if *y > TOP => Some(text.as_str()),
+            _ => None,
+        });
+        assert!(head.is_some_and(|h| h.ends_with("… · Release evidence report")), "{head:?}");
     }
 }

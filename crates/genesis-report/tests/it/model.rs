@@ -137,6 +137,31 @@ fn the_four_safeguards_each_say_what_the_evidence_shows_and_what_it_does_not() {
 }
 
 #[test]
+fn a_report_made_again_under_another_policy_agrees_in_checks_and_digests_not_bytes_as_the_report_says() {
+    let checked = checked();
+    // The builder's report names the builder's own key; an auditor's, the key file it trusts.
+    let builders =
+        ReleaseReport::of(&checked, &format!("the builder's own key (fingerprint {})", checked.report().key)).unwrap();
+    let auditors = ReleaseReport::of(&checked, "trusted key test.pub").unwrap();
+    assert_eq!(
+        (&builders.archive, &builders.bom, &builders.signer, &builders.checks),
+        (&auditors.archive, &auditors.bom, &auditors.signer, &auditors.checks)
+    );
+    assert_ne!(render(&builders, Format::Pdf).unwrap(), render(&auditors, Format::Pdf).unwrap());
+
+    let audit = &auditors.safeguards[2];
+    assert_eq!(audit.section, "§164.312(b)");
+    let said = [audit.shows.as_slice(), audit.does_not_show.as_slice()].concat().join(" ");
+    for claim in ["the report file itself is not signed", "file published with the release", "genesis report"] {
+        assert!(said.contains(claim), "{claim:?} in {said}");
+    }
+    assert!(said.contains("checks and digests must agree with these, but not its bytes"), "{said}");
+    for untrue in ["byte for byte", "regenerate", "and compare"] {
+        assert!(!said.contains(untrue), "{untrue:?}: no report made later gives these bytes: {said}");
+    }
+}
+
+#[test]
 fn a_report_is_written_whole_or_not_at_all_and_a_missing_folder_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let checked = checked();
