@@ -541,6 +541,7 @@ fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
         name: "demo".into(),
         version: "0.1.0".into(),
         created: genesis_bundle::rfc3339(EPOCH),
+        expires: None,
         files: vec![genesis_bundle::FileEntry { path: path.clone(), size: zeros.len() as u64, sha256: sha256(&zeros) }],
         images: vec![],
         charts: vec![],

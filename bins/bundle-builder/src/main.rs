@@ -100,6 +100,11 @@ struct CreateArgs {
     /// checks it too). Same bundle and SOURCE_DATE_EPOCH, same report bytes.
     #[arg(long)]
     report: bool,
+    /// Expire the bundle: an RFC 3339 date (2027-01-01T00:00:00Z) or a duration after its
+    /// created time, which SOURCE_DATE_EPOCH sets (90d, 12h, 2w). Written into the signed BOM;
+    /// verifiers refuse the bundle from then on, and it is re-signed or rebuilt to deliver it.
+    #[arg(long, value_name = "DATE|DURATION")]
+    expires: Option<genesis_build::Expiry>,
 }
 
 /// The library errors this binary meets, for the exit code, and the flags that get past them.
@@ -158,7 +163,8 @@ fn source_date_epoch() -> anyhow::Result<Option<u64>> {
 }
 
 fn create(args: CreateArgs) -> anyhow::Result<u8> {
-    let CreateArgs { spec: spec_path, key, output_dir, output, quiet, cache_dir, registry, policy, report } = args;
+    let CreateArgs { spec: spec_path, key, output_dir, output, quiet, cache_dir, registry, policy, report, expires } =
+        args;
     let spec = BundleSpec::load(&spec_path)?;
     let signers = policy.as_deref().map(genesis_trust::policy_file::load_signers).transpose()?;
     let key = PrivateKey::from_pem_file_with_password(&key, &genesis_cli_support::password::for_reading)?;
@@ -174,6 +180,7 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
         signers,
         registries,
         report,
+        expires,
         ..Default::default()
     };
     let out = {
@@ -186,6 +193,9 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
             outln!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files)?;
             outln!("  sha256 {}", out.sha256)?;
             outln!("  bom    {} signed by {}", out.bom_sha256, key.public_key().fingerprint())?;
+            if let Some(expires) = &out.expires {
+                outln!("  expires {expires}")?;
+            }
             outln!(
                 "  wrote  {}, {} and {}",
                 out.sha256_file.display(),

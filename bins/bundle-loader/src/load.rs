@@ -98,7 +98,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
                 Refusal::Overtaken { .. } => (ALLOW, "the images were loaded; nothing was applied"),
                 _ => ("", NOT_LOADED),
             };
-            Ok(print_refusal(&args.verify.bundle, &format!("{refusal}{hint}"), not_done))
+            Ok(print_refusal(args.verify.bundle(), &format!("{refusal}{hint}"), not_done))
         }
         Err(e) => Err(e.into()),
     }

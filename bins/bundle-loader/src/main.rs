@@ -18,8 +18,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use genesis_bundle::BundleError;
-use genesis_cli_support::verify::{self, ExtractArgs, VerifyArgs};
-use genesis_cli_support::{exit, registry};
+use genesis_cli_support::tree::VerifyCommandArgs;
+use genesis_cli_support::verify::{self, ExtractArgs};
+use genesis_cli_support::{exit, registry, tree};
 use genesis_kube::KubeError;
 use genesis_registry::RegistryError;
 use genesis_seed::SeedError;
@@ -35,10 +36,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Verify a bundle: BOM signature, every entry, sidecars. Exit 1 on any failure.
-    Verify(VerifyArgs),
-    /// Verify a bundle and unpack its payload into a new directory, which appears only when
-    /// everything verified.
+    /// Verify a bundle: BOM signature, every entry, sidecars; or with --dir a folder
+    /// `extract` wrote, against the head it holds. Exit 1 on any failure.
+    Verify(VerifyCommandArgs),
+    /// Verify a bundle and unpack its payload, with its head (bom.json, its signature, the
+    /// provenance), into a new directory, which appears only when everything verified;
+    /// `verify --dir` verifies it again later.
     Extract(ExtractArgs),
     /// Verify a bundle, then push every image to a registry with identical manifest bytes and
     /// digests, skipping blobs the registry has.
@@ -102,7 +105,7 @@ fn main() -> ExitCode {
         genesis_cli_support::announce_endpoints("bundle-loader", &[]);
     }
     exit::run(&ERRORS, || match &cli.command {
-        Command::Verify(args) => verify::run(args, None),
+        Command::Verify(args) => tree::run(args),
         Command::Extract(args) => verify::run(&args.verify, Some(&args.output_dir)),
         Command::Load(args) => load::run(args),
         Command::Serve(args) => serve::run(args),

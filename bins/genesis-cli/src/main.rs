@@ -18,7 +18,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use genesis_bundle::BundleError;
 use genesis_cli_support::exit;
-use genesis_cli_support::verify::{self, VerifyArgs};
+use genesis_cli_support::tree::VerifyCommandArgs;
+use genesis_cli_support::{tree, verify};
 use genesis_portal_client::{LicenseError, PortalError};
 use genesis_preflight::SpecError;
 use genesis_report::ReportError;
@@ -35,8 +36,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Verify a bundle offline: BOM signature, every entry against the BOM, and the
-    /// .sha256/.sig sidecars when present. Exit 1 on any failure.
-    Verify(VerifyArgs),
+    /// .sha256/.sig sidecars when present; or with --dir a folder `bundle-loader extract`
+    /// wrote, against the head it holds. Exit 1 on any failure.
+    Verify(VerifyCommandArgs),
     /// Verify a bundle as `verify` does, then write its release evidence report (PDF, or HTML
     /// with --html): digests, signer, checks, provenance, contents, SBOM totals, and the HIPAA
     /// Security Rule safeguards the evidence supports. A bundle that fails gets no report.
@@ -100,7 +102,7 @@ fn main() -> ExitCode {
         genesis_cli_support::announce_endpoints("genesis", &[]);
     }
     exit::run(&ERRORS, || match &cli.command {
-        Command::Verify(args) => verify::run(args, None),
+        Command::Verify(args) => tree::run(args),
         Command::Report(args) => report::run(args),
         Command::VerifyBlob(args) => verify_blob::run(args),
         Command::Preflight(args) => preflight::run_checks(args),

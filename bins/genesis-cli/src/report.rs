@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use genesis_cli_support::verify::{VerifyArgs, render_text, report_trust_error, verify_and_check_payload};
+use genesis_cli_support::policy::PolicySource;
+use genesis_cli_support::verify::{VerifyArgs, render_text, report_trust_error, trust, verify_and_check_payload_with};
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_report::{Format, default_path, policy_of_files, write_report};
 
@@ -28,12 +29,12 @@ pub struct ReportArgs {
 /// is the bundle, one of its sidecars or the report its `.sha256` lists is refused (exit 2).
 pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     let format = if args.html { Format::Html } else { Format::Pdf };
-    let bundle = &args.verify.bundle;
+    let bundle = args.verify.bundle();
     let target = args.output_file.clone().unwrap_or_else(|| default_path(bundle, format));
     // The report must not take the place of what it reports on.
     let (sha256, sig) = genesis_trust::sidecar_paths(bundle);
     let protected = [
-        (bundle.clone(), "the bundle itself"),
+        (bundle.to_path_buf(), "the bundle itself"),
         (sha256, "the bundle's .sha256 sidecar"),
         (sig, "the bundle's .sig sidecar"),
         (genesis_trust::cosign_bundle_path(bundle), "the bundle's .cosign.bundle sidecar"),
@@ -44,7 +45,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
             target.display()
         );
     }
-    let checked = match verify_and_check_payload(&args.verify) {
+    let trust = match trust(&args.verify) {
+        Ok(t) => t,
+        Err(e) => return report_trust_error(&args.verify, e, "no report was written"),
+    };
+    let checked = match verify_and_check_payload_with(&args.verify, &trust) {
         Ok(c) => c,
         Err(e) => return report_trust_error(&args.verify, e, "no report was written"),
     };
@@ -57,7 +62,14 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
             target.display()
         );
     }
-    let policy = policy_of_files(args.verify.policy.as_deref(), &args.verify.keys);
+    // The policy found without flags is named as a given one is.
+    let policy = match &trust.source {
+        Some(PolicySource::File(file)) => policy_of_files(Some(file), &[]),
+        Some(PolicySource::Embedded(name)) => {
+            format!("{} (embedded in the binary)", policy_of_files(Some(Path::new(name)), &[]))
+        }
+        None => policy_of_files(None, &args.verify.keys),
+    };
     let written = write_report(&checked, &policy, &target, format)
         .with_context(|| format!("writing the report of {}", bundle.display()))?;
     match args.verify.output {

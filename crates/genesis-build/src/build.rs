@@ -50,6 +50,81 @@ pub struct BuildOptions {
     /// just written, verified in full with the builder's own key as a recipient would verify
     /// it, and listed in the `.sha256` after the archive.
     pub report: bool,
+    /// When the bundle expires: written into its BOM as `expires`, signed with it, and
+    /// verifiers refuse the bundle from then on.
+    pub expires: Option<Expiry>,
+}
+
+/// When a bundle expires (`bundle-builder create --expires`): a date, or a time after the
+/// BOM's `created`. The latter comes from `SOURCE_DATE_EPOCH` like `created`, never from the
+/// clock, so the same inputs still give the same bytes. Parsed from `2027-01-01T00:00:00Z`
+/// (any RFC 3339 date-time) or a whole number of seconds, minutes, hours, days or weeks
+/// (`3600s`, `90m`, `12h`, `90d`, `2w`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// At this time, in seconds since the Unix epoch.
+    At(u64),
+    /// This many seconds after the BOM's `created`.
+    After(u64),
+}
+
+/// The latest date an RFC 3339 date-time can hold, 9999-12-31T23:59:59Z.
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
+impl std::str::FromStr for Expiry {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Expiry, String> {
+        if let Some(at) = genesis_bundle::parse_rfc3339(text) {
+            return Ok(Expiry::At(at));
+        }
+        let refused =
+            || format!("{text:?} is neither an RFC 3339 date (2027-01-01T00:00:00Z) nor a duration (90d, 12h, 2w)");
+        let Some((last, _)) = text.char_indices().next_back() else { return Err(refused()) };
+        let (count, unit) = text.split_at(last);
+        let unit = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 7 * 86_400,
+            _ => return Err(refused()),
+        };
+        if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(refused());
+        }
+        match count.parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
+            Some(0) => Err(format!("{text:?} is no time at all: a bundle would expire as it is built")),
+            Some(seconds) if seconds <= LAST_RFC3339_SECOND => Ok(Expiry::After(seconds)),
+            _ => Err(format!("{text:?} ends after 9999-12-31T23:59:59Z, the last date a BOM can state")),
+        }
+    }
+}
+
+impl Expiry {
+    /// The date it names for a BOM `created` at `created`, RFC 3339; refused unless it is
+    /// after `created` and a date RFC 3339 can state.
+    fn date(self, created: u64) -> Result<String> {
+        let refused = |reason: String| BuildError::input("--expires", reason);
+        let at = match self {
+            Expiry::At(at) => at,
+            Expiry::After(seconds) => created.saturating_add(seconds),
+        };
+        if at <= created {
+            return Err(refused(format!(
+                "{} is not after the bundle's created time {} (SOURCE_DATE_EPOCH): the bundle would expire as it is built",
+                rfc3339(at),
+                rfc3339(created)
+            )));
+        }
+        if at > LAST_RFC3339_SECOND {
+            return Err(refused(format!(
+                "{} is after 9999-12-31T23:59:59Z, the last date a BOM can state",
+                rfc3339(at)
+            )));
+        }
+        Ok(rfc3339(at))
+    }
 }
 
 /// What a build produced.
@@ -74,6 +149,9 @@ pub struct BuildOutput {
     pub size: u64,
     /// SHA-256 of the BOM.
     pub bom_sha256: Digest,
+    /// When the bundle expires, as its BOM states it; absent when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
     /// Payload files.
     pub files: usize,
     /// Payload bytes.
@@ -117,13 +195,14 @@ impl Plan {
     }
 }
 
-fn plan(spec: &BundleSpec, epoch: u64, pulled: &Pulled, cache: &Path) -> Result<Plan> {
+fn plan(spec: &BundleSpec, epoch: u64, expires: Option<String>, pulled: &Pulled, cache: &Path) -> Result<Plan> {
     let mut plan = Plan {
         bom: Bom {
             schema: BOM_SCHEMA.into(),
             name: spec.metadata.name.to_string(),
             version: spec.metadata.version.to_string(),
             created: rfc3339(epoch),
+            expires,
             files: Vec::new(),
             images: Vec::new(),
             charts: Vec::new(),
@@ -494,7 +573,8 @@ fn pack(
 ) -> Result<BuildOutput> {
     let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
     let report = options.report;
-    let plan = plan(spec, epoch, pulled, cache)?;
+    let expires = options.expires.map(|e| e.date(epoch)).transpose()?;
+    let plan = plan(spec, epoch, expires, pulled, cache)?;
     options.progress.set_total(plan.bom.payload_size());
     let bom_bytes = plan.bom.to_bytes();
     let signature = encode_signature(&key.sign(&bom_bytes));
@@ -549,6 +629,7 @@ fn pack(
         sha256: sha,
         size: digest.len,
         bom_sha256: sha256(&bom_bytes),
+        expires: plan.bom.expires.clone(),
         files: plan.bom.files.len(),
         payload_bytes: plan.bom.payload_size(),
     })
@@ -617,6 +698,57 @@ pub fn keygen(dir: &Path, password: Option<&[u8]>) -> Result<(PathBuf, PathBuf)>
         f.write_all(text.as_bytes()).map_err(|e| BuildError::input(path, format!("cannot write: {e}")))?;
     }
     Ok((private, public))
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    #[test]
+    fn an_expiry_is_a_date_or_a_duration_after_created() {
+        let day = 86_400;
+        for (text, expiry) in [
+            ("2027-01-01T00:00:00Z", Ok(Expiry::At(1_798_761_600))),
+            ("2027-01-01T01:00:00+01:00", Ok(Expiry::At(1_798_761_600))),
+            ("3600s", Ok(Expiry::After(3600))),
+            ("90m", Ok(Expiry::After(90 * 60))),
+            ("12h", Ok(Expiry::After(12 * 3600))),
+            ("90d", Ok(Expiry::After(90 * day))),
+            ("2w", Ok(Expiry::After(14 * day))),
+            ("0d", Err("is no time at all")),
+            ("99999999999d", Err("ends after 9999-12-31T23:59:59Z")),
+            ("d", Err("neither an RFC 3339 date")),
+            ("+9d", Err("neither an RFC 3339 date")),
+            ("9 d", Err("neither an RFC 3339 date")),
+            ("9y", Err("neither an RFC 3339 date")),
+            ("9é", Err("neither an RFC 3339 date")),
+            ("", Err("neither an RFC 3339 date")),
+            ("2027-01-01", Err("neither an RFC 3339 date")),
+        ] {
+            match (text.parse::<Expiry>(), expiry) {
+                (Ok(read), Ok(expected)) => assert_eq!(read, expected, "{text}"),
+                (Err(why), Err(said)) => assert!(why.contains(said), "{text}: {why}"),
+                (read, expected) => panic!("{text}: {read:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    /// A duration counts from the BOM's `created` (SOURCE_DATE_EPOCH), not from the clock; a
+    /// date at or before `created` is refused, naming both.
+    #[test]
+    fn an_expiry_dates_from_created_and_must_follow_it() {
+        assert_eq!(Expiry::After(86_400).date(86_400).unwrap(), "1970-01-03T00:00:00Z");
+        assert_eq!(Expiry::At(1_798_761_600).date(0).unwrap(), "2027-01-01T00:00:00Z");
+        let e = Expiry::At(86_400).date(86_400).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "--expires: 1970-01-02T00:00:00Z is not after the bundle's created time 1970-01-02T00:00:00Z"
+            ),
+            "{e}"
+        );
+        let e = Expiry::After(LAST_RFC3339_SECOND).date(86_400).unwrap_err().to_string();
+        assert!(e.contains("the last date a BOM can state"), "{e}");
+    }
 }
 
 #[cfg(all(test, not(feature = "pull")))]

@@ -38,7 +38,7 @@ mod remote;
 pub mod sbom;
 pub mod spec;
 
-pub use build::{BuildOptions, BuildOutput, archive_path, build, keygen, manifest_files};
+pub use build::{BuildOptions, BuildOutput, Expiry, archive_path, build, keygen, manifest_files};
 pub use chart::{ChartContents, ChartMeta, read_chart};
 pub use error::{BuildError, Result};
 pub use layout::{Layout, ResolvedImage};

@@ -451,6 +451,7 @@ mod tests {
             name: "t".into(),
             version: "1".into(),
             created: rfc3339(0),
+            expires: None,
             files: vec![FileEntry { path: path.clone(), size: index.len() as u64, sha256: crate::sha256(index) }],
             images: vec![],
             charts: vec![],

@@ -33,6 +33,12 @@ pub struct Bom {
     pub version: String,
     /// Build time, RFC 3339, from `SOURCE_DATE_EPOCH` (so it is reproducible).
     pub created: String,
+    /// When the bundle expires, RFC 3339 (`bundle-builder create --expires`): from then on a
+    /// verifier refuses it. Signed with the rest, so it is read only once the signature
+    /// verified. Absent, the bundle does not expire, and the BOM's bytes are those of a
+    /// builder that knew no expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
     /// Every payload file, sorted by path.
     pub files: Vec<FileEntry>,
     /// Container images in `oci/`.
@@ -191,6 +197,12 @@ impl Bom {
         if self.schema != BOM_SCHEMA {
             return invalid(format!("unsupported schema {:?}, expected {BOM_SCHEMA:?}", self.schema));
         }
+        // A date no verifier can read would be an expiry nobody enforces.
+        if let Some(expires) = &self.expires
+            && parse_rfc3339(expires).is_none()
+        {
+            return invalid(format!("expires {expires:?} is not an RFC 3339 date such as 2027-01-01T00:00:00Z"));
+        }
         for pair in self.files.windows(2) {
             if pair[0].path >= pair[1].path {
                 return invalid(format!("files not strictly sorted at {}", pair[1].path));
@@ -202,8 +214,12 @@ impl Bom {
         }
         let files: BTreeSet<&str> = self.files.iter().map(|f| f.path.as_str()).collect();
         for f in &self.files {
-            if matches!(f.path.as_str(), BOM_PATH | SIGNATURE_PATH | PROVENANCE_PATH) {
-                return invalid(format!("{} is reserved", f.path));
+            // The head's names are taken, as files: an extracted tree holds the head beside the
+            // payload, as `tar -x` of the archive does, so no payload file may sit at one of
+            // them or under one as if it were a directory.
+            let head = |p: &str| matches!(p, BOM_PATH | SIGNATURE_PATH | PROVENANCE_PATH);
+            if head(f.path.as_str()) || f.path.parent_dirs().any(|d| head(d.trim_end_matches('/'))) {
+                return invalid(format!("{} is reserved for the bundle's head", f.path));
             }
             // `serve` and `load` advertise a blob by its name, and the payload pass checks its
             // content against the BOM's sha256: the two must be one digest. A sha512 name
@@ -292,6 +308,68 @@ pub fn rfc3339(epoch: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
+/// Reads an RFC 3339 date-time (`2027-01-01T00:00:00Z`, `2027-01-01T02:00:00+02:00`, with an
+/// optional fraction of a second, which is dropped) as seconds since the Unix epoch; `None`
+/// for anything else, a date that does not exist (`2027-02-30`) and a time before 1970. The
+/// inverse of [`rfc3339`] on what it writes.
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let number = |from: usize, to: usize| -> Option<i64> {
+        let digits = b.get(from..to)?;
+        digits.iter().all(u8::is_ascii_digit).then(|| digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let at = |i: usize, allowed: &[u8]| b.get(i).is_some_and(|c| allowed.contains(c));
+    if !(at(4, b"-") && at(7, b"-") && at(10, b"Tt ") && at(13, b":") && at(16, b":")) {
+        return None;
+    }
+    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    let mut rest = &b[19..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let digits = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &fraction[digits..];
+    }
+    let offset = match rest {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let two = |tens: u8, units: u8| {
+                (tens.is_ascii_digit() && units.is_ascii_digit())
+                    .then(|| i64::from((tens - b'0') * 10 + (units - b'0')))
+            };
+            let (hours, minutes) = (two(*h1, *h2)?, two(*m1, *m2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = hours * 3600 + minutes * 60;
+            if *sign == b'-' { -seconds } else { seconds }
+        }
+        _ => return None,
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    // A leap second (60) reads as the first second of the next minute.
+    if day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil, the inverse of the civil_from_days in `rfc3339`.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second - offset).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +384,7 @@ mod tests {
             name: "n".into(),
             version: "1".into(),
             created: rfc3339(0),
+            expires: None,
             files,
             images: vec![],
             charts: vec![],
@@ -322,6 +401,58 @@ mod tests {
     }
 
     #[test]
+    fn parses_rfc3339_as_rfc3339_writes_it_and_refuses_the_rest() {
+        for epoch in [0, 59, 86_399, 951_782_400 + 3661, 1_735_689_600, 4_102_444_800, 253_402_300_799] {
+            assert_eq!(parse_rfc3339(&rfc3339(epoch)), Some(epoch), "{}", rfc3339(epoch));
+        }
+        for (text, epoch) in [
+            ("2025-01-01T02:00:00+02:00", Some(1_735_689_600)),
+            ("2024-12-31T22:30:00-01:30", Some(1_735_689_600)),
+            ("2025-01-01t00:00:00.999z", Some(1_735_689_600)),
+            ("2025-01-01 00:00:00Z", Some(1_735_689_600)),
+            ("2024-02-29T00:00:00Z", Some(1_709_164_800)),
+            ("2023-02-29T00:00:00Z", None),
+            ("2100-02-29T00:00:00Z", None),
+            ("2025-04-31T00:00:00Z", None),
+            ("2025-13-01T00:00:00Z", None),
+            ("2025-01-01T24:00:00Z", None),
+            ("2025-01-01T00:00:00", None),
+            ("2025-01-01T00:00:00.Z", None),
+            ("2025-01-01T00:00:00+2:00", None),
+            ("2025-01-01T00:00:00+24:00", None),
+            ("2025-01-01", None),
+            ("1969-12-31T23:59:59Z", None),
+            ("+025-01-01T00:00:00Z", None),
+            ("90d", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_rfc3339(text), epoch, "{text}");
+        }
+    }
+
+    /// A BOM without `expires` is written as before (the golden fixtures stay byte for byte),
+    /// one with it carries it, and one whose date does not read is refused.
+    #[test]
+    fn expires_is_written_only_when_set_and_must_be_a_date() {
+        let b = bom(vec![file("a")]);
+        assert!(!String::from_utf8(b.to_bytes()).unwrap().contains("expires"));
+        let dated = Bom { expires: Some(rfc3339(86_400)), ..b.clone() };
+        let text = String::from_utf8(dated.to_bytes()).unwrap();
+        assert!(
+            text.contains("\"created\": \"1970-01-01T00:00:00Z\",\n  \"expires\": \"1970-01-02T00:00:00Z\",\n"),
+            "{text}"
+        );
+        assert_eq!(Bom::parse(text.as_bytes(), &Limits::default()).unwrap(), dated);
+        let undated = Bom { expires: Some("next year".into()), ..b };
+        match undated.validate() {
+            Err(BundleError::BomInvalid(m)) => {
+                assert!(m.contains("expires \"next year\" is not an RFC 3339 date"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn expected_entries_put_directories_before_their_files() {
         let b = bom(vec![file("a-b"), file("a/x/y"), file("z")]);
         let paths: Vec<_> = b.expected_entries().iter().map(|e| e.tar_path().to_owned()).collect();
@@ -335,6 +466,13 @@ mod tests {
         assert!(bom(vec![file("a"), file("a")]).validate().is_err());
         assert!(bom(vec![file("a"), file("a/b")]).validate().is_err());
         assert!(bom(vec![file("bom.json")]).validate().is_err());
+        assert!(bom(vec![file("provenance/sbom.json")]).validate().is_ok(), "beside the head is free");
+        for under_the_head in ["bom.json/x", "bom.json.sig/a/b", "provenance/bundle.intoto.json/x"] {
+            match bom(vec![file(under_the_head)]).validate() {
+                Err(BundleError::BomInvalid(m)) => assert!(m.contains("reserved for the bundle's head"), "{m}"),
+                other => panic!("{under_the_head}: {other:?}"),
+            }
+        }
         let mut b = bom(vec![file("a")]);
         b.manifests.push(ManifestEntry { path: "m.yaml".parse().unwrap() });
         assert!(b.validate().is_err());

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use genesis_types::BundlePath;
 
-use crate::archive::ArchiveReader;
+use crate::archive::{ArchiveReader, Head};
 use crate::bom::{Bom, ExpectedEntry};
 use crate::digest_io::FileDigest;
 use crate::scratch::Scratch;
@@ -157,6 +157,34 @@ impl Staging {
         self.dir.path()
     }
 
+    /// Writes the head of the bundle (`bom.json`, its signature and the provenance envelope
+    /// when there is one) into the staging directory under the names they have in the
+    /// archive, byte for byte, so that the extracted tree carries what it was verified
+    /// against and can be verified again (`genesis verify --dir`). Call it once the payload
+    /// is in: the payload may have made `provenance/` already (`Bom::validate` keeps payload
+    /// files off the head's own names).
+    pub fn write_head(&mut self, head: &Head) -> Result<()> {
+        let mut entries = vec![(BOM_PATH, head.bom.as_slice()), (SIGNATURE_PATH, head.signature.as_slice())];
+        entries.extend(head.provenance.as_deref().map(|p| (PROVENANCE_PATH, p)));
+        for (name, bytes) in entries {
+            let path = self.dir.path().join(name);
+            if let Some(parent) = path.parent()
+                && parent != self.dir.path()
+                && !parent.is_dir()
+            {
+                fs::DirBuilder::new().mode(0o755).create(parent).map_err(BundleError::io("creating", parent))?;
+            }
+            let mut out = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&path)
+                .map_err(BundleError::io("creating", &path))?;
+            out.write_all(bytes).map_err(BundleError::io("writing", &path))?;
+        }
+        Ok(())
+    }
+
     /// Moves the staging directory into place (one rename, checked: the target appears whole
     /// or not at all, and is this directory). Everything staged reaches the disk before the
     /// rename that publishes it, and the rename before this returns: after a power cut the
@@ -226,6 +254,36 @@ impl PayloadSink for Staging {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The head lands under its archive names, byte for byte, beside a payload that made
+    /// `provenance/` itself (the payload's folder is shared, not refused), and goes with the
+    /// staging directory into place.
+    #[test]
+    fn the_head_is_written_under_its_archive_names_beside_the_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        let mut staging = Staging::begin(&target).unwrap();
+        staging.dir("provenance/").unwrap();
+        let payload: BundlePath = "provenance/notes.txt".parse().unwrap();
+        staging.file(&payload).unwrap().write_all(b"payload").unwrap();
+        let head =
+            Head { bom: b"{}\n".to_vec(), signature: b"MEUC".to_vec(), provenance: Some(b"{\"dsse\":1}".to_vec()) };
+        staging.write_head(&head).unwrap();
+        assert_eq!(staging.commit().unwrap(), target);
+        assert_eq!(fs::read(target.join(BOM_PATH)).unwrap(), head.bom);
+        assert_eq!(fs::read(target.join(SIGNATURE_PATH)).unwrap(), head.signature);
+        assert_eq!(fs::read(target.join(PROVENANCE_PATH)).unwrap(), head.provenance.unwrap());
+        assert_eq!(fs::read(target.join("provenance/notes.txt")).unwrap(), b"payload");
+
+        let bare = dir.path().join("bare");
+        let mut staging = Staging::begin(&bare).unwrap();
+        staging.write_head(&Head { bom: vec![1], signature: vec![2], provenance: None }).unwrap();
+        staging.commit().unwrap();
+        let mut names: Vec<String> =
+            fs::read_dir(&bare).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, [BOM_PATH, SIGNATURE_PATH], "no provenance folder without a provenance");
+    }
 
     /// Once the rename is done the target stays, so a directory that then does not sync is
     /// reported as what it is: the files in place, not yet durable.

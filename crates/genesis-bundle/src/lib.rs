@@ -21,6 +21,7 @@
 //!     name: "demo".into(),
 //!     version: "0.1.0".into(),
 //!     created: rfc3339(0),
+//!     expires: None,
 //!     files: vec![],
 //!     images: vec![],
 //!     charts: vec![],
@@ -51,7 +52,7 @@ pub use archive::{ArchiveReader, Compression, Head};
 pub use archive_index::{ArchiveIndex, ArchiveRange, FrameSlices, RangeReader, image_top, layout_path};
 pub use bom::{
     BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, PROVENANCE_PATH,
-    SIGNATURE_PATH, SbomEntry, rfc3339,
+    SIGNATURE_PATH, SbomEntry, parse_rfc3339, rfc3339,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging};
 pub use digest_io::{FileDigest, sha256};

@@ -212,6 +212,7 @@ mod tests {
             name: "t".into(),
             version: "1".into(),
             created: rfc3339(0),
+            expires: None,
             files: vec![FileEntry { path: path.clone(), size: data.len() as u64, sha256: sha256(&data) }],
             images: vec![],
             charts: vec![],

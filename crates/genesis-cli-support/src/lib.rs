@@ -38,11 +38,13 @@
 pub mod exit;
 pub mod interrupt;
 pub mod password;
+pub mod policy;
 pub mod progress;
 #[cfg(feature = "registry")]
 pub mod registry;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod tree;
 pub mod verify;
 
 use std::io::Write as _;

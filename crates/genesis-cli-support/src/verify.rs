@@ -9,16 +9,23 @@ use genesis_trust::{
 };
 
 use crate::exit::{self, VERIFICATION_FAILED};
+use crate::policy::PolicySource;
 use crate::{LimitArgs, OutputFormat, print_json, progress};
 
 /// Arguments of `verify`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
     /// The bundle archive (`NAME-VERSION.tar.zst`).
-    pub bundle: PathBuf,
+    // Optional only to `verify --dir` (`crate::tree::VerifyCommandArgs`), which reads a
+    // folder instead; read it with `VerifyArgs::bundle`.
+    #[arg(required = true)]
+    pub bundle: Option<PathBuf>,
     /// Trusted public key (SPKI PEM, as cosign.pub). Repeat to trust several; one must
-    /// have signed the bundle. Required unless --policy names keys: there is no default trust.
-    #[arg(long = "key", value_name = "PUB", required_unless_present = "policy", conflicts_with = "policy")]
+    /// have signed the bundle. Without --key and --policy, the installed policy is used:
+    /// the file GENESIS_POLICY names, else $XDG_CONFIG_HOME/genesis/trust.yaml
+    /// (~/.config/…), else /etc/genesis/trust.yaml, else one embedded at build time; with
+    /// none, the command refuses: there is no default trust.
+    #[arg(long = "key", value_name = "PUB", conflicts_with = "policy")]
     pub keys: Vec<PathBuf>,
     /// Trust policy file (keys, accepted names, semver range, anti-rollback state).
     #[arg(long, value_name = "FILE")]
@@ -34,13 +41,23 @@ pub struct VerifyArgs {
     pub limits: LimitArgs,
 }
 
+impl VerifyArgs {
+    /// The bundle archive. Every command that takes these arguments requires it, except
+    /// `verify --dir`, which verifies a folder instead and never reads this.
+    pub fn bundle(&self) -> &Path {
+        self.bundle.as_deref().unwrap_or(Path::new(""))
+    }
+}
+
 /// Arguments of `extract`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExtractArgs {
     /// Verification inputs.
     #[command(flatten)]
     pub verify: VerifyArgs,
-    /// Where to put the payload; must not exist. It appears only once everything verified.
+    /// Where to put the payload and the head it was verified against (bom.json, its
+    /// signature, the provenance), for `verify --dir`; must not exist. It appears only once
+    /// everything verified.
     #[arg(long, value_name = "DIR")]
     pub output_dir: PathBuf,
 }
@@ -48,15 +65,35 @@ pub struct ExtractArgs {
 /// The flag of [`VerifyArgs`] that gets past a trust error, for a binary's
 /// [`exit::Errors::hint`].
 pub fn hint(e: &TrustError) -> Option<String> {
-    matches!(e, TrustError::NoTrustedKey).then(|| "pass --key PUB".to_owned())
+    match e {
+        TrustError::NoTrustedKey => Some("pass --key PUB".to_owned()),
+        TrustError::NoPolicy { .. } => {
+            Some("pass --key PUB or --policy FILE, or install a policy at one of the places looked at".to_owned())
+        }
+        _ => None,
+    }
 }
 
-fn policy(args: &VerifyArgs) -> Result<TrustPolicy, TrustError> {
-    if let Some(file) = &args.policy {
-        return genesis_trust::policy_file::load(file);
+/// What a run verifies with: the keys `--key` names, or a policy, and where it came from.
+#[derive(Debug)]
+pub struct Trust {
+    /// The keys and constraints a bundle must satisfy.
+    pub policy: TrustPolicy,
+    /// Where the policy came from (`None` for `--key`).
+    pub source: Option<PolicySource>,
+}
+
+/// The trust `args` name: the keys of `--key`, the file of `--policy`, or with neither the
+/// installed or embedded policy ([`crate::policy::find`]). A policy's source is printed on
+/// stderr (`policy: /etc/genesis/trust.yaml`) before anything is verified with it.
+pub fn trust(args: &VerifyArgs) -> Result<Trust, TrustError> {
+    if !args.keys.is_empty() {
+        let keys = args.keys.iter().map(|p| PublicKey::from_pem_file(p)).collect::<Result<Vec<_>, _>>()?;
+        return Ok(Trust { policy: TrustPolicy::from_keys(keys)?, source: None });
     }
-    let keys = args.keys.iter().map(|p| PublicKey::from_pem_file(p)).collect::<Result<Vec<_>, _>>()?;
-    TrustPolicy::from_keys(keys)
+    let (policy, source) = crate::policy::find(args.policy.as_deref())?;
+    eprintln!("policy: {source}");
+    Ok(Trust { policy, source: Some(source) })
 }
 
 /// Opens a bundle, verifies its BOM signature and checks its payload in one pass, with a
@@ -65,10 +102,19 @@ pub fn verify_and_check_payload(args: &VerifyArgs) -> Result<CheckedBundle, Trus
     check_with_progress(verify_signature(args)?, args)
 }
 
+/// [`verify_and_check_payload`] with the trust already chosen ([`trust`]), for a command that
+/// also reports which policy it verified with.
+pub fn verify_and_check_payload_with(args: &VerifyArgs, trust: &Trust) -> Result<CheckedBundle, TrustError> {
+    check_with_progress(verify_with(args, &trust.policy)?, args)
+}
+
 /// Opens a bundle and verifies its BOM signature only; the payload is still to be checked.
 pub fn verify_signature(args: &VerifyArgs) -> Result<VerifiedBundle, TrustError> {
-    let policy = policy(args)?;
-    UnverifiedBundle::open(&args.bundle, &args.limits.limits())?.verify(&policy)
+    verify_with(args, &trust(args)?.policy)
+}
+
+fn verify_with(args: &VerifyArgs, policy: &TrustPolicy) -> Result<VerifiedBundle, TrustError> {
+    UnverifiedBundle::open(args.bundle(), &args.limits.limits())?.verify(policy)
 }
 
 /// Checks the payload of a bundle whose signature verified, with a progress bar.
@@ -82,9 +128,9 @@ fn check_with_progress(bundle: VerifiedBundle, args: &VerifyArgs) -> Result<Chec
 /// 1 (see [`print_refusal`]); any other error (an unreadable key, a missing file) is passed on.
 pub fn report_trust_error(args: &VerifyArgs, e: TrustError, consequence: &str) -> anyhow::Result<u8> {
     if !e.is_verification_failure() {
-        return Err(e).with_context(|| format!("cannot verify {}", args.bundle.display()));
+        return Err(e).with_context(|| format!("cannot verify {}", args.bundle().display()));
     }
-    Ok(print_refusal(&args.bundle, &e, consequence))
+    Ok(print_refusal(args.bundle(), &e, consequence))
 }
 
 /// Prints on stderr that `bundle` failed verification, why, and what was therefore not done;
@@ -94,8 +140,12 @@ pub fn print_refusal(bundle: &Path, reason: &dyn std::fmt::Display, consequence:
     VERIFICATION_FAILED
 }
 
-fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyReport, TrustError> {
-    let bundle = verify_signature(args)?;
+fn run_verification(
+    args: &VerifyArgs,
+    policy: &TrustPolicy,
+    target: Option<&Path>,
+) -> Result<VerifyReport, TrustError> {
+    let bundle = verify_with(args, policy)?;
     let label = if target.is_some() { "extracting" } else { "verifying" };
     let _bar = progress::show(bundle.progress(), label, args.quiet);
     match target {
@@ -106,12 +156,17 @@ fn run_verification(args: &VerifyArgs, target: Option<&Path>) -> Result<VerifyRe
 
 /// Runs `verify`, or `extract` when `target` is given, and renders the outcome. A
 /// verification failure is reported (as text on stderr or JSON on stdout) and gives exit
-/// code 1; input errors propagate.
+/// code 1; input errors propagate. JSON names the policy used (`"policy"`, null for
+/// `--key`).
 pub fn run(args: &VerifyArgs, target: Option<&Path>) -> anyhow::Result<u8> {
-    match run_verification(args, target) {
+    let trust = trust(args).with_context(|| format!("cannot verify {}", args.bundle().display()))?;
+    let policy = trust.source.as_ref().map(ToString::to_string);
+    match run_verification(args, &trust.policy, target) {
         Ok(report) => {
             match args.output {
-                OutputFormat::Json => print_json(&serde_json::json!({ "verified": true, "report": report }))?,
+                OutputFormat::Json => {
+                    print_json(&serde_json::json!({ "verified": true, "policy": policy, "report": report }))?
+                }
                 OutputFormat::Text => crate::out!("{}", render_text(&report))?,
             }
             Ok(exit::OK)
@@ -120,11 +175,12 @@ pub fn run(args: &VerifyArgs, target: Option<&Path>) -> anyhow::Result<u8> {
             match args.output {
                 OutputFormat::Json => print_json(&serde_json::json!({
                     "verified": false,
-                    "bundle": args.bundle,
+                    "bundle": args.bundle(),
+                    "policy": policy,
                     "error": e.to_string(),
                 }))?,
                 OutputFormat::Text => {
-                    eprintln!("✗ {}: verification failed: {e}", args.bundle.display());
+                    eprintln!("✗ {}: verification failed: {e}", args.bundle().display());
                     if target.is_some() {
                         eprintln!("  nothing was extracted");
                     }
@@ -132,35 +188,69 @@ pub fn run(args: &VerifyArgs, target: Option<&Path>) -> anyhow::Result<u8> {
             }
             Ok(VERIFICATION_FAILED)
         }
-        Err(e) => Err(e).with_context(|| format!("cannot verify {}", args.bundle.display())),
+        Err(e) => Err(e).with_context(|| format!("cannot verify {}", args.bundle().display())),
     }
 }
 
-/// The report as lines in the style of the gap-host runbook (`✓ signature OK …`).
-pub fn render_text(r: &VerifyReport) -> String {
+/// What a bundle's and an extracted tree's reports both say about the head.
+pub(crate) struct Head<'a> {
+    pub key: &'a genesis_trust::KeyFingerprint,
+    pub bom_sha256: &'a genesis_types::Digest,
+    pub bom_blake3: &'a str,
+    pub expires: Option<&'a String>,
+    pub provenance: Option<&'a genesis_trust::provenance::ProvenanceSummary>,
+    pub sbom: Option<&'a String>,
+    pub policy: &'a [String],
+}
+
+/// The head's lines (signature, fingerprint, expiry, provenance, SBOM, policy), found
+/// `within` a bundle or a tree.
+pub(crate) fn head_lines(h: &Head<'_>, within: &str) -> String {
     let mut out = String::new();
     let mut line = |s: String| {
         out.push_str(&s);
         out.push('\n');
     };
-    line(format!("✓ signature OK (key {}) over bom.json {}", r.key, r.bom_sha256));
-    line(format!("✓ BOM fingerprint blake3:{}", r.bom_blake3));
-    match &r.provenance {
+    line(format!("✓ signature OK (key {}) over bom.json {}", h.key, h.bom_sha256));
+    line(format!("✓ BOM fingerprint blake3:{}", h.bom_blake3));
+    if let Some(expires) = h.expires {
+        line(format!("✓ not expired (the signed BOM expires {expires})"));
+    }
+    match h.provenance {
         Some(p) => line(format!(
             "✓ SLSA provenance present (build: {}, spec {}, {} resolved dependencies)",
             p.builder_id,
             p.spec_sha256.as_deref().unwrap_or("not recorded"),
             p.dependencies
         )),
-        None => line("! no SLSA provenance in the bundle".to_owned()),
+        None => line(format!("! no SLSA provenance in the {within}")),
     }
-    match &r.sbom {
+    match h.sbom {
         Some(path) => line(format!("✓ SBOM present ({path}, checked against the BOM)")),
-        None => line("! no SBOM in the bundle".to_owned()),
+        None => line(format!("! no SBOM in the {within}")),
     }
-    for decision in &r.policy {
+    for decision in h.policy {
         line(format!("✓ policy: {decision}"));
     }
+    out
+}
+
+/// The report as lines in the style of the gap-host runbook (`✓ signature OK …`).
+pub fn render_text(r: &VerifyReport) -> String {
+    let head = Head {
+        key: &r.key,
+        bom_sha256: &r.bom_sha256,
+        bom_blake3: &r.bom_blake3,
+        expires: r.expires.as_ref(),
+        provenance: r.provenance.as_ref(),
+        sbom: r.sbom.as_ref(),
+        policy: &r.policy,
+    };
+    let mut out = head_lines(&head, "bundle");
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
     match &r.sha256_sidecar {
         Sidecar::Match { path } => {
             let also: String = r.sha256_listed.iter().map(|p| format!(", and {} it lists", file_name(p))).collect();

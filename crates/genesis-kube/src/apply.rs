@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 
 use crate::{Cluster, KubeError, Result};
 
@@ -150,15 +150,17 @@ async fn apply_one(
         result: None,
         note: None,
     };
-    let (resource, namespaced) = match cluster.discover(&applied.api_version, &applied.kind).await {
-        Ok(found) => found,
-        Err(_) if options.dry_run && bundled_kinds.iter().any(|(g, k)| *g == group && *k == applied.kind) => {
-            applied.note =
-                Some("not checked by the server: its CustomResourceDefinition comes with this bundle".into());
-            return Ok(applied);
-        }
-        Err(e) => return Err(api_error(e)),
-    };
+    let bundled = bundled_kinds.iter().any(|(g, k)| *g == group && *k == applied.kind);
+    let (resource, namespaced) =
+        match discover(cluster, &applied.api_version, &applied.kind, bundled && !options.dry_run).await {
+            Ok(found) => found,
+            Err(_) if options.dry_run && bundled => {
+                applied.note =
+                    Some("not checked by the server: its CustomResourceDefinition comes with this bundle".into());
+                return Ok(applied);
+            }
+            Err(e) => return Err(api_error(e)),
+        };
     applied.namespace = namespaced.then(|| object["metadata"]["namespace"].as_str().unwrap_or("default").to_owned());
     let api = cluster.dynamic_api(&resource, applied.namespace.as_deref());
     let before = api.get_opt(&name).await.map_err(api_error)?;
@@ -200,6 +202,26 @@ fn same_content(before: &DynamicObject, after: &DynamicObject) -> bool {
         v
     };
     strip(before) == strip(after)
+}
+
+/// Discovers a kind; one whose CustomResourceDefinition this bundle just applied is asked
+/// again for a while: an API server may mark a definition Established a moment before its
+/// discovery document lists the kind (not in a dry run: nothing was applied then).
+async fn discover(
+    cluster: &Cluster,
+    api_version: &str,
+    kind: &str,
+    bundled: bool,
+) -> kube::Result<(ApiResource, bool)> {
+    let start = tokio::time::Instant::now();
+    loop {
+        match cluster.discover(api_version, kind).await {
+            Err(_) if bundled && start.elapsed() < ESTABLISHED_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            found => return found,
+        }
+    }
 }
 
 async fn wait_established(cluster: &Cluster, name: &str) -> Result<()> {

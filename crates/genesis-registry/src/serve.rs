@@ -2469,6 +2469,7 @@ mod tests {
             name: "t".into(),
             version: "1".into(),
             created: rfc3339(0),
+            expires: None,
             files: vec![FileEntry {
                 path: path.clone(),
                 size: bytes.len() as u64,

@@ -16,6 +16,14 @@ pub const LABELS: [&str; 2] = ["ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSI
 /// scrypt cost cosign uses today (log2 N = 16); 2^15 is what older cosign wrote.
 const LOG_N: u8 = 16;
 
+/// The scrypt parameter sets (N, r, p) cosign reads: exactly those go-securesystemslib's
+/// `encrypted.Decrypt` accepts (its `CheckParams`; cosign reaches it through sigstore's
+/// `cryptoutils`): `Legacy` 2^15 (older cosign), `Standard` 2^16 (cosign's default) and
+/// `OWASP` 2^17 (what `EncryptWithCustomKDFParameters` writes for the OWASP strength).
+/// Anything else is refused before deriving: the file chooses N, and scrypt needs 128·N·r
+/// bytes, so an open set would let a hostile key exhaust memory.
+const SCRYPT_PARAMETERS: [(u64, u32, u32); 3] = [(1 << 15, 8, 1), (1 << 16, 8, 1), (1 << 17, 8, 1)];
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Envelope {
     kdf: Kdf,
@@ -63,9 +71,9 @@ pub fn decrypt(pem: &str, password: &[u8]) -> Result<Vec<u8>, String> {
     }
     let KdfParams { N, r, p } = env.kdf.params;
     // cosign accepts exactly these; anything else is a malformed or hostile file.
-    if !(N == 1 << 15 || N == 1 << 16) || r != 8 || p != 1 {
+    if !SCRYPT_PARAMETERS.contains(&(N, r, p)) {
         return Err(format!(
-            "unsupported scrypt parameters N={N}, r={r}, p={p} (cosign uses N=32768 or 65536, r=8, p=1)"
+            "unsupported scrypt parameters N={N}, r={r}, p={p} (cosign uses N=32768, 65536 or 131072, r=8, p=1)"
         ));
     }
     let salt = STANDARD.decode(&env.kdf.salt).map_err(|e| format!("salt is not base64 ({e})"))?;
@@ -74,15 +82,15 @@ pub fn decrypt(pem: &str, password: &[u8]) -> Result<Vec<u8>, String> {
     if nonce.len() != 24 {
         return Err("the secretbox nonce is not 24 bytes".into());
     }
-    let key = derive(password, &salt, N.trailing_zeros() as u8)?;
+    let key = derive(password, &salt, N.trailing_zeros() as u8, r, p)?;
     let cipher = XSalsa20Poly1305::new(&key.into());
     cipher
         .decrypt(Nonce::from_slice(&nonce), ciphertext.as_slice())
         .map_err(|_| "wrong password (the key did not decrypt); set GENESIS_KEY_PASSWORD or type it again".into())
 }
 
-fn derive(password: &[u8], salt: &[u8], log_n: u8) -> Result<[u8; 32], String> {
-    let params = scrypt::Params::new(log_n, 8, 1, 32).map_err(|e| format!("scrypt parameters: {e}"))?;
+fn derive(password: &[u8], salt: &[u8], log_n: u8, r: u32, p: u32) -> Result<[u8; 32], String> {
+    let params = scrypt::Params::new(log_n, r, p, 32).map_err(|e| format!("scrypt parameters: {e}"))?;
     let mut key = [0u8; 32];
     scrypt::scrypt(password, salt, &params, &mut key).map_err(|e| format!("scrypt: {e}"))?;
     Ok(key)
@@ -94,7 +102,7 @@ pub fn encrypt(pkcs8_der: &[u8], password: &[u8]) -> String {
     let mut nonce = [0u8; 24];
     rand_core::OsRng.fill_bytes(&mut salt);
     rand_core::OsRng.fill_bytes(&mut nonce);
-    let key = derive(password, &salt, LOG_N).expect("fixed scrypt parameters are valid");
+    let key = derive(password, &salt, LOG_N, 8, 1).expect("fixed scrypt parameters are valid");
     let ciphertext = XSalsa20Poly1305::new(&key.into())
         .encrypt(Nonce::from_slice(&nonce), pkcs8_der)
         .expect("secretbox encryption does not fail");

@@ -30,6 +30,12 @@ pub enum TrustError {
     /// A trust policy was built without any trusted key.
     #[error("no trusted key (there is no default trust)")]
     NoTrustedKey,
+    /// No trust was named, and no policy is installed where one is looked for, nor embedded.
+    #[error("no trust policy given and none found (looked at {}); there is no default trust", looked.join(", "))]
+    NoPolicy {
+        /// Each place looked at, in order, with what was found there.
+        looked: Vec<String>,
+    },
 
     // ---- signatures
     /// The signature bytes are not a base64 DER ECDSA signature.
@@ -47,6 +53,36 @@ pub enum TrustError {
     BomSignatureInvalid {
         /// Fingerprints of the keys tried.
         tried: String,
+    },
+    /// The trusted key that verifies a signature is outside the validity window its trust
+    /// policy gives it (`notBefore`, `notAfter`): there it verifies nothing.
+    #[error(
+        "key {key} ({}) verifies nothing now: its {bound} in the trust policy is {date} and it is now {now}; \
+         have the bundle re-signed with a key valid now, or correct the key's window in the policy",
+        file.display()
+    )]
+    KeyOutsideValidity {
+        /// The key's fingerprint.
+        key: crate::KeyFingerprint,
+        /// Its file, as the policy names it.
+        file: PathBuf,
+        /// The bound it is outside of: `notBefore` or `notAfter`.
+        bound: &'static str,
+        /// That bound, RFC 3339.
+        date: String,
+        /// The time of the verification, RFC 3339.
+        now: String,
+    },
+    /// The BOM's signed `expires` has passed.
+    #[error(
+        "the bundle expired at {expires} (its signed BOM says so) and it is now {now}; an expired bundle is \
+         never given a pass: ask its vendor for one re-signed or rebuilt with a later expiry"
+    )]
+    BundleExpired {
+        /// The BOM's `expires`, RFC 3339.
+        expires: String,
+        /// The time of the verification, RFC 3339.
+        now: String,
     },
     /// The bundle is signed by a trusted key but the policy refuses it.
     #[error("policy refuses the bundle ({rule}): {detail}")]
@@ -137,6 +173,62 @@ pub enum TrustError {
         reason: String,
     },
 
+    // ---- extracted trees (`verify --dir`)
+    /// A tree lacks the head `extract` writes beside the payload.
+    #[error(
+        "{} not found: the folder holds no signed head, so it is not a tree `extract` wrote (or one written before \
+         extract kept the head); extract the bundle again",
+        path.display()
+    )]
+    TreeNotExtracted {
+        /// The head file looked for.
+        path: PathBuf,
+    },
+    /// A tree holds a file or folder that neither its BOM nor its head has.
+    #[error("{}: not in the BOM; it was added to the tree after extraction", path.display())]
+    TreeFileAdded {
+        /// The file or folder.
+        path: PathBuf,
+    },
+    /// A file the BOM lists is not in the tree.
+    #[error("{}: listed in the BOM but missing from the tree", path.display())]
+    TreeFileMissing {
+        /// Where it belongs.
+        path: PathBuf,
+    },
+    /// A file of the tree has another size than the BOM says.
+    #[error("{}: size {actual} does not match the BOM ({expected}); the file was changed after extraction", path.display())]
+    TreeSizeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The size the BOM lists.
+        expected: u64,
+        /// The file's size.
+        actual: u64,
+    },
+    /// A file of the tree has other bytes than the BOM says.
+    #[error(
+        "{}: content digest {actual} does not match the BOM ({expected}); the file was changed after extraction",
+        path.display()
+    )]
+    TreeDigestMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The SHA-256 the BOM lists.
+        expected: Digest,
+        /// The file's.
+        actual: Digest,
+    },
+    /// An entry of a tree that is not a regular file or a folder (a symbolic link, a FIFO, a
+    /// socket, a device), or one replaced while it was checked.
+    #[error("{}: {reason}", path.display())]
+    TreeEntryRefused {
+        /// The entry.
+        path: PathBuf,
+        /// What it is.
+        reason: String,
+    },
+
     // ---- bundle
     /// The bundle itself was refused.
     #[error(transparent)]
@@ -157,9 +249,11 @@ impl Classify for TrustError {
     fn class(&self) -> ErrorClass {
         match self {
             TrustError::KeyIo { source, .. } => source.class(),
-            TrustError::KeyFormat { .. } | TrustError::NoTrustedKey => ErrorClass::Input,
+            TrustError::KeyFormat { .. } | TrustError::NoTrustedKey | TrustError::NoPolicy { .. } => ErrorClass::Input,
             TrustError::SignatureFormat { .. }
             | TrustError::BomSignatureInvalid { .. }
+            | TrustError::KeyOutsideValidity { .. }
+            | TrustError::BundleExpired { .. }
             | TrustError::PolicyViolation { .. }
             | TrustError::BundleRefused { .. }
             | TrustError::BundleNeeds(_)
@@ -169,7 +263,13 @@ impl Classify for TrustError {
             | TrustError::ListedFileMissing { .. }
             | TrustError::ListedFileMismatch { .. }
             | TrustError::SbomIncomplete { .. }
-            | TrustError::ProvenanceRefused { .. } => ErrorClass::Verdict,
+            | TrustError::ProvenanceRefused { .. }
+            | TrustError::TreeNotExtracted { .. }
+            | TrustError::TreeFileAdded { .. }
+            | TrustError::TreeFileMissing { .. }
+            | TrustError::TreeSizeMismatch { .. }
+            | TrustError::TreeDigestMismatch { .. }
+            | TrustError::TreeEntryRefused { .. } => ErrorClass::Verdict,
             TrustError::Bundle(b) => b.class(),
         }
     }
@@ -192,6 +292,7 @@ mod tests {
             (TrustError::Bundle(tampered), ErrorClass::Verdict),
             (TrustError::Bundle(BundleError::OutputExists { path: "out".into() }), ErrorClass::Input),
             (TrustError::NoTrustedKey, ErrorClass::Input),
+            (TrustError::NoPolicy { looked: vec!["/etc/genesis/trust.yaml".into()] }, ErrorClass::Input),
             (TrustError::KeyFormat { path: "k.pub".into(), reason: "not PEM".into() }, ErrorClass::Input),
             (missing_key, ErrorClass::NotFound),
         ] {

@@ -122,6 +122,13 @@ impl fmt::Debug for PublicKey {
 #[serde(transparent)]
 pub struct KeyFingerprint(String);
 
+impl KeyFingerprint {
+    /// The fingerprint as text, `SHA256:` and the base64.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for KeyFingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -6,7 +6,8 @@
 //!
 //! A third party can depend on this crate alone to verify a bundle: it pulls in no async
 //! runtime and no network code. `examples/verify.rs` is the whole path: open, verify with a
-//! policy, check or extract.
+//! policy, check or extract. A tree `extract` wrote holds the bundle's head beside the payload
+//! and is verified again, on its own, with [`verify_tree`].
 //!
 //! ```
 //! use genesis_trust::{PrivateKey, TrustPolicy};
@@ -29,6 +30,7 @@ pub mod provenance;
 pub mod requirement;
 mod sbom;
 pub mod sigstore;
+mod tree;
 mod verify;
 
 pub use blob::{BlobEvidence, BlobPolicy, BlobVerification, verify_blob};
@@ -40,7 +42,8 @@ pub use genesis_bundle::{ArchiveIndex, ArchiveRange, ExportedImage, RuntimeForma
 /// embedder depends on this crate alone.
 pub use genesis_bundle::{BundleError, Limits};
 pub use keys::{KeyFingerprint, PrivateKey, PublicKey, decode_signature, encode_signature, key_pair_paths};
-pub use policy::TrustPolicy;
+pub use policy::{KeyValidity, TrustPolicy};
+pub use tree::{TreeReport, UnverifiedTree, VerifiedTree, verify_tree};
 pub use verify::{
     AttestationReport, AttestedBundle, CheckedBundle, ListedFile, Sidecar, SignedBom, UnverifiedBundle, VerifiedBundle,
     VerifyReport, cosign_bundle_path, listed_files, sidecar_paths,

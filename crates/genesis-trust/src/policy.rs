@@ -1,23 +1,83 @@
 //! The trust policy: what a verifier accepts. There is no `Default`: a policy exists only
 //! once the operator has named at least one key.
+//!
+//! Time enters in two places, both judged against the clock at verification (seed 002:
+//! "expiry per the key's notAfter"), never against the BOM's `created`, which the signer
+//! writes: a key outside the validity window its policy gives it verifies nothing, and a
+//! bundle past its signed `expires` is refused. A stockpiled bundle is re-signed before
+//! delivery, not given a pass.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use genesis_bundle::{Bom, BundleError, rfc3339};
 
 use crate::keys::{KeyFingerprint, PublicKey};
 use crate::{Result, TrustError};
 
-/// The keys a bundle's BOM may be signed by. Any one of them suffices.
+/// The keys a bundle's BOM may be signed by. Any one of them suffices, inside its validity
+/// window when it has one.
 #[derive(Debug, Clone)]
 pub struct TrustPolicy {
     keys: Vec<PublicKey>,
+    /// The validity window of each key, in the order of `keys`; `None` for a key without one.
+    validity: Vec<Option<KeyValidity>>,
     constraints: crate::policy_file::Constraints,
 }
 
+/// When a trusted key verifies: from `not_before` to `not_after`, both included, in seconds
+/// since the Unix epoch (a policy file's `notBefore` and `notAfter`). Outside, it verifies
+/// nothing, and the error names the key, its file and the date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValidity {
+    /// The key's file, as the policy names it, for errors.
+    pub file: PathBuf,
+    /// The first second at which the key verifies.
+    pub not_before: Option<u64>,
+    /// The last second at which the key verifies.
+    pub not_after: Option<u64>,
+}
+
+impl KeyValidity {
+    /// `Ok` when `key` (whose window this is) verifies at `now`; otherwise the error naming
+    /// it, its file, the bound it is outside of and that bound's date.
+    pub fn check(&self, key: &PublicKey, now: u64) -> Result<()> {
+        let outside = |bound: &'static str, date: u64| -> Result<()> {
+            Err(TrustError::KeyOutsideValidity {
+                key: key.fingerprint(),
+                file: self.file.clone(),
+                bound,
+                date: rfc3339(date),
+                now: rfc3339(now),
+            })
+        };
+        match (self.not_before, self.not_after) {
+            (Some(not_before), _) if now < not_before => outside("notBefore", not_before),
+            (_, Some(not_after)) if now > not_after => outside("notAfter", not_after),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch by the system clock: the time keys and expiries are judged at.
+pub(crate) fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 impl TrustPolicy {
-    /// A policy trusting each of `keys`. Refuses an empty list: no key, no trust.
+    /// A policy trusting each of `keys`, at any time. Refuses an empty list: no key, no trust.
     pub fn from_keys(keys: Vec<PublicKey>) -> Result<TrustPolicy> {
+        TrustPolicy::from_keys_with_validity(keys.into_iter().map(|key| (key, None)).collect())
+    }
+
+    /// A policy trusting each of `keys`, each inside its validity window when it has one.
+    /// Refuses an empty list.
+    pub fn from_keys_with_validity(keys: Vec<(PublicKey, Option<KeyValidity>)>) -> Result<TrustPolicy> {
         if keys.is_empty() {
             return Err(TrustError::NoTrustedKey);
         }
-        Ok(TrustPolicy { keys, constraints: Default::default() })
+        let (keys, validity) = keys.into_iter().unzip();
+        Ok(TrustPolicy { keys, validity, constraints: Default::default() })
     }
 
     /// The same keys, with the name, version and anti-rollback constraints of a policy file.
@@ -31,25 +91,64 @@ impl TrustPolicy {
         &self.constraints
     }
 
-    /// The trusted keys.
+    /// The trusted keys, whatever their validity windows: to judge a signature, use
+    /// [`TrustPolicy::signer`], which applies them.
     pub fn keys(&self) -> &[PublicKey] {
         &self.keys
     }
 
-    /// The first trusted key that verifies `der` over `message`.
+    /// The first trusted key that verifies `der` over `message` now. A key outside its
+    /// validity window verifies nothing; [`TrustPolicy::signer`] says which one was.
     pub fn key_for(&self, message: &[u8], der: &[u8]) -> Option<&PublicKey> {
-        self.keys.iter().find(|k| k.verifies(message, der))
+        self.signer(|k| k.verifies(message, der)).ok().flatten()
     }
 
-    /// The first trusted key that verifies `der` over a message with SHA-256 `digest`.
+    /// The first trusted key that verifies `der` over a message with SHA-256 `digest` now.
     pub fn key_for_digest(&self, digest: &[u8; 32], der: &[u8]) -> Option<KeyFingerprint> {
-        self.keys.iter().find(|k| k.verifies_sha256_digest(digest, der)).map(PublicKey::fingerprint)
+        self.signer(|k| k.verifies_sha256_digest(digest, der)).ok().flatten().map(PublicKey::fingerprint)
+    }
+
+    /// The first trusted key for which `verifies` holds and which is inside its validity
+    /// window now. `Ok(None)` when no trusted key verifies; when only keys outside their
+    /// window do, the error naming the first of them, its file and the date.
+    pub fn signer(&self, verifies: impl FnMut(&PublicKey) -> bool) -> Result<Option<&PublicKey>> {
+        self.signer_at(now(), verifies)
+    }
+
+    /// [`TrustPolicy::signer`] at `now`, in seconds since the Unix epoch.
+    fn signer_at(&self, now: u64, mut verifies: impl FnMut(&PublicKey) -> bool) -> Result<Option<&PublicKey>> {
+        let mut outside = None;
+        for (key, validity) in self.keys.iter().zip(&self.validity) {
+            if !verifies(key) {
+                continue;
+            }
+            match validity.as_ref().map_or(Ok(()), |v| v.check(key, now)) {
+                Ok(()) => return Ok(Some(key)),
+                Err(e) => {
+                    outside.get_or_insert(e);
+                }
+            }
+        }
+        outside.map_or(Ok(None), Err)
     }
 
     /// Fingerprints of every trusted key, for error messages.
     pub fn describe(&self) -> String {
         self.keys.iter().map(|k| k.fingerprint().to_string()).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// Refuses a BOM whose signed `expires` is `now` or earlier, naming the date; returns that
+/// date when it has one. Call only on a BOM whose signature verified: the date is signed.
+pub(crate) fn check_expiry(bom: &Bom, now: u64) -> Result<Option<&str>> {
+    let Some(expires) = bom.expires.as_deref() else { return Ok(None) };
+    // `Bom::parse` refused a date it cannot read; a BOM built in memory may still hold one.
+    let at = genesis_bundle::parse_rfc3339(expires)
+        .ok_or_else(|| BundleError::BomInvalid(format!("expires {expires:?} is not an RFC 3339 date")))?;
+    if now >= at {
+        return Err(TrustError::BundleExpired { expires: expires.to_owned(), now: rfc3339(now) });
+    }
+    Ok(Some(expires))
 }
 
 #[cfg(test)]
@@ -72,5 +171,110 @@ mod tests {
             let p = TrustPolicy::from_keys(keys).unwrap();
             assert_eq!(p.key_for(b"m", &sig).is_some(), ok);
         }
+    }
+
+    fn window(not_before: Option<u64>, not_after: Option<u64>) -> Option<KeyValidity> {
+        Some(KeyValidity { file: PathBuf::from("keys/vendor.pub"), not_before, not_after })
+    }
+
+    /// A key verifies inside its window, both ends included, and nowhere else: before it the
+    /// error names `notBefore`, after it `notAfter`, each with the key, its file and the date.
+    #[test]
+    fn a_key_verifies_inside_its_window_only_naming_the_bound_outside() {
+        let key = PrivateKey::generate();
+        let sig = key.sign(b"bom");
+        let fingerprint = key.public_key().fingerprint();
+        let (from, until) = (1_000_000, 2_000_000);
+        let policy =
+            TrustPolicy::from_keys_with_validity(vec![(key.public_key(), window(Some(from), Some(until)))]).unwrap();
+        let judge = |now| policy.signer_at(now, |k| k.verifies(b"bom", &sig)).map(|k| k.map(PublicKey::fingerprint));
+        for inside in [from, from + 1, until - 1, until] {
+            assert_eq!(judge(inside).unwrap(), Some(fingerprint.clone()), "{inside}");
+        }
+        for (now, bound, date) in [(from - 1, "notBefore", from), (until + 1, "notAfter", until)] {
+            let e = judge(now).unwrap_err();
+            assert!(
+                matches!(&e, TrustError::KeyOutsideValidity { key, file, bound: b, date: d, .. }
+                    if *key == fingerprint && file == &PathBuf::from("keys/vendor.pub") && *b == bound && *d == rfc3339(date)),
+                "{e:?}"
+            );
+            let message = e.to_string();
+            for named in [fingerprint.to_string(), "keys/vendor.pub".into(), bound.into(), rfc3339(date), rfc3339(now)]
+            {
+                assert!(message.contains(&named), "{named} not in {message}");
+            }
+            assert!(e.is_verification_failure(), "{e}");
+        }
+        // Open on either side: only the bound given applies.
+        let after_only =
+            TrustPolicy::from_keys_with_validity(vec![(key.public_key(), window(None, Some(until)))]).unwrap();
+        assert!(after_only.signer_at(0, |k| k.verifies(b"bom", &sig)).unwrap().is_some());
+        let before_only =
+            TrustPolicy::from_keys_with_validity(vec![(key.public_key(), window(Some(from), None))]).unwrap();
+        assert!(before_only.signer_at(u64::MAX, |k| k.verifies(b"bom", &sig)).unwrap().is_some());
+    }
+
+    /// The window judges only the key that verifies: another key's expiry refuses nothing, a
+    /// valid key listed after an expired one that verifies too (a renewed window) is taken,
+    /// and a signature no key verifies is `None`, never an expiry error.
+    #[test]
+    fn only_the_verifying_keys_windows_count() {
+        let (vendor, other) = (PrivateKey::generate(), PrivateKey::generate());
+        let sig = vendor.sign(b"bom");
+        let verifies = |k: &PublicKey| k.verifies(b"bom", &sig);
+        let now = 5_000;
+        let expired = window(None, Some(now - 1));
+        let policy = TrustPolicy::from_keys_with_validity(vec![
+            (other.public_key(), expired.clone()),
+            (vendor.public_key(), window(None, Some(now))),
+        ])
+        .unwrap();
+        assert_eq!(policy.signer_at(now, verifies).unwrap(), Some(&vendor.public_key()));
+        let renewed = TrustPolicy::from_keys_with_validity(vec![
+            (vendor.public_key(), expired.clone()),
+            (vendor.public_key(), window(Some(now), None)),
+        ])
+        .unwrap();
+        assert_eq!(renewed.signer_at(now, verifies).unwrap(), Some(&vendor.public_key()));
+        let unsigned = TrustPolicy::from_keys_with_validity(vec![(other.public_key(), expired)]).unwrap();
+        assert_eq!(unsigned.signer_at(now, verifies).unwrap(), None);
+        // `key_for` and `key_for_digest` read the clock: a key whose window closed in 1970
+        // verifies nothing through them either.
+        let closed = TrustPolicy::from_keys_with_validity(vec![(vendor.public_key(), window(None, Some(0)))]).unwrap();
+        assert!(closed.key_for(b"bom", &sig).is_none());
+        let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(b"bom").into();
+        assert!(closed.key_for_digest(&digest, &sig).is_none());
+        assert!(TrustPolicy::from_keys(vec![vendor.public_key()]).unwrap().key_for_digest(&digest, &sig).is_some());
+    }
+
+    fn bom(expires: Option<&str>) -> Bom {
+        Bom {
+            schema: genesis_bundle::BOM_SCHEMA.into(),
+            name: "demo".into(),
+            version: "0.1.0".into(),
+            created: rfc3339(0),
+            expires: expires.map(str::to_owned),
+            files: vec![],
+            images: vec![],
+            charts: vec![],
+            manifests: vec![],
+            sboms: vec![],
+        }
+    }
+
+    /// A bundle verifies until its `expires` and is refused from that second on, naming the
+    /// date; one without `expires` never expires.
+    #[test]
+    fn a_bundle_is_refused_from_its_expiry_on_naming_the_date() {
+        let expires = "1970-01-02T00:00:00Z";
+        assert_eq!(check_expiry(&bom(Some(expires)), 86_399).unwrap(), Some(expires));
+        for now in [86_400, 86_401, u64::MAX / 2] {
+            let e = check_expiry(&bom(Some(expires)), now).unwrap_err();
+            assert!(matches!(&e, TrustError::BundleExpired { expires: at, .. } if at == expires), "{e:?}");
+            assert!(e.to_string().contains(&format!("expired at {expires}")), "{e}");
+            assert!(e.is_verification_failure(), "{e}");
+        }
+        assert_eq!(check_expiry(&bom(None), u64::MAX / 2).unwrap(), None);
+        assert!(matches!(check_expiry(&bom(Some("tomorrow")), 0), Err(TrustError::Bundle(BundleError::BomInvalid(_)))));
     }
 }

@@ -9,6 +9,8 @@
 //!
 //! ```yaml
 //! keys: [vendor.pub]                 # bundle BOMs (seeded images) must be signed by one; relative to this file
+//!   # or with a validity window (RFC 3339, both optional and included; judged by the clock):
+//!   # - { path: vendor-2026.pub, notBefore: "2026-01-01T00:00:00Z", notAfter: "2027-01-01T00:00:00Z" }
 //! identities:                        # keyless signers (source images at build time, seeded images)
 //!   - { issuer: "https://token.actions.githubusercontent.com",
 //!       subjectRegExp: "https://github.com/acme/.*" }   # or subject: exact SAN
@@ -23,20 +25,22 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use genesis_bundle::{Bom, BundleError};
+use genesis_types::Digest;
 
 use crate::cosign_image::Signers;
 use crate::requirement::{Evidence, Requirement};
 use crate::sigstore::{CertificateIdentity, SubjectMatcher, TrustedRoot};
-use crate::{PublicKey, Result, TrustError, TrustPolicy};
+use crate::{KeyValidity, PublicKey, Result, TrustError, TrustPolicy};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawPolicy {
     #[serde(default)]
-    keys: Vec<PathBuf>,
+    keys: Vec<KeyEntry>,
     #[serde(default)]
     identities: Vec<RawIdentity>,
     #[serde(default)]
@@ -59,6 +63,91 @@ struct RawIdentity {
     subject: Option<String>,
     #[serde(default)]
     subject_reg_exp: Option<String>,
+}
+
+/// One of `keys`: a key file, or a mapping with its file and its validity window. Read by
+/// hand rather than as an untagged enum, so that a typo in the mapping (`notafter`) is named
+/// with the fields expected, not as "data did not match any variant".
+#[derive(Debug)]
+enum KeyEntry {
+    Path(PathBuf),
+    Windowed(WindowedKey),
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WindowedKey {
+    path: PathBuf,
+    #[serde(default)]
+    not_before: Option<String>,
+    #[serde(default)]
+    not_after: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for KeyEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<KeyEntry, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = KeyEntry;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key file, or { path: FILE, notBefore: DATE, notAfter: DATE }")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, path: &str) -> std::result::Result<KeyEntry, E> {
+                Ok(KeyEntry::Path(PathBuf::from(path)))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<KeyEntry, A::Error> {
+                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(KeyEntry::Windowed)
+            }
+        }
+        deserializer.deserialize_any(Entry)
+    }
+}
+
+impl KeyEntry {
+    /// The key file, as the policy writes it.
+    fn path(&self) -> &Path {
+        match self {
+            KeyEntry::Path(path) | KeyEntry::Windowed(WindowedKey { path, .. }) => path,
+        }
+    }
+
+    /// The key's validity window, `None` when it has none; `policy` names the policy file in
+    /// errors, and the file in the window is named relative to it.
+    fn validity(&self, policy: &Path) -> Result<Option<KeyValidity>> {
+        let KeyEntry::Windowed(window) = self else { return Ok(None) };
+        let date = |field: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|text| {
+                    genesis_bundle::parse_rfc3339(text).ok_or_else(|| {
+                        policy_error(
+                            policy,
+                            format!(
+                                "keys: {field} {text:?} of {} is not an RFC 3339 date such as 2027-01-01T00:00:00Z",
+                                window.path.display()
+                            ),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let (not_before, not_after) = (date("notBefore", &window.not_before)?, date("notAfter", &window.not_after)?);
+        if let (Some(from), Some(until)) = (not_before, not_after)
+            && from > until
+        {
+            return Err(policy_error(
+                policy,
+                format!(
+                    "keys: the window of {} ends before it begins (notAfter is before notBefore)",
+                    window.path.display()
+                ),
+            ));
+        }
+        Ok(Some(KeyValidity { file: resolve(policy, &window.path), not_before, not_after }))
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -91,6 +180,16 @@ pub struct Release<'a> {
     /// BLAKE3 hex of what was signed: the same version with another fingerprint is another
     /// release under an old number.
     pub fingerprint: &'a str,
+}
+
+/// What an anti-rollback record keeps of a bundle's verification beyond its version and
+/// BLAKE3: who signed it and its SHA-256, for an audit after the fact.
+#[derive(Debug, Clone, Copy)]
+pub struct InstallAudit<'a> {
+    /// Who signed the BOM: the fingerprint of the key whose signature was accepted.
+    pub signer: &'a str,
+    /// The SHA-256 of the BOM.
+    pub bom_sha256: &'a Digest,
 }
 
 /// Which kind of release a [`Release`] is. Anti-rollback keeps their records apart: an image
@@ -131,6 +230,13 @@ enum InstalledBundle {
         version: String,
         #[serde(rename = "bomBlake3")]
         bom_blake3: String,
+        /// Who signed the installed bundle's BOM (a key fingerprint), for an audit after the
+        /// fact (seed 002); absent from records of images and of earlier versions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signer: Option<String>,
+        /// The SHA-256 of the installed bundle's BOM, beside its BLAKE3; absent likewise.
+        #[serde(default, rename = "bomSha256", skip_serializing_if = "Option::is_none")]
+        bom_sha256: Option<String>,
     },
     /// The first state format: the version alone.
     VersionOnly(String),
@@ -148,10 +254,89 @@ fn policy_error(path: &Path, reason: String) -> TrustError {
     TrustError::KeyFormat { path: path.to_owned(), reason }
 }
 
-/// Reads a policy file for bundle verification: it must trust at least one key.
+/// Reads a policy file for bundle verification: it must trust at least one key. A key with
+/// a validity window verifies only inside it, judged when a signature is.
 pub fn load(path: &Path) -> Result<TrustPolicy> {
-    let (signers, constraints) = read(path)?;
-    Ok(TrustPolicy::from_keys(signers.keys)?.with_constraints(constraints))
+    let (signers, validity, constraints) = read(path)?;
+    bundle_policy(signers, validity, constraints)
+}
+
+/// The policy for bundle verification of what a policy file says.
+fn bundle_policy(
+    signers: Signers,
+    validity: Vec<Option<KeyValidity>>,
+    constraints: Constraints,
+) -> Result<TrustPolicy> {
+    let keys = signers.keys.into_iter().zip(validity).collect();
+    Ok(TrustPolicy::from_keys_with_validity(keys)?.with_constraints(constraints))
+}
+
+/// Reads a policy for bundle verification, as [`load`] does, from its text and the files it
+/// names held in memory: a policy a vendor embedded in a binary at build time. `origin` (a
+/// made-up path such as `<embedded>/trust.yaml`) names it, and the files beside it, in
+/// errors; `file` gives the bytes of each file the policy names (its keys, its trustedRoot)
+/// by the path as the policy writes it. Nothing is read from disk, so a relative
+/// `antiRollback.state`, relative to no directory, is refused: an embedded policy names its
+/// state by an absolute path.
+pub fn load_from_str(text: &str, origin: &Path, file: &dyn Fn(&Path) -> Option<Vec<u8>>) -> Result<TrustPolicy> {
+    let (signers, validity, constraints) = parse(text, origin, &Files::Memory(file))?;
+    bundle_policy(signers, validity, constraints)
+}
+
+/// Where the files a policy names are read from.
+enum Files<'a> {
+    /// Beside the policy file, on disk: a relative path is relative to its directory.
+    Disk,
+    /// In memory with the policy text ([`load_from_str`]), by the path the policy writes.
+    Memory(&'a dyn Fn(&Path) -> Option<Vec<u8>>),
+}
+
+impl Files<'_> {
+    /// The text of the file the policy at `origin` names `name`, and the path that names it
+    /// in errors.
+    fn read(&self, origin: &Path, name: &Path) -> Result<(String, PathBuf)> {
+        let path = resolve(origin, name);
+        let text = match self {
+            Files::Disk => {
+                std::fs::read_to_string(&path).map_err(|source| TrustError::KeyIo { path: path.clone(), source })
+            }
+            Files::Memory(file) => {
+                let bytes = file(name)
+                    .ok_or_else(|| policy_error(&path, "is named by the policy but was not embedded with it".into()))?;
+                String::from_utf8(bytes).map_err(|_| policy_error(&path, "is not UTF-8 text".into()))
+            }
+        }?;
+        Ok((text, path))
+    }
+
+    fn key(&self, origin: &Path, name: &Path) -> Result<PublicKey> {
+        let (pem, path) = self.read(origin, name)?;
+        PublicKey::from_pem(&pem, &path)
+    }
+
+    fn trusted_root(&self, origin: &Path, name: &Path) -> Result<TrustedRoot> {
+        let (json, path) = self.read(origin, name)?;
+        TrustedRoot::from_json(&json, &path)
+    }
+
+    /// The anti-rollback state, a file the verifier reads and writes at run time.
+    fn state(&self, origin: &Path, name: &Path) -> Result<PathBuf> {
+        match self {
+            Files::Memory(_) if name.is_relative() => Err(policy_error(
+                origin,
+                format!(
+                    "antiRollback.state {}: an embedded policy names its state by an absolute path",
+                    name.display()
+                ),
+            )),
+            _ => Ok(resolve(origin, name)),
+        }
+    }
+}
+
+/// A path a policy file names, relative to the policy's directory.
+fn resolve(origin: &Path, name: &Path) -> PathBuf {
+    if name.is_absolute() { name.to_owned() } else { origin.parent().unwrap_or(Path::new(".")).join(name) }
 }
 
 /// Reads the signers a policy file trusts (keys and keyless identities), for checking source
@@ -178,11 +363,29 @@ pub fn load_image_policy(path: &Path) -> Result<(Signers, Constraints)> {
     Ok((signers, constraints))
 }
 
-/// Reads a policy file that must trust someone, key or keyless identity.
+/// Reads a policy file that must trust someone, key or keyless identity. Keys outside their
+/// validity window now are left out, each with a warning, so that they verify nothing; when
+/// that leaves no one to trust, the first of them is the error.
 fn read_with_signers(path: &Path) -> Result<(Signers, Constraints)> {
-    let (signers, constraints) = read(path)?;
+    let (mut signers, validity, constraints) = read(path)?;
+    let now = crate::policy::now();
+    let mut outside = Vec::new();
+    signers.keys = std::mem::take(&mut signers.keys)
+        .into_iter()
+        .zip(validity)
+        .filter(|(key, validity)| match validity.as_ref().map_or(Ok(()), |v| v.check(key, now)) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(policy = %path.display(), "{e}");
+                outside.push(e);
+                false
+            }
+        })
+        .map(|(key, _)| key)
+        .collect();
     if signers.is_empty() {
-        return Err(policy_error(path, "trusts no key and no identity".into()));
+        let nobody = || policy_error(path, "trusts no key and no identity".into());
+        return Err(outside.into_iter().next().unwrap_or_else(nobody));
     }
     Ok((signers, constraints))
 }
@@ -203,16 +406,27 @@ pub fn lenient_version(tag: &str) -> std::result::Result<semver::Version, String
     semver::Version::parse(&format!("{padded}{suffix}")).map_err(|e| refused(e.to_string()))
 }
 
-fn read(path: &Path) -> Result<(Signers, Constraints)> {
+/// Reads a policy file: its signers, the validity window of each of its keys (in the order of
+/// `signers.keys`), and its constraints.
+fn read(path: &Path) -> Result<(Signers, Vec<Option<KeyValidity>>, Constraints)> {
     let text = std::fs::read_to_string(path).map_err(|source| TrustError::KeyIo { path: path.to_owned(), source })?;
+    parse(&text, path, &Files::Disk)
+}
+
+/// Reads the text of the policy at `path`, with the files it names from `files`.
+fn parse(text: &str, path: &Path, files: &Files<'_>) -> Result<(Signers, Vec<Option<KeyValidity>>, Constraints)> {
     let raw: RawPolicy =
-        serde_yaml_ng::from_str(&text).map_err(|e| policy_error(path, format!("not a trust policy: {e}")))?;
+        serde_yaml_ng::from_str(text).map_err(|e| policy_error(path, format!("not a trust policy: {e}")))?;
     if let Some(require) = &raw.require {
         require.validate().map_err(|e| policy_error(path, format!("require: {e}")))?;
     }
-    let base = path.parent().unwrap_or(Path::new("."));
-    let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { base.join(p) };
-    let keys = raw.keys.iter().map(|k| PublicKey::from_pem_file(&resolve(k))).collect::<Result<Vec<_>>>()?;
+    let (keys, validity): (Vec<_>, Vec<_>) = raw
+        .keys
+        .iter()
+        .map(|k| -> Result<_> { Ok((files.key(path, k.path())?, k.validity(path)?)) })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
     let identities = raw
         .identities
         .into_iter()
@@ -230,7 +444,7 @@ fn read(path: &Path) -> Result<(Signers, Constraints)> {
             Ok(CertificateIdentity { subject, issuer: i.issuer })
         })
         .collect::<Result<Vec<_>>>()?;
-    let root = raw.trusted_root.as_deref().map(|r| TrustedRoot::from_file(&resolve(r))).transpose()?;
+    let root = raw.trusted_root.as_deref().map(|r| files.trusted_root(path, r)).transpose()?;
     if !identities.is_empty() && root.is_none() {
         return Err(policy_error(path, "identities need trustedRoot: the pinned sigstore trusted_root.json".into()));
     }
@@ -241,10 +455,10 @@ fn read(path: &Path) -> Result<(Signers, Constraints)> {
     let constraints = Constraints {
         names: raw.names,
         versions,
-        state: raw.anti_rollback.map(|a| resolve(&a.state)),
+        state: raw.anti_rollback.map(|a| files.state(path, &a.state)).transpose()?,
         require: raw.require,
     };
-    Ok((Signers { keys, identities, root }, constraints))
+    Ok((Signers { keys, identities, root }, validity, constraints))
 }
 
 /// `*` matches any run of characters; everything else matches itself.
@@ -295,13 +509,15 @@ impl Constraints {
         Ok(decisions)
     }
 
-    /// Records `bom` as installed in the anti-rollback state, when the policy has one. Call
-    /// after a successful extract or load. See [`Constraints::record_release`].
-    pub fn record_installed(&self, bom: &Bom, bom_blake3: &str) -> Result<()> {
+    /// Records `bom` as installed in the anti-rollback state, when the policy has one, with
+    /// who signed it and its SHA-256 beside its BLAKE3 (`audit`), so that "which key signed
+    /// this bundle" is answered later without verifying it again (seed 002). Call after a
+    /// successful extract or load. See [`Constraints::record_release`].
+    pub fn record_installed(&self, bom: &Bom, bom_blake3: &str, audit: InstallAudit<'_>) -> Result<()> {
         if self.state.is_none() {
             return Ok(());
         }
-        self.record_release(&bundle_release(bom, &bom_version(bom)?, bom_blake3))
+        self.record(&bundle_release(bom, &bom_version(bom)?, bom_blake3), Some(audit))
     }
 
     /// Records `release` in the anti-rollback state, when the policy has one. Call once it is
@@ -311,6 +527,11 @@ impl Constraints {
     /// together each add their record, and a crash leaves the old state or the new, never an
     /// empty one.
     pub fn record_release(&self, release: &Release<'_>) -> Result<()> {
+        self.record(release, None)
+    }
+
+    /// [`Constraints::record_release`], with the audit fields of a bundle when given.
+    fn record(&self, release: &Release<'_>, audit: Option<InstallAudit<'_>>) -> Result<()> {
         let Some(state) = &self.state else { return Ok(()) };
         let _lock = lock_state(state)?;
         let mut installed = read_state(state)?;
@@ -318,6 +539,8 @@ impl Constraints {
         let entry = InstalledBundle::Recorded {
             version: release.version.to_string(),
             bom_blake3: release.fingerprint.to_owned(),
+            signer: audit.map(|a| a.signer.to_owned()),
+            bom_sha256: audit.map(|a| a.bom_sha256.to_string()),
         };
         installed.bundles.insert(release.key(), entry);
         genesis_bundle::scratch::remove_abandoned(state, "partial");
@@ -367,7 +590,7 @@ fn not_a_rollback(installed: &Installed, release: &Release<'_>, state: &Path) ->
         return Ok(format!("no earlier install of {name} recorded"));
     };
     let previous = entry.version();
-    if let InstalledBundle::Recorded { version: recorded_version, bom_blake3: recorded } = entry
+    if let InstalledBundle::Recorded { version: recorded_version, bom_blake3: recorded, .. } = entry
         && *recorded_version == version
         && recorded != fingerprint
     {
@@ -458,6 +681,7 @@ mod tests {
             name: name.into(),
             version: version.into(),
             created: genesis_bundle::rfc3339(0),
+            expires: None,
             files: vec![],
             images: vec![],
             charts: vec![],
@@ -468,6 +692,13 @@ mod tests {
 
     fn with_state(state: &Path) -> Constraints {
         Constraints { state: Some(state.to_owned()), ..Constraints::default() }
+    }
+
+    /// The BOM's SHA-256 and signer the tests record.
+    static BOM_SHA256: std::sync::LazyLock<Digest> = std::sync::LazyLock::new(|| genesis_bundle::sha256(b"bom"));
+
+    fn audit() -> InstallAudit<'static> {
+        InstallAudit { signer: "SHA256:signer", bom_sha256: &BOM_SHA256 }
     }
 
     /// Runs finishing together each add their record: none is lost to another's
@@ -485,7 +716,7 @@ mod tests {
                 s.spawn(move || {
                     start.wait();
                     for i in 0..each {
-                        constraints.record_installed(&bom(&format!("b{t}-{i}"), "1.0.0"), "b3").unwrap();
+                        constraints.record_installed(&bom(&format!("b{t}-{i}"), "1.0.0"), "b3", audit()).unwrap();
                     }
                 });
             }
@@ -502,8 +733,8 @@ mod tests {
         let constraints = with_state(&state);
         let older = bom("demo", "1.0.0");
         constraints.check(&older, "b3-old", &Evidence::default()).unwrap();
-        constraints.record_installed(&bom("demo", "2.0.0"), "b3-new").unwrap();
-        let refused = constraints.record_installed(&older, "b3-old").unwrap_err().to_string();
+        constraints.record_installed(&bom("demo", "2.0.0"), "b3-new", audit()).unwrap();
+        let refused = constraints.record_installed(&older, "b3-old", audit()).unwrap_err().to_string();
         assert!(refused.contains("demo 1.0.0 is older than the installed 2.0.0"), "{refused}");
         assert_eq!(read_state(&state).unwrap().bundles["demo"].version(), "2.0.0");
     }
@@ -527,7 +758,7 @@ mod tests {
             let message = refused.to_string();
             assert!(message.contains(&format!("the state {} is unreadable", state.display())), "{message}");
             assert!(message.contains("restore it from a backup"), "{message}");
-            assert!(constraints.record_installed(&bom("demo", "0.1.0"), "b3").is_err());
+            assert!(constraints.record_installed(&bom("demo", "0.1.0"), "b3", audit()).is_err());
             assert_eq!(std::fs::read(&state).unwrap(), bytes, "the state is left for the operator");
         }
     }
@@ -649,7 +880,7 @@ mod tests {
         refused_by(constraints.record_release(&release("edge/app", &version("1.9.0"), "old")), "antiRollback");
         let recorded = &read_state(&state).unwrap().bundles["image:edge/app"];
         assert!(
-            matches!(recorded, InstalledBundle::Recorded { version, bom_blake3 } if version == "2.0.0" && bom_blake3 == "new"),
+            matches!(recorded, InstalledBundle::Recorded { version, bom_blake3, signer: None, bom_sha256: None } if version == "2.0.0" && bom_blake3 == "new"),
             "{recorded:?}"
         );
     }
@@ -665,7 +896,7 @@ mod tests {
         let bundle = bom("demo", "0.5.0");
         let decisions = constraints.check(&bundle, "bundle-b3", &Evidence::default()).unwrap();
         assert_eq!(decisions, ["no earlier install of demo recorded"]);
-        constraints.record_installed(&bundle, "bundle-b3").unwrap();
+        constraints.record_installed(&bundle, "bundle-b3", audit()).unwrap();
         let older = refused_by(constraints.check_release(&release("demo", &version("0.9.0"), "b3")), "antiRollback");
         assert!(older.starts_with("demo 0.9.0 is older than the installed 1.0.0"), "{older}");
 
@@ -673,7 +904,12 @@ mod tests {
         assert_eq!(
             written,
             serde_json::json!({"bundles": {
-                "demo": {"version": "0.5.0", "bomBlake3": "bundle-b3"},
+                "demo": {
+                    "version": "0.5.0",
+                    "bomBlake3": "bundle-b3",
+                    "signer": "SHA256:signer",
+                    "bomSha256": BOM_SHA256.to_string()
+                },
                 "image:demo": {"version": "1.0.0", "bomBlake3": "image-b3"}
             }})
         );
@@ -694,6 +930,133 @@ mod tests {
         let (signers, constraints) = load_image_policy(&policy).unwrap();
         assert_eq!(signers.keys.len(), 1);
         refused_by(constraints.check_release(&release("edge/app", &version("0.9.0"), "b3")), "versions");
+    }
+
+    /// A folder with the public keys `vendor.pub` and `other.pub`; the private vendor key.
+    fn two_keys() -> (tempfile::TempDir, crate::PrivateKey) {
+        let dir = tempfile::tempdir().unwrap();
+        let vendor = crate::PrivateKey::generate();
+        std::fs::write(dir.path().join("vendor.pub"), vendor.public_key().to_pem()).unwrap();
+        std::fs::write(dir.path().join("other.pub"), crate::PrivateKey::generate().public_key().to_pem()).unwrap();
+        (dir, vendor)
+    }
+
+    /// `keys` takes plain files and mappings with a window side by side, in block or flow
+    /// style, dates quoted or not. The window judges the key that verifies, by the clock: one
+    /// around now accepts, one that closed or has not opened refuses, naming the key, its file,
+    /// the bound and its date, and through `key_for` the key verifies nothing.
+    #[test]
+    fn a_key_in_the_mapping_form_verifies_inside_its_window_only() {
+        let (dir, vendor) = two_keys();
+        let policy = dir.path().join("trust.yaml");
+        let signature = vendor.sign(b"bom");
+        let fingerprint = vendor.public_key().fingerprint().to_string();
+        let block = |window: &str| format!("keys:\n  - other.pub\n  - path: vendor.pub\n{window}");
+        for (text, refused) in [
+            ("keys: [other.pub, vendor.pub]\n".to_owned(), None),
+            (block(""), None),
+            (block("    notBefore: 2000-01-01T00:00:00Z\n    notAfter: 2999-12-31T23:59:59Z\n"), None),
+            (block("    notAfter: 2999-01-01T00:00:00+01:00\n"), None),
+            (
+                "keys:\n  - other.pub\n  - { path: vendor.pub, notBefore: \"2000-01-01T00:00:00Z\", notAfter: \"2999-01-01T00:00:00Z\" }\n".to_owned(),
+                None,
+            ),
+            (block("    notAfter: '2001-01-01T00:00:00Z'\n"), Some(("notAfter", "2001-01-01T00:00:00Z"))),
+            (block("    notBefore: \"2999-01-01T00:00:00Z\"\n"), Some(("notBefore", "2999-01-01T00:00:00Z"))),
+            (
+                block("    notBefore: 2000-01-01T00:00:00Z\n    notAfter: 2001-01-01T00:00:00Z\n"),
+                Some(("notAfter", "2001-01-01T00:00:00Z")),
+            ),
+        ] {
+            std::fs::write(&policy, &text).unwrap();
+            let loaded = load(&policy).unwrap();
+            assert_eq!(loaded.keys().len(), 2, "{text}");
+            let judged = loaded.signer(|k| k.verifies(b"bom", &signature));
+            match refused {
+                None => {
+                    let signer = judged.unwrap().map(|k| k.fingerprint().to_string());
+                    assert_eq!(signer.as_deref(), Some(fingerprint.as_str()), "{text}");
+                }
+                Some((bound, date)) => {
+                    let e = judged.unwrap_err();
+                    assert!(
+                        matches!(&e, TrustError::KeyOutsideValidity { file, .. } if *file == dir.path().join("vendor.pub")),
+                        "{text}: {e:?}"
+                    );
+                    let message = e.to_string();
+                    for named in [fingerprint.as_str(), "vendor.pub", bound, date] {
+                        assert!(message.contains(named), "{text}: {named} not in {message}");
+                    }
+                    assert!(loaded.key_for(b"bom", &signature).is_none(), "{text}");
+                }
+            }
+        }
+    }
+
+    /// A window that does not read refuses the policy, naming the field: a date that is not
+    /// RFC 3339, a window that ends before it begins, a misspelt field, no path.
+    #[test]
+    fn a_key_window_that_does_not_read_is_refused_naming_the_field() {
+        let (dir, _) = two_keys();
+        let policy = dir.path().join("trust.yaml");
+        for (entry, why) in [
+            (
+                "{path: vendor.pub, notAfter: 'next year'}",
+                r#"keys: notAfter "next year" of vendor.pub is not an RFC 3339 date"#,
+            ),
+            ("{path: vendor.pub, notBefore: '2027-02-30T00:00:00Z'}", "keys: notBefore \"2027-02-30T00:00:00Z\""),
+            (
+                "{path: vendor.pub, notBefore: '2027-01-01T00:00:00Z', notAfter: '2026-01-01T00:00:00Z'}",
+                "keys: the window of vendor.pub ends before it begins",
+            ),
+            ("{path: vendor.pub, notafter: '2027-01-01T00:00:00Z'}", "unknown field `notafter`"),
+            ("{notAfter: '2027-01-01T00:00:00Z'}", "missing field `path`"),
+            ("[vendor.pub]", "expected a key file, or { path: FILE, notBefore: DATE, notAfter: DATE }"),
+        ] {
+            std::fs::write(&policy, format!("keys:\n  - {entry}\n")).unwrap();
+            let e = load(&policy).unwrap_err();
+            assert!(matches!(&e, TrustError::KeyFormat { path, .. } if *path == policy), "{entry}: {e:?}");
+            assert!(e.to_string().contains(why), "{entry}: {e}");
+        }
+    }
+
+    /// For seeded images and source images at build time, a key outside its window now is
+    /// left out of the signers; when no one else is trusted, the policy is refused naming it.
+    #[test]
+    fn an_image_policy_leaves_out_a_key_outside_its_window() {
+        let (dir, vendor) = two_keys();
+        let policy = dir.path().join("trust.yaml");
+        let expired = "{path: vendor.pub, notAfter: '2001-01-01T00:00:00Z'}";
+        std::fs::write(&policy, format!("keys: [other.pub, {expired}]\n")).unwrap();
+        let (signers, _) = load_image_policy(&policy).unwrap();
+        assert_eq!(signers.keys.len(), 1);
+        assert!(!signers.keys.contains(&vendor.public_key()));
+        std::fs::write(&policy, format!("keys: [{expired}]\n")).unwrap();
+        let e = load_signers(&policy).unwrap_err();
+        assert!(matches!(&e, TrustError::KeyOutsideValidity { bound: "notAfter", .. }), "{e:?}");
+        assert!(e.to_string().contains("2001-01-01T00:00:00Z"), "{e}");
+    }
+
+    /// A state written before records carried their signer and SHA-256 still reads, and a
+    /// bundle recorded over it gets both.
+    #[test]
+    fn a_state_without_signers_reads_and_new_records_carry_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("installed.json");
+        std::fs::write(&state, r#"{"bundles": {"demo": {"version": "0.1.0", "bomBlake3": "old"}, "legacy": "1.0.0"}}"#)
+            .unwrap();
+        let constraints = with_state(&state);
+        constraints.record_installed(&bom("demo", "0.2.0"), "new", audit()).unwrap();
+        let installed = read_state(&state).unwrap();
+        assert!(
+            matches!(&installed.bundles["demo"], InstalledBundle::Recorded { signer: Some(s), bom_sha256: Some(d), .. }
+                if s == "SHA256:signer" && *d == BOM_SHA256.to_string()),
+            "{installed:?}"
+        );
+        assert!(
+            matches!(&installed.bundles["legacy"], InstalledBundle::VersionOnly(v) if v == "1.0.0"),
+            "{installed:?}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use genesis_types::BundlePath;
 use crate::{Result, TrustError};
 
 /// The largest SBOM the verifier reads into memory.
-const MAX_SBOM: usize = 64 << 20;
+pub(crate) const MAX_SBOM: usize = 64 << 20;
 
 /// A sink that passes every file on to `inner` and keeps a copy of the one at `path`.
 pub(crate) struct Capture<'a> {

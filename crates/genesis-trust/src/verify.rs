@@ -101,13 +101,14 @@ use std::sync::Arc;
 
 use genesis_bundle::danger::check_payload;
 use genesis_bundle::{
-    ArchiveIndex, ArchiveReader, Bom, Discard, ExportedImage, FileDigest, FileStamp, Limits, PayloadSink,
-    RuntimeFormat, Staging, sha256,
+    ArchiveIndex, ArchiveReader, Bom, Discard, ExportedImage, FileDigest, FileStamp, Head, Limits, PayloadSink,
+    RuntimeFormat, SIGNATURE_PATH, Staging, sha256,
 };
 use genesis_types::{Digest, Platform};
 
 use crate::keys::{KeyFingerprint, decode_signature};
 use crate::policy::TrustPolicy;
+use crate::policy_file::InstallAudit;
 use crate::provenance::{ProvenanceSummary, verify_provenance};
 use crate::requirement::{Attestation, Evidence};
 use crate::sigstore::SigstoreBundle;
@@ -117,9 +118,7 @@ use crate::{Result, TrustError};
 pub struct UnverifiedBundle {
     path: PathBuf,
     reader: ArchiveReader,
-    bom_bytes: Vec<u8>,
-    signature: Vec<u8>,
-    provenance: Option<Vec<u8>>,
+    head: Head,
     limits: Limits,
 }
 
@@ -128,14 +127,7 @@ impl UnverifiedBundle {
     pub fn open(path: &Path, limits: &Limits) -> Result<UnverifiedBundle> {
         let mut reader = ArchiveReader::open(path, limits)?;
         let head = reader.read_head()?;
-        Ok(UnverifiedBundle {
-            path: path.to_owned(),
-            reader,
-            bom_bytes: head.bom,
-            signature: head.signature,
-            provenance: head.provenance,
-            limits: limits.clone(),
-        })
+        Ok(UnverifiedBundle { path: path.to_owned(), reader, head, limits: limits.clone() })
     }
 
     /// The count of payload bytes checked so far, for a progress display. Its total is set
@@ -144,33 +136,17 @@ impl UnverifiedBundle {
         self.reader.progress()
     }
 
-    /// Checks the BOM signature against `policy`, parses the BOM, checks the provenance
-    /// envelope when there is one, then the policy's constraints.
+    /// Checks the BOM signature against `policy` (by a trusted key inside its validity
+    /// window now), parses the BOM, refuses it past its signed `expires`, checks the
+    /// provenance envelope when there is one, then the policy's constraints.
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
-        let der = decode_signature(&self.signature, "bom.json.sig")?;
-        let signer = policy
-            .key_for(&self.bom_bytes, &der)
-            .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
-        let key = signer.fingerprint();
-        tracing::info!(key = %key, bundle = %self.path.display(), "BOM signature accepted");
-        let bom = Bom::parse(&self.bom_bytes, &self.limits)?;
-        let bom_digest = sha256(&self.bom_bytes);
-        let bom_blake3 = blake3::hash(&self.bom_bytes).to_hex().to_string();
-        // A provenance that is present but wrong fails the bundle: never ignored.
-        let provenance = self.provenance.as_deref().map(|p| verify_provenance(p, &bom_digest, signer)).transpose()?;
-        let mut evidence = Evidence::default();
-        evidence.signers.insert(key.to_string());
-        if crate::sbom::of_bundle(&bom).is_some() {
-            evidence.attestations.insert(Attestation::Sbom);
-        }
-        if provenance.is_some() {
-            evidence.attestations.insert(Attestation::Provenance);
-        }
-        let decisions = policy.constraints().check(&bom, &bom_blake3, &evidence)?;
+        let SignedHead { bom, bom_digest, bom_blake3, key, provenance, decisions } =
+            verify_head(&self.path, &self.head, policy, &self.limits)?;
         self.reader.progress().set_total(bom.payload_size());
         Ok(VerifiedBundle {
             path: self.path,
             reader: self.reader,
+            head: self.head,
             bom_digest,
             bom_blake3,
             decisions,
@@ -183,11 +159,56 @@ impl UnverifiedBundle {
     }
 }
 
+/// What a head (an archive's, or the one `extract` leaves in a tree) established once its
+/// signature verified: the BOM, its digests, the signer, the provenance, the policy's
+/// decisions. Only [`verify_head`] makes one.
+pub(crate) struct SignedHead {
+    pub(crate) bom: Bom,
+    pub(crate) bom_digest: Digest,
+    pub(crate) bom_blake3: String,
+    pub(crate) key: KeyFingerprint,
+    pub(crate) provenance: Option<ProvenanceSummary>,
+    pub(crate) decisions: Vec<String>,
+}
+
+/// Judges the head of `origin` (an archive or an extracted tree, named in the log): the BOM
+/// signature against `policy` (by a trusted key inside its validity window now) before the
+/// BOM is parsed, then its signed `expires`, the provenance envelope when there is one, and
+/// the policy's constraints. The one judgement of a head: a bundle and the tree extracted from
+/// it pass or fail it alike.
+pub(crate) fn verify_head(origin: &Path, head: &Head, policy: &TrustPolicy, limits: &Limits) -> Result<SignedHead> {
+    let der = decode_signature(&head.signature, SIGNATURE_PATH)?;
+    let signer = policy
+        .signer(|k| k.verifies(&head.bom, &der))?
+        .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
+    let key = signer.fingerprint();
+    tracing::info!(key = %key, bundle = %origin.display(), "BOM signature accepted");
+    let bom = Bom::parse(&head.bom, limits)?;
+    // Read only now: the expiry is signed with the rest of the BOM.
+    crate::policy::check_expiry(&bom, crate::policy::now())?;
+    let bom_digest = sha256(&head.bom);
+    let bom_blake3 = blake3::hash(&head.bom).to_hex().to_string();
+    // A provenance that is present but wrong fails the bundle: never ignored.
+    let provenance = head.provenance.as_deref().map(|p| verify_provenance(p, &bom_digest, signer)).transpose()?;
+    let mut evidence = Evidence::default();
+    evidence.signers.insert(key.to_string());
+    if crate::sbom::of_bundle(&bom).is_some() {
+        evidence.attestations.insert(Attestation::Sbom);
+    }
+    if provenance.is_some() {
+        evidence.attestations.insert(Attestation::Provenance);
+    }
+    let decisions = policy.constraints().check(&bom, &bom_blake3, &evidence)?;
+    Ok(SignedHead { bom, bom_digest, bom_blake3, key, provenance, decisions })
+}
+
 /// A bundle whose BOM is signed by a trusted key. Its payload is checked against that BOM
 /// as it streams, by [`VerifiedBundle::check`] or [`VerifiedBundle::extract`].
 pub struct VerifiedBundle {
     path: PathBuf,
     reader: ArchiveReader,
+    /// The head's bytes, which `extract` writes beside the payload.
+    head: Head,
     bom: Bom,
     bom_digest: Digest,
     bom_blake3: String,
@@ -273,7 +294,8 @@ impl CheckedBundle {
 
     /// Records this bundle as installed in the policy's anti-rollback state, if it has one.
     pub fn mark_installed(&self) -> Result<()> {
-        self.constraints.record_installed(&self.bom, &self.report.bom_blake3)
+        let audit = InstallAudit { signer: self.report.key.as_str(), bom_sha256: &self.report.bom_sha256 };
+        self.constraints.record_installed(&self.bom, &self.report.bom_blake3, audit)
     }
 
     /// What the verification established.
@@ -371,7 +393,9 @@ impl<'a> AttestedBundle<'a> {
     /// Records the bundle, whose payload was not read, as installed in the policy's
     /// anti-rollback state, if it has one.
     pub fn mark_installed(&self) -> Result<()> {
-        self.bundle.policy.constraints().record_installed(&self.bundle.bom, &self.bundle.bom_blake3)
+        let bundle = self.bundle;
+        let audit = InstallAudit { signer: bundle.key.as_str(), bom_sha256: &bundle.bom_digest };
+        bundle.policy.constraints().record_installed(&bundle.bom, &bundle.bom_blake3, audit)
     }
 }
 
@@ -431,6 +455,9 @@ pub struct VerifyReport {
     /// Where the payload was extracted, for `extract`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extracted_to: Option<PathBuf>,
+    /// When the bundle expires, as its signed BOM states it; absent when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl VerifiedBundle {
@@ -491,15 +518,21 @@ impl VerifiedBundle {
         Ok(AttestedBundle { bundle: self, report })
     }
 
-    /// Streams the whole payload into a staging directory beside `target` and renames it to
-    /// `target` only when every entry and sidecar checked out; otherwise nothing remains.
+    /// Streams the whole payload into a staging directory beside `target`, adds the head
+    /// (`bom.json`, its signature and the provenance envelope, byte for byte under their
+    /// archive names) so that the tree can be verified again on its own
+    /// ([`crate::UnverifiedTree`]), and renames it to `target` only when every entry and
+    /// sidecar checked out; otherwise nothing remains.
     pub fn extract(self, target: &Path) -> Result<VerifyReport> {
         let mut staging = Staging::begin(target)?;
         let constraints = self.policy.constraints().clone();
         let bom = self.bom.clone();
+        let head = self.head.clone();
         let (mut report, _, _) = self.run(&mut staging)?;
+        staging.write_head(&head)?;
         report.extracted_to = Some(staging.commit()?);
-        constraints.record_installed(&bom, &report.bom_blake3)?;
+        let audit = InstallAudit { signer: report.key.as_str(), bom_sha256: &report.bom_sha256 };
+        constraints.record_installed(&bom, &report.bom_blake3, audit)?;
         Ok(report)
     }
 
@@ -542,6 +575,7 @@ impl VerifiedBundle {
             signature_sidecar,
             cosign_bundle_sidecar,
             extracted_to: None,
+            expires: self.bom.expires.clone(),
         };
         Ok((report, summary.stamp, sbom))
     }
@@ -708,7 +742,7 @@ fn check_signature_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPo
         return Ok(Sidecar::Absent { path });
     };
     let der = decode_signature(&bytes, &path.display().to_string())?;
-    match policy.key_for_digest(&digest.sha256, &der) {
+    match policy.signer(|k| k.verifies_sha256_digest(&digest.sha256, &der))? {
         Some(_) => Ok(Sidecar::Match { path }),
         None => Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() }),
     }
@@ -722,10 +756,11 @@ fn check_cosign_bundle_sidecar(archive: &Path, digest: &FileDigest, policy: &Tru
     };
     let doc: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| TrustError::SidecarFormat { path: path.clone(), reason: format!("not JSON ({e})") })?;
-    let verified = SigstoreBundle::from_json(doc).is_ok_and(|bundle| {
-        policy.keys().iter().any(|k| crate::sigstore::verify_bundle_digest(&bundle, &digest.sha256, k).is_ok())
-    });
-    if verified {
+    let signer = match SigstoreBundle::from_json(doc) {
+        Ok(bundle) => policy.signer(|k| crate::sigstore::verify_bundle_digest(&bundle, &digest.sha256, k).is_ok())?,
+        Err(_) => None,
+    };
+    if signer.is_some() {
         Ok(Sidecar::Match { path })
     } else {
         Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() })

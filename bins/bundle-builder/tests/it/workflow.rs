@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle};
+use genesis_trust::{PublicKey, TrustError, TrustPolicy, UnverifiedBundle};
 
 use crate::{builder, copy_inputs, text};
 
@@ -86,6 +86,65 @@ fn inspect_reads_the_bom_in_text_and_json() {
     assert_eq!(v["signatureVerified"], false);
     assert_eq!(v["compression"], "zstd");
     assert_eq!(v["bom"]["charts"][0]["version"], "0.1.0");
+}
+
+/// `create --expires` signs an expiry into the BOM. A duration counts from the created time
+/// SOURCE_DATE_EPOCH sets, so the same inputs still give the same bytes; a date must follow
+/// the created time; what is neither is refused before anything is written. A verifier
+/// refuses the bundle once the date has passed, naming it, and reports it before.
+#[test]
+fn create_expires_signs_an_expiry_into_the_bom() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(dir.path());
+    assert_eq!(builder(&["keygen", "--output-dir", "k"], dir.path(), &[]).status.code(), Some(0));
+    let create = |expires: &str, out: &str| {
+        let args = ["create", "-f", "bundle.yaml", "--key", "k/genesis.key", "--output-dir", out, "--expires", expires];
+        builder(&args, dir.path(), &[("SOURCE_DATE_EPOCH", "86400")])
+    };
+    let public = dir.path().join("k/genesis.pub");
+
+    let past = create("1d", "past");
+    assert_eq!(past.status.code(), Some(0), "{}", text(&past.stderr));
+    assert!(text(&past.stdout).contains("  expires 1970-01-03T00:00:00Z"), "{}", text(&past.stdout));
+    let archive = dir.path().join("past/demo-0.1.0.tar.zst");
+    let inspect = builder(&["inspect", archive.to_str().unwrap(), "--output", "json"], dir.path(), &[]);
+    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(v["bom"]["created"], "1970-01-02T00:00:00Z");
+    assert_eq!(v["bom"]["expires"], "1970-01-03T00:00:00Z");
+    let policy = TrustPolicy::from_keys(vec![PublicKey::from_pem_file(&public).unwrap()]).unwrap();
+    match UnverifiedBundle::open(&archive, &Default::default()).unwrap().verify(&policy) {
+        Err(e) => {
+            assert!(
+                matches!(&e, TrustError::BundleExpired { expires, .. } if expires == "1970-01-03T00:00:00Z"),
+                "{e}"
+            );
+            assert!(e.to_string().contains("expired at 1970-01-03T00:00:00Z"), "{e}");
+        }
+        Ok(_) => panic!("a bundle that expired in 1970 verified"),
+    }
+    let again = create("1d", "again");
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(
+        crate::sha256_file(&archive),
+        crate::sha256_file(&dir.path().join("again/demo-0.1.0.tar.zst")),
+        "the same inputs and expiry give the same bytes"
+    );
+
+    let future = create("2999-01-01T00:00:00Z", "future");
+    assert_eq!(future.status.code(), Some(0), "{}", text(&future.stderr));
+    let report = verify_and_extract(&dir.path().join("future/demo-0.1.0.tar.zst"), &public, &dir.path().join("x"));
+    assert_eq!(report.expires.as_deref(), Some("2999-01-01T00:00:00Z"));
+
+    for (expires, why) in [
+        ("soon", r#""soon" is neither an RFC 3339 date"#),
+        ("0d", "is no time at all"),
+        ("1970-01-01T12:00:00Z", "is not after the bundle's created time 1970-01-02T00:00:00Z"),
+    ] {
+        let refused = create(expires, "refused");
+        assert_eq!(refused.status.code(), Some(2), "{expires}: {}", text(&refused.stderr));
+        assert!(text(&refused.stderr).contains(why), "{expires}: {}", text(&refused.stderr));
+        assert!(!dir.path().join("refused").exists(), "{expires}: nothing written");
+    }
 }
 
 #[test]

@@ -165,6 +165,7 @@ fn bundle_with_a_big_manifest(dir: &Path) -> PathBuf {
         name: "big".into(),
         version: "1.0.0".into(),
         created: rfc3339(1_735_689_600),
+        expires: None,
         files: vec![FileEntry { path: path.clone(), size: yaml.len() as u64, sha256: sha256(yaml.as_bytes()) }],
         images: vec![],
         charts: vec![],

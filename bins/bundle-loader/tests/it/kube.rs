@@ -414,7 +414,7 @@ fn a_helm_release_is_waited_for_until_its_ready_condition_says_so() {
     let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: default}\nspec:\n  chart:\n    spec: {chart: web, version: 0.1.0, sourceRef: {kind: HelmRepository, name: vendor}}\n";
     let bundle = manifests_bundle(dir.path(), "1.0.0", &[("crd.yaml", HELM_RELEASE_CRD), ("release.yaml", release)]);
     let waiting = load_apply(&bundle, &registry, &api, &["--wait", "--timeout", "2", "--output", "json"]);
-    assert_eq!(waiting.status.code(), Some(1), "{}", text(&waiting.stderr));
+    assert_eq!(waiting.status.code(), Some(1), "{}{}", text(&waiting.stdout), text(&waiting.stderr));
     let report = json(&waiting);
     assert_eq!(report["apply"]["readiness"][0]["object"], "HelmRelease default/web");
     assert_eq!(report["apply"]["readiness"][0]["ready"], false);

@@ -1,6 +1,7 @@
 //! End-to-end tests of `bundle-loader` on the committed fixtures (see fixtures/README.md):
 //! every rejection case fails with its specific error and leaves nothing behind, and what
-//! `extract` writes is read back by independent tools (skopeo, umoci, sha256sum).
+//! `extract` writes is read back by independent tools (skopeo, umoci, sha256sum, tar) and by
+//! `verify --dir`.
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -19,6 +20,7 @@ mod seed_trust;
 mod serve;
 mod token;
 mod tools;
+mod verify_dir;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

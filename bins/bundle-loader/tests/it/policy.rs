@@ -1,6 +1,7 @@
 //! The operator's trust policy file: accepted names and versions, anti-rollback against the
-//! last installed version (and its BOM's BLAKE3 fingerprint), required attestations and
-//! signers, and the BLAKE3 fingerprint reported for audits.
+//! last installed version (and its BOM's BLAKE3 fingerprint, with its signer and SHA-256 for
+//! audits), required attestations and signers, keys' validity windows, bundles' signed
+//! expiry, and the BLAKE3 fingerprint reported for audits.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,6 +47,12 @@ pub fn demo_at(version: &str, dir: &Path) -> PathBuf {
 
 /// The demo bundle rebuilt at `version` (and `SOURCE_DATE_EPOCH`), signed with the fixture key.
 fn demo_built(dir: &Path, version: &str, epoch: Option<u64>) -> PathBuf {
+    demo_built_with(dir, version, genesis_build::BuildOptions { source_date_epoch: epoch, ..Default::default() })
+}
+
+/// The demo bundle rebuilt at `version` with `options`, into `dir/out`, signed with the
+/// fixture key.
+fn demo_built_with(dir: &Path, version: &str, options: genesis_build::BuildOptions) -> PathBuf {
     for entry in ["bundle.yaml", "images", "charts", "manifests"] {
         let status = Command::new("cp").arg("-r").arg(fixtures().join(entry)).arg(dir).status().unwrap();
         assert!(status.success());
@@ -55,11 +62,7 @@ fn demo_built(dir: &Path, version: &str, epoch: Option<u64>) -> PathBuf {
     std::fs::write(&spec, text).unwrap();
     let spec = genesis_build::BundleSpec::load(&spec).unwrap();
     let key = genesis_trust::PrivateKey::from_pem_file(&fixtures().join("keys/test.key")).unwrap();
-    let options = genesis_build::BuildOptions {
-        output_dir: Some(dir.join("out")),
-        source_date_epoch: epoch,
-        ..Default::default()
-    };
+    let options = genesis_build::BuildOptions { output_dir: Some(dir.join("out")), ..options };
     genesis_build::build(&spec, &key, &options).unwrap().archive
 }
 
@@ -80,6 +83,12 @@ fn anti_rollback_refuses_an_older_version_than_the_installed_one() {
         serde_json::from_slice(&std::fs::read(dir.path().join("installed.json")).unwrap()).unwrap();
     assert_eq!(state["bundles"]["demo"]["version"], "0.1.0");
     assert_eq!(state["bundles"]["demo"]["bomBlake3"].as_str().unwrap().len(), 64);
+    // Which key signed it and the BOM's SHA-256, for an audit without verifying again.
+    let signer = genesis_trust::PublicKey::from_pem_file(&crate::test_pub()).unwrap().fingerprint();
+    assert_eq!(state["bundles"]["demo"]["signer"], signer.to_string());
+    let bom =
+        genesis_bundle::ArchiveReader::open_head(&case("good"), &Default::default()).unwrap().read_head().unwrap().bom;
+    assert_eq!(state["bundles"]["demo"]["bomSha256"], genesis_bundle::sha256(&bom).to_string());
 
     let older_dir = tempfile::tempdir().unwrap();
     let older = demo_at("0.0.9", older_dir.path());
@@ -172,4 +181,94 @@ fn the_bom_fingerprint_is_its_blake3_as_b3sum_computes_it() {
     let bom = Command::new("tar").args(["--zstd", "-xOf"]).arg(case("good")).arg("bom.json").output().unwrap();
     assert!(bom.status.success());
     assert_eq!(crate::b3sum(&bom.stdout), ours);
+}
+
+/// A policy trusting the fixture key inside a window of its own (`notBefore`, `notAfter`),
+/// in the mapping form of `keys`.
+fn windowed_policy(dir: &Path, window: &str) -> PathBuf {
+    let path = dir.join("trust.yaml");
+    let key = fixtures().join("keys/test.pub");
+    std::fs::write(&path, format!("keys:\n  - {{ path: '{}', {window} }}\n", key.display())).unwrap();
+    path
+}
+
+/// Seed 002: a key outside its window verifies nothing. The good fixture, signed by the
+/// fixture key, is refused once the key's notAfter has passed or before its notBefore, with
+/// exit code 1 and an error naming the key (fingerprint and file) and the date; inside the
+/// window it verifies.
+#[test]
+fn a_key_outside_its_validity_window_verifies_nothing_naming_the_key_and_the_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let fingerprint = genesis_trust::PublicKey::from_pem_file(&crate::test_pub()).unwrap().fingerprint().to_string();
+    for (window, bound, date) in [
+        ("notAfter: '2001-01-01T00:00:00Z'", "notAfter", "2001-01-01T00:00:00Z"),
+        ("notBefore: '2999-01-01T00:00:00Z'", "notBefore", "2999-01-01T00:00:00Z"),
+    ] {
+        let refused = verify(&case("good"), &windowed_policy(dir.path(), window));
+        assert_eq!(refused.status.code(), Some(1), "{window}: {}", text(&refused.stderr));
+        let stderr = text(&refused.stderr);
+        for named in [fingerprint.as_str(), "keys/test.pub", bound, date] {
+            assert!(stderr.contains(named), "{window}: {named} not in {stderr}");
+        }
+        let target = dir.path().join("x");
+        let extract = loader(&[
+            "extract",
+            case("good").to_str().unwrap(),
+            "--policy",
+            dir.path().join("trust.yaml").to_str().unwrap(),
+            "--output-dir",
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(extract.status.code(), Some(1), "{window}: {}", text(&extract.stderr));
+        assert!(!target.exists(), "{window}: nothing is extracted with an expired key");
+    }
+    let inside = verify(
+        &case("good"),
+        &windowed_policy(dir.path(), "notBefore: '2000-01-01T00:00:00Z', notAfter: '2999-01-01T00:00:00Z'"),
+    );
+    assert_eq!(inside.status.code(), Some(0), "{}", text(&inside.stderr));
+}
+
+/// The demo bundle built at `SOURCE_DATE_EPOCH` `epoch` with `--expires` `expires`.
+fn demo_expiring(dir: &Path, epoch: u64, expires: &str) -> PathBuf {
+    let expires: genesis_build::Expiry = expires.parse().unwrap();
+    let options =
+        genesis_build::BuildOptions { source_date_epoch: Some(epoch), expires: Some(expires), ..Default::default() };
+    demo_built_with(dir, "0.1.0", options)
+}
+
+/// A bundle built in 1970 to expire a day later (`SOURCE_DATE_EPOCH=86400`, `--expires 1d`)
+/// is refused, after its signature verified, naming the date its signed BOM states; one
+/// expiring in 2999 verifies, and the report shows its expiry in text and JSON.
+#[test]
+fn a_bundle_past_its_signed_expiry_is_refused_naming_the_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let expired = demo_expiring(dir.path(), 86_400, "1d");
+    assert_eq!(crate::bom_of(&expired)["expires"], "1970-01-03T00:00:00Z");
+    let refused = crate::verify(&expired, &[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("the bundle expired at 1970-01-03T00:00:00Z"), "{}", text(&refused.stderr));
+    let json = crate::verify(&expired, &["--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["verified"], false);
+    assert!(v["error"].as_str().unwrap().contains("expired at 1970-01-03T00:00:00Z"), "{v}");
+
+    let later = tempfile::tempdir().unwrap();
+    let current = demo_expiring(later.path(), 1_700_000_000, "2999-01-01T00:00:00Z");
+    let ok = crate::verify(&current, &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("✓ not expired (the signed BOM expires 2999-01-01T00:00:00Z)"),
+        "{}",
+        text(&ok.stdout)
+    );
+    let json = crate::verify(&current, &["--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["report"]["expires"], "2999-01-01T00:00:00Z", "{v}");
+    // A bundle built without --expires has none in its BOM or its report.
+    let plain = crate::verify(&case("good"), &["--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert!(v["report"].get("expires").is_none(), "{v}");
+    assert!(crate::bom_of(&case("good")).get("expires").is_none());
 }

@@ -81,10 +81,26 @@ fn json_failure_report_names_the_cause() {
     assert!(v["error"].as_str().unwrap().contains("does not match the BOM"));
 }
 
+/// No flag and no policy installed (an empty HOME; /etc is the host's, so a host with one
+/// skips) or embedded: refused, naming the places looked at and the flags.
 #[test]
 fn there_is_no_default_trust() {
-    let out = loader(&["verify", case("good").to_str().unwrap()]);
+    if std::path::Path::new("/etc/genesis/trust.yaml").exists()
+        || option_env!("GENESIS_EMBEDDED_POLICY").is_some_and(|v| !v.is_empty())
+    {
+        eprintln!("skipped: this host has /etc/genesis/trust.yaml, or the binary embeds a policy");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bundle-loader"))
+        .args(["verify", case("good").to_str().unwrap()])
+        .env_remove("GENESIS_POLICY")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no trust policy given and none found"), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--key"), "{}", text(&out.stderr));
 }
 

@@ -100,7 +100,7 @@ fn extracted_layout_is_read_by_skopeo_and_umoci_with_matching_digests() {
     let out_dir = tmp.path().join("x");
     let out = extract(&case("good"), &out_dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(listing(&out_dir), ["charts", "manifests", "oci", "sbom"]);
+    assert_eq!(listing(&out_dir), ["bom.json", "bom.json.sig", "charts", "manifests", "oci", "provenance", "sbom"]);
     let bom = crate::bom_of(&case("good"));
     let image = &bom["images"][0];
     let digest = image["digest"].as_str().unwrap();

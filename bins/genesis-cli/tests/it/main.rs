@@ -6,8 +6,10 @@
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod policy;
 mod preflight;
 mod report;
+mod verify_dir;
 
 use std::path::Path;
 use std::process::{Command, Output};

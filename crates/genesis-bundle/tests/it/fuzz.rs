@@ -453,6 +453,7 @@ fn generated_bom() -> impl Strategy<Value = Bom> {
                 name,
                 version,
                 created: genesis_bundle::rfc3339(1_735_689_600),
+                expires: None,
                 files: all.into_values().collect(),
                 images: vec![],
                 charts: vec![],

@@ -46,6 +46,7 @@ fn bundle_with(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, std::path::Path
         name: "t".into(),
         version: "1".into(),
         created: rfc3339(0),
+        expires: None,
         files: entries,
         images: vec![],
         charts: vec![],

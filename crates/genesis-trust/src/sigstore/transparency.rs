@@ -26,11 +26,16 @@ impl TrustedRoot {
     pub fn from_file(path: &Path) -> Result<TrustedRoot> {
         let text =
             std::fs::read_to_string(path).map_err(|source| TrustError::KeyIo { path: path.to_path_buf(), source })?;
-        let root = sigstore_verify::trust_root::TrustedRoot::from_json(&text).map_err(|e| TrustError::KeyFormat {
-            path: path.to_path_buf(),
+        Self::from_json(&text, path)
+    }
+
+    /// Parses a `trusted_root.json` held in memory; `origin` names it in errors and reports.
+    pub fn from_json(text: &str, origin: &Path) -> Result<TrustedRoot> {
+        let root = sigstore_verify::trust_root::TrustedRoot::from_json(text).map_err(|e| TrustError::KeyFormat {
+            path: origin.to_path_buf(),
             reason: format!("not a sigstore trusted_root.json ({e})"),
         })?;
-        Ok(TrustedRoot { root, origin: path.display().to_string() })
+        Ok(TrustedRoot { root, origin: origin.display().to_string() })
     }
 
     /// Where the root came from, for reports.

@@ -1,7 +1,7 @@
 //! Every case of `fixtures/bundles/` (fixtures/README.md) through the library path an embedder
 //! calls (README.md, "Embedding the verifier"): open, verify with a policy of the test key,
 //! then check or extract. The good bundle verifies, checks and extracts to exactly the files
-//! its BOM lists; every other case is refused with its own error by both `check` and
+//! its BOM lists and its head; every other case is refused with its own error by both `check` and
 //! `extract`, and `extract` leaves nothing behind.
 
 use std::collections::BTreeMap;
@@ -145,9 +145,18 @@ fn the_good_bundle_verifies_checks_and_extracts_to_exactly_its_bom() {
     let extracted = verified("good").unwrap().extract(&target).unwrap();
     assert_eq!(extracted.extracted_to.as_deref(), Some(target.as_path()));
     assert_eq!(extracted.archive_sha256, report.archive_sha256);
-    let bom: BTreeMap<String, (u64, Digest)> =
+    let mut expected: BTreeMap<String, (u64, Digest)> =
         checked.bom().files.iter().map(|f| (f.path.as_str().to_owned(), (f.size, f.sha256.clone()))).collect();
-    assert_eq!(files_under(&target), bom);
+    // Beside the payload, the head, byte for byte as the archive holds it.
+    let head = genesis_bundle::ArchiveReader::open_head(&archive, &Limits::default()).unwrap().read_head().unwrap();
+    let provenance = head.provenance.expect("the good bundle carries a provenance");
+    for (name, bytes) in
+        [("bom.json", &head.bom), ("bom.json.sig", &head.signature), ("provenance/bundle.intoto.json", &provenance)]
+    {
+        let digest = Digest::from_sha256_bytes(sha2::Sha256::digest(bytes).into());
+        expected.insert(name.to_owned(), (bytes.len() as u64, digest));
+    }
+    assert_eq!(files_under(&target), expected);
     assert_eq!(listing(parent.path()), ["demo"], "only the target, no staging directory");
 }
 

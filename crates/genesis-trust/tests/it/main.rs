@@ -9,6 +9,7 @@ mod blob;
 mod fixtures;
 mod fuzz;
 mod interop;
+mod tree;
 
 use std::path::{Path, PathBuf};
 
@@ -127,4 +128,101 @@ fn writes_cosign_encrypted_keys_that_read_back() {
     assert_eq!(again.public_key(), k.public_key());
     assert!(!der.is_empty());
     assert!(genesis_trust::cosign_key::decrypt(&pem, b"other").is_err());
+}
+
+/// The JSON of go-securesystemslib's `encrypted` format around `der`, built here from the
+/// primitives (scrypt with the given N, r, p, then a NaCl secretbox) rather than by the module
+/// under test, as cosign's `EncryptWithCustomKDFParameters` builds it.
+fn cosign_envelope(der: &[u8], password: &[u8], (n, r, p): (u64, u32, u32)) -> serde_json::Value {
+    use base64::Engine as _;
+    use crypto_secretbox::aead::{Aead, KeyInit};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (salt, nonce) = ([7u8; 32], [9u8; 24]);
+    let mut key = [0u8; 32];
+    let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p, 32).unwrap();
+    scrypt::scrypt(password, &salt, &params, &mut key).unwrap();
+    let ciphertext = crypto_secretbox::XSalsa20Poly1305::new(&key.into())
+        .encrypt(crypto_secretbox::Nonce::from_slice(&nonce), der)
+        .unwrap();
+    serde_json::json!({
+        "kdf": {"name": "scrypt", "params": {"N": n, "r": r, "p": p}, "salt": b64.encode(salt)},
+        "cipher": {"name": "nacl/secretbox", "nonce": b64.encode(nonce)},
+        "ciphertext": b64.encode(ciphertext),
+    })
+}
+
+fn cosign_pem(envelope: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    let label = genesis_trust::cosign_key::LABELS[0];
+    let body = base64::engine::general_purpose::STANDARD.encode(envelope.to_string());
+    format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+}
+
+/// cosign reads three scrypt cost sets (go-securesystemslib encrypted.go: `legacyParams`,
+/// `standardParams`, `owaspParams`); a key under any of them unlocks to the key it holds, and
+/// any other set is refused with the error naming the parameters.
+#[test]
+fn reads_cosign_keys_under_every_scrypt_set_cosign_reads_and_no_other() {
+    let der =
+        genesis_trust::cosign_key::decrypt(&std::fs::read_to_string(vector("cosign.key")).unwrap(), b"hello").unwrap();
+    let public = PublicKey::from_pem_file(&vector("cosign.pub")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k");
+    let cosign_reads: [(u64, u32, u32); 3] = [(32768, 8, 1), (65536, 8, 1), (131072, 8, 1)];
+    for set in cosign_reads {
+        let pem = cosign_pem(&cosign_envelope(&der, b"pw", set));
+        assert_eq!(genesis_trust::cosign_key::decrypt(&pem, b"pw").unwrap(), der, "{set:?}");
+        std::fs::write(&path, &pem).unwrap();
+        let k = genesis_trust::PrivateKey::from_pem_file_with_password(&path, &|| Ok(b"pw".to_vec()))
+            .unwrap_or_else(|e| panic!("{set:?}: {e}"));
+        assert_eq!(k.public_key(), public, "{set:?}");
+    }
+    // Sound ciphertext, other parameters claimed: refused by the parameters, not by the box.
+    let standard = cosign_envelope(&der, b"pw", (65536, 8, 1));
+    let others: [(u64, u32, u32); 6] =
+        [(262144, 8, 1), (16384, 8, 1), (65536, 16, 1), (65536, 8, 2), (131072, 1, 1), (131071, 8, 1)];
+    for (n, r, p) in others {
+        let mut envelope = standard.clone();
+        envelope["kdf"]["params"] = serde_json::json!({"N": n, "r": r, "p": p});
+        let e = genesis_trust::cosign_key::decrypt(&cosign_pem(&envelope), b"pw").unwrap_err();
+        assert!(e.contains(&format!("unsupported scrypt parameters N={n}, r={r}, p={p}")), "{e}");
+    }
+}
+
+/// A policy held in memory (what a vendor embeds in a binary at build time) reads the files
+/// it names from memory, by the path it writes, and never from disk, even where the path
+/// leads to a file; they are named `<embedded>/…` in errors. Its anti-rollback state, a file
+/// of the host, must be named by an absolute path.
+#[test]
+fn a_policy_in_memory_reads_its_files_from_memory_only() {
+    let embedded: Vec<(&str, Vec<u8>)> = vec![
+        ("vendor.pub", std::fs::read(fixtures_dir().join("keys/test.pub")).unwrap()),
+        ("root.json", std::fs::read(fixtures_dir().join("interop/trust/trusted_root.public-good.json")).unwrap()),
+    ];
+    let files = |name: &Path| embedded.iter().find(|(n, _)| Path::new(n) == name).map(|(_, bytes)| bytes.clone());
+    let origin = Path::new("<embedded>/trust.yaml");
+    let load = |text: &str| genesis_trust::policy_file::load_from_str(text, origin, &files);
+    let open = || UnverifiedBundle::open(&fixture_bundle("good"), &Default::default()).unwrap();
+
+    assert!(open().verify(&load("keys: [vendor.pub]\nnames: ['dem*']\n").unwrap()).is_ok());
+    let refused = open().verify(&load("keys: [vendor.pub]\nnames: ['other-*']\n").unwrap());
+    assert!(matches!(refused, Err(genesis_trust::TrustError::PolicyViolation { .. })), "{:?}", refused.err());
+    let identities = "identities: [{issuer: 'https://token.actions.githubusercontent.com', subject: 'a@b'}]";
+    load(&format!("keys: [vendor.pub]\n{identities}\ntrustedRoot: root.json\n")).unwrap();
+
+    // On disk from the test's directory, and absolute: neither is read.
+    let on_disk = fixtures_dir().join("keys/other.pub");
+    for name in ["../../fixtures/keys/other.pub", on_disk.to_str().unwrap()] {
+        assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(name).is_file());
+        let e = load(&format!("keys: [vendor.pub, '{name}']\n")).unwrap_err().to_string();
+        assert!(e.contains("was not embedded with it"), "{e}");
+    }
+    let e = load("keys: [vendor.pub, missing.pub]\n").unwrap_err().to_string();
+    assert!(e.contains("<embedded>/missing.pub"), "{e}");
+
+    let e = load("keys: [vendor.pub]\nantiRollback: {state: installed.json}\n").unwrap_err().to_string();
+    assert!(e.contains("an embedded policy names its state by an absolute path"), "{e}");
+    let state = tempfile::tempdir().unwrap();
+    let absolute = state.path().join("installed.json");
+    load(&format!("keys: [vendor.pub]\nantiRollback: {{state: '{}'}}\n", absolute.display())).unwrap();
 }
