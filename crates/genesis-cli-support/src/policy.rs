@@ -107,10 +107,12 @@ fn user_policy(var: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
 }
 
 /// Whether an installed policy is there to use. One that cannot be told absent (a directory
-/// that cannot be read, say) counts as there, so that loading it reports why, rather than
-/// a run silently trusting the next place's policy.
+/// that cannot be read, or a symlink to nothing, as a policy on a volume not mounted is)
+/// counts as there, so that loading it reports why, rather than a run silently trusting the
+/// next place's policy.
 fn present(path: &Path) -> bool {
-    !matches!(path.try_exists(), Ok(false))
+    let dangling = path.ancestors().any(|p| p.symlink_metadata().is_ok_and(|m| m.is_symlink()) && !p.exists());
+    dangling || !matches!(path.try_exists(), Ok(false))
 }
 
 fn load_file(path: &Path) -> Result<(TrustPolicy, PolicySource), TrustError> {
@@ -175,6 +177,29 @@ mod tests {
         let missing = Embedded { name: "acme.yaml", text: "keys: [vendor.pub, other.pub]\n", files };
         let e = find_installed(&env(&vars), nowhere, Some(&missing)).unwrap_err().to_string();
         assert!(e.contains("<embedded>/other.pub") && e.contains("not embedded"), "{e}");
+    }
+
+    /// A user policy that is a symlink to nothing (or under a folder that is one) is reported,
+    /// never passed over for the system's or the embedded policy.
+    #[test]
+    fn a_dangling_link_at_a_policy_place_is_reported_not_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("system.yaml");
+        std::fs::write(dir.path().join("vendor.pub"), genesis_trust::PrivateKey::generate().public_key().to_pem())
+            .unwrap();
+        std::fs::write(&system, "keys: [vendor.pub]\n").unwrap();
+        let xdg = dir.path().join("xdg");
+        std::fs::create_dir_all(xdg.join("genesis")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent-genesis-test/trust.yaml", xdg.join("genesis/trust.yaml")).unwrap();
+        let linked_folder = dir.path().join("xdg2");
+        std::fs::create_dir_all(&linked_folder).unwrap();
+        std::os::unix::fs::symlink("/nonexistent-genesis-test/genesis", linked_folder.join("genesis")).unwrap();
+        for config in [&xdg, &linked_folder] {
+            let config = config.to_str().unwrap();
+            let found = find_installed(&env(&[("XDG_CONFIG_HOME", config)]), &system, None);
+            let e = found.err().unwrap_or_else(|| panic!("{config}: the system policy was used instead"));
+            assert!(e.to_string().contains(config), "{e}");
+        }
     }
 
     /// With nothing installed and nothing embedded, the refusal names every place, in order.
