@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use genesis_trust::{TreeReport, TrustError, TrustPolicy, UnverifiedTree};
 
-use crate::exit::{self, VERIFICATION_FAILED};
+use crate::progress;
 use crate::verify::{self, VerifyArgs};
-use crate::{OutputFormat, print_json, progress};
 
 /// Arguments of `verify`: a bundle, or with `--dir` a folder `extract` wrote, which then
 /// takes the bundle's place.
@@ -40,31 +39,9 @@ pub fn run(args: &VerifyCommandArgs) -> anyhow::Result<u8> {
 /// code 1; input errors (no trust, an unreadable folder) propagate.
 fn run_tree(args: &VerifyArgs, dir: &Path) -> anyhow::Result<u8> {
     let trust = verify::trust(args).with_context(|| format!("cannot verify {}", dir.display()))?;
-    let policy = trust.source.as_ref().map(ToString::to_string);
-    match check(args, &trust.policy, dir) {
-        Ok(report) => {
-            match args.output {
-                OutputFormat::Json => {
-                    print_json(&serde_json::json!({ "verified": true, "policy": policy, "report": report }))?
-                }
-                OutputFormat::Text => crate::out!("{}", render_text(&report))?,
-            }
-            Ok(exit::OK)
-        }
-        Err(e) if e.is_verification_failure() => {
-            match args.output {
-                OutputFormat::Json => print_json(&serde_json::json!({
-                    "verified": false,
-                    "dir": dir,
-                    "policy": policy,
-                    "error": e.to_string(),
-                }))?,
-                OutputFormat::Text => eprintln!("✗ {}: verification failed: {e}", dir.display()),
-            }
-            Ok(VERIFICATION_FAILED)
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot verify {}", dir.display())),
-    }
+    let verified = check(args, &trust.policy, dir);
+    let subject = verify::Subject { field: "dir", path: dir };
+    verify::report_outcome(args, &subject, trust.source.as_ref(), verified, render_text, None)
 }
 
 /// Opens the tree, verifies its head with `policy`, then checks every file with a progress

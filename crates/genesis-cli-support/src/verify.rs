@@ -159,15 +159,39 @@ fn run_verification(
 /// code 1; input errors propagate. JSON names the policy used (`"policy"`, null for
 /// `--key`).
 pub fn run(args: &VerifyArgs, target: Option<&Path>) -> anyhow::Result<u8> {
-    let trust = trust(args).with_context(|| format!("cannot verify {}", args.bundle().display()))?;
-    let policy = trust.source.as_ref().map(ToString::to_string);
-    match run_verification(args, &trust.policy, target) {
+    let subject = Subject { field: "bundle", path: args.bundle() };
+    let trust = trust(args).with_context(|| format!("cannot verify {}", subject.path.display()))?;
+    let not_done = target.map(|_| "nothing was extracted");
+    let verified = run_verification(args, &trust.policy, target);
+    report_outcome(args, &subject, trust.source.as_ref(), verified, render_text, not_done)
+}
+
+/// What was verified, as a JSON failure report names it (`"bundle"` or `"dir"`).
+pub(crate) struct Subject<'a> {
+    pub field: &'static str,
+    pub path: &'a Path,
+}
+
+/// Renders the outcome of verifying `subject` with the policy from `source` (`None` for
+/// `--key`): the report as text or JSON and exit 0; a verification failure reported (text
+/// on stderr, with `not_done` below it, or JSON on stdout) and exit 1; any other error
+/// propagated. Shared by bundles and extracted trees.
+pub(crate) fn report_outcome<R: serde::Serialize>(
+    args: &VerifyArgs,
+    subject: &Subject<'_>,
+    source: Option<&PolicySource>,
+    verified: Result<R, TrustError>,
+    text: fn(&R) -> String,
+    not_done: Option<&str>,
+) -> anyhow::Result<u8> {
+    let policy = source.map(ToString::to_string);
+    match verified {
         Ok(report) => {
             match args.output {
                 OutputFormat::Json => {
                     print_json(&serde_json::json!({ "verified": true, "policy": policy, "report": report }))?
                 }
-                OutputFormat::Text => crate::out!("{}", render_text(&report))?,
+                OutputFormat::Text => crate::out!("{}", text(&report))?,
             }
             Ok(exit::OK)
         }
@@ -175,20 +199,20 @@ pub fn run(args: &VerifyArgs, target: Option<&Path>) -> anyhow::Result<u8> {
             match args.output {
                 OutputFormat::Json => print_json(&serde_json::json!({
                     "verified": false,
-                    "bundle": args.bundle(),
+                    subject.field: subject.path,
                     "policy": policy,
                     "error": e.to_string(),
                 }))?,
                 OutputFormat::Text => {
-                    eprintln!("✗ {}: verification failed: {e}", args.bundle().display());
-                    if target.is_some() {
-                        eprintln!("  nothing was extracted");
+                    eprintln!("✗ {}: verification failed: {e}", subject.path.display());
+                    if let Some(not_done) = not_done {
+                        eprintln!("  {not_done}");
                     }
                 }
             }
             Ok(VERIFICATION_FAILED)
         }
-        Err(e) => Err(e).with_context(|| format!("cannot verify {}", args.bundle().display())),
+        Err(e) => Err(e).with_context(|| format!("cannot verify {}", subject.path.display())),
     }
 }
 
