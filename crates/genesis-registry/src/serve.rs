@@ -2131,6 +2131,17 @@ mod tests {
         assert_eq!(&status, b"HTTP/1.1 200");
     }
 
+    /// `n` connections from `peer`, each kept busy with [`hold`].
+    async fn busy_connections(peer: [u8; 4], addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+        let mut held = Vec::new();
+        for _ in 0..n {
+            let mut c = connect_from(peer, addr).await.expect("connect");
+            hold(&mut c).await;
+            held.push(c);
+        }
+        held
+    }
+
     /// Asks for `path` on the kept-alive connection `c`; the status line of the answer, or
     /// `None` when the server closed `c` first or took more than 5 s.
     async fn status_on(c: &mut TcpStream, path: &str) -> Option<String> {
@@ -2340,12 +2351,7 @@ mod tests {
         let limits = ServerLimits { max_connections: n(4), max_connections_per_peer: n(8), ..Default::default() };
         let addr = ok_server(limits, None).await;
         // One peer takes every connection, and the server works for each of them.
-        let mut held = Vec::new();
-        for _ in 0..4 {
-            let mut c = connect_from([127, 0, 0, 1], addr).await.expect("connect");
-            hold(&mut c).await;
-            held.push(c);
-        }
+        let mut held = busy_connections([127, 0, 0, 1], addr, 4).await;
         assert_eq!(get_from([127, 0, 0, 1], addr).await, None, "none of the peer's own waits on its client");
         assert_eq!(
             get_from([127, 0, 0, 2], addr).await.as_deref(),
@@ -2364,12 +2370,7 @@ mod tests {
         let n = |n| NonZeroUsize::new(n).expect("not zero");
         let limits = ServerLimits { max_connections: n(8), max_connections_per_peer: n(2), ..Default::default() };
         let addr = ok_server(limits, None).await;
-        let mut held = Vec::new();
-        for _ in 0..2 {
-            let mut c = connect_from([127, 0, 0, 1], addr).await.expect("connect");
-            hold(&mut c).await;
-            held.push(c);
-        }
+        let mut held = busy_connections([127, 0, 0, 1], addr, 2).await;
         assert_eq!(get_from([127, 0, 0, 1], addr).await, None, "a third connection of the peer was served");
         assert_eq!(get_from([127, 0, 0, 2], addr).await.as_deref(), Some("HTTP/1.1 200 OK"));
         for c in &mut held {
