@@ -69,7 +69,7 @@ impl KubeApiserver {
             ),
         )
         .unwrap();
-        let server = KubeApiserver { etcd, apiserver, dir, port };
+        let mut server = KubeApiserver { etcd, apiserver, dir, port };
         let start = Instant::now();
         loop {
             let ready = Command::new("curl")
@@ -82,7 +82,14 @@ impl KubeApiserver {
             if text(&ready.stdout) == "200" {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "kube-apiserver never got ready: {}", server.log());
+            // A server that cannot start (a port taken) says why now, not after a minute.
+            let exited = [("kube-apiserver", &mut server.apiserver), ("etcd", &mut server.etcd)]
+                .into_iter()
+                .find_map(|(name, child)| Some((name, child.try_wait().unwrap()?)));
+            if let Some((name, status)) = exited {
+                panic!("{name} exited ({status}) before the API server was ready: {}", server.logs());
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "kube-apiserver never got ready: {}", server.logs());
             std::thread::sleep(Duration::from_millis(250));
         }
         server
@@ -100,6 +107,13 @@ impl KubeApiserver {
         let errors = log.lines().filter(|l| l.starts_with('E') || l.contains("panic")).take(20);
         let tail = log.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev();
         errors.chain(tail).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The API server's log and the end of etcd's, for a start that failed.
+    fn logs(&self) -> String {
+        let etcd = std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();
+        let etcd_tail = etcd.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>();
+        format!("{}\netcd:\n{}", self.log(), etcd_tail.join("\n"))
     }
 }
 

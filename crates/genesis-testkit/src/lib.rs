@@ -36,13 +36,19 @@ pub struct Distribution {
     pub port: u16,
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, and that no other test process is given
+/// while this one runs.
 ///
 /// Chosen at random below Linux's ephemeral range (32768 and up) rather than by `bind(0)`:
 /// the kernel never gives these ports to outgoing connections, and a port another test
 /// process has just released (a server a test killed on purpose) is not handed straight to
 /// the next test, as `bind(0)` tends to do — which once let a fresh registry answer on the
 /// port of one a test had stopped.
+///
+/// A port is free only until its server binds it, seconds later for a kube-apiserver: two
+/// test processes once drew the same port in that window, the portal's test talked to the
+/// other test's API server and both failed. So each port drawn is also reserved (see
+/// [`reserve_port`]) and never drawn by another test process until this one ends.
 pub fn free_port() -> u16 {
     use std::hash::{BuildHasher as _, Hasher as _};
     loop {
@@ -50,10 +56,34 @@ pub fn free_port() -> u16 {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id());
         let port = 20_000 + (hasher.finish() % 12_000) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if reserve_port(port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
+}
+
+/// Reserves `port` for this process's lifetime, or says that another process (or an earlier
+/// draw in this one) holds it: an exclusive `flock` on a file named for the port, in a folder
+/// every test process on the machine shares. The kernel releases the lock when the process
+/// ends, however it ends, so a killed test leaves nothing reserved.
+fn reserve_port(port: u16) -> bool {
+    use rustix::fs::{FlockOperation, flock};
+    // The locks live as long as their open files: kept open until the process ends.
+    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("genesis-test-ports");
+    std::fs::create_dir_all(&dir).expect("creating the folder of reserved test ports");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(port.to_string()))
+        .expect("opening a reserved test port's lock file");
+    // A lock belongs to its open file: a second draw of the port in this process is refused too.
+    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+        return false;
+    }
+    HELD.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(file);
+    true
 }
 
 /// Waits until something listens on the port.
@@ -456,4 +486,27 @@ pub fn self_signed_p256(dir: &Path, name: &str, subject: &str) {
 pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let pki = pki::TlsPki::write(dir);
     (pki.ca, pki.valid.0, pki.valid.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    /// The reservation is what other test processes see: util-linux's `flock`, another
+    /// process, cannot take a port this one drew, and this one does not draw it twice.
+    #[test]
+    fn a_drawn_port_is_held_from_other_processes_until_this_one_ends() {
+        let port = free_port();
+        let lock = std::env::temp_dir().join("genesis-test-ports").join(port.to_string());
+        let other = Command::new("flock")
+            .args(["--nonblock", "--conflict-exit-code", "75"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .unwrap();
+        assert_eq!(other.code(), Some(75), "another process took port {port}'s lock");
+        assert!(!reserve_port(port), "port {port} drawn twice");
+    }
 }

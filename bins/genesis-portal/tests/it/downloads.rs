@@ -5,7 +5,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use genesis_testkit::clients::{get_status, raise_open_files_limit, stalled_downloads};
@@ -199,15 +199,17 @@ fn fifty_concurrent_downloads_keep_server_memory_bounded() {
     let children: Vec<_> = (0..50)
         .map(|i| {
             Command::new("curl")
-                .args(["-sf", "-H", &format!("Authorization: Bearer {key}"), "-o"])
+                .args(["-sSf", "-H", &format!("Authorization: Bearer {key}"), "-o"])
                 .arg(out.path().join(format!("{i}.bin")))
                 .arg(&url)
+                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
+    for child in children {
+        let done = child.wait_with_output().unwrap();
+        assert!(done.status.success(), "{}server log:\n{}", text(&done.stderr), portal.log());
     }
     for i in 0..50 {
         assert_eq!(sha256_hex(&out.path().join(format!("{i}.bin"))), expected, "download {i}");
