@@ -1,4 +1,4 @@
-//! Architecture invariants: the offline crates (types, bundle, trust, report) have no async
+//! Architecture invariants: the offline crates (types, bundle, trust, report, inventory, scan) have no async
 //! runtime or network crate in their normal dependency tree, under any feature set; nor has
 //! xtask, so `cargo xtask` compiles nothing networked before the release build its tasks drive.
 
@@ -8,7 +8,15 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 
 /// Crates whose normal dependency tree holds none of [`FORBIDDEN`].
-const OFFLINE: &[&str] = &["genesis-types", "genesis-bundle", "genesis-trust", "genesis-report", "xtask"];
+const OFFLINE: &[&str] = &[
+    "genesis-types",
+    "genesis-bundle",
+    "genesis-trust",
+    "genesis-report",
+    "genesis-inventory",
+    "genesis-scan",
+    "xtask",
+];
 const FORBIDDEN: &[&str] = &[
     "tokio",
     "hyper",

@@ -188,14 +188,46 @@ fn put_blob(
     Ok(d)
 }
 
-/// A two-platform OCI image (linux/amd64, linux/arm64) behind one index tagged `1.0`.
+/// The Debian 12 `/etc/os-release` of the fixture image.
+const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
+    VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
+
+/// The fixture image's dpkg database: two packages, in the format of a Debian 12 system's
+/// `/var/lib/dpkg/status` (fields as dpkg writes them, descriptions shortened), so that the
+/// package inventory and the vulnerability gate have something real to read. `libssl3` is
+/// built from the `openssl` source package, which is what Debian's OSV records name.
+fn dpkg_status(arch: &str) -> String {
+    format!(
+        "Package: libssl3\nStatus: install ok installed\nPriority: optional\nSection: libs\n\
+         Installed-Size: 6149\nMaintainer: Debian OpenSSL Team <pkg-openssl-devel@alioth-lists.debian.net>\n\
+         Architecture: {arch}\nMulti-Arch: same\nSource: openssl\nVersion: 3.0.11-1~deb12u2\n\
+         Depends: libc6 (>= 2.34)\nDescription: Secure Sockets Layer toolkit - shared libraries\n\n\
+         Package: zlib1g\nStatus: install ok installed\nPriority: optional\nSection: libs\n\
+         Installed-Size: 168\nMaintainer: Mark Brown <broonie@debian.org>\nArchitecture: {arch}\n\
+         Multi-Arch: same\nSource: zlib\nVersion: 1:1.2.13.dfsg-1\nDepends: libc6 (>= 2.14)\n\
+         Description: compression library - runtime\n"
+    )
+}
+
+/// A two-platform OCI image (linux/amd64, linux/arm64) behind one index tagged `1.0`, each
+/// platform a Debian 12 root with two packages installed.
 fn write_image_layout(layout: &Path) -> anyhow::Result<()> {
     let _ = fs::remove_dir_all(layout);
     let mut children = Vec::new();
     for arch in ["amd64", "arm64"] {
         let hello = format!("hello from linux/{arch}\n");
         let conf = "listen = 8080\n";
-        let layer_tar = tar_of(&[("etc/", b""), ("etc/app.conf", conf.as_bytes()), ("hello.txt", hello.as_bytes())]);
+        let status = dpkg_status(arch);
+        let layer_tar = tar_of(&[
+            ("etc/", b""),
+            ("etc/app.conf", conf.as_bytes()),
+            ("etc/os-release", OS_RELEASE.as_bytes()),
+            ("hello.txt", hello.as_bytes()),
+            ("var/", b""),
+            ("var/lib/", b""),
+            ("var/lib/dpkg/", b""),
+            ("var/lib/dpkg/status", status.as_bytes()),
+        ]);
         let diff_id = hex_sha256(&layer_tar);
         let layer =
             put_blob(layout, "application/vnd.oci.image.layer.v1.tar+gzip", &gzip(&layer_tar)?, serde_json::json!({}))?;
@@ -547,6 +579,7 @@ fn bomb(key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
         charts: vec![],
         manifests: vec![genesis_bundle::ManifestEntry { path: path.clone() }],
         sboms: vec![],
+        scan: None,
     };
     let bom_bytes = bom.to_bytes();
     let sig = encode_signature(&key.sign(&bom_bytes));

@@ -75,9 +75,16 @@ pub fn run_cmd(cmd: &mut Command) -> anyhow::Result<()> {
 /// PyPI packages the tests drive: the `oras` client (serve tests) and CycloneDX's own
 /// library, whose JSON-schema validation judges the SBOM we write, moto's S3 server (the
 /// portal's object-store tests), and `jsonschema`, which judges the `zarf.yaml` we write
-/// against Zarf's schema (`genesis_testkit::schema`; the version CycloneDX's extra resolves).
-const PY_TEST_PACKAGES: &[&str] =
-    &["oras==0.2.43", "cyclonedx-python-lib[json-validation]==11.12.0", "moto[server]==5.2.5", "jsonschema==4.26.0"];
+/// against Zarf's schema (`genesis_testkit::schema`; the version CycloneDX's extra resolves)
+/// and the SARIF the vulnerability gate writes against SARIF's, and `packageurl-python`, the
+/// purl specification's reference parser, which reads back every package URL we write.
+const PY_TEST_PACKAGES: &[&str] = &[
+    "oras==0.2.43",
+    "cyclonedx-python-lib[json-validation]==11.12.0",
+    "moto[server]==5.2.5",
+    "jsonschema==4.26.0",
+    "packageurl-python==0.17.6",
+];
 
 /// Creates `target/test-venv` with the PyPI clients and `target/test-node` with the npm
 /// packages the tests run (sigstore-js, a verifier; Azurite, the Azure Storage emulator the

@@ -47,7 +47,7 @@ enum Command {
     /// .cosign.bundle (and .report.pdf with --report).
     /// SOURCE_DATE_EPOCH (environment, else spec.sourceDateEpoch, else 0) sets every
     /// timestamp, so the same inputs give the same bytes.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Show a bundle's name, version, images, charts and manifests from its BOM, reading only
     /// the head of the archive. Informational: it does not verify the signature.
     Inspect {
@@ -105,6 +105,15 @@ struct CreateArgs {
     /// verifiers refuse the bundle from then on, and it is re-signed or rebuilt to deliver it.
     #[arg(long, value_name = "DATE|DURATION")]
     expires: Option<genesis_build::Expiry>,
+    /// Run the vulnerability gate before signing: match every package inventoried in the
+    /// images against this OSV database (an `all.zip` export or a folder of records;
+    /// repeatable), record the verdict in the signed BOM, and write nothing when it fails.
+    #[arg(long = "scan-db", value_name = "DIR|ZIP")]
+    scan_db: Vec<PathBuf>,
+    /// The gate's policy: `failOn` (default high), `maxDbAge` (default 7d), `vex` (OpenVEX
+    /// exception documents, relative to the file). Needs --scan-db.
+    #[arg(long, value_name = "FILE", requires = "scan_db")]
+    scan_policy: Option<PathBuf>,
 }
 
 /// The library errors this binary meets, for the exit code, and the flags that get past them.
@@ -137,7 +146,7 @@ fn main() -> ExitCode {
     }
     exit::run(&ERRORS, || match cli.command {
         Command::Keygen { output_dir, encrypt } => keygen(&output_dir, encrypt),
-        Command::Create(args) => create(args),
+        Command::Create(args) => create(*args),
         Command::Inspect { bundle, output, limits } => inspect(&bundle, output, &limits),
         Command::ZarfDefinition(args) => zarf::run(args),
     })
@@ -163,8 +172,20 @@ fn source_date_epoch() -> anyhow::Result<Option<u64>> {
 }
 
 fn create(args: CreateArgs) -> anyhow::Result<u8> {
-    let CreateArgs { spec: spec_path, key, output_dir, output, quiet, cache_dir, registry, policy, report, expires } =
-        args;
+    let CreateArgs {
+        spec: spec_path,
+        key,
+        output_dir,
+        output,
+        quiet,
+        cache_dir,
+        registry,
+        policy,
+        report,
+        expires,
+        scan_db,
+        scan_policy,
+    } = args;
     let spec = BundleSpec::load(&spec_path)?;
     let signers = policy.as_deref().map(genesis_trust::policy_file::load_signers).transpose()?;
     let key = PrivateKey::from_pem_file_with_password(&key, &genesis_cli_support::password::for_reading)?;
@@ -181,6 +202,7 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
         registries,
         report,
         expires,
+        scan: (!scan_db.is_empty()).then_some(genesis_build::ScanOptions { databases: scan_db, policy: scan_policy }),
         ..Default::default()
     };
     let out = {

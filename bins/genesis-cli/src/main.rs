@@ -10,6 +10,8 @@
 mod portal;
 mod preflight;
 mod report;
+mod sbom;
+mod scan;
 mod verify_blob;
 
 use std::error::Error;
@@ -43,6 +45,14 @@ enum Command {
     /// with --html): digests, signer, checks, provenance, contents, SBOM totals, and the HIPAA
     /// Security Rule safeguards the evidence supports. A bundle that fails gets no report.
     Report(report::ReportArgs),
+    /// Verify a bundle's signature, then write its SBOMs out for any scanner: one CycloneDX
+    /// document of the bundle and every package inventoried in its images (or one image's,
+    /// with --image), each checked against the signed BOM.
+    Sbom(sbom::SbomArgs),
+    /// The vulnerability gate: match every package of a verified bundle against an OSV
+    /// database carried across the gap (or judge a trivy/grype report) under a policy;
+    /// exit 1 when it fails, with the table of findings.
+    Scan(scan::ScanArgs),
     /// Verify any artifact against a cosign signature, a sigstore bundle or a DSSE envelope,
     /// with a public key, offline (cosign's flag names).
     VerifyBlob(verify_blob::VerifyBlobArgs),
@@ -98,12 +108,22 @@ fn main() -> ExitCode {
     genesis_cli_support::interrupt::install();
     let cli = Cli::parse();
     // Commands with endpoints announce their own; the rest contact nothing.
-    if matches!(cli.command, Command::Verify(_) | Command::Report(_) | Command::VerifyBlob(_) | Command::Logout) {
+    if matches!(
+        cli.command,
+        Command::Verify(_)
+            | Command::Report(_)
+            | Command::Sbom(_)
+            | Command::Scan(_)
+            | Command::VerifyBlob(_)
+            | Command::Logout
+    ) {
         genesis_cli_support::announce_endpoints("genesis", &[]);
     }
     exit::run(&ERRORS, || match &cli.command {
         Command::Verify(args) => tree::run(args),
         Command::Report(args) => report::run(args),
+        Command::Sbom(args) => sbom::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::VerifyBlob(args) => verify_blob::run(args),
         Command::Preflight(args) => preflight::run_checks(args),
         Command::Login(args) => portal::login(args),

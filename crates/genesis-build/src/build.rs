@@ -53,6 +53,9 @@ pub struct BuildOptions {
     /// When the bundle expires: written into its BOM as `expires`, signed with it, and
     /// verifiers refuse the bundle from then on.
     pub expires: Option<Expiry>,
+    /// Run the vulnerability gate on the images' packages and record its verdict in the
+    /// BOM; a build whose gate fails writes nothing.
+    pub scan: Option<crate::scan::ScanOptions>,
 }
 
 /// When a bundle expires (`bundle-builder create --expires`): a date, or a time after the
@@ -195,7 +198,14 @@ impl Plan {
     }
 }
 
-fn plan(spec: &BundleSpec, epoch: u64, expires: Option<String>, pulled: &Pulled, cache: &Path) -> Result<Plan> {
+fn plan(
+    spec: &BundleSpec,
+    epoch: u64,
+    expires: Option<String>,
+    scan: Option<&crate::scan::ScanOptions>,
+    pulled: &Pulled,
+    cache: &Path,
+) -> Result<Plan> {
     let mut plan = Plan {
         bom: Bom {
             schema: BOM_SCHEMA.into(),
@@ -208,23 +218,37 @@ fn plan(spec: &BundleSpec, epoch: u64, expires: Option<String>, pulled: &Pulled,
             charts: Vec::new(),
             manifests: Vec::new(),
             sboms: Vec::new(),
+            scan: None,
         },
         contents: BTreeMap::new(),
         platform_manifests: BTreeMap::new(),
     };
-    plan_images(spec, &mut plan, pulled, cache)?;
+    let inventories = plan_images(spec, &mut plan, pulled, cache)?;
     let mut found = plan_charts(spec, &mut plan, pulled)?;
     found.extend(plan_manifests(spec, &mut plan)?);
     check_images_bundled(spec, &plan.bom, &found)?;
     plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
     plan.bom.manifests.sort_by(|a, b| a.path.cmp(&b.path));
-    let sbom = crate::sbom::bundle_sbom(&plan.bom, &plan.platform_manifests);
+    let package_sboms = crate::sbom::package_sboms(&plan.bom, &inventories);
+    let sbom = crate::sbom::bundle_sbom(&plan.bom, &plan.platform_manifests, &package_sboms);
     plan.add_bytes(crate::sbom::BUNDLE_SBOM_PATH, sbom)?;
     plan.bom.sboms.push(SbomEntry {
         path: bundle_path(crate::sbom::BUNDLE_SBOM_PATH, Path::new(crate::sbom::BUNDLE_SBOM_PATH))?,
         media_type: crate::sbom::CYCLONEDX_JSON.into(),
         describes: "bundle".into(),
     });
+    for package_sbom in package_sboms {
+        let path = bundle_path(&package_sbom.path, Path::new(&package_sbom.path))?;
+        plan.add_bytes(&package_sbom.path, package_sbom.document)?;
+        plan.bom.sboms.push(SbomEntry {
+            path,
+            media_type: crate::sbom::CYCLONEDX_JSON.into(),
+            describes: package_sbom.image,
+        });
+    }
+    if let Some(scan) = scan {
+        plan.bom.scan = Some(crate::scan::gate(&plan.bom, &inventories, scan, &plan.bom.created)?);
+    }
     plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
     plan.bom.validate()?;
     Ok(plan)
@@ -300,15 +324,28 @@ struct CarriedImage {
 }
 
 /// Adds every image of the spec to the plan: each in the BOM and the bundle's OCI layout
-/// (`oci/index.json` and every blob once), with its referrers and signature.
-fn plan_images(spec: &BundleSpec, plan: &mut Plan, pulled: &Pulled, cache: &Path) -> Result<()> {
+/// (`oci/index.json` and every blob once), with its referrers and signature. Returns the
+/// packages of each spec image, per platform.
+fn plan_images(
+    spec: &BundleSpec,
+    plan: &mut Plan,
+    pulled: &Pulled,
+    cache: &Path,
+) -> Result<Vec<crate::inventory::ImageInventory>> {
     if spec.spec.images.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut carried = Vec::new();
     for image in &spec.spec.images {
         carried.extend(carried_images(spec, image, plan, pulled, cache)?);
     }
+    // Only the spec's own images hold filesystems: their referrers and signatures do not.
+    let inventories = crate::inventory::inventory_images(
+        carried
+            .iter()
+            .filter(|c| spec.spec.images.iter().any(|image| image.name.as_str() == c.name))
+            .map(|c| (c.name.as_str(), &c.resolved)),
+    )?;
     let mut blobs: BTreeMap<Digest, (u64, PathBuf)> = BTreeMap::new();
     let mut index = ImageIndex {
         schema_version: 2,
@@ -340,7 +377,7 @@ fn plan_images(spec: &BundleSpec, plan: &mut Plan, pulled: &Pulled, cache: &Path
     index_json.push(b'\n');
     plan.add_bytes("oci/index.json", index_json)?;
     plan.add_bytes("oci/oci-layout", b"{\"imageLayoutVersion\":\"1.0.0\"}\n".to_vec())?;
-    Ok(())
+    Ok(inventories)
 }
 
 /// Where a spec image is read from: the spec's OCI layout, or the pull cache for a registry
@@ -574,7 +611,7 @@ fn pack(
     let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
     let report = options.report;
     let expires = options.expires.map(|e| e.date(epoch)).transpose()?;
-    let plan = plan(spec, epoch, expires, pulled, cache)?;
+    let plan = plan(spec, epoch, expires, options.scan.as_ref(), pulled, cache)?;
     options.progress.set_total(plan.bom.payload_size());
     let bom_bytes = plan.bom.to_bytes();
     let signature = encode_signature(&key.sign(&bom_bytes));

@@ -73,6 +73,17 @@ pub enum BuildError {
     /// The release evidence report could not be written.
     #[error(transparent)]
     Report(#[from] genesis_report::ReportError),
+    /// The OSV database, the scan policy or an exception document could not be read.
+    #[error(transparent)]
+    Scan(#[from] genesis_scan::ScanError),
+    /// The vulnerability gate failed (`--scan-policy`): no bundle was written.
+    #[error("the vulnerability gate failed, so no bundle was written: {}\n{table}", reasons.join("; "))]
+    ScanFailed {
+        /// Why, a sentence each.
+        reasons: Vec<String>,
+        /// The findings, as `genesis scan` prints them.
+        table: String,
+    },
 }
 
 impl BuildError {
@@ -108,6 +119,8 @@ impl Classify for BuildError {
             BuildError::Bundle(e) => e.class(),
             BuildError::Trust(e) => e.class(),
             BuildError::Report(e) => e.class(),
+            BuildError::Scan(e) => e.class(),
+            BuildError::ScanFailed { .. } => ErrorClass::Verdict,
         }
     }
 }

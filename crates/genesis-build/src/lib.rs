@@ -30,12 +30,14 @@ mod chart;
 mod chart_repo;
 mod error;
 pub mod image_refs;
+pub mod inventory;
 mod layout;
 mod provenance;
 #[cfg(feature = "pull")]
 mod pull;
 mod remote;
 pub mod sbom;
+mod scan;
 pub mod spec;
 
 pub use build::{BuildOptions, BuildOutput, Expiry, archive_path, build, keygen, manifest_files};
@@ -43,4 +45,5 @@ pub use chart::{ChartContents, ChartMeta, read_chart};
 pub use error::{BuildError, Result};
 pub use layout::{Layout, ResolvedImage};
 pub use remote::{default_cache_dir, hosts};
+pub use scan::ScanOptions;
 pub use spec::BundleSpec;

@@ -457,6 +457,7 @@ mod tests {
             charts: vec![],
             manifests: vec![],
             sboms: vec![],
+            scan: None,
         };
         let archive = dir.join("t.tar.zst");
         let contents = BTreeMap::from([(path, Content::Bytes(index.to_vec()))]);

@@ -4,9 +4,9 @@
 //! other entry is bound to it through its size and SHA-256. Its encoding has one owner,
 //! [`Bom::to_bytes`]: the builder serialises once, then hashes, signs and writes that buffer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use genesis_types::{Algorithm, BundlePath, Digest};
+use genesis_types::{Algorithm, BundlePath, Digest, Severity};
 
 use crate::{BundleError, Limits, Result};
 
@@ -54,7 +54,137 @@ pub struct Bom {
     /// source carried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sboms: Vec<SbomEntry>,
+    /// The vulnerability scan the builder ran before signing (`bundle-builder create
+    /// --scan-db`), so that the cluster side can check the vendor's verdict without a
+    /// database. Absent, the BOM's bytes are those of a builder that ran none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanRecord>,
 }
+
+/// A vulnerability scan's verdict as the signed BOM records it: the database, the policy's
+/// threshold, and every finding with its exception, so that a verifier recomputes the
+/// verdict from the findings instead of trusting a flag.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanRecord {
+    /// When the scan ran, RFC 3339: the bundle's `created`, so the BOM stays reproducible.
+    pub scanned_at: String,
+    /// The OSV database it ran against.
+    pub database: ScanDatabase,
+    /// Packages inventoried in the bundle's images.
+    pub packages: u64,
+    /// The severity from which a finding without an exception fails the policy.
+    pub fail_on: Severity,
+    /// Findings without an exception, by severity.
+    pub counts: BTreeMap<Severity, u64>,
+    /// Every finding, excepted or not, in the scanner's order.
+    pub findings: Vec<ScanFinding>,
+}
+
+/// The database a scan ran against.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanDatabase {
+    /// `sha256:` over its input files.
+    pub digest: String,
+    /// Its newest record's `modified`, RFC 3339: how fresh it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_modified: Option<String>,
+    /// Records it held.
+    pub records: u64,
+}
+
+/// One recorded finding.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanFinding {
+    /// The vulnerability's ID (`CVE-…`, `GHSA-…`).
+    pub id: String,
+    /// The package's URL.
+    pub purl: String,
+    /// The version installed.
+    pub installed: String,
+    /// The lowest fixed version, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+    /// Its severity.
+    pub severity: Severity,
+    /// The image (and platform) the package is in.
+    pub image: String,
+    /// The exception that covers it (`not_affected: <justification>`, `fixed`), from an
+    /// OpenVEX document; absent, the finding counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
+}
+
+/// What a recorded scan showed, for reports: all but the findings, the verdict recomputed
+/// from them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanSummary {
+    /// When the scan ran.
+    pub scanned_at: String,
+    /// The database it ran against.
+    pub database: ScanDatabase,
+    /// Packages inventoried.
+    pub packages: u64,
+    /// The severity from which a finding without an exception fails.
+    pub fail_on: Severity,
+    /// Findings without an exception, by severity.
+    pub counts: BTreeMap<Severity, u64>,
+    /// Findings an exception covers.
+    pub excepted: u64,
+    /// Whether no finding without an exception is at or above `fail_on`.
+    pub passed: bool,
+}
+
+impl ScanRecord {
+    /// Its summary.
+    pub fn summary(&self) -> ScanSummary {
+        ScanSummary {
+            scanned_at: self.scanned_at.clone(),
+            database: self.database.clone(),
+            packages: self.packages,
+            fail_on: self.fail_on,
+            counts: self.counts.clone(),
+            excepted: self.findings.iter().filter(|f| f.exception.is_some()).count() as u64,
+            passed: self.passed(),
+        }
+    }
+
+    /// The most severe finding without an exception, if any.
+    pub fn worst_unexcepted(&self) -> Option<Severity> {
+        self.findings.iter().filter(|f| f.exception.is_none()).map(|f| f.severity).max()
+    }
+
+    /// Whether the findings pass the recorded threshold: no finding without an exception at
+    /// or above it.
+    pub fn passed(&self) -> bool {
+        self.worst_unexcepted().is_none_or(|worst| worst < self.fail_on)
+    }
+
+    /// Refuses a record whose parts disagree: a time no verifier reads, or counts that are
+    /// not those of its findings (a verifier recomputes from the findings; the counts are
+    /// for people, and must not say otherwise).
+    fn validate(&self) -> std::result::Result<(), String> {
+        if parse_rfc3339(&self.scanned_at).is_none() {
+            return Err(format!("scan.scannedAt {:?} is not an RFC 3339 date", self.scanned_at));
+        }
+        let mut counted: BTreeMap<Severity, u64> = BTreeMap::new();
+        for f in self.findings.iter().filter(|f| f.exception.is_none()) {
+            *counted.entry(f.severity).or_default() += 1;
+        }
+        let stated: BTreeMap<Severity, u64> =
+            self.counts.iter().filter(|(_, n)| **n > 0).map(|(s, n)| (*s, *n)).collect();
+        if counted != stated {
+            return Err("scan.counts are not the counts of its findings without an exception".into());
+        }
+        Ok(())
+    }
+}
+
+/// How the name of a package SBOM the builder writes ends.
+pub const PACKAGE_SBOM_SUFFIX: &str = ".packages.cdx.json";
 
 /// One SBOM document.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -189,6 +319,18 @@ impl Bom {
         Ok(bom)
     }
 
+    /// The SBOM the BOM lists for the bundle itself (the others describe single images).
+    pub fn bundle_sbom(&self) -> Option<&SbomEntry> {
+        self.sboms.iter().find(|s| s.describes == "bundle")
+    }
+
+    /// The package SBOMs the builder wrote from each image's layers
+    /// (`sbom/images/NAME[.PLATFORM].packages.cdx.json`), in BOM order; an SBOM an image's
+    /// source carried is not one of them.
+    pub fn package_sboms(&self) -> impl Iterator<Item = &SbomEntry> {
+        self.sboms.iter().filter(|e| e.describes != "bundle" && e.path.as_str().ends_with(PACKAGE_SBOM_SUFFIX))
+    }
+
     /// Checks the internal consistency a reader relies on: schema, strictly sorted unique
     /// files whose sizes add up, no reserved or clashing paths, every OCI blob named by the
     /// sha256 of its content, and every chart, manifest and image pointing at a listed file.
@@ -202,6 +344,9 @@ impl Bom {
             && parse_rfc3339(expires).is_none()
         {
             return invalid(format!("expires {expires:?} is not an RFC 3339 date such as 2027-01-01T00:00:00Z"));
+        }
+        if let Some(scan) = &self.scan {
+            scan.validate().map_err(BundleError::BomInvalid)?;
         }
         for pair in self.files.windows(2) {
             if pair[0].path >= pair[1].path {
@@ -390,6 +535,7 @@ mod tests {
             charts: vec![],
             manifests: vec![],
             sboms: vec![],
+            scan: None,
         }
     }
 

@@ -27,6 +27,7 @@
 //!     charts: vec![],
 //!     manifests: vec![],
 //!     sboms: vec![],
+//!     scan: None,
 //! };
 //! let bytes = bom.to_bytes();
 //! assert_eq!(Bom::parse(&bytes, &Limits::default())?, bom);
@@ -51,8 +52,9 @@ mod writer;
 pub use archive::{ArchiveReader, Compression, Head};
 pub use archive_index::{ArchiveIndex, ArchiveRange, FrameSlices, RangeReader, image_top, layout_path};
 pub use bom::{
-    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, PROVENANCE_PATH,
-    SIGNATURE_PATH, SbomEntry, parse_rfc3339, rfc3339,
+    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, PACKAGE_SBOM_SUFFIX,
+    PROVENANCE_PATH, SIGNATURE_PATH, SbomEntry, ScanDatabase, ScanFinding, ScanRecord, ScanSummary, parse_rfc3339,
+    rfc3339,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging};
 pub use digest_io::{FileDigest, sha256};

@@ -218,6 +218,7 @@ mod tests {
             charts: vec![],
             manifests: vec![],
             sboms: vec![],
+            scan: None,
         };
         let contents = BTreeMap::from([(path.clone(), Content::Bytes(data))]);
         let options = WriteOptions { compression: Compression::None, mtime: 0, progress: ProgressCounter::default() };

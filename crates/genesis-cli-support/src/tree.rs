@@ -61,6 +61,7 @@ pub fn render_text(r: &TreeReport) -> String {
         expires: r.expires.as_ref(),
         provenance: r.provenance.as_ref(),
         sbom: r.sbom.as_ref(),
+        scan: r.scan.as_ref(),
         policy: &r.policy,
     };
     let mut out = verify::head_lines(&head, "tree");

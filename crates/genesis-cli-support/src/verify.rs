@@ -224,6 +224,7 @@ pub(crate) struct Head<'a> {
     pub expires: Option<&'a String>,
     pub provenance: Option<&'a genesis_trust::provenance::ProvenanceSummary>,
     pub sbom: Option<&'a String>,
+    pub scan: Option<&'a genesis_bundle::ScanSummary>,
     pub policy: &'a [String],
 }
 
@@ -253,10 +254,35 @@ pub(crate) fn head_lines(h: &Head<'_>, within: &str) -> String {
         Some(path) => line(format!("✓ SBOM present ({path}, checked against the BOM)")),
         None => line(format!("! no SBOM in the {within}")),
     }
+    match h.scan {
+        Some(scan) => line(scan_line(scan)),
+        None => line(format!("! no vulnerability scan recorded in the {within}'s BOM")),
+    }
     for decision in h.policy {
         line(format!("✓ policy: {decision}"));
     }
     out
+}
+
+/// The recorded scan in one line: its verdict, its date and database, and its counts.
+fn scan_line(scan: &genesis_bundle::ScanSummary) -> String {
+    let counts: Vec<String> = genesis_types::Severity::ALL
+        .iter()
+        .rev()
+        .filter_map(|s| scan.counts.get(s).map(|n| format!("{n} {s}")))
+        .collect();
+    let counts = if counts.is_empty() { "no finding".to_owned() } else { counts.join(", ") };
+    let database = scan.database.newest_modified.as_deref().unwrap_or("of unknown date");
+    format!(
+        "{} vulnerability scan of {} {} (failOn {}): {counts} without an exception, {} excepted; {} packages, OSV database {database} ({})",
+        if scan.passed { "✓" } else { "✗" },
+        scan.scanned_at,
+        if scan.passed { "passed" } else { "FAILED" },
+        scan.fail_on,
+        scan.excepted,
+        scan.packages,
+        scan.database.digest,
+    )
 }
 
 /// The report as lines in the style of the gap-host runbook (`✓ signature OK …`).
@@ -268,6 +294,7 @@ pub fn render_text(r: &VerifyReport) -> String {
         expires: r.expires.as_ref(),
         provenance: r.provenance.as_ref(),
         sbom: r.sbom.as_ref(),
+        scan: r.scan.as_ref(),
         policy: &r.policy,
     };
     let mut out = head_lines(&head, "bundle");

@@ -2480,6 +2480,7 @@ mod tests {
             charts: vec![],
             manifests: vec![],
             sboms: vec![],
+            scan: None,
         };
         let archive = dir.join("t.tar.zst");
         let contents = BTreeMap::from([(path, Content::Bytes(bytes))]);

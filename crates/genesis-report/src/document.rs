@@ -135,7 +135,7 @@ impl Document {
             archive_sha256: r.archive.sha256.hex().to_owned(),
             cover,
             cover_note: COVER_NOTE,
-            sections: vec![release(r), verification(r), provenance(r), contents(r), sbom(r), safeguards(r)],
+            sections: vec![release(r), verification(r), provenance(r), contents(r), sbom(r), scan(r), safeguards(r)],
         };
         document.each_text(&mut |text: &mut String| *text = shown(text));
         document
@@ -392,6 +392,69 @@ fn sbom(r: &ReleaseReport) -> Section {
         }
     };
     Section { title: "Software bill of materials", blocks }
+}
+
+fn scan(r: &ReleaseReport) -> Section {
+    let Some(scan) = &r.scan else {
+        return Section {
+            title: "Vulnerability scan",
+            blocks: vec![Block::Paragraph(
+                "The BOM records no vulnerability scan: the builder ran none, so this report has no scan verdict to show."
+                    .into(),
+            )],
+        };
+    };
+    let verdict = if scan.passed() {
+        format!("passed: no finding at or above {} without an exception", scan.fail_on)
+    } else {
+        format!("FAILED: a finding at or above {} has no exception", scan.fail_on)
+    };
+    let counts = genesis_types::Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| vec![Cell::regular(s.as_str()), Cell::regular(scan.counts.get(s).copied().unwrap_or(0).to_string())])
+        .collect();
+    let findings = scan
+        .findings
+        .iter()
+        .map(|f| {
+            vec![
+                Cell::mono(&f.id),
+                Cell::mono(&f.purl),
+                Cell::regular(f.fixed.as_deref().unwrap_or("no fix")),
+                Cell::regular(f.severity.as_str()),
+                Cell::regular(f.exception.as_deref().unwrap_or("none")),
+            ]
+        })
+        .collect();
+    Section {
+        title: "Vulnerability scan",
+        blocks: vec![
+            Block::Paragraph(
+                "The builder matched every package of every image against an OSV database before it signed the BOM, \
+                 and recorded the result in it: what follows is signed with the rest of the BOM. The verdict is \
+                 recomputed here from the findings, not read from a flag."
+                    .into(),
+            ),
+            Block::Table(Table::fields(vec![
+                ("Scanned", Cell::regular(&scan.scanned_at)),
+                ("Database", Cell::mono(&scan.database.digest)),
+                ("Newest record", Cell::regular(scan.database.newest_modified.as_deref().unwrap_or("not recorded"))),
+                ("Records", Cell::regular(scan.database.records.to_string())),
+                ("Packages", Cell::regular(scan.packages.to_string())),
+                ("Verdict", Cell::regular(verdict)),
+            ])),
+            Block::Subheading("Findings without an exception, by severity".into()),
+            listing(&[0.70, 0.30], &["Severity", "Findings"], counts, "No finding."),
+            Block::Subheading(format!("Findings ({})", scan.findings.len())),
+            listing(
+                &[0.20, 0.38, 0.14, 0.10, 0.18],
+                &["ID", "Package", "Fixed in", "Severity", "Exception"],
+                findings,
+                "The scan found no known vulnerability.",
+            ),
+        ],
+    }
 }
 
 fn safeguards(r: &ReleaseReport) -> Section {

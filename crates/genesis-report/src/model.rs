@@ -44,6 +44,9 @@ pub struct ReleaseReport {
     pub manifests: Vec<ManifestEntry>,
     /// The totals of the bundle's SBOM, when the BOM lists one.
     pub sbom: Option<SbomTotals>,
+    /// The vulnerability scan the signed BOM records: its database, threshold and every
+    /// finding with its exception; absent when the builder ran none.
+    pub scan: Option<genesis_bundle::ScanRecord>,
     /// The HIPAA Security Rule technical safeguards this evidence supports, each with what it
     /// shows and what it does not.
     pub safeguards: Vec<Safeguard>,
@@ -172,6 +175,7 @@ impl ReleaseReport {
             charts: bom.charts.clone(),
             manifests: bom.manifests.clone(),
             sbom,
+            scan: bom.scan.clone(),
             safeguards: Vec::new(),
         };
         report.safeguards = hipaa::safeguards(&report);

@@ -17,13 +17,6 @@ pub fn schemas() -> PathBuf {
 /// with the path of the value at fault. The schema itself is checked first. Panics with the
 /// fix when the test venv is missing: a skipped check would pass without judging anything.
 pub fn validate(schema: &Path, document: &serde_json::Value) -> Result<(), String> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python3");
-    assert!(
-        python.exists(),
-        "{} is missing (Python jsonschema judges our output against published schemas): run `cargo xtask test-deps` \
-         (cargo xtask ci does)",
-        python.display()
-    );
     let script = "import json, sys\n\
 from jsonschema import Draft202012Validator\n\
 schema = json.load(open(sys.argv[1]))\n\
@@ -31,17 +24,43 @@ Draft202012Validator.check_schema(schema)\n\
 errors = sorted(Draft202012Validator(schema).iter_errors(json.load(sys.stdin)), key=lambda e: list(map(str, e.absolute_path)))\n\
 for e in errors: print('/'.join(map(str, e.absolute_path)) or '(root)', '-', e.message)\n\
 sys.exit(1 if errors else 0)\n";
+    venv_python(script, Some(schema), document.to_string().as_bytes())
+}
+
+/// Validates a CycloneDX 1.5 JSON `document` as CycloneDX's own library judges it
+/// (`cyclonedx-python-lib`'s strict JSON-schema validation, from the same test venv): `Ok`,
+/// or its errors. Panics with the fix when the test venv is missing.
+pub fn validate_cyclonedx_1_5(document: &[u8]) -> Result<(), String> {
+    let script = "import sys\n\
+from cyclonedx.validation.json import JsonStrictValidator\n\
+from cyclonedx.schema import SchemaVersion\n\
+errors = JsonStrictValidator(SchemaVersion.V1_5).validate_str(sys.stdin.read())\n\
+print(errors or 'valid')\n\
+sys.exit(1 if errors else 0)\n";
+    venv_python(script, None, document)
+}
+
+/// Runs `script` with the test venv's Python (`arg` after it, `input` on its stdin): `Ok` when
+/// it exits 0, else what it printed.
+fn venv_python(script: &str, arg: Option<&Path>, input: &[u8]) -> Result<(), String> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python3");
+    assert!(
+        python.exists(),
+        "{} is missing (Python jsonschema and CycloneDX's library judge our output against published schemas): \
+         run `cargo xtask test-deps` (cargo xtask ci does)",
+        python.display()
+    );
     let mut child = Command::new(&python)
         .arg("-c")
         .arg(script)
-        .arg(schema)
+        .args(arg)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
     // Python reads all of its input before it writes anything, so writing first cannot block.
-    child.stdin.take().expect("stdin is piped").write_all(document.to_string().as_bytes()).unwrap();
+    child.stdin.take().expect("stdin is piped").write_all(input).unwrap();
     let out = child.wait_with_output().unwrap();
     if out.status.success() { Ok(()) } else { Err(format!("{}{}", text(&out.stdout), text(&out.stderr))) }
 }

@@ -259,6 +259,7 @@ mod tests {
             charts: vec![],
             manifests: vec![],
             sboms: vec![],
+            scan: None,
         }
     }
 

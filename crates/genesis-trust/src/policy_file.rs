@@ -687,6 +687,7 @@ mod tests {
             charts: vec![],
             manifests: vec![],
             sboms: vec![],
+            scan: None,
         }
     }
 

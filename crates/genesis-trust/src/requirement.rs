@@ -8,9 +8,12 @@
 //!   - anyOf: [provenance, { signedBy: "SHA256:…" }]
 //!   - threshold: 2
 //!     of: [sbom, provenance, { signedBy: "SHA256:…" }]
+//!   - scan: { maxAgeDays: 30, failOn: high }
 //! ```
 
 use std::collections::BTreeSet;
+
+use genesis_types::Severity;
 
 /// An attestation a bundle can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
@@ -62,8 +65,35 @@ pub enum Requirement {
         /// The candidates.
         of: Vec<Requirement>,
     },
+    /// The BOM records a vulnerability scan recent enough, with no finding at or above a
+    /// severity that an exception does not cover.
+    Scan {
+        /// What the scan must show.
+        scan: ScanRequirement,
+    },
     /// A bare list: every one holds.
     List(Vec<Requirement>),
+}
+
+/// What a recorded vulnerability scan must show.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanRequirement {
+    /// How many days old the scan may be, from its `scannedAt` to now.
+    pub max_age_days: u64,
+    /// The severity from which a finding without an exception fails.
+    pub fail_on: Severity,
+}
+
+/// What the signed BOM's scan record shows, as of the verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanEvidence {
+    /// When the scan ran (RFC 3339).
+    pub scanned_at: String,
+    /// Whole days from then to the verification.
+    pub age_days: u64,
+    /// The most severe finding without an exception, recomputed from the findings.
+    pub worst_unexcepted: Option<Severity>,
 }
 
 /// What a verification established, for requirements to judge.
@@ -73,6 +103,8 @@ pub struct Evidence {
     pub signers: BTreeSet<String>,
     /// Attestations present and verified.
     pub attestations: BTreeSet<Attestation>,
+    /// The vulnerability scan the signed BOM records, if any.
+    pub scan: Option<ScanEvidence>,
 }
 
 impl Requirement {
@@ -84,7 +116,7 @@ impl Requirement {
     /// the same.
     pub fn validate(&self) -> Result<(), String> {
         let (field, parts) = match self {
-            Requirement::Attestation(_) | Requirement::SignedBy { .. } => return Ok(()),
+            Requirement::Attestation(_) | Requirement::SignedBy { .. } | Requirement::Scan { .. } => return Ok(()),
             Requirement::AllOf { all_of } => ("allOf", all_of),
             Requirement::List(parts) => ("a list of requirements", parts),
             Requirement::AnyOf { any_of } => ("anyOf", any_of),
@@ -113,6 +145,7 @@ impl Requirement {
                 let ok = evidence.signers.contains(signed_by);
                 (ok, format!("{} by {signed_by}", if ok { "signed" } else { "not signed" }))
             }
+            Requirement::Scan { scan } => scan.evaluate(evidence.scan.as_ref()),
             Requirement::AllOf { all_of: parts } | Requirement::List(parts) => {
                 let results: Vec<(bool, String)> = parts.iter().map(|r| r.evaluate(evidence)).collect();
                 // All of nothing would accept anything: it never holds.
@@ -131,6 +164,23 @@ impl Requirement {
                 let ok = *threshold > 0 && met >= *threshold;
                 (ok, format!("{met} of {} held, {threshold} required [{}]", of.len(), join(&results)))
             }
+        }
+    }
+}
+
+impl ScanRequirement {
+    fn evaluate(&self, scan: Option<&ScanEvidence>) -> (bool, String) {
+        let Some(scan) = scan else { return (false, "no vulnerability scan recorded in the BOM".into()) };
+        let ScanRequirement { max_age_days, fail_on } = self;
+        let of = format!("scan of {} ({} days old)", scan.scanned_at, scan.age_days);
+        if scan.age_days > *max_age_days {
+            return (false, format!("{of} is older than the {max_age_days} days allowed"));
+        }
+        match scan.worst_unexcepted {
+            Some(worst) if worst >= *fail_on => {
+                (false, format!("{of} has a {worst} finding without an exception (failOn: {fail_on})"))
+            }
+            _ => (true, format!("{of}: no finding at or above {fail_on} without an exception")),
         }
     }
 }

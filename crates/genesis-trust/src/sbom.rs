@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use genesis_bundle::danger::SeekableFile;
-use genesis_bundle::{Bom, BundleError, FileStamp, Limits, PayloadSink, SbomEntry};
+use genesis_bundle::{Bom, BundleError, FileStamp, Limits, PayloadSink};
 use genesis_types::BundlePath;
 
 use crate::{Result, TrustError};
@@ -52,11 +52,6 @@ impl PayloadSink for Capture<'_> {
     fn verified(&mut self, path: &BundlePath) -> genesis_bundle::Result<()> {
         self.inner.verified(path)
     }
-}
-
-/// The SBOM the BOM lists for the bundle itself (others describe single images).
-pub(crate) fn of_bundle(bom: &Bom) -> Option<&SbomEntry> {
-    bom.sboms.iter().find(|s| s.describes == "bundle")
 }
 
 /// Reads the SBOM at `path` out of the seekable archive `archive` by random access and

@@ -135,7 +135,7 @@ impl VerifiedTree {
             entries: 0,
             limits: &self.limits,
             progress: &self.progress,
-            sbom: crate::sbom::of_bundle(&bom).map(|s| &s.path),
+            sbom: bom.bundle_sbom().map(|s| &s.path),
             bytes: 0,
             buf: vec![0u8; 256 << 10],
         };
@@ -145,7 +145,7 @@ impl VerifiedTree {
         }
         let (files, payload_bytes) = (walk.found.len() as u64, walk.bytes);
         Ok(TreeReport {
-            sbom: crate::sbom::of_bundle(&bom).map(|s| s.path.to_string()),
+            sbom: bom.bundle_sbom().map(|s| s.path.to_string()),
             dir: self.dir,
             name: bom.name.clone(),
             version: bom.version.clone(),
@@ -160,6 +160,7 @@ impl VerifiedTree {
             charts: bom.charts.len(),
             manifests: bom.manifests.len(),
             expires: bom.expires.clone(),
+            scan: bom.scan.as_ref().map(genesis_bundle::ScanRecord::summary),
         })
     }
 }
@@ -201,6 +202,9 @@ pub struct TreeReport {
     /// When the bundle expires, as its signed BOM states it; absent when it does not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// The vulnerability scan the signed BOM records; absent when it records none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<genesis_bundle::ScanSummary>,
 }
 
 /// The folders `path` (`/`-separated) lies in, outermost first, without trailing `/`.

@@ -110,7 +110,7 @@ use crate::keys::{KeyFingerprint, decode_signature};
 use crate::policy::TrustPolicy;
 use crate::policy_file::InstallAudit;
 use crate::provenance::{ProvenanceSummary, verify_provenance};
-use crate::requirement::{Attestation, Evidence};
+use crate::requirement::{Attestation, Evidence, ScanEvidence};
 use crate::sigstore::SigstoreBundle;
 use crate::{Result, TrustError};
 
@@ -192,14 +192,27 @@ pub(crate) fn verify_head(origin: &Path, head: &Head, policy: &TrustPolicy, limi
     let provenance = head.provenance.as_deref().map(|p| verify_provenance(p, &bom_digest, signer)).transpose()?;
     let mut evidence = Evidence::default();
     evidence.signers.insert(key.to_string());
-    if crate::sbom::of_bundle(&bom).is_some() {
+    if bom.bundle_sbom().is_some() {
         evidence.attestations.insert(Attestation::Sbom);
     }
     if provenance.is_some() {
         evidence.attestations.insert(Attestation::Provenance);
     }
+    evidence.scan = bom.scan.as_ref().map(|scan| scan_evidence(scan, crate::policy::now()));
     let decisions = policy.constraints().check(&bom, &bom_blake3, &evidence)?;
     Ok(SignedHead { bom, bom_digest, bom_blake3, key, provenance, decisions })
+}
+
+/// What `scan` shows at `now` (Unix seconds): its age in whole days (0 for a scan dated in
+/// the future, which the BOM's signature vouches for) and its worst finding without an
+/// exception, recomputed from the findings.
+fn scan_evidence(scan: &genesis_bundle::ScanRecord, now: u64) -> ScanEvidence {
+    let scanned = genesis_bundle::parse_rfc3339(&scan.scanned_at).unwrap_or(0);
+    ScanEvidence {
+        scanned_at: scan.scanned_at.clone(),
+        age_days: now.saturating_sub(scanned) / 86_400,
+        worst_unexcepted: scan.worst_unexcepted(),
+    }
 }
 
 /// A bundle whose BOM is signed by a trusted key. Its payload is checked against that BOM
@@ -458,6 +471,9 @@ pub struct VerifyReport {
     /// When the bundle expires, as its signed BOM states it; absent when it does not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// The vulnerability scan the signed BOM records; absent when it records none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<genesis_bundle::ScanSummary>,
 }
 
 impl VerifiedBundle {
@@ -506,7 +522,7 @@ impl VerifiedBundle {
     /// files, and the sidecars, which sign the whole archive. What it returns is the one way
     /// to record this bundle as installed without reading its payload.
     pub fn check_attestations(&self) -> Result<AttestedBundle<'_>> {
-        let sbom = match crate::sbom::of_bundle(&self.bom) {
+        let sbom = match self.bom.bundle_sbom() {
             Some(entry) => {
                 let stamp = self.reader.stamp();
                 crate::sbom::check_in_archive(&self.path, stamp, &self.limits, &self.bom, &entry.path)?;
@@ -539,7 +555,7 @@ impl VerifiedBundle {
     /// Streams the payload into `sink`, then checks the sidecars; returns the report, the
     /// archive's stamp and the SBOM's bytes (when the BOM lists one).
     fn run(self, sink: &mut dyn PayloadSink) -> Result<(VerifyReport, FileStamp, Option<Vec<u8>>)> {
-        let sbom_path = crate::sbom::of_bundle(&self.bom).map(|s| s.path.clone());
+        let sbom_path = self.bom.bundle_sbom().map(|s| s.path.clone());
         let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path.clone(), bytes: Vec::new() };
         let summary = check_payload(self.reader, &self.bom, &mut capture)?;
         let sbom = match &sbom_path {
@@ -576,6 +592,7 @@ impl VerifiedBundle {
             cosign_bundle_sidecar,
             extracted_to: None,
             expires: self.bom.expires.clone(),
+            scan: self.bom.scan.as_ref().map(genesis_bundle::ScanRecord::summary),
         };
         Ok((report, summary.stamp, sbom))
     }

@@ -19,6 +19,7 @@ mod digest;
 mod path;
 mod platform;
 mod reference;
+mod severity;
 
 pub use class::{Classify, ErrorClass};
 pub use descriptor::{Descriptor, ImageIndex, ImageManifest, MAX_MANIFEST, annotations, media_types};
@@ -26,6 +27,7 @@ pub use digest::{Algorithm, Digest};
 pub use path::BundlePath;
 pub use platform::Platform;
 pub use reference::{DEFAULT_REGISTRY, ImageReference};
+pub use severity::Severity;
 
 /// The `tracing` target of an endpoint a library learns while it runs (a token service a
 /// registry names, a chart host an index names, where a redirect leads) rather than from

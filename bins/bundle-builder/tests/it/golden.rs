@@ -9,7 +9,7 @@ use crate::{builder, copy_inputs, fixtures, sha256_file, text};
 /// SHA-256 of `demo-0.1.0.tar.zst` built from fixtures/bundle.yaml with fixtures/keys/test.key.
 /// Changing the format, the compression parameters or the fixtures changes it: regenerate
 /// with `cargo xtask fixtures` and update this constant in the same commit.
-const GOLDEN: &str = "a951db5b8f5601e5f1efc54de92d42f34f880222e1162070dc1ef7f582efa0f2";
+const GOLDEN: &str = "4938f242437f61840669f8628017dbdfe8f853fea86a39b61b6c7f33b271f0c2";
 
 fn build_in(dir: &Path, cwd: &Path, envs: &[(&str, &str)]) -> String {
     let spec = dir.join("bundle.yaml");

@@ -50,7 +50,7 @@ fn every_compression_builds_verifies_and_extracts() {
         assert_eq!(out.status.code(), Some(0), "{compression}: {}", text(&out.stderr));
         let archive = dir.path().join(format!("out/demo-0.1.0.{ext}"));
         let report = verify_and_extract(&archive, &dir.path().join("k/genesis.pub"), &dir.path().join("x"));
-        assert_eq!(report.files, 14, "{compression}");
+        assert_eq!(report.files, 16, "{compression}");
         assert!(matches!(report.sha256_sidecar, genesis_trust::Sidecar::Match { .. }));
         let listing = Command::new("tar").args([tar_flag, "-tf"]).arg(&archive).output().unwrap();
         assert!(listing.status.success(), "{compression}: {}", text(&listing.stderr));
@@ -173,7 +173,7 @@ fn cosign_encrypted_keys_sign_bundles() {
         &dir.path().join("k/genesis.pub"),
         &dir.path().join("x"),
     );
-    assert_eq!(report.files, 14);
+    assert_eq!(report.files, 16);
 
     // A key made by cosign itself (fixtures/interop), verified with its cosign.pub.
     std::fs::remove_dir_all(dir.path().join("out")).unwrap();
@@ -185,7 +185,7 @@ fn cosign_encrypted_keys_sign_bundles() {
         &crate::fixtures().join("interop/cosign-key/cosign.pub"),
         &dir.path().join("y"),
     );
-    assert_eq!(report.files, 14);
+    assert_eq!(report.files, 16);
 }
 
 #[test]

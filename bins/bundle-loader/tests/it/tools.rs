@@ -25,7 +25,7 @@ fn verify_reports_each_fact_in_text_and_json() {
     assert!(t.contains("✓ sha256 match"), "{t}");
     assert!(t.contains("✓ detached signature OK"), "{t}");
     assert!(t.contains("✓ sigstore bundle OK"), "{t}");
-    assert!(t.contains("✓ 14 entries match the BOM"), "{t}");
+    assert!(t.contains("✓ 16 entries match the BOM"), "{t}");
     assert!(t.contains("✓ SLSA provenance present (build: https://genesis.dev/bundle-builder@v"), "{t}");
     assert!(t.contains("✓ SBOM present (sbom/bundle.cdx.json"), "{t}");
 
@@ -34,7 +34,7 @@ fn verify_reports_each_fact_in_text_and_json() {
     assert_eq!(v["verified"], true);
     let r = &v["report"];
     assert_eq!(r["name"], "demo");
-    assert_eq!(r["files"], 14);
+    assert_eq!(r["files"], 16);
     assert_eq!(r["sbom"], "sbom/bundle.cdx.json");
     assert_eq!(r["provenance"]["buildType"], "https://genesis.dev/bundle-builder/build/v1");
     assert_eq!(r["provenance"]["dependencies"], 2, "the image and the chart");

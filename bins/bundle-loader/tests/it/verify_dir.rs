@@ -45,7 +45,7 @@ fn extract_writes_the_head_as_tar_reads_it_and_verify_dir_accepts_the_tree() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let t = text(&out.stdout);
     assert!(t.contains("✓ signature OK (key SHA256:"), "{t}");
-    assert!(t.contains("✓ 14 files match the BOM"), "{t}");
+    assert!(t.contains("✓ 16 files match the BOM"), "{t}");
     assert!(t.contains("none missing, none added"), "{t}");
     assert!(t.contains("✓ SLSA provenance present"), "{t}");
     assert!(t.ends_with("demo 0.1.0: verified\n"), "{t}");
@@ -54,7 +54,7 @@ fn extract_writes_the_head_as_tar_reads_it_and_verify_dir_accepts_the_tree() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verified"], true);
-    assert_eq!(v["report"]["files"], 14);
+    assert_eq!(v["report"]["files"], 16);
     assert_eq!(v["report"]["dir"], tree.to_str().unwrap());
     // The same BOM digest the archive's verification reports.
     let bundle = crate::verify(&case("good"), &["--output", "json"]);

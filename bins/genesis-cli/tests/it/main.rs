@@ -9,6 +9,7 @@
 mod policy;
 mod preflight;
 mod report;
+mod scan;
 mod verify_dir;
 
 use std::path::Path;

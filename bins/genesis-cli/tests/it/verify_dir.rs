@@ -44,7 +44,7 @@ fn verify_dir_passes_an_extracted_tree_and_names_each_change() {
 
     let out = verify_dir(&tree, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("✓ 14 files match the BOM"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("✓ 16 files match the BOM"), "{}", text(&out.stdout));
     assert!(text(&out.stdout).ends_with("demo 0.1.0: verified\n"), "{}", text(&out.stdout));
     let json = verify_dir(&tree, &["--output", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();

@@ -459,6 +459,7 @@ fn generated_bom() -> impl Strategy<Value = Bom> {
                 charts: vec![],
                 manifests,
                 sboms: vec![],
+                scan: None,
             }
         })
 }

@@ -52,6 +52,7 @@ fn bundle_with(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, std::path::Path
         charts: vec![],
         manifests: vec![],
         sboms: vec![],
+        scan: None,
     };
     let bytes = bom.to_bytes();
     let dir = tempfile::tempdir().unwrap();

@@ -10,12 +10,13 @@ use genesis_report::{Format, ReleaseReport, render};
 use crate::{assert_well_formed, checked, pages_of, squeezed, word_extents};
 
 /// The sections, as the contents page lists them.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "Release",
     "Signature, policy and checks",
     "Provenance",
     "Images, charts and manifests",
     "Software bill of materials",
+    "Vulnerability scan",
     "HIPAA Security Rule: technical safeguards",
 ];
 

@@ -1,0 +1,167 @@
+//! `genesis scan`: the vulnerability gate before the boundary (`genesis-scan`). Either a
+//! bundle, verified first, whose package SBOMs are matched against an OSV database carried
+//! across the gap, or another scanner's report (trivy or grype JSON); then the same policy
+//! (the severity that fails, OpenVEX exceptions, the database's age) and the same output.
+//! Exit 1 when the policy fails.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::ValueEnum;
+use genesis_cli_support::verify::{VerifyArgs, report_trust_error, trust};
+use genesis_cli_support::{LimitArgs, OutputFormat, exit, out, print_json};
+use genesis_scan::{Database, DbInfo, Exceptions, Finding, Policy, Severity, Verdict};
+use genesis_trust::{SignedBom as _, UnverifiedBundle};
+
+/// The largest package SBOM read whole.
+const MAX_SBOM: u64 = 64 << 20;
+
+/// How `scan` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ScanOutput {
+    /// The table of findings and the verdict.
+    #[default]
+    Text,
+    /// The verdict as one JSON document.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+}
+
+/// Arguments of `scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// The bundle to scan (verified first, as `genesis verify` does its signature).
+    #[arg(required_unless_present = "report", conflicts_with = "report")]
+    pub bundle: Option<PathBuf>,
+    /// OSV database: a per-ecosystem `all.zip` export or a folder of OSV JSON records.
+    /// Repeat for several ecosystems.
+    #[arg(long = "db", value_name = "DIR|ZIP", required_unless_present = "report")]
+    pub databases: Vec<PathBuf>,
+    /// Judge this trivy or grype JSON report instead of scanning a bundle.
+    #[arg(long, value_name = "FILE", conflicts_with = "databases")]
+    pub report: Option<PathBuf>,
+    /// The severity from which a finding without an exception fails the gate.
+    #[arg(long, value_name = "SEVERITY", default_value_t = genesis_scan::DEFAULT_FAIL_ON)]
+    pub fail_on: Severity,
+    /// OpenVEX document whose not_affected and fixed statements except findings. Repeatable.
+    #[arg(long = "ignore", value_name = "VEX")]
+    pub exceptions: Vec<PathBuf>,
+    /// The oldest database accepted, by its newest record (`7d`, `12h`), or `none`.
+    #[arg(long, value_name = "AGE", default_value = "7d", value_parser = max_age)]
+    pub max_db_age: MaxAge,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: ScanOutput,
+    /// Trusted public key of the bundle (as for `genesis verify`).
+    #[arg(long = "key", value_name = "PUB", conflicts_with = "policy")]
+    pub keys: Vec<PathBuf>,
+    /// Trust policy file of the bundle (as for `genesis verify`).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Limits on the archive.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `--max-db-age`: a duration, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct MaxAge(Option<Duration>);
+
+fn max_age(text: &str) -> Result<MaxAge, String> {
+    if text == "none" {
+        return Ok(MaxAge(None));
+    }
+    genesis_scan::parse_duration(text).map(|d| MaxAge(Some(d)))
+}
+
+/// Runs `scan`: exit 0 when the gate passes, 1 when it fails or the bundle fails
+/// verification.
+pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
+    let exceptions = if args.exceptions.is_empty() { None } else { Some(Exceptions::load_all(&args.exceptions)?) };
+    let policy = Policy { fail_on: args.fail_on, max_db_age: args.max_db_age.0, exceptions };
+    let now = genesis_bundle::rfc3339(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+    );
+    let verdict = match (&args.report, &args.bundle) {
+        (Some(report), _) => genesis_scan::judge(genesis_scan::read_report(report)?, &policy, None, &now),
+        (None, Some(bundle)) => {
+            let verify = VerifyArgs {
+                bundle: Some(bundle.clone()),
+                keys: args.keys.clone(),
+                policy: args.policy.clone(),
+                output: if args.output == ScanOutput::Text { OutputFormat::Text } else { OutputFormat::Json },
+                quiet: true,
+                limits: args.limits.clone(),
+            };
+            let Some((findings, db)) = scan_bundle(&verify, &args.databases)? else {
+                return Ok(exit::VERIFICATION_FAILED);
+            };
+            genesis_scan::judge(findings, &policy, Some(db), &now)
+        }
+        (None, None) => anyhow::bail!("name a bundle to scan, or a report to judge with --report"),
+    };
+    render(&verdict, args.output)?;
+    Ok(if verdict.passed { exit::OK } else { exit::VERIFICATION_FAILED })
+}
+
+/// Verifies the bundle's signature, then matches the packages of every package SBOM it
+/// carries (each checked against the signed BOM) against the databases. `None` when the
+/// verification failed, which is then reported.
+fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf]) -> anyhow::Result<Option<(Vec<Finding>, DbInfo)>> {
+    let bundle = verify.bundle();
+    let trust = match trust(verify) {
+        Ok(t) => t,
+        Err(e) => return report_trust_error(verify, e, "nothing was scanned").map(|_| None),
+    };
+    let verified = match UnverifiedBundle::open(bundle, &verify.limits.limits()).and_then(|b| b.verify(&trust.policy)) {
+        Ok(v) => v,
+        Err(e) => return report_trust_error(verify, e, "nothing was scanned").map(|_| None),
+    };
+    let db = Database::open(databases)?;
+    let bom = verified.bom();
+    let index = verified
+        .archive_index(&verify.limits.limits())
+        .with_context(|| format!("reading the package SBOMs of {} in place", bundle.display()))?;
+    let mut findings = Vec::new();
+    let mut scanned = 0;
+    for entry in bom.package_sboms() {
+        let path = entry.path.as_str();
+        let file = bom.file(path).with_context(|| format!("{path} is listed as an SBOM but not as a file"))?;
+        let bytes = index.read_checked(path, &file.sha256, MAX_SBOM)?;
+        let sbom = genesis_scan::packages_in_cyclonedx(&bytes, std::path::Path::new(path))?;
+        let image = image_label(bom, &entry.describes, sbom.platform.as_deref());
+        let scan = genesis_scan::scan(&db, &image, sbom.distro.as_ref(), &sbom.packages);
+        for sentence in &scan.unordered {
+            eprintln!("! {image}: {sentence}");
+        }
+        scanned += sbom.packages.len();
+        findings.extend(scan.findings);
+    }
+    eprintln!(
+        "✓ signature OK (key {}); {scanned} packages of {} package SBOMs matched against {} OSV records",
+        verified.key(),
+        bom.package_sboms().count(),
+        db.records()
+    );
+    Ok(Some((findings, DbInfo { digest: db.digest(), newest_modified: db.newest_modified().map(str::to_owned) })))
+}
+
+/// How findings name an image: its reference, and the platform when the SBOM is of one.
+pub fn image_label(bom: &genesis_bundle::Bom, name: &str, platform: Option<&str>) -> String {
+    let reference = bom.images.iter().find(|i| i.name == name).map_or(name, |i| i.reference.as_str());
+    match platform {
+        Some(platform) => format!("{reference} ({platform})"),
+        None => reference.to_owned(),
+    }
+}
+
+fn render(verdict: &Verdict, output: ScanOutput) -> anyhow::Result<()> {
+    match output {
+        ScanOutput::Text => out!("{}", genesis_scan::text(verdict))?,
+        ScanOutput::Json => print_json(verdict)?,
+        ScanOutput::Sarif => print_json(&genesis_scan::sarif(verdict, env!("CARGO_PKG_VERSION")))?,
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The vulnerability gate at build time (`bundle-builder create --scan-db … --scan-policy
+//! …`): the packages inventoried in every image are matched against the OSV database, the
+//! policy judges the findings, and a build that fails it writes no bundle. A build that
+//! passes records the verdict in the BOM it signs, so the cluster side can check the
+//! vendor's verdict without a database (`genesis verify`, and a trust policy's
+//! `require: [{scan: …}]`).
+//!
+//! The gate judges at the build's wall-clock time (a stale database, an exception that has
+//! expired), while the record is dated with the BOM's `created`, so a rebuild of the same
+//! inputs the same day gives the same bytes.
+
+use std::path::PathBuf;
+
+use genesis_bundle::{Bom, ScanDatabase, ScanFinding, ScanRecord};
+use genesis_scan::{Database, DbInfo, Policy};
+
+use crate::inventory::ImageInventory;
+use crate::{BuildError, Result};
+
+/// What `--scan-db` and `--scan-policy` ask for.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// OSV databases: per-ecosystem `all.zip` exports or folders of records.
+    pub databases: Vec<PathBuf>,
+    /// The scan policy file (`failOn`, `maxDbAge`, `vex`); the defaults without one.
+    pub policy: Option<PathBuf>,
+}
+
+/// Scans `inventories` (the images of `bom`) under `options`; the record for the BOM when
+/// the policy passes, dated `scanned_at`.
+pub(crate) fn gate(
+    bom: &Bom,
+    inventories: &[ImageInventory],
+    options: &ScanOptions,
+    scanned_at: &str,
+) -> Result<ScanRecord> {
+    let policy = match &options.policy {
+        Some(path) => Policy::load(path)?,
+        None => Policy {
+            fail_on: genesis_scan::DEFAULT_FAIL_ON,
+            max_db_age: Some(genesis_scan::DEFAULT_MAX_DB_AGE),
+            exceptions: None,
+        },
+    };
+    // What was not read cannot be judged: an image whose layers could not be read fails
+    // the gate rather than pass it with no package.
+    let unread: Vec<&str> = inventories.iter().filter_map(|i| i.unreadable.as_deref()).collect();
+    if !unread.is_empty() {
+        let reasons = unread.iter().map(|why| format!("{why}: its packages could not be inventoried")).collect();
+        return Err(BuildError::ScanFailed { reasons, table: String::new() });
+    }
+    let db = Database::open(&options.databases)?;
+    let mut findings = Vec::new();
+    let mut packages = 0;
+    for image in inventories {
+        let reference =
+            bom.images.iter().find(|i| i.name == image.image).map_or(image.image.as_str(), |i| i.reference.as_str());
+        let label = match &image.platform {
+            Some(platform) => format!("{reference} ({platform})"),
+            None => reference.to_owned(),
+        };
+        let scan = genesis_scan::scan(&db, &label, image.inventory.distro.as_ref(), &image.inventory.packages);
+        for sentence in &scan.unordered {
+            tracing::warn!(image = %label, "{sentence}");
+        }
+        packages += image.inventory.packages.len() as u64;
+        findings.extend(scan.findings);
+    }
+    let now = genesis_bundle::rfc3339(wall_clock());
+    let info = DbInfo { digest: db.digest(), newest_modified: db.newest_modified().map(str::to_owned) };
+    let verdict = genesis_scan::judge(findings, &policy, Some(info), &now);
+    if !verdict.passed {
+        return Err(BuildError::ScanFailed { reasons: verdict.reasons.clone(), table: genesis_scan::text(&verdict) });
+    }
+    let findings: Vec<ScanFinding> = verdict
+        .findings
+        .iter()
+        .map(|judged| ScanFinding {
+            id: judged.finding.id.clone(),
+            purl: judged.finding.purl.clone(),
+            installed: judged.finding.installed.clone(),
+            fixed: judged.finding.fixed.clone(),
+            severity: judged.finding.severity,
+            image: judged.finding.image.clone(),
+            exception: judged.vex.exception(),
+        })
+        .collect();
+    let record = ScanRecord {
+        scanned_at: scanned_at.to_owned(),
+        database: ScanDatabase {
+            digest: db.digest(),
+            newest_modified: db.newest_modified().map(str::to_owned),
+            records: db.records() as u64,
+        },
+        packages,
+        fail_on: policy.fail_on,
+        counts: verdict.counts.iter().map(|(s, n)| (*s, *n as u64)).filter(|(_, n)| *n > 0).collect(),
+        findings,
+    };
+    Ok(record)
+}
+
+/// Now, in Unix seconds.
+fn wall_clock() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,165 @@
+//! The packages installed in a container image, read from its layers in our own code, so a
+//! bundle's SBOM lists what a vulnerability scanner can match (issue 17) without shelling
+//! out to syft.
+//!
+//! [`inventory`] applies an image's layers in order, whiteouts honoured (the OCI image
+//! spec's `layer.md`), reading each layer once as a stream and keeping only the files that
+//! say what is installed:
+//!
+//! - the distribution, from `etc/os-release` (or `usr/lib/os-release`), which names the
+//!   purls of its packages (`distro=debian-12`);
+//! - Debian and Ubuntu: dpkg's `var/lib/dpkg/status`, distroless's `var/lib/dpkg/status.d/`,
+//!   and licences from machine-readable `usr/share/doc/<package>/copyright` files;
+//! - Alpine and Wolfi: `lib/apk/db/installed`;
+//! - RPM distributions: the SQLite rpmdb (`var/lib/rpm/rpmdb.sqlite`,
+//!   `usr/lib/sysimage/rpm/rpmdb.sqlite`);
+//! - Python (`*.dist-info/METADATA`, `*.egg-info/PKG-INFO`) and npm
+//!   (`node_modules/**/package.json`) packages;
+//! - Go modules from a Go binary's build info, and Rust crates from a binary built with
+//!   cargo-auditable: every executable ELF file is looked at.
+//!
+//! What it does not read it says, a sentence each in [`Inventory::notes`], never silently:
+//! RPM's BerkeleyDB and NDB databases, files over the size limit, metadata that does not
+//! parse, a binary whose build info it cannot read. It does not guess from file names, read
+//! package managers' caches, or follow symbolic links other than between the two os-release
+//! paths (a package found under a linked directory is found at its real path).
+//!
+//! Input is hostile: sizes are capped, a path with `..` is skipped with a note, and a
+//! malformed file becomes a note naming it. Only a layer that cannot be read (broken
+//! compression or tar stream) fails the inventory, since nothing after the break is known.
+//!
+//! ```
+//! use genesis_inventory::{Layer, PackageKind, inventory};
+//!
+//! let os_release = "ID=debian\nVERSION_ID=\"12\"\n";
+//! let status = "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\n\
+//!               Source: zlib\nVersion: 1:1.2.13.dfsg-1\n";
+//! let mut tar = tar::Builder::new(Vec::new());
+//! for (path, text) in [("etc/os-release", os_release), ("var/lib/dpkg/status", status)] {
+//!     let mut header = tar::Header::new_gnu();
+//!     header.set_size(text.len() as u64);
+//!     header.set_mode(0o644);
+//!     tar.append_data(&mut header, path, text.as_bytes())?;
+//! }
+//! let layer = tar.into_inner()?;
+//!
+//! let found = inventory([Layer { digest: "sha256:0a".into(), reader: layer.as_slice() }])?;
+//! assert_eq!(found.distro.map(|distro| distro.id).as_deref(), Some("debian"));
+//! assert_eq!(found.packages[0].kind, PackageKind::Deb);
+//! assert_eq!(
+//!     found.packages[0].purl,
+//!     "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib",
+//! );
+//! assert!(found.notes.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod apk;
+mod binary;
+mod dpkg;
+mod error;
+mod layers;
+mod npm;
+mod os_release;
+mod package;
+mod purl;
+mod python;
+mod rpm;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::InventoryError;
+pub use package::{Distro, Package, PackageKind};
+pub use purl::purl;
+
+use layers::{Content, Database, Image, Overlay};
+use package::FoundFile;
+
+/// What an image holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inventory {
+    /// Its distribution, from os-release; `None` for an image without one (scratch, a static
+    /// binary).
+    pub distro: Option<Distro>,
+    /// Every package found, sorted, each once.
+    pub packages: Vec<Package>,
+    /// What was seen but not inventoried, a sentence each: entries skipped in the order their
+    /// layers met them, then files in path order.
+    pub notes: Vec<String>,
+}
+
+/// One layer blob: its digest and its bytes (tar, gzip or zstd: detected from magic bytes).
+#[derive(Debug)]
+pub struct Layer<R> {
+    /// The layer's digest (`sha256:…`), recorded in each package found in it.
+    pub digest: String,
+    /// The layer's bytes, read once to their end.
+    pub reader: R,
+}
+
+/// The packages of the image whose layers, bottom first, these are.
+///
+/// # Errors
+/// [`InventoryError::Layer`] or [`InventoryError::Read`] when a layer's compression or tar
+/// stream is broken, [`InventoryError::TempFile`] when an rpm database cannot be handed to
+/// SQLite. Anything wrong with one file is a note of the result instead.
+pub fn inventory<R: Read>(layers: impl IntoIterator<Item = Layer<R>>) -> Result<Inventory, InventoryError> {
+    let mut overlay = Overlay::default();
+    for layer in layers {
+        overlay.apply(layer.digest, layer.reader)?;
+    }
+    let image = overlay.finish();
+    let distro = image.os_release().map(os_release::parse);
+    let Image { files, layers, mut notes } = image;
+    let mut packages = Vec::new();
+    let mut licenses = BTreeMap::new();
+    let mut has_database = false;
+    for (path, file) in files {
+        let layer = layers.get(file.layer).map_or("", String::as_str);
+        let found = FoundFile { path: &path, layer, distro: distro.as_ref() };
+        match file.content {
+            Content::Database(database, bytes) => {
+                has_database = true;
+                match parse_database(database, &bytes, &found) {
+                    Ok(parsed) => packages.extend(parsed),
+                    Err(error) if error.fails_inventory() => return Err(error),
+                    Err(error) => notes.push(error.to_string()),
+                }
+            }
+            Content::Found { packages: parsed, notes: said } => {
+                packages.extend(parsed);
+                notes.extend(said);
+            }
+            Content::Licenses(names) => {
+                if let Some(package) = dpkg::copyright_package(&path) {
+                    licenses.insert(package.to_owned(), names);
+                }
+            }
+            Content::NotRead(note) => notes.push(note),
+            Content::OsRelease(_) | Content::Symlink(_) => {}
+        }
+    }
+    if has_database && distro.is_none() {
+        notes.push(
+            "the image has package databases but no os-release file (etc/os-release, usr/lib/os-release): \
+             their purls name no distribution release"
+                .to_owned(),
+        );
+    }
+    dpkg::attach_licenses(&mut packages, &licenses);
+    packages.sort();
+    packages.dedup();
+    Ok(Inventory { distro, packages, notes })
+}
+
+fn parse_database(database: Database, bytes: &[u8], file: &FoundFile<'_>) -> Result<Vec<Package>, InventoryError> {
+    match database {
+        Database::Dpkg => dpkg::parse_status(bytes, file),
+        Database::Apk => apk::parse_installed(bytes, file),
+        Database::RpmSqlite => rpm::parse_sqlite(bytes, file),
+    }
+}

@@ -1,0 +1,202 @@
+//! Layers from anywhere: paths that climb out of the root, sizes that lie, streams cut
+//! short, bytes that are no layer at all, broken metadata. Each gives a note or a clear
+//! error naming the layer, never a panic.
+
+use std::io::Read;
+
+use genesis_inventory::InventoryError;
+use tar::EntryType;
+
+use crate::Entry::{Dir, File};
+use crate::{
+    ALPINE_OS_RELEASE, APK_INSTALLED, APK_PURLS, BASE, DEBIAN_OS_RELEASE, DPKG_PURLS, DPKG_STATUS, UPPER, ZLIB_PURL,
+    ZLIB_STATUS, append, debian_base, gzipped, inventory_of, layer, purls, raw_entry, try_inventory, zstd_compressed,
+};
+
+/// The two zero blocks that end a tar archive.
+const END: [u8; 1024] = [0; 1024];
+
+fn assert_layer_error(result: Result<genesis_inventory::Inventory, InventoryError>, case: &str) {
+    let error = result.expect_err(case);
+    assert!(
+        matches!(&error, InventoryError::Layer { layer, .. } | InventoryError::Read { layer, .. } if layer == BASE),
+        "{case}: {error:?}"
+    );
+    assert!(error.to_string().contains(BASE), "{case}: {error}");
+}
+
+#[test]
+fn an_entry_path_climbing_out_of_the_root_is_skipped_with_a_note() {
+    let blob = [
+        raw_entry(b"../var/lib/dpkg/status", EntryType::Regular, ZLIB_STATUS.len() as u64, ZLIB_STATUS),
+        raw_entry(b"etc/../../etc/os-release", EntryType::Regular, DEBIAN_OS_RELEASE.len() as u64, DEBIAN_OS_RELEASE),
+        raw_entry(b"var/lib/dpkg/status.d/../../../../lib/apk/db/.wh.installed", EntryType::Regular, 0, b""),
+        END.to_vec(),
+    ]
+    .concat();
+    let found = inventory_of(&[(BASE, blob)]);
+    assert!(found.packages.is_empty());
+    assert_eq!(found.distro, None);
+    assert_eq!(
+        found.notes,
+        [
+            "layer sha256:base: entry \"../var/lib/dpkg/status\" is skipped: a `..` component would leave the image's root",
+            "layer sha256:base: entry \"etc/../../etc/os-release\" is skipped: a `..` component would leave the image's root",
+            "layer sha256:base: entry \"var/lib/dpkg/status.d/../../../../lib/apk/db/.wh.installed\" is skipped: a `..` \
+             component would leave the image's root",
+        ]
+    );
+}
+
+#[test]
+fn leading_slashes_and_dot_slashes_name_the_same_files() {
+    let blob = [
+        raw_entry(b"./etc/os-release", EntryType::Regular, DEBIAN_OS_RELEASE.len() as u64, DEBIAN_OS_RELEASE),
+        raw_entry(b"/var//lib/./dpkg/status", EntryType::Regular, ZLIB_STATUS.len() as u64, ZLIB_STATUS),
+        END.to_vec(),
+    ]
+    .concat();
+    let found = inventory_of(&[(BASE, blob)]);
+    assert_eq!(purls(&found), [ZLIB_PURL]);
+    assert_eq!(found.packages[0].found_in, "var/lib/dpkg/status");
+}
+
+#[test]
+fn a_path_that_is_not_utf8_is_passed_over() {
+    let blob = [
+        raw_entry(b"var/lib/dpkg/\xff\xfe", EntryType::Regular, 3, b"abc"),
+        raw_entry(b"etc/os-release", EntryType::Regular, DEBIAN_OS_RELEASE.len() as u64, DEBIAN_OS_RELEASE),
+        raw_entry(b"var/lib/dpkg/status", EntryType::Regular, ZLIB_STATUS.len() as u64, ZLIB_STATUS),
+        END.to_vec(),
+    ]
+    .concat();
+    let found = inventory_of(&[(BASE, blob)]);
+    assert_eq!(purls(&found), [ZLIB_PURL]);
+    assert!(found.notes.is_empty(), "{:?}", found.notes);
+}
+
+#[test]
+fn whiteout_names_made_of_dots_delete_nothing() {
+    let upper = layer(&[File("var/lib/dpkg/.wh..", b""), File("var/lib/dpkg/.wh...", b""), File("var/lib/.wh.", b"")]);
+    let found = inventory_of(&[(BASE, debian_base()), (UPPER, upper)]);
+    assert_eq!(purls(&found), DPKG_PURLS);
+}
+
+#[test]
+fn a_size_the_layer_does_not_hold_is_a_clear_error_for_the_layer() {
+    let cases: [(&[u8], u64); 3] =
+        [(b"var/lib/dpkg/status", 1 << 40), (b"usr/share/big.bin", 1 << 40), (b"var/lib/dpkg/status", 4096)];
+    for (name, size) in cases {
+        let plain = raw_entry(name, EntryType::Regular, size, ZLIB_STATUS);
+        assert_layer_error(try_inventory(&[(BASE, plain.clone())]), "plain");
+        assert_layer_error(try_inventory(&[(BASE, gzipped(&plain))]), "gzip");
+        assert_layer_error(try_inventory(&[(BASE, zstd_compressed(&plain))]), "zstd");
+    }
+}
+
+#[test]
+fn a_file_of_interest_over_the_size_limit_is_noted_and_the_rest_read() {
+    const LIMIT: u64 = 64 << 20;
+    let mut builder = tar::Builder::new(zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_size(LIMIT + 1);
+    builder.append_data(&mut header, "var/lib/dpkg/status", std::io::repeat(b'\n').take(LIMIT + 1)).unwrap();
+    append(&mut builder, &[File("etc/os-release", DEBIAN_OS_RELEASE)]);
+    let blob = builder.into_inner().unwrap().finish().unwrap();
+
+    let found = inventory_of(&[(BASE, blob)]);
+    assert!(found.packages.is_empty());
+    assert_eq!(found.distro.map(|distro| distro.id).as_deref(), Some("debian"), "the entry after it is read");
+    assert_eq!(
+        found.notes,
+        ["var/lib/dpkg/status holds 67108865 bytes, over the 67108864-byte limit of one file: not inventoried"]
+    );
+}
+
+#[test]
+fn a_truncated_layer_is_a_clear_error_wherever_it_is_cut() {
+    let plain = debian_base();
+    let gzip = gzipped(&plain);
+    for cut in [gzip.len() - 1, gzip.len() - 8, gzip.len() * 2 / 3, gzip.len() / 2, 30, 11] {
+        assert_layer_error(try_inventory(&[(BASE, gzip[..cut].to_vec())]), &format!("gzip cut at {cut}"));
+    }
+    let zstd = zstd_compressed(&plain);
+    for cut in [zstd.len() - 1, zstd.len() / 2, 30, 5] {
+        assert_layer_error(try_inventory(&[(BASE, zstd[..cut].to_vec())]), &format!("zstd cut at {cut}"));
+    }
+    for cut in [plain.len() / 2 + 100, 700, 100] {
+        assert_layer_error(try_inventory(&[(BASE, plain[..cut].to_vec())]), &format!("tar cut at {cut}"));
+    }
+}
+
+#[test]
+fn bytes_that_are_no_layer_are_a_clear_error() {
+    let mut bad_checksum = layer(&[File("etc/os-release", DEBIAN_OS_RELEASE)]);
+    bad_checksum[0] ^= 1;
+    let mut corrupt_gzip = gzipped(&debian_base());
+    corrupt_gzip[20..40].fill(0xff);
+    for (case, blob) in [
+        ("text", b"hello, world".to_vec()),
+        ("gzip magic alone", vec![0x1f, 0x8b, 0x08, 0x00]),
+        ("zstd magic and noise", vec![0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 5, 6, 7, 8]),
+        ("header checksum", bad_checksum),
+        ("corrupt deflate data", corrupt_gzip),
+    ] {
+        assert_layer_error(try_inventory(&[(BASE, blob)]), case);
+    }
+}
+
+#[test]
+fn an_empty_layer_holds_nothing() {
+    let found = inventory_of(&[(BASE, Vec::new()), ("sha256:end-only", END.to_vec())]);
+    assert!(found.packages.is_empty() && found.notes.is_empty() && found.distro.is_none());
+}
+
+#[test]
+fn a_malformed_database_is_a_note_and_the_rest_of_the_image_is_still_inventoried() {
+    let base = layer(&[
+        File("etc/os-release", ALPINE_OS_RELEASE),
+        File("var/lib/dpkg/status", b"Package: a\nno field on this line\n"),
+        Dir("lib/apk/db"),
+        File("lib/apk/db/installed", APK_INSTALLED),
+    ]);
+    let found = inventory_of(&[(BASE, base)]);
+    assert_eq!(purls(&found), APK_PURLS);
+    assert_eq!(
+        found.notes,
+        ["var/lib/dpkg/status: malformed package metadata: stanza 1: line \"no field on this line\" is not a field; \
+             its packages are not inventoried"]
+    );
+}
+
+#[test]
+fn data_after_the_end_of_the_archive_is_read_up_to_a_limit_and_noted_beyond() {
+    let padded = [debian_base(), vec![0; 9 * 1024]].concat();
+    assert!(inventory_of(&[(BASE, gzipped(&padded))]).notes.is_empty());
+
+    let junk = [debian_base(), vec![0x55; 2 << 20]].concat();
+    let found = inventory_of(&[(BASE, junk)]);
+    assert_eq!(purls(&found), DPKG_PURLS);
+    assert_eq!(
+        found.notes,
+        ["layer sha256:base: more than 1048576 bytes follow the end of its tar archive; they are not read"]
+    );
+}
+
+#[test]
+fn status_files_of_every_shape_give_packages_or_notes_never_a_panic() {
+    let mut shapes: Vec<Vec<u8>> =
+        vec![Vec::new(), b"\n\n\n".to_vec(), vec![0xff; 4096], DPKG_STATUS[..DPKG_STATUS.len() / 2].to_vec()];
+    shapes.extend((0..DPKG_STATUS.len()).step_by(97).map(|cut| DPKG_STATUS[cut..].to_vec()));
+    for shape in shapes {
+        let blob = layer(&[
+            File("etc/os-release", DEBIAN_OS_RELEASE),
+            File("var/lib/dpkg/status", &shape),
+            File("lib/apk/db/installed", &shape),
+        ]);
+        let found = inventory_of(&[(BASE, blob)]);
+        assert!(found.packages.len() <= DPKG_PURLS.len() * 2, "{:?}", purls(&found));
+    }
+}
