@@ -134,7 +134,7 @@ const MANIFESTS: &[(&str, &str)] = &[
 ];
 
 /// A tar of (path, content) files with canonical headers.
-fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (path, data) in files {
         if let Some(dir) = path.strip_suffix('/') {

@@ -45,6 +45,10 @@ pub struct ScanArgs {
     /// The severity from which a finding without an exception fails the gate.
     #[arg(long, value_name = "SEVERITY", default_value_t = genesis_scan::DEFAULT_FAIL_ON)]
     pub fail_on: Severity,
+    /// Let findings of unknown severity (records with no CVSS vector and no rating) pass
+    /// without an exception; by default they fail the gate whatever --fail-on says.
+    #[arg(long)]
+    pub allow_unknown_severity: bool,
     /// OpenVEX document whose not_affected and fixed statements except findings. Repeatable.
     #[arg(long = "ignore", value_name = "VEX")]
     pub exceptions: Vec<PathBuf>,
@@ -80,7 +84,12 @@ fn max_age(text: &str) -> Result<MaxAge, String> {
 /// verification.
 pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     let exceptions = if args.exceptions.is_empty() { None } else { Some(Exceptions::load_all(&args.exceptions)?) };
-    let policy = Policy { fail_on: args.fail_on, max_db_age: args.max_db_age.0, exceptions };
+    let policy = Policy {
+        fail_on: args.fail_on,
+        max_db_age: args.max_db_age.0,
+        exceptions,
+        allow_unknown: args.allow_unknown_severity,
+    };
     let now = genesis_bundle::rfc3339(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     );
@@ -95,10 +104,12 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
                 quiet: true,
                 limits: args.limits.clone(),
             };
-            let Some((findings, db)) = scan_bundle(&verify, &args.databases)? else {
+            let Some(scanned) = scan_bundle(&verify, &args.databases)? else {
                 return Ok(exit::VERIFICATION_FAILED);
             };
-            genesis_scan::judge(findings, &policy, Some(db), &now)
+            let mut verdict = genesis_scan::judge(scanned.findings, &policy, Some(scanned.db), &now);
+            verdict.refuse_unscanned(scanned.unscanned);
+            verdict
         }
         (None, None) => anyhow::bail!("name a bundle to scan, or a report to judge with --report"),
     };
@@ -106,10 +117,20 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     Ok(if verdict.passed { exit::OK } else { exit::VERIFICATION_FAILED })
 }
 
+/// What a bundle's scan found, and what it could not judge.
+struct Scanned {
+    findings: Vec<Finding>,
+    /// What was not judged, a sentence each: packages never looked up (no OSV ecosystem, or
+    /// none of its records in the database), versions that cannot be ordered, images with no
+    /// package SBOM.
+    unscanned: Vec<String>,
+    db: DbInfo,
+}
+
 /// Verifies the bundle's signature, then matches the packages of every package SBOM it
 /// carries (each checked against the signed BOM) against the databases. `None` when the
 /// verification failed, which is then reported.
-fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf]) -> anyhow::Result<Option<(Vec<Finding>, DbInfo)>> {
+fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf]) -> anyhow::Result<Option<Scanned>> {
     let bundle = verify.bundle();
     let trust = match trust(verify) {
         Ok(t) => t,
@@ -125,17 +146,23 @@ fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf]) -> anyhow::Result<Opt
         .archive_index(&verify.limits.limits())
         .with_context(|| format!("reading the package SBOMs of {} in place", bundle.display()))?;
     let mut findings = Vec::new();
+    // An image the builder wrote no package SBOM for (a bundle from before the inventory)
+    // has nothing to scan: said, never passed as clean.
+    let mut unscanned: Vec<String> = bom
+        .images
+        .iter()
+        .filter(|image| !bom.package_sboms().any(|sbom| sbom.describes == image.name))
+        .map(|image| format!("{}: no package SBOM in the bundle, so none of its packages was scanned", image.reference))
+        .collect();
     let mut scanned = 0;
     for entry in bom.package_sboms() {
         let path = entry.path.as_str();
         let file = bom.file(path).with_context(|| format!("{path} is listed as an SBOM but not as a file"))?;
         let bytes = index.read_checked(path, &file.sha256, MAX_SBOM)?;
         let sbom = genesis_scan::packages_in_cyclonedx(&bytes, std::path::Path::new(path))?;
-        let image = image_label(bom, &entry.describes, sbom.platform.as_deref());
+        let image = bom.image_label(&entry.describes, sbom.platform.as_deref());
         let scan = genesis_scan::scan(&db, &image, sbom.distro.as_ref(), &sbom.packages);
-        for sentence in &scan.unordered {
-            eprintln!("! {image}: {sentence}");
-        }
+        unscanned.extend(scan.unscanned.iter().chain(&scan.unordered).map(|sentence| format!("{image}: {sentence}")));
         scanned += sbom.packages.len();
         findings.extend(scan.findings);
     }
@@ -145,16 +172,8 @@ fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf]) -> anyhow::Result<Opt
         bom.package_sboms().count(),
         db.records()
     );
-    Ok(Some((findings, DbInfo { digest: db.digest(), newest_modified: db.newest_modified().map(str::to_owned) })))
-}
-
-/// How findings name an image: its reference, and the platform when the SBOM is of one.
-pub fn image_label(bom: &genesis_bundle::Bom, name: &str, platform: Option<&str>) -> String {
-    let reference = bom.images.iter().find(|i| i.name == name).map_or(name, |i| i.reference.as_str());
-    match platform {
-        Some(platform) => format!("{reference} ({platform})"),
-        None => reference.to_owned(),
-    }
+    let db = DbInfo { digest: db.digest(), newest_modified: db.newest_modified().map(str::to_owned) };
+    Ok(Some(Scanned { findings, unscanned, db }))
 }
 
 fn render(verdict: &Verdict, output: ScanOutput) -> anyhow::Result<()> {

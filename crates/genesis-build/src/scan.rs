@@ -6,8 +6,9 @@
 //! `require: [{scan: …}]`).
 //!
 //! The gate judges at the build's wall-clock time (a stale database, an exception that has
-//! expired), while the record is dated with the BOM's `created`, so a rebuild of the same
-//! inputs the same day gives the same bytes.
+//! expired), while the record is dated with its database's newest record, so a rebuild of
+//! the same inputs gives the same bytes. What the gate could not judge fails it: an image
+//! whose layers could not be read, a package of an ecosystem the database holds no record of.
 
 use std::path::PathBuf;
 
@@ -27,12 +28,13 @@ pub struct ScanOptions {
 }
 
 /// Scans `inventories` (the images of `bom`) under `options`; the record for the BOM when
-/// the policy passes, dated `scanned_at`.
+/// the policy passes, as of its database's newest record (`created` for a database without
+/// dates).
 pub(crate) fn gate(
     bom: &Bom,
     inventories: &[ImageInventory],
     options: &ScanOptions,
-    scanned_at: &str,
+    created: &str,
 ) -> Result<ScanRecord> {
     let policy = match &options.policy {
         Some(path) => Policy::load(path)?,
@@ -40,6 +42,7 @@ pub(crate) fn gate(
             fail_on: genesis_scan::DEFAULT_FAIL_ON,
             max_db_age: Some(genesis_scan::DEFAULT_MAX_DB_AGE),
             exceptions: None,
+            allow_unknown: false,
         },
     };
     // What was not read cannot be judged: an image whose layers could not be read fails
@@ -51,24 +54,20 @@ pub(crate) fn gate(
     }
     let db = Database::open(&options.databases)?;
     let mut findings = Vec::new();
+    let mut unscanned = Vec::new();
     let mut packages = 0;
     for image in inventories {
-        let reference =
-            bom.images.iter().find(|i| i.name == image.image).map_or(image.image.as_str(), |i| i.reference.as_str());
-        let label = match &image.platform {
-            Some(platform) => format!("{reference} ({platform})"),
-            None => reference.to_owned(),
-        };
+        let platform = image.platform.as_ref().map(ToString::to_string);
+        let label = bom.image_label(&image.image, platform.as_deref());
         let scan = genesis_scan::scan(&db, &label, image.inventory.distro.as_ref(), &image.inventory.packages);
-        for sentence in &scan.unordered {
-            tracing::warn!(image = %label, "{sentence}");
-        }
+        unscanned.extend(scan.unscanned.iter().chain(&scan.unordered).map(|sentence| format!("{label}: {sentence}")));
         packages += image.inventory.packages.len() as u64;
         findings.extend(scan.findings);
     }
     let now = genesis_bundle::rfc3339(wall_clock());
     let info = DbInfo { digest: db.digest(), newest_modified: db.newest_modified().map(str::to_owned) };
-    let verdict = genesis_scan::judge(findings, &policy, Some(info), &now);
+    let mut verdict = genesis_scan::judge(findings, &policy, Some(info), &now);
+    verdict.refuse_unscanned(unscanned);
     if !verdict.passed {
         return Err(BuildError::ScanFailed { reasons: verdict.reasons.clone(), table: genesis_scan::text(&verdict) });
     }
@@ -86,7 +85,7 @@ pub(crate) fn gate(
         })
         .collect();
     let record = ScanRecord {
-        scanned_at: scanned_at.to_owned(),
+        as_of: db.newest_modified().unwrap_or(created).to_owned(),
         database: ScanDatabase {
             digest: db.digest(),
             newest_modified: db.newest_modified().map(str::to_owned),
@@ -94,6 +93,7 @@ pub(crate) fn gate(
         },
         packages,
         fail_on: policy.fail_on,
+        allow_unknown: policy.allow_unknown,
         counts: verdict.counts.iter().map(|(s, n)| (*s, *n as u64)).filter(|(_, n)| *n > 0).collect(),
         findings,
     };

@@ -67,14 +67,21 @@ pub struct Bom {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScanRecord {
-    /// When the scan ran, RFC 3339: the bundle's `created`, so the BOM stays reproducible.
-    pub scanned_at: String,
+    /// What the verdict knows is as of this time, RFC 3339: its database's newest record
+    /// (the bundle's `created` for a database without dates). Not the wall-clock time of the
+    /// scan, which would make the BOM differ between two builds of the same inputs; and the
+    /// age that matters is the knowledge's: a verdict is as fresh as its database.
+    pub as_of: String,
     /// The OSV database it ran against.
     pub database: ScanDatabase,
     /// Packages inventoried in the bundle's images.
     pub packages: u64,
     /// The severity from which a finding without an exception fails the policy.
     pub fail_on: Severity,
+    /// Whether the policy let findings of unknown severity pass without an exception (by
+    /// default they fail it: unknown is not low).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unknown: bool,
     /// Findings without an exception, by severity.
     pub counts: BTreeMap<Severity, u64>,
     /// Every finding, excepted or not, in the scanner's order.
@@ -122,8 +129,8 @@ pub struct ScanFinding {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanSummary {
-    /// When the scan ran.
-    pub scanned_at: String,
+    /// What the verdict knows is as of then: its database's newest record.
+    pub as_of: String,
     /// The database it ran against.
     pub database: ScanDatabase,
     /// Packages inventoried.
@@ -142,7 +149,7 @@ impl ScanRecord {
     /// Its summary.
     pub fn summary(&self) -> ScanSummary {
         ScanSummary {
-            scanned_at: self.scanned_at.clone(),
+            as_of: self.as_of.clone(),
             database: self.database.clone(),
             packages: self.packages,
             fail_on: self.fail_on,
@@ -157,18 +164,24 @@ impl ScanRecord {
         self.findings.iter().filter(|f| f.exception.is_none()).map(|f| f.severity).max()
     }
 
-    /// Whether the findings pass the recorded threshold: no finding without an exception at
-    /// or above it.
+    /// Whether a finding of unknown severity has no exception.
+    pub fn unknown_unexcepted(&self) -> bool {
+        self.findings.iter().any(|f| f.exception.is_none() && f.severity == Severity::Unknown)
+    }
+
+    /// Whether the findings pass the recorded policy: no finding without an exception at or
+    /// above its threshold, nor of unknown severity unless it allowed them.
     pub fn passed(&self) -> bool {
-        self.worst_unexcepted().is_none_or(|worst| worst < self.fail_on)
+        self.worst_unexcepted().is_none_or(|worst| worst < self.fail_on || worst == Severity::Unknown)
+            && (self.allow_unknown || !self.unknown_unexcepted())
     }
 
     /// Refuses a record whose parts disagree: a time no verifier reads, or counts that are
     /// not those of its findings (a verifier recomputes from the findings; the counts are
     /// for people, and must not say otherwise).
     fn validate(&self) -> std::result::Result<(), String> {
-        if parse_rfc3339(&self.scanned_at).is_none() {
-            return Err(format!("scan.scannedAt {:?} is not an RFC 3339 date", self.scanned_at));
+        if parse_rfc3339(&self.as_of).is_none() {
+            return Err(format!("scan.asOf {:?} is not an RFC 3339 date", self.as_of));
         }
         let mut counted: BTreeMap<Severity, u64> = BTreeMap::new();
         for f in self.findings.iter().filter(|f| f.exception.is_none()) {
@@ -317,6 +330,16 @@ impl Bom {
         let bom: Bom = serde_json::from_slice(bytes).map_err(BundleError::BomMalformed)?;
         bom.validate()?;
         Ok(bom)
+    }
+
+    /// How a scan's findings name image `name` of this BOM: its reference, with the
+    /// `platform` of the manifest scanned when there is one (`r.example/app:1 (linux/amd64)`).
+    pub fn image_label(&self, name: &str, platform: Option<&str>) -> String {
+        let reference = self.images.iter().find(|i| i.name == name).map_or(name, |i| i.reference.as_str());
+        match platform {
+            Some(platform) => format!("{reference} ({platform})"),
+            None => reference.to_owned(),
+        }
     }
 
     /// The SBOM the BOM lists for the bundle itself (the others describe single images).

@@ -274,9 +274,9 @@ fn scan_line(scan: &genesis_bundle::ScanSummary) -> String {
     let counts = if counts.is_empty() { "no finding".to_owned() } else { counts.join(", ") };
     let database = scan.database.newest_modified.as_deref().unwrap_or("of unknown date");
     format!(
-        "{} vulnerability scan of {} {} (failOn {}): {counts} without an exception, {} excepted; {} packages, OSV database {database} ({})",
+        "{} vulnerability scan as of {} {} (failOn {}): {counts} without an exception, {} excepted; {} packages, OSV database {database} ({})",
         if scan.passed { "✓" } else { "✗" },
-        scan.scanned_at,
+        scan.as_of,
         if scan.passed { "passed" } else { "FAILED" },
         scan.fail_on,
         scan.excepted,

@@ -90,7 +90,7 @@ struct Streamed {
 
 /// Reads the whole of `reader` once; `None` when it is not ELF (nothing more is read then).
 fn stream(reader: &mut dyn Read, file: &FoundFile<'_>) -> Result<Option<Streamed>, InventoryError> {
-    let read_error = |source| InventoryError::Read { layer: file.layer.to_owned(), path: file.path.to_owned(), source };
+    let read_error = |source| InventoryError::read(file, source);
     let temporary = |source| InventoryError::TempFile { path: file.path.to_owned(), source };
     let mut buf = vec![0_u8; CHUNK];
     let mut len = fill(reader, &mut buf).map_err(read_error)?;

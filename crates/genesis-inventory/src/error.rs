@@ -9,6 +9,8 @@
 
 use std::io;
 
+use crate::package::FoundFile;
+
 /// Why an image, or one file in it, could not be inventoried.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -102,6 +104,11 @@ pub enum InventoryError {
 }
 
 impl InventoryError {
+    /// Reading `file`'s bytes out of its layer failed part way: the layer's stream broke.
+    pub(crate) fn read(file: &FoundFile<'_>, source: io::Error) -> InventoryError {
+        InventoryError::Read { layer: file.layer.to_owned(), path: file.path.to_owned(), source }
+    }
+
     /// Whether it fails the whole inventory (the layer's stream broke, or this machine
     /// failed) rather than one file, which a note reports instead.
     pub(crate) fn fails_inventory(&self) -> bool {

@@ -223,64 +223,15 @@ impl Overlay {
         path: String,
         entry: &mut tar::Entry<'_, R>,
     ) -> Result<(), InventoryError> {
-        let read_error = |source| InventoryError::Read { layer: digest.to_owned(), path: path.clone(), source };
-        let kind = match Interest::of(&path) {
-            Some(Interest::Read(kind)) => kind,
-            Some(Interest::NotInventoried(note)) => {
-                self.insert(path, index, Content::NotRead(note.to_owned()));
-                return Ok(());
-            }
+        let file = FoundFile { path: &path, layer: digest, distro: None };
+        let content = match Interest::of(&path) {
+            Some(Interest::Read(kind)) => read_file(kind, &file, entry)?,
+            Some(Interest::NotInventoried(note)) => Content::NotRead(note.to_owned()),
             None if entry.header().mode().is_ok_and(|mode| mode & 0o111 != 0) => {
-                return self.inspect_executable(index, digest, path, entry);
+                let Some(content) = inspect_executable(&file, entry)? else { return Ok(()) };
+                content
             }
             None => return Ok(()),
-        };
-        let declared = entry.size();
-        let Some(bytes) = read_capped(entry, declared).map_err(read_error)? else {
-            let size = declared.max(MAX_FILE_BYTES + 1);
-            let content = Content::NotRead(
-                InventoryError::TooLarge { path: path.clone(), size, limit: MAX_FILE_BYTES }.to_string(),
-            );
-            self.insert(path, index, content);
-            return Ok(());
-        };
-        let file = FoundFile { path: &path, layer: digest, distro: None };
-        let content = match kind {
-            FileKind::OsRelease => Content::OsRelease(bytes),
-            FileKind::Database(database) => Content::Database(database, bytes),
-            FileKind::Copyright => Content::Licenses(dpkg::copyright_licenses(&bytes)),
-            FileKind::PythonMetadata => {
-                parsed(python::parse_metadata(&bytes, &file).map(|found| found.into_iter().collect()))
-            }
-            FileKind::NpmPackage => {
-                parsed(npm::parse_package_json(&bytes, &file).map(|found| found.into_iter().collect()))
-            }
-        };
-        self.insert(path, index, content);
-        Ok(())
-    }
-
-    /// An executable whose first bytes say ELF goes to [`binary::inspect`], its peeked bytes
-    /// chained back in front; whatever of the entry it leaves unread, the tar reader skips
-    /// when it moves to the next entry.
-    fn inspect_executable<R: Read>(
-        &mut self,
-        index: usize,
-        digest: &str,
-        path: String,
-        entry: &mut tar::Entry<'_, R>,
-    ) -> Result<(), InventoryError> {
-        let mut head = Vec::with_capacity(ELF_MAGIC.len());
-        let peeked = entry.by_ref().take(ELF_MAGIC.len() as u64).read_to_end(&mut head);
-        peeked.map_err(|source| InventoryError::Read { layer: digest.to_owned(), path: path.clone(), source })?;
-        if head != ELF_MAGIC {
-            return Ok(());
-        }
-        let file = FoundFile { path: &path, layer: digest, distro: None };
-        let content = match binary::inspect(&mut head.as_slice().chain(&mut *entry), &file) {
-            Ok((packages, notes)) => Content::Found { packages, notes },
-            Err(error) if error.fails_inventory() => return Err(error),
-            Err(error) => parsed(Err(error)),
         };
         self.insert(path, index, content);
         Ok(())
@@ -418,6 +369,50 @@ fn parsed(result: Result<Vec<Package>, InventoryError>) -> Content {
     match result {
         Ok(packages) => Content::Found { packages, notes: Vec::new() },
         Err(error) => Content::Found { packages: Vec::new(), notes: vec![error.to_string()] },
+    }
+}
+
+/// What is kept of a file of interest of `kind`: its bytes, or what its parser found; a note
+/// when it is larger than [`MAX_FILE_BYTES`].
+fn read_file<R: Read>(
+    kind: FileKind,
+    file: &FoundFile<'_>,
+    entry: &mut tar::Entry<'_, R>,
+) -> Result<Content, InventoryError> {
+    let declared = entry.size();
+    let Some(bytes) = read_capped(entry, declared).map_err(|source| InventoryError::read(file, source))? else {
+        let size = declared.max(MAX_FILE_BYTES + 1);
+        let too_large = InventoryError::TooLarge { path: file.path.to_owned(), size, limit: MAX_FILE_BYTES };
+        return Ok(Content::NotRead(too_large.to_string()));
+    };
+    Ok(match kind {
+        FileKind::OsRelease => Content::OsRelease(bytes),
+        FileKind::Database(database) => Content::Database(database, bytes),
+        FileKind::Copyright => Content::Licenses(dpkg::copyright_licenses(&bytes)),
+        FileKind::PythonMetadata => {
+            parsed(python::parse_metadata(&bytes, file).map(|found| found.into_iter().collect()))
+        }
+        FileKind::NpmPackage => parsed(npm::parse_package_json(&bytes, file).map(|found| found.into_iter().collect())),
+    })
+}
+
+/// An executable whose first bytes say ELF goes to [`binary::inspect`], its peeked bytes
+/// chained back in front; whatever of the entry it leaves unread, the tar reader skips when
+/// it moves to the next entry. Any other executable is `None`: nothing to keep.
+fn inspect_executable<R: Read>(
+    file: &FoundFile<'_>,
+    entry: &mut tar::Entry<'_, R>,
+) -> Result<Option<Content>, InventoryError> {
+    let mut head = Vec::with_capacity(ELF_MAGIC.len());
+    let peeked = entry.by_ref().take(ELF_MAGIC.len() as u64).read_to_end(&mut head);
+    peeked.map_err(|source| InventoryError::read(file, source))?;
+    if head != ELF_MAGIC {
+        return Ok(None);
+    }
+    match binary::inspect(&mut head.as_slice().chain(&mut *entry), file) {
+        Ok((packages, notes)) => Ok(Some(Content::Found { packages, notes })),
+        Err(error) if error.fails_inventory() => Err(error),
+        Err(error) => Ok(Some(parsed(Err(error)))),
     }
 }
 

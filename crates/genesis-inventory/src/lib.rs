@@ -74,6 +74,7 @@ use serde::{Deserialize, Serialize};
 pub use error::InventoryError;
 pub use package::{Distro, Package, PackageKind};
 pub use purl::purl;
+pub use python::pep503_name;
 
 use layers::{Content, Database, Image, Overlay};
 use package::FoundFile;

@@ -23,6 +23,39 @@ pub enum PackageKind {
     Cargo,
 }
 
+impl PackageKind {
+    /// Every kind, in order.
+    pub const ALL: [PackageKind; 7] = [
+        PackageKind::Deb,
+        PackageKind::Apk,
+        PackageKind::Rpm,
+        PackageKind::Pypi,
+        PackageKind::Npm,
+        PackageKind::Golang,
+        PackageKind::Cargo,
+    ];
+
+    /// Its package-URL type, which is also its lowercase name: `deb`, `apk`, `rpm`, `pypi`,
+    /// `npm`, `golang`, `cargo`.
+    pub fn purl_type(self) -> &'static str {
+        match self {
+            PackageKind::Deb => "deb",
+            PackageKind::Apk => "apk",
+            PackageKind::Rpm => "rpm",
+            PackageKind::Pypi => "pypi",
+            PackageKind::Npm => "npm",
+            PackageKind::Golang => "golang",
+            PackageKind::Cargo => "cargo",
+        }
+    }
+
+    /// The kind whose package-URL type is `purl_type` (lowercase, as a canonical purl writes
+    /// it), or `None` for a type no kind stands for (`maven`, `gem`, `oci`...).
+    pub fn from_purl_type(purl_type: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.purl_type() == purl_type)
+    }
+}
+
 /// The distribution of an image, from `/etc/os-release` (or `/usr/lib/os-release`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,4 +105,18 @@ pub struct FoundFile<'a> {
     pub layer: &'a str,
     /// The image's distribution, for purl qualifiers.
     pub distro: Option<&'a Distro>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_is_read_back_from_its_purl_type_and_no_other_type_names_a_kind() {
+        for kind in PackageKind::ALL {
+            assert_eq!(PackageKind::from_purl_type(kind.purl_type()), Some(kind), "{kind:?}");
+        }
+        assert_eq!(PackageKind::from_purl_type("maven"), None);
+        assert_eq!(PackageKind::from_purl_type("Deb"), None, "a canonical purl's type is lowercase");
+    }
 }

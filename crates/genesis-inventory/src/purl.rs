@@ -4,11 +4,12 @@
 //! our SBOM and OSV's own purls compare as strings.
 
 use crate::package::{Distro, PackageKind};
+use crate::python::pep503_name;
 
 /// The purl of one package, canonical:
 ///
-/// - the type is [`PackageKind`]'s lowercase name (`deb`, `apk`, `rpm`, `pypi`, `npm`,
-///   `golang`, `cargo`);
+/// - the type is [`PackageKind::purl_type`] (`deb`, `apk`, `rpm`, `pypi`, `npm`, `golang`,
+///   `cargo`);
 /// - each namespace segment, the name and the version are percent-encoded: every byte but
 ///   ASCII letters, digits, `.-_~` and `:` (which the spec forbids encoding) becomes `%XX`,
 ///   so a Debian `+b1` is written `%2Bb1` and an npm scope `@angular` is `%40angular`;
@@ -35,7 +36,7 @@ pub fn purl(
     version: &str,
     qualifiers: &[(&str, &str)],
 ) -> String {
-    let mut out = format!("pkg:{}/", purl_type(kind));
+    let mut out = format!("pkg:{}/", kind.purl_type());
     let segments = namespace.unwrap_or_default().split('/').filter(|segment| !segment.is_empty());
     for segment in segments {
         encode_into(&mut out, &normalise_namespace(kind, segment));
@@ -78,18 +79,6 @@ pub(crate) fn distro_qualifier(distro: &Distro) -> String {
     }
 }
 
-fn purl_type(kind: PackageKind) -> &'static str {
-    match kind {
-        PackageKind::Deb => "deb",
-        PackageKind::Apk => "apk",
-        PackageKind::Rpm => "rpm",
-        PackageKind::Pypi => "pypi",
-        PackageKind::Npm => "npm",
-        PackageKind::Golang => "golang",
-        PackageKind::Cargo => "cargo",
-    }
-}
-
 fn normalise_namespace(kind: PackageKind, segment: &str) -> String {
     match kind {
         PackageKind::Deb | PackageKind::Apk | PackageKind::Rpm | PackageKind::Npm => segment.to_lowercase(),
@@ -100,27 +89,9 @@ fn normalise_namespace(kind: PackageKind, segment: &str) -> String {
 fn normalise_name(kind: PackageKind, name: &str) -> String {
     match kind {
         PackageKind::Deb | PackageKind::Apk | PackageKind::Npm => name.to_lowercase(),
-        PackageKind::Pypi => pep503(name),
+        PackageKind::Pypi => pep503_name(name),
         PackageKind::Rpm | PackageKind::Golang | PackageKind::Cargo => name.to_owned(),
     }
-}
-
-/// PEP 503's normalised name: lowercase, each run of `-`, `_` and `.` one `-`.
-fn pep503(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_run = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_run {
-                out.push('-');
-            }
-            in_run = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_run = false;
-        }
-    }
-    out
 }
 
 /// Appends `text` percent-encoded: the spec's "allowed set" (ASCII letters, digits, `.-_~`)

@@ -36,6 +36,31 @@ pub(crate) fn parse_metadata(bytes: &[u8], file: &FoundFile<'_>) -> Result<Optio
     }))
 }
 
+/// A distribution's name as PEP 503 normalises it, the form package indexes, purls and
+/// advisories (OSV's PyPI records) compare names in: lowercase, each run of `-`, `_` and `.`
+/// one `-`.
+///
+/// ```
+/// assert_eq!(genesis_inventory::pep503_name("lazr.uri"), "lazr-uri");
+/// assert_eq!(genesis_inventory::pep503_name("Typing__Extensions"), "typing-extensions");
+/// ```
+pub fn pep503_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_run = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !in_run {
+                out.push('-');
+            }
+            in_run = true;
+        } else {
+            out.extend(c.to_lowercase());
+            in_run = false;
+        }
+    }
+    out
+}
+
 /// The header fields, in order, each value with its continuation lines joined by `\n` and
 /// trimmed. A line that is neither a field nor a continuation ends the header, as it does
 /// for Python's own `email` parser, which `importlib.metadata` reads these files with.
@@ -112,13 +137,13 @@ mod tests {
         (package.name, package.version, package.purl, package.licenses)
     }
 
+    /// A metadata file, and the name, version, purl and licences read from it.
+    type Case<'a> = (&'a [u8], (&'a str, &'a str, &'a str, &'a [&'a str]));
+
     /// The header block (and the description's first lines) of real metadata files from
     /// this machine's Python installations: PyYAML 6.0 and packaging 23.0 (Debian 12's
     /// python3-yaml and python3-packaging), lazr.uri 1.0.6's egg PKG-INFO, and MarkupSafe
     /// 3.0.3 and traitlets 5.15.0 as pip installed their PyPI wheels.
-    /// A metadata file, and the name, version, purl and licences read from it.
-    type Case<'a> = (&'a [u8], (&'a str, &'a str, &'a str, &'a [&'a str]));
-
     #[test]
     fn real_metadata_files_give_name_version_purl_and_the_most_precise_licence() {
         let cases: [Case<'_>; 5] = [

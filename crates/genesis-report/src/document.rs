@@ -437,7 +437,7 @@ fn scan(r: &ReleaseReport) -> Section {
                     .into(),
             ),
             Block::Table(Table::fields(vec![
-                ("Scanned", Cell::regular(&scan.scanned_at)),
+                ("Knowledge as of", Cell::regular(&scan.as_of)),
                 ("Database", Cell::mono(&scan.database.digest)),
                 ("Newest record", Cell::regular(scan.database.newest_modified.as_deref().unwrap_or("not recorded"))),
                 ("Records", Cell::regular(scan.database.records.to_string())),

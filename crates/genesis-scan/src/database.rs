@@ -62,7 +62,9 @@ pub struct Database {
 #[derive(Debug)]
 pub(crate) struct Vuln {
     pub(crate) id: Box<str>,
-    /// Its aliases and upstream IDs, sorted.
+    /// Its aliases, sorted, and its `upstream` ID when it has one only (a `DEBIAN-CVE-…` is
+    /// its `CVE-…`). Not the upstream IDs of an advisory of many CVEs (an RHSA, a DSA of
+    /// several): an exception for one of them must not except the advisory.
     pub(crate) aliases: Box<[Box<str>]>,
     pub(crate) summary: Option<Box<str>>,
     pub(crate) affected: Box<[AffectedPackage]>,
@@ -231,7 +233,7 @@ impl Vuln {
         let mut aliases: Vec<Box<str>> = record
             .aliases
             .iter()
-            .chain(&record.upstream)
+            .chain(record.upstream.iter().filter(|_| record.upstream.len() == 1))
             .filter(|alias| **alias != record.id)
             .map(|alias| alias.as_str().into())
             .collect();
@@ -616,7 +618,7 @@ pub(crate) mod testdata {
 
     /// `tests/data/osv-records`: OSV records for the tests (see its README).
     pub(crate) fn records_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/osv-records")
+        crate::fixtures::data("osv-records")
     }
 
     /// Runs the Python `script` with `args`.

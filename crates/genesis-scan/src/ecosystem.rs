@@ -112,26 +112,13 @@ pub(crate) fn matches(ecosystem: &str, wanted: &str) -> bool {
 }
 
 /// The name a record of `ecosystem` would give the package `name`: PEP 503-normalised for
-/// PyPI (lowercase, each run of `-`, `_`, `.` one `-`), as written elsewhere. Applied to
-/// records' names and packages' names alike.
+/// PyPI ([`genesis_inventory::pep503_name`], as in the package's purl), as written elsewhere.
+/// Applied to records' names and packages' names alike.
 pub(crate) fn normalize_name<'a>(ecosystem: &str, name: &'a str) -> Cow<'a, str> {
     if base(ecosystem) != "PyPI" {
         return Cow::Borrowed(name);
     }
-    let mut out = String::with_capacity(name.len());
-    let mut separator = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            separator = true;
-            continue;
-        }
-        if separator && !out.is_empty() {
-            out.push('-');
-        }
-        separator = false;
-        out.push(c.to_ascii_lowercase());
-    }
-    Cow::Owned(out)
+    Cow::Owned(genesis_inventory::pep503_name(name))
 }
 
 /// The names to look `package` up by in `ecosystem`, normalised: Debian, Ubuntu and Alpine

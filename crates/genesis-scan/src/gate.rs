@@ -78,6 +78,10 @@ pub struct Policy {
     pub max_db_age: Option<Duration>,
     /// The exceptions granted, if any.
     pub exceptions: Option<Exceptions>,
+    /// Whether a finding of unknown severity (a record with no CVSS vector and no rating, as
+    /// many distributions' are) may pass without an exception. By default it fails the gate
+    /// whatever the threshold: unknown is not low.
+    pub allow_unknown: bool,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +93,8 @@ struct RawPolicy {
     max_db_age: Option<String>,
     #[serde(default)]
     vex: Vec<PathBuf>,
+    #[serde(default)]
+    allow_unknown: bool,
 }
 
 impl Policy {
@@ -111,7 +117,12 @@ impl Policy {
             let dir = path.parent().unwrap_or(Path::new("."));
             Some(Exceptions::load_all(raw.vex.iter().map(|file| dir.join(file)))?)
         };
-        Ok(Policy { fail_on: raw.fail_on.unwrap_or(DEFAULT_FAIL_ON), max_db_age, exceptions })
+        Ok(Policy {
+            fail_on: raw.fail_on.unwrap_or(DEFAULT_FAIL_ON),
+            max_db_age,
+            exceptions,
+            allow_unknown: raw.allow_unknown,
+        })
     }
 }
 
@@ -177,6 +188,20 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
+impl Verdict {
+    /// Fails the verdict for what the scan could not judge (`crate::Scan::unscanned` and
+    /// `unordered`: no OSV ecosystem for a distribution, no record of it in the database, a
+    /// version its ecosystem cannot order), a reason each: a database brought across without
+    /// the distribution's records must not pass an image as clean.
+    pub fn refuse_unscanned(&mut self, unscanned: Vec<String>) {
+        if unscanned.is_empty() {
+            return;
+        }
+        self.reasons.extend(unscanned.into_iter().map(|s| format!("not scanned: {s}")));
+        self.passed = false;
+    }
+}
+
 /// One finding as judged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -224,7 +249,7 @@ pub fn judge(findings: Vec<Finding>, policy: &Policy, db: Option<DbInfo>, now: &
         .into_iter()
         .map(|finding| {
             let vex = policy.exceptions.as_ref().map_or(VexStatus::None, |exceptions| exceptions.judge(&finding, now));
-            let blocking = !vex.excepts() && finding.severity >= policy.fail_on;
+            let blocking = !vex.excepts() && blocks(finding.severity, policy.fail_on, policy.allow_unknown);
             JudgedFinding { finding, vex, blocking }
         })
         .collect();
@@ -280,9 +305,24 @@ fn blocking_reason(blocking: &[&JudgedFinding], fail_on: Severity) -> String {
     format!("{count} at or above {fail_on} {verb} no exception: {}", named.join(", "))
 }
 
+/// Whether an unexcepted finding of `severity` fails a gate at `fail_on`: at or above it, or
+/// of unknown severity unless allowed. The same rule as the signed record's
+/// (`genesis_bundle::ScanRecord::passed`).
+pub fn blocks(severity: Severity, fail_on: Severity, allow_unknown: bool) -> bool {
+    severity >= fail_on || (severity == Severity::Unknown && !allow_unknown)
+}
+
+/// How far ahead of the clock a database's newest record may be dated (clocks differ): a
+/// record dated later would make any database look fresh, so its age is then unknown.
+const CLOCK_SKEW: u64 = 86_400;
+
 fn judge_database(db: DbInfo, max_age: Option<Duration>, clock: Option<u64>) -> DbVerdict {
     let newest = db.newest_modified.as_deref().and_then(genesis_bundle::parse_rfc3339);
-    let age_seconds = newest.zip(clock).map(|(newest, now)| now.saturating_sub(newest));
+    // A newest record from the future gives no age: under a limit, the database is stale.
+    let age_seconds = newest
+        .zip(clock)
+        .filter(|(newest, now)| *newest <= now.saturating_add(CLOCK_SKEW))
+        .map(|(newest, now)| now.saturating_sub(newest));
     let max_age_seconds = max_age.map(|age| age.as_secs());
     let stale = max_age_seconds.is_some_and(|max| age_seconds.is_none_or(|age| age > max));
     DbVerdict { digest: db.digest, newest_modified: db.newest_modified, age_seconds, max_age_seconds, stale }
@@ -335,13 +375,8 @@ mod tests {
     use genesis_inventory::PackageKind;
 
     use super::*;
+    use crate::fixtures::{NOW, data};
     use crate::reports::read_report;
-
-    const NOW: &str = "2026-03-01T00:00:00Z";
-
-    fn data(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
-    }
 
     fn finding(id: &str, package: &str, severity: Severity) -> Finding {
         Finding {
@@ -360,7 +395,7 @@ mod tests {
     }
 
     fn policy(fail_on: Severity) -> Policy {
-        Policy { fail_on, max_db_age: Some(DEFAULT_MAX_DB_AGE), exceptions: None }
+        Policy { fail_on, max_db_age: Some(DEFAULT_MAX_DB_AGE), exceptions: None, allow_unknown: false }
     }
 
     fn with_vex(fail_on: Severity, vex: &str) -> Policy {
@@ -372,16 +407,20 @@ mod tests {
     }
 
     #[test]
-    fn a_finding_fails_the_gate_exactly_when_it_is_at_or_above_the_threshold() {
-        for fail_on in Severity::ALL {
-            for severity in Severity::ALL {
-                let verdict = judge(vec![finding("CVE-2026-1", "zlib1g", severity)], &policy(fail_on), None, NOW);
-                assert_eq!(verdict.passed, severity < fail_on, "{severity} under fail-on {fail_on}");
-                assert_eq!(verdict.findings[0].blocking, severity >= fail_on);
-                assert_eq!(verdict.reasons.is_empty(), verdict.passed);
+    fn a_finding_fails_the_gate_exactly_when_it_is_at_or_above_the_threshold_or_of_unknown_severity() {
+        for allow_unknown in [false, true] {
+            for fail_on in Severity::ALL {
+                for severity in Severity::ALL {
+                    let policy = Policy { allow_unknown, ..policy(fail_on) };
+                    let verdict = judge(vec![finding("CVE-2026-1", "zlib1g", severity)], &policy, None, NOW);
+                    let blocks = severity >= fail_on || (severity == Severity::Unknown && !allow_unknown);
+                    assert_eq!(verdict.passed, !blocks, "{severity} under fail-on {fail_on}, {allow_unknown}");
+                    assert_eq!(verdict.findings[0].blocking, blocks);
+                    assert_eq!(verdict.reasons.is_empty(), verdict.passed);
+                }
             }
         }
-        let verdict = judge(one_of_each(), &policy(Severity::Medium), None, NOW);
+        let verdict = judge(one_of_each(), &Policy { allow_unknown: true, ..policy(Severity::Medium) }, None, NOW);
         assert!(!verdict.passed);
         assert_eq!(
             verdict.reasons,

@@ -14,6 +14,8 @@ mod database;
 mod ecosystem;
 mod error;
 mod finding;
+#[cfg(test)]
+mod fixtures;
 mod gate;
 mod matching;
 mod osv;

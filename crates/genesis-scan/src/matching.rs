@@ -77,7 +77,7 @@ pub fn scan(db: &Database, image: &str, distro: Option<&Distro>, packages: &[Pac
                     Judgement::Unordered(why) => {
                         let sentence = format!(
                             "{image}: {} package {} {}: {why}",
-                            kind_name(package.kind),
+                            package.kind.purl_type(),
                             package.name,
                             package.version
                         );
@@ -112,28 +112,15 @@ pub fn scan(db: &Database, image: &str, distro: Option<&Distro>, packages: &[Pac
                 d.version_id.as_deref().unwrap_or("without VERSION_ID")
             ),
         };
-        unscanned.push(format!("{image}: {count} {} package(s) not checked: {why}", kind_name(kind)));
+        unscanned.push(format!("{image}: {count} {} package(s) not checked: {why}", kind.purl_type()));
     }
     for ((wanted, kind), count) in not_in_database {
         unscanned.push(format!(
             "{image}: {count} {} package(s) not checked: the database holds no record of ecosystem {wanted} (carry its all.zip)",
-            kind_name(kind)
+            kind.purl_type()
         ));
     }
     Scan { findings, unordered, unscanned }
-}
-
-/// The name of a package kind, as in package URLs.
-fn kind_name(kind: PackageKind) -> &'static str {
-    match kind {
-        PackageKind::Deb => "deb",
-        PackageKind::Apk => "apk",
-        PackageKind::Rpm => "rpm",
-        PackageKind::Pypi => "pypi",
-        PackageKind::Npm => "npm",
-        PackageKind::Golang => "golang",
-        PackageKind::Cargo => "cargo",
-    }
 }
 
 /// Records a finding, merging it with one of the same record for the same package (a
@@ -432,7 +419,7 @@ mod tests {
             source: source.map(Into::into),
             arch: None,
             licenses: Vec::new(),
-            purl: format!("pkg:{}/{name}@{version}", kind_name(kind)),
+            purl: format!("pkg:{}/{name}@{version}", kind.purl_type()),
             found_in: String::new(),
             layer: String::new(),
         }

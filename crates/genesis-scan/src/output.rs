@@ -252,25 +252,20 @@ fn suppression(vex: &VexStatus) -> Option<Value> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::path::{Path, PathBuf};
     use std::process::Command;
 
     use super::*;
+    use crate::fixtures::{NOW, data};
     use crate::gate::{DEFAULT_MAX_DB_AGE, DbInfo, Policy, judge};
     use crate::reports::read_report;
     use crate::vex::Exceptions;
-
-    const NOW: &str = "2026-03-01T00:00:00Z";
-
-    fn data(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
-    }
 
     fn policy(fail_on: Severity) -> Policy {
         Policy {
             fail_on,
             max_db_age: Some(DEFAULT_MAX_DB_AGE),
             exceptions: Some(Exceptions::load(&data("vex-debian-12.openvex.json")).unwrap()),
+            allow_unknown: false,
         }
     }
 

@@ -118,6 +118,15 @@ enum Reported {
     Unnamed { ecosystem: String, id: String, package: String, installed: String },
 }
 
+impl Reported {
+    /// A finding in a package of the scanner's type `scanner_type` (trivy's `Results[].Type`,
+    /// grype's `artifact.type`), which a [`Finding`] cannot name.
+    fn unnamed(scanner_type: &str, id: String, package: String, installed: String) -> Reported {
+        let ecosystem = if scanner_type.is_empty() { "(no type)" } else { scanner_type };
+        Reported::Unnamed { ecosystem: ecosystem.to_owned(), id, package, installed }
+    }
+}
+
 /// The findings, or a refusal listing every ecosystem a [`Finding`] cannot name, with a count
 /// and an example of each.
 fn refuse_unnamed_ecosystems(read: Vec<Reported>) -> Result<Vec<Finding>, String> {
@@ -145,16 +154,7 @@ fn refuse_unnamed_ecosystems(read: Vec<Reported>) -> Result<Vec<Finding>, String
 /// The ecosystem a package URL's type names, when a [`Finding`] can name it.
 fn kind_of_purl(purl: &str) -> Option<PackageKind> {
     let kind = purl.strip_prefix("pkg:")?.trim_start_matches('/').split('/').next()?;
-    match kind.to_ascii_lowercase().as_str() {
-        "deb" => Some(PackageKind::Deb),
-        "apk" => Some(PackageKind::Apk),
-        "rpm" => Some(PackageKind::Rpm),
-        "pypi" => Some(PackageKind::Pypi),
-        "npm" => Some(PackageKind::Npm),
-        "golang" => Some(PackageKind::Golang),
-        "cargo" => Some(PackageKind::Cargo),
-        _ => None,
-    }
+    PackageKind::from_purl_type(&kind.to_ascii_lowercase())
 }
 
 /// The image a report is about, with its platform when the report states it.
@@ -268,13 +268,7 @@ impl TrivyReport {
             for v in result.vulnerabilities.unwrap_or_default() {
                 let purl = v.pkg_identifier.and_then(|p| p.purl).unwrap_or_default();
                 let Some(kind) = kind_of_purl(&purl).or_else(|| kind_of_trivy_type(&result.kind)) else {
-                    let ecosystem = if result.kind.is_empty() { "(no type)".to_owned() } else { result.kind.clone() };
-                    read.push(Reported::Unnamed {
-                        ecosystem,
-                        id: v.id,
-                        package: v.pkg_name,
-                        installed: v.installed_version,
-                    });
+                    read.push(Reported::unnamed(&result.kind, v.id, v.pkg_name, v.installed_version));
                     continue;
                 };
                 let severity = severity(v.severity.as_deref(), &v.id, &v.pkg_name)?;
@@ -448,13 +442,7 @@ impl GrypeReport {
             let (v, artifact) = (m.vulnerability, m.artifact);
             let purl = artifact.purl.unwrap_or_default();
             let Some(kind) = kind_of_purl(&purl).or_else(|| kind_of_grype_type(&artifact.kind)) else {
-                let ecosystem = if artifact.kind.is_empty() { "(no type)".to_owned() } else { artifact.kind };
-                read.push(Reported::Unnamed {
-                    ecosystem,
-                    id: v.id,
-                    package: artifact.name,
-                    installed: artifact.version,
-                });
+                read.push(Reported::unnamed(&artifact.kind, v.id, artifact.name, artifact.version));
                 continue;
             };
             let related = m.related_vulnerabilities.unwrap_or_default();
@@ -507,13 +495,8 @@ fn kind_of_grype_type(kind: &str) -> Option<PackageKind> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::path::PathBuf;
-
     use super::*;
-
-    fn data(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
-    }
+    use crate::fixtures::data;
 
     fn refusal(json: &str) -> String {
         parse_report(json.as_bytes()).expect_err("the report is refused")

@@ -82,16 +82,7 @@ fn collect<'a>(list: Option<&'a Value>, out: &mut Vec<&'a Value>) {
 /// The package a component's purl names, when it is of an ecosystem we match.
 fn package(component: &Value, purl_text: &str) -> Option<Package> {
     let purl: purl::GenericPurl<String> = purl_text.parse().ok()?;
-    let kind = match purl.package_type().as_str() {
-        "deb" => PackageKind::Deb,
-        "apk" => PackageKind::Apk,
-        "rpm" => PackageKind::Rpm,
-        "pypi" => PackageKind::Pypi,
-        "npm" => PackageKind::Npm,
-        "golang" => PackageKind::Golang,
-        "cargo" => PackageKind::Cargo,
-        _ => return None,
-    };
+    let kind = PackageKind::from_purl_type(purl.package_type().as_str())?;
     let version = purl.version()?.to_owned();
     // npm scopes and Go module paths are part of the name; a distribution's namespace is
     // its vendor, not part of the package's name.

@@ -618,8 +618,8 @@ mod tests {
 
     use super::*;
     use crate::finding::Severity;
+    use crate::fixtures::NOW;
 
-    const NOW: &str = "2026-03-01T00:00:00Z";
     const OPENSSL: &str = "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12";
     const IMAGE: &str = "registry.example/shop/app:1.4 (linux/amd64)";
 

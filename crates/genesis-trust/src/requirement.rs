@@ -79,21 +79,27 @@ pub enum Requirement {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScanRequirement {
-    /// How many days old the scan may be, from its `scannedAt` to now.
+    /// How many days old the scan's knowledge may be: from its `asOf` (its database's newest
+    /// record) to now.
     pub max_age_days: u64,
     /// The severity from which a finding without an exception fails.
     pub fail_on: Severity,
+    /// Whether findings of unknown severity may lack an exception (by default they fail).
+    #[serde(default)]
+    pub allow_unknown: bool,
 }
 
 /// What the signed BOM's scan record shows, as of the verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanEvidence {
     /// When the scan ran (RFC 3339).
-    pub scanned_at: String,
+    pub as_of: String,
     /// Whole days from then to the verification.
     pub age_days: u64,
     /// The most severe finding without an exception, recomputed from the findings.
     pub worst_unexcepted: Option<Severity>,
+    /// Whether a finding of unknown severity has no exception.
+    pub unknown_unexcepted: bool,
 }
 
 /// What a verification established, for requirements to judge.
@@ -171,8 +177,8 @@ impl Requirement {
 impl ScanRequirement {
     fn evaluate(&self, scan: Option<&ScanEvidence>) -> (bool, String) {
         let Some(scan) = scan else { return (false, "no vulnerability scan recorded in the BOM".into()) };
-        let ScanRequirement { max_age_days, fail_on } = self;
-        let of = format!("scan of {} ({} days old)", scan.scanned_at, scan.age_days);
+        let ScanRequirement { max_age_days, fail_on, allow_unknown } = self;
+        let of = format!("scan as of {} ({} days old)", scan.as_of, scan.age_days);
         if scan.age_days > *max_age_days {
             return (false, format!("{of} is older than the {max_age_days} days allowed"));
         }
@@ -180,6 +186,10 @@ impl ScanRequirement {
             Some(worst) if worst >= *fail_on => {
                 (false, format!("{of} has a {worst} finding without an exception (failOn: {fail_on})"))
             }
+            _ if scan.unknown_unexcepted && !allow_unknown => (
+                false,
+                format!("{of} has a finding of unknown severity without an exception (allowUnknown is not set)"),
+            ),
             _ => (true, format!("{of}: no finding at or above {fail_on} without an exception")),
         }
     }

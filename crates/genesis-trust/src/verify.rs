@@ -207,11 +207,12 @@ pub(crate) fn verify_head(origin: &Path, head: &Head, policy: &TrustPolicy, limi
 /// the future, which the BOM's signature vouches for) and its worst finding without an
 /// exception, recomputed from the findings.
 fn scan_evidence(scan: &genesis_bundle::ScanRecord, now: u64) -> ScanEvidence {
-    let scanned = genesis_bundle::parse_rfc3339(&scan.scanned_at).unwrap_or(0);
+    let scanned = genesis_bundle::parse_rfc3339(&scan.as_of).unwrap_or(0);
     ScanEvidence {
-        scanned_at: scan.scanned_at.clone(),
+        as_of: scan.as_of.clone(),
         age_days: now.saturating_sub(scanned) / 86_400,
         worst_unexcepted: scan.worst_unexcepted(),
+        unknown_unexcepted: scan.unknown_unexcepted(),
     }
 }
 

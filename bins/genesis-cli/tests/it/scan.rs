@@ -228,7 +228,7 @@ fn a_build_that_fails_the_gate_writes_nothing_and_one_that_passes_carries_a_verd
     let verified = genesis(&["verify", archive, "--key", &key()]);
     assert_eq!(verified.status.code(), Some(0), "{}", text(&verified.stderr));
     let report = text(&verified.stdout);
-    assert!(report.contains("✓ vulnerability scan of") && report.contains("passed (failOn critical)"), "{report}");
+    assert!(report.contains("✓ vulnerability scan as of") && report.contains("passed (failOn critical)"), "{report}");
     assert!(report.contains("2 high without an exception, 2 excepted"), "{report}");
 
     // A policy that requires no unexcepted high finding refuses it, naming why; one that
@@ -249,4 +249,42 @@ fn a_build_that_fails_the_gate_writes_nothing_and_one_that_passes_carries_a_verd
     let none = genesis(&["verify", &bundle(), "--policy", &policy("critical")]);
     assert_eq!(none.status.code(), Some(1));
     assert!(text(&none.stderr).contains("no vulnerability scan recorded"), "{}", text(&none.stderr));
+}
+
+/// What the gate cannot judge fails it: packages of an ecosystem the database holds no
+/// record of, a finding of unknown severity (unless allowed), a database dated in the future.
+#[test]
+fn what_the_gate_cannot_judge_fails_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A database brought across without Debian's records: the Debian image is not clean, it
+    // is unscanned.
+    let mut pypi = record("GHSA-0000-0000-0001", "jinja2", "3.1.3", HIGH, now());
+    pypi["affected"][0]["package"] = serde_json::json!({"ecosystem": "PyPI", "name": "jinja2"});
+    let db = database(&dir.path().join("pypi"), &[pypi]);
+    let out = genesis(&["scan", &bundle(), "--key", &key(), "--db", db.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reasons = verdict["reasons"].to_string();
+    assert!(reasons.contains("not scanned") && reasons.contains("Debian"), "{reasons}");
+
+    // A record with no CVSS vector and no rating: unknown is not low.
+    let mut unrated = record("CVE-2024-0004", "zlib", "1:1.3.dfsg-1", HIGH, now());
+    unrated.as_object_mut().unwrap().remove("severity");
+    let db = database(&dir.path().join("unrated"), &[unrated]);
+    let db = db.to_str().unwrap();
+    let out = genesis(&["scan", &bundle(), "--key", &key(), "--db", db, "--fail-on", "critical"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("unknown"), "{}", text(&out.stdout));
+    let out =
+        genesis(&["scan", &bundle(), "--key", &key(), "--db", db, "--fail-on", "critical", "--allow-unknown-severity"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // A newest record dated ten days ahead would make any database look fresh: its age is
+    // unknown, so under a limit it is stale.
+    let future =
+        database(&dir.path().join("future"), &[record("CVE-2024-0005", "zlib", "1:1.0-1", HIGH, now() + 10 * 86_400)]);
+    let out = genesis(&["scan", &bundle(), "--key", &key(), "--db", future.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["database"]["stale"], true, "{verdict}");
 }
