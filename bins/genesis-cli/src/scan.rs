@@ -49,6 +49,10 @@ pub struct ScanArgs {
     /// without an exception; by default they fail the gate whatever --fail-on says.
     #[arg(long)]
     pub allow_unknown_severity: bool,
+    /// Let images whose inventory has gaps (package metadata seen but not read, as their
+    /// package SBOMs' notes say) pass; by default each gap fails the gate.
+    #[arg(long)]
+    pub allow_incomplete_inventory: bool,
     /// OpenVEX document whose not_affected and fixed statements except findings. Repeatable.
     #[arg(long = "ignore", value_name = "VEX")]
     pub exceptions: Vec<PathBuf>,
@@ -89,6 +93,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
         max_db_age: args.max_db_age.0,
         exceptions,
         allow_unknown: args.allow_unknown_severity,
+        allow_incomplete: args.allow_incomplete_inventory,
     };
     let now = genesis_bundle::rfc3339(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
@@ -104,7 +109,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
                 quiet: true,
                 limits: args.limits.clone(),
             };
-            let Some(scanned) = scan_bundle(&verify, &args.databases)? else {
+            let Some(scanned) = scan_bundle(&verify, &args.databases, policy.allow_incomplete)? else {
                 return Ok(exit::VERIFICATION_FAILED);
             };
             let mut verdict = genesis_scan::judge(scanned.findings, &policy, Some(scanned.db), &now);
@@ -130,7 +135,7 @@ struct Scanned {
 /// Verifies the bundle's signature, then matches the packages of every package SBOM it
 /// carries (each checked against the signed BOM) against the databases. `None` when the
 /// verification failed, which is then reported.
-fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf]) -> anyhow::Result<Option<Scanned>> {
+fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf], allow_incomplete: bool) -> anyhow::Result<Option<Scanned>> {
     let bundle = verify.bundle();
     let trust = match trust(verify) {
         Ok(t) => t,
@@ -163,6 +168,9 @@ fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf]) -> anyhow::Result<Opt
         let image = bom.image_label(&entry.describes, sbom.platform.as_deref());
         let scan = genesis_scan::scan(&db, &image, sbom.distro.as_ref(), &sbom.packages);
         unscanned.extend(scan.unscanned.iter().chain(&scan.unordered).map(|sentence| format!("{image}: {sentence}")));
+        if !allow_incomplete {
+            unscanned.extend(sbom.notes.iter().map(|note| format!("{image}: {note}")));
+        }
         scanned += sbom.packages.len();
         findings.extend(scan.findings);
     }

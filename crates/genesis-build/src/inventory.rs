@@ -32,8 +32,12 @@ pub struct ImageInventory {
     pub platform: Option<Platform>,
     /// The manifest whose layers were read.
     pub manifest: Digest,
-    /// What its layers hold, with a note for each blob that is not a filesystem layer.
+    /// What its layers hold; its notes say what was seen but not inventoried, each a gap the
+    /// vulnerability gate refuses unless its policy allows an incomplete inventory.
     pub inventory: Inventory,
+    /// The manifest's blobs that are not filesystem layers (attestations, artifacts), a
+    /// sentence each: nothing to inventory in them, so no gap.
+    pub skipped: Vec<String>,
     /// Why its layers could not be read, when they could not (a layer that is not a tar, or
     /// corrupt): its inventory is then empty but for that note, and the vulnerability gate
     /// refuses to judge an image it could not read.
@@ -155,7 +159,7 @@ impl<'a> Job<'a> {
             .layers
             .iter()
             .map(|(digest, path)| Layer { digest: digest.to_string(), reader: LayerBlob { path, file: None } });
-        let (mut inventory, unreadable) = match genesis_inventory::inventory(layers) {
+        let (inventory, unreadable) = match genesis_inventory::inventory(layers) {
             Ok(inventory) => (inventory, None),
             Err(e @ (InventoryError::Layer { .. } | InventoryError::Read { .. })) => {
                 let why = format!("{}: {e}", self.describe());
@@ -165,14 +169,12 @@ impl<'a> Job<'a> {
             }
             Err(e) => return Err(BuildError::input(self.manifest_path, format!("{}: {e}", self.describe()))),
         };
-        let mut notes = self.skipped.clone();
-        notes.append(&mut inventory.notes);
-        inventory.notes = notes;
         Ok(ImageInventory {
             image: self.image.to_owned(),
             platform: self.platform.clone(),
             manifest: self.manifest.clone(),
             inventory,
+            skipped: self.skipped.clone(),
             unreadable,
         })
     }
@@ -392,8 +394,9 @@ ID=debian
         assert_eq!(libzstd.source.as_deref(), Some("libzstd"));
         assert_eq!(found[0].inventory.distro.as_ref().map(|d| d.id.as_str()), Some("debian"));
         let note = format!("blob {} (application/vnd.in-toto+json) is not a filesystem layer", attestation.digest);
-        assert!(found[0].inventory.notes.iter().any(|n| n.contains(&note)), "{:?}", found[0].inventory.notes);
-        assert!(!found[1].inventory.notes.iter().any(|n| n.contains("not a filesystem layer")));
+        assert!(found[0].skipped.iter().any(|n| n.contains(&note)), "{:?}", found[0].skipped);
+        assert!(found[0].inventory.notes.is_empty(), "a skipped blob is no gap: {:?}", found[0].inventory.notes);
+        assert!(found[1].skipped.is_empty());
     }
 
     #[test]

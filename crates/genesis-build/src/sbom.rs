@@ -165,9 +165,13 @@ pub fn image_package_sbom(bom: &Bom, image: &ImageEntry, inv: &ImageInventory) -
     let os = found.distro.as_ref().map(distro_component);
     let components = os.into_iter().chain(packages.into_iter().map(package_component)).collect();
     let mut described = metadata(bom, platform_component(image, &inv.manifest, inv.platform.as_ref()));
-    if !found.notes.is_empty() {
-        described.properties =
-            Some(Properties(found.notes.iter().map(|note| property("genesis:note", note)).collect()));
+    // `genesis:note`: a gap in the inventory (what `genesis scan` refuses to pass);
+    // `genesis:skipped`: a blob with nothing to inventory.
+    let notes = found.notes.iter().map(|note| property("genesis:note", note));
+    let skipped = inv.skipped.iter().map(|note| property("genesis:skipped", note));
+    let properties: Vec<Property> = notes.chain(skipped).collect();
+    if !properties.is_empty() {
+        described.properties = Some(Properties(properties));
     }
     let doc = CycloneDx {
         serial_number: UrnUuid::new(package_serial(bom, image, inv)).ok(),
@@ -415,7 +419,7 @@ fn urn_uuid(d: &Digest) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use cyclonedx_bom::validation::Validate;
@@ -423,17 +427,17 @@ mod tests {
 
     use super::*;
 
-    fn digest(fill: char) -> Digest {
+    pub(crate) fn digest(fill: char) -> Digest {
         format!("sha256:{}", fill.to_string().repeat(64)).parse().unwrap()
     }
 
-    fn platform(text: &str) -> Platform {
+    pub(crate) fn platform(text: &str) -> Platform {
         text.parse().unwrap()
     }
 
     /// A bundle of two images: `app`, an index for two platforms, and `db`, a single manifest
     /// that states no platform.
-    fn bom() -> Bom {
+    pub(crate) fn bom() -> Bom {
         let image = |name: &str, digest: Digest, media_type: &str, platforms: &[&str]| ImageEntry {
             name: name.into(),
             source: format!("oci:layouts/{name}:1.0"),
@@ -477,7 +481,7 @@ mod tests {
 
     /// The packages of a Debian image with Python, npm and Rust software in it, not in order,
     /// and what the inventory could not read.
-    fn inventory(image: &str, platform: Option<Platform>, manifest: Digest) -> ImageInventory {
+    pub(crate) fn inventory(image: &str, platform: Option<Platform>, manifest: Digest) -> ImageInventory {
         let mut libssl = package(
             PackageKind::Deb,
             "libssl3",
@@ -504,6 +508,7 @@ mod tests {
             platform,
             manifest,
             unreadable: None,
+            skipped: Vec::new(),
             inventory: Inventory {
                 distro: Some(Distro {
                     id: "debian".into(),

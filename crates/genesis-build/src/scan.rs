@@ -43,6 +43,7 @@ pub(crate) fn gate(
             max_db_age: Some(genesis_scan::DEFAULT_MAX_DB_AGE),
             exceptions: None,
             allow_unknown: false,
+            allow_incomplete: false,
         },
     };
     // What was not read cannot be judged: an image whose layers could not be read fails
@@ -61,6 +62,9 @@ pub(crate) fn gate(
         let label = bom.image_label(&image.image, platform.as_deref());
         let scan = genesis_scan::scan(&db, &label, image.inventory.distro.as_ref(), &image.inventory.packages);
         unscanned.extend(scan.unscanned.iter().chain(&scan.unordered).map(|sentence| format!("{label}: {sentence}")));
+        if !policy.allow_incomplete {
+            unscanned.extend(image.inventory.notes.iter().map(|note| format!("{label}: {note}")));
+        }
         packages += image.inventory.packages.len() as u64;
         findings.extend(scan.findings);
     }
@@ -103,4 +107,47 @@ pub(crate) fn gate(
 /// Now, in Unix seconds.
 fn wall_clock() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sbom::tests::{bom, digest, inventory, platform};
+
+    /// An OSV database of one record per ecosystem of [`inventory`]'s packages, naming none of
+    /// them, dated now: so that only the inventory's gaps can fail the gate.
+    fn database(dir: &std::path::Path) -> PathBuf {
+        let db = dir.join("osv");
+        std::fs::create_dir_all(&db).unwrap();
+        let now = genesis_bundle::rfc3339(wall_clock());
+        for (i, ecosystem) in ["Debian:12", "crates.io", "PyPI", "npm"].into_iter().enumerate() {
+            let record = serde_json::json!({
+                "id": format!("TEST-{i}"), "modified": now,
+                "affected": [{"package": {"ecosystem": ecosystem, "name": "nothing-installed"},
+                              "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]
+            });
+            std::fs::write(db.join(format!("TEST-{i}.json")), record.to_string()).unwrap();
+        }
+        db
+    }
+
+    #[test]
+    fn an_inventory_with_gaps_fails_the_gate_unless_its_policy_allows_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = ScanOptions { databases: vec![database(dir.path())], policy: None };
+        let images = [inventory("app", Some(platform("linux/amd64")), digest('b'))];
+        match gate(&bom(), &images, &options, "2024-05-01T00:00:00Z") {
+            Err(BuildError::ScanFailed { reasons, .. }) => {
+                let rpm = "registry.example.com/demo/app:1.0 (linux/amd64): var/lib/rpm/Packages is an RPM BerkeleyDB";
+                assert!(reasons.iter().any(|r| r.contains(rpm)), "{reasons:?}");
+                assert_eq!(reasons.len(), 2, "one per gap: {reasons:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let policy = dir.path().join("policy.yaml");
+        std::fs::write(&policy, "allowIncompleteInventory: true\n").unwrap();
+        let allowed = ScanOptions { policy: Some(policy), ..options };
+        let record = gate(&bom(), &images, &allowed, "2024-05-01T00:00:00Z").unwrap();
+        assert!(record.findings.is_empty() && record.packages == 4, "{record:?}");
+    }
 }

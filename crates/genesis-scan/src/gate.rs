@@ -82,6 +82,10 @@ pub struct Policy {
     /// many distributions' are) may pass without an exception. By default it fails the gate
     /// whatever the threshold: unknown is not low.
     pub allow_unknown: bool,
+    /// Whether an image whose inventory has gaps (a package database not read: an old rpmdb
+    /// format, a file over a size cap, a malformed one) may pass; by default each gap fails
+    /// the gate, since packages not inventoried are packages not scanned.
+    pub allow_incomplete: bool,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +99,8 @@ struct RawPolicy {
     vex: Vec<PathBuf>,
     #[serde(default)]
     allow_unknown: bool,
+    #[serde(default)]
+    allow_incomplete_inventory: bool,
 }
 
 impl Policy {
@@ -122,6 +128,7 @@ impl Policy {
             max_db_age,
             exceptions,
             allow_unknown: raw.allow_unknown,
+            allow_incomplete: raw.allow_incomplete_inventory,
         })
     }
 }
@@ -395,7 +402,13 @@ mod tests {
     }
 
     fn policy(fail_on: Severity) -> Policy {
-        Policy { fail_on, max_db_age: Some(DEFAULT_MAX_DB_AGE), exceptions: None, allow_unknown: false }
+        Policy {
+            fail_on,
+            max_db_age: Some(DEFAULT_MAX_DB_AGE),
+            exceptions: None,
+            allow_unknown: false,
+            allow_incomplete: false,
+        }
     }
 
     fn with_vex(fail_on: Severity, vex: &str) -> Policy {

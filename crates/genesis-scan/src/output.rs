@@ -266,6 +266,7 @@ mod tests {
             max_db_age: Some(DEFAULT_MAX_DB_AGE),
             exceptions: Some(Exceptions::load(&data("vex-debian-12.openvex.json")).unwrap()),
             allow_unknown: false,
+            allow_incomplete: false,
         }
     }
 

@@ -20,6 +20,9 @@ pub struct SbomPackages {
     pub packages: Vec<Package>,
     /// Components with a purl of another type, which no ecosystem here matches.
     pub skipped: usize,
+    /// The gaps of the inventory the document was written from (`genesis:note` properties of
+    /// its `metadata`): package metadata seen but not read.
+    pub notes: Vec<String>,
     /// The platform (`linux/amd64`, `linux/arm/v7`) of the image the document describes,
     /// from the `os`, `arch` and `variant` qualifiers of its `metadata.component`'s purl.
     pub platform: Option<String>,
@@ -34,7 +37,8 @@ pub fn packages_in_cyclonedx(bytes: &[u8], origin: &Path) -> Result<SbomPackages
     }
     let mut components = Vec::new();
     collect(doc.get("components"), &mut components);
-    let mut found = SbomPackages { platform: described_platform(&doc), ..SbomPackages::default() };
+    let mut found =
+        SbomPackages { platform: described_platform(&doc), notes: metadata_notes(&doc), ..SbomPackages::default() };
     for c in components {
         if c.get("type").and_then(Value::as_str) == Some("operating-system") && found.distro.is_none() {
             found.distro = c.get("name").and_then(Value::as_str).map(|id| Distro {
@@ -57,6 +61,17 @@ pub fn packages_in_cyclonedx(bytes: &[u8], origin: &Path) -> Result<SbomPackages
     found.packages.sort();
     found.packages.dedup();
     Ok(found)
+}
+
+/// The `genesis:note` properties of `doc`'s metadata.
+fn metadata_notes(doc: &Value) -> Vec<String> {
+    let properties = doc.get("metadata").and_then(|m| m.get("properties")).and_then(Value::as_array);
+    properties
+        .into_iter()
+        .flatten()
+        .filter(|p| p.get("name").and_then(Value::as_str) == Some("genesis:note"))
+        .filter_map(|p| p.get("value").and_then(Value::as_str).map(str::to_owned))
+        .collect()
 }
 
 /// The platform of the image `doc` describes, when its purl says one.
