@@ -34,6 +34,10 @@ use crate::package::{FoundFile, Package};
 const CHUNK: usize = 64 * 1024;
 /// The tail of a binary kept in memory before it spills to a temporary file.
 const TAIL_IN_MEMORY: usize = 4 << 20;
+/// The most of a binary's tail kept (in memory, then on disk): the debug information of an
+/// unstripped binary can be large, and a hostile layer can declare a file of zeros that
+/// compresses to nothing; past this, the tail is not searched, with a note.
+const MAX_TAIL: u64 = 256 << 20;
 /// The largest section-name table read: real ones are a few hundred bytes.
 const NAMES_CAP: u64 = 1 << 20;
 
@@ -64,6 +68,15 @@ pub(crate) fn inspect(
                     .push(format!("Go binary {}: its build info is unreadable ({reason}), not inventoried", file.path));
             }
         },
+    }
+    if kept.over_cap {
+        notes.push(format!(
+            "ELF binary {}: more than {} MiB after its loaded segments, so its cargo-auditable section was not \
+             looked for: not inventoried",
+            file.path,
+            MAX_TAIL >> 20
+        ));
+        return Ok((packages, notes));
     }
     let temporary = |source| InventoryError::TempFile { path: file.path.to_owned(), source };
     let crates = auditable_section(&header, &mut kept)
@@ -98,7 +111,13 @@ fn stream(reader: &mut dyn Read, file: &FoundFile<'_>) -> Result<Option<Streamed
     let prefix = buf[..len].to_vec();
     // Without program headers in the prefix, every byte may matter: the whole file is kept.
     let tail_start = header.loaded_end(&prefix).unwrap_or(0);
-    let mut kept = Kept { prefix, tail_start, tail_end: tail_start, tail: tempfile::spooled_tempfile(TAIL_IN_MEMORY) };
+    let mut kept = Kept {
+        prefix,
+        tail_start,
+        tail_end: tail_start,
+        tail: tempfile::spooled_tempfile(TAIL_IN_MEMORY),
+        over_cap: false,
+    };
     let mut finder = go::Finder::default();
     let mut pos = 0;
     while len > 0 {
@@ -132,12 +151,18 @@ struct Kept {
     tail_start: u64,
     tail_end: u64,
     tail: SpooledTempFile,
+    /// Whether the tail grew past [`MAX_TAIL`], and what followed was not kept.
+    over_cap: bool,
 }
 
 impl Kept {
     /// Keeps what `chunk`, at file offset `pos`, holds of the tail.
     fn keep(&mut self, pos: u64, chunk: &[u8]) -> io::Result<()> {
         let end = pos + chunk.len() as u64;
+        if end.saturating_sub(self.tail_start) > MAX_TAIL {
+            self.over_cap = true;
+            return Ok(());
+        }
         if end > self.tail_start {
             let skip = usize::try_from(self.tail_start.saturating_sub(pos)).unwrap_or(chunk.len());
             self.tail.write_all(chunk.get(skip..).unwrap_or_default())?;
@@ -623,10 +648,33 @@ mod tests {
         assert_eq!(auditable_section(&header, &mut kept).unwrap(), Some(Ok(dep)));
     }
 
+    /// A tail past its cap stops being kept (a file of zeros compresses to nothing in a
+    /// layer and would fill the disk), and says so.
+    #[test]
+    fn a_tail_past_its_cap_is_not_kept_and_says_so() {
+        let mut kept = Kept {
+            prefix: Vec::new(),
+            tail_start: 0,
+            tail_end: 0,
+            tail: tempfile::spooled_tempfile(16),
+            over_cap: false,
+        };
+        kept.keep(0, b"abcd").unwrap();
+        assert!(!kept.over_cap);
+        kept.keep(MAX_TAIL - 2, b"efgh").unwrap();
+        assert!(kept.over_cap, "a tail past {MAX_TAIL} bytes");
+        assert_eq!(kept.tail_end, 4, "nothing past the cap is kept");
+    }
+
     #[test]
     fn kept_bytes_join_the_prefix_to_the_tail_and_a_gap_between_them_reads_as_nothing() {
-        let mut kept =
-            Kept { prefix: b"0123456789".to_vec(), tail_start: 8, tail_end: 8, tail: tempfile::spooled_tempfile(16) };
+        let mut kept = Kept {
+            prefix: b"0123456789".to_vec(),
+            tail_start: 8,
+            tail_end: 8,
+            tail: tempfile::spooled_tempfile(16),
+            over_cap: false,
+        };
         kept.keep(0, b"0123456789").unwrap();
         kept.keep(10, b"abcdef").unwrap();
         assert_eq!(kept.bytes_at(6, 6).unwrap(), Some(b"6789ab".to_vec()));
@@ -634,8 +682,13 @@ mod tests {
         assert_eq!(kept.bytes_at(14, 3).unwrap(), None, "past the end");
         assert_eq!(kept.bytes_at(u64::MAX, 2).unwrap(), None);
 
-        let mut gapped =
-            Kept { prefix: b"0123".to_vec(), tail_start: 8, tail_end: 8, tail: tempfile::spooled_tempfile(16) };
+        let mut gapped = Kept {
+            prefix: b"0123".to_vec(),
+            tail_start: 8,
+            tail_end: 8,
+            tail: tempfile::spooled_tempfile(16),
+            over_cap: false,
+        };
         gapped.keep(0, b"0123456789").unwrap();
         assert_eq!(gapped.bytes_at(2, 4).unwrap(), None, "bytes 4 to 7 were not kept");
         assert_eq!(gapped.bytes_at(8, 2).unwrap(), Some(b"89".to_vec()));

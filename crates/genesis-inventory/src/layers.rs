@@ -75,7 +75,13 @@ impl Content {
     fn kept_bytes(&self) -> u64 {
         match self {
             Content::OsRelease(bytes) | Content::Database(_, bytes) => bytes.len() as u64,
-            Content::Symlink(_) | Content::Licenses(_) | Content::Found { .. } | Content::NotRead(_) => 0,
+            // What a binary or a metadata file was found to hold counts too: a hard link copies
+            // it, and a crafted binary can list hundreds of thousands of packages.
+            Content::Found { packages, notes } => {
+                packages.iter().map(package_bytes).sum::<u64>() + notes.iter().map(|n| n.len() as u64).sum::<u64>()
+            }
+            Content::Licenses(licenses) => licenses.iter().map(|l| l.len() as u64).sum(),
+            Content::Symlink(_) | Content::NotRead(_) => 0,
         }
     }
 
@@ -157,12 +163,13 @@ impl Overlay {
         digest: &str,
         entry: &mut tar::Entry<'_, R>,
     ) -> Result<(), InventoryError> {
+        if let Some(reason) = read_otherwise_by_runtimes(entry) {
+            let source = io::Error::new(io::ErrorKind::InvalidData, reason);
+            return Err(InventoryError::Layer { layer: digest.to_owned(), source });
+        }
         let kind = entry.header().entry_type();
-        if matches!(
-            kind,
-            EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink
-        ) {
-            return Ok(()); // metadata for other entries, not a file
+        if kind == EntryType::XGlobalHeader {
+            return Ok(()); // metadata for the whole archive, not a file
         }
         // A path that is not UTF-8 cannot name a file of interest, nor a directory holding
         // one: every path kept is UTF-8.
@@ -499,6 +506,41 @@ fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
 }
 
+/// Why container runtimes (Go's `archive/tar`, which containerd and moby use) would read
+/// `entry` as another file than this reader does, if they would: such a layer is refused as
+/// unreadable (and the gate fails for it), since otherwise a crafted header could hide a
+/// package database from the inventory that a runtime still writes. Three known differences:
+/// a ustar magic whose version is not `00` (Go still reads its name prefix; the `tar` crate
+/// does not), an extension header (PAX, GNU long name) in a block the `tar` crate does not
+/// recognise as ustar or GNU (Go applies it by its type alone; here it arrives as an entry of
+/// its own), and PAX 1.0 sparse files (Go names them by `GNU.sparse.name`).
+fn read_otherwise_by_runtimes<R: Read>(entry: &mut tar::Entry<'_, R>) -> Option<&'static str> {
+    let header = entry.header();
+    let bytes = header.as_bytes();
+    if bytes[257..263] == *b"ustar\0" && bytes[263..265] != *b"00" {
+        return Some("a ustar header whose version is not 00, whose name container runtimes read otherwise");
+    }
+    let recognised = header.as_ustar().is_some() || header.as_gnu().is_some();
+    let extension = matches!(header.entry_type(), EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink);
+    if extension && !recognised {
+        return Some("an extension header (PAX or GNU long name) in a pre-POSIX block, which container runtimes apply");
+    }
+    let sparse = entry.pax_extensions().ok().flatten().is_some_and(|mut extensions| {
+        extensions.any(|e| e.ok().is_some_and(|e| e.key_bytes().starts_with(b"GNU.sparse.")))
+    });
+    sparse.then_some("a PAX sparse file, which container runtimes name by its GNU.sparse.name")
+}
+
+/// About what `package` holds in memory: its strings, and a fixed share for the rest.
+fn package_bytes(package: &Package) -> u64 {
+    let strings = [&package.name, &package.version, &package.purl, &package.found_in, &package.layer];
+    let optional = [&package.source, &package.arch];
+    let text = strings.iter().map(|s| s.len()).sum::<usize>()
+        + optional.iter().filter_map(|s| s.as_ref().map(String::len)).sum::<usize>()
+        + package.licenses.iter().map(String::len).sum::<usize>();
+    text as u64 + 64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,6 +576,32 @@ mod tests {
         assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES);
         overlay.remove_file("var/lib/dpkg/status", 1);
         assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES - 4);
+    }
+
+    /// What a binary was found to hold counts against the budget too: a hard link copies it,
+    /// and a crafted binary lists hundreds of thousands of packages, so a thousand links to
+    /// one would otherwise hold them a thousand times.
+    #[test]
+    fn packages_found_in_a_binary_count_against_the_budget_and_their_copies_past_it_are_noted() {
+        let package = Package {
+            kind: crate::PackageKind::Cargo,
+            name: "a".into(),
+            version: "0.1.0".into(),
+            source: None,
+            arch: None,
+            licenses: Vec::new(),
+            purl: "pkg:cargo/a@0.1.0".into(),
+            found_in: "bin/tool".into(),
+            layer: "sha256:aa".into(),
+        };
+        let found = Content::Found { packages: vec![package; 1_000], notes: Vec::new() };
+        let share = found.kept_bytes();
+        assert!(share >= 1_000 * 64, "{share}");
+        let mut overlay = Overlay { kept_bytes: MAX_KEPT_BYTES - share, ..Overlay::default() };
+        overlay.insert("bin/tool".into(), 0, found.clone());
+        assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES);
+        overlay.insert("bin/link".into(), 0, found);
+        assert!(matches!(&overlay.image.files["bin/link"].content, Content::NotRead(note) if note.contains("budget")));
     }
 
     #[test]

@@ -231,6 +231,22 @@ fn a_build_that_fails_the_gate_writes_nothing_and_one_that_passes_carries_a_verd
     assert!(report.contains("✓ vulnerability scan as of") && report.contains("passed (failOn critical)"), "{report}");
     assert!(report.contains("2 high without an exception, 2 excepted"), "{report}");
 
+    // The release evidence report shows the signed verdict: the findings by severity, each
+    // with its exception.
+    let html = passing.join("report.html");
+    let reported = genesis(&["report", archive, "--key", &key(), "--html", "-o", html.to_str().unwrap()]);
+    assert_eq!(reported.status.code(), Some(0), "{}", text(&reported.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    for expected in [
+        "Vulnerability scan",
+        "CVE-2024-0001",
+        "not_affected: vulnerable_code_not_in_execute_path",
+        "CVE-2024-0003",
+        "passed: no finding at or above critical without an exception",
+    ] {
+        assert!(page.contains(expected), "{expected} in the report");
+    }
+
     // A policy that requires no unexcepted high finding refuses it, naming why; one that
     // requires nothing critical accepts it.
     let policy = |fail_on: &str| {

@@ -200,3 +200,52 @@ fn status_files_of_every_shape_give_packages_or_notes_never_a_panic() {
         assert!(found.packages.len() <= DPKG_PURLS.len() * 2, "{:?}", purls(&found));
     }
 }
+
+/// One tar entry whose header `edit` changes after it is made (checksum recomputed).
+fn edited_entry(name: &[u8], entry_type: EntryType, data: &[u8], edit: impl Fn(&mut [u8; 512])) -> Vec<u8> {
+    let mut header = tar::Header::new_ustar();
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_entry_type(entry_type);
+    header.set_mode(0o644);
+    header.set_size(data.len() as u64);
+    edit(header.as_mut_bytes());
+    header.set_cksum();
+    let mut bytes = header.as_bytes().to_vec();
+    bytes.extend_from_slice(data);
+    bytes.resize(bytes.len().next_multiple_of(512), 0);
+    bytes
+}
+
+/// Headers that Go's `archive/tar` (what containerd and moby unpack layers with) reads as
+/// `var/lib/dpkg/status` while the `tar` crate reads another name: each would hide the
+/// database from the inventory and not from the runtime, so the layer is refused whole.
+#[test]
+fn headers_container_runtimes_read_as_another_file_make_the_layer_unreadable() {
+    // A ustar magic with version "\0\0": Go prepends the prefix, the tar crate does not.
+    let prefixed = edited_entry(b"status", EntryType::Regular, ZLIB_STATUS, |h| {
+        h[345..357].copy_from_slice(b"var/lib/dpkg");
+        h[263..265].copy_from_slice(b"\0\0");
+    });
+    // A PAX header in a pre-POSIX (V7) block: Go applies its path to the next entry.
+    let record = b"28 path=var/lib/dpkg/status\n";
+    let v7 = |h: &mut [u8; 512]| h[257..265].fill(0);
+    let pax_in_v7 = [
+        edited_entry(b"pax", EntryType::XHeader, record, v7),
+        edited_entry(b"junk", EntryType::Regular, ZLIB_STATUS, v7),
+    ]
+    .concat();
+    // A PAX 1.0 sparse file: Go names it by GNU.sparse.name.
+    let sparse_record = b"39 GNU.sparse.name=var/lib/dpkg/status\n";
+    let sparse = [
+        edited_entry(b"pax", EntryType::XHeader, sparse_record, |_| {}),
+        edited_entry(b"GNUSparseFile.0/status", EntryType::Regular, ZLIB_STATUS, |_| {}),
+    ]
+    .concat();
+    for (case, entries) in [("ustar version", prefixed), ("PAX in a V7 block", pax_in_v7), ("PAX sparse", sparse)] {
+        let blob = [entries, END.to_vec()].concat();
+        assert_layer_error(try_inventory(&[(BASE, blob)]), case);
+    }
+    // The same database under a plain ustar header is read.
+    let plain = [edited_entry(b"var/lib/dpkg/status", EntryType::Regular, ZLIB_STATUS, |_| {}), END.to_vec()].concat();
+    assert!(try_inventory(&[(BASE, plain)]).is_ok());
+}
