@@ -214,8 +214,18 @@ impl Overlay {
             }
             EntryType::Symlink => {
                 let target = entry.link_name_bytes().and_then(|target| String::from_utf8(target.into_owned()).ok());
-                if let Some(target) = target.filter(|_| OS_RELEASE.contains(&path.as_str())) {
-                    self.insert(path, index, Content::Symlink(target));
+                if OS_RELEASE.contains(&path.as_str()) {
+                    if let Some(target) = target {
+                        self.insert(path, index, Content::Symlink(target));
+                    }
+                } else if matches!(Interest::of(&path), Some(Interest::Read(FileKind::Database(_)))) {
+                    // A database a link stands in for is not followed (it may point anywhere):
+                    // said, so that the gate does not pass the image as if it had none.
+                    let to = target.map(|t| format!(" to {t}")).unwrap_or_default();
+                    let note = format!(
+                        "{path} is a symbolic link{to}: a package database is read only as a file, so not inventoried"
+                    );
+                    self.insert(path, index, Content::NotRead(note));
                 }
                 Ok(())
             }
@@ -237,6 +247,14 @@ impl Overlay {
             None if entry.header().mode().is_ok_and(|mode| mode & 0o111 != 0) => {
                 let Some(content) = inspect_executable(&file, entry)? else { return Ok(()) };
                 content
+            }
+            // The rpmdb is read as its main file holds it (immutable): packages only in a
+            // write-ahead log left beside it are not, and that is said.
+            None if entry.size() > 0 && RPM_SQLITE.iter().any(|db| path.strip_suffix("-wal") == Some(db)) => {
+                Content::NotRead(format!(
+                    "{path}: the rpm database's write-ahead log is not read, so packages recorded only there are \
+                     not inventoried"
+                ))
             }
             None => return Ok(()),
         };

@@ -755,6 +755,34 @@ mod tests {
         assert!(err.to_string().contains("all.zip!BOMB-1.json"), "{err}");
     }
 
+    /// Central directory records that all point at one local header would make a small
+    /// archive read as millions of records: refused.
+    #[test]
+    fn entries_sharing_one_local_header_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("all.zip");
+        let record = fs::read(testdata::records_dir().join("DSA-5532-1.json")).unwrap();
+        let single = dir.path().join("DSA-5532-1.json");
+        fs::write(&single, &record).unwrap();
+        testdata::zip_dir(dir.path(), &zip);
+        // Repeat the one central directory record, and count it twice in the end record.
+        let bytes = fs::read(&zip).unwrap();
+        let central = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        let end = bytes.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+        let record = &bytes[central..end];
+        let mut forged = bytes[..end].to_vec();
+        forged.extend_from_slice(record);
+        let mut end_record = bytes[end..].to_vec();
+        end_record[8..10].copy_from_slice(&2u16.to_le_bytes());
+        end_record[10..12].copy_from_slice(&2u16.to_le_bytes());
+        end_record[12..16].copy_from_slice(&u32::try_from(record.len() * 2).unwrap().to_le_bytes());
+        forged.extend_from_slice(&end_record);
+        fs::write(&zip, forged).unwrap();
+        fs::remove_file(&single).unwrap();
+        let err = Database::open(std::slice::from_ref(&zip)).unwrap_err();
+        assert!(err.to_string().contains("two entries share one local header"), "{err}");
+    }
+
     #[test]
     fn an_entry_inflating_past_its_declared_size_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -249,3 +249,41 @@ fn headers_container_runtimes_read_as_another_file_make_the_layer_unreadable() {
     let plain = [edited_entry(b"var/lib/dpkg/status", EntryType::Regular, ZLIB_STATUS, |_| {}), END.to_vec()].concat();
     assert!(try_inventory(&[(BASE, plain)]).is_ok());
 }
+
+/// A package database replaced by a symbolic link is not followed, and says so: the image
+/// is not passed as if it had no packages.
+#[test]
+fn a_package_database_that_is_a_symbolic_link_is_a_note() {
+    let mut header = tar::Header::new_ustar();
+    header.set_path("var/lib/dpkg/status").unwrap();
+    header.set_entry_type(EntryType::Symlink);
+    header.set_link_name("../../../opt/elsewhere/status").unwrap();
+    header.set_size(0);
+    header.set_mode(0o777);
+    header.set_cksum();
+    let blob = [header.as_bytes().to_vec(), END.to_vec()].concat();
+    let found = inventory_of(&[(BASE, blob)]);
+    assert!(found.packages.is_empty());
+    assert_eq!(
+        found.notes,
+        ["var/lib/dpkg/status is a symbolic link to ../../../opt/elsewhere/status: a package database is read only \
+          as a file, so not inventoried"]
+    );
+}
+
+/// The rpmdb is read as its main file holds it: a write-ahead log with content beside it is
+/// noted (packages only there are not inventoried); an empty one is nothing.
+#[test]
+fn a_non_empty_rpmdb_write_ahead_log_is_a_note() {
+    let wal = |data: &[u8]| {
+        let bytes = raw_entry(b"var/lib/rpm/rpmdb.sqlite-wal", EntryType::Regular, data.len() as u64, data);
+        [bytes, END.to_vec()].concat()
+    };
+    let found = inventory_of(&[(BASE, wal(b"WAL frames"))]);
+    assert_eq!(
+        found.notes,
+        ["var/lib/rpm/rpmdb.sqlite-wal: the rpm database's write-ahead log is not read, so packages recorded only \
+          there are not inventoried"]
+    );
+    assert!(inventory_of(&[(BASE, wal(b""))]).notes.is_empty());
+}

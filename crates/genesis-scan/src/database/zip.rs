@@ -158,6 +158,16 @@ pub(crate) fn entries(file: &mut File, len: u64, max_entries: u64) -> Result<Vec
         entries.push(entry);
         at += 46 + name_len + extra_len + comment_len;
     }
+    // Each entry has its own bytes before the directory: entries sharing one local header
+    // would let a small archive read as millions of records.
+    let mut offsets: Vec<u64> = entries.iter().map(|e| e.header_offset).collect();
+    offsets.sort_unstable();
+    if offsets.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(corrupt("two entries share one local header"));
+    }
+    if offsets.last().is_some_and(|last| *last >= directory_start) {
+        return Err(corrupt("an entry's local header lies in or after the central directory"));
+    }
     Ok(entries)
 }
 
