@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use genesis_bundle::SbomEntry;
-use genesis_cli_support::verify::{VerifyArgs, report_trust_error, trust};
+use genesis_bundle::{ArchiveIndex, Bom, SbomEntry};
+use genesis_cli_support::verify::{VerifyArgs, report_trust_error, verify_signature};
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
-use genesis_trust::{SignedBom as _, UnverifiedBundle};
+use genesis_trust::SignedBom as _;
 use serde_json::Value;
 
 /// The largest SBOM document read whole.
@@ -33,53 +33,40 @@ pub struct SbomArgs {
 /// Runs `sbom`: exit 0 written, 1 verification refused (nothing written).
 pub fn run(args: &SbomArgs) -> anyhow::Result<u8> {
     let bundle_path = args.verify.bundle();
-    let trust = match trust(&args.verify) {
-        Ok(t) => t,
+    let verified = match verify_signature(&args.verify) {
+        Ok(v) => v,
         Err(e) => return report_trust_error(&args.verify, e, "no SBOM was written"),
     };
-    let verified =
-        match UnverifiedBundle::open(bundle_path, &args.verify.limits.limits()).and_then(|b| b.verify(&trust.policy)) {
-            Ok(v) => v,
-            Err(e) => return report_trust_error(&args.verify, e, "no SBOM was written"),
-        };
     let bom = verified.bom();
     let index = verified
         .archive_index(&args.verify.limits.limits())
         .with_context(|| format!("reading the SBOMs of {} in place", bundle_path.display()))?;
     let read = |entry: &SbomEntry| -> anyhow::Result<Value> {
-        let path = entry.path.as_str();
-        let file = bom.file(path).with_context(|| format!("{path} is listed as an SBOM but not as a file"))?;
-        let bytes = index.read_checked(path, &file.sha256, MAX_SBOM)?;
-        serde_json::from_slice(&bytes).with_context(|| format!("{path} is not JSON"))
+        let bytes = read_sbom(bom, &index, entry)?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", entry.path))
     };
     let packages: Vec<&SbomEntry> =
         bom.package_sboms().filter(|e| args.image.as_deref().is_none_or(|image| e.describes == image)).collect();
-    let document = match &args.image {
-        Some(image) => {
-            let Some((first, rest)) = packages.split_first() else {
-                anyhow::bail!(
-                    "{} has no package SBOM for an image named {image:?}; its images: {}",
-                    bundle_path.display(),
-                    bom.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
-                );
-            };
-            let mut document = read(first)?;
-            for entry in rest {
-                merge(&mut document, read(entry)?);
-            }
-            document
-        }
+    // The document the others merge into: the image's first package SBOM, or the bundle's.
+    let (base, rest) = match &args.image {
+        Some(image) => packages.split_first().map(|(first, rest)| (*first, rest)).with_context(|| {
+            format!(
+                "{} has no package SBOM for an image named {image:?}; its images: {}",
+                bundle_path.display(),
+                bom.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })?,
         None => {
             let bundle_sbom = bom
                 .bundle_sbom()
                 .with_context(|| format!("{} lists no SBOM of the bundle in its BOM", bundle_path.display()))?;
-            let mut document = read(bundle_sbom)?;
-            for entry in &packages {
-                merge(&mut document, read(entry)?);
-            }
-            document
+            (bundle_sbom, &packages[..])
         }
     };
+    let mut document = read(base)?;
+    for entry in rest {
+        merge(&mut document, read(entry)?);
+    }
     let target = args.output_file.clone().unwrap_or_else(|| PathBuf::from(format!("sbom-{}.cdx.json", bom.version)));
     let mut bytes = serde_json::to_vec_pretty(&document)?;
     bytes.push(b'\n');
@@ -95,6 +82,14 @@ pub fn run(args: &SbomArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The SBOM document `entry` of `bom`, read in place through `index` and checked against the
+/// SHA-256 the signed BOM lists for it.
+pub fn read_sbom(bom: &Bom, index: &ArchiveIndex, entry: &SbomEntry) -> anyhow::Result<Vec<u8>> {
+    let path = entry.path.as_str();
+    let file = bom.file(path).with_context(|| format!("{path} is listed as an SBOM but not as a file"))?;
+    Ok(index.read_checked(path, &file.sha256, MAX_SBOM)?)
 }
 
 /// Appends the components of `other` to those of `document`, each once (CycloneDX wants its

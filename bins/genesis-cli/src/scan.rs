@@ -9,13 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::ValueEnum;
-use genesis_cli_support::verify::{VerifyArgs, report_trust_error, trust};
+use genesis_cli_support::verify::{VerifyArgs, report_trust_error, verify_signature};
 use genesis_cli_support::{LimitArgs, OutputFormat, exit, out, print_json};
 use genesis_scan::{Database, DbInfo, Exceptions, Finding, Policy, Severity, Verdict};
-use genesis_trust::{SignedBom as _, UnverifiedBundle};
-
-/// The largest package SBOM read whole.
-const MAX_SBOM: u64 = 64 << 20;
+use genesis_trust::SignedBom as _;
 
 /// How `scan` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -95,9 +92,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
         allow_unknown: args.allow_unknown_severity,
         allow_incomplete: args.allow_incomplete_inventory,
     };
-    let now = genesis_bundle::rfc3339(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-    );
+    let now = genesis_bundle::rfc3339(genesis_bundle::unix_now());
     let verdict = match (&args.report, &args.bundle) {
         (Some(report), _) => genesis_scan::judge(genesis_scan::read_report(report)?, &policy, None, &now),
         (None, Some(bundle)) => {
@@ -137,11 +132,7 @@ struct Scanned {
 /// verification failed, which is then reported.
 fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf], allow_incomplete: bool) -> anyhow::Result<Option<Scanned>> {
     let bundle = verify.bundle();
-    let trust = match trust(verify) {
-        Ok(t) => t,
-        Err(e) => return report_trust_error(verify, e, "nothing was scanned").map(|_| None),
-    };
-    let verified = match UnverifiedBundle::open(bundle, &verify.limits.limits()).and_then(|b| b.verify(&trust.policy)) {
+    let verified = match verify_signature(verify) {
         Ok(v) => v,
         Err(e) => return report_trust_error(verify, e, "nothing was scanned").map(|_| None),
     };
@@ -161,10 +152,8 @@ fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf], allow_incomplete: boo
         .collect();
     let mut scanned = 0;
     for entry in bom.package_sboms() {
-        let path = entry.path.as_str();
-        let file = bom.file(path).with_context(|| format!("{path} is listed as an SBOM but not as a file"))?;
-        let bytes = index.read_checked(path, &file.sha256, MAX_SBOM)?;
-        let sbom = genesis_scan::packages_in_cyclonedx(&bytes, std::path::Path::new(path))?;
+        let bytes = crate::sbom::read_sbom(bom, &index, entry)?;
+        let sbom = genesis_scan::packages_in_cyclonedx(&bytes, std::path::Path::new(entry.path.as_str()))?;
         let image = bom.image_label(&entry.describes, sbom.platform.as_deref());
         let scan = genesis_scan::scan(&db, &image, sbom.distro.as_ref(), &sbom.packages);
         unscanned.extend(scan.unscanned.iter().chain(&scan.unordered).map(|sentence| format!("{image}: {sentence}")));

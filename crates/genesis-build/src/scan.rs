@@ -68,7 +68,7 @@ pub(crate) fn gate(
         packages += image.inventory.packages.len() as u64;
         findings.extend(scan.findings);
     }
-    let now = genesis_bundle::rfc3339(wall_clock());
+    let now = genesis_bundle::rfc3339(genesis_bundle::unix_now());
     let info = DbInfo { digest: db.digest(), newest_modified: db.newest_modified().map(str::to_owned) };
     let mut verdict = genesis_scan::judge(findings, &policy, Some(info), &now);
     verdict.refuse_unscanned(unscanned);
@@ -104,11 +104,6 @@ pub(crate) fn gate(
     Ok(record)
 }
 
-/// Now, in Unix seconds.
-fn wall_clock() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,7 +114,7 @@ mod tests {
     fn database(dir: &std::path::Path) -> PathBuf {
         let db = dir.join("osv");
         std::fs::create_dir_all(&db).unwrap();
-        let now = genesis_bundle::rfc3339(wall_clock());
+        let now = genesis_bundle::rfc3339(genesis_bundle::unix_now());
         for (i, ecosystem) in ["Debian:12", "crates.io", "PyPI", "npm"].into_iter().enumerate() {
             let record = serde_json::json!({
                 "id": format!("TEST-{i}"), "modified": now,

@@ -459,6 +459,12 @@ impl Bom {
     }
 }
 
+/// Now, in seconds since the Unix epoch (0 on a clock set before it): the time expiries, key
+/// windows and database ages are judged at.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// Formats seconds since the Unix epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
 pub fn rfc3339(epoch: u64) -> String {
     let days = (epoch / 86_400) as i64;

@@ -8,7 +8,6 @@
 //! delivery, not given a pass.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use genesis_bundle::{Bom, BundleError, rfc3339};
 
@@ -61,7 +60,7 @@ impl KeyValidity {
 
 /// Seconds since the Unix epoch by the system clock: the time keys and expiries are judged at.
 pub(crate) fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    genesis_bundle::unix_now()
 }
 
 impl TrustPolicy {
