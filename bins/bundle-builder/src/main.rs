@@ -114,6 +114,12 @@ struct CreateArgs {
     /// exception documents, relative to the file). Needs --scan-db.
     #[arg(long, value_name = "FILE", requires = "scan_db")]
     scan_policy: Option<PathBuf>,
+    /// Skip the package inventory of the images, and their package SBOMs
+    /// (sbom/images/*.packages.cdx.json), as Zarf's `package create --skip-sbom` does; the
+    /// bundle's SBOM of images, charts and manifests is still written. `genesis scan` fails
+    /// such a bundle, having no packages to judge; refused with --scan-db.
+    #[arg(long)]
+    skip_package_sboms: bool,
 }
 
 /// The library errors this binary meets, for the exit code, and the flags that get past them.
@@ -185,10 +191,10 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
         expires,
         scan_db,
         scan_policy,
+        skip_package_sboms,
     } = args;
     let spec = BundleSpec::load(&spec_path)?;
     let signers = policy.as_deref().map(genesis_trust::policy_file::load_signers).transpose()?;
-    let key = PrivateKey::from_pem_file_with_password(&key, &genesis_cli_support::password::for_reading)?;
     let hosts = genesis_build::hosts(&spec);
     let endpoints: Vec<String> = hosts.iter().map(|h| registry.endpoint(h)).collect();
     genesis_cli_support::announce_endpoints("bundle-builder", &endpoints);
@@ -203,8 +209,12 @@ fn create(args: CreateArgs) -> anyhow::Result<u8> {
         report,
         expires,
         scan: (!scan_db.is_empty()).then_some(genesis_build::ScanOptions { databases: scan_db, policy: scan_policy }),
+        skip_package_sboms,
         ..Default::default()
     };
+    // Flags that contradict each other are refused before the key's password is asked for.
+    options.validate()?;
+    let key = PrivateKey::from_pem_file_with_password(&key, &genesis_cli_support::password::for_reading)?;
     let out = {
         let _bar = genesis_cli_support::progress::show(options.progress.clone(), "packing", quiet);
         genesis_build::build(&spec, &key, &options)?

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::ValueEnum;
 use genesis_cli_support::verify::{VerifyArgs, report_trust_error, verify_signature};
 use genesis_cli_support::{LimitArgs, OutputFormat, exit, out, print_json};
-use genesis_scan::{Database, DbInfo, Exceptions, Finding, Policy, Severity, Verdict};
+use genesis_scan::{Database, DbInfo, Exceptions, Finding, Policy, ScanError, Severity, Verdict};
 use genesis_trust::SignedBom as _;
 
 /// How `scan` reports.
@@ -84,7 +84,11 @@ fn max_age(text: &str) -> Result<MaxAge, String> {
 /// Runs `scan`: exit 0 when the gate passes, 1 when it fails or the bundle fails
 /// verification.
 pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
-    let exceptions = if args.exceptions.is_empty() { None } else { Some(Exceptions::load_all(&args.exceptions)?) };
+    let exceptions = if args.exceptions.is_empty() {
+        None
+    } else {
+        Some(Exceptions::load_all(&args.exceptions).map_err(flag_input("--ignore", &args.exceptions, VEX))?)
+    };
     let policy = Policy {
         fail_on: args.fail_on,
         max_db_age: args.max_db_age.0,
@@ -94,7 +98,14 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     };
     let now = genesis_bundle::rfc3339(genesis_bundle::unix_now());
     let verdict = match (&args.report, &args.bundle) {
-        (Some(report), _) => genesis_scan::judge(genesis_scan::read_report(report)?, &policy, None, &now),
+        (Some(report), _) => {
+            let findings = genesis_scan::read_report(report).map_err(flag_input(
+                "--report",
+                std::slice::from_ref(report),
+                REPORT,
+            ))?;
+            genesis_scan::judge(findings, &policy, None, &now)
+        }
         (None, Some(bundle)) => {
             let verify = VerifyArgs {
                 bundle: Some(bundle.clone()),
@@ -136,7 +147,7 @@ fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf], allow_incomplete: boo
         Ok(v) => v,
         Err(e) => return report_trust_error(verify, e, "nothing was scanned").map(|_| None),
     };
-    let db = Database::open(databases)?;
+    let db = Database::open(databases).map_err(flag_input("--db", databases, DATABASE))?;
     let bom = verified.bom();
     let index = verified
         .archive_index(&verify.limits.limits())
@@ -173,6 +184,41 @@ fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf], allow_incomplete: boo
     Ok(Some(Scanned { findings, unscanned, db }))
 }
 
+/// What `--db` takes.
+const DATABASE: &str = "an OSV all.zip export or a directory of OSV JSON records";
+/// What `--report` takes.
+const REPORT: &str = "a trivy or grype JSON report";
+/// What `--ignore` takes.
+const VEX: &str = "an OpenVEX JSON document";
+
+/// How the error of reading what `flag` named is said. When a file the flag gave (one of
+/// `given`) is itself what could not be opened or read (a mistyped path, a directory for a
+/// file), with the flag and what it `takes`: "--db nope: no such file or directory (give an
+/// OSV all.zip export or a directory of OSV JSON records)", since the library's message
+/// names the file but cannot know the flag. Any other error (a file inside a database
+/// directory, a document that is not what it should be) as the library says it.
+fn flag_input<'a>(flag: &'a str, given: &'a [PathBuf], takes: &'a str) -> impl FnOnce(ScanError) -> anyhow::Error + 'a {
+    move |error| match error {
+        ScanError::Io { path, source, .. } if given.contains(&path) => {
+            let message = format!("{flag} {}: {} (give {takes})", path.display(), os_reason(&source));
+            // The I/O error stays the cause, so the exit code still says what it was (4 for
+            // a missing file).
+            anyhow::Error::new(source).context(message)
+        }
+        error => error.into(),
+    }
+}
+
+/// An I/O error as the rest of a message words it: the system's description in lowercase,
+/// without its number ("no such file or directory", not "No such file or directory (os
+/// error 2)").
+fn os_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let reason = text.split_once(" (os error ").map_or(text.as_str(), |(reason, _)| reason);
+    let mut chars = reason.chars();
+    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
+}
+
 fn render(verdict: &Verdict, output: ScanOutput) -> anyhow::Result<()> {
     match output {
         ScanOutput::Text => out!("{}", genesis_scan::text(verdict))?,
@@ -180,4 +226,63 @@ fn render(verdict: &Verdict, output: ScanOutput) -> anyhow::Result<()> {
         ScanOutput::Sarif => print_json(&genesis_scan::sarif(verdict, env!("CARGO_PKG_VERSION")))?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// The message and the causes of `error`, as `main` prints them.
+    fn said(error: &anyhow::Error) -> Vec<String> {
+        error.chain().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn an_input_that_cannot_be_opened_is_named_by_its_flag_with_what_the_flag_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let given = [missing.clone()];
+        let error = Database::open(&given).map_err(flag_input("--db", &given, DATABASE)).unwrap_err();
+        let headline = format!(
+            "--db {}: no such file or directory (give an OSV all.zip export or a directory of OSV JSON records)",
+            missing.display()
+        );
+        assert_eq!(said(&error)[0], headline);
+        assert_eq!(
+            error.downcast_ref::<std::io::Error>().map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound),
+            "the cause stays, for the exit code"
+        );
+
+        let error = genesis_scan::read_report(&missing).map_err(flag_input("--report", &given, REPORT)).unwrap_err();
+        assert!(said(&error)[0].starts_with("--report "), "{:?}", said(&error));
+        assert!(said(&error)[0].ends_with(": no such file or directory (give a trivy or grype JSON report)"));
+
+        // A directory where a file is wanted: read, not opened, and still the flag's input.
+        let given = [dir.path().to_owned()];
+        let error = Exceptions::load_all(&given).map_err(flag_input("--ignore", &given, VEX)).unwrap_err();
+        assert!(said(&error)[0].starts_with(&format!("--ignore {}: ", dir.path().display())), "{:?}", said(&error));
+        assert!(said(&error)[0].ends_with(" (give an OpenVEX JSON document)"), "{:?}", said(&error));
+    }
+
+    #[test]
+    fn an_error_about_another_file_or_a_bad_document_is_said_as_the_library_says_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.json");
+        std::fs::write(&report, "[]").unwrap();
+        let given = [report.clone()];
+        let error = genesis_scan::read_report(&report).map_err(flag_input("--report", &given, REPORT)).unwrap_err();
+        assert!(said(&error)[0].starts_with(&report.display().to_string()), "{:?}", said(&error));
+        let other = Path::new("/elsewhere");
+        let error = genesis_scan::read_report(other).map_err(flag_input("--report", &given, REPORT)).unwrap_err();
+        assert!(!said(&error)[0].starts_with("--report"), "{:?}", said(&error));
+    }
+
+    #[test]
+    fn an_os_error_reads_as_part_of_a_sentence() {
+        assert_eq!(os_reason(&std::io::Error::from_raw_os_error(2)), "no such file or directory");
+        assert_eq!(os_reason(&std::io::Error::other("Disk on fire")), "disk on fire");
+    }
 }

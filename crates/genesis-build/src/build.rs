@@ -56,6 +56,28 @@ pub struct BuildOptions {
     /// Run the vulnerability gate on the images' packages and record its verdict in the
     /// BOM; a build whose gate fails writes nothing.
     pub scan: Option<crate::scan::ScanOptions>,
+    /// Skip the package inventory of the images, and with it their package SBOMs
+    /// (`sbom/images/*.packages.cdx.json`); the bundle SBOM of images, charts and manifests
+    /// is still written. For a vendor whose images are scanned by other means, and to measure
+    /// what the inventory adds to a build. `genesis scan` fails such a bundle, as it cannot
+    /// judge packages nobody listed, and for the same reason the build refuses it with
+    /// [`BuildOptions::scan`] ([`BuildOptions::validate`]).
+    pub skip_package_sboms: bool,
+}
+
+impl BuildOptions {
+    /// Refuses options that contradict each other. [`build`] calls it first; a caller that
+    /// asks for something before building (a key's password) can call it before that.
+    pub fn validate(&self) -> Result<()> {
+        if self.skip_package_sboms && self.scan.is_some() {
+            return Err(BuildError::input(
+                "--skip-package-sboms",
+                "cannot go with --scan-db: the vulnerability gate judges the package inventory this skips; \
+                 drop one of the two",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// When a bundle expires (`bundle-builder create --expires`): a date, or a time after the
@@ -202,7 +224,7 @@ fn plan(
     spec: &BundleSpec,
     epoch: u64,
     expires: Option<String>,
-    scan: Option<&crate::scan::ScanOptions>,
+    options: &BuildOptions,
     pulled: &Pulled,
     cache: &Path,
 ) -> Result<Plan> {
@@ -223,7 +245,7 @@ fn plan(
         contents: BTreeMap::new(),
         platform_manifests: BTreeMap::new(),
     };
-    let inventories = plan_images(spec, &mut plan, pulled, cache)?;
+    let inventories = plan_images(spec, &mut plan, pulled, cache, options.skip_package_sboms)?;
     let mut found = plan_charts(spec, &mut plan, pulled)?;
     found.extend(plan_manifests(spec, &mut plan)?);
     check_images_bundled(spec, &plan.bom, &found)?;
@@ -246,7 +268,7 @@ fn plan(
             describes: package_sbom.image,
         });
     }
-    if let Some(scan) = scan {
+    if let Some(scan) = &options.scan {
         plan.bom.scan = Some(crate::scan::gate(&plan.bom, &inventories, scan, &plan.bom.created)?);
     }
     plan.bom.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -325,12 +347,13 @@ struct CarriedImage {
 
 /// Adds every image of the spec to the plan: each in the BOM and the bundle's OCI layout
 /// (`oci/index.json` and every blob once), with its referrers and signature. Returns the
-/// packages of each spec image, per platform.
+/// packages of each spec image, per platform; none with `skip_inventory`.
 fn plan_images(
     spec: &BundleSpec,
     plan: &mut Plan,
     pulled: &Pulled,
     cache: &Path,
+    skip_inventory: bool,
 ) -> Result<Vec<crate::inventory::ImageInventory>> {
     if spec.spec.images.is_empty() {
         return Ok(Vec::new());
@@ -339,13 +362,17 @@ fn plan_images(
     for image in &spec.spec.images {
         carried.extend(carried_images(spec, image, plan, pulled, cache)?);
     }
-    // Only the spec's own images hold filesystems: their referrers and signatures do not.
-    let inventories = crate::inventory::inventory_images(
-        carried
-            .iter()
-            .filter(|c| spec.spec.images.iter().any(|image| image.name.as_str() == c.name))
-            .map(|c| (c.name.as_str(), &c.resolved)),
-    )?;
+    let inventories = if skip_inventory {
+        Vec::new()
+    } else {
+        // Only the spec's own images hold filesystems: their referrers and signatures do not.
+        crate::inventory::inventory_images(
+            carried
+                .iter()
+                .filter(|c| spec.spec.images.iter().any(|image| image.name.as_str() == c.name))
+                .map(|c| (c.name.as_str(), &c.resolved)),
+        )?
+    };
     let mut blobs: BTreeMap<Digest, (u64, PathBuf)> = BTreeMap::new();
     let mut index = ImageIndex {
         schema_version: 2,
@@ -580,6 +607,7 @@ pub fn archive_path(spec: &BundleSpec, options: &BuildOptions) -> PathBuf {
 /// the pull on an async runtime of its own: from async code, call this in
 /// `tokio::task::spawn_blocking`. A spec of local sources only touches no network.
 pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Result<BuildOutput> {
+    options.validate()?;
     let cache = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
     // With signers, the pull step runs even for local sources: it refuses unsigned ones.
     let pulled = if hosts(spec).is_empty() && options.signers.is_none() {
@@ -611,7 +639,7 @@ fn pack(
     let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
     let report = options.report;
     let expires = options.expires.map(|e| e.date(epoch)).transpose()?;
-    let plan = plan(spec, epoch, expires, options.scan.as_ref(), pulled, cache)?;
+    let plan = plan(spec, epoch, expires, options, pulled, cache)?;
     options.progress.set_total(plan.bom.payload_size());
     let bom_bytes = plan.bom.to_bytes();
     let signature = encode_signature(&key.sign(&bom_bytes));
@@ -785,6 +813,70 @@ mod expiry_tests {
         );
         let e = Expiry::After(LAST_RFC3339_SECOND).date(86_400).unwrap_err().to_string();
         assert!(e.contains("the last date a BOM can state"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod package_sbom_tests {
+    use super::*;
+
+    /// Builds a bundle of the fixture image (a Debian root with two packages, two
+    /// platforms) under `options`, into `dir`; returns its BOM.
+    fn build_fixture(dir: &Path, options: BuildOptions) -> Result<Bom> {
+        let layout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images/app");
+        let spec = BundleSpec::parse(&format!(
+            "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: demo, version: 0.1.0}}\nspec:\n  \
+             images: [ {{name: app, image: 'oci:{}:1.0', ref: 'registry.example.com/demo/app:1.0'}} ]\n  \
+             output: {{dir: dist}}\n",
+            layout.display()
+        ))
+        .expect("a valid spec");
+        let options =
+            BuildOptions { output_dir: Some(dir.join("dist")), cache_dir: Some(dir.join("cache")), ..options };
+        let out = build(&spec, &PrivateKey::generate(), &options)?;
+        let limits = genesis_bundle::Limits::default();
+        let head = genesis_bundle::ArchiveReader::open_head(&out.archive, &limits)?.read_head()?;
+        Ok(Bom::parse(&head.bom, &limits)?)
+    }
+
+    /// The paths of the package SBOMs `bom` lists, as SBOMs and as files, sorted.
+    fn package_sboms(bom: &Bom) -> (Vec<&str>, Vec<&str>) {
+        let mut listed: Vec<&str> = bom.package_sboms().map(|s| s.path.as_str()).collect();
+        listed.sort_unstable();
+        let files = bom
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .filter(|p| p.ends_with(genesis_bundle::PACKAGE_SBOM_SUFFIX))
+            .collect();
+        (listed, files)
+    }
+
+    #[test]
+    fn skipping_package_sboms_leaves_the_inventory_out_and_the_bundle_sbom_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = build_fixture(&dir.path().join("full"), BuildOptions::default()).unwrap();
+        let (listed, files) = package_sboms(&full);
+        assert!(!listed.is_empty() && listed == files, "the fixture's platforms are inventoried: {listed:?}");
+
+        let skipped = BuildOptions { skip_package_sboms: true, ..BuildOptions::default() };
+        let bom = build_fixture(&dir.path().join("skipped"), skipped).unwrap();
+        assert_eq!(package_sboms(&bom), (vec![], vec![]), "no sbom/images/*.packages.cdx.json");
+        assert!(bom.bundle_sbom().is_some(), "the bundle SBOM of images, charts and manifests stays");
+        assert_eq!(bom.images.len(), 1, "the image itself is carried");
+    }
+
+    #[test]
+    fn skipping_package_sboms_is_refused_with_the_gate_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = BuildOptions {
+            skip_package_sboms: true,
+            scan: Some(crate::ScanOptions { databases: vec![dir.path().join("osv")], ..Default::default() }),
+            ..BuildOptions::default()
+        };
+        let e = build_fixture(dir.path(), options).unwrap_err().to_string();
+        assert!(e.starts_with("--skip-package-sboms: cannot go with --scan-db: the vulnerability gate judges"), "{e}");
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing written");
     }
 }
 

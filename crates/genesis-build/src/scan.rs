@@ -5,10 +5,16 @@
 //! vendor's verdict without a database (`genesis verify`, and a trust policy's
 //! `require: [{scan: …}]`).
 //!
-//! The gate judges at the build's wall-clock time (a stale database, an exception that has
-//! expired), while the record is dated with its database's newest record, so a rebuild of
-//! the same inputs gives the same bytes. What the gate could not judge fails it: an image
-//! whose layers could not be read, a package of an ecosystem the database holds no record of.
+//! The gate judges at the build's wall-clock time, not `SOURCE_DATE_EPOCH` (a stale database,
+//! an exception that has expired: a build dated by its last commit must not keep alive an
+//! exception that lapsed since), while the record holds only what the inputs say (dated with
+//! its database's newest record; an expired exception by its own expiry date), so a rebuild
+//! of the same inputs gives the same bytes unless an expiry passed in between, which changes
+//! the verdict too. The record names the policy it was judged by: the threshold, the oldest
+//! database accepted, and each OpenVEX file by the name the policy gives and its SHA-256,
+//! which every finding's statement points at. What the gate could not judge fails it: an
+//! image whose layers could not be read, a package of an ecosystem the database holds no
+//! record of.
 
 use std::path::PathBuf;
 
@@ -77,15 +83,15 @@ pub(crate) fn gate(
     }
     let findings: Vec<ScanFinding> = verdict
         .findings
-        .iter()
+        .into_iter()
         .map(|judged| ScanFinding {
-            id: judged.finding.id.clone(),
-            purl: judged.finding.purl.clone(),
-            installed: judged.finding.installed.clone(),
-            fixed: judged.finding.fixed.clone(),
+            id: judged.finding.id,
+            purl: judged.finding.purl,
+            installed: judged.finding.installed,
+            fixed: judged.finding.fixed,
             severity: judged.finding.severity,
-            image: judged.finding.image.clone(),
-            exception: judged.vex.exception(),
+            image: judged.finding.image,
+            vex: judged.vex,
         })
         .collect();
     let record = ScanRecord {
@@ -98,6 +104,8 @@ pub(crate) fn gate(
         packages,
         fail_on: policy.fail_on,
         allow_unknown: policy.allow_unknown,
+        max_db_age_seconds: policy.max_db_age.map(|age| age.as_secs()),
+        vex_documents: policy.exceptions.as_ref().map_or_else(Vec::new, |vex| vex.documents().to_vec()),
         counts: verdict.counts.iter().map(|(s, n)| (*s, *n as u64)).filter(|(_, n)| *n > 0).collect(),
         findings,
     };
@@ -144,5 +152,77 @@ mod tests {
         let allowed = ScanOptions { policy: Some(policy), ..options };
         let record = gate(&bom(), &images, &allowed, "2024-05-01T00:00:00Z").unwrap();
         assert!(record.findings.is_empty() && record.packages == 4, "{record:?}");
+    }
+
+    /// Writes an OSV record of `name` in `ecosystem`, fixed in `fixed`, scored by `vector`.
+    fn affecting(db: &std::path::Path, id: &str, ecosystem: &str, name: &str, fixed: &str, vector: &str) {
+        let record = serde_json::json!({
+            "id": id, "modified": genesis_bundle::rfc3339(genesis_bundle::unix_now()),
+            "severity": [{"type": "CVSS_V3", "score": vector}],
+            "affected": [{"package": {"ecosystem": ecosystem, "name": name},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]
+        });
+        std::fs::write(db.join(format!("{id}.json")), record.to_string()).unwrap();
+    }
+
+    /// The record names the policy (its oldest database, each OpenVEX file by the name the
+    /// policy gives and its digest) and every finding with its statement: one under
+    /// investigation and one whose exception expired count, a fixed one excepts.
+    #[test]
+    fn the_record_names_the_policy_and_every_findings_openvex_statement() {
+        const CRITICAL: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
+        const HIGH: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H";
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path());
+        affecting(&db, "CVE-2026-0001", "Debian:12", "openssl", "3.0.13-1~deb12u1", HIGH);
+        affecting(&db, "CVE-2026-0002", "PyPI", "requests", "2.32.0", HIGH);
+        affecting(&db, "CVE-2026-0003", "PyPI", "requests", "2.32.0", CRITICAL);
+        let vex = r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/build",
+            "author": "ops", "timestamp": "2024-01-01T00:00:00Z", "version": 1, "statements": [
+            {"vulnerability": {"name": "CVE-2026-0001"}, "products": [{"@id": "pkg:deb/debian/libssl3"}],
+             "status": "under_investigation"},
+            {"vulnerability": {"name": "CVE-2026-0002"}, "products": [{"@id": "pkg:pypi/requests"}],
+             "status": "not_affected", "justification": "component_not_present", "expires": "2024-02-01T00:00:00Z"},
+            {"vulnerability": {"name": "CVE-2026-0003"}, "products": [{"@id": "pkg:pypi/requests"}],
+             "status": "fixed"}]}"#;
+        std::fs::create_dir(dir.path().join("vex")).unwrap();
+        std::fs::write(dir.path().join("vex/ops.json"), vex).unwrap();
+        let policy = dir.path().join("policy.yaml");
+        std::fs::write(
+            &policy,
+            "failOn: critical\nmaxDbAge: 12h\nallowIncompleteInventory: true\nvex: [vex/ops.json]\n",
+        )
+        .unwrap();
+        let options = ScanOptions { databases: vec![db], policy: Some(policy) };
+        let images = [inventory("app", Some(platform("linux/amd64")), digest('b'))];
+
+        let record = gate(&bom(), &images, &options, "2024-05-01T00:00:00Z").unwrap();
+        assert_eq!(
+            record.vex_documents,
+            [genesis_bundle::VexDocument {
+                name: "vex/ops.json".into(),
+                sha256: genesis_bundle::sha256(vex.as_bytes())
+            }]
+        );
+        assert_eq!(record.max_db_age_seconds, Some(12 * 3600));
+        let statuses: Vec<(&str, Option<genesis_bundle::VexStatus>, Option<&str>, bool)> = record
+            .findings
+            .iter()
+            .map(|f| {
+                let vex = f.vex.as_ref();
+                (f.id.as_str(), vex.map(|v| v.status), vex.and_then(|v| v.expired.as_deref()), f.excepted())
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("CVE-2026-0003", Some(genesis_bundle::VexStatus::Fixed), None, true),
+                ("CVE-2026-0001", Some(genesis_bundle::VexStatus::UnderInvestigation), None, false),
+                ("CVE-2026-0002", Some(genesis_bundle::VexStatus::NotAffected), Some("2024-02-01T00:00:00Z"), false),
+            ]
+        );
+        let file = &record.vex_documents[0].sha256;
+        assert!(record.findings.iter().all(|f| f.vex.as_ref().is_some_and(|v| v.document == *file)));
+        assert_eq!(record.counts, std::collections::BTreeMap::from([(genesis_scan::Severity::High, 2u64)]));
     }
 }

@@ -61,9 +61,17 @@ pub struct Bom {
     pub scan: Option<ScanRecord>,
 }
 
-/// A vulnerability scan's verdict as the signed BOM records it: the database, the policy's
-/// threshold, and every finding with its exception, so that a verifier recomputes the
-/// verdict from the findings instead of trusting a flag.
+/// A vulnerability scan's verdict as the signed BOM records it: the database, the policy
+/// (threshold, oldest database accepted, OpenVEX documents), and every finding with what
+/// OpenVEX says of it, so that a verifier recomputes the verdict from the findings instead of
+/// trusting a flag.
+///
+/// Everything in it comes from the scan's inputs, never from the clock, so two builds of the
+/// same inputs give the same bytes. The one judgement made against the clock is whether an
+/// exception has expired: the builder judges it at its wall-clock time when it runs the gate
+/// (not `SOURCE_DATE_EPOCH`, which may lie before an expiry that has since passed), and records
+/// the expiry's own date, so the bytes change only when an expiry passed between two builds,
+/// which changes the verdict too.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScanRecord {
@@ -82,6 +90,17 @@ pub struct ScanRecord {
     /// default they fail it: unknown is not low).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_unknown: bool,
+    /// The oldest database the policy accepted, in seconds from its newest record to the
+    /// judgement (`maxDbAge: 7d` is 604800); absent when the policy judged no age
+    /// (`maxDbAge: none`). Seconds rather than the policy's `7d`, as the scan verdict's
+    /// `maxAgeSeconds` writes it: a reader compares a number without knowing our duration
+    /// grammar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_db_age_seconds: Option<u64>,
+    /// The OpenVEX documents the policy used, in the order it names them; every finding's
+    /// statement names one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex_documents: Vec<VexDocument>,
     /// Findings without an exception, by severity.
     pub counts: BTreeMap<Severity, u64>,
     /// Every finding, excepted or not, in the scanner's order.
@@ -101,6 +120,136 @@ pub struct ScanDatabase {
     pub records: u64,
 }
 
+/// One OpenVEX file a scan policy used. A file may hold several OpenVEX documents; it is
+/// named once, by its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VexDocument {
+    /// The file's name as the policy gives it (`vex: [exceptions.openvex.json]`, relative to
+    /// the policy file), never where the build found it, so that the BOM does not depend on
+    /// the build's folder.
+    pub name: String,
+    /// The SHA-256 of its bytes.
+    pub sha256: Digest,
+}
+
+/// An OpenVEX status (spec v0.2.0), in the spec's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VexStatus {
+    /// The vulnerability does not affect the product: an exception.
+    NotAffected,
+    /// The product is affected: the finding counts.
+    Affected,
+    /// The product as installed carries the fix: an exception.
+    Fixed,
+    /// Whether the product is affected is not known yet: the finding counts.
+    UnderInvestigation,
+}
+
+impl VexStatus {
+    /// The spec's word for it (`not_affected`, `affected`, `fixed`, `under_investigation`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VexStatus::NotAffected => "not_affected",
+            VexStatus::Affected => "affected",
+            VexStatus::Fixed => "fixed",
+            VexStatus::UnderInvestigation => "under_investigation",
+        }
+    }
+
+    /// Whether a statement of this status excepts the findings it names, while it has not
+    /// expired.
+    pub fn excepts(self) -> bool {
+        matches!(self, VexStatus::NotAffected | VexStatus::Fixed)
+    }
+}
+
+impl std::fmt::Display for VexStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the OpenVEX statement that counts for a finding (the latest that names it) says of
+/// it. Displayed as the record reads to people: `not_affected: <justification>`, `fixed`,
+/// `affected`, `under_investigation`, followed by ` (expired <when>)` once expired.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VexStatement {
+    /// Its status.
+    pub status: VexStatus,
+    /// A `not_affected` statement's justification label, or its impact statement when it
+    /// gives no label; absent for every other status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// The SHA-256 of the OpenVEX file it is in: one of the record's `vexDocuments`.
+    pub document: Digest,
+    /// When it expired (RFC 3339, UTC), if its expiry had passed when the gate judged; it
+    /// then excepts nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired: Option<String>,
+    /// Whether it excepts its finding from the verdict: a `not_affected` or `fixed` statement
+    /// that had not expired. Written for readers; a verifier recomputes it
+    /// ([`VexStatement::is_exception`]), and a BOM where the two disagree is refused.
+    pub excepts: bool,
+}
+
+impl VexStatement {
+    /// A statement as the gate judged it, `excepts` computed from the rest.
+    pub fn new(status: VexStatus, justification: Option<String>, document: Digest, expired: Option<String>) -> Self {
+        let excepts = status.excepts() && expired.is_none();
+        VexStatement { status, justification, document, expired, excepts }
+    }
+
+    /// Whether it excepts its finding, from its status and expiry (never from `excepts`).
+    pub fn is_exception(&self) -> bool {
+        self.status.excepts() && self.expired.is_none()
+    }
+
+    /// Refuses a statement whose parts disagree, or that names a document the record does
+    /// not list.
+    fn validate(&self, listed: &BTreeSet<&Digest>) -> std::result::Result<(), String> {
+        if !listed.contains(&self.document) {
+            return Err(format!("its OpenVEX document {} is not one of scan.vexDocuments", self.document));
+        }
+        match (self.status, self.justification.as_deref().map(str::trim)) {
+            (VexStatus::NotAffected, None | Some("")) => {
+                return Err("a not_affected statement without its justification".into());
+            }
+            (VexStatus::NotAffected, Some(_)) | (_, None) => {}
+            (status, Some(_)) => {
+                return Err(format!(
+                    "a statement of status {status} with a justification, which only not_affected has"
+                ));
+            }
+        }
+        if let Some(expired) = &self.expired
+            && parse_rfc3339(expired).is_none()
+        {
+            return Err(format!("expired {expired:?} is not an RFC 3339 date"));
+        }
+        if self.excepts != self.is_exception() {
+            let does = if self.is_exception() { "excepts" } else { "does not except" };
+            return Err(format!("excepts is {} for a statement that {does} ({self})", self.excepts));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for VexStatement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.status.as_str())?;
+        if let Some(justification) = &self.justification {
+            write!(f, ": {justification}")?;
+        }
+        if let Some(expired) = &self.expired {
+            write!(f, " (expired {expired})")?;
+        }
+        Ok(())
+    }
+}
+
 /// One recorded finding.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -118,10 +267,17 @@ pub struct ScanFinding {
     pub severity: Severity,
     /// The image (and platform) the package is in.
     pub image: String,
-    /// The exception that covers it (`not_affected: <justification>`, `fixed`), from an
-    /// OpenVEX document; absent, the finding counts.
+    /// What the latest OpenVEX statement naming it says; absent when none does. Only an
+    /// unexpired `not_affected` or `fixed` excepts it: with any other, it counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exception: Option<String>,
+    pub vex: Option<VexStatement>,
+}
+
+impl ScanFinding {
+    /// Whether an OpenVEX statement excepts it from the verdict.
+    pub fn excepted(&self) -> bool {
+        self.vex.as_ref().is_some_and(VexStatement::is_exception)
+    }
 }
 
 /// What a recorded scan showed, for reports: all but the findings, the verdict recomputed
@@ -154,19 +310,20 @@ impl ScanRecord {
             packages: self.packages,
             fail_on: self.fail_on,
             counts: self.counts.clone(),
-            excepted: self.findings.iter().filter(|f| f.exception.is_some()).count() as u64,
+            excepted: self.findings.iter().filter(|f| f.excepted()).count() as u64,
             passed: self.passed(),
         }
     }
 
-    /// The most severe finding without an exception, if any.
+    /// The most severe finding without an exception, if any: a finding whose statement says
+    /// `affected` or `under_investigation`, or whose exception expired, is one.
     pub fn worst_unexcepted(&self) -> Option<Severity> {
-        self.findings.iter().filter(|f| f.exception.is_none()).map(|f| f.severity).max()
+        self.findings.iter().filter(|f| !f.excepted()).map(|f| f.severity).max()
     }
 
     /// Whether a finding of unknown severity has no exception.
     pub fn unknown_unexcepted(&self) -> bool {
-        self.findings.iter().any(|f| f.exception.is_none() && f.severity == Severity::Unknown)
+        self.findings.iter().any(|f| !f.excepted() && f.severity == Severity::Unknown)
     }
 
     /// Whether the findings pass the recorded policy: no finding without an exception at or
@@ -176,15 +333,23 @@ impl ScanRecord {
             && (self.allow_unknown || !self.unknown_unexcepted())
     }
 
-    /// Refuses a record whose parts disagree: a time no verifier reads, or counts that are
-    /// not those of its findings (a verifier recomputes from the findings; the counts are
-    /// for people, and must not say otherwise).
+    /// Refuses a record whose parts disagree: a time no verifier reads, a finding's OpenVEX
+    /// statement that contradicts itself or names a document the record does not list, or
+    /// counts that are not those of its findings (a verifier recomputes from the findings;
+    /// the counts are for people, and must not say otherwise).
     fn validate(&self) -> std::result::Result<(), String> {
         if parse_rfc3339(&self.as_of).is_none() {
             return Err(format!("scan.asOf {:?} is not an RFC 3339 date", self.as_of));
         }
+        let listed: BTreeSet<&Digest> = self.vex_documents.iter().map(|d| &d.sha256).collect();
+        for f in &self.findings {
+            if let Some(vex) = &f.vex {
+                vex.validate(&listed)
+                    .map_err(|why| format!("scan finding {} of {} in {}: {why}", f.id, f.purl, f.image))?;
+            }
+        }
         let mut counted: BTreeMap<Severity, u64> = BTreeMap::new();
-        for f in self.findings.iter().filter(|f| f.exception.is_none()) {
+        for f in self.findings.iter().filter(|f| !f.excepted()) {
             *counted.entry(f.severity).or_default() += 1;
         }
         let stated: BTreeMap<Severity, u64> =
@@ -691,6 +856,196 @@ mod tests {
         a.size = u64::MAX;
         assert!(bom(vec![a.clone(), file("b")]).validate().is_err());
         assert!(bom(vec![a]).validate().is_ok());
+    }
+
+    /// The OpenVEX file the scan records of these tests name.
+    fn vex_file() -> VexDocument {
+        VexDocument { name: "vex/debian.openvex.json".into(), sha256: crate::sha256(b"an OpenVEX file") }
+    }
+
+    /// What a statement of `status` from [`vex_file`] says, expired at `expired` if given.
+    fn stated(status: VexStatus, expired: Option<&str>) -> Option<VexStatement> {
+        let justification = (status == VexStatus::NotAffected).then(|| "vulnerable_code_not_present".to_owned());
+        Some(VexStatement::new(status, justification, vex_file().sha256, expired.map(str::to_owned)))
+    }
+
+    fn finding(id: &str, severity: Severity, vex: Option<VexStatement>) -> ScanFinding {
+        ScanFinding {
+            id: id.into(),
+            purl: "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64".into(),
+            installed: "3.0.11-1~deb12u2".into(),
+            fixed: None,
+            severity,
+            image: "r.example/app:1 (linux/amd64)".into(),
+            vex,
+        }
+    }
+
+    /// A record failing on high, with `findings` and the `counts` it states.
+    fn record(findings: Vec<ScanFinding>, counts: &[(Severity, u64)]) -> ScanRecord {
+        ScanRecord {
+            as_of: rfc3339(1_735_689_600),
+            database: ScanDatabase { digest: "sha256:0d".into(), newest_modified: None, records: 1 },
+            packages: 2,
+            fail_on: Severity::High,
+            allow_unknown: false,
+            max_db_age_seconds: Some(604_800),
+            vex_documents: vec![vex_file()],
+            counts: counts.iter().copied().collect(),
+            findings,
+        }
+    }
+
+    fn scanned(scan: ScanRecord) -> Bom {
+        Bom { scan: Some(scan), ..bom(vec![]) }
+    }
+
+    fn refusal(scan: ScanRecord) -> String {
+        match scanned(scan).validate() {
+            Err(BundleError::BomInvalid(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Only an unexpired not_affected or fixed statement excepts: a finding whose statement
+    /// says affected or under_investigation, or whose exception expired, counts against the
+    /// threshold as one no document spoke of does, in the counts and in the verdict a
+    /// verifier recomputes.
+    #[test]
+    fn only_an_unexpired_not_affected_or_fixed_statement_excepts_a_finding() {
+        let excepted = vec![
+            finding("CVE-2024-1", Severity::Critical, stated(VexStatus::NotAffected, None)),
+            finding("CVE-2024-2", Severity::Critical, stated(VexStatus::Fixed, None)),
+        ];
+        let clean = record(excepted.clone(), &[]);
+        assert_eq!(clean.validate(), Ok(()));
+        assert!(clean.passed());
+        assert_eq!((clean.worst_unexcepted(), clean.summary().excepted), (None, 2));
+
+        for (vex, what) in [
+            (None, "no statement"),
+            (stated(VexStatus::Affected, None), "affected"),
+            (stated(VexStatus::UnderInvestigation, None), "under_investigation"),
+            (stated(VexStatus::NotAffected, Some("2025-01-01T00:00:00Z")), "an expired not_affected"),
+            (stated(VexStatus::Fixed, Some("2025-01-01T00:00:00Z")), "an expired fixed"),
+        ] {
+            let mut findings = excepted.clone();
+            findings.push(finding("CVE-2024-3", Severity::High, vex));
+            let counted = record(findings.clone(), &[(Severity::High, 1)]);
+            assert_eq!(counted.validate(), Ok(()), "{what}");
+            assert_eq!(counted.worst_unexcepted(), Some(Severity::High), "{what}");
+            assert!(!counted.passed(), "{what} fails a policy at high");
+            assert_eq!(counted.summary().excepted, 2, "{what}");
+            let uncounted = record(findings, &[]);
+            assert!(refusal(uncounted).contains("scan.counts are not the counts"), "{what}");
+        }
+        let unknown = record(
+            vec![finding("CVE-2024-4", Severity::Unknown, stated(VexStatus::UnderInvestigation, None))],
+            &[(Severity::Unknown, 1)],
+        );
+        assert!(unknown.unknown_unexcepted() && !unknown.passed());
+    }
+
+    #[test]
+    fn a_statement_naming_an_unlisted_document_or_contradicting_itself_is_refused() {
+        let mut unlisted = stated(VexStatus::Fixed, None);
+        if let Some(vex) = &mut unlisted {
+            vex.document = crate::sha256(b"another file");
+        }
+        let why = refusal(record(vec![finding("CVE-2024-1", Severity::High, unlisted.clone())], &[]));
+        assert!(
+            why.contains("scan finding CVE-2024-1 of pkg:deb/debian/libssl3")
+                && why.contains("is not one of scan.vexDocuments"),
+            "{why}"
+        );
+        let mut listed_too = record(vec![finding("CVE-2024-1", Severity::High, unlisted)], &[]);
+        listed_too
+            .vex_documents
+            .push(VexDocument { name: "other.json".into(), sha256: crate::sha256(b"another file") });
+        assert_eq!(listed_too.validate(), Ok(()));
+
+        let contradiction = |change: fn(&mut VexStatement), expected: &str| {
+            let mut vex = stated(VexStatus::NotAffected, None);
+            change(vex.as_mut().unwrap());
+            let counts: &[(Severity, u64)] =
+                if vex.as_ref().unwrap().is_exception() { &[] } else { &[(Severity::High, 1)] };
+            let why = refusal(record(vec![finding("CVE-2024-1", Severity::High, vex)], counts));
+            assert!(why.contains(expected), "{expected}: {why}");
+        };
+        contradiction(|v| v.excepts = false, "excepts is false for a statement that excepts");
+        contradiction(
+            |v| v.expired = Some("2025-01-01T00:00:00Z".into()),
+            "excepts is true for a statement that does not except (not_affected: vulnerable_code_not_present \
+             (expired 2025-01-01T00:00:00Z))",
+        );
+        contradiction(|v| v.justification = None, "a not_affected statement without its justification");
+        contradiction(|v| v.justification = Some(" ".into()), "a not_affected statement without its justification");
+        contradiction(
+            |v| {
+                v.status = VexStatus::UnderInvestigation;
+                v.excepts = false;
+            },
+            "a statement of status under_investigation with a justification",
+        );
+        contradiction(
+            |v| {
+                v.expired = Some("last week".into());
+                v.excepts = false;
+            },
+            "expired \"last week\" is not an RFC 3339 date",
+        );
+    }
+
+    /// The record's JSON, as signed: camelCase, each statement's status in OpenVEX's words
+    /// with its document and whether it excepts, and nothing else accepted.
+    #[test]
+    fn the_scan_record_reads_back_as_written_and_refuses_unknown_fields() {
+        let scan = record(
+            vec![
+                finding("CVE-2024-1", Severity::Critical, stated(VexStatus::NotAffected, None)),
+                finding("CVE-2024-2", Severity::High, stated(VexStatus::NotAffected, Some("2025-01-01T00:00:00Z"))),
+                finding("CVE-2024-3", Severity::Low, stated(VexStatus::UnderInvestigation, None)),
+                finding("CVE-2024-4", Severity::Low, None),
+            ],
+            &[(Severity::High, 1), (Severity::Low, 2)],
+        );
+        let b = scanned(scan);
+        let bytes = b.to_bytes();
+        assert_eq!(Bom::parse(&bytes, &Limits::default()).unwrap(), b);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let scan = &json["scan"];
+        assert_eq!(scan["maxDbAgeSeconds"], 604_800);
+        let document = vex_file().sha256.to_string();
+        assert_eq!(scan["vexDocuments"], serde_json::json!([{"name": "vex/debian.openvex.json", "sha256": document}]));
+        assert_eq!(
+            scan["findings"][1]["vex"],
+            serde_json::json!({"status": "not_affected", "justification": "vulnerable_code_not_present",
+                               "document": document, "expired": "2025-01-01T00:00:00Z", "excepts": false})
+        );
+        assert_eq!(
+            scan["findings"][2]["vex"],
+            serde_json::json!({"status": "under_investigation", "document": document, "excepts": false})
+        );
+        assert!(scan["findings"][3].get("vex").is_none(), "no statement, no vex: {}", scan["findings"][3]);
+
+        let mut unknown = json.clone();
+        unknown["scan"]["findings"][2]["vex"]["until"] = "2025-01-01T00:00:00Z".into();
+        assert!(Bom::parse(&serde_json::to_vec(&unknown).unwrap(), &Limits::default()).is_err());
+        let mut old = json;
+        old["scan"]["findings"][0]["exception"] = "not_affected: vulnerable_code_not_present".into();
+        assert!(Bom::parse(&serde_json::to_vec(&old).unwrap(), &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn a_statement_reads_as_its_status_justification_and_expiry() {
+        let shown = |status, expired| stated(status, expired).unwrap().to_string();
+        assert_eq!(shown(VexStatus::NotAffected, None), "not_affected: vulnerable_code_not_present");
+        assert_eq!(shown(VexStatus::Fixed, None), "fixed");
+        assert_eq!(shown(VexStatus::Affected, None), "affected");
+        assert_eq!(
+            shown(VexStatus::UnderInvestigation, Some("2025-01-01T00:00:00Z")),
+            "under_investigation (expired 2025-01-01T00:00:00Z)"
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! A binary is read once, as a stream, in bounded memory whatever its size (some are
 //! hundreds of MiB):
 //! - Go's build information is found by its magic as the bytes pass ([`go::Finder`]), and
-//!   only the bytes from the magic on are kept (1 MiB at most);
+//!   only the bytes from each magic on are kept (1 MiB at most, for at most 8 headers); once
+//!   the section and program headers are known, the header Go's own reader would take is
+//!   chosen ([`go::Place`]), so that a string constant holding the magic does not hide it;
 //! - the section headers that say where `.dep-v0` is usually come at the end of the file,
 //!   after the sections they describe, so the bytes that can hold these are kept as they
 //!   pass: the first 64 KiB (the file and program headers, and the section headers where
@@ -14,7 +16,9 @@
 //!   the sections that are not loaded (`.dep-v0`, the section names, symbols, debug
 //!   information) and the section header table. That tail goes to a spooled temporary file,
 //!   in memory up to 4 MiB and on disk beyond (an unstripped binary's debug information);
-//!   the loaded segments, the bulk of a binary, are never copied.
+//!   the loaded segments, the bulk of a binary, are never copied, except for the section
+//!   names when the section headers are in the first 64 KiB (Go's linker puts the names
+//!   inside the loaded segments).
 //!
 //! What is unreadable in a binary's build information or dependency list becomes a note,
 //! not an error: only a failing read of the layer, or of the temporary file, is an error.
@@ -48,12 +52,14 @@ pub(crate) fn inspect(
     reader: &mut dyn Read,
     file: &FoundFile<'_>,
 ) -> Result<(Vec<Package>, Vec<String>), InventoryError> {
-    let Some(Streamed { header, mut kept, build_info }) = stream(reader, file)? else {
+    let Some(Streamed { header, mut kept, finder }) = stream(reader, file)? else {
         return Ok((Vec::new(), Vec::new()));
     };
+    let temporary = |source| InventoryError::TempFile { path: file.path.to_owned(), source };
+    let sections = SectionTable::read(&header, &mut kept).map_err(temporary)?;
     let mut packages = Vec::new();
     let mut notes = Vec::new();
-    match build_info {
+    match finder.finish(&go_place(&header, &kept.prefix, sections.as_ref())) {
         go::Found::Nothing => {}
         go::Found::PointerFormat => {
             notes.push(format!("Go binary {}: build info of a Go release before 1.18, not inventoried", file.path));
@@ -68,6 +74,16 @@ pub(crate) fn inspect(
                     .push(format!("Go binary {}: its build info is unreadable ({reason}), not inventoried", file.path));
             }
         },
+        go::Found::Misplaced(place) => notes.push(format!(
+            "Go binary {}: no build info header in its {place}, where Go's reader looks for one: not inventoried",
+            file.path
+        )),
+        go::Found::TooMany => notes.push(format!(
+            "Go binary {}: more than {} build info headers, and the one Go's reader takes could not be told from \
+             the rest: not inventoried",
+            file.path,
+            go::MAX_HEADERS
+        )),
     }
     if kept.over_cap {
         notes.push(format!(
@@ -78,8 +94,7 @@ pub(crate) fn inspect(
         ));
         return Ok((packages, notes));
     }
-    let temporary = |source| InventoryError::TempFile { path: file.path.to_owned(), source };
-    let crates = auditable_section(&header, &mut kept)
+    let crates = auditable_section(sections.as_ref(), &mut kept)
         .map_err(temporary)?
         .map(|section| section.and_then(|compressed| cargo::packages(&compressed, file)));
     match crates {
@@ -94,11 +109,11 @@ pub(crate) fn inspect(
 }
 
 /// What one pass over an ELF file leaves: its header, the bytes kept, and the Go build
-/// information found.
+/// information headers found.
 struct Streamed {
     header: elf::Header,
     kept: Kept,
-    build_info: go::Found,
+    finder: go::Finder,
 }
 
 /// Reads the whole of `reader` once; `None` when it is not ELF (nothing more is read then).
@@ -111,8 +126,10 @@ fn stream(reader: &mut dyn Read, file: &FoundFile<'_>) -> Result<Option<Streamed
     let prefix = buf[..len].to_vec();
     // Without program headers in the prefix, every byte may matter: the whole file is kept.
     let tail_start = header.loaded_end(&prefix).unwrap_or(0);
+    let names = names_in_prefix(&header, &prefix).map(|(offset, len)| Pinned { offset, len, bytes: Vec::new() });
     let mut kept = Kept {
         prefix,
+        names,
         tail_start,
         tail_end: tail_start,
         tail: tempfile::spooled_tempfile(TAIL_IN_MEMORY),
@@ -127,7 +144,18 @@ fn stream(reader: &mut dyn Read, file: &FoundFile<'_>) -> Result<Option<Streamed
         pos += len as u64;
         len = fill(reader, &mut buf).map_err(read_error)?;
     }
-    Ok(Some(Streamed { header, kept, build_info: finder.finish() }))
+    Ok(Some(Streamed { header, kept, finder }))
+}
+
+/// Where the section-name table lies, when the section headers are within `prefix`: Go's
+/// linker writes them there, and the names inside the loaded segments, which [`Kept`] would
+/// not otherwise keep.
+fn names_in_prefix(header: &elf::Header, prefix: &[u8]) -> Option<(u64, u64)> {
+    let (offset, len) = header.section_table()?;
+    let start = usize::try_from(offset).ok()?;
+    let table = prefix.get(start..start.checked_add(usize::try_from(len).ok()?)?)?;
+    let names = header.sections(table).into_iter().nth(usize::from(header.shstrndx))?;
+    (names.size <= NAMES_CAP).then_some((names.offset, names.size))
 }
 
 /// Reads until `buf` is full or the reader ends; how many bytes it holds.
@@ -144,10 +172,11 @@ fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// The bytes of a binary kept by [`stream`]: its first [`CHUNK`] bytes, and those from
-/// `tail_start` to its end.
+/// The bytes of a binary kept by [`stream`]: its first [`CHUNK`] bytes, its section names
+/// when the prefix says where they are, and the bytes from `tail_start` to its end.
 struct Kept {
     prefix: Vec<u8>,
+    names: Option<Pinned>,
     tail_start: u64,
     tail_end: u64,
     tail: SpooledTempFile,
@@ -156,8 +185,11 @@ struct Kept {
 }
 
 impl Kept {
-    /// Keeps what `chunk`, at file offset `pos`, holds of the tail.
+    /// Keeps what `chunk`, at file offset `pos`, holds of the section names and the tail.
     fn keep(&mut self, pos: u64, chunk: &[u8]) -> io::Result<()> {
+        if let Some(names) = &mut self.names {
+            names.keep(pos, chunk);
+        }
         let end = pos + chunk.len() as u64;
         if end.saturating_sub(self.tail_start) > MAX_TAIL {
             self.over_cap = true;
@@ -171,9 +203,13 @@ impl Kept {
         Ok(())
     }
 
-    /// The `len` bytes at file offset `offset`, or `None` when they were not all kept: those
-    /// in the prefix come from it, the rest from the tail.
+    /// The `len` bytes at file offset `offset`, or `None` when they were not all kept: the
+    /// section names when they are these, else those in the prefix from it, the rest from
+    /// the tail.
     fn bytes_at(&mut self, offset: u64, len: u64) -> io::Result<Option<Vec<u8>>> {
+        if let Some(bytes) = self.names.as_ref().and_then(|names| names.bytes_at(offset, len)) {
+            return Ok(Some(bytes));
+        }
         let Some(end) = offset.checked_add(len) else { return Ok(None) };
         let prefix_end = self.prefix.len() as u64;
         let mut bytes = Vec::new();
@@ -197,24 +233,83 @@ impl Kept {
     }
 }
 
+/// A range of the file kept in memory as it passes, wherever it lies.
+struct Pinned {
+    offset: u64,
+    len: u64,
+    bytes: Vec<u8>,
+}
+
+impl Pinned {
+    /// Keeps what `chunk`, at file offset `pos` right after the previous chunk, holds of the
+    /// range.
+    fn keep(&mut self, pos: u64, chunk: &[u8]) {
+        let next = self.offset.saturating_add(self.bytes.len() as u64);
+        let end = self.offset.saturating_add(self.len).min(pos + chunk.len() as u64);
+        if next < pos || next >= end {
+            return;
+        }
+        let (Ok(from), Ok(to)) = (usize::try_from(next - pos), usize::try_from(end - pos)) else { return };
+        self.bytes.extend_from_slice(chunk.get(from..to).unwrap_or_default());
+    }
+
+    /// The `len` bytes at file offset `offset`, when they lie within what was kept.
+    fn bytes_at(&self, offset: u64, len: u64) -> Option<Vec<u8>> {
+        let start = usize::try_from(offset.checked_sub(self.offset)?).ok()?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        self.bytes.get(start..end).map(<[u8]>::to_vec)
+    }
+}
+
+/// A binary's section headers and the names they point into, as [`Kept`] holds them.
+struct SectionTable {
+    sections: Vec<elf::Section>,
+    names: Vec<u8>,
+}
+
+impl SectionTable {
+    /// The table, or `None` when the binary has none, or its headers or names were not kept
+    /// or do not parse: such a binary cannot be told apart from one without the sections
+    /// looked for.
+    fn read(header: &elf::Header, kept: &mut Kept) -> io::Result<Option<SectionTable>> {
+        let Some((offset, len)) = header.section_table() else { return Ok(None) };
+        let Some(table) = kept.bytes_at(offset, len)? else { return Ok(None) };
+        let sections = header.sections(&table);
+        let Some(names) = sections.get(usize::from(header.shstrndx)).filter(|names| names.size <= NAMES_CAP) else {
+            return Ok(None);
+        };
+        let Some(names) = kept.bytes_at(names.offset, names.size)? else { return Ok(None) };
+        Ok(Some(SectionTable { sections, names }))
+    }
+
+    fn find(&self, name: &[u8]) -> Option<&elf::Section> {
+        self.sections.iter().find(|section| elf::section_name(&self.names, section.name) == Some(name))
+    }
+}
+
+/// Where Go's reader looks for the build information ([`go::Place`]): the `.go.buildinfo`
+/// section (no bytes when it is `SHT_NOBITS`), else the first writable, non-executable
+/// loaded segment, else anywhere.
+fn go_place(header: &elf::Header, prefix: &[u8], sections: Option<&SectionTable>) -> go::Place {
+    if let Some(section) = sections.and_then(|table| table.find(go::SECTION)) {
+        let size = if section.kind == elf::SHT_NOBITS { 0 } else { section.size };
+        return go::Place::Section(section.offset..section.offset.saturating_add(size));
+    }
+    let segments = header.loaded_segments(prefix).unwrap_or_default();
+    match segments.iter().find(|segment| segment.is_writable_data()) {
+        Some(data) => go::Place::Segment(data.offset..data.offset.saturating_add(data.file_size)),
+        None => go::Place::Anywhere,
+    }
+}
+
 /// The bytes of the binary's `.dep-v0` section: `None` when it has none, an error when it
 /// has one that cannot be read. A binary whose section headers or section names were not
 /// kept or do not parse is taken to have none, as it could not be told apart from one
 /// that has none: the linkers cargo-auditable works with (GNU ld, lld, mold) write both after
 /// the loaded segments, and Go's linker, which writes them inside, is never given a
 /// `.dep-v0` to link.
-fn auditable_section(header: &elf::Header, kept: &mut Kept) -> io::Result<Option<Result<Vec<u8>, String>>> {
-    let Some((offset, len)) = header.section_table() else { return Ok(None) };
-    let Some(table) = kept.bytes_at(offset, len)? else { return Ok(None) };
-    let sections = header.sections(&table);
-    let Some(names) = sections.get(usize::from(header.shstrndx)).filter(|names| names.size <= NAMES_CAP) else {
-        return Ok(None);
-    };
-    let Some(names) = kept.bytes_at(names.offset, names.size)? else { return Ok(None) };
-    let Some(section) = sections.iter().find(|section| elf::section_name(&names, section.name) == Some(cargo::SECTION))
-    else {
-        return Ok(None);
-    };
+fn auditable_section(sections: Option<&SectionTable>, kept: &mut Kept) -> io::Result<Option<Result<Vec<u8>, String>>> {
+    let Some(section) = sections.and_then(|table| table.find(cargo::SECTION)) else { return Ok(None) };
     if section.kind == elf::SHT_NOBITS {
         return Ok(Some(Err("its .dep-v0 section has no bytes in the file".to_owned())));
     }
@@ -343,74 +438,116 @@ mod tests {
     /// 8 KiB before its end, and after it the unloaded sections `.dep-v0` (holding `dep`)
     /// and `.shstrtab`, then the section header table.
     fn synthetic_elf(kind: Kind, loaded: u64, go: Option<&[u8]>, dep: Option<&[u8]>) -> Sparse {
-        let word = kind.word();
-        let (header_len, ph_len, sh_len) = if kind.bits64 { (64, 56, 64) } else { (52, 32, 40) };
-        let mut pieces = Vec::new();
-        if let Some(go) = go {
-            pieces.push(((loaded - 8192) & !15, go.to_vec()));
-        }
-        let mut tail = Vec::new();
-        let dep_offset = loaded;
-        tail.extend_from_slice(dep.unwrap_or_default());
-        let names_offset = loaded + tail.len() as u64;
-        let names = b"\0.dep-v0\0.shstrtab\0";
-        tail.extend_from_slice(names);
-        while !tail.len().is_multiple_of(8) {
-            tail.push(0);
-        }
-        let table_offset = loaded + tail.len() as u64;
-        // (name, type, offset, size): the null section, `.dep-v0` (PROGBITS), `.shstrtab` (STRTAB).
-        let mut sections = vec![(0, 0, 0, 0)];
-        if let Some(dep) = dep {
-            sections.push((1, 1, dep_offset, dep.len() as u64));
-        }
-        sections.push((9, 3, names_offset, names.len() as u64));
-        for (name, kind_of_section, offset, size) in &sections {
-            kind.put(&mut tail, *name, 4);
-            kind.put(&mut tail, *kind_of_section, 4);
-            kind.put(&mut tail, 0, word); // flags: not loaded
-            kind.put(&mut tail, 0, word); // address
-            kind.put(&mut tail, *offset, word);
-            kind.put(&mut tail, *size, word);
-            kind.put(&mut tail, 0, 4); // link
-            kind.put(&mut tail, 0, 4); // info
-            kind.put(&mut tail, 1, word); // alignment
-            kind.put(&mut tail, 0, word); // entry size
-        }
-        let len = loaded + tail.len() as u64;
-        pieces.push((loaded, tail));
+        Layout { loaded, go, dep, ..Layout::default() }.write(kind)
+    }
 
-        let mut head = b"\x7fELF".to_vec();
-        head.extend([if kind.bits64 { 2 } else { 1 }, if kind.big_endian { 2 } else { 1 }, 1]);
-        head.resize(16, 0);
-        kind.put(&mut head, 2, 2); // e_type: executable
-        kind.put(&mut head, 62, 2); // e_machine
-        kind.put(&mut head, 1, 4); // e_version
-        kind.put(&mut head, 0x0040_1000, word); // e_entry
-        kind.put(&mut head, header_len, word); // e_phoff: right after this header
-        kind.put(&mut head, table_offset, word); // e_shoff
-        kind.put(&mut head, 0, 4); // e_flags
-        kind.put(&mut head, header_len, 2); // e_ehsize
-        kind.put(&mut head, ph_len, 2); // e_phentsize
-        kind.put(&mut head, 1, 2); // e_phnum
-        kind.put(&mut head, sh_len, 2); // e_shentsize
-        kind.put(&mut head, sections.len() as u64, 2); // e_shnum
-        kind.put(&mut head, sections.len() as u64 - 1, 2); // e_shstrndx: the last
-        kind.put(&mut head, 1, 4); // p_type: PT_LOAD
-        if kind.bits64 {
-            kind.put(&mut head, 5, 4); // p_flags: R+X
+    /// What [`synthetic_elf`] writes, and how Go's linker may differ from it.
+    #[derive(Default)]
+    struct Layout<'a> {
+        loaded: u64,
+        go: Option<&'a [u8]>,
+        dep: Option<&'a [u8]>,
+        /// Where a second loaded segment, writable and not executable, begins (4 KiB
+        /// aligned); it ends at `loaded`, and the first, executable one, here.
+        data_from: Option<u64>,
+        /// Whether a `.go.buildinfo` section (written and allocated) names the bytes where
+        /// the build information goes, as Go's linker writes it.
+        go_section: bool,
+        /// Whether the file header says there are no section headers.
+        no_sections: bool,
+    }
+
+    impl Layout<'_> {
+        /// Where the Go build information goes.
+        fn go_offset(&self) -> u64 {
+            (self.loaded - 8192) & !15
         }
-        kind.put(&mut head, 0, word); // p_offset
-        kind.put(&mut head, 0x0040_0000, word); // p_vaddr
-        kind.put(&mut head, 0x0040_0000, word); // p_paddr
-        kind.put(&mut head, loaded, word); // p_filesz
-        kind.put(&mut head, loaded, word); // p_memsz
-        if !kind.bits64 {
-            kind.put(&mut head, 5, 4); // p_flags
+
+        fn write(&self, kind: Kind) -> Sparse {
+            let Layout { loaded, go, dep, .. } = *self;
+            let word = kind.word();
+            let (header_len, ph_len, sh_len) = if kind.bits64 { (64, 56, 64) } else { (52, 32, 40) };
+            let mut pieces = Vec::new();
+            if let Some(go) = go {
+                pieces.push((self.go_offset(), go.to_vec()));
+            }
+            let mut tail = Vec::new();
+            let dep_offset = loaded;
+            tail.extend_from_slice(dep.unwrap_or_default());
+            let names_offset = loaded + tail.len() as u64;
+            // `.dep-v0` at 1, `.shstrtab` at 9, `.go.buildinfo` at 19.
+            let names = b"\0.dep-v0\0.shstrtab\0.go.buildinfo\0";
+            tail.extend_from_slice(names);
+            while !tail.len().is_multiple_of(8) {
+                tail.push(0);
+            }
+            let table_offset = loaded + tail.len() as u64;
+            // (name, type, flags, address, offset, size, alignment): the null section,
+            // `.go.buildinfo` (PROGBITS, WA), `.dep-v0` (PROGBITS), `.shstrtab` (STRTAB).
+            let mut sections = vec![(0, 0, 0, 0, 0, 0, 0)];
+            if self.go_section {
+                let size = go.map_or(32, |go| go.len() as u64);
+                sections.push((19, 1, 3, 0x0040_0000 + self.go_offset(), self.go_offset(), size, 16));
+            }
+            if let Some(dep) = dep {
+                sections.push((1, 1, 0, 0, dep_offset, dep.len() as u64, 1));
+            }
+            sections.push((9, 3, 0, 0, names_offset, names.len() as u64, 1));
+            for (name, kind_of_section, flags, address, offset, size, alignment) in &sections {
+                kind.put(&mut tail, *name, 4);
+                kind.put(&mut tail, *kind_of_section, 4);
+                kind.put(&mut tail, *flags, word);
+                kind.put(&mut tail, *address, word);
+                kind.put(&mut tail, *offset, word);
+                kind.put(&mut tail, *size, word);
+                kind.put(&mut tail, 0, 4); // link
+                kind.put(&mut tail, 0, 4); // info
+                kind.put(&mut tail, *alignment, word);
+                kind.put(&mut tail, 0, word); // entry size
+            }
+            let len = loaded + tail.len() as u64;
+            pieces.push((loaded, tail));
+
+            // (offset, size, flags): R+X over the first bytes, then RW data when asked for.
+            let segments = match self.data_from {
+                Some(data) => vec![(0, data, 5), (data, loaded - data, 6)],
+                None => vec![(0, loaded, 5)],
+            };
+            let (shoff, shnum) = if self.no_sections { (0, 0) } else { (table_offset, sections.len() as u64) };
+            let mut head = b"\x7fELF".to_vec();
+            head.extend([if kind.bits64 { 2 } else { 1 }, if kind.big_endian { 2 } else { 1 }, 1]);
+            head.resize(16, 0);
+            kind.put(&mut head, 2, 2); // e_type: executable
+            kind.put(&mut head, 62, 2); // e_machine
+            kind.put(&mut head, 1, 4); // e_version
+            kind.put(&mut head, 0x0040_1000, word); // e_entry
+            kind.put(&mut head, header_len, word); // e_phoff: right after this header
+            kind.put(&mut head, shoff, word); // e_shoff
+            kind.put(&mut head, 0, 4); // e_flags
+            kind.put(&mut head, header_len, 2); // e_ehsize
+            kind.put(&mut head, ph_len, 2); // e_phentsize
+            kind.put(&mut head, segments.len() as u64, 2); // e_phnum
+            kind.put(&mut head, sh_len, 2); // e_shentsize
+            kind.put(&mut head, shnum, 2); // e_shnum
+            kind.put(&mut head, shnum.saturating_sub(1), 2); // e_shstrndx: the last
+            for (offset, size, flags) in segments {
+                kind.put(&mut head, 1, 4); // p_type: PT_LOAD
+                if kind.bits64 {
+                    kind.put(&mut head, flags, 4); // p_flags
+                }
+                kind.put(&mut head, offset, word); // p_offset
+                kind.put(&mut head, 0x0040_0000 + offset, word); // p_vaddr
+                kind.put(&mut head, 0x0040_0000 + offset, word); // p_paddr
+                kind.put(&mut head, size, word); // p_filesz
+                kind.put(&mut head, size, word); // p_memsz
+                if !kind.bits64 {
+                    kind.put(&mut head, flags, 4); // p_flags
+                }
+                kind.put(&mut head, 0x1000, word); // p_align
+            }
+            pieces.push((0, head));
+            Sparse { pieces, len, pos: 0 }
         }
-        kind.put(&mut head, 0x1000, word); // p_align
-        pieces.push((0, head));
-        Sparse { pieces, len, pos: 0 }
     }
 
     /// Build information with the flags byte `flags` (2: Go 1.18's format) for `version`
@@ -470,6 +607,18 @@ mod tests {
             .expect("this test needs the Go toolchain as `go` on PATH (Debian: golang-go)");
         assert!(output.status.success(), "go {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         output
+    }
+
+    /// The Go release Go's own reader (`go version`) finds in the executable `bytes`.
+    fn go_reads(bytes: &[u8]) -> String {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app");
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let said = String::from_utf8(go_command(dir.path(), &["version", "app"]).stdout).unwrap();
+        said.trim().trim_start_matches("app: ").to_owned()
     }
 
     /// A real Go binary, built here offline: its main module requires one module vendored
@@ -566,24 +715,30 @@ mod tests {
         assert!(packages.is_empty() && notes.is_empty(), "{packages:?} {notes:?}");
     }
 
+    /// What binutils' readelf says of a synthetic binary's sections and segments, which it must
+    /// read without a complaint, so that the fixture's layout is not merely what the parser
+    /// expects.
+    fn readelf(bytes: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("synthetic");
+        std::fs::write(&path, bytes).unwrap();
+        let output = Command::new("readelf")
+            .args(["--section-headers", "--segments", "--wide"])
+            .arg(path)
+            .output()
+            .expect("this test needs readelf (Debian: binutils)");
+        assert!(output.status.success() && output.stderr.is_empty(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Each synthetic binary is first shown to binutils' readelf, which must find its
-    /// sections, so that the fixture's layout is not merely what the parser expects.
+    /// sections.
     #[test]
     fn every_kind_of_elf_is_read_32_and_64_bit_little_and_big_endian() {
         let go = go_blob(2, "go1.21.5", MODINFO);
         let dep = zlib(AUDIT_JSON.as_bytes());
-        let dir = tempfile::tempdir().unwrap();
         for kind in KINDS {
-            let path = dir.path().join("synthetic");
-            std::fs::write(&path, synthetic_elf(kind, 64 * 1024 + 400, Some(&go[..]), Some(&dep[..])).to_vec())
-                .unwrap();
-            let readelf = Command::new("readelf")
-                .args(["--section-headers", "--wide"])
-                .arg(path)
-                .output()
-                .expect("this test needs readelf (Debian: binutils)");
-            let sections = String::from_utf8_lossy(&readelf.stdout);
-            assert!(readelf.status.success() && readelf.stderr.is_empty(), "{kind:?}: {readelf:?}");
+            let sections = readelf(&synthetic_elf(kind, 64 * 1024 + 400, Some(&go[..]), Some(&dep[..])).to_vec());
             assert!(sections.contains(".dep-v0") && sections.contains(".shstrtab"), "{kind:?}: {sections}");
 
             let mut elf = trickle(synthetic_elf(kind, 64 * 1024 + 400, Some(&go[..]), Some(&dep[..])));
@@ -617,16 +772,19 @@ mod tests {
         let dep = zlib(AUDIT_JSON.as_bytes());
         let mut elf = synthetic_elf(KINDS[0], loaded, Some(&go[..]), Some(&dep[..]));
         let total = elf.len;
-        let Streamed { header, mut kept, build_info } = stream(&mut elf, &file("bin/big")).unwrap().unwrap();
+        let Streamed { header, mut kept, finder } = stream(&mut elf, &file("bin/big")).unwrap().unwrap();
         assert_eq!(elf.pos, total, "the file is read to its end");
         assert_eq!(kept.prefix.len(), CHUNK);
         assert_eq!((kept.tail_start, kept.tail_end), (loaded, total));
         assert!(kept.tail_end - kept.tail_start < 1024, "only the unloaded tail is kept");
         assert!(!kept.tail.is_rolled(), "a tail this small stays in memory");
-        let go::Found::Inline(blob) = build_info else { panic!("the build information is found") };
+        let go::Found::Inline(blob) = finder.finish(&go::Place::Anywhere) else {
+            panic!("the build information is found")
+        };
         assert!(blob.len() <= go::CAPTURE_CAP, "{} bytes kept after the magic", blob.len());
         assert_eq!(purls(&go::packages(&blob, &file("bin/big")).unwrap().packages)[0], "pkg:golang/stdlib@1.22.1");
-        assert_eq!(auditable_section(&header, &mut kept).unwrap(), Some(Ok(dep)));
+        let sections = SectionTable::read(&header, &mut kept).unwrap();
+        assert_eq!(auditable_section(sections.as_ref(), &mut kept).unwrap(), Some(Ok(dep)));
     }
 
     #[test]
@@ -645,7 +803,8 @@ mod tests {
         let mut elf = synthetic_elf(KINDS[0], 8192 + 64, None, Some(&dep[..]));
         let Streamed { header, mut kept, .. } = stream(&mut elf, &file("bin/app")).unwrap().unwrap();
         assert!(kept.tail.is_rolled());
-        assert_eq!(auditable_section(&header, &mut kept).unwrap(), Some(Ok(dep)));
+        let sections = SectionTable::read(&header, &mut kept).unwrap();
+        assert_eq!(auditable_section(sections.as_ref(), &mut kept).unwrap(), Some(Ok(dep)));
     }
 
     /// A tail past its cap stops being kept (a file of zeros compresses to nothing in a
@@ -654,6 +813,7 @@ mod tests {
     fn a_tail_past_its_cap_is_not_kept_and_says_so() {
         let mut kept = Kept {
             prefix: Vec::new(),
+            names: None,
             tail_start: 0,
             tail_end: 0,
             tail: tempfile::spooled_tempfile(16),
@@ -670,6 +830,7 @@ mod tests {
     fn kept_bytes_join_the_prefix_to_the_tail_and_a_gap_between_them_reads_as_nothing() {
         let mut kept = Kept {
             prefix: b"0123456789".to_vec(),
+            names: None,
             tail_start: 8,
             tail_end: 8,
             tail: tempfile::spooled_tempfile(16),
@@ -684,6 +845,7 @@ mod tests {
 
         let mut gapped = Kept {
             prefix: b"0123".to_vec(),
+            names: None,
             tail_start: 8,
             tail_end: 8,
             tail: tempfile::spooled_tempfile(16),
@@ -716,6 +878,151 @@ mod tests {
         assert_eq!(purls(&packages)[0], "pkg:golang/stdlib@1.20");
     }
 
+    /// A Go 1.18 header for a decoy: a string constant in a tool that reads build information
+    /// can hold one, earlier in the read-only data than the binary's own.
+    fn decoy() -> Vec<u8> {
+        go_blob(2, "go1.0", "")
+    }
+
+    /// Writes `bytes` at each offset of `at` in `file`.
+    fn plant(file: &mut [u8], bytes: &[u8], at: impl IntoIterator<Item = usize>) {
+        for at in at {
+            file[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+    }
+
+    /// Without section headers Go's reader searches the first writable, non-executable
+    /// segment, so a header in the executable segment before it is passed over; with none in
+    /// that segment but some elsewhere, a note says so.
+    #[test]
+    fn without_section_headers_the_header_is_taken_from_the_data_segment() {
+        let real = go_blob(2, "go1.21.5", MODINFO);
+        for kind in KINDS {
+            let layout = Layout {
+                loaded: 32 * 1024,
+                go: Some(&real[..]),
+                data_from: Some(24 * 1024),
+                no_sections: true,
+                ..Layout::default()
+            };
+            assert_eq!(layout.go_offset(), 24 * 1024, "the build information opens the data segment");
+            let mut bytes = layout.write(kind).to_vec();
+            plant(&mut bytes, &decoy(), [4096]);
+            assert_eq!(go_reads(&bytes), "go1.21.5", "{kind:?}: Go's own reader takes the same header");
+            let (packages, notes) = inspect(&mut trickle(bytes.as_slice()), &file("bin/app")).unwrap();
+            assert!(notes.is_empty(), "{kind:?}: {notes:?}");
+            assert_eq!(
+                purls(&packages),
+                [
+                    "pkg:golang/stdlib@1.21.5",
+                    "pkg:golang/example.com/app@v1.0.0",
+                    "pkg:golang/golang.org/x/text@v0.14.0"
+                ],
+                "{kind:?}"
+            );
+
+            let mut elsewhere = Layout { go: None, ..layout }.write(kind).to_vec();
+            plant(&mut elsewhere, &decoy(), [4096]);
+            let (packages, notes) = inspect(&mut elsewhere.as_slice(), &file("bin/app")).unwrap();
+            assert!(packages.is_empty(), "{kind:?}");
+            assert_eq!(
+                notes,
+                ["Go binary bin/app: no build info header in its first writable segment, where Go's reader looks \
+                  for one: not inventoried"],
+                "{kind:?}"
+            );
+        }
+    }
+
+    /// With section headers Go's reader takes the header in `.go.buildinfo`, even when the
+    /// writable segment opens with another (an internal-linked PIE puts `.data.rel.ro` there);
+    /// a `.go.buildinfo` section with no header in it is a note.
+    #[test]
+    fn with_section_headers_the_header_is_taken_from_the_go_buildinfo_section() {
+        let real = go_blob(2, "go1.21.5", MODINFO);
+        for kind in KINDS {
+            let layout = Layout {
+                loaded: 32 * 1024,
+                go: Some(&real[..]),
+                data_from: Some(8 * 1024),
+                go_section: true,
+                ..Layout::default()
+            };
+            let mut bytes = layout.write(kind).to_vec();
+            plant(&mut bytes, &decoy(), [4096, 8192]);
+            let said = readelf(&bytes);
+            assert!(said.contains(".go.buildinfo") && said.contains("RW"), "{kind:?}: {said}");
+            assert_eq!(go_reads(&bytes), "go1.21.5", "{kind:?}: Go's own reader takes the same header");
+            let (packages, notes) = inspect(&mut trickle(bytes.as_slice()), &file("bin/app")).unwrap();
+            assert!(notes.is_empty(), "{kind:?}: {notes:?}");
+            assert_eq!(purls(&packages)[0], "pkg:golang/stdlib@1.21.5", "{kind:?}");
+
+            let mut empty = Layout { go: None, ..layout }.write(kind).to_vec();
+            plant(&mut empty, &decoy(), [4096, 8192]);
+            let (packages, notes) = inspect(&mut empty.as_slice(), &file("bin/app")).unwrap();
+            assert!(packages.is_empty(), "{kind:?}");
+            assert_eq!(
+                notes,
+                ["Go binary bin/app: no build info header in its .go.buildinfo section, where Go's reader looks \
+                  for one: not inventoried"],
+                "{kind:?}"
+            );
+        }
+    }
+
+    /// At most [`go::MAX_HEADERS`] headers are kept: when all of them lie before where Go's
+    /// reader looks, the real one was not kept, and a note says so.
+    #[test]
+    fn more_headers_than_are_kept_before_the_real_one_are_a_note() {
+        let real = go_blob(2, "go1.21.5", MODINFO);
+        let layout = Layout {
+            loaded: 32 * 1024,
+            go: Some(&real[..]),
+            data_from: Some(24 * 1024),
+            no_sections: true,
+            ..Layout::default()
+        };
+        let decoys_at = |count: usize| (0..count).map(|index| 4096 + 256 * index);
+        let mut bytes = layout.write(KINDS[0]).to_vec();
+        plant(&mut bytes, &decoy(), decoys_at(go::MAX_HEADERS - 1));
+        let (packages, notes) = inspect(&mut bytes.as_slice(), &file("bin/app")).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(purls(&packages)[0], "pkg:golang/stdlib@1.21.5");
+
+        plant(&mut bytes, &decoy(), decoys_at(go::MAX_HEADERS));
+        let (packages, notes) = inspect(&mut bytes.as_slice(), &file("bin/app")).unwrap();
+        assert!(packages.is_empty());
+        assert_eq!(
+            notes,
+            [format!(
+                "Go binary bin/app: more than {} build info headers, and the one Go's reader takes could not be \
+                 told from the rest: not inventoried",
+                go::MAX_HEADERS
+            )]
+        );
+    }
+
+    /// Every header found keeps its own offset and the bytes after it, however the reads
+    /// fall, so the one chosen afterwards is whole.
+    #[test]
+    fn each_header_found_keeps_its_offset_and_bytes_across_reads() {
+        let real = go_blob(2, "go1.21.0", MODINFO);
+        let at = 256;
+        let mut bytes = decoy();
+        bytes.resize(at, 0);
+        bytes.extend_from_slice(&real);
+        bytes.extend([7; 100]);
+        for step in [1, 5, 16, 31, 32, 33, 4096] {
+            let mut finder = go::Finder::default();
+            for (index, chunk) in bytes.chunks(step).enumerate() {
+                finder.feed((index * step) as u64, chunk);
+            }
+            let data = go::Place::Segment(at as u64..bytes.len() as u64);
+            let go::Found::Inline(found) = finder.finish(&data) else { panic!("reads of {step}") };
+            assert_eq!(found, bytes[at..], "reads of {step}");
+        }
+    }
+
     #[test]
     fn the_magic_is_found_across_reads_of_any_size_and_only_16_byte_aligned() {
         let blob = go_blob(2, "go1.21.0", MODINFO);
@@ -728,7 +1035,9 @@ mod tests {
                 for (index, chunk) in bytes.chunks(step).enumerate() {
                     finder.feed((index * step) as u64, chunk);
                 }
-                let go::Found::Inline(found) = finder.finish() else { panic!("offset {offset}, reads of {step}") };
+                let go::Found::Inline(found) = finder.finish(&go::Place::Anywhere) else {
+                    panic!("offset {offset}, reads of {step}")
+                };
                 assert_eq!(found[..blob.len()], blob[..], "offset {offset}, reads of {step}");
             }
         }
@@ -736,7 +1045,7 @@ mod tests {
         misaligned.extend_from_slice(&blob);
         let mut finder = go::Finder::default();
         finder.feed(0, &misaligned);
-        assert!(matches!(finder.finish(), go::Found::Nothing));
+        assert!(matches!(finder.finish(&go::Place::Anywhere), go::Found::Nothing));
     }
 
     #[test]

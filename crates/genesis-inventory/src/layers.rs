@@ -268,7 +268,7 @@ impl Overlay {
     fn hard_link<R: Read>(&mut self, index: usize, digest: &str, path: String, entry: &tar::Entry<'_, R>) {
         let target =
             entry.link_name_bytes().map(|target| String::from_utf8_lossy(&target).into_owned()).unwrap_or_default();
-        let kept = normalise(&target)
+        let kept = hard_link_target(&target)
             .ok()
             .and_then(|target| self.image.files.get(&target))
             .filter(|file| file.layer == index)
@@ -484,15 +484,39 @@ fn decompress<'r>(mut reader: impl Read + 'r) -> io::Result<Box<dyn Read + 'r>> 
     Ok(decoded)
 }
 
-/// An entry's path from the image root: leading `/` and `./`, empty and `.` components
-/// dropped. A `..` component is refused: no runtime lets a layer write outside its root, so
-/// whatever such an entry names is not in the image.
+/// An entry's path from the image root, as container runtimes resolve it: containerd
+/// (`archive/tar.go`, `applyNaive`) and moby (`pkg/archive/archive.go`, `Unpack`) both clean
+/// the name lexically with Go's `filepath.Clean` before joining it to their root, so empty and
+/// `.` components go, a `..` removes the component before it (`usr/../var/lib/dpkg/status` is
+/// `var/lib/dpkg/status`), and a `..` at the root of a rooted name stays there (`/../x` is
+/// `/x`). A relative name whose `..` climbs above the root (`../x`, `a/../../x`) is refused:
+/// moby refuses such a layer (its `breakoutError`) while containerd clamps the path to its root,
+/// so what the entry names in the image depends on the runtime, and the note makes it a gap.
+/// Whiteouts are told by the name that results, as both runtimes tell them.
 fn normalise(raw: &str) -> Result<String, &'static str> {
+    resolve_dots(raw, raw.starts_with('/'))
+}
+
+/// The entry a hard link names, from the image root. Unlike an entry's own name, a link
+/// target that climbs above the root is refused even when it starts with `/`: moby joins the
+/// target to its root before cleaning it (`createTarFile`), so `/../x` leaves its root there
+/// and the layer is refused, while containerd (`hardlinkRootPath`) clamps it to `x`.
+fn hard_link_target(raw: &str) -> Result<String, &'static str> {
+    resolve_dots(raw, false)
+}
+
+/// `raw` with empty, `.` and `..` components resolved lexically; a `..` with nothing left to
+/// remove stays at the root when `root_stops_climbing`, and is refused otherwise.
+fn resolve_dots(raw: &str, root_stops_climbing: bool) -> Result<String, &'static str> {
     let mut parts = Vec::new();
     for part in raw.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err("a `..` component would leave the image's root"),
+            ".." => {
+                if parts.pop().is_none() && !root_stops_climbing {
+                    return Err("a `..` component would leave the image's root");
+                }
+            }
             part => parts.push(part),
         }
     }
@@ -503,21 +527,9 @@ fn normalise(raw: &str) -> Result<String, &'static str> {
 /// root, a relative one from the link's directory; `..` stops at the root, as it does in a
 /// container.
 fn resolve_symlink(link: &str, target: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    if !target.starts_with('/') {
-        parts.extend(link.split('/'));
-        parts.pop();
-    }
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    parts.join("/")
+    let dir = if target.starts_with('/') { "" } else { link.rsplit_once('/').map_or("", |(dir, _)| dir) };
+    // Rooted, and with `..` stopping at the root: nothing is refused.
+    resolve_dots(&format!("/{dir}/{target}"), true).unwrap_or_default()
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -564,14 +576,95 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entry_paths_lose_their_leading_slash_and_dots_and_refuse_dot_dot() {
+    fn entry_paths_lose_their_leading_slash_and_dots_resolve_dot_dot_and_refuse_climbing_out() {
         assert_eq!(normalise("./var/lib/dpkg/status"), Ok("var/lib/dpkg/status".to_owned()));
         assert_eq!(normalise("/etc//os-release"), Ok("etc/os-release".to_owned()));
         assert_eq!(normalise("usr/./lib/"), Ok("usr/lib".to_owned()));
         assert_eq!(normalise("./"), Ok(String::new()));
-        assert!(normalise("../etc/os-release").is_err());
-        assert!(normalise("usr/../../etc/passwd").is_err());
         assert_eq!(normalise("usr/..lib/x.."), Ok("usr/..lib/x..".to_owned()));
+        // As Go's filepath.Clean, which containerd and moby apply to every entry's name.
+        assert_eq!(normalise("a/../var/lib/dpkg/status"), Ok("var/lib/dpkg/status".to_owned()));
+        assert_eq!(normalise("a/b/../../c"), Ok("c".to_owned()));
+        assert_eq!(normalise("usr/lib/../../etc/./os-release"), Ok("etc/os-release".to_owned()));
+        assert_eq!(normalise("var/lib/dpkg/status/.."), Ok("var/lib/dpkg".to_owned()));
+        assert_eq!(normalise("a/.."), Ok(String::new()));
+        assert_eq!(normalise("/../etc/os-release"), Ok("etc/os-release".to_owned()), "rooted: `..` stays at the root");
+        assert_eq!(normalise("/a/../../etc/os-release"), Ok("etc/os-release".to_owned()));
+        for climbing in ["../etc/os-release", "usr/../../etc/passwd", "./../x", "a/b/../../../x", "..", "a/../.."] {
+            assert!(normalise(climbing).is_err(), "{climbing}");
+        }
+    }
+
+    #[test]
+    fn hard_link_targets_resolve_dot_dot_but_never_climb_above_the_root_even_from_it() {
+        assert_eq!(hard_link_target("usr/../var/lib/dpkg/status"), Ok("var/lib/dpkg/status".to_owned()));
+        assert_eq!(hard_link_target("/var/lib/../lib/dpkg/status"), Ok("var/lib/dpkg/status".to_owned()));
+        assert!(hard_link_target("../var/lib/dpkg/status").is_err());
+        assert!(hard_link_target("/../var/lib/dpkg/status").is_err(), "moby joins before it cleans");
+    }
+
+    /// A tar layer of `entries` (name, link target, bytes), each name and target written into
+    /// its header as is: the `tar` crate's own setters refuse a name with `..`.
+    fn raw_layer(entries: &[(&str, EntryType, &str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for &(name, kind, target, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            header.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
+            header.set_entry_type(kind);
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            builder.append(&header, data).expect("a tar in memory");
+        }
+        builder.into_inner().expect("a tar in memory")
+    }
+
+    const STATUS: &[u8] = b"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib\n\
+                            Version: 1:1.2.13.dfsg-1\n";
+    const OS_RELEASE_DEBIAN: &[u8] = b"ID=debian\nVERSION_ID=\"12\"\n";
+
+    #[test]
+    fn a_database_named_through_dot_dot_is_read_where_runtimes_write_it() {
+        let layer = raw_layer(&[
+            ("./etc/../etc/os-release", EntryType::Regular, "", OS_RELEASE_DEBIAN),
+            ("usr/../var/lib/dpkg/status", EntryType::Regular, "", STATUS),
+        ]);
+        let found = crate::inventory([crate::Layer { digest: "sha256:0a".into(), reader: layer.as_slice() }])
+            .expect("the layer reads");
+        assert!(found.notes.is_empty(), "{:?}", found.notes);
+        let purls: Vec<&str> = found.packages.iter().map(|package| package.purl.as_str()).collect();
+        assert_eq!(purls, ["pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib"]);
+        assert_eq!(found.packages[0].found_in, "var/lib/dpkg/status");
+    }
+
+    #[test]
+    fn whiteouts_and_hard_links_behind_dot_dot_act_on_the_resolved_path() {
+        let mut overlay = Overlay::default();
+        let lower = raw_layer(&[
+            ("var/lib/dpkg/status", EntryType::Regular, "", STATUS),
+            ("etc/os-release", EntryType::Regular, "", OS_RELEASE_DEBIAN),
+        ]);
+        overlay.apply("sha256:lower".into(), lower.as_slice()).expect("the layer reads");
+        let upper = raw_layer(&[
+            // A whiteout whose `..` stays inside the root deletes what its resolved name names.
+            ("tmp/../var/lib/dpkg/.wh.status", EntryType::Regular, "", b""),
+            ("usr/lib/os-release", EntryType::Regular, "", OS_RELEASE_DEBIAN),
+            // A hard link copies the entry its resolved target names; one that climbs out
+            // of the root (moby refuses it, containerd clamps it) is a note.
+            ("etc/os-release", EntryType::Link, "usr/share/../lib/os-release", b""),
+            ("lib/apk/db/installed", EntryType::Link, "/../usr/lib/os-release", b""),
+        ]);
+        overlay.apply("sha256:upper".into(), upper.as_slice()).expect("the layer reads");
+        let image = overlay.finish();
+        assert!(!image.files.contains_key("var/lib/dpkg/status"), "whited out");
+        assert!(matches!(&image.files["etc/os-release"], File { layer: 1, content: Content::OsRelease(_) }));
+        assert!(!image.files.contains_key("lib/apk/db/installed"));
+        assert_eq!(
+            image.notes,
+            ["layer sha256:upper: lib/apk/db/installed is a hard link to /../usr/lib/os-release, which the \
+                 inventory cannot follow: not inventoried"]
+        );
     }
 
     #[test]

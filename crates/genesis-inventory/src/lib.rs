@@ -24,9 +24,10 @@
 //! package managers' caches, or follow symbolic links other than between the two os-release
 //! paths (a package found under a linked directory is found at its real path).
 //!
-//! Input is hostile: sizes are capped, a path with `..` is skipped with a note, and a
-//! malformed file becomes a note naming it. Only a layer that cannot be read (broken
-//! compression or tar stream) fails the inventory, since nothing after the break is known.
+//! Input is hostile: sizes are capped, a path whose `..` climbs out of the root is skipped
+//! with a note, and a malformed file becomes a note naming it. Only a layer that cannot be
+//! read (broken compression or tar stream) fails the inventory, since nothing after the
+//! break is known.
 //!
 //! ```
 //! use genesis_inventory::{Layer, PackageKind, inventory};

@@ -135,7 +135,15 @@ impl Document {
             archive_sha256: r.archive.sha256.hex().to_owned(),
             cover,
             cover_note: COVER_NOTE,
-            sections: vec![release(r), verification(r), provenance(r), contents(r), sbom(r), scan(r), safeguards(r)],
+            sections: vec![
+                release(r),
+                verification(r),
+                provenance(r),
+                contents(r),
+                sbom(r),
+                scan(r.scan.as_ref()),
+                safeguards(r),
+            ],
         };
         document.each_text(&mut |text: &mut String| *text = shown(text));
         document
@@ -394,8 +402,8 @@ fn sbom(r: &ReleaseReport) -> Section {
     Section { title: "Software bill of materials", blocks }
 }
 
-fn scan(r: &ReleaseReport) -> Section {
-    let Some(scan) = &r.scan else {
+fn scan(record: Option<&genesis_bundle::ScanRecord>) -> Section {
+    let Some(scan) = record else {
         return Section {
             title: "Vulnerability scan",
             blocks: vec![Block::Paragraph(
@@ -423,10 +431,12 @@ fn scan(r: &ReleaseReport) -> Section {
                 Cell::mono(&f.purl),
                 Cell::regular(f.fixed.as_deref().unwrap_or("no fix")),
                 Cell::regular(f.severity.as_str()),
-                Cell::regular(f.exception.as_deref().unwrap_or("none")),
+                Cell::regular(f.vex.as_ref().map_or_else(|| "none".to_owned(), ToString::to_string)),
+                Cell::regular(if f.excepted() { "yes" } else { "no" }),
             ]
         })
         .collect();
+    let documents: Vec<String> = scan.vex_documents.iter().map(|d| format!("{} ({})", d.name, d.sha256)).collect();
     Section {
         title: "Vulnerability scan",
         blocks: vec![
@@ -442,18 +452,40 @@ fn scan(r: &ReleaseReport) -> Section {
                 ("Newest record", Cell::regular(scan.database.newest_modified.as_deref().unwrap_or("not recorded"))),
                 ("Records", Cell::regular(scan.database.records.to_string())),
                 ("Packages", Cell::regular(scan.packages.to_string())),
+                ("Oldest database accepted", Cell::regular(age_limit(scan.max_db_age_seconds))),
+                (
+                    "OpenVEX documents",
+                    if documents.is_empty() { Cell::regular("none") } else { Cell::mono(documents.join("; ")) },
+                ),
                 ("Verdict", Cell::regular(verdict)),
             ])),
             Block::Subheading("Findings without an exception, by severity".into()),
             listing(&[0.70, 0.30], &["Severity", "Findings"], counts, "No finding."),
             Block::Subheading(format!("Findings ({})", scan.findings.len())),
+            Block::Paragraph(
+                "Each finding shows what the latest OpenVEX statement naming it said. Only a not_affected or fixed \
+                 statement that had not expired when the builder judged it excepts its finding; one that says \
+                 affected or under_investigation, or that had expired, leaves it counted."
+                    .into(),
+            ),
             listing(
-                &[0.20, 0.38, 0.14, 0.10, 0.18],
-                &["ID", "Package", "Fixed in", "Severity", "Exception"],
+                &[0.17, 0.33, 0.12, 0.09, 0.21, 0.08],
+                &["ID", "Package", "Fixed in", "Severity", "OpenVEX", "Excepted"],
                 findings,
                 "The scan found no known vulnerability.",
             ),
         ],
+    }
+}
+
+/// The oldest database a scan policy accepted, in the largest whole unit (`7 days`), or that
+/// it judged no age.
+fn age_limit(seconds: Option<u64>) -> String {
+    match seconds {
+        None => "any: the policy judged no age".to_owned(),
+        Some(s) if s > 0 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        Some(s) if s > 0 && s % 3_600 == 0 => format!("{} hours", s / 3_600),
+        Some(s) => format!("{s} seconds"),
     }
 }
 
@@ -488,5 +520,90 @@ mod tests {
         assert!(cut.ends_with("a…"), "{}", &cut[cut.len() - 8..]);
         let whole = "b".repeat(MAX_TEXT);
         assert_eq!(shown(&whole), whole);
+    }
+
+    /// The texts of the rows of the first table in `section` whose header has the column
+    /// `column`, or of its first list of fields when `column` is `None`.
+    fn rows(section: &Section, column: Option<&str>) -> Vec<Vec<String>> {
+        let wanted = |table: &Table| match (table.header, column) {
+            (Some(header), Some(column)) => header.contains(&column),
+            (header, column) => header.is_none() && column.is_none(),
+        };
+        section
+            .blocks
+            .iter()
+            .find_map(|block| match block {
+                Block::Table(table) if wanted(table) => Some(table),
+                _ => None,
+            })
+            .map(|table| table.rows.iter().map(|row| row.iter().map(|c| c.text.clone()).collect()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Each finding shows what OpenVEX said of it and whether that excepted it: a statement
+    /// under investigation or an expired exception is visible, and not an exception; the
+    /// policy's OpenVEX files and oldest database accepted are listed.
+    #[test]
+    fn the_scan_section_shows_each_findings_openvex_status_and_the_policy() {
+        use genesis_bundle::{ScanDatabase, ScanFinding, ScanRecord, VexDocument, VexStatement, VexStatus};
+        use genesis_types::Severity;
+        let file = genesis_bundle::sha256(b"an OpenVEX file");
+        let finding = |id: &str, vex: Option<VexStatement>| ScanFinding {
+            id: id.into(),
+            purl: "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64".into(),
+            installed: "3.0.11-1~deb12u2".into(),
+            fixed: None,
+            severity: Severity::High,
+            image: "r.example/app:1 (linux/amd64)".into(),
+            vex,
+        };
+        let not_affected = Some("component_not_present".to_owned());
+        let record = ScanRecord {
+            as_of: "2025-01-01T00:00:00Z".into(),
+            database: ScanDatabase { digest: "sha256:0d".into(), newest_modified: None, records: 1 },
+            packages: 1,
+            fail_on: Severity::Critical,
+            allow_unknown: false,
+            max_db_age_seconds: Some(7 * 86_400),
+            vex_documents: vec![VexDocument { name: "vex/ops.json".into(), sha256: file.clone() }],
+            counts: [(Severity::High, 3)].into(),
+            findings: vec![
+                finding(
+                    "CVE-1",
+                    Some(VexStatement::new(VexStatus::NotAffected, not_affected.clone(), file.clone(), None)),
+                ),
+                finding("CVE-2", Some(VexStatement::new(VexStatus::UnderInvestigation, None, file.clone(), None))),
+                finding(
+                    "CVE-3",
+                    Some(VexStatement::new(
+                        VexStatus::NotAffected,
+                        not_affected,
+                        file.clone(),
+                        Some("2024-12-01T00:00:00Z".into()),
+                    )),
+                ),
+                finding("CVE-4", None),
+            ],
+        };
+        let section = scan(Some(&record));
+        let shown: Vec<(String, String, String)> = rows(&section, Some("OpenVEX"))
+            .into_iter()
+            .map(|row| (row[0].clone(), row[4].clone(), row[5].clone()))
+            .collect();
+        let expected = [
+            ("CVE-1", "not_affected: component_not_present", "yes"),
+            ("CVE-2", "under_investigation", "no"),
+            ("CVE-3", "not_affected: component_not_present (expired 2024-12-01T00:00:00Z)", "no"),
+            ("CVE-4", "none", "no"),
+        ]
+        .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
+        assert_eq!(shown, expected);
+
+        let fields = rows(&section, None);
+        assert!(fields.contains(&vec!["Oldest database accepted".to_owned(), "7 days".to_owned()]), "{fields:?}");
+        assert!(fields.contains(&vec!["OpenVEX documents".to_owned(), format!("vex/ops.json ({file})")]), "{fields:?}");
+        assert_eq!(age_limit(None), "any: the policy judged no age");
+        assert_eq!(age_limit(Some(12 * 3_600)), "12 hours");
+        assert_eq!(age_limit(Some(90)), "90 seconds");
     }
 }

@@ -8,11 +8,25 @@
 //! size is capped before it is read ([`DatabaseLimits`]): a zip entry declaring more than
 //! the record limit is refused without inflating it, and one inflating past what it
 //! declares is refused one byte later.
+//!
+//! A record may state no severity: Debian's (`DSA-…`, `DLA-…`, `DEBIAN-CVE-…`) never do,
+//! leaving it to the CVE. Such a record takes the highest severity stated by the records
+//! known by an ID it names in `aliases`, `upstream` or `related`, across every input (the
+//! CVE's record may sit in another export than the advisory): the record of that ID, and the
+//! records that give it as an alias or as their only upstream (`UBUNTU-CVE-…`,
+//! `DEBIAN-CVE-…`, a GHSA of the CVE), since each is the same vulnerability under another
+//! name. One hop only: what a record found that way names in turn is not followed, since
+//! aliases are not clean in the wild (records alias several CVEs, osv.dev's alias sets merge
+//! them) and every further hop would spread one vulnerability's score over others. A
+//! record's own packages do not rate each other this way. The finding says which record its
+//! severity came from. To stay within memory, loading keeps each rated record's ID, names
+//! and severity (no JSON), and the merge then keeps only the names some record without a
+//! severity asks for.
 
 mod zip;
 
 use std::collections::hash_map::Entry as Slot;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::num::NonZero;
@@ -22,7 +36,7 @@ use std::thread;
 
 use sha2::{Digest, Sha256};
 
-use crate::osv::{self, Event, EventFields, RangeKind, Record};
+use crate::osv::{self, Event, EventFields, RangeKind, Record, cmp_ratings};
 use crate::{ScanError, Severity, ecosystem};
 
 /// Bounds on what a database may make us read, against corrupt or hostile archives. Each
@@ -53,6 +67,9 @@ pub struct Database {
     index: HashMap<(String, String), Vec<(usize, usize)>>,
     /// Every ecosystem string of the affected packages kept.
     ecosystems: BTreeSet<String>,
+    /// The severities stated by the records known by each ID that a kept record without a
+    /// severity names (see the module's documentation).
+    stated: HashMap<Box<str>, Vec<Stated>>,
     records: usize,
     newest_modified: Option<String>,
     digest: String,
@@ -68,6 +85,9 @@ pub(crate) struct Vuln {
     pub(crate) aliases: Box<[Box<str>]>,
     pub(crate) summary: Option<Box<str>>,
     pub(crate) affected: Box<[AffectedPackage]>,
+    /// Every ID it names (aliases, upstream, related), sorted: where a package of it without
+    /// a severity takes one from. Empty when all its packages have a severity.
+    pub(crate) links: Box<[Box<str>]>,
 }
 
 /// One affected package of a record.
@@ -83,6 +103,52 @@ pub(crate) struct AffectedPackage {
     pub(crate) versions: Box<[Box<str>]>,
     pub(crate) severity: Severity,
     pub(crate) score: Option<f32>,
+}
+
+/// A severity a record states, kept for the records that name it and state none.
+#[derive(Debug, Clone)]
+struct Stated {
+    /// The record's ID.
+    id: Box<str>,
+    severity: Severity,
+    score: Option<f32>,
+}
+
+impl Stated {
+    /// Whether this outranks `other`: a higher severity, then a higher score, then the lower
+    /// ID, so that the choice does not depend on the order the records were read in.
+    fn outranks(&self, other: &Stated) -> bool {
+        cmp_ratings((self.severity, self.score), (other.severity, other.score))
+            .then_with(|| other.id.cmp(&self.id))
+            .is_gt()
+    }
+}
+
+/// A record's stated severity as loading keeps it, with the other names the record is known
+/// by: its aliases and its only upstream.
+#[derive(Debug)]
+struct Rated {
+    stated: Stated,
+    also: Box<[Box<str>]>,
+}
+
+impl Rated {
+    /// `record` rated `severity` with `score`, when that is a severity.
+    fn new(record: &Record, (severity, score): (Severity, Option<f32>)) -> Option<Rated> {
+        (severity != Severity::Unknown).then(|| Rated {
+            stated: Stated { id: record.id.as_str().into(), severity, score },
+            also: other_names(record).into_boxed_slice(),
+        })
+    }
+}
+
+/// A finding's severity, and the record it was taken from when not the matched one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Rating<'a> {
+    pub(crate) severity: Severity,
+    pub(crate) score: Option<f32>,
+    /// The ID of the record the severity was taken from (`CVE-2024-1234`).
+    pub(crate) from: Option<&'a str>,
 }
 
 /// A range of affected versions, ordered by semver or by the ecosystem's own rules.
@@ -179,15 +245,37 @@ impl Database {
         self.ecosystems.iter().any(|e| ecosystem::matches(e, wanted))
     }
 
+    /// The severity of `affected` in `vuln`: its own, else the highest stated by the records
+    /// known by an ID `vuln` names, other than `vuln` itself (see the module's
+    /// documentation), with that record's ID; else unknown.
+    pub(crate) fn severity<'a>(&'a self, vuln: &Vuln, affected: &AffectedPackage) -> Rating<'a> {
+        if affected.severity != Severity::Unknown {
+            return Rating { severity: affected.severity, score: affected.score, from: None };
+        }
+        let best = vuln
+            .links
+            .iter()
+            .filter_map(|id| self.stated.get(&**id))
+            .flatten()
+            .filter(|stated| stated.id != vuln.id)
+            .reduce(|best, stated| if stated.outranks(best) { stated } else { best });
+        match best {
+            Some(stated) => Rating { severity: stated.severity, score: stated.score, from: Some(&*stated.id) },
+            None => Rating { severity: Severity::Unknown, score: None, from: None },
+        }
+    }
+
     /// The database from the workers' parts: records sorted by id (the workers' order
     /// varies), then indexed.
     fn merge(inputs: &[Input], parts: Vec<Loaded>) -> Database {
         let mut vulns = Vec::new();
+        let mut rated = Vec::with_capacity(parts.len());
         let mut records = 0;
         let mut newest_modified: Option<String> = None;
         let mut digests = Vec::new();
         for part in parts {
             vulns.extend(part.vulns);
+            rated.push(part.rated);
             records += part.records;
             digests.extend(part.digests);
             if let Some(modified) = part.newest
@@ -197,6 +285,8 @@ impl Database {
             }
         }
         vulns.sort_by(|a, b| (&a.id, &a.aliases, &a.summary).cmp(&(&b.id, &b.aliases, &b.summary)));
+        // Before the index is built, so that the loaded severities are freed first.
+        let stated = stated_severities(&vulns, rated);
         let mut index: HashMap<(String, String), Vec<(usize, usize)>> = HashMap::new();
         let mut ecosystems = BTreeSet::new();
         for (v, vuln) in vulns.iter().enumerate() {
@@ -216,47 +306,100 @@ impl Database {
             hasher.update(digest);
         }
         let digest = format!("sha256:{}", hex(&hasher.finalize()));
-        Database { vulns, index, ecosystems, records, newest_modified, digest }
+        Database { vulns, index, ecosystems, stated, records, newest_modified, digest }
     }
 }
 
+/// The severities stated under each ID that a record in `vulns` links to, from every rated
+/// record known by that ID; the rest of `rated` is dropped.
+fn stated_severities(vulns: &[Vuln], rated: Vec<Vec<Rated>>) -> HashMap<Box<str>, Vec<Stated>> {
+    let wanted: HashSet<&str> = vulns.iter().flat_map(|vuln| vuln.links.iter().map(|id| &**id)).collect();
+    let mut stated: HashMap<Box<str>, Vec<Stated>> = HashMap::new();
+    for Rated { stated: record, also } in rated.into_iter().flatten() {
+        for name in std::iter::once(&record.id).chain(also.iter()) {
+            if wanted.contains(&**name) {
+                stated.entry(name.clone()).or_default().push(record.clone());
+            }
+        }
+    }
+    for sources in stated.values_mut() {
+        sources.shrink_to_fit();
+    }
+    stated
+}
+
+/// The other names of `record`'s vulnerability, sorted: its aliases, and its `upstream` ID
+/// when it has one only (a `DEBIAN-CVE-…` is its `CVE-…`). Not the upstream IDs of an
+/// advisory of many CVEs (an RHSA, a DSA of several): it is none of them alone.
+fn other_names(record: &Record) -> Vec<Box<str>> {
+    let sole_upstream = record.upstream.iter().filter(|_| record.upstream.len() == 1);
+    sorted_ids(record, record.aliases.iter().chain(sole_upstream))
+}
+
+/// Every ID `record` names: its aliases, upstream and related IDs, sorted.
+fn links(record: &Record) -> Vec<Box<str>> {
+    sorted_ids(record, record.aliases.iter().chain(&record.upstream).chain(&record.related))
+}
+
+/// `ids` other than `record`'s own, sorted, each once.
+fn sorted_ids<'a>(record: &Record, ids: impl Iterator<Item = &'a String>) -> Vec<Box<str>> {
+    let mut ids: Vec<Box<str>> = ids.filter(|id| **id != record.id).map(|id| id.as_str().into()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// What loading keeps of `record`: what matching needs (`None` when none of its packages is
+/// of an ecosystem a scan can name), and the highest severity it states for any package or
+/// for itself alone, for the records that state none (`None` when it states none either).
+/// Each package's severity is computed once, for both.
+fn keep(mut record: Record) -> (Option<Vuln>, Option<Rated>) {
+    let entries = std::mem::take(&mut record.affected);
+    // A package without scores of its own is rated at least as the record alone is (it has
+    // the record's scores and ratings, and maybe ratings of its own), so the record alone
+    // counts only when there is no such package (a GitHub advisory may name none).
+    let mut stated = if entries.iter().all(|entry| !entry.severity.is_empty()) {
+        record.severity_of(&osv::Affected::default())
+    } else {
+        (Severity::Unknown, None)
+    };
+    let mut affected = Vec::new();
+    for entry in entries {
+        let rating = record.severity_of(&entry);
+        if cmp_ratings(rating, stated).is_gt() {
+            stated = rating;
+        }
+        affected.extend(AffectedPackage::new(entry, rating));
+    }
+    let rated = Rated::new(&record, stated);
+    (Vuln::new(record, affected.into_boxed_slice()), rated)
+}
+
 impl Vuln {
-    /// What matching needs of `record`, or `None` when none of its packages is of an
-    /// ecosystem a scan can name.
-    fn from_record(mut record: Record) -> Option<Vuln> {
-        let entries = std::mem::take(&mut record.affected);
-        let affected: Box<[AffectedPackage]> =
-            entries.into_iter().filter_map(|entry| AffectedPackage::new(&record, entry)).collect();
+    /// `record` with its `affected` packages a scan can match, or `None` when there are none.
+    fn new(record: Record, affected: Box<[AffectedPackage]>) -> Option<Vuln> {
         if affected.is_empty() {
             return None;
         }
-        let mut aliases: Vec<Box<str>> = record
-            .aliases
-            .iter()
-            .chain(record.upstream.iter().filter(|_| record.upstream.len() == 1))
-            .filter(|alias| **alias != record.id)
-            .map(|alias| alias.as_str().into())
-            .collect();
-        aliases.sort_unstable();
-        aliases.dedup();
+        let unrated = affected.iter().any(|a| a.severity == Severity::Unknown);
         Some(Vuln {
             summary: record.headline().map(String::into_boxed_str),
+            aliases: other_names(&record).into_boxed_slice(),
+            links: if unrated { links(&record).into_boxed_slice() } else { Box::default() },
             id: record.id.into_boxed_str(),
-            aliases: aliases.into_boxed_slice(),
             affected,
         })
     }
 }
 
 impl AffectedPackage {
-    /// The package of `entry` in `record`, when a scan can match it: of an ecosystem a scan
-    /// names, with a range it can evaluate or versions listed.
-    fn new(record: &Record, entry: osv::Affected) -> Option<AffectedPackage> {
+    /// The package of `entry`, rated `severity` with `score`, when a scan can match it: of an
+    /// ecosystem a scan names, with a range it can evaluate or versions listed.
+    fn new(entry: osv::Affected, (severity, score): (Severity, Option<f32>)) -> Option<AffectedPackage> {
         let package = entry.package.as_ref()?;
         if !ecosystem::is_matched(&package.ecosystem) {
             return None;
         }
-        let (severity, score) = record.severity_of(&entry);
         let osv::Affected { package, ranges, versions, .. } = entry;
         let package = package?;
         let ranges: Box<[VersionRange]> = ranges
@@ -466,6 +609,8 @@ fn jobs(inputs: &[Input]) -> Vec<Job> {
 #[derive(Default)]
 struct Loaded {
     vulns: Vec<Vuln>,
+    /// The severities of the records that state one.
+    rated: Vec<Rated>,
     records: usize,
     newest: Option<String>,
     /// (input index, SHA-256 of the file).
@@ -594,7 +739,9 @@ fn ingest(bytes: &[u8], path: &Path, entry: Option<&str>, loaded: &mut Loaded) -
         return Ok(());
     }
     loaded.records += 1;
-    loaded.vulns.extend(Vuln::from_record(record));
+    let (vuln, rated) = keep(record);
+    loaded.vulns.extend(vuln);
+    loaded.rated.extend(rated);
     Ok(())
 }
 
@@ -658,6 +805,187 @@ mod tests {
             }
         }
         dir
+    }
+
+    /// A database of `records`, each written as a file of a new directory.
+    fn database_of(records: &[serde_json::Value]) -> Database {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, record) in records.iter().enumerate() {
+            fs::write(dir.path().join(format!("{i}.json")), record.to_string()).unwrap();
+        }
+        Database::open(&[dir.path().to_owned()]).unwrap()
+    }
+
+    /// A Debian advisory for glibc in Debian 12 naming `links` (a JSON object's fields, such
+    /// as `upstream`), with `ecosystem_specific` for its package.
+    fn advisory(id: &str, links: serde_json::Value, specific: serde_json::Value) -> serde_json::Value {
+        let mut record = serde_json::json!({
+            "id": id, "modified": "2024-05-02T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "Debian:12", "name": "glibc"},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                          "ecosystem_specific": specific}]
+        });
+        record.as_object_mut().unwrap().extend(links.as_object().unwrap().clone());
+        record
+    }
+
+    /// glibc in Debian 11 as an affected package, of the Debian `urgency` given.
+    fn bullseye(urgency: &str) -> serde_json::Value {
+        serde_json::json!({
+            "package": {"ecosystem": "Debian:11", "name": "glibc"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+            "ecosystem_specific": {"urgency": urgency}
+        })
+    }
+
+    /// A CVE record as osv.dev converts it from NVD: no package, NVD's vector.
+    fn cve(id: &str, vector: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": id, "modified": "2024-05-01T00:00:00Z",
+            "affected": [{"ranges": [{"type": "GIT", "repo": "https://example.org/x.git",
+                                      "events": [{"introduced": "0"}, {"fixed": "f9dc6090"}]}]}],
+            "severity": [{"type": "CVSS_V3", "score": vector}]
+        })
+    }
+
+    const MEDIUM: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:N/A:N";
+    const CRITICAL: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
+
+    /// The severity of the `affected`-th package of the record `id`, and where it came from.
+    fn rating(db: &Database, id: &str, affected: usize) -> (Severity, Option<f32>, Option<String>) {
+        let vuln = db.vulns.iter().find(|v| &*v.id == id).unwrap();
+        let rating = db.severity(vuln, &vuln.affected[affected]);
+        (rating.severity, rating.score, rating.from.map(str::to_owned))
+    }
+
+    #[test]
+    fn a_record_without_severity_takes_the_highest_of_the_ids_it_names() {
+        let db = database_of(&[
+            advisory(
+                "DSA-9001-1",
+                serde_json::json!({"upstream": ["CVE-2024-1", "CVE-2024-2"]}),
+                serde_json::json!({}),
+            ),
+            cve("CVE-2024-1", MEDIUM),
+            cve("CVE-2024-2", CRITICAL),
+        ]);
+        assert_eq!(rating(&db, "DSA-9001-1", 0), (Severity::Critical, Some(9.8), Some("CVE-2024-2".into())));
+    }
+
+    #[test]
+    fn aliases_and_related_ids_are_named_too() {
+        let db = database_of(&[
+            advisory("DLA-9001-1", serde_json::json!({"aliases": ["CVE-2024-1"]}), serde_json::json!({})),
+            advisory("DLA-9002-1", serde_json::json!({"related": ["CVE-2024-1"]}), serde_json::json!({})),
+            cve("CVE-2024-1", MEDIUM),
+        ]);
+        assert_eq!(rating(&db, "DLA-9001-1", 0), (Severity::Medium, Some(5.3), Some("CVE-2024-1".into())));
+        assert_eq!(rating(&db, "DLA-9002-1", 0), (Severity::Medium, Some(5.3), Some("CVE-2024-1".into())));
+    }
+
+    #[test]
+    fn a_record_with_a_severity_of_its_own_keeps_it() {
+        let db = database_of(&[
+            advisory(
+                "DEBIAN-CVE-2024-2",
+                serde_json::json!({"upstream": ["CVE-2024-2"]}),
+                serde_json::json!({"urgency": "low"}),
+            ),
+            cve("CVE-2024-2", CRITICAL),
+        ]);
+        assert_eq!(rating(&db, "DEBIAN-CVE-2024-2", 0), (Severity::Low, None, None));
+    }
+
+    #[test]
+    fn an_id_the_database_does_not_hold_leaves_the_severity_unknown() {
+        let db = database_of(&[advisory(
+            "DSA-9001-1",
+            serde_json::json!({"upstream": ["CVE-2024-404"]}),
+            serde_json::json!({}),
+        )]);
+        assert_eq!(rating(&db, "DSA-9001-1", 0), (Severity::Unknown, None, None));
+    }
+
+    /// Ubuntu's record of the CVE (its own `Ubuntu` priority, the CVE as its only upstream)
+    /// and a GitHub advisory giving the CVE as an alias are records of that CVE.
+    #[test]
+    fn records_giving_a_named_id_as_alias_or_only_upstream_are_its_records() {
+        let ubuntu = serde_json::json!({
+            "id": "UBUNTU-CVE-2024-3", "modified": "2024-05-01T00:00:00Z", "upstream": ["CVE-2024-3"],
+            "severity": [{"type": "Ubuntu", "score": "high"}],
+            "affected": [{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "glibc"},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]
+        });
+        let github = serde_json::json!({
+            "id": "GHSA-aaaa-bbbb-cccc", "modified": "2024-05-01T00:00:00Z", "aliases": ["CVE-2024-3"],
+            "database_specific": {"severity": "MODERATE"}
+        });
+        let usn = serde_json::json!({
+            "id": "USN-9001-1", "modified": "2024-05-01T00:00:00Z", "upstream": ["CVE-2024-3", "CVE-2024-4"],
+            "severity": [{"type": "Ubuntu", "score": "critical"}]
+        });
+        let dsa = advisory("DSA-9003-1", serde_json::json!({"upstream": ["CVE-2024-3"]}), serde_json::json!({}));
+        let db = database_of(&[dsa.clone(), ubuntu, github.clone()]);
+        assert_eq!(rating(&db, "DSA-9003-1", 0), (Severity::High, None, Some("UBUNTU-CVE-2024-3".into())));
+        let db = database_of(&[dsa.clone(), github]);
+        assert_eq!(rating(&db, "DSA-9003-1", 0), (Severity::Medium, None, Some("GHSA-aaaa-bbbb-cccc".into())));
+        // An advisory of two CVEs is neither of them.
+        let db = database_of(&[dsa, usn]);
+        assert_eq!(rating(&db, "DSA-9003-1", 0), (Severity::Unknown, None, None));
+    }
+
+    #[test]
+    fn what_a_named_record_names_is_not_followed() {
+        let mut unrated = cve("CVE-2024-5", MEDIUM);
+        unrated.as_object_mut().unwrap().remove("severity");
+        unrated.as_object_mut().unwrap().insert("aliases".into(), serde_json::json!(["GHSA-dddd-eeee-ffff"]));
+        let db = database_of(&[
+            advisory("DSA-9004-1", serde_json::json!({"upstream": ["CVE-2024-5"]}), serde_json::json!({})),
+            unrated,
+            serde_json::json!({"id": "GHSA-dddd-eeee-ffff", "modified": "2024-05-01T00:00:00Z",
+                               "database_specific": {"severity": "CRITICAL"}}),
+        ]);
+        assert_eq!(rating(&db, "DSA-9004-1", 0), (Severity::Unknown, None, None));
+    }
+
+    /// Debian's record of a CVE rated for Debian 11 only: its Debian 12 package does not take
+    /// the Debian 11 urgency through the CVE it is known by.
+    #[test]
+    fn a_records_packages_do_not_rate_each_other() {
+        let mut record =
+            advisory("DEBIAN-CVE-2024-6", serde_json::json!({"upstream": ["CVE-2024-6"]}), serde_json::json!({}));
+        record["affected"].as_array_mut().unwrap().push(bullseye("high"));
+        let db = database_of(&[record]);
+        assert_eq!(rating(&db, "DEBIAN-CVE-2024-6", 1), (Severity::High, None, None));
+        assert_eq!(rating(&db, "DEBIAN-CVE-2024-6", 0), (Severity::Unknown, None, None));
+    }
+
+    #[test]
+    fn a_record_rates_the_ids_it_is_known_by_with_the_highest_it_states_for_any_package() {
+        let mut debian = advisory(
+            "DEBIAN-CVE-2024-8",
+            serde_json::json!({"upstream": ["CVE-2024-8"]}),
+            serde_json::json!({"urgency": "low"}),
+        );
+        debian["affected"].as_array_mut().unwrap().push(bullseye("high"));
+        let db = database_of(&[
+            advisory("DSA-9005-1", serde_json::json!({"upstream": ["CVE-2024-8"]}), serde_json::json!({})),
+            debian,
+        ]);
+        assert_eq!(rating(&db, "DSA-9005-1", 0), (Severity::High, None, Some("DEBIAN-CVE-2024-8".into())));
+    }
+
+    #[test]
+    fn only_severities_a_record_without_one_asks_for_are_kept() {
+        let db = database_of(&[
+            advisory("DSA-9001-1", serde_json::json!({"upstream": ["CVE-2024-1"]}), serde_json::json!({})),
+            cve("CVE-2024-1", MEDIUM),
+            cve("CVE-2024-7", CRITICAL),
+        ]);
+        let kept: Vec<&str> = db.stated.keys().map(|k| &**k).collect();
+        assert_eq!(kept, ["CVE-2024-1"]);
+        // The test records: every record without a severity names IDs none of them has.
+        assert!(Database::open(&[testdata::records_dir()]).unwrap().stated.is_empty());
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct Finding {
     pub severity: Severity,
     /// The CVSS base score computed from the record's vector, when it has one.
     pub score: Option<f32>,
+    /// The record the severity was taken from, when the matched record states none of its
+    /// own (a Debian advisory's CVE): `CVE-2024-1234`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_from: Option<String>,
     /// The image (name and platform) the package is in.
     pub image: String,
     /// The package's URL.

@@ -15,7 +15,9 @@
 //!                 "kind": "deb", "installed": "2.36-9+deb12u4", "fixed": "2.36-9+deb12u6",
 //!                 "severity": "high", "score": 8.1, "image": "debian:12 (linux/amd64)",
 //!                 "purl": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64", "summary": "…",
-//!                 "vex": {"status": "expired", "until": "2026-02-15T00:00:00Z"}, "blocking": true}],
+//!                 "vex": {"status": "not_affected", "justification": "inline_mitigations_already_exist",
+//!                         "document": "sha256:…", "expired": "2026-02-15T00:00:00Z", "excepts": false},
+//!                 "blocking": true}],
 //!   "database": {"digest": "sha256:…", "newestModified": "2026-02-26T04:07:10Z",
 //!                "ageSeconds": 244370, "maxAgeSeconds": 604800, "stale": false},
 //!   "reasons": ["1 finding at or above high has no exception: …"]
@@ -23,8 +25,11 @@
 //! ```
 //!
 //! `counts` has every severity, zero or not, and counts only findings without an exception;
-//! `findings` holds every finding, excepted or not, most severe first; `database` is `null`
-//! for a scanner's report (the gate has no database of its own to judge); `reasons` is empty
+//! `findings` holds every finding, excepted or not, most severe first, each with what the
+//! latest OpenVEX statement naming it says (`vex`, as the signed BOM's scan record writes it:
+//! `genesis_bundle::VexStatement`), or `null` when none does; only an unexpired
+//! `not_affected` or `fixed` statement excepts (`excepts`). `database` is `null` for a
+//! scanner's report (the gate has no database of its own to judge); `reasons` is empty
 //! exactly when `passed` is true.
 //!
 //! # The policy file
@@ -48,12 +53,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use genesis_bundle::VexStatement;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ScanError;
 use crate::finding::{Finding, Severity};
 use crate::reports::read_capped;
-use crate::vex::{Exceptions, VexStatus};
+use crate::vex::Exceptions;
 
 /// The severity from which a finding fails the gate when the policy names none.
 pub const DEFAULT_FAIL_ON: Severity = Severity::High;
@@ -121,7 +127,7 @@ impl Policy {
             None
         } else {
             let dir = path.parent().unwrap_or(Path::new("."));
-            Some(Exceptions::load_all(raw.vex.iter().map(|file| dir.join(file)))?)
+            Some(Exceptions::load_named_in(dir, &raw.vex)?)
         };
         Ok(Policy {
             fail_on: raw.fail_on.unwrap_or(DEFAULT_FAIL_ON),
@@ -187,7 +193,7 @@ pub struct Verdict {
     pub counts: BTreeMap<Severity, usize>,
     /// Findings an exception excepts.
     pub excepted: usize,
-    /// Every finding with its exception, most severe first.
+    /// Every finding with what OpenVEX says of it, most severe first.
     pub findings: Vec<JudgedFinding>,
     /// The database and its age; `None` when the findings came from another scanner's report.
     pub database: Option<DbVerdict>,
@@ -216,10 +222,17 @@ pub struct JudgedFinding {
     /// The finding, its fields inline.
     #[serde(flatten)]
     pub finding: Finding,
-    /// What the exceptions say of it.
-    pub vex: VexStatus,
+    /// What the latest OpenVEX statement naming it says; `None` when none does.
+    pub vex: Option<VexStatement>,
     /// Whether it fails the gate: at or above the threshold, and not excepted.
     pub blocking: bool,
+}
+
+impl JudgedFinding {
+    /// Whether an OpenVEX statement excepts it.
+    pub fn excepted(&self) -> bool {
+        self.vex.as_ref().is_some_and(VexStatement::is_exception)
+    }
 }
 
 /// The database as judged.
@@ -241,7 +254,9 @@ pub struct DbVerdict {
 
 /// Judges findings at `now` (RFC 3339): each against the exceptions, all against the
 /// threshold, and the database's age against the limit. A `now` that does not read as a
-/// date fails the gate: neither an expiry nor an age can then be checked.
+/// date fails the gate: neither an expiry nor an age can then be checked. The builder and
+/// `genesis scan` pass their wall-clock time, so an exception that expired yesterday no
+/// longer excepts today.
 pub fn judge(findings: Vec<Finding>, policy: &Policy, db: Option<DbInfo>, now: &str) -> Verdict {
     let clock = genesis_bundle::parse_rfc3339(now);
     let mut reasons = Vec::new();
@@ -255,18 +270,19 @@ pub fn judge(findings: Vec<Finding>, policy: &Policy, db: Option<DbInfo>, now: &
     let mut findings: Vec<JudgedFinding> = findings
         .into_iter()
         .map(|finding| {
-            let vex = policy.exceptions.as_ref().map_or(VexStatus::None, |exceptions| exceptions.judge(&finding, now));
-            let blocking = !vex.excepts() && blocks(finding.severity, policy.fail_on, policy.allow_unknown);
+            let vex = policy.exceptions.as_ref().and_then(|exceptions| exceptions.judge(&finding, now));
+            let excepted = vex.as_ref().is_some_and(VexStatement::is_exception);
+            let blocking = !excepted && blocks(finding.severity, policy.fail_on, policy.allow_unknown);
             JudgedFinding { finding, vex, blocking }
         })
         .collect();
     findings.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
 
     let mut counts: BTreeMap<Severity, usize> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
-    for judged in findings.iter().filter(|f| !f.vex.excepts()) {
+    for judged in findings.iter().filter(|f| !f.excepted()) {
         *counts.entry(judged.finding.severity).or_default() += 1;
     }
-    let excepted = findings.iter().filter(|f| f.vex.excepts()).count();
+    let excepted = findings.iter().filter(|f| f.excepted()).count();
 
     let blocking: Vec<&JudgedFinding> = findings.iter().filter(|f| f.blocking).collect();
     if !blocking.is_empty() {
@@ -294,11 +310,8 @@ fn blocking_reason(blocking: &[&JudgedFinding], fail_on: Severity) -> String {
         .take(NAMED_IN_A_REASON)
         .map(|judged| {
             let f = &judged.finding;
-            let expired = match &judged.vex {
-                VexStatus::Expired { until } => format!(", its exception expired {until}"),
-                _ => String::new(),
-            };
-            format!("{} in {} {} ({}{expired})", f.id, f.package, f.installed, f.severity)
+            let vex = judged.vex.as_ref().map_or_else(String::new, |vex| format!(", {}", not_excepting(vex)));
+            format!("{} in {} {} ({}{vex})", f.id, f.package, f.installed, f.severity)
         })
         .collect();
     if blocking.len() > NAMED_IN_A_REASON {
@@ -310,6 +323,16 @@ fn blocking_reason(blocking: &[&JudgedFinding], fail_on: Severity) -> String {
         (format!("{} findings", blocking.len()), "have")
     };
     format!("{count} at or above {fail_on} {verb} no exception: {}", named.join(", "))
+}
+
+/// Why a statement that names a finding does not except it, in a few words: `its exception
+/// expired <when>` for a `not_affected` or `fixed` one that expired, `OpenVEX: <status>`
+/// otherwise.
+pub(crate) fn not_excepting(vex: &VexStatement) -> String {
+    match &vex.expired {
+        Some(when) if vex.status.excepts() => format!("its exception expired {when}"),
+        _ => format!("OpenVEX: {}", vex.status),
+    }
 }
 
 /// Whether an unexcepted finding of `severity` fails a gate at `fail_on`: at or above it, or
@@ -384,6 +407,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{NOW, data};
     use crate::reports::read_report;
+    use crate::vex::VexStatus;
 
     fn finding(id: &str, package: &str, severity: Severity) -> Finding {
         Finding {
@@ -395,6 +419,7 @@ mod tests {
             fixed: Some("1.0-2".into()),
             severity,
             score: None,
+            severity_from: None,
             image: "registry.example/shop/app:1.4 (linux/amd64)".into(),
             purl: format!("pkg:deb/debian/{package}@1.0-1?arch=amd64"),
             summary: None,
@@ -460,19 +485,28 @@ mod tests {
         assert_eq!(verdict.excepted, 1);
         assert_eq!(verdict.counts[&Severity::Critical], 0, "the excepted critical is not counted");
         assert_eq!(verdict.counts[&Severity::High], 1);
-        let status: Vec<(&str, &VexStatus, bool)> =
-            verdict.findings.iter().map(|f| (f.finding.id.as_str(), &f.vex, f.blocking)).collect();
+        let status: Vec<(&str, String, bool, bool)> = verdict
+            .findings
+            .iter()
+            .map(|f| {
+                let vex = f.vex.as_ref().unwrap();
+                (f.finding.id.as_str(), vex.to_string(), vex.excepts, f.blocking)
+            })
+            .collect();
         assert_eq!(
             status,
             [
+                ("CVE-2023-45853", "not_affected: vulnerable_code_not_present".into(), true, false),
                 (
-                    "CVE-2023-45853",
-                    &VexStatus::NotAffected { justification: "vulnerable_code_not_present".into() },
-                    false
+                    "CVE-2024-2961",
+                    "not_affected: inline_mitigations_already_exist (expired 2026-02-15T00:00:00Z)".into(),
+                    false,
+                    true
                 ),
-                ("CVE-2024-2961", &VexStatus::Expired { until: "2026-02-15T00:00:00Z".into() }, true),
             ]
         );
+        let file = policy.exceptions.as_ref().unwrap().documents()[0].sha256.clone();
+        assert!(verdict.findings.iter().all(|f| f.vex.as_ref().unwrap().document == file), "both from the one file");
         assert_eq!(
             verdict.reasons,
             ["1 finding at or above high has no exception: CVE-2024-2961 in libc6 1.0-1 (high, its exception expired \
@@ -482,6 +516,39 @@ mod tests {
         let before_expiry = judge(vec![zlib, libc], &policy, None, "2026-02-14T00:00:00Z");
         assert!(before_expiry.passed, "{:?}", before_expiry.reasons);
         assert_eq!(before_expiry.excepted, 2);
+    }
+
+    /// A statement saying `affected` or `under_investigation` is the latest word on its
+    /// finding: it leaves the finding counted, blocking at the threshold, and the reason says
+    /// what OpenVEX said.
+    #[test]
+    fn an_affected_or_under_investigation_statement_counts_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("vex.json");
+        std::fs::write(
+            &file,
+            r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/3",
+                "author": "ops", "timestamp": "2026-01-01T00:00:00Z", "version": 1, "statements": [
+                {"vulnerability": {"name": "CVE-2026-1"}, "products": [{"@id": "pkg:deb/debian/openssl"}],
+                 "status": "under_investigation"},
+                {"vulnerability": {"name": "CVE-2026-2"}, "products": [{"@id": "pkg:deb/debian/zlib1g"}],
+                 "status": "affected", "action_statement": "Upgrade once Debian ships the fix"}]}"#,
+        )
+        .unwrap();
+        let policy = Policy { exceptions: Some(Exceptions::load(&file).unwrap()), ..policy(Severity::High) };
+        let findings =
+            vec![finding("CVE-2026-1", "openssl", Severity::High), finding("CVE-2026-2", "zlib1g", Severity::Medium)];
+        let verdict = judge(findings, &policy, None, NOW);
+        assert!(!verdict.passed);
+        assert_eq!((verdict.excepted, verdict.counts[&Severity::High], verdict.counts[&Severity::Medium]), (0, 1, 1));
+        let status: Vec<(Option<VexStatus>, bool)> =
+            verdict.findings.iter().map(|f| (f.vex.as_ref().map(|v| v.status), f.blocking)).collect();
+        assert_eq!(status, [(Some(VexStatus::UnderInvestigation), true), (Some(VexStatus::Affected), false)]);
+        assert_eq!(
+            verdict.reasons,
+            ["1 finding at or above high has no exception: CVE-2026-1 in openssl 1.0-1 (high, OpenVEX: \
+              under_investigation)"]
+        );
     }
 
     #[test]
@@ -551,7 +618,7 @@ mod tests {
                 .iter()
                 .map(|f| {
                     let g = &f.finding;
-                    (g.package.clone(), g.installed.clone(), g.fixed.clone(), g.severity, f.vex.exception(), f.blocking)
+                    (g.package.clone(), g.installed.clone(), g.fixed.clone(), g.severity, f.vex.clone(), f.blocking)
                 })
                 .collect();
             (verdict.passed, verdict.counts.clone(), verdict.excepted, rows)
@@ -584,7 +651,10 @@ mod tests {
         assert_eq!(policy.max_db_age, Some(Duration::from_secs(12 * 3600)));
         let mut zlib = finding("CVE-2023-45853", "zlib1g", Severity::Critical);
         zlib.image = "debian:12".into();
-        assert!(policy.exceptions.unwrap().judge(&zlib, NOW).excepts(), "the VEX file beside the policy was read");
+        let exceptions = policy.exceptions.unwrap();
+        assert!(exceptions.judge(&zlib, NOW).is_some_and(|v| v.excepts), "the VEX file beside the policy was read");
+        let names: Vec<&str> = exceptions.documents().iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["vex/debian.json"], "named as the policy gives it, not where the build found it");
 
         let defaults = Policy::load(&write("{}\n")).unwrap();
         assert_eq!((defaults.fail_on, defaults.max_db_age), (DEFAULT_FAIL_ON, Some(DEFAULT_MAX_DB_AGE)));
@@ -656,7 +726,7 @@ mod tests {
         );
         assert_eq!(keys(&json["database"]), ["ageSeconds", "digest", "maxAgeSeconds", "newestModified", "stale"]);
         assert_eq!(json["counts"], serde_json::json!({"unknown": 0, "low": 0, "medium": 0, "high": 1, "critical": 0}));
-        assert_eq!(json["findings"][0]["vex"], serde_json::json!({"status": "none"}));
+        assert_eq!(json["findings"][0]["vex"], serde_json::Value::Null, "no statement names it");
         assert_eq!(json["failOn"], "high");
         let back: Verdict = serde_json::from_str(&serde_json::to_string(&verdict).unwrap()).unwrap();
         assert_eq!(back, verdict);

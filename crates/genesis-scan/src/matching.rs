@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use genesis_inventory::{Distro, Package, PackageKind};
 
-use crate::database::{AffectedPackage, Database, Vuln};
-use crate::osv::{Event, RangeKind};
+use crate::database::{AffectedPackage, Database, Rating, Vuln};
+use crate::osv::{Event, RangeKind, cmp_ratings};
 use crate::{Finding, ecosystem, version};
 
 /// What a scan of one image found, and what it could not judge: no package is skipped
@@ -72,7 +72,9 @@ pub fn scan(db: &Database, image: &str, distro: Option<&Distro>, packages: &[Pac
         for name in ecosystem::lookup_names(&wanted, package) {
             for (vuln, affected) in db.candidates(&wanted, &name) {
                 match judge(package, affected) {
-                    Judgement::Affected { fixed } => add(&mut found, image, package, vuln, affected, fixed),
+                    Judgement::Affected { fixed } => {
+                        add(&mut found, image, package, vuln, db.severity(vuln, affected), fixed);
+                    }
                     Judgement::Unaffected => {}
                     Judgement::Unordered(why) => {
                         let sentence = format!(
@@ -123,15 +125,15 @@ pub fn scan(db: &Database, image: &str, distro: Option<&Distro>, packages: &[Pac
     Scan { findings, unordered, unscanned }
 }
 
-/// Records a finding, merging it with one of the same record for the same package (a
-/// record listing the package under two streams, or found by source and binary name): the
-/// lowest fix and the highest severity stand.
+/// Records a finding of `vuln` rated `rating`, merging it with one of the same record for
+/// the same package (a record listing the package under two streams, or found by source and
+/// binary name): the lowest fix and the highest severity, with where it came from, stand.
 fn add(
     found: &mut BTreeMap<(String, String, String), Finding>,
     image: &str,
     package: &Package,
     vuln: &Vuln,
-    affected: &AffectedPackage,
+    rating: Rating<'_>,
     fixed: Option<String>,
 ) {
     match found.entry((vuln.id.to_string(), package.name.clone(), package.purl.clone())) {
@@ -143,8 +145,9 @@ fn add(
                 kind: package.kind,
                 installed: package.version.clone(),
                 fixed,
-                severity: affected.severity,
-                score: affected.score,
+                severity: rating.severity,
+                score: rating.score,
+                severity_from: rating.from.map(str::to_owned),
                 image: image.to_owned(),
                 purl: package.purl.clone(),
                 summary: vuln.summary.as_deref().map(str::to_owned),
@@ -153,10 +156,10 @@ fn add(
         Slot::Occupied(mut slot) => {
             let finding = slot.get_mut();
             finding.fixed = lower_fix(package.kind, finding.fixed.take(), fixed);
-            let higher_score = affected.score.is_some_and(|s| finding.score.is_none_or(|f| s > f));
-            if affected.severity > finding.severity || (affected.severity == finding.severity && higher_score) {
-                finding.severity = affected.severity;
-                finding.score = affected.score;
+            if cmp_ratings((rating.severity, rating.score), (finding.severity, finding.score)).is_gt() {
+                finding.severity = rating.severity;
+                finding.score = rating.score;
+                finding.severity_from = rating.from.map(str::to_owned);
             }
         }
     }
@@ -480,6 +483,41 @@ mod tests {
         let jinja = result.findings.iter().find(|f| f.id == "GHSA-h5c8-rqwp-cp95").unwrap();
         assert_eq!(jinja.score, Some(5.4));
         assert_eq!(jinja.aliases, ["CVE-2024-22195"]);
+    }
+
+    /// A Debian advisory as osv.dev exports it (no severity, its CVE in `upstream`), and the
+    /// CVE's record as osv.dev converts it from NVD (no package, a GIT range, NVD's vector),
+    /// the latter in another export: the finding takes the CVE's severity and says so.
+    #[test]
+    fn an_advisory_without_severity_takes_its_cves_from_another_export_and_says_so() {
+        let root = tempfile::tempdir().unwrap();
+        let (debian, nvd) = (root.path().join("debian"), root.path().join("nvd"));
+        std::fs::create_dir_all(&debian).unwrap();
+        std::fs::create_dir_all(&nvd).unwrap();
+        let dsa = serde_json::json!({
+            "schema_version": "1.7.0", "id": "DSA-9001-1", "modified": "2024-05-02T00:00:00Z",
+            "summary": "glibc - security update", "upstream": ["CVE-2024-1234"],
+            "affected": [{
+                "package": {"ecosystem": "Debian:12", "name": "glibc", "purl": "pkg:deb/debian/glibc?arch=source"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.36-9+deb12u7"}]}]
+            }]
+        });
+        let cve = serde_json::json!({
+            "id": "CVE-2024-1234", "modified": "2024-05-01T00:00:00Z",
+            "affected": [{"ranges": [{"type": "GIT", "repo": "https://sourceware.org/git/glibc.git",
+                                      "events": [{"introduced": "0"}, {"fixed": "f9dc6090"}]}]}],
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}]
+        });
+        std::fs::write(debian.join("DSA-9001-1.json"), dsa.to_string()).unwrap();
+        std::fs::write(nvd.join("CVE-2024-1234.json"), cve.to_string()).unwrap();
+        let export = root.path().join("nvd.zip");
+        testdata::zip_dir(&nvd, &export);
+        let db = Database::open(&[debian, export]).unwrap();
+        let packages = [package(PackageKind::Deb, "libc6", "2.36-9+deb12u4", Some("glibc"))];
+        let result = scan(&db, "app:1", Some(&distro("debian", "12")), &packages);
+        assert_eq!(summary(&result), [("DSA-9001-1", "libc6", Some("2.36-9+deb12u7"), Severity::High)]);
+        assert_eq!(result.findings[0].score, Some(7.5));
+        assert_eq!(result.findings[0].severity_from.as_deref(), Some("CVE-2024-1234"));
     }
 
     #[test]

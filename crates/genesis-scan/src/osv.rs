@@ -7,8 +7,9 @@
 //! is read), strict where a wrong value would change a verdict: `id` and `modified` are
 //! required, `modified` must be an RFC 3339 UTC timestamp (it dates the database), every
 //! range has an `introduced` event, and every event names exactly one version. `published`,
-//! `related`, `references`, `credits`, a package's `purl` and ranges' `database_specific` are
-//! not read: no verdict depends on them.
+//! `references`, `credits`, a package's `purl` and ranges' `database_specific` are not read:
+//! no verdict depends on them. `aliases`, `upstream` and `related` are read for the records
+//! they name, whose severity a record stating none takes (see `database`).
 
 use std::cmp::Ordering;
 
@@ -33,6 +34,10 @@ pub(crate) struct Record {
     /// IDs of the records this one derives from (a `DEBIAN-CVE-…`'s `CVE-…`).
     #[serde(default, deserialize_with = "null_as_empty")]
     pub(crate) upstream: Vec<String>,
+    /// IDs of records of a vulnerability that is not this one but close to it (a shared
+    /// root cause).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub(crate) related: Vec<String>,
     /// One line for people.
     #[serde(default)]
     pub(crate) summary: Option<String>,
@@ -62,8 +67,30 @@ pub(crate) struct SeverityScore {
     pub(crate) score: String,
 }
 
+impl SeverityScore {
+    /// The severity of an `Ubuntu` score: Ubuntu's priority, one of `negligible`, `low`,
+    /// `medium`, `high`, `critical` (the OSV schema's enum for this type; the words are
+    /// defined by Ubuntu's CVE tracker, people.canonical.com/~ubuntu-security/cve/priority.html),
+    /// each the severity of its name except `negligible`, which has none on our scale and
+    /// reads as low: it is still a vulnerability, and unknown would fail the gate for the
+    /// wrong reason. A type added to the schema since is on a scale we do not know and is not
+    /// read (unknown is not low).
+    fn ubuntu_priority(&self) -> Option<Severity> {
+        if self.kind != "Ubuntu" {
+            return None;
+        }
+        match self.score.trim().to_ascii_lowercase().as_str() {
+            "negligible" | "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
 /// One affected package: its identity and which of its versions are affected.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct Affected {
     /// Absent only in records that describe commits, not packages.
     #[serde(default)]
@@ -232,14 +259,12 @@ impl Record {
         if let Some(score) = best {
             return (Severity::from_score(score), Some(score));
         }
+        let specifics = [&self.database_specific, &affected.ecosystem_specific, &affected.database_specific];
         let stated = scores
             .iter()
-            .filter(|s| !s.kind.starts_with("CVSS_"))
-            .map(|s| s.score.as_str())
-            .chain(self.database_specific.iter().flat_map(Specific::ratings))
-            .chain(affected.ecosystem_specific.iter().flat_map(Specific::ratings))
-            .chain(affected.database_specific.iter().flat_map(Specific::ratings));
-        (stated.filter_map(rating).max().unwrap_or(Severity::Unknown), None)
+            .filter_map(SeverityScore::ubuntu_priority)
+            .chain(specifics.into_iter().flatten().flat_map(Specific::ratings).filter_map(rating));
+        (stated.max().unwrap_or(Severity::Unknown), None)
     }
 
     /// A line for people: the summary, else the first line of the details (Debian's and
@@ -259,9 +284,15 @@ impl Record {
     }
 }
 
-/// A rating as databases write it, on the scan's scale; `None` for "not yet assigned",
-/// "untriaged" and other non-ratings. Debian's `unimportant` and Ubuntu's `negligible` are
-/// low; a trailing `*` (Debian's marks) is ignored.
+/// Orders two severities with their scores: by severity, then by score (none below any).
+pub(crate) fn cmp_ratings(a: (Severity, Option<f32>), b: (Severity, Option<f32>)) -> Ordering {
+    let score = |s: Option<f32>| s.unwrap_or(f32::NEG_INFINITY);
+    a.0.cmp(&b.0).then_with(|| score(a.1).total_cmp(&score(b.1)))
+}
+
+/// A rating as databases write it in `database_specific` or `ecosystem_specific`, on the
+/// scan's scale; `None` for "not yet assigned", "untriaged" and other non-ratings. Debian's
+/// `unimportant` is low; a trailing `*` (Debian's marks) is ignored.
 fn rating(text: &str) -> Option<Severity> {
     let text = text.trim().trim_end_matches('*').trim();
     let severity = if text.eq_ignore_ascii_case("unimportant") { Severity::Low } else { text.parse().ok()? };
@@ -390,6 +421,34 @@ mod tests {
         assert_eq!(r.severity_of(&r.affected[0]).0, Severity::Low);
         assert_eq!(r.severity_of(&r.affected[1]).0, Severity::High);
         assert_eq!(r.severity_of(&r.affected[2]).0, Severity::Unknown);
+    }
+
+    #[test]
+    fn a_records_own_ubuntu_priority_is_its_severity_and_other_scales_are_not_read() {
+        let severity = |kind: &str, score: &str| {
+            let json = format!(
+                r#"{{"id": "UBUNTU-CVE-2024-1", "modified": "2024-01-01T00:00:00Z",
+                    "severity": [{{"type": "{kind}", "score": "{score}"}}],
+                    "affected": [{{"package": {{"ecosystem": "Ubuntu:22.04:LTS", "name": "curl"}}}}]}}"#
+            );
+            let r = Record::from_slice(json.as_bytes()).unwrap();
+            r.severity_of(&r.affected[0])
+        };
+        assert_eq!(severity("Ubuntu", "negligible"), (Severity::Low, None));
+        assert_eq!(severity("Ubuntu", "low"), (Severity::Low, None));
+        assert_eq!(severity("Ubuntu", "medium"), (Severity::Medium, None));
+        assert_eq!(severity("Ubuntu", "high"), (Severity::High, None));
+        assert_eq!(severity("Ubuntu", "critical"), (Severity::Critical, None));
+        assert_eq!(severity("Ubuntu", "untriaged"), (Severity::Unknown, None));
+        assert_eq!(severity("Red Hat", "important"), (Severity::Unknown, None), "a scale we do not know");
+    }
+
+    #[test]
+    fn severities_order_by_rating_then_score() {
+        assert!(cmp_ratings((Severity::High, None), (Severity::Medium, Some(6.9))).is_gt());
+        assert!(cmp_ratings((Severity::High, Some(7.5)), (Severity::High, None)).is_gt());
+        assert!(cmp_ratings((Severity::High, Some(7.5)), (Severity::High, Some(8.1))).is_lt());
+        assert!(cmp_ratings((Severity::Low, None), (Severity::Low, None)).is_eq());
     }
 
     #[test]

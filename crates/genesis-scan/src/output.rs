@@ -8,10 +8,11 @@
 
 use std::collections::BTreeMap;
 
+use genesis_bundle::VexStatement;
 use serde_json::{Value, json};
 
-use crate::finding::Severity;
-use crate::gate::{JudgedFinding, Verdict, format_duration, human_age};
+use crate::finding::{Finding, Severity};
+use crate::gate::{JudgedFinding, Verdict, format_duration, human_age, not_excepting};
 use crate::vex::VexStatus;
 
 /// The longest text cell, in characters.
@@ -20,9 +21,9 @@ const MAX_CELL: usize = 80;
 /// The SARIF schema a log names: 2.1.0 with its errata, as OASIS publishes it.
 const SARIF_SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
-/// The verdict as a table of findings (package, installed, fixed, ID, severity, image, and
-/// what the gate made of it), most severe first, then the counts, the database's age, and
-/// `PASS` or `FAIL` with each reason.
+/// The verdict as a table of findings (package, installed, fixed, ID, severity, image, what
+/// the gate made of it, and what OpenVEX says of it), most severe first, then the counts, the
+/// database's age, and `PASS` or `FAIL` with each reason.
 pub fn text(verdict: &Verdict) -> String {
     let mut out = String::new();
     let mut line = |text: &str| {
@@ -32,10 +33,10 @@ pub fn text(verdict: &Verdict) -> String {
     if verdict.findings.is_empty() {
         line("No known vulnerability in any package.");
     } else {
-        let header = ["PACKAGE", "INSTALLED", "FIXED", "ID", "SEVERITY", "IMAGE", "STATUS"].map(str::to_owned);
-        let rows: Vec<[String; 7]> =
+        let header = ["PACKAGE", "INSTALLED", "FIXED", "ID", "SEVERITY", "IMAGE", "STATUS", "VEX"].map(str::to_owned);
+        let rows: Vec<[String; 8]> =
             std::iter::once(header).chain(verdict.findings.iter().map(|f| row(f, verdict.fail_on))).collect();
-        let mut widths = [0; 7];
+        let mut widths = [0; 8];
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
@@ -76,32 +77,37 @@ pub fn text(verdict: &Verdict) -> String {
     out
 }
 
-fn row(judged: &JudgedFinding, fail_on: Severity) -> [String; 7] {
+fn row(judged: &JudgedFinding, fail_on: Severity) -> [String; 8] {
     let f = &judged.finding;
     [
         cell(&f.package),
         cell(&f.installed),
         cell(f.fixed.as_deref().unwrap_or("-")),
         cell(&f.id),
-        f.severity.to_string(),
+        severity(f),
         cell(&f.image),
-        cell(&status(judged, fail_on)),
+        status(judged, fail_on),
+        judged.vex.as_ref().map_or_else(|| "-".to_owned(), |vex| cell(&vex.to_string())),
     ]
 }
 
-/// What the gate made of a finding, in a few words.
+/// A finding's severity, and the record it was taken from when not its own:
+/// `high (CVE-2024-1234)` for a Debian advisory rated by its CVE.
+fn severity(f: &Finding) -> String {
+    match &f.severity_from {
+        Some(from) => format!("{} ({})", f.severity, cell(from)),
+        None => f.severity.to_string(),
+    }
+}
+
+/// What the gate made of a finding: `excepted`, `BLOCKS`, or `below <threshold>`.
 fn status(judged: &JudgedFinding, fail_on: Severity) -> String {
-    let expired = match &judged.vex {
-        VexStatus::NotAffected { justification } => return format!("excepted: not_affected, {justification}"),
-        VexStatus::Fixed => return "excepted: fixed".to_owned(),
-        VexStatus::Expired { until } => Some(format!("exception expired {until}")),
-        VexStatus::None => None,
-    };
-    match (judged.blocking, expired) {
-        (true, Some(expired)) => format!("BLOCKS ({expired})"),
-        (true, None) => "BLOCKS".to_owned(),
-        (false, Some(expired)) => format!("below {fail_on} ({expired})"),
-        (false, None) => format!("below {fail_on}"),
+    if judged.excepted() {
+        "excepted".to_owned()
+    } else if judged.blocking {
+        "BLOCKS".to_owned()
+    } else {
+        format!("below {fail_on}")
     }
 }
 
@@ -142,11 +148,12 @@ struct RuleFacts<'a> {
 
 /// The verdict as a SARIF 2.1.0 log with one run: one rule per vulnerability ID (its summary,
 /// highest score as `security-severity` and severity in its properties), and one result per
-/// finding, at level `error` when it blocks, `note` when an exception excepts it (with the
-/// exception as an accepted external suppression; an expired one is a rejected suppression),
-/// `warning` otherwise. A result's location is logical: the image, and the package by its
-/// purl. The verdict itself (passed, threshold, counts, database, reasons) is in the run's
-/// properties.
+/// finding, at level `error` when it blocks, `note` when an exception excepts it, `warning`
+/// otherwise. What OpenVEX says is an external suppression: accepted for an exception,
+/// `underReview` for `under_investigation`, rejected for an exception that expired; an
+/// `affected` statement suppresses nothing. A result's location is logical: the image, and
+/// the package by its purl. The verdict itself (passed, threshold, counts, database, reasons)
+/// is in the run's properties.
 pub fn sarif(verdict: &Verdict, tool_version: &str) -> Value {
     let mut facts: BTreeMap<&str, RuleFacts<'_>> = BTreeMap::new();
     for judged in &verdict.findings {
@@ -177,7 +184,7 @@ pub fn sarif(verdict: &Verdict, tool_version: &str) -> Value {
             let f = &judged.finding;
             let level = if judged.blocking {
                 "error"
-            } else if judged.vex.excepts() {
+            } else if judged.excepted() {
                 "note"
             } else {
                 "warning"
@@ -193,6 +200,7 @@ pub fn sarif(verdict: &Verdict, tool_version: &str) -> Value {
                 ]}],
                 "properties": {
                     "severity": f.severity,
+                    "severityFrom": f.severity_from,
                     "score": f.score,
                     "installed": f.installed,
                     "fixed": f.fixed,
@@ -201,7 +209,7 @@ pub fn sarif(verdict: &Verdict, tool_version: &str) -> Value {
                     "blocking": judged.blocking,
                 },
             });
-            if let Some(suppression) = suppression(&judged.vex) {
+            if let Some(suppression) = judged.vex.as_ref().and_then(suppression) {
                 result["suppressions"] = json!([suppression]);
             }
             result
@@ -228,24 +236,25 @@ pub fn sarif(verdict: &Verdict, tool_version: &str) -> Value {
 fn message(judged: &JudgedFinding) -> String {
     let f = &judged.finding;
     let fix = f.fixed.as_ref().map_or_else(|| "no fixed version is known".to_owned(), |v| format!("fixed in {v}"));
-    let exception = match &judged.vex {
-        VexStatus::NotAffected { justification } => format!("; excepted by OpenVEX: not_affected, {justification}"),
-        VexStatus::Fixed => "; excepted by OpenVEX: fixed".to_owned(),
-        VexStatus::Expired { until } => format!("; its OpenVEX exception expired {until}"),
-        VexStatus::None => String::new(),
+    let vex = match &judged.vex {
+        Some(vex) if vex.is_exception() => format!("; excepted by OpenVEX: {vex}"),
+        Some(vex) => format!("; not excepted, {}", not_excepting(vex)),
+        None => String::new(),
     };
-    format!("{} {} in {} is affected by {} ({}); {fix}{exception}", f.package, f.installed, f.image, f.id, f.severity)
+    format!("{} {} in {} is affected by {} ({}); {fix}{vex}", f.package, f.installed, f.image, f.id, f.severity)
 }
 
-/// An exception as a SARIF suppression: OpenVEX is external to the scanned artifact.
-fn suppression(vex: &VexStatus) -> Option<Value> {
-    let (status, justification) = match vex {
-        VexStatus::NotAffected { justification } => ("accepted", format!("OpenVEX not_affected: {justification}")),
-        VexStatus::Fixed => ("accepted", "OpenVEX fixed".to_owned()),
-        VexStatus::Expired { until } => ("rejected", format!("the OpenVEX exception expired {until}")),
-        VexStatus::None => return None,
+/// What OpenVEX says as a SARIF suppression (external to the scanned artifact): accepted
+/// when it excepts, rejected when the exception expired, under review while the vendor
+/// investigates; an `affected` statement asks for no suppression.
+fn suppression(vex: &VexStatement) -> Option<Value> {
+    let status = match vex.status {
+        _ if vex.is_exception() => "accepted",
+        VexStatus::NotAffected | VexStatus::Fixed => "rejected",
+        VexStatus::UnderInvestigation => "underReview",
+        VexStatus::Affected => return None,
     };
-    Some(json!({"kind": "external", "status": status, "justification": justification}))
+    Some(json!({"kind": "external", "status": status, "justification": format!("OpenVEX {vex}")}))
 }
 
 #[cfg(test)]
@@ -280,12 +289,12 @@ mod tests {
     #[test]
     fn the_text_is_an_aligned_table_then_the_counts_and_the_verdict() {
         let expected = "\
-PACKAGE    INSTALLED         FIXED             ID              SEVERITY  IMAGE                    STATUS
-zlib1g     1:1.2.13.dfsg-1   -                 CVE-2023-45853  critical  debian:12 (linux/amd64)  excepted: not_affected, vulnerable_code_not_present
-libc6      2.36-9+deb12u4    2.36-9+deb12u6    CVE-2024-2961   high      debian:12 (linux/amd64)  BLOCKS (exception expired 2026-02-15T00:00:00Z)
-libssl3    3.0.11-1~deb12u2  3.0.13-1~deb12u1  CVE-2024-0727   medium    debian:12 (linux/amd64)  below high
-requests   2.31.0            2.32.0            CVE-2024-35195  medium    debian:12 (linux/amd64)  excepted: not_affected, vulnerable_code_not_in_execute_path
-coreutils  9.1-1             -                 CVE-2016-2781   low       debian:12 (linux/amd64)  below high
+PACKAGE    INSTALLED         FIXED             ID              SEVERITY  IMAGE                    STATUS      VEX
+zlib1g     1:1.2.13.dfsg-1   -                 CVE-2023-45853  critical  debian:12 (linux/amd64)  excepted    not_affected: vulnerable_code_not_present
+libc6      2.36-9+deb12u4    2.36-9+deb12u6    CVE-2024-2961   high      debian:12 (linux/amd64)  BLOCKS      not_affected: inline_mitigations_already_exist (expired 2026-02-15T00:00:00Z)
+libssl3    3.0.11-1~deb12u2  3.0.13-1~deb12u1  CVE-2024-0727   medium    debian:12 (linux/amd64)  below high  -
+requests   2.31.0            2.32.0            CVE-2024-35195  medium    debian:12 (linux/amd64)  excepted    not_affected: vulnerable_code_not_in_execute_path
+coreutils  9.1-1             -                 CVE-2016-2781   low       debian:12 (linux/amd64)  below high  -
 
 Without an exception: 0 critical, 1 high, 1 medium, 1 low, 0 unknown. Excepted by OpenVEX: 2.
 Database sha256:0d1f: newest record 2026-02-26T04:07:10Z, 2d 19h old (limit 7d).
@@ -295,6 +304,15 @@ FAIL (fail on high)
         assert_eq!(text(&sample(Severity::High)), expected);
         let passing = text(&sample(Severity::Critical));
         assert!(passing.ends_with("(limit 7d).\nPASS (fail on critical)\n"), "{passing}");
+    }
+
+    #[test]
+    fn a_severity_taken_from_another_record_names_it_in_the_table_and_the_sarif() {
+        let mut verdict = sample(Severity::High);
+        verdict.findings[4].finding.severity_from = Some("CVE-2016-2781".into());
+        assert!(text(&verdict).contains("CVE-2016-2781   low (CVE-2016-2781)"), "{}", text(&verdict));
+        let log = sarif(&verdict, "0.1.0");
+        assert_eq!(log["runs"][0]["results"][4]["properties"]["severityFrom"], "CVE-2016-2781");
     }
 
     #[test]
@@ -356,6 +374,51 @@ FAIL (fail on high)
         assert_eq!(run["properties"]["failOn"], "high");
     }
 
+    /// The sample with statements that do not except: libssl3's finding under investigation,
+    /// coreutils' affected (neither excepts, so the counts stand).
+    fn with_open_statements() -> Verdict {
+        let mut verdict = sample(Severity::High);
+        let file = genesis_bundle::sha256(b"an OpenVEX file");
+        verdict.findings[2].vex = Some(VexStatement::new(VexStatus::UnderInvestigation, None, file.clone(), None));
+        verdict.findings[4].vex = Some(VexStatement::new(VexStatus::Affected, None, file, None));
+        verdict
+    }
+
+    #[test]
+    fn a_statement_that_does_not_except_is_shown_and_suppresses_nothing() {
+        let verdict = with_open_statements();
+        let table = text(&verdict);
+        let line_of = |package: &str| table.lines().find(|l| l.starts_with(package)).unwrap().to_owned();
+        assert!(line_of("libssl3 ").ends_with("below high  under_investigation"), "{table}");
+        assert!(line_of("coreutils ").ends_with("below high  affected"), "{table}");
+
+        let log = sarif(&verdict, "0.1.0");
+        let results = log["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(
+            results[2]["suppressions"],
+            json!([{"kind": "external", "status": "underReview", "justification": "OpenVEX under_investigation"}])
+        );
+        assert_eq!(results[2]["level"], "warning");
+        assert!(
+            results[2]["message"]["text"].as_str().unwrap().ends_with("; not excepted, OpenVEX: under_investigation"),
+            "{}",
+            results[2]["message"]
+        );
+        assert!(results[4].get("suppressions").is_none(), "affected asks for no suppression: {}", results[4]);
+        assert_eq!(
+            results[1]["suppressions"][0]["justification"],
+            "OpenVEX not_affected: inline_mitigations_already_exist (expired 2026-02-15T00:00:00Z)"
+        );
+        assert!(
+            results[1]["message"]["text"]
+                .as_str()
+                .unwrap()
+                .ends_with("; not excepted, its exception expired 2026-02-15T00:00:00Z"),
+            "{}",
+            results[1]["message"]
+        );
+    }
+
     /// What the SARIF 2.1.0 schema in tests/data (origin in gate-data-origin.md) says is wrong
     /// with `log`, as Debian's python3-jsonschema reports it; empty when it validates.
     fn schema_errors(log: &Value) -> String {
@@ -386,7 +449,7 @@ FAIL (fail on high)
     #[test]
     fn sarif_validates_against_the_sarif_2_1_0_schema() {
         let empty = judge(vec![], &policy(Severity::High), None, NOW);
-        for verdict in [sample(Severity::High), sample(Severity::Critical), empty] {
+        for verdict in [sample(Severity::High), sample(Severity::Critical), with_open_statements(), empty] {
             let errors = schema_errors(&sarif(&verdict, "0.1.0"));
             assert!(errors.is_empty(), "not valid SARIF 2.1.0 (is python3-jsonschema installed?):\n{errors}");
         }

@@ -283,6 +283,7 @@ impl TrivyReport {
                     fixed: text(v.fixed_version),
                     severity,
                     score,
+                    severity_from: None,
                     image: image.clone(),
                     purl,
                     summary: text(v.title),
@@ -466,6 +467,7 @@ impl GrypeReport {
                 fixed,
                 severity,
                 score,
+                severity_from: None,
                 image: image.clone(),
                 purl,
                 summary: text(v.description),
@@ -522,6 +524,7 @@ mod tests {
                 fixed: None,
                 severity: Severity::Critical,
                 score: Some(9.8),
+                severity_from: None,
                 image: "debian:12 (linux/amd64)".into(),
                 purl: "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12.5".into(),
                 summary: Some(

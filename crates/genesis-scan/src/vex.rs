@@ -43,7 +43,10 @@
 //! Of the statements that name a finding, the latest counts: by its `last_updated`, else its
 //! `timestamp`, else its document's `timestamp`; at equal times, the one read last. Only
 //! `not_affected` and `fixed` except a finding; a later `affected` or `under_investigation`
-//! leaves it counted, even over an earlier `not_affected`.
+//! leaves it counted, even over an earlier `not_affected`. Whatever its status, the statement
+//! that counts is reported with the finding ([`VexStatement`]), with the SHA-256 of the file
+//! it came from, so that a finding left counted by `under_investigation` does not read as one
+//! no document spoke of.
 //!
 //! # Expiry: our extension
 //!
@@ -58,7 +61,7 @@
 //! and ignore unknown fields read such a document as if the field were absent; a validator of
 //! the spec's JSON schema, which allows no other fields, refuses it. Once expired, a statement
 //! still counts as the latest word on its finding: it does not let an older exception stand
-//! in for it, and the finding reports [`VexStatus::Expired`] with the date.
+//! in for it, and the finding reports the statement with its status and `expired` (the date).
 //!
 //! Documents are read strictly: the fields the spec defines (plus `expires`) and no other,
 //! `@context` v0.2.0, the document's required fields, every statement complete on its own
@@ -72,9 +75,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 
-use genesis_types::{ImageReference, Platform};
+pub use genesis_bundle::VexStatus;
+use genesis_bundle::{VexDocument, VexStatement};
+use genesis_types::{Digest, ImageReference, Platform};
+use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
 
 use crate::error::ScanError;
 use crate::finding::Finding;
@@ -96,49 +101,11 @@ const JUSTIFICATIONS: [&str; 5] = [
     "inline_mitigations_already_exist",
 ];
 
-/// What the exceptions say of one finding. Serialised with a `status` tag in OpenVEX's own
-/// words: `{"status": "none"}`, `{"status": "not_affected", "justification": "…"}`,
-/// `{"status": "fixed"}`, `{"status": "expired", "until": "…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum VexStatus {
-    /// No statement excepts it: it counts.
-    None,
-    /// Excepted: the vulnerability does not affect the package.
-    NotAffected {
-        /// The statement's justification label, or its impact statement when it gives no
-        /// label.
-        justification: String,
-    },
-    /// Excepted: the package as installed carries the fix.
-    Fixed,
-    /// A statement excepted it until this time (RFC 3339, UTC), which has passed: it counts.
-    Expired {
-        /// When the exception expired.
-        until: String,
-    },
-}
-
-impl VexStatus {
-    /// Whether the finding is excepted from the gate.
-    pub fn excepts(&self) -> bool {
-        matches!(self, VexStatus::NotAffected { .. } | VexStatus::Fixed)
-    }
-
-    /// The exception as a signed BOM's scan record writes it (`not_affected: <justification>`,
-    /// `fixed`); `None` when the finding counts.
-    pub fn exception(&self) -> Option<String> {
-        match self {
-            VexStatus::NotAffected { justification } => Some(format!("not_affected: {justification}")),
-            VexStatus::Fixed => Some("fixed".to_owned()),
-            VexStatus::None | VexStatus::Expired { .. } => None,
-        }
-    }
-}
-
-/// The statements of one or more OpenVEX documents, ready to judge findings.
+/// The statements of one or more OpenVEX files, ready to judge findings, and the files they
+/// came from.
 #[derive(Debug, Clone)]
 pub struct Exceptions {
+    documents: Vec<VexDocument>,
     statements: Vec<Statement>,
 }
 
@@ -146,47 +113,57 @@ impl Exceptions {
     /// Reads the OpenVEX documents in one file: a document, a JSON array of documents, or
     /// documents one after another. See the module documentation for what is refused.
     pub fn load(path: &Path) -> Result<Exceptions, ScanError> {
-        let bytes = read_capped(path, MAX_VEX_FILE)?;
-        let statements =
-            parse_documents(&bytes).map_err(|reason| ScanError::Input { path: path.to_owned(), reason })?;
-        Ok(Exceptions { statements })
+        Exceptions::load_all([path])
     }
 
     /// Reads several files, as [`Exceptions::load`] does each; statements of a later file are
     /// read after those of an earlier one (which decides between statements of equal time).
+    /// Each file is named as given.
     pub fn load_all<P: AsRef<Path>>(paths: impl IntoIterator<Item = P>) -> Result<Exceptions, ScanError> {
-        let mut statements = Vec::new();
-        for path in paths {
-            statements.extend(Exceptions::load(path.as_ref())?.statements);
-        }
-        Ok(Exceptions { statements })
+        Exceptions::load_named_in(Path::new(""), paths)
     }
 
-    /// What the statements say of `finding` at `now` (RFC 3339). A `now` that does not read
-    /// as a date makes every exception with an expiry count as expired: its expiry cannot be
-    /// shown to be ahead.
-    pub fn judge(&self, finding: &Finding, now: &str) -> VexStatus {
+    /// Reads the files `names` gives relative to `dir` (a scan policy's folder), each named
+    /// as `names` gives it, so that a record of them does not depend on where `dir` is.
+    pub(crate) fn load_named_in<P: AsRef<Path>>(
+        dir: &Path,
+        names: impl IntoIterator<Item = P>,
+    ) -> Result<Exceptions, ScanError> {
+        let mut exceptions = Exceptions { documents: Vec::new(), statements: Vec::new() };
+        for name in names {
+            let path = dir.join(name.as_ref());
+            let bytes = read_capped(&path, MAX_VEX_FILE)?;
+            let sha256 = genesis_bundle::sha256(&bytes);
+            let statements =
+                parse_documents(&bytes, &sha256).map_err(|reason| ScanError::Input { path: path.clone(), reason })?;
+            exceptions.statements.extend(statements);
+            exceptions.documents.push(VexDocument { name: name.as_ref().display().to_string(), sha256 });
+        }
+        Ok(exceptions)
+    }
+
+    /// The files read, in order, each by its name as given and its SHA-256.
+    pub fn documents(&self) -> &[VexDocument] {
+        &self.documents
+    }
+
+    /// What the statement that counts for `finding` says of it at `now` (RFC 3339); `None`
+    /// when no statement names it. An exception whose expiry is not after `now` is reported
+    /// expired, and so is every one with an expiry when `now` does not read as a date: its
+    /// expiry cannot be shown to be ahead.
+    pub fn judge(&self, finding: &Finding, now: &str) -> Option<VexStatement> {
         let now = genesis_bundle::parse_rfc3339(now);
         let package = PackageUrl::parse(&finding.purl).ok();
         let image = image_purl(&finding.image);
-        let latest = self
+        let (_, statement) = self
             .statements
             .iter()
             .enumerate()
             .filter(|(_, s)| s.names_vulnerability(finding) && s.names_product(package.as_ref(), image.as_ref()))
-            .max_by_key(|(read, s)| (s.at, *read));
-        let Some((_, statement)) = latest else { return VexStatus::None };
-        let excepted = match &statement.effect {
-            Effect::NotAffected(justification) => VexStatus::NotAffected { justification: justification.clone() },
-            Effect::Fixed => VexStatus::Fixed,
-            Effect::Counts => return VexStatus::None,
-        };
-        match statement.expires {
-            Some(expires) if now.is_none_or(|now| now >= expires) => {
-                VexStatus::Expired { until: genesis_bundle::rfc3339(expires) }
-            }
-            _ => excepted,
-        }
+            .max_by_key(|(read, s)| (s.at, *read))?;
+        let expired =
+            statement.expires.filter(|expires| now.is_none_or(|now| now >= *expires)).map(genesis_bundle::rfc3339);
+        Some(VexStatement::new(statement.status, statement.justification.clone(), statement.document.clone(), expired))
     }
 }
 
@@ -196,22 +173,15 @@ struct Statement {
     /// Its vulnerability's name, `@id` and aliases.
     vulnerabilities: Vec<String>,
     products: Vec<Product>,
-    effect: Effect,
+    status: VexStatus,
+    /// A `not_affected` statement's justification label, or its impact statement.
+    justification: Option<String>,
     /// When it was made, seconds since the Unix epoch: orders statements.
     at: u64,
     /// When it stops excepting, seconds since the Unix epoch.
     expires: Option<u64>,
-}
-
-/// What a statement's status does to the findings it names.
-#[derive(Debug, Clone)]
-enum Effect {
-    /// `not_affected`, with its justification (or impact statement).
-    NotAffected(String),
-    /// `fixed`.
-    Fixed,
-    /// `affected` or `under_investigation`: the finding counts.
-    Counts,
+    /// The SHA-256 of the file it was read from.
+    document: Digest,
 }
 
 /// A product as matched: its package URLs, and those of its subcomponents when it lists any
@@ -355,8 +325,9 @@ fn image_purl(image: &str) -> Option<PackageUrl> {
     })
 }
 
-/// The statements of every document in `bytes`, or why they are refused.
-fn parse_documents(bytes: &[u8]) -> Result<Vec<Statement>, String> {
+/// The statements of every document in `bytes`, the file whose SHA-256 is `file`, or why they
+/// are refused.
+fn parse_documents(bytes: &[u8], file: &Digest) -> Result<Vec<Statement>, String> {
     let mut documents = Vec::new();
     for value in serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>() {
         match value.map_err(|e| format!("not JSON: {e}"))? {
@@ -373,7 +344,7 @@ fn parse_documents(bytes: &[u8]) -> Result<Vec<Statement>, String> {
         let place = if several { format!("document {}: ", n + 1) } else { String::new() };
         let document: RawDocument =
             serde_json::from_value(value).map_err(|e| format!("{place}not an OpenVEX v0.2.0 document: {e}"))?;
-        statements.extend(document.compile().map_err(|e| format!("{place}{e}"))?);
+        statements.extend(document.compile(file).map_err(|e| format!("{place}{e}"))?);
     }
     Ok(statements)
 }
@@ -496,7 +467,8 @@ struct RawIdentifiers {
 }
 
 impl RawDocument {
-    fn compile(self) -> Result<Vec<Statement>, String> {
+    /// Its statements, each filed under `file`, the SHA-256 of the file it is in.
+    fn compile(self, file: &Digest) -> Result<Vec<Statement>, String> {
         if self.context != OPENVEX_CONTEXT {
             return Err(format!("@context {:?} is not OpenVEX v0.2.0 ({OPENVEX_CONTEXT})", self.context));
         }
@@ -513,15 +485,16 @@ impl RawDocument {
             .enumerate()
             .map(|(n, statement)| {
                 let name = statement.vulnerability.name.clone();
-                statement.compile(issued, expires).map_err(|e| format!("statements[{n}] ({name:?}): {e}"))
+                statement.compile(issued, expires, file).map_err(|e| format!("statements[{n}] ({name:?}): {e}"))
             })
             .collect()
     }
 }
 
 impl RawStatement {
-    /// The statement, with its document's issue time and expiry to inherit.
-    fn compile(self, issued: u64, document_expires: Option<u64>) -> Result<Statement, String> {
+    /// The statement, with its document's issue time and expiry to inherit, filed under
+    /// `file`.
+    fn compile(self, issued: u64, document_expires: Option<u64>, file: &Digest) -> Result<Statement, String> {
         let name = self.vulnerability.name.trim();
         if name.is_empty() {
             return Err("vulnerability.name is empty".into());
@@ -543,11 +516,11 @@ impl RawStatement {
         {
             return Err(format!("justification {label:?} is not one of {}", JUSTIFICATIONS.join(", ")));
         }
-        let effect = match self.status {
+        let (status, justification) = match self.status {
             RawStatus::NotAffected => {
                 let impact = self.impact_statement.filter(|text| !text.trim().is_empty());
                 match self.justification.or(impact) {
-                    Some(justification) => Effect::NotAffected(justification),
+                    Some(justification) => (VexStatus::NotAffected, Some(justification)),
                     None => {
                         return Err("status not_affected without a justification or an impact_statement, \
                                     one of which the spec requires"
@@ -555,11 +528,12 @@ impl RawStatement {
                     }
                 }
             }
-            RawStatus::Fixed => Effect::Fixed,
+            RawStatus::Fixed => (VexStatus::Fixed, None),
             RawStatus::Affected if self.action_statement.as_deref().is_none_or(|text| text.trim().is_empty()) => {
                 return Err("status affected without an action_statement, which the spec requires".into());
             }
-            RawStatus::Affected | RawStatus::UnderInvestigation => Effect::Counts,
+            RawStatus::Affected => (VexStatus::Affected, None),
+            RawStatus::UnderInvestigation => (VexStatus::UnderInvestigation, None),
         };
 
         if let Some(text) = &self.action_statement_timestamp {
@@ -571,9 +545,11 @@ impl RawStatement {
         Ok(Statement {
             vulnerabilities,
             products,
-            effect,
+            status,
+            justification,
             at: updated.or(timestamp).unwrap_or(issued),
             expires: expires.or(document_expires),
+            document: file.clone(),
         })
     }
 }
@@ -633,6 +609,7 @@ mod tests {
             fixed: None,
             severity: Severity::High,
             score: None,
+            severity_from: None,
             image: IMAGE.into(),
             purl: purl.into(),
             summary: None,
@@ -648,12 +625,17 @@ mod tests {
         )
     }
 
+    /// The digest the documents the tests write in memory are filed under.
+    fn file() -> Digest {
+        genesis_bundle::sha256(b"an OpenVEX file")
+    }
+
     fn exceptions(text: &str) -> Exceptions {
-        Exceptions { statements: parse_documents(text.as_bytes()).unwrap() }
+        Exceptions { documents: vec![], statements: parse_documents(text.as_bytes(), &file()).unwrap() }
     }
 
     fn refusal(text: &str) -> String {
-        parse_documents(text.as_bytes()).expect_err("the document is refused")
+        parse_documents(text.as_bytes(), &file()).expect_err("the document is refused")
     }
 
     fn not_affected(vulnerability: &str, product: &str) -> String {
@@ -663,8 +645,19 @@ mod tests {
         )
     }
 
-    fn excepted() -> VexStatus {
-        VexStatus::NotAffected { justification: "vulnerable_code_not_in_execute_path".into() }
+    /// What a statement of `status` (with `justification`) in [`file`] says, expired at
+    /// `expired` if given.
+    fn stated(status: VexStatus, justification: Option<&str>, expired: Option<&str>) -> Option<VexStatement> {
+        Some(VexStatement::new(status, justification.map(str::to_owned), file(), expired.map(str::to_owned)))
+    }
+
+    /// What [`not_affected`]'s statements say.
+    fn excepted() -> Option<VexStatement> {
+        stated(VexStatus::NotAffected, Some("vulnerable_code_not_in_execute_path"), None)
+    }
+
+    fn expired(when: &str) -> Option<VexStatement> {
+        stated(VexStatus::NotAffected, Some("vulnerable_code_not_in_execute_path"), Some(when))
     }
 
     #[test]
@@ -674,9 +667,9 @@ mod tests {
             r#"{"@id": "pkg:deb/debian/libssl3@3.0.11-1~deb12u2"}"#,
         )));
         assert_eq!(vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW), excepted());
-        assert_eq!(vex.judge(&finding("CVE-2024-9999", OPENSSL), NOW), VexStatus::None, "another vulnerability");
+        assert_eq!(vex.judge(&finding("CVE-2024-9999", OPENSSL), NOW), None, "another vulnerability");
         let other_version = "pkg:deb/debian/libssl3@3.0.13-1~deb12u1?arch=amd64";
-        assert_eq!(vex.judge(&finding("CVE-2024-0727", other_version), NOW), VexStatus::None, "another version");
+        assert_eq!(vex.judge(&finding("CVE-2024-0727", other_version), NOW), None, "another version");
     }
 
     #[test]
@@ -694,7 +687,7 @@ mod tests {
     fn each_qualifier_a_statement_states_must_match_and_others_are_not_compared() {
         let vex =
             exceptions(&document(&not_affected("CVE-2024-0727", r#"{"@id": "pkg:deb/debian/libssl3?arch=arm64"}"#)));
-        assert_eq!(vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW), VexStatus::None);
+        assert_eq!(vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW), None);
         let vex =
             exceptions(&document(&not_affected("CVE-2024-0727", r#"{"@id": "pkg:deb/debian/libssl3?arch=amd64"}"#)));
         assert_eq!(vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW), excepted());
@@ -706,7 +699,7 @@ mod tests {
         assert_eq!(vex.judge(&finding("CVE-2024-35195", "pkg:pypi/requests-toolbelt@1.0.0"), NOW), excepted());
         let vex = exceptions(&document(&not_affected("CVE-2024-1", r#"{"@id": "pkg:rpm/RedHat/OpenSSL"}"#)));
         assert_eq!(vex.judge(&finding("CVE-2024-1", "pkg:rpm/redhat/OpenSSL@3.0.7-27.el9"), NOW), excepted());
-        assert_eq!(vex.judge(&finding("CVE-2024-1", "pkg:rpm/redhat/openssl@3.0.7-27.el9"), NOW), VexStatus::None);
+        assert_eq!(vex.judge(&finding("CVE-2024-1", "pkg:rpm/redhat/openssl@3.0.7-27.el9"), NOW), None);
     }
 
     #[test]
@@ -714,7 +707,7 @@ mod tests {
         let purl = r#"{"@id": "pkg:pypi/requests"}"#;
         let vex = exceptions(&document(&not_affected("CVE-2024-35195", purl)));
         let mut ghsa = finding("GHSA-9wx4-h78v-vm56", "pkg:pypi/requests@2.31.0");
-        assert_eq!(vex.judge(&ghsa, NOW), VexStatus::None);
+        assert_eq!(vex.judge(&ghsa, NOW), None);
         ghsa.aliases = vec!["CVE-2024-35195".into()];
         assert_eq!(vex.judge(&ghsa, NOW), excepted());
 
@@ -723,7 +716,7 @@ mod tests {
                 "products": [{"@id": "pkg:pypi/requests"}], "status": "fixed"}"#,
         );
         let cve_only = finding("GHSA-9wx4-h78v-vm56", "pkg:pypi/requests@2.31.0");
-        assert_eq!(exceptions(&aliased).judge(&cve_only, NOW), VexStatus::Fixed);
+        assert_eq!(exceptions(&aliased).judge(&cve_only, NOW), stated(VexStatus::Fixed, None, None));
     }
 
     #[test]
@@ -744,16 +737,15 @@ mod tests {
         );
         assert_eq!(
             exceptions(&statement("2026-02-28T21:00:00-02:00")).judge(&ssl, NOW),
-            VexStatus::Expired { until: "2026-02-28T23:00:00Z".into() },
+            expired("2026-02-28T23:00:00Z"),
             "an hour after it expired, and the date in UTC"
         );
-        assert_eq!(
-            exceptions(&statement("2026-02-01T00:00:00Z")).judge(&ssl, NOW),
-            VexStatus::Expired { until: "2026-02-01T00:00:00Z".into() }
-        );
+        let lapsed = exceptions(&statement("2026-02-01T00:00:00Z")).judge(&ssl, NOW);
+        assert_eq!(lapsed, expired("2026-02-01T00:00:00Z"));
+        assert!(!lapsed.unwrap().excepts, "an expired exception excepts nothing");
         assert_eq!(
             exceptions(&statement("2026-06-30T00:00:00Z")).judge(&ssl, "yesterday"),
-            VexStatus::Expired { until: "2026-06-30T00:00:00Z".into() },
+            expired("2026-06-30T00:00:00Z"),
             "a clock that cannot be read does not keep an exception alive"
         );
     }
@@ -770,11 +762,13 @@ mod tests {
         let vex = exceptions(text);
         assert_eq!(
             vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW),
-            VexStatus::Expired { until: "2026-02-01T00:00:00Z".into() }
+            stated(VexStatus::Fixed, None, Some("2026-02-01T00:00:00Z"))
         );
-        assert_eq!(vex.judge(&finding("CVE-2024-2511", OPENSSL), NOW), VexStatus::Fixed);
+        assert_eq!(vex.judge(&finding("CVE-2024-2511", OPENSSL), NOW), stated(VexStatus::Fixed, None, None));
     }
 
+    /// The statement that counts is reported whatever its status: an `affected` or
+    /// `under_investigation` one leaves the finding counted, and says so.
     #[test]
     fn the_latest_statement_counts_and_affected_or_under_investigation_do_not_except() {
         let history = |second: &str| {
@@ -788,11 +782,15 @@ mod tests {
         };
         let ssl = finding("CVE-2024-0727", OPENSSL);
         let affected = history(r#""status": "affected", "action_statement": "Upgrade to 3.0.13-1~deb12u1""#);
-        assert_eq!(exceptions(&affected).judge(&ssl, NOW), VexStatus::None);
+        let judged = exceptions(&affected).judge(&ssl, NOW);
+        assert_eq!(judged, stated(VexStatus::Affected, None, None));
+        assert!(!judged.unwrap().excepts);
         let investigating = history(r#""status": "under_investigation""#);
-        assert_eq!(exceptions(&investigating).judge(&ssl, NOW), VexStatus::None);
+        let judged = exceptions(&investigating).judge(&ssl, NOW);
+        assert_eq!(judged, stated(VexStatus::UnderInvestigation, None, None));
+        assert!(!judged.unwrap().excepts);
         let fixed = history(r#""status": "fixed""#);
-        assert_eq!(exceptions(&fixed).judge(&ssl, NOW), VexStatus::Fixed);
+        assert_eq!(exceptions(&fixed).judge(&ssl, NOW), stated(VexStatus::Fixed, None, None));
 
         // Order in the file does not matter, the time does: the earlier statement written last.
         let reversed = document(
@@ -801,7 +799,7 @@ mod tests {
                {"vulnerability": {"name": "CVE-2024-0727"}, "products": [{"@id": "pkg:deb/debian/libssl3"}],
                 "timestamp": "2026-01-01T00:00:00Z", "status": "not_affected", "justification": "component_not_present"}"#,
         );
-        assert_eq!(exceptions(&reversed).judge(&ssl, NOW), VexStatus::None);
+        assert_eq!(exceptions(&reversed).judge(&ssl, NOW), stated(VexStatus::UnderInvestigation, None, None));
     }
 
     #[test]
@@ -813,7 +811,7 @@ mod tests {
         assert_eq!(vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW), excepted());
         let mut elsewhere = finding("CVE-2024-0727", OPENSSL);
         elsewhere.image = "registry.example/other/app:1.4 (linux/amd64)".into();
-        assert_eq!(vex.judge(&elsewhere, NOW), VexStatus::None);
+        assert_eq!(vex.judge(&elsewhere, NOW), None);
 
         let hub = exceptions(&document(&not_affected(
             "CVE-2024-0727",
@@ -823,7 +821,7 @@ mod tests {
         debian.image = "debian:12".into();
         assert_eq!(hub.judge(&debian, NOW), excepted(), "Docker Hub's names are one repository");
         debian.image = "debian:11".into();
-        assert_eq!(hub.judge(&debian, NOW), VexStatus::None, "the tag it states must match");
+        assert_eq!(hub.judge(&debian, NOW), None, "the tag it states must match");
     }
 
     #[test]
@@ -837,12 +835,8 @@ mod tests {
         pinned.image = format!("registry.example/shop/app@{digest} linux/amd64");
         assert_eq!(vex.judge(&pinned, NOW), excepted());
         pinned.image = format!("registry.example/shop/app@{digest} linux/arm64");
-        assert_eq!(vex.judge(&pinned, NOW), VexStatus::None, "another platform");
-        assert_eq!(
-            vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW),
-            VexStatus::None,
-            "a reference without the digest"
-        );
+        assert_eq!(vex.judge(&pinned, NOW), None, "another platform");
+        assert_eq!(vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW), None, "a reference without the digest");
     }
 
     #[test]
@@ -854,10 +848,10 @@ mod tests {
         )));
         assert_eq!(vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW), excepted());
         let crypto = "pkg:deb/debian/libcrypto3@3.0.11-1~deb12u2";
-        assert_eq!(vex.judge(&finding("CVE-2024-0727", crypto), NOW), VexStatus::None, "another package of the image");
+        assert_eq!(vex.judge(&finding("CVE-2024-0727", crypto), NOW), None, "another package of the image");
         let mut elsewhere = finding("CVE-2024-0727", OPENSSL);
         elsewhere.image = "registry.example/other/app:1.4".into();
-        assert_eq!(vex.judge(&elsewhere, NOW), VexStatus::None, "the same package in another image");
+        assert_eq!(vex.judge(&elsewhere, NOW), None, "the same package in another image");
     }
 
     #[test]
@@ -867,14 +861,14 @@ mod tests {
             "CVE-2024-0727",
             r#"{"@id": "pkg:golang/example.com/shop", "subcomponents": [{"@id": "pkg:deb/debian/libssl3"}]}"#,
         )));
-        assert_eq!(module.judge(&finding("CVE-2024-0727", OPENSSL), NOW), VexStatus::None);
+        assert_eq!(module.judge(&finding("CVE-2024-0727", OPENSSL), NOW), None);
         // Subcomponents named by CPE only.
         let cpe = exceptions(&document(&not_affected(
             "CVE-2024-0727",
             r#"{"@id": "pkg:oci/app?repository_url=registry.example/shop/app",
                 "subcomponents": [{"identifiers": {"cpe23": "cpe:2.3:a:openssl:openssl:3.0.11:*:*:*:*:*:*:*"}}]}"#,
         )));
-        assert_eq!(cpe.judge(&finding("CVE-2024-0727", OPENSSL), NOW), VexStatus::None);
+        assert_eq!(cpe.judge(&finding("CVE-2024-0727", OPENSSL), NOW), None);
     }
 
     #[test]
@@ -892,7 +886,7 @@ mod tests {
         );
         assert_eq!(
             exceptions(&impact).judge(&finding("CVE-2024-0727", OPENSSL), NOW),
-            VexStatus::NotAffected { justification: "The PKCS12 parser is never called".into() }
+            stated(VexStatus::NotAffected, Some("The PKCS12 parser is never called"), None)
         );
         let unknown_label = document(
             r#"{"vulnerability": {"name": "CVE-2024-0727"}, "products": [{"@id": "pkg:deb/debian/libssl3"}],
@@ -944,17 +938,18 @@ mod tests {
         std::fs::write(&array, format!("[{first}, {second}]")).unwrap();
         let stream = dir.path().join("stream.json");
         std::fs::write(&stream, format!("{first}\n{second}\n")).unwrap();
+        let excepts = |vex: Option<VexStatement>| vex.is_some_and(|v| v.excepts);
         for path in [&array, &stream] {
             let vex = Exceptions::load(path).unwrap();
-            assert_eq!(vex.judge(&finding("CVE-2024-2511", OPENSSL), NOW), excepted(), "{}", path.display());
+            assert!(excepts(vex.judge(&finding("CVE-2024-2511", OPENSSL), NOW)), "{}", path.display());
         }
         let single = dir.path().join("single.json");
         std::fs::write(&single, &second).unwrap();
         let only_first = dir.path().join("first.json");
         std::fs::write(&only_first, &first).unwrap();
         let both = Exceptions::load_all([&only_first, &single]).unwrap();
-        assert_eq!(both.judge(&finding("CVE-2024-0727", OPENSSL), NOW), excepted());
-        assert_eq!(both.judge(&finding("CVE-2024-2511", OPENSSL), NOW), excepted());
+        assert!(excepts(both.judge(&finding("CVE-2024-0727", OPENSSL), NOW)));
+        assert!(excepts(both.judge(&finding("CVE-2024-2511", OPENSSL), NOW)));
 
         let broken = dir.path().join("broken.json");
         std::fs::write(&broken, format!("[{first}, {{}}]")).unwrap();
@@ -965,19 +960,35 @@ mod tests {
         );
     }
 
+    /// Each file is named as given and by the SHA-256 of its bytes, and each statement by the
+    /// file it came from: a policy's files by their names relative to it, so that a record of
+    /// them does not depend on the folder the build ran in.
     #[test]
-    fn the_status_serialises_in_openvex_words() {
-        let json = |status: &VexStatus| serde_json::to_string(status).unwrap();
-        assert_eq!(json(&VexStatus::None), r#"{"status":"none"}"#);
-        assert_eq!(
-            json(&excepted()),
-            r#"{"status":"not_affected","justification":"vulnerable_code_not_in_execute_path"}"#
+    fn each_statement_names_its_file_by_digest_and_each_file_is_named_as_given() {
+        let first = document(&not_affected("CVE-2024-0727", r#"{"@id": "pkg:deb/debian/libssl3"}"#));
+        let second = document(
+            r#"{"vulnerability": {"name": "CVE-2024-2511"}, "products": [{"@id": "pkg:deb/debian/libssl3"}],
+                "status": "under_investigation"}"#,
         );
-        assert_eq!(json(&VexStatus::Fixed), r#"{"status":"fixed"}"#);
-        let expired = VexStatus::Expired { until: "2026-02-01T00:00:00Z".into() };
-        assert_eq!(json(&expired), r#"{"status":"expired","until":"2026-02-01T00:00:00Z"}"#);
-        assert_eq!(serde_json::from_str::<VexStatus>(&json(&expired)).unwrap(), expired);
-        assert_eq!(excepted().exception().as_deref(), Some("not_affected: vulnerable_code_not_in_execute_path"));
-        assert_eq!(expired.exception(), None);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("vex")).unwrap();
+        std::fs::write(dir.path().join("vex/first.json"), &first).unwrap();
+        std::fs::write(dir.path().join("second.json"), &second).unwrap();
+        let vex = Exceptions::load_named_in(dir.path(), ["vex/first.json", "second.json"]).unwrap();
+        let (first_sha, second_sha) =
+            (genesis_bundle::sha256(first.as_bytes()), genesis_bundle::sha256(second.as_bytes()));
+        assert_eq!(
+            vex.documents(),
+            [
+                VexDocument { name: "vex/first.json".into(), sha256: first_sha.clone() },
+                VexDocument { name: "second.json".into(), sha256: second_sha.clone() },
+            ]
+        );
+        assert_eq!(vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW).unwrap().document, first_sha);
+        assert_eq!(vex.judge(&finding("CVE-2024-2511", OPENSSL), NOW).unwrap().document, second_sha);
+
+        let absolute = dir.path().join("second.json");
+        let given = Exceptions::load(&absolute).unwrap();
+        assert_eq!(given.documents()[0].name, absolute.display().to_string(), "a path on the command line, as given");
     }
 }

@@ -12,8 +12,10 @@
 //! ```
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use genesis_types::Severity;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 
 /// An attestation a bundle can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
@@ -34,28 +36,26 @@ impl std::fmt::Display for Attestation {
     }
 }
 
-/// A requirement on the evidence.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
+/// A requirement on the evidence. Read by hand ([`Requirement`]'s `Deserialize`) rather than
+/// as an untagged enum, so that a mistake is named where it is: the kind of a map by its one
+/// key, then the fields of that kind, instead of "data did not match any variant".
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
     /// The bundle carries this attestation, verified.
     Attestation(Attestation),
     /// The bundle was signed by this key (fingerprint `SHA256:…`).
     SignedBy {
         /// The key's fingerprint.
-        #[serde(rename = "signedBy")]
         signed_by: String,
     },
     /// Every one holds.
     AllOf {
         /// The requirements.
-        #[serde(rename = "allOf")]
         all_of: Vec<Requirement>,
     },
     /// At least one holds.
     AnyOf {
         /// The requirements.
-        #[serde(rename = "anyOf")]
         any_of: Vec<Requirement>,
     },
     /// At least `threshold` of `of` hold.
@@ -83,6 +83,7 @@ pub struct ScanRequirement {
     /// record) to now.
     pub max_age_days: u64,
     /// The severity from which a finding without an exception fails.
+    #[serde(deserialize_with = "fail_on")]
     pub fail_on: Severity,
     /// Whether findings of unknown severity may lack an exception (by default they fail).
     #[serde(default)]
@@ -100,6 +101,23 @@ pub struct ScanEvidence {
     pub worst_unexcepted: Option<Severity>,
     /// Whether a finding of unknown severity has no exception.
     pub unknown_unexcepted: bool,
+}
+
+impl ScanEvidence {
+    /// What `scan` shows at `now` (Unix seconds): its age in whole days (0 for a scan dated
+    /// in the future, which the BOM's signature vouches for) and its worst finding without an
+    /// exception, recomputed from the findings. A finding whose OpenVEX statement says
+    /// `affected` or `under_investigation`, or whose exception had expired when the builder
+    /// judged it, has no exception.
+    pub fn of(scan: &genesis_bundle::ScanRecord, now: u64) -> ScanEvidence {
+        let scanned = genesis_bundle::parse_rfc3339(&scan.as_of).unwrap_or(0);
+        ScanEvidence {
+            as_of: scan.as_of.clone(),
+            age_days: now.saturating_sub(scanned) / 86_400,
+            worst_unexcepted: scan.worst_unexcepted(),
+            unknown_unexcepted: scan.unknown_unexcepted(),
+        }
+    }
 }
 
 /// What a verification established, for requirements to judge.
@@ -171,6 +189,110 @@ impl Requirement {
                 (ok, format!("{met} of {} held, {threshold} required [{}]", of.len(), join(&results)))
             }
         }
+    }
+}
+
+/// What a requirement can be, for the messages that refuse one.
+const REQUIREMENT_FORMS: &str =
+    "sbom, provenance, a list, or a map of one of signedBy, allOf, anyOf, threshold (with of), scan";
+
+impl<'de> Deserialize<'de> for Requirement {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Requirement, D::Error> {
+        deserializer.deserialize_any(RequirementVisitor)
+    }
+}
+
+/// Reads a requirement by its shape: a name is an attestation, a list is all-of, and a map
+/// is the kind its key names, whose value is then read as that kind alone, so that its
+/// errors (a field, a value) reach the policy's reader with their place in the file.
+struct RequirementVisitor;
+
+impl<'de> Visitor<'de> for RequirementVisitor {
+    type Value = Requirement;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a requirement: {REQUIREMENT_FORMS}")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Requirement, E> {
+        Attestation::deserialize(de::value::StrDeserializer::<E>::new(name))
+            .map(Requirement::Attestation)
+            .map_err(|_| E::custom(format!("unknown requirement `{name}`: expected {REQUIREMENT_FORMS}")))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Requirement, A::Error> {
+        Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Requirement::List)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Requirement, A::Error> {
+        let Some(kind) = map.next_key::<String>()? else {
+            return Err(de::Error::custom(format!("an empty map is no requirement: expected {REQUIREMENT_FORMS}")));
+        };
+        let requirement = match kind.as_str() {
+            "signedBy" => Requirement::SignedBy { signed_by: map.next_value()? },
+            "allOf" => Requirement::AllOf { all_of: map.next_value()? },
+            "anyOf" => Requirement::AnyOf { any_of: map.next_value()? },
+            "scan" => Requirement::Scan { scan: map.next_value()? },
+            "threshold" | "of" => return threshold(&kind, map),
+            other => {
+                return Err(de::Error::custom(format!(
+                    "unknown requirement `{other}`: a map's key is one of signedBy, allOf, anyOf, threshold (with of), scan"
+                )));
+            }
+        };
+        match map.next_key::<String>()? {
+            None => Ok(requirement),
+            Some(beside) => Err(de::Error::custom(format!(
+                "`{beside}` beside `{kind}`: a map names one requirement; make each an item of a list (all must hold)"
+            ))),
+        }
+    }
+}
+
+/// The rest of a `{threshold: N, of: [...]}` map, whose key `first` was read: its two fields
+/// in either order, each once, and no other.
+fn threshold<'de, A: MapAccess<'de>>(first: &str, mut map: A) -> Result<Requirement, A::Error> {
+    let (mut threshold, mut of): (Option<usize>, Option<Vec<Requirement>>) = (None, None);
+    let mut key = Some(first.to_owned());
+    while let Some(field) = key {
+        match field.as_str() {
+            "threshold" if threshold.is_none() => threshold = Some(map.next_value()?),
+            "of" if of.is_none() => of = Some(map.next_value()?),
+            "threshold" => return Err(de::Error::duplicate_field("threshold")),
+            "of" => return Err(de::Error::duplicate_field("of")),
+            other => return Err(de::Error::unknown_field(other, &["threshold", "of"])),
+        }
+        key = map.next_key()?;
+    }
+    match (threshold, of) {
+        (Some(threshold), Some(of)) => Ok(Requirement::Threshold { threshold, of }),
+        (None, _) => Err(de::Error::missing_field("threshold")),
+        (_, None) => Err(de::Error::missing_field("of")),
+    }
+}
+
+/// Reads `failOn` by a severity's lowercase name. Serde's own message for an unknown
+/// variant lists the severities lowest first, `unknown` at their head, which reads as the
+/// one to pick.
+fn fail_on<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Severity, D::Error> {
+    deserializer.deserialize_str(FailOn)
+}
+
+/// See [`fail_on`]; the error is made as the value is read, so it carries the field's place.
+struct FailOn;
+
+impl Visitor<'_> for FailOn {
+    type Value = Severity;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("one of critical, high, medium, low (or unknown, to fail on every finding without an exception)")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Severity, E> {
+        Severity::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| E::invalid_value(Unexpected::Str(name), &self))
     }
 }
 
@@ -255,6 +377,66 @@ mod tests {
         assert!(serde_yaml_ng::from_str::<Requirement>("sbomm").is_err(), "a typo is an error, not a no-op");
     }
 
+    /// The message that refuses `yaml` as a requirement.
+    fn refused(yaml: &str) -> String {
+        serde_yaml_ng::from_str::<Requirement>(yaml).unwrap_err().to_string()
+    }
+
+    /// Each kind of requirement reports its own mistake, at its place in the file: not the
+    /// untagged enum's "data did not match any variant".
+    #[test]
+    fn a_bad_requirement_is_refused_naming_the_field_the_value_and_what_is_allowed() {
+        let fail_on = refused("allOf: [sbom, {scan: {maxAgeDays: 30, failOn: severe}}]");
+        assert!(
+            fail_on.starts_with(
+                "allOf[1].scan.failOn: invalid value: string \"severe\", expected one of critical, high, medium, low"
+            ),
+            "{fail_on}"
+        );
+        let kind = refused("anyOf: [sbom, {scann: {maxAgeDays: 30, failOn: high}}]");
+        assert!(
+            kind.starts_with(
+                "anyOf[1]: unknown requirement `scann`: a map's key is one of signedBy, allOf, anyOf, threshold (with of), scan"
+            ),
+            "{kind}"
+        );
+        let name = refused("allOf: [sbomm]");
+        assert!(name.starts_with("allOf[0]: unknown requirement `sbomm`: expected sbom, provenance"), "{name}");
+        let field = refused("scan: {maxAgeDays: 30, failOn: high, allowUnknwn: true}");
+        assert!(
+            field.starts_with(
+                "scan: unknown field `allowUnknwn`, expected one of `maxAgeDays`, `failOn`, `allowUnknown`"
+            ),
+            "{field}"
+        );
+        let threshold = refused("{threshold: 1, off: [sbom]}");
+        assert!(threshold.starts_with("unknown field `off`, expected `threshold` or `of`"), "{threshold}");
+        assert!(refused("{of: [sbom]}").starts_with("missing field `threshold`"));
+        let beside = refused("{signedBy: A, anyOf: [sbom]}");
+        assert!(beside.starts_with("`anyOf` beside `signedBy`: a map names one requirement"), "{beside}");
+    }
+
+    /// Every kind still reads as it did under the untagged enum, threshold in either order.
+    #[test]
+    fn every_kind_of_requirement_reads_by_its_shape() {
+        let scan = ScanRequirement { max_age_days: 30, fail_on: Severity::Critical, allow_unknown: false };
+        let cases = [
+            ("provenance", Requirement::Attestation(Attestation::Provenance)),
+            ("{signedBy: A}", Requirement::SignedBy { signed_by: "A".into() }),
+            ("[sbom]", Requirement::List(vec![Requirement::Attestation(Attestation::Sbom)])),
+            ("allOf: [sbom]", Requirement::AllOf { all_of: vec![Requirement::Attestation(Attestation::Sbom)] }),
+            ("anyOf: [sbom]", Requirement::AnyOf { any_of: vec![Requirement::Attestation(Attestation::Sbom)] }),
+            (
+                "{of: [sbom], threshold: 1}",
+                Requirement::Threshold { threshold: 1, of: vec![Requirement::Attestation(Attestation::Sbom)] },
+            ),
+            ("scan: {maxAgeDays: 30, failOn: critical}", Requirement::Scan { scan }),
+        ];
+        for (yaml, expected) in cases {
+            assert_eq!(parse(yaml), expected, "{yaml}");
+        }
+    }
+
     /// An empty list, at the top or nested, holds for no evidence at all and is refused with
     /// the field it is in, and so is a threshold of 0 or of more than its candidates; the
     /// same lists with one member, and thresholds from 1 to the candidates, are well formed.
@@ -291,6 +473,63 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A recorded scan whose one high finding carries `vex`, as of 2025-01-01.
+    fn scanned(vex: Option<genesis_bundle::VexStatement>) -> genesis_bundle::ScanRecord {
+        let document =
+            genesis_bundle::VexDocument { name: "vex.json".into(), sha256: genesis_bundle::sha256(b"an OpenVEX file") };
+        let excepted = vex.as_ref().is_some_and(genesis_bundle::VexStatement::is_exception);
+        genesis_bundle::ScanRecord {
+            as_of: "2025-01-01T00:00:00Z".into(),
+            database: genesis_bundle::ScanDatabase { digest: "sha256:0d".into(), newest_modified: None, records: 1 },
+            packages: 1,
+            fail_on: Severity::High,
+            allow_unknown: false,
+            max_db_age_seconds: None,
+            vex_documents: vec![document],
+            counts: if excepted { Default::default() } else { [(Severity::High, 1)].into() },
+            findings: vec![genesis_bundle::ScanFinding {
+                id: "CVE-2024-0727".into(),
+                purl: "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64".into(),
+                installed: "3.0.11-1~deb12u2".into(),
+                fixed: None,
+                severity: Severity::High,
+                image: "r.example/app:1 (linux/amd64)".into(),
+                vex,
+            }],
+        }
+    }
+
+    /// The verifier recomputes the verdict from the recorded findings: a statement that says
+    /// affected or under_investigation, or an exception that had expired, leaves its finding
+    /// counted against the threshold; only an unexpired not_affected or fixed excepts it.
+    #[test]
+    fn a_finding_whose_statement_does_not_except_it_counts_against_the_threshold() {
+        use genesis_bundle::{VexStatement, VexStatus};
+        let file = genesis_bundle::sha256(b"an OpenVEX file");
+        let stated = |status: VexStatus, expired: Option<&str>| {
+            let justification = (status == VexStatus::NotAffected).then(|| "component_not_present".to_owned());
+            Some(VexStatement::new(status, justification, file.clone(), expired.map(str::to_owned)))
+        };
+        let require = ScanRequirement { max_age_days: 30, fail_on: Severity::High, allow_unknown: false };
+        let now = genesis_bundle::parse_rfc3339("2025-01-08T00:00:00Z").unwrap();
+        for (vex, holds) in [
+            (None, false),
+            (stated(VexStatus::Affected, None), false),
+            (stated(VexStatus::UnderInvestigation, None), false),
+            (stated(VexStatus::NotAffected, Some("2025-01-01T00:00:00Z")), false),
+            (stated(VexStatus::Fixed, Some("2025-01-01T00:00:00Z")), false),
+            (stated(VexStatus::NotAffected, None), true),
+            (stated(VexStatus::Fixed, None), true),
+        ] {
+            let what = format!("{vex:?}");
+            let evidence = ScanEvidence::of(&scanned(vex), now);
+            assert_eq!(evidence.age_days, 7);
+            let (held, why) = require.evaluate(Some(&evidence));
+            assert_eq!(held, holds, "{what}: {why}");
+            assert_eq!(evidence.worst_unexcepted, (!holds).then_some(Severity::High), "{what}");
         }
     }
 }

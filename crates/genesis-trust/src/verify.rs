@@ -198,22 +198,9 @@ pub(crate) fn verify_head(origin: &Path, head: &Head, policy: &TrustPolicy, limi
     if provenance.is_some() {
         evidence.attestations.insert(Attestation::Provenance);
     }
-    evidence.scan = bom.scan.as_ref().map(|scan| scan_evidence(scan, crate::policy::now()));
+    evidence.scan = bom.scan.as_ref().map(|scan| ScanEvidence::of(scan, crate::policy::now()));
     let decisions = policy.constraints().check(&bom, &bom_blake3, &evidence)?;
     Ok(SignedHead { bom, bom_digest, bom_blake3, key, provenance, decisions })
-}
-
-/// What `scan` shows at `now` (Unix seconds): its age in whole days (0 for a scan dated in
-/// the future, which the BOM's signature vouches for) and its worst finding without an
-/// exception, recomputed from the findings.
-fn scan_evidence(scan: &genesis_bundle::ScanRecord, now: u64) -> ScanEvidence {
-    let scanned = genesis_bundle::parse_rfc3339(&scan.as_of).unwrap_or(0);
-    ScanEvidence {
-        as_of: scan.as_of.clone(),
-        age_days: now.saturating_sub(scanned) / 86_400,
-        worst_unexcepted: scan.worst_unexcepted(),
-        unknown_unexcepted: scan.unknown_unexcepted(),
-    }
 }
 
 /// A bundle whose BOM is signed by a trusted key. Its payload is checked against that BOM

@@ -95,10 +95,17 @@ fn sbom_writes_the_bundle_and_every_package_for_any_scanner() {
     let one = dir.path().join("app.cdx.json");
     let done = genesis(&["sbom", &bundle(), "--key", &key(), "--image", "app", "-o", one.to_str().unwrap()]);
     assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&one).unwrap()).unwrap();
+    let bytes = std::fs::read(&one).unwrap();
+    genesis_testkit::schema::validate_cyclonedx_1_5(&bytes).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     assert!(
         doc["components"].as_array().unwrap().iter().all(|c| !c["purl"].as_str().unwrap_or("").starts_with("pkg:oci"))
     );
+    // The document describes the image, each platform's SBOM a part of it, not whichever
+    // platform came first.
+    let described = &doc["metadata"]["component"];
+    assert_eq!(described["type"], "container", "{described}");
+    assert_eq!(described["components"].as_array().map(Vec::len), Some(2), "{described}");
 
     // The signature comes first: another key gets nothing written.
     let other = fixtures().join("interop/cosign-key/cosign.pub");
@@ -131,8 +138,32 @@ fn scan_fails_on_a_critical_finding_passes_with_its_exception_and_refuses_a_stal
     assert!(!table.contains("zlib1g"), "a package no record names is no finding:\n{table}");
 
     let vex = vex(dir.path(), "CVE-2024-0001");
-    let excepted = genesis(&["scan", &bundle(), "--key", &key(), "--db", db, "--ignore", vex.to_str().unwrap()]);
+    let excepted = genesis(&[
+        "scan",
+        &bundle(),
+        "--key",
+        &key(),
+        "--db",
+        db,
+        "--ignore",
+        vex.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
     assert_eq!(excepted.status.code(), Some(0), "{}{}", text(&excepted.stdout), text(&excepted.stderr));
+    let verdict: serde_json::Value = serde_json::from_slice(&excepted.stdout).unwrap();
+    let statement = &verdict["findings"][0]["vex"];
+    assert_eq!(statement["status"], "not_affected", "{verdict}");
+    assert_eq!(statement["excepts"], true, "{verdict}");
+
+    // A flag's input that cannot be read is named by its flag, with what it takes.
+    let missing = genesis(&["scan", &bundle(), "--key", &key(), "--db", "no-such-db.zip"]);
+    assert_eq!(missing.status.code(), Some(4), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("--db no-such-db.zip: no such file or directory"),
+        "{}",
+        text(&missing.stderr)
+    );
 
     // Below the threshold, the same finding passes; SARIF carries it for dashboards.
     let sarif =
@@ -241,6 +272,7 @@ fn a_build_that_fails_the_gate_writes_nothing_and_one_that_passes_carries_a_verd
         "Vulnerability scan",
         "CVE-2024-0001",
         "not_affected: vulnerable_code_not_in_execute_path",
+        "vex.json (sha256:",
         "CVE-2024-0003",
         "passed: no finding at or above critical without an exception",
     ] {
@@ -294,6 +326,33 @@ fn what_the_gate_cannot_judge_fails_it() {
     let out =
         genesis(&["scan", &bundle(), "--key", &key(), "--db", db, "--fail-on", "critical", "--allow-unknown-severity"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // Debian's advisories carry no rating of their own: one takes its CVE's, from another
+    // database of the list, and says so.
+    let mut advisory = record("DSA-5999-1", "zlib", "1:1.3.dfsg-1", HIGH, now());
+    advisory.as_object_mut().unwrap().remove("severity");
+    advisory["upstream"] = serde_json::json!(["CVE-2024-0006"]);
+    let mut cve = record("CVE-2024-0006", "zlib", "1:1.3.dfsg-1", CRITICAL, now());
+    cve.as_object_mut().unwrap().remove("affected");
+    let debian = database(&dir.path().join("debian"), &[advisory]);
+    let nvd = database(&dir.path().join("nvd"), &[cve]);
+    let out = genesis(&[
+        "scan",
+        &bundle(),
+        "--key",
+        &key(),
+        "--db",
+        debian.to_str().unwrap(),
+        "--db",
+        nvd.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = &verdict["findings"][0];
+    assert_eq!((&finding["id"], &finding["severity"]), (&"DSA-5999-1".into(), &"critical".into()), "{verdict}");
+    assert_eq!(finding["severityFrom"], "CVE-2024-0006", "{verdict}");
 
     // A newest record dated ten days ahead would make any database look fresh: its age is
     // unknown, so under a limit it is stale.

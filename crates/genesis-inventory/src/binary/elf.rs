@@ -1,12 +1,17 @@
-//! Just enough of ELF to find a section by name: the file header, the program headers'
-//! loaded segments, and the section headers, for the four kinds of ELF (32- and 64-bit,
-//! little- and big-endian). Layouts from the System V ABI's "Object Files" chapters
+//! Just enough of ELF to find a section by name and the data segment: the file header, the
+//! program headers' loaded segments (where their bytes are, and whether they are writable
+//! data), and the section headers, for the four kinds of ELF (32- and 64-bit, little- and
+//! big-endian). Layouts from the System V ABI's "Object Files" chapters
 //! (<https://www.sco.com/developers/gabi/latest/ch4.eheader.html>, `ch4.sheader.html`,
 //! `ch5.pheader.html`). Every read is bounds-checked: a field that is not there reads as
 //! nothing, never as a panic.
 
 /// `PT_LOAD`: a segment the loader maps from the file.
 const PT_LOAD: u32 = 1;
+/// `PF_X`: the bit of a segment's flags that lets it be executed.
+const PF_X: u32 = 1;
+/// `PF_W`: the bit of a segment's flags that lets it be written.
+const PF_W: u32 = 2;
 /// `SHT_NOBITS`: a section that occupies no bytes in the file (`.bss`).
 pub(super) const SHT_NOBITS: u32 = 8;
 
@@ -45,6 +50,21 @@ pub(super) struct Section {
     pub(super) kind: u32,
     pub(super) offset: u64,
     pub(super) size: u64,
+}
+
+/// One `PT_LOAD` segment: where its bytes are in the file, and its flags.
+pub(super) struct Segment {
+    pub(super) offset: u64,
+    pub(super) file_size: u64,
+    flags: u32,
+}
+
+impl Segment {
+    /// Whether the segment is writable and not executable: the data segment, which Go's
+    /// build information reader searches when no section names where the information is.
+    pub(super) fn is_writable_data(&self) -> bool {
+        self.flags & (PF_X | PF_W) == PF_W
+    }
 }
 
 impl Header {
@@ -96,6 +116,12 @@ impl Header {
     /// executable a linker writes (right after the file header). Linkers put the sections
     /// that are not loaded, and usually the section header table, after this point.
     pub(super) fn loaded_end(&self, prefix: &[u8]) -> Option<u64> {
+        self.loaded_segments(prefix)?.iter().map(|segment| segment.offset.saturating_add(segment.file_size)).max()
+    }
+
+    /// The `PT_LOAD` segments in the order of the program headers, when these lie within
+    /// `prefix`.
+    pub(super) fn loaded_segments(&self, prefix: &[u8]) -> Option<Vec<Segment>> {
         let entry_len = usize::from(self.phentsize);
         let minimum = match self.class {
             Class::Elf32 => 32,
@@ -106,20 +132,21 @@ impl Header {
         }
         let start = usize::try_from(self.phoff).ok()?;
         let table = prefix.get(start..start.checked_add(usize::from(self.phnum) * entry_len)?)?;
-        table
+        let segments = table
             .chunks_exact(entry_len)
             .filter_map(|raw| {
                 let fields = Fields { bytes: raw, endian: self.endian };
                 if fields.u32(0)? != PT_LOAD {
                     return None;
                 }
-                let (offset, size) = match self.class {
-                    Class::Elf32 => (u64::from(fields.u32(4)?), u64::from(fields.u32(16)?)),
-                    Class::Elf64 => (fields.u64(8)?, fields.u64(32)?),
+                let (offset, file_size, flags) = match self.class {
+                    Class::Elf32 => (u64::from(fields.u32(4)?), u64::from(fields.u32(16)?), fields.u32(24)?),
+                    Class::Elf64 => (fields.u64(8)?, fields.u64(32)?, fields.u32(4)?),
                 };
-                Some(offset.saturating_add(size))
+                Some(Segment { offset, file_size, flags })
             })
-            .max()
+            .collect();
+        Some(segments)
     }
 
     /// The offset and length of the section header table, or `None` when the file has none

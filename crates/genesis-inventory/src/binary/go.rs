@@ -14,24 +14,34 @@
 //!
 //! Go's reader looks at the 16-byte-aligned offsets of the binary's data; [`Finder`] looks at
 //! the 16-byte-aligned offsets of the file, which are the same ones: a loaded segment's file
-//! offset and its address agree modulo its (page-sized) alignment.
+//! offset and its address agree modulo its (page-sized) alignment. Go's reader does not take
+//! the first header in the file, which may be a string constant holding the magic earlier in
+//! the read-only data: it searches where its ELF reader's `DataStart` says ([`Place`]), and so
+//! does [`Finder::finish`].
+
+use std::ops::Range;
 
 use crate::package::{FoundFile, Package, PackageKind};
 use crate::purl::purl;
 
+/// The section the Go linker writes the build information to.
+pub(super) const SECTION: &[u8] = b".go.buildinfo";
 const MAGIC: &[u8; 14] = b"\xff Go buildinf:";
 const HEADER_LEN: usize = 32;
 const ALIGN: u64 = 16;
 /// The build information kept after the magic: its header and strings of up to 1 MiB (a
 /// binary with a thousand dependencies writes well under 100 KiB).
 pub(super) const CAPTURE_CAP: usize = HEADER_LEN + (1 << 20);
+/// The most headers one pass keeps, each with up to [`CAPTURE_CAP`] bytes: a Go binary has
+/// one, and a tool that reads build information a string constant or two holding the magic.
+pub(super) const MAX_HEADERS: usize = 8;
 /// The flags bit of the Go 1.18 format, whose strings follow the header.
 const INLINE_STRINGS: u8 = 2;
 /// The licence of the Go standard library (<https://go.dev/LICENSE>), which syft records
 /// the same way.
 const GO_LICENSE: &str = "BSD-3-Clause";
 
-/// What a pass over a binary found.
+/// What a pass over a binary found where Go's reader looks.
 pub(super) enum Found {
     /// No build information: not a Go binary.
     Nothing,
@@ -40,10 +50,56 @@ pub(super) enum Found {
     PointerFormat,
     /// The Go 1.18 format: the bytes from its magic on, up to the cap.
     Inline(Vec<u8>),
+    /// No header where Go's reader looks (the place named), though the binary says it is a Go
+    /// binary (its `.go.buildinfo` section) or holds headers elsewhere.
+    Misplaced(&'static str),
+    /// None of the [`MAX_HEADERS`] kept lies where Go's reader looks, and more were seen: the
+    /// real one could not be told from the rest.
+    TooMany,
 }
 
-/// Finds the build information in a stream of bytes, given in consecutive chunks of any
-/// size: a header split across chunks is found as well.
+/// Where Go's own reader looks for the header in an ELF binary, as file offsets
+/// (`DataStart` of its ELF reader in `src/debug/buildinfo/buildinfo.go`): the `.go.buildinfo`
+/// section when the section headers name one, else the first loaded segment that is writable
+/// and not executable. It takes the first aligned header there: Go 1.19's reader searched the
+/// first 64 KiB from its start, current ones the whole section or segment (`searchMagic`), as
+/// here.
+pub(super) enum Place {
+    /// The bytes of the `.go.buildinfo` section.
+    Section(Range<u64>),
+    /// The file bytes of the first writable, non-executable `PT_LOAD` segment.
+    Segment(Range<u64>),
+    /// The binary says neither (or its headers were not kept): the first Go 1.18 header
+    /// anywhere, else an older one (the older kind is easier to match by accident).
+    Anywhere,
+}
+
+/// A build information header found at a 16-byte-aligned file offset.
+struct Header {
+    offset: u64,
+    format: Format,
+}
+
+enum Format {
+    /// Go 1.18's: the bytes from the magic on, up to [`CAPTURE_CAP`].
+    Inline(Vec<u8>),
+    /// Before Go 1.18: pointers into the binary's data, not followed.
+    Pointers,
+}
+
+impl From<Format> for Found {
+    fn from(format: Format) -> Found {
+        match format {
+            Format::Inline(capture) => Found::Inline(capture),
+            Format::Pointers => Found::PointerFormat,
+        }
+    }
+}
+
+/// Finds the build information headers in a stream of bytes, given in consecutive chunks of
+/// any size (a header split across chunks is found as well), and keeps the first
+/// [`MAX_HEADERS`] with their file offsets, so that the one Go's reader would take can be
+/// chosen once the section and program headers are known.
 #[derive(Default)]
 pub(super) struct Finder {
     /// The next 16-byte-aligned file offset to look at.
@@ -51,20 +107,21 @@ pub(super) struct Finder {
     /// The bytes from `next` to the end of the last chunk, when fewer than a header's worth
     /// remained to look at there.
     carry: Vec<u8>,
-    /// The bytes from a Go 1.18 header on, once one is found.
-    capture: Option<Vec<u8>>,
-    /// Whether a header of the older format was seen (a later Go 1.18 header wins: the
-    /// older kind is easier to match by accident).
-    pointer_format: bool,
+    /// The headers found, in file order.
+    headers: Vec<Header>,
+    /// Whether more than [`MAX_HEADERS`] were seen.
+    more: bool,
 }
 
 impl Finder {
     /// Looks at `chunk`, which starts at file offset `pos`, right after the previous chunk.
     pub(super) fn feed(&mut self, pos: u64, chunk: &[u8]) {
-        if let Some(capture) = &mut self.capture {
-            let room = CAPTURE_CAP.saturating_sub(capture.len());
-            capture.extend_from_slice(&chunk[..room.min(chunk.len())]);
-            return;
+        // A Go 1.18 header found in an earlier chunk keeps the bytes that follow it.
+        for header in &mut self.headers {
+            if let Format::Inline(capture) = &mut header.format {
+                let room = CAPTURE_CAP.saturating_sub(capture.len());
+                capture.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            }
         }
         let end = pos + chunk.len() as u64;
         let carry_start = pos.saturating_sub(self.carry.len() as u64);
@@ -78,16 +135,21 @@ impl Finder {
                 (joined.get(offset_in(self.next, carry_start)..), &chunk[head_len..])
             };
             let Some(from_here) = from_here else { break };
-            match examine(from_here) {
+            let format = match examine(from_here) {
+                Candidate::No => None,
+                _ if self.headers.len() == MAX_HEADERS => {
+                    self.more = true;
+                    None
+                }
                 Candidate::Inline => {
                     let mut capture = [from_here, after].concat();
                     capture.truncate(CAPTURE_CAP);
-                    self.capture = Some(capture);
-                    self.carry = Vec::new();
-                    return;
+                    Some(Format::Inline(capture))
                 }
-                Candidate::PointerFormat => self.pointer_format = true,
-                Candidate::No => {}
+                Candidate::PointerFormat => Some(Format::Pointers),
+            };
+            if let Some(format) = format {
+                self.headers.push(Header { offset: self.next, format });
             }
             self.next += ALIGN;
         }
@@ -101,13 +163,36 @@ impl Finder {
         };
     }
 
-    /// What the stream held, once it has ended.
-    pub(super) fn finish(self) -> Found {
-        match self.capture {
-            Some(capture) => Found::Inline(capture),
-            None if self.pointer_format => Found::PointerFormat,
+    /// What the stream held at `place`, once it has ended: the first header there, as Go's
+    /// reader takes it.
+    pub(super) fn finish(self, place: &Place) -> Found {
+        let Finder { headers, more, .. } = self;
+        let (range, name) = match place {
+            Place::Section(range) => (range, ".go.buildinfo section"),
+            Place::Segment(range) => (range, "first writable segment"),
+            Place::Anywhere => return first_anywhere(headers, more),
+        };
+        let seen_elsewhere = !headers.is_empty();
+        // The whole header lies in the range, as Go's reader requires.
+        let inside = |offset: u64| range.start <= offset && offset.saturating_add(HEADER_LEN as u64) <= range.end;
+        match headers.into_iter().find(|header| inside(header.offset)) {
+            Some(header) => header.format.into(),
+            None if more => Found::TooMany,
+            None if seen_elsewhere || matches!(place, Place::Section(_)) => Found::Misplaced(name),
             None => Found::Nothing,
         }
+    }
+}
+
+/// The header of a binary that says nowhere where its build information is: the first Go
+/// 1.18 one, else an older one.
+fn first_anywhere(headers: Vec<Header>, more: bool) -> Found {
+    let seen = !headers.is_empty();
+    match headers.into_iter().find(|header| matches!(header.format, Format::Inline(_))) {
+        Some(header) => header.format.into(),
+        None if more => Found::TooMany,
+        None if seen => Found::PointerFormat,
+        None => Found::Nothing,
     }
 }
 

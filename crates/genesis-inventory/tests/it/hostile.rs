@@ -30,7 +30,7 @@ fn an_entry_path_climbing_out_of_the_root_is_skipped_with_a_note() {
     let blob = [
         raw_entry(b"../var/lib/dpkg/status", EntryType::Regular, ZLIB_STATUS.len() as u64, ZLIB_STATUS),
         raw_entry(b"etc/../../etc/os-release", EntryType::Regular, DEBIAN_OS_RELEASE.len() as u64, DEBIAN_OS_RELEASE),
-        raw_entry(b"var/lib/dpkg/status.d/../../../../lib/apk/db/.wh.installed", EntryType::Regular, 0, b""),
+        raw_entry(b"var/lib/dpkg/status.d/../../../../../lib/apk/db/.wh.installed", EntryType::Regular, 0, b""),
         END.to_vec(),
     ]
     .concat();
@@ -42,7 +42,7 @@ fn an_entry_path_climbing_out_of_the_root_is_skipped_with_a_note() {
         [
             "layer sha256:base: entry \"../var/lib/dpkg/status\" is skipped: a `..` component would leave the image's root",
             "layer sha256:base: entry \"etc/../../etc/os-release\" is skipped: a `..` component would leave the image's root",
-            "layer sha256:base: entry \"var/lib/dpkg/status.d/../../../../lib/apk/db/.wh.installed\" is skipped: a `..` \
+            "layer sha256:base: entry \"var/lib/dpkg/status.d/../../../../../lib/apk/db/.wh.installed\" is skipped: a `..` \
              component would leave the image's root",
         ]
     );
