@@ -1,7 +1,9 @@
 //! `cargo xtask <task>`: the one task runner (matklad's cargo-xtask pattern).
 //!
-//! - `check-deps`: the offline crates and xtask itself pull in no async or network crate.
-//! - `fixtures [--check]`: regenerate `fixtures/` (or check it is up to date).
+//! - `check-deps`: the offline crates and the fixture generator pull in no async or network
+//!   crate, and xtask itself links no `genesis-` crate.
+//! - `fixtures [--check]`: regenerate `fixtures/` (or check it is up to date) with the
+//!   `genesis-fixtures` package.
 //! - `bench [--size-mib N] [--runs N] [--seed-only]`: whole-process figures beside tar/zstd/openssl,
 //!   skopeo, Distribution and curl on the same input.
 //! - `demo`: the main job on the fixtures (keygen, create, inspect, verify, extract).
@@ -12,20 +14,20 @@
 mod bench;
 mod check_deps;
 mod demo;
-mod fixtures;
 mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+use sha2::{Digest as _, Sha256};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     match args.first().map(String::as_str) {
         Some("check-deps") => check_deps::run(&root),
-        Some("fixtures") => fixtures::run(&root, args.iter().any(|a| a == "--check")),
+        Some("fixtures") => fixtures(&root, args.iter().any(|a| a == "--check")),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("demo") => demo::run(&root),
         Some("test-deps") => test_deps(&root),
@@ -61,6 +63,23 @@ pub fn release_build(root: &Path) -> anyhow::Result<PathBuf> {
 /// workspace when relative), else `target/release`.
 fn release_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d)).join("release")
+}
+
+/// Regenerates `fixtures/`, or with `check` fails when it is stale, by running the
+/// `genesis-fixtures` package: the generator links the genesis crates, so it builds (in the
+/// dev profile) only when asked for, never to start `cargo xtask`.
+fn fixtures(root: &Path, check: bool) -> anyhow::Result<()> {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root).args(["run", "-q", "-p", "genesis-fixtures", "--"]);
+    if check {
+        cmd.arg("--check");
+    }
+    run_cmd(&mut cmd)
+}
+
+/// The lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Runs a command, failing with its name if it fails.
@@ -127,7 +146,7 @@ fn ci(root: &Path) -> anyhow::Result<()> {
     // Licences, duplicate versions and sources (deny.toml). The advisory database needs
     // GitHub, which this environment cannot reach.
     run_cmd(Command::new(&cargo).current_dir(root).args(["deny", "check", "bans", "licenses", "sources"]))?;
-    fixtures::run(root, true)?;
+    fixtures(root, true)?;
     run_cmd(Command::new(&cargo).current_dir(root).args([
         "clippy",
         "--workspace",
@@ -136,8 +155,8 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         "-D",
         "warnings",
     ]))?;
-    // genesis-build without its `pull` feature, as xtask links it: a workspace build always
-    // turns `pull` on, so only these compile and test the offline configuration.
+    // genesis-build without its `pull` feature, as genesis-fixtures links it: a workspace build
+    // always turns `pull` on, so only these compile and test the offline configuration.
     let offline_build = ["-p", "genesis-build", "--no-default-features"];
     run_cmd(
         Command::new(&cargo)

@@ -10,12 +10,16 @@
 //! caches both binaries, built exactly so, in `../shared/tools`: a cached copy is used when
 //! present and it unpacks to the expected SHA-256; otherwise the tool is built from source.
 
+use std::fs::Permissions;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+use tempfile::NamedTempFile;
 
-use crate::run_cmd;
+use crate::{run_cmd, sha256_hex};
 
 /// A test server binary: where its cached copy lives, what it must hash to, how to build it.
 struct Tool {
@@ -57,7 +61,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
             && cached.exists()
         {
             let bytes = Command::new("xz").arg("-dc").arg(&cached).output().context("running xz")?;
-            if !bytes.status.success() || genesis_bundle::sha256(&bytes.stdout).hex() != sha256 {
+            if !bytes.status.success() || sha256_hex(&bytes.stdout) != sha256 {
                 bail!("{}: does not unpack to the expected binary", cached.display());
             }
             write_executable(&out, &bytes.stdout)?;
@@ -70,9 +74,17 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Places `bytes` at `path` as an executable (mode 0755) in one rename, written and synced
+/// beside it first: a run killed half-way leaves no truncated tool the next run would take as
+/// built.
 fn write_executable(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use genesis_bundle::scratch::{Mode, atomic_write_with_mode};
-    atomic_write_with_mode(path, bytes, Mode::Exactly(0o755)).with_context(|| format!("writing {}", path.display()))
+    let context = || format!("writing {}", path.display());
+    let mut tmp = NamedTempFile::new_in(path.parent().expect("has a parent")).with_context(context)?;
+    tmp.write_all(bytes).with_context(context)?;
+    tmp.as_file().set_permissions(Permissions::from_mode(0o755)).with_context(context)?;
+    tmp.as_file().sync_all().with_context(context)?;
+    tmp.persist(path).map_err(|e| e.error).with_context(context)?;
+    Ok(())
 }
 
 /// apt options that read only `sources` (one deb822 stanza) and keep every list under `w`,

@@ -22,35 +22,38 @@ use genesis_cli_support::{OutputFormat, json_report, outln, print_json};
 use genesis_portal_client::protocol::Scope;
 use genesis_portal_server::admin::{self, KeyState, Publication};
 use genesis_portal_server::{
-    ApiConfig, AzureConfig, ConfigError, LookupError, ObjectStoreConfig, ObjectStoreKind, PortalConfig, S3Config,
-    ServeConfig, TlsFiles,
+    ApiConfig, AzureConfig, ConfigError, LookupError, ObjectStoreConfig, ObjectStoreKind, PortalConfig,
+    PortalServerError, S3Config, ServeConfig, TlsFiles,
 };
 use genesis_trust::{PrivateKey, PublicKey};
 
 /// The library errors this binary meets, for the exit-code table, and the flags and commands
 /// that get past them.
-const ERRORS: Errors = Errors {
-    classes: &[
-        exit::classify::<genesis_bundle::BundleError>,
-        exit::classify::<genesis_trust::TrustError>,
-        exit::classify::<genesis_registry::RegistryError>,
-        exit::classify::<ConfigError>,
-        exit::classify::<LookupError>,
-    ],
-    hint,
-};
+const ERRORS: Errors =
+    Errors { classes: &[exit::classify::<genesis_trust::TrustError>, exit::classify::<PortalServerError>], hint };
 
 /// The flag or command of this binary that gets past one error of a chain (library messages
 /// name none).
 fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
-    if let Some(missing) = cause.downcast_ref::<LookupError>() {
-        return match missing {
-            LookupError::NoOrg { org } => Some(format!("create it with `genesis-portal org create {org}`")),
-            LookupError::NoActiveKey { .. } => Some("see `genesis-portal key list --org ORG`".to_owned()),
-            _ => None,
-        };
+    match cause.downcast_ref::<PortalServerError>()? {
+        PortalServerError::Lookup(missing) => lookup_hint(missing),
+        PortalServerError::Config(config) => config_hint(config).map(str::to_owned),
+        _ => None,
     }
-    let hint = match cause.downcast_ref::<ConfigError>()? {
+}
+
+/// The command that creates or lists what a lookup did not find.
+fn lookup_hint(missing: &LookupError) -> Option<String> {
+    match missing {
+        LookupError::NoOrg { org } => Some(format!("create it with `genesis-portal org create {org}`")),
+        LookupError::NoActiveKey { .. } => Some("see `genesis-portal key list --org ORG`".to_owned()),
+        _ => None,
+    }
+}
+
+/// The flag that gets past a configuration that cannot work.
+fn config_hint(config: &ConfigError) -> Option<&'static str> {
+    let hint = match config {
         ConfigError::NoDataDir => "pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)",
         ConfigError::NotABucket { .. } => "pass --object-store s3://BUCKET[/PREFIX] or az://CONTAINER[/PREFIX]",
         ConfigError::PlainHttpEndpoint { store: ObjectStoreKind::S3, .. } => {
@@ -70,7 +73,7 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
         ConfigError::NoAzureAccount { .. } => "pass --azure-account NAME (or set GENESIS_PORTAL_AZURE_ACCOUNT)",
         _ => return None,
     };
-    Some(hint.to_owned())
+    Some(hint)
 }
 
 /// The Genesis vendor portal: serve releases to licensed organisations, and administer it.
@@ -373,7 +376,7 @@ async fn serve(portal: &PortalConfig, args: &ServeArgs) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("interrupted: stopped serving");
     };
-    genesis_portal_server::serve(portal, config, interrupted).await
+    Ok(genesis_portal_server::serve(portal, config, interrupted).await?)
 }
 
 /// `org create` and `org list`.

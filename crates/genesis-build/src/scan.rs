@@ -8,18 +8,21 @@
 //! The gate judges at the build's wall-clock time, not `SOURCE_DATE_EPOCH` (a stale database,
 //! an exception that has expired: a build dated by its last commit must not keep alive an
 //! exception that lapsed since), while the record holds only what the inputs say (dated with
-//! its database's newest record; an expired exception by its own expiry date), so a rebuild
-//! of the same inputs gives the same bytes unless an expiry passed in between, which changes
-//! the verdict too. The record names the policy it was judged by: the threshold, the oldest
-//! database accepted, and each OpenVEX file by the name the policy gives and its SHA-256,
-//! which every finding's statement points at. What the gate could not judge fails it: an
-//! image whose layers could not be read, a package of an ecosystem the database holds no
-//! record of.
+//! its database's newest record; every exception's expiry by its own date, with whether it had
+//! passed), so a rebuild of the same inputs gives the same bytes unless an expiry passed in
+//! between, which changes the verdict too; a verifier judges the expiries again at its own
+//! time. The record names the policy it was judged by: the threshold, the oldest database
+//! accepted, whether unknown severities and gaps in the inventory were allowed, and each
+//! OpenVEX file by the name the policy gives and its SHA-256, which every finding's statement
+//! points at; each finding says which record its severity came from when not its own. What
+//! the gate could not judge fails it: an image whose layers could not be read, a package of an
+//! ecosystem the database holds no record of, and a gap in an inventory (what it saw but could
+//! not read) unless the policy allows gaps, which the record then lists.
 
 use std::path::PathBuf;
 
 use genesis_bundle::{Bom, ScanDatabase, ScanFinding, ScanRecord};
-use genesis_scan::{Database, DbInfo, Policy};
+use genesis_scan::{Database, DbInfo, JudgedFinding, Policy};
 
 use crate::inventory::ImageInventory;
 use crate::{BuildError, Result};
@@ -62,17 +65,21 @@ pub(crate) fn gate(
     let db = Database::open(&options.databases)?;
     let mut findings = Vec::new();
     let mut unscanned = Vec::new();
+    let mut gaps = Vec::new();
     let mut packages = 0;
     for image in inventories {
         let platform = image.platform.as_ref().map(ToString::to_string);
         let label = bom.image_label(&image.image, platform.as_deref());
         let scan = genesis_scan::scan(&db, &label, image.inventory.distro.as_ref(), &image.inventory.packages);
         unscanned.extend(scan.unscanned.iter().chain(&scan.unordered).map(|sentence| format!("{label}: {sentence}")));
-        if !policy.allow_incomplete {
-            unscanned.extend(image.inventory.notes.iter().map(|note| format!("{label}: {note}")));
-        }
+        gaps.extend(image.inventory.notes.iter().map(|note| format!("{label}: {note}")));
         packages += image.inventory.packages.len() as u64;
         findings.extend(scan.findings);
+    }
+    // A gap hides packages from the scan: it fails the gate unless the policy allows gaps, and
+    // then the record lists it, so that a verifier sees what the verdict skipped.
+    if !policy.allow_incomplete {
+        unscanned.extend(gaps.iter().cloned());
     }
     let now = genesis_bundle::rfc3339(genesis_bundle::unix_now());
     let info = DbInfo { digest: db.digest(), newest_modified: db.newest_modified().map(str::to_owned) };
@@ -81,19 +88,8 @@ pub(crate) fn gate(
     if !verdict.passed {
         return Err(BuildError::ScanFailed { reasons: verdict.reasons.clone(), table: genesis_scan::text(&verdict) });
     }
-    let findings: Vec<ScanFinding> = verdict
-        .findings
-        .into_iter()
-        .map(|judged| ScanFinding {
-            id: judged.finding.id,
-            purl: judged.finding.purl,
-            installed: judged.finding.installed,
-            fixed: judged.finding.fixed,
-            severity: judged.finding.severity,
-            image: judged.finding.image,
-            vex: judged.vex,
-        })
-        .collect();
+    let findings: Vec<ScanFinding> = verdict.findings.into_iter().map(recorded).collect();
+    let (gaps, unlisted_gaps) = ScanRecord::list_gaps(gaps);
     let record = ScanRecord {
         as_of: db.newest_modified().unwrap_or(created).to_owned(),
         database: ScanDatabase {
@@ -102,14 +98,33 @@ pub(crate) fn gate(
             records: db.records() as u64,
         },
         packages,
+        gaps,
+        unlisted_gaps,
         fail_on: policy.fail_on,
         allow_unknown: policy.allow_unknown,
+        allow_incomplete: policy.allow_incomplete,
         max_db_age_seconds: policy.max_db_age.map(|age| age.as_secs()),
         vex_documents: policy.exceptions.as_ref().map_or_else(Vec::new, |vex| vex.documents().to_vec()),
         counts: verdict.counts.iter().map(|(s, n)| (*s, *n as u64)).filter(|(_, n)| *n > 0).collect(),
         findings,
     };
     Ok(record)
+}
+
+/// A finding as the signed record keeps it: what identifies it, its severity and where that
+/// came from, and what OpenVEX says of it.
+fn recorded(judged: JudgedFinding) -> ScanFinding {
+    let finding = judged.finding;
+    ScanFinding {
+        id: finding.id,
+        purl: finding.purl,
+        installed: finding.installed,
+        fixed: finding.fixed,
+        severity: finding.severity,
+        severity_from: finding.severity_from,
+        image: finding.image,
+        vex: judged.vex,
+    }
 }
 
 #[cfg(test)]
@@ -134,8 +149,10 @@ mod tests {
         db
     }
 
+    /// A gap fails the gate; allowed, it passes, and the record says so and lists it, so that a
+    /// verifier sees what the verdict skipped.
     #[test]
-    fn an_inventory_with_gaps_fails_the_gate_unless_its_policy_allows_them() {
+    fn an_inventory_with_gaps_fails_the_gate_unless_its_policy_allows_them_and_the_record_lists_them() {
         let dir = tempfile::tempdir().unwrap();
         let options = ScanOptions { databases: vec![database(dir.path())], policy: None };
         let images = [inventory("app", Some(platform("linux/amd64")), digest('b'))];
@@ -152,6 +169,50 @@ mod tests {
         let allowed = ScanOptions { policy: Some(policy), ..options };
         let record = gate(&bom(), &images, &allowed, "2024-05-01T00:00:00Z").unwrap();
         assert!(record.findings.is_empty() && record.packages == 4, "{record:?}");
+        let label = "registry.example.com/demo/app:1.0 (linux/amd64)";
+        assert!(record.allow_incomplete);
+        assert_eq!(
+            (record.gaps, record.unlisted_gaps),
+            (
+                vec![
+                    format!("{label}: var/lib/rpm/Packages is an RPM BerkeleyDB database: not inventoried"),
+                    format!("{label}: usr/local/bin/tool is a Go binary without build information: not inventoried"),
+                ],
+                0
+            )
+        );
+    }
+
+    /// A severity the matched record borrowed from the record of the CVE it names is recorded
+    /// with that record's ID.
+    #[test]
+    fn a_borrowed_severity_is_recorded_with_the_record_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path());
+        let now = genesis_bundle::rfc3339(genesis_bundle::unix_now());
+        let dsa = serde_json::json!({
+            "id": "DSA-9001-1", "modified": now, "upstream": ["CVE-2026-0009"],
+            "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
+                          "ranges": [{"type": "ECOSYSTEM",
+                                      "events": [{"introduced": "0"}, {"fixed": "3.0.13-1~deb12u1"}]}]}]
+        });
+        let cve = serde_json::json!({
+            "id": "CVE-2026-0009", "modified": now,
+            "affected": [{"ranges": [{"type": "GIT", "repo": "https://example.invalid/openssl.git",
+                                      "events": [{"introduced": "0"}, {"fixed": "f9dc6090"}]}]}],
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}]
+        });
+        std::fs::write(db.join("DSA-9001-1.json"), dsa.to_string()).unwrap();
+        std::fs::write(db.join("CVE-2026-0009.json"), cve.to_string()).unwrap();
+        let policy = dir.path().join("policy.yaml");
+        std::fs::write(&policy, "failOn: critical\nallowIncompleteInventory: true\n").unwrap();
+        let options = ScanOptions { databases: vec![db], policy: Some(policy) };
+        let images = [inventory("app", Some(platform("linux/amd64")), digest('b'))];
+
+        let record = gate(&bom(), &images, &options, "2024-05-01T00:00:00Z").unwrap();
+        let rated: Vec<(&str, genesis_scan::Severity, Option<&str>)> =
+            record.findings.iter().map(|f| (f.id.as_str(), f.severity, f.severity_from.as_deref())).collect();
+        assert_eq!(rated, [("DSA-9001-1", genesis_scan::Severity::High, Some("CVE-2026-0009"))]);
     }
 
     /// Writes an OSV record of `name` in `ecosystem`, fixed in `fixed`, scored by `vector`.
@@ -167,9 +228,11 @@ mod tests {
 
     /// The record names the policy (its oldest database, each OpenVEX file by the name the
     /// policy gives and its digest) and every finding with its statement: one under
-    /// investigation and one whose exception expired count, a fixed one excepts.
+    /// investigation and one whose exception expired count, a fixed one excepts, and each
+    /// expiry is recorded by its date in UTC, passed or not, for a verifier to judge again.
     #[test]
     fn the_record_names_the_policy_and_every_findings_openvex_statement() {
+        use genesis_bundle::VexStatus::{self, Fixed, NotAffected, UnderInvestigation};
         const CRITICAL: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
         const HIGH: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H";
         let dir = tempfile::tempdir().unwrap();
@@ -184,7 +247,7 @@ mod tests {
             {"vulnerability": {"name": "CVE-2026-0002"}, "products": [{"@id": "pkg:pypi/requests"}],
              "status": "not_affected", "justification": "component_not_present", "expires": "2024-02-01T00:00:00Z"},
             {"vulnerability": {"name": "CVE-2026-0003"}, "products": [{"@id": "pkg:pypi/requests"}],
-             "status": "fixed"}]}"#;
+             "status": "fixed", "expires": "2999-01-01T00:00:00+01:00"}]}"#;
         std::fs::create_dir(dir.path().join("vex")).unwrap();
         std::fs::write(dir.path().join("vex/ops.json"), vex).unwrap();
         let policy = dir.path().join("policy.yaml");
@@ -205,20 +268,23 @@ mod tests {
             }]
         );
         assert_eq!(record.max_db_age_seconds, Some(12 * 3600));
-        let statuses: Vec<(&str, Option<genesis_bundle::VexStatus>, Option<&str>, bool)> = record
+        // (id, status, expires, expired, excepted) of each finding.
+        type Said<'a> = (&'a str, Option<VexStatus>, Option<&'a str>, bool, bool);
+        let statuses: Vec<Said<'_>> = record
             .findings
             .iter()
             .map(|f| {
                 let vex = f.vex.as_ref();
-                (f.id.as_str(), vex.map(|v| v.status), vex.and_then(|v| v.expired.as_deref()), f.excepted())
+                let expires = vex.and_then(|v| v.expires.as_deref());
+                (f.id.as_str(), vex.map(|v| v.status), expires, vex.is_some_and(|v| v.expired), f.excepted())
             })
             .collect();
         assert_eq!(
             statuses,
             [
-                ("CVE-2026-0003", Some(genesis_bundle::VexStatus::Fixed), None, true),
-                ("CVE-2026-0001", Some(genesis_bundle::VexStatus::UnderInvestigation), None, false),
-                ("CVE-2026-0002", Some(genesis_bundle::VexStatus::NotAffected), Some("2024-02-01T00:00:00Z"), false),
+                ("CVE-2026-0003", Some(Fixed), Some("2998-12-31T23:00:00Z"), false, true),
+                ("CVE-2026-0001", Some(UnderInvestigation), None, false, false),
+                ("CVE-2026-0002", Some(NotAffected), Some("2024-02-01T00:00:00Z"), true, false),
             ]
         );
         let file = &record.vex_documents[0].sha256;

@@ -70,8 +70,10 @@ pub struct Bom {
 /// same inputs give the same bytes. The one judgement made against the clock is whether an
 /// exception has expired: the builder judges it at its wall-clock time when it runs the gate
 /// (not `SOURCE_DATE_EPOCH`, which may lie before an expiry that has since passed), and records
-/// the expiry's own date, so the bytes change only when an expiry passed between two builds,
-/// which changes the verdict too.
+/// each expiry by its own date with whether it had passed, so the bytes change only when an
+/// expiry passed between two builds, which changes the verdict too. A verifier judges the
+/// expiries again at its own time ([`ScanRecord::worst_unexcepted_at`]): an exception granted
+/// for a month excepts for that month, however long ago the build was.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScanRecord {
@@ -84,12 +86,29 @@ pub struct ScanRecord {
     pub database: ScanDatabase,
     /// Packages inventoried in the bundle's images.
     pub packages: u64,
+    /// What the inventory saw but could not read, a sentence each naming its image
+    /// (`r.example/app:1 (linux/amd64): var/lib/rpm/Packages is an RPM BerkeleyDB database:
+    /// not inventoried`): the packages in it were not scanned. Present only when the policy
+    /// allowed them (`allowIncomplete`), since each fails the gate otherwise; listed so
+    /// that a verifier sees what the verdict skipped, and a trust policy's `require: scan`
+    /// refuses them unless it allows them too. The first [`ScanRecord::LISTED_GAPS`], each cut
+    /// at [`ScanRecord::GAP_CHARS`] characters, so that the BOM stays small whatever an image
+    /// holds; the rest are counted in `unlistedGaps` ([`ScanRecord::list_gaps`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<String>,
+    /// How many gaps there were beyond those `gaps` lists.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unlisted_gaps: u64,
     /// The severity from which a finding without an exception fails the policy.
     pub fail_on: Severity,
     /// Whether the policy let findings of unknown severity pass without an exception (by
     /// default they fail it: unknown is not low).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_unknown: bool,
+    /// Whether the policy let an inventory with gaps pass (`allowIncompleteInventory`; by
+    /// default each gap fails it: packages not inventoried are packages not scanned).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_incomplete: bool,
     /// The oldest database the policy accepted, in seconds from its newest record to the
     /// judgement (`maxDbAge: 7d` is 604800); absent when the policy judged no age
     /// (`maxDbAge: none`). Seconds rather than the policy's `7d`, as the scan verdict's
@@ -173,7 +192,8 @@ impl std::fmt::Display for VexStatus {
 
 /// What the OpenVEX statement that counts for a finding (the latest that names it) says of
 /// it. Displayed as the record reads to people: `not_affected: <justification>`, `fixed`,
-/// `affected`, `under_investigation`, followed by ` (expired <when>)` once expired.
+/// `affected`, `under_investigation`, followed by ` (expires <when>)` while its expiry is
+/// ahead, ` (expired <when>)` once it passed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VexStatement {
@@ -185,26 +205,55 @@ pub struct VexStatement {
     pub justification: Option<String>,
     /// The SHA-256 of the OpenVEX file it is in: one of the record's `vexDocuments`.
     pub document: Digest,
-    /// When it expired (RFC 3339, UTC), if its expiry had passed when the gate judged; it
-    /// then excepts nothing.
+    /// When it stops excepting (RFC 3339, UTC): its OpenVEX statement's `expires`, else its
+    /// document's. Recorded whether or not it had passed when the gate judged, since a
+    /// verifier judges it again at its own time: without the date, an exception its author
+    /// gave for a month would pass `require: scan` for ever. From the OpenVEX file, never the
+    /// clock, so the BOM stays reproducible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expired: Option<String>,
-    /// Whether it excepts its finding from the verdict: a `not_affected` or `fixed` statement
-    /// that had not expired. Written for readers; a verifier recomputes it
+    pub expires: Option<String>,
+    /// Whether its expiry had passed when the gate judged: it then excepts nothing, whatever
+    /// a later reader's clock says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expired: bool,
+    /// Whether it excepted its finding when the gate judged: a `not_affected` or `fixed`
+    /// statement that had not expired. Written for readers; a verifier recomputes it
     /// ([`VexStatement::is_exception`]), and a BOM where the two disagree is refused.
     pub excepts: bool,
 }
 
 impl VexStatement {
-    /// A statement as the gate judged it, `excepts` computed from the rest.
-    pub fn new(status: VexStatus, justification: Option<String>, document: Digest, expired: Option<String>) -> Self {
-        let excepts = status.excepts() && expired.is_none();
-        VexStatement { status, justification, document, expired, excepts }
+    /// A statement as the gate judged it at `now` (seconds since the Unix epoch; `None` for a
+    /// clock that could not be read, before which no expiry can be shown to lie): its expiry
+    /// (`expires`, seconds since the Unix epoch) recorded by its date in UTC with whether it
+    /// had passed, and `excepts` computed from the rest.
+    pub fn new(
+        status: VexStatus,
+        justification: Option<String>,
+        document: Digest,
+        expires: Option<u64>,
+        now: Option<u64>,
+    ) -> Self {
+        let expired = expires.is_some_and(|expires| has_passed(expires, now));
+        let excepts = status.excepts() && !expired;
+        VexStatement { status, justification, document, expires: expires.map(rfc3339), expired, excepts }
     }
 
-    /// Whether it excepts its finding, from its status and expiry (never from `excepts`).
+    /// Whether it excepted its finding when the gate judged, from its status and `expired`
+    /// (never from `excepts`).
     pub fn is_exception(&self) -> bool {
-        self.status.excepts() && self.expired.is_none()
+        self.status.excepts() && !self.expired
+    }
+
+    /// Whether it still excepts its finding at `now` (seconds since the Unix epoch): it did
+    /// when the gate judged, and its expiry, if it has one, has not passed since. An expiry
+    /// that does not read as a date excepts nothing (and [`Bom::validate`] refuses it).
+    pub fn is_exception_at(&self, now: u64) -> bool {
+        self.is_exception()
+            && self
+                .expires
+                .as_deref()
+                .is_none_or(|expires| parse_rfc3339(expires).is_some_and(|expires| !has_passed(expires, Some(now))))
     }
 
     /// Refuses a statement whose parts disagree, or that names a document the record does
@@ -224,10 +273,13 @@ impl VexStatement {
                 ));
             }
         }
-        if let Some(expired) = &self.expired
-            && parse_rfc3339(expired).is_none()
+        if let Some(expires) = &self.expires
+            && parse_rfc3339(expires).is_none()
         {
-            return Err(format!("expired {expired:?} is not an RFC 3339 date"));
+            return Err(format!("expires {expires:?} is not an RFC 3339 date"));
+        }
+        if self.expired && self.expires.is_none() {
+            return Err("expired without the date it expired (expires)".into());
         }
         if self.excepts != self.is_exception() {
             let does = if self.is_exception() { "excepts" } else { "does not except" };
@@ -243,11 +295,25 @@ impl std::fmt::Display for VexStatement {
         if let Some(justification) = &self.justification {
             write!(f, ": {justification}")?;
         }
-        if let Some(expired) = &self.expired {
-            write!(f, " (expired {expired})")?;
+        match (&self.expires, self.expired) {
+            (Some(when), true) => write!(f, " (expired {when})"),
+            (Some(when), false) => write!(f, " (expires {when})"),
+            (None, true) => f.write_str(" (expired)"),
+            (None, false) => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// Whether an expiry (seconds since the Unix epoch) has passed at `now`: from its own second
+/// on, as OpenVEX's other times are instants. A clock that could not be read (`None`) has
+/// passed every expiry, since none can be shown to be ahead of it.
+fn has_passed(expires: u64, now: Option<u64>) -> bool {
+    now.is_none_or(|now| now >= expires)
+}
+
+/// For `skip_serializing_if`: a count of nothing is left out.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One recorded finding.
@@ -265,6 +331,12 @@ pub struct ScanFinding {
     pub fixed: Option<String>,
     /// Its severity.
     pub severity: Severity,
+    /// The record its severity was taken from when the record matched states none of its
+    /// own (a Debian advisory rated by its CVE: `CVE-2024-1234`); absent when the severity is
+    /// the matched record's. Recorded so that a reader of the signed verdict sees which
+    /// severities were borrowed, and from where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_from: Option<String>,
     /// The image (and platform) the package is in.
     pub image: String,
     /// What the latest OpenVEX statement naming it says; absent when none does. Only an
@@ -274,9 +346,15 @@ pub struct ScanFinding {
 }
 
 impl ScanFinding {
-    /// Whether an OpenVEX statement excepts it from the verdict.
+    /// Whether an OpenVEX statement excepted it when the gate judged.
     pub fn excepted(&self) -> bool {
         self.vex.as_ref().is_some_and(VexStatement::is_exception)
+    }
+
+    /// Whether an OpenVEX statement still excepts it at `now` (seconds since the Unix epoch):
+    /// it did when the gate judged, and its expiry has not passed since.
+    pub fn excepted_at(&self, now: u64) -> bool {
+        self.vex.as_ref().is_some_and(|vex| vex.is_exception_at(now))
     }
 }
 
@@ -297,11 +375,38 @@ pub struct ScanSummary {
     pub counts: BTreeMap<Severity, u64>,
     /// Findings an exception covers.
     pub excepted: u64,
+    /// Gaps in the inventory the policy let pass (listed and counted): packages not scanned.
+    pub gaps: u64,
     /// Whether no finding without an exception is at or above `fail_on`.
     pub passed: bool,
+    /// The earliest `expires` (RFC 3339) among the exceptions that held at build time: from
+    /// then on, a verifier judging `require: scan` counts that finding again.
+    pub first_expiry: Option<String>,
 }
 
 impl ScanRecord {
+    /// How many gaps a record lists (100): enough to show what an inventory missed, few
+    /// enough that, with [`ScanRecord::GAP_CHARS`], they add at most about 100 KB to the BOM
+    /// (whose default limit is 16 MiB) whatever the images hold.
+    pub const LISTED_GAPS: usize = 100;
+    /// How many characters of a gap a record keeps (1,000); a longer one is cut and ends in
+    /// `…`. A gap names a path in a layer, which the layer's author chose.
+    pub const GAP_CHARS: usize = 1_000;
+
+    /// What the record holds of `gaps` (`gaps` and `unlistedGaps`): the first
+    /// [`ScanRecord::LISTED_GAPS`], each cut at [`ScanRecord::GAP_CHARS`] characters, and how
+    /// many more there were.
+    pub fn list_gaps(gaps: Vec<String>) -> (Vec<String>, u64) {
+        let unlisted = gaps.len().saturating_sub(Self::LISTED_GAPS) as u64;
+        let listed = gaps.into_iter().take(Self::LISTED_GAPS).map(|gap| cut(gap, Self::GAP_CHARS)).collect();
+        (listed, unlisted)
+    }
+
+    /// How many gaps the inventory had: those listed and those counted.
+    pub fn gap_count(&self) -> u64 {
+        (self.gaps.len() as u64).saturating_add(self.unlisted_gaps)
+    }
+
     /// Its summary.
     pub fn summary(&self) -> ScanSummary {
         ScanSummary {
@@ -311,35 +416,73 @@ impl ScanRecord {
             fail_on: self.fail_on,
             counts: self.counts.clone(),
             excepted: self.findings.iter().filter(|f| f.excepted()).count() as u64,
+            gaps: self.gap_count(),
             passed: self.passed(),
+            first_expiry: self
+                .findings
+                .iter()
+                .filter_map(|f| f.vex.as_ref().filter(|v| v.excepts).and_then(|v| v.expires.as_ref()))
+                .min_by_key(|expires| parse_rfc3339(expires))
+                .cloned(),
         }
     }
 
-    /// The most severe finding without an exception, if any: a finding whose statement says
-    /// `affected` or `under_investigation`, or whose exception expired, is one.
-    pub fn worst_unexcepted(&self) -> Option<Severity> {
-        self.findings.iter().filter(|f| !f.excepted()).map(|f| f.severity).max()
+    /// Its findings without an exception, `excepted` telling those with one.
+    fn unexcepted(&self, excepted: impl Fn(&ScanFinding) -> bool) -> impl Iterator<Item = &ScanFinding> {
+        self.findings.iter().filter(move |&f| !excepted(f))
     }
 
-    /// Whether a finding of unknown severity has no exception.
-    pub fn unknown_unexcepted(&self) -> bool {
-        self.findings.iter().any(|f| !f.excepted() && f.severity == Severity::Unknown)
+    /// The most severe finding without an exception at `now` (seconds since the Unix epoch),
+    /// if any: a finding whose statement says `affected` or `under_investigation`, or whose
+    /// exception had expired when the gate judged or has expired by `now`, is one.
+    pub fn worst_unexcepted_at(&self, now: u64) -> Option<Severity> {
+        self.unexcepted(|f| f.excepted_at(now)).map(|f| f.severity).max()
     }
 
-    /// Whether the findings pass the recorded policy: no finding without an exception at or
-    /// above its threshold, nor of unknown severity unless it allowed them.
+    /// Whether a finding of unknown severity has no exception at `now`.
+    pub fn unknown_unexcepted_at(&self, now: u64) -> bool {
+        self.unexcepted(|f| f.excepted_at(now)).any(|f| f.severity == Severity::Unknown)
+    }
+
+    /// How many findings the gate excepted whose exception has expired by `now`.
+    pub fn expired_since(&self, now: u64) -> u64 {
+        self.findings.iter().filter(|f| f.excepted() && !f.excepted_at(now)).count() as u64
+    }
+
+    /// Whether the findings passed the recorded policy when the gate judged: no finding
+    /// without an exception at or above its threshold, nor of unknown severity unless it
+    /// allowed them.
     pub fn passed(&self) -> bool {
-        self.worst_unexcepted().is_none_or(|worst| worst < self.fail_on || worst == Severity::Unknown)
-            && (self.allow_unknown || !self.unknown_unexcepted())
+        let worst = self.unexcepted(ScanFinding::excepted).map(|f| f.severity).max();
+        let unknown = self.unexcepted(ScanFinding::excepted).any(|f| f.severity == Severity::Unknown);
+        worst.is_none_or(|worst| worst < self.fail_on || worst == Severity::Unknown) && (self.allow_unknown || !unknown)
     }
 
-    /// Refuses a record whose parts disagree: a time no verifier reads, a finding's OpenVEX
-    /// statement that contradicts itself or names a document the record does not list, or
-    /// counts that are not those of its findings (a verifier recomputes from the findings;
-    /// the counts are for people, and must not say otherwise).
+    /// Refuses a record whose parts disagree: a time no verifier reads, gaps its policy did
+    /// not allow (the gate fails on them, so no passing record holds them) or listed otherwise
+    /// than [`ScanRecord::list_gaps`] lists them, a finding's OpenVEX statement that
+    /// contradicts itself or names a document the record does not list, or counts that are
+    /// not those of its findings as the gate judged them (a verifier recomputes from the
+    /// findings; the counts are for people, and must not say otherwise).
     fn validate(&self) -> std::result::Result<(), String> {
         if parse_rfc3339(&self.as_of).is_none() {
             return Err(format!("scan.asOf {:?} is not an RFC 3339 date", self.as_of));
+        }
+        if self.gap_count() > 0 && !self.allow_incomplete {
+            return Err(format!(
+                "the inventory had gaps ({} in scan.gaps and scan.unlistedGaps) but scan.allowIncomplete is not \
+                 set: the gate fails on a gap unless its policy allows them",
+                self.gap_count()
+            ));
+        }
+        if self.gaps.len() > Self::LISTED_GAPS || (self.unlisted_gaps > 0 && self.gaps.len() < Self::LISTED_GAPS) {
+            return Err(format!(
+                "scan.gaps lists {} and scan.unlistedGaps counts {} more: a record lists the first {} and counts \
+                 only the rest",
+                self.gaps.len(),
+                self.unlisted_gaps,
+                Self::LISTED_GAPS
+            ));
         }
         let listed: BTreeSet<&Digest> = self.vex_documents.iter().map(|d| &d.sha256).collect();
         for f in &self.findings {
@@ -349,7 +492,7 @@ impl ScanRecord {
             }
         }
         let mut counted: BTreeMap<Severity, u64> = BTreeMap::new();
-        for f in self.findings.iter().filter(|f| !f.excepted()) {
+        for f in self.unexcepted(ScanFinding::excepted) {
             *counted.entry(f.severity).or_default() += 1;
         }
         let stated: BTreeMap<Severity, u64> =
@@ -358,6 +501,14 @@ impl ScanRecord {
             return Err("scan.counts are not the counts of its findings without an exception".into());
         }
         Ok(())
+    }
+}
+
+/// `text` cut after its first `chars` characters, ending in `…` when it was longer.
+fn cut(text: String, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
     }
 }
 
@@ -863,10 +1014,15 @@ mod tests {
         VexDocument { name: "vex/debian.openvex.json".into(), sha256: crate::sha256(b"an OpenVEX file") }
     }
 
-    /// What a statement of `status` from [`vex_file`] says, expired at `expired` if given.
-    fn stated(status: VexStatus, expired: Option<&str>) -> Option<VexStatement> {
+    /// When the gate of these tests judged: 2025-01-01T00:00:00Z.
+    const JUDGED: u64 = 1_735_689_600;
+
+    /// What a statement of `status` from [`vex_file`] says as the gate judged it at
+    /// [`JUDGED`], expiring at `expires` if given.
+    fn stated(status: VexStatus, expires: Option<&str>) -> Option<VexStatement> {
         let justification = (status == VexStatus::NotAffected).then(|| "vulnerable_code_not_present".to_owned());
-        Some(VexStatement::new(status, justification, vex_file().sha256, expired.map(str::to_owned)))
+        let expires = expires.map(|when| parse_rfc3339(when).unwrap());
+        Some(VexStatement::new(status, justification, vex_file().sha256, expires, Some(JUDGED)))
     }
 
     fn finding(id: &str, severity: Severity, vex: Option<VexStatement>) -> ScanFinding {
@@ -876,6 +1032,7 @@ mod tests {
             installed: "3.0.11-1~deb12u2".into(),
             fixed: None,
             severity,
+            severity_from: None,
             image: "r.example/app:1 (linux/amd64)".into(),
             vex,
         }
@@ -887,8 +1044,11 @@ mod tests {
             as_of: rfc3339(1_735_689_600),
             database: ScanDatabase { digest: "sha256:0d".into(), newest_modified: None, records: 1 },
             packages: 2,
+            gaps: vec![],
+            unlisted_gaps: 0,
             fail_on: Severity::High,
             allow_unknown: false,
+            allow_incomplete: false,
             max_db_age_seconds: Some(604_800),
             vex_documents: vec![vex_file()],
             counts: counts.iter().copied().collect(),
@@ -920,7 +1080,7 @@ mod tests {
         let clean = record(excepted.clone(), &[]);
         assert_eq!(clean.validate(), Ok(()));
         assert!(clean.passed());
-        assert_eq!((clean.worst_unexcepted(), clean.summary().excepted), (None, 2));
+        assert_eq!((clean.worst_unexcepted_at(JUDGED), clean.summary().excepted), (None, 2));
 
         for (vex, what) in [
             (None, "no statement"),
@@ -933,7 +1093,7 @@ mod tests {
             findings.push(finding("CVE-2024-3", Severity::High, vex));
             let counted = record(findings.clone(), &[(Severity::High, 1)]);
             assert_eq!(counted.validate(), Ok(()), "{what}");
-            assert_eq!(counted.worst_unexcepted(), Some(Severity::High), "{what}");
+            assert_eq!(counted.worst_unexcepted_at(JUDGED), Some(Severity::High), "{what}");
             assert!(!counted.passed(), "{what} fails a policy at high");
             assert_eq!(counted.summary().excepted, 2, "{what}");
             let uncounted = record(findings, &[]);
@@ -943,7 +1103,84 @@ mod tests {
             vec![finding("CVE-2024-4", Severity::Unknown, stated(VexStatus::UnderInvestigation, None))],
             &[(Severity::Unknown, 1)],
         );
-        assert!(unknown.unknown_unexcepted() && !unknown.passed());
+        assert!(unknown.unknown_unexcepted_at(JUDGED) && !unknown.passed());
+    }
+
+    /// An exception whose expiry was ahead when the gate judged is recorded with that date:
+    /// it excepts as the gate judged (counts, `passed`), and for a verifier until its expiry,
+    /// not after. One expired when the gate judged excepts nothing, whatever the verifier's
+    /// clock says.
+    #[test]
+    fn an_exception_is_recorded_with_its_expiry_and_excepts_a_verifier_only_until_then() {
+        let until = parse_rfc3339("2025-02-01T00:00:00Z").unwrap();
+        let month = stated(VexStatus::NotAffected, Some("2025-02-01T00:00:00Z")).unwrap();
+        assert_eq!(
+            (month.expires.as_deref(), month.expired, month.excepts),
+            (Some("2025-02-01T00:00:00Z"), false, true)
+        );
+        let scan = record(vec![finding("CVE-2024-1", Severity::Critical, Some(month.clone()))], &[]);
+        assert_eq!(scan.validate(), Ok(()), "excepted as the gate judged, so counted nowhere");
+        assert!(scan.passed());
+        assert_eq!((scan.worst_unexcepted_at(until - 1), scan.expired_since(until - 1)), (None, 0));
+        assert_eq!(
+            (scan.worst_unexcepted_at(until), scan.expired_since(until)),
+            (Some(Severity::Critical), 1),
+            "from its expiry's own second on"
+        );
+        let unknown = record(vec![finding("CVE-2024-1", Severity::Unknown, Some(month.clone()))], &[]);
+        assert!(!unknown.unknown_unexcepted_at(until - 1) && unknown.unknown_unexcepted_at(until));
+
+        let lapsed = record(
+            vec![finding("CVE-2024-2", Severity::High, stated(VexStatus::Fixed, Some("2024-12-01T00:00:00Z")))],
+            &[(Severity::High, 1)],
+        );
+        assert_eq!(lapsed.validate(), Ok(()));
+        assert_eq!(lapsed.worst_unexcepted_at(0), Some(Severity::High), "a clock behind the gate's revives nothing");
+        assert_eq!(lapsed.expired_since(0), 0, "it expired before the gate judged, not since");
+
+        let unreadable = VexStatement { expires: Some("next month".into()), ..month };
+        assert!(unreadable.is_exception() && !unreadable.is_exception_at(0), "an expiry nobody reads excepts nothing");
+        let judged_blind = VexStatement::new(VexStatus::Fixed, None, vex_file().sha256, Some(until), None);
+        assert!(judged_blind.expired && !judged_blind.excepts, "a gate without a clock saw no expiry ahead");
+    }
+
+    /// The gaps a policy let pass are listed, the first hundred, each cut at a thousand
+    /// characters, and counted beyond that.
+    #[test]
+    fn gaps_are_listed_up_to_a_hundred_and_counted_beyond() {
+        let many: Vec<String> = (0..ScanRecord::LISTED_GAPS + 5).map(|n| format!("app: gap {n}")).collect();
+        let (listed, unlisted) = ScanRecord::list_gaps(many);
+        assert_eq!((listed.len(), unlisted), (100, 5));
+        assert_eq!((listed[0].as_str(), listed[99].as_str()), ("app: gap 0", "app: gap 99"));
+        assert_eq!(ScanRecord::list_gaps(vec!["app: one".into()]), (vec!["app: one".to_owned()], 0));
+        let (cut, _) = ScanRecord::list_gaps(vec!["é".repeat(1_001), "é".repeat(1_000)]);
+        assert_eq!(cut, [format!("{}…", "é".repeat(1_000)), "é".repeat(1_000)]);
+
+        let allowed = ScanRecord { gaps: listed, unlisted_gaps: 5, allow_incomplete: true, ..record(vec![], &[]) };
+        assert_eq!(allowed.validate(), Ok(()));
+        assert_eq!((allowed.gap_count(), allowed.summary().gaps), (105, 105));
+    }
+
+    /// The gate fails on a gap its policy does not allow, so a record holding one without
+    /// `allowIncomplete` contradicts itself; so does one counting gaps it had room to list.
+    #[test]
+    fn a_record_with_gaps_its_policy_did_not_allow_or_counted_but_not_listed_is_refused() {
+        let gap = "r.example/app:1 (linux/amd64): var/lib/rpm/Packages is an RPM BerkeleyDB database: not inventoried";
+        let unallowed = ScanRecord { gaps: vec![gap.into()], ..record(vec![], &[]) };
+        let why = refusal(unallowed.clone());
+        assert!(
+            why.contains("the inventory had gaps (1 in scan.gaps and scan.unlistedGaps) but scan.allowIncomplete"),
+            "{why}"
+        );
+        let counted_only = ScanRecord { gaps: vec![], unlisted_gaps: 1, ..unallowed.clone() };
+        assert!(refusal(counted_only).contains("scan.allowIncomplete is not set"));
+
+        let allowed = ScanRecord { allow_incomplete: true, ..unallowed };
+        assert_eq!(allowed.validate(), Ok(()));
+        let hidden = ScanRecord { unlisted_gaps: 3, ..allowed.clone() };
+        assert!(refusal(hidden).contains("scan.gaps lists 1 and scan.unlistedGaps counts 3 more"));
+        let overlong = ScanRecord { gaps: vec![gap.into(); 101], ..allowed };
+        assert!(refusal(overlong).contains("a record lists the first 100 and counts only the rest"));
     }
 
     #[test]
@@ -974,9 +1211,19 @@ mod tests {
         };
         contradiction(|v| v.excepts = false, "excepts is false for a statement that excepts");
         contradiction(
-            |v| v.expired = Some("2025-01-01T00:00:00Z".into()),
+            |v| {
+                v.expires = Some("2025-01-01T00:00:00Z".into());
+                v.expired = true;
+            },
             "excepts is true for a statement that does not except (not_affected: vulnerable_code_not_present \
              (expired 2025-01-01T00:00:00Z))",
+        );
+        contradiction(
+            |v| {
+                v.expired = true;
+                v.excepts = false;
+            },
+            "expired without the date it expired (expires)",
         );
         contradiction(|v| v.justification = None, "a not_affected statement without its justification");
         contradiction(|v| v.justification = Some(" ".into()), "a not_affected statement without its justification");
@@ -987,40 +1234,57 @@ mod tests {
             },
             "a statement of status under_investigation with a justification",
         );
-        contradiction(
-            |v| {
-                v.expired = Some("last week".into());
-                v.excepts = false;
-            },
-            "expired \"last week\" is not an RFC 3339 date",
-        );
+        contradiction(|v| v.expires = Some("last week".into()), "expires \"last week\" is not an RFC 3339 date");
     }
 
-    /// The record's JSON, as signed: camelCase, each statement's status in OpenVEX's words
-    /// with its document and whether it excepts, and nothing else accepted.
+    /// The record's JSON, as signed: camelCase, the gaps its policy allowed, each finding's
+    /// borrowed severity, each statement's status in OpenVEX's words with its document, its
+    /// expiry and whether it excepts, and nothing else accepted.
     #[test]
     fn the_scan_record_reads_back_as_written_and_refuses_unknown_fields() {
-        let scan = record(
+        let mut rated =
+            finding("CVE-2024-1", Severity::Critical, stated(VexStatus::NotAffected, Some("2025-06-01T00:00:00Z")));
+        rated.severity_from = Some("CVE-2024-9".into());
+        let mut scan = record(
             vec![
-                finding("CVE-2024-1", Severity::Critical, stated(VexStatus::NotAffected, None)),
+                rated,
                 finding("CVE-2024-2", Severity::High, stated(VexStatus::NotAffected, Some("2025-01-01T00:00:00Z"))),
                 finding("CVE-2024-3", Severity::Low, stated(VexStatus::UnderInvestigation, None)),
                 finding("CVE-2024-4", Severity::Low, None),
             ],
             &[(Severity::High, 1), (Severity::Low, 2)],
         );
+        let unlisted = scanned(scan.clone()).to_bytes();
+        let unlisted: serde_json::Value = serde_json::from_slice(&unlisted).unwrap();
+        for absent in ["gaps", "unlistedGaps", "allowIncomplete"] {
+            assert!(unlisted["scan"].get(absent).is_none(), "{absent}: {}", unlisted["scan"]);
+        }
+        (scan.gaps, scan.allow_incomplete) = (vec!["r.example/app:1 (linux/amd64): a gap".into()], true);
         let b = scanned(scan);
         let bytes = b.to_bytes();
         assert_eq!(Bom::parse(&bytes, &Limits::default()).unwrap(), b);
         let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let scan = &json["scan"];
         assert_eq!(scan["maxDbAgeSeconds"], 604_800);
+        assert_eq!(
+            (&scan["gaps"], &scan["allowIncomplete"]),
+            (&serde_json::json!(["r.example/app:1 (linux/amd64): a gap"]), &serde_json::json!(true))
+        );
+        assert!(scan.get("unlistedGaps").is_none(), "none beyond those listed: {scan}");
         let document = vex_file().sha256.to_string();
         assert_eq!(scan["vexDocuments"], serde_json::json!([{"name": "vex/debian.openvex.json", "sha256": document}]));
+        assert_eq!(scan["findings"][0]["severityFrom"], "CVE-2024-9");
+        assert!(scan["findings"][1].get("severityFrom").is_none(), "{}", scan["findings"][1]);
+        assert_eq!(
+            scan["findings"][0]["vex"],
+            serde_json::json!({"status": "not_affected", "justification": "vulnerable_code_not_present",
+                               "document": document, "expires": "2025-06-01T00:00:00Z", "excepts": true})
+        );
         assert_eq!(
             scan["findings"][1]["vex"],
             serde_json::json!({"status": "not_affected", "justification": "vulnerable_code_not_present",
-                               "document": document, "expired": "2025-01-01T00:00:00Z", "excepts": false})
+                               "document": document, "expires": "2025-01-01T00:00:00Z", "expired": true,
+                               "excepts": false})
         );
         assert_eq!(
             scan["findings"][2]["vex"],
@@ -1046,6 +1310,7 @@ mod tests {
             shown(VexStatus::UnderInvestigation, Some("2025-01-01T00:00:00Z")),
             "under_investigation (expired 2025-01-01T00:00:00Z)"
         );
+        assert_eq!(shown(VexStatus::Fixed, Some("2025-06-01T00:00:00+02:00")), "fixed (expires 2025-05-31T22:00:00Z)");
     }
 
     #[test]

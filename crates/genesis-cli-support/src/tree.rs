@@ -54,17 +54,7 @@ fn check(args: &VerifyArgs, policy: &TrustPolicy, dir: &Path) -> Result<TreeRepo
 
 /// The report as lines in the style of [`verify::render_text`], whose head lines it shares.
 pub fn render_text(r: &TreeReport) -> String {
-    let head = verify::Head {
-        key: &r.key,
-        bom_sha256: &r.bom_sha256,
-        bom_blake3: &r.bom_blake3,
-        expires: r.expires.as_ref(),
-        provenance: r.provenance.as_ref(),
-        sbom: r.sbom.as_ref(),
-        scan: r.scan.as_ref(),
-        policy: &r.policy,
-    };
-    let mut out = verify::head_lines(&head, "tree");
+    let mut out = verify::head_lines(&r.head, r.expires.as_deref(), r.scan.as_ref(), "tree");
     let mut line = |s: String| {
         out.push_str(&s);
         out.push('\n');
@@ -74,7 +64,7 @@ pub fn render_text(r: &TreeReport) -> String {
         r.files, r.payload_bytes, r.images, r.charts, r.manifests
     ));
     line(format!("✓ {} holds the signed payload and head, and nothing else", r.dir.display()));
-    line(format!("{} {}: verified", r.name, r.version));
+    line(format!("{} {}: verified", r.head.name, r.head.version));
     out
 }
 

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use genesis_trust::{
-    CheckedBundle, PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifiedBundle, VerifyReport,
+    CheckedBundle, HeadReport, PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifiedBundle,
+    VerifyReport,
 };
 
 use crate::exit::{self, VERIFICATION_FAILED};
@@ -216,21 +217,15 @@ pub(crate) fn report_outcome<R: serde::Serialize>(
     }
 }
 
-/// What a bundle's and an extracted tree's reports both say about the head.
-pub(crate) struct Head<'a> {
-    pub key: &'a genesis_trust::KeyFingerprint,
-    pub bom_sha256: &'a genesis_types::Digest,
-    pub bom_blake3: &'a str,
-    pub expires: Option<&'a String>,
-    pub provenance: Option<&'a genesis_trust::provenance::ProvenanceSummary>,
-    pub sbom: Option<&'a String>,
-    pub scan: Option<&'a genesis_bundle::ScanSummary>,
-    pub policy: &'a [String],
-}
-
-/// The head's lines (signature, fingerprint, expiry, provenance, SBOM, policy), found
-/// `within` a bundle or a tree.
-pub(crate) fn head_lines(h: &Head<'_>, within: &str) -> String {
+/// The head's lines (signature, fingerprint, expiry, provenance, SBOM, scan, policy), found
+/// `within` a bundle or a tree: what both reports share in `head`, with the expiry and the
+/// scan each keeps beside it ([`HeadReport`] says why).
+pub(crate) fn head_lines(
+    h: &HeadReport,
+    expires: Option<&str>,
+    scan: Option<&genesis_bundle::ScanSummary>,
+    within: &str,
+) -> String {
     let mut out = String::new();
     let mut line = |s: String| {
         out.push_str(&s);
@@ -238,10 +233,10 @@ pub(crate) fn head_lines(h: &Head<'_>, within: &str) -> String {
     };
     line(format!("✓ signature OK (key {}) over bom.json {}", h.key, h.bom_sha256));
     line(format!("✓ BOM fingerprint blake3:{}", h.bom_blake3));
-    if let Some(expires) = h.expires {
+    if let Some(expires) = expires {
         line(format!("✓ not expired (the signed BOM expires {expires})"));
     }
-    match h.provenance {
+    match &h.provenance {
         Some(p) => line(format!(
             "✓ SLSA provenance present (build: {}, spec {}, {} resolved dependencies)",
             p.builder_id,
@@ -250,15 +245,15 @@ pub(crate) fn head_lines(h: &Head<'_>, within: &str) -> String {
         )),
         None => line(format!("! no SLSA provenance in the {within}")),
     }
-    match h.sbom {
+    match &h.sbom {
         Some(path) => line(format!("✓ SBOM present ({path}, checked against the BOM)")),
         None => line(format!("! no SBOM in the {within}")),
     }
-    match h.scan {
+    match scan {
         Some(scan) => line(scan_line(scan)),
         None => line(format!("! no vulnerability scan recorded in the {within}'s BOM")),
     }
-    for decision in h.policy {
+    for decision in &h.policy {
         line(format!("✓ policy: {decision}"));
     }
     out
@@ -273,8 +268,19 @@ fn scan_line(scan: &genesis_bundle::ScanSummary) -> String {
         .collect();
     let counts = if counts.is_empty() { "no finding".to_owned() } else { counts.join(", ") };
     let database = scan.database.newest_modified.as_deref().unwrap_or("of unknown date");
+    let gaps = match scan.gaps {
+        0 => String::new(),
+        n => format!("; {n} gaps in the package inventory allowed"),
+    };
+    let expiry = match scan.first_expiry.as_deref() {
+        Some(when) if genesis_bundle::parse_rfc3339(when).is_none_or(|t| t <= genesis_bundle::unix_now()) => {
+            format!("; an exception expired on {when}, since the build: a policy requiring this scan counts it again")
+        }
+        Some(when) => format!("; the first exception expires on {when}"),
+        None => String::new(),
+    };
     format!(
-        "{} vulnerability scan as of {} {} (failOn {}): {counts} without an exception, {} excepted; {} packages, OSV database {database} ({})",
+        "{} vulnerability scan as of {} {} (failOn {}): {counts} without an exception, {} excepted; {} packages, OSV database {database} ({}){gaps}{expiry}",
         if scan.passed { "✓" } else { "✗" },
         scan.as_of,
         if scan.passed { "passed" } else { "FAILED" },
@@ -287,17 +293,7 @@ fn scan_line(scan: &genesis_bundle::ScanSummary) -> String {
 
 /// The report as lines in the style of the gap-host runbook (`✓ signature OK …`).
 pub fn render_text(r: &VerifyReport) -> String {
-    let head = Head {
-        key: &r.key,
-        bom_sha256: &r.bom_sha256,
-        bom_blake3: &r.bom_blake3,
-        expires: r.expires.as_ref(),
-        provenance: r.provenance.as_ref(),
-        sbom: r.sbom.as_ref(),
-        scan: r.scan.as_ref(),
-        policy: &r.policy,
-    };
-    let mut out = head_lines(&head, "bundle");
+    let mut out = head_lines(&r.head, r.expires.as_deref(), r.scan.as_ref(), "bundle");
     let mut line = |s: String| {
         out.push_str(&s);
         out.push('\n');
@@ -328,10 +324,49 @@ pub fn render_text(r: &VerifyReport) -> String {
     if let Some(dir) = &r.extracted_to {
         line(format!("✓ extracted to {}", dir.display()));
     }
-    line(format!("{} {}: verified", r.name, r.version));
+    line(format!("{} {}: verified", r.head.name, r.head.version));
     out
 }
 
 fn file_name(p: &Path) -> String {
     p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use genesis_bundle::{ScanDatabase, ScanSummary};
+    use genesis_types::Severity;
+
+    use super::scan_line;
+
+    fn summary(first_expiry: Option<&str>, gaps: u64) -> ScanSummary {
+        ScanSummary {
+            as_of: "2025-01-01T00:00:00Z".into(),
+            database: ScanDatabase { digest: "sha256:0d".into(), newest_modified: None, records: 1 },
+            packages: 3,
+            fail_on: Severity::High,
+            counts: [(Severity::Medium, 1)].into(),
+            excepted: 1,
+            gaps,
+            passed: true,
+            first_expiry: first_expiry.map(str::to_owned),
+        }
+    }
+
+    /// The verdict shown is the builder's; the line says when an exception it rested on has
+    /// lapsed since, which a policy requiring the scan judges again.
+    #[test]
+    fn the_scan_line_says_when_an_exception_lapses_and_which_gaps_were_allowed() {
+        let line = scan_line(&summary(Some("2000-01-01T00:00:00Z"), 0));
+        assert!(line.contains("an exception expired on 2000-01-01T00:00:00Z, since the build"), "{line}");
+        let line = scan_line(&summary(Some("2999-01-01T00:00:00Z"), 2));
+        assert!(
+            line.ends_with(
+                "; 2 gaps in the package inventory allowed; the first exception expires on 2999-01-01T00:00:00Z"
+            ),
+            "{line}"
+        );
+        let line = scan_line(&summary(None, 0));
+        assert!(line.ends_with("OSV database of unknown date (sha256:0d)"), "{line}");
+    }
 }

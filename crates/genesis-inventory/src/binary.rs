@@ -6,9 +6,10 @@
 //! A binary is read once, as a stream, in bounded memory whatever its size (some are
 //! hundreds of MiB):
 //! - Go's build information is found by its magic as the bytes pass ([`go::Finder`]), and
-//!   only the bytes from each magic on are kept (1 MiB at most, for at most 8 headers); once
-//!   the section and program headers are known, the header Go's own reader would take is
-//!   chosen ([`go::Place`]), so that a string constant holding the magic does not hide it;
+//!   only the bytes from each magic on are kept (1 MiB at most, for at most 8 headers, and
+//!   the first from the data segment's start on however many came before); once the section
+//!   and program headers are known, the header Go's own reader would take is chosen
+//!   ([`go::Place`]), so that a string constant holding the magic does not hide it;
 //! - the section headers that say where `.dep-v0` is usually come at the end of the file,
 //!   after the sections they describe, so the bytes that can hold these are kept as they
 //!   pass: the first 64 KiB (the file and program headers, and the section headers where
@@ -135,7 +136,9 @@ fn stream(reader: &mut dyn Read, file: &FoundFile<'_>) -> Result<Option<Streamed
         tail: tempfile::spooled_tempfile(TAIL_IN_MEMORY),
         over_cap: false,
     };
-    let mut finder = go::Finder::default();
+    // Go's reader searches the data segment from its start: however many headers come
+    // before, the first from there on is kept.
+    let mut finder = go::Finder::keeping_the_first_from(data_segment(&header, &kept.prefix).map(|data| data.offset));
     let mut pos = 0;
     while len > 0 {
         let chunk = &buf[..len];
@@ -261,10 +264,11 @@ impl Pinned {
     }
 }
 
-/// A binary's section headers and the names they point into, as [`Kept`] holds them.
+/// The sections a binary is inspected for, as its section headers name them: the first of
+/// each name, as Go's and cargo-auditable's readers take it.
 struct SectionTable {
-    sections: Vec<elf::Section>,
-    names: Vec<u8>,
+    go_buildinfo: Option<elf::Section>,
+    dep_v0: Option<elf::Section>,
 }
 
 impl SectionTable {
@@ -279,11 +283,28 @@ impl SectionTable {
             return Ok(None);
         };
         let Some(names) = kept.bytes_at(names.offset, names.size)? else { return Ok(None) };
-        Ok(Some(SectionTable { sections, names }))
+        Ok(Some(SectionTable::find(sections, &names)))
     }
 
-    fn find(&self, name: &[u8]) -> Option<&elf::Section> {
-        self.sections.iter().find(|section| elf::section_name(&self.names, section.name) == Some(name))
+    /// Both sections, in one pass over the headers, each header's name compared in place
+    /// ([`elf::is_named`]): a crafted binary of 65,535 headers pointing into a megabyte of
+    /// names without a NUL costs a few bytes per header, not a megabyte.
+    fn find(sections: Vec<elf::Section>, names: &[u8]) -> SectionTable {
+        let mut table = SectionTable { go_buildinfo: None, dep_v0: None };
+        for section in sections {
+            let slot = if elf::is_named(names, section.name, go::SECTION) {
+                &mut table.go_buildinfo
+            } else if elf::is_named(names, section.name, cargo::SECTION) {
+                &mut table.dep_v0
+            } else {
+                continue;
+            };
+            // The first of a name, as Go's `debug/elf` takes it.
+            if slot.is_none() {
+                *slot = Some(section);
+            }
+        }
+        table
     }
 }
 
@@ -291,15 +312,21 @@ impl SectionTable {
 /// section (no bytes when it is `SHT_NOBITS`), else the first writable, non-executable
 /// loaded segment, else anywhere.
 fn go_place(header: &elf::Header, prefix: &[u8], sections: Option<&SectionTable>) -> go::Place {
-    if let Some(section) = sections.and_then(|table| table.find(go::SECTION)) {
+    if let Some(section) = sections.and_then(|table| table.go_buildinfo.as_ref()) {
         let size = if section.kind == elf::SHT_NOBITS { 0 } else { section.size };
         return go::Place::Section(section.offset..section.offset.saturating_add(size));
     }
-    let segments = header.loaded_segments(prefix).unwrap_or_default();
-    match segments.iter().find(|segment| segment.is_writable_data()) {
+    match data_segment(header, prefix) {
         Some(data) => go::Place::Segment(data.offset..data.offset.saturating_add(data.file_size)),
         None => go::Place::Anywhere,
     }
+}
+
+/// The first writable, non-executable loaded segment, where Go's reader looks when no
+/// `.go.buildinfo` section says where. Its program header is in the prefix, so it is known
+/// before any of its bytes pass.
+fn data_segment(header: &elf::Header, prefix: &[u8]) -> Option<elf::Segment> {
+    header.loaded_segments(prefix)?.into_iter().find(elf::Segment::is_writable_data)
 }
 
 /// The bytes of the binary's `.dep-v0` section: `None` when it has none, an error when it
@@ -309,7 +336,7 @@ fn go_place(header: &elf::Header, prefix: &[u8], sections: Option<&SectionTable>
 /// the loaded segments, and Go's linker, which writes them inside, is never given a
 /// `.dep-v0` to link.
 fn auditable_section(sections: Option<&SectionTable>, kept: &mut Kept) -> io::Result<Option<Result<Vec<u8>, String>>> {
-    let Some(section) = sections.and_then(|table| table.find(cargo::SECTION)) else { return Ok(None) };
+    let Some(section) = sections.and_then(|table| table.dep_v0.as_ref()) else { return Ok(None) };
     if section.kind == elf::SHT_NOBITS {
         return Ok(Some(Err("its .dep-v0 section has no bytes in the file".to_owned())));
     }
@@ -970,26 +997,54 @@ mod tests {
         }
     }
 
-    /// At most [`go::MAX_HEADERS`] headers are kept: when all of them lie before where Go's
-    /// reader looks, the real one was not kept, and a note says so.
+    /// At most [`go::MAX_HEADERS`] headers are kept, and the first from the data segment's start
+    /// on, which the program headers give before the data passes: a Go program embedding Go
+    /// binaries ahead of its data has its own header read however many it embeds, whether Go's
+    /// reader takes it from the segment or from the `.go.buildinfo` section within it.
     #[test]
-    fn more_headers_than_are_kept_before_the_real_one_are_a_note() {
+    fn headers_ahead_of_the_data_segment_never_crowd_out_the_one_go_takes() {
+        let real = go_blob(2, "go1.21.5", MODINFO);
+        let decoys_at = |count: usize| (0..count).map(|index| 4096 + 256 * index);
+        for go_section in [false, true] {
+            let layout = Layout {
+                loaded: 32 * 1024,
+                go: Some(&real[..]),
+                data_from: Some(8 * 1024),
+                go_section,
+                no_sections: !go_section,
+                ..Layout::default()
+            };
+            let mut bytes = layout.write(KINDS[0]).to_vec();
+            // The real header is the first in the data segment and in `.go.buildinfo`.
+            plant(&mut bytes, &decoy(), decoys_at(go::MAX_HEADERS + 3));
+            let (packages, notes) = inspect(&mut trickle(bytes.as_slice()), &file("bin/app")).unwrap();
+            assert!(notes.is_empty(), "section {go_section}: {notes:?}");
+            assert_eq!(purls(&packages)[0], "pkg:golang/stdlib@1.21.5", "section {go_section}");
+        }
+    }
+
+    /// When a header the segment's start does not account for may be the one Go's reader
+    /// takes (one in the data segment ahead of `.go.buildinfo`, with more than
+    /// [`go::MAX_HEADERS`] before), the real one could not be told apart, and a note says so.
+    #[test]
+    fn more_headers_than_are_kept_where_go_may_look_are_a_note() {
         let real = go_blob(2, "go1.21.5", MODINFO);
         let layout = Layout {
             loaded: 32 * 1024,
             go: Some(&real[..]),
-            data_from: Some(24 * 1024),
-            no_sections: true,
+            data_from: Some(8 * 1024),
+            go_section: true,
             ..Layout::default()
         };
-        let decoys_at = |count: usize| (0..count).map(|index| 4096 + 256 * index);
+        let before = |count: usize| (0..count).map(|index| 4096 + 256 * index);
         let mut bytes = layout.write(KINDS[0]).to_vec();
-        plant(&mut bytes, &decoy(), decoys_at(go::MAX_HEADERS - 1));
+        plant(&mut bytes, &decoy(), [8 * 1024]);
+        plant(&mut bytes, &decoy(), before(go::MAX_HEADERS - 2));
         let (packages, notes) = inspect(&mut bytes.as_slice(), &file("bin/app")).unwrap();
-        assert!(notes.is_empty(), "{notes:?}");
+        assert!(notes.is_empty(), "with the real one, as many headers as are kept: {notes:?}");
         assert_eq!(purls(&packages)[0], "pkg:golang/stdlib@1.21.5");
 
-        plant(&mut bytes, &decoy(), decoys_at(go::MAX_HEADERS));
+        plant(&mut bytes, &decoy(), before(go::MAX_HEADERS - 1));
         let (packages, notes) = inspect(&mut bytes.as_slice(), &file("bin/app")).unwrap();
         assert!(packages.is_empty());
         assert_eq!(
@@ -1000,6 +1055,24 @@ mod tests {
                 go::MAX_HEADERS
             )]
         );
+    }
+
+    /// A crafted table of 65,535 section headers, every one naming offset 0 of a megabyte of
+    /// names without a NUL: each name is compared in place, so the lookup ends at once (a scan
+    /// for the NUL per header and per name looked for would compare some 137 billion bytes),
+    /// and finds neither section.
+    #[test]
+    fn a_section_table_of_unterminated_names_is_looked_up_in_one_cheap_pass() {
+        let names = vec![b'.'; NAMES_CAP as usize];
+        let sections = (0..u16::MAX).map(|_| elf::Section { name: 0, kind: 1, offset: 0, size: 0 }).collect();
+        let table = SectionTable::find(sections, &names);
+        assert!(table.go_buildinfo.is_none() && table.dep_v0.is_none());
+
+        let names = b"\0.go.buildinfo\0.dep-v0\0";
+        let section = |name, offset| elf::Section { name, kind: 1, offset, size: 0 };
+        let table = SectionTable::find(vec![section(0, 0), section(15, 1), section(1, 2), section(15, 3)], names);
+        assert_eq!(table.go_buildinfo.map(|found| found.offset), Some(2));
+        assert_eq!(table.dep_v0.map(|found| found.offset), Some(1), "the first of a name");
     }
 
     /// Every header found keeps its own offset and the bytes after it, however the reads

@@ -73,7 +73,8 @@ pub enum InventoryError {
         /// The budget.
         limit: u64,
     },
-    /// A layer entry whose path could leave the image's root; the entry is skipped.
+    /// A layer entry whose directory does not resolve through the image's symbolic links (a
+    /// loop, too many links); the entry is skipped.
     #[error("layer {layer}: entry {path:?} is skipped: {reason}")]
     UnsafePath {
         /// The layer's digest.

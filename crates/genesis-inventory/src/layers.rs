@@ -9,8 +9,15 @@
 //! package databases and os-release as bytes (their purls wait for the distribution), the
 //! rest already parsed (Python and npm metadata, ELF executables, copyright licences), so
 //! memory follows the package metadata, not the image.
+//!
+//! Symbolic links are followed as a container runtime and then the package manager in the
+//! container follow them: an entry is written where the links applied before it lead its
+//! directory, and a package database is read where the final image's links lead from its
+//! path. So every link is kept (its target), and a file named as a package database is kept
+//! wherever it is ([`Content::MaybeDatabase`]) until [`Overlay::finish`] knows whether a
+//! link leads a package manager there (`var/lib/dpkg` → `/opt/d` makes `opt/d/status` dpkg's).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
 use std::ops::Bound;
 
@@ -33,6 +40,10 @@ pub(crate) const MAX_KEPT_BYTES: u64 = 256 << 20;
 /// short after its last entry.
 const MAX_TRAILING_BYTES: u64 = 1 << 20;
 
+/// The most symbolic links followed in resolving one path, as Linux follows
+/// (`MAXSYMLINKS`): past it a path does not resolve (a loop never does).
+const MAX_LINK_HOPS: usize = 40;
+
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const ELF_MAGIC: &[u8] = b"\x7fELF";
@@ -42,7 +53,13 @@ const WHITEOUT: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
 
 const OS_RELEASE: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
+const DPKG_STATUS: &str = "var/lib/dpkg/status";
+/// distroless's dpkg database: a directory of one control stanza per package.
+const DPKG_STATUS_DIR: &str = "var/lib/dpkg/status.d";
 const RPM_SQLITE: [&str; 2] = ["var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"];
+/// The rpmdb's write-ahead logs: packages recorded only there are not read, so one that
+/// holds anything is noted.
+const RPM_WAL: [&str; 2] = ["var/lib/rpm/rpmdb.sqlite-wal", "usr/lib/sysimage/rpm/rpmdb.sqlite-wal"];
 
 /// A package database, kept whole and parsed once every layer is applied: its purls name
 /// the image's distribution, which a later layer may still change.
@@ -58,8 +75,9 @@ pub(crate) enum Database {
 pub(crate) enum Content {
     /// An os-release file's bytes.
     OsRelease(Vec<u8>),
-    /// A symbolic link at an os-release path, and its target as written.
-    Symlink(String),
+    /// A symbolic link, and its target as written (`None` when that is not UTF-8: no kept
+    /// path lies behind it).
+    Symlink(Option<String>),
     /// A package database's bytes.
     Database(Database, Vec<u8>),
     /// The licences a machine-readable Debian copyright file states.
@@ -69,6 +87,10 @@ pub(crate) enum Content {
     Found { packages: Vec<Package>, notes: Vec<String> },
     /// A file seen but not read, and the sentence saying why.
     NotRead(String),
+    /// What is kept of a file named as a package database at a path no package manager reads
+    /// unless a symbolic link leads there ([`database_read_through_links`]): it counts only if
+    /// one does, which [`Overlay::finish`] settles.
+    MaybeDatabase(Box<Content>),
 }
 
 impl Content {
@@ -81,7 +103,10 @@ impl Content {
                 packages.iter().map(package_bytes).sum::<u64>() + notes.iter().map(|n| n.len() as u64).sum::<u64>()
             }
             Content::Licenses(licenses) => licenses.iter().map(|l| l.len() as u64).sum(),
-            Content::Symlink(_) | Content::NotRead(_) => 0,
+            // Every link is kept, and a layer can hold millions.
+            Content::Symlink(target) => target.as_ref().map_or(0, |target| target.len() as u64),
+            Content::MaybeDatabase(content) => content.kept_bytes(),
+            Content::NotRead(_) => 0,
         }
     }
 
@@ -90,6 +115,7 @@ impl Content {
         match self {
             Content::Licenses(licenses) => licenses.is_empty(),
             Content::Found { packages, notes } => packages.is_empty() && notes.is_empty(),
+            Content::MaybeDatabase(content) => content.says_nothing(),
             Content::OsRelease(_) | Content::Symlink(_) | Content::Database(..) | Content::NotRead(_) => false,
         }
     }
@@ -105,11 +131,13 @@ pub(crate) struct File {
 /// What the layers leave.
 #[derive(Debug, Default)]
 pub(crate) struct Image {
-    /// Each file of interest, by path (no leading slash).
+    /// Each file of interest, and each symbolic link, by the path it really has (no leading
+    /// slash, no link on the way).
     pub(crate) files: BTreeMap<String, File>,
     /// The layers' digests, in order.
     pub(crate) layers: Vec<String>,
-    /// A sentence for each entry skipped or link not followed, in the order met.
+    /// A sentence for each entry skipped, link not followed or database path not resolved,
+    /// in the order met.
     pub(crate) notes: Vec<String>,
 }
 
@@ -124,7 +152,7 @@ impl Image {
     fn os_release_at(&self, path: &str, hops: usize) -> Option<&[u8]> {
         match &self.files.get(path)?.content {
             Content::OsRelease(bytes) => Some(bytes.as_slice()),
-            Content::Symlink(target) if hops > 0 => self.os_release_at(&resolve_symlink(path, target), hops - 1),
+            Content::Symlink(Some(target)) if hops > 0 => self.os_release_at(&resolve_symlink(path, target), hops - 1),
             _ => None,
         }
     }
@@ -152,8 +180,10 @@ impl Overlay {
         Ok(())
     }
 
-    /// What every layer left.
-    pub(crate) fn finish(self) -> Image {
+    /// What every layer left, each package database taken where its package manager reads
+    /// it ([`Overlay::settle_databases`]).
+    pub(crate) fn finish(mut self) -> Image {
+        self.settle_databases();
         self.image
     }
 
@@ -164,8 +194,7 @@ impl Overlay {
         entry: &mut tar::Entry<'_, R>,
     ) -> Result<(), InventoryError> {
         if let Some(reason) = read_otherwise_by_runtimes(entry) {
-            let source = io::Error::new(io::ErrorKind::InvalidData, reason);
-            return Err(InventoryError::Layer { layer: digest.to_owned(), source });
+            return Err(refused(digest, reason));
         }
         let kind = entry.header().entry_type();
         if kind == EntryType::XGlobalHeader {
@@ -174,22 +203,31 @@ impl Overlay {
         // A path that is not UTF-8 cannot name a file of interest, nor a directory holding
         // one: every path kept is UTF-8.
         let Ok(raw) = String::from_utf8(entry.path_bytes().into_owned()) else { return Ok(()) };
-        let path = match normalise(&raw) {
+        let named = normalise(&raw);
+        if named.is_empty() {
+            return Ok(()); // the root directory
+        }
+        let path = match self.real_path(&named) {
             Ok(path) => path,
             Err(reason) => {
                 self.note(InventoryError::UnsafePath { layer: digest.to_owned(), path: raw, reason });
                 return Ok(());
             }
         };
-        if path.is_empty() {
-            return Ok(()); // the root directory
-        }
-        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+        let (dir, name) = split(&path);
         if name == OPAQUE {
             self.remove_tree(dir, index);
             return Ok(());
         }
         if let Some(deleted) = name.strip_prefix(WHITEOUT) {
+            // containerd refuses the layer (`validateWhiteout`): what such a whiteout deletes
+            // depends on the runtime.
+            if matches!(deleted, "" | "." | "..") {
+                return Err(refused(
+                    digest,
+                    format!("the whiteout {raw:?} names no file in its directory, and containerd refuses such a layer"),
+                ));
+            }
             // Other `.wh..wh.` names are aufs's own bookkeeping, not whiteouts.
             if !deleted.starts_with(WHITEOUT) {
                 let deleted = join(dir, deleted);
@@ -213,26 +251,19 @@ impl Overlay {
                 Ok(())
             }
             EntryType::Symlink => {
+                // Kept whatever it points to: any link may lead an entry or a database path.
                 let target = entry.link_name_bytes().and_then(|target| String::from_utf8(target.into_owned()).ok());
-                if OS_RELEASE.contains(&path.as_str()) {
-                    if let Some(target) = target {
-                        self.insert(path, index, Content::Symlink(target));
-                    }
-                } else if matches!(Interest::of(&path), Some(Interest::Read(FileKind::Database(_)))) {
-                    // A database a link stands in for is not followed (it may point anywhere):
-                    // said, so that the gate does not pass the image as if it had none.
-                    let to = target.map(|t| format!(" to {t}")).unwrap_or_default();
-                    let note = format!(
-                        "{path} is a symbolic link{to}: a package database is read only as a file, so not inventoried"
-                    );
-                    self.insert(path, index, Content::NotRead(note));
-                }
+                self.insert(path, index, Content::Symlink(target));
                 Ok(())
             }
             _ => Ok(()), // devices and fifos: they only replace
         }
     }
 
+    /// A regular file: read when its path is of interest, else inspected when it is an ELF
+    /// executable, else kept as a [`Content::MaybeDatabase`] when it is named as a database.
+    /// An ELF executable is a binary whatever its name: renaming a Go binary `status` does not
+    /// hide it, and no package manager reads an ELF file as its database.
     fn regular<R: Read>(
         &mut self,
         index: usize,
@@ -241,35 +272,46 @@ impl Overlay {
         entry: &mut tar::Entry<'_, R>,
     ) -> Result<(), InventoryError> {
         let file = FoundFile { path: &path, layer: digest, distro: None };
-        let content = match Interest::of(&path) {
-            Some(Interest::Read(kind)) => read_file(kind, &file, entry)?,
-            Some(Interest::NotInventoried(note)) => Content::NotRead(note.to_owned()),
-            None if entry.header().mode().is_ok_and(|mode| mode & 0o111 != 0) => {
-                let Some(content) = inspect_executable(&file, entry)? else { return Ok(()) };
-                content
+        let size = entry.size();
+        let content = if let Some(interest) = Interest::of(&path) {
+            interesting_content(interest, &file, size, entry)?
+        } else {
+            let executable = entry.header().mode().is_ok_and(|mode| mode & 0o111 != 0);
+            let head = if executable {
+                peek_magic(entry).map_err(|source| InventoryError::read(&file, source))?
+            } else {
+                Vec::new()
+            };
+            // The bytes peeked go back in front of the rest.
+            let mut bytes = head.as_slice().chain(&mut *entry);
+            if head == ELF_MAGIC {
+                Some(inspect_binary(&file, &mut bytes)?)
+            } else if let Some(interest) =
+                database_read_through_links(&path).and_then(|database| Interest::of(&database))
+            {
+                interesting_content(interest, &file, size, &mut bytes)?
+                    .map(|content| Content::MaybeDatabase(Box::new(content)))
+            } else {
+                None
             }
-            // The rpmdb is read as its main file holds it (immutable): packages only in a
-            // write-ahead log left beside it are not, and that is said.
-            None if entry.size() > 0 && RPM_SQLITE.iter().any(|db| path.strip_suffix("-wal") == Some(db)) => {
-                Content::NotRead(format!(
-                    "{path}: the rpm database's write-ahead log is not read, so packages recorded only there are \
-                     not inventoried"
-                ))
-            }
-            None => return Ok(()),
         };
-        self.insert(path, index, content);
+        if let Some(content) = content {
+            self.insert(path, index, content);
+        }
         Ok(())
     }
 
     /// A hard link names an earlier entry of its own layer: when that entry was kept, the
     /// link keeps the same content under its own path; a link to a file of interest the
-    /// inventory did not keep is noted.
+    /// inventory did not keep is noted. A target with a `..` component is not followed: the
+    /// runtimes resolve it differently (containerd's `hardlinkRootPath` follows symbolic links
+    /// before it applies the `..`, moby joins and cleans the name first), so with `s` a link,
+    /// `s/../x` is one file to one runtime and another to the other.
     fn hard_link<R: Read>(&mut self, index: usize, digest: &str, path: String, entry: &tar::Entry<'_, R>) {
         let target =
             entry.link_name_bytes().map(|target| String::from_utf8_lossy(&target).into_owned()).unwrap_or_default();
         let kept = hard_link_target(&target)
-            .ok()
+            .and_then(|target| self.real_path(&target).ok())
             .and_then(|target| self.image.files.get(&target))
             .filter(|file| file.layer == index)
             .map(|file| file.content.clone());
@@ -280,6 +322,11 @@ impl Overlay {
             }
             None if Interest::of(&path).is_some() => {
                 self.note(InventoryError::UnresolvedLink { layer: digest.to_owned(), path, target });
+            }
+            // A database may be read here through links: then the link's note stands.
+            None if database_read_through_links(&path).is_some() => {
+                let note = InventoryError::UnresolvedLink { layer: digest.to_owned(), path: path.clone(), target };
+                self.insert(path, index, Content::MaybeDatabase(Box::new(Content::NotRead(note.to_string()))));
             }
             None => {}
         }
@@ -295,12 +342,133 @@ impl Overlay {
         Ok(())
     }
 
+    /// `path` (normalised, from the root) with its directory resolved through the symbolic
+    /// links applied so far, as container runtimes resolve an entry's directory before they
+    /// write it (containerd's `fs.RootPath`; the kernel, inside moby's chroot). Its last
+    /// component is not followed: an entry replaces what stands there.
+    fn real_path(&self, path: &str) -> Result<String, &'static str> {
+        let (dir, name) = split(path);
+        Ok(join(&self.resolve_dir(dir)?, name))
+    }
+
+    /// `dir` with each of its components resolved through the symbolic links kept, as the
+    /// kernel resolves a path in a container: an absolute target from the root, a relative one
+    /// from the link's directory, then the rest of the path, `..` applied to where the links
+    /// led and stopping at the root; at most [`MAX_LINK_HOPS`] links.
+    fn resolve_dir(&self, dir: &str) -> Result<String, &'static str> {
+        let mut pending: Vec<&str> = dir.split('/').rev().collect();
+        let mut resolved = String::new();
+        let mut hops = 0;
+        while let Some(part) = pending.pop() {
+            match part {
+                "" | "." => {}
+                ".." => resolved.truncate(resolved.rfind('/').unwrap_or(0)),
+                part => {
+                    let next = join(&resolved, part);
+                    let Some(File { content: Content::Symlink(target), .. }) = self.image.files.get(&next) else {
+                        resolved = next;
+                        continue;
+                    };
+                    hops += 1;
+                    if hops > MAX_LINK_HOPS {
+                        return Err("more symbolic links on the way than Linux follows (40), or a loop of them");
+                    }
+                    let target =
+                        target.as_deref().ok_or("a symbolic link on the way has a target that is not UTF-8")?;
+                    if target.starts_with('/') {
+                        resolved.clear();
+                    }
+                    pending.extend(target.split('/').rev());
+                }
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Settles what is read as a package database, now that the image's symbolic links are
+    /// final: each database path is resolved through them as its package manager in the
+    /// container resolves it, and a file kept as [`Content::MaybeDatabase`] counts only where
+    /// one leads; the others go (a file named `status` that no link leads to is no database).
+    fn settle_databases(&mut self) {
+        let read_at: BTreeSet<String> = database_files()
+            .filter_map(|database| self.database_at(database, "a package database is read only as a file"))
+            .collect();
+        let status_dir = self.database_at(DPKG_STATUS_DIR, "dpkg's status.d is read only as a directory");
+        if let Some(dir) = &status_dir {
+            self.note_links_in_status_dir(dir);
+        }
+        let files = std::mem::take(&mut self.image.files);
+        self.image.files = files
+            .into_iter()
+            .filter_map(|(path, file)| match file.content {
+                Content::MaybeDatabase(content) => {
+                    let read = read_at.contains(&path) || status_dir.as_deref() == Some(split(&path).0);
+                    read.then_some((path, File { layer: file.layer, content: *content }))
+                }
+                _ => Some((path, file)),
+            })
+            .collect();
+    }
+
+    /// Where `database` (a path from the root) is read in the final image: its directory
+    /// resolved through the symbolic links. `None`, with a note, when that does not resolve,
+    /// or when a link stands at that place ([`Overlay::link_at`]).
+    fn database_at(&mut self, database: &str, reads: &str) -> Option<String> {
+        let (dir, name) = split(database);
+        match self.resolve_dir(dir) {
+            Ok(dir) => {
+                let real = join(&dir, name);
+                (!self.link_at(database, &real, reads)).then_some(real)
+            }
+            Err(reason) => {
+                self.image.notes.push(format!(
+                    "{database} does not resolve through the image's symbolic links ({reason}): a package database \
+                     there is not inventoried"
+                ));
+                None
+            }
+        }
+    }
+
+    /// Notes each entry of dpkg's status.d (found at `dir`) that is a symbolic link.
+    fn note_links_in_status_dir(&mut self, dir: &str) {
+        let links: Vec<String> = files_under(&self.image.files, dir)
+            .filter(|(path, file)| split(path).0 == dir && matches!(file.content, Content::Symlink(_)))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for real in links {
+            let database = join(DPKG_STATUS_DIR, split(&real).1);
+            if dpkg::is_database(&database) {
+                self.link_at(&database, &real, "a package database is read only as a file");
+            }
+        }
+    }
+
+    /// Whether a symbolic link stands at `real`, where `database` is read: it is not followed
+    /// (it may lead anywhere, where the inventory kept nothing too), and becomes a note saying
+    /// so, so that the gate does not pass the image as if it had no database.
+    fn link_at(&mut self, database: &str, real: &str, reads: &str) -> bool {
+        let Some(File { layer, content: Content::Symlink(target) }) = self.image.files.get(real) else { return false };
+        let to = target.as_ref().map(|target| format!(" to {target}")).unwrap_or_default();
+        let at = if real == database { String::new() } else { format!(" (at {real})") };
+        let note = format!("{database}{at} is a symbolic link{to}: {reads}, so not inventoried");
+        let layer = *layer;
+        self.insert(real.to_owned(), layer, Content::NotRead(note));
+        true
+    }
+
     fn insert(&mut self, path: String, layer: usize, content: Content) {
         if content.says_nothing() {
             return;
         }
         let content = if self.kept_bytes + content.kept_bytes() > MAX_KEPT_BYTES {
-            Content::NotRead(InventoryError::OverBudget { path: path.clone(), limit: MAX_KEPT_BYTES }.to_string())
+            let note =
+                Content::NotRead(InventoryError::OverBudget { path: path.clone(), limit: MAX_KEPT_BYTES }.to_string());
+            // A file that may be no database stays one that may be no note.
+            match content {
+                Content::MaybeDatabase(_) => Content::MaybeDatabase(Box::new(note)),
+                _ => note,
+            }
         } else {
             content
         };
@@ -320,12 +488,7 @@ impl Overlay {
     /// Removes every file under the directory `dir` (the whole image for the root), except
     /// those layer `keep_from` or a later one wrote.
     fn remove_tree(&mut self, dir: &str, keep_from: usize) {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
-        let doomed: Vec<String> = self
-            .image
-            .files
-            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
-            .take_while(|(path, _)| path.starts_with(&prefix))
+        let doomed: Vec<String> = files_under(&self.image.files, dir)
             .filter(|(_, file)| file.layer < keep_from)
             .map(|(path, _)| path.clone())
             .collect();
@@ -345,6 +508,17 @@ impl Overlay {
     }
 }
 
+/// The files kept under the directory `dir` (all of them for the root), in path order.
+fn files_under<'a>(
+    files: &'a BTreeMap<String, File>,
+    dir: &str,
+) -> impl Iterator<Item = (&'a String, &'a File)> + use<'a> {
+    let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+    files
+        .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+        .take_while(move |(path, _)| path.starts_with(&prefix))
+}
+
 /// Why a path is a file of interest.
 enum Interest {
     /// It is read, as this kind of file.
@@ -352,6 +526,8 @@ enum Interest {
     /// Its presence is noted and it is not read (an RPM database in a format we do not
     /// read), with the sentence saying so.
     NotInventoried(&'static str),
+    /// The rpmdb's write-ahead log: noted when it holds anything.
+    WriteAheadLog,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -379,6 +555,8 @@ impl Interest {
             FileKind::PythonMetadata
         } else if npm::is_package_json(path) {
             FileKind::NpmPackage
+        } else if RPM_WAL.contains(&path) {
+            return Some(Interest::WriteAheadLog);
         } else {
             return rpm::NOT_INVENTORIED
                 .iter()
@@ -389,6 +567,31 @@ impl Interest {
     }
 }
 
+/// Every path at which a package database, or a file the inventory notes in the place of one,
+/// is read: dpkg's status, apk's installed, the rpmdb in both its places with its write-ahead
+/// log, and the rpm databases in formats not read. (dpkg's status.d is a directory of them.)
+fn database_files() -> impl Iterator<Item = &'static str> {
+    [DPKG_STATUS, apk::DATABASE]
+        .into_iter()
+        .chain(RPM_SQLITE)
+        .chain(RPM_WAL)
+        .chain(rpm::NOT_INVENTORIED.iter().map(|&(path, _)| path))
+}
+
+/// The database path a file at `path` is read as when symbolic links lead a package manager
+/// to it: a file of a directory named `status.d` as one of dpkg's status.d, else a file with
+/// the name of a database file as that file. Links above a database keep the names below
+/// them (`var/lib/dpkg` → `/opt/d` makes `opt/d/status` dpkg's status), so nothing else can
+/// be one; whether a link leads there is known only once every layer is applied.
+fn database_read_through_links(path: &str) -> Option<String> {
+    let (dir, name) = split(path);
+    if split(dir).1 == split(DPKG_STATUS_DIR).1 {
+        let database = join(DPKG_STATUS_DIR, name);
+        return dpkg::is_database(&database).then_some(database);
+    }
+    database_files().find(|database| split(database).1 == name).map(str::to_owned)
+}
+
 /// What a parser said of one file, as kept content: its packages, or its error as a note.
 fn parsed(result: Result<Vec<Package>, InventoryError>) -> Content {
     match result {
@@ -397,15 +600,36 @@ fn parsed(result: Result<Vec<Package>, InventoryError>) -> Content {
     }
 }
 
+/// What is kept of a file of `interest` that declares `size` bytes, read from `reader`; `None`
+/// for an empty write-ahead log, which holds nothing.
+fn interesting_content(
+    interest: Interest,
+    file: &FoundFile<'_>,
+    size: u64,
+    reader: &mut impl Read,
+) -> Result<Option<Content>, InventoryError> {
+    Ok(Some(match interest {
+        Interest::Read(kind) => read_file(kind, file, size, reader)?,
+        Interest::NotInventoried(note) => Content::NotRead(note.to_owned()),
+        // The rpmdb is read as its main file holds it (immutable): packages only in a
+        // write-ahead log left beside it are not, and that is said.
+        Interest::WriteAheadLog if size > 0 => Content::NotRead(format!(
+            "{}: the rpm database's write-ahead log is not read, so packages recorded only there are not inventoried",
+            file.path
+        )),
+        Interest::WriteAheadLog => return Ok(None),
+    }))
+}
+
 /// What is kept of a file of interest of `kind`: its bytes, or what its parser found; a note
 /// when it is larger than [`MAX_FILE_BYTES`].
-fn read_file<R: Read>(
+fn read_file(
     kind: FileKind,
     file: &FoundFile<'_>,
-    entry: &mut tar::Entry<'_, R>,
+    declared: u64,
+    reader: &mut impl Read,
 ) -> Result<Content, InventoryError> {
-    let declared = entry.size();
-    let Some(bytes) = read_capped(entry, declared).map_err(|source| InventoryError::read(file, source))? else {
+    let Some(bytes) = read_capped(reader, declared).map_err(|source| InventoryError::read(file, source))? else {
         let size = declared.max(MAX_FILE_BYTES + 1);
         let too_large = InventoryError::TooLarge { path: file.path.to_owned(), size, limit: MAX_FILE_BYTES };
         return Ok(Content::NotRead(too_large.to_string()));
@@ -421,23 +645,20 @@ fn read_file<R: Read>(
     })
 }
 
-/// An executable whose first bytes say ELF goes to [`binary::inspect`], its peeked bytes
-/// chained back in front; whatever of the entry it leaves unread, the tar reader skips when
-/// it moves to the next entry. Any other executable is `None`: nothing to keep.
-fn inspect_executable<R: Read>(
-    file: &FoundFile<'_>,
-    entry: &mut tar::Entry<'_, R>,
-) -> Result<Option<Content>, InventoryError> {
+/// An entry's first bytes, as many as ELF's magic has (fewer when the entry is shorter).
+fn peek_magic(entry: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(ELF_MAGIC.len());
-    let peeked = entry.by_ref().take(ELF_MAGIC.len() as u64).read_to_end(&mut head);
-    peeked.map_err(|source| InventoryError::read(file, source))?;
-    if head != ELF_MAGIC {
-        return Ok(None);
-    }
-    match binary::inspect(&mut head.as_slice().chain(&mut *entry), file) {
-        Ok((packages, notes)) => Ok(Some(Content::Found { packages, notes })),
+    entry.take(ELF_MAGIC.len() as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// What an ELF executable says it was built from ([`binary::inspect`]); whatever of the entry
+/// it leaves unread, the tar reader skips when it moves to the next entry.
+fn inspect_binary(file: &FoundFile<'_>, reader: &mut dyn Read) -> Result<Content, InventoryError> {
+    match binary::inspect(reader, file) {
+        Ok((packages, notes)) => Ok(Content::Found { packages, notes }),
         Err(error) if error.fails_inventory() => Err(error),
-        Err(error) => Ok(Some(parsed(Err(error)))),
+        Err(error) => Ok(parsed(Err(error))),
     }
 }
 
@@ -484,56 +705,55 @@ fn decompress<'r>(mut reader: impl Read + 'r) -> io::Result<Box<dyn Read + 'r>> 
     Ok(decoded)
 }
 
-/// An entry's path from the image root, as container runtimes resolve it: containerd
-/// (`archive/tar.go`, `applyNaive`) and moby (`pkg/archive/archive.go`, `Unpack`) both clean
-/// the name lexically with Go's `filepath.Clean` before joining it to their root, so empty and
-/// `.` components go, a `..` removes the component before it (`usr/../var/lib/dpkg/status` is
-/// `var/lib/dpkg/status`), and a `..` at the root of a rooted name stays there (`/../x` is
-/// `/x`). A relative name whose `..` climbs above the root (`../x`, `a/../../x`) is refused:
-/// moby refuses such a layer (its `breakoutError`) while containerd clamps the path to its root,
-/// so what the entry names in the image depends on the runtime, and the note makes it a gap.
-/// Whiteouts are told by the name that results, as both runtimes tell them.
-fn normalise(raw: &str) -> Result<String, &'static str> {
-    resolve_dots(raw, raw.starts_with('/'))
-}
-
-/// The entry a hard link names, from the image root. Unlike an entry's own name, a link
-/// target that climbs above the root is refused even when it starts with `/`: moby joins the
-/// target to its root before cleaning it (`createTarFile`), so `/../x` leaves its root there
-/// and the layer is refused, while containerd (`hardlinkRootPath`) clamps it to `x`.
-fn hard_link_target(raw: &str) -> Result<String, &'static str> {
-    resolve_dots(raw, false)
-}
-
-/// `raw` with empty, `.` and `..` components resolved lexically; a `..` with nothing left to
-/// remove stays at the root when `root_stops_climbing`, and is refused otherwise.
-fn resolve_dots(raw: &str, root_stops_climbing: bool) -> Result<String, &'static str> {
+/// An entry's name from the image root, cleaned as container runtimes clean it before they
+/// resolve it: containerd (`archive/tar.go`, `applyNaive`) with Go's `filepath.Clean`, moby
+/// by joining it to `/` inside a chroot of the root (`pkg/chrootarchive`, `UnpackLayer("/",
+/// …)`). So empty and `.` components go, a `..` removes the component before it
+/// (`usr/../var/lib/dpkg/status` is `var/lib/dpkg/status`), and a `..` with nothing before it
+/// stays at the root (`../x` and `/../x` are `x`): containerd clamps such a name to its root
+/// (`fs.RootPath`), and moby's `/` is the root. Whiteouts are told by the name that results,
+/// as both runtimes tell them.
+fn normalise(raw: &str) -> String {
     let mut parts = Vec::new();
     for part in raw.split('/') {
         match part {
             "" | "." => {}
             ".." => {
-                if parts.pop().is_none() && !root_stops_climbing {
-                    return Err("a `..` component would leave the image's root");
-                }
+                parts.pop();
             }
             part => parts.push(part),
         }
     }
-    Ok(parts.join("/"))
+    parts.join("/")
+}
+
+/// The entry a hard link names, from the image root; `None` when its target has a `..`
+/// component, which the runtimes resolve differently ([`Overlay::hard_link`]).
+fn hard_link_target(raw: &str) -> Option<String> {
+    (!raw.split('/').any(|part| part == "..")).then(|| normalise(raw))
 }
 
 /// Where a symbolic link at `link` points, from the image root: an absolute target from the
 /// root, a relative one from the link's directory; `..` stops at the root, as it does in a
 /// container.
 fn resolve_symlink(link: &str, target: &str) -> String {
-    let dir = if target.starts_with('/') { "" } else { link.rsplit_once('/').map_or("", |(dir, _)| dir) };
-    // Rooted, and with `..` stopping at the root: nothing is refused.
-    resolve_dots(&format!("/{dir}/{target}"), true).unwrap_or_default()
+    let dir = if target.starts_with('/') { "" } else { split(link).0 };
+    normalise(&format!("{dir}/{target}"))
+}
+
+/// A path's directory (empty at the root) and last component.
+fn split(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
 }
 
 fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
+}
+
+/// A layer refused as unreadable, for `reason`: container runtimes would apply it otherwise
+/// than it is read here, or not at all, so the gate must not pass it.
+fn refused(digest: &str, reason: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> InventoryError {
+    InventoryError::Layer { layer: digest.to_owned(), source: io::Error::new(io::ErrorKind::InvalidData, reason) }
 }
 
 /// Why container runtimes (Go's `archive/tar`, which containerd and moby use) would read
@@ -576,35 +796,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entry_paths_lose_their_leading_slash_and_dots_resolve_dot_dot_and_refuse_climbing_out() {
-        assert_eq!(normalise("./var/lib/dpkg/status"), Ok("var/lib/dpkg/status".to_owned()));
-        assert_eq!(normalise("/etc//os-release"), Ok("etc/os-release".to_owned()));
-        assert_eq!(normalise("usr/./lib/"), Ok("usr/lib".to_owned()));
-        assert_eq!(normalise("./"), Ok(String::new()));
-        assert_eq!(normalise("usr/..lib/x.."), Ok("usr/..lib/x..".to_owned()));
-        // As Go's filepath.Clean, which containerd and moby apply to every entry's name.
-        assert_eq!(normalise("a/../var/lib/dpkg/status"), Ok("var/lib/dpkg/status".to_owned()));
-        assert_eq!(normalise("a/b/../../c"), Ok("c".to_owned()));
-        assert_eq!(normalise("usr/lib/../../etc/./os-release"), Ok("etc/os-release".to_owned()));
-        assert_eq!(normalise("var/lib/dpkg/status/.."), Ok("var/lib/dpkg".to_owned()));
-        assert_eq!(normalise("a/.."), Ok(String::new()));
-        assert_eq!(normalise("/../etc/os-release"), Ok("etc/os-release".to_owned()), "rooted: `..` stays at the root");
-        assert_eq!(normalise("/a/../../etc/os-release"), Ok("etc/os-release".to_owned()));
-        for climbing in ["../etc/os-release", "usr/../../etc/passwd", "./../x", "a/b/../../../x", "..", "a/../.."] {
-            assert!(normalise(climbing).is_err(), "{climbing}");
+    fn entry_paths_lose_their_leading_slash_and_dots_and_dot_dot_stops_at_the_root() {
+        assert_eq!(normalise("./var/lib/dpkg/status"), "var/lib/dpkg/status");
+        assert_eq!(normalise("/etc//os-release"), "etc/os-release");
+        assert_eq!(normalise("usr/./lib/"), "usr/lib");
+        assert_eq!(normalise("./"), "");
+        assert_eq!(normalise("usr/..lib/x.."), "usr/..lib/x..");
+        // As Go's filepath.Clean, which containerd applies to every entry's name.
+        assert_eq!(normalise("a/../var/lib/dpkg/status"), "var/lib/dpkg/status");
+        assert_eq!(normalise("a/b/../../c"), "c");
+        assert_eq!(normalise("usr/lib/../../etc/./os-release"), "etc/os-release");
+        assert_eq!(normalise("var/lib/dpkg/status/.."), "var/lib/dpkg");
+        assert_eq!(normalise("a/.."), "");
+        // Climbing out of the root stays at the root, as both runtimes keep it.
+        for (climbing, clamped) in [
+            ("../etc/os-release", "etc/os-release"),
+            ("/../etc/os-release", "etc/os-release"),
+            ("/a/../../etc/os-release", "etc/os-release"),
+            ("usr/../../etc/passwd", "etc/passwd"),
+            ("./../x", "x"),
+            ("a/b/../../../x", "x"),
+            ("..", ""),
+            ("a/../..", ""),
+        ] {
+            assert_eq!(normalise(climbing), clamped, "{climbing}");
         }
     }
 
     #[test]
-    fn hard_link_targets_resolve_dot_dot_but_never_climb_above_the_root_even_from_it() {
-        assert_eq!(hard_link_target("usr/../var/lib/dpkg/status"), Ok("var/lib/dpkg/status".to_owned()));
-        assert_eq!(hard_link_target("/var/lib/../lib/dpkg/status"), Ok("var/lib/dpkg/status".to_owned()));
-        assert!(hard_link_target("../var/lib/dpkg/status").is_err());
-        assert!(hard_link_target("/../var/lib/dpkg/status").is_err(), "moby joins before it cleans");
+    fn hard_link_targets_with_a_dot_dot_component_are_not_followed() {
+        assert_eq!(hard_link_target("/var/lib/./dpkg//status").as_deref(), Some("var/lib/dpkg/status"));
+        assert_eq!(hard_link_target("usr/..lib/x..").as_deref(), Some("usr/..lib/x.."));
+        for target in ["usr/../var/lib/dpkg/status", "../var/lib/dpkg/status", "/../x", "s/../x", "a/.."] {
+            assert_eq!(hard_link_target(target), None, "{target}");
+        }
     }
 
-    /// A tar layer of `entries` (name, link target, bytes), each name and target written into
-    /// its header as is: the `tar` crate's own setters refuse a name with `..`.
+    /// A tar layer of `entries` (name, kind, link target, bytes), each name and target
+    /// written into its header as is: the `tar` crate's own setters refuse a name with `..`.
     fn raw_layer(entries: &[(&str, EntryType, &str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
         for &(name, kind, target, data) in entries {
@@ -620,6 +849,10 @@ mod tests {
         builder.into_inner().expect("a tar in memory")
     }
 
+    fn inventory_of(layer: &[u8]) -> crate::Inventory {
+        crate::inventory([crate::Layer { digest: "sha256:0a".into(), reader: layer }]).expect("the layer reads")
+    }
+
     const STATUS: &[u8] = b"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib\n\
                             Version: 1:1.2.13.dfsg-1\n";
     const OS_RELEASE_DEBIAN: &[u8] = b"ID=debian\nVERSION_ID=\"12\"\n";
@@ -630,8 +863,7 @@ mod tests {
             ("./etc/../etc/os-release", EntryType::Regular, "", OS_RELEASE_DEBIAN),
             ("usr/../var/lib/dpkg/status", EntryType::Regular, "", STATUS),
         ]);
-        let found = crate::inventory([crate::Layer { digest: "sha256:0a".into(), reader: layer.as_slice() }])
-            .expect("the layer reads");
+        let found = inventory_of(&layer);
         assert!(found.notes.is_empty(), "{:?}", found.notes);
         let purls: Vec<&str> = found.packages.iter().map(|package| package.purl.as_str()).collect();
         assert_eq!(purls, ["pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib"]);
@@ -639,7 +871,7 @@ mod tests {
     }
 
     #[test]
-    fn whiteouts_and_hard_links_behind_dot_dot_act_on_the_resolved_path() {
+    fn whiteouts_behind_dot_dot_act_on_the_resolved_path_and_hard_links_through_dot_dot_are_noted() {
         let mut overlay = Overlay::default();
         let lower = raw_layer(&[
             ("var/lib/dpkg/status", EntryType::Regular, "", STATUS),
@@ -650,21 +882,47 @@ mod tests {
             // A whiteout whose `..` stays inside the root deletes what its resolved name names.
             ("tmp/../var/lib/dpkg/.wh.status", EntryType::Regular, "", b""),
             ("usr/lib/os-release", EntryType::Regular, "", OS_RELEASE_DEBIAN),
-            // A hard link copies the entry its resolved target names; one that climbs out
-            // of the root (moby refuses it, containerd clamps it) is a note.
+            // A hard link whose target has a `..` is not followed, wherever it would lead.
             ("etc/os-release", EntryType::Link, "usr/share/../lib/os-release", b""),
             ("lib/apk/db/installed", EntryType::Link, "/../usr/lib/os-release", b""),
         ]);
         overlay.apply("sha256:upper".into(), upper.as_slice()).expect("the layer reads");
         let image = overlay.finish();
         assert!(!image.files.contains_key("var/lib/dpkg/status"), "whited out");
-        assert!(matches!(&image.files["etc/os-release"], File { layer: 1, content: Content::OsRelease(_) }));
+        assert!(!image.files.contains_key("etc/os-release"), "replaced by the link, which is not followed");
         assert!(!image.files.contains_key("lib/apk/db/installed"));
         assert_eq!(
             image.notes,
-            ["layer sha256:upper: lib/apk/db/installed is a hard link to /../usr/lib/os-release, which the \
-                 inventory cannot follow: not inventoried"]
+            [
+                "layer sha256:upper: etc/os-release is a hard link to usr/share/../lib/os-release, which the \
+                 inventory cannot follow: not inventoried",
+                "layer sha256:upper: lib/apk/db/installed is a hard link to /../usr/lib/os-release, which the \
+                 inventory cannot follow: not inventoried",
+            ]
         );
+    }
+
+    /// containerd resolves the target `s/../var/lib/dpkg/status.d/base` through the link `s`
+    /// before its `..` (to `x/var/lib/dpkg/status.d/base`, the real list), a lexical reading
+    /// gives `var/lib/dpkg/status.d/base` (a harmless one): the link is a note, and the
+    /// harmless list is not taken for dpkg's status.
+    #[test]
+    fn a_hard_link_whose_target_climbs_back_through_a_symbolic_link_is_a_note() {
+        let harmless = b"Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.4\n";
+        let layer = raw_layer(&[
+            ("etc/os-release", EntryType::Regular, "", OS_RELEASE_DEBIAN),
+            ("s", EntryType::Symlink, "x/y", b""),
+            ("var/lib/dpkg/status.d/base", EntryType::Regular, "", harmless),
+            ("x/var/lib/dpkg/status.d/base", EntryType::Regular, "", STATUS),
+            ("var/lib/dpkg/status", EntryType::Link, "s/../var/lib/dpkg/status.d/base", b""),
+        ]);
+        let found = inventory_of(&layer);
+        assert_eq!(
+            found.notes,
+            ["layer sha256:0a: var/lib/dpkg/status is a hard link to s/../var/lib/dpkg/status.d/base, which the \
+              inventory cannot follow: not inventoried"]
+        );
+        assert!(found.packages.iter().all(|package| package.found_in != "var/lib/dpkg/status"), "{:?}", found.packages);
     }
 
     #[test]
@@ -674,6 +932,75 @@ mod tests {
         assert_eq!(resolve_symlink("usr/lib/os-release", "../../etc/./os-release"), "etc/os-release");
         assert_eq!(resolve_symlink("etc/os-release", "../../../../usr/lib/os-release"), "usr/lib/os-release");
         assert_eq!(resolve_symlink("os-release", "x"), "x");
+    }
+
+    fn link(overlay: &mut Overlay, path: &str, target: &str) {
+        overlay.insert(path.into(), 0, Content::Symlink(Some(target.into())));
+    }
+
+    /// As the kernel resolves a path: a `..` after a link applies to where the link led, and a
+    /// chain of links resolves up to 40 hops, and no further.
+    #[test]
+    fn directories_resolve_through_links_as_the_kernel_resolves_them() {
+        let mut overlay = Overlay::default();
+        link(&mut overlay, "s", "x/y");
+        link(&mut overlay, "lib", "usr/lib");
+        link(&mut overlay, "usr/lib/apk", "/opt/apk");
+        link(&mut overlay, "up", "../../..");
+        assert_eq!(overlay.resolve_dir("s/../var"), Ok("x/var".to_owned()));
+        assert_eq!(overlay.resolve_dir("lib/apk/db"), Ok("opt/apk/db".to_owned()));
+        assert_eq!(overlay.resolve_dir("up/etc"), Ok("etc".to_owned()));
+        assert_eq!(overlay.real_path("lib/apk"), Ok("usr/lib/apk".to_owned()), "the last component is not followed");
+
+        for hop in 0..MAX_LINK_HOPS {
+            link(&mut overlay, &format!("l{hop}"), &format!("l{}", hop + 1));
+        }
+        assert_eq!(overlay.resolve_dir("l0/x"), Ok(format!("l{MAX_LINK_HOPS}/x")));
+        link(&mut overlay, &format!("l{MAX_LINK_HOPS}"), "end");
+        assert!(overlay.resolve_dir("l0/x").is_err(), "one link more than Linux follows");
+        link(&mut overlay, "loop", "loop");
+        assert!(overlay.resolve_dir("loop").is_err());
+        overlay.insert("bad".into(), 0, Content::Symlink(None));
+        assert!(overlay.resolve_dir("bad/x").is_err());
+    }
+
+    /// What cannot be resolved is said: a database path behind a loop of links, an entry
+    /// written under one, and a link standing at dpkg's status.d.
+    #[test]
+    fn database_paths_and_entries_that_do_not_resolve_are_notes_and_a_link_at_status_d_is_one() {
+        let looped = raw_layer(&[
+            ("var/lib/dpkg", EntryType::Symlink, "dpkg", b""),
+            ("var/lib/dpkg/status", EntryType::Regular, "", STATUS),
+        ]);
+        let found = inventory_of(&looped);
+        assert!(found.packages.is_empty());
+        let behind = "more symbolic links on the way than Linux follows (40), or a loop of them";
+        assert_eq!(
+            found.notes,
+            [
+                format!("layer sha256:0a: entry \"var/lib/dpkg/status\" is skipped: {behind}"),
+                format!(
+                    "var/lib/dpkg/status does not resolve through the image's symbolic links ({behind}): a package \
+                     database there is not inventoried"
+                ),
+                format!(
+                    "var/lib/dpkg/status.d does not resolve through the image's symbolic links ({behind}): a package \
+                     database there is not inventoried"
+                ),
+            ]
+        );
+
+        let linked_dir = raw_layer(&[
+            ("var/lib/dpkg/status.d", EntryType::Symlink, "/opt/s", b""),
+            ("opt/s/zlib1g", EntryType::Regular, "", STATUS),
+        ]);
+        let found = inventory_of(&linked_dir);
+        assert!(found.packages.is_empty());
+        assert_eq!(
+            found.notes,
+            ["var/lib/dpkg/status.d is a symbolic link to /opt/s: dpkg's status.d is read only as a directory, so \
+              not inventoried"]
+        );
     }
 
     #[test]
@@ -687,6 +1014,25 @@ mod tests {
         assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES);
         overlay.remove_file("var/lib/dpkg/status", 1);
         assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES - 4);
+    }
+
+    /// A file that may be no database, past the budget, is a note only if a link leads a
+    /// package manager to it.
+    #[test]
+    fn a_possible_database_past_the_budget_stays_possible() {
+        let mut overlay = Overlay { kept_bytes: MAX_KEPT_BYTES, ..Overlay::default() };
+        let maybe = || Content::MaybeDatabase(Box::new(Content::Database(Database::Dpkg, vec![b'x'; 4])));
+        overlay.insert("opt/d/status".into(), 0, maybe());
+        overlay.insert("srv/d/status".into(), 0, maybe());
+        overlay.kept_bytes = 0;
+        link(&mut overlay, "var/lib/dpkg", "/opt/d");
+        let image = overlay.finish();
+        assert!(!image.files.contains_key("srv/d/status"), "no link leads there");
+        assert!(
+            matches!(&image.files["opt/d/status"].content, Content::NotRead(note) if note.contains("budget")),
+            "{:?}",
+            image.files["opt/d/status"]
+        );
     }
 
     /// What a binary was found to hold counts against the budget too: a hard link copies it,
@@ -720,6 +1066,7 @@ mod tests {
         let kind = |path: &str| match Interest::of(path) {
             Some(Interest::Read(kind)) => format!("{kind:?}"),
             Some(Interest::NotInventoried(_)) => "noted".to_owned(),
+            Some(Interest::WriteAheadLog) => "log".to_owned(),
             None => "none".to_owned(),
         };
         assert_eq!(kind("etc/os-release"), "OsRelease");
@@ -730,6 +1077,7 @@ mod tests {
         assert_eq!(kind("lib/apk/db/installed"), "Database(Apk)");
         assert_eq!(kind("var/lib/rpm/rpmdb.sqlite"), "Database(RpmSqlite)");
         assert_eq!(kind("usr/lib/sysimage/rpm/rpmdb.sqlite"), "Database(RpmSqlite)");
+        assert_eq!(kind("usr/lib/sysimage/rpm/rpmdb.sqlite-wal"), "log");
         assert_eq!(kind("usr/share/doc/libssl3/copyright"), "Copyright");
         assert_eq!(kind("usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA"), "PythonMetadata");
         assert_eq!(kind("usr/lib/python3.11/site-packages/foo-1.0-py3.11.egg-info/PKG-INFO"), "PythonMetadata");
@@ -737,6 +1085,28 @@ mod tests {
         assert_eq!(kind("etc/os-release.bak"), "none");
         for &(path, _) in rpm::NOT_INVENTORIED {
             assert_eq!(kind(path), "noted", "{path}");
+        }
+        for database in database_files() {
+            assert_ne!(kind(database), "none", "{database}");
+        }
+        assert!(dpkg::is_database(&join(DPKG_STATUS_DIR, "libc6")));
+    }
+
+    /// Links above a database keep the names below them, so a file is kept when its name
+    /// (and, for status.d, its directory's) is one a package manager reads.
+    #[test]
+    fn files_named_as_databases_are_the_database_a_link_would_make_them() {
+        let read_as = |path: &str| database_read_through_links(path);
+        assert_eq!(read_as("opt/d/status").as_deref(), Some("var/lib/dpkg/status"));
+        assert_eq!(read_as("status").as_deref(), Some("var/lib/dpkg/status"));
+        assert_eq!(read_as("usr/lib/apk/db/installed").as_deref(), Some("lib/apk/db/installed"));
+        assert_eq!(read_as("srv/status.d/libc6").as_deref(), Some("var/lib/dpkg/status.d/libc6"));
+        assert_eq!(read_as("srv/status.d/installed").as_deref(), Some("var/lib/dpkg/status.d/installed"));
+        assert_eq!(read_as("x/rpmdb.sqlite").as_deref(), Some("var/lib/rpm/rpmdb.sqlite"));
+        assert_eq!(read_as("x/rpmdb.sqlite-wal").as_deref(), Some("var/lib/rpm/rpmdb.sqlite-wal"));
+        assert_eq!(read_as("x/Packages").as_deref(), Some("var/lib/rpm/Packages"));
+        for path in ["srv/status.d/libc6.md5sums", "opt/d/status-old", "usr/bin/python3", "opt/d/status/x"] {
+            assert_eq!(read_as(path), None, "{path}");
         }
     }
 }

@@ -20,14 +20,20 @@
 //!
 //! What it does not read it says, a sentence each in [`Inventory::notes`], never silently:
 //! RPM's BerkeleyDB and NDB databases, files over the size limit, metadata that does not
-//! parse, a binary whose build info it cannot read. It does not guess from file names, read
-//! package managers' caches, or follow symbolic links other than between the two os-release
-//! paths (a package found under a linked directory is found at its real path).
+//! parse, a binary whose build info it cannot read. It does not guess from file names or
+//! read package managers' caches.
 //!
-//! Input is hostile: sizes are capped, a path whose `..` climbs out of the root is skipped
-//! with a note, and a malformed file becomes a note naming it. Only a layer that cannot be
-//! read (broken compression or tar stream) fails the inventory, since nothing after the
-//! break is known.
+//! Symbolic links are followed as a container runtime and a package manager follow them: an
+//! entry is written where the links before it lead its directory, and a package database is
+//! read where the image's links lead from its path (`var/lib/dpkg` linked to `/opt/d`, or a
+//! usrmerged `lib`), so a package is found at its real path. A link at a database's own path
+//! is not followed, and one that cannot be resolved (a loop) is a note.
+//!
+//! Input is hostile: sizes are capped, a `..` that climbs out of the root stays at the root
+//! (as container runtimes keep it), and a malformed file becomes a note naming it. Only a
+//! layer that cannot be read (broken compression or tar stream), or that container runtimes
+//! would read otherwise than this crate, fails the inventory, since nothing after the break
+//! is known.
 //!
 //! ```
 //! use genesis_inventory::{Layer, PackageKind, inventory};
@@ -90,7 +96,7 @@ pub struct Inventory {
     /// Every package found, sorted, each once.
     pub packages: Vec<Package>,
     /// What was seen but not inventoried, a sentence each: entries skipped in the order their
-    /// layers met them, then files in path order.
+    /// layers met them, database paths that do not resolve, then files in path order.
     pub notes: Vec<String>,
 }
 
@@ -142,7 +148,8 @@ pub fn inventory<R: Read>(layers: impl IntoIterator<Item = Layer<R>>) -> Result<
                 }
             }
             Content::NotRead(note) => notes.push(note),
-            Content::OsRelease(_) | Content::Symlink(_) => {}
+            // A possible database is settled by `Overlay::finish`: none is left here.
+            Content::OsRelease(_) | Content::Symlink(_) | Content::MaybeDatabase(_) => {}
         }
     }
     if has_database && distro.is_none() {

@@ -7,7 +7,7 @@
 //! entry point, so an embedder gets every step, in order, and skips none.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use genesis_bundle::ProgressCounter;
 use genesis_registry::charts::LoadedChart;
@@ -336,12 +336,11 @@ async fn apply_and_record(
         && !conflicted
     {
         let bom = bundle.signed_bom();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let record = InstallRecord::new(
             &bom.name,
             &bom.version,
             &bundle.bom_sha256().to_string(),
-            genesis_bundle::rfc3339(now),
+            genesis_bundle::rfc3339(genesis_bundle::unix_now()),
             verification.clone(),
             &report.objects,
         );

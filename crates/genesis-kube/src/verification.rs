@@ -31,7 +31,7 @@ impl Verification {
         ]
         .join(", ");
         let payload = "every entry checked against the signed BOM";
-        Verification::new(payload, report.sbom.is_some(), report.provenance.is_some(), sidecars)
+        Verification::new(payload, report.head.sbom.is_some(), report.head.provenance.is_some(), sidecars)
     }
 
     /// A re-load that found every blob in the registry: the attestations checked, the rest of

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
 use genesis_bundle::scratch::atomic_write;
 use genesis_portal_client::License;
 use genesis_portal_client::license::LICENSE_SCHEMA;
@@ -12,6 +11,7 @@ use genesis_portal_client::protocol::{Scope, valid_org_name};
 use genesis_trust::PrivateKey;
 
 use crate::config::PortalConfig;
+use crate::error::{PortalServerError, Result};
 use crate::store::{KeyRecord, Store, key_hash};
 use crate::{now, random_hex, when};
 
@@ -21,17 +21,15 @@ pub use crate::publish::{Publication, publish};
 const DAY: i64 = 86_400;
 
 /// Creates an organisation (lower-case letters, digits and `-`, at most 40).
-pub async fn create_org(portal: &PortalConfig, name: &str) -> anyhow::Result<()> {
+pub async fn create_org(portal: &PortalConfig, name: &str) -> Result<()> {
     if !valid_org_name(name) {
-        bail!(
-            "organisation `{name}`: use lower-case letters, digits and `-` (at most 40), it becomes part of every key"
-        );
+        return Err(PortalServerError::BadOrgName { org: name.to_owned() });
     }
     portal.open_store().await?.create_org(name, now()).await
 }
 
 /// Every organisation, by name.
-pub async fn orgs(portal: &PortalConfig) -> anyhow::Result<Vec<String>> {
+pub async fn orgs(portal: &PortalConfig) -> Result<Vec<String>> {
     portal.open_store().await?.orgs().await
 }
 
@@ -45,12 +43,7 @@ pub struct NewKey {
 
 /// Creates a key of `org` for `scopes` (`releases:read` when empty), valid for
 /// `expires_in_days`.
-pub async fn create_key(
-    portal: &PortalConfig,
-    org: &str,
-    scopes: &[Scope],
-    expires_in_days: u32,
-) -> anyhow::Result<NewKey> {
+pub async fn create_key(portal: &PortalConfig, org: &str, scopes: &[Scope], expires_in_days: u32) -> Result<NewKey> {
     let store = portal.open_store().await?;
     store.require_org(org).await?;
     let mut scopes = if scopes.is_empty() { vec![Scope::ReleasesRead] } else { scopes.to_vec() };
@@ -90,21 +83,21 @@ impl KeyRecord {
 }
 
 /// The keys of `org` (their records, never the keys).
-pub async fn keys(portal: &PortalConfig, org: &str) -> anyhow::Result<Vec<KeyRecord>> {
+pub async fn keys(portal: &PortalConfig, org: &str) -> Result<Vec<KeyRecord>> {
     let store = portal.open_store().await?;
     store.require_org(org).await?;
     store.keys(org).await
 }
 
 /// Revokes the key with id `id`: it is refused from the next request on.
-pub async fn revoke_key(portal: &PortalConfig, id: &str) -> anyhow::Result<()> {
+pub async fn revoke_key(portal: &PortalConfig, id: &str) -> Result<()> {
     portal.open_store().await?.revoke_key(id, now()).await
 }
 
 /// Entitles `org` to the `versions` (a semver range, e.g. `>=3.2, <4`) of `product`.
-pub async fn entitle(portal: &PortalConfig, org: &str, product: &str, versions: &str) -> anyhow::Result<()> {
+pub async fn entitle(portal: &PortalConfig, org: &str, product: &str, versions: &str) -> Result<()> {
     semver::VersionReq::parse(versions)
-        .with_context(|| format!("`{versions}` is not a semver range (e.g. `>=3.2, <4`)"))?;
+        .map_err(|source| PortalServerError::NotSemverRange { versions: versions.to_owned(), source })?;
     let store = portal.open_store().await?;
     store.require_org(org).await?;
     store.entitle(org, product, versions).await
@@ -118,18 +111,18 @@ pub async fn issue_license(
     key: &PrivateKey,
     valid_days: u32,
     out: &Path,
-) -> anyhow::Result<License> {
+) -> Result<License> {
     let store = portal.open_store().await?;
     store.require_org(org).await?;
     let license = license_for(&store, org, now() + i64::from(valid_days) * DAY).await?;
     // Replaced whole, and never written through a symlink planted at the name.
-    atomic_write(out, &license.sign(key)).with_context(|| format!("writing {}", out.display()))?;
+    atomic_write(out, &license.sign(key)).map_err(PortalServerError::io("writing", out))?;
     Ok(license)
 }
 
 /// The license of `org`'s entitlements, issued now and valid until `expires`: what both
 /// [`issue_license`] and `GET /v1/license` sign.
-pub(crate) async fn license_for(store: &Store, org: &str, expires: i64) -> anyhow::Result<License> {
+pub(crate) async fn license_for(store: &Store, org: &str, expires: i64) -> Result<License> {
     Ok(License {
         schema: LICENSE_SCHEMA.into(),
         license_id: format!("lic_{}", random_hex(8)),

@@ -24,6 +24,7 @@ use genesis_trust::PrivateKey;
 
 use crate::artifacts::Artifacts;
 use crate::config::PortalConfig;
+use crate::error::PortalServerError;
 use crate::export::{Admission, Builds, Instance};
 use crate::metrics::{Metrics, RequestLabels};
 use crate::store::{Export, Release, Store, key_hash};
@@ -74,7 +75,7 @@ impl AppState {
     /// scratch directories are removed and their exports still pending failed (they would never
     /// finish), while the builds of portals still running are left alone. The state [`router`]
     /// serves.
-    pub async fn open(portal: &PortalConfig, config: ApiConfig) -> anyhow::Result<Arc<AppState>> {
+    pub async fn open(portal: &PortalConfig, config: ApiConfig) -> crate::Result<Arc<AppState>> {
         let scratch = portal.data_dir()?.join("scratch");
         let store = portal.open_store().await?;
         let artifacts = portal.open_artifacts().await?;
@@ -135,9 +136,11 @@ impl Failure {
     }
 }
 
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Failure {
-        tracing::error!(error = %format!("{e:#}"), "internal error");
+/// A failure of the portal's own stores or files is internal: the client learns nothing of it,
+/// the log has it.
+impl From<PortalServerError> for Failure {
+    fn from(e: PortalServerError) -> Failure {
+        tracing::error!(error = %e.with_causes(), "internal error");
         Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the portal's log has the cause")
     }
 }

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt as _, TryStreamExt as _};
@@ -22,9 +21,10 @@ use object_store::client::{ClientOptions, HttpClient, HttpConnector, HttpRequest
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetRange, ObjectStore, StaticCredentialProvider, WriteMultipart};
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 
 use crate::config::ConfigError;
+use crate::error::{PortalServerError, Result};
 
 /// A stream of a stored object's bytes.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
@@ -141,7 +141,7 @@ impl ObjectStoreConfig {
     }
 
     /// The store, every key under the URL's prefix.
-    async fn open(&self) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    async fn open(&self) -> Result<Arc<dyn ObjectStore>> {
         let Location { kind, name, prefix } = location(&self.url)?;
         let store: Arc<dyn ObjectStore> = match kind {
             ObjectStoreKind::S3 => Arc::new(PrefixStore::new(self.s3.open(&self.url, name)?, prefix)),
@@ -252,7 +252,7 @@ impl S3Config {
     }
 
     /// The bucket `bucket` of the store `url` names.
-    fn open(&self, url: &str, bucket: &str) -> anyhow::Result<AmazonS3> {
+    fn open(&self, url: &str, bucket: &str) -> Result<AmazonS3> {
         let endpoint = self.given_endpoint();
         check_endpoint(ObjectStoreKind::S3, &endpoint, self.allow_http)?;
         let access_key_id = self
@@ -275,7 +275,7 @@ impl S3Config {
         if let Some(token) = env_value(SESSION_TOKEN) {
             builder = builder.with_token(token);
         }
-        builder.build().context("configuring the S3 object store")
+        builder.build().map_err(|source| PortalServerError::ObjectStoreSetup { store: ObjectStoreKind::S3, source })
     }
 }
 
@@ -318,7 +318,7 @@ impl AzureConfig {
     /// The container `container` of the store `url` names, created when the access key is
     /// the credential (a SAS token is a delegation scoped by whoever minted it, usually to a
     /// container that exists: with one, the container must exist).
-    async fn open(&self, url: &str, container: &str) -> anyhow::Result<MicrosoftAzure> {
+    async fn open(&self, url: &str, container: &str) -> Result<MicrosoftAzure> {
         let (account, endpoint) = self.checked(url)?;
         let credential = azure_credential(url, account)?;
         let create = matches!(credential, AzureCredential::AccessKey(_));
@@ -331,7 +331,7 @@ impl AzureConfig {
             .with_credentials(Arc::new(StaticCredentialProvider::new(credential)))
             .with_http_connector(DirectConnector { allow_http: self.allow_http })
             .build()
-            .context("configuring the Azure Blob object store")?;
+            .map_err(|source| PortalServerError::ObjectStoreSetup { store: ObjectStoreKind::Azure, source })?;
         if create {
             create_container(&store, &endpoint, account, container, self.allow_http).await?;
         }
@@ -372,22 +372,31 @@ async fn create_container(
     account: &str,
     container: &str,
     allow_http: bool,
-) -> anyhow::Result<()> {
-    let what = || format!("creating the container {container} at {endpoint}");
-    let credential = store.credentials().get_credential().await.with_context(what)?;
+) -> Result<()> {
+    let failed = |source: Box<dyn std::error::Error + Send + Sync>| PortalServerError::ContainerUnreachable {
+        container: container.to_owned(),
+        endpoint: endpoint.to_owned(),
+        source,
+    };
+    let credential = store.credentials().get_credential().await.map_err(|e| failed(e.into()))?;
     let mut request = http::Request::builder()
         .method(http::Method::PUT)
         .uri(format!("{endpoint}/{container}?restype=container"))
         .header(http::header::CONTENT_LENGTH, "0")
         .body(HttpRequestBody::empty())
-        .with_context(what)?;
+        .map_err(|e| failed(e.into()))?;
     AzureAuthorizer::new(&credential, account).authorize(&mut request);
-    let client = DirectConnector { allow_http }.connect(&ClientOptions::default()).with_context(what)?;
-    let response = client.execute(request).await.with_context(what)?;
+    let client = DirectConnector { allow_http }.connect(&ClientOptions::default()).map_err(|e| failed(e.into()))?;
+    let response = client.execute(request).await.map_err(|e| failed(e.into()))?;
     let code = response.headers().get("x-ms-error-code").and_then(|v| v.to_str().ok()).unwrap_or_default();
     match (response.status(), code) {
         (http::StatusCode::CREATED, _) | (http::StatusCode::CONFLICT, "ContainerAlreadyExists") => Ok(()),
-        (status, code) => bail!("{}: {status} {code}", what()),
+        (status, code) => Err(PortalServerError::ContainerRefused {
+            container: container.to_owned(),
+            endpoint: endpoint.to_owned(),
+            status,
+            code: code.to_owned(),
+        }),
     }
 }
 
@@ -430,12 +439,12 @@ impl HttpConnector for DirectConnector {
 
 impl Artifacts {
     /// The store `object_store` names, else `data_dir/artifacts`.
-    pub async fn open(object_store: Option<&ObjectStoreConfig>, data_dir: &Path) -> anyhow::Result<Artifacts> {
+    pub async fn open(object_store: Option<&ObjectStoreConfig>, data_dir: &Path) -> Result<Artifacts> {
         match object_store {
             Some(config) => Ok(Artifacts::Object(config.open().await?)),
             None => {
                 let dir = data_dir.join("artifacts");
-                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(&dir).map_err(PortalServerError::io("creating", &dir))?;
                 Ok(Artifacts::Dir(dir))
             }
         }
@@ -454,33 +463,26 @@ impl Artifacts {
     /// Stores the file at `local` under `key`, streaming; a reader never sees a partial
     /// object (directory: written beside, then renamed; S3: a multipart upload completes
     /// atomically; Azure: blocks stay uncommitted, unseen, until the block list commits them).
-    pub async fn put_file(&self, key: &str, local: &Path) -> anyhow::Result<()> {
+    pub async fn put_file(&self, key: &str, local: &Path) -> Result<()> {
         match self {
             Artifacts::Dir(dir) => {
-                let target = dir.join(key);
-                let parent = target.parent().context("an artifact key has a parent")?.to_owned();
-                let local = local.to_owned();
-                tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                    std::fs::create_dir_all(&parent)?;
-                    let mut staging = AtomicFile::create(&target, Mode::OfTarget)?;
-                    let mut source = std::fs::File::open(&local)
-                        .with_context(|| format!("copying {} into the store", local.display()))?;
-                    std::io::copy(&mut source, staging.as_file_mut())
-                        .with_context(|| format!("copying {} into the store", local.display()))?;
-                    staging.commit(Durability::Synced)?;
-                    Ok(())
-                })
-                .await?
+                let (target, local) = (dir.join(key), local.to_owned());
+                tokio::task::spawn_blocking(move || copy_into(&local, &target))
+                    .await
+                    .map_err(|source| PortalServerError::Panicked { action: "copying a file into the store", source })?
             }
             Artifacts::Object(store) => {
                 let upload = store
                     .put_multipart(&ObjectPath::from(key))
                     .await
-                    .with_context(|| format!("starting the upload of {key}"))?;
+                    .map_err(PortalServerError::object_store(format!("starting the upload of {key}")))?;
                 let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
                 match upload_file(&mut writer, key, local).await {
                     Ok(()) => {
-                        writer.finish().await.with_context(|| format!("completing the upload of {key}"))?;
+                        writer
+                            .finish()
+                            .await
+                            .map_err(PortalServerError::object_store(format!("completing the upload of {key}")))?;
                         Ok(())
                     }
                     Err(e) => {
@@ -496,14 +498,14 @@ impl Artifacts {
     }
 
     /// Deletes `key`; nothing to do when it is absent.
-    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+    pub async fn delete(&self, key: &str) -> Result<()> {
         match self {
             Artifacts::Dir(dir) => {
                 let path = dir.join(key);
                 match tokio::fs::remove_file(&path).await {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                    Err(e) => return Err(e).with_context(|| format!("deleting {}", path.display())),
+                    Err(e) => return Err(PortalServerError::io("deleting", &path)(e)),
                 }
                 // Its directory, when that is now empty (an export's holds its pack only).
                 if let Some(parent) = path.parent() {
@@ -513,27 +515,28 @@ impl Artifacts {
             }
             Artifacts::Object(store) => match store.delete(&ObjectPath::from(key)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(e).with_context(|| format!("deleting {key}")),
+                Err(e) => Err(PortalServerError::object_store(format!("deleting {key}"))(e)),
             },
         }
     }
 
     /// The bytes of `key` in `range` (all of it when `None`).
-    pub async fn get(&self, key: &str, range: Option<Range<u64>>) -> anyhow::Result<ByteStream> {
+    pub async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<ByteStream> {
         match self {
             Artifacts::Dir(dir) => {
                 let path = dir.join(key);
-                let mut file =
-                    tokio::fs::File::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
-                let len = file.metadata().await?.len();
+                let mut file = tokio::fs::File::open(&path).await.map_err(PortalServerError::io("opening", &path))?;
+                let len = file.metadata().await.map_err(PortalServerError::io("reading", &path))?.len();
                 let range = range.unwrap_or(0..len);
-                file.seek(SeekFrom::Start(range.start)).await?;
+                file.seek(SeekFrom::Start(range.start)).await.map_err(PortalServerError::io("reading", &path))?;
                 Ok(read_in_chunks(file, range.end - range.start))
             }
             Artifacts::Object(store) => {
                 let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
-                let result =
-                    store.get_opts(&ObjectPath::from(key), options).await.with_context(|| format!("reading {key}"))?;
+                let result = store
+                    .get_opts(&ObjectPath::from(key), options)
+                    .await
+                    .map_err(PortalServerError::object_store(format!("reading {key}")))?;
                 Ok(result.into_stream().map_err(std::io::Error::other).boxed())
             }
         }
@@ -541,33 +544,53 @@ impl Artifacts {
 
     /// A local file with the bytes of `key`: the stored file itself for a directory store,
     /// else a download into `scratch`.
-    pub async fn local_copy(&self, key: &str, scratch: &Path) -> anyhow::Result<PathBuf> {
+    pub async fn local_copy(&self, key: &str, scratch: &Path) -> Result<PathBuf> {
         if let Artifacts::Dir(dir) = self {
             return Ok(dir.join(key));
         }
         let name = key.rsplit('/').next().unwrap_or(key);
         let target = scratch.join(name);
-        let mut out = tokio::fs::File::create(&target).await?;
+        let mut out = tokio::fs::File::create(&target).await.map_err(PortalServerError::io("creating", &target))?;
         let mut stream = self.get(key, None).await?;
         while let Some(chunk) = stream.next().await {
-            tokio::io::AsyncWriteExt::write_all(&mut out, &chunk?).await?;
+            // The stream's error carries the object store's.
+            let chunk = chunk.map_err(PortalServerError::io("downloading to", &target))?;
+            out.write_all(&chunk).await.map_err(PortalServerError::io("writing", &target))?;
         }
-        tokio::io::AsyncWriteExt::flush(&mut out).await?;
+        out.flush().await.map_err(PortalServerError::io("writing", &target))?;
         Ok(target)
     }
 }
 
+/// Copies the file at `local` to `target` in the directory store: written beside under a
+/// scratch name, then renamed into place, so a reader never sees part of it.
+fn copy_into(local: &Path, target: &Path) -> Result<()> {
+    // A key names a file under the store's directory: it always has a parent.
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(PortalServerError::io("creating", parent))?;
+    }
+    let mut staging = AtomicFile::create(target, Mode::OfTarget).map_err(PortalServerError::io("creating", target))?;
+    let copying = |source| PortalServerError::CopyIntoStore { local: local.to_owned(), source };
+    let mut source = std::fs::File::open(local).map_err(copying)?;
+    std::io::copy(&mut source, staging.as_file_mut()).map_err(copying)?;
+    staging.commit(Durability::Synced).map_err(PortalServerError::io("writing", target))
+}
+
 /// Sends the file at `local` into `writer`, read a chunk at a time on the blocking pool
 /// (tokio's file), at most two parts in flight.
-async fn upload_file(writer: &mut WriteMultipart, key: &str, local: &Path) -> anyhow::Result<()> {
-    let mut file = tokio::fs::File::open(local).await.with_context(|| format!("reading {}", local.display()))?;
+async fn upload_file(writer: &mut WriteMultipart, key: &str, local: &Path) -> Result<()> {
+    let mut file = tokio::fs::File::open(local).await.map_err(PortalServerError::io("reading", local))?;
     let mut buf = vec![0; CHUNK];
     loop {
-        let n = file.read(&mut buf).await.with_context(|| format!("reading {}", local.display()))?;
+        let n = file.read(&mut buf).await.map_err(PortalServerError::io("reading", local))?;
         if n == 0 {
             return Ok(());
         }
-        writer.wait_for_capacity(2).await.with_context(|| format!("uploading {key}"))?;
+        // The action is formatted only on a failure: this runs once a chunk.
+        writer
+            .wait_for_capacity(2)
+            .await
+            .map_err(|source| PortalServerError::ObjectStore { action: format!("uploading {key}").into(), source })?;
         writer.write(&buf[..n]);
     }
 }

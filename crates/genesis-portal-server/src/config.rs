@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use genesis_types::{Classify, ErrorClass};
 
 use crate::artifacts::{Artifacts, ObjectStoreConfig, ObjectStoreKind};
+use crate::error::{PortalServerError, Result};
 use crate::store::{Store, redact, with_verified_tls};
 
 /// A portal configuration that cannot work. The messages name no command-line flag: the
@@ -171,14 +171,14 @@ impl PortalConfig {
     }
 
     /// The data directory, created when missing.
-    pub(crate) fn data_dir(&self) -> anyhow::Result<&Path> {
+    pub(crate) fn data_dir(&self) -> Result<&Path> {
         let dir = self.data_dir.as_deref().ok_or(ConfigError::NoDataDir)?;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(PortalServerError::io("creating", dir))?;
         Ok(dir)
     }
 
     /// The metadata database, its schema created when absent.
-    pub(crate) async fn open_store(&self) -> anyhow::Result<Store> {
+    pub(crate) async fn open_store(&self) -> Result<Store> {
         let url = match &self.database_url {
             Some(url) => with_verified_tls(url, self.database_allow_insecure)?,
             None => format!("sqlite://{}?mode=rwc", self.data_dir()?.join("portal.db").display()),
@@ -187,7 +187,7 @@ impl PortalConfig {
     }
 
     /// The artifact store (an Azure container is created first when missing).
-    pub(crate) async fn open_artifacts(&self) -> anyhow::Result<Artifacts> {
+    pub(crate) async fn open_artifacts(&self) -> Result<Artifacts> {
         Artifacts::open(self.object_store.as_ref(), self.data_dir()?).await
     }
 }

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
 use flate2::{Compression, GzBuilder};
 use genesis_bundle::digest_io::DigestAdapter;
 use genesis_bundle::{BLOCK, END_OF_ARCHIVE, dir_header, file_header, padding};
@@ -24,6 +23,7 @@ use genesis_types::Digest;
 
 use crate::api::AppState;
 use crate::artifacts::Artifacts;
+use crate::error::{PortalServerError, Result};
 use crate::now;
 use crate::store::{Export, Release, Store, StoredArtifact};
 
@@ -161,15 +161,16 @@ pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, s
                 artifactSha256 = %pack.sha256.hex(), durationMs = elapsed, "export ready");
         }
         Err(e) => {
-            export.status = ExportState::Failed;
-            export.error = Some(format!("{e:#}"));
+            let error = e.with_causes();
             state.metrics.exports_failed.inc();
-            tracing::error!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, error = %format!("{e:#}"), "export failed");
+            tracing::error!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, error = %error, "export failed");
+            export.status = ExportState::Failed;
+            export.error = Some(error);
         }
     }
     export.finished = Some(now());
     if let Err(e) = state.store.finish_export(&export).await {
-        tracing::error!(exportId = %export.id, error = %format!("{e:#}"), "recording the export's outcome");
+        tracing::error!(exportId = %export.id, error = %e.with_causes(), "recording the export's outcome");
     }
 }
 
@@ -182,19 +183,21 @@ async fn heartbeat(store: &Store, id: &str) -> Infallible {
     loop {
         beats.tick().await;
         if let Err(e) = store.beat_export(id, now()).await {
-            tracing::warn!(exportId = %id, error = %format!("{e:#}"), "recording that the export's build is alive");
+            tracing::warn!(exportId = %id, error = %e.with_causes(), "recording that the export's build is alive");
         }
     }
 }
 
 /// Builds the pack in a scratch directory of its own and stores it. The scratch directory is
 /// removed however the build ends, on a blocking thread: the unpacked bundles can be large.
-async fn build_and_store(state: &AppState, export: &Export, release: &Release) -> anyhow::Result<Pack> {
+async fn build_and_store(state: &AppState, export: &Export, release: &Release) -> Result<Pack> {
     let scratch = state.instance.scratch().to_owned();
     let work = blocking(move || {
-        std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
-        let work = tempfile::tempdir_in(&scratch).context("creating the export's scratch directory")?;
-        std::fs::create_dir(work.path().join("in"))?;
+        std::fs::create_dir_all(&scratch).map_err(PortalServerError::io("creating", &scratch))?;
+        let work = tempfile::tempdir_in(&scratch)
+            .map_err(PortalServerError::io("creating the export's scratch directory in", &scratch))?;
+        let inputs = work.path().join("in");
+        std::fs::create_dir(&inputs).map_err(PortalServerError::io("creating", &inputs))?;
         Ok(work)
     })
     .await?;
@@ -210,7 +213,7 @@ async fn build_and_store(state: &AppState, export: &Export, release: &Release) -
 }
 
 /// Gathers a release's artifacts into `work/in`, writes the pack beside and stores it.
-async fn pack_and_store(state: &AppState, export: &Export, release: &Release, work: &Path) -> anyhow::Result<Pack> {
+async fn pack_and_store(state: &AppState, export: &Export, release: &Release, work: &Path) -> Result<Pack> {
     let inputs = work.join("in");
     let artifacts = state.store.artifacts(&release.product, &release.version).await?;
     // The bundles and their sidecars side by side, as the verifier expects them.
@@ -220,7 +223,8 @@ async fn pack_and_store(state: &AppState, export: &Export, release: &Release, wo
         let target = inputs.join(&a.name);
         if local != target {
             // A copy when the store is on another file system: a whole bundle.
-            blocking(move || Ok(link_or_copy(&local, &target)?)).await?;
+            blocking(move || link_or_copy(&local, &target).map_err(PortalServerError::io("copying into", &target)))
+                .await?;
         }
     }
     let key = PublicKey::from_pem(&release.signer_pem, Path::new("the release's signer key"))?;
@@ -235,8 +239,10 @@ async fn pack_and_store(state: &AppState, export: &Export, release: &Release, wo
 
 /// Runs file-system work on the blocking pool, off the threads that serve requests; a panic
 /// there fails the build.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(work).await.context("running a build step")?
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|source| PortalServerError::Panicked { action: "running a build step", source })?
 }
 
 /// At start and then every `min(retention, 1 min)`: fails the pending exports whose build
@@ -248,16 +254,16 @@ pub async fn sweep(state: Arc<AppState>) {
     loop {
         ticks.tick().await;
         if let Err(e) = fail_silent(&state.store).await {
-            tracing::error!(error = %format!("{e:#}"), "failing exports whose build fell silent");
+            tracing::error!(error = %e.with_causes(), "failing exports whose build fell silent");
         }
         if let Err(e) = expire(&state).await {
-            tracing::error!(error = %format!("{e:#}"), "expiring exports");
+            tracing::error!(error = %e.with_causes(), "expiring exports");
         }
     }
 }
 
 /// Fails the pending exports whose build has not said it is alive for [`SILENT_LIMIT`].
-async fn fail_silent(store: &Store) -> anyhow::Result<()> {
+async fn fail_silent(store: &Store) -> Result<()> {
     let failed = store.fail_silent_exports(now() - SILENT_LIMIT, now(), STOPPED_MID_BUILD).await?;
     if failed > 0 {
         tracing::warn!(exports = failed, "exports whose build fell silent are failed: their portal stopped");
@@ -267,17 +273,17 @@ async fn fail_silent(store: &Store) -> anyhow::Result<()> {
 
 /// One sweep. An export that cannot be expired is logged and left for the next sweep: it
 /// holds up none of the others.
-async fn expire(state: &AppState) -> anyhow::Result<()> {
+async fn expire(state: &AppState) -> Result<()> {
     for (org, id) in state.store.exports_finished_by(now() - state.export_ttl_secs).await? {
         if let Err(e) = expire_one(state, &org, &id).await {
-            tracing::error!(exportId = %id, org = %org, error = %format!("{e:#}"),
+            tracing::error!(exportId = %id, org = %org, error = %e.with_causes(),
                 "expiring an export failed; the next sweep tries again");
         }
     }
     Ok(())
 }
 
-async fn expire_one(state: &AppState, org: &str, id: &str) -> anyhow::Result<()> {
+async fn expire_one(state: &AppState, org: &str, id: &str) -> Result<()> {
     // A failed build may have stored its pack before failing: delete whatever is there.
     state.artifacts.delete(&Artifacts::export_key(org, id)).await?;
     state.store.expire_export(id, now()).await?;
@@ -305,7 +311,7 @@ impl Instance {
     /// Starts this portal's instance under `root`, and cleans up after the portals that
     /// stopped: each one's pending exports are failed, then its scratch directory removed; and
     /// the exports whose build fell silent are failed.
-    pub async fn start(store: &Store, root: PathBuf) -> anyhow::Result<Instance> {
+    pub async fn start(store: &Store, root: PathBuf) -> Result<Instance> {
         let (instance, stopped) = blocking(move || {
             let instance = Instance::claim(&root)?;
             Ok((instance, LeftBehind::find(&root)?))
@@ -330,8 +336,8 @@ impl Instance {
     }
 
     /// A new id, its lock file locked, and its scratch directory.
-    fn claim(root: &Path) -> anyhow::Result<Instance> {
-        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    fn claim(root: &Path) -> Result<Instance> {
+        std::fs::create_dir_all(root).map_err(PortalServerError::io("creating", root))?;
         for _ in 0..CLAIM_ATTEMPTS {
             let id = format!("portal-{}", crate::random_hex(12));
             let lock_path = root.join(format!("{id}.lock"));
@@ -340,16 +346,15 @@ impl Instance {
                 .write(true)
                 .create_new(true)
                 .open(&lock_path)
-                .with_context(|| format!("creating {}", lock_path.display()))?;
+                .map_err(PortalServerError::io("creating", &lock_path))?;
             // Locked, and still at its name: no portal clearing the space took it first.
-            if try_lock(&lock).with_context(|| format!("locking {}", lock_path.display()))? && is_at(&lock, &lock_path)
-            {
+            if try_lock(&lock).map_err(PortalServerError::io("locking", &lock_path))? && is_at(&lock, &lock_path) {
                 let scratch = root.join(&id);
-                std::fs::create_dir(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+                std::fs::create_dir(&scratch).map_err(PortalServerError::io("creating", &scratch))?;
                 return Ok(Instance { id, scratch, _lock: lock });
             }
         }
-        bail!("no lock file of its own under {}: portals starting at the same time removed each one", root.display())
+        Err(PortalServerError::NoLockFile { root: root.to_owned() })
     }
 
     /// The id export rows name as their builder.
@@ -378,11 +383,12 @@ impl LeftBehind {
     /// without a lock file. A portal creates its lock file before its directory, and one
     /// cleaning up removes the directory before the lock file: a directory without one is
     /// never a live portal's.
-    fn find(root: &Path) -> anyhow::Result<Vec<LeftBehind>> {
+    fn find(root: &Path) -> Result<Vec<LeftBehind>> {
         let mut left = Vec::new();
-        for entry in std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))? {
-            let entry = entry?;
-            let (name, path, kind) = (entry.file_name(), entry.path(), entry.file_type()?);
+        for entry in std::fs::read_dir(root).map_err(PortalServerError::io("reading", root))? {
+            let entry = entry.map_err(PortalServerError::io("reading", root))?;
+            let (name, path) = (entry.file_name(), entry.path());
+            let kind = entry.file_type().map_err(PortalServerError::io("reading", &path))?;
             if kind.is_dir() {
                 let mut lock_name = name;
                 lock_name.push(".lock");
@@ -399,10 +405,10 @@ impl LeftBehind {
                 Ok(lock) => lock,
                 // Removed meanwhile by another portal cleaning up.
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+                Err(e) => return Err(PortalServerError::io("opening", &path)(e)),
             };
             // Held: its portal runs. Moved: another portal cleaning up removed it first.
-            if try_lock(&lock).with_context(|| format!("locking {}", path.display()))? && is_at(&lock, &path) {
+            if try_lock(&lock).map_err(PortalServerError::io("locking", &path))? && is_at(&lock, &path) {
                 let dir = root.join(owner);
                 left.push(LeftBehind { owner: Some(owner.to_owned()), dir, lock: Some((path, lock)) });
             }
@@ -411,7 +417,7 @@ impl LeftBehind {
     }
 
     /// Removes the directory, then the lock file (held until then).
-    fn remove(self) -> anyhow::Result<()> {
+    fn remove(self) -> Result<()> {
         cleared(&self.dir, std::fs::remove_dir_all(&self.dir))?;
         if let Some((path, _held)) = &self.lock {
             cleared(path, std::fs::remove_file(path))?;
@@ -421,10 +427,10 @@ impl LeftBehind {
 }
 
 /// The outcome of removing `path`: one already gone (another portal removed it) is fine.
-fn cleared(path: &Path, removed: std::io::Result<()>) -> anyhow::Result<()> {
+fn cleared(path: &Path, removed: std::io::Result<()>) -> Result<()> {
     match removed {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        removed => removed.with_context(|| format!("clearing {}", path.display())),
+        removed => removed.map_err(PortalServerError::io("clearing", path)),
     }
 }
 
@@ -482,10 +488,10 @@ pub fn write_pack(
     key: &PublicKey,
     meta: &PackMeta,
     out: &Path,
-) -> anyhow::Result<Pack> {
+) -> Result<Pack> {
     let policy = TrustPolicy::from_keys(vec![key.clone()])?;
     let unpacked = inputs.join(".unpacked");
-    std::fs::create_dir(&unpacked)?;
+    std::fs::create_dir(&unpacked).map_err(PortalServerError::io("creating", &unpacked))?;
     let mut files: BTreeMap<String, Source> = BTreeMap::new();
     let mut index_entries = Vec::new();
     let mut bundles = Vec::new();
@@ -494,14 +500,14 @@ pub fn write_pack(
         let report = UnverifiedBundle::open(&inputs.join(&bundle.name), &genesis_bundle::Limits::default())?
             .verify(&policy)?
             .extract(&target)
-            .with_context(|| format!("verifying {}", bundle.name))?;
+            .map_err(|source| PortalServerError::Reverify { bundle: bundle.name.clone(), source: Box::new(source) })?;
         bundles.push(serde_json::json!({
-            "name": bundle.name, "sha256": bundle.sha256.hex(), "bomSha256": report.bom_sha256.hex(), "signer": report.key.to_string(),
+            "name": bundle.name, "sha256": bundle.sha256.hex(), "bomSha256": report.head.bom_sha256.hex(), "signer": report.head.key.to_string(),
         }));
         add_tree(&mut files, &target.join("charts"), "charts")?;
         add_tree(&mut files, &target.join("oci/blobs"), "images/blobs")?;
         if let Ok(index) = std::fs::read(target.join("oci/index.json")) {
-            let index: serde_json::Value = serde_json::from_slice(&index).context("a bundle's oci/index.json")?;
+            let index: serde_json::Value = serde_json::from_slice(&index).map_err(PortalServerError::ImageIndex)?;
             index_entries.extend(index["manifests"].as_array().cloned().unwrap_or_default());
         }
     }
@@ -539,27 +545,29 @@ enum Source {
 }
 
 /// Adds every file under `dir` as `prefix/…` (nothing when `dir` does not exist).
-fn add_tree(files: &mut BTreeMap<String, Source>, dir: &Path, prefix: &str) -> anyhow::Result<()> {
+fn add_tree(files: &mut BTreeMap<String, Source>, dir: &Path, prefix: &str) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
     for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name().into_string().map_err(|n| anyhow::anyhow!("non-UTF-8 name {n:?}"))?;
+        let entry = entry.map_err(PortalServerError::io("reading", dir))?;
+        let name = entry.file_name().into_string().map_err(PortalServerError::NonUtf8Name)?;
         let path = format!("{prefix}/{name}");
-        if entry.file_type()?.is_dir() {
-            add_tree(files, &entry.path(), &path)?;
+        let entry_path = entry.path();
+        if entry.file_type().map_err(PortalServerError::io("reading", &entry_path))?.is_dir() {
+            add_tree(files, &entry_path, &path)?;
         } else {
-            files.insert(path, Source::File(entry.path()));
+            files.insert(path, Source::File(entry_path));
         }
     }
     Ok(())
 }
 
-fn write_tar_gz(files: &BTreeMap<String, Source>, epoch: u64, out: &Path) -> anyhow::Result<Pack> {
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+fn write_tar_gz(files: &BTreeMap<String, Source>, epoch: u64, out: &Path) -> Result<Pack> {
+    let file = std::fs::File::create(out).map_err(PortalServerError::io("creating", out))?;
+    let writing = || PortalServerError::io("writing", out);
     let hashing = DigestAdapter::new(std::io::BufWriter::new(file));
-    let mtime = u32::try_from(epoch).context("SOURCE_DATE_EPOCH beyond 2106")?;
+    let mtime = u32::try_from(epoch).map_err(PortalServerError::EpochPastGzip)?;
     let mut gz = GzBuilder::new().mtime(mtime).operating_system(255).write(hashing, Compression::new(6));
     let mut listing = String::new();
     let mut dirs_written = std::collections::BTreeSet::new();
@@ -567,24 +575,25 @@ fn write_tar_gz(files: &BTreeMap<String, Source>, epoch: u64, out: &Path) -> any
         for (i, _) in path.match_indices('/') {
             let dir = format!("{}/", &path[..i]);
             if dirs_written.insert(dir.clone()) {
-                gz.write_all(&dir_header(&dir, epoch)?)?;
+                gz.write_all(&dir_header(&dir, epoch)?).map_err(writing())?;
             }
         }
         let digest = match source {
             Source::Bytes(b) => copy_entry(&mut gz, path, &mut b.as_slice(), b.len() as u64, epoch)?,
             Source::File(p) => {
-                let len = std::fs::metadata(p)?.len();
-                let mut f = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
+                let len = std::fs::metadata(p).map_err(PortalServerError::io("reading", p))?.len();
+                let mut f = std::fs::File::open(p).map_err(PortalServerError::io("reading", p))?;
                 copy_entry(&mut gz, path, &mut f, len, epoch)?
             }
         };
         listing.push_str(&format!("{digest}  {path}\n"));
     }
-    gz.write_all(&END_OF_ARCHIVE)?;
-    let mut hashing = gz.finish()?;
-    hashing.flush()?;
+    gz.write_all(&END_OF_ARCHIVE).map_err(writing())?;
+    let mut hashing = gz.finish().map_err(writing())?;
+    hashing.flush().map_err(writing())?;
     let packed = hashing.digest();
-    hashing.into_inner().into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    let file = hashing.into_inner().into_inner().map_err(|e| e.into_error()).map_err(writing())?;
+    file.sync_all().map_err(writing())?;
     Ok(Pack { root_hash: genesis_bundle::sha256(listing.as_bytes()), sha256: packed.digest(), size: packed.len })
 }
 
@@ -595,20 +604,23 @@ fn copy_entry(
     content: &mut impl std::io::Read,
     len: u64,
     epoch: u64,
-) -> anyhow::Result<String> {
-    out.write_all(&file_header(path, len, epoch)?)?;
+) -> Result<String> {
+    let header = file_header(path, len, epoch)?;
+    // Whether reading the content or writing the pack failed, the entry is what is named.
+    let packing = || PortalServerError::io("packing", Path::new(path));
+    out.write_all(&header).map_err(packing())?;
     let mut content = DigestAdapter::new(content);
     let mut buf = vec![0; 1 << 20];
     let mut left = len;
     while left > 0 {
-        let n = content.read(&mut buf[..left.min(1 << 20) as usize])?;
+        let n = content.read(&mut buf[..left.min(1 << 20) as usize]).map_err(packing())?;
         if n == 0 {
-            bail!("{path} ended early");
+            return Err(PortalServerError::EndedEarly { path: path.to_owned() });
         }
-        out.write_all(&buf[..n])?;
+        out.write_all(&buf[..n]).map_err(packing())?;
         left -= n as u64;
     }
-    out.write_all(&[0u8; BLOCK][..padding(len)])?;
+    out.write_all(&[0u8; BLOCK][..padding(len)]).map_err(packing())?;
     Ok(content.digest().digest().hex().to_owned())
 }
 

@@ -6,7 +6,7 @@
 //! return.
 //!
 //! ```no_run
-//! # async fn run() -> anyhow::Result<()> {
+//! # async fn run() -> genesis_portal_server::Result<()> {
 //! use genesis_portal_server::{ApiConfig, AppState, PortalConfig, router};
 //!
 //! let portal = PortalConfig { data_dir: Some("/srv/portal".into()), ..PortalConfig::default() };
@@ -25,13 +25,12 @@ pub mod admin;
 mod api;
 mod artifacts;
 mod config;
+mod error;
 mod export;
 mod metrics;
 mod publish;
 mod serve;
 mod store;
-
-use std::time::UNIX_EPOCH;
 
 use genesis_bundle::rfc3339;
 use rand_core::RngCore as _;
@@ -39,6 +38,7 @@ use rand_core::RngCore as _;
 pub use api::{ApiConfig, AppState, router};
 pub use artifacts::{AzureConfig, ObjectStoreConfig, ObjectStoreKind, S3Config};
 pub use config::{ConfigError, PortalConfig};
+pub use error::{PortalServerError, Result};
 pub use serve::{ServeConfig, TlsFiles, serve};
 pub use store::{KeyRecord, LookupError, StoredArtifact};
 
@@ -55,7 +55,7 @@ fn random_hex(n: usize) -> String {
 
 /// The current Unix time.
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    genesis_bundle::unix_now() as i64
 }
 
 /// A Unix time as RFC 3339.

@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
 use genesis_portal_client::protocol::{ArtifactKind, valid_artifact_name};
 use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle};
 use genesis_types::Digest;
 
 use crate::artifacts::Artifacts;
 use crate::config::PortalConfig;
+use crate::error::{PortalServerError, Result};
 use crate::store::{Release, Store, StoredArtifact};
 use crate::{export, now};
 
@@ -40,7 +40,7 @@ pub struct Publication<'a> {
 
 /// `genesis-portal publish`: verifies, stores and records a release in `portal`; returns its
 /// artifacts.
-pub async fn publish(portal: &PortalConfig, p: Publication<'_>) -> anyhow::Result<Vec<StoredArtifact>> {
+pub async fn publish(portal: &PortalConfig, p: Publication<'_>) -> Result<Vec<StoredArtifact>> {
     let store = portal.open_store().await?;
     let artifacts = portal.open_artifacts().await?;
     publish_into(&store, &artifacts, p, now()).await
@@ -52,11 +52,11 @@ async fn publish_into(
     artifacts: &Artifacts,
     p: Publication<'_>,
     published: i64,
-) -> anyhow::Result<Vec<StoredArtifact>> {
+) -> Result<Vec<StoredArtifact>> {
     semver::Version::parse(p.version)
-        .with_context(|| format!("version `{}` is not semver (e.g. 3.2.10)", p.version))?;
+        .map_err(|source| PortalServerError::NotSemver { version: p.version.to_owned(), source })?;
     if store.release(p.product, p.version).await?.is_some() {
-        bail!("{} {} is already published; releases are immutable, publish a new version", p.product, p.version);
+        return Err(PortalServerError::ReleaseExists { product: p.product.to_owned(), version: p.version.to_owned() });
     }
     let files = collect_files(p.files)?;
     let policy = TrustPolicy::from_keys(vec![p.key.clone()])?;
@@ -66,15 +66,17 @@ async fn publish_into(
         let (sha256, size) = if kind == ArtifactKind::Bundle {
             verify_bundle(path, &policy, p.version, files.get(&format!("{name}{REPORT}")))?
         } else {
-            let file =
-                genesis_bundle::digest_io::sha256_file(path).with_context(|| format!("reading {}", path.display()))?;
+            let file = genesis_bundle::digest_io::sha256_file(path).map_err(PortalServerError::io("reading", path))?;
             (file.digest(), file.len)
         };
         stored.push(StoredArtifact { name: name.clone(), kind, size, sha256 });
     }
     for a in &stored {
         let key = Artifacts::release_key(p.product, p.version, &a.name);
-        artifacts.put_file(&key, &files[&a.name]).await.with_context(|| format!("storing {}", a.name))?;
+        artifacts
+            .put_file(&key, &files[&a.name])
+            .await
+            .map_err(|source| PortalServerError::StoringArtifact { name: a.name.clone(), source: Box::new(source) })?;
     }
     let release = Release {
         product: p.product.to_owned(),
@@ -90,15 +92,15 @@ async fn publish_into(
 /// The files by name, each bundle's sidecars added from beside it; refuses unsafe or
 /// duplicate names, names an export pack could not carry, sidecars without their bundle, and
 /// bundles without their sidecars.
-fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+fn collect_files(given: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
     let mut files = BTreeMap::new();
     for path in given {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
         if !valid_artifact_name(&name) {
-            bail!("{}: not a publishable file name (letters, digits, `.-_+`, not hidden)", path.display());
+            return Err(PortalServerError::UnpublishableName { path: path.clone() });
         }
         if files.insert(name.clone(), path.clone()).is_some() {
-            bail!("`{name}` is given twice");
+            return Err(PortalServerError::GivenTwice { name });
         }
     }
     let bundles: Vec<(String, PathBuf)> = files
@@ -107,7 +109,7 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
         .map(|(n, p)| (n.clone(), p.clone()))
         .collect();
     if bundles.is_empty() {
-        bail!("no bundle (NAME.tar.zst) among the files: a release is its bundles");
+        return Err(PortalServerError::NoBundle);
     }
     for (name, path) in &bundles {
         for suffix in SIDECARS {
@@ -115,7 +117,7 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
             let sidecar_name = format!("{name}{suffix}");
             match files.get(&sidecar_name) {
                 Some(given) if given != &sidecar => {
-                    bail!("{}: a bundle's sidecar must sit beside it ({})", given.display(), sidecar.display())
+                    return Err(PortalServerError::SidecarElsewhere { given: given.clone(), beside: sidecar });
                 }
                 Some(_) => {}
                 None if sidecar.exists() => {
@@ -126,17 +128,14 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
         }
         let has = |suffix: &str| files.contains_key(&format!("{name}{suffix}"));
         if !has(".sha256") || !(has(".sig") || has(".cosign.bundle")) {
-            bail!(
-                "{name}: a bundle is published with its `.sha256` and its `.sig` or `.cosign.bundle` \
-                 (as `bundle-builder create` writes them beside it)"
-            );
+            return Err(PortalServerError::MissingSidecars { bundle: name.clone() });
         }
     }
     for name in files.keys() {
         let kind = ArtifactKind::of(name);
         if let Some(entry) = export::pack_path(kind, name) {
             genesis_bundle::check_encodable(&entry)
-                .with_context(|| format!("`{name}`: refused, an air-gap export pack could not carry this name"))?;
+                .map_err(|source| PortalServerError::UnpackableName { name: name.clone(), source: Box::new(source) })?;
         }
         if matches!(
             kind,
@@ -144,7 +143,7 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
         ) {
             let bundle = SIDECARS.iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
             if !files.contains_key(bundle) {
-                bail!("`{name}` is a sidecar of `{bundle}`, which is not published with it");
+                return Err(PortalServerError::OrphanSidecar { name: name.clone(), bundle: bundle.to_owned() });
             }
         }
     }
@@ -154,28 +153,23 @@ fn collect_files(given: &[PathBuf]) -> anyhow::Result<BTreeMap<String, PathBuf>>
 /// Verifies a whole bundle (BOM signature, every entry, sidecars, and the files its `.sha256`
 /// lists), that it is a bundle of `version`, and that its evidence report, when one is
 /// published with it (`report`), is the one its `.sha256` lists; its archive SHA-256 and size.
-fn verify_bundle(
-    path: &Path,
-    policy: &TrustPolicy,
-    version: &str,
-    report: Option<&PathBuf>,
-) -> anyhow::Result<(Digest, u64)> {
+fn verify_bundle(path: &Path, policy: &TrustPolicy, version: &str, report: Option<&PathBuf>) -> Result<(Digest, u64)> {
     let checked = UnverifiedBundle::open(path, &genesis_bundle::Limits::default())
         .and_then(|b| b.verify(policy))
         .and_then(|b| b.check())
-        .with_context(|| format!("{}: refused, it does not verify with the vendor key", path.display()))?;
+        .map_err(|source| PortalServerError::BundleRefused { path: path.to_owned(), source: Box::new(source) })?;
     let verified = checked.report();
-    if verified.version != version {
-        bail!("{}: a bundle of version {}, not {version}", path.display(), verified.version);
+    if verified.head.version != version {
+        return Err(PortalServerError::WrongVersion {
+            path: path.to_owned(),
+            found: verified.head.version.clone(),
+            version: version.to_owned(),
+        });
     }
     // A report beside the archive that its `.sha256` does not list describes other bytes (an
     // earlier build's): nothing vouches for it.
     if let Some(report) = report.filter(|r| !verified.sha256_listed.contains(r)) {
-        bail!(
-            "{}: refused, the bundle's .sha256 does not list it, so it is not this archive's report \
-             (build with `bundle-builder create --report`, or leave the report out)",
-            report.display()
-        );
+        return Err(PortalServerError::UnlistedReport { report: report.clone() });
     }
     Ok((verified.archive_sha256.clone(), verified.archive_size))
 }

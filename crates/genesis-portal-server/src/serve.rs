@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use genesis_registry::serve::{ServerLimits, accept_loop, tls_acceptor};
 
 use crate::api::{ApiConfig, AppState, router};
 use crate::config::PortalConfig;
+use crate::error::{PortalServerError, Result};
 use crate::export;
 
 /// How the server listens, and how its API behaves.
@@ -36,17 +36,15 @@ pub struct TlsFiles {
 
 /// Serves `portal`'s API until `shutdown` completes, meanwhile failing exports whose build fell
 /// silent and deleting expired export packs.
-pub async fn serve(
-    portal: &PortalConfig,
-    config: ServeConfig,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+pub async fn serve(portal: &PortalConfig, config: ServeConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     let ServeConfig { listen, tls, limits, api } = config;
     let state = AppState::open(portal, api).await?;
     let tls = tls.map(|files| tls_acceptor(&files.cert, &files.key)).transpose()?;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listening = |source| PortalServerError::Listen { address: listen, source };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(listening)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(listen = %format!("{scheme}://{}", listener.local_addr()?), "genesis-portal serving");
+    let bound = listener.local_addr().map_err(listening)?;
+    tracing::info!(listen = %format!("{scheme}://{bound}"), "genesis-portal serving");
     tokio::spawn(export::sweep(Arc::clone(&state)));
     let router = router(state);
     let accepting =

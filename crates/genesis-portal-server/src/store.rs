@@ -9,7 +9,6 @@
 use std::net::IpAddr;
 use std::str::FromStr as _;
 
-use anyhow::{Context as _, bail};
 use genesis_portal_client::Entitlement;
 use genesis_portal_client::protocol::{ArtifactKind, ExportState, Scope};
 use genesis_types::{Classify, Digest, ErrorClass};
@@ -18,6 +17,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyConnection, AnyPool};
 
 use crate::config::ConfigError;
+use crate::error::{PortalServerError, Result};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS orgs (name TEXT PRIMARY KEY, created BIGINT NOT NULL)",
@@ -173,21 +173,21 @@ impl Export {
 
 /// Whether `table` has `column`, from the database's own catalogue (a failed query is an
 /// error, never a missing column).
-async fn has_column(conn: &mut AnyConnection, table: &str, column: &str) -> anyhow::Result<bool> {
+async fn has_column(conn: &mut AnyConnection, table: &str, column: &str) -> Result<bool> {
     let probe = match conn.backend_name() {
         "SQLite" => "SELECT COUNT(*) FROM pragma_table_info($1) WHERE name = $2",
         "PostgreSQL" => {
             "SELECT COUNT(*) FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name::text = $1 AND column_name::text = $2"
         }
-        other => bail!("the metadata database is {other}: the portal keeps its metadata in SQLite or PostgreSQL"),
+        other => return Err(PortalServerError::UnsupportedDatabase { backend: other.to_owned() }),
     };
     let found: i64 = sqlx::query_scalar(probe)
         .bind(table)
         .bind(column)
         .fetch_one(&mut *conn)
         .await
-        .with_context(|| format!("looking for the column {table}.{column}"))?;
+        .map_err(PortalServerError::database(format!("looking for the column {table}.{column}")))?;
     Ok(found > 0)
 }
 
@@ -223,19 +223,23 @@ fn kind_name(kind: ArtifactKind) -> String {
 
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and creates the schema when absent.
-    pub async fn open(url: &str) -> anyhow::Result<Store> {
+    pub async fn open(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .connect(url)
             .await
-            .with_context(|| format!("opening the metadata database {}", redact(url)))?;
-        let mut conn = pool.acquire().await.context("connecting to the metadata database")?;
+            .map_err(PortalServerError::database(format!("opening the metadata database {}", redact(url))))?;
+        let mut conn =
+            pool.acquire().await.map_err(PortalServerError::database("connecting to the metadata database"))?;
         for statement in SCHEMA {
             // PostgreSQL checks `IF NOT EXISTS` before it writes its catalogue: a portal starting
             // at the same moment can create the table in between. Once more then finds it.
             if sqlx::query(statement).execute(&mut *conn).await.is_err() {
-                sqlx::query(statement).execute(&mut *conn).await.context("creating the schema")?;
+                sqlx::query(statement)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(PortalServerError::database("creating the schema"))?;
             }
         }
         for (table, column, kind) in ADDED_COLUMNS {
@@ -248,34 +252,41 @@ impl Store {
             if let Err(e) = added
                 && !has_column(&mut conn, table, column).await?
             {
-                return Err(e).with_context(|| format!("adding the column {table}.{column}"));
+                return Err(PortalServerError::database(format!("adding the column {table}.{column}"))(e));
             }
         }
         Ok(Store { pool })
     }
 
     /// Creates an organisation.
-    pub async fn create_org(&self, name: &str, now: i64) -> anyhow::Result<()> {
+    pub async fn create_org(&self, name: &str, now: i64) -> Result<()> {
         let inserted = sqlx::query("INSERT INTO orgs (name, created) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .bind(now)
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(PortalServerError::database(format!("creating the organisation {name}")))?;
         if inserted.rows_affected() == 0 {
-            bail!("organisation `{name}` already exists");
+            return Err(PortalServerError::OrgExists { org: name.to_owned() });
         }
         Ok(())
     }
 
     /// Every organisation.
-    pub async fn orgs(&self) -> anyhow::Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT name FROM orgs ORDER BY name").fetch_all(&self.pool).await?)
+    pub async fn orgs(&self) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT name FROM orgs ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(PortalServerError::database("listing the organisations"))
     }
 
     /// Fails with [`LookupError::NoOrg`] when `org` does not exist.
-    pub async fn require_org(&self, org: &str) -> anyhow::Result<()> {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT name FROM orgs WHERE name = $1").bind(org).fetch_optional(&self.pool).await?;
+    pub async fn require_org(&self, org: &str) -> Result<()> {
+        let found: Option<String> = sqlx::query_scalar("SELECT name FROM orgs WHERE name = $1")
+            .bind(org)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(PortalServerError::database(format!("looking up the organisation {org}")))?;
         if found.is_none() {
             return Err(LookupError::NoOrg { org: org.to_owned() }.into());
         }
@@ -283,7 +294,7 @@ impl Store {
     }
 
     /// Stores a new key (by hash).
-    pub async fn insert_key(&self, record: &KeyRecord, hash: &str, now: i64) -> anyhow::Result<()> {
+    pub async fn insert_key(&self, record: &KeyRecord, hash: &str, now: i64) -> Result<()> {
         let scopes: Vec<_> = record.scopes.iter().map(|s| s.as_str()).collect();
         sqlx::query("INSERT INTO keys (id, org, hash, scopes, created, expires) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&record.id)
@@ -293,36 +304,40 @@ impl Store {
             .bind(now)
             .bind(record.expires)
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(PortalServerError::database(format!("storing the key {}", record.id)))?;
         Ok(())
     }
 
     /// The key whose hash is `hash`.
-    pub async fn key_by_hash(&self, hash: &str) -> anyhow::Result<Option<KeyRecord>> {
+    pub async fn key_by_hash(&self, hash: &str) -> Result<Option<KeyRecord>> {
         let row: Option<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE hash = $1"))
             .bind(hash)
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .map_err(PortalServerError::database("looking up a license key"))?;
         Ok(row.map(key_record))
     }
 
     /// The keys of an organisation (never their secret).
-    pub async fn keys(&self, org: &str) -> anyhow::Result<Vec<KeyRecord>> {
+    pub async fn keys(&self, org: &str) -> Result<Vec<KeyRecord>> {
         let rows: Vec<KeyRow> =
             sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE org = $1 ORDER BY created, id"))
                 .bind(org)
                 .fetch_all(&self.pool)
-                .await?;
+                .await
+                .map_err(PortalServerError::database(format!("listing the keys of {org}")))?;
         Ok(rows.into_iter().map(key_record).collect())
     }
 
     /// Revokes a key from `now` on; [`LookupError::NoActiveKey`] when none is active by that id.
-    pub async fn revoke_key(&self, id: &str, now: i64) -> anyhow::Result<()> {
+    pub async fn revoke_key(&self, id: &str, now: i64) -> Result<()> {
         let done = sqlx::query("UPDATE keys SET revoked = $1 WHERE id = $2 AND revoked IS NULL")
             .bind(now)
             .bind(id)
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(PortalServerError::database(format!("revoking the key {id}")))?;
         if done.rows_affected() == 0 {
             return Err(LookupError::NoActiveKey { id: id.to_owned() }.into());
         }
@@ -330,7 +345,7 @@ impl Store {
     }
 
     /// Entitles an organisation to a version range of a product.
-    pub async fn entitle(&self, org: &str, product: &str, versions: &str) -> anyhow::Result<()> {
+    pub async fn entitle(&self, org: &str, product: &str, versions: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO entitlements (org, product, versions) VALUES ($1, $2, $3) \
              ON CONFLICT (org, product, versions) DO NOTHING",
@@ -339,24 +354,27 @@ impl Store {
         .bind(product)
         .bind(versions)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(PortalServerError::database(format!("entitling {org} to {product} {versions}")))?;
         Ok(())
     }
 
     /// An organisation's entitlements.
-    pub async fn entitlements(&self, org: &str) -> anyhow::Result<Vec<Entitlement>> {
+    pub async fn entitlements(&self, org: &str) -> Result<Vec<Entitlement>> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT product, versions FROM entitlements WHERE org = $1 ORDER BY product, versions")
                 .bind(org)
                 .fetch_all(&self.pool)
-                .await?;
+                .await
+                .map_err(PortalServerError::database(format!("reading the entitlements of {org}")))?;
         Ok(rows.into_iter().map(|(product, versions)| Entitlement { product, versions }).collect())
     }
 
     /// Records a published release and its artifacts in one transaction: either the whole
     /// release is visible or none of it.
-    pub async fn insert_release(&self, release: &Release, artifacts: &[StoredArtifact]) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn insert_release(&self, release: &Release, artifacts: &[StoredArtifact]) -> Result<()> {
+        let recording = || format!("recording the release {} {}", release.product, release.version);
+        let mut tx = self.pool.begin().await.map_err(PortalServerError::database(recording()))?;
         let inserted = sqlx::query(
             "INSERT INTO releases (product, version, published, signer, signer_pem) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (product, version) DO NOTHING",
@@ -367,13 +385,13 @@ impl Store {
         .bind(&release.signer)
         .bind(&release.signer_pem)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(PortalServerError::database(recording()))?;
         if inserted.rows_affected() == 0 {
-            bail!(
-                "{} {} is already published; releases are immutable, publish a new version",
-                release.product,
-                release.version
-            );
+            return Err(PortalServerError::ReleaseExists {
+                product: release.product.clone(),
+                version: release.version.clone(),
+            });
         }
         for a in artifacts {
             sqlx::query(
@@ -383,22 +401,24 @@ impl Store {
             .bind(&release.version)
             .bind(&a.name)
             .bind(kind_name(a.kind))
-            .bind(i64::try_from(a.size)?)
+            .bind(i64::try_from(a.size).map_err(PortalServerError::column("artifacts.size"))?)
             .bind(a.sha256.hex())
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(PortalServerError::database(recording()))?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(PortalServerError::database(recording()))?;
         Ok(())
     }
 
     /// Every release, newest publication first.
-    pub async fn releases(&self) -> anyhow::Result<Vec<Release>> {
+    pub async fn releases(&self) -> Result<Vec<Release>> {
         let rows: Vec<(String, String, i64, String, String)> = sqlx::query_as(
             "SELECT product, version, published, signer, signer_pem FROM releases ORDER BY published DESC, product, version",
         )
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .map_err(PortalServerError::database("listing the releases"))?;
         Ok(rows
             .into_iter()
             .map(|(product, version, published, signer, signer_pem)| Release {
@@ -412,13 +432,14 @@ impl Store {
     }
 
     /// One release.
-    pub async fn release(&self, product: &str, version: &str) -> anyhow::Result<Option<Release>> {
+    pub async fn release(&self, product: &str, version: &str) -> Result<Option<Release>> {
         let row: Option<(i64, String, String)> =
             sqlx::query_as("SELECT published, signer, signer_pem FROM releases WHERE product = $1 AND version = $2")
                 .bind(product)
                 .bind(version)
                 .fetch_optional(&self.pool)
-                .await?;
+                .await
+                .map_err(PortalServerError::database(format!("looking up the release {product} {version}")))?;
         Ok(row.map(|(published, signer, signer_pem)| Release {
             product: product.to_owned(),
             version: version.to_owned(),
@@ -429,21 +450,23 @@ impl Store {
     }
 
     /// A release's artifacts, by name.
-    pub async fn artifacts(&self, product: &str, version: &str) -> anyhow::Result<Vec<StoredArtifact>> {
+    pub async fn artifacts(&self, product: &str, version: &str) -> Result<Vec<StoredArtifact>> {
         let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
             "SELECT name, kind, size, sha256 FROM artifacts WHERE product = $1 AND version = $2 ORDER BY name",
         )
         .bind(product)
         .bind(version)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .map_err(PortalServerError::database(format!("listing the artifacts of {product} {version}")))?;
         rows.into_iter()
             .map(|(name, kind, size, sha256)| {
                 Ok(StoredArtifact {
-                    kind: serde_json::from_value(serde_json::Value::String(kind))?,
+                    kind: serde_json::from_value(serde_json::Value::String(kind))
+                        .map_err(PortalServerError::column("artifacts.kind"))?,
                     name,
-                    size: u64::try_from(size)?,
-                    sha256: Digest::from_sha256_hex(&sha256)?,
+                    size: u64::try_from(size).map_err(PortalServerError::column("artifacts.size"))?,
+                    sha256: Digest::from_sha256_hex(&sha256).map_err(PortalServerError::column("artifacts.sha256"))?,
                 })
             })
             .collect()
@@ -451,7 +474,7 @@ impl Store {
 
     /// Records a new pending export, built by the portal instance `owner`, alive as of its
     /// creation.
-    pub async fn insert_export(&self, export: &Export, owner: &str) -> anyhow::Result<()> {
+    pub async fn insert_export(&self, export: &Export, owner: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO exports (id, org, product, version, status, created, owner, heartbeat) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -465,23 +488,25 @@ impl Store {
         .bind(owner)
         .bind(export.created)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(PortalServerError::database(format!("recording the export {}", export.id)))?;
         Ok(())
     }
 
     /// Records that a pending export's build is alive at `now`.
-    pub async fn beat_export(&self, id: &str, now: i64) -> anyhow::Result<()> {
+    pub async fn beat_export(&self, id: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE exports SET heartbeat = $1 WHERE id = $2 AND status = $3")
             .bind(now)
             .bind(id)
             .bind(state_name(ExportState::Pending))
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(PortalServerError::database(format!("recording that the export {id} is being built")))?;
         Ok(())
     }
 
     /// Records how an export's build ended.
-    pub async fn finish_export(&self, export: &Export) -> anyhow::Result<()> {
+    pub async fn finish_export(&self, export: &Export) -> Result<()> {
         sqlx::query(
             "UPDATE exports SET status = $1, root_hash = $2, sha256 = $3, size = $4, error = $5, finished = $6 \
              WHERE id = $7",
@@ -489,12 +514,13 @@ impl Store {
         .bind(state_name(export.status))
         .bind(export.root_hash.as_ref().map(Digest::hex))
         .bind(export.sha256.as_ref().map(Digest::hex))
-        .bind(export.size.map(i64::try_from).transpose()?)
+        .bind(export.size.map(i64::try_from).transpose().map_err(PortalServerError::column("exports.size"))?)
         .bind(&export.error)
         .bind(export.finished)
         .bind(&export.id)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(PortalServerError::database(format!("recording the outcome of the export {}", export.id)))?;
         Ok(())
     }
 
@@ -502,7 +528,7 @@ impl Store {
     /// `owner`, known to have stopped (a kill, a crash, a shutdown mid-build): a build runs in
     /// the process that started it, so they would otherwise stay pending forever. Returns how
     /// many there were.
-    pub async fn fail_exports_of(&self, owner: &str, now: i64, reason: &str) -> anyhow::Result<u64> {
+    pub async fn fail_exports_of(&self, owner: &str, now: i64, reason: &str) -> Result<u64> {
         let failed = sqlx::query(&format!("{FAIL_PENDING} AND owner = $5"))
             .bind(state_name(ExportState::Failed))
             .bind(reason)
@@ -510,14 +536,15 @@ impl Store {
             .bind(state_name(ExportState::Pending))
             .bind(owner)
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(PortalServerError::database(format!("failing the exports {owner} left pending")))?;
         Ok(failed.rows_affected())
     }
 
     /// Marks failed at `now`, with `reason`, the pending exports whose build has not said it
     /// is alive since `silent_since`, whichever portal started it: one that stopped on another
     /// host, or a portal from before builds said so. Returns how many there were.
-    pub async fn fail_silent_exports(&self, silent_since: i64, now: i64, reason: &str) -> anyhow::Result<u64> {
+    pub async fn fail_silent_exports(&self, silent_since: i64, now: i64, reason: &str) -> Result<u64> {
         let failed = sqlx::query(&format!("{FAIL_PENDING} AND COALESCE(heartbeat, created) < $5"))
             .bind(state_name(ExportState::Failed))
             .bind(reason)
@@ -525,20 +552,15 @@ impl Store {
             .bind(state_name(ExportState::Pending))
             .bind(silent_since)
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(PortalServerError::database("failing the exports whose build fell silent"))?;
         Ok(failed.rows_affected())
     }
 
     /// The id of `org`'s newest ready export of a release whose build ended after `since` and
     /// whose pack is not deleted.
-    pub async fn ready_export(
-        &self,
-        org: &str,
-        product: &str,
-        version: &str,
-        since: i64,
-    ) -> anyhow::Result<Option<String>> {
-        Ok(sqlx::query_scalar(
+    pub async fn ready_export(&self, org: &str, product: &str, version: &str, since: i64) -> Result<Option<String>> {
+        sqlx::query_scalar(
             "SELECT id FROM exports WHERE org = $1 AND product = $2 AND version = $3 AND status = $4 \
              AND finished > $5 AND expired IS NULL ORDER BY finished DESC, id LIMIT 1",
         )
@@ -548,26 +570,33 @@ impl Store {
         .bind(state_name(ExportState::Ready))
         .bind(since)
         .fetch_optional(&self.pool)
-        .await?)
+        .await
+        .map_err(PortalServerError::database(format!("looking up a ready export of {product} {version} for {org}")))
     }
 
     /// The exports whose build ended at or before `cutoff` and that have not expired yet, as
     /// `(org, id)`.
-    pub async fn exports_finished_by(&self, cutoff: i64) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as("SELECT org, id FROM exports WHERE finished <= $1 AND expired IS NULL ORDER BY id")
+    pub async fn exports_finished_by(&self, cutoff: i64) -> Result<Vec<(String, String)>> {
+        sqlx::query_as("SELECT org, id FROM exports WHERE finished <= $1 AND expired IS NULL ORDER BY id")
             .bind(cutoff)
             .fetch_all(&self.pool)
-            .await?)
+            .await
+            .map_err(PortalServerError::database("listing the exports past their retention time"))
     }
 
     /// Records that an export's pack was deleted at `now`.
-    pub async fn expire_export(&self, id: &str, now: i64) -> anyhow::Result<()> {
-        sqlx::query("UPDATE exports SET expired = $1 WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
+    pub async fn expire_export(&self, id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE exports SET expired = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(PortalServerError::database(format!("recording that the export {id} expired")))?;
         Ok(())
     }
 
     /// One export of `org` (another organisation's export is not found).
-    pub async fn export(&self, org: &str, id: &str) -> anyhow::Result<Option<Export>> {
+    pub async fn export(&self, org: &str, id: &str) -> Result<Option<Export>> {
         type Row = (
             String,
             String,
@@ -587,17 +616,22 @@ impl Store {
         .bind(id)
         .bind(org)
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .map_err(PortalServerError::database(format!("looking up the export {id}")))?;
         row.map(|(product, version, status, root_hash, sha256, size, error, created, finished, expired)| {
+            let digest = |hex: Option<String>, column: &'static str| {
+                hex.as_deref().map(Digest::from_sha256_hex).transpose().map_err(PortalServerError::column(column))
+            };
             Ok(Export {
                 id: id.to_owned(),
                 org: org.to_owned(),
                 product,
                 version,
-                status: serde_json::from_value(serde_json::Value::String(status))?,
-                root_hash: root_hash.as_deref().map(Digest::from_sha256_hex).transpose()?,
-                sha256: sha256.as_deref().map(Digest::from_sha256_hex).transpose()?,
-                size: size.map(u64::try_from).transpose()?,
+                status: serde_json::from_value(serde_json::Value::String(status))
+                    .map_err(PortalServerError::column("exports.status"))?,
+                root_hash: digest(root_hash, "exports.root_hash")?,
+                sha256: digest(sha256, "exports.sha256")?,
+                size: size.map(u64::try_from).transpose().map_err(PortalServerError::column("exports.size"))?,
                 error,
                 created,
                 finished,

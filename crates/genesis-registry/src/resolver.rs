@@ -204,8 +204,7 @@ impl Resolver {
     fn audit(&self, record: &serde_json::Value) -> Result<()> {
         let Some(path) = &self.audit else { return Ok(()) };
         let mut record = record.clone();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        record["time"] = genesis_bundle::rfc3339(now).into();
+        record["time"] = genesis_bundle::rfc3339(genesis_bundle::unix_now()).into();
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -430,12 +430,19 @@ fn scan(record: Option<&genesis_bundle::ScanRecord>) -> Section {
                 Cell::mono(&f.id),
                 Cell::mono(&f.purl),
                 Cell::regular(f.fixed.as_deref().unwrap_or("no fix")),
-                Cell::regular(f.severity.as_str()),
+                Cell::regular(match &f.severity_from {
+                    Some(from) => format!("{} (from {from})", f.severity),
+                    None => f.severity.to_string(),
+                }),
                 Cell::regular(f.vex.as_ref().map_or_else(|| "none".to_owned(), ToString::to_string)),
                 Cell::regular(if f.excepted() { "yes" } else { "no" }),
             ]
         })
         .collect();
+    let mut gaps: Vec<Vec<Cell>> = scan.gaps.iter().map(|gap| vec![Cell::regular(gap)]).collect();
+    if scan.unlisted_gaps > 0 {
+        gaps.push(vec![Cell::regular(format!("and {} more, not listed", scan.unlisted_gaps))]);
+    }
     let documents: Vec<String> = scan.vex_documents.iter().map(|d| format!("{} ({})", d.name, d.sha256)).collect();
     Section {
         title: "Vulnerability scan",
@@ -457,15 +464,20 @@ fn scan(record: Option<&genesis_bundle::ScanRecord>) -> Section {
                     "OpenVEX documents",
                     if documents.is_empty() { Cell::regular("none") } else { Cell::mono(documents.join("; ")) },
                 ),
+                ("Unknown severities", Cell::regular(if scan.allow_unknown { "allowed" } else { "fail it" })),
+                ("Inventory gaps", Cell::regular(gap_policy(scan))),
                 ("Verdict", Cell::regular(verdict)),
             ])),
+            Block::Subheading(format!("Gaps in the package inventory ({})", scan.gap_count())),
+            listing(&[1.0], &["What the inventory could not read"], gaps, "None: every layer was read."),
             Block::Subheading("Findings without an exception, by severity".into()),
             listing(&[0.70, 0.30], &["Severity", "Findings"], counts, "No finding."),
             Block::Subheading(format!("Findings ({})", scan.findings.len())),
             Block::Paragraph(
                 "Each finding shows what the latest OpenVEX statement naming it said. Only a not_affected or fixed \
                  statement that had not expired when the builder judged it excepts its finding; one that says \
-                 affected or under_investigation, or that had expired, leaves it counted."
+                 affected or under_investigation, or that had expired, leaves it counted. An exception holds until \
+                 its expiry: a trust policy's `require: scan` judges it again when the bundle is verified."
                     .into(),
             ),
             listing(
@@ -475,6 +487,15 @@ fn scan(record: Option<&genesis_bundle::ScanRecord>) -> Section {
                 "The scan found no known vulnerability.",
             ),
         ],
+    }
+}
+
+/// Whether the policy let gaps in the inventory pass, and how many there were.
+fn gap_policy(scan: &genesis_bundle::ScanRecord) -> String {
+    match (scan.allow_incomplete, scan.gap_count()) {
+        (false, _) => "fail it".to_owned(),
+        (true, 0) => "allowed; there were none".to_owned(),
+        (true, n) => format!("allowed; {n} passed"),
     }
 }
 
@@ -555,6 +576,7 @@ mod tests {
             fixed: None,
             severity: Severity::High,
             image: "r.example/app:1 (linux/amd64)".into(),
+            severity_from: None,
             vex,
         };
         let not_affected = Some("component_not_present".to_owned());
@@ -567,19 +589,26 @@ mod tests {
             max_db_age_seconds: Some(7 * 86_400),
             vex_documents: vec![VexDocument { name: "vex/ops.json".into(), sha256: file.clone() }],
             counts: [(Severity::High, 3)].into(),
+            gaps: vec![],
+            unlisted_gaps: 0,
+            allow_incomplete: false,
             findings: vec![
                 finding(
                     "CVE-1",
-                    Some(VexStatement::new(VexStatus::NotAffected, not_affected.clone(), file.clone(), None)),
+                    Some(VexStatement::new(VexStatus::NotAffected, not_affected.clone(), file.clone(), None, None)),
                 ),
-                finding("CVE-2", Some(VexStatement::new(VexStatus::UnderInvestigation, None, file.clone(), None))),
+                finding(
+                    "CVE-2",
+                    Some(VexStatement::new(VexStatus::UnderInvestigation, None, file.clone(), None, None)),
+                ),
                 finding(
                     "CVE-3",
                     Some(VexStatement::new(
                         VexStatus::NotAffected,
                         not_affected,
                         file.clone(),
-                        Some("2024-12-01T00:00:00Z".into()),
+                        genesis_bundle::parse_rfc3339("2024-12-01T00:00:00Z"),
+                        genesis_bundle::parse_rfc3339("2025-01-01T00:00:00Z"),
                     )),
                 ),
                 finding("CVE-4", None),

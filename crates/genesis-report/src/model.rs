@@ -148,7 +148,7 @@ impl ReleaseReport {
     pub fn of(checked: &CheckedBundle, policy: &str) -> Result<ReleaseReport, ReportError> {
         let r = checked.report();
         let bom = checked.bom();
-        let sbom = match (&r.sbom, checked.sbom()) {
+        let sbom = match (&r.head.sbom, checked.sbom()) {
             (Some(path), Some(document)) => Some(SbomTotals::from_cyclonedx(path, document)?),
             _ => None,
         };
@@ -162,15 +162,15 @@ impl ReleaseReport {
                 sha256: r.archive_sha256.clone(),
             },
             bom: BomFacts {
-                sha256: r.bom_sha256.clone(),
-                blake3: r.bom_blake3.clone(),
+                sha256: r.head.bom_sha256.clone(),
+                blake3: r.head.bom_blake3.clone(),
                 files: r.files,
                 payload_bytes: r.payload_bytes,
             },
-            signer: r.key.clone(),
-            policy: PolicyFacts { given: policy.to_owned(), decisions: r.policy.clone() },
+            signer: r.head.key.clone(),
+            policy: PolicyFacts { given: policy.to_owned(), decisions: r.head.policy.clone() },
             checks: checks(r),
-            provenance: r.provenance.clone(),
+            provenance: r.head.provenance.clone(),
             images: bom.images.clone(),
             charts: bom.charts.clone(),
             manifests: bom.manifests.clone(),
@@ -208,7 +208,10 @@ fn checks(r: &VerifyReport) -> Vec<Check> {
     let passed = |what: &str, evidence: String| Check { what: what.to_owned(), outcome: Outcome::Passed, evidence };
     let absent = |what: &str, evidence: String| Check { what: what.to_owned(), outcome: Outcome::Absent, evidence };
     let mut checks = vec![
-        passed("BOM signature", format!("the signature over bom.json ({}) verifies with key {}", r.bom_sha256, r.key)),
+        passed(
+            "BOM signature",
+            format!("the signature over bom.json ({}) verifies with key {}", r.head.bom_sha256, r.head.key),
+        ),
         passed(
             "BOM",
             format!(
@@ -216,7 +219,7 @@ fn checks(r: &VerifyReport) -> Vec<Check> {
                 r.files, r.images, r.charts, r.manifests
             ),
         ),
-        match &r.provenance {
+        match &r.head.provenance {
             Some(p) => passed(
                 "SLSA provenance",
                 format!(
@@ -227,7 +230,7 @@ fn checks(r: &VerifyReport) -> Vec<Check> {
             None => absent("SLSA provenance", "the bundle carries none".to_owned()),
         },
     ];
-    checks.extend(r.policy.iter().map(|decision| passed("Trust policy", decision.clone())));
+    checks.extend(r.head.policy.iter().map(|decision| passed("Trust policy", decision.clone())));
     checks.push(passed(
         "Payload",
         format!(
@@ -235,7 +238,7 @@ fn checks(r: &VerifyReport) -> Vec<Check> {
             r.files, r.payload_bytes
         ),
     ));
-    checks.push(match &r.sbom {
+    checks.push(match &r.head.sbom {
         Some(path) => passed("SBOM", format!("{path} matches its digest and names every image, chart and manifest")),
         None => absent("SBOM", "the BOM lists none".to_owned()),
     });

@@ -10,18 +10,24 @@
 //! declares is refused one byte later.
 //!
 //! A record may state no severity: Debian's (`DSA-…`, `DLA-…`, `DEBIAN-CVE-…`) never do,
-//! leaving it to the CVE. Such a record takes the highest severity stated by the records
-//! known by an ID it names in `aliases`, `upstream` or `related`, across every input (the
-//! CVE's record may sit in another export than the advisory): the record of that ID, and the
-//! records that give it as an alias or as their only upstream (`UBUNTU-CVE-…`,
-//! `DEBIAN-CVE-…`, a GHSA of the CVE), since each is the same vulnerability under another
-//! name. One hop only: what a record found that way names in turn is not followed, since
-//! aliases are not clean in the wild (records alias several CVEs, osv.dev's alias sets merge
-//! them) and every further hop would spread one vulnerability's score over others. A
-//! record's own packages do not rate each other this way. The finding says which record its
-//! severity came from. To stay within memory, loading keeps each rated record's ID, names
-//! and severity (no JSON), and the merge then keeps only the names some record without a
-//! severity asks for.
+//! leaving it to the CVE. Such a record takes the highest severity stated for an ID it names
+//! in `aliases` or `upstream`, across every input (the CVE's record may sit in another export
+//! than the advisory), by the records of that vulnerability as published for it: the record
+//! of that ID (the CVE's own, which osv.dev converts from NVD), and the distribution records
+//! whose only upstream is that ID (`DEBIAN-CVE-…`, `UBUNTU-CVE-…`: OSV's `upstream` field was
+//! added for distributions' records of an upstream vulnerability, ossf/osv-schema#249).
+//! Borrowing never lowers a record's own severity, but it turns an unknown one, which fails
+//! the gate, into one that may pass, so weak evidence does not count: not another
+//! ecosystem's advisory that merely gives the ID as an alias (a GHSA of a Python binding
+//! rates the binding, not the C library a Debian advisory fixes), nor a `related` ID (the
+//! record of another vulnerability). One hop only: what a record found that way names in
+//! turn is not followed, since aliases are not clean in the wild (records alias several CVEs,
+//! osv.dev's alias sets merge them) and every further hop would spread one vulnerability's
+//! score over others. A record's own packages do not rate each other this way. The finding
+//! says which record its severity came from. To stay within memory, loading keeps each rated
+//! record's ID, its only upstream and its severity (no JSON, no aliases: at most two names a
+//! record, whatever it aliases), and the merge then keeps only the names some record without
+//! a severity asks for.
 
 mod zip;
 
@@ -85,8 +91,8 @@ pub(crate) struct Vuln {
     pub(crate) aliases: Box<[Box<str>]>,
     pub(crate) summary: Option<Box<str>>,
     pub(crate) affected: Box<[AffectedPackage]>,
-    /// Every ID it names (aliases, upstream, related), sorted: where a package of it without
-    /// a severity takes one from. Empty when all its packages have a severity.
+    /// Every ID it names as itself (aliases and upstream), sorted: where a package of it
+    /// without a severity takes one from. Empty when all its packages have a severity.
     pub(crate) links: Box<[Box<str>]>,
 }
 
@@ -124,12 +130,14 @@ impl Stated {
     }
 }
 
-/// A record's stated severity as loading keeps it, with the other names the record is known
-/// by: its aliases and its only upstream.
+/// A record's stated severity as loading keeps it, with the one other name it lends it
+/// under: its only upstream, when it has one (a distribution's record of that vulnerability,
+/// see the module's documentation). Its aliases are not kept: a record does not lend under
+/// them, and osv.dev's merged alias sets run to hundreds of IDs a record.
 #[derive(Debug)]
 struct Rated {
     stated: Stated,
-    also: Box<[Box<str>]>,
+    upstream: Option<Box<str>>,
 }
 
 impl Rated {
@@ -137,7 +145,7 @@ impl Rated {
     fn new(record: &Record, (severity, score): (Severity, Option<f32>)) -> Option<Rated> {
         (severity != Severity::Unknown).then(|| Rated {
             stated: Stated { id: record.id.as_str().into(), severity, score },
-            also: other_names(record).into_boxed_slice(),
+            upstream: sole_upstream(record).filter(|upstream| **upstream != record.id).map(|u| u.as_str().into()),
         })
     }
 }
@@ -245,9 +253,10 @@ impl Database {
         self.ecosystems.iter().any(|e| ecosystem::matches(e, wanted))
     }
 
-    /// The severity of `affected` in `vuln`: its own, else the highest stated by the records
-    /// known by an ID `vuln` names, other than `vuln` itself (see the module's
-    /// documentation), with that record's ID; else unknown.
+    /// The severity of `affected` in `vuln`: its own, else the highest stated for an ID `vuln`
+    /// names by the record of that ID or a distribution record whose only upstream it is,
+    /// other than `vuln` itself (see the module's documentation), with that record's ID; else
+    /// unknown.
     pub(crate) fn severity<'a>(&'a self, vuln: &Vuln, affected: &AffectedPackage) -> Rating<'a> {
         if affected.severity != Severity::Unknown {
             return Rating { severity: affected.severity, score: affected.score, from: None };
@@ -310,13 +319,13 @@ impl Database {
     }
 }
 
-/// The severities stated under each ID that a record in `vulns` links to, from every rated
-/// record known by that ID; the rest of `rated` is dropped.
+/// The severities stated under each ID that a record in `vulns` links to, by the rated
+/// record of that ID and those whose only upstream it is; the rest of `rated` is dropped.
 fn stated_severities(vulns: &[Vuln], rated: Vec<Vec<Rated>>) -> HashMap<Box<str>, Vec<Stated>> {
     let wanted: HashSet<&str> = vulns.iter().flat_map(|vuln| vuln.links.iter().map(|id| &**id)).collect();
     let mut stated: HashMap<Box<str>, Vec<Stated>> = HashMap::new();
-    for Rated { stated: record, also } in rated.into_iter().flatten() {
-        for name in std::iter::once(&record.id).chain(also.iter()) {
+    for Rated { stated: record, upstream } in rated.into_iter().flatten() {
+        for name in std::iter::once(&record.id).chain(upstream.as_ref()) {
             if wanted.contains(&**name) {
                 stated.entry(name.clone()).or_default().push(record.clone());
             }
@@ -332,13 +341,22 @@ fn stated_severities(vulns: &[Vuln], rated: Vec<Vec<Rated>>) -> HashMap<Box<str>
 /// when it has one only (a `DEBIAN-CVE-…` is its `CVE-…`). Not the upstream IDs of an
 /// advisory of many CVEs (an RHSA, a DSA of several): it is none of them alone.
 fn other_names(record: &Record) -> Vec<Box<str>> {
-    let sole_upstream = record.upstream.iter().filter(|_| record.upstream.len() == 1);
-    sorted_ids(record, record.aliases.iter().chain(sole_upstream))
+    sorted_ids(record, record.aliases.iter().chain(sole_upstream(record)))
 }
 
-/// Every ID `record` names: its aliases, upstream and related IDs, sorted.
+/// The `upstream` ID of `record` when it names one only: the vulnerability a distribution's
+/// record (`DEBIAN-CVE-…`, `UBUNTU-CVE-…`) is of.
+fn sole_upstream(record: &Record) -> Option<&String> {
+    match record.upstream.as_slice() {
+        [only] => Some(only),
+        _ => None,
+    }
+}
+
+/// Every ID `record` names as itself: its aliases and upstream IDs, sorted. Not its
+/// `related` IDs, which are of other vulnerabilities.
 fn links(record: &Record) -> Vec<Box<str>> {
-    sorted_ids(record, record.aliases.iter().chain(&record.upstream).chain(&record.related))
+    sorted_ids(record, record.aliases.iter().chain(&record.upstream))
 }
 
 /// `ids` other than `record`'s own, sorted, each once.
@@ -872,15 +890,16 @@ mod tests {
         assert_eq!(rating(&db, "DSA-9001-1", 0), (Severity::Critical, Some(9.8), Some("CVE-2024-2".into())));
     }
 
+    /// A related record is of another vulnerability: its score is not this one's.
     #[test]
-    fn aliases_and_related_ids_are_named_too() {
+    fn aliases_are_named_too_and_related_ids_are_not_followed() {
         let db = database_of(&[
             advisory("DLA-9001-1", serde_json::json!({"aliases": ["CVE-2024-1"]}), serde_json::json!({})),
             advisory("DLA-9002-1", serde_json::json!({"related": ["CVE-2024-1"]}), serde_json::json!({})),
             cve("CVE-2024-1", MEDIUM),
         ]);
         assert_eq!(rating(&db, "DLA-9001-1", 0), (Severity::Medium, Some(5.3), Some("CVE-2024-1".into())));
-        assert_eq!(rating(&db, "DLA-9002-1", 0), (Severity::Medium, Some(5.3), Some("CVE-2024-1".into())));
+        assert_eq!(rating(&db, "DLA-9002-1", 0), (Severity::Unknown, None, None));
     }
 
     #[test]
@@ -907,31 +926,69 @@ mod tests {
     }
 
     /// Ubuntu's record of the CVE (its own `Ubuntu` priority, the CVE as its only upstream)
-    /// and a GitHub advisory giving the CVE as an alias are records of that CVE.
+    /// is the CVE's record in a distribution.
     #[test]
-    fn records_giving_a_named_id_as_alias_or_only_upstream_are_its_records() {
+    fn a_distribution_record_whose_only_upstream_is_a_named_id_rates_it() {
         let ubuntu = serde_json::json!({
             "id": "UBUNTU-CVE-2024-3", "modified": "2024-05-01T00:00:00Z", "upstream": ["CVE-2024-3"],
             "severity": [{"type": "Ubuntu", "score": "high"}],
             "affected": [{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "glibc"},
                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]
         });
-        let github = serde_json::json!({
-            "id": "GHSA-aaaa-bbbb-cccc", "modified": "2024-05-01T00:00:00Z", "aliases": ["CVE-2024-3"],
-            "database_specific": {"severity": "MODERATE"}
-        });
         let usn = serde_json::json!({
             "id": "USN-9001-1", "modified": "2024-05-01T00:00:00Z", "upstream": ["CVE-2024-3", "CVE-2024-4"],
             "severity": [{"type": "Ubuntu", "score": "critical"}]
         });
         let dsa = advisory("DSA-9003-1", serde_json::json!({"upstream": ["CVE-2024-3"]}), serde_json::json!({}));
-        let db = database_of(&[dsa.clone(), ubuntu, github.clone()]);
+        let db = database_of(&[dsa.clone(), ubuntu]);
         assert_eq!(rating(&db, "DSA-9003-1", 0), (Severity::High, None, Some("UBUNTU-CVE-2024-3".into())));
-        let db = database_of(&[dsa.clone(), github]);
-        assert_eq!(rating(&db, "DSA-9003-1", 0), (Severity::Medium, None, Some("GHSA-aaaa-bbbb-cccc".into())));
         // An advisory of two CVEs is neither of them.
         let db = database_of(&[dsa, usn]);
         assert_eq!(rating(&db, "DSA-9003-1", 0), (Severity::Unknown, None, None));
+    }
+
+    /// `--db` with Debian's and PyPI's exports and no CVE records: a GitHub advisory for lxml
+    /// giving the CVE of a libxml2 advisory as an alias rates lxml, not libxml2 in Debian.
+    /// Its moderate would turn the advisory's unknown, which fails the gate, into a pass.
+    #[test]
+    fn another_ecosystems_advisory_aliasing_a_named_id_does_not_rate_it() {
+        let mut dsa = advisory("DSA-9006-1", serde_json::json!({"upstream": ["CVE-2024-9"]}), serde_json::json!({}));
+        dsa["affected"][0]["package"]["name"] = "libxml2".into();
+        let github = serde_json::json!({
+            "id": "GHSA-aaaa-bbbb-cccc", "modified": "2024-05-01T00:00:00Z", "aliases": ["CVE-2024-9"],
+            "database_specific": {"severity": "MODERATE"},
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "lxml"},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "5.2.2"}]}]}]
+        });
+        let db = database_of(&[dsa.clone(), github.clone()]);
+        assert_eq!(rating(&db, "DSA-9006-1", 0), (Severity::Unknown, None, None));
+        assert!(db.stated.is_empty(), "nothing is kept for it: {:?}", db.stated);
+        // The CVE's own record does rate it, with the advisory beside it.
+        let db = database_of(&[dsa, github, cve("CVE-2024-9", MEDIUM)]);
+        assert_eq!(rating(&db, "DSA-9006-1", 0), (Severity::Medium, Some(5.3), Some("CVE-2024-9".into())));
+    }
+
+    /// A rated record is kept under its own ID and its only upstream, never its aliases: a
+    /// record of osv.dev's merged alias sets names hundreds.
+    #[test]
+    fn a_rated_record_keeps_no_other_name_than_its_only_upstream() {
+        let rated = |json: serde_json::Value| {
+            let (_, rated) = keep(Record::from_slice(json.to_string().as_bytes()).unwrap());
+            let rated = rated.unwrap();
+            (rated.stated.id.to_string(), rated.upstream.map(String::from))
+        };
+        let aliases: Vec<String> = (0..1000).map(|n| format!("CVE-2024-{n}")).collect();
+        let github = serde_json::json!({
+            "id": "GHSA-aaaa-bbbb-cccc", "modified": "2024-05-01T00:00:00Z", "aliases": aliases,
+            "database_specific": {"severity": "HIGH"}
+        });
+        assert_eq!(rated(github), ("GHSA-aaaa-bbbb-cccc".into(), None));
+        let mut ubuntu = cve("UBUNTU-CVE-2024-3", MEDIUM);
+        ubuntu["upstream"] = serde_json::json!(["CVE-2024-3"]);
+        ubuntu["aliases"] = serde_json::json!(aliases);
+        assert_eq!(rated(ubuntu.clone()), ("UBUNTU-CVE-2024-3".into(), Some("CVE-2024-3".into())));
+        ubuntu["upstream"] = serde_json::json!(["CVE-2024-3", "CVE-2024-4"]);
+        assert_eq!(rated(ubuntu), ("UBUNTU-CVE-2024-3".into(), None), "an advisory of two CVEs is neither");
     }
 
     #[test]

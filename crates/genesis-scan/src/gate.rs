@@ -16,7 +16,8 @@
 //!                 "severity": "high", "score": 8.1, "image": "debian:12 (linux/amd64)",
 //!                 "purl": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64", "summary": "…",
 //!                 "vex": {"status": "not_affected", "justification": "inline_mitigations_already_exist",
-//!                         "document": "sha256:…", "expired": "2026-02-15T00:00:00Z", "excepts": false},
+//!                         "document": "sha256:…", "expires": "2026-02-15T00:00:00Z", "expired": true,
+//!                         "excepts": false},
 //!                 "blocking": true}],
 //!   "database": {"digest": "sha256:…", "newestModified": "2026-02-26T04:07:10Z",
 //!                "ageSeconds": 244370, "maxAgeSeconds": 604800, "stale": false},
@@ -28,7 +29,11 @@
 //! `findings` holds every finding, excepted or not, most severe first, each with what the
 //! latest OpenVEX statement naming it says (`vex`, as the signed BOM's scan record writes it:
 //! `genesis_bundle::VexStatement`), or `null` when none does; only an unexpired
-//! `not_affected` or `fixed` statement excepts (`excepts`). `database` is `null` for a
+//! `not_affected` or `fixed` statement excepts (`excepts`). A statement with an expiry gives
+//! its date (`expires`, UTC) whether or not it has passed, and `expired` when it had at the
+//! judgement: the signed record keeps both, for a verifier to judge the date again at its own
+//! time. A finding whose severity was taken from another record than the one matched names
+//! it (`severityFrom`, absent otherwise). `database` is `null` for a
 //! scanner's report (the gate has no database of its own to judge); `reasons` is empty
 //! exactly when `passed` is true.
 //!
@@ -40,7 +45,13 @@
 //! failOn: high          # critical | high | medium | low | unknown; default high
 //! maxDbAge: 7d          # <n>d, <n>h or <n>m, or none (age reported, never judged); default 7d
 //! vex: [exceptions.openvex.json]   # OpenVEX files, relative to this file; default none
+//! allowUnknown: false   # let findings of unknown severity pass; default false
+//! allowIncompleteInventory: false  # let gaps in an image's inventory pass; default false
 //! ```
+//!
+//! The signed record says what the last two allowed: `allowUnknown`, and `allowIncomplete`
+//! with the gaps it let pass, which a trust policy's `require: scan` refuses unless it allows
+//! them too.
 //!
 //! The default threshold is high: critical alone lets a remotely exploitable high through
 //! (most of the worst bugs score 7.5–8.8), and medium fails distribution images on findings
@@ -329,8 +340,8 @@ fn blocking_reason(blocking: &[&JudgedFinding], fail_on: Severity) -> String {
 /// expired <when>` for a `not_affected` or `fixed` one that expired, `OpenVEX: <status>`
 /// otherwise.
 pub(crate) fn not_excepting(vex: &VexStatement) -> String {
-    match &vex.expired {
-        Some(when) if vex.status.excepts() => format!("its exception expired {when}"),
+    match &vex.expires {
+        Some(when) if vex.expired && vex.status.excepts() => format!("its exception expired {when}"),
         _ => format!("OpenVEX: {}", vex.status),
     }
 }
@@ -496,7 +507,12 @@ mod tests {
         assert_eq!(
             status,
             [
-                ("CVE-2023-45853", "not_affected: vulnerable_code_not_present".into(), true, false),
+                (
+                    "CVE-2023-45853",
+                    "not_affected: vulnerable_code_not_present (expires 2026-08-01T00:00:00Z)".into(),
+                    true,
+                    false
+                ),
                 (
                     "CVE-2024-2961",
                     "not_affected: inline_mitigations_already_exist (expired 2026-02-15T00:00:00Z)".into(),

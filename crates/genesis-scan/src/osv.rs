@@ -7,9 +7,10 @@
 //! is read), strict where a wrong value would change a verdict: `id` and `modified` are
 //! required, `modified` must be an RFC 3339 UTC timestamp (it dates the database), every
 //! range has an `introduced` event, and every event names exactly one version. `published`,
-//! `references`, `credits`, a package's `purl` and ranges' `database_specific` are not read:
-//! no verdict depends on them. `aliases`, `upstream` and `related` are read for the records
-//! they name, whose severity a record stating none takes (see `database`).
+//! `related`, `references`, `credits`, a package's `purl` and ranges' `database_specific` are
+//! not read: no verdict depends on them (a related record is of another vulnerability, whose
+//! severity is not this one's). `aliases` and `upstream` are read for the records they name,
+//! whose severity a record stating none takes (see `database`).
 
 use std::cmp::Ordering;
 
@@ -34,10 +35,6 @@ pub(crate) struct Record {
     /// IDs of the records this one derives from (a `DEBIAN-CVE-…`'s `CVE-…`).
     #[serde(default, deserialize_with = "null_as_empty")]
     pub(crate) upstream: Vec<String>,
-    /// IDs of records of a vulnerability that is not this one but close to it (a shared
-    /// root cause).
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub(crate) related: Vec<String>,
     /// One line for people.
     #[serde(default)]
     pub(crate) summary: Option<String>,

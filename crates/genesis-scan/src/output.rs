@@ -290,7 +290,7 @@ mod tests {
     fn the_text_is_an_aligned_table_then_the_counts_and_the_verdict() {
         let expected = "\
 PACKAGE    INSTALLED         FIXED             ID              SEVERITY  IMAGE                    STATUS      VEX
-zlib1g     1:1.2.13.dfsg-1   -                 CVE-2023-45853  critical  debian:12 (linux/amd64)  excepted    not_affected: vulnerable_code_not_present
+zlib1g     1:1.2.13.dfsg-1   -                 CVE-2023-45853  critical  debian:12 (linux/amd64)  excepted    not_affected: vulnerable_code_not_present (expires 2026-08-01T00:00:00Z)
 libc6      2.36-9+deb12u4    2.36-9+deb12u6    CVE-2024-2961   high      debian:12 (linux/amd64)  BLOCKS      not_affected: inline_mitigations_already_exist (expired 2026-02-15T00:00:00Z)
 libssl3    3.0.11-1~deb12u2  3.0.13-1~deb12u1  CVE-2024-0727   medium    debian:12 (linux/amd64)  below high  -
 requests   2.31.0            2.32.0            CVE-2024-35195  medium    debian:12 (linux/amd64)  excepted    not_affected: vulnerable_code_not_in_execute_path
@@ -379,8 +379,9 @@ FAIL (fail on high)
     fn with_open_statements() -> Verdict {
         let mut verdict = sample(Severity::High);
         let file = genesis_bundle::sha256(b"an OpenVEX file");
-        verdict.findings[2].vex = Some(VexStatement::new(VexStatus::UnderInvestigation, None, file.clone(), None));
-        verdict.findings[4].vex = Some(VexStatement::new(VexStatus::Affected, None, file, None));
+        verdict.findings[2].vex =
+            Some(VexStatement::new(VexStatus::UnderInvestigation, None, file.clone(), None, None));
+        verdict.findings[4].vex = Some(VexStatement::new(VexStatus::Affected, None, file, None, None));
         verdict
     }
 

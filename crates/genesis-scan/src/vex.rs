@@ -61,7 +61,11 @@
 //! and ignore unknown fields read such a document as if the field were absent; a validator of
 //! the spec's JSON schema, which allows no other fields, refuses it. Once expired, a statement
 //! still counts as the latest word on its finding: it does not let an older exception stand
-//! in for it, and the finding reports the statement with its status and `expired` (the date).
+//! in for it, and the finding reports the statement with its status, `expires` (the date, in
+//! UTC) and `expired`. A statement whose expiry is still ahead is reported with its `expires`
+//! too, and the signed BOM's scan record keeps it: a trust policy's `require: scan` judges it
+//! again when the bundle is verified, so an exception given for a month does not pass a
+//! bundle for longer.
 //!
 //! Documents are read strictly: the fields the spec defines (plus `expires`) and no other,
 //! `@context` v0.2.0, the document's required fields, every statement complete on its own
@@ -148,9 +152,9 @@ impl Exceptions {
     }
 
     /// What the statement that counts for `finding` says of it at `now` (RFC 3339); `None`
-    /// when no statement names it. An exception whose expiry is not after `now` is reported
-    /// expired, and so is every one with an expiry when `now` does not read as a date: its
-    /// expiry cannot be shown to be ahead.
+    /// when no statement names it. Its expiry, if any, is reported by its date, and reported
+    /// passed when it is not after `now`, as is every one when `now` does not read as a date:
+    /// its expiry cannot be shown to be ahead ([`VexStatement::new`]).
     pub fn judge(&self, finding: &Finding, now: &str) -> Option<VexStatement> {
         let now = genesis_bundle::parse_rfc3339(now);
         let package = PackageUrl::parse(&finding.purl).ok();
@@ -161,9 +165,13 @@ impl Exceptions {
             .enumerate()
             .filter(|(_, s)| s.names_vulnerability(finding) && s.names_product(package.as_ref(), image.as_ref()))
             .max_by_key(|(read, s)| (s.at, *read))?;
-        let expired =
-            statement.expires.filter(|expires| now.is_none_or(|now| now >= *expires)).map(genesis_bundle::rfc3339);
-        Some(VexStatement::new(statement.status, statement.justification.clone(), statement.document.clone(), expired))
+        Some(VexStatement::new(
+            statement.status,
+            statement.justification.clone(),
+            statement.document.clone(),
+            statement.expires,
+            now,
+        ))
     }
 }
 
@@ -645,19 +653,17 @@ mod tests {
         )
     }
 
-    /// What a statement of `status` (with `justification`) in [`file`] says, expired at
-    /// `expired` if given.
-    fn stated(status: VexStatus, justification: Option<&str>, expired: Option<&str>) -> Option<VexStatement> {
-        Some(VexStatement::new(status, justification.map(str::to_owned), file(), expired.map(str::to_owned)))
+    /// What a statement of `status` (with `justification`) in [`file`] says at [`NOW`],
+    /// expiring at `expires` if given.
+    fn stated(status: VexStatus, justification: Option<&str>, expires: Option<&str>) -> Option<VexStatement> {
+        let expires = expires.map(|when| genesis_bundle::parse_rfc3339(when).unwrap());
+        let now = genesis_bundle::parse_rfc3339(NOW);
+        Some(VexStatement::new(status, justification.map(str::to_owned), file(), expires, now))
     }
 
     /// What [`not_affected`]'s statements say.
     fn excepted() -> Option<VexStatement> {
         stated(VexStatus::NotAffected, Some("vulnerable_code_not_in_execute_path"), None)
-    }
-
-    fn expired(when: &str) -> Option<VexStatement> {
-        stated(VexStatus::NotAffected, Some("vulnerable_code_not_in_execute_path"), Some(when))
     }
 
     #[test]
@@ -729,23 +735,36 @@ mod tests {
             ))
         };
         let ssl = finding("CVE-2024-0727", OPENSSL);
-        assert_eq!(exceptions(&statement("2026-06-30T00:00:00Z")).judge(&ssl, NOW), excepted());
+        // Its expiry (in UTC), whether it had passed, whether it excepts.
+        let judged = |expires: &str, now: &str| {
+            let vex = exceptions(&statement(expires)).judge(&ssl, now).unwrap();
+            assert_eq!(vex.justification.as_deref(), Some("vulnerable_code_not_in_execute_path"));
+            (vex.expires, vex.expired, vex.excepts)
+        };
+        let expiry = |when: &str| Some(when.to_owned());
         assert_eq!(
-            exceptions(&statement("2026-02-28T23:00:00-02:00")).judge(&ssl, NOW),
-            excepted(),
+            judged("2026-06-30T00:00:00Z", NOW),
+            (expiry("2026-06-30T00:00:00Z"), false, true),
+            "ahead of its expiry it excepts, and says when it ends"
+        );
+        assert_eq!(
+            judged("2026-02-28T23:00:00-02:00", NOW),
+            (expiry("2026-03-01T01:00:00Z"), false, true),
             "an hour before it expires (01:00 UTC), still excepted"
         );
         assert_eq!(
-            exceptions(&statement("2026-02-28T21:00:00-02:00")).judge(&ssl, NOW),
-            expired("2026-02-28T23:00:00Z"),
+            judged("2026-02-28T21:00:00-02:00", NOW),
+            (expiry("2026-02-28T23:00:00Z"), true, false),
             "an hour after it expired, and the date in UTC"
         );
-        let lapsed = exceptions(&statement("2026-02-01T00:00:00Z")).judge(&ssl, NOW);
-        assert_eq!(lapsed, expired("2026-02-01T00:00:00Z"));
-        assert!(!lapsed.unwrap().excepts, "an expired exception excepts nothing");
         assert_eq!(
-            exceptions(&statement("2026-06-30T00:00:00Z")).judge(&ssl, "yesterday"),
-            expired("2026-06-30T00:00:00Z"),
+            judged("2026-03-01T00:00:00Z", NOW),
+            (expiry("2026-03-01T00:00:00Z"), true, false),
+            "from its own second on"
+        );
+        assert_eq!(
+            judged("2026-06-30T00:00:00Z", "yesterday"),
+            (expiry("2026-06-30T00:00:00Z"), true, false),
             "a clock that cannot be read does not keep an exception alive"
         );
     }
@@ -764,7 +783,11 @@ mod tests {
             vex.judge(&finding("CVE-2024-0727", OPENSSL), NOW),
             stated(VexStatus::Fixed, None, Some("2026-02-01T00:00:00Z"))
         );
-        assert_eq!(vex.judge(&finding("CVE-2024-2511", OPENSSL), NOW), stated(VexStatus::Fixed, None, None));
+        assert_eq!(
+            vex.judge(&finding("CVE-2024-2511", OPENSSL), NOW),
+            stated(VexStatus::Fixed, None, Some("2027-01-01T00:00:00Z")),
+            "its own expiry, still ahead, not its document's"
+        );
     }
 
     /// The statement that counts is reported whatever its status: an `affected` or

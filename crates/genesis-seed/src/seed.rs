@@ -190,9 +190,7 @@ fn unresolvable(side: &'static str, reference: &ImageReference) -> impl FnOnce(R
 
 /// Now, as a seed manifest records it: RFC 3339, UTC, whole seconds.
 pub(crate) fn now() -> String {
-    let seconds =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
-    genesis_bundle::rfc3339(seconds)
+    genesis_bundle::rfc3339(genesis_bundle::unix_now())
 }
 
 impl Seeder {

@@ -45,6 +45,6 @@ pub use keys::{KeyFingerprint, PrivateKey, PublicKey, decode_signature, encode_s
 pub use policy::{KeyValidity, TrustPolicy};
 pub use tree::{TreeReport, UnverifiedTree, VerifiedTree, verify_tree};
 pub use verify::{
-    AttestationReport, AttestedBundle, CheckedBundle, ListedFile, Sidecar, SignedBom, UnverifiedBundle, VerifiedBundle,
-    VerifyReport, cosign_bundle_path, listed_files, sidecar_paths,
+    AttestationReport, AttestedBundle, CheckedBundle, HeadReport, ListedFile, Sidecar, SignedBom, UnverifiedBundle,
+    VerifiedBundle, VerifyReport, cosign_bundle_path, listed_files, sidecar_paths,
 };

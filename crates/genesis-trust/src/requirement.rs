@@ -8,7 +8,7 @@
 //!   - anyOf: [provenance, { signedBy: "SHA256:…" }]
 //!   - threshold: 2
 //!     of: [sbom, provenance, { signedBy: "SHA256:…" }]
-//!   - scan: { maxAgeDays: 30, failOn: high }
+//!   - scan: { maxAgeDays: 30, failOn: high }   # allowUnknown, allowIncompleteInventory: false
 //! ```
 
 use std::collections::BTreeSet;
@@ -66,7 +66,8 @@ pub enum Requirement {
         of: Vec<Requirement>,
     },
     /// The BOM records a vulnerability scan recent enough, with no finding at or above a
-    /// severity that an exception does not cover.
+    /// severity that an exception does not cover at verification time, and no gap in its
+    /// package inventory unless allowed.
     Scan {
         /// What the scan must show.
         scan: ScanRequirement,
@@ -88,6 +89,12 @@ pub struct ScanRequirement {
     /// Whether findings of unknown severity may lack an exception (by default they fail).
     #[serde(default)]
     pub allow_unknown: bool,
+    /// Whether the scan may have skipped gaps in its package inventory (what the inventory
+    /// saw but could not read, which the builder's policy let pass). By default a record with
+    /// any fails: packages not inventoried were not scanned, and the builder's policy is the
+    /// vendor's, not the site's.
+    #[serde(default)]
+    pub allow_incomplete_inventory: bool,
 }
 
 /// What the signed BOM's scan record shows, as of the verification.
@@ -97,25 +104,36 @@ pub struct ScanEvidence {
     pub as_of: String,
     /// Whole days from then to the verification.
     pub age_days: u64,
-    /// The most severe finding without an exception, recomputed from the findings.
+    /// The most severe finding without an exception at the verification, recomputed from the
+    /// findings.
     pub worst_unexcepted: Option<Severity>,
-    /// Whether a finding of unknown severity has no exception.
+    /// Whether a finding of unknown severity has no exception at the verification.
     pub unknown_unexcepted: bool,
+    /// Findings the builder excepted whose exception has expired since.
+    pub expired_since: u64,
+    /// Gaps in the package inventory the scan skipped, listed and counted.
+    pub gaps: u64,
+    /// The first of them, to name in a refusal.
+    pub first_gap: Option<String>,
 }
 
 impl ScanEvidence {
     /// What `scan` shows at `now` (Unix seconds): its age in whole days (0 for a scan dated
-    /// in the future, which the BOM's signature vouches for) and its worst finding without an
-    /// exception, recomputed from the findings. A finding whose OpenVEX statement says
-    /// `affected` or `under_investigation`, or whose exception had expired when the builder
-    /// judged it, has no exception.
+    /// in the future, which the BOM's signature vouches for), its worst finding without an
+    /// exception at `now`, recomputed from the findings, and the gaps its inventory skipped. A
+    /// finding whose OpenVEX statement says `affected` or `under_investigation`, or whose
+    /// exception had expired when the builder judged it or has expired by `now`, has no
+    /// exception: an exception granted for a month does not pass a bundle verified after it.
     pub fn of(scan: &genesis_bundle::ScanRecord, now: u64) -> ScanEvidence {
         let scanned = genesis_bundle::parse_rfc3339(&scan.as_of).unwrap_or(0);
         ScanEvidence {
             as_of: scan.as_of.clone(),
             age_days: now.saturating_sub(scanned) / 86_400,
-            worst_unexcepted: scan.worst_unexcepted(),
-            unknown_unexcepted: scan.unknown_unexcepted(),
+            worst_unexcepted: scan.worst_unexcepted_at(now),
+            unknown_unexcepted: scan.unknown_unexcepted_at(now),
+            expired_since: scan.expired_since(now),
+            gaps: scan.gap_count(),
+            first_gap: scan.gaps.first().cloned(),
         }
     }
 }
@@ -299,22 +317,42 @@ impl Visitor<'_> for FailOn {
 impl ScanRequirement {
     fn evaluate(&self, scan: Option<&ScanEvidence>) -> (bool, String) {
         let Some(scan) = scan else { return (false, "no vulnerability scan recorded in the BOM".into()) };
-        let ScanRequirement { max_age_days, fail_on, allow_unknown } = self;
+        let ScanRequirement { max_age_days, fail_on, allow_unknown, allow_incomplete_inventory } = self;
         let of = format!("scan as of {} ({} days old)", scan.as_of, scan.age_days);
         if scan.age_days > *max_age_days {
             return (false, format!("{of} is older than the {max_age_days} days allowed"));
         }
+        let gaps = counted(scan.gaps, "gap in its package inventory", "gaps in its package inventory");
+        if scan.gaps > 0 && !allow_incomplete_inventory {
+            let first = scan.first_gap.as_deref().unwrap_or("not listed");
+            return (false, format!("{of} skipped {gaps} (allowIncompleteInventory is not set), the first: {first}"));
+        }
+        // Why a finding the builder excepted counts now, when that is so.
+        let expired = match scan.expired_since {
+            0 => String::new(),
+            n => format!("; {} since the build", counted(n, "exception expired", "exceptions expired")),
+        };
         match scan.worst_unexcepted {
             Some(worst) if worst >= *fail_on => {
-                (false, format!("{of} has a {worst} finding without an exception (failOn: {fail_on})"))
+                (false, format!("{of} has a {worst} finding without an exception (failOn: {fail_on}{expired})"))
             }
             _ if scan.unknown_unexcepted && !allow_unknown => (
                 false,
-                format!("{of} has a finding of unknown severity without an exception (allowUnknown is not set)"),
+                format!(
+                    "{of} has a finding of unknown severity without an exception (allowUnknown is not set{expired})"
+                ),
             ),
+            _ if scan.gaps > 0 => {
+                (true, format!("{of}: no finding at or above {fail_on} without an exception; {gaps} allowed"))
+            }
             _ => (true, format!("{of}: no finding at or above {fail_on} without an exception")),
         }
     }
+}
+
+/// `n` and the noun that fits it: `1 gap`, `2 gaps`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn join(results: &[(bool, String)]) -> String {
@@ -405,7 +443,8 @@ mod tests {
         let field = refused("scan: {maxAgeDays: 30, failOn: high, allowUnknwn: true}");
         assert!(
             field.starts_with(
-                "scan: unknown field `allowUnknwn`, expected one of `maxAgeDays`, `failOn`, `allowUnknown`"
+                "scan: unknown field `allowUnknwn`, expected one of `maxAgeDays`, `failOn`, `allowUnknown`, \
+                 `allowIncompleteInventory`"
             ),
             "{field}"
         );
@@ -419,7 +458,13 @@ mod tests {
     /// Every kind still reads as it did under the untagged enum, threshold in either order.
     #[test]
     fn every_kind_of_requirement_reads_by_its_shape() {
-        let scan = ScanRequirement { max_age_days: 30, fail_on: Severity::Critical, allow_unknown: false };
+        let scan = ScanRequirement {
+            max_age_days: 30,
+            fail_on: Severity::Critical,
+            allow_unknown: false,
+            allow_incomplete_inventory: false,
+        };
+        let incomplete = ScanRequirement { allow_incomplete_inventory: true, ..scan.clone() };
         let cases = [
             ("provenance", Requirement::Attestation(Attestation::Provenance)),
             ("{signedBy: A}", Requirement::SignedBy { signed_by: "A".into() }),
@@ -431,6 +476,10 @@ mod tests {
                 Requirement::Threshold { threshold: 1, of: vec![Requirement::Attestation(Attestation::Sbom)] },
             ),
             ("scan: {maxAgeDays: 30, failOn: critical}", Requirement::Scan { scan }),
+            (
+                "scan: {maxAgeDays: 30, failOn: critical, allowIncompleteInventory: true}",
+                Requirement::Scan { scan: incomplete },
+            ),
         ];
         for (yaml, expected) in cases {
             assert_eq!(parse(yaml), expected, "{yaml}");
@@ -476,6 +525,21 @@ mod tests {
         }
     }
 
+    /// Seconds since the Unix epoch of an RFC 3339 date the tests write.
+    fn at(date: &str) -> u64 {
+        genesis_bundle::parse_rfc3339(date).unwrap()
+    }
+
+    /// What a statement of `status` says as the builder judged it on 2025-01-02, expiring at
+    /// `expires` if given.
+    fn stated(status: genesis_bundle::VexStatus, expires: Option<&str>) -> Option<genesis_bundle::VexStatement> {
+        let justification =
+            (status == genesis_bundle::VexStatus::NotAffected).then(|| "component_not_present".to_owned());
+        let file = genesis_bundle::sha256(b"an OpenVEX file");
+        let judged = Some(at("2025-01-02T00:00:00Z"));
+        Some(genesis_bundle::VexStatement::new(status, justification, file, expires.map(at), judged))
+    }
+
     /// A recorded scan whose one high finding carries `vex`, as of 2025-01-01.
     fn scanned(vex: Option<genesis_bundle::VexStatement>) -> genesis_bundle::ScanRecord {
         let document =
@@ -485,8 +549,11 @@ mod tests {
             as_of: "2025-01-01T00:00:00Z".into(),
             database: genesis_bundle::ScanDatabase { digest: "sha256:0d".into(), newest_modified: None, records: 1 },
             packages: 1,
+            gaps: vec![],
+            unlisted_gaps: 0,
             fail_on: Severity::High,
             allow_unknown: false,
+            allow_incomplete: false,
             max_db_age_seconds: None,
             vex_documents: vec![document],
             counts: if excepted { Default::default() } else { [(Severity::High, 1)].into() },
@@ -496,9 +563,20 @@ mod tests {
                 installed: "3.0.11-1~deb12u2".into(),
                 fixed: None,
                 severity: Severity::High,
+                severity_from: None,
                 image: "r.example/app:1 (linux/amd64)".into(),
                 vex,
             }],
+        }
+    }
+
+    /// `scan: {maxAgeDays: 30, failOn: high}`.
+    fn high() -> ScanRequirement {
+        ScanRequirement {
+            max_age_days: 30,
+            fail_on: Severity::High,
+            allow_unknown: false,
+            allow_incomplete_inventory: false,
         }
     }
 
@@ -507,14 +585,9 @@ mod tests {
     /// counted against the threshold; only an unexpired not_affected or fixed excepts it.
     #[test]
     fn a_finding_whose_statement_does_not_except_it_counts_against_the_threshold() {
-        use genesis_bundle::{VexStatement, VexStatus};
-        let file = genesis_bundle::sha256(b"an OpenVEX file");
-        let stated = |status: VexStatus, expired: Option<&str>| {
-            let justification = (status == VexStatus::NotAffected).then(|| "component_not_present".to_owned());
-            Some(VexStatement::new(status, justification, file.clone(), expired.map(str::to_owned)))
-        };
-        let require = ScanRequirement { max_age_days: 30, fail_on: Severity::High, allow_unknown: false };
-        let now = genesis_bundle::parse_rfc3339("2025-01-08T00:00:00Z").unwrap();
+        use genesis_bundle::VexStatus;
+        let require = high();
+        let now = at("2025-01-08T00:00:00Z");
         for (vex, holds) in [
             (None, false),
             (stated(VexStatus::Affected, None), false),
@@ -531,5 +604,54 @@ mod tests {
             assert_eq!(held, holds, "{what}: {why}");
             assert_eq!(evidence.worst_unexcepted, (!holds).then_some(Severity::High), "{what}");
         }
+    }
+
+    /// An exception the builder judged unexpired, recorded with its expiry, passes `failOn:
+    /// high` until that date and fails from then on, saying that it expired since the build.
+    #[test]
+    fn an_exception_recorded_with_its_expiry_holds_until_then_and_not_after() {
+        let record = scanned(stated(genesis_bundle::VexStatus::NotAffected, Some("2025-01-20T00:00:00Z")));
+        assert!(record.passed(), "the builder judged it excepted");
+        let before = ScanEvidence::of(&record, at("2025-01-19T23:59:59Z"));
+        let (held, why) = high().evaluate(Some(&before));
+        assert!(held, "{why}");
+        let after = ScanEvidence::of(&record, at("2025-01-20T00:00:00Z"));
+        assert_eq!((after.worst_unexcepted, after.expired_since), (Some(Severity::High), 1));
+        let (held, why) = high().evaluate(Some(&after));
+        assert!(!held);
+        assert_eq!(
+            why,
+            "scan as of 2025-01-01T00:00:00Z (19 days old) has a high finding without an exception (failOn: high; \
+             1 exception expired since the build)"
+        );
+    }
+
+    /// A record whose inventory had gaps (its builder's policy allowed them) holds only for a
+    /// requirement that allows them too, and the refusal names the first.
+    #[test]
+    fn a_record_with_gaps_holds_only_where_the_requirement_allows_them() {
+        let mut record = scanned(stated(genesis_bundle::VexStatus::Fixed, None));
+        let gap = "r.example/app:1 (linux/amd64): var/lib/rpm/Packages is an RPM BerkeleyDB database: not inventoried";
+        record.allow_incomplete = true;
+        (record.gaps, record.unlisted_gaps) = genesis_bundle::ScanRecord::list_gaps(vec![gap.into(), "another".into()]);
+        let evidence = ScanEvidence::of(&record, at("2025-01-08T00:00:00Z"));
+        assert_eq!((evidence.gaps, evidence.first_gap.as_deref()), (2, Some(gap)));
+        let (held, why) = high().evaluate(Some(&evidence));
+        assert!(!held);
+        assert_eq!(
+            why,
+            format!(
+                "scan as of 2025-01-01T00:00:00Z (7 days old) skipped 2 gaps in its package inventory \
+                 (allowIncompleteInventory is not set), the first: {gap}"
+            )
+        );
+        let allowing = parse("scan: {maxAgeDays: 30, failOn: high, allowIncompleteInventory: true}");
+        let (held, why) = allowing.evaluate(&Evidence { scan: Some(evidence), ..Evidence::default() });
+        assert!(held && why.ends_with("; 2 gaps in its package inventory allowed"), "{why}");
+
+        let complete =
+            ScanEvidence::of(&scanned(stated(genesis_bundle::VexStatus::Fixed, None)), at("2025-01-08T00:00:00Z"));
+        let (held, why) = high().evaluate(Some(&complete));
+        assert!(held && !why.contains("gap"), "{why}");
     }
 }

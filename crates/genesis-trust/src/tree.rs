@@ -31,13 +31,11 @@ use genesis_bundle::digest_io::DigestAdapter;
 use genesis_bundle::{
     BOM_PATH, Bom, BundleError, FileEntry, Head, Limits, PROVENANCE_PATH, ProgressCounter, SIGNATURE_PATH,
 };
-use genesis_types::{BundlePath, Digest};
+use genesis_types::BundlePath;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
-use crate::keys::KeyFingerprint;
 use crate::policy::TrustPolicy;
-use crate::provenance::ProvenanceSummary;
-use crate::verify::{SignedHead, verify_head};
+use crate::verify::{HeadReport, SignedHead, verify_head};
 use crate::{Result, TrustError};
 
 /// Opens the tree `extract` wrote at `dir`, verifies its head against `policy` and checks
@@ -118,7 +116,7 @@ impl VerifiedTree {
     /// it), and nothing else but the head may be: a file or folder the BOM does not imply is
     /// refused, naming it, as is a symbolic link, a FIFO, a socket or a device anywhere.
     pub fn check(self) -> Result<TreeReport> {
-        let SignedHead { bom, bom_digest, bom_blake3, key, provenance, decisions } = self.signed;
+        let bom = &self.signed.bom;
         let mut head = vec![BOM_PATH, SIGNATURE_PATH];
         if self.has_provenance {
             head.push(PROVENANCE_PATH);
@@ -127,7 +125,7 @@ impl VerifiedTree {
         folders.extend(head.iter().flat_map(|h| parent_folders(h)));
         let mut walk = Walk {
             dir: &self.dir,
-            bom: &bom,
+            bom,
             files: bom.files.iter().map(|f| (f.path.as_str(), f)).collect(),
             folders,
             head,
@@ -145,15 +143,8 @@ impl VerifiedTree {
         }
         let (files, payload_bytes) = (walk.found.len() as u64, walk.bytes);
         Ok(TreeReport {
-            sbom: bom.bundle_sbom().map(|s| s.path.to_string()),
             dir: self.dir,
-            name: bom.name.clone(),
-            version: bom.version.clone(),
-            key,
-            bom_sha256: bom_digest,
-            bom_blake3,
-            policy: decisions,
-            provenance,
+            head: self.signed.report(),
             files,
             payload_bytes,
             images: bom.images.len(),
@@ -173,22 +164,10 @@ impl VerifiedTree {
 pub struct TreeReport {
     /// The folder verified.
     pub dir: PathBuf,
-    /// Bundle name from the BOM.
-    pub name: String,
-    /// Bundle version from the BOM.
-    pub version: String,
-    /// Fingerprint of the key that signed the BOM.
-    pub key: KeyFingerprint,
-    /// SHA-256 of the tree's `bom.json`.
-    pub bom_sha256: Digest,
-    /// BLAKE3 fingerprint of the tree's `bom.json` (`b3sum` of it).
-    pub bom_blake3: String,
-    /// What the policy decided beyond the signature, with its evidence.
-    pub policy: Vec<String>,
-    /// The bundle's SBOM, when the BOM lists one: checked against the BOM.
-    pub sbom: Option<String>,
-    /// The verified SLSA provenance, when the tree carries one.
-    pub provenance: Option<ProvenanceSummary>,
+    /// What the tree's head (its `bom.json`, signature and provenance) established, as a
+    /// bundle's report says it of the archive's.
+    #[serde(flatten)]
+    pub head: HeadReport,
     /// Files found with the BOM's size and SHA-256: every one it lists.
     pub files: u64,
     /// Their bytes.

@@ -140,19 +140,13 @@ impl UnverifiedBundle {
     /// window now), parses the BOM, refuses it past its signed `expires`, checks the
     /// provenance envelope when there is one, then the policy's constraints.
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
-        let SignedHead { bom, bom_digest, bom_blake3, key, provenance, decisions } =
-            verify_head(&self.path, &self.head, policy, &self.limits)?;
-        self.reader.progress().set_total(bom.payload_size());
+        let signed = verify_head(&self.path, &self.head, policy, &self.limits)?;
+        self.reader.progress().set_total(signed.bom.payload_size());
         Ok(VerifiedBundle {
             path: self.path,
             reader: self.reader,
             head: self.head,
-            bom_digest,
-            bom_blake3,
-            decisions,
-            provenance,
-            bom,
-            key,
+            signed,
             policy: policy.clone(),
             limits: self.limits,
         })
@@ -169,6 +163,51 @@ pub(crate) struct SignedHead {
     pub(crate) key: KeyFingerprint,
     pub(crate) provenance: Option<ProvenanceSummary>,
     pub(crate) decisions: Vec<String>,
+}
+
+impl SignedHead {
+    /// What the report of a bundle and that of a tree both say of this head.
+    pub(crate) fn report(&self) -> HeadReport {
+        HeadReport {
+            name: self.bom.name.clone(),
+            version: self.bom.version.clone(),
+            key: self.key.clone(),
+            bom_sha256: self.bom_digest.clone(),
+            bom_blake3: self.bom_blake3.clone(),
+            policy: self.decisions.clone(),
+            sbom: self.bom.bundle_sbom().map(|s| s.path.to_string()),
+            provenance: self.provenance.clone(),
+        }
+    }
+}
+
+/// What verifying a head established, the same for a bundle ([`VerifyReport`]) and for a
+/// tree extracted from it ([`crate::TreeReport`]): each report holds one, flattened, so its
+/// JSON has these keys at its top level right after `bundle` or `dir`, and code that renders
+/// a head takes this alone. The expiry and the scan the signed BOM records are the head's
+/// too, but each report keeps them as its last fields: flattened here, they would move to
+/// another place in the JSON both print.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct HeadReport {
+    /// Bundle name from the BOM.
+    pub name: String,
+    /// Bundle version from the BOM.
+    pub version: String,
+    /// Fingerprint of the key that signed the BOM.
+    pub key: KeyFingerprint,
+    /// SHA-256 of `bom.json`.
+    pub bom_sha256: Digest,
+    /// BLAKE3 fingerprint of `bom.json` (`b3sum` of it), recorded for audits.
+    pub bom_blake3: String,
+    /// What the policy decided beyond the signature, with its evidence.
+    pub policy: Vec<String>,
+    /// The bundle's SBOM, when the BOM lists one; checked against the BOM when the payload
+    /// is.
+    pub sbom: Option<String>,
+    /// The verified SLSA provenance, when the bundle or the tree carries one.
+    pub provenance: Option<ProvenanceSummary>,
 }
 
 /// Judges the head of `origin` (an archive or an extracted tree, named in the log): the BOM
@@ -210,12 +249,8 @@ pub struct VerifiedBundle {
     reader: ArchiveReader,
     /// The head's bytes, which `extract` writes beside the payload.
     head: Head,
-    bom: Bom,
-    bom_digest: Digest,
-    bom_blake3: String,
-    decisions: Vec<String>,
-    provenance: Option<ProvenanceSummary>,
-    key: KeyFingerprint,
+    /// What verifying the head established.
+    signed: SignedHead,
     policy: TrustPolicy,
     limits: Limits,
 }
@@ -252,13 +287,13 @@ mod sealed {
 
 impl SignedBom for VerifiedBundle {
     fn signed_bom(&self) -> &Bom {
-        &self.bom
+        &self.signed.bom
     }
     fn archive(&self) -> &Path {
         &self.path
     }
     fn bom_sha256(&self) -> &Digest {
-        &self.bom_digest
+        &self.signed.bom_digest
     }
 }
 
@@ -270,7 +305,7 @@ impl SignedBom for CheckedBundle {
         &self.report.bundle
     }
     fn bom_sha256(&self) -> &Digest {
-        &self.report.bom_sha256
+        &self.report.head.bom_sha256
     }
 }
 
@@ -295,8 +330,9 @@ impl CheckedBundle {
 
     /// Records this bundle as installed in the policy's anti-rollback state, if it has one.
     pub fn mark_installed(&self) -> Result<()> {
-        let audit = InstallAudit { signer: self.report.key.as_str(), bom_sha256: &self.report.bom_sha256 };
-        self.constraints.record_installed(&self.bom, &self.report.bom_blake3, audit)
+        let head = &self.report.head;
+        let audit = InstallAudit { signer: head.key.as_str(), bom_sha256: &head.bom_sha256 };
+        self.constraints.record_installed(&self.bom, &head.bom_blake3, audit)
     }
 
     /// What the verification established.
@@ -394,9 +430,9 @@ impl<'a> AttestedBundle<'a> {
     /// Records the bundle, whose payload was not read, as installed in the policy's
     /// anti-rollback state, if it has one.
     pub fn mark_installed(&self) -> Result<()> {
-        let bundle = self.bundle;
-        let audit = InstallAudit { signer: bundle.key.as_str(), bom_sha256: &bundle.bom_digest };
-        bundle.policy.constraints().record_installed(&bundle.bom, &bundle.bom_blake3, audit)
+        let (signed, policy) = (&self.bundle.signed, &self.bundle.policy);
+        let audit = InstallAudit { signer: signed.key.as_str(), bom_sha256: &signed.bom_digest };
+        policy.constraints().record_installed(&signed.bom, &signed.bom_blake3, audit)
     }
 }
 
@@ -412,22 +448,10 @@ impl std::fmt::Debug for AttestedBundle<'_> {
 pub struct VerifyReport {
     /// The archive verified.
     pub bundle: PathBuf,
-    /// Bundle name from the BOM.
-    pub name: String,
-    /// Bundle version from the BOM.
-    pub version: String,
-    /// Fingerprint of the key that signed the BOM.
-    pub key: KeyFingerprint,
-    /// SHA-256 of `bom.json`.
-    pub bom_sha256: Digest,
-    /// BLAKE3 fingerprint of `bom.json` (`b3sum` of it), recorded for audits.
-    pub bom_blake3: String,
-    /// What the policy decided beyond the signature, with its evidence.
-    pub policy: Vec<String>,
-    /// The bundle's SBOM, when the BOM lists one.
-    pub sbom: Option<String>,
-    /// The verified SLSA provenance, when the bundle carries one.
-    pub provenance: Option<ProvenanceSummary>,
+    /// What its head established: name, version, signer, BOM digests, policy decisions,
+    /// SBOM and provenance, as the report of a tree extracted from it says them.
+    #[serde(flatten)]
+    pub head: HeadReport,
     /// SHA-256 of the archive file.
     pub archive_sha256: Digest,
     /// Size of the archive file.
@@ -467,7 +491,7 @@ pub struct VerifyReport {
 impl VerifiedBundle {
     /// The verified BOM.
     pub fn bom(&self) -> &Bom {
-        &self.bom
+        &self.signed.bom
     }
 
     /// The archive.
@@ -482,7 +506,7 @@ impl VerifiedBundle {
 
     /// The key that signed it.
     pub fn key(&self) -> &KeyFingerprint {
-        &self.key
+        &self.signed.key
     }
 
     /// Streams the whole payload, checking every entry and the sidecars, keeping nothing.
@@ -495,7 +519,7 @@ impl VerifiedBundle {
     /// (the loader uploads blobs in the same pass). The sink hears which files matched the
     /// BOM; the bundle as a whole is checked only when this returns `Ok`.
     pub fn check_with(self, sink: &mut dyn PayloadSink) -> Result<CheckedBundle> {
-        let bom = self.bom.clone();
+        let bom = self.signed.bom.clone();
         let constraints = self.policy.constraints().clone();
         let (report, stamp, sbom) = self.run(sink)?;
         Ok(CheckedBundle { bom, report, constraints, stamp, sbom: sbom.map(Arc::from) })
@@ -510,15 +534,17 @@ impl VerifiedBundle {
     /// files, and the sidecars, which sign the whole archive. What it returns is the one way
     /// to record this bundle as installed without reading its payload.
     pub fn check_attestations(&self) -> Result<AttestedBundle<'_>> {
-        let sbom = match self.bom.bundle_sbom() {
+        let signed = &self.signed;
+        let sbom = match signed.bom.bundle_sbom() {
             Some(entry) => {
                 let stamp = self.reader.stamp();
-                crate::sbom::check_in_archive(&self.path, stamp, &self.limits, &self.bom, &entry.path)?;
+                crate::sbom::check_in_archive(&self.path, stamp, &self.limits, &signed.bom, &entry.path)?;
                 Some(entry.path.to_string())
             }
             None => None,
         };
-        let report = AttestationReport { policy: self.decisions.clone(), sbom, provenance: self.provenance.clone() };
+        let report =
+            AttestationReport { policy: signed.decisions.clone(), sbom, provenance: signed.provenance.clone() };
         Ok(AttestedBundle { bundle: self, report })
     }
 
@@ -530,25 +556,26 @@ impl VerifiedBundle {
     pub fn extract(self, target: &Path) -> Result<VerifyReport> {
         let mut staging = Staging::begin(target)?;
         let constraints = self.policy.constraints().clone();
-        let bom = self.bom.clone();
+        let bom = self.signed.bom.clone();
         let head = self.head.clone();
         let (mut report, _, _) = self.run(&mut staging)?;
         staging.write_head(&head)?;
         report.extracted_to = Some(staging.commit()?);
-        let audit = InstallAudit { signer: report.key.as_str(), bom_sha256: &report.bom_sha256 };
-        constraints.record_installed(&bom, &report.bom_blake3, audit)?;
+        let audit = InstallAudit { signer: report.head.key.as_str(), bom_sha256: &report.head.bom_sha256 };
+        constraints.record_installed(&bom, &report.head.bom_blake3, audit)?;
         Ok(report)
     }
 
     /// Streams the payload into `sink`, then checks the sidecars; returns the report, the
     /// archive's stamp and the SBOM's bytes (when the BOM lists one).
     fn run(self, sink: &mut dyn PayloadSink) -> Result<(VerifyReport, FileStamp, Option<Vec<u8>>)> {
-        let sbom_path = self.bom.bundle_sbom().map(|s| s.path.clone());
-        let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path.clone(), bytes: Vec::new() };
-        let summary = check_payload(self.reader, &self.bom, &mut capture)?;
-        let sbom = match &sbom_path {
+        let bom = &self.signed.bom;
+        let sbom_path = bom.bundle_sbom().map(|s| s.path.clone());
+        let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path, bytes: Vec::new() };
+        let summary = check_payload(self.reader, bom, &mut capture)?;
+        let sbom = match &capture.path {
             Some(path) => {
-                crate::sbom::check_complete(&self.bom, &capture.bytes, path)?;
+                crate::sbom::check_complete(bom, &capture.bytes, path)?;
                 Some(capture.bytes)
             }
             None => None,
@@ -559,28 +586,21 @@ impl VerifiedBundle {
         let cosign_bundle_sidecar = check_cosign_bundle_sidecar(&self.path, &archive, &self.policy)?;
         let report = VerifyReport {
             bundle: self.path,
-            name: self.bom.name.clone(),
-            version: self.bom.version.clone(),
-            key: self.key,
-            bom_sha256: self.bom_digest,
-            bom_blake3: self.bom_blake3,
-            policy: self.decisions,
-            sbom: sbom_path.as_ref().map(ToString::to_string),
-            provenance: self.provenance,
+            head: self.signed.report(),
             archive_sha256: Digest::from_sha256_bytes(archive.sha256),
             archive_size: archive.len,
             files: summary.files,
             payload_bytes: summary.bytes,
-            images: self.bom.images.len(),
-            charts: self.bom.charts.len(),
-            manifests: self.bom.manifests.len(),
+            images: bom.images.len(),
+            charts: bom.charts.len(),
+            manifests: bom.manifests.len(),
             sha256_sidecar,
             sha256_listed,
             signature_sidecar,
             cosign_bundle_sidecar,
             extracted_to: None,
-            expires: self.bom.expires.clone(),
-            scan: self.bom.scan.as_ref().map(genesis_bundle::ScanRecord::summary),
+            expires: bom.expires.clone(),
+            scan: bom.scan.as_ref().map(genesis_bundle::ScanRecord::summary),
         };
         Ok((report, summary.stamp, sbom))
     }

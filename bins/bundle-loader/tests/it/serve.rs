@@ -393,7 +393,9 @@ fn downloads_that_stop_reading_do_not_stall_other_clients() {
     let stalled = stalled_downloads(server.port, &request, 520);
     let started = Instant::now();
     for path in ["/v2/".to_owned(), format!("/v2/demo/app/blobs/{config}")] {
-        let status = get_status(server.port, &path, &[]).unwrap_or_default();
+        // Asked again if a try goes unanswered for 5 s (a loaded test machine): what must
+        // hold is the answer within 10 s, checked below.
+        let status = get_status_within(server.port, &path, &[], Duration::from_secs(10)).unwrap_or_default();
         assert!(status.starts_with("HTTP/1.1 200"), "{path} with 520 stalled downloads: {status:?}");
     }
     assert!(started.elapsed() < Duration::from_secs(10), "answered in {:?}", started.elapsed());

@@ -182,10 +182,13 @@ impl Header {
     }
 }
 
-/// The NUL-terminated name at `offset` of a section-name table.
-pub(super) fn section_name(names: &[u8], offset: u32) -> Option<&[u8]> {
-    let rest = names.get(usize::try_from(offset).ok()?..)?;
-    rest.get(..rest.iter().position(|&byte| byte == 0)?)
+/// Whether the NUL-terminated name at `offset` of a section-name table is `name`: compared in
+/// place, `name` and its NUL, with no search for the NUL, so that a crafted table (thousands of
+/// headers pointing into a megabyte of names without one) costs a name's length per header.
+pub(super) fn is_named(names: &[u8], offset: u32, name: &[u8]) -> bool {
+    let Ok(start) = usize::try_from(offset) else { return false };
+    let Some(end) = start.checked_add(name.len()) else { return false };
+    names.get(start..end) == Some(name) && names.get(end) == Some(&0)
 }
 
 /// Fixed-size fields of a header, in the file's byte order.
@@ -221,5 +224,22 @@ impl Fields<'_> {
             Endian::Little => u64::from_le_bytes(raw),
             Endian::Big => u64::from_be_bytes(raw),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_matched_with_its_nul_in_place() {
+        let names = b"\0.rela.dyn\0.dep-v0\0.dep-v0x";
+        assert!(is_named(names, 11, b".dep-v0"));
+        assert!(is_named(names, 6, b".dyn"), "a name may end another one");
+        assert!(!is_named(names, 1, b".rela"), "the start of a longer name");
+        assert!(!is_named(names, 19, b".dep-v0"), "the start of a longer name");
+        assert!(!is_named(names, 19, b".dep-v0x"), "no NUL after it");
+        assert!(is_named(names, 0, b"") && !is_named(names, 1, b""), "the null section's empty name");
+        assert!(!is_named(names, u32::MAX, b".dep-v0"));
     }
 }

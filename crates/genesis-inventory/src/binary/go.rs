@@ -34,6 +34,8 @@ const ALIGN: u64 = 16;
 pub(super) const CAPTURE_CAP: usize = HEADER_LEN + (1 << 20);
 /// The most headers one pass keeps, each with up to [`CAPTURE_CAP`] bytes: a Go binary has
 /// one, and a tool that reads build information a string constant or two holding the magic.
+/// One more is kept when the data segment's start is known ([`Finder::keeping_the_first_from`]),
+/// so that a program embedding Go binaries ahead of its data still has its own read.
 pub(super) const MAX_HEADERS: usize = 8;
 /// The flags bit of the Go 1.18 format, whose strings follow the header.
 const INLINE_STRINGS: u8 = 2;
@@ -53,8 +55,8 @@ pub(super) enum Found {
     /// No header where Go's reader looks (the place named), though the binary says it is a Go
     /// binary (its `.go.buildinfo` section) or holds headers elsewhere.
     Misplaced(&'static str),
-    /// None of the [`MAX_HEADERS`] kept lies where Go's reader looks, and more were seen: the
-    /// real one could not be told from the rest.
+    /// None of the headers kept lies where Go's reader looks, and more were seen, one of
+    /// which may be the one it takes: the real one could not be told from the rest.
     TooMany,
 }
 
@@ -98,8 +100,9 @@ impl From<Format> for Found {
 
 /// Finds the build information headers in a stream of bytes, given in consecutive chunks of
 /// any size (a header split across chunks is found as well), and keeps the first
-/// [`MAX_HEADERS`] with their file offsets, so that the one Go's reader would take can be
-/// chosen once the section and program headers are known.
+/// [`MAX_HEADERS`] with their file offsets, and the first from the data segment's start on,
+/// so that the one Go's reader would take can be chosen once the section and program headers
+/// are known.
 #[derive(Default)]
 pub(super) struct Finder {
     /// The next 16-byte-aligned file offset to look at.
@@ -109,11 +112,29 @@ pub(super) struct Finder {
     carry: Vec<u8>,
     /// The headers found, in file order.
     headers: Vec<Header>,
-    /// Whether more than [`MAX_HEADERS`] were seen.
+    /// Whether a header was seen and not kept.
     more: bool,
+    /// Where the data segment starts, when the program headers said so before its bytes
+    /// passed: the first header from there on is kept however many came before.
+    data_start: Option<u64>,
 }
 
 impl Finder {
+    /// A finder that keeps the first header at or after `data_start` (the file offset of the
+    /// first writable, non-executable segment) whatever the headers before it: Go's reader
+    /// searches from the start of that segment or of the `.go.buildinfo` section within it,
+    /// and a Go program may embed any number of Go binaries, each with a header, ahead of it.
+    pub(super) fn keeping_the_first_from(data_start: Option<u64>) -> Finder {
+        Finder { data_start, ..Finder::default() }
+    }
+
+    /// Whether a header found at `offset` is kept when [`MAX_HEADERS`] already are: it is the
+    /// first at or after the data segment's start.
+    fn first_from_data_start(&self, offset: u64) -> bool {
+        self.data_start
+            .is_some_and(|start| start <= offset && self.headers.last().is_none_or(|header| header.offset < start))
+    }
+
     /// Looks at `chunk`, which starts at file offset `pos`, right after the previous chunk.
     pub(super) fn feed(&mut self, pos: u64, chunk: &[u8]) {
         // A Go 1.18 header found in an earlier chunk keeps the bytes that follow it.
@@ -137,7 +158,7 @@ impl Finder {
             let Some(from_here) = from_here else { break };
             let format = match examine(from_here) {
                 Candidate::No => None,
-                _ if self.headers.len() == MAX_HEADERS => {
+                _ if self.headers.len() >= MAX_HEADERS && !self.first_from_data_start(self.next) => {
                     self.more = true;
                     None
                 }
@@ -166,18 +187,24 @@ impl Finder {
     /// What the stream held at `place`, once it has ended: the first header there, as Go's
     /// reader takes it.
     pub(super) fn finish(self, place: &Place) -> Found {
-        let Finder { headers, more, .. } = self;
+        let Finder { headers, more, data_start, .. } = self;
         let (range, name) = match place {
             Place::Section(range) => (range, ".go.buildinfo section"),
             Place::Segment(range) => (range, "first writable segment"),
             Place::Anywhere => return first_anywhere(headers, more),
         };
+        // The first header at or after `range.start` was kept when it is the first from the
+        // data segment's start on (none lies between the two), whatever was dropped.
+        let first_kept = data_start.is_some_and(|start| {
+            start <= range.start
+                && headers.iter().find(|header| header.offset >= start).is_none_or(|first| first.offset >= range.start)
+        });
         let seen_elsewhere = !headers.is_empty();
         // The whole header lies in the range, as Go's reader requires.
         let inside = |offset: u64| range.start <= offset && offset.saturating_add(HEADER_LEN as u64) <= range.end;
         match headers.into_iter().find(|header| inside(header.offset)) {
             Some(header) => header.format.into(),
-            None if more => Found::TooMany,
+            None if more && !first_kept => Found::TooMany,
             None if seen_elsewhere || matches!(place, Place::Section(_)) => Found::Misplaced(name),
             None => Found::Nothing,
         }

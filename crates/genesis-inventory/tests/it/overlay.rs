@@ -294,3 +294,59 @@ fn executables_read_in_part_leave_the_following_entries_intact() {
     let found = inventory_of(&[(BASE, gzipped(&base))]);
     assert_eq!(purls(&found), DPKG_PURLS);
 }
+
+/// A runtime writes through the image's symbolic links and the package manager reads through
+/// them: a link at or above a database path leads the inventory there too, and the packages
+/// are found at their real path.
+#[test]
+fn a_database_behind_a_linked_directory_is_read_where_the_links_lead() {
+    // dpkg's directory links elsewhere: whether the layer names the file at its real path or
+    // through the link, dpkg in the container reads it.
+    for status in ["opt/d/status", "var/lib/dpkg/status"] {
+        let base = layer(&[
+            File("etc/os-release", DEBIAN_OS_RELEASE),
+            Symlink("var/lib/dpkg", "/opt/d"),
+            File(status, crate::DPKG_STATUS),
+        ]);
+        let found = inventory_of(&[(BASE, base)]);
+        assert_eq!(purls(&found), DPKG_PURLS, "{status}");
+        assert!(found.packages.iter().all(|package| package.found_in == "opt/d/status"), "{status}");
+        assert!(found.notes.is_empty(), "{status}: {:?}", found.notes);
+    }
+
+    // A usrmerged Alpine: `lib` links to `usr/lib`, where apk's database is.
+    let alpine = layer(&[
+        File("etc/os-release", ALPINE_OS_RELEASE),
+        Symlink("lib", "usr/lib"),
+        File("usr/lib/apk/db/installed", APK_INSTALLED),
+    ]);
+    let found = inventory_of(&[(BASE, alpine)]);
+    assert_eq!(purls(&found), APK_PURLS);
+    assert!(found.packages.iter().all(|package| package.found_in == "usr/lib/apk/db/installed"));
+    assert!(found.notes.is_empty(), "{:?}", found.notes);
+
+    // The same file with no link leading to it is no database.
+    let unlinked = layer(&[File("etc/os-release", DEBIAN_OS_RELEASE), File("opt/d/status", crate::DPKG_STATUS)]);
+    let found = inventory_of(&[(BASE, unlinked)]);
+    assert!(found.packages.is_empty() && found.notes.is_empty(), "{found:?}");
+}
+
+/// Each entry is written where the links of its moment lead: a database written through a
+/// link that a later layer replaces stays where it was written, and is read when a link of
+/// the final image leads there.
+#[test]
+fn an_entry_is_written_where_the_links_before_it_lead() {
+    let base = layer(&[
+        File("etc/os-release", DEBIAN_OS_RELEASE),
+        Symlink("opt", "/srv"),
+        File("opt/d/status", crate::DPKG_STATUS),
+    ]);
+    let upper = layer(&[Dir("opt"), Symlink("var/lib/dpkg", "/srv/d")]);
+    let found = inventory_of(&[(BASE, base.clone()), (UPPER, upper)]);
+    assert_eq!(purls(&found), DPKG_PURLS);
+    assert!(found.packages.iter().all(|package| package.found_in == "srv/d/status" && package.layer == BASE));
+    assert!(found.notes.is_empty(), "{:?}", found.notes);
+
+    let elsewhere = layer(&[Dir("opt"), Symlink("var/lib/dpkg", "/opt/d")]);
+    assert!(inventory_of(&[(BASE, base), (UPPER, elsewhere)]).packages.is_empty(), "nothing was written in opt/d");
+}

@@ -132,7 +132,7 @@ fn every_case_directory_has_its_expected_outcome_here() {
 fn the_good_bundle_verifies_checks_and_extracts_to_exactly_its_bom() {
     let checked = verified("good").unwrap().check().unwrap();
     let report = checked.report();
-    assert_eq!((report.name.as_str(), report.version.as_str()), ("demo", "0.1.0"));
+    assert_eq!((report.head.name.as_str(), report.head.version.as_str()), ("demo", "0.1.0"));
     assert_eq!(report.files, checked.bom().files.len() as u64);
     let archive = fixture_bundle("good");
     let (sha256_sidecar, sig_sidecar) = sidecar_paths(&archive);

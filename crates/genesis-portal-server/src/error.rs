@@ -1,0 +1,490 @@
+//! The error type of this crate, over the two the binary matches for its hints
+//! (`ConfigError`, `LookupError`), grouped by where the portal failed: its configuration, its
+//! metadata database, its artifact store, what the vendor asked of it, the export packs it
+//! builds, and what it wraps.
+
+use std::borrow::Cow;
+use std::error::Error;
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use genesis_bundle::BundleError;
+use genesis_registry::RegistryError;
+use genesis_trust::TrustError;
+use genesis_types::{Classify, ErrorClass};
+
+use crate::artifacts::ObjectStoreKind;
+use crate::config::ConfigError;
+use crate::store::LookupError;
+
+/// What can go wrong serving the portal or running one of the vendor's admin use cases.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortalServerError {
+    // ---- configuration and names
+    /// The portal's configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An organisation or key named is not there.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+
+    // ---- the metadata database
+    /// The database URL names a database the portal does not keep its metadata in.
+    #[error("the metadata database is {backend}: the portal keeps its metadata in SQLite or PostgreSQL")]
+    UnsupportedDatabase {
+        /// The database sqlx connected to.
+        backend: String,
+    },
+    /// The metadata database failed an operation.
+    #[error("{action}")]
+    Database {
+        /// What was being done.
+        action: Cow<'static, str>,
+        /// The cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A value does not convert between a column of the metadata database and its type in
+    /// the portal: a row the portal did not write, or a size past what the column holds.
+    #[error("column {column} of the metadata database: a value of the wrong type or range")]
+    Column {
+        /// `table.column`.
+        column: &'static str,
+        /// Why it does not convert.
+        #[source]
+        source: Box<dyn Error + Send + Sync>,
+    },
+
+    // ---- the artifact store
+    /// The object store client could not be set up from the configuration.
+    #[error("configuring the {store} object store")]
+    ObjectStoreSetup {
+        /// The store's API.
+        store: ObjectStoreKind,
+        /// The cause.
+        #[source]
+        source: object_store::Error,
+    },
+    /// The object store failed an operation.
+    #[error("{action}")]
+    ObjectStore {
+        /// What was being done, on which key.
+        action: Cow<'static, str>,
+        /// The cause.
+        #[source]
+        source: object_store::Error,
+    },
+    /// The request creating the Azure Blob container could not be made or sent.
+    #[error("creating the container {container} at {endpoint}")]
+    ContainerUnreachable {
+        /// The container.
+        container: String,
+        /// The blob service endpoint.
+        endpoint: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn Error + Send + Sync>,
+    },
+    /// The Azure Blob service answered the creation of the container with an error.
+    #[error("creating the container {container} at {endpoint}: {status} {code}")]
+    ContainerRefused {
+        /// The container.
+        container: String,
+        /// The blob service endpoint.
+        endpoint: String,
+        /// The answer's status.
+        status: http::StatusCode,
+        /// The answer's `x-ms-error-code`.
+        code: String,
+    },
+    /// An artifact of a release could not be stored.
+    #[error("storing {name}")]
+    StoringArtifact {
+        /// The artifact's name.
+        name: String,
+        /// Why the store failed.
+        #[source]
+        source: Box<PortalServerError>,
+    },
+    /// A file could not be copied into the directory artifact store.
+    #[error("copying {} into the store", local.display())]
+    CopyIntoStore {
+        /// The file.
+        local: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    // ---- what the vendor asked for
+    /// An organisation name that cannot be part of a key.
+    #[error("organisation `{org}`: use lower-case letters, digits and `-` (at most 40), it becomes part of every key")]
+    BadOrgName {
+        /// The name given.
+        org: String,
+    },
+    /// The organisation exists already.
+    #[error("organisation `{org}` already exists")]
+    OrgExists {
+        /// The name given.
+        org: String,
+    },
+    /// An entitlement's versions are not a semver range.
+    #[error("`{versions}` is not a semver range (e.g. `>=3.2, <4`)")]
+    NotSemverRange {
+        /// The range given.
+        versions: String,
+        /// Why it does not parse.
+        #[source]
+        source: semver::Error,
+    },
+    /// A release's version is not semver.
+    #[error("version `{version}` is not semver (e.g. 3.2.10)")]
+    NotSemver {
+        /// The version given.
+        version: String,
+        /// Why it does not parse.
+        #[source]
+        source: semver::Error,
+    },
+    /// The release is published already: releases are immutable.
+    #[error("{product} {version} is already published; releases are immutable, publish a new version")]
+    ReleaseExists {
+        /// Product.
+        product: String,
+        /// Version.
+        version: String,
+    },
+
+    // ---- a publication refused
+    /// A file's name is not one a release may carry.
+    #[error("{}: not a publishable file name (letters, digits, `.-_+`, not hidden)", path.display())]
+    UnpublishableName {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Two files given have the same name.
+    #[error("`{name}` is given twice")]
+    GivenTwice {
+        /// The name.
+        name: String,
+    },
+    /// None of the files is a bundle.
+    #[error("no bundle (NAME.tar.zst) among the files: a release is its bundles")]
+    NoBundle,
+    /// A bundle's sidecar was given from another directory than the bundle.
+    #[error("{}: a bundle's sidecar must sit beside it ({})", given.display(), beside.display())]
+    SidecarElsewhere {
+        /// Where it was given.
+        given: PathBuf,
+        /// Where it belongs.
+        beside: PathBuf,
+    },
+    /// A bundle lacks the sidecars `genesis pull` promises.
+    #[error(
+        "{bundle}: a bundle is published with its `.sha256` and its `.sig` or `.cosign.bundle` \
+         (as `bundle-builder create` writes them beside it)"
+    )]
+    MissingSidecars {
+        /// The bundle's name.
+        bundle: String,
+    },
+    /// A name an air-gap export pack could not carry.
+    #[error("`{name}`: refused, an air-gap export pack could not carry this name")]
+    UnpackableName {
+        /// The name.
+        name: String,
+        /// Why the pack's tar header cannot hold it.
+        #[source]
+        source: Box<BundleError>,
+    },
+    /// A sidecar was given without its bundle.
+    #[error("`{name}` is a sidecar of `{bundle}`, which is not published with it")]
+    OrphanSidecar {
+        /// The sidecar's name.
+        name: String,
+        /// The bundle it belongs to.
+        bundle: String,
+    },
+    /// A bundle does not verify with the vendor key.
+    #[error("{}: refused, it does not verify with the vendor key", path.display())]
+    BundleRefused {
+        /// The bundle.
+        path: PathBuf,
+        /// The verifier's refusal.
+        #[source]
+        source: Box<TrustError>,
+    },
+    /// A bundle is of another version than the release.
+    #[error("{}: a bundle of version {found}, not {version}", path.display())]
+    WrongVersion {
+        /// The bundle.
+        path: PathBuf,
+        /// The version its BOM names.
+        found: String,
+        /// The release's version.
+        version: String,
+    },
+    /// An evidence report given beside a bundle whose `.sha256` does not list it: it
+    /// describes other bytes.
+    #[error(
+        "{}: refused, the bundle's .sha256 does not list it, so it is not this archive's report \
+         (build with `bundle-builder create --report`, or leave the report out)",
+        report.display()
+    )]
+    UnlistedReport {
+        /// The report.
+        report: PathBuf,
+    },
+
+    // ---- export packs and this portal's instance
+    /// A bundle of the release did not verify again while its pack was built.
+    #[error("verifying {bundle}")]
+    Reverify {
+        /// The bundle's name.
+        bundle: String,
+        /// The verifier's refusal.
+        #[source]
+        source: Box<TrustError>,
+    },
+    /// A bundle's `oci/index.json` is not an OCI index.
+    #[error("a bundle's oci/index.json")]
+    ImageIndex(#[source] serde_json::Error),
+    /// A file in an unpacked bundle has a name that is not UTF-8.
+    #[error("non-UTF-8 name {0:?}")]
+    NonUtf8Name(OsString),
+    /// The pack's timestamp does not fit gzip's header.
+    #[error("SOURCE_DATE_EPOCH beyond 2106")]
+    EpochPastGzip(#[source] std::num::TryFromIntError),
+    /// A file being packed is shorter than when it was listed.
+    #[error("{path} ended early")]
+    EndedEarly {
+        /// Its path in the pack.
+        path: String,
+    },
+    /// Every lock file this portal created was removed by a portal starting at the same time.
+    #[error(
+        "no lock file of its own under {}: portals starting at the same time removed each one",
+        root.display()
+    )]
+    NoLockFile {
+        /// The scratch space.
+        root: PathBuf,
+    },
+    /// Work on the blocking pool panicked.
+    #[error("{action}")]
+    Panicked {
+        /// What was being done.
+        action: &'static str,
+        /// The panic.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+
+    // ---- what the portal wraps
+    /// A key or policy could not be loaded, or a bundle did not verify.
+    #[error(transparent)]
+    Trust(Box<TrustError>),
+    /// A pack entry could not be written in the bundle format's tar.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// The TLS certificate or key to serve with could not be loaded.
+    #[error(transparent)]
+    Tls(Box<RegistryError>),
+    /// Reading or writing a local file or directory failed.
+    #[error("{action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The socket to serve on could not be opened.
+    #[error("listening on {address}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl PortalServerError {
+    /// Wraps an I/O error with what was being done and on which path.
+    pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PortalServerError {
+        move |source| PortalServerError::Io { action, path: path.to_owned(), source }
+    }
+
+    /// Wraps a metadata database error with what was being done.
+    pub(crate) fn database(action: impl Into<Cow<'static, str>>) -> impl FnOnce(sqlx::Error) -> PortalServerError {
+        let action = action.into();
+        move |source| PortalServerError::Database { action, source }
+    }
+
+    /// Wraps an object store error with what was being done.
+    pub(crate) fn object_store(
+        action: impl Into<Cow<'static, str>>,
+    ) -> impl FnOnce(object_store::Error) -> PortalServerError {
+        let action = action.into();
+        move |source| PortalServerError::ObjectStore { action, source }
+    }
+
+    /// Wraps the failure to convert a value of `column` (`table.column`).
+    pub(crate) fn column<E: Error + Send + Sync + 'static>(
+        column: &'static str,
+    ) -> impl FnOnce(E) -> PortalServerError {
+        move |source| PortalServerError::Column { column, source: Box::new(source) }
+    }
+
+    /// The error and its causes on one line, `: `-separated: what a log line and an export's
+    /// recorded failure say.
+    pub(crate) fn with_causes(&self) -> String {
+        let mut said = self.to_string();
+        let mut cause = self.source();
+        while let Some(e) = cause {
+            said.push_str(": ");
+            said.push_str(&e.to_string());
+            cause = e.source();
+        }
+        said
+    }
+}
+
+// The verifier's and the registry's errors are large: boxed, so that every result of this
+// crate stays small.
+impl From<TrustError> for PortalServerError {
+    fn from(e: TrustError) -> Self {
+        PortalServerError::Trust(Box::new(e))
+    }
+}
+
+impl From<RegistryError> for PortalServerError {
+    fn from(e: RegistryError) -> Self {
+        PortalServerError::Tls(Box::new(e))
+    }
+}
+
+/// What the vendor asked for and a publication refused are input, a missing organisation or
+/// key is not found, and a refused bundle keeps the verifier's class; the object store and the
+/// Azure Blob service are remote parties, so their failures are the network's (an object not
+/// there is not found); a database failure is what sqlx says it is (`database_class`); what
+/// the portal wraps, and an I/O error, say themselves.
+impl Classify for PortalServerError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            PortalServerError::Config(e) => e.class(),
+            PortalServerError::Lookup(e) => e.class(),
+            PortalServerError::Database { source, .. } => database_class(source),
+            PortalServerError::ObjectStore { source, .. } => object_store_class(source),
+            PortalServerError::ContainerUnreachable { .. } | PortalServerError::ContainerRefused { .. } => {
+                ErrorClass::Network
+            }
+            PortalServerError::UnsupportedDatabase { .. }
+            | PortalServerError::Column { .. }
+            | PortalServerError::ObjectStoreSetup { .. }
+            | PortalServerError::BadOrgName { .. }
+            | PortalServerError::OrgExists { .. }
+            | PortalServerError::NotSemverRange { .. }
+            | PortalServerError::NotSemver { .. }
+            | PortalServerError::ReleaseExists { .. }
+            | PortalServerError::UnpublishableName { .. }
+            | PortalServerError::GivenTwice { .. }
+            | PortalServerError::NoBundle
+            | PortalServerError::SidecarElsewhere { .. }
+            | PortalServerError::MissingSidecars { .. }
+            | PortalServerError::OrphanSidecar { .. }
+            | PortalServerError::WrongVersion { .. }
+            | PortalServerError::UnlistedReport { .. }
+            | PortalServerError::ImageIndex(_)
+            | PortalServerError::NonUtf8Name(_)
+            | PortalServerError::EpochPastGzip(_)
+            | PortalServerError::EndedEarly { .. }
+            | PortalServerError::NoLockFile { .. }
+            | PortalServerError::Panicked { .. } => ErrorClass::Input,
+            PortalServerError::StoringArtifact { source, .. } => source.class(),
+            PortalServerError::UnpackableName { source, .. } => source.class(),
+            PortalServerError::BundleRefused { source, .. } | PortalServerError::Reverify { source, .. } => {
+                source.class()
+            }
+            PortalServerError::Trust(e) => e.class(),
+            PortalServerError::Bundle(e) => e.class(),
+            PortalServerError::Tls(e) => e.class(),
+            PortalServerError::CopyIntoStore { source, .. }
+            | PortalServerError::Io { source, .. }
+            | PortalServerError::Listen { source, .. } => source.class(),
+        }
+    }
+}
+
+/// The class of a metadata database failure: an I/O error says itself (a refused connection
+/// is the network's, an unwritable SQLite file the caller's); a server that does not answer
+/// in time or fails its TLS handshake is the network's; anything else the database or sqlx
+/// reports (a login or a statement refused, a URL sqlx cannot use) is about the database the
+/// portal was given.
+fn database_class(e: &sqlx::Error) -> ErrorClass {
+    match e {
+        sqlx::Error::Io(source) => source.class(),
+        sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => ErrorClass::Network,
+        // sqlx's error is non-exhaustive: what it adds is about the database given.
+        _ => ErrorClass::Input,
+    }
+}
+
+/// The class of an object store failure: an object not there is not found, anything else the
+/// store's (a refusal, an error answer, a connection that failed).
+fn object_store_class(e: &object_store::Error) -> ErrorClass {
+    match e {
+        object_store::Error::NotFound { .. } => ErrorClass::NotFound,
+        // object_store's error is non-exhaustive: the rest is the remote store's.
+        _ => ErrorClass::Network,
+    }
+}
+
+/// Shorthand for this crate's results.
+pub type Result<T, E = PortalServerError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_bundle_keeps_the_verifier_s_class_and_a_refused_publication_is_input() {
+        let refused = TrustError::BomSignatureInvalid { tried: "SHA256:x".into() };
+        let no_key = TrustError::NoTrustedKey;
+        let unreachable = sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into());
+        for (e, class) in [
+            (
+                PortalServerError::BundleRefused { path: "a.tar.zst".into(), source: Box::new(refused) },
+                ErrorClass::Verdict,
+            ),
+            (PortalServerError::from(no_key), ErrorClass::Input),
+            (
+                PortalServerError::ReleaseExists { product: "genesis".into(), version: "1.0.0".into() },
+                ErrorClass::Input,
+            ),
+            (PortalServerError::from(LookupError::NoOrg { org: "acme".into() }), ErrorClass::NotFound),
+            (PortalServerError::from(ConfigError::NoDataDir), ErrorClass::Input),
+            (PortalServerError::database("opening the metadata database")(unreachable), ErrorClass::Network),
+            (PortalServerError::database("listing the organisations")(sqlx::Error::PoolTimedOut), ErrorClass::Network),
+            (PortalServerError::database("listing the organisations")(sqlx::Error::RowNotFound), ErrorClass::Input),
+            (
+                PortalServerError::io("creating", Path::new("scratch"))(std::io::ErrorKind::NotFound.into()),
+                ErrorClass::NotFound,
+            ),
+        ] {
+            assert_eq!(e.class(), class, "{e}");
+        }
+    }
+
+    #[test]
+    fn an_error_with_its_causes_is_one_line() {
+        let e = PortalServerError::io("creating", Path::new("/srv/portal"))(std::io::Error::other("disk on fire"));
+        assert_eq!(e.with_causes(), "creating /srv/portal: disk on fire");
+    }
+}
