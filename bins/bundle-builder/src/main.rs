@@ -1,11 +1,12 @@
 //! `bundle-builder`: the vendor's tool. Generates keys, builds signed byte-stable bundles
-//! from a spec, inspects a bundle's BOM without unpacking it, and describes a spec as a Zarf
-//! package definition.
+//! from a spec (signed here, or in two phases with the release pipeline signing), inspects a
+//! bundle's BOM without unpacking it, and describes a spec as a Zarf package definition.
 
 // Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
 // closed pipe ends quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
 
+mod create;
 mod zarf;
 
 use std::error::Error;
@@ -14,13 +15,13 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use genesis_build::{BuildError, BuildOptions, BundleSpec};
+use genesis_build::BuildError;
 use genesis_bundle::{ArchiveReader, Bom, BundleError};
-use genesis_cli_support::registry::{self, RegistryArgs};
+use genesis_cli_support::registry;
 use genesis_cli_support::{LimitArgs, OutputFormat, exit, interrupt, out, outln, print_json};
 use genesis_registry::RegistryError;
 use genesis_seed::SeedError;
-use genesis_trust::{PrivateKey, TrustError};
+use genesis_trust::TrustError;
 
 /// Build, sign and inspect Genesis bundles.
 #[derive(Debug, Parser)]
@@ -44,10 +45,18 @@ enum Command {
         encrypt: bool,
     },
     /// Build a signed bundle from a spec file: NAME-VERSION.tar.zst plus .sha256, .sig and
-    /// .cosign.bundle (and .report.pdf with --report).
+    /// .cosign.bundle (and .report.pdf with --report). Signed here with --key, or, after
+    /// `prepare`, with the signatures the release pipeline made (--public-key,
+    /// --bom-signature, --provenance-signature): then the archive's .sig and .cosign.bundle
+    /// are the pipeline's to make.
     /// SOURCE_DATE_EPOCH (environment, else spec.sourceDateEpoch, else 0) sets every
     /// timestamp, so the same inputs give the same bytes.
-    Create(Box<CreateArgs>),
+    Create(Box<create::CreateArgs>),
+    /// Resolve and pull what a spec names and write what a release pipeline signs with its
+    /// own tool (cosign with a key file or a KMS, any ECDSA P-256 signer), building no
+    /// bundle: DIR/bom.json, DIR/provenance.pae and DIR/provenance.intoto.json (to read).
+    /// Then `create` with the signatures, the same flags and the same SOURCE_DATE_EPOCH.
+    Prepare(Box<create::PrepareArgs>),
     /// Show a bundle's name, version, images, charts and manifests from its BOM, reading only
     /// the head of the archive. Informational: it does not verify the signature.
     Inspect {
@@ -63,63 +72,6 @@ enum Command {
     /// Write a Zarf package definition (zarf.yaml) of a spec's registry images, charts and
     /// manifests, for a site that carries software with Zarf. Generates only: pulls nothing.
     ZarfDefinition(zarf::Args),
-}
-
-/// Arguments of `create`.
-#[derive(Debug, clap::Args)]
-struct CreateArgs {
-    /// The bundle spec (YAML). Relative paths in it are relative to its folder.
-    #[arg(short = 'f', long = "file", value_name = "SPEC")]
-    spec: PathBuf,
-    /// The signing key: PKCS#8 PEM, or a cosign encrypted key (password from
-    /// GENESIS_KEY_PASSWORD or a prompt).
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
-    /// Write here instead of spec.output.dir.
-    #[arg(long, value_name = "DIR")]
-    output_dir: Option<PathBuf>,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t)]
-    output: OutputFormat,
-    /// No progress bar.
-    #[arg(long, short)]
-    quiet: bool,
-    /// Cache of pulled blobs (default $XDG_CACHE_HOME/genesis or ~/.cache/genesis).
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
-    /// How to reach the registries images are pulled from.
-    #[command(flatten)]
-    registry: RegistryArgs,
-    /// A trust policy file whose keys and keyless identities (with its trustedRoot) must
-    /// have signed each source image (cosign, in its registry) before it is pulled; a
-    /// missing or untrusted signature stops the build.
-    #[arg(long, value_name = "POLICY")]
-    policy: Option<PathBuf>,
-    /// Also write the release evidence report, NAME-VERSION.tar.zst.report.pdf, made from the
-    /// bundle verified afresh with this key, and list it in the .sha256 (so `sha256sum -c`
-    /// checks it too). Same bundle and SOURCE_DATE_EPOCH, same report bytes.
-    #[arg(long)]
-    report: bool,
-    /// Expire the bundle: an RFC 3339 date (2027-01-01T00:00:00Z) or a duration after its
-    /// created time, which SOURCE_DATE_EPOCH sets (90d, 12h, 2w). Written into the signed BOM;
-    /// verifiers refuse the bundle from then on, and it is re-signed or rebuilt to deliver it.
-    #[arg(long, value_name = "DATE|DURATION")]
-    expires: Option<genesis_build::Expiry>,
-    /// Run the vulnerability gate before signing: match every package inventoried in the
-    /// images against this OSV database (an `all.zip` export or a folder of records;
-    /// repeatable), record the verdict in the signed BOM, and write nothing when it fails.
-    #[arg(long = "scan-db", value_name = "DIR|ZIP")]
-    scan_db: Vec<PathBuf>,
-    /// The gate's policy: `failOn` (default high), `maxDbAge` (default 7d), `vex` (OpenVEX
-    /// exception documents, relative to the file). Needs --scan-db.
-    #[arg(long, value_name = "FILE", requires = "scan_db")]
-    scan_policy: Option<PathBuf>,
-    /// Skip the package inventory of the images, and their package SBOMs
-    /// (sbom/images/*.packages.cdx.json), as Zarf's `package create --skip-sbom` does; the
-    /// bundle's SBOM of images, charts and manifests is still written. `genesis scan` fails
-    /// such a bundle, having no packages to judge; refused with --scan-db.
-    #[arg(long)]
-    skip_package_sboms: bool,
 }
 
 /// The library errors this binary meets, for the exit code, and the flags that get past them.
@@ -138,6 +90,16 @@ const ERRORS: exit::Errors = exit::Errors {
 fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
     match cause.downcast_ref::<BuildError>() {
         Some(BuildError::Registry(e)) => registry::hint(e),
+        Some(BuildError::ExternalSignature { .. }) => Some(
+            "`prepare` and `create` must be given the same spec, the same build flags (--policy, --expires, \
+             --scan-db, --scan-policy, --skip-package-sboms) and the same SOURCE_DATE_EPOCH"
+                .to_owned(),
+        ),
+        Some(BuildError::SignatureFile { .. }) => Some(
+            "--bom-signature and --provenance-signature take what `cosign sign-blob --key …` writes: \
+             its --bundle file, or its --output-signature file"
+                .to_owned(),
+        ),
         _ => cause.downcast_ref::<RegistryError>().and_then(registry::hint),
     }
 }
@@ -146,13 +108,15 @@ fn main() -> ExitCode {
     genesis_cli_support::init_logging();
     interrupt::install();
     let cli = Cli::parse();
-    // `create` announces the registries and chart repositories of its spec; the rest contact nothing.
-    if !matches!(cli.command, Command::Create(_)) {
+    // `create` and `prepare` announce the registries and chart repositories of their spec;
+    // the rest contact nothing.
+    if !matches!(cli.command, Command::Create(_) | Command::Prepare(_)) {
         genesis_cli_support::announce_endpoints("bundle-builder", &[]);
     }
     exit::run(&ERRORS, || match cli.command {
         Command::Keygen { output_dir, encrypt } => keygen(&output_dir, encrypt),
-        Command::Create(args) => create(*args),
+        Command::Create(args) => create::create(*args),
+        Command::Prepare(args) => create::prepare(*args),
         Command::Inspect { bundle, output, limits } => inspect(&bundle, output, &limits),
         Command::ZarfDefinition(args) => zarf::run(args),
     })
@@ -163,82 +127,6 @@ fn keygen(dir: &Path, encrypt: bool) -> anyhow::Result<u8> {
         if encrypt { Some(genesis_cli_support::password::for_writing().map_err(anyhow::Error::msg)?) } else { None };
     let (private, public) = genesis_build::keygen(dir, password.as_deref())?;
     outln!("wrote {} (private, mode 0600) and {}", private.display(), public.display())?;
-    Ok(exit::OK)
-}
-
-fn source_date_epoch() -> anyhow::Result<Option<u64>> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => Ok(Some(
-            v.trim()
-                .parse()
-                .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds since 1970"))?,
-        )),
-        Err(_) => Ok(None),
-    }
-}
-
-fn create(args: CreateArgs) -> anyhow::Result<u8> {
-    let CreateArgs {
-        spec: spec_path,
-        key,
-        output_dir,
-        output,
-        quiet,
-        cache_dir,
-        registry,
-        policy,
-        report,
-        expires,
-        scan_db,
-        scan_policy,
-        skip_package_sboms,
-    } = args;
-    let spec = BundleSpec::load(&spec_path)?;
-    let signers = policy.as_deref().map(genesis_trust::policy_file::load_signers).transpose()?;
-    let hosts = genesis_build::hosts(&spec);
-    let endpoints: Vec<String> = hosts.iter().map(|h| registry.endpoint(h)).collect();
-    genesis_cli_support::announce_endpoints("bundle-builder", &endpoints);
-    let registries: std::collections::BTreeMap<String, _> =
-        hosts.iter().map(|h| Ok((h.clone(), registry.options(h)?))).collect::<anyhow::Result<_>>()?;
-    let options = BuildOptions {
-        source_date_epoch: source_date_epoch()?,
-        output_dir,
-        cache_dir,
-        signers,
-        registries,
-        report,
-        expires,
-        scan: (!scan_db.is_empty()).then_some(genesis_build::ScanOptions { databases: scan_db, policy: scan_policy }),
-        skip_package_sboms,
-        ..Default::default()
-    };
-    // Flags that contradict each other are refused before the key's password is asked for.
-    options.validate()?;
-    let key = PrivateKey::from_pem_file_with_password(&key, &genesis_cli_support::password::for_reading)?;
-    let out = {
-        let _bar = genesis_cli_support::progress::show(options.progress.clone(), "packing", quiet);
-        genesis_build::build(&spec, &key, &options)?
-    };
-    match output {
-        OutputFormat::Json => print_json(&out)?,
-        OutputFormat::Text => {
-            outln!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files)?;
-            outln!("  sha256 {}", out.sha256)?;
-            outln!("  bom    {} signed by {}", out.bom_sha256, key.public_key().fingerprint())?;
-            if let Some(expires) = &out.expires {
-                outln!("  expires {expires}")?;
-            }
-            outln!(
-                "  wrote  {}, {} and {}",
-                out.sha256_file.display(),
-                out.signature_file.display(),
-                out.cosign_bundle_file.display()
-            )?;
-            if let Some(report) = &out.report_file {
-                outln!("  report {} (listed in {})", report.display(), out.sha256_file.display())?;
-            }
-        }
-    }
     Ok(exit::OK)
 }
 

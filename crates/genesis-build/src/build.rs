@@ -1,6 +1,7 @@
-//! The build: resolve every input the spec names, write the BOM, sign it, pack the
-//! archive, then write the `.sha256`, `.sig` and `.cosign.bundle` sidecars, and on request
-//! the release evidence report. Output files appear atomically.
+//! The build: resolve every input the spec names, write the BOM, sign it (or check a release
+//! pipeline's signatures over it), pack the archive, then write the `.sha256`, `.sig` and
+//! `.cosign.bundle` sidecars, and on request the release evidence report. Output files appear
+//! atomically.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -15,13 +16,16 @@ use genesis_bundle::{
 #[cfg(feature = "pull")]
 use genesis_registry::RegistryOptions;
 use genesis_trust::cosign_image::Signers;
-use genesis_trust::{PrivateKey, encode_signature};
+use genesis_trust::provenance::{IN_TOTO_PAYLOAD_TYPE, envelope};
+use genesis_trust::sigstore::pae;
+use genesis_trust::{PrivateKey, PublicKey, encode_signature};
 use genesis_types::{BundlePath, Descriptor, Digest, ImageIndex, annotations, media_types};
 
 use crate::chart::read_chart;
 use crate::image_refs::{FoundImage, images_in_yaml, unbundled};
 use crate::layout::{Layout, ResolvedImage};
 use crate::remote::{Pulled, default_cache_dir, hosts};
+use crate::signing::{ExternalSignatures, Prepared, Signing};
 use crate::spec::{BundleSpec, ImageSource, ImageSpec};
 use crate::{BuildError, Result};
 
@@ -47,8 +51,9 @@ pub struct BuildOptions {
     #[cfg(feature = "pull")]
     pub registries: BTreeMap<String, RegistryOptions>,
     /// Also write the release evidence report, `ARCHIVE.report.pdf`, made from the archive
-    /// just written, verified in full with the builder's own key as a recipient would verify
-    /// it, and listed in the `.sha256` after the archive.
+    /// just written, verified in full with the bundle's public key (the builder's, or the
+    /// pipeline's with [`build_external`]) as a recipient would verify it, and listed in the
+    /// `.sha256` after the archive.
     pub report: bool,
     /// When the bundle expires: written into its BOM as `expires`, signed with it, and
     /// verifiers refuse the bundle from then on.
@@ -93,9 +98,6 @@ pub enum Expiry {
     After(u64),
 }
 
-/// The latest date an RFC 3339 date-time can hold, 9999-12-31T23:59:59Z.
-const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
-
 impl std::str::FromStr for Expiry {
     type Err = String;
 
@@ -120,7 +122,7 @@ impl std::str::FromStr for Expiry {
         }
         match count.parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
             Some(0) => Err(format!("{text:?} is no time at all: a bundle would expire as it is built")),
-            Some(seconds) if seconds <= LAST_RFC3339_SECOND => Ok(Expiry::After(seconds)),
+            Some(seconds) if seconds <= genesis_bundle::LAST_RFC3339_SECOND => Ok(Expiry::After(seconds)),
             _ => Err(format!("{text:?} ends after 9999-12-31T23:59:59Z, the last date a BOM can state")),
         }
     }
@@ -142,7 +144,7 @@ impl Expiry {
                 rfc3339(created)
             )));
         }
-        if at > LAST_RFC3339_SECOND {
+        if at > genesis_bundle::LAST_RFC3339_SECOND {
             return Err(refused(format!(
                 "{} is after 9999-12-31T23:59:59Z, the last date a BOM can state",
                 rfc3339(at)
@@ -160,10 +162,13 @@ pub struct BuildOutput {
     pub archive: PathBuf,
     /// `ARCHIVE.sha256`.
     pub sha256_file: PathBuf,
-    /// `ARCHIVE.sig`.
-    pub signature_file: PathBuf,
-    /// `ARCHIVE.cosign.bundle`: the same signature as a key-signed sigstore bundle.
-    pub cosign_bundle_file: PathBuf,
+    /// `ARCHIVE.sig`; none from [`build_external`], where the pipeline signs the archive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_file: Option<PathBuf>,
+    /// `ARCHIVE.cosign.bundle`: the same signature as a key-signed sigstore bundle; none from
+    /// [`build_external`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cosign_bundle_file: Option<PathBuf>,
     /// `ARCHIVE.report.pdf`, the release evidence report, when [`BuildOptions::report`] asked
     /// for it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -581,7 +586,7 @@ fn commit_output(file: AtomicFile, target: &Path) -> Result<()> {
     file.commit(Durability::CheckedOnRead).map_err(|e| BuildError::input(target, format!("cannot write: {e}")))
 }
 
-fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = create_output(target)?;
     file.write_all(bytes).map_err(|e| BuildError::input(file.scratch_path(), format!("cannot write: {e}")))?;
     commit_output(file, target)
@@ -595,18 +600,52 @@ pub fn archive_path(spec: &BundleSpec, options: &BuildOptions) -> PathBuf {
     out_dir.join(format!("{}-{}{}", spec.metadata.name, spec.metadata.version, compression.extension()))
 }
 
-/// Builds the bundle `spec` describes, signed with `key`: the one way from a spec to a bundle
-/// on disk. Registry images and repository charts are pulled into the cache first, each
-/// checked against its digest (and its source signature against [`BuildOptions::signers`]
-/// when given); then the BOM is written and signed, the archive packed, and its `.sha256`,
-/// `.sig` and `.cosign.bundle` sidecars written, each file appearing atomically. With
-/// [`BuildOptions::report`], the release evidence report follows, and the `.sha256` is
-/// written again to list it.
+/// Builds the bundle `spec` describes, signed with `key`: the one-step way from a spec to a
+/// bundle on disk ([`prepare`] then [`build_external`] is the two-step way, for a key the
+/// builder does not hold). Registry images and repository charts are pulled into the cache
+/// first, each checked against its digest (and its source signature against
+/// [`BuildOptions::signers`] when given); then the BOM is written and signed, the archive
+/// packed, and its `.sha256`, `.sig` and `.cosign.bundle` sidecars written, each file
+/// appearing atomically. With [`BuildOptions::report`], the release evidence report follows,
+/// and the `.sha256` is written again to list it.
 ///
 /// A spec that pulls needs the `pull` feature (else [`BuildError::PullNotBuilt`]) and runs
 /// the pull on an async runtime of its own: from async code, call this in
 /// `tokio::task::spawn_blocking`. A spec of local sources only touches no network.
 pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Result<BuildOutput> {
+    pack(spec, Signing::Key(key), options)
+}
+
+/// Resolves, pulls and plans as `build` does, and returns what would be signed, writing no bundle.
+pub fn prepare(spec: &BundleSpec, options: &BuildOptions) -> Result<Prepared> {
+    resolve(spec, options).map(|resolved| resolved.prepared)
+}
+
+/// `build` with the pipeline's signatures instead of a key: refuses (writing nothing) a
+/// signature that does not verify over this build's BOM or provenance, naming which and
+/// saying to prepare and sign again from the same spec and inputs. Writes the archive
+/// (byte-identical to `build` with a key whose signatures these are) and its `.sha256`; the
+/// archive's `.sig` and `.cosign.bundle` are the pipeline's to make (`cosign sign-blob`
+/// over the archive), and stale ones from an earlier build are removed.
+pub fn build_external(
+    spec: &BundleSpec,
+    signatures: &ExternalSignatures,
+    options: &BuildOptions,
+) -> Result<BuildOutput> {
+    pack(spec, Signing::External(signatures), options)
+}
+
+/// What every entry point shares: the spec's sources pulled and planned, and the bytes to sign.
+struct Resolved {
+    plan: Plan,
+    /// `SOURCE_DATE_EPOCH`: the BOM's `created` and every entry's mtime.
+    epoch: u64,
+    prepared: Prepared,
+}
+
+/// Validates the options, pulls what the spec names (unless it is all local and no source
+/// signature is to be checked), plans the bundle and derives the BOM and provenance bytes.
+fn resolve(spec: &BundleSpec, options: &BuildOptions) -> Result<Resolved> {
     options.validate()?;
     let cache = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
     // With signers, the pull step runs even for local sources: it refuses unsigned ones.
@@ -615,7 +654,14 @@ pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Res
     } else {
         pull(spec, options, &cache)?
     };
-    pack(spec, key, options, &pulled, &cache)
+    let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
+    let expires = options.expires.map(|e| e.date(epoch)).transpose()?;
+    let plan = plan(spec, epoch, expires, options, &pulled, &cache)?;
+    let bom = plan.bom.to_bytes();
+    let provenance_statement =
+        crate::provenance::provenance_statement(spec, &plan.bom, &sha256(&bom), &pulled.verified_signers);
+    let provenance_pae = pae(IN_TOTO_PAYLOAD_TYPE, &provenance_statement);
+    Ok(Resolved { plan, epoch, prepared: Prepared { bom, provenance_pae, provenance_statement } })
 }
 
 #[cfg(feature = "pull")]
@@ -628,23 +674,17 @@ fn pull(spec: &BundleSpec, _options: &BuildOptions, _cache: &Path) -> Result<Pul
     Err(BuildError::PullNotBuilt { hosts: hosts(spec) })
 }
 
-/// Packs what the spec names, reading pulled sources from `cache`.
-fn pack(
-    spec: &BundleSpec,
-    key: &PrivateKey,
-    options: &BuildOptions,
-    pulled: &Pulled,
-    cache: &Path,
-) -> Result<BuildOutput> {
-    let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
-    let report = options.report;
-    let expires = options.expires.map(|e| e.date(epoch)).transpose()?;
-    let plan = plan(spec, epoch, expires, options, pulled, cache)?;
+/// Resolves the spec, signs (or checks the pipeline's signatures) before anything is
+/// written, and packs the archive and its sidecars.
+fn pack(spec: &BundleSpec, signing: Signing<'_>, options: &BuildOptions) -> Result<BuildOutput> {
+    let Resolved { plan, epoch, prepared } = resolve(spec, options)?;
+    let signatures = signing.signatures(&prepared)?;
+    let public_key = &signatures.public_key;
     options.progress.set_total(plan.bom.payload_size());
-    let bom_bytes = plan.bom.to_bytes();
-    let signature = encode_signature(&key.sign(&bom_bytes));
+    let bom_bytes = &prepared.bom;
+    let signature = encode_signature(&signatures.bom);
     let provenance =
-        crate::provenance::signed_provenance(spec, &plan.bom, &sha256(&bom_bytes), &pulled.verified_signers, key);
+        envelope(IN_TOTO_PAYLOAD_TYPE, &prepared.provenance_statement, &signatures.provenance, &public_key.hint());
 
     let archive = archive_path(spec, options);
     let out_dir = archive.parent().expect("joined onto a folder");
@@ -655,34 +695,28 @@ fn pack(
 
     let file = create_output(&archive)?;
     let scratch = file.scratch_path().to_owned();
-    let options = WriteOptions { compression, mtime: epoch, progress: options.progress.clone() };
+    let write_options = WriteOptions { compression, mtime: epoch, progress: options.progress.clone() };
     let (out, digest) = write_bundle(
         BufWriter::with_capacity(1 << 20, file),
         &plan.bom,
-        &bom_bytes,
+        bom_bytes,
         &signature,
         Some(&provenance),
         &plan.contents,
-        options,
+        write_options,
     )?;
     let file = out.into_inner().map_err(|e| BuildError::input(&scratch, format!("cannot write: {}", e.error())))?;
     commit_output(file, &archive)?;
 
     let sha = Digest::from_sha256_bytes(digest.sha256);
-    let (sha256_file, signature_file) = genesis_trust::sidecar_paths(&archive);
+    let (sha256_file, _) = genesis_trust::sidecar_paths(&archive);
     let archive_line = format!("{}  {file_name}\n", sha.hex());
     write_atomically(&sha256_file, archive_line.as_bytes())?;
-    let archive_signature = key.sign_sha256_digest(&digest.sha256);
-    write_atomically(&signature_file, &encode_signature(&archive_signature))?;
-    let cosign_bundle = genesis_trust::sigstore::key_bundle(&key.public_key(), &digest.sha256, &archive_signature);
-    let mut cosign_bundle = serde_json::to_vec_pretty(&cosign_bundle).expect("json");
-    cosign_bundle.push(b'\n');
-    let cosign_bundle_file = genesis_trust::cosign_bundle_path(&archive);
-    write_atomically(&cosign_bundle_file, &cosign_bundle)?;
-    let report_file = if report {
-        Some(write_report(&archive, key, &sha256_file, &archive_line)?)
+    let (signature_file, cosign_bundle_file) = sign_archive(signing, &archive, &digest.sha256)?;
+    let report_file = if options.report {
+        Some(write_report(&archive, signing, public_key, &sha256_file, &archive_line)?)
     } else {
-        remove_stale_report(&archive)?;
+        remove_stale(&report_path(&archive), "report")?;
         None
     };
     Ok(BuildOutput {
@@ -693,23 +727,50 @@ fn pack(
         report_file,
         sha256: sha,
         size: digest.len,
-        bom_sha256: sha256(&bom_bytes),
+        bom_sha256: sha256(bom_bytes),
         expires: plan.bom.expires.clone(),
         files: plan.bom.files.len(),
         payload_bytes: plan.bom.payload_size(),
     })
 }
 
+/// Writes the archive's `.sig` and `.cosign.bundle` with the key, and returns where. A
+/// pipeline signs the archive itself after the build, so then none is written, and those an
+/// earlier build left, which sign other bytes, are removed: a stale `.sig` fails every
+/// verification of the new archive.
+fn sign_archive(signing: Signing<'_>, archive: &Path, digest: &[u8; 32]) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
+    let (_, signature_file) = genesis_trust::sidecar_paths(archive);
+    let cosign_bundle_file = genesis_trust::cosign_bundle_path(archive);
+    let Signing::Key(key) = signing else {
+        remove_stale(&signature_file, "signature")?;
+        remove_stale(&cosign_bundle_file, "cosign bundle")?;
+        return Ok((None, None));
+    };
+    let archive_signature = key.sign_sha256_digest(digest);
+    write_atomically(&signature_file, &encode_signature(&archive_signature))?;
+    let cosign_bundle = genesis_trust::sigstore::key_bundle(&key.public_key(), digest, &archive_signature);
+    let mut cosign_bundle = serde_json::to_vec_pretty(&cosign_bundle).expect("json");
+    cosign_bundle.push(b'\n');
+    write_atomically(&cosign_bundle_file, &cosign_bundle)?;
+    Ok((Some(signature_file), Some(cosign_bundle_file)))
+}
+
 /// Writes the release evidence report of the `archive` just written and its sidecars, then
 /// lists it in `sha256_file` after `archive_line`; returns where it is. The archive is opened
-/// afresh and verified in full (BOM signature, every entry, the sidecars) with the builder's
-/// own public key, as a recipient verifies it: the report describes what a verification
-/// established, never what the build meant to write. The `.sha256` names the report only
-/// once the report is in place, so no list ever names a file not yet there.
-fn write_report(archive: &Path, key: &PrivateKey, sha256_file: &Path, archive_line: &str) -> Result<PathBuf> {
-    let public = key.public_key();
-    let policy_text = format!("the builder's own key (fingerprint {})", public.fingerprint());
-    let policy = genesis_trust::TrustPolicy::from_keys(vec![public])?;
+/// afresh and verified in full (BOM signature, every entry, the sidecars) with the bundle's
+/// public key (the builder's, or the pipeline's), as a recipient verifies it: the report
+/// describes what a verification established, never what the build meant to write. The
+/// `.sha256` names the report only once the report is in place, so no list ever names a file
+/// not yet there.
+fn write_report(
+    archive: &Path,
+    signing: Signing<'_>,
+    public: &PublicKey,
+    sha256_file: &Path,
+    archive_line: &str,
+) -> Result<PathBuf> {
+    let policy_text = format!("{} (fingerprint {})", signing.whose_key(), public.fingerprint());
+    let policy = genesis_trust::TrustPolicy::from_keys(vec![public.clone()])?;
     tracing::info!(archive = %archive.display(), "verifying the bundle for its evidence report");
     let checked =
         genesis_trust::UnverifiedBundle::open(archive, &genesis_bundle::Limits::default())?.verify(&policy)?.check()?;
@@ -729,13 +790,13 @@ fn report_path(archive: &Path) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// Removes the report an earlier build left beside the archive, which describes other bytes
-/// than the archive now there: a portal publishes a bundle with the report found beside it.
-fn remove_stale_report(archive: &Path) -> Result<()> {
-    let path = report_path(archive);
-    match fs::remove_file(&path) {
+/// Removes the `what` an earlier build left at `path` beside the archive, which describes
+/// or signs other bytes than the archive now there: a portal publishes a bundle with the
+/// sidecars found beside it.
+fn remove_stale(path: &Path, what: &str) -> Result<()> {
+    match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(BuildError::input(&path, format!("cannot remove the report of an earlier build: {e}")))
+            Err(BuildError::input(path, format!("cannot remove the {what} of an earlier build: {e}")))
         }
         _ => Ok(()),
     }
@@ -811,7 +872,7 @@ mod expiry_tests {
             ),
             "{e}"
         );
-        let e = Expiry::After(LAST_RFC3339_SECOND).date(86_400).unwrap_err().to_string();
+        let e = Expiry::After(genesis_bundle::LAST_RFC3339_SECOND).date(86_400).unwrap_err().to_string();
         assert!(e.contains("the last date a BOM can state"), "{e}");
     }
 }

@@ -76,6 +76,24 @@ pub enum BuildError {
     /// The OSV database, the scan policy or an exception document could not be read.
     #[error(transparent)]
     Scan(#[from] genesis_scan::ScanError),
+    /// A release pipeline's signature does not verify over what this build signs
+    /// ([`build_external`](crate::build_external)): nothing was written.
+    #[error("the pipeline's {what} signature {reason}")]
+    ExternalSignature {
+        /// `BOM` or `provenance`.
+        what: &'static str,
+        /// Why, with the key tried, and what to sign again.
+        reason: String,
+    },
+    /// A signature file cannot be read or is not a signature
+    /// ([`read_signature`](crate::read_signature)).
+    #[error("{}: {reason}", path.display())]
+    SignatureFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to give instead.
+        reason: String,
+    },
     /// The vulnerability gate failed (`--scan-policy`): no bundle was written.
     #[error("the vulnerability gate failed, so no bundle was written: {}\n{table}", reasons.join("; "))]
     ScanFailed {
@@ -102,8 +120,9 @@ fn needing_pull(hosts: &[String]) -> String {
     }
 }
 
-/// What the spec names is the caller's input; pulling, packing and signing failures are
-/// classified by the crate that failed.
+/// What the spec names, and a signature file, are the caller's input; a pipeline's signature
+/// that does not verify is a verdict; pulling, packing and signing failures are classified by
+/// the crate that failed.
 impl Classify for BuildError {
     fn class(&self) -> ErrorClass {
         match self {
@@ -111,7 +130,8 @@ impl Classify for BuildError {
             BuildError::Spec { .. }
             | BuildError::Input { .. }
             | BuildError::UnbundledImages { .. }
-            | BuildError::PullNotBuilt { .. } => ErrorClass::Input,
+            | BuildError::PullNotBuilt { .. }
+            | BuildError::SignatureFile { .. } => ErrorClass::Input,
             #[cfg(feature = "pull")]
             BuildError::Registry(e) => e.class(),
             #[cfg(feature = "pull")]
@@ -120,7 +140,7 @@ impl Classify for BuildError {
             BuildError::Trust(e) => e.class(),
             BuildError::Report(e) => e.class(),
             BuildError::Scan(e) => e.class(),
-            BuildError::ScanFailed { .. } => ErrorClass::Verdict,
+            BuildError::ScanFailed { .. } | BuildError::ExternalSignature { .. } => ErrorClass::Verdict,
         }
     }
 }
@@ -141,6 +161,8 @@ mod tests {
             (BuildError::UnbundledImages { missing: vec!["nginx (manifests/a.yaml)".into()] }, ErrorClass::Input),
             (missing_spec, ErrorClass::NotFound),
             (BuildError::PullNotBuilt { hosts: vec!["registry.example.com".into()] }, ErrorClass::Input),
+            (BuildError::ExternalSignature { what: "BOM", reason: "does not verify".into() }, ErrorClass::Verdict),
+            (BuildError::SignatureFile { path: "bom.json.sig".into(), reason: "bad base64".into() }, ErrorClass::Input),
             (BuildError::Bundle(genesis_bundle::BundleError::Corrupt { detail: "frame".into() }), ErrorClass::Verdict),
             (BuildError::Trust(genesis_trust::TrustError::NoTrustedKey), ErrorClass::Input),
             #[cfg(feature = "pull")]

@@ -8,6 +8,11 @@
 //! made from the archive verified afresh and listed in the `.sha256`. The same spec, inputs
 //! and key give the same archive bytes on any machine.
 //!
+//! A release pipeline that keeps its key elsewhere (a KMS, an HSM, cosign) builds in two
+//! phases: [`prepare`] returns the BOM and provenance bytes to sign, and [`build_external`]
+//! checks the pipeline's [`ExternalSignatures`] and packs the archive a one-step [`build`]
+//! with that key would have written, byte for byte.
+//!
 //! Pulling is the default feature `pull`, the only part of this crate that links an async
 //! runtime and a network client. Without it (`default-features = false`) the crate builds
 //! bundles from local inputs only (OCI layouts, chart files, manifests), and a spec that
@@ -38,12 +43,16 @@ mod pull;
 mod remote;
 pub mod sbom;
 mod scan;
+mod signing;
 pub mod spec;
 
-pub use build::{BuildOptions, BuildOutput, Expiry, archive_path, build, keygen, manifest_files};
+pub use build::{
+    BuildOptions, BuildOutput, Expiry, archive_path, build, build_external, keygen, manifest_files, prepare,
+};
 pub use chart::{ChartContents, ChartMeta, read_chart};
 pub use error::{BuildError, Result};
 pub use layout::{Layout, ResolvedImage};
 pub use remote::{default_cache_dir, hosts};
 pub use scan::ScanOptions;
+pub use signing::{ExternalSignatures, Prepared, PreparedFiles, read_signature};
 pub use spec::BundleSpec;

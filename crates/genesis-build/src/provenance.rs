@@ -1,13 +1,14 @@
 //! The bundle's SLSA v1 provenance: an in-toto Statement whose subject is `bom.json`, naming
 //! the spec (by digest) as the external parameters and every source image and chart as a
 //! resolved dependency. Deterministic: no clock, no host names — the same inputs give the
-//! same statement, so the signed envelope is byte-stable too.
+//! same statement, so the signed envelope is byte-stable too. The builder signs it with its
+//! key, or a release pipeline signs its DSSE PAE (`bundle-builder prepare`); either way
+//! `genesis_trust::provenance::envelope` wraps the signature into the same envelope bytes.
 
 use std::collections::BTreeMap;
 
 use genesis_bundle::Bom;
-use genesis_trust::PrivateKey;
-use genesis_trust::provenance::{IN_TOTO_PAYLOAD_TYPE, SLSA_PROVENANCE_V1, STATEMENT_V1, sign_envelope};
+use genesis_trust::provenance::{SLSA_PROVENANCE_V1, STATEMENT_V1};
 use genesis_types::Digest;
 use serde_json::json;
 
@@ -21,14 +22,14 @@ pub fn builder_id() -> String {
     format!("https://genesis.dev/bundle-builder@v{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// The signed provenance envelope of a bundle whose BOM is `bom` with digest `bom_digest`;
-/// `verified_signers` (source text to digest and signer) records source signature checks.
-pub fn signed_provenance(
+/// The provenance statement (the DSSE payload) of a bundle whose BOM is `bom` with digest
+/// `bom_digest`; `verified_signers` (source text to digest and signer) records source
+/// signature checks.
+pub fn provenance_statement(
     spec: &BundleSpec,
     bom: &Bom,
     bom_digest: &Digest,
     verified_signers: &BTreeMap<String, (Digest, String)>,
-    key: &PrivateKey,
 ) -> Vec<u8> {
     let file_sha = |path: &str| bom.file(path).map(|f| f.sha256.hex().to_owned());
     let mut dependencies = Vec::new();
@@ -71,6 +72,5 @@ pub fn signed_provenance(
             },
         },
     });
-    let payload = serde_json::to_vec(&statement).expect("a statement is JSON");
-    sign_envelope(key, IN_TOTO_PAYLOAD_TYPE, &payload)
+    serde_json::to_vec(&statement).expect("a statement is JSON")
 }

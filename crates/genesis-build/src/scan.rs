@@ -71,8 +71,10 @@ pub(crate) fn gate(
         let platform = image.platform.as_ref().map(ToString::to_string);
         let label = bom.image_label(&image.image, platform.as_deref());
         let scan = genesis_scan::scan(&db, &label, image.inventory.distro.as_ref(), &image.inventory.packages);
-        unscanned.extend(scan.unscanned.iter().chain(&scan.unordered).map(|sentence| format!("{label}: {sentence}")));
-        gaps.extend(image.inventory.notes.iter().map(|note| format!("{label}: {note}")));
+        // Package names and paths are the layers' authors': shown escaped wherever printed.
+        let said = |sentence: &String| genesis_bundle::escape_controls(&format!("{label}: {sentence}"));
+        unscanned.extend(scan.unscanned.iter().chain(&scan.unordered).map(said));
+        gaps.extend(image.inventory.notes.iter().map(said));
         packages += image.inventory.packages.len() as u64;
         findings.extend(scan.findings);
     }

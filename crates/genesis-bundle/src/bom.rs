@@ -91,9 +91,11 @@ pub struct ScanRecord {
     /// not inventoried`): the packages in it were not scanned. Present only when the policy
     /// allowed them (`allowIncomplete`), since each fails the gate otherwise; listed so
     /// that a verifier sees what the verdict skipped, and a trust policy's `require: scan`
-    /// refuses them unless it allows them too. The first [`ScanRecord::LISTED_GAPS`], each cut
-    /// at [`ScanRecord::GAP_CHARS`] characters, so that the BOM stays small whatever an image
-    /// holds; the rest are counted in `unlistedGaps` ([`ScanRecord::list_gaps`]).
+    /// refuses them unless it allows them too. The first [`ScanRecord::LISTED_GAPS`], each at
+    /// most [`ScanRecord::GAP_CHARS`] characters, so that the BOM stays small whatever an image
+    /// holds; the rest are counted in `unlistedGaps` ([`ScanRecord::list_gaps`]). A gap names a
+    /// path the layer's author chose, so its control characters are written escaped: it
+    /// reaches terminals (`genesis verify`) and refusal messages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<String>,
     /// How many gaps there were beyond those `gaps` lists.
@@ -223,10 +225,17 @@ pub struct VexStatement {
 }
 
 impl VexStatement {
+    /// The latest expiry a statement can record, [`LAST_RFC3339_SECOND`]: the record writes
+    /// each expiry in UTC, and a later one needs a fifth digit of year, which RFC 3339 has
+    /// not, so [`Bom::validate`] would refuse the record. Readers of OpenVEX refuse a later
+    /// `expires` rather than record it.
+    pub const LATEST_EXPIRY: u64 = LAST_RFC3339_SECOND;
+
     /// A statement as the gate judged it at `now` (seconds since the Unix epoch; `None` for a
     /// clock that could not be read, before which no expiry can be shown to lie): its expiry
-    /// (`expires`, seconds since the Unix epoch) recorded by its date in UTC with whether it
-    /// had passed, and `excepts` computed from the rest.
+    /// (`expires`, seconds since the Unix epoch, at most [`VexStatement::LATEST_EXPIRY`])
+    /// recorded by its date in UTC with whether it had passed, and `excepts` computed from the
+    /// rest.
     pub fn new(
         status: VexStatus,
         justification: Option<String>,
@@ -376,11 +385,15 @@ pub struct ScanSummary {
     /// Findings an exception covers.
     pub excepted: u64,
     /// Gaps in the inventory the policy let pass (listed and counted): packages not scanned.
+    /// Left out when there were none, so that a report says only what there is to say.
+    #[serde(skip_serializing_if = "is_zero")]
     pub gaps: u64,
     /// Whether no finding without an exception is at or above `fail_on`.
     pub passed: bool,
     /// The earliest `expires` (RFC 3339) among the exceptions that held at build time: from
-    /// then on, a verifier judging `require: scan` counts that finding again.
+    /// then on, a verifier judging `require: scan` counts that finding again. Left out when
+    /// no exception expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_expiry: Option<String>,
 }
 
@@ -389,16 +402,18 @@ impl ScanRecord {
     /// enough that, with [`ScanRecord::GAP_CHARS`], they add at most about 100 KB to the BOM
     /// (whose default limit is 16 MiB) whatever the images hold.
     pub const LISTED_GAPS: usize = 100;
-    /// How many characters of a gap a record keeps (1,000); a longer one is cut and ends in
-    /// `…`. A gap names a path in a layer, which the layer's author chose.
+    /// How many characters of a gap a record keeps (1,000); a longer one is cut to end in
+    /// `…` within them. A gap names a path in a layer, which the layer's author chose.
     pub const GAP_CHARS: usize = 1_000;
 
     /// What the record holds of `gaps` (`gaps` and `unlistedGaps`): the first
-    /// [`ScanRecord::LISTED_GAPS`], each cut at [`ScanRecord::GAP_CHARS`] characters, and how
-    /// many more there were.
+    /// [`ScanRecord::LISTED_GAPS`], each with its control and bidirectional formatting
+    /// characters escaped (`\u{1b}`) and then cut to [`ScanRecord::GAP_CHARS`] characters, and
+    /// how many more there were.
     pub fn list_gaps(gaps: Vec<String>) -> (Vec<String>, u64) {
         let unlisted = gaps.len().saturating_sub(Self::LISTED_GAPS) as u64;
-        let listed = gaps.into_iter().take(Self::LISTED_GAPS).map(|gap| cut(gap, Self::GAP_CHARS)).collect();
+        let listed =
+            gaps.into_iter().take(Self::LISTED_GAPS).map(|gap| cut(escape_controls(&gap), Self::GAP_CHARS)).collect();
         (listed, unlisted)
     }
 
@@ -460,7 +475,8 @@ impl ScanRecord {
 
     /// Refuses a record whose parts disagree: a time no verifier reads, gaps its policy did
     /// not allow (the gate fails on them, so no passing record holds them) or listed otherwise
-    /// than [`ScanRecord::list_gaps`] lists them, a finding's OpenVEX statement that
+    /// than [`ScanRecord::list_gaps`] lists them (more of them, a longer one, one with a
+    /// control character unescaped), a finding's OpenVEX statement that
     /// contradicts itself or names a document the record does not list, or counts that are
     /// not those of its findings as the gate judged them (a verifier recomputes from the
     /// findings; the counts are for people, and must not say otherwise).
@@ -484,6 +500,21 @@ impl ScanRecord {
                 Self::LISTED_GAPS
             ));
         }
+        for (n, gap) in self.gaps.iter().enumerate() {
+            if gap.chars().any(controls_display) {
+                return Err(format!(
+                    "scan.gaps[{n}] holds a control character: a record writes them escaped, as {:?}",
+                    cut(escape_controls(gap), 80)
+                ));
+            }
+            let chars = gap.chars().count();
+            if chars > Self::GAP_CHARS {
+                return Err(format!(
+                    "scan.gaps[{n}] is {chars} characters long: a record cuts each gap to {}",
+                    Self::GAP_CHARS
+                ));
+            }
+        }
         let listed: BTreeSet<&Digest> = self.vex_documents.iter().map(|d| &d.sha256).collect();
         for f in &self.findings {
             if let Some(vex) = &f.vex {
@@ -504,12 +535,35 @@ impl ScanRecord {
     }
 }
 
-/// `text` cut after its first `chars` characters, ending in `…` when it was longer.
+/// `text` cut to at most `chars` characters, the last of them a `…` when it was longer.
 fn cut(text: String, chars: usize) -> String {
-    match text.char_indices().nth(chars) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text,
+    if text.chars().nth(chars).is_none() {
+        return text;
     }
+    let end = text.char_indices().nth(chars.saturating_sub(1)).map_or(text.len(), |(end, _)| end);
+    format!("{}…", &text[..end])
+}
+
+/// `text` with each character for which [`controls_display`] holds written as its escape
+/// (`\u{1b}`, `\u{a}`), so that it shows as text wherever it is printed.
+pub fn escape_controls(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if controls_display(c) {
+            escaped.extend(c.escape_unicode());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+/// Whether `c` acts on a terminal or a reader instead of showing: a control character (C0,
+/// DEL, C1: a newline starts a line that reads as the verifier's own, an escape sequence
+/// rewrites the screen) or a bidirectional formatting character (it reorders the text shown
+/// around it).
+fn controls_display(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// How the name of a package SBOM the builder writes ends.
@@ -780,6 +834,10 @@ impl Bom {
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
+
+/// The latest date an RFC 3339 date-time can hold, 9999-12-31T23:59:59Z, in seconds since
+/// the Unix epoch.
+pub const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
 
 /// Formats seconds since the Unix epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
 pub fn rfc3339(epoch: u64) -> String {
@@ -1154,11 +1212,69 @@ mod tests {
         assert_eq!((listed[0].as_str(), listed[99].as_str()), ("app: gap 0", "app: gap 99"));
         assert_eq!(ScanRecord::list_gaps(vec!["app: one".into()]), (vec!["app: one".to_owned()], 0));
         let (cut, _) = ScanRecord::list_gaps(vec!["é".repeat(1_001), "é".repeat(1_000)]);
-        assert_eq!(cut, [format!("{}…", "é".repeat(1_000)), "é".repeat(1_000)]);
+        assert_eq!(cut, [format!("{}…", "é".repeat(999)), "é".repeat(1_000)], "the ellipsis within the thousand");
 
         let allowed = ScanRecord { gaps: listed, unlisted_gaps: 5, allow_incomplete: true, ..record(vec![], &[]) };
         assert_eq!(allowed.validate(), Ok(()));
         assert_eq!((allowed.gap_count(), allowed.summary().gaps), (105, 105));
+    }
+
+    /// A gap names a path the layer's author chose: listed, its control and bidirectional
+    /// formatting characters are escaped (escaping may lengthen it, and it is cut after), so
+    /// that what `genesis verify` and a refusal print is text; a record holding one raw, or a
+    /// gap longer than a record keeps, is refused.
+    #[test]
+    fn a_gap_is_listed_with_its_control_characters_escaped_and_one_raw_or_too_long_is_refused() {
+        let hostile = "app: var/lib/dpkg/status\n✓ signature verified\u{1b}[2J\u{202e}txt.exe\u{85}: not inventoried";
+        let (listed, _) = ScanRecord::list_gaps(vec![hostile.into(), format!("app: {}", "\u{7}".repeat(400))]);
+        assert_eq!(
+            listed[0],
+            "app: var/lib/dpkg/status\\u{a}✓ signature verified\\u{1b}[2J\\u{202e}txt.exe\\u{85}: not inventoried"
+        );
+        assert_eq!(listed[1].chars().count(), ScanRecord::GAP_CHARS, "escaped, then cut: {}", listed[1]);
+        assert!(listed[1].starts_with("app: \\u{7}\\u{7}") && listed[1].ends_with('…'));
+        let allowed = ScanRecord { gaps: listed, allow_incomplete: true, ..record(vec![], &[]) };
+        assert_eq!(allowed.validate(), Ok(()));
+
+        let raw = ScanRecord { gaps: vec!["app: ok".into(), hostile.into()], ..allowed.clone() };
+        let why = refusal(raw);
+        assert!(why.starts_with("scan.gaps[1] holds a control character: a record writes them escaped"), "{why}");
+        assert!(!why.chars().any(controls_display), "the refusal prints it escaped: {why:?}");
+        let bidi = ScanRecord { gaps: vec!["app: \u{2066}x".into()], ..allowed.clone() };
+        assert!(refusal(bidi).contains("scan.gaps[0] holds a control character"));
+        let long = ScanRecord { gaps: vec!["é".repeat(1_001)], ..allowed };
+        assert_eq!(refusal(long), "scan.gaps[0] is 1001 characters long: a record cuts each gap to 1000");
+    }
+
+    /// A report of the record (`genesis verify --output json`) says how many gaps there were
+    /// and when the first exception expires only when there is something to say.
+    #[test]
+    fn the_summary_leaves_out_gaps_and_first_expiry_when_there_are_none() {
+        let plain = serde_json::to_value(record(vec![], &[]).summary()).unwrap();
+        assert!(plain.get("gaps").is_none() && plain.get("firstExpiry").is_none(), "{plain}");
+        let excepted =
+            finding("CVE-2024-1", Severity::Critical, stated(VexStatus::Fixed, Some("2025-06-01T00:00:00Z")));
+        let scan =
+            ScanRecord { gaps: vec!["app: a gap".into()], allow_incomplete: true, ..record(vec![excepted], &[]) };
+        let said = serde_json::to_value(scan.summary()).unwrap();
+        assert_eq!(
+            (&said["gaps"], &said["firstExpiry"]),
+            (&serde_json::json!(1), &serde_json::json!("2025-06-01T00:00:00Z"))
+        );
+    }
+
+    /// The latest expiry a statement records is the last second RFC 3339 writes in UTC: one
+    /// second later needs a fifth digit of year, which no reader of the record takes.
+    #[test]
+    fn the_latest_expiry_is_the_last_date_the_record_can_write() {
+        let latest = VexStatement::LATEST_EXPIRY;
+        assert_eq!(rfc3339(latest), "9999-12-31T23:59:59Z");
+        assert_eq!(parse_rfc3339(&rfc3339(latest)), Some(latest));
+        assert_eq!(rfc3339(latest + 1), "10000-01-01T00:00:00Z");
+        assert_eq!(parse_rfc3339(&rfc3339(latest + 1)), None);
+        let far = VexStatement::new(VexStatus::Fixed, None, vex_file().sha256, Some(latest), Some(JUDGED));
+        let scan = record(vec![finding("CVE-2024-1", Severity::High, Some(far))], &[]);
+        assert_eq!(scan.validate(), Ok(()));
     }
 
     /// The gate fails on a gap its policy does not allow, so a record holding one without

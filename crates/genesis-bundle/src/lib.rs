@@ -52,9 +52,9 @@ mod writer;
 pub use archive::{ArchiveReader, Compression, Head};
 pub use archive_index::{ArchiveIndex, ArchiveRange, FrameSlices, RangeReader, image_top, layout_path};
 pub use bom::{
-    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, ManifestEntry, PACKAGE_SBOM_SUFFIX,
-    PROVENANCE_PATH, SIGNATURE_PATH, SbomEntry, ScanDatabase, ScanFinding, ScanRecord, ScanSummary, VexDocument,
-    VexStatement, VexStatus, parse_rfc3339, rfc3339, unix_now,
+    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, LAST_RFC3339_SECOND, ManifestEntry,
+    PACKAGE_SBOM_SUFFIX, PROVENANCE_PATH, SIGNATURE_PATH, SbomEntry, ScanDatabase, ScanFinding, ScanRecord,
+    ScanSummary, VexDocument, VexStatement, VexStatus, escape_controls, parse_rfc3339, rfc3339, unix_now,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging};
 pub use digest_io::{FileDigest, sha256};

@@ -2,7 +2,8 @@
 //!
 //! Three of its variants fail a whole inventory: a layer whose bytes cannot be read past
 //! some point ([`InventoryError::Layer`], [`InventoryError::Read`]) leaves everything after
-//! it unknown, and a machine that cannot write a temporary file ([`InventoryError::TempFile`])
+//! it unknown (as does one read otherwise than runtimes read it, or past the memory
+//! budget), and a machine that cannot write a temporary file ([`InventoryError::TempFile`])
 //! would inventory the next image no better. The others concern one file or one entry:
 //! [`crate::inventory`] turns them into a sentence of [`crate::Inventory::notes`] and goes on,
 //! so one odd file never hides the rest of an image.
@@ -15,10 +16,11 @@ use crate::package::FoundFile;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InventoryError {
-    /// A layer's compression or tar stream is broken (corrupt, truncated, not a tar).
-    #[error(
-        "layer {layer} is unreadable (its compression or tar stream is broken): {source}; check the blob against its digest"
-    )]
+    /// A layer cannot be inventoried: its compression or tar stream is broken (corrupt,
+    /// truncated, not a tar), container runtimes would read it otherwise than this crate, or
+    /// the image's layers up to it leave more than the inventory's memory budget. The cause
+    /// says which.
+    #[error("layer {layer} cannot be inventoried: {source}")]
     Layer {
         /// The layer's digest.
         layer: String,
@@ -65,34 +67,39 @@ pub enum InventoryError {
         /// The limit.
         limit: u64,
     },
-    /// The package databases already kept fill the memory one inventory allows.
-    #[error("{path} is not read: the package databases kept so far fill the {limit}-byte budget of one inventory")]
+    /// What the inventory already keeps fills the memory one inventory allows.
+    #[error("{path} is not read: what the inventory keeps so far fills the {limit}-byte budget of one inventory")]
     OverBudget {
         /// The file, without a leading slash.
         path: String,
         /// The budget.
         limit: u64,
     },
-    /// A layer entry whose directory does not resolve through the image's symbolic links (a
-    /// loop, too many links); the entry is skipped.
+    /// A layer entry the inventory skips because it cannot tell where container runtimes
+    /// write it, or they would not agree: its directory does not resolve (a loop, too many
+    /// links) or is reached through a link an earlier layer wrote, its name is not UTF-8 and
+    /// it may matter, or it is longer than `PATH_MAX`.
     #[error("layer {layer}: entry {path:?} is skipped: {reason}")]
-    UnsafePath {
+    SkippedEntry {
         /// The layer's digest.
         layer: String,
-        /// The path as the tar entry writes it.
+        /// The name as the tar entry writes it (as UTF-8 where it is, and cut when long).
         path: String,
-        /// Why it is refused.
-        reason: &'static str,
+        /// Why it is skipped.
+        reason: String,
     },
-    /// A hard link to a file of interest whose target the inventory does not hold.
-    #[error("layer {layer}: {path} is a hard link to {target}, which the inventory cannot follow: not inventoried")]
+    /// A hard link to a file of interest whose target the inventory does not hold, or to a
+    /// file an earlier layer wrote, which runtimes link differently.
+    #[error("layer {layer}: {path} is a hard link to {target}, which {reason}: not inventoried")]
     UnresolvedLink {
         /// The layer's digest.
         layer: String,
         /// The link, without a leading slash.
         path: String,
-        /// Its target as the entry writes it.
+        /// Its target as the entry writes it (as UTF-8 where it is, and cut when long).
         target: String,
+        /// Why the target is not followed.
+        reason: &'static str,
     },
     /// More data than a tar archive's padding follows its end; it is not read.
     #[error("layer {layer}: more than {limit} bytes follow the end of its tar archive; they are not read")]

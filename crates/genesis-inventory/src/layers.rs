@@ -8,16 +8,26 @@
 //! layer writes. Each layer is read once, as a stream, and only files of interest are kept:
 //! package databases and os-release as bytes (their purls wait for the distribution), the
 //! rest already parsed (Python and npm metadata, ELF executables, copyright licences), so
-//! memory follows the package metadata, not the image.
+//! memory follows the package metadata, not the image. Every file, link and note kept counts
+//! against one budget ([`MAX_KEPT_BYTES`]); an image that leaves more is not inventoried.
 //!
-//! Symbolic links are followed as a container runtime and then the package manager in the
-//! container follow them: an entry is written where the links applied before it lead its
-//! directory, and a package database is read where the final image's links lead from its
-//! path. So every link is kept (its target), and a file named as a package database is kept
-//! wherever it is ([`Content::MaybeDatabase`]) until [`Overlay::finish`] knows whether a
-//! link leads a package manager there (`var/lib/dpkg` → `/opt/d` makes `opt/d/status` dpkg's).
+//! Symbolic links are followed as a container runtime and then the processes in the
+//! container follow them: an entry is written where the links its own layer applied before
+//! it lead its directory, and a package database or os-release is read where the final
+//! image's links lead from its path. So every link is kept (its target), and a file named as
+//! a package database or os-release is kept wherever it is ([`Content::IfLinked`]) until
+//! [`Overlay::finish`] knows whether a link leads a reader there (`var/lib/dpkg` → `/opt/d`
+//! makes `opt/d/status` dpkg's).
+//!
+//! Where container runtimes would write an entry differently, or the inventory cannot tell
+//! where they would, the entry is skipped and a note says so (a gap, which fails the gate
+//! unless its policy allows gaps), never a silent choice: an entry whose directory is
+//! reached through a link an earlier layer wrote (overlayfs snapshotters unpack a layer into
+//! an empty directory, where that link is not, while the native snapshotter follows it), a
+//! hard link to a file an earlier layer wrote, a link, whiteout or file of interest whose
+//! name is not UTF-8, a name or link target longer than Linux's `PATH_MAX`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{self, Read};
 use std::ops::Bound;
 
@@ -32,8 +42,17 @@ use crate::{apk, binary, dpkg, npm, python, rpm};
 /// are rpmdb.sqlite files of full RPM distributions, tens of MiB.
 pub(crate) const MAX_FILE_BYTES: u64 = 64 << 20;
 
-/// The package-database bytes one inventory keeps, across all layers, until it parses them.
+/// The bytes one inventory keeps, across all layers, until it parses them: package
+/// databases, what files were found to hold, every link, every path kept and every note.
 pub(crate) const MAX_KEPT_BYTES: u64 = 256 << 20;
+
+/// What one kept file costs beside its path and content: its node in the map, the [`File`]
+/// and the [`Content`] around them (a few pointers and lengths each).
+const ENTRY_OVERHEAD: u64 = 64;
+
+/// The longest path Linux creates or follows (`PATH_MAX`): a longer entry name or link target
+/// fails with `ENAMETOOLONG` in every runtime, so the inventory does not resolve one either.
+const PATH_MAX: usize = 4096;
 
 /// What is read after a tar archive's end marker: its padding (up to a 10 KiB record) and
 /// the compressor's own end, whose check (gzip's CRC, zstd's frame) catches a layer cut
@@ -87,10 +106,10 @@ pub(crate) enum Content {
     Found { packages: Vec<Package>, notes: Vec<String> },
     /// A file seen but not read, and the sentence saying why.
     NotRead(String),
-    /// What is kept of a file named as a package database at a path no package manager reads
-    /// unless a symbolic link leads there ([`database_read_through_links`]): it counts only if
+    /// What is kept of a file named as a package database or os-release at a path nothing
+    /// reads unless a symbolic link leads there ([`read_through_links`]): it counts only if
     /// one does, which [`Overlay::finish`] settles.
-    MaybeDatabase(Box<Content>),
+    IfLinked(Box<Content>),
 }
 
 impl Content {
@@ -105,8 +124,8 @@ impl Content {
             Content::Licenses(licenses) => licenses.iter().map(|l| l.len() as u64).sum(),
             // Every link is kept, and a layer can hold millions.
             Content::Symlink(target) => target.as_ref().map_or(0, |target| target.len() as u64),
-            Content::MaybeDatabase(content) => content.kept_bytes(),
-            Content::NotRead(_) => 0,
+            Content::IfLinked(content) => content.kept_bytes(),
+            Content::NotRead(note) => note.len() as u64,
         }
     }
 
@@ -115,10 +134,16 @@ impl Content {
         match self {
             Content::Licenses(licenses) => licenses.is_empty(),
             Content::Found { packages, notes } => packages.is_empty() && notes.is_empty(),
-            Content::MaybeDatabase(content) => content.says_nothing(),
+            Content::IfLinked(content) => content.says_nothing(),
             Content::OsRelease(_) | Content::Symlink(_) | Content::Database(..) | Content::NotRead(_) => false,
         }
     }
+}
+
+/// What keeping `content` at `path` counts against [`MAX_KEPT_BYTES`]: the path and the
+/// entry around it too, since a layer can hold millions of links that keep nothing else.
+fn share(path: &str, content: &Content) -> u64 {
+    path.len() as u64 + ENTRY_OVERHEAD + content.kept_bytes()
 }
 
 /// A file of interest and the layer that last wrote it (an index into [`Image::layers`]).
@@ -136,55 +161,135 @@ pub(crate) struct Image {
     pub(crate) files: BTreeMap<String, File>,
     /// The layers' digests, in order.
     pub(crate) layers: Vec<String>,
-    /// A sentence for each entry skipped, link not followed or database path not resolved,
-    /// in the order met.
+    /// A sentence for each entry skipped, link not followed or path not resolved, in the
+    /// order met.
     pub(crate) notes: Vec<String>,
+    /// Where the image's os-release is read ([`Overlay::os_release_at`]).
+    pub(crate) os_release_path: Option<String>,
 }
 
 impl Image {
-    /// The image's os-release bytes: `etc/os-release` when it is there (os-release(5): it
-    /// takes precedence), else `usr/lib/os-release`, following one symbolic link between the
-    /// two, as distributions ship one as a link to the other.
+    /// The image's os-release bytes, from where a reader in the container finds them
+    /// ([`Overlay::os_release_at`]).
     pub(crate) fn os_release(&self) -> Option<&[u8]> {
-        OS_RELEASE.iter().find_map(|path| self.os_release_at(path, 1))
-    }
-
-    fn os_release_at(&self, path: &str, hops: usize) -> Option<&[u8]> {
-        match &self.files.get(path)?.content {
+        match &self.files.get(self.os_release_path.as_deref()?)?.content {
             Content::OsRelease(bytes) => Some(bytes.as_slice()),
-            Content::Symlink(Some(target)) if hops > 0 => self.os_release_at(&resolve_symlink(path, target), hops - 1),
             _ => None,
         }
     }
+}
+
+/// Whose view of the symbolic links a path is resolved in.
+#[derive(Debug, Clone, Copy)]
+enum Resolving {
+    /// A runtime writing an entry of this layer (an index into [`Image::layers`]). It
+    /// follows the links its layer wrote before the entry, but runtimes disagree on links of
+    /// earlier layers: containerd's overlayfs snapshotter and moby's overlay2 unpack the
+    /// layer into an empty directory, where such a link is not (the entry lands in a new
+    /// directory that hides the link in the merged image), while containerd's native
+    /// snapshotter unpacks into a copy of the image so far and follows it.
+    Entry { layer: usize },
+    /// A process in the final image reading a path: every link is followed.
+    Image,
+}
+
+/// Why a path does not resolve as [`Resolving`] says it does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PathError {
+    #[error("more symbolic links on the way than Linux follows (40), or a loop of them")]
+    TooManyLinks,
+    #[error("a symbolic link on the way has a target that is not UTF-8")]
+    TargetNotUtf8,
+    #[error("it resolves to a path longer than {PATH_MAX} bytes (PATH_MAX)")]
+    TooLong,
+    #[error(
+        "its directory is reached through the symbolic link {link} (to {target}) that an earlier layer wrote: \
+         the native snapshotter writes it where the link leads, containerd's overlayfs snapshotter and moby's \
+         overlay2 in a new directory that hides the link"
+    )]
+    EarlierLayerLink {
+        /// The link's path.
+        link: String,
+        /// Its target as written.
+        target: String,
+    },
+}
+
+/// How the bytes of a regular file at some path are kept, when they are of interest.
+enum Reading {
+    /// Read as the file its path names.
+    AtPath(Interest),
+    /// Named as a package database or os-release at a path read only when a symbolic link
+    /// leads there: kept as [`Content::IfLinked`].
+    ThroughLinks(Interest),
+}
+
+/// How a regular file at `path` is kept, if it is: as the file of interest its path names,
+/// else as the one a symbolic link would make it ([`read_through_links`]).
+fn reading_of(path: &str) -> Option<Reading> {
+    if let Some(interest) = Interest::of(path) {
+        return Some(Reading::AtPath(interest));
+    }
+    read_through_links(path).and_then(|read_as| Interest::of(&read_as)).map(Reading::ThroughLinks)
 }
 
 /// The layers applied so far.
 #[derive(Debug, Default)]
 pub(crate) struct Overlay {
     image: Image,
-    /// The bytes of [`Content::kept_bytes`] held in `image`.
+    /// What [`share`] counts of `image`, with its notes and `cleared`.
     kept_bytes: u64,
+    /// The directories under which the layer being applied has already removed what lower
+    /// layers put (by an opaque marker or a whiteout), so that a marker repeated in it does
+    /// not walk them again.
+    cleared: HashSet<String>,
 }
 
 impl Overlay {
     /// Applies the next layer, reading `reader` once to its end.
     pub(crate) fn apply(&mut self, digest: String, reader: impl Read) -> Result<(), InventoryError> {
         let index = self.image.layers.len();
-        let unreadable = |source: io::Error| InventoryError::Layer { layer: digest.clone(), source };
+        let unreadable = |source: io::Error| InventoryError::Layer { layer: digest.clone(), source: broken(source) };
         let mut archive = tar::Archive::new(decompress(reader).map_err(unreadable)?);
         for entry in archive.entries().map_err(unreadable)? {
             self.entry(index, &digest, &mut entry.map_err(unreadable)?)?;
+            self.check_budget(&digest)?;
         }
         self.read_end(&digest, archive.into_inner()).map_err(unreadable)?;
+        self.check_budget(&digest)?;
+        let cleared: u64 = self.cleared.drain().map(|dir| dir.len() as u64 + ENTRY_OVERHEAD).sum();
+        self.kept_bytes = self.kept_bytes.saturating_sub(cleared);
         self.image.layers.push(digest);
         Ok(())
     }
 
-    /// What every layer left, each package database taken where its package manager reads
-    /// it ([`Overlay::settle_databases`]).
-    pub(crate) fn finish(mut self) -> Image {
-        self.settle_databases();
-        self.image
+    /// What every layer left, each package database and the os-release taken where their
+    /// readers read them ([`Overlay::settle_reads`]).
+    ///
+    /// # Errors
+    /// [`InventoryError::Layer`], naming the last layer, when the notes this adds take what
+    /// is kept past [`MAX_KEPT_BYTES`].
+    pub(crate) fn finish(mut self) -> Result<Image, InventoryError> {
+        self.settle_reads();
+        if let Some(last) = self.image.layers.last() {
+            self.check_budget(last)?;
+        }
+        Ok(self.image)
+    }
+
+    /// Fails the inventory once what it keeps is past [`MAX_KEPT_BYTES`], as for a layer that
+    /// cannot be read: a part of the image's files, links or notes is no inventory of it.
+    fn check_budget(&self, digest: &str) -> Result<(), InventoryError> {
+        if self.kept_bytes <= MAX_KEPT_BYTES {
+            return Ok(());
+        }
+        Err(refused(
+            digest,
+            format!(
+                "the files, links and notes the inventory keeps from the image's layers up to this one exceed its \
+                 {MAX_KEPT_BYTES}-byte memory budget"
+            ),
+        ))
     }
 
     fn entry<R: Read>(
@@ -200,23 +305,30 @@ impl Overlay {
         if kind == EntryType::XGlobalHeader {
             return Ok(()); // metadata for the whole archive, not a file
         }
-        // A path that is not UTF-8 cannot name a file of interest, nor a directory holding
-        // one: every path kept is UTF-8.
-        let Ok(raw) = String::from_utf8(entry.path_bytes().into_owned()) else { return Ok(()) };
-        let named = normalise(&raw);
+        let raw = entry.path_bytes().into_owned();
+        // Cleaned as bytes, as Go cleans them: `x/\xff/../etc/os-release` is a UTF-8 path.
+        let cleaned = clean(&raw);
+        if let Some(reason) = too_long(&cleaned, kind, entry) {
+            self.skip(digest, &raw, reason.to_owned());
+            return Ok(());
+        }
+        let named = match String::from_utf8(cleaned) {
+            Ok(named) => named,
+            Err(error) => return self.name_not_utf8(digest, &raw, error.as_bytes(), kind, entry),
+        };
         if named.is_empty() {
             return Ok(()); // the root directory
         }
-        let path = match self.real_path(&named) {
+        let path = match self.real_path(&named, index) {
             Ok(path) => path,
-            Err(reason) => {
-                self.note(InventoryError::UnsafePath { layer: digest.to_owned(), path: raw, reason });
+            Err(error) => {
+                self.skip(digest, &raw, error.to_string());
                 return Ok(());
             }
         };
         let (dir, name) = split(&path);
         if name == OPAQUE {
-            self.remove_tree(dir, index);
+            self.clear_lower_tree(dir, index);
             return Ok(());
         }
         if let Some(deleted) = name.strip_prefix(WHITEOUT) {
@@ -225,14 +337,17 @@ impl Overlay {
             if matches!(deleted, "" | "." | "..") {
                 return Err(refused(
                     digest,
-                    format!("the whiteout {raw:?} names no file in its directory, and containerd refuses such a layer"),
+                    format!(
+                        "the whiteout {:?} names no file in its directory, and containerd refuses such a layer",
+                        shown(&raw)
+                    ),
                 ));
             }
             // Other `.wh..wh.` names are aufs's own bookkeeping, not whiteouts.
             if !deleted.starts_with(WHITEOUT) {
                 let deleted = join(dir, deleted);
                 self.remove_file(&deleted, index);
-                self.remove_tree(&deleted, index);
+                self.clear_lower_tree(&deleted, index);
             }
             return Ok(());
         }
@@ -246,10 +361,7 @@ impl Overlay {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 self.regular(index, digest, path, entry)
             }
-            EntryType::Link => {
-                self.hard_link(index, digest, path, entry);
-                Ok(())
-            }
+            EntryType::Link => self.hard_link(index, digest, path, entry),
             EntryType::Symlink => {
                 // Kept whatever it points to: any link may lead an entry or a database path.
                 let target = entry.link_name_bytes().and_then(|target| String::from_utf8(target.into_owned()).ok());
@@ -260,10 +372,48 @@ impl Overlay {
         }
     }
 
+    /// An entry whose cleaned name is not UTF-8. Every path kept is UTF-8, so it replaces
+    /// nothing kept; but what runtimes make of it may matter, and the inventory cannot place
+    /// it: a link there may lead a later entry or a reader anywhere (`\xff` → `/var/lib/dpkg`
+    /// makes `\xff/status` dpkg's status), a whiteout may delete what such a link leads to,
+    /// and a file named as one the inventory reads, or an ELF executable, is not read. Those
+    /// are notes; anything else is passed over.
+    fn name_not_utf8<R: Read>(
+        &mut self,
+        digest: &str,
+        raw: &[u8],
+        cleaned: &[u8],
+        kind: EntryType,
+        entry: &mut tar::Entry<'_, R>,
+    ) -> Result<(), InventoryError> {
+        let lossy = String::from_utf8_lossy(cleaned);
+        let reason = if split(&lossy).1.starts_with(WHITEOUT) {
+            Some("a whiteout whose name is not UTF-8, which the inventory cannot apply")
+        } else {
+            match kind {
+                EntryType::Symlink | EntryType::Link => {
+                    Some("a link whose name is not UTF-8, which the inventory cannot keep or follow")
+                }
+                EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                    let file = FoundFile { path: &lossy, layer: digest, distro: None };
+                    let executable_elf = is_executable(entry.header())
+                        && peek_magic(entry).map_err(|source| InventoryError::read(&file, source))? == ELF_MAGIC;
+                    (executable_elf || reading_of(&lossy).is_some())
+                        .then_some("a file the inventory reads, whose name is not UTF-8, so it is not read")
+                }
+                _ => None,
+            }
+        };
+        if let Some(reason) = reason {
+            self.skip(digest, raw, reason.to_owned());
+        }
+        Ok(())
+    }
+
     /// A regular file: read when its path is of interest, else inspected when it is an ELF
-    /// executable, else kept as a [`Content::MaybeDatabase`] when it is named as a database.
-    /// An ELF executable is a binary whatever its name: renaming a Go binary `status` does not
-    /// hide it, and no package manager reads an ELF file as its database.
+    /// executable, else kept as a [`Content::IfLinked`] when it is named as a database or
+    /// os-release. An ELF executable is a binary whatever its name: renaming a Go binary
+    /// `status` does not hide it, and no package manager reads an ELF file as its database.
     fn regular<R: Read>(
         &mut self,
         index: usize,
@@ -273,26 +423,21 @@ impl Overlay {
     ) -> Result<(), InventoryError> {
         let file = FoundFile { path: &path, layer: digest, distro: None };
         let size = entry.size();
-        let content = if let Some(interest) = Interest::of(&path) {
-            interesting_content(interest, &file, size, entry)?
-        } else {
-            let executable = entry.header().mode().is_ok_and(|mode| mode & 0o111 != 0);
-            let head = if executable {
-                peek_magic(entry).map_err(|source| InventoryError::read(&file, source))?
-            } else {
-                Vec::new()
-            };
-            // The bytes peeked go back in front of the rest.
-            let mut bytes = head.as_slice().chain(&mut *entry);
-            if head == ELF_MAGIC {
-                Some(inspect_binary(&file, &mut bytes)?)
-            } else if let Some(interest) =
-                database_read_through_links(&path).and_then(|database| Interest::of(&database))
-            {
-                interesting_content(interest, &file, size, &mut bytes)?
-                    .map(|content| Content::MaybeDatabase(Box::new(content)))
-            } else {
-                None
+        let content = match reading_of(&path) {
+            Some(reading @ Reading::AtPath(_)) => read_as(reading, &file, size, entry)?,
+            reading => {
+                let head = if is_executable(entry.header()) {
+                    peek_magic(entry).map_err(|source| InventoryError::read(&file, source))?
+                } else {
+                    Vec::new()
+                };
+                // The bytes peeked go back in front of the rest.
+                let mut bytes = head.as_slice().chain(&mut *entry);
+                match reading {
+                    _ if head == ELF_MAGIC => Some(inspect_binary(&file, &mut bytes)?),
+                    Some(reading) => read_as(reading, &file, size, &mut bytes)?,
+                    None => None,
+                }
             }
         };
         if let Some(content) = content {
@@ -302,34 +447,52 @@ impl Overlay {
     }
 
     /// A hard link names an earlier entry of its own layer: when that entry was kept, the
-    /// link keeps the same content under its own path; a link to a file of interest the
-    /// inventory did not keep is noted. A target with a `..` component is not followed: the
-    /// runtimes resolve it differently (containerd's `hardlinkRootPath` follows symbolic links
-    /// before it applies the `..`, moby joins and cleans the name first), so with `s` a link,
-    /// `s/../x` is one file to one runtime and another to the other.
-    fn hard_link<R: Read>(&mut self, index: usize, digest: &str, path: String, entry: &tar::Entry<'_, R>) {
-        let target =
-            entry.link_name_bytes().map(|target| String::from_utf8_lossy(&target).into_owned()).unwrap_or_default();
-        let kept = hard_link_target(&target)
-            .and_then(|target| self.real_path(&target).ok())
+    /// link keeps what the same file holds at the link's own path ([`linked_content`]); a
+    /// link to a file of interest the inventory did not keep is noted. A target with a `..`
+    /// component is not followed: the runtimes resolve it differently (containerd's
+    /// `hardlinkRootPath` follows symbolic links before it applies the `..`, moby joins and
+    /// cleans the name first), so with `s` a link, `s/../x` is one file to one runtime and
+    /// another to the other. A target an earlier layer wrote is a note whatever the link's
+    /// path: the native snapshotter links it (a link to a lower symbolic link is another
+    /// link, which may lead anything written after it), overlayfs snapshotters cannot.
+    fn hard_link<R: Read>(
+        &mut self,
+        index: usize,
+        digest: &str,
+        path: String,
+        entry: &tar::Entry<'_, R>,
+    ) -> Result<(), InventoryError> {
+        let raw = entry.link_name_bytes().unwrap_or_default();
+        let unresolved = |path: String, reason| InventoryError::UnresolvedLink {
+            layer: digest.to_owned(),
+            path,
+            target: shown(&raw),
+            reason,
+        };
+        let target = hard_link_target(&raw).and_then(|target| self.real_path(&target, index).ok());
+        // The target's content when its own layer wrote it, `None` when an earlier one did.
+        let kept = target
             .and_then(|target| self.image.files.get(&target))
-            .filter(|file| file.layer == index)
-            .map(|file| file.content.clone());
+            .map(|file| (file.layer == index).then(|| file.content.clone()));
         match kept {
-            Some(content) => {
-                let content = moved_to(content, &path);
-                self.insert(path, index, content);
+            Some(Some(content)) => {
+                let file = FoundFile { path: &path, layer: digest, distro: None };
+                if let Some(content) = linked_content(content, &file)? {
+                    self.insert(path, index, content);
+                }
             }
-            None if Interest::of(&path).is_some() => {
-                self.note(InventoryError::UnresolvedLink { layer: digest.to_owned(), path, target });
-            }
-            // A database may be read here through links: then the link's note stands.
-            None if database_read_through_links(&path).is_some() => {
-                let note = InventoryError::UnresolvedLink { layer: digest.to_owned(), path: path.clone(), target };
-                self.insert(path, index, Content::MaybeDatabase(Box::new(Content::NotRead(note.to_string()))));
-            }
-            None => {}
+            Some(None) => self.note(unresolved(path, EARLIER_LAYER)),
+            None => match reading_of(&path) {
+                Some(Reading::AtPath(_)) => self.note(unresolved(path, NOT_FOLLOWED)),
+                // A database may be read here through links: then the link's note stands.
+                Some(Reading::ThroughLinks(_)) => {
+                    let note = unresolved(path.clone(), NOT_FOLLOWED).to_string();
+                    self.insert(path, index, Content::IfLinked(Box::new(Content::NotRead(note))));
+                }
+                None => {}
+            },
         }
+        Ok(())
     }
 
     /// Reads what follows the tar archive's end marker, so that the decompressor reaches and
@@ -342,41 +505,61 @@ impl Overlay {
         Ok(())
     }
 
-    /// `path` (normalised, from the root) with its directory resolved through the symbolic
-    /// links applied so far, as container runtimes resolve an entry's directory before they
-    /// write it (containerd's `fs.RootPath`; the kernel, inside moby's chroot). Its last
-    /// component is not followed: an entry replaces what stands there.
-    fn real_path(&self, path: &str) -> Result<String, &'static str> {
+    /// `path` (cleaned, from the root) with its directory resolved through the symbolic
+    /// links a runtime writing an entry of `layer` follows ([`Resolving::Entry`]; containerd's
+    /// `fs.RootPath`, the kernel inside moby's chroot). Its last component is not followed:
+    /// an entry replaces what stands there.
+    fn real_path(&self, path: &str, layer: usize) -> Result<String, PathError> {
         let (dir, name) = split(path);
-        Ok(join(&self.resolve_dir(dir)?, name))
+        Ok(join(&self.resolve(dir, Resolving::Entry { layer })?, name))
     }
 
-    /// `dir` with each of its components resolved through the symbolic links kept, as the
+    /// `path` with each of its components resolved through the symbolic links kept, as the
     /// kernel resolves a path in a container: an absolute target from the root, a relative one
     /// from the link's directory, then the rest of the path, `..` applied to where the links
-    /// led and stopping at the root; at most [`MAX_LINK_HOPS`] links.
-    fn resolve_dir(&self, dir: &str) -> Result<String, &'static str> {
-        let mut pending: Vec<&str> = dir.split('/').rev().collect();
+    /// led and stopping at the root; at most [`MAX_LINK_HOPS`] links, and no longer than
+    /// [`PATH_MAX`]. The path resolved so far is built once, each component appended or cut
+    /// in place, so a long path costs its length, not its length squared.
+    fn resolve(&self, path: &str, resolving: Resolving) -> Result<String, PathError> {
+        let mut pending: Vec<&str> = path.split('/').rev().collect();
         let mut resolved = String::new();
+        // Where each component of `resolved` starts (its `/` included), for `..` to cut it.
+        let mut starts: Vec<usize> = Vec::new();
         let mut hops = 0;
         while let Some(part) = pending.pop() {
             match part {
                 "" | "." => {}
-                ".." => resolved.truncate(resolved.rfind('/').unwrap_or(0)),
+                ".." => resolved.truncate(starts.pop().unwrap_or(0)),
                 part => {
-                    let next = join(&resolved, part);
-                    let Some(File { content: Content::Symlink(target), .. }) = self.image.files.get(&next) else {
-                        resolved = next;
+                    let start = resolved.len();
+                    if start > 0 {
+                        resolved.push('/');
+                    }
+                    resolved.push_str(part);
+                    if resolved.len() > PATH_MAX {
+                        return Err(PathError::TooLong);
+                    }
+                    let Some(File { layer, content: Content::Symlink(target) }) = self.image.files.get(&resolved)
+                    else {
+                        starts.push(start);
                         continue;
                     };
+                    if let Resolving::Entry { layer: writing } = resolving
+                        && *layer < writing
+                    {
+                        let target = target.as_deref().unwrap_or("a path that is not UTF-8").to_owned();
+                        return Err(PathError::EarlierLayerLink { link: resolved, target });
+                    }
                     hops += 1;
                     if hops > MAX_LINK_HOPS {
-                        return Err("more symbolic links on the way than Linux follows (40), or a loop of them");
+                        return Err(PathError::TooManyLinks);
                     }
-                    let target =
-                        target.as_deref().ok_or("a symbolic link on the way has a target that is not UTF-8")?;
+                    let target = target.as_deref().ok_or(PathError::TargetNotUtf8)?;
                     if target.starts_with('/') {
                         resolved.clear();
+                        starts.clear();
+                    } else {
+                        resolved.truncate(start);
                     }
                     pending.extend(target.split('/').rev());
                 }
@@ -385,29 +568,57 @@ impl Overlay {
         Ok(resolved)
     }
 
-    /// Settles what is read as a package database, now that the image's symbolic links are
-    /// final: each database path is resolved through them as its package manager in the
-    /// container resolves it, and a file kept as [`Content::MaybeDatabase`] counts only where
-    /// one leads; the others go (a file named `status` that no link leads to is no database).
-    fn settle_databases(&mut self) {
-        let read_at: BTreeSet<String> = database_files()
+    /// Settles what is read as a package database or os-release, now that the image's
+    /// symbolic links are final: each database path is resolved through them as its package
+    /// manager in the container resolves it, the os-release as [`Overlay::os_release_at`]
+    /// finds it, and a file kept as [`Content::IfLinked`] counts only where one of them
+    /// leads; the others go (a file named `status` that no link leads to is no database).
+    fn settle_reads(&mut self) {
+        let mut read_at: BTreeSet<String> = database_files()
             .filter_map(|database| self.database_at(database, "a package database is read only as a file"))
             .collect();
         let status_dir = self.database_at(DPKG_STATUS_DIR, "dpkg's status.d is read only as a directory");
         if let Some(dir) = &status_dir {
             self.note_links_in_status_dir(dir);
         }
+        self.image.os_release_path = self.os_release_at();
+        read_at.extend(self.image.os_release_path.clone());
+        let mut freed = 0;
         let files = std::mem::take(&mut self.image.files);
         self.image.files = files
             .into_iter()
             .filter_map(|(path, file)| match file.content {
-                Content::MaybeDatabase(content) => {
+                Content::IfLinked(content) => {
                     let read = read_at.contains(&path) || status_dir.as_deref() == Some(split(&path).0);
+                    if !read {
+                        freed += share(&path, &content);
+                    }
                     read.then_some((path, File { layer: file.layer, content: *content }))
                 }
                 _ => Some((path, file)),
             })
             .collect();
+        self.kept_bytes = self.kept_bytes.saturating_sub(freed);
+    }
+
+    /// Where the image's os-release is read (os-release(5)): at `etc/os-release` when a file
+    /// is there, else at `usr/lib/os-release`, each resolved through the final image's links
+    /// as a reader in the container resolves it (its own last component too: distributions
+    /// ship one path as a link to the other). A path that does not resolve, or that leads to
+    /// a file of another name (which the inventory does not keep, so it cannot tell whether
+    /// it is there), is a note, and ends the search: what a reader finds is not known.
+    fn os_release_at(&mut self) -> Option<String> {
+        for path in OS_RELEASE {
+            let unknown = match self.resolve(path, Resolving::Image) {
+                Ok(real) if self.image.files.contains_key(&real) => return Some(real),
+                Ok(real) if split(&real).1 == split(path).1 => continue, // no such file
+                Ok(real) => format!("{path} leads to {real}, a file the inventory does not keep"),
+                Err(error) => format!("{path} does not resolve through the image's symbolic links ({error})"),
+            };
+            self.push_note(format!("{unknown}: the image's distribution is not read from it"));
+            return None;
+        }
+        None
     }
 
     /// Where `database` (a path from the root) is read in the final image: its directory
@@ -415,14 +626,14 @@ impl Overlay {
     /// or when a link stands at that place ([`Overlay::link_at`]).
     fn database_at(&mut self, database: &str, reads: &str) -> Option<String> {
         let (dir, name) = split(database);
-        match self.resolve_dir(dir) {
+        match self.resolve(dir, Resolving::Image) {
             Ok(dir) => {
                 let real = join(&dir, name);
                 (!self.link_at(database, &real, reads)).then_some(real)
             }
-            Err(reason) => {
-                self.image.notes.push(format!(
-                    "{database} does not resolve through the image's symbolic links ({reason}): a package database \
+            Err(error) => {
+                self.push_note(format!(
+                    "{database} does not resolve through the image's symbolic links ({error}): a package database \
                      there is not inventoried"
                 ));
                 None
@@ -457,25 +668,28 @@ impl Overlay {
         true
     }
 
+    /// Keeps `content` at `path`, in place of what was there. Content that would take what
+    /// is kept past [`MAX_KEPT_BYTES`] is kept as a note saying so instead; the note and the
+    /// path count too, and [`Overlay::check_budget`] fails the inventory once they are past it.
     fn insert(&mut self, path: String, layer: usize, content: Content) {
         if content.says_nothing() {
             return;
         }
-        let content = if self.kept_bytes + content.kept_bytes() > MAX_KEPT_BYTES {
+        let replaced = self.image.files.get(&path).map_or(0, |old| share(&path, &old.content));
+        let held = self.kept_bytes.saturating_sub(replaced);
+        let content = if held + share(&path, &content) > MAX_KEPT_BYTES {
             let note =
                 Content::NotRead(InventoryError::OverBudget { path: path.clone(), limit: MAX_KEPT_BYTES }.to_string());
             // A file that may be no database stays one that may be no note.
             match content {
-                Content::MaybeDatabase(_) => Content::MaybeDatabase(Box::new(note)),
+                Content::IfLinked(_) => Content::IfLinked(Box::new(note)),
                 _ => note,
             }
         } else {
             content
         };
-        self.kept_bytes += content.kept_bytes();
-        if let Some(old) = self.image.files.insert(path, File { layer, content }) {
-            self.kept_bytes = self.kept_bytes.saturating_sub(old.content.kept_bytes());
-        }
+        self.kept_bytes = held + share(&path, &content);
+        self.image.files.insert(path, File { layer, content });
     }
 
     /// Removes the file at `path` unless layer `keep_from` or a later one wrote it.
@@ -483,6 +697,18 @@ impl Overlay {
         if self.image.files.get(path).is_some_and(|file| file.layer < keep_from) {
             self.forget(path);
         }
+    }
+
+    /// Removes what layers below `layer` put under the directory `dir`, once a layer: after
+    /// that nothing of theirs is left there, so an opaque marker or whiteout repeated in the
+    /// same layer would walk the directory for nothing.
+    fn clear_lower_tree(&mut self, dir: &str, layer: usize) {
+        if self.cleared.contains(dir) {
+            return;
+        }
+        self.kept_bytes += dir.len() as u64 + ENTRY_OVERHEAD;
+        self.cleared.insert(dir.to_owned());
+        self.remove_tree(dir, layer);
     }
 
     /// Removes every file under the directory `dir` (the whole image for the root), except
@@ -499,12 +725,22 @@ impl Overlay {
 
     fn forget(&mut self, path: &str) {
         if let Some(file) = self.image.files.remove(path) {
-            self.kept_bytes = self.kept_bytes.saturating_sub(file.content.kept_bytes());
+            self.kept_bytes = self.kept_bytes.saturating_sub(share(path, &file.content));
         }
     }
 
+    /// Notes that the entry of layer `digest` named `raw` is skipped, and why.
+    fn skip(&mut self, digest: &str, raw: &[u8], reason: String) {
+        self.note(InventoryError::SkippedEntry { layer: digest.to_owned(), path: shown(raw), reason });
+    }
+
     fn note(&mut self, error: InventoryError) {
-        self.image.notes.push(error.to_string());
+        self.push_note(error.to_string());
+    }
+
+    fn push_note(&mut self, note: String) {
+        self.kept_bytes += note.len() as u64;
+        self.image.notes.push(note);
     }
 }
 
@@ -578,18 +814,59 @@ fn database_files() -> impl Iterator<Item = &'static str> {
         .chain(rpm::NOT_INVENTORIED.iter().map(|&(path, _)| path))
 }
 
-/// The database path a file at `path` is read as when symbolic links lead a package manager
-/// to it: a file of a directory named `status.d` as one of dpkg's status.d, else a file with
-/// the name of a database file as that file. Links above a database keep the names below
+/// The path a file at `path` is read as when symbolic links lead a reader to it: a file of a
+/// directory named `status.d` as one of dpkg's status.d, else a file with the name of a
+/// database file or of os-release as that file. Links above such a file keep the names below
 /// them (`var/lib/dpkg` → `/opt/d` makes `opt/d/status` dpkg's status), so nothing else can
 /// be one; whether a link leads there is known only once every layer is applied.
-fn database_read_through_links(path: &str) -> Option<String> {
+fn read_through_links(path: &str) -> Option<String> {
     let (dir, name) = split(path);
     if split(dir).1 == split(DPKG_STATUS_DIR).1 {
         let database = join(DPKG_STATUS_DIR, name);
         return dpkg::is_database(&database).then_some(database);
     }
-    database_files().find(|database| split(database).1 == name).map(str::to_owned)
+    database_files().chain(OS_RELEASE).find(|read| split(read).1 == name).map(str::to_owned)
+}
+
+/// What is kept of a regular file that `reading` says is of interest, declaring `size`
+/// bytes, read from `reader`.
+fn read_as(
+    reading: Reading,
+    file: &FoundFile<'_>,
+    size: u64,
+    reader: &mut impl Read,
+) -> Result<Option<Content>, InventoryError> {
+    match reading {
+        Reading::AtPath(interest) => interesting_content(interest, file, size, reader),
+        Reading::ThroughLinks(interest) => {
+            Ok(interesting_content(interest, file, size, reader)?.map(|content| Content::IfLinked(Box::new(content))))
+        }
+    }
+}
+
+/// What a hard link at `file.path` keeps of what its target's entry kept: the same bytes are
+/// read again as the file at the link's own path is read (a database's kind is its path's:
+/// dpkg's status linked at apk's database is read as apk reads it, and linked where nothing
+/// reads it is nothing), a note about a possible database stays one only where the link's
+/// path may be one, and what was found in the file (an executable's packages) is found at
+/// the link's path too.
+fn linked_content(content: Content, file: &FoundFile<'_>) -> Result<Option<Content>, InventoryError> {
+    let reading = reading_of(file.path);
+    Ok(match content {
+        Content::OsRelease(bytes) | Content::Database(_, bytes) => match reading {
+            Some(reading) => read_as(reading, file, bytes.len() as u64, &mut bytes.as_slice())?,
+            None => None,
+        },
+        Content::IfLinked(content) => match *content {
+            bytes @ (Content::OsRelease(_) | Content::Database(..)) => return linked_content(bytes, file),
+            note => match reading {
+                Some(Reading::AtPath(_)) => Some(note),
+                Some(Reading::ThroughLinks(_)) => Some(Content::IfLinked(Box::new(note))),
+                None => None,
+            },
+        },
+        other => Some(moved_to(other, file.path)),
+    })
 }
 
 /// What a parser said of one file, as kept content: its packages, or its error as a note.
@@ -643,6 +920,12 @@ fn read_file(
         }
         FileKind::NpmPackage => parsed(npm::parse_package_json(&bytes, file).map(|found| found.into_iter().collect())),
     })
+}
+
+/// Whether a header's mode lets anyone execute the file: only executables are looked at as
+/// binaries.
+fn is_executable(header: &tar::Header) -> bool {
+    header.mode().is_ok_and(|mode| mode & 0o111 != 0)
 }
 
 /// An entry's first bytes, as many as ELF's magic has (fewer when the entry is shorter).
@@ -712,33 +995,63 @@ fn decompress<'r>(mut reader: impl Read + 'r) -> io::Result<Box<dyn Read + 'r>> 
 /// (`usr/../var/lib/dpkg/status` is `var/lib/dpkg/status`), and a `..` with nothing before it
 /// stays at the root (`../x` and `/../x` are `x`): containerd clamps such a name to its root
 /// (`fs.RootPath`), and moby's `/` is the root. Whiteouts are told by the name that results,
-/// as both runtimes tell them.
-fn normalise(raw: &str) -> String {
-    let mut parts = Vec::new();
-    for part in raw.split('/') {
+/// as both runtimes tell them. Bytes, as Go's strings are: a name is cleaned before it is
+/// known to be UTF-8, so `x/\xff/../etc/os-release` is `etc/os-release`.
+fn clean(raw: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in raw.split(|&byte| byte == b'/') {
         match part {
-            "" | "." => {}
-            ".." => {
+            b"" | b"." => {}
+            b".." => {
                 parts.pop();
             }
             part => parts.push(part),
         }
     }
-    parts.join("/")
+    parts.join(&b'/')
 }
 
-/// The entry a hard link names, from the image root; `None` when its target has a `..`
-/// component, which the runtimes resolve differently ([`Overlay::hard_link`]).
-fn hard_link_target(raw: &str) -> Option<String> {
-    (!raw.split('/').any(|part| part == "..")).then(|| normalise(raw))
+/// Why container runtimes cannot create an entry, if they cannot: its cleaned name, or a
+/// symbolic link's target as written, is longer than [`PATH_MAX`] (`ENAMETOOLONG`). Such an
+/// entry is not resolved either: a name a megabyte long would cost its length for each of
+/// its components.
+fn too_long<R: Read>(name: &[u8], kind: EntryType, entry: &tar::Entry<'_, R>) -> Option<&'static str> {
+    if name.len() > PATH_MAX {
+        return Some("its name is longer than 4096 bytes (PATH_MAX), which container runtimes cannot create");
+    }
+    let target = if kind == EntryType::Symlink { entry.link_name_bytes().map_or(0, |target| target.len()) } else { 0 };
+    (target > PATH_MAX)
+        .then_some("its link target is longer than 4096 bytes (PATH_MAX), which container runtimes cannot create")
 }
 
-/// Where a symbolic link at `link` points, from the image root: an absolute target from the
-/// root, a relative one from the link's directory; `..` stops at the root, as it does in a
-/// container.
-fn resolve_symlink(link: &str, target: &str) -> String {
-    let dir = if target.starts_with('/') { "" } else { split(link).0 };
-    normalise(&format!("{dir}/{target}"))
+/// The entry a hard link names, from the image root; `None` when the inventory cannot tell
+/// which kept file runtimes link: a target with a `..` component, which the runtimes resolve
+/// differently ([`Overlay::hard_link`]), one longer than [`PATH_MAX`], or one that is not
+/// UTF-8 (no kept file has such a name).
+fn hard_link_target(raw: &[u8]) -> Option<String> {
+    if raw.split(|&byte| byte == b'/').any(|part| part == b"..") {
+        return None;
+    }
+    let target = clean(raw);
+    if target.len() > PATH_MAX {
+        return None;
+    }
+    String::from_utf8(target).ok()
+}
+
+/// Why a hard link is not followed: its target is not one the inventory kept and can name.
+const NOT_FOLLOWED: &str = "the inventory cannot follow";
+
+/// Why a hard link to a file an earlier layer wrote is not followed ([`Overlay::hard_link`]).
+const EARLIER_LAYER: &str = "an earlier layer wrote: the native snapshotter links that file, overlayfs snapshotters \
+                             cannot, so runtimes disagree";
+
+/// A name or link target as a note shows it: as UTF-8 where it is, and cut after 256 bytes,
+/// with its length, so that a name a megabyte long makes a short note.
+fn shown(raw: &[u8]) -> String {
+    const SHOWN: usize = 256;
+    let text = String::from_utf8_lossy(&raw[..raw.len().min(SHOWN)]);
+    if raw.len() > SHOWN { format!("{text}… ({} bytes)", raw.len()) } else { text.into_owned() }
 }
 
 /// A path's directory (empty at the root) and last component.
@@ -748,6 +1061,14 @@ fn split(path: &str) -> (&str, &str) {
 
 fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
+}
+
+/// A layer's compression or tar stream broke: said as such, with what broke it.
+fn broken(source: io::Error) -> io::Error {
+    io::Error::new(
+        source.kind(),
+        format!("its compression or tar stream is broken ({source}); check the blob against its digest"),
+    )
 }
 
 /// A layer refused as unreadable, for `reason`: container runtimes would apply it otherwise
@@ -795,6 +1116,11 @@ fn package_bytes(package: &Package) -> u64 {
 mod tests {
     use super::*;
 
+    /// `clean` of a UTF-8 name, as a string.
+    fn normalise(raw: &str) -> String {
+        String::from_utf8(clean(raw.as_bytes())).expect("a UTF-8 name cleans to UTF-8")
+    }
+
     #[test]
     fn entry_paths_lose_their_leading_slash_and_dots_and_dot_dot_stops_at_the_root() {
         assert_eq!(normalise("./var/lib/dpkg/status"), "var/lib/dpkg/status");
@@ -821,15 +1147,20 @@ mod tests {
         ] {
             assert_eq!(normalise(climbing), clamped, "{climbing}");
         }
+        // Bytes first, as Go cleans them: what is not UTF-8 may go with its `..`.
+        assert_eq!(clean(b"x/\xff/../var/lib/dpkg/status"), b"x/var/lib/dpkg/status");
+        assert_eq!(clean(b"/\xff//status"), b"\xff/status");
     }
 
     #[test]
-    fn hard_link_targets_with_a_dot_dot_component_are_not_followed() {
-        assert_eq!(hard_link_target("/var/lib/./dpkg//status").as_deref(), Some("var/lib/dpkg/status"));
-        assert_eq!(hard_link_target("usr/..lib/x..").as_deref(), Some("usr/..lib/x.."));
+    fn hard_link_targets_with_a_dot_dot_component_too_long_or_not_utf8_are_not_followed() {
+        assert_eq!(hard_link_target(b"/var/lib/./dpkg//status").as_deref(), Some("var/lib/dpkg/status"));
+        assert_eq!(hard_link_target(b"usr/..lib/x..").as_deref(), Some("usr/..lib/x.."));
         for target in ["usr/../var/lib/dpkg/status", "../var/lib/dpkg/status", "/../x", "s/../x", "a/.."] {
-            assert_eq!(hard_link_target(target), None, "{target}");
+            assert_eq!(hard_link_target(target.as_bytes()), None, "{target}");
         }
+        assert_eq!(hard_link_target(b"var/\xff/status"), None);
+        assert_eq!(hard_link_target("a/".repeat(PATH_MAX / 2 + 1).as_bytes()), None);
     }
 
     /// A tar layer of `entries` (name, kind, link target, bytes), each name and target
@@ -837,16 +1168,39 @@ mod tests {
     fn raw_layer(entries: &[(&str, EntryType, &str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
         for &(name, kind, target, data) in entries {
-            let mut header = tar::Header::new_gnu();
-            header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-            header.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
-            header.set_entry_type(kind);
-            header.set_mode(0o644);
-            header.set_size(data.len() as u64);
-            header.set_cksum();
+            let header = raw_header(name.as_bytes(), kind, target.as_bytes(), 0o644, data.len());
             builder.append(&header, data).expect("a tar in memory");
         }
         builder.into_inner().expect("a tar in memory")
+    }
+
+    /// A header of `kind` and `mode` for `size` bytes, naming `name` and `target` as they are.
+    fn raw_header(name: &[u8], kind: EntryType, target: &[u8], mode: u32, size: usize) -> tar::Header {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.as_old_mut().linkname[..target.len()].copy_from_slice(target);
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(size as u64);
+        header.set_cksum();
+        header
+    }
+
+    /// An ELF executable is inspected whatever its name, so one whose name is not UTF-8,
+    /// which the inventory cannot place, is a note; a file that is not executable is nothing.
+    #[test]
+    fn an_elf_executable_whose_name_is_not_utf8_is_a_note() {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, mode) in [(&b"usr/bin/\xff"[..], 0o755), (&b"usr/bin/\xfe"[..], 0o644)] {
+            let header = raw_header(name, EntryType::Regular, b"", mode, ELF_MAGIC.len());
+            builder.append(&header, ELF_MAGIC).expect("a tar in memory");
+        }
+        let found = inventory_of(&builder.into_inner().expect("a tar in memory"));
+        assert_eq!(
+            found.notes,
+            ["layer sha256:0a: entry \"usr/bin/\u{fffd}\" is skipped: a file the inventory reads, whose name is not \
+              UTF-8, so it is not read"]
+        );
     }
 
     fn inventory_of(layer: &[u8]) -> crate::Inventory {
@@ -887,7 +1241,7 @@ mod tests {
             ("lib/apk/db/installed", EntryType::Link, "/../usr/lib/os-release", b""),
         ]);
         overlay.apply("sha256:upper".into(), upper.as_slice()).expect("the layer reads");
-        let image = overlay.finish();
+        let image = overlay.finish().expect("within the budget");
         assert!(!image.files.contains_key("var/lib/dpkg/status"), "whited out");
         assert!(!image.files.contains_key("etc/os-release"), "replaced by the link, which is not followed");
         assert!(!image.files.contains_key("lib/apk/db/installed"));
@@ -925,43 +1279,58 @@ mod tests {
         assert!(found.packages.iter().all(|package| package.found_in != "var/lib/dpkg/status"), "{:?}", found.packages);
     }
 
-    #[test]
-    fn symlinks_resolve_from_their_directory_or_the_root_and_stop_at_the_root() {
-        assert_eq!(resolve_symlink("etc/os-release", "../usr/lib/os-release"), "usr/lib/os-release");
-        assert_eq!(resolve_symlink("etc/os-release", "/usr/lib/os-release"), "usr/lib/os-release");
-        assert_eq!(resolve_symlink("usr/lib/os-release", "../../etc/./os-release"), "etc/os-release");
-        assert_eq!(resolve_symlink("etc/os-release", "../../../../usr/lib/os-release"), "usr/lib/os-release");
-        assert_eq!(resolve_symlink("os-release", "x"), "x");
-    }
-
     fn link(overlay: &mut Overlay, path: &str, target: &str) {
         overlay.insert(path.into(), 0, Content::Symlink(Some(target.into())));
     }
 
-    /// As the kernel resolves a path: a `..` after a link applies to where the link led, and a
-    /// chain of links resolves up to 40 hops, and no further.
+    /// As the kernel resolves a path: a `..` after a link applies to where the link led, an
+    /// absolute target starts again from the root, `..` stops at the root, and a chain of
+    /// links resolves up to 40 hops, and no further.
     #[test]
-    fn directories_resolve_through_links_as_the_kernel_resolves_them() {
+    fn paths_resolve_through_links_as_the_kernel_resolves_them() {
         let mut overlay = Overlay::default();
         link(&mut overlay, "s", "x/y");
         link(&mut overlay, "lib", "usr/lib");
         link(&mut overlay, "usr/lib/apk", "/opt/apk");
         link(&mut overlay, "up", "../../..");
-        assert_eq!(overlay.resolve_dir("s/../var"), Ok("x/var".to_owned()));
-        assert_eq!(overlay.resolve_dir("lib/apk/db"), Ok("opt/apk/db".to_owned()));
-        assert_eq!(overlay.resolve_dir("up/etc"), Ok("etc".to_owned()));
-        assert_eq!(overlay.real_path("lib/apk"), Ok("usr/lib/apk".to_owned()), "the last component is not followed");
+        link(&mut overlay, "etc/os-release", "../usr/lib/os-release");
+        let resolve = |overlay: &Overlay, path: &str| overlay.resolve(path, Resolving::Image);
+        assert_eq!(resolve(&overlay, "s/../var"), Ok("x/var".to_owned()));
+        assert_eq!(resolve(&overlay, "lib/apk/db"), Ok("opt/apk/db".to_owned()));
+        assert_eq!(resolve(&overlay, "up/etc"), Ok("etc".to_owned()));
+        assert_eq!(resolve(&overlay, "etc/os-release"), Ok("usr/lib/os-release".to_owned()));
+        assert_eq!(resolve(&overlay, "../../etc/./x"), Ok("etc/x".to_owned()));
+        assert_eq!(overlay.real_path("lib/apk", 0), Ok("usr/lib/apk".to_owned()), "the last component is not followed");
 
         for hop in 0..MAX_LINK_HOPS {
             link(&mut overlay, &format!("l{hop}"), &format!("l{}", hop + 1));
         }
-        assert_eq!(overlay.resolve_dir("l0/x"), Ok(format!("l{MAX_LINK_HOPS}/x")));
+        assert_eq!(resolve(&overlay, "l0/x"), Ok(format!("l{MAX_LINK_HOPS}/x")));
         link(&mut overlay, &format!("l{MAX_LINK_HOPS}"), "end");
-        assert!(overlay.resolve_dir("l0/x").is_err(), "one link more than Linux follows");
+        assert_eq!(resolve(&overlay, "l0/x"), Err(PathError::TooManyLinks), "one link more than Linux follows");
         link(&mut overlay, "loop", "loop");
-        assert!(overlay.resolve_dir("loop").is_err());
+        assert_eq!(resolve(&overlay, "loop"), Err(PathError::TooManyLinks));
         overlay.insert("bad".into(), 0, Content::Symlink(None));
-        assert!(overlay.resolve_dir("bad/x").is_err());
+        assert_eq!(resolve(&overlay, "bad/x"), Err(PathError::TargetNotUtf8));
+        link(&mut overlay, "long", &"a/".repeat(PATH_MAX / 2));
+        assert_eq!(resolve(&overlay, "long/x"), Err(PathError::TooLong));
+    }
+
+    /// A runtime writing an entry follows the links its own layer wrote before it, but not
+    /// alike those of earlier layers: crossing one is an error naming it, wherever on the way
+    /// (here `opt`, reached through the layer's own `var/lib/dpkg`).
+    #[test]
+    fn an_entry_resolves_through_its_own_layers_links_and_not_through_an_earlier_layers() {
+        let mut overlay = Overlay::default();
+        link(&mut overlay, "opt", "/srv");
+        overlay.insert("var/lib/dpkg".into(), 1, Content::Symlink(Some("/opt/d".into())));
+        overlay.insert("var/lib/apk".into(), 1, Content::Symlink(Some("/srv/apk".into())));
+        assert_eq!(overlay.real_path("var/lib/apk/installed", 1), Ok("srv/apk/installed".to_owned()));
+        let crossed = Err(PathError::EarlierLayerLink { link: "opt".into(), target: "/srv".into() });
+        assert_eq!(overlay.real_path("var/lib/dpkg/status", 1), crossed);
+        assert_eq!(overlay.real_path("opt/d/status", 1), crossed);
+        assert_eq!(overlay.real_path("opt/d/status", 0), Ok("srv/d/status".to_owned()), "its own layer's link");
+        assert_eq!(overlay.resolve("var/lib/dpkg/status", Resolving::Image), Ok("srv/d/status".to_owned()));
     }
 
     /// What cannot be resolved is said: a database path behind a loop of links, an entry
@@ -1003,17 +1372,48 @@ mod tests {
         );
     }
 
+    /// Every kept file counts its path and entry besides its content. Content that would
+    /// take what is kept past the budget is a note instead, and forgetting a file frees its
+    /// whole share.
     #[test]
     fn databases_past_the_memory_budget_are_noted_not_kept_and_forgetting_one_frees_its_share() {
-        let mut overlay = Overlay { kept_bytes: MAX_KEPT_BYTES - 4, ..Overlay::default() };
+        let dpkg = Content::Database(Database::Dpkg, vec![b'x'; 4]);
+        let dpkg_share = share("var/lib/dpkg/status", &dpkg);
+        assert_eq!(dpkg_share, "var/lib/dpkg/status".len() as u64 + ENTRY_OVERHEAD + 4);
+        let mut overlay = Overlay { kept_bytes: MAX_KEPT_BYTES - dpkg_share, ..Overlay::default() };
+        overlay.insert("var/lib/dpkg/status".into(), 0, dpkg);
+        assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES);
+        assert!(overlay.check_budget("sha256:0a").is_ok(), "the budget itself is within it");
         overlay.insert("lib/apk/db/installed".into(), 0, Content::Database(Database::Apk, vec![b'x'; 5]));
         assert!(
             matches!(&overlay.image.files["lib/apk/db/installed"].content, Content::NotRead(note) if note.contains("budget"))
         );
-        overlay.insert("var/lib/dpkg/status".into(), 0, Content::Database(Database::Dpkg, vec![b'x'; 4]));
+        overlay.forget("lib/apk/db/installed");
         assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES);
         overlay.remove_file("var/lib/dpkg/status", 1);
-        assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES - 4);
+        assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES - dpkg_share);
+    }
+
+    /// Links keep no bytes of interest, but a layer can hold millions: each counts its path,
+    /// its target and its entry, as each note counts its sentence; past the budget the layer
+    /// is not inventoried (the image counts as unreadable) rather than held in part.
+    #[test]
+    fn links_and_notes_count_against_the_budget_and_past_it_the_layer_is_not_inventoried() {
+        let names: Vec<String> = (0..100).map(|n| format!("usr/bin/link{n}")).collect();
+        let entries: Vec<(&str, EntryType, &str, &[u8])> =
+            names.iter().map(|name| (name.as_str(), EntryType::Symlink, "t", &b""[..])).collect();
+        let layer = raw_layer(&entries);
+        let mut overlay = Overlay::default();
+        overlay.apply("sha256:0a".into(), layer.as_slice()).expect("within the budget");
+        let held = overlay.kept_bytes;
+        assert_eq!(held, names.iter().map(|name| name.len() as u64 + ENTRY_OVERHEAD + 1).sum::<u64>());
+        overlay.push_note("n".repeat(10));
+        assert_eq!(overlay.kept_bytes, held + 10);
+
+        let mut overlay = Overlay { kept_bytes: MAX_KEPT_BYTES - held + 1, ..Overlay::default() };
+        let error = overlay.apply("sha256:0b".into(), layer.as_slice()).expect_err("past the budget");
+        assert!(matches!(&error, InventoryError::Layer { layer, .. } if layer == "sha256:0b"), "{error:?}");
+        assert!(error.to_string().contains("memory budget"), "{error}");
     }
 
     /// A file that may be no database, past the budget, is a note only if a link leads a
@@ -1021,12 +1421,12 @@ mod tests {
     #[test]
     fn a_possible_database_past_the_budget_stays_possible() {
         let mut overlay = Overlay { kept_bytes: MAX_KEPT_BYTES, ..Overlay::default() };
-        let maybe = || Content::MaybeDatabase(Box::new(Content::Database(Database::Dpkg, vec![b'x'; 4])));
+        let maybe = || Content::IfLinked(Box::new(Content::Database(Database::Dpkg, vec![b'x'; 4])));
         overlay.insert("opt/d/status".into(), 0, maybe());
         overlay.insert("srv/d/status".into(), 0, maybe());
         overlay.kept_bytes = 0;
         link(&mut overlay, "var/lib/dpkg", "/opt/d");
-        let image = overlay.finish();
+        let image = overlay.finish().expect("within the budget");
         assert!(!image.files.contains_key("srv/d/status"), "no link leads there");
         assert!(
             matches!(&image.files["opt/d/status"].content, Content::NotRead(note) if note.contains("budget")),
@@ -1052,13 +1452,56 @@ mod tests {
             layer: "sha256:aa".into(),
         };
         let found = Content::Found { packages: vec![package; 1_000], notes: Vec::new() };
-        let share = found.kept_bytes();
-        assert!(share >= 1_000 * 64, "{share}");
-        let mut overlay = Overlay { kept_bytes: MAX_KEPT_BYTES - share, ..Overlay::default() };
+        assert!(found.kept_bytes() >= 1_000 * 64, "{}", found.kept_bytes());
+        let mut overlay = Overlay { kept_bytes: MAX_KEPT_BYTES - share("bin/tool", &found), ..Overlay::default() };
         overlay.insert("bin/tool".into(), 0, found.clone());
         assert_eq!(overlay.kept_bytes, MAX_KEPT_BYTES);
         overlay.insert("bin/link".into(), 0, found);
         assert!(matches!(&overlay.image.files["bin/link"].content, Content::NotRead(note) if note.contains("budget")));
+    }
+
+    /// A hard link holds what the same bytes are at the link's own path: dpkg's status linked
+    /// where nothing reads it is nothing, and linked at apk's database is read as apk reads
+    /// it (here, as no apk database at all).
+    #[test]
+    fn a_hard_link_to_a_database_is_read_as_its_own_path_says() {
+        let layer = raw_layer(&[
+            ("etc/os-release", EntryType::Regular, "", OS_RELEASE_DEBIAN),
+            ("var/lib/dpkg/status", EntryType::Regular, "", STATUS),
+            ("usr/share/copy", EntryType::Link, "var/lib/dpkg/status", b""),
+            ("lib/apk/db/installed", EntryType::Link, "var/lib/dpkg/status", b""),
+        ]);
+        let found = inventory_of(&layer);
+        let at: Vec<&str> = found.packages.iter().map(|package| package.found_in.as_str()).collect();
+        assert_eq!(at, ["var/lib/dpkg/status"]);
+        assert_eq!(found.notes.len(), 1, "{:?}", found.notes);
+        assert!(found.notes[0].starts_with("lib/apk/db/installed: malformed package metadata"), "{:?}", found.notes);
+    }
+
+    /// An opaque marker or a whiteout removes what lower layers put under its directory once
+    /// a layer: the directory is remembered (and counted) while the layer is applied, so a
+    /// marker repeated in it does not walk it again, and forgotten after.
+    #[test]
+    fn lower_trees_are_cleared_once_a_layer_and_forgotten_after_it() {
+        let mut overlay = Overlay::default();
+        let lower = || Content::NotRead("from layer 0".into());
+        overlay.insert("d/lower".into(), 0, lower());
+        overlay.clear_lower_tree("d", 1);
+        assert!(!overlay.image.files.contains_key("d/lower"));
+        // Only a lower layer could have put this here: a second walk would remove it.
+        overlay.insert("d/lower".into(), 0, lower());
+        overlay.clear_lower_tree("d", 1);
+        assert!(overlay.image.files.contains_key("d/lower"), "the directory is walked once a layer");
+
+        let mut overlay = Overlay::default();
+        let markers = raw_layer(&[
+            ("d/.wh..wh..opq", EntryType::Regular, "", b""),
+            ("d/.wh..wh..opq", EntryType::Regular, "", b""),
+            ("d/.wh.x", EntryType::Regular, "", b""),
+        ]);
+        overlay.apply("sha256:0a".into(), markers.as_slice()).expect("the layer reads");
+        assert!(overlay.cleared.is_empty());
+        assert_eq!(overlay.kept_bytes, 0);
     }
 
     #[test]
@@ -1093,10 +1536,11 @@ mod tests {
     }
 
     /// Links above a database keep the names below them, so a file is kept when its name
-    /// (and, for status.d, its directory's) is one a package manager reads.
+    /// (and, for status.d, its directory's) is one a package manager reads, or os-release.
     #[test]
     fn files_named_as_databases_are_the_database_a_link_would_make_them() {
-        let read_as = |path: &str| database_read_through_links(path);
+        let read_as = |path: &str| read_through_links(path);
+        assert_eq!(read_as("srv/etc/os-release").as_deref(), Some("etc/os-release"));
         assert_eq!(read_as("opt/d/status").as_deref(), Some("var/lib/dpkg/status"));
         assert_eq!(read_as("status").as_deref(), Some("var/lib/dpkg/status"));
         assert_eq!(read_as("usr/lib/apk/db/installed").as_deref(), Some("lib/apk/db/installed"));

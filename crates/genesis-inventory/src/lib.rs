@@ -24,16 +24,23 @@
 //! read package managers' caches.
 //!
 //! Symbolic links are followed as a container runtime and a package manager follow them: an
-//! entry is written where the links before it lead its directory, and a package database is
-//! read where the image's links lead from its path (`var/lib/dpkg` linked to `/opt/d`, or a
-//! usrmerged `lib`), so a package is found at its real path. A link at a database's own path
-//! is not followed, and one that cannot be resolved (a loop) is a note.
+//! entry is written where the links its own layer wrote before it lead its directory, and a
+//! package database or the os-release is read where the image's links lead from its path
+//! (`var/lib/dpkg` linked to `/opt/d`, a usrmerged `lib`, `etc` linked elsewhere), so a
+//! package is found at its real path. A link at a database's own path is not followed, and
+//! one that cannot be resolved (a loop) is a note. Where container runtimes disagree, or
+//! this crate cannot tell what they would do, the entry is skipped with a note, never a
+//! silent choice: an entry written through a link an earlier layer wrote (overlayfs
+//! snapshotters replace the link with a directory, the native snapshotter follows it), a
+//! hard link to a file of an earlier layer, a link, whiteout or file of interest whose name
+//! is not UTF-8, a name or link target longer than `PATH_MAX`.
 //!
-//! Input is hostile: sizes are capped, a `..` that climbs out of the root stays at the root
-//! (as container runtimes keep it), and a malformed file becomes a note naming it. Only a
-//! layer that cannot be read (broken compression or tar stream), or that container runtimes
-//! would read otherwise than this crate, fails the inventory, since nothing after the break
-//! is known.
+//! Input is hostile: sizes are capped, every file, link and note kept counts against one
+//! memory budget, a `..` that climbs out of the root stays at the root (as container
+//! runtimes keep it), and a malformed file becomes a note naming it. Only a layer that cannot
+//! be read (broken compression or tar stream), that container runtimes would read otherwise
+//! than this crate, or that takes what is kept past the budget fails the inventory, since
+//! nothing after the break is known.
 //!
 //! ```
 //! use genesis_inventory::{Layer, PackageKind, inventory};
@@ -113,16 +120,17 @@ pub struct Layer<R> {
 ///
 /// # Errors
 /// [`InventoryError::Layer`] or [`InventoryError::Read`] when a layer's compression or tar
-/// stream is broken, [`InventoryError::TempFile`] when an rpm database cannot be handed to
-/// SQLite. Anything wrong with one file is a note of the result instead.
+/// stream is broken, when runtimes would read a layer otherwise, or when the image leaves
+/// more than the inventory's memory budget; [`InventoryError::TempFile`] when an rpm database
+/// cannot be handed to SQLite. Anything wrong with one file is a note of the result instead.
 pub fn inventory<R: Read>(layers: impl IntoIterator<Item = Layer<R>>) -> Result<Inventory, InventoryError> {
     let mut overlay = Overlay::default();
     for layer in layers {
         overlay.apply(layer.digest, layer.reader)?;
     }
-    let image = overlay.finish();
+    let image = overlay.finish()?;
     let distro = image.os_release().map(os_release::parse);
-    let Image { files, layers, mut notes } = image;
+    let Image { files, layers, mut notes, .. } = image;
     let mut packages = Vec::new();
     let mut licenses = BTreeMap::new();
     let mut has_database = false;
@@ -149,7 +157,7 @@ pub fn inventory<R: Read>(layers: impl IntoIterator<Item = Layer<R>>) -> Result<
             }
             Content::NotRead(note) => notes.push(note),
             // A possible database is settled by `Overlay::finish`: none is left here.
-            Content::OsRelease(_) | Content::Symlink(_) | Content::MaybeDatabase(_) => {}
+            Content::OsRelease(_) | Content::Symlink(_) | Content::IfLinked(_) => {}
         }
     }
     if has_database && distro.is_none() {

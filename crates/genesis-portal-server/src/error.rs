@@ -342,8 +342,42 @@ impl PortalServerError {
         move |source| PortalServerError::Column { column, source: Box::new(source) }
     }
 
-    /// The error and its causes on one line, `: `-separated: what a log line and an export's
-    /// recorded failure say.
+    /// What an export's recorded failure says, which its status answer shows the customer who
+    /// asked for the pack: what failed, in the portal's terms. Never the error's own words,
+    /// which name the portal's directories, database and store; the server log has those
+    /// ([`PortalServerError::with_causes`]).
+    pub(crate) fn export_failure(&self) -> String {
+        format!("the pack could not be built: {}; the portal's log has the cause", self.failed_part())
+    }
+
+    /// The part of the portal a failed export build stopped on, in a few words for a customer.
+    fn failed_part(&self) -> Cow<'static, str> {
+        match self {
+            PortalServerError::Reverify { bundle, source } if source.class() == ErrorClass::Verdict => {
+                format!("bundle {bundle} failed verification with the key its release was published under").into()
+            }
+            PortalServerError::Trust(e) if e.class() == ErrorClass::Verdict => {
+                "a bundle failed verification with the key its release was published under".into()
+            }
+            PortalServerError::ImageIndex(_)
+            | PortalServerError::NonUtf8Name(_)
+            | PortalServerError::UnpackableName { .. }
+            | PortalServerError::Bundle(_) => "the release holds a file a pack cannot carry".into(),
+            PortalServerError::Database { .. } | PortalServerError::Column { .. } => {
+                "the portal's metadata database failed".into()
+            }
+            PortalServerError::ObjectStore { .. }
+            | PortalServerError::ObjectStoreSetup { .. }
+            | PortalServerError::ContainerUnreachable { .. }
+            | PortalServerError::ContainerRefused { .. }
+            | PortalServerError::StoringArtifact { .. }
+            | PortalServerError::CopyIntoStore { .. } => "the portal's artifact store failed".into(),
+            PortalServerError::Io { .. } | PortalServerError::EndedEarly { .. } => "an I/O error on the server".into(),
+            _ => "an error on the server".into(),
+        }
+    }
+
+    /// The error and its causes on one line, `: `-separated: what a log line says.
     pub(crate) fn with_causes(&self) -> String {
         let mut said = self.to_string();
         let mut cause = self.source();
@@ -480,6 +514,48 @@ mod tests {
         ] {
             assert_eq!(e.class(), class, "{e}");
         }
+    }
+
+    /// An export's recorded failure is shown to the customer: it says which part of the
+    /// portal failed, never the server's paths, which the log keeps.
+    #[test]
+    fn an_export_failure_says_what_failed_in_the_portal_s_terms_and_no_server_path() {
+        let scratch = Path::new("/srv/portal/scratch/portal-1/.tmpAbC/in/demo-0.1.0.tar.zst");
+        let refused = || Box::new(TrustError::BomSignatureInvalid { tried: "SHA256:x".into() });
+        let cases = [
+            (
+                PortalServerError::Reverify { bundle: "demo-0.1.0.tar.zst".into(), source: refused() },
+                "bundle demo-0.1.0.tar.zst failed verification with the key its release was published under",
+            ),
+            (
+                PortalServerError::Trust(refused()),
+                "a bundle failed verification with the key its release was published under",
+            ),
+            (
+                PortalServerError::io("copying into", scratch)(std::io::ErrorKind::NotFound.into()),
+                "an I/O error on the server",
+            ),
+            (
+                PortalServerError::io("packing", Path::new("charts/demo.tgz"))(std::io::Error::other("disk full")),
+                "an I/O error on the server",
+            ),
+            (
+                PortalServerError::database("listing the release's artifacts")(sqlx::Error::PoolTimedOut),
+                "the portal's metadata database failed",
+            ),
+            (PortalServerError::EndedEarly { path: "images/blobs/sha256/ab".into() }, "an I/O error on the server"),
+            (
+                PortalServerError::from(TrustError::KeyFormat { path: scratch.to_owned(), reason: "not PEM".into() }),
+                "an error on the server",
+            ),
+        ];
+        for (e, part) in cases {
+            let said = e.export_failure();
+            assert_eq!(said, format!("the pack could not be built: {part}; the portal's log has the cause"), "{e}");
+            assert!(!said.contains("/srv/portal") && !said.contains("disk full"), "{said}");
+        }
+        let logged = PortalServerError::io("copying into", scratch)(std::io::ErrorKind::NotFound.into()).with_causes();
+        assert!(logged.starts_with("copying into /srv/portal/scratch/"), "the log keeps the path: {logged}");
     }
 
     #[test]

@@ -138,8 +138,10 @@ impl Builds {
 }
 
 /// Builds an export in the background, holding its slot, and records the outcome; the
-/// status endpoint shows it. The scratch space is gone before the outcome is recorded. While
-/// it runs, the build records every [`HEARTBEAT`] that it is alive.
+/// status endpoint shows it. A failure is recorded as what failed, in the portal's terms
+/// ([`PortalServerError::export_failure`]), since the customer reads it; the server log has
+/// the whole chain, paths and all. The scratch space is gone before the outcome is recorded.
+/// While it runs, the build records every [`HEARTBEAT`] that it is alive.
 pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, slot: Slot) {
     let started = std::time::Instant::now();
     let built = tokio::select! {
@@ -161,11 +163,10 @@ pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, s
                 artifactSha256 = %pack.sha256.hex(), durationMs = elapsed, "export ready");
         }
         Err(e) => {
-            let error = e.with_causes();
             state.metrics.exports_failed.inc();
-            tracing::error!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, error = %error, "export failed");
+            tracing::error!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, error = %e.with_causes(), "export failed");
             export.status = ExportState::Failed;
-            export.error = Some(error);
+            export.error = Some(e.export_failure());
         }
     }
     export.finished = Some(now());
@@ -678,6 +679,43 @@ mod tests {
             max_exports: 4,
             export_ttl_secs: 86_400,
         }
+    }
+
+    /// A build that fails records what failed for the customer, who reads it in the export's
+    /// status, and not the server's paths: here the artifact store lost the release's bundle,
+    /// and copying it into the build's scratch space failed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_build_records_what_failed_and_no_server_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        let state = AppState::open(&portal, api()).await.unwrap();
+        let release = Release {
+            product: "genesis".into(),
+            version: "0.1.0".into(),
+            published: 0,
+            signer: "SHA256:x".into(),
+            signer_pem: String::new(),
+        };
+        let bundle = StoredArtifact {
+            name: "demo-0.1.0.tar.zst".into(),
+            kind: ArtifactKind::Bundle,
+            size: 1,
+            sha256: genesis_bundle::sha256(b"x"),
+        };
+        state.store.insert_release(&release, &[bundle]).await.unwrap();
+        let export = Export { created: now(), ..pending("acme", "genesis") };
+        state.store.insert_export(&export, state.instance.id()).await.unwrap();
+        let Admission::Started(slot) = state.builds.admit(&export) else { panic!("the build is not admitted") };
+
+        build(Arc::clone(&state), export.clone(), release, slot).await;
+        let failed = state.store.export("acme", &export.id).await.unwrap().unwrap();
+        assert_eq!(
+            (failed.status, failed.error.as_deref()),
+            (
+                ExportState::Failed,
+                Some("the pack could not be built: an I/O error on the server; the portal's log has the cause")
+            )
+        );
     }
 
     /// Portals sharing a data directory and its database, as at scale they share PostgreSQL:

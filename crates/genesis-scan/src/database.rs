@@ -15,7 +15,11 @@
 //! than the advisory), by the records of that vulnerability as published for it: the record
 //! of that ID (the CVE's own, which osv.dev converts from NVD), and the distribution records
 //! whose only upstream is that ID (`DEBIAN-CVE-…`, `UBUNTU-CVE-…`: OSV's `upstream` field was
-//! added for distributions' records of an upstream vulnerability, ossf/osv-schema#249).
+//! added for distributions' records of an upstream vulnerability, ossf/osv-schema#249). A
+//! distribution's record is one whose every package is of a Linux distribution's ecosystem
+//! (Debian, Ubuntu, Alpine, Red Hat, Rocky Linux, AlmaLinux, openSUSE...: those a scan names,
+//! less the languages'); any other record with one upstream (a PyPI advisory of the CVE of a
+//! C library it bundles) rates its own packages, not the vulnerability, and lends nothing.
 //! Borrowing never lowers a record's own severity, but it turns an unknown one, which fails
 //! the gate, into one that may pass, so weak evidence does not count: not another
 //! ecosystem's advisory that merely gives the ID as an alias (a GHSA of a Python binding
@@ -40,6 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
+use genesis_inventory::PackageKind;
 use sha2::{Digest, Sha256};
 
 use crate::osv::{self, Event, EventFields, RangeKind, Record, cmp_ratings};
@@ -131,9 +136,9 @@ impl Stated {
 }
 
 /// A record's stated severity as loading keeps it, with the one other name it lends it
-/// under: its only upstream, when it has one (a distribution's record of that vulnerability,
-/// see the module's documentation). Its aliases are not kept: a record does not lend under
-/// them, and osv.dev's merged alias sets run to hundreds of IDs a record.
+/// under: its only upstream, when it is a distribution's record of that vulnerability
+/// ([`lent_under`]). Its aliases are not kept: a record does not lend under them, and
+/// osv.dev's merged alias sets run to hundreds of IDs a record.
 #[derive(Debug)]
 struct Rated {
     stated: Stated,
@@ -141,12 +146,11 @@ struct Rated {
 }
 
 impl Rated {
-    /// `record` rated `severity` with `score`, when that is a severity.
-    fn new(record: &Record, (severity, score): (Severity, Option<f32>)) -> Option<Rated> {
-        (severity != Severity::Unknown).then(|| Rated {
-            stated: Stated { id: record.id.as_str().into(), severity, score },
-            upstream: sole_upstream(record).filter(|upstream| **upstream != record.id).map(|u| u.as_str().into()),
-        })
+    /// `record` rated `severity` with `score`, when that is a severity, lending it under
+    /// `upstream` too.
+    fn new(record: &Record, (severity, score): (Severity, Option<f32>), upstream: Option<Box<str>>) -> Option<Rated> {
+        (severity != Severity::Unknown)
+            .then(|| Rated { stated: Stated { id: record.id.as_str().into(), severity, score }, upstream })
     }
 }
 
@@ -320,7 +324,8 @@ impl Database {
 }
 
 /// The severities stated under each ID that a record in `vulns` links to, by the rated
-/// record of that ID and those whose only upstream it is; the rest of `rated` is dropped.
+/// record of that ID and the distributions' records whose only upstream it is; the rest of
+/// `rated` is dropped.
 fn stated_severities(vulns: &[Vuln], rated: Vec<Vec<Rated>>) -> HashMap<Box<str>, Vec<Stated>> {
     let wanted: HashSet<&str> = vulns.iter().flat_map(|vuln| vuln.links.iter().map(|id| &**id)).collect();
     let mut stated: HashMap<Box<str>, Vec<Stated>> = HashMap::new();
@@ -353,6 +358,32 @@ fn sole_upstream(record: &Record) -> Option<&String> {
     }
 }
 
+/// The name besides its own that `record`, whose packages are `entries`, lends its severity
+/// under: its only upstream, when it is a distribution's record of that vulnerability, every
+/// package of it of a distribution's ecosystem ([`is_distribution`]). Not a language
+/// ecosystem's record with one upstream (a PyPI advisory of the CVE of a C library it bundles
+/// rates the binding, not the library), nor a record naming no package (a CVE's own record
+/// lends under its ID).
+fn lent_under(record: &Record, entries: &[osv::Affected]) -> Option<Box<str>> {
+    let upstream = sole_upstream(record).filter(|upstream| **upstream != record.id)?;
+    let distribution = !entries.is_empty()
+        && entries.iter().all(|entry| entry.package.as_ref().is_some_and(|p| is_distribution(&p.ecosystem)));
+    distribution.then(|| upstream.as_str().into())
+}
+
+/// Whether the ecosystem `name` is a Linux distribution's (`Debian:12`, `Ubuntu:Pro:22.04:LTS`,
+/// `Red Hat:enterprise_linux:9::appstream`): by its part before the first `:`, one a scan
+/// names ([`ecosystem::is_matched`]; Ubuntu Pro's streams are Ubuntu's), and not a
+/// language's, which [`ecosystem::osv_ecosystem`] names without a distribution.
+fn is_distribution(name: &str) -> bool {
+    let base = ecosystem::base(name);
+    ecosystem::is_matched(base)
+        && !PackageKind::ALL
+            .into_iter()
+            .filter_map(|kind| ecosystem::osv_ecosystem(kind, None))
+            .any(|language| language == base)
+}
+
 /// Every ID `record` names as itself: its aliases and upstream IDs, sorted. Not its
 /// `related` IDs, which are of other vulnerabilities.
 fn links(record: &Record) -> Vec<Box<str>> {
@@ -373,6 +404,7 @@ fn sorted_ids<'a>(record: &Record, ids: impl Iterator<Item = &'a String>) -> Vec
 /// Each package's severity is computed once, for both.
 fn keep(mut record: Record) -> (Option<Vuln>, Option<Rated>) {
     let entries = std::mem::take(&mut record.affected);
+    let upstream = lent_under(&record, &entries);
     // A package without scores of its own is rated at least as the record alone is (it has
     // the record's scores and ratings, and maybe ratings of its own), so the record alone
     // counts only when there is no such package (a GitHub advisory may name none).
@@ -389,7 +421,7 @@ fn keep(mut record: Record) -> (Option<Vuln>, Option<Rated>) {
         }
         affected.extend(AffectedPackage::new(entry, rating));
     }
-    let rated = Rated::new(&record, stated);
+    let rated = Rated::new(&record, stated, upstream);
     (Vuln::new(record, affected.into_boxed_slice()), rated)
 }
 
@@ -947,6 +979,61 @@ mod tests {
         assert_eq!(rating(&db, "DSA-9003-1", 0), (Severity::Unknown, None, None));
     }
 
+    /// Only a distribution's record lends its severity under its only upstream: a PyPI
+    /// advisory of one CVE (that of the C library lxml's wheels bundle) rates lxml, and would
+    /// turn the Debian advisory's unknown, which fails the gate, into its rating. Ubuntu's
+    /// record of the CVE does lend, Ubuntu Pro's streams among its packages; one that also
+    /// names a language's package is no distribution's.
+    #[test]
+    fn only_a_distribution_s_record_lends_under_its_only_upstream() {
+        let dsa = advisory("DSA-9007-1", serde_json::json!({"upstream": ["CVE-2024-10"]}), serde_json::json!({}));
+        let pypi = serde_json::json!({
+            "id": "PYSEC-2024-1", "modified": "2024-05-01T00:00:00Z", "upstream": ["CVE-2024-10"],
+            "severity": [{"type": "CVSS_V3", "score": MEDIUM}],
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "lxml"},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "5.2.2"}]}]}]
+        });
+        let db = database_of(&[dsa.clone(), pypi.clone()]);
+        assert_eq!(rating(&db, "DSA-9007-1", 0), (Severity::Unknown, None, None));
+
+        let package = |ecosystem: &str| {
+            serde_json::json!({"package": {"ecosystem": ecosystem, "name": "libxml2"},
+                               "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]})
+        };
+        let mut ubuntu = serde_json::json!({
+            "id": "UBUNTU-CVE-2024-10", "modified": "2024-05-01T00:00:00Z", "upstream": ["CVE-2024-10"],
+            "severity": [{"type": "Ubuntu", "score": "medium"}],
+            "affected": [package("Ubuntu:22.04:LTS"), package("Ubuntu:Pro:16.04:LTS")]
+        });
+        let db = database_of(&[dsa.clone(), pypi.clone(), ubuntu.clone()]);
+        assert_eq!(
+            rating(&db, "DSA-9007-1", 0),
+            (Severity::Medium, None, Some("UBUNTU-CVE-2024-10".into())),
+            "Ubuntu's medium, not the PyPI advisory's scored medium"
+        );
+        ubuntu["affected"].as_array_mut().unwrap().push(package("PyPI"));
+        let db = database_of(&[dsa, pypi, ubuntu]);
+        assert_eq!(rating(&db, "DSA-9007-1", 0), (Severity::Unknown, None, None));
+    }
+
+    /// The distributions' ecosystems, by the classification the scan already has: those it
+    /// names, less the languages'.
+    #[test]
+    fn distributions_ecosystems_are_those_a_scan_names_but_the_languages() {
+        for distribution in [
+            "Debian:12",
+            "Ubuntu:22.04:LTS",
+            "Ubuntu:Pro:16.04:LTS",
+            "Alpine:v3.18",
+            "Red Hat:enterprise_linux:9::baseos",
+        ] {
+            assert!(is_distribution(distribution), "{distribution}");
+        }
+        for other in ["PyPI", "npm", "Go", "crates.io", "Maven", "Linux"] {
+            assert!(!is_distribution(other), "{other}");
+        }
+    }
+
     /// `--db` with Debian's and PyPI's exports and no CVE records: a GitHub advisory for lxml
     /// giving the CVE of a libxml2 advisory as an alias rates lxml, not libxml2 in Debian.
     /// Its moderate would turn the advisory's unknown, which fails the gate, into a pass.
@@ -984,6 +1071,7 @@ mod tests {
         });
         assert_eq!(rated(github), ("GHSA-aaaa-bbbb-cccc".into(), None));
         let mut ubuntu = cve("UBUNTU-CVE-2024-3", MEDIUM);
+        ubuntu["affected"] = serde_json::json!([{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "glibc"}}]);
         ubuntu["upstream"] = serde_json::json!(["CVE-2024-3"]);
         ubuntu["aliases"] = serde_json::json!(aliases);
         assert_eq!(rated(ubuntu.clone()), ("UBUNTU-CVE-2024-3".into(), Some("CVE-2024-3".into())));

@@ -53,7 +53,9 @@
 //! OpenVEX has no expiry, and an exception that never lapses is how a waiver granted for a
 //! month still hides a critical finding a year later. So a statement may carry `"expires"`, an
 //! RFC 3339 date-time after which it no longer excepts, and a document may carry one that its
-//! statements without their own inherit (the way `timestamp` cascades in the spec). It is a
+//! statements without their own inherit (the way `timestamp` cascades in the spec); one past
+//! 9999-12-31T23:59:59Z in UTC is refused, since the signed record writes it in UTC with four
+//! digits of year. It is a
 //! field the spec does not define, chosen over the alternatives because it is explicit and
 //! read by a machine: a date inside `status_notes` or `impact_statement` would be prose other
 //! tools show as text, and a maximum age counted from `timestamp` would silently end a
@@ -363,6 +365,23 @@ fn date(field: &str, text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{field} {text:?} is not an RFC 3339 date-time such as 2027-01-01T00:00:00Z"))
 }
 
+/// Seconds since the Unix epoch of an `expires`, refused past
+/// [`VexStatement::LATEST_EXPIRY`] (9999-12-31T23:59:59Z): the signed record writes each
+/// expiry in UTC, where `9999-12-31T23:00:00-05:00` is 10000-01-01T04:00:00Z, a year RFC 3339
+/// cannot write, so the builder's own BOM would be refused. Refused rather than moved to the
+/// last date: the record must say the date its author wrote.
+fn expiry(text: &str) -> Result<u64, String> {
+    let at = date("expires", text)?;
+    if at > VexStatement::LATEST_EXPIRY {
+        return Err(format!(
+            "expires {text:?} is {} in UTC, after 9999-12-31T23:59:59Z, the last date the signed record can \
+             write; give an earlier one",
+            genesis_bundle::rfc3339(at)
+        ));
+    }
+    Ok(at)
+}
+
 /// An OpenVEX document as the spec's JSON schema defines it, plus `expires`. Fields read
 /// only to be allowed are `IgnoredAny`.
 #[derive(Deserialize)]
@@ -484,7 +503,7 @@ impl RawDocument {
         if let Some(updated) = &self.last_updated {
             date("last_updated", updated)?;
         }
-        let expires = self.expires.as_deref().map(|text| date("expires", text)).transpose()?;
+        let expires = self.expires.as_deref().map(expiry).transpose()?;
         if self.statements.is_empty() {
             return Err("statements: none; a document states at least one".into());
         }
@@ -549,7 +568,7 @@ impl RawStatement {
         }
         let timestamp = self.timestamp.as_deref().map(|text| date("timestamp", text)).transpose()?;
         let updated = self.last_updated.as_deref().map(|text| date("last_updated", text)).transpose()?;
-        let expires = self.expires.as_deref().map(|text| date("expires", text)).transpose()?;
+        let expires = self.expires.as_deref().map(expiry).transpose()?;
         Ok(Statement {
             vulnerabilities,
             products,
@@ -767,6 +786,35 @@ mod tests {
             (expiry("2026-06-30T00:00:00Z"), true, false),
             "a clock that cannot be read does not keep an exception alive"
         );
+    }
+
+    /// The signed record writes an expiry in UTC, with four digits of year: one past
+    /// 9999-12-31T23:59:59Z, however its offset hides it, is refused, naming its statement,
+    /// rather than make the builder write a BOM its own validation refuses.
+    #[test]
+    fn an_expiry_past_the_last_date_the_record_can_write_is_refused() {
+        let statement = |expires: &str| {
+            document(&format!(
+                r#"{{"vulnerability": {{"name": "CVE-2024-0727"}}, "products": [{{"@id": "pkg:deb/debian/libssl3"}}],
+                    "status": "fixed", "expires": "{expires}"}}"#
+            ))
+        };
+        let why = refusal(&statement("9999-12-31T23:00:00-05:00"));
+        assert_eq!(
+            why,
+            "statements[0] (\"CVE-2024-0727\"): expires \"9999-12-31T23:00:00-05:00\" is 10000-01-01T04:00:00Z in \
+             UTC, after 9999-12-31T23:59:59Z, the last date the signed record can write; give an earlier one"
+        );
+        let whole = document(
+            r#"{"vulnerability": {"name": "CVE-2024-0727"}, "products": [{"@id": "pkg:deb/debian/libssl3"}],
+                "status": "fixed"}"#,
+        )
+        .replace(r#""version": 1,"#, r#""version": 1, "expires": "9999-12-31T23:59:59-00:01","#);
+        assert!(refusal(&whole).starts_with("expires \"9999-12-31T23:59:59-00:01\" is 10000-01-01T00:00:59Z"));
+
+        let last = exceptions(&statement("9999-12-31T23:59:59Z")).judge(&finding("CVE-2024-0727", OPENSSL), NOW);
+        let expires = last.unwrap().expires.unwrap();
+        assert_eq!(genesis_bundle::parse_rfc3339(&expires), Some(VexStatement::LATEST_EXPIRY), "{expires}");
     }
 
     #[test]

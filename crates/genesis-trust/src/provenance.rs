@@ -19,11 +19,18 @@ pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 /// A DSSE envelope of `payload`, signed over its PAE with `key` (deterministic: RFC 6979).
 /// `keyid` is the key's hint, as sigstore's keyed DSSE bundles carry it.
 pub fn sign_envelope(key: &PrivateKey, payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let signature = key.sign(&pae(payload_type, payload));
+    envelope(payload_type, payload, &key.sign(&pae(payload_type, payload)), &key.public_key().hint())
+}
+
+/// The DSSE envelope of `payload` carrying `signature`, ASN.1 DER over
+/// [`pae`]`(payload_type, payload)` by the key whose hint is `keyid`: [`sign_envelope`] with a
+/// key at hand, or a release pipeline that signed the PAE with its own tool. One encoding for
+/// both, so the same signature gives the same envelope bytes.
+pub fn envelope(payload_type: &str, payload: &[u8], signature: &[u8], keyid: &str) -> Vec<u8> {
     let envelope = serde_json::json!({
         "payloadType": payload_type,
         "payload": STANDARD.encode(payload),
-        "signatures": [ { "keyid": key.public_key().hint(), "sig": STANDARD.encode(signature) } ],
+        "signatures": [ { "keyid": keyid, "sig": STANDARD.encode(signature) } ],
     });
     let mut out = serde_json::to_vec_pretty(&envelope).expect("an envelope is JSON");
     out.push(b'\n');

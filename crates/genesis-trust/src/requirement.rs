@@ -102,8 +102,14 @@ pub struct ScanRequirement {
 pub struct ScanEvidence {
     /// When the scan ran (RFC 3339).
     pub as_of: String,
-    /// Whole days from then to the verification.
-    pub age_days: u64,
+    /// When it was judged (RFC 3339): the verifier's clock.
+    pub judged_at: String,
+    /// Whole days from `as_of` to the verification; `None` when the verifier's clock is
+    /// before `as_of`. Such a clock is not the time (the scan's database holds records
+    /// modified later): a host without a real-time clock, say, still at the date it booted
+    /// with. It would read every scan as new and keep alive every exception that has expired
+    /// since, so the requirement refuses it.
+    pub age_days: Option<u64>,
     /// The most severe finding without an exception at the verification, recomputed from the
     /// findings.
     pub worst_unexcepted: Option<Severity>,
@@ -118,17 +124,18 @@ pub struct ScanEvidence {
 }
 
 impl ScanEvidence {
-    /// What `scan` shows at `now` (Unix seconds): its age in whole days (0 for a scan dated
-    /// in the future, which the BOM's signature vouches for), its worst finding without an
-    /// exception at `now`, recomputed from the findings, and the gaps its inventory skipped. A
-    /// finding whose OpenVEX statement says `affected` or `under_investigation`, or whose
-    /// exception had expired when the builder judged it or has expired by `now`, has no
-    /// exception: an exception granted for a month does not pass a bundle verified after it.
+    /// What `scan` shows at `now` (Unix seconds): its age in whole days (none when `now` is
+    /// before its `asOf`), its worst finding without an exception at `now`, recomputed from
+    /// the findings, and the gaps its inventory skipped. A finding whose OpenVEX statement
+    /// says `affected` or `under_investigation`, or whose exception had expired when the
+    /// builder judged it or has expired by `now`, has no exception: an exception granted for a
+    /// month does not pass a bundle verified after it.
     pub fn of(scan: &genesis_bundle::ScanRecord, now: u64) -> ScanEvidence {
         let scanned = genesis_bundle::parse_rfc3339(&scan.as_of).unwrap_or(0);
         ScanEvidence {
             as_of: scan.as_of.clone(),
-            age_days: now.saturating_sub(scanned) / 86_400,
+            judged_at: genesis_bundle::rfc3339(now),
+            age_days: now.checked_sub(scanned).map(|age| age / 86_400),
             worst_unexcepted: scan.worst_unexcepted_at(now),
             unknown_unexcepted: scan.unknown_unexcepted_at(now),
             expired_since: scan.expired_since(now),
@@ -318,8 +325,18 @@ impl ScanRequirement {
     fn evaluate(&self, scan: Option<&ScanEvidence>) -> (bool, String) {
         let Some(scan) = scan else { return (false, "no vulnerability scan recorded in the BOM".into()) };
         let ScanRequirement { max_age_days, fail_on, allow_unknown, allow_incomplete_inventory } = self;
-        let of = format!("scan as of {} ({} days old)", scan.as_of, scan.age_days);
-        if scan.age_days > *max_age_days {
+        let Some(age_days) = scan.age_days else {
+            return (
+                false,
+                format!(
+                    "this host's clock reads {}, behind the scan's knowledge date {} (asOf): neither its age nor \
+                     its exceptions' expiries can be judged; set the clock to the current time and verify again",
+                    scan.judged_at, scan.as_of
+                ),
+            );
+        };
+        let of = format!("scan as of {} ({age_days} days old)", scan.as_of);
+        if age_days > *max_age_days {
             return (false, format!("{of} is older than the {max_age_days} days allowed"));
         }
         let gaps = counted(scan.gaps, "gap in its package inventory", "gaps in its package inventory");
@@ -599,7 +616,7 @@ mod tests {
         ] {
             let what = format!("{vex:?}");
             let evidence = ScanEvidence::of(&scanned(vex), now);
-            assert_eq!(evidence.age_days, 7);
+            assert_eq!(evidence.age_days, Some(7));
             let (held, why) = require.evaluate(Some(&evidence));
             assert_eq!(held, holds, "{what}: {why}");
             assert_eq!(evidence.worst_unexcepted, (!holds).then_some(Severity::High), "{what}");
@@ -624,6 +641,28 @@ mod tests {
             "scan as of 2025-01-01T00:00:00Z (19 days old) has a high finding without an exception (failOn: high; \
              1 exception expired since the build)"
         );
+    }
+
+    /// A verifier whose clock is behind what the scan knew (a host without a real-time clock)
+    /// would read the scan as new and keep its exceptions alive for ever: refused, told to set
+    /// the clock. From the scan's own second on, the clock is judged the time.
+    #[test]
+    fn a_clock_behind_the_scans_knowledge_date_is_refused_and_told_to_be_set() {
+        let record = scanned(stated(genesis_bundle::VexStatus::NotAffected, Some("2025-01-20T00:00:00Z")));
+        let behind = ScanEvidence::of(&record, at("2024-12-31T23:59:59Z"));
+        assert_eq!((behind.age_days, behind.judged_at.as_str()), (None, "2024-12-31T23:59:59Z"));
+        let (held, why) = high().evaluate(Some(&behind));
+        assert!(!held);
+        assert_eq!(
+            why,
+            "this host's clock reads 2024-12-31T23:59:59Z, behind the scan's knowledge date 2025-01-01T00:00:00Z \
+             (asOf): neither its age nor its exceptions' expiries can be judged; set the clock to the current time \
+             and verify again"
+        );
+        let on_time = ScanEvidence::of(&record, at("2025-01-01T00:00:00Z"));
+        assert_eq!(on_time.age_days, Some(0));
+        let (held, why) = high().evaluate(Some(&on_time));
+        assert!(held, "{why}");
     }
 
     /// A record whose inventory had gaps (its builder's policy allowed them) holds only for a

@@ -1,11 +1,12 @@
 //! End-to-end tests of `bundle-builder`: byte-stable output (the golden hash), spec
-//! errors, keys other tools read, every compression, `inspect`, and the release evidence
-//! report of `create --report`.
+//! errors, keys other tools read, every compression, `inspect`, the release evidence
+//! report of `create --report`, and two-phase builds signed outside the builder.
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod attestations;
+mod external_signing;
 mod golden;
 mod pull;
 mod report;

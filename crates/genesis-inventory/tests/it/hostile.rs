@@ -10,7 +10,8 @@ use tar::EntryType;
 use crate::Entry::{Dir, File};
 use crate::{
     ALPINE_OS_RELEASE, APK_INSTALLED, APK_PURLS, BASE, DEBIAN_OS_RELEASE, DPKG_PURLS, DPKG_STATUS, UPPER, ZLIB_PURL,
-    ZLIB_STATUS, append, debian_base, gzipped, inventory_of, layer, purls, raw_entry, try_inventory, zstd_compressed,
+    ZLIB_STATUS, append, debian_base, gzipped, inventory_of, layer, purls, raw_entry, raw_link, try_inventory,
+    zstd_compressed,
 };
 
 /// The two zero blocks that end a tar archive.
@@ -78,6 +79,85 @@ fn a_path_that_is_not_utf8_is_passed_over() {
     let found = inventory_of(&[(BASE, blob)]);
     assert_eq!(purls(&found), [ZLIB_PURL]);
     assert!(found.notes.is_empty(), "{:?}", found.notes);
+}
+
+/// Names are cleaned as bytes, as Go cleans them, so one whose `..` takes away what is not
+/// UTF-8 is read where runtimes write it. Every path kept is UTF-8, so a link whose name is
+/// not, a whiteout, and a file of interest under such a link cannot be placed: each is a
+/// note (here the link `\xff` makes `\xff/status` dpkg's status in every runtime), never
+/// passed over.
+#[test]
+fn names_that_are_not_utf8_are_cleaned_as_bytes_and_links_whiteouts_and_files_of_interest_are_notes() {
+    let blob = [
+        raw_entry(b"etc/os-release", EntryType::Regular, DEBIAN_OS_RELEASE.len() as u64, DEBIAN_OS_RELEASE),
+        raw_link(b"\xff", EntryType::Symlink, b"/var/lib/dpkg"),
+        raw_entry(b"\xff/status", EntryType::Regular, ZLIB_STATUS.len() as u64, ZLIB_STATUS),
+        raw_entry(b"\xff/../var/lib/dpkg/status", EntryType::Regular, DPKG_STATUS.len() as u64, DPKG_STATUS),
+        raw_entry(b"opt/.wh.\xff", EntryType::Regular, 0, b""),
+        END.to_vec(),
+    ]
+    .concat();
+    let found = inventory_of(&[(BASE, blob)]);
+    assert_eq!(purls(&found), DPKG_PURLS);
+    assert!(found.packages.iter().all(|package| package.found_in == "var/lib/dpkg/status"));
+    assert_eq!(
+        found.notes,
+        [
+            format!(
+                "layer {BASE}: entry \"\u{fffd}\" is skipped: a link whose name is not UTF-8, which the inventory \
+                 cannot keep or follow"
+            ),
+            format!(
+                "layer {BASE}: entry \"\u{fffd}/status\" is skipped: a file the inventory reads, whose name is not \
+                 UTF-8, so it is not read"
+            ),
+            format!(
+                "layer {BASE}: entry \"opt/.wh.\u{fffd}\" is skipped: a whiteout whose name is not UTF-8, which the \
+                 inventory cannot apply"
+            ),
+        ]
+    );
+}
+
+/// No runtime creates a name longer than `PATH_MAX` (4096 bytes), nor a link to a longer
+/// target (`ENAMETOOLONG`): such an entry is a note and is not resolved (a megabyte name
+/// `a/a/a…` would cost its length for each of its components), and the note stays short.
+#[test]
+fn a_name_or_link_target_longer_than_path_max_is_a_short_note() {
+    let name = format!("{}status", "a/".repeat(512 << 10));
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_size(ZLIB_STATUS.len() as u64);
+    builder.append_data(&mut header, &name, ZLIB_STATUS).unwrap();
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(EntryType::Symlink);
+    header.set_mode(0o777);
+    header.set_size(0);
+    builder.append_link(&mut header, "var/lib/dpkg", "t/".repeat(2_100)).unwrap();
+    append(&mut builder, &[File("etc/os-release", DEBIAN_OS_RELEASE), File("var/lib/dpkg/status", ZLIB_STATUS)]);
+    let found = inventory_of(&[(BASE, builder.into_inner().unwrap())]);
+    assert_eq!(purls(&found), [ZLIB_PURL], "the link is not kept, so the status is where its name says");
+    assert_eq!(found.notes.len(), 2, "{:?}", found.notes);
+    assert!(
+        found.notes[0].contains(&format!(
+            "… ({} bytes)\" is skipped: its name is longer than 4096 bytes (PATH_MAX), which container runtimes \
+             cannot create",
+            name.len()
+        )),
+        "{}",
+        found.notes[0]
+    );
+    assert!(
+        found.notes[1].ends_with(
+            "entry \"var/lib/dpkg\" is skipped: its link target is longer than 4096 bytes (PATH_MAX), which \
+             container runtimes cannot create"
+        ),
+        "{}",
+        found.notes[1]
+    );
+    assert!(found.notes.iter().all(|note| note.len() < 1_000));
 }
 
 /// A whiteout that names no file of its directory (`.wh.`, `.wh..`, `.wh...`) is refused by

@@ -148,14 +148,24 @@ fn purls(inventory: &Inventory) -> Vec<&str> {
 /// A tar entry written header by header, for paths and sizes the `tar` crate's builder
 /// refuses: `name` goes into the header as it is.
 fn raw_entry(name: &[u8], entry_type: tar::EntryType, declared_size: u64, data: &[u8]) -> Vec<u8> {
+    let mut bytes = raw_header(name, entry_type, b"", declared_size);
+    bytes.extend_from_slice(data);
+    bytes.resize(bytes.len().next_multiple_of(512), 0);
+    bytes
+}
+
+/// A link entry written as [`raw_entry`] writes a file: `name` and `target` as they are.
+fn raw_link(name: &[u8], entry_type: tar::EntryType, target: &[u8]) -> Vec<u8> {
+    raw_header(name, entry_type, target, 0)
+}
+
+fn raw_header(name: &[u8], entry_type: tar::EntryType, target: &[u8], declared_size: u64) -> Vec<u8> {
     let mut header = tar::Header::new_gnu();
     header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.as_old_mut().linkname[..target.len()].copy_from_slice(target);
     header.set_entry_type(entry_type);
     header.set_mode(0o644);
     header.set_size(declared_size);
     header.set_cksum();
-    let mut bytes = header.as_bytes().to_vec();
-    bytes.extend_from_slice(data);
-    bytes.resize(bytes.len().next_multiple_of(512), 0);
-    bytes
+    header.as_bytes().to_vec()
 }

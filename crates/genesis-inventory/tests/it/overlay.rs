@@ -350,3 +350,94 @@ fn an_entry_is_written_where_the_links_before_it_lead() {
     let elsewhere = layer(&[Dir("opt"), Symlink("var/lib/dpkg", "/opt/d")]);
     assert!(inventory_of(&[(BASE, base), (UPPER, elsewhere)]).packages.is_empty(), "nothing was written in opt/d");
 }
+
+/// containerd's overlayfs snapshotter and moby's overlay2 unpack a layer into an empty
+/// directory, where a lower layer's symbolic link is not: an entry named through the link
+/// lands in a new directory that hides it, while the native snapshotter follows the link.
+/// Here overlayfs would leave the full status at `var/lib/dpkg/status`, the native
+/// snapshotter only the decoy at `opt/d/status`. Runtimes disagree, so such an entry is a
+/// note, wherever on the way the earlier layer's link is. The same entries in one layer are
+/// written alike by every runtime: through the link.
+#[test]
+fn an_entry_written_through_an_earlier_layers_link_is_a_note_and_through_its_own_layers_is_followed() {
+    let lower = [File("etc/os-release", DEBIAN_OS_RELEASE), Symlink("var/lib/dpkg", "/opt/d")];
+    let upper = [File("var/lib/dpkg/status", crate::DPKG_STATUS), File("opt/d/status", ZLIB_STATUS)];
+    let found = inventory_of(&[(BASE, layer(&lower)), (UPPER, layer(&upper))]);
+    assert_eq!(
+        found.notes,
+        [format!(
+            "layer {UPPER}: entry \"var/lib/dpkg/status\" is skipped: its directory is reached through the symbolic \
+             link var/lib/dpkg (to /opt/d) that an earlier layer wrote: the native snapshotter writes it where the \
+             link leads, containerd's overlayfs snapshotter and moby's overlay2 in a new directory that hides the link"
+        )]
+    );
+    assert_eq!(purls(&found), [ZLIB_PURL], "what the link leads to is still read");
+
+    let found = inventory_of(&[(BASE, layer(&[lower, upper].concat()))]);
+    assert_eq!(purls(&found), [ZLIB_PURL], "the decoy replaces the status written through the link");
+    assert!(found.packages.iter().all(|package| package.found_in == "opt/d/status"));
+    assert!(found.notes.is_empty(), "{:?}", found.notes);
+
+    // Through a link of its own layer that leads through an earlier layer's.
+    let lower = layer(&[File("etc/os-release", DEBIAN_OS_RELEASE), Symlink("opt", "/srv")]);
+    let upper = layer(&[Symlink("var/lib/dpkg", "/opt/d"), File("var/lib/dpkg/status", crate::DPKG_STATUS)]);
+    let found = inventory_of(&[(BASE, lower), (UPPER, upper)]);
+    assert!(found.packages.is_empty());
+    assert_eq!(found.notes.len(), 1, "{:?}", found.notes);
+    assert!(
+        found.notes[0].contains("the symbolic link opt (to /srv) that an earlier layer wrote"),
+        "{:?}",
+        found.notes
+    );
+}
+
+/// A hard link to a file an earlier layer wrote is made by the native snapshotter and
+/// cannot be by overlayfs snapshotters: a note, whatever the link's path, since a hard link
+/// to a lower symbolic link is another link, which may lead later entries or readers
+/// anywhere. To a link of its own layer, it is that link again.
+#[test]
+fn a_hard_link_to_an_earlier_layers_file_is_a_note_and_to_its_own_layers_link_is_that_link() {
+    let lower =
+        [File("etc/os-release", DEBIAN_OS_RELEASE), Symlink("x", "/opt/d"), File("opt/d/status", crate::DPKG_STATUS)];
+    let upper = [HardLink("var/lib/dpkg", "x")];
+    let found = inventory_of(&[(BASE, layer(&lower)), (UPPER, layer(&upper))]);
+    assert!(found.packages.is_empty());
+    assert_eq!(
+        found.notes,
+        [format!(
+            "layer {UPPER}: var/lib/dpkg is a hard link to x, which an earlier layer wrote: the native snapshotter \
+             links that file, overlayfs snapshotters cannot, so runtimes disagree: not inventoried"
+        )]
+    );
+
+    let found = inventory_of(&[(BASE, layer(&[lower.as_slice(), upper.as_slice()].concat()))]);
+    assert_eq!(purls(&found), DPKG_PURLS);
+    assert!(found.packages.iter().all(|package| package.found_in == "opt/d/status"));
+    assert!(found.notes.is_empty(), "{:?}", found.notes);
+}
+
+/// os-release is read where a reader in the container finds it, through every link of the
+/// final image (here `etc` linked to `/srv/etc`: Debian 11, not the Debian 13 of
+/// `usr/lib/os-release`), and a path that does not resolve is a note, not a fallback.
+#[test]
+fn os_release_is_read_through_the_images_links_and_one_that_does_not_resolve_is_a_note() {
+    let debian = |version: &str| format!("ID=debian\nVERSION_ID=\"{version}\"\n").into_bytes();
+    let (eleven, thirteen) = (debian("11"), debian("13"));
+    let linked = layer(&[
+        Symlink("etc", "/srv/etc"),
+        File("srv/etc/os-release", &eleven),
+        File("usr/lib/os-release", &thirteen),
+    ]);
+    let found = inventory_of(&[(BASE, linked)]);
+    assert_eq!(found.distro.and_then(|distro| distro.version_id).as_deref(), Some("11"));
+    assert!(found.notes.is_empty(), "{:?}", found.notes);
+
+    let looped = layer(&[Symlink("etc", "etc"), File("usr/lib/os-release", &thirteen)]);
+    let found = inventory_of(&[(BASE, looped)]);
+    assert!(found.distro.is_none());
+    assert_eq!(
+        found.notes,
+        ["etc/os-release does not resolve through the image's symbolic links (more symbolic links on the way than \
+          Linux follows (40), or a loop of them): the image's distribution is not read from it"]
+    );
+}

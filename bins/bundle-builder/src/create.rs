@@ -1,0 +1,301 @@
+//! `create` and `prepare`: a bundle built and signed here with a key, or in two phases with
+//! the signing done in between by the release pipeline's own tool (decision 0033). Both
+//! take the same build flags ([`BuildArgs`]), so the `create` after a `prepare` builds the
+//! bytes that were signed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use genesis_build::{BuildOptions, BundleSpec, ExternalSignatures, PreparedFiles};
+use genesis_cli_support::registry::RegistryArgs;
+use genesis_cli_support::{OutputFormat, exit, outln, print_json};
+use genesis_trust::{PrivateKey, PublicKey};
+
+/// The spec and the flags of a build, shared by `prepare` and `create`: everything but where
+/// the archive goes and how it is signed. Each that changes the BOM or the provenance
+/// (`--policy`, `--expires`, `--scan-db`, `--scan-policy`, `--skip-package-sboms`) must be
+/// the same for a `prepare` and the `create` after it, as must SOURCE_DATE_EPOCH.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BuildArgs {
+    /// The bundle spec (YAML). Relative paths in it are relative to its folder.
+    #[arg(short = 'f', long = "file", value_name = "SPEC")]
+    spec: PathBuf,
+    /// Cache of pulled blobs (default $XDG_CACHE_HOME/genesis or ~/.cache/genesis).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// How to reach the registries images are pulled from.
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// A trust policy file whose keys and keyless identities (with its trustedRoot) must
+    /// have signed each source image (cosign, in its registry) before it is pulled; a
+    /// missing or untrusted signature stops the build.
+    #[arg(long, value_name = "POLICY")]
+    policy: Option<PathBuf>,
+    /// Expire the bundle: an RFC 3339 date (2027-01-01T00:00:00Z) or a duration after its
+    /// created time, which SOURCE_DATE_EPOCH sets (90d, 12h, 2w). Written into the signed BOM;
+    /// verifiers refuse the bundle from then on, and it is re-signed or rebuilt to deliver it.
+    #[arg(long, value_name = "DATE|DURATION")]
+    expires: Option<genesis_build::Expiry>,
+    /// Run the vulnerability gate before signing: match every package inventoried in the
+    /// images against this OSV database (an `all.zip` export or a folder of records;
+    /// repeatable), record the verdict in the signed BOM, and write nothing when it fails.
+    #[arg(long = "scan-db", value_name = "DIR|ZIP")]
+    scan_db: Vec<PathBuf>,
+    /// The gate's policy: `failOn` (default high), `maxDbAge` (default 7d), `vex` (OpenVEX
+    /// exception documents, relative to the file). Needs --scan-db.
+    #[arg(long, value_name = "FILE", requires = "scan_db")]
+    scan_policy: Option<PathBuf>,
+    /// Skip the package inventory of the images, and their package SBOMs
+    /// (sbom/images/*.packages.cdx.json), as Zarf's `package create --skip-sbom` does; the
+    /// bundle's SBOM of images, charts and manifests is still written. `genesis scan` fails
+    /// such a bundle, having no packages to judge; refused with --scan-db.
+    #[arg(long)]
+    skip_package_sboms: bool,
+}
+
+impl BuildArgs {
+    /// Loads the spec, announces the endpoints it contacts, and turns the flags into the
+    /// library's options, with `create`'s own `output_dir` and `report`. Options that
+    /// contradict each other are refused here, before a key's password is asked for or
+    /// anything is pulled.
+    fn load(self, output_dir: Option<PathBuf>, report: bool) -> anyhow::Result<(BundleSpec, BuildOptions)> {
+        let BuildArgs { spec, cache_dir, registry, policy, expires, scan_db, scan_policy, skip_package_sboms } = self;
+        let spec = BundleSpec::load(&spec)?;
+        let signers = policy.as_deref().map(genesis_trust::policy_file::load_signers).transpose()?;
+        let hosts = genesis_build::hosts(&spec);
+        let endpoints: Vec<String> = hosts.iter().map(|h| registry.endpoint(h)).collect();
+        genesis_cli_support::announce_endpoints("bundle-builder", &endpoints);
+        let registries: BTreeMap<String, _> =
+            hosts.iter().map(|h| Ok((h.clone(), registry.options(h)?))).collect::<anyhow::Result<_>>()?;
+        let options = BuildOptions {
+            source_date_epoch: source_date_epoch()?,
+            output_dir,
+            cache_dir,
+            signers,
+            registries,
+            report,
+            expires,
+            scan: (!scan_db.is_empty())
+                .then_some(genesis_build::ScanOptions { databases: scan_db, policy: scan_policy }),
+            skip_package_sboms,
+            ..Default::default()
+        };
+        options.validate()?;
+        Ok((spec, options))
+    }
+}
+
+/// Arguments of `create`: signed here with `--key`, or carrying the signatures a pipeline
+/// made over what `prepare` wrote (`--public-key` with `--bom-signature` and
+/// `--provenance-signature`). Exactly one of the two ways.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "public_key"])))]
+pub(crate) struct CreateArgs {
+    /// The spec and the build flags `prepare` takes too.
+    #[command(flatten)]
+    build: BuildArgs,
+    /// The signing key: PKCS#8 PEM, or a cosign encrypted key (password from
+    /// GENESIS_KEY_PASSWORD or a prompt). Without it, give the pipeline's signatures:
+    /// --public-key, --bom-signature and --provenance-signature.
+    #[arg(long, value_name = "KEY", conflicts_with_all = ["public_key", "bom_signature", "provenance_signature"])]
+    key: Option<PathBuf>,
+    /// The vendor's public key (SPKI PEM, as cosign.pub) the pipeline's signatures verify
+    /// with, instead of --key: the builder then holds no private key.
+    #[arg(long, value_name = "PUB", requires_all = ["bom_signature", "provenance_signature"])]
+    public_key: Option<PathBuf>,
+    /// The pipeline's signature over the bom.json `prepare` wrote: what `cosign sign-blob`
+    /// writes with --output-signature (base64) or --bundle (a sigstore bundle, key-signed).
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    bom_signature: Option<PathBuf>,
+    /// The pipeline's signature over the provenance.pae `prepare` wrote, in the same forms.
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    provenance_signature: Option<PathBuf>,
+    /// Write here instead of spec.output.dir.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Also write the release evidence report, NAME-VERSION.tar.zst.report.pdf, made from the
+    /// bundle verified afresh with the signer's public key, and list it in the .sha256 (so
+    /// `sha256sum -c` checks it too). Same bundle and SOURCE_DATE_EPOCH, same report bytes.
+    #[arg(long)]
+    report: bool,
+}
+
+/// Arguments of `prepare`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PrepareArgs {
+    /// The spec and the build flags `create` takes too.
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Folder for bom.json, provenance.pae and provenance.intoto.json (created if missing).
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    output_dir: PathBuf,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+/// How `create` signs, once its flags are read.
+enum Signer {
+    /// With a key the builder holds.
+    Key(PrivateKey),
+    /// With the pipeline's signatures, checked before anything is written.
+    External(ExternalSignatures),
+}
+
+/// The archive's own signatures, for a pipeline that signed the BOM and provenance itself:
+/// cosign 3 writes the sigstore bundle the verifier reads beside the archive (cosign 2 with
+/// `--new-bundle-format`; its `--output-signature` writes the `.sig`).
+fn sign_archive_command(archive: &Path) -> String {
+    let a = archive.display();
+    format!("cosign sign-blob --key KEY --bundle {a}.cosign.bundle {a}")
+}
+
+/// Runs `create`: reads the key or the pipeline's signatures once the options are known good,
+/// builds, and reports what was written (and, for a pipeline, the archive signature to make).
+pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
+    let CreateArgs { build, key, public_key, bom_signature, provenance_signature, output_dir, output, quiet, report } =
+        args;
+    let (spec, options) = build.load(output_dir, report)?;
+    // clap allows only these two shapes; the last arm says what it allows, should it change.
+    let signer = match (key, public_key, bom_signature, provenance_signature) {
+        (Some(key), None, None, None) => {
+            Signer::Key(PrivateKey::from_pem_file_with_password(&key, &genesis_cli_support::password::for_reading)?)
+        }
+        (None, Some(public_key), Some(bom), Some(provenance)) => Signer::External(ExternalSignatures {
+            public_key: PublicKey::from_pem_file(&public_key)?,
+            bom: genesis_build::read_signature(&bom)?,
+            provenance: genesis_build::read_signature(&provenance)?,
+        }),
+        _ => anyhow::bail!(
+            "create signs with --key KEY, or carries a pipeline's signatures with --public-key PUB \
+             --bom-signature FILE --provenance-signature FILE: give one of the two"
+        ),
+    };
+    let out = {
+        let _bar = genesis_cli_support::progress::show(options.progress.clone(), "packing", quiet);
+        match &signer {
+            Signer::Key(key) => genesis_build::build(&spec, key, &options)?,
+            Signer::External(signatures) => genesis_build::build_external(&spec, signatures, &options)?,
+        }
+    };
+    match output {
+        OutputFormat::Json => print_json(&out)?,
+        OutputFormat::Text => {
+            let signed_by = match &signer {
+                Signer::Key(key) => key.public_key().fingerprint().to_string(),
+                Signer::External(s) => format!("{} (the pipeline's signatures, verified)", s.public_key.fingerprint()),
+            };
+            outln!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files)?;
+            outln!("  sha256 {}", out.sha256)?;
+            outln!("  bom    {} signed by {signed_by}", out.bom_sha256)?;
+            if let Some(expires) = &out.expires {
+                outln!("  expires {expires}")?;
+            }
+            match (&out.signature_file, &out.cosign_bundle_file) {
+                (Some(signature), Some(cosign_bundle)) => outln!(
+                    "  wrote  {}, {} and {}",
+                    out.sha256_file.display(),
+                    signature.display(),
+                    cosign_bundle.display()
+                )?,
+                _ => {
+                    outln!("  wrote  {}", out.sha256_file.display())?;
+                    outln!("  sign the archive yourself: {}", sign_archive_command(&out.archive))?;
+                }
+            }
+            if let Some(report) = &out.report_file {
+                outln!("  report {} (listed in {})", report.display(), out.sha256_file.display())?;
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// What `prepare --output json` prints.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PrepareReport<'a> {
+    /// `bom.json`, to sign for --bom-signature.
+    bom: &'a Path,
+    /// `provenance.pae`, to sign for --provenance-signature.
+    provenance_pae: &'a Path,
+    /// `provenance.intoto.json`, the statement the PAE wraps: to read, not to sign.
+    provenance_statement: &'a Path,
+    /// SHA-256 of the BOM, as the bundle's `bom` line and `genesis verify` will show it.
+    bom_sha256: genesis_types::Digest,
+    /// Where `create` will write the archive, unless given --output-dir.
+    archive: &'a Path,
+    /// The commands a pipeline runs next.
+    next: &'a [String],
+}
+
+/// Runs `prepare`: writes what the pipeline signs, and prints it with the commands that follow.
+pub(crate) fn prepare(args: PrepareArgs) -> anyhow::Result<u8> {
+    let PrepareArgs { build, output_dir, output } = args;
+    let spec_path = build.spec.clone();
+    let (spec, options) = build.load(None, false)?;
+    let prepared = genesis_build::prepare(&spec, &options)?;
+    let files = prepared
+        .write_to(&output_dir)
+        .with_context(|| format!("cannot write the files to sign into {}", output_dir.display()))?;
+    let archive = genesis_build::archive_path(&spec, &options);
+    let next = next_commands(&spec_path, &files, &archive);
+    let report = PrepareReport {
+        bom: &files.bom,
+        provenance_pae: &files.provenance_pae,
+        provenance_statement: &files.provenance_statement,
+        bom_sha256: genesis_bundle::sha256(&prepared.bom),
+        archive: &archive,
+        next: &next,
+    };
+    match output {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Text => {
+            outln!("✓ prepared {} {} for signing (no bundle written)", spec.metadata.name, spec.metadata.version)?;
+            outln!("  bom        {} ({})", files.bom.display(), report.bom_sha256)?;
+            outln!("  provenance {} (what its signature covers)", files.provenance_pae.display())?;
+            outln!("  statement  {} (the provenance to read, not to sign)", files.provenance_statement.display())?;
+            outln!("next, in the pipeline (create with this prepare's flags and SOURCE_DATE_EPOCH):")?;
+            for command in &next {
+                outln!("  {command}")?;
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// What a pipeline runs after `prepare` (decision 0033): sign the two files, create with the
+/// signatures, sign the archive. cosign's `--bundle`, since cosign 3 writes only bundles
+/// (cosign 2 needs `--new-bundle-format` for one, or takes `--output-signature FILE`).
+fn next_commands(spec: &Path, files: &PreparedFiles, archive: &Path) -> Vec<String> {
+    let (bom, pae) = (files.bom.display(), files.provenance_pae.display());
+    vec![
+        format!("cosign sign-blob --key KEY --bundle {bom}.sigstore.json {bom}"),
+        format!("cosign sign-blob --key KEY --bundle {pae}.sigstore.json {pae}"),
+        format!(
+            "bundle-builder create -f {} --public-key PUB --bom-signature {bom}.sigstore.json \
+             --provenance-signature {pae}.sigstore.json",
+            spec.display()
+        ),
+        sign_archive_command(archive),
+    ]
+}
+
+/// SOURCE_DATE_EPOCH from the environment, which overrides the spec's.
+fn source_date_epoch() -> anyhow::Result<Option<u64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => Ok(Some(
+            v.trim()
+                .parse()
+                .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds since 1970"))?,
+        )),
+        Err(_) => Ok(None),
+    }
+}
