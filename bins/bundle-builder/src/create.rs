@@ -3,11 +3,12 @@
 //! take the same build flags ([`BuildArgs`]), so the `create` after a `prepare` builds the
 //! bytes that were signed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use genesis_build::{BuildOptions, BundleSpec, ExternalSignatures, PreparedFiles};
+use genesis_build::{BuildOptions, BundleSpec, Expiry, ExternalSignatures, PreparedFiles};
 use genesis_cli_support::registry::RegistryArgs;
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_trust::{PrivateKey, PublicKey};
@@ -55,6 +56,45 @@ pub(crate) struct BuildArgs {
 }
 
 impl BuildArgs {
+    /// These flags as shell words, for the `create` that `prepare` prints: each that changes
+    /// what is built, or where and how it is pulled from. Not the spec (the caller names it),
+    /// nor retries, nor credentials: a pipeline gives both commands those from its environment
+    /// or a Docker config, and a command line in its log is no place for a password.
+    fn flags(&self) -> Vec<String> {
+        let BuildArgs { spec: _, cache_dir, registry, policy, expires, scan_db, scan_policy, skip_package_sboms } =
+            self;
+        let mut words = Vec::new();
+        let mut path = |flag: &str, value: &Path| words.extend([flag.to_owned(), lossy(value)]);
+        if let Some(dir) = cache_dir {
+            path("--cache-dir", dir);
+        }
+        if let Some(ca) = &registry.ca_file {
+            path("--ca-file", ca);
+        }
+        if let Some(file) = &registry.authfile {
+            path("--authfile", file);
+        }
+        if let Some(file) = policy {
+            path("--policy", file);
+        }
+        for db in scan_db {
+            path("--scan-db", db);
+        }
+        if let Some(file) = scan_policy {
+            path("--scan-policy", file);
+        }
+        if registry.plain_http {
+            words.push("--plain-http".to_owned());
+        }
+        if let Some(expiry) = expires {
+            words.extend(["--expires".to_owned(), expiry_text(*expiry)]);
+        }
+        if *skip_package_sboms {
+            words.push("--skip-package-sboms".to_owned());
+        }
+        words
+    }
+
     /// Loads the spec, announces the endpoints it contacts, and turns the flags into the
     /// library's options, with `create`'s own `output_dir` and `report`. Options that
     /// contradict each other are refused here, before a key's password is asked for or
@@ -121,8 +161,10 @@ pub(crate) struct CreateArgs {
     #[arg(long, short)]
     quiet: bool,
     /// Also write the release evidence report, NAME-VERSION.tar.zst.report.pdf, made from the
-    /// bundle verified afresh with the signer's public key, and list it in the .sha256 (so
+    /// bundle verified afresh with the key's public half, and list it in the .sha256 (so
     /// `sha256sum -c` checks it too). Same bundle and SOURCE_DATE_EPOCH, same report bytes.
+    /// With --key only: with a pipeline's signatures, the pipeline signs the archive after
+    /// the build, and `genesis report ARCHIVE --key PUB` writes the report then.
     #[arg(long)]
     report: bool,
 }
@@ -153,8 +195,8 @@ enum Signer {
 /// cosign 3 writes the sigstore bundle the verifier reads beside the archive (cosign 2 with
 /// `--new-bundle-format`; its `--output-signature` writes the `.sig`).
 fn sign_archive_command(archive: &Path) -> String {
-    let a = archive.display();
-    format!("cosign sign-blob --key KEY --bundle {a}.cosign.bundle {a}")
+    let bundle = genesis_trust::cosign_bundle_path(archive);
+    command_line(&["cosign", "sign-blob", "--key", "KEY", "--bundle", lossy(&bundle).as_str(), lossy(archive).as_str()])
 }
 
 /// Runs `create`: reads the key or the pipeline's signatures once the options are known good,
@@ -239,14 +281,20 @@ struct PrepareReport<'a> {
 /// Runs `prepare`: writes what the pipeline signs, and prints it with the commands that follow.
 pub(crate) fn prepare(args: PrepareArgs) -> anyhow::Result<u8> {
     let PrepareArgs { build, output_dir, output } = args;
-    let spec_path = build.spec.clone();
+    // The `create` that follows: SOURCE_DATE_EPOCH when it came from the environment, the
+    // spec, and the build flags as given here.
+    let mut create = vec!["bundle-builder".to_owned(), "create".to_owned(), "-f".to_owned(), lossy(&build.spec)];
+    create.extend(build.flags());
     let (spec, options) = build.load(None, false)?;
+    if let Some(epoch) = options.source_date_epoch {
+        create.insert(0, format!("SOURCE_DATE_EPOCH={epoch}"));
+    }
     let prepared = genesis_build::prepare(&spec, &options)?;
     let files = prepared
         .write_to(&output_dir)
         .with_context(|| format!("cannot write the files to sign into {}", output_dir.display()))?;
     let archive = genesis_build::archive_path(&spec, &options);
-    let next = next_commands(&spec_path, &files, &archive);
+    let next = next_commands(create, &files, &archive);
     let report = PrepareReport {
         bom: &files.bom,
         provenance_pae: &files.provenance_pae,
@@ -262,7 +310,7 @@ pub(crate) fn prepare(args: PrepareArgs) -> anyhow::Result<u8> {
             outln!("  bom        {} ({})", files.bom.display(), report.bom_sha256)?;
             outln!("  provenance {} (what its signature covers)", files.provenance_pae.display())?;
             outln!("  statement  {} (the provenance to read, not to sign)", files.provenance_statement.display())?;
-            outln!("next, in the pipeline (create with this prepare's flags and SOURCE_DATE_EPOCH):")?;
+            outln!("next, in the pipeline:")?;
             for command in &next {
                 outln!("  {command}")?;
             }
@@ -271,21 +319,56 @@ pub(crate) fn prepare(args: PrepareArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// What a pipeline runs after `prepare` (decision 0033): sign the two files, create with the
-/// signatures, sign the archive. cosign's `--bundle`, since cosign 3 writes only bundles
-/// (cosign 2 needs `--new-bundle-format` for one, or takes `--output-signature FILE`).
-fn next_commands(spec: &Path, files: &PreparedFiles, archive: &Path) -> Vec<String> {
-    let (bom, pae) = (files.bom.display(), files.provenance_pae.display());
-    vec![
-        format!("cosign sign-blob --key KEY --bundle {bom}.sigstore.json {bom}"),
-        format!("cosign sign-blob --key KEY --bundle {pae}.sigstore.json {pae}"),
-        format!(
-            "bundle-builder create -f {} --public-key PUB --bom-signature {bom}.sigstore.json \
-             --provenance-signature {pae}.sigstore.json",
-            spec.display()
-        ),
-        sign_archive_command(archive),
-    ]
+/// What a pipeline runs after `prepare` (decision 0033): sign the two files, `create` (the
+/// words of `create`, with this prepare's flags) with the signatures, sign the archive.
+/// cosign's `--bundle`, since cosign 3 writes only bundles (cosign 2 needs
+/// `--new-bundle-format` for one, or takes `--output-signature FILE`).
+fn next_commands(mut create: Vec<String>, files: &PreparedFiles, archive: &Path) -> Vec<String> {
+    let (bom, pae) = (lossy(&files.bom), lossy(&files.provenance_pae));
+    let (bom_bundle, pae_bundle) = (format!("{bom}.sigstore.json"), format!("{pae}.sigstore.json"));
+    let sign =
+        |bundle: &str, file: &str| command_line(&["cosign", "sign-blob", "--key", "KEY", "--bundle", bundle, file]);
+    create.extend(
+        ["--public-key", "PUB", "--bom-signature", bom_bundle.as_str(), "--provenance-signature", pae_bundle.as_str()]
+            .map(str::to_owned),
+    );
+    vec![sign(&bom_bundle, &bom), sign(&pae_bundle, &pae), command_line(&create[..]), sign_archive_command(archive)]
+}
+
+/// `--expires` in words that parse back to it: the date, or the duration in its largest
+/// whole unit (`90d`, not `7776000s`).
+fn expiry_text(expiry: Expiry) -> String {
+    match expiry {
+        Expiry::At(at) => genesis_bundle::rfc3339(at),
+        Expiry::After(seconds) => {
+            let (count, unit) = [(7 * 86_400_u64, "w"), (86_400, "d"), (3600, "h"), (60, "m")]
+                .into_iter()
+                .find(|(size, _)| seconds % size == 0)
+                .map_or((seconds, "s"), |(size, unit)| (seconds / size, unit));
+            format!("{count}{unit}")
+        }
+    }
+}
+
+/// A path as a word of a printed command.
+fn lossy(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// `words` as one POSIX shell command line: each word as it is when the shell reads it back
+/// unchanged, else in single quotes.
+fn command_line<S: AsRef<str>>(words: &[S]) -> String {
+    words.iter().map(|word| shell_quote(word.as_ref())).collect::<Vec<_>>().join(" ")
+}
+
+/// `word` as a POSIX shell reads it back.
+fn shell_quote(word: &str) -> Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b);
+    if !word.is_empty() && word.bytes().all(plain) {
+        Cow::Borrowed(word)
+    } else {
+        Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
+    }
 }
 
 /// SOURCE_DATE_EPOCH from the environment, which overrides the spec's.
@@ -297,5 +380,33 @@ fn source_date_epoch() -> anyhow::Result<Option<u64>> {
                 .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds since 1970"))?,
         )),
         Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expiry_is_echoed_in_words_that_parse_back_to_it() {
+        for (given, echoed) in [
+            ("90d", "90d"),
+            ("2w", "2w"),
+            ("14d", "2w"),
+            ("36h", "36h"),
+            ("90m", "90m"),
+            ("3601s", "3601s"),
+            ("2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+        ] {
+            let expiry: Expiry = given.parse().unwrap();
+            assert_eq!(expiry_text(expiry), echoed, "{given}");
+            assert_eq!(echoed.parse::<Expiry>().unwrap(), expiry, "{given}");
+        }
+    }
+
+    #[test]
+    fn words_the_shell_would_change_are_quoted() {
+        let line = command_line(&["create", "-f", "my spec.yaml", "--policy", "it's.yaml", "--cache-dir", "", "a=b/c"]);
+        assert_eq!(line, r"create -f 'my spec.yaml' --policy 'it'\''s.yaml' --cache-dir '' a=b/c");
     }
 }

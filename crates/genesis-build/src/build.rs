@@ -51,9 +51,10 @@ pub struct BuildOptions {
     #[cfg(feature = "pull")]
     pub registries: BTreeMap<String, RegistryOptions>,
     /// Also write the release evidence report, `ARCHIVE.report.pdf`, made from the archive
-    /// just written, verified in full with the bundle's public key (the builder's, or the
-    /// pipeline's with [`build_external`]) as a recipient would verify it, and listed in the
-    /// `.sha256` after the archive.
+    /// just written, verified in full with the builder's public key as a recipient would
+    /// verify it, and listed in the `.sha256` after the archive. [`build_external`] refuses
+    /// it: the report describes the archive's own signature, which the pipeline makes after
+    /// the build (`genesis report` writes it then).
     pub report: bool,
     /// When the bundle expires: written into its BOM as `expires`, signed with it, and
     /// verifiers refuse the bundle from then on.
@@ -626,12 +627,25 @@ pub fn prepare(spec: &BundleSpec, options: &BuildOptions) -> Result<Prepared> {
 /// saying to prepare and sign again from the same spec and inputs. Writes the archive
 /// (byte-identical to `build` with a key whose signatures these are) and its `.sha256`; the
 /// archive's `.sig` and `.cosign.bundle` are the pipeline's to make (`cosign sign-blob`
-/// over the archive), and stale ones from an earlier build are removed.
+/// over the archive), and stale ones from an earlier build are removed. Refuses
+/// [`BuildOptions::report`] before anything else: the report would say the archive has no
+/// signature of its own, as the pipeline signs it only after.
 pub fn build_external(
     spec: &BundleSpec,
     signatures: &ExternalSignatures,
     options: &BuildOptions,
 ) -> Result<BuildOutput> {
+    if options.report {
+        return Err(BuildError::input(
+            "--report",
+            format!(
+                "cannot go with a pipeline's signatures: the report is written after the archive's own signature \
+                 (.sig, .cosign.bundle), which the pipeline makes after this build; build without --report, sign \
+                 the archive, then run `genesis report {} --key PUB` with the vendor's public key",
+                archive_path(spec, options).display()
+            ),
+        ));
+    }
     pack(spec, Signing::External(signatures), options)
 }
 
@@ -682,9 +696,9 @@ fn pack(spec: &BundleSpec, signing: Signing<'_>, options: &BuildOptions) -> Resu
     let public_key = &signatures.public_key;
     options.progress.set_total(plan.bom.payload_size());
     let bom_bytes = &prepared.bom;
-    let signature = encode_signature(&signatures.bom);
+    let signature = encode_signature(&signatures.bom.der);
     let provenance =
-        envelope(IN_TOTO_PAYLOAD_TYPE, &prepared.provenance_statement, &signatures.provenance, &public_key.hint());
+        envelope(IN_TOTO_PAYLOAD_TYPE, &prepared.provenance_statement, &signatures.provenance.der, &public_key.hint());
 
     let archive = archive_path(spec, options);
     let out_dir = archive.parent().expect("joined onto a folder");
@@ -706,6 +720,7 @@ fn pack(spec: &BundleSpec, signing: Signing<'_>, options: &BuildOptions) -> Resu
         write_options,
     )?;
     let file = out.into_inner().map_err(|e| BuildError::input(&scratch, format!("cannot write: {}", e.error())))?;
+    remove_earlier_sidecars(&archive)?;
     commit_output(file, &archive)?;
 
     let sha = Digest::from_sha256_bytes(digest.sha256);
@@ -713,12 +728,8 @@ fn pack(spec: &BundleSpec, signing: Signing<'_>, options: &BuildOptions) -> Resu
     let archive_line = format!("{}  {file_name}\n", sha.hex());
     write_atomically(&sha256_file, archive_line.as_bytes())?;
     let (signature_file, cosign_bundle_file) = sign_archive(signing, &archive, &digest.sha256)?;
-    let report_file = if options.report {
-        Some(write_report(&archive, signing, public_key, &sha256_file, &archive_line)?)
-    } else {
-        remove_stale(&report_path(&archive), "report")?;
-        None
-    };
+    let report_file =
+        if options.report { Some(write_report(&archive, public_key, &sha256_file, &archive_line)?) } else { None };
     Ok(BuildOutput {
         archive,
         sha256_file,
@@ -735,17 +746,12 @@ fn pack(spec: &BundleSpec, signing: Signing<'_>, options: &BuildOptions) -> Resu
 }
 
 /// Writes the archive's `.sig` and `.cosign.bundle` with the key, and returns where. A
-/// pipeline signs the archive itself after the build, so then none is written, and those an
-/// earlier build left, which sign other bytes, are removed: a stale `.sig` fails every
-/// verification of the new archive.
+/// pipeline signs the archive itself after the build, so then none is written (those an
+/// earlier build left are gone already: [`remove_earlier_sidecars`]).
 fn sign_archive(signing: Signing<'_>, archive: &Path, digest: &[u8; 32]) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
+    let Signing::Key(key) = signing else { return Ok((None, None)) };
     let (_, signature_file) = genesis_trust::sidecar_paths(archive);
     let cosign_bundle_file = genesis_trust::cosign_bundle_path(archive);
-    let Signing::Key(key) = signing else {
-        remove_stale(&signature_file, "signature")?;
-        remove_stale(&cosign_bundle_file, "cosign bundle")?;
-        return Ok((None, None));
-    };
     let archive_signature = key.sign_sha256_digest(digest);
     write_atomically(&signature_file, &encode_signature(&archive_signature))?;
     let cosign_bundle = genesis_trust::sigstore::key_bundle(&key.public_key(), digest, &archive_signature);
@@ -757,19 +763,12 @@ fn sign_archive(signing: Signing<'_>, archive: &Path, digest: &[u8; 32]) -> Resu
 
 /// Writes the release evidence report of the `archive` just written and its sidecars, then
 /// lists it in `sha256_file` after `archive_line`; returns where it is. The archive is opened
-/// afresh and verified in full (BOM signature, every entry, the sidecars) with the bundle's
-/// public key (the builder's, or the pipeline's), as a recipient verifies it: the report
-/// describes what a verification established, never what the build meant to write. The
-/// `.sha256` names the report only once the report is in place, so no list ever names a file
-/// not yet there.
-fn write_report(
-    archive: &Path,
-    signing: Signing<'_>,
-    public: &PublicKey,
-    sha256_file: &Path,
-    archive_line: &str,
-) -> Result<PathBuf> {
-    let policy_text = format!("{} (fingerprint {})", signing.whose_key(), public.fingerprint());
+/// afresh and verified in full (BOM signature, every entry, the sidecars) with the builder's
+/// `public` key, as a recipient verifies it: the report describes what a verification
+/// established, never what the build meant to write. The `.sha256` names the report only once
+/// the report is in place, so no list ever names a file not yet there.
+fn write_report(archive: &Path, public: &PublicKey, sha256_file: &Path, archive_line: &str) -> Result<PathBuf> {
+    let policy_text = format!("the builder's own key (fingerprint {})", public.fingerprint());
     let policy = genesis_trust::TrustPolicy::from_keys(vec![public.clone()])?;
     tracing::info!(archive = %archive.display(), "verifying the bundle for its evidence report");
     let checked =
@@ -790,16 +789,28 @@ fn report_path(archive: &Path) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// Removes the `what` an earlier build left at `path` beside the archive, which describes
-/// or signs other bytes than the archive now there: a portal publishes a bundle with the
-/// sidecars found beside it.
-fn remove_stale(path: &Path, what: &str) -> Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(BuildError::input(path, format!("cannot remove the {what} of an earlier build: {e}")))
+/// Removes the `.sha256`, `.sig`, `.cosign.bundle` and report an earlier build left beside
+/// `archive`, which describe or sign other bytes than the archive about to take its place: a
+/// portal publishes a bundle with the sidecars found beside it, and a stale `.sig` fails every
+/// verification. Called before the new archive is renamed into place, so neither a moment nor
+/// a crash nor a removal that fails leaves it beside another build's sidecars; this build
+/// writes its own after it.
+fn remove_earlier_sidecars(archive: &Path) -> Result<()> {
+    let (sha256_file, signature_file) = genesis_trust::sidecar_paths(archive);
+    for (path, what) in [
+        (sha256_file, "checksum list"),
+        (signature_file, "signature"),
+        (genesis_trust::cosign_bundle_path(archive), "cosign bundle"),
+        (report_path(archive), "report"),
+    ] {
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(BuildError::input(&path, format!("cannot remove the {what} of an earlier build: {e}")));
+            }
+            _ => {}
         }
-        _ => Ok(()),
     }
+    Ok(())
 }
 
 /// Writes a fresh key pair as `genesis.key` (PKCS#8 PEM, or cosign's encrypted format when a

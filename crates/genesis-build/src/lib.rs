@@ -54,5 +54,5 @@ pub use error::{BuildError, Result};
 pub use layout::{Layout, ResolvedImage};
 pub use remote::{default_cache_dir, hosts};
 pub use scan::ScanOptions;
-pub use signing::{ExternalSignatures, Prepared, PreparedFiles, read_signature};
+pub use signing::{ExternalSignatures, PipelineSignature, Prepared, PreparedFiles, read_signature};
 pub use spec::BundleSpec;

@@ -11,7 +11,9 @@ use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+use genesis_trust::sigstore::{MessageSignature, SigstoreBundle};
 use genesis_trust::{PrivateKey, PublicKey, TrustError};
+use genesis_types::Digest;
 
 use crate::{BuildError, Result};
 
@@ -29,32 +31,59 @@ const PROVENANCE_STATEMENT_FILE: &str = "provenance.intoto.json";
 pub struct ExternalSignatures {
     /// The key the signatures verify with (the vendor's public key, as in the trust policy).
     pub public_key: PublicKey,
-    /// ASN.1 DER ECDSA-SHA256 signature over the exact BOM bytes (`bom.json`).
-    pub bom: Vec<u8>,
-    /// ASN.1 DER ECDSA-SHA256 signature over the provenance's DSSE pre-authentication
-    /// encoding (`provenance.pae`).
-    pub provenance: Vec<u8>,
+    /// The signature over the exact BOM bytes (`bom.json`).
+    pub bom: PipelineSignature,
+    /// The signature over the provenance's DSSE pre-authentication encoding
+    /// (`provenance.pae`).
+    pub provenance: PipelineSignature,
+}
+
+/// One signature a pipeline made, as [`read_signature`] reads it from its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineSignature {
+    /// ASN.1 DER ECDSA-SHA256, what the archive carries.
+    pub der: Vec<u8>,
+    /// The digest a sigstore bundle says it signs (its `messageDigest`), when the signature
+    /// came in one that says: only to explain a signature that does not verify.
+    pub signed_sha256: Option<Digest>,
+}
+
+impl From<Vec<u8>> for PipelineSignature {
+    /// A bare signature, which says nothing of what it signs.
+    fn from(der: Vec<u8>) -> PipelineSignature {
+        PipelineSignature { der, signed_sha256: None }
+    }
 }
 
 impl ExternalSignatures {
     /// Refuses a signature that does not verify with `public_key` over what this build signs:
-    /// carried unchecked, it would make a bundle no recipient accepts, found only there.
+    /// carried unchecked, it would make a bundle no recipient accepts, found only there. A
+    /// bundle that names other bytes than this build's says so: the usual cause is a
+    /// `prepare` with other inputs or flags.
     fn check(&self, prepared: &Prepared) -> Result<()> {
         for (what, file, message, signature) in [
             ("BOM", BOM_FILE, &prepared.bom, &self.bom),
             ("provenance", PROVENANCE_PAE_FILE, &prepared.provenance_pae, &self.provenance),
         ] {
-            if !self.public_key.verifies(message, signature) {
-                return Err(BuildError::ExternalSignature {
-                    what,
-                    reason: format!(
-                        "does not verify with key {} over this build's {file}: sign the {file} that \
-                         `bundle-builder prepare` wrote from this same spec and inputs, with the key this \
-                         public key belongs to",
-                        self.public_key.fingerprint()
-                    ),
-                });
+            if self.public_key.verifies(message, &signature.der) {
+                continue;
             }
+            let digest = genesis_bundle::sha256(message);
+            let other_bytes = match &signature.signed_sha256 {
+                Some(signed) if *signed != digest => {
+                    format!(" (this bundle signs {signed}; this build's {file} is {digest})")
+                }
+                _ => String::new(),
+            };
+            return Err(BuildError::ExternalSignature {
+                what,
+                reason: format!(
+                    "does not verify with key {} over this build's {file}{other_bytes}: sign the {file} that \
+                     `bundle-builder prepare` wrote from this same spec and inputs, with the key this public key \
+                     belongs to",
+                    self.public_key.fingerprint()
+                ),
+            });
         }
         Ok(())
     }
@@ -77,21 +106,13 @@ impl<'a> Signing<'a> {
         match self {
             Signing::Key(key) => Ok(Cow::Owned(ExternalSignatures {
                 public_key: key.public_key(),
-                bom: key.sign(&prepared.bom),
-                provenance: key.sign(&prepared.provenance_pae),
+                bom: key.sign(&prepared.bom).into(),
+                provenance: key.sign(&prepared.provenance_pae).into(),
             })),
             Signing::External(signatures) => {
                 signatures.check(prepared)?;
                 Ok(Cow::Borrowed(signatures))
             }
-        }
-    }
-
-    /// Whose key signed, as the release evidence report names the key it verified with.
-    pub(crate) fn whose_key(self) -> &'static str {
-        match self {
-            Signing::Key(_) => "the builder's own key",
-            Signing::External(_) => "the release pipeline's key",
         }
     }
 }
@@ -105,12 +126,18 @@ const KEYLESS: &str = "a keyless signature (the bundle carries a certificate), a
                        keyless signatures yet: sign with a key (`cosign sign-blob --key cosign.key`, or \
                        `--key awskms://…`) and give its public key";
 
+/// What Windows editors and PowerShell put before UTF-8 text.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Reads a signature file as a pipeline writes it: cosign sign-blob's base64 output
-/// (`--output-signature`, whitespace ignored), or a sigstore bundle JSON
-/// (`--bundle`, `messageSignature.signature`) whose verification material is a public key
-/// hint; a bundle carrying a certificate (keyless) is refused with a message saying keyless
-/// signatures are not verified by this builder yet and to sign with a key. Returns DER bytes.
-pub fn read_signature(path: &Path) -> Result<Vec<u8>> {
+/// (`--output-signature`; every ASCII whitespace ignored, so `base64` and `openssl base64`
+/// output wrapped at 76 or 64 columns is read too), its raw DER (`--b64=false`), or a
+/// sigstore bundle (`--bundle`, cosign 2's legacy one included) as the verifier reads it
+/// ([`SigstoreBundle`]), whose signature a key made; a leading UTF-8 byte order mark is
+/// ignored. A bundle carrying a certificate (keyless) is refused with a message saying
+/// keyless signatures are not verified by this builder yet and to sign with a key, and so is
+/// a bundle of a DSSE envelope.
+pub fn read_signature(path: &Path) -> Result<PipelineSignature> {
     let refused = |reason: String| BuildError::SignatureFile { path: path.to_owned(), reason };
     let file = genesis_bundle::digest_io::open_regular(path).map_err(|e| refused(format!("cannot read: {e}")))?;
     let mut bytes = Vec::new();
@@ -121,35 +148,58 @@ pub fn read_signature(path: &Path) -> Result<Vec<u8>> {
             MAX_SIGNATURE_FILE >> 10
         )));
     }
-    let (encoded, what) = if bytes.trim_ascii_start().starts_with(b"{") {
-        (bundle_signature(&bytes).map_err(refused)?.into_bytes(), "the bundle's messageSignature.signature is")
-    } else {
-        (bytes, "neither a sigstore bundle nor a cosign signature (base64 ASN.1 DER ECDSA):")
-    };
-    genesis_trust::decode_signature(&encoded, "signature").map_err(|e| match e {
-        TrustError::SignatureFormat { reason, .. } => refused(format!("{what} {reason}")),
-        other => refused(other.to_string()),
-    })
+    let text = bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes);
+    if text.trim_ascii_start().starts_with(b"{") {
+        return bundle_signature(text).map_err(refused);
+    }
+    // Raw DER (`--b64=false`) first, as it is: its bytes may be whitespace's. Then base64,
+    // with every whitespace gone.
+    let base64: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    genesis_trust::decode_signature(&bytes, "signature")
+        .or_else(|_| genesis_trust::decode_signature(&base64, "signature"))
+        .map(PipelineSignature::from)
+        .map_err(|e| {
+            refused(format!(
+                "neither a sigstore bundle nor a cosign signature (base64 ASN.1 DER ECDSA): {}",
+                trust_reason(e)
+            ))
+        })
 }
 
-/// The base64 signature of a key-signed sigstore bundle, or why the document is not one.
-fn bundle_signature(bytes: &[u8]) -> std::result::Result<String, String> {
-    let doc: serde_json::Value = serde_json::from_slice(bytes)
+/// The signature of a key-signed sigstore bundle and the digest it names, or why the
+/// document is not one.
+fn bundle_signature(text: &[u8]) -> std::result::Result<PipelineSignature, String> {
+    let doc: serde_json::Value = serde_json::from_slice(text)
         .map_err(|e| format!("neither a sigstore bundle nor a signature: bad JSON ({e})"))?;
-    let material = &doc["verificationMaterial"];
-    if material.get("certificate").is_some() || material.get("x509CertificateChain").is_some() {
+    // cosign 2 writes its legacy bundle without `rekorBundle` when nothing went to the log,
+    // which the verifier does not read either: said as such below.
+    let legacy = doc.get("base64Signature").is_some();
+    let bundle = SigstoreBundle::from_json(doc).map_err(|e| format!("not a sigstore bundle: {}", trust_reason(e)))?;
+    if bundle.has_certificate() {
         return Err(KEYLESS.to_owned());
     }
-    if doc.get("base64Signature").is_some() {
-        return Err("cosign's legacy bundle format, which this builder does not read: give the signature itself \
-                    (`cosign sign-blob --output-signature FILE`) or a sigstore bundle (`--new-bundle-format`)"
-            .to_owned());
+    match bundle.message_signature() {
+        Ok(Some(MessageSignature { signature, sha256 })) => {
+            Ok(PipelineSignature { der: signature, signed_sha256: sha256.map(Digest::from_sha256_bytes) })
+        }
+        Ok(None) => Err("a sigstore bundle of a DSSE envelope, not of a signature over the file: sign the file \
+                         as a blob (`cosign sign-blob --key … --bundle FILE`), not as an attestation"
+            .to_owned()),
+        Err(_) if legacy => Err("cosign's legacy bundle without a log entry (`--tlog-upload=false`), which \
+                                 genesis does not read: give a sigstore bundle (cosign 2: `--new-bundle-format`) or \
+                                 the signature itself (`--output-signature FILE`)"
+            .to_owned()),
+        Err(e) => Err(format!("not a sigstore bundle: {}", trust_reason(e))),
     }
-    doc["messageSignature"]["signature"].as_str().map(str::to_owned).ok_or_else(|| {
-        "a sigstore bundle without messageSignature.signature: sign the file as a blob \
-         (`cosign sign-blob --key … --bundle FILE`), not as an attestation"
-            .to_owned()
-    })
+}
+
+/// What is wrong, without the trust crate's prefix (`sigstore bundle refused: `, `signature: `)
+/// that the message around it already says.
+fn trust_reason(e: TrustError) -> String {
+    match e {
+        TrustError::BundleRefused { reason } | TrustError::SignatureFormat { reason, .. } => reason,
+        other => other.to_string(),
+    }
 }
 
 /// What a pipeline signs, written by `prepare` and re-derived by `build_external`.
@@ -229,9 +279,19 @@ mod tests {
     fn signed_by(key: &PrivateKey, prepared: &Prepared) -> ExternalSignatures {
         ExternalSignatures {
             public_key: key.public_key(),
-            bom: key.sign(&prepared.bom),
-            provenance: key.sign(&prepared.provenance_pae),
+            bom: key.sign(&prepared.bom).into(),
+            provenance: key.sign(&prepared.provenance_pae).into(),
         }
+    }
+
+    /// `ARCHIVE.report.pdf`, where a build with a report writes it.
+    fn report_beside(archive: &Path) -> PathBuf {
+        PathBuf::from(format!("{}{}", archive.display(), genesis_report::PDF_SUFFIX))
+    }
+
+    /// Standard base64, as cosign writes a signature (and a bundle its fields).
+    fn b64(bytes: &[u8]) -> String {
+        String::from_utf8(encode_signature(bytes)).unwrap()
     }
 
     #[test]
@@ -241,8 +301,11 @@ mod tests {
         let key = PrivateKey::generate();
         let one_step = build(&spec, &key, &options(dir.path(), "a")).unwrap();
 
-        // An earlier build with a key left `.sig` and `.cosign.bundle` where the external one writes.
+        // An earlier build with a key left `.sig`, `.cosign.bundle` and a report where the
+        // external one writes.
         let earlier = build(&spec, &PrivateKey::generate(), &options(dir.path(), "b")).unwrap();
+        let earlier_report = report_beside(&earlier.archive);
+        fs::write(&earlier_report, b"%PDF- of the earlier archive").unwrap();
         let prepared = prepare(&spec, &options(dir.path(), "b")).unwrap();
         let two_step = build_external(&spec, &signed_by(&key, &prepared), &options(dir.path(), "b")).unwrap();
 
@@ -250,9 +313,45 @@ mod tests {
         assert_eq!(fs::read(&one_step.sha256_file).unwrap(), fs::read(&two_step.sha256_file).unwrap());
         assert_eq!((one_step.sha256, one_step.bom_sha256), (two_step.sha256, two_step.bom_sha256));
         assert_eq!((&two_step.signature_file, &two_step.cosign_bundle_file), (&None, &None));
-        for stale in [earlier.signature_file.unwrap(), earlier.cosign_bundle_file.unwrap()] {
+        for stale in [earlier.signature_file.unwrap(), earlier.cosign_bundle_file.unwrap(), earlier_report] {
             assert!(!stale.exists(), "{} of the earlier build is removed", stale.display());
         }
+    }
+
+    /// The earlier build's sidecars go before the new archive takes the old one's place: when
+    /// one cannot be removed, the old archive is still there, not the new one beside a stale
+    /// signature.
+    #[test]
+    fn a_stale_sidecar_that_cannot_be_removed_stops_the_build_before_the_new_archive_is_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(dir.path());
+        let earlier = build(&spec, &PrivateKey::generate(), &options(dir.path(), "out")).unwrap();
+        let earlier_bytes = fs::read(&earlier.archive).unwrap();
+        let signature_file = earlier.signature_file.unwrap();
+        fs::remove_file(&signature_file).unwrap();
+        fs::create_dir_all(signature_file.join("not-removable")).unwrap();
+
+        let key = PrivateKey::generate();
+        let prepared = prepare(&spec, &options(dir.path(), "out")).unwrap();
+        let e = build_external(&spec, &signed_by(&key, &prepared), &options(dir.path(), "out")).unwrap_err();
+        assert!(e.to_string().contains("cannot remove the signature of an earlier build"), "{e}");
+        assert_eq!(fs::read(&earlier.archive).unwrap(), earlier_bytes, "the earlier archive is still in place");
+    }
+
+    #[test]
+    fn a_report_is_refused_with_a_pipelines_signatures_as_the_pipeline_signs_the_archive_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(dir.path());
+        let key = PrivateKey::generate();
+        let prepared = prepare(&spec, &options(dir.path(), "unused")).unwrap();
+        let options = BuildOptions { report: true, ..options(dir.path(), "out") };
+        let e = build_external(&spec, &signed_by(&key, &prepared), &options).unwrap_err();
+        assert!(matches!(&e, BuildError::Input { .. }), "{e}");
+        let text = e.to_string();
+        assert!(text.starts_with("--report: cannot go with a pipeline's signatures"), "{text}");
+        let archive = crate::archive_path(&spec, &options);
+        assert!(text.contains(&format!("`genesis report {} --key PUB`", archive.display())), "{text}");
+        assert!(!dir.path().join("out").exists(), "nothing written");
     }
 
     #[test]
@@ -261,9 +360,9 @@ mod tests {
         let spec = spec(dir.path());
         let key = PrivateKey::generate();
         let prepared = prepare(&spec, &options(dir.path(), "unused")).unwrap();
-        let other_bytes = ExternalSignatures { bom: key.sign(b"another bom"), ..signed_by(&key, &prepared) };
+        let other_bytes = ExternalSignatures { bom: key.sign(b"another bom").into(), ..signed_by(&key, &prepared) };
         let other_key = ExternalSignatures {
-            provenance: PrivateKey::generate().sign(&prepared.provenance_pae),
+            provenance: PrivateKey::generate().sign(&prepared.provenance_pae).into(),
             ..signed_by(&key, &prepared)
         };
         for (signatures, refused, file) in
@@ -285,8 +384,57 @@ mod tests {
         }
     }
 
+    /// A bundle that names other bytes than this build's says which: the usual cause, a
+    /// `prepare` with other inputs or flags, is then plain.
     #[test]
-    fn signature_files_are_read_as_cosign_writes_them_and_keyless_is_refused() {
+    fn a_bundle_over_other_bytes_names_both_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(dir.path());
+        let key = PrivateKey::generate();
+        let prepared = prepare(&spec, &options(dir.path(), "unused")).unwrap();
+        let signed = genesis_bundle::sha256(b"another bom");
+        let bom = PipelineSignature { der: key.sign(b"another bom"), signed_sha256: Some(signed.clone()) };
+        let e = build_external(
+            &spec,
+            &ExternalSignatures { bom, ..signed_by(&key, &prepared) },
+            &options(dir.path(), "out"),
+        )
+        .unwrap_err()
+        .to_string();
+        let names = format!(
+            "over this build's bom.json (this bundle signs {signed}; this build's bom.json is {}): sign the bom.json",
+            genesis_bundle::sha256(&prepared.bom)
+        );
+        assert!(e.contains(&names), "{e}");
+    }
+
+    #[test]
+    fn signature_files_are_read_as_cosign_base64_and_openssl_write_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let der = PrivateKey::generate().sign(b"bom");
+        let base64 = b64(&der);
+        assert!(base64.len() > 76, "long enough to wrap");
+        let wrapped = |width: usize, eol: &str| {
+            let lines: Vec<&str> =
+                base64.as_bytes().chunks(width).map(|line| std::str::from_utf8(line).unwrap()).collect();
+            format!("{}{eol}", lines.join(eol)).into_bytes()
+        };
+        for (name, bytes) in [
+            ("one-line.sig", format!("{base64}\n").into_bytes()),
+            ("openssl-base64.sig", wrapped(64, "\n")),
+            ("base64-crlf.sig", wrapped(76, "\r\n")),
+            ("spaced.sig", format!(" \t{}\n", base64.replace('M', "M ")).into_bytes()),
+            ("byte-order-mark.sig", [UTF8_BOM, base64.as_bytes(), &b"\r\n"[..]].concat()),
+            ("raw.der", der.clone()),
+        ] {
+            let path = dir.path().join(name);
+            fs::write(&path, &bytes).unwrap();
+            assert_eq!(read_signature(&path).unwrap(), PipelineSignature::from(der.clone()), "{name}");
+        }
+    }
+
+    #[test]
+    fn key_signed_bundles_are_read_as_the_verifier_reads_them_and_keyless_and_dsse_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let key = PrivateKey::generate();
         let der = key.sign(b"bom");
@@ -295,29 +443,61 @@ mod tests {
             fs::write(&path, bytes).unwrap();
             path
         };
-        let mut base64 = encode_signature(&der);
-        base64.push(b'\n');
-        assert_eq!(read_signature(&file("bom.json.sig", &base64)).unwrap(), der);
-        // The bundle's messageDigest is not read: the build checks the signature over the BOM itself.
-        let bundle = genesis_trust::sigstore::key_bundle(&key.public_key(), &[0; 32], &der);
-        let bundle = file("bom.sigstore.json", &serde_json::to_vec_pretty(&bundle).unwrap());
-        assert_eq!(read_signature(&bundle).unwrap(), der, "messageSignature.signature of a key-signed bundle");
+        let expected = PipelineSignature { der: der.clone(), signed_sha256: Some(Digest::from_sha256_bytes([7; 32])) };
 
-        let signature = encode_signature(&der);
-        let signature = std::str::from_utf8(&signature).unwrap();
-        for (name, material) in [
+        // cosign's sigstore bundle (v0.3), with a byte order mark too.
+        let bundle =
+            serde_json::to_vec_pretty(&genesis_trust::sigstore::key_bundle(&key.public_key(), &[7; 32], &der)).unwrap();
+        assert_eq!(read_signature(&file("bom.sigstore.json", &bundle)).unwrap(), expected);
+        assert_eq!(
+            read_signature(&file("byte-order-mark.sigstore.json", &[UTF8_BOM, &bundle[..]].concat())).unwrap(),
+            expected
+        );
+
+        // cosign 2's legacy `--bundle` with a key: the digest comes from its log entry.
+        let entry = serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": { "data": { "hash": { "algorithm": "sha256", "value": "07".repeat(32) } } },
+        });
+        let legacy = serde_json::json!({
+            "base64Signature": b64(&der),
+            "cert": b64(key.public_key().to_pem().as_bytes()),
+            "rekorBundle": {
+                "SignedEntryTimestamp": "MEUCIQ==",
+                "Payload": {
+                    "body": b64(&serde_json::to_vec(&entry).unwrap()),
+                    "integratedTime": 1735689600,
+                    "logIndex": 1,
+                    "logID": "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d",
+                },
+            },
+        });
+        let legacy = file("legacy.cosign-bundle.json", &serde_json::to_vec(&legacy).unwrap());
+        assert_eq!(read_signature(&legacy).unwrap(), expected, "a key-signed legacy bundle");
+
+        let signature = b64(&der);
+        let keyless_legacy = fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fixtures/interop/legacy-cosign-bundle/artifact.txt.cosign-bundle.json"),
+        )
+        .unwrap();
+        let keyless = [
             ("certificate.json", serde_json::json!({ "certificate": { "rawBytes": "MIIB" } })),
             (
                 "chain.json",
                 serde_json::json!({ "x509CertificateChain": { "certificates": [ { "rawBytes": "MIIB" } ] } }),
             ),
-        ] {
-            let keyless = serde_json::json!({
+        ]
+        .map(|(name, material)| {
+            let bundle = serde_json::json!({
                 "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
                 "verificationMaterial": material,
                 "messageSignature": { "signature": signature },
             });
-            let path = file(name, &serde_json::to_vec(&keyless).unwrap());
+            file(name, &serde_json::to_vec(&bundle).unwrap())
+        });
+        for path in keyless.into_iter().chain([file("keyless-legacy.json", &keyless_legacy)]) {
             let e = read_signature(&path).unwrap_err();
             assert!(matches!(e, BuildError::SignatureFile { .. }), "{e}");
             let text = e.to_string();
@@ -325,9 +505,20 @@ mod tests {
             assert!(text.contains("does not verify keyless signatures yet: sign with a key"), "{text}");
         }
 
+        let dsse = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": { "publicKey": { "hint": key.public_key().hint() } },
+            "dsseEnvelope": {
+                "payloadType": "application/vnd.in-toto+json",
+                "payload": "e30=",
+                "signatures": [ { "sig": signature } ],
+            },
+        });
+        let dsse = serde_json::to_vec(&dsse).unwrap();
         for (name, bytes, said) in [
             ("garbage.sig", &b"not a signature\n"[..], "neither a sigstore bundle nor a cosign signature"),
-            ("legacy.json", &br#"{"base64Signature": "MEUC", "cert": ""}"#[..], "cosign's legacy bundle format"),
+            ("dsse.json", &dsse[..], "a sigstore bundle of a DSSE envelope"),
+            ("no-log.json", &br#"{"base64Signature": "MEUC", "cert": ""}"#[..], "legacy bundle without a log entry"),
             ("broken.json", &b"{ not json"[..], "bad JSON"),
         ] {
             let path = file(name, bytes);

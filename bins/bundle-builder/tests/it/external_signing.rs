@@ -245,3 +245,57 @@ fn create_takes_a_key_or_the_three_signature_flags_and_never_both() {
     refused(dir, &["--public-key", "k/genesis.pub"], &["--bom-signature", "--provenance-signature"]);
     refused(dir, &["--bom-signature", "b.sig", "--provenance-signature", "p.sig"], &["--public-key"]);
 }
+
+/// The `create` a `prepare` prints carries the build flags it was given, so that, run as
+/// printed, it builds the bytes that were signed.
+#[test]
+fn the_create_prepare_prints_carries_its_build_flags_and_builds_what_was_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--expires", "3650d", "--skip-package-sboms"];
+    let prepared = prepare(dir.path(), &[&flags[..], &["--output", "json"][..]].concat());
+    let v: serde_json::Value = serde_json::from_slice(&prepared.stdout).unwrap();
+    let create = v["next"][2].as_str().unwrap().to_owned();
+    let expected = "bundle-builder create -f bundle.yaml --expires 3650d --skip-package-sboms --public-key PUB \
+                    --bom-signature work/bom.json.sigstore.json --provenance-signature work/provenance.pae.sigstore.json";
+    assert_eq!(create, expected, "{v}");
+    let printed = builder(&[&["prepare", "-f", "bundle.yaml", "-o", "work"][..], &flags[..]].concat(), dir.path(), &[]);
+    assert_eq!(printed.status.code(), Some(0), "{}", text(&printed.stderr));
+    assert!(text(&printed.stdout).contains(&format!("  {expected}\n")), "{}", text(&printed.stdout));
+
+    // Signed where the printed commands put the signatures, and run as printed.
+    openssl_sign(dir.path(), "work/bom.json", "work/bom.json.sigstore.json");
+    openssl_sign(dir.path(), "work/provenance.pae", "work/provenance.pae.sigstore.json");
+    let mut args: Vec<&str> =
+        create.split(' ').skip(1).map(|word| if word == "PUB" { "k/genesis.pub" } else { word }).collect();
+    args.extend(["--output-dir", "out", "--quiet"]);
+    let out = builder(&args, dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    check_bundle(dir.path());
+}
+
+/// The report describes the archive's own signature, which the pipeline makes after
+/// `create`: asked for with the pipeline's signatures, it is refused, naming the command
+/// that writes it once the archive is signed.
+#[test]
+fn a_report_is_refused_with_the_pipelines_signatures_naming_genesis_report() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), &[]);
+    openssl_sign(dir.path(), "work/bom.json", "work/bom.json.sig");
+    openssl_sign(dir.path(), "work/provenance.pae", "work/provenance.pae.sig");
+    refused(
+        dir.path(),
+        &[
+            "--public-key",
+            "k/genesis.pub",
+            "--bom-signature",
+            "work/bom.json.sig",
+            "--provenance-signature",
+            "work/provenance.pae.sig",
+            "--report",
+        ],
+        &[
+            "--report: cannot go with a pipeline's signatures",
+            format!("`genesis report out/{ARCHIVE} --key PUB`").as_str(),
+        ],
+    );
+}

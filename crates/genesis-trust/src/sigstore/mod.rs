@@ -144,6 +144,43 @@ impl SigstoreBundle {
         let typed = sigstore_verify::types::Bundle::deserialize(&doc).map_err(|e| e.to_string());
         Ok(SigstoreBundle { doc, typed })
     }
+
+    /// Whether a certificate (keyless) signed the bundle, rather than a key.
+    pub fn has_certificate(&self) -> bool {
+        let material = &self.doc["verificationMaterial"];
+        material.get("certificate").is_some() || material.get("x509CertificateChain").is_some()
+    }
+
+    /// The bundle's `messageSignature`, unverified, for a caller that checks it over bytes it
+    /// holds and carries it elsewhere (the builder assembling an archive from a release
+    /// pipeline's signatures, decision 0033); `None` for a bundle of a DSSE envelope. Refused:
+    /// a bundle with neither, a signature that is not base64 ASN.1 DER, a SHA-256
+    /// `messageDigest` that is not 32 bytes.
+    pub fn message_signature(&self) -> Result<Option<MessageSignature>> {
+        let Some(ms) = self.doc.get("messageSignature") else {
+            return match self.doc.get("dsseEnvelope") {
+                Some(_) => Ok(None),
+                None => Err(invalid("neither messageSignature nor dsseEnvelope")),
+            };
+        };
+        let signature = signature_der(&b64(&ms["signature"], "signature")?)?;
+        let sha256 = match ms.get("messageDigest") {
+            Some(d) if d["algorithm"] == "SHA2_256" => Some(
+                b64(&d["digest"], "messageDigest")?.try_into().map_err(|_| invalid("messageDigest is not 32 bytes"))?,
+            ),
+            _ => None,
+        };
+        Ok(Some(MessageSignature { signature, sha256 }))
+    }
+}
+
+/// A bundle's message signature ([`SigstoreBundle::message_signature`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSignature {
+    /// ASN.1 DER ECDSA, not verified.
+    pub signature: Vec<u8>,
+    /// The SHA-256 the bundle's `messageDigest` says was signed, when it has a SHA-256 one.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// Verifies a key-signed sigstore bundle over an artifact known by its SHA-256 (streamed
@@ -288,7 +325,7 @@ pub fn verify_bundle(
         return Err(invalid(format!("unknown media type {media_type:?}")));
     }
     let material = &doc["verificationMaterial"];
-    let has_certificate = material.get("certificate").is_some() || material.get("x509CertificateChain").is_some();
+    let has_certificate = bundle.has_certificate();
     let has_log = material["tlogEntries"].as_array().is_some_and(|a| !a.is_empty())
         || material["timestampVerificationData"]["rfc3161Timestamps"].as_array().is_some_and(|a| !a.is_empty());
     match signer {
