@@ -412,8 +412,11 @@ impl ScanRecord {
     /// how many more there were.
     pub fn list_gaps(gaps: Vec<String>) -> (Vec<String>, u64) {
         let unlisted = gaps.len().saturating_sub(Self::LISTED_GAPS) as u64;
-        let listed =
-            gaps.into_iter().take(Self::LISTED_GAPS).map(|gap| cut(escape_controls(&gap), Self::GAP_CHARS)).collect();
+        let listed = gaps
+            .into_iter()
+            .take(Self::LISTED_GAPS)
+            .map(|gap| cut_chars(escape_controls(&gap), Self::GAP_CHARS))
+            .collect();
         (listed, unlisted)
     }
 
@@ -504,7 +507,7 @@ impl ScanRecord {
             if gap.chars().any(controls_display) {
                 return Err(format!(
                     "scan.gaps[{n}] holds a control character: a record writes them escaped, as {:?}",
-                    cut(escape_controls(gap), 80)
+                    cut_chars(escape_controls(gap), 80)
                 ));
             }
             let chars = gap.chars().count();
@@ -536,7 +539,7 @@ impl ScanRecord {
 }
 
 /// `text` cut to at most `chars` characters, the last of them a `…` when it was longer.
-fn cut(text: String, chars: usize) -> String {
+pub fn cut_chars(text: String, chars: usize) -> String {
     if text.chars().nth(chars).is_none() {
         return text;
     }
@@ -560,10 +563,11 @@ pub fn escape_controls(text: &str) -> String {
 
 /// Whether `c` acts on a terminal or a reader instead of showing: a control character (C0,
 /// DEL, C1: a newline starts a line that reads as the verifier's own, an escape sequence
-/// rewrites the screen) or a bidirectional formatting character (it reorders the text shown
-/// around it).
+/// rewrites the screen), a zero-width character (it hides where text ends) or a
+/// bidirectional formatting character (it reorders the text shown around it).
 fn controls_display(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// How the name of a package SBOM the builder writes ends.

@@ -54,7 +54,7 @@ pub use archive_index::{ArchiveIndex, ArchiveRange, FrameSlices, RangeReader, im
 pub use bom::{
     BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, LAST_RFC3339_SECOND, ManifestEntry,
     PACKAGE_SBOM_SUFFIX, PROVENANCE_PATH, SIGNATURE_PATH, SbomEntry, ScanDatabase, ScanFinding, ScanRecord,
-    ScanSummary, VexDocument, VexStatement, VexStatus, escape_controls, parse_rfc3339, rfc3339, unix_now,
+    ScanSummary, VexDocument, VexStatement, VexStatus, cut_chars, escape_controls, parse_rfc3339, rfc3339, unix_now,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging};
 pub use digest_io::{FileDigest, sha256};

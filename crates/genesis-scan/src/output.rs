@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use genesis_bundle::VexStatement;
+use genesis_bundle::{VexStatement, cut_chars, escape_controls};
 use serde_json::{Value, json};
 
 use crate::finding::{Finding, Severity};
@@ -71,7 +71,7 @@ pub fn text(verdict: &Verdict) -> String {
     } else {
         line(&format!("FAIL (fail on {})", verdict.fail_on));
         for reason in &verdict.reasons {
-            line(&format!("  - {}", clean(reason)));
+            line(&format!("  - {}", escape_controls(reason)));
         }
     }
     out
@@ -111,32 +111,9 @@ fn status(judged: &JudgedFinding, fail_on: Severity) -> String {
     }
 }
 
-/// A text from input, escaped where a terminal would act on it, whole.
-fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        // Controls, then the zero-width and bidirectional formatting characters that would
-        // hide or reorder what follows them.
-        if c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-        {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A table cell: [`clean`], cut at [`MAX_CELL`] characters.
+/// A table cell: [`escape_controls`], cut at [`MAX_CELL`] characters.
 fn cell(text: &str) -> String {
-    let clean = clean(text);
-    if clean.chars().count() <= MAX_CELL {
-        return clean;
-    }
-    let mut cut: String = clean.chars().take(MAX_CELL - 1).collect();
-    cut.push('…');
-    cut
+    cut_chars(escape_controls(text), MAX_CELL)
 }
 
 /// What a SARIF rule says of one vulnerability, gathered over its findings.
