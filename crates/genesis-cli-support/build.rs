@@ -1,9 +1,10 @@
 //! Embeds a vendor's trust policy in every binary built with this crate, for vendors who ship
 //! a branded verifier (README "Trust policy"): `GENESIS_EMBEDDED_POLICY=/abs/trust.yaml cargo
-//! build --release`. The policy's text and the files it names (its `keys`, its `trustedRoot`)
-//! are compiled in with `include_str!`/`include_bytes!`, and `src/policy.rs` reads them from
-//! memory, after the operator's installed policies. Unset or empty, the generated code is
-//! `None`: no embedded policy, and no trust without one installed.
+//! build --release`. The policy's text and the files it names (its `keys` and `cosigners`, the
+//! key files its `signedBy`s name, its `trustedRoot`) are compiled in with
+//! `include_str!`/`include_bytes!`, and `src/policy.rs` reads them from memory, after the
+//! operator's installed policies. Unset or empty, the generated code is `None`: no embedded
+//! policy, and no trust without one installed.
 
 use std::path::{Path, PathBuf};
 
@@ -35,9 +36,14 @@ fn embed(policy: &Path) -> String {
     let base = policy.parent().expect("an absolute file path has a parent");
     let mut named = Vec::new();
     // A key entry is a path, or a mapping with its `path` and validity window.
-    for entry in doc.get("keys").and_then(serde_yaml_ng::Value::as_sequence).into_iter().flatten() {
-        let name = entry.as_str().or_else(|| entry.get("path").and_then(serde_yaml_ng::Value::as_str));
-        named.extend(name.map(str::to_owned));
+    for list in ["keys", "cosigners"] {
+        for entry in doc.get(list).and_then(serde_yaml_ng::Value::as_sequence).into_iter().flatten() {
+            let name = entry.as_str().or_else(|| entry.get("path").and_then(serde_yaml_ng::Value::as_str));
+            named.extend(name.map(str::to_owned));
+        }
+    }
+    if let Some(require) = doc.get("require") {
+        signed_by_files(require, &mut named);
     }
     named.extend(doc.get("trustedRoot").and_then(serde_yaml_ng::Value::as_str).map(str::to_owned));
     named.sort();
@@ -65,6 +71,28 @@ fn embed(policy: &Path) -> String {
         literal(&utf8(policy)),
         files.join(", ")
     )
+}
+
+/// The key files the `signedBy`s of a `require` name, at any depth: every value that is
+/// neither a fingerprint (`SHA256:…`) nor a keyless identity (`identity …`), as the policy's
+/// reader takes them.
+fn signed_by_files(requirement: &serde_yaml_ng::Value, named: &mut Vec<String>) {
+    match requirement {
+        serde_yaml_ng::Value::Sequence(parts) => parts.iter().for_each(|part| signed_by_files(part, named)),
+        serde_yaml_ng::Value::Mapping(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value.as_str()) {
+                    (Some("signedBy"), Some(name))
+                        if !name.starts_with("SHA256:") && !name.starts_with("identity ") =>
+                    {
+                        named.push(name.to_owned());
+                    }
+                    _ => signed_by_files(value, named),
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A path the policy writes, relative to the policy's directory.

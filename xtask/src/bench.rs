@@ -2,7 +2,8 @@
 //! throughput and peak RSS of `create`, `verify` and `extract`, each beside the standard
 //! pipeline doing the same work on the same input in the same run (`tar | zstd -T0 -3`,
 //! `zstd -dc | openssl dgst -sha256`, `zstd -dc | tar -x`), what the package inventory adds
-//! to `create` (beside `create --skip-package-sboms`), `genesis scan` against a 200 MiB
+//! to `create` (beside `create --skip-package-sboms`), `resign` with another key (beside the
+//! rebuild with it that it spares, `create`), `genesis scan` against a 200 MiB
 //! OSV database, then the registry rows (`load`, `serve`, `registry seed`) beside skopeo,
 //! Distribution and curl, and the portal's. Timed with GNU time; never in tests.
 //! `--seed-only` runs only the `registry seed` rows, `--core-only` stops after the scan.
@@ -226,13 +227,16 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let dir: PathBuf = root.join(format!("target/bench/workload-{size_mib}"));
     println!("bench: preparing a {size_mib} MiB OCI layout in {}", dir.display());
     workload(&dir, size_mib)?;
-    let _ = fs::remove_dir_all(dir.join("k"));
-    run_cmd(
-        Command::new(bin.join("bundle-builder"))
-            .args(["keygen", "--output-dir"])
-            .arg(dir.join("k"))
-            .stdout(std::process::Stdio::null()),
-    )?;
+    // `k` signs every bundle; `resign` moves one to `k2`.
+    for keys in ["k", "k2"] {
+        let _ = fs::remove_dir_all(dir.join(keys));
+        run_cmd(
+            Command::new(bin.join("bundle-builder"))
+                .args(["keygen", "--output-dir"])
+                .arg(dir.join(keys))
+                .stdout(std::process::Stdio::null()),
+        )?;
+    }
     let input_bytes: u64 = fs::read_dir(dir.join("layout/blobs/sha256"))?
         .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
         .sum();
@@ -272,6 +276,17 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             format!("zstd -dc {archive} | tar -x -C y"),
             "rm -rf y && mkdir y".to_owned(),
         ),
+        (
+            "resign",
+            format!(
+                "{b}/bundle-builder resign {archive} --key k2/genesis.key --key-for-verify k/genesis.pub \
+                 -o resigned.tar.zst --quiet >/dev/null"
+            ),
+            "rm -f resigned.tar.zst*".to_owned(),
+            "create with the new key",
+            format!("{b}/bundle-builder create -f bundle.yaml --key k2/genesis.key --output-dir rebuilt >/dev/null"),
+            "rm -rf rebuilt".to_owned(),
+        ),
     ];
     let mib = input_bytes as f64 / f64::from(1 << 20);
     println!("\ninput: {mib:.0} MiB of blobs (half incompressible, half text); best of {runs}; 2 cores\n");
@@ -283,9 +298,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         return seed_rows(&dir, &bin, mib, runs);
     }
     for (name, ours, prep, base_name, base, base_prep) in rows {
-        if name == "verify" || name == "extract" {
-            // Both sides of verify/extract read the archive our create wrote, with its
-            // package SBOMs (the inventory row's baseline last wrote one without).
+        if matches!(name, "verify" | "extract" | "resign") {
+            // Both sides of verify/extract, and resign, read the archive our create wrote, with
+            // its package SBOMs (the inventory row's baseline last wrote one without).
             if name == "verify" || !dir.join(archive).exists() {
                 run_cmd(
                     Command::new("sh")

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use genesis_build::{BuildOptions, BundleSpec, Expiry, ExternalSignatures, PreparedFiles};
+use genesis_build::{BuildOptions, BundleSpec, Expiry, ExternalSignatures, PipelineSigner, PreparedFiles};
 use genesis_cli_support::registry::RegistryArgs;
+use genesis_cli_support::verify::KeylessArgs;
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_trust::{PrivateKey, PublicKey};
 
@@ -127,10 +128,12 @@ impl BuildArgs {
 }
 
 /// Arguments of `create`: signed here with `--key`, or carrying the signatures a pipeline
-/// made over what `prepare` wrote (`--public-key` with `--bom-signature` and
-/// `--provenance-signature`). Exactly one of the two ways.
+/// made over what `prepare` wrote (`--bom-signature` and `--provenance-signature`, with
+/// `--public-key` or, signed keyless, cosign's identity flags). Exactly one of the ways.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "public_key"])))]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(
+    ["key", "public_key", "certificate_identity", "certificate_identity_regexp"]
+)))]
 pub(crate) struct CreateArgs {
     /// The spec and the build flags `prepare` takes too.
     #[command(flatten)]
@@ -144,12 +147,20 @@ pub(crate) struct CreateArgs {
     /// with, instead of --key: the builder then holds no private key.
     #[arg(long, value_name = "PUB", requires_all = ["bom_signature", "provenance_signature"])]
     public_key: Option<PathBuf>,
+    /// The identity a keyless pipeline signs as, instead of --public-key (with
+    /// --certificate-oidc-issuer and --trusted-root): its sigstore bundles are checked as a
+    /// verifier checks them and carried whole (bom.sigstore.json, provenance/bundle.sigstore.json).
+    #[command(flatten)]
+    keyless: KeylessArgs,
     /// The pipeline's signature over the bom.json `prepare` wrote: what `cosign sign-blob`
-    /// writes with --output-signature (base64) or --bundle (a sigstore bundle, key-signed).
-    #[arg(long, value_name = "FILE", requires = "public_key")]
+    /// writes with --output-signature (base64) or --bundle (a sigstore bundle, key-signed or
+    /// keyless).
+    #[arg(long, value_name = "FILE")]
     bom_signature: Option<PathBuf>,
-    /// The pipeline's signature over the provenance.pae `prepare` wrote, in the same forms.
-    #[arg(long, value_name = "FILE", requires = "public_key")]
+    /// The pipeline's signature over the provenance: with a key, over the provenance.pae
+    /// `prepare` wrote, in the same forms; keyless, `cosign attest-blob --statement
+    /// provenance.intoto.json --bundle FILE` (a DSSE sigstore bundle of the statement).
+    #[arg(long, value_name = "FILE")]
     provenance_signature: Option<PathBuf>,
     /// Write here instead of spec.output.dir.
     #[arg(long, value_name = "DIR")]
@@ -194,7 +205,7 @@ enum Signer {
 /// The archive's own signatures, for a pipeline that signed the BOM and provenance itself:
 /// cosign 3 writes the sigstore bundle the verifier reads beside the archive (cosign 2 with
 /// `--new-bundle-format`; its `--output-signature` writes the `.sig`).
-fn sign_archive_command(archive: &Path) -> String {
+pub(crate) fn sign_archive_command(archive: &Path) -> String {
     let bundle = genesis_trust::cosign_bundle_path(archive);
     command_line(&["cosign", "sign-blob", "--key", "KEY", "--bundle", lossy(&bundle).as_str(), lossy(archive).as_str()])
 }
@@ -202,22 +213,38 @@ fn sign_archive_command(archive: &Path) -> String {
 /// Runs `create`: reads the key or the pipeline's signatures once the options are known good,
 /// builds, and reports what was written (and, for a pipeline, the archive signature to make).
 pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
-    let CreateArgs { build, key, public_key, bom_signature, provenance_signature, output_dir, output, quiet, report } =
-        args;
+    let CreateArgs {
+        build,
+        key,
+        public_key,
+        keyless,
+        bom_signature,
+        provenance_signature,
+        output_dir,
+        output,
+        quiet,
+        report,
+    } = args;
     let (spec, options) = build.load(output_dir, report)?;
-    // clap allows only these two shapes; the last arm says what it allows, should it change.
-    let signer = match (key, public_key, bom_signature, provenance_signature) {
+    let pipeline_signer = match (public_key, keyless.keyless()?) {
+        (Some(public_key), None) => Some(PipelineSigner::Key(PublicKey::from_pem_file(&public_key)?)),
+        (None, Some(keyless)) => Some(PipelineSigner::Keyless(keyless)),
+        _ => None,
+    };
+    // clap allows only these shapes; the last arm says what it allows, should it change.
+    let signer = match (key, pipeline_signer, bom_signature, provenance_signature) {
         (Some(key), None, None, None) => {
             Signer::Key(PrivateKey::from_pem_file_with_password(&key, &genesis_cli_support::password::for_reading)?)
         }
-        (None, Some(public_key), Some(bom), Some(provenance)) => Signer::External(ExternalSignatures {
-            public_key: PublicKey::from_pem_file(&public_key)?,
+        (None, Some(signer), Some(bom), Some(provenance)) => Signer::External(ExternalSignatures {
+            signer,
             bom: genesis_build::read_signature(&bom)?,
             provenance: genesis_build::read_signature(&provenance)?,
         }),
         _ => anyhow::bail!(
-            "create signs with --key KEY, or carries a pipeline's signatures with --public-key PUB \
-             --bom-signature FILE --provenance-signature FILE: give one of the two"
+            "create signs with --key KEY, or carries a pipeline's signatures with --bom-signature FILE \
+             --provenance-signature FILE and either --public-key PUB or, signed keyless, --certificate-identity ID \
+             --certificate-oidc-issuer ISS --trusted-root ROOT: give one of these"
         ),
     };
     let out = {
@@ -232,7 +259,17 @@ pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
         OutputFormat::Text => {
             let signed_by = match &signer {
                 Signer::Key(key) => key.public_key().fingerprint().to_string(),
-                Signer::External(s) => format!("{} (the pipeline's signatures, verified)", s.public_key.fingerprint()),
+                Signer::External(ExternalSignatures { signer: PipelineSigner::Key(key), .. }) => {
+                    format!("{} (the pipeline's signatures, verified)", key.fingerprint())
+                }
+                Signer::External(ExternalSignatures { signer: PipelineSigner::Keyless(keyless), .. }) => {
+                    let identities =
+                        keyless.identities.iter().map(|i| format!("identity {} (issuer {})", i.subject, i.issuer));
+                    format!(
+                        "{} (the pipeline's keyless signatures, verified)",
+                        identities.collect::<Vec<_>>().join(", ")
+                    )
+                }
             };
             outln!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files)?;
             outln!("  sha256 {}", out.sha256)?;
@@ -320,10 +357,11 @@ pub(crate) fn prepare(args: PrepareArgs) -> anyhow::Result<u8> {
 }
 
 /// What a pipeline runs after `prepare` (decision 0033): sign the two files, `create` (the
-/// words of `create`, with this prepare's flags) with the signatures, sign the archive.
+/// words of `create`, with this prepare's flags; or of `resign`, after `resign --prepare`)
+/// with the signatures, sign the archive.
 /// cosign's `--bundle`, since cosign 3 writes only bundles (cosign 2 needs
 /// `--new-bundle-format` for one, or takes `--output-signature FILE`).
-fn next_commands(mut create: Vec<String>, files: &PreparedFiles, archive: &Path) -> Vec<String> {
+pub(crate) fn next_commands(mut create: Vec<String>, files: &PreparedFiles, archive: &Path) -> Vec<String> {
     let (bom, pae) = (lossy(&files.bom), lossy(&files.provenance_pae));
     let (bom_bundle, pae_bundle) = (format!("{bom}.sigstore.json"), format!("{pae}.sigstore.json"));
     let sign =
@@ -351,7 +389,7 @@ fn expiry_text(expiry: Expiry) -> String {
 }
 
 /// A path as a word of a printed command.
-fn lossy(path: &Path) -> String {
+pub(crate) fn lossy(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 

@@ -1,12 +1,14 @@
 //! `bundle-builder`: the vendor's tool. Generates keys, builds signed byte-stable bundles
-//! from a spec (signed here, or in two phases with the release pipeline signing), inspects a
-//! bundle's BOM without unpacking it, and describes a spec as a Zarf package definition.
+//! from a spec (signed here, or in two phases with the release pipeline signing), re-signs
+//! them with another key without rebuilding, inspects a bundle's BOM without unpacking it,
+//! and describes a spec as a Zarf package definition.
 
 // Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
 // closed pipe ends quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
 
 mod create;
+mod resign;
 mod zarf;
 
 use std::error::Error;
@@ -57,6 +59,12 @@ enum Command {
     /// bundle: DIR/bom.json, DIR/provenance.pae and DIR/provenance.intoto.json (to read).
     /// Then `create` with the signatures, the same flags and the same SOURCE_DATE_EPOCH.
     Prepare(Box<create::PrepareArgs>),
+    /// Re-sign a built bundle with another key without rebuilding it: verified in full first
+    /// (--key-for-verify or --policy, else the installed policy), then written again with the
+    /// same BOM and provenance statement signed anew, its payload's compressed frames copied
+    /// byte for byte, with .sha256, .sig and .cosign.bundle. Signed here with --key, or in
+    /// two phases: --prepare, then --public-key with the pipeline's signatures.
+    Resign(Box<resign::ResignArgs>),
     /// Show a bundle's name, version, images, charts and manifests from its BOM, reading only
     /// the head of the archive. Informational: it does not verify the signature.
     Inspect {
@@ -92,7 +100,8 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
         Some(BuildError::Registry(e)) => registry::hint(e),
         Some(BuildError::ExternalSignature { .. }) => Some(
             "`prepare` and `create` must be given the same spec, the same build flags (--policy, --expires, \
-             --scan-db, --scan-policy, --skip-package-sboms) and the same SOURCE_DATE_EPOCH"
+             --scan-db, --scan-policy, --skip-package-sboms) and the same SOURCE_DATE_EPOCH; `resign --prepare` \
+             and `resign` the same bundle"
                 .to_owned(),
         ),
         Some(BuildError::SignatureFile { .. }) => Some(
@@ -117,6 +126,7 @@ fn main() -> ExitCode {
         Command::Keygen { output_dir, encrypt } => keygen(&output_dir, encrypt),
         Command::Create(args) => create::create(*args),
         Command::Prepare(args) => create::prepare(*args),
+        Command::Resign(args) => resign::resign(*args),
         Command::Inspect { bundle, output, limits } => inspect(&bundle, output, &limits),
         Command::ZarfDefinition(args) => zarf::run(args),
     })

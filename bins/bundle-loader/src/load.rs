@@ -145,8 +145,8 @@ impl InstallProgress for StderrProgress {
         match evidence {
             Evidence::PayloadChecked(report) if text => eprint!("{}", verify::render_text(report)),
             Evidence::PayloadChecked(_) => {}
-            Evidence::PayloadNotReread { key, registry, attestations, verification } => {
-                eprintln!("✓ signature OK (key {key}); every blob is already in {registry}: payload not re-read");
+            Evidence::PayloadNotReread { signer, registry, attestations, verification } => {
+                eprintln!("✓ signature OK ({signer}); every blob is already in {registry}: payload not re-read");
                 if text {
                     for decision in &attestations.policy {
                         eprintln!("✓ policy: {decision}");

@@ -1,10 +1,13 @@
-//! `bundle-loader status`: the bundles applied to the cluster, from their install records.
+//! `bundle-loader status`: the bundles applied to the cluster, from their install records:
+//! each one's version, who signed it and its BOM's digests, so that what is installed, and
+//! by whose signature, is audited without verifying the bundle again (seed 002).
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_kube::Cluster;
+use genesis_trust::AcceptedSigner;
 
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
@@ -29,16 +32,27 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<u8> {
         OutputFormat::Text if records.is_empty() => outln!("no bundle has been applied to {}", cluster.describe())?,
         OutputFormat::Text => {
             for r in &records {
-                outln!(
-                    "{} {}  applied {}  BOM {}  ({} objects)",
-                    r.name,
-                    r.version,
-                    r.applied_at,
-                    r.bom_digest,
-                    r.objects.len()
-                )?;
+                outln!("{} {}  applied {}  ({} objects)", r.name, r.version, r.applied_at, r.objects.len())?;
+                outln!("  signed by {}", signed_by(&r.signers))?;
+                match r.bom_blake3.as_str() {
+                    "" => outln!("  BOM {}", r.bom_digest)?,
+                    blake3 => outln!("  BOM {} blake3:{blake3}", r.bom_digest)?,
+                }
             }
         }
     }
     Ok(exit::OK)
+}
+
+/// Who signed an installed bundle, as its record keeps it: the vendor, then each
+/// countersigner.
+fn signed_by(signers: &[AcceptedSigner]) -> String {
+    match signers.split_first() {
+        None => "(not recorded: installed by an earlier version)".to_owned(),
+        Some((vendor, [])) => vendor.to_string(),
+        Some((vendor, countersigners)) => {
+            let countersigners: Vec<String> = countersigners.iter().map(ToString::to_string).collect();
+            format!("{vendor}, countersigned by {}", countersigners.join(", "))
+        }
+    }
 }

@@ -1,12 +1,14 @@
 //! `genesis`: the gap-host and auditor tool: `login`, `releases` and `pull` from the vendor
-//! portal, `verify` and `verify-blob` (offline and fail-closed), `report` (a verified bundle's
-//! release evidence report), `license verify` (offline), and `preflight` (is the environment
-//! ready for an install).
+//! portal, `verify` and `verify-blob` (offline and fail-closed), `countersign` (a customer's
+//! signature beside a verified bundle), `report` (a verified bundle's release evidence
+//! report), `license verify` (offline), and `preflight` (is the environment ready for an
+//! install).
 
 // Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
 // closed pipe ends quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
 
+mod countersign;
 mod portal;
 mod preflight;
 mod report;
@@ -41,6 +43,11 @@ enum Command {
     /// .sha256/.sig sidecars when present; or with --dir a folder `bundle-loader extract`
     /// wrote, against the head it holds. Exit 1 on any failure.
     Verify(VerifyCommandArgs),
+    /// Verify a bundle's head with the installed policy (or --policy), then sign its BOM with
+    /// a customer's key beside the archive, in BUNDLE.countersig/ (a key-signed sigstore
+    /// bundle, no log entry): a policy that requires that signer counts it. The archive and
+    /// the vendor's sidecars are not changed.
+    Countersign(countersign::CountersignArgs),
     /// Verify a bundle as `verify` does, then write its release evidence report (PDF, or HTML
     /// with --html): digests, signer, checks, provenance, contents, SBOM totals, and the HIPAA
     /// Security Rule safeguards the evidence supports. A bundle that fails gets no report.
@@ -111,6 +118,7 @@ fn main() -> ExitCode {
     if matches!(
         cli.command,
         Command::Verify(_)
+            | Command::Countersign(_)
             | Command::Report(_)
             | Command::Sbom(_)
             | Command::Scan(_)
@@ -121,6 +129,7 @@ fn main() -> ExitCode {
     }
     exit::run(&ERRORS, || match &cli.command {
         Command::Verify(args) => tree::run(args),
+        Command::Countersign(args) => countersign::run(args),
         Command::Report(args) => report::run(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Scan(args) => scan::run(args),

@@ -97,7 +97,7 @@ pub fn run(args: &SbomArgs) -> anyhow::Result<u8> {
             "notInventoried": uninventoried,
         }))?,
         OutputFormat::Text => {
-            eprintln!("✓ signature OK (key {}); each SBOM checked against the signed BOM", verified.key());
+            eprintln!("✓ signature OK ({}); each SBOM checked against the signed BOM", verified.signer());
             outln!("wrote {} ({} package SBOMs merged)", target.display(), packages.len())?;
         }
     }

@@ -110,6 +110,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
             let verify = VerifyArgs {
                 bundle: Some(bundle.clone()),
                 keys: args.keys.clone(),
+                keyless: Default::default(),
                 policy: args.policy.clone(),
                 output: if args.output == ScanOutput::Text { OutputFormat::Text } else { OutputFormat::Json },
                 quiet: true,
@@ -175,8 +176,8 @@ fn scan_bundle(verify: &VerifyArgs, databases: &[PathBuf], allow_incomplete: boo
         findings.extend(scan.findings);
     }
     eprintln!(
-        "✓ signature OK (key {}); {scanned} packages of {} package SBOMs matched against {} OSV records",
-        verified.key(),
+        "✓ signature OK ({}); {scanned} packages of {} package SBOMs matched against {} OSV records",
+        verified.signer(),
         bom.package_sboms().count(),
         db.records()
     );

@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use genesis_cli_support::verify::KeylessArgs;
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
-use genesis_trust::sigstore::{CertificateIdentity, LogPolicy, Needs, Signer, SubjectMatcher, TrustedRoot};
+use genesis_trust::sigstore::{LogPolicy, Needs, Signer};
 use genesis_trust::{BlobEvidence, BlobPolicy, BlobVerification, PublicKey, TrustError};
 
 /// Arguments of `verify-blob` (cosign's names).
@@ -26,19 +27,10 @@ pub struct VerifyBlobArgs {
     /// Nothing then proves when the signature was made or that it was published.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
-    /// Keyless: the certificate's identity (SAN), exactly.
-    #[arg(long, value_name = "ID", conflicts_with_all = ["key", "certificate_identity_regexp"], requires_all = ["certificate_oidc_issuer", "trusted_root"])]
-    pub certificate_identity: Option<String>,
-    /// Keyless: a regular expression the whole SAN must match (anchored at both ends).
-    #[arg(long, value_name = "REGEX", conflicts_with = "key", requires_all = ["certificate_oidc_issuer", "trusted_root"])]
-    pub certificate_identity_regexp: Option<String>,
-    /// Keyless: the OIDC issuer recorded in the certificate, exactly.
-    #[arg(long, value_name = "ISS")]
-    pub certificate_oidc_issuer: Option<String>,
-    /// The pinned sigstore trusted_root.json (Fulcio, Rekor, CT logs, TSAs). Needed for
-    /// keyless bundles and for any bundle whose log entry or timestamp is verified.
-    #[arg(long, value_name = "ROOT")]
-    pub trusted_root: Option<PathBuf>,
+    /// The keyless signer (instead of --key), and the pinned root, also needed for any bundle
+    /// whose log entry or timestamp is verified. The `signer` group keeps it apart from --key.
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -65,16 +57,8 @@ fn evidence(args: &VerifyBlobArgs, key: Option<&PublicKey>) -> anyhow::Result<Bl
 /// The library's verdict on the artifact; an error for inputs that cannot be read.
 fn verdict(args: &VerifyBlobArgs) -> anyhow::Result<Result<BlobVerification, TrustError>> {
     let key = args.key.as_deref().map(PublicKey::from_pem_file).transpose()?;
-    let identity = match (&args.certificate_identity, &args.certificate_identity_regexp) {
-        (Some(exact), _) => Some(SubjectMatcher::Exact(exact.clone())),
-        (None, Some(pattern)) => Some(SubjectMatcher::regex(pattern)?),
-        (None, None) => None,
-    }
-    .map(|subject| CertificateIdentity {
-        subject,
-        issuer: args.certificate_oidc_issuer.clone().expect("clap requires the issuer with an identity"),
-    });
-    let root = args.trusted_root.as_deref().map(TrustedRoot::from_file).transpose()?;
+    let identity = args.keyless.identity()?;
+    let root = args.keyless.root()?;
     let artifact = read(&args.file)?;
     let evidence = evidence(args, key.as_ref())?;
     let signer = match (&key, &identity) {

@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 
 use genesis_bundle::scratch::{AtomicFile, Durability, Mode};
 use genesis_bundle::{
-    BOM_SCHEMA, Bom, ChartEntry, Compression, Content, FileEntry, ImageEntry, ManifestEntry, SbomEntry, WriteOptions,
-    rfc3339, sha256, write_bundle,
+    BOM_SCHEMA, Bom, ChartEntry, Compression, Content, FileDigest, FileEntry, ImageEntry, ManifestEntry, SbomEntry,
+    WriteOptions, rfc3339, sha256, write_signed_bundle,
 };
 #[cfg(feature = "pull")]
 use genesis_registry::RegistryOptions;
 use genesis_trust::cosign_image::Signers;
-use genesis_trust::provenance::{IN_TOTO_PAYLOAD_TYPE, envelope};
+use genesis_trust::provenance::IN_TOTO_PAYLOAD_TYPE;
 use genesis_trust::sigstore::pae;
 use genesis_trust::{PrivateKey, PublicKey, encode_signature};
 use genesis_types::{BundlePath, Descriptor, Digest, ImageIndex, annotations, media_types};
@@ -574,7 +574,7 @@ fn check_images_bundled(spec: &BundleSpec, bom: &Bom, found: &[FoundImage]) -> R
 /// what killed runs left there; dropped uncommitted, or the run interrupted, the scratch file
 /// goes. Created exclusively: the output folder may be shared, and nothing planted at a
 /// scratch name is written through.
-fn create_output(target: &Path) -> Result<AtomicFile> {
+pub(crate) fn create_output(target: &Path) -> Result<AtomicFile> {
     genesis_bundle::scratch::remove_abandoned(target, "partial");
     AtomicFile::create(target, Mode::OfTarget)
         .map_err(|e| BuildError::input(target, format!("cannot create a scratch file beside it: {e}")))
@@ -692,57 +692,75 @@ fn pull(spec: &BundleSpec, _options: &BuildOptions, _cache: &Path) -> Result<Pul
 /// written, and packs the archive and its sidecars.
 fn pack(spec: &BundleSpec, signing: Signing<'_>, options: &BuildOptions) -> Result<BuildOutput> {
     let Resolved { plan, epoch, prepared } = resolve(spec, options)?;
-    let signatures = signing.signatures(&prepared)?;
-    let public_key = &signatures.public_key;
+    let head = signing.head(&prepared)?;
     options.progress.set_total(plan.bom.payload_size());
-    let bom_bytes = &prepared.bom;
-    let signature = encode_signature(&signatures.bom.der);
-    let provenance =
-        envelope(IN_TOTO_PAYLOAD_TYPE, &prepared.provenance_statement, &signatures.provenance.der, &public_key.hint());
 
     let archive = archive_path(spec, options);
     let out_dir = archive.parent().expect("joined onto a folder");
     fs::create_dir_all(out_dir).map_err(|e| BuildError::input(out_dir, format!("cannot create: {e}")))?;
-    let file_name = archive.file_name().expect("has a name").to_string_lossy().into_owned();
     let compression = spec.spec.output.compression;
     tracing::info!(archive = %archive.display(), files = plan.bom.files.len(), "packing bundle");
 
     let file = create_output(&archive)?;
     let scratch = file.scratch_path().to_owned();
     let write_options = WriteOptions { compression, mtime: epoch, progress: options.progress.clone() };
-    let (out, digest) = write_bundle(
-        BufWriter::with_capacity(1 << 20, file),
-        &plan.bom,
-        bom_bytes,
-        &signature,
-        Some(&provenance),
-        &plan.contents,
-        write_options,
-    )?;
+    let (out, digest) =
+        write_signed_bundle(BufWriter::with_capacity(1 << 20, file), &plan.bom, &head, &plan.contents, write_options)?;
     let file = out.into_inner().map_err(|e| BuildError::input(&scratch, format!("cannot write: {}", e.error())))?;
-    remove_earlier_sidecars(&archive)?;
-    commit_output(file, &archive)?;
-
-    let sha = Digest::from_sha256_bytes(digest.sha256);
-    let (sha256_file, _) = genesis_trust::sidecar_paths(&archive);
-    let archive_line = format!("{}  {file_name}\n", sha.hex());
-    write_atomically(&sha256_file, archive_line.as_bytes())?;
-    let (signature_file, cosign_bundle_file) = sign_archive(signing, &archive, &digest.sha256)?;
-    let report_file =
-        if options.report { Some(write_report(&archive, public_key, &sha256_file, &archive_line)?) } else { None };
+    let Published { sha256_file, archive_line, signature_file, cosign_bundle_file } =
+        publish(file, &archive, &digest, signing)?;
+    let report_file = match signing {
+        // `build_external` refused a report: the pipeline signs the archive after.
+        Signing::Key(key) if options.report => {
+            Some(write_report(&archive, &key.public_key(), &sha256_file, &archive_line)?)
+        }
+        _ => None,
+    };
     Ok(BuildOutput {
         archive,
         sha256_file,
         signature_file,
         cosign_bundle_file,
         report_file,
-        sha256: sha,
+        sha256: digest.digest(),
         size: digest.len,
-        bom_sha256: sha256(bom_bytes),
+        bom_sha256: sha256(&head.bom),
         expires: plan.bom.expires.clone(),
         files: plan.bom.files.len(),
         payload_bytes: plan.bom.payload_size(),
     })
+}
+
+/// Where [`publish`] wrote an archive's sidecars.
+pub(crate) struct Published {
+    /// `ARCHIVE.sha256`.
+    pub(crate) sha256_file: PathBuf,
+    /// Its line for the archive, which a release evidence report's line follows.
+    pub(crate) archive_line: String,
+    /// `ARCHIVE.sig`, with a key.
+    pub(crate) signature_file: Option<PathBuf>,
+    /// `ARCHIVE.cosign.bundle`, with a key.
+    pub(crate) cosign_bundle_file: Option<PathBuf>,
+}
+
+/// Renames a written archive (`file`, of `digest`) into place at `archive`, once the sidecars
+/// an earlier build left there are gone ([`remove_earlier_sidecars`]), then writes its
+/// `.sha256` and, signed with a key, its `.sig` and `.cosign.bundle`: how a build and a
+/// re-signing (`crate::resign`) deliver an archive.
+pub(crate) fn publish(
+    file: AtomicFile,
+    archive: &Path,
+    digest: &FileDigest,
+    signing: Signing<'_>,
+) -> Result<Published> {
+    remove_earlier_sidecars(archive)?;
+    commit_output(file, archive)?;
+    let file_name = archive.file_name().expect("has a name").to_string_lossy();
+    let (sha256_file, _) = genesis_trust::sidecar_paths(archive);
+    let archive_line = format!("{}  {file_name}\n", digest.digest().hex());
+    write_atomically(&sha256_file, archive_line.as_bytes())?;
+    let (signature_file, cosign_bundle_file) = sign_archive(signing, archive, &digest.sha256)?;
+    Ok(Published { sha256_file, archive_line, signature_file, cosign_bundle_file })
 }
 
 /// Writes the archive's `.sig` and `.cosign.bundle` with the key, and returns where. A

@@ -13,6 +13,11 @@
 //! checks the pipeline's [`ExternalSignatures`] and packs the archive a one-step [`build`]
 //! with that key would have written, byte for byte.
 //!
+//! [`resign`] moves a built bundle to another key without rebuilding it: verified in full
+//! first, it is written again with the same BOM and provenance statement signed anew, its
+//! payload's compressed frames copied byte for byte ([`prepare_resign`] and
+//! [`resign_external`] for a pipeline's signatures).
+//!
 //! Pulling is the default feature `pull`, the only part of this crate that links an async
 //! runtime and a network client. Without it (`default-features = false`) the crate builds
 //! bundles from local inputs only (OCI layouts, chart files, manifests), and a spec that
@@ -41,6 +46,7 @@ mod provenance;
 #[cfg(feature = "pull")]
 mod pull;
 mod remote;
+mod resign;
 pub mod sbom;
 mod scan;
 mod signing;
@@ -53,6 +59,7 @@ pub use chart::{ChartContents, ChartMeta, read_chart};
 pub use error::{BuildError, Result};
 pub use layout::{Layout, ResolvedImage};
 pub use remote::{default_cache_dir, hosts};
+pub use resign::{ResignOptions, ResignOutput, prepare_resign, resign, resign_external};
 pub use scan::ScanOptions;
-pub use signing::{ExternalSignatures, PipelineSignature, Prepared, PreparedFiles, read_signature};
+pub use signing::{ExternalSignatures, PipelineSignature, PipelineSigner, Prepared, PreparedFiles, read_signature};
 pub use spec::BundleSpec;

@@ -5,14 +5,22 @@
 //! two blobs, the BOM and the provenance's DSSE pre-authentication encoding, rather than
 //! producing a DSSE envelope itself: any blob signer can sign a blob, and the envelope the
 //! builder assembles around the signature is byte-identical to a one-step build's.
+//!
+//! A pipeline that signs keyless (cosign with a Fulcio certificate and a Rekor entry) makes
+//! sigstore bundles instead, the BOM's with `cosign sign-blob --bundle` and the provenance's
+//! with `cosign attest-blob --statement` (a DSSE bundle of the statement itself): their
+//! certificates and the log's proofs are the signatures' evidence, so the builder checks each
+//! against the vendor's identities and pinned root and carries it verbatim, as
+//! `bom.sigstore.json` and `provenance/bundle.sigstore.json` (decision 0034).
 
-use std::borrow::Cow;
 use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use genesis_trust::sigstore::{MessageSignature, SigstoreBundle};
-use genesis_trust::{PrivateKey, PublicKey, TrustError};
+use genesis_bundle::{Head, HeadForm};
+use genesis_trust::provenance::{IN_TOTO_PAYLOAD_TYPE, envelope};
+use genesis_trust::sigstore::{Artifact, MessageSignature, SigstoreBundle};
+use genesis_trust::{AcceptedSigner, Keyless, PrivateKey, PublicKey, TrustError, TrustPolicy, encode_signature};
 use genesis_types::Digest;
 
 use crate::{BuildError, Result};
@@ -25,67 +33,204 @@ const PROVENANCE_PAE_FILE: &str = "provenance.pae";
 const PROVENANCE_STATEMENT_FILE: &str = "provenance.intoto.json";
 
 /// Signatures a release pipeline made itself over what `prepare` wrote, with its own tool
-/// (cosign sign-blob with a key file or a KMS, or any ECDSA P-256 signer): the builder
-/// checks each against `public_key` and carries it, holding no private key.
+/// (cosign sign-blob with a key file, a KMS or keyless, or any ECDSA P-256 signer): the
+/// builder checks each against `signer` and carries it, holding no private key.
 #[derive(Debug, Clone)]
 pub struct ExternalSignatures {
-    /// The key the signatures verify with (the vendor's public key, as in the trust policy).
-    pub public_key: PublicKey,
+    /// Who the signatures must verify as, as the trust policy names the vendor.
+    pub signer: PipelineSigner,
     /// The signature over the exact BOM bytes (`bom.json`).
     pub bom: PipelineSignature,
-    /// The signature over the provenance's DSSE pre-authentication encoding
-    /// (`provenance.pae`).
+    /// The signature over the provenance: with a key, over its DSSE pre-authentication
+    /// encoding (`provenance.pae`); keyless, the DSSE bundle of its statement
+    /// (`provenance.intoto.json`).
     pub provenance: PipelineSignature,
+}
+
+/// Who a pipeline signs as.
+#[derive(Debug, Clone)]
+pub enum PipelineSigner {
+    /// The vendor's public key.
+    Key(PublicKey),
+    /// The vendor's keyless identities, with the pinned sigstore root.
+    Keyless(Keyless),
 }
 
 /// One signature a pipeline made, as [`read_signature`] reads it from its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PipelineSignature {
-    /// ASN.1 DER ECDSA-SHA256, what the archive carries.
-    pub der: Vec<u8>,
-    /// The digest a sigstore bundle says it signs (its `messageDigest`), when the signature
-    /// came in one that says: only to explain a signature that does not verify.
-    pub signed_sha256: Option<Digest>,
+pub enum PipelineSignature {
+    /// Made with a key.
+    Key {
+        /// ASN.1 DER ECDSA-SHA256, what the archive carries.
+        der: Vec<u8>,
+        /// The digest a sigstore bundle says it signs (its `messageDigest`), when the
+        /// signature came in one that says: only to explain a signature that does not verify.
+        signed_sha256: Option<Digest>,
+    },
+    /// A sigstore bundle carrying a certificate (keyless), as the pipeline wrote it (a
+    /// leading byte order mark left out): the archive carries these bytes.
+    Keyless(Vec<u8>),
 }
 
 impl From<Vec<u8>> for PipelineSignature {
     /// A bare signature, which says nothing of what it signs.
     fn from(der: Vec<u8>) -> PipelineSignature {
-        PipelineSignature { der, signed_sha256: None }
+        PipelineSignature::Key { der, signed_sha256: None }
     }
 }
 
 impl ExternalSignatures {
-    /// Refuses a signature that does not verify with `public_key` over what this build signs:
-    /// carried unchecked, it would make a bundle no recipient accepts, found only there. A
-    /// bundle that names other bytes than this build's says so: the usual cause is a
-    /// `prepare` with other inputs or flags.
-    fn check(&self, prepared: &Prepared) -> Result<()> {
-        for (what, file, message, signature) in [
-            ("BOM", BOM_FILE, &prepared.bom, &self.bom),
-            ("provenance", PROVENANCE_PAE_FILE, &prepared.provenance_pae, &self.provenance),
-        ] {
-            if self.public_key.verifies(message, &signature.der) {
-                continue;
+    /// The head these signatures give `prepared`, refusing a signature that does not verify
+    /// as `signer` over what this build signs: carried unchecked, it would make a bundle no
+    /// recipient accepts, found only there. A bundle that names other bytes than this build's
+    /// says so: the usual cause is a `prepare` with other inputs or flags.
+    fn head(&self, prepared: &Prepared) -> Result<Head> {
+        match &self.signer {
+            PipelineSigner::Key(key) => {
+                let [bom, provenance] = [("BOM", &self.bom), ("provenance", &self.provenance)]
+                    .map(|(what, signature)| key_signature(what, signature));
+                let (bom, provenance) = (bom?, provenance?);
+                check_key(key, "BOM", BOM_FILE, &prepared.bom, bom)?;
+                check_key(key, "provenance", PROVENANCE_PAE_FILE, &prepared.provenance_pae, provenance)?;
+                Ok(keyed_head(key, prepared, bom.der, provenance.der))
             }
-            let digest = genesis_bundle::sha256(message);
-            let other_bytes = match &signature.signed_sha256 {
-                Some(signed) if *signed != digest => {
-                    format!(" (this bundle signs {signed}; this build's {file} is {digest})")
-                }
-                _ => String::new(),
-            };
+            PipelineSigner::Keyless(keyless) => self.keyless_head(keyless, prepared),
+        }
+    }
+
+    /// The head of a keyless pipeline's sigstore bundles, each checked with `keyless` as a
+    /// verifier checks them: the BOM's over `bom.json`; the provenance's a DSSE bundle of this
+    /// build's statement, byte for byte, by the same identity.
+    fn keyless_head(&self, keyless: &Keyless, prepared: &Prepared) -> Result<Head> {
+        let policy = TrustPolicy::from_signers(Vec::new(), Some(keyless.clone()))?;
+        let (bom_bytes, bom) = keyless_bundle("BOM", &self.bom)?;
+        let signer = judge_keyless(&policy, "BOM", &bom, Artifact::Bytes(&prepared.bom), BOM_FILE)?;
+        let (provenance_bytes, provenance) = keyless_bundle("provenance", &self.provenance)?;
+        // A DSSE bundle binds to the artifact through its statement's subject: the BOM.
+        let provenance_signer = judge_keyless(
+            &policy,
+            "provenance",
+            &provenance,
+            Artifact::Bytes(&prepared.bom),
+            PROVENANCE_STATEMENT_FILE,
+        )?;
+        if provenance.dsse_payload().as_ref() != Some(&prepared.provenance_statement) {
             return Err(BuildError::ExternalSignature {
-                what,
+                what: "provenance",
                 reason: format!(
-                    "does not verify with key {} over this build's {file}{other_bytes}: sign the {file} that \
-                     `bundle-builder prepare` wrote from this same spec and inputs, with the key this public key \
-                     belongs to",
-                    self.public_key.fingerprint()
+                    "is not an attestation of this build's {PROVENANCE_STATEMENT_FILE}: attest that file as it is \
+                     (`cosign attest-blob --statement {PROVENANCE_STATEMENT_FILE}`)"
                 ),
             });
         }
-        Ok(())
+        if provenance_signer != signer {
+            return Err(BuildError::ExternalSignature {
+                what: "provenance",
+                reason: format!(
+                    "is signed by {provenance_signer}, and the BOM by {signer}: sign both as the same identity"
+                ),
+            });
+        }
+        Ok(Head {
+            bom: prepared.bom.clone(),
+            signature: bom_bytes.to_vec(),
+            provenance: Some(provenance_bytes.to_vec()),
+            form: HeadForm::Sigstore,
+        })
+    }
+}
+
+/// The keyless sigstore bundle `signature` is, read, and its bytes; or why a key's signature
+/// is refused here.
+fn keyless_bundle<'s>(what: &'static str, signature: &'s PipelineSignature) -> Result<(&'s [u8], SigstoreBundle)> {
+    let refused = |reason: String| BuildError::ExternalSignature { what, reason };
+    let PipelineSignature::Keyless(bytes) = signature else {
+        return Err(refused(
+            "was made with a key, and the vendor is given as a keyless identity: give the key's public key, or \
+             sign keyless"
+                .to_owned(),
+        ));
+    };
+    let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| refused(format!("not JSON ({e})")))?;
+    let bundle = SigstoreBundle::from_json(doc).map_err(|e| refused(trust_reason(e)))?;
+    Ok((bytes, bundle))
+}
+
+/// Who of `policy`'s identities signed `bundle` over `artifact` (this build's `file`), as a
+/// verifier judges it; refused naming the file to sign again.
+fn judge_keyless(
+    policy: &TrustPolicy,
+    what: &'static str,
+    bundle: &SigstoreBundle,
+    artifact: Artifact<'_>,
+    file: &str,
+) -> Result<AcceptedSigner> {
+    policy.sigstore_signer(bundle, artifact, file).map_err(|e| BuildError::ExternalSignature {
+        what,
+        reason: format!(
+            "does not verify over this build's {file}: {}; sign the {file} that `bundle-builder prepare` wrote \
+             from this same spec and inputs, as the identity the vendor signs with",
+            trust_reason(e)
+        ),
+    })
+}
+
+/// The key's signature `signature` is, or why a keyless one is refused here.
+fn key_signature<'s>(what: &'static str, signature: &'s PipelineSignature) -> Result<KeySignature<'s>> {
+    match signature {
+        PipelineSignature::Key { der, signed_sha256 } => {
+            Ok(KeySignature { der, signed_sha256: signed_sha256.as_ref() })
+        }
+        PipelineSignature::Keyless(_) => Err(BuildError::ExternalSignature {
+            what,
+            reason: "is a keyless signature (a sigstore bundle with a certificate), and the vendor is given as a \
+                     public key: give the identity it was signed as, its OIDC issuer and the pinned sigstore root"
+                .to_owned(),
+        }),
+    }
+}
+
+/// A key's signature, borrowed from a [`PipelineSignature::Key`].
+#[derive(Clone, Copy)]
+struct KeySignature<'s> {
+    der: &'s [u8],
+    signed_sha256: Option<&'s Digest>,
+}
+
+/// Refuses `signature` unless `key` verifies it over `message` (this build's `file`).
+fn check_key(
+    key: &PublicKey,
+    what: &'static str,
+    file: &str,
+    message: &[u8],
+    signature: KeySignature<'_>,
+) -> Result<()> {
+    if key.verifies(message, signature.der) {
+        return Ok(());
+    }
+    let digest = genesis_bundle::sha256(message);
+    let other_bytes = match signature.signed_sha256 {
+        Some(signed) if *signed != digest => format!(" (this bundle signs {signed}; this build's {file} is {digest})"),
+        _ => String::new(),
+    };
+    Err(BuildError::ExternalSignature {
+        what,
+        reason: format!(
+            "does not verify with key {} over this build's {file}{other_bytes}: sign the {file} that \
+             `bundle-builder prepare` wrote from this same spec and inputs, with the key this public key belongs to",
+            key.fingerprint()
+        ),
+    })
+}
+
+/// The head of a build signed with `key`: the BOM's signature as cosign's base64 and the
+/// provenance's in the DSSE envelope, the same bytes whether the builder or a pipeline signed.
+fn keyed_head(key: &PublicKey, prepared: &Prepared, bom: &[u8], provenance: &[u8]) -> Head {
+    Head {
+        bom: prepared.bom.clone(),
+        signature: encode_signature(bom),
+        provenance: Some(envelope(IN_TOTO_PAYLOAD_TYPE, &prepared.provenance_statement, provenance, &key.hint())),
+        form: HeadForm::Cosign,
     }
 }
 
@@ -98,33 +243,27 @@ pub(crate) enum Signing<'a> {
     External(&'a ExternalSignatures),
 }
 
-impl<'a> Signing<'a> {
-    /// The public key and the BOM and provenance signatures over `prepared`: made here with
-    /// the key (RFC 6979, so the same bytes a pipeline signing with that key gives), or the
-    /// pipeline's, refused unless each verifies. Called before anything is written.
-    pub(crate) fn signatures(self, prepared: &Prepared) -> Result<Cow<'a, ExternalSignatures>> {
+impl Signing<'_> {
+    /// The signed head of `prepared`: signed here with the key (RFC 6979, so the same bytes a
+    /// pipeline signing with that key gives), or the pipeline's signatures, refused unless
+    /// each verifies. Called before anything is written.
+    pub(crate) fn head(self, prepared: &Prepared) -> Result<Head> {
         match self {
-            Signing::Key(key) => Ok(Cow::Owned(ExternalSignatures {
-                public_key: key.public_key(),
-                bom: key.sign(&prepared.bom).into(),
-                provenance: key.sign(&prepared.provenance_pae).into(),
-            })),
-            Signing::External(signatures) => {
-                signatures.check(prepared)?;
-                Ok(Cow::Borrowed(signatures))
-            }
+            Signing::Key(key) => Ok(keyed_head(
+                &key.public_key(),
+                prepared,
+                &key.sign(&prepared.bom),
+                &key.sign(&prepared.provenance_pae),
+            )),
+            Signing::External(signatures) => signatures.head(prepared),
         }
     }
 }
 
-/// The largest signature file read: a cosign signature is about 100 bytes and a key-signed
-/// sigstore bundle under 2 KiB; anything near this is the wrong file.
+/// The largest signature file read: a cosign signature is about 100 bytes, a key-signed
+/// sigstore bundle under 2 KiB and a keyless one with its certificate and log proofs under
+/// 16 KiB; anything near this is the wrong file (and more than an archive's head holds).
 const MAX_SIGNATURE_FILE: u64 = 64 << 10;
-
-/// Why a sigstore bundle carrying a certificate is refused.
-const KEYLESS: &str = "a keyless signature (the bundle carries a certificate), and this builder does not verify \
-                       keyless signatures yet: sign with a key (`cosign sign-blob --key cosign.key`, or \
-                       `--key awskms://…`) and give its public key";
 
 /// What Windows editors and PowerShell put before UTF-8 text.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -133,10 +272,10 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// (`--output-signature`; every ASCII whitespace ignored, so `base64` and `openssl base64`
 /// output wrapped at 76 or 64 columns is read too), its raw DER (`--b64=false`), or a
 /// sigstore bundle (`--bundle`, cosign 2's legacy one included) as the verifier reads it
-/// ([`SigstoreBundle`]), whose signature a key made; a leading UTF-8 byte order mark is
-/// ignored. A bundle carrying a certificate (keyless) is refused with a message saying
-/// keyless signatures are not verified by this builder yet and to sign with a key, and so is
-/// a bundle of a DSSE envelope.
+/// ([`SigstoreBundle`]); a leading UTF-8 byte order mark is ignored. A bundle a key signed
+/// gives its signature; one carrying a certificate (keyless, the BOM's or the provenance's
+/// DSSE bundle) is taken whole, to be checked against the vendor's identities and carried as
+/// it is. A key-signed bundle of a DSSE envelope is refused: a key signs the PAE as a blob.
 pub fn read_signature(path: &Path) -> Result<PipelineSignature> {
     let refused = |reason: String| BuildError::SignatureFile { path: path.to_owned(), reason };
     let file = genesis_bundle::digest_io::open_regular(path).map_err(|e| refused(format!("cannot read: {e}")))?;
@@ -176,11 +315,11 @@ fn bundle_signature(text: &[u8]) -> std::result::Result<PipelineSignature, Strin
     let legacy = doc.get("base64Signature").is_some();
     let bundle = SigstoreBundle::from_json(doc).map_err(|e| format!("not a sigstore bundle: {}", trust_reason(e)))?;
     if bundle.has_certificate() {
-        return Err(KEYLESS.to_owned());
+        return Ok(PipelineSignature::Keyless(text.to_vec()));
     }
     match bundle.message_signature() {
         Ok(Some(MessageSignature { signature, sha256 })) => {
-            Ok(PipelineSignature { der: signature, signed_sha256: sha256.map(Digest::from_sha256_bytes) })
+            Ok(PipelineSignature::Key { der: signature, signed_sha256: sha256.map(Digest::from_sha256_bytes) })
         }
         Ok(None) => Err("a sigstore bundle of a DSSE envelope, not of a signature over the file: sign the file \
                          as a blob (`cosign sign-blob --key … --bundle FILE`), not as an attestation"
@@ -278,7 +417,7 @@ mod tests {
     /// What a pipeline signing with `key` gives for `prepared` (RFC 6979: what `build` signs).
     fn signed_by(key: &PrivateKey, prepared: &Prepared) -> ExternalSignatures {
         ExternalSignatures {
-            public_key: key.public_key(),
+            signer: PipelineSigner::Key(key.public_key()),
             bom: key.sign(&prepared.bom).into(),
             provenance: key.sign(&prepared.provenance_pae).into(),
         }
@@ -393,7 +532,7 @@ mod tests {
         let key = PrivateKey::generate();
         let prepared = prepare(&spec, &options(dir.path(), "unused")).unwrap();
         let signed = genesis_bundle::sha256(b"another bom");
-        let bom = PipelineSignature { der: key.sign(b"another bom"), signed_sha256: Some(signed.clone()) };
+        let bom = PipelineSignature::Key { der: key.sign(b"another bom"), signed_sha256: Some(signed.clone()) };
         let e = build_external(
             &spec,
             &ExternalSignatures { bom, ..signed_by(&key, &prepared) },
@@ -434,7 +573,7 @@ mod tests {
     }
 
     #[test]
-    fn key_signed_bundles_are_read_as_the_verifier_reads_them_and_keyless_and_dsse_are_refused() {
+    fn key_signed_bundles_are_read_as_the_verifier_reads_them_keyless_ones_whole_and_keyed_dsse_refused() {
         let dir = tempfile::tempdir().unwrap();
         let key = PrivateKey::generate();
         let der = key.sign(b"bom");
@@ -443,7 +582,8 @@ mod tests {
             fs::write(&path, bytes).unwrap();
             path
         };
-        let expected = PipelineSignature { der: der.clone(), signed_sha256: Some(Digest::from_sha256_bytes([7; 32])) };
+        let expected =
+            PipelineSignature::Key { der: der.clone(), signed_sha256: Some(Digest::from_sha256_bytes([7; 32])) };
 
         // cosign's sigstore bundle (v0.3), with a byte order mark too.
         let bundle =
@@ -497,12 +637,10 @@ mod tests {
             });
             file(name, &serde_json::to_vec(&bundle).unwrap())
         });
+        // Keyless: taken whole, to be checked against the vendor's identities and carried.
         for path in keyless.into_iter().chain([file("keyless-legacy.json", &keyless_legacy)]) {
-            let e = read_signature(&path).unwrap_err();
-            assert!(matches!(e, BuildError::SignatureFile { .. }), "{e}");
-            let text = e.to_string();
-            assert!(text.starts_with(&format!("{}: a keyless signature", path.display())), "{text}");
-            assert!(text.contains("does not verify keyless signatures yet: sign with a key"), "{text}");
+            let bytes = fs::read(&path).unwrap();
+            assert_eq!(read_signature(&path).unwrap(), PipelineSignature::Keyless(bytes), "{}", path.display());
         }
 
         let dsse = serde_json::json!({
@@ -525,6 +663,48 @@ mod tests {
             let e = read_signature(&path).unwrap_err().to_string();
             assert!(e.starts_with(&format!("{}: ", path.display())) && e.contains(said), "{e}");
         }
+    }
+
+    /// A keyless pipeline's sigstore bundles are carried whole once each verifies as the
+    /// vendor's identity: the provenance must attest this build's statement, as the BOM's
+    /// signer, and the archive then verifies with that identity alone.
+    #[test]
+    fn keyless_bundles_are_carried_when_they_verify_and_refused_naming_what_differs() {
+        use genesis_testkit::sigstore::LoopbackSigstore;
+        use genesis_trust::sigstore::{CertificateIdentity, SubjectMatcher, TrustedRoot};
+
+        let (vendor, issuer) = ("release@acme.example", "https://idp.acme.example");
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(dir.path());
+        let mut sigstore = LoopbackSigstore::new(dir.path());
+        let prepared = prepare(&spec, &options(dir.path(), "unused")).unwrap();
+        let identity = CertificateIdentity { subject: SubjectMatcher::Exact(vendor.into()), issuer: issuer.into() };
+        let keyless =
+            Keyless { identities: vec![identity], root: TrustedRoot::from_file(sigstore.trusted_root()).unwrap() };
+        let signed = |bom: String, provenance: String| ExternalSignatures {
+            signer: PipelineSigner::Keyless(keyless.clone()),
+            bom: PipelineSignature::Keyless(bom.into_bytes()),
+            provenance: PipelineSignature::Keyless(provenance.into_bytes()),
+        };
+        let bom = sigstore.sign_blob(&prepared.bom, vendor, issuer);
+        for (provenance, said) in [
+            (sigstore.attest(b"{}", vendor, issuer), "no trusted identity verifies it"),
+            (sigstore.attest(&prepared.provenance_statement, "other@acme.example", issuer), "no trusted identity"),
+        ] {
+            let options = options(dir.path(), "out");
+            let e = build_external(&spec, &signed(bom.clone(), provenance), &options).unwrap_err();
+            assert!(matches!(&e, BuildError::ExternalSignature { what: "provenance", .. }), "{e}");
+            assert!(e.to_string().contains(said), "{e}");
+            assert!(!options.output_dir.unwrap().exists(), "nothing written");
+        }
+        let provenance = sigstore.attest(&prepared.provenance_statement, vendor, issuer);
+        let out = build_external(&spec, &signed(bom, provenance), &options(dir.path(), "out")).unwrap();
+        let policy = TrustPolicy::from_signers(Vec::new(), Some(keyless.clone())).unwrap();
+        let verified =
+            genesis_trust::UnverifiedBundle::open(&out.archive, &Default::default()).unwrap().verify(&policy).unwrap();
+        assert_eq!(*verified.signer(), AcceptedSigner::Identity { subject: vendor.into(), issuer: issuer.into() });
+        let report = verified.check().unwrap().report().clone();
+        assert!(report.head.provenance.is_some());
     }
 
     #[test]

@@ -12,7 +12,10 @@ use crate::digest_io::{DigestAdapter, FileDigest};
 use crate::seekable::{ParallelFrameReader, SeekTable};
 use crate::stamp::FileStamp;
 use crate::tar::{self, BLOCK, EntryKind, Header};
-use crate::{BOM_PATH, BundleError, Limits, PROVENANCE_PATH, ProgressCounter, Result, SIGNATURE_PATH};
+use crate::{
+    BOM_PATH, BundleError, Limits, PROVENANCE_PATH, ProgressCounter, Result, SIGNATURE_PATH, SIGSTORE_PROVENANCE_PATH,
+    SIGSTORE_SIGNATURE_PATH,
+};
 
 /// How the tar stream of a bundle is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -296,15 +299,17 @@ impl ArchiveReader {
         Ok(out)
     }
 
-    /// Reads the head of a bundle: `bom.json` then `bom.json.sig` (both mandatory), then
-    /// the provenance envelope when the next entry is [`PROVENANCE_PATH`].
+    /// Reads the head of a bundle: `bom.json` then its signature, `bom.json.sig` or
+    /// `bom.sigstore.json` (both mandatory; the name sets the head's [`HeadForm`]), then the
+    /// provenance when the next entry is that form's [`HeadForm::provenance_path`].
     pub fn read_head(&mut self) -> Result<Head> {
-        let bom = self.expect_file(BOM_PATH, "first")?;
+        let bom = self.expect_file(&[BOM_PATH], "first")?;
         let bom_bytes = self.read_small(&bom, self.limits.max_bom_size, "bom.json size")?;
-        let sig = self.expect_file(SIGNATURE_PATH, "second")?;
+        let sig = self.expect_file(&HeadForm::ALL.map(HeadForm::signature_path), "second")?;
+        let form = HeadForm::ALL.into_iter().find(|f| f.signature_path() == sig.path).expect("one of their names");
         let signature = self.read_small(&sig, self.limits.max_signature_size, "signature size")?;
         let provenance = match self.next_header()? {
-            Some(h) if h.path == PROVENANCE_PATH && h.kind == EntryKind::File => {
+            Some(h) if h.path == form.provenance_path() && h.kind == EntryKind::File => {
                 Some(self.read_small(&h, self.limits.max_bom_size, "provenance size")?)
             }
             other => {
@@ -312,16 +317,18 @@ impl ArchiveReader {
                 None
             }
         };
-        Ok(Head { bom: bom_bytes, signature, provenance })
+        Ok(Head { bom: bom_bytes, signature, provenance, form })
     }
 
-    fn expect_file(&mut self, name: &str, position: &str) -> Result<Header> {
+    /// The next entry, which must be a file with one of `names`.
+    fn expect_file(&mut self, names: &[&str], position: &str) -> Result<Header> {
+        let expected = names.join(" or ");
         match self.next_header()? {
-            Some(h) if h.path == name && h.kind == EntryKind::File => Ok(h),
-            Some(h) => {
-                Err(BundleError::NotSigned { detail: format!("the {position} entry is {:?}, expected {name}", h.path) })
-            }
-            None => Err(BundleError::NotSigned { detail: format!("the archive ends before {name}") }),
+            Some(h) if names.contains(&h.path.as_str()) && h.kind == EntryKind::File => Ok(h),
+            Some(h) => Err(BundleError::NotSigned {
+                detail: format!("the {position} entry is {:?}, expected {expected}", h.path),
+            }),
+            None => Err(BundleError::NotSigned { detail: format!("the archive ends before {expected}") }),
         }
     }
 
@@ -366,14 +373,62 @@ fn file_read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// The first two entries of a bundle, as raw bytes: nothing is parsed before the
-/// signature is checked.
+/// The head of a bundle, its first two or three entries, as raw bytes: nothing is parsed
+/// before the signature is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     /// The exact bytes of `bom.json`.
     pub bom: Vec<u8>,
-    /// The exact bytes of `bom.json.sig`.
+    /// The exact bytes of the BOM's signature, in the form `form` says.
     pub signature: Vec<u8>,
-    /// The exact bytes of the provenance envelope, when the bundle carries one.
+    /// The exact bytes of the provenance, in the form `form` says, when the bundle carries
+    /// one.
     pub provenance: Option<Vec<u8>>,
+    /// How the signature and the provenance are carried, which names their entries.
+    pub form: HeadForm,
+}
+
+impl Head {
+    /// The head's entries, by their names in the archive, in the archive's order.
+    pub fn entries(&self) -> Vec<(&'static str, &[u8])> {
+        let mut entries =
+            vec![(BOM_PATH, self.bom.as_slice()), (self.form.signature_path(), self.signature.as_slice())];
+        entries.extend(self.provenance.as_deref().map(|p| (self.form.provenance_path(), p)));
+        entries
+    }
+}
+
+/// How a head carries the BOM's signature and the provenance; the second entry's name says
+/// which (DESIGN.md: `bom.json.sig | bom.sigstore.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeadForm {
+    /// Signed with a key: `bom.json.sig` (base64 ASN.1 DER ECDSA over the BOM) and
+    /// `provenance/bundle.intoto.json` (a DSSE envelope signed with the same key).
+    #[default]
+    Cosign,
+    /// Signed by a release pipeline's sigstore tooling, keyless as a rule: `bom.sigstore.json`
+    /// (the sigstore bundle over the BOM) and `provenance/bundle.sigstore.json` (the DSSE
+    /// sigstore bundle of the provenance statement), each carried verbatim.
+    Sigstore,
+}
+
+impl HeadForm {
+    /// Both forms, the one of a key first.
+    pub const ALL: [HeadForm; 2] = [HeadForm::Cosign, HeadForm::Sigstore];
+
+    /// The name of the BOM's signature in the archive: the second entry.
+    pub fn signature_path(self) -> &'static str {
+        match self {
+            HeadForm::Cosign => SIGNATURE_PATH,
+            HeadForm::Sigstore => SIGSTORE_SIGNATURE_PATH,
+        }
+    }
+
+    /// The name of the provenance in the archive: the third entry, when present.
+    pub fn provenance_path(self) -> &'static str {
+        match self {
+            HeadForm::Cosign => PROVENANCE_PATH,
+            HeadForm::Sigstore => SIGSTORE_PROVENANCE_PATH,
+        }
+    }
 }

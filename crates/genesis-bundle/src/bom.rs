@@ -12,12 +12,25 @@ use crate::{BundleError, Limits, Result};
 
 /// Path of the BOM inside a bundle: always the first entry.
 pub const BOM_PATH: &str = "bom.json";
-/// Path of the BOM signature inside a bundle: always the second entry.
+/// Path of the BOM signature inside a bundle signed with a key (cosign's base64 ASN.1 DER):
+/// the second entry, unless [`SIGSTORE_SIGNATURE_PATH`] is.
 pub const SIGNATURE_PATH: &str = "bom.json.sig";
+/// Path of the BOM's sigstore bundle, the second entry of a bundle its release pipeline
+/// signed keyless (a Fulcio certificate, a Rekor entry or timestamp): carried verbatim as
+/// `cosign sign-blob --bundle` wrote it, since the certificate and the log's proofs are the
+/// signature's evidence and no bare signature can hold them.
+pub const SIGSTORE_SIGNATURE_PATH: &str = "bom.sigstore.json";
 /// Path of the SLSA provenance envelope: the third entry when present. It sits in the head,
 /// outside the BOM's file list, because its subject is the BOM's own digest — listed in the
 /// BOM it would have to contain its own hash. Its DSSE signature binds it instead.
 pub const PROVENANCE_PATH: &str = "provenance/bundle.intoto.json";
+/// Path of the provenance in a bundle whose BOM carries a sigstore bundle
+/// ([`SIGSTORE_SIGNATURE_PATH`]): the pipeline's DSSE sigstore bundle of the same statement
+/// (`cosign attest-blob --new-bundle-format`), carried verbatim.
+pub const SIGSTORE_PROVENANCE_PATH: &str = "provenance/bundle.sigstore.json";
+/// Every name the head's entries may have: no payload file may take one.
+pub const HEAD_PATHS: [&str; 5] =
+    [BOM_PATH, SIGNATURE_PATH, SIGSTORE_SIGNATURE_PATH, PROVENANCE_PATH, SIGSTORE_PROVENANCE_PATH];
 /// The schema identifier this crate writes and reads.
 pub const BOM_SCHEMA: &str = "genesis.dev/bom/v1";
 
@@ -759,7 +772,7 @@ impl Bom {
             // The head's names are taken, as files: an extracted tree holds the head beside the
             // payload, as `tar -x` of the archive does, so no payload file may sit at one of
             // them or under one as if it were a directory.
-            let head = |p: &str| matches!(p, BOM_PATH | SIGNATURE_PATH | PROVENANCE_PATH);
+            let head = |p: &str| HEAD_PATHS.contains(&p);
             if head(f.path.as_str()) || f.path.parent_dirs().any(|d| head(d.trim_end_matches('/'))) {
                 return invalid(format!("{} is reserved for the bundle's head", f.path));
             }

@@ -16,7 +16,7 @@ use crate::digest_io::FileDigest;
 use crate::scratch::Scratch;
 use crate::stamp::FileStamp;
 use crate::tar::EntryKind;
-use crate::{BOM_PATH, BundleError, PROVENANCE_PATH, Result, SIGNATURE_PATH};
+use crate::{BundleError, HEAD_PATHS, Result, SIGNATURE_PATH};
 
 /// Where verified payload goes.
 pub trait PayloadSink {
@@ -116,10 +116,7 @@ pub fn check_payload(mut reader: ArchiveReader, bom: &Bom, sink: &mut dyn Payloa
 
 /// Names what is wrong with an entry that is not the one expected next.
 fn misplaced(path: &str, previous: &str, want: Option<&ExpectedEntry<'_>>, known: &HashSet<&str>) -> BundleError {
-    if path == previous
-        || [BOM_PATH, SIGNATURE_PATH, PROVENANCE_PATH].contains(&path)
-        || (known.contains(path) && path < previous)
-    {
+    if path == previous || HEAD_PATHS.contains(&path) || (known.contains(path) && path < previous) {
         return BundleError::DuplicateEntry { path: path.to_owned() };
     }
     if !known.contains(path) {
@@ -157,16 +154,14 @@ impl Staging {
         self.dir.path()
     }
 
-    /// Writes the head of the bundle (`bom.json`, its signature and the provenance envelope
-    /// when there is one) into the staging directory under the names they have in the
-    /// archive, byte for byte, so that the extracted tree carries what it was verified
+    /// Writes the head of the bundle (`bom.json`, its signature and the provenance when there
+    /// is one, in the head's form) into the staging directory under the names they have in
+    /// the archive, byte for byte, so that the extracted tree carries what it was verified
     /// against and can be verified again (`genesis verify --dir`). Call it once the payload
     /// is in: the payload may have made `provenance/` already (`Bom::validate` keeps payload
     /// files off the head's own names).
     pub fn write_head(&mut self, head: &Head) -> Result<()> {
-        let mut entries = vec![(BOM_PATH, head.bom.as_slice()), (SIGNATURE_PATH, head.signature.as_slice())];
-        entries.extend(head.provenance.as_deref().map(|p| (PROVENANCE_PATH, p)));
-        for (name, bytes) in entries {
+        for (name, bytes) in head.entries() {
             let path = self.dir.path().join(name);
             if let Some(parent) = path.parent()
                 && parent != self.dir.path()
@@ -254,6 +249,7 @@ impl PayloadSink for Staging {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{BOM_PATH, HeadForm, PROVENANCE_PATH, SIGSTORE_PROVENANCE_PATH, SIGSTORE_SIGNATURE_PATH};
 
     /// The head lands under its archive names, byte for byte, beside a payload that made
     /// `provenance/` itself (the payload's folder is shared, not refused), and goes with the
@@ -266,8 +262,12 @@ mod tests {
         staging.dir("provenance/").unwrap();
         let payload: BundlePath = "provenance/notes.txt".parse().unwrap();
         staging.file(&payload).unwrap().write_all(b"payload").unwrap();
-        let head =
-            Head { bom: b"{}\n".to_vec(), signature: b"MEUC".to_vec(), provenance: Some(b"{\"dsse\":1}".to_vec()) };
+        let head = Head {
+            bom: b"{}\n".to_vec(),
+            signature: b"MEUC".to_vec(),
+            provenance: Some(b"{\"dsse\":1}".to_vec()),
+            form: HeadForm::Cosign,
+        };
         staging.write_head(&head).unwrap();
         assert_eq!(staging.commit().unwrap(), target);
         assert_eq!(fs::read(target.join(BOM_PATH)).unwrap(), head.bom);
@@ -277,12 +277,24 @@ mod tests {
 
         let bare = dir.path().join("bare");
         let mut staging = Staging::begin(&bare).unwrap();
-        staging.write_head(&Head { bom: vec![1], signature: vec![2], provenance: None }).unwrap();
+        staging
+            .write_head(&Head { bom: vec![1], signature: vec![2], provenance: None, form: HeadForm::Cosign })
+            .unwrap();
         staging.commit().unwrap();
         let mut names: Vec<String> =
             fs::read_dir(&bare).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         assert_eq!(names, [BOM_PATH, SIGNATURE_PATH], "no provenance folder without a provenance");
+
+        // A pipeline's sigstore bundles land under their own names.
+        let keyless = dir.path().join("keyless");
+        let mut staging = Staging::begin(&keyless).unwrap();
+        let head = Head { bom: vec![1], signature: vec![2], provenance: Some(vec![3]), form: HeadForm::Sigstore };
+        staging.write_head(&head).unwrap();
+        staging.commit().unwrap();
+        assert_eq!(fs::read(keyless.join(SIGSTORE_SIGNATURE_PATH)).unwrap(), [2u8]);
+        assert_eq!(fs::read(keyless.join(SIGSTORE_PROVENANCE_PATH)).unwrap(), [3u8]);
+        assert!(!keyless.join(SIGNATURE_PATH).exists() && !keyless.join(PROVENANCE_PATH).exists());
     }
 
     /// Once the rename is done the target stays, so a directory that then does not sync is

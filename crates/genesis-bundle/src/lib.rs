@@ -41,6 +41,7 @@ mod check;
 pub mod digest_io;
 mod error;
 mod export;
+mod head_rewrite;
 mod limits;
 mod progress;
 pub mod scratch;
@@ -49,17 +50,19 @@ mod stamp;
 mod tar;
 mod writer;
 
-pub use archive::{ArchiveReader, Compression, Head};
+pub use archive::{ArchiveReader, Compression, Head, HeadForm};
 pub use archive_index::{ArchiveIndex, ArchiveRange, FrameSlices, RangeReader, image_top, layout_path};
 pub use bom::{
-    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, ImageEntry, LAST_RFC3339_SECOND, ManifestEntry,
-    PACKAGE_SBOM_SUFFIX, PROVENANCE_PATH, SIGNATURE_PATH, SbomEntry, ScanDatabase, ScanFinding, ScanRecord,
-    ScanSummary, VexDocument, VexStatement, VexStatus, cut_chars, escape_controls, parse_rfc3339, rfc3339, unix_now,
+    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, HEAD_PATHS, ImageEntry, LAST_RFC3339_SECOND,
+    ManifestEntry, PACKAGE_SBOM_SUFFIX, PROVENANCE_PATH, SIGNATURE_PATH, SIGSTORE_PROVENANCE_PATH,
+    SIGSTORE_SIGNATURE_PATH, SbomEntry, ScanDatabase, ScanFinding, ScanRecord, ScanSummary, VexDocument, VexStatement,
+    VexStatus, cut_chars, escape_controls, parse_rfc3339, rfc3339, unix_now,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging};
 pub use digest_io::{FileDigest, sha256};
 pub use error::{BundleError, Result};
 pub use export::{ExportedImage, RuntimeFormat};
+pub use head_rewrite::{HeadRewrite, Rewritten};
 pub use limits::Limits;
 pub use progress::ProgressCounter;
 // The seekable zstd writer, for tools that write archives in the bundle's framing (the
@@ -69,7 +72,7 @@ pub use stamp::FileStamp;
 // The canonical tar encoding, for writers of other archives in the same form (the portal's
 // release exports, fixtures) and for checking that a path fits it before packing.
 pub use tar::{BLOCK, END_OF_ARCHIVE, check_encodable, dir_header, file_header, padding};
-pub use writer::{Content, WriteOptions, write_bundle};
+pub use writer::{Content, WriteOptions, write_bundle, write_signed_bundle};
 
 /// Entry points that work on a BOM whose signature nobody has checked, or on archive bytes
 /// nobody has checked at all. They exist for the verifier (`genesis-trust`), which calls

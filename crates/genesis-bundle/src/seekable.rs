@@ -364,7 +364,7 @@ fn write_in_order<W: Write>(mut out: W, results: &Receiver<Compressed>) -> io::R
     Ok((out, table))
 }
 
-fn new_compressor() -> io::Result<zstd::bulk::Compressor<'static>> {
+pub(crate) fn new_compressor() -> io::Result<zstd::bulk::Compressor<'static>> {
     let mut c = zstd::bulk::Compressor::new(LEVEL)?;
     c.include_checksum(true)?;
     c.include_contentsize(true)?;
@@ -373,7 +373,11 @@ fn new_compressor() -> io::Result<zstd::bulk::Compressor<'static>> {
 }
 
 /// Decompresses one frame, refusing any size other than the one the table declared.
-fn decompress_frame(d: &mut zstd::bulk::Decompressor<'static>, frame: &[u8], expected: u32) -> io::Result<Vec<u8>> {
+pub(crate) fn decompress_frame(
+    d: &mut zstd::bulk::Decompressor<'static>,
+    frame: &[u8],
+    expected: u32,
+) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(expected as usize);
     let n = d
         .decompress_to_buffer(frame, &mut out)

@@ -178,6 +178,12 @@ fn cstr(b: &[u8]) -> &[u8] {
     &b[..b.iter().position(|&x| x == 0).unwrap_or(b.len())]
 }
 
+/// The mtime a header states, `None` when the field does not parse: a re-signed head's
+/// entries take the old head's (`crate::HeadRewrite`).
+pub(crate) fn mtime(h: &[u8; BLOCK]) -> Option<u64> {
+    parse_octal(&h[136..148])
+}
+
 fn parse_octal(b: &[u8]) -> Option<u64> {
     let s = std::str::from_utf8(b).ok()?;
     let s = s.trim_matches(|c| c == ' ' || c == '\0');

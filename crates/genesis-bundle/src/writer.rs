@@ -13,7 +13,7 @@ use crate::bom::{Bom, ExpectedEntry};
 use crate::digest_io::{DigestAdapter, FileDigest, sha256};
 use crate::seekable::{FRAME_SIZE, SeekableWriter};
 use crate::tar::{self, BLOCK};
-use crate::{BOM_PATH, BundleError, Compression, PROVENANCE_PATH, ProgressCounter, Result, SIGNATURE_PATH};
+use crate::{BundleError, Compression, Head, HeadForm, ProgressCounter, Result};
 
 /// Where a payload file's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +58,7 @@ impl<W: Write + Send + 'static> Encoder<W> {
     /// Called before each entry with its total encoded length (header, data, padding).
     fn entry_start(&mut self, len: u64) -> io::Result<()> {
         if let Encoder::Zstd { writer, frame } = self
-            && !frame.is_empty()
-            && frame.len() as u64 + len > FRAME_SIZE as u64
+            && closes_frame_before(frame.len() as u64, len)
         {
             writer.push_frame(std::mem::replace(frame, Vec::with_capacity(FRAME_SIZE)))?;
         }
@@ -100,15 +99,21 @@ impl<W: Write + Send + 'static> Encoder<W> {
     }
 }
 
+/// Whether a frame holding `filled` bytes is closed before an entry of `len` encoded bytes
+/// (header, data, padding): small entries share a frame while they fit, and one that does not
+/// fit starts a frame of its own. Re-signing plans a new archive's frames by the same rule
+/// (`crate::HeadRewrite`), so that it copies the frames a fresh build would compress again.
+pub(crate) fn closes_frame_before(filled: u64, len: u64) -> bool {
+    filled > 0 && filled + len > FRAME_SIZE as u64
+}
+
 fn write_err(e: io::Error) -> BundleError {
     crate::archive::from_io(e, "writing the archive")
 }
 
-/// Writes a complete bundle to `out`: `bom.json`, `signature`, the provenance envelope when
-/// given, then every directory and
-/// file the BOM implies in canonical order, each file's bytes taken from `contents` and
-/// checked against the BOM while they stream. Returns the sink and the archive's digest.
-/// A path no tar header can hold is refused before the first byte is written.
+/// Writes a complete bundle signed with a key to `out`: `bom.json`, `signature` as
+/// `bom.json.sig`, the provenance envelope when given, then the payload, as
+/// [`write_signed_bundle`] does.
 pub fn write_bundle<W: Write + Send + 'static>(
     out: W,
     bom: &Bom,
@@ -118,13 +123,33 @@ pub fn write_bundle<W: Write + Send + 'static>(
     contents: &BTreeMap<BundlePath, Content>,
     options: WriteOptions,
 ) -> Result<(W, FileDigest)> {
+    let head = Head {
+        bom: bom_bytes.to_vec(),
+        signature: signature.to_vec(),
+        provenance: provenance.map(<[u8]>::to_vec),
+        form: HeadForm::Cosign,
+    };
+    write_signed_bundle(out, bom, &head, contents, options)
+}
+
+/// Writes a complete bundle to `out`: the head's entries under the names its form gives them
+/// (`bom.json`, the signature, the provenance when there is one), then every directory and
+/// file the BOM implies in canonical order, each file's bytes taken from `contents` and
+/// checked against the BOM while they stream. Returns the sink and the archive's digest.
+/// A path no tar header can hold is refused before the first byte is written.
+pub fn write_signed_bundle<W: Write + Send + 'static>(
+    out: W,
+    bom: &Bom,
+    head: &Head,
+    contents: &BTreeMap<BundlePath, Content>,
+    options: WriteOptions,
+) -> Result<(W, FileDigest)> {
     let entries = bom.expected_entries();
     for entry in &entries {
         tar::check_encodable(entry.tar_path())?;
     }
     let mut enc = Encoder::new(out, options.compression);
-    let head = [(BOM_PATH, Some(bom_bytes)), (SIGNATURE_PATH, Some(signature)), (PROVENANCE_PATH, provenance)];
-    for (path, data) in head.into_iter().filter_map(|(p, d)| Some((p, d?))) {
+    for (path, data) in head.entries() {
         let size = data.len() as u64;
         enc.entry_start(BLOCK as u64 + size + tar::padding(size) as u64).map_err(write_err)?;
         enc.write_all(&tar::file_header(path, size, options.mtime)?).map_err(write_err)?;

@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use genesis_trust::sigstore::{CertificateIdentity, SubjectMatcher, TrustedRoot};
 use genesis_trust::{
-    CheckedBundle, HeadReport, PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifiedBundle,
-    VerifyReport,
+    AcceptedSigner, CheckedBundle, HeadReport, Keyless, PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle,
+    VerifiedBundle, VerifyReport,
 };
 
 use crate::exit::{self, VERIFICATION_FAILED};
@@ -22,14 +23,18 @@ pub struct VerifyArgs {
     #[arg(required = true)]
     pub bundle: Option<PathBuf>,
     /// Trusted public key (SPKI PEM, as cosign.pub). Repeat to trust several; one must
-    /// have signed the bundle. Without --key and --policy, the installed policy is used:
-    /// the file GENESIS_POLICY names, else $XDG_CONFIG_HOME/genesis/trust.yaml
-    /// (~/.config/…), else /etc/genesis/trust.yaml, else one embedded at build time; with
-    /// none, the command refuses: there is no default trust.
+    /// have signed the bundle. Without --key, a keyless identity and --policy, the installed
+    /// policy is used: the file GENESIS_POLICY names, else
+    /// $XDG_CONFIG_HOME/genesis/trust.yaml (~/.config/…), else /etc/genesis/trust.yaml, else
+    /// one embedded at build time; with none, the command refuses: there is no default trust.
     #[arg(long = "key", value_name = "PUB", conflicts_with = "policy")]
     pub keys: Vec<PathBuf>,
-    /// Trust policy file (keys, accepted names, semver range, anti-rollback state).
-    #[arg(long, value_name = "FILE")]
+    /// A keyless signer the bundle may be signed by instead (or beside --key), as cosign
+    /// names it.
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
+    /// Trust policy file (keys, identities, accepted names, semver range, anti-rollback state).
+    #[arg(long, value_name = "FILE", conflicts_with_all = KEYLESS_FLAGS)]
     pub policy: Option<PathBuf>,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
@@ -50,6 +55,61 @@ impl VerifyArgs {
     }
 }
 
+/// The ids of [`KeylessArgs`]' flags, which a policy file replaces.
+const KEYLESS_FLAGS: [&str; 4] =
+    ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "trusted_root"];
+
+/// cosign's flags for a keyless signer (`cosign verify-blob --certificate-identity …`): a
+/// Fulcio certificate's SAN and OIDC issuer, checked with its log entry or timestamp offline
+/// against the pinned sigstore root. Every command that verifies takes them the same way.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct KeylessArgs {
+    /// Keyless: the certificate's identity (SAN), exactly.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "certificate_identity_regexp",
+        requires_all = ["certificate_oidc_issuer", "trusted_root"]
+    )]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the whole SAN must match (anchored at both ends).
+    #[arg(long, value_name = "REGEX", requires_all = ["certificate_oidc_issuer", "trusted_root"])]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer recorded in the certificate, exactly.
+    #[arg(long, value_name = "ISS")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// The pinned sigstore trusted_root.json (Fulcio, Rekor, CT logs, TSAs): keyless
+    /// certificates and log entries are checked against it, never against anything fetched.
+    #[arg(long, value_name = "ROOT")]
+    pub trusted_root: Option<PathBuf>,
+}
+
+impl KeylessArgs {
+    /// The identity the flags name (`--certificate-identity` or `-regexp`, with the issuer),
+    /// `None` without one; a pattern that is not a regular expression is refused.
+    pub fn identity(&self) -> Result<Option<CertificateIdentity>, TrustError> {
+        let subject = match (&self.certificate_identity, &self.certificate_identity_regexp) {
+            (Some(exact), _) => SubjectMatcher::Exact(exact.clone()),
+            (None, Some(pattern)) => SubjectMatcher::regex(pattern)?,
+            (None, None) => return Ok(None),
+        };
+        let issuer = self.certificate_oidc_issuer.clone().expect("clap requires the issuer with an identity");
+        Ok(Some(CertificateIdentity { subject, issuer }))
+    }
+
+    /// The root `--trusted-root` names, read.
+    pub fn root(&self) -> Result<Option<TrustedRoot>, TrustError> {
+        self.trusted_root.as_deref().map(TrustedRoot::from_file).transpose()
+    }
+
+    /// The keyless signer the flags name, with its root; `None` without an identity.
+    pub fn keyless(&self) -> Result<Option<Keyless>, TrustError> {
+        let Some(identity) = self.identity()? else { return Ok(None) };
+        let root = self.root()?.expect("clap requires --trusted-root with an identity");
+        Ok(Some(Keyless { identities: vec![identity], root }))
+    }
+}
+
 /// Arguments of `extract`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExtractArgs {
@@ -67,30 +127,41 @@ pub struct ExtractArgs {
 /// [`exit::Errors::hint`].
 pub fn hint(e: &TrustError) -> Option<String> {
     match e {
-        TrustError::NoTrustedKey => Some("pass --key PUB".to_owned()),
-        TrustError::NoPolicy { .. } => {
-            Some("pass --key PUB or --policy FILE, or install a policy at one of the places looked at".to_owned())
-        }
+        TrustError::NoTrustedKey => Some(
+            "pass --key PUB, or --certificate-identity ID --certificate-oidc-issuer ISS --trusted-root ROOT".to_owned(),
+        ),
+        TrustError::NoPolicy { .. } => Some(
+            "pass --key PUB, a keyless identity (--certificate-identity, --certificate-oidc-issuer, --trusted-root) \
+             or --policy FILE, or install a policy at one of the places looked at"
+                .to_owned(),
+        ),
         _ => None,
     }
 }
 
-/// What a run verifies with: the keys `--key` names, or a policy, and where it came from.
+/// What a run verifies with: the keys `--key` names and the keyless identity of cosign's
+/// flags, or a policy, and where it came from.
 #[derive(Debug)]
 pub struct Trust {
-    /// The keys and constraints a bundle must satisfy.
+    /// The signers and constraints a bundle must satisfy.
     pub policy: TrustPolicy,
-    /// Where the policy came from (`None` for `--key`).
+    /// Where the policy came from (`None` for `--key` and the keyless flags).
     pub source: Option<PolicySource>,
 }
 
-/// The trust `args` name: the keys of `--key`, the file of `--policy`, or with neither the
+/// The trust `args` name: the keys of `--key` and the identity of `--certificate-identity`
+/// (with its issuer and `--trusted-root`), the file of `--policy`, or with none of them the
 /// installed or embedded policy ([`crate::policy::find`]). A policy's source is printed on
 /// stderr (`policy: /etc/genesis/trust.yaml`) before anything is verified with it.
 pub fn trust(args: &VerifyArgs) -> Result<Trust, TrustError> {
-    if !args.keys.is_empty() {
-        let keys = args.keys.iter().map(|p| PublicKey::from_pem_file(p)).collect::<Result<Vec<_>, _>>()?;
-        return Ok(Trust { policy: TrustPolicy::from_keys(keys)?, source: None });
+    let keyless = args.keyless.keyless()?;
+    if !args.keys.is_empty() || keyless.is_some() {
+        let keys = args
+            .keys
+            .iter()
+            .map(|p| Ok((PublicKey::from_pem_file(p)?, None)))
+            .collect::<Result<Vec<_>, TrustError>>()?;
+        return Ok(Trust { policy: TrustPolicy::from_signers(keys, keyless)?, source: None });
     }
     let (policy, source) = crate::policy::find(args.policy.as_deref())?;
     eprintln!("policy: {source}");
@@ -231,7 +302,17 @@ pub(crate) fn head_lines(
         out.push_str(&s);
         out.push('\n');
     };
-    line(format!("✓ signature OK (key {}) over bom.json {}", h.key, h.bom_sha256));
+    line(match &h.signer {
+        AcceptedSigner::Key { fingerprint } => {
+            format!("✓ signature OK (key {fingerprint}) over bom.json {}", h.bom_sha256)
+        }
+        AcceptedSigner::Identity { subject, issuer } => {
+            format!("✓ cosign verify OK (identity: {subject}, issuer: {issuer}) over bom.json {}", h.bom_sha256)
+        }
+    });
+    for countersigner in &h.countersigners {
+        line(format!("✓ countersignature OK ({countersigner}) over the same bom.json"));
+    }
     line(format!("✓ BOM fingerprint blake3:{}", h.bom_blake3));
     if let Some(expires) = expires {
         line(format!("✓ not expired (the signed BOM expires {expires})"));
@@ -311,11 +392,14 @@ pub fn render_text(r: &VerifyReport) -> String {
         Sidecar::Match { path } => line(format!("✓ detached signature OK ({})", file_name(path))),
         Sidecar::Absent { path } => line(format!("! no detached signature ({} not found)", file_name(path))),
     }
-    match &r.cosign_bundle_sidecar {
-        Sidecar::Match { path } => {
+    match (&r.cosign_bundle_sidecar, &r.cosign_bundle_identity) {
+        (Sidecar::Match { path }, Some(signer)) => {
+            line(format!("✓ sigstore bundle OK ({}, keyless: {signer}, logged)", file_name(path)))
+        }
+        (Sidecar::Match { path }, None) => {
             line(format!("✓ sigstore bundle OK ({}, key-signed, no transparency log)", file_name(path)))
         }
-        Sidecar::Absent { path } => line(format!("! no sigstore bundle ({} not found)", file_name(path))),
+        (Sidecar::Absent { path }, _) => line(format!("! no sigstore bundle ({} not found)", file_name(path))),
     }
     line(format!(
         "✓ {} entries match the BOM ({} bytes: {} images, {} charts, {} manifests)",

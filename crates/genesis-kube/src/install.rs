@@ -13,9 +13,10 @@ use genesis_bundle::ProgressCounter;
 use genesis_registry::charts::LoadedChart;
 use genesis_registry::load::{DEFAULT_CONCURRENCY, LoadedImage};
 use genesis_registry::{Destination, LoadPlan, LoadSummary, Registry, RegistryError};
-use genesis_trust::{AttestationReport, KeyFingerprint, SignedBom, TrustError, VerifiedBundle, VerifyReport};
+use genesis_trust::{AcceptedSigner, AttestationReport, SignedBom, TrustError, VerifiedBundle, VerifyReport};
 use genesis_types::{Classify as _, ErrorClass};
 
+use crate::record::RecordedBundle;
 use crate::rewrite::{self, ImageMap, RewrittenManifest};
 use crate::rollback::Guard;
 use crate::{ApplyOptions, ApplyReport, Cluster, InstallRecord, KubeError, Readiness, Refusal, Result, Verification};
@@ -82,8 +83,8 @@ pub enum Evidence<'a> {
     /// The registry had every blob: the signature and the attestations the policy judged were
     /// checked, the rest of the payload not re-read.
     PayloadNotReread {
-        /// The key that signed the BOM.
-        key: &'a KeyFingerprint,
+        /// Who signed the BOM inside the archive: a key or a keyless identity.
+        signer: &'a AcceptedSigner,
         /// The registry that had every blob.
         registry: &'a str,
         /// What the attestation check established.
@@ -192,8 +193,10 @@ pub async fn install(
     options: &InstallOptions,
     progress: &dyn InstallProgress,
 ) -> Result<InstallReport> {
-    let mut guard =
-        cluster.map(|c| Guard::new(c, bundle.bom(), bundle.bom_sha256(), options.allow_downgrade, progress));
+    // What anti-rollback judges and the install record will say of the bundle (who signed
+    // it among the rest), taken before the load consumes it.
+    let recorded = RecordedBundle::of(&bundle);
+    let mut guard = cluster.map(|c| Guard::new(c, &recorded, options.allow_downgrade, progress));
     if let Some(guard) = &mut guard {
         guard.check().await?;
     }
@@ -227,7 +230,7 @@ pub async fn install(
     };
     let apply = match (cluster, &mut guard) {
         (Some(cluster), Some(guard)) => {
-            Some(apply_and_record(cluster, guard, &*bundle, &manifests, &verification, options.apply).await?)
+            Some(apply_and_record(cluster, guard, &recorded, &manifests, &verification, options.apply).await?)
         }
         _ => None,
     };
@@ -255,7 +258,7 @@ async fn load_manifests_only(
     let summary = genesis_registry::push_manifests_only(plan, &attested, registry).await?;
     let verification = Verification::payload_not_reread(attested.report());
     progress.verified(&Evidence::PayloadNotReread {
-        key: bundle.key(),
+        signer: bundle.signer(),
         registry: &summary.registry,
         attestations: attested.report(),
         verification: &verification,
@@ -307,12 +310,13 @@ fn trust_error(bundle: &Path, e: TrustError) -> KubeError {
 
 /// Applies the rewritten manifests, once `guard` judged the install record again (another
 /// install may have recorded while this one loaded). Unless it was a dry run or met a
-/// conflict, records the install in place of the record judged, reporting what that record
-/// had that this one drops; then waits for readiness when asked and nothing conflicted.
+/// conflict, records the install of `bundle` in place of the record judged, reporting what
+/// that record had that this one drops; then waits for readiness when asked and nothing
+/// conflicted.
 async fn apply_and_record(
     cluster: &Cluster,
     guard: &mut Guard<'_>,
-    bundle: &dyn SignedBom,
+    bundle: &RecordedBundle,
     manifests: &[RewrittenManifest],
     verification: &Verification,
     mode: ApplyMode,
@@ -335,15 +339,8 @@ async fn apply_and_record(
     if let Some(judged) = judged
         && !conflicted
     {
-        let bom = bundle.signed_bom();
-        let record = InstallRecord::new(
-            &bom.name,
-            &bom.version,
-            &bundle.bom_sha256().to_string(),
-            genesis_bundle::rfc3339(genesis_bundle::unix_now()),
-            verification.clone(),
-            &report.objects,
-        );
+        let applied_at = genesis_bundle::rfc3339(genesis_bundle::unix_now());
+        let record = InstallRecord::new(bundle, applied_at, verification.clone(), &report.objects);
         if let Some(previous) = guard.record(&record, judged).await? {
             dropped = record.dropped_since(&previous);
         }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use genesis_trust::{AcceptedSigner, SignedBom as _, VerifiedBundle};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -31,6 +32,15 @@ pub struct InstallRecord {
     pub version: String,
     /// SHA-256 of its BOM.
     pub bom_digest: String,
+    /// BLAKE3 of its BOM, hex (`b3sum` of `bom.json`); empty in records written before it
+    /// was kept.
+    #[serde(default)]
+    pub bom_blake3: String,
+    /// Whose signatures over its BOM were accepted: the vendor's, then each countersigner's.
+    /// Kept so that who signed what is installed can be audited without verifying it again
+    /// (seed 002); empty in records written before they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<AcceptedSigner>,
     /// When it was applied (RFC 3339, UTC).
     pub applied_at: String,
     /// What the load verified of the bundle (how much of its payload was read, its SBOM,
@@ -202,21 +212,49 @@ fn unreadable(cm: &ConfigMap, reason: String) -> KubeError {
     KubeError::UnreadableRecord { record, reason }
 }
 
+/// What an install record says of the bundle itself, taken from it once its signature
+/// verified: its name and version, its BOM's digests, and whose signatures over that BOM
+/// were accepted. Anti-rollback judges the record it finds against the first three.
+#[derive(Debug)]
+pub(crate) struct RecordedBundle {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    /// SHA-256 of the BOM, as records keep it.
+    pub(crate) bom_digest: String,
+    bom_blake3: String,
+    /// The vendor's signer first.
+    signers: Vec<AcceptedSigner>,
+}
+
+impl RecordedBundle {
+    /// What the record of installing `bundle` says of it: the vendor's signer first.
+    pub(crate) fn of(bundle: &VerifiedBundle) -> RecordedBundle {
+        let bom = bundle.bom();
+        RecordedBundle {
+            name: bom.name.clone(),
+            version: bom.version.clone(),
+            bom_digest: bundle.bom_sha256().to_string(),
+            bom_blake3: bundle.bom_blake3().to_owned(),
+            signers: std::iter::once(bundle.signer()).chain(bundle.countersigners()).cloned().collect(),
+        }
+    }
+}
+
 impl InstallRecord {
-    /// The record of applying `objects` for a bundle, after verifying what `verification`
+    /// The record of applying `objects` for `bundle`, after verifying what `verification`
     /// says.
     pub(crate) fn new(
-        name: &str,
-        version: &str,
-        bom_digest: &str,
+        bundle: &RecordedBundle,
         applied_at: String,
         verification: Verification,
         objects: &[AppliedObject],
     ) -> Self {
         InstallRecord {
-            name: name.to_owned(),
-            version: version.to_owned(),
-            bom_digest: bom_digest.to_owned(),
+            name: bundle.name.clone(),
+            version: bundle.version.clone(),
+            bom_digest: bundle.bom_digest.clone(),
+            bom_blake3: bundle.bom_blake3.clone(),
+            signers: bundle.signers.clone(),
             applied_at,
             verification,
             objects: objects.iter().map(AppliedObject::display_name).collect(),
@@ -272,6 +310,34 @@ mod tests {
             assert!(is_object_name(&derived) && derived.len() == hashed.len(), "{name:?}: {derived}");
         }
         assert_eq!(record_name(&"a".repeat(238)).len(), 253, "the longest name kept as it is");
+    }
+
+    /// Records already on clusters, written before the signers and the BLAKE3 were kept,
+    /// read with neither (and are judged by their version and SHA-256 as before); a new
+    /// record keeps both, each signer as the anti-rollback state writes it.
+    #[test]
+    fn a_record_written_before_signers_were_kept_reads_without_them() {
+        let old = r#"{"name": "demo", "version": "0.1.0", "bomDigest": "sha256:00", "appliedAt": "t",
+            "verification": {"payload": "p", "sbom": "none", "provenance": "none", "sidecars": "not checked"},
+            "objects": ["Namespace demo"]}"#;
+        let record: InstallRecord = serde_json::from_str(old).unwrap();
+        assert_eq!((record.bom_digest.as_str(), record.bom_blake3.as_str()), ("sha256:00", ""));
+        assert!(record.signers.is_empty());
+        assert!(!serde_json::to_string(&record).unwrap().contains("signers"));
+
+        let signers = vec![
+            AcceptedSigner::Key { fingerprint: "SHA256:vendor".into() },
+            AcceptedSigner::Identity { subject: "ops@customer.example".into(), issuer: "https://idp".into() },
+        ];
+        let new = InstallRecord { bom_blake3: "b3".into(), signers, ..record };
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!(json["bomBlake3"], "b3");
+        assert_eq!(
+            json["signers"],
+            serde_json::json!([{"kind": "key", "fingerprint": "SHA256:vendor"},
+                {"kind": "identity", "subject": "ops@customer.example", "issuer": "https://idp"}])
+        );
+        assert_eq!(serde_json::from_value::<InstallRecord>(json).unwrap(), new);
     }
 
     #[test]

@@ -8,18 +8,13 @@
 //! it applies (another install may have recorded meanwhile), and once more if the record
 //! changed before it could replace it, which it does only at the version it judged.
 
-use genesis_bundle::Bom;
-use genesis_types::Digest;
-
-use crate::record::{self, Snapshot};
+use crate::record::{self, RecordedBundle, Snapshot};
 use crate::{Cluster, InstallProgress, InstallRecord, KubeError, Refusal, Result};
 
 /// Anti-rollback for one install of one bundle on `cluster`.
 pub(crate) struct Guard<'a> {
     cluster: &'a Cluster,
-    name: String,
-    version: String,
-    bom_digest: String,
+    bundle: &'a RecordedBundle,
     allowed: bool,
     progress: &'a dyn InstallProgress,
     /// The override last said, not said again while the record stays as it was.
@@ -27,37 +22,28 @@ pub(crate) struct Guard<'a> {
 }
 
 impl<'a> Guard<'a> {
-    /// Anti-rollback for the bundle of `bom` (whose SHA-256 is `bom_digest`): refusing what it
+    /// Anti-rollback for `bundle` (its name, version and BOM's SHA-256): refusing what it
     /// finds unless `allowed`, when `progress` hears what was let through.
     pub(crate) fn new(
         cluster: &'a Cluster,
-        bom: &Bom,
-        bom_digest: &Digest,
+        bundle: &'a RecordedBundle,
         allowed: bool,
         progress: &'a dyn InstallProgress,
     ) -> Self {
-        Guard {
-            cluster,
-            name: bom.name.clone(),
-            version: bom.version.clone(),
-            bom_digest: bom_digest.to_string(),
-            allowed,
-            progress,
-            said: None,
-        }
+        Guard { cluster, bundle, allowed, progress, said: None }
     }
 
     /// The first check, before anything is loaded: [`Refusal::Downgrade`] when the record
     /// refuses the bundle.
     pub(crate) async fn check(&mut self) -> Result<()> {
-        let seen = record::snapshot(self.cluster, &self.name).await?;
+        let seen = record::snapshot(self.cluster, &self.bundle.name).await?;
         self.judge(&seen).map_err(|reason| Refusal::Downgrade { reason }.into())
     }
 
     /// The check just before the apply: [`Refusal::Overtaken`] when the record now refuses
     /// the bundle; else the record as judged, the one [`Guard::record`] replaces.
     pub(crate) async fn recheck(&mut self) -> Result<Snapshot> {
-        let seen = record::snapshot(self.cluster, &self.name).await?;
+        let seen = record::snapshot(self.cluster, &self.bundle.name).await?;
         self.judge(&seen).map_err(|reason| Refusal::Overtaken { reason })?;
         Ok(seen)
     }
@@ -70,7 +56,7 @@ impl<'a> Guard<'a> {
             return Ok(seen.into_record());
         }
         let changed = |reason: String| KubeError::RecordChanged { record: ours.location(), reason };
-        let now = record::snapshot(self.cluster, &self.name).await?;
+        let now = record::snapshot(self.cluster, &self.bundle.name).await?;
         self.judge(&now).map_err(changed)?;
         if record::write(self.cluster, ours, &now).await? {
             return Ok(now.into_record());
@@ -85,7 +71,8 @@ impl<'a> Guard<'a> {
         let finding = match seen {
             Snapshot::Absent => None,
             Snapshot::Held { record: Ok(installed), .. } => {
-                compare(installed, &self.name, &self.version, &self.bom_digest, cluster)
+                let RecordedBundle { name, version, bom_digest, .. } = self.bundle;
+                compare(installed, name, version, bom_digest, cluster)
             }
             Snapshot::Held { record: Err(e), .. } => Some(Finding::not_compared(e.to_string())),
         };

@@ -503,7 +503,7 @@ pub fn write_pack(
             .extract(&target)
             .map_err(|source| PortalServerError::Reverify { bundle: bundle.name.clone(), source: Box::new(source) })?;
         bundles.push(serde_json::json!({
-            "name": bundle.name, "sha256": bundle.sha256.hex(), "bomSha256": report.head.bom_sha256.hex(), "signer": report.head.key.to_string(),
+            "name": bundle.name, "sha256": bundle.sha256.hex(), "bomSha256": report.head.bom_sha256.hex(), "signer": report.head.signer.to_string(),
         }));
         add_tree(&mut files, &target.join("charts"), "charts")?;
         add_tree(&mut files, &target.join("oci/blobs"), "images/blobs")?;

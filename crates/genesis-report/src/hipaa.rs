@@ -39,10 +39,7 @@ fn integrity(r: &ReleaseReport) -> Safeguard {
                  altered.",
                 r.name, r.version, r.bom.files, r.bom.payload_bytes
             ),
-            format!(
-                "The BOM that lists those digests ({}) carries a valid signature by key {}.",
-                r.bom.sha256, r.signer
-            ),
+            format!("The BOM that lists those digests ({}) carries a valid signature by {}.", r.bom.sha256, r.signer),
             archive,
         ],
         does_not_show: vec![
@@ -126,7 +123,7 @@ fn audit(r: &ReleaseReport) -> Safeguard {
 
 fn authentication(r: &ReleaseReport) -> Safeguard {
     let mut shows = vec![format!(
-        "The entity that released this software is authenticated cryptographically: the BOM is signed by the key \
+        "The entity that released this software is authenticated cryptographically: the BOM is signed by \
          {}, which the trust policy ({}) accepts.",
         r.signer, r.policy.given
     )];

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use genesis_bundle::{ChartEntry, ImageEntry, ManifestEntry};
 use genesis_trust::provenance::ProvenanceSummary;
-use genesis_trust::{CheckedBundle, KeyFingerprint, Sidecar, VerifyReport};
+use genesis_trust::{AcceptedSigner, CheckedBundle, Sidecar, VerifyReport};
 use genesis_types::Digest;
 
 use crate::{ReportError, SbomTotals, hipaa};
@@ -26,9 +26,9 @@ pub struct ReleaseReport {
     pub archive: ArchiveFacts,
     /// The signed bill of materials.
     pub bom: BomFacts,
-    /// Fingerprint of the key whose signature over `bom.json` verified. Bundles are
-    /// key-signed: no transparency-log entry or timestamp records when.
-    pub signer: KeyFingerprint,
+    /// Who signed `bom.json` inside the archive: a trusted key (no transparency-log entry or
+    /// timestamp records when) or a keyless identity (its log entry or timestamp does).
+    pub signer: AcceptedSigner,
     /// The trust policy applied.
     pub policy: PolicyFacts,
     /// The checks made, in the order the verifier made them; every one passed or found
@@ -167,7 +167,7 @@ impl ReleaseReport {
                 files: r.files,
                 payload_bytes: r.payload_bytes,
             },
-            signer: r.head.key.clone(),
+            signer: r.head.signer.clone(),
             policy: PolicyFacts { given: policy.to_owned(), decisions: r.head.policy.clone() },
             checks: checks(r),
             provenance: r.head.provenance.clone(),
@@ -210,7 +210,7 @@ fn checks(r: &VerifyReport) -> Vec<Check> {
     let mut checks = vec![
         passed(
             "BOM signature",
-            format!("the signature over bom.json ({}) verifies with key {}", r.head.bom_sha256, r.head.key),
+            format!("the signature over bom.json ({}) verifies with {}", r.head.bom_sha256, r.head.signer),
         ),
         passed(
             "BOM",

@@ -1,8 +1,8 @@
 //! Test support shared by the integration tests of the binaries: a real Distribution
 //! registry (Debian `docker-registry`) started on a free loopback port and stopped on drop,
 //! and helpers that put content into it the way other tools do; and scripted HTTP stand-ins
-//! ([`http`]) for the network clients' own tests. A missing tool is a panic with the fix,
-//! never a skip.
+//! ([`http`]) for the network clients' own tests; an in-process sigstore ([`sigstore`]) that
+//! signs keyless. A missing tool is a panic with the fix, never a skip.
 
 // Test support: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -15,6 +15,7 @@ pub mod pki;
 pub mod runtimes;
 pub mod schema;
 pub mod services;
+pub mod sigstore;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

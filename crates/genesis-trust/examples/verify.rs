@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!(
         "{} {}: {} files, {} bytes, signed by {}",
-        report.head.name, report.head.version, report.files, report.payload_bytes, report.head.key
+        report.head.name, report.head.version, report.files, report.payload_bytes, report.head.signer
     );
     Ok(())
 }

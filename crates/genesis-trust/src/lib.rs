@@ -22,6 +22,7 @@
 mod blob;
 pub mod cosign_image;
 pub mod cosign_key;
+mod countersign;
 mod error;
 mod keys;
 mod policy;
@@ -29,11 +30,13 @@ pub mod policy_file;
 pub mod provenance;
 pub mod requirement;
 mod sbom;
+mod signer;
 pub mod sigstore;
 mod tree;
 mod verify;
 
 pub use blob::{BlobEvidence, BlobPolicy, BlobVerification, verify_blob};
+pub use countersign::{Countersigning, countersign, countersignature_folder, countersignature_name};
 pub use error::{Result, TrustError};
 /// What the readers of a verified bundle give and take ([`SignedBom::archive_index`],
 /// [`CheckedBundle::export_images`]), re-exported so an embedder depends on this crate alone.
@@ -42,7 +45,8 @@ pub use genesis_bundle::{ArchiveIndex, ArchiveRange, ExportedImage, RuntimeForma
 /// embedder depends on this crate alone.
 pub use genesis_bundle::{BundleError, Limits};
 pub use keys::{KeyFingerprint, PrivateKey, PublicKey, decode_signature, encode_signature, key_pair_paths};
-pub use policy::{KeyValidity, TrustPolicy};
+pub use policy::{KeyValidity, Keyless, TrustPolicy};
+pub use signer::AcceptedSigner;
 pub use tree::{TreeReport, UnverifiedTree, VerifiedTree, verify_tree};
 pub use verify::{
     AttestationReport, AttestedBundle, CheckedBundle, HeadReport, ListedFile, Sidecar, SignedBom, UnverifiedBundle,

@@ -1,27 +1,44 @@
 //! The trust policy: what a verifier accepts. There is no `Default`: a policy exists only
-//! once the operator has named at least one key.
+//! once the operator has named at least one key or keyless identity, and an identity only
+//! with the pinned sigstore root its certificates and log entries are checked against.
 //!
 //! Time enters in two places, both judged against the clock at verification (seed 002:
 //! "expiry per the key's notAfter"), never against the BOM's `created`, which the signer
 //! writes: a key outside the validity window its policy gives it verifies nothing, and a
 //! bundle past its signed `expires` is refused. A stockpiled bundle is re-signed before
-//! delivery, not given a pass.
+//! delivery, not given a pass. A keyless certificate is judged at the time its transparency
+//! log entry or timestamp proves (sigstore's rule: it lives minutes), never by the clock.
 
 use std::path::PathBuf;
 
 use genesis_bundle::{Bom, BundleError, rfc3339};
 
 use crate::keys::{KeyFingerprint, PublicKey};
-use crate::{Result, TrustError};
+use crate::sigstore::{Artifact, CertificateIdentity, LogPolicy, Signer, SigstoreBundle, TrustedRoot, verify_bundle};
+use crate::{AcceptedSigner, Result, TrustError};
 
-/// The keys a bundle's BOM may be signed by. Any one of them suffices, inside its validity
-/// window when it has one.
+/// The keys and keyless identities a bundle's BOM may be signed by. Any one of them suffices:
+/// a key inside its validity window when it has one, an identity by a certificate the pinned
+/// root vouches for.
 #[derive(Debug, Clone)]
 pub struct TrustPolicy {
     keys: Vec<PublicKey>,
     /// The validity window of each key, in the order of `keys`; `None` for a key without one.
     validity: Vec<Option<KeyValidity>>,
+    keyless: Option<Keyless>,
     constraints: crate::policy_file::Constraints,
+}
+
+/// The keyless signers a policy trusts (a policy file's `identities`, or cosign's
+/// `--certificate-identity` and `--certificate-oidc-issuer`), with the pinned sigstore root
+/// (`trustedRoot`, `--trusted-root`) their certificates, SCTs and log entries are checked
+/// against: the one never goes without the other, and the root is never fetched.
+#[derive(Debug, Clone)]
+pub struct Keyless {
+    /// Who may sign: a certificate's SAN and OIDC issuer.
+    pub identities: Vec<CertificateIdentity>,
+    /// The pinned `trusted_root.json`.
+    pub root: TrustedRoot,
 }
 
 /// When a trusted key verifies: from `not_before` to `not_after`, both included, in seconds
@@ -72,11 +89,18 @@ impl TrustPolicy {
     /// A policy trusting each of `keys`, each inside its validity window when it has one.
     /// Refuses an empty list.
     pub fn from_keys_with_validity(keys: Vec<(PublicKey, Option<KeyValidity>)>) -> Result<TrustPolicy> {
-        if keys.is_empty() {
+        TrustPolicy::from_signers(keys, None)
+    }
+
+    /// A policy trusting each of `keys` (inside its validity window when it has one) and each
+    /// keyless identity of `keyless`. Refuses a policy that trusts no one.
+    pub fn from_signers(keys: Vec<(PublicKey, Option<KeyValidity>)>, keyless: Option<Keyless>) -> Result<TrustPolicy> {
+        let keyless = keyless.filter(|k| !k.identities.is_empty());
+        if keys.is_empty() && keyless.is_none() {
             return Err(TrustError::NoTrustedKey);
         }
         let (keys, validity) = keys.into_iter().unzip();
-        Ok(TrustPolicy { keys, validity, constraints: Default::default() })
+        Ok(TrustPolicy { keys, validity, keyless, constraints: Default::default() })
     }
 
     /// The same keys, with the name, version and anti-rollback constraints of a policy file.
@@ -131,9 +155,79 @@ impl TrustPolicy {
         outside.map_or(Ok(None), Err)
     }
 
-    /// Fingerprints of every trusted key, for error messages.
+    /// The trusted keyless identities and their root, when the policy has any.
+    pub fn keyless(&self) -> Option<&Keyless> {
+        self.keyless.as_ref()
+    }
+
+    /// Who of this policy's signers signed the sigstore `bundle` over `artifact` (`what`
+    /// names the bundle in errors). Signed keyless (a certificate), by a trusted identity: the
+    /// certificate chains to the pinned root, was valid at the time the bundle's transparency
+    /// log entry or RFC 3161 timestamp proves, and that entry or timestamp verifies; one with
+    /// neither is refused, as nothing then proves when its short-lived certificate signed.
+    /// Signed with a key (a public-key hint), by a trusted key inside its validity window now,
+    /// the signature alone deciding, as a key-signed `.cosign.bundle` sidecar is judged.
+    pub fn sigstore_signer(
+        &self,
+        bundle: &SigstoreBundle,
+        artifact: Artifact<'_>,
+        what: &str,
+    ) -> Result<AcceptedSigner> {
+        let refused = |reason: String| TrustError::BundleRefused { reason: format!("{what}: {reason}") };
+        if !bundle.has_certificate() {
+            let verifies =
+                |k: &PublicKey| verify_bundle(bundle, artifact, Signer::Key(k), None, LogPolicy::IgnoreUnsafe).is_ok();
+            return match self.signer(verifies)? {
+                Some(key) => Ok(AcceptedSigner::key(key)),
+                None => Err(refused(format!(
+                    "signed with a key, and no trusted key verifies it (tried {})",
+                    self.describe()
+                ))),
+            };
+        }
+        let Some(keyless) = &self.keyless else {
+            return Err(refused(format!(
+                "signed keyless (the bundle carries a certificate), and the trust policy names no identity \
+                 (it trusts {}): trust the signer's identity, its OIDC issuer and the pinned sigstore root",
+                self.describe()
+            )));
+        };
+        if !bundle.has_log_or_timestamp() {
+            return Err(refused(
+                "a keyless signature without a transparency-log entry or a timestamp, which is refused: nothing \
+                 proves its short-lived certificate was valid when it signed; sign with the log (cosign's default) \
+                 or a timestamp authority"
+                    .to_owned(),
+            ));
+        }
+        let mut reasons = Vec::with_capacity(keyless.identities.len());
+        for identity in &keyless.identities {
+            let signer = Signer::Identity(identity);
+            match verify_bundle(bundle, artifact, signer, Some(&keyless.root), LogPolicy::Require) {
+                Ok(verdict) => return Ok(verdict.accepted().clone()),
+                Err(e) => {
+                    reasons.push(format!("identity {} (issuer {}): {}", identity.subject, identity.issuer, reason(e)))
+                }
+            }
+        }
+        Err(refused(format!("no trusted identity verifies it ({})", reasons.join("; "))))
+    }
+
+    /// Every trusted key by fingerprint and every trusted identity with its issuer, for error
+    /// messages.
     pub fn describe(&self) -> String {
-        self.keys.iter().map(|k| k.fingerprint().to_string()).collect::<Vec<_>>().join(", ")
+        let keys = self.keys.iter().map(|k| k.fingerprint().to_string());
+        let identities = self.keyless.iter().flat_map(|k| &k.identities);
+        let identities = identities.map(|i| format!("identity {} (issuer {})", i.subject, i.issuer));
+        keys.chain(identities).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// What is wrong, without the `sigstore bundle refused: ` a refusal around it says again.
+fn reason(e: TrustError) -> String {
+    match e {
+        TrustError::BundleRefused { reason } => reason,
+        other => other.to_string(),
     }
 }
 
@@ -244,6 +338,51 @@ mod tests {
         let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(b"bom").into();
         assert!(closed.key_for_digest(&digest, &sig).is_none());
         assert!(TrustPolicy::from_keys(vec![vendor.public_key()]).unwrap().key_for_digest(&digest, &sig).is_some());
+    }
+
+    /// A sigstore bundle is judged by what signed it: a key's by the policy's keys (inside
+    /// their windows), a certificate's by its identities and root only, and one without a log
+    /// entry or timestamp never; a policy trusts someone, and identities go with their root.
+    #[test]
+    fn a_sigstore_bundle_is_judged_by_its_kind_of_signer() {
+        use genesis_testkit::sigstore::{Fault, LoopbackSigstore};
+
+        use crate::sigstore::SubjectMatcher;
+
+        let (vendor, issuer) = ("ci@acme.example", "https://idp.acme.example");
+        let dir = tempfile::tempdir().unwrap();
+        let mut sigstore = LoopbackSigstore::new(dir.path());
+        let read = |json: &str| SigstoreBundle::from_json(serde_json::from_str(json).unwrap()).unwrap();
+        let identity = CertificateIdentity { subject: SubjectMatcher::Exact(vendor.into()), issuer: issuer.into() };
+        let keyless =
+            Keyless { identities: vec![identity], root: TrustedRoot::from_file(sigstore.trusted_root()).unwrap() };
+        let key = PrivateKey::generate();
+        assert!(matches!(TrustPolicy::from_signers(vec![], None), Err(TrustError::NoTrustedKey)));
+        let empty = Keyless { identities: vec![], ..keyless.clone() };
+        assert!(matches!(TrustPolicy::from_signers(vec![], Some(empty)), Err(TrustError::NoTrustedKey)));
+        let both = TrustPolicy::from_signers(vec![(key.public_key(), None)], Some(keyless)).unwrap();
+        assert!(both.describe().ends_with(&format!("identity {vendor} (issuer {issuer})")), "{}", both.describe());
+
+        let bom = b"bom";
+        let signed = read(&sigstore.sign_blob(bom, vendor, issuer));
+        let accepted = both.sigstore_signer(&signed, Artifact::Bytes(bom), "bom.sigstore.json").unwrap();
+        assert_eq!(accepted, AcceptedSigner::Identity { subject: vendor.into(), issuer: issuer.into() });
+        assert!(both.sigstore_signer(&signed, Artifact::Bytes(b"other"), "bom.sigstore.json").is_err());
+        let keys_only = TrustPolicy::from_keys(vec![key.public_key()]).unwrap();
+        let e = keys_only.sigstore_signer(&signed, Artifact::Bytes(bom), "bom.sigstore.json").unwrap_err();
+        assert!(e.to_string().contains("bom.sigstore.json: signed keyless"), "{e}");
+        let unlogged = read(&sigstore.sign_blob_with(bom, vendor, issuer, Fault::NoLogEntry));
+        let e = both.sigstore_signer(&unlogged, Artifact::Bytes(bom), "bom.sigstore.json").unwrap_err();
+        assert!(e.to_string().contains("without a transparency-log entry or a timestamp"), "{e}");
+        assert!(e.is_verification_failure());
+
+        let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(bom).into();
+        let keyed = crate::sigstore::key_bundle(&key.public_key(), &digest, &key.sign(bom));
+        let keyed = read(&keyed.to_string());
+        let accepted = both.sigstore_signer(&keyed, Artifact::Bytes(bom), "bom.sigstore.json").unwrap();
+        assert_eq!(accepted, AcceptedSigner::key(&key.public_key()));
+        let other = TrustPolicy::from_keys(vec![PrivateKey::generate().public_key()]).unwrap();
+        assert!(other.sigstore_signer(&keyed, Artifact::Bytes(bom), "bom.sigstore.json").is_err());
     }
 
     fn bom(expires: Option<&str>) -> Bom {

@@ -11,7 +11,9 @@
 //! keys: [vendor.pub]                 # bundle BOMs (seeded images) must be signed by one; relative to this file
 //!   # or with a validity window (RFC 3339, both optional and included; judged by the clock):
 //!   # - { path: vendor-2026.pub, notBefore: "2026-01-01T00:00:00Z", notAfter: "2027-01-01T00:00:00Z" }
-//! identities:                        # keyless signers (source images at build time, seeded images)
+//! cosigners: [customer.pub]          # optional; keys trusted for countersignatures only (never as the
+//!                                    # vendor), in either form of `keys`
+//! identities:                        # keyless signers (bundle BOMs, source images at build time, seeded images)
 //!   - { issuer: "https://token.actions.githubusercontent.com",
 //!       subjectRegExp: "https://github.com/acme/.*" }   # or subject: exact SAN
 //! trustedRoot: trusted_root.json     # required with identities; pinned, never fetched
@@ -21,7 +23,8 @@
 //!                                    # and a re-release of the installed version with another BOM
 //!                                    # (writers take turns through installed.json.lock beside it)
 //! require: [sbom, provenance]        # optional; attestations and signers, with allOf/anyOf/threshold
-//!                                    # (bundles only: an image policy with it is refused)
+//!                                    # (bundles only: an image policy with it is refused); signedBy
+//!                                    # names a key by fingerprint or by its file, relative to this file
 //! ```
 
 use std::collections::BTreeMap;
@@ -34,13 +37,15 @@ use genesis_types::Digest;
 use crate::cosign_image::Signers;
 use crate::requirement::{Evidence, Requirement};
 use crate::sigstore::{CertificateIdentity, SubjectMatcher, TrustedRoot};
-use crate::{KeyValidity, PublicKey, Result, TrustError, TrustPolicy};
+use crate::{AcceptedSigner, KeyValidity, PublicKey, Result, TrustError, TrustPolicy};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawPolicy {
     #[serde(default)]
     keys: Vec<KeyEntry>,
+    #[serde(default)]
+    cosigners: Vec<KeyEntry>,
     #[serde(default)]
     identities: Vec<RawIdentity>,
     #[serde(default)]
@@ -116,8 +121,9 @@ impl KeyEntry {
     }
 
     /// The key's validity window, `None` when it has none; `policy` names the policy file in
-    /// errors, and the file in the window is named relative to it.
-    fn validity(&self, policy: &Path) -> Result<Option<KeyValidity>> {
+    /// errors, and the file in the window is named relative to it; `list` is the list the entry
+    /// is in (`keys`, `cosigners`), for errors.
+    fn validity(&self, policy: &Path, list: &str) -> Result<Option<KeyValidity>> {
         let KeyEntry::Windowed(window) = self else { return Ok(None) };
         let date = |field: &str, text: &Option<String>| {
             text.as_deref()
@@ -126,7 +132,7 @@ impl KeyEntry {
                         policy_error(
                             policy,
                             format!(
-                                "keys: {field} {text:?} of {} is not an RFC 3339 date such as 2027-01-01T00:00:00Z",
+                                "{list}: {field} {text:?} of {} is not an RFC 3339 date such as 2027-01-01T00:00:00Z",
                                 window.path.display()
                             ),
                         )
@@ -141,7 +147,7 @@ impl KeyEntry {
             return Err(policy_error(
                 policy,
                 format!(
-                    "keys: the window of {} ends before it begins (notAfter is before notBefore)",
+                    "{list}: the window of {} ends before it begins (notAfter is before notBefore)",
                     window.path.display()
                 ),
             ));
@@ -163,6 +169,8 @@ pub struct Constraints {
     versions: Option<semver::VersionReq>,
     state: Option<PathBuf>,
     require: Option<Requirement>,
+    /// Keys trusted for countersignatures only, each with its validity window.
+    cosigners: Vec<(PublicKey, Option<KeyValidity>)>,
 }
 
 /// What a policy judges: a bundle (its BOM's name and version, the BLAKE3 of the BOM) or an
@@ -183,11 +191,13 @@ pub struct Release<'a> {
 }
 
 /// What an anti-rollback record keeps of a bundle's verification beyond its version and
-/// BLAKE3: who signed it and its SHA-256, for an audit after the fact.
+/// BLAKE3: whose signatures were accepted and its SHA-256, for an audit after the fact.
 #[derive(Debug, Clone, Copy)]
 pub struct InstallAudit<'a> {
-    /// Who signed the BOM: the fingerprint of the key whose signature was accepted.
-    pub signer: &'a str,
+    /// Whose signature inside the archive was accepted: the vendor's.
+    pub signer: &'a AcceptedSigner,
+    /// The countersignatures accepted beside it.
+    pub countersigners: &'a [AcceptedSigner],
     /// The SHA-256 of the BOM.
     pub bom_sha256: &'a Digest,
 }
@@ -230,16 +240,33 @@ enum InstalledBundle {
         version: String,
         #[serde(rename = "bomBlake3")]
         bom_blake3: String,
-        /// Who signed the installed bundle's BOM (a key fingerprint), for an audit after the
-        /// fact (seed 002); absent from records of images and of earlier versions.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        signer: Option<String>,
+        /// Whose signatures over the installed bundle's BOM were accepted, the vendor's first,
+        /// for an audit after the fact (seed 002); absent from records of images and of
+        /// earlier versions. Records written before keyless signers and countersignatures
+        /// kept one key fingerprint as `signer`: it reads as that key.
+        #[serde(default, alias = "signer", deserialize_with = "signers_or_key", skip_serializing_if = "Vec::is_empty")]
+        signers: Vec<AcceptedSigner>,
         /// The SHA-256 of the installed bundle's BOM, beside its BLAKE3; absent likewise.
         #[serde(default, rename = "bomSha256", skip_serializing_if = "Option::is_none")]
         bom_sha256: Option<String>,
     },
     /// The first state format: the version alone.
     VersionOnly(String),
+}
+
+/// The signers of an anti-rollback record: the list, or the key fingerprint that records
+/// written before it kept as `signer`.
+fn signers_or_key<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<AcceptedSigner>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Signers(Vec<AcceptedSigner>),
+        Key(String),
+    }
+    Ok(match <Form as serde::Deserialize>::deserialize(d)? {
+        Form::Signers(signers) => signers,
+        Form::Key(fingerprint) => vec![AcceptedSigner::Key { fingerprint }],
+    })
 }
 
 impl InstalledBundle {
@@ -254,8 +281,8 @@ fn policy_error(path: &Path, reason: String) -> TrustError {
     TrustError::KeyFormat { path: path.to_owned(), reason }
 }
 
-/// Reads a policy file for bundle verification: it must trust at least one key. A key with
-/// a validity window verifies only inside it, judged when a signature is.
+/// Reads a policy file for bundle verification: it must trust at least one key or keyless
+/// identity. A key with a validity window verifies only inside it, judged when a signature is.
 pub fn load(path: &Path) -> Result<TrustPolicy> {
     let (signers, validity, constraints) = read(path)?;
     bundle_policy(signers, validity, constraints)
@@ -268,7 +295,9 @@ fn bundle_policy(
     constraints: Constraints,
 ) -> Result<TrustPolicy> {
     let keys = signers.keys.into_iter().zip(validity).collect();
-    Ok(TrustPolicy::from_keys_with_validity(keys)?.with_constraints(constraints))
+    // `parse` refused identities without their root.
+    let keyless = signers.root.map(|root| crate::Keyless { identities: signers.identities, root });
+    Ok(TrustPolicy::from_signers(keys, keyless)?.with_constraints(constraints))
 }
 
 /// Reads a policy for bundle verification, as [`load`] does, from its text and the files it
@@ -420,13 +449,28 @@ fn parse(text: &str, path: &Path, files: &Files<'_>) -> Result<(Signers, Vec<Opt
     if let Some(require) = &raw.require {
         require.validate().map_err(|e| policy_error(path, format!("require: {e}")))?;
     }
-    let (keys, validity): (Vec<_>, Vec<_>) = raw
-        .keys
-        .iter()
-        .map(|k| -> Result<_> { Ok((files.key(path, k.path())?, k.validity(path)?)) })
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .unzip();
+    let windowed = |list: &str, entries: &[KeyEntry]| {
+        entries
+            .iter()
+            .map(|k| -> Result<_> { Ok((files.key(path, k.path())?, k.validity(path, list)?)) })
+            .collect::<Result<Vec<_>>>()
+    };
+    let (keys, validity): (Vec<_>, Vec<_>) = windowed("keys", &raw.keys)?.into_iter().unzip();
+    let cosigners = windowed("cosigners", &raw.cosigners)?;
+    let mut require = raw.require;
+    if let Some(require) = &mut require {
+        require.resolve_key_files(&mut |name: &str| -> Result<String> {
+            let key = files.key(path, Path::new(name)).map_err(|e| {
+                policy_error(
+                    path,
+                    format!(
+                        "require: signedBy {name} is neither a key fingerprint (SHA256:…) nor a public key file: {e}"
+                    ),
+                )
+            })?;
+            Ok(key.fingerprint().to_string())
+        })?;
+    }
     let identities = raw
         .identities
         .into_iter()
@@ -456,7 +500,8 @@ fn parse(text: &str, path: &Path, files: &Files<'_>) -> Result<(Signers, Vec<Opt
         names: raw.names,
         versions,
         state: raw.anti_rollback.map(|a| files.state(path, &a.state)).transpose()?,
-        require: raw.require,
+        require,
+        cosigners,
     };
     Ok((Signers { keys, identities, root }, validity, constraints))
 }
@@ -474,6 +519,20 @@ fn glob(pattern: &str, name: &str) -> bool {
 }
 
 impl Constraints {
+    /// These constraints with `cosigners`: keys (each with its validity window) whose
+    /// countersignatures over a bundle's BOM count as signers for `require`, never as the
+    /// signature inside the archive. A policy file's `cosigners` gives them; this is for a
+    /// policy built in code.
+    pub fn with_cosigners(mut self, cosigners: Vec<(PublicKey, Option<KeyValidity>)>) -> Constraints {
+        self.cosigners = cosigners;
+        self
+    }
+
+    /// The keys trusted for countersignatures only, each with its validity window.
+    pub fn cosigners(&self) -> &[(PublicKey, Option<KeyValidity>)] {
+        &self.cosigners
+    }
+
     /// Checks a verified BOM (whose BLAKE3 fingerprint is `bom_blake3`) and the evidence
     /// gathered about it against the constraints; returns the decisions taken. Its version
     /// must be a semantic version when a rule reads it (`versions`, `antiRollback`).
@@ -510,9 +569,9 @@ impl Constraints {
     }
 
     /// Records `bom` as installed in the anti-rollback state, when the policy has one, with
-    /// who signed it and its SHA-256 beside its BLAKE3 (`audit`), so that "which key signed
-    /// this bundle" is answered later without verifying it again (seed 002). Call after a
-    /// successful extract or load. See [`Constraints::record_release`].
+    /// whose signatures were accepted and its SHA-256 beside its BLAKE3 (`audit`), so that
+    /// "who signed this bundle" is answered later without verifying it again (seed 002).
+    /// Call after a successful extract or load. See [`Constraints::record_release`].
     pub fn record_installed(&self, bom: &Bom, bom_blake3: &str, audit: InstallAudit<'_>) -> Result<()> {
         if self.state.is_none() {
             return Ok(());
@@ -539,7 +598,9 @@ impl Constraints {
         let entry = InstalledBundle::Recorded {
             version: release.version.to_string(),
             bom_blake3: release.fingerprint.to_owned(),
-            signer: audit.map(|a| a.signer.to_owned()),
+            signers: audit
+                .map(|a| std::iter::once(a.signer).chain(a.countersigners).cloned().collect())
+                .unwrap_or_default(),
             bom_sha256: audit.map(|a| a.bom_sha256.to_string()),
         };
         installed.bundles.insert(release.key(), entry);
@@ -697,9 +758,11 @@ mod tests {
 
     /// The BOM's SHA-256 and signer the tests record.
     static BOM_SHA256: std::sync::LazyLock<Digest> = std::sync::LazyLock::new(|| genesis_bundle::sha256(b"bom"));
+    static SIGNER: std::sync::LazyLock<AcceptedSigner> =
+        std::sync::LazyLock::new(|| AcceptedSigner::Key { fingerprint: "SHA256:signer".into() });
 
     fn audit() -> InstallAudit<'static> {
-        InstallAudit { signer: "SHA256:signer", bom_sha256: &BOM_SHA256 }
+        InstallAudit { signer: &SIGNER, countersigners: &[], bom_sha256: &BOM_SHA256 }
     }
 
     /// Runs finishing together each add their record: none is lost to another's
@@ -782,6 +845,60 @@ mod tests {
         }
         std::fs::write(&policy, "keys: [vendor.pub]\nrequire: {allOf: [sbom]}\n").unwrap();
         load(&policy).unwrap();
+    }
+
+    /// `cosigners` take keys in either form of `keys`, trusted only beside them, and a
+    /// `signedBy` naming a key file, relative to the policy, is read as that key's
+    /// fingerprint; a file that is no public key, or a cosigner's window that does not read,
+    /// refuses the policy, naming the field.
+    #[test]
+    fn cosigners_load_beside_keys_and_signed_by_names_a_key_by_its_file() {
+        let (dir, vendor) = two_keys();
+        std::fs::create_dir(dir.path().join("customers")).unwrap();
+        let customer = crate::PrivateKey::generate().public_key();
+        std::fs::write(dir.path().join("customers/customer.pub"), customer.to_pem()).unwrap();
+        let policy = dir.path().join("trust.yaml");
+        std::fs::write(
+            &policy,
+            "keys: [vendor.pub]\ncosigners:\n  - other.pub\n  - { path: customers/customer.pub, notAfter: '2999-01-01T00:00:00Z' }\n\
+             require: {allOf: [{signedBy: vendor.pub}, {signedBy: customers/customer.pub}]}\n",
+        )
+        .unwrap();
+        let loaded = load(&policy).unwrap();
+        assert_eq!(loaded.keys(), [vendor.public_key()], "a cosigner is never a vendor key");
+        let cosigners = loaded.constraints().cosigners();
+        assert_eq!(cosigners.len(), 2);
+        assert_eq!(
+            (&cosigners[1].0, cosigners[1].1.as_ref().map(|w| w.file.clone())),
+            (&customer, Some(dir.path().join("customers/customer.pub")))
+        );
+        let signed_by = |fingerprint: String| Requirement::SignedBy { signed_by: fingerprint };
+        let expected = Requirement::AllOf {
+            all_of: vec![
+                signed_by(vendor.public_key().fingerprint().to_string()),
+                signed_by(customer.fingerprint().to_string()),
+            ],
+        };
+        assert_eq!(loaded.constraints().require.as_ref(), Some(&expected));
+
+        for (text, said) in [
+            (
+                "keys: [vendor.pub]\nrequire: {signedBy: absent.pub}\n",
+                "require: signedBy absent.pub is neither a key fingerprint",
+            ),
+            ("keys: [vendor.pub]\nrequire: [{signedBy: trust.yaml}]\n", "require: signedBy trust.yaml is neither"),
+            (
+                "keys: [vendor.pub]\ncosigners: [{path: other.pub, notAfter: soon}]\n",
+                "cosigners: notAfter \"soon\" of other.pub",
+            ),
+        ] {
+            std::fs::write(&policy, text).unwrap();
+            let e = load(&policy).unwrap_err();
+            assert!(matches!(&e, TrustError::KeyFormat { path, .. } if *path == policy), "{text}: {e:?}");
+            assert!(e.to_string().contains(said), "{text}: {e}");
+        }
+        std::fs::write(&policy, "cosigners: [other.pub]\n").unwrap();
+        assert!(matches!(load(&policy), Err(TrustError::NoTrustedKey)), "cosigners alone trust no vendor");
     }
 
     #[test]
@@ -881,7 +998,7 @@ mod tests {
         refused_by(constraints.record_release(&release("edge/app", &version("1.9.0"), "old")), "antiRollback");
         let recorded = &read_state(&state).unwrap().bundles["image:edge/app"];
         assert!(
-            matches!(recorded, InstalledBundle::Recorded { version, bom_blake3, signer: None, bom_sha256: None } if version == "2.0.0" && bom_blake3 == "new"),
+            matches!(recorded, InstalledBundle::Recorded { version, bom_blake3, signers, bom_sha256: None } if version == "2.0.0" && bom_blake3 == "new" && signers.is_empty()),
             "{recorded:?}"
         );
     }
@@ -908,7 +1025,7 @@ mod tests {
                 "demo": {
                     "version": "0.5.0",
                     "bomBlake3": "bundle-b3",
-                    "signer": "SHA256:signer",
+                    "signers": [{"kind": "key", "fingerprint": "SHA256:signer"}],
                     "bomSha256": BOM_SHA256.to_string()
                 },
                 "image:demo": {"version": "1.0.0", "bomBlake3": "image-b3"}
@@ -1038,20 +1155,35 @@ mod tests {
         assert!(e.to_string().contains("2001-01-01T00:00:00Z"), "{e}");
     }
 
-    /// A state written before records carried their signer and SHA-256 still reads, and a
-    /// bundle recorded over it gets both.
+    /// A state written before records carried their signers and SHA-256 still reads (one
+    /// that kept a single key fingerprint as `signer` reads it as that key, and keeps it when
+    /// another bundle is recorded), and a bundle recorded over it gets the vendor's signer
+    /// then each countersigner.
     #[test]
     fn a_state_without_signers_reads_and_new_records_carry_them() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("installed.json");
-        std::fs::write(&state, r#"{"bundles": {"demo": {"version": "0.1.0", "bomBlake3": "old"}, "legacy": "1.0.0"}}"#)
-            .unwrap();
+        std::fs::write(
+            &state,
+            r#"{"bundles": {"demo": {"version": "0.1.0", "bomBlake3": "old"}, "legacy": "1.0.0",
+                "keyed": {"version": "1.0.0", "bomBlake3": "b3", "signer": "SHA256:old", "bomSha256": "sha256:00"}}}"#,
+        )
+        .unwrap();
         let constraints = with_state(&state);
-        constraints.record_installed(&bom("demo", "0.2.0"), "new", audit()).unwrap();
+        let customer =
+            AcceptedSigner::Identity { subject: "ops@customer.example".into(), issuer: "https://idp".into() };
+        let countersigners = [customer.clone()];
+        let cosigned = InstallAudit { countersigners: &countersigners, ..audit() };
+        constraints.record_installed(&bom("demo", "0.2.0"), "new", cosigned).unwrap();
         let installed = read_state(&state).unwrap();
         assert!(
-            matches!(&installed.bundles["demo"], InstalledBundle::Recorded { signer: Some(s), bom_sha256: Some(d), .. }
-                if s == "SHA256:signer" && *d == BOM_SHA256.to_string()),
+            matches!(&installed.bundles["demo"], InstalledBundle::Recorded { signers, bom_sha256: Some(d), .. }
+                if *signers == [SIGNER.clone(), customer.clone()] && *d == BOM_SHA256.to_string()),
+            "{installed:?}"
+        );
+        let old_key = [AcceptedSigner::Key { fingerprint: "SHA256:old".into() }];
+        assert!(
+            matches!(&installed.bundles["keyed"], InstalledBundle::Recorded { signers, .. } if *signers == old_key),
             "{installed:?}"
         );
         assert!(

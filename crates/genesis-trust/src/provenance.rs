@@ -1,13 +1,15 @@
 //! SLSA provenance: an in-toto Statement v1 with a SLSA v1 predicate, in a DSSE envelope
-//! signed by the bundle key. Its one subject is `bom.json` by SHA-256, so it binds to exactly
-//! one BOM: moved into another bundle (mix-and-match), its subject no longer matches.
+//! signed by the bundle key, or, in a bundle its release pipeline signed keyless, in the DSSE
+//! sigstore bundle `cosign attest-blob` made, signed by the same identity as the BOM. Its one
+//! subject is `bom.json` by SHA-256, so it binds to exactly one BOM: moved into another bundle
+//! (mix-and-match), its subject no longer matches.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use genesis_types::Digest;
 
-use crate::sigstore::{pae, verify_dsse};
-use crate::{PrivateKey, PublicKey, Result, TrustError};
+use crate::sigstore::{Artifact, SigstoreBundle, pae, verify_dsse};
+use crate::{AcceptedSigner, PrivateKey, PublicKey, Result, TrustError, TrustPolicy};
 
 /// DSSE payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -80,12 +82,49 @@ pub fn verify_provenance(envelope: &[u8], bom_digest: &Digest, key: &PublicKey) 
         }
         other => refused(other.to_string()),
     })?;
+    let payload = envelope["payload"].as_str().and_then(|p| STANDARD.decode(p).ok()).unwrap_or_default();
+    summarize(&payload_type, &payload, bom_digest)
+}
+
+/// Verifies the provenance of a bundle whose BOM hashes to `bom_digest` and was signed by
+/// `signer`, carried as a DSSE sigstore bundle (`provenance/bundle.sigstore.json`): signed by
+/// one of `policy`'s signers as the BOM's sigstore bundle is judged, and by `signer` itself,
+/// its statement naming the BOM (which the sigstore verification checks too); then what
+/// [`verify_provenance`] checks of the statement.
+pub fn verify_provenance_bundle(
+    bundle: &SigstoreBundle,
+    bom_digest: &Digest,
+    policy: &TrustPolicy,
+    signer: &AcceptedSigner,
+) -> Result<ProvenanceSummary> {
+    let envelope = bundle.dsse_envelope().ok_or_else(|| {
+        refused(
+            "a sigstore bundle of a message signature, not of a DSSE envelope: attest the statement \
+             (`cosign attest-blob --statement`) rather than sign it as a blob",
+        )
+    })?;
+    let digest: [u8; 32] = hex::decode(bom_digest.hex())
+        .ok()
+        .and_then(|d| d.try_into().ok())
+        .ok_or_else(|| refused(format!("the BOM digest {bom_digest} is not a SHA-256")))?;
+    let accepted = policy
+        .sigstore_signer(bundle, Artifact::Sha256(&digest), genesis_bundle::SIGSTORE_PROVENANCE_PATH)
+        .map_err(|e| refused(e.to_string()))?;
+    if accepted != *signer {
+        return Err(refused(format!("signed by {accepted}, not by the BOM's signer ({signer})")));
+    }
+    let payload_type = envelope["payloadType"].as_str().unwrap_or_default();
+    summarize(payload_type, &bundle.dsse_payload().unwrap_or_default(), bom_digest)
+}
+
+/// What a provenance whose signature verified says, once its statement holds: an in-toto
+/// Statement v1 with a SLSA v1 predicate whose subject is the BOM.
+fn summarize(payload_type: &str, payload: &[u8], bom_digest: &Digest) -> Result<ProvenanceSummary> {
     if payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(refused(format!("payload type {payload_type:?}, expected {IN_TOTO_PAYLOAD_TYPE}")));
     }
-    let payload = envelope["payload"].as_str().and_then(|p| STANDARD.decode(p).ok()).unwrap_or_default();
     let statement: serde_json::Value =
-        serde_json::from_slice(&payload).map_err(|e| refused(format!("the statement is not JSON ({e})")))?;
+        serde_json::from_slice(payload).map_err(|e| refused(format!("the statement is not JSON ({e})")))?;
     if statement["_type"] != STATEMENT_V1 || statement["predicateType"] != SLSA_PROVENANCE_V1 {
         return Err(refused(format!(
             "expected an in-toto Statement v1 with a SLSA v1 predicate, found {} / {}",
@@ -117,4 +156,21 @@ pub fn verify_provenance(envelope: &[u8], bom_digest: &Digest, key: &PublicKey) 
         dependencies: materials.len(),
         materials,
     })
+}
+
+/// The statement a head's provenance carries, unverified: the payload of its DSSE envelope,
+/// bare as a key signs it or inside a sigstore bundle as a pipeline's tooling writes it. For
+/// a caller that verified the bundle it came from and signs the same statement anew
+/// (re-signing, decision 0036).
+pub fn statement(provenance: &[u8]) -> Result<Vec<u8>> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(provenance).map_err(|e| refused(format!("not a DSSE envelope ({e})")))?;
+    let envelope = doc.get("dsseEnvelope").unwrap_or(&doc);
+    if envelope["payloadType"] != IN_TOTO_PAYLOAD_TYPE {
+        return Err(refused(format!("payload type {}, expected {IN_TOTO_PAYLOAD_TYPE}", envelope["payloadType"])));
+    }
+    envelope["payload"]
+        .as_str()
+        .and_then(|p| STANDARD.decode(p).ok())
+        .ok_or_else(|| refused("its payload is not base64"))
 }

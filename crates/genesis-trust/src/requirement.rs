@@ -6,6 +6,7 @@
 //! require:                        # a list is all-of
 //!   - sbom
 //!   - anyOf: [provenance, { signedBy: "SHA256:…" }]
+//!   - signedBy: customer.pub      # a key file, relative to the policy: read as its fingerprint
 //!   - threshold: 2
 //!     of: [sbom, provenance, { signedBy: "SHA256:…" }]
 //!   - scan: { maxAgeDays: 30, failOn: high }   # allowUnknown, allowIncompleteInventory: false
@@ -16,6 +17,8 @@ use std::fmt;
 
 use genesis_types::Severity;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
+
+use crate::AcceptedSigner;
 
 /// An attestation a bundle can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
@@ -43,9 +46,11 @@ impl std::fmt::Display for Attestation {
 pub enum Requirement {
     /// The bundle carries this attestation, verified.
     Attestation(Attestation),
-    /// The bundle was signed by this key (fingerprint `SHA256:…`).
+    /// The bundle was signed by this signer: inside the archive or by a countersignature
+    /// beside it. A policy file names a key by its fingerprint (`SHA256:…`) or by its file,
+    /// which [`Requirement::resolve_key_files`] reads as its fingerprint.
     SignedBy {
-        /// The key's fingerprint.
+        /// The key's fingerprint (or, until resolved, its file).
         signed_by: String,
     },
     /// Every one holds.
@@ -148,12 +153,24 @@ impl ScanEvidence {
 /// What a verification established, for requirements to judge.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
-    /// Fingerprints of the keys whose signatures over the bundle verified.
+    /// Who signed the bundle: the signature inside the archive and every countersignature
+    /// that verified, as [`Evidence::add_signer`] names them.
     pub signers: BTreeSet<String>,
     /// Attestations present and verified.
     pub attestations: BTreeSet<Attestation>,
     /// The vulnerability scan the signed BOM records, if any.
     pub scan: Option<ScanEvidence>,
+}
+
+impl Evidence {
+    /// Adds `signer`, whose signature over the BOM verified, in the form a `signedBy` names
+    /// it: a key by its fingerprint, a keyless identity as reports print it.
+    pub fn add_signer(&mut self, signer: &AcceptedSigner) {
+        self.signers.insert(match signer {
+            AcceptedSigner::Key { fingerprint } => fingerprint.clone(),
+            identity @ AcceptedSigner::Identity { .. } => identity.to_string(),
+        });
+    }
 }
 
 impl Requirement {
@@ -181,6 +198,26 @@ impl Requirement {
             return Err(format!("threshold is {threshold} but `of` names {n}: make it between 1 and {n}"));
         }
         parts.iter().try_for_each(Requirement::validate)
+    }
+
+    /// Gives each `signedBy` that names a key file the fingerprint `fingerprint` reads from that
+    /// file, so that a policy names the keys it requires as it names those it trusts
+    /// (`signedBy: customer.pub`) while evidence knows signers by fingerprint. A file is any
+    /// value that is neither a fingerprint (`SHA256:…`) nor a keyless identity as reports print
+    /// it (`identity SAN (issuer ISS)`). The policy file calls this as it loads, so a file
+    /// that is not a public key is refused then, not judged "not signed" at every bundle.
+    pub fn resolve_key_files<E>(&mut self, fingerprint: &mut dyn FnMut(&str) -> Result<String, E>) -> Result<(), E> {
+        match self {
+            Requirement::SignedBy { signed_by } if names_key_file(signed_by) => {
+                *signed_by = fingerprint(signed_by)?;
+                Ok(())
+            }
+            Requirement::AllOf { all_of: parts }
+            | Requirement::AnyOf { any_of: parts }
+            | Requirement::Threshold { of: parts, .. }
+            | Requirement::List(parts) => parts.iter_mut().try_for_each(|part| part.resolve_key_files(fingerprint)),
+            Requirement::Attestation(_) | Requirement::SignedBy { .. } | Requirement::Scan { .. } => Ok(()),
+        }
     }
 
     /// Whether `evidence` satisfies this requirement, with a sentence saying why.
@@ -215,6 +252,12 @@ impl Requirement {
             }
         }
     }
+}
+
+/// Whether a `signedBy` value names a key file: it is neither a key fingerprint nor a keyless
+/// identity.
+fn names_key_file(signed_by: &str) -> bool {
+    !signed_by.starts_with("SHA256:") && !signed_by.starts_with("identity ")
 }
 
 /// What a requirement can be, for the messages that refuse one.
@@ -501,6 +544,38 @@ mod tests {
         for (yaml, expected) in cases {
             assert_eq!(parse(yaml), expected, "{yaml}");
         }
+    }
+
+    /// A `signedBy` naming a key file, at any depth, is given the fingerprint read from it;
+    /// a fingerprint and an identity are kept as written, and a file that does not read fails
+    /// the whole requirement with that error.
+    #[test]
+    fn signed_by_a_key_file_is_resolved_to_its_fingerprint_at_any_depth() {
+        let mut require = parse(
+            "allOf: [{signedBy: vendor.pub}, {anyOf: [sbom, {signedBy: 'SHA256:A'}]}, \
+             {threshold: 1, of: [[{signedBy: keys/customer.pub}], {signedBy: 'identity ci@acme (issuer https://idp)'}]}]",
+        );
+        let mut read = Vec::new();
+        require
+            .resolve_key_files(&mut |file: &str| -> Result<String, String> {
+                read.push(file.to_owned());
+                Ok(format!("SHA256:{}", file.len()))
+            })
+            .unwrap();
+        assert_eq!(read, ["vendor.pub", "keys/customer.pub"]);
+        let expected = parse(
+            "allOf: [{signedBy: 'SHA256:10'}, {anyOf: [sbom, {signedBy: 'SHA256:A'}]}, \
+             {threshold: 1, of: [[{signedBy: 'SHA256:17'}], {signedBy: 'identity ci@acme (issuer https://idp)'}]}]",
+        );
+        assert_eq!(require, expected);
+        let mut evidence = evidence(true, false, Some("SHA256:10"));
+        assert!(!require.evaluate(&evidence).0, "the customer's signature is missing");
+        evidence.signers.insert("SHA256:17".into());
+        assert!(require.evaluate(&evidence).0);
+
+        let mut missing = parse("[{signedBy: absent.pub}]");
+        let e = missing.resolve_key_files(&mut |file: &str| Err(format!("{file}: no such file"))).unwrap_err();
+        assert_eq!(e, "absent.pub: no such file");
     }
 
     /// An empty list, at the top or nested, holds for no evidence at all and is refused with

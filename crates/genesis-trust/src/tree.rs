@@ -1,13 +1,14 @@
 //! Re-verifying a tree `extract` wrote, at any later time (`genesis verify --dir DIR`).
 //!
-//! `extract` puts the bundle's head (`bom.json`, `bom.json.sig`, and the provenance envelope
-//! when there is one) beside the payload under the names they have in the archive, byte for
-//! byte, so that the tree carries what it was verified against. [`UnverifiedTree::open`]
-//! reads that head; [`UnverifiedTree::verify`] judges it exactly as
-//! [`crate::UnverifiedBundle::verify`] judges an archive's (the signature before the BOM is
-//! parsed, then the provenance and the policy); [`VerifiedTree::check`] then holds the tree to
-//! the signed BOM: every file it lists there with its size and SHA-256 (hashed as it streams),
-//! nothing missing, and nothing added: any other file or folder is an error naming it.
+//! `extract` puts the bundle's head (`bom.json`, its signature `bom.json.sig` or
+//! `bom.sigstore.json`, and the provenance when there is one) beside the payload under the
+//! names they have in the archive, byte for byte, so that the tree carries what it was
+//! verified against. [`UnverifiedTree::open`] reads that head; [`UnverifiedTree::verify`]
+//! judges it exactly as [`crate::UnverifiedBundle::verify`] judges an archive's (the signature
+//! before the BOM is parsed, then the provenance and the policy); [`VerifiedTree::check`] then
+//! holds the tree to the signed BOM: every file it lists there with its size and SHA-256
+//! (hashed as it streams), nothing missing, and nothing added: any other file or folder is an
+//! error naming it.
 //!
 //! The walk goes down from one open folder with `openat`, never through a path, so a symbolic
 //! link, a FIFO, a socket or a device anywhere in the tree is refused without being followed
@@ -28,12 +29,11 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use genesis_bundle::digest_io::DigestAdapter;
-use genesis_bundle::{
-    BOM_PATH, Bom, BundleError, FileEntry, Head, Limits, PROVENANCE_PATH, ProgressCounter, SIGNATURE_PATH,
-};
+use genesis_bundle::{BOM_PATH, Bom, BundleError, FileEntry, Head, HeadForm, Limits, ProgressCounter};
 use genesis_types::BundlePath;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
+use crate::countersign::{Countersignatures, TREE_FOLDER};
 use crate::policy::TrustPolicy;
 use crate::verify::{HeadReport, SignedHead, verify_head};
 use crate::{Result, TrustError};
@@ -50,37 +50,48 @@ pub struct UnverifiedTree {
     dir: PathBuf,
     root: OwnedFd,
     head: Head,
+    /// The countersignatures `extract` copied beside the head.
+    countersignatures: Countersignatures,
     limits: Limits,
 }
 
 impl UnverifiedTree {
-    /// Opens the folder `dir` and reads its head: `bom.json` and `bom.json.sig` (both
-    /// required: a tree without them is not one `extract` wrote) and the provenance envelope
-    /// when there is one, each a regular file within `limits`.
+    /// Opens the folder `dir` and reads its head: `bom.json` and its signature,
+    /// `bom.json.sig` or else `bom.sigstore.json` (both required: a tree without them is not
+    /// one `extract` wrote), and that form's provenance when there is one, each a regular file
+    /// within `limits`. A second signature beside the one read is a file the walk refuses.
     pub fn open(dir: &Path, limits: &Limits) -> Result<UnverifiedTree> {
         let root = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| io_error("opening", dir, e))?;
         let read = |name: &str, max: u64, what: &'static str| read_head_file(&root, dir, name, max, what);
         let required = |name: &str| TrustError::TreeNotExtracted { path: dir.join(name) };
         let bom = read(BOM_PATH, limits.max_bom_size, "bom.json size")?.ok_or_else(|| required(BOM_PATH))?;
-        let signature = read(SIGNATURE_PATH, limits.max_signature_size, "signature size")?
-            .ok_or_else(|| required(SIGNATURE_PATH))?;
-        let provenance = read(PROVENANCE_PATH, limits.max_bom_size, "provenance size")?;
-        let head = Head { bom, signature, provenance };
-        Ok(UnverifiedTree { dir: dir.to_owned(), root, head, limits: limits.clone() })
+        let mut found = None;
+        for form in HeadForm::ALL {
+            if let Some(signature) = read(form.signature_path(), limits.max_signature_size, "signature size")? {
+                found = Some((form, signature));
+                break;
+            }
+        }
+        let (form, signature) = found.ok_or_else(|| required(HeadForm::Cosign.signature_path()))?;
+        let provenance = read(form.provenance_path(), limits.max_bom_size, "provenance size")?;
+        let head = Head { bom, signature, provenance, form };
+        let countersignatures = read_countersignatures(&root, dir, limits)?;
+        Ok(UnverifiedTree { dir: dir.to_owned(), root, head, countersignatures, limits: limits.clone() })
     }
 
     /// Checks the BOM signature against `policy`, parses the BOM, checks the provenance
     /// envelope when there is one, then the policy's constraints: what
     /// [`crate::UnverifiedBundle::verify`] does with an archive's head.
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedTree> {
-        let signed = verify_head(&self.dir, &self.head, policy, &self.limits)?;
+        let signed = verify_head(&self.dir, &self.head, policy, &self.limits, &self.countersignatures)?;
         let progress = ProgressCounter::default();
         progress.set_total(signed.bom.payload_size());
         Ok(VerifiedTree {
             dir: self.dir,
             root: self.root,
-            has_provenance: self.head.provenance.is_some(),
+            head: self.head.entries().into_iter().map(|(name, _)| name).collect(),
+            countersignatures: self.countersignatures.tree_paths(),
             signed,
             limits: self.limits,
             progress,
@@ -93,7 +104,10 @@ impl UnverifiedTree {
 pub struct VerifiedTree {
     dir: PathBuf,
     root: OwnedFd,
-    has_provenance: bool,
+    /// The names of the head's files, which the walk finds beside the payload.
+    head: Vec<&'static str>,
+    /// The countersignatures' paths in the tree, which the walk finds beside the head.
+    countersignatures: Vec<String>,
     signed: SignedHead,
     limits: Limits,
     progress: ProgressCounter,
@@ -117,10 +131,8 @@ impl VerifiedTree {
     /// refused, naming it, as is a symbolic link, a FIFO, a socket or a device anywhere.
     pub fn check(self) -> Result<TreeReport> {
         let bom = &self.signed.bom;
-        let mut head = vec![BOM_PATH, SIGNATURE_PATH];
-        if self.has_provenance {
-            head.push(PROVENANCE_PATH);
-        }
+        let mut head: Vec<&str> = self.head;
+        head.extend(self.countersignatures.iter().map(String::as_str));
         let mut folders: BTreeSet<String> = bom.files.iter().flat_map(|f| parent_folders(f.path.as_str())).collect();
         folders.extend(head.iter().flat_map(|h| parent_folders(h)));
         let mut walk = Walk {
@@ -200,8 +212,8 @@ struct Walk<'a> {
     files: BTreeMap<&'a str, &'a FileEntry>,
     /// The folders the payload and the head imply.
     folders: BTreeSet<String>,
-    /// The head's files in the tree.
-    head: Vec<&'static str>,
+    /// The head's files in the tree, and the countersignatures beside them.
+    head: Vec<&'a str>,
     /// The payload files found with their signed bytes.
     found: BTreeSet<&'a str>,
     /// Entries listed so far, bounded by `limits.max_entries` as an archive's are.
@@ -391,6 +403,37 @@ fn read_head_file(root: &OwnedFd, dir: &Path, name: &str, max: u64, what: &'stat
     Ok(None)
 }
 
+/// Reads the countersignatures `extract` copied into the tree open at `root` (`countersig/`,
+/// its `*.sigstore.json` files in name order, each a regular file within `limits`' signature
+/// size), going down as the walk does; none when the tree has no such folder. Anything else
+/// there is a file the walk refuses as added.
+fn read_countersignatures(root: &OwnedFd, dir: &Path, limits: &Limits) -> Result<Countersignatures> {
+    let mut found = Countersignatures::default();
+    let folder = dir.join(TREE_FOLDER);
+    let Some(Opened::Folder(fd)) = open_entry(root, OsStr::new(TREE_FOLDER), &folder)? else { return Ok(found) };
+    let mut names = Vec::new();
+    for entry in Dir::read_from(&fd).map_err(|e| io_error("reading", &folder, e))? {
+        let entry = entry.map_err(|e| io_error("reading", &folder, e))?;
+        let name = entry.file_name().to_bytes();
+        if !matches!(name, b"." | b"..") {
+            if names.len() as u64 == limits.max_entries {
+                let limit = limits.max_entries;
+                return Err(BundleError::LimitExceeded { what: "entry count", actual: limit + 1, limit }.into());
+            }
+            names.push(OsStr::from_bytes(name).to_owned());
+        }
+    }
+    names.sort();
+    for name in &names {
+        found.add(&folder, name, |path| {
+            let rel = format!("{TREE_FOLDER}/{}", name.to_string_lossy());
+            read_head_file(root, dir, &rel, limits.max_signature_size, "countersignature size")?
+                .ok_or_else(|| TrustError::TreeFileAdded { path: path.to_owned() })
+        })?;
+    }
+    Ok(found)
+}
+
 fn io_error(action: &'static str, path: &Path, e: rustix::io::Errno) -> TrustError {
     BundleError::Io { action, path: path.to_owned(), source: e.into() }.into()
 }
@@ -402,7 +445,7 @@ mod tests {
     #[test]
     fn the_folders_of_a_path_are_its_prefixes_before_each_slash() {
         assert_eq!(parent_folders("a/b/c").collect::<Vec<_>>(), ["a", "a/b"]);
-        assert_eq!(parent_folders(PROVENANCE_PATH).collect::<Vec<_>>(), ["provenance"]);
+        assert_eq!(parent_folders(genesis_bundle::PROVENANCE_PATH).collect::<Vec<_>>(), ["provenance"]);
         assert!(parent_folders(BOM_PATH).next().is_none());
     }
 

@@ -101,18 +101,19 @@ use std::sync::Arc;
 
 use genesis_bundle::danger::check_payload;
 use genesis_bundle::{
-    ArchiveIndex, ArchiveReader, Bom, Discard, ExportedImage, FileDigest, FileStamp, Head, Limits, PayloadSink,
-    RuntimeFormat, SIGNATURE_PATH, Staging, sha256,
+    ArchiveIndex, ArchiveReader, Bom, Discard, ExportedImage, FileDigest, FileStamp, Head, HeadForm, Limits,
+    PayloadSink, RuntimeFormat, Staging, sha256,
 };
 use genesis_types::{Digest, Platform};
 
-use crate::keys::{KeyFingerprint, decode_signature};
+use crate::countersign::Countersignatures;
+use crate::keys::decode_signature;
 use crate::policy::TrustPolicy;
 use crate::policy_file::InstallAudit;
-use crate::provenance::{ProvenanceSummary, verify_provenance};
+use crate::provenance::{ProvenanceSummary, verify_provenance, verify_provenance_bundle};
 use crate::requirement::{Attestation, Evidence, ScanEvidence};
-use crate::sigstore::SigstoreBundle;
-use crate::{Result, TrustError};
+use crate::sigstore::{Artifact, SigstoreBundle};
+use crate::{AcceptedSigner, Result, TrustError};
 
 /// A bundle whose head has been read but whose signature has not been checked.
 pub struct UnverifiedBundle {
@@ -137,15 +138,17 @@ impl UnverifiedBundle {
     }
 
     /// Checks the BOM signature against `policy` (by a trusted key inside its validity
-    /// window now), parses the BOM, refuses it past its signed `expires`, checks the
+    /// window now, or a trusted keyless identity), parses the BOM, refuses it past its signed `expires`, checks the
     /// provenance envelope when there is one, then the policy's constraints.
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
-        let signed = verify_head(&self.path, &self.head, policy, &self.limits)?;
+        let countersignatures = Countersignatures::beside(&self.path, &self.limits)?;
+        let signed = verify_head(&self.path, &self.head, policy, &self.limits, &countersignatures)?;
         self.reader.progress().set_total(signed.bom.payload_size());
         Ok(VerifiedBundle {
             path: self.path,
             reader: self.reader,
             head: self.head,
+            countersignatures,
             signed,
             policy: policy.clone(),
             limits: self.limits,
@@ -160,7 +163,8 @@ pub(crate) struct SignedHead {
     pub(crate) bom: Bom,
     pub(crate) bom_digest: Digest,
     pub(crate) bom_blake3: String,
-    pub(crate) key: KeyFingerprint,
+    pub(crate) signer: AcceptedSigner,
+    pub(crate) countersigners: Vec<AcceptedSigner>,
     pub(crate) provenance: Option<ProvenanceSummary>,
     pub(crate) decisions: Vec<String>,
 }
@@ -171,7 +175,8 @@ impl SignedHead {
         HeadReport {
             name: self.bom.name.clone(),
             version: self.bom.version.clone(),
-            key: self.key.clone(),
+            signer: self.signer.clone(),
+            countersigners: self.countersigners.clone(),
             bom_sha256: self.bom_digest.clone(),
             bom_blake3: self.bom_blake3.clone(),
             policy: self.decisions.clone(),
@@ -195,8 +200,12 @@ pub struct HeadReport {
     pub name: String,
     /// Bundle version from the BOM.
     pub version: String,
-    /// Fingerprint of the key that signed the BOM.
-    pub key: KeyFingerprint,
+    /// Who signed the BOM inside the archive (the vendor: always required): a trusted key,
+    /// or a keyless identity.
+    pub signer: AcceptedSigner,
+    /// The countersignatures over the BOM beside the archive that verified, when there are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub countersigners: Vec<AcceptedSigner>,
     /// SHA-256 of `bom.json`.
     pub bom_sha256: Digest,
     /// BLAKE3 fingerprint of `bom.json` (`b3sum` of it), recorded for audits.
@@ -211,26 +220,55 @@ pub struct HeadReport {
 }
 
 /// Judges the head of `origin` (an archive or an extracted tree, named in the log): the BOM
-/// signature against `policy` (by a trusted key inside its validity window now) before the
-/// BOM is parsed, then its signed `expires`, the provenance envelope when there is one, and
-/// the policy's constraints. The one judgement of a head: a bundle and the tree extracted from
-/// it pass or fail it alike.
-pub(crate) fn verify_head(origin: &Path, head: &Head, policy: &TrustPolicy, limits: &Limits) -> Result<SignedHead> {
-    let der = decode_signature(&head.signature, SIGNATURE_PATH)?;
-    let signer = policy
-        .signer(|k| k.verifies(&head.bom, &der))?
-        .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
-    let key = signer.fingerprint();
-    tracing::info!(key = %key, bundle = %origin.display(), "BOM signature accepted");
+/// signature against `policy` before the BOM is parsed (`bom.json.sig` by a trusted key
+/// inside its validity window now; `bom.sigstore.json` by a trusted keyless identity, its
+/// certificate judged at its log entry's or timestamp's time, or by a trusted key), then its
+/// signed `expires`, the provenance when there is one (signed by the same signer), and the
+/// policy's constraints, which count the `countersignatures` that verify as signers too. The
+/// one judgement of a head: a bundle and the tree extracted from it pass or fail it alike.
+pub(crate) fn verify_head(
+    origin: &Path,
+    head: &Head,
+    policy: &TrustPolicy,
+    limits: &Limits,
+    countersignatures: &Countersignatures,
+) -> Result<SignedHead> {
+    let signature_path = head.form.signature_path();
+    // The key that signed a `bom.json.sig`, which signs its DSSE provenance envelope too.
+    let (signer, key) = match head.form {
+        HeadForm::Cosign => {
+            let der = decode_signature(&head.signature, signature_path)?;
+            let key = policy
+                .signer(|k| k.verifies(&head.bom, &der))?
+                .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
+            (AcceptedSigner::key(key), Some(key))
+        }
+        HeadForm::Sigstore => {
+            let bundle = sigstore_bundle(&head.signature, signature_path)?;
+            (policy.sigstore_signer(&bundle, Artifact::Bytes(&head.bom), signature_path)?, None)
+        }
+    };
+    tracing::info!(signer = %signer, bundle = %origin.display(), "BOM signature accepted");
     let bom = Bom::parse(&head.bom, limits)?;
     // Read only now: the expiry is signed with the rest of the BOM.
     crate::policy::check_expiry(&bom, crate::policy::now())?;
     let bom_digest = sha256(&head.bom);
     let bom_blake3 = blake3::hash(&head.bom).to_hex().to_string();
     // A provenance that is present but wrong fails the bundle: never ignored.
-    let provenance = head.provenance.as_deref().map(|p| verify_provenance(p, &bom_digest, signer)).transpose()?;
+    let provenance = match (head.provenance.as_deref(), key) {
+        (None, _) => None,
+        (Some(envelope), Some(key)) => Some(verify_provenance(envelope, &bom_digest, key)?),
+        (Some(bundle), None) => {
+            let bundle = sigstore_bundle(bundle, head.form.provenance_path())?;
+            Some(verify_provenance_bundle(&bundle, &bom_digest, policy, &signer)?)
+        }
+    };
     let mut evidence = Evidence::default();
-    evidence.signers.insert(key.to_string());
+    evidence.add_signer(&signer);
+    // Countersignatures over the same BOM bytes count as signers for `require`; one that does
+    // not hold fails the head here, before any constraint is judged or payload byte read.
+    let countersigned = countersignatures.verify(&head.bom, policy)?;
+    countersigned.signers.iter().for_each(|countersigner| evidence.add_signer(countersigner));
     if bom.bundle_sbom().is_some() {
         evidence.attestations.insert(Attestation::Sbom);
     }
@@ -238,8 +276,18 @@ pub(crate) fn verify_head(origin: &Path, head: &Head, policy: &TrustPolicy, limi
         evidence.attestations.insert(Attestation::Provenance);
     }
     evidence.scan = bom.scan.as_ref().map(|scan| ScanEvidence::of(scan, crate::policy::now()));
-    let decisions = policy.constraints().check(&bom, &bom_blake3, &evidence)?;
-    Ok(SignedHead { bom, bom_digest, bom_blake3, key, provenance, decisions })
+    let mut decisions =
+        policy.constraints().check(&bom, &bom_blake3, &evidence).map_err(|e| countersigned.explain(e))?;
+    decisions.extend(countersigned.decisions);
+    let countersigners = countersigned.signers;
+    Ok(SignedHead { bom, bom_digest, bom_blake3, signer, countersigners, provenance, decisions })
+}
+
+/// The sigstore bundle a head carries as its entry `name`, read; not yet verified.
+fn sigstore_bundle(bytes: &[u8], name: &str) -> Result<SigstoreBundle> {
+    let doc: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| TrustError::BundleRefused { reason: format!("{name} is not JSON ({e})") })?;
+    SigstoreBundle::from_json(doc)
 }
 
 /// A bundle whose BOM is signed by a trusted key. Its payload is checked against that BOM
@@ -249,6 +297,8 @@ pub struct VerifiedBundle {
     reader: ArchiveReader,
     /// The head's bytes, which `extract` writes beside the payload.
     head: Head,
+    /// The countersignatures read beside the archive, which `extract` writes beside the head.
+    countersignatures: Countersignatures,
     /// What verifying the head established.
     signed: SignedHead,
     policy: TrustPolicy,
@@ -331,7 +381,8 @@ impl CheckedBundle {
     /// Records this bundle as installed in the policy's anti-rollback state, if it has one.
     pub fn mark_installed(&self) -> Result<()> {
         let head = &self.report.head;
-        let audit = InstallAudit { signer: head.key.as_str(), bom_sha256: &head.bom_sha256 };
+        let audit =
+            InstallAudit { signer: &head.signer, countersigners: &head.countersigners, bom_sha256: &head.bom_sha256 };
         self.constraints.record_installed(&self.bom, &head.bom_blake3, audit)
     }
 
@@ -431,7 +482,11 @@ impl<'a> AttestedBundle<'a> {
     /// anti-rollback state, if it has one.
     pub fn mark_installed(&self) -> Result<()> {
         let (signed, policy) = (&self.bundle.signed, &self.bundle.policy);
-        let audit = InstallAudit { signer: signed.key.as_str(), bom_sha256: &signed.bom_digest };
+        let audit = InstallAudit {
+            signer: &signed.signer,
+            countersigners: &signed.countersigners,
+            bom_sha256: &signed.bom_digest,
+        };
         policy.constraints().record_installed(&signed.bom, &signed.bom_blake3, audit)
     }
 }
@@ -475,8 +530,13 @@ pub struct VerifyReport {
     pub sha256_listed: Vec<PathBuf>,
     /// The `.sig` sidecar, checked with the same policy as the BOM.
     pub signature_sidecar: Sidecar,
-    /// The `.cosign.bundle` sidecar (key-signed sigstore bundle), checked with the same policy.
+    /// The `.cosign.bundle` sidecar (a sigstore bundle over the archive), checked with the same
+    /// policy.
     pub cosign_bundle_sidecar: Sidecar,
+    /// Who signed the `.cosign.bundle` sidecar, when it was signed keyless; absent for a
+    /// key-signed one (a key of the policy) and when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cosign_bundle_identity: Option<AcceptedSigner>,
     /// Where the payload was extracted, for `extract`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extracted_to: Option<PathBuf>,
@@ -494,6 +554,12 @@ impl VerifiedBundle {
         &self.signed.bom
     }
 
+    /// The BLAKE3 of the BOM's exact bytes, hex (`b3sum` of `bom.json`): what anti-rollback
+    /// and the cluster's install record keep beside its SHA-256.
+    pub fn bom_blake3(&self) -> &str {
+        &self.signed.bom_blake3
+    }
+
     /// The archive.
     pub fn path(&self) -> &Path {
         &self.path
@@ -504,9 +570,14 @@ impl VerifiedBundle {
         self.reader.progress()
     }
 
-    /// The key that signed it.
-    pub fn key(&self) -> &KeyFingerprint {
-        &self.signed.key
+    /// Who signed its BOM inside the archive: a trusted key or a keyless identity.
+    pub fn signer(&self) -> &AcceptedSigner {
+        &self.signed.signer
+    }
+
+    /// The countersignatures over its BOM that verified beside the archive.
+    pub fn countersigners(&self) -> &[AcceptedSigner] {
+        &self.signed.countersigners
     }
 
     /// Streams the whole payload, checking every entry and the sidecars, keeping nothing.
@@ -550,19 +621,23 @@ impl VerifiedBundle {
 
     /// Streams the whole payload into a staging directory beside `target`, adds the head
     /// (`bom.json`, its signature and the provenance envelope, byte for byte under their
-    /// archive names) so that the tree can be verified again on its own
-    /// ([`crate::UnverifiedTree`]), and renames it to `target` only when every entry and
-    /// sidecar checked out; otherwise nothing remains.
+    /// archive names) and the countersignatures beside the archive (in `countersig/`) so that
+    /// the tree can be verified again on its own ([`crate::UnverifiedTree`]), and renames it to
+    /// `target` only when every entry and sidecar checked out; otherwise nothing remains.
     pub fn extract(self, target: &Path) -> Result<VerifyReport> {
         let mut staging = Staging::begin(target)?;
         let constraints = self.policy.constraints().clone();
         let bom = self.signed.bom.clone();
         let head = self.head.clone();
+        let countersignatures = self.countersignatures.clone();
         let (mut report, _, _) = self.run(&mut staging)?;
         staging.write_head(&head)?;
+        countersignatures.write_into(staging.path())?;
         report.extracted_to = Some(staging.commit()?);
-        let audit = InstallAudit { signer: report.head.key.as_str(), bom_sha256: &report.head.bom_sha256 };
-        constraints.record_installed(&bom, &report.head.bom_blake3, audit)?;
+        let verified = &report.head;
+        let (signer, countersigners) = (&verified.signer, &verified.countersigners);
+        let audit = InstallAudit { signer, countersigners, bom_sha256: &verified.bom_sha256 };
+        constraints.record_installed(&bom, &verified.bom_blake3, audit)?;
         Ok(report)
     }
 
@@ -583,7 +658,8 @@ impl VerifiedBundle {
         let archive = summary.archive;
         let (sha256_sidecar, sha256_listed) = check_sha256_sidecar(&self.path, &archive)?;
         let signature_sidecar = check_signature_sidecar(&self.path, &archive, &self.policy)?;
-        let cosign_bundle_sidecar = check_cosign_bundle_sidecar(&self.path, &archive, &self.policy)?;
+        let (cosign_bundle_sidecar, cosign_bundle_identity) =
+            check_cosign_bundle_sidecar(&self.path, &archive, &self.policy)?;
         let report = VerifyReport {
             bundle: self.path,
             head: self.signed.report(),
@@ -598,6 +674,7 @@ impl VerifiedBundle {
             sha256_listed,
             signature_sidecar,
             cosign_bundle_sidecar,
+            cosign_bundle_identity,
             extracted_to: None,
             expires: bom.expires.clone(),
             scan: bom.scan.as_ref().map(genesis_bundle::ScanRecord::summary),
@@ -773,20 +850,32 @@ fn check_signature_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPo
     }
 }
 
-/// Checks `ARCHIVE.cosign.bundle` (a key-signed sigstore bundle) when present.
-fn check_cosign_bundle_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPolicy) -> Result<Sidecar> {
+/// Checks `ARCHIVE.cosign.bundle` when present: a key-signed sigstore bundle with the
+/// policy's keys, the signature alone deciding; a keyless one (`cosign sign-blob --bundle`
+/// in a pipeline) with the policy's identities and pinned root, as the BOM's is. Returns the
+/// sidecar's state and, when it was signed keyless, by whom.
+fn check_cosign_bundle_sidecar(
+    archive: &Path,
+    digest: &FileDigest,
+    policy: &TrustPolicy,
+) -> Result<(Sidecar, Option<AcceptedSigner>)> {
     let path = cosign_bundle_path(archive);
     let Some(bytes) = read_sidecar(&path)? else {
-        return Ok(Sidecar::Absent { path });
+        return Ok((Sidecar::Absent { path }, None));
     };
     let doc: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| TrustError::SidecarFormat { path: path.clone(), reason: format!("not JSON ({e})") })?;
     let signer = match SigstoreBundle::from_json(doc) {
+        Ok(bundle) if bundle.has_certificate() => {
+            let identity =
+                policy.sigstore_signer(&bundle, Artifact::Sha256(&digest.sha256), &path.display().to_string())?;
+            return Ok((Sidecar::Match { path }, Some(identity)));
+        }
         Ok(bundle) => policy.signer(|k| crate::sigstore::verify_bundle_digest(&bundle, &digest.sha256, k).is_ok())?,
         Err(_) => None,
     };
     if signer.is_some() {
-        Ok(Sidecar::Match { path })
+        Ok((Sidecar::Match { path }, None))
     } else {
         Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() })
     }

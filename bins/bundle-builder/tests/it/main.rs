@@ -1,6 +1,6 @@
 //! End-to-end tests of `bundle-builder`: byte-stable output (the golden hash), spec
 //! errors, keys other tools read, every compression, `inspect`, the release evidence
-//! report of `create --report`, and two-phase builds signed outside the builder.
+//! report of `create --report`, two-phase builds signed outside the builder, and `resign`.
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -10,6 +10,7 @@ mod external_signing;
 mod golden;
 mod pull;
 mod report;
+mod resign;
 mod spec_errors;
 mod workflow;
 mod zarf;

@@ -93,7 +93,18 @@ fn the_demo_bundle_applies_in_order_with_rewritten_images_and_a_rerun_changes_no
     assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
     let listed = json(&status);
     assert_eq!(listed["bundles"][0]["name"], "demo");
-    assert_eq!(listed["bundles"][0]["bomDigest"].as_str().unwrap().len(), "sha256:".len() + 64);
+    // Who signed it and its BOM's SHA-256 and BLAKE3, from the record, without verifying again.
+    let signer = genesis_trust::PublicKey::from_pem_file(&crate::test_pub()).unwrap().fingerprint();
+    let bom = crate::bom_bytes(&case("good"));
+    let (sha256, blake3) = (genesis_bundle::sha256(&bom).to_string(), crate::b3sum(&bom));
+    assert_eq!(listed["bundles"][0]["signers"], serde_json::json!([{"kind": "key", "fingerprint": signer}]));
+    assert_eq!(listed["bundles"][0]["bomDigest"], sha256.as_str());
+    assert_eq!(listed["bundles"][0]["bomBlake3"], blake3.as_str());
+    let human = loader(&["status", "--kubeconfig", api.kubeconfig().to_str().unwrap()]);
+    assert_eq!(human.status.code(), Some(0), "{}", text(&human.stderr));
+    let t = text(&human.stdout);
+    assert!(t.starts_with("demo 0.1.0  applied "), "{t}");
+    assert!(t.contains(&format!("\n  signed by key {signer}\n  BOM {sha256} blake3:{blake3}\n")), "{t}");
 
     // An older release is refused from the cluster's own record, before anything is pushed.
     let older_dir = tempfile::tempdir().unwrap();

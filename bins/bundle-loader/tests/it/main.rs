@@ -37,8 +37,12 @@ pub fn case(name: &str) -> PathBuf {
 
 /// The BOM of `archive`, read from its head (tests look; the loader verifies).
 pub fn bom_of(archive: &Path) -> serde_json::Value {
-    let mut r = genesis_bundle::ArchiveReader::open_head(archive, &Default::default()).unwrap();
-    serde_json::from_slice(&r.read_head().unwrap().bom).unwrap()
+    serde_json::from_slice(&bom_bytes(archive)).unwrap()
+}
+
+/// The exact bytes of `archive`'s `bom.json`, read from its head.
+pub fn bom_bytes(archive: &Path) -> Vec<u8> {
+    genesis_bundle::ArchiveReader::open_head(archive, &Default::default()).unwrap().read_head().unwrap().bom
 }
 
 /// The digest the good fixture's BOM records for its one image.

@@ -82,13 +82,12 @@ fn anti_rollback_refuses_an_older_version_than_the_installed_one() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("installed.json")).unwrap()).unwrap();
     assert_eq!(state["bundles"]["demo"]["version"], "0.1.0");
-    assert_eq!(state["bundles"]["demo"]["bomBlake3"].as_str().unwrap().len(), 64);
-    // Which key signed it and the BOM's SHA-256, for an audit without verifying again.
+    // Which key signed it and the BOM's SHA-256 and BLAKE3, for an audit without verifying again.
     let signer = genesis_trust::PublicKey::from_pem_file(&crate::test_pub()).unwrap().fingerprint();
-    assert_eq!(state["bundles"]["demo"]["signer"], signer.to_string());
-    let bom =
-        genesis_bundle::ArchiveReader::open_head(&case("good"), &Default::default()).unwrap().read_head().unwrap().bom;
+    assert_eq!(state["bundles"]["demo"]["signers"], serde_json::json!([{"kind": "key", "fingerprint": signer}]));
+    let bom = crate::bom_bytes(&case("good"));
     assert_eq!(state["bundles"]["demo"]["bomSha256"], genesis_bundle::sha256(&bom).to_string());
+    assert_eq!(state["bundles"]["demo"]["bomBlake3"], crate::b3sum(&bom));
 
     let older_dir = tempfile::tempdir().unwrap();
     let older = demo_at("0.0.9", older_dir.path());

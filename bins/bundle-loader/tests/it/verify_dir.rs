@@ -60,7 +60,7 @@ fn extract_writes_the_head_as_tar_reads_it_and_verify_dir_accepts_the_tree() {
     let bundle = crate::verify(&case("good"), &["--output", "json"]);
     let b: serde_json::Value = serde_json::from_slice(&bundle.stdout).unwrap();
     assert_eq!(v["report"]["bomSha256"], b["report"]["bomSha256"]);
-    assert_eq!(v["report"]["key"], b["report"]["key"]);
+    assert_eq!(v["report"]["signer"], b["report"]["signer"]);
 }
 
 /// Exit 1 with the file named on stderr, and with `--output json` a refusal on stdout.

@@ -139,7 +139,8 @@ fn with_no_policy_anywhere_the_refusal_names_each_place_looked_at() {
     ] {
         assert!(stderr.contains(place), "{place} not named: {stderr}");
     }
-    assert!(stderr.contains("hint: pass --key PUB or --policy FILE"), "{stderr}");
+    assert!(stderr.contains("hint: pass --key PUB, a keyless identity"), "{stderr}");
+    assert!(stderr.contains("or --policy FILE"), "{stderr}");
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
 }
 

@@ -57,10 +57,12 @@ fn promised(dir: &Path) -> Vec<String> {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let verified: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let report = &verified["report"];
-    let mut fields: Vec<String> = ["name", "version", "archiveSha256", "bomBlake3", "key"]
+    let mut fields: Vec<String> = ["name", "version", "archiveSha256", "bomBlake3"]
         .iter()
         .map(|field| report[field].as_str().unwrap_or_else(|| panic!("{field} in {report}")).to_owned())
         .collect();
+    assert_eq!(report["signer"]["kind"], "key", "{report}");
+    fields.push(report["signer"]["fingerprint"].as_str().unwrap_or_else(|| panic!("signer in {report}")).to_owned());
     let key = PublicKey::from_pem_file(&dir.join("test.pub")).unwrap();
     let bundle = UnverifiedBundle::open(&dir.join(ARCHIVE), &Default::default())
         .unwrap()

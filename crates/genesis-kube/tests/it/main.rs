@@ -11,7 +11,9 @@ use genesis_kube::{ApplyMode, Cluster, Evidence, InstallOptions, InstallProgress
 use genesis_registry::{Registry, RegistryError, RegistryOptions};
 use genesis_testkit::Distribution;
 use genesis_testkit::kube::KubeApiserver;
-use genesis_trust::{PrivateKey, PublicKey, SignedBom as _, TrustPolicy, UnverifiedBundle, VerifiedBundle};
+use genesis_trust::{
+    AcceptedSigner, PrivateKey, PublicKey, SignedBom as _, TrustPolicy, UnverifiedBundle, VerifiedBundle,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, Patch, PatchParams};
 
@@ -127,6 +129,25 @@ fn install_pushes_the_images_applies_and_records_the_bundle() {
     assert_eq!((record.version.as_str(), record.bom_digest.as_str()), ("0.1.0", bom_digest.as_str()));
     assert_eq!(record.verification, report.verification);
     assert_eq!(record.objects, ["Namespace demo", "Deployment demo/app", "Service demo/app"]);
+    // Who signed it and its BOM's BLAKE3, for an audit without verifying it again.
+    let key = PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap();
+    assert_eq!(record.signers, [AcceptedSigner::Key { fingerprint: key.fingerprint().to_string() }]);
+    assert_eq!(record.bom_blake3, b3sum_of_bom(&good_archive()));
+}
+
+/// The BLAKE3 of `archive`'s `bom.json` as the real `b3sum` computes it.
+fn b3sum_of_bom(archive: &Path) -> String {
+    let bom = genesis_bundle::ArchiveReader::open_head(archive, &Default::default()).unwrap().read_head().unwrap().bom;
+    let mut b3sum = std::process::Command::new("b3sum")
+        .arg("--no-names")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("b3sum must be installed");
+    std::io::Write::write_all(&mut b3sum.stdin.take().unwrap(), &bom).unwrap();
+    let out = b3sum.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 #[test]
@@ -301,6 +322,10 @@ fn a_dry_run_records_nothing_in_the_policy_anti_rollback_state() {
         .unwrap();
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert_eq!(state["bundles"]["demo"]["version"], "0.1.0");
+    // With who signed it, as the cluster's install record keeps it.
+    let record = runtime.block_on(genesis_kube::read_record(&cluster, "demo")).unwrap().unwrap();
+    assert_eq!(state["bundles"]["demo"]["signers"], serde_json::to_value(&record.signers).unwrap());
+    assert_eq!(state["bundles"]["demo"]["bomBlake3"], record.bom_blake3.as_str());
 }
 
 /// Pushing only the manifests skips reading the payload, so it takes the proof that the

@@ -22,7 +22,7 @@ fn every_image_chart_and_manifest_of_the_bom_is_in_the_report_and_its_html_page(
     assert_eq!(report.archive.file, "demo-0.1.0.tar.zst");
     assert_eq!(report.archive.sha256, checked.report().archive_sha256);
     assert_eq!(report.bom.blake3, checked.report().head.bom_blake3);
-    assert_eq!(report.signer, checked.report().head.key);
+    assert_eq!(report.signer, checked.report().head.signer);
 
     let html = String::from_utf8(render(&report, Format::Html).unwrap()).unwrap();
     for image in &bom.images {
@@ -141,7 +141,7 @@ fn a_report_made_again_under_another_policy_agrees_in_checks_and_digests_not_byt
     let checked = checked();
     // The builder's report names the builder's own key; an auditor's, the key file it trusts.
     let builders =
-        ReleaseReport::of(&checked, &format!("the builder's own key (fingerprint {})", checked.report().head.key))
+        ReleaseReport::of(&checked, &format!("the builder's own key (fingerprint {})", checked.report().head.signer))
             .unwrap();
     let auditors = ReleaseReport::of(&checked, "trusted key test.pub").unwrap();
     assert_eq!(

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::{PublicKey, Result, TrustError};
+use crate::{AcceptedSigner, PublicKey, Result, TrustError};
 
 /// How much of the transparency machinery a verification requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +151,27 @@ impl SigstoreBundle {
         material.get("certificate").is_some() || material.get("x509CertificateChain").is_some()
     }
 
+    /// Whether the bundle carries a transparency-log entry or an RFC 3161 timestamp, not yet
+    /// verified: without either, nothing tells when it was signed.
+    pub fn has_log_or_timestamp(&self) -> bool {
+        let material = &self.doc["verificationMaterial"];
+        material["tlogEntries"].as_array().is_some_and(|a| !a.is_empty())
+            || material["timestampVerificationData"]["rfc3161Timestamps"].as_array().is_some_and(|a| !a.is_empty())
+    }
+
+    /// The bundle's DSSE envelope (`{payloadType, payload, signatures}`), unverified, for a
+    /// caller that reads the statement of a bundle [`verify_bundle`] verified; `None` for a
+    /// bundle of a message signature.
+    pub fn dsse_envelope(&self) -> Option<&serde_json::Value> {
+        self.doc.get("dsseEnvelope")
+    }
+
+    /// The payload of the bundle's DSSE envelope, decoded, unverified: `None` for a bundle of
+    /// a message signature, or a payload that is not base64.
+    pub fn dsse_payload(&self) -> Option<Vec<u8>> {
+        b64(&self.dsse_envelope()?["payload"], "payload").ok()
+    }
+
     /// The bundle's `messageSignature`, unverified, for a caller that checks it over bytes it
     /// holds and carries it elsewhere (the builder assembling an archive from a release
     /// pipeline's signatures, decision 0033); `None` for a bundle of a DSSE envelope. Refused:
@@ -195,6 +216,9 @@ pub fn verify_bundle_digest(bundle: &SigstoreBundle, digest: &[u8; 32], key: &Pu
 pub struct BlobVerdict {
     /// Who signed: `key SHA256:…` or `identity … (issuer …)`.
     pub signer: String,
+    /// The same signer, as a report or a policy's `signedBy` takes it.
+    #[serde(skip)]
+    accepted: AcceptedSigner,
     /// `messageSignature` or `dsseEnvelope` (with its payload type).
     pub content: String,
     /// The artifact, as `sha256:…` (or `sha512:…` when only that digest was given).
@@ -205,6 +229,26 @@ pub struct BlobVerdict {
     pub integrated_time: Option<String>,
     /// Every authenticated time the verification used (log, RFC 3161 timestamps).
     pub verified_times: Vec<String>,
+}
+
+impl BlobVerdict {
+    /// What [`verify_bundle`] established of `bundle`, signed by `signer`.
+    fn of(bundle: &serde_json::Value, signer: AcceptedSigner, artifact: Artifact<'_>) -> BlobVerdict {
+        BlobVerdict {
+            signer: signer.to_string(),
+            accepted: signer,
+            content: content_kind(bundle),
+            artifact: artifact.describe(),
+            transparency_log: false,
+            integrated_time: None,
+            verified_times: Vec::new(),
+        }
+    }
+
+    /// Who signed.
+    pub fn accepted(&self) -> &AcceptedSigner {
+        &self.accepted
+    }
 }
 
 /// The artifact a signature is checked against: its bytes, or a digest computed elsewhere
@@ -324,10 +368,8 @@ pub fn verify_bundle(
     if !media_type.starts_with("application/vnd.dev.sigstore.bundle") {
         return Err(invalid(format!("unknown media type {media_type:?}")));
     }
-    let material = &doc["verificationMaterial"];
     let has_certificate = bundle.has_certificate();
-    let has_log = material["tlogEntries"].as_array().is_some_and(|a| !a.is_empty())
-        || material["timestampVerificationData"]["rfc3161Timestamps"].as_array().is_some_and(|a| !a.is_empty());
+    let has_log = bundle.has_log_or_timestamp();
     match signer {
         Signer::Key(_) if has_certificate => Err(TrustError::BundleNeeds(Needs::Identity)),
         Signer::Key(key) if log == LogPolicy::IgnoreUnsafe => verify_with_key_only(bundle, artifact, key),
@@ -364,12 +406,5 @@ fn verify_with_key_only(bundle: &SigstoreBundle, artifact: Artifact<'_>, key: &P
     } else {
         return Err(invalid("neither messageSignature nor dsseEnvelope"));
     }
-    Ok(BlobVerdict {
-        signer: format!("key {}", key.fingerprint()),
-        content: content_kind(bundle),
-        artifact: artifact.describe(),
-        transparency_log: false,
-        integrated_time: None,
-        verified_times: Vec::new(),
-    })
+    Ok(BlobVerdict::of(bundle, AcceptedSigner::key(key), artifact))
 }

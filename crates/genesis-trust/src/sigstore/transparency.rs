@@ -11,7 +11,7 @@ use sigstore_verify::types::{ArtifactDigest, DerPublicKey, HashAlgorithm};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier};
 
 use super::{Artifact, BlobVerdict, CertificateIdentity, LogPolicy, SigstoreBundle, SubjectMatcher, invalid};
-use crate::{PublicKey, Result, TrustError};
+use crate::{AcceptedSigner, PublicKey, Result, TrustError};
 
 /// A pinned sigstore trust root (`trusted_root.json`): Fulcio CAs, Rekor and CT log keys,
 /// timestamp authorities, each with its validity window. Never fetched: the operator pins it.
@@ -61,14 +61,14 @@ pub(super) fn verify(
         Artifact::Sha512(d) => digest(HashAlgorithm::Sha2512, d.to_vec())?.into(),
     };
     let refused = |e: sigstore_verify::Error| invalid(e.to_string());
-    let (result, signer_text) = match signer {
+    let (result, accepted) = match signer {
         Signer::Key(key) => {
             let der = DerPublicKey::from_pem(&key.to_pem()).map_err(|e| invalid(e.to_string()))?;
             let mut policy = PublicKeyVerificationPolicy::new(der);
             if log == LogPolicy::IgnoreUnsafe {
                 policy = policy.skip_tlog_unsafe();
             }
-            (verifier.verify(input, parsed, &policy).map_err(refused)?, format!("key {}", key.fingerprint()))
+            (verifier.verify(input, parsed, &policy).map_err(refused)?, AcceptedSigner::key(key))
         }
         Signer::Identity(identity) => {
             let mut policy = match &identity.subject {
@@ -83,10 +83,10 @@ pub(super) fn verify(
             if !identity.subject.matches(&san) {
                 return Err(invalid(format!("certificate identity {san:?} does not match {}", identity.subject)));
             }
-            (result, format!("identity {san} (issuer {})", identity.issuer))
+            (result, AcceptedSigner::Identity { subject: san, issuer: identity.issuer.clone() })
         }
     };
-    Ok(verdict(bundle, signer_text, &result, artifact))
+    Ok(verdict(bundle, accepted, &result, artifact))
 }
 
 /// Who must have signed, for this module.
@@ -101,17 +101,14 @@ fn digest(algorithm: HashAlgorithm, bytes: Vec<u8>) -> Result<ArtifactDigest> {
 
 fn verdict(
     bundle: &SigstoreBundle,
-    signer: String,
+    signer: AcceptedSigner,
     result: &VerificationResult,
     artifact: Artifact<'_>,
 ) -> BlobVerdict {
-    let times: Vec<String> = result.verified_timestamps().iter().map(ToString::to_string).collect();
     BlobVerdict {
-        signer,
-        content: super::content_kind(&bundle.doc),
-        artifact: artifact.describe(),
         transparency_log: result.tlog_verified(),
         integrated_time: result.integrated_time().map(|t| t.to_string()),
-        verified_times: times,
+        verified_times: result.verified_timestamps().iter().map(ToString::to_string).collect(),
+        ..BlobVerdict::of(&bundle.doc, signer, artifact)
     }
 }

@@ -9,6 +9,7 @@ mod blob;
 mod fixtures;
 mod fuzz;
 mod interop;
+mod keyless;
 mod tree;
 
 use std::path::{Path, PathBuf};

@@ -31,8 +31,8 @@ fn an_extracted_tree_verifies_on_its_own_with_the_bundles_report() {
     assert_eq!((report.head.name.as_str(), report.head.version.as_str()), ("demo", "0.1.0"));
     assert_eq!((report.files, report.payload_bytes), (bundle.files, bundle.payload_bytes));
     assert_eq!(
-        (&report.head.key, &report.head.bom_sha256, &report.head.bom_blake3),
-        (&bundle.head.key, &bundle.head.bom_sha256, &bundle.head.bom_blake3)
+        (&report.head.signer, &report.head.bom_sha256, &report.head.bom_blake3),
+        (&bundle.head.signer, &bundle.head.bom_sha256, &bundle.head.bom_blake3)
     );
     assert_eq!((&report.head.sbom, &report.head.provenance), (&bundle.head.sbom, &bundle.head.provenance));
     assert_eq!((report.images, report.charts, report.manifests), (bundle.images, bundle.charts, bundle.manifests));

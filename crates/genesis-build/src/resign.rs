@@ -1,0 +1,225 @@
+//! Re-signing a bundle without rebuilding it (decision 0036). The archive is verified in full
+//! with the caller's policy first (its BOM signature, provenance and constraints, then every
+//! payload entry and its sidecars), so a re-signed bundle never vouches for bytes nobody
+//! verified. Then the same BOM is signed with the new key, the same provenance statement in a
+//! new DSSE envelope, and the archive is written again around them with its payload's zstd
+//! frames copied byte for byte ([`HeadRewrite`]), then its sidecars as a build writes them.
+//! The result is the archive a build of the same spec and inputs with the new key writes.
+//!
+//! A release pipeline that keeps its key elsewhere re-signs in two phases, like a build:
+//! [`prepare_resign`] returns what to sign (the BOM and the provenance's PAE, the very bytes
+//! `prepare` gave for the build: re-signing changes neither), and [`resign_external`] checks
+//! and carries the pipeline's signatures.
+
+use std::fs;
+use std::io::BufWriter;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use genesis_bundle::{BundleError, Compression, Head, HeadRewrite, Limits, ProgressCounter, sha256};
+use genesis_trust::provenance::IN_TOTO_PAYLOAD_TYPE;
+use genesis_trust::sigstore::pae;
+use genesis_trust::{CheckedBundle, PrivateKey, SignedBom as _, TrustPolicy, UnverifiedBundle, VerifiedBundle};
+use genesis_types::Digest;
+
+use crate::build::{create_output, publish};
+use crate::signing::{ExternalSignatures, Prepared, Signing};
+use crate::{BuildError, BuildOutput, Result};
+
+/// How a bundle is re-signed, beside the key or the signatures.
+#[derive(Debug, Clone, Default)]
+pub struct ResignOptions {
+    /// Where the re-signed archive goes: a file, or a folder where it keeps the bundle's file
+    /// name. Never the bundle itself: it stays as it was, whatever happens to the new one.
+    pub output: PathBuf,
+    /// Limits on the archive, while it is verified and while it is copied.
+    pub limits: Limits,
+    /// Counts the payload bytes written into the new archive, for a progress display; the
+    /// verification counts its own ([`UnverifiedBundle::progress`]).
+    pub progress: ProgressCounter,
+}
+
+/// What a re-signing did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResignOutput {
+    /// The bundle re-signed, left as it was.
+    pub source: PathBuf,
+    /// SHA-256 of that archive, as its verification hashed it.
+    pub source_sha256: Digest,
+    /// The new archive and its sidecars, as a build reports them.
+    #[serde(flatten)]
+    pub written: BuildOutput,
+    /// The zstd frames of the new archive.
+    pub frames: u64,
+    /// Of those, the frames copied from the old archive byte for byte: all but the head's,
+    /// and those a head of another length moved (decision 0036).
+    pub frames_copied: u64,
+    /// The compressed bytes those frames hold.
+    pub bytes_copied: u64,
+    /// Seconds the verification of the old archive took.
+    pub verify_seconds: f64,
+    /// Seconds the new archive and its sidecars took.
+    pub write_seconds: f64,
+}
+
+/// Re-signs `bundle` with `key` once it verified in full with `policy`: writes the archive
+/// with its BOM signed by `key` and its provenance statement signed anew, the payload's
+/// frames copied, then its `.sha256`, `.sig` and `.cosign.bundle`, each file appearing
+/// atomically. Nothing is written when the bundle fails its verification, or when the
+/// archive changes on disk before it is copied.
+pub fn resign(
+    bundle: UnverifiedBundle,
+    policy: &TrustPolicy,
+    key: &PrivateKey,
+    options: &ResignOptions,
+) -> Result<ResignOutput> {
+    run(bundle, policy, Signing::Key(key), options)
+}
+
+/// [`resign`] with a release pipeline's signatures over what [`prepare_resign`] returned:
+/// each is checked over the bundle's BOM and provenance before anything is written. Writes
+/// the archive and its `.sha256`; the archive's own `.sig` and `.cosign.bundle` are the
+/// pipeline's to make, and stale ones beside the output are removed.
+pub fn resign_external(
+    bundle: UnverifiedBundle,
+    policy: &TrustPolicy,
+    signatures: &ExternalSignatures,
+    options: &ResignOptions,
+) -> Result<ResignOutput> {
+    run(bundle, policy, Signing::External(signatures), options)
+}
+
+/// What a pipeline signs to re-sign `bundle`, once it verified in full with `policy` and the
+/// whole archive hashed again to what was verified: the BOM's exact bytes and the PAE of its
+/// provenance statement, as [`Prepared::write_to`] writes them for the pipeline.
+pub fn prepare_resign(bundle: UnverifiedBundle, policy: &TrustPolicy, limits: &Limits) -> Result<Prepared> {
+    let verified = bundle.verify(policy)?;
+    let (rewrite, checked) = check(verified, limits)?;
+    to_sign(&rewrite.confirm()?, checked.path())
+}
+
+fn run(
+    bundle: UnverifiedBundle,
+    policy: &TrustPolicy,
+    signing: Signing<'_>,
+    options: &ResignOptions,
+) -> Result<ResignOutput> {
+    let started = Instant::now();
+    let verified = bundle.verify(policy)?;
+    let source = verified.path().to_owned();
+    // Before the payload pass: a wrong output is known without reading the archive.
+    let archive = target(&source, &options.output)?;
+    let (rewrite, checked) = check(verified, &options.limits)?;
+    let verify_seconds = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let prepared = to_sign(rewrite.head(), &source)?;
+    let head = signing.head(&prepared)?;
+    let out_dir = archive.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(out_dir).map_err(|e| BuildError::input(out_dir, format!("cannot create: {e}")))?;
+    tracing::info!(source = %source.display(), archive = %archive.display(), "re-signing bundle");
+    let file = create_output(&archive)?;
+    let scratch = file.scratch_path().to_owned();
+    let out = BufWriter::with_capacity(1 << 20, file);
+    let (out, rewritten) = rewrite.write(&head, out, &options.progress)?;
+    let file = out.into_inner().map_err(|e| BuildError::input(&scratch, format!("cannot write: {}", e.error())))?;
+    let published = publish(file, &archive, &rewritten.archive, signing)?;
+    tracing::info!(
+        frames = rewritten.frames,
+        copied = rewritten.frames_copied,
+        bytes = rewritten.bytes_copied,
+        "payload frames copied"
+    );
+
+    let bom = checked.bom();
+    Ok(ResignOutput {
+        source,
+        source_sha256: checked.report().archive_sha256.clone(),
+        written: BuildOutput {
+            archive,
+            sha256_file: published.sha256_file,
+            signature_file: published.signature_file,
+            cosign_bundle_file: published.cosign_bundle_file,
+            report_file: None,
+            sha256: rewritten.archive.digest(),
+            size: rewritten.archive.len,
+            bom_sha256: checked.bom_sha256().clone(),
+            expires: bom.expires.clone(),
+            files: bom.files.len(),
+            payload_bytes: bom.payload_size(),
+        },
+        frames: rewritten.frames,
+        frames_copied: rewritten.frames_copied,
+        bytes_copied: rewritten.bytes_copied,
+        verify_seconds,
+        write_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Checks the payload and the sidecars of `verified` in full, then opens its archive for
+/// rewriting, pinned to the bytes checked. Only a seekable zstd archive has frames to copy:
+/// any other is refused before its payload is read.
+fn check(verified: VerifiedBundle, limits: &Limits) -> Result<(HeadRewrite, CheckedBundle)> {
+    let path = verified.path();
+    let compression = genesis_bundle::ArchiveReader::open_head(path, limits)?.compression();
+    if compression != Compression::Zstd {
+        return Err(BuildError::input(
+            path,
+            format!(
+                "a {} archive: re-signing copies the payload's zstd frames, and it has none; rebuild it with the \
+                 new key (built with compression: zstd, it can be re-signed from then on)",
+                compression.name()
+            ),
+        ));
+    }
+    let checked = verified.check()?;
+    let rewrite = HeadRewrite::open(checked.path(), checked.bom(), &checked.report().archive_sha256, limits)?;
+    // What is signed anew must be the BOM verified: the digest check of the whole archive
+    // comes only once it is copied.
+    let bom = sha256(&rewrite.head().bom);
+    if bom != *checked.bom_sha256() {
+        return Err(BundleError::ChangedSinceVerification {
+            what: genesis_bundle::BOM_PATH.into(),
+            expected: checked.bom_sha256().clone(),
+            actual: bom,
+        }
+        .into());
+    }
+    Ok((rewrite, checked))
+}
+
+/// What re-signing signs: the BOM as it is, and the PAE of the provenance statement `head`
+/// carries, which is kept as it is (it names the build and its inputs, not the key).
+fn to_sign(head: &Head, archive: &Path) -> Result<Prepared> {
+    let provenance = head.provenance.as_deref().ok_or_else(|| {
+        BuildError::input(
+            archive,
+            "carries no provenance: re-signing signs a bundle's BOM and its provenance statement anew, and a \
+             bundle built without one is rebuilt instead",
+        )
+    })?;
+    let provenance_statement = genesis_trust::provenance::statement(provenance)?;
+    let provenance_pae = pae(IN_TOTO_PAYLOAD_TYPE, &provenance_statement);
+    Ok(Prepared { bom: head.bom.clone(), provenance_pae, provenance_statement })
+}
+
+/// Where the re-signed archive of `source` goes: `output`, or `output/NAME` when `output` is
+/// a folder. Never `source` itself: the bundle stays as it was, so a re-signing that fails
+/// half-way leaves it untouched.
+fn target(source: &Path, output: &Path) -> Result<PathBuf> {
+    let target = match source.file_name() {
+        Some(name) if output.is_dir() => output.join(name),
+        _ => output.to_owned(),
+    };
+    let identity = |path: &Path| fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    if identity(&target).is_some() && identity(&target) == identity(source) {
+        return Err(BuildError::input(
+            &target,
+            "is the bundle being re-signed, which stays as it is: write the re-signed bundle to another file or \
+             folder, and move it over the old one afterwards if that is what you want",
+        ));
+    }
+    Ok(target)
+}
