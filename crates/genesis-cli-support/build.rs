@@ -73,18 +73,15 @@ fn embed(policy: &Path) -> String {
     )
 }
 
-/// The key files the `signedBy`s of a `require` name, at any depth: every value that is
-/// neither a fingerprint (`SHA256:…`) nor a keyless identity (`identity …`), as the policy's
-/// reader takes them.
+/// The key files the `signedBy`s of a `require` name, at any depth, as the policy's reader
+/// takes them ([`genesis_types::signed_by_names_key_file`]).
 fn signed_by_files(requirement: &serde_yaml_ng::Value, named: &mut Vec<String>) {
     match requirement {
         serde_yaml_ng::Value::Sequence(parts) => parts.iter().for_each(|part| signed_by_files(part, named)),
         serde_yaml_ng::Value::Mapping(map) => {
             for (key, value) in map {
                 match (key.as_str(), value.as_str()) {
-                    (Some("signedBy"), Some(name))
-                        if !name.starts_with("SHA256:") && !name.starts_with("identity ") =>
-                    {
+                    (Some("signedBy"), Some(name)) if genesis_types::signed_by_names_key_file(name) => {
                         named.push(name.to_owned());
                     }
                     _ => signed_by_files(value, named),

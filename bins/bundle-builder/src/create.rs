@@ -134,6 +134,7 @@ impl BuildArgs {
 #[command(group(clap::ArgGroup::new("signer").required(true).args(
     ["key", "public_key", "certificate_identity", "certificate_identity_regexp"]
 )))]
+#[command(group(genesis_cli_support::verify::root_needs_identity()))]
 pub(crate) struct CreateArgs {
     /// The spec and the build flags `prepare` takes too.
     #[command(flatten)]
@@ -194,18 +195,48 @@ pub(crate) struct PrepareArgs {
     output: OutputFormat,
 }
 
-/// How `create` signs, once its flags are read.
-enum Signer {
+/// How `create` and `resign` sign, once their flags are read.
+pub(crate) enum Signer {
     /// With a key the builder holds.
     Key(PrivateKey),
     /// With the pipeline's signatures, checked before anything is written.
     External(ExternalSignatures),
 }
 
+impl Signer {
+    /// Who the new BOM signature is from, as the `bom … signed by` line of a report says it.
+    pub(crate) fn signed_by(&self) -> String {
+        match self {
+            Signer::Key(key) => key.public_key().fingerprint().to_string(),
+            Signer::External(ExternalSignatures { signer: PipelineSigner::Key(key), .. }) => {
+                format!("{} (the pipeline's signatures, verified)", key.fingerprint())
+            }
+            Signer::External(ExternalSignatures { signer: PipelineSigner::Keyless(keyless), .. }) => {
+                let identities = keyless.identities.iter().map(ToString::to_string);
+                format!("{} (the pipeline's keyless signatures, verified)", identities.collect::<Vec<_>>().join(", "))
+            }
+        }
+    }
+}
+
+/// The sidecars a build or a re-signing wrote, or, for a pipeline that signs the archive
+/// itself, the command that makes them.
+pub(crate) fn print_sidecars(out: &genesis_build::BuildOutput) -> std::io::Result<()> {
+    match (&out.signature_file, &out.cosign_bundle_file) {
+        (Some(signature), Some(cosign_bundle)) => {
+            outln!("  wrote  {}, {} and {}", out.sha256_file.display(), signature.display(), cosign_bundle.display())
+        }
+        _ => {
+            outln!("  wrote  {}", out.sha256_file.display())?;
+            outln!("  sign the archive yourself: {}", sign_archive_command(&out.archive))
+        }
+    }
+}
+
 /// The archive's own signatures, for a pipeline that signed the BOM and provenance itself:
 /// cosign 3 writes the sigstore bundle the verifier reads beside the archive (cosign 2 with
 /// `--new-bundle-format`; its `--output-signature` writes the `.sig`).
-pub(crate) fn sign_archive_command(archive: &Path) -> String {
+fn sign_archive_command(archive: &Path) -> String {
     let bundle = genesis_trust::cosign_bundle_path(archive);
     command_line(&["cosign", "sign-blob", "--key", "KEY", "--bundle", lossy(&bundle).as_str(), lossy(archive).as_str()])
 }
@@ -239,7 +270,7 @@ pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
         (None, Some(signer), Some(bom), Some(provenance)) => Signer::External(ExternalSignatures {
             signer,
             bom: genesis_build::read_signature(&bom)?,
-            provenance: genesis_build::read_signature(&provenance)?,
+            provenance: genesis_build::read_provenance_signature(&provenance)?,
         }),
         _ => anyhow::bail!(
             "create signs with --key KEY, or carries a pipeline's signatures with --bom-signature FILE \
@@ -257,38 +288,13 @@ pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
     match output {
         OutputFormat::Json => print_json(&out)?,
         OutputFormat::Text => {
-            let signed_by = match &signer {
-                Signer::Key(key) => key.public_key().fingerprint().to_string(),
-                Signer::External(ExternalSignatures { signer: PipelineSigner::Key(key), .. }) => {
-                    format!("{} (the pipeline's signatures, verified)", key.fingerprint())
-                }
-                Signer::External(ExternalSignatures { signer: PipelineSigner::Keyless(keyless), .. }) => {
-                    let identities =
-                        keyless.identities.iter().map(|i| format!("identity {} (issuer {})", i.subject, i.issuer));
-                    format!(
-                        "{} (the pipeline's keyless signatures, verified)",
-                        identities.collect::<Vec<_>>().join(", ")
-                    )
-                }
-            };
             outln!("✓ built {} ({} bytes, {} files)", out.archive.display(), out.size, out.files)?;
             outln!("  sha256 {}", out.sha256)?;
-            outln!("  bom    {} signed by {signed_by}", out.bom_sha256)?;
+            outln!("  bom    {} signed by {}", out.bom_sha256, signer.signed_by())?;
             if let Some(expires) = &out.expires {
                 outln!("  expires {expires}")?;
             }
-            match (&out.signature_file, &out.cosign_bundle_file) {
-                (Some(signature), Some(cosign_bundle)) => outln!(
-                    "  wrote  {}, {} and {}",
-                    out.sha256_file.display(),
-                    signature.display(),
-                    cosign_bundle.display()
-                )?,
-                _ => {
-                    outln!("  wrote  {}", out.sha256_file.display())?;
-                    outln!("  sign the archive yourself: {}", sign_archive_command(&out.archive))?;
-                }
-            }
+            print_sidecars(&out)?;
             if let Some(report) = &out.report_file {
                 outln!("  report {} (listed in {})", report.display(), out.sha256_file.display())?;
             }

@@ -1,17 +1,18 @@
-//! `resign`: a built bundle moved to another key without rebuilding it (decision 0036),
-//! verified in full first with the trust it has now. Signed here with `--key`, or in two
-//! phases like a build: `--prepare` writes what the pipeline signs, then `--public-key` with
-//! the pipeline's signatures.
+//! `resign`: a built bundle moved to another key without rebuilding it (decision 0036), for a
+//! key rotated or retired, verified in full first with the trust it has now. Signed here with
+//! `--key`, or in two phases like a build: `--prepare` writes what the pipeline signs, then
+//! `--public-key` with the pipeline's signatures (a key's: there are no keyless flags yet).
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use genesis_build::{ExternalSignatures, PipelineSigner, ResignOptions, ResignOutput};
 use genesis_bundle::ProgressCounter;
 use genesis_cli_support::verify::{KeylessArgs, VerifyArgs};
 use genesis_cli_support::{LimitArgs, OutputFormat, exit, outln, print_json, progress};
 use genesis_trust::{PrivateKey, PublicKey, TrustPolicy, UnverifiedBundle};
 
-use crate::create::{lossy, next_commands, sign_archive_command};
+use crate::create::{Signer, lossy, next_commands, print_sidecars};
 
 /// Arguments of `resign`.
 #[derive(Debug, clap::Args)]
@@ -20,8 +21,9 @@ pub(crate) struct ResignArgs {
     /// The bundle to re-sign. It is verified in full first (its signature, provenance and
     /// policy, every payload file, its sidecars) and left as it is.
     bundle: PathBuf,
-    /// Where the re-signed bundle goes: a folder, where it keeps its file name, or a file;
-    /// never the bundle itself. With --prepare, the folder for the files to sign.
+    /// Where the re-signed bundle goes: a folder, where it keeps its file name (one that
+    /// exists, or a path ending in `/`, made if missing), or a file; never the bundle itself.
+    /// With --prepare, the folder for the files to sign.
     #[arg(short = 'o', long = "out", value_name = "DIR|FILE")]
     out: PathBuf,
     /// The new signing key: PKCS#8 PEM, or a cosign encrypted key (password from
@@ -61,14 +63,6 @@ pub(crate) struct ResignArgs {
     limits: LimitArgs,
 }
 
-/// How the new signatures are made, once the flags are read.
-enum Signer {
-    /// With a key held here.
-    Key(PrivateKey),
-    /// With the pipeline's signatures, checked before anything is written.
-    Pipeline(ExternalSignatures),
-}
-
 /// Runs `resign`: reads the new key or signatures and the trust first (a wrong password or
 /// file fails before the bundle is read), then verifies and re-signs, or with `--prepare`
 /// verifies and writes what the pipeline signs.
@@ -94,10 +88,10 @@ pub(crate) fn resign(args: ResignArgs) -> anyhow::Result<u8> {
             &key,
             &genesis_cli_support::password::for_reading,
         )?)),
-        (None, Some(public_key), Some(bom), Some(provenance)) => Some(Signer::Pipeline(ExternalSignatures {
+        (None, Some(public_key), Some(bom), Some(provenance)) => Some(Signer::External(ExternalSignatures {
             signer: PipelineSigner::Key(PublicKey::from_pem_file(&public_key)?),
             bom: genesis_build::read_signature(&bom)?,
-            provenance: genesis_build::read_signature(&provenance)?,
+            provenance: genesis_build::read_provenance_signature(&provenance)?,
         })),
         _ => anyhow::bail!(
             "resign signs with --key KEY, or carries a pipeline's signatures with --public-key PUB \
@@ -125,7 +119,7 @@ pub(crate) fn resign(args: ResignArgs) -> anyhow::Result<u8> {
         let _bars = progress::show_many(bars, quiet);
         match &signer {
             Signer::Key(key) => genesis_build::resign(unverified, &trust.policy, key, &options)?,
-            Signer::Pipeline(signatures) => {
+            Signer::External(signatures) => {
                 genesis_build::resign_external(unverified, &trust.policy, signatures, &options)?
             }
         }
@@ -139,16 +133,9 @@ pub(crate) fn resign(args: ResignArgs) -> anyhow::Result<u8> {
 
 fn render(done: &ResignOutput, signer: &Signer) -> anyhow::Result<()> {
     let written = &done.written;
-    let signed_by = match signer {
-        Signer::Key(key) => key.public_key().fingerprint().to_string(),
-        Signer::Pipeline(ExternalSignatures { signer: PipelineSigner::Key(key), .. }) => {
-            format!("{} (the pipeline's signatures, verified)", key.fingerprint())
-        }
-        Signer::Pipeline(_) => "the pipeline's signatures, verified".to_owned(),
-    };
     outln!("✓ re-signed {} as {} ({} bytes)", done.source.display(), written.archive.display(), written.size)?;
     outln!("  sha256 {}", written.sha256)?;
-    outln!("  bom    {} (unchanged) signed by {signed_by}", written.bom_sha256)?;
+    outln!("  bom    {} (unchanged) signed by {}", written.bom_sha256, signer.signed_by())?;
     outln!(
         "  frames {} of {} copied byte for byte ({} bytes); verified in {:.1} s, written in {:.1} s",
         done.frames_copied,
@@ -157,17 +144,9 @@ fn render(done: &ResignOutput, signer: &Signer) -> anyhow::Result<()> {
         done.verify_seconds,
         done.write_seconds
     )?;
-    match (&written.signature_file, &written.cosign_bundle_file) {
-        (Some(signature), Some(cosign_bundle)) => outln!(
-            "  wrote  {}, {} and {}",
-            written.sha256_file.display(),
-            signature.display(),
-            cosign_bundle.display()
-        )?,
-        _ => {
-            outln!("  wrote  {}", written.sha256_file.display())?;
-            outln!("  sign the archive yourself: {}", sign_archive_command(&written.archive))?;
-        }
+    print_sidecars(written)?;
+    if let Some(folder) = &done.countersignatures {
+        outln!("  carried {} (countersignatures over the unchanged BOM)", folder.display())?;
     }
     Ok(())
 }
@@ -196,6 +175,9 @@ fn prepare_files(
     verify: &VerifyArgs,
 ) -> anyhow::Result<u8> {
     let bundle = verify.bundle();
+    // Made before the verification: a folder that cannot be is known without it.
+    std::fs::create_dir_all(&options.output)
+        .with_context(|| format!("cannot create the folder for the files to sign, {}", options.output.display()))?;
     let prepared = {
         let _bar = progress::show(unverified.progress(), "verifying", verify.quiet);
         genesis_build::prepare_resign(unverified, policy, &options.limits)?

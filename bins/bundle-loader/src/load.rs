@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use genesis_bundle::ProgressCounter;
+use genesis_bundle::{ProgressCounter, escape_controls};
 use genesis_cli_support::registry::RegistryArgs;
 use genesis_cli_support::verify::{self, VerifyArgs, print_refusal, report_trust_error, verify_signature};
 use genesis_cli_support::{OutputFormat, exit, out, outln, print_json, progress};
@@ -146,12 +146,14 @@ impl InstallProgress for StderrProgress {
             Evidence::PayloadChecked(report) if text => eprint!("{}", verify::render_text(report)),
             Evidence::PayloadChecked(_) => {}
             Evidence::PayloadNotReread { signer, registry, attestations, verification } => {
-                eprintln!("✓ signature OK ({signer}); every blob is already in {registry}: payload not re-read");
+                // Escaped, as the full report's lines are: a keyless signer is its
+                // certificate's text.
+                let say = |line: String| eprintln!("{}", escape_controls(&line));
+                say(format!("✓ signature OK ({signer}); every blob is already in {registry}: payload not re-read"));
                 if text {
-                    for decision in &attestations.policy {
-                        eprintln!("✓ policy: {decision}");
-                    }
-                    eprintln!("  {verification}");
+                    attestations.policy.iter().for_each(|decision| say(format!("✓ policy: {decision}")));
+                    attestations.ignored.iter().for_each(|ignored| say(format!("! {ignored}")));
+                    say(format!("  {verification}"));
                 }
             }
         }

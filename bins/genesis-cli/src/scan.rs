@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::ValueEnum;
-use genesis_cli_support::verify::{VerifyArgs, report_trust_error, verify_signature};
+use genesis_cli_support::verify::{
+    KEYLESS_FLAGS, KeylessArgs, VerifyArgs, report_trust_error, root_needs_identity, verify_signature,
+};
 use genesis_cli_support::{LimitArgs, OutputFormat, exit, out, print_json};
 use genesis_scan::{Database, DbInfo, Exceptions, Finding, Policy, ScanError, Severity, Verdict};
 use genesis_trust::SignedBom as _;
@@ -28,6 +30,7 @@ pub enum ScanOutput {
 
 /// Arguments of `scan`.
 #[derive(Debug, clap::Args)]
+#[command(group(root_needs_identity()))]
 pub struct ScanArgs {
     /// The bundle to scan (verified first, as `genesis verify` does its signature).
     #[arg(required_unless_present = "report", conflicts_with = "report")]
@@ -62,8 +65,11 @@ pub struct ScanArgs {
     /// Trusted public key of the bundle (as for `genesis verify`).
     #[arg(long = "key", value_name = "PUB", conflicts_with = "policy")]
     pub keys: Vec<PathBuf>,
+    /// A keyless signer the bundle may be signed by (as for `genesis verify`).
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
     /// Trust policy file of the bundle (as for `genesis verify`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = KEYLESS_FLAGS)]
     pub policy: Option<PathBuf>,
     /// Limits on the archive.
     #[command(flatten)]
@@ -110,7 +116,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
             let verify = VerifyArgs {
                 bundle: Some(bundle.clone()),
                 keys: args.keys.clone(),
-                keyless: Default::default(),
+                keyless: args.keyless.clone(),
                 policy: args.policy.clone(),
                 output: if args.output == ScanOutput::Text { OutputFormat::Text } else { OutputFormat::Json },
                 quiet: true,

@@ -807,12 +807,14 @@ fn report_path(archive: &Path) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// Removes the `.sha256`, `.sig`, `.cosign.bundle` and report an earlier build left beside
-/// `archive`, which describe or sign other bytes than the archive about to take its place: a
-/// portal publishes a bundle with the sidecars found beside it, and a stale `.sig` fails every
-/// verification. Called before the new archive is renamed into place, so neither a moment nor
-/// a crash nor a removal that fails leaves it beside another build's sidecars; this build
-/// writes its own after it.
+/// Removes the `.sha256`, `.sig`, `.cosign.bundle`, report and countersignature folder
+/// (`.countersig/`, decision 0035) an earlier build left beside `archive`, which describe or
+/// sign other bytes than the archive about to take its place: a portal publishes a bundle with
+/// the sidecars found beside it, and a stale `.sig`, or a countersignature over another BOM,
+/// fails every verification. Called before the new archive is renamed into place, so neither a
+/// moment nor a crash nor a removal that fails leaves it beside another build's sidecars; this
+/// build writes its own after it (a re-signing carries the countersignatures of the bundle it
+/// re-signs, whose BOM it keeps).
 fn remove_earlier_sidecars(archive: &Path) -> Result<()> {
     let (sha256_file, signature_file) = genesis_trust::sidecar_paths(archive);
     for (path, what) in [
@@ -828,7 +830,19 @@ fn remove_earlier_sidecars(archive: &Path) -> Result<()> {
             _ => {}
         }
     }
-    Ok(())
+    // A folder, removed whole; a link or a file put at its name, removed itself.
+    let folder = genesis_trust::countersignature_folder(archive);
+    let removed = match fs::symlink_metadata(&folder) {
+        Ok(found) if found.is_dir() => fs::remove_dir_all(&folder),
+        Ok(_) => fs::remove_file(&folder),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(BuildError::input(&folder, format!("cannot remove the countersignatures of an earlier build: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes a fresh key pair as `genesis.key` (PKCS#8 PEM, or cosign's encrypted format when a

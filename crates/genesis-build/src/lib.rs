@@ -61,5 +61,8 @@ pub use layout::{Layout, ResolvedImage};
 pub use remote::{default_cache_dir, hosts};
 pub use resign::{ResignOptions, ResignOutput, prepare_resign, resign, resign_external};
 pub use scan::ScanOptions;
-pub use signing::{ExternalSignatures, PipelineSignature, PipelineSigner, Prepared, PreparedFiles, read_signature};
+pub use signing::{
+    ExternalSignatures, PipelineSignature, PipelineSigner, Prepared, PreparedFiles, read_provenance_signature,
+    read_signature,
+};
 pub use spec::BundleSpec;

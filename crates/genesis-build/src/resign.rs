@@ -1,10 +1,17 @@
-//! Re-signing a bundle without rebuilding it (decision 0036). The archive is verified in full
-//! with the caller's policy first (its BOM signature, provenance and constraints, then every
-//! payload entry and its sidecars), so a re-signed bundle never vouches for bytes nobody
-//! verified. Then the same BOM is signed with the new key, the same provenance statement in a
-//! new DSSE envelope, and the archive is written again around them with its payload's zstd
-//! frames copied byte for byte ([`HeadRewrite`]), then its sidecars as a build writes them.
-//! The result is the archive a build of the same spec and inputs with the new key writes.
+//! Re-signing a bundle without rebuilding it (decision 0036), to rotate or retire a signing
+//! key. The archive is verified in full with the caller's policy first (its BOM signature,
+//! provenance and constraints, then every payload entry and its sidecars), so a re-signed
+//! bundle never vouches for bytes nobody verified. Then the same BOM is signed with the new
+//! key, the same provenance statement in a new DSSE envelope, and the archive is written again
+//! around them with its payload's zstd frames copied byte for byte ([`HeadRewrite`]), then its
+//! sidecars as a build writes them, and the countersignatures beside it, which sign the BOM
+//! and so still hold. The result is the archive a build of the same spec and inputs with the
+//! new key writes (with the same zstd version).
+//!
+//! What can fail without reading the payload fails first: the output, the archive's form (a
+//! seekable zstd archive as a build writes it, with provenance), the head being the one
+//! verified, and a pipeline's signatures. Then the payload pass, and only then is anything
+//! signed with the new key.
 //!
 //! A release pipeline that keeps its key elsewhere re-signs in two phases, like a build:
 //! [`prepare_resign`] returns what to sign (the BOM and the provenance's PAE, the very bytes
@@ -13,14 +20,15 @@
 
 use std::fs;
 use std::io::BufWriter;
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use genesis_bundle::{BundleError, Compression, Head, HeadRewrite, Limits, ProgressCounter, sha256};
+use genesis_bundle::{Compression, Head, HeadRewrite, Limits, ProgressCounter, Staging};
 use genesis_trust::provenance::IN_TOTO_PAYLOAD_TYPE;
 use genesis_trust::sigstore::pae;
-use genesis_trust::{CheckedBundle, PrivateKey, SignedBom as _, TrustPolicy, UnverifiedBundle, VerifiedBundle};
+use genesis_trust::{PrivateKey, SignedBom as _, TrustPolicy, UnverifiedBundle, VerifiedBundle};
 use genesis_types::Digest;
 
 use crate::build::{create_output, publish};
@@ -28,10 +36,11 @@ use crate::signing::{ExternalSignatures, Prepared, Signing};
 use crate::{BuildError, BuildOutput, Result};
 
 /// How a bundle is re-signed, beside the key or the signatures.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ResignOptions {
     /// Where the re-signed archive goes: a file, or a folder where it keeps the bundle's file
-    /// name. Never the bundle itself: it stays as it was, whatever happens to the new one.
+    /// name (one that exists, or any path ending in `/`, made if missing). Never the bundle
+    /// itself: it stays as it was, whatever happens to the new one.
     pub output: PathBuf,
     /// Limits on the archive, while it is verified and while it is copied.
     pub limits: Limits,
@@ -51,6 +60,10 @@ pub struct ResignOutput {
     /// The new archive and its sidecars, as a build reports them.
     #[serde(flatten)]
     pub written: BuildOutput,
+    /// The folder of countersignatures carried beside the new archive, when the bundle had
+    /// any: they sign the BOM, which re-signing keeps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub countersignatures: Option<PathBuf>,
     /// The zstd frames of the new archive.
     pub frames: u64,
     /// Of those, the frames copied from the old archive byte for byte: all but the head's,
@@ -66,9 +79,12 @@ pub struct ResignOutput {
 
 /// Re-signs `bundle` with `key` once it verified in full with `policy`: writes the archive
 /// with its BOM signed by `key` and its provenance statement signed anew, the payload's
-/// frames copied, then its `.sha256`, `.sig` and `.cosign.bundle`, each file appearing
-/// atomically. Nothing is written when the bundle fails its verification, or when the
-/// archive changes on disk before it is copied.
+/// frames copied, then its `.sha256`, `.sig` and `.cosign.bundle`, and the bundle's
+/// countersignature folder, each file or folder appearing atomically. Nothing is written (but
+/// the output's folder, made first) when the bundle fails its verification, or when the
+/// archive changes on disk before it is copied. For a key rotated or retired, not a key
+/// compromised: a signature by a stolen key proves nothing, so a bundle verified with it is
+/// rebuilt from its inputs instead.
 pub fn resign(
     bundle: UnverifiedBundle,
     policy: &TrustPolicy,
@@ -91,13 +107,15 @@ pub fn resign_external(
     run(bundle, policy, Signing::External(signatures), options)
 }
 
-/// What a pipeline signs to re-sign `bundle`, once it verified in full with `policy` and the
-/// whole archive hashed again to what was verified: the BOM's exact bytes and the PAE of its
-/// provenance statement, as [`Prepared::write_to`] writes them for the pipeline.
+/// What a pipeline signs to re-sign `bundle`, once it verified in full with `policy`: the
+/// BOM's exact bytes and the PAE of its provenance statement, as [`Prepared::write_to`] writes
+/// them for the pipeline. A bundle [`resign_external`] would refuse before its payload is read
+/// is refused here alike.
 pub fn prepare_resign(bundle: UnverifiedBundle, policy: &TrustPolicy, limits: &Limits) -> Result<Prepared> {
     let verified = bundle.verify(policy)?;
-    let (rewrite, checked) = check(verified, limits)?;
-    to_sign(&rewrite.confirm()?, checked.path())
+    let (prepared, _) = open_rewrite(&verified, limits)?;
+    verified.check()?;
+    Ok(prepared)
 }
 
 fn run(
@@ -109,21 +127,31 @@ fn run(
     let started = Instant::now();
     let verified = bundle.verify(policy)?;
     let source = verified.path().to_owned();
-    // Before the payload pass: a wrong output is known without reading the archive.
+    // Before the payload pass, what fails without it: the output (its scratch file made), the
+    // archive's form and head, a pipeline's signatures.
     let archive = target(&source, &options.output)?;
-    let (rewrite, checked) = check(verified, &options.limits)?;
+    let file = create_output(&archive)?;
+    let (prepared, rewrite) = open_rewrite(&verified, &options.limits)?;
+    let pipeline_head = match signing {
+        Signing::External(_) => Some(signing.head(&prepared)?),
+        Signing::Key(_) => None,
+    };
+    let countersignatures: Vec<(String, Vec<u8>)> =
+        verified.countersignature_files().map(|(name, bytes)| (name.to_owned(), bytes.to_vec())).collect();
+    let checked = verified.check()?;
     let verify_seconds = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let prepared = to_sign(rewrite.head(), &source)?;
-    let head = signing.head(&prepared)?;
-    let out_dir = archive.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(out_dir).map_err(|e| BuildError::input(out_dir, format!("cannot create: {e}")))?;
+    // Signed with the key only now, the whole bundle verified.
+    let head = match pipeline_head {
+        Some(head) => head,
+        None => signing.head(&prepared)?,
+    };
     tracing::info!(source = %source.display(), archive = %archive.display(), "re-signing bundle");
-    let file = create_output(&archive)?;
     let scratch = file.scratch_path().to_owned();
     let out = BufWriter::with_capacity(1 << 20, file);
-    let (out, rewritten) = rewrite.write(&head, out, &options.progress)?;
+    let verified_sha256 = &checked.report().archive_sha256;
+    let (out, rewritten) = rewrite.write(verified_sha256, &head, out, &options.progress)?;
     let file = out.into_inner().map_err(|e| BuildError::input(&scratch, format!("cannot write: {}", e.error())))?;
     let published = publish(file, &archive, &rewritten.archive, signing)?;
     tracing::info!(
@@ -132,6 +160,7 @@ fn run(
         bytes = rewritten.bytes_copied,
         "payload frames copied"
     );
+    let countersignatures = carry_countersignatures(&archive, &countersignatures)?;
 
     let bom = checked.bom();
     Ok(ResignOutput {
@@ -150,6 +179,7 @@ fn run(
             files: bom.files.len(),
             payload_bytes: bom.payload_size(),
         },
+        countersignatures,
         frames: rewritten.frames,
         frames_copied: rewritten.frames_copied,
         bytes_copied: rewritten.bytes_copied,
@@ -158,10 +188,11 @@ fn run(
     })
 }
 
-/// Checks the payload and the sidecars of `verified` in full, then opens its archive for
-/// rewriting, pinned to the bytes checked. Only a seekable zstd archive has frames to copy:
-/// any other is refused before its payload is read.
-fn check(verified: VerifiedBundle, limits: &Limits) -> Result<(HeadRewrite, CheckedBundle)> {
+/// What re-signing `verified` signs, and its archive opened for rewriting, before its payload
+/// is read: only a seekable zstd archive has frames to copy, only one with provenance is
+/// re-signed, and the archive must hold the head its verification judged, followed by the
+/// payload its BOM lists and nothing else ([`HeadRewrite::open`]).
+fn open_rewrite(verified: &VerifiedBundle, limits: &Limits) -> Result<(Prepared, HeadRewrite)> {
     let path = verified.path();
     let compression = genesis_bundle::ArchiveReader::open_head(path, limits)?.compression();
     if compression != Compression::Zstd {
@@ -174,20 +205,9 @@ fn check(verified: VerifiedBundle, limits: &Limits) -> Result<(HeadRewrite, Chec
             ),
         ));
     }
-    let checked = verified.check()?;
-    let rewrite = HeadRewrite::open(checked.path(), checked.bom(), &checked.report().archive_sha256, limits)?;
-    // What is signed anew must be the BOM verified: the digest check of the whole archive
-    // comes only once it is copied.
-    let bom = sha256(&rewrite.head().bom);
-    if bom != *checked.bom_sha256() {
-        return Err(BundleError::ChangedSinceVerification {
-            what: genesis_bundle::BOM_PATH.into(),
-            expected: checked.bom_sha256().clone(),
-            actual: bom,
-        }
-        .into());
-    }
-    Ok((rewrite, checked))
+    let prepared = to_sign(verified.head(), path)?;
+    let rewrite = HeadRewrite::open(path, verified.head(), verified.bom(), limits)?;
+    Ok((prepared, rewrite))
 }
 
 /// What re-signing signs: the BOM as it is, and the PAE of the provenance statement `head`
@@ -205,14 +225,33 @@ fn to_sign(head: &Head, archive: &Path) -> Result<Prepared> {
     Ok(Prepared { bom: head.bom.clone(), provenance_pae, provenance_statement })
 }
 
+/// Puts the countersignature files `files` (name, bytes) in a folder beside the re-signed
+/// `archive`, which appears whole or not at all; the folder of an earlier build there went
+/// before the archive was renamed into place. Returns the folder, when there were any.
+fn carry_countersignatures(archive: &Path, files: &[(String, Vec<u8>)]) -> Result<Option<PathBuf>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let folder = genesis_trust::countersignature_folder(archive);
+    let staging = Staging::begin(&folder)?;
+    for (name, bytes) in files {
+        let path = staging.path().join(name);
+        fs::write(&path, bytes).map_err(|e| BuildError::input(&path, format!("cannot write: {e}")))?;
+    }
+    Ok(Some(staging.commit()?))
+}
+
 /// Where the re-signed archive of `source` goes: `output`, or `output/NAME` when `output` is
-/// a folder. Never `source` itself: the bundle stays as it was, so a re-signing that fails
-/// half-way leaves it untouched.
+/// a folder (one that exists, or a path ending in `/`, made here). Never `source` itself: the
+/// bundle stays as it was, so a re-signing that fails half-way leaves it untouched.
 fn target(source: &Path, output: &Path) -> Result<PathBuf> {
+    let folder = output.is_dir() || output.as_os_str().as_bytes().ends_with(b"/");
     let target = match source.file_name() {
-        Some(name) if output.is_dir() => output.join(name),
+        Some(name) if folder => output.join(name),
         _ => output.to_owned(),
     };
+    let out_dir = target.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(out_dir).map_err(|e| BuildError::input(out_dir, format!("cannot create: {e}")))?;
     let identity = |path: &Path| fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
     if identity(&target).is_some() && identity(&target) == identity(source) {
         return Err(BuildError::input(

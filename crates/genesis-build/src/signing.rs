@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use genesis_bundle::{Head, HeadForm};
 use genesis_trust::provenance::{IN_TOTO_PAYLOAD_TYPE, envelope};
-use genesis_trust::sigstore::{Artifact, MessageSignature, SigstoreBundle};
+use genesis_trust::sigstore::{Artifact, MessageSignature, SignedContent, SigstoreBundle};
 use genesis_trust::{AcceptedSigner, Keyless, PrivateKey, PublicKey, TrustError, TrustPolicy, encode_signature};
 use genesis_types::Digest;
 
@@ -99,19 +99,22 @@ impl ExternalSignatures {
     }
 
     /// The head of a keyless pipeline's sigstore bundles, each checked with `keyless` as a
-    /// verifier checks them: the BOM's over `bom.json`; the provenance's a DSSE bundle of this
-    /// build's statement, byte for byte, by the same identity.
+    /// verifier checks them: the BOM's a signature over `bom.json` (an attestation naming it,
+    /// the provenance's bundle given in its place, is refused); the provenance's a DSSE bundle
+    /// of this build's statement, byte for byte, by the same identity.
     fn keyless_head(&self, keyless: &Keyless, prepared: &Prepared) -> Result<Head> {
         let policy = TrustPolicy::from_signers(Vec::new(), Some(keyless.clone()))?;
         let (bom_bytes, bom) = keyless_bundle("BOM", &self.bom)?;
-        let signer = judge_keyless(&policy, "BOM", &bom, Artifact::Bytes(&prepared.bom), BOM_FILE)?;
+        let bom_artifact = Artifact::Bytes(&prepared.bom);
+        let signer = judge_keyless(&policy, "BOM", &bom, bom_artifact, SignedContent::Message, BOM_FILE)?;
         let (provenance_bytes, provenance) = keyless_bundle("provenance", &self.provenance)?;
         // A DSSE bundle binds to the artifact through its statement's subject: the BOM.
         let provenance_signer = judge_keyless(
             &policy,
             "provenance",
             &provenance,
-            Artifact::Bytes(&prepared.bom),
+            bom_artifact,
+            SignedContent::Attestation,
             PROVENANCE_STATEMENT_FILE,
         )?;
         if provenance.dsse_payload().as_ref() != Some(&prepared.provenance_statement) {
@@ -151,21 +154,21 @@ fn keyless_bundle<'s>(what: &'static str, signature: &'s PipelineSignature) -> R
                 .to_owned(),
         ));
     };
-    let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| refused(format!("not JSON ({e})")))?;
-    let bundle = SigstoreBundle::from_json(doc).map_err(|e| refused(trust_reason(e)))?;
+    let bundle = SigstoreBundle::from_slice(bytes).map_err(|e| refused(trust_reason(e)))?;
     Ok((bytes, bundle))
 }
 
-/// Who of `policy`'s identities signed `bundle` over `artifact` (this build's `file`), as a
-/// verifier judges it; refused naming the file to sign again.
+/// Who of `policy`'s identities signed `bundle`, which must sign `content`, over `artifact`
+/// (this build's `file`), as a verifier judges it; refused naming the file to sign again.
 fn judge_keyless(
     policy: &TrustPolicy,
     what: &'static str,
     bundle: &SigstoreBundle,
     artifact: Artifact<'_>,
+    content: SignedContent,
     file: &str,
 ) -> Result<AcceptedSigner> {
-    policy.sigstore_signer(bundle, artifact, file).map_err(|e| BuildError::ExternalSignature {
+    policy.sigstore_signer(bundle, artifact, content, file).map_err(|e| BuildError::ExternalSignature {
         what,
         reason: format!(
             "does not verify over this build's {file}: {}; sign the {file} that `bundle-builder prepare` wrote \
@@ -260,11 +263,6 @@ impl Signing<'_> {
     }
 }
 
-/// The largest signature file read: a cosign signature is about 100 bytes, a key-signed
-/// sigstore bundle under 2 KiB and a keyless one with its certificate and log proofs under
-/// 16 KiB; anything near this is the wrong file (and more than an archive's head holds).
-const MAX_SIGNATURE_FILE: u64 = 64 << 10;
-
 /// What Windows editors and PowerShell put before UTF-8 text.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -276,15 +274,32 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// gives its signature; one carrying a certificate (keyless, the BOM's or the provenance's
 /// DSSE bundle) is taken whole, to be checked against the vendor's identities and carried as
 /// it is. A key-signed bundle of a DSSE envelope is refused: a key signs the PAE as a blob.
+/// Read up to the size a verifier reads of an archive's signature entry (64 KiB: a cosign
+/// signature is about 100 bytes, a keyless sigstore bundle with its certificate and log
+/// proofs under 16 KiB, so anything near it is the wrong file); the provenance's signature
+/// is read by [`read_provenance_signature`].
 pub fn read_signature(path: &Path) -> Result<PipelineSignature> {
+    read_signature_within(path, genesis_bundle::Limits::default().max_signature_size)
+}
+
+/// Reads the provenance's signature file as [`read_signature`] reads the BOM's, up to the size
+/// a verifier reads of an archive's provenance entry: a keyless pipeline's DSSE bundle carries
+/// the whole statement, which grows with every image of the bundle, far past a signature.
+pub fn read_provenance_signature(path: &Path) -> Result<PipelineSignature> {
+    read_signature_within(path, genesis_bundle::Limits::default().max_bom_size)
+}
+
+/// [`read_signature`] of a file of at most `max` bytes.
+fn read_signature_within(path: &Path, max: u64) -> Result<PipelineSignature> {
     let refused = |reason: String| BuildError::SignatureFile { path: path.to_owned(), reason };
     let file = genesis_bundle::digest_io::open_regular(path).map_err(|e| refused(format!("cannot read: {e}")))?;
     let mut bytes = Vec::new();
-    file.take(MAX_SIGNATURE_FILE + 1).read_to_end(&mut bytes).map_err(|e| refused(format!("cannot read: {e}")))?;
-    if bytes.len() as u64 > MAX_SIGNATURE_FILE {
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| refused(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > max {
         return Err(refused(format!(
-            "larger than {} KiB, so not a signature: give the file `cosign sign-blob` wrote",
-            MAX_SIGNATURE_FILE >> 10
+            "larger than {} KiB, the most a verifier reads of it in an archive, so not its signature: give the \
+             file cosign wrote",
+            max >> 10
         )));
     }
     let text = bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes);
@@ -665,6 +680,35 @@ mod tests {
         }
     }
 
+    /// The provenance's signature file is read up to the size a verifier reads of the
+    /// provenance entry, as a keyless DSSE bundle carries the whole statement; the BOM's only up
+    /// to a signature entry's.
+    #[test]
+    fn a_provenance_bundle_past_a_signatures_size_is_read_and_a_bom_signature_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let statement = serde_json::json!({ "padding": "x".repeat(100 << 10) }).to_string();
+        let bundle = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": { "certificate": { "rawBytes": "MIIB" } },
+            "dsseEnvelope": {
+                "payloadType": "application/vnd.in-toto+json",
+                "payload": b64(statement.as_bytes()),
+                "signatures": [ { "sig": "MEUC" } ],
+            },
+        });
+        let bytes = serde_json::to_vec(&bundle).unwrap();
+        assert!(bytes.len() > 64 << 10);
+        let path = dir.path().join("provenance.sigstore.json");
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_provenance_signature(&path).unwrap(), PipelineSignature::Keyless(bytes));
+        let e = read_signature(&path).unwrap_err().to_string();
+        assert!(e.contains("larger than 64 KiB, the most a verifier reads of it in an archive"), "{e}");
+        let limit = genesis_bundle::Limits::default().max_bom_size;
+        fs::write(&path, vec![b' '; limit as usize + 1]).unwrap();
+        let e = read_provenance_signature(&path).unwrap_err().to_string();
+        assert!(e.contains(&format!("larger than {} KiB", limit >> 10)), "{e}");
+    }
+
     /// A keyless pipeline's sigstore bundles are carried whole once each verifies as the
     /// vendor's identity: the provenance must attest this build's statement, as the BOM's
     /// signer, and the archive then verifies with that identity alone.
@@ -698,6 +742,16 @@ mod tests {
             assert!(!options.output_dir.unwrap().exists(), "nothing written");
         }
         let provenance = sigstore.attest(&prepared.provenance_statement, vendor, issuer);
+        // The provenance's attestation names the BOM, so it verifies over the BOM's bytes too:
+        // given as the BOM's signature, it is refused for what it is.
+        let options_out = options(dir.path(), "out");
+        let e = build_external(&spec, &signed(provenance.clone(), provenance.clone()), &options_out).unwrap_err();
+        assert!(matches!(&e, BuildError::ExternalSignature { what: "BOM", .. }), "{e}");
+        assert!(e.to_string().contains("an attestation (a DSSE envelope"), "{e}");
+        assert!(!options_out.output_dir.unwrap().exists(), "nothing written");
+        let e = build_external(&spec, &signed(bom.clone(), bom.clone()), &options(dir.path(), "out")).unwrap_err();
+        assert!(matches!(&e, BuildError::ExternalSignature { what: "provenance", .. }), "{e}");
+        assert!(e.to_string().contains("a signature over bytes (a messageSignature)"), "{e}");
         let out = build_external(&spec, &signed(bom, provenance), &options(dir.path(), "out")).unwrap();
         let policy = TrustPolicy::from_signers(Vec::new(), Some(keyless.clone())).unwrap();
         let verified =

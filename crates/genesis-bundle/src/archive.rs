@@ -301,7 +301,9 @@ impl ArchiveReader {
 
     /// Reads the head of a bundle: `bom.json` then its signature, `bom.json.sig` or
     /// `bom.sigstore.json` (both mandatory; the name sets the head's [`HeadForm`]), then the
-    /// provenance when the next entry is that form's [`HeadForm::provenance_path`].
+    /// provenance when the next entry is that form's [`HeadForm::provenance_path`]. The other
+    /// form's provenance there is refused as what it is: a head mixing the two forms, which
+    /// no builder writes (the payload's check would call it a duplicate of a head entry).
     pub fn read_head(&mut self) -> Result<Head> {
         let bom = self.expect_file(&[BOM_PATH], "first")?;
         let bom_bytes = self.read_small(&bom, self.limits.max_bom_size, "bom.json size")?;
@@ -311,6 +313,17 @@ impl ArchiveReader {
         let provenance = match self.next_header()? {
             Some(h) if h.path == form.provenance_path() && h.kind == EntryKind::File => {
                 Some(self.read_small(&h, self.limits.max_bom_size, "provenance size")?)
+            }
+            Some(h) if HeadForm::ALL.iter().any(|f| *f != form && f.provenance_path() == h.path) => {
+                return Err(BundleError::NotSigned {
+                    detail: format!(
+                        "{} follows {}: it is the provenance of the other head form ({} goes with {})",
+                        h.path,
+                        sig.path,
+                        sig.path,
+                        form.provenance_path()
+                    ),
+                });
             }
             other => {
                 self.peeked = other;

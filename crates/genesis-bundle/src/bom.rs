@@ -31,6 +31,9 @@ pub const SIGSTORE_PROVENANCE_PATH: &str = "provenance/bundle.sigstore.json";
 /// Every name the head's entries may have: no payload file may take one.
 pub const HEAD_PATHS: [&str; 5] =
     [BOM_PATH, SIGNATURE_PATH, SIGSTORE_SIGNATURE_PATH, PROVENANCE_PATH, SIGSTORE_PROVENANCE_PATH];
+/// The folder of an extracted tree that holds the countersignatures found beside its archive
+/// (`NAME.tar.zst.countersig/`), next to the head: reserved like the head's names.
+pub const COUNTERSIGNATURE_FOLDER: &str = "countersig";
 /// The schema identifier this crate writes and reads.
 pub const BOM_SCHEMA: &str = "genesis.dev/bom/v1";
 
@@ -771,8 +774,9 @@ impl Bom {
         for f in &self.files {
             // The head's names are taken, as files: an extracted tree holds the head beside the
             // payload, as `tar -x` of the archive does, so no payload file may sit at one of
-            // them or under one as if it were a directory.
-            let head = |p: &str| HEAD_PATHS.contains(&p);
+            // them or under one as if it were a directory; and so is the tree's folder of
+            // countersignatures.
+            let head = |p: &str| HEAD_PATHS.contains(&p) || p == COUNTERSIGNATURE_FOLDER;
             if head(f.path.as_str()) || f.path.parent_dirs().any(|d| head(d.trim_end_matches('/'))) {
                 return invalid(format!("{} is reserved for the bundle's head", f.path));
             }
@@ -1033,7 +1037,16 @@ mod tests {
         assert!(bom(vec![file("a"), file("a/b")]).validate().is_err());
         assert!(bom(vec![file("bom.json")]).validate().is_err());
         assert!(bom(vec![file("provenance/sbom.json")]).validate().is_ok(), "beside the head is free");
-        for under_the_head in ["bom.json/x", "bom.json.sig/a/b", "provenance/bundle.intoto.json/x"] {
+        assert!(bom(vec![file("docs/countersig/a")]).validate().is_ok(), "only the tree's own folder is taken");
+        for under_the_head in [
+            "bom.json/x",
+            "bom.json.sig/a/b",
+            "provenance/bundle.intoto.json/x",
+            "bom.sigstore.json",
+            "provenance/bundle.sigstore.json",
+            "countersig",
+            "countersig/0123.sigstore.json",
+        ] {
             match bom(vec![file(under_the_head)]).validate() {
                 Err(BundleError::BomInvalid(m)) => assert!(m.contains("reserved for the bundle's head"), "{m}"),
                 other => panic!("{under_the_head}: {other:?}"),

@@ -162,21 +162,28 @@ impl Staging {
     /// files off the head's own names).
     pub fn write_head(&mut self, head: &Head) -> Result<()> {
         for (name, bytes) in head.entries() {
-            let path = self.dir.path().join(name);
-            if let Some(parent) = path.parent()
-                && parent != self.dir.path()
-                && !parent.is_dir()
-            {
-                fs::DirBuilder::new().mode(0o755).create(parent).map_err(BundleError::io("creating", parent))?;
-            }
-            let mut out = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&path)
-                .map_err(BundleError::io("creating", &path))?;
-            out.write_all(bytes).map_err(BundleError::io("writing", &path))?;
+            self.write_beside_payload(name, bytes)?;
         }
+        Ok(())
+    }
+
+    /// Writes `bytes` as the new file `name` (a relative path, its folder made when missing)
+    /// beside the payload: what a tree carries besides it, the head and the countersignatures.
+    pub fn write_beside_payload(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent()
+            && parent != self.dir.path()
+            && !parent.is_dir()
+        {
+            fs::DirBuilder::new().mode(0o755).create(parent).map_err(BundleError::io("creating", parent))?;
+        }
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&path)
+            .map_err(BundleError::io("creating", &path))?;
+        out.write_all(bytes).map_err(BundleError::io("writing", &path))?;
         Ok(())
     }
 
@@ -295,6 +302,31 @@ mod tests {
         assert_eq!(fs::read(keyless.join(SIGSTORE_SIGNATURE_PATH)).unwrap(), [2u8]);
         assert_eq!(fs::read(keyless.join(SIGSTORE_PROVENANCE_PATH)).unwrap(), [3u8]);
         assert!(!keyless.join(SIGNATURE_PATH).exists() && !keyless.join(PROVENANCE_PATH).exists());
+    }
+
+    /// A head whose signature is of one form and whose provenance of the other (a bundle put
+    /// together by hand from two builds) is refused as that, in both directions, not as a
+    /// duplicate of a head entry.
+    #[test]
+    fn a_head_mixing_the_two_forms_is_refused_naming_the_other_forms_provenance() {
+        let dir = tempfile::tempdir().unwrap();
+        for (signature, provenance) in
+            [(SIGNATURE_PATH, SIGSTORE_PROVENANCE_PATH), (SIGSTORE_SIGNATURE_PATH, PROVENANCE_PATH)]
+        {
+            let mut tar = Vec::new();
+            for (path, data) in [(BOM_PATH, &b"{}"[..]), (signature, &b"sig"[..]), (provenance, &b"{}"[..])] {
+                tar.extend_from_slice(&crate::tar::file_header(path, data.len() as u64, 0).unwrap());
+                tar.extend_from_slice(data);
+                tar.extend(std::iter::repeat_n(0u8, crate::tar::padding(data.len() as u64)));
+            }
+            tar.extend_from_slice(&crate::tar::END_OF_ARCHIVE);
+            let archive = dir.path().join("mixed.tar");
+            fs::write(&archive, &tar).unwrap();
+            let e = ArchiveReader::open(&archive, &crate::Limits::default()).unwrap().read_head().unwrap_err();
+            assert!(matches!(e, BundleError::NotSigned { .. }), "{signature}: {e:?}");
+            let said = format!("{provenance} follows {signature}: it is the provenance of the other head form");
+            assert!(e.to_string().contains(&said), "{e}");
+        }
     }
 
     /// Once the rename is done the target stays, so a directory that then does not sync is

@@ -4,15 +4,17 @@
 //! The new archive is the one [`crate::write_bundle`] writes for the same BOM and payload
 //! under the new head: its frames are planned with the writer's own cut rule, and every
 //! planned frame that holds the same payload bytes as a frame of the old archive is that
-//! frame, copied byte for byte (zstd at a fixed level is deterministic, so compressing those
-//! bytes again would give the same frame). Only frames that hold head bytes are compressed
-//! afresh, and those the new head's length moves: small entries share a frame with the head,
-//! so a head a tar block longer or shorter can shift where the next frames are cut, until an
-//! entry too large to share a frame starts one in both archives.
+//! frame, copied byte for byte (zstd at a fixed level is deterministic, so the same zstd
+//! version compressing those bytes again gives the same frame; another version may give
+//! another, equally valid one). Only frames that hold head bytes are compressed afresh, and
+//! those the new head's length moves: small entries share a frame with the head, so a head a
+//! tar block longer or shorter can shift where the next frames are cut, until an entry too
+//! large to share a frame starts one in both archives.
 //!
-//! Nothing here judges a signature. The caller verifies the archive first and gives its
-//! SHA-256; the old archive is read once, front to back, hashed as it is copied, and a
-//! rewrite of any other bytes fails at the end, so its output (a scratch file) is dropped.
+//! Nothing here judges a signature. The caller gives the head its verification judged, which
+//! must be the head this file holds, and at the end the SHA-256 that verification hashed; the
+//! old archive is read once, front to back, hashed as it is copied, and a rewrite of any other
+//! bytes fails at the end, so its output (a scratch file) is dropped.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -20,7 +22,7 @@ use std::path::Path;
 
 use genesis_types::Digest;
 
-use crate::archive::{ArchiveReader, Head, from_io};
+use crate::archive::{Head, from_io};
 use crate::bom::{Bom, ExpectedEntry};
 use crate::digest_io::{DigestAdapter, FileDigest, sha256};
 use crate::seekable::{FRAME_SIZE, FrameEntry, SeekTable, decompress_frame, new_compressor};
@@ -28,15 +30,13 @@ use crate::tar::{self, BLOCK, END_OF_ARCHIVE};
 use crate::writer::closes_frame_before;
 use crate::{BundleError, Limits, ProgressCounter, Result};
 
-/// A seekable zstd archive opened to have its head replaced: its head read and the frames
-/// that hold it decompressed, the rest of the file not yet read.
+/// A seekable zstd archive opened to have its head replaced: the frames that hold its head
+/// decompressed and found to hold the head given, the rest of the file not yet read.
 pub struct HeadRewrite {
     /// The archive, read front to back once and hashed on the way.
     file: DigestAdapter<File>,
-    /// Its seek table.
+    /// Its seek table, as read when it was opened: the frames are copied as it cuts them.
     table: SeekTable,
-    /// The SHA-256 the whole file must have: the one its verification hashed.
-    verified: Digest,
     /// The head, as the archive carries it.
     head: Head,
     /// The mtime of the head's entries, which the new head's take.
@@ -63,24 +63,35 @@ pub struct Rewritten {
 }
 
 impl HeadRewrite {
-    /// Opens the archive at `path`, whose BOM is `bom` and whose file must hash to
-    /// `verified` (the SHA-256 its verification computed), within `limits`: reads its seek
-    /// table and its head, and decompresses the frames that hold the head. Only a seekable
-    /// zstd archive has frames to copy; any other is refused here.
-    pub fn open(path: &Path, bom: &Bom, verified: &Digest, limits: &Limits) -> Result<HeadRewrite> {
-        let head = ArchiveReader::open_head(path, limits)?.read_head()?;
+    /// Opens the archive at `path`, whose head is `head` (the one its verification judged) and
+    /// whose BOM is `bom`, within `limits`: reads its seek table, checks that its frames hold
+    /// that head, the payload the BOM lists and the end-of-archive marker and nothing else,
+    /// then decompresses the frames that hold the head and checks they are `head`'s bytes.
+    /// Only a seekable zstd archive has frames to copy; any other is refused here.
+    ///
+    /// Its length is checked before any frame is decompressed: verification takes zeros after
+    /// the end-of-archive marker for padding, and a head's length read off the table would put
+    /// them all in memory here.
+    pub fn open(path: &Path, head: &Head, bom: &Bom, limits: &Limits) -> Result<HeadRewrite> {
         let file = File::open(path).map_err(BundleError::io("opening", path))?;
         let table = SeekTable::read_from(&file, limits)?;
         let payload_entries: Vec<u64> = bom.expected_entries().iter().map(entry_len).collect();
-        let payload_len = payload_entries.iter().sum::<u64>() + END_OF_ARCHIVE.len() as u64;
-        let head_len = table.decompressed_len().checked_sub(payload_len).ok_or_else(|| BundleError::Corrupt {
-            detail: format!("the archive holds fewer bytes than its BOM's {payload_len} of payload"),
-        })?;
+        let head_len: u64 = head.entries().iter().map(|(_, data)| file_entry_len(data.len() as u64)).sum();
+        let written_len = head_len + payload_entries.iter().sum::<u64>() + END_OF_ARCHIVE.len() as u64;
+        if table.decompressed_len() != written_len {
+            return Err(BundleError::Corrupt {
+                detail: format!(
+                    "its frames hold {} bytes, and its head, the payload its BOM lists and the end-of-archive \
+                     marker {written_len}: not the archive a build writes (bytes were added or cut), so its frames \
+                     are not copied; rebuild it",
+                    table.decompressed_len()
+                ),
+            });
+        }
         let mut rewrite = HeadRewrite {
             file: DigestAdapter::new(file),
             table,
-            verified: verified.clone(),
-            head,
+            head: head.clone(),
             mtime: 0,
             payload_entries,
             frames_read: 0,
@@ -94,8 +105,8 @@ impl HeadRewrite {
         let payload = rewrite.pending.split_off(head_len as usize);
         let region = std::mem::replace(&mut rewrite.pending, payload);
         rewrite.mtime = region.first_chunk::<BLOCK>().and_then(tar::mtime).unwrap_or(0);
-        // The head the reader parsed must be the bytes this pass hashes: what is signed anew
-        // is then what the final digest check vouches for.
+        // The head verification judged must be the bytes this pass hashes: what is signed
+        // anew is then what the final digest check vouches for.
         let parsed = encode_head(&rewrite.head, rewrite.mtime)?;
         if parsed != region {
             return Err(BundleError::ChangedSinceVerification {
@@ -107,28 +118,20 @@ impl HeadRewrite {
         Ok(rewrite)
     }
 
-    /// The head the archive carries. Its bytes are confirmed only once [`HeadRewrite::write`]
-    /// or [`HeadRewrite::confirm`] has hashed the whole file.
-    pub fn head(&self) -> &Head {
-        &self.head
-    }
-
-    /// Hashes the rest of the archive without writing anything, and returns its head once
-    /// the whole file proved to be the one verified: for a caller that hands the head's bytes
-    /// on to be signed elsewhere.
-    pub fn confirm(mut self) -> Result<Head> {
-        self.file.drain().map_err(|e| from_io(e, "reading the archive"))?;
-        self.check_verified()?;
-        Ok(self.head)
-    }
-
     /// Writes to `out` the archive with `new_head`, whose BOM must be this archive's byte for
     /// byte (another signature, another provenance), counting payload bytes in `progress`: the
     /// frames the canonical framing of the new archive shares with the old are copied, the
     /// others compressed, then the new seek table follows. Fails, after writing, when the old
-    /// archive did not hash to the verified digest: `out` must be a scratch file the caller
-    /// drops on error.
-    pub fn write<W: Write>(mut self, new_head: &Head, out: W, progress: &ProgressCounter) -> Result<(W, Rewritten)> {
+    /// archive did not hash to `verified` (the SHA-256 its verification computed) or its seek
+    /// table is no longer the one the frames were copied by: `out` must be a scratch file the
+    /// caller drops on error.
+    pub fn write<W: Write>(
+        mut self,
+        verified: &Digest,
+        new_head: &Head,
+        out: W,
+        progress: &ProgressCounter,
+    ) -> Result<(W, Rewritten)> {
         if new_head.bom != self.head.bom {
             return Err(BundleError::ChangedSinceVerification {
                 what: "the re-signed head's bom.json".into(),
@@ -180,8 +183,8 @@ impl HeadRewrite {
                 detail: "the archive's frames hold more than its head and the payload its BOM lists".into(),
             });
         }
-        self.file.drain().map_err(|e| from_io(e, "reading the archive"))?;
-        self.check_verified()?;
+        self.read_table()?;
+        self.check_verified(verified)?;
         out.write_all(&table.encode()).map_err(write_err)?;
         out.flush().map_err(write_err)?;
         let archive = out.digest();
@@ -203,17 +206,37 @@ impl HeadRewrite {
     /// Reads and decompresses the next frame.
     fn read_decompressed(&mut self, decompressor: &mut zstd::bulk::Decompressor<'static>) -> Result<Vec<u8>> {
         let (frame, entry) = self.read_frame()?;
-        decompress_frame(decompressor, &frame, entry.decompressed).map_err(|e| from_io(e, "decompressing a frame"))
+        let index = self.frames_read as u64 - 1;
+        decompress_frame(decompressor, &frame, entry.decompressed, index)
+            .map_err(|e| from_io(e, "decompressing a frame"))
     }
 
-    /// Checks that the file, read to its end (the seek table after the frames, and nothing
-    /// more), hashed to the verified digest.
-    fn check_verified(&self) -> Result<()> {
+    /// Reads the rest of the file after the frames, which must be the seek table read at open
+    /// and nothing more: the frames were copied as that table cut them, and a table swapped
+    /// since (put back before the end, the whole file would still hash as verified) described
+    /// other frames than the verification decompressed.
+    fn read_table(&mut self) -> Result<()> {
+        let expected = self.table.encode();
+        let mut rest = Vec::with_capacity(expected.len());
+        let read = Read::by_ref(&mut self.file).take(expected.len() as u64 + 1).read_to_end(&mut rest);
+        read.map_err(|e| from_io(e, "reading the archive"))?;
+        if rest != expected {
+            return Err(BundleError::ChangedSinceVerification {
+                what: "the archive's seek table".into(),
+                expected: sha256(&expected),
+                actual: sha256(&rest),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that the file, read to its end, hashed to `verified`.
+    fn check_verified(&self, verified: &Digest) -> Result<()> {
         let actual = self.file.digest().digest();
-        if actual != self.verified {
+        if actual != *verified {
             return Err(BundleError::ChangedSinceVerification {
                 what: "the archive".into(),
-                expected: self.verified.clone(),
+                expected: verified.clone(),
                 actual,
             });
         }
@@ -368,6 +391,11 @@ mod tests {
         write_bundle(Vec::new(), bom, &bom.to_bytes(), signature, None, contents, options).unwrap().0
     }
 
+    /// The head [`archive`] writes for `bom` and `signature`.
+    fn head_of(bom: &Bom, signature: &[u8]) -> Head {
+        Head { bom: bom.to_bytes(), signature: signature.to_vec(), provenance: None, form: HeadForm::Cosign }
+    }
+
     /// Writes `bytes` as `dir/name`; returns the path and the seek table.
     fn saved(dir: &Path, name: &str, bytes: &[u8]) -> (std::path::PathBuf, SeekTable) {
         let path = dir.join(name);
@@ -392,11 +420,10 @@ mod tests {
         assert_eq!(planned, written, "the plan is the writer's framing");
         assert_eq!(written[0], FRAME_SIZE as u64, "the first file fills the head's frame");
 
-        let rewrite = HeadRewrite::open(&old_path, &bom, &sha256(&old), &Limits::default()).unwrap();
-        assert_eq!(rewrite.head().signature, short);
+        let rewrite = HeadRewrite::open(&old_path, &head_of(&bom, &short), &bom, &Limits::default()).unwrap();
         let progress = ProgressCounter::default();
-        let new_head = Head { signature: long.clone(), ..rewrite.head().clone() };
-        let (new, rewritten) = rewrite.write(&new_head, Vec::new(), &progress).unwrap();
+        let new_head = head_of(&bom, &long);
+        let (new, rewritten) = rewrite.write(&sha256(&old), &new_head, Vec::new(), &progress).unwrap();
         let fresh = archive(&bom, &long, &contents);
         assert!(new == fresh, "byte-identical to a fresh write with the new signature");
         assert_eq!(rewritten.archive.digest(), sha256(&fresh));
@@ -415,31 +442,91 @@ mod tests {
         assert!(new[new_end - copied..new_end] == old[old_end - copied..old_end], "copied byte for byte");
     }
 
-    /// An archive other than the one verified is refused once read, whether rewritten or
-    /// only confirmed.
+    /// An archive other than the one verified is refused once read, and so is a head other
+    /// than the archive's.
     #[test]
     fn an_archive_that_is_not_the_verified_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (bom, contents) = payload(64 << 10);
         let old = archive(&bom, b"signature", &contents);
         let (path, _) = saved(dir.path(), "old.tar.zst", &old);
-        let other = sha256(b"another archive");
-        let refused =
-            |e: BundleError| matches!(e, BundleError::ChangedSinceVerification { what, .. } if what == "the archive");
-        let rewrite = HeadRewrite::open(&path, &bom, &other, &Limits::default()).unwrap();
-        let new_head = Head { signature: b"new".to_vec(), ..rewrite.head().clone() };
-        let e = rewrite.write(&new_head, Vec::new(), &ProgressCounter::default()).unwrap_err();
-        assert!(refused(e));
-        let rewrite = HeadRewrite::open(&path, &bom, &other, &Limits::default()).unwrap();
-        assert!(refused(rewrite.confirm().unwrap_err()));
-        let rewrite = HeadRewrite::open(&path, &bom, &sha256(&old), &Limits::default()).unwrap();
-        let head = rewrite.confirm().unwrap();
-        assert_eq!((head.signature.as_slice(), head.form), (&b"signature"[..], HeadForm::Cosign));
+        let head = head_of(&bom, b"signature");
+        let open = || HeadRewrite::open(&path, &head, &bom, &Limits::default()).unwrap();
+        let new_head = head_of(&bom, b"new");
+        let e = open().write(&sha256(b"another archive"), &new_head, Vec::new(), &ProgressCounter::default());
+        let e = e.unwrap_err();
+        assert!(matches!(&e, BundleError::ChangedSinceVerification { what, .. } if what == "the archive"), "{e}");
+        open().write(&sha256(&old), &new_head, Vec::new(), &ProgressCounter::default()).unwrap();
 
         // A head that is not this archive's BOM's is no re-signing of it.
-        let rewrite = HeadRewrite::open(&path, &bom, &sha256(&old), &Limits::default()).unwrap();
-        let other_bom = Head { bom: b"{}".to_vec(), ..head };
-        let e = rewrite.write(&other_bom, Vec::new(), &ProgressCounter::default()).unwrap_err();
+        let other_bom = Head { bom: b"{}".to_vec(), ..new_head.clone() };
+        let e = open().write(&sha256(&old), &other_bom, Vec::new(), &ProgressCounter::default()).unwrap_err();
         assert!(matches!(e, BundleError::ChangedSinceVerification { .. }), "{e}");
+
+        // A head of the same length that is not the one the archive holds is refused at open.
+        let Err(e) = HeadRewrite::open(&path, &head_of(&bom, b"signaturX"), &bom, &Limits::default()) else {
+            panic!("another head accepted");
+        };
+        assert!(
+            matches!(&e, BundleError::ChangedSinceVerification { what, .. } if what == "the archive's head"),
+            "{e}"
+        );
+    }
+
+    /// Zeros after the end-of-archive marker pass verification (tar pads with them), but no
+    /// build writes them: an archive whose frames hold more than its head, payload and marker
+    /// is refused from its seek table, before any frame is decompressed into memory.
+    #[test]
+    fn an_archive_with_frames_of_zeros_after_its_end_is_refused_before_they_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bom, contents) = payload(64 << 10);
+        let old = archive(&bom, b"signature", &contents);
+        let (_, mut table) = saved(dir.path(), "old.tar.zst", &old);
+        let mut bytes = old[..old.len() - table.encode().len()].to_vec();
+        let zeros = new_compressor().unwrap().compress(&vec![0u8; FRAME_SIZE]).unwrap();
+        for _ in 0..16 {
+            bytes.extend_from_slice(&zeros);
+            table.frames.push(FrameEntry { compressed: zeros.len() as u32, decompressed: FRAME_SIZE as u32 });
+        }
+        bytes.extend_from_slice(&table.encode());
+        let (path, _) = saved(dir.path(), "padded.tar.zst", &bytes);
+        let Err(e) = HeadRewrite::open(&path, &head_of(&bom, b"signature"), &bom, &Limits::default()) else {
+            panic!("an archive with 64 MiB of zeros after its end accepted");
+        };
+        match e {
+            BundleError::Corrupt { detail } => {
+                assert!(detail.contains(&format!("its frames hold {} bytes", table.decompressed_len())), "{detail}");
+                assert!(detail.ends_with("rebuild it"), "{detail}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    /// The frames are copied as the seek table read at open cuts them: a table swapped for
+    /// another that tiles the same bytes, then put back before the end (the whole file then
+    /// hashes as verified), is refused.
+    #[test]
+    fn a_seek_table_swapped_while_the_archive_is_copied_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bom, contents) = payload(64 << 10);
+        let old = archive(&bom, b"signature", &contents);
+        let (path, table) = saved(dir.path(), "old.tar.zst", &old);
+        let frames = table.frames.len();
+        assert!(frames >= 3, "the blob has frames of its own");
+        // The last two frames, copied whole, cut one byte elsewhere.
+        let mut lying = table.clone();
+        lying.frames[frames - 2].compressed += 1;
+        lying.frames[frames - 1].compressed -= 1;
+        let frames_end = old.len() - table.encode().len();
+        std::fs::write(&path, [&old[..frames_end], &lying.encode()[..]].concat()).unwrap();
+        let head = head_of(&bom, b"signature");
+        let rewrite = HeadRewrite::open(&path, &head, &bom, &Limits::default()).unwrap();
+        std::fs::write(&path, &old).unwrap();
+        let new_head = head_of(&bom, b"new");
+        let e = rewrite.write(&sha256(&old), &new_head, Vec::new(), &ProgressCounter::default()).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::ChangedSinceVerification { what, .. } if what == "the archive's seek table"),
+            "{e}"
+        );
     }
 }

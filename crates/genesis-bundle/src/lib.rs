@@ -53,8 +53,8 @@ mod writer;
 pub use archive::{ArchiveReader, Compression, Head, HeadForm};
 pub use archive_index::{ArchiveIndex, ArchiveRange, FrameSlices, RangeReader, image_top, layout_path};
 pub use bom::{
-    BOM_PATH, BOM_SCHEMA, Bom, ChartEntry, ExpectedEntry, FileEntry, HEAD_PATHS, ImageEntry, LAST_RFC3339_SECOND,
-    ManifestEntry, PACKAGE_SBOM_SUFFIX, PROVENANCE_PATH, SIGNATURE_PATH, SIGSTORE_PROVENANCE_PATH,
+    BOM_PATH, BOM_SCHEMA, Bom, COUNTERSIGNATURE_FOLDER, ChartEntry, ExpectedEntry, FileEntry, HEAD_PATHS, ImageEntry,
+    LAST_RFC3339_SECOND, ManifestEntry, PACKAGE_SBOM_SUFFIX, PROVENANCE_PATH, SIGNATURE_PATH, SIGSTORE_PROVENANCE_PATH,
     SIGSTORE_SIGNATURE_PATH, SbomEntry, ScanDatabase, ScanFinding, ScanRecord, ScanSummary, VexDocument, VexStatement,
     VexStatus, cut_chars, escape_controls, parse_rfc3339, rfc3339, unix_now,
 };

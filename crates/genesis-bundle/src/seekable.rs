@@ -17,6 +17,8 @@ use crate::{BundleError, Limits, Result};
 
 /// Skippable-frame magic used by the seekable format.
 const SKIPPABLE_MAGIC: u32 = 0x184D_2A5E;
+/// What every zstd frame starts with (its magic number, little-endian).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Magic closing the seek table footer.
 const SEEKABLE_MAGIC: u32 = 0x8F92_EAB1;
 /// Footer: frame count (4), descriptor (1), magic (4).
@@ -233,7 +235,7 @@ pub fn max_frames(limits: &Limits) -> u64 {
 pub fn is_seekable_zstd(file: &File) -> io::Result<bool> {
     let mut magic = [0u8; 4];
     match file.read_exact_at(&mut magic, 0) {
-        Ok(()) => Ok(magic == [0x28, 0xb5, 0x2f, 0xfd]),
+        Ok(()) => Ok(magic == ZSTD_MAGIC),
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
         Err(e) => Err(e),
     }
@@ -372,20 +374,45 @@ pub(crate) fn new_compressor() -> io::Result<zstd::bulk::Compressor<'static>> {
     Ok(c)
 }
 
-/// Decompresses one frame, refusing any size other than the one the table declared.
+/// Decompresses frame `index` (`frame`, the bytes its seek table entry gives it), refusing
+/// anything but one zstd frame that fills the entry and holds the `expected` bytes the table
+/// declared. zstd alone would decompress two frames given together and pass over a skippable
+/// frame of any bytes: an entry holding either would carry bytes the BOM's digests never see
+/// through every verification, into what `serve` sends and `resign` copies.
 pub(crate) fn decompress_frame(
     d: &mut zstd::bulk::Decompressor<'static>,
     frame: &[u8],
     expected: u32,
+    index: u64,
 ) -> io::Result<Vec<u8>> {
+    let corrupt =
+        |detail: String| io::Error::other(BundleError::Corrupt { detail: format!("zstd frame {index}: {detail}") });
+    if !frame.starts_with(&ZSTD_MAGIC) {
+        return Err(corrupt(
+            "does not start with a zstd frame's magic number (a skippable frame, or other bytes)".into(),
+        ));
+    }
+    match zstd::zstd_safe::find_frame_compressed_size(frame) {
+        Ok(len) if len == frame.len() => {}
+        Ok(len) => {
+            return Err(corrupt(format!(
+                "ends after {len} of the {} bytes its seek table entry gives it, which hold more than one frame",
+                frame.len()
+            )));
+        }
+        Err(code) => return Err(corrupt(zstd::zstd_safe::get_error_name(code).to_owned())),
+    }
+    match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(size)) if size != u64::from(expected) => {
+            return Err(corrupt(format!("its header gives {size} bytes, its seek table entry says {expected}")));
+        }
+        Ok(_) => {}
+        Err(e) => return Err(corrupt(e.to_string())),
+    }
     let mut out = Vec::with_capacity(expected as usize);
-    let n = d
-        .decompress_to_buffer(frame, &mut out)
-        .map_err(|e| io::Error::other(BundleError::Corrupt { detail: format!("zstd frame: {e}") }))?;
+    let n = d.decompress_to_buffer(frame, &mut out).map_err(|e| corrupt(e.to_string()))?;
     if n != expected as usize {
-        return Err(io::Error::other(BundleError::Corrupt {
-            detail: format!("zstd frame holds {n} bytes, its seek table entry says {expected}"),
-        }));
+        return Err(corrupt(format!("holds {n} bytes, its seek table entry says {expected}")));
     }
     Ok(out)
 }
@@ -424,7 +451,7 @@ impl ParallelFrameReader {
                 loop {
                     let job = job_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok((seq, frame, expected))) = job else { return };
-                    if res_tx.send((seq, decompress_frame(&mut d, &frame, expected))).is_err() {
+                    if res_tx.send((seq, decompress_frame(&mut d, &frame, expected, seq))).is_err() {
                         return;
                     }
                 }
@@ -661,7 +688,7 @@ impl SeekableFile {
         })?;
         let mut compressed = vec![0u8; entry.compressed as usize];
         read_exact_at(&self.archive.file, &mut compressed, self.archive.starts[idx].0)?;
-        let out = decompress_frame(&mut self.decompressor, &compressed, entry.decompressed)
+        let out = decompress_frame(&mut self.decompressor, &compressed, entry.decompressed, idx as u64)
             .map_err(|e| from_io(e, "decompressing a frame"))?;
         self.frames_decompressed += 1;
         Ok(out)

@@ -16,6 +16,7 @@ use crate::{LimitArgs, OutputFormat, print_json, progress};
 
 /// Arguments of `verify`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(root_needs_identity()))]
 pub struct VerifyArgs {
     /// The bundle archive (`NAME-VERSION.tar.zst`).
     // Optional only to `verify --dir` (`crate::tree::VerifyCommandArgs`), which reads a
@@ -33,7 +34,8 @@ pub struct VerifyArgs {
     /// names it.
     #[command(flatten)]
     pub keyless: KeylessArgs,
-    /// Trust policy file (keys, identities, accepted names, semver range, anti-rollback state).
+    /// Trust policy file (keys, bundle identities, accepted names, semver range, anti-rollback
+    /// state).
     #[arg(long, value_name = "FILE", conflicts_with_all = KEYLESS_FLAGS)]
     pub policy: Option<PathBuf>,
     /// Report format.
@@ -56,13 +58,29 @@ impl VerifyArgs {
 }
 
 /// The ids of [`KeylessArgs`]' flags, which a policy file replaces.
-const KEYLESS_FLAGS: [&str; 4] =
+pub const KEYLESS_FLAGS: [&str; 4] =
     ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "trusted_root"];
+
+/// The group of [`KeylessArgs`]' identity flags (`--certificate-identity` or `-regexp`),
+/// which the issuer and the root require.
+const CERTIFICATE_SUBJECT: &str = "certificate_subject";
+
+/// `--trusted-root` without an identity flag, refused when the command line is read rather
+/// than ignored: for a command whose root serves only a keyless identity (every one but
+/// `verify-blob`, where it also checks a key-signed bundle's log entry).
+pub fn root_needs_identity() -> clap::ArgGroup {
+    clap::ArgGroup::new("root_needs_identity").arg("trusted_root").requires(CERTIFICATE_SUBJECT)
+}
 
 /// cosign's flags for a keyless signer (`cosign verify-blob --certificate-identity …`): a
 /// Fulcio certificate's SAN and OIDC issuer, checked with its log entry or timestamp offline
 /// against the pinned sigstore root. Every command that verifies takes them the same way.
+/// The issuer without an identity flag is refused when the command line is read, and so is
+/// the root with [`root_needs_identity`].
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new(CERTIFICATE_SUBJECT).args(["certificate_identity", "certificate_identity_regexp"])
+))]
 pub struct KeylessArgs {
     /// Keyless: the certificate's identity (SAN), exactly.
     #[arg(
@@ -76,7 +94,7 @@ pub struct KeylessArgs {
     #[arg(long, value_name = "REGEX", requires_all = ["certificate_oidc_issuer", "trusted_root"])]
     pub certificate_identity_regexp: Option<String>,
     /// Keyless: the OIDC issuer recorded in the certificate, exactly.
-    #[arg(long, value_name = "ISS")]
+    #[arg(long, value_name = "ISS", requires = CERTIFICATE_SUBJECT)]
     pub certificate_oidc_issuer: Option<String>,
     /// The pinned sigstore trusted_root.json (Fulcio, Rekor, CT logs, TSAs): keyless
     /// certificates and log entries are checked against it, never against anything fetched.
@@ -290,7 +308,9 @@ pub(crate) fn report_outcome<R: serde::Serialize>(
 
 /// The head's lines (signature, fingerprint, expiry, provenance, SBOM, scan, policy), found
 /// `within` a bundle or a tree: what both reports share in `head`, with the expiry and the
-/// scan each keeps beside it ([`HeadReport`] says why).
+/// scan each keeps beside it ([`HeadReport`] says why). Each line is escaped
+/// ([`genesis_bundle::escape_controls`]): a keyless signer's identity is its certificate's
+/// text, and a newline or an escape sequence in it would print as the verifier's own words.
 pub(crate) fn head_lines(
     h: &HeadReport,
     expires: Option<&str>,
@@ -299,7 +319,7 @@ pub(crate) fn head_lines(
 ) -> String {
     let mut out = String::new();
     let mut line = |s: String| {
-        out.push_str(&s);
+        out.push_str(&genesis_bundle::escape_controls(&s));
         out.push('\n');
     };
     line(match &h.signer {
@@ -336,6 +356,9 @@ pub(crate) fn head_lines(
     }
     for decision in &h.policy {
         line(format!("✓ policy: {decision}"));
+    }
+    for ignored in &h.ignored {
+        line(format!("! {ignored}"));
     }
     out
 }

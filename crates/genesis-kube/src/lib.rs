@@ -49,7 +49,7 @@ pub use install::{
     Applied, ApplyMode, Evidence, InstallOptions, InstallProgress, InstallReport, InstallTarget, ManifestsOut, install,
 };
 pub use readiness::{Readiness, judge, wait_ready};
-pub use record::{INSTALL_NAMESPACE, InstallRecord, read_record, read_records};
+pub use record::{INSTALL_NAMESPACE, InstallRecord, RecordedSigner, read_record, read_records};
 pub use verification::Verification;
 
 /// What can go wrong talking to the cluster, preparing the manifests it is given, or

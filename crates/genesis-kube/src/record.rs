@@ -40,7 +40,7 @@ pub struct InstallRecord {
     /// Kept so that who signed what is installed can be audited without verifying it again
     /// (seed 002); empty in records written before they were kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub signers: Vec<AcceptedSigner>,
+    pub signers: Vec<RecordedSigner>,
     /// When it was applied (RFC 3339, UTC).
     pub applied_at: String,
     /// What the load verified of the bundle (how much of its payload was read, its SBOM,
@@ -50,6 +50,29 @@ pub struct InstallRecord {
     pub verification: Verification,
     /// `Kind namespace/name` of every object it applied.
     pub objects: Vec<String>,
+}
+
+/// One signer an install record keeps: a kind this version knows, or one a later version
+/// wrote (a new kind of signer), kept as its JSON. So a cluster's records stay readable to
+/// every loader that may list them or judge anti-rollback from them, and a signer never read
+/// is still shown, never dropped from an audit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum RecordedSigner {
+    /// A key or a keyless identity.
+    Known(AcceptedSigner),
+    /// A signer of a kind this version does not know, as the record has it.
+    Other(serde_json::Value),
+}
+
+impl std::fmt::Display for RecordedSigner {
+    /// As [`AcceptedSigner`] says it; another kind as its JSON, which says its kind.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordedSigner::Known(signer) => std::fmt::Display::fmt(signer, f),
+            RecordedSigner::Other(raw) => write!(f, "a signer unknown to this version: {raw}"),
+        }
+    }
 }
 
 /// The name of the ConfigMap holding the install record of bundle `name`. The API server
@@ -223,7 +246,7 @@ pub(crate) struct RecordedBundle {
     pub(crate) bom_digest: String,
     bom_blake3: String,
     /// The vendor's signer first.
-    signers: Vec<AcceptedSigner>,
+    signers: Vec<RecordedSigner>,
 }
 
 impl RecordedBundle {
@@ -235,7 +258,11 @@ impl RecordedBundle {
             version: bom.version.clone(),
             bom_digest: bundle.bom_sha256().to_string(),
             bom_blake3: bundle.bom_blake3().to_owned(),
-            signers: std::iter::once(bundle.signer()).chain(bundle.countersigners()).cloned().collect(),
+            signers: std::iter::once(bundle.signer())
+                .chain(bundle.countersigners())
+                .cloned()
+                .map(RecordedSigner::Known)
+                .collect(),
         }
     }
 }
@@ -326,8 +353,11 @@ mod tests {
         assert!(!serde_json::to_string(&record).unwrap().contains("signers"));
 
         let signers = vec![
-            AcceptedSigner::Key { fingerprint: "SHA256:vendor".into() },
-            AcceptedSigner::Identity { subject: "ops@customer.example".into(), issuer: "https://idp".into() },
+            RecordedSigner::Known(AcceptedSigner::Key { fingerprint: "SHA256:vendor".into() }),
+            RecordedSigner::Known(AcceptedSigner::Identity {
+                subject: "ops@customer.example".into(),
+                issuer: "https://idp".into(),
+            }),
         ];
         let new = InstallRecord { bom_blake3: "b3".into(), signers, ..record };
         let json = serde_json::to_value(&new).unwrap();
@@ -338,6 +368,27 @@ mod tests {
                 {"kind": "identity", "subject": "ops@customer.example", "issuer": "https://idp"}])
         );
         assert_eq!(serde_json::from_value::<InstallRecord>(json).unwrap(), new);
+    }
+
+    /// A record a later version wrote, with a kind of signer this one does not know, still
+    /// reads: that signer is kept as its JSON, in its place, and shown as such; the others
+    /// read as they are.
+    #[test]
+    fn a_signer_of_an_unknown_kind_is_kept_as_written() {
+        let later = r#"{"name": "demo", "version": "0.2.0", "bomDigest": "sha256:00", "appliedAt": "t", "objects": [],
+            "signers": [{"kind": "tpm", "quote": "q"}, {"kind": "key", "fingerprint": "SHA256:customer"}]}"#;
+        let record = parse(&config_map(serde_json::json!({ "record": later }))).unwrap();
+        let unknown = serde_json::json!({"kind": "tpm", "quote": "q"});
+        assert_eq!(
+            record.signers,
+            [
+                RecordedSigner::Other(unknown.clone()),
+                RecordedSigner::Known(AcceptedSigner::Key { fingerprint: "SHA256:customer".into() })
+            ]
+        );
+        assert_eq!(record.signers[0].to_string(), r#"a signer unknown to this version: {"kind":"tpm","quote":"q"}"#);
+        assert_eq!(record.signers[1].to_string(), "key SHA256:customer");
+        assert_eq!(serde_json::to_value(&record).unwrap()["signers"][0], unknown);
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl Failure {
 /// the log has it.
 impl From<PortalServerError> for Failure {
     fn from(e: PortalServerError) -> Failure {
-        tracing::error!(error = %e.with_causes(), "internal error");
+        tracing::error!(error = %genesis_types::error_chain(&e), "internal error");
         Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the portal's log has the cause")
     }
 }

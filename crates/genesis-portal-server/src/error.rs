@@ -345,7 +345,7 @@ impl PortalServerError {
     /// What an export's recorded failure says, which its status answer shows the customer who
     /// asked for the pack: what failed, in the portal's terms. Never the error's own words,
     /// which name the portal's directories, database and store; the server log has those
-    /// ([`PortalServerError::with_causes`]).
+    /// ([`genesis_types::error_chain`]).
     pub(crate) fn export_failure(&self) -> String {
         format!("the pack could not be built: {}; the portal's log has the cause", self.failed_part())
     }
@@ -375,18 +375,6 @@ impl PortalServerError {
             PortalServerError::Io { .. } | PortalServerError::EndedEarly { .. } => "an I/O error on the server".into(),
             _ => "an error on the server".into(),
         }
-    }
-
-    /// The error and its causes on one line, `: `-separated: what a log line says.
-    pub(crate) fn with_causes(&self) -> String {
-        let mut said = self.to_string();
-        let mut cause = self.source();
-        while let Some(e) = cause {
-            said.push_str(": ");
-            said.push_str(&e.to_string());
-            cause = e.source();
-        }
-        said
     }
 }
 
@@ -554,13 +542,15 @@ mod tests {
             assert_eq!(said, format!("the pack could not be built: {part}; the portal's log has the cause"), "{e}");
             assert!(!said.contains("/srv/portal") && !said.contains("disk full"), "{said}");
         }
-        let logged = PortalServerError::io("copying into", scratch)(std::io::ErrorKind::NotFound.into()).with_causes();
+        let logged = genesis_types::error_chain(&PortalServerError::io("copying into", scratch)(
+            std::io::ErrorKind::NotFound.into(),
+        ));
         assert!(logged.starts_with("copying into /srv/portal/scratch/"), "the log keeps the path: {logged}");
     }
 
     #[test]
     fn an_error_with_its_causes_is_one_line() {
         let e = PortalServerError::io("creating", Path::new("/srv/portal"))(std::io::Error::other("disk on fire"));
-        assert_eq!(e.with_causes(), "creating /srv/portal: disk on fire");
+        assert_eq!(genesis_types::error_chain(&e), "creating /srv/portal: disk on fire");
     }
 }

@@ -164,14 +164,14 @@ pub async fn build(state: Arc<AppState>, mut export: Export, release: Release, s
         }
         Err(e) => {
             state.metrics.exports_failed.inc();
-            tracing::error!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, error = %e.with_causes(), "export failed");
+            tracing::error!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, error = %genesis_types::error_chain(&e), "export failed");
             export.status = ExportState::Failed;
             export.error = Some(e.export_failure());
         }
     }
     export.finished = Some(now());
     if let Err(e) = state.store.finish_export(&export).await {
-        tracing::error!(exportId = %export.id, error = %e.with_causes(), "recording the export's outcome");
+        tracing::error!(exportId = %export.id, error = %genesis_types::error_chain(&e), "recording the export's outcome");
     }
 }
 
@@ -184,7 +184,7 @@ async fn heartbeat(store: &Store, id: &str) -> Infallible {
     loop {
         beats.tick().await;
         if let Err(e) = store.beat_export(id, now()).await {
-            tracing::warn!(exportId = %id, error = %e.with_causes(), "recording that the export's build is alive");
+            tracing::warn!(exportId = %id, error = %genesis_types::error_chain(&e), "recording that the export's build is alive");
         }
     }
 }
@@ -255,10 +255,10 @@ pub async fn sweep(state: Arc<AppState>) {
     loop {
         ticks.tick().await;
         if let Err(e) = fail_silent(&state.store).await {
-            tracing::error!(error = %e.with_causes(), "failing exports whose build fell silent");
+            tracing::error!(error = %genesis_types::error_chain(&e), "failing exports whose build fell silent");
         }
         if let Err(e) = expire(&state).await {
-            tracing::error!(error = %e.with_causes(), "expiring exports");
+            tracing::error!(error = %genesis_types::error_chain(&e), "expiring exports");
         }
     }
 }
@@ -277,7 +277,7 @@ async fn fail_silent(store: &Store) -> Result<()> {
 async fn expire(state: &AppState) -> Result<()> {
     for (org, id) in state.store.exports_finished_by(now() - state.export_ttl_secs).await? {
         if let Err(e) = expire_one(state, &org, &id).await {
-            tracing::error!(exportId = %id, org = %org, error = %e.with_causes(),
+            tracing::error!(exportId = %id, org = %org, error = %genesis_types::error_chain(&e),
                 "expiring an export failed; the next sweep tries again");
         }
     }

@@ -1128,7 +1128,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
     use genesis_testkit::http::{StandIn, respond, runtime, stream_body};
-    use genesis_types::{Classify as _, ErrorClass};
+    use genesis_types::{Classify as _, ErrorClass, error_chain};
 
     use super::*;
 
@@ -1473,16 +1473,6 @@ mod tests {
     }
 
     /// The error and its causes, as `main` prints them.
-    fn chain(e: &dyn std::error::Error) -> String {
-        let mut text = e.to_string();
-        let mut cause = e.source();
-        while let Some(c) = cause {
-            text = format!("{text}: {c}");
-            cause = c.source();
-        }
-        text
-    }
-
     /// An HTTPS server on loopback (a certificate for 127.0.0.1 under `pki`'s CA) that
     /// redirects every request to `location`, on `runtime`; its port.
     fn https_redirect(runtime: &tokio::runtime::Runtime, pki: &genesis_testkit::pki::TlsPki, location: String) -> u16 {
@@ -1522,7 +1512,7 @@ mod tests {
         let url = format!("https://127.0.0.1:{port}/web.tgz");
         let error = runtime.block_on(fetch_url(&url, &options, 1 << 20)).unwrap_err();
         let refusal = format!("refusing a redirect to {}/web.tgz: plain HTTP is not enabled", plain.url());
-        assert!(chain(&error).contains(&refusal), "{}", chain(&error));
+        assert!(error_chain(&error).contains(&refusal), "{}", error_chain(&error));
         assert!(plain.seen().is_empty(), "{:?}", plain.seen());
     }
 
@@ -1537,7 +1527,7 @@ mod tests {
 
         let error = runtime().block_on(fetch_url(&url, &with, 1 << 20)).unwrap_err();
         let refusal = format!("refusing a redirect from {} to {}/web.tgz", repo.url(), elsewhere.url());
-        assert!(chain(&error).contains(&refusal), "{}", chain(&error));
+        assert!(error_chain(&error).contains(&refusal), "{}", error_chain(&error));
         assert!(elsewhere.seen().is_empty(), "the credentials' request left their origin: {:?}", elsewhere.seen());
 
         let without = RegistryOptions { plain_http: true, ..Default::default() };

@@ -119,15 +119,17 @@ const COVER_NOTE: &str = "This report records what an offline verification estab
 impl Document {
     /// The document of `r`.
     pub(crate) fn of(r: &ReleaseReport) -> Document {
-        let cover = Table::fields(vec![
+        let mut cover = vec![
             ("Bundle", Cell::regular(&r.name)),
             ("Version", Cell::regular(&r.version)),
             ("Created", Cell::regular(&r.created)),
             ("Archive SHA-256", Cell::mono(r.archive.sha256.to_string())),
             ("BOM BLAKE3", Cell::mono(format!("blake3:{}", r.bom.blake3))),
             ("Signed by", Cell::mono(r.signer.to_string())),
-            ("Verdict", Cell::regular("verified: no check failed")),
-        ]);
+        ];
+        cover.extend(countersigned_by(r));
+        cover.push(("Verdict", Cell::regular("verified: no check failed")));
+        let cover = Table::fields(cover);
         let mut document = Document {
             title: TITLE,
             subject: format!("{} {}", r.name, r.version),
@@ -242,6 +244,12 @@ fn release(r: &ReleaseReport) -> Section {
     }
 }
 
+/// The field naming the countersigners of `r`, beside its signer, when it has any.
+fn countersigned_by(r: &ReleaseReport) -> Option<(&'static str, Cell)> {
+    let names: Vec<String> = r.countersigners.iter().map(ToString::to_string).collect();
+    (!names.is_empty()).then(|| ("Countersigned by", Cell::mono(names.join(", "))))
+}
+
 fn verification(r: &ReleaseReport) -> Section {
     let checks = r
         .checks
@@ -257,17 +265,16 @@ fn verification(r: &ReleaseReport) -> Section {
         })
         .collect();
     let passed = r.checks.iter().filter(|c| c.outcome == Outcome::Passed).count();
+    let mut signature = vec![("Signed by", Cell::mono(r.signer.to_string()))];
+    signature.extend(countersigned_by(r));
+    signature.extend([
+        ("Signing time", Cell::regular("not attested: a key signature, with no transparency-log entry or timestamp")),
+        ("Trust policy", Cell::regular(&r.policy.given)),
+    ]);
     Section {
         title: "Signature, policy and checks",
         blocks: vec![
-            Block::Table(Table::fields(vec![
-                ("Signed by", Cell::mono(r.signer.to_string())),
-                (
-                    "Signing time",
-                    Cell::regular("not attested: a key signature, with no transparency-log entry or timestamp"),
-                ),
-                ("Trust policy", Cell::regular(&r.policy.given)),
-            ])),
+            Block::Table(Table::fields(signature)),
             Block::Paragraph(format!(
                 "The checks below were made in this order; {passed} passed and {} found nothing to check. A bundle \
                  that fails any check gets no report.",

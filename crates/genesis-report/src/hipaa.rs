@@ -127,6 +127,13 @@ fn authentication(r: &ReleaseReport) -> Safeguard {
          {}, which the trust policy ({}) accepts.",
         r.signer, r.policy.given
     )];
+    if !r.countersigners.is_empty() {
+        let countersigners: Vec<String> = r.countersigners.iter().map(ToString::to_string).collect();
+        shows.push(format!(
+            "The same BOM is countersigned by {}, which the trust policy accepts as well.",
+            countersigners.join(", ")
+        ));
+    }
     if !r.policy.decisions.is_empty() {
         shows.push(format!("The policy also required, and found: {}.", r.policy.decisions.join("; ")));
     }

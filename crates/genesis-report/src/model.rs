@@ -29,6 +29,11 @@ pub struct ReleaseReport {
     /// Who signed `bom.json` inside the archive: a trusted key (no transparency-log entry or
     /// timestamp records when) or a keyless identity (its log entry or timestamp does).
     pub signer: AcceptedSigner,
+    /// The countersignatures over the same `bom.json` beside the archive that verified (a
+    /// customer's, an integrator's: seed 002), each by a key the trust policy accepts; none
+    /// when the bundle has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub countersigners: Vec<AcceptedSigner>,
     /// The trust policy applied.
     pub policy: PolicyFacts,
     /// The checks made, in the order the verifier made them; every one passed or found
@@ -168,6 +173,7 @@ impl ReleaseReport {
                 payload_bytes: r.payload_bytes,
             },
             signer: r.head.signer.clone(),
+            countersigners: r.head.countersigners.clone(),
             policy: PolicyFacts { given: policy.to_owned(), decisions: r.head.policy.clone() },
             checks: checks(r),
             provenance: r.head.provenance.clone(),
@@ -230,6 +236,11 @@ fn checks(r: &VerifyReport) -> Vec<Check> {
             None => absent("SLSA provenance", "the bundle carries none".to_owned()),
         },
     ];
+    checks.extend(r.head.countersigners.iter().map(|countersigner| {
+        let evidence =
+            format!("a countersignature beside the archive over the same bom.json verifies with {countersigner}");
+        passed("Countersignature", evidence)
+    }));
     checks.extend(r.head.policy.iter().map(|decision| passed("Trust policy", decision.clone())));
     checks.push(passed(
         "Payload",

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use genesis_types::Digest;
 
-use crate::sigstore::{Artifact, CertificateIdentity, LogPolicy, Signer, SigstoreBundle, TrustedRoot, verify_bundle};
+use crate::sigstore::{Artifact, CertificateIdentity, SigstoreBundle, TrustedRoot, verify_identities};
 use crate::{PublicKey, Result, TrustError};
 
 /// Annotation holding the base64 signature over the layer's payload.
@@ -40,10 +40,15 @@ impl Signers {
 
     /// The trusted signers, for messages.
     pub fn describe(&self) -> String {
-        let keys = self.keys.iter().map(|k| format!("key {}", k.fingerprint()));
-        let ids = self.identities.iter().map(|i| format!("identity {} (issuer {})", i.subject, i.issuer));
-        keys.chain(ids).collect::<Vec<_>>().join(", ")
+        describe_signers(&self.keys, &self.identities)
     }
+}
+
+/// `keys` and `identities`, each said as what it is (`key SHA256:…`, `identity SAN (issuer
+/// ISS)`), for messages: how image and bundle policies both name whom they trust.
+pub(crate) fn describe_signers(keys: &[PublicKey], identities: &[CertificateIdentity]) -> String {
+    let keys = keys.iter().map(|k| format!("key {}", k.fingerprint()));
+    keys.chain(identities.iter().map(ToString::to_string)).collect::<Vec<_>>().join(", ")
 }
 
 fn refused(reason: String) -> TrustError {
@@ -85,21 +90,8 @@ fn verify_layer_signature(payload: &[u8], annotations: &BTreeMap<String, String>
             "base64Signature": signature,
             "cert": STANDARD.encode(cert),
             "rekorBundle": rekor,
-        }))
-        .map_err(|e| e.to_string());
-        let mut reasons = Vec::new();
-        for identity in &signers.identities {
-            let verified = legacy.as_ref().map_err(Clone::clone).and_then(|bundle| {
-                let signer = Signer::Identity(identity);
-                verify_bundle(bundle, Artifact::Bytes(payload), signer, Some(root), LogPolicy::Require)
-                    .map_err(|e| e.to_string())
-            });
-            match verified {
-                Ok(v) => return Ok(v.signer),
-                Err(reason) => reasons.push(reason),
-            }
-        }
-        return Err(refused(format!("no trusted identity signed it: {}", reasons.join("; "))));
+        }))?;
+        return verify_identities(&legacy, Artifact::Bytes(payload), &signers.identities, root).map(|v| v.signer);
     }
     let der = STANDARD.decode(signature).map_err(|e| refused(format!("signature is not base64 ({e})")))?;
     signers

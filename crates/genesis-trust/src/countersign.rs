@@ -17,15 +17,18 @@
 //! --dir` judges them alike.
 
 use std::ffi::OsStr;
-use std::fs::OpenOptions;
-use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::fs::File;
+use std::io::Read as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use genesis_bundle::scratch::{Mode, atomic_write_with_mode, remove_abandoned};
 use genesis_bundle::{ArchiveReader, BundleError, Limits};
+use rustix::fs::{Dir, OFlags};
+use rustix::io::Errno;
 use sha2::{Digest as _, Sha256};
 
 use crate::policy::TrustPolicy;
@@ -35,7 +38,7 @@ use crate::{AcceptedSigner, PrivateKey, PublicKey, Result, TrustError};
 
 /// The folder of an extracted tree holding the countersignatures `extract` copied, beside the
 /// head.
-pub(crate) const TREE_FOLDER: &str = "countersig";
+pub(crate) const TREE_FOLDER: &str = genesis_bundle::COUNTERSIGNATURE_FOLDER;
 
 /// What the name of a countersignature file ends with.
 const SUFFIX: &str = ".sigstore.json";
@@ -103,34 +106,44 @@ struct Countersignature {
 pub(crate) struct Countersigned {
     /// The trusted keys whose countersignatures verified, in the order of their files.
     pub(crate) signers: Vec<AcceptedSigner>,
-    /// The countersignatures left out, and why, for the report's policy decisions.
-    pub(crate) decisions: Vec<String>,
+    /// The countersignatures left out, and why, for the report's warnings.
+    pub(crate) ignored: Vec<String>,
 }
 
 impl Countersignatures {
     /// Reads the countersignatures beside `archive`: every `*.sigstore.json` of
-    /// `ARCHIVE.countersig/` in name order, each a regular file (a link to one is followed, as
-    /// a sidecar's is) no larger than a signature may be in `limits`. None when the folder is
-    /// absent. Other names (the scratch file of a write under way) are no countersignatures.
+    /// `ARCHIVE.countersig/` in name order, each a regular file no larger than a signature may
+    /// be in `limits`. None when the folder is absent. Neither the folder nor a file in it is
+    /// followed if it is a symbolic link (the operator named the archive, not what its
+    /// neighbours point at, and `countersign` would write where the folder's link leads), and
+    /// each file is opened from the folder open, so one swapped for a link meanwhile is refused
+    /// too. Other names (the scratch file of a write under way) are no countersignatures.
     pub(crate) fn beside(archive: &Path, limits: &Limits) -> Result<Countersignatures> {
         let folder = countersignature_folder(archive);
-        let entries = match std::fs::read_dir(&folder) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Countersignatures::default()),
-            Err(e) => return Err(BundleError::io("reading", &folder)(e).into()),
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match rustix::fs::open(&folder, flags, rustix::fs::Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) if e == Errno::NOENT => return Ok(Countersignatures::default()),
+            Err(e) => return Err(not_opened(&folder, e, "folder")),
         };
         let mut names = Vec::new();
-        for entry in entries {
-            if names.len() == MAX_ENTRIES {
-                let reason = format!("more than {MAX_ENTRIES} entries, where at most {MAX_COUNTERSIGNATURES} belong");
-                return Err(refused(&folder, reason));
+        for entry in Dir::read_from(&fd).map_err(|e| not_opened(&folder, e, "folder"))? {
+            let entry = entry.map_err(|e| not_opened(&folder, e, "folder"))?;
+            let name = entry.file_name().to_bytes();
+            if !matches!(name, b"." | b"..") {
+                count_entry(&folder, names.len())?;
+                names.push(OsStr::from_bytes(name).to_owned());
             }
-            names.push(entry.map_err(BundleError::io("reading", &folder))?.file_name());
         }
         names.sort();
         let mut found = Countersignatures::default();
         for name in &names {
-            found.add(&folder, name, |path| read_file(path, limits.max_signature_size))?;
+            found.add(&folder, name, |path| {
+                let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+                let file = rustix::fs::openat(&fd, name.as_os_str(), flags, rustix::fs::Mode::empty())
+                    .map_err(|e| not_opened(path, e, "file"))?;
+                read_file(File::from(file), path, limits.max_signature_size)
+            })?;
         }
         Ok(found)
     }
@@ -154,29 +167,22 @@ impl Countersignatures {
         Ok(())
     }
 
+    /// Each by its file name, with its bytes as read.
+    pub(crate) fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().map(|f| (f.name.as_str(), f.bytes.as_slice()))
+    }
+
     /// Their paths in a tree `extract` wrote (`countersig/NAME`), which the tree may hold
     /// beside its head.
     pub(crate) fn tree_paths(&self) -> Vec<String> {
         self.files.iter().map(|f| format!("{TREE_FOLDER}/{}", f.name)).collect()
     }
 
-    /// Writes each into `dir` (the staging folder of `extract`) under [`TREE_FOLDER`], byte for
-    /// byte, so that the tree it becomes is judged with the countersignatures its bundle was.
-    pub(crate) fn write_into(&self, dir: &Path) -> Result<()> {
-        if self.files.is_empty() {
-            return Ok(());
-        }
-        let folder = dir.join(TREE_FOLDER);
-        std::fs::DirBuilder::new().mode(0o755).create(&folder).map_err(BundleError::io("creating", &folder))?;
+    /// Writes each into the staging folder of `extract` under [`TREE_FOLDER`], byte for byte,
+    /// so that the tree it becomes is judged with the countersignatures its bundle was.
+    pub(crate) fn write_into(&self, staging: &mut genesis_bundle::Staging) -> Result<()> {
         for file in &self.files {
-            let path = folder.join(&file.name);
-            let mut out = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&path)
-                .map_err(BundleError::io("creating", &path))?;
-            out.write_all(&file.bytes).map_err(BundleError::io("writing", &path))?;
+            staging.write_beside_payload(&format!("{TREE_FOLDER}/{}", file.name), &file.bytes)?;
         }
         Ok(())
     }
@@ -185,15 +191,16 @@ impl Countersignatures {
     /// (the signature alone decides: a countersignature is made offline). Each must read as a
     /// key-signed sigstore bundle named after its key; one by a key `policy` trusts (its keys
     /// or its cosigners) must verify with it inside the key's validity window and counts as
-    /// that signer; one by another key is left out, said in the decisions. Any other outcome
-    /// is an error naming the file.
-    pub(crate) fn verify(&self, bom: &[u8], policy: &TrustPolicy) -> Result<Countersigned> {
+    /// that signer, unless it is `vendor`, who signed inside the archive already and is not
+    /// listed twice; one by another key is left out, said in the warnings. Any other outcome
+    /// is an error naming the file. Each file is named after its key, so no signer comes twice.
+    pub(crate) fn verify(&self, bom: &[u8], policy: &TrustPolicy, vendor: &AcceptedSigner) -> Result<Countersigned> {
         let mut out = Countersigned::default();
         for file in &self.files {
             let (id, bundle) = file.read()?;
             let Some(key) = trusted_keys(policy).find(|key| key_id(key) == id) else {
                 let fingerprint = fingerprint_of(&id);
-                out.decisions.push(format!("countersignature by {fingerprint} ignored: not a trusted cosigner"));
+                out.ignored.push(format!("countersignature by {fingerprint} ignored: not a trusted cosigner"));
                 continue;
             };
             verify_bundle(&bundle, Artifact::Bytes(bom), Signer::Key(key), None, LogPolicy::IgnoreUnsafe).map_err(
@@ -213,10 +220,12 @@ impl Countersignatures {
             )?;
             in_window(policy, key)?;
             let signer = AcceptedSigner::key(key);
-            tracing::info!(signer = %signer, file = %file.path.display(), "countersignature accepted");
-            if !out.signers.contains(&signer) {
-                out.signers.push(signer);
+            if signer == *vendor {
+                tracing::info!(signer = %signer, file = %file.path.display(), "countersignature by the vendor's own key");
+                continue;
             }
+            tracing::info!(signer = %signer, file = %file.path.display(), "countersignature accepted");
+            out.signers.push(signer);
         }
         Ok(out)
     }
@@ -235,8 +244,8 @@ impl Countersigned {
     /// missing.
     pub(crate) fn explain(&self, e: TrustError) -> TrustError {
         match e {
-            TrustError::PolicyViolation { rule, detail } if !self.decisions.is_empty() => {
-                TrustError::PolicyViolation { rule, detail: format!("{detail}; {}", self.decisions.join("; ")) }
+            TrustError::PolicyViolation { rule, detail } if !self.ignored.is_empty() => {
+                TrustError::PolicyViolation { rule, detail: format!("{detail}; {}", self.ignored.join("; ")) }
             }
             other => other,
         }
@@ -302,17 +311,50 @@ fn in_window(policy: &TrustPolicy, key: &PublicKey) -> Result<()> {
     Err(outside.expect("the key is one the policy trusts, as a key or a cosigner"))
 }
 
-/// Reads the countersignature at `path` whole, refusing anything but a regular file (a FIFO
-/// would hold the verification, a device never end) and a file above `max` bytes.
-fn read_file(path: &Path, max: u64) -> Result<Vec<u8>> {
+/// Reads the countersignature open as `file` (at `path`, to name it) whole, refusing
+/// anything but a regular file (a FIFO would hold the verification, a device never end) and a
+/// file above `max` bytes.
+fn read_file(file: File, path: &Path, max: u64) -> Result<Vec<u8>> {
     let refuse = |reason: String| refused(path, reason);
-    let file = genesis_bundle::digest_io::open_regular(path).map_err(|e| refuse(e.to_string()))?;
+    let kind = file.metadata().map_err(|e| refuse(e.to_string()))?.file_type();
+    if !kind.is_file() {
+        return Err(refuse("not a regular file, which a countersignature is".into()));
+    }
     let mut bytes = Vec::new();
     file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| refuse(e.to_string()))?;
     if bytes.len() as u64 > max {
         return Err(refuse(format!("larger than {max} bytes, more than a countersignature can be")));
     }
     Ok(bytes)
+}
+
+/// The refusal of the countersignature `what` (`folder`, `file`) at `path` that did not open:
+/// a symbolic link is said as one, never followed (opened without following, a link fails as
+/// a loop, or as no folder where one is asked for).
+fn not_opened(path: &Path, e: Errno, what: &str) -> TrustError {
+    if e != Errno::LOOP && e != Errno::NOTDIR {
+        return BundleError::Io { action: "reading", path: path.to_owned(), source: e.into() }.into();
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let reason = format!(
+            "a symbolic link, refused without following it: a countersignature {what} is read where it is; put \
+             the {what} itself there"
+        );
+        return refused(path, reason);
+    }
+    refused(path, "not a folder: countersignatures are files in a folder of this name".into())
+}
+
+/// Refuses the entry after the `seen` first of the countersignature folder `folder` when
+/// there were as many as such a folder may hold: one cap for the folder beside an archive and
+/// the one in a tree, each read whole before a countersignature is.
+pub(crate) fn count_entry(folder: &Path, seen: usize) -> Result<()> {
+    if seen < MAX_ENTRIES {
+        return Ok(());
+    }
+    let reason =
+        format!("more than {MAX_ENTRIES} entries, where at most {MAX_COUNTERSIGNATURES} countersignatures belong");
+    Err(refused(folder, reason))
 }
 
 /// What [`countersign`] did.
@@ -337,10 +379,11 @@ pub struct Countersigning {
 /// inside the archive, the BOM, every countersignature already beside it, and the policy's
 /// constraints with this one counted (so a policy that requires it is met by it). A customer
 /// never countersigns what they could not verify. A key `policy` trusts neither as a key nor as
-/// a cosigner is refused: its countersignature would count for nothing. Then the key-signed
-/// sigstore bundle over the BOM's exact bytes is written, atomically, to
-/// `ARCHIVE.countersig/HEX.sigstore.json`; the archive and its sidecars are not touched. The
-/// signature is deterministic (RFC 6979): a second run with the same key writes the same bytes.
+/// a cosigner is refused, and so is the key that signed inside the archive: a countersignature
+/// by either would count for nothing. Then the key-signed sigstore bundle over the BOM's exact
+/// bytes is written, atomically, to `ARCHIVE.countersig/HEX.sigstore.json` (a folder, never
+/// written through a link); the archive and its sidecars are not touched. The signature is
+/// deterministic (RFC 6979): a second run with the same key writes the same bytes.
 pub fn countersign(archive: &Path, key: &PrivateKey, policy: &TrustPolicy, limits: &Limits) -> Result<Countersigning> {
     let public = key.public_key();
     if !trusted_keys(policy).any(|k| *k == public) {
@@ -353,7 +396,7 @@ pub fn countersign(archive: &Path, key: &PrivateKey, policy: &TrustPolicy, limit
             ),
         });
     }
-    let head = ArchiveReader::open(archive, limits)?.read_head()?;
+    let head = ArchiveReader::open_head(archive, limits)?.read_head()?;
     let digest: [u8; 32] = Sha256::digest(&head.bom).into();
     let mut bytes = serde_json::to_vec_pretty(&key_bundle(&public, &digest, &key.sign_sha256_digest(&digest)))
         .expect("a sigstore bundle is JSON");
@@ -364,11 +407,26 @@ pub fn countersign(archive: &Path, key: &PrivateKey, policy: &TrustPolicy, limit
     countersignatures.put(&folder, name.clone(), bytes.clone())?;
     let signed = verify_head(archive, &head, policy, limits, &countersignatures)?;
     let countersigner = AcceptedSigner::key(&public);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&folder)
-        .map_err(BundleError::io("creating", &folder))?;
+    if signed.signer == countersigner {
+        return Err(TrustError::PolicyViolation {
+            rule: "cosigners".to_owned(),
+            detail: format!(
+                "{countersigner} signed this bundle's BOM inside the archive already: a countersignature by it would \
+                 count for nothing; countersign with another key"
+            ),
+        });
+    }
+    if let Err(e) = std::fs::DirBuilder::new().mode(0o755).create(&folder)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(BundleError::io("creating", &folder)(e).into());
+    }
+    // Read as a folder just now, and made one if it was not there: a link put in its place
+    // since is refused rather than written through.
+    let made = std::fs::symlink_metadata(&folder).map_err(BundleError::io("reading metadata of", &folder))?;
+    if !made.is_dir() {
+        return Err(refused(&folder, "replaced by something other than a folder while countersigning".into()));
+    }
     let path = folder.join(name);
     remove_abandoned(&path, "partial");
     atomic_write_with_mode(&path, &bytes, Mode::Exactly(0o644)).map_err(BundleError::io("writing", &path))?;
@@ -414,13 +472,20 @@ mod tests {
             crate::policy_file::Constraints::default().with_cosigners(vec![(customer.public_key(), None)]);
         let policy = TrustPolicy::from_keys(vec![vendor.public_key()]).unwrap().with_constraints(constraints);
         let bom = b"{\"name\": \"demo\"}";
-        let of = |files: Vec<Countersignature>| Countersignatures { files }.verify(bom, &policy);
+        let vendor_signer = AcceptedSigner::key(&vendor.public_key());
+        let of = |files: Vec<Countersignature>| Countersignatures { files }.verify(bom, &policy, &vendor_signer);
 
         let counted = of(vec![signed_by(&customer, bom), signed_by(&stranger, bom)]).unwrap();
         assert_eq!(counted.signers, [AcceptedSigner::key(&customer.public_key())]);
         let said =
             format!("countersignature by {} ignored: not a trusted cosigner", stranger.public_key().fingerprint());
-        assert_eq!(counted.decisions, [said]);
+        assert_eq!(counted.ignored, [said]);
+
+        // The vendor's own key countersigning verifies, and is not listed again beside the
+        // signature inside the archive.
+        let again = of(vec![signed_by(&vendor, bom), signed_by(&customer, bom)]).unwrap();
+        assert_eq!(again.signers, [AcceptedSigner::key(&customer.public_key())]);
+        assert!(again.ignored.is_empty(), "{:?}", again.ignored);
 
         let mut altered = signed_by(&customer, b"another bom");
         altered.path = PathBuf::from("altered.sigstore.json");
@@ -453,7 +518,10 @@ mod tests {
         let constraints =
             crate::policy_file::Constraints::default().with_cosigners(vec![(customer.public_key(), Some(window))]);
         let policy = TrustPolicy::from_keys(vec![vendor.public_key()]).unwrap().with_constraints(constraints);
-        let e = Countersignatures { files: vec![signed_by(&customer, b"bom")] }.verify(b"bom", &policy).unwrap_err();
+        let vendor = AcceptedSigner::key(&vendor.public_key());
+        let e = Countersignatures { files: vec![signed_by(&customer, b"bom")] }
+            .verify(b"bom", &policy, &vendor)
+            .unwrap_err();
         assert!(matches!(&e, TrustError::KeyOutsideValidity { bound: "notAfter", .. }), "{e:?}");
         assert!(e.to_string().contains("1970-01-01T00:00:00Z"), "{e}");
     }
@@ -483,5 +551,46 @@ mod tests {
         std::fs::write(folder.join("a.sigstore.json"), b"a").unwrap();
         let e = Countersignatures::beside(&archive, &small).unwrap_err();
         assert!(e.to_string().contains("larger than 0 bytes"), "{e}");
+
+        // Past the entries a folder may hold, scratch files included, it is refused unread.
+        for n in 0..MAX_ENTRIES {
+            std::fs::write(folder.join(format!(".scratch-{n:02}")), b"x").unwrap();
+        }
+        let e = Countersignatures::beside(&archive, &Limits::default()).unwrap_err();
+        assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == folder), "{e:?}");
+        assert!(e.to_string().contains("more than 64 entries, where at most 16 countersignatures belong"), "{e}");
+    }
+
+    /// Neither the folder nor a countersignature in it is followed if it is a symbolic link,
+    /// wherever it leads: each is refused, naming it, as a verification failure; a link under
+    /// another name is no countersignature and is left alone, as a scratch file is.
+    #[test]
+    fn a_linked_folder_or_countersignature_is_refused_unfollowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("demo.tar.zst");
+        let folder = countersignature_folder(&archive);
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("a.sigstore.json"), b"a").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
+        let e = Countersignatures::beside(&archive, &Limits::default()).unwrap_err();
+        assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == folder), "{e:?}");
+        assert!(e.to_string().contains("a symbolic link, refused without following it"), "{e}");
+        assert!(e.is_verification_failure(), "{e}");
+
+        std::fs::remove_file(&folder).unwrap();
+        std::fs::write(&folder, b"not a folder").unwrap();
+        let e = Countersignatures::beside(&archive, &Limits::default()).unwrap_err();
+        assert!(e.to_string().contains("not a folder"), "{e}");
+
+        std::fs::remove_file(&folder).unwrap();
+        std::fs::create_dir(&folder).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("a.sigstore.json"), folder.join("other-name")).unwrap();
+        assert!(Countersignatures::beside(&archive, &Limits::default()).unwrap().files.is_empty());
+        let link = folder.join("a.sigstore.json");
+        std::os::unix::fs::symlink(elsewhere.join("a.sigstore.json"), &link).unwrap();
+        let e = Countersignatures::beside(&archive, &Limits::default()).unwrap_err();
+        assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == link), "{e:?}");
+        assert!(e.to_string().contains("a symbolic link, refused without following it"), "{e}");
     }
 }

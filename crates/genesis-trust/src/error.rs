@@ -176,13 +176,17 @@ pub enum TrustError {
     // ---- extracted trees (`verify --dir`)
     /// A tree lacks the head `extract` writes beside the payload.
     #[error(
-        "{} not found: the folder holds no signed head, so it is not a tree `extract` wrote (or one written before \
+        "{}{} not found: the folder holds no signed head, so it is not a tree `extract` wrote (or one written before \
          extract kept the head); extract the bundle again",
-        path.display()
+        path.display(),
+        or.map(|name| format!(" or {name}")).unwrap_or_default()
     )]
     TreeNotExtracted {
         /// The head file looked for.
         path: PathBuf,
+        /// The other name it may have beside it, looked for too: a signature is `bom.json.sig`
+        /// or `bom.sigstore.json`.
+        or: Option<&'static str>,
     },
     /// A tree holds a file or folder that neither its BOM nor its head has.
     #[error("{}: not in the BOM; it was added to the tree after extraction", path.display())]

@@ -14,7 +14,10 @@ use std::path::PathBuf;
 use genesis_bundle::{Bom, BundleError, rfc3339};
 
 use crate::keys::{KeyFingerprint, PublicKey};
-use crate::sigstore::{Artifact, CertificateIdentity, LogPolicy, Signer, SigstoreBundle, TrustedRoot, verify_bundle};
+use crate::sigstore::{
+    Artifact, CertificateIdentity, LogPolicy, SignedContent, Signer, SigstoreBundle, TrustedRoot, verify_bundle,
+    verify_identities,
+};
 use crate::{AcceptedSigner, Result, TrustError};
 
 /// The keys and keyless identities a bundle's BOM may be signed by. Any one of them suffices:
@@ -29,8 +32,8 @@ pub struct TrustPolicy {
     constraints: crate::policy_file::Constraints,
 }
 
-/// The keyless signers a policy trusts (a policy file's `identities`, or cosign's
-/// `--certificate-identity` and `--certificate-oidc-issuer`), with the pinned sigstore root
+/// The keyless signers a policy trusts with bundles (a policy file's `bundleIdentities`, or
+/// cosign's `--certificate-identity` and `--certificate-oidc-issuer`), with the pinned sigstore root
 /// (`trustedRoot`, `--trusted-root`) their certificates, SCTs and log entries are checked
 /// against: the one never goes without the other, and the root is never fetched.
 #[derive(Debug, Clone)]
@@ -155,33 +158,43 @@ impl TrustPolicy {
         outside.map_or(Ok(None), Err)
     }
 
-    /// The trusted keyless identities and their root, when the policy has any.
-    pub fn keyless(&self) -> Option<&Keyless> {
-        self.keyless.as_ref()
-    }
-
-    /// Who of this policy's signers signed the sigstore `bundle` over `artifact` (`what`
-    /// names the bundle in errors). Signed keyless (a certificate), by a trusted identity: the
-    /// certificate chains to the pinned root, was valid at the time the bundle's transparency
-    /// log entry or RFC 3161 timestamp proves, and that entry or timestamp verifies; one with
-    /// neither is refused, as nothing then proves when its short-lived certificate signed.
+    /// Who of this policy's signers signed the sigstore `bundle` over `artifact`, which must
+    /// sign `content` (a BOM's and an archive's bundles the bytes, a provenance's an
+    /// attestation; `what` names the bundle in errors). Signed keyless (a certificate), by a
+    /// trusted identity: the certificate chains to the pinned root, was valid at the time the
+    /// bundle's transparency log entry or RFC 3161 timestamp proves, and that entry or
+    /// timestamp verifies; one with neither is refused, as nothing then proves when its
+    /// short-lived certificate signed.
     /// Signed with a key (a public-key hint), by a trusted key inside its validity window now,
-    /// the signature alone deciding, as a key-signed `.cosign.bundle` sidecar is judged.
+    /// the signature alone deciding, as a key-signed `.cosign.bundle` sidecar is judged. When
+    /// no trusted key verifies it, the first reason other than a signature that does not
+    /// verify (a digest over other bytes, a malformed bundle) is told.
     pub fn sigstore_signer(
         &self,
         bundle: &SigstoreBundle,
         artifact: Artifact<'_>,
+        content: SignedContent,
         what: &str,
     ) -> Result<AcceptedSigner> {
         let refused = |reason: String| TrustError::BundleRefused { reason: format!("{what}: {reason}") };
+        bundle.check_content(content).map_err(|e| refused(reason(e)))?;
         if !bundle.has_certificate() {
+            let mut first = None;
             let verifies =
-                |k: &PublicKey| verify_bundle(bundle, artifact, Signer::Key(k), None, LogPolicy::IgnoreUnsafe).is_ok();
+                |k: &PublicKey| match verify_bundle(bundle, artifact, Signer::Key(k), None, LogPolicy::IgnoreUnsafe) {
+                    Ok(_) => true,
+                    Err(TrustError::BomSignatureInvalid { .. }) => false,
+                    Err(e) => {
+                        first.get_or_insert(e);
+                        false
+                    }
+                };
             return match self.signer(verifies)? {
                 Some(key) => Ok(AcceptedSigner::key(key)),
                 None => Err(refused(format!(
-                    "signed with a key, and no trusted key verifies it (tried {})",
-                    self.describe()
+                    "signed with a key, and no trusted key verifies it (tried {}){}",
+                    self.describe_keys(),
+                    first.map(|e| format!(": {}", reason(e))).unwrap_or_default()
                 ))),
             };
         }
@@ -200,31 +213,30 @@ impl TrustPolicy {
                     .to_owned(),
             ));
         }
-        let mut reasons = Vec::with_capacity(keyless.identities.len());
-        for identity in &keyless.identities {
-            let signer = Signer::Identity(identity);
-            match verify_bundle(bundle, artifact, signer, Some(&keyless.root), LogPolicy::Require) {
-                Ok(verdict) => return Ok(verdict.accepted().clone()),
-                Err(e) => {
-                    reasons.push(format!("identity {} (issuer {}): {}", identity.subject, identity.issuer, reason(e)))
-                }
-            }
-        }
-        Err(refused(format!("no trusted identity verifies it ({})", reasons.join("; "))))
+        verify_identities(bundle, artifact, &keyless.identities, &keyless.root)
+            .map(|verdict| verdict.accepted().clone())
+            .map_err(|e| refused(reason(e)))
     }
 
-    /// Every trusted key by fingerprint and every trusted identity with its issuer, for error
-    /// messages.
+    /// Every trusted signer, each said as what it is (`key SHA256:…`, `identity SAN (issuer
+    /// ISS)`), for error messages.
     pub fn describe(&self) -> String {
-        let keys = self.keys.iter().map(|k| k.fingerprint().to_string());
-        let identities = self.keyless.iter().flat_map(|k| &k.identities);
-        let identities = identities.map(|i| format!("identity {} (issuer {})", i.subject, i.issuer));
-        keys.chain(identities).collect::<Vec<_>>().join(", ")
+        let identities = self.keyless.as_ref().map_or(&[][..], |k| k.identities.as_slice());
+        crate::cosign_image::describe_signers(&self.keys, identities)
+    }
+
+    /// The trusted keys by fingerprint, for an error over a signature only a key can verify;
+    /// says so when the policy trusts none.
+    pub fn describe_keys(&self) -> String {
+        if self.keys.is_empty() {
+            return "no key: the policy trusts keyless identities only".to_owned();
+        }
+        self.keys.iter().map(|k| k.fingerprint().to_string()).collect::<Vec<_>>().join(", ")
     }
 }
 
 /// What is wrong, without the `sigstore bundle refused: ` a refusal around it says again.
-fn reason(e: TrustError) -> String {
+pub(crate) fn reason(e: TrustError) -> String {
     match e {
         TrustError::BundleRefused { reason } => reason,
         other => other.to_string(),
@@ -348,6 +360,7 @@ mod tests {
         use genesis_testkit::sigstore::{Fault, LoopbackSigstore};
 
         use crate::sigstore::SubjectMatcher;
+        const MESSAGE: SignedContent = SignedContent::Message;
 
         let (vendor, issuer) = ("ci@acme.example", "https://idp.acme.example");
         let dir = tempfile::tempdir().unwrap();
@@ -360,29 +373,74 @@ mod tests {
         assert!(matches!(TrustPolicy::from_signers(vec![], None), Err(TrustError::NoTrustedKey)));
         let empty = Keyless { identities: vec![], ..keyless.clone() };
         assert!(matches!(TrustPolicy::from_signers(vec![], Some(empty)), Err(TrustError::NoTrustedKey)));
-        let both = TrustPolicy::from_signers(vec![(key.public_key(), None)], Some(keyless)).unwrap();
+        let both = TrustPolicy::from_signers(vec![(key.public_key(), None)], Some(keyless.clone())).unwrap();
         assert!(both.describe().ends_with(&format!("identity {vendor} (issuer {issuer})")), "{}", both.describe());
 
         let bom = b"bom";
         let signed = read(&sigstore.sign_blob(bom, vendor, issuer));
-        let accepted = both.sigstore_signer(&signed, Artifact::Bytes(bom), "bom.sigstore.json").unwrap();
+        let accepted = both.sigstore_signer(&signed, Artifact::Bytes(bom), MESSAGE, "bom.sigstore.json").unwrap();
         assert_eq!(accepted, AcceptedSigner::Identity { subject: vendor.into(), issuer: issuer.into() });
-        assert!(both.sigstore_signer(&signed, Artifact::Bytes(b"other"), "bom.sigstore.json").is_err());
+        assert!(both.sigstore_signer(&signed, Artifact::Bytes(b"other"), MESSAGE, "bom.sigstore.json").is_err());
         let keys_only = TrustPolicy::from_keys(vec![key.public_key()]).unwrap();
-        let e = keys_only.sigstore_signer(&signed, Artifact::Bytes(bom), "bom.sigstore.json").unwrap_err();
+        let e = keys_only.sigstore_signer(&signed, Artifact::Bytes(bom), MESSAGE, "bom.sigstore.json").unwrap_err();
         assert!(e.to_string().contains("bom.sigstore.json: signed keyless"), "{e}");
         let unlogged = read(&sigstore.sign_blob_with(bom, vendor, issuer, Fault::NoLogEntry));
-        let e = both.sigstore_signer(&unlogged, Artifact::Bytes(bom), "bom.sigstore.json").unwrap_err();
+        let e = both.sigstore_signer(&unlogged, Artifact::Bytes(bom), MESSAGE, "bom.sigstore.json").unwrap_err();
         assert!(e.to_string().contains("without a transparency-log entry or a timestamp"), "{e}");
         assert!(e.is_verification_failure());
 
         let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(bom).into();
         let keyed = crate::sigstore::key_bundle(&key.public_key(), &digest, &key.sign(bom));
         let keyed = read(&keyed.to_string());
-        let accepted = both.sigstore_signer(&keyed, Artifact::Bytes(bom), "bom.sigstore.json").unwrap();
+        let accepted = both.sigstore_signer(&keyed, Artifact::Bytes(bom), MESSAGE, "bom.sigstore.json").unwrap();
         assert_eq!(accepted, AcceptedSigner::key(&key.public_key()));
         let other = TrustPolicy::from_keys(vec![PrivateKey::generate().public_key()]).unwrap();
-        assert!(other.sigstore_signer(&keyed, Artifact::Bytes(bom), "bom.sigstore.json").is_err());
+        let e = other.sigstore_signer(&keyed, Artifact::Bytes(bom), MESSAGE, "bom.sigstore.json").unwrap_err();
+        let said = e.to_string();
+        assert!(said.contains("no trusted key verifies it (tried SHA256:"), "{said}");
+        assert!(!said.contains("identity"), "a key's signature is tried with keys only: {said}");
+        // Over other bytes: the reason is told, not only that no key verified.
+        let e = both.sigstore_signer(&keyed, Artifact::Bytes(b"other"), MESSAGE, "bom.sigstore.json").unwrap_err();
+        assert!(e.to_string().contains("messageDigest does not match the artifact"), "{e}");
+        let identities_only = TrustPolicy::from_signers(vec![], Some(keyless.clone())).unwrap();
+        let e = identities_only.sigstore_signer(&keyed, Artifact::Bytes(bom), MESSAGE, "bom.sigstore.json");
+        assert!(e.unwrap_err().to_string().contains("tried no key: the policy trusts keyless identities only"));
+    }
+
+    /// Each place takes its one kind of bundle: an attestation naming the BOM is no signature
+    /// of the BOM, and a signature over the BOM no provenance, though each verifies over it.
+    #[test]
+    fn a_bundle_of_the_other_content_kind_is_refused_saying_which_it_is() {
+        use genesis_testkit::sigstore::LoopbackSigstore;
+
+        use crate::sigstore::SubjectMatcher;
+
+        let (vendor, issuer) = ("ci@acme.example", "https://idp.acme.example");
+        let dir = tempfile::tempdir().unwrap();
+        let mut sigstore = LoopbackSigstore::new(dir.path());
+        let identity = CertificateIdentity { subject: SubjectMatcher::Exact(vendor.into()), issuer: issuer.into() };
+        let root = TrustedRoot::from_file(sigstore.trusted_root()).unwrap();
+        let policy = TrustPolicy::from_signers(vec![], Some(Keyless { identities: vec![identity], root })).unwrap();
+        let read = |json: &str| SigstoreBundle::from_slice(json.as_bytes()).unwrap();
+        let bom = b"{}";
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bom));
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "bom.json", "digest": {"sha256": digest}}],
+            "predicateType": "https://slsa.dev/provenance/v1",
+            "predicate": {},
+        });
+        let attestation = read(&sigstore.attest(statement.to_string().as_bytes(), vendor, issuer));
+        let signature = read(&sigstore.sign_blob(bom, vendor, issuer));
+        let judge =
+            |bundle: &SigstoreBundle, content| policy.sigstore_signer(bundle, Artifact::Bytes(bom), content, "b");
+        assert!(judge(&signature, SignedContent::Message).is_ok());
+        assert!(judge(&attestation, SignedContent::Attestation).is_ok(), "the attestation itself verifies");
+        let e = judge(&attestation, SignedContent::Message).unwrap_err();
+        assert!(e.to_string().contains("b: an attestation (a DSSE envelope"), "{e}");
+        assert!(e.is_verification_failure(), "{e}");
+        let e = judge(&signature, SignedContent::Attestation).unwrap_err();
+        assert!(e.to_string().contains("b: a signature over bytes (a messageSignature)"), "{e}");
     }
 
     fn bom(expires: Option<&str>) -> Bom {

@@ -13,10 +13,14 @@
 //!   # - { path: vendor-2026.pub, notBefore: "2026-01-01T00:00:00Z", notAfter: "2027-01-01T00:00:00Z" }
 //! cosigners: [customer.pub]          # optional; keys trusted for countersignatures only (never as the
 //!                                    # vendor), in either form of `keys`
-//! identities:                        # keyless signers (bundle BOMs, source images at build time, seeded images)
+//! identities:                        # keyless signers (source images at build time, seeded images)
 //!   - { issuer: "https://token.actions.githubusercontent.com",
 //!       subjectRegExp: "https://github.com/acme/.*" }   # or subject: exact SAN
-//! trustedRoot: trusted_root.json     # required with identities; pinned, never fetched
+//! bundleIdentities:                  # keyless signers of bundle BOMs, as `identities` names them; never
+//!                                    # those, which admit images and are often broad patterns
+//!   - { issuer: "https://token.actions.githubusercontent.com",
+//!       subject: "https://github.com/acme/release/.github/workflows/release.yml@refs/tags/v1.0.0" }
+//! trustedRoot: trusted_root.json     # required with either list; pinned, never fetched
 //! names: ["genesis-*"]               # optional; * matches any run of characters
 //! versions: ">=3.0.0, <4.0.0"        # optional; semver requirement
 //! antiRollback: { state: installed.json }   # optional; refuse versions below the installed one,
@@ -48,6 +52,8 @@ struct RawPolicy {
     cosigners: Vec<KeyEntry>,
     #[serde(default)]
     identities: Vec<RawIdentity>,
+    #[serde(default)]
+    bundle_identities: Vec<RawIdentity>,
     #[serde(default)]
     trusted_root: Option<PathBuf>,
     #[serde(default)]
@@ -233,7 +239,7 @@ struct Installed {
     bundles: BTreeMap<String, InstalledBundle>,
 }
 
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize)]
 #[serde(untagged)]
 enum InstalledBundle {
     Recorded {
@@ -242,31 +248,64 @@ enum InstalledBundle {
         bom_blake3: String,
         /// Whose signatures over the installed bundle's BOM were accepted, the vendor's first,
         /// for an audit after the fact (seed 002); absent from records of images and of
-        /// earlier versions. Records written before keyless signers and countersignatures
-        /// kept one key fingerprint as `signer`: it reads as that key.
-        #[serde(default, alias = "signer", deserialize_with = "signers_or_key", skip_serializing_if = "Vec::is_empty")]
+        /// earlier versions.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         signers: Vec<AcceptedSigner>,
         /// The SHA-256 of the installed bundle's BOM, beside its BLAKE3; absent likewise.
-        #[serde(default, rename = "bomSha256", skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "bomSha256", skip_serializing_if = "Option::is_none")]
         bom_sha256: Option<String>,
     },
     /// The first state format: the version alone.
     VersionOnly(String),
 }
 
-/// The signers of an anti-rollback record: the list, or the key fingerprint that records
-/// written before it kept as `signer`.
-fn signers_or_key<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<AcceptedSigner>, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Form {
-        Signers(Vec<AcceptedSigner>),
-        Key(String),
+/// A record of the state as written, fields by their names.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordedFields {
+    version: String,
+    bom_blake3: String,
+    #[serde(default)]
+    signers: Option<Vec<AcceptedSigner>>,
+    /// What records written before keyless signers and countersignatures kept: one key's
+    /// fingerprint. It reads as that key; `signers` beside it wins.
+    #[serde(default)]
+    signer: Option<String>,
+    #[serde(default)]
+    bom_sha256: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for InstalledBundle {
+    /// Read by hand rather than untagged, so that a record that does not read is refused
+    /// naming its field (a signer of an unknown kind, a missing `bomBlake3`), not as "data did
+    /// not match any variant".
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<InstalledBundle, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = InstalledBundle;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a version, or { version, bomBlake3, signers, bomSha256 }")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, version: &str) -> std::result::Result<InstalledBundle, E> {
+                Ok(InstalledBundle::VersionOnly(version.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<InstalledBundle, A::Error> {
+                let fields: RecordedFields =
+                    serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let key = |fingerprint| vec![AcceptedSigner::Key { fingerprint }];
+                Ok(InstalledBundle::Recorded {
+                    version: fields.version,
+                    bom_blake3: fields.bom_blake3,
+                    signers: fields.signers.or_else(|| fields.signer.map(key)).unwrap_or_default(),
+                    bom_sha256: fields.bom_sha256,
+                })
+            }
+        }
+        deserializer.deserialize_any(Entry)
     }
-    Ok(match <Form as serde::Deserialize>::deserialize(d)? {
-        Form::Signers(signers) => signers,
-        Form::Key(fingerprint) => vec![AcceptedSigner::Key { fingerprint }],
-    })
 }
 
 impl InstalledBundle {
@@ -284,20 +323,41 @@ fn policy_error(path: &Path, reason: String) -> TrustError {
 /// Reads a policy file for bundle verification: it must trust at least one key or keyless
 /// identity. A key with a validity window verifies only inside it, judged when a signature is.
 pub fn load(path: &Path) -> Result<TrustPolicy> {
-    let (signers, validity, constraints) = read(path)?;
-    bundle_policy(signers, validity, constraints)
+    bundle_policy(read(path)?, path)
 }
 
-/// The policy for bundle verification of what a policy file says.
-fn bundle_policy(
-    signers: Signers,
-    validity: Vec<Option<KeyValidity>>,
-    constraints: Constraints,
-) -> Result<TrustPolicy> {
+/// The policy for bundle verification of what a policy file says: its keys and its
+/// `bundleIdentities`, never its `identities`, which judge images. Those are often broad
+/// patterns (every workflow of an organisation may sign its images), and a bundle's signer is
+/// trusted only where the operator named it as one. A policy at `path` trusting no one with
+/// bundles but with `identities` is refused saying so: written before `bundleIdentities`,
+/// it meant them for bundles too.
+fn bundle_policy(policy: PolicyFile, path: &Path) -> Result<TrustPolicy> {
+    let PolicyFile { signers, validity, bundle_identities, constraints } = policy;
+    if signers.keys.is_empty() && bundle_identities.is_empty() && !signers.identities.is_empty() {
+        return Err(policy_error(
+            path,
+            "trusts no bundle signer: its identities judge images only; name the keyless signers of bundles \
+             in bundleIdentities"
+                .into(),
+        ));
+    }
     let keys = signers.keys.into_iter().zip(validity).collect();
     // `parse` refused identities without their root.
-    let keyless = signers.root.map(|root| crate::Keyless { identities: signers.identities, root });
+    let keyless = signers.root.map(|root| crate::Keyless { identities: bundle_identities, root });
     Ok(TrustPolicy::from_signers(keys, keyless)?.with_constraints(constraints))
+}
+
+/// What a policy file says, read.
+struct PolicyFile {
+    /// Its keys (for bundles and images alike), the `identities` that judge images, and the
+    /// pinned root of every identity.
+    signers: Signers,
+    /// The validity window of each key, in the order of `signers.keys`.
+    validity: Vec<Option<KeyValidity>>,
+    /// The keyless identities trusted with bundles (`bundleIdentities`).
+    bundle_identities: Vec<CertificateIdentity>,
+    constraints: Constraints,
 }
 
 /// Reads a policy for bundle verification, as [`load`] does, from its text and the files it
@@ -308,8 +368,7 @@ fn bundle_policy(
 /// `antiRollback.state`, relative to no directory, is refused: an embedded policy names its
 /// state by an absolute path.
 pub fn load_from_str(text: &str, origin: &Path, file: &dyn Fn(&Path) -> Option<Vec<u8>>) -> Result<TrustPolicy> {
-    let (signers, validity, constraints) = parse(text, origin, &Files::Memory(file))?;
-    bundle_policy(signers, validity, constraints)
+    bundle_policy(parse(text, origin, &Files::Memory(file))?, origin)
 }
 
 /// Where the files a policy names are read from.
@@ -368,8 +427,8 @@ fn resolve(origin: &Path, name: &Path) -> PathBuf {
     if name.is_absolute() { name.to_owned() } else { origin.parent().unwrap_or(Path::new(".")).join(name) }
 }
 
-/// Reads the signers a policy file trusts (keys and keyless identities), for checking source
-/// image signatures at build time.
+/// Reads the signers a policy file trusts with images (keys and keyless `identities`), for
+/// checking source image signatures at build time.
 pub fn load_signers(path: &Path) -> Result<Signers> {
     read_with_signers(path).map(|(signers, _)| signers)
 }
@@ -396,7 +455,7 @@ pub fn load_image_policy(path: &Path) -> Result<(Signers, Constraints)> {
 /// validity window now are left out, each with a warning, so that they verify nothing; when
 /// that leaves no one to trust, the first of them is the error.
 fn read_with_signers(path: &Path) -> Result<(Signers, Constraints)> {
-    let (mut signers, validity, constraints) = read(path)?;
+    let PolicyFile { mut signers, validity, constraints, .. } = read(path)?;
     let now = crate::policy::now();
     let mut outside = Vec::new();
     signers.keys = std::mem::take(&mut signers.keys)
@@ -435,15 +494,14 @@ pub fn lenient_version(tag: &str) -> std::result::Result<semver::Version, String
     semver::Version::parse(&format!("{padded}{suffix}")).map_err(|e| refused(e.to_string()))
 }
 
-/// Reads a policy file: its signers, the validity window of each of its keys (in the order of
-/// `signers.keys`), and its constraints.
-fn read(path: &Path) -> Result<(Signers, Vec<Option<KeyValidity>>, Constraints)> {
+/// Reads a policy file.
+fn read(path: &Path) -> Result<PolicyFile> {
     let text = std::fs::read_to_string(path).map_err(|source| TrustError::KeyIo { path: path.to_owned(), source })?;
     parse(&text, path, &Files::Disk)
 }
 
 /// Reads the text of the policy at `path`, with the files it names from `files`.
-fn parse(text: &str, path: &Path, files: &Files<'_>) -> Result<(Signers, Vec<Option<KeyValidity>>, Constraints)> {
+fn parse(text: &str, path: &Path, files: &Files<'_>) -> Result<PolicyFile> {
     let raw: RawPolicy =
         serde_yaml_ng::from_str(text).map_err(|e| policy_error(path, format!("not a trust policy: {e}")))?;
     if let Some(require) = &raw.require {
@@ -457,40 +515,37 @@ fn parse(text: &str, path: &Path, files: &Files<'_>) -> Result<(Signers, Vec<Opt
     };
     let (keys, validity): (Vec<_>, Vec<_>) = windowed("keys", &raw.keys)?.into_iter().unzip();
     let cosigners = windowed("cosigners", &raw.cosigners)?;
+    let read_identities = |list: &str, entries: Vec<RawIdentity>| {
+        entries
+            .into_iter()
+            .map(|i| {
+                let subject = match (i.subject, i.subject_reg_exp) {
+                    (Some(exact), None) => SubjectMatcher::Exact(exact),
+                    (None, Some(pattern)) => SubjectMatcher::regex(&pattern)?,
+                    _ => {
+                        return Err(policy_error(
+                            path,
+                            format!("{list}: each identity needs exactly one of subject or subjectRegExp"),
+                        ));
+                    }
+                };
+                Ok(CertificateIdentity { subject, issuer: i.issuer })
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    let identities = read_identities("identities", raw.identities)?;
+    let bundle_identities = read_identities("bundleIdentities", raw.bundle_identities)?;
+    let root = raw.trusted_root.as_deref().map(|r| files.trusted_root(path, r)).transpose()?;
+    for (list, named) in [("identities", &identities), ("bundleIdentities", &bundle_identities)] {
+        if !named.is_empty() && root.is_none() {
+            let reason = format!("{list} need trustedRoot: the pinned sigstore trusted_root.json");
+            return Err(policy_error(path, reason));
+        }
+    }
     let mut require = raw.require;
     if let Some(require) = &mut require {
-        require.resolve_key_files(&mut |name: &str| -> Result<String> {
-            let key = files.key(path, Path::new(name)).map_err(|e| {
-                policy_error(
-                    path,
-                    format!(
-                        "require: signedBy {name} is neither a key fingerprint (SHA256:…) nor a public key file: {e}"
-                    ),
-                )
-            })?;
-            Ok(key.fingerprint().to_string())
-        })?;
-    }
-    let identities = raw
-        .identities
-        .into_iter()
-        .map(|i| {
-            let subject = match (i.subject, i.subject_reg_exp) {
-                (Some(exact), None) => SubjectMatcher::Exact(exact),
-                (None, Some(pattern)) => SubjectMatcher::regex(&pattern)?,
-                _ => {
-                    return Err(policy_error(
-                        path,
-                        "each identity needs exactly one of subject or subjectRegExp".into(),
-                    ));
-                }
-            };
-            Ok(CertificateIdentity { subject, issuer: i.issuer })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let root = raw.trusted_root.as_deref().map(|r| files.trusted_root(path, r)).transpose()?;
-    if !identities.is_empty() && root.is_none() {
-        return Err(policy_error(path, "identities need trustedRoot: the pinned sigstore trusted_root.json".into()));
+        let trusted: Vec<&PublicKey> = keys.iter().chain(cosigners.iter().map(|(key, _)| key)).collect();
+        resolve_signed_by(require, path, files, &trusted, &bundle_identities)?;
     }
     let versions = match &raw.versions {
         Some(v) => Some(semver::VersionReq::parse(v).map_err(|e| policy_error(path, format!("versions {v:?}: {e}")))?),
@@ -503,7 +558,68 @@ fn parse(text: &str, path: &Path, files: &Files<'_>) -> Result<(Signers, Vec<Opt
         require,
         cosigners,
     };
-    Ok((Signers { keys, identities, root }, validity, constraints))
+    Ok(PolicyFile { signers: Signers { keys, identities, root }, validity, bundle_identities, constraints })
+}
+
+/// Reads each `signedBy` of `require` as the signer evidence names, refusing, with the value
+/// as the policy at `path` writes it, one no signature could ever meet: a key file (relative
+/// to the policy, read from `files`) becomes its key's fingerprint; a fingerprint must read as
+/// one (`SHA256:` and the 43 characters of unpadded base64 a key's has); either must name a
+/// key of `trusted` (its `keys` and `cosigners`: no signature by another key is accepted); an
+/// identity (`identity SAN (issuer ISS)`) must be one of `identities` admits, the only
+/// keyless signer a bundle's signature is accepted from.
+fn resolve_signed_by(
+    require: &mut Requirement,
+    path: &Path,
+    files: &Files<'_>,
+    trusted: &[&PublicKey],
+    identities: &[CertificateIdentity],
+) -> Result<()> {
+    require.visit_signed_by(&mut |signed_by: &mut String| -> Result<()> {
+        let written = signed_by.clone();
+        let refused = |why: String| policy_error(path, format!("require: signedBy {written}: {why}"));
+        if let Some(identity) = written.strip_prefix("identity ") {
+            let Some((subject, issuer)) = identity.strip_suffix(')').and_then(|i| i.rsplit_once(" (issuer ")) else {
+                return Err(refused("not an identity as reports print one: identity SAN (issuer ISS)".into()));
+            };
+            if !identities.iter().any(|i| i.issuer == issuer && i.subject.matches(subject)) {
+                return Err(refused(
+                    "no keyless identity this policy trusts with bundles admits it, so no signature ever meets it; \
+                     trust that identity, or name another signer"
+                        .into(),
+                ));
+            }
+            return Ok(());
+        }
+        let fingerprint = if genesis_types::signed_by_names_key_file(&written) {
+            let key = files
+                .key(path, Path::new(&written))
+                .map_err(|e| refused(format!("neither a key fingerprint (SHA256:…) nor a public key file: {e}")))?;
+            key.fingerprint().to_string()
+        } else if is_fingerprint(&written) {
+            written.clone()
+        } else {
+            return Err(refused(
+                "not a key fingerprint: SHA256: then the 43 characters of unpadded base64 a key's fingerprint has"
+                    .into(),
+            ));
+        };
+        if !trusted.iter().any(|key| key.fingerprint().as_str() == fingerprint) {
+            return Err(refused(format!(
+                "key {fingerprint} is in neither keys nor cosigners, so no signature by it is ever accepted and this \
+                 is never met; add its public key to cosigners"
+            )));
+        }
+        *signed_by = fingerprint;
+        Ok(())
+    })
+}
+
+/// Whether `text` reads as a key fingerprint: `SHA256:` and a SHA-256 in unpadded base64.
+fn is_fingerprint(text: &str) -> bool {
+    use base64::Engine as _;
+    let digest = text.strip_prefix("SHA256:").map(|b64| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64));
+    matches!(digest, Some(Ok(bytes)) if bytes.len() == 32)
 }
 
 /// `*` matches any run of characters; everything else matches itself.
@@ -884,9 +1000,9 @@ mod tests {
         for (text, said) in [
             (
                 "keys: [vendor.pub]\nrequire: {signedBy: absent.pub}\n",
-                "require: signedBy absent.pub is neither a key fingerprint",
+                "require: signedBy absent.pub: neither a key fingerprint",
             ),
-            ("keys: [vendor.pub]\nrequire: [{signedBy: trust.yaml}]\n", "require: signedBy trust.yaml is neither"),
+            ("keys: [vendor.pub]\nrequire: [{signedBy: trust.yaml}]\n", "require: signedBy trust.yaml: neither"),
             (
                 "keys: [vendor.pub]\ncosigners: [{path: other.pub, notAfter: soon}]\n",
                 "cosigners: notAfter \"soon\" of other.pub",
@@ -899,6 +1015,65 @@ mod tests {
         }
         std::fs::write(&policy, "cosigners: [other.pub]\n").unwrap();
         assert!(matches!(load(&policy), Err(TrustError::NoTrustedKey)), "cosigners alone trust no vendor");
+    }
+
+    /// A `signedBy` no signature could ever meet refuses the policy as it loads, naming the
+    /// value as the file writes it: a fingerprint that does not read as one, a key (by file or
+    /// by fingerprint) in neither keys nor cosigners, an identity no trusted identity admits.
+    /// One that can be met loads, a key file read as its fingerprint.
+    #[test]
+    fn a_signed_by_that_can_never_be_met_refuses_the_policy_naming_it() {
+        let (dir, vendor) = two_keys();
+        let root =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/interop/trust/trusted_root.public-good.json");
+        std::fs::copy(root, dir.path().join("trusted_root.json")).unwrap();
+        let stranger = crate::PrivateKey::generate().public_key();
+        std::fs::write(dir.path().join("stranger.pub"), stranger.to_pem()).unwrap();
+        let fingerprint = |key: &crate::PublicKey| key.fingerprint().to_string();
+        let other = fingerprint(&crate::PublicKey::from_pem_file(&dir.path().join("other.pub")).unwrap());
+        let (vendor, stranger) = (fingerprint(&vendor.public_key()), fingerprint(&stranger));
+        let policy = dir.path().join("trust.yaml");
+        let with = |require: &str| {
+            let trusts = "keys: [vendor.pub]\ncosigners: [other.pub]\ntrustedRoot: trusted_root.json\n";
+            format!(
+                "{trusts}bundleIdentities: [{{issuer: 'https://idp', subjectRegExp: 'ci@.*'}}]\nrequire: {require}\n"
+            )
+        };
+        for (require, said) in [
+            ("{signedBy: 'SHA256:x'}".to_owned(), "require: signedBy SHA256:x: not a key fingerprint".to_owned()),
+            (format!("{{signedBy: '{vendor}='}}"), format!("require: signedBy {vendor}=: not a key fingerprint")),
+            (
+                "[{signedBy: stranger.pub}]".to_owned(),
+                format!("require: signedBy stranger.pub: key {stranger} is in neither keys nor cosigners"),
+            ),
+            (
+                format!("{{anyOf: [sbom, {{signedBy: '{stranger}'}}]}}"),
+                format!("require: signedBy {stranger}: key {stranger} is in neither keys nor cosigners"),
+            ),
+            (
+                "{signedBy: 'identity ops@acme (issuer https://idp)'}".to_owned(),
+                "require: signedBy identity ops@acme (issuer https://idp): no keyless identity".to_owned(),
+            ),
+            ("{signedBy: 'identity ci@acme (issuer https://other)'}".to_owned(), "no keyless identity".to_owned()),
+            ("{signedBy: 'identity ci@acme'}".to_owned(), "not an identity as reports print one".to_owned()),
+        ] {
+            std::fs::write(&policy, with(&require)).unwrap();
+            let e = load(&policy).unwrap_err();
+            assert!(matches!(&e, TrustError::KeyFormat { path, .. } if *path == policy), "{require}: {e:?}");
+            assert!(e.to_string().contains(&said), "{require}: {e}");
+        }
+
+        let met = format!(
+            "[{{signedBy: other.pub}}, {{signedBy: '{vendor}'}}, {{signedBy: 'identity ci@acme (issuer https://idp)'}}]"
+        );
+        std::fs::write(&policy, with(&met)).unwrap();
+        let signed_by = |signed_by: &str| Requirement::SignedBy { signed_by: signed_by.to_owned() };
+        let expected = Requirement::List(vec![
+            signed_by(&other),
+            signed_by(&vendor),
+            signed_by("identity ci@acme (issuer https://idp)"),
+        ]);
+        assert_eq!(load(&policy).unwrap().constraints().require.as_ref(), Some(&expected));
     }
 
     #[test]
@@ -1031,6 +1206,56 @@ mod tests {
                 "image:demo": {"version": "1.0.0", "bomBlake3": "image-b3"}
             }})
         );
+    }
+
+    /// `identities` judge images only and `bundleIdentities` bundles only: a policy naming its
+    /// identities for images trusts no bundle signer with them, and each list needs the root.
+    #[test]
+    fn identities_judge_images_and_bundle_identities_bundles() {
+        let dir = tempfile::tempdir().unwrap();
+        let root =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/interop/trust/trusted_root.public-good.json");
+        std::fs::copy(root, dir.path().join("trusted_root.json")).unwrap();
+        let policy = dir.path().join("trust.yaml");
+        let identity = "[{issuer: 'https://idp', subjectRegExp: 'ci@.*'}]";
+        std::fs::write(
+            &policy,
+            format!(
+                "identities: {identity}
+trustedRoot: trusted_root.json
+"
+            ),
+        )
+        .unwrap();
+        let message = load(&policy).unwrap_err().to_string();
+        assert!(message.contains("trusts no bundle signer: its identities judge images only"), "{message}");
+        let (signers, _) = load_image_policy(&policy).unwrap();
+        assert_eq!(signers.identities.len(), 1);
+
+        std::fs::write(
+            &policy,
+            format!(
+                "bundleIdentities: {identity}
+trustedRoot: trusted_root.json
+"
+            ),
+        )
+        .unwrap();
+        let described = load(&policy).unwrap().describe();
+        assert_eq!(described, "identity /^(?:ci@.*)$/ (issuer https://idp)");
+        let message = load_image_policy(&policy).unwrap_err().to_string();
+        assert!(message.contains("trusts no key and no identity"), "bundle identities judge no image: {message}");
+
+        std::fs::write(
+            &policy,
+            format!(
+                "bundleIdentities: {identity}
+"
+            ),
+        )
+        .unwrap();
+        let message = load(&policy).unwrap_err().to_string();
+        assert!(message.contains("bundleIdentities need trustedRoot"), "{message}");
     }
 
     #[test]
@@ -1190,6 +1415,36 @@ mod tests {
             matches!(&installed.bundles["legacy"], InstalledBundle::VersionOnly(v) if v == "1.0.0"),
             "{installed:?}"
         );
+    }
+
+    /// A record with both the `signer` of earlier versions and `signers` reads, `signers`
+    /// winning; one that does not read is refused naming what is wrong in it, not as "did not
+    /// match any variant".
+    #[test]
+    fn a_state_record_with_signer_and_signers_reads_signers_and_a_bad_one_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("installed.json");
+        std::fs::write(
+            &state,
+            r#"{"bundles": {"demo": {"version": "1.0.0", "bomBlake3": "b3", "signer": "SHA256:old",
+                "signers": [{"kind": "key", "fingerprint": "SHA256:new"}]}}}"#,
+        )
+        .unwrap();
+        let new = [AcceptedSigner::Key { fingerprint: "SHA256:new".into() }];
+        let installed = read_state(&state).unwrap();
+        assert!(
+            matches!(&installed.bundles["demo"], InstalledBundle::Recorded { signers, .. } if *signers == new),
+            "{installed:?}"
+        );
+        for (record, said) in [
+            (r#"{"version": "1.0.0", "bomBlake3": "b3", "signers": [{"kind": "tpm"}]}"#, "unknown variant `tpm`"),
+            (r#"{"version": "1.0.0"}"#, "missing field `bomBlake3`"),
+            ("7", "expected a version, or { version, bomBlake3, signers, bomSha256 }"),
+        ] {
+            std::fs::write(&state, format!(r#"{{"bundles": {{"demo": {record}}}}}"#)).unwrap();
+            let e = read_state(&state).unwrap_err().to_string();
+            assert!(e.contains(said) && !e.contains("did not match any variant"), "{record}: {e}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use genesis_types::Digest;
 
-use crate::sigstore::{Artifact, SigstoreBundle, pae, verify_dsse};
+use crate::sigstore::{Artifact, SignedContent, SigstoreBundle, pae, verify_dsse};
 use crate::{AcceptedSigner, PrivateKey, PublicKey, Result, TrustError, TrustPolicy};
 
 /// DSSE payload type of in-toto statements.
@@ -87,8 +87,9 @@ pub fn verify_provenance(envelope: &[u8], bom_digest: &Digest, key: &PublicKey) 
 }
 
 /// Verifies the provenance of a bundle whose BOM hashes to `bom_digest` and was signed by
-/// `signer`, carried as a DSSE sigstore bundle (`provenance/bundle.sigstore.json`): signed by
-/// one of `policy`'s signers as the BOM's sigstore bundle is judged, and by `signer` itself,
+/// `signer`, carried as a DSSE sigstore bundle (`provenance/bundle.sigstore.json`, an
+/// attestation: a bundle of a message signature is refused): signed by one of `policy`'s
+/// signers as the BOM's sigstore bundle is judged, and by `signer` itself,
 /// its statement naming the BOM (which the sigstore verification checks too); then what
 /// [`verify_provenance`] checks of the statement.
 pub fn verify_provenance_bundle(
@@ -97,23 +98,23 @@ pub fn verify_provenance_bundle(
     policy: &TrustPolicy,
     signer: &AcceptedSigner,
 ) -> Result<ProvenanceSummary> {
-    let envelope = bundle.dsse_envelope().ok_or_else(|| {
-        refused(
-            "a sigstore bundle of a message signature, not of a DSSE envelope: attest the statement \
-             (`cosign attest-blob --statement`) rather than sign it as a blob",
-        )
-    })?;
     let digest: [u8; 32] = hex::decode(bom_digest.hex())
         .ok()
         .and_then(|d| d.try_into().ok())
         .ok_or_else(|| refused(format!("the BOM digest {bom_digest} is not a SHA-256")))?;
     let accepted = policy
-        .sigstore_signer(bundle, Artifact::Sha256(&digest), genesis_bundle::SIGSTORE_PROVENANCE_PATH)
+        .sigstore_signer(
+            bundle,
+            Artifact::Sha256(&digest),
+            SignedContent::Attestation,
+            genesis_bundle::SIGSTORE_PROVENANCE_PATH,
+        )
         .map_err(|e| refused(e.to_string()))?;
     if accepted != *signer {
         return Err(refused(format!("signed by {accepted}, not by the BOM's signer ({signer})")));
     }
-    let payload_type = envelope["payloadType"].as_str().unwrap_or_default();
+    // `sigstore_signer` took an attestation only: the envelope is there.
+    let payload_type = bundle.dsse_envelope().and_then(|e| e["payloadType"].as_str()).unwrap_or_default();
     summarize(payload_type, &bundle.dsse_payload().unwrap_or_default(), bom_digest)
 }
 

@@ -48,7 +48,7 @@ pub enum Requirement {
     Attestation(Attestation),
     /// The bundle was signed by this signer: inside the archive or by a countersignature
     /// beside it. A policy file names a key by its fingerprint (`SHA256:…`) or by its file,
-    /// which [`Requirement::resolve_key_files`] reads as its fingerprint.
+    /// which it reads as its fingerprint as it loads ([`Requirement::visit_signed_by`]).
     SignedBy {
         /// The key's fingerprint (or, until resolved, its file).
         signed_by: String,
@@ -200,23 +200,19 @@ impl Requirement {
         parts.iter().try_for_each(Requirement::validate)
     }
 
-    /// Gives each `signedBy` that names a key file the fingerprint `fingerprint` reads from that
-    /// file, so that a policy names the keys it requires as it names those it trusts
-    /// (`signedBy: customer.pub`) while evidence knows signers by fingerprint. A file is any
-    /// value that is neither a fingerprint (`SHA256:…`) nor a keyless identity as reports print
-    /// it (`identity SAN (issuer ISS)`). The policy file calls this as it loads, so a file
-    /// that is not a public key is refused then, not judged "not signed" at every bundle.
-    pub fn resolve_key_files<E>(&mut self, fingerprint: &mut dyn FnMut(&str) -> Result<String, E>) -> Result<(), E> {
+    /// Calls `visit` with each `signedBy` value, at any depth, in the order written, to read it
+    /// or replace it: the policy file, as it loads, reads a key file as its key's fingerprint
+    /// (a policy names the keys it requires as it names those it trusts, `signedBy:
+    /// customer.pub`, while evidence knows signers by fingerprint) and refuses a value no
+    /// signature could ever meet, rather than judging it "not signed" at every bundle.
+    pub fn visit_signed_by<E>(&mut self, visit: &mut dyn FnMut(&mut String) -> Result<(), E>) -> Result<(), E> {
         match self {
-            Requirement::SignedBy { signed_by } if names_key_file(signed_by) => {
-                *signed_by = fingerprint(signed_by)?;
-                Ok(())
-            }
+            Requirement::SignedBy { signed_by } => visit(signed_by),
             Requirement::AllOf { all_of: parts }
             | Requirement::AnyOf { any_of: parts }
             | Requirement::Threshold { of: parts, .. }
-            | Requirement::List(parts) => parts.iter_mut().try_for_each(|part| part.resolve_key_files(fingerprint)),
-            Requirement::Attestation(_) | Requirement::SignedBy { .. } | Requirement::Scan { .. } => Ok(()),
+            | Requirement::List(parts) => parts.iter_mut().try_for_each(|part| part.visit_signed_by(visit)),
+            Requirement::Attestation(_) | Requirement::Scan { .. } => Ok(()),
         }
     }
 
@@ -252,12 +248,6 @@ impl Requirement {
             }
         }
     }
-}
-
-/// Whether a `signedBy` value names a key file: it is neither a key fingerprint nor a keyless
-/// identity.
-fn names_key_file(signed_by: &str) -> bool {
-    !signed_by.starts_with("SHA256:") && !signed_by.starts_with("identity ")
 }
 
 /// What a requirement can be, for the messages that refuse one.
@@ -546,23 +536,26 @@ mod tests {
         }
     }
 
-    /// A `signedBy` naming a key file, at any depth, is given the fingerprint read from it;
-    /// a fingerprint and an identity are kept as written, and a file that does not read fails
-    /// the whole requirement with that error.
+    /// Every `signedBy`, at any depth, is visited in the order written and may be replaced:
+    /// key files given their fingerprints, fingerprints and identities kept as written; an
+    /// error from the visit fails the whole requirement with it.
     #[test]
-    fn signed_by_a_key_file_is_resolved_to_its_fingerprint_at_any_depth() {
+    fn every_signed_by_is_visited_at_any_depth_and_may_be_replaced() {
         let mut require = parse(
             "allOf: [{signedBy: vendor.pub}, {anyOf: [sbom, {signedBy: 'SHA256:A'}]}, \
              {threshold: 1, of: [[{signedBy: keys/customer.pub}], {signedBy: 'identity ci@acme (issuer https://idp)'}]}]",
         );
-        let mut read = Vec::new();
+        let mut seen = Vec::new();
         require
-            .resolve_key_files(&mut |file: &str| -> Result<String, String> {
-                read.push(file.to_owned());
-                Ok(format!("SHA256:{}", file.len()))
+            .visit_signed_by(&mut |signed_by: &mut String| -> Result<(), String> {
+                seen.push(signed_by.clone());
+                if genesis_types::signed_by_names_key_file(signed_by) {
+                    *signed_by = format!("SHA256:{}", signed_by.len());
+                }
+                Ok(())
             })
             .unwrap();
-        assert_eq!(read, ["vendor.pub", "keys/customer.pub"]);
+        assert_eq!(seen, ["vendor.pub", "SHA256:A", "keys/customer.pub", "identity ci@acme (issuer https://idp)"]);
         let expected = parse(
             "allOf: [{signedBy: 'SHA256:10'}, {anyOf: [sbom, {signedBy: 'SHA256:A'}]}, \
              {threshold: 1, of: [[{signedBy: 'SHA256:17'}], {signedBy: 'identity ci@acme (issuer https://idp)'}]}]",
@@ -574,7 +567,7 @@ mod tests {
         assert!(require.evaluate(&evidence).0);
 
         let mut missing = parse("[{signedBy: absent.pub}]");
-        let e = missing.resolve_key_files(&mut |file: &str| Err(format!("{file}: no such file"))).unwrap_err();
+        let e = missing.visit_signed_by(&mut |file: &mut String| Err(format!("{file}: no such file"))).unwrap_err();
         assert_eq!(e, "absent.pub: no such file");
     }
 

@@ -37,9 +37,19 @@ impl std::fmt::Display for AcceptedSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AcceptedSigner::Key { fingerprint } => write!(f, "key {fingerprint}"),
-            AcceptedSigner::Identity { subject, issuer } => write!(f, "identity {subject} (issuer {issuer})"),
+            AcceptedSigner::Identity { subject, issuer } => write_identity(f, subject, issuer),
         }
     }
+}
+
+/// How an identity reads in every message and report, `identity SUBJECT (issuer ISS)`: the
+/// SAN of a certificate that signed, or a policy's subject (exact, or `/pattern/`).
+pub(crate) fn write_identity(
+    f: &mut std::fmt::Formatter<'_>,
+    subject: &dyn std::fmt::Display,
+    issuer: &str,
+) -> std::fmt::Result {
+    write!(f, "identity {subject} (issuer {issuer})")
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use genesis_bundle::{BOM_PATH, Bom, BundleError, FileEntry, Head, HeadForm, Limi
 use genesis_types::BundlePath;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
-use crate::countersign::{Countersignatures, TREE_FOLDER};
+use crate::countersign::{Countersignatures, TREE_FOLDER, count_entry};
 use crate::policy::TrustPolicy;
 use crate::verify::{HeadReport, SignedHead, verify_head};
 use crate::{Result, TrustError};
@@ -64,8 +64,8 @@ impl UnverifiedTree {
         let root = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| io_error("opening", dir, e))?;
         let read = |name: &str, max: u64, what: &'static str| read_head_file(&root, dir, name, max, what);
-        let required = |name: &str| TrustError::TreeNotExtracted { path: dir.join(name) };
-        let bom = read(BOM_PATH, limits.max_bom_size, "bom.json size")?.ok_or_else(|| required(BOM_PATH))?;
+        let bom = read(BOM_PATH, limits.max_bom_size, "bom.json size")?
+            .ok_or_else(|| TrustError::TreeNotExtracted { path: dir.join(BOM_PATH), or: None })?;
         let mut found = None;
         for form in HeadForm::ALL {
             if let Some(signature) = read(form.signature_path(), limits.max_signature_size, "signature size")? {
@@ -73,7 +73,10 @@ impl UnverifiedTree {
                 break;
             }
         }
-        let (form, signature) = found.ok_or_else(|| required(HeadForm::Cosign.signature_path()))?;
+        let (form, signature) = found.ok_or_else(|| TrustError::TreeNotExtracted {
+            path: dir.join(HeadForm::Cosign.signature_path()),
+            or: Some(HeadForm::Sigstore.signature_path()),
+        })?;
         let provenance = read(form.provenance_path(), limits.max_bom_size, "provenance size")?;
         let head = Head { bom, signature, provenance, form };
         let countersignatures = read_countersignatures(&root, dir, limits)?;
@@ -99,8 +102,8 @@ impl UnverifiedTree {
     }
 }
 
-/// A tree whose BOM is signed by a trusted key; its files are still to be checked, by
-/// [`VerifiedTree::check`]. No public constructor.
+/// A tree whose BOM is signed by a trusted key or identity; its files are still to be
+/// checked, by [`VerifiedTree::check`]. No public constructor.
 pub struct VerifiedTree {
     dir: PathBuf,
     root: OwnedFd,
@@ -405,8 +408,9 @@ fn read_head_file(root: &OwnedFd, dir: &Path, name: &str, max: u64, what: &'stat
 
 /// Reads the countersignatures `extract` copied into the tree open at `root` (`countersig/`,
 /// its `*.sigstore.json` files in name order, each a regular file within `limits`' signature
-/// size), going down as the walk does; none when the tree has no such folder. Anything else
-/// there is a file the walk refuses as added.
+/// size, the folder holding no more entries than one beside an archive may), going down as
+/// the walk does; none when the tree has no such folder. Anything else there is a file the
+/// walk refuses as added.
 fn read_countersignatures(root: &OwnedFd, dir: &Path, limits: &Limits) -> Result<Countersignatures> {
     let mut found = Countersignatures::default();
     let folder = dir.join(TREE_FOLDER);
@@ -416,10 +420,7 @@ fn read_countersignatures(root: &OwnedFd, dir: &Path, limits: &Limits) -> Result
         let entry = entry.map_err(|e| io_error("reading", &folder, e))?;
         let name = entry.file_name().to_bytes();
         if !matches!(name, b"." | b"..") {
-            if names.len() as u64 == limits.max_entries {
-                let limit = limits.max_entries;
-                return Err(BundleError::LimitExceeded { what: "entry count", actual: limit + 1, limit }.into());
-            }
+            count_entry(&folder, names.len())?;
             names.push(OsStr::from_bytes(name).to_owned());
         }
     }

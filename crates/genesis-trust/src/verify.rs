@@ -112,7 +112,7 @@ use crate::policy::TrustPolicy;
 use crate::policy_file::InstallAudit;
 use crate::provenance::{ProvenanceSummary, verify_provenance, verify_provenance_bundle};
 use crate::requirement::{Attestation, Evidence, ScanEvidence};
-use crate::sigstore::{Artifact, SigstoreBundle};
+use crate::sigstore::{Artifact, SignedContent, SigstoreBundle};
 use crate::{AcceptedSigner, Result, TrustError};
 
 /// A bundle whose head has been read but whose signature has not been checked.
@@ -138,8 +138,8 @@ impl UnverifiedBundle {
     }
 
     /// Checks the BOM signature against `policy` (by a trusted key inside its validity
-    /// window now, or a trusted keyless identity), parses the BOM, refuses it past its signed `expires`, checks the
-    /// provenance envelope when there is one, then the policy's constraints.
+    /// window now, or a trusted keyless identity), parses the BOM, refuses it past its signed
+    /// `expires`, checks the provenance when there is one, then the policy's constraints.
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
         let countersignatures = Countersignatures::beside(&self.path, &self.limits)?;
         let signed = verify_head(&self.path, &self.head, policy, &self.limits, &countersignatures)?;
@@ -167,6 +167,8 @@ pub(crate) struct SignedHead {
     pub(crate) countersigners: Vec<AcceptedSigner>,
     pub(crate) provenance: Option<ProvenanceSummary>,
     pub(crate) decisions: Vec<String>,
+    /// The countersignatures left out, and why.
+    pub(crate) ignored: Vec<String>,
 }
 
 impl SignedHead {
@@ -180,6 +182,7 @@ impl SignedHead {
             bom_sha256: self.bom_digest.clone(),
             bom_blake3: self.bom_blake3.clone(),
             policy: self.decisions.clone(),
+            ignored: self.ignored.clone(),
             sbom: self.bom.bundle_sbom().map(|s| s.path.to_string()),
             provenance: self.provenance.clone(),
         }
@@ -212,6 +215,10 @@ pub struct HeadReport {
     pub bom_blake3: String,
     /// What the policy decided beyond the signature, with its evidence.
     pub policy: Vec<String>,
+    /// What the verification left out, a warning each: the countersignatures by keys the
+    /// policy does not trust.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
     /// The bundle's SBOM, when the BOM lists one; checked against the BOM when the payload
     /// is.
     pub sbom: Option<String>,
@@ -240,12 +247,13 @@ pub(crate) fn verify_head(
             let der = decode_signature(&head.signature, signature_path)?;
             let key = policy
                 .signer(|k| k.verifies(&head.bom, &der))?
-                .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe() })?;
+                .ok_or_else(|| TrustError::BomSignatureInvalid { tried: policy.describe_keys() })?;
             (AcceptedSigner::key(key), Some(key))
         }
         HeadForm::Sigstore => {
             let bundle = sigstore_bundle(&head.signature, signature_path)?;
-            (policy.sigstore_signer(&bundle, Artifact::Bytes(&head.bom), signature_path)?, None)
+            let bom = Artifact::Bytes(&head.bom);
+            (policy.sigstore_signer(&bundle, bom, SignedContent::Message, signature_path)?, None)
         }
     };
     tracing::info!(signer = %signer, bundle = %origin.display(), "BOM signature accepted");
@@ -267,7 +275,7 @@ pub(crate) fn verify_head(
     evidence.add_signer(&signer);
     // Countersignatures over the same BOM bytes count as signers for `require`; one that does
     // not hold fails the head here, before any constraint is judged or payload byte read.
-    let countersigned = countersignatures.verify(&head.bom, policy)?;
+    let countersigned = countersignatures.verify(&head.bom, policy, &signer)?;
     countersigned.signers.iter().for_each(|countersigner| evidence.add_signer(countersigner));
     if bom.bundle_sbom().is_some() {
         evidence.attestations.insert(Attestation::Sbom);
@@ -276,22 +284,19 @@ pub(crate) fn verify_head(
         evidence.attestations.insert(Attestation::Provenance);
     }
     evidence.scan = bom.scan.as_ref().map(|scan| ScanEvidence::of(scan, crate::policy::now()));
-    let mut decisions =
-        policy.constraints().check(&bom, &bom_blake3, &evidence).map_err(|e| countersigned.explain(e))?;
-    decisions.extend(countersigned.decisions);
-    let countersigners = countersigned.signers;
-    Ok(SignedHead { bom, bom_digest, bom_blake3, signer, countersigners, provenance, decisions })
+    let decisions = policy.constraints().check(&bom, &bom_blake3, &evidence).map_err(|e| countersigned.explain(e))?;
+    let (countersigners, ignored) = (countersigned.signers, countersigned.ignored);
+    Ok(SignedHead { bom, bom_digest, bom_blake3, signer, countersigners, provenance, decisions, ignored })
 }
 
 /// The sigstore bundle a head carries as its entry `name`, read; not yet verified.
 fn sigstore_bundle(bytes: &[u8], name: &str) -> Result<SigstoreBundle> {
-    let doc: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| TrustError::BundleRefused { reason: format!("{name} is not JSON ({e})") })?;
-    SigstoreBundle::from_json(doc)
+    SigstoreBundle::from_slice(bytes)
+        .map_err(|e| TrustError::BundleRefused { reason: format!("{name}: {}", crate::policy::reason(e)) })
 }
 
-/// A bundle whose BOM is signed by a trusted key. Its payload is checked against that BOM
-/// as it streams, by [`VerifiedBundle::check`] or [`VerifiedBundle::extract`].
+/// A bundle whose BOM is signed by a trusted key or identity. Its payload is checked against
+/// that BOM as it streams, by [`VerifiedBundle::check`] or [`VerifiedBundle::extract`].
 pub struct VerifiedBundle {
     path: PathBuf,
     reader: ArchiveReader,
@@ -451,6 +456,9 @@ pub enum Sidecar {
 pub struct AttestationReport {
     /// What the policy decided beyond the signature, with its evidence.
     pub policy: Vec<String>,
+    /// What the verification left out, a warning each (see [`HeadReport::ignored`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
     /// The bundle's SBOM, read from the archive and checked against its signed SHA-256 and
     /// the BOM; `None` when the BOM lists none.
     pub sbom: Option<String>,
@@ -580,6 +588,19 @@ impl VerifiedBundle {
         &self.signed.countersigners
     }
 
+    /// The head whose signature verified (`bom.json`, its signature, the provenance), byte for
+    /// byte as the archive carries it: what re-signing signs anew and checks the archive for.
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// The countersignature files read beside the archive, by name (`HEX.sigstore.json`) with
+    /// their bytes as verification read them, those it left out (a key the policy does not
+    /// know) included: what a re-signed copy of the archive, with the same BOM, carries.
+    pub fn countersignature_files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.countersignatures.files()
+    }
+
     /// Streams the whole payload, checking every entry and the sidecars, keeping nothing.
     /// The result is the proof `serve` and `export` ask for.
     pub fn check(self) -> Result<CheckedBundle> {
@@ -614,8 +635,12 @@ impl VerifiedBundle {
             }
             None => None,
         };
-        let report =
-            AttestationReport { policy: signed.decisions.clone(), sbom, provenance: signed.provenance.clone() };
+        let report = AttestationReport {
+            policy: signed.decisions.clone(),
+            ignored: signed.ignored.clone(),
+            sbom,
+            provenance: signed.provenance.clone(),
+        };
         Ok(AttestedBundle { bundle: self, report })
     }
 
@@ -632,7 +657,7 @@ impl VerifiedBundle {
         let countersignatures = self.countersignatures.clone();
         let (mut report, _, _) = self.run(&mut staging)?;
         staging.write_head(&head)?;
-        countersignatures.write_into(staging.path())?;
+        countersignatures.write_into(&mut staging)?;
         report.extracted_to = Some(staging.commit()?);
         let verified = &report.head;
         let (signer, countersigners) = (&verified.signer, &verified.countersigners);
@@ -846,12 +871,13 @@ fn check_signature_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPo
     let der = decode_signature(&bytes, &path.display().to_string())?;
     match policy.signer(|k| k.verifies_sha256_digest(&digest.sha256, &der))? {
         Some(_) => Ok(Sidecar::Match { path }),
-        None => Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() }),
+        None => Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe_keys() }),
     }
 }
 
-/// Checks `ARCHIVE.cosign.bundle` when present: a key-signed sigstore bundle with the
-/// policy's keys, the signature alone deciding; a keyless one (`cosign sign-blob --bundle`
+/// Checks `ARCHIVE.cosign.bundle` when present: a signature over the archive's bytes (an
+/// attestation naming it is refused, as the BOM's signature refuses one), key-signed with
+/// the policy's keys, the signature alone deciding, or keyless (`cosign sign-blob --bundle`
 /// in a pipeline) with the policy's identities and pinned root, as the BOM's is. Returns the
 /// sidecar's state and, when it was signed keyless, by whom.
 fn check_cosign_bundle_sidecar(
@@ -867,17 +893,23 @@ fn check_cosign_bundle_sidecar(
         .map_err(|e| TrustError::SidecarFormat { path: path.clone(), reason: format!("not JSON ({e})") })?;
     let signer = match SigstoreBundle::from_json(doc) {
         Ok(bundle) if bundle.has_certificate() => {
-            let identity =
-                policy.sigstore_signer(&bundle, Artifact::Sha256(&digest.sha256), &path.display().to_string())?;
+            let archive = Artifact::Sha256(&digest.sha256);
+            let what = path.display().to_string();
+            let identity = policy.sigstore_signer(&bundle, archive, SignedContent::Message, &what)?;
             return Ok((Sidecar::Match { path }, Some(identity)));
         }
-        Ok(bundle) => policy.signer(|k| crate::sigstore::verify_bundle_digest(&bundle, &digest.sha256, k).is_ok())?,
+        Ok(bundle) => {
+            bundle
+                .check_content(SignedContent::Message)
+                .map_err(|e| TrustError::SidecarFormat { path: path.clone(), reason: crate::policy::reason(e) })?;
+            policy.signer(|k| crate::sigstore::verify_bundle_digest(&bundle, &digest.sha256, k).is_ok())?
+        }
         Err(_) => None,
     };
     if signer.is_some() {
         Ok((Sidecar::Match { path }, None))
     } else {
-        Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe() })
+        Err(TrustError::SidecarSignatureInvalid { path, tried: policy.describe_keys() })
     }
 }
 
@@ -894,6 +926,8 @@ pub fn sidecar_paths(archive: &Path) -> (PathBuf, PathBuf) {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use genesis_testkit::sigstore::LoopbackSigstore;
 
     use super::*;
 
@@ -1080,5 +1114,104 @@ mod tests {
         assert_eq!(listed_files(&format!("{}  demo.tar.zst\n", "a".repeat(64)), "demo.tar.zst"), Ok(vec![]));
         let one_space = format!("{}  demo.tar.zst\n{} report.pdf\n", "a".repeat(64), "b".repeat(64));
         assert!(listed_files(&one_space, "demo.tar.zst").unwrap_err().starts_with("line 2 is not"));
+    }
+
+    const ISSUER: &str = "https://idp.acme.example";
+    const VENDOR: &str = "release@acme.example";
+    const OTHER: &str = "nightly@acme.example";
+    /// The one payload file of [`bom_and_statement`]'s BOM.
+    const DEMO_YAML: &[u8] = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n";
+
+    /// A small BOM and the provenance statement that names it.
+    fn bom_and_statement() -> (Bom, Vec<u8>) {
+        let path: genesis_types::BundlePath = "manifests/demo.yaml".parse().unwrap();
+        let bom = Bom {
+            schema: genesis_bundle::BOM_SCHEMA.into(),
+            name: "demo".into(),
+            version: "0.1.0".into(),
+            created: genesis_bundle::rfc3339(1_735_689_600),
+            expires: None,
+            files: vec![genesis_bundle::FileEntry {
+                path: path.clone(),
+                size: DEMO_YAML.len() as u64,
+                sha256: sha256(DEMO_YAML),
+            }],
+            images: vec![],
+            charts: vec![],
+            manifests: vec![genesis_bundle::ManifestEntry { path }],
+            sboms: vec![],
+            scan: None,
+        };
+        let statement = serde_json::json!({
+            "_type": crate::provenance::STATEMENT_V1,
+            "subject": [{"name": "bom.json", "digest": {"sha256": sha256(&bom.to_bytes()).hex()}}],
+            "predicateType": crate::provenance::SLSA_PROVENANCE_V1,
+            "predicate": {"buildDefinition": {"buildType": "test"}, "runDetails": {"builder": {"id": "test"}}},
+        });
+        (bom, serde_json::to_vec(&statement).unwrap())
+    }
+
+    /// The verdict on a keyless bundle whose head carries `signature` as `bom.sigstore.json`
+    /// and `provenance` as `provenance/bundle.sigstore.json`, by a policy trusting both
+    /// [`VENDOR`] and [`OTHER`] with `sigstore`'s root.
+    fn keyless_verdict(
+        dir: &Path,
+        sigstore: &LoopbackSigstore,
+        bom: &Bom,
+        signature: String,
+        provenance: String,
+    ) -> Result<AcceptedSigner> {
+        let head = Head {
+            bom: bom.to_bytes(),
+            signature: signature.into_bytes(),
+            provenance: Some(provenance.into_bytes()),
+            form: HeadForm::Sigstore,
+        };
+        let file = &bom.files[0];
+        let contents =
+            std::collections::BTreeMap::from([(file.path.clone(), genesis_bundle::Content::Bytes(DEMO_YAML.to_vec()))]);
+        let archive = dir.join("demo-0.1.0.tar.zst");
+        let options = genesis_bundle::WriteOptions {
+            compression: genesis_bundle::Compression::Zstd,
+            mtime: 1_735_689_600,
+            progress: Default::default(),
+        };
+        let out = std::fs::File::create(&archive).unwrap();
+        genesis_bundle::write_signed_bundle(out, bom, &head, &contents, options).unwrap();
+        let identity = |subject: &str| crate::sigstore::CertificateIdentity {
+            subject: crate::sigstore::SubjectMatcher::Exact(subject.into()),
+            issuer: ISSUER.into(),
+        };
+        let root = crate::sigstore::TrustedRoot::from_file(sigstore.trusted_root()).unwrap();
+        let keyless = crate::Keyless { identities: vec![identity(VENDOR), identity(OTHER)], root };
+        let policy = TrustPolicy::from_signers(vec![], Some(keyless)).unwrap();
+        let verified = UnverifiedBundle::open(&archive, &Limits::default())?.verify(&policy)?;
+        Ok(verified.signer().clone())
+    }
+
+    /// Both sigstore bundles of a keyless head by the same trusted identity verify; the
+    /// provenance by another identity the policy trusts too is refused, as is the provenance's
+    /// attestation (which names the BOM, so it verifies over the BOM's bytes) copied into the
+    /// place of the BOM's signature.
+    #[test]
+    fn a_keyless_head_takes_a_signature_of_the_bom_and_a_provenance_by_the_same_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sigstore = LoopbackSigstore::new(dir.path());
+        let (bom, statement) = bom_and_statement();
+        let signature = sigstore.sign_blob(&bom.to_bytes(), VENDOR, ISSUER);
+        let provenance = sigstore.attest(&statement, VENDOR, ISSUER);
+        let accepted = keyless_verdict(dir.path(), &sigstore, &bom, signature.clone(), provenance.clone()).unwrap();
+        assert_eq!(accepted, AcceptedSigner::Identity { subject: VENDOR.into(), issuer: ISSUER.into() });
+
+        let by_other = sigstore.attest(&statement, OTHER, ISSUER);
+        let e = keyless_verdict(dir.path(), &sigstore, &bom, signature, by_other).unwrap_err();
+        assert!(matches!(e, TrustError::ProvenanceRefused { .. }), "{e:?}");
+        let said = format!("signed by identity {OTHER} (issuer {ISSUER}), not by the BOM's signer (identity {VENDOR}");
+        assert!(e.to_string().contains(&said), "{e}");
+
+        let e = keyless_verdict(dir.path(), &sigstore, &bom, provenance.clone(), provenance).unwrap_err();
+        assert!(matches!(e, TrustError::BundleRefused { .. }), "{e:?}");
+        assert!(e.to_string().contains("bom.sigstore.json: an attestation (a DSSE envelope"), "{e}");
+        assert!(e.is_verification_failure());
     }
 }

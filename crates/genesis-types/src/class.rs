@@ -50,6 +50,19 @@ impl Classify for std::io::Error {
     }
 }
 
+/// An error and its causes on one line, `: `-separated, as a log line or a check's reason
+/// says them (a binary prints the causes on lines of their own instead).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut said = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        said.push_str(": ");
+        said.push_str(&e.to_string());
+        cause = e.source();
+    }
+    said
+}
+
 /// A value refused at the boundary is always the caller's input.
 impl Classify for TypeError {
     fn class(&self) -> ErrorClass {
@@ -76,6 +89,28 @@ mod tests {
             (ErrorKind::AddrInUse, ErrorClass::Input),
         ] {
             assert_eq!(Error::from(kind).class(), class, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn an_error_chain_says_each_cause_after_a_colon() {
+        let wrapped = Wrapped("writing /srv/portal", Error::other("disk on fire"));
+        assert_eq!(error_chain(&wrapped), "writing /srv/portal: disk on fire");
+    }
+
+    /// An error that says `what` and has `source` as its cause.
+    #[derive(Debug)]
+    struct Wrapped(&'static str, Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.1)
         }
     }
 

@@ -21,7 +21,7 @@ mod platform;
 mod reference;
 mod severity;
 
-pub use class::{Classify, ErrorClass};
+pub use class::{Classify, ErrorClass, error_chain};
 pub use descriptor::{Descriptor, ImageIndex, ImageManifest, MAX_MANIFEST, annotations, media_types};
 pub use digest::{Algorithm, Digest};
 pub use path::BundlePath;
@@ -36,6 +36,15 @@ pub use severity::Severity;
 /// the binaries print it beside the start-up line naming what a run contacts and add it to
 /// that list, so no endpoint is contacted unnamed.
 pub const EGRESS_TARGET: &str = "genesis::egress";
+
+/// Whether a trust policy's `signedBy` value names a key file (relative to the policy) rather
+/// than a key fingerprint (`SHA256:…`) or a keyless identity (`identity SAN (issuer ISS)`):
+/// the one rule for the policy's reader, which reads such a file as its key's fingerprint, and
+/// for the build script that embeds a policy with the files it names. Here, not beside the
+/// reader, because a build script can depend on this crate without compiling the reader's.
+pub fn signed_by_names_key_file(signed_by: &str) -> bool {
+    !signed_by.starts_with("SHA256:") && !signed_by.starts_with("identity ")
+}
 
 /// Why a value was refused at the boundary.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

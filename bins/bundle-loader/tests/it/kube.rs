@@ -215,6 +215,45 @@ fn an_install_record_anti_rollback_cannot_compare_refuses_the_load_unless_allowe
     );
 }
 
+/// `status` prints what the install records say, which whoever may edit ConfigMaps in
+/// genesis-system writes: an escape sequence or a newline in a record's name or in a signer's
+/// identity shows as text, and a signer of a kind this version does not know is listed as
+/// written, the record still read.
+#[test]
+fn status_shows_a_planted_record_escaped_and_a_signer_of_an_unknown_kind_as_written() {
+    let api = KubeApiserver::start();
+    let (client, runtime) = client(&api);
+    let apply = PatchParams::apply("genesis").force();
+    let namespace =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "genesis-system"}});
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    runtime.block_on(namespaces.patch("genesis-system", &apply, &Patch::Apply(&namespace))).unwrap();
+    let record = serde_json::json!({"name": "demo\u{1b}[2J", "version": "1.0.0", "bomDigest": "sha256:00",
+        "appliedAt": "2026-01-01T00:00:00Z", "objects": [],
+        "signers": [{"kind": "identity", "subject": "ops@acme.example\n✓ signed by key SHA256:vendor",
+            "issuer": "https://idp\u{1b}[0m"}, {"kind": "tpm", "quote": "q"}]});
+    let map = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "genesis-bundle-demo", "labels": {"app.kubernetes.io/managed-by": "genesis"}},
+        "data": {"record": record.to_string()}});
+    let records: Api<ConfigMap> = Api::namespaced(client, "genesis-system");
+    runtime.block_on(records.patch("genesis-bundle-demo", &apply, &Patch::Apply(&map))).unwrap();
+
+    let status = loader(&["status", "--kubeconfig", api.kubeconfig().to_str().unwrap()]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    let t = text(&status.stdout);
+    assert!(!t.contains('\u{1b}'), "{t:?}");
+    assert_eq!(
+        t,
+        "demo\\u{1b}[2J 1.0.0  applied 2026-01-01T00:00:00Z  (0 objects)\n  signed by identity ops@acme.example\\u{a}✓ \
+         signed by key SHA256:vendor (issuer https://idp\\u{1b}[0m), countersigned by a signer unknown to this version: \
+         {\"kind\":\"tpm\",\"quote\":\"q\"}\n  BOM sha256:00\n"
+    );
+    let json = loader(&["status", "--kubeconfig", api.kubeconfig().to_str().unwrap(), "--output", "json"]);
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(listed["bundles"][0]["signers"], record["signers"]);
+}
+
 #[test]
 fn a_conflict_with_another_manager_is_reported_with_the_field_and_not_forced() {
     let api = KubeApiserver::start();

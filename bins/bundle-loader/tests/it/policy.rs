@@ -143,12 +143,15 @@ fn an_empty_requirement_list_in_the_policy_is_refused_naming_the_field() {
 fn required_attestations_and_signers_are_judged_with_their_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let key = genesis_trust::PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap().fingerprint();
+    let other_pub = fixtures().join("keys/other.pub");
+    let other = genesis_trust::PublicKey::from_pem_file(&other_pub).unwrap().fingerprint();
+    let cosigner = format!("cosigners: ['{}']\n", other_pub.display());
     let ok = verify(
         &case("good"),
         &policy(
             dir.path(),
             &format!(
-                "require: [sbom, {{threshold: 2, of: [provenance, {{signedBy: '{key}'}}, {{signedBy: 'SHA256:x'}}]}}]\n"
+                "{cosigner}require: [sbom, {{threshold: 2, of: [provenance, {{signedBy: '{key}'}}, {{signedBy: '{other}'}}]}}]\n"
             ),
         ),
     );
@@ -159,10 +162,19 @@ fn required_attestations_and_signers_are_judged_with_their_evidence() {
         text(&ok.stdout)
     );
 
-    let other = verify(&case("good"), &policy(dir.path(), "require: [{signedBy: 'SHA256:someone-else'}]\n"));
-    assert_eq!(other.status.code(), Some(1), "{}", text(&other.stderr));
-    assert!(text(&other.stderr).contains("policy refuses the bundle (require)"), "{}", text(&other.stderr));
-    assert!(text(&other.stderr).contains("✗ not signed by SHA256:someone-else"), "{}", text(&other.stderr));
+    let unmet = verify(&case("good"), &policy(dir.path(), &format!("{cosigner}require: [{{signedBy: '{other}'}}]\n")));
+    assert_eq!(unmet.status.code(), Some(1), "{}", text(&unmet.stderr));
+    assert!(text(&unmet.stderr).contains("policy refuses the bundle (require)"), "{}", text(&unmet.stderr));
+    assert!(text(&unmet.stderr).contains(&format!("✗ not signed by {other}")), "{}", text(&unmet.stderr));
+
+    // A signer no signature could ever meet is a mistake in the policy, refused as it loads.
+    let never = verify(&case("good"), &policy(dir.path(), "require: [{signedBy: 'SHA256:someone-else'}]\n"));
+    assert_eq!(never.status.code(), Some(2), "{}", text(&never.stderr));
+    assert!(
+        text(&never.stderr).contains("require: signedBy SHA256:someone-else: not a key fingerprint"),
+        "{}",
+        text(&never.stderr)
+    );
 }
 
 #[test]

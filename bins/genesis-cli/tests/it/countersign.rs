@@ -217,19 +217,28 @@ fn a_tampered_or_untrusted_countersignature_never_counts() {
     std::fs::write(&file, &written).unwrap();
     assert_eq!(verify(dir, &[]).status.code(), Some(0));
 
-    // The customer's key not a cosigner: its countersignature counts for nothing, said in the
-    // refusal, and countersign refuses to make one.
-    policy(dir, "");
+    // The customer's key not a cosigner: its countersignature counts for nothing, said as a
+    // warning, and countersign refuses to make one; a policy requiring it would never be met,
+    // and does not load.
+    std::fs::write(dir.join("trust.yaml"), "keys: [vendor.pub]\nrequire: {signedBy: vendor.pub}\n").unwrap();
     let customer = fingerprint(dir, "customer.pub");
     let ignored = format!("countersignature by {customer} ignored: not a trusted cosigner");
-    let not_signed = format!("✗ not signed by {customer}");
-    refused(&verify(dir, &[]), &[not_signed.as_str(), ignored.as_str()]);
+    let ok = verify(dir, &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let t = text(&ok.stdout);
+    assert!(t.contains(&format!("\n! {ignored}\n")) && !t.contains(&format!("✓ policy: {ignored}")), "{t}");
+    assert!(!t.contains("✓ countersignature OK"), "{t}");
     let json = verify(dir, &["--output", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["verified"], false);
-    assert!(v["error"].as_str().unwrap().contains(&ignored), "{v}");
+    assert_eq!(v["report"]["ignored"], serde_json::json!([ignored]));
+    assert!(v["report"].get("countersigners").is_none(), "{v}");
     refused(&countersign(dir, "customer.key", &[]), &["is neither a cosigner nor a key of this policy"]);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), written, "nothing was written");
+    policy(dir, "");
+    let unloadable = verify(dir, &[]);
+    assert_eq!(unloadable.status.code(), Some(2), "{}", text(&unloadable.stderr));
+    let never_met = format!("require: signedBy customer.pub: key {customer} is in neither keys nor cosigners");
+    assert!(text(&unloadable.stderr).contains(&never_met), "{}", text(&unloadable.stderr));
 
     // A cosign encrypted key (password `hello`) countersigns as cosign would sign.
     std::fs::remove_dir_all(dir.join(format!("{ARCHIVE}.countersig"))).unwrap();
@@ -258,4 +267,86 @@ fn a_bundle_signed_inside_by_a_cosigner_alone_is_refused() {
     refused(&verify(dir, &[]), &["BOM signature does not verify against any trusted key"]);
     refused(&countersign(dir, "customer.key", &[]), &["BOM signature does not verify against any trusted key"]);
     assert!(!dir.join(format!("{ARCHIVE}.countersig")).exists(), "nothing countersigned");
+}
+
+/// The vendor's own key countersigning would count for nothing, beside the signature it made
+/// inside the archive: refused, nothing written.
+#[test]
+fn the_vendors_own_key_does_not_countersign() {
+    let dir = setup();
+    let dir = dir.path();
+    std::fs::copy(fixtures().join("keys/test.key"), dir.join("vendor.key")).unwrap();
+    std::fs::write(dir.join("trust.yaml"), "keys: [vendor.pub]\ncosigners: [customer.pub]\n").unwrap();
+    let vendor = fingerprint(dir, "vendor.pub");
+    let said = format!("key {vendor} signed this bundle's BOM inside the archive already");
+    refused(&countersign(dir, "vendor.key", &[]), &[said.as_str()]);
+    assert!(!countersignature_of(dir, "vendor.pub").exists(), "nothing countersigned");
+}
+
+/// Countersignatures are read where they are: a `.countersig` folder that is a symbolic link
+/// is refused by `countersign` (nothing written where it leads) and by `verify`, and so is a
+/// countersignature in the folder that is a link; the folder holds at most 64 entries.
+#[test]
+fn a_linked_countersignature_folder_or_file_is_refused_unfollowed() {
+    let dir = setup();
+    let dir = dir.path();
+    let folder = dir.join(format!("{ARCHIVE}.countersig"));
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
+    let link = "a symbolic link, refused without following it";
+    refused(&countersign(dir, "customer.key", &[]), &[link]);
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing written where the link leads");
+    refused(&verify(dir, &[]), &[link]);
+
+    std::fs::remove_file(&folder).unwrap();
+    let out = countersign(dir, "customer.key", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let file = countersignature_of(dir, "customer.pub");
+    std::fs::rename(&file, elsewhere.join("moved")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("moved"), &file).unwrap();
+    refused(&verify(dir, &[]), &[link, name(&file).as_str()]);
+    refused(&countersign(dir, "customer.key", &[]), &[link]);
+
+    std::fs::remove_file(&file).unwrap();
+    std::fs::rename(elsewhere.join("moved"), &file).unwrap();
+    assert_eq!(verify(dir, &[]).status.code(), Some(0));
+    for n in 0..64 {
+        std::fs::write(folder.join(format!(".partial-{n:02}")), b"").unwrap();
+    }
+    refused(&verify(dir, &[]), &["more than 64 entries, where at most 16 countersignatures belong"]);
+}
+
+/// A countersignature is bound to the exact BOM it signed: copied beside another bundle of
+/// the same name and version, by the same vendor, it fails that bundle's verification,
+/// naming it.
+#[test]
+fn a_countersignature_copied_beside_another_bundle_is_refused() {
+    let dir = setup();
+    let dir = dir.path();
+    let out = countersign(dir, "customer.key", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let file = countersignature_of(dir, "customer.pub");
+
+    // demo 0.1.0 built again at another date: another BOM, signed by the same vendor key.
+    let build = dir.join("rebuild");
+    std::fs::create_dir(&build).unwrap();
+    for entry in ["bundle.yaml", "images", "charts", "manifests"] {
+        let status = Command::new("cp").arg("-r").arg(fixtures().join(entry)).arg(&build).status().unwrap();
+        assert!(status.success());
+    }
+    let spec = genesis_build::BundleSpec::load(&build.join("bundle.yaml")).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&fixtures().join("keys/test.key")).unwrap();
+    let options = genesis_build::BuildOptions {
+        source_date_epoch: Some(1_700_000_000),
+        output_dir: Some(dir.join("other")),
+        ..Default::default()
+    };
+    let other = genesis_build::build(&spec, &key, &options).unwrap().archive;
+    assert_eq!(other, dir.join("other").join(ARCHIVE));
+    let copied = dir.join(format!("other/{ARCHIVE}.countersig"));
+    std::fs::create_dir(&copied).unwrap();
+    std::fs::copy(&file, copied.join(name(&file))).unwrap();
+    let out = genesis_in(dir, &["verify", &format!("other/{ARCHIVE}"), "--policy", "trust.yaml", "--quiet"], None);
+    refused(&out, &[name(&file).as_str(), "countersignature does not verify over this bundle's bom.json"]);
 }

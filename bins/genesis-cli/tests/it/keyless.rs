@@ -126,7 +126,7 @@ fn a_keyless_bundle_verifies_with_cosigns_flags_and_with_a_policy_naming_its_ide
 
     std::fs::write(
         dir.join("trust.yaml"),
-        format!("identities: [{{subject: '{IDENTITY}', issuer: '{ISSUER}'}}]\ntrustedRoot: {ROOT}\n"),
+        format!("bundleIdentities: [{{subject: '{IDENTITY}', issuer: '{ISSUER}'}}]\ntrustedRoot: {ROOT}\n"),
     )
     .unwrap();
     let json = genesis_verify(dir, &["--policy", "trust.yaml", "--output", "json"]);
@@ -136,6 +136,17 @@ fn a_keyless_bundle_verifies_with_cosigns_flags_and_with_a_policy_naming_its_ide
     assert_eq!(v["report"]["signer"], signer, "{v}");
     assert_eq!(v["report"]["provenance"]["buildType"], "https://genesis.dev/bundle-builder/build/v1", "{v}");
 
+    // A policy's `identities` judge images: admitting the signer there trusts it with no
+    // bundle, whether the policy names no bundle signer or another one.
+    let images = format!("identities: [{{subject: '{IDENTITY}', issuer: '{ISSUER}'}}]\ntrustedRoot: {ROOT}\n");
+    std::fs::write(dir.join("images.yaml"), &images).unwrap();
+    let out = genesis_verify(dir, &["--policy", "images.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("its identities judge images only"), "{}", text(&out.stderr));
+    let mallory = "bundleIdentities: [{subject: 'https://github.com/mallory/release', issuer: 'https://idp'}]\n";
+    std::fs::write(dir.join("images.yaml"), images + mallory).unwrap();
+    refused(dir, &["--policy", "images.yaml"], "no trusted identity verifies it");
+
     // Extracted, the tree keeps the sigstore bundles and verifies on its own.
     let extract = ["extract", ARCHIVE, "--output-dir", "tree", "--quiet"];
     let out = run(&binary("bundle-loader"), &[&extract[..], &identity_flags(IDENTITY, ISSUER)].concat(), dir);
@@ -144,6 +155,16 @@ fn a_keyless_bundle_verifies_with_cosigns_flags_and_with_a_policy_naming_its_ide
     let out =
         run(&binary("genesis"), &[&["verify", "--dir", "tree"][..], &identity_flags(IDENTITY, ISSUER)].concat(), dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A keyless `.cosign.bundle` by another identity, or over another archive, is refused.
+    let sidecar = format!("{}.cosign.bundle", archive.display());
+    for bundle in [
+        sigstore.sign_blob(&bytes, "https://github.com/mallory/release", ISSUER),
+        sigstore.sign_blob(b"another archive", IDENTITY, ISSUER),
+    ] {
+        std::fs::write(&sidecar, bundle).unwrap();
+        refused(dir, &identity_flags(IDENTITY, ISSUER), "demo-0.1.0.tar.zst.cosign.bundle: no trusted identity");
+    }
 }
 
 /// Refused with exit 1 and `said` on stderr, by `genesis verify` and by `bundle-loader
@@ -165,6 +186,14 @@ fn a_keyless_bundle_is_refused_for_another_identity_issuer_or_root_and_without_a
     let dir = tmp.path();
     refused(dir, &identity_flags("https://github.com/mallory/release", ISSUER), "no trusted identity verifies it");
     refused(dir, &identity_flags(IDENTITY, "https://accounts.example"), "no trusted identity verifies it");
+    // A pattern is held to the whole SAN: one for another repository admits nothing here.
+    let pattern =
+        ["--certificate-identity-regexp", "https://github.com/mallory/.*", "--certificate-oidc-issuer", ISSUER];
+    refused(
+        dir,
+        &[&pattern[..], &["--trusted-root", ROOT]].concat(),
+        "does not match /^(?:https://github.com/mallory/.*)$/",
+    );
     let other = dir.join("other");
     std::fs::create_dir_all(&other).unwrap();
     LoopbackSigstore::new(&other);
@@ -178,11 +207,18 @@ fn a_keyless_bundle_is_refused_for_another_identity_issuer_or_root_and_without_a
     let out = genesis_verify(dir, &["--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--trusted-root"), "{}", text(&out.stderr));
-    std::fs::write(dir.join("rootless.yaml"), format!("identities: [{{subject: '{IDENTITY}', issuer: '{ISSUER}'}}]\n"))
-        .unwrap();
+    let rootless = format!("bundleIdentities: [{{subject: '{IDENTITY}', issuer: '{ISSUER}'}}]\n");
+    std::fs::write(dir.join("rootless.yaml"), rootless).unwrap();
     let out = genesis_verify(dir, &["--policy", "rootless.yaml"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("identities need trustedRoot"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("bundleIdentities need trustedRoot"), "{}", text(&out.stderr));
+    // The root or the issuer without an identity is refused as the command line is read, not
+    // ignored beside the key.
+    for keyless in [&["--trusted-root", ROOT][..], &["--certificate-oidc-issuer", ISSUER]] {
+        let out = genesis_verify(dir, &[&["--key", key.to_str().unwrap()][..], keyless].concat());
+        assert_eq!(out.status.code(), Some(2), "{keyless:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("--certificate-identity"), "{keyless:?}: {}", text(&out.stderr));
+    }
 
     // A keyless signature without a log entry: `create` refuses it, writing nothing, and a
     // tree whose signature is swapped for one is refused, as an archive's would be.
@@ -193,6 +229,11 @@ fn a_keyless_bundle_is_refused_for_another_identity_issuer_or_root_and_without_a
     let out = create(dir, "work/unlogged.sigstore.json", IDENTITY);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("without a transparency-log entry or a timestamp"), "{}", text(&out.stderr));
+    assert!(!dir.join("out").exists(), "nothing written");
+    // The provenance's attestation names the BOM: given as the BOM's signature, it is refused.
+    let out = create(dir, "work/provenance.sigstore.json", IDENTITY);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("an attestation (a DSSE envelope"), "{}", text(&out.stderr));
     assert!(!dir.join("out").exists(), "nothing written");
 
     let signed = create(dir, "work/bom.sigstore.json", IDENTITY);

@@ -311,6 +311,62 @@ fn a_frame_larger_than_the_largest_frame_read_is_refused() {
     }
 }
 
+/// One seek table entry holds one zstd frame. zstd alone decompresses a skippable frame (of
+/// any bytes, which no BOM digest covers) before the real one, and two frames given as one, to
+/// the very bytes the entry declares: both readers refuse either, naming the frame, before a
+/// header of it is parsed.
+#[test]
+fn a_seek_table_entry_holding_more_than_one_frame_is_refused() {
+    let (_d, path, _) = crate::bundle_with(&[("a/one.txt", b"one\n".to_vec()), ("b/two.txt", vec![7u8; 3000])]);
+    let tar = zstd::decode_all(File::open(&path).unwrap()).unwrap();
+    let frames: Vec<(Vec<u8>, u32)> =
+        tar.chunks(1024).map(|raw| (zstd::bulk::compress(raw, 3).unwrap(), raw.len() as u32)).collect();
+    let archive = |frames: &[(Vec<u8>, u32)]| {
+        let table = SeekTable {
+            frames: frames.iter().map(|(c, d)| FrameEntry { compressed: c.len() as u32, decompressed: *d }).collect(),
+        };
+        [frames.iter().flat_map(|(c, _)| c.clone()).collect::<Vec<u8>>(), table.encode()].concat()
+    };
+    for read in read_both(&archive(&frames)) {
+        read.unwrap();
+    }
+
+    let mut skippable = 0x184D_2A50_u32.to_le_bytes().to_vec();
+    skippable.extend_from_slice(&6u32.to_le_bytes());
+    skippable.extend_from_slice(b"hidden");
+    let mut hidden = frames.clone();
+    hidden[1].0 = [skippable, frames[1].0.clone()].concat();
+    let mut merged = frames.clone();
+    let second = merged.remove(2);
+    merged[1] = ([frames[1].0.clone(), second.0].concat(), frames[1].1 + second.1);
+    for (what, frames, said) in [
+        ("a skippable frame first", hidden, "does not start with a zstd frame"),
+        ("two frames", merged, "which hold more than one frame"),
+    ] {
+        for read in read_both(&archive(&frames)) {
+            match read {
+                Err(BundleError::Corrupt { detail }) => {
+                    assert!(detail.starts_with("zstd frame 1: ") && detail.contains(said), "{what}: {detail}")
+                }
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+    }
+}
+
+/// The seekable archive `bytes` read by the full reader (its head) and by the index (its
+/// entries).
+fn read_both(bytes: &[u8]) -> [Result<(), BundleError>; 2] {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.tar.zst");
+    std::fs::write(&path, bytes).unwrap();
+    let limits = Limits::default();
+    let streamed = ArchiveReader::open(&path, &limits).and_then(|mut r| r.read_head().map(drop));
+    let indexed =
+        SeekableFile::open(File::open(&path).unwrap(), &limits).and_then(|mut s| s.entries(&limits).map(drop));
+    [streamed, indexed]
+}
+
 /// An archive of frames of the given sizes (zeros after a zstd magic) and their table.
 fn forged_table(frames: &[FrameEntry]) -> Vec<u8> {
     let table = SeekTable { frames: frames.to_vec() };

@@ -131,7 +131,8 @@ fn install_pushes_the_images_applies_and_records_the_bundle() {
     assert_eq!(record.objects, ["Namespace demo", "Deployment demo/app", "Service demo/app"]);
     // Who signed it and its BOM's BLAKE3, for an audit without verifying it again.
     let key = PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap();
-    assert_eq!(record.signers, [AcceptedSigner::Key { fingerprint: key.fingerprint().to_string() }]);
+    let vendor = AcceptedSigner::Key { fingerprint: key.fingerprint().to_string() };
+    assert_eq!(record.signers, [genesis_kube::RecordedSigner::Known(vendor)]);
     assert_eq!(record.bom_blake3, b3sum_of_bom(&good_archive()));
 }
 

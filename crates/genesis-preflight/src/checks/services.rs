@@ -1,5 +1,6 @@
 //! PostgreSQL (`SELECT 1`) and Redis (`PING`).
 
+use genesis_types::error_chain;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
@@ -26,17 +27,6 @@ pub async fn postgres(url: &str) -> Check {
         }
     })
     .await
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Longest reply line read from Redis: an answer to AUTH or PING is a few bytes, and a

@@ -23,6 +23,8 @@ fn every_image_chart_and_manifest_of_the_bom_is_in_the_report_and_its_html_page(
     assert_eq!(report.archive.sha256, checked.report().archive_sha256);
     assert_eq!(report.bom.blake3, checked.report().head.bom_blake3);
     assert_eq!(report.signer, checked.report().head.signer);
+    assert!(report.countersigners.is_empty(), "the fixture has no countersignature");
+    assert!(serde_json::to_value(&report).unwrap().get("countersigners").is_none(), "left out when empty");
 
     let html = String::from_utf8(render(&report, Format::Html).unwrap()).unwrap();
     for image in &bom.images {
@@ -178,4 +180,41 @@ fn a_report_is_written_whole_or_not_at_all_and_a_missing_folder_is_not_found() {
     assert_eq!(e.class(), ErrorClass::NotFound);
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, [std::ffi::OsString::from("demo.report.html")], "no scratch file is left");
+}
+
+/// A bundle countersigned by a cosigner of the policy: its report names the countersigner
+/// beside the vendor's signer, on the cover and in the signature section of its page, in a
+/// check after the provenance, in the authentication safeguard and in its JSON.
+#[test]
+fn a_countersigned_bundles_report_names_its_countersigner() {
+    use genesis_trust::{AcceptedSigner, Limits, PrivateKey, PublicKey, TrustPolicy, UnverifiedBundle};
+
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("demo-0.1.0.tar.zst");
+    std::fs::copy(crate::fixtures_dir().join("bundles/good/demo-0.1.0.tar.zst"), &archive).unwrap();
+    let vendor = PublicKey::from_pem_file(&crate::fixtures_dir().join("keys/test.pub")).unwrap();
+    let customer = PrivateKey::generate();
+    let cosigners = vec![(customer.public_key(), None)];
+    let constraints = genesis_trust::policy_file::Constraints::default().with_cosigners(cosigners);
+    let policy = TrustPolicy::from_keys(vec![vendor]).unwrap().with_constraints(constraints);
+    genesis_trust::countersign(&archive, &customer, &policy, &Limits::default()).unwrap();
+    let checked =
+        UnverifiedBundle::open(&archive, &Limits::default()).unwrap().verify(&policy).unwrap().check().unwrap();
+    let report = ReleaseReport::of(&checked, "policy file trust.yaml").unwrap();
+
+    let countersigner = AcceptedSigner::key(&customer.public_key());
+    assert_eq!(report.countersigners, std::slice::from_ref(&countersigner));
+    let said = countersigner.to_string();
+    let check = &report.checks[3];
+    assert_eq!((check.what.as_str(), check.outcome), ("Countersignature", Outcome::Passed), "{check:?}");
+    assert!(check.evidence.contains(&said), "{check:?}");
+    assert!(report.safeguards[3].shows.iter().any(|s| s.contains(&said)), "{:?}", report.safeguards[3]);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["countersigners"],
+        serde_json::json!([{"kind": "key", "fingerprint": customer.public_key().fingerprint().to_string()}])
+    );
+    let html = String::from_utf8(render(&report, Format::Html).unwrap()).unwrap();
+    assert_eq!(html.matches("Countersigned by").count(), 2, "on the cover and beside the signature");
+    assert!(html.contains(&said), "{said} in the page");
 }

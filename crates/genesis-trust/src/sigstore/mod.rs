@@ -22,7 +22,8 @@ use crate::{AcceptedSigner, PublicKey, Result, TrustError};
 /// How much of the transparency machinery a verification requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogPolicy {
-    /// At least one verified transparency-log entry and time source (sigstore's default).
+    /// A verified transparency-log entry or a verified RFC 3161 timestamp, which also gives
+    /// the time a certificate is judged at (sigstore's default).
     Require,
     /// Ignore log entries and timestamps: the signature alone decides. The air-gap key mode;
     /// what `--insecure-ignore-tlog` selects. No proof exists of *when* the signature was
@@ -137,12 +138,41 @@ pub struct SigstoreBundle {
 }
 
 impl SigstoreBundle {
+    /// Reads a bundle from its JSON text, as a file or an archive's entry holds it. Refused
+    /// here: text that is not JSON, and what [`SigstoreBundle::from_json`] refuses.
+    pub fn from_slice(bytes: &[u8]) -> Result<SigstoreBundle> {
+        let doc = serde_json::from_slice(bytes).map_err(|e| invalid(format!("not JSON ({e})")))?;
+        SigstoreBundle::from_json(doc)
+    }
+
     /// Reads a bundle from its parsed JSON. Refused here: a legacy bundle whose log entry
     /// cannot be mapped.
     pub fn from_json(doc: serde_json::Value) -> Result<SigstoreBundle> {
         let doc = if legacy::is_legacy(&doc) { legacy::to_v01_bundle(&doc)? } else { doc };
         let typed = sigstore_verify::types::Bundle::deserialize(&doc).map_err(|e| e.to_string());
         Ok(SigstoreBundle { doc, typed })
+    }
+
+    /// Refuses the bundle unless it signs `expected`, saying what it signs instead: the place
+    /// a bundle is carried in decides which kind it must be ([`SignedContent`]).
+    pub fn check_content(&self, expected: SignedContent) -> Result<()> {
+        let found = match (self.doc.get("messageSignature"), self.doc.get("dsseEnvelope")) {
+            (Some(_), None) => SignedContent::Message,
+            (None, Some(_)) => SignedContent::Attestation,
+            (None, None) => return Err(invalid("neither messageSignature nor dsseEnvelope")),
+            (Some(_), Some(_)) => return Err(invalid("both a messageSignature and a dsseEnvelope")),
+        };
+        match (expected, found) {
+            (SignedContent::Message, SignedContent::Attestation) => Err(invalid(
+                "an attestation (a DSSE envelope: a statement naming the artifact, signed), where a signature over \
+                 the artifact's own bytes belongs (a messageSignature, as `cosign sign-blob --bundle` writes it)",
+            )),
+            (SignedContent::Attestation, SignedContent::Message) => Err(invalid(
+                "a signature over bytes (a messageSignature), where an attestation of the statement belongs (a DSSE \
+                 envelope, as `cosign attest-blob --statement` writes it)",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Whether a certificate (keyless) signed the bundle, rather than a key.
@@ -193,6 +223,19 @@ impl SigstoreBundle {
         };
         Ok(Some(MessageSignature { signature, sha256 }))
     }
+}
+
+/// What a sigstore bundle signs, which the place it is carried in decides: a BOM's signature
+/// and the archive's `.cosign.bundle` sign the bytes themselves, a provenance is an
+/// attestation. An attestation binds to its artifact only through its statement's subject, so
+/// a provenance naming the BOM verifies over the BOM's bytes as well: taken where the BOM's
+/// signature belongs, it would pass for one. Each place takes its one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedContent {
+    /// A `messageSignature` over the artifact's bytes (`cosign sign-blob --bundle`).
+    Message,
+    /// A `dsseEnvelope`: a statement naming the artifact, signed (`cosign attest-blob`).
+    Attestation,
 }
 
 /// A bundle's message signature ([`SigstoreBundle::message_signature`]).
@@ -301,14 +344,16 @@ pub enum SubjectMatcher {
 }
 
 impl SubjectMatcher {
-    /// A whole-string regular expression.
+    /// A whole-string regular expression. The pattern is compiled alone first: one that is not
+    /// a regular expression on its own (`a)|(?:.*`) would close the anchoring group early once
+    /// wrapped, and match any SAN.
     pub fn regex(pattern: &str) -> Result<SubjectMatcher> {
-        regex::Regex::new(&format!("^(?:{pattern})$"))
-            .map(SubjectMatcher::Regex)
-            .map_err(|e| invalid(format!("certificate identity pattern {pattern:?}: {e}")))
+        let refused = |e: regex::Error| invalid(format!("certificate identity pattern {pattern:?}: {e}"));
+        regex::Regex::new(pattern).map_err(refused)?;
+        regex::Regex::new(&format!("^(?:{pattern})$")).map(SubjectMatcher::Regex).map_err(refused)
     }
 
-    fn matches(&self, san: &str) -> bool {
+    pub(crate) fn matches(&self, san: &str) -> bool {
         match self {
             SubjectMatcher::Exact(s) => s == san,
             SubjectMatcher::Regex(r) => r.is_match(san),
@@ -332,6 +377,33 @@ pub struct CertificateIdentity {
     pub subject: SubjectMatcher,
     /// The OIDC issuer recorded in the certificate (exact).
     pub issuer: String,
+}
+
+impl std::fmt::Display for CertificateIdentity {
+    /// `identity SUBJECT (issuer ISS)`, as an accepted signer reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::signer::write_identity(f, &self.subject, &self.issuer)
+    }
+}
+
+/// Who of `identities` signed the keyless `bundle` over `artifact`: each is tried in turn
+/// against `root` with the log required ([`LogPolicy::Require`]), the first that verifies
+/// wins. Refused, when none does, with each identity's reason.
+pub(crate) fn verify_identities(
+    bundle: &SigstoreBundle,
+    artifact: Artifact<'_>,
+    identities: &[CertificateIdentity],
+    root: &TrustedRoot,
+) -> Result<BlobVerdict> {
+    let mut reasons = Vec::with_capacity(identities.len());
+    for identity in identities {
+        match verify_bundle(bundle, artifact, Signer::Identity(identity), Some(root), LogPolicy::Require) {
+            Ok(verdict) => return Ok(verdict),
+            Err(TrustError::BundleRefused { reason }) => reasons.push(format!("{identity}: {reason}")),
+            Err(e) => reasons.push(format!("{identity}: {e}")),
+        }
+    }
+    Err(invalid(format!("no trusted identity verifies it ({})", reasons.join("; "))))
 }
 
 /// Who must have signed a bundle.
@@ -407,4 +479,24 @@ fn verify_with_key_only(bundle: &SigstoreBundle, artifact: Artifact<'_>, key: &P
         return Err(invalid("neither messageSignature nor dsseEnvelope"));
     }
     Ok(BlobVerdict::of(bundle, AcceptedSigner::key(key), artifact))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pattern matches the whole SAN, and one that would close the anchoring group early
+    /// once wrapped (and so admit any SAN) is refused as the pattern it is not.
+    #[test]
+    fn a_subject_pattern_matches_whole_sans_and_cannot_escape_its_anchors() {
+        let acme = SubjectMatcher::regex("https://github.com/acme/.*").unwrap();
+        assert!(acme.matches("https://github.com/acme/release"));
+        assert!(!acme.matches("evil https://github.com/acme/release"));
+        let either = SubjectMatcher::regex("a|b").unwrap();
+        assert!(either.matches("b") && !either.matches("ab"), "alternatives are anchored together");
+        for escaping in ["a)|(?:.*", "a)|(.*"] {
+            let e = SubjectMatcher::regex(escaping).expect_err(escaping);
+            assert!(e.to_string().contains(&format!("certificate identity pattern {escaping:?}")), "{e}");
+        }
+    }
 }

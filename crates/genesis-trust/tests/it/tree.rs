@@ -151,6 +151,7 @@ fn the_trees_head_is_judged_as_the_archives_is() {
 
     std::fs::remove_file(tree.join("bom.json.sig")).unwrap();
     let e = check(&tree).unwrap_err();
-    assert!(matches!(&e, TrustError::TreeNotExtracted { path } if *path == tree.join("bom.json.sig")), "{e:?}");
+    assert!(matches!(&e, TrustError::TreeNotExtracted { path, .. } if *path == tree.join("bom.json.sig")), "{e:?}");
+    assert!(e.to_string().contains("bom.json.sig or bom.sigstore.json not found"), "both names are told: {e}");
     assert!(e.is_verification_failure());
 }
