@@ -34,6 +34,10 @@ fn embed(policy: &Path) -> String {
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
         .unwrap_or_else(|e| panic!("{VAR}: {} is not a trust policy: {e}", policy.display()));
     let base = policy.parent().expect("an absolute file path has a parent");
+    let listed = |list: &str| doc.get(list).and_then(serde_yaml_ng::Value::as_sequence).is_some_and(|l| !l.is_empty());
+    if !listed("keys") && !listed("bundleIdentities") {
+        panic!("{VAR}: {} trusts no bundle signer: name keys or bundleIdentities", policy.display());
+    }
     let mut named = Vec::new();
     // A key entry is a path, or a mapping with its `path` and validity window.
     for list in ["keys", "cosigners"] {
@@ -43,7 +47,14 @@ fn embed(policy: &Path) -> String {
         }
     }
     if let Some(require) = doc.get("require") {
-        signed_by_files(require, &mut named);
+        let mut signed_by = Vec::new();
+        signed_by_files(require, &mut signed_by);
+        // The reader refuses a signedBy key the policy does not trust: so does the build.
+        let file = |name: &String| std::fs::canonicalize(resolve(base, name)).ok();
+        let trusted: Vec<_> = named.iter().map(file).collect();
+        if let Some(stranger) = signed_by.iter().find(|name| !trusted.contains(&file(name))) {
+            panic!("{VAR}: {} requires signedBy {stranger}, which is in neither keys nor cosigners", policy.display());
+        }
     }
     named.extend(doc.get("trustedRoot").and_then(serde_yaml_ng::Value::as_str).map(str::to_owned));
     named.sort();

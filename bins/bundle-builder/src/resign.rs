@@ -49,7 +49,7 @@ pub(crate) struct ResignArgs {
     /// Without it and --policy, the installed policy is used, as `genesis verify` does.
     #[arg(long = "key-for-verify", value_name = "PUB", conflicts_with = "policy")]
     verify_keys: Vec<PathBuf>,
-    /// The trust policy file the bundle must satisfy now (keys, identities, names, versions).
+    /// The trust policy file the bundle must satisfy now (keys, bundleIdentities, names, versions).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
     /// Report format.

@@ -153,6 +153,9 @@ fn run(
     let verified_sha256 = &checked.report().archive_sha256;
     let (out, rewritten) = rewrite.write(verified_sha256, &head, out, &options.progress)?;
     let file = out.into_inner().map_err(|e| BuildError::input(&scratch, format!("cannot write: {}", e.error())))?;
+    // Staged before the archive appears, moved beside it right after: a failure to write them
+    // leaves no re-signed bundle without its countersignatures.
+    let countersignatures = stage_countersignatures(&archive, &countersignatures)?;
     let published = publish(file, &archive, &rewritten.archive, signing)?;
     tracing::info!(
         frames = rewritten.frames,
@@ -160,7 +163,7 @@ fn run(
         bytes = rewritten.bytes_copied,
         "payload frames copied"
     );
-    let countersignatures = carry_countersignatures(&archive, &countersignatures)?;
+    let countersignatures = countersignatures.map(Staging::commit).transpose()?;
 
     let bom = checked.bom();
     Ok(ResignOutput {
@@ -225,20 +228,18 @@ fn to_sign(head: &Head, archive: &Path) -> Result<Prepared> {
     Ok(Prepared { bom: head.bom.clone(), provenance_pae, provenance_statement })
 }
 
-/// Puts the countersignature files `files` (name, bytes) in a folder beside the re-signed
-/// `archive`, which appears whole or not at all; the folder of an earlier build there went
-/// before the archive was renamed into place. Returns the folder, when there were any.
-fn carry_countersignatures(archive: &Path, files: &[(String, Vec<u8>)]) -> Result<Option<PathBuf>> {
+/// Stages the countersignature files `files` (name, bytes) for the folder beside the
+/// re-signed `archive`, which appears whole or not at all once committed (the folder of an
+/// earlier build there goes when the archive is published); `None` when there are none.
+fn stage_countersignatures(archive: &Path, files: &[(String, Vec<u8>)]) -> Result<Option<Staging>> {
     if files.is_empty() {
         return Ok(None);
     }
-    let folder = genesis_trust::countersignature_folder(archive);
-    let staging = Staging::begin(&folder)?;
+    let mut staging = Staging::begin(&genesis_trust::countersignature_folder(archive))?;
     for (name, bytes) in files {
-        let path = staging.path().join(name);
-        fs::write(&path, bytes).map_err(|e| BuildError::input(&path, format!("cannot write: {e}")))?;
+        staging.write_beside_payload(name, bytes)?;
     }
-    Ok(Some(staging.commit()?))
+    Ok(Some(staging))
 }
 
 /// Where the re-signed archive of `source` goes: `output`, or `output/NAME` when `output` is

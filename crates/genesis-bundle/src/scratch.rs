@@ -337,6 +337,37 @@ pub fn atomic_write_with_mode(target: &Path, bytes: &[u8], mode: Mode) -> io::Re
     file.commit(Durability::Synced)
 }
 
+/// [`atomic_write_with_mode`] into `folder` through the folder's own descriptor, opened without
+/// following a link, with permissions exactly `mode`: for a folder others can write beside
+/// (the countersignatures next to an archive), where a link put in the folder's place must be
+/// refused, never written through, and nothing be created or removed anywhere else.
+pub fn atomic_write_in_folder(folder: &Path, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use rustix::fs::{AtFlags, Mode as Permissions};
+    let dir = rustix::fs::open(
+        folder,
+        OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+        Permissions::empty(),
+    )?;
+    let scratch = format!(".{name}.partial-{}", std::process::id());
+    // One an earlier run with this process id left when it was killed: never a link's target,
+    // as unlinkat removes the name itself.
+    let _ = rustix::fs::unlinkat(&dir, scratch.as_str(), AtFlags::empty());
+    let created = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(&dir, scratch.as_str(), created, Permissions::from_raw_mode(mode))?;
+    let written = (|| -> io::Result<()> {
+        rustix::fs::fchmod(&fd, Permissions::from_raw_mode(mode))?;
+        let mut file = File::from(fd);
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        rustix::fs::renameat(&dir, scratch.as_str(), &dir, name)?;
+        Ok(rustix::fs::fsync(&dir)?)
+    })();
+    if written.is_err() {
+        let _ = rustix::fs::unlinkat(&dir, scratch.as_str(), AtFlags::empty());
+    }
+    written
+}
+
 /// Makes the directory entry of `path` (a file just created or renamed there) durable:
 /// without this, a power cut can undo a rename whose file data was already on disk.
 pub(crate) fn sync_parent(path: &Path) -> io::Result<()> {
@@ -397,6 +428,30 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// Written through the folder's descriptor: the file appears whole with its mode and no
+    /// scratch is left; a link in the folder's place is refused and nothing lands where it
+    /// points.
+    #[test]
+    fn a_write_in_a_folder_never_goes_through_a_link_in_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("x.countersig");
+        fs::create_dir(&folder).unwrap();
+        atomic_write_in_folder(&folder, "a.json", b"{}\n", 0o644).unwrap();
+        assert_eq!(fs::read(folder.join("a.json")).unwrap(), b"{}\n");
+        assert_eq!(mode(&folder.join("a.json")), 0o644);
+        assert_eq!(names_in(&folder), ["a.json"]);
+
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        let linked = dir.path().join("y.countersig");
+        std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+        let refused = atomic_write_in_folder(&linked, "a.json", b"{}\n", 0o644).unwrap_err();
+        // Linux says ENOTDIR for a link opened with O_DIRECTORY | O_NOFOLLOW; ELOOP elsewhere.
+        let link_refused = [rustix::io::Errno::NOTDIR, rustix::io::Errno::LOOP].map(|e| Some(e.raw_os_error()));
+        assert!(link_refused.contains(&refused.raw_os_error()), "{refused}");
+        assert!(names_in(&elsewhere).is_empty(), "nothing written where the link points");
     }
 
     /// The names a test hands [`AtomicFile::create_named`]: `first`, then fresh ones.

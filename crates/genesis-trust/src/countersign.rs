@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use genesis_bundle::scratch::{Mode, atomic_write_with_mode, remove_abandoned};
 use genesis_bundle::{ArchiveReader, BundleError, Limits};
 use rustix::fs::{Dir, OFlags};
 use rustix::io::Errno;
@@ -396,7 +395,7 @@ pub fn countersign(archive: &Path, key: &PrivateKey, policy: &TrustPolicy, limit
             ),
         });
     }
-    let head = ArchiveReader::open_head(archive, limits)?.read_head()?;
+    let head = ArchiveReader::open(archive, limits)?.read_head()?;
     let digest: [u8; 32] = Sha256::digest(&head.bom).into();
     let mut bytes = serde_json::to_vec_pretty(&key_bundle(&public, &digest, &key.sign_sha256_digest(&digest)))
         .expect("a sigstore bundle is JSON");
@@ -421,15 +420,16 @@ pub fn countersign(archive: &Path, key: &PrivateKey, policy: &TrustPolicy, limit
     {
         return Err(BundleError::io("creating", &folder)(e).into());
     }
-    // Read as a folder just now, and made one if it was not there: a link put in its place
-    // since is refused rather than written through.
-    let made = std::fs::symlink_metadata(&folder).map_err(BundleError::io("reading metadata of", &folder))?;
-    if !made.is_dir() {
-        return Err(refused(&folder, "replaced by something other than a folder while countersigning".into()));
-    }
-    let path = folder.join(name);
-    remove_abandoned(&path, "partial");
-    atomic_write_with_mode(&path, &bytes, Mode::Exactly(0o644)).map_err(BundleError::io("writing", &path))?;
+    let path = folder.join(&name);
+    // Through the folder's descriptor: a link put in its place is refused, never written through.
+    genesis_bundle::scratch::atomic_write_in_folder(&folder, &name, &bytes, 0o644).map_err(|e| {
+        match e.raw_os_error().map(Errno::from_raw_os_error) {
+            Some(Errno::LOOP | Errno::NOTDIR) => {
+                refused(&folder, "replaced by a link or a file while countersigning".into())
+            }
+            _ => BundleError::io("writing", &path)(e).into(),
+        }
+    })?;
     tracing::info!(signer = %countersigner, file = %path.display(), "countersignature written");
     Ok(Countersigning { bundle: archive.to_owned(), countersignature: path, countersigner, head: signed.report() })
 }
