@@ -7,6 +7,9 @@
 //! OSV database, then the registry rows (`load`, `serve`, `registry seed`) beside skopeo,
 //! Distribution and curl, and the portal's. Timed with GNU time; never in tests.
 //! `--seed-only` runs only the `registry seed` rows, `--core-only` stops after the scan.
+//! `--workload many-images [--images N]` benches a release of N small images instead (200 by
+//! default: four blobs each, as a platform release of many services carries): `load` and a
+//! re-load beside a `skopeo copy` loop over the same images.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -213,9 +216,13 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut runs = 1usize;
     let mut seed_only = false;
     let mut core_only = false;
+    let mut workload_name = "half-text".to_owned();
+    let mut images = 200usize;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--workload" => workload_name = it.next().context("--workload half-text|many-images")?.clone(),
+            "--images" => images = it.next().context("--images N")?.parse()?,
             "--size-mib" => size_mib = it.next().context("--size-mib N")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
             "--seed-only" => seed_only = true,
@@ -223,7 +230,13 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             other => bail!("unknown bench flag {other}"),
         }
     }
+    if !matches!(workload_name.as_str(), "half-text" | "many-images") {
+        bail!("unknown workload {workload_name}: half-text (one image, the default) or many-images");
+    }
     let bin = crate::release_build(root)?;
+    if workload_name == "many-images" {
+        return many_images_rows(&root.join(format!("target/bench/many-{images}")), &bin, images, runs);
+    }
     let dir: PathBuf = root.join(format!("target/bench/workload-{size_mib}"));
     println!("bench: preparing a {size_mib} MiB OCI layout in {}", dir.display());
     workload(&dir, size_mib)?;
@@ -446,6 +459,124 @@ fn row(name: &str, ours: &Sample, base_name: &str, base: &Sample, mib: f64) {
         base.max_rss_kib as f64 / 1024.0,
         base.seconds / ours.seconds,
     );
+}
+
+/// Blobs per image of the many-images workload: a config and three layers.
+const LAYERS_PER_IMAGE: usize = 3;
+
+/// Writes (once) an OCI layout of `images` small single-platform images, `app-0` … (each a
+/// config and [`LAYERS_PER_IMAGE`] layers of about 48 KiB, half noise and half text, none
+/// shared), and a spec bundling them all.
+fn many_images_workload(dir: &Path, images: usize) -> anyhow::Result<()> {
+    let done = dir.join(".complete");
+    if done.exists() {
+        return Ok(());
+    }
+    let _ = fs::remove_dir_all(dir);
+    let blobs = dir.join("layout/blobs/sha256");
+    fs::create_dir_all(&blobs)?;
+    let write = |bytes: &[u8]| -> anyhow::Result<serde_json::Value> {
+        let hex = sha256_hex(bytes);
+        fs::write(blobs.join(&hex), bytes)?;
+        Ok(serde_json::json!({"digest": format!("sha256:{hex}"), "size": bytes.len()}))
+    };
+    let mut index = Vec::new();
+    let mut spec = String::from(
+        "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: { name: many, version: 1.0.0 }\nspec:\n  images:\n",
+    );
+    for k in 0..images {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (k as u64 + 1) << 8);
+        let mut layers = Vec::new();
+        for l in 0..LAYERS_PER_IMAGE {
+            let mut data = Vec::with_capacity(48 << 10);
+            while data.len() < 24 << 10 {
+                data.extend_from_slice(&rng.next().to_le_bytes());
+            }
+            while data.len() < 48 << 10 {
+                let r = rng.next();
+                data.extend_from_slice(format!("{} {} {}\n", WORDS[(r % 20) as usize], k, r % 1000).as_bytes());
+            }
+            let mut layer = write(&tar_of(&[("data/", b""), (&format!("data/app-{k}-{l}.bin"), &data)]))?;
+            layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar".into();
+            layers.push(layer);
+        }
+        let config = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux",
+            "config": {"Labels": {"app": format!("app-{k}")}}, "rootfs": {"type": "layers", "diff_ids": []}}))?;
+        let mut config = write(&config)?;
+        config["mediaType"] = "application/vnd.oci.image.config.v1+json".into();
+        let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": layers}))?;
+        let mut top = write(&manifest)?;
+        top["mediaType"] = "application/vnd.oci.image.manifest.v1+json".into();
+        top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": format!("app-{k}")});
+        index.push(top);
+        spec.push_str(&format!(
+            "    - {{ name: app-{k}, image: \"oci:layout:app-{k}\", ref: registry.example.com/many/app-{k}:1 }}\n"
+        ));
+    }
+    spec.push_str("  output: { dir: out }\n");
+    fs::write(
+        dir.join("layout/index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": index}))?,
+    )?;
+    fs::write(dir.join("layout/oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    fs::write(dir.join("bundle.yaml"), spec)?;
+    fs::write(done, b"")?;
+    Ok(())
+}
+
+/// The many-images rows: `load` of a release of `images` small images into a fresh
+/// Distribution beside a `skopeo copy` of each image in turn into another, then both again
+/// onto present content. Targets (issue 19): the load at least 8 times as fast as the loop,
+/// a re-load under half a second.
+fn many_images_rows(dir: &Path, bin: &Path, images: usize, runs: usize) -> anyhow::Result<()> {
+    println!("bench: preparing {images} small images in {}", dir.display());
+    many_images_workload(dir, images)?;
+    let b = bin.display();
+    let _ = fs::remove_dir_all(dir.join("k"));
+    run_cmd(
+        Command::new(bin.join("bundle-builder"))
+            .args(["keygen", "--output-dir"])
+            .arg(dir.join("k"))
+            .stdout(std::process::Stdio::null()),
+    )?;
+    run_cmd(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("rm -rf out && {b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null"))
+            .current_dir(dir),
+    )?;
+    let archive = "out/many-1.0.0.tar.zst";
+    let input_bytes: u64 = fs::read_dir(dir.join("layout/blobs/sha256"))?
+        .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
+        .sum();
+    let mib = input_bytes as f64 / f64::from(1 << 20);
+    println!(
+        "\ninput: {images} images, {} blobs and {images} manifests, {mib:.1} MiB; best of {runs}; 2 cores; Debian \
+         docker-registry on loopback\n",
+        images * (LAYERS_PER_IMAGE + 1)
+    );
+    println!(
+        "{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}",
+        "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio"
+    );
+    let (_ours_reg, ours_port) = distribution(&dir.join("reg-ours"))?;
+    let (_skopeo_reg, skopeo_port) = distribution(&dir.join("reg-skopeo"))?;
+    let load = format!(
+        "{b}/bundle-loader load {archive} --key k/genesis.pub --registry 127.0.0.1:{ours_port} --plain-http --quiet >/dev/null 2>&1"
+    );
+    let skopeo = format!(
+        "for k in $(seq 0 {}); do skopeo copy -q --preserve-digests --dest-tls-verify=false oci:layout:app-$k \
+         docker://127.0.0.1:{skopeo_port}/many/app-$k:1 || exit 1; done",
+        images - 1
+    );
+    let o = measure(&load, "sync", dir, 1)?;
+    let r = measure(&skopeo, "sync", dir, 1)?;
+    row("load", &o, "skopeo copy loop", &r, mib);
+    let o = measure(&load, "sync", dir, runs)?;
+    let r = measure(&skopeo, "sync", dir, runs)?;
+    row("re-load", &o, "skopeo copy loop (present)", &r, mib);
+    Ok(())
 }
 
 /// `load` beside `skopeo copy` into fresh Distribution registries, a re-load of present

@@ -194,7 +194,7 @@ impl ArchiveRange {
     /// A reader of `len` bytes starting `skip` bytes into the range.
     pub fn open_at(&self, skip: u64, len: u64) -> io::Result<RangeReader> {
         let (pos, end) = self.bounds(skip, len);
-        Ok(RangeReader { file: self.open_file()?, pos, end })
+        Ok(RangeReader { file: self.open_file()?, pos, end, cache: self.cache.clone() })
     }
 
     /// `len` bytes starting `skip` bytes into the range, as parts of decompressed frames:
@@ -209,11 +209,14 @@ impl ArchiveRange {
     }
 }
 
-/// Sequential reads over a range of a seekable archive.
+/// Sequential reads over a range of a seekable archive: through the index's frame cache when
+/// it has one (many small files read one after another, each a new reader, share their
+/// frames), else through the one frame the reader keeps.
 pub struct RangeReader {
     file: SeekableFile,
     pos: u64,
     end: u64,
+    cache: Option<Arc<FrameCache>>,
 }
 
 impl Read for RangeReader {
@@ -222,9 +225,23 @@ impl Read for RangeReader {
         if n == 0 {
             return Ok(0);
         }
-        self.file.read_exact_at(self.pos, &mut buf[..n]).map_err(io::Error::other)?;
-        self.pos += n as u64;
-        Ok(n)
+        match &self.cache {
+            Some(cache) => {
+                let file = &mut self.file;
+                let (idx, start) = file.frame_index(self.pos).map_err(io::Error::other)?;
+                let frame = cache.get(idx, || file.decompress(idx).map(Arc::new)).map_err(io::Error::other)?;
+                let within = (self.pos - start) as usize;
+                let n = n.min(frame.len() - within);
+                buf[..n].copy_from_slice(&frame[within..within + n]);
+                self.pos += n as u64;
+                Ok(n)
+            }
+            None => {
+                self.file.read_exact_at(self.pos, &mut buf[..n]).map_err(io::Error::other)?;
+                self.pos += n as u64;
+                Ok(n)
+            }
+        }
     }
 }
 

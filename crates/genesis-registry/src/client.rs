@@ -547,6 +547,23 @@ impl Registry {
         }
     }
 
+    /// The digest the registry says `tag` names (HEAD, its `Docker-Content-Digest`); `None`
+    /// when the tag is absent or the registry does not say. A re-load asks before it writes a
+    /// tag, which costs a registry a write and a sync for every image of a release.
+    pub async fn tag_digest(&self, repo: &str, tag: &str) -> Result<Option<Digest>> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{tag}"));
+        let resp = self.send(&Self::pull_scope(repo), &|| self.http.head(&url).header(ACCEPT, MANIFEST_ACCEPT)).await?;
+        match resp.status() {
+            StatusCode::OK => Ok(resp
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(status_error(resp, &url).await),
+        }
+    }
+
     /// Fetches a manifest by tag or digest, keeping its exact bytes; the digest is checked
     /// against the reference (when it is one) and against `Docker-Content-Digest`.
     pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<Manifest> {

@@ -13,6 +13,7 @@ use futures_util::StreamExt as _;
 use genesis_bundle::{ArchiveIndex, ProgressCounter, image_top, layout_path};
 use genesis_trust::{AttestedBundle, CheckedBundle, SignedBom, VerifiedBundle};
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, MAX_MANIFEST, media_types};
+use tokio::sync::Semaphore;
 
 use crate::stream_upload::{self, UploadSink};
 use crate::{Manifest, PushOutcome, Registry, RegistryError, Result};
@@ -50,8 +51,22 @@ impl Destination {
     }
 }
 
-/// How many blobs of one image upload at once.
+/// How many blobs upload at once, over the whole load.
 pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// How many images have their blobs placed and manifests pushed at once once the bundle
+/// checked out: a release of hundreds of small images waits on round trips (a HEAD and a PUT
+/// per manifest, a tag), not on bytes, so they overlap; each image still goes children first,
+/// then its index, then its tag.
+const IMAGES_AT_ONCE: usize = 16;
+
+/// Bytes of decompressed frames a load keeps while it reads the manifests it plans from (and
+/// the blobs it pushes from the archive after the pass).
+const PLAN_FRAME_CACHE: u64 = 64 << 20;
+
+/// How many presence checks (HEAD) are in flight at once while a load is planned: the one pass
+/// that tells a re-load it has nothing to send.
+const PRESENCE_CHECKS_AT_ONCE: usize = 32;
 
 /// Counts of what happened to the blobs of one image.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -104,6 +119,9 @@ struct ImagePlan {
     blobs: BTreeMap<Digest, u64>,
     /// Manifests, children before parents; the last is the top.
     manifests: Vec<Manifest>,
+    /// Whether the registry already holds the image whole: its tag (or, without one, its
+    /// digest) names the pinned top manifest ([`LoadPlan::new`]).
+    in_place: bool,
     /// Bytes of its blobs in place in the registry (present, uploaded or mounted).
     progress: ProgressCounter,
 }
@@ -117,6 +135,7 @@ fn plan_image(index: &ArchiveIndex, source: &str, top: &Descriptor, destination:
         top: top.digest.clone(),
         blobs: BTreeMap::new(),
         manifests: Vec::new(),
+        in_place: false,
         progress: ProgressCounter::default(),
     };
     walk(index, top, &mut plan, 0)?;
@@ -158,7 +177,10 @@ fn walk(index: &ArchiveIndex, d: &Descriptor, plan: &mut ImagePlan, depth: u32) 
 /// trustworthy without reading any layer.
 fn plan_all(bundle: &dyn SignedBom, destination: &Destination) -> Result<(Arc<ArchiveIndex>, Vec<ImagePlan>)> {
     let bom = bundle.signed_bom();
-    let index = Arc::new(bundle.archive_index(&Default::default())?);
+    // Manifests lie among the blobs in digest order, so consecutive reads of one image's
+    // manifests hit frames all over the archive: cached, each frame is decompressed once,
+    // not once per manifest in it.
+    let index = Arc::new(bundle.archive_index(&Default::default())?.with_frame_cache(PLAN_FRAME_CACHE));
     let layout = index.layout_index()?.unwrap_or_else(|| ImageIndex {
         schema_version: 2,
         media_type: None,
@@ -185,11 +207,31 @@ pub struct LoadPlan {
 }
 
 impl LoadPlan {
-    /// Plans the load of `bundle` into `destination`, asking the registry (HEAD, a few at a
-    /// time) which blobs it has.
+    /// Plans the load of `bundle` into `destination`, asking the registry (HEAD, many at a
+    /// time) which images it holds whole and, of the others, which blobs it has.
+    ///
+    /// An image whose tag (or, untagged, whose digest) already names the top manifest the BOM
+    /// pins is taken as whole without a HEAD per blob: a registry accepts a manifest only once
+    /// the blobs and child manifests it names are there, and a load tags an image only after
+    /// every manifest of it is in. So a re-load of a release of hundreds of images asks one
+    /// question per image, not one per blob.
     pub async fn new(bundle: &dyn SignedBom, registry: &Registry, destination: &Destination) -> Result<LoadPlan> {
-        let (index, images) = plan_all(bundle, destination)?;
-        let pairs: BTreeSet<(String, Digest)> = blob_pairs(&images).collect();
+        let (index, mut images) = plan_all(bundle, destination)?;
+        let whole = futures_util::stream::iter(images.iter().map(|image| async move {
+            match image.reference.tag() {
+                Some(tag) => Ok::<_, RegistryError>(
+                    registry.tag_digest(&image.repository, tag).await?.as_ref() == Some(&image.top),
+                ),
+                None => registry.has_manifest(&image.repository, &image.top).await,
+            }
+        }))
+        .buffered(PRESENCE_CHECKS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+        for (image, whole) in images.iter_mut().zip(whole) {
+            image.in_place = whole?;
+        }
+        let pairs: BTreeSet<(String, Digest)> = blob_pairs(images.iter().filter(|i| !i.in_place)).collect();
         let answers = futures_util::stream::iter(pairs.into_iter().map(|(repo, digest)| async move {
             let has = match registry.has_blob(&repo, &digest).await {
                 // A presence check is only a shortcut: a registry that cannot say (a blob a
@@ -203,10 +245,10 @@ impl LoadPlan {
             };
             Ok::<_, RegistryError>(has.then_some((repo, digest)))
         }))
-        .buffer_unordered(8)
+        .buffer_unordered(PRESENCE_CHECKS_AT_ONCE)
         .collect::<Vec<_>>()
         .await;
-        let mut present = HashSet::new();
+        let mut present: HashSet<(String, Digest)> = blob_pairs(images.iter().filter(|i| i.in_place)).collect();
         for answer in answers {
             present.extend(answer?);
         }
@@ -234,9 +276,9 @@ impl LoadPlan {
     }
 }
 
-/// Every `(repository, blob)` pair the images need.
-fn blob_pairs(images: &[ImagePlan]) -> impl Iterator<Item = (String, Digest)> + '_ {
-    images.iter().flat_map(|p| p.blobs.keys().map(|d| (p.repository.clone(), d.clone())))
+/// Every `(repository, blob)` pair `images` need.
+fn blob_pairs<'a>(images: impl IntoIterator<Item = &'a ImagePlan>) -> impl Iterator<Item = (String, Digest)> {
+    images.into_iter().flat_map(|p| p.blobs.keys().map(|d| (p.repository.clone(), d.clone())))
 }
 
 /// The fast path of a re-load: the registry has every blob of a bundle whose BOM signature
@@ -289,31 +331,33 @@ pub async fn push_manifests_only(
     if !plan.complete() {
         return Err(RegistryError::Invalid("the registry lacks blobs of this bundle: a full load is needed".into()));
     }
-    let mut images = Vec::new();
-    for image in plan.images {
+    let images = futures_util::stream::iter(plan.images.into_iter().map(|image| {
         let blobs = BlobCounts { present: image.blobs.len() as u64, ..BlobCounts::default() };
-        images.push(push_manifests(registry, image, blobs).await?);
-    }
+        push_manifests(registry, image, blobs)
+    }))
+    .buffered(IMAGES_AT_ONCE)
+    .collect::<Vec<_>>()
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
     Ok(LoadSummary { registry: registry.host().to_owned(), images })
 }
 
-/// Pushes the manifests of one image (children first, by digest) and its tag.
+/// Pushes the manifests of one image (children first, by digest; a manifest already there is
+/// written again, the same bytes) and its tag; nothing for an image the registry holds whole.
 async fn push_manifests(registry: &Registry, plan: ImagePlan, blobs: BlobCounts) -> Result<LoadedImage> {
     let repo = plan.repository.clone();
-    for m in &plan.manifests {
-        if !registry.has_manifest(&repo, &m.digest).await? {
+    let top = plan.manifests.last().expect("a plan has its top manifest");
+    if !plan.in_place {
+        for m in &plan.manifests {
             registry.put_manifest(&repo, &m.digest.to_string(), m).await?;
         }
-    }
-    let top = plan.manifests.last().expect("a plan has its top manifest");
-    index_referrer(registry, &repo, top).await?;
-    let tagged = match plan.reference.tag() {
-        Some(tag) => {
+        index_referrer(registry, &repo, top).await?;
+        if let Some(tag) = plan.reference.tag() {
             registry.put_manifest(&repo, tag, top).await?;
-            Some(format!("{}/{repo}:{tag}", registry.host()))
         }
-        None => None,
-    };
+    }
+    let tagged = plan.reference.tag().map(|tag| format!("{}/{repo}:{tag}", registry.host()));
     let target = format!("{}/{repo}@{}", registry.host(), plan.top);
     tracing::info!(image = %plan.source, %target, "loaded");
     Ok(LoadedImage { source: plan.source, target, tagged, manifests: plan.manifests.len() as u64, blobs })
@@ -383,14 +427,21 @@ pub async fn load(
     let sink = UploadSink::new(registry.clone(), targets, concurrency, STREAM_MEMORY);
     let (checked, failed) = check_while_uploading(bundle, sink, registry).await?;
 
-    // Retries (read again from the archive) and mounts, then each image's manifests.
-    retry_uploads(failed, &plan.index, registry).await?;
-    let mut images = Vec::new();
-    for image in plan.images {
-        let counts =
-            place_unstreamed_blobs(&image, &plan.index, &plan.present, &streamed, registry, concurrency).await?;
-        images.push(push_manifests(registry, image, counts).await?);
-    }
+    // Retries (read again from the archive) and mounts, then each image's manifests: images
+    // overlap, their blob operations under one bound for the whole load.
+    let LoadPlan { index, images, present, .. } = plan;
+    retry_uploads(failed, &index, registry).await?;
+    let blob_slots = Semaphore::new(concurrency.max(1));
+    let (index, present, streamed, blob_slots) = (&index, &present, &streamed, &blob_slots);
+    let images = futures_util::stream::iter(images.into_iter().map(|image| async move {
+        let counts = place_unstreamed_blobs(&image, index, present, streamed, registry, blob_slots).await?;
+        push_manifests(registry, image, counts).await
+    }))
+    .buffered(IMAGES_AT_ONCE)
+    .collect::<Vec<_>>()
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
     Ok((checked, LoadSummary { registry: registry.host().to_owned(), images }))
 }
 
@@ -477,15 +528,15 @@ async fn retry_uploads(failed: Vec<stream_upload::Target>, index: &ArchiveIndex,
 }
 
 /// Puts in place the blobs of one image that the pass did not stream to its repository
-/// (mounted from the repository they streamed to, else pushed from the archive), at most
-/// `concurrency` at once, and counts what happened to each of its blobs.
+/// (mounted from the repository they streamed to, else pushed from the archive), each
+/// holding one of the load's `blob_slots`, and counts what happened to each of its blobs.
 async fn place_unstreamed_blobs(
     image: &ImagePlan,
     index: &ArchiveIndex,
     present: &HashSet<(String, Digest)>,
     streamed: &HashMap<Digest, String>,
     registry: &Registry,
-    concurrency: usize,
+    blob_slots: &Semaphore,
 ) -> Result<BlobCounts> {
     let repo = &image.repository;
     let mut counts = BlobCounts::default();
@@ -504,13 +555,14 @@ async fn place_unstreamed_blobs(
                 let source = index
                     .blob(digest)
                     .ok_or_else(|| RegistryError::NotFound(format!("blob {digest} in the bundle")))?;
+                let _slot = blob_slots.acquire().await.expect("the load's blob slots are never closed");
                 let outcome = registry
                     .push_blob(repo, digest, size, Arc::new(source), first.map(String::as_str), progress)
                     .await?;
                 Ok((outcome, size))
             }
         }))
-        .buffer_unordered(concurrency.max(1))
+        .buffer_unordered(image.blobs.len().max(1))
         .collect()
         .await;
     for outcome in outcomes {

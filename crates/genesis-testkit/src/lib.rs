@@ -194,6 +194,20 @@ impl Distribution {
             .collect()
     }
 
+    /// Every request the registry answered, as `METHOD PATH` (query left out), in order, read
+    /// from its access log.
+    pub fn requests(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|line| {
+                let (_, request) = line.split_once(" \"")?;
+                let (method, rest) = request.split_once(' ')?;
+                let (target, _) = rest.split_once(" HTTP/")?;
+                Some(format!("{method} {}", target.split('?').next()?))
+            })
+            .collect()
+    }
+
     /// The SHA-256 hex of every blob the registry has stored.
     pub fn stored_blob_hexes(&self) -> Vec<String> {
         let root = self.storage().join("docker/registry/v2/blobs/sha256");

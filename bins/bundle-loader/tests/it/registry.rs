@@ -416,6 +416,85 @@ fn manifests_out_rewrites_carried_images_to_the_registry() {
     assert_eq!(names, ["deployment.yaml", "namespace.yaml", "service.yaml"]);
 }
 
+/// A release of many images loads them side by side once the bundle checked out: every image
+/// lands whole under its own tag, each summary in the order of the BOM, and a re-load finds
+/// everything in place in one pass and sends nothing.
+#[test]
+fn forty_images_load_side_by_side_each_whole_under_its_tag_and_a_reload_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = crate::fixtures().join("images/app");
+    let images: String = (0..40)
+        .map(|k| {
+            format!(
+                "    - {{name: i{k:02}, image: 'oci:{}:1.0', ref: 'example.com/team-{k:02}/app:1'}}\n",
+                layout.display()
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.path().join("bundle.yaml"),
+        format!("apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: many, version: '1'}}\nspec:\n  images:\n{images}  output: {{dir: out}}\n"),
+    )
+    .unwrap();
+    let spec = genesis_build::BundleSpec::load(&dir.path().join("bundle.yaml")).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
+    let bundle = genesis_build::build(&spec, &key, &Default::default()).unwrap().archive;
+    let registry = Distribution::start();
+
+    let s = summary(&load(&bundle, &registry.host(), &[]));
+    let loaded = s["images"].as_array().unwrap();
+    assert_eq!(loaded.len(), 40);
+    let first = skopeo_raw(&format!("{}/team-00/app:1", registry.host()));
+    for (k, image) in loaded.iter().enumerate() {
+        assert_eq!(image["source"], format!("example.com/team-{k:02}/app:1"), "in the BOM's order");
+        let blobs = &image["blobs"];
+        assert_eq!(blobs["uploaded"].as_u64().unwrap() + blobs["mounted"].as_u64().unwrap(), 4, "{image}");
+        // The tag serves the index the BOM pins, and each child it names is there.
+        let by_tag = registry_get(&registry, &format!("team-{k:02}/app/manifests/1"));
+        assert_eq!(by_tag, first, "team-{k:02}");
+        let index: serde_json::Value = serde_json::from_slice(&by_tag).unwrap();
+        for child in index["manifests"].as_array().unwrap() {
+            let digest = child["digest"].as_str().unwrap();
+            let raw = registry_get(&registry, &format!("team-{k:02}/app/manifests/{digest}"));
+            assert_eq!(genesis_bundle::sha256(&raw).to_string(), digest);
+        }
+    }
+    let uploaded: u64 = loaded.iter().map(|i| i["blobs"]["uploaded"].as_u64().unwrap()).sum();
+    assert_eq!(uploaded, 4, "each blob crossed once; the other repositories mounted it");
+
+    // Each image's tag already names its pinned index: one question per image, no HEAD per
+    // blob, nothing written.
+    let before = registry.requests().len();
+    let rerun = load(&bundle, &registry.host(), &[]);
+    assert!(text(&rerun.stderr).contains("payload not re-read"), "{}", text(&rerun.stderr));
+    let again = summary(&rerun);
+    for image in again["images"].as_array().unwrap() {
+        assert_eq!(image["blobs"]["present"], 4, "{image}");
+    }
+    let asked: Vec<String> = registry.requests().split_off(before).into_iter().filter(|r| r != "GET /v2/").collect();
+    let expected: Vec<String> = (0..40).map(|k| format!("HEAD /v2/team-{k:02}/app/manifests/1")).collect();
+    let mut sorted = asked.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "{asked:#?}");
+}
+
+/// The body of `GET /v2/PATH` from `registry`, any manifest type accepted.
+fn registry_get(registry: &Distribution, path: &str) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-sf", "-H"])
+        .arg(format!(
+            "Accept: {}, {}, {}",
+            genesis_types::media_types::OCI_INDEX,
+            genesis_types::media_types::OCI_MANIFEST,
+            "application/vnd.docker.distribution.manifest.list.v2+json"
+        ))
+        .arg(format!("http://{}/v2/{path}", registry.host()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "GET {path}: {}", text(&out.stderr));
+    out.stdout
+}
+
 #[test]
 fn a_blob_already_pushed_to_another_repository_is_mounted_not_uploaded() {
     let dir = tempfile::tempdir().unwrap();
