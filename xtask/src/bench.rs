@@ -9,7 +9,8 @@
 //! `--seed-only` runs only the `registry seed` rows, `--core-only` stops after the scan.
 //! `--workload many-images [--images N]` benches a release of N small images instead (200 by
 //! default: four blobs each, as a platform release of many services carries): `load` and a
-//! re-load beside a `skopeo copy` loop over the same images.
+//! re-load beside a `skopeo copy` loop over the same images, then 50 clients pulling them all
+//! from `serve` beside Distribution.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -576,6 +577,49 @@ fn many_images_rows(dir: &Path, bin: &Path, images: usize, runs: usize) -> anyho
     let o = measure(&load, "sync", dir, runs)?;
     let r = measure(&skopeo, "sync", dir, runs)?;
     row("re-load", &o, "skopeo copy loop (present)", &r, mib);
+
+    // A cluster's nodes starting at once: 50 clients pulling the 200 images (each manifest by
+    // its tag, then its config and layers) from `serve` beside the same from Distribution,
+    // which holds what the load put there; and `serve`'s peak RSS.
+    let mut pulls = Vec::new();
+    let layout = dir.join("layout/blobs/sha256");
+    for k in 0..images {
+        pulls.push(format!("many/app-{k}/manifests/1"));
+    }
+    let index: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("layout/index.json"))?)?;
+    for (k, top) in index["manifests"].as_array().context("the layout's index")?.iter().enumerate() {
+        let hex = top["digest"].as_str().context("a digest")?.trim_start_matches("sha256:");
+        let manifest: serde_json::Value = serde_json::from_slice(&fs::read(layout.join(hex))?)?;
+        let blobs = std::iter::once(&manifest["config"]).chain(manifest["layers"].as_array().into_iter().flatten());
+        for blob in blobs {
+            pulls.push(format!("many/app-{k}/blobs/{}", blob["digest"].as_str().context("a digest")?));
+        }
+    }
+    fs::write(dir.join("pulls.txt"), pulls.join("\n") + "\n")?;
+    let port = free_port()?;
+    let served = Daemon(
+        Command::new(bin.join("bundle-loader"))
+            .args(["serve", archive, "--key", "k/genesis.pub", "--quiet", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?,
+    );
+    wait_port(port)?;
+    let pull = |port: u16| {
+        format!(
+            "xargs -P50 -I{{}} curl -sf -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+             http://127.0.0.1:{port}/v2/{{}} < pulls.txt"
+        )
+    };
+    let o = measure(&pull(port), "true", dir, runs)?;
+    let r = measure(&pull(ours_port), "true", dir, runs)?;
+    row("serve", &o, "Distribution (50x curl)", &r, mib);
+    println!(
+        "         serve: {} requests by 50 clients at once; serve's peak RSS {:.1} MiB",
+        pulls.len(),
+        peak_rss_kib(served.0.id())? as f64 / 1024.0
+    );
     Ok(())
 }
 
