@@ -350,16 +350,23 @@ pub(crate) fn prepare(args: PrepareArgs) -> anyhow::Result<u8> {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Text => {
             outln!("✓ prepared {} {} for signing (no bundle written)", spec.metadata.name, spec.metadata.version)?;
-            outln!("  bom        {} ({})", files.bom.display(), report.bom_sha256)?;
-            outln!("  provenance {} (what its signature covers)", files.provenance_pae.display())?;
-            outln!("  statement  {} (the provenance to read, not to sign)", files.provenance_statement.display())?;
-            outln!("next, in the pipeline:")?;
-            for command in &next {
-                outln!("  {command}")?;
-            }
+            print_prepared(&files, &report.bom_sha256.to_string(), &next)?;
         }
     }
     Ok(exit::OK)
+}
+
+/// The files `prepare` (or `resign --prepare`) wrote for the pipeline to sign, the BOM's
+/// `bom_note` beside it, and the commands that follow.
+pub(crate) fn print_prepared(files: &PreparedFiles, bom_note: &str, next: &[String]) -> std::io::Result<()> {
+    outln!("  bom        {} ({bom_note})", files.bom.display())?;
+    outln!("  provenance {} (what its signature covers)", files.provenance_pae.display())?;
+    outln!("  statement  {} (the provenance to read, not to sign)", files.provenance_statement.display())?;
+    outln!("next, in the pipeline:")?;
+    for command in next {
+        outln!("  {command}")?;
+    }
+    Ok(())
 }
 
 /// What a pipeline runs after `prepare` (decision 0033): sign the two files, `create` (the

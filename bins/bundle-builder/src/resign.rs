@@ -12,7 +12,7 @@ use genesis_cli_support::verify::{KeylessArgs, VerifyArgs};
 use genesis_cli_support::{LimitArgs, OutputFormat, exit, outln, print_json, progress};
 use genesis_trust::{PrivateKey, PublicKey, TrustPolicy, UnverifiedBundle};
 
-use crate::create::{Signer, lossy, next_commands, print_sidecars};
+use crate::create::{Signer, lossy, next_commands, print_prepared, print_sidecars};
 
 /// Arguments of `resign`.
 #[derive(Debug, clap::Args)]
@@ -201,13 +201,7 @@ fn prepare_files(
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Text => {
             outln!("✓ verified {}; prepared its re-signing (no archive written)", bundle.display())?;
-            outln!("  bom        {} ({}, unchanged)", files.bom.display(), report.bom_sha256)?;
-            outln!("  provenance {} (what its signature covers)", files.provenance_pae.display())?;
-            outln!("  statement  {} (the provenance to read, not to sign)", files.provenance_statement.display())?;
-            outln!("next, in the pipeline:")?;
-            for command in &next {
-                outln!("  {command}")?;
-            }
+            print_prepared(&files, &format!("{}, unchanged", report.bom_sha256), &next)?;
         }
     }
     Ok(exit::OK)

@@ -87,6 +87,27 @@ fn reserve_port(port: u16) -> bool {
     true
 }
 
+/// Copies the fixture spec and its inputs (`bundle.yaml`, images, charts, manifests) into
+/// `dir`, for a test that builds the demo bundle where it may write.
+pub fn copy_inputs(dir: &Path) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    for entry in ["bundle.yaml", "images", "charts", "manifests"] {
+        copy_tree(&fixtures.join(entry), &dir.join(entry));
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
 /// Waits until something listens on the port.
 pub fn wait_for(port: u16) {
     let start = Instant::now();
@@ -94,6 +115,14 @@ pub fn wait_for(port: u16) {
         assert!(start.elapsed() < Duration::from_secs(20), "registry on {port} never came up");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// One request of a registry's access log.
+struct AccessLogLine {
+    method: String,
+    /// The path with its query.
+    target: String,
+    status: String,
 }
 
 impl Distribution {
@@ -178,17 +207,11 @@ impl Distribution {
     /// Distribution logs a request before the client reads the small answer of an upload's
     /// end, so an upload a client saw complete is here.
     pub fn completed_uploads(&self) -> Vec<String> {
-        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
-        log.lines()
-            .filter_map(|line| {
-                // `127.0.0.1 - - [date] "PUT /v2/…/blobs/uploads/ID?_state=…&digest=sha256%3A… HTTP/1.1" 201 0 "" "agent"`
-                let (_, request) = line.split_once("\"PUT ")?;
-                let (target, rest) = request.split_once(" HTTP/")?;
-                let status = rest.split_once("\" ")?.1.split_whitespace().next()?;
-                if status != "201" || !target.contains("/blobs/uploads/") {
-                    return None;
-                }
-                let digest = target.split(['?', '&']).find_map(|p| p.strip_prefix("digest="))?;
+        self.access_log()
+            .into_iter()
+            .filter(|r| r.method == "PUT" && r.status == "201" && r.target.contains("/blobs/uploads/"))
+            .filter_map(|r| {
+                let digest = r.target.split(['?', '&']).find_map(|p| p.strip_prefix("digest="))?;
                 Some(digest.replace("%3A", ":").replace("%3a", ":"))
             })
             .collect()
@@ -197,13 +220,23 @@ impl Distribution {
     /// Every request the registry answered, as `METHOD PATH` (query left out), in order, read
     /// from its access log.
     pub fn requests(&self) -> Vec<String> {
+        self.access_log()
+            .into_iter()
+            .map(|r| format!("{} {}", r.method, r.target.split('?').next().unwrap_or("")))
+            .collect()
+    }
+
+    /// The requests of the registry's access log, in order. A line reads
+    /// `127.0.0.1 - - [date] "PUT /v2/…/blobs/uploads/ID?_state=…&digest=sha256%3A… HTTP/1.1" 201 0 "" "agent"`.
+    fn access_log(&self) -> Vec<AccessLogLine> {
         let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
         log.lines()
             .filter_map(|line| {
                 let (_, request) = line.split_once(" \"")?;
                 let (method, rest) = request.split_once(' ')?;
-                let (target, _) = rest.split_once(" HTTP/")?;
-                Some(format!("{method} {}", target.split('?').next()?))
+                let (target, rest) = rest.split_once(" HTTP/")?;
+                let status = rest.split_once("\" ")?.1.split_whitespace().next()?;
+                Some(AccessLogLine { method: method.to_owned(), target: target.to_owned(), status: status.to_owned() })
             })
             .collect()
     }

@@ -18,6 +18,8 @@ mod zarf;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub use genesis_testkit::copy_inputs;
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
@@ -33,25 +35,6 @@ pub fn builder(args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Output {
 
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Copies the fixture inputs (spec, images, charts, manifests) into `dir`.
-pub fn copy_inputs(dir: &Path) {
-    for entry in ["bundle.yaml", "images", "charts", "manifests"] {
-        copy_tree(&fixtures().join(entry), &dir.join(entry));
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).unwrap();
-    }
 }
 
 pub fn sha256_file(p: &Path) -> String {

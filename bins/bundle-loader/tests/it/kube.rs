@@ -27,6 +27,27 @@ fn client(api: &KubeApiserver) -> (kube::Client, tokio::runtime::Runtime) {
     (client, runtime)
 }
 
+/// The install records' ConfigMaps (their namespace `genesis-system` made first), with the
+/// runtime to call them on.
+fn install_records(api: &KubeApiserver) -> (Api<ConfigMap>, tokio::runtime::Runtime) {
+    let (client, runtime) = client(api);
+    let namespace =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "genesis-system"}});
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let apply = PatchParams::apply("genesis").force();
+    runtime.block_on(namespaces.patch("genesis-system", &apply, &Patch::Apply(&namespace))).unwrap();
+    (Api::namespaced(client, "genesis-system"), runtime)
+}
+
+/// Writes `record` as the install record of bundle `demo`, as an install would.
+fn plant_demo_record(records: &Api<ConfigMap>, runtime: &tokio::runtime::Runtime, record: &str) {
+    let map = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "genesis-bundle-demo", "labels": {"app.kubernetes.io/managed-by": "genesis"}},
+        "data": {"record": record}});
+    let apply = PatchParams::apply("genesis").force();
+    runtime.block_on(records.patch("genesis-bundle-demo", &apply, &Patch::Apply(&map))).unwrap();
+}
+
 use crate::{case, fixtures, loader, text};
 
 fn load_apply(bundle: &Path, registry: &Distribution, api: &KubeApiserver, extra: &[&str]) -> std::process::Output {
@@ -140,19 +161,8 @@ fn the_demo_bundle_applies_in_order_with_rewritten_images_and_a_rerun_changes_no
 fn an_install_record_anti_rollback_cannot_compare_refuses_the_load_unless_allowed() {
     let api = KubeApiserver::start();
     let registry = Distribution::start();
-    let (client, runtime) = client(&api);
-    let apply = PatchParams::apply("genesis").force();
-    let namespace =
-        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "genesis-system"}});
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    runtime.block_on(namespaces.patch("genesis-system", &apply, &Patch::Apply(&namespace))).unwrap();
-    let records: Api<ConfigMap> = Api::namespaced(client, "genesis-system");
-    let plant = |record: &str| {
-        let map = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "genesis-bundle-demo", "labels": {"app.kubernetes.io/managed-by": "genesis"}},
-            "data": {"record": record}});
-        runtime.block_on(records.patch("genesis-bundle-demo", &apply, &Patch::Apply(&map))).unwrap();
-    };
+    let (records, runtime) = install_records(&api);
+    let plant = |record: &str| plant_demo_record(&records, &runtime, record);
     let recorded = || {
         let map = runtime.block_on(records.get("genesis-bundle-demo")).unwrap();
         serde_json::from_str::<serde_json::Value>(&map.data.unwrap()["record"]).unwrap()
@@ -222,21 +232,12 @@ fn an_install_record_anti_rollback_cannot_compare_refuses_the_load_unless_allowe
 #[test]
 fn status_shows_a_planted_record_escaped_and_a_signer_of_an_unknown_kind_as_written() {
     let api = KubeApiserver::start();
-    let (client, runtime) = client(&api);
-    let apply = PatchParams::apply("genesis").force();
-    let namespace =
-        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "genesis-system"}});
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    runtime.block_on(namespaces.patch("genesis-system", &apply, &Patch::Apply(&namespace))).unwrap();
+    let (records, runtime) = install_records(&api);
     let record = serde_json::json!({"name": "demo\u{1b}[2J", "version": "1.0.0", "bomDigest": "sha256:00",
         "appliedAt": "2026-01-01T00:00:00Z", "objects": [],
         "signers": [{"kind": "identity", "subject": "ops@acme.example\n✓ signed by key SHA256:vendor",
             "issuer": "https://idp\u{1b}[0m"}, {"kind": "tpm", "quote": "q"}]});
-    let map = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "genesis-bundle-demo", "labels": {"app.kubernetes.io/managed-by": "genesis"}},
-        "data": {"record": record.to_string()}});
-    let records: Api<ConfigMap> = Api::namespaced(client, "genesis-system");
-    runtime.block_on(records.patch("genesis-bundle-demo", &apply, &Patch::Apply(&map))).unwrap();
+    plant_demo_record(&records, &runtime, &record.to_string());
 
     let status = loader(&["status", "--kubeconfig", api.kubeconfig().to_str().unwrap()]);
     assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));

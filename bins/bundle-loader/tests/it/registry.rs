@@ -422,23 +422,8 @@ fn manifests_out_rewrites_carried_images_to_the_registry() {
 #[test]
 fn forty_images_load_side_by_side_each_whole_under_its_tag_and_a_reload_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let layout = crate::fixtures().join("images/app");
-    let images: String = (0..40)
-        .map(|k| {
-            format!(
-                "    - {{name: i{k:02}, image: 'oci:{}:1.0', ref: 'example.com/team-{k:02}/app:1'}}\n",
-                layout.display()
-            )
-        })
-        .collect();
-    std::fs::write(
-        dir.path().join("bundle.yaml"),
-        format!("apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: many, version: '1'}}\nspec:\n  images:\n{images}  output: {{dir: out}}\n"),
-    )
-    .unwrap();
-    let spec = genesis_build::BundleSpec::load(&dir.path().join("bundle.yaml")).unwrap();
-    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
-    let bundle = genesis_build::build(&spec, &key, &Default::default()).unwrap().archive;
+    let refs: Vec<String> = (0..40).map(|k| format!("example.com/team-{k:02}/app:1")).collect();
+    let bundle = fixture_image_under(dir.path(), &refs);
     let registry = Distribution::start();
 
     let s = summary(&load(&bundle, &registry.host(), &[]));
@@ -478,6 +463,24 @@ fn forty_images_load_side_by_side_each_whole_under_its_tag_and_a_reload_sends_no
     assert_eq!(sorted, expected, "{asked:#?}");
 }
 
+/// A bundle built in `dir`, signed with the fixture key, of the fixture image (two platforms,
+/// four blobs) under each of `refs`, in that order.
+fn fixture_image_under(dir: &Path, refs: &[String]) -> PathBuf {
+    let layout = crate::fixtures().join("images/app");
+    let images: String = refs
+        .iter()
+        .enumerate()
+        .map(|(k, r)| format!("    - {{name: i{k:02}, image: 'oci:{}:1.0', ref: '{r}'}}\n", layout.display()))
+        .collect();
+    let spec = format!(
+        "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: images, version: '1'}}\nspec:\n  images:\n{images}  output: {{dir: out}}\n"
+    );
+    std::fs::write(dir.join("bundle.yaml"), spec).unwrap();
+    let spec = genesis_build::BundleSpec::load(&dir.join("bundle.yaml")).unwrap();
+    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
+    genesis_build::build(&spec, &key, &Default::default()).unwrap().archive
+}
+
 /// The body of `GET /v2/PATH` from `registry`, any manifest type accepted.
 fn registry_get(registry: &Distribution, path: &str) -> Vec<u8> {
     let out = Command::new("curl")
@@ -498,18 +501,8 @@ fn registry_get(registry: &Distribution, path: &str) -> Vec<u8> {
 #[test]
 fn a_blob_already_pushed_to_another_repository_is_mounted_not_uploaded() {
     let dir = tempfile::tempdir().unwrap();
-    let layout = crate::fixtures().join("images/app");
-    std::fs::write(
-        dir.path().join("bundle.yaml"),
-        format!(
-            "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: two, version: '1'}}\nspec:\n  images:\n    - {{name: a, image: 'oci:{0}:1.0', ref: 'example.com/team-a/app:1'}}\n    - {{name: b, image: 'oci:{0}:1.0', ref: 'example.com/team-b/app:1'}}\n  output: {{dir: out}}\n",
-            layout.display()
-        ),
-    )
-    .unwrap();
-    let spec = genesis_build::BundleSpec::load(&dir.path().join("bundle.yaml")).unwrap();
-    let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();
-    let bundle = genesis_build::build(&spec, &key, &Default::default()).unwrap().archive;
+    let refs = ["example.com/team-a/app:1".to_owned(), "example.com/team-b/app:1".to_owned()];
+    let bundle = fixture_image_under(dir.path(), &refs);
     let registry = Distribution::start();
     let s = summary(&load(&bundle, &registry.host(), &[]));
     assert_eq!(s["images"][0]["blobs"]["uploaded"], 4, "{s}");

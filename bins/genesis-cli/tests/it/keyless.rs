@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use genesis_testkit::copy_inputs;
 use genesis_testkit::sigstore::{Fault, LoopbackSigstore};
 
 use crate::text;
@@ -30,26 +31,6 @@ fn binary(name: &str) -> PathBuf {
 
 fn run(program: &Path, args: &[&str], dir: &Path) -> Output {
     Command::new(program).args(args).current_dir(dir).output().unwrap()
-}
-
-/// Copies the fixture spec and its inputs into `dir`.
-fn copy_inputs(dir: &Path) {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-    for entry in ["bundle.yaml", "images", "charts", "manifests"] {
-        copy_tree(&fixtures.join(entry), &dir.join(entry));
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).unwrap();
-    }
 }
 
 /// The identity flags, cosign's names.
