@@ -96,13 +96,16 @@ pub fn run_cmd(cmd: &mut Command) -> anyhow::Result<()> {
 /// portal's object-store tests), and `jsonschema`, which judges the `zarf.yaml` we write
 /// against Zarf's schema (`genesis_testkit::schema`; the version CycloneDX's extra resolves)
 /// and the SARIF the vulnerability gate writes against SARIF's, and `packageurl-python`, the
-/// purl specification's reference parser, which reads back every package URL we write.
+/// purl specification's reference parser, which reads back every package URL we write, and
+/// Selenium, which drives Debian's Chromium through the portal's web pages
+/// (`bins/genesis-portal/tests/browser/`).
 const PY_TEST_PACKAGES: &[&str] = &[
     "oras==0.2.43",
     "cyclonedx-python-lib[json-validation]==11.12.0",
     "moto[server]==5.2.5",
     "jsonschema==4.26.0",
     "packageurl-python==0.17.6",
+    "selenium==4.51.0",
 ];
 
 /// Creates `target/test-venv` with the PyPI clients and `target/test-node` with the npm

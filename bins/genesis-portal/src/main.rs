@@ -47,6 +47,7 @@ fn lookup_hint(missing: &LookupError) -> Option<String> {
     match missing {
         LookupError::NoOrg { org } => Some(format!("create it with `genesis-portal org create {org}`")),
         LookupError::NoActiveKey { .. } => Some("see `genesis-portal key list --org ORG`".to_owned()),
+        LookupError::NoActiveAdmin { .. } => Some("see `genesis-portal admin list`".to_owned()),
         _ => None,
     }
 }
@@ -145,7 +146,7 @@ struct ObjectStoreArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API.
+    /// Serve the API and the web pages (customers at /portal, the vendor at /admin).
     Serve(ServeArgs),
     /// Organisations.
     #[command(subcommand)]
@@ -153,6 +154,9 @@ enum Command {
     /// License keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The vendor's admins, who sign in to the vendor's pages (/admin) with a token.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Entitle an organisation to a version range of a product.
     Entitle {
         /// The organisation.
@@ -196,7 +200,12 @@ struct ServeArgs {
     /// /v1/license` hands out; without it the portal issues none.
     #[arg(long, value_name = "KEY")]
     license_signing_key: Option<PathBuf>,
-    /// Serve HTTPS with this certificate chain (PEM); with --tls-key.
+    /// The vendor's public key (PEM) that bundles published by upload on the vendor's pages
+    /// must verify against, as `publish --key`; without it those pages publish nothing.
+    #[arg(long, value_name = "PUB")]
+    publish_key: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); with --tls-key. The web pages' cookies
+    /// are then `Secure`.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM).
@@ -259,6 +268,26 @@ enum KeyCommand {
     /// Revoke a key by id; it is refused from the next request on.
     Revoke {
         /// The key id (`k_…`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin; their token is printed once and stored only as a hash.
+    Create {
+        /// Who it is for, as the audit log will name them (letters, digits, `.-_@`).
+        #[arg(long)]
+        name: String,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// List the admins (ids and names, never the tokens).
+    List,
+    /// Revoke an admin by id; their token is refused and their sessions end.
+    Revoke {
+        /// The admin id (`a_…`).
         id: String,
     },
 }
@@ -336,6 +365,7 @@ async fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve(&portal, args).await?,
         Command::Org(command) => org(&portal, command).await?,
         Command::Key(command) => key(&portal, command).await?,
+        Command::Admin(command) => admin(&portal, command).await?,
         Command::Entitle { org, versions, product } => {
             admin::entitle(&portal, org, product, versions).await?;
             outln!("{org} is entitled to {product} {versions}")?;
@@ -370,6 +400,8 @@ async fn serve(portal: &PortalConfig, args: &ServeArgs) -> anyhow::Result<()> {
             max_exports_per_org: usize::from(args.max_exports_per_org),
             max_exports: usize::from(args.max_exports),
             export_ttl_secs: args.export_ttl_secs,
+            secure_cookies: args.tls_cert.is_some(),
+            publish_key: args.publish_key.as_deref().map(PublicKey::from_pem_file).transpose()?,
         },
     };
     let interrupted = async {
@@ -408,7 +440,7 @@ async fn key(portal: &PortalConfig, command: &KeyCommand) -> anyhow::Result<()> 
                 }))?,
                 OutputFormat::Text => new.key.clone(),
             };
-            show_secret(&new.record.id, &shown)?;
+            show_secret("key", &new.record.id, &shown)?;
             if *output == OutputFormat::Text {
                 eprintln!(
                     "key {} for {org} ({}), expires {expires}. It is shown once: the portal keeps only its hash.",
@@ -425,7 +457,9 @@ async fn key(portal: &PortalConfig, command: &KeyCommand) -> anyhow::Result<()> 
                     KeyState::Expired(t) => format!("expired {}", rfc3339(t as u64)),
                     KeyState::Active(t) => format!("active until {}", rfc3339(t as u64)),
                 };
-                outln!("{}  {:40}  {state}", k.id, scopes.join(","))?;
+                // The key's first characters, which the customer's copy starts with.
+                let prefix = k.prefix.map_or_else(|| "-".to_owned(), |p| format!("{p}…"));
+                outln!("{}  {prefix:16}  {:40}  {state}", k.id, scopes.join(","))?;
             }
         }
         KeyCommand::Revoke { id } => {
@@ -436,15 +470,54 @@ async fn key(portal: &PortalConfig, command: &KeyCommand) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Writes a new key's secret (a line) to stdout. Unlike every other output, which a closed
-/// pipe ends quietly (`outln!`), a secret nobody could read is an error: the portal keeps only
-/// the key's hash, so the key is created and lost.
-fn show_secret(id: &str, secret: &str) -> anyhow::Result<()> {
+/// `admin create`, `admin list` and `admin revoke`.
+async fn admin(portal: &PortalConfig, command: &AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Create { name, output } => {
+            let new = admin::create_admin(portal, name).await?;
+            let created = rfc3339(new.record.created as u64);
+            let shown = match output {
+                OutputFormat::Json => json_report(&serde_json::json!({
+                    "token": new.token, "id": new.record.id, "name": new.record.name, "created": created,
+                }))?,
+                OutputFormat::Text => new.token.clone(),
+            };
+            show_secret("admin", &new.record.id, &shown)?;
+            if *output == OutputFormat::Text {
+                eprintln!(
+                    "admin {} ({name}): signs in at /admin/sign-in with this token. It is shown once: the portal \
+                     keeps only its hash.",
+                    new.record.id
+                );
+            }
+        }
+        AdminCommand::List => {
+            for a in admin::admins(portal).await? {
+                let state = match a.revoked {
+                    Some(t) => format!("revoked {}", rfc3339(t as u64)),
+                    None => format!("active since {}", rfc3339(a.created as u64)),
+                };
+                outln!("{}  {:24}  {state}", a.id, a.name)?;
+            }
+        }
+        AdminCommand::Revoke { id } => {
+            admin::revoke_admin(portal, id).await?;
+            outln!("revoked {id}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the secret of a new `noun` (`key` or `admin`, as the command that revokes it is
+/// named), a line, to stdout. Unlike every other output, which a closed pipe ends quietly
+/// (`outln!`), a secret nobody could read is an error: the portal keeps only its hash, so
+/// it is created and lost.
+fn show_secret(noun: &str, id: &str, secret: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{secret}").and_then(|()| stdout.flush()).with_context(|| {
         format!(
-            "key {id} was created but its secret could not be shown; revoke it with \
-             `genesis-portal key revoke {id}` and create another"
+            "{noun} {id} was created but its secret could not be shown; revoke it with \
+             `genesis-portal {noun} revoke {id}` and create another"
         )
     })
 }

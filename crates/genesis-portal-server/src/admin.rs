@@ -1,6 +1,11 @@
-//! The vendor's admin use cases: organisations, license keys, entitlements, publishing and
-//! offline license files. There is no admin HTTP API: each works on the same database and
-//! artifact store the server uses, and checks what it is given before opening them.
+//! The vendor's admin use cases: organisations, license keys, entitlements, publishing,
+//! offline license files, and the admins who sign in to the vendor's pages. There is no admin
+//! HTTP API: each works on the same database and artifact store the server uses, and checks
+//! what it is given before opening them.
+//!
+//! Every change is recorded in the audit log with who made it. The use cases the vendor's
+//! pages share (`*_in`) take the store and that actor (`admin:<name>`); the commands here
+//! open the portal and pass `cli:<user>`.
 
 use std::path::Path;
 
@@ -12,7 +17,7 @@ use genesis_trust::PrivateKey;
 
 use crate::config::PortalConfig;
 use crate::error::{PortalServerError, Result};
-use crate::store::{KeyRecord, Store, key_hash};
+use crate::store::{AdminRecord, KeyRecord, LookupError, Store, action, key_hash};
 use crate::{now, random_hex, when};
 
 pub use crate::publish::{Publication, publish};
@@ -20,12 +25,31 @@ pub use crate::publish::{Publication, publish};
 /// Seconds in a day, for validity periods given in days.
 const DAY: i64 = 86_400;
 
+/// The audit log's name for whoever runs an admin command: `cli:<user>` (`$USER`), or
+/// `cli:unknown` where the environment names no user.
+pub(crate) fn cli_actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()))
+}
+
 /// Creates an organisation (lower-case letters, digits and `-`, at most 40).
 pub async fn create_org(portal: &PortalConfig, name: &str) -> Result<()> {
+    // Refused before the database is opened.
+    check_org_name(name)?;
+    create_org_in(&portal.open_store().await?, name, &cli_actor()).await
+}
+
+/// Creates an organisation for `actor`.
+pub(crate) async fn create_org_in(store: &Store, name: &str, actor: &str) -> Result<()> {
+    check_org_name(name)?;
+    store.create_org(name, now()).await?;
+    store.audit_now(actor, action::ORG_CREATE, Some(name), name).await
+}
+
+fn check_org_name(name: &str) -> Result<()> {
     if !valid_org_name(name) {
         return Err(PortalServerError::BadOrgName { org: name.to_owned() });
     }
-    portal.open_store().await?.create_org(name, now()).await
+    Ok(())
 }
 
 /// Every organisation, by name.
@@ -41,22 +65,38 @@ pub struct NewKey {
     pub record: KeyRecord,
 }
 
+/// Hex digits of a key's random part kept as its prefix (24 of 192 bits).
+const KEY_PREFIX_HEX: usize = 6;
+
 /// Creates a key of `org` for `scopes` (`releases:read` when empty), valid for
 /// `expires_in_days`.
 pub async fn create_key(portal: &PortalConfig, org: &str, scopes: &[Scope], expires_in_days: u32) -> Result<NewKey> {
-    let store = portal.open_store().await?;
+    create_key_in(&portal.open_store().await?, org, scopes, expires_in_days, &cli_actor()).await
+}
+
+/// Creates a key of `org` for `actor`, as [`create_key`].
+pub(crate) async fn create_key_in(
+    store: &Store,
+    org: &str,
+    scopes: &[Scope],
+    expires_in_days: u32,
+    actor: &str,
+) -> Result<NewKey> {
     store.require_org(org).await?;
     let mut scopes = if scopes.is_empty() { vec![Scope::ReleasesRead] } else { scopes.to_vec() };
     scopes.dedup();
-    let key = format!("sk_{org}_{}", random_hex(24));
+    let head = format!("sk_{org}_");
+    let key = format!("{head}{}", random_hex(24));
     let record = KeyRecord {
         id: format!("k_{}", random_hex(6)),
         org: org.to_owned(),
         scopes,
         expires: now() + i64::from(expires_in_days) * DAY,
         revoked: None,
+        prefix: key.get(..head.len() + KEY_PREFIX_HEX).map(str::to_owned),
     };
     store.insert_key(&record, &key_hash(&key), now()).await?;
+    store.audit_now(actor, action::KEY_CREATE, Some(org), &record.id).await?;
     Ok(NewKey { key, record })
 }
 
@@ -91,16 +131,81 @@ pub async fn keys(portal: &PortalConfig, org: &str) -> Result<Vec<KeyRecord>> {
 
 /// Revokes the key with id `id`: it is refused from the next request on.
 pub async fn revoke_key(portal: &PortalConfig, id: &str) -> Result<()> {
-    portal.open_store().await?.revoke_key(id, now()).await
+    revoke_key_in(&portal.open_store().await?, id, &cli_actor()).await?;
+    Ok(())
+}
+
+/// Revokes the key with id `id` for `actor`; the key as it now stands (its organisation tells
+/// the pages where to go back to). Its sessions on the web pages are left for their next
+/// request, which checks the key, ends the session and tells the browser why.
+pub(crate) async fn revoke_key_in(store: &Store, id: &str, actor: &str) -> Result<KeyRecord> {
+    store.revoke_key(id, now()).await?;
+    let record = store.key_by_id(id).await?.ok_or_else(|| LookupError::NoActiveKey { id: id.to_owned() })?;
+    store.audit_now(actor, action::KEY_REVOKE, Some(&record.org), id).await?;
+    Ok(record)
 }
 
 /// Entitles `org` to the `versions` (a semver range, e.g. `>=3.2, <4`) of `product`.
 pub async fn entitle(portal: &PortalConfig, org: &str, product: &str, versions: &str) -> Result<()> {
+    // Refused before the database is opened.
+    check_range(versions)?;
+    entitle_in(&portal.open_store().await?, org, product, versions, &cli_actor()).await
+}
+
+/// Entitles `org` for `actor`, as [`entitle`].
+pub(crate) async fn entitle_in(store: &Store, org: &str, product: &str, versions: &str, actor: &str) -> Result<()> {
+    check_range(versions)?;
+    store.require_org(org).await?;
+    store.entitle(org, product, versions).await?;
+    store.audit_now(actor, action::ENTITLE, Some(org), &format!("{product} {versions}")).await
+}
+
+fn check_range(versions: &str) -> Result<()> {
     semver::VersionReq::parse(versions)
         .map_err(|source| PortalServerError::NotSemverRange { versions: versions.to_owned(), source })?;
+    Ok(())
+}
+
+/// An admin just created: the token is shown once, as the portal keeps only its hash.
+pub struct NewAdmin {
+    /// The token itself (`gat_<random>`), which signs in to the vendor's pages.
+    pub token: String,
+    /// What the portal keeps of it.
+    pub record: AdminRecord,
+}
+
+/// The longest admin name: it is shown in every line of the audit log.
+const ADMIN_NAME_MAX: usize = 64;
+
+/// Creates an admin named `name` (letters, digits and `.-_@`; the person, as the audit log
+/// will name them): a token of 192 random bits that signs in to the vendor's pages.
+pub async fn create_admin(portal: &PortalConfig, name: &str) -> Result<NewAdmin> {
+    let valid = !name.is_empty()
+        && name.len() <= ADMIN_NAME_MAX
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_@".contains(&b));
+    if !valid {
+        return Err(PortalServerError::BadAdminName { name: name.to_owned() });
+    }
     let store = portal.open_store().await?;
-    store.require_org(org).await?;
-    store.entitle(org, product, versions).await
+    let token = format!("gat_{}", random_hex(24));
+    let record =
+        AdminRecord { id: format!("a_{}", random_hex(6)), name: name.to_owned(), created: now(), revoked: None };
+    store.insert_admin(&record, &key_hash(&token)).await?;
+    store.audit_now(&cli_actor(), action::ADMIN_CREATE, None, &format!("{} ({name})", record.id)).await?;
+    Ok(NewAdmin { token, record })
+}
+
+/// Every admin, oldest first (their records, never the tokens).
+pub async fn admins(portal: &PortalConfig) -> Result<Vec<AdminRecord>> {
+    portal.open_store().await?.admins().await
+}
+
+/// Revokes the admin with id `id`: their token is refused, and their sessions end at their
+/// next request.
+pub async fn revoke_admin(portal: &PortalConfig, id: &str) -> Result<()> {
+    let store = portal.open_store().await?;
+    store.revoke_admin(id, now()).await?;
+    store.audit_now(&cli_actor(), action::ADMIN_REVOKE, None, id).await
 }
 
 /// Writes to `out` a license file of `org`'s entitlements, signed with `key` and valid for
@@ -131,4 +236,82 @@ pub(crate) async fn license_for(store: &Store, org: &str, expires: i64) -> Resul
         issued: when(now()),
         expires: when(expires),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use genesis_portal_client::protocol::Scope;
+
+    use super::{admins, create_admin, create_key_in, create_org_in, revoke_admin, revoke_key_in};
+    use crate::config::PortalConfig;
+    use crate::error::PortalServerError;
+    use crate::store::{LookupError, key_hash};
+
+    /// The audit log's `(actor, action, org, subject)`, oldest first.
+    async fn audited(store: &crate::store::Store) -> Vec<(String, String, Option<String>, String)> {
+        let mut log: Vec<_> =
+            store.audit_log(100).await.unwrap().into_iter().map(|e| (e.actor, e.action, e.org, e.subject)).collect();
+        log.reverse();
+        log
+    }
+
+    fn line(actor: &str, action: &str, org: Option<&str>, subject: &str) -> (String, String, Option<String>, String) {
+        (actor.into(), action.into(), org.map(str::to_owned), subject.into())
+    }
+
+    #[tokio::test]
+    async fn a_key_is_revoked_once_and_each_change_is_audited_with_its_actor() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        let store = portal.open_store().await.unwrap();
+        create_org_in(&store, "acme", "admin:alice").await.unwrap();
+        let new = create_key_in(&store, "acme", &[Scope::ReleasesRead], 30, "admin:alice").await.unwrap();
+        let prefix = new.record.prefix.clone().unwrap();
+        assert!(new.key.starts_with(&prefix) && prefix.len() == "sk_acme_".len() + 6, "{prefix}");
+        assert_eq!(store.key_by_hash(&key_hash(&new.key)).await.unwrap().unwrap().prefix, Some(prefix));
+        let id = new.record.id.clone();
+
+        let revoked = revoke_key_in(&store, &id, "admin:bob").await.unwrap();
+        assert_eq!((revoked.org.as_str(), revoked.revoked.is_some()), ("acme", true));
+        assert!(matches!(
+            revoke_key_in(&store, &id, "admin:bob").await,
+            Err(PortalServerError::Lookup(LookupError::NoActiveKey { .. }))
+        ));
+        assert_eq!(
+            audited(&store).await,
+            [
+                line("admin:alice", "org.create", Some("acme"), "acme"),
+                line("admin:alice", "key.create", Some("acme"), &id),
+                line("admin:bob", "key.revoke", Some("acme"), &id),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_admin_s_token_is_kept_as_a_hash_and_is_revoked_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        let long = "a".repeat(65);
+        for bad in ["", "alice smith", "<script>", long.as_str()] {
+            assert!(matches!(create_admin(&portal, bad).await, Err(PortalServerError::BadAdminName { .. })), "{bad}");
+        }
+        let alice = create_admin(&portal, "alice@vendor.example").await.unwrap();
+        assert!(alice.token.starts_with("gat_") && alice.token.len() == 4 + 48, "{}", alice.token);
+        assert!(alice.record.id.starts_with("a_") && alice.record.id.len() == 2 + 12, "{}", alice.record.id);
+        let store = portal.open_store().await.unwrap();
+        assert_eq!(store.admin_by_hash(&key_hash(&alice.token)).await.unwrap(), Some(alice.record.clone()));
+        assert_eq!(store.admin_by_hash(&key_hash("gat_other")).await.unwrap(), None);
+
+        revoke_admin(&portal, &alice.record.id).await.unwrap();
+        let listed = admins(&portal).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].revoked.is_some());
+        assert_eq!(store.admin_by_id(&alice.record.id).await.unwrap(), Some(listed[0].clone()));
+        assert!(matches!(
+            revoke_admin(&portal, &alice.record.id).await,
+            Err(PortalServerError::Lookup(LookupError::NoActiveAdmin { .. }))
+        ));
+        let actions: Vec<String> = audited(&store).await.into_iter().map(|(_, action, _, _)| action).collect();
+        assert_eq!(actions, ["admin.create", "admin.revoke"]);
+    }
 }

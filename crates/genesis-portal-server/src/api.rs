@@ -2,6 +2,11 @@
 //! downloads with `Range`/`ETag`/`Last-Modified`/304, the license file, seed 003's air-gap
 //! export endpoints (with their quota headers), `/metrics` and `/healthz`. Logs name the
 //! key's id, never the key.
+//!
+//! The customers' web pages (`crate::web`) do what the API does through the same
+//! `pub(crate)` functions here (entitlements, downloads, the license, exports), so the two
+//! cannot drift apart in what they allow; downloads and export requests are audited there,
+//! once for both.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -20,14 +25,14 @@ use genesis_portal_client::protocol::{
     API, ApiError, Artifact, ArtifactKind, BOOTSTRAP_PROFILE, ExportRequest, ExportState, ExportStatus, ReleaseDetail,
     ReleaseSummary, Scope, WhoAmI,
 };
-use genesis_trust::PrivateKey;
+use genesis_trust::{PrivateKey, PublicKey};
 
 use crate::artifacts::Artifacts;
 use crate::config::PortalConfig;
 use crate::error::PortalServerError;
 use crate::export::{Admission, Builds, Instance};
 use crate::metrics::{Metrics, RequestLabels};
-use crate::store::{Export, Release, Store, key_hash};
+use crate::store::{Export, KeyRecord, Release, Store, action, key_hash};
 use crate::{now, when};
 
 /// How the API behaves, beyond the data it serves.
@@ -46,6 +51,13 @@ pub struct ApiConfig {
     pub max_exports: usize,
     /// Seconds a built export pack is kept; then it is deleted and its status answers 410.
     pub export_ttl_secs: i64,
+    /// Mark the web pages' cookies `Secure` and name the session cookie with the `__Host-`
+    /// prefix: for a portal browsers reach over HTTPS. [`serve`](fn@crate::serve) sets it
+    /// whenever it serves TLS itself.
+    pub secure_cookies: bool,
+    /// The vendor key bundles published by upload on the vendor's pages must verify against
+    /// (as `genesis-portal publish --key`); without it those pages publish nothing.
+    pub publish_key: Option<PublicKey>,
 }
 
 /// What every handler shares: the portal's stores, its metrics and the export builds running.
@@ -67,6 +79,10 @@ pub struct AppState {
     pub(crate) builds: Arc<Builds>,
     /// Seconds a finished export is kept.
     pub(crate) export_ttl_secs: i64,
+    /// Whether the web pages' cookies are `Secure` (and the session cookie `__Host-`).
+    pub(crate) secure_cookies: bool,
+    /// The vendor key uploaded bundles must verify against, when publishing by upload is on.
+    pub(crate) publish_key: Option<PublicKey>,
 }
 
 impl AppState {
@@ -89,14 +105,17 @@ impl AppState {
             source_date_epoch: config.source_date_epoch,
             builds: Arc::new(Builds::new(config.max_exports_per_org, config.max_exports)),
             export_ttl_secs: config.export_ttl_secs,
+            secure_cookies: config.secure_cookies,
+            publish_key: config.publish_key,
         }))
     }
 }
 
-type Shared = Arc<AppState>;
+/// The state every handler, of the API and of the pages, is given.
+pub(crate) type Shared = Arc<AppState>;
 
-/// The portal's routes: the API of [`genesis_portal_client::protocol`], `/metrics` and
-/// `/healthz`.
+/// The portal's routes: the API of [`genesis_portal_client::protocol`], the web pages,
+/// `/metrics` and `/healthz`, every request counted and logged by its route template.
 pub fn router(state: Arc<AppState>) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -109,16 +128,20 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/v1/exports/airgap/bootstrap", post(start_export))
         .route("/v1/exports/airgap/bootstrap/{id}", get(export_status))
         .route("/v1/exports/airgap/bootstrap/{id}/download", get(download_export))
+        .merge(crate::web::routes())
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), track))
         .with_state(state)
 }
 
-/// An error answer: status plus an [`ApiError`] body.
+/// An error answer: status plus an [`ApiError`] body (the pages render it as a page).
 #[derive(Debug)]
-pub struct Failure {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+pub(crate) struct Failure {
+    /// The answer's status.
+    pub(crate) status: StatusCode,
+    /// The [`ApiError`] code.
+    pub(crate) code: &'static str,
+    /// What went wrong and what to do, for the customer.
+    pub(crate) message: String,
 }
 
 impl Failure {
@@ -159,15 +182,20 @@ impl IntoResponse for Failure {
 }
 
 /// The authenticated caller: the key's organisation, id and scopes.
-pub struct Caller {
-    org: String,
-    key_id: String,
-    scopes: Vec<Scope>,
-    expires: i64,
+pub(crate) struct Caller {
+    /// The key's organisation.
+    pub(crate) org: String,
+    /// The key's id.
+    pub(crate) key_id: String,
+    /// What the key may do.
+    pub(crate) scopes: Vec<Scope>,
+    /// Unix time the key expires.
+    pub(crate) expires: i64,
 }
 
 impl Caller {
-    fn require(&self, scope: Scope) -> Result<(), Failure> {
+    /// Refuses (403) a caller whose key lacks `scope`.
+    pub(crate) fn require(&self, scope: Scope) -> Result<(), Failure> {
         if self.scopes.contains(&scope) {
             Ok(())
         } else {
@@ -176,6 +204,28 @@ impl Caller {
                 self.key_id
             )))
         }
+    }
+
+    /// The caller a stored key makes, refused (401, the reason) when revoked or expired:
+    /// the bearer extractor and the session extractor share it.
+    pub(crate) fn from_record(record: KeyRecord) -> Result<Caller, Failure> {
+        if let Some(revoked) = record.revoked {
+            return Err(Failure::unauthorized(format!("license key {} was revoked on {}", record.id, when(revoked))));
+        }
+        if record.expires <= now() {
+            return Err(Failure::unauthorized(format!(
+                "license key {} expired on {}; ask the vendor for a new key",
+                record.id,
+                when(record.expires)
+            )));
+        }
+        tracing::debug!(org = %record.org, keyId = %record.id, "authenticated");
+        Ok(Caller { org: record.org, key_id: record.id, scopes: record.scopes, expires: record.expires })
+    }
+
+    /// How the audit log names the caller: `key:<key id>`.
+    pub(crate) fn actor(&self) -> String {
+        format!("key:{}", self.key_id)
     }
 }
 
@@ -196,18 +246,7 @@ impl FromRequestParts<Shared> for Caller {
             .key_by_hash(&key_hash(key.trim()))
             .await?
             .ok_or_else(|| Failure::unauthorized("unknown license key"))?;
-        if let Some(revoked) = record.revoked {
-            return Err(Failure::unauthorized(format!("license key {} was revoked on {}", record.id, when(revoked))));
-        }
-        if record.expires <= now() {
-            return Err(Failure::unauthorized(format!(
-                "license key {} expired on {}; ask the vendor for a new key",
-                record.id,
-                when(record.expires)
-            )));
-        }
-        tracing::debug!(org = %record.org, keyId = %record.id, "authenticated");
-        Ok(Caller { org: record.org, key_id: record.id, scopes: record.scopes, expires: record.expires })
+        Caller::from_record(record)
     }
 }
 
@@ -236,7 +275,14 @@ fn covers(entitlements: &[Entitlement], release: &Release) -> bool {
 }
 
 /// The release, when it exists (404) and the caller's organisation is entitled to it (403).
-async fn entitled_release(state: &AppState, caller: &Caller, product: &str, version: &str) -> Result<Release, Failure> {
+/// The scope is the caller's to check: reading a release needs `releases:read`, requesting
+/// its export `export:write`.
+pub(crate) async fn entitled_release(
+    state: &AppState,
+    caller: &Caller,
+    product: &str,
+    version: &str,
+) -> Result<Release, Failure> {
     let release = state
         .store
         .release(product, version)
@@ -251,11 +297,16 @@ async fn entitled_release(state: &AppState, caller: &Caller, product: &str, vers
     Ok(release)
 }
 
-async fn list_releases(State(state): State<Shared>, caller: Caller) -> Result<Json<Vec<ReleaseSummary>>, Failure> {
+/// The releases the caller's organisation is entitled to, newest first (`releases:read`).
+pub(crate) async fn entitled_releases(state: &AppState, caller: &Caller) -> Result<Vec<Release>, Failure> {
     caller.require(Scope::ReleasesRead)?;
     let entitlements = state.store.entitlements(&caller.org).await?;
+    Ok(state.store.releases().await?.into_iter().filter(|r| covers(&entitlements, r)).collect())
+}
+
+async fn list_releases(State(state): State<Shared>, caller: Caller) -> Result<Json<Vec<ReleaseSummary>>, Failure> {
     let mut out = Vec::new();
-    for release in state.store.releases().await?.into_iter().filter(|r| covers(&entitlements, r)) {
+    for release in entitled_releases(&state, &caller).await? {
         let artifacts = state.store.artifacts(&release.product, &release.version).await?;
         out.push(ReleaseSummary {
             bundles: artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).count(),
@@ -303,17 +354,31 @@ async fn download_artifact(
     Path((product, version, name)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
+    artifact_download(&state, &caller, &product, &version, &name, &headers).await
+}
+
+/// An artifact of an entitled release (`releases:read`) as [`serve_object`] answers `headers`;
+/// a download it starts is recorded in the audit log (actor `key:<id>`, subject
+/// `product/version/name`), here, once for the API and the pages.
+pub(crate) async fn artifact_download(
+    state: &AppState,
+    caller: &Caller,
+    product: &str,
+    version: &str,
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<Response, Failure> {
     caller.require(Scope::ReleasesRead)?;
-    let release = entitled_release(&state, &caller, &product, &version).await?;
+    let release = entitled_release(state, caller, product, version).await?;
     let artifact = state
         .store
-        .artifacts(&product, &version)
+        .artifacts(product, version)
         .await?
         .into_iter()
         .find(|a| a.name == name)
         .ok_or_else(|| Failure::not_found(format!("{product} {version} has no artifact `{name}`")))?;
     let object = Object {
-        key: Artifacts::release_key(&product, &version, &name),
+        key: Artifacts::release_key(product, version, name),
         sha256: artifact.sha256,
         size: artifact.size,
         modified: release.published,
@@ -324,7 +389,12 @@ async fn download_artifact(
             "application/octet-stream"
         },
     };
-    serve_object(&state, &headers, object).await
+    let served = serve_object(state, headers, object).await?;
+    if served.starts_download {
+        let subject = format!("{product}/{version}/{name}");
+        state.store.audit_now(&caller.actor(), action::DOWNLOAD, Some(&caller.org), &subject).await?;
+    }
+    Ok(served.response)
 }
 
 /// A stored object to serve.
@@ -363,9 +433,17 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// An answer of [`serve_object`], and whether it starts a download: the whole object, or a
+/// range from its first byte. A download resumed (a later range) or revalidated (304) is the
+/// same download again, not another.
+struct Served {
+    response: Response,
+    starts_download: bool,
+}
+
 /// Serves an object with `ETag` (its SHA-256), `Last-Modified`, 304 on a matching
 /// `If-None-Match`, and single `Range`s (honoured only when an `If-Range` matches too).
-async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> Result<Response, Failure> {
+async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> Result<Served, Failure> {
     let etag = format!("\"{}\"", object.sha256.hex());
     let last_modified =
         httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(object.modified).unwrap_or(0)));
@@ -378,17 +456,19 @@ async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> 
     if header_text(headers, header::IF_NONE_MATCH)
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim() == format!("W/{etag}")))
     {
-        return Ok(common(Response::builder().status(StatusCode::NOT_MODIFIED)).body(Body::empty()).expect("valid"));
+        let response = common(Response::builder().status(StatusCode::NOT_MODIFIED)).body(Body::empty()).expect("valid");
+        return Ok(Served { response, starts_download: false });
     }
     let if_range_holds = header_text(headers, header::IF_RANGE).is_none_or(|v| v.trim() == etag);
     let range = match header_text(headers, header::RANGE).filter(|_| if_range_holds) {
         Some(value) => match requested_range(value, object.size) {
             Ok(range) => range,
             Err(()) => {
-                return Ok(common(Response::builder().status(StatusCode::RANGE_NOT_SATISFIABLE))
+                let response = common(Response::builder().status(StatusCode::RANGE_NOT_SATISFIABLE))
                     .header(header::CONTENT_RANGE, format!("bytes */{}", object.size))
                     .body(Body::empty())
-                    .expect("valid"));
+                    .expect("valid");
+                return Ok(Served { response, starts_download: false });
             }
         },
         None => None,
@@ -404,6 +484,7 @@ async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> 
         chunk
     }));
     let builder = common(Response::builder()).header(header::CONTENT_TYPE, object.content_type);
+    let starts_download = range.as_ref().is_none_or(|r| r.start == 0);
     let response = match range {
         Some(r) => builder
             .status(StatusCode::PARTIAL_CONTENT)
@@ -411,7 +492,7 @@ async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> 
             .header(header::CONTENT_LENGTH, r.end - r.start),
         None => builder.status(StatusCode::OK).header(header::CONTENT_LENGTH, object.size),
     };
-    Ok(response.body(body).expect("valid response"))
+    Ok(Served { response: response.body(body).expect("valid response"), starts_download })
 }
 
 /// Keeps `portal_downloads_in_flight` up while a download's body is alive.
@@ -431,12 +512,19 @@ impl Drop for InFlight {
 }
 
 async fn license_file(State(state): State<Shared>, caller: Caller) -> Result<Response, Failure> {
+    let license = license_for_caller(&state, &caller).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], license).into_response())
+}
+
+/// The signed license file of the caller's organisation (`releases:read`), valid as long as
+/// the key; 404 when the portal was started without a license signing key.
+pub(crate) async fn license_for_caller(state: &AppState, caller: &Caller) -> Result<Vec<u8>, Failure> {
     caller.require(Scope::ReleasesRead)?;
     let key = state.license_key.as_ref().ok_or_else(|| {
         Failure::not_found("this portal issues no license files: it was started without a license signing key")
     })?;
     let license = crate::admin::license_for(&state.store, &caller.org, caller.expires).await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], license.sign(key)).into_response())
+    Ok(license.sign(key))
 }
 
 /// Seconds a client over its export limit is asked to wait: a pack build takes seconds to
@@ -494,26 +582,67 @@ async fn start_export(
     caller: Caller,
     Json(request): Json<ExportRequest>,
 ) -> Result<Response, Failure> {
-    caller.require(Scope::ExportWrite)?;
     let product = request.product.unwrap_or_else(|| "genesis".into());
-    let release = entitled_release(&state, &caller, &product, &request.version).await?;
+    match request_export(&state, &caller, product, request.version).await {
+        Ok((status, export)) => Ok(export_answer(&state, status, &export)),
+        Err(ExportRefusal::Failure(failure)) => Err(failure),
+        Err(ExportRefusal::TooMany { message }) => Ok(too_many_exports(&state, &caller.org, message)),
+    }
+}
+
+/// Why a request for an export was not answered with one.
+pub(crate) enum ExportRefusal {
+    /// Refused as any request is (scope, entitlement, an internal error).
+    Failure(Failure),
+    /// The organisation's or the portal's builds are at their limit: try again later.
+    TooMany {
+        /// Which limit, and when to retry.
+        message: String,
+    },
+}
+
+impl From<Failure> for ExportRefusal {
+    fn from(failure: Failure) -> ExportRefusal {
+        ExportRefusal::Failure(failure)
+    }
+}
+
+impl From<PortalServerError> for ExportRefusal {
+    fn from(e: PortalServerError) -> ExportRefusal {
+        ExportRefusal::Failure(e.into())
+    }
+}
+
+/// Asks for a pack of an entitled release (`export:write`): the organisation's pack of it
+/// while one is kept (200), the build of it under way (202), or a new build started (202).
+/// Each is recorded in the audit log (subject `product/version export-id`).
+pub(crate) async fn request_export(
+    state: &Shared,
+    caller: &Caller,
+    product: String,
+    version: String,
+) -> Result<(StatusCode, Export), ExportRefusal> {
+    caller.require(Scope::ExportWrite)?;
+    let release = entitled_release(state, caller, &product, &version).await?;
     // Packs are deterministic: the organisation's pack of the release, while it is kept, is the
     // one a new build would make.
     let since = now() - state.export_ttl_secs;
-    if let Some(id) = state.store.ready_export(&caller.org, &product, &request.version, since).await?
+    if let Some(id) = state.store.ready_export(&caller.org, &product, &version, since).await?
         && let Some(ready) = state.store.export(&caller.org, &id).await?
     {
         tracing::info!(exportId = %ready.id, org = %ready.org, keyId = %caller.key_id,
             "export requested while a pack of the release is ready: answered with that export");
-        return Ok(export_answer(&state, StatusCode::OK, &ready));
+        audit_export_request(state, caller, &ready).await?;
+        return Ok((StatusCode::OK, ready));
     }
-    let export = Export::pending(format!("exp_{}", crate::random_hex(12)), caller.org, product, request.version, now());
+    let export = Export::pending(format!("exp_{}", crate::random_hex(12)), caller.org.clone(), product, version, now());
     let slot = match state.builds.admit(&export) {
         Admission::Started(slot) => slot,
         Admission::Running(building) => {
             tracing::info!(exportId = %building.id, org = %building.org, keyId = %caller.key_id,
                 "export requested while the same release is being built: answered with that export");
-            return Ok(export_answer(&state, StatusCode::ACCEPTED, &building));
+            audit_export_request(state, caller, &building).await?;
+            return Ok((StatusCode::ACCEPTED, building));
         }
         Admission::OrgFull => {
             let limit = state.builds.limit();
@@ -522,7 +651,7 @@ async fn start_export(
                 "organisation `{}` has {limit} export(s) building, its limit; retry after {EXPORT_RETRY_AFTER_SECS} s",
                 export.org
             );
-            return Ok(too_many_exports(&state, &export.org, message));
+            return Err(ExportRefusal::TooMany { message });
         }
         Admission::PortalFull => {
             let limit = state.builds.total();
@@ -531,18 +660,26 @@ async fn start_export(
                 "the portal has {limit} export(s) building, its limit across organisations; retry after \
                  {EXPORT_RETRY_AFTER_SECS} s"
             );
-            return Ok(too_many_exports(&state, &export.org, message));
+            return Err(ExportRefusal::TooMany { message });
         }
     };
     state.store.insert_export(&export, state.instance.id()).await?;
     tracing::info!(exportId = %export.id, profile = BOOTSTRAP_PROFILE, org = %export.org, keyId = %caller.key_id, "export requested");
-    let response = export_answer(&state, StatusCode::ACCEPTED, &export);
-    tokio::spawn(crate::export::build(Arc::clone(&state), export, release, slot));
-    Ok(response)
+    audit_export_request(state, caller, &export).await?;
+    tokio::spawn(crate::export::build(Arc::clone(state), export.clone(), release, slot));
+    Ok((StatusCode::ACCEPTED, export))
 }
 
-/// The caller's export `id`: 404 when it has none, 410 once its pack has expired.
-async fn caller_export(state: &AppState, caller: &Caller, id: &str) -> Result<Export, Failure> {
+/// Records in the audit log that the caller asked for `export`.
+async fn audit_export_request(state: &AppState, caller: &Caller, export: &Export) -> Result<(), Failure> {
+    let subject = format!("{}/{} {}", export.product, export.version, export.id);
+    state.store.audit_now(&caller.actor(), action::EXPORT_REQUEST, Some(&caller.org), &subject).await?;
+    Ok(())
+}
+
+/// The caller's export `id` (`export:read`): 404 when it has none, 410 once its pack has
+/// expired.
+pub(crate) async fn caller_export(state: &AppState, caller: &Caller, id: &str) -> Result<Export, Failure> {
     caller.require(Scope::ExportRead)?;
     let export = match state.store.export(&caller.org, id).await? {
         Some(export) => export,
@@ -579,7 +716,21 @@ async fn download_export(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    let export = caller_export(&state, &caller, &id).await?;
+    let mut response = export_download(&state, &caller, &id, &headers).await?;
+    response.headers_mut().extend(quota_headers(&state.builds, &caller.org));
+    Ok(response)
+}
+
+/// The pack of the caller's export `id` (`export:read`) as [`serve_object`] answers
+/// `headers`, 409 while it is not ready; a download it starts is recorded in the audit log
+/// (subject `product/version/genesis-airgap-ID.tar.gz`), once for the API and the pages.
+pub(crate) async fn export_download(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Response, Failure> {
+    let export = caller_export(state, caller, id).await?;
     let (Some(sha256), Some(size)) = (export.sha256, export.size) else {
         return Err(Failure::new(
             StatusCode::CONFLICT,
@@ -588,15 +739,18 @@ async fn download_export(
         ));
     };
     let object = Object {
-        key: Artifacts::export_key(&export.org, &id),
+        key: Artifacts::export_key(&export.org, id),
         sha256,
         size,
         modified: export.created,
         content_type: "application/gzip",
     };
-    let mut response = serve_object(&state, &headers, object).await?;
-    response.headers_mut().extend(quota_headers(&state.builds, &caller.org));
-    Ok(response)
+    let served = serve_object(state, headers, object).await?;
+    if served.starts_download {
+        let subject = format!("{}/{}/genesis-airgap-{id}.tar.gz", export.product, export.version);
+        state.store.audit_now(&caller.actor(), action::DOWNLOAD, Some(&caller.org), &subject).await?;
+    }
+    Ok(served.response)
 }
 
 #[cfg(test)]

@@ -125,6 +125,12 @@ pub enum PortalServerError {
         /// The name given.
         org: String,
     },
+    /// An admin name that cannot stand in the audit log.
+    #[error("admin name `{name}`: use letters, digits and `.-_@` (at most 64), it names the admin in the audit log")]
+    BadAdminName {
+        /// The name given.
+        name: String,
+    },
     /// The organisation exists already.
     #[error("organisation `{org}` already exists")]
     OrgExists {
@@ -411,6 +417,7 @@ impl Classify for PortalServerError {
             | PortalServerError::Column { .. }
             | PortalServerError::ObjectStoreSetup { .. }
             | PortalServerError::BadOrgName { .. }
+            | PortalServerError::BadAdminName { .. }
             | PortalServerError::OrgExists { .. }
             | PortalServerError::NotSemverRange { .. }
             | PortalServerError::NotSemver { .. }

@@ -678,6 +678,8 @@ mod tests {
             max_exports_per_org: 2,
             max_exports: 4,
             export_ttl_secs: 86_400,
+            secure_cookies: false,
+            publish_key: None,
         }
     }
 
@@ -702,7 +704,7 @@ mod tests {
             size: 1,
             sha256: genesis_bundle::sha256(b"x"),
         };
-        state.store.insert_release(&release, &[bundle]).await.unwrap();
+        state.store.insert_release(&release, &[bundle], &[]).await.unwrap();
         let export = Export { created: now(), ..pending("acme", "genesis") };
         state.store.insert_export(&export, state.instance.id()).await.unwrap();
         let Admission::Started(slot) = state.builds.admit(&export) else { panic!("the build is not admitted") };

@@ -1,9 +1,9 @@
 //! The vendor portal's reference server, as a library: the HTTP API of
-//! [`genesis_portal_client::protocol`] as an axum [`router`] over a metadata database
-//! (SQLite or PostgreSQL) and an artifact store (a directory, an S3 bucket or an Azure Blob
-//! container), seed 003's air-gap export packs, `/metrics`, and the vendor's [`admin`] use
-//! cases. The `genesis-portal` binary parses arguments into these types and renders what they
-//! return.
+//! [`genesis_portal_client::protocol`] and the customers' and vendor's web pages as an axum
+//! [`router`] over a metadata database (SQLite or PostgreSQL) and an artifact store (a
+//! directory, an S3 bucket or an Azure Blob container), seed 003's air-gap export packs,
+//! `/metrics`, and the vendor's [`admin`] use cases. The `genesis-portal` binary parses
+//! arguments into these types and renders what they return.
 //!
 //! ```no_run
 //! # async fn run() -> genesis_portal_server::Result<()> {
@@ -16,6 +16,8 @@
 //!     max_exports_per_org: 2,
 //!     max_exports: 4,
 //!     export_ttl_secs: 86_400,
+//!     secure_cookies: false,
+//!     publish_key: None,
 //! };
 //! let app: axum::Router = router(AppState::open(&portal, api).await?);
 //! # Ok(()) }
@@ -27,10 +29,12 @@ mod artifacts;
 mod config;
 mod error;
 mod export;
+mod facts;
 mod metrics;
 mod publish;
 mod serve;
 mod store;
+mod web;
 
 use genesis_bundle::rfc3339;
 use rand_core::RngCore as _;
@@ -40,7 +44,7 @@ pub use artifacts::{AzureConfig, ObjectStoreConfig, ObjectStoreKind, S3Config};
 pub use config::{ConfigError, PortalConfig};
 pub use error::{PortalServerError, Result};
 pub use serve::{ServeConfig, TlsFiles, serve};
-pub use store::{KeyRecord, LookupError, StoredArtifact};
+pub use store::{AdminRecord, KeyRecord, LookupError, StoredArtifact};
 
 /// The one timestamp inside export packs unless told otherwise: 2025-01-01T00:00:00Z, seed
 /// 003's pinned pack timestamp.

@@ -3,19 +3,22 @@
 //! the version being published, and travels with the sidecars `genesis pull` promises
 //! (`.sha256`, and `.sig` or `.cosign.bundle`; the release evidence report `.report.pdf` when
 //! the `.sha256` lists one). Files are stored first and the release row written last, in one
-//! transaction: a publication that fails half-way publishes nothing.
+//! transaction with what the verification established of each bundle ([`BundleFacts`]): a
+//! publication that fails half-way publishes nothing. The vendor's upload page publishes
+//! through the same [`publish_into`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use genesis_portal_client::protocol::{ArtifactKind, valid_artifact_name};
-use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle};
-use genesis_types::Digest;
+use genesis_trust::{CheckedBundle, PublicKey, TrustPolicy, UnverifiedBundle};
 
+use crate::admin::cli_actor;
 use crate::artifacts::Artifacts;
 use crate::config::PortalConfig;
 use crate::error::{PortalServerError, Result};
-use crate::store::{Release, Store, StoredArtifact};
+use crate::facts::BundleFacts;
+use crate::store::{Release, Store, StoredArtifact, action};
 use crate::{export, now};
 
 /// The sidecar suffixes of a bundle, in the order `genesis pull` lists them. The report is
@@ -43,15 +46,17 @@ pub struct Publication<'a> {
 pub async fn publish(portal: &PortalConfig, p: Publication<'_>) -> Result<Vec<StoredArtifact>> {
     let store = portal.open_store().await?;
     let artifacts = portal.open_artifacts().await?;
-    publish_into(&store, &artifacts, p, now()).await
+    publish_into(&store, &artifacts, p, now(), &cli_actor()).await
 }
 
-/// Verifies, stores and records a release published at `published` (Unix time).
-async fn publish_into(
+/// Verifies, stores and records a release published at `published` (Unix time) by `actor`
+/// (as the audit log names them), with the facts of its bundles.
+pub(crate) async fn publish_into(
     store: &Store,
     artifacts: &Artifacts,
     p: Publication<'_>,
     published: i64,
+    actor: &str,
 ) -> Result<Vec<StoredArtifact>> {
     semver::Version::parse(p.version)
         .map_err(|source| PortalServerError::NotSemver { version: p.version.to_owned(), source })?;
@@ -61,10 +66,19 @@ async fn publish_into(
     let files = collect_files(p.files)?;
     let policy = TrustPolicy::from_keys(vec![p.key.clone()])?;
     let mut stored = Vec::new();
+    let mut facts = Vec::new();
     for (name, path) in &files {
         let kind = ArtifactKind::of(name);
         let (sha256, size) = if kind == ArtifactKind::Bundle {
-            verify_bundle(path, &policy, p.version, files.get(&format!("{name}{REPORT}")))?
+            // A bundle is read whole (gigabytes): off the runtime's threads, which the portal's
+            // server shares when the upload page publishes.
+            let (path, policy, version) = (path.clone(), policy.clone(), p.version.to_owned());
+            let report = files.get(&format!("{name}{REPORT}")).cloned();
+            let checked = tokio::task::spawn_blocking(move || verify_bundle(&path, &policy, &version, report.as_ref()))
+                .await
+                .map_err(|source| PortalServerError::Panicked { action: "verifying a bundle", source })??;
+            facts.push(BundleFacts::of(name, &checked, published));
+            (checked.report().archive_sha256.clone(), checked.report().archive_size)
         } else {
             let file = genesis_bundle::digest_io::sha256_file(path).map_err(PortalServerError::io("reading", path))?;
             (file.digest(), file.len)
@@ -85,7 +99,8 @@ async fn publish_into(
         signer: p.key.fingerprint().to_string(),
         signer_pem: p.key.to_pem(),
     };
-    store.insert_release(&release, &stored).await?;
+    store.insert_release(&release, &stored, &facts).await?;
+    store.audit_now(actor, action::RELEASE_PUBLISH, None, &format!("{}/{}", p.product, p.version)).await?;
     Ok(stored)
 }
 
@@ -152,8 +167,9 @@ fn collect_files(given: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
 
 /// Verifies a whole bundle (BOM signature, every entry, sidecars, and the files its `.sha256`
 /// lists), that it is a bundle of `version`, and that its evidence report, when one is
-/// published with it (`report`), is the one its `.sha256` lists; its archive SHA-256 and size.
-fn verify_bundle(path: &Path, policy: &TrustPolicy, version: &str, report: Option<&PathBuf>) -> Result<(Digest, u64)> {
+/// published with it (`report`), is the one its `.sha256` lists; what the verification
+/// established (the archive's SHA-256 and size, and the facts the pages show).
+fn verify_bundle(path: &Path, policy: &TrustPolicy, version: &str, report: Option<&PathBuf>) -> Result<CheckedBundle> {
     let checked = UnverifiedBundle::open(path, &genesis_bundle::Limits::default())
         .and_then(|b| b.verify(policy))
         .and_then(|b| b.check())
@@ -171,5 +187,66 @@ fn verify_bundle(path: &Path, policy: &TrustPolicy, version: &str, report: Optio
     if let Some(report) = report.filter(|r| !verified.sha256_listed.contains(r)) {
         return Err(PortalServerError::UnlistedReport { report: report.clone() });
     }
-    Ok((verified.archive_sha256.clone(), verified.archive_size))
+    Ok(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use genesis_trust::{AcceptedSigner, PublicKey};
+
+    use super::{Publication, publish_into};
+    use crate::config::PortalConfig;
+
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+    }
+
+    /// The fixture bundle, published: its verification, the components of its SBOM (an image
+    /// index's per-platform images after it) and its provenance are recorded with the release,
+    /// and the publication is audited with who made it.
+    #[tokio::test]
+    async fn a_publication_records_what_verifying_its_bundles_established_and_who_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        let (store, artifacts) = (portal.open_store().await.unwrap(), portal.open_artifacts().await.unwrap());
+        let key = PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap();
+        let files = [fixtures().join("bundles/good/demo-0.1.0.tar.zst")];
+        let publication = Publication { product: "genesis", version: "0.1.0", files: &files, key: &key };
+        publish_into(&store, &artifacts, publication, 1_700_000_000, "admin:alice").await.unwrap();
+
+        let [facts] = store.bundle_facts("genesis", "0.1.0").await.unwrap().try_into().unwrap();
+        assert_eq!((facts.bundle.as_str(), facts.verified_at), ("demo-0.1.0.tar.zst", 1_700_000_000));
+        assert_eq!(facts.signer, AcceptedSigner::key(&key));
+        assert_eq!((facts.images, facts.charts, facts.manifests), (1, 1, 3));
+        assert!(facts.bom_sha256.starts_with("sha256:") && facts.files > 0 && facts.payload_bytes > 0);
+        let sbom = facts.sbom.unwrap();
+        assert_eq!(sbom.format, "CycloneDX 1.5");
+        let names: Vec<&str> = sbom.components.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "app",
+                "app (linux/amd64)",
+                "app (linux/arm64)",
+                "web",
+                "manifests/deployment.yaml",
+                "manifests/namespace.yaml",
+                "manifests/service.yaml"
+            ]
+        );
+        assert!(sbom.components[0].purl.as_deref().is_some_and(|p| p.starts_with("pkg:oci/app@sha256")));
+        let provenance = facts.provenance.unwrap();
+        assert_eq!(provenance.builder_id, "https://genesis.dev/bundle-builder@v0.1.0");
+        let materials: Vec<(&str, &str)> =
+            provenance.materials.iter().map(|m| (m.name.as_str(), m.uri.as_str())).collect();
+        assert_eq!(materials, [("app", "oci:images/app:1.0"), ("web", "charts/web-0.1.0.tgz")]);
+
+        let [audited] = store.audit_log(10).await.unwrap().try_into().unwrap();
+        assert_eq!(
+            (audited.actor.as_str(), audited.action.as_str(), audited.org, audited.subject.as_str()),
+            ("admin:alice", "release.publish", None, "genesis/0.1.0")
+        );
+    }
 }

@@ -1,5 +1,5 @@
-//! `genesis-portal serve`: the API on a socket, plain or TLS, within the connection limits of
-//! the registry's server, until told to stop.
+//! `genesis-portal serve`: the API and the web pages on a socket, plain or TLS, within the
+//! connection limits of the registry's server, until told to stop.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
     /// How many clients are served at once, and how long each is waited on.
     pub limits: ServerLimits,
-    /// How the API behaves.
+    /// How the API and the pages behave (their cookies are `Secure` whenever `tls` is given).
     pub api: ApiConfig,
 }
 
@@ -34,10 +34,12 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// Serves `portal`'s API until `shutdown` completes, meanwhile failing exports whose build fell
-/// silent and deleting expired export packs.
+/// Serves `portal`'s API and pages until `shutdown` completes, meanwhile failing exports whose
+/// build fell silent and deleting expired export packs.
 pub async fn serve(portal: &PortalConfig, config: ServeConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let ServeConfig { listen, tls, limits, api } = config;
+    let ServeConfig { listen, tls, limits, mut api } = config;
+    // A browser that reached the portal over TLS sends a `Secure` cookie back only over TLS.
+    api.secure_cookies |= tls.is_some();
     let state = AppState::open(portal, api).await?;
     let tls = tls.map(|files| tls_acceptor(&files.cert, &files.key)).transpose()?;
     let listening = |source| PortalServerError::Listen { address: listen, source };

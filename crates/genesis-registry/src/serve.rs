@@ -1486,10 +1486,11 @@ where
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let request = self.conn.begin_request();
-        let deadline = deadline_after(Instant::now(), self.body_read_timeout);
-        let mut req = req.map(|body| RequestBody::new(body, Arc::clone(&self.conn), deadline));
+        let deadline = BodyDeadline(Arc::new(Mutex::new(deadline_after(Instant::now(), self.body_read_timeout))));
+        let mut req = req.map(|body| RequestBody::new(body, Arc::clone(&self.conn), deadline.clone()));
         req.extensions_mut()
             .insert(Client { conn: Arc::clone(&self.conn), connections: Arc::clone(&self.connections) });
+        req.extensions_mut().insert(deadline);
         Box::pin(counted(Arc::clone(&self.inner), Arc::clone(&self.connections), req, request))
     }
 }
@@ -1598,7 +1599,7 @@ impl<B: hyper::body::Body> hyper::body::Body for Counted<B> {
 pub struct RequestBody {
     body: hyper::body::Incoming,
     conn: Arc<Conn>,
-    deadline: Instant,
+    deadline: BodyDeadline,
     /// Set once the body has kept the service waiting.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Held while the body's last answer was `Pending`.
@@ -1606,8 +1607,28 @@ pub struct RequestBody {
 }
 
 impl RequestBody {
-    fn new(body: hyper::body::Incoming, conn: Arc<Conn>, deadline: Instant) -> RequestBody {
+    fn new(body: hyper::body::Incoming, conn: Arc<Conn>, deadline: BodyDeadline) -> RequestBody {
         RequestBody { body, conn, deadline, timer: None, awaiting: None }
+    }
+}
+
+/// When a request's body must have arrived, in the request's extensions: a service that has
+/// authenticated a request allowed to send a large body (a vendor uploading a release of
+/// gigabytes) extends it, while every other request keeps
+/// [`ServerLimits::body_read_timeout`], which it could not extend before it is known.
+#[derive(Clone, Debug)]
+pub struct BodyDeadline(Arc<Mutex<Instant>>);
+
+impl BodyDeadline {
+    /// Moves the deadline to `from_now` after now, when that is later than it is.
+    pub fn extend(&self, from_now: Duration) {
+        let extended = deadline_after(Instant::now(), from_now);
+        let mut deadline = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *deadline = (*deadline).max(extended);
+    }
+
+    fn get(&self) -> Instant {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -1622,8 +1643,11 @@ impl hyper::body::Body for RequestBody {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.body).poll_frame(cx);
         if polled.is_pending() {
-            let deadline = this.deadline;
+            let deadline = this.deadline.get();
             let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
             if timer.as_mut().poll(cx).is_pending() {
                 if this.awaiting.is_none() {
                     this.awaiting = Some(this.conn.await_body());

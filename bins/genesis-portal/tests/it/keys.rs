@@ -137,3 +137,42 @@ fn a_key_whose_secret_meets_a_closed_pipe_fails_the_command_and_names_the_key_to
         );
     }
 }
+
+#[test]
+fn an_admin_token_is_shown_once_listed_never_and_revoked_by_id() {
+    let portal = Portal::new(Backend::default());
+    let token = portal.admin_ok(&["admin", "create", "--name", "alice"]).trim().to_owned();
+    assert!(token.starts_with("gat_") && token.len() == 4 + 48, "{token}");
+    let json = portal.admin_ok(&["admin", "create", "--name", "bob", "--output", "json"]);
+    let bob: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(bob["token"].as_str().unwrap().starts_with("gat_"), "{bob}");
+    assert_eq!(bob["name"], "bob");
+    let list = portal.admin_ok(&["admin", "list"]);
+    assert!(
+        !list.contains(&token) && !list.contains(bob["token"].as_str().unwrap()),
+        "admin list shows a token: {list}"
+    );
+    let alice = list.lines().find(|l| l.contains("alice")).unwrap_or_else(|| panic!("{list}"));
+    let id = alice.split_whitespace().next().unwrap().to_owned();
+    assert!(id.starts_with("a_") && alice.contains("active since"), "{list}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+
+    portal.admin_ok(&["admin", "revoke", &id]);
+    let list = portal.admin_ok(&["admin", "list"]);
+    assert!(list.lines().any(|l| l.starts_with(&id) && l.contains("revoked")), "{list}");
+    let again = portal.admin(&["admin", "revoke", &id]);
+    assert!(!again.status.success(), "revoking twice says so");
+    assert!(text(&again.stderr).contains("genesis-portal admin list"), "{}", text(&again.stderr));
+    let bad = portal.admin(&["admin", "create", "--name", "alice smith"]);
+    assert!(text(&bad.stderr).contains("letters, digits"), "{}", text(&bad.stderr));
+}
+
+#[test]
+fn a_key_is_listed_by_its_first_characters_never_whole() {
+    let portal = Portal::new(Backend::default());
+    let key = portal.org_with_key("acme", &["releases:read"]);
+    let list = portal.admin_ok(&["key", "list", "--org", "acme"]);
+    let prefix = &key[.."sk_acme_".len() + 6];
+    assert!(list.contains(&format!("{prefix}…")), "{list}");
+    assert!(!list.contains(&key), "key list never shows a key: {list}");
+}

@@ -13,6 +13,7 @@ mod keys;
 mod license;
 mod report;
 mod tls;
+mod web;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,13 @@ impl Portal {
         self.admin_ok(&args).trim().to_owned()
     }
 
+    /// Creates an admin named `name` (`admin create --name NAME`); the token it prints once.
+    pub fn admin_token(&self, name: &str) -> String {
+        let out = self.admin_ok(&["admin", "create", "--name", name]);
+        let token = out.split_whitespace().find(|word| word.starts_with("gat_"));
+        token.unwrap_or_else(|| panic!("`admin create` printed no gat_ token: {out}")).to_owned()
+    }
+
     /// `publish VERSION FILE… --key fixtures/keys/KEY`.
     pub fn publish(&self, version: &str, files: &[&Path], key: &str) -> Output {
         let mut cmd = self.command();
@@ -183,6 +191,18 @@ impl Portal {
 
     /// `curl` with the key; returns (status line + headers, body path).
     pub fn curl(&self, key: Option<&str>, method: &str, path: &str, extra: &[&str]) -> (String, Vec<u8>) {
+        self.curl_at(&self.url(), key, method, path, extra)
+    }
+
+    /// [`Portal::curl`] to the portal at `base` (its `https://` URL when it serves TLS).
+    pub fn curl_at(
+        &self,
+        base: &str,
+        key: Option<&str>,
+        method: &str,
+        path: &str,
+        extra: &[&str],
+    ) -> (String, Vec<u8>) {
         let headers = self.dir.path().join("curl-headers");
         let body = self.dir.path().join("curl-body");
         let _ = std::fs::remove_file(&body);
@@ -191,7 +211,7 @@ impl Portal {
         if let Some(key) = key {
             cmd.args(["-H", &format!("Authorization: Bearer {key}")]);
         }
-        let out = cmd.args(extra).arg(format!("{}{path}", self.url())).output().unwrap();
+        let out = cmd.args(extra).arg(format!("{base}{path}")).output().unwrap();
         assert!(out.status.success(), "curl {path}: {}", text(&out.stderr));
         (std::fs::read_to_string(headers).unwrap(), std::fs::read(body).unwrap_or_default())
     }

@@ -21,6 +21,8 @@ async fn portal(dir: &Path) -> axum::Router {
         max_exports_per_org: 2,
         max_exports: 4,
         export_ttl_secs: 86_400,
+        secure_cookies: false,
+        publish_key: None,
     };
     router(AppState::open(&portal, api).await.unwrap())
 }

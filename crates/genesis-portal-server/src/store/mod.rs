@@ -1,10 +1,13 @@
-//! The portal's metadata (organisations, keys, entitlements, releases, exports) in SQL:
-//! SQLite in the data directory by default, PostgreSQL when the configuration names one. The
-//! same statements run on both through sqlx's `Any` driver, so the two cannot drift apart.
+//! The portal's metadata (organisations, keys, entitlements, releases, exports, and what the
+//! web pages keep: sessions, admins, the audit log, bundle facts) in SQL: SQLite in the data
+//! directory by default, PostgreSQL when the configuration names one. The same statements run
+//! on both through sqlx's `Any` driver, so the two cannot drift apart.
 //!
 //! License keys are stored only as their SHA-256: a key is 192 random bits, so a plain hash
 //! is enough to make a stolen database useless for authenticating (no password stretching
 //! needed), and it lets a lookup be one indexed query.
+
+mod web;
 
 use std::net::IpAddr;
 use std::str::FromStr as _;
@@ -18,6 +21,10 @@ use sqlx::{AnyConnection, AnyPool};
 
 use crate::config::ConfigError;
 use crate::error::{PortalServerError, Result};
+use crate::facts::BundleFacts;
+
+pub(crate) use web::action;
+pub use web::{AdminRecord, AuditEntry, Session, SessionKind};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS orgs (name TEXT PRIMARY KEY, created BIGINT NOT NULL)",
@@ -32,16 +39,29 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS exports (id TEXT PRIMARY KEY, org TEXT NOT NULL, product TEXT NOT NULL, \
      version TEXT NOT NULL, status TEXT NOT NULL, root_hash TEXT, sha256 TEXT, size BIGINT, error TEXT, \
      created BIGINT NOT NULL)",
+    // The web pages' tables (decision 0038): see `web.rs`.
+    "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, \
+     csrf TEXT NOT NULL, expires BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS sessions_subject ON sessions (subject)",
+    "CREATE TABLE IF NOT EXISTS admins (id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, \
+     created BIGINT NOT NULL, revoked BIGINT)",
+    "CREATE TABLE IF NOT EXISTS audit (at BIGINT NOT NULL, seq BIGINT NOT NULL, actor TEXT NOT NULL, \
+     action TEXT NOT NULL, org TEXT, subject TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS audit_at ON audit (at, seq)",
+    "CREATE TABLE IF NOT EXISTS bundle_facts (product TEXT NOT NULL, version TEXT NOT NULL, bundle TEXT NOT NULL, \
+     facts TEXT NOT NULL, PRIMARY KEY (product, version, bundle))",
 ];
 
 /// Columns added after their table was first released, as `(table, column, type)`: a database
 /// created before gets them when it is opened. An export's `owner` is the portal instance
-/// building it and `heartbeat` the last time its build said it was alive (decision 0012).
+/// building it and `heartbeat` the last time its build said it was alive (decision 0012); a
+/// key's `prefix` is the start of the key a vendor's page shows (decision 0038).
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("exports", "finished", "BIGINT"),
     ("exports", "expired", "BIGINT"),
     ("exports", "owner", "TEXT"),
     ("exports", "heartbeat", "BIGINT"),
+    ("keys", "prefix", "TEXT"),
 ];
 
 /// The metadata database.
@@ -67,13 +87,21 @@ pub enum LookupError {
         /// The id given.
         id: String,
     },
+    /// No admin with this id, or only a revoked one.
+    #[error("no active admin `{id}`")]
+    NoActiveAdmin {
+        /// The id given.
+        id: String,
+    },
 }
 
 /// What an admin command names and the portal does not hold is not found.
 impl Classify for LookupError {
     fn class(&self) -> ErrorClass {
         match self {
-            LookupError::NoOrg { .. } | LookupError::NoActiveKey { .. } => ErrorClass::NotFound,
+            LookupError::NoOrg { .. } | LookupError::NoActiveKey { .. } | LookupError::NoActiveAdmin { .. } => {
+                ErrorClass::NotFound
+            }
         }
     }
 }
@@ -91,6 +119,10 @@ pub struct KeyRecord {
     pub expires: i64,
     /// Unix time it was revoked.
     pub revoked: Option<i64>,
+    /// The key's first characters (`sk_<org>_` and 6 hex digits), which tell a vendor which
+    /// key a customer holds: 24 of its 192 random bits, too few to help guess the rest.
+    /// `None` for a key made before the portal kept them.
+    pub prefix: Option<String>,
 }
 
 /// A stored release.
@@ -201,12 +233,13 @@ pub fn key_hash(key: &str) -> String {
 }
 
 /// The columns of a key a lookup reads, and their row.
-const KEY_COLUMNS: &str = "id, org, scopes, expires, revoked";
-type KeyRow = (String, String, String, i64, Option<i64>);
+const KEY_COLUMNS: &str = "id, org, scopes, expires, revoked, prefix";
+type KeyRow = (String, String, String, i64, Option<i64>, Option<String>);
 
-fn key_record((id, org, scopes, expires, revoked): KeyRow) -> KeyRecord {
+fn key_record((id, org, scopes, expires, revoked, prefix): KeyRow) -> KeyRecord {
     // Scopes are stored space-separated; a word no longer known grants nothing.
-    KeyRecord { id, org, scopes: scopes.split_whitespace().filter_map(|s| s.parse().ok()).collect(), expires, revoked }
+    let scopes = scopes.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+    KeyRecord { id, org, scopes, expires, revoked, prefix }
 }
 
 fn state_name(s: ExportState) -> &'static str {
@@ -296,16 +329,19 @@ impl Store {
     /// Stores a new key (by hash).
     pub async fn insert_key(&self, record: &KeyRecord, hash: &str, now: i64) -> Result<()> {
         let scopes: Vec<_> = record.scopes.iter().map(|s| s.as_str()).collect();
-        sqlx::query("INSERT INTO keys (id, org, hash, scopes, created, expires) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&record.id)
-            .bind(&record.org)
-            .bind(hash)
-            .bind(scopes.join(" "))
-            .bind(now)
-            .bind(record.expires)
-            .execute(&self.pool)
-            .await
-            .map_err(PortalServerError::database(format!("storing the key {}", record.id)))?;
+        sqlx::query(
+            "INSERT INTO keys (id, org, hash, scopes, created, expires, prefix) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&record.id)
+        .bind(&record.org)
+        .bind(hash)
+        .bind(scopes.join(" "))
+        .bind(now)
+        .bind(record.expires)
+        .bind(&record.prefix)
+        .execute(&self.pool)
+        .await
+        .map_err(PortalServerError::database(format!("storing the key {}", record.id)))?;
         Ok(())
     }
 
@@ -316,6 +352,16 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(PortalServerError::database("looking up a license key"))?;
+        Ok(row.map(key_record))
+    }
+
+    /// The key with id `id`, revoked or not.
+    pub async fn key_by_id(&self, id: &str) -> Result<Option<KeyRecord>> {
+        let row: Option<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(PortalServerError::database(format!("looking up the key {id}")))?;
         Ok(row.map(key_record))
     }
 
@@ -370,9 +416,15 @@ impl Store {
         Ok(rows.into_iter().map(|(product, versions)| Entitlement { product, versions }).collect())
     }
 
-    /// Records a published release and its artifacts in one transaction: either the whole
-    /// release is visible or none of it.
-    pub async fn insert_release(&self, release: &Release, artifacts: &[StoredArtifact]) -> Result<()> {
+    /// Records a published release, its artifacts and what the verification of its bundles
+    /// established, in one transaction: either the whole release is visible, with its facts,
+    /// or none of it.
+    pub async fn insert_release(
+        &self,
+        release: &Release,
+        artifacts: &[StoredArtifact],
+        facts: &[BundleFacts],
+    ) -> Result<()> {
         let recording = || format!("recording the release {} {}", release.product, release.version);
         let mut tx = self.pool.begin().await.map_err(PortalServerError::database(recording()))?;
         let inserted = sqlx::query(
@@ -406,6 +458,16 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(PortalServerError::database(recording()))?;
+        }
+        for f in facts {
+            sqlx::query("INSERT INTO bundle_facts (product, version, bundle, facts) VALUES ($1, $2, $3, $4)")
+                .bind(&release.product)
+                .bind(&release.version)
+                .bind(&f.bundle)
+                .bind(serde_json::to_string(f).map_err(PortalServerError::column("bundle_facts.facts"))?)
+                .execute(&mut *tx)
+                .await
+                .map_err(PortalServerError::database(recording()))?;
         }
         tx.commit().await.map_err(PortalServerError::database(recording()))?;
         Ok(())
@@ -597,49 +659,56 @@ impl Store {
 
     /// One export of `org` (another organisation's export is not found).
     pub async fn export(&self, org: &str, id: &str) -> Result<Option<Export>> {
-        type Row = (
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            i64,
-            Option<i64>,
-            Option<i64>,
-        );
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT product, version, status, root_hash, sha256, size, error, created, finished, expired \
-             FROM exports WHERE id = $1 AND org = $2",
-        )
-        .bind(id)
-        .bind(org)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(PortalServerError::database(format!("looking up the export {id}")))?;
-        row.map(|(product, version, status, root_hash, sha256, size, error, created, finished, expired)| {
-            let digest = |hex: Option<String>, column: &'static str| {
-                hex.as_deref().map(Digest::from_sha256_hex).transpose().map_err(PortalServerError::column(column))
-            };
-            Ok(Export {
-                id: id.to_owned(),
-                org: org.to_owned(),
-                product,
-                version,
-                status: serde_json::from_value(serde_json::Value::String(status))
-                    .map_err(PortalServerError::column("exports.status"))?,
-                root_hash: digest(root_hash, "exports.root_hash")?,
-                sha256: digest(sha256, "exports.sha256")?,
-                size: size.map(u64::try_from).transpose().map_err(PortalServerError::column("exports.size"))?,
-                error,
-                created,
-                finished,
-                expired,
-            })
-        })
-        .transpose()
+        let row: Option<ExportRow> =
+            sqlx::query_as(&format!("SELECT {EXPORT_COLUMNS} FROM exports WHERE id = $1 AND org = $2"))
+                .bind(id)
+                .bind(org)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(PortalServerError::database(format!("looking up the export {id}")))?;
+        row.map(export_record).transpose()
     }
+}
+
+/// The columns of an export a lookup reads, and their row.
+const EXPORT_COLUMNS: &str =
+    "id, org, product, version, status, root_hash, sha256, size, error, created, finished, expired";
+type ExportRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn export_record(
+    (id, org, product, version, status, root_hash, sha256, size, error, created, finished, expired): ExportRow,
+) -> Result<Export> {
+    let digest = |hex: Option<String>, column: &'static str| {
+        hex.as_deref().map(Digest::from_sha256_hex).transpose().map_err(PortalServerError::column(column))
+    };
+    Ok(Export {
+        id,
+        org,
+        product,
+        version,
+        status: serde_json::from_value(serde_json::Value::String(status))
+            .map_err(PortalServerError::column("exports.status"))?,
+        root_hash: digest(root_hash, "exports.root_hash")?,
+        sha256: digest(sha256, "exports.sha256")?,
+        size: size.map(u64::try_from).transpose().map_err(PortalServerError::column("exports.size"))?,
+        error,
+        created,
+        finished,
+        expired,
+    })
 }
 
 /// The query parameters by which sqlx's PostgreSQL driver chooses where to connect and as
