@@ -14,6 +14,7 @@ use genesis_cli_support::{OutputFormat, exit, outln, print_json, progress};
 use genesis_portal_client::protocol::{ArtifactKind, ExportRequest};
 use genesis_portal_client::{
     CredentialStore, Credentials, Downloaded, License, PortalClient, PortalError, PullProgress, PulledRelease,
+    human_size,
 };
 use genesis_trust::PublicKey;
 
@@ -112,17 +113,6 @@ pub struct ReleasesArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 /// `genesis releases`: the versions the key is entitled to.

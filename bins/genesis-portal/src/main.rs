@@ -38,6 +38,7 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
     match cause.downcast_ref::<PortalServerError>()? {
         PortalServerError::Lookup(missing) => lookup_hint(missing),
         PortalServerError::Config(config) => config_hint(config).map(str::to_owned),
+        PortalServerError::AdminExists { .. } => Some("see `genesis-portal admin list`".to_owned()),
         _ => None,
     }
 }
@@ -72,6 +73,10 @@ fn config_hint(config: &ConfigError) -> Option<&'static str> {
             "set GENESIS_PORTAL_S3_ACCESS_KEY_ID (or pass --s3-access-key-id) and GENESIS_PORTAL_S3_SECRET_ACCESS_KEY"
         }
         ConfigError::NoAzureAccount { .. } => "pass --azure-account NAME (or set GENESIS_PORTAL_AZURE_ACCOUNT)",
+        ConfigError::NotAPublicUrl { .. } => {
+            "pass --public-url https://HOST[:PORT], the URL customers' browsers reach the portal by (or set \
+             GENESIS_PORTAL_PUBLIC_URL)"
+        }
         _ => return None,
     };
     Some(hint)
@@ -211,6 +216,13 @@ struct ServeArgs {
     /// The certificate's private key (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The URL customers reach the portal by when a proxy stands in front of it
+    /// (https://downloads.example.com, no path): the web pages' commands name it, and their
+    /// forms must come from it. When it is https://, the pages' cookies are `Secure` even if
+    /// the portal itself serves plain HTTP to the proxy. Without it the pages use the
+    /// request's Host.
+    #[arg(long, value_name = "URL", env = "GENESIS_PORTAL_PUBLIC_URL")]
+    public_url: Option<String>,
     /// The one timestamp inside export packs.
     #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = genesis_portal_server::DEFAULT_SOURCE_DATE_EPOCH)]
     source_date_epoch: u64,
@@ -400,7 +412,9 @@ async fn serve(portal: &PortalConfig, args: &ServeArgs) -> anyhow::Result<()> {
             max_exports_per_org: usize::from(args.max_exports_per_org),
             max_exports: usize::from(args.max_exports),
             export_ttl_secs: args.export_ttl_secs,
-            secure_cookies: args.tls_cert.is_some(),
+            // Set by `serve`, which serves TLS when given the files above.
+            tls: false,
+            public_url: args.public_url.as_deref().map(genesis_portal_server::parse_public_url).transpose()?,
             publish_key: args.publish_key.as_deref().map(PublicKey::from_pem_file).transpose()?,
         },
     };

@@ -65,6 +65,16 @@ pub fn valid_org_name(name: &str) -> bool {
         && !name.starts_with('-')
 }
 
+/// Whether `name` can be a product: lower-case letters, digits, `-`, `.` and `_`, 1 to 64
+/// characters, starting with a letter or a digit. A product names its releases in URLs
+/// (`/v1/releases/{product}/…`) and in the artifact store's keys (`releases/{product}/…`),
+/// so it is one plain path segment: never `..`, a `/` or anything a URL would escape.
+pub fn valid_product_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_'))
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// Whether `text` has the shape of a license key (`sk_<org>_<random>`); says nothing about
 /// whether the portal knows it.
 pub fn looks_like_key(text: &str) -> bool {
@@ -307,6 +317,19 @@ mod tests {
         assert!(!looks_like_key("sk_Acme_0123456789abcdefghijABCDEFGHIJ0123456789"));
         assert!(!looks_like_key("pk_acme_0123456789abcdefghijABCDEFGHIJ0123456789"));
         assert!(!valid_org_name("acme_corp"), "an underscore would make the key ambiguous");
+    }
+
+    #[test]
+    fn a_product_name_is_one_plain_path_segment() {
+        let longest = "p".repeat(64);
+        for good in ["genesis", "demo", "genesis-ops", "app.v2", "x_1", "0day", longest.as_str()] {
+            assert!(valid_product_name(good), "{good:?}");
+        }
+        let long = "p".repeat(65);
+        for bad in ["", "..", ".", "../x", "a/b", "-x", ".hidden", "_x", "Genesis", "a b", "a%2f", "é", long.as_str()]
+        {
+            assert!(!valid_product_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

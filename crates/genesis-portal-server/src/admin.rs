@@ -12,7 +12,7 @@ use std::path::Path;
 use genesis_bundle::scratch::atomic_write;
 use genesis_portal_client::License;
 use genesis_portal_client::license::LICENSE_SCHEMA;
-use genesis_portal_client::protocol::{Scope, valid_org_name};
+use genesis_portal_client::protocol::{Scope, valid_org_name, valid_product_name};
 use genesis_trust::PrivateKey;
 
 use crate::config::PortalConfig;
@@ -148,16 +148,27 @@ pub(crate) async fn revoke_key_in(store: &Store, id: &str, actor: &str) -> Resul
 /// Entitles `org` to the `versions` (a semver range, e.g. `>=3.2, <4`) of `product`.
 pub async fn entitle(portal: &PortalConfig, org: &str, product: &str, versions: &str) -> Result<()> {
     // Refused before the database is opened.
+    check_product_name(product)?;
     check_range(versions)?;
     entitle_in(&portal.open_store().await?, org, product, versions, &cli_actor()).await
 }
 
 /// Entitles `org` for `actor`, as [`entitle`].
 pub(crate) async fn entitle_in(store: &Store, org: &str, product: &str, versions: &str, actor: &str) -> Result<()> {
+    check_product_name(product)?;
     check_range(versions)?;
     store.require_org(org).await?;
     store.entitle(org, product, versions).await?;
     store.audit_now(actor, action::ENTITLE, Some(org), &format!("{product} {versions}")).await
+}
+
+/// Refuses a product name that is not one plain path segment ([`valid_product_name`]): it
+/// names releases in URLs and in the artifact store's keys.
+pub(crate) fn check_product_name(product: &str) -> Result<()> {
+    if !valid_product_name(product) {
+        return Err(PortalServerError::BadProductName { product: product.to_owned() });
+    }
+    Ok(())
 }
 
 fn check_range(versions: &str) -> Result<()> {
@@ -178,7 +189,8 @@ pub struct NewAdmin {
 const ADMIN_NAME_MAX: usize = 64;
 
 /// Creates an admin named `name` (letters, digits and `.-_@`; the person, as the audit log
-/// will name them): a token of 192 random bits that signs in to the vendor's pages.
+/// will name them, so no other admin, even a revoked one, may have it): a token of 192 random
+/// bits that signs in to the vendor's pages.
 pub async fn create_admin(portal: &PortalConfig, name: &str) -> Result<NewAdmin> {
     let valid = !name.is_empty()
         && name.len() <= ADMIN_NAME_MAX
@@ -242,7 +254,7 @@ pub(crate) async fn license_for(store: &Store, org: &str, expires: i64) -> Resul
 mod tests {
     use genesis_portal_client::protocol::Scope;
 
-    use super::{admins, create_admin, create_key_in, create_org_in, revoke_admin, revoke_key_in};
+    use super::{admins, create_admin, create_key_in, create_org_in, entitle, entitle_in, revoke_admin, revoke_key_in};
     use crate::config::PortalConfig;
     use crate::error::PortalServerError;
     use crate::store::{LookupError, key_hash};
@@ -302,7 +314,15 @@ mod tests {
         assert_eq!(store.admin_by_hash(&key_hash(&alice.token)).await.unwrap(), Some(alice.record.clone()));
         assert_eq!(store.admin_by_hash(&key_hash("gat_other")).await.unwrap(), None);
 
+        // The audit log names admins by name: a name is one person's, however many tokens.
+        let exists = |e: crate::Result<super::NewAdmin>| match e {
+            Err(PortalServerError::AdminExists { name }) => name == "alice@vendor.example",
+            _ => false,
+        };
+        assert!(exists(create_admin(&portal, "alice@vendor.example").await));
+
         revoke_admin(&portal, &alice.record.id).await.unwrap();
+        assert!(exists(create_admin(&portal, "alice@vendor.example").await), "a revoked admin keeps their name");
         let listed = admins(&portal).await.unwrap();
         assert_eq!(listed.len(), 1);
         assert!(listed[0].revoked.is_some());
@@ -313,5 +333,26 @@ mod tests {
         ));
         let actions: Vec<String> = audited(&store).await.into_iter().map(|(_, action, _, _)| action).collect();
         assert_eq!(actions, ["admin.create", "admin.revoke"]);
+    }
+
+    /// A product names releases in URLs and in the artifact store's keys: an entitlement to
+    /// one that is not a plain path segment is refused, from the command and from the pages.
+    #[tokio::test]
+    async fn an_entitlement_to_a_product_that_is_no_plain_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        let store = portal.open_store().await.unwrap();
+        create_org_in(&store, "acme", "admin:alice").await.unwrap();
+        for product in ["../x", "a/b", "", "Genesis", ".."] {
+            let bad = |e: crate::Result<()>| match e {
+                Err(PortalServerError::BadProductName { product: given }) => given == product,
+                _ => false,
+            };
+            assert!(bad(entitle(&portal, "acme", product, "*").await), "{product:?}");
+            assert!(bad(entitle_in(&store, "acme", product, "*", "admin:alice").await), "{product:?}");
+        }
+        assert!(store.entitlements("acme").await.unwrap().is_empty());
+        entitle_in(&store, "acme", "demo", ">=0.1, <1", "admin:alice").await.unwrap();
+        assert_eq!(store.entitlements("acme").await.unwrap().len(), 1);
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,12 +23,13 @@ use futures_util::StreamExt as _;
 use genesis_portal_client::Entitlement;
 use genesis_portal_client::protocol::{
     API, ApiError, Artifact, ArtifactKind, BOOTSTRAP_PROFILE, ExportRequest, ExportState, ExportStatus, ReleaseDetail,
-    ReleaseSummary, Scope, WhoAmI,
+    ReleaseSummary, Scope, WhoAmI, valid_product_name,
 };
 use genesis_trust::{PrivateKey, PublicKey};
+use url::Url;
 
 use crate::artifacts::Artifacts;
-use crate::config::PortalConfig;
+use crate::config::{ConfigError, PortalConfig};
 use crate::error::PortalServerError;
 use crate::export::{Admission, Builds, Instance};
 use crate::metrics::{Metrics, RequestLabels};
@@ -51,10 +52,16 @@ pub struct ApiConfig {
     pub max_exports: usize,
     /// Seconds a built export pack is kept; then it is deleted and its status answers 410.
     pub export_ttl_secs: i64,
-    /// Mark the web pages' cookies `Secure` and name the session cookie with the `__Host-`
-    /// prefix: for a portal browsers reach over HTTPS. [`serve`](fn@crate::serve) sets it
-    /// whenever it serves TLS itself.
-    pub secure_cookies: bool,
+    /// The router is served over HTTPS: [`serve`](fn@crate::serve) sets it when it serves TLS
+    /// itself. The web pages' cookies are then `Secure`, their names `__Host-` prefixed.
+    pub tls: bool,
+    /// The URL customers reach the portal by when a proxy stands in front of it
+    /// (`https://downloads.example.com`: a scheme, a host, a port maybe, no path, see
+    /// [`parse_public_url`]): the pages' commands name it and their forms' `Origin` must be
+    /// its origin. When it is `https`, the cookies are `Secure` and `__Host-` even if the
+    /// portal itself speaks plain HTTP to the proxy. Without it the pages use the request's
+    /// `Host`.
+    pub public_url: Option<Url>,
     /// The vendor key bundles published by upload on the vendor's pages must verify against
     /// (as `genesis-portal publish --key`); without it those pages publish nothing.
     pub publish_key: Option<PublicKey>,
@@ -79,8 +86,11 @@ pub struct AppState {
     pub(crate) builds: Arc<Builds>,
     /// Seconds a finished export is kept.
     pub(crate) export_ttl_secs: i64,
-    /// Whether the web pages' cookies are `Secure` (and the session cookie `__Host-`).
+    /// Whether the web pages' cookies are `Secure` (and their names `__Host-` prefixed):
+    /// browsers reach the portal over HTTPS, its own or its proxy's.
     pub(crate) secure_cookies: bool,
+    /// The URL customers reach the portal by, when a proxy stands in front of it.
+    pub(crate) public_url: Option<Url>,
     /// The vendor key uploaded bundles must verify against, when publishing by upload is on.
     pub(crate) publish_key: Option<PublicKey>,
 }
@@ -92,6 +102,12 @@ impl AppState {
     /// finish), while the builds of portals still running are left alone. The state [`router`]
     /// serves.
     pub async fn open(portal: &PortalConfig, config: ApiConfig) -> crate::Result<Arc<AppState>> {
+        if let Some(url) = &config.public_url {
+            check_public_url(url)?;
+        }
+        // A browser that reached the portal over HTTPS, its own or a proxy's, sends a `Secure`
+        // cookie back: decided here, and only here.
+        let secure_cookies = config.tls || config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
         let scratch = portal.data_dir()?.join("scratch");
         let store = portal.open_store().await?;
         let artifacts = portal.open_artifacts().await?;
@@ -105,10 +121,58 @@ impl AppState {
             source_date_epoch: config.source_date_epoch,
             builds: Arc::new(Builds::new(config.max_exports_per_org, config.max_exports)),
             export_ttl_secs: config.export_ttl_secs,
-            secure_cookies: config.secure_cookies,
+            secure_cookies,
+            public_url: config.public_url,
             publish_key: config.publish_key,
         }))
     }
+}
+
+/// What `genesis-portal serve` does without flags: plain HTTP, no license signing key, no
+/// publishing by upload, seed 003's pinned pack timestamp, two export builds per organisation
+/// and four in all, packs kept a day.
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            license_key: None,
+            source_date_epoch: crate::DEFAULT_SOURCE_DATE_EPOCH,
+            max_exports_per_org: 2,
+            max_exports: 4,
+            export_ttl_secs: 86_400,
+            tls: false,
+            public_url: None,
+            publish_key: None,
+        }
+    }
+}
+
+/// Reads a public URL ([`ApiConfig::public_url`]): `http://` or `https://`, a host and maybe a
+/// port, nothing else. The pages live at the root of their host (`/portal`, `/admin`), so a
+/// proxy must pass them at the same paths: a URL with a path would name pages that are not
+/// there.
+pub fn parse_public_url(text: &str) -> crate::Result<Url> {
+    let url = Url::parse(text).map_err(|_| ConfigError::NotAPublicUrl { url: text.to_owned(), reason: "not a URL" })?;
+    check_public_url(&url)?;
+    Ok(url)
+}
+
+/// Refuses a public URL that is not `http(s)://HOST[:PORT]`.
+fn check_public_url(url: &Url) -> Result<(), ConfigError> {
+    let reason = if !matches!(url.scheme(), "https" | "http") || !url.has_host() {
+        "expected https://HOST[:PORT]"
+    } else if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        "remove the user info and the query: the URL is shown on the pages"
+    } else if url.fragment().is_some() {
+        "remove the fragment"
+    } else if url.path() != "/" {
+        "remove the path: the pages are at the root of their host (/portal, /admin), and a proxy passes them there"
+    } else {
+        return Ok(());
+    };
+    // Shown without a password it might carry.
+    let mut shown = url.clone();
+    let _ = shown.set_password(None);
+    Err(ConfigError::NotAPublicUrl { url: shown.into(), reason })
 }
 
 /// The state every handler, of the API and of the pages, is given.
@@ -210,7 +274,11 @@ impl Caller {
     /// the bearer extractor and the session extractor share it.
     pub(crate) fn from_record(record: KeyRecord) -> Result<Caller, Failure> {
         if let Some(revoked) = record.revoked {
-            return Err(Failure::unauthorized(format!("license key {} was revoked on {}", record.id, when(revoked))));
+            return Err(Failure::unauthorized(format!(
+                "license key {} was revoked on {}; ask the vendor for a new key",
+                record.id,
+                when(revoked)
+            )));
         }
         if record.expires <= now() {
             return Err(Failure::unauthorized(format!(
@@ -352,20 +420,23 @@ async fn download_artifact(
     State(state): State<Shared>,
     caller: Caller,
     Path((product, version, name)): Path<(String, String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    artifact_download(&state, &caller, &product, &version, &name, &headers).await
+    artifact_download(&state, &caller, &product, &version, &name, &method, &headers).await
 }
 
-/// An artifact of an entitled release (`releases:read`) as [`serve_object`] answers `headers`;
-/// a download it starts is recorded in the audit log (actor `key:<id>`, subject
-/// `product/version/name`), here, once for the API and the pages.
+/// An artifact of an entitled release (`releases:read`) as [`serve_object`] answers a `method`
+/// (`GET`, or the `HEAD` axum answers with the same handler) with `headers`; a download it
+/// starts is recorded in the audit log (actor `key:<id>`, subject `product/version/name`),
+/// here, once for the API and the pages.
 pub(crate) async fn artifact_download(
     state: &AppState,
     caller: &Caller,
     product: &str,
     version: &str,
     name: &str,
+    method: &Method,
     headers: &HeaderMap,
 ) -> Result<Response, Failure> {
     caller.require(Scope::ReleasesRead)?;
@@ -389,7 +460,7 @@ pub(crate) async fn artifact_download(
             "application/octet-stream"
         },
     };
-    let served = serve_object(state, headers, object).await?;
+    let served = serve_object(state, method, headers, object).await?;
     if served.starts_download {
         let subject = format!("{product}/{version}/{name}");
         state.store.audit_now(&caller.actor(), action::DOWNLOAD, Some(&caller.org), &subject).await?;
@@ -435,15 +506,21 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 
 /// An answer of [`serve_object`], and whether it starts a download: the whole object, or a
 /// range from its first byte. A download resumed (a later range) or revalidated (304) is the
-/// same download again, not another.
+/// same download again, not another; a `HEAD` downloads nothing.
 struct Served {
     response: Response,
     starts_download: bool,
 }
 
 /// Serves an object with `ETag` (its SHA-256), `Last-Modified`, 304 on a matching
-/// `If-None-Match`, and single `Range`s (honoured only when an `If-Range` matches too).
-async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> Result<Served, Failure> {
+/// `If-None-Match`, and single `Range`s (honoured only when an `If-Range` matches too). A
+/// `HEAD` gets the headers a `GET` would, and the object is not read.
+async fn serve_object(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    object: Object,
+) -> Result<Served, Failure> {
     let etag = format!("\"{}\"", object.sha256.hex());
     let last_modified =
         httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(object.modified).unwrap_or(0)));
@@ -473,18 +550,24 @@ async fn serve_object(state: &AppState, headers: &HeaderMap, object: Object) -> 
         },
         None => None,
     };
-    let stream = state.artifacts.get(&object.key, range.clone()).await?;
-    let counted = state.metrics.download_bytes.clone();
-    let in_flight = InFlight::enter(&state.metrics);
-    let body = Body::from_stream(stream.map(move |chunk| {
-        let _held = &in_flight;
-        if let Ok(bytes) = &chunk {
-            counted.inc_by(bytes.len() as u64);
-        }
-        chunk
-    }));
+    let head = method == Method::HEAD;
+    let body = if head {
+        // axum sends a `HEAD` no body: none is read.
+        Body::empty()
+    } else {
+        let stream = state.artifacts.get(&object.key, range.clone()).await?;
+        let counted = state.metrics.download_bytes.clone();
+        let in_flight = InFlight::enter(&state.metrics);
+        Body::from_stream(stream.map(move |chunk| {
+            let _held = &in_flight;
+            if let Ok(bytes) = &chunk {
+                counted.inc_by(bytes.len() as u64);
+            }
+            chunk
+        }))
+    };
     let builder = common(Response::builder()).header(header::CONTENT_TYPE, object.content_type);
-    let starts_download = range.as_ref().is_none_or(|r| r.start == 0);
+    let starts_download = !head && range.as_ref().is_none_or(|r| r.start == 0);
     let response = match range {
         Some(r) => builder
             .status(StatusCode::PARTIAL_CONTENT)
@@ -623,6 +706,14 @@ pub(crate) async fn request_export(
     version: String,
 ) -> Result<(StatusCode, Export), ExportRefusal> {
     caller.require(Scope::ExportWrite)?;
+    if !valid_product_name(&product) {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("`{product}` is not a product name (lower-case letters, digits and `-._`, e.g. genesis)"),
+        )
+        .into());
+    }
     let release = entitled_release(state, caller, &product, &version).await?;
     // Packs are deterministic: the organisation's pack of the release, while it is kept, is the
     // one a new build would make.
@@ -714,20 +805,22 @@ async fn download_export(
     State(state): State<Shared>,
     caller: Caller,
     Path(id): Path<String>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    let mut response = export_download(&state, &caller, &id, &headers).await?;
+    let mut response = export_download(&state, &caller, &id, &method, &headers).await?;
     response.headers_mut().extend(quota_headers(&state.builds, &caller.org));
     Ok(response)
 }
 
-/// The pack of the caller's export `id` (`export:read`) as [`serve_object`] answers
-/// `headers`, 409 while it is not ready; a download it starts is recorded in the audit log
-/// (subject `product/version/genesis-airgap-ID.tar.gz`), once for the API and the pages.
+/// The pack of the caller's export `id` (`export:read`) as [`serve_object`] answers `method`
+/// with `headers`, 409 while it is not ready; a download it starts is recorded in the audit
+/// log (subject `product/version/genesis-airgap-ID.tar.gz`), once for the API and the pages.
 pub(crate) async fn export_download(
     state: &AppState,
     caller: &Caller,
     id: &str,
+    method: &Method,
     headers: &HeaderMap,
 ) -> Result<Response, Failure> {
     let export = caller_export(state, caller, id).await?;
@@ -745,7 +838,7 @@ pub(crate) async fn export_download(
         modified: export.created,
         content_type: "application/gzip",
     };
-    let served = serve_object(state, headers, object).await?;
+    let served = serve_object(state, method, headers, object).await?;
     if served.starts_download {
         let subject = format!("{}/{}/genesis-airgap-{id}.tar.gz", export.product, export.version);
         state.store.audit_now(&caller.actor(), action::DOWNLOAD, Some(&caller.org), &subject).await?;
@@ -755,14 +848,139 @@ pub(crate) async fn export_download(
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
     use axum::Json;
+    use axum::body::Body;
     use axum::extract::FromRequest as _;
-    use genesis_portal_client::protocol::ExportRequest;
+    use axum::http::{Method, Request, StatusCode, header};
+    use genesis_portal_client::protocol::{ExportRequest, Scope};
     use genesis_testkit::fuzz::{damaged, edit};
+    use genesis_trust::PublicKey;
     use proptest::prelude::*;
     use serde_json::{Value, json};
+    use tower::ServiceExt as _;
 
-    use super::requested_range;
+    use super::{ApiConfig, AppState, parse_public_url, requested_range, router};
+    use crate::admin::{create_key_in, create_org_in, entitle_in};
+    use crate::config::{ConfigError, PortalConfig};
+    use crate::error::PortalServerError;
+    use crate::publish::{Publication, publish_into};
+
+    #[test]
+    fn a_public_url_is_a_scheme_a_host_and_a_port_at_most() {
+        for (given, origin) in [
+            ("https://downloads.example.com", "https://downloads.example.com"),
+            ("https://downloads.example.com/", "https://downloads.example.com"),
+            ("https://downloads.example.com:8443", "https://downloads.example.com:8443"),
+            ("http://10.0.0.7:8480", "http://10.0.0.7:8480"),
+        ] {
+            let url = parse_public_url(given).unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!(url.origin().ascii_serialization(), origin, "{given}");
+        }
+        for (given, reason) in [
+            ("downloads.example.com", "not a URL"),
+            ("ftp://downloads.example.com", "expected https://HOST[:PORT]"),
+            ("https://downloads.example.com/portal", "remove the path"),
+            ("https://downloads.example.com/?a=b", "remove the user info and the query"),
+            ("https://downloads.example.com/#top", "remove the fragment"),
+            ("https://alice:s3cret@downloads.example.com", "remove the user info and the query"),
+        ] {
+            match parse_public_url(given) {
+                Err(PortalServerError::Config(e @ ConfigError::NotAPublicUrl { .. })) => {
+                    assert!(e.to_string().contains(reason), "{given}: {e}");
+                    assert!(!e.to_string().contains("s3cret"), "{e}");
+                }
+                other => panic!("{given}: {other:?}"),
+            }
+        }
+    }
+
+    /// The cookies are `Secure` when browsers reach the portal over HTTPS: its own, or that
+    /// of the proxy its public URL names.
+    #[tokio::test]
+    async fn cookies_are_secure_behind_an_https_public_url_or_over_the_portal_s_own_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        for (tls, public_url, secure) in [
+            (false, None, false),
+            (true, None, true),
+            (false, Some("https://downloads.example.com"), true),
+            (false, Some("http://portal.internal:8480"), false),
+        ] {
+            let public_url = public_url.map(|u| parse_public_url(u).unwrap());
+            let state = AppState::open(&portal, ApiConfig { tls, public_url, ..ApiConfig::default() }).await.unwrap();
+            assert_eq!(state.secure_cookies, secure, "tls {tls}, public URL {:?}", state.public_url);
+        }
+    }
+
+    /// A portal whose organisation `acme` is entitled to the fixture bundle, published as
+    /// genesis 0.1.0; and a key of `acme` with `scopes`.
+    async fn published(dir: &Path, scopes: &[Scope]) -> (Arc<AppState>, String) {
+        let portal = PortalConfig { data_dir: Some(dir.to_owned()), ..PortalConfig::default() };
+        let state = AppState::open(&portal, ApiConfig::default()).await.unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let key = PublicKey::from_pem_file(&fixtures.join("keys/test.pub")).unwrap();
+        let files = [fixtures.join("bundles/good/demo-0.1.0.tar.zst")];
+        let publication = Publication { product: "genesis", version: "0.1.0", files: &files, key: &key };
+        publish_into(&state.store, &state.artifacts, publication, 1, "cli:test").await.unwrap();
+        create_org_in(&state.store, "acme", "cli:test").await.unwrap();
+        entitle_in(&state.store, "acme", "genesis", "*", "cli:test").await.unwrap();
+        let key = create_key_in(&state.store, "acme", scopes, 30, "cli:test").await.unwrap().key;
+        (state, key)
+    }
+
+    /// axum answers a `HEAD` with the `GET` handler: it gets the download's headers, reads
+    /// nothing, and is no download in the audit log.
+    #[tokio::test]
+    async fn a_head_request_is_answered_with_the_download_s_headers_and_is_no_download() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, key) = published(dir.path(), &[Scope::ReleasesRead]).await;
+        let app = router(Arc::clone(&state));
+        let request = |method: Method| {
+            Request::builder()
+                .method(method)
+                .uri("/v1/releases/genesis/0.1.0/artifacts/demo-0.1.0.tar.zst")
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let size = std::fs::metadata(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bundles/good/demo-0.1.0.tar.zst"),
+        )
+        .unwrap()
+        .len();
+
+        let head = app.clone().oneshot(request(Method::HEAD)).await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], size.to_string().as_str());
+        assert!(axum::body::to_bytes(head.into_body(), 1 << 20).await.unwrap().is_empty());
+        assert_eq!(state.store.downloads_of("acme").await.unwrap(), 0, "a HEAD is no download");
+
+        let get = app.oneshot(request(Method::GET)).await.unwrap();
+        assert_eq!(get.status(), StatusCode::OK);
+        assert_eq!(axum::body::to_bytes(get.into_body(), 1 << 20).await.unwrap().len() as u64, size);
+        assert_eq!(state.store.downloads_of("acme").await.unwrap(), 1);
+    }
+
+    /// A product that is no product name is refused before anything is looked up.
+    #[tokio::test]
+    async fn an_export_of_a_product_that_is_no_product_name_is_a_bad_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, key) = published(dir.path(), &[Scope::ExportWrite]).await;
+        let request = Request::post("/v1/exports/airgap/bootstrap")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"product": "../genesis", "version": "0.1.0"}"#))
+            .unwrap();
+        let answer = router(state).oneshot(request).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        let body: Value =
+            serde_json::from_slice(&axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap()).unwrap();
+        assert_eq!(body["error"], "bad_request");
+        assert!(body["message"].as_str().unwrap().contains("`../genesis` is not a product name"), "{body}");
+    }
 
     #[test]
     fn ranges_as_rfc_9110_reads_them() {

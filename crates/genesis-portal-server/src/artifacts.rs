@@ -466,7 +466,7 @@ impl Artifacts {
     pub async fn put_file(&self, key: &str, local: &Path) -> Result<()> {
         match self {
             Artifacts::Dir(dir) => {
-                let (target, local) = (dir.join(key), local.to_owned());
+                let (target, local) = (dir_path(dir, key)?, local.to_owned());
                 tokio::task::spawn_blocking(move || copy_into(&local, &target))
                     .await
                     .map_err(|source| PortalServerError::Panicked { action: "copying a file into the store", source })?
@@ -501,7 +501,7 @@ impl Artifacts {
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self {
             Artifacts::Dir(dir) => {
-                let path = dir.join(key);
+                let path = dir_path(dir, key)?;
                 match tokio::fs::remove_file(&path).await {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -524,7 +524,7 @@ impl Artifacts {
     pub async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<ByteStream> {
         match self {
             Artifacts::Dir(dir) => {
-                let path = dir.join(key);
+                let path = dir_path(dir, key)?;
                 let mut file = tokio::fs::File::open(&path).await.map_err(PortalServerError::io("opening", &path))?;
                 let len = file.metadata().await.map_err(PortalServerError::io("reading", &path))?.len();
                 let range = range.unwrap_or(0..len);
@@ -546,7 +546,7 @@ impl Artifacts {
     /// else a download into `scratch`.
     pub async fn local_copy(&self, key: &str, scratch: &Path) -> Result<PathBuf> {
         if let Artifacts::Dir(dir) = self {
-            return Ok(dir.join(key));
+            return dir_path(dir, key);
         }
         let name = key.rsplit('/').next().unwrap_or(key);
         let target = scratch.join(name);
@@ -560,6 +560,19 @@ impl Artifacts {
         out.flush().await.map_err(PortalServerError::io("writing", &target))?;
         Ok(target)
     }
+}
+
+/// The file of `key` in the directory store `dir`. A key with an empty, `.` or `..` component
+/// (an absolute one starts with an empty component) is refused: it could name a file outside
+/// the place of its release or export, or outside `dir`. The names that make keys are checked
+/// before (products, versions, artifact names, export ids); this is the store's own check
+/// behind them. Object stores need none: their keys are names, not paths, and `object_store`
+/// encodes `.` and `..` components.
+fn dir_path(dir: &Path, key: &str) -> Result<PathBuf> {
+    if key.split('/').any(|component| matches!(component, "" | "." | "..")) {
+        return Err(PortalServerError::UnsafeStoreKey { key: key.to_owned() });
+    }
+    Ok(dir.join(key))
 }
 
 /// Copies the file at `local` to `target` in the directory store: written beside under a
@@ -666,6 +679,41 @@ mod tests {
             config.checked("az://genesis-portal").unwrap(),
             ("acct", "https://acct.blob.core.windows.net".into())
         );
+    }
+
+    /// The directory store refuses a key that could name a file outside its release's place
+    /// or outside the store, for every operation, and touches nothing; a plain key works.
+    #[tokio::test]
+    async fn the_directory_store_refuses_a_key_with_an_empty_dot_or_dot_dot_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("artifacts");
+        let store = Artifacts::open(None, dir.path()).await.unwrap();
+        let local = dir.path().join("local.txt");
+        std::fs::write(&local, b"bytes").unwrap();
+        let outside = dir.path().join("outside.txt");
+        std::fs::write(&outside, b"kept").unwrap();
+        for key in [
+            "releases/../../outside.txt",
+            "releases/../x/1.0/a",
+            "releases/./x/1.0/a",
+            "releases//1.0/a",
+            "releases/x/1.0/",
+            "/outside.txt",
+            "..",
+            "",
+        ] {
+            let refused = |e: PortalServerError| matches!(&e, PortalServerError::UnsafeStoreKey { key: k } if k == key);
+            assert!(refused(store.put_file(key, &local).await.unwrap_err()), "put {key:?}");
+            assert!(refused(store.get(key, None).await.err().unwrap()), "get {key:?}");
+            assert!(refused(store.delete(key).await.unwrap_err()), "delete {key:?}");
+            assert!(refused(store.local_copy(key, dir.path()).await.unwrap_err()), "local copy {key:?}");
+        }
+        assert_eq!(std::fs::read(&outside).unwrap(), b"kept");
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "nothing was stored");
+        let key = Artifacts::release_key("genesis", "1.0.0", "notes.txt");
+        store.put_file(&key, &local).await.unwrap();
+        assert_eq!(store.local_copy(&key, dir.path()).await.unwrap(), root.join(&key));
+        store.delete(&key).await.unwrap();
     }
 
     /// The account is written into the default endpoint's host name: one that is not an Azure

@@ -121,6 +121,14 @@ pub enum ConfigError {
         /// The `sslmode` the URL names.
         sslmode: String,
     },
+    /// The URL customers reach the portal by is not `http(s)://HOST[:PORT]`.
+    #[error("public URL `{url}`: {reason}")]
+    NotAPublicUrl {
+        /// What was given (without a password).
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// A configuration that cannot work is the caller's input.
@@ -138,7 +146,8 @@ impl Classify for ConfigError {
             | ConfigError::NoAzureAccount { .. }
             | ConfigError::NoAzureCredential { .. }
             | ConfigError::BadAzureSecret { .. }
-            | ConfigError::UnverifiedDatabase { .. } => ErrorClass::Input,
+            | ConfigError::UnverifiedDatabase { .. }
+            | ConfigError::NotAPublicUrl { .. } => ErrorClass::Input,
         }
     }
 }

@@ -108,6 +108,14 @@ pub enum PortalServerError {
         #[source]
         source: Box<PortalServerError>,
     },
+    /// A key the directory artifact store refuses: one with an empty, `.` or `..` component
+    /// would name a file outside the place of its release or export. Names are checked before
+    /// they make a key; this is the store's own check behind them.
+    #[error("`{key}` is not a key of the artifact store: it has an empty, `.` or `..` component")]
+    UnsafeStoreKey {
+        /// The key.
+        key: String,
+    },
     /// A file could not be copied into the directory artifact store.
     #[error("copying {} into the store", local.display())]
     CopyIntoStore {
@@ -128,6 +136,25 @@ pub enum PortalServerError {
     /// An admin name that cannot stand in the audit log.
     #[error("admin name `{name}`: use letters, digits and `.-_@` (at most 64), it names the admin in the audit log")]
     BadAdminName {
+        /// The name given.
+        name: String,
+    },
+    /// A product name that cannot be part of a URL or of an artifact's key.
+    #[error(
+        "product `{product}`: use lower-case letters, digits and `-._` (at most 64, starting with a letter or a \
+         digit), it names the release in URLs and in the artifact store"
+    )]
+    BadProductName {
+        /// The name given.
+        product: String,
+    },
+    /// An admin of this name exists already, revoked or not: the audit log names admins by
+    /// name, so a name stays one person's.
+    #[error(
+        "an admin named `{name}` exists already (a revoked admin keeps their name, so that the audit log names one \
+         person): choose another name"
+    )]
+    AdminExists {
         /// The name given.
         name: String,
     },
@@ -348,6 +375,61 @@ impl PortalServerError {
         move |source| PortalServerError::Column { column, source: Box::new(source) }
     }
 
+    /// Whether the vendor's input caused this error, which a page then shows with its causes
+    /// (what the vendor named is not there, a name or a version refused, a release that
+    /// exists, a publication the verifier or the release's rules refused), rather than the
+    /// portal's own failure (its database, its stores, its files, its configuration), which
+    /// only the log explains.
+    pub fn is_refusal(&self) -> bool {
+        use PortalServerError as E;
+        match self {
+            E::Lookup(_)
+            | E::BadOrgName { .. }
+            | E::BadAdminName { .. }
+            | E::BadProductName { .. }
+            | E::AdminExists { .. }
+            | E::OrgExists { .. }
+            | E::NotSemverRange { .. }
+            | E::NotSemver { .. }
+            | E::ReleaseExists { .. }
+            | E::UnpublishableName { .. }
+            | E::GivenTwice { .. }
+            | E::NoBundle
+            | E::SidecarElsewhere { .. }
+            | E::MissingSidecars { .. }
+            | E::UnpackableName { .. }
+            | E::OrphanSidecar { .. }
+            | E::BundleRefused { .. }
+            | E::WrongVersion { .. }
+            | E::UnlistedReport { .. } => true,
+            // The portal's own: its configuration and the vendor key it verifies uploads
+            // against (`Trust`), its database, stores and files, its export builds.
+            E::Config(_)
+            | E::UnsupportedDatabase { .. }
+            | E::Database { .. }
+            | E::Column { .. }
+            | E::ObjectStoreSetup { .. }
+            | E::ObjectStore { .. }
+            | E::ContainerUnreachable { .. }
+            | E::ContainerRefused { .. }
+            | E::StoringArtifact { .. }
+            | E::UnsafeStoreKey { .. }
+            | E::CopyIntoStore { .. }
+            | E::Reverify { .. }
+            | E::ImageIndex(_)
+            | E::NonUtf8Name(_)
+            | E::EpochPastGzip(_)
+            | E::EndedEarly { .. }
+            | E::NoLockFile { .. }
+            | E::Panicked { .. }
+            | E::Trust(_)
+            | E::Bundle(_)
+            | E::Tls(_)
+            | E::Io { .. }
+            | E::Listen { .. } => false,
+        }
+    }
+
     /// What an export's recorded failure says, which its status answer shows the customer who
     /// asked for the pack: what failed, in the portal's terms. Never the error's own words,
     /// which name the portal's directories, database and store; the server log has those
@@ -418,6 +500,9 @@ impl Classify for PortalServerError {
             | PortalServerError::ObjectStoreSetup { .. }
             | PortalServerError::BadOrgName { .. }
             | PortalServerError::BadAdminName { .. }
+            | PortalServerError::BadProductName { .. }
+            | PortalServerError::AdminExists { .. }
+            | PortalServerError::UnsafeStoreKey { .. }
             | PortalServerError::OrgExists { .. }
             | PortalServerError::NotSemverRange { .. }
             | PortalServerError::NotSemver { .. }
@@ -553,6 +638,47 @@ mod tests {
             std::io::ErrorKind::NotFound.into(),
         ));
         assert!(logged.starts_with("copying into /srv/portal/scratch/"), "the log keeps the path: {logged}");
+    }
+
+    /// What the vendor asked for that the portal refuses is said to them; what failed in the
+    /// portal itself, even while publishing, is not theirs to fix.
+    #[test]
+    fn only_errors_the_vendor_s_input_caused_are_refusals() {
+        let refused = || Box::new(TrustError::BomSignatureInvalid { tried: "SHA256:x".into() });
+        let disk_full = || std::io::Error::other("disk full");
+        for refusal in [
+            PortalServerError::from(LookupError::NoOrg { org: "acme".into() }),
+            PortalServerError::BadOrgName { org: "Acme".into() },
+            PortalServerError::BadAdminName { name: "a b".into() },
+            PortalServerError::BadProductName { product: "../x".into() },
+            PortalServerError::AdminExists { name: "alice".into() },
+            PortalServerError::OrgExists { org: "acme".into() },
+            PortalServerError::ReleaseExists { product: "genesis".into(), version: "1.0.0".into() },
+            PortalServerError::NoBundle,
+            PortalServerError::MissingSidecars { bundle: "demo-0.1.0.tar.zst".into() },
+            PortalServerError::BundleRefused { path: "demo-0.1.0.tar.zst".into(), source: refused() },
+            PortalServerError::WrongVersion {
+                path: "demo-0.1.0.tar.zst".into(),
+                found: "0.1.0".into(),
+                version: "0.2.0".into(),
+            },
+        ] {
+            assert!(refusal.is_refusal(), "{refusal}");
+        }
+        for own in [
+            PortalServerError::io("reading", Path::new("/srv/portal/scratch/up/demo.tar.zst"))(disk_full()),
+            PortalServerError::CopyIntoStore { local: "demo.tar.zst".into(), source: disk_full() },
+            PortalServerError::StoringArtifact {
+                name: "demo-0.1.0.tar.zst".into(),
+                source: Box::new(PortalServerError::UnsafeStoreKey { key: "releases/../x".into() }),
+            },
+            PortalServerError::database("recording the release")(sqlx::Error::PoolTimedOut),
+            PortalServerError::from(TrustError::NoTrustedKey),
+            PortalServerError::from(ConfigError::NoDataDir),
+            PortalServerError::Reverify { bundle: "demo-0.1.0.tar.zst".into(), source: refused() },
+        ] {
+            assert!(!own.is_refusal(), "{own}");
+        }
     }
 
     #[test]

@@ -671,18 +671,6 @@ mod tests {
         );
     }
 
-    fn api() -> ApiConfig {
-        ApiConfig {
-            license_key: None,
-            source_date_epoch: 0,
-            max_exports_per_org: 2,
-            max_exports: 4,
-            export_ttl_secs: 86_400,
-            secure_cookies: false,
-            publish_key: None,
-        }
-    }
-
     /// A build that fails records what failed for the customer, who reads it in the export's
     /// status, and not the server's paths: here the artifact store lost the release's bundle,
     /// and copying it into the build's scratch space failed.
@@ -690,7 +678,7 @@ mod tests {
     async fn a_failed_build_records_what_failed_and_no_server_path() {
         let dir = tempfile::tempdir().unwrap();
         let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
-        let state = AppState::open(&portal, api()).await.unwrap();
+        let state = AppState::open(&portal, ApiConfig::default()).await.unwrap();
         let release = Release {
             product: "genesis".into(),
             version: "0.1.0".into(),
@@ -727,13 +715,13 @@ mod tests {
     async fn a_portal_starting_fails_and_clears_only_what_stopped_portals_left() {
         let dir = tempfile::tempdir().unwrap();
         let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
-        let first = AppState::open(&portal, api()).await.unwrap();
+        let first = AppState::open(&portal, ApiConfig::default()).await.unwrap();
         let building = Export { created: now(), ..pending("acme", "a") };
         first.store.insert_export(&building, first.instance.id()).await.unwrap();
         let work = first.instance.scratch().join(".tmpBUILD");
         std::fs::create_dir(&work).unwrap();
 
-        let second = AppState::open(&portal, api()).await.unwrap();
+        let second = AppState::open(&portal, ApiConfig::default()).await.unwrap();
         let export = second.store.export("acme", &building.id).await.unwrap().unwrap();
         assert_eq!(export.status, ExportState::Pending, "a running portal's build was failed: {export:?}");
         assert!(work.exists(), "a running portal's build lost its scratch space");
@@ -741,7 +729,7 @@ mod tests {
         // As a kill would: the process gone, and its lock with it.
         let stopped = first.instance.scratch().to_owned();
         drop(first);
-        let third = AppState::open(&portal, api()).await.unwrap();
+        let third = AppState::open(&portal, ApiConfig::default()).await.unwrap();
         let export = third.store.export("acme", &building.id).await.unwrap().unwrap();
         assert_eq!((export.status, export.error.as_deref()), (ExportState::Failed, Some(STOPPED_MID_BUILD)));
         assert!(!stopped.exists(), "the stopped portal's scratch directory is left");

@@ -10,15 +10,7 @@
 //! use genesis_portal_server::{ApiConfig, AppState, PortalConfig, router};
 //!
 //! let portal = PortalConfig { data_dir: Some("/srv/portal".into()), ..PortalConfig::default() };
-//! let api = ApiConfig {
-//!     license_key: None,
-//!     source_date_epoch: 0,
-//!     max_exports_per_org: 2,
-//!     max_exports: 4,
-//!     export_ttl_secs: 86_400,
-//!     secure_cookies: false,
-//!     publish_key: None,
-//! };
+//! let api = ApiConfig { export_ttl_secs: 3_600, ..ApiConfig::default() };
 //! let app: axum::Router = router(AppState::open(&portal, api).await?);
 //! # Ok(()) }
 //! ```
@@ -39,7 +31,7 @@ mod web;
 use genesis_bundle::rfc3339;
 use rand_core::RngCore as _;
 
-pub use api::{ApiConfig, AppState, router};
+pub use api::{ApiConfig, AppState, parse_public_url, router};
 pub use artifacts::{AzureConfig, ObjectStoreConfig, ObjectStoreKind, S3Config};
 pub use config::{ConfigError, PortalConfig};
 pub use error::{PortalServerError, Result};

@@ -4,16 +4,30 @@
 //! (`.sha256`, and `.sig` or `.cosign.bundle`; the release evidence report `.report.pdf` when
 //! the `.sha256` lists one). Files are stored first and the release row written last, in one
 //! transaction with what the verification established of each bundle ([`BundleFacts`]): a
-//! publication that fails half-way publishes nothing. The vendor's upload page publishes
-//! through the same [`publish_into`].
+//! publication that fails half-way publishes nothing.
+//!
+//! The vendor's upload page publishes through the same [`publish_into`], in a task of its own
+//! so that a request that goes away (the browser closed, the connection timed out while a
+//! large bundle verifies) does not stop a publication half-way:
+//!
+//! ```text
+//! pub(crate) async fn publish_detached(state: &Shared, p: OwnedPublication, actor: String)
+//!     -> Result<Vec<StoredArtifact>>;
+//! pub(crate) struct OwnedPublication { product: String, version: String, files: Vec<PathBuf>,
+//!                                      key: PublicKey, uploaded: Option<TempDir> }
+//! pub(crate) async fn remove_uploaded(dir: TempDir);
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use genesis_portal_client::protocol::{ArtifactKind, valid_artifact_name};
 use genesis_trust::{CheckedBundle, PublicKey, TrustPolicy, UnverifiedBundle};
+use tempfile::TempDir;
 
-use crate::admin::cli_actor;
+use crate::admin::{check_product_name, cli_actor};
+use crate::api::Shared;
 use crate::artifacts::Artifacts;
 use crate::config::PortalConfig;
 use crate::error::{PortalServerError, Result};
@@ -44,6 +58,8 @@ pub struct Publication<'a> {
 /// `genesis-portal publish`: verifies, stores and records a release in `portal`; returns its
 /// artifacts.
 pub async fn publish(portal: &PortalConfig, p: Publication<'_>) -> Result<Vec<StoredArtifact>> {
+    // Refused before the database is opened.
+    check_product_name(p.product)?;
     let store = portal.open_store().await?;
     let artifacts = portal.open_artifacts().await?;
     publish_into(&store, &artifacts, p, now(), &cli_actor()).await
@@ -58,6 +74,7 @@ pub(crate) async fn publish_into(
     published: i64,
     actor: &str,
 ) -> Result<Vec<StoredArtifact>> {
+    check_product_name(p.product)?;
     semver::Version::parse(p.version)
         .map_err(|source| PortalServerError::NotSemver { version: p.version.to_owned(), source })?;
     if store.release(p.product, p.version).await?.is_some() {
@@ -80,7 +97,13 @@ pub(crate) async fn publish_into(
             facts.push(BundleFacts::of(name, &checked, published));
             (checked.report().archive_sha256.clone(), checked.report().archive_size)
         } else {
-            let file = genesis_bundle::digest_io::sha256_file(path).map_err(PortalServerError::io("reading", path))?;
+            // An SBOM or other file can be large too: read off the runtime's threads as well.
+            let path = path.clone();
+            let file = tokio::task::spawn_blocking(move || {
+                genesis_bundle::digest_io::sha256_file(&path).map_err(PortalServerError::io("reading", &path))
+            })
+            .await
+            .map_err(|source| PortalServerError::Panicked { action: "hashing a file", source })??;
             (file.digest(), file.len)
         };
         stored.push(StoredArtifact { name: name.clone(), kind, size, sha256 });
@@ -102,6 +125,71 @@ pub(crate) async fn publish_into(
     store.insert_release(&release, &stored, &facts).await?;
     store.audit_now(actor, action::RELEASE_PUBLISH, None, &format!("{}/{}", p.product, p.version)).await?;
     Ok(stored)
+}
+
+/// A publication that owns what it publishes, so that it can run in a task of its own
+/// ([`publish_detached`]): what the vendor's upload page received.
+pub(crate) struct OwnedPublication {
+    /// Product.
+    pub(crate) product: String,
+    /// Version (semver).
+    pub(crate) version: String,
+    /// The files to publish, as [`Publication::files`].
+    pub(crate) files: Vec<PathBuf>,
+    /// The vendor key the bundles must verify against.
+    pub(crate) key: PublicKey,
+    /// The directory the files were uploaded to, kept while the publication runs and removed
+    /// once it has ended ([`remove_uploaded`]).
+    pub(crate) uploaded: Option<TempDir>,
+}
+
+/// [`publish_into`] in a task of its own, awaited: the publication runs to its end, then its
+/// uploaded files are removed, even when the request awaiting it goes away meanwhile (a
+/// browser closed, a connection timed out while a bundle of gigabytes verifies). A request
+/// dropped half-way through `publish_into` would stop it between storing the files and
+/// recording the release, leaving files no release names. The outcome is logged here, as
+/// nobody may be left to hear it.
+pub(crate) async fn publish_detached(
+    state: &Shared,
+    p: OwnedPublication,
+    actor: String,
+) -> Result<Vec<StoredArtifact>> {
+    let state = Arc::clone(state);
+    let publishing = tokio::spawn(async move {
+        let OwnedPublication { product, version, files, key, uploaded } = p;
+        let publication = Publication { product: &product, version: &version, files: &files, key: &key };
+        let published = publish_into(&state.store, &state.artifacts, publication, now(), &actor).await;
+        match &published {
+            Ok(stored) => {
+                tracing::info!(actor = %actor, product = %product, version = %version, files = stored.len(),
+                    "release published");
+            }
+            Err(e) if e.is_refusal() => {
+                tracing::info!(actor = %actor, product = %product, version = %version,
+                    reason = %genesis_types::error_chain(e), "publication refused");
+            }
+            Err(e) => {
+                tracing::error!(actor = %actor, product = %product, version = %version,
+                    error = %genesis_types::error_chain(e), "publication failed");
+            }
+        }
+        if let Some(dir) = uploaded {
+            remove_uploaded(dir).await;
+        }
+        published
+    });
+    publishing.await.map_err(|source| PortalServerError::Panicked { action: "publishing a release", source })?
+}
+
+/// Removes an upload's directory on a blocking thread (its files can be gigabytes). A failure
+/// is the portal's to log, not the vendor's: the next portal to start after this one stops
+/// empties its scratch space.
+pub(crate) async fn remove_uploaded(dir: TempDir) {
+    let path = dir.path().to_owned();
+    let removed = tokio::task::spawn_blocking(move || dir.close()).await.map_err(std::io::Error::other);
+    if let Err(e) = removed.and_then(|closed| closed) {
+        tracing::warn!(path = %path.display(), error = %e, "removing an upload's directory");
+    }
 }
 
 /// The files by name, each bundle's sidecars added from beside it; refuses unsafe or
@@ -194,10 +282,15 @@ fn verify_bundle(path: &Path, policy: &TrustPolicy, version: &str, report: Optio
 mod tests {
     use std::path::{Path, PathBuf};
 
+    use std::time::{Duration, Instant};
+
+    use futures_util::FutureExt as _;
     use genesis_trust::{AcceptedSigner, PublicKey};
 
-    use super::{Publication, publish_into};
+    use super::{OwnedPublication, Publication, publish_detached, publish_into};
+    use crate::api::{ApiConfig, AppState};
     use crate::config::PortalConfig;
+    use crate::error::PortalServerError;
 
     fn fixtures() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
@@ -248,5 +341,56 @@ mod tests {
             (audited.actor.as_str(), audited.action.as_str(), audited.org, audited.subject.as_str()),
             ("admin:alice", "release.publish", None, "genesis/0.1.0")
         );
+    }
+
+    /// A product name that is not one plain path segment is refused before anything is read
+    /// or stored: it would name the release's place in the artifact store.
+    #[tokio::test]
+    async fn a_release_of_a_product_that_is_no_plain_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        let (store, artifacts) = (portal.open_store().await.unwrap(), portal.open_artifacts().await.unwrap());
+        let key = PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap();
+        let files = [fixtures().join("bundles/good/demo-0.1.0.tar.zst")];
+        let publication = Publication { product: "../x", version: "0.1.0", files: &files, key: &key };
+        let refused = publish_into(&store, &artifacts, publication, 1, "admin:alice").await.unwrap_err();
+        assert!(matches!(&refused, PortalServerError::BadProductName { product } if product == "../x"), "{refused}");
+        assert!(store.releases().await.unwrap().is_empty());
+        assert_eq!(std::fs::read_dir(dir.path().join("artifacts")).unwrap().count(), 0, "nothing stored");
+    }
+
+    /// The upload page's publication runs in a task of its own: when the request awaiting it
+    /// goes away (dropped here after its first poll), the release is still published whole,
+    /// and the uploaded files removed after.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publication_outlives_the_request_that_started_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        let state = AppState::open(&portal, ApiConfig::default()).await.unwrap();
+        let uploaded = tempfile::tempdir_in(dir.path()).unwrap();
+        for suffix in ["", ".sha256", ".sig"] {
+            let name = format!("demo-0.1.0.tar.zst{suffix}");
+            std::fs::copy(fixtures().join("bundles/good").join(&name), uploaded.path().join(&name)).unwrap();
+        }
+        let upload_dir = uploaded.path().to_owned();
+        let publication = OwnedPublication {
+            product: "genesis".into(),
+            version: "0.1.0".into(),
+            files: vec![upload_dir.join("demo-0.1.0.tar.zst")],
+            key: PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap(),
+            uploaded: Some(uploaded),
+        };
+        let request = publish_detached(&state, publication, "admin:alice".into());
+        assert!(request.now_or_never().is_none(), "verifying a bundle takes longer than a poll");
+
+        let started = Instant::now();
+        while state.store.release("genesis", "0.1.0").await.unwrap().is_none() || upload_dir.exists() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the publication stopped with its request");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let names: Vec<String> =
+            state.store.artifacts("genesis", "0.1.0").await.unwrap().into_iter().map(|a| a.name).collect();
+        assert_eq!(names, ["demo-0.1.0.tar.zst", "demo-0.1.0.tar.zst.sha256", "demo-0.1.0.tar.zst.sig"]);
+        assert_eq!(state.store.bundle_facts("genesis", "0.1.0").await.unwrap().len(), 1);
     }
 }

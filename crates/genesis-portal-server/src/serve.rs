@@ -21,7 +21,8 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
     /// How many clients are served at once, and how long each is waited on.
     pub limits: ServerLimits,
-    /// How the API and the pages behave (their cookies are `Secure` whenever `tls` is given).
+    /// How the API and the pages behave; its [`ApiConfig::tls`] is set here, true exactly
+    /// when `tls` is given.
     pub api: ApiConfig,
 }
 
@@ -38,8 +39,8 @@ pub struct TlsFiles {
 /// build fell silent and deleting expired export packs.
 pub async fn serve(portal: &PortalConfig, config: ServeConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     let ServeConfig { listen, tls, limits, mut api } = config;
-    // A browser that reached the portal over TLS sends a `Secure` cookie back only over TLS.
-    api.secure_cookies |= tls.is_some();
+    // Whether the pages' cookies are `Secure` follows from this (and the public URL).
+    api.tls = tls.is_some();
     let state = AppState::open(portal, api).await?;
     let tls = tls.map(|files| tls_acceptor(&files.cert, &files.key)).transpose()?;
     let listening = |source| PortalServerError::Listen { address: listen, source };

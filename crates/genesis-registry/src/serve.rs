@@ -2072,8 +2072,10 @@ mod tests {
     }
 
     /// A server on a free loopback port, within `limits`, answering `ok` to every request but
-    /// two: `/hold`, whose answer it never finishes producing, and `/body`, answered once its
-    /// body has arrived whole (`200`), or when reading it failed (`408`).
+    /// three: `/hold`, whose answer it never finishes producing; `/body`, answered once its
+    /// body has arrived whole (`200`), or when reading it failed (`408`); and `/extend`,
+    /// answered as `/body` once it has moved the body's deadline 10 s away, as a service does
+    /// for a request it authenticated to send a large body.
     async fn ok_server(limits: ServerLimits, tls: Option<tokio_rustls::TlsAcceptor>) -> SocketAddr {
         let (listener, addr) = listen().await;
         tokio::spawn(accept_loop(listener, tls, limits, |_peer| {
@@ -2084,7 +2086,12 @@ mod tests {
                         let never = futures_util::stream::pending::<io::Result<Frame<Bytes>>>();
                         Response::new(BodyExt::boxed(StreamBody::new(never)))
                     }
-                    "/body" => {
+                    "/body" | "/extend" => {
+                        if path == "/extend"
+                            && let Some(deadline) = req.extensions().get::<BodyDeadline>()
+                        {
+                            deadline.extend(Duration::from_secs(10));
+                        }
                         let mut r = Response::new(empty());
                         if req.into_body().collect().await.is_err() {
                             *r.status_mut() = StatusCode::REQUEST_TIMEOUT;
@@ -2449,6 +2456,33 @@ mod tests {
         answered.expect("answered within 5 s").expect("read");
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with("HTTP/1.1 408"), "the body was not cut: {answer:?}");
+    }
+
+    /// A body that arrives after the server's deadline for it is refused, unless the service
+    /// moved the deadline away ([`BodyDeadline::extend`]) before reading it.
+    #[tokio::test]
+    async fn a_body_arriving_past_its_deadline_is_refused_unless_the_service_extended_it() {
+        let limits = ServerLimits { body_read_timeout: Duration::from_millis(200), ..Default::default() };
+        let addr = ok_server(limits, None).await;
+        for (path, status) in [("/body", "HTTP/1.1 408 Request Timeout"), ("/extend", "HTTP/1.1 200 OK")] {
+            let mut c = TcpStream::connect(addr).await.expect("connect");
+            let head = format!("POST {path} HTTP/1.1\r\nhost: test\r\ncontent-length: 2\r\n\r\n");
+            c.write_all(head.as_bytes()).await.expect("write");
+            // The body, whole, a second after its headers: well past the deadline of 200 ms.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = c.write_all(b"ab").await; // fails once the server has closed the connection
+            let (mut answer, mut buf) = (Vec::new(), [0u8; 1024]);
+            while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+                    .await
+                    .expect("answered within 5 s")
+                    .expect("read");
+                assert!(n > 0, "{path}: closed without an answer");
+                answer.extend_from_slice(&buf[..n]);
+            }
+            let answer = String::from_utf8_lossy(&answer);
+            assert_eq!(answer.lines().next(), Some(status), "{path}: {answer:?}");
+        }
     }
 
     #[tokio::test]

@@ -1,24 +1,50 @@
 """A customer in the portal: signs in with the license key, sees exactly the entitled
-releases, opens one, copies its commands, downloads its bundle and sidecars, reads the SBOM
-and provenance, downloads the license file, requests an export pack and downloads it, signs
-out. Writes the paths it saw (the release, a file, the export, …) to --record, for
-isolation.py to try with another organisation's key.
+releases newest first, opens one, copies its commands, downloads its bundle and sidecars,
+reads the SBOM and provenance, downloads the license file, requests an export pack, watches
+its page until the pack is built and downloads it, signs out. Writes the paths it saw (the
+release, a file, the export, another release only this organisation is entitled to, …) to
+--record, for isolation.py to try with another organisation's key.
 """
 
 import json
 import pathlib
 import time
-from urllib.parse import urlparse
 
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 
-from portal_browser import PATIENCE, Browser, Shots, arguments, expect, run, sha256, sign_in, sign_out
+from portal_browser import (
+    Browser,
+    Shots,
+    arguments,
+    download_link,
+    expect,
+    path_of,
+    run,
+    sha256,
+    sign_in,
+    sign_out,
+    wait_export,
+)
 
 
-def path_of(link):
-    """The path of a link's target."""
-    return urlparse(link.get_attribute("href")).path
+def release_arg(text):
+    """`PRODUCT/VERSION` as a pair."""
+    product, _, version = text.partition("/")
+    if not product or not version:
+        raise ValueError(f"{text!r} is not PRODUCT/VERSION")
+    return (product, version)
+
+
+def listed_releases(b):
+    """The releases the start page lists, as (product, version), in its order."""
+    return [
+        (li.get_attribute("data-product"), li.get_attribute("data-version")) for li in b.all("#releases li.release")
+    ]
+
+
+def release_link(product, version):
+    """The start page's link to a release, as a selector."""
+    return f'#releases li.release[data-product="{product}"][data-version="{version}"] a'
 
 
 def journey(args):
@@ -43,7 +69,8 @@ def journey(args):
     unknown = f"sk_{org}_" + "0" * 48
     sign_in(b, "portal", "key", unknown)
     b.at("/portal/sign-in")
-    expect(b.text("#sign-in-error"), "a refused sign-in shows no reason")
+    refusal = b.text("#sign-in-error")
+    expect("unknown license key" in refusal, f"a refused sign-in says {refusal!r}, not that the key is unknown")
     expect(unknown not in b.driver.page_source, "the refused key is written back into the page")
     b.shot("sign-in-refused")
 
@@ -51,14 +78,31 @@ def journey(args):
     b.at("/portal")
     expect(args.key not in b.driver.page_source, "the page shows the license key")
     expect(org in b.header(), f"the header does not name the organisation {org}: {b.header()}")
-    versions = [li.get_attribute("data-version") for li in b.all("#releases li.release")]
-    expect(versions == args.releases, f"releases listed {versions}, expected {args.releases}")
+    listed = listed_releases(b)
+    expect(listed == args.releases, f"releases listed {listed}, expected exactly {args.releases}, newest first")
+    b.one("a#nav-exports")
     b.shot("releases")
+    # The guide and an error page keep the signed-in header.
+    missing = "/portal/releases/genesis/99.0.0"
+    for path in ("/portal/guide", missing):
+        b.get(path)
+        expect(org in b.header(), f"{path} signed in does not name the organisation {org}: {b.header()}")
+    expect(b.status(missing) == 404, f"{missing} answers {b.status(missing)}, expected 404")
+    b.shot("not-found")
+
+    # A release only this organisation is entitled to, for isolation.py.
+    other = next(r for r in args.releases if r != args.release)
+    b.get("/portal")
+    b.submit(release_link(*other))
+    b.at("/portal/releases/*")
+    other_release = b.path()
+    other_file = path_of(download_link(b.all("#artifacts tr[data-artifact]")[0]))
 
     # The release page: every file with its SHA-256, the signer, the commands.
-    version = args.releases[0]
-    b.submit(f'#releases li.release[data-version="{version}"] a')
-    b.at("/portal/releases/*")
+    product, version = args.release
+    b.get("/portal")
+    b.submit(release_link(product, version))
+    b.at(f"/portal/releases/{product}/{version}")
     release = b.path()
     expected = {p.name: sha256(p) for p in sorted(args.release_dir.iterdir())}
     rows = {tr.get_attribute("data-artifact"): tr for tr in b.all("#artifacts tr[data-artifact]")}
@@ -66,7 +110,8 @@ def journey(args):
     for name, row in rows.items():
         shown = [c.text.strip() for c in row.find_elements(By.TAG_NAME, "code")]
         expect(expected[name] in shown, f"{name}: its SHA-256 {expected[name]} is not shown in full: {row.text}")
-    expect(b.text("#signer"), "the release page names no signer")
+    signer = b.text("#signer")
+    expect(signer == args.signer, f"the release page names the signer {signer!r}, expected {args.signer!r}")
     commands = b.one("pre#commands").get_property("textContent")
     bundles = [n for n in expected if n.endswith(".tar.zst")]
     wanted = [f"genesis login --portal {b.portal}", f"genesis pull {version}"]
@@ -77,19 +122,21 @@ def journey(args):
     b.shot("release")
     b.phone_shot("release-phone")
 
-    # The copy button puts exactly the commands on the clipboard.
+    # The copy button puts exactly the commands on the clipboard, and says so itself.
     b.grant_clipboard()
-    b.click('button.copy[data-copy="commands"]')
+    copy = b.one('button.copy[data-copy="commands"]')
+    expect(copy.is_displayed(), "the page's script shows no copy button")
+    copy.click()
     deadline = time.monotonic() + 5
-    while "Copied" not in b.body() and time.monotonic() < deadline:
+    while "Copied" not in copy.text and time.monotonic() < deadline:
         time.sleep(0.1)
-    expect("Copied" in b.body(), "the page does not say the commands were copied")
+    expect("Copied" in copy.text, f"the copy button says {copy.text!r} once clicked, not Copied")
     copied = b.clipboard()
     expect(copied.strip() == commands.strip(), f"the clipboard holds {copied!r}, not the commands {commands!r}")
     expect(f"genesis pull {version}" in copied and b.portal in copied, f"the clipboard holds {copied!r}")
 
     # Downloads, as a person clicks them: the bundle and each sidecar.
-    links = {name: row.find_element(By.CSS_SELECTOR, "a.download") for name, row in rows.items()}
+    links = {name: download_link(row) for name, row in rows.items()}
     for name, link in links.items():
         expect(link.get_attribute("download") is not None, f"the link to {name} is not a download link")
         link.click()
@@ -102,13 +149,16 @@ def journey(args):
     provenance = path_of(b.all("a.provenance")[0])
     b.get(sbom)
     b.at(sbom)
-    expect(b.rows("#components"), f"the SBOM page lists no component: {b.body()[:600]}")
+    components = [row[0] for row in b.rows("#components")]
+    expect(components == args.component, f"the SBOM page lists {components}, expected {args.component}")
     b.shot("sbom")
     b.get(provenance)
     b.at(provenance)
-    expect(b.text("#builder"), "the provenance page names no builder")
+    builder = b.text("#builder")
+    expect(builder == args.builder, f"the provenance page names the builder {builder!r}, expected {args.builder!r}")
     expect(b.text("#build-type"), "the provenance page names no build type")
-    b.one("#materials")
+    materials = [row[0] for row in b.rows("#materials")]
+    expect(materials == args.material, f"the provenance page lists the materials {materials}, not {args.material}")
     b.shot("provenance")
 
     # The offline license file.
@@ -123,7 +173,7 @@ def journey(args):
     b.at("/portal/exports/*")
     export = b.path()
     export_id = export.rsplit("/", 1)[1]
-    status = wait_export(b)
+    status = wait_export(b, "export-pending")
     expect(status == "ready", f"export {export_id} ended {status}: {b.body()[:600]}")
     b.shot("export")
     download = b.one("a#export-download")
@@ -131,7 +181,8 @@ def journey(args):
     download.click()
     (pack,) = b.wait_downloads([f"genesis-airgap-{export_id}.tar.gz"])
     expect(sha256(pack) in b.body(), "the export page does not show the pack's SHA-256")
-    b.get("/portal/exports")
+    b.submit("a#nav-exports")
+    b.at("/portal/exports")
     expect(export_id in b.text("#exports"), f"the exports page does not list {export_id}")
     b.shot("exports")
 
@@ -149,31 +200,27 @@ def journey(args):
         "provenance": provenance,
         "export": export,
         "export_download": f"{export}/download",
+        "other_release": other_release,
+        "other_file": other_file,
     }
     args.record.write_text(json.dumps(record, indent=2))
-
-
-def wait_export(b):
-    """Waits while the export page says pending (it refreshes itself); the status it ends on."""
-    deadline = time.monotonic() + PATIENCE
-    while True:
-        try:
-            status = b.text("#export-status")
-        except (StaleElementReferenceException, WebDriverException):
-            status = "pending"  # the page was reloading
-        if status != "pending" or time.monotonic() > deadline:
-            return status
-        time.sleep(0.5)
-        b.driver.refresh()
 
 
 if __name__ == "__main__":
     parser = arguments(__doc__)
     parser.add_argument("--key", required=True, help="the organisation's license key (sk_ORG_…)")
     parser.add_argument(
-        "--releases", required=True, type=lambda s: s.split(","), help="VER,… the key sees, newest first"
+        "--releases",
+        required=True,
+        type=lambda s: [release_arg(r) for r in s.split(",")],
+        help="PRODUCT/VERSION,… the key sees, newest first",
     )
-    parser.add_argument("--release-dir", required=True, type=pathlib.Path, help="the first release's files")
+    parser.add_argument("--release", required=True, type=release_arg, help="PRODUCT/VERSION to open and export")
+    parser.add_argument("--release-dir", required=True, type=pathlib.Path, help="that release's files")
+    parser.add_argument("--signer", required=True, help="the fingerprint its bundles verified with (SHA256:…)")
+    parser.add_argument("--component", required=True, action="append", help="its bundle's SBOM components, in order")
+    parser.add_argument("--builder", required=True, help="its bundle's provenance builder id")
+    parser.add_argument("--material", required=True, action="append", help="its provenance materials, in order")
     parser.add_argument("--downloads", required=True, type=pathlib.Path, help="where the browser saves downloads")
     parser.add_argument("--record", required=True, type=pathlib.Path, help="JSON file of the paths seen")
     run(journey, parser)

@@ -1,10 +1,11 @@
 """What the portal's browser journeys share: a headless Chromium that reaches nothing but
 the portal, screenshots of every page, downloads, and the failure report.
 
-The journeys (customer_journey.py, isolation.py, vendor_journey.py) are run by
-bins/genesis-portal/tests/it/web.rs with target/test-venv/bin/python (selenium from
-`cargo xtask test-deps`) against Debian's chromium and chromium-driver. Each exits 0 when
-every expectation held, else 1 with the one that failed on stderr.
+The journeys (customer_journey.py, no_script_journey.py, isolation.py, vendor_journey.py,
+publishing_off.py) are run by bins/genesis-portal/tests/it/web.rs with
+target/test-venv/bin/python (selenium from `cargo xtask test-deps`) against Debian's
+chromium and chromium-driver. Each exits 0 when every expectation held, else 1 with the one
+that failed on stderr.
 """
 
 import argparse
@@ -17,6 +18,7 @@ import time
 import traceback
 import urllib.error
 import urllib.request
+from urllib.parse import urlparse
 
 # Selenium Manager would download a browser or a driver it thinks is missing: the paths
 # below are given, and this makes it refuse to try.
@@ -99,9 +101,11 @@ OPEN = []
 
 
 class Browser:
-    """One headless Chromium with its own profile (cookies), downloading into `downloads`."""
+    """One headless Chromium with its own profile (cookies), downloading into `downloads`,
+    running the pages' JavaScript unless `javascript` is false (WebDriver's own scripts, which
+    the journeys use to measure pages, run either way)."""
 
-    def __init__(self, portal, shots, downloads=None):
+    def __init__(self, portal, shots, downloads=None, javascript=True):
         self.portal = portal.rstrip("/")
         self.shots = shots
         self.downloads = downloads
@@ -115,6 +119,8 @@ class Browser:
             # Several downloads from one page are allowed without asking.
             "profile.default_content_setting_values.automatic_downloads": 1,
         }
+        if not javascript:
+            prefs["profile.managed_default_content_settings.javascript"] = 2
         if downloads is not None:
             downloads.mkdir(parents=True, exist_ok=True)
             prefs.update(
@@ -186,8 +192,8 @@ class Browser:
         return self.one(css).text.strip()
 
     def rows(self, table):
-        """The body rows of `table` (those with `td` cells), each as its cells' texts."""
-        cells = (row.find_elements(By.TAG_NAME, "td") for row in self.all(f"{table} tr"))
+        """The body rows of `table`, each as its cells' texts, row headers (`th`) included."""
+        cells = (row.find_elements(By.CSS_SELECTOR, "th, td") for row in self.all(f"{table} tbody tr"))
         return [[cell.text.strip() for cell in row] for row in cells if row]
 
     def header(self):
@@ -221,18 +227,8 @@ class Browser:
         """Does `action` and waits until a new page has replaced this one, even at the same URL."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         action()
-
-        def replaced(_):
-            # Stale, or (chromedriver's answer in the middle of a navigation) a node that no
-            # longer belongs to the document.
-            try:
-                old.is_enabled()
-                return False
-            except WebDriverException:
-                return True
-
         try:
-            WebDriverWait(self.driver, PATIENCE).until(replaced)
+            WebDriverWait(self.driver, PATIENCE).until(lambda _: stale(old))
         except TimeoutException:
             raise Failed(f"{what} on {self.path()} led to no new page")
 
@@ -250,9 +246,11 @@ class Browser:
             return e.code
 
     def shot(self, page):
-        """Saves the page, whole, as the next NN-PAGE.png, and checks what the pages asked
-        for since the last shot."""
+        """Saves the page, whole, as the next NN-PAGE.png, and checks it (its table headers)
+        and what the pages asked for since the last shot."""
         self.save(page)
+        unscoped = [th.text.strip() for th in self.all("th:not([scope])")]
+        expect(not unscoped, f"on {self.path()} these table headers do not say what they head (scope): {unscoped}")
         self.check_requests()
 
     def check_requests(self):
@@ -280,9 +278,22 @@ class Browser:
             self.viewport(width, height, mobile)
 
     def phone_shot(self, page):
-        """Saves the page as a 390x844 phone shows it, then returns to the laptop's size."""
+        """Saves the page as a 390x844 phone shows it, then returns to the laptop's size. The
+        page must fit the phone's width: nothing to scroll sideways, every download link
+        within reach."""
         self.viewport(*PHONE, mobile=True)
         try:
+            width, scrolled, beyond = self.driver.execute_script(
+                "const width = window.innerWidth;"
+                "const beyond = [...document.querySelectorAll('a.download')]"
+                "  .filter(a => a.getBoundingClientRect().right > width)"
+                "  .map(a => a.getAttribute('href'));"
+                "return [width, document.documentElement.scrollWidth, beyond];"
+            )
+            # A page wider than a phone makes Chromium widen the phone's viewport to fit it.
+            expect(width == PHONE[0], f"{self.path()} is too wide for a phone: the viewport grew to {width} pixels")
+            expect(scrolled <= width, f"{self.path()} is {scrolled} pixels wide on a {width}-pixel phone")
+            expect(not beyond, f"on a {width}-pixel phone these download links end beyond the screen: {beyond}")
             self.shot(page)
         finally:
             self.viewport(*LAPTOP)
@@ -328,6 +339,66 @@ class Shots:
         path = self.dir / f"{number:02}-{page}.png"
         expect(driver.save_screenshot(str(path)), f"saving the screenshot {path}")
         print(f"screenshot: {path}", flush=True)
+
+
+def path_of(link):
+    """The path of a link's target."""
+    return urlparse(link.get_attribute("href")).path
+
+
+def download_link(row):
+    """The download link of a row of `#artifacts` that a person can click at this size (the
+    first, when it shows more than one: they must lead to the same file)."""
+    shown = [a for a in row.find_elements(By.CSS_SELECTOR, "a.download") if a.is_displayed()]
+    name = row.get_attribute("data-artifact")
+    expect(shown, f"the row of {name} shows no download link")
+    targets = {a.get_attribute("href") for a in shown}
+    expect(len(targets) == 1, f"the download links of {name} lead to several places: {sorted(targets)}")
+    return shown[0]
+
+
+def wait_export(b, pending_shot=None):
+    """Waits on an export's page while it says pending, the page reloading itself (nothing
+    here reloads it: no script is needed for it either); the status it ends on. The first time
+    it is seen pending, the page must say that it refreshes itself every 5 seconds and offer
+    `a#refresh`, and is saved as `pending_shot` when given (a small pack may be ready before
+    its page is first shown)."""
+    deadline = time.monotonic() + PATIENCE
+    seen_pending = False
+    while time.monotonic() < deadline:
+        try:
+            page = b.driver.find_element(By.TAG_NAME, "html")
+            found = b.all("#export-status")
+            status = found[0].text.strip() if found else None
+        except WebDriverException:
+            status = None  # the page was being replaced
+        if status is None:
+            time.sleep(0.1)
+            continue
+        if status != "pending":
+            return status
+        if not seen_pending:
+            seen_pending = True
+            refresh = [m.get_attribute("content") for m in b.all('meta[http-equiv="refresh"]')]
+            expect(refresh == ["5"], f"the pending export's page refreshes {refresh}, expected every 5 seconds")
+            expect(path_of(b.one("a#refresh")) == b.path(), "the pending export's `Refresh now` links elsewhere")
+            if pending_shot:
+                b.shot(pending_shot)
+        try:
+            WebDriverWait(b.driver, max(deadline - time.monotonic(), 0.1)).until(lambda _: stale(page))
+        except TimeoutException:
+            raise Failed(f"the pending export's page {b.path()} did not reload itself")
+    raise Failed(f"the export at {b.path()} was still pending after {PATIENCE} s")
+
+
+def stale(element):
+    """Whether `element` no longer belongs to the page shown (or, chromedriver's answer in the
+    middle of a navigation, cannot be asked)."""
+    try:
+        element.is_enabled()
+        return False
+    except WebDriverException:
+        return True
 
 
 def sha256(path):

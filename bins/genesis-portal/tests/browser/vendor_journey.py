@@ -1,9 +1,10 @@
 """The vendor in the portal, with a customer in a second browser: signs in with an admin
 token, creates an organisation and a key (shown once), finds the key by its prefix, entitles
 the organisation, publishes a release by upload (a tampered bundle first, refused with the
-verifier's reason), watches the customer sign in with the new key, revokes it, and the
-customer's next page load is the sign-in page with the reason. Then the exports and the
-audit log. Writes the key it created to --record, for the test to look for in the log.
+verifier's reason), watches the customer sign in with the new key, revokes it (after a
+confirmation page), and the customer's next page load is the sign-in page with the reason.
+Then the exports and the audit log. Writes the key it created to --record, for the test to
+look for in the log.
 """
 
 import json
@@ -141,25 +142,38 @@ def journey(args):
     customer = Browser(args.portal, shots, None)
     sign_in(customer, "portal", "key", key)
     customer.at("/portal")
-    listed = [li.get_attribute("data-version") for li in customer.all("#releases li.release")]
-    expect(listed == [version], f"{org} sees {listed}, expected [{version}]")
-    customer.submit(f'#releases li.release[data-version="{version}"] a')
+    listed = [
+        (li.get_attribute("data-product"), li.get_attribute("data-version"))
+        for li in customer.all("#releases li.release")
+    ]
+    expect(listed == [(product, version)], f"{org} sees {listed}, expected only {product} {version}")
+    expect(not customer.all("a#nav-exports"), "a key without export:read is offered the exports page")
+    customer.submit(f'#releases li.release[data-product="{product}"][data-version="{version}"] a')
     customer.at(f"/portal/releases/{product}/{version}")
     commands = customer.one("pre#commands").get_property("textContent")
     expect(f"genesis pull {version} --product {product}" in commands, f"the commands lack --product:\n{commands}")
     customer.shot("customer-release")
 
-    # The vendor revokes the key: the customer's next page load signs them out, with the reason.
+    # The vendor revokes the key, once sure: the customer's next page load signs them out,
+    # with the reason.
     admin.get(f"/admin/orgs/{org}")
     row = admin.one(f'#keys tr[data-key-id="{key_id}"]')
-    admin.submit("form.revoke button.revoke", within=row)
+    admin.submit("a.revoke", within=row)
+    admin.at(f"/admin/keys/{key_id}/revoke")
+    question = admin.body()
+    expect(key_id in question and org in question, f"the confirmation does not name {key_id} of {org}: {question}")
+    admin.shot("revoke-confirm")
+    page = f"/portal/releases/{product}/{version}"
+    expect(customer.status(page) == 200, "the key was revoked before the vendor confirmed")
+    admin.submit("#revoke-form #confirm-revoke")
     admin.at(f"/admin/orgs/{org}")
     row = admin.one(f'#keys tr[data-key-id="{key_id}"]')
     expect("revoked" in row.text.lower(), f"the revoked key's row says {row.text}")
     admin.shot("key-revoked")
-    customer.get(f"/portal/releases/{product}/{version}")
+    customer.get(page)
     customer.at("/portal/sign-in")
-    expect("revoked" in customer.body(), f"the sign-in page does not say the key was revoked: {customer.body()[:600]}")
+    ended = customer.text("p#session-ended")
+    expect("revoked" in ended, f"the sign-in page says {ended!r}, not that the key was revoked")
     customer.shot("customer-signed-out")
 
     # Exports in flight and done, and who did what.

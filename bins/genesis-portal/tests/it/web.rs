@@ -1,18 +1,22 @@
 //! The portal's web pages. In a real browser: Debian's Chromium, headless, driven by PyPI's
-//! Selenium through the journeys in `tests/browser/` (a customer, another organisation's
-//! customer, the vendor with a customer beside), on the embedded defaults and on PostgreSQL +
-//! S3 (moto), every page saved as a screenshot under `target/screenshots/portal/` for people
-//! to look at. And with curl, without a browser: the session cookie's flags over HTTP and
-//! TLS, CSRF tokens and Origin checks, the security headers, the assets' caching.
+//! Selenium through the journeys in `tests/browser/` (a customer, the same customer with
+//! JavaScript off, another organisation's customer, the vendor with a customer beside, the
+//! vendor on a portal that cannot publish), on the embedded defaults and on PostgreSQL + S3
+//! (moto), every page saved as a screenshot under `target/screenshots/portal/` for people to
+//! look at. And with curl, without a browser: the cookies' names and flags over HTTP, TLS and
+//! behind a TLS proxy (`--public-url`), CSRF tokens and Origin checks, the security headers,
+//! the assets' caching, downloads that resume and a HEAD that is no download, sessions ended
+//! by a key revoked or expired, product names that are not one path segment.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use genesis_testkit::pki::TlsPki;
 use genesis_testkit::services::{MotoS3, Postgres};
 use genesis_testkit::text;
 
-use crate::{Backend, Portal, fixtures, header, release_files, status};
+use crate::{Backend, Client, Portal, fixtures, header, release_files, status};
 
 /// Where the tests build: the journeys' Python environment and the screenshots are there.
 fn target_dir() -> PathBuf {
@@ -67,18 +71,67 @@ fn png_size(path: &Path) -> (u32, u32) {
     (be(16), be(20))
 }
 
-/// The demo release published as `genesis` 0.1.0 and entitled to `acme`, whose customer
-/// downloads it, copies its commands, reads its SBOM and provenance and exports it; `globex`,
-/// entitled to nothing published, sees none of it; the vendor creates `initech` and a key,
-/// entitles it to `demo 0.1.*`, uploads the same bundle as `demo` 0.1.0 (a tampered copy
-/// first, refused) and revokes the key under its customer's session. Screenshots go to
-/// `target/screenshots/portal/NAME/`.
+/// The fixture bundle's SBOM components, in the order the SBOM lists them (nested ones after
+/// their parent).
+const COMPONENTS: [&str; 7] = [
+    "app",
+    "app (linux/amd64)",
+    "app (linux/arm64)",
+    "web",
+    "manifests/deployment.yaml",
+    "manifests/namespace.yaml",
+    "manifests/service.yaml",
+];
+/// Who built the fixture bundle, as its provenance says.
+const BUILDER: &str = "https://genesis.dev/bundle-builder@v0.1.0";
+/// What it was built from, as its provenance names the materials.
+const MATERIALS: [&str; 2] = ["app", "web"];
+
+/// Publishes the fixture release, copied into `dir`, as `product` 0.1.0 verified with the
+/// fixture key; the signer's fingerprint as `publish` reports it (`SHA256:…`).
+fn publish_fixture(portal: &Portal, product: &str, dir: &Path) -> String {
+    let bundle = release_files(dir);
+    let key = fixtures().join("keys/test.pub");
+    let out = portal.admin_ok(&[
+        "publish",
+        "0.1.0",
+        arg(&bundle),
+        "--product",
+        product,
+        "--key",
+        arg(&key),
+        "--output",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let signer = report["signer"].as_str().unwrap_or_else(|| panic!("no signer: {out}")).to_owned();
+    assert!(signer.starts_with("SHA256:"), "{signer}");
+    signer
+}
+
+/// The demo release published as `genesis` 0.1.0, then (a second later, so newer) as `tools`
+/// 0.1.0, and as `internal` 0.1.0. `acme` is entitled to `genesis` and `tools`: its customer
+/// sees exactly those two, newest first, downloads `genesis` (the license file too), copies its
+/// commands, reads its SBOM and provenance and exports it, then does the same with JavaScript
+/// off. `globex`, entitled to `genesis` alone, sees it and nothing of acme's own (`tools`, the
+/// exports). The vendor creates `initech` and a key, entitles it to `demo 0.1.*`, uploads the
+/// same bundle as `demo` 0.1.0 (a tampered copy first, refused) and revokes the key under its
+/// customer's session. Screenshots go to `target/screenshots/portal/NAME/`.
 fn in_a_browser(portal: &mut Portal, name: &str) {
-    let release = portal.publish_demo("acme", &[]);
     let scopes = ["releases:read", "export:read", "export:write"];
     let acme = portal.org_with_key("acme", &scopes);
     let globex = portal.org_with_key("globex", &scopes);
-    portal.admin_ok(&["entitle", "--org", "globex", "--versions", ">=9"]);
+    for (org, product) in [("acme", "genesis"), ("acme", "tools"), ("globex", "genesis")] {
+        portal.admin_ok(&["entitle", "--org", org, "--product", product, "--versions", "0.1.*"]);
+    }
+    let release = tempfile::tempdir().unwrap();
+    let signer = publish_fixture(portal, "genesis", release.path());
+    // Releases published in the same second are listed by name, which would put `genesis`
+    // first: a second later, `tools` is listed first only if the newest comes first.
+    std::thread::sleep(Duration::from_millis(1100));
+    let others = tempfile::tempdir().unwrap();
+    publish_fixture(portal, "tools", others.path());
+    publish_fixture(portal, "internal", others.path());
     let token = portal.admin_token("alice");
     let vendor_key = fixtures().join("keys/test.pub");
     portal.serve_with(&["--publish-key", arg(&vendor_key)]);
@@ -93,18 +146,19 @@ fn in_a_browser(portal: &mut Portal, name: &str) {
     let bundle = release_files(&tampered);
     std::fs::copy(fixtures().join("bundles/blob-byte-changed/demo-0.1.0.tar.zst"), bundle).unwrap();
 
-    let mut saved = journey(
-        "customer_journey.py",
-        &url,
-        &shots,
-        &[
-            ("--key", &acme),
-            ("--releases", "0.1.0"),
-            ("--release-dir", arg(release.path())),
-            ("--downloads", arg(&downloads)),
-            ("--record", arg(&acme_seen)),
-        ],
-    );
+    let mut options = vec![
+        ("--key", acme.as_str()),
+        ("--releases", "tools/0.1.0,genesis/0.1.0"),
+        ("--release", "genesis/0.1.0"),
+        ("--release-dir", arg(release.path())),
+        ("--signer", signer.as_str()),
+        ("--builder", BUILDER),
+        ("--downloads", arg(&downloads)),
+        ("--record", arg(&acme_seen)),
+    ];
+    options.extend(COMPONENTS.map(|c| ("--component", c)));
+    options.extend(MATERIALS.map(|m| ("--material", m)));
+    let mut saved = journey("customer_journey.py", &url, &shots, &options);
     // What the browser saved is what was published, and `sha256sum -c` says so.
     let check =
         Command::new("sha256sum").args(["-c", "demo-0.1.0.tar.zst.sha256"]).current_dir(&downloads).output().unwrap();
@@ -114,6 +168,11 @@ fn in_a_browser(portal: &mut Portal, name: &str) {
         let downloaded = std::fs::read(downloads.join(file.file_name())).unwrap();
         assert!(downloaded == std::fs::read(file.path()).unwrap(), "{:?} differs", file.file_name());
     }
+    // The license file the browser saved verifies with the vendor key, without network.
+    let license = downloads.join("license-acme.json");
+    let verified = Client::new().run(&["license", "verify", arg(&license), "--key", arg(&vendor_key)]);
+    assert!(verified.status.success(), "genesis license verify: {}", text(&verified.stderr));
+    assert!(text(&verified.stdout).contains("for acme"), "{}", text(&verified.stdout));
     // The export pack the browser saved is the one the API serves.
     let seen: serde_json::Value = serde_json::from_slice(&std::fs::read(&acme_seen).unwrap()).unwrap();
     let export = seen["export"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
@@ -122,11 +181,25 @@ fn in_a_browser(portal: &mut Portal, name: &str) {
     assert_eq!(status(&headers), 200, "{headers}");
     assert!(std::fs::read(downloads.join(format!("genesis-airgap-{export}.tar.gz"))).unwrap() == pack);
 
+    let no_script = work.path().join("no-script-downloads");
+    saved.extend(journey(
+        "no_script_journey.py",
+        &url,
+        &shots,
+        &[
+            ("--key", &acme),
+            ("--release", "genesis/0.1.0"),
+            ("--release-dir", arg(release.path())),
+            ("--file", "demo-0.1.0.tar.zst"),
+            ("--downloads", arg(&no_script)),
+        ],
+    ));
+
     saved.extend(journey(
         "isolation.py",
         &url,
         &shots,
-        &[("--key", &globex), ("--other-org", "acme"), ("--foreign", arg(&acme_seen))],
+        &[("--key", &globex), ("--other-org", "acme"), ("--shared", "genesis/0.1.0"), ("--foreign", arg(&acme_seen))],
     ));
 
     let vendor_seen = work.path().join("vendor-seen.json");
@@ -160,20 +233,26 @@ fn in_a_browser(portal: &mut Portal, name: &str) {
     assert_eq!(status(&portal.curl(Some(&initech), "GET", "/v1/releases", &[]).0), 401);
 
     // Every page was saved, as a PNG, the phone's 390 pixels wide.
-    let mut on_disk: Vec<PathBuf> = std::fs::read_dir(&shots).unwrap().map(|e| e.unwrap().path()).collect();
-    on_disk.sort();
-    saved.sort();
-    assert_eq!(on_disk, saved, "the screenshots on disk are the ones the journeys saved");
-    assert!(saved.len() >= 30, "only {} screenshots", saved.len());
-    for shot in &saved {
-        let (width, _) = png_size(shot);
-        let phone = shot.to_str().unwrap().ends_with("-release-phone.png");
-        assert_eq!(width, if phone { 390 } else { 1280 }, "{}", shot.display());
-    }
+    check_shots(&shots, saved, 38);
 
     let log = portal.log();
     for secret in [&acme, &globex, &initech, &token] {
         assert!(!log.contains(secret.as_str()), "the server log holds a key or an admin token");
+    }
+}
+
+/// The screenshots in `shots` are exactly those the journeys `saved`, at least `least` of
+/// them, each a PNG 1280 pixels wide (390, a phone's, for `*-phone.png`).
+fn check_shots(shots: &Path, mut saved: Vec<PathBuf>, least: usize) {
+    let mut on_disk: Vec<PathBuf> = std::fs::read_dir(shots).unwrap().map(|e| e.unwrap().path()).collect();
+    on_disk.sort();
+    saved.sort();
+    assert_eq!(on_disk, saved, "the screenshots on disk are the ones the journeys saved");
+    assert!(saved.len() >= least, "only {} screenshots", saved.len());
+    for shot in &saved {
+        let (width, _) = png_size(shot);
+        let phone = shot.to_str().unwrap().ends_with("-phone.png");
+        assert_eq!(width, if phone { 390 } else { 1280 }, "{}", shot.display());
     }
 }
 
@@ -211,30 +290,27 @@ impl<'a> CurlBrowser<'a> {
     }
 
     fn request(&self, method: &str, path: &str, more: &[&str]) -> (String, String) {
+        let (headers, body) = self.request_bytes(method, path, more);
+        (headers, text(&body))
+    }
+
+    /// [`CurlBrowser::request`], the body as it came.
+    fn request_bytes(&self, method: &str, path: &str, more: &[&str]) -> (String, Vec<u8>) {
         let mut args: Vec<&str> = vec!["-b", arg(&self.jar), "-c", arg(&self.jar)];
         args.extend(self.extra.iter().map(String::as_str));
         args.extend(more);
-        let (headers, body) = self.portal.curl_at(&self.base, None, method, path, &args);
-        (headers, text(&body))
+        self.portal.curl_at(&self.base, None, method, path, &args)
     }
 
     fn get(&self, path: &str) -> (String, String) {
         self.request("GET", path, &[])
     }
 
-    /// A form POST of `fields` (a form's content type even when there are none, as a browser
-    /// sends it), with `more` curl arguments (headers).
+    /// A form POST of `fields` ([`form`]), with `more` curl arguments (headers).
     fn post(&self, path: &str, fields: &[(&str, &str)], more: &[&str]) -> (String, String) {
-        let encoded: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut args: Vec<&str> = Vec::new();
-        for field in &encoded {
-            args.extend(["--data-urlencode", field]);
-        }
-        if fields.is_empty() {
-            args.extend(["--data", ""]);
-        }
-        args.extend(more);
-        self.request("POST", path, &args)
+        let mut args = form(fields);
+        args.extend(more.iter().map(|m| (*m).to_owned()));
+        self.request("POST", path, &args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// Signs in on `/AREA/sign-in` with `FIELD=secret`; the response's headers.
@@ -252,6 +328,19 @@ impl<'a> CurlBrowser<'a> {
         let location = header(headers, "location").unwrap_or_else(|| panic!("no Location: {headers}"));
         location.strip_prefix(&self.base).unwrap_or(location).to_owned()
     }
+}
+
+/// The curl arguments that POST `fields` as a form (a form's content type even when there are
+/// none, as a browser sends it).
+fn form(fields: &[(&str, &str)]) -> Vec<String> {
+    let mut args = Vec::new();
+    for (k, v) in fields {
+        args.extend(["--data-urlencode".to_owned(), format!("{k}={v}")]);
+    }
+    if fields.is_empty() {
+        args.extend(["--data".to_owned(), String::new()]);
+    }
+    args
 }
 
 /// The value of a page's hidden `csrf` field.
@@ -280,6 +369,15 @@ fn set_cookie(headers: &str, cookie: &str) -> Vec<String> {
 
 fn has_attr(cookie: &[String], attr: &str) -> bool {
     cookie.iter().skip(1).any(|a| a.eq_ignore_ascii_case(attr))
+}
+
+/// A `__Host-` cookie as a browser keeps it: `Secure`, on `Path=/`, naming no `Domain`; and
+/// out of scripts' and other sites' reach.
+fn assert_host_only(cookie: &[String]) {
+    for attr in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(has_attr(cookie, attr), "{attr}: {cookie:?}");
+    }
+    assert!(!cookie.iter().any(|a| a.to_ascii_lowercase().starts_with("domain=")), "{cookie:?}");
 }
 
 #[test]
@@ -361,7 +459,11 @@ fn sessions_and_forms_over_http_resist_forgery() {
     // The vendor's forms: without the token, or from another origin, a POST is refused and
     // changes nothing; with both it does.
     let vendor = CurlBrowser::new(&portal, &url, &[]);
-    vendor.sign_in("admin", "token", &token);
+    let headers = vendor.sign_in("admin", "token", &token);
+    // The vendor's session has a cookie of its own, never the customer's.
+    let session = set_cookie(&headers, "genesis-admin-session");
+    assert!(has_attr(&session, "HttpOnly") && has_attr(&session, "SameSite=Strict"), "{session:?}");
+    assert!(!cookies_set(&headers).iter().any(|c| c.starts_with("genesis-session=")), "{headers}");
     let (_, page) = vendor.get("/admin/orgs");
     let csrf = csrf_of(&page);
     let (headers, _) = vendor.post("/admin/orgs", &[("name", "forged")], &[]);
@@ -377,11 +479,13 @@ fn sessions_and_forms_over_http_resist_forgery() {
         vendor.post("/admin/orgs", &[("name", "made"), ("csrf", &csrf)], &["-H", &format!("Origin: {url}")]);
     assert_eq!((status(&headers), vendor.location(&headers)), (303, "/admin/orgs/made".to_owned()));
     assert!(portal.admin_ok(&["org", "list"]).contains("made"));
-    // A customer's session is not a vendor's.
+    // A customer's session is not a vendor's, nor a vendor's a customer's.
     let customer = CurlBrowser::new(&portal, &url, &[]);
     customer.sign_in("portal", "key", &key);
     let (headers, _) = customer.get("/admin/orgs");
     assert_eq!((status(&headers), customer.location(&headers)), (303, "/admin/sign-in".to_owned()));
+    let (headers, _) = vendor.get("/portal");
+    assert_eq!((status(&headers), vendor.location(&headers)), (303, "/portal/sign-in".to_owned()));
 
     let log = portal.log();
     assert!(!log.contains(&key) && !log.contains(&token), "the server log holds the key or the token");
@@ -398,14 +502,297 @@ fn under_tls_the_session_cookie_is_secure_and_host_only() {
 
     let (headers, _) = browser.get("/portal/sign-in");
     assert_eq!(status(&headers), 200, "{headers}");
+    assert_host_only(&set_cookie(&headers, "__Host-genesis-signin"));
     let headers = browser.sign_in("portal", "key", &key);
-    let session = set_cookie(&headers, "__Host-genesis-session");
-    for attr in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(has_attr(&session, attr), "{attr}: {session:?}");
-    }
-    assert!(!session.iter().any(|a| a.to_ascii_lowercase().starts_with("domain=")), "{session:?}");
+    assert_host_only(&set_cookie(&headers, "__Host-genesis-session"));
     // curl keeps a __Host- cookie only when it is Secure, on Path=/ and names no Domain.
     let (headers, page) = browser.get("/portal");
     assert_eq!(status(&headers), 200, "the session cookie came back: {headers}");
     assert!(page.contains("acme"));
+}
+
+#[test]
+fn without_a_vendor_key_the_pages_publish_nothing() {
+    let mut portal = Portal::new(Backend::default());
+    let token = portal.admin_token("alice");
+    portal.serve();
+    let url = portal.url();
+    let shots = target_dir().join("screenshots/portal/publishing-off");
+    let _ = std::fs::remove_dir_all(&shots);
+    let saved = journey("publishing_off.py", &url, &shots, &[("--token", &token)]);
+    check_shots(&shots, saved, 1);
+
+    // A publication posted all the same (the form's fields, without files: a portal that
+    // cannot publish answers before it reads any) is answered 409, on a page that says why.
+    let vendor = CurlBrowser::new(&portal, &url, &[]);
+    vendor.sign_in("admin", "token", &token);
+    let (_, page) = vendor.get("/admin/releases");
+    let csrf = format!("csrf={}", csrf_of(&page));
+    let (headers, page) =
+        vendor.request("POST", "/admin/releases", &["-F", &csrf, "-F", "product=genesis", "-F", "version=0.1.0"]);
+    assert_eq!(status(&headers), 409, "{headers}{page}");
+    assert!(page.contains("<h1") && page.contains("--publish-key"), "{page}");
+}
+
+#[test]
+fn a_download_in_the_pages_resumes_and_a_head_is_no_download() {
+    let mut portal = Portal::new(Backend::default());
+    let files = portal.publish_demo("acme", &[]);
+    let key = portal.org_with_key("acme", &["releases:read"]);
+    let token = portal.admin_token("alice");
+    portal.serve();
+    let url = portal.url();
+    let customer = CurlBrowser::new(&portal, &url, &[]);
+    customer.sign_in("portal", "key", &key);
+    let vendor = CurlBrowser::new(&portal, &url, &[]);
+    vendor.sign_in("admin", "token", &token);
+    let path = "/portal/releases/genesis/0.1.0/files/demo-0.1.0.tar.zst";
+    let bundle = std::fs::read(files.path().join("demo-0.1.0.tar.zst")).unwrap();
+
+    let (headers, body) = customer.request_bytes("GET", path, &[]);
+    assert_eq!(status(&headers), 200, "{headers}");
+    assert!(body == bundle, "the download is the published bundle");
+    assert_eq!(header(&headers, "content-disposition"), Some("attachment; filename=\"demo-0.1.0.tar.zst\""));
+    let etag = header(&headers, "etag").unwrap_or_else(|| panic!("no ETag: {headers}")).to_owned();
+
+    // Resumed, while the file is the one it began with: the bytes asked for.
+    let if_range = format!("If-Range: {etag}");
+    let (headers, body) = customer.request_bytes("GET", path, &["-H", "Range: bytes=100-1099", "-H", &if_range]);
+    assert_eq!(status(&headers), 206, "{headers}");
+    let range = format!("bytes 100-1099/{}", bundle.len());
+    assert_eq!(header(&headers, "content-range"), Some(range.as_str()), "{headers}");
+    assert!(body == bundle[100..1100], "the range is the bundle's bytes 100 to 1099");
+    // Resumed against another file: the whole file again.
+    let stale = ["-H", "Range: bytes=100-1099", "-H", "If-Range: \"0000\""];
+    let (headers, body) = customer.request_bytes("GET", path, &stale);
+    assert_eq!(status(&headers), 200, "{headers}");
+    assert!(body == bundle);
+
+    // Two whole downloads; the resumed one is the first again. A HEAD downloads nothing.
+    assert_eq!(downloads_of(&vendor, "acme"), 2);
+    let (headers, _) = customer.request_bytes("HEAD", path, &["--head"]);
+    assert_eq!(status(&headers), 200, "{headers}");
+    assert_eq!(header(&headers, "content-length"), Some(bundle.len().to_string().as_str()), "{headers}");
+    assert_eq!(downloads_of(&vendor, "acme"), 2, "a HEAD was counted as a download");
+}
+
+/// How many downloads the vendor's audit page counts for `org`.
+fn downloads_of(vendor: &CurlBrowser<'_>, org: &str) -> u64 {
+    let (headers, page) = vendor.get("/admin/audit");
+    assert_eq!(status(&headers), 200, "{headers}");
+    let rows = table_rows(&page, "downloads-per-org");
+    rows.iter()
+        .find(|row| row[0] == org)
+        .map_or(0, |row| row[1].parse::<u64>().unwrap_or_else(|e| panic!("{e}: {row:?}")))
+}
+
+#[test]
+fn behind_a_tls_proxy_the_cookies_are_secure_and_the_origin_is_the_public_one() {
+    let mut portal = Portal::new(Backend::default());
+    let _files = portal.publish_demo("acme", &[]);
+    let key = portal.org_with_key("acme", &["releases:read"]);
+    let token = portal.admin_token("alice");
+    let public = "https://downloads.example.com";
+    portal.serve_with(&["--public-url", public]);
+    let url = portal.url();
+    // No cookie jar: the portal speaks plain HTTP to the proxy, over which no client sends
+    // a Secure cookie back, so each request carries its cookie by hand as the browser
+    // (talking HTTPS to the proxy) would.
+    let curl = |method: &str, path: &str, more: &[&str]| {
+        let (headers, body) = portal.curl(None, method, path, more);
+        (headers, text(&body))
+    };
+
+    let mut cookies = Vec::new();
+    for (area, field, secret, session) in
+        [("portal", "key", &key, "__Host-genesis-session"), ("admin", "token", &token, "__Host-genesis-admin-session")]
+    {
+        let sign_in = format!("/{area}/sign-in");
+        let (headers, page) = curl("GET", &sign_in, &[]);
+        assert_eq!(status(&headers), 200, "{headers}");
+        let sign_in_cookie = set_cookie(&headers, "__Host-genesis-signin");
+        assert_host_only(&sign_in_cookie);
+        let cookie = format!("Cookie: {}", sign_in_cookie[0]);
+        let fields = form(&[(field, secret), ("csrf", &csrf_of(&page))]);
+        let post = |origin: &str| {
+            let origin = format!("Origin: {origin}");
+            let mut args: Vec<&str> = fields.iter().map(String::as_str).collect();
+            args.extend(["-H", &cookie, "-H", &origin]);
+            curl("POST", &sign_in, &args)
+        };
+        // The portal's own address is not where its pages are: the public URL is.
+        let (headers, body) = post(&url);
+        assert_eq!(status(&headers), 403, "a sign-in from {url}: {headers}{body}");
+        let (headers, body) = post(public);
+        assert_eq!(status(&headers), 303, "a sign-in from {public}: {headers}{body}");
+        let session = set_cookie(&headers, session);
+        assert_host_only(&session);
+        cookies.push(format!("Cookie: {}", session[0]));
+    }
+
+    // The commands name the portal as customers reach it.
+    let (headers, page) = curl("GET", "/portal/releases/genesis/0.1.0", &["-H", &cookies[0]]);
+    assert_eq!(status(&headers), 200, "the session cookie came back: {headers}");
+    assert!(page.contains(&format!("genesis login --portal {public}\n")), "{page}");
+    let (headers, _) = curl("GET", "/admin", &["-H", &cookies[1]]);
+    assert_eq!(status(&headers), 200, "the vendor's session cookie came back: {headers}");
+}
+
+/// A new key of `org` (`key create` with `more` arguments): the key and its id.
+fn new_key(portal: &Portal, org: &str, more: &[&str]) -> (String, String) {
+    let out = portal.admin_ok(&[&["key", "create", "--org", org, "--output", "json"], more].concat());
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let field = |name: &str| created[name].as_str().unwrap_or_else(|| panic!("no {name}: {out}")).to_owned();
+    (field("key"), field("id"))
+}
+
+#[test]
+fn a_key_revoked_or_expired_ends_its_session_and_the_sign_in_page_says_so() {
+    let mut portal = Portal::new(Backend::default());
+    portal.admin_ok(&["org", "create", "acme"]);
+    let (key, id) = new_key(&portal, "acme", &[]);
+    let (expired, _) = new_key(&portal, "acme", &["--expires-in-days", "0"]);
+    portal.serve();
+    let url = portal.url();
+
+    let browser = CurlBrowser::new(&portal, &url, &[]);
+    browser.sign_in("portal", "key", &key);
+    assert_eq!(status(&browser.get("/portal").0), 200);
+    portal.admin_ok(&["key", "revoke", &id]);
+    // The next request ends the session, and the sign-in page says why, once.
+    let (headers, _) = browser.get("/portal");
+    assert_eq!((status(&headers), browser.location(&headers)), (303, "/portal/sign-in".to_owned()));
+    let flashed =
+        cookies_set(&headers).into_iter().any(|c| c.split(';').next().is_some_and(|v| v.ends_with("=revoked")));
+    assert!(flashed, "the reason travels as the code `revoked`, nothing else: {headers}");
+    let (headers, page) = browser.get("/portal/sign-in");
+    assert_eq!(status(&headers), 200, "{headers}");
+    let ended = element_text(&page, "session-ended").unwrap_or_else(|| panic!("no #session-ended: {page}"));
+    assert!(ended.contains("revoked") && ended.contains("vendor"), "{ended}");
+    let (_, page) = browser.get("/portal/sign-in");
+    assert_eq!(element_text(&page, "session-ended"), None, "the reason is said once");
+    let (headers, _) = browser.get("/portal");
+    assert_eq!((status(&headers), browser.location(&headers)), (303, "/portal/sign-in".to_owned()));
+
+    // A key that has expired signs no one in, and the form says why.
+    let late = CurlBrowser::new(&portal, &url, &[]);
+    let (_, page) = late.get("/portal/sign-in");
+    let (headers, page) = late.post("/portal/sign-in", &[("key", &expired), ("csrf", &csrf_of(&page))], &[]);
+    assert_eq!(status(&headers), 401, "{headers}");
+    let refusal = element_text(&page, "sign-in-error").unwrap_or_else(|| panic!("no #sign-in-error: {page}"));
+    assert!(refusal.contains("expired"), "{refusal}");
+    assert!(!page.contains(&expired), "the refused key is written back into the page");
+    assert!(!headers.contains("genesis-session="), "{headers}");
+}
+
+#[test]
+fn a_product_that_is_not_one_path_segment_is_refused() {
+    let portal = Portal::new(Backend::default());
+    portal.admin_ok(&["org", "create", "acme"]);
+    let files = tempfile::tempdir().unwrap();
+    let bundle = release_files(files.path());
+    let key = fixtures().join("keys/test.pub");
+    for product in ["../x", "a/b", "..", "Genesis"] {
+        let published = portal.admin(&["publish", "0.1.0", arg(&bundle), "--product", product, "--key", arg(&key)]);
+        assert!(!published.status.success(), "{product} was published");
+        assert!(text(&published.stderr).contains(&format!("product `{product}`")), "{}", text(&published.stderr));
+        let entitled = portal.admin(&["entitle", "--org", "acme", "--product", product, "--versions", "*"]);
+        assert!(!entitled.status.success(), "acme was entitled to {product}");
+        assert!(text(&entitled.stderr).contains(&format!("product `{product}`")), "{}", text(&entitled.stderr));
+    }
+    // Nothing was stored, inside the portal's directory or beside it.
+    assert_eq!(files_named(portal.dir.path(), "demo-0.1.0.tar.zst"), Vec::<PathBuf>::new());
+}
+
+/// The files named `name` under `dir`, at any depth.
+fn files_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_named(&path, name));
+        } else if path.file_name().is_some_and(|n| n == name) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// The text of an HTML fragment as a browser shows it, near enough: tags dropped, the
+/// entities maud writes decoded, white space collapsed.
+fn html_text(fragment: &str) -> String {
+    let mut shown = String::new();
+    let mut in_tag = false;
+    for c in fragment.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => shown.push(c),
+            _ => {}
+        }
+    }
+    let decoded = shown
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The text of the element with id `id` of a page (one that holds no element of its own
+/// kind), if the page has it.
+fn element_text(page: &str, id: &str) -> Option<String> {
+    let at = page.find(&format!("id=\"{id}\""))?;
+    let open = page[..at].rfind('<')?;
+    let tag: String = page[open + 1..].chars().take_while(char::is_ascii_alphanumeric).collect();
+    let start = at + page[at..].find('>')? + 1;
+    let end = start + page[start..].find(&format!("</{tag}>"))?;
+    Some(html_text(&page[start..end]))
+}
+
+/// The body rows of the table with id `id` of a page, each as its cells' texts (`th` and
+/// `td`).
+fn table_rows(page: &str, id: &str) -> Vec<Vec<String>> {
+    let at = page.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no table {id}: {page}"));
+    let table = &page[at..];
+    let table = &table[..table.find("</table>").unwrap_or(table.len())];
+    let Some((_, body)) = table.split_once("<tbody") else {
+        return Vec::new();
+    };
+    body.split("</tr>").map(cells).filter(|row| !row.is_empty()).collect()
+}
+
+/// The texts of a table row's `th` and `td` cells.
+fn cells(row: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = row;
+    while let Some(open) = rest.find("<t") {
+        let tag = &rest[open + 2..];
+        let close = match tag.chars().next() {
+            Some('d') => "</td>",
+            Some('h') => "</th>",
+            _ => "",
+        };
+        if close.is_empty() || !tag[1..].starts_with([' ', '>']) {
+            rest = tag;
+            continue;
+        }
+        let start = tag.find('>').map_or(tag.len(), |end| end + 1);
+        let end = tag[start..].find(close).map_or(tag.len(), |end| start + end);
+        found.push(html_text(&tag[start..end]));
+        rest = &tag[end..];
+    }
+    found
+}
+
+#[test]
+fn pages_are_read_as_a_browser_shows_them() {
+    let page = r#"<p class="notice" id="session-ended">You were <b>signed out</b>: a &amp; b</p>
+        <table id="t"><thead><tr><th scope="col">Org</th><th>N</th></tr></thead>
+        <tbody><tr data-org="acme"><th scope="row"><a href="/x">acme</a></th><td class="num"> 2 </td></tr>
+        <tr><td>globex</td><td>0</td></tr></tbody></table>"#;
+    assert_eq!(element_text(page, "session-ended").as_deref(), Some("You were signed out: a & b"));
+    assert_eq!(element_text(page, "nothing"), None);
+    assert_eq!(table_rows(page, "t"), [["acme", "2"], ["globex", "0"]]);
 }

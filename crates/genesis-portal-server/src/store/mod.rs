@@ -42,12 +42,17 @@ const SCHEMA: &[&str] = &[
     // The web pages' tables (decision 0038): see `web.rs`.
     "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, \
      csrf TEXT NOT NULL, expires BIGINT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS sessions_subject ON sessions (subject)",
+    // Every new session deletes those that have ended.
+    "CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires)",
     "CREATE TABLE IF NOT EXISTS admins (id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, \
      created BIGINT NOT NULL, revoked BIGINT)",
+    // The audit log names an admin by name: one name, one person, revoked or not.
+    "CREATE UNIQUE INDEX IF NOT EXISTS admins_name ON admins (name)",
     "CREATE TABLE IF NOT EXISTS audit (at BIGINT NOT NULL, seq BIGINT NOT NULL, actor TEXT NOT NULL, \
      action TEXT NOT NULL, org TEXT, subject TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS audit_at ON audit (at, seq)",
+    // The downloads counted per organisation, or of one, on the vendor's pages.
+    "CREATE INDEX IF NOT EXISTS audit_action_org ON audit (action, org)",
     "CREATE TABLE IF NOT EXISTS bundle_facts (product TEXT NOT NULL, version TEXT NOT NULL, bundle TEXT NOT NULL, \
      facts TEXT NOT NULL, PRIMARY KEY (product, version, bundle))",
 ];

@@ -166,17 +166,24 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a new admin (its token by hash).
+    /// Stores a new admin (its token by hash); [`PortalServerError::AdminExists`] when an
+    /// admin, revoked or not, has its name already.
     pub async fn insert_admin(&self, admin: &AdminRecord, hash: &str) -> Result<()> {
-        sqlx::query("INSERT INTO admins (id, name, hash, created, revoked) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&admin.id)
-            .bind(&admin.name)
-            .bind(hash)
-            .bind(admin.created)
-            .bind(admin.revoked)
-            .execute(&self.pool)
-            .await
-            .map_err(PortalServerError::database(format!("storing the admin {}", admin.id)))?;
+        let inserted = sqlx::query(
+            "INSERT INTO admins (id, name, hash, created, revoked) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&admin.id)
+        .bind(&admin.name)
+        .bind(hash)
+        .bind(admin.created)
+        .bind(admin.revoked)
+        .execute(&self.pool)
+        .await
+        .map_err(PortalServerError::database(format!("storing the admin {}", admin.id)))?;
+        if inserted.rows_affected() == 0 {
+            return Err(PortalServerError::AdminExists { name: admin.name.clone() });
+        }
         Ok(())
     }
 
@@ -279,6 +286,17 @@ impl Store {
             .collect()
     }
 
+    /// How many downloads (artifacts and export packs) `org` made.
+    pub async fn downloads_of(&self, org: &str) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE action = $1 AND org = $2")
+            .bind(action::DOWNLOAD)
+            .bind(org)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(PortalServerError::database(format!("counting the downloads of {org}")))?;
+        u64::try_from(count).map_err(PortalServerError::column("audit.count"))
+    }
+
     /// What publishing recorded of the bundles of a release, by bundle name; empty for a
     /// release published before the portal recorded it.
     pub async fn bundle_facts(&self, product: &str, version: &str) -> Result<Vec<BundleFacts>> {
@@ -371,6 +389,7 @@ mod tests {
         assert_eq!(store.audit_log(500).await.unwrap(), newest_first);
         assert_eq!(store.audit_log(2).await.unwrap(), newest_first[..2]);
         assert_eq!(store.downloads_per_org().await.unwrap(), [("acme".to_owned(), 2), ("beta".to_owned(), 1)]);
+        assert_eq!((store.downloads_of("acme").await.unwrap(), store.downloads_of("gamma").await.unwrap()), (2, 0));
     }
 
     #[tokio::test]

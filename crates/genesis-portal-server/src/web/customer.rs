@@ -5,50 +5,50 @@
 //! functions (`crate::api`): a page shows and serves exactly what the API would to that key,
 //! so another organisation's release, export or download answers 403 or 404 here as there.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
+use genesis_portal_client::human_size;
 use genesis_portal_client::protocol::{ArtifactKind, Scope};
 use maud::{Markup, html};
 
+use super::bundle::{artifacts_table, bundle_facts, bundles_section, no_record};
+use super::page::Column::{Number, Text};
 use super::page::{
-    Area, PageError, attachment, csrf_field, date, export_state, human_size, inline, page, portal_url, see_other,
-    segment,
+    ExportStage, PageError, Site, attachment, count, csrf_field, date, inline, page, see_other, segment, shell_word,
+    table,
 };
-use super::session::{
-    CsrfForm, CustomerSession, check_csrf, check_sign_in_token, end_session, sign_in_page, start_session,
-};
+use super::session::{self, CustomerSession, check_csrf};
 use crate::api::{
     Caller, ExportRefusal, Shared, artifact_download, caller_export, entitled_release, entitled_releases,
     export_download, license_for_caller, request_export,
 };
 use crate::facts::BundleFacts;
-use crate::store::{Export, Release, SessionKind, StoredArtifact, action, key_hash};
+use crate::store::{Export, Release, SessionKind, StoredArtifact};
 
 /// The customer's start page.
 pub(crate) const HOME: &str = "/portal";
-const SIGN_IN: &str = "/portal/sign-in";
+
+/// Seconds between the reloads of an export's page while its pack is built.
+const EXPORT_REFRESH_SECS: u32 = 5;
 
 /// The customer's routes.
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route(HOME, get(home))
-        .route(SIGN_IN, get(sign_in_form).post(sign_in))
-        .route("/portal/sign-out", post(sign_out))
         .route("/portal/releases/{product}/{version}", get(release))
         .route("/portal/releases/{product}/{version}/files/{name}", get(download))
-        .route("/portal/releases/{product}/{version}/bundles/{name}/sbom", get(sbom))
-        .route("/portal/releases/{product}/{version}/bundles/{name}/provenance", get(provenance))
+        .route("/portal/releases/{product}/{version}/bundles/{name}/{view}", get(bundle_page))
         .route("/portal/license", get(license))
         .route("/portal/exports", get(exports).post(new_export))
         .route("/portal/exports/{id}", get(export))
         .route("/portal/exports/{id}/download", get(download_export))
+        .merge(session::routes(SessionKind::Customer))
 }
 
 fn release_href(product: &str, version: &str) -> String {
@@ -57,57 +57,6 @@ fn release_href(product: &str, version: &str) -> String {
 
 fn export_href(id: &str) -> String {
     format!("/portal/exports/{}", segment(id))
-}
-
-// ---- sign-in and sign-out
-
-async fn sign_in_form(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    sign_in_page(&state, &headers, Area::Customer, StatusCode::OK, None)
-}
-
-#[derive(serde::Deserialize)]
-struct SignIn {
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-/// `POST /portal/sign-in`: the key checked as the API checks a bearer key; refused, the form
-/// again with the reason (401), else a session and the start page. The key is never logged.
-async fn sign_in(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Form(form): Form<SignIn>,
-) -> Result<Response, PageError> {
-    let refused = |status, reason: &str| Ok(sign_in_page(&state, &headers, Area::Customer, status, Some(reason)));
-    if let Err(e) = check_sign_in_token(&headers, &form.csrf) {
-        return refused(e.status, &e.message);
-    }
-    let Some(record) = state.store.key_by_hash(&key_hash(form.key.trim())).await? else {
-        tracing::info!("customer sign-in refused: unknown license key");
-        return refused(StatusCode::UNAUTHORIZED, "unknown license key: paste the whole key, which starts with sk_");
-    };
-    let caller = match Caller::from_record(record) {
-        Ok(caller) => caller,
-        Err(failure) => {
-            tracing::info!(reason = %failure.message, "customer sign-in refused");
-            return refused(failure.status, &failure.message);
-        }
-    };
-    state.store.audit_now(&caller.actor(), action::SIGN_IN, Some(&caller.org), &caller.key_id).await?;
-    tracing::info!(org = %caller.org, keyId = %caller.key_id, "customer signed in");
-    start_session(&state, SessionKind::Customer, &caller.key_id, HOME).await
-}
-
-async fn sign_out(
-    State(state): State<Shared>,
-    session: CustomerSession,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Result<Response, PageError> {
-    check_csrf(&session.csrf, &form.csrf, &headers)?;
-    end_session(&state, &session.id_hash, SIGN_IN).await
 }
 
 // ---- the start page
@@ -158,8 +107,7 @@ fn home_body(caller: &Caller, releases: Option<&[Listed]>, issues_licenses: bool
                         li.release data-version=(r.version) data-product=(r.product) {
                             a href=(release_href(&r.product, &r.version)) { (r.product) " " (r.version) }
                             span.meta {
-                                "published " (date(r.published)) " · " (listed.bundles)
-                                @if listed.bundles == 1 { " bundle" } @else { " bundles" }
+                                "published " (date(r.published)) " · " (count(listed.bundles, "bundle", "bundles"))
                                 ", " (human_size(listed.size))
                             }
                         }
@@ -168,7 +116,7 @@ fn home_body(caller: &Caller, releases: Option<&[Listed]>, issues_licenses: bool
                 @if releases.is_empty() {
                     p.notice {
                         "No release is published for your organisation yet. When your vendor publishes one "
-                        "you are entitled to, it is listed here and by " code { "genesis releases" } "."
+                        "you are entitled to, it is listed here and by " code.cmd { "genesis releases" } "."
                     }
                 }
             },
@@ -201,7 +149,7 @@ fn home_body(caller: &Caller, releases: Option<&[Listed]>, issues_licenses: bool
 async fn release(
     State(state): State<Shared>,
     session: CustomerSession,
-    headers: HeaderMap,
+    site: Site,
     Path((product, version)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let caller = &session.caller;
@@ -209,12 +157,14 @@ async fn release(
     let release = entitled_release(&state, caller, &product, &version).await?;
     let artifacts = state.store.artifacts(&product, &version).await?;
     let facts = state.store.bundle_facts(&product, &version).await?;
+    // The pack's page needs `export:read` as much as the request `export:write`.
+    let may_export = caller.scopes.contains(&Scope::ExportWrite) && caller.scopes.contains(&Scope::ExportRead);
     let shown = ReleaseShown {
         release: &release,
         artifacts: &artifacts,
         facts: &facts,
-        portal: &portal_url(state.secure_cookies, &headers),
-        export_csrf: caller.scopes.contains(&Scope::ExportWrite).then_some(session.csrf.as_str()),
+        login: &site.login_command(),
+        export_csrf: may_export.then_some(session.csrf.as_str()),
     };
     let title = format!("{product} {version}");
     Ok(page(session.chrome(&title), StatusCode::OK, release_body(&shown)))
@@ -225,17 +175,21 @@ struct ReleaseShown<'a> {
     release: &'a Release,
     artifacts: &'a [StoredArtifact],
     facts: &'a [BundleFacts],
-    /// This portal's URL, for `genesis login`.
-    portal: &'a str,
-    /// The session's CSRF token when the key may request an export pack.
+    /// `genesis login` for this portal.
+    login: &'a str,
+    /// The session's CSRF token when the key may request an export pack and read it.
     export_csrf: Option<&'a str>,
+}
+
+impl ReleaseShown<'_> {
+    fn bundles(&self) -> Vec<&str> {
+        self.artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).map(|a| a.name.as_str()).collect()
+    }
 }
 
 fn release_body(shown: &ReleaseShown<'_>) -> Markup {
     let r = shown.release;
     let base = release_href(&r.product, &r.version);
-    let bundles: Vec<&str> =
-        shown.artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).map(|a| a.name.as_str()).collect();
     html! {
         h1 { (r.product) " " (r.version) }
         p.lede {
@@ -243,53 +197,19 @@ fn release_body(shown: &ReleaseShown<'_>) -> Markup {
             code #signer { (r.signer) } " before the portal published them."
         }
         h2 { "Files" }
-        div.table-wrap {
-            table #artifacts {
-                thead {
-                    tr {
-                        th scope="col" { "Name" }
-                        th scope="col" { "Kind" }
-                        th scope="col" { "Size" }
-                        th scope="col" { "SHA-256" }
-                        th scope="col" { "Download" }
-                    }
-                }
-                tbody {
-                    @for a in shown.artifacts {
-                        tr data-artifact=(a.name) {
-                            th scope="row" { code { (a.name) } }
-                            td { (kind_label(a.kind)) }
-                            td.num { (human_size(a.size)) }
-                            td { code.digest { (a.sha256.hex()) } }
-                            td {
-                                a.download href={ (base) "/files/" (segment(&a.name)) } download {
-                                    "Download" span.visually-hidden { " " (a.name) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        (artifacts_table(shown.artifacts, Some(&base)))
+        (bundles_section(shown.artifacts, shown.facts, Some(&base)))
+        (commands_section(shown))
+        @if let Some(csrf) = shown.export_csrf {
+            (export_section(r, csrf))
         }
-        h2 { "Bundles" }
-        @for name in &bundles {
-            section.bundle {
-                h3 { code { (name) } }
-                @match shown.facts.iter().find(|f| f.bundle == *name) {
-                    Some(f) => p {
-                        "Verified " (date(f.verified_at)) ", signed by " code { (f.signer) } ": "
-                        (f.files) " files (" (human_size(f.payload_bytes)) "), " (f.images) " images, "
-                        (f.charts) " charts, " (f.manifests) " manifests."
-                    },
-                    None => (no_record()),
-                }
-                p.actions {
-                    a.sbom href={ (base) "/bundles/" (segment(name)) "/sbom" } { "SBOM" }
-                    " · "
-                    a.provenance href={ (base) "/bundles/" (segment(name)) "/provenance" } { "Provenance" }
-                }
-            }
-        }
+    }
+}
+
+/// The commands that pull and verify the release, with the copy button.
+fn commands_section(shown: &ReleaseShown<'_>) -> Markup {
+    let r = shown.release;
+    html! {
         h2 { "Pull and verify" }
         p {
             "On the gap-host: log in once with your license key, pull the release, then verify each bundle "
@@ -299,73 +219,40 @@ fn release_body(shown: &ReleaseShown<'_>) -> Markup {
             a href="/portal/guide" { "Air-gap workflow" } " goes on from there."
         }
         div.commands {
-            pre #commands { (commands(shown.portal, &r.product, &r.version, &bundles)) }
+            pre #commands { (commands(shown.login, &r.product, &r.version, &shown.bundles())) }
             button.copy type="button" data-copy="commands" hidden { "Copy commands" }
         }
-        @if let Some(csrf) = shown.export_csrf {
-            h2 { "Air-gap export pack" }
-            p {
-                "The portal can build this release's bootstrap pack for you: its images as an OCI layout, "
-                "its charts and their signatures in one " code { ".tar.gz" } ", as "
-                code {
-                    "genesis export-pack " (r.version)
-                    @if r.product != "genesis" { " --product " (r.product) }
-                }
-                " does."
-            }
-            form #export-form method="post" action="/portal/exports" {
-                (csrf_field(csrf))
-                input type="hidden" name="product" value=(r.product);
-                input type="hidden" name="version" value=(r.version);
-                button #request-export type="submit" { "Request an export pack" }
-            }
-        }
     }
 }
 
-/// What a page says of a bundle published before the portal recorded what its verification
-/// found.
-fn no_record() -> Markup {
+/// The form that asks the portal for the release's export pack.
+fn export_section(r: &Release, csrf: &str) -> Markup {
     html! {
-        p.notice {
-            "No verification record: this bundle was published before the portal kept one. "
-            code { "genesis verify" } " checks it all the same."
+        h2 { "Air-gap export pack" }
+        p {
+            "The portal can build this release's bootstrap pack for you: its images as an OCI layout, "
+            "its charts and their signatures in one " code { ".tar.gz" } ", as "
+            code {
+                "genesis export-pack " (r.version)
+                @if r.product != "genesis" { " --product " (r.product) }
+            }
+            " does."
         }
-    }
-}
-
-fn kind_label(kind: ArtifactKind) -> &'static str {
-    match kind {
-        ArtifactKind::Bundle => "bundle",
-        ArtifactKind::Sha256 => "SHA-256 checksums",
-        ArtifactKind::Signature => "signature",
-        ArtifactKind::CosignBundle => "sigstore bundle",
-        ArtifactKind::Report => "evidence report (PDF)",
-        ArtifactKind::Sbom => "SBOM",
-        ArtifactKind::Provenance => "provenance",
-        ArtifactKind::Other => "file",
-    }
-}
-
-/// A word as a POSIX shell reads it literally: as is when it holds only characters no shell
-/// treats specially, else single-quoted.
-pub(crate) fn shell_word(word: &str) -> Cow<'_, str> {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._+:/@%=,".contains(&b)) {
-        Cow::Borrowed(word)
-    } else {
-        Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
+        form #export-form method="post" action="/portal/exports" {
+            (csrf_field(csrf))
+            input type="hidden" name="product" value=(r.product);
+            input type="hidden" name="version" value=(r.version);
+            button #request-export type="submit" { "Request an export pack" }
+        }
     }
 }
 
 /// The commands that pull and verify a release on the gap-host, as `genesis` takes them:
-/// `genesis pull` names the product only when it is not the default (`genesis`), and writes
-/// each bundle with its sidecars into the current folder, where the checks read them.
-fn commands(portal: &str, product: &str, version: &str, bundles: &[&str]) -> String {
-    let mut text = format!(
-        "genesis login --portal {}\ngenesis releases\ngenesis pull {}",
-        shell_word(portal),
-        shell_word(version)
-    );
+/// `login` (this portal's), then `genesis pull` naming the product only when it is not the
+/// default (`genesis`), which writes each bundle with its sidecars into the current folder,
+/// where the checks read them.
+fn commands(login: &str, product: &str, version: &str, bundles: &[&str]) -> String {
+    let mut text = format!("{login}\ngenesis releases\ngenesis pull {}", shell_word(version));
     if product != "genesis" {
         let _ = write!(text, " --product {}", shell_word(product));
     }
@@ -385,10 +272,11 @@ fn commands(portal: &str, product: &str, version: &str, bundles: &[&str]) -> Str
 async fn download(
     State(state): State<Shared>,
     session: CustomerSession,
+    method: Method,
     headers: HeaderMap,
     Path((product, version, name)): Path<(String, String, String)>,
 ) -> Result<Response, PageError> {
-    let response = artifact_download(&state, &session.caller, &product, &version, &name, &headers).await?;
+    let response = artifact_download(&state, &session.caller, &product, &version, &name, &method, &headers).await?;
     Ok(match ArtifactKind::of(&name) {
         ArtifactKind::Report => inline(response, &name),
         _ => attachment(response, &name),
@@ -397,164 +285,129 @@ async fn download(
 
 // ---- SBOM and provenance
 
-/// What publishing recorded of the bundle `name` of an entitled release: 404 when the release
-/// has no such bundle, `None` when it was published before the portal recorded facts.
-async fn facts_of(
-    state: &Shared,
-    caller: &Caller,
-    product: &str,
-    version: &str,
-    name: &str,
-) -> Result<Option<BundleFacts>, PageError> {
+/// Which page of a bundle: its SBOM's components, or its provenance's builder and materials.
+#[derive(Debug, Clone, Copy)]
+enum BundleView {
+    Sbom,
+    Provenance,
+}
+
+/// `GET …/bundles/{name}/sbom` and `…/provenance`: a bundle's SBOM or provenance page, from
+/// what publishing recorded of the bundle `name` of an entitled release: 404 when the release
+/// has no such bundle, a notice when it was published before the portal recorded facts; then
+/// what its verification found.
+async fn bundle_page(
+    State(state): State<Shared>,
+    session: CustomerSession,
+    Path((product, version, name, view)): Path<(String, String, String, String)>,
+) -> Result<Response, PageError> {
+    let view = match view.as_str() {
+        "sbom" => BundleView::Sbom,
+        "provenance" => BundleView::Provenance,
+        _ => return Err(PageError::new(StatusCode::NOT_FOUND, format!("a bundle has no page `{view}`"))),
+    };
+    let (product, version, name) = (product.as_str(), version.as_str(), name.as_str());
+    let caller = &session.caller;
     caller.require(Scope::ReleasesRead)?;
-    entitled_release(state, caller, product, version).await?;
+    entitled_release(&state, caller, product, version).await?;
     let artifacts = state.store.artifacts(product, version).await?;
     if !artifacts.iter().any(|a| a.name == name && a.kind == ArtifactKind::Bundle) {
         return Err(PageError::new(StatusCode::NOT_FOUND, format!("{product} {version} has no bundle `{name}`")));
     }
-    Ok(state.store.bundle_facts(product, version).await?.into_iter().find(|f| f.bundle == name))
-}
-
-/// The header of a bundle's SBOM or provenance page: what it is of, and the way back.
-fn bundle_heading(what: &str, product: &str, version: &str, name: &str) -> Markup {
-    html! {
+    let facts = state.store.bundle_facts(product, version).await?.into_iter().find(|f| f.bundle == name);
+    let what = match view {
+        BundleView::Sbom => "SBOM",
+        BundleView::Provenance => "Provenance",
+    };
+    let body = html! {
         h1 { (what) " of " code { (name) } }
         p.lede { "A bundle of " a href=(release_href(product, version)) { (product) " " (version) } "." }
-    }
+        @match &facts {
+            None => (no_record()),
+            Some(f) => {
+                @match view {
+                    BundleView::Sbom => (sbom_body(f)),
+                    BundleView::Provenance => (provenance_body(f)),
+                }
+                h2 { "Verification" }
+                (bundle_facts(f))
+            },
+        }
+        @if let BundleView::Sbom = view {
+            p {
+                "For your vulnerability scanner, " code { "genesis sbom ./" (name) " --key vendor.pub" }
+                " writes the SBOM out of the bundle itself, after checking its signature."
+            }
+        }
+    };
+    let title = format!("{what} of {name}");
+    Ok(page(session.chrome(&title), StatusCode::OK, body))
 }
 
-/// What the portal's verification of a bundle found, under its SBOM or provenance.
-fn verification(facts: &BundleFacts) -> Markup {
+/// The components of the bundle's SBOM (`#components`).
+fn sbom_body(f: &BundleFacts) -> Markup {
     html! {
-        h2 { "Verification" }
-        dl.facts {
-            dt { "Verified" }
-            dd { (date(facts.verified_at)) ", when the release was published" }
-            dt { "Signer" }
-            dd { code { (facts.signer) } }
-            dt { "BOM SHA-256" }
-            dd { code.digest { (facts.bom_sha256) } }
-            dt { "Contents" }
-            dd {
-                (facts.files) " files, " (human_size(facts.payload_bytes)) ": " (facts.images) " images, "
-                (facts.charts) " charts, " (facts.manifests) " manifests, each checked against the signed BOM"
-            }
-            @if !facts.policy.is_empty() {
-                dt { "Policy" }
-                dd { ul { @for decision in &facts.policy { li { (decision) } } } }
-            }
+        @match &f.sbom {
+            None => p.notice { "This bundle carries no SBOM." },
+            Some(sbom) => {
+                p {
+                    (sbom.format) ", " (count(sbom.components.len(), "component", "components"))
+                    ", as the bundle's signed SBOM lists them."
+                }
+                (table(
+                    "components",
+                    &[Text("Name"), Text("Version"), Text("Type"), Text("Package URL")],
+                    html! {
+                        @for c in &sbom.components {
+                            tr {
+                                th scope="row" { (c.name) }
+                                td { @if let Some(v) = &c.version { code { (v) } } }
+                                td { (c.kind) }
+                                td { @if let Some(purl) = &c.purl { code { (purl) } } }
+                            }
+                        }
+                    },
+                ))
+            },
         }
     }
 }
 
-async fn sbom(
-    State(state): State<Shared>,
-    session: CustomerSession,
-    Path((product, version, name)): Path<(String, String, String)>,
-) -> Result<Response, PageError> {
-    let facts = facts_of(&state, &session.caller, &product, &version, &name).await?;
-    let body = html! {
-        (bundle_heading("SBOM", &product, &version, &name))
-        @match &facts {
-            None => (no_record()),
-            Some(f) => {
-                @match &f.sbom {
-                    None => p.notice { "This bundle carries no SBOM." },
-                    Some(sbom) => {
-                        p {
-                            (sbom.format) ", " (sbom.components.len())
-                            " components, as the bundle's signed SBOM lists them."
-                        }
-                        div.table-wrap {
-                            table #components {
-                                thead {
-                                    tr {
-                                        th scope="col" { "Name" }
-                                        th scope="col" { "Version" }
-                                        th scope="col" { "Type" }
-                                        th scope="col" { "Package URL" }
-                                    }
-                                }
-                                tbody {
-                                    @for c in &sbom.components {
-                                        tr {
-                                            th scope="row" { (c.name) }
-                                            td { @if let Some(v) = &c.version { code { (v) } } }
-                                            td { (c.kind) }
-                                            td { @if let Some(purl) = &c.purl { code { (purl) } } }
-                                        }
-                                    }
-                                }
+/// The builder (`#builder`), build type (`#build-type`) and materials (`#materials`) of the
+/// bundle's provenance.
+fn provenance_body(f: &BundleFacts) -> Markup {
+    html! {
+        @match &f.provenance {
+            None => p.notice { "This bundle carries no provenance." },
+            Some(prov) => {
+                p { "The bundle's SLSA provenance, signed with it: who built it, how, and from what." }
+                dl.facts {
+                    dt { "Builder" }
+                    dd { code #builder { (prov.builder_id) } }
+                    dt { "Build type" }
+                    dd { code #build-type { (prov.build_type) } }
+                    @if let Some(spec) = &prov.spec_sha256 {
+                        dt { "Spec SHA-256" }
+                        dd { code.digest { (spec) } }
+                    }
+                }
+                h2 { "Materials" }
+                (table(
+                    "materials",
+                    &[Text("Name"), Text("URI"), Text("SHA-256")],
+                    html! {
+                        @for m in &prov.materials {
+                            tr {
+                                th scope="row" { (m.name) }
+                                td { code { (m.uri) } }
+                                td { @if let Some(sha) = &m.sha256 { code.digest { (sha) } } }
                             }
                         }
                     },
-                }
-                (verification(f))
+                ))
             },
         }
-        p {
-            "For your vulnerability scanner, " code { "genesis sbom ./" (name) " --key vendor.pub" }
-            " writes the SBOM out of the bundle itself, after checking its signature."
-        }
-    };
-    let title = format!("SBOM of {name}");
-    Ok(page(session.chrome(&title), StatusCode::OK, body))
-}
-
-async fn provenance(
-    State(state): State<Shared>,
-    session: CustomerSession,
-    Path((product, version, name)): Path<(String, String, String)>,
-) -> Result<Response, PageError> {
-    let facts = facts_of(&state, &session.caller, &product, &version, &name).await?;
-    let body = html! {
-        (bundle_heading("Provenance", &product, &version, &name))
-        @match &facts {
-            None => (no_record()),
-            Some(f) => {
-                @match &f.provenance {
-                    None => p.notice { "This bundle carries no provenance." },
-                    Some(prov) => {
-                        p { "The bundle's SLSA provenance, signed with it: who built it, how, and from what." }
-                        dl.facts {
-                            dt { "Builder" }
-                            dd { code #builder { (prov.builder_id) } }
-                            dt { "Build type" }
-                            dd { code #build-type { (prov.build_type) } }
-                            @if let Some(spec) = &prov.spec_sha256 {
-                                dt { "Spec SHA-256" }
-                                dd { code.digest { (spec) } }
-                            }
-                        }
-                        h2 { "Materials" }
-                        div.table-wrap {
-                            table #materials {
-                                thead {
-                                    tr {
-                                        th scope="col" { "Name" }
-                                        th scope="col" { "URI" }
-                                        th scope="col" { "SHA-256" }
-                                    }
-                                }
-                                tbody {
-                                    @for m in &prov.materials {
-                                        tr {
-                                            th scope="row" { (m.name) }
-                                            td { code { (m.uri) } }
-                                            td { @if let Some(sha) = &m.sha256 { code.digest { (sha) } } }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    },
-                }
-                (verification(f))
-            },
-        }
-    };
-    let title = format!("Provenance of {name}");
-    Ok(page(session.chrome(&title), StatusCode::OK, body))
+    }
 }
 
 // ---- the license file
@@ -576,31 +429,21 @@ async fn exports(State(state): State<Shared>, session: CustomerSession) -> Resul
             "Packs your organisation asked for, newest first. A pack is kept for a while after it is built, "
             "then deleted; ask for a new one from the release's page."
         }
-        div.table-wrap {
-            table #exports {
-                thead {
-                    tr {
-                        th scope="col" { "Export" }
-                        th scope="col" { "Release" }
-                        th scope="col" { "Status" }
-                        th scope="col" { "Size" }
-                        th scope="col" { "Requested" }
+        (table(
+            "exports",
+            &[Text("Export"), Text("Release"), Text("Status"), Number("Size"), Text("Requested")],
+            html! {
+                @for e in &exports {
+                    tr data-export=(e.id) {
+                        th scope="row" { a href=(export_href(&e.id)) { code { (e.id) } } }
+                        td { (e.product) " " (e.version) }
+                        td { (ExportStage::of(&state, e).badge()) }
+                        td.num { @if let Some(size) = e.size { (human_size(size)) } }
+                        td.when { (date(e.created)) }
                     }
                 }
-                tbody {
-                    @for e in &exports {
-                        @let status = export_state(&state, e);
-                        tr data-export=(e.id) {
-                            th scope="row" { a href=(export_href(&e.id)) { code { (e.id) } } }
-                            td { (e.product) " " (e.version) }
-                            td { span class={ "status status-" (status) } { (status) } }
-                            td.num { @if let Some(size) = e.size { (human_size(size)) } }
-                            td { (date(e.created)) }
-                        }
-                    }
-                }
-            }
-        }
+            },
+        ))
         @if exports.is_empty() {
             p.notice { "No export pack yet: request one from a release's page." }
         }
@@ -629,21 +472,21 @@ impl From<ExportRefusal> for PageError {
 }
 
 /// `POST /portal/exports`: asks for a pack as `POST /v1/exports/airgap/bootstrap` does, then
-/// shows its status.
+/// shows its status (whose page needs `export:read`: the form is offered only with both).
 async fn new_export(
     State(state): State<Shared>,
     session: CustomerSession,
-    headers: HeaderMap,
+    site: Site,
     Form(form): Form<ExportForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&session.csrf, &form.csrf, &headers)?;
+    check_csrf(&session.csrf, &form.csrf, &site)?;
     let product = if form.product.is_empty() { "genesis".to_owned() } else { form.product };
     let (_, export) = request_export(&state, &session.caller, product, form.version).await?;
     Ok(see_other(&export_href(&export.id)))
 }
 
-/// `GET /portal/exports/{id}`: the status, reloading every 2 s while the pack is built; the
-/// download and its hashes once ready.
+/// `GET /portal/exports/{id}`: the status, reloading every few seconds while the pack is
+/// built; the download and its hashes once ready.
 async fn export(
     State(state): State<Shared>,
     session: CustomerSession,
@@ -657,7 +500,7 @@ async fn export(
     };
     let title = format!("Export {id}");
     let body = match &found {
-        Ok(export) => export_body(export, export_state(&state, export), state.export_ttl_secs),
+        Ok(export) => export_body(export, ExportStage::of(&state, export), state.export_ttl_secs),
         Err(message) => html! {
             h1 { "Export " code { (id) } }
             p { "Status: " strong #export-status .status.status-expired { "expired" } }
@@ -667,12 +510,14 @@ async fn export(
     Ok(page(session.chrome(&title), StatusCode::OK, body))
 }
 
-fn export_body(export: &Export, status: &str, ttl_secs: i64) -> Markup {
+fn export_body(export: &Export, stage: ExportStage, ttl_secs: i64) -> Markup {
     let file = format!("genesis-airgap-{}.tar.gz", export.id);
+    let href = export_href(&export.id);
+    let status = stage.as_str();
     html! {
-        @if status == "pending" {
+        @if stage == ExportStage::Pending {
             // In the body rather than the head: browsers act on it wherever it is.
-            meta http-equiv="refresh" content="2";
+            meta http-equiv="refresh" content=(EXPORT_REFRESH_SECS);
         }
         h1 { "Export " code { (export.id) } }
         p {
@@ -681,10 +526,14 @@ fn export_body(export: &Export, status: &str, ttl_secs: i64) -> Markup {
             a href=(release_href(&export.product, &export.version)) { (export.product) " " (export.version) }
             ", requested " (date(export.created)) "."
         }
-        @match status {
-            "pending" => p { "The portal is building the pack; this page reloads every 2 seconds." },
-            "failed" => p.error role="alert" { (export.error.as_deref().unwrap_or("the build failed")) },
-            _ => {}
+        @match stage {
+            ExportStage::Pending => p {
+                "The portal is building the pack; this page reloads by itself every "
+                (count(EXPORT_REFRESH_SECS, "second", "seconds")) " until it is ready. "
+                a #refresh href=(href) { "Refresh now" }
+            },
+            ExportStage::Failed => p.error role="alert" { (export.error.as_deref().unwrap_or("the build failed")) },
+            ExportStage::Ready | ExportStage::Expired => {},
         }
         @if let (Some(sha256), Some(size)) = (&export.sha256, export.size) {
             dl.facts {
@@ -702,7 +551,7 @@ fn export_body(export: &Export, status: &str, ttl_secs: i64) -> Markup {
                 }
             }
             p {
-                a #export-download .button href={ (export_href(&export.id)) "/download" } download {
+                a #export-download .button href={ (href) "/download" } download {
                     "Download " (file)
                 }
             }
@@ -714,10 +563,11 @@ fn export_body(export: &Export, status: &str, ttl_secs: i64) -> Markup {
 async fn download_export(
     State(state): State<Shared>,
     session: CustomerSession,
+    method: Method,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let response = export_download(&state, &session.caller, &id, &headers).await?;
+    let response = export_download(&state, &session.caller, &id, &method, &headers).await?;
     Ok(attachment(response, &format!("genesis-airgap-{id}.tar.gz")))
 }
 
@@ -743,7 +593,7 @@ mod tests {
     fn the_commands_pull_and_verify_every_bundle_as_genesis_takes_them() {
         assert_eq!(
             commands(
-                "https://downloads.example.com",
+                "genesis login --portal https://downloads.example.com",
                 "genesis",
                 "3.2.10",
                 &["ops-3.2.10.tar.zst", "platform-3.2.10.tar.zst"]
@@ -756,27 +606,23 @@ mod tests {
              genesis verify ./platform-3.2.10.tar.zst --key vendor.pub\n\
              sha256sum -c platform-3.2.10.tar.zst.sha256"
         );
-        let other = commands("http://127.0.0.1:8480", "edge", "1.0.0+b.2", &["edge-1.0.0.tar.zst"]);
+        let other = commands("genesis login --portal http://127.0.0.1:8480", "edge", "1.0.0+b.2", &["e.tar.zst"]);
         assert!(other.contains("\ngenesis pull 1.0.0+b.2 --product edge\n"), "{other}");
-    }
-
-    #[test]
-    fn anything_a_shell_would_read_is_quoted() {
-        assert_eq!(shell_word("./demo-0.1.0.tar.zst"), "./demo-0.1.0.tar.zst");
-        assert_eq!(shell_word("http://[::1]:8480"), "'http://[::1]:8480'");
-        assert_eq!(shell_word("a b;$(x)'"), r"'a b;$(x)'\'''");
-        assert_eq!(shell_word(""), "''");
     }
 
     #[test]
     fn the_start_page_escapes_the_organisation_and_lists_entitled_releases() {
         let hostile = caller("<script>alert(1)</script>", &[Scope::ReleasesRead, Scope::ExportRead]);
-        let listed = [Listed { release: release("genesis", "3.2.10"), bundles: 2, size: 3 << 20 }];
+        let listed = [
+            Listed { release: release("genesis", "3.2.10"), bundles: 2, size: 3 << 20 },
+            Listed { release: release("genesis", "3.2.9"), bundles: 1, size: 1 << 20 },
+        ];
         let text = home_body(&hostile, Some(&listed), true).into_string();
         assert!(!text.contains("<script>alert"), "{text}");
         assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{text}");
         assert!(text.contains(r#"<li class="release" data-version="3.2.10" data-product="genesis">"#), "{text}");
         assert!(text.contains(r#"href="/portal/releases/genesis/3.2.10""#), "{text}");
+        assert!(text.contains("2 bundles, 3.0 MiB") && text.contains("1 bundle, 1.0 MiB"), "{text}");
         assert!(text.contains(r#"id="license-download""#) && text.contains(r#"id="exports""#), "{text}");
     }
 
@@ -813,7 +659,7 @@ mod tests {
             release: &r,
             artifacts: &artifacts,
             facts: &[],
-            portal: "http://127.0.0.1:8480",
+            login: "genesis login --portal http://127.0.0.1:8480",
             export_csrf: Some("tok"),
         };
         let text = release_body(&shown).into_string();
@@ -841,13 +687,15 @@ mod tests {
     fn an_export_page_refreshes_while_pending_and_offers_the_pack_when_ready() {
         let mut export =
             Export::pending("exp_1".to_owned(), "acme".to_owned(), "genesis".to_owned(), "3.2.10".to_owned(), 0);
-        let pending = export_body(&export, "pending", 3600).into_string();
-        assert!(pending.contains(r#"<meta http-equiv="refresh" content="2">"#), "{pending}");
+        let pending = export_body(&export, ExportStage::Pending, 3600).into_string();
+        assert!(pending.contains(r#"<meta http-equiv="refresh" content="5">"#), "{pending}");
         assert!(pending.contains(">pending</strong>"), "{pending}");
+        assert!(pending.contains("every 5 seconds"), "{pending}");
+        assert!(pending.contains(r#"<a id="refresh" href="/portal/exports/exp_1">Refresh now</a>"#), "{pending}");
         export.sha256 = Some(genesis_bundle::sha256(b"pack"));
         export.size = Some(10);
         export.finished = Some(100);
-        let ready = export_body(&export, "ready", 3600).into_string();
+        let ready = export_body(&export, ExportStage::Ready, 3600).into_string();
         assert!(!ready.contains("refresh"), "{ready}");
         assert!(
             ready.contains(r#"id="export-download""#) && ready.contains(r#"href="/portal/exports/exp_1/download""#),

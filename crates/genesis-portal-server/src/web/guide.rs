@@ -1,27 +1,29 @@
 //! The "Air-gap workflow" page: how a release travels from this portal to a cluster that never
 //! touches the internet, with our commands (`genesis`, `bundle-loader`) and this portal's URL
 //! filled in. Public, so an operator can read it before holding a key, and plain HTML, so it
-//! reads without tools.
+//! reads without tools; a signed-in customer sees it under their own header.
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::customer::shell_word;
-use super::page::{Area, Chrome, page, portal_url};
-use crate::api::Shared;
+use super::page::{Area, Chrome, Site, page};
+use super::session::CustomerSession;
 
 /// Where the guide is.
 pub(crate) const PATH: &str = "/portal/guide";
 
 /// `GET /portal/guide`.
-pub(crate) async fn guide(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let portal = portal_url(state.secure_cookies, &headers);
-    page(Chrome { title: "Air-gap workflow", area: Area::Public, signed_in: None }, StatusCode::OK, body(&portal))
+pub(crate) async fn guide(session: Option<CustomerSession>, site: Site) -> Response {
+    const TITLE: &str = "Air-gap workflow";
+    let body = body(&site.login_command());
+    match session {
+        Some(session) => page(session.chrome(TITLE), StatusCode::OK, body),
+        None => page(Chrome { title: TITLE, area: Area::Public, signed_in: None }, StatusCode::OK, body),
+    }
 }
 
-fn body(portal: &str) -> Markup {
+fn body(login: &str) -> Markup {
     html! {
         h1 { "Air-gap workflow" }
         p.lede {
@@ -82,13 +84,14 @@ fn body(portal: &str) -> Markup {
                     h3 { "Pull, on the gap-host" }
                     p {
                         "Log in once with your license key, then pull a release. Each bundle arrives with "
-                        "its sidecars: " code { "BUNDLE.sha256" } ", " code { "BUNDLE.sig" } " and "
-                        code { "BUNDLE.cosign.bundle" } " (and " code { "BUNDLE.report.pdf" } " when the "
-                        "vendor publishes an evidence report). A pull hashes while it downloads, resumes "
-                        "where it stopped, and keeps a file only when its SHA-256 is the one published."
+                        "its sidecars: its checksum " code { "BUNDLE.sha256" } ", a signature ("
+                        code { "BUNDLE.sig" } " or " code { "BUNDLE.cosign.bundle" } "), and "
+                        code { "BUNDLE.report.pdf" } " when the vendor publishes an evidence report. A pull "
+                        "hashes while it downloads, resumes where it stopped, and keeps a file only when its "
+                        "SHA-256 is the one published."
                     }
                     pre {
-                        "genesis login --portal " (shell_word(portal)) "    # paste your key, sk_…\n"
+                        (login) "    # paste your key, sk_…\n"
                         "genesis releases                    # what you are entitled to\n"
                         "genesis pull VERSION                # every bundle of the release, with its sidecars"
                     }
@@ -214,7 +217,7 @@ fn body(portal: &str) -> Markup {
 mod tests {
     #[test]
     fn the_guide_names_this_portal_and_our_commands() {
-        let text = super::body("https://downloads.example.com").into_string();
+        let text = super::body("genesis login --portal https://downloads.example.com").into_string();
         for expected in [
             "genesis login --portal https://downloads.example.com",
             "genesis pull VERSION",

@@ -9,6 +9,7 @@
 //! browser may keep them for a year and a new build is never met with a stale copy. Nothing
 //! here contacts anything: a page adds no endpoint to the portal's egress line.
 
+mod bundle;
 mod customer;
 mod guide;
 mod page;
@@ -35,7 +36,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route(guide::PATH, get(guide::guide))
         .merge(customer::routes())
         .merge(vendor::routes())
-        .layer(axum::middleware::from_fn(page::vendor_error_pages))
+        .layer(axum::middleware::from_fn(page::error_pages))
 }
 
 /// A file compiled into the binary and served under a name carrying the first 8 hex digits of

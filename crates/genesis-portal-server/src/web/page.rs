@@ -1,19 +1,24 @@
 //! What every page shares: the document around a page's body (head, header with the area's
-//! navigation and the sign-out form, main, footer), the security headers, error pages,
-//! redirects, download names, and the small formatters (sizes, dates, URL segments).
+//! navigation and the sign-out form, main, footer), the security headers, error pages (with
+//! the signed-in header when a session is there), redirects, download names, where the browser
+//! reached the portal (for commands and the `Origin` check), and the small formatters (dates,
+//! counts, URL segments, shell words).
 
 use std::borrow::Cow;
+use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
 
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use genesis_portal_client::protocol::ExportState;
 use maud::{DOCTYPE, Markup, html};
 
 use super::{SCRIPT, STYLESHEET};
-use crate::api::{AppState, Failure};
+use crate::api::{AppState, Failure, Shared};
 use crate::error::PortalServerError;
 use crate::store::Export;
 
@@ -24,7 +29,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; scr
                                        connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Which part of the portal a page belongs to: its header, navigation and sign-out form.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Area {
     /// Open to anyone: the guide, error pages outside `/admin`.
     Public,
@@ -32,6 +37,18 @@ pub(crate) enum Area {
     Customer,
     /// The vendor's pages under `/admin`.
     Vendor,
+}
+
+/// A link of the header's navigation.
+struct NavLink {
+    href: &'static str,
+    label: &'static str,
+    /// The id a test or a person's bookmark finds it by, when it has one.
+    id: Option<&'static str>,
+}
+
+const fn nav(href: &'static str, label: &'static str) -> NavLink {
+    NavLink { href, label, id: None }
 }
 
 impl Area {
@@ -43,7 +60,7 @@ impl Area {
     }
 
     /// Where the brand and "back" links lead.
-    fn home(self) -> &'static str {
+    pub(crate) fn home(self) -> &'static str {
         match self {
             Area::Vendor => "/admin",
             Area::Public | Area::Customer => "/portal",
@@ -57,23 +74,42 @@ impl Area {
         }
     }
 
-    /// The navigation links (no ids: a page's own links carry the ids tests look for).
-    fn links(self, signed_in: bool) -> &'static [(&'static str, &'static str)] {
+    /// The navigation links. The vendor's carry no ids: the overview's own links carry the
+    /// ids `nav-orgs`… and an id names one element of a page.
+    fn links(self, signed_in: Option<&SignedIn>) -> Vec<NavLink> {
         match (self, signed_in) {
-            (Area::Vendor, true) => &[
-                ("/admin", "Overview"),
-                ("/admin/orgs", "Organisations"),
-                ("/admin/releases", "Releases"),
-                ("/admin/exports", "Exports"),
-                ("/admin/audit", "Audit log"),
+            (Area::Vendor, Some(_)) => vec![
+                nav("/admin", "Overview"),
+                nav("/admin/orgs", "Organisations"),
+                nav("/admin/releases", "Releases"),
+                nav("/admin/exports", "Exports"),
+                nav("/admin/audit", "Audit log"),
             ],
-            (Area::Vendor, false) => &[],
-            (Area::Customer, true) => &[("/portal", "Releases"), ("/portal/guide", "Air-gap workflow")],
+            (Area::Vendor, None) => Vec::new(),
+            (Area::Customer, Some(who)) => {
+                let mut links = vec![nav("/portal", "Releases")];
+                if who.exports {
+                    links.push(NavLink { href: "/portal/exports", label: "Exports", id: Some("nav-exports") });
+                }
+                links.push(nav("/portal/guide", "Air-gap workflow"));
+                links
+            }
             (Area::Public | Area::Customer, _) => {
-                &[("/portal/guide", "Air-gap workflow"), ("/portal/sign-in", "Sign in")]
+                vec![nav("/portal/guide", "Air-gap workflow"), nav("/portal/sign-in", "Sign in")]
             }
         }
     }
+}
+
+/// Who is signed in, as the header shows them.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedIn {
+    /// "acme · key k_1234" / "admin alice".
+    pub(crate) who: String,
+    /// The session's CSRF token, for the sign-out form.
+    pub(crate) csrf: String,
+    /// Whether the navigation links the export packs (a customer's key with `export:read`).
+    pub(crate) exports: bool,
 }
 
 /// The frame of a page.
@@ -82,9 +118,8 @@ pub(crate) struct Chrome<'a> {
     pub(crate) title: &'a str,
     /// Whose navigation the header shows.
     pub(crate) area: Area,
-    /// Who is signed in ("acme · key k_1234" / "admin alice") and the CSRF token for the
-    /// sign-out form; None on public and sign-in pages.
-    pub(crate) signed_in: Option<(String, &'a str)>,
+    /// Who is signed in; None on public and sign-in pages.
+    pub(crate) signed_in: Option<SignedIn>,
 }
 
 /// A whole page: doctype, head (title, viewport, stylesheet, script), header with the area's
@@ -107,7 +142,7 @@ pub(crate) fn page(chrome: Chrome<'_>, status: StatusCode, body: Markup) -> Resp
 
 fn document(chrome: &Chrome<'_>, body: Markup) -> Markup {
     let area = chrome.area;
-    let links = area.links(chrome.signed_in.is_some());
+    let links = area.links(chrome.signed_in.as_ref());
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -126,17 +161,17 @@ fn document(chrome: &Chrome<'_>, body: Markup) -> Markup {
                         @if !links.is_empty() {
                             nav aria-label="Main" {
                                 ul {
-                                    @for (href, label) in links {
-                                        li { a href=(href) { (label) } }
+                                    @for link in &links {
+                                        li { a id=[link.id] href=(link.href) { (link.label) } }
                                     }
                                 }
                             }
                         }
-                        @if let Some((who, csrf)) = &chrome.signed_in {
+                        @if let Some(signed_in) = &chrome.signed_in {
                             div.who {
-                                span.identity { (who) }
+                                span.identity { (signed_in.who) }
                                 form.sign-out method="post" action=(area.sign_out()) {
-                                    (csrf_field(csrf))
+                                    (csrf_field(&signed_in.csrf))
                                     button #sign-out type="submit" { "Sign out" }
                                 }
                             }
@@ -160,16 +195,37 @@ pub(crate) fn csrf_field(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }
 }
 
-/// A size for people: `812 B`, `1.4 MiB`.
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
+/// A column of a [`table`]: its heading, and whether it holds numbers (aligned right, the
+/// heading with them).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Column {
+    /// Words, codes, dates.
+    Text(&'static str),
+    /// Counts and sizes.
+    Number(&'static str),
+}
+
+/// A table `#id` in a frame that scrolls sideways when the table is wider than the screen: a
+/// head row of `columns` (`th scope=col`), then `rows`, each headed by a `th scope=row` of
+/// the caller's.
+pub(crate) fn table(id: &str, columns: &[Column], rows: Markup) -> Markup {
+    html! {
+        div.table-wrap {
+            table id=(id) {
+                thead {
+                    tr {
+                        @for column in columns {
+                            @match column {
+                                Column::Text(heading) => th scope="col" { (heading) },
+                                Column::Number(heading) => th.num scope="col" { (heading) },
+                            }
+                        }
+                    }
+                }
+                tbody { (rows) }
+            }
+        }
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 /// A Unix time for people, to the minute: `2026-11-30 09:12 UTC`.
@@ -181,16 +237,22 @@ pub(crate) fn date(unix: i64) -> String {
     }
 }
 
-/// A value as one URL path segment: percent-encoded but for letters, digits and `-._~+` (the
-/// names the portal publishes keep their look; anything else cannot break out of the segment).
-pub(crate) fn segment(text: &str) -> Cow<'_, str> {
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~+".contains(&b);
-    if text.bytes().all(plain) {
+/// A count of things: `1 image`, `2 images`, `0 images`.
+pub(crate) fn count(n: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let n = n.to_string();
+    let noun = if n == "1" { one } else { many };
+    format!("{n} {noun}")
+}
+
+/// `text` with every byte `keep` refuses written as `%XX`: the one percent-encoder of the
+/// pages (URL path segments, a download's RFC 8187 file name).
+fn percent_encode(text: &str, keep: impl Fn(u8) -> bool) -> Cow<'_, str> {
+    if text.bytes().all(&keep) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() * 3);
     for b in text.bytes() {
-        if plain(b) {
+        if keep(b) {
             out.push(char::from(b));
         } else {
             let _ = write!(out, "%{b:02X}");
@@ -199,33 +261,164 @@ pub(crate) fn segment(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// This portal's URL as the browser reached it, for commands to copy: `https://` when the
-/// portal serves TLS (a proxy's `X-Forwarded-Proto` is not trusted), and the `Host` header
-/// when it is a plain host name, address and port; else a placeholder to fill in, so a
-/// forged `Host` never lands in a command a person pastes into a shell.
-pub(crate) fn portal_url(secure: bool, headers: &HeaderMap) -> String {
-    let scheme = if secure { "https" } else { "http" };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)));
-    match host {
-        Some(host) => format!("{scheme}://{host}"),
-        None => "https://PORTAL".to_owned(),
+/// A value as one URL path segment: percent-encoded but for letters, digits and `-._~+` (the
+/// names the portal publishes keep their look; anything else cannot break out of the segment).
+pub(crate) fn segment(text: &str) -> Cow<'_, str> {
+    percent_encode(text, |b| b.is_ascii_alphanumeric() || b"-._~+".contains(&b))
+}
+
+/// A word as a POSIX shell reads it literally: as is when it holds only characters no shell
+/// treats specially, else single-quoted.
+pub(crate) fn shell_word(word: &str) -> Cow<'_, str> {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._+:/@%=,".contains(&b)) {
+        Cow::Borrowed(word)
+    } else {
+        Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
     }
 }
 
-/// The word an export's status is shown as: `pending`, `ready`, `failed`, or `expired` once
-/// its pack is deleted or due to be (as the API answers 410 then).
-pub(crate) fn export_state(state: &AppState, export: &Export) -> &'static str {
-    let due = export.finished.map(|finished| finished.saturating_add(state.export_ttl_secs));
-    if export.expired.is_some() || due.is_some_and(|due| due <= crate::now()) {
-        return "expired";
+/// Where the browser reached this portal, and where a form's POST came from. With
+/// `serve --public-url` (a proxy in front) that URL is the portal's address; else the
+/// request's `Host` (the URI's authority under HTTP/2, which sends no `Host`) with the scheme
+/// the portal itself speaks.
+pub(crate) struct Site {
+    /// The URL customers reach the portal by, when the vendor gave one.
+    public_url: Option<url::Url>,
+    /// Whether the portal serves TLS itself: the scheme without a public URL.
+    tls: bool,
+    /// The request's `Host`, or the authority of its URI.
+    host: Option<String>,
+    /// The request's `Origin`, when it sent one.
+    origin: Option<String>,
+}
+
+impl Site {
+    /// The site of a request: `public_url` and `tls` as the portal was started, `host` and
+    /// `origin` as the request sent them.
+    pub(crate) fn new(public_url: Option<url::Url>, tls: bool, host: Option<String>, origin: Option<String>) -> Site {
+        Site { public_url, tls, host, origin }
     }
-    match export.status {
-        ExportState::Pending => "pending",
-        ExportState::Ready => "ready",
-        ExportState::Failed => "failed",
+
+    /// This portal's URL for commands to copy: the public URL, else the scheme and the `Host`
+    /// when that is a plain host name, address and port (a proxy's `X-Forwarded-*` is not
+    /// trusted); else a placeholder to fill in, so a forged `Host` never lands in a command a
+    /// person pastes into a shell.
+    fn portal_url(&self) -> String {
+        if let Some(url) = &self.public_url {
+            return url.as_str().trim_end_matches('/').to_owned();
+        }
+        let scheme = if self.tls { "https" } else { "http" };
+        let host = self
+            .host
+            .as_deref()
+            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)));
+        match host {
+            Some(host) => format!("{scheme}://{host}"),
+            None => "https://PORTAL".to_owned(),
+        }
+    }
+
+    /// `genesis login` for this portal: with `--plain-http` when its URL is plain `http://`
+    /// and not loopback, which `genesis` refuses without that flag (it sends the key in
+    /// the clear).
+    pub(crate) fn login_command(&self) -> String {
+        let portal = self.portal_url();
+        let plain = url::Url::parse(&portal).is_ok_and(|url| {
+            url.scheme() == "http" && !matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        });
+        let flag = if plain { " --plain-http" } else { "" };
+        format!("genesis login --portal {}{flag}", shell_word(&portal))
+    }
+
+    /// Refuses a POST whose `Origin` is present and is not this portal: the public URL's
+    /// origin when the vendor gave one, else an origin whose host and port are the `Host`'s.
+    /// Without a public URL the scheme is not compared: behind a TLS-terminating proxy the
+    /// portal does not know it, and `SameSite=Strict` cookies already tie the session to the
+    /// site.
+    pub(crate) fn check_origin(&self) -> Result<(), PageError> {
+        let Some(origin) = self.origin.as_deref() else {
+            return Ok(());
+        };
+        let same = match &self.public_url {
+            Some(url) => origin.eq_ignore_ascii_case(&url.origin().ascii_serialization()),
+            None => {
+                let authority = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+                authority
+                    .zip(self.host.as_deref())
+                    .is_some_and(|(authority, host)| authority.eq_ignore_ascii_case(host))
+            }
+        };
+        if same {
+            return Ok(());
+        }
+        let message = match &self.public_url {
+            Some(url) => format!(
+                "refused: this form was not sent from this portal's pages at {}; open the portal there and submit it \
+                 again",
+                url.origin().ascii_serialization()
+            ),
+            None => "refused: this form was sent from another site than this portal; open the portal's own page and \
+                     submit it there"
+                .to_owned(),
+        };
+        Err(PageError::new(StatusCode::FORBIDDEN, message))
+    }
+}
+
+/// The site of every request, never refused: without a `Host` the commands show a
+/// placeholder URL, and [`Site::check_origin`] refuses a POST that names an `Origin`.
+impl FromRequestParts<Shared> for Site {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Site, Infallible> {
+        let text = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let host = text(header::HOST).or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
+        // Without a public URL the cookies are secure exactly when the portal serves TLS.
+        Ok(Site::new(state.public_url.clone(), state.secure_cookies, host, text(header::ORIGIN)))
+    }
+}
+
+/// What a page shows of an export: its build's state, or `Expired` once its pack is deleted
+/// or due to be (as the API answers 410 then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExportStage {
+    /// Being built.
+    Pending,
+    /// Built and kept: it downloads.
+    Ready,
+    /// The build failed.
+    Failed,
+    /// Its pack is deleted.
+    Expired,
+}
+
+impl ExportStage {
+    /// Where `export` stands now.
+    pub(crate) fn of(state: &AppState, export: &Export) -> ExportStage {
+        let due = export.finished.map(|finished| finished.saturating_add(state.export_ttl_secs));
+        if export.expired.is_some() || due.is_some_and(|due| due <= crate::now()) {
+            return ExportStage::Expired;
+        }
+        match export.status {
+            ExportState::Pending => ExportStage::Pending,
+            ExportState::Ready => ExportStage::Ready,
+            ExportState::Failed => ExportStage::Failed,
+        }
+    }
+
+    /// The word the pages show (and `#export-status` holds).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ExportStage::Pending => "pending",
+            ExportStage::Ready => "ready",
+            ExportStage::Failed => "failed",
+            ExportStage::Expired => "expired",
+        }
+    }
+
+    /// The stage as a coloured word.
+    pub(crate) fn badge(self) -> Markup {
+        html! { span class={ "status status-" (self.as_str()) } { (self.as_str()) } }
     }
 }
 
@@ -254,14 +447,8 @@ fn disposition(mut response: Response, kind: &str, filename: &str) -> Response {
         .collect();
     let mut value = format!("{kind}; filename=\"{fallback}\"");
     if fallback != filename {
-        value.push_str("; filename*=UTF-8''");
-        for b in filename.bytes() {
-            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-                value.push(char::from(b));
-            } else {
-                let _ = write!(value, "%{b:02X}");
-            }
-        }
+        let attr_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b);
+        let _ = write!(value, "; filename*=UTF-8''{}", percent_encode(filename, attr_char));
     }
     let value = HeaderValue::try_from(value).expect("only printable ASCII is written");
     response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
@@ -284,7 +471,7 @@ impl PageError {
         PageError { status, message: message.into() }
     }
 
-    fn render(&self, area: Area) -> Response {
+    fn render(&self, area: Area, signed_in: Option<SignedIn>) -> Response {
         let title = match self.status {
             StatusCode::BAD_REQUEST => "Bad request",
             StatusCode::UNAUTHORIZED => "Not signed in",
@@ -302,7 +489,7 @@ impl PageError {
             p.error role="alert" { (self.message) }
             p { a href=(area.home()) { "Back to the start page" } }
         };
-        page(Chrome { title, area, signed_in: None }, self.status, body)
+        page(Chrome { title, area, signed_in }, self.status, body)
     }
 }
 
@@ -320,30 +507,55 @@ impl From<PortalServerError> for PageError {
     }
 }
 
-/// Rendered as a public page; [`vendor_error_pages`] renders it again with the vendor's
-/// header when it was raised under `/admin` (the error does not know where, the request does).
+/// Rendered as a public page; [`error_pages`] renders it again with the header of the area it
+/// was raised in and of who is signed in there (the error does not know them, the request
+/// does).
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let mut response = self.render(Area::Public);
+        let mut response = self.render(Area::Public, None);
         response.extensions_mut().insert(self);
         response
     }
 }
 
-/// Middleware: an error page answered under `/admin` gets the vendor's header and a link back
-/// to `/admin`.
-pub(crate) async fn vendor_error_pages(request: Request, next: Next) -> Response {
-    let vendor = request.uri().path().starts_with("/admin");
+/// Who is signed in at a request, for its error page: the session extractors fill it once
+/// they have checked the session, [`error_pages`] reads it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SignedInSlot(Arc<OnceLock<(Area, SignedIn)>>);
+
+impl SignedInSlot {
+    /// Notes in a request's `extensions` that `signed_in` is signed in to `area`.
+    pub(crate) fn fill(extensions: &Extensions, area: Area, signed_in: SignedIn) {
+        if let Some(slot) = extensions.get::<SignedInSlot>() {
+            let _ = slot.0.set((area, signed_in));
+        }
+    }
+}
+
+/// Middleware: an error page gets the header of its area (the vendor's under `/admin`) and,
+/// when a session was checked for the request, of who is signed in, with their navigation
+/// and sign-out form.
+pub(crate) async fn error_pages(mut request: Request, next: Next) -> Response {
+    let slot = SignedInSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let area = if request.uri().path().starts_with("/admin") { Area::Vendor } else { Area::Public };
     let mut response = next.run(request).await;
     match response.extensions_mut().remove::<PageError>() {
-        Some(error) if vendor => error.render(Area::Vendor),
-        _ => response,
+        Some(error) => match slot.0.get() {
+            Some((area, signed_in)) => error.render(*area, Some(signed_in.clone())),
+            None => error.render(area, None),
+        },
+        None => response,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn signed_in(who: &str, csrf: &str, exports: bool) -> SignedIn {
+        SignedIn { who: who.to_owned(), csrf: csrf.to_owned(), exports }
+    }
 
     #[test]
     fn every_page_carries_the_security_headers_and_no_store() {
@@ -371,8 +583,8 @@ mod tests {
 
     #[test]
     fn a_page_escapes_what_it_is_given_and_links_its_assets() {
-        let who = "<script>alert(1)</script> · key k_1".to_owned();
-        let chrome = Chrome { title: "<b>t</b>", area: Area::Customer, signed_in: Some((who, "tok\"en")) };
+        let who = signed_in("<script>alert(1)</script> · key k_1", "tok\"en", false);
+        let chrome = Chrome { title: "<b>t</b>", area: Area::Customer, signed_in: Some(who) };
         let text = document(&chrome, html! { p { "a < b" } }).into_string();
         assert!(!text.contains("<script>alert"), "{text}");
         assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{text}");
@@ -385,6 +597,25 @@ mod tests {
             assert!(text.contains(landmark), "{landmark} missing");
         }
         assert!(!text.contains(" style="), "CSP forbids style attributes");
+    }
+
+    #[test]
+    fn the_customer_s_navigation_links_exports_only_for_a_key_that_reads_them() {
+        let nav_of = |exports| {
+            let chrome = Chrome { title: "T", area: Area::Customer, signed_in: Some(signed_in("acme", "t", exports)) };
+            document(&chrome, html! {}).into_string()
+        };
+        assert!(nav_of(true).contains(r#"<a id="nav-exports" href="/portal/exports">Exports</a>"#));
+        assert!(!nav_of(false).contains("nav-exports"));
+    }
+
+    #[test]
+    fn a_table_heads_its_columns_and_aligns_numbers() {
+        let text = table("t", &[Column::Text("Name"), Column::Number("Size")], html! { tr { th scope="row" { "a" } } })
+            .into_string();
+        let head = r#"<thead><tr><th scope="col">Name</th><th class="num" scope="col">Size</th></tr></thead>"#;
+        let rows = r#"<tbody><tr><th scope="row">a</th></tr></tbody>"#;
+        assert_eq!(text, format!(r#"<div class="table-wrap"><table id="t">{head}{rows}</table></div>"#));
     }
 
     #[test]
@@ -420,38 +651,111 @@ mod tests {
     }
 
     #[test]
-    fn sizes_dates_and_segments_read_as_people_and_urls_expect() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(3 << 30), "3.0 GiB");
+    fn dates_counts_segments_and_shell_words_read_as_people_urls_and_shells_expect() {
         assert_eq!(date(0), "1970-01-01 00:00 UTC");
         assert_eq!(date(1_764_494_000), "2025-11-30 09:13 UTC");
+        assert_eq!(count(1usize, "image", "images"), "1 image");
+        assert_eq!(count(2usize, "image", "images"), "2 images");
+        assert_eq!(count(0u64, "file", "files"), "0 files");
         assert_eq!(segment("3.2.10+build.1"), "3.2.10+build.1");
         assert_eq!(segment("a/b c?"), "a%2Fb%20c%3F");
+        assert_eq!(shell_word("./demo-0.1.0.tar.zst"), "./demo-0.1.0.tar.zst");
+        assert_eq!(shell_word("http://[::1]:8480"), "'http://[::1]:8480'");
+        assert_eq!(shell_word("a b;$(x)'"), r"'a b;$(x)'\'''");
+        assert_eq!(shell_word(""), "''");
+    }
+
+    fn site(public_url: Option<&str>, tls: bool, host: Option<&str>, origin: Option<&str>) -> Site {
+        Site::new(public_url.map(|u| u.parse().unwrap()), tls, host.map(str::to_owned), origin.map(str::to_owned))
     }
 
     #[test]
-    fn the_portal_url_is_the_host_the_browser_used_or_a_placeholder() {
-        let with_host = |host: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::HOST, host.parse().unwrap());
-            headers
-        };
-        assert_eq!(portal_url(true, &with_host("downloads.example.com")), "https://downloads.example.com");
-        assert_eq!(portal_url(false, &with_host("127.0.0.1:8480")), "http://127.0.0.1:8480");
-        assert_eq!(portal_url(false, &with_host("[::1]:8480")), "http://[::1]:8480");
-        assert_eq!(portal_url(true, &with_host("evil.example;rm -rf ~")), "https://PORTAL");
-        assert_eq!(portal_url(true, &HeaderMap::new()), "https://PORTAL");
+    fn the_portal_url_is_the_public_one_or_the_host_the_browser_used_or_a_placeholder() {
+        let public = site(Some("https://downloads.example.com/"), false, Some("10.0.0.5:8480"), None);
+        assert_eq!(public.portal_url(), "https://downloads.example.com");
+        assert_eq!(site(None, true, Some("downloads.example.com"), None).portal_url(), "https://downloads.example.com");
+        assert_eq!(site(None, false, Some("127.0.0.1:8480"), None).portal_url(), "http://127.0.0.1:8480");
+        assert_eq!(site(None, false, Some("[::1]:8480"), None).portal_url(), "http://[::1]:8480");
+        assert_eq!(site(None, true, Some("evil.example;rm -rf ~"), None).portal_url(), "https://PORTAL");
+        assert_eq!(site(None, true, None, None).portal_url(), "https://PORTAL");
     }
 
     #[test]
-    fn an_error_page_says_what_failed_and_keeps_its_status() {
-        let error = PageError::new(StatusCode::NOT_FOUND, "no release genesis 9.9.9");
+    fn the_login_command_allows_plain_http_only_where_genesis_needs_telling() {
+        let login = |public, tls, host| site(public, tls, Some(host), None).login_command();
+        assert_eq!(login(None, false, "127.0.0.1:8480"), "genesis login --portal http://127.0.0.1:8480");
+        assert_eq!(login(None, false, "localhost:8480"), "genesis login --portal http://localhost:8480");
+        assert_eq!(login(None, false, "[::1]:8480"), "genesis login --portal 'http://[::1]:8480'");
+        assert_eq!(login(None, false, "portal.lan:8480"), "genesis login --portal http://portal.lan:8480 --plain-http");
+        assert_eq!(login(None, true, "portal.lan"), "genesis login --portal https://portal.lan");
+        assert_eq!(
+            login(Some("https://downloads.example.com"), false, "portal.lan:8480"),
+            "genesis login --portal https://downloads.example.com"
+        );
+    }
+
+    #[test]
+    fn a_post_from_another_origin_is_refused() {
+        let host = Some("portal.example:8480");
+        assert!(site(None, false, host, None).check_origin().is_ok(), "no Origin: allowed");
+        assert!(site(None, false, host, Some("http://portal.example:8480")).check_origin().is_ok());
+        assert!(site(None, true, Some("Portal.Example"), Some("https://portal.example")).check_origin().is_ok());
+        for origin in [
+            "https://evil.example",
+            "http://portal.example:8481",
+            "null",
+            "portal.example:8480",
+            "https://portal.example:8480.evil",
+        ] {
+            let refused = site(None, false, host, Some(origin)).check_origin();
+            assert_eq!(refused.unwrap_err().status, StatusCode::FORBIDDEN, "{origin}");
+        }
+        assert!(site(None, true, None, Some("https://portal.example")).check_origin().is_err(), "no Host");
+    }
+
+    #[test]
+    fn behind_a_public_url_a_post_must_come_from_its_origin() {
+        let public = Some("https://downloads.example.com");
+        let behind = |origin| site(public, false, Some("127.0.0.1:8480"), Some(origin)).check_origin();
+        assert!(behind("https://downloads.example.com").is_ok());
+        assert!(behind("https://DOWNLOADS.example.com").is_ok());
+        let refused = behind("http://127.0.0.1:8480").unwrap_err();
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.message.contains("https://downloads.example.com"), "{}", refused.message);
+        assert!(behind("http://downloads.example.com").is_err(), "the scheme counts");
+        assert!(behind("https://downloads.example.com:8443").is_err(), "the port counts");
+    }
+
+    #[test]
+    fn an_export_stage_is_one_of_four_words() {
+        let words: Vec<_> = [ExportStage::Pending, ExportStage::Ready, ExportStage::Failed, ExportStage::Expired]
+            .into_iter()
+            .map(ExportStage::as_str)
+            .collect();
+        assert_eq!(words, ["pending", "ready", "failed", "expired"]);
+        let badge = ExportStage::Ready.badge().into_string();
+        assert_eq!(badge, r#"<span class="status status-ready">ready</span>"#);
+    }
+
+    async fn text_of(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_error_page_says_what_failed_escaped_and_keeps_its_status() {
+        let error = PageError::new(StatusCode::NOT_FOUND, "no release <b>genesis</b> 9.9.9");
         let response = error.clone().into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        assert!(response.extensions().get::<PageError>().is_some(), "kept for the vendor's rendering");
-        let vendor = error.render(Area::Vendor);
+        assert!(response.extensions().get::<PageError>().is_some(), "kept for the area's rendering");
+        let text = text_of(response).await;
+        assert!(text.contains("<h1>Not found</h1>"), "{text}");
+        assert!(text.contains("no release &lt;b&gt;genesis&lt;/b&gt; 9.9.9"), "{text}");
+        assert!(!text.contains("<b>genesis"), "{text}");
+        let vendor = error.render(Area::Vendor, Some(signed_in("admin alice", "tok", false)));
         assert_eq!(vendor.status(), StatusCode::NOT_FOUND);
+        let text = text_of(vendor).await;
+        assert!(text.contains("admin alice") && text.contains(r#"action="/admin/sign-out""#), "{text}");
+        assert!(text.contains(r#"href="/admin/orgs""#), "the vendor's navigation: {text}");
     }
 }

@@ -2,22 +2,27 @@
 //! one by one as they arrive, its files streamed to a temporary directory under the portal's
 //! scratch space, a bounded buffer at a time, never held in memory. The form carries its CSRF
 //! token first, so a request without the session's token is refused before a byte of any file
-//! is read; a file name is checked before its file is created, so a name cannot point outside
-//! the directory. The directory is removed on every path: by [`Upload::remove`] once the
-//! publication ran, by [`receive`] when it refuses, by its drop when the request is dropped.
+//! is read, and only then may its body take longer to arrive than any other request's; a file
+//! name is checked before its file is created, so a name cannot point outside the directory.
+//! The directory is removed on every path: by the publication once it ran
+//! ([`Upload::into_publication`]), by [`Upload::remove`] when there is none, by [`receive`]
+//! when it refuses, by its drop when the request is dropped before.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use axum::extract::multipart::{Field, Multipart, MultipartError};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use genesis_portal_client::protocol::valid_artifact_name;
+use genesis_registry::serve::BodyDeadline;
+use genesis_trust::PublicKey;
 use tempfile::TempDir;
 
-use super::page::PageError;
+use super::page::{PageError, Site};
 use super::session::check_csrf;
 use crate::error::PortalServerError;
+use crate::publish::{OwnedPublication, remove_uploaded};
 
 /// The largest upload: a release's bundles with their sidecars (`DefaultBodyLimit` of the
 /// publish route).
@@ -25,7 +30,7 @@ pub(crate) const UPLOAD_LIMIT: usize = 64 * 1024 * 1024 * 1024;
 
 /// How long a signed-in vendor's upload may take to arrive, instead of the server's 30 s for
 /// any request body: 64 GiB at 12 Mbit/s.
-pub(crate) const UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+const UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 /// The largest text field (`csrf`, `product`, `version`): the body may be 64 GiB, a text
 /// field is read whole.
@@ -54,7 +59,19 @@ impl Upload {
 
     /// Removes the files, on a blocking thread: they can be gigabytes.
     pub(crate) async fn remove(self) {
-        remove(self.dir).await;
+        remove_uploaded(self.dir).await;
+    }
+
+    /// The publication of the upload's files as `product` `version`, verified against `key`;
+    /// it owns their directory, which it removes once it has run.
+    pub(crate) fn into_publication(self, key: PublicKey) -> OwnedPublication {
+        OwnedPublication {
+            product: self.product,
+            version: self.version,
+            files: self.files,
+            key,
+            uploaded: Some(self.dir),
+        }
     }
 }
 
@@ -75,12 +92,14 @@ impl From<PageError> for UploadError {
 }
 
 /// Reads the publish form from `multipart`: `csrf` first (checked against `session_csrf` and
-/// the request's `headers` before anything else is read), then `product`, `version` and the
+/// the request's `site` before anything else is read; once it holds, the body's `deadline`,
+/// when the server set one, is extended to [`UPLOAD_TIME`]), then `product`, `version` and the
 /// `files`, each written under `scratch` as it arrives.
 pub(crate) async fn receive(
     mut multipart: Multipart,
     session_csrf: &str,
-    headers: &HeaderMap,
+    site: &Site,
+    deadline: Option<&BodyDeadline>,
     scratch: &Path,
 ) -> Result<Upload, UploadError> {
     let given = match multipart.next_field().await.map_err(unreadable)? {
@@ -90,12 +109,16 @@ pub(crate) async fn receive(
             return Err(PageError::new(StatusCode::FORBIDDEN, missing).into());
         }
     };
-    check_csrf(session_csrf, &given, headers)?;
+    check_csrf(session_csrf, &given, site)?;
+    // A signed-in vendor's release takes longer to arrive than any other request body may.
+    if let Some(deadline) = deadline {
+        deadline.extend(UPLOAD_TIME);
+    }
     let dir = temporary_dir(scratch).await?;
     match fields(&mut multipart, dir.path()).await {
         Ok((product, version, files)) => Ok(Upload { product, version, files, dir }),
         Err(e) => {
-            remove(dir).await;
+            remove_uploaded(dir).await;
             Err(e)
         }
     }
@@ -201,16 +224,6 @@ async fn temporary_dir(scratch: &Path) -> Result<TempDir, UploadError> {
     dir.await.map_err(UploadError::Request)
 }
 
-/// Removes an upload's directory on a blocking thread. A failure is the portal's to log, not
-/// the vendor's: the next portal to start after this one stops empties its scratch space.
-async fn remove(dir: TempDir) {
-    let path = dir.path().to_owned();
-    let removed = tokio::task::spawn_blocking(move || dir.close()).await.map_err(std::io::Error::other);
-    if let Err(e) = removed.and_then(|closed| closed) {
-        tracing::warn!(path = %path.display(), error = %e, "removing an upload's directory");
-    }
-}
-
 /// Runs file-system work on the blocking pool, off the threads that serve requests. A
 /// failure there is the portal's own: logged, "internal error" to the vendor.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> crate::Result<T> + Send + 'static) -> Result<T, PageError> {
@@ -239,11 +252,12 @@ mod tests {
     use axum::body::{Body, Bytes};
     use axum::extract::FromRequest as _;
     use axum::extract::Multipart;
-    use axum::http::{HeaderMap, Request, StatusCode, header};
+    use axum::http::{Request, StatusCode, header};
     use futures_util::StreamExt as _;
 
     use super::{Upload, UploadError, receive};
     use crate::error::PortalServerError;
+    use crate::web::page::Site;
 
     const TOKEN: &str = "0123456789abcdef";
 
@@ -270,8 +284,8 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         runtime.block_on(async {
             let multipart = Multipart::from_request(request, &()).await.unwrap();
-            let headers = HeaderMap::new();
-            let received = receive(multipart, TOKEN, &headers, scratch);
+            let site = Site::new(None, false, Some("portal.example".to_owned()), None);
+            let received = receive(multipart, TOKEN, &site, None, scratch);
             tokio::time::timeout(Duration::from_secs(10), received)
                 .await
                 .expect("the upload was read past what was sent")

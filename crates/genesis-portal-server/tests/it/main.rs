@@ -15,16 +15,7 @@ use tower::ServiceExt as _;
 /// The router of a portal on its embedded defaults in `dir`.
 async fn portal(dir: &Path) -> axum::Router {
     let portal = PortalConfig { data_dir: Some(dir.to_owned()), ..PortalConfig::default() };
-    let api = ApiConfig {
-        license_key: None,
-        source_date_epoch: 0,
-        max_exports_per_org: 2,
-        max_exports: 4,
-        export_ttl_secs: 86_400,
-        secure_cookies: false,
-        publish_key: None,
-    };
-    router(AppState::open(&portal, api).await.unwrap())
+    router(AppState::open(&portal, ApiConfig::default()).await.unwrap())
 }
 
 async fn get(router: &axum::Router, path: &str) -> Response {

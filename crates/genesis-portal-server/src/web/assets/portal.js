@@ -6,13 +6,21 @@
 
   // ---- copy buttons: <button class="copy" data-copy="ID" hidden> copies #ID's text
 
+  // The button says what happened for a moment; its live region (made below, beside it)
+  // says it to a screen reader, which does not announce a button's own text changing.
   function say(button, text) {
     var label = button.getAttribute("data-label") || button.textContent;
     button.setAttribute("data-label", label);
     button.textContent = text;
+    if (button.liveRegion) {
+      button.liveRegion.textContent = text;
+    }
     window.clearTimeout(button.copyTimer);
     button.copyTimer = window.setTimeout(function () {
       button.textContent = label;
+      if (button.liveRegion) {
+        button.liveRegion.textContent = "";
+      }
     }, 2000);
   }
 
@@ -55,6 +63,12 @@
   var buttons = document.querySelectorAll("button.copy[data-copy]");
   for (var i = 0; i < buttons.length; i++) {
     (function (button) {
+      var region = document.createElement("span");
+      region.className = "visually-hidden";
+      region.setAttribute("role", "status");
+      region.setAttribute("aria-live", "polite");
+      button.parentNode.insertBefore(region, button.nextSibling);
+      button.liveRegion = region;
       button.hidden = false;
       button.addEventListener("click", function () {
         copy(button);
@@ -62,18 +76,26 @@
     })(buttons[i]);
   }
 
-  // ---- upload progress: #publish-form posts through XMLHttpRequest into #upload-progress
+  // ---- upload progress: #publish-form posts through XMLHttpRequest into #upload-progress,
+  // labelled by #upload-label, both in #upload-status
 
   var form = document.getElementById("publish-form");
   if (form && window.FormData && window.XMLHttpRequest) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      var status = document.getElementById("upload-status");
+      var label = document.getElementById("upload-label");
       var progress = document.getElementById("upload-progress");
       var submit = form.querySelector("button[type=submit], input[type=submit]");
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);
+      if (status) {
+        status.hidden = false;
+      }
+      if (label) {
+        label.textContent = "Uploading the files";
+      }
       if (progress) {
-        progress.hidden = false;
         progress.max = 100;
         progress.value = 0;
       }
@@ -86,6 +108,9 @@
       // Every byte sent: the portal now verifies the bundles, which takes a while; the bar
       // turns indeterminate until it answers.
       xhr.upload.onload = function () {
+        if (label) {
+          label.textContent = "Verifying the bundles";
+        }
         if (progress) {
           progress.removeAttribute("value");
         }
@@ -105,8 +130,8 @@
         if (submit) {
           submit.disabled = false;
         }
-        if (progress) {
-          progress.hidden = true;
+        if (status) {
+          status.hidden = true;
         }
         window.alert("The upload did not reach the portal. Check the connection and publish again.");
       };
