@@ -182,6 +182,25 @@ pub enum PortalServerError {
         #[source]
         source: semver::Error,
     },
+    /// Another publication of the release is under way (here or in a portal sharing the
+    /// database): two would overwrite each other's files.
+    #[error(
+        "{product} {version} is being published by {actor} since {since}; wait for that publication to end \
+         (a claim left by a publisher that died is taken over after {stale_hours} h)"
+    )]
+    ReleaseBeingPublished {
+        /// Product.
+        product: String,
+        /// Version.
+        version: String,
+        /// Who publishes it, as the audit log names them.
+        actor: String,
+        /// Since when (RFC 3339).
+        since: String,
+        /// Hours after which a claim counts as left behind.
+        stale_hours: i64,
+    },
+
     /// The release is published already: releases are immutable.
     #[error("{product} {version} is already published; releases are immutable, publish a new version")]
     ReleaseExists {
@@ -392,6 +411,7 @@ impl PortalServerError {
             | E::NotSemverRange { .. }
             | E::NotSemver { .. }
             | E::ReleaseExists { .. }
+            | E::ReleaseBeingPublished { .. }
             | E::UnpublishableName { .. }
             | E::GivenTwice { .. }
             | E::NoBundle
@@ -507,6 +527,7 @@ impl Classify for PortalServerError {
             | PortalServerError::NotSemverRange { .. }
             | PortalServerError::NotSemver { .. }
             | PortalServerError::ReleaseExists { .. }
+            | PortalServerError::ReleaseBeingPublished { .. }
             | PortalServerError::UnpublishableName { .. }
             | PortalServerError::GivenTwice { .. }
             | PortalServerError::NoBundle

@@ -7,16 +7,11 @@
 //! publication that fails half-way publishes nothing.
 //!
 //! The vendor's upload page publishes through the same [`publish_into`], in a task of its own
-//! so that a request that goes away (the browser closed, the connection timed out while a
-//! large bundle verifies) does not stop a publication half-way:
-//!
-//! ```text
-//! pub(crate) async fn publish_detached(state: &Shared, p: OwnedPublication, actor: String)
-//!     -> Result<Vec<StoredArtifact>>;
-//! pub(crate) struct OwnedPublication { product: String, version: String, files: Vec<PathBuf>,
-//!                                      key: PublicKey, uploaded: Option<TempDir> }
-//! pub(crate) async fn remove_uploaded(dir: TempDir);
-//! ```
+//! ([`publish_detached`]) so that a request that goes away (the browser closed, the connection
+//! timed out while a large bundle verifies) does not stop a publication half-way. A release is
+//! claimed in the database before its files are stored, so two publications of it (a second
+//! upload while the first verifies, the CLI beside the pages) never overwrite each other's
+//! files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,7 +28,7 @@ use crate::config::PortalConfig;
 use crate::error::{PortalServerError, Result};
 use crate::facts::BundleFacts;
 use crate::store::{Release, Store, StoredArtifact, action};
-use crate::{export, now};
+use crate::{export, now, when};
 
 /// The sidecar suffixes of a bundle, in the order `genesis pull` lists them. The report is
 /// optional: older bundles have none.
@@ -77,6 +72,37 @@ pub(crate) async fn publish_into(
     check_product_name(p.product)?;
     semver::Version::parse(p.version)
         .map_err(|source| PortalServerError::NotSemver { version: p.version.to_owned(), source })?;
+    let started = now();
+    if let Some((holder, since)) =
+        store.claim_publication(p.product, p.version, actor, started, started - STALE_CLAIM_HOURS * 3600).await?
+    {
+        return Err(PortalServerError::ReleaseBeingPublished {
+            product: p.product.to_owned(),
+            version: p.version.to_owned(),
+            actor: holder,
+            since: when(since),
+            stale_hours: STALE_CLAIM_HOURS,
+        });
+    }
+    let published_or_not = publish_claimed(store, artifacts, &p, published, actor).await;
+    store.end_publication_claim(p.product, p.version, started).await?;
+    published_or_not
+}
+
+/// Hours after which a publication claim counts as left by a publisher that died: longer
+/// than any verification of a release takes.
+const STALE_CLAIM_HOURS: i64 = 6;
+
+/// [`publish_into`] once the release is claimed.
+async fn publish_claimed(
+    store: &Store,
+    artifacts: &Artifacts,
+    p: &Publication<'_>,
+    published: i64,
+    actor: &str,
+) -> Result<Vec<StoredArtifact>> {
+    // Checked under the claim: a publication that ended just before it was taken finds its
+    // release here, and its files are not overwritten.
     if store.release(p.product, p.version).await?.is_some() {
         return Err(PortalServerError::ReleaseExists { product: p.product.to_owned(), version: p.version.to_owned() });
     }
@@ -140,11 +166,12 @@ pub(crate) struct OwnedPublication {
     pub(crate) key: PublicKey,
     /// The directory the files were uploaded to, kept while the publication runs and removed
     /// once it has ended ([`remove_uploaded`]).
-    pub(crate) uploaded: Option<TempDir>,
+    pub(crate) uploaded: TempDir,
 }
 
-/// [`publish_into`] in a task of its own, awaited: the publication runs to its end, then its
-/// uploaded files are removed, even when the request awaiting it goes away meanwhile (a
+/// [`publish_into`] in a task of its own, awaited: the publication runs to its end (unless the
+/// portal itself stops), then its uploaded files are removed, even when the request awaiting
+/// it goes away meanwhile (a
 /// browser closed, a connection timed out while a bundle of gigabytes verifies). A request
 /// dropped half-way through `publish_into` would stop it between storing the files and
 /// recording the release, leaving files no release names. The outcome is logged here, as
@@ -173,9 +200,7 @@ pub(crate) async fn publish_detached(
                     error = %genesis_types::error_chain(e), "publication failed");
             }
         }
-        if let Some(dir) = uploaded {
-            remove_uploaded(dir).await;
-        }
+        remove_uploaded(uploaded).await;
         published
     });
     publishing.await.map_err(|source| PortalServerError::Panicked { action: "publishing a release", source })?
@@ -359,6 +384,37 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path().join("artifacts")).unwrap().count(), 0, "nothing stored");
     }
 
+    /// While a publication of a release runs (its claim held), another is refused before it
+    /// stores a byte, naming who publishes and since when; a claim left by a publisher that
+    /// died is taken over once stale, and a publication gives its claim up when it ends.
+    #[tokio::test]
+    async fn two_publications_of_one_release_never_overwrite_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig { data_dir: Some(dir.path().to_owned()), ..PortalConfig::default() };
+        let (store, artifacts) = (portal.open_store().await.unwrap(), portal.open_artifacts().await.unwrap());
+        let key = PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap();
+        let files = [fixtures().join("bundles/good/demo-0.1.0.tar.zst")];
+        let publication = || Publication { product: "genesis", version: "0.1.0", files: &files, key: &key };
+
+        let running = crate::now();
+        assert_eq!(store.claim_publication("genesis", "0.1.0", "admin:bob", running, 0).await.unwrap(), None);
+        let refused = publish_into(&store, &artifacts, publication(), 1, "admin:alice").await.unwrap_err();
+        assert!(
+            matches!(&refused, PortalServerError::ReleaseBeingPublished { actor, .. } if actor == "admin:bob"),
+            "{refused}"
+        );
+        assert!(!dir.path().join("artifacts/releases").exists(), "nothing stored beside the running publication");
+
+        // Bob's publisher died 7 h ago: its claim is taken over.
+        store.end_publication_claim("genesis", "0.1.0", running).await.unwrap();
+        let died = crate::now() - 7 * 3600;
+        assert_eq!(store.claim_publication("genesis", "0.1.0", "admin:bob", died, 0).await.unwrap(), None);
+        publish_into(&store, &artifacts, publication(), 1, "admin:alice").await.unwrap();
+        // Alice's publication gave its claim up: a third one is told the release exists.
+        let again = publish_into(&store, &artifacts, publication(), 2, "admin:carol").await.unwrap_err();
+        assert!(matches!(again, PortalServerError::ReleaseExists { .. }), "{again}");
+    }
+
     /// The upload page's publication runs in a task of its own: when the request awaiting it
     /// goes away (dropped here after its first poll), the release is still published whole,
     /// and the uploaded files removed after.
@@ -378,7 +434,7 @@ mod tests {
             version: "0.1.0".into(),
             files: vec![upload_dir.join("demo-0.1.0.tar.zst")],
             key: PublicKey::from_pem_file(&fixtures().join("keys/test.pub")).unwrap(),
-            uploaded: Some(uploaded),
+            uploaded,
         };
         let request = publish_detached(&state, publication, "admin:alice".into());
         assert!(request.now_or_never().is_none(), "verifying a bundle takes longer than a poll");

@@ -188,7 +188,9 @@ fn in_a_browser(portal: &mut Portal, name: &str) {
         &shots,
         &[
             ("--key", &acme),
-            ("--release", "genesis/0.1.0"),
+            // A release whose pack the customer journey has not built: this export is built
+            // anew, so its page is met while the pack is pending whenever the build allows.
+            ("--release", "tools/0.1.0"),
             ("--release-dir", arg(release.path())),
             ("--file", "demo-0.1.0.tar.zst"),
             ("--downloads", arg(&no_script)),
@@ -479,6 +481,18 @@ fn sessions_and_forms_over_http_resist_forgery() {
         vendor.post("/admin/orgs", &[("name", "made"), ("csrf", &csrf)], &["-H", &format!("Origin: {url}")]);
     assert_eq!((status(&headers), vendor.location(&headers)), (303, "/admin/orgs/made".to_owned()));
     assert!(portal.admin_ok(&["org", "list"]).contains("made"));
+    // Revoking: the confirmation page changes nothing, and a forged POST revokes nothing.
+    let listed = portal.admin_ok(&["key", "list", "--org", "acme"]);
+    let id = listed.split_whitespace().next().unwrap().to_owned();
+    let revoke = format!("/admin/keys/{id}/revoke");
+    let (headers, _) = vendor.get(&revoke);
+    assert_eq!(status(&headers), 200, "{headers}");
+    let (headers, _) = vendor.post(&revoke, &[], &[]);
+    assert_eq!(status(&headers), 403, "a revoke without its csrf field: {headers}");
+    let (headers, _) = vendor.post(&revoke, &[("csrf", &csrf)], &["-H", "Origin: http://portal.example"]);
+    assert_eq!(status(&headers), 403, "a revoke from another origin: {headers}");
+    let (headers, _) = portal.curl(Some(&key), "GET", "/v1/whoami", &[]);
+    assert_eq!(status(&headers), 200, "a refused revoke revoked the key: {headers}");
     // A customer's session is not a vendor's, nor a vendor's a customer's.
     let customer = CurlBrowser::new(&portal, &url, &[]);
     customer.sign_in("portal", "key", &key);

@@ -55,6 +55,12 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS audit_action_org ON audit (action, org)",
     "CREATE TABLE IF NOT EXISTS bundle_facts (product TEXT NOT NULL, version TEXT NOT NULL, bundle TEXT NOT NULL, \
      facts TEXT NOT NULL, PRIMARY KEY (product, version, bundle))",
+    // A release being published: claimed before its files are stored, so that two
+    // publications of it never overwrite each other's files.
+    "CREATE TABLE IF NOT EXISTS publishing (product TEXT NOT NULL, version TEXT NOT NULL, actor TEXT NOT NULL, \
+     started BIGINT NOT NULL, PRIMARY KEY (product, version))",
+    // Made by an earlier build of the pages and used by none.
+    "DROP INDEX IF EXISTS sessions_subject",
 ];
 
 /// Columns added after their table was first released, as `(table, column, type)`: a database
@@ -475,6 +481,59 @@ impl Store {
                 .map_err(PortalServerError::database(recording()))?;
         }
         tx.commit().await.map_err(PortalServerError::database(recording()))?;
+        Ok(())
+    }
+
+    /// Claims the publication of `product` `version` for `actor` at `now`: `None` when this
+    /// caller holds the claim, else who holds it and since when. A claim started before
+    /// `stale_before` was left by a publisher that died and is taken over.
+    pub async fn claim_publication(
+        &self,
+        product: &str,
+        version: &str,
+        actor: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<Option<(String, i64)>> {
+        let failed = || PortalServerError::database(format!("claiming the publication of {product} {version}"));
+        sqlx::query("DELETE FROM publishing WHERE product = $1 AND version = $2 AND started < $3")
+            .bind(product)
+            .bind(version)
+            .bind(stale_before)
+            .execute(&self.pool)
+            .await
+            .map_err(failed())?;
+        let claimed = sqlx::query(
+            "INSERT INTO publishing (product, version, actor, started) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (product, version) DO NOTHING",
+        )
+        .bind(product)
+        .bind(version)
+        .bind(actor)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(failed())?;
+        if claimed.rows_affected() == 1 {
+            return Ok(None);
+        }
+        sqlx::query_as("SELECT actor, started FROM publishing WHERE product = $1 AND version = $2")
+            .bind(product)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed())
+    }
+
+    /// Gives up the claim [`Store::claim_publication`] made at `started`, and only that one.
+    pub async fn end_publication_claim(&self, product: &str, version: &str, started: i64) -> Result<()> {
+        sqlx::query("DELETE FROM publishing WHERE product = $1 AND version = $2 AND started = $3")
+            .bind(product)
+            .bind(version)
+            .bind(started)
+            .execute(&self.pool)
+            .await
+            .map_err(PortalServerError::database(format!("ending the publication claim of {product} {version}")))?;
         Ok(())
     }
 

@@ -100,6 +100,8 @@ pub(crate) struct VendorSession {
     pub(crate) csrf: String,
     /// The session's row, to check it again after a long upload.
     id_hash: String,
+    /// When the session ends (Unix time): an upload must have arrived by then.
+    pub(crate) expires: i64,
 }
 
 /// How the audit log names an admin: `admin:<name>`.
@@ -564,7 +566,7 @@ impl Signed for VendorSession {
         Ok(match state.store.admin_by_id(&session.subject).await? {
             None => Err(Ended::Gone),
             Some(admin) if admin.revoked.is_some() => Err(Ended::Revoked),
-            Some(admin) => Ok(VendorSession { admin, csrf: session.csrf, id_hash }),
+            Some(admin) => Ok(VendorSession { admin, csrf: session.csrf, id_hash, expires: session.expires }),
         })
     }
 

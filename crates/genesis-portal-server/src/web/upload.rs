@@ -65,13 +65,7 @@ impl Upload {
     /// The publication of the upload's files as `product` `version`, verified against `key`;
     /// it owns their directory, which it removes once it has run.
     pub(crate) fn into_publication(self, key: PublicKey) -> OwnedPublication {
-        OwnedPublication {
-            product: self.product,
-            version: self.version,
-            files: self.files,
-            key,
-            uploaded: Some(self.dir),
-        }
+        OwnedPublication { product: self.product, version: self.version, files: self.files, key, uploaded: self.dir }
     }
 }
 
@@ -93,13 +87,16 @@ impl From<PageError> for UploadError {
 
 /// Reads the publish form from `multipart`: `csrf` first (checked against `session_csrf` and
 /// the request's `site` before anything else is read; once it holds, the body's `deadline`,
-/// when the server set one, is extended to [`UPLOAD_TIME`]), then `product`, `version` and the
+/// when the server set one, is extended to [`UPLOAD_TIME`] or to the `session_left`, whichever
+/// is shorter: an upload that outlasted its session could not be published), then `product`,
+/// `version` and the
 /// `files`, each written under `scratch` as it arrives.
 pub(crate) async fn receive(
     mut multipart: Multipart,
     session_csrf: &str,
     site: &Site,
     deadline: Option<&BodyDeadline>,
+    session_left: std::time::Duration,
     scratch: &Path,
 ) -> Result<Upload, UploadError> {
     let given = match multipart.next_field().await.map_err(unreadable)? {
@@ -112,7 +109,7 @@ pub(crate) async fn receive(
     check_csrf(session_csrf, &given, site)?;
     // A signed-in vendor's release takes longer to arrive than any other request body may.
     if let Some(deadline) = deadline {
-        deadline.extend(UPLOAD_TIME);
+        deadline.extend(UPLOAD_TIME.min(session_left));
     }
     let dir = temporary_dir(scratch).await?;
     match fields(&mut multipart, dir.path()).await {
@@ -131,8 +128,17 @@ async fn fields(multipart: &mut Multipart, dir: &Path) -> Result<(String, String
     let mut names = BTreeSet::new();
     while let Some(mut field) = multipart.next_field().await.map_err(unreadable)? {
         match field.name().unwrap_or_default() {
-            "product" => product = text(&mut field).await?,
-            "version" => version = text(&mut field).await?,
+            // Checked as they arrive, so a mistyped name is refused before gigabytes follow.
+            "product" => {
+                product = text(&mut field).await?;
+                crate::admin::check_product_name(&product).map_err(UploadError::Refused)?;
+            }
+            "version" => {
+                version = text(&mut field).await?;
+                semver::Version::parse(&version).map_err(|source| {
+                    UploadError::Refused(PortalServerError::NotSemver { version: version.clone(), source })
+                })?;
+            }
             "files" => {
                 let name = match field.file_name() {
                     // The file input left empty: browsers send a part without a file.
@@ -285,7 +291,7 @@ mod tests {
         runtime.block_on(async {
             let multipart = Multipart::from_request(request, &()).await.unwrap();
             let site = Site::new(None, false, Some("portal.example".to_owned()), None);
-            let received = receive(multipart, TOKEN, &site, None, scratch);
+            let received = receive(multipart, TOKEN, &site, None, Duration::MAX, scratch);
             tokio::time::timeout(Duration::from_secs(10), received)
                 .await
                 .expect("the upload was read past what was sent")

@@ -581,7 +581,9 @@ async fn publish(
     };
     let deadline = deadline.map(|Extension(deadline)| deadline);
     let scratch = state.instance.scratch();
-    let upload = match upload::receive(multipart, &session.csrf, &site, deadline.as_ref(), scratch).await {
+    let session_left = std::time::Duration::from_secs(u64::try_from(session.expires - crate::now()).unwrap_or(0));
+    let upload = match upload::receive(multipart, &session.csrf, &site, deadline.as_ref(), session_left, scratch).await
+    {
         Ok(upload) => upload,
         Err(UploadError::Request(e)) => return Err(e),
         // Nothing of the form survived but its reason: the vendor chooses the files again.
@@ -729,7 +731,6 @@ fn audit_table(id: &str, entries: &[AuditEntry]) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::page::Area;
 
     fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -785,17 +786,6 @@ mod tests {
         assert!(!key_matches(&new, "sk_acme_3f9a1d"));
         assert!(!key_matches(&new, "3f9a1c"), "the start only");
         assert!(key_matches(&old, "k_77") && !key_matches(&old, "sk_acme_"), "a key without a prefix: by its id");
-    }
-
-    #[tokio::test]
-    async fn a_publication_is_answered_409_when_publishing_is_off() {
-        let chrome = Chrome { title: "Publishing is off", area: Area::Vendor, signed_in: None };
-        let response = publishing_off_page(chrome);
-        assert_eq!(response.status(), StatusCode::CONFLICT);
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        let text = String::from_utf8(bytes.to_vec()).unwrap();
-        assert!(text.contains("<h1>Publishing is off</h1>"), "{text}");
-        assert!(text.contains("--publish-key"), "says how to turn it on: {text}");
     }
 
     #[test]
