@@ -1,8 +1,9 @@
 //! `genesis`: the gap-host and auditor tool: `login`, `releases` and `pull` from the vendor
 //! portal, `verify` and `verify-blob` (offline and fail-closed), `countersign` (a customer's
 //! signature beside a verified bundle), `report` (a verified bundle's release evidence
-//! report), `license verify` (offline), and `preflight` (is the environment ready for an
-//! install).
+//! report), `license verify` (offline), `preflight` (is the environment ready for an
+//! install), and `support-bundle` (a redacted archive of the cluster's state for a support
+//! ticket).
 
 // Stdout is written through `genesis_cli_support::out!`, `outln!` and `print_json`, which a
 // closed pipe ends quietly; `println!` would panic.
@@ -14,6 +15,7 @@ mod preflight;
 mod report;
 mod sbom;
 mod scan;
+mod support_bundle;
 mod verify_blob;
 
 use std::error::Error;
@@ -24,9 +26,11 @@ use genesis_bundle::BundleError;
 use genesis_cli_support::exit;
 use genesis_cli_support::tree::VerifyCommandArgs;
 use genesis_cli_support::{tree, verify};
+use genesis_kube::KubeError;
 use genesis_portal_client::{LicenseError, PortalError};
 use genesis_preflight::SpecError;
 use genesis_report::ReportError;
+use genesis_support::SupportError;
 use genesis_trust::TrustError;
 
 /// Genesis air-gap delivery: verify bundles before they cross the boundary.
@@ -81,6 +85,10 @@ enum Command {
     /// Check that the environment is ready for an install: PostgreSQL, Redis, DNS, TLS
     /// chains, the registry, disk space. PASS/WARN/FAIL with remedies; exit 1 on any FAIL.
     Preflight(preflight::PreflightArgs),
+    /// Collect what a vendor needs to help (cluster version, nodes, the installed bundles'
+    /// namespaces, install records, pre-flight results; Secrets by name only), every value
+    /// redacted by rule, into a deterministic archive with its .sha256. Nothing is sent.
+    SupportBundle(support_bundle::SupportBundleArgs),
 }
 
 /// The library errors this binary meets, for the exit code, and the flags that get past them.
@@ -92,6 +100,8 @@ const ERRORS: exit::Errors = exit::Errors {
         exit::classify::<LicenseError>,
         exit::classify::<SpecError>,
         exit::classify::<ReportError>,
+        exit::classify::<KubeError>,
+        exit::classify::<SupportError>,
     ],
     hint,
 };
@@ -101,6 +111,9 @@ const ERRORS: exit::Errors = exit::Errors {
 fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = cause.downcast_ref::<TrustError>() {
         return verify::hint(e);
+    }
+    if let Some(KubeError::NotInCluster { .. }) = cause.downcast_ref::<KubeError>() {
+        return Some("pass --kubeconfig FILE or set KUBECONFIG".to_owned());
     }
     match cause.downcast_ref::<PortalError>()? {
         PortalError::Scheme { .. } => Some("plain http only to loopback or with --plain-http".to_owned()),
@@ -135,6 +148,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::VerifyBlob(args) => verify_blob::run(args),
         Command::Preflight(args) => preflight::run_checks(args),
+        Command::SupportBundle(args) => support_bundle::run(args),
         Command::Login(args) => portal::login(args),
         Command::Logout => portal::logout(),
         Command::Releases(args) => portal::releases(args),

@@ -1,0 +1,455 @@
+//! `genesis support-bundle` against the run's real kube-apiserver: PHI-like strings planted in
+//! a ConfigMap's data, in annotations of a Deployment and a Service, in a Deployment's
+//! environment and in an Event's message are in no byte of the archive (extracted by `tar`,
+//! and the decompressed stream as `zcat` gives it); a Secret is listed by name, its data and
+//! annotations never; the redaction report counts exactly what was planted; `sha256sum -c`
+//! passes; a second run gives the same bytes; a rules file adds a rule and a bad one stops the
+//! run naming itself; and the lists RBAC refuses are warnings, the rest still collected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use genesis_testkit::kube::KubeApiserver;
+use serde_json::{Value, json};
+
+use crate::text;
+
+/// The namespace the values are planted in.
+const NS: &str = "emr";
+const EMAIL: &str = "jane.roe@clinic.example";
+const EMAIL_2: &str = "ops.lead@hospital.example";
+const PHONE: &str = "555-867-5309";
+const PHONE_2: &str = "(555) 010-4477";
+const PHONE_3: &str = "+1 555 123 9876";
+const SSN: &str = "078-05-1120";
+const SSN_2: &str = "219-09-9999";
+const JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwYXRpZW50LTQ3MTEiLCJuYW1lIjoiSmFuZSBSb2UifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+/// The lines of the planted private key's body: the block goes whole, header to footer.
+const KEY_BODY: [&str; 2] = [
+    "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDPlantedLineOne",
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUPlantedKeyLineTwoXYZabcdefGHIJKLMN",
+];
+const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+/// Passwords inside connection strings: the ConfigMap's and the Deployment's.
+const DB_PASSWORD: &str = "Hunter2Secret";
+const DB_PASSWORD_2: &str = "Pa55w0rdZebra";
+/// A patient id no built-in rule knows: only a rules file redacts it.
+const MRN: &str = "MRN-123456";
+/// The Secret: its name is listed, its data (as written, and as the API returns it) and its
+/// annotation never are.
+const SECRET_NAME: &str = "emr-db-credentials";
+const SECRET_MARKER: &str = "secret-marker-4b1d9e";
+const SECRET_MARKER_BASE64: &str = "c2VjcmV0LW1hcmtlci00YjFkOWU=";
+const SECRET_ANNOTATION: &str = "secret-annotation-marker-77c2";
+
+/// What the built-in rules must replace, and how many times each: every value above but the
+/// MRN, once per place it was planted.
+fn planted_counts() -> BTreeMap<String, u64> {
+    [
+        ("email", 2),
+        ("phone", 3),
+        ("us-ssn", 2),
+        ("jwt", 1),
+        ("private-key", 1),
+        ("aws-access-key", 1),
+        ("connection-password", 2),
+    ]
+    .into_iter()
+    .map(|(rule, n)| (rule.to_owned(), n))
+    .collect()
+}
+
+/// Every planted value that must be in no byte of any archive.
+fn never_kept() -> Vec<&'static str> {
+    let mut values = vec![
+        EMAIL,
+        EMAIL_2,
+        PHONE,
+        PHONE_2,
+        PHONE_3,
+        SSN,
+        SSN_2,
+        JWT,
+        AWS_KEY,
+        DB_PASSWORD,
+        DB_PASSWORD_2,
+        SECRET_MARKER,
+        SECRET_MARKER_BASE64,
+        SECRET_ANNOTATION,
+    ];
+    values.extend(KEY_BODY);
+    values
+}
+
+/// The objects planted in [`NS`].
+fn planted_objects() -> Vec<Value> {
+    let private_key =
+        format!("-----BEGIN PRIVATE KEY-----\n{}\n{}\n-----END PRIVATE KEY-----\n", KEY_BODY[0], KEY_BODY[1]);
+    vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "emr-settings", "namespace": NS},
+            "data": {
+                "contact": format!("Patient contact: {EMAIL}, phone {PHONE}"),
+                "intake.properties": format!("patient.ssn={SSN}\nsession.token={JWT}\n"),
+                "tls.key": private_key,
+                "backup.env": format!("AWS_ACCESS_KEY_ID={AWS_KEY}\n"),
+                "database.url": format!("postgres://emr:{DB_PASSWORD}@db.internal:5432/emr"),
+            },
+        }),
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {
+                "name": "emr-api", "namespace": NS,
+                "annotations": {"clinic.example/on-call": format!("Dr. Roe, {PHONE_2}")},
+            },
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "emr-api"}},
+                "template": {
+                    "metadata": {"labels": {"app": "emr-api"}},
+                    "spec": {"containers": [{
+                        "name": "api",
+                        "image": "registry.local:5000/emr/api:1.0",
+                        "env": [{"name": "DATABASE_URL", "value": format!("postgresql://svc:{DB_PASSWORD_2}@pg.internal:5432/emr")}],
+                    }]},
+                },
+            },
+        }),
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {
+                "name": "emr-api", "namespace": NS,
+                "annotations": {"clinic.example/escalation": format!("mail {EMAIL_2}")},
+            },
+            "spec": {"selector": {"app": "emr-api"}, "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]},
+        }),
+        json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "emr-api.probe-failed", "namespace": NS},
+            "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "emr-api", "namespace": NS},
+            "reason": "ProbeFailed",
+            "type": "Warning",
+            "count": 1,
+            "firstTimestamp": "2026-01-01T00:00:00Z",
+            "lastTimestamp": "2026-01-01T00:00:00Z",
+            "message": format!("lookup failed for patient {MRN}: callback {PHONE_3}, ssn {SSN_2}"),
+        }),
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": SECRET_NAME, "namespace": NS, "annotations": {"clinic.example/note": SECRET_ANNOTATION}},
+            "type": "Opaque",
+            "data": {"password": SECRET_MARKER_BASE64},
+        }),
+    ]
+}
+
+/// Creates `objects` through the API server, as its admin.
+fn plant(api: &KubeApiserver, objects: Vec<Value>) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let cluster = genesis_kube::Cluster::connect(Some(&api.kubeconfig())).await.unwrap();
+        genesis_kube::apply(&cluster, objects, Default::default()).await.unwrap();
+    });
+}
+
+/// `genesis support-bundle --namespace emr -o OUT --output json` with `kubeconfig`, and `extra`.
+fn support_bundle(kubeconfig: &Path, out: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_genesis"))
+        .arg("support-bundle")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--namespace", NS, "-o"])
+        .arg(out)
+        .args(["--output", "json"])
+        .args(extra)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap()
+}
+
+/// The JSON report of a run that must have succeeded.
+fn succeeded(out: &Output) -> Value {
+    assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
+}
+
+/// Every file of `archive` as the real `tar -xzf` extracts it, by path.
+fn extract(archive: &Path) -> BTreeMap<String, Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("tar").arg("-xzf").arg(archive).arg("-C").arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "tar -xzf {}: {}", archive.display(), text(&out.stderr));
+    let mut files = BTreeMap::new();
+    let mut folders = vec![dir.path().to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let name = path.strip_prefix(dir.path()).unwrap().to_str().unwrap().to_owned();
+                files.insert(name, std::fs::read(path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// The decompressed tar stream, headers and all, as `zcat` gives it.
+fn decompressed(archive: &Path) -> Vec<u8> {
+    let out = Command::new("zcat").arg(archive).output().unwrap();
+    assert!(out.status.success(), "zcat {}: {}", archive.display(), text(&out.stderr));
+    out.stdout
+}
+
+/// How many times `needle` is in `haystack`.
+fn occurrences(haystack: &[u8], needle: &str) -> u64 {
+    haystack.windows(needle.len()).filter(|w| *w == needle.as_bytes()).count() as u64
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    occurrences(haystack, needle) > 0
+}
+
+/// Panics naming each of `values` found in any extracted file, in the decompressed stream,
+/// or in the compressed bytes.
+fn assert_absent(archive: &Path, files: &BTreeMap<String, Vec<u8>>, values: &[&str]) {
+    let stream = decompressed(archive);
+    let raw = std::fs::read(archive).unwrap();
+    let mut found = Vec::new();
+    for value in values {
+        for (name, bytes) in files {
+            if contains(bytes, value) {
+                found.push(format!("{value:?} in {name}"));
+            }
+        }
+        if contains(&stream, value) || contains(&raw, value) {
+            found.push(format!("{value:?} in the archive's bytes"));
+        }
+    }
+    assert!(found.is_empty(), "planted values kept: {found:#?}");
+}
+
+/// The counts a redaction report gives, rules that matched nothing left out.
+fn counts(report: &Value) -> BTreeMap<String, u64> {
+    assert_eq!(report["schema"], "genesis.support.redaction.v1", "{report}");
+    let counts: BTreeMap<String, u64> = report["rules"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no rules in {report}"))
+        .iter()
+        .map(|(rule, n)| (rule.clone(), n.as_u64().unwrap()))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(report["total"].as_u64(), Some(counts.values().sum::<u64>()), "{report}");
+    counts
+}
+
+/// The report the archive holds, which must be the one the run printed.
+fn archived_report(files: &BTreeMap<String, Vec<u8>>, printed: &Value) -> BTreeMap<String, u64> {
+    let archived: Value = serde_json::from_slice(&files["redaction-report.json"]).unwrap();
+    assert_eq!(archived, printed["redactions"], "the archive's report is not the one printed");
+    counts(&archived)
+}
+
+#[test]
+fn planted_phi_is_in_no_byte_of_the_archive_and_the_report_counts_it_exactly() {
+    let api = KubeApiserver::start();
+    plant(&api, planted_objects());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("first")).unwrap();
+    let archive = dir.path().join("first/support.tar.gz");
+
+    let out = support_bundle(&api.kubeconfig(), &archive, &[]);
+    let report = succeeded(&out);
+    // The API server is named before it is contacted, and in the JSON report.
+    let server = format!("https://127.0.0.1:{}", api.port);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("genesis support-bundle: network: this run contacts only") && l.contains(&server)),
+        "{stderr}"
+    );
+    assert!(report["endpoints"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().contains(&server)), "{report}");
+    assert!(report["namespaces"].as_array().unwrap().contains(&json!(NS)), "{report}");
+    assert_eq!(report["warnings"], json!([]), "the admin is refused nothing: {report}");
+
+    let files = extract(&archive);
+    for expected in [
+        "README.txt",
+        "redaction-report.json",
+        "install-records.json",
+        "cluster/version.json",
+        "cluster/nodes.json",
+        "namespaces/emr/configmaps.json",
+        "namespaces/emr/deployments.json",
+        "namespaces/emr/services.json",
+        "namespaces/emr/events.json",
+        "namespaces/emr/secrets.json",
+    ] {
+        assert!(files.contains_key(expected), "{expected} missing from {:?}", files.keys().collect::<Vec<_>>());
+    }
+    assert_absent(&archive, &files, &never_kept());
+    // What was planted is there, redacted, not dropped.
+    let configmaps = text(&files["namespaces/emr/configmaps.json"]);
+    assert!(configmaps.contains("emr-settings") && configmaps.contains("[REDACTED:email]"), "{configmaps}");
+    assert!(configmaps.contains("[REDACTED:private-key]"), "{configmaps}");
+    let events = text(&files["namespaces/emr/events.json"]);
+    assert!(events.contains("[REDACTED:us-ssn]") && events.contains(MRN), "{events}");
+    // The Secret by name and type, nothing else of it.
+    let secrets: Value = serde_json::from_slice(&files["namespaces/emr/secrets.json"]).unwrap();
+    let listed = secrets.to_string();
+    assert!(listed.contains(SECRET_NAME) && listed.contains("Opaque"), "{listed}");
+    assert!(!listed.contains("\"data\"") && !listed.contains("annotations"), "{listed}");
+    // Every file the report and README describe is JSON where it says so.
+    for (name, bytes) in &files {
+        if name.ends_with(".json") {
+            serde_json::from_slice::<Value>(bytes).unwrap_or_else(|e| panic!("{name} is not JSON ({e})"));
+        }
+    }
+
+    assert_eq!(archived_report(&files, &report), planted_counts(), "{}", text(&files["redaction-report.json"]));
+    let readme = text(&files["README.txt"]);
+    assert!(readme.contains("Nothing was sent anywhere") && readme.contains("Namespaces: emr"), "{readme}");
+
+    // The sidecar checks with sha256sum, and names what the run printed.
+    let check = Command::new("sha256sum")
+        .args(["-c", "support.tar.gz.sha256"])
+        .current_dir(dir.path().join("first"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}{}", text(&check.stdout), text(&check.stderr));
+    let sidecar = std::fs::read_to_string(dir.path().join("first/support.tar.gz.sha256")).unwrap();
+    assert_eq!(sidecar, format!("{}  support.tar.gz\n", report["sha256"].as_str().unwrap()));
+
+    // The same cluster state gives the same bytes.
+    std::fs::create_dir_all(dir.path().join("second")).unwrap();
+    let again = dir.path().join("second/support.tar.gz");
+    let second = succeeded(&support_bundle(&api.kubeconfig(), &again, &[]));
+    assert_eq!(second["sha256"], report["sha256"]);
+    assert!(
+        std::fs::read(archive.as_path()).unwrap() == std::fs::read(again.as_path()).unwrap(),
+        "a second run wrote other bytes"
+    );
+    assert_eq!(std::fs::read(dir.path().join("second/support.tar.gz.sha256")).unwrap(), sidecar.as_bytes());
+
+    // A rules file adds a rule of the site's own; --redact-ip adds the addresses.
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, "rules:\n  - name: patient-id\n    pattern: 'MRN-\\d{6}'\n").unwrap();
+    let custom = dir.path().join("custom.tar.gz");
+    let out = support_bundle(&api.kubeconfig(), &custom, &["--redact-rules", rules.to_str().unwrap(), "--redact-ip"]);
+    let report = succeeded(&out);
+    let custom_files = extract(&custom);
+    // The Service's address (the API server chose it: a fixed one stays allocated after the
+    // reset between tests), redacted only with --redact-ip, wherever it showed without.
+    let services: Value = serde_json::from_slice(&files["namespaces/emr/services.json"]).unwrap();
+    let cluster_ip = services["items"][0]["spec"]["clusterIP"].as_str().expect("the Service has an address");
+    assert_absent(&custom, &custom_files, &[&never_kept()[..], &[MRN, cluster_ip][..]].concat());
+    let addresses: u64 = files.values().map(|bytes| occurrences(bytes, cluster_ip)).sum();
+    assert!(addresses > 0, "the Service's cluster IP is in no file");
+    let mut expected = planted_counts();
+    expected.insert("patient-id".into(), 1);
+    expected.insert("ip-address".into(), addresses);
+    assert_eq!(archived_report(&custom_files, &report), expected, "{}", text(&custom_files["redaction-report.json"]));
+}
+
+#[test]
+fn a_bad_rules_file_stops_the_run_naming_the_file_and_the_rule() {
+    let api = KubeApiserver::start();
+    let dir = tempfile::tempdir().unwrap();
+    for (case, rules, rule) in [
+        ("bad-regex", "rules:\n  - { name: broken-pattern, pattern: 'MRN-(\\d{6}' }\n", "broken-pattern"),
+        (
+            "twice",
+            "rules:\n  - { name: patient-id, pattern: 'MRN-\\d{6}' }\n  - { name: patient-id, pattern: 'PID-\\d+' }\n",
+            "patient-id",
+        ),
+    ] {
+        let file = dir.path().join(format!("{case}.yaml"));
+        std::fs::write(&file, rules).unwrap();
+        let archive = dir.path().join(format!("{case}.tar.gz"));
+        let out = support_bundle(&api.kubeconfig(), &archive, &["--redact-rules", file.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{case}: {stderr}");
+        assert!(stderr.contains(file.to_str().unwrap()) && stderr.contains(rule), "{case}: {stderr}");
+        // Refused before the cluster is contacted, or even announced.
+        assert!(!stderr.contains("network:"), "{case}: {stderr}");
+        assert!(!archive.exists() && !PathBuf::from(format!("{}.sha256", archive.display())).exists(), "{case}");
+    }
+}
+
+#[test]
+fn lists_rbac_refuses_are_warnings_and_the_rest_is_collected() {
+    let api = KubeApiserver::start();
+    let mut objects = planted_objects();
+    // A user who may read ConfigMaps in the namespace, and nothing else.
+    objects.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "configmap-reader", "namespace": NS},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
+    }));
+    objects.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "configmap-reader", "namespace": NS},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "configmap-reader"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "support-reader"}],
+    }));
+    plant(&api, objects);
+    // The admin's kubeconfig, acting as that user (impersonation, `as:`).
+    let dir = tempfile::tempdir().unwrap();
+    let admin = std::fs::read_to_string(api.kubeconfig()).unwrap();
+    let token = format!("    token: {}\n", genesis_testkit::kube::TOKEN);
+    assert!(admin.contains(&token), "{admin}");
+    let kubeconfig = dir.path().join("reader.kubeconfig");
+    std::fs::write(&kubeconfig, admin.replace(token.as_str(), &format!("{token}    as: support-reader\n"))).unwrap();
+
+    let archive = dir.path().join("support.tar.gz");
+    let report = succeeded(&support_bundle(&kubeconfig, &archive, &[]));
+    let warnings: Vec<&str> = report["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    for refused in ["namespace emr: secrets", "namespace emr: deployments", "namespace emr: events", "nodes"] {
+        assert!(warnings.iter().any(|w| w.starts_with(refused)), "no warning for {refused}: {warnings:#?}");
+    }
+    // The install records are config maps too, in genesis-system, which the user may not read.
+    assert!(warnings.iter().any(|w| w.starts_with("install records")), "{warnings:#?}");
+    assert!(!warnings.iter().any(|w| w.starts_with("namespace emr: configmaps")), "{warnings:#?}");
+    let files = extract(&archive);
+    let readme = text(&files["README.txt"]);
+    assert!(readme.contains("namespace emr: secrets: not collected"), "{readme}");
+    assert_absent(&archive, &files, &never_kept());
+    let configmaps = text(&files["namespaces/emr/configmaps.json"]);
+    assert!(configmaps.contains("emr-settings"), "{configmaps}");
+    // Only what was read is counted: the ConfigMap's values.
+    let expected: BTreeMap<String, u64> = [
+        ("email", 1),
+        ("phone", 1),
+        ("us-ssn", 1),
+        ("jwt", 1),
+        ("private-key", 1),
+        ("aws-access-key", 1),
+        ("connection-password", 1),
+    ]
+    .into_iter()
+    .map(|(rule, n)| (rule.to_owned(), n))
+    .collect();
+    assert_eq!(archived_report(&files, &report), expected, "{}", text(&files["redaction-report.json"]));
+    assert!(!files.contains_key("namespaces/emr/secrets.json") && !files.contains_key("cluster/nodes.json"));
+
+    // As text: the archive, its digest, the namespaces and the counts on stdout, the
+    // warnings on stderr.
+    let out = Command::new(env!("CARGO_BIN_EXE_genesis"))
+        .arg("support-bundle")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["-n", NS, "-o"])
+        .arg(dir.path().join("text.tar.gz"))
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("sha256 {}  (", report["sha256"].as_str().unwrap())), "{stdout}");
+    assert!(stdout.contains("namespaces: emr\n") && stdout.contains("redacted: 7 values ("), "{stdout}");
+    assert!(stderr.contains("warning: namespace emr: secrets: not collected"), "{stderr}");
+}
