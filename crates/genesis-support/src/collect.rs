@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use genesis_kube::{Cluster, KubeError};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret, Service};
+use kube::Resource as _;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -26,6 +27,10 @@ pub const MAX_LOG: u64 = 16 << 20;
 
 /// Objects asked for per list request; the lists are read page by page.
 const PAGE: u32 = 500;
+
+/// The media type of a table, as `kubectl get` asks for one: the API server prints each
+/// object's columns.
+const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
 /// What to collect.
 #[derive(Debug, Clone)]
@@ -61,9 +66,10 @@ pub struct Collected {
 /// - namespaces: those given, plus every namespace the install records name; per namespace
 ///   `namespaces/<ns>/{configmaps,daemonsets,deployments,events,pods,services,statefulsets}.json`
 ///   (`{"apiVersion": "v1", "kind": "List", "items": […]}` as `kubectl get -o json` prints
-///   it, objects sorted by name, `metadata.managedFields` removed, a config map's
-///   `binaryData` reduced to its size) and `secrets.json` = the Secret names and types only
-///   (`[{"name", "type"}]`: never `data`, `stringData`, labels or annotations);
+///   it, objects sorted by name, without what is never kept (managed fields, the
+///   last-applied annotation, binary data, a Helm release's data, termination messages))
+///   and `secrets.json` = the Secret names and types only (`[{"name", "type"}]`, read as a
+///   table: their data, labels and annotations never leave the API server);
 /// - `install-records.json` (the records as `genesis_kube::read_records` reads them);
 ///   `preflight.json` when given; `logs/<name>` for `extra_logs`;
 /// - `redaction-report.json` (the report) and `README.txt` (what the archive holds, what was
@@ -118,7 +124,7 @@ pub async fn collect(cluster: &Cluster, options: &Options) -> Result<Collected> 
             c.keep_json("install-records.json".into(), serde_json::to_value(&records).expect("JSON"));
         }
         Err(KubeError::Api { source: kube::Error::Api(status), .. }) if status.code == 403 => {
-            c.warn(format!("install records: not collected, the API server refused: {}", status.message));
+            c.warn_about("install records", "the API server refused", &status.message);
         }
         Err(e @ KubeError::UnreadableRecord { .. }) => c.warn(format!("install records: not collected: {e}")),
         Err(e) => return Err(e.into()),
@@ -149,8 +155,8 @@ pub async fn collect(cluster: &Cluster, options: &Options) -> Result<Collected> 
                 Err(e) => c.refused(&format!("namespace {ns}: {file}"), e)?,
             }
         }
-        match list_all(&Api::<Secret>::namespaced(client.clone(), ns)).await {
-            Ok(secrets) => c.keep_json(format!("namespaces/{dir}/secrets.json"), secret_names(secrets)),
+        match secret_names(client, ns).await {
+            Ok(secrets) => c.keep_json(format!("namespaces/{dir}/secrets.json"), secrets),
             Err(e) => c.refused(&format!("namespace {ns}: secrets"), e)?,
         }
     }
@@ -201,28 +207,21 @@ async fn list_dynamic(
     Ok(objects.into_iter().map(|o| tidy(o, resource)).collect())
 }
 
-/// An object as `kubectl get -o json` lists it, without what says nothing of its state and
-/// much of its size (`metadata.managedFields`), and without a config map's binary data,
-/// which no rule can read: each `binaryData` value becomes a note of its size.
+/// An object as `kubectl get -o json` lists it, without what [`crate::tidy`] leaves out:
+/// `metadata.managedFields` (nothing of its state, much of its size), the
+/// `kubectl.kubernetes.io/last-applied-configuration` annotation, a config map's binary
+/// data, a Helm release's data and a pod's termination messages, each replaced by a note.
 fn tidy(object: DynamicObject, resource: &ApiResource) -> Value {
     let DynamicObject { metadata, data, .. } = object;
     let mut map = match data {
         Value::Object(map) => map,
         _ => serde_json::Map::new(),
     };
-    let mut metadata = serde_json::to_value(&metadata).expect("object metadata is JSON");
-    if let Some(meta) = metadata.as_object_mut() {
-        meta.remove("managedFields");
-    }
+    let metadata = serde_json::to_value(&metadata).expect("object metadata is JSON");
     map.insert("metadata".into(), metadata);
     map.insert("apiVersion".into(), resource.api_version.clone().into());
     map.insert("kind".into(), resource.kind.clone().into());
-    if let Some(binary) = map.get_mut("binaryData").and_then(Value::as_object_mut) {
-        for value in binary.values_mut() {
-            let len = value.as_str().map_or(0, str::len);
-            *value = Value::String(format!("(not collected: {len} characters of base64)"));
-        }
-    }
+    crate::tidy::tidy_object(&mut map);
     Value::Object(map)
 }
 
@@ -231,11 +230,77 @@ fn list_document(items: Vec<Value>) -> Value {
     json!({"apiVersion": "v1", "kind": "List", "items": items})
 }
 
-/// The names and types of `secrets`, sorted by name: nothing of their data, labels or
-/// annotations (`kubectl.kubernetes.io/last-applied-configuration` would hold the data).
-fn secret_names(mut secrets: Vec<Secret>) -> Value {
-    secrets.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    secrets.into_iter().map(|s| json!({"name": s.metadata.name, "type": s.type_})).collect()
+/// The names and types of the Secrets in `namespace`, sorted by name, read as `kubectl get
+/// secrets` reads them: as a table (`Accept: …;as=Table`) without the objects
+/// (`includeObject=None`), whose rows hold each Secret's name, type, number of keys and age.
+/// Their data, labels and annotations (`kubectl.kubernetes.io/last-applied-configuration`
+/// holds the data too) never leave the API server: a list, even of metadata only, would
+/// bring the annotations.
+async fn secret_names(client: &kube::Client, namespace: &str) -> kube::Result<Value> {
+    let url = Secret::url_path(&(), Some(namespace));
+    let mut secrets = Vec::new();
+    let mut params = ListParams::default().limit(PAGE);
+    loop {
+        let mut request = kube::core::Request::new(url.clone()).list(&params).map_err(kube::Error::BuildRequest)?;
+        request.headers_mut().insert("accept", TABLE.parse().expect("the table media type is a header value"));
+        let uri = format!("{}&includeObject=None", request.uri());
+        *request.uri_mut() = uri.parse().expect("a list request's URI with one more parameter is a URI");
+        let table: Table = client.request(request).await?;
+        secrets.extend(table.names_and_types());
+        match table.metadata.and_then(|m| m.continue_) {
+            Some(token) if !token.is_empty() => params = ListParams::default().limit(PAGE).continue_token(&token),
+            _ => break,
+        }
+    }
+    secrets.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(secrets.into_iter().map(|(name, type_)| json!({"name": name, "type": type_})).collect())
+}
+
+/// A table as the API server prints a list (`meta.k8s.io/v1` `Table`): what is read of it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Table {
+    #[serde(default)]
+    column_definitions: Option<Vec<TableColumn>>,
+    #[serde(default)]
+    rows: Option<Vec<TableRow>>,
+    #[serde(default)]
+    metadata: Option<TableMeta>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TableColumn {
+    name: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TableRow {
+    #[serde(default)]
+    cells: Vec<Value>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TableMeta {
+    #[serde(default, rename = "continue")]
+    continue_: Option<String>,
+}
+
+impl Table {
+    /// The `Name` and `Type` cells of each row (the type `null` when there is no such
+    /// column); a row without a name is skipped.
+    fn names_and_types(&self) -> Vec<(String, Value)> {
+        let columns = self.column_definitions.as_deref().unwrap_or_default();
+        let column = |name: &str| columns.iter().position(|c| c.name == name);
+        let (Some(name), type_) = (column("Name"), column("Type")) else { return Vec::new() };
+        let rows = self.rows.as_deref().unwrap_or_default();
+        rows.iter()
+            .filter_map(|row| {
+                let secret = row.cells.get(name)?.as_str()?.to_owned();
+                let type_ = type_.and_then(|i| row.cells.get(i)).filter(|t| t.is_string()).cloned();
+                Some((secret, type_.unwrap_or(Value::Null)))
+            })
+            .collect()
+    }
 }
 
 /// The namespaces an install record's objects (`Kind namespace/name`, or `Kind name` for a
@@ -336,6 +401,18 @@ impl<'a> Collector<'a> {
     /// Notes, redacted, what could not be collected.
     fn warn(&mut self, message: String) {
         let message = self.redactor.redact(&message, &mut self.report);
+        self.noted(message);
+    }
+
+    /// Notes that `what` (our own words: a kind, a namespace the API accepted) could not be
+    /// collected, and why: only the API server's `reason` is redacted, as it may name a user;
+    /// redacting our own words would read `secrets: not collected` as a secret given.
+    fn warn_about(&mut self, what: &str, how: &str, reason: &str) {
+        let reason = self.redactor.redact(reason, &mut self.report);
+        self.noted(format!("{what}: not collected, {how}: {reason}"));
+    }
+
+    fn noted(&mut self, message: String) {
         tracing::warn!(%message, "support bundle");
         self.warnings.push(message);
     }
@@ -345,11 +422,11 @@ impl<'a> Collector<'a> {
     fn refused(&mut self, what: &str, e: kube::Error) -> Result<()> {
         match &e {
             kube::Error::Api(status) if status.code == 403 => {
-                self.warn(format!("{what}: not collected, the API server refused: {}", status.message));
+                self.warn_about(what, "the API server refused", &status.message);
                 Ok(())
             }
             kube::Error::Api(status) if status.code == 404 => {
-                self.warn(format!("{what}: not collected, the API server does not serve it: {}", status.message));
+                self.warn_about(what, "the API server does not serve it", &status.message);
                 Ok(())
             }
             _ => Err(SupportError::Api { what: what.to_owned(), source: e }),
@@ -424,13 +501,26 @@ fn readme(
     out.push_str(
         "\nNever collected\n\
          ---------------\n\
-         - the data of Secrets, their labels and annotations: only their names and types;\n\
-         - the logs of pods: this version collects only the logs the operator named;\n\
-         - the binary data of config maps: only its size.\n\
+         - the data of Secrets, their labels and annotations: only their names and types, read\n\
+         \x20 as a table, so that the data never left the API server;\n\
+         - the logs of pods, and the termination messages in pods' status (which may be the end\n\
+         \x20 of a container's log): this version collects only the logs the operator named;\n\
+         - the kubectl.kubernetes.io/last-applied-configuration annotation (the whole object as\n\
+         \x20 kubectl apply last sent it, a Secret's data included): a note of its size instead;\n\
+         - the binary data of config maps, and the data of the config maps Helm keeps a release\n\
+         \x20 in (owner=helm: the chart's values and rendered manifests, Secrets included): only\n\
+         \x20 their size;\n\
+         - managedFields;\n\
+         - the same, and a Secret's data, in JSON text found inside a value.\n\
          \nRedaction\n\
          ---------\n\
          Every value was passed through these rules before it was kept, each match replaced by\n\
-         [REDACTED:<rule>] (for a password or a key, only the secret part). Values replaced:\n",
+         [REDACTED:<rule>] (for a password in a URL or a key in a connection string, only the\n\
+         secret part). A value given under a key that names a secret (password, pass, pwd,\n\
+         passphrase, secret, token, api key, access key, private key, credential, auth, sas,\n\
+         sig: DB_PASSWORD, apiKey, an env entry named AWS_SECRET_ACCESS_KEY, --db-password) was\n\
+         replaced whole, as a credential. JSON text inside a value (an annotation holding an\n\
+         object) was read and redacted as JSON, and written back compact. Values replaced:\n",
     );
     for name in redactor.rule_names() {
         out.push_str(&format!("  {name:<24} {}\n", report.count(name)));
@@ -439,10 +529,13 @@ fn readme(
     out.push_str(
         "\nThe rules find values by their shape: e-mail addresses, telephone numbers, US social\n\
          security numbers, JSON Web Tokens and bearer tokens, private keys, cloud access keys,\n\
-         passwords in connection strings and under keys named for a password. They cannot find\n\
-         what has no shape: names of people, addresses, dates of birth, diagnoses or any other\n\
-         health information written as free text in a config map, an annotation, an event or a\n\
-         log. Look at the files before sharing this archive.\n",
+         passwords in URLs; and secrets by the key they are given under. They cannot find what\n\
+         has neither: names of people, addresses, dates of birth, diagnoses or any other health\n\
+         information written as free text in a config map, an annotation, an event or a log; a\n\
+         secret under a key that does not say it is one; a secret encoded (base64, gzip) other\n\
+         than as a PEM private key. Event messages are kept, redacted by these rules only: a\n\
+         failed exec probe's message holds the probe's output. Look at the files before sharing\n\
+         this archive.\n",
     );
     out.push_str(if redactor.redacts_ip_addresses() {
         "IP addresses were redacted.\n"
@@ -494,10 +587,11 @@ mod tests {
     }
 
     #[test]
-    fn an_object_is_kept_as_kubectl_lists_it_without_managed_fields_or_binary_data() {
+    fn an_object_is_kept_as_kubectl_lists_it_without_what_is_never_collected() {
+        let applied = r#"{"data":{"password":"hunter2"}}"#;
         let object: DynamicObject = serde_json::from_value(json!({
             "metadata": {"name": "cfg", "namespace": "demo", "managedFields": [{"manager": "kubectl"}],
-                         "annotations": {"note": "x"}},
+                         "annotations": {"note": "x", "kubectl.kubernetes.io/last-applied-configuration": applied}},
             "data": {"a": "b"},
             "binaryData": {"blob": "AAAA"},
         }))
@@ -507,11 +601,25 @@ mod tests {
             value,
             json!({
                 "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "cfg", "namespace": "demo", "annotations": {"note": "x"}},
+                "metadata": {"name": "cfg", "namespace": "demo", "annotations": {
+                    "note": "x",
+                    "kubectl.kubernetes.io/last-applied-configuration":
+                        "(not collected: the object as `kubectl apply` last sent it, 31 characters)",
+                }},
                 "data": {"a": "b"},
                 "binaryData": {"blob": "(not collected: 4 characters of base64)"},
             })
         );
+        // The kind is known before the object is tidied: a pod loses its termination messages.
+        let pod = tidy(
+            serde_json::from_value(json!({
+                "metadata": {"name": "api"},
+                "status": {"containerStatuses": [{"name": "api", "lastState": {"terminated": {"message": "hunter2"}}}]},
+            }))
+            .unwrap(),
+            &ApiResource::erase::<Pod>(&()),
+        );
+        assert!(!pod.to_string().contains("hunter2"), "{pod}");
         let deployment = tidy(
             serde_json::from_value(json!({"metadata": {"name": "web"}})).unwrap(),
             &ApiResource::erase::<Deployment>(&()),
@@ -523,19 +631,38 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_kept_by_name_and_type_only() {
-        let applied = r#"{"data":{"password":"aHVudGVyMg=="}}"#;
-        let secret = |name: &str| -> Secret {
-            serde_json::from_value(json!({
-                "metadata": {"name": name, "labels": {"app": "db"},
-                             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied}},
-                "type": "Opaque",
-                "data": {"password": "aHVudGVyMg=="},
-            }))
-            .unwrap()
-        };
-        let value = secret_names(vec![secret("z-db"), secret("a-tls")]);
-        assert_eq!(value, json!([{"name": "a-tls", "type": "Opaque"}, {"name": "z-db", "type": "Opaque"}]));
+    fn secrets_are_read_as_a_table_of_names_and_types() {
+        // What kube-apiserver answers `GET …/secrets?includeObject=None` with
+        // `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`.
+        let table: Table = serde_json::from_value(json!({
+            "kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": "42", "continue": "next-page"},
+            "columnDefinitions": [
+                {"name": "Name", "type": "string", "format": "name", "description": "", "priority": 0},
+                {"name": "Type", "type": "string", "format": "", "description": "", "priority": 0},
+                {"name": "Data", "type": "string", "format": "", "description": "", "priority": 0},
+                {"name": "Age", "type": "string", "format": "", "description": "", "priority": 0},
+            ],
+            "rows": [
+                {"cells": ["z-db", "Opaque", 1, "5m"], "object": null},
+                {"cells": ["a-tls", "kubernetes.io/tls", 2, "1d"]},
+                {"cells": [7, "Opaque", 0, "1d"]},
+            ],
+        }))
+        .unwrap();
+        assert_eq!(
+            table.names_and_types(),
+            [("z-db".to_owned(), json!("Opaque")), ("a-tls".to_owned(), json!("kubernetes.io/tls"))]
+        );
+        assert_eq!(table.metadata.and_then(|m| m.continue_).as_deref(), Some("next-page"));
+        // An empty table, and one without a Type column.
+        let empty: Table =
+            serde_json::from_value(json!({"kind": "Table", "columnDefinitions": null, "rows": null})).unwrap();
+        assert!(empty.names_and_types().is_empty() && empty.metadata.is_none());
+        let untyped: Table =
+            serde_json::from_value(json!({"columnDefinitions": [{"name": "Name"}], "rows": [{"cells": ["db"]}]}))
+                .unwrap();
+        assert_eq!(untyped.names_and_types(), [("db".to_owned(), Value::Null)]);
     }
 
     #[test]
@@ -589,10 +716,7 @@ mod tests {
         let mut c = Collector::new(&redactor);
         c.keep_text("logs/console.log".into(), "mail jane@example.com");
         c.keep_json("cluster/version.json".into(), json!({"gitVersion": "v1.33.0"}));
-        c.warn(
-            "namespace demo: secrets: not collected, the API server refused: User \"jane@example.com\" cannot list"
-                .into(),
-        );
+        c.warn_about("namespace demo: secrets", "the API server refused", "User \"jane@example.com\" cannot list");
         let collected = c.finish(vec!["demo".into()], &options);
         let readme = String::from_utf8(collected.files["README.txt"].clone()).unwrap();
         for said in [
@@ -603,6 +727,10 @@ mod tests {
             "  email                    2\n",
             "  total                    2\n",
             "free text",
+            "kubectl.kubernetes.io/last-applied-configuration annotation",
+            "termination messages",
+            "owner=helm",
+            "replaced whole, as a credential",
             "IP addresses were not redacted.",
             "User \"[REDACTED:email]\" cannot list",
         ] {

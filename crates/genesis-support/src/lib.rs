@@ -42,6 +42,7 @@ mod archive;
 mod collect;
 mod error;
 mod redact;
+mod tidy;
 
 pub use archive::{Written, archive_bytes, write_archive};
 pub use collect::{Collected, MAX_LOG, MAX_PREFLIGHT, Options, collect};

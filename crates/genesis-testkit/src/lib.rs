@@ -229,7 +229,18 @@ impl Distribution {
     /// The requests of the registry's access log, in order. A line reads
     /// `127.0.0.1 - - [date] "PUT /v2/…/blobs/uploads/ID?_state=…&digest=sha256%3A… HTTP/1.1" 201 0 "" "agent"`.
     fn access_log(&self) -> Vec<AccessLogLine> {
-        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        // Distribution writes a request's line after its response has gone: a client that
+        // has its answer may read the log before the line is there. Read until it is still.
+        let path = self.dir.path().join("access.log");
+        let mut log = std::fs::read_to_string(&path).unwrap_or_default();
+        for _ in 0..40 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let again = std::fs::read_to_string(&path).unwrap_or_default();
+            if again.len() == log.len() {
+                break;
+            }
+            log = again;
+        }
         log.lines()
             .filter_map(|line| {
                 let (_, request) = line.split_once(" \"")?;

@@ -1,10 +1,12 @@
 //! `genesis support-bundle` against the run's real kube-apiserver: PHI-like strings planted in
-//! a ConfigMap's data, in annotations of a Deployment and a Service, in a Deployment's
-//! environment and in an Event's message are in no byte of the archive (extracted by `tar`,
-//! and the decompressed stream as `zcat` gives it); a Secret is listed by name, its data and
-//! annotations never; the redaction report counts exactly what was planted; `sha256sum -c`
-//! passes; a second run gives the same bytes; a rules file adds a rule and a bad one stops the
-//! run naming itself; and the lists RBAC refuses are warnings, the rest still collected.
+//! a ConfigMap's data (JSON text in it too), in annotations of a Deployment and a Service, in
+//! a Deployment's environment and arguments and in an Event's message, secrets in a
+//! `kubectl.kubernetes.io/last-applied-configuration` annotation and in a Helm release's
+//! config map, are in no byte of the archive (extracted by `tar`, and the decompressed stream
+//! as `zcat` gives it); a Secret is listed by name, its data and annotations never; the
+//! redaction report counts exactly what was planted; `sha256sum -c` passes; a second run gives
+//! the same bytes; a rules file adds a rule and a bad one stops the run naming itself; and the
+//! lists RBAC refuses are warnings, the rest still collected.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,21 +21,37 @@ use crate::text;
 const NS: &str = "emr";
 const EMAIL: &str = "jane.roe@clinic.example";
 const EMAIL_2: &str = "ops.lead@hospital.example";
+/// In JSON text inside the ConfigMap's data, its local part with a letter beyond ASCII.
+const EMAIL_3: &str = "dr.müller@klinik.example";
 const PHONE: &str = "555-867-5309";
 const PHONE_2: &str = "(555) 010-4477";
 const PHONE_3: &str = "+1 555 123 9876";
 const SSN: &str = "078-05-1120";
 const SSN_2: &str = "219-09-9999";
 const JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwYXRpZW50LTQ3MTEiLCJuYW1lIjoiSmFuZSBSb2UifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+/// The last-applied annotation's secrets: a password, a JWT, binary data.
+const APPLIED_PASSWORD: &str = "LastApplied-Pw-7731";
+const APPLIED_JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsYXN0LWFwcGxpZWQifQ.TGFzdEFwcGxpZWRTaWduYXR1cmU";
+const APPLIED_BINARY: &str = "QXBwbGllZEJpbmFyeU1hcmtlcg==";
+/// What Helm's config map driver keeps a release as (base64 of gzip of JSON, Secrets included).
+const HELM_RELEASE: &str = "H4sIAAAAAAAC/helm-release-marker-5f3a";
 /// The lines of the planted private key's body: the block goes whole, header to footer.
 const KEY_BODY: [&str; 2] = [
     "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDPlantedLineOne",
     "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUPlantedKeyLineTwoXYZabcdefGHIJKLMN",
 ];
 const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
-/// Passwords inside connection strings: the ConfigMap's and the Deployment's.
+/// Passwords inside connection strings: the ConfigMap's and the Deployment's, and one
+/// holding `@` and `:` (the redaction must take it to the last `@`, not leave `ss:w0rd…`).
 const DB_PASSWORD: &str = "Hunter2Secret";
 const DB_PASSWORD_2: &str = "Pa55w0rdZebra";
+const AT_PASSWORD: &str = "p@ss:w0rd@Zebra";
+const AT_PASSWORD_TAIL: &str = "w0rd@Zebra";
+/// Secrets found by the key they are given under: the Deployment's `AWS_SECRET_ACCESS_KEY`
+/// and `--db-password` argument, and a password in JSON text in the ConfigMap.
+const AWS_SECRET: &str = "PlantedAwsSecret/0123456789+abcdefGHIJKL";
+const ARG_PASSWORD: &str = "argpw1";
+const EMBEDDED_PASSWORD: &str = "Embedded-Pw-4410";
 /// A patient id no built-in rule knows: only a rules file redacts it.
 const MRN: &str = "MRN-123456";
 /// The Secret: its name is listed, its data (as written, and as the API returns it) and its
@@ -44,16 +62,28 @@ const SECRET_MARKER_BASE64: &str = "c2VjcmV0LW1hcmtlci00YjFkOWU=";
 const SECRET_ANNOTATION: &str = "secret-annotation-marker-77c2";
 
 /// What the built-in rules must replace, and how many times each: every value above but the
-/// MRN, once per place it was planted.
+/// MRN, once per place it was planted; none of what is not collected at all (the
+/// last-applied annotation, the Helm release, the Secret), which is no redaction.
 fn planted_counts() -> BTreeMap<String, u64> {
     [
-        ("email", 2),
+        // EMAIL (ConfigMap), EMAIL_2 (Service annotation), EMAIL_3 (JSON text in the ConfigMap).
+        ("email", 3),
+        // PHONE (ConfigMap), PHONE_2 (Deployment annotation), PHONE_3 (Event).
         ("phone", 3),
+        // SSN (ConfigMap), SSN_2 (Event).
         ("us-ssn", 2),
+        // JWT (ConfigMap); APPLIED_JWT is in the annotation, which is not collected.
         ("jwt", 1),
+        // The PEM block (ConfigMap, under `tls.key`: found whole, so counted by its shape).
         ("private-key", 1),
+        // AWS_KEY (ConfigMap; `AWS_ACCESS_KEY_ID` names an id, no secret).
         ("aws-access-key", 1),
-        ("connection-password", 2),
+        // DB_PASSWORD (ConfigMap URL), DB_PASSWORD_2 (Deployment env URL), AT_PASSWORD
+        // (ConfigMap URL).
+        ("connection-password", 3),
+        // EMBEDDED_PASSWORD (JSON text, under `password`), AWS_SECRET (env entry named
+        // AWS_SECRET_ACCESS_KEY), ARG_PASSWORD (after `--db-password`).
+        ("credential", 3),
     ]
     .into_iter()
     .map(|(rule, n)| (rule.to_owned(), n))
@@ -65,6 +95,7 @@ fn never_kept() -> Vec<&'static str> {
     let mut values = vec![
         EMAIL,
         EMAIL_2,
+        EMAIL_3,
         PHONE,
         PHONE_2,
         PHONE_3,
@@ -74,6 +105,15 @@ fn never_kept() -> Vec<&'static str> {
         AWS_KEY,
         DB_PASSWORD,
         DB_PASSWORD_2,
+        AT_PASSWORD,
+        AT_PASSWORD_TAIL,
+        AWS_SECRET,
+        ARG_PASSWORD,
+        EMBEDDED_PASSWORD,
+        APPLIED_PASSWORD,
+        APPLIED_JWT,
+        APPLIED_BINARY,
+        HELM_RELEASE,
         SECRET_MARKER,
         SECRET_MARKER_BASE64,
         SECRET_ANNOTATION,
@@ -97,7 +137,36 @@ fn planted_objects() -> Vec<Value> {
                 "tls.key": private_key,
                 "backup.env": format!("AWS_ACCESS_KEY_ID={AWS_KEY}\n"),
                 "database.url": format!("postgres://emr:{DB_PASSWORD}@db.internal:5432/emr"),
+                "cache.url": format!("redis://default:{AT_PASSWORD}@redis.internal:6379/0"),
+                "settings.json": json!({
+                    "db": {"host": "db.internal", "password": EMBEDDED_PASSWORD},
+                    "contact": EMAIL_3,
+                }).to_string(),
             },
+        }),
+        // The annotation `kubectl apply` (client-side) writes, set here by hand: the apply
+        // below is server-side, which writes none.
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": "emr-applied", "namespace": NS,
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": json!({
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "emr-applied", "namespace": NS},
+                    "data": {"password": APPLIED_PASSWORD, "token": APPLIED_JWT, "mode": "applied"},
+                    "binaryData": {"blob": APPLIED_BINARY},
+                }).to_string()},
+            },
+            "data": {"mode": "applied"},
+        }),
+        // A release as Helm's config map driver keeps it.
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": "sh.helm.release.v1.emr.v1", "namespace": NS,
+                "labels": {"owner": "helm", "name": "emr", "status": "deployed", "version": "1"},
+            },
+            "data": {"release": HELM_RELEASE},
         }),
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
@@ -113,7 +182,11 @@ fn planted_objects() -> Vec<Value> {
                     "spec": {"containers": [{
                         "name": "api",
                         "image": "registry.local:5000/emr/api:1.0",
-                        "env": [{"name": "DATABASE_URL", "value": format!("postgresql://svc:{DB_PASSWORD_2}@pg.internal:5432/emr")}],
+                        "args": ["--db-password", ARG_PASSWORD],
+                        "env": [
+                            {"name": "DATABASE_URL", "value": format!("postgresql://svc:{DB_PASSWORD_2}@pg.internal:5432/emr")},
+                            {"name": "AWS_SECRET_ACCESS_KEY", "value": AWS_SECRET},
+                        ],
                     }]},
                 },
             },
@@ -296,6 +369,18 @@ fn planted_phi_is_in_no_byte_of_the_archive_and_the_report_counts_it_exactly() {
     let configmaps = text(&files["namespaces/emr/configmaps.json"]);
     assert!(configmaps.contains("emr-settings") && configmaps.contains("[REDACTED:email]"), "{configmaps}");
     assert!(configmaps.contains("[REDACTED:private-key]"), "{configmaps}");
+    assert!(
+        configmaps.contains("redis://default:[REDACTED:connection-password]@redis.internal:6379/0"),
+        "{configmaps}"
+    );
+    // What is not collected is noted in its place.
+    assert!(configmaps.contains("(not collected: the object as `kubectl apply` last sent it"), "{configmaps}");
+    assert!(configmaps.contains("(not collected: a Helm release"), "{configmaps}");
+    let deployments = text(&files["namespaces/emr/deployments.json"]);
+    assert!(
+        deployments.contains("\"--db-password\",\n") && deployments.contains("AWS_SECRET_ACCESS_KEY"),
+        "{deployments}"
+    );
     let events = text(&files["namespaces/emr/events.json"]);
     assert!(events.contains("[REDACTED:us-ssn]") && events.contains(MRN), "{events}");
     // The Secret by name and type, nothing else of it.
@@ -420,15 +505,17 @@ fn lists_rbac_refuses_are_warnings_and_the_rest_is_collected() {
     assert_absent(&archive, &files, &never_kept());
     let configmaps = text(&files["namespaces/emr/configmaps.json"]);
     assert!(configmaps.contains("emr-settings"), "{configmaps}");
-    // Only what was read is counted: the ConfigMap's values.
+    // Only what was read is counted: the config maps' values (EMAIL and EMAIL_3, PHONE, SSN,
+    // JWT, the PEM block, AWS_KEY, DB_PASSWORD and AT_PASSWORD, EMBEDDED_PASSWORD).
     let expected: BTreeMap<String, u64> = [
-        ("email", 1),
+        ("email", 2),
         ("phone", 1),
         ("us-ssn", 1),
         ("jwt", 1),
         ("private-key", 1),
         ("aws-access-key", 1),
-        ("connection-password", 1),
+        ("connection-password", 2),
+        ("credential", 1),
     ]
     .into_iter()
     .map(|(rule, n)| (rule.to_owned(), n))
@@ -450,6 +537,6 @@ fn lists_rbac_refuses_are_warnings_and_the_rest_is_collected() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains(&format!("sha256 {}  (", report["sha256"].as_str().unwrap())), "{stdout}");
-    assert!(stdout.contains("namespaces: emr\n") && stdout.contains("redacted: 7 values ("), "{stdout}");
+    assert!(stdout.contains("namespaces: emr\n") && stdout.contains("redacted: 10 values ("), "{stdout}");
     assert!(stderr.contains("warning: namespace emr: secrets: not collected"), "{stderr}");
 }
