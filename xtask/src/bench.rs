@@ -844,8 +844,10 @@ fn portal_rows(dir: &Path, bin: &Path, archive: &str, runs: usize) -> anyhow::Re
         .map(|n| format!("-o pulled-curl/{n} http://127.0.0.1:{port}/v1/releases/genesis/1.0.0/artifacts/{n}"))
         .collect();
     let curl = format!("curl -sf -H 'Authorization: Bearer {key}' {}", curl_args.join(" "));
-    let o = measure(&pull, "rm -rf pulled-portal", dir, runs)?;
-    let r = measure(&curl, "rm -rf pulled-curl && mkdir pulled-curl", dir, runs)?;
+    // `sync` first: the previous run's GiB still being written back would land in this run's
+    // time, on either side, and swing the ratio between runs (0.80 to 1.27 before).
+    let o = measure(&pull, "rm -rf pulled-portal && sync", dir, runs)?;
+    let r = measure(&curl, "rm -rf pulled-curl && mkdir pulled-curl && sync", dir, runs)?;
     row("pull", &o, "curl (same files)", &r, mib);
     println!(
         "         {mib:.0} MiB: a bundle, its sidecars and a 1 GiB incompressible file; ours also hashes every byte"
