@@ -372,19 +372,40 @@ pub(crate) async fn entitled_releases(state: &AppState, caller: &Caller) -> Resu
     Ok(state.store.releases().await?.into_iter().filter(|r| covers(&entitlements, r)).collect())
 }
 
-async fn list_releases(State(state): State<Shared>, caller: Caller) -> Result<Json<Vec<ReleaseSummary>>, Failure> {
-    let mut out = Vec::new();
-    for release in entitled_releases(&state, &caller).await? {
+/// An entitled release as a listing shows it: `GET /v1/releases` and the customer's start page.
+pub(crate) struct ListedRelease {
+    pub(crate) release: Release,
+    /// How many bundles it has.
+    pub(crate) bundles: usize,
+    /// The bytes of all its files.
+    pub(crate) size: u64,
+}
+
+/// The caller's entitled releases, newest first, each with its bundle count and size.
+pub(crate) async fn entitled_listing(state: &AppState, caller: &Caller) -> Result<Vec<ListedRelease>, Failure> {
+    let mut listed = Vec::new();
+    for release in entitled_releases(state, caller).await? {
         let artifacts = state.store.artifacts(&release.product, &release.version).await?;
-        out.push(ReleaseSummary {
-            bundles: artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).count(),
-            size: artifacts.iter().map(|a| a.size).sum(),
-            published: when(release.published),
-            product: release.product,
-            version: release.version,
-        });
+        let bundles = artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).count();
+        listed.push(ListedRelease { bundles, size: artifacts.iter().map(|a| a.size).sum(), release });
     }
-    Ok(Json(out))
+    Ok(listed)
+}
+
+async fn list_releases(State(state): State<Shared>, caller: Caller) -> Result<Json<Vec<ReleaseSummary>>, Failure> {
+    let listed = entitled_listing(&state, &caller).await?;
+    Ok(Json(
+        listed
+            .into_iter()
+            .map(|l| ReleaseSummary {
+                bundles: l.bundles,
+                size: l.size,
+                published: when(l.release.published),
+                product: l.release.product,
+                version: l.release.version,
+            })
+            .collect(),
+    ))
 }
 
 async fn release_detail(
@@ -623,9 +644,12 @@ fn quota_headers(builds: &Builds, org: &str) -> HeaderMap {
     headers
 }
 
-/// When a finished export's pack is (or was) deleted.
-fn expires(state: &AppState, export: &Export) -> Option<i64> {
-    export.finished.map(|finished| finished.saturating_add(state.export_ttl_secs))
+impl AppState {
+    /// When a finished export's pack is (or was) deleted: what the API's status, its 410 and
+    /// the pages all go by.
+    pub(crate) fn export_expires(&self, export: &Export) -> Option<i64> {
+        export.finished.map(|finished| finished.saturating_add(self.export_ttl_secs))
+    }
 }
 
 fn export_status_body(state: &AppState, export: &Export) -> ExportStatus {
@@ -641,7 +665,7 @@ fn export_status_body(state: &AppState, export: &Export) -> ExportStatus {
         size: export.size,
         download_uri: ready.then(|| format!("{API}/exports/airgap/bootstrap/{}/download", export.id)),
         error: export.error.clone(),
-        expires: expires(state, export).map(when),
+        expires: state.export_expires(export).map(when),
     }
 }
 
@@ -777,7 +801,7 @@ pub(crate) async fn caller_export(state: &AppState, caller: &Caller, id: &str) -
         // Admitted a moment ago and not recorded yet: a concurrent request got its id.
         None => state.builds.running(&caller.org, id).ok_or_else(|| Failure::not_found(format!("no export {id}")))?,
     };
-    match (export.expired, expires(state, &export)) {
+    match (export.expired, state.export_expires(&export)) {
         (Some(deleted), _) => Err(gone(id, deleted)),
         (None, Some(due)) if due <= now() => Err(gone(id, due)),
         _ => Ok(export),

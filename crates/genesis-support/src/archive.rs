@@ -43,28 +43,27 @@ pub struct Written {
     pub sidecar: PathBuf,
 }
 
-/// The deterministic `.tar.gz` of `files` (path → bytes) in memory, for a caller that sends
-/// it on itself (a download) rather than writing a file. Paths are relative, `/`-separated,
-/// without empty, `.` or `..` components, and none is both a file and a directory.
-pub fn archive_bytes(files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>> {
+/// The deterministic `.tar.gz` of `files` (path → bytes) in memory, the tar compressed as it
+/// is laid out. Paths are relative, `/`-separated, without empty, `.` or `..` components, and
+/// none is both a file and a directory.
+fn archive_bytes(files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>> {
     check_paths(files)?;
-    let mut tar = Vec::new();
+    let mut gz = GzBuilder::new().mtime(GZIP_MTIME).operating_system(OS_UNKNOWN).write(Vec::new(), Compression::new(6));
+    // Writing into memory fails only when memory does.
+    let mut put = |bytes: &[u8]| gz.write_all(bytes).expect("compressing into memory");
     let mut dirs = BTreeSet::new();
     for (path, content) in files {
         for (i, _) in path.match_indices('/') {
             let dir = &path[..=i];
             if dirs.insert(dir) {
-                tar.extend_from_slice(&dir_header(dir, MTIME)?);
+                put(&dir_header(dir, MTIME)?);
             }
         }
-        tar.extend_from_slice(&file_header(path, content.len() as u64, MTIME)?);
-        tar.extend_from_slice(content);
-        tar.extend_from_slice(&[0u8; BLOCK][..padding(content.len() as u64)]);
+        put(&file_header(path, content.len() as u64, MTIME)?);
+        put(content);
+        put(&[0u8; BLOCK][..padding(content.len() as u64)]);
     }
-    tar.extend_from_slice(&END_OF_ARCHIVE);
-    let mut gz = GzBuilder::new().mtime(GZIP_MTIME).operating_system(OS_UNKNOWN).write(Vec::new(), Compression::new(6));
-    // Writing into memory fails only when memory does.
-    gz.write_all(&tar).expect("compressing into memory");
+    put(&END_OF_ARCHIVE);
     Ok(gz.finish().expect("compressing into memory"))
 }
 

@@ -44,7 +44,7 @@ mod error;
 mod redact;
 mod tidy;
 
-pub use archive::{Written, archive_bytes, write_archive};
+pub use archive::{Written, write_archive};
 pub use collect::{Collected, MAX_LOG, MAX_PREFLIGHT, Options, collect};
 pub use error::{Result, SupportError};
 pub use redact::{RedactionReport, Redactor, Rule};

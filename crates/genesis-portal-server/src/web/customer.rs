@@ -25,7 +25,7 @@ use super::page::{
 };
 use super::session::{self, CustomerSession, check_csrf};
 use crate::api::{
-    Caller, ExportRefusal, Shared, artifact_download, caller_export, entitled_release, entitled_releases,
+    Caller, ExportRefusal, ListedRelease, Shared, artifact_download, caller_export, entitled_listing, entitled_release,
     export_download, license_for_caller, request_export,
 };
 use crate::facts::BundleFacts;
@@ -61,32 +61,16 @@ fn export_href(id: &str) -> String {
 
 // ---- the start page
 
-/// An entitled release as the start page lists it.
-struct Listed {
-    release: Release,
-    bundles: usize,
-    size: u64,
-}
-
 async fn home(State(state): State<Shared>, session: CustomerSession) -> Result<Response, PageError> {
     let caller = &session.caller;
     // A key with only the export scopes still signs in: it is told what it cannot list.
-    let releases = if caller.require(Scope::ReleasesRead).is_ok() {
-        let mut listed = Vec::new();
-        for release in entitled_releases(&state, caller).await? {
-            let artifacts = state.store.artifacts(&release.product, &release.version).await?;
-            let bundles = artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).count();
-            listed.push(Listed { bundles, size: artifacts.iter().map(|a| a.size).sum(), release });
-        }
-        Some(listed)
-    } else {
-        None
-    };
+    let releases =
+        if caller.require(Scope::ReleasesRead).is_ok() { Some(entitled_listing(&state, caller).await?) } else { None };
     let body = home_body(caller, releases.as_deref(), state.license_key.is_some());
     Ok(page(session.chrome("Your releases"), StatusCode::OK, body))
 }
 
-fn home_body(caller: &Caller, releases: Option<&[Listed]>, issues_licenses: bool) -> Markup {
+fn home_body(caller: &Caller, releases: Option<&[ListedRelease]>, issues_licenses: bool) -> Markup {
     let scopes: Vec<&str> = caller.scopes.iter().map(|s| s.as_str()).collect();
     let can_read = caller.scopes.contains(&Scope::ReleasesRead);
     html! {
@@ -500,7 +484,7 @@ async fn export(
     };
     let title = format!("Export {id}");
     let body = match &found {
-        Ok(export) => export_body(export, ExportStage::of(&state, export), state.export_ttl_secs),
+        Ok(export) => export_body(export, ExportStage::of(&state, export), state.export_expires(export)),
         Err(message) => html! {
             h1 { "Export " code { (id) } }
             p { "Status: " strong #export-status .status.status-expired { "expired" } }
@@ -510,7 +494,7 @@ async fn export(
     Ok(page(session.chrome(&title), StatusCode::OK, body))
 }
 
-fn export_body(export: &Export, stage: ExportStage, ttl_secs: i64) -> Markup {
+fn export_body(export: &Export, stage: ExportStage, kept_until: Option<i64>) -> Markup {
     let file = format!("genesis-airgap-{}.tar.gz", export.id);
     let href = export_href(&export.id);
     let status = stage.as_str();
@@ -545,9 +529,9 @@ fn export_body(export: &Export, stage: ExportStage, ttl_secs: i64) -> Markup {
                     dt { "Root hash" }
                     dd { code.digest { (root) } }
                 }
-                @if let Some(finished) = export.finished {
+                @if let Some(kept_until) = kept_until {
                     dt { "Kept until" }
-                    dd { (date(finished.saturating_add(ttl_secs))) }
+                    dd { (date(kept_until)) }
                 }
             }
             p {
@@ -614,8 +598,8 @@ mod tests {
     fn the_start_page_escapes_the_organisation_and_lists_entitled_releases() {
         let hostile = caller("<script>alert(1)</script>", &[Scope::ReleasesRead, Scope::ExportRead]);
         let listed = [
-            Listed { release: release("genesis", "3.2.10"), bundles: 2, size: 3 << 20 },
-            Listed { release: release("genesis", "3.2.9"), bundles: 1, size: 1 << 20 },
+            ListedRelease { release: release("genesis", "3.2.10"), bundles: 2, size: 3 << 20 },
+            ListedRelease { release: release("genesis", "3.2.9"), bundles: 1, size: 1 << 20 },
         ];
         let text = home_body(&hostile, Some(&listed), true).into_string();
         assert!(!text.contains("<script>alert"), "{text}");
@@ -687,7 +671,7 @@ mod tests {
     fn an_export_page_refreshes_while_pending_and_offers_the_pack_when_ready() {
         let mut export =
             Export::pending("exp_1".to_owned(), "acme".to_owned(), "genesis".to_owned(), "3.2.10".to_owned(), 0);
-        let pending = export_body(&export, ExportStage::Pending, 3600).into_string();
+        let pending = export_body(&export, ExportStage::Pending, None).into_string();
         assert!(pending.contains(r#"<meta http-equiv="refresh" content="5">"#), "{pending}");
         assert!(pending.contains(">pending</strong>"), "{pending}");
         assert!(pending.contains("every 5 seconds"), "{pending}");
@@ -695,7 +679,7 @@ mod tests {
         export.sha256 = Some(genesis_bundle::sha256(b"pack"));
         export.size = Some(10);
         export.finished = Some(100);
-        let ready = export_body(&export, ExportStage::Ready, 3600).into_string();
+        let ready = export_body(&export, ExportStage::Ready, Some(3700)).into_string();
         assert!(!ready.contains("refresh"), "{ready}");
         assert!(
             ready.contains(r#"id="export-download""#) && ready.contains(r#"href="/portal/exports/exp_1/download""#),

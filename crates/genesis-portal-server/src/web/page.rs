@@ -67,7 +67,8 @@ impl Area {
         }
     }
 
-    fn sign_out(self) -> &'static str {
+    /// Where the sign-out form posts (and the sign-out route is).
+    pub(crate) fn sign_out(self) -> &'static str {
         match self {
             Area::Vendor => "/admin/sign-out",
             Area::Public | Area::Customer => "/portal/sign-out",
@@ -395,8 +396,7 @@ pub(crate) enum ExportStage {
 impl ExportStage {
     /// Where `export` stands now.
     pub(crate) fn of(state: &AppState, export: &Export) -> ExportStage {
-        let due = export.finished.map(|finished| finished.saturating_add(state.export_ttl_secs));
-        if export.expired.is_some() || due.is_some_and(|due| due <= crate::now()) {
+        if export.expired.is_some() || state.export_expires(export).is_some_and(|due| due <= crate::now()) {
             return ExportStage::Expired;
         }
         match export.status {

@@ -47,8 +47,6 @@ struct Rules {
     flash: &'static str,
     /// Its sign-in page.
     sign_in: &'static str,
-    /// Where its sign-out form posts.
-    sign_out: &'static str,
     /// How long it lasts from sign-in, in hours (absolute, not renewed by use).
     hours: i64,
 }
@@ -67,7 +65,6 @@ fn rules(kind: SessionKind) -> &'static Rules {
         cookie: "genesis-session",
         flash: "genesis-flash",
         sign_in: "/portal/sign-in",
-        sign_out: "/portal/sign-out",
         hours: 12,
     };
     const VENDOR: Rules = Rules {
@@ -75,7 +72,6 @@ fn rules(kind: SessionKind) -> &'static Rules {
         cookie: "genesis-admin-session",
         flash: "genesis-admin-flash",
         sign_in: "/admin/sign-in",
-        sign_out: "/admin/sign-out",
         hours: 8,
     };
     match kind {
@@ -371,7 +367,7 @@ pub(crate) fn routes(kind: SessionKind) -> Router<Shared> {
             ),
         )
         .route(
-            rules(kind).sign_out,
+            rules(kind).area.sign_out(),
             post(move |State(state): State<Shared>, site: Site, headers: HeaderMap, Form(form): Form<CsrfForm>| {
                 sign_out(state, site, headers, form, kind)
             }),
