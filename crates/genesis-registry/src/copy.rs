@@ -81,8 +81,8 @@ pub struct CopySession {
     concurrency: usize,
     /// One permit per blob in flight, across every copy of the session.
     slots: tokio::sync::Semaphore,
-    /// Held while a blob is being placed in a destination: a second copy of the same blob
-    /// waits, then finds it present.
+    /// Held while a blob or manifest is being placed in a destination: a second copy of the
+    /// same one waits, then finds it present.
     placing: Mutex<HashMap<BlobKey, Arc<tokio::sync::Mutex<()>>>>,
     /// The repository of each destination the session put (or found) each blob in.
     placed: Mutex<HashMap<BlobKey, String>>,
@@ -345,6 +345,11 @@ impl CopySession {
         }
         let (destination, repo) = (route.destination, route.destination_repo);
         for manifest in &tree.manifests {
+            // Under the digest's lock, as a blob: another copy of the same image that found
+            // the manifest missing first is done putting it before this one asks, so a parent
+            // never goes out while its child is still on its way.
+            let lock = self.lock_of(&(destination.endpoint().to_owned(), manifest.digest.clone()));
+            let _placing = lock.lock().await;
             if destination.has_manifest(repo, &manifest.digest).await? {
                 stats.manifests_present += 1;
             } else {
