@@ -10,7 +10,10 @@
 //! `--workload many-images [--images N]` benches a release of N small images instead (200 by
 //! default: four blobs each, as a platform release of many services carries): `load` and a
 //! re-load beside a `skopeo copy` loop over the same images, then 50 clients pulling them all
-//! from `serve` beside Distribution.
+//! from `serve` beside Distribution. `--workload compressed-layers [--size-mib N]` benches one
+//! image of the same size whose layers are gzip'd tars, as registries hold them (stored in
+//! frames of raw blocks, which `serve` reads straight from the file): `create` and `verify`,
+//! then the registry rows, `serve` warm and cold beside Distribution (decision 0041).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -154,6 +157,15 @@ fn workload(dir: &Path, size_mib: usize) -> anyhow::Result<()> {
         fs::write(blobs.join(&hex), &data)?;
         layers.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": format!("sha256:{hex}"), "size": data.len()}));
     }
+    write_bench_image(dir, layers)?;
+    fs::write(done, b"")?;
+    Ok(())
+}
+
+/// Writes the config, manifest and index of the bench image (`bench`, whose layers are
+/// `layers`, already in the layout's blobs) and the spec that bundles it.
+fn write_bench_image(dir: &Path, layers: Vec<serde_json::Value>) -> anyhow::Result<()> {
+    let blobs = dir.join("layout/blobs/sha256");
     let config = serde_json::to_vec(
         &serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}),
     )?;
@@ -176,8 +188,145 @@ fn workload(dir: &Path, size_mib: usize) -> anyhow::Result<()> {
         dir.join("bundle.yaml"),
         "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: { name: bench, version: 1.0.0 }\nspec:\n  images:\n    - { name: bench, image: \"oci:layout:bench\", ref: registry.example.com/bench/app:1 }\n  output: { dir: out }\n",
     )?;
+    Ok(())
+}
+
+/// Writes (once) an OCI layout of about `size_mib` MiB of blobs: one image whose layers are
+/// gzip'd tars, as registries hold them. Each is a tar of the half-text workload's layer
+/// bytes (noise and log-like text in turn, [`LAYER_MIB`] MiB each), compressed by `gzip -n -6`
+/// (no name, no time: the same bytes on every machine with the same gzip); layers are added
+/// until they make `size_mib` MiB, the size of the half-text workload.
+fn compressed_layers_workload(dir: &Path, size_mib: usize) -> anyhow::Result<()> {
+    let done = dir.join(".complete-gzip-layers");
+    if done.exists() {
+        return Ok(());
+    }
+    let _ = fs::remove_dir_all(dir);
+    let blobs = dir.join("layout/blobs/sha256");
+    fs::create_dir_all(&blobs)?;
+    let tar_path = dir.join("layer.tar");
+    let (mut layers, mut total) = (Vec::new(), 0u64);
+    for i in 0.. {
+        if total >= (size_mib as u64) << 20 {
+            break;
+        }
+        let (name, data) = (format!("data/layer-{i}.bin"), layer_bytes(i));
+        fs::write(&tar_path, tar_of(&[("data/", b""), (&name, &data)]))?;
+        let gzip = Command::new("gzip")
+            .args(["-n", "-6", "-c"])
+            .arg(&tar_path)
+            .output()
+            .context("running gzip (Debian package gzip)")?;
+        if !gzip.status.success() {
+            bail!("gzip {}: {}", tar_path.display(), String::from_utf8_lossy(&gzip.stderr));
+        }
+        let hex = sha256_hex(&gzip.stdout);
+        fs::write(blobs.join(&hex), &gzip.stdout)?;
+        total += gzip.stdout.len() as u64;
+        layers.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{hex}"), "size": gzip.stdout.len()}));
+    }
+    fs::remove_file(&tar_path)?;
+    write_bench_image(dir, layers)?;
     fs::write(done, b"")?;
     Ok(())
+}
+
+/// The compressed-layers rows: `create` and `verify` beside the standard pipeline, how many of
+/// the archive's frames are raw blocks, then the registry rows ([`registry_rows`]): `load`
+/// and `serve`, warm and cold (`--cache-mib 0`), for skopeo and 4 parallel curl pulls, beside
+/// Distribution. Target (issue 19): cold `serve` at least 0.95 times as fast as Distribution
+/// for both.
+fn compressed_layers_rows(dir: &Path, bin: &Path, size_mib: usize, runs: usize) -> anyhow::Result<()> {
+    println!("bench: preparing a {size_mib} MiB OCI layout of gzip'd layers in {}", dir.display());
+    compressed_layers_workload(dir, size_mib)?;
+    let b = bin.display();
+    let _ = fs::remove_dir_all(dir.join("k"));
+    run_cmd(
+        Command::new(bin.join("bundle-builder"))
+            .args(["keygen", "--output-dir"])
+            .arg(dir.join("k"))
+            .stdout(std::process::Stdio::null()),
+    )?;
+    let input_bytes: u64 = fs::read_dir(dir.join("layout/blobs/sha256"))?
+        .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
+        .sum();
+    let mib = input_bytes as f64 / f64::from(1 << 20);
+    let archive = "out/bench-1.0.0.tar.zst";
+    println!("\ninput: {mib:.0} MiB of blobs (gzip'd tars of half noise, half text); best of {runs}; 2 cores\n");
+    println!(
+        "{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}",
+        "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio"
+    );
+    let clean = "rm -rf out ref.tar.zst";
+    let create = format!("{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null");
+    let o = measure(&create, clean, dir, runs)?;
+    let r = measure("tar -cf - layout | zstd -q -T0 -3 -o ref.tar.zst", clean, dir, runs)?;
+    row("create", &o, "tar | zstd -T0 -3", &r, mib);
+    // The baseline's runs removed ours: verify and the registry rows read a fresh one.
+    run_cmd(Command::new("sh").arg("-c").arg(format!("{clean} && {create}")).current_dir(dir))?;
+    let verify = format!("{b}/bundle-loader verify {archive} --key k/genesis.pub >/dev/null");
+    let o = measure(&verify, "true", dir, runs)?;
+    let r = measure(&format!("zstd -dc {archive} | openssl dgst -sha256 >/dev/null"), "true", dir, runs)?;
+    row("verify", &o, "zstd -dc | openssl sha256", &r, mib);
+    let size = fs::metadata(dir.join(archive))?.len();
+    let (frames, raw) = raw_frames(&dir.join(archive))?;
+    println!(
+        "\narchive: {:.0} MiB ({:.3}x); {raw} of its {frames} zstd frames are raw blocks only; ratio = baseline \
+         time / our time (1.00 = as fast)",
+        size as f64 / f64::from(1 << 20),
+        input_bytes as f64 / size as f64
+    );
+    registry_rows(dir, bin, archive, mib, runs)
+}
+
+/// How many zstd frames the seekable archive at `path` has, and how many of them hold raw
+/// blocks only: read from its seek table and its frames' block headers (with std alone, as
+/// xtask links no Genesis crate: decision 0022).
+fn raw_frames(path: &Path) -> anyhow::Result<(usize, usize)> {
+    let file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let footer = read_at(&file, len.checked_sub(9).context("not a seekable archive")?, 9)?;
+    if footer[5..9] != 0x8F92_EAB1_u32.to_le_bytes() {
+        bail!("{}: no seek table at its end", path.display());
+    }
+    let count = u32::from_le_bytes(footer[..4].try_into()?) as usize;
+    let table = read_at(&file, len - 9 - 8 * count as u64, 8 * count)?;
+    let (mut at, mut raw) = (0u64, 0usize);
+    for entry in table.chunks_exact(8) {
+        let head = read_at(&file, at, 18)?;
+        let descriptor = head[4];
+        let single_segment = descriptor & 0x20 != 0;
+        let content_size = match descriptor >> 6 {
+            0 => u64::from(single_segment),
+            1 => 2,
+            2 => 4,
+            _ => 8,
+        };
+        let dictionary = [0, 1, 2, 4][usize::from(descriptor & 3)];
+        let mut block = at + 5 + u64::from(!single_segment) + dictionary + content_size;
+        let all_raw = loop {
+            let h = read_at(&file, block, 3)?;
+            let h = u32::from_le_bytes([h[0], h[1], h[2], 0]);
+            if (h >> 1) & 3 != 0 {
+                break false;
+            }
+            block += 3 + u64::from(h >> 3);
+            if h & 1 == 1 {
+                break true;
+            }
+        };
+        raw += usize::from(all_raw);
+        at += u64::from(u32::from_le_bytes(entry[..4].try_into()?));
+    }
+    Ok((count, raw))
+}
+
+/// `n` bytes of `file` from `at`.
+fn read_at(file: &fs::File, at: u64, n: usize) -> anyhow::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let mut buf = vec![0u8; n];
+    file.read_exact_at(&mut buf, at)?;
+    Ok(buf)
 }
 
 struct Sample {
@@ -222,7 +371,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--workload" => workload_name = it.next().context("--workload half-text|many-images")?.clone(),
+            "--workload" => {
+                workload_name = it.next().context("--workload half-text|compressed-layers|many-images")?.clone()
+            }
             "--images" => images = it.next().context("--images N")?.parse()?,
             "--size-mib" => size_mib = it.next().context("--size-mib N")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
@@ -231,12 +382,19 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             other => bail!("unknown bench flag {other}"),
         }
     }
-    if !matches!(workload_name.as_str(), "half-text" | "many-images") {
-        bail!("unknown workload {workload_name}: half-text (one image, the default) or many-images");
+    if !matches!(workload_name.as_str(), "half-text" | "compressed-layers" | "many-images") {
+        bail!(
+            "unknown workload {workload_name}: half-text (one image, the default), compressed-layers (one image of \
+             gzip'd layers) or many-images"
+        );
     }
     let bin = crate::release_build(root)?;
     if workload_name == "many-images" {
         return many_images_rows(&root.join(format!("target/bench/many-{images}")), &bin, images, runs);
+    }
+    if workload_name == "compressed-layers" {
+        let dir = root.join(format!("target/bench/compressed-{size_mib}"));
+        return compressed_layers_rows(&dir, &bin, size_mib, runs);
     }
     let dir: PathBuf = root.join(format!("target/bench/workload-{size_mib}"));
     println!("bench: preparing a {size_mib} MiB OCI layout in {}", dir.display());
@@ -664,7 +822,8 @@ fn registry_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -
     };
     // The default frame cache of this machine (an eighth of memory, at most 2 GiB) holds the
     // whole workload, so the later runs of each side are served warm, as Distribution's are
-    // from the page cache; the last row turns the cache off: every pull decompresses.
+    // from the page cache; the last two rows turn the cache off: every pull decompresses its
+    // compressed frames again.
     let (_served, serve_port) = serve(&[])?;
     let pull = |port: u16| {
         format!(
@@ -673,8 +832,8 @@ fn registry_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -
     };
     // skopeo writes what it pulls (and syncs it): each run starts from a synced disk too.
     let o = measure(&pull(serve_port), "sync", dir, runs)?;
-    let r = measure(&pull(ours_port), "sync", dir, runs)?;
-    row("serve", &o, "Distribution (skopeo pull)", &r, mib);
+    let skopeo_from_distribution = measure(&pull(ours_port), "sync", dir, runs)?;
+    row("serve", &o, "Distribution (skopeo pull)", &skopeo_from_distribution, mib);
     // Layers only: Distribution does not serve manifests through the blobs endpoint.
     let digests: Vec<String> = fs::read_dir(dir.join("layout/blobs/sha256"))?
         .filter_map(|e| e.ok())
@@ -693,7 +852,12 @@ fn registry_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -
     let (_uncached, uncached_port) = serve(&["--cache-mib", "0"])?;
     let o = measure(&curl(uncached_port), "true", dir, runs)?;
     row("serve*", &o, "Distribution (4x curl)", &r, mib);
-    println!("         serve* = serve --cache-mib 0: every pull decompresses its frames again");
+    let o = measure(&pull(uncached_port), "sync", dir, runs)?;
+    row("serve*", &o, "Distribution (skopeo pull)", &skopeo_from_distribution, mib);
+    println!(
+        "         serve* = serve --cache-mib 0: every pull decompresses its compressed frames again (frames of raw \
+         blocks are read from the file, cache or not)"
+    );
     let _ = fs::remove_dir_all(dir.join("pulled"));
     Ok(())
 }

@@ -96,6 +96,7 @@ mod tests {
             applied_at: "2026-01-01T00:00:00Z".into(),
             verification: Default::default(),
             objects: vec![],
+            api_objects: vec![],
         };
         let text = render(&[record]);
         assert_eq!(

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use genesis_bundle::escape_controls;
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_kube::Cluster;
-use genesis_support::{Collected, Options, Redactor, Written, collect, write_archive};
+use genesis_support::{Collected, Input, Options, Redactor, Written, collect, write_archive};
 
 /// Arguments of `support-bundle`.
 #[derive(Debug, clap::Args)]
@@ -48,9 +48,11 @@ pub fn run(args: &SupportBundleArgs) -> anyhow::Result<u8> {
     }
     let options = Options {
         namespaces: args.namespaces.clone(),
+        recorded_namespaces: true,
         redactor,
-        preflight: args.preflight.clone(),
+        preflight: args.preflight.clone().map(Input::File),
         extra_logs: Vec::new(),
+        withheld: Default::default(),
     };
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;

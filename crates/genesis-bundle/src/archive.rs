@@ -169,7 +169,8 @@ impl ArchiveReader {
         self.stamp
     }
 
-    /// The count of entry bytes read so far, shared with whoever displays progress.
+    /// The count of payload entry bytes read so far (the head's are not counted), shared
+    /// with whoever displays progress.
     pub fn progress(&self) -> ProgressCounter {
         self.progress.clone()
     }
@@ -264,6 +265,12 @@ impl ArchiveReader {
     /// Streams the data of the current entry (of `size` bytes) into `sink`, returning its
     /// SHA-256, then skips the block padding.
     pub fn copy_entry(&mut self, size: u64, sink: &mut dyn io::Write) -> Result<Digest> {
+        self.copy_data(size, sink, true)
+    }
+
+    /// [`copy_entry`](Self::copy_entry), adding the bytes to [`progress`](Self::progress)
+    /// when `counted`: the head's entries are not, as the payload's total leaves them out.
+    fn copy_data(&mut self, size: u64, sink: &mut dyn io::Write, counted: bool) -> Result<Digest> {
         let mut sink = DigestAdapter::new(sink);
         let mut buf = vec![0u8; (256 << 10).min(size.max(1)) as usize];
         let mut left = size;
@@ -274,7 +281,9 @@ impl ArchiveReader {
                 return Err(BundleError::Truncated { detail: "stream ends inside an entry".into() });
             }
             self.account(n as u64)?;
-            self.progress.add(n as u64);
+            if counted {
+                self.progress.add(n as u64);
+            }
             sink.write_all(&buf[..n]).map_err(|e| BundleError::Io {
                 action: "writing extracted data",
                 path: "output".into(),
@@ -289,13 +298,14 @@ impl ArchiveReader {
         Ok(sink.digest().digest())
     }
 
-    /// Reads a small entry whole, refusing it above `max` bytes before reading.
+    /// Reads a small entry whole (a head entry, so not counted in [`progress`](Self::progress)),
+    /// refusing it above `max` bytes before reading.
     pub fn read_small(&mut self, h: &Header, max: u64, what: &'static str) -> Result<Vec<u8>> {
         if h.size > max {
             return Err(BundleError::LimitExceeded { what, actual: h.size, limit: max });
         }
         let mut out = Vec::with_capacity(h.size as usize);
-        self.copy_entry(h.size, &mut out)?;
+        self.copy_data(h.size, &mut out, false)?;
         Ok(out)
     }
 

@@ -8,6 +8,10 @@
 //! (the server's) refuses a file with another stamp. The archive is opened once, with the
 //! index: every read is a positioned read of that one descriptor, so readers at once (a
 //! server's responses) take no descriptor and no read of the seek table each.
+//!
+//! A range's bytes in a frame of raw blocks (what the writer stores for bytes zstd would not
+//! shrink: compressed layers) are read straight from the file, skipping the block headers:
+//! nothing is decompressed and the frame cache is not used (decision 0041).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -72,9 +76,21 @@ impl ArchiveIndex {
     }
 
     /// Shares decompressed frames between every read of [`ArchiveRange::frames_at`], up to
-    /// `budget` bytes (0: none).
+    /// `budget` bytes (0: none). Frames of raw blocks are never cached: they are read from
+    /// the file, as the page cache keeps it.
     pub fn with_frame_cache(self, budget: u64) -> ArchiveIndex {
         ArchiveIndex { cache: (budget > 0).then(|| Arc::new(FrameCache::new(budget))), ..self }
+    }
+
+    /// How many frames the frame cache holds now (0 without one), for tests and metrics.
+    pub fn frames_cached(&self) -> usize {
+        self.cache.as_ref().map_or(0, |c| c.state().frames.len())
+    }
+
+    /// How many frames the readers of this archive have decompressed so far (through the
+    /// cache or not), for tests and metrics. Frames of raw blocks read by a range are not.
+    pub fn frames_decompressed(&self) -> u64 {
+        self.archive.frames_decompressed()
     }
 
     /// Offset and size of a file.
@@ -197,8 +213,9 @@ impl ArchiveRange {
         Ok(RangeReader { file: self.open_file()?, pos, end, cache: self.cache.clone() })
     }
 
-    /// `len` bytes starting `skip` bytes into the range, as parts of decompressed frames:
-    /// what a server sends without copying.
+    /// `len` bytes starting `skip` bytes into the range, as parts of decompressed frames (or,
+    /// in a frame of raw blocks, the part in the range read from the file): what a server
+    /// sends without copying.
     pub fn frames_at(&self, skip: u64, len: u64) -> io::Result<FrameSlices> {
         let (pos, end) = self.bounds(skip, len);
         Ok(FrameSlices { file: self.open_file()?, pos, end, range: self.clone() })
@@ -209,9 +226,10 @@ impl ArchiveRange {
     }
 }
 
-/// Sequential reads over a range of a seekable archive: through the index's frame cache when
-/// it has one (many small files read one after another, each a new reader, share their
-/// frames), else through the one frame the reader keeps.
+/// Sequential reads over a range of a seekable archive, one frame at a time: a frame of raw
+/// blocks straight from the file; another through the index's frame cache when it has one
+/// (many small files read one after another, each a new reader, share their frames), else
+/// through the one frame the reader keeps.
 pub struct RangeReader {
     file: SeekableFile,
     pos: u64,
@@ -225,30 +243,31 @@ impl Read for RangeReader {
         if n == 0 {
             return Ok(0);
         }
-        match &self.cache {
-            Some(cache) => {
-                let file = &mut self.file;
-                let (idx, start) = file.frame_index(self.pos).map_err(io::Error::other)?;
-                let frame = cache.get(idx, || file.decompress(idx).map(Arc::new)).map_err(io::Error::other)?;
-                let within = (self.pos - start) as usize;
-                let n = n.min(frame.len() - within);
-                buf[..n].copy_from_slice(&frame[within..within + n]);
-                self.pos += n as u64;
-                Ok(n)
+        let file = &mut self.file;
+        let (idx, start) = file.frame_index(self.pos).map_err(io::Error::other)?;
+        let within = self.pos - start;
+        let n = n.min((u64::from(file.table().frames[idx].decompressed) - within) as usize);
+        if file.is_raw(idx).map_err(io::Error::other)? {
+            file.read_raw(idx, within, &mut buf[..n]).map_err(io::Error::other)?;
+        } else {
+            let frame = match &self.cache {
+                Some(cache) => cache.get(idx, || file.decompress(idx).map(Arc::new)),
+                None => file.frame(idx),
             }
-            None => {
-                self.file.read_exact_at(self.pos, &mut buf[..n]).map_err(io::Error::other)?;
-                self.pos += n as u64;
-                Ok(n)
-            }
+            .map_err(io::Error::other)?;
+            buf[..n].copy_from_slice(&frame[within as usize..within as usize + n]);
         }
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
 /// The frames of a range, each with the part of it inside the range. The file's stamp is
 /// checked again before the last part is handed out, so a range read while the file was
 /// changed ends in an error instead of its last bytes. A frame handed out is not kept here
-/// (the cache may keep it): what the caller holds of it is all it holds.
+/// (the cache may keep it): what the caller holds of it is all it holds. A frame of raw
+/// blocks is handed out as the part of it in the range, read from the file into a buffer of
+/// its own, and never cached.
 pub struct FrameSlices {
     file: SeekableFile,
     pos: u64,
@@ -257,13 +276,27 @@ pub struct FrameSlices {
 }
 
 impl FrameSlices {
-    /// The decompressed size of the frame the next call of `next` hands out, known before it
-    /// is decompressed (so a server can reserve the memory first); `None` when none is left.
+    /// The most bytes the next call of `next` hands out in one buffer, known before it reads
+    /// anything (so a server can reserve the memory first): the decompressed size of its frame,
+    /// or, for a frame already known to be raw blocks, the part of it in the range, which is
+    /// all that is read of it; `None` when nothing is left.
     pub fn next_frame_len(&self) -> Option<u32> {
         (self.pos < self.end).then(|| {
-            let entry = self.file.frame_index(self.pos).ok().and_then(|(idx, _)| self.file.table().frames.get(idx));
-            // Past the table, `next` fails; a frame is never larger than this.
-            entry.map_or(MAX_FRAME_SIZE, |f| f.decompressed)
+            let Some((idx, start, f)) = self
+                .file
+                .frame_index(self.pos)
+                .ok()
+                .and_then(|(idx, start)| Some((idx, start, self.file.table().frames.get(idx)?)))
+            else {
+                // Past the table, `next` fails; a frame is never larger than this.
+                return MAX_FRAME_SIZE;
+            };
+            if self.file.known_raw(idx) {
+                let to = self.end.min(start + u64::from(f.decompressed));
+                (to - self.pos) as u32
+            } else {
+                f.decompressed
+            }
         })
     }
 }
@@ -275,8 +308,15 @@ impl Iterator for FrameSlices {
         if self.pos >= self.end {
             return None;
         }
-        let file = &mut self.file;
-        let frame = file.frame_index(self.pos).and_then(|(idx, start)| {
+        let (file, pos, end) = (&mut self.file, self.pos, self.end);
+        let frame = file.frame_index(pos).and_then(|(idx, start)| {
+            if file.is_raw(idx)? {
+                // Only the part in the range, read from the file: it starts at `pos`.
+                let to = end.min(start + u64::from(file.table().frames[idx].decompressed));
+                let mut part = vec![0u8; (to - pos) as usize];
+                file.read_raw(idx, pos - start, &mut part)?;
+                return Ok((pos, Arc::new(part)));
+            }
             let frame = match &self.range.cache {
                 Some(cache) => cache.get(idx, || file.decompress(idx).map(Arc::new))?,
                 None => Arc::new(file.decompress(idx)?),

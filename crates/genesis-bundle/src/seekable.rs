@@ -1,12 +1,16 @@
 //! The Zstandard seekable format: a sequence of independent zstd frames closed by a seek
 //! table in a skippable frame (zstd `contrib/seekable_format`). Plain `zstd -d` skips the
 //! table; we use it to decompress frames on every core and to read any byte range
-//! without decompressing what precedes it.
+//! without decompressing what precedes it. Bytes that zstd would not shrink are stored in
+//! frames of raw blocks ([`raw`]), which a reader of a range reads straight from the file.
+
+mod raw;
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,6 +35,9 @@ pub const MAX_FRAME_SIZE: u32 = 16 << 20;
 pub const FRAME_SIZE: usize = 4 << 20;
 /// The zstd level every bundle is written with: part of the byte-stability contract.
 pub const LEVEL: i32 = 3;
+/// A frame that zstd at [`LEVEL`] shrinks by less than 1 part in this many (2 %) is written
+/// as raw blocks instead (decision 0041): part of the byte-stability contract too.
+const RAW_BELOW_ONE_IN: u64 = 50;
 
 /// One frame's sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +57,8 @@ pub struct SeekTable {
 
 impl SeekTable {
     /// The skippable frame that stores this table (no per-frame checksums: every entry's
-    /// content is bound by SHA-256 in the BOM, and each frame carries zstd's own checksum).
+    /// content is bound by SHA-256 in the BOM, and each frame carries zstd's own checksum,
+    /// a frame of raw blocks included).
     pub fn encode(&self) -> Vec<u8> {
         let body = self.frames.len() * 8 + FOOTER_LEN;
         let mut out = Vec::with_capacity(8 + body);
@@ -366,12 +374,39 @@ fn write_in_order<W: Write>(mut out: W, results: &Receiver<Compressed>) -> io::R
     Ok((out, table))
 }
 
-pub(crate) fn new_compressor() -> io::Result<zstd::bulk::Compressor<'static>> {
+pub(crate) fn new_compressor() -> io::Result<FrameCompressor> {
     let mut c = zstd::bulk::Compressor::new(LEVEL)?;
     c.include_checksum(true)?;
     c.include_contentsize(true)?;
     c.include_dictid(false)?;
-    Ok(c)
+    Ok(FrameCompressor(c))
+}
+
+/// Compresses the frames of an archive, the writer's and re-signing's alike: zstd at
+/// [`LEVEL`] with the content size and checksum, or, when that shrinks the bytes by less than
+/// 2 % ([`RAW_BELOW_ONE_IN`]: layers already gzip- or zstd-compressed, noise), the frame of
+/// raw blocks holding them as they are, with the checksum zstd computed ([`raw::encode`]).
+/// The choice follows from zstd's output alone, so the same bytes give the same frame on
+/// every machine (with the same zstd, as every compressed frame does).
+pub(crate) struct FrameCompressor(zstd::bulk::Compressor<'static>);
+
+impl FrameCompressor {
+    /// The frame holding `bytes`.
+    pub(crate) fn compress(&mut self, bytes: &[u8]) -> io::Result<Vec<u8>> {
+        let compressed = self.0.compress(bytes)?;
+        if !stored_raw(compressed.len(), bytes.len()) {
+            return Ok(compressed);
+        }
+        // With its checksum flag set, a zstd frame ends with the checksum of its content.
+        let checksum = *compressed.last_chunk::<4>().ok_or_else(|| io::Error::other("zstd wrote no checksum"))?;
+        Ok(raw::encode(bytes, checksum))
+    }
+}
+
+/// Whether `len` bytes that zstd compresses to `compressed` are stored as raw blocks: when
+/// compression saves less than one byte in [`RAW_BELOW_ONE_IN`].
+fn stored_raw(compressed: usize, len: usize) -> bool {
+    (compressed as u64) * RAW_BELOW_ONE_IN > (len as u64) * (RAW_BELOW_ONE_IN - 1)
 }
 
 /// Decompresses frame `index` (`frame`, the bytes its seek table entry gives it), refusing
@@ -385,8 +420,33 @@ pub(crate) fn decompress_frame(
     expected: u32,
     index: u64,
 ) -> io::Result<Vec<u8>> {
-    let corrupt =
-        |detail: String| io::Error::other(BundleError::Corrupt { detail: format!("zstd frame {index}: {detail}") });
+    check_frame(frame, expected, index)?;
+    let mut out = Vec::with_capacity(expected as usize);
+    let n = d.decompress_to_buffer(frame, &mut out).map_err(|e| corrupt_frame(index, e))?;
+    if n != expected as usize {
+        return Err(corrupt_frame(index, format!("holds {n} bytes, its seek table entry says {expected}")));
+    }
+    Ok(out)
+}
+
+/// `BLOCK` bytes of frame `index` (checked as [`decompress_frame`] checks it) from `within`,
+/// decompressing only what comes before them.
+fn decompress_prefix(frame: &[u8], expected: u32, index: u64, within: u64, block: &mut [u8; BLOCK]) -> io::Result<()> {
+    check_frame(frame, expected, index)?;
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(frame)?;
+    io::copy(&mut (&mut decoder).take(within), &mut io::sink()).map_err(|e| corrupt_frame(index, e))?;
+    decoder.read_exact(block).map_err(|e| corrupt_frame(index, e))
+}
+
+/// A frame found corrupt, as an I/O error carrying the bundle error.
+fn corrupt_frame(index: u64, detail: impl std::fmt::Display) -> io::Error {
+    io::Error::other(BundleError::Corrupt { detail: format!("zstd frame {index}: {detail}") })
+}
+
+/// Refuses anything in `frame` (frame `index`'s bytes as its seek table entry gives them)
+/// but one zstd frame that fills the entry and declares the `expected` bytes, if any.
+fn check_frame(frame: &[u8], expected: u32, index: u64) -> io::Result<()> {
+    let corrupt = |detail: String| corrupt_frame(index, detail);
     if !frame.starts_with(&ZSTD_MAGIC) {
         return Err(corrupt(
             "does not start with a zstd frame's magic number (a skippable frame, or other bytes)".into(),
@@ -404,17 +464,11 @@ pub(crate) fn decompress_frame(
     }
     match zstd::zstd_safe::get_frame_content_size(frame) {
         Ok(Some(size)) if size != u64::from(expected) => {
-            return Err(corrupt(format!("its header gives {size} bytes, its seek table entry says {expected}")));
+            Err(corrupt(format!("its header gives {size} bytes, its seek table entry says {expected}")))
         }
-        Ok(_) => {}
-        Err(e) => return Err(corrupt(e.to_string())),
+        Ok(_) => Ok(()),
+        Err(e) => Err(corrupt(e.to_string())),
     }
-    let mut out = Vec::with_capacity(expected as usize);
-    let n = d.decompress_to_buffer(frame, &mut out).map_err(|e| corrupt(e.to_string()))?;
-    if n != expected as usize {
-        return Err(corrupt(format!("holds {n} bytes, its seek table entry says {expected}")));
-    }
-    Ok(out)
 }
 
 /// Reads a seekable archive front to back, decompressing frames on every core, and hashes
@@ -543,13 +597,18 @@ impl Read for ParallelFrameReader {
 
 /// An open archive and its seek table, read once and shared by every reader of it: a reader
 /// reads the file with positioned reads, so many at once take no descriptor and no read of
-/// the table each ([`SeekableFile::over`]).
+/// the table each ([`SeekableFile::over`]). Which frames are all raw blocks is found as they
+/// are first read by a range and kept here, for every reader.
 #[derive(Debug)]
 pub(crate) struct SeekableArchive {
     file: File,
     table: SeekTable,
     /// Start offsets of each frame: (compressed, decompressed).
     starts: Vec<(u64, u64)>,
+    /// Which frames are made of raw blocks only, as far as checked.
+    raw: raw::RawFrames,
+    /// Frames decompressed by every reader of the archive (for tests and metrics).
+    decompressed: AtomicU64,
 }
 
 impl SeekableArchive {
@@ -562,7 +621,53 @@ impl SeekableArchive {
             c += u64::from(f.compressed);
             d += u64::from(f.decompressed);
         }
-        Ok(SeekableArchive { file, table, starts })
+        let raw = raw::RawFrames::new(table.frames.len());
+        Ok(SeekableArchive { file, table, starts, raw, decompressed: AtomicU64::new(0) })
+    }
+
+    /// Frames decompressed so far by every reader of the archive.
+    pub(crate) fn frames_decompressed(&self) -> u64 {
+        self.decompressed.load(Ordering::Relaxed)
+    }
+
+    fn entry(&self, idx: usize) -> Result<FrameEntry> {
+        self.table
+            .frames
+            .get(idx)
+            .copied()
+            .ok_or_else(|| BundleError::Truncated { detail: format!("frame {idx} of {}", self.table.frames.len()) })
+    }
+
+    /// Whether frame `idx` is made of raw blocks only (its bytes stored as they are, in blocks
+    /// of one size but the last): found from its frame and block headers the first time it is
+    /// asked (one read of its header; then, only if raw blocks of that header's size would
+    /// fill the frame exactly, one read of 3 bytes per block, at most 128), and kept.
+    fn is_raw(&self, idx: usize) -> Result<bool> {
+        if let Some(known) = self.raw.get(idx) {
+            return Ok(known);
+        }
+        let (entry, start) = (self.entry(idx)?, self.starts[idx].0);
+        let (len, content) = (u64::from(entry.compressed), u64::from(entry.decompressed));
+        let found = raw::Layout::from_header(&self.file, start, len, content)
+            .and_then(|layout| layout.map_or(Ok(false), |layout| layout.check_blocks(&self.file, start)))
+            .map_err(|e| from_io(e, "reading the archive"))?;
+        self.raw.set(idx, found);
+        Ok(found)
+    }
+
+    /// Fills `buf` with frame `idx`'s bytes from `within`, a frame [`is_raw`](Self::is_raw)
+    /// found raw: read from its block payloads in the file, nothing decompressed. Its header
+    /// is read again for the layout; one that no longer gives the layout found (the file was
+    /// written since) is refused, and every read stays inside the frame.
+    fn read_raw(&self, idx: usize, within: u64, buf: &mut [u8]) -> Result<()> {
+        let (entry, start) = (self.entry(idx)?, self.starts[idx].0);
+        let (len, content) = (u64::from(entry.compressed), u64::from(entry.decompressed));
+        let layout = raw::Layout::from_header(&self.file, start, len, content)
+            .map_err(|e| from_io(e, "reading the archive"))?
+            .ok_or_else(|| BundleError::Corrupt {
+                detail: format!("zstd frame {idx}: no longer the frame of raw blocks it was when first read"),
+            })?;
+        layout.read(&self.file, start, within, buf).map_err(|e| from_io(e, "reading the archive"))
     }
 }
 
@@ -607,6 +712,24 @@ impl SeekableFile {
         self.frames_decompressed
     }
 
+    /// Whether frame `idx` is made of raw blocks only, so that [`read_raw`](Self::read_raw)
+    /// reads it: found the first time any reader of the archive asks, then kept.
+    pub(crate) fn is_raw(&self, idx: usize) -> Result<bool> {
+        self.archive.is_raw(idx)
+    }
+
+    /// Whether frame `idx` is already known to be made of raw blocks only (no read: `false`
+    /// until a reader has asked [`is_raw`](Self::is_raw)).
+    pub(crate) fn known_raw(&self, idx: usize) -> bool {
+        self.archive.raw.get(idx) == Some(true)
+    }
+
+    /// Fills `buf` with bytes of frame `idx` from `within`, a frame [`is_raw`](Self::is_raw)
+    /// found raw, straight from the file.
+    pub(crate) fn read_raw(&self, idx: usize, within: u64, buf: &mut [u8]) -> Result<()> {
+        self.archive.read_raw(idx, within, buf)
+    }
+
     /// Fills `buf` from decompressed offset `offset`.
     pub fn read_exact_at(&mut self, mut offset: u64, mut buf: &mut [u8]) -> Result<()> {
         while !buf.is_empty() {
@@ -636,15 +759,17 @@ impl SeekableFile {
     }
 
     /// Walks the tar headers through the seek table and returns every entry with the
-    /// decompressed offset of its data. Only frames that hold a header are decompressed:
-    /// the middle of a large blob is skipped.
+    /// decompressed offset of its data. Only frames that hold a header are read, and of those
+    /// only as far as the header (see [`header_at`](Self::header_at)): the middle of a large
+    /// blob is skipped.
     pub fn entries(&mut self, limits: &Limits) -> Result<Vec<(Header, u64)>> {
         let mut out = Vec::new();
         let mut offset = 0u64;
         let end_of_data = self.archive.table.decompressed_len();
         let mut block = [0u8; BLOCK];
+        let mut partly_read = None;
         loop {
-            self.read_exact_at(offset, &mut block)?;
+            self.header_at(offset, &mut block, &mut partly_read)?;
             let Some(h) = parse_header(&block)? else { return Ok(out) };
             if out.len() as u64 >= limits.max_entries {
                 return Err(BundleError::LimitExceeded {
@@ -666,6 +791,35 @@ impl SeekableFile {
         }
     }
 
+    /// The tar header block at `offset`, for [`entries`](Self::entries). The writer starts a
+    /// frame at each entry that does not fit the one being filled, so a large blob's header
+    /// opens its frame: reading that frame only as far as the header (straight from the file
+    /// when it is raw blocks) instead of decompressing it whole makes the walk over a GiB of
+    /// layers cost a few KiB of decompression, not a frame per layer (a re-load that finds
+    /// every blob in place reads nothing else). A second header in a frame read that way
+    /// (`partly_read`) decompresses it whole and keeps it, as small files share frames, so no
+    /// frame is read from its start more than twice. A header's bytes are no more trusted
+    /// read this way: an entry's size is checked against the signed BOM, and its bytes
+    /// against their digest, by whoever reads them.
+    fn header_at(&mut self, offset: u64, block: &mut [u8; BLOCK], partly_read: &mut Option<usize>) -> Result<()> {
+        let (idx, start) = self.frame_index(offset)?;
+        let within = offset - start;
+        let kept = matches!(&self.cache, Some((i, _)) if *i == idx);
+        let fits = within + BLOCK as u64 <= u64::from(self.archive.entry(idx)?.decompressed);
+        if kept || !fits || *partly_read == Some(idx) {
+            return self.read_exact_at(offset, block);
+        }
+        *partly_read = Some(idx);
+        if self.is_raw(idx)? {
+            return self.read_raw(idx, within, block);
+        }
+        let entry = self.archive.entry(idx)?;
+        let mut compressed = vec![0u8; entry.compressed as usize];
+        read_exact_at(&self.archive.file, &mut compressed, self.archive.starts[idx].0)?;
+        decompress_prefix(&compressed, entry.decompressed, idx as u64, within, block)
+            .map_err(|e| from_io(e, "decompressing a frame"))
+    }
+
     /// Frame `idx` decompressed (the last one asked for is kept). Shared, so a server can
     /// send it without copying.
     pub fn frame(&mut self, idx: usize) -> Result<Arc<Vec<u8>>> {
@@ -683,14 +837,141 @@ impl SeekableFile {
     /// not come back to it: what it hands on is all the memory the frame holds. The
     /// compressed bytes are read into a buffer freed on return, so an idle reader holds none.
     pub(crate) fn decompress(&mut self, idx: usize) -> Result<Vec<u8>> {
-        let entry = *self.archive.table.frames.get(idx).ok_or_else(|| BundleError::Truncated {
-            detail: format!("frame {idx} of {}", self.archive.table.frames.len()),
-        })?;
+        let entry = self.archive.entry(idx)?;
         let mut compressed = vec![0u8; entry.compressed as usize];
         read_exact_at(&self.archive.file, &mut compressed, self.archive.starts[idx].0)?;
         let out = decompress_frame(&mut self.decompressor, &compressed, entry.decompressed, idx as u64)
             .map_err(|e| from_io(e, "decompressing a frame"))?;
         self.frames_decompressed += 1;
+        self.archive.decompressed.fetch_add(1, Ordering::Relaxed);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    /// Incompressible bytes (xorshift64).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            out.extend_from_slice(&state.to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    fn text(len: usize) -> Vec<u8> {
+        b"2025-01-01T00:00:00Z INFO request completed status=200\n".iter().copied().cycle().take(len).collect()
+    }
+
+    /// Noise with a run of zeros `zeros` long in its middle: zstd compresses the block that
+    /// holds them and stores the others raw.
+    fn noise_with_zeros(len: usize, zeros: usize) -> Vec<u8> {
+        let mut bytes = noise(len, 3);
+        bytes[len / 2..len / 2 + zeros].fill(0);
+        bytes
+    }
+
+    /// `frames` written as a seekable archive in `dir`, and opened.
+    fn archive(dir: &std::path::Path, frames: &[Vec<u8>]) -> (std::path::PathBuf, SeekableFile) {
+        let path = dir.join("a.zst");
+        let mut w = SeekableWriter::new(File::create(&path).unwrap());
+        for f in frames {
+            w.push_frame(f.clone()).unwrap();
+        }
+        w.finish().unwrap();
+        let limits = Limits { max_ratio: u64::MAX, ..Limits::default() };
+        let file = SeekableFile::open(File::open(&path).unwrap(), &limits).unwrap();
+        (path, file)
+    }
+
+    #[test]
+    fn frames_that_compression_shrinks_by_less_than_2_percent_are_stored_raw() {
+        assert!(stored_raw(99, 100) && stored_raw(981, 1000) && stored_raw(120, 100));
+        assert!(!stored_raw(98, 100) && !stored_raw(979, 1000) && !stored_raw(10, 100));
+        let mut c = new_compressor().unwrap();
+        let mut plain = zstd::bulk::Compressor::new(LEVEL).unwrap();
+        // Noise with 1 % zeros: zstd compresses one block and saves about 1 %, below the line.
+        let almost = noise_with_zeros(FRAME_SIZE, FRAME_SIZE / 100);
+        assert!(plain.compress(&almost).unwrap().len() < almost.len(), "zstd shrinks it a little");
+        let frame = c.compress(&almost).unwrap();
+        assert!(
+            raw::Layout::from_header(frame.as_slice(), 0, frame.len() as u64, almost.len() as u64).unwrap().is_some()
+        );
+        // With 5 % zeros, zstd's frame is kept.
+        let more = noise_with_zeros(FRAME_SIZE, FRAME_SIZE / 20);
+        assert!(c.compress(&more).unwrap() == new_zstd_frame(&more));
+        assert_eq!(c.compress(&text(1000)).unwrap(), new_zstd_frame(&text(1000)));
+    }
+
+    /// The frame zstd alone writes with the archive's parameters.
+    fn new_zstd_frame(bytes: &[u8]) -> Vec<u8> {
+        let mut c = zstd::bulk::Compressor::new(LEVEL).unwrap();
+        c.include_checksum(true).unwrap();
+        c.include_contentsize(true).unwrap();
+        c.include_dictid(false).unwrap();
+        c.compress(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_mixed_archive_reads_back_the_same_through_zstd_the_decompressor_and_the_raw_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let frames = vec![
+            noise(FRAME_SIZE, 1),
+            text(FRAME_SIZE),
+            noise_with_zeros(FRAME_SIZE, FRAME_SIZE / 100),
+            noise(12_345, 2),
+            text(700),
+        ];
+        let (path, mut file) = archive(dir.path(), &frames);
+        let raw: Vec<bool> = (0..frames.len()).map(|i| file.is_raw(i).unwrap()).collect();
+        assert_eq!(raw, [true, false, true, true, false]);
+        let whole = frames.concat();
+        // Every frame whole, raw or decompressed, then ranges across frames and blocks.
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(&*file.frame(i).unwrap(), f, "frame {i} decompressed");
+            if raw[i] {
+                let mut buf = vec![0u8; f.len()];
+                file.read_raw(i, 0, &mut buf).unwrap();
+                assert_eq!(&buf, f, "frame {i} read raw");
+                assert!(file.known_raw(i));
+            }
+        }
+        let mut buf = vec![0u8; 2 * FRAME_SIZE];
+        file.read_exact_at(FRAME_SIZE as u64 / 2, &mut buf).unwrap();
+        assert_eq!(buf, whole[FRAME_SIZE / 2..FRAME_SIZE / 2 + 2 * FRAME_SIZE]);
+        let mut buf = vec![0u8; 300_000];
+        file.read_raw(2, 100_000, &mut buf).unwrap();
+        assert_eq!(buf, frames[2][100_000..400_000]);
+        // A read past a raw frame's end is refused, not served from the next frame.
+        assert!(file.read_raw(3, 12_000, &mut [0u8; 346]).is_err());
+        // The zstd command-line tool reads the archive, seek table skipped, checksums checked.
+        let out = Command::new("zstd").args(["-d", "-c", "-q"]).arg(&path).output().expect("the zstd tool");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout == whole, "zstd -d reads other bytes");
+        let test = Command::new("zstd").args(["-t", "-q"]).arg(&path).status().unwrap();
+        assert!(test.success());
+        // The streaming decoder of the zstd library too.
+        let mut streamed = Vec::new();
+        zstd::stream::read::Decoder::new(File::open(&path).unwrap()).unwrap().read_to_end(&mut streamed).unwrap();
+        assert!(streamed == whole);
+    }
+
+    #[test]
+    fn the_same_frames_are_written_as_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let frames = vec![noise(FRAME_SIZE, 5), text(FRAME_SIZE), noise_with_zeros(FRAME_SIZE, 1000), noise(99, 6)];
+        let (first, _) = archive(dir.path(), &frames);
+        let first = std::fs::read(first).unwrap();
+        let (second, _) = archive(dir.path(), &frames);
+        assert!(std::fs::read(second).unwrap() == first);
     }
 }

@@ -228,6 +228,54 @@ mod tests {
     use super::*;
     use crate::{BOM_SCHEMA, FileEntry, rfc3339};
 
+    /// A bundle of one incompressible blob and one text file, written to memory.
+    fn incompressible_bundle() -> Vec<u8> {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Vec<u8> = (0..(3 * FRAME_SIZE + 1000) / 8)
+            .flat_map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()
+            })
+            .collect();
+        let text = b"kind: ConfigMap\n".repeat(10_000);
+        let files = [("blobs/noise", noise), ("manifests/cm.yaml", text)];
+        let bom = Bom {
+            schema: BOM_SCHEMA.into(),
+            name: "t".into(),
+            version: "1".into(),
+            created: rfc3339(0),
+            expires: None,
+            files: files
+                .iter()
+                .map(|(p, data)| FileEntry { path: p.parse().unwrap(), size: data.len() as u64, sha256: sha256(data) })
+                .collect(),
+            images: vec![],
+            charts: vec![],
+            manifests: vec![],
+            sboms: vec![],
+            scan: None,
+        };
+        let contents: BTreeMap<BundlePath, Content> =
+            files.into_iter().map(|(p, data)| (p.parse().unwrap(), Content::Bytes(data))).collect();
+        let options = WriteOptions { compression: Compression::Zstd, mtime: 0, progress: ProgressCounter::default() };
+        write_bundle(Vec::new(), &bom, &bom.to_bytes(), b"sig", None, &contents, options).unwrap().0
+    }
+
+    #[test]
+    fn a_bundle_written_twice_is_the_same_bytes_raw_frames_included() {
+        let first = incompressible_bundle();
+        assert!(incompressible_bundle() == first, "two writes differ");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.tar.zst");
+        std::fs::write(&path, &first).unwrap();
+        let file = crate::seekable::SeekableFile::open(File::open(&path).unwrap(), &crate::Limits::default()).unwrap();
+        let raw: Vec<bool> = (0..file.table().frames.len()).map(|i| file.is_raw(i).unwrap()).collect();
+        // The head, the blob's three full frames (raw), then its tail with the text (compressed).
+        assert_eq!(raw, [false, true, true, true, false]);
+    }
+
     #[test]
     fn a_bom_path_no_tar_header_holds_is_refused_not_a_panic() {
         let path: BundlePath = format!("manifests/{}.yaml", "n".repeat(120)).parse().unwrap();

@@ -25,8 +25,11 @@
 //! Credentials: the in-cluster service account by default; a kubeconfig only when the caller
 //! names one or `KUBECONFIG` names a file (empty counts as unset).
 
+mod access;
 mod apply;
 mod crds;
+mod discover;
+mod drift;
 pub mod flux;
 mod install;
 mod readiness;
@@ -43,13 +46,17 @@ use kube::config::Kubeconfig;
 use kube::core::GroupVersionKind;
 use kube::discovery::Scope;
 
+pub use access::{Access, UserInfo, may, resource_of, review_token};
 pub use apply::{AppliedObject, ApplyOptions, ApplyReport, Outcome, apply};
 pub use crds::crd_established;
+pub use discover::{Endpoint, resolve_service};
+pub use drift::{Change, Drift, ObjectState, object_states};
 pub use install::{
     Applied, ApplyMode, Evidence, InstallOptions, InstallProgress, InstallReport, InstallTarget, ManifestsOut, install,
 };
 pub use readiness::{Readiness, judge, wait_ready};
-pub use record::{INSTALL_NAMESPACE, InstallRecord, RecordedSigner, read_record, read_records};
+pub use record::{INSTALL_NAMESPACE, InstallRecord, RecordedObject, RecordedSigner, read_record, read_records};
+pub use rollback::downgrade_reason;
 pub use verification::Verification;
 
 /// What can go wrong talking to the cluster, preparing the manifests it is given, or
@@ -103,6 +110,15 @@ pub enum KubeError {
         /// `namespace/name` of its ConfigMap.
         record: String,
         /// What it now says that this install may not replace, or why it was not replaced.
+        reason: String,
+    },
+    /// A Service named as a dependency gives no endpoint: it is not there, has no port of
+    /// the name asked for, or nothing to connect to.
+    #[error("Service {service}: {reason}")]
+    Unresolved {
+        /// `namespace/name`.
+        service: String,
+        /// What is missing (the ports it has, when a port is).
         reason: String,
     },
     /// A CRD did not become Established in time.
@@ -194,6 +210,7 @@ impl Classify for KubeError {
         match self {
             KubeError::Connect(_) | KubeError::NotInCluster { .. } | KubeError::Object { .. } => ErrorClass::Input,
             KubeError::Api { source: kube::Error::Api(status), .. } if status.code == 404 => ErrorClass::NotFound,
+            KubeError::Unresolved { .. } => ErrorClass::NotFound,
             KubeError::Api { .. } | KubeError::NotEstablished { .. } => ErrorClass::Network,
             KubeError::UnreadableRecord { .. } | KubeError::RecordChanged { .. } | KubeError::Refused(_) => {
                 ErrorClass::Verdict
@@ -286,6 +303,10 @@ mod tests {
             (api(status(403, "Forbidden")), ErrorClass::Network),
             (api(kube::Error::LinesCodecMaxLineLengthExceeded), ErrorClass::Network),
             (KubeError::NotEstablished { name: "widgets.example.com".into(), seconds: 60 }, ErrorClass::Network),
+            (
+                KubeError::Unresolved { service: "data/postgres".into(), reason: "no port named sql".into() },
+                ErrorClass::NotFound,
+            ),
             (KubeError::Connect("no kubeconfig".into()), ErrorClass::Input),
             (KubeError::NotInCluster { reason: "no service account token".into() }, ErrorClass::Input),
             (KubeError::Object { object: "manifests/a.yaml".into(), reason: "no kind".into() }, ErrorClass::Input),

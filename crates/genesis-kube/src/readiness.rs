@@ -21,7 +21,7 @@ pub struct Readiness {
 }
 
 /// Kinds whose readiness is read.
-fn watched(kind: &str) -> bool {
+pub(crate) fn watched(kind: &str) -> bool {
     matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "HelmRelease")
 }
 

@@ -50,6 +50,26 @@ pub struct InstallRecord {
     pub verification: Verification,
     /// `Kind namespace/name` of every object it applied.
     pub objects: Vec<String>,
+    /// The same objects with their API versions, which `objects` does not say, so that a
+    /// reader (the console's Status tab) finds each one without guessing its API group;
+    /// empty in records written before they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_objects: Vec<RecordedObject>,
+}
+
+/// One object an install applied, as a reader finds it again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedObject {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// Namespace, for a namespaced object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
 }
 
 /// One signer an install record keeps: a kind this version knows, or one a later version
@@ -285,6 +305,15 @@ impl InstallRecord {
             applied_at,
             verification,
             objects: objects.iter().map(AppliedObject::display_name).collect(),
+            api_objects: objects
+                .iter()
+                .map(|o| RecordedObject {
+                    api_version: o.api_version.clone(),
+                    kind: o.kind.clone(),
+                    namespace: o.namespace.clone(),
+                    name: o.name.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -349,8 +378,9 @@ mod tests {
             "objects": ["Namespace demo"]}"#;
         let record: InstallRecord = serde_json::from_str(old).unwrap();
         assert_eq!((record.bom_digest.as_str(), record.bom_blake3.as_str()), ("sha256:00", ""));
-        assert!(record.signers.is_empty());
-        assert!(!serde_json::to_string(&record).unwrap().contains("signers"));
+        assert!(record.signers.is_empty() && record.api_objects.is_empty());
+        let written = serde_json::to_string(&record).unwrap();
+        assert!(!written.contains("signers") && !written.contains("apiObjects"), "{written}");
 
         let signers = vec![
             RecordedSigner::Known(AcceptedSigner::Key { fingerprint: "SHA256:vendor".into() }),
@@ -389,6 +419,39 @@ mod tests {
         assert_eq!(record.signers[0].to_string(), r#"a signer unknown to this version: {"kind":"tpm","quote":"q"}"#);
         assert_eq!(record.signers[1].to_string(), "key SHA256:customer");
         assert_eq!(serde_json::to_value(&record).unwrap()["signers"][0], unknown);
+    }
+
+    /// A record keeps each object's API version beside its `Kind namespace/name`, so that
+    /// the Status tab finds it again without guessing its API group.
+    #[test]
+    fn a_record_keeps_the_api_version_of_each_object() {
+        let applied = |api_version: &str, kind: &str, namespace: Option<&str>, name: &str| AppliedObject {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_owned),
+            name: name.into(),
+            outcome: crate::Outcome::Created,
+            conflict: None,
+            result: None,
+            note: None,
+        };
+        let bundle = RecordedBundle {
+            name: "demo".into(),
+            version: "0.1.0".into(),
+            bom_digest: "sha256:00".into(),
+            bom_blake3: String::new(),
+            signers: Vec::new(),
+        };
+        let objects = [applied("v1", "Namespace", None, "demo"), applied("apps/v1", "Deployment", Some("demo"), "app")];
+        let record = InstallRecord::new(&bundle, "t".into(), Verification::default(), &objects);
+        assert_eq!(record.objects, ["Namespace demo", "Deployment demo/app"]);
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            json["apiObjects"],
+            serde_json::json!([{"apiVersion": "v1", "kind": "Namespace", "name": "demo"},
+                {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "demo", "name": "app"}])
+        );
+        assert_eq!(serde_json::from_value::<InstallRecord>(json).unwrap(), record);
     }
 
     #[test]

@@ -104,6 +104,20 @@ impl Finding {
     }
 }
 
+/// Why anti-rollback refuses bundle `name` at `version` (its BOM's SHA-256 `bom_digest`) on
+/// `cluster` (as [`Cluster::describe`](crate::Cluster::describe) says it) while `installed` is
+/// its install record, if it does, in the words an install refuses with: what a console shows
+/// before it asks for a downgrade to be confirmed ([`crate::InstallOptions::allow_downgrade`]).
+pub fn downgrade_reason(
+    installed: &InstallRecord,
+    name: &str,
+    version: &str,
+    bom_digest: &str,
+    cluster: &str,
+) -> Option<String> {
+    compare(installed, name, version, bom_digest, cluster).map(|finding| finding.reason)
+}
+
 /// What anti-rollback finds against `installed` on `cluster` for bundle `name` at `version`
 /// (its BOM's SHA-256 `bom_digest`), if anything: `None` when it is a newer version, or the
 /// same version with the same BOM.

@@ -9,6 +9,20 @@
 //! registry: { url: "https://registry.internal:5000", ca: ca.pem, authfile: auth.json }
 //! disk:     { path: /var/lib/genesis, bundle: genesis-platform-3.2.10.tar.zst }
 //! ```
+//!
+//! A dependency running in the cluster may be named by its Service instead of a fixed
+//! address (seed 002, "Service discovery"): `service: NAMESPACE/SERVICE:PORT-NAME` on
+//! `postgres`, `redis`, `registry` or a `tls` entry. The check then asks the API server where
+//! that Service's port named PORT-NAME is (its ClusterIP, its ExternalName, or
+//! `SERVICE.NAMESPACE.svc` when headless) and connects there: the host and port of `url` are
+//! replaced (the user, password, database and scheme are kept: write any host, e.g.
+//! `postgres://genesis@db/genesis`); a `tls` entry's `endpoint` stays the name its certificate
+//! must be valid for, and the registry's `url` the host its `authfile` credentials are for.
+//!
+//! ```yaml
+//! postgres: { url: "postgres://genesis@db/genesis", service: "data/postgres:sql" }
+//! tls:      [ { endpoint: "gateway.internal:443", service: "ingress/gateway:https", ca: ca.pem } ]
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +50,22 @@ pub enum SpecError {
         #[source]
         source: serde_yaml_ng::Error,
     },
+    /// A preflight file's text, given other than as a file (the console's ConfigMap), is
+    /// not one: bad YAML, an unknown field, a missing one.
+    #[error("not a preflight file: {source}")]
+    Text {
+        /// What is wrong, where (line and column).
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+    /// A `service:` value is not `NAMESPACE/SERVICE:PORT-NAME`.
+    #[error("{given:?} is not a Service reference NAMESPACE/SERVICE:PORT-NAME: {reason}")]
+    ServiceRef {
+        /// The value as written.
+        given: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// A file that cannot be read is classed by its I/O error (a missing one is not found); a
@@ -44,7 +74,7 @@ impl Classify for SpecError {
     fn class(&self) -> ErrorClass {
         match self {
             SpecError::Read { source, .. } => source.class(),
-            SpecError::Parse { .. } => ErrorClass::Input,
+            SpecError::Parse { .. } | SpecError::Text { .. } | SpecError::ServiceRef { .. } => ErrorClass::Input,
         }
     }
 }
@@ -82,6 +112,9 @@ pub struct PreflightSpec {
 pub struct UrlCheck {
     /// `postgres://…` or `redis://…`.
     pub url: String,
+    /// The Service whose endpoint replaces the URL's host and port.
+    #[serde(default)]
+    pub service: Option<ServiceRef>,
 }
 
 /// What to check in the cluster.
@@ -97,8 +130,13 @@ pub struct KubernetesCheck {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TlsCheck {
-    /// `host:port`.
+    /// `host:port`. With [`TlsCheck::service`], the host is still the name the certificate
+    /// must be valid for (the name clients use), but the check connects to the Service's
+    /// endpoint.
     pub endpoint: String,
+    /// The Service whose endpoint the check connects to.
+    #[serde(default)]
+    pub service: Option<ServiceRef>,
     /// The CA bundle (PEM) the chain must verify against.
     pub ca: PathBuf,
     /// Warn when the leaf expires within this many days (default 30).
@@ -114,8 +152,14 @@ fn default_warn_days() -> u32 {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegistryCheck {
-    /// `https://host[:port]` (or `http://` for a plain-HTTP registry).
+    /// `https://host[:port]` (or `http://` for a plain-HTTP registry). With
+    /// [`RegistryCheck::service`], the host the authfile's credentials are looked up for;
+    /// the Service's endpoint is where the check connects, and what a certificate of the
+    /// registry must be valid for.
     pub url: String,
+    /// The Service whose endpoint the check connects to.
+    #[serde(default)]
+    pub service: Option<ServiceRef>,
     /// CA bundle (PEM) instead of the system roots.
     #[serde(default)]
     pub ca: Option<PathBuf>,
@@ -132,6 +176,62 @@ pub struct DiskCheck {
     pub path: PathBuf,
     /// The bundle whose payload must fit.
     pub bundle: PathBuf,
+}
+
+/// A Service's named port, `NAMESPACE/SERVICE:PORT-NAME`: where a dependency running in the
+/// cluster is, as the API server says ([`genesis_kube::resolve_service`]). The three parts are
+/// Kubernetes names (lowercase letters, digits and `-`; a port name at most 15 characters),
+/// which also keeps the reference safe in a URL, an HTML attribute and an environment
+/// variable's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct ServiceRef {
+    /// The Service's namespace.
+    pub namespace: String,
+    /// The Service's name.
+    pub name: String,
+    /// The name of one of its ports (`spec.ports[].name`).
+    pub port: String,
+}
+
+impl TryFrom<String> for ServiceRef {
+    type Error = SpecError;
+
+    fn try_from(given: String) -> Result<ServiceRef, SpecError> {
+        let refuse = |reason: &str| SpecError::ServiceRef { given: given.clone(), reason: reason.to_owned() };
+        let (namespace, rest) = given.split_once('/').ok_or_else(|| refuse("no / after the namespace"))?;
+        let (name, port) = rest.split_once(':').ok_or_else(|| refuse("no : before the port's name"))?;
+        for (part, what, longest) in [(namespace, "namespace", 63), (name, "Service name", 63), (port, "port name", 15)]
+        {
+            if let Some(problem) = name_problem(part, longest) {
+                return Err(refuse(&format!("the {what} {part:?} {problem}")));
+            }
+        }
+        Ok(ServiceRef { namespace: namespace.to_owned(), name: name.to_owned(), port: port.to_owned() })
+    }
+}
+
+/// Why `part` is not a Kubernetes name of at most `longest` characters (a DNS label), if it
+/// is not.
+fn name_problem(part: &str, longest: usize) -> Option<String> {
+    if part.is_empty() {
+        Some("is empty".to_owned())
+    } else if part.len() > longest {
+        Some(format!("is longer than {longest} characters"))
+    } else if !part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        Some("may hold only lowercase letters, digits and -".to_owned())
+    } else if part.starts_with('-') || part.ends_with('-') {
+        Some("may not start or end with -".to_owned())
+    } else {
+        None
+    }
+}
+
+/// `NAMESPACE/SERVICE:PORT-NAME`, as written.
+impl std::fmt::Display for ServiceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}:{}", self.namespace, self.name, self.port)
+    }
 }
 
 impl PreflightSpec {
@@ -158,18 +258,41 @@ impl PreflightSpec {
         Ok(spec)
     }
 
-    /// Every endpoint the file names, for the air-gap announcement (passwords redacted). With
-    /// [`PreflightSpec::kubernetes`] set, the checks also contact the Kubernetes API server,
-    /// which the file does not name: the caller adds it, in its own words for how a kubeconfig
-    /// is given.
+    /// A preflight file's text given other than as a file (the console keeps it in a
+    /// ConfigMap): relative paths in it stay relative to the working directory of the process
+    /// that runs the checks.
+    pub fn parse(text: &str) -> Result<PreflightSpec, SpecError> {
+        serde_yaml_ng::from_str(text).map_err(|source| SpecError::Text { source })
+    }
+
+    /// Every endpoint the file names, for the air-gap announcement (passwords redacted); a
+    /// dependency named by its Service is announced as that Service's endpoint (the address
+    /// is announced when it is learned, before it is contacted). With
+    /// [`PreflightSpec::needs_api_server`], the checks also contact the Kubernetes API
+    /// server, which the file does not name: the caller adds it, in its own words for how a
+    /// kubeconfig is given.
     pub fn endpoints(&self) -> Vec<String> {
+        let by_service = |service: &Option<ServiceRef>, named: String| match service {
+            Some(service) => format!("the endpoint of Service {service}"),
+            None => named,
+        };
         let mut out = Vec::new();
-        out.extend(self.postgres.as_ref().map(|p| redact(&p.url)));
-        out.extend(self.redis.as_ref().map(|r| redact(&r.url)));
-        out.extend(self.tls.iter().map(|t| format!("tls://{}", t.endpoint)));
-        out.extend(self.registry.as_ref().map(|r| r.url.clone()));
+        out.extend(self.postgres.as_ref().map(|p| by_service(&p.service, redact(&p.url))));
+        out.extend(self.redis.as_ref().map(|r| by_service(&r.service, redact(&r.url))));
+        out.extend(self.tls.iter().map(|t| by_service(&t.service, format!("tls://{}", t.endpoint))));
+        out.extend(self.registry.as_ref().map(|r| by_service(&r.service, r.url.clone())));
         out.extend(self.dns.iter().map(|d| format!("dns:{d}")));
         out
+    }
+
+    /// Whether the checks ask the Kubernetes API server: for cert-manager, or where a
+    /// Service named in the file is.
+    pub fn needs_api_server(&self) -> bool {
+        self.kubernetes.as_ref().is_some_and(|k| k.cert_manager)
+            || self.postgres.as_ref().is_some_and(|p| p.service.is_some())
+            || self.redis.as_ref().is_some_and(|r| r.service.is_some())
+            || self.tls.iter().any(|t| t.service.is_some())
+            || self.registry.as_ref().is_some_and(|r| r.service.is_some())
     }
 }
 
@@ -182,5 +305,80 @@ pub(crate) fn redact(url: &str) -> String {
             format!("{}{user}{}", &url[..s + 3], &url[at..])
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(given: &str) -> Result<ServiceRef, String> {
+        ServiceRef::try_from(given.to_owned()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_service_reference_is_namespace_service_and_port_name() {
+        let sql = service("data/postgres:sql").unwrap();
+        assert_eq!(sql, ServiceRef { namespace: "data".into(), name: "postgres".into(), port: "sql".into() });
+        assert_eq!(sql.to_string(), "data/postgres:sql");
+        for (given, problem) in [
+            ("postgres:sql", "no / after the namespace"),
+            ("data/postgres", "no : before the port's name"),
+            ("data/postgres:5432x", ""),
+            ("/postgres:sql", "the namespace \"\" is empty"),
+            ("data/Postgres:sql", "may hold only lowercase letters, digits and -"),
+            ("data/postgres:-sql", "may not start or end with -"),
+            ("data/postgres:postgresql-primary", "the port name \"postgresql-primary\" is longer than 15 characters"),
+            ("data/pg/x:sql", "may hold only"),
+            ("data/postgres:sql:5432", "may hold only"),
+        ] {
+            match service(given) {
+                Ok(parsed) => assert!(problem.is_empty(), "{given} parsed as {parsed}"),
+                Err(e) => {
+                    assert!(!problem.is_empty() && e.contains(problem), "{given}: {e}");
+                    assert!(e.starts_with(&format!("{given:?} is not a Service reference")), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_dependency_may_be_named_by_its_service_and_is_then_announced_so() {
+        let spec = PreflightSpec::parse(
+            "postgres: { url: \"postgres://genesis:pw@db/genesis\", service: \"data/postgres:sql\" }\n\
+             redis: { url: \"redis://:pw@cache.internal:6379\" }\n\
+             tls: [ { endpoint: \"gateway.internal:443\", service: \"ingress/gateway:https\", ca: ca.pem } ]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            spec.postgres.as_ref().and_then(|p| p.service.as_ref()).map(ToString::to_string).as_deref(),
+            Some("data/postgres:sql")
+        );
+        assert_eq!(
+            spec.endpoints(),
+            [
+                "the endpoint of Service data/postgres:sql",
+                "redis://@cache.internal:6379",
+                "the endpoint of Service ingress/gateway:https"
+            ]
+        );
+        assert!(spec.needs_api_server());
+        assert!(
+            !PreflightSpec::parse("redis: { url: \"redis://cache:6379\" }\nkubernetes: { certManager: false }\n")
+                .unwrap()
+                .needs_api_server()
+        );
+        assert!(PreflightSpec::parse("kubernetes: { certManager: true }\n").unwrap().needs_api_server());
+    }
+
+    #[test]
+    fn text_that_is_no_preflight_file_is_refused_with_where_and_why() {
+        let bad = PreflightSpec::parse("postgres: { url: \"postgres://db\", service: \"postgres\" }\n").unwrap_err();
+        assert!(matches!(bad, SpecError::Text { .. }), "{bad:?}");
+        let text = bad.to_string();
+        assert!(text.starts_with("not a preflight file: ") && text.contains("no / after the namespace"), "{text}");
+        let unknown = PreflightSpec::parse("postgress: { url: \"postgres://db\" }\n").unwrap_err().to_string();
+        assert!(unknown.contains("unknown field `postgress`") && unknown.contains("`postgres`"), "{unknown}");
+        assert_eq!(bad.class(), ErrorClass::Input);
     }
 }

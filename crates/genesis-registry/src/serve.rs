@@ -2,8 +2,10 @@
 //! from its `.tar.zst` through the seek table, with no second copy on disk.
 //!
 //! Routing and responses are plain functions over `http` types ([`route`]); the hyper
-//! server is a thin executor. Blobs are sent as slices of the decompressed frames; a bundle
-//! file changed after verification ends a response with an error instead of serving it.
+//! server is a thin executor. Blobs are sent as slices of the decompressed frames, or, where
+//! the bundle stores them in frames of raw blocks (compressed layers), as their bytes read
+//! straight from the file (decision 0041); a bundle file changed after verification ends a
+//! response with an error instead of serving it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::convert::Infallible;
@@ -214,11 +216,12 @@ impl Manifests {
 impl Served {
     /// Indexes a checked bundle: repositories and tags from the BOM's image references,
     /// manifests (kept in memory, each checked against its digest), blobs (located in the
-    /// archive, read through a cache of up to `frame_cache` bytes of decompressed frames),
-    /// referrers (manifests with a `subject`). Besides the cache, the responses in progress
-    /// hold at most 256 MiB of decompressed frames, one frame each at most: past it, a
-    /// response waits for its next frame until another response releases one, or, after a
-    /// second, takes over the frame of one whose client has stopped reading ([`FrameMemory`]).
+    /// archive, read through a cache of up to `frame_cache` bytes of decompressed frames, or,
+    /// in frames of raw blocks, straight from the file), referrers (manifests with a
+    /// `subject`). Besides the cache, the responses in progress hold at most 256 MiB of
+    /// decompressed frames, one frame each at most: past it, a response waits for its next
+    /// frame until another response releases one, or, after a second, takes over the frame of
+    /// one whose client has stopped reading ([`FrameMemory`]).
     pub fn new(bundle: &CheckedBundle, frame_cache: u64) -> Result<Served> {
         let index = bundle.archive_index(&Default::default())?.pinned(bundle.stamp()).with_frame_cache(frame_cache);
         let mut repositories = BTreeMap::<String, Repository>::new();
@@ -578,8 +581,9 @@ impl Drop for Reserved {
     }
 }
 
-/// A decompressed frame shared with the archive's cache, sent as it is, with the memory
-/// reserved for it: released, and `_gone` closed, when the last of its pieces is dropped.
+/// A decompressed frame shared with the archive's cache (or the part of a raw frame read for
+/// the response), sent as it is, with the memory reserved for it: released, and `_gone`
+/// closed, when the last of its pieces is dropped.
 struct SharedFrame {
     frame: Arc<Vec<u8>>,
     _reserved: Reserved,
@@ -597,10 +601,15 @@ impl AsRef<[u8]> for SharedFrame {
 /// [`FrameMemory`]). Each frame is decompressed in a short call on the blocking pool
 /// and handed to the response by an async task: a client that stops reading holds that task
 /// and one frame, never a blocking thread, so slow readers cannot starve the pool every other
-/// response needs. The bundle was hashed in full when the server started; from then on its
-/// stamp is checked when a blob is opened and before its last bytes go out
-/// ([`ArchiveIndex::pinned`]), and zstd checks each frame's content checksum, so a file
-/// changed or damaged since ends the response with an error instead of serving it.
+/// response needs. A frame of raw blocks is not decompressed: the part of it in the range is
+/// read from the file in the same short call, past the frame cache, and held and sent as a
+/// decompressed frame is. The bundle was hashed in full when the server started, each raw
+/// frame's bytes among the rest; from then on its stamp is checked when a blob is opened and
+/// before its last bytes go out ([`ArchiveIndex::pinned`]), so a file changed since ends the
+/// response with an error instead of serving it. zstd checks a compressed frame's content
+/// checksum as it decompresses it; a raw frame's is not computed here (a range need not cover
+/// whole frames), and damage to the disk under it after start reaches the client, whose
+/// digest check of the blob refuses it (decision 0041).
 fn stream_range(source: ArchiveRange, start: u64, len: u64, memory: FrameMemory, client: Option<Client>) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(2);
     tokio::spawn(async move {
@@ -614,8 +623,9 @@ fn stream_range(source: ArchiveRange, start: u64, len: u64, memory: FrameMemory,
 }
 
 /// Sends the frames of a range into `tx`, until the last or until the client has gone. A
-/// frame is decompressed once its size is reserved in `memory`, and not before the last
-/// piece of the one before has been written out: a response holds one frame at a time.
+/// frame is decompressed (or a raw frame's part read) once its size is reserved in `memory`,
+/// and not before the last piece of the one before has been written out: a response holds
+/// one frame at a time.
 async fn send_frames(
     source: ArchiveRange,
     start: u64,
@@ -2653,5 +2663,112 @@ mod tests {
         let body = answer.windows(4).position(|w| w == b"\r\n\r\n").map(|head| answer.len() - head - 4);
         assert_eq!(body, Some(size), "the waiting download is served whole");
         assert!(closed_within(&mut stalled, Duration::from_secs(1)).await, "the stalled download made room");
+    }
+
+    /// Incompressible bytes (xorshift64), which the bundle stores in frames of raw blocks.
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            out.extend_from_slice(&state.to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// A blob of four frames' worth of bytes, noise and text in turn, in a bundle written to
+    /// `dir`, indexed with a frame cache of 64 MiB: `(index, blob, its bytes)`. Its frames, in
+    /// order: its tar header and noise (raw), the noise's last bytes and text (compressed),
+    /// the text's last bytes and noise (raw), noise (raw), and the noise's last bytes with the
+    /// end of the archive (compressed).
+    fn mixed_frames(dir: &Path) -> (ArchiveIndex, ArchiveRange, Vec<u8>) {
+        use genesis_bundle::{BOM_SCHEMA, Bom, Compression, Content, FRAME_SIZE, FileEntry, WriteOptions, rfc3339};
+
+        let mut bytes = noise(FRAME_SIZE, 1);
+        bytes.extend(b"GET /v2/ 200 latency_ms=3 cache=hit\n".iter().cycle().take(FRAME_SIZE));
+        bytes.extend(noise(2 * FRAME_SIZE, 2));
+        let path: genesis_types::BundlePath = "blobs/mixed".parse().expect("a bundle path");
+        let bom = Bom {
+            schema: BOM_SCHEMA.into(),
+            name: "t".into(),
+            version: "1".into(),
+            created: rfc3339(0),
+            expires: None,
+            files: vec![FileEntry {
+                path: path.clone(),
+                size: bytes.len() as u64,
+                sha256: genesis_bundle::sha256(&bytes),
+            }],
+            images: vec![],
+            charts: vec![],
+            manifests: vec![],
+            sboms: vec![],
+            scan: None,
+        };
+        let archive = dir.join("t.tar.zst");
+        let contents = BTreeMap::from([(path, Content::Bytes(bytes.clone()))]);
+        let options = WriteOptions { compression: Compression::Zstd, mtime: 0, progress: Default::default() };
+        let file = std::fs::File::create(&archive).expect("create the archive");
+        genesis_bundle::write_bundle(file, &bom, &bom.to_bytes(), b"sig", None, &contents, options).expect("written");
+        let limits = genesis_bundle::Limits { max_ratio: u64::MAX, ..Default::default() };
+        let index =
+            genesis_bundle::danger::open_index(&archive, &bom, &limits).expect("indexed").with_frame_cache(64 << 20);
+        let (offset, size) = index.locate("blobs/mixed").expect("in the archive");
+        let blob = index.range(offset, size);
+        (index, blob, bytes)
+    }
+
+    /// What a response streams of `len` bytes from `start` of `blob`, each piece copied out
+    /// and dropped as a client's socket would (a frame's memory is held until every piece of
+    /// it is gone, so keeping them all would stall the response).
+    async fn streamed(blob: &ArchiveRange, start: u64, len: u64) -> Vec<u8> {
+        let mut body = stream_range(blob.clone(), start, len, FrameMemory::new(FRAME_MEMORY), None);
+        let mut out = Vec::new();
+        let read = async {
+            while let Some(piece) = body.frame().await {
+                out.extend_from_slice(piece.expect("streamed whole").data_ref().expect("data"));
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), read).await.expect("within 20 s");
+        out
+    }
+
+    #[tokio::test]
+    async fn a_range_across_raw_and_compressed_frames_is_served_byte_exact() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let (_index, blob, bytes) = mixed_frames(dir.path());
+        let frame = genesis_bundle::FRAME_SIZE as u64;
+        assert_eq!(streamed(&blob, 0, blob.size).await, bytes, "the whole blob");
+        // From inside the first raw frame, across the compressed one, into the next raw one;
+        // from a compressed frame into a raw one; across two blocks of a raw frame (its
+        // blocks are 128 KiB, and it starts 512 bytes before `3 * frame`); one byte.
+        let across_blocks = 3 * frame - 512 + (128 << 10) - 7;
+        for (start, len) in [(frame / 2, 2 * frame), (frame + 100, frame), (across_blocks, 20), (17, 1)] {
+            let (from, to) = (start as usize, (start + len) as usize);
+            assert_eq!(streamed(&blob, start, len).await, bytes[from..to], "{len} bytes from {start}");
+        }
+    }
+
+    #[tokio::test]
+    async fn raw_frames_are_read_from_the_file_past_the_frame_cache() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let (index, blob, bytes) = mixed_frames(dir.path());
+        let frame = genesis_bundle::FRAME_SIZE as u64;
+        let decompressed = index.frames_decompressed();
+        // Inside the blob's first frame, then inside its third: both raw.
+        assert_eq!(streamed(&blob, 1000, frame - 2000).await, bytes[1000..(frame - 1000) as usize]);
+        assert_eq!(streamed(&blob, 2 * frame, frame / 2).await, bytes[2 * frame as usize..(5 * frame / 2) as usize]);
+        assert_eq!(index.frames_cached(), 0, "a raw frame went through the frame cache");
+        assert_eq!(index.frames_decompressed(), decompressed, "a raw frame was decompressed");
+        // The whole blob: only its two compressed frames are decompressed, and cached.
+        assert_eq!(streamed(&blob, 0, blob.size).await, bytes);
+        assert_eq!(index.frames_cached(), 2);
+        assert_eq!(index.frames_decompressed(), decompressed + 2);
+        // Served again, warm: nothing more is decompressed.
+        assert_eq!(streamed(&blob, 0, blob.size).await, bytes);
+        assert_eq!(index.frames_decompressed(), decompressed + 2);
     }
 }

@@ -1,12 +1,14 @@
 //! What a support bundle holds, read from the cluster through its API server with the
-//! caller's credentials (read-only: `get` and `list`, nothing else) and from files the
-//! caller names, every byte through the [`Redactor`] before it is kept. What the credentials
-//! may not read is a warning, and the collection goes on.
+//! caller's credentials (read-only: `get` and `list`, nothing else) and from files (or bytes)
+//! the caller gives, every byte through the [`Redactor`] before it is kept. What the
+//! credentials may not read is a warning, and the collection goes on; what the person the
+//! archive is made for may not read (the console's signed-in user) is withheld: not read at
+//! all, and named in the archive.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::io::{Read as _, Seek as _, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use genesis_kube::{Cluster, KubeError};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -35,14 +37,98 @@ const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 /// What to collect.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Namespaces to collect, besides those the install records name.
+    /// Namespaces to collect.
     pub namespaces: Vec<String>,
+    /// Whether to collect, besides `namespaces`, every namespace the install records name:
+    /// `genesis support-bundle` does; the console collects the namespaces its user chose.
+    pub recorded_namespaces: bool,
     /// What every collected byte goes through.
     pub redactor: Redactor,
     /// A pre-flight run's JSON report, kept as `preflight.json`.
-    pub preflight: Option<PathBuf>,
-    /// Logs kept as `logs/<name>` (the console's own log, …): a plain file name, and the file.
-    pub extra_logs: Vec<(String, PathBuf)>,
+    pub preflight: Option<Input>,
+    /// Logs kept as `logs/<name>` (the console's own log, …): a plain file name, and the log.
+    pub extra_logs: Vec<(String, Input)>,
+    /// Lists not to read: those the person the archive is made for may not read, which the
+    /// console finds by a SubjectAccessReview for each of [`Options::listings`] (the
+    /// console's own credentials read the cluster, and must lend no one what they may not
+    /// see). Each is left out, and named in `README.txt` and [`Collected::withheld`].
+    pub withheld: BTreeSet<Listing>,
+}
+
+/// Something to include that is not read from the cluster.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file, read when collecting.
+    File(PathBuf),
+    /// Bytes the caller holds (the console keeps its own log and its last pre-flight run in
+    /// memory): redacted like a file's content, and written nowhere before.
+    Held(Vec<u8>),
+}
+
+impl Input {
+    /// What messages call it: the file's path, or `bytes given in memory`.
+    pub fn describe(&self) -> String {
+        match self {
+            Input::File(path) => path.display().to_string(),
+            Input::Held(_) => "bytes given in memory".to_owned(),
+        }
+    }
+}
+
+/// One list [`collect()`] reads from the cluster: a resource in a namespace, or of the whole
+/// cluster. What a caller authorises for someone before the collection, and withholds
+/// ([`Options::withheld`]) when they may not `list` it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Listing {
+    /// The API group: empty for the core group, `apps`.
+    pub group: String,
+    /// The resource, plural, as RBAC names it (`pods`).
+    pub resource: String,
+    /// The namespace; `None` for a list of the whole cluster (the nodes).
+    pub namespace: Option<String>,
+}
+
+impl Listing {
+    fn of(resource: &ApiResource, namespace: Option<&str>) -> Listing {
+        Listing {
+            group: resource.group.clone(),
+            resource: resource.plural.clone(),
+            namespace: namespace.map(str::to_owned),
+        }
+    }
+
+    /// The nodes.
+    fn nodes() -> Listing {
+        Listing::of(&ApiResource::erase::<Node>(&()), None)
+    }
+
+    /// The install records: the config maps of [`genesis_kube::INSTALL_NAMESPACE`].
+    fn install_records() -> Listing {
+        Listing::of(&ApiResource::erase::<ConfigMap>(&()), Some(genesis_kube::INSTALL_NAMESPACE))
+    }
+
+    /// The Secrets of `namespace`, read by name and type only.
+    fn secrets(namespace: &str) -> Listing {
+        Listing::of(&ApiResource::erase::<Secret>(&()), Some(namespace))
+    }
+}
+
+impl Options {
+    /// Every list [`collect()`] reads for these options: the nodes, the install records (the
+    /// config maps of `genesis-system`) and, in each of `namespaces`, every kind collected
+    /// and the Secrets. Not those of the namespaces the install records name, which are known
+    /// only once the records are read: a caller that withholds lists names its namespaces
+    /// itself, with `recorded_namespaces` off. (The API server's `/version`, which every
+    /// client may read, is no list.)
+    pub fn listings(&self) -> Vec<Listing> {
+        let mut listings = vec![Listing::nodes(), Listing::install_records()];
+        let namespaces: BTreeSet<&String> = self.namespaces.iter().collect();
+        for ns in namespaces {
+            listings.extend(namespaced_kinds().iter().map(|(_, resource)| Listing::of(resource, Some(ns.as_str()))));
+            listings.push(Listing::secrets(ns));
+        }
+        listings
+    }
 }
 
 /// What was collected, redacted: the archive's files, ready for [`crate::write_archive`].
@@ -57,13 +143,17 @@ pub struct Collected {
     /// What could not be collected (a list the credentials may not read, a namespace that
     /// does not exist, a log cut to its end), redacted; also in `README.txt`.
     pub warnings: Vec<String>,
+    /// The lists [`Options::withheld`] left out, as `nodes`, `install records` or
+    /// `namespace NS: RESOURCE`; also in `README.txt`.
+    pub withheld: Vec<String>,
 }
 
 /// What is collected, every byte through the redactor BEFORE it is kept in memory for the
 /// archive:
 /// - `cluster/version.json` (the API server's `/version`), `cluster/nodes.json` (the Node
 ///   objects, `metadata.managedFields` removed);
-/// - namespaces: those given, plus every namespace the install records name; per namespace
+/// - namespaces: those given, plus every namespace the install records name when
+///   `recorded_namespaces`; per namespace
 ///   `namespaces/<ns>/{configmaps,daemonsets,deployments,events,pods,services,statefulsets}.json`
 ///   (`{"apiVersion": "v1", "kind": "List", "items": […]}` as `kubectl get -o json` prints
 ///   it, objects sorted by name, without what is never kept (managed fields, the
@@ -72,6 +162,8 @@ pub struct Collected {
 ///   table: their data, labels and annotations never leave the API server);
 /// - `install-records.json` (the records as `genesis_kube::read_records` reads them);
 ///   `preflight.json` when given; `logs/<name>` for `extra_logs`;
+/// - but none of the lists `withheld` names, which are not read (and a namespace all of whose
+///   lists are is not looked at at all);
 /// - `redaction-report.json` (the report) and `README.txt` (what the archive holds, what was
 ///   redacted and how, what was not collected, that nothing was sent anywhere).
 ///
@@ -88,17 +180,17 @@ pub async fn collect(cluster: &Cluster, options: &Options) -> Result<Collected> 
         namespaces.insert(ns.clone());
     }
     let mut c = Collector::new(&options.redactor);
-    if let Some(path) = &options.preflight {
-        let value = read_preflight(path)?;
+    if let Some(input) = &options.preflight {
+        let value = read_preflight(input)?;
         c.keep_json("preflight.json".into(), value);
     }
     let mut log_names = BTreeSet::new();
-    for (name, path) in &options.extra_logs {
+    for (name, input) in &options.extra_logs {
         check_log_name(name)?;
         if !log_names.insert(name.as_str()) {
             return Err(SupportError::LogName { name: name.clone(), reason: "two logs have this name".into() });
         }
-        let (text, cut) = read_log(path)?;
+        let (text, cut) = read_log(input)?;
         if cut {
             c.warn(format!("logs/{name}: only its last {} MiB are kept", MAX_LOG >> 20));
         }
@@ -111,27 +203,47 @@ pub async fn collect(cluster: &Cluster, options: &Options) -> Result<Collected> 
         Ok(info) => c.keep_json("cluster/version.json".into(), serde_json::to_value(&info).expect("JSON")),
         Err(e) => c.refused("the API server's version", e)?,
     }
-    match list_dynamic(client, &ApiResource::erase::<Node>(&()), None).await {
-        Ok(nodes) => c.keep_json("cluster/nodes.json".into(), list_document(nodes)),
-        Err(e) => c.refused("nodes", e)?,
+    let withheld = |listing: &Listing| options.withheld.contains(listing);
+    if withheld(&Listing::nodes()) {
+        c.withhold("nodes".into());
+    } else {
+        match list_dynamic(client, &ApiResource::erase::<Node>(&()), None).await {
+            Ok(nodes) => c.keep_json("cluster/nodes.json".into(), list_document(nodes)),
+            Err(e) => c.refused("nodes", e)?,
+        }
     }
 
-    match genesis_kube::read_records(cluster).await {
-        Ok(records) => {
-            for record in &records {
-                namespaces.extend(namespaces_of(&record.objects));
+    if withheld(&Listing::install_records()) {
+        c.withhold("install records".into());
+    } else {
+        match genesis_kube::read_records(cluster).await {
+            Ok(records) => {
+                if options.recorded_namespaces {
+                    namespaces.extend(installed_namespaces(&records));
+                }
+                c.keep_json("install-records.json".into(), serde_json::to_value(&records).expect("JSON"));
             }
-            c.keep_json("install-records.json".into(), serde_json::to_value(&records).expect("JSON"));
+            Err(KubeError::Api { source: kube::Error::Api(status), .. }) if status.code == 403 => {
+                c.warn_about("install records", "the API server refused", &status.message);
+            }
+            Err(e @ KubeError::UnreadableRecord { .. }) => c.warn(format!("install records: not collected: {e}")),
+            Err(e) => return Err(e.into()),
         }
-        Err(KubeError::Api { source: kube::Error::Api(status), .. }) if status.code == 403 => {
-            c.warn_about("install records", "the API server refused", &status.message);
-        }
-        Err(e @ KubeError::UnreadableRecord { .. }) => c.warn(format!("install records: not collected: {e}")),
-        Err(e) => return Err(e.into()),
     }
 
     let mut shown = BTreeSet::new();
     for ns in &namespaces {
+        let kinds = namespaced_kinds();
+        let readable = |listing: Listing| !withheld(&listing);
+        let any_readable = kinds.iter().any(|(_, resource)| readable(Listing::of(resource, Some(ns.as_str()))))
+            || readable(Listing::secrets(ns));
+        if !any_readable {
+            // Nothing there may be read: not even whether the namespace exists is asked.
+            for file in kinds.iter().map(|(file, _)| *file).chain(["secrets"]) {
+                c.withhold(format!("namespace {ns}: {file}"));
+            }
+            continue;
+        }
         match Api::<Namespace>::all(client.clone()).get_opt(ns).await {
             Ok(Some(_)) => {}
             Ok(None) => {
@@ -149,11 +261,19 @@ pub async fn collect(cluster: &Cluster, options: &Options) -> Result<Collected> 
             n += 1;
             dir = format!("{name}#{n}");
         }
-        for (file, resource) in namespaced_kinds() {
+        for (file, resource) in kinds {
+            if withheld(&Listing::of(&resource, Some(ns.as_str()))) {
+                c.withhold(format!("namespace {ns}: {file}"));
+                continue;
+            }
             match list_dynamic(client, &resource, Some(ns)).await {
                 Ok(items) => c.keep_json(format!("namespaces/{dir}/{file}.json"), list_document(items)),
                 Err(e) => c.refused(&format!("namespace {ns}: {file}"), e)?,
             }
+        }
+        if withheld(&Listing::secrets(ns)) {
+            c.withhold(format!("namespace {ns}: secrets"));
+            continue;
         }
         match secret_names(client, ns).await {
             Ok(secrets) => c.keep_json(format!("namespaces/{dir}/secrets.json"), secrets),
@@ -303,6 +423,12 @@ impl Table {
     }
 }
 
+/// The namespaces the objects of install records are in or are: those of the installed
+/// bundles, which `genesis support-bundle` collects and the console offers.
+pub fn installed_namespaces(records: &[genesis_kube::InstallRecord]) -> BTreeSet<String> {
+    records.iter().flat_map(|record| namespaces_of(&record.objects)).collect()
+}
+
 /// The namespaces an install record's objects (`Kind namespace/name`, or `Kind name` for a
 /// cluster-scoped one) are in or are.
 fn namespaces_of(objects: &[String]) -> BTreeSet<String> {
@@ -320,8 +446,9 @@ fn namespaces_of(objects: &[String]) -> BTreeSet<String> {
 }
 
 /// A DNS-1123 label, what a namespace is named: 1 to 63 lowercase letters, digits or `-`,
-/// beginning and ending with a letter or digit.
-fn is_namespace_name(name: &str) -> bool {
+/// beginning and ending with a letter or digit. [`collect()`] refuses any other name in
+/// [`Options::namespaces`]; a caller checks a form with it first.
+pub fn is_namespace_name(name: &str) -> bool {
     let b = name.as_bytes();
     let alphanumeric = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     (1..=63).contains(&b.len())
@@ -341,31 +468,50 @@ fn check_log_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The pre-flight report at `path`, parsed.
-fn read_preflight(path: &Path) -> Result<Value> {
-    let reading = |source| SupportError::Read { path: path.to_owned(), source };
-    let file = std::fs::File::open(path).map_err(reading)?;
-    let size = file.metadata().map_err(reading)?.len();
-    if size > MAX_PREFLIGHT {
-        return Err(SupportError::TooLarge { path: path.to_owned(), size, limit: MAX_PREFLIGHT });
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_PREFLIGHT).read_to_end(&mut bytes).map_err(reading)?;
-    serde_json::from_slice(&bytes).map_err(|source| SupportError::Preflight { path: path.to_owned(), source })
+/// The pre-flight report `input` holds, parsed.
+fn read_preflight(input: &Input) -> Result<Value> {
+    let too_large = |size| SupportError::TooLarge { input: input.describe(), size, limit: MAX_PREFLIGHT };
+    let read;
+    let bytes = match input {
+        Input::File(path) => {
+            let reading = |source| SupportError::Read { path: path.to_owned(), source };
+            let file = std::fs::File::open(path).map_err(reading)?;
+            let size = file.metadata().map_err(reading)?.len();
+            if size > MAX_PREFLIGHT {
+                return Err(too_large(size));
+            }
+            let mut bytes = Vec::new();
+            file.take(MAX_PREFLIGHT).read_to_end(&mut bytes).map_err(reading)?;
+            read = bytes;
+            &read
+        }
+        Input::Held(bytes) if bytes.len() as u64 > MAX_PREFLIGHT => return Err(too_large(bytes.len() as u64)),
+        Input::Held(bytes) => bytes,
+    };
+    serde_json::from_slice(bytes).map_err(|source| SupportError::Preflight { input: input.describe(), source })
 }
 
-/// The log at `path` as text (bytes that are not UTF-8 replaced), and whether it was cut: of
-/// a larger one, its last [`MAX_LOG`] bytes from the first whole line.
-fn read_log(path: &Path) -> Result<(String, bool)> {
-    let reading = |source| SupportError::Read { path: path.to_owned(), source };
-    let mut file = std::fs::File::open(path).map_err(reading)?;
-    let size = file.metadata().map_err(reading)?.len();
-    let cut = size > MAX_LOG;
-    if cut {
-        file.seek(SeekFrom::Start(size - MAX_LOG)).map_err(reading)?;
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_LOG).read_to_end(&mut bytes).map_err(reading)?;
+/// The log `input` holds as text (bytes that are not UTF-8 replaced), and whether it was
+/// cut: of a larger one, its last [`MAX_LOG`] bytes from the first whole line.
+fn read_log(input: &Input) -> Result<(String, bool)> {
+    let (mut bytes, cut) = match input {
+        Input::File(path) => {
+            let reading = |source| SupportError::Read { path: path.to_owned(), source };
+            let mut file = std::fs::File::open(path).map_err(reading)?;
+            let size = file.metadata().map_err(reading)?.len();
+            let cut = size > MAX_LOG;
+            if cut {
+                file.seek(SeekFrom::Start(size - MAX_LOG)).map_err(reading)?;
+            }
+            let mut bytes = Vec::new();
+            file.take(MAX_LOG).read_to_end(&mut bytes).map_err(reading)?;
+            (bytes, cut)
+        }
+        Input::Held(held) => {
+            let start = held.len().saturating_sub(MAX_LOG as usize);
+            (held[start..].to_vec(), start > 0)
+        }
+    };
     if cut {
         let start = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
         bytes.drain(..start);
@@ -379,11 +525,25 @@ struct Collector<'a> {
     files: BTreeMap<String, Vec<u8>>,
     report: RedactionReport,
     warnings: Vec<String>,
+    withheld: Vec<String>,
 }
 
 impl<'a> Collector<'a> {
     fn new(redactor: &'a Redactor) -> Self {
-        Collector { redactor, files: BTreeMap::new(), report: RedactionReport::default(), warnings: Vec::new() }
+        Collector {
+            redactor,
+            files: BTreeMap::new(),
+            report: RedactionReport::default(),
+            warnings: Vec::new(),
+            withheld: Vec::new(),
+        }
+    }
+
+    /// Notes that `what` (our own words: `nodes`, a namespace given and a resource) was
+    /// withheld, not read.
+    fn withhold(&mut self, what: String) {
+        tracing::info!(%what, "support bundle: withheld");
+        self.withheld.push(what);
     }
 
     /// Keeps `value`, redacted, as pretty JSON with sorted keys.
@@ -435,11 +595,17 @@ impl<'a> Collector<'a> {
 
     /// The collection with its report and README.
     fn finish(mut self, namespaces: Vec<String>, options: &Options) -> Collected {
-        let readme = readme(&self.files, &namespaces, &self.report, &self.warnings, self.redactor, options);
+        let readme = readme(&self, &namespaces, options);
         self.files.insert("README.txt".into(), readme.into_bytes());
         let report = serde_json::to_value(&self.report).expect("JSON");
         self.files.insert("redaction-report.json".into(), pretty(report));
-        Collected { files: self.files, report: self.report, namespaces, warnings: self.warnings }
+        Collected {
+            files: self.files,
+            report: self.report,
+            namespaces,
+            warnings: self.warnings,
+            withheld: self.withheld,
+        }
     }
 }
 
@@ -452,15 +618,9 @@ fn pretty(mut value: Value) -> Vec<u8> {
 }
 
 /// The archive's `README.txt`: what it holds, what was redacted and how, what was not
-/// collected. Made of the collection's redacted parts and fixed text only.
-fn readme(
-    files: &BTreeMap<String, Vec<u8>>,
-    namespaces: &[String],
-    report: &RedactionReport,
-    warnings: &[String],
-    redactor: &Redactor,
-    options: &Options,
-) -> String {
+/// collected or withheld. Made of the collection's redacted parts and fixed text only.
+fn readme(collected: &Collector<'_>, namespaces: &[String], options: &Options) -> String {
+    let Collector { files, report, warnings, withheld, redactor } = collected;
     let has = |path: &str| files.contains_key(path);
     let mut out = String::from(
         "Genesis support bundle\n\
@@ -546,6 +706,16 @@ fn readme(
         out.push_str("\nNot collected\n-------------\n");
         for warning in warnings {
             out.push_str(&format!("- {warning}\n"));
+        }
+    }
+    if !withheld.is_empty() {
+        out.push_str(
+            "\nWithheld\n--------\n\
+             Not read: the person this archive was made for may not read these (the Control Plane\n\
+             console reads for its user only what that user's own account may read):\n",
+        );
+        for what in withheld {
+            out.push_str(&format!("- {what}\n"));
         }
     }
     out
@@ -685,23 +855,23 @@ mod tests {
         .unwrap();
         let redactor = Redactor::builtin(false);
         let mut c = Collector::new(&redactor);
-        c.keep_json("preflight.json".into(), read_preflight(&preflight).unwrap());
+        c.keep_json("preflight.json".into(), read_preflight(&Input::File(preflight.clone())).unwrap());
         let kept = String::from_utf8(c.files["preflight.json"].clone()).unwrap();
         assert!(kept.contains("postgres://app:[REDACTED:connection-password]@db:5432/app") && !kept.contains("s3cr3t"));
 
         std::fs::write(&preflight, "PASS postgres").unwrap();
-        assert!(matches!(read_preflight(&preflight), Err(SupportError::Preflight { .. })));
-        let missing = read_preflight(&dir.path().join("nothing.json")).unwrap_err();
+        assert!(matches!(read_preflight(&Input::File(preflight.clone())), Err(SupportError::Preflight { .. })));
+        let missing = read_preflight(&Input::File(dir.path().join("nothing.json"))).unwrap_err();
         assert!(matches!(&missing, SupportError::Read { .. }), "{missing}");
 
         let log = dir.path().join("console.log");
         let line = "jane@example.com signed in\n";
         let lines = (MAX_LOG as usize / line.len()) + 10;
         std::fs::write(&log, format!("first line\n{}", line.repeat(lines))).unwrap();
-        let (text, cut) = read_log(&log).unwrap();
+        let (text, cut) = read_log(&Input::File(log.clone())).unwrap();
         assert!(cut && text.len() as u64 <= MAX_LOG && text.starts_with("jane@") && text.ends_with("signed in\n"));
         std::fs::write(&log, "short\n").unwrap();
-        assert_eq!(read_log(&log).unwrap(), ("short\n".to_owned(), false));
+        assert_eq!(read_log(&Input::File(log)).unwrap(), ("short\n".to_owned(), false));
     }
 
     #[test]
@@ -709,9 +879,11 @@ mod tests {
         let redactor = Redactor::builtin(false);
         let options = Options {
             namespaces: vec!["demo".into()],
+            recorded_namespaces: true,
             redactor: redactor.clone(),
             preflight: None,
-            extra_logs: vec![("console.log".into(), PathBuf::from("/var/log/console.log"))],
+            extra_logs: vec![("console.log".into(), Input::File(PathBuf::from("/var/log/console.log")))],
+            withheld: BTreeSet::new(),
         };
         let mut c = Collector::new(&redactor);
         c.keep_text("logs/console.log".into(), "mail jane@example.com");
@@ -741,5 +913,83 @@ mod tests {
         assert_eq!(collected.warnings.len(), 1);
         let report: Value = serde_json::from_slice(&collected.files["redaction-report.json"]).unwrap();
         assert_eq!((report["total"].as_u64(), report["rules"]["email"].as_u64()), (Some(2), Some(2)));
+        assert!(collected.withheld.is_empty() && !readme.contains("Withheld"), "{readme}");
+    }
+
+    /// What the console holds in memory (its log, its last pre-flight run) is read as a file
+    /// would be: the pre-flight results must be JSON, a long log keeps its last whole lines.
+    #[test]
+    fn bytes_held_in_memory_are_read_as_files_are() {
+        let report = br#"{"checks": [{"name": "redis", "status": "FAIL"}]}"#.to_vec();
+        assert_eq!(read_preflight(&Input::Held(report)).unwrap()["checks"][0]["status"], "FAIL");
+        let e = read_preflight(&Input::Held(b"FAIL redis".to_vec())).unwrap_err();
+        assert!(e.to_string().starts_with("bytes given in memory: not a JSON pre-flight report: "), "{e}");
+        let huge = vec![b' '; MAX_PREFLIGHT as usize + 1];
+        assert!(matches!(read_preflight(&Input::Held(huge)), Err(SupportError::TooLarge { .. })));
+
+        let line = "GET /status 200\n";
+        let log = format!("first line\n{}", line.repeat(MAX_LOG as usize / line.len() + 10));
+        let (text, cut) = read_log(&Input::Held(log.into_bytes())).unwrap();
+        assert!(cut && text.len() as u64 <= MAX_LOG && text.starts_with("GET") && text.ends_with("200\n"));
+        assert_eq!(read_log(&Input::Held(b"short\n".to_vec())).unwrap(), ("short\n".to_owned(), false));
+    }
+
+    /// The lists a caller authorises for someone are exactly those `collect` reads: the
+    /// nodes, the install records, and eight per namespace given (each once).
+    #[test]
+    fn the_listings_are_every_list_collect_reads() {
+        let options = Options {
+            namespaces: vec!["emr".into(), "demo".into(), "emr".into()],
+            recorded_namespaces: false,
+            redactor: Redactor::builtin(false),
+            preflight: None,
+            extra_logs: Vec::new(),
+            withheld: BTreeSet::new(),
+        };
+        let listing = |group: &str, resource: &str, namespace: Option<&str>| Listing {
+            group: group.into(),
+            resource: resource.into(),
+            namespace: namespace.map(str::to_owned),
+        };
+        let listings = options.listings();
+        assert_eq!(listings.len(), 2 + 2 * 8);
+        assert_eq!(listings[..2], [listing("", "nodes", None), listing("", "configmaps", Some("genesis-system"))]);
+        let demo: Vec<Listing> = listings.iter().filter(|l| l.namespace.as_deref() == Some("demo")).cloned().collect();
+        assert_eq!(
+            demo,
+            [
+                listing("", "configmaps", Some("demo")),
+                listing("apps", "daemonsets", Some("demo")),
+                listing("apps", "deployments", Some("demo")),
+                listing("", "events", Some("demo")),
+                listing("", "pods", Some("demo")),
+                listing("", "services", Some("demo")),
+                listing("apps", "statefulsets", Some("demo")),
+                listing("", "secrets", Some("demo")),
+            ]
+        );
+        assert_eq!(listings.iter().filter(|l| l.namespace.as_deref() == Some("emr")).count(), 8);
+    }
+
+    #[test]
+    fn what_was_withheld_is_named_in_the_readme() {
+        let redactor = Redactor::builtin(false);
+        let options = Options {
+            namespaces: vec!["emr".into()],
+            recorded_namespaces: false,
+            redactor: redactor.clone(),
+            preflight: None,
+            extra_logs: Vec::new(),
+            withheld: BTreeSet::new(),
+        };
+        let mut c = Collector::new(&redactor);
+        c.withhold("nodes".into());
+        c.withhold("namespace emr: pods".into());
+        let collected = c.finish(vec!["emr".into()], &options);
+        assert_eq!(collected.withheld, ["nodes", "namespace emr: pods"]);
+        let readme = String::from_utf8(collected.files["README.txt"].clone()).unwrap();
+        assert!(readme.contains("\nWithheld\n--------\nNot read: the person this archive was made for"), "{readme}");
+        assert!(readme.ends_with("- nodes\n- namespace emr: pods\n"), "{readme}");
+        assert_eq!(collected.report.total(), 0, "our own words are not redacted");
     }
 }

@@ -53,19 +53,19 @@ pub enum SupportError {
         source: std::io::Error,
     },
     /// The pre-flight results are not JSON (a pre-flight run's JSON report is expected).
-    #[error("{}: not a JSON pre-flight report: {source}", path.display())]
+    #[error("{input}: not a JSON pre-flight report: {source}")]
     Preflight {
-        /// The file.
-        path: PathBuf,
+        /// The file's path, or what the caller held ([`crate::Input::describe`]).
+        input: String,
         /// What the parser said.
         #[source]
         source: serde_json::Error,
     },
     /// A file to include is larger than this crate keeps in memory.
-    #[error("{}: {size} bytes, more than the {limit} a support bundle takes", path.display())]
+    #[error("{input}: {size} bytes, more than the {limit} a support bundle takes")]
     TooLarge {
-        /// The file.
-        path: PathBuf,
+        /// The file's path, or what the caller held ([`crate::Input::describe`]).
+        input: String,
         /// Its size.
         size: u64,
         /// The limit.
@@ -174,7 +174,7 @@ mod tests {
             (SupportError::RulesSyntax { path: path(), reason: "no rules".into() }, ErrorClass::Input),
             (SupportError::Rule { path: path(), rule: "mrn".into(), reason: "bad".into() }, ErrorClass::Input),
             (SupportError::Read { path: path(), source: Error::from(ErrorKind::PermissionDenied) }, ErrorClass::Input),
-            (SupportError::TooLarge { path: path(), size: 2, limit: 1 }, ErrorClass::Input),
+            (SupportError::TooLarge { input: "preflight.json".into(), size: 2, limit: 1 }, ErrorClass::Input),
             (SupportError::LogName { name: "../x".into(), reason: "not plain".into() }, ErrorClass::Input),
             (SupportError::Namespace { name: "Demo".into() }, ErrorClass::Input),
             (SupportError::Api { what: "nodes".into(), source: status(404, "NotFound") }, ErrorClass::NotFound),

@@ -2,8 +2,9 @@
 //! never push"): what a vendor needs to help, collected, redacted and archived on the
 //! customer's side, and never sent anywhere by this crate.
 //!
-//! [`collect()`] reads the cluster through its API server (read-only) and the files the
-//! caller names, passing every byte through a [`Redactor`] before keeping it;
+//! [`collect()`] reads the cluster through its API server (read-only) and the files (or
+//! bytes) the caller gives, passing every byte through a [`Redactor`] before keeping it, and
+//! leaves out the lists the caller withholds (what the console's user may not read);
 //! [`write_archive`] packs the result as a deterministic `.tar.gz` beside its `.sha256`.
 //! The redactor replaces what its rules match by `[REDACTED:<rule>]` and counts it by rule
 //! in a [`RedactionReport`], which never holds a value:
@@ -22,14 +23,16 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use genesis_support::{Options, Redactor, collect, write_archive};
+//! use genesis_support::{Input, Options, Redactor, collect, write_archive};
 //!
 //! let cluster = genesis_kube::Cluster::connect(None).await?;
 //! let options = Options {
 //!     namespaces: vec!["demo".into()],
+//!     recorded_namespaces: true,
 //!     redactor: Redactor::builtin(false).with_rules_file("rules.yaml".as_ref())?,
-//!     preflight: None,
+//!     preflight: Some(Input::File("preflight.json".into())),
 //!     extra_logs: Vec::new(),
+//!     withheld: Default::default(),
 //! };
 //! let collected = collect(&cluster, &options).await?;
 //! let written = write_archive(&collected.files, "support.tar.gz".as_ref())?;
@@ -45,6 +48,8 @@ mod redact;
 mod tidy;
 
 pub use archive::{Written, write_archive};
-pub use collect::{Collected, MAX_LOG, MAX_PREFLIGHT, Options, collect};
+pub use collect::{
+    Collected, Input, Listing, MAX_LOG, MAX_PREFLIGHT, Options, collect, installed_namespaces, is_namespace_name,
+};
 pub use error::{Result, SupportError};
 pub use redact::{RedactionReport, Redactor, Rule};

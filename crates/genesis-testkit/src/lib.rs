@@ -2,15 +2,18 @@
 //! registry (Debian `docker-registry`) started on a free loopback port and stopped on drop,
 //! and helpers that put content into it the way other tools do; and scripted HTTP stand-ins
 //! ([`http`]) for the network clients' own tests; an in-process sigstore ([`sigstore`]) that
-//! signs keyless. A missing tool is a panic with the fix, never a skip.
+//! signs keyless; journeys of the web pages in a real browser ([`browser`]). A missing tool
+//! is a panic with the fix, never a skip.
 
 // Test support: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod browser;
 pub mod clients;
 pub mod fuzz;
 pub mod http;
 pub mod kube;
+pub mod phi;
 pub mod pki;
 pub mod runtimes;
 pub mod schema;

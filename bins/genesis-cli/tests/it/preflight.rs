@@ -1,7 +1,8 @@
 //! `genesis preflight` against real servers on loopback: PostgreSQL and Redis from Debian,
 //! the Debian registry over TLS with rcgen certificates (valid, expiring, expired, another
 //! CA) and over plain HTTP, the system resolver for `localhost`, and the disk; then each
-//! server stopped to see its FAIL row.
+//! server stopped to see its FAIL row. Through the real kube-apiserver: cert-manager's CRDs,
+//! and dependencies named by their Service.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -194,4 +195,67 @@ fn cert_manager_is_checked_through_the_api_server() {
     let (code, report) = run();
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(row(&report, "kubernetes cert-manager").0, "pass");
+}
+
+#[test]
+fn services_are_resolved_through_the_api_server_and_one_missing_is_degraded() {
+    let api = genesis_testkit::kube::KubeApiserver::start();
+    let redis = Redis::start();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let cluster = genesis_kube::Cluster::connect(Some(&api.kubeconfig())).await.unwrap();
+        let objects = vec![
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "data"}}),
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Service", "metadata": {"name": "redis", "namespace": "data"},
+                "spec": {"type": "ExternalName", "externalName": "localhost",
+                         "ports": [{"name": "resp", "port": redis.port, "protocol": "TCP"}]},
+            }),
+        ];
+        genesis_kube::apply(&cluster, objects, Default::default()).await.unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("preflight.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "postgres: {{ url: \"postgres://postgres@db/postgres\", service: \"data/nosuch:sql\" }}\n\
+             redis: {{ url: \"redis://:{}@cache\", service: \"data/redis:resp\" }}\n",
+            Redis::PASSWORD
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_genesis"))
+        .args(["preflight", "-f", file.to_str().unwrap(), "--kubeconfig", api.kubeconfig().to_str().unwrap()])
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "a degraded row is not ready: {report}");
+    let endpoint = format!("localhost:{}", redis.port);
+
+    let (status, detail, _) = row(&report, "redis");
+    assert_eq!(status, "pass", "{report}");
+    assert_eq!(detail, "PING answered PONG");
+    assert_eq!(report["checks"][1]["id"], "redis");
+    assert_eq!(report["checks"][1]["name"], format!("redis redis://@{endpoint} (Service data/redis:resp)"));
+    let (status, detail, remedy) = row(&report, "postgres");
+    assert_eq!(status, "degraded", "{report}");
+    assert!(detail.contains("Service data/nosuch: no such Service in namespace data"), "{detail}");
+    assert!(remedy.contains("create Service data/nosuch with a port named sql"), "{remedy}");
+
+    // The Services are named before anything is contacted, and the address learned before it is.
+    let stderr = text(&out.stderr);
+    let first = stderr.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        "genesis preflight: network: this run contacts only the endpoint of Service data/nosuch:sql, the \
+         endpoint of Service data/redis:resp, the Kubernetes API server (--kubeconfig, KUBECONFIG or the \
+         in-cluster service account)"
+    );
+    let learned = format!("genesis preflight: network: contacting {endpoint}, the endpoint of Service data/redis:resp");
+    assert!(stderr.lines().any(|l| l == learned), "{stderr}");
+    assert!(report["endpoints"].as_array().unwrap().iter().any(|e| e == &endpoint), "{report}");
+    assert!(!stderr.contains(Redis::PASSWORD) && !report.to_string().contains(Redis::PASSWORD), "{stderr}");
 }

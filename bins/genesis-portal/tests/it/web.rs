@@ -12,63 +12,23 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use genesis_testkit::browser;
 use genesis_testkit::pki::TlsPki;
 use genesis_testkit::services::{MotoS3, Postgres};
 use genesis_testkit::text;
 
 use crate::{Backend, Client, Portal, fixtures, header, release_files, status};
 
-/// Where the tests build: the journeys' Python environment and the screenshots are there.
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
-}
-
-/// The Python that runs the journeys, once Selenium and Chromium are found: a missing one
-/// fails the test, naming what installs it.
-fn browser_python() -> PathBuf {
-    let python = target_dir().join("test-venv/bin/python");
-    let selenium = Command::new(&python).args(["-c", "import selenium"]).output();
-    assert!(
-        selenium.is_ok_and(|out| out.status.success()),
-        "{} has no Selenium: run `cargo xtask test-deps` (cargo xtask ci does)",
-        python.display()
-    );
-    for (tool, package) in [("/usr/lib/chromium/chromium", "chromium"), ("/usr/bin/chromedriver", "chromium-driver")] {
-        assert!(Path::new(tool).exists(), "{tool} is missing: install Debian's {package} (.ci/run does)");
-    }
-    python
-}
-
 /// Runs the journey `tests/browser/SCRIPT` against the portal at `url` with `options`,
 /// saving screenshots into `shots`; the screenshots it saved.
 fn journey(script: &str, url: &str, shots: &Path, options: &[(&str, &str)]) -> Vec<PathBuf> {
-    let mut cmd = Command::new(browser_python());
-    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser").join(script))
-        .args(["--portal", url, "--screenshots", arg(shots)])
-        .args(options.iter().flat_map(|&(option, value)| [option, value]))
-        // Selenium Manager never looks for a browser or driver to download.
-        .env("SE_OFFLINE", "true")
-        // No __pycache__ left in the source tree.
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    for proxy in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
-        cmd.env_remove(proxy);
-    }
-    let out = cmd.output().unwrap();
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{script}:\n{stdout}{}", text(&out.stderr));
-    stdout.lines().filter_map(|line| line.strip_prefix("screenshot: ")).map(PathBuf::from).collect()
+    let mut args = vec!["--portal", url, "--screenshots", arg(shots)];
+    args.extend(options.iter().flat_map(|&(option, value)| [option, value]));
+    browser::journey(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser").join(script), &args)
 }
 
 fn arg(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-/// Width and height of a PNG, which it must be.
-fn png_size(path: &Path) -> (u32, u32) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 24, "{} is not a PNG", path.display());
-    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    (be(16), be(20))
 }
 
 /// The fixture bundle's SBOM components, in the order the SBOM lists them (nested ones after
@@ -136,8 +96,7 @@ fn in_a_browser(portal: &mut Portal, name: &str) {
     let vendor_key = fixtures().join("keys/test.pub");
     portal.serve_with(&["--publish-key", arg(&vendor_key)]);
     let url = portal.url();
-    let shots = target_dir().join("screenshots/portal").join(name);
-    let _ = std::fs::remove_dir_all(&shots);
+    let shots = browser::screenshots(&format!("portal/{name}"));
     let work = tempfile::tempdir().unwrap();
     let downloads = work.path().join("downloads");
     let acme_seen = work.path().join("acme-seen.json");
@@ -235,26 +194,11 @@ fn in_a_browser(portal: &mut Portal, name: &str) {
     assert_eq!(status(&portal.curl(Some(&initech), "GET", "/v1/releases", &[]).0), 401);
 
     // Every page was saved, as a PNG, the phone's 390 pixels wide.
-    check_shots(&shots, saved, 38);
+    browser::check_shots(&shots, saved, 38);
 
     let log = portal.log();
     for secret in [&acme, &globex, &initech, &token] {
         assert!(!log.contains(secret.as_str()), "the server log holds a key or an admin token");
-    }
-}
-
-/// The screenshots in `shots` are exactly those the journeys `saved`, at least `least` of
-/// them, each a PNG 1280 pixels wide (390, a phone's, for `*-phone.png`).
-fn check_shots(shots: &Path, mut saved: Vec<PathBuf>, least: usize) {
-    let mut on_disk: Vec<PathBuf> = std::fs::read_dir(shots).unwrap().map(|e| e.unwrap().path()).collect();
-    on_disk.sort();
-    saved.sort();
-    assert_eq!(on_disk, saved, "the screenshots on disk are the ones the journeys saved");
-    assert!(saved.len() >= least, "only {} screenshots", saved.len());
-    for shot in &saved {
-        let (width, _) = png_size(shot);
-        let phone = shot.to_str().unwrap().ends_with("-phone.png");
-        assert_eq!(width, if phone { 390 } else { 1280 }, "{}", shot.display());
     }
 }
 
@@ -531,10 +475,9 @@ fn without_a_vendor_key_the_pages_publish_nothing() {
     let token = portal.admin_token("alice");
     portal.serve();
     let url = portal.url();
-    let shots = target_dir().join("screenshots/portal/publishing-off");
-    let _ = std::fs::remove_dir_all(&shots);
+    let shots = browser::screenshots("portal/publishing-off");
     let saved = journey("publishing_off.py", &url, &shots, &[("--token", &token)]);
-    check_shots(&shots, saved, 1);
+    browser::check_shots(&shots, saved, 1);
 
     // A publication posted all the same (the form's fields, without files: a portal that
     // cannot publish answers before it reads any) is answered 409, on a page that says why.

@@ -103,10 +103,10 @@ fn one_entry_is_read_without_decompressing_the_blob_before_it() {
     let mut data = vec![0u8; header.size as usize];
     s.read_exact_at(offset, &mut data).unwrap();
     assert_eq!(data, b"the last entry\n");
-    // The head frame, the blob's first frame (its header) and the last frame: the two frames
-    // in the middle of the blob are never decompressed.
+    // The head frame and the last frame are decompressed whole; the blob's first frame is
+    // read only as far as its header, and the two frames in the middle of the blob not at all.
     assert_eq!(s.table().frames.len(), 5);
-    assert_eq!(s.frames_decompressed(), 3);
+    assert_eq!(s.frames_decompressed(), 2);
 }
 
 #[test]
@@ -115,8 +115,11 @@ fn the_parallel_reader_verifies_a_multi_frame_bundle() {
     let mut reader = ArchiveReader::open(&path, &Limits::default()).unwrap();
     let head = reader.read_head().unwrap();
     assert_eq!(head.signature, b"sig");
+    let progress = reader.progress();
     let summary = genesis_bundle::danger::check_payload(reader, &bom, &mut genesis_bundle::Discard).unwrap();
     assert_eq!(summary.files, 3);
+    // A progress bar's count ends at the payload's size: the head's entries are not in it.
+    assert_eq!(progress.done(), bom.payload_size());
     assert_eq!(summary.archive.len, std::fs::metadata(&path).unwrap().len());
     assert_eq!(sha256(&std::fs::read(&path).unwrap()).hex(), hex(&summary.archive.sha256));
 }

@@ -4,10 +4,10 @@
 
 use genesis_portal_client::human_size;
 use genesis_portal_client::protocol::ArtifactKind;
+use genesis_web::html::Column::{Numeric, Text};
+use genesis_web::html::{count, date, segment, table};
 use maud::{Markup, html};
 
-use super::page::Column::{Number, Text};
-use super::page::{count, date, segment, table};
 use crate::facts::BundleFacts;
 use crate::store::StoredArtifact;
 
@@ -48,7 +48,7 @@ pub(crate) fn artifacts_table(artifacts: &[StoredArtifact], downloads: Option<&s
             }
         }
     };
-    table("artifacts", &[Text("Name"), Text("Kind"), Number("Size"), Text("SHA-256")], rows)
+    table("artifacts", &[Text("Name"), Text("Kind"), Numeric("Size"), Text("SHA-256")], rows)
 }
 
 /// What publishing established of one bundle: when it verified, who signed it, its BOM, what

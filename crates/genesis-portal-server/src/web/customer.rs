@@ -15,14 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use genesis_portal_client::human_size;
 use genesis_portal_client::protocol::{ArtifactKind, Scope};
+use genesis_web::html::Column::{Numeric, Text};
+use genesis_web::html::{count, csrf_field, date, segment, table};
+use genesis_web::{attachment, inline};
 use maud::{Markup, html};
 
 use super::bundle::{artifacts_table, bundle_facts, bundles_section, no_record};
-use super::page::Column::{Number, Text};
-use super::page::{
-    ExportStage, PageError, Site, attachment, count, csrf_field, date, inline, page, see_other, segment, shell_word,
-    table,
-};
+use super::page::{ExportStage, PageError, Site, page, see_other, shell_word};
 use super::session::{self, CustomerSession, check_csrf};
 use crate::api::{
     Caller, ExportRefusal, ListedRelease, Shared, artifact_download, caller_export, entitled_listing, entitled_release,
@@ -415,7 +414,7 @@ async fn exports(State(state): State<Shared>, session: CustomerSession) -> Resul
         }
         (table(
             "exports",
-            &[Text("Export"), Text("Release"), Text("Status"), Number("Size"), Text("Requested")],
+            &[Text("Export"), Text("Release"), Text("Status"), Numeric("Size"), Text("Requested")],
             html! {
                 @for e in &exports {
                     tr data-export=(e.id) {

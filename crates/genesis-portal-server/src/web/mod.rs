@@ -21,9 +21,9 @@ use std::sync::LazyLock;
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
+use genesis_web::Asset;
 
 use crate::api::Shared;
 
@@ -39,46 +39,17 @@ pub(crate) fn routes() -> Router<Shared> {
         .layer(axum::middleware::from_fn(page::error_pages))
 }
 
-/// A file compiled into the binary and served under a name carrying the first 8 hex digits of
-/// its SHA-256: the name changes whenever the content does, so it can be cached as immutable.
-pub(crate) struct Asset {
-    /// Where pages link to it: `/assets/portal-<hash>.css`.
-    pub(crate) path: String,
-    body: &'static str,
-    content_type: &'static str,
-}
-
-impl Asset {
-    fn new(stem: &str, extension: &str, body: &'static str, content_type: &'static str) -> Asset {
-        let hash = genesis_bundle::sha256(body.as_bytes());
-        Asset { path: format!("/assets/{stem}-{}.{extension}", &hash.hex()[..8]), body, content_type }
-    }
-}
-
 /// The one stylesheet.
 pub(crate) static STYLESHEET: LazyLock<Asset> =
-    LazyLock::new(|| Asset::new("portal", "css", include_str!("assets/portal.css"), "text/css; charset=utf-8"));
+    LazyLock::new(|| Asset::new("portal", "css", include_str!("assets/portal.css"), genesis_web::CSS));
 
 /// The one script: copy buttons and upload progress, nothing a page needs to be read.
 pub(crate) static SCRIPT: LazyLock<Asset> =
-    LazyLock::new(|| Asset::new("portal", "js", include_str!("assets/portal.js"), "text/javascript; charset=utf-8"));
+    LazyLock::new(|| Asset::new("portal", "js", include_str!("assets/portal.js"), genesis_web::JS));
 
-/// `GET /assets/{file}`: an asset under its current name, else 404 (an old name is not
-/// answered with new content: the page asking for it is itself stale).
+/// `GET /assets/{file}`: the stylesheet or the script under its current name, else 404.
 async fn asset(Path(file): Path<String>) -> Response {
-    let path = format!("/assets/{file}");
-    match [&*STYLESHEET, &*SCRIPT].into_iter().find(|asset| asset.path == path) {
-        Some(asset) => (
-            [
-                (header::CONTENT_TYPE, asset.content_type),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            asset.body,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
-    }
+    genesis_web::serve_asset(&[&*STYLESHEET, &*SCRIPT], &file)
 }
 
 #[cfg(test)]
@@ -94,12 +65,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_asset_is_served_immutable_under_its_name_only() {
-        let file = STYLESHEET.path.trim_start_matches("/assets/").to_owned();
-        let response = super::asset(axum::extract::Path(file)).await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
-        assert_eq!(response.headers()["content-type"], "text/css; charset=utf-8");
+    async fn the_stylesheet_and_the_script_are_served_under_their_names() {
+        for (asset, content_type) in
+            [(&*STYLESHEET, "text/css; charset=utf-8"), (&*SCRIPT, "text/javascript; charset=utf-8")]
+        {
+            let file = asset.path.trim_start_matches("/assets/").to_owned();
+            let response = super::asset(axum::extract::Path(file)).await;
+            assert_eq!(response.status(), 200, "{}", asset.path);
+            assert_eq!(response.headers()["content-type"], content_type);
+        }
         let stale = super::asset(axum::extract::Path("portal-00000000.css".to_owned())).await;
         assert_eq!(stale.status(), 404);
     }

@@ -1,32 +1,27 @@
-//! What every page shares: the document around a page's body (head, header with the area's
-//! navigation and the sign-out form, main, footer), the security headers, error pages (with
-//! the signed-in header when a session is there), redirects, download names, where the browser
-//! reached the portal (for commands and the `Origin` check), and the small formatters (dates,
-//! counts, URL segments, shell words).
+//! What every page of the portal shares: the document around a page's body (head, header with
+//! the area's navigation and the sign-out form, main, footer), error pages (with the signed-in
+//! header when a session is there), redirects, where the browser reached the portal (for
+//! commands and the `Origin` check), export stages and shell words. What the console's pages
+//! share with these (security headers, assets, download names, tables, dates, counts, URL
+//! segments) is `genesis_web`'s.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{Extensions, HeaderValue, StatusCode, header};
+use axum::http::{Extensions, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use genesis_portal_client::protocol::ExportState;
+use genesis_web::html::csrf_field;
 use maud::{DOCTYPE, Markup, html};
 
 use super::{SCRIPT, STYLESHEET};
 use crate::api::{AppState, Failure, Shared};
 use crate::error::PortalServerError;
 use crate::store::Export;
-
-/// What a page's every response carries. `connect-src 'self'` beyond decision 0038's list: the
-/// upload progress of the publish form is an `XMLHttpRequest` to the portal itself, which
-/// `default-src 'none'` alone would block.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
-                                       connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Which part of the portal a page belongs to: its header, navigation and sign-out form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,14 +125,7 @@ pub(crate) struct Chrome<'a> {
 /// caller's message, neither of which a shared cache should keep.
 pub(crate) fn page(chrome: Chrome<'_>, status: StatusCode, body: Markup) -> Response {
     let mut response = (status, document(&chrome, body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    // Not `no-referrer`: under it a browser sends `Origin: null` with a form's POST, and the
-    // CSRF check could no longer tell our own forms from a sandboxed frame's.
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    genesis_web::secure_headers(response.headers_mut(), true);
     response
 }
 
@@ -189,83 +177,6 @@ fn document(chrome: &Chrome<'_>, body: Markup) -> Markup {
             }
         }
     }
-}
-
-/// The hidden form field every POST form carries (checked by `session::check_csrf`).
-pub(crate) fn csrf_field(token: &str) -> Markup {
-    html! { input type="hidden" name="csrf" value=(token); }
-}
-
-/// A column of a [`table`]: its heading, and whether it holds numbers (aligned right, the
-/// heading with them).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Column {
-    /// Words, codes, dates.
-    Text(&'static str),
-    /// Counts and sizes.
-    Number(&'static str),
-}
-
-/// A table `#id` in a frame that scrolls sideways when the table is wider than the screen: a
-/// head row of `columns` (`th scope=col`), then `rows`, each headed by a `th scope=row` of
-/// the caller's.
-pub(crate) fn table(id: &str, columns: &[Column], rows: Markup) -> Markup {
-    html! {
-        div.table-wrap {
-            table id=(id) {
-                thead {
-                    tr {
-                        @for column in columns {
-                            @match column {
-                                Column::Text(heading) => th scope="col" { (heading) },
-                                Column::Number(heading) => th.num scope="col" { (heading) },
-                            }
-                        }
-                    }
-                }
-                tbody { (rows) }
-            }
-        }
-    }
-}
-
-/// A Unix time for people, to the minute: `2026-11-30 09:12 UTC`.
-pub(crate) fn date(unix: i64) -> String {
-    let stamp = crate::when(unix);
-    match stamp.split_once('T') {
-        Some((day, time)) => format!("{day} {} UTC", time.get(..5).unwrap_or(time)),
-        None => stamp,
-    }
-}
-
-/// A count of things: `1 image`, `2 images`, `0 images`.
-pub(crate) fn count(n: impl std::fmt::Display, one: &str, many: &str) -> String {
-    let n = n.to_string();
-    let noun = if n == "1" { one } else { many };
-    format!("{n} {noun}")
-}
-
-/// `text` with every byte `keep` refuses written as `%XX`: the one percent-encoder of the
-/// pages (URL path segments, a download's RFC 8187 file name).
-fn percent_encode(text: &str, keep: impl Fn(u8) -> bool) -> Cow<'_, str> {
-    if text.bytes().all(&keep) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() * 3);
-    for b in text.bytes() {
-        if keep(b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// A value as one URL path segment: percent-encoded but for letters, digits and `-._~+` (the
-/// names the portal publishes keep their look; anything else cannot break out of the segment).
-pub(crate) fn segment(text: &str) -> Cow<'_, str> {
-    percent_encode(text, |b| b.is_ascii_alphanumeric() || b"-._~+".contains(&b))
 }
 
 /// A word as a POSIX shell reads it literally: as is when it holds only characters no shell
@@ -342,12 +253,7 @@ impl Site {
         };
         let same = match &self.public_url {
             Some(url) => origin.eq_ignore_ascii_case(&url.origin().ascii_serialization()),
-            None => {
-                let authority = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-                authority
-                    .zip(self.host.as_deref())
-                    .is_some_and(|(authority, host)| authority.eq_ignore_ascii_case(host))
-            }
+            None => self.host.as_deref().is_some_and(|host| genesis_web::origin_names_host(origin, host)),
         };
         if same {
             return Ok(());
@@ -425,34 +331,6 @@ impl ExportStage {
 /// `303 See Other` to `to` (what axum's `Redirect::to` answers): where every form's POST leads.
 pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
-}
-
-/// `response` as a download saved under `filename`.
-pub(crate) fn attachment(response: Response, filename: &str) -> Response {
-    disposition(response, "attachment", filename)
-}
-
-/// `response` shown by the browser (a PDF report), saved under `filename` if the user saves it.
-pub(crate) fn inline(response: Response, filename: &str) -> Response {
-    disposition(response, "inline", filename)
-}
-
-/// `Content-Disposition` with `filename` quoted so no name can end the header's parameter:
-/// an ASCII fallback (`"` `\` and anything not printable ASCII become `_`), plus the exact
-/// name as RFC 8187 `filename*` when the two differ.
-fn disposition(mut response: Response, kind: &str, filename: &str) -> Response {
-    let fallback: String = filename
-        .chars()
-        .map(|c| if c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\') { c } else { '_' })
-        .collect();
-    let mut value = format!("{kind}; filename=\"{fallback}\"");
-    if fallback != filename {
-        let attr_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b);
-        let _ = write!(value, "; filename*=UTF-8''{}", percent_encode(filename, attr_char));
-    }
-    let value = HeaderValue::try_from(value).expect("only printable ASCII is written");
-    response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
-    response
 }
 
 /// An error as a page: what every page handler returns on error. It names the cause and what
@@ -610,15 +488,6 @@ mod tests {
     }
 
     #[test]
-    fn a_table_heads_its_columns_and_aligns_numbers() {
-        let text = table("t", &[Column::Text("Name"), Column::Number("Size")], html! { tr { th scope="row" { "a" } } })
-            .into_string();
-        let head = r#"<thead><tr><th scope="col">Name</th><th class="num" scope="col">Size</th></tr></thead>"#;
-        let rows = r#"<tbody><tr><th scope="row">a</th></tr></tbody>"#;
-        assert_eq!(text, format!(r#"<div class="table-wrap"><table id="t">{head}{rows}</table></div>"#));
-    }
-
-    #[test]
     fn signed_out_vendor_pages_have_no_navigation() {
         let chrome = Chrome { title: "Vendor sign-in", area: Area::Vendor, signed_in: None };
         let text = document(&chrome, html! {}).into_string();
@@ -626,39 +495,8 @@ mod tests {
         assert!(!text.contains("sign-out"), "{text}");
     }
 
-    fn disposition_of(filename: &str) -> String {
-        let response = attachment(StatusCode::OK.into_response(), filename);
-        response.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().to_owned()
-    }
-
     #[test]
-    fn a_download_name_is_quoted_so_nothing_escapes_the_parameter() {
-        assert_eq!(disposition_of("demo-0.1.0.tar.zst"), r#"attachment; filename="demo-0.1.0.tar.zst""#);
-        assert_eq!(
-            disposition_of("a\"b\\c.tar.zst"),
-            r#"attachment; filename="a_b_c.tar.zst"; filename*=UTF-8''a%22b%5Cc.tar.zst"#
-        );
-        assert_eq!(
-            disposition_of("x\r\nSet-Cookie: y=1"),
-            r#"attachment; filename="x__Set-Cookie: y=1"; filename*=UTF-8''x%0D%0ASet-Cookie%3A%20y%3D1"#
-        );
-        assert_eq!(
-            disposition_of("résumé;.pdf"),
-            "attachment; filename=\"r_sum_;.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%3B.pdf"
-        );
-        let shown = inline(StatusCode::OK.into_response(), "demo-0.1.0.tar.zst.report.pdf");
-        assert_eq!(shown.headers()[header::CONTENT_DISPOSITION], r#"inline; filename="demo-0.1.0.tar.zst.report.pdf""#);
-    }
-
-    #[test]
-    fn dates_counts_segments_and_shell_words_read_as_people_urls_and_shells_expect() {
-        assert_eq!(date(0), "1970-01-01 00:00 UTC");
-        assert_eq!(date(1_764_494_000), "2025-11-30 09:13 UTC");
-        assert_eq!(count(1usize, "image", "images"), "1 image");
-        assert_eq!(count(2usize, "image", "images"), "2 images");
-        assert_eq!(count(0u64, "file", "files"), "0 files");
-        assert_eq!(segment("3.2.10+build.1"), "3.2.10+build.1");
-        assert_eq!(segment("a/b c?"), "a%2Fb%20c%3F");
+    fn shell_words_read_as_shells_expect() {
         assert_eq!(shell_word("./demo-0.1.0.tar.zst"), "./demo-0.1.0.tar.zst");
         assert_eq!(shell_word("http://[::1]:8480"), "'http://[::1]:8480'");
         assert_eq!(shell_word("a b;$(x)'"), r"'a b;$(x)'\'''");

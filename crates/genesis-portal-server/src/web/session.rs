@@ -13,21 +13,21 @@
 //! cookie instead (`genesis-signin`). The sign-in and sign-out routes of both areas are here,
 //! one copy parameterised by the kind of session.
 
-use std::borrow::Cow;
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::future::Future;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use genesis_portal_client::protocol::Scope;
+use genesis_web::html::{csrf_field, date};
+use genesis_web::{cookie, secret};
 use maud::html;
 
-use super::page::{Area, Chrome, PageError, SignedIn, SignedInSlot, Site, csrf_field, date, page, see_other};
+use super::page::{Area, Chrome, PageError, SignedIn, SignedInSlot, Site, page, see_other};
 use crate::api::{AppState, Caller, Shared};
 use crate::error::PortalServerError;
 use crate::store::{AdminRecord, Session, SessionKind, action, key_hash};
@@ -139,61 +139,11 @@ pub(crate) struct CsrfForm {
     pub(crate) csrf: String,
 }
 
-/// The name of cookie `name` as set and read: `__Host-` prefixed under secure cookies.
-fn cookie_name(name: &str, secure: bool) -> Cow<'_, str> {
-    if secure { Cow::Owned(format!("__Host-{name}")) } else { Cow::Borrowed(name) }
-}
-
-/// A `Set-Cookie` value for cookie `name`: `Path=/; HttpOnly; SameSite=Strict`, `Secure`
-/// (and the `__Host-` name) under secure cookies, and `Max-Age` when given (0 removes the
-/// cookie; none keeps it for the browser's session).
-fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<i64>) -> HeaderValue {
-    let mut text = format!("{}={value}; Path=/; HttpOnly; SameSite=Strict", cookie_name(name, secure));
-    if secure {
-        text.push_str("; Secure");
-    }
-    if let Some(seconds) = max_age {
-        let _ = write!(text, "; Max-Age={seconds}");
-    }
-    HeaderValue::try_from(text).expect("cookie names and values are hex or fixed ASCII")
-}
-
-/// The value of the cookie `name` among the request's `Cookie` headers (`a=1; b=2`, one
-/// header or several): the first one sent, surrounding quotes removed.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| n.trim() == name)
-        .map(|(_, v)| {
-            let v = v.trim();
-            v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
-        })
-}
-
-/// A cookie value of ours: 32 bytes, lowercase hex.
-fn is_token(value: &str) -> bool {
-    value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// What the `sessions` table keeps of a session cookie's value.
-fn id_hash(token: &str) -> String {
-    genesis_bundle::sha256(token.as_bytes()).hex().to_owned()
-}
-
-/// Compares two secrets in time that depends on their length only, not on where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
 /// Checks a POST of a signed-in page: its `Origin`, when sent, must be this portal and its
 /// `csrf` field the session's token.
 pub(crate) fn check_csrf(session_csrf: &str, given: &str, site: &Site) -> Result<(), PageError> {
     site.check_origin()?;
-    if session_csrf.is_empty() || !same_secret(session_csrf, given) {
+    if session_csrf.is_empty() || !secret::same(session_csrf, given) {
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "refused: this form is out of date or did not come from this portal's page; reload the page and submit it \
@@ -203,32 +153,18 @@ pub(crate) fn check_csrf(session_csrf: &str, given: &str, site: &Site) -> Result
     Ok(())
 }
 
-/// The sign-in form's token: the one the browser's sign-in cookie holds, else a new one with
-/// the `Set-Cookie` that gives it (the form and the cookie must then agree, which a page of
-/// another site cannot make them do).
-fn sign_in_form_token(secure: bool, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match cookie(headers, &cookie_name(SIGN_IN_COOKIE, secure)).filter(|t| is_token(t)) {
-        Some(token) => (token.to_owned(), None),
-        None => {
-            let token = crate::random_hex(32);
-            let set = set_cookie(SIGN_IN_COOKIE, &token, secure, None);
-            (token, Some(set))
-        }
-    }
-}
-
 /// Checks a sign-in POST: its `Origin`, when sent, must be this portal and its `csrf` field
 /// equal the sign-in cookie.
 fn check_sign_in_token(secure: bool, site: &Site, headers: &HeaderMap, given: &str) -> Result<(), PageError> {
     site.check_origin()?;
-    match cookie(headers, &cookie_name(SIGN_IN_COOKIE, secure)).filter(|t| is_token(t)) {
-        Some(token) if same_secret(token, given) => Ok(()),
-        _ => Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "the sign-in form is out of date, or this browser does not keep the portal's cookies: allow cookies for \
-             this portal and sign in again",
-        )),
+    if genesis_web::check_sign_in_token(SIGN_IN_COOKIE, secure, headers, given) {
+        return Ok(());
     }
+    Err(PageError::new(
+        StatusCode::FORBIDDEN,
+        "the sign-in form is out of date, or this browser does not keep the portal's cookies: allow cookies for this \
+         portal and sign in again",
+    ))
 }
 
 /// Why a session ended before the person signed out, as the sign-in page says it once: a
@@ -295,8 +231,8 @@ fn sign_in_page(
     error: Option<&str>,
 ) -> Response {
     let secure = state.secure_cookies;
-    let (token, set_token) = sign_in_form_token(secure, headers);
-    let ended = cookie(headers, &cookie_name(rules(kind).flash, secure)).and_then(Ended::from_code);
+    let (token, set_token) = genesis_web::sign_in_token(SIGN_IN_COOKIE, secure, headers);
+    let ended = cookie::get(headers, &cookie::name(rules(kind).flash, secure)).and_then(Ended::from_code);
     let (title, field, label, hint) = match kind {
         SessionKind::Vendor => (
             "Vendor sign-in",
@@ -346,7 +282,7 @@ fn sign_in_page(
         headers.append(header::SET_COOKIE, set_token);
     }
     if ended.is_some() {
-        headers.append(header::SET_COOKIE, set_cookie(rules(kind).flash, "", secure, Some(0)));
+        headers.append(header::SET_COOKIE, cookie::set(rules(kind).flash, "", secure, Some(0)));
     }
     response
 }
@@ -455,15 +391,15 @@ async fn sign_in(
     };
     state.store.audit_now(&who.actor, action::SIGN_IN, who.org.as_deref(), &who.subject).await?;
     tracing::info!(?kind, subject = %who.subject, "signed in");
-    let token = crate::random_hex(32);
+    let token = secret::random_token();
     let max_age = rules(kind).lifetime();
-    let session = Session { kind, subject: who.subject, csrf: crate::random_hex(32), expires: crate::now() + max_age };
-    state.store.insert_session(&id_hash(&token), &session).await?;
+    let session = Session { kind, subject: who.subject, csrf: secret::random_token(), expires: crate::now() + max_age };
+    state.store.insert_session(&secret::hash(&token), &session).await?;
     let secure = state.secure_cookies;
     let mut response = see_other(rules(kind).area.home());
     let headers = response.headers_mut();
-    headers.append(header::SET_COOKIE, set_cookie(rules(kind).cookie, &token, secure, Some(max_age)));
-    headers.append(header::SET_COOKIE, set_cookie(SIGN_IN_COOKIE, "", secure, Some(0)));
+    headers.append(header::SET_COOKIE, cookie::set(rules(kind).cookie, &token, secure, Some(max_age)));
+    headers.append(header::SET_COOKIE, cookie::set(SIGN_IN_COOKIE, "", secure, Some(0)));
     Ok(response)
 }
 
@@ -491,9 +427,9 @@ fn signed_out(state: &AppState, kind: SessionKind, ended: Option<Ended>) -> Resp
     let secure = state.secure_cookies;
     let mut response = see_other(rules(kind).sign_in);
     let headers = response.headers_mut();
-    headers.append(header::SET_COOKIE, set_cookie(rules(kind).cookie, "", secure, Some(0)));
+    headers.append(header::SET_COOKIE, cookie::set(rules(kind).cookie, "", secure, Some(0)));
     if let Some(ended) = ended {
-        headers.append(header::SET_COOKIE, set_cookie(rules(kind).flash, ended.code(), secure, Some(FLASH_SECONDS)));
+        headers.append(header::SET_COOKIE, cookie::set(rules(kind).flash, ended.code(), secure, Some(FLASH_SECONDS)));
     }
     response
 }
@@ -509,7 +445,9 @@ async fn end(state: &AppState, id_hash: &str, kind: SessionKind, ended: Ended) -
 
 /// The row name (SHA-256) of the request's session cookie of `kind`, when it sends one.
 fn cookie_id_hash(state: &AppState, headers: &HeaderMap, kind: SessionKind) -> Option<String> {
-    cookie(headers, &cookie_name(rules(kind).cookie, state.secure_cookies)).filter(|t| is_token(t)).map(id_hash)
+    cookie::get(headers, &cookie::name(rules(kind).cookie, state.secure_cookies))
+        .filter(|t| secret::is_token(t))
+        .map(secret::hash)
 }
 
 /// The session of `kind` stored under `id_hash`, when there is one and it has not ended.
@@ -647,57 +585,17 @@ mod tests {
     const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn cookies_are_read_from_every_cookie_header() {
-        let h = headers(&[("cookie", "a=1; genesis-signin=x"), ("cookie", "b=2;c=\"3\"")]);
-        assert_eq!(cookie(&h, "a"), Some("1"));
-        assert_eq!(cookie(&h, "genesis-signin"), Some("x"));
-        assert_eq!(cookie(&h, "b"), Some("2"));
-        assert_eq!(cookie(&h, "c"), Some("3"), "quotes removed");
-        assert_eq!(cookie(&h, "genesis"), None, "no prefix match");
-        assert_eq!(cookie(&headers(&[("cookie", "x=1; x=2")]), "x"), Some("1"), "the first sent");
-        assert_eq!(cookie(&headers(&[("cookie", "junk; ;=; y = 5 ")]), "y"), Some("5"));
-        assert_eq!(cookie(&HeaderMap::new(), "x"), None);
-    }
-
-    #[test]
-    fn only_our_tokens_are_taken_for_sessions() {
-        assert!(is_token(TOKEN));
-        assert!(!is_token(&TOKEN.to_uppercase()));
-        assert!(!is_token(&TOKEN[1..]));
-        assert!(!is_token(""));
-    }
-
-    #[test]
-    fn cookies_set_are_http_only_strict_and_secure_and_host_prefixed_under_secure_cookies() {
+    fn each_kind_of_session_has_cookies_and_a_lifetime_of_its_own() {
+        let (customer, vendor) = (rules(SessionKind::Customer), rules(SessionKind::Vendor));
         assert_eq!(
-            set_cookie(rules(SessionKind::Customer).cookie, TOKEN, true, Some(43_200)),
-            format!("__Host-genesis-session={TOKEN}; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=43200")
-                .as_str()
+            [customer.cookie, customer.flash, customer.sign_in],
+            ["genesis-session", "genesis-flash", "/portal/sign-in"]
         );
         assert_eq!(
-            set_cookie(rules(SessionKind::Vendor).cookie, "", false, Some(0)),
-            "genesis-admin-session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+            [vendor.cookie, vendor.flash, vendor.sign_in],
+            ["genesis-admin-session", "genesis-admin-flash", "/admin/sign-in"]
         );
-        assert_eq!(
-            set_cookie(SIGN_IN_COOKIE, "ab", false, None),
-            "genesis-signin=ab; Path=/; HttpOnly; SameSite=Strict"
-        );
-        assert_eq!(
-            set_cookie(SIGN_IN_COOKIE, "ab", true, None),
-            "__Host-genesis-signin=ab; Path=/; HttpOnly; SameSite=Strict; Secure"
-        );
-        assert_eq!(
-            set_cookie(rules(SessionKind::Vendor).flash, "revoked", true, Some(300)),
-            "__Host-genesis-admin-flash=revoked; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=300"
-        );
-    }
-
-    #[test]
-    fn secrets_compare_equal_only_when_equal() {
-        assert!(same_secret(TOKEN, TOKEN));
-        assert!(!same_secret(TOKEN, &TOKEN[1..]));
-        assert!(!same_secret(TOKEN, &format!("{}0", &TOKEN[..63])));
-        assert!(same_secret("", ""), "callers refuse empty tokens themselves");
+        assert_eq!((customer.lifetime(), vendor.lifetime()), (43_200, 28_800));
     }
 
     #[test]
@@ -711,16 +609,15 @@ mod tests {
     }
 
     #[test]
-    fn a_sign_in_needs_the_cookie_and_the_field_to_agree() {
+    fn a_sign_in_needs_the_cookie_and_the_field_to_agree_from_this_portal() {
         let with_cookie = headers(&[("cookie", &format!("genesis-signin={TOKEN}"))]);
         assert!(check_sign_in_token(false, &site(None), &with_cookie, TOKEN).is_ok());
-        assert!(check_sign_in_token(false, &site(None), &with_cookie, "").is_err());
-        assert!(check_sign_in_token(true, &site(None), &with_cookie, TOKEN).is_err(), "the prefixed name only");
         let prefixed = headers(&[("cookie", &format!("__Host-genesis-signin={TOKEN}"))]);
         assert!(check_sign_in_token(true, &site(None), &prefixed, TOKEN).is_ok());
+        let refused = check_sign_in_token(false, &site(None), &with_cookie, "").unwrap_err();
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.message.contains("allow cookies"), "{}", refused.message);
         assert!(check_sign_in_token(false, &site(None), &HeaderMap::new(), TOKEN).is_err(), "no cookie");
-        let junk = headers(&[("cookie", "genesis-signin=")]);
-        assert!(check_sign_in_token(false, &site(None), &junk, "").is_err(), "empty equals empty is still no token");
         assert!(check_sign_in_token(false, &site(Some("https://q")), &with_cookie, TOKEN).is_err(), "another site");
     }
 

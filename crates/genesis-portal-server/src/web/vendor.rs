@@ -17,11 +17,12 @@ use axum::routing::{get, post};
 use genesis_portal_client::Entitlement;
 use genesis_portal_client::protocol::{ArtifactKind, Scope};
 use genesis_registry::serve::BodyDeadline;
+use genesis_web::html::Column::{Numeric, Text};
+use genesis_web::html::{count, csrf_field, date, segment, table};
 use maud::{Markup, html};
 
 use super::bundle::{artifacts_table, bundles_section};
-use super::page::Column::{Number, Text};
-use super::page::{Chrome, ExportStage, PageError, Site, count, csrf_field, date, page, see_other, segment, table};
+use super::page::{Chrome, ExportStage, PageError, Site, page, see_other};
 use super::session::{self, CsrfForm, VendorSession, check_csrf};
 use super::upload::{self, UPLOAD_LIMIT, UploadError};
 use crate::admin::{self, KeyState, NewKey};
@@ -116,7 +117,7 @@ async fn orgs(State(state): State<Shared>, session: VendorSession) -> Result<Res
         h1 { "Organisations" }
         (table(
             "orgs",
-            &[Text("Name"), Number("Active keys"), Number("Entitlements"), Number("Downloads")],
+            &[Text("Name"), Numeric("Active keys"), Numeric("Entitlements"), Numeric("Downloads")],
             html! {
                 @for (org, active, entitlements, downloaded) in &rows {
                     tr data-org=(org) {
@@ -484,7 +485,7 @@ async fn releases_page(
                 Text("Version"),
                 Text("Published"),
                 Text("Signer"),
-                Number("Bundles"),
+                Numeric("Bundles"),
                 Text("Verification"),
             ],
             html! {
@@ -691,7 +692,7 @@ async fn audit(State(state): State<Shared>, session: VendorSession) -> Result<Re
         h2 { "Downloads per organisation" }
         (table(
             "downloads-per-org",
-            &[Text("Organisation"), Number("Downloads")],
+            &[Text("Organisation"), Numeric("Downloads")],
             html! {
                 @for (org, count) in &downloads {
                     tr data-org=(org) { th scope="row" { a href=(org_url(org)) { (org) } } td .num { (count) } }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use genesis_kube::Endpoint;
 use genesis_registry::{Credentials, Registry, RegistryOptions};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
@@ -33,8 +34,9 @@ pub async fn dns(host: &str) -> Check {
 }
 
 /// The endpoint's chain verifies against the CA bundle for its host name; WARN when the
-/// leaf expires within `warn_days`.
-pub async fn tls(t: &TlsCheck) -> Check {
+/// leaf expires within `warn_days`. With `connect` (its Service's endpoint), the check
+/// connects there, and still verifies for the endpoint's host name.
+pub async fn tls(t: &TlsCheck, connect: Option<&Endpoint>) -> Check {
     let name = format!("tls {}", t.endpoint);
     let ca = t.ca.display().to_string();
     let roots = match genesis_http::root_store(Some(t.ca.as_path())) {
@@ -54,8 +56,9 @@ pub async fn tls(t: &TlsCheck) -> Check {
     };
     let config = genesis_http::tls_config(roots).expect("ring supports the default protocol versions");
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let address = connect.map_or_else(|| t.endpoint.clone(), Endpoint::to_string);
     bounded(&name, "start the endpoint, or correct tls[].endpoint", async {
-        let tcp = match TcpStream::connect(&t.endpoint).await {
+        let tcp = match TcpStream::connect(&address).await {
             Ok(s) => s,
             Err(e) => {
                 return Check::fail(
@@ -119,7 +122,9 @@ fn handshake_failure(name: &str, error: &str, ca: &str) -> Check {
 }
 
 /// `GET /v2/` answers 200, after authenticating with the authfile's credentials if asked.
-pub async fn registry(r: &RegistryCheck) -> Check {
+/// With `connect` (its Service's endpoint), the check connects there; the credentials are
+/// still those the authfile holds for the URL's host.
+pub async fn registry(r: &RegistryCheck, connect: Option<&Endpoint>) -> Check {
     let name = format!("registry {}", r.url);
     let (plain_http, host) = match (r.url.strip_prefix("http://"), r.url.strip_prefix("https://")) {
         (Some(h), _) => (true, h),
@@ -142,7 +147,8 @@ pub async fn registry(r: &RegistryCheck) -> Check {
     };
     let authenticated = credentials.is_some();
     let options = RegistryOptions { plain_http, ca_file: r.ca.clone(), credentials, retries: 1 };
-    let client = match Registry::new(host, &options) {
+    let address = connect.map_or_else(|| host.to_owned(), Endpoint::to_string);
+    let client = match Registry::new(&address, &options) {
         Ok(c) => c,
         Err(e) => return Check::fail(&name, e.to_string(), "correct registry.url or registry.ca"),
     };

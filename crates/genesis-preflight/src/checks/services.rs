@@ -46,6 +46,16 @@ async fn read_reply(reader: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result
     Ok(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// Sends one command (RESP, an array of bulk strings) and reads the reply line.
+async fn ask(stream: &mut BufReader<TcpStream>, command: &[&str]) -> std::io::Result<String> {
+    let mut wire = format!("*{}\r\n", command.len());
+    for part in command {
+        wire.push_str(&format!("${}\r\n{part}\r\n", part.len()));
+    }
+    stream.get_mut().write_all(wire.as_bytes()).await?;
+    read_reply(stream).await
+}
+
 /// `redis://[user:password@]host:port[/db]`: AUTH when a password is given, then PING.
 pub async fn redis(url: &str) -> Check {
     let name = format!("redis {}", redact(url));
@@ -63,23 +73,15 @@ pub async fn redis(url: &str) -> Check {
             Ok(s) => s,
             Err(e) => return Check::fail(&name, format!("cannot connect to {host}: {e}"), remedy),
         };
-        let (read, mut write) = stream.into_split();
-        let mut reader = BufReader::new(read);
-        let mut ask = async |command: Vec<&str>| -> std::io::Result<String> {
-            let mut wire = format!("*{}\r\n", command.len());
-            for part in command {
-                wire.push_str(&format!("${}\r\n{part}\r\n", part.len()));
-            }
-            write.write_all(wire.as_bytes()).await?;
-            read_reply(&mut reader).await
-        };
+        // One stream both ways: each reply is read before the next command is written.
+        let mut stream = BufReader::new(stream);
         if let Some(auth) = auth {
             let command = match auth.split_once(':') {
                 Some((user, password)) if !user.is_empty() => vec!["AUTH", user, password],
                 Some((_, password)) => vec!["AUTH", password],
                 None => vec!["AUTH", auth],
             };
-            match ask(command).await {
+            match ask(&mut stream, &command).await {
                 Ok(reply) if reply == "+OK" => {}
                 Ok(reply) => {
                     return Check::fail(&name, format!("AUTH refused: {reply}"), "correct the password in redis.url");
@@ -87,7 +89,7 @@ pub async fn redis(url: &str) -> Check {
                 Err(e) => return Check::fail(&name, format!("AUTH failed: {e}"), remedy),
             }
         }
-        match ask(vec!["PING"]).await {
+        match ask(&mut stream, &["PING"]).await {
             Ok(reply) if reply == "+PONG" => Check::pass(&name, "PING answered PONG"),
             Ok(reply) if reply.starts_with("-NOAUTH") => Check::fail(
                 &name,
