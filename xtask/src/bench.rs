@@ -240,23 +240,12 @@ fn compressed_layers_rows(dir: &Path, bin: &Path, size_mib: usize, runs: usize) 
     println!("bench: preparing a {size_mib} MiB OCI layout of gzip'd layers in {}", dir.display());
     compressed_layers_workload(dir, size_mib)?;
     let b = bin.display();
-    let _ = fs::remove_dir_all(dir.join("k"));
-    run_cmd(
-        Command::new(bin.join("bundle-builder"))
-            .args(["keygen", "--output-dir"])
-            .arg(dir.join("k"))
-            .stdout(std::process::Stdio::null()),
-    )?;
-    let input_bytes: u64 = fs::read_dir(dir.join("layout/blobs/sha256"))?
-        .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
-        .sum();
+    keygen(bin, dir, "k")?;
+    let input_bytes = layout_bytes(dir)?;
     let mib = input_bytes as f64 / f64::from(1 << 20);
     let archive = "out/bench-1.0.0.tar.zst";
     println!("\ninput: {mib:.0} MiB of blobs (gzip'd tars of half noise, half text); best of {runs}; 2 cores\n");
-    println!(
-        "{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}",
-        "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio"
-    );
+    table_heading();
     let clean = "rm -rf out ref.tar.zst";
     let create = format!("{b}/bundle-builder create -f bundle.yaml --key k/genesis.key >/dev/null");
     let o = measure(&create, clean, dir, runs)?;
@@ -401,17 +390,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     workload(&dir, size_mib)?;
     // `k` signs every bundle; `resign` moves one to `k2`.
     for keys in ["k", "k2"] {
-        let _ = fs::remove_dir_all(dir.join(keys));
-        run_cmd(
-            Command::new(bin.join("bundle-builder"))
-                .args(["keygen", "--output-dir"])
-                .arg(dir.join(keys))
-                .stdout(std::process::Stdio::null()),
-        )?;
+        keygen(&bin, &dir, keys)?;
     }
-    let input_bytes: u64 = fs::read_dir(dir.join("layout/blobs/sha256"))?
-        .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
-        .sum();
+    let input_bytes = layout_bytes(&dir)?;
     let b = bin.display();
     let archive = "out/bench-1.0.0.tar.zst";
     let clean = "rm -rf out x y ref.tar.zst";
@@ -462,10 +443,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     ];
     let mib = input_bytes as f64 / f64::from(1 << 20);
     println!("\ninput: {mib:.0} MiB of blobs (half incompressible, half text); best of {runs}; 2 cores\n");
-    println!(
-        "{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}",
-        "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio"
-    );
+    table_heading();
     if seed_only {
         return seed_rows(&dir, &bin, mib, runs);
     }
@@ -607,6 +585,33 @@ fn distribution(dir: &Path) -> anyhow::Result<(Daemon, u16)> {
     Ok((daemon, port))
 }
 
+/// A fresh signing key pair in `dir/<keys>` (`genesis.key`, `genesis.pub`), made by the
+/// bundle-builder in `bin`.
+fn keygen(bin: &Path, dir: &Path, keys: &str) -> anyhow::Result<()> {
+    let _ = fs::remove_dir_all(dir.join(keys));
+    run_cmd(
+        Command::new(bin.join("bundle-builder"))
+            .args(["keygen", "--output-dir"])
+            .arg(dir.join(keys))
+            .stdout(std::process::Stdio::null()),
+    )
+}
+
+/// The bytes the blobs of the OCI layout in `dir` hold: the input each row's MiB/s is of.
+fn layout_bytes(dir: &Path) -> anyhow::Result<u64> {
+    Ok(fs::read_dir(dir.join("layout/blobs/sha256"))?
+        .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
+        .sum())
+}
+
+/// The heading of the table [`row`] writes.
+fn table_heading() {
+    println!(
+        "{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}",
+        "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio"
+    );
+}
+
 fn row(name: &str, ours: &Sample, base_name: &str, base: &Sample, mib: f64) {
     println!(
         "{name:<8} {:>8.2} {:>9.0} {:>9.1}   {base_name:<26} {:>8.2} {:>9.0} {:>9.1}   {:>6.2}",
@@ -692,13 +697,7 @@ fn many_images_rows(dir: &Path, bin: &Path, images: usize, runs: usize) -> anyho
     println!("bench: preparing {images} small images in {}", dir.display());
     many_images_workload(dir, images)?;
     let b = bin.display();
-    let _ = fs::remove_dir_all(dir.join("k"));
-    run_cmd(
-        Command::new(bin.join("bundle-builder"))
-            .args(["keygen", "--output-dir"])
-            .arg(dir.join("k"))
-            .stdout(std::process::Stdio::null()),
-    )?;
+    keygen(bin, dir, "k")?;
     run_cmd(
         Command::new("sh")
             .arg("-c")
@@ -706,19 +705,14 @@ fn many_images_rows(dir: &Path, bin: &Path, images: usize, runs: usize) -> anyho
             .current_dir(dir),
     )?;
     let archive = "out/many-1.0.0.tar.zst";
-    let input_bytes: u64 = fs::read_dir(dir.join("layout/blobs/sha256"))?
-        .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
-        .sum();
+    let input_bytes = layout_bytes(dir)?;
     let mib = input_bytes as f64 / f64::from(1 << 20);
     println!(
         "\ninput: {images} images, {} blobs and {images} manifests, {mib:.1} MiB; best of {runs}; 2 cores; Debian \
          docker-registry on loopback\n",
         images * (LAYERS_PER_IMAGE + 1)
     );
-    println!(
-        "{:<8} {:>8} {:>9} {:>9}   {:<26} {:>8} {:>9} {:>9}   {:>6}",
-        "ours", "s", "MiB/s", "RSS MiB", "baseline", "s", "MiB/s", "RSS MiB", "ratio"
-    );
+    table_heading();
     let (_ours_reg, ours_port) = distribution(&dir.join("reg-ours"))?;
     let (_skopeo_reg, skopeo_port) = distribution(&dir.join("reg-skopeo"))?;
     let load = format!(

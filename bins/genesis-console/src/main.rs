@@ -99,6 +99,12 @@ struct ServeArgs {
     /// roots.
     #[arg(long, value_name = "PEM", requires = "registry")]
     registry_ca: Option<PathBuf>,
+    /// The Secret of the console's namespace that turns opt-in advice on: an
+    /// OpenAI-compatible endpoint, its key and model (Azure OpenAI's AZURE_OPENAI_ENDPOINT,
+    /// _KEY, _DEPLOYMENT, _API_VERSION, or OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL). Read
+    /// once at start; without it nothing about advice is contacted.
+    #[arg(long, value_name = "NAME", default_value = genesis_console_server::DEFAULT_ADVICE_SECRET)]
+    advice_secret: String,
     /// How old a session's last TokenReview may be before its token is reviewed again
     /// (tests shorten it).
     #[arg(long, value_name = "SECONDS", hide = true, default_value_t = genesis_console_server::REVIEW_INTERVAL.as_secs(),
@@ -120,6 +126,7 @@ impl ServeArgs {
             registry_plain_http: self.registry_plain_http,
             registry_ca: self.registry_ca,
             review_interval: Duration::from_secs(self.review_interval_seconds),
+            advice_secret: self.advice_secret,
         }
     }
 }
@@ -154,6 +161,11 @@ async fn run(cli: Cli, log: ConsoleLog) -> anyhow::Result<u8> {
         Command::Serve(args) => {
             let console = Console::bind(args.config(), log).await?;
             genesis_cli_support::announce_endpoints("genesis-console", &console.endpoints());
+            // The advice Secret, named by the line above, is read now: the endpoint it names
+            // is said before anything can contact it.
+            if let Some(advice) = console.read_advice().await {
+                eprintln!("genesis-console: network: {advice}");
+            }
             console.serve(stopped()).await;
             tracing::info!("stopped serving");
         }
@@ -203,6 +215,8 @@ mod tests {
         assert_eq!(config.namespace, "genesis");
         assert_eq!(config.bundles_dir, PathBuf::from("/var/lib/genesis/bundles"));
         assert_eq!(config.review_interval, Duration::from_secs(60));
+        assert_eq!(config.advice_secret, "genesis-holmes-creds");
+        assert_eq!(serve(&["--advice-secret", "aoai-creds"]).unwrap().config().advice_secret, "aoai-creds");
         assert!(config.tls.is_none() && config.registry.is_none() && config.check().is_ok());
     }
 

@@ -91,13 +91,30 @@ pub mod danger {
 }
 
 /// The raw codecs under the format, for the tests that forge hostile archives: the tar
-/// header parser and the seek table. Not part of the API and free to change in any release;
-/// archives are written with [`crate::file_header`] and [`crate::SeekableWriter`], bundles
-/// read through `genesis_trust`.
+/// header parser and the seek table; and [`test_support::noise`], the bytes tests store in
+/// frames of raw blocks. Not part of the API and free to change in any release; archives are
+/// written with [`crate::file_header`] and [`crate::SeekableWriter`], bundles read through
+/// `genesis_trust`.
 #[doc(hidden)]
 pub mod test_support {
     pub use crate::seekable::{
         FrameEntry, MAX_FRAME_SIZE, SeekTable, compress_bound, max_compressed_frame, max_frames,
     };
     pub use crate::tar::{EntryKind, Header, parse_header};
+
+    /// `len` bytes zstd cannot shrink, so the writer stores them as raw blocks: xorshift64
+    /// from `seed` (made odd), each state's 8 bytes little-endian, the same for the same
+    /// arguments.
+    pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            out.extend_from_slice(&state.to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
 }

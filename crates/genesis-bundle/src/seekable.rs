@@ -438,6 +438,18 @@ fn decompress_prefix(frame: &[u8], expected: u32, index: u64, within: u64, block
     decoder.read_exact(block).map_err(|e| corrupt_frame(index, e))
 }
 
+/// The window a zstd frame's header declares (its window descriptor), `None` for a
+/// single-segment frame, whose window is its content size, or a header cut short.
+pub(crate) fn declared_window(frame: &[u8]) -> Option<u64> {
+    let descriptor = *frame.get(4)?;
+    if descriptor & 0x20 != 0 {
+        return None;
+    }
+    let w = *frame.get(5)?;
+    let base = 1u64 << (10 + u32::from(w >> 3));
+    Some(base + base / 8 * u64::from(w & 7))
+}
+
 /// A frame found corrupt, as an I/O error carrying the bundle error.
 fn corrupt_frame(index: u64, detail: impl std::fmt::Display) -> io::Error {
     io::Error::other(BundleError::Corrupt { detail: format!("zstd frame {index}: {detail}") })
@@ -451,6 +463,16 @@ fn check_frame(frame: &[u8], expected: u32, index: u64) -> io::Result<()> {
         return Err(corrupt(
             "does not start with a zstd frame's magic number (a skippable frame, or other bytes)".into(),
         ));
+    }
+    // No frame of ours needs a window larger than a frame: refusing one keeps every decoder
+    // (the one-shot decode of verification, the streaming one of `header_at`) to frames they
+    // all accept, and its buffer within the frame bound.
+    if let Some(window) = declared_window(frame)
+        && window > u64::from(MAX_FRAME_SIZE)
+    {
+        return Err(corrupt(format!(
+            "declares a window of {window} bytes, more than the {MAX_FRAME_SIZE} a frame may hold"
+        )));
     }
     match zstd::zstd_safe::find_frame_compressed_size(frame) {
         Ok(len) if len == frame.len() => {}
@@ -657,8 +679,9 @@ impl SeekableArchive {
 
     /// Fills `buf` with frame `idx`'s bytes from `within`, a frame [`is_raw`](Self::is_raw)
     /// found raw: read from its block payloads in the file, nothing decompressed. Its header
-    /// is read again for the layout; one that no longer gives the layout found (the file was
-    /// written since) is refused, and every read stays inside the frame.
+    /// is read again for the layout and every read stays inside the frame; a header that gives
+    /// no raw layout is refused, but a file rewritten since with another layout of the same
+    /// length is for the file stamp and the blobs' digests to catch (decision 0041).
     fn read_raw(&self, idx: usize, within: u64, buf: &mut [u8]) -> Result<()> {
         let (entry, start) = (self.entry(idx)?, self.starts[idx].0);
         let (len, content) = (u64::from(entry.compressed), u64::from(entry.decompressed));
@@ -806,13 +829,15 @@ impl SeekableFile {
         let within = offset - start;
         let kept = matches!(&self.cache, Some((i, _)) if *i == idx);
         let fits = within + BLOCK as u64 <= u64::from(self.archive.entry(idx)?.decompressed);
+        if !kept && fits && (self.known_raw(idx) || *partly_read != Some(idx) && self.is_raw(idx)?) {
+            // Raw blocks: the header read from the file, however many headers the frame holds.
+            *partly_read = Some(idx);
+            return self.read_raw(idx, within, block);
+        }
         if kept || !fits || *partly_read == Some(idx) {
             return self.read_exact_at(offset, block);
         }
         *partly_read = Some(idx);
-        if self.is_raw(idx)? {
-            return self.read_raw(idx, within, block);
-        }
         let entry = self.archive.entry(idx)?;
         let mut compressed = vec![0u8; entry.compressed as usize];
         read_exact_at(&self.archive.file, &mut compressed, self.archive.starts[idx].0)?;
@@ -854,19 +879,24 @@ mod tests {
 
     use super::*;
 
-    /// Incompressible bytes (xorshift64).
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed | 1;
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            out.extend_from_slice(&state.to_le_bytes());
-        }
-        out.truncate(len);
-        out
+    #[test]
+    fn a_frame_declaring_a_window_past_the_frame_bound_is_refused() {
+        // One raw block "abc", no content size, no checksum; window descriptor 0x78: 2^25
+        // bytes (32 MiB), which zstd accepts and our frames never need.
+        let block = 1u32 | (3 << 3); // last, raw, 3 bytes
+        let mut frame = ZSTD_MAGIC.to_vec();
+        frame.extend([0x00, 0x78]);
+        frame.extend(&block.to_le_bytes()[..3]);
+        frame.extend(b"abc");
+        assert_eq!(zstd::decode_all(&frame[..]).unwrap(), b"abc", "a valid zstd frame");
+        assert_eq!(declared_window(&frame), Some(32 << 20));
+        let refused = check_frame(&frame, 3, 7).unwrap_err().to_string();
+        assert!(refused.contains("zstd frame 7: declares a window of 33554432 bytes"), "{refused}");
+        // The same frame with a 1 MiB window (0x50) passes.
+        frame[5] = 0x50;
+        check_frame(&frame, 3, 7).unwrap();
     }
+    use crate::test_support::noise;
 
     fn text(len: usize) -> Vec<u8> {
         b"2025-01-01T00:00:00Z INFO request completed status=200\n".iter().copied().cycle().take(len).collect()

@@ -230,15 +230,7 @@ mod tests {
 
     /// A bundle of one incompressible blob and one text file, written to memory.
     fn incompressible_bundle() -> Vec<u8> {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let noise: Vec<u8> = (0..(3 * FRAME_SIZE + 1000) / 8)
-            .flat_map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state.to_le_bytes()
-            })
-            .collect();
+        let noise = crate::test_support::noise(3 * FRAME_SIZE + 1000, 0x9e37_79b9_7f4a_7c15);
         let text = b"kind: ConfigMap\n".repeat(10_000);
         let files = [("blobs/noise", noise), ("manifests/cm.yaml", text)];
         let bom = Bom {

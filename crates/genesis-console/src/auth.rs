@@ -1,5 +1,9 @@
 //! Who is signed in, and what they may do (decision 0040). A person signs in with a
-//! Kubernetes bearer token, which the API server reviews (TokenReview); the session that
+//! Kubernetes bearer token, which the API server reviews (TokenReview), and gets a session
+//! only when that account may use the console at all (`get consoles.console.genesis.dev` in
+//! its namespace, a SubjectAccessReview): any other token the cluster accepts signs no one
+//! in. Sign-ins ask at most [`SIGN_INS_PER_SECOND`] TokenReviews a second, all together, and
+//! are refused (429) beyond, so pasted tokens cannot flood the API server. The session that
 //! follows lives in this process's memory only, named by the SHA-256 of 32 random bytes an
 //! `HttpOnly; SameSite=Strict` cookie holds (`__Host-` prefixed and `Secure` when browsers use
 //! HTTPS). One replica serves, so memory is enough, and a restart signs everyone out. A
@@ -7,7 +11,9 @@
 //! it), to review it again when its last review is older than a minute: a deleted
 //! ServiceAccount or a revoked or expired token signs the session out at its next request,
 //! and the sign-in page says why. Sessions last 8 hours at most and end after 30 idle
-//! minutes; at most 10,000 are kept, the oldest dropped first.
+//! minutes. One account keeps at most [`MAX_SESSIONS_PER_USER`], its own oldest dropped first,
+//! so signing in again and again ends no one else's session; at most 10,000 are kept in all,
+//! the oldest dropped first.
 //!
 //! Every action is authorised by a SubjectAccessReview for the signed-in user, never by the
 //! console's own rights: the console's actions are virtual resources of the API group
@@ -22,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -35,9 +41,11 @@ use maud::html;
 use crate::page::{PageError, SignedSlot, public_page, see_other};
 use crate::state::{AppState, Shared};
 
-/// The API group of the console's virtual resources (`preflights`, `bundles`, `installs`,
-/// `supportbundles`, `advice`), which RBAC grants like any other.
+/// The API group of the console's virtual resources (`consoles`, `preflights`, `bundles`,
+/// `installs`, `supportbundles`, `logs`, `advice`), which RBAC grants like any other.
 pub const CONSOLE_GROUP: &str = "console.genesis.dev";
+/// The console's virtual resource whose `get` lets an account sign in at all.
+pub const CONSOLES: &str = "consoles";
 /// The session cookie (`__Host-` prefixed when browsers use HTTPS).
 const SESSION_COOKIE: &str = "genesis-console";
 /// The sign-in form's double-submit cookie.
@@ -52,6 +60,10 @@ const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 const IDLE: Duration = Duration::from_secs(30 * 60);
 /// The most sessions kept; past it the oldest is dropped.
 const MAX_SESSIONS: usize = 10_000;
+/// The most sessions one account keeps; past it that account's oldest is dropped.
+const MAX_SESSIONS_PER_USER: usize = 16;
+/// The most TokenReviews sign-ins ask for in one second, all sign-ins together.
+const SIGN_INS_PER_SECOND: u32 = 10;
 /// How long the sign-in page may say why the last session ended, in seconds.
 const FLASH_SECONDS: i64 = 300;
 /// SubjectAccessReviews asked at once for one action.
@@ -94,6 +106,8 @@ pub struct Sessions {
     review_interval: Duration,
     /// [`MAX_SESSIONS`], fewer in tests.
     max: usize,
+    /// When the current second of sign-ins began, and how many TokenReviews they asked for.
+    sign_ins: Mutex<Option<(Instant, u32)>>,
 }
 
 /// What a request's session cookie leads to.
@@ -111,7 +125,23 @@ impl Sessions {
     /// No sessions; each reviews its token again once its last review is older than
     /// `review_interval`.
     pub fn new(review_interval: Duration) -> Sessions {
-        Sessions { map: Mutex::default(), review_interval, max: MAX_SESSIONS }
+        Sessions { map: Mutex::default(), review_interval, max: MAX_SESSIONS, sign_ins: Mutex::default() }
+    }
+
+    /// Whether a sign-in at `now` may ask the API server about its token: at most
+    /// [`SIGN_INS_PER_SECOND`] in each second, counted from the first of that second.
+    fn may_review(&self, now: Instant) -> bool {
+        let mut window = self.sign_ins.lock().unwrap_or_else(PoisonError::into_inner);
+        match &mut *window {
+            Some((start, asked)) if now.saturating_duration_since(*start) < Duration::from_secs(1) => {
+                if *asked >= SIGN_INS_PER_SECOND {
+                    return false;
+                }
+                *asked += 1;
+            }
+            _ => *window = Some((now, 1)),
+        }
+        true
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
@@ -119,7 +149,8 @@ impl Sessions {
     }
 
     /// A new session of `user`, whose token is `token`; the cookie's value and the session's
-    /// CSRF token. Ended sessions are dropped, and the oldest when the sessions are full.
+    /// CSRF token. Ended sessions are dropped; then `user`'s oldest when they have
+    /// [`MAX_SESSIONS_PER_USER`], else the oldest of all when the sessions are full.
     fn start(&self, token: String, user: UserInfo, now: Instant) -> (String, Signed) {
         let cookie = secret::random_token();
         let csrf = secret::random_token();
@@ -133,10 +164,18 @@ impl Sessions {
         };
         let mut map = self.map();
         map.retain(|_, s| ended(s, now).is_none());
-        if map.len() >= self.max
-            && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.started).map(|(id, _)| id.clone())
-        {
-            map.remove(&oldest);
+        let oldest = |of_user: bool| {
+            let candidates =
+                map.iter().filter(|(_, s)| !of_user || (s.user.name == user.name && s.user.uid == user.uid));
+            (candidates.clone().count(), candidates.min_by_key(|(_, s)| s.started).map(|(id, _)| id.clone()))
+        };
+        let dropped = match oldest(true) {
+            (theirs, first) if theirs >= MAX_SESSIONS_PER_USER => first,
+            _ if map.len() >= self.max => oldest(false).1,
+            _ => None,
+        };
+        if let Some(dropped) = dropped {
+            map.remove(&dropped);
         }
         map.insert(secret::hash(&cookie), session);
         (cookie, Signed { user, csrf })
@@ -314,8 +353,9 @@ fn sign_in_page(state: &AppState, headers: &HeaderMap, status: StatusCode, error
 }
 
 /// `POST /sign-in`: the form's token reviewed by the API server; refused, the form again
-/// with the API server's reason (401; 403 for a form that is not this console's); else a
-/// session and the first tab. The token is never logged.
+/// with the API server's reason (401; 403 for a form that is not this console's, or for an
+/// account without `get consoles`; 429 past [`SIGN_INS_PER_SECOND`]); else a session and
+/// the first tab. The token is never logged.
 async fn sign_in(State(state): State<Shared>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Response {
     let refused = |status, reason: &str| sign_in_page(&state, &headers, status, Some(reason));
     let secure = state.config.browsers_use_https();
@@ -329,6 +369,16 @@ async fn sign_in(State(state): State<Shared>, headers: HeaderMap, Form(form): Fo
     let token = form.token.trim();
     if token.is_empty() {
         return refused(StatusCode::UNAUTHORIZED, "No token was given: paste your bearer token and sign in.");
+    }
+    if !state.sessions.may_review(Instant::now()) {
+        tracing::warn!("sign-in refused: more than {SIGN_INS_PER_SECOND} sign-ins in one second");
+        let mut response = refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins at once: the console asks the API server about a few tokens a second at most. Wait a \
+             moment and sign in again.",
+        );
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
     }
     let user = match genesis_kube::review_token(&state.cluster, token).await {
         Ok(Ok(user)) => user,
@@ -349,6 +399,37 @@ async fn sign_in(State(state): State<Shared>, headers: HeaderMap, Form(form): Fo
             );
         }
     };
+    // Only an account that may use the console gets a session: any other the cluster knows
+    // would otherwise take a share of the sessions.
+    let may_use = console_access(&state, "get", CONSOLES);
+    match genesis_kube::may(&state.cluster, &user, &may_use).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(user = %user.name, access = %may_use.describe(), "sign-in refused: no right to use the console");
+            return refused(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "The API server knows this token as {}, but that account may not use this console: it needs {}, \
+                     which the roles genesis-console-operator and genesis-console-viewer grant \
+                     (their Roles in the console's namespace, deploy/console/rbac.yaml). Ask a cluster admin to bind one of them to it, then sign in again.",
+                    user.name,
+                    may_use.describe()
+                ),
+            );
+        }
+        Err(e) => {
+            let said = genesis_types::error_chain(&e);
+            tracing::warn!(error = %said, "sign-in failed: the account's right to use the console could not be checked");
+            return refused(
+                StatusCode::BAD_GATEWAY,
+                &format!(
+                    "The console could not ask the API server whether this account may use it: {said}. Check that the \
+                     API server is reachable and that the console's ServiceAccount may create SubjectAccessReviews \
+                     (deploy/console/rbac.yaml), then sign in again."
+                ),
+            );
+        }
+    }
     tracing::info!(user = %user.name, "signed in");
     let (cookie_value, _) = state.sessions.start(token.to_owned(), user, Instant::now());
     let mut response = see_other("/");
@@ -465,6 +546,20 @@ impl Signed {
     /// constant time) and its `Origin`, when sent, this console.
     pub fn check_csrf(&self, given: &str, headers: &HeaderMap, state: &AppState) -> Result<(), PageError> {
         check_form(&self.csrf, given, headers, state)
+    }
+
+    /// What every form's POST checks before it acts: [`Signed::check_csrf`], then whether
+    /// this user may do `access` ([`Signed::authorize`]), so a forged POST is refused before
+    /// any review is asked for.
+    pub async fn check_post(
+        &self,
+        given: &str,
+        headers: &HeaderMap,
+        state: &AppState,
+        access: &Access,
+    ) -> Result<(), PageError> {
+        self.check_csrf(given, headers, state)?;
+        self.authorize(state, access).await
     }
 }
 
@@ -592,6 +687,38 @@ mod tests {
     }
 
     #[test]
+    fn an_account_signing_in_again_and_again_drops_only_its_own_oldest_session() {
+        let sessions = Sessions::new(minutes(1));
+        let start = Instant::now();
+        let (bob, _) = sessions.start("t".to_owned(), user("bob"), start);
+        let alice: Vec<String> = (0..MAX_SESSIONS_PER_USER as u64)
+            .map(|n| sessions.start("t".to_owned(), user("alice"), start + Duration::from_secs(n + 1)).0)
+            .collect();
+        let now = start + Duration::from_secs(30);
+        let (newest, _) = sessions.start("t".to_owned(), user("alice"), now);
+        assert_eq!(sessions.map().len(), MAX_SESSIONS_PER_USER + 1, "alice's 16 and bob's");
+        assert!(matches!(sessions.lookup(&secret::hash(&alice[0]), now), Lookup::Ended(Ended::Unknown)), "her oldest");
+        for kept in [&alice[1], &newest, &bob] {
+            assert!(matches!(sessions.lookup(&secret::hash(kept), now), Lookup::Current(_)));
+        }
+        // The same name with another uid (a ServiceAccount made again) is another account.
+        let again = UserInfo { uid: "other".into(), ..user("alice") };
+        sessions.start("t".to_owned(), again, now);
+        assert_eq!(sessions.map().len(), MAX_SESSIONS_PER_USER + 2);
+    }
+
+    #[test]
+    fn sign_ins_ask_at_most_ten_token_reviews_a_second() {
+        let sessions = Sessions::new(minutes(1));
+        let start = Instant::now();
+        for n in 0..SIGN_INS_PER_SECOND {
+            assert!(sessions.may_review(start + Duration::from_millis(u64::from(n) * 10)), "{n}");
+        }
+        assert!(!sessions.may_review(start + Duration::from_millis(999)), "the 11th in the same second");
+        assert!(sessions.may_review(start + Duration::from_secs(1)), "the next second");
+    }
+
+    #[test]
     fn a_session_never_prints_its_token() {
         let sessions = Sessions::new(minutes(1));
         let now = Instant::now();
@@ -639,6 +766,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn past_the_sign_ins_of_one_second_the_next_is_refused_before_the_api_server_is_asked() {
+        let state = std::sync::Arc::new(crate::state::tests::state().await);
+        for _ in 0..SIGN_INS_PER_SECOND {
+            assert!(state.sessions.may_review(Instant::now()));
+        }
+        let form_token = secret::random_token();
+        let cookie = format!("{SIGN_IN_COOKIE}={form_token}");
+        let sent = headers(&[("host", "127.0.0.1:8443"), ("cookie", cookie.as_str())]);
+        let form = SignInForm { token: "eyJhbGciOi.secret".to_owned(), csrf: form_token };
+        let response = sign_in(State(state), sent, Form(form)).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[tokio::test]
     async fn a_form_must_come_from_this_console_with_the_session_token() {
         let state = crate::state::tests::state().await;
         let token = secret::random_token();
@@ -675,5 +817,7 @@ mod tests {
         let state = crate::state::tests::state().await;
         let access = console_access(&state, "create", "installs");
         assert_eq!(access.describe(), "create installs.console.genesis.dev in genesis");
+        let may_sign_in = console_access(&state, "get", CONSOLES);
+        assert_eq!(may_sign_in.describe(), "get consoles.console.genesis.dev in genesis");
     }
 }

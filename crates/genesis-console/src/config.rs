@@ -1,7 +1,8 @@
 //! How the console is run: where it listens and with which TLS, which cluster and namespace
-//! it serves, where bundles wait, and the cluster-local registry installs push to. What it
-//! checks and trusts is not here: that configuration lives in ConfigMaps of the console's
-//! namespace, read again at each use, so a change needs no restart.
+//! it serves, where bundles wait, the cluster-local registry installs push to, and the Secret
+//! opt-in advice is configured by. What it checks and trusts is not here: that configuration
+//! lives in ConfigMaps of the console's namespace, read again at each use, so a change needs
+//! no restart.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +25,10 @@ pub const PREFLIGHT_CONFIG: &str = "genesis-preflight";
 /// The ConfigMap of the console's namespace holding the trust policy (`policy.yaml`) and/or
 /// the vendor's key (`vendor.pub`) bundles are verified with.
 pub const TRUST_CONFIG: &str = "genesis-trust";
+/// The Secret of the console's namespace that turns opt-in advice on unless told otherwise
+/// (seed 000's HolmesGPT credentials: an OpenAI-compatible endpoint, its key and model), read
+/// once at start.
+pub const DEFAULT_ADVICE_SECRET: &str = "genesis-holmes-creds";
 
 /// How the console runs.
 #[derive(Debug, Clone)]
@@ -53,6 +58,9 @@ pub struct ConsoleConfig {
     /// How old a session's last TokenReview may be before its token is reviewed again:
     /// [`REVIEW_INTERVAL`], shorter only in tests.
     pub review_interval: Duration,
+    /// The Secret of [`ConsoleConfig::namespace`] that turns opt-in advice on when it names an
+    /// endpoint ([`DEFAULT_ADVICE_SECRET`] unless told otherwise), read once at start.
+    pub advice_secret: String,
 }
 
 /// A certificate chain and its private key, both PEM.
@@ -66,7 +74,8 @@ pub struct TlsFiles {
 
 impl Default for ConsoleConfig {
     /// Plain HTTP on [`DEFAULT_LISTEN`] (loopback), the credentials `KUBECONFIG` or the pod
-    /// gives, [`DEFAULT_NAMESPACE`], [`DEFAULT_BUNDLES_DIR`], no registry.
+    /// gives, [`DEFAULT_NAMESPACE`], [`DEFAULT_BUNDLES_DIR`], no registry,
+    /// [`DEFAULT_ADVICE_SECRET`].
     fn default() -> ConsoleConfig {
         ConsoleConfig {
             listen: DEFAULT_LISTEN.parse().expect("the default address parses"),
@@ -79,6 +88,7 @@ impl Default for ConsoleConfig {
             registry_plain_http: false,
             registry_ca: None,
             review_interval: REVIEW_INTERVAL,
+            advice_secret: DEFAULT_ADVICE_SECRET.to_owned(),
         }
     }
 }
@@ -141,5 +151,6 @@ mod tests {
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!((config.namespace.as_str(), config.review_interval), ("genesis", Duration::from_secs(60)));
         assert_eq!(config.bundles_dir, PathBuf::from("/var/lib/genesis/bundles"));
+        assert_eq!(config.advice_secret, "genesis-holmes-creds");
     }
 }

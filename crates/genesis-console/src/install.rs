@@ -34,8 +34,8 @@ use axum::{Form, Router};
 use genesis_bundle::ProgressCounter;
 use genesis_kube::rewrite::{ImageMap, rewritten_manifests};
 use genesis_kube::{
-    Access, AppliedObject, ApplyMode, Evidence, InstallOptions, InstallProgress, InstallReport, InstallTarget,
-    KubeError, Outcome, Refusal,
+    Access, AppliedObject, ApplyMode, Evidence, INSTALL_NAMESPACE, InstallOptions, InstallProgress, InstallReport,
+    InstallTarget, KubeError, Outcome, Refusal,
 };
 use genesis_portal_client::human_size;
 use genesis_registry::{Destination, Registry, RegistryOptions};
@@ -584,7 +584,8 @@ fn group_of(api_version: &str) -> &str {
 /// What the user must be allowed for the install of `plan`: `create` and `patch` (server-side
 /// apply creates or patches) of each object's resource in its namespace (`default` for a
 /// namespaced object that names none, as the apply does; none for a cluster-scoped one), in
-/// the order the objects come, once each.
+/// the order the objects come, once each; then what writing the install record takes
+/// ([`record_accesses`]).
 async fn accesses(state: &AppState, plan: &Plan) -> Result<Vec<Access>, PageError> {
     let mut resources: BTreeMap<(String, String), (String, String, bool)> = BTreeMap::new();
     let mut accesses = Vec::new();
@@ -612,7 +613,31 @@ async fn accesses(state: &AppState, plan: &Plan) -> Result<Vec<Access>, PageErro
             }
         }
     }
+    for access in record_accesses() {
+        if !accesses.contains(&access) {
+            accesses.push(access);
+        }
+    }
     Ok(accesses)
+}
+
+/// What the install record takes, which the console writes with its own rights once the
+/// objects are applied (`genesis_kube`'s record): `create` and `update` of ConfigMaps in
+/// [`INSTALL_NAMESPACE`], and `patch` of that Namespace, which it applies first. A request on
+/// a Namespace is authorised in that namespace, so a Role there can grant all three.
+fn record_accesses() -> [Access; 3] {
+    let access = |verb: &str, resource: &str, name: Option<&str>| Access {
+        verb: verb.to_owned(),
+        group: String::new(),
+        resource: resource.to_owned(),
+        namespace: Some(INSTALL_NAMESPACE.to_owned()),
+        name: name.map(str::to_owned),
+    };
+    [
+        access("create", "configmaps", None),
+        access("update", "configmaps", None),
+        access("patch", "namespaces", Some(INSTALL_NAMESPACE)),
+    ]
 }
 
 /// The resource, group and scope of `object`'s kind: by the cluster's discovery, else by a
@@ -773,8 +798,7 @@ async fn start(
     UrlPath(file): UrlPath<String>,
     Form(form): Form<InstallForm>,
 ) -> Result<Response, PageError> {
-    signed.check_csrf(&form.csrf, &headers, &state)?;
-    signed.authorize(&state, &console_access(&state, "create", "installs")).await?;
+    signed.check_post(&form.csrf, &headers, &state, &console_access(&state, "create", "installs")).await?;
     let target = install_target(&state.config)?;
     let row = crate::bundles::find(&state, &file).await?;
     let Verdict::Verified(facts) = &row.verdict else {
@@ -1213,5 +1237,18 @@ mod tests {
         assert!(matches!(install.step(1), Step::Next(Event::Failed(ref t)) if t == "refused"));
         assert!(matches!(install.step(2), Step::End));
         assert_eq!(install.view().1, InstallState::Failed);
+    }
+
+    #[test]
+    fn the_install_record_needs_the_user_s_rights_in_genesis_system() {
+        let said: Vec<String> = record_accesses().iter().map(Access::describe).collect();
+        assert_eq!(
+            said,
+            [
+                "create configmaps in genesis-system",
+                "update configmaps in genesis-system",
+                "patch namespaces genesis-system in genesis-system",
+            ]
+        );
     }
 }

@@ -3,8 +3,9 @@
 //! svc/genesis-control-plane 8443:443`, then https://localhost:8443) to check the
 //! customer's infrastructure before anything installs (Pre-flight), verify and install
 //! bundles (Bundles), see what is installed (Status) and take a redacted support bundle
-//! (Support bundle). The `genesis-console` binary parses its flags into a [`ConsoleConfig`]
-//! and serves the pages through [`Console`].
+//! (Support bundle); opt-in advice explains a check that did not pass (Advice, only when a
+//! Secret configures an endpoint). The `genesis-console` binary parses its flags into a
+//! [`ConsoleConfig`] and serves the pages through [`Console`].
 //!
 //! ```no_run
 //! # async fn run() -> genesis_console_server::Result<()> {
@@ -12,6 +13,10 @@
 //!
 //! let console = Console::bind(ConsoleConfig::default(), ConsoleLog::default()).await?;
 //! eprintln!("contacts {}", console.endpoints().join(", "));
+//! // Reading the advice Secret asks the API server, named above.
+//! if let Some(advice) = console.read_advice().await {
+//!     eprintln!("{advice}");
+//! }
 //! console.serve(std::future::pending()).await;
 //! # Ok(()) }
 //! ```
@@ -21,8 +26,10 @@
 //! rights are never lent to anyone. Pages are rendered on the server with maud and work
 //! without JavaScript; the stylesheet and script are compiled in, so nothing comes from
 //! outside. What the console contacts is the API server, the cluster-local registry installs
-//! push to, and what the pre-flight configuration names: [`Console::endpoints`].
+//! push to, what the pre-flight configuration names ([`Console::endpoints`]), and the advice
+//! endpoint when its Secret configures one ([`Console::read_advice`]).
 
+mod advice;
 mod auth;
 mod bundles;
 mod config;
@@ -42,8 +49,8 @@ use axum::Router;
 use axum::routing::get;
 
 pub use config::{
-    ConsoleConfig, DEFAULT_BUNDLES_DIR, DEFAULT_LISTEN, DEFAULT_NAMESPACE, PREFLIGHT_CONFIG, REVIEW_INTERVAL,
-    TRUST_CONFIG, TlsFiles,
+    ConsoleConfig, DEFAULT_ADVICE_SECRET, DEFAULT_BUNDLES_DIR, DEFAULT_LISTEN, DEFAULT_NAMESPACE, PREFLIGHT_CONFIG,
+    REVIEW_INTERVAL, TRUST_CONFIG, TlsFiles,
 };
 pub use error::{ConsoleError, Result};
 pub use log::{ConsoleLog, LOG_BYTES, LogWriter};
@@ -63,6 +70,7 @@ fn router(state: state::Shared) -> Router {
         .merge(install::routes())
         .merge(status::routes())
         .merge(support::routes())
+        .merge(advice::routes())
         .fallback(|| async { page::PageError::not_found("There is no such page in the console.") })
         .layer(axum::middleware::from_fn(page::error_pages))
         .with_state(state)

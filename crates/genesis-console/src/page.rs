@@ -4,6 +4,7 @@
 //! pages ([`PageError`]) that say what happened and what to do, with the signed-in header
 //! when the request had a session.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 
 use axum::extract::{Path, Request};
@@ -19,9 +20,10 @@ use crate::auth::Signed;
 /// The product's name, as the header and every title say it.
 const PRODUCT: &str = "Genesis Control Plane";
 
-/// The one stylesheet (console.css): the classes every tab uses.
+/// The one stylesheet: genesis-web's base rules, then the console's own (console.css), the
+/// classes every tab uses.
 pub(crate) static STYLESHEET: LazyLock<Asset> =
-    LazyLock::new(|| Asset::new("console", "css", include_str!("assets/console.css"), genesis_web::CSS));
+    LazyLock::new(|| Asset::stylesheet("console", include_str!("assets/console.css")));
 
 /// The one script: keyboard and progress niceties (console.js), the chunked, resumable
 /// upload (console-upload.js) and the install's live progress (console-install.js). Nothing a
@@ -51,10 +53,26 @@ pub enum Tab {
     Status,
     /// `/support`: the redacted support bundle.
     Support,
+    /// `/advice`: opt-in advice, in the navigation only when this run has it (`show_advice_tab`).
+    Advice,
+}
+
+/// Whether the navigation shows the Advice tab: set once, at start, when the advice Secret
+/// configured an endpoint (one console per process).
+static ADVICE_TAB: AtomicBool = AtomicBool::new(false);
+
+/// Shows the Advice tab from now on.
+pub(crate) fn show_advice_tab() {
+    ADVICE_TAB.store(true, Ordering::Relaxed);
 }
 
 impl Tab {
-    const ALL: [Tab; 4] = [Tab::Preflight, Tab::Bundles, Tab::Status, Tab::Support];
+    const ALL: [Tab; 5] = [Tab::Preflight, Tab::Bundles, Tab::Status, Tab::Support, Tab::Advice];
+
+    /// Whether the navigation shows it.
+    fn shown(self) -> bool {
+        self != Tab::Advice || ADVICE_TAB.load(Ordering::Relaxed)
+    }
 
     /// Where the tab is.
     fn path(self) -> &'static str {
@@ -63,6 +81,7 @@ impl Tab {
             Tab::Bundles => "/bundles",
             Tab::Status => "/status",
             Tab::Support => "/support",
+            Tab::Advice => "/advice",
         }
     }
 
@@ -73,6 +92,7 @@ impl Tab {
             Tab::Bundles => "tab-bundles",
             Tab::Status => "tab-status",
             Tab::Support => "tab-support",
+            Tab::Advice => "tab-advice",
         }
     }
 
@@ -82,6 +102,7 @@ impl Tab {
             Tab::Bundles => "Bundles",
             Tab::Status => "Status",
             Tab::Support => "Support bundle",
+            Tab::Advice => "Advice",
         }
     }
 
@@ -151,7 +172,7 @@ fn document(title: &str, signed: Option<(&Signed, Option<Tab>)>, body: Markup) -
                     @if let Some((_, current)) = signed {
                         nav #tabs aria-label="Console" {
                             ul {
-                                @for tab in Tab::ALL {
+                                @for tab in Tab::ALL.into_iter().filter(|tab| tab.shown()) {
                                     li {
                                         a id=(tab.id()) href=(tab.path())
                                             aria-current=[(current == Some(tab)).then_some("page")] { (tab.label()) }
@@ -175,8 +196,7 @@ fn document(title: &str, signed: Option<(&Signed, Option<Tab>)>, body: Markup) -
 }
 
 /// What the page of a refusal tells a person to do about a console action.
-const OPERATOR_FIX: &str =
-    "ask a cluster admin to bind you the ClusterRole genesis-console-operator (deploy/console/rbac.yaml)";
+const OPERATOR_FIX: &str = "ask a cluster admin to bind you the role genesis-console-operator: its Role in the console's namespace and its ClusterRole (deploy/console/rbac.yaml)";
 
 /// An error as a page: what every handler returns on error, a full page whose `#error` says
 /// what happened and what to do, with the status it is answered with.
@@ -370,6 +390,7 @@ mod tests {
         for tab in ["preflight", "status", "support"] {
             assert!(text.contains(&format!(r#"<a id="tab-{tab}" href="/{tab}">"#)), "{tab}: {text}");
         }
+        assert!(!text.contains("tab-advice"), "advice is off unless its Secret configured it: {text}");
         assert!(text.contains(&format!(r#"href="{}""#, STYLESHEET.path)), "{text}");
         assert!(text.contains(&format!(r#"<script src="{}" defer></script>"#, SCRIPT.path)), "{text}");
         assert!(!text.contains(" style="), "CSP forbids style attributes");
@@ -386,6 +407,7 @@ mod tests {
     fn an_error_page_belongs_to_the_tab_of_its_path() {
         assert_eq!(Tab::of_path("/preflight"), Some(Tab::Preflight));
         assert_eq!(Tab::of_path("/bundles/demo-0.1.0/install"), Some(Tab::Bundles));
+        assert_eq!(Tab::of_path("/advice/explain"), Some(Tab::Advice));
         assert_eq!(Tab::of_path("/statusx"), None);
         assert_eq!(Tab::of_path("/sign-in"), None);
     }
@@ -419,7 +441,7 @@ mod tests {
         let text = text_of(refused.into_response()).await;
         assert!(text.contains(r#"<div id="forbidden">"#), "{text}");
         assert!(text.contains("Your account may not create preflights.console.genesis.dev in genesis."), "{text}");
-        assert!(text.contains("ClusterRole genesis-console-operator (deploy/console/rbac.yaml)"), "{text}");
+        assert!(text.contains("role genesis-console-operator: its Role in the console"), "{text}");
         let object = PageError::forbidden(&access("apps", "deployments"));
         assert!(object.fix.contains("create deployments.apps in genesis"), "{}", object.fix);
     }

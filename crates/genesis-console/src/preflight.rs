@@ -6,12 +6,16 @@
 //! run again alone by its id, and the results download as the CLI's JSON report.
 //!
 //! Dependencies named by their Service are resolved through [`crate::discovery`]: one that
-//! cannot be is a `degraded` row with the reason, never an error page. Runs go one at a time,
-//! each in a task of its own that a browser leaving does not stop; each check is bounded by
-//! the library's timeouts. The configuration is read again for every run (changing it needs no
+//! cannot be is a `degraded` row with the reason, never an error page. The console looks
+//! Services up with its own rights, so a run needs the runner's own `get` of each Service it
+//! names (a SubjectAccessReview each). Before a run, the console's log names every endpoint
+//! the configuration names, as `genesis preflight` announces them. Runs go one at a time: one
+//! asked for while another is under way is refused (409), not queued behind it; each runs in a
+//! task of its own that a browser leaving does not stop, and each check is bounded by the
+//! library's timeouts. The configuration is read again for every run (changing it needs no
 //! restart), with the console's own rights; it is shown only to whoever may `get` that
-//! ConfigMap (it may hold passwords in URLs), and saved only for whoever may `update` it, after
-//! it parsed.
+//! ConfigMap (it may hold passwords in URLs), and saved only for whoever may `update` it (and
+//! `create` ConfigMaps in the namespace when it is not there yet), after it parsed.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -64,7 +68,7 @@ pub(crate) fn routes() -> Router<Shared> {
 #[derive(Default)]
 pub struct LastRun {
     last: Mutex<Option<Run>>,
-    /// Held by the run under way; the next waits for it.
+    /// Held by the run under way: while it is, another run is refused ([`LastRun::start`]).
     turn: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -98,6 +102,20 @@ impl LastRun {
         self.turn.try_lock().is_err()
     }
 
+    /// The turn of a new run, held until it ends; refused (409) while another is under way,
+    /// rather than queued behind it: each run may hold connections for minutes, and a queue
+    /// of them would be a way to make the console contact the configuration's endpoints
+    /// again and again.
+    fn start(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, PageError> {
+        Arc::clone(&self.turn).try_lock_owned().map_err(|_| {
+            PageError::new(
+                StatusCode::CONFLICT,
+                "A pre-flight run is already under way, so yours was not started (runs are not queued).",
+                "wait until it ends (the Pre-flight tab then shows its results), and run again if you still need to",
+            )
+        })
+    }
+
     /// Records `checks`, run by `by` at `at`: as the last run when they are `whole` (every
     /// check of the configuration), else each in place of the row of its id (appended when
     /// the last run has none, as after a change of the configuration).
@@ -125,6 +143,14 @@ impl LastRun {
         let mut json = serde_json::to_vec_pretty(&Report::new(&checks, CLUSTER_CREDENTIALS)).ok()?;
         json.push(b'\n');
         Some(json)
+    }
+
+    /// The last result of check `id` and its remedy in the console's words, for advice on
+    /// it; None when the last run has no such row.
+    pub(crate) fn result(&self, id: &str) -> Option<(Check, String)> {
+        let row = self.last()?.rows.into_iter().find(|row| row.check.id == id)?;
+        let remedy = row.check.remedy.step(CLUSTER_CREDENTIALS).to_owned();
+        Some((row.check, remedy))
     }
 }
 
@@ -180,10 +206,17 @@ async fn configured_spec(state: &AppState) -> Result<PreflightSpec, PageError> {
 }
 
 /// Writes `text` as the configuration, in place of what the ConfigMap held under
-/// [`CONFIG_KEY`] (its other keys kept), or as a new ConfigMap.
-async fn write_config(state: &AppState, text: &str) -> Result<(), PageError> {
+/// [`CONFIG_KEY`] (its other keys kept), or as a new ConfigMap when `signed` may also
+/// `create` ConfigMaps in the namespace (checked here: `update` of one that is not there
+/// grants nothing, and the console's own right to create is not lent).
+async fn write_config(state: &AppState, signed: &Signed, text: &str) -> Result<(), PageError> {
     let (maps, failed) = config_maps(state);
-    let written = match maps.get_opt(PREFLIGHT_CONFIG).await.map_err(failed)? {
+    let found = maps.get_opt(PREFLIGHT_CONFIG).await.map_err(failed)?;
+    if found.is_none() {
+        let create = Access { name: None, ..config_access(state, "create") };
+        signed.authorize(state, &create).await?;
+    }
+    let written = match found {
         Some(mut map) => {
             map.data.get_or_insert_default().insert(CONFIG_KEY.to_owned(), text.to_owned());
             // The resourceVersion read makes this refused if someone saved meanwhile.
@@ -215,14 +248,77 @@ async fn write_config(state: &AppState, text: &str) -> Result<(), PageError> {
 
 // ---- running
 
-/// Runs `planned` in a task of its own, after any run under way, and records its rows
+/// Checks that `signed` may run `planned` from `spec` and starts it: the runner's own `get`
+/// of every Service the checks name ([`service_accesses`]), then the run's turn
+/// ([`LastRun::start`]), then the endpoints named in the console's log ([`announce`]), then
+/// [`run`]. A run of every check (`whole`) also forgets the dependencies the configuration no
+/// longer names, which are then no longer degraded.
+async fn start_run(
+    state: &Shared,
+    signed: &Signed,
+    spec: &PreflightSpec,
+    planned: Vec<Planned>,
+    whole: bool,
+) -> Result<(), PageError> {
+    signed.authorize_all(state, &service_accesses(&planned)).await?;
+    let turn = state.preflight.start()?;
+    if whole {
+        state.discovery.retain(&planned.iter().filter_map(Planned::service).collect::<Vec<_>>());
+    }
+    announce(spec, &planned, whole, &signed.user.name);
+    run(state, turn, planned, whole, &signed.user.name).await
+}
+
+/// `get services NAME in NAMESPACE` for each Service `planned` names, each once: what the
+/// person who runs the checks needs, since the console looks the Services up (and says what
+/// it found: their ports, their addresses) with its own rights.
+fn service_accesses(planned: &[Planned]) -> Vec<Access> {
+    let mut accesses: Vec<Access> = Vec::new();
+    for service in planned.iter().filter_map(Planned::service) {
+        let access = Access {
+            verb: "get".to_owned(),
+            group: String::new(),
+            resource: "services".to_owned(),
+            namespace: Some(service.namespace.clone()),
+            name: Some(service.name.clone()),
+        };
+        if !accesses.contains(&access) {
+            accesses.push(access);
+        }
+    }
+    accesses
+}
+
+/// Says in the console's log, before a run contacts anything, what it may contact: the
+/// endpoints `spec` names (passwords left out), as `genesis preflight` announces them before
+/// its checks, at the level and under the target ([`genesis_types::EGRESS_TARGET`]) each
+/// Service's endpoint is announced with once resolved.
+fn announce(spec: &PreflightSpec, planned: &[Planned], whole: bool, by: &str) {
+    let endpoints = spec.endpoints();
+    let named = if endpoints.is_empty() { "no network endpoint".to_owned() } else { endpoints.join(", ") };
+    let which = if whole {
+        format!("this pre-flight run contacts only {named}")
+    } else {
+        let ids: Vec<&str> = planned.iter().map(Planned::id).collect();
+        format!("this pre-flight run of {} contacts only what it names among {named}", ids.join(", "))
+    };
+    tracing::warn!(target: genesis_types::EGRESS_TARGET, user = %by, "network: {which}");
+}
+
+/// Runs `planned` in a task of its own, holding `turn` until it ends, and records its rows
 /// ([`LastRun::record`]). Waits for it at most [`WAIT_FOR_RUN`]: a browser that leaves, or a
 /// run that outlasts the wait, does not stop it, and the tab then shows it in progress.
-async fn run(state: &Shared, planned: Vec<Planned>, whole: bool, by: &str) -> Result<(), PageError> {
+async fn run(
+    state: &Shared,
+    turn: tokio::sync::OwnedMutexGuard<()>,
+    planned: Vec<Planned>,
+    whole: bool,
+    by: &str,
+) -> Result<(), PageError> {
     let state = Arc::clone(state);
     let by = by.to_owned();
     let task = tokio::spawn(async move {
-        let _turn = Arc::clone(&state.preflight.turn).lock_owned().await;
+        let _turn = turn;
         let resolver = state.discovery.resolver(&state.cluster);
         let kubeconfig = state.config.kubeconfig.as_deref();
         let mut checks = Vec::with_capacity(planned.len());
@@ -251,12 +347,10 @@ async fn run_all(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    signed.check_csrf(&form.csrf, &headers, &state)?;
-    signed.authorize(&state, &console_access(&state, "create", "preflights")).await?;
-    let planned = configured_spec(&state).await?.plan();
-    // What the configuration no longer names is no longer degraded.
-    state.discovery.retain(&planned.iter().filter_map(Planned::service).collect::<Vec<_>>());
-    run(&state, planned, true, &signed.user.name).await?;
+    signed.check_post(&form.csrf, &headers, &state, &console_access(&state, "create", "preflights")).await?;
+    let spec = configured_spec(&state).await?;
+    let planned = spec.plan();
+    start_run(&state, &signed, &spec, planned, true).await?;
     Ok(see_other(PATH))
 }
 
@@ -269,14 +363,14 @@ async fn run_one(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    signed.check_csrf(&form.csrf, &headers, &state)?;
-    signed.authorize(&state, &console_access(&state, "create", "preflights")).await?;
-    let Some(planned) = configured_spec(&state).await?.plan().into_iter().find(|p| p.id() == id) else {
+    signed.check_post(&form.csrf, &headers, &state, &console_access(&state, "create", "preflights")).await?;
+    let spec = configured_spec(&state).await?;
+    let Some(planned) = spec.plan().into_iter().find(|p| p.id() == id) else {
         return Err(PageError::not_found(format!(
             "The pre-flight configuration has no check {id:?}: it changed since the page was shown."
         )));
     };
-    run(&state, vec![planned], false, &signed.user.name).await?;
+    start_run(&state, &signed, &spec, vec![planned], false).await?;
     Ok(see_other(PATH))
 }
 
@@ -323,15 +417,14 @@ async fn save_config(
     headers: HeaderMap,
     Form(form): Form<ConfigForm>,
 ) -> Result<Response, PageError> {
-    signed.check_csrf(&form.csrf, &headers, &state)?;
-    signed.authorize(&state, &config_access(&state, "update")).await?;
+    signed.check_post(&form.csrf, &headers, &state, &config_access(&state, "update")).await?;
     // A browser sends a textarea's lines ended by CR LF.
     let text = form.spec.replace("\r\n", "\n");
     if let Err(e) = PreflightSpec::parse(&text) {
         let refused = Shown::Refused { text, error: e.to_string() };
         return tab(&state, &signed, StatusCode::UNPROCESSABLE_ENTITY, Some(refused)).await;
     }
-    write_config(&state, &text).await?;
+    write_config(&state, &signed, &text).await?;
     tracing::info!(user = %signed.user.name, "pre-flight configuration saved");
     Ok(see_other(PATH))
 }
@@ -346,11 +439,20 @@ async fn tab(
 ) -> Result<Response, PageError> {
     signed.authorize(state, &console_access(state, "get", "preflights")).await?;
     let (to_run, to_read) = (console_access(state, "create", "preflights"), config_access(state, "get"));
-    let (may_run, may_read) = tokio::join!(
+    let to_advise = console_access(state, "create", crate::advice::ADVICE);
+    let (may_run, may_read, may_advise) = tokio::join!(
         genesis_kube::may(&state.cluster, &signed.user, &to_run),
         genesis_kube::may(&state.cluster, &signed.user, &to_read),
+        // Asked only when advice is on in this run.
+        async {
+            if state.advice.enabled() {
+                genesis_kube::may(&state.cluster, &signed.user, &to_advise).await
+            } else {
+                Ok(false)
+            }
+        },
     );
-    let (may_run, may_read) = (may_run?, may_read?);
+    let (may_run, may_read, may_advise) = (may_run?, may_read?, may_advise?);
     let config = match refused {
         Some(refused) => refused,
         None if !may_read => Shown::Hidden,
@@ -369,6 +471,7 @@ async fn tab(
         last: state.preflight.last(),
         running: state.preflight.running(),
         may_run,
+        may_advise,
     };
     Ok(page(signed, Tab::Preflight, "Pre-flight", status, body(&view)))
 }
@@ -384,6 +487,9 @@ struct View<'a> {
     running: bool,
     /// Whether the user may run the checks.
     may_run: bool,
+    /// Whether advice is on and the user may ask for it: an "Explain" form on each row that
+    /// did not pass.
+    may_advise: bool,
 }
 
 /// The configuration as the tab shows it.
@@ -483,12 +589,16 @@ fn summary(rows: &[Row]) -> String {
 }
 
 /// The rows: `tr[data-check=ID][data-status=…]`, each with its re-run form when the user may
-/// run the checks.
+/// run the checks, and its "Explain" form (`form.explain`, opt-in advice) when it did not
+/// pass and the user may ask for advice.
 fn results(run: &Run, view: &View<'_>) -> Markup {
     let mut columns =
         vec![Column::Text("Check"), Column::Text("Status"), Column::Text("Detail"), Column::Text("Remedy")];
     if view.may_run {
         columns.push(Column::Text("Run again"));
+    }
+    if view.may_advise {
+        columns.push(Column::Text("Advice"));
     }
     let rows = html! {
         @for row in &run.rows {
@@ -511,6 +621,20 @@ fn results(run: &Run, view: &View<'_>) -> Markup {
                             (csrf_field(view.csrf))
                             button.secondary type="submit" aria-label=(format!("Run the check {} again", check.name)) {
                                 "Re-run"
+                            }
+                        }
+                    }
+                }
+                @if view.may_advise {
+                    td {
+                        @if check.status != Status::Pass {
+                            form.explain method="post" action="/advice/explain" {
+                                (csrf_field(view.csrf))
+                                input type="hidden" name="check" value=(check.id);
+                                button.secondary type="submit"
+                                    aria-label=(format!("Explain the result of {} with opt-in advice", check.name)) {
+                                    "Explain"
+                                }
                             }
                         }
                     }
@@ -609,7 +733,7 @@ mod tests {
     }
 
     fn view(last: Option<Run>, config: Shown, may_run: bool) -> View<'static> {
-        View { csrf: "tok", namespace: "genesis", config, last, running: false, may_run }
+        View { csrf: "tok", namespace: "genesis", config, last, running: false, may_run, may_advise: false }
     }
 
     fn stored(text: &str) -> Shown {
@@ -633,6 +757,35 @@ mod tests {
         assert_eq!((run.rows[1].check.status, run.rows[1].at, run.rows[1].by.as_str()), (Status::Pass, 200, "bob"));
         last.record(checks()[..1].to_vec(), true, "carol", 400);
         assert_eq!(last.last().unwrap().rows.len(), 1, "a run of every check replaces the last run");
+    }
+
+    #[test]
+    fn a_run_asked_for_while_one_is_under_way_is_refused_not_queued() {
+        let last = LastRun::default();
+        let turn = last.start().unwrap();
+        assert!(last.running());
+        let refused = last.start().unwrap_err();
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        assert!(refused.what.contains("already under way"), "{}", refused.what);
+        drop(turn);
+        assert!(!last.running());
+        assert!(last.start().is_ok(), "the next run, once it ended");
+    }
+
+    #[test]
+    fn a_run_needs_the_runner_s_get_of_each_service_it_names_once() {
+        let spec = PreflightSpec::parse(
+            "postgres: { url: \"postgres://db\", service: \"data/postgres:sql\" }\n\
+             redis: { url: \"redis://cache\", service: \"data/postgres:resp\" }\n\
+             registry: { url: \"https://registry\", service: \"infra/registry:https\" }\n\
+             dns: [ localhost ]\n",
+        )
+        .unwrap();
+        let planned = spec.plan();
+        let described: Vec<String> = service_accesses(&planned).iter().map(Access::describe).collect();
+        assert_eq!(described, ["get services postgres in data", "get services registry in infra"]);
+        let dns: Vec<Planned> = planned.into_iter().filter(|p| p.service().is_none()).collect();
+        assert!(service_accesses(&dns).is_empty(), "a check naming no Service needs no right on one");
     }
 
     #[test]
@@ -671,6 +824,21 @@ mod tests {
         assert!(!text.contains("run again 1970"), "rows of the run itself carry no note: {text}");
         assert!(text.contains(r#"<textarea id="spec" name="spec""#), "{text}");
         assert!(!text.contains("config-error"), "{text}");
+    }
+
+    #[test]
+    fn with_advice_each_row_that_did_not_pass_offers_an_explanation() {
+        let run = Run {
+            rows: checks().into_iter().map(|check| Row { check, at: 100, by: "alice".into(), alone: false }).collect(),
+            finished: 100,
+            by: "alice".into(),
+        };
+        let text = body(&View { may_advise: true, ..view(Some(run.clone()), Shown::Hidden, false) }).into_string();
+        let explain = r#"<form class="explain" method="post" action="/advice/explain">"#;
+        assert_eq!(text.matches(explain).count(), 3, "fail, warn and degraded: {text}");
+        assert!(text.contains(r#"<input type="hidden" name="check" value="redis">"#), "{text}");
+        assert!(!text.contains(r#"name="check" value="postgres""#), "a row that passed has none: {text}");
+        assert!(!body(&view(Some(run), Shown::Hidden, true)).into_string().contains(explain), "advice off");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `genesis-console serve`: the console's router on a socket, HTTPS with the customer's
 //! certificate or plain HTTP where that is allowed ([`ConsoleConfig::check`]), within the
 //! registry server's connection limits, until told to stop; the endpoints it contacts, for
-//! the egress line the binary prints before anything is contacted; and `/healthz`.
+//! the egress line the binary prints before anything is contacted, and the advice endpoint
+//! read after it; and `/healthz`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,10 +44,29 @@ impl Console {
     }
 
     /// Everything the console may contact, for the egress line: the API server (and where
-    /// its credentials come from), the cluster-local registry installs push to, and what the
+    /// its credentials come from), the cluster-local registry installs push to, the endpoint
+    /// the advice Secret names (known once [`Console::read_advice`] has read it), and what the
     /// pre-flight configuration names, known only when a pre-flight reads it.
     pub fn endpoints(&self) -> Vec<String> {
         endpoints(&self.state)
+    }
+
+    /// Reads the advice Secret ([`ConsoleConfig::advice_secret`]) once, after the egress line
+    /// named it: reading it asks the API server. When it configures an endpoint, opt-in advice
+    /// is on for this run, and the answer names that endpoint for a second egress line, which
+    /// the caller prints before serving (nothing contacts the endpoint before a signed-in
+    /// person sends a question). None when advice stays off: no Secret, or one that cannot be
+    /// read or used (the log says why); the console serves either way. A Secret created or
+    /// changed later is read at the next start.
+    pub async fn read_advice(&self) -> Option<String> {
+        let endpoint = crate::advice::start(&self.state).await?;
+        crate::page::show_advice_tab();
+        let config = &self.state.config;
+        Some(format!(
+            "opt-in advice: this run also contacts {endpoint} (Secret {}/{}), only when a signed-in person sends a \
+             question",
+            config.namespace, config.advice_secret
+        ))
     }
 
     /// Serves until `shutdown` completes.
@@ -81,16 +101,21 @@ fn endpoints(state: &AppState) -> Vec<String> {
         let scheme = if config.registry_plain_http { "http" } else { "https" };
         endpoints.push(format!("{scheme}://{registry} (the cluster-local registry installs push to)"));
     }
+    endpoints.push(format!(
+        "the endpoint Secret {}/{} names for opt-in advice, if it exists at start",
+        config.namespace, config.advice_secret
+    ));
     endpoints.push(format!("and what ConfigMap {}/{PREFLIGHT_CONFIG} names, when a pre-flight runs", config.namespace));
     endpoints
 }
 
-/// `GET /healthz`, for the liveness probe and people: `ok`, or `degraded: …` naming each
-/// dependency that cannot be resolved. Degraded is still 200: a missing dependency is shown
-/// on the pages, and restarting the console would not bring it back (seed 002).
+/// `GET /healthz`, for the liveness probe and people: `ok`, or `degraded` when a dependency
+/// cannot be resolved. Nothing more: anyone who reaches the port may ask, without signing in,
+/// so which dependency and why (Service names, addresses, ports) is said only on the
+/// Pre-flight tab, to people signed in. Degraded is still 200: restarting the console would
+/// not bring a dependency back (seed 002).
 pub(crate) async fn healthz(State(state): State<Shared>) -> Response {
-    let degraded = state.discovery.degraded();
-    let text = if degraded.is_empty() { "ok\n".to_owned() } else { format!("degraded: {}\n", degraded.join("; ")) };
+    let text = if state.discovery.degraded().is_empty() { "ok\n" } else { "degraded\n" };
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], text).into_response()
 }
 
@@ -99,11 +124,15 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_egress_line_names_the_api_server_the_registry_and_the_preflight_config() {
+    async fn the_egress_line_names_the_api_server_the_registry_the_advice_secret_and_the_preflight_config() {
         let mut state = crate::state::tests::state().await;
         let named = endpoints(&state);
         assert!(named[0].starts_with("https://127.0.0.1:1/ (kubeconfig "), "{named:?}");
-        assert_eq!(named[1], "and what ConfigMap genesis/genesis-preflight names, when a pre-flight runs");
+        assert_eq!(
+            named[1],
+            "the endpoint Secret genesis/genesis-holmes-creds names for opt-in advice, if it exists at start"
+        );
+        assert_eq!(named[2], "and what ConfigMap genesis/genesis-preflight names, when a pre-flight runs");
         state.config.registry = Some("registry.genesis.svc:5000".to_owned());
         assert_eq!(
             endpoints(&state)[1],
@@ -111,6 +140,18 @@ mod tests {
         );
         state.config.registry_plain_http = true;
         assert!(endpoints(&state)[1].starts_with("http://registry.genesis.svc:5000 "));
+    }
+
+    #[tokio::test]
+    async fn healthz_says_degraded_and_nothing_of_which_dependency_or_where() {
+        let state = Arc::new(crate::state::tests::state().await);
+        let db = genesis_preflight::ServiceRef::try_from("data/postgres:sql".to_owned()).unwrap();
+        // Nothing answers at the test cluster's address: the Service cannot be resolved.
+        state.discovery.resolve(&state.cluster, &db).await.unwrap_err();
+        assert!(!state.discovery.degraded().is_empty());
+        let response = healthz(State(Arc::clone(&state))).await;
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&body), "degraded\n");
     }
 
     #[tokio::test]

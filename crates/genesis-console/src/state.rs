@@ -1,6 +1,7 @@
 //! What every request of the console shares: the cluster connection, how the console runs,
 //! the sessions, its own log, and each tab's state (dependencies discovered, the last
-//! pre-flight, the bundles ready to install, installs under way, finished support bundles).
+//! pre-flight, the bundles ready to install, installs under way, finished support bundles,
+//! opt-in advice).
 //! All of it lives in this process's memory: one replica serves, and a restart forgets it
 //! (what must outlive a restart, the install records, lives in the cluster).
 
@@ -38,6 +39,9 @@ pub struct AppState {
     pub installs: crate::install::Installs,
     /// Finished support bundles, kept an hour for their download.
     pub support: crate::support::Archives,
+    /// Opt-in advice: its endpoint when the advice Secret configured one at start, and each
+    /// session's conversation.
+    pub advice: crate::advice::Advice,
 }
 
 /// The state as handlers receive it.
@@ -57,6 +61,7 @@ impl AppState {
             bundles: crate::bundles::Catalog::new(&config.bundles_dir),
             installs: crate::install::Installs::default(),
             support: crate::support::Archives::new(),
+            advice: crate::advice::Advice::default(),
             config,
         }
     }

@@ -9,20 +9,25 @@
 //! Making one takes `create supportbundles.console.genesis.dev`; then the console reads the
 //! cluster with its own credentials, but only the lists the user may `list` themselves (a
 //! SubjectAccessReview for each of [`genesis_support::Options::listings`]): the others are
-//! withheld, not read, and named in the archive's README and on the page.
+//! withheld, not read, and named in the archive's README and on the page. The console's own
+//! log goes in only for a user who may `get logs.console.genesis.dev` (it tells who did what
+//! in the console), and the last pre-flight results only for one who may `get preflights`;
+//! either left out is named on the page.
 //!
 //! Collecting asks the API server for some ten lists per namespace and redacts every value,
 //! which takes seconds on a busy cluster: the archive is made in the background, and its page
 //! reloads itself every two seconds (and says so, in a live region) until it is ready, as the
 //! portal's export pages do; a browser that goes away does not stop it. Finished archives are
 //! files in a temporary folder of the console (readable by it alone), kept an hour from when
-//! they were asked for, five at most, and removed when they expire or the console stops.
+//! they were asked for, five at most, and removed when they expire or the console stops. A
+//! download is read from that file as it is sent, never held whole in memory.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -48,6 +53,11 @@ const MAX_ARCHIVES: usize = 5;
 const REFRESH_SECONDS: u32 = 2;
 /// The console's own log in the archive: `logs/console.log`.
 const CONSOLE_LOG: &str = "console.log";
+/// The console's virtual resource its own log is: RBAC grants `get` on it to whoever may have
+/// it in a support bundle.
+const LOGS: &str = "logs";
+/// The most bytes of an archive read at once for its download.
+const DOWNLOAD_CHUNK: u64 = 256 * 1024;
 
 /// `GET /support`, `POST /support/bundles`, `GET /support/bundles/{id}` and its download.
 pub(crate) fn routes() -> Router<Shared> {
@@ -356,8 +366,7 @@ async fn make(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let csrf = fields.iter().find(|(k, _)| k == "csrf").map_or("", |(_, v)| v.as_str());
-    signed.check_csrf(csrf, &headers, &state)?;
-    signed.authorize(&state, &console_access(&state, "create", SUPPORT_BUNDLES)).await?;
+    signed.check_post(csrf, &headers, &state, &console_access(&state, "create", SUPPORT_BUNDLES)).await?;
     let request = Request::from_fields(&fields)?;
     let started = genesis_bundle::unix_now();
     let (id, dir) = state.support.start(&signed.user, Instant::now(), started)?;
@@ -376,8 +385,8 @@ async fn make(
 }
 
 /// Collects what `user` may read of what `request` asks for, redacted, with the console's
-/// log and last pre-flight run, and writes the archive in `dir`; what went wrong, said for
-/// the page, when it could not.
+/// log and last pre-flight run when `user` may read those, and writes the archive in `dir`;
+/// what went wrong, said for the page, when it could not.
 async fn collect_and_write(
     state: &AppState,
     user: &UserInfo,
@@ -385,12 +394,33 @@ async fn collect_and_write(
     request: Request,
     started: u64,
 ) -> Result<Made, String> {
+    // The console's own log and last pre-flight are the console's, not the cluster's: each
+    // needs its own right, and the console's reading of them is not lent.
+    let (to_log, to_preflight) = (console_access(state, "get", LOGS), console_access(state, "get", "preflights"));
+    let (may_log, may_preflight) = tokio::join!(
+        genesis_kube::may(&state.cluster, user, &to_log),
+        genesis_kube::may(&state.cluster, user, &to_preflight),
+    );
+    let unanswered = |e: genesis_kube::KubeError| genesis_types::error_chain(&e);
+    let (may_log, may_preflight) = (may_log.map_err(unanswered)?, may_preflight.map_err(unanswered)?);
+    let preflight = state.preflight.json();
+    let mut left_out = Vec::new();
+    if preflight.is_some() && !may_preflight {
+        left_out.push(format!("the last pre-flight results: your account may not {}", to_preflight.describe()));
+    }
+    if !may_log {
+        left_out.push(format!("the console's own log: your account may not {}", to_log.describe()));
+    }
     let mut options = Options {
         namespaces: request.namespaces,
         recorded_namespaces: false,
         redactor: Redactor::builtin(request.redact_ip),
-        preflight: state.preflight.json().map(Input::Held),
-        extra_logs: vec![(CONSOLE_LOG.to_owned(), Input::Held(state.log.snapshot()))],
+        preflight: preflight.filter(|_| may_preflight).map(Input::Held),
+        extra_logs: if may_log {
+            vec![(CONSOLE_LOG.to_owned(), Input::Held(state.log.snapshot()))]
+        } else {
+            Vec::new()
+        },
         withheld: BTreeSet::new(),
     };
     for listing in options.listings() {
@@ -409,6 +439,8 @@ async fn collect_and_write(
         .await
         .map_err(|e| format!("writing the archive stopped: {e}"))?
         .map_err(|e| genesis_types::error_chain(&e))?;
+    let mut withheld = collected.withheld;
+    withheld.extend(left_out);
     Ok(Made {
         path,
         file_name,
@@ -417,7 +449,7 @@ async fn collect_and_write(
         report: collected.report,
         namespaces: collected.namespaces,
         warnings: collected.warnings,
-        withheld: collected.withheld,
+        withheld,
     })
 }
 
@@ -536,7 +568,7 @@ fn ready(href: &str, made: &Made) -> Markup {
         ))
         @if !made.withheld.is_empty() {
             h2 { "Withheld" }
-            p { "Your account may not list these, so the console did not read them:" }
+            p { "Your account may not read these, so the console left them out:" }
             ul #support-withheld {
                 @for what in &made.withheld { li { (what) } }
             }
@@ -550,7 +582,8 @@ fn ready(href: &str, made: &Made) -> Markup {
     }
 }
 
-/// `GET /support/bundles/{id}/download`: the archive, to its maker only.
+/// `GET /support/bundles/{id}/download`: the archive, to its maker only, read from its file
+/// as it is sent ([`file_body`]).
 async fn download(
     State(state): State<Shared>,
     signed: Signed,
@@ -565,17 +598,45 @@ async fn download(
         ));
     };
     let path = made.path.clone();
-    let bytes =
-        tokio::task::spawn_blocking(move || std::fs::read(path)).await.ok().and_then(Result::ok).ok_or_else(|| {
-            PageError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The support bundle's file can no longer be read.",
-                "make a new one on the Support bundle tab",
-            )
-        })?;
+    let opened = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(path)?;
+        let size = file.metadata()?.len();
+        Ok::<_, std::io::Error>((file, size))
+    });
+    let (file, size) = opened.await.ok().and_then(Result::ok).ok_or_else(|| {
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The support bundle's file can no longer be read.",
+            "make a new one on the Support bundle tab",
+        )
+    })?;
     tracing::info!(user = %signed.user.name, sha256 = %made.sha256, "support bundle downloaded");
-    let response = ([(header::CONTENT_TYPE, "application/gzip")], bytes).into_response();
+    let headers = [(header::CONTENT_TYPE, "application/gzip".to_owned()), (header::CONTENT_LENGTH, size.to_string())];
+    let response = (headers, file_body(file)).into_response();
     Ok(genesis_web::attachment(response, &made.file_name))
+}
+
+/// `file` as a response body, read [`DOWNLOAD_CHUNK`] bytes at a time on the blocking pool as
+/// the client takes them: an archive is never held whole in memory, however many download it
+/// at once. A read that fails ends the body with the error (the client sees the download
+/// broken off, never a short file taken for whole).
+fn file_body(file: std::fs::File) -> Body {
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let file = file?;
+        let read = tokio::task::spawn_blocking(move || {
+            let mut chunk = Vec::new();
+            let read = std::io::Read::read_to_end(&mut std::io::Read::take(&file, DOWNLOAD_CHUNK), &mut chunk);
+            read.map(|_| (file, chunk))
+        })
+        .await
+        .unwrap_or_else(|stopped| Err(std::io::Error::other(stopped)));
+        match read {
+            Ok((_, chunk)) if chunk.is_empty() => None,
+            Ok((file, chunk)) => Some((Ok(Bytes::from(chunk)), Some(file))),
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Body::from_stream(chunks)
 }
 
 #[cfg(test)]
@@ -720,6 +781,24 @@ mod tests {
         let failed = archive_body(&view(Stage::Failed("the API server went <away>".into()))).into_string();
         assert!(failed.contains(r#"<div class="error" id="error" role="alert">"#), "{failed}");
         assert!(failed.contains("the API server went &lt;away&gt;") && !failed.contains("refresh"), "{failed}");
+    }
+
+    #[tokio::test]
+    async fn a_download_is_read_from_its_file_a_piece_at_a_time() {
+        use futures_util::StreamExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("genesis-support-20260101T000000Z.tar.gz");
+        let bytes: Vec<u8> = (0..600 * 1024u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let mut pieces = std::pin::pin!(file_body(std::fs::File::open(&path).unwrap()).into_data_stream());
+        let (mut received, mut sizes) = (Vec::new(), Vec::new());
+        while let Some(piece) = pieces.next().await {
+            let piece = piece.unwrap();
+            sizes.push(piece.len());
+            received.extend_from_slice(&piece);
+        }
+        assert_eq!(sizes, [256 * 1024, 256 * 1024, 88 * 1024]);
+        assert!(received == bytes, "the file, byte for byte");
     }
 
     #[test]

@@ -231,6 +231,9 @@ impl Uploads {
         self.uploads_dir().join(format!("{id}.json"))
     }
 
+    /// The lock of upload `id`, made when there is none: only for an id that is a token, so
+    /// the map holds no more entries than uploads that were asked about (and
+    /// [`Uploads::forget_unused`] drops those that are none).
     fn lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(locks.entry(id.to_owned()).or_default())
@@ -238,6 +241,16 @@ impl Uploads {
 
     fn forget(&self, id: &str) {
         self.locks.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+    }
+
+    /// Drops the lock of `id`, which is no upload of the asker's, unless someone else holds or
+    /// waits for it (`held`, the caller's, is the other reference besides the map's): an id
+    /// made up, guessed or of another user leaves nothing behind.
+    fn forget_unused(&self, id: &str, held: &Arc<tokio::sync::Mutex<()>>) {
+        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        if locks.get(id).is_some_and(|lock| Arc::ptr_eq(lock, held) && Arc::strong_count(lock) <= 2) {
+            locks.remove(id);
+        }
     }
 
     /// Starts an upload of `size` bytes to be named `name` (checked) for `user`: an empty
@@ -293,9 +306,18 @@ impl Uploads {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Display,
     {
+        if !secret::is_token(id) {
+            return Err(UploadError::NotFound);
+        }
         let lock = self.lock(id);
         let _one_at_a_time = lock.lock().await;
-        let mut state = self.state(id, user).await?;
+        let mut state = match self.state(id, user).await {
+            Err(UploadError::NotFound) => {
+                self.forget_unused(id, &lock);
+                return Err(UploadError::NotFound);
+            }
+            found => found?,
+        };
         if at != state.offset {
             return Err(UploadError::Conflict { offset: state.offset });
         }
@@ -836,9 +858,15 @@ mod tests {
             Err(UploadError::BrokeOff { offset, .. }) => assert_eq!(offset, 6),
             other => panic!("{other:?}"),
         }
-        // Another user cannot see or continue it; a made-up id is no upload.
+        // Another user cannot see or continue it; a made-up id is no upload. Neither leaves a
+        // lock behind, and the upload's own goes on.
         assert!(matches!(uploads.state(&id, "someone-else").await, Err(UploadError::NotFound)));
         assert!(matches!(uploads.state("../../etc", USER).await, Err(UploadError::NotFound)));
+        let zeros = "0".repeat(64);
+        for (made_up, user) in [("../../etc", USER), (id.as_str(), "someone-else"), (zeros.as_str(), USER)] {
+            assert!(matches!(uploads.append(made_up, user, 6, None, body(&[b"x"])).await, Err(UploadError::NotFound)));
+        }
+        assert!(uploads.locks.lock().unwrap().is_empty(), "no lock kept for what is no upload of the asker's");
         // Too much for what is left.
         assert!(matches!(
             uploads.append(&id, USER, 6, Some(5), body(&[b"6789x"])).await,

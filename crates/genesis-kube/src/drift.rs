@@ -63,7 +63,8 @@ pub enum Drift {
     /// Not read: the viewer may not `get` it.
     Withheld,
     /// Not looked for: the record does not say which API serves it (see the module's
-    /// documentation), or names no object.
+    /// documentation), or names no object; or not read: the API server refused it to this
+    /// client (the console's own rights do not reach it).
     Unknown,
 }
 
@@ -94,8 +95,10 @@ pub struct Change {
 /// The state of every object `record` lists, in its order, read with the console's (this
 /// client's) credentials. With a `viewer`, an object is read only when a
 /// SubjectAccessReview says the viewer may `get` it: one they may not is [`Drift::Withheld`]
-/// and nothing of it is read; without one, the client's own rights decide. An API server
-/// that fails a request (but for a 404) is an error.
+/// and nothing of it is read; without one, the client's own rights decide. One object the
+/// API server refuses to this client (403) is [`Drift::Unknown`], and one it does not find
+/// (404) [`Drift::Missing`]: that object's matter, not the page's. An API server that fails a
+/// request otherwise is an error.
 pub async fn object_states(
     cluster: &Cluster,
     record: &InstallRecord,
@@ -149,7 +152,21 @@ pub async fn object_states(
             }
         }
         let api = cluster.dynamic_api(&resource, namespace);
-        let found = api.get_opt(name).await.map_err(|source| KubeError::Api { object: object.clone(), source })?;
+        let found = match api.get_opt(name).await {
+            Ok(found) => found,
+            Err(source) => match unreadable(&source) {
+                Some(Drift::Missing) => None,
+                Some(drift) => {
+                    let detail = match namespace {
+                        Some(ns) => format!("not read: the console's own account may not get {kind} in {ns}"),
+                        None => format!("not read: the console's own account may not get {kind}"),
+                    };
+                    states.push(not_read(drift, detail));
+                    continue;
+                }
+                None => return Err(KubeError::Api { object: object.clone(), source }),
+            },
+        };
         let state = match found {
             None => ObjectState { ready: Some(false), ..not_read(Drift::Missing, "not found".into()) },
             Some(found) => {
@@ -164,6 +181,17 @@ pub async fn object_states(
         states.push(state);
     }
     Ok(states)
+}
+
+/// What a failed read of one object says of it when the failure is that object's own: refused
+/// to this client (403), [`Drift::Unknown`]; not found (404, as when its API went away
+/// since discovery), [`Drift::Missing`]. None for a failure of the API server itself.
+fn unreadable(error: &kube::Error) -> Option<Drift> {
+    match error {
+        kube::Error::Api(status) if status.code == 403 => Some(Drift::Unknown),
+        kube::Error::Api(status) if status.code == 404 => Some(Drift::Missing),
+        _ => None,
+    }
 }
 
 /// The state of an object not read: `ready` unknown.
@@ -421,6 +449,16 @@ mod tests {
             " demo/app",
         ] {
             assert_eq!(parse_listed(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn one_object_refused_or_gone_is_that_row_s_matter_and_a_failing_server_the_page_s() {
+        let status = |code| kube::Error::Api(kube::core::Status::failure("said no", "Reason").with_code(code).boxed());
+        assert_eq!(unreadable(&status(403)), Some(Drift::Unknown));
+        assert_eq!(unreadable(&status(404)), Some(Drift::Missing));
+        for failing in [status(500), status(401), kube::Error::LinesCodecMaxLineLengthExceeded] {
+            assert_eq!(unreadable(&failing), None, "{failing}");
         }
     }
 

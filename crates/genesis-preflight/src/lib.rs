@@ -29,7 +29,7 @@ mod spec;
 
 pub use checks::{Planned, run};
 pub use resolve::{ApiResolver, Resolver, Unresolved};
-pub use spec::{PreflightSpec, ServiceRef, SpecError};
+pub use spec::{MAX_CHECKS, PreflightSpec, ServiceRef, SpecError};
 
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

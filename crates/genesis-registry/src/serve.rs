@@ -2527,12 +2527,12 @@ mod tests {
         assert!(answer.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 200 OK")), "{answer:?}");
     }
 
-    /// A blob of three frames' worth of bytes, in a bundle written to `dir`.
-    fn three_frames(dir: &Path) -> ArchiveRange {
-        use genesis_bundle::{BOM_SCHEMA, Bom, Compression, Content, FRAME_SIZE, FileEntry, WriteOptions, rfc3339};
+    /// `bytes` as the one file `path` of a bundle written to `dir`, indexed: its index, before
+    /// any range of it is opened (a frame cache, if any, goes on first).
+    fn one_blob_bundle(dir: &Path, path: &str, bytes: &[u8]) -> ArchiveIndex {
+        use genesis_bundle::{BOM_SCHEMA, Bom, Compression, Content, FileEntry, WriteOptions, rfc3339};
 
-        let bytes = vec![7u8; 3 * FRAME_SIZE];
-        let path: genesis_types::BundlePath = "blobs/big".parse().expect("a bundle path");
+        let path: genesis_types::BundlePath = path.parse().expect("a bundle path");
         let bom = Bom {
             schema: BOM_SCHEMA.into(),
             name: "t".into(),
@@ -2542,7 +2542,7 @@ mod tests {
             files: vec![FileEntry {
                 path: path.clone(),
                 size: bytes.len() as u64,
-                sha256: genesis_bundle::sha256(&bytes),
+                sha256: genesis_bundle::sha256(bytes),
             }],
             images: vec![],
             charts: vec![],
@@ -2551,13 +2551,18 @@ mod tests {
             scan: None,
         };
         let archive = dir.join("t.tar.zst");
-        let contents = BTreeMap::from([(path, Content::Bytes(bytes))]);
+        let contents = BTreeMap::from([(path, Content::Bytes(bytes.to_vec()))]);
         let options = WriteOptions { compression: Compression::Zstd, mtime: 0, progress: Default::default() };
         let file = std::fs::File::create(&archive).expect("create the archive");
         genesis_bundle::write_bundle(file, &bom, &bom.to_bytes(), b"sig", None, &contents, options).expect("written");
-        // Seven repeated: far past the ratio a real bundle is held to.
+        // Repeated bytes (a test's blob) go far past the ratio a real bundle is held to.
         let limits = genesis_bundle::Limits { max_ratio: u64::MAX, ..Default::default() };
-        let index = genesis_bundle::danger::open_index(&archive, &bom, &limits).expect("indexed");
+        genesis_bundle::danger::open_index(&archive, &bom, &limits).expect("indexed")
+    }
+
+    /// A blob of three frames' worth of bytes, in a bundle written to `dir`.
+    fn three_frames(dir: &Path) -> ArchiveRange {
+        let index = one_blob_bundle(dir, "blobs/big", &vec![7u8; 3 * genesis_bundle::FRAME_SIZE]);
         let (offset, size) = index.locate("blobs/big").expect("in the archive");
         index.range(offset, size)
     }
@@ -2665,57 +2670,19 @@ mod tests {
         assert!(closed_within(&mut stalled, Duration::from_secs(1)).await, "the stalled download made room");
     }
 
-    /// Incompressible bytes (xorshift64), which the bundle stores in frames of raw blocks.
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed | 1;
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            out.extend_from_slice(&state.to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
-
     /// A blob of four frames' worth of bytes, noise and text in turn, in a bundle written to
     /// `dir`, indexed with a frame cache of 64 MiB: `(index, blob, its bytes)`. Its frames, in
     /// order: its tar header and noise (raw), the noise's last bytes and text (compressed),
     /// the text's last bytes and noise (raw), noise (raw), and the noise's last bytes with the
     /// end of the archive (compressed).
     fn mixed_frames(dir: &Path) -> (ArchiveIndex, ArchiveRange, Vec<u8>) {
-        use genesis_bundle::{BOM_SCHEMA, Bom, Compression, Content, FRAME_SIZE, FileEntry, WriteOptions, rfc3339};
+        use genesis_bundle::FRAME_SIZE;
+        use genesis_bundle::test_support::noise;
 
         let mut bytes = noise(FRAME_SIZE, 1);
         bytes.extend(b"GET /v2/ 200 latency_ms=3 cache=hit\n".iter().cycle().take(FRAME_SIZE));
         bytes.extend(noise(2 * FRAME_SIZE, 2));
-        let path: genesis_types::BundlePath = "blobs/mixed".parse().expect("a bundle path");
-        let bom = Bom {
-            schema: BOM_SCHEMA.into(),
-            name: "t".into(),
-            version: "1".into(),
-            created: rfc3339(0),
-            expires: None,
-            files: vec![FileEntry {
-                path: path.clone(),
-                size: bytes.len() as u64,
-                sha256: genesis_bundle::sha256(&bytes),
-            }],
-            images: vec![],
-            charts: vec![],
-            manifests: vec![],
-            sboms: vec![],
-            scan: None,
-        };
-        let archive = dir.join("t.tar.zst");
-        let contents = BTreeMap::from([(path, Content::Bytes(bytes.clone()))]);
-        let options = WriteOptions { compression: Compression::Zstd, mtime: 0, progress: Default::default() };
-        let file = std::fs::File::create(&archive).expect("create the archive");
-        genesis_bundle::write_bundle(file, &bom, &bom.to_bytes(), b"sig", None, &contents, options).expect("written");
-        let limits = genesis_bundle::Limits { max_ratio: u64::MAX, ..Default::default() };
-        let index =
-            genesis_bundle::danger::open_index(&archive, &bom, &limits).expect("indexed").with_frame_cache(64 << 20);
+        let index = one_blob_bundle(dir, "blobs/mixed", &bytes).with_frame_cache(64 << 20);
         let (offset, size) = index.locate("blobs/mixed").expect("in the archive");
         let blob = index.range(offset, size);
         (index, blob, bytes)

@@ -1,6 +1,7 @@
 //! What the vendor portal's pages (decision 0038) and the in-cluster console's share, so each
 //! rule of the web is written once: a stylesheet or script compiled into the binary and served
-//! under a name carrying a hash of its content ([`Asset`], [`serve_asset`]); the headers every
+//! under a name carrying a hash of its content ([`Asset`], [`serve_asset`]), each product's
+//! stylesheet starting with the rules both share ([`BASE_CSS`]); the headers every
 //! page carries ([`secure_headers`]: a Content-Security-Policy that forbids inline script and
 //! style, so an injection past maud's escaping still would not run); the cookies sessions ride
 //! on ([`cookie`]: `HttpOnly; SameSite=Strict`, `Secure` and `__Host-` under TLS); the secrets
@@ -15,10 +16,11 @@
 //! their sessions and pages, and call these.
 //!
 //! ```
-//! use genesis_web::{Asset, CSS, cookie, html, secret};
+//! use genesis_web::{Asset, BASE_CSS, cookie, html, secret};
 //!
-//! let sheet = Asset::new("console", "css", "body { margin: 0 }", CSS);
+//! let sheet = Asset::stylesheet("console", "nav#tabs a { display: block }");
 //! assert!(sheet.path.starts_with("/assets/console-") && sheet.path.ends_with(".css"));
+//! assert!(sheet.body().starts_with(BASE_CSS.as_bytes()));
 //! let response = genesis_web::serve_asset(&[&sheet], sheet.path.trim_start_matches("/assets/"));
 //! assert_eq!(response.status(), 200);
 //!
@@ -42,6 +44,6 @@ mod headers;
 pub mod html;
 pub mod secret;
 
-pub use asset::{Asset, CSS, JS, serve_asset};
+pub use asset::{Asset, BASE_CSS, CSS, JS, serve_asset};
 pub use csrf::{check_sign_in_token, origin_allowed, origin_names_host, sign_in_token};
 pub use headers::{attachment, inline, secure_headers};

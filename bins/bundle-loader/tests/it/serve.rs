@@ -284,16 +284,8 @@ pub fn bundle_with_referrer(dir: &Path) -> (PathBuf, String, String) {
 /// incompressible bytes, more than socket buffers and a response's frames in flight hold:
 /// `(archive, layer digest, config digest)`.
 pub fn bundle_with_big_layer(dir: &Path) -> (PathBuf, String, String) {
-    // xorshift64: reproducible, and zstd finds nothing to compress.
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let bytes: Vec<u8> = (0..(32 << 20) / 8)
-        .flat_map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()
-        })
-        .collect();
+    // Reproducible, and zstd finds nothing to compress.
+    let bytes = genesis_bundle::test_support::noise(32 << 20, 0x9e37_79b9_7f4a_7c15);
     let layer = layout_blob(dir, &bytes, "application/vnd.oci.image.layer.v1.tar");
     let config = layout_blob(
         dir,

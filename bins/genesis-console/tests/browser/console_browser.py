@@ -75,7 +75,7 @@ def refused(b, right):
     signed-in header kept."""
     said = b.text("#error #forbidden")
     expect(right in said, f"the refusal does not name the right `{right}`: {said}")
-    expect("genesis-console-operator" in said, f"the refusal does not say which ClusterRole grants it: {said}")
+    expect("genesis-console-operator" in said, f"the refusal does not say which role grants it: {said}")
     expect(b.all("#user") and b.all("nav#tabs"), "the refusal's page lost the signed-in header")
 
 

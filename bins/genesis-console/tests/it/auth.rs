@@ -6,8 +6,12 @@ use std::time::{Duration, Instant};
 use genesis_testkit::kube::KubeApiserver;
 use genesis_testkit::pki::TlsPki;
 use genesis_testkit::{free_port, text};
+use serde_json::json;
 
-use crate::{Browserless, Console, Reply, console_command, delete_user, install_console_rbac, user_name, user_token};
+use crate::status::cluster_role;
+use crate::{
+    Browserless, Console, Reply, apply, console_command, delete_user, install_console_rbac, user_name, user_token,
+};
 
 /// The session cookie's `Set-Cookie` of a reply, split at its attributes.
 fn session_cookie<'a>(reply: &'a Reply, name: &str) -> Vec<&'a str> {
@@ -64,6 +68,23 @@ fn a_good_token_signs_in_to_the_first_tab_and_a_bad_one_gets_the_api_server_s_re
     assert!(!page.contains(bad), "{page}");
     assert!(!refused.cookies_set().iter().any(|c| c.starts_with("genesis-console=")), "{}", refused.head);
 
+    // A token the API server accepts, of an account that may not use the console (no
+    // `get consoles`): 403 naming the right, and no session, so it takes no one's place.
+    let rule = json!([{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]);
+    apply(&api, vec![cluster_role("no-console", rule)]);
+    let outsider = user_token(&api, "mallory", "no-console");
+    let outside = browser.try_sign_in(&outsider);
+    assert_eq!(outside.status(), 403, "{}", outside.head);
+    let page = outside.text().unwrap();
+    assert!(page.contains(r#"id="sign-in-error""#), "{page}");
+    assert!(
+        page.contains(&user_name("mallory")) && page.contains("get consoles.console.genesis.dev in genesis"),
+        "{page}"
+    );
+    assert!(!page.contains(&outsider), "{page}");
+    assert!(!outside.cookies_set().iter().any(|c| c.starts_with("genesis-console=")), "{}", outside.head);
+    assert_eq!(browser.get("/preflight").location(), Some("/sign-in"), "not signed in");
+
     // The operator's token: a session cookie, HttpOnly and SameSite=Strict (not Secure over
     // plain HTTP), then the first tab with the user the API server named in the header.
     let signed = browser.try_sign_in(&token);
@@ -85,7 +106,7 @@ fn a_good_token_signs_in_to_the_first_tab_and_a_bad_one_gets_the_api_server_s_re
     assert!(!page.contains(&token), "the page shows the token");
     assert_eq!(tab.headers()["cache-control"], "no-store");
 
-    nowhere(&console, &[&form, &refused, &signed, &first, &tab], &[&token, bad]);
+    nowhere(&console, &[&form, &refused, &outside, &signed, &first, &tab], &[&token, bad, &outsider]);
 }
 
 #[test]
@@ -139,7 +160,7 @@ fn forms_need_the_session_token_from_this_console_and_a_viewer_is_refused_runnin
     let page = refused.text().unwrap();
     assert!(page.contains(r#"<div id="forbidden">"#), "{page}");
     assert!(page.contains("create preflights.console.genesis.dev in genesis"), "{page}");
-    assert!(page.contains("genesis-console-operator (deploy/console/rbac.yaml)"), "{page}");
+    assert!(page.contains("the role genesis-console-operator: its Role in the console"), "{page}");
     assert!(page.contains(r#"id="user""#) && page.contains(r#"<nav id="tabs""#), "{page}");
 
     // Sign-out without the token, with another, or from another site ends nothing.

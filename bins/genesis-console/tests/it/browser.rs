@@ -29,7 +29,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::{
-    Console, apply, block_on, config_map, install_console_rbac, namespace, repo, service, user_name, user_token,
+    Console, apply, bind, block_on, config_map, install_console_rbac, namespace, repo, service, user_name, user_token,
 };
 
 /// The fixture bundle, and what installing it applies and records.
@@ -46,6 +46,10 @@ fn in_a_browser_an_operator_checks_uploads_installs_and_collects_and_a_viewer_is
     apply(&api, dependencies(&postgres, &redis));
     let console = Console::start(&api, &["--registry", &registry.host(), "--registry-plain-http"]);
     let forward = FlakyForward::start(console.url.rsplit(':').next().unwrap().parse().unwrap());
+    // The operator installs too: the installer's roles besides, the cluster-wide one for the
+    // bundle's Namespace.
+    bind(&api, "operator", "genesis-console-installer");
+    bind(&api, "operator", "genesis-console-installer-cluster");
     let operator = user_token(&api, "operator", "genesis-console-operator");
     let viewer = user_token(&api, "viewer", "genesis-console-viewer");
     let work = tempfile::tempdir().unwrap();

@@ -1,8 +1,9 @@
 //! `deploy/console/` on the real API server: every manifest applies with the loader's own
 //! apply, the Deployment runs locked down with flags the binary takes, the Service is
-//! `genesis-control-plane` on 443; the ClusterRoles grant what docs/console.md says (the
-//! viewer sees and cannot install), and the console works with its own ServiceAccount's
-//! rights alone, lending them to no one.
+//! `genesis-control-plane` on 443; the roles grant what docs/console.md says (the viewer sees,
+//! the operator acts, the installer applies where it is bound, and none of them reads the
+//! pre-flight configuration but the operator, writes the trust root or lists Secrets), and
+//! the console works with its own ServiceAccount's rights alone, lending them to no one.
 
 use genesis_kube::{Access, Cluster, may, review_token};
 use genesis_testkit::kube::KubeApiserver;
@@ -10,11 +11,11 @@ use genesis_testkit::text;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::Api;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::{
-    Browserless, Console, apply, block_on, console_command, deploy_file, install_console_rbac, kubeconfig_for,
-    manifests, service_account_token, user_name, user_token,
+    Browserless, Console, USERS_NAMESPACE, apply, block_on, console_command, deploy_file, install_console_rbac,
+    kubeconfig_for, manifests, service_account_token, user_name, user_token,
 };
 
 /// Every manifest of `deploy/console/`, in file-name order.
@@ -37,11 +38,19 @@ fn every_manifest_applies_with_the_loader_and_the_deployment_is_locked_down() {
         .collect();
     for expected in [
         "Namespace genesis",
+        "Namespace genesis-system",
         "ServiceAccount genesis-console",
         "ClusterRole genesis-console",
         "ClusterRoleBinding genesis-console",
         "ClusterRole genesis-console-operator",
+        "Role genesis-console-operator",
         "ClusterRole genesis-console-viewer",
+        "Role genesis-console-viewer",
+        "ClusterRole genesis-console-installer",
+        "Role genesis-console-installer",
+        "ClusterRole genesis-console-installer-cluster",
+        "Role genesis-console-advice",
+        "RoleBinding genesis-console-advice",
         "Deployment genesis-console",
         "Service genesis-control-plane",
         "PersistentVolumeClaim genesis-console-bundles",
@@ -94,51 +103,94 @@ fn every_manifest_applies_with_the_loader_and_the_deployment_is_locked_down() {
 }
 
 #[test]
-fn the_viewer_sees_the_tabs_and_cannot_act_and_the_operator_may_act() {
+fn the_viewer_sees_the_tabs_the_operator_acts_and_the_installer_applies_in_its_namespaces() {
     let api = KubeApiserver::start();
     install_console_rbac(&api);
     let viewer_token = user_token(&api, "viewer", "genesis-console-viewer");
     let operator_token = user_token(&api, "operator", "genesis-console-operator");
+    // The installer bound as docs/console.md says: in the namespace its bundles install into
+    // (a RoleBinding of the ClusterRole), and in genesis-system (its Role there).
+    let subjects = json!([{"kind": "ServiceAccount", "name": "installer", "namespace": USERS_NAMESPACE}]);
+    apply(
+        &api,
+        vec![
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": USERS_NAMESPACE}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "installer", "namespace": USERS_NAMESPACE}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "installer", "namespace": "demo"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "genesis-console-installer"},
+                "subjects": subjects}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "installer", "namespace": "genesis-system"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": "genesis-console-installer"},
+                "subjects": subjects}),
+        ],
+    );
+    let installer_token = service_account_token(&api, USERS_NAMESPACE, "installer");
     block_on(async {
         let cluster = Cluster::connect(Some(&api.kubeconfig())).await.unwrap();
         let viewer = review_token(&cluster, &viewer_token).await.unwrap().unwrap();
         let operator = review_token(&cluster, &operator_token).await.unwrap().unwrap();
+        let installer = review_token(&cluster, &installer_token).await.unwrap().unwrap();
         assert_eq!(viewer.name, user_name("viewer"));
-        let console = |verb: &str, resource: &str| Access {
+        let right = |verb: &str, group: &str, resource: &str, namespace: Option<&str>, name: Option<&str>| Access {
             verb: verb.to_owned(),
-            group: "console.genesis.dev".to_owned(),
+            group: group.to_owned(),
             resource: resource.to_owned(),
-            namespace: Some("genesis".to_owned()),
-            name: None,
+            namespace: namespace.map(str::to_owned),
+            name: name.map(str::to_owned),
         };
-        let deployments = Access {
-            verb: "create".to_owned(),
-            group: "apps".to_owned(),
-            resource: "deployments".to_owned(),
-            namespace: Some("demo".to_owned()),
-            name: None,
+        let console = |verb: &str, resource: &str| right(verb, "console.genesis.dev", resource, Some("genesis"), None);
+        let core = |verb: &str, resource: &str, namespace: Option<&str>, name: Option<&str>| {
+            right(verb, "", resource, namespace, name)
         };
-        let records = Access {
-            verb: "list".to_owned(),
-            group: String::new(),
-            resource: "configmaps".to_owned(),
-            namespace: Some("genesis-system".to_owned()),
-            name: None,
-        };
-        for (access, viewer_may) in [
-            (console("get", "preflights"), true),
-            (console("list", "bundles"), true),
-            (console("get", "installs"), true),
-            (records, true),
-            (console("create", "preflights"), false),
-            (console("create", "bundles"), false),
-            (console("create", "installs"), false),
-            (console("create", "supportbundles"), false),
-            (deployments, false),
+        let deployments = |verb: &str, namespace: &str| right(verb, "apps", "deployments", Some(namespace), None);
+        // What each may: (viewer, operator, installer).
+        for (access, may_do) in [
+            // Signing in, the tabs, and what the Status tab reads.
+            (console("get", "consoles"), (true, true, false)),
+            (console("get", "preflights"), (true, true, false)),
+            (console("list", "bundles"), (true, true, false)),
+            (console("get", "installs"), (true, true, false)),
+            (core("list", "configmaps", Some("genesis-system"), None), (true, true, false)),
+            (deployments("get", "demo"), (true, true, false)),
+            // The console's actions.
+            (console("create", "preflights"), (false, true, false)),
+            (console("create", "bundles"), (false, true, false)),
+            (console("create", "installs"), (false, true, false)),
+            (console("create", "supportbundles"), (false, true, false)),
+            (console("get", "logs"), (false, true, false)),
+            (console("create", "advice"), (false, true, false)),
+            // The pre-flight configuration (it holds passwords): the operator's alone.
+            (core("get", "configmaps", Some("genesis"), Some("genesis-preflight")), (false, true, false)),
+            (core("update", "configmaps", Some("genesis"), Some("genesis-preflight")), (false, true, false)),
+            (core("list", "configmaps", Some("genesis"), None), (false, true, false)),
+            // Nobody writes the trust root or creates ConfigMaps in the console's namespace,
+            // nor reads Secrets.
+            (core("update", "configmaps", Some("genesis"), Some("genesis-trust")), (false, false, false)),
+            (core("create", "configmaps", Some("genesis"), None), (false, false, false)),
+            (core("list", "secrets", Some("demo"), None), (false, false, false)),
+            // Installing: the objects, in the namespace it is bound in only, and the record.
+            (deployments("create", "demo"), (false, false, true)),
+            (right("patch", "apps", "deployments", Some("demo"), Some("app")), (false, false, true)),
+            (deployments("create", "kube-system"), (false, false, false)),
+            (core("create", "configmaps", Some("genesis-system"), None), (false, false, true)),
+            (core("update", "configmaps", Some("genesis-system"), None), (false, false, true)),
+            (core("patch", "namespaces", Some("genesis-system"), Some("genesis-system")), (false, false, true)),
+            // Cluster-scoped objects need genesis-console-installer-cluster besides.
+            (core("create", "namespaces", None, None), (false, false, false)),
         ] {
             let said = access.describe();
-            assert_eq!(may(&cluster, &viewer, &access).await.unwrap(), viewer_may, "viewer: {said}");
-            assert!(may(&cluster, &operator, &access).await.unwrap(), "operator: {said}");
+            let answers = (
+                may(&cluster, &viewer, &access).await.unwrap(),
+                may(&cluster, &operator, &access).await.unwrap(),
+                may(&cluster, &installer, &access).await.unwrap(),
+            );
+            assert_eq!(answers, may_do, "{said}: (viewer, operator, installer)");
         }
     });
 }
@@ -151,6 +203,8 @@ fn the_console_works_with_its_own_service_account_and_lends_its_rights_to_no_one
     let own = kubeconfig_for(&api, &service_account_token(&api, "genesis", "genesis-console"), dir.path());
     let console = Console::start_with(&own, &[]);
     assert!(console.stderr().lines().next().unwrap_or_default().contains("/ (kubeconfig "), "{}", console.stderr());
+    // Its Role lets it read the advice Secret: there is none, so advice is off (not refused).
+    assert!(console.stderr().contains("no advice Secret: opt-in advice is off"), "{}", console.stderr());
 
     // Sign-in (TokenReview), and every tab (SubjectAccessReviews, the configuration and
     // install records), with the console's rights alone.

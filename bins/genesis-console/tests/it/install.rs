@@ -48,11 +48,19 @@ fn trust_the_fixture_key(api: &KubeApiserver) {
     );
 }
 
-/// ClusterRole `name`: the console's bundle actions, and `create` and `patch` of each of
-/// `resources` (group, resource): what installing the demo bundle needs, or part of it.
+/// ClusterRole `name`: the console's bundle actions, what the install record takes (`create`
+/// and `update` of ConfigMaps, `patch` of Namespace genesis-system: bound cluster-wide, these
+/// reach genesis-system), and `create` and `patch` of each of `resources` (group, resource):
+/// what installing the demo bundle needs, or part of it.
 fn installer_role(api: &KubeApiserver, name: &str, resources: &[(&str, &str)]) {
-    let mut rules = vec![json!({"apiGroups": ["console.genesis.dev"], "resources": ["bundles", "installs"],
-        "verbs": ["get", "list", "create"]})];
+    let mut rules = vec![
+        crate::status::sign_in_rule(),
+        json!({"apiGroups": ["console.genesis.dev"], "resources": ["bundles", "installs"],
+            "verbs": ["get", "list", "create"]}),
+        json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "update"]}),
+        json!({"apiGroups": [""], "resources": ["namespaces"], "resourceNames": ["genesis-system"],
+            "verbs": ["patch"]}),
+    ];
     rules.extend(
         resources.iter().map(
             |(group, resource)| json!({"apiGroups": [group], "resources": [resource], "verbs": ["create", "patch"]}),

@@ -1,12 +1,13 @@
 //! The console end to end on loopback: the `genesis-console` binary against the run's real
 //! kube-apiserver (`genesis_testkit::kube`), people signed in with ServiceAccount tokens from
-//! the TokenRequest API and the ClusterRoles of `deploy/console/rbac.yaml`, pages driven with
+//! the TokenRequest API and the roles of `deploy/console/rbac.yaml`, pages driven with
 //! curl (a cookie jar, no redirect followed: [`Browserless`]) or, in `browser`, a real
 //! Chromium.
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod advice;
 mod auth;
 mod browser;
 mod deploy;
@@ -188,7 +189,7 @@ pub fn deploy_file(name: &str) -> PathBuf {
 }
 
 /// Applies `deploy/console/namespace.yaml`, `serviceaccount.yaml` and `rbac.yaml` with the
-/// loader's apply: the ClusterRoles the tests bind people to, and the console's own.
+/// loader's apply: the roles the tests bind people to, and the console's own.
 pub fn install_console_rbac(api: &KubeApiserver) {
     let objects = ["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"]
         .into_iter()
@@ -202,24 +203,43 @@ pub fn user_name(name: &str) -> String {
     format!("system:serviceaccount:{USERS_NAMESPACE}:{name}")
 }
 
-/// A person with `cluster_role` bound: a ServiceAccount `name` in [`USERS_NAMESPACE`] (created
-/// with the admin kubeconfig), a ClusterRoleBinding, and a token of an hour from the
-/// TokenRequest API. Returns the token.
-pub fn user_token(api: &KubeApiserver, name: &str, cluster_role: &str) -> String {
-    apply(
-        api,
-        vec![
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": USERS_NAMESPACE}}),
-            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": USERS_NAMESPACE}}),
-            json!({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                "metadata": {"name": format!("{USERS_NAMESPACE}-{name}-{cluster_role}")},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
-                "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": USERS_NAMESPACE}],
-            }),
-        ],
-    );
+/// A person with `role` bound ([`bind`]): a ServiceAccount `name` in [`USERS_NAMESPACE`], and
+/// a token of an hour from the TokenRequest API. Returns the token.
+pub fn user_token(api: &KubeApiserver, name: &str, role: &str) -> String {
+    bind(api, name, role);
     service_account_token(api, USERS_NAMESPACE, name)
+}
+
+/// Binds `role` to ServiceAccount `name` of [`USERS_NAMESPACE`] (both created with the admin
+/// kubeconfig when not there yet) as docs/console.md says to bind it: a ClusterRoleBinding of
+/// ClusterRole `role`, and a RoleBinding of each Role of `deploy/console/rbac.yaml` named
+/// `role`, in its namespace (the console actions in `genesis`, the install records in
+/// `genesis-system`). Once more for a second role of the same person: an operator who
+/// installs also has `genesis-console-installer`, bound cluster-wide here (docs/console.md
+/// binds it in each namespace bundles install into).
+pub fn bind(api: &KubeApiserver, name: &str, role: &str) {
+    let binding = format!("{USERS_NAMESPACE}-{name}-{role}");
+    let subjects = json!([{"kind": "ServiceAccount", "name": name, "namespace": USERS_NAMESPACE}]);
+    let mut objects = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": USERS_NAMESPACE}}),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": USERS_NAMESPACE}}),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": binding},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": subjects,
+        }),
+    ];
+    let roles = manifests(&deploy_file("rbac.yaml"));
+    for found in roles.iter().filter(|o| o["kind"] == "Role" && o["metadata"]["name"] == role) {
+        objects.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": binding, "namespace": found["metadata"]["namespace"]},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": subjects,
+        }));
+    }
+    apply(api, objects);
 }
 
 /// A token of an hour for ServiceAccount `namespace/name`, from the TokenRequest API.

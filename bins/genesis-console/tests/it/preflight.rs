@@ -4,19 +4,23 @@
 //! passes; Redis killed, its row fails with the remedy and the others pass; a row run again
 //! alone runs that check only; a Service pointed elsewhere is followed at once after a
 //! failure (the cached endpoint dropped); an environment override wins over the Service; the
-//! JSON download is the rows. A Service or port that is not there is a `degraded` row and
-//! makes `/healthz` say so while the console serves on; the configuration form refuses what
-//! does not parse, naming why, and leaves the ConfigMap as it was; a viewer sees the results
-//! and may neither run the checks nor change the configuration.
+//! JSON download is the rows; the console's log names the endpoints before a run. A Service or
+//! port that is not there is a `degraded` row (`/healthz` says only `degraded`) while the
+//! console serves on; the configuration form refuses what does not parse, naming why, and
+//! leaves the ConfigMap as it was; someone who may update the ConfigMap but not create one
+//! cannot create it; a viewer sees the results and may neither run the checks nor change the
+//! configuration; a run asked for while one is under way is refused, not queued.
+
+use std::time::{Duration, Instant};
 
 use genesis_testkit::kube::KubeApiserver;
 use genesis_testkit::services::{Postgres, Redis};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::apply as apply_as_admin;
-use crate::status::get;
+use crate::status::{cluster_role, get, sign_in_rule};
 use crate::{Browserless, Console, config_map, install_console_rbac, namespace, service, user_token};
 
 /// ConfigMap `genesis/genesis-preflight` holding `spec`, as an admin would create it.
@@ -123,6 +127,15 @@ fn checks_pass_fail_run_again_alone_and_follow_the_service_or_its_override() {
     assert!(postgres_row.contains(&format!("localhost:{}", postgres.port)), "{postgres_row}");
     assert!(postgres_row.contains("(Service data/postgres:sql)"), "{postgres_row}");
     assert!(!row(&page, "redis").contains(Redis::PASSWORD), "{page}");
+    // Before the run, the console's log named what it would contact, passwords left out.
+    let log = console.stderr();
+    let announced = log.lines().find(|l| l.contains("network: this pre-flight run contacts only")).unwrap_or_default();
+    for named in
+        ["the endpoint of Service data/postgres:sql", "the endpoint of Service data/redis:resp", "dns:localhost"]
+    {
+        assert!(announced.contains(named), "{named} not announced: {log}");
+    }
+    assert!(!log.contains(Redis::PASSWORD), "{log}");
 
     // The download is the rows, as `genesis preflight --output json` reports them.
     let download = operator.get("/preflight/results.json");
@@ -188,9 +201,22 @@ fn checks_pass_fail_run_again_alone_and_follow_the_service_or_its_override() {
 fn what_cannot_be_resolved_is_degraded_and_the_configuration_form_refuses_what_does_not_parse() {
     let api = KubeApiserver::start();
     install_console_rbac(&api);
-    apply_as_admin(&api, vec![namespace("data"), service("postgres", "sql", 5432)]);
+    // Someone who may run the checks and update the configuration's ConfigMap, but neither
+    // create ConfigMaps nor get Services.
+    let editor_role = cluster_role(
+        "preflight-editor",
+        json!([
+            sign_in_rule(),
+            {"apiGroups": ["console.genesis.dev"], "resources": ["preflights"], "verbs": ["get", "create"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["genesis-preflight"],
+             "verbs": ["get", "update"]},
+        ]),
+    );
+    apply_as_admin(&api, vec![namespace("data"), service("postgres", "sql", 5432), editor_role]);
     let console = Console::start(&api, &[]);
-    let operator = Browserless::sign_in(&console, &user_token(&api, "operator", "cluster-admin"));
+    let operator_token = user_token(&api, "operator", "cluster-admin");
+    let operator = Browserless::sign_in(&console, &operator_token);
+    let editor = Browserless::sign_in(&console, &user_token(&api, "editor", "preflight-editor"));
 
     // No configuration yet: the tab says how to make one, and offers no run.
     let page = tab(&operator);
@@ -202,6 +228,13 @@ fn what_cannot_be_resolved_is_degraded_and_the_configuration_form_refuses_what_d
     assert_eq!(status, 422, "{page}");
     assert!(page.contains(r#"id="config-error""#) && page.contains("not a preflight file"), "{page}");
     assert!(page.contains("postgres: [ unclosed</textarea>"), "the text as sent stays in the form: {page}");
+    assert_eq!(stored_config(&api), None);
+
+    // `update` of a ConfigMap that is not there is no right to create it: the console does
+    // not lend its own.
+    let (status, page) = post(&editor, "/preflight/config", &[("spec", "dns: [ localhost ]\n")]);
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains(r#"id="forbidden""#) && page.contains("create configmaps in genesis"), "{page}");
     assert_eq!(stored_config(&api), None);
 
     // A Service without the port named, a Service that is not there, and a name that
@@ -218,6 +251,15 @@ fn what_cannot_be_resolved_is_degraded_and_the_configuration_form_refuses_what_d
     assert!(page.contains("is not a Service reference"), "{page}");
     assert_eq!(stored_config(&api).as_deref(), Some(spec), "the ConfigMap is as it was");
 
+    // Once it is there, the editor may update it; but not run checks that look up Services
+    // they may not get, since the console would look them up with its own rights.
+    let (status, page) = post(&editor, "/preflight/config", &[("spec", spec)]);
+    assert_eq!(status, 303, "{page}");
+    let (status, page) = post(&editor, "/preflight/run", &[]);
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains(r#"id="forbidden""#) && page.contains("get services postgres in data"), "{page}");
+    assert!(tab(&editor).contains(r#"id="preflight-none""#), "nothing ran");
+
     run(&operator, None);
     let page = tab(&operator);
     assert_eq!(status_of(&page, "postgres"), "degraded", "{page}");
@@ -226,11 +268,10 @@ fn what_cannot_be_resolved_is_degraded_and_the_configuration_form_refuses_what_d
     assert!(row(&page, "redis").contains("no such Service in namespace data"), "{page}");
     assert_eq!(status_of(&page, "dns:localhost"), "pass", "{page}");
 
-    // The console says it is degraded, and serves on.
+    // The console says it is degraded, and serves on; which dependency and why only the
+    // signed-in tab says (above): `/healthz` answers anyone who reaches the port.
     let (status, health) = get(&operator, "/healthz");
-    assert_eq!(status, 200);
-    assert!(health.starts_with("degraded: "), "{health}");
-    assert!(health.contains("data/postgres:postgresql") && health.contains("data/nosuch:resp"), "{health}");
+    assert_eq!((status, health.as_str()), (200, "degraded\n"));
     tab(&operator);
 
     // A viewer sees the results and may neither run the checks nor change the configuration.
@@ -255,4 +296,40 @@ fn what_cannot_be_resolved_is_degraded_and_the_configuration_form_refuses_what_d
     run(&operator, None);
     assert_eq!(statuses(&tab(&operator)), [("dns:localhost".to_owned(), "pass".to_owned())]);
     assert_eq!(get(&operator, "/healthz"), (200, "ok\n".to_owned()));
+
+    // A run asked for while one is under way is refused at once, not queued behind it. Both
+    // checks wait out their 5 s on a port that takes connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let slow = format!(
+        "postgres: {{ url: \"postgres://postgres@127.0.0.1:{port}/postgres\" }}\n\
+         redis: {{ url: \"redis://127.0.0.1:{port}\" }}\n"
+    );
+    let (status, page) = post(&operator, "/preflight/config", &[("spec", slow.as_str())]);
+    assert_eq!(status, 303, "{page}");
+    // Another session of the operator's: one curl cookie jar serves one request at a time.
+    let other = Browserless::sign_in(&console, &operator_token);
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| post(&operator, "/preflight/run", &[]));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !tab(&other).contains(r#"id="preflight-running""#) {
+            assert!(Instant::now() < deadline, "the first run never showed as under way");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for path in ["/preflight/run", "/preflight/checks/redis/run"] {
+            let asked = Instant::now();
+            let (status, page) = post(&other, path, &[]);
+            assert_eq!(status, 409, "{path}: {page}");
+            assert!(page.contains("already under way"), "{path}: {page}");
+            assert!(asked.elapsed() < Duration::from_secs(3), "{path}: answered at once, not after the run");
+        }
+        let (status, page) = first.join().unwrap();
+        assert_eq!(status, 303, "{page}");
+    });
+    let page = tab(&operator);
+    assert!(!page.contains(r#"id="preflight-running""#), "nothing was queued after it: {page}");
+    let expected = [("postgres".to_owned(), "fail".to_owned()), ("redis".to_owned(), "fail".to_owned())];
+    assert_eq!(statuses(&page), expected, "{page}");
+    assert!(row(&page, "redis").contains("no answer within 5 s"), "{page}");
+    drop(silent);
 }

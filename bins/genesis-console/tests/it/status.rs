@@ -42,6 +42,12 @@ pub(crate) fn cluster_role(name: &str, rules: Value) -> Value {
     json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name}, "rules": rules})
 }
 
+/// The rule that lets an account sign in to the console at all (`get consoles`), for the
+/// ClusterRoles tests make.
+pub(crate) fn sign_in_rule() -> Value {
+    json!({"apiGroups": ["console.genesis.dev"], "resources": ["consoles"], "verbs": ["get"]})
+}
+
 /// `path` as `client` gets it: the status and the page.
 pub(crate) fn get(client: &Browserless, path: &str) -> (u16, String) {
     let response = client.get(path);
@@ -90,18 +96,19 @@ fn the_status_tab_shows_each_object_ready_changed_missing_or_withheld() {
     let (api, registry) = (KubeApiserver::start(), Distribution::start());
     install_console_rbac(&api);
     // A reader of the tab who may get namespaces and services, not deployments; and someone
-    // who may do nothing at all.
+    // who may sign in and do nothing else.
     apply(
         &api,
         vec![
             cluster_role(
                 "status-reader",
                 json!([
+                    sign_in_rule(),
                     {"apiGroups": ["console.genesis.dev"], "resources": ["installs"], "verbs": ["get"]},
                     {"apiGroups": [""], "resources": ["configmaps", "namespaces", "services"], "verbs": ["get", "list"]},
                 ]),
             ),
-            cluster_role("nothing", json!([])),
+            cluster_role("nothing", json!([sign_in_rule()])),
         ],
     );
     let console = Console::start(&api, &[]);

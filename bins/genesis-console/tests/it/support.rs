@@ -5,8 +5,8 @@
 //! console's own log, which is inside), and the page shows the same counts; the SHA-256 the
 //! page shows is `sha256sum`'s of the download. A user who may not list pods in the
 //! namespace gets them withheld (not read, named on the page and in the README), the rest
-//! collected; they cannot see or download the first user's archive; and someone without the
-//! right to make one is refused.
+//! collected, and, without `get logs`, no console log (named on the page); they cannot see or
+//! download the first user's archive; and someone without the right to make one is refused.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,7 +20,7 @@ use genesis_testkit::phi::{
 use genesis_testkit::text;
 use serde_json::{Value, json};
 
-use crate::status::{cluster_role, get};
+use crate::status::{cluster_role, get, sign_in_rule};
 use crate::{Browserless, Console, apply, install_console_rbac, user_token};
 
 /// Asks the console, as `client`, for a support bundle of `namespaces` and waits until its
@@ -92,6 +92,7 @@ fn planted_phi_is_in_no_byte_of_the_console_s_support_bundle_and_what_is_withhel
     objects.push(cluster_role(
         "support-without-pods",
         json!([
+            sign_in_rule(),
             {"apiGroups": ["console.genesis.dev"], "resources": ["supportbundles"], "verbs": ["create"]},
             {"apiGroups": [""], "resources": ["configmaps", "events", "services", "secrets", "nodes", "namespaces"],
              "verbs": ["get", "list"]},
@@ -100,7 +101,7 @@ fn planted_phi_is_in_no_byte_of_the_console_s_support_bundle_and_what_is_withhel
     ));
     objects.push(cluster_role(
         "reader",
-        json!([{"apiGroups": ["", "apps"], "resources": ["*"], "verbs": ["get", "list"]}]),
+        json!([sign_in_rule(), {"apiGroups": ["", "apps"], "resources": ["*"], "verbs": ["get", "list"]}]),
     ));
     apply(api, objects);
     let console = Console::start(api, &[]);
@@ -152,17 +153,20 @@ fn planted_phi_is_in_no_byte_of_the_console_s_support_bundle_and_what_is_withhel
         assert!(page.contains(&shown), "{shown} not on the page: {page}");
     }
 
-    // Someone who may not list pods in the namespace: pods withheld, not read, named on the
-    // page and in the README; the rest collected.
+    // Someone who may not list pods in the namespace, nor get the console's log: pods
+    // withheld, not read, named on the page and in the README; the log left out, named on the
+    // page; the rest collected.
     let blind_token = user_token(api, "no-pods", "support-without-pods");
     let blind = Browserless::sign_in(&console, &blind_token);
     let (own, page) = make_support_bundle(&blind, NS);
-    assert!(page.contains(r#"<ul id="support-withheld"><li>namespace emr: pods</li></ul>"#), "{page}");
+    assert!(page.contains(r#"<ul id="support-withheld"><li>namespace emr: pods</li>"#), "{page}");
+    assert!(page.contains("own log: your account may not get logs.console.genesis.dev in genesis</li>"), "{page}");
     let no_pods = dir.path().join("no-pods");
     std::fs::create_dir(&no_pods).unwrap();
     let theirs = download(&blind, &own, &no_pods);
     let files = extract(&theirs);
     assert!(!files.contains_key("namespaces/emr/pods.json"), "{:?}", files.keys().collect::<Vec<_>>());
+    assert!(!files.contains_key("logs/console.log"), "{:?}", files.keys().collect::<Vec<_>>());
     assert!(files.contains_key("namespaces/emr/configmaps.json") && files.contains_key("namespaces/emr/secrets.json"));
     let readme = text(&files["README.txt"]);
     assert!(readme.contains("\nWithheld\n--------\n") && readme.contains("- namespace emr: pods\n"), "{readme}");

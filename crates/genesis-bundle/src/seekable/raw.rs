@@ -201,15 +201,13 @@ fn parse_header(b: &[u8], content: u64) -> Option<Layout> {
     if descriptor & 0x08 != 0 || descriptor & 0x03 != 0 {
         return None; // reserved bit, or a dictionary ID
     }
-    let mut at = 5;
-    let window = if single_segment {
-        None
-    } else {
-        let w = *b.get(at)?;
-        at += 1;
-        let base = 1u64 << (10 + u32::from(w >> 3));
-        Some(base + base / 8 * u64::from(w & 7))
-    };
+    let window = super::declared_window(b);
+    // A window past a frame's bound is refused by zstd's checks (`check_frame`), as
+    // libzstd itself refuses a window log over 31: left to them.
+    if window.is_some_and(|w| w > u64::from(super::MAX_FRAME_SIZE)) {
+        return None;
+    }
+    let mut at = if single_segment { 5 } else { 6 };
     let fcs_len = match fcs_flag {
         0 => usize::from(single_segment),
         1 => 2,
@@ -283,20 +281,7 @@ mod tests {
     use std::process::{Command, Stdio};
 
     use super::*;
-
-    /// Incompressible bytes (xorshift64).
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed | 1;
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            out.extend_from_slice(&state.to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
+    use crate::test_support::noise;
 
     /// `content` as the writer stores it raw, with the checksum zstd computes for it.
     fn raw_frame(content: &[u8]) -> Vec<u8> {

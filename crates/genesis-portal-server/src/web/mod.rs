@@ -39,9 +39,9 @@ pub(crate) fn routes() -> Router<Shared> {
         .layer(axum::middleware::from_fn(page::error_pages))
 }
 
-/// The one stylesheet.
+/// The one stylesheet: genesis-web's base rules, then the portal's own (portal.css).
 pub(crate) static STYLESHEET: LazyLock<Asset> =
-    LazyLock::new(|| Asset::new("portal", "css", include_str!("assets/portal.css"), genesis_web::CSS));
+    LazyLock::new(|| Asset::stylesheet("portal", include_str!("assets/portal.css")));
 
 /// The one script: copy buttons and upload progress, nothing a page needs to be read.
 pub(crate) static SCRIPT: LazyLock<Asset> =
@@ -58,7 +58,10 @@ mod tests {
 
     #[test]
     fn assets_are_named_after_their_content() {
-        let css = genesis_bundle::sha256(include_str!("assets/portal.css").as_bytes());
+        // The name is the hash of what is served: the shared base, then portal.css.
+        let served = [genesis_web::BASE_CSS, include_str!("assets/portal.css")].concat();
+        assert_eq!(STYLESHEET.body(), served.as_bytes());
+        let css = genesis_bundle::sha256(STYLESHEET.body());
         assert_eq!(STYLESHEET.path, format!("/assets/portal-{}.css", &css.hex()[..8]));
         assert!(SCRIPT.path.starts_with("/assets/portal-") && SCRIPT.path.ends_with(".js"), "{}", SCRIPT.path);
         assert_eq!(SCRIPT.path.len(), "/assets/portal-12345678.js".len());

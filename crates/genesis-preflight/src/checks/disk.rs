@@ -2,6 +2,7 @@
 
 use genesis_bundle::{ArchiveReader, Bom, Limits};
 
+use super::not_regular;
 use crate::Check;
 use crate::spec::DiskCheck;
 
@@ -11,6 +12,11 @@ const HEADROOM: f64 = 0.10;
 /// PASS when the payload fits with headroom, WARN when it barely fits, FAIL otherwise.
 pub fn free_space(d: &DiskCheck) -> Check {
     let name = format!("disk {}", d.path.display());
+    // Opening a FIFO would wait for a writer, outside the check's timeout: only a regular
+    // file is opened (one `stat` cannot see is left for the reader to say why).
+    if let Some(problem) = std::fs::metadata(&d.bundle).ok().and_then(|meta| not_regular(&meta)) {
+        return Check::fail(&name, format!("cannot read {}: {problem}", d.bundle.display()), "correct disk.bundle");
+    }
     // The BOM is read for its size only: the bundle is verified when it is extracted.
     let need = ArchiveReader::open_head(&d.bundle, &Limits::default())
         .and_then(|mut r| r.read_head())
@@ -43,4 +49,18 @@ pub fn free_space(d: &DiskCheck) -> Check {
 
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+
+    #[test]
+    fn a_bundle_that_is_no_regular_file_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let check = free_space(&DiskCheck { path: dir.path().to_owned(), bundle: "/dev/zero".into() });
+        assert_eq!(check.status, Status::Fail, "{check:?}");
+        assert_eq!(check.detail, "cannot read /dev/zero: is a character device, not a regular file");
+    }
 }

@@ -7,6 +7,7 @@ mod disk;
 mod network;
 mod services;
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -52,28 +53,48 @@ impl PreflightSpec {
         what.extend(self.tls.iter().cloned().map(What::Tls));
         what.extend(self.registry.clone().map(What::Registry));
         what.extend(self.disk.clone().map(What::Disk));
-        let mut planned: Vec<Planned> = Vec::with_capacity(what.len());
-        for what in what {
-            let id = unique_id(what.id(), |id| planned.iter().any(|p| p.id == id));
-            planned.push(Planned { id, what });
-        }
-        planned
+        let mut ids = Ids::default();
+        what.into_iter().map(|what| Planned { id: ids.unique(what.id()), what }).collect()
+    }
+
+    /// How many checks [`PreflightSpec::plan`] plans, without planning them.
+    pub(crate) fn checks_named(&self) -> usize {
+        usize::from(self.postgres.is_some())
+            + usize::from(self.redis.is_some())
+            + usize::from(self.kubernetes.as_ref().is_some_and(|k| k.cert_manager))
+            + self.dns.len()
+            + self.tls.len()
+            + usize::from(self.registry.is_some())
+            + usize::from(self.disk.is_some())
     }
 }
 
-/// `id`, or, when a check already has it (a name listed twice, one TLS endpoint checked
-/// against two CA bundles), `id#2`, `id#3`…: the first keeps the plain id.
-fn unique_id(id: String, taken: impl Fn(&str) -> bool) -> String {
-    if !taken(&id) {
-        return id;
-    }
-    let mut n = 2;
-    loop {
-        let candidate = format!("{id}#{n}");
-        if !taken(&candidate) {
-            return candidate;
+/// The ids handed out so far, each once: an id, or, when a check already has it (a name
+/// listed twice, one TLS endpoint checked against two CA bundles), `id#2`, `id#3`…, the first
+/// keeping the plain id. Linear in the checks planned: the next number to try is kept per
+/// id, and a number is passed over only for an id a check already has (a name written
+/// `db#2`), which happens once per such id.
+#[derive(Default)]
+struct Ids {
+    taken: HashSet<String>,
+    next: HashMap<String, u32>,
+}
+
+impl Ids {
+    fn unique(&mut self, id: String) -> String {
+        if !self.taken.contains(&id) {
+            self.taken.insert(id.clone());
+            return id;
         }
-        n += 1;
+        let n = self.next.entry(id.clone()).or_insert(2);
+        loop {
+            let candidate = format!("{id}#{n}");
+            *n += 1;
+            if !self.taken.contains(&candidate) {
+                self.taken.insert(candidate.clone());
+                return candidate;
+            }
+        }
     }
 }
 
@@ -107,7 +128,7 @@ impl What {
             What::CertManager => "kubernetes cert-manager".to_owned(),
             What::Dns(name) => format!("dns {name}"),
             What::Tls(t) => format!("tls {}", t.endpoint),
-            What::Registry(r) => format!("registry {}", r.url),
+            What::Registry(r) => format!("registry {}", crate::spec::redact(&r.url)),
             What::Disk(d) => format!("disk {}", d.path.display()),
         }
     }
@@ -213,6 +234,46 @@ pub async fn run(spec: &PreflightSpec, kubeconfig: Option<&Path>, resolver: &imp
     checks
 }
 
+/// Largest file a check reads whole: a CA bundle (the system's whole store is some 200 KiB)
+/// or a Docker `config.json`.
+const MAX_FILE: u64 = 1 << 20;
+
+/// Why the file at `path` may not be handed on to a reader that reads it whole, outside
+/// the check's timeout, if it may not: it must be a regular file ([`not_regular`]) of at
+/// most [`MAX_FILE`] bytes. Looked at with `stat`, which opens nothing; a file `stat` cannot
+/// see is left for the reader to say why it cannot read it, as it always has.
+fn refused_file(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    not_regular(&meta).or_else(|| {
+        (meta.len() > MAX_FILE)
+            .then(|| format!("is {} bytes, more than the {MAX_FILE} bytes (1 MiB) a check reads", meta.len()))
+    })
+}
+
+/// Why a file (as `stat` saw it, following symbolic links as a mounted Secret's files are)
+/// is not a regular one, if it is not: a device such as `/dev/zero` never ends, and opening
+/// a FIFO waits for a writer.
+fn not_regular(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        return None;
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    };
+    Some(format!("is {what}, not a regular file"))
+}
+
 /// `work`, or a FAIL row named `name` when it does not finish within [`TIMEOUT`].
 async fn bounded(name: &str, remedy: &str, work: impl Future<Output = Check>) -> Check {
     match tokio::time::timeout(TIMEOUT, work).await {
@@ -283,7 +344,26 @@ mod tests {
         assert_eq!(ids(&spec(text)), expected);
         assert_eq!(ids(&spec(text)), ids(&spec(text)), "the configuration read again");
         assert_eq!(ids(&spec("kubernetes: { certManager: false }\n")), Vec::<String>::new());
-        assert_eq!(unique_id("dns:a".into(), |id| ["dns:a", "dns:a#2"].contains(&id)), "dns:a#3");
+        let mut ids = Ids::default();
+        let handed: Vec<String> =
+            ["dns:a", "dns:a#2", "dns:a", "dns:a", "dns:a#2"].map(|id| ids.unique(id.into())).into();
+        assert_eq!(handed, ["dns:a", "dns:a#2", "dns:a#3", "dns:a#4", "dns:a#2#2"], "a name written a#2 keeps it");
+    }
+
+    #[test]
+    fn ten_thousand_repeated_names_are_planned_in_linear_time() {
+        // More than a file may name (MAX_CHECKS): a spec made in code is planned all the same.
+        let spec = PreflightSpec { dns: vec!["db.internal".to_owned(); 10_000], ..PreflightSpec::default() };
+        let started = std::time::Instant::now();
+        let planned = spec.plan();
+        // One id at a time looked up among those taken, each time from 2, was cubic: hours.
+        assert!(started.elapsed() < Duration::from_secs(2), "planned in {:?}", started.elapsed());
+        assert_eq!(planned.len(), 10_000);
+        assert_eq!(planned[0].id(), "dns:db.internal");
+        assert_eq!(planned[9_999].id(), "dns:db.internal#10000");
+        let distinct: HashSet<&str> = planned.iter().map(Planned::id).collect();
+        assert_eq!(distinct.len(), 10_000);
+        assert_eq!(spec.checks_named(), 10_000);
     }
 
     #[test]
@@ -315,6 +395,50 @@ mod tests {
         assert_eq!(check.name, "redis (Service data/redis:resp)");
         assert_eq!(check.detail, "not checked, where it runs is unknown: Service data/redis: no such Service");
         assert_eq!(check.remedy, Remedy::Step("create it".into()));
+    }
+
+    #[tokio::test]
+    async fn no_check_shows_a_password_in_its_name_or_detail() {
+        // A port nothing listens on: each check fails at once, naming what it tried.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let url = |url: String| Some(UrlCheck { url, service: None });
+        // Made in code: a key=value string and user-info in registry.url are refused at parse.
+        let specs = [
+            PreflightSpec {
+                postgres: url(format!("postgres://genesis@127.0.0.1:{port}/genesis?password=s3cret")),
+                redis: url(format!("redis://s3cret@127.0.0.1:{port}?password=s3cret")),
+                registry: Some(RegistryCheck {
+                    url: format!("https://genesis:s3cret@127.0.0.1:{port}"),
+                    service: None,
+                    ca: None,
+                    authfile: None,
+                }),
+                ..PreflightSpec::default()
+            },
+            PreflightSpec {
+                postgres: url(format!("host=127.0.0.1 port={port} user=genesis password=s3cret")),
+                ..PreflightSpec::default()
+            },
+        ];
+        let mut names = Vec::new();
+        for spec in &specs {
+            for check in run(spec, None, &Fixed::default()).await {
+                assert_eq!(check.status, Status::Fail, "{check:?}");
+                assert!(!check.name.contains("s3cret") && !check.detail.contains("s3cret"), "{check:?}");
+                names.push(check.name);
+            }
+        }
+        assert_eq!(
+            names,
+            [
+                format!("postgres postgres://genesis@127.0.0.1:{port}/genesis"),
+                format!("redis redis://@127.0.0.1:{port}"),
+                format!("registry https://genesis@127.0.0.1:{port}"),
+                "postgres (not a URL)".to_owned(),
+            ]
+        );
     }
 
     #[tokio::test]

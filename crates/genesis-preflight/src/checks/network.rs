@@ -9,9 +9,9 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use x509_cert::der::Decode as _;
 
-use super::bounded;
+use super::{bounded, refused_file};
 use crate::Check;
-use crate::spec::{RegistryCheck, TlsCheck};
+use crate::spec::{RegistryCheck, TlsCheck, redact, registry_address};
 
 /// The name resolves to at least one address (through the system resolver).
 pub async fn dns(host: &str) -> Check {
@@ -39,12 +39,14 @@ pub async fn dns(host: &str) -> Check {
 pub async fn tls(t: &TlsCheck, connect: Option<&Endpoint>) -> Check {
     let name = format!("tls {}", t.endpoint);
     let ca = t.ca.display().to_string();
+    let remedy = "point tls[].ca at a PEM CA bundle";
+    // Looked at before it is read whole: /dev/zero would never end.
+    if let Some(problem) = refused_file(&t.ca) {
+        return Check::fail(&name, format!("CA bundle {ca}: {problem}"), format!("{remedy}, a file of at most 1 MiB"));
+    }
     let roots = match genesis_http::root_store(Some(t.ca.as_path())) {
         Ok(r) => r,
-        Err(e) => {
-            let problem = ca_problem(&e);
-            return Check::fail(&name, format!("CA bundle {ca}: {problem}"), "point tls[].ca at a PEM CA bundle");
-        }
+        Err(e) => return Check::fail(&name, format!("CA bundle {ca}: {}", ca_problem(&e)), remedy),
     };
     let host = t.endpoint.rsplit_once(':').map_or(t.endpoint.as_str(), |(h, _)| h).trim_matches(['[', ']']);
     let Ok(server_name) = ServerName::try_from(host.to_owned()) else {
@@ -125,19 +127,28 @@ fn handshake_failure(name: &str, error: &str, ca: &str) -> Check {
 /// With `connect` (its Service's endpoint), the check connects there; the credentials are
 /// still those the authfile holds for the URL's host.
 pub async fn registry(r: &RegistryCheck, connect: Option<&Endpoint>) -> Check {
-    let name = format!("registry {}", r.url);
-    let (plain_http, host) = match (r.url.strip_prefix("http://"), r.url.strip_prefix("https://")) {
-        (Some(h), _) => (true, h),
-        (_, Some(h)) => (false, h),
-        _ => {
-            return Check::fail(
-                &name,
-                "the URL must start with https:// or http://",
-                "write registry.url as https://host:port",
-            );
+    let name = format!("registry {}", redact(&r.url));
+    let (plain_http, host) = match registry_address(&r.url) {
+        Ok(address) => address,
+        Err(problem) => {
+            return Check::fail(&name, format!("registry.url {problem}"), "write registry.url as https://host:port");
         }
     };
-    let host = host.trim_end_matches('/');
+    // Both files are looked at before either is read whole: /dev/zero would never end.
+    let files = [
+        (&r.authfile, "authfile", "point registry.authfile at a Docker config.json"),
+        (&r.ca, "CA bundle", "point registry.ca at a PEM CA bundle"),
+    ];
+    for (file, what, remedy) in files {
+        let Some(file) = file else { continue };
+        if let Some(problem) = refused_file(file) {
+            return Check::fail(
+                &name,
+                format!("{what} {}: {problem}", file.display()),
+                format!("{remedy}, a file of at most 1 MiB"),
+            );
+        }
+    }
     let credentials = match &r.authfile {
         Some(f) => match Credentials::from_docker_config(f, host) {
             Ok(c) => c,
@@ -166,4 +177,56 @@ pub async fn registry(r: &RegistryCheck, connect: Option<&Endpoint>) -> Check {
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::Status;
+
+    fn tls_with_ca(ca: &Path) -> TlsCheck {
+        TlsCheck { endpoint: "127.0.0.1:1".into(), service: None, ca: ca.to_owned(), warn_days: 30 }
+    }
+
+    fn registry_with(ca: Option<PathBuf>, authfile: Option<PathBuf>) -> RegistryCheck {
+        RegistryCheck { url: "https://127.0.0.1:1".into(), service: None, ca, authfile }
+    }
+
+    #[tokio::test]
+    async fn a_ca_bundle_that_is_a_device_fails_at_once_without_being_read() {
+        // Read whole, /dev/zero would fill the memory: the check must not open it.
+        let started = Instant::now();
+        let check = tls(&tls_with_ca(Path::new("/dev/zero")), None).await;
+        assert_eq!(check.status, Status::Fail, "{check:?}");
+        assert_eq!(check.detail, "CA bundle /dev/zero: is a character device, not a regular file");
+        assert!(check.remedy.step("").contains("a file of at most 1 MiB"), "{check:?}");
+        let check = registry(&registry_with(None, Some("/dev/zero".into())), None).await;
+        assert_eq!(check.status, Status::Fail, "{check:?}");
+        assert_eq!(check.detail, "authfile /dev/zero: is a character device, not a regular file");
+        let check = registry(&registry_with(Some("/dev/zero".into()), None), None).await;
+        assert_eq!(check.detail, "CA bundle /dev/zero: is a character device, not a regular file");
+        assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_ca_bundle_or_authfile_larger_than_1_mib_or_a_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("ca.pem");
+        std::fs::File::create(&big).unwrap().set_len(2 << 20).unwrap();
+        let too_big = format!("{}: is 2097152 bytes, more than the 1048576 bytes (1 MiB) a check reads", big.display());
+        let check = tls(&tls_with_ca(&big), None).await;
+        assert_eq!((check.status, check.detail), (Status::Fail, format!("CA bundle {too_big}")));
+        let check = registry(&registry_with(Some(big.clone()), None), None).await;
+        assert_eq!((check.status, check.detail), (Status::Fail, format!("CA bundle {too_big}")));
+        let check = registry(&registry_with(None, Some(big.clone())), None).await;
+        assert_eq!((check.status, check.detail), (Status::Fail, format!("authfile {too_big}")));
+        let check = tls(&tls_with_ca(dir.path()), None).await;
+        assert_eq!(check.detail, format!("CA bundle {}: is a folder, not a regular file", dir.path().display()));
+        // A missing file is left to the reader, which says so as before.
+        let check = tls(&tls_with_ca(&dir.path().join("missing.pem")), None).await;
+        assert!(check.detail.contains("No such file"), "{check:?}");
+    }
 }

@@ -67,7 +67,9 @@ pub async fn redis(url: &str) -> Check {
         Some((auth, host)) => (Some(auth), host),
         None => (None, rest),
     };
-    let host = host.split('/').next().unwrap_or(host).to_owned();
+    // A query or fragment is not the address (and may hold a password: the detail names
+    // the address).
+    let host = host.split(['/', '?', '#']).next().unwrap_or(host).to_owned();
     bounded(&name, remedy, async {
         let stream = match TcpStream::connect(&host).await {
             Ok(s) => s,
