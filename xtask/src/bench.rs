@@ -14,6 +14,9 @@
 //! image of the same size whose layers are gzip'd tars, as registries hold them (stored in
 //! frames of raw blocks, which `serve` reads straight from the file): `create` and `verify`,
 //! then the registry rows, `serve` warm and cold beside Distribution (decision 0041).
+//! `--workload scale [--images N] [--blobs-per-image N]` times create, verify, load, serve
+//! start-up and export of a synthetic release (1,000 images, 10,000 blobs by default) with
+//! their peak RSS, then peak RSS of a 1 GiB and a 4 GiB bundle (`bench_scale.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,10 +27,10 @@ use anyhow::{Context as _, bail};
 use crate::{run_cmd, sha256_hex};
 
 /// Deterministic xorshift64 generator.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -142,7 +145,7 @@ fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// Writes (once) an OCI layout of `size_mib` MiB: one image, many 32 MiB layers (tars).
-fn workload(dir: &Path, size_mib: usize) -> anyhow::Result<()> {
+pub(crate) fn workload(dir: &Path, size_mib: usize) -> anyhow::Result<()> {
     let done = dir.join(".complete-tar-layers");
     if done.exists() {
         return Ok(());
@@ -318,13 +321,13 @@ fn read_at(file: &fs::File, at: u64, n: usize) -> anyhow::Result<Vec<u8>> {
     Ok(buf)
 }
 
-struct Sample {
-    seconds: f64,
-    max_rss_kib: u64,
+pub(crate) struct Sample {
+    pub(crate) seconds: f64,
+    pub(crate) max_rss_kib: u64,
 }
 
 /// Runs `script` under `sh -c` with GNU time, best of `runs`; `prepare` runs untimed first.
-fn measure(script: &str, prepare: &str, cwd: &Path, runs: usize) -> anyhow::Result<Sample> {
+pub(crate) fn measure(script: &str, prepare: &str, cwd: &Path, runs: usize) -> anyhow::Result<Sample> {
     let mut best: Option<Sample> = None;
     for _ in 0..runs {
         run_cmd(Command::new("sh").arg("-c").arg(prepare).current_dir(cwd))?;
@@ -356,14 +359,16 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut seed_only = false;
     let mut core_only = false;
     let mut workload_name = "half-text".to_owned();
-    let mut images = 200usize;
+    let mut images: Option<usize> = None;
+    let mut blobs_per_image = crate::bench_scale::DEFAULT_BLOBS_PER_IMAGE;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--workload" => {
-                workload_name = it.next().context("--workload half-text|compressed-layers|many-images")?.clone()
+                workload_name = it.next().context("--workload half-text|compressed-layers|many-images|scale")?.clone()
             }
-            "--images" => images = it.next().context("--images N")?.parse()?,
+            "--images" => images = Some(it.next().context("--images N")?.parse()?),
+            "--blobs-per-image" => blobs_per_image = it.next().context("--blobs-per-image N")?.parse()?,
             "--size-mib" => size_mib = it.next().context("--size-mib N")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
             "--seed-only" => seed_only = true,
@@ -371,14 +376,19 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             other => bail!("unknown bench flag {other}"),
         }
     }
-    if !matches!(workload_name.as_str(), "half-text" | "compressed-layers" | "many-images") {
+    if !matches!(workload_name.as_str(), "half-text" | "compressed-layers" | "many-images" | "scale") {
         bail!(
             "unknown workload {workload_name}: half-text (one image, the default), compressed-layers (one image of \
-             gzip'd layers) or many-images"
+             gzip'd layers), many-images or scale (a release of many images and blobs)"
         );
     }
     let bin = crate::release_build(root)?;
+    if workload_name == "scale" {
+        let images = images.unwrap_or(crate::bench_scale::DEFAULT_IMAGES);
+        return crate::bench_scale::scale_rows(root, &bin, images, blobs_per_image, runs);
+    }
     if workload_name == "many-images" {
+        let images = images.unwrap_or(200);
         return many_images_rows(&root.join(format!("target/bench/many-{images}")), &bin, images, runs);
     }
     if workload_name == "compressed-layers" {
@@ -537,7 +547,7 @@ scan     {:>8.2} s, peak RSS {:.1} MiB: {PACKAGES} packages against {OSV_RECORDS
 }
 
 /// A process killed on drop.
-struct Daemon(std::process::Child);
+pub(crate) struct Daemon(pub(crate) std::process::Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -546,7 +556,7 @@ impl Drop for Daemon {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -561,7 +571,7 @@ fn wait_port(port: u16) -> anyhow::Result<()> {
 }
 
 /// A fresh Debian `docker-registry` with its own storage under `dir`.
-fn distribution(dir: &Path) -> anyhow::Result<(Daemon, u16)> {
+pub(crate) fn distribution(dir: &Path) -> anyhow::Result<(Daemon, u16)> {
     let _ = fs::remove_dir_all(dir);
     fs::create_dir_all(dir)?;
     let port = free_port()?;
@@ -587,7 +597,7 @@ fn distribution(dir: &Path) -> anyhow::Result<(Daemon, u16)> {
 
 /// A fresh signing key pair in `dir/<keys>` (`genesis.key`, `genesis.pub`), made by the
 /// bundle-builder in `bin`.
-fn keygen(bin: &Path, dir: &Path, keys: &str) -> anyhow::Result<()> {
+pub(crate) fn keygen(bin: &Path, dir: &Path, keys: &str) -> anyhow::Result<()> {
     let _ = fs::remove_dir_all(dir.join(keys));
     run_cmd(
         Command::new(bin.join("bundle-builder"))
@@ -598,7 +608,7 @@ fn keygen(bin: &Path, dir: &Path, keys: &str) -> anyhow::Result<()> {
 }
 
 /// The bytes the blobs of the OCI layout in `dir` hold: the input each row's MiB/s is of.
-fn layout_bytes(dir: &Path) -> anyhow::Result<u64> {
+pub(crate) fn layout_bytes(dir: &Path) -> anyhow::Result<u64> {
     Ok(fs::read_dir(dir.join("layout/blobs/sha256"))?
         .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
         .sum())
@@ -629,9 +639,16 @@ fn row(name: &str, ours: &Sample, base_name: &str, base: &Sample, mib: f64) {
 const LAYERS_PER_IMAGE: usize = 3;
 
 /// Writes (once) an OCI layout of `images` small single-platform images, `app-0` … (each a
-/// config and [`LAYERS_PER_IMAGE`] layers of about 48 KiB, half noise and half text, none
-/// shared), and a spec bundling them all.
-fn many_images_workload(dir: &Path, images: usize) -> anyhow::Result<()> {
+/// config and `layers` layers of `layer_size` bytes, a tar of one file half noise and half
+/// text, none shared, the same bytes on every machine), and a spec bundling them all as
+/// `registry.example.com/NAME/app-K:1`.
+pub(crate) fn many_images_workload(
+    dir: &Path,
+    name: &str,
+    images: usize,
+    layers: usize,
+    layer_size: impl Fn(&mut Rng) -> usize,
+) -> anyhow::Result<()> {
     let done = dir.join(".complete");
     if done.exists() {
         return Ok(());
@@ -645,37 +662,38 @@ fn many_images_workload(dir: &Path, images: usize) -> anyhow::Result<()> {
         Ok(serde_json::json!({"digest": format!("sha256:{hex}"), "size": bytes.len()}))
     };
     let mut index = Vec::new();
-    let mut spec = String::from(
-        "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: { name: many, version: 1.0.0 }\nspec:\n  images:\n",
+    let mut spec = format!(
+        "apiVersion: genesis.dev/v1alpha1\nkind: Bundle\nmetadata: {{ name: {name}, version: 1.0.0 }}\nspec:\n  images:\n"
     );
     for k in 0..images {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (k as u64 + 1) << 8);
-        let mut layers = Vec::new();
-        for l in 0..LAYERS_PER_IMAGE {
-            let mut data = Vec::with_capacity(48 << 10);
-            while data.len() < 24 << 10 {
+        let mut image_layers = Vec::new();
+        for l in 0..layers {
+            let size = layer_size(&mut rng);
+            let mut data = Vec::with_capacity(size + 64);
+            while data.len() < size / 2 {
                 data.extend_from_slice(&rng.next().to_le_bytes());
             }
-            while data.len() < 48 << 10 {
+            while data.len() < size {
                 let r = rng.next();
                 data.extend_from_slice(format!("{} {} {}\n", WORDS[(r % 20) as usize], k, r % 1000).as_bytes());
             }
             let mut layer = write(&tar_of(&[("data/", b""), (&format!("data/app-{k}-{l}.bin"), &data)]))?;
             layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar".into();
-            layers.push(layer);
+            image_layers.push(layer);
         }
         let config = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux",
             "config": {"Labels": {"app": format!("app-{k}")}}, "rootfs": {"type": "layers", "diff_ids": []}}))?;
         let mut config = write(&config)?;
         config["mediaType"] = "application/vnd.oci.image.config.v1+json".into();
         let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": layers}))?;
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": image_layers}))?;
         let mut top = write(&manifest)?;
         top["mediaType"] = "application/vnd.oci.image.manifest.v1+json".into();
         top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": format!("app-{k}")});
         index.push(top);
         spec.push_str(&format!(
-            "    - {{ name: app-{k}, image: \"oci:layout:app-{k}\", ref: registry.example.com/many/app-{k}:1 }}\n"
+            "    - {{ name: app-{k}, image: \"oci:layout:app-{k}\", ref: registry.example.com/{name}/app-{k}:1 }}\n"
         ));
     }
     spec.push_str("  output: { dir: out }\n");
@@ -695,7 +713,7 @@ fn many_images_workload(dir: &Path, images: usize) -> anyhow::Result<()> {
 /// a re-load under half a second.
 fn many_images_rows(dir: &Path, bin: &Path, images: usize, runs: usize) -> anyhow::Result<()> {
     println!("bench: preparing {images} small images in {}", dir.display());
-    many_images_workload(dir, images)?;
+    many_images_workload(dir, "many", images, LAYERS_PER_IMAGE, |_| 48 << 10)?;
     let b = bin.display();
     keygen(bin, dir, "k")?;
     run_cmd(
@@ -918,7 +936,7 @@ fn seed_rows(dir: &Path, bin: &Path, mib: f64, runs: usize) -> anyhow::Result<()
 }
 
 /// The faster of two samples.
-fn faster(kept: Option<Sample>, new: Sample) -> Sample {
+pub(crate) fn faster(kept: Option<Sample>, new: Sample) -> Sample {
     match kept {
         Some(kept) if kept.seconds <= new.seconds => kept,
         _ => new,
@@ -926,7 +944,7 @@ fn faster(kept: Option<Sample>, new: Sample) -> Sample {
 }
 
 /// VmHWM (peak resident set) of a running process, in KiB.
-fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).context("VmHWM in /proc/PID/status")?;
     Ok(line.trim().trim_end_matches("kB").trim().parse()?)

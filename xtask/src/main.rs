@@ -12,6 +12,7 @@
 //! - `ci`: everything CI runs after installing packages.
 
 mod bench;
+mod bench_scale;
 mod check_deps;
 mod demo;
 mod tools;

@@ -2,15 +2,18 @@
 //! Kubernetes bearer token, which the API server reviews (TokenReview), and gets a session
 //! only when that account may use the console at all (`get consoles.console.genesis.dev` in
 //! its namespace, a SubjectAccessReview): any other token the cluster accepts signs no one
-//! in. Sign-ins ask at most [`SIGN_INS_PER_SECOND`] TokenReviews a second, all together, and
-//! are refused (429) beyond, so pasted tokens cannot flood the API server. The session that
-//! follows lives in this process's memory only, named by the SHA-256 of 32 random bytes an
-//! `HttpOnly; SameSite=Strict` cookie holds (`__Host-` prefixed and `Secure` when browsers use
-//! HTTPS). One replica serves, so memory is enough, and a restart signs everyone out. A
-//! session keeps the token, never written anywhere and never printed (its `Debug` redacts
-//! it), to review it again when its last review is older than a minute: a deleted
-//! ServiceAccount or a revoked or expired token signs the session out at its next request,
-//! and the sign-in page says why. Sessions last 8 hours at most and end after 30 idle
+//! in. Sign-ins ask at most [`SIGN_INS_PER_ADDRESS_PER_SECOND`] TokenReviews a second for one
+//! client address (the connection's peer: people come through a port-forward, a Pod from its
+//! own address) and [`SIGN_INS_PER_SECOND`] for all together, and are refused (429) beyond, so
+//! pasted tokens cannot flood the API server and one client cannot lock the others out. The
+//! session that follows lives in this process's memory only, named by the SHA-256 of 32
+//! random bytes an `HttpOnly; SameSite=Strict` cookie holds (`__Host-` prefixed and `Secure`
+//! when browsers use HTTPS). One replica serves, so memory is enough, and a restart signs
+//! everyone out. A session keeps the token, never written anywhere and never printed (its
+//! `Debug` redacts it), to review it again, and the account's right to use the console with
+//! it, when its last review is older than a minute: a deleted ServiceAccount, a revoked or
+//! expired token, or a removed binding signs the session out at its next request, and the
+//! sign-in page says why. Sessions last 8 hours at most and end after 30 idle
 //! minutes. One account keeps at most [`MAX_SESSIONS_PER_USER`], its own oldest dropped first,
 //! so signing in again and again ends no one else's session; at most 10,000 are kept in all,
 //! the oldest dropped first.
@@ -23,15 +26,16 @@
 //! sign-in form, before any session, uses a double-submit cookie, as the portal's does.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use futures_util::StreamExt as _;
 use genesis_kube::{Access, UserInfo};
 use genesis_web::html::csrf_field;
@@ -62,8 +66,12 @@ const IDLE: Duration = Duration::from_secs(30 * 60);
 const MAX_SESSIONS: usize = 10_000;
 /// The most sessions one account keeps; past it that account's oldest is dropped.
 const MAX_SESSIONS_PER_USER: usize = 16;
-/// The most TokenReviews sign-ins ask for in one second, all sign-ins together.
-const SIGN_INS_PER_SECOND: u32 = 10;
+/// The most TokenReviews sign-ins ask for in one second, all clients together.
+const SIGN_INS_PER_SECOND: u32 = 50;
+/// The most TokenReviews the sign-ins of one client address ([`client_of`]) ask for in one
+/// second: a client pasting tokens in a loop takes this much of [`SIGN_INS_PER_SECOND`], and
+/// leaves the rest to the others.
+const SIGN_INS_PER_ADDRESS_PER_SECOND: u32 = 5;
 /// How long the sign-in page may say why the last session ended, in seconds.
 const FLASH_SECONDS: i64 = 300;
 /// SubjectAccessReviews asked at once for one action.
@@ -106,8 +114,39 @@ pub struct Sessions {
     review_interval: Duration,
     /// [`MAX_SESSIONS`], fewer in tests.
     max: usize,
-    /// When the current second of sign-ins began, and how many TokenReviews they asked for.
-    sign_ins: Mutex<Option<(Instant, u32)>>,
+    /// The TokenReviews sign-ins asked for in the current second.
+    sign_ins: Mutex<SignIns>,
+}
+
+/// The TokenReviews of sign-ins in the current second: of all clients, and of each client
+/// address. Each is counted from the first of its second.
+#[derive(Debug, Default)]
+struct SignIns {
+    /// When the current second of all sign-ins began, and how many TokenReviews they asked for.
+    all: Option<(Instant, u32)>,
+    /// The same for each client address ([`client_of`]). An address is kept only while its
+    /// second lasts, and only a review granted adds one, so there are never more than the
+    /// reviews granted within a second: twice [`SIGN_INS_PER_SECOND`] at most.
+    by_address: HashMap<IpAddr, (Instant, u32)>,
+}
+
+/// Why a sign-in may not ask the API server about its token now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Busy {
+    /// Its client address asked for [`SIGN_INS_PER_ADDRESS_PER_SECOND`] reviews this second.
+    Address,
+    /// All clients together asked for [`SIGN_INS_PER_SECOND`] reviews this second.
+    All,
+}
+
+/// The client a connection from `addr` counts as: an IPv4 address (IPv4-mapped IPv6
+/// included), or an IPv6 /64, the block one host is usually given, so that a host cannot pass
+/// for many by cycling through the addresses of its prefix (as the accept loop counts peers).
+fn client_of(addr: IpAddr) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !(u128::MAX >> 64))),
+        v4 => v4,
+    }
 }
 
 /// What a request's session cookie leads to.
@@ -128,20 +167,30 @@ impl Sessions {
         Sessions { map: Mutex::default(), review_interval, max: MAX_SESSIONS, sign_ins: Mutex::default() }
     }
 
-    /// Whether a sign-in at `now` may ask the API server about its token: at most
-    /// [`SIGN_INS_PER_SECOND`] in each second, counted from the first of that second.
-    fn may_review(&self, now: Instant) -> bool {
-        let mut window = self.sign_ins.lock().unwrap_or_else(PoisonError::into_inner);
-        match &mut *window {
-            Some((start, asked)) if now.saturating_duration_since(*start) < Duration::from_secs(1) => {
+    /// Whether a sign-in from `client` at `now` may ask the API server about its token: at
+    /// most [`SIGN_INS_PER_ADDRESS_PER_SECOND`] in each second of its client address, and
+    /// [`SIGN_INS_PER_SECOND`] in each second of all clients together, each second counted
+    /// from its first review. A refused sign-in counts for nothing.
+    fn may_review(&self, client: IpAddr, now: Instant) -> Result<(), Busy> {
+        let current = |start: Instant| now.saturating_duration_since(start) < Duration::from_secs(1);
+        let mut sign_ins = self.sign_ins.lock().unwrap_or_else(PoisonError::into_inner);
+        let SignIns { all, by_address } = &mut *sign_ins;
+        by_address.retain(|_, (start, _)| current(*start));
+        let client = client_of(client);
+        if by_address.get(&client).is_some_and(|(_, asked)| *asked >= SIGN_INS_PER_ADDRESS_PER_SECOND) {
+            return Err(Busy::Address);
+        }
+        match &mut *all {
+            Some((start, asked)) if current(*start) => {
                 if *asked >= SIGN_INS_PER_SECOND {
-                    return false;
+                    return Err(Busy::All);
                 }
                 *asked += 1;
             }
-            _ => *window = Some((now, 1)),
+            _ => *all = Some((now, 1)),
         }
-        true
+        by_address.entry(client).and_modify(|(_, asked)| *asked += 1).or_insert((now, 1));
+        Ok(())
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
@@ -247,10 +296,12 @@ enum Ended {
     Idle,
     /// The API server no longer accepts its token.
     Refused,
+    /// The account may no longer use the console (`get consoles`).
+    NoRight,
 }
 
 impl Ended {
-    const ALL: [Ended; 4] = [Ended::Unknown, Ended::Lifetime, Ended::Idle, Ended::Refused];
+    const ALL: [Ended; 5] = [Ended::Unknown, Ended::Lifetime, Ended::Idle, Ended::Refused, Ended::NoRight];
 
     fn code(self) -> &'static str {
         match self {
@@ -258,6 +309,7 @@ impl Ended {
             Ended::Lifetime => "lifetime",
             Ended::Idle => "idle",
             Ended::Refused => "refused",
+            Ended::NoRight => "no-right",
         }
     }
 
@@ -276,6 +328,11 @@ impl Ended {
             Ended::Refused => {
                 "You were signed out: the API server no longer accepts your token (it expired or was revoked, or its \
                  ServiceAccount was deleted). Sign in with a new token."
+            }
+            Ended::NoRight => {
+                "You were signed out: your account may no longer use this console (it lost get \
+                 consoles.console.genesis.dev in the console's namespace, which the roles genesis-console-viewer and \
+                 genesis-console-operator grant). Ask a cluster admin to bind one of them to it, then sign in again."
             }
         }
     }
@@ -354,9 +411,17 @@ fn sign_in_page(state: &AppState, headers: &HeaderMap, status: StatusCode, error
 
 /// `POST /sign-in`: the form's token reviewed by the API server; refused, the form again
 /// with the API server's reason (401; 403 for a form that is not this console's, or for an
-/// account without `get consoles`; 429 past [`SIGN_INS_PER_SECOND`]); else a session and
-/// the first tab. The token is never logged.
-async fn sign_in(State(state): State<Shared>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Response {
+/// account without `get consoles`; 429 past [`SIGN_INS_PER_ADDRESS_PER_SECOND`] for the
+/// client's address or [`SIGN_INS_PER_SECOND`] in all); else a session and the first tab. The
+/// token is never logged. The client's address is the connection's peer, which the accept
+/// loop hands every request ([`crate::serve`]); a request without one (the router called in
+/// process, as unit tests do) counts as from `0.0.0.0`.
+async fn sign_in(
+    State(state): State<Shared>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
     let refused = |status, reason: &str| sign_in_page(&state, &headers, status, Some(reason));
     let secure = state.config.browsers_use_https();
     if !same_site(&state, &headers) || !genesis_web::check_sign_in_token(SIGN_IN_COOKIE, secure, &headers, &form.csrf) {
@@ -370,8 +435,15 @@ async fn sign_in(State(state): State<Shared>, headers: HeaderMap, Form(form): Fo
     if token.is_empty() {
         return refused(StatusCode::UNAUTHORIZED, "No token was given: paste your bearer token and sign in.");
     }
-    if !state.sessions.may_review(Instant::now()) {
-        tracing::warn!("sign-in refused: more than {SIGN_INS_PER_SECOND} sign-ins in one second");
+    let client = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(ConnectInfo(peer))| peer.ip());
+    if let Err(busy) = state.sessions.may_review(client, Instant::now()) {
+        match busy {
+            Busy::Address => tracing::warn!(
+                client = %client,
+                "sign-in refused: more than {SIGN_INS_PER_ADDRESS_PER_SECOND} sign-ins in one second from this address"
+            ),
+            Busy::All => tracing::warn!("sign-in refused: more than {SIGN_INS_PER_SECOND} sign-ins in one second"),
+        }
         let mut response = refused(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-ins at once: the console asks the API server about a few tokens a second at most. Wait a \
@@ -588,18 +660,36 @@ impl FromRequestParts<Shared> for Signed {
         let signed = match state.sessions.lookup(&id, Instant::now()) {
             Lookup::Current(signed) => signed,
             Lookup::Ended(why) => return Err(signed_out(state, Some(why))),
-            Lookup::Review(token) => match genesis_kube::review_token(&state.cluster, &token.0).await {
-                Ok(Ok(user)) => match state.sessions.reviewed(&id, user, Instant::now()) {
+            Lookup::Review(token) => {
+                let user = match genesis_kube::review_token(&state.cluster, &token.0).await {
+                    Ok(Ok(user)) => user,
+                    Ok(Err(reason)) => {
+                        tracing::info!(reason = %reason, "session ended: the API server no longer accepts its token");
+                        let _ = state.sessions.end(&id);
+                        return Err(signed_out(state, Some(Ended::Refused)));
+                    }
+                    Err(e) => return Err(PageError::from(e).into_response()),
+                };
+                // The right to sign in is asked again as well: a binding removed ends the
+                // session as a revoked token does, not only the next sign-in.
+                let may_use = console_access(state, "get", CONSOLES);
+                match genesis_kube::may(&state.cluster, &user, &may_use).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!(
+                            user = %user.name, access = %may_use.describe(),
+                            "session ended: the account may no longer use the console"
+                        );
+                        let _ = state.sessions.end(&id);
+                        return Err(signed_out(state, Some(Ended::NoRight)));
+                    }
+                    Err(e) => return Err(PageError::from(e).into_response()),
+                }
+                match state.sessions.reviewed(&id, user, Instant::now()) {
                     Some(signed) => signed,
                     None => return Err(signed_out(state, Some(Ended::Unknown))),
-                },
-                Ok(Err(reason)) => {
-                    tracing::info!(reason = %reason, "session ended: the API server no longer accepts its token");
-                    let _ = state.sessions.end(&id);
-                    return Err(signed_out(state, Some(Ended::Refused)));
                 }
-                Err(e) => return Err(PageError::from(e).into_response()),
-            },
+            }
         };
         SignedSlot::fill(&parts.extensions, &signed);
         Ok(signed)
@@ -707,15 +797,50 @@ mod tests {
         assert_eq!(sessions.map().len(), MAX_SESSIONS_PER_USER + 2);
     }
 
+    fn address(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
     #[test]
-    fn sign_ins_ask_at_most_ten_token_reviews_a_second() {
+    fn one_address_asks_at_most_five_token_reviews_a_second_and_leaves_the_rest_to_others() {
         let sessions = Sessions::new(minutes(1));
         let start = Instant::now();
-        for n in 0..SIGN_INS_PER_SECOND {
-            assert!(sessions.may_review(start + Duration::from_millis(u64::from(n) * 10)), "{n}");
+        let (attacker, person) = (address("10.244.1.7"), address("127.0.0.1"));
+        for n in 0..SIGN_INS_PER_ADDRESS_PER_SECOND {
+            assert_eq!(sessions.may_review(attacker, start + Duration::from_millis(u64::from(n))), Ok(()), "{n}");
         }
-        assert!(!sessions.may_review(start + Duration::from_millis(999)), "the 11th in the same second");
-        assert!(sessions.may_review(start + Duration::from_secs(1)), "the next second");
+        let later = start + Duration::from_millis(500);
+        // Refused sign-ins of the attacker count for nothing, however many.
+        for _ in 0..1_000 {
+            assert_eq!(sessions.may_review(attacker, later), Err(Busy::Address));
+        }
+        assert_eq!(sessions.may_review(person, later), Ok(()), "another address still signs in");
+        // An IPv4-mapped IPv6 address is the IPv4 one; the addresses of one /64 are one client.
+        assert_eq!(sessions.may_review(address("::ffff:10.244.1.7"), later), Err(Busy::Address));
+        for n in 0..SIGN_INS_PER_ADDRESS_PER_SECOND {
+            let one = address(&format!("fd00:1:2:3::{n:x}"));
+            assert_eq!(sessions.may_review(one, later), Ok(()), "{one}");
+        }
+        assert_eq!(sessions.may_review(address("fd00:1:2:3:ffff::1"), later), Err(Busy::Address));
+        assert_eq!(sessions.may_review(address("fd00:1:2:4::1"), later), Ok(()), "another /64");
+        // Its next second, the attacker may ask again.
+        assert_eq!(sessions.may_review(attacker, start + Duration::from_secs(1)), Ok(()));
+    }
+
+    #[test]
+    fn all_addresses_together_ask_at_most_fifty_token_reviews_a_second() {
+        let sessions = Sessions::new(minutes(1));
+        let start = Instant::now();
+        let many = |n: u32| IpAddr::V4(Ipv4Addr::from(0x0af4_0000 + n));
+        for n in 0..SIGN_INS_PER_SECOND {
+            assert_eq!(sessions.may_review(many(n), start + Duration::from_millis(u64::from(n) * 10)), Ok(()), "{n}");
+        }
+        let last = start + Duration::from_millis(999);
+        assert_eq!(sessions.may_review(many(SIGN_INS_PER_SECOND), last), Err(Busy::All), "the 51st in the second");
+        assert_eq!(sessions.may_review(many(SIGN_INS_PER_SECOND), start + Duration::from_secs(1)), Ok(()));
+        // Addresses whose second is over are forgotten: only the last second's are kept.
+        let kept = sessions.sign_ins.lock().unwrap().by_address.len();
+        assert!(kept <= 2 * SIGN_INS_PER_SECOND as usize, "{kept}");
     }
 
     #[test]
@@ -739,6 +864,7 @@ mod tests {
         }
         assert_eq!(Ended::from_code("<script>"), None);
         assert!(Ended::Refused.sentence().contains("ServiceAccount was deleted"));
+        assert!(Ended::NoRight.sentence().contains("may no longer use this console"));
     }
 
     /// The `Set-Cookie` values of a response.
@@ -768,14 +894,15 @@ mod tests {
     #[tokio::test]
     async fn past_the_sign_ins_of_one_second_the_next_is_refused_before_the_api_server_is_asked() {
         let state = std::sync::Arc::new(crate::state::tests::state().await);
-        for _ in 0..SIGN_INS_PER_SECOND {
-            assert!(state.sessions.may_review(Instant::now()));
+        let peer: SocketAddr = "10.244.1.7:40000".parse().unwrap();
+        for _ in 0..SIGN_INS_PER_ADDRESS_PER_SECOND {
+            assert_eq!(state.sessions.may_review(peer.ip(), Instant::now()), Ok(()));
         }
         let form_token = secret::random_token();
         let cookie = format!("{SIGN_IN_COOKIE}={form_token}");
         let sent = headers(&[("host", "127.0.0.1:8443"), ("cookie", cookie.as_str())]);
         let form = SignInForm { token: "eyJhbGciOi.secret".to_owned(), csrf: form_token };
-        let response = sign_in(State(state), sent, Form(form)).await;
+        let response = sign_in(State(state), Some(Extension(ConnectInfo(peer))), sent, Form(form)).await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }

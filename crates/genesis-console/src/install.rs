@@ -8,9 +8,11 @@
 //! the signed-in user must be allowed `create installs.console.genesis.dev` and, for every
 //! object the bundle's manifests apply, `create` and `patch` of its resource in its namespace
 //! (one SubjectAccessReview each); the first right missing is named on a 403 page, and
-//! nothing is pushed or applied. A downgrade (anti-rollback would refuse) needs the form's
-//! explicit confirmation. Two installs never run at once: a second is answered 409, naming
-//! who installs what since when.
+//! nothing is pushed or applied. A bundle with an object in the console's own namespace or in
+//! [`INSTALL_NAMESPACE`] is refused whoever installs it, naming the object
+//! ([`refuse_protected`]). A downgrade (anti-rollback would refuse) needs the form's explicit
+//! confirmation. Two installs never run at once: a second is answered 409, naming who installs
+//! what since when.
 //!
 //! An install runs in the background; its progress goes into an event log the install's
 //! page shows (`GET /installs/{id}`, refreshed every 2 s without JavaScript) and streams as
@@ -582,10 +584,10 @@ fn group_of(api_version: &str) -> &str {
 }
 
 /// What the user must be allowed for the install of `plan`: `create` and `patch` (server-side
-/// apply creates or patches) of each object's resource in its namespace (`default` for a
-/// namespaced object that names none, as the apply does; none for a cluster-scoped one), in
+/// apply creates or patches) of each object's resource in its namespace ([`namespace_of`]), in
 /// the order the objects come, once each; then what writing the install record takes
-/// ([`record_accesses`]).
+/// ([`record_accesses`]). The first object in a namespace no bundle may touch refuses the
+/// install ([`refuse_protected`]), before any right on the objects is asked about.
 async fn accesses(state: &AppState, plan: &Plan) -> Result<Vec<Access>, PageError> {
     let mut resources: BTreeMap<(String, String), (String, String, bool)> = BTreeMap::new();
     let mut accesses = Vec::new();
@@ -599,7 +601,8 @@ async fn accesses(state: &AppState, plan: &Plan) -> Result<Vec<Access>, PageErro
                 found
             }
         };
-        let namespace = namespaced.then(|| object.namespace.clone().unwrap_or_else(|| "default".to_owned()));
+        let namespace = namespace_of(object, namespaced);
+        refuse_protected(object, (group.as_str(), resource.as_str()), namespace.as_deref(), &state.config.namespace)?;
         for (verb, name) in [("create", None), ("patch", Some(object.name.clone()))] {
             let access = Access {
                 verb: verb.to_owned(),
@@ -619,6 +622,49 @@ async fn accesses(state: &AppState, plan: &Plan) -> Result<Vec<Access>, PageErro
         }
     }
     Ok(accesses)
+}
+
+/// The namespace the apply puts `object` in: its own, `default` for a namespaced object that
+/// names none (as the apply does), none for a cluster-scoped one.
+fn namespace_of(object: &Manifested, namespaced: bool) -> Option<String> {
+    namespaced.then(|| object.namespace.clone().unwrap_or_else(|| "default".to_owned()))
+}
+
+/// Refuses to install `object` (of resource `group`/`resource`, applied in `namespace`) when
+/// it lies in the console's own namespace `console_namespace` (its Deployment and
+/// ServiceAccount, the trust root `genesis-trust`, the pre-flight configuration) or in
+/// [`INSTALL_NAMESPACE`] (the install records anti-rollback goes by), whoever installs it: a
+/// person with the installer's rights bound there by mistake could otherwise replace the
+/// console, its trust or its records through a bundle. A Namespace lies in itself, as RBAC
+/// authorises a request on it. The refusal names the object.
+fn refuse_protected(
+    object: &Manifested,
+    (group, resource): (&str, &str),
+    namespace: Option<&str>,
+    console_namespace: &str,
+) -> Result<(), PageError> {
+    let within = if group.is_empty() && resource == "namespaces" { Some(object.name.as_str()) } else { namespace };
+    let Some(within) = within.filter(|ns| *ns == console_namespace || *ns == INSTALL_NAMESPACE) else {
+        return Ok(());
+    };
+    let named = match namespace {
+        Some(namespace) => format!("{} {namespace}/{}", object.kind, object.name),
+        None => format!("{} {}", object.kind, object.name),
+    };
+    let what_lives_there = if within == console_namespace {
+        "the console's own namespace, where its Deployment, its ServiceAccount and the trust root genesis-trust live"
+    } else {
+        "where the install records live"
+    };
+    Err(PageError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!("the bundle applies {named}, in {within}, {what_lives_there}: the console installs nothing there"),
+        format!(
+            "have the bundle's vendor move the object to another namespace; a cluster admin who means it applies it \
+             with bundle-loader instead. Never bind genesis-console-installer in {console_namespace} or \
+             {INSTALL_NAMESPACE}"
+        ),
+    ))
 }
 
 /// What the install record takes, which the console writes with its own rights once the
@@ -1237,6 +1283,82 @@ mod tests {
         assert!(matches!(install.step(1), Step::Next(Event::Failed(ref t)) if t == "refused"));
         assert!(matches!(install.step(2), Step::End));
         assert_eq!(install.view().1, InstallState::Failed);
+    }
+
+    #[test]
+    fn a_bundle_with_an_object_in_the_console_s_namespace_or_genesis_system_is_refused_naming_it() {
+        let object = |api_version: &str, kind: &str, namespace: Option<&str>, name: &str| Manifested {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_owned),
+            name: name.into(),
+        };
+        // Each object planned, with its resource and scope as discovery would say.
+        let planned = |console: &str| {
+            [
+                (object("v1", "Namespace", None, "demo"), ("", "namespaces"), false),
+                (object("apps/v1", "Deployment", Some("demo"), "app"), ("apps", "deployments"), true),
+                (object("v1", "Service", None, "app"), ("", "services"), true),
+                (
+                    object("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, "widgets.example.com"),
+                    ("apiextensions.k8s.io", "customresourcedefinitions"),
+                    false,
+                ),
+                (object("v1", "ConfigMap", Some("genesis"), "genesis-trust"), ("", "configmaps"), true),
+                (object("apps/v1", "Deployment", Some("genesis"), "genesis-console"), ("apps", "deployments"), true),
+                (object("v1", "ConfigMap", Some("genesis-system"), "genesis-bundle-demo"), ("", "configmaps"), true),
+                (object("v1", "Namespace", None, "genesis"), ("", "namespaces"), false),
+                (object("v1", "Namespace", None, "genesis-system"), ("", "namespaces"), false),
+            ]
+            .into_iter()
+            .map(|(object, resource, namespaced)| {
+                let namespace = namespace_of(&object, namespaced);
+                let said = refuse_protected(&object, resource, namespace.as_deref(), console).err();
+                (namespace, said.map(|refused| (refused.status, refused.what)))
+            })
+            .collect::<Vec<_>>()
+        };
+        let said = planned("genesis");
+        let in_genesis = "the console's own namespace, where its Deployment, its ServiceAccount and the trust root \
+                          genesis-trust live: the console installs nothing there";
+        let in_records = "where the install records live: the console installs nothing there";
+        let refused = |what: String| Some((StatusCode::UNPROCESSABLE_ENTITY, what));
+        assert_eq!(said[0], (None, None));
+        assert_eq!(said[1], (Some("demo".into()), None));
+        assert_eq!(said[2], (Some("default".into()), None), "a namespaced object naming none goes to default");
+        assert_eq!(said[3], (None, None));
+        assert_eq!(
+            said[4].1,
+            refused(format!("the bundle applies ConfigMap genesis/genesis-trust, in genesis, {in_genesis}"))
+        );
+        assert_eq!(
+            said[5].1,
+            refused(format!("the bundle applies Deployment genesis/genesis-console, in genesis, {in_genesis}"))
+        );
+        assert_eq!(
+            said[6].1,
+            refused(format!(
+                "the bundle applies ConfigMap genesis-system/genesis-bundle-demo, in genesis-system, {in_records}"
+            ))
+        );
+        assert_eq!(said[7].1, refused(format!("the bundle applies Namespace genesis, in genesis, {in_genesis}")));
+        assert_eq!(
+            said[8].1,
+            refused(format!("the bundle applies Namespace genesis-system, in genesis-system, {in_records}"))
+        );
+        // A console in namespace default refuses what lands there unnamed; genesis is then
+        // another namespace, genesis-system still the records'.
+        let elsewhere = planned("default");
+        assert!(elsewhere[2].1.as_ref().is_some_and(|(_, what)| what.contains("Service default/app, in default")));
+        assert_eq!(elsewhere[4].1, None);
+        assert!(elsewhere[6].1.is_some());
+        let trust = object("v1", "ConfigMap", Some("genesis"), "genesis-trust");
+        let refusal = refuse_protected(&trust, ("", "configmaps"), Some("genesis"), "genesis").unwrap_err();
+        assert!(
+            refusal.fix.contains("Never bind genesis-console-installer in genesis or genesis-system"),
+            "{}",
+            refusal.fix
+        );
     }
 
     #[test]

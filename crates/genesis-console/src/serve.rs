@@ -7,7 +7,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use genesis_registry::serve::{ServerLimits, accept_loop, tls_acceptor};
@@ -83,8 +84,10 @@ impl Console {
         }
         tracing::info!(listen = %format!("{scheme}://{address}"), "genesis-console serving");
         let router = crate::router(state);
-        let accepting = accept_loop(listener, tls, ServerLimits::default(), move |_peer| {
-            hyper_util::service::TowerToHyperService::new(router.clone())
+        // Each connection's requests carry its peer (`ConnectInfo`): sign-ins are throttled
+        // per client address (auth.rs).
+        let accepting = accept_loop(listener, tls, ServerLimits::default(), move |peer| {
+            hyper_util::service::TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(peer))))
         });
         tokio::select! {
             never = accepting => match never {},

@@ -569,6 +569,18 @@ impl Reserved {
     }
 }
 
+impl Reserved {
+    /// Keeps only what `bytes` need of the reservation and releases the rest at once.
+    fn shrink_to(&mut self, bytes: usize) {
+        let keep = bytes.div_ceil(1024);
+        if let Some(permit) = &mut self.permit
+            && let Some(excess) = permit.num_permits().checked_sub(keep).filter(|&n| n > 0)
+        {
+            drop(permit.split(excess));
+        }
+    }
+}
+
 impl Drop for Reserved {
     fn drop(&mut self) {
         let Some(conn) = &self.holder else { return };
@@ -636,17 +648,30 @@ async fn send_frames(
 ) -> io::Result<()> {
     let mut frames = on_blocking_pool(move || source.frames_at(start, len)).await?;
     while let Some(frame_len) = frames.next_frame_len() {
-        let reserved = tokio::select! {
+        let mut reserved = tokio::select! {
             reserved = memory.reserve(frame_len, client) => reserved,
             () = tx.closed() => return Ok(()), // the client has gone
         };
+        let turn = DECOMPRESSING.acquire().await.map_err(io::Error::other)?;
         let (rest, next) = on_blocking_pool(move || {
             let next = frames.next();
             Ok((frames, next))
         })
         .await?;
+        drop(turn);
         frames = rest;
         let Some((frame, part)) = next.transpose()? else { return Ok(()) };
+        // A small part of a large frame (a small blob among others in it): copied out, so
+        // that while the response waits on its client it holds, and reserves, its part and
+        // not the whole frame (which the cache keeps, within its own budget, or drops).
+        let (frame, part) = if part.len().saturating_mul(4) < frame.len() {
+            let copy = Arc::new(frame[part].to_vec());
+            reserved.shrink_to(copy.len());
+            let len = copy.len();
+            (copy, 0..len)
+        } else {
+            (frame, part)
+        };
         let (gone, all_gone) = tokio::sync::oneshot::channel::<()>();
         let frame = Bytes::from_owner(SharedFrame { frame, _reserved: reserved, _gone: gone }).slice(part);
         for at in (0..frame.len()).step_by(SEND_PIECE) {
@@ -660,6 +685,13 @@ async fn send_frames(
     }
     Ok(())
 }
+
+/// Frames read for responses at once (decompressed, or read from the file or the cache),
+/// whatever the number of responses: decompressing is work for the CPU, so more at once than
+/// it has cores would only hold more decompressed frames in memory.
+static DECOMPRESSING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
 
 /// The most of a frame handed to the protocol at once, so that a client's progress is seen
 /// piece by piece, not once per 4 MiB frame (see [`accept_loop`], "Who makes room").

@@ -689,9 +689,10 @@ fn readme(collected: &Collector<'_>, namespaces: &[String], options: &Options) -
     out.push_str(
         "\nThe rules find values by their shape: e-mail addresses, telephone numbers, US social\n\
          security numbers, JSON Web Tokens and bearer tokens, private keys, cloud access keys,\n\
-         passwords in URLs; and secrets by the key they are given under. They cannot find what\n\
-         has neither: names of people, addresses, dates of birth, diagnoses or any other health\n\
-         information written as free text in a config map, an annotation, an event or a log; a\n\
+         passwords and tokens in URLs, tokens known by their prefix; and secrets by the key they\n\
+         are given under. They cannot find what has neither: names of people, addresses, dates\n\
+         of birth, diagnoses or any other health information written as free text in a config\n\
+         map, an annotation, an event or a log; a\n\
          secret under a key that does not say it is one; a secret encoded (base64, gzip) other\n\
          than as a PEM private key. Event messages are kept, redacted by these rules only: a\n\
          failed exec probe's message holds the probe's output. Look at the files before sharing\n\

@@ -1,9 +1,10 @@
 //! Redaction by rule: each rule a name and a regular expression; every match replaced by
 //! `[REDACTED:<rule>]` and counted, never kept. The built-in rules find secrets and PHI by
 //! their shape (an e-mail address, a US SSN, a PEM private key, a password in a connection
-//! string) or by the key they are given under (`DB_PASSWORD=…`, `"apiKey": …`, an `env`
-//! entry named `AWS_SECRET_ACCESS_KEY`, `--db-password …`); what has neither (a patient's
-//! name in free text) they cannot find, which the support bundle's README says.
+//! string, a token in a URL, a vendor's token such as `ghp_…`) or by the key they are given
+//! under (`DB_PASSWORD=…`, `"apiKey": …`, an `env` entry named `AWS_SECRET_ACCESS_KEY`,
+//! `--db-password …`); what has neither (a patient's name in free text, a password written
+//! in a sentence, a host name) they cannot find, which the support bundle's README says.
 //!
 //! Rules run one after the other, in a fixed order, each over what the previous ones left:
 //! a value that two rules would match counts once, for the earlier rule (a JWT sent as
@@ -48,7 +49,7 @@ const IP_RULE: &str = "ip-address";
 const PLACEHOLDER_START: &str = "[REDACTED:";
 
 /// The built-in rules' names, in the order they run.
-const BUILTIN_NAMES: [&str; 11] = [
+const BUILTIN_NAMES: [&str; 13] = [
     "private-key",
     "bearer-token",
     "jwt",
@@ -56,6 +57,8 @@ const BUILTIN_NAMES: [&str; 11] = [
     "azure-storage-key",
     "gcp-api-key",
     "connection-password",
+    "url-credential",
+    "vendor-token",
     CREDENTIAL_RULE,
     "email",
     "us-ssn",
@@ -120,6 +123,48 @@ const URL_PASSWORD: &str = concat!(
     r#"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#"'\[\]]*:"#,
     r#"(?P<secret>[0-9]+|(?:[^\s"0-9/?#]|[0-9]+[^\s"0-9/?#])[^\s"]*)@[A-Za-z0-9\[][A-Za-z0-9.:\]-]*"#,
 );
+
+/// The user information of a Redis URL without `:` (`redis://PASSWORD@cache`): Redis clients
+/// take it for the password (Lettuce's `redis://password@host`; the pre-flight checks read it
+/// so too). It runs to the last `@` before the host, as [`URL_PASSWORD`] does.
+const REDIS_URL_PASSWORD: &str = r#"(?i)\brediss?://(?P<secret>[^\s:/?#"'\\\[\]<>]+)@[A-Za-z0-9\[]"#;
+
+/// The user information of an HTTP(S), WebSocket or FTP URL without `:`, 16 characters or
+/// more: a token, as Git hosts take one (`https://TOKEN@git.example.com/org/repo.git`). A
+/// shorter one is taken for a user name (`http://jdoe@host/`), and so is any in other schemes
+/// (`postgres://genesis@db`, `ssh://git@host`), where a password follows a `:`.
+const URL_TOKEN: &str = r#"(?i)\b(?:https?|wss?|ftps?)://(?P<secret>[^\s:/?#@"'\\\[\]<>]{16,})@[A-Za-z0-9\[]"#;
+
+/// A GitHub token, with no key name needed: `ghp_` (personal), `gho_` (OAuth), `ghu_`
+/// (user-to-server), `ghs_` (server-to-server) or `ghr_` (refresh) and 36 letters and digits;
+/// a fine-grained personal token, `github_pat_` and 22 or more.
+const GITHUB_TOKEN: &str = r"(?:\b|_)(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,})\b";
+
+/// A GitLab access token: `glpat-` and 20 or more (a newer token's dotted suffix with it).
+const GITLAB_TOKEN: &str = r"(?:\b|_)(?P<secret>glpat-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*)";
+
+/// A Slack token: bot, user, app, refresh and configuration tokens (`xoxb-`, `xoxp-`,
+/// `xoxa-`, `xoxr-`, `xoxs-`, `xoxe-`, `xoxe.xoxp-`, `xapp-`) and 10 or more.
+const SLACK_TOKEN: &str = r"(?:\b|_)(?P<secret>(?:xox[baprs]|xoxe(?:\.xox[bp])?|xapp)-[A-Za-z0-9-]{10,})";
+
+/// The fewest characters of an OpenAI-style key after `sk-`.
+const OPENAI_KEY_MIN: usize = 20;
+
+/// An OpenAI-style secret key (`sk-…`, `sk-proj-…`, `sk-ant-api03-…`): at least
+/// [`OPENAI_KEY_MIN`] letters, digits, `-` and `_` after `sk-`, an uppercase letter among
+/// them. Such keys are random base62 or base64url, so have one; a Kubernetes name
+/// (`sk-inference-gateway-7d9f8c6b5`), lowercase by rule, is no key. The regex crate has no
+/// look-ahead, so the pattern lists where the first uppercase letter is.
+fn openai_key_pattern() -> String {
+    let (lower, any) = ("[a-z0-9_-]", "[A-Za-z0-9_-]");
+    // The first uppercase letter among the first OPENAI_KEY_MIN characters, at `k`…
+    let before = |k: usize| if k == 0 { String::new() } else { format!("{lower}{{{k}}}") };
+    let mut forms: Vec<String> =
+        (0..OPENAI_KEY_MIN).map(|k| format!("{}[A-Z]{any}{{{},}}", before(k), OPENAI_KEY_MIN - 1 - k)).collect();
+    // … or after them.
+    forms.push(format!("{lower}{{{OPENAI_KEY_MIN}}}{any}*[A-Z]{any}*"));
+    format!(r"(?:\b|_)(?P<secret>sk-(?:{}))", forms.join("|"))
+}
 
 /// A key that may name a secret (the `keyname` group: [`names_a_secret`] decides).
 const KEY: &str = r"(?P<keyname>[A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential|auth|sas|sig)[A-Za-z0-9_.-]*)";
@@ -252,6 +297,12 @@ fn builtin_patterns() -> Vec<(&'static str, String)> {
         ("azure-storage-key", AZURE_SAS.into()),
         ("gcp-api-key", GCP_API_KEY.into()),
         ("connection-password", URL_PASSWORD.into()),
+        ("url-credential", REDIS_URL_PASSWORD.into()),
+        ("url-credential", URL_TOKEN.into()),
+        ("vendor-token", openai_key_pattern()),
+        ("vendor-token", GITHUB_TOKEN.into()),
+        ("vendor-token", GITLAB_TOKEN.into()),
+        ("vendor-token", SLACK_TOKEN.into()),
     ];
     patterns.extend(credential.into_iter().map(|pattern| (CREDENTIAL_RULE, pattern)));
     patterns.extend([
@@ -570,8 +621,13 @@ impl Redactor {
     /// `aws_secret_access_key`), `azure-storage-key` (`AccountKey=…` and `SharedAccessKey=…`
     /// in connection strings, a SAS's `sig=`), `gcp-api-key` (`AIza` + 35),
     /// `connection-password` (`scheme://user:PASSWORD@host` → the password only),
-    /// `credential` (a value given under a key that names a secret: `KEY=value`,
-    /// `KEY: value`, an `env` entry's value, an option's value such as `--db-password x`,
+    /// `url-credential` (a URL's user information without `:`: any in a Redis URL,
+    /// `redis://PASSWORD@cache`; 16 characters or more in an HTTP(S), WebSocket or FTP URL,
+    /// `https://TOKEN@git.example.com`), `vendor-token` (with no key name: OpenAI-style `sk-`
+    /// and 20 or more with an uppercase letter, GitHub `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + 36
+    /// and `github_pat_`, GitLab `glpat-` + 20, Slack `xoxb-`/`xoxp-`/`xoxa-`/`xoxr-`/`xoxs-`/
+    /// `xoxe-`/`xapp-`), `credential` (a value given under a key that names a secret:
+    /// `KEY=value`, `KEY: value`, an `env` entry's value, an option's value such as `--db-password x`,
     /// Redis's `requirepass`, `redis-cli -a`, `mysql -p`), `email`, `us-ssn` (NNN-NN-NNNN
     /// with `-`, `.`, space or en dash, and nine digits named as one), `phone` (NANP and
     /// E.164-ish with separators, and digits after `tel`, `phone`, `fax`, `mobile`, `cell`),
@@ -939,6 +995,8 @@ mod tests {
                 "azure-storage-key",
                 "gcp-api-key",
                 "connection-password",
+                "url-credential",
+                "vendor-token",
                 "credential",
                 "email",
                 "us-ssn",
@@ -1157,6 +1215,93 @@ mod tests {
             "http://user@host/path",
             "ssh://git@host:22/repo",
             "https://host:8443/x?ref=main",
+        ]);
+    }
+
+    #[test]
+    fn a_url_s_user_information_without_a_password_goes_when_it_is_a_secret() {
+        check(
+            "url-credential",
+            &[
+                // In a Redis URL, the user information alone is the password, whatever its length.
+                ("redis://hunter2@cache:6379/0", "redis://[REDACTED:url-credential]@cache:6379/0"),
+                (
+                    "REDIS_URL=rediss://S3cret@redis.internal:6380",
+                    "REDIS_URL=rediss://[REDACTED:url-credential]@redis.internal:6380",
+                ),
+                // To the last `@` before the host.
+                ("redis://p@ss@cache", "redis://[REDACTED:url-credential]@cache"),
+                // A token as Git hosts take one, in HTTPS and WebSocket URLs.
+                (
+                    "git clone https://0123456789abcdef0123456789abcdef01234567@git.example.com/org/repo.git",
+                    "git clone https://[REDACTED:url-credential]@git.example.com/org/repo.git",
+                ),
+                ("wss://AbCdEfGhIjKlMnOpQr@push.example/feed", "wss://[REDACTED:url-credential]@push.example/feed"),
+                // A vendor's token there counts once, as what it is in.
+                (
+                    "https://ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789@github.com/org/repo",
+                    "https://[REDACTED:url-credential]@github.com/org/repo",
+                ),
+            ],
+        );
+        untouched(&[
+            "https://host/path",
+            "https://registry.example.com/v2/",
+            // A short user information is a user name; so is any in a database's or SSH's URL.
+            "http://user@host/path",
+            "https://x-access-token@host/org/repo",
+            "postgres://genesis_portal_readwrite@db:5432/portal",
+            "ssh://deploy-automation-user@host:22/repo",
+            "redis://@cache:6379",
+            "redis://cache:6379/0",
+            "https://host/path?to=x@y",
+        ]);
+        // An scp-style Git address has no scheme: its user is no credential. The e-mail rule
+        // takes `git@github.com`, as it takes any address.
+        let (out, report) = redacted(false, "git@github.com:org/repo");
+        assert_eq!(out, "[REDACTED:email]:org/repo");
+        assert_eq!(found(&report), BTreeMap::from([("email", 1)]));
+    }
+
+    #[test]
+    fn vendor_tokens_go_without_a_key_naming_them() {
+        check(
+            "vendor-token",
+            &[
+                // OpenAI-style keys.
+                ("key sk-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z in the log", "key [REDACTED:vendor-token] in the log"),
+                ("OPENAI_API_KEY=sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8t_uV-1", "OPENAI_API_KEY=[REDACTED:vendor-token]"),
+                ("sk-ant-api03-Ab3dEf6hIj9kLm2nOp5qRs8t.", "[REDACTED:vendor-token]."),
+                // The uppercase letter late: after the first 20 characters.
+                ("sk-abcdefghij0123456789klmnoP", "[REDACTED:vendor-token]"),
+                // GitHub.
+                ("token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 end", "token [REDACTED:vendor-token] end"),
+                ("gho_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "[REDACTED:vendor-token]"),
+                ("GITHUB_TOKEN=ghs_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "GITHUB_TOKEN=[REDACTED:vendor-token]"),
+                ("github_pat_11ABCDEFG0aBcDeFgHiJkLmN_oPqRsTuVwXyZ0123456789", "[REDACTED:vendor-token]"),
+                // GitLab, with and without a dotted suffix.
+                ("glpat-Ab1Cd2Ef3Gh4Ij5Kl6Mn", "[REDACTED:vendor-token]"),
+                ("use glpat-Ab1Cd2Ef3Gh4Ij5Kl6Mn7.01.0w1xyzabc. Then", "use [REDACTED:vendor-token]. Then"),
+                // Slack.
+                ("hook xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "hook [REDACTED:vendor-token]"),
+                ("xoxp-AbCdEfGhIjKl", "[REDACTED:vendor-token]"),
+                ("xapp-1-A0ABCDEFGHI-abcdef0123", "[REDACTED:vendor-token]"),
+            ],
+        );
+        untouched(&[
+            // A Kubernetes name is lowercase: no key.
+            "sk-learn-inference-gateway-abcdef",
+            "deployment sk-inference-gateway-model-server ready",
+            // Too short, or inside a word.
+            "sk-Ab3dEf6hIj9kLm2nOp",
+            "task-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z",
+            "the sk- prefix",
+            "ghp_tooShort",
+            "ghx_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+            "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789X",
+            "glpat-short",
+            "xoxq-AbCdEfGhIjKlMn",
+            "xoxb-short",
         ]);
     }
 

@@ -1,6 +1,6 @@
 //! Crowds of raw TCP clients, for tests of servers under pressure: sockets that send
 //! nothing, downloads that stop reading, and a plain HTTP/1.1 `GET` that tells an answer from
-//! a connection closed unanswered.
+//! a connection closed unanswered; and the server's peak memory once they are done.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -80,4 +80,17 @@ pub fn get_status_within(port: u16, path: &str, headers: &[&str], within: Durati
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The peak resident set (`VmHWM` in `/proc/PID/status`) of process `pid` so far, in KiB:
+/// what a test of a server's memory bound reads once its clients are done, before it stops
+/// the server.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM line in {path}:\n{status}"))
 }

@@ -1,8 +1,9 @@
 //! Opt-in advice (issue 18 item 7) on the run's real kube-apiserver. No language model can run
 //! here, so a stand-in on loopback plays the chat-completions endpoint
 //! (`genesis_testkit::http::StandIn`: a `std::net::TcpListener` served by a thread): it
-//! records every request it receives and answers each with a chat completion whose text
-//! plants `<script>`.
+//! records every request it receives and answers each, after a pause (a model takes a
+//! moment), with a chat completion whose text plants `<script>`, a right-to-left override and
+//! a zero-width space.
 //!
 //! Without the advice Secret in the console's namespace (one of its name in another namespace
 //! points at the stand-in), the console names no advice endpoint, offers no Explain form and
@@ -12,9 +13,12 @@
 //! failed row whose detail holds a planted e-mail address and a password in a URL first shows
 //! what would be sent, redacted, and sends nothing; Send sends exactly that (the deployment's
 //! path, the key as `api-key`, none of the planted values) and shows the answer as escaped
-//! text labelled advice only; the chat previews and sends the same way, and the same question
-//! sent twice is refused the second time. A viewer without `create advice` is refused, and
-//! the stand-in hears nothing of it.
+//! text labelled advice only, without the characters that cannot be seen; the same preview
+//! sent again is refused as already sent, and sends nothing. The chat previews and sends the
+//! same way, what cannot be seen taken out before redaction (an address split by a zero-width
+//! space is found), and the same question sent twice is refused the second time. A viewer
+//! without `create advice` is refused, and the stand-in hears nothing of it. Two Sends of one
+//! preview at once (a double click) send one question.
 
 use genesis_testkit::http::{StandIn, respond};
 use genesis_testkit::kube::KubeApiserver;
@@ -23,7 +27,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 
-use crate::{Browserless, Console, apply, block_on, config_map, install_console_rbac, namespace, user_token};
+use crate::{Browserless, Console, Reply, apply, block_on, config_map, install_console_rbac, namespace, user_token};
 
 /// An e-mail address planted in a failed row's detail.
 const EMAIL: &str = "jane.doe@example.com";
@@ -31,15 +35,18 @@ const EMAIL: &str = "jane.doe@example.com";
 const PASSWORD: &str = "S3cretPw";
 /// The key the Secret gives: sent to the endpoint, shown nowhere.
 const KEY: &str = "aoai-test-key-0123456789abcdef";
-/// The stand-in's answer: markup a page must show as text.
-const ANSWER: &str = "Correct disk.bundle <script>alert(1)</script> and run the check again.";
+/// The stand-in's answer: markup a page must show as text, and a right-to-left override and a
+/// zero-width space no page may show.
+const ANSWER: &str = "Correct disk.bundle <script>alert(1)</script> and run\u{202E} the check\u{200B} again.";
 /// The answer as a page shows it.
 const ANSWER_ESCAPED: &str = "Correct disk.bundle &lt;script&gt;alert(1)&lt;/script&gt; and run the check again.";
+/// How long the stand-in takes to answer: two Sends at once overlap.
+const ANSWER_DELAY: std::time::Duration = std::time::Duration::from_millis(300);
 /// Where the Azure form sends a question.
 const AZURE_TARGET: &str = "/openai/deployments/gpt-4.1/chat/completions?api-version=2025-02-01-preview";
 
-/// The stand-in endpoint: every request recorded and answered with a chat completion of
-/// [`ANSWER`].
+/// The stand-in endpoint: every request recorded and answered, after [`ANSWER_DELAY`], with a
+/// chat completion of [`ANSWER`].
 fn stand_in() -> StandIn {
     let completion = json!({
         "id": "chatcmpl-standin", "object": "chat.completion", "model": "gpt-4.1",
@@ -47,6 +54,7 @@ fn stand_in() -> StandIn {
     })
     .to_string();
     StandIn::start(move |_, conn| {
+        std::thread::sleep(ANSWER_DELAY);
         respond(conn, "200 OK", &[("Content-Type", "application/json")], completion.as_bytes())
     })
 }
@@ -127,6 +135,43 @@ fn hidden(page: &str, name: &str) -> String {
     value.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'").replace("&amp;", "&")
 }
 
+/// The session cookie (`name=value`) a sign-in's answer sets.
+fn session_cookie(signed_in: &Reply) -> String {
+    signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok()?.split(';').next())
+        .find(|pair| pair.split('=').next().is_some_and(|name| name.trim_start_matches("__Host-") == "genesis-console"))
+        .unwrap_or_else(|| panic!("no session cookie: {}", signed_in.head))
+        .to_owned()
+}
+
+/// Two form POSTs of `fields` to `path` of `console` at once, each its own curl sending the
+/// session `cookie`: their statuses.
+fn post_twice_at_once(console: &Console, cookie: &str, path: &str, fields: &[(&str, &str)]) -> Vec<u16> {
+    let mut args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"].map(str::to_owned).to_vec();
+    args.push(format!("Cookie: {cookie}"));
+    for (name, value) in fields {
+        args.extend(["--data-urlencode".to_owned(), format!("{name}={value}")]);
+    }
+    args.push(format!("{}{path}", console.url));
+    let start = std::sync::Barrier::new(2);
+    std::thread::scope(|scope| {
+        let posts: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    start.wait();
+                    let out = std::process::Command::new("curl").args(&args).output().unwrap();
+                    assert!(out.status.success(), "curl POST {path}: {}", String::from_utf8_lossy(&out.stderr));
+                    String::from_utf8(out.stdout).unwrap().parse::<u16>().unwrap()
+                })
+            })
+            .collect();
+        posts.into_iter().map(|post| post.join().unwrap()).collect()
+    })
+}
+
 /// The lines of the console's stderr that announce what it contacts.
 fn egress_lines(console: &Console) -> Vec<String> {
     console.stderr().lines().filter(|line| line.starts_with("genesis-console: network: ")).map(str::to_owned).collect()
@@ -195,7 +240,8 @@ fn with_the_secret_what_is_sent_is_shown_first_redacted_and_the_answer_is_advice
     assert!(stand_in.seen().is_empty(), "{:?}", stand_in.seen());
 
     // The operator: an Explain form on each failed row, and the Advice tab.
-    let operator = Browserless::sign_in(&console, &user_token(&api, "operator", "genesis-console-operator"));
+    let operator_token = user_token(&api, "operator", "genesis-console-operator");
+    let operator = Browserless::sign_in(&console, &operator_token);
     let page = run_preflight(&operator);
     let explain = r#"<form class="explain" method="post" action="/advice/explain">"#;
     assert_eq!(page.matches(explain).count(), 2, "{page}");
@@ -224,6 +270,7 @@ fn with_the_secret_what_is_sent_is_shown_first_redacted_and_the_answer_is_advice
     assert!(answer.contains(r#"<section id="advice-answer""#), "{answer}");
     assert!(answer.contains("Advice only: nothing was changed; the deterministic checks remain the gate."), "{answer}");
     assert!(answer.contains(ANSWER_ESCAPED) && !answer.contains("<script>alert"), "escaped: {answer}");
+    assert!(!answer.contains('\u{202E}') && !answer.contains('\u{200B}'), "what cannot be seen is not shown: {answer}");
 
     // What the stand-in received: the deployment's path, the key as api-key, the messages
     // previewed, none of the planted values.
@@ -244,17 +291,32 @@ fn with_the_secret_what_is_sent_is_shown_first_redacted_and_the_answer_is_advice
     );
     let question = messages[1]["content"].as_str().unwrap();
     assert!(question.contains("[REDACTED:email]") && question.contains("Result: FAIL"), "{question}");
+    assert!(question.contains("=== BEGIN ROW DATA") && question.contains("=== END ROW DATA ==="), "fenced: {question}");
+
+    // The same preview sent again (a reload, a replayed form): sent once already, so refused,
+    // and nothing more is sent.
+    let (status, page) = post(&operator, "/advice/explain/send", &[("check", "disk"), ("preview", digest.as_str())]);
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("already sent"), "{page}");
+    assert_eq!(stand_in.seen().len(), 1, "{:?}", stand_in.seen());
 
     // The chat goes on from the explanation: preview, then send, redacted the same way.
     let (status, page) = get(&operator, "/advice");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains(r#"<form id="advice-chat" method="post" action="/advice/chat">"#), "{page}");
     assert!(page.contains(r#"<textarea id="question" name="question""#), "{page}");
-    let asked = format!("Why can {EMAIL} not reach redis://:hunter2@cache:6379 from the console?");
+    // An address split by a zero-width space, and a right-to-left override: taken out before
+    // redaction, so the address is found.
+    let asked = format!(
+        "Why can {EMAIL} not reach redis://:hunter2@cache:6379 from the console? Mail jane.doe\u{200B}@example.com\
+         \u{202E} if not."
+    );
     let (status, preview) = post(&operator, "/advice/chat", &[("question", asked.as_str())]);
     assert_eq!(status, 200, "{preview}");
     assert!(preview.contains(r#"<section id="advice-preview""#) && preview.contains(r#"action="/advice/chat/send""#));
-    assert!(!preview.contains(EMAIL) && !preview.contains("hunter2"), "{preview}");
+    assert!(!preview.contains(EMAIL) && !preview.contains("hunter2") && !preview.contains("jane.doe"), "{preview}");
+    assert!(!preview.contains('\u{200B}') && !preview.contains('\u{202E}'), "{preview}");
+    assert!(preview.contains(r#"id="advice-not-found""#), "what the rules cannot find is said: {preview}");
     assert_eq!(stand_in.seen().len(), 1, "a preview sends nothing");
     let fields = [("question", hidden(&preview, "question")), ("preview", hidden(&preview, "preview"))];
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -265,6 +327,7 @@ fn with_the_secret_what_is_sent_is_shown_first_redacted_and_the_answer_is_advice
     assert_eq!(seen.len(), 2, "{seen:?}");
     let body = String::from_utf8(seen[1].body.clone()).unwrap();
     assert!(!body.contains(EMAIL) && !body.contains("hunter2") && !body.contains(PASSWORD), "{body}");
+    assert!(!body.contains("jane.doe") && !body.contains('\u{200B}') && !body.contains('\u{202E}'), "{body}");
     let sent: Value = serde_json::from_str(&body).unwrap();
     let roles: Vec<&str> = sent["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["system", "user", "assistant", "user"], "{body}");
@@ -285,6 +348,22 @@ fn with_the_secret_what_is_sent_is_shown_first_redacted_and_the_answer_is_advice
         assert!(page.contains("create advice.console.genesis.dev in genesis"), "{page}");
     }
     assert_eq!(stand_in.seen().len(), 2, "the viewer's refusals send nothing");
+
+    // Two Sends of one preview at once (a double click, a replay racing the original), in a
+    // second session of the operator's: one question is sent; the other is refused, as
+    // already sent or while the first is on its way.
+    let racer = Browserless::new(&console);
+    let signed_in = racer.try_sign_in(&operator_token);
+    assert_eq!(signed_in.status(), 303, "{}", signed_in.head);
+    let cookie = session_cookie(&signed_in);
+    let (status, preview) = post(&racer, "/advice/explain", &[("check", "disk")]);
+    assert_eq!(status, 200, "{preview}");
+    let (nonce, csrf) = (hidden(&preview, "preview"), racer.csrf());
+    let fields = [("check", "disk"), ("preview", nonce.as_str()), ("csrf", csrf.as_str())];
+    let mut statuses = post_twice_at_once(&console, &cookie, "/advice/explain/send", &fields);
+    statuses.sort_unstable();
+    assert!(statuses[0] == 200 && [409, 429].contains(&statuses[1]), "{statuses:?}");
+    assert_eq!(stand_in.seen().len(), 3, "one of the two was sent: {:?}", stand_in.seen());
 
     // The key is in no log line.
     assert!(!console.stderr().contains(KEY), "{}", console.stderr());

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::status::cluster_role;
 use crate::{
-    Browserless, Console, Reply, apply, console_command, delete_user, install_console_rbac, user_name, user_token,
+    Browserless, Console, Reply, apply, console_command, delete_user, install_console_rbac, unbind, user_name,
+    user_token,
 };
 
 /// The session cookie's `Set-Cookie` of a reply, split at its attributes.
@@ -142,6 +143,45 @@ fn a_deleted_service_account_is_signed_out_at_its_next_request_after_the_review_
     // The session is gone for good, even once the API server forgets the token.
     assert_eq!(browser.get("/preflight").location(), Some("/sign-in"));
     nowhere(&console, &[&ended], &[&token]);
+}
+
+#[test]
+fn an_account_that_loses_the_right_to_use_the_console_is_signed_out_at_its_next_review() {
+    let api = KubeApiserver::start();
+    install_console_rbac(&api);
+    let token = user_token(&api, "grace", "genesis-console-viewer");
+    let console = Console::start(&api, &["--review-interval-seconds", "2"]);
+    let browser = Browserless::sign_in(&console, &token);
+    assert_eq!(browser.get("/preflight").status(), 200);
+
+    // Her Role in the console's namespace unbound: no `get consoles` any more (nor `get
+    // preflights`, refused at once), while her token stays good. The console's next review of
+    // the session, due every 2 s here, asks for the right again and ends the session.
+    unbind(&api, "grace", "genesis-console-viewer", "genesis");
+    let start = Instant::now();
+    let ended = loop {
+        let reply = browser.get("/preflight");
+        if reply.status() == 303 {
+            break reply;
+        }
+        assert!(matches!(reply.status().as_u16(), 200 | 403), "{}", reply.head);
+        assert!(start.elapsed() < Duration::from_secs(30), "the session outlived the right to use the console");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(ended.location(), Some("/sign-in"));
+    let flash = session_cookie(&ended, "genesis-console-flash");
+    assert_eq!(flash[0], "genesis-console-flash=no-right");
+    let page = browser.get("/sign-in").text().unwrap();
+    assert!(page.contains(r#"id="session-ended""#), "{page}");
+    assert!(page.contains("your account may no longer use this console"), "{page}");
+    assert_eq!(browser.get("/preflight").location(), Some("/sign-in"), "the session is gone");
+    let stderr = console.stderr();
+    assert!(stderr.contains("session ended: the account may no longer use the console"), "{stderr}");
+    // Signing in again is refused as for any account without the right.
+    let again = browser.try_sign_in(&token);
+    assert_eq!(again.status(), 403, "{}", again.head);
+    assert!(!again.cookies_set().iter().any(|c| c.starts_with("genesis-console=")), "{}", again.head);
+    nowhere(&console, &[&ended, &again], &[&token]);
 }
 
 #[test]

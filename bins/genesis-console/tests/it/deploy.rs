@@ -1,9 +1,11 @@
 //! `deploy/console/` on the real API server: every manifest applies with the loader's own
 //! apply, the Deployment runs locked down with flags the binary takes, the Service is
 //! `genesis-control-plane` on 443; the roles grant what docs/console.md says (the viewer sees,
-//! the operator acts, the installer applies where it is bound, and none of them reads the
-//! pre-flight configuration but the operator, writes the trust root or lists Secrets), and
-//! the console works with its own ServiceAccount's rights alone, lending them to no one.
+//! the operator acts, the installer applies where it is bound, the cluster installer alone
+//! holds the cluster-admin-equivalent rights (Namespaces, CRDs, Flux objects), and none of
+//! them reads the pre-flight configuration but the operator, writes the trust root or lists
+//! Secrets), and the console works with its own ServiceAccount's rights alone, lending them
+//! to no one.
 
 use genesis_kube::{Access, Cluster, may, review_token};
 use genesis_testkit::kube::KubeApiserver;
@@ -108,6 +110,7 @@ fn the_viewer_sees_the_tabs_the_operator_acts_and_the_installer_applies_in_its_n
     install_console_rbac(&api);
     let viewer_token = user_token(&api, "viewer", "genesis-console-viewer");
     let operator_token = user_token(&api, "operator", "genesis-console-operator");
+    let cluster_installer_token = user_token(&api, "cluster-installer", "genesis-console-installer-cluster");
     // The installer bound as docs/console.md says: in the namespace its bundles install into
     // (a RoleBinding of the ClusterRole), and in genesis-system (its Role there).
     let subjects = json!([{"kind": "ServiceAccount", "name": "installer", "namespace": USERS_NAMESPACE}]);
@@ -136,6 +139,7 @@ fn the_viewer_sees_the_tabs_the_operator_acts_and_the_installer_applies_in_its_n
         let viewer = review_token(&cluster, &viewer_token).await.unwrap().unwrap();
         let operator = review_token(&cluster, &operator_token).await.unwrap().unwrap();
         let installer = review_token(&cluster, &installer_token).await.unwrap().unwrap();
+        let cluster_installer = review_token(&cluster, &cluster_installer_token).await.unwrap().unwrap();
         assert_eq!(viewer.name, user_name("viewer"));
         let right = |verb: &str, group: &str, resource: &str, namespace: Option<&str>, name: Option<&str>| Access {
             verb: verb.to_owned(),
@@ -149,48 +153,70 @@ fn the_viewer_sees_the_tabs_the_operator_acts_and_the_installer_applies_in_its_n
             right(verb, "", resource, namespace, name)
         };
         let deployments = |verb: &str, namespace: &str| right(verb, "apps", "deployments", Some(namespace), None);
-        // What each may: (viewer, operator, installer).
+        // What each may: (viewer, operator, installer, cluster installer).
         for (access, may_do) in [
             // Signing in, the tabs, and what the Status tab reads.
-            (console("get", "consoles"), (true, true, false)),
-            (console("get", "preflights"), (true, true, false)),
-            (console("list", "bundles"), (true, true, false)),
-            (console("get", "installs"), (true, true, false)),
-            (core("list", "configmaps", Some("genesis-system"), None), (true, true, false)),
-            (deployments("get", "demo"), (true, true, false)),
+            (console("get", "consoles"), (true, true, false, false)),
+            (console("get", "preflights"), (true, true, false, false)),
+            (console("list", "bundles"), (true, true, false, false)),
+            (console("get", "installs"), (true, true, false, false)),
+            (core("list", "configmaps", Some("genesis-system"), None), (true, true, false, false)),
+            (deployments("get", "demo"), (true, true, false, false)),
             // The console's actions.
-            (console("create", "preflights"), (false, true, false)),
-            (console("create", "bundles"), (false, true, false)),
-            (console("create", "installs"), (false, true, false)),
-            (console("create", "supportbundles"), (false, true, false)),
-            (console("get", "logs"), (false, true, false)),
-            (console("create", "advice"), (false, true, false)),
+            (console("create", "preflights"), (false, true, false, false)),
+            (console("create", "bundles"), (false, true, false, false)),
+            (console("create", "installs"), (false, true, false, false)),
+            (console("create", "supportbundles"), (false, true, false, false)),
+            (console("get", "logs"), (false, true, false, false)),
+            (console("create", "advice"), (false, true, false, false)),
             // The pre-flight configuration (it holds passwords): the operator's alone.
-            (core("get", "configmaps", Some("genesis"), Some("genesis-preflight")), (false, true, false)),
-            (core("update", "configmaps", Some("genesis"), Some("genesis-preflight")), (false, true, false)),
-            (core("list", "configmaps", Some("genesis"), None), (false, true, false)),
+            (core("get", "configmaps", Some("genesis"), Some("genesis-preflight")), (false, true, false, false)),
+            (core("update", "configmaps", Some("genesis"), Some("genesis-preflight")), (false, true, false, false)),
+            (core("list", "configmaps", Some("genesis"), None), (false, true, false, false)),
             // Nobody writes the trust root or creates ConfigMaps in the console's namespace,
             // nor reads Secrets.
-            (core("update", "configmaps", Some("genesis"), Some("genesis-trust")), (false, false, false)),
-            (core("create", "configmaps", Some("genesis"), None), (false, false, false)),
-            (core("list", "secrets", Some("demo"), None), (false, false, false)),
+            (core("update", "configmaps", Some("genesis"), Some("genesis-trust")), (false, false, false, false)),
+            (core("create", "configmaps", Some("genesis"), None), (false, false, false, false)),
+            (core("list", "secrets", Some("demo"), None), (false, false, false, false)),
             // Installing: the objects, in the namespace it is bound in only, and the record.
-            (deployments("create", "demo"), (false, false, true)),
-            (right("patch", "apps", "deployments", Some("demo"), Some("app")), (false, false, true)),
-            (deployments("create", "kube-system"), (false, false, false)),
-            (core("create", "configmaps", Some("genesis-system"), None), (false, false, true)),
-            (core("update", "configmaps", Some("genesis-system"), None), (false, false, true)),
-            (core("patch", "namespaces", Some("genesis-system"), Some("genesis-system")), (false, false, true)),
-            // Cluster-scoped objects need genesis-console-installer-cluster besides.
-            (core("create", "namespaces", None, None), (false, false, false)),
+            (deployments("create", "demo"), (false, false, true, false)),
+            (right("patch", "apps", "deployments", Some("demo"), Some("app")), (false, false, true, false)),
+            (deployments("create", "kube-system"), (false, false, false, false)),
+            (core("create", "configmaps", Some("genesis-system"), None), (false, false, true, false)),
+            (core("update", "configmaps", Some("genesis-system"), None), (false, false, true, false)),
+            (core("patch", "namespaces", Some("genesis-system"), Some("genesis-system")), (false, false, true, true)),
+            // Cluster-scoped objects need genesis-console-installer-cluster besides, and so do
+            // Flux objects and patching CRDs, which are cluster-admin-equivalent (a default
+            // Flux applies a chart as cluster-admin; a CRD's conversion webhook sees its
+            // objects): never in the per-namespace installer.
+            (core("create", "namespaces", None, None), (false, false, false, true)),
+            (
+                right("patch", "apiextensions.k8s.io", "customresourcedefinitions", None, None),
+                (false, false, false, true),
+            ),
+            (
+                right("create", "helm.toolkit.fluxcd.io", "helmreleases", Some("demo"), None),
+                (false, false, false, true),
+            ),
+            (
+                right("create", "source.toolkit.fluxcd.io", "ocirepositories", Some("demo"), None),
+                (false, false, false, true),
+            ),
+            (
+                right("patch", "source.toolkit.fluxcd.io", "helmrepositories", Some("demo"), Some("charts")),
+                (false, false, false, true),
+            ),
+            // Nobody deploys into the console's namespace.
+            (deployments("create", "genesis"), (false, false, false, false)),
         ] {
             let said = access.describe();
             let answers = (
                 may(&cluster, &viewer, &access).await.unwrap(),
                 may(&cluster, &operator, &access).await.unwrap(),
                 may(&cluster, &installer, &access).await.unwrap(),
+                may(&cluster, &cluster_installer, &access).await.unwrap(),
             );
-            assert_eq!(answers, may_do, "{said}: (viewer, operator, installer)");
+            assert_eq!(answers, may_do, "{said}: (viewer, operator, installer, cluster installer)");
         }
     });
 }

@@ -26,6 +26,7 @@ use genesis_testkit::{free_port, text};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{Value, json};
 
@@ -240,6 +241,16 @@ pub fn bind(api: &KubeApiserver, name: &str, role: &str) {
         }));
     }
     apply(api, objects);
+}
+
+/// Removes the RoleBinding [`bind`] made of Role `role` in `namespace` for ServiceAccount
+/// `name`: its rights there are gone, its token still good.
+pub fn unbind(api: &KubeApiserver, name: &str, role: &str, namespace: &str) {
+    block_on(async {
+        let cluster = genesis_kube::Cluster::connect(Some(&api.kubeconfig())).await.unwrap();
+        let bindings: Api<RoleBinding> = Api::namespaced(cluster.client().clone(), namespace);
+        bindings.delete(&format!("{USERS_NAMESPACE}-{name}-{role}"), &DeleteParams::default()).await.unwrap();
+    });
 }
 
 /// A token of an hour for ServiceAccount `namespace/name`, from the TokenRequest API.

@@ -239,15 +239,33 @@ pub async fn run(spec: &PreflightSpec, kubeconfig: Option<&Path>, resolver: &imp
 const MAX_FILE: u64 = 1 << 20;
 
 /// Why the file at `path` may not be handed on to a reader that reads it whole, outside
-/// the check's timeout, if it may not: it must be a regular file ([`not_regular`]) of at
-/// most [`MAX_FILE`] bytes. Looked at with `stat`, which opens nothing; a file `stat` cannot
-/// see is left for the reader to say why it cannot read it, as it always has.
+/// the check's timeout, if it may not: it must be a regular file ([`not_regular`]) outside
+/// the kernel's file systems ([`in_kernel_fs`]), of at least one byte and at most
+/// [`MAX_FILE`]. A file of size 0 may be a kernel file anywhere (a bind mount of `/proc`),
+/// which reports no size whatever it reads. Looked at with `stat` and the path's links
+/// resolved, which opens nothing; a file `stat` cannot see is left for the reader to say why
+/// it cannot read it, as it always has.
 fn refused_file(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
-    not_regular(&meta).or_else(|| {
-        (meta.len() > MAX_FILE)
-            .then(|| format!("is {} bytes, more than the {MAX_FILE} bytes (1 MiB) a check reads", meta.len()))
+    not_regular(&meta).or_else(|| in_kernel_fs(path)).or_else(|| match meta.len() {
+        0 => Some("is empty, or a kernel file that reports no size".to_owned()),
+        size if size > MAX_FILE => {
+            Some(format!("is {size} bytes, more than the {MAX_FILE} bytes (1 MiB) a check reads"))
+        }
+        _ => None,
     })
+}
+
+/// Where the kernel's file systems are mounted. Their files report a size unrelated to what
+/// they read: `/proc/self/pagemap` is a regular file of size 0 that reads some 256 GiB.
+const KERNEL_FILE_SYSTEMS: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+/// Why `path` is refused for where it leads, if it is: under one of [`KERNEL_FILE_SYSTEMS`],
+/// once its symbolic links are followed (a link elsewhere leads there as well).
+fn in_kernel_fs(path: &Path) -> Option<String> {
+    let real = std::fs::canonicalize(path).ok()?;
+    let mount = KERNEL_FILE_SYSTEMS.into_iter().find(|mount| real.starts_with(mount))?;
+    Some(format!("is under {mount}, whose files report no true size: a check reads none of them"))
 }
 
 /// Why a file (as `stat` saw it, following symbolic links as a mounted Secret's files are)
@@ -439,6 +457,26 @@ mod tests {
                 "postgres (not a URL)".to_owned(),
             ]
         );
+    }
+
+    #[test]
+    fn a_kernel_file_or_an_empty_one_is_refused_before_it_is_read() {
+        let kernel = "is under /proc, whose files report no true size: a check reads none of them";
+        // A regular file that says it is empty and reads some 256 GiB.
+        assert_eq!(refused_file(Path::new("/proc/self/pagemap")).as_deref(), Some(kernel));
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("ca.pem");
+        std::os::unix::fs::symlink("/proc/self/pagemap", &link).unwrap();
+        assert_eq!(refused_file(&link).as_deref(), Some(kernel), "a link there leads there");
+        let empty = dir.path().join("empty.pem");
+        std::fs::File::create(&empty).unwrap();
+        assert_eq!(refused_file(&empty).as_deref(), Some("is empty, or a kernel file that reports no size"));
+        let one_byte = dir.path().join("one.pem");
+        std::fs::write(&one_byte, "-").unwrap();
+        assert_eq!(refused_file(&one_byte), None);
+        // A device is said to be one, wherever it is.
+        assert_eq!(refused_file(Path::new("/dev/null")).as_deref(), Some("is a character device, not a regular file"));
+        assert_eq!(refused_file(&dir.path().join("missing.pem")), None, "left for the reader to say");
     }
 
     #[tokio::test]

@@ -212,6 +212,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_kernel_file_as_a_ca_bundle_or_authfile_fails_at_once_without_being_read() {
+        // A regular file that reports size 0 and reads some 256 GiB: refused for where it is.
+        let pagemap = Path::new("/proc/self/pagemap");
+        let kernel = "/proc/self/pagemap: is under /proc, whose files report no true size: a check reads none of them";
+        let started = Instant::now();
+        let check = tls(&tls_with_ca(pagemap), None).await;
+        assert_eq!((check.status, check.detail.as_str()), (Status::Fail, format!("CA bundle {kernel}").as_str()));
+        assert!(check.remedy.step("").contains("a file of at most 1 MiB"), "{check:?}");
+        let check = registry(&registry_with(Some(pagemap.to_owned()), None), None).await;
+        assert_eq!((check.status, check.detail), (Status::Fail, format!("CA bundle {kernel}")));
+        let check = registry(&registry_with(None, Some(pagemap.to_owned())), None).await;
+        assert_eq!((check.status, check.detail), (Status::Fail, format!("authfile {kernel}")));
+        // An empty file (a kernel file elsewhere would look the same) is refused as well.
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("ca.pem");
+        std::fs::File::create(&empty).unwrap();
+        let check = tls(&tls_with_ca(&empty), None).await;
+        let said = format!("CA bundle {}: is empty, or a kernel file that reports no size", empty.display());
+        assert_eq!((check.status, check.detail), (Status::Fail, said));
+        assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    }
+
+    #[tokio::test]
     async fn a_ca_bundle_or_authfile_larger_than_1_mib_or_a_folder_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let big = dir.path().join("ca.pem");
