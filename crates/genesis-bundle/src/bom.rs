@@ -413,6 +413,16 @@ pub struct ScanSummary {
     pub first_expiry: Option<String>,
 }
 
+impl ScanSummary {
+    /// The findings without an exception by severity, highest first (`2 critical, 1 high`),
+    /// or `no finding`: how every one-line summary of a scan words them.
+    pub fn counts_line(&self) -> String {
+        let counts: Vec<String> =
+            Severity::ALL.iter().rev().filter_map(|s| self.counts.get(s).map(|n| format!("{n} {s}"))).collect();
+        if counts.is_empty() { "no finding".to_owned() } else { counts.join(", ") }
+    }
+}
+
 impl ScanRecord {
     /// How many gaps a record lists (100): enough to show what an inventory missed, few
     /// enough that, with [`ScanRecord::GAP_CHARS`], they add at most about 100 KB to the BOM

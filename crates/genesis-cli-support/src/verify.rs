@@ -365,12 +365,7 @@ pub(crate) fn head_lines(
 
 /// The recorded scan in one line: its verdict, its date and database, and its counts.
 fn scan_line(scan: &genesis_bundle::ScanSummary) -> String {
-    let counts: Vec<String> = genesis_types::Severity::ALL
-        .iter()
-        .rev()
-        .filter_map(|s| scan.counts.get(s).map(|n| format!("{n} {s}")))
-        .collect();
-    let counts = if counts.is_empty() { "no finding".to_owned() } else { counts.join(", ") };
+    let counts = scan.counts_line();
     let database = scan.database.newest_modified.as_deref().unwrap_or("of unknown date");
     let gaps = match scan.gaps {
         0 => String::new(),

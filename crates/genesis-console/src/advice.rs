@@ -838,6 +838,21 @@ fn advisor_of(state: &AppState) -> Result<&Advisor, PageError> {
     })
 }
 
+/// A POST of the advice pages: advice configured, the form this session's (CSRF and
+/// Origin), and the user allowed it ([`authorize`]); the advisor to ask.
+async fn admit_post<'a>(
+    state: &'a AppState,
+    signed: &Signed,
+    csrf: &str,
+    headers: &HeaderMap,
+    explain: bool,
+) -> Result<&'a Advisor, PageError> {
+    let advisor = advisor_of(state)?;
+    signed.check_csrf(csrf, headers, state)?;
+    authorize(state, signed, explain).await?;
+    Ok(advisor)
+}
+
 /// Whether the user may ask for advice and, for an explanation, see the row it is about.
 async fn authorize(state: &AppState, signed: &Signed, explain: bool) -> Result<(), PageError> {
     let mut accesses = vec![console_access(state, "create", ADVICE)];
@@ -915,9 +930,7 @@ async fn explain_preview(
     headers: HeaderMap,
     Form(form): Form<ExplainForm>,
 ) -> Result<Response, PageError> {
-    let advisor = advisor_of(&state)?;
-    signed.check_csrf(&form.csrf, &headers, &state)?;
-    authorize(&state, &signed, true).await?;
+    let advisor = admit_post(&state, &signed, &form.csrf, &headers, true).await?;
     let (check, remedy) = row(&state, &form.check)?;
     let prepared = advisor.explain(&check, &remedy);
     let nonce = previewed(&state, &signed, &prepared);
@@ -937,9 +950,7 @@ async fn explain_send(
     headers: HeaderMap,
     Form(form): Form<ExplainForm>,
 ) -> Result<Response, PageError> {
-    let advisor = advisor_of(&state)?;
-    signed.check_csrf(&form.csrf, &headers, &state)?;
-    authorize(&state, &signed, true).await?;
+    let advisor = admit_post(&state, &signed, &form.csrf, &headers, true).await?;
     let _asking = state.advice.begin(&conversation_key(&signed))?;
     let (check, remedy) = row(&state, &form.check)?;
     let prepared = advisor.explain(&check, &remedy);
@@ -998,9 +1009,7 @@ async fn chat_preview(
     headers: HeaderMap,
     Form(form): Form<ChatForm>,
 ) -> Result<Response, PageError> {
-    let advisor = advisor_of(&state)?;
-    signed.check_csrf(&form.csrf, &headers, &state)?;
-    authorize(&state, &signed, false).await?;
+    let advisor = admit_post(&state, &signed, &form.csrf, &headers, false).await?;
     let question = question_of(&form, MAX_QUESTION_CHARS)?;
     let turns = state.advice.turns(&conversation_key(&signed), &signed.user.name, Instant::now());
     let prepared = advisor.prepare(&turns, &question);
@@ -1021,9 +1030,7 @@ async fn chat_send(
     headers: HeaderMap,
     Form(form): Form<ChatForm>,
 ) -> Result<Response, PageError> {
-    let advisor = advisor_of(&state)?;
-    signed.check_csrf(&form.csrf, &headers, &state)?;
-    authorize(&state, &signed, false).await?;
+    let advisor = admit_post(&state, &signed, &form.csrf, &headers, false).await?;
     let question = question_of(&form, MAX_SENT_QUESTION_CHARS)?;
     let key = conversation_key(&signed);
     let _asking = state.advice.begin(&key)?;

@@ -350,12 +350,7 @@ fn file_name(path: &Path) -> String {
 /// The recorded scan in one line: its verdict against its threshold, the findings without an
 /// exception by severity (highest first), the excepted ones, and what it covered as of when.
 fn scan_summary(scan: &genesis_bundle::ScanSummary) -> String {
-    let counts: Vec<String> = genesis_types::Severity::ALL
-        .iter()
-        .rev()
-        .filter_map(|s| scan.counts.get(s).map(|n| format!("{n} {s}")))
-        .collect();
-    let counts = if counts.is_empty() { "no finding".to_owned() } else { counts.join(", ") };
+    let counts = scan.counts_line();
     format!(
         "{} (failOn {}): {counts} without an exception, {} excepted; {} packages as of {}",
         if scan.passed { "passed" } else { "FAILED" },

@@ -12,7 +12,7 @@ use axum::http::{Extensions, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use genesis_web::Asset;
-use genesis_web::html::csrf_field;
+use genesis_web::html::{csrf_field, head};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::auth::Signed;
@@ -147,13 +147,7 @@ fn document(title: &str, signed: Option<(&Signed, Option<Tab>)>, body: Markup) -
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (PRODUCT) }
-                link rel="stylesheet" href=(STYLESHEET.path);
-                script src=(SCRIPT.path) defer {}
-            }
+            (head(title, PRODUCT, &STYLESHEET, &SCRIPT))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.site {

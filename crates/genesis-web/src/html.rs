@@ -8,6 +8,20 @@ use std::fmt::Write as _;
 use maud::{Markup, html};
 use time::OffsetDateTime;
 
+/// A page's `<head>`: UTF-8, the viewport for phones, `title · brand`, and the product's
+/// one stylesheet and one deferred script, by their content-hashed names.
+pub fn head(title: &str, brand: &str, stylesheet: &crate::Asset, script: &crate::Asset) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · " (brand) }
+            link rel="stylesheet" href=(stylesheet.path);
+            script src=(script.path) defer {}
+        }
+    }
+}
+
 /// The hidden form field every POST form carries: the session's token (or, on a sign-in form,
 /// the double-submit token), which the server compares before it acts.
 pub fn csrf_field(token: &str) -> Markup {

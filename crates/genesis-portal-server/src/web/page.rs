@@ -15,7 +15,7 @@ use axum::http::{Extensions, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use genesis_portal_client::protocol::ExportState;
-use genesis_web::html::csrf_field;
+use genesis_web::html::{csrf_field, head};
 use maud::{DOCTYPE, Markup, html};
 
 use super::{SCRIPT, STYLESHEET};
@@ -135,13 +135,7 @@ fn document(chrome: &Chrome<'_>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (chrome.title) " · " (area.brand()) }
-                link rel="stylesheet" href=(STYLESHEET.path);
-                script src=(SCRIPT.path) defer {}
-            }
+            (head(chrome.title, area.brand(), &STYLESHEET, &SCRIPT))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.site {
