@@ -179,6 +179,17 @@ pub(crate) struct CreateArgs {
     /// the build, and `genesis report ARCHIVE --key PUB` writes the report then.
     #[arg(long)]
     report: bool,
+    /// Deliver the bundle as parts of at most SIZE bytes, for media or guards with a file
+    /// size limit: bytes, or a whole number with a unit (700MB, 4700MB, 100MiB, 4095MiB; at
+    /// least 1MiB). After the archive is written and signed, it is cut between zstd frames
+    /// into NAME.tar.zst.part-000 … with the parts manifest NAME.tar.zst.parts.json, signed
+    /// with --key (NAME.tar.zst.parts.json.sig and .cosign.bundle); then the single archive
+    /// and its .sha256, .sig and .cosign.bundle are removed: only the parts, the manifest and
+    /// its signatures are left. Every reader takes the manifest (or a part) in place of the
+    /// archive; `genesis join` makes the one file again. With a pipeline's signatures, the
+    /// pipeline signs the manifest (`cosign sign-blob`), as it would have signed the archive.
+    #[arg(long, value_name = "SIZE", value_parser = genesis_cli_support::split::parse_size, conflicts_with = "report")]
+    max_part_size: Option<u64>,
 }
 
 /// Arguments of `prepare`.
@@ -255,7 +266,18 @@ pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
         output,
         quiet,
         report,
+        max_part_size,
     } = args;
+    if let Some(size) = max_part_size
+        && size < genesis_bundle::MIN_PART_SIZE
+    {
+        // Refused before anything is pulled or built, as the split would refuse it after.
+        anyhow::bail!(
+            "--max-part-size {size} is below the smallest part, {} bytes (1MiB): a bundle in parts that small is \
+             thousands of files",
+            genesis_bundle::MIN_PART_SIZE
+        );
+    }
     let (spec, options) = build.load(output_dir, report)?;
     let pipeline_signer = match (public_key, keyless.keyless()?) {
         (Some(public_key), None) => Some(PipelineSigner::Key(PublicKey::from_pem_file(&public_key)?)),
@@ -285,6 +307,14 @@ pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
             Signer::External(signatures) => genesis_build::build_external(&spec, signatures, &options)?,
         }
     };
+    if let Some(size) = max_part_size {
+        let parts = deliver_as_parts(&out, size, &signer)?;
+        match output {
+            OutputFormat::Json => print_json(&CreatedParts { build: &out, split: &parts })?,
+            OutputFormat::Text => print_parts(&out, &parts, &signer)?,
+        }
+        return Ok(exit::OK);
+    }
     match output {
         OutputFormat::Json => print_json(&out)?,
         OutputFormat::Text => {
@@ -301,6 +331,126 @@ pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// What `create --max-part-size` left in place of the archive (decision 0042).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveredParts {
+    /// The parts manifest.
+    manifest: PathBuf,
+    /// Each part: its name, size and SHA-256.
+    parts: Vec<genesis_bundle::PartEntry>,
+    /// The largest part allowed.
+    part_size: u64,
+    /// Parts that start or end inside a zstd frame, a frame being larger than a part.
+    cut_inside_frames: usize,
+    /// The manifest's `.sig` and `.cosign.bundle`, signed with --key; none with a pipeline's
+    /// signatures, where the pipeline signs the manifest.
+    signature_files: Vec<PathBuf>,
+    /// The archive and its sidecars, removed: the parts are delivered in their place.
+    removed: Vec<PathBuf>,
+    /// The line that reports parts cut inside a frame, if any.
+    #[serde(skip)]
+    frames_note: Option<String>,
+    /// The lines of the parts and the manifest.
+    #[serde(skip)]
+    lines: Vec<String>,
+}
+
+/// What `create --max-part-size --output json` prints: the build, whose archive and archive
+/// sidecars are gone (listed in `split.removed`), and the parts delivered instead.
+#[derive(serde::Serialize)]
+struct CreatedParts<'a> {
+    #[serde(flatten)]
+    build: &'a genesis_build::BuildOutput,
+    split: &'a DeliveredParts,
+}
+
+/// Cuts the archive `out` wrote into parts of at most `size` bytes beside it (after removing
+/// an earlier split of the same name there), signs the parts manifest with the key that signed
+/// the archive, and removes the archive and its sidecars: the parts are what is delivered.
+fn deliver_as_parts(out: &genesis_build::BuildOutput, size: u64, signer: &Signer) -> anyhow::Result<DeliveredParts> {
+    let archive = &out.archive;
+    let dir = archive.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = archive
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{} has no file name in UTF-8", archive.display()))?;
+    genesis_cli_support::split::remove_earlier_split(dir, name)
+        .with_context(|| format!("cannot remove an earlier split of {name} from {}", dir.display()))?;
+    let limits = genesis_bundle::Limits::default();
+    let compression = genesis_bundle::ArchiveReader::open_head(archive, &limits)?.compression();
+    let split = genesis_bundle::split_archive(archive, dir, size, &limits)
+        .with_context(|| format!("cannot split {}", archive.display()))?;
+    let signature_files = match signer {
+        Signer::Key(key) => {
+            let (sig, cosign_bundle) = genesis_cli_support::split::sign_manifest(key, &split)
+                .with_context(|| format!("cannot sign {}", split.manifest_path.display()))?;
+            vec![sig, cosign_bundle]
+        }
+        // The pipeline signs the manifest, as it would have signed the archive.
+        Signer::External(_) => Vec::new(),
+    };
+    let mut removed = Vec::new();
+    let sidecars = [Some(&out.sha256_file), out.signature_file.as_ref(), out.cosign_bundle_file.as_ref()];
+    for path in std::iter::once(archive).chain(sidecars.into_iter().flatten()) {
+        match std::fs::remove_file(path) {
+            Ok(()) => removed.push(path.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {} after splitting it", path.display())),
+        }
+    }
+    Ok(DeliveredParts {
+        frames_note: genesis_cli_support::split::frames_note(&split, compression),
+        lines: genesis_cli_support::split::part_lines(&split),
+        manifest: split.manifest_path,
+        parts: split.manifest.parts,
+        part_size: size,
+        cut_inside_frames: split.cut_inside_frames,
+        signature_files,
+        removed,
+    })
+}
+
+/// `create --max-part-size` in text: the build, the parts, how the manifest is signed (or
+/// the command that signs it), and what was removed.
+fn print_parts(out: &genesis_build::BuildOutput, parts: &DeliveredParts, signer: &Signer) -> std::io::Result<()> {
+    outln!(
+        "✓ built {} ({} bytes, {} files) as {} parts of at most {} bytes",
+        out.archive.display(),
+        out.size,
+        out.files,
+        parts.parts.len(),
+        parts.part_size
+    )?;
+    outln!("  sha256 {} (of the archive the parts make)", out.sha256)?;
+    outln!("  bom    {} signed by {}", out.bom_sha256, signer.signed_by())?;
+    if let Some(expires) = &out.expires {
+        outln!("  expires {expires}")?;
+    }
+    for line in &parts.lines {
+        outln!("{line}")?;
+    }
+    if let Some(note) = &parts.frames_note {
+        outln!("{note}")?;
+    }
+    if parts.signature_files.is_empty() {
+        let bundle = genesis_trust::cosign_bundle_path(&parts.manifest);
+        let (bundle, manifest) = (lossy(&bundle), lossy(&parts.manifest));
+        let command =
+            command_line(&["cosign", "sign-blob", "--key", "KEY", "--bundle", bundle.as_str(), manifest.as_str()]);
+        outln!("  sign the parts manifest yourself: {command}")?;
+    } else {
+        let files: Vec<String> = parts.signature_files.iter().map(|p| p.display().to_string()).collect();
+        outln!("  signed {}", files.join(", "))?;
+    }
+    outln!(
+        "  removed {} and its sidecars: deliver the parts, the manifest and its signatures; `genesis join {}` makes \
+         the one file again",
+        out.archive.display(),
+        parts.manifest.display()
+    )
 }
 
 /// What `prepare --output json` prints.

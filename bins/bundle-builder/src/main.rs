@@ -47,7 +47,8 @@ enum Command {
         encrypt: bool,
     },
     /// Build a signed bundle from a spec file: NAME-VERSION.tar.zst plus .sha256, .sig and
-    /// .cosign.bundle (and .report.pdf with --report). Signed here with --key, or, after
+    /// .cosign.bundle (and .report.pdf with --report), or with --max-part-size its parts and
+    /// their signed parts manifest instead. Signed here with --key, or, after
     /// `prepare`, with the signatures the release pipeline made (--public-key,
     /// --bom-signature, --provenance-signature): then the archive's .sig and .cosign.bundle
     /// are the pipeline's to make.
@@ -68,7 +69,7 @@ enum Command {
     /// Show a bundle's name, version, images, charts and manifests from its BOM, reading only
     /// the head of the archive. Informational: it does not verify the signature.
     Inspect {
-        /// The bundle archive.
+        /// The bundle archive, or a split one's parts manifest or a part.
         bundle: PathBuf,
         /// Report format.
         #[arg(long, value_enum, default_value_t)]
@@ -157,7 +158,9 @@ fn inspect(bundle: &Path, output: OutputFormat, limits: &LimitArgs) -> anyhow::R
     let mut reader = ArchiveReader::open_head(bundle, &limits)?;
     let head = reader.read_head()?;
     let bom = Bom::parse(&head.bom, &limits)?;
-    let archive_size = std::fs::metadata(bundle).with_context(|| format!("reading {}", bundle.display()))?.len();
+    // The archive's length, of one file or of a split one's parts read in place.
+    let archive_size =
+        reader.archive_file().len().with_context(|| format!("reading the length of {}", bundle.display()))?;
     let report = Inspection {
         bundle,
         archive_size,

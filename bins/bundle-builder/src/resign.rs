@@ -193,7 +193,9 @@ fn prepare_files(
     if let Some(policy) = &verify.policy {
         resign.extend(["--policy".to_owned(), lossy(policy)]);
     }
-    let archive = Path::new("OUT").join(bundle.file_name().unwrap_or_default());
+    // Named after the archive, also when a split bundle was given by its manifest or a part.
+    let location = genesis_bundle::BundleLocation::of(bundle);
+    let archive = Path::new("OUT").join(location.archive().file_name().unwrap_or_default());
     let next = next_commands(resign, &files, &archive);
     let report =
         PrepareReport { bundle, files: &files, bom_sha256: genesis_bundle::sha256(&prepared.bom), next: &next };

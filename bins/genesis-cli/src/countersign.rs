@@ -6,13 +6,15 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use genesis_bundle::BundleLocation;
 use genesis_cli_support::{LimitArgs, OutputFormat, exit, outln, print_json};
 use genesis_trust::PrivateKey;
 
 /// Arguments of `countersign`.
 #[derive(Debug, clap::Args)]
 pub struct CountersignArgs {
-    /// The bundle archive (`NAME-VERSION.tar.zst`). It is not changed: the countersignature
+    /// The bundle archive (`NAME-VERSION.tar.zst`), or a split one's parts manifest or a
+    /// part. It is not changed: the countersignature
     /// goes to `BUNDLE.countersig/`, so the vendor's .sha256, .sig and .cosign.bundle stay
     /// valid.
     pub bundle: PathBuf,
@@ -42,7 +44,10 @@ pub fn run(args: &CountersignArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot countersign {}", bundle.display()))?;
     eprintln!("policy: {source}");
     let key = PrivateKey::from_pem_file_with_password(&args.key, &genesis_cli_support::password::for_reading)?;
-    match genesis_trust::countersign(bundle, &key, &policy, &args.limits.limits()) {
+    // A split bundle given by its manifest or a part is countersigned beside the archive's
+    // name, where every verifier looks (`ARCHIVE.countersig/`).
+    let archive = BundleLocation::of(bundle);
+    match genesis_trust::countersign(archive.archive(), &key, &policy, &args.limits.limits()) {
         Ok(done) => {
             match args.output {
                 OutputFormat::Json => print_json(

@@ -1,5 +1,6 @@
 //! `genesis`: the gap-host and auditor tool: `login`, `releases` and `pull` from the vendor
-//! portal, `verify` and `verify-blob` (offline and fail-closed), `countersign` (a customer's
+//! portal, `verify` and `verify-blob` (offline and fail-closed), `split` and `join` (a bundle
+//! as parts for size-limited media and guards), `countersign` (a customer's
 //! signature beside a verified bundle), `report` (a verified bundle's release evidence
 //! report), `license verify` (offline), `preflight` (is the environment ready for an
 //! install), and `support-bundle` (a redacted archive of the cluster's state for a support
@@ -15,6 +16,7 @@ mod preflight;
 mod report;
 mod sbom;
 mod scan;
+mod split;
 mod support_bundle;
 mod verify_blob;
 
@@ -47,6 +49,15 @@ enum Command {
     /// .sha256/.sig sidecars when present; or with --dir a folder `bundle-loader extract`
     /// wrote, against the head it holds. Exit 1 on any failure.
     Verify(VerifyCommandArgs),
+    /// Cut a bundle into parts of at most --part-size for media or guards with a file size
+    /// limit: NAME.tar.zst.part-000 … cut between zstd frames, and the parts manifest
+    /// NAME.tar.zst.parts.json (each part's size and SHA-256), signed with --key or unsigned.
+    /// Every command that takes a bundle takes the manifest or a part and reads the parts in
+    /// place; `cat NAME.tar.zst.part-* > NAME.tar.zst` and `sha256sum` work as well.
+    Split(split::SplitArgs),
+    /// Make the one archive file of a split bundle again (from its manifest, a part, or the
+    /// archive's name), every part checked against the manifest before a byte is written.
+    Join(split::JoinArgs),
     /// Verify a bundle's head with the installed policy (or --policy), then sign its BOM with
     /// a customer's key beside the archive, in BUNDLE.countersig/ (a key-signed sigstore
     /// bundle, no log entry): a policy that requires that signer counts it. The archive and
@@ -131,6 +142,8 @@ fn main() -> ExitCode {
     if matches!(
         cli.command,
         Command::Verify(_)
+            | Command::Split(_)
+            | Command::Join(_)
             | Command::Countersign(_)
             | Command::Report(_)
             | Command::Sbom(_)
@@ -142,6 +155,8 @@ fn main() -> ExitCode {
     }
     exit::run(&ERRORS, || match &cli.command {
         Command::Verify(args) => tree::run(args),
+        Command::Split(args) => split::split(args),
+        Command::Join(args) => split::join(args),
         Command::Countersign(args) => countersign::run(args),
         Command::Report(args) => report::run(args),
         Command::Sbom(args) => sbom::run(args),

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use genesis_bundle::BundleLocation;
 use genesis_cli_support::policy::PolicySource;
 use genesis_cli_support::verify::{VerifyArgs, render_text, report_trust_error, trust, verify_and_check_payload_with};
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
@@ -30,14 +31,20 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     let format = if args.html { Format::Html } else { Format::Pdf };
     let bundle = args.verify.bundle();
-    let target = args.output_file.clone().unwrap_or_else(|| default_path(bundle, format));
+    // A split bundle's report and sidecars are named after its archive, whichever of its
+    // files was given.
+    let location = BundleLocation::of(bundle);
+    let archive = location.archive();
+    let target = args.output_file.clone().unwrap_or_else(|| default_path(archive, format));
     // The report must not take the place of what it reports on.
-    let (sha256, sig) = genesis_trust::sidecar_paths(bundle);
+    let (sha256, sig) = genesis_trust::sidecar_paths(archive);
     let protected = [
         (bundle.to_path_buf(), "the bundle itself"),
+        (archive.to_path_buf(), "the bundle itself"),
+        (genesis_bundle::manifest_path(archive), "the bundle's parts manifest"),
         (sha256, "the bundle's .sha256 sidecar"),
         (sig, "the bundle's .sig sidecar"),
-        (genesis_trust::cosign_bundle_path(bundle), "the bundle's .cosign.bundle sidecar"),
+        (genesis_trust::cosign_bundle_path(archive), "the bundle's .cosign.bundle sidecar"),
     ];
     if let Some((_, what)) = protected.iter().find(|(path, _)| same_path(path, &target)) {
         anyhow::bail!(

@@ -19,11 +19,11 @@ use genesis_bundle::rfc3339;
 use genesis_cli_support::exit::{self, Errors};
 use genesis_cli_support::server::ServerArgs;
 use genesis_cli_support::{OutputFormat, json_report, outln, print_json};
+use genesis_objstore::{AzureConfig, ObjStoreError, ObjectStoreConfig, ObjectStoreKind, S3Config};
 use genesis_portal_client::protocol::Scope;
 use genesis_portal_server::admin::{self, KeyState, Publication};
 use genesis_portal_server::{
-    ApiConfig, AzureConfig, ConfigError, LookupError, ObjectStoreConfig, ObjectStoreKind, PortalConfig,
-    PortalServerError, S3Config, ServeConfig, TlsFiles,
+    ApiConfig, ConfigError, LookupError, PortalConfig, PortalServerError, ServeConfig, TlsFiles,
 };
 use genesis_trust::{PrivateKey, PublicKey};
 
@@ -35,9 +35,13 @@ const ERRORS: Errors =
 /// The flag or command of this binary that gets past one error of a chain (library messages
 /// name none).
 fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(store) = cause.downcast_ref::<ObjStoreError>() {
+        return object_store_hint(store).map(str::to_owned);
+    }
     match cause.downcast_ref::<PortalServerError>()? {
         PortalServerError::Lookup(missing) => lookup_hint(missing),
         PortalServerError::Config(config) => config_hint(config).map(str::to_owned),
+        PortalServerError::ObjStore(store) => object_store_hint(store).map(str::to_owned),
         PortalServerError::AdminExists { .. } => Some("see `genesis-portal admin list`".to_owned()),
         _ => None,
     }
@@ -57,26 +61,34 @@ fn lookup_hint(missing: &LookupError) -> Option<String> {
 fn config_hint(config: &ConfigError) -> Option<&'static str> {
     let hint = match config {
         ConfigError::NoDataDir => "pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)",
-        ConfigError::NotABucket { .. } => "pass --object-store s3://BUCKET[/PREFIX] or az://CONTAINER[/PREFIX]",
-        ConfigError::PlainHttpEndpoint { store: ObjectStoreKind::S3, .. } => {
-            "pass --s3-allow-http for a network you trust"
-        }
-        ConfigError::PlainHttpEndpoint { store: ObjectStoreKind::Azure, .. } => {
-            "pass --azure-allow-http for a network you trust"
-        }
         ConfigError::UnverifiedDatabase { .. } => "pass --database-allow-insecure for a network you trust",
-        ConfigError::NotAnEndpoint { store: ObjectStoreKind::S3, .. } => "pass --s3-endpoint https://HOST[:PORT]",
-        ConfigError::NotAnEndpoint { store: ObjectStoreKind::Azure, .. } => {
-            "pass --azure-endpoint https://ACCOUNT.blob.core.windows.net (the account's blob endpoint)"
-        }
-        ConfigError::NoAccessKeyId { .. } => {
-            "set GENESIS_PORTAL_S3_ACCESS_KEY_ID (or pass --s3-access-key-id) and GENESIS_PORTAL_S3_SECRET_ACCESS_KEY"
-        }
-        ConfigError::NoAzureAccount { .. } => "pass --azure-account NAME (or set GENESIS_PORTAL_AZURE_ACCOUNT)",
         ConfigError::NotAPublicUrl { .. } => {
             "pass --public-url https://HOST[:PORT], the URL customers' browsers reach the portal by (or set \
              GENESIS_PORTAL_PUBLIC_URL)"
         }
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// The flag that gets past an object store configuration that cannot work.
+fn object_store_hint(store: &ObjStoreError) -> Option<&'static str> {
+    let hint = match store {
+        ObjStoreError::NotABucket { .. } => "pass --object-store s3://BUCKET[/PREFIX] or az://CONTAINER[/PREFIX]",
+        ObjStoreError::PlainHttpEndpoint { store: ObjectStoreKind::S3, .. } => {
+            "pass --s3-allow-http for a network you trust"
+        }
+        ObjStoreError::PlainHttpEndpoint { store: ObjectStoreKind::Azure, .. } => {
+            "pass --azure-allow-http for a network you trust"
+        }
+        ObjStoreError::NotAnEndpoint { store: ObjectStoreKind::S3, .. } => "pass --s3-endpoint https://HOST[:PORT]",
+        ObjStoreError::NotAnEndpoint { store: ObjectStoreKind::Azure, .. } => {
+            "pass --azure-endpoint https://ACCOUNT.blob.core.windows.net (the account's blob endpoint)"
+        }
+        ObjStoreError::NoAccessKeyId { .. } => {
+            "set GENESIS_PORTAL_S3_ACCESS_KEY_ID (or pass --s3-access-key-id) and GENESIS_PORTAL_S3_SECRET_ACCESS_KEY"
+        }
+        ObjStoreError::NoAzureAccount { .. } => "pass --azure-account NAME (or set GENESIS_PORTAL_AZURE_ACCOUNT)",
         _ => return None,
     };
     Some(hint)

@@ -18,7 +18,7 @@ use genesis_registry::RegistryOptions;
 use genesis_trust::cosign_image::Signers;
 use genesis_trust::provenance::IN_TOTO_PAYLOAD_TYPE;
 use genesis_trust::sigstore::pae;
-use genesis_trust::{PrivateKey, PublicKey, encode_signature};
+use genesis_trust::{PrivateKey, PublicKey, SignatureSidecars};
 use genesis_types::{BundlePath, Descriptor, Digest, ImageIndex, annotations, media_types};
 
 use crate::chart::read_chart;
@@ -768,14 +768,11 @@ pub(crate) fn publish(
 /// earlier build left are gone already: [`remove_earlier_sidecars`]).
 fn sign_archive(signing: Signing<'_>, archive: &Path, digest: &[u8; 32]) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
     let Signing::Key(key) = signing else { return Ok((None, None)) };
-    let (_, signature_file) = genesis_trust::sidecar_paths(archive);
-    let cosign_bundle_file = genesis_trust::cosign_bundle_path(archive);
-    let archive_signature = key.sign_sha256_digest(digest);
-    write_atomically(&signature_file, &encode_signature(&archive_signature))?;
-    let cosign_bundle = genesis_trust::sigstore::key_bundle(&key.public_key(), digest, &archive_signature);
-    let mut cosign_bundle = serde_json::to_vec_pretty(&cosign_bundle).expect("json");
-    cosign_bundle.push(b'\n');
-    write_atomically(&cosign_bundle_file, &cosign_bundle)?;
+    // The one way a file is signed with a key: a split archive's parts manifest is too.
+    let (signature_file, cosign_bundle_file) = SignatureSidecars::paths(archive);
+    let sidecars = SignatureSidecars::sign(key, digest);
+    write_atomically(&signature_file, &sidecars.signature)?;
+    write_atomically(&cosign_bundle_file, &sidecars.cosign_bundle)?;
     Ok((Some(signature_file), Some(cosign_bundle_file)))
 }
 

@@ -1,20 +1,20 @@
 //! Reading a bundle: detect the compression, decompress (in parallel for seekable zstd),
 //! walk the tar stream strictly, and hash the archive file on the way.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead as _, BufReader, Read, Write};
 use std::path::Path;
 
 use flate2::read::GzDecoder;
 use genesis_types::{BundlePath, Digest};
 
 use crate::digest_io::{DigestAdapter, FileDigest};
+use crate::parts::SequentialReader;
 use crate::seekable::{ParallelFrameReader, SeekTable};
 use crate::stamp::FileStamp;
 use crate::tar::{self, BLOCK, EntryKind, Header};
 use crate::{
-    BOM_PATH, BundleError, Limits, PROVENANCE_PATH, ProgressCounter, Result, SIGNATURE_PATH, SIGSTORE_PROVENANCE_PATH,
-    SIGSTORE_SIGNATURE_PATH,
+    ArchiveFile, BOM_PATH, BundleError, Limits, PROVENANCE_PATH, ProgressCounter, Result, SIGNATURE_PATH,
+    SIGSTORE_PROVENANCE_PATH, SIGSTORE_SIGNATURE_PATH,
 };
 
 /// How the tar stream of a bundle is compressed.
@@ -72,15 +72,15 @@ pub(crate) fn from_io(e: io::Error, action: &'static str) -> BundleError {
 
 enum Source {
     Zstd(ParallelFrameReader),
-    ZstdHead(Box<zstd::stream::read::Decoder<'static, BufReader<File>>>),
-    Gzip(Box<GzDecoder<DigestAdapter<BufReader<File>>>>),
-    Plain(DigestAdapter<BufReader<File>>),
+    ZstdHead(Box<zstd::stream::read::Decoder<'static, BufReader<SequentialReader>>>),
+    Gzip(Box<GzDecoder<BufReader<SequentialReader>>>),
+    Plain(Box<BufReader<SequentialReader>>),
 }
 
 impl Source {
     fn compressed_so_far(&self) -> Option<u64> {
         match self {
-            Source::Gzip(g) => Some(g.get_ref().passed()),
+            Source::Gzip(g) => Some(g.get_ref().get_ref().passed()),
             _ => None,
         }
     }
@@ -115,7 +115,7 @@ pub struct ArchiveReader {
     /// A header read ahead by [`ArchiveReader::read_head`] that was not part of the head.
     peeked: Option<Header>,
     /// The archive, kept open to stamp it again at the end of the pass.
-    file: File,
+    file: ArchiveFile,
     stamp: FileStamp,
 }
 
@@ -132,24 +132,30 @@ impl ArchiveReader {
     }
 
     fn open_with(path: &Path, limits: &Limits, head_only: bool) -> Result<Self> {
-        let file = File::open(path).map_err(BundleError::io("opening", path))?;
-        let stamp = FileStamp::of(&file).map_err(BundleError::io("reading metadata of", path))?;
-        let kept = file.try_clone().map_err(BundleError::io("opening", path))?;
+        ArchiveReader::over(ArchiveFile::open(path)?, limits, head_only)
+    }
+
+    /// Opens an archive already open (a file, or the parts of a split one): a full pass, or
+    /// with `head_only` a read of its first entries.
+    pub fn over(file: ArchiveFile, limits: &Limits, head_only: bool) -> Result<Self> {
+        let path = file.path().to_owned();
+        let stamp = file.stamp().map_err(BundleError::io("reading metadata of", &path))?;
         let mut magic = [0u8; 4];
-        let n = file_read_prefix(&file, &mut magic).map_err(BundleError::io("reading", path))?;
+        let n = file.read_prefix(&mut magic).map_err(BundleError::io("reading", &path))?;
         let compression = Compression::sniff(&magic[..n]);
+        let sequential = || file.sequential().map_err(BundleError::io("opening", &path));
         let source = match compression {
             Compression::Zstd => {
                 let table = SeekTable::read_from(&file, limits)?;
                 if head_only {
-                    let d = zstd::stream::read::Decoder::new(file).map_err(|e| from_io(e, "starting zstd"))?;
+                    let d = zstd::stream::read::Decoder::new(sequential()?).map_err(|e| from_io(e, "starting zstd"))?;
                     Source::ZstdHead(Box::new(d))
                 } else {
-                    Source::Zstd(ParallelFrameReader::new(file, table)?)
+                    Source::Zstd(ParallelFrameReader::new(&file, table)?)
                 }
             }
-            Compression::Gzip => Source::Gzip(Box::new(GzDecoder::new(DigestAdapter::new(BufReader::new(file))))),
-            Compression::None => Source::Plain(DigestAdapter::new(BufReader::new(file))),
+            Compression::Gzip => Source::Gzip(Box::new(GzDecoder::new(BufReader::new(sequential()?)))),
+            Compression::None => Source::Plain(Box::new(BufReader::new(sequential()?))),
         };
         Ok(ArchiveReader {
             source,
@@ -159,9 +165,14 @@ impl ArchiveReader {
             entries: 0,
             progress: ProgressCounter::default(),
             peeked: None,
-            file: kept,
+            file,
             stamp,
         })
+    }
+
+    /// The archive: one file, or the parts of a split one.
+    pub fn archive_file(&self) -> &ArchiveFile {
+        &self.file
     }
 
     /// The archive file's stamp when it was opened.
@@ -365,35 +376,36 @@ impl ArchiveReader {
             }
             Source::Gzip(g) => {
                 // What the decoder above left unread follows the gzip stream.
-                let mut file = g.into_inner();
-                let unread = file.drain().map_err(|e| from_io(e, "reading the archive"))?;
+                let (unread, reader) = drain(g.into_inner()).map_err(|e| from_io(e, "reading the archive"))?;
                 if unread > 0 {
                     return Err(BundleError::TrailingData { bytes: unread });
                 }
-                file.digest()
+                reader.finish().map_err(|e| from_io(e, "reading the archive"))?
             }
-            Source::Plain(mut file) => {
-                file.drain().map_err(|e| from_io(e, "reading the archive"))?;
-                file.digest()
+            Source::Plain(buffered) => {
+                let (_, reader) = drain(*buffered).map_err(|e| from_io(e, "reading the archive"))?;
+                reader.finish().map_err(|e| from_io(e, "reading the archive"))?
             }
         };
-        if FileStamp::of(&self.file).ok() != Some(self.stamp) {
+        if self.file.stamp().ok() != Some(self.stamp) {
             return Err(BundleError::Corrupt { detail: "the archive file changed while it was read".into() });
         }
         Ok(digest)
     }
 }
 
-fn file_read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read_at(&mut buf[n..], n as u64)? {
-            0 => break,
-            k => n += k,
+/// Reads what is left of a buffered archive to its end: how many bytes that was, and the
+/// reader under the buffer.
+fn drain(mut buffered: BufReader<SequentialReader>) -> io::Result<(u64, SequentialReader)> {
+    let mut unread = 0u64;
+    loop {
+        let n = buffered.fill_buf()?.len();
+        if n == 0 {
+            return Ok((unread, buffered.into_inner()));
         }
+        buffered.consume(n);
+        unread += n as u64;
     }
-    Ok(n)
 }
 
 /// The head of a bundle, its first two or three entries, as raw bytes: nothing is parsed

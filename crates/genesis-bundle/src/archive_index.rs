@@ -14,7 +14,6 @@
 //! nothing is decompressed and the frame cache is not used (decision 0041).
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -22,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use genesis_types::{Descriptor, Digest, ImageIndex, MAX_MANIFEST};
 
 use crate::seekable::{MAX_FRAME_SIZE, SeekableArchive, SeekableFile, is_seekable_zstd};
-use crate::{Bom, BundleError, FileEntry, FileStamp, ImageEntry, Limits, Result};
+use crate::{ArchiveFile, Bom, BundleError, FileEntry, FileStamp, ImageEntry, Limits, Result};
 
 /// Where a bundle's OCI image layout keeps its index.
 const LAYOUT_INDEX_PATH: &str = "oci/index.json";
@@ -169,7 +168,7 @@ pub fn image_top(layout: &ImageIndex, image: &ImageEntry) -> Result<Descriptor> 
 }
 
 fn open_seekable(path: &Path, limits: &Limits) -> Result<SeekableFile> {
-    let file = File::open(path).map_err(BundleError::io("opening", path))?;
+    let file = ArchiveFile::open(path)?;
     if is_seekable_zstd(&file).map_err(BundleError::io("reading", path))? {
         SeekableFile::open(file, limits)
     } else {
@@ -199,7 +198,7 @@ impl ArchiveRange {
 
     fn check_stamp(&self, file: &SeekableFile) -> io::Result<()> {
         match self.stamp {
-            Some(expected) if FileStamp::of(file.file())? != expected => Err(io::Error::other(format!(
+            Some(expected) if file.file().stamp()? != expected => Err(io::Error::other(format!(
                 "{} changed on disk since it was verified; verify it again",
                 self.path.display()
             ))),
@@ -439,6 +438,8 @@ impl Drop for Loading<'_> {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use std::fs::File;
 
     use super::*;
 

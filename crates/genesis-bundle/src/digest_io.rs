@@ -24,6 +24,11 @@ pub struct FileDigest {
 }
 
 impl FileDigest {
+    /// The SHA-256 and length of `bytes`.
+    pub fn of(bytes: &[u8]) -> FileDigest {
+        FileDigest { sha256: Sha256::digest(bytes).into(), len: bytes.len() as u64 }
+    }
+
     /// The SHA-256 as a [`Digest`].
     pub fn digest(&self) -> Digest {
         Digest::from_sha256_bytes(self.sha256)

@@ -161,6 +161,49 @@ pub enum BundleError {
     #[error("{0} not found")]
     NotFound(String),
 
+    // ---- split bundles (decision 0042)
+    /// The parts manifest cannot be used: malformed, of another schema, or naming parts it
+    /// may not name.
+    #[error("parts manifest {}: {detail}", path.display())]
+    PartsManifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A part the manifest lists is missing or cannot be read.
+    #[error("part {} cannot be read ({source}); copy it again from the source medium", path.display())]
+    PartUnreadable {
+        /// The part.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A part is shorter or longer than the manifest lists.
+    #[error("part {} is {actual} bytes, the parts manifest lists {expected}; copy it again from the source medium", path.display())]
+    PartSize {
+        /// The part.
+        path: PathBuf,
+        /// The size listed.
+        expected: u64,
+        /// The size found.
+        actual: u64,
+    },
+    /// A part's bytes are not the ones the manifest lists: damaged, or a part of another bundle.
+    #[error(
+        "part {} has SHA-256 {actual}, the parts manifest lists {expected}: it is damaged or belongs to another bundle; copy it again from the source medium",
+        path.display()
+    )]
+    PartDigest {
+        /// The part.
+        path: PathBuf,
+        /// The digest listed.
+        expected: Digest,
+        /// The digest of the bytes read.
+        actual: Digest,
+    },
+
     // ---- writing
     /// An input changed or did not match its claimed digest while it was packed.
     #[error("input {path} changed while packing or does not match its digest {expected}")]
@@ -250,7 +293,11 @@ impl Classify for BundleError {
             | BundleError::MissingEntry { .. }
             | BundleError::SizeMismatch { .. }
             | BundleError::DigestMismatch { .. }
-            | BundleError::ChangedSinceVerification { .. } => ErrorClass::Verdict,
+            | BundleError::ChangedSinceVerification { .. }
+            | BundleError::PartsManifest { .. }
+            | BundleError::PartSize { .. }
+            | BundleError::PartDigest { .. } => ErrorClass::Verdict,
+            BundleError::PartUnreadable { source, .. } => source.class(),
             BundleError::NotSeekable { .. } | BundleError::Unusable(_) => ErrorClass::Input,
             BundleError::NotFound(_) => ErrorClass::NotFound,
             BundleError::NotDurable { source, .. } => source.class(),

@@ -28,7 +28,7 @@ use crate::digest_io::{DigestAdapter, FileDigest, sha256};
 use crate::seekable::{FRAME_SIZE, FrameEntry, SeekTable, decompress_frame, new_compressor};
 use crate::tar::{self, BLOCK, END_OF_ARCHIVE};
 use crate::writer::closes_frame_before;
-use crate::{BundleError, Limits, ProgressCounter, Result};
+use crate::{ArchiveFile, BundleError, Limits, ProgressCounter, Result};
 
 /// A seekable zstd archive opened to have its head replaced: the frames that hold its head
 /// decompressed and found to hold the head given, the rest of the file not yet read.
@@ -74,7 +74,10 @@ impl HeadRewrite {
     /// them all in memory here.
     pub fn open(path: &Path, head: &Head, bom: &Bom, limits: &Limits) -> Result<HeadRewrite> {
         let file = File::open(path).map_err(BundleError::io("opening", path))?;
-        let table = SeekTable::read_from(&file, limits)?;
+        let table = SeekTable::read_from(
+            &ArchiveFile::single(file.try_clone().map_err(BundleError::io("opening", path))?, path.to_owned()),
+            limits,
+        )?;
         let payload_entries: Vec<u64> = bom.expected_entries().iter().map(entry_len).collect();
         let head_len: u64 = head.entries().iter().map(|(_, data)| file_entry_len(data.len() as u64)).sum();
         let written_len = head_len + payload_entries.iter().sum::<u64>() + END_OF_ARCHIVE.len() as u64;
@@ -400,7 +403,7 @@ mod tests {
     fn saved(dir: &Path, name: &str, bytes: &[u8]) -> (std::path::PathBuf, SeekTable) {
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
-        let table = SeekTable::read_from(&File::open(&path).unwrap(), &Limits::default()).unwrap();
+        let table = SeekTable::read_from(&File::open(&path).unwrap().into(), &Limits::default()).unwrap();
         (path, table)
     }
 

@@ -43,9 +43,11 @@ mod error;
 mod export;
 mod head_rewrite;
 mod limits;
+mod parts;
 mod progress;
 pub mod scratch;
 mod seekable;
+mod split;
 mod stamp;
 mod tar;
 mod writer;
@@ -64,10 +66,15 @@ pub use error::{BundleError, Result};
 pub use export::{ExportedImage, RuntimeFormat};
 pub use head_rewrite::{HeadRewrite, Rewritten};
 pub use limits::Limits;
+pub use parts::{
+    ArchiveFile, BundleLocation, MAX_PARTS, MIN_PART_SIZE, PARTS_MANIFEST_SUFFIX, PARTS_SCHEMA, PartEntry,
+    PartsManifest, SequentialReader, WholeArchive, manifest_path, part_name,
+};
 pub use progress::ProgressCounter;
 // The seekable zstd writer, for tools that write archives in the bundle's framing (the
 // fixture generator, tests that forge a bundle).
 pub use seekable::{FRAME_SIZE, SeekableWriter};
+pub use split::{Split, join_parts, split_archive};
 pub use stamp::FileStamp;
 // The canonical tar encoding, for writers of other archives in the same form (the portal's
 // release exports, fixtures) and for checking that a path fits it before packing.

@@ -7,17 +7,15 @@
 mod raw;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::digest_io::{DigestAdapter, FileDigest};
+use crate::digest_io::FileDigest;
 use crate::tar::{BLOCK, Header, padding, parse_header};
-use crate::{BundleError, Limits, Result};
+use crate::{ArchiveFile, BundleError, Limits, Result};
 
 /// Skippable-frame magic used by the seekable format.
 const SKIPPABLE_MAGIC: u32 = 0x184D_2A5E;
@@ -88,8 +86,8 @@ impl SeekTable {
     /// exactly, every frame must be within [`MAX_FRAME_SIZE`] and the compressed size zstd
     /// can give it, and the declared sizes must respect the limits, so a decompression bomb
     /// or a forged frame size is refused before any work or allocation.
-    pub fn read_from(file: &File, limits: &Limits) -> Result<SeekTable> {
-        let file_len = file.metadata().map_err(|e| from_io(e, "reading archive metadata"))?.len();
+    pub fn read_from(file: &ArchiveFile, limits: &Limits) -> Result<SeekTable> {
+        let file_len = file.len().map_err(|e| from_io(e, "reading archive metadata"))?;
         let table = match Self::parse_at_end(file, file_len, limits)? {
             Some(t) => t,
             None => return Err(Self::explain_missing_table(file, file_len, limits)),
@@ -101,7 +99,7 @@ impl SeekTable {
     /// Parses a table whose footer ends exactly at `end`, checking that its frames tile
     /// `[0, end)`. `Ok(None)` if there is no footer there. The frame count is checked
     /// against the file and [`max_frames`] before the table is read into memory.
-    fn parse_at_end(file: &File, end: u64, limits: &Limits) -> Result<Option<SeekTable>> {
+    fn parse_at_end(file: &ArchiveFile, end: u64, limits: &Limits) -> Result<Option<SeekTable>> {
         if end < (8 + FOOTER_LEN) as u64 {
             return Ok(None);
         }
@@ -159,7 +157,7 @@ impl SeekTable {
     /// was cut short. Look back for a footer to tell which. Only the footer nearest the
     /// end is tried: each try may read a whole table, and the tail of a hostile file can
     /// hold the footer magic a hundred thousand times.
-    fn explain_missing_table(file: &File, file_len: u64, limits: &Limits) -> BundleError {
+    fn explain_missing_table(file: &ArchiveFile, file_len: u64, limits: &Limits) -> BundleError {
         const LOOK_BACK: u64 = 1 << 20;
         let truncated = BundleError::Truncated {
             detail: "no zstd seek table at the end (cut short, or not written by Genesis)".into(),
@@ -240,7 +238,7 @@ pub fn max_frames(limits: &Limits) -> u64 {
 }
 
 /// Whether a file starts with a zstd frame (the seek table is checked when it is opened).
-pub fn is_seekable_zstd(file: &File) -> io::Result<bool> {
+pub fn is_seekable_zstd(file: &ArchiveFile) -> io::Result<bool> {
     let mut magic = [0u8; 4];
     match file.read_exact_at(&mut magic, 0) {
         Ok(()) => Ok(magic == ZSTD_MAGIC),
@@ -249,7 +247,7 @@ pub fn is_seekable_zstd(file: &File) -> io::Result<bool> {
     }
 }
 
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> Result<()> {
+fn read_exact_at(file: &ArchiveFile, buf: &mut [u8], offset: u64) -> Result<()> {
     file.read_exact_at(buf, offset).map_err(|e| from_io(e, "reading the archive"))
 }
 
@@ -506,9 +504,10 @@ pub struct ParallelFrameReader {
 }
 
 impl ParallelFrameReader {
-    /// Starts reading `file` (positioned anywhere) according to `table`.
-    pub fn new(mut file: File, table: SeekTable) -> Result<Self> {
-        file.seek(SeekFrom::Start(0)).map_err(|e| from_io(e, "seeking in the archive"))?;
+    /// Starts reading `file` from its start according to `table`, checking each part of a
+    /// split archive as it passes.
+    pub fn new(file: &ArchiveFile, table: SeekTable) -> Result<Self> {
+        let file = file.sequential().map_err(|e| from_io(e, "opening the archive"))?;
         let n = worker_count();
         let (job_tx, job_rx) = sync_channel::<(u64, Vec<u8>, u32)>(n);
         let (res_tx, results) = sync_channel(n);
@@ -535,7 +534,7 @@ impl ParallelFrameReader {
         }
         let frames = table.frames.len() as u64;
         let feeder = std::thread::spawn(move || -> io::Result<FileDigest> {
-            let mut file = DigestAdapter::new(file);
+            let mut file = file;
             for (seq, f) in table.frames.iter().enumerate() {
                 let mut buf = vec![0u8; f.compressed as usize];
                 file.read_exact(&mut buf)?;
@@ -552,7 +551,7 @@ impl ParallelFrameReader {
                     detail: "archive changed while it was read".into(),
                 }));
             }
-            Ok(file.digest())
+            file.finish()
         });
         Ok(ParallelFrameReader {
             results,
@@ -623,7 +622,7 @@ impl Read for ParallelFrameReader {
 /// are first read by a range and kept here, for every reader.
 #[derive(Debug)]
 pub(crate) struct SeekableArchive {
-    file: File,
+    file: ArchiveFile,
     table: SeekTable,
     /// Start offsets of each frame: (compressed, decompressed).
     starts: Vec<(u64, u64)>,
@@ -634,7 +633,7 @@ pub(crate) struct SeekableArchive {
 }
 
 impl SeekableArchive {
-    fn open(file: File, limits: &Limits) -> Result<SeekableArchive> {
+    fn open(file: ArchiveFile, limits: &Limits) -> Result<SeekableArchive> {
         let table = SeekTable::read_from(&file, limits)?;
         let mut starts = Vec::with_capacity(table.frames.len());
         let (mut c, mut d) = (0u64, 0u64);
@@ -704,9 +703,9 @@ pub struct SeekableFile {
 }
 
 impl SeekableFile {
-    /// Opens a file and reads its seek table.
-    pub fn open(file: File, limits: &Limits) -> Result<Self> {
-        SeekableFile::over(Arc::new(SeekableArchive::open(file, limits)?))
+    /// Opens an archive (a file, or the parts of a split one) and reads its seek table.
+    pub fn open(file: impl Into<ArchiveFile>, limits: &Limits) -> Result<Self> {
+        SeekableFile::over(Arc::new(SeekableArchive::open(file.into(), limits)?))
     }
 
     /// Another reader of an archive already open, with a decompressor of its own.
@@ -721,7 +720,7 @@ impl SeekableFile {
     }
 
     /// The open archive.
-    pub fn file(&self) -> &File {
+    pub fn file(&self) -> &ArchiveFile {
         &self.archive.file
     }
 
@@ -875,6 +874,7 @@ impl SeekableFile {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
     use std::process::Command;
 
     use super::*;

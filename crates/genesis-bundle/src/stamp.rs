@@ -4,30 +4,35 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 
-/// The identity and state of a file on disk: device, inode, size, and the modification
-/// and status-change times (nanoseconds). Writing, truncating or replacing the file changes
-/// it, and the status-change time cannot be set back without root, so an equal stamp means
-/// the bytes verified under it are the bytes still there.
+use sha2::{Digest as _, Sha256};
+
+/// The identity and state of the files an archive is read from: for each, device, inode,
+/// size, and the modification and status-change times (nanoseconds), folded into one SHA-256.
+/// Writing, truncating or replacing a file changes it, and the status-change time cannot be
+/// set back without root, so an equal stamp means the bytes verified under it are the bytes
+/// still there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileStamp {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
+pub struct FileStamp([u8; 32]);
 
 impl FileStamp {
     /// The stamp of an open file (`fstat`).
     pub fn of(file: &File) -> io::Result<FileStamp> {
-        let m = file.metadata()?;
-        Ok(FileStamp {
-            dev: m.dev(),
-            ino: m.ino(),
-            len: m.len(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
-        })
+        FileStamp::of_all(&[file])
+    }
+
+    /// The stamp of several open files in order (the parts of a split archive).
+    pub fn of_all(files: &[&File]) -> io::Result<FileStamp> {
+        let mut hasher = Sha256::new();
+        for file in files {
+            let m = file.metadata()?;
+            for field in [m.dev(), m.ino(), m.len()] {
+                hasher.update(field.to_le_bytes());
+            }
+            for field in [m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec()] {
+                hasher.update(field.to_le_bytes());
+            }
+        }
+        Ok(FileStamp(hasher.finalize().into()))
     }
 }
 

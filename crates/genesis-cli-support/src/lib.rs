@@ -1,6 +1,7 @@
 //! Glue shared by the binaries, so each behaves the same way: exit codes, `--output
 //! text|json`, logging, progress bars, Ctrl-C cleanup, and the `verify` and `extract` commands
-//! that both `genesis` and `bundle-loader` offer. Nothing here decides trust; it renders what
+//! that both `genesis` and `bundle-loader` offer, and what the commands that split a bundle
+//! into parts share. Nothing here decides trust; it renders what
 //! `genesis-trust` decided.
 //!
 //! It links only the offline crates: each binary names the library error types it links for
@@ -44,6 +45,7 @@ pub mod progress;
 pub mod registry;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod split;
 pub mod tree;
 pub mod verify;
 

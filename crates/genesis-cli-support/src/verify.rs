@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use genesis_trust::sigstore::{CertificateIdentity, SubjectMatcher, TrustedRoot};
 use genesis_trust::{
-    AcceptedSigner, CheckedBundle, HeadReport, Keyless, PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle,
-    VerifiedBundle, VerifyReport,
+    AcceptedSigner, CheckedBundle, HeadReport, Keyless, PartsReport, PublicKey, Sidecar, TrustError, TrustPolicy,
+    UnverifiedBundle, VerifiedBundle, VerifyReport,
 };
 
 use crate::exit::{self, VERIFICATION_FAILED};
@@ -18,7 +18,9 @@ use crate::{LimitArgs, OutputFormat, print_json, progress};
 #[derive(Debug, Clone, clap::Args)]
 #[command(group(root_needs_identity()))]
 pub struct VerifyArgs {
-    /// The bundle archive (`NAME-VERSION.tar.zst`).
+    /// The bundle archive (`NAME-VERSION.tar.zst`); for a split bundle, its parts manifest
+    /// (`NAME-VERSION.tar.zst.parts.json`), a part, or the archive's name beside its parts:
+    /// the parts are read in place, each checked against its SHA-256.
     // Optional only to `verify --dir` (`crate::tree::VerifyCommandArgs`), which reads a
     // folder instead; read it with `VerifyArgs::bundle`.
     #[arg(required = true)]
@@ -397,6 +399,9 @@ pub fn render_text(r: &VerifyReport) -> String {
         out.push_str(&s);
         out.push('\n');
     };
+    if let Some(parts) = &r.parts {
+        line(parts_line(parts));
+    }
     match &r.sha256_sidecar {
         Sidecar::Match { path } => {
             let also: String = r.sha256_listed.iter().map(|p| format!(", and {} it lists", file_name(p))).collect();
@@ -428,6 +433,30 @@ pub fn render_text(r: &VerifyReport) -> String {
     }
     line(format!("{} {}: verified", r.head.name, r.head.version));
     out
+}
+
+/// The line of a split bundle read in place (decision 0042): how many parts, and whether a
+/// signature over the parts manifest verified (then the parts' hashes prove the archive) or
+/// not (then the whole archive was hashed too, and checked against the manifest and the
+/// archive's own sidecars).
+fn parts_line(parts: &PartsReport) -> String {
+    let how = if parts.signed {
+        let files: Vec<String> = [&parts.signature_sidecar, &parts.cosign_bundle_sidecar]
+            .into_iter()
+            .filter_map(|s| match s {
+                Sidecar::Match { path } => Some(file_name(path)),
+                Sidecar::Absent { .. } => None,
+            })
+            .collect();
+        let by = match &parts.cosign_bundle_identity {
+            Some(signer) => format!("keyless: {signer}"),
+            None => "a key the policy trusts".to_owned(),
+        };
+        format!("manifest signed by {by}: {}", files.join(", "))
+    } else {
+        "manifest unsigned: archive hashed too".to_owned()
+    };
+    genesis_bundle::escape_controls(&format!("✓ parts: {} read in place, each checked ({how})", parts.parts))
 }
 
 fn file_name(p: &Path) -> String {

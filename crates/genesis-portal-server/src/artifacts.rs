@@ -1,41 +1,26 @@
 //! Where artifact bytes live: a directory (the default, in the data directory), any
 //! S3-compatible object store, or Azure Blob Storage. All stream: an upload never holds a
 //! whole file in memory, and a download holds at most a few chunks per client however large
-//! the file. The two object stores are one code path ([`Artifacts::Object`]); only how the
-//! client is built differs.
+//! the file. The two object stores are one code path ([`Artifacts::Object`], a
+//! [`genesis_objstore::ObjectStorage`]); only how the client is built differs.
 
-use std::fmt;
 use std::io::SeekFrom;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream::BoxStream;
-use futures_util::{StreamExt as _, TryStreamExt as _};
+use futures_util::StreamExt as _;
 use genesis_bundle::scratch::{AtomicFile, Durability, Mode};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::azure::{AzureAccessKey, AzureAuthorizer, AzureCredential, MicrosoftAzure, MicrosoftAzureBuilder};
-use object_store::client::{ClientOptions, HttpClient, HttpConnector, HttpRequestBody};
-use object_store::path::Path as ObjectPath;
-use object_store::prefix::PrefixStore;
-use object_store::{GetOptions, GetRange, ObjectStore, StaticCredentialProvider, WriteMultipart};
+use genesis_objstore::{ByteStream, ObjectStorage, ObjectStoreConfig};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 
-use crate::config::ConfigError;
 use crate::error::{PortalServerError, Result};
-
-/// A stream of a stored object's bytes.
-pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 /// Bytes per read of a stored file and per item of a download stream.
 const CHUNK: usize = 256 << 10;
 /// Chunks buffered ahead of a slow client, per download: with [`CHUNK`] this bounds a
 /// download's memory to about 1 MiB.
 const CHUNKS_AHEAD: usize = 4;
-/// Part size of multipart uploads to an object store.
-const PART: usize = 16 << 20;
 
 /// The artifact store.
 #[derive(Clone)]
@@ -43,398 +28,7 @@ pub enum Artifacts {
     /// Files under a directory, keyed by relative path.
     Dir(PathBuf),
     /// An object store (S3 or compatible, Azure Blob), its keys under the configured prefix.
-    Object(Arc<dyn ObjectStore>),
-}
-
-/// The variable holding the S3 secret access key (never a flag: command lines are visible
-/// to every local user).
-const SECRET_ACCESS_KEY: &str = "GENESIS_PORTAL_S3_SECRET_ACCESS_KEY";
-/// The variable holding an optional S3 session token.
-const SESSION_TOKEN: &str = "GENESIS_PORTAL_S3_SESSION_TOKEN";
-/// The variable holding an Azure storage account's access key (never a flag).
-const AZURE_ACCESS_KEY: &str = "GENESIS_PORTAL_AZURE_ACCESS_KEY";
-/// The variable holding an Azure SAS token, the other credential an Azure store takes.
-const AZURE_SAS_TOKEN: &str = "GENESIS_PORTAL_AZURE_SAS_TOKEN";
-
-/// The API of an object store, as its URL's scheme names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ObjectStoreKind {
-    /// Amazon S3 or an S3-compatible server (`s3://`).
-    S3,
-    /// Azure Blob Storage (`az://`).
-    Azure,
-}
-
-impl fmt::Display for ObjectStoreKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ObjectStoreKind::S3 => "S3",
-            ObjectStoreKind::Azure => "Azure Blob",
-        })
-    }
-}
-
-/// An object store to keep artifacts in instead of `DATA_DIR/artifacts`, reached with only
-/// what is given here (and the secrets in `GENESIS_PORTAL_S3_*` or `GENESIS_PORTAL_AZURE_*`
-/// variables). Nothing comes from `AWS_*` or `AZURE_*` variables, instance metadata (managed
-/// identity), container, web- or workload-identity credentials, the Azure CLI, or proxy
-/// variables: the portal contacts the one endpoint it announces, with the credentials it was
-/// given.
-#[derive(Debug, Clone)]
-pub struct ObjectStoreConfig {
-    /// `s3://BUCKET[/PREFIX]` or `az://CONTAINER[/PREFIX]`: the API, the bucket or container,
-    /// and the prefix every key is stored under (several portals, or other data, can then
-    /// share a bucket).
-    pub url: String,
-    /// How an `s3://` store is reached.
-    pub s3: S3Config,
-    /// How an `az://` store is reached.
-    pub azure: AzureConfig,
-}
-
-/// How an S3-compatible store is reached.
-#[derive(Debug, Clone)]
-pub struct S3Config {
-    /// The S3 endpoint (MinIO, Ceph, moto, …); AWS's `https://s3.REGION.amazonaws.com` when
-    /// `None`.
-    pub endpoint: Option<String>,
-    /// The bucket's region.
-    pub region: String,
-    /// The access key id. The secret access key is read from
-    /// `GENESIS_PORTAL_S3_SECRET_ACCESS_KEY` (and a session token, if any, from
-    /// `GENESIS_PORTAL_S3_SESSION_TOKEN`), never from an argument: command lines are visible
-    /// to every local user.
-    pub access_key_id: Option<String>,
-    /// Allow a plain `http://` endpoint. Requests are still signed, but artifacts and export
-    /// packs cross the network unencrypted and unauthenticated: only for a network you trust.
-    pub allow_http: bool,
-}
-
-/// How an Azure Blob Storage account is reached. Its credential is the account's access key
-/// in `GENESIS_PORTAL_AZURE_ACCESS_KEY` or a SAS token in `GENESIS_PORTAL_AZURE_SAS_TOKEN`,
-/// never an argument (command lines are visible to every local user) and never managed
-/// identity: `object_store` asks the instance metadata endpoint when it is given no
-/// credential, and the portal always gives one.
-#[derive(Debug, Clone)]
-pub struct AzureConfig {
-    /// The storage account's name.
-    pub account: Option<String>,
-    /// The account's blob service endpoint, as a connection string's `BlobEndpoint` names it
-    /// (a sovereign cloud's, Azure Stack Hub's, or Azurite's
-    /// `http://127.0.0.1:10000/devstoreaccount1`); `https://ACCOUNT.blob.core.windows.net`
-    /// when `None`.
-    pub endpoint: Option<String>,
-    /// Allow a plain `http://` endpoint. Requests are still signed, but artifacts and export
-    /// packs cross the network unencrypted and unauthenticated: only for a network you trust.
-    pub allow_http: bool,
-}
-
-impl ObjectStoreConfig {
-    /// The endpoint the portal contacts, when the configuration names one (an Azure store
-    /// names none without its account).
-    pub fn endpoint(&self) -> Option<String> {
-        match location(&self.url).ok()?.kind {
-            ObjectStoreKind::S3 => Some(self.s3.endpoint()),
-            ObjectStoreKind::Azure => self.azure.endpoint(),
-        }
-    }
-
-    /// The store, every key under the URL's prefix.
-    async fn open(&self) -> Result<Arc<dyn ObjectStore>> {
-        let Location { kind, name, prefix } = location(&self.url)?;
-        let store: Arc<dyn ObjectStore> = match kind {
-            ObjectStoreKind::S3 => Arc::new(PrefixStore::new(self.s3.open(&self.url, name)?, prefix)),
-            ObjectStoreKind::Azure => Arc::new(PrefixStore::new(self.azure.open(&self.url, name).await?, prefix)),
-        };
-        Ok(store)
-    }
-}
-
-/// An object store URL taken apart.
-struct Location<'a> {
-    kind: ObjectStoreKind,
-    /// The bucket or container.
-    name: &'a str,
-    /// Where under it the portal's keys are (empty: at its root).
-    prefix: ObjectPath,
-}
-
-/// Takes `s3://BUCKET[/PREFIX]` or `az://CONTAINER[/PREFIX]` apart. A container name is
-/// checked as Azure names them (lower-case letters, digits, `-`), as it is written into URLs.
-fn location(url: &str) -> Result<Location<'_>, ConfigError> {
-    let not_a_bucket = || ConfigError::NotABucket { url: url.to_owned() };
-    let (kind, rest) = if let Some(rest) = url.strip_prefix("s3://") {
-        (ObjectStoreKind::S3, rest)
-    } else if let Some(rest) = url.strip_prefix("az://") {
-        (ObjectStoreKind::Azure, rest)
-    } else {
-        return Err(not_a_bucket());
-    };
-    let (name, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let valid_name = match kind {
-        ObjectStoreKind::S3 => !name.is_empty(),
-        ObjectStoreKind::Azure => {
-            (3..=63).contains(&name.len())
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        }
-    };
-    if !valid_name {
-        return Err(not_a_bucket());
-    }
-    let prefix = ObjectPath::parse(prefix).map_err(|_| not_a_bucket())?;
-    Ok(Location { kind, name, prefix })
-}
-
-/// Refuses an endpoint that is not `https://` (or `http://` when that was allowed), or that
-/// carries user info, a query or a fragment: a credential goes in its variable, never in a
-/// URL that is announced and logged (object_store would also send a query of its own to the
-/// store, beside the credential it was given). A refusal shows the endpoint without them.
-fn check_endpoint(store: ObjectStoreKind, endpoint: &str, allow_http: bool) -> Result<(), ConfigError> {
-    let visible = shown(endpoint);
-    let (scheme, rest) = endpoint.split_once("://").unwrap_or_default();
-    match scheme {
-        "https" => {}
-        "http" if allow_http => {}
-        "http" => return Err(ConfigError::PlainHttpEndpoint { store, endpoint: visible }),
-        _ => return Err(ConfigError::NotAnEndpoint { store, endpoint: visible }),
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let fix = match (rest.chars().find(|c| matches!(c, '?' | '#')), store) {
-        (Some('?'), ObjectStoreKind::S3) => {
-            "remove the query string (the secret access key belongs in GENESIS_PORTAL_S3_SECRET_ACCESS_KEY)"
-        }
-        (Some('?'), ObjectStoreKind::Azure) => {
-            "remove the query string (a SAS belongs in GENESIS_PORTAL_AZURE_SAS_TOKEN)"
-        }
-        (Some(_), _) => "remove the fragment",
-        (None, ObjectStoreKind::S3) if authority.contains('@') => {
-            "remove the user info (the secret access key belongs in GENESIS_PORTAL_S3_SECRET_ACCESS_KEY)"
-        }
-        (None, ObjectStoreKind::Azure) if authority.contains('@') => {
-            "remove the user info (the account's key belongs in GENESIS_PORTAL_AZURE_ACCESS_KEY)"
-        }
-        (None, _) => return Ok(()),
-    };
-    Err(ConfigError::EndpointExtras { store, endpoint: visible, fix })
-}
-
-/// `endpoint` as it may be shown (announced, logged, put in an error): its user info, query
-/// and fragment, where a credential could be, left out.
-fn shown(endpoint: &str) -> String {
-    let bare = endpoint.split(['?', '#']).next().unwrap_or_default();
-    let (scheme, rest) = match bare.split_once("://") {
-        Some((scheme, rest)) => (&bare[..scheme.len() + 3], rest),
-        None => ("", bare),
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    format!("{scheme}{host}{path}")
-}
-
-/// Whether `account` is a storage account name as Azure gives them: 3 to 24 lower-case
-/// letters and digits. The default endpoint's host name is made of it, so anything else
-/// (`x@evil.com/`) could aim the portal at another host.
-fn valid_azure_account(account: &str) -> bool {
-    (3..=24).contains(&account.len()) && account.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
-impl S3Config {
-    /// The S3 endpoint the portal contacts, as it may be shown (user info, query and fragment,
-    /// which opening the store refuses, left out).
-    pub fn endpoint(&self) -> String {
-        shown(&self.given_endpoint())
-    }
-
-    /// The S3 endpoint as given.
-    fn given_endpoint(&self) -> String {
-        self.endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region))
-    }
-
-    /// The bucket `bucket` of the store `url` names.
-    fn open(&self, url: &str, bucket: &str) -> Result<AmazonS3> {
-        let endpoint = self.given_endpoint();
-        check_endpoint(ObjectStoreKind::S3, &endpoint, self.allow_http)?;
-        let access_key_id = self
-            .access_key_id
-            .clone()
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| ConfigError::NoAccessKeyId { url: url.to_owned() })?;
-        let secret = env_value(SECRET_ACCESS_KEY).ok_or_else(|| ConfigError::NoSecretAccessKey {
-            url: url.to_owned(),
-            access_key_id: access_key_id.clone(),
-        })?;
-        // Static credentials, so object_store never falls back to a provider chain.
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(bucket)
-            .with_region(&self.region)
-            .with_endpoint(&endpoint)
-            .with_access_key_id(access_key_id)
-            .with_secret_access_key(secret)
-            .with_http_connector(DirectConnector { allow_http: self.allow_http });
-        if let Some(token) = env_value(SESSION_TOKEN) {
-            builder = builder.with_token(token);
-        }
-        builder.build().map_err(|source| PortalServerError::ObjectStoreSetup { store: ObjectStoreKind::S3, source })
-    }
-}
-
-impl AzureConfig {
-    /// The blob service endpoint the portal contacts, once a valid account is known, as it
-    /// may be shown (user info, query and fragment, which opening the store refuses, left
-    /// out).
-    pub fn endpoint(&self) -> Option<String> {
-        self.given_endpoint().map(|endpoint| shown(&endpoint).trim_end_matches('/').to_owned())
-    }
-
-    /// The blob service endpoint as given, else the valid account's.
-    fn given_endpoint(&self) -> Option<String> {
-        match &self.endpoint {
-            Some(endpoint) => Some(endpoint.trim_end_matches('/').to_owned()),
-            None => self
-                .account()
-                .filter(|account| valid_azure_account(account))
-                .map(|account| format!("https://{account}.blob.core.windows.net")),
-        }
-    }
-
-    /// The account and the endpoint of the store `url` names, both checked: a valid account
-    /// name, an endpoint to contact as [`check_endpoint`] allows.
-    fn checked(&self, url: &str) -> Result<(&str, String), ConfigError> {
-        let account = self.account().ok_or_else(|| ConfigError::NoAzureAccount { url: url.to_owned() })?;
-        if !valid_azure_account(account) {
-            return Err(ConfigError::BadAzureAccount { account: account.to_owned() });
-        }
-        let endpoint = self.given_endpoint().unwrap_or_default();
-        check_endpoint(ObjectStoreKind::Azure, &endpoint, self.allow_http)?;
-        Ok((account, endpoint))
-    }
-
-    /// The account's name, when given.
-    fn account(&self) -> Option<&str> {
-        self.account.as_deref().filter(|a| !a.is_empty())
-    }
-
-    /// The container `container` of the store `url` names, created when the access key is
-    /// the credential (a SAS token is a delegation scoped by whoever minted it, usually to a
-    /// container that exists: with one, the container must exist).
-    async fn open(&self, url: &str, container: &str) -> Result<MicrosoftAzure> {
-        let (account, endpoint) = self.checked(url)?;
-        let credential = azure_credential(url, account)?;
-        let create = matches!(credential, AzureCredential::AccessKey(_));
-        // A static credential, so object_store never falls back to managed identity (the
-        // instance metadata endpoint), workload identity or the Azure CLI.
-        let store = MicrosoftAzureBuilder::new()
-            .with_account(account)
-            .with_container_name(container)
-            .with_endpoint(endpoint.clone())
-            .with_credentials(Arc::new(StaticCredentialProvider::new(credential)))
-            .with_http_connector(DirectConnector { allow_http: self.allow_http })
-            .build()
-            .map_err(|source| PortalServerError::ObjectStoreSetup { store: ObjectStoreKind::Azure, source })?;
-        if create {
-            create_container(&store, &endpoint, account, container, self.allow_http).await?;
-        }
-        Ok(store)
-    }
-}
-
-/// The one credential of an Azure store: the access key or the SAS token, from their
-/// variables.
-fn azure_credential(url: &str, account: &str) -> Result<AzureCredential, ConfigError> {
-    let bad = |variable: &'static str, expected: &'static str| ConfigError::BadAzureSecret {
-        url: url.to_owned(),
-        variable,
-        expected,
-    };
-    match (env_value(AZURE_ACCESS_KEY), env_value(AZURE_SAS_TOKEN)) {
-        (Some(key), None) => AzureAccessKey::try_new(&key)
-            .map(AzureCredential::AccessKey)
-            .map_err(|_| bad(AZURE_ACCESS_KEY, "a storage account access key (base64)")),
-        (None, Some(sas)) => {
-            let pairs: Vec<(String, String)> =
-                url::form_urlencoded::parse(sas.trim_start_matches('?').as_bytes()).into_owned().collect();
-            if !pairs.iter().any(|(name, _)| name == "sig") {
-                return Err(bad(AZURE_SAS_TOKEN, "a SAS token (a query string with a `sig`)"));
-            }
-            Ok(AzureCredential::SASToken(pairs))
-        }
-        _ => Err(ConfigError::NoAzureCredential { url: url.to_owned(), account: account.to_owned() }),
-    }
-}
-
-/// Creates the container unless it exists: one `PUT ?restype=container` signed with the
-/// store's own credential, to the endpoint announced, through the same connector. `201
-/// Created` and `409 ContainerAlreadyExists` both leave it there, so every start may ask.
-async fn create_container(
-    store: &MicrosoftAzure,
-    endpoint: &str,
-    account: &str,
-    container: &str,
-    allow_http: bool,
-) -> Result<()> {
-    let failed = |source: Box<dyn std::error::Error + Send + Sync>| PortalServerError::ContainerUnreachable {
-        container: container.to_owned(),
-        endpoint: endpoint.to_owned(),
-        source,
-    };
-    let credential = store.credentials().get_credential().await.map_err(|e| failed(e.into()))?;
-    let mut request = http::Request::builder()
-        .method(http::Method::PUT)
-        .uri(format!("{endpoint}/{container}?restype=container"))
-        .header(http::header::CONTENT_LENGTH, "0")
-        .body(HttpRequestBody::empty())
-        .map_err(|e| failed(e.into()))?;
-    AzureAuthorizer::new(&credential, account).authorize(&mut request);
-    let client = DirectConnector { allow_http }.connect(&ClientOptions::default()).map_err(|e| failed(e.into()))?;
-    let response = client.execute(request).await.map_err(|e| failed(e.into()))?;
-    let code = response.headers().get("x-ms-error-code").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    match (response.status(), code) {
-        (http::StatusCode::CREATED, _) | (http::StatusCode::CONFLICT, "ContainerAlreadyExists") => Ok(()),
-        (status, code) => Err(PortalServerError::ContainerRefused {
-            container: container.to_owned(),
-            endpoint: endpoint.to_owned(),
-            status,
-            code: code.to_owned(),
-        }),
-    }
-}
-
-/// A non-empty environment variable.
-fn env_value(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// The object stores' HTTP client. Unlike object_store's default connector it ignores
-/// `HTTP(S)_PROXY` and `ALL_PROXY` and follows no redirect (neither the S3 nor the Azure Blob
-/// API ever needs one to another host), so requests go to the announced endpoint and nowhere
-/// else. It builds the client from its own settings alone (object_store's client options are
-/// not consulted), so it is where plain HTTP is allowed or not.
-#[derive(Debug)]
-struct DirectConnector {
-    allow_http: bool,
-}
-
-impl HttpConnector for DirectConnector {
-    fn connect(&self, _: &ClientOptions) -> object_store::Result<HttpClient> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            // A redirect is answered as what it is, an error naming its status.
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(!self.allow_http)
-            .http1_only()
-            .connect_timeout(Duration::from_secs(5))
-            // A stalled read fails; a long transfer that keeps moving does not.
-            .read_timeout(Duration::from_secs(30))
-            // Content-Encoding would hide the objects' real lengths (object_store does the same).
-            .no_gzip()
-            .no_brotli()
-            .no_zstd()
-            .no_deflate()
-            .build()
-            .map_err(|e| object_store::Error::Generic { store: "HTTP client", source: Box::new(e) })?;
-        Ok(HttpClient::new(client))
-    }
+    Object(ObjectStorage),
 }
 
 impl Artifacts {
@@ -471,29 +65,7 @@ impl Artifacts {
                     .await
                     .map_err(|source| PortalServerError::Panicked { action: "copying a file into the store", source })?
             }
-            Artifacts::Object(store) => {
-                let upload = store
-                    .put_multipart(&ObjectPath::from(key))
-                    .await
-                    .map_err(PortalServerError::object_store(format!("starting the upload of {key}")))?;
-                let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
-                match upload_file(&mut writer, key, local).await {
-                    Ok(()) => {
-                        writer
-                            .finish()
-                            .await
-                            .map_err(PortalServerError::object_store(format!("completing the upload of {key}")))?;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        // The parts sent so far would stay in the bucket, unseen but paid for.
-                        if let Err(abort) = writer.abort().await {
-                            tracing::warn!(key = %key, error = %abort, "aborting a failed upload");
-                        }
-                        Err(e)
-                    }
-                }
-            }
+            Artifacts::Object(store) => Ok(store.put_file(key, local).await?),
         }
     }
 
@@ -513,10 +85,7 @@ impl Artifacts {
                 }
                 Ok(())
             }
-            Artifacts::Object(store) => match store.delete(&ObjectPath::from(key)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(PortalServerError::object_store(format!("deleting {key}"))(e)),
-            },
+            Artifacts::Object(store) => Ok(store.delete(key).await?),
         }
     }
 
@@ -531,14 +100,7 @@ impl Artifacts {
                 file.seek(SeekFrom::Start(range.start)).await.map_err(PortalServerError::io("reading", &path))?;
                 Ok(read_in_chunks(file, range.end - range.start))
             }
-            Artifacts::Object(store) => {
-                let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
-                let result = store
-                    .get_opts(&ObjectPath::from(key), options)
-                    .await
-                    .map_err(PortalServerError::object_store(format!("reading {key}")))?;
-                Ok(result.into_stream().map_err(std::io::Error::other).boxed())
-            }
+            Artifacts::Object(store) => Ok(store.get(key, range).await?),
         }
     }
 
@@ -589,25 +151,6 @@ fn copy_into(local: &Path, target: &Path) -> Result<()> {
     staging.commit(Durability::Synced).map_err(PortalServerError::io("writing", target))
 }
 
-/// Sends the file at `local` into `writer`, read a chunk at a time on the blocking pool
-/// (tokio's file), at most two parts in flight.
-async fn upload_file(writer: &mut WriteMultipart, key: &str, local: &Path) -> Result<()> {
-    let mut file = tokio::fs::File::open(local).await.map_err(PortalServerError::io("reading", local))?;
-    let mut buf = vec![0; CHUNK];
-    loop {
-        let n = file.read(&mut buf).await.map_err(PortalServerError::io("reading", local))?;
-        if n == 0 {
-            return Ok(());
-        }
-        // The action is formatted only on a failure: this runs once a chunk.
-        writer
-            .wait_for_capacity(2)
-            .await
-            .map_err(|source| PortalServerError::ObjectStore { action: format!("uploading {key}").into(), source })?;
-        writer.write(&buf[..n]);
-    }
-}
-
 /// Streams `len` bytes of `file` from its current position, a chunk at a time through a
 /// small bounded channel (backpressure: a slow client pauses the reader, it does not grow a
 /// buffer). tokio's file does each read on the blocking pool and returns, so a client that
@@ -643,44 +186,6 @@ fn read_in_chunks(mut file: tokio::fs::File, len: u64) -> ByteStream {
 mod tests {
     use super::*;
 
-    fn azure(account: &str, endpoint: Option<&str>) -> AzureConfig {
-        AzureConfig { account: Some(account.to_owned()), endpoint: endpoint.map(str::to_owned), allow_http: false }
-    }
-
-    /// A SAS (or any secret) put in the endpoint's query, or user info in its authority, is
-    /// refused before anything is contacted, and neither the refusal nor the endpoint the
-    /// portal announces shows it.
-    #[test]
-    fn an_endpoint_with_a_query_fragment_or_user_info_is_refused_without_showing_them() {
-        let cases = [
-            (
-                "https://acct.blob.core.windows.net/?sv=2022-11-02&sig=hunter2",
-                "remove the query string (a SAS belongs in GENESIS_PORTAL_AZURE_SAS_TOKEN)",
-            ),
-            ("https://acct.blob.core.windows.net#sig=hunter2", "remove the fragment"),
-            ("https://acct:hunter2@acct.blob.core.windows.net", "remove the user info"),
-        ];
-        for (endpoint, fix) in cases {
-            let config = azure("acct", Some(endpoint));
-            let announced = config.endpoint().unwrap();
-            assert_eq!(announced, "https://acct.blob.core.windows.net", "{endpoint}");
-            let e = config.checked("az://genesis-portal").unwrap_err();
-            assert!(matches!(e, ConfigError::EndpointExtras { store: ObjectStoreKind::Azure, .. }), "{e:?}");
-            assert!(e.to_string().contains(fix), "{e}");
-            assert!(!format!("{e} {e:?}").contains("hunter2"), "{e:?}");
-        }
-        let e = check_endpoint(ObjectStoreKind::S3, "https://s3.example?X-Amz-Signature=hunter2", false).unwrap_err();
-        assert!(e.to_string().contains("remove the query string"), "{e}");
-        assert!(!format!("{e} {e:?}").contains("hunter2"), "{e:?}");
-        let e = check_endpoint(ObjectStoreKind::S3, "http://key:hunter2@s3.example/?a=hunter2", false).unwrap_err();
-        assert!(matches!(e, ConfigError::PlainHttpEndpoint { .. }) && !format!("{e:?}").contains("hunter2"), "{e:?}");
-        let config = azure("acct", Some("https://acct.blob.core.windows.net/"));
-        assert_eq!(
-            config.checked("az://genesis-portal").unwrap(),
-            ("acct", "https://acct.blob.core.windows.net".into())
-        );
-    }
-
     /// The directory store refuses a key that could name a file outside its release's place
     /// or outside the store, for every operation, and touches nothing; a plain key works.
     #[tokio::test]
@@ -714,23 +219,5 @@ mod tests {
         store.put_file(&key, &local).await.unwrap();
         assert_eq!(store.local_copy(&key, dir.path()).await.unwrap(), root.join(&key));
         store.delete(&key).await.unwrap();
-    }
-
-    /// The account is written into the default endpoint's host name: one that is not an Azure
-    /// account name (3 to 24 lower-case letters and digits) is refused, and no endpoint made
-    /// of it is announced.
-    #[test]
-    fn an_azure_account_that_is_not_an_account_name_is_refused() {
-        let long = "a".repeat(25);
-        for account in ["x@evil.com/", "evil.com#", "Upper", "ab", long.as_str()] {
-            let config = azure(account, None);
-            assert_eq!(config.endpoint(), None, "{account}");
-            let e = config.checked("az://genesis-portal").unwrap_err();
-            assert!(matches!(&e, ConfigError::BadAzureAccount { account: a } if a == account), "{e:?}");
-            assert!(e.to_string().contains("expected 3 to 24 lower-case letters and digits"), "{e}");
-        }
-        let valid = azure("devstoreaccount1", None);
-        assert_eq!(valid.endpoint().as_deref(), Some("https://devstoreaccount1.blob.core.windows.net"));
-        assert!(valid.checked("az://genesis-portal").is_ok());
     }
 }

@@ -2,112 +2,22 @@
 
 use std::path::{Path, PathBuf};
 
+use genesis_objstore::ObjectStoreConfig;
 use genesis_types::{Classify, ErrorClass};
 
-use crate::artifacts::{Artifacts, ObjectStoreConfig, ObjectStoreKind};
+use crate::artifacts::Artifacts;
 use crate::error::{PortalServerError, Result};
 use crate::store::{Store, redact, with_verified_tls};
 
-/// A portal configuration that cannot work. The messages name no command-line flag: the
-/// binary adds the one that gets past each.
+/// A portal configuration that cannot work (an object store's is a
+/// [`genesis_objstore::ObjStoreError`]). The messages name no command-line flag: the binary
+/// adds the one that gets past each.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// No data directory was given.
     #[error("no data directory for the portal's database, artifacts and scratch space")]
     NoDataDir,
-    /// The object store is neither `s3://BUCKET[/PREFIX]` nor `az://CONTAINER[/PREFIX]`.
-    #[error(
-        "object store `{url}`: expected s3://BUCKET[/PREFIX] or az://CONTAINER[/PREFIX] (an Azure container is 3 \
-         to 63 lower-case letters, digits and `-`)"
-    )]
-    NotABucket {
-        /// What was given.
-        url: String,
-    },
-    /// The object store's endpoint is plain HTTP and that was not allowed.
-    #[error(
-        "{store} endpoint {endpoint} is plain HTTP: artifacts and export packs would cross the network unencrypted; \
-         use https://"
-    )]
-    PlainHttpEndpoint {
-        /// The store's API.
-        store: ObjectStoreKind,
-        /// The endpoint.
-        endpoint: String,
-    },
-    /// The object store's endpoint is not an `https://` (or allowed `http://`) URL.
-    #[error("{store} endpoint `{endpoint}`: expected https://HOST[:PORT]")]
-    NotAnEndpoint {
-        /// The store's API.
-        store: ObjectStoreKind,
-        /// The endpoint.
-        endpoint: String,
-    },
-    /// No S3 access key id was given.
-    #[error(
-        "{url} needs credentials: an access key id, and its secret in GENESIS_PORTAL_S3_SECRET_ACCESS_KEY; the \
-         portal never takes them from AWS_* variables or instance metadata"
-    )]
-    NoAccessKeyId {
-        /// The bucket.
-        url: String,
-    },
-    /// The S3 secret access key is not in its variable.
-    #[error("{url} needs GENESIS_PORTAL_S3_SECRET_ACCESS_KEY, the secret of access key {access_key_id}")]
-    NoSecretAccessKey {
-        /// The bucket.
-        url: String,
-        /// The access key id that was given.
-        access_key_id: String,
-    },
-    /// The object store's endpoint carries user info, a query or a fragment: a credential
-    /// would travel, be announced and be logged in it. The message shows the endpoint without
-    /// them, and says where the credential belongs.
-    #[error("{store} endpoint {endpoint}: {fix}")]
-    EndpointExtras {
-        /// The store's API.
-        store: ObjectStoreKind,
-        /// The endpoint, its user info, query and fragment left out.
-        endpoint: String,
-        /// What to remove, and where a credential goes instead.
-        fix: &'static str,
-    },
-    /// The Azure storage account's name is not one Azure gives: it is written into the
-    /// endpoint's host name and into every signature.
-    #[error("Azure storage account `{account}`: expected 3 to 24 lower-case letters and digits")]
-    BadAzureAccount {
-        /// What was given.
-        account: String,
-    },
-    /// No Azure storage account was named.
-    #[error("{url} needs the name of its Azure storage account")]
-    NoAzureAccount {
-        /// The container.
-        url: String,
-    },
-    /// Neither or both of the Azure credentials are in their variables.
-    #[error(
-        "{url} needs one credential: the access key of storage account {account} in GENESIS_PORTAL_AZURE_ACCESS_KEY, \
-         or a SAS token in GENESIS_PORTAL_AZURE_SAS_TOKEN (not both); the portal never takes them from AZURE_* \
-         variables, managed identity (instance metadata) or the Azure CLI"
-    )]
-    NoAzureCredential {
-        /// The container.
-        url: String,
-        /// The storage account.
-        account: String,
-    },
-    /// An Azure credential's variable holds something else.
-    #[error("{url}: {variable} does not hold {expected}")]
-    BadAzureSecret {
-        /// The container.
-        url: String,
-        /// The variable.
-        variable: &'static str,
-        /// What it should hold.
-        expected: &'static str,
-    },
     /// A PostgreSQL server across a network with an `sslmode` that does not verify it, and
     /// that was not allowed.
     #[error(
@@ -135,19 +45,9 @@ pub enum ConfigError {
 impl Classify for ConfigError {
     fn class(&self) -> ErrorClass {
         match self {
-            ConfigError::NoDataDir
-            | ConfigError::NotABucket { .. }
-            | ConfigError::PlainHttpEndpoint { .. }
-            | ConfigError::NotAnEndpoint { .. }
-            | ConfigError::EndpointExtras { .. }
-            | ConfigError::BadAzureAccount { .. }
-            | ConfigError::NoAccessKeyId { .. }
-            | ConfigError::NoSecretAccessKey { .. }
-            | ConfigError::NoAzureAccount { .. }
-            | ConfigError::NoAzureCredential { .. }
-            | ConfigError::BadAzureSecret { .. }
-            | ConfigError::UnverifiedDatabase { .. }
-            | ConfigError::NotAPublicUrl { .. } => ErrorClass::Input,
+            ConfigError::NoDataDir | ConfigError::UnverifiedDatabase { .. } | ConfigError::NotAPublicUrl { .. } => {
+                ErrorClass::Input
+            }
         }
     }
 }

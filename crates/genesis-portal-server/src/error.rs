@@ -1,7 +1,7 @@
-//! The error type of this crate, over the two the binary matches for its hints
-//! (`ConfigError`, `LookupError`), grouped by where the portal failed: its configuration, its
-//! metadata database, its artifact store, what the vendor asked of it, the export packs it
-//! builds, and what it wraps.
+//! The error type of this crate, over the three the binary matches for its hints
+//! (`ConfigError`, `LookupError`, and the object store's `genesis_objstore::ObjStoreError`),
+//! grouped by where the portal failed: its configuration, its metadata database, its artifact
+//! store, what the vendor asked of it, the export packs it builds, and what it wraps.
 
 use std::borrow::Cow;
 use std::error::Error;
@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use genesis_bundle::BundleError;
+use genesis_objstore::ObjStoreError;
 use genesis_registry::RegistryError;
 use genesis_trust::TrustError;
 use genesis_types::{Classify, ErrorClass};
 
-use crate::artifacts::ObjectStoreKind;
 use crate::config::ConfigError;
 use crate::store::LookupError;
 
@@ -58,47 +58,10 @@ pub enum PortalServerError {
     },
 
     // ---- the artifact store
-    /// The object store client could not be set up from the configuration.
-    #[error("configuring the {store} object store")]
-    ObjectStoreSetup {
-        /// The store's API.
-        store: ObjectStoreKind,
-        /// The cause.
-        #[source]
-        source: object_store::Error,
-    },
-    /// The object store failed an operation.
-    #[error("{action}")]
-    ObjectStore {
-        /// What was being done, on which key.
-        action: Cow<'static, str>,
-        /// The cause.
-        #[source]
-        source: object_store::Error,
-    },
-    /// The request creating the Azure Blob container could not be made or sent.
-    #[error("creating the container {container} at {endpoint}")]
-    ContainerUnreachable {
-        /// The container.
-        container: String,
-        /// The blob service endpoint.
-        endpoint: String,
-        /// The cause.
-        #[source]
-        source: Box<dyn Error + Send + Sync>,
-    },
-    /// The Azure Blob service answered the creation of the container with an error.
-    #[error("creating the container {container} at {endpoint}: {status} {code}")]
-    ContainerRefused {
-        /// The container.
-        container: String,
-        /// The blob service endpoint.
-        endpoint: String,
-        /// The answer's status.
-        status: http::StatusCode,
-        /// The answer's `x-ms-error-code`.
-        code: String,
-    },
+    /// The object store (S3 or Azure Blob): its configuration cannot work, its client could
+    /// not be set up, or it failed an operation.
+    #[error(transparent)]
+    ObjStore(#[from] ObjStoreError),
     /// An artifact of a release could not be stored.
     #[error("storing {name}")]
     StoringArtifact {
@@ -379,14 +342,6 @@ impl PortalServerError {
         move |source| PortalServerError::Database { action, source }
     }
 
-    /// Wraps an object store error with what was being done.
-    pub(crate) fn object_store(
-        action: impl Into<Cow<'static, str>>,
-    ) -> impl FnOnce(object_store::Error) -> PortalServerError {
-        let action = action.into();
-        move |source| PortalServerError::ObjectStore { action, source }
-    }
-
     /// Wraps the failure to convert a value of `column` (`table.column`).
     pub(crate) fn column<E: Error + Send + Sync + 'static>(
         column: &'static str,
@@ -428,10 +383,7 @@ impl PortalServerError {
             | E::UnsupportedDatabase { .. }
             | E::Database { .. }
             | E::Column { .. }
-            | E::ObjectStoreSetup { .. }
-            | E::ObjectStore { .. }
-            | E::ContainerUnreachable { .. }
-            | E::ContainerRefused { .. }
+            | E::ObjStore(_)
             | E::StoringArtifact { .. }
             | E::UnsafeStoreKey { .. }
             | E::CopyIntoStore { .. }
@@ -474,10 +426,7 @@ impl PortalServerError {
             PortalServerError::Database { .. } | PortalServerError::Column { .. } => {
                 "the portal's metadata database failed".into()
             }
-            PortalServerError::ObjectStore { .. }
-            | PortalServerError::ObjectStoreSetup { .. }
-            | PortalServerError::ContainerUnreachable { .. }
-            | PortalServerError::ContainerRefused { .. }
+            PortalServerError::ObjStore(_)
             | PortalServerError::StoringArtifact { .. }
             | PortalServerError::CopyIntoStore { .. } => "the portal's artifact store failed".into(),
             PortalServerError::Io { .. } | PortalServerError::EndedEarly { .. } => "an I/O error on the server".into(),
@@ -501,23 +450,19 @@ impl From<RegistryError> for PortalServerError {
 }
 
 /// What the vendor asked for and a publication refused are input, a missing organisation or
-/// key is not found, and a refused bundle keeps the verifier's class; the object store and the
-/// Azure Blob service are remote parties, so their failures are the network's (an object not
-/// there is not found); a database failure is what sqlx says it is (`database_class`); what
-/// the portal wraps, and an I/O error, say themselves.
+/// key is not found, and a refused bundle keeps the verifier's class; a database failure is
+/// what sqlx says it is (`database_class`); what the portal wraps (the object store's errors
+/// among them: its configuration is input, its failures the network's, an object not there
+/// not found), and an I/O error, say themselves.
 impl Classify for PortalServerError {
     fn class(&self) -> ErrorClass {
         match self {
             PortalServerError::Config(e) => e.class(),
             PortalServerError::Lookup(e) => e.class(),
             PortalServerError::Database { source, .. } => database_class(source),
-            PortalServerError::ObjectStore { source, .. } => object_store_class(source),
-            PortalServerError::ContainerUnreachable { .. } | PortalServerError::ContainerRefused { .. } => {
-                ErrorClass::Network
-            }
+            PortalServerError::ObjStore(e) => e.class(),
             PortalServerError::UnsupportedDatabase { .. }
             | PortalServerError::Column { .. }
-            | PortalServerError::ObjectStoreSetup { .. }
             | PortalServerError::BadOrgName { .. }
             | PortalServerError::BadAdminName { .. }
             | PortalServerError::BadProductName { .. }
@@ -571,16 +516,6 @@ fn database_class(e: &sqlx::Error) -> ErrorClass {
     }
 }
 
-/// The class of an object store failure: an object not there is not found, anything else the
-/// store's (a refusal, an error answer, a connection that failed).
-fn object_store_class(e: &object_store::Error) -> ErrorClass {
-    match e {
-        object_store::Error::NotFound { .. } => ErrorClass::NotFound,
-        // object_store's error is non-exhaustive: the rest is the remote store's.
-        _ => ErrorClass::Network,
-    }
-}
-
 /// Shorthand for this crate's results.
 pub type Result<T, E = PortalServerError> = std::result::Result<T, E>;
 
@@ -605,6 +540,7 @@ mod tests {
             ),
             (PortalServerError::from(LookupError::NoOrg { org: "acme".into() }), ErrorClass::NotFound),
             (PortalServerError::from(ConfigError::NoDataDir), ErrorClass::Input),
+            (PortalServerError::from(ObjStoreError::NoAzureAccount { url: "az://c".into() }), ErrorClass::Input),
             (PortalServerError::database("opening the metadata database")(unreachable), ErrorClass::Network),
             (PortalServerError::database("listing the organisations")(sqlx::Error::PoolTimedOut), ErrorClass::Network),
             (PortalServerError::database("listing the organisations")(sqlx::Error::RowNotFound), ErrorClass::Input),

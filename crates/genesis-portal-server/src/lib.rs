@@ -1,9 +1,9 @@
 //! The vendor portal's reference server, as a library: the HTTP API of
 //! [`genesis_portal_client::protocol`] and the customers' and vendor's web pages as an axum
 //! [`router`] over a metadata database (SQLite or PostgreSQL) and an artifact store (a
-//! directory, an S3 bucket or an Azure Blob container), seed 003's air-gap export packs,
-//! `/metrics`, and the vendor's [`admin`] use cases. The `genesis-portal` binary parses
-//! arguments into these types and renders what they return.
+//! directory, or an S3 bucket or an Azure Blob container through [`genesis_objstore`]), seed
+//! 003's air-gap export packs, `/metrics`, and the vendor's [`admin`] use cases. The
+//! `genesis-portal` binary parses arguments into these types and renders what they return.
 //!
 //! ```no_run
 //! # async fn run() -> genesis_portal_server::Result<()> {
@@ -32,7 +32,6 @@ use genesis_bundle::rfc3339;
 use rand_core::RngCore as _;
 
 pub use api::{ApiConfig, AppState, parse_public_url, router};
-pub use artifacts::{AzureConfig, ObjectStoreConfig, ObjectStoreKind, S3Config};
 pub use config::{ConfigError, PortalConfig};
 pub use error::{PortalServerError, Result};
 pub use serve::{ServeConfig, TlsFiles, serve};

@@ -23,6 +23,7 @@ mod blob;
 pub mod cosign_image;
 pub mod cosign_key;
 mod countersign;
+mod detached;
 mod error;
 mod keys;
 mod policy;
@@ -37,6 +38,7 @@ mod verify;
 
 pub use blob::{BlobEvidence, BlobPolicy, BlobVerification, verify_blob};
 pub use countersign::{Countersigning, countersign, countersignature_folder, countersignature_name};
+pub use detached::SignatureSidecars;
 pub use error::{Result, TrustError};
 /// What the readers of a verified bundle give and take ([`SignedBom::archive_index`],
 /// [`CheckedBundle::export_images`]), re-exported so an embedder depends on this crate alone.
@@ -49,6 +51,6 @@ pub use policy::{KeyValidity, Keyless, TrustPolicy};
 pub use signer::AcceptedSigner;
 pub use tree::{TreeReport, UnverifiedTree, VerifiedTree, verify_tree};
 pub use verify::{
-    AttestationReport, AttestedBundle, CheckedBundle, HeadReport, ListedFile, Sidecar, SignedBom, UnverifiedBundle,
-    VerifiedBundle, VerifyReport, cosign_bundle_path, listed_files, sidecar_paths,
+    AttestationReport, AttestedBundle, CheckedBundle, HeadReport, ListedFile, PartsReport, Sidecar, SignedBom,
+    UnverifiedBundle, VerifiedBundle, VerifyReport, cosign_bundle_path, listed_files, sidecar_paths,
 };

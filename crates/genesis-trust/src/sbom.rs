@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use genesis_bundle::danger::SeekableFile;
-use genesis_bundle::{Bom, BundleError, FileStamp, Limits, PayloadSink};
+use genesis_bundle::{ArchiveFile, Bom, BundleError, FileStamp, Limits, PayloadSink};
 use genesis_types::BundlePath;
 
 use crate::{Result, TrustError};
@@ -72,8 +72,8 @@ pub(crate) fn check_in_archive(
             BundleError::LimitExceeded { what: "SBOM size", actual: listed.size, limit: MAX_SBOM as u64 }.into()
         );
     }
-    let file = std::fs::File::open(archive).map_err(BundleError::io("opening", archive))?;
-    if FileStamp::of(&file).map_err(BundleError::io("reading metadata of", archive))? != stamp {
+    let file = ArchiveFile::open(archive)?;
+    if file.stamp().map_err(BundleError::io("reading metadata of", archive))? != stamp {
         let detail = "the archive file changed since its signature was verified".to_owned();
         return Err(BundleError::Corrupt { detail }.into());
     }

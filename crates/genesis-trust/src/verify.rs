@@ -101,8 +101,8 @@ use std::sync::Arc;
 
 use genesis_bundle::danger::check_payload;
 use genesis_bundle::{
-    ArchiveIndex, ArchiveReader, Bom, Discard, ExportedImage, FileDigest, FileStamp, Head, HeadForm, Limits,
-    PayloadSink, RuntimeFormat, Staging, sha256,
+    ArchiveFile, ArchiveIndex, ArchiveReader, Bom, BundleError, Discard, ExportedImage, FileDigest, FileStamp, Head,
+    HeadForm, Limits, PayloadSink, RuntimeFormat, Staging, sha256,
 };
 use genesis_types::{Digest, Platform};
 
@@ -129,11 +129,16 @@ pub struct UnverifiedBundle {
 }
 
 impl UnverifiedBundle {
-    /// Opens `path` and reads its first two entries, within `limits`.
+    /// Opens `path` and reads its first two entries, within `limits`. A split bundle's parts
+    /// manifest, a part, or the archive's own name beside its parts opens the parts in place
+    /// (`genesis_bundle::BundleLocation`); the bundle's path is then the archive's, where its
+    /// sidecars are looked for.
     pub fn open(path: &Path, limits: &Limits) -> Result<UnverifiedBundle> {
-        let mut reader = ArchiveReader::open(path, limits)?;
+        let file = ArchiveFile::open(path)?;
+        let path = file.path().to_owned();
+        let mut reader = ArchiveReader::over(file, limits, false)?;
         let head = reader.read_head()?;
-        Ok(UnverifiedBundle { path: path.to_owned(), reader, head, limits: limits.clone() })
+        Ok(UnverifiedBundle { path, reader, head, limits: limits.clone() })
     }
 
     /// The count of payload bytes checked so far, for a progress display. Its total is set
@@ -148,8 +153,10 @@ impl UnverifiedBundle {
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
         let countersignatures = Countersignatures::beside(&self.path, &self.limits)?;
         let signed = verify_head(&self.path, &self.head, policy, &self.limits, &countersignatures)?;
+        let parts = check_parts_manifest(self.reader.archive_file(), &signed, policy)?;
         self.reader.progress().set_total(signed.bom.payload_size());
         Ok(VerifiedBundle {
+            parts,
             path: self.path,
             reader: self.reader,
             head: self.head,
@@ -305,6 +312,8 @@ fn sigstore_bundle(bytes: &[u8], name: &str) -> Result<SigstoreBundle> {
 pub struct VerifiedBundle {
     path: PathBuf,
     reader: ArchiveReader,
+    /// What its parts manifest established, for a split bundle.
+    parts: Option<PartsReport>,
     /// The head's bytes, which `extract` writes beside the payload.
     head: Head,
     /// The countersignatures read beside the archive, which `extract` writes beside the head.
@@ -437,6 +446,61 @@ impl CheckedBundle {
     }
 }
 
+/// What the parts manifest of a split bundle established (decision 0042).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PartsReport {
+    /// The parts manifest.
+    pub manifest: PathBuf,
+    /// How many parts were read in place, each checked against its listed SHA-256.
+    pub parts: usize,
+    /// The manifest's `.sig` sidecar, checked with the BOM's policy.
+    pub signature_sidecar: Sidecar,
+    /// The manifest's `.cosign.bundle` sidecar, checked with the BOM's policy.
+    pub cosign_bundle_sidecar: Sidecar,
+    /// Who signed the `.cosign.bundle` sidecar, when it was signed keyless.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cosign_bundle_identity: Option<AcceptedSigner>,
+    /// Whether a signature over the manifest verified: its part hashes then prove the
+    /// archive, and the archive's SHA-256 is the one it records; otherwise the archive was
+    /// hashed as well and matched it.
+    pub signed: bool,
+}
+
+/// For a split bundle: refuses a parts manifest of another release (its BOM digest is not
+/// the signed BOM's), checks the manifest's signature sidecars with the policy, and once one
+/// verified lets the pass under way hash each part only. `None` for one archive file.
+fn check_parts_manifest(file: &ArchiveFile, signed: &SignedHead, policy: &TrustPolicy) -> Result<Option<PartsReport>> {
+    let Some(manifest) = file.manifest() else { return Ok(None) };
+    let path = genesis_bundle::manifest_path(file.path());
+    if manifest.bom != signed.bom_digest {
+        return Err(BundleError::PartsManifest {
+            detail: format!(
+                "lists the BOM {}, but the archive its parts make carries {}: the manifest belongs to another release",
+                manifest.bom, signed.bom_digest
+            ),
+            path,
+        }
+        .into());
+    }
+    let digest = FileDigest::of(file.manifest_bytes());
+    let signature_sidecar = check_signature_sidecar(&path, &digest, policy)?;
+    let (cosign_bundle_sidecar, cosign_bundle_identity) = check_cosign_bundle_sidecar(&path, &digest, policy)?;
+    let signed = [&signature_sidecar, &cosign_bundle_sidecar].iter().any(|s| matches!(s, Sidecar::Match { .. }));
+    if signed {
+        file.set_manifest_signed();
+    }
+    Ok(Some(PartsReport {
+        manifest: path,
+        parts: manifest.parts.len(),
+        signature_sidecar,
+        cosign_bundle_sidecar,
+        cosign_bundle_identity,
+        signed,
+    }))
+}
+
 /// State of one sidecar file beside the archive.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase", tag = "status")]
@@ -534,6 +598,9 @@ pub struct VerifyReport {
     pub charts: usize,
     /// Manifests the BOM lists.
     pub manifests: usize,
+    /// For a split bundle read in place, its parts manifest and what checked it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<PartsReport>,
     /// The `.sha256` sidecar.
     pub sha256_sidecar: Sidecar,
     /// The files beside the archive that its `.sha256` list names after the archive (the
@@ -677,7 +744,11 @@ impl VerifiedBundle {
         let bom = &self.signed.bom;
         let sbom_path = bom.bundle_sbom().map(|s| s.path.clone());
         let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path, bytes: Vec::new() };
-        let summary = check_payload(self.reader, bom, &mut capture)?;
+        let parts = self.reader.archive_file().manifest().and_then(|_| self.reader.archive_file().try_clone().ok());
+        let summary = check_payload(self.reader, bom, &mut capture).map_err(|e| {
+            // A damaged part is named as such, whichever of its files broke first.
+            parts.and_then(|parts| parts.first_damaged_part()).unwrap_or(e)
+        })?;
         let sbom = match &capture.path {
             Some(path) => {
                 crate::sbom::check_complete(bom, &capture.bytes, path)?;
@@ -700,6 +771,7 @@ impl VerifiedBundle {
             images: bom.images.len(),
             charts: bom.charts.len(),
             manifests: bom.manifests.len(),
+            parts: self.parts,
             sha256_sidecar,
             sha256_listed,
             signature_sidecar,

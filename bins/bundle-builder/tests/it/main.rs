@@ -1,6 +1,7 @@
 //! End-to-end tests of `bundle-builder`: byte-stable output (the golden hash), spec
 //! errors, keys other tools read, every compression, `inspect`, the release evidence
-//! report of `create --report`, two-phase builds signed outside the builder, and `resign`.
+//! report of `create --report`, two-phase builds signed outside the builder, `resign`, and
+//! bundles delivered as parts (`create --max-part-size`).
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -8,6 +9,7 @@
 mod attestations;
 mod external_signing;
 mod golden;
+mod parts;
 mod pull;
 mod report;
 mod resign;

@@ -62,7 +62,7 @@ fn verify_with(dir: &Path, archive: &str, public: &str) -> Option<i32> {
 
 /// Each frame's (offset, compressed size, decompressed size), from the archive's seek table.
 fn frames(archive: &Path) -> Vec<(u64, u64, u32)> {
-    let table = SeekTable::read_from(&File::open(archive).unwrap(), &Default::default()).unwrap();
+    let table = SeekTable::read_from(&File::open(archive).unwrap().into(), &Default::default()).unwrap();
     let mut offset = 0;
     table
         .frames

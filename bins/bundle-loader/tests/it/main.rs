@@ -1,7 +1,7 @@
 //! End-to-end tests of `bundle-loader` on the committed fixtures (see fixtures/README.md):
 //! every rejection case fails with its specific error and leaves nothing behind, and what
 //! `extract` writes is read back by independent tools (skopeo, umoci, sha256sum, tar) and by
-//! `verify --dir`.
+//! `verify --dir`; a split bundle's parts are read in place, and a bad part is named.
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -11,6 +11,7 @@ mod exit_codes;
 mod export;
 mod interrupt;
 mod kube;
+mod parts;
 mod policy;
 mod registry;
 mod rejections;

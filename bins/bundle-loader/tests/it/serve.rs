@@ -220,7 +220,7 @@ fn serves_https_with_the_given_certificate() {
 }
 
 /// Stores `bytes` as a blob of the OCI layout under `dir/layout`; its descriptor.
-fn layout_blob(dir: &Path, bytes: &[u8], media_type: &str) -> serde_json::Value {
+pub fn layout_blob(dir: &Path, bytes: &[u8], media_type: &str) -> serde_json::Value {
     let blobs = dir.join("layout/blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let d = genesis_bundle::sha256(bytes);
@@ -230,7 +230,7 @@ fn layout_blob(dir: &Path, bytes: &[u8], media_type: &str) -> serde_json::Value 
 
 /// A bundle, signed with the test key, of the layout under `dir/layout` with `images`
 /// (name, descriptor, tag), each published as `example.com/demo/app:TAG`.
-fn signed_layout_bundle(dir: &Path, images: &[(&str, &serde_json::Value, &str)]) -> PathBuf {
+pub fn signed_layout_bundle(dir: &Path, images: &[(&str, &serde_json::Value, &str)]) -> PathBuf {
     let named = |d: &serde_json::Value, tag: &str| {
         let mut d = d.clone();
         d["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": tag});

@@ -2,7 +2,8 @@
 //! for verified, 1 for refused; the air-gap key-only bundle only with
 //! `--insecure-ignore-tlog`; keyless bundles against the pinned root; `genesis preflight`
 //! against real servers; `genesis report`, read back by poppler and qpdf; and `genesis
-//! support-bundle` against the real kube-apiserver, read back by tar, zcat and sha256sum.
+//! support-bundle` against the real kube-apiserver, read back by tar, zcat and sha256sum;
+//! `genesis split` and `join`, read back by cat and sha256sum.
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -13,6 +14,7 @@ mod policy;
 mod preflight;
 mod report;
 mod scan;
+mod split;
 mod support_bundle;
 mod verify_dir;
 

@@ -11,9 +11,7 @@
 //! blocks are all raw and all of the frame's block size but the last, as zstd itself writes
 //! them for incompressible bytes; anything else is decompressed as before.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{MAX_FRAME_SIZE, ZSTD_MAGIC};
@@ -66,15 +64,15 @@ pub(crate) fn encode(content: &[u8], checksum: [u8; 4]) -> Vec<u8> {
     out
 }
 
-/// Positioned reads of a frame's bytes: the archive file, or memory (tests).
+/// Positioned reads of a frame's bytes: the archive (a file or parts), or memory (tests).
 pub(crate) trait ReadAt {
     /// Fills `buf` from `offset`, or fails.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
 }
 
-impl ReadAt for File {
+impl ReadAt for crate::ArchiveFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        FileExt::read_exact_at(self, buf, offset)
+        crate::ArchiveFile::read_exact_at(self, buf, offset)
     }
 }
 

@@ -344,7 +344,7 @@ proptest! {
         let path = dir.path().join("t.tar.zst");
         std::fs::write(&path, &zst).unwrap();
         let limits = small_limits();
-        match SeekTable::read_from(&File::open(&path).unwrap(), &limits) {
+        match SeekTable::read_from(&File::open(&path).unwrap().into(), &limits) {
             Ok(table) => within_limits(&table, &limits)?,
             Err(e) => prop_assert!(refused_cleanly(&e), "{}", e),
         }
@@ -366,7 +366,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = crate::rejections::forged_archive(dir.path(), &frames);
         let limits = small_limits();
-        match SeekTable::read_from(&File::open(&path).unwrap(), &limits) {
+        match SeekTable::read_from(&File::open(&path).unwrap().into(), &limits) {
             Ok(table) => within_limits(&table, &limits)?,
             Err(e) => prop_assert!(refused_cleanly(&e) && !matches!(e, BundleError::Truncated { .. }), "{}", e),
         }

@@ -1,0 +1,680 @@
+//! Split bundles (decision 0042): an archive carried as parts, `NAME.tar.zst.part-000` …, with
+//! a parts manifest `NAME.tar.zst.parts.json` giving each part's size and SHA-256. Readers take
+//! the parts in place as one file ([`ArchiveFile`]): a positioned read goes to the part that
+//! holds its offset, and the one sequential pass of a verification ([`SequentialReader`])
+//! checks each part's hash as its last byte passes. Nothing is joined or copied first.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use genesis_types::Algorithm;
+use genesis_types::Digest;
+use sha2::{Digest as _, Sha256};
+
+use crate::digest_io::{FileDigest, open_regular};
+use crate::stamp::FileStamp;
+use crate::{BundleError, Result};
+
+/// The `schema` of a parts manifest.
+pub const PARTS_SCHEMA: &str = "genesis.dev/parts/v1";
+/// What follows the archive's name in its parts manifest's name.
+pub const PARTS_MANIFEST_SUFFIX: &str = ".parts.json";
+/// The smallest part size a split accepts: below it a bundle becomes thousands of files.
+pub const MIN_PART_SIZE: u64 = 1 << 20;
+/// Most parts one manifest may list (a 1 TiB archive in 16 MiB parts is 65,536).
+pub const MAX_PARTS: usize = 100_000;
+/// Largest parts manifest read: [`MAX_PARTS`] entries of about 150 bytes.
+const MAX_MANIFEST_SIZE: u64 = 16 << 20;
+
+/// The parts manifest: the whole archive, the BOM it carries, and its parts in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartsManifest {
+    /// Always [`PARTS_SCHEMA`].
+    pub schema: String,
+    /// The archive the parts make when concatenated.
+    pub archive: WholeArchive,
+    /// SHA-256 of the archive's `bom.json`: which release the parts belong to.
+    pub bom: Digest,
+    /// The parts, in order.
+    pub parts: Vec<PartEntry>,
+}
+
+/// The archive a parts manifest describes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WholeArchive {
+    /// Its file name (no directory), e.g. `platform-1.2.0.tar.zst`.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of all its bytes.
+    pub sha256: Digest,
+}
+
+/// One part.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartEntry {
+    /// Its file name: [`part_name`] of the archive's name and its index.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes.
+    pub sha256: Digest,
+}
+
+/// The name of part `index` of `count` of the archive named `archive`: three digits, more when
+/// there are more than a thousand parts, so that the names sort in order.
+pub fn part_name(archive: &str, index: usize, count: usize) -> String {
+    let width = count.saturating_sub(1).to_string().len().max(3);
+    format!("{archive}.part-{index:0width$}")
+}
+
+/// Where the parts manifest of `archive` lies: beside it, named after it.
+pub fn manifest_path(archive: &Path) -> PathBuf {
+    let mut name = archive.as_os_str().to_owned();
+    name.push(PARTS_MANIFEST_SUFFIX);
+    PathBuf::from(name)
+}
+
+impl PartsManifest {
+    /// The manifest as written: pretty JSON, fields in a fixed order, one trailing newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("a manifest serialises");
+        out.push(b'\n');
+        out
+    }
+
+    /// Parses and checks a manifest read from `path` (named in errors): its schema, that each
+    /// part is named after the archive and its index (so no manifest names a file outside its
+    /// folder), that no part is empty, and that the sizes add up to the archive's.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<PartsManifest> {
+        let refuse = |detail: String| BundleError::PartsManifest { path: path.to_owned(), detail };
+        let manifest: PartsManifest =
+            serde_json::from_slice(bytes).map_err(|e| refuse(format!("not a parts manifest ({e})")))?;
+        if manifest.schema != PARTS_SCHEMA {
+            return Err(refuse(format!("schema {:?}, this tool reads {PARTS_SCHEMA:?}", manifest.schema)));
+        }
+        let name = &manifest.archive.name;
+        if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
+            return Err(refuse(format!("archive name {name:?} is not a plain file name")));
+        }
+        for digest in std::iter::once(&manifest.archive.sha256)
+            .chain([&manifest.bom])
+            .chain(manifest.parts.iter().map(|p| &p.sha256))
+        {
+            if digest.algorithm() != Algorithm::Sha256 {
+                return Err(refuse(format!("{digest} is not a SHA-256")));
+            }
+        }
+        let count = manifest.parts.len();
+        if count == 0 || count > MAX_PARTS {
+            return Err(refuse(format!("lists {count} parts (1 to {MAX_PARTS})")));
+        }
+        let mut total = 0u64;
+        for (i, part) in manifest.parts.iter().enumerate() {
+            let expected = part_name(name, i, count);
+            if part.name != expected {
+                return Err(refuse(format!("part {i} is named {:?}, not {expected:?}", part.name)));
+            }
+            if part.size == 0 {
+                return Err(refuse(format!("part {:?} is empty", part.name)));
+            }
+            total = total.checked_add(part.size).ok_or_else(|| refuse("part sizes overflow".into()))?;
+        }
+        if total != manifest.archive.size {
+            return Err(refuse(format!(
+                "its parts add up to {total} bytes, the archive is {} bytes",
+                manifest.archive.size
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// Reads and checks the manifest at `path`.
+    pub fn read(path: &Path) -> Result<PartsManifest> {
+        PartsManifest::parse(&read_manifest(path)?, path)
+    }
+}
+
+/// The bytes of the manifest at `path`: a regular file of at most 16 MiB.
+fn read_manifest(path: &Path) -> Result<Vec<u8>> {
+    let file = open_regular(path).map_err(BundleError::io("opening", path))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST_SIZE + 1).read_to_end(&mut bytes).map_err(BundleError::io("reading", path))?;
+    if bytes.len() as u64 > MAX_MANIFEST_SIZE {
+        return Err(BundleError::PartsManifest {
+            path: path.to_owned(),
+            detail: format!("larger than {MAX_MANIFEST_SIZE} bytes"),
+        });
+    }
+    Ok(bytes)
+}
+
+/// What a path given as a bundle names: an archive file, or the parts of a split one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleLocation {
+    /// One archive file.
+    Single(PathBuf),
+    /// A split archive.
+    Parts {
+        /// Where the archive would be if joined: its sidecars are named after it.
+        archive: PathBuf,
+        /// Its parts manifest.
+        manifest: PathBuf,
+    },
+}
+
+impl BundleLocation {
+    /// The parts manifest, or part-000 (any part), names a split archive; so does the archive's
+    /// own name when only its manifest is there. Anything else is one archive file.
+    pub fn of(path: &Path) -> BundleLocation {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return BundleLocation::Single(path.to_owned());
+        };
+        if let Some(archive) = name.strip_suffix(PARTS_MANIFEST_SUFFIX).filter(|a| !a.is_empty()) {
+            return BundleLocation::Parts { archive: path.with_file_name(archive), manifest: path.to_owned() };
+        }
+        if let Some((archive, index)) = name.rsplit_once(".part-")
+            && !archive.is_empty()
+            && index.len() >= 3
+            && index.bytes().all(|b| b.is_ascii_digit())
+        {
+            let archive = path.with_file_name(archive);
+            return BundleLocation::Parts { manifest: manifest_path(&archive), archive };
+        }
+        let manifest = manifest_path(path);
+        if !path.exists() && manifest.exists() {
+            return BundleLocation::Parts { archive: path.to_owned(), manifest };
+        }
+        BundleLocation::Single(path.to_owned())
+    }
+
+    /// The archive's path, real or, for parts, where it would be if joined.
+    pub fn archive(&self) -> &Path {
+        match self {
+            BundleLocation::Single(p) => p,
+            BundleLocation::Parts { archive, .. } => archive,
+        }
+    }
+}
+
+/// The bytes of an archive, from one file or from the parts of a split one, read with
+/// positioned reads only: clones share nothing but the open files.
+#[derive(Debug)]
+pub struct ArchiveFile {
+    pieces: Vec<Piece>,
+    /// The archive's path, real or where it would be if joined.
+    path: PathBuf,
+    manifest: Option<Arc<PartsManifest>>,
+    /// The manifest's bytes as read, which its signature is checked over.
+    manifest_bytes: Arc<[u8]>,
+    /// Whether the trust layer accepted the manifest's signature, so that the parts' hashes
+    /// alone prove the archive's bytes (decision 0042). Shared with the clones, since the
+    /// verification pass starts reading before the signature is checked.
+    manifest_signed: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+struct Piece {
+    file: File,
+    path: PathBuf,
+    /// Offset of its first byte in the archive.
+    start: u64,
+    len: u64,
+    /// Its listed SHA-256 (parts only).
+    sha256: Option<Digest>,
+}
+
+impl ArchiveFile {
+    /// Opens what `path` names ([`BundleLocation::of`]). Every part must be a regular file of
+    /// the size its manifest lists; the first that is not is named.
+    pub fn open(path: &Path) -> Result<ArchiveFile> {
+        match BundleLocation::of(path) {
+            BundleLocation::Single(path) => {
+                let file = File::open(&path).map_err(BundleError::io("opening", &path))?;
+                Ok(ArchiveFile::single(file, path))
+            }
+            BundleLocation::Parts { archive, manifest } => {
+                let bytes = read_manifest(&manifest)?;
+                let listed = PartsManifest::parse(&bytes, &manifest)?;
+                ArchiveFile::parts(archive, listed, bytes)
+            }
+        }
+    }
+
+    /// One archive file already open; `path` names it in errors. Its length is read from the
+    /// file at each [`len`](Self::len), so a file that grows or shrinks is seen to.
+    pub fn single(file: File, path: PathBuf) -> ArchiveFile {
+        let piece = Piece { file, path: path.clone(), start: 0, len: 0, sha256: None };
+        ArchiveFile {
+            pieces: vec![piece],
+            path,
+            manifest: None,
+            manifest_bytes: Arc::from([]),
+            manifest_signed: Arc::default(),
+        }
+    }
+
+    fn parts(archive: PathBuf, manifest: PartsManifest, bytes: Vec<u8>) -> Result<ArchiveFile> {
+        let mut pieces = Vec::with_capacity(manifest.parts.len());
+        let mut start = 0;
+        for part in &manifest.parts {
+            let path = archive.with_file_name(&part.name);
+            let file =
+                open_regular(&path).map_err(|source| BundleError::PartUnreadable { path: path.clone(), source })?;
+            let actual =
+                file.metadata().map_err(|source| BundleError::PartUnreadable { path: path.clone(), source })?.len();
+            if actual != part.size {
+                return Err(BundleError::PartSize { path, expected: part.size, actual });
+            }
+            pieces.push(Piece { file, path, start, len: part.size, sha256: Some(part.sha256.clone()) });
+            start += part.size;
+        }
+        Ok(ArchiveFile {
+            pieces,
+            path: archive,
+            manifest: Some(Arc::new(manifest)),
+            manifest_bytes: Arc::from(bytes),
+            manifest_signed: Arc::default(),
+        })
+    }
+
+    /// The archive's path: the file, or for parts where it would be if joined.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The parts manifest, for a split archive.
+    pub fn manifest(&self) -> Option<&PartsManifest> {
+        self.manifest.as_deref()
+    }
+
+    /// The parts manifest's bytes as read (empty for one file): what its signature signs.
+    pub fn manifest_bytes(&self) -> &[u8] {
+        &self.manifest_bytes
+    }
+
+    /// Records that the trust policy accepted the manifest's signature: from here on the
+    /// verification pass, already under way, hashes each part only and takes the archive's
+    /// SHA-256 from the manifest (decision 0042). Only the trust layer calls this, after
+    /// checking that signature over [`manifest_bytes`](Self::manifest_bytes); called on an
+    /// unchecked manifest, the parts are still each checked, but the archive's SHA-256 reported
+    /// is only the manifest's word.
+    pub fn set_manifest_signed(&self) {
+        if self.manifest.is_some() {
+            self.manifest_signed.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether [`set_manifest_signed`](Self::set_manifest_signed) was called.
+    pub fn manifest_signed(&self) -> bool {
+        self.manifest_signed.load(Ordering::Acquire)
+    }
+
+    /// The archive's length: the file's now, or the parts' listed sizes.
+    pub fn len(&self) -> io::Result<u64> {
+        match &self.manifest {
+            None => Ok(self.pieces[0].file.metadata()?.len()),
+            Some(m) => Ok(m.archive.size),
+        }
+    }
+
+    /// Whether the archive holds no bytes.
+    pub fn is_empty(&self) -> io::Result<bool> {
+        self.len().map(|n| n == 0)
+    }
+
+    /// Fills `buf` from `offset`, across parts where it spans them; an end of file before
+    /// `buf` is full is [`io::ErrorKind::UnexpectedEof`].
+    pub fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        if self.manifest.is_none() {
+            return self.pieces[0].file.read_exact_at(buf, offset);
+        }
+        while !buf.is_empty() {
+            let i = self.pieces.partition_point(|p| p.start + p.len <= offset);
+            let piece = self.pieces.get(i).ok_or(io::ErrorKind::UnexpectedEof)?;
+            let within = offset - piece.start;
+            let n = buf.len().min((piece.len - within) as usize);
+            piece.file.read_exact_at(&mut buf[..n], within)?;
+            buf = &mut buf[n..];
+            offset += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Fills as much of `buf` as the archive has from its start; returns how much.
+    pub fn read_prefix(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(usize::try_from(self.len()?).unwrap_or(usize::MAX));
+        self.read_exact_at(&mut buf[..n], 0)?;
+        Ok(n)
+    }
+
+    /// The stamp of every file the archive is read from: equal later only if none was
+    /// written, truncated or replaced.
+    pub fn stamp(&self) -> io::Result<FileStamp> {
+        let files: Vec<&File> = self.pieces.iter().map(|p| &p.file).collect();
+        FileStamp::of_all(&files)
+    }
+
+    /// Another handle on the same files.
+    pub fn try_clone(&self) -> io::Result<ArchiveFile> {
+        let pieces = self
+            .pieces
+            .iter()
+            .map(|p| {
+                Ok(Piece {
+                    file: p.file.try_clone()?,
+                    path: p.path.clone(),
+                    start: p.start,
+                    len: p.len,
+                    sha256: p.sha256.clone(),
+                })
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(ArchiveFile {
+            pieces,
+            path: self.path.clone(),
+            manifest: self.manifest.clone(),
+            manifest_bytes: Arc::clone(&self.manifest_bytes),
+            manifest_signed: Arc::clone(&self.manifest_signed),
+        })
+    }
+
+    /// A front-to-back reader of the archive's bytes that checks each part's SHA-256 as its
+    /// last byte passes, and hashes the whole archive unless a signed manifest makes that
+    /// redundant ([`SequentialReader::finish`]).
+    pub fn sequential(&self) -> io::Result<SequentialReader> {
+        let whole = Some(Sha256::new());
+        Ok(SequentialReader { archive: self.try_clone()?, index: 0, within: 0, part: Sha256::new(), whole, passed: 0 })
+    }
+}
+
+impl ArchiveFile {
+    /// For a split archive whose pass failed: the error naming the first part whose bytes
+    /// are not the ones its manifest lists (or that cannot be read), so that the operator is
+    /// told which part to copy again rather than which file inside it broke. A damaged frame
+    /// can be decompressed, and the file it holds refused, before the end of its part is read
+    /// and the part's hash checked. `None` for one file, or when every part checks.
+    pub fn first_damaged_part(&self) -> Option<BundleError> {
+        self.manifest.as_ref()?;
+        let mut reader = match self.sequential() {
+            Ok(reader) => reader,
+            Err(e) => return Some(crate::archive::from_io(e, "reading the parts")),
+        };
+        reader.whole = None;
+        match io::copy(&mut reader, &mut io::sink()) {
+            Ok(_) => None,
+            Err(e) => Some(crate::archive::from_io(e, "reading the parts")),
+        }
+    }
+}
+
+/// An archive file already open, named `archive` in errors.
+impl From<File> for ArchiveFile {
+    fn from(file: File) -> ArchiveFile {
+        ArchiveFile::single(file, PathBuf::from("archive"))
+    }
+}
+
+/// Reads an [`ArchiveFile`] front to back; see [`ArchiveFile::sequential`].
+pub struct SequentialReader {
+    archive: ArchiveFile,
+    index: usize,
+    within: u64,
+    part: Sha256,
+    whole: Option<Sha256>,
+    passed: u64,
+}
+
+impl SequentialReader {
+    /// Reads to the end (checking the remaining parts) and returns the archive's SHA-256 and
+    /// length: computed, or for a split archive with a signed manifest the manifest's, which
+    /// every part's checked hash then proves. A split archive whose computed SHA-256 differs
+    /// from its manifest's is refused.
+    pub fn finish(mut self) -> io::Result<FileDigest> {
+        io::copy(&mut self, &mut io::sink())?;
+        let Some(manifest) = self.archive.manifest.clone() else {
+            let hasher = self.whole.take().expect("a single file is always hashed");
+            return Ok(FileDigest { sha256: hasher.finalize().into(), len: self.passed });
+        };
+        let listed = || {
+            let mut sha256 = [0u8; 32];
+            hex::decode_to_slice(manifest.archive.sha256.hex(), &mut sha256).map_err(io::Error::other)?;
+            Ok(FileDigest { sha256, len: manifest.archive.size })
+        };
+        match self.whole.take() {
+            None => listed(),
+            Some(hasher) => {
+                let computed = FileDigest { sha256: hasher.finalize().into(), len: self.passed };
+                if computed.digest() != manifest.archive.sha256 || computed.len != manifest.archive.size {
+                    return Err(io::Error::other(BundleError::PartsManifest {
+                        path: manifest_path(&self.archive.path),
+                        detail: format!(
+                            "its parts checked, but together they hash to {}, not the {} it lists for the archive",
+                            computed.digest(),
+                            manifest.archive.sha256
+                        ),
+                    }));
+                }
+                Ok(computed)
+            }
+        }
+    }
+
+    /// How many bytes have been read.
+    pub fn passed(&self) -> u64 {
+        self.passed
+    }
+
+    /// Checks the part just read to its end against its listed hash.
+    fn end_part(&mut self) -> io::Result<()> {
+        let piece = &self.archive.pieces[self.index];
+        let hasher = std::mem::replace(&mut self.part, Sha256::new());
+        if let Some(expected) = &piece.sha256 {
+            let actual = Digest::from_sha256_bytes(hasher.finalize().into());
+            if &actual != expected {
+                return Err(io::Error::other(BundleError::PartDigest {
+                    path: piece.path.clone(),
+                    expected: expected.clone(),
+                    actual,
+                }));
+            }
+        }
+        self.index += 1;
+        self.within = 0;
+        Ok(())
+    }
+}
+
+impl Read for SequentialReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(piece) = self.archive.pieces.get(self.index) else { return Ok(0) };
+            // A single file is read to its real end (what follows the table is for the
+            // reader to refuse); a part to its listed size.
+            let single = self.archive.manifest.is_none();
+            let want = if single {
+                buf.len()
+            } else {
+                let left = piece.len - self.within;
+                if left == 0 {
+                    self.end_part()?;
+                    continue;
+                }
+                buf.len().min(usize::try_from(left).unwrap_or(usize::MAX))
+            };
+            let n = piece.file.read_at(&mut buf[..want], self.within)?;
+            if n == 0 {
+                if single {
+                    self.index += 1;
+                    continue;
+                }
+                return Err(io::Error::other(BundleError::PartSize {
+                    path: piece.path.clone(),
+                    expected: piece.len,
+                    actual: self.within,
+                }));
+            }
+            if piece.sha256.is_some() {
+                self.part.update(&buf[..n]);
+            }
+            if self.whole.is_some() && !single && self.archive.manifest_signed() {
+                // The signed manifest's part hashes now prove the archive: one hash per byte.
+                self.whole = None;
+            }
+            if let Some(whole) = &mut self.whole {
+                whole.update(&buf[..n]);
+            }
+            self.within += n as u64;
+            self.passed += n as u64;
+            if !single && self.within == piece.len {
+                // Checked now, so that no byte of a bad part is handed on.
+                self.end_part()?;
+            }
+            return Ok(n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_of(dir: &Path, name: &str, parts: &[&[u8]]) -> PartsManifest {
+        let whole: Vec<u8> = parts.concat();
+        let count = parts.len();
+        let entries = parts
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let part = part_name(name, i, count);
+                std::fs::write(dir.join(&part), bytes).unwrap();
+                PartEntry { name: part, size: bytes.len() as u64, sha256: crate::sha256(bytes) }
+            })
+            .collect();
+        let manifest = PartsManifest {
+            schema: PARTS_SCHEMA.into(),
+            archive: WholeArchive { name: name.into(), size: whole.len() as u64, sha256: crate::sha256(&whole) },
+            bom: crate::sha256(b"bom"),
+            parts: entries,
+        };
+        std::fs::write(manifest_path(&dir.join(name)), manifest.to_bytes()).unwrap();
+        manifest
+    }
+
+    #[test]
+    fn part_names_sort_in_order_and_widen_past_a_thousand() {
+        assert_eq!(part_name("a.tar.zst", 7, 12), "a.tar.zst.part-007");
+        assert_eq!(part_name("a.tar.zst", 999, 1000), "a.tar.zst.part-999");
+        assert_eq!(part_name("a.tar.zst", 7, 1001), "a.tar.zst.part-0007");
+    }
+
+    #[test]
+    fn the_manifest_part_000_or_the_missing_archive_name_each_open_the_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        manifest_of(dir.path(), "b.tar.zst", &[b"abc", b"defg"]);
+        let archive = dir.path().join("b.tar.zst");
+        for given in [manifest_path(&archive), dir.path().join("b.tar.zst.part-000"), archive.clone()] {
+            let location = BundleLocation::of(&given);
+            assert_eq!(location.archive(), archive, "{}", given.display());
+            assert!(matches!(location, BundleLocation::Parts { .. }));
+        }
+        std::fs::write(&archive, b"abcdefg").unwrap();
+        assert_eq!(BundleLocation::of(&archive), BundleLocation::Single(archive));
+    }
+
+    #[test]
+    fn positioned_reads_span_parts_and_the_pass_checks_each_part() {
+        let dir = tempfile::tempdir().unwrap();
+        manifest_of(dir.path(), "c.tar.zst", &[b"0123", b"456", b"789ab"]);
+        let file = ArchiveFile::open(&dir.path().join("c.tar.zst.parts.json")).unwrap();
+        assert_eq!(file.len().unwrap(), 12);
+        let mut buf = [0u8; 6];
+        file.read_exact_at(&mut buf, 2).unwrap();
+        assert_eq!(&buf, b"234567");
+        let mut past = [0u8; 2];
+        assert_eq!(file.read_exact_at(&mut past, 11).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        let mut all = Vec::new();
+        let mut reader = file.sequential().unwrap();
+        reader.read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"0123456789ab");
+        let digest = reader.finish().unwrap();
+        assert_eq!(digest.digest(), crate::sha256(b"0123456789ab"));
+    }
+
+    #[test]
+    fn a_damaged_middle_part_is_named_before_any_of_its_bytes_are_handed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        manifest_of(dir.path(), "d.tar.zst", &[b"0123", b"4567", b"89ab"]);
+        let damaged = dir.path().join("d.tar.zst.part-001");
+        std::fs::write(&damaged, b"45X7").unwrap();
+        let file = ArchiveFile::open(&dir.path().join("d.tar.zst")).unwrap();
+        let mut reader = file.sequential().unwrap();
+        let mut got = Vec::new();
+        let err = reader.read_to_end(&mut got).unwrap_err();
+        assert_eq!(got, b"0123", "only the good part is handed on");
+        let err = *err.into_inner().unwrap().downcast::<BundleError>().unwrap();
+        assert!(matches!(&err, BundleError::PartDigest { path, .. } if path == &damaged), "{err}");
+        assert!(err.to_string().contains("copy it again"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_or_short_part_is_named_when_the_parts_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        manifest_of(dir.path(), "e.tar.zst", &[b"0123", b"4567"]);
+        let second = dir.path().join("e.tar.zst.part-001");
+        std::fs::write(&second, b"45").unwrap();
+        let err = ArchiveFile::open(&dir.path().join("e.tar.zst")).unwrap_err();
+        assert!(matches!(&err, BundleError::PartSize { path, expected: 4, actual: 2 } if path == &second), "{err}");
+        std::fs::remove_file(&second).unwrap();
+        let err = ArchiveFile::open(&dir.path().join("e.tar.zst")).unwrap_err();
+        assert!(matches!(&err, BundleError::PartUnreadable { path, .. } if path == &second), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_that_names_a_file_elsewhere_or_miscounts_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = manifest_of(dir.path(), "f.tar.zst", &[b"0123", b"4567"]);
+        let path = dir.path().join("f.tar.zst.parts.json");
+        let mut outside = good.clone();
+        outside.parts[1].name = "../f.tar.zst.part-001".into();
+        let mut short = good.clone();
+        short.archive.size = 7;
+        let mut renamed = good;
+        renamed.archive.name = "../g.tar.zst".into();
+        for bad in [outside, short, renamed] {
+            let err = PartsManifest::parse(&bad.to_bytes(), &path).unwrap_err();
+            assert!(matches!(err, BundleError::PartsManifest { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn with_a_signed_manifest_the_pass_hashes_parts_only_and_reports_the_listed_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = manifest_of(dir.path(), "h.tar.zst", &[b"0123", b"4567"]);
+        let file = ArchiveFile::open(&dir.path().join("h.tar.zst")).unwrap();
+        let mut reader = file.sequential().unwrap();
+        file.set_manifest_signed();
+        let mut first = [0u8; 1];
+        reader.read_exact(&mut first).unwrap();
+        assert!(reader.whole.is_none(), "the pass under way stops hashing the whole archive");
+        assert_eq!(reader.finish().unwrap().digest(), manifest.archive.sha256);
+    }
+
+    #[test]
+    fn with_an_unsigned_manifest_parts_that_check_but_do_not_make_its_archive_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut manifest = manifest_of(dir.path(), "i.tar.zst", &[b"0123", b"4567"]);
+        manifest.archive.sha256 = crate::sha256(b"another archive");
+        std::fs::write(dir.path().join("i.tar.zst.parts.json"), manifest.to_bytes()).unwrap();
+        let file = ArchiveFile::open(&dir.path().join("i.tar.zst")).unwrap();
+        let err = file.sequential().unwrap().finish().unwrap_err();
+        assert!(err.to_string().contains("together they hash to"), "{err}");
+    }
+}

@@ -1,0 +1,223 @@
+//! An opened object store: what is done with its objects. Everything streams: an upload never
+//! holds a whole file in memory, a download holds what its reader has not taken yet.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, WriteMultipart};
+use tokio::io::AsyncReadExt as _;
+
+use crate::error::{ObjStoreError, Result};
+
+/// A stream of a stored object's bytes.
+pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// Bytes per read of a local file being uploaded.
+const CHUNK: usize = 256 << 10;
+/// Part size of multipart uploads.
+const PART: usize = 16 << 20;
+
+/// An S3 bucket or Azure Blob container, every key under the prefix its URL names, reached
+/// only as [`ObjectStoreConfig::open`](crate::ObjectStoreConfig::open) set it up. Cheap to
+/// clone: clones share one client.
+#[derive(Clone)]
+pub struct ObjectStorage {
+    /// The store, its keys under the configured prefix.
+    store: Arc<dyn ObjectStore>,
+    /// The store's URL (`s3://BUCKET[/PREFIX]`, `az://CONTAINER[/PREFIX]`), no `/` at its
+    /// end: errors name an object by its address, this and its key.
+    url: String,
+}
+
+/// The URL only: the client's own `Debug` could show the credential it holds.
+impl fmt::Debug for ObjectStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectStorage").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl ObjectStorage {
+    /// `store`, named by `url` in errors.
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, url: &str) -> ObjectStorage {
+        ObjectStorage { store, url: url.trim_end_matches('/').to_owned() }
+    }
+
+    /// The store's URL, as configured (without a `/` at its end).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Where `key` is, as errors name it: the store's URL and the key.
+    fn address(&self, key: &str) -> String {
+        format!("{}/{key}", self.url)
+    }
+
+    /// Stores the file at `local` under `key`, streaming, in parts of 16 MiB, at most two in
+    /// flight; a reader never sees a partial object (S3: a multipart upload completes
+    /// atomically; Azure: blocks stay uncommitted, unseen, until the block list commits
+    /// them). A failed upload is aborted, so its parts are not left in the bucket.
+    pub async fn put_file(&self, key: &str, local: &Path) -> Result<()> {
+        let address = self.address(key);
+        let upload = self.store.put_multipart(&ObjectPath::from(key)).await.map_err(|source| {
+            ObjStoreError::Operation { action: format!("starting the upload of {address}"), source }
+        })?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
+        match upload_file(&mut writer, &address, local).await {
+            Ok(()) => {
+                writer.finish().await.map_err(|source| ObjStoreError::Operation {
+                    action: format!("completing the upload of {address}"),
+                    source,
+                })?;
+                Ok(())
+            }
+            Err(e) => {
+                // The parts sent so far would stay in the bucket, unseen but paid for.
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(object = %address, error = %abort, "aborting a failed upload");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes `key`; nothing to do when it is absent.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(ObjStoreError::operation(format!("deleting {}", self.address(key)))(e)),
+        }
+    }
+
+    /// The bytes of `key` in `range` (all of it when `None`), as they arrive: one ranged GET.
+    pub async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<ByteStream> {
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
+        let result = self
+            .store
+            .get_opts(&ObjectPath::from(key), options)
+            .await
+            .map_err(ObjStoreError::operation(format!("reading {}", self.address(key))))?;
+        Ok(result.into_stream().map_err(std::io::Error::other).boxed())
+    }
+
+    /// The size of `key` in bytes, `None` when it is absent.
+    pub async fn head(&self, key: &str) -> Result<Option<u64>> {
+        match self.store.head(&ObjectPath::from(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(ObjStoreError::operation(format!("looking up {}", self.address(key)))(e)),
+        }
+    }
+
+    /// Every object under `prefix` (whole path segments: `a/b` lists `a/b/c`, not `a/bc`; an
+    /// empty prefix lists them all) as its key and its size, in key order.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        let prefix = prefix.trim_matches('/');
+        let under = (!prefix.is_empty()).then(|| ObjectPath::from(prefix));
+        let listed = match &under {
+            Some(_) => format!("listing {}/", self.address(prefix)),
+            None => format!("listing {}/", self.url),
+        };
+        let found: Vec<ObjectMeta> =
+            self.store.list(under.as_ref()).try_collect().await.map_err(ObjStoreError::operation(listed))?;
+        let mut objects: Vec<(String, u64)> =
+            found.into_iter().map(|meta| (meta.location.as_ref().to_owned(), meta.size)).collect();
+        objects.sort_unstable();
+        Ok(objects)
+    }
+}
+
+/// Sends the file at `local` into `writer`, read a chunk at a time on the blocking pool
+/// (tokio's file), at most two parts in flight. `address` names the object in errors.
+async fn upload_file(writer: &mut WriteMultipart, address: &str, local: &Path) -> Result<()> {
+    let mut file = tokio::fs::File::open(local).await.map_err(ObjStoreError::io("reading", local))?;
+    let mut buf = vec![0; CHUNK];
+    loop {
+        let n = file.read(&mut buf).await.map_err(ObjStoreError::io("reading", local))?;
+        if n == 0 {
+            return Ok(());
+        }
+        // The action is formatted only on a failure: this runs once a chunk.
+        writer
+            .wait_for_capacity(2)
+            .await
+            .map_err(|source| ObjStoreError::Operation { action: format!("uploading {address}"), source })?;
+        writer.write(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use object_store::prefix::PrefixStore;
+
+    use super::*;
+
+    /// A store under the prefix `vendor`, in memory.
+    fn storage() -> ObjectStorage {
+        ObjectStorage::new(Arc::new(PrefixStore::new(InMemory::new(), "vendor")), "s3://bucket/vendor/")
+    }
+
+    async fn read(storage: &ObjectStorage, key: &str, range: Option<Range<u64>>) -> Vec<u8> {
+        let chunks: Vec<Bytes> = storage.get(key, range).await.unwrap().try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    /// A file goes up as a multipart upload and comes back whole or by range; its size and the listing
+    /// under a prefix (keys relative to the store's own prefix, whole segments) agree; a
+    /// deleted or never stored object is absent, and deleting it again is no error.
+    #[tokio::test]
+    async fn an_object_is_stored_read_by_range_sized_listed_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("bundle.tar.zst");
+        let bytes: Vec<u8> = (0..(CHUNK * 3 + 17)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&local, &bytes).unwrap();
+        let storage = storage();
+        assert_eq!(storage.url(), "s3://bucket/vendor");
+        storage.put_file("releases/demo/1.0.0/bundle.tar.zst", &local).await.unwrap();
+        storage.put_file("releases/demo/1.0.0/bundle.tar.zst.sha256", &local).await.unwrap();
+        storage.put_file("releases/demo-extra/1.0.0/notes.txt", &local).await.unwrap();
+
+        let key = "releases/demo/1.0.0/bundle.tar.zst";
+        assert_eq!(read(&storage, key, None).await, bytes);
+        assert_eq!(read(&storage, key, Some(5..CHUNK as u64 + 9)).await, &bytes[5..CHUNK + 9]);
+        assert_eq!(storage.head(key).await.unwrap(), Some(bytes.len() as u64));
+        assert_eq!(storage.head("releases/demo/1.0.0/absent").await.unwrap(), None);
+        let size = bytes.len() as u64;
+        assert_eq!(
+            storage.list("releases/demo/").await.unwrap(),
+            [(key.to_owned(), size), (format!("{key}.sha256"), size)]
+        );
+        assert_eq!(storage.list("").await.unwrap().len(), 3);
+
+        storage.delete(key).await.unwrap();
+        storage.delete(key).await.unwrap();
+        assert_eq!(storage.head(key).await.unwrap(), None);
+        let e = storage.get(key, None).await.err().unwrap();
+        assert_eq!(e.to_string(), "reading s3://bucket/vendor/releases/demo/1.0.0/bundle.tar.zst");
+        assert_eq!(genesis_types::Classify::class(&e), genesis_types::ErrorClass::NotFound);
+    }
+
+    /// A local file that cannot be read fails the upload, naming the file, and leaves no
+    /// object behind.
+    #[tokio::test]
+    async fn an_upload_of_a_missing_file_fails_naming_it_and_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.tar.zst");
+        let storage = storage();
+        let e = storage.put_file("releases/demo/1.0.0/missing.tar.zst", &missing).await.unwrap_err();
+        assert!(matches!(&e, ObjStoreError::Io { action: "reading", path, .. } if *path == missing), "{e:?}");
+        assert!(storage.list("").await.unwrap().is_empty());
+    }
+
+    /// The client's `Debug` (which could show its credential) is never printed.
+    #[test]
+    fn debug_shows_the_url_only() {
+        assert_eq!(format!("{:?}", storage()), "ObjectStorage { url: \"s3://bucket/vendor\", .. }");
+    }
+}
