@@ -4,9 +4,13 @@
 //! `zstd -dc | openssl dgst -sha256`, `zstd -dc | tar -x`), what the package inventory adds
 //! to `create` (beside `create --skip-package-sboms`), `resign` with another key (beside the
 //! rebuild with it that it spares, `create`), `genesis scan` against a 200 MiB
-//! OSV database, then the registry rows (`load`, `serve`, `registry seed`) beside skopeo,
-//! Distribution and curl, and the portal's. Timed with GNU time; never in tests.
-//! `--seed-only` runs only the `registry seed` rows, `--core-only` stops after the scan.
+//! OSV database, the bundle split into 100 MiB parts (`genesis split` beside `split -b`, and
+//! `verify` of the parts in place beside `verify` of the one archive, with the bytes written to
+//! disk meanwhile), then the registry rows (`load`, `serve`, `registry seed`, `load` of the
+//! parts) beside skopeo, Distribution and curl, and the portal's. Timed with GNU time; never in
+//! tests.
+//! `--seed-only` runs only the `registry seed` rows, `--core-only` stops after the scan and
+//! the split rows.
 //! `--workload many-images [--images N]` benches a release of N small images instead (200 by
 //! default: four blobs each, as a platform release of many services carries): `load` and a
 //! re-load beside a `skopeo copy` loop over the same images, then 50 clients pulling them all
@@ -328,12 +332,24 @@ pub(crate) struct Sample {
 
 /// Runs `script` under `sh -c` with GNU time, best of `runs`; `prepare` runs untimed first.
 pub(crate) fn measure(script: &str, prepare: &str, cwd: &Path, runs: usize) -> anyhow::Result<Sample> {
+    Ok(measure_writes(script, prepare, cwd, runs)?.0)
+}
+
+/// [`measure`], and the most bytes any run wrote to disk: GNU time's `%O`, the file system
+/// outputs of `sh` and every process it waited for, which Linux counts in 512-byte units as
+/// each page of a file is dirtied (`write_bytes` of /proc/PID/io). It counts every file the
+/// command writes on a disk-backed file system, wherever it is and however briefly it lives
+/// (written then removed, or never named: O_TMPFILE), so 0 means nothing was written at all.
+/// It cannot see what a tmpfs holds (memory; [`in_tmp`] points TMPDIR at the disk), nor what
+/// another process writes for the command (a registry's storage, a daemon's cache).
+fn measure_writes(script: &str, prepare: &str, cwd: &Path, runs: usize) -> anyhow::Result<(Sample, u64)> {
     let mut best: Option<Sample> = None;
+    let mut most_written = 0u64;
     for _ in 0..runs {
         run_cmd(Command::new("sh").arg("-c").arg(prepare).current_dir(cwd))?;
         let report = cwd.join(".time");
         let status = Command::new("/usr/bin/time")
-            .args(["-f", "%e %M", "-o"])
+            .args(["-f", "%e %M %O", "-o"])
             .arg(&report)
             .args(["sh", "-c", script])
             .current_dir(cwd)
@@ -343,14 +359,15 @@ pub(crate) fn measure(script: &str, prepare: &str, cwd: &Path, runs: usize) -> a
             bail!("benchmark command failed: {script}");
         }
         let text = fs::read_to_string(&report)?;
-        let mut parts = text.split_whitespace().rev().take(2).collect::<Vec<_>>();
+        let mut parts = text.split_whitespace().rev().take(3).collect::<Vec<_>>();
         parts.reverse();
         let s = Sample { seconds: parts[0].parse()?, max_rss_kib: parts[1].parse()? };
+        most_written = most_written.max(parts[2].parse::<u64>()? * 512);
         if best.as_ref().is_none_or(|b| s.seconds < b.seconds) {
             best = Some(s);
         }
     }
-    best.context("at least one run")
+    Ok((best.context("at least one run")?, most_written))
 }
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
@@ -425,7 +442,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         ),
         (
             "verify",
-            format!("{b}/bundle-loader verify {archive} --key k/genesis.pub >/dev/null"),
+            verify_script(&bin, archive),
             "true".to_owned(),
             "zstd -dc | openssl sha256",
             format!("zstd -dc {archive} | openssl dgst -sha256 >/dev/null"),
@@ -492,13 +509,169 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         input_bytes as f64 / size as f64
     );
     scan_row(&dir, &bin, archive, runs)?;
+    let manifest = split_rows(&dir, &bin, archive, mib, runs)?;
     if core_only {
         return Ok(());
     }
     registry_rows(&dir, &bin, archive, mib, runs)?;
+    parts_load_row(&dir, &bin, archive, &manifest, mib)?;
     seed_rows(&dir, &bin, mib, runs)?;
     portal_rows(&dir, &bin, archive, runs)?;
     Ok(())
+}
+
+/// `bundle-loader verify` of `bundle` with the bench key: the verify row's command, and the
+/// split rows' (on the parts manifest), so that both sides run the same command and flags.
+fn verify_script(bin: &Path, bundle: &str) -> String {
+    format!("{}/bundle-loader verify {bundle} --key k/genesis.pub >/dev/null", bin.display())
+}
+
+/// `bundle-loader load` of `bundle` into the Distribution on `port`: the load row's command,
+/// and the load of the parts'.
+fn load_script(bin: &Path, bundle: &str, port: u16) -> String {
+    format!(
+        "{}/bundle-loader load {bundle} --key k/genesis.pub --registry 127.0.0.1:{port} --plain-http --quiet >/dev/null 2>&1",
+        bin.display()
+    )
+}
+
+/// The part size of the split rows: issue 16's bench splits the 1 GiB workload into 100 MiB parts.
+const PART_SIZE: &str = "100MiB";
+/// [`PART_SIZE`] in bytes, for `split -b`.
+const PART_BYTES: u64 = 100 << 20;
+/// Where the split rows put the parts, in the work dir.
+const PARTS_DIR: &str = "parts";
+/// The prepare step of a run under [`in_tmp`]: its TMPDIR empty.
+const TMP_PREP: &str = "rm -rf tmp && mkdir tmp";
+
+/// `script` with TMPDIR set to `dir/tmp`, emptied by [`TMP_PREP`]: whatever the command puts in
+/// its temporary folder lands on the work dir's disk, where [`measure_writes`] counts it (a
+/// tmpfs /tmp would hide it).
+fn in_tmp(dir: &Path, script: &str) -> String {
+    format!("TMPDIR={} {script}", dir.join("tmp").display())
+}
+
+/// The split rows (issue 16, decision 0042): `genesis split` of the bundle into 100 MiB parts
+/// (one run) beside `split -b` and `sha256sum` of the same parts; then `verify` of the parts in
+/// place beside `verify` of the one archive, measured again here so that both sides run back
+/// to back: with the manifest signed, as `bundle-builder create --max-part-size` writes it
+/// (one hash per byte), and unsigned, as `genesis split` without `--key` does (the archive is
+/// hashed as well). Targets: within 5 % of the one archive; nothing written to disk beyond the
+/// parts (no reader joins or copies them). Returns the parts manifest, for [`parts_load_row`].
+fn split_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -> anyhow::Result<String> {
+    let name = Path::new(archive).file_name().and_then(|n| n.to_str()).context("the archive's name")?;
+    let manifest = format!("{PARTS_DIR}/{name}.parts.json");
+    println!("\nsplit into {PART_SIZE} parts, read in place (decision 0042)\n");
+    let split = format!(
+        "{}/genesis split {archive} --part-size {PART_SIZE} --out {PARTS_DIR} --key k/genesis.key --output json \
+         >split.json",
+        bin.display()
+    );
+    let o = measure(&split, &format!("rm -rf {PARTS_DIR} split.json"), dir, 1)?;
+    let reference =
+        format!("split -a 3 -d -b {PART_BYTES} {archive} ref-parts/{name}.part- && sha256sum ref-parts/* >/dev/null");
+    let r = measure(&reference, "rm -rf ref-parts && mkdir ref-parts", dir, 1)?;
+    fs::remove_dir_all(dir.join("ref-parts"))?;
+    row("split", &o, "split -b && sha256sum", &r, mib);
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("split.json"))?)?;
+    let parts = report["split"]["parts"].as_array().map_or(0, Vec::len);
+    let cut = report["split"]["cutInsideFrames"].as_u64().context("cutInsideFrames in split's report")?;
+
+    let (one, one_written) = measure_writes(&in_tmp(dir, &verify_script(bin, archive)), TMP_PREP, dir, runs)?;
+    let (signed, signed_written) = measure_writes(&in_tmp(dir, &verify_script(bin, &manifest)), TMP_PREP, dir, runs)?;
+    let aside = set_signatures_aside(dir, &manifest)?;
+    let unsigned = measure_writes(&in_tmp(dir, &verify_script(bin, &manifest)), TMP_PREP, dir, runs);
+    for (from, to) in &aside {
+        fs::rename(to, from)?;
+    }
+    let (unsigned, unsigned_written) = unsigned?;
+    row("verify/p", &signed, "verify (one archive)", &one, mib);
+    row("verify/u", &unsigned, "verify (one archive)", &one, mib);
+    println!(
+        "         split = genesis split {archive} --part-size {PART_SIZE} --out {PARTS_DIR} --key k/genesis.key, one \
+         run: {parts} parts, {cut} of them starting or ending inside a zstd frame"
+    );
+    println!(
+        "         verify/p = bundle-loader verify {manifest}: the parts read in place, the manifest signed (one hash \
+         per byte); verify/u = the same, the manifest's signatures set aside (unsigned: the archive hashed too)"
+    );
+    println!(
+        "         parts / one archive: {:.3} signed, {:.3} unsigned (target: within 5 %, at most 1.050)",
+        signed.seconds / one.seconds,
+        unsigned.seconds / one.seconds
+    );
+    println!(
+        "         disk beyond the parts during verify: {} signed, {} unsigned (target 0); verify of the one archive \
+         wrote {}",
+        written_text(dir, signed_written)?,
+        written_text(dir, unsigned_written)?,
+        written_text(dir, one_written)?
+    );
+    let _ = fs::remove_file(dir.join("split.json"));
+    Ok(manifest)
+}
+
+/// Moves the signature sidecars of the parts manifest `manifest` (`NAME.parts.json.sig` and
+/// `.cosign.bundle`, relative to `dir`) out of the parts' folder, so that a verifier reads the
+/// manifest as unsigned. Returns each (where it was, where it is) to move it back.
+fn set_signatures_aside(dir: &Path, manifest: &str) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+    let aside = dir.join("parts-signatures");
+    let _ = fs::remove_dir_all(&aside);
+    fs::create_dir_all(&aside)?;
+    let mut moved = Vec::new();
+    for suffix in [".sig", ".cosign.bundle"] {
+        let from = dir.join(format!("{manifest}{suffix}"));
+        let to = aside.join(format!("manifest{suffix}"));
+        fs::rename(&from, &to).with_context(|| format!("moving {} aside", from.display()))?;
+        moved.push((from, to));
+    }
+    Ok(moved)
+}
+
+/// `load` of the parts (`manifest`) beside `load` of the one archive, each into a fresh
+/// Distribution once (a second load into the same one finds every blob there and reads little
+/// of the payload), and what the load of the parts wrote to disk (target 0): the registry's
+/// storage is where the load puts the images, written by another process, and not counted.
+fn parts_load_row(dir: &Path, bin: &Path, archive: &str, manifest: &str, mib: f64) -> anyhow::Result<()> {
+    println!("\nload of the {PART_SIZE} parts (a fresh Debian docker-registry per side, one run each)\n");
+    // Each from a synced disk, as the load rows: Distribution fsyncs every blob.
+    let load = |bundle: &str| -> anyhow::Result<(Sample, u64)> {
+        let (_registry, port) = distribution(&dir.join("reg-parts"))?;
+        measure_writes(&in_tmp(dir, &load_script(bin, bundle, port)), &format!("{TMP_PREP} && sync"), dir, 1)
+    };
+    let (one, one_written) = load(archive)?;
+    let (parts, parts_written) = load(manifest)?;
+    row("load/p", &parts, "load (one archive)", &one, mib);
+    println!(
+        "         load/p = bundle-loader load {manifest}; parts / one archive: {:.3}",
+        parts.seconds / one.seconds
+    );
+    println!(
+        "         disk beyond the parts during load: {} (target 0); load of the one archive wrote {}",
+        written_text(dir, parts_written)?,
+        written_text(dir, one_written)?
+    );
+    // A GiB of registry storage and the parts: nothing later reads them.
+    for leftover in ["reg-parts", PARTS_DIR, "parts-signatures", "tmp"] {
+        let _ = fs::remove_dir_all(dir.join(leftover));
+    }
+    Ok(())
+}
+
+/// `written` bytes as the disk lines print them. A 0 is checked first: unless GNU time counts
+/// a 1 MiB file written (and removed) in the TMPDIR of [`in_tmp`], the figure cannot be had on
+/// this file system, and that is printed rather than 0.
+fn written_text(dir: &Path, written: u64) -> anyhow::Result<String> {
+    if written > 0 {
+        return Ok(format!("{written} bytes"));
+    }
+    let probe = dir.join("tmp/probe");
+    let probe = format!("head -c 1048576 /dev/zero >{0} && rm {0}", probe.display());
+    let (_, seen) = measure_writes(&probe, TMP_PREP, dir, 1)?;
+    Ok(match seen >= 1 << 20 {
+        true => "0 bytes".to_owned(),
+        false => format!("not measurable here (GNU time counted {seen} bytes of a 1 MiB probe file)"),
+    })
 }
 
 /// OSV records in the bench database: about 200 MiB of JSON, zipped as OSV's `all.zip`
@@ -796,13 +969,10 @@ fn many_images_rows(dir: &Path, bin: &Path, images: usize, runs: usize) -> anyho
 /// `load` beside `skopeo copy` into fresh Distribution registries, a re-load of present
 /// content, and `serve` beside Distribution answering skopeo and 4-way curl blob pulls.
 fn registry_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -> anyhow::Result<()> {
-    let b = bin.display();
     println!("\nregistry (Debian docker-registry on loopback, fresh storage per side)\n");
     let (_ours_reg, ours_port) = distribution(&dir.join("reg-ours"))?;
     let (_skopeo_reg, skopeo_port) = distribution(&dir.join("reg-skopeo"))?;
-    let load = format!(
-        "{b}/bundle-loader load {archive} --key k/genesis.pub --registry 127.0.0.1:{ours_port} --plain-http --quiet >/dev/null 2>&1"
-    );
+    let load = load_script(bin, archive, ours_port);
     let skopeo =
         // `--preserve-digests`: otherwise skopeo gzips the uncompressed layers on the way and
         // moves other bytes than the load does.

@@ -16,8 +16,8 @@ use genesis_trust::{PrivateKey, PublicKey};
 
 /// The spec and the flags of a build, shared by `prepare` and `create`: everything but where
 /// the archive goes and how it is signed. Each that changes the BOM or the provenance
-/// (`--policy`, `--expires`, `--scan-db`, `--scan-policy`, `--skip-package-sboms`) must be
-/// the same for a `prepare` and the `create` after it, as must SOURCE_DATE_EPOCH.
+/// (`--policy`, `--expires`, `--scan-db`, `--scan-policy`, `--skip-package-sboms`, `--base`)
+/// must be the same for a `prepare` and the `create` after it, as must SOURCE_DATE_EPOCH.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BuildArgs {
     /// The bundle spec (YAML). Relative paths in it are relative to its folder.
@@ -54,6 +54,17 @@ pub(crate) struct BuildArgs {
     /// such a bundle, having no packages to judge; refused with --scan-db.
     #[arg(long)]
     skip_package_sboms: bool,
+    /// Build a delta against PREVIOUS, an earlier bundle of the same vendor (its archive, or a
+    /// split one's parts manifest or a part): every layer and config PREVIOUS carries is left
+    /// out, and the signed BOM lists each as required at the destination, with PREVIOUS's name,
+    /// version and BOM digest (image manifests and indexes always stay). PREVIOUS is verified
+    /// first as a loader verifies it, against the key (or keyless identity) this build signs
+    /// with: a base signed by anyone else is refused. `bundle-loader load` then checks that the
+    /// registry holds every blob left out before it pushes anything; `serve` and `export`
+    /// refuse a delta. (`prepare` reads PREVIOUS's BOM without a signer to check it against;
+    /// the `create` with the pipeline's signatures checks it.)
+    #[arg(long, value_name = "PREVIOUS")]
+    base: Option<PathBuf>,
 }
 
 impl BuildArgs {
@@ -62,7 +73,7 @@ impl BuildArgs {
     /// nor retries, nor credentials: a pipeline gives both commands those from its environment
     /// or a Docker config, and a command line in its log is no place for a password.
     fn flags(&self) -> Vec<String> {
-        let BuildArgs { spec: _, cache_dir, registry, policy, expires, scan_db, scan_policy, skip_package_sboms } =
+        let BuildArgs { spec: _, cache_dir, registry, policy, expires, scan_db, scan_policy, skip_package_sboms, base } =
             self;
         let mut words = Vec::new();
         let mut path = |flag: &str, value: &Path| words.extend([flag.to_owned(), lossy(value)]);
@@ -93,6 +104,9 @@ impl BuildArgs {
         if *skip_package_sboms {
             words.push("--skip-package-sboms".to_owned());
         }
+        if let Some(base) = base {
+            words.extend(["--base".to_owned(), lossy(base)]);
+        }
         words
     }
 
@@ -101,7 +115,8 @@ impl BuildArgs {
     /// contradict each other are refused here, before a key's password is asked for or
     /// anything is pulled.
     fn load(self, output_dir: Option<PathBuf>, report: bool) -> anyhow::Result<(BundleSpec, BuildOptions)> {
-        let BuildArgs { spec, cache_dir, registry, policy, expires, scan_db, scan_policy, skip_package_sboms } = self;
+        let BuildArgs { spec, cache_dir, registry, policy, expires, scan_db, scan_policy, skip_package_sboms, base } =
+            self;
         let spec = BundleSpec::load(&spec)?;
         let signers = policy.as_deref().map(genesis_trust::policy_file::load_signers).transpose()?;
         let hosts = genesis_build::hosts(&spec);
@@ -120,6 +135,7 @@ impl BuildArgs {
             scan: (!scan_db.is_empty())
                 .then_some(genesis_build::ScanOptions { databases: scan_db, policy: scan_policy }),
             skip_package_sboms,
+            base,
             ..Default::default()
         };
         options.validate()?;
@@ -307,11 +323,15 @@ pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
             Signer::External(signatures) => genesis_build::build_external(&spec, signatures, &options)?,
         }
     };
+    let base_given = options.base.is_some();
     if let Some(size) = max_part_size {
         let parts = deliver_as_parts(&out, size, &signer)?;
         match output {
             OutputFormat::Json => print_json(&CreatedParts { build: &out, split: &parts })?,
-            OutputFormat::Text => print_parts(&out, &parts, &signer)?,
+            OutputFormat::Text => {
+                print_parts(&out, &parts, &signer)?;
+                print_delta(&out, base_given)?;
+            }
         }
         return Ok(exit::OK);
     }
@@ -324,6 +344,7 @@ pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
             if let Some(expires) = &out.expires {
                 outln!("  expires {expires}")?;
             }
+            print_delta(&out, base_given)?;
             print_sidecars(&out)?;
             if let Some(report) = &out.report_file {
                 outln!("  report {} (listed in {})", report.display(), out.sha256_file.display())?;
@@ -331,6 +352,25 @@ pub(crate) fn create(args: CreateArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The line of a delta (decision 0043): the base it needs and what it leaves out; or, when
+/// `--base` was given and the base shares no layer or config with the build, that the bundle
+/// is a full one.
+fn print_delta(out: &genesis_build::BuildOutput, base_given: bool) -> std::io::Result<()> {
+    match &out.requires {
+        Some(requires) => outln!(
+            "{}",
+            genesis_bundle::escape_controls(&format!(
+                "  delta  needs {} loaded first: {} blobs ({} bytes) left out",
+                requires.base, requires.blobs, requires.bytes
+            ))
+        ),
+        None if base_given => {
+            outln!("  delta  none: the base carries no layer or config of this bundle, so it is full")
+        }
+        None => Ok(()),
+    }
 }
 
 /// What `create --max-part-size` left in place of the archive (decision 0042).

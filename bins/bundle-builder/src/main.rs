@@ -101,7 +101,7 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
         Some(BuildError::Registry(e)) => registry::hint(e),
         Some(BuildError::ExternalSignature { .. }) => Some(
             "`prepare` and `create` must be given the same spec, the same build flags (--policy, --expires, \
-             --scan-db, --scan-policy, --skip-package-sboms) and the same SOURCE_DATE_EPOCH; `resign --prepare` \
+             --scan-db, --scan-policy, --skip-package-sboms, --base) and the same SOURCE_DATE_EPOCH; `resign --prepare` \
              and `resign` the same bundle"
                 .to_owned(),
         ),
@@ -150,6 +150,10 @@ struct Inspection<'a> {
     signature_verified: bool,
     bom_sha256: genesis_types::Digest,
     payload_bytes: u64,
+    /// For a delta bundle (decision 0043): the base it needs and the bytes it saves (the
+    /// blobs it leaves out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requires: Option<genesis_bundle::RequiresSummary>,
     bom: &'a Bom,
 }
 
@@ -168,6 +172,7 @@ fn inspect(bundle: &Path, output: OutputFormat, limits: &LimitArgs) -> anyhow::R
         signature_verified: false,
         bom_sha256: genesis_bundle::sha256(&head.bom),
         payload_bytes: bom.payload_size(),
+        requires: bom.requires.as_ref().map(genesis_bundle::Requires::summary),
         bom: &bom,
     };
     match output {
@@ -191,6 +196,12 @@ fn render_inspection(r: &Inspection<'_>) -> String {
         r.bom.files.len(),
         r.payload_bytes
     );
+    if let Some(requires) = &r.requires {
+        s.push_str(&format!(
+            "delta     needs {} loaded first\nsaved     {} bytes: {} blobs the base carries, left out\n",
+            requires.base, requires.bytes, requires.blobs
+        ));
+    }
     s.push_str(&format!("images    {}\n", r.bom.images.len()));
     for i in &r.bom.images {
         s.push_str(&format!("  {}  {}  [{}]\n", i.reference, i.digest, i.platforms.join(", ")));

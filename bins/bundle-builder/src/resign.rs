@@ -107,6 +107,7 @@ pub(crate) fn resign(args: ResignArgs) -> anyhow::Result<u8> {
         output,
         quiet,
         limits,
+        bucket: Default::default(),
     };
     let trust = genesis_cli_support::verify::trust(&verify)?;
     let limits = verify.limits.limits();

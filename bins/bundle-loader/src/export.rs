@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use genesis_bundle::RuntimeFormat;
 use genesis_bundle::scratch::{AtomicFile, Durability, Mode};
-use genesis_cli_support::verify::{VerifyArgs, report_trust_error, verify_and_check_payload};
+use genesis_cli_support::verify::{VerifyArgs, report_trust_error};
 use genesis_cli_support::{OutputFormat, exit, outln, print_json};
 use genesis_types::Platform;
+
+use crate::serve::verify_full_bundle;
 
 /// The archive formats of `--format`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -40,7 +42,7 @@ pub struct ExportArgs {
 
 /// Runs `export`: exit 0 written, 1 verification refused.
 pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
-    let checked = match verify_and_check_payload(&args.verify) {
+    let checked = match verify_full_bundle(&args.verify, "export")? {
         Ok(c) => c,
         Err(e) => return report_trust_error(&args.verify, e, "nothing was exported"),
     };

@@ -76,7 +76,8 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<u8> {
         true => Some(runtime.block_on(Cluster::connect(args.kubeconfig.as_deref()))?),
         false => None,
     };
-    let mut endpoints = vec![args.connection.endpoint(&args.registry.host)];
+    let mut endpoints = args.verify.endpoints();
+    endpoints.push(args.connection.endpoint(&args.registry.host));
     endpoints.extend(cluster.as_ref().map(|c| c.describe().to_owned()));
     genesis_cli_support::announce_endpoints("bundle-loader", &endpoints);
     let verified = match verify_signature(&args.verify) {

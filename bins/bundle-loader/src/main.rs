@@ -100,9 +100,17 @@ fn main() -> ExitCode {
     genesis_cli_support::init_logging();
     genesis_cli_support::interrupt::install();
     let cli = Cli::parse();
-    // These announce what they contact themselves, once they know it.
-    if !matches!(cli.command, Command::Load(_) | Command::Resolve(_) | Command::Status(_) | Command::Registry(_)) {
-        genesis_cli_support::announce_endpoints("bundle-loader", &[]);
+    // A bundle in a bucket is read from its endpoint; the commands with more to contact
+    // announce it themselves, once they know it all.
+    let reads = match &cli.command {
+        Command::Verify(args) => Some(&args.verify),
+        Command::Extract(args) => Some(&args.verify),
+        Command::Serve(args) => Some(&args.verify),
+        Command::Export(args) => Some(&args.verify),
+        Command::Load(_) | Command::Resolve(_) | Command::Status(_) | Command::Registry(_) => None,
+    };
+    if let Some(verify) = reads {
+        genesis_cli_support::announce_endpoints("bundle-loader", &verify.endpoints());
     }
     exit::run(&ERRORS, || match &cli.command {
         Command::Verify(args) => tree::run(args),

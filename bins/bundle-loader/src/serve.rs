@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use genesis_cli_support::server::ServerArgs;
-use genesis_cli_support::verify::{VerifyArgs, report_trust_error, verify_and_check_payload};
+use genesis_cli_support::verify::{VerifyArgs, report_trust_error, verify_signature};
 use genesis_registry::serve::{Served, bind, serve, tls_acceptor};
+use genesis_trust::{CheckedBundle, TrustError};
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -56,9 +57,26 @@ fn default_cache() -> u64 {
     (kib / 1024 / 8).min(2048) << 20
 }
 
+/// Verifies the bundle's signature and refuses a delta bundle (decision 0043) before its
+/// payload is read, since `action` (`serve`, `export`) needs every blob of its images and a
+/// delta leaves out those of its base; then checks the payload with a progress bar. The outer
+/// error is the delta's refusal (exit 2), the inner one the verification's.
+pub(crate) fn verify_full_bundle(
+    args: &VerifyArgs,
+    action: &'static str,
+) -> anyhow::Result<Result<CheckedBundle, TrustError>> {
+    let verified = match verify_signature(args) {
+        Ok(verified) => verified,
+        Err(e) => return Ok(Err(e)),
+    };
+    verified.bom().require_full(action)?;
+    let _bar = genesis_cli_support::progress::show(verified.progress(), "verifying", args.quiet);
+    Ok(verified.check())
+}
+
 /// Runs `serve` until interrupted.
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
-    let checked = match verify_and_check_payload(&args.verify) {
+    let checked = match verify_full_bundle(&args.verify, "serve")? {
         Ok(c) => c,
         Err(e) => return report_trust_error(&args.verify, e, "nothing is served"),
     };

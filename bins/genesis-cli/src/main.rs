@@ -13,6 +13,7 @@
 mod countersign;
 mod portal;
 mod preflight;
+mod push;
 mod report;
 mod sbom;
 mod scan;
@@ -55,6 +56,11 @@ enum Command {
     /// Every command that takes a bundle takes the manifest or a part and reads the parts in
     /// place; `cat NAME.tar.zst.part-* > NAME.tar.zst` and `sha256sum` work as well.
     Split(split::SplitArgs),
+    /// Send a bundle (its archive or its parts, the manifest and the signatures beside them)
+    /// into a bucket folder, s3://BUCKET/PREFIX/: the S3 staging bucket of an S3 diode. Each
+    /// object is one upload that completes whole; a re-run sends only what is not there.
+    /// `bundle-loader verify|extract|load s3://BUCKET/PREFIX/NAME.tar.zst` reads it in place.
+    Push(push::PushArgs),
     /// Make the one archive file of a split bundle again (from its manifest, a part, or the
     /// archive's name), every part checked against the manifest before a byte is written.
     Join(split::JoinArgs),
@@ -139,10 +145,12 @@ fn main() -> ExitCode {
     genesis_cli_support::interrupt::install();
     let cli = Cli::parse();
     // Commands with endpoints announce their own; the rest contact nothing.
+    if let Command::Verify(args) = &cli.command {
+        genesis_cli_support::announce_endpoints("genesis", &args.verify.endpoints());
+    }
     if matches!(
         cli.command,
-        Command::Verify(_)
-            | Command::Split(_)
+        Command::Split(_)
             | Command::Join(_)
             | Command::Countersign(_)
             | Command::Report(_)
@@ -156,6 +164,7 @@ fn main() -> ExitCode {
     exit::run(&ERRORS, || match &cli.command {
         Command::Verify(args) => tree::run(args),
         Command::Split(args) => split::split(args),
+        Command::Push(args) => push::run(args),
         Command::Join(args) => split::join(args),
         Command::Countersign(args) => countersign::run(args),
         Command::Report(args) => report::run(args),

@@ -121,6 +121,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
                 output: if args.output == ScanOutput::Text { OutputFormat::Text } else { OutputFormat::Json },
                 quiet: true,
                 limits: args.limits.clone(),
+                bucket: Default::default(),
             };
             let Some(scanned) = scan_bundle(&verify, &args.databases, policy.allow_incomplete)? else {
                 return Ok(exit::VERIFICATION_FAILED);

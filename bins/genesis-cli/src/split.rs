@@ -179,51 +179,19 @@ pub fn split(args: &SplitArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// Copies the sidecars of `bundle` (named `name`) into `out_dir`, where its parts went: the
-/// `.sha256`, `.sig` and `.cosign.bundle`, the files the `.sha256` lists beside it (the
-/// release evidence report), and its countersignatures. They describe the archive's bytes,
-/// which the parts are. Returns what was copied.
+/// Copies the sidecars of `bundle` (named `name`) into `out_dir`, where its parts went
+/// ([`genesis_cli_support::bucket::sidecars`]): they describe the archive's bytes, which the
+/// parts are. Returns what was copied.
 fn copy_sidecars(bundle: &Path, name: &str, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let (sha256, signature) = genesis_trust::sidecar_paths(bundle);
-    let mut files = vec![sha256.clone(), signature, genesis_trust::cosign_bundle_path(bundle)];
-    match std::fs::read_to_string(&sha256) {
-        Ok(text) => {
-            let listed = genesis_trust::listed_files(&text, name)
-                .map_err(|reason| anyhow::anyhow!("{}: {reason}", sha256.display()))?;
-            let folder = folder_of(bundle);
-            files.extend(listed.into_iter().map(|file| folder.join(file.name)));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", sha256.display())),
-    }
     let mut copied = Vec::new();
-    let mut copy = |from: &Path, to: PathBuf| -> anyhow::Result<()> {
-        match std::fs::read(from) {
-            Ok(bytes) => {
-                genesis_bundle::scratch::atomic_write(&to, &bytes)
-                    .with_context(|| format!("writing {}", to.display()))?;
-                copied.push(to);
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", from.display())),
+    for (from, relative) in genesis_cli_support::bucket::sidecars(bundle, name)? {
+        let to = out_dir.join(&relative);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
-    };
-    for file in &files {
-        if let Some(file_name) = file.file_name() {
-            copy(file.as_path(), out_dir.join(file_name))?;
-        }
-    }
-    let countersignatures = genesis_trust::countersignature_folder(bundle);
-    if let (Ok(entries), Some(folder_name)) = (std::fs::read_dir(&countersignatures), countersignatures.file_name()) {
-        let target = out_dir.join(folder_name);
-        std::fs::create_dir_all(&target).with_context(|| format!("cannot create {}", target.display()))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("reading {}", countersignatures.display()))?;
-            if entry.file_type().is_ok_and(|t| t.is_file()) {
-                copy(entry.path().as_path(), target.join(entry.file_name()))?;
-            }
-        }
+        let bytes = std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+        genesis_bundle::scratch::atomic_write(&to, &bytes).with_context(|| format!("writing {}", to.display()))?;
+        copied.push(to);
     }
     Ok(copied)
 }

@@ -19,7 +19,7 @@ use genesis_bundle::rfc3339;
 use genesis_cli_support::exit::{self, Errors};
 use genesis_cli_support::server::ServerArgs;
 use genesis_cli_support::{OutputFormat, json_report, outln, print_json};
-use genesis_objstore::{AzureConfig, ObjStoreError, ObjectStoreConfig, ObjectStoreKind, S3Config};
+use genesis_objstore::{AzureConfig, ObjStoreError, ObjectStoreConfig, ObjectStoreKind, S3Config, SecretVariables};
 use genesis_portal_client::protocol::Scope;
 use genesis_portal_server::admin::{self, KeyState, Publication};
 use genesis_portal_server::{
@@ -349,6 +349,7 @@ impl Cli {
                     endpoint: args.s3_endpoint.clone(),
                     region: args.s3_region.clone(),
                     access_key_id: args.s3_access_key_id.clone(),
+                    secrets: SecretVariables::PORTAL,
                     allow_http: args.s3_allow_http,
                 },
                 azure: AzureConfig {

@@ -3,7 +3,7 @@
 //! `.cosign.bundle` sidecars, and on request the release evidence report. Output files appear
 //! atomically.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ use genesis_trust::{PrivateKey, PublicKey, SignatureSidecars};
 use genesis_types::{BundlePath, Descriptor, Digest, ImageIndex, annotations, media_types};
 
 use crate::chart::read_chart;
+use crate::delta::{Base, BaseCheck};
 use crate::image_refs::{FoundImage, images_in_yaml, unbundled};
 use crate::layout::{Layout, ResolvedImage};
 use crate::remote::{Pulled, default_cache_dir, hosts};
@@ -69,6 +70,15 @@ pub struct BuildOptions {
     /// judge packages nobody listed, and for the same reason the build refuses it with
     /// [`BuildOptions::scan`] ([`BuildOptions::validate`]).
     pub skip_package_sboms: bool,
+    /// Build a delta against this earlier bundle (`--base`; an archive, or a split one's parts
+    /// manifest or a part; decision 0043): every layer and config it carries is left out and
+    /// listed in the BOM as required at the destination. It is verified first as a loader
+    /// verifies it, against the signer this build signs as ([`build`]: the key's public half;
+    /// [`build_external`]: the pipeline's key or keyless identities), so a delta names only a
+    /// base its own vendor signed; [`prepare`], which holds no signer, reads its head only, and
+    /// the [`build_external`] that follows checks it. A base that shares no layer or config
+    /// with the build gives a full bundle.
+    pub base: Option<PathBuf>,
 }
 
 impl BuildOptions {
@@ -187,6 +197,10 @@ pub struct BuildOutput {
     pub files: usize,
     /// Payload bytes.
     pub payload_bytes: u64,
+    /// For a delta bundle: the base it needs and the blobs it leaves out (count, bytes);
+    /// absent for a full bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requires: Option<genesis_bundle::RequiresSummary>,
 }
 
 /// Everything a bundle will contain, before packing.
@@ -233,6 +247,7 @@ fn plan(
     options: &BuildOptions,
     pulled: &Pulled,
     cache: &Path,
+    base: Option<&Base>,
 ) -> Result<Plan> {
     let mut plan = Plan {
         bom: Bom {
@@ -247,11 +262,12 @@ fn plan(
             manifests: Vec::new(),
             sboms: Vec::new(),
             scan: None,
+            requires: None,
         },
         contents: BTreeMap::new(),
         platform_manifests: BTreeMap::new(),
     };
-    let inventories = plan_images(spec, &mut plan, pulled, cache, options.skip_package_sboms)?;
+    let inventories = plan_images(spec, &mut plan, pulled, cache, options.skip_package_sboms, base)?;
     let mut found = plan_charts(spec, &mut plan, pulled)?;
     found.extend(plan_manifests(spec, &mut plan)?);
     check_images_bundled(spec, &plan.bom, &found)?;
@@ -353,13 +369,16 @@ struct CarriedImage {
 
 /// Adds every image of the spec to the plan: each in the BOM and the bundle's OCI layout
 /// (`oci/index.json` and every blob once), with its referrers and signature. Returns the
-/// packages of each spec image, per platform; none with `skip_inventory`.
+/// packages of each spec image, per platform; none with `skip_inventory`. With a `base`, the
+/// layers and configs it holds are left out of the layout and required of it in the BOM
+/// (decision 0043).
 fn plan_images(
     spec: &BundleSpec,
     plan: &mut Plan,
     pulled: &Pulled,
     cache: &Path,
     skip_inventory: bool,
+    base: Option<&Base>,
 ) -> Result<Vec<crate::inventory::ImageInventory>> {
     if spec.spec.images.is_empty() {
         return Ok(Vec::new());
@@ -380,6 +399,7 @@ fn plan_images(
         )?
     };
     let mut blobs: BTreeMap<Digest, (u64, PathBuf)> = BTreeMap::new();
+    let mut manifests: BTreeSet<Digest> = BTreeSet::new();
     let mut index = ImageIndex {
         schema_version: 2,
         media_type: Some(media_types::OCI_INDEX.into()),
@@ -404,7 +424,24 @@ fn plan_images(
         });
         index.manifests.push(top);
         blobs.extend(resolved.blobs);
+        manifests.extend(resolved.manifests);
     }
+    let blobs = match base {
+        Some(base) => {
+            let (carried, requires) = crate::delta::split_blobs(blobs, &manifests, base)?;
+            match &requires {
+                Some(r) => {
+                    tracing::info!(base = %r.base, blobs = r.blobs.len(), bytes = r.bytes(), "delta: blobs of the base left out")
+                }
+                None => {
+                    tracing::warn!(base = %base.bundle, "the base holds no layer or config of this build: a full bundle")
+                }
+            }
+            plan.bom.requires = requires;
+            carried
+        }
+        None => blobs,
+    };
     add_blobs(plan, blobs)?;
     let mut index_json = serde_json::to_vec_pretty(&index).expect("an index always serialises");
     index_json.push(b'\n');
@@ -619,7 +656,7 @@ pub fn build(spec: &BundleSpec, key: &PrivateKey, options: &BuildOptions) -> Res
 
 /// Resolves, pulls and plans as `build` does, and returns what would be signed, writing no bundle.
 pub fn prepare(spec: &BundleSpec, options: &BuildOptions) -> Result<Prepared> {
-    resolve(spec, options).map(|resolved| resolved.prepared)
+    resolve(spec, options, None).map(|resolved| resolved.prepared)
 }
 
 /// `build` with the pipeline's signatures instead of a key: refuses (writing nothing) a
@@ -657,10 +694,23 @@ struct Resolved {
     prepared: Prepared,
 }
 
-/// Validates the options, pulls what the spec names (unless it is all local and no source
-/// signature is to be checked), plans the bundle and derives the BOM and provenance bytes.
-fn resolve(spec: &BundleSpec, options: &BuildOptions) -> Result<Resolved> {
+/// Validates the options, reads the base of a delta (verified against the signer of
+/// `signing`; `None`, for `prepare`, reads its head only), pulls what the spec names (unless
+/// it is all local and no source signature is to be checked), plans the bundle and derives the
+/// BOM and provenance bytes.
+fn resolve(spec: &BundleSpec, options: &BuildOptions, signing: Option<Signing<'_>>) -> Result<Resolved> {
     options.validate()?;
+    // Before anything is pulled: a base that does not verify stops the build at once.
+    let base = match &options.base {
+        Some(path) => {
+            let check = match signing {
+                Some(signing) => BaseCheck::of(signing)?,
+                None => BaseCheck::HeadOnly,
+            };
+            Some(crate::delta::read_base(path, &check)?)
+        }
+        None => None,
+    };
     let cache = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
     // With signers, the pull step runs even for local sources: it refuses unsigned ones.
     let pulled = if hosts(spec).is_empty() && options.signers.is_none() {
@@ -670,7 +720,7 @@ fn resolve(spec: &BundleSpec, options: &BuildOptions) -> Result<Resolved> {
     };
     let epoch = options.source_date_epoch.or(spec.spec.source_date_epoch).unwrap_or(0);
     let expires = options.expires.map(|e| e.date(epoch)).transpose()?;
-    let plan = plan(spec, epoch, expires, options, &pulled, &cache)?;
+    let plan = plan(spec, epoch, expires, options, &pulled, &cache, base.as_ref())?;
     let bom = plan.bom.to_bytes();
     let provenance_statement =
         crate::provenance::provenance_statement(spec, &plan.bom, &sha256(&bom), &pulled.verified_signers);
@@ -691,7 +741,7 @@ fn pull(spec: &BundleSpec, _options: &BuildOptions, _cache: &Path) -> Result<Pul
 /// Resolves the spec, signs (or checks the pipeline's signatures) before anything is
 /// written, and packs the archive and its sidecars.
 fn pack(spec: &BundleSpec, signing: Signing<'_>, options: &BuildOptions) -> Result<BuildOutput> {
-    let Resolved { plan, epoch, prepared } = resolve(spec, options)?;
+    let Resolved { plan, epoch, prepared } = resolve(spec, options, Some(signing))?;
     let head = signing.head(&prepared)?;
     options.progress.set_total(plan.bom.payload_size());
 
@@ -728,6 +778,7 @@ fn pack(spec: &BundleSpec, signing: Signing<'_>, options: &BuildOptions) -> Resu
         expires: plan.bom.expires.clone(),
         files: plan.bom.files.len(),
         payload_bytes: plan.bom.payload_size(),
+        requires: plan.bom.requires.as_ref().map(genesis_bundle::Requires::summary),
     })
 }
 

@@ -94,6 +94,21 @@ pub enum BuildError {
         /// What is wrong and what to give instead.
         reason: String,
     },
+    /// The base of a delta (`--base`, decision 0043) could not be read, or did not verify as
+    /// signed by the signer this build signs as: a delta names only a base its own vendor
+    /// signed. Nothing was written.
+    #[error(
+        "--base {}: the base bundle was refused; a delta may only name a base signed by the key (or keyless \
+         identity) this build signs with, and verified as a loader verifies it",
+        path.display()
+    )]
+    Base {
+        /// The base given.
+        path: PathBuf,
+        /// Why it was refused.
+        #[source]
+        source: Box<genesis_trust::TrustError>,
+    },
     /// The vulnerability gate failed (`--scan-policy`): no bundle was written.
     #[error("the vulnerability gate failed, so no bundle was written: {}\n{table}", reasons.join("; "))]
     ScanFailed {
@@ -138,6 +153,7 @@ impl Classify for BuildError {
             BuildError::Runtime(source) => source.class(),
             BuildError::Bundle(e) => e.class(),
             BuildError::Trust(e) => e.class(),
+            BuildError::Base { source, .. } => source.class(),
             BuildError::Report(e) => e.class(),
             BuildError::Scan(e) => e.class(),
             BuildError::ScanFailed { .. } | BuildError::ExternalSignature { .. } => ErrorClass::Verdict,

@@ -364,6 +364,7 @@ ID=debian
                 (platform("linux/arm64/v8"), arm64.digest.clone()),
             ],
             blobs: blobs.blobs.clone(),
+            manifests: Default::default(),
         };
 
         let found = inventory_images([("app", &resolved)]).unwrap();
@@ -410,6 +411,7 @@ ID=debian
             platforms: Vec::new(),
             platform_manifests: Vec::new(),
             blobs: blobs.blobs.clone(),
+            manifests: Default::default(),
         };
         let image = resolved(&manifest, &blobs);
         let found = inventory_images([("app", &image)]).unwrap();

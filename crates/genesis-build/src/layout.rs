@@ -2,7 +2,7 @@
 //! indexes and manifests down to every blob. Blobs are never re-encoded: the bundle gets the
 //! same bytes, so every digest survives.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,9 @@ pub struct ResolvedImage {
     pub platform_manifests: Vec<(Platform, Digest)>,
     /// Every blob reachable from `top` (including `top`), with its size and source file.
     pub blobs: BTreeMap<Digest, (u64, PathBuf)>,
+    /// The digests among `blobs` of the manifests and indexes walked (`top` among them): what
+    /// is not a layer or a config. A delta bundle always carries these (decision 0043).
+    pub manifests: BTreeSet<Digest>,
 }
 
 impl ResolvedImage {
@@ -114,6 +117,7 @@ impl Layout {
             platforms: Vec::new(),
             platform_manifests: Vec::new(),
             blobs: BTreeMap::new(),
+            manifests: BTreeSet::new(),
         };
         if !platforms.is_empty() && media_types::is_index(&top.media_type) {
             let path = self.blob(top)?;
@@ -134,6 +138,7 @@ impl Layout {
             let narrowed_path = scratch.join(digest.blob_path());
             write_blob(&narrowed_path, &bytes)?;
             image.blobs.insert(digest.clone(), (bytes.len() as u64, narrowed_path));
+            image.manifests.insert(digest.clone());
             image.source_digest = Some(top.digest.clone());
             image.top = Descriptor { digest, size: bytes.len() as u64, ..top.clone() };
             for child in &index.manifests {
@@ -167,6 +172,7 @@ impl Layout {
         }
         let path = self.blob(d)?;
         image.blobs.insert(d.digest.clone(), (d.size, path.clone()));
+        image.manifests.insert(d.digest.clone());
         if media_types::is_index(&d.media_type) {
             let index: ImageIndex = read_verified_json(&path, d)?;
             for child in &index.manifests {

@@ -38,6 +38,7 @@ mod build;
 mod chart;
 #[cfg(feature = "pull")]
 mod chart_repo;
+mod delta;
 mod error;
 pub mod image_refs;
 pub mod inventory;

@@ -181,6 +181,7 @@ fn run(
             expires: bom.expires.clone(),
             files: bom.files.len(),
             payload_bytes: bom.payload_size(),
+            requires: bom.requires.as_ref().map(genesis_bundle::Requires::summary),
         },
         countersignatures,
         frames: rewritten.frames,

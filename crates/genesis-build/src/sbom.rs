@@ -462,6 +462,7 @@ pub(crate) mod tests {
             manifests: Vec::new(),
             sboms: Vec::new(),
             scan: None,
+            requires: None,
         }
     }
 

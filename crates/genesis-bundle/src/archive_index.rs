@@ -45,7 +45,13 @@ pub struct ArchiveIndex {
 /// `bom`'s entry for `oci/index.json` for [`ArchiveIndex::layout_index`]. `bom` is taken on
 /// trust: reached through [`crate::danger`].
 pub fn open_index(path: &Path, bom: &Bom, limits: &Limits) -> Result<ArchiveIndex> {
-    let mut s = open_seekable(path, limits)?;
+    open_index_over(ArchiveFile::open(path)?, bom, limits)
+}
+
+/// [`open_index`] of an archive already open: a file, parts, or a remote object.
+pub fn open_index_over(file: ArchiveFile, bom: &Bom, limits: &Limits) -> Result<ArchiveIndex> {
+    let path = file.path().to_owned();
+    let mut s = open_seekable(file, limits)?;
     let entries: HashMap<String, (u64, u64)> =
         s.entries(limits)?.into_iter().map(|(h, offset)| (h.path, (offset, h.size))).collect();
     for f in &bom.files {
@@ -55,14 +61,7 @@ pub fn open_index(path: &Path, bom: &Bom, limits: &Limits) -> Result<ArchiveInde
         }
     }
     let layout_index = bom.file(LAYOUT_INDEX_PATH).cloned();
-    Ok(ArchiveIndex {
-        path: path.to_owned(),
-        archive: Arc::clone(s.archive()),
-        entries,
-        layout_index,
-        stamp: None,
-        cache: None,
-    })
+    Ok(ArchiveIndex { path, archive: Arc::clone(s.archive()), entries, layout_index, stamp: None, cache: None })
 }
 
 impl ArchiveIndex {
@@ -167,12 +166,11 @@ pub fn image_top(layout: &ImageIndex, image: &ImageEntry) -> Result<Descriptor> 
         .ok_or_else(|| BundleError::Unusable(format!("image {} is not in oci/index.json", image.reference)))
 }
 
-fn open_seekable(path: &Path, limits: &Limits) -> Result<SeekableFile> {
-    let file = ArchiveFile::open(path)?;
-    if is_seekable_zstd(&file).map_err(BundleError::io("reading", path))? {
+fn open_seekable(file: ArchiveFile, limits: &Limits) -> Result<SeekableFile> {
+    if is_seekable_zstd(&file).map_err(BundleError::io("reading", file.path()))? {
         SeekableFile::open(file, limits)
     } else {
-        Err(BundleError::NotSeekable { path: path.to_owned() })
+        Err(BundleError::NotSeekable { path: file.path().to_owned() })
     }
 }
 
@@ -516,6 +514,7 @@ mod tests {
             manifests: vec![],
             sboms: vec![],
             scan: None,
+            requires: None,
         };
         let archive = dir.join("t.tar.zst");
         let contents = BTreeMap::from([(path, Content::Bytes(index.to_vec()))]);

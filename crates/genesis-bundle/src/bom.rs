@@ -75,6 +75,118 @@ pub struct Bom {
     /// database. Absent, the BOM's bytes are those of a builder that ran none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan: Option<ScanRecord>,
+    /// For a delta bundle (`bundle-builder create --base`, decision 0043): the base bundle it
+    /// was built against and the OCI blobs (layers and configs) it leaves out because that base
+    /// carries them, which the destination registry must hold before it is loaded. Absent for a
+    /// full bundle, whose BOM's bytes are then those of a builder that knew no deltas; and a
+    /// reader that knows none refuses a delta's BOM as it refuses any unknown field, rather
+    /// than take it for a bundle that carries every blob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<Requires>,
+}
+
+/// What a delta bundle needs at its destination (decision 0043): every OCI blob its images
+/// reference that it does not carry, each of which the base bundle carries (or needs in turn).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Requires {
+    /// The bundle to load first.
+    pub base: BaseBundle,
+    /// The blobs left out, sorted by digest, each once: a manifest that references one must
+    /// give it this size.
+    pub blobs: Vec<RequiredBlob>,
+}
+
+/// The base of a delta bundle, as its verified BOM names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BaseBundle {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The SHA-256 of its `bom.json`, exactly as it was signed.
+    pub bom_sha256: Digest,
+}
+
+impl std::fmt::Display for BaseBundle {
+    /// `NAME VERSION (BOM sha256:…)`, as messages name the bundle to load first.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} (BOM {})", self.name, self.version, self.bom_sha256)
+    }
+}
+
+/// One blob a delta bundle leaves out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredBlob {
+    /// Its digest (sha256).
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// What a delta bundle needs, in short, for reports (`verify`, `inspect`, `create`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiresSummary {
+    /// The bundle to load first.
+    pub base: BaseBundle,
+    /// How many blobs it leaves out.
+    pub blobs: u64,
+    /// Their bytes: what the delta saves over a full bundle, before compression.
+    pub bytes: u64,
+}
+
+impl Requires {
+    /// The required blob of `digest`, if this lists it.
+    pub fn blob(&self, digest: &Digest) -> Option<&RequiredBlob> {
+        self.blobs.binary_search_by(|b| b.digest.cmp(digest)).ok().map(|i| &self.blobs[i])
+    }
+
+    /// The bytes of every blob left out (validated not to overflow).
+    pub fn bytes(&self) -> u64 {
+        self.blobs.iter().map(|b| b.size).fold(0, u64::saturating_add)
+    }
+
+    /// Its summary.
+    pub fn summary(&self) -> RequiresSummary {
+        RequiresSummary { base: self.base.clone(), blobs: self.blobs.len() as u64, bytes: self.bytes() }
+    }
+
+    /// Refuses what no builder writes: no blob (a bundle that needs nothing of its base is a
+    /// full one), blobs out of order, twice, of another algorithm than sha256 or adding up past
+    /// 2^64 bytes, a blob both required and carried, a base without a name or version.
+    fn validate(&self, carried: &BTreeSet<&str>) -> std::result::Result<(), String> {
+        let BaseBundle { name, version, bom_sha256 } = &self.base;
+        if name.trim().is_empty() || version.trim().is_empty() {
+            return Err("requires.base has no name or no version: a delta names the bundle to load first".into());
+        }
+        if bom_sha256.algorithm() != Algorithm::Sha256 {
+            return Err(format!("requires.base.bomSha256 {bom_sha256} is not a sha256 digest"));
+        }
+        if self.blobs.is_empty() {
+            return Err("requires.blobs is empty: a bundle that needs no blob of its base is a full bundle".into());
+        }
+        for pair in self.blobs.windows(2) {
+            if pair[0].digest >= pair[1].digest {
+                return Err(format!("requires.blobs not strictly sorted by digest at {}", pair[1].digest));
+            }
+        }
+        if self.blobs.iter().try_fold(0u64, |total, b| total.checked_add(b.size)).is_none() {
+            return Err("requires.blobs add up to more than 2^64 bytes".into());
+        }
+        for b in &self.blobs {
+            if b.digest.algorithm() != Algorithm::Sha256 {
+                return Err(format!("requires.blobs names {}: bundles require sha256 blobs only", b.digest));
+            }
+            let path = format!("oci/{}", b.digest.blob_path());
+            if carried.contains(path.as_str()) {
+                return Err(format!("{} is both carried ({path}) and required from the base", b.digest));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A vulnerability scan's verdict as the signed BOM records it: the database, the policy
@@ -838,7 +950,35 @@ impl Bom {
                 return invalid(format!("image {} points at unlisted {blob}", i.name));
             }
         }
+        if let Some(requires) = &self.requires {
+            requires.validate(&files).map_err(BundleError::BomInvalid)?;
+        }
         Ok(())
+    }
+
+    /// The blobs of the OCI layout this bundle carries (`oci/blobs/…`), each by its digest
+    /// (which [`Bom::validate`] holds to be its name) with its size.
+    pub fn carried_blobs(&self) -> impl Iterator<Item = (&Digest, u64)> {
+        self.files.iter().filter(|f| f.path.as_str().starts_with(BLOBS_DIR)).map(|f| (&f.sha256, f.size))
+    }
+
+    /// Whether this is a delta bundle: one that needs blobs of a base at its destination.
+    pub fn is_delta(&self) -> bool {
+        self.requires.is_some()
+    }
+
+    /// Refuses `action` (`serve`, `export`), which needs every blob of the images, for a delta
+    /// bundle, naming its base to load first ([`BundleError::DeltaBundle`]).
+    pub fn require_full(&self, action: &'static str) -> Result<()> {
+        let Some(requires) = &self.requires else { return Ok(()) };
+        Err(BundleError::DeltaBundle {
+            action,
+            name: self.name.clone(),
+            version: self.version.clone(),
+            base: Box::new(requires.base.clone()),
+            blobs: requires.blobs.len() as u64,
+            bytes: requires.bytes(),
+        })
     }
 
     /// Every entry the archive must contain after the BOM and its signature, in canonical
@@ -970,6 +1110,7 @@ mod tests {
             manifests: vec![],
             sboms: vec![],
             scan: None,
+            requires: None,
         }
     }
 
@@ -1467,6 +1608,63 @@ mod tests {
             "under_investigation (expired 2025-01-01T00:00:00Z)"
         );
         assert_eq!(shown(VexStatus::Fixed, Some("2025-06-01T00:00:00+02:00")), "fixed (expires 2025-05-31T22:00:00Z)");
+    }
+
+    /// A delta's BOM (decision 0043): its `requires` reads back as written, sorted by digest;
+    /// a full bundle's BOM has no `requires` key at all, so its bytes are those of a builder
+    /// that knew no deltas; and a BOM whose `requires` no builder writes is refused.
+    #[test]
+    fn a_delta_requires_reads_back_and_one_no_builder_writes_is_refused() {
+        let digest = |n: u8| Digest::from_sha256_bytes([n; 32]);
+        let carried =
+            FileEntry { path: format!("oci/{}", digest(9).blob_path()).parse().unwrap(), size: 1, sha256: digest(9) };
+        let requires = Requires {
+            base: BaseBundle { name: "n".into(), version: "0".into(), bom_sha256: digest(7) },
+            blobs: vec![RequiredBlob { digest: digest(1), size: 10 }, RequiredBlob { digest: digest(2), size: 20 }],
+        };
+        let delta = Bom { requires: Some(requires.clone()), ..bom(vec![carried.clone()]) };
+        let bytes = delta.to_bytes();
+        assert_eq!(Bom::parse(&bytes, &Limits::default()).unwrap(), delta);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["requires"]["base"]["bomSha256"], digest(7).to_string());
+        assert_eq!(json["requires"]["blobs"][1], serde_json::json!({"digest": digest(2).to_string(), "size": 20}));
+        assert_eq!(requires.bytes(), 30);
+        assert_eq!(requires.blob(&digest(2)).map(|b| b.size), Some(20));
+        assert!(requires.blob(&digest(3)).is_none());
+        let full = bom(vec![carried.clone()]).to_bytes();
+        assert!(!String::from_utf8(full).unwrap().contains("requires"), "a full bundle's BOM is unchanged");
+
+        let refused = |change: fn(&mut Requires)| {
+            let mut r = requires.clone();
+            change(&mut r);
+            match (Bom { requires: Some(r), ..bom(vec![carried.clone()]) }).validate() {
+                Err(BundleError::BomInvalid(why)) => why,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(refused(|r| r.blobs.clear()).contains("requires.blobs is empty"));
+        assert!(refused(|r| r.blobs.reverse()).contains("not strictly sorted"));
+        assert!(refused(|r| r.blobs[1].digest = Digest::from_sha256_bytes([1; 32])).contains("not strictly sorted"));
+        assert!(refused(|r| r.blobs[1].digest = Digest::from_sha256_bytes([9; 32])).contains("both carried"));
+        assert!(refused(|r| r.base.version = " ".into()).contains("no name or no version"));
+        assert!(refused(|r| r.blobs[1].size = u64::MAX).contains("more than 2^64 bytes"));
+
+        let mut unknown = json;
+        unknown["requires"]["blobs"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar".into();
+        assert!(Bom::parse(&serde_json::to_vec(&unknown).unwrap(), &Limits::default()).is_err());
+    }
+
+    /// What needs every blob of the images is refused for a delta, naming its base.
+    #[test]
+    fn a_delta_cannot_be_served_or_exported() {
+        let base =
+            BaseBundle { name: "demo".into(), version: "1.0".into(), bom_sha256: Digest::from_sha256_bytes([7; 32]) };
+        let requires =
+            Requires { base, blobs: vec![RequiredBlob { digest: Digest::from_sha256_bytes([1; 32]), size: 5 }] };
+        assert!(bom(vec![]).require_full("serve").is_ok());
+        let e = Bom { requires: Some(requires), ..bom(vec![]) }.require_full("serve").unwrap_err().to_string();
+        assert!(e.starts_with("serve needs every blob of the bundle's images, and n 1 is a delta bundle"), "{e}");
+        assert!(e.contains("1 blob(s) (5 bytes)") && e.contains("load demo 1.0 and then this bundle"), "{e}");
     }
 
     #[test]

@@ -204,6 +204,31 @@ pub enum BundleError {
         actual: Digest,
     },
 
+    // ---- delta bundles (decision 0043)
+    /// What needs every blob of a bundle's images (`serve`, `export`) was asked of a delta
+    /// bundle, which leaves out the blobs its base carries.
+    #[error(
+        "{action} needs every blob of the bundle's images, and {name} {version} is a delta bundle: it leaves out \
+         {blobs} blob(s) ({bytes} bytes) that its base {base} carries; load {} {} and then this bundle into a \
+         registry, or {action} a full bundle",
+        base.name,
+        base.version
+    )]
+    DeltaBundle {
+        /// What was asked (`serve`, `export`).
+        action: &'static str,
+        /// The delta's name.
+        name: String,
+        /// The delta's version.
+        version: String,
+        /// Its base, as its BOM names it: the bundle to load first.
+        base: Box<crate::BaseBundle>,
+        /// How many blobs it leaves out.
+        blobs: u64,
+        /// Their bytes.
+        bytes: u64,
+    },
+
     // ---- writing
     /// An input changed or did not match its claimed digest while it was packed.
     #[error("input {path} changed while packing or does not match its digest {expected}")]
@@ -298,7 +323,9 @@ impl Classify for BundleError {
             | BundleError::PartSize { .. }
             | BundleError::PartDigest { .. } => ErrorClass::Verdict,
             BundleError::PartUnreadable { source, .. } => source.class(),
-            BundleError::NotSeekable { .. } | BundleError::Unusable(_) => ErrorClass::Input,
+            BundleError::NotSeekable { .. } | BundleError::Unusable(_) | BundleError::DeltaBundle { .. } => {
+                ErrorClass::Input
+            }
             BundleError::NotFound(_) => ErrorClass::NotFound,
             BundleError::NotDurable { source, .. } => source.class(),
             BundleError::InputChanged { .. }

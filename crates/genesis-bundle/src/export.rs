@@ -65,6 +65,8 @@ pub fn export_images(
     platform: Option<&Platform>,
     out: &mut dyn Write,
 ) -> Result<Vec<ExportedImage>> {
+    // A delta leaves out the blobs its base carries: a runtime would get images it cannot run.
+    bom.require_full("export")?;
     let chosen = choose_all(index, bom, format, platform)?;
     let mut tar = TarWriter { out };
     match format {

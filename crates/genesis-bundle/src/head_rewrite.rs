@@ -73,6 +73,13 @@ impl HeadRewrite {
     /// the end-of-archive marker for padding, and a head's length read off the table would put
     /// them all in memory here.
     pub fn open(path: &Path, head: &Head, bom: &Bom, limits: &Limits) -> Result<HeadRewrite> {
+        if let crate::BundleLocation::Parts { manifest, .. } = crate::BundleLocation::of(path) {
+            return Err(BundleError::Unusable(format!(
+                "{} is split into parts: join them first (`genesis join {}`), then re-sign the archive",
+                path.display(),
+                manifest.display()
+            )));
+        }
         let file = File::open(path).map_err(BundleError::io("opening", path))?;
         let table = SeekTable::read_from(
             &ArchiveFile::single(file.try_clone().map_err(BundleError::io("opening", path))?, path.to_owned()),
@@ -350,6 +357,7 @@ mod tests {
             manifests: vec![],
             sboms: vec![],
             scan: None,
+            requires: None,
         };
         let mut contents = BTreeMap::new();
         for (path, data) in files {

@@ -28,6 +28,7 @@
 //!     manifests: vec![],
 //!     sboms: vec![],
 //!     scan: None,
+//!     requires: None,
 //! };
 //! let bytes = bom.to_bytes();
 //! assert_eq!(Bom::parse(&bytes, &Limits::default())?, bom);
@@ -55,10 +56,11 @@ mod writer;
 pub use archive::{ArchiveReader, Compression, Head, HeadForm};
 pub use archive_index::{ArchiveIndex, ArchiveRange, FrameSlices, RangeReader, image_top, layout_path};
 pub use bom::{
-    BOM_PATH, BOM_SCHEMA, Bom, COUNTERSIGNATURE_FOLDER, ChartEntry, ExpectedEntry, FileEntry, HEAD_PATHS, ImageEntry,
-    LAST_RFC3339_SECOND, ManifestEntry, PACKAGE_SBOM_SUFFIX, PROVENANCE_PATH, SIGNATURE_PATH, SIGSTORE_PROVENANCE_PATH,
-    SIGSTORE_SIGNATURE_PATH, SbomEntry, ScanDatabase, ScanFinding, ScanRecord, ScanSummary, VexDocument, VexStatement,
-    VexStatus, cut_chars, escape_controls, parse_rfc3339, rfc3339, unix_now,
+    BOM_PATH, BOM_SCHEMA, BaseBundle, Bom, COUNTERSIGNATURE_FOLDER, ChartEntry, ExpectedEntry, FileEntry, HEAD_PATHS,
+    ImageEntry, LAST_RFC3339_SECOND, ManifestEntry, PACKAGE_SBOM_SUFFIX, PROVENANCE_PATH, RequiredBlob, Requires,
+    RequiresSummary, SIGNATURE_PATH, SIGSTORE_PROVENANCE_PATH, SIGSTORE_SIGNATURE_PATH, SbomEntry, ScanDatabase,
+    ScanFinding, ScanRecord, ScanSummary, VexDocument, VexStatement, VexStatus, cut_chars, escape_controls,
+    parse_rfc3339, rfc3339, unix_now,
 };
 pub use check::{Discard, PayloadSink, PayloadSummary, Staging};
 pub use digest_io::{FileDigest, sha256};
@@ -68,7 +70,7 @@ pub use head_rewrite::{HeadRewrite, Rewritten};
 pub use limits::Limits;
 pub use parts::{
     ArchiveFile, BundleLocation, MAX_PARTS, MIN_PART_SIZE, PARTS_MANIFEST_SUFFIX, PARTS_SCHEMA, PartEntry,
-    PartsManifest, SequentialReader, WholeArchive, manifest_path, part_name,
+    PartsManifest, RemoteFolder, RemoteObject, SequentialReader, WholeArchive, manifest_path, part_name,
 };
 pub use progress::ProgressCounter;
 // The seekable zstd writer, for tools that write archives in the bundle's framing (the
@@ -89,7 +91,7 @@ pub use writer::{Content, WriteOptions, write_bundle, write_signed_bundle};
 /// own BOM, which anyone could have written, so nothing they yield is trusted. To read a
 /// bundle, verify it with `genesis_trust::UnverifiedBundle::verify`.
 pub mod danger {
-    pub use crate::archive_index::open_index;
+    pub use crate::archive_index::{open_index, open_index_over};
     pub use crate::check::check_payload;
     pub use crate::export::export_images;
     // Random access to the decompressed bytes of any seekable archive: the verifier reads

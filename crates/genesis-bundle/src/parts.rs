@@ -9,14 +9,14 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use genesis_types::Algorithm;
 use genesis_types::Digest;
 use sha2::{Digest as _, Sha256};
 
 use crate::digest_io::{FileDigest, open_regular};
-use crate::stamp::FileStamp;
+use crate::stamp::{FileStamp, StampItem};
 use crate::{BundleError, Result};
 
 /// The `schema` of a parts manifest.
@@ -25,9 +25,14 @@ pub const PARTS_SCHEMA: &str = "genesis.dev/parts/v1";
 pub const PARTS_MANIFEST_SUFFIX: &str = ".parts.json";
 /// The smallest part size a split accepts: below it a bundle becomes thousands of files.
 pub const MIN_PART_SIZE: u64 = 1 << 20;
-/// Most parts one manifest may list (a 1 TiB archive in 16 MiB parts is 65,536).
-pub const MAX_PARTS: usize = 100_000;
-/// Largest parts manifest read: [`MAX_PARTS`] entries of about 150 bytes.
+/// Most parts one manifest may list: every part is held open while the archive is read, and a
+/// FAT32 folder holds about 16,000 such names (a 100 GiB archive in 10 MiB parts is 10,240).
+pub const MAX_PARTS: usize = 10_000;
+/// Longest archive name a manifest may give (its parts add `.part-NNNN`).
+const MAX_NAME: usize = 200;
+/// Open files kept for everything else a reader does besides holding its parts open.
+const RESERVED_FILES: u64 = 64;
+/// Largest parts manifest read: [`MAX_PARTS`] entries of at most about 400 bytes.
 const MAX_MANIFEST_SIZE: u64 = 16 << 20;
 
 /// The parts manifest: the whole archive, the BOM it carries, and its parts in order.
@@ -101,8 +106,12 @@ impl PartsManifest {
             return Err(refuse(format!("schema {:?}, this tool reads {PARTS_SCHEMA:?}", manifest.schema)));
         }
         let name = &manifest.archive.name;
-        if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
-            return Err(refuse(format!("archive name {name:?} is not a plain file name")));
+        let portable = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-');
+        if name.is_empty() || name.len() > MAX_NAME || name.starts_with('.') || !name.bytes().all(portable) {
+            return Err(refuse(format!(
+                "archive name {:?} is not a file name of at most {MAX_NAME} letters, digits and . _ + -",
+                crate::escape_controls(name)
+            )));
         }
         for digest in std::iter::once(&manifest.archive.sha256)
             .chain([&manifest.bom])
@@ -140,6 +149,77 @@ impl PartsManifest {
     pub fn read(path: &Path) -> Result<PartsManifest> {
         PartsManifest::parse(&read_manifest(path)?, path)
     }
+}
+
+/// Refuses a manifest that describes an archive of another name than the one it is found
+/// under: the sidecars looked for are named after the archive, and a renamed manifest would
+/// have them silently missing.
+fn check_named_as(archive: &Path, manifest: &PartsManifest) -> Result<()> {
+    let found = archive.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if found == manifest.archive.name {
+        return Ok(());
+    }
+    Err(BundleError::PartsManifest {
+        path: manifest_path(archive),
+        detail: format!(
+            "describes the parts of {}, not of {found}: give it its own name, {}{PARTS_MANIFEST_SUFFIX}, beside them",
+            manifest.archive.name, manifest.archive.name
+        ),
+    })
+}
+
+/// Makes room for `parts` open files (every part is held open while the archive is read),
+/// raising this process's soft limit towards its hard one if need be; refuses, saying what to
+/// do, when even that is too few.
+fn open_files_for(parts: usize) -> Result<()> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let needed = parts as u64 + RESERVED_FILES;
+    let Rlimit { current, maximum } = getrlimit(Resource::Nofile);
+    if current.is_none_or(|current| current >= needed) {
+        return Ok(());
+    }
+    let raised = maximum.map_or(needed, |maximum| maximum.min(needed));
+    if raised >= needed && setrlimit(Resource::Nofile, Rlimit { current: Some(raised), maximum }).is_ok() {
+        return Ok(());
+    }
+    Err(too_many_open_files(parts, maximum.or(current).unwrap_or_default()))
+}
+
+fn too_many_open_files(parts: usize, limit: u64) -> BundleError {
+    BundleError::Unusable(format!(
+        "{parts} parts are read with {parts} files open, more than this process may open ({limit}): raise `ulimit -n`, \
+         or split the bundle again with larger parts"
+    ))
+}
+
+/// Opens the part at `path`: a regular file of its own there. A symbolic link is refused
+/// without being followed (a part carried on a medium could point at any local file, whose size
+/// and digest the refusal would then print), and so is a FIFO or a device.
+fn open_part(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    use rustix::fs::OFlags;
+    let flags = OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW;
+    let unreadable = |source: io::Error| BundleError::PartUnreadable { path: path.to_owned(), source };
+    let file = match std::fs::OpenOptions::new().read(true).custom_flags(flags.bits().cast_signed()).open(path) {
+        Ok(file) => file,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err(unreadable(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a symbolic link where a part belongs, which is not followed: copy the part itself",
+            )));
+        }
+        Err(e) if matches!(e.raw_os_error(), Some(n) if n == rustix::io::Errno::MFILE.raw_os_error() || n == rustix::io::Errno::NFILE.raw_os_error()) =>
+        {
+            return Err(BundleError::Unusable(format!("opening {}: {e}: raise `ulimit -n`", path.display())));
+        }
+        Err(e) => return Err(unreadable(e)),
+    };
+    let kind = file.metadata().map_err(unreadable)?.file_type();
+    if !kind.is_file() {
+        return Err(unreadable(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file, which a part is")));
+    }
+    Ok(file)
 }
 
 /// The bytes of the manifest at `path`: a regular file of at most 16 MiB.
@@ -204,6 +284,32 @@ impl BundleLocation {
     }
 }
 
+/// An object read by ranges (an S3 object), supplied by a crate that can reach it: this crate
+/// reads no network. Its reads are exact: a short object is an error.
+pub trait RemoteObject: Send + Sync + std::fmt::Debug {
+    /// Fills `buf` with the bytes from `offset`.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Its size when it was found.
+    fn len(&self) -> u64;
+    /// Whether it is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// What identifies this version of it (its ETag and size): a later read of another
+    /// version is refused by the archive's stamp.
+    fn identity(&self) -> Vec<u8>;
+}
+
+/// The folder of a remote archive (a bucket and prefix): its neighbours, by name.
+pub trait RemoteFolder: Send + Sync + std::fmt::Debug {
+    /// The object `name` beside the archive, or `None` when there is none.
+    fn object(&self, name: &str) -> io::Result<Option<Arc<dyn RemoteObject>>>;
+    /// The names of the objects in the sub-folder `name` (one level), sorted.
+    fn list(&self, name: &str) -> io::Result<Vec<String>>;
+    /// How the folder is shown: `s3://bucket/prefix`.
+    fn url(&self) -> String;
+}
+
 /// The bytes of an archive, from one file or from the parts of a split one, read with
 /// positioned reads only: clones share nothing but the open files.
 #[derive(Debug)]
@@ -218,11 +324,59 @@ pub struct ArchiveFile {
     /// alone prove the archive's bytes (decision 0042). Shared with the clones, since the
     /// verification pass starts reading before the signature is checked.
     manifest_signed: Arc<AtomicBool>,
+    /// How many parts, from the first, a pass has read and found as listed: a search for the
+    /// damaged one starts after them.
+    parts_checked: Arc<AtomicUsize>,
+    /// The bucket folder of a remote archive, where its sidecars are read.
+    folder: Option<Arc<dyn RemoteFolder>>,
+}
+
+/// Where a piece's bytes are.
+#[derive(Debug)]
+enum Bytes {
+    /// Shared by every clone of the archive: reads are positioned, so one descriptor serves all.
+    Local(Arc<File>),
+    Remote(Arc<dyn RemoteObject>),
+}
+
+impl Bytes {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        match self {
+            Bytes::Local(file) => file.read_exact_at(buf, offset),
+            Bytes::Remote(object) => object.read_exact_at(buf, offset),
+        }
+    }
+
+    /// Reads what is there from `offset`, up to `buf`'s length: 0 at the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        match self {
+            Bytes::Local(file) => file.read_at(buf, offset),
+            Bytes::Remote(object) => {
+                let n = buf.len().min(usize::try_from(object.len().saturating_sub(offset)).unwrap_or(usize::MAX));
+                object.read_exact_at(&mut buf[..n], offset)?;
+                Ok(n)
+            }
+        }
+    }
+
+    fn try_clone(&self) -> io::Result<Bytes> {
+        Ok(match self {
+            Bytes::Local(file) => Bytes::Local(Arc::clone(file)),
+            Bytes::Remote(object) => Bytes::Remote(Arc::clone(object)),
+        })
+    }
+
+    fn stamp_item(&self) -> StampItem<'_> {
+        match self {
+            Bytes::Local(file) => StampItem::File(file),
+            Bytes::Remote(object) => StampItem::Identity(object.identity()),
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Piece {
-    file: File,
+    file: Bytes,
     path: PathBuf,
     /// Offset of its first byte in the archive.
     start: u64,
@@ -251,38 +405,132 @@ impl ArchiveFile {
     /// One archive file already open; `path` names it in errors. Its length is read from the
     /// file at each [`len`](Self::len), so a file that grows or shrinks is seen to.
     pub fn single(file: File, path: PathBuf) -> ArchiveFile {
-        let piece = Piece { file, path: path.clone(), start: 0, len: 0, sha256: None };
+        let piece = Piece { file: Bytes::Local(Arc::new(file)), path: path.clone(), start: 0, len: 0, sha256: None };
+        ArchiveFile::assemble(vec![piece], path, None)
+    }
+
+    /// An archive of `pieces`, split when `manifest` (parsed, and its bytes) is given.
+    fn assemble(pieces: Vec<Piece>, path: PathBuf, manifest: Option<(PartsManifest, Vec<u8>)>) -> ArchiveFile {
+        let (manifest, manifest_bytes) = match manifest {
+            Some((parsed, bytes)) => (Some(Arc::new(parsed)), Arc::from(bytes)),
+            None => (None, Arc::from([])),
+        };
         ArchiveFile {
-            pieces: vec![piece],
+            pieces,
             path,
-            manifest: None,
-            manifest_bytes: Arc::from([]),
+            manifest,
+            manifest_bytes,
             manifest_signed: Arc::default(),
+            parts_checked: Arc::default(),
+            folder: None,
         }
     }
 
     fn parts(archive: PathBuf, manifest: PartsManifest, bytes: Vec<u8>) -> Result<ArchiveFile> {
+        check_named_as(&archive, &manifest)?;
+        open_files_for(manifest.parts.len())?;
         let mut pieces = Vec::with_capacity(manifest.parts.len());
         let mut start = 0;
         for part in &manifest.parts {
             let path = archive.with_file_name(&part.name);
-            let file =
-                open_regular(&path).map_err(|source| BundleError::PartUnreadable { path: path.clone(), source })?;
+            let file = open_part(&path)?;
             let actual =
                 file.metadata().map_err(|source| BundleError::PartUnreadable { path: path.clone(), source })?.len();
             if actual != part.size {
                 return Err(BundleError::PartSize { path, expected: part.size, actual });
             }
-            pieces.push(Piece { file, path, start, len: part.size, sha256: Some(part.sha256.clone()) });
+            pieces.push(Piece {
+                file: Bytes::Local(Arc::new(file)),
+                path,
+                start,
+                len: part.size,
+                sha256: Some(part.sha256.clone()),
+            });
             start += part.size;
         }
-        Ok(ArchiveFile {
-            pieces,
-            path: archive,
-            manifest: Some(Arc::new(manifest)),
-            manifest_bytes: Arc::from(bytes),
-            manifest_signed: Arc::default(),
-        })
+        Ok(ArchiveFile::assemble(pieces, archive, Some((manifest, bytes))))
+    }
+
+    /// Opens the archive `name` in the remote `folder`: the object itself, or, when `name` is
+    /// a parts manifest or a part, or only `name.parts.json` is there, its parts in place (each
+    /// object of its listed size). Its sidecars are read from the same folder.
+    pub fn open_remote(folder: Arc<dyn RemoteFolder>, name: &str) -> Result<ArchiveFile> {
+        let shown = |name: &str| PathBuf::from(format!("{}/{name}", folder.url()));
+        let unreadable = |name: &str| {
+            let path = shown(name);
+            move |source: io::Error| BundleError::PartUnreadable { path, source }
+        };
+        let located = BundleLocation::of(Path::new(name));
+        let (archive, manifest) = match &located {
+            BundleLocation::Parts { archive, manifest } => (archive.to_string_lossy().into_owned(), Some(manifest)),
+            BundleLocation::Single(_) => (name.to_owned(), None),
+        };
+        let single = match manifest {
+            Some(_) => None,
+            None => folder.object(&archive).map_err(BundleError::io("reading", shown(&archive)))?,
+        };
+        let mut file = match single {
+            Some(object) => {
+                let piece =
+                    Piece { file: Bytes::Remote(object), path: shown(&archive), start: 0, len: 0, sha256: None };
+                ArchiveFile::assemble(vec![piece], shown(&archive), None)
+            }
+            None => {
+                let manifest_name = format!("{archive}{PARTS_MANIFEST_SUFFIX}");
+                let Some(object) =
+                    folder.object(&manifest_name).map_err(BundleError::io("reading", shown(&manifest_name)))?
+                else {
+                    return Err(BundleError::Io {
+                        action: "opening",
+                        path: shown(&archive),
+                        source: io::Error::new(
+                            io::ErrorKind::NotFound,
+                            "no such object, and no parts manifest beside it",
+                        ),
+                    });
+                };
+                if object.len() > MAX_MANIFEST_SIZE {
+                    return Err(BundleError::PartsManifest {
+                        path: shown(&manifest_name),
+                        detail: format!("larger than {MAX_MANIFEST_SIZE} bytes"),
+                    });
+                }
+                let mut bytes = vec![0u8; object.len() as usize];
+                object.read_exact_at(&mut bytes, 0).map_err(BundleError::io("reading", shown(&manifest_name)))?;
+                let listed = PartsManifest::parse(&bytes, &shown(&manifest_name))?;
+                let mut pieces = Vec::with_capacity(listed.parts.len());
+                let mut start = 0;
+                for part in &listed.parts {
+                    let object = folder
+                        .object(&part.name)
+                        .map_err(unreadable(&part.name))?
+                        .ok_or_else(|| unreadable(&part.name)(io::ErrorKind::NotFound.into()))?;
+                    if object.len() != part.size {
+                        return Err(BundleError::PartSize {
+                            path: shown(&part.name),
+                            expected: part.size,
+                            actual: object.len(),
+                        });
+                    }
+                    pieces.push(Piece {
+                        file: Bytes::Remote(object),
+                        path: shown(&part.name),
+                        start,
+                        len: part.size,
+                        sha256: Some(part.sha256.clone()),
+                    });
+                    start += part.size;
+                }
+                ArchiveFile::assemble(pieces, shown(&archive), Some((listed, bytes)))
+            }
+        };
+        file.folder = Some(folder);
+        Ok(file)
+    }
+
+    /// The bucket folder a remote archive lies in, where its sidecars are; `None` on disk.
+    pub fn remote_folder(&self) -> Option<&Arc<dyn RemoteFolder>> {
+        self.folder.as_ref()
     }
 
     /// The archive's path: the file, or for parts where it would be if joined.
@@ -319,9 +567,10 @@ impl ArchiveFile {
 
     /// The archive's length: the file's now, or the parts' listed sizes.
     pub fn len(&self) -> io::Result<u64> {
-        match &self.manifest {
-            None => Ok(self.pieces[0].file.metadata()?.len()),
-            Some(m) => Ok(m.archive.size),
+        match (&self.manifest, &self.pieces[0].file) {
+            (Some(m), _) => Ok(m.archive.size),
+            (None, Bytes::Local(file)) => Ok(file.metadata()?.len()),
+            (None, Bytes::Remote(object)) => Ok(object.len()),
         }
     }
 
@@ -341,7 +590,7 @@ impl ArchiveFile {
             let piece = self.pieces.get(i).ok_or(io::ErrorKind::UnexpectedEof)?;
             let within = offset - piece.start;
             let n = buf.len().min((piece.len - within) as usize);
-            piece.file.read_exact_at(&mut buf[..n], within)?;
+            piece.file.read_exact_at(&mut buf[..n], within).map_err(|e| part_error(piece, false, e))?;
             buf = &mut buf[n..];
             offset += n as u64;
         }
@@ -358,8 +607,8 @@ impl ArchiveFile {
     /// The stamp of every file the archive is read from: equal later only if none was
     /// written, truncated or replaced.
     pub fn stamp(&self) -> io::Result<FileStamp> {
-        let files: Vec<&File> = self.pieces.iter().map(|p| &p.file).collect();
-        FileStamp::of_all(&files)
+        let items: Vec<StampItem<'_>> = self.pieces.iter().map(|p| p.file.stamp_item()).collect();
+        FileStamp::folded(&items)
     }
 
     /// Another handle on the same files.
@@ -383,6 +632,8 @@ impl ArchiveFile {
             manifest: self.manifest.clone(),
             manifest_bytes: Arc::clone(&self.manifest_bytes),
             manifest_signed: Arc::clone(&self.manifest_signed),
+            parts_checked: Arc::clone(&self.parts_checked),
+            folder: self.folder.clone(),
         })
     }
 
@@ -392,6 +643,14 @@ impl ArchiveFile {
     pub fn sequential(&self) -> io::Result<SequentialReader> {
         let whole = Some(Sha256::new());
         Ok(SequentialReader { archive: self.try_clone()?, index: 0, within: 0, part: Sha256::new(), whole, passed: 0 })
+    }
+
+    /// A reader of the parts from the first one no pass has found as listed yet, checking
+    /// each, hashing nothing else.
+    fn unchecked_parts(&self) -> io::Result<SequentialReader> {
+        let index = self.parts_checked.load(Ordering::Acquire);
+        let archive = self.try_clone()?;
+        Ok(SequentialReader { archive, index, within: 0, part: Sha256::new(), whole: None, passed: 0 })
     }
 }
 
@@ -403,16 +662,24 @@ impl ArchiveFile {
     /// and the part's hash checked. `None` for one file, or when every part checks.
     pub fn first_damaged_part(&self) -> Option<BundleError> {
         self.manifest.as_ref()?;
-        let mut reader = match self.sequential() {
+        let mut reader = match self.unchecked_parts() {
             Ok(reader) => reader,
             Err(e) => return Some(crate::archive::from_io(e, "reading the parts")),
         };
-        reader.whole = None;
         match io::copy(&mut reader, &mut io::sink()) {
             Ok(_) => None,
             Err(e) => Some(crate::archive::from_io(e, "reading the parts")),
         }
     }
+}
+
+/// A read of `piece` that failed, naming the part (the one file of an archive needs no
+/// naming: its errors name the archive).
+fn part_error(piece: &Piece, single: bool, e: io::Error) -> io::Error {
+    if single {
+        return e;
+    }
+    io::Error::other(BundleError::PartUnreadable { path: piece.path.clone(), source: e })
 }
 
 /// An archive file already open, named `archive` in errors.
@@ -488,12 +755,16 @@ impl SequentialReader {
         }
         self.index += 1;
         self.within = 0;
+        self.archive.parts_checked.fetch_max(self.index, Ordering::AcqRel);
         Ok(())
     }
 }
 
 impl Read for SequentialReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         loop {
             let Some(piece) = self.archive.pieces.get(self.index) else { return Ok(0) };
             // A single file is read to its real end (what follows the table is for the
@@ -509,7 +780,7 @@ impl Read for SequentialReader {
                 }
                 buf.len().min(usize::try_from(left).unwrap_or(usize::MAX))
             };
-            let n = piece.file.read_at(&mut buf[..want], self.within)?;
+            let n = piece.file.read_at(&mut buf[..want], self.within).map_err(|e| part_error(piece, single, e))?;
             if n == 0 {
                 if single {
                     self.index += 1;

@@ -9,7 +9,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::archive::Compression;
 use crate::digest_io::FileDigest;
-use crate::parts::{MIN_PART_SIZE, PARTS_SCHEMA, PartEntry, WholeArchive, manifest_path, part_name};
+use crate::parts::{MAX_PARTS, MIN_PART_SIZE, PARTS_SCHEMA, PartEntry, WholeArchive, manifest_path, part_name};
 use crate::scratch::{AtomicFile, Durability, Mode, atomic_write};
 use crate::seekable::SeekTable;
 use crate::{ArchiveFile, ArchiveReader, BundleError, Limits, PartsManifest, Result, sha256};
@@ -87,13 +87,23 @@ pub fn split_archive(archive: &Path, out_dir: &Path, max_part: u64, limits: &Lim
         Compression::Zstd => {
             let table = SeekTable::read_from(&source, limits)?;
             let mut units: Vec<u64> = table.frames.iter().map(|f| u64::from(f.compressed)).collect();
-            units.push(len - table.compressed_len());
+            let table_len = len.checked_sub(table.compressed_len()).ok_or_else(|| BundleError::Corrupt {
+                detail: format!("{} changed while it was split", archive.display()),
+            })?;
+            units.push(table_len);
             units
         }
         Compression::Gzip | Compression::None => vec![len],
     };
     let (lengths, cut_inside_frames) = cut(&units, max_part);
     let count = lengths.len();
+    if count > MAX_PARTS {
+        return Err(BundleError::Unusable(format!(
+            "{count} parts of {max_part} bytes would be more than a manifest lists ({MAX_PARTS}): choose a part size of at \
+             least {} bytes",
+            len.div_ceil(MAX_PARTS as u64)
+        )));
+    }
     let mut whole = Sha256::new();
     let mut parts = Vec::with_capacity(count);
     let mut offset = 0u64;

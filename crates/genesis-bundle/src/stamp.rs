@@ -17,23 +17,40 @@ pub struct FileStamp([u8; 32]);
 impl FileStamp {
     /// The stamp of an open file (`fstat`).
     pub fn of(file: &File) -> io::Result<FileStamp> {
-        FileStamp::of_all(&[file])
+        FileStamp::folded(&[StampItem::File(file)])
     }
 
-    /// The stamp of several open files in order (the parts of a split archive).
-    pub fn of_all(files: &[&File]) -> io::Result<FileStamp> {
+    /// The stamp of an archive's sources in order: open files, and remote objects by what
+    /// identifies their version (ETag and size).
+    pub(crate) fn folded(items: &[StampItem<'_>]) -> io::Result<FileStamp> {
         let mut hasher = Sha256::new();
-        for file in files {
-            let m = file.metadata()?;
-            for field in [m.dev(), m.ino(), m.len()] {
-                hasher.update(field.to_le_bytes());
-            }
-            for field in [m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec()] {
-                hasher.update(field.to_le_bytes());
+        for item in items {
+            match item {
+                StampItem::File(file) => {
+                    let m = file.metadata()?;
+                    for field in [m.dev(), m.ino(), m.len()] {
+                        hasher.update(field.to_le_bytes());
+                    }
+                    for field in [m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec()] {
+                        hasher.update(field.to_le_bytes());
+                    }
+                }
+                StampItem::Identity(identity) => {
+                    hasher.update((identity.len() as u64).to_le_bytes());
+                    hasher.update(identity);
+                }
             }
         }
         Ok(FileStamp(hasher.finalize().into()))
     }
+}
+
+/// One source of an archive, as a stamp sees it.
+pub(crate) enum StampItem<'a> {
+    /// A file on disk.
+    File(&'a File),
+    /// A remote object's version.
+    Identity(Vec<u8>),
 }
 
 #[cfg(test)]

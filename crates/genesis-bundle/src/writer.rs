@@ -248,6 +248,7 @@ mod tests {
             manifests: vec![],
             sboms: vec![],
             scan: None,
+            requires: None,
         };
         let contents: BTreeMap<BundlePath, Content> =
             files.into_iter().map(|(p, data)| (p.parse().unwrap(), Content::Bytes(data))).collect();
@@ -284,6 +285,7 @@ mod tests {
             manifests: vec![],
             sboms: vec![],
             scan: None,
+            requires: None,
         };
         let contents = BTreeMap::from([(path.clone(), Content::Bytes(data))]);
         let options = WriteOptions { compression: Compression::None, mtime: 0, progress: ProgressCounter::default() };

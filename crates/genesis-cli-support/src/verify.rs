@@ -49,6 +49,10 @@ pub struct VerifyArgs {
     /// Limits on the archive.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// How the bucket of an `s3://BUCKET/PREFIX/NAME.tar.zst` bundle is reached: it is read
+    /// in place by ranged GETs, nothing written locally before the verdict.
+    #[command(flatten)]
+    pub bucket: crate::bucket::BucketArgs,
 }
 
 impl VerifyArgs {
@@ -56,6 +60,20 @@ impl VerifyArgs {
     /// `verify --dir`, which verifies a folder instead and never reads this.
     pub fn bundle(&self) -> &Path {
         self.bundle.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// What reading the bundle contacts: its bucket's endpoint, or nothing.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.bucket.endpoints(self.bundle())
+    }
+
+    /// Opens the bundle: a file, parts, or (`s3://…`) an archive in a bucket.
+    pub fn open(&self) -> Result<UnverifiedBundle, TrustError> {
+        let limits = self.limits.limits();
+        if crate::bucket::in_bucket(self.bundle()) {
+            return UnverifiedBundle::open_file(self.bucket.open(self.bundle())?, &limits);
+        }
+        UnverifiedBundle::open(self.bundle(), &limits)
     }
 }
 
@@ -206,7 +224,7 @@ pub fn verify_signature(args: &VerifyArgs) -> Result<VerifiedBundle, TrustError>
 }
 
 fn verify_with(args: &VerifyArgs, policy: &TrustPolicy) -> Result<VerifiedBundle, TrustError> {
-    UnverifiedBundle::open(args.bundle(), &args.limits.limits())?.verify(policy)
+    args.open()?.verify(policy)
 }
 
 /// Checks the payload of a bundle whose signature verified, with a progress bar.
@@ -430,6 +448,13 @@ pub fn render_text(r: &VerifyReport) -> String {
     ));
     if let Some(dir) = &r.extracted_to {
         line(format!("✓ extracted to {}", dir.display()));
+    }
+    if let Some(requires) = &r.requires {
+        // Decision 0043: what the destination must hold before this bundle loads.
+        line(genesis_bundle::escape_controls(&format!(
+            "! delta bundle: load {} first ({} blobs, {} bytes, left out: `load` finds them in the registry)",
+            requires.base, requires.blobs, requires.bytes
+        )));
     }
     line(format!("{} {}: verified", r.head.name, r.head.version));
     out

@@ -15,11 +15,27 @@ use crate::connector::DirectConnector;
 use crate::error::{ObjStoreError, Result};
 use crate::storage::ObjectStorage;
 
-/// The variable holding the S3 secret access key (never a flag: command lines are visible
-/// to every local user).
-const SECRET_ACCESS_KEY: &str = "GENESIS_PORTAL_S3_SECRET_ACCESS_KEY";
-/// The variable holding an optional S3 session token.
-const SESSION_TOKEN: &str = "GENESIS_PORTAL_S3_SESSION_TOKEN";
+/// The variables an S3 secret access key and an optional session token are read from (never
+/// a flag: command lines are visible to every local user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretVariables {
+    /// The secret access key's.
+    pub secret_access_key: &'static str,
+    /// The session token's.
+    pub session_token: &'static str,
+}
+
+impl SecretVariables {
+    /// The portal's own: `GENESIS_PORTAL_S3_SECRET_ACCESS_KEY`, `GENESIS_PORTAL_S3_SESSION_TOKEN`.
+    pub const PORTAL: SecretVariables = SecretVariables {
+        secret_access_key: "GENESIS_PORTAL_S3_SECRET_ACCESS_KEY",
+        session_token: "GENESIS_PORTAL_S3_SESSION_TOKEN",
+    };
+    /// The standard AWS ones, for the command-line tools: `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`.
+    pub const AWS: SecretVariables =
+        SecretVariables { secret_access_key: "AWS_SECRET_ACCESS_KEY", session_token: "AWS_SESSION_TOKEN" };
+}
 /// The variable holding an Azure storage account's access key (never a flag).
 const AZURE_ACCESS_KEY: &str = "GENESIS_PORTAL_AZURE_ACCESS_KEY";
 /// The variable holding an Azure SAS token, the other credential an Azure store takes.
@@ -70,11 +86,12 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     /// The bucket's region.
     pub region: String,
-    /// The access key id. The secret access key is read from
-    /// `GENESIS_PORTAL_S3_SECRET_ACCESS_KEY` (and a session token, if any, from
-    /// `GENESIS_PORTAL_S3_SESSION_TOKEN`), never from an argument: command lines are visible
-    /// to every local user.
+    /// The access key id. The secret access key (and a session token, if any) is read from
+    /// the variables `secrets` names, never from an argument: command lines are visible to
+    /// every local user.
     pub access_key_id: Option<String>,
+    /// Where the secret access key and session token are read.
+    pub secrets: SecretVariables,
     /// Allow a plain `http://` endpoint. Requests are still signed, but artifacts and export
     /// packs cross the network unencrypted and unauthenticated: only for a network you trust.
     pub allow_http: bool,
@@ -232,8 +249,9 @@ impl S3Config {
             .clone()
             .filter(|id| !id.is_empty())
             .ok_or_else(|| ObjStoreError::NoAccessKeyId { url: url.to_owned() })?;
-        let secret = env_value(SECRET_ACCESS_KEY).ok_or_else(|| ObjStoreError::NoSecretAccessKey {
+        let secret = env_value(self.secrets.secret_access_key).ok_or_else(|| ObjStoreError::NoSecretAccessKey {
             url: url.to_owned(),
+            variable: self.secrets.secret_access_key,
             access_key_id: access_key_id.clone(),
         })?;
         // Static credentials, so object_store never falls back to a provider chain.
@@ -244,7 +262,7 @@ impl S3Config {
             .with_access_key_id(access_key_id)
             .with_secret_access_key(secret)
             .with_http_connector(DirectConnector { allow_http: self.allow_http });
-        if let Some(token) = env_value(SESSION_TOKEN) {
+        if let Some(token) = env_value(self.secrets.session_token) {
             builder = builder.with_token(token);
         }
         builder.build().map_err(|source| ObjStoreError::Setup { store: ObjectStoreKind::S3, source })

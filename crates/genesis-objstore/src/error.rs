@@ -51,10 +51,12 @@ pub enum ObjStoreError {
         url: String,
     },
     /// The S3 secret access key is not in its variable.
-    #[error("{url} needs GENESIS_PORTAL_S3_SECRET_ACCESS_KEY, the secret of access key {access_key_id}")]
+    #[error("{url} needs {variable}, the secret of access key {access_key_id}")]
     NoSecretAccessKey {
         /// The bucket.
         url: String,
+        /// The variable it is read from.
+        variable: &'static str,
         /// The access key id that was given.
         access_key_id: String,
     },
@@ -148,6 +150,9 @@ pub enum ObjStoreError {
         /// The answer's `x-ms-error-code`.
         code: String,
     },
+    /// A read of the bucket was cancelled or its task failed.
+    #[error("reading the bucket stopped: {0}")]
+    Task(String),
     /// A local file being uploaded could not be read.
     #[error("{action} {}", path.display())]
     Io {
@@ -192,7 +197,7 @@ impl Classify for ObjStoreError {
             | E::BadAzureSecret { .. }
             | E::Setup { .. } => ErrorClass::Input,
             E::Operation { source, .. } => object_store_class(source),
-            E::ContainerUnreachable { .. } | E::ContainerRefused { .. } => ErrorClass::Network,
+            E::ContainerUnreachable { .. } | E::ContainerRefused { .. } | E::Task(_) => ErrorClass::Network,
             E::Io { source, .. } => source.class(),
         }
     }

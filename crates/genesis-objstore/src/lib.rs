@@ -23,7 +23,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> genesis_objstore::Result<()> {
-//! use genesis_objstore::{AzureConfig, ObjectStoreConfig, S3Config};
+//! use genesis_objstore::{AzureConfig, ObjectStoreConfig, S3Config, SecretVariables};
 //!
 //! let config = ObjectStoreConfig {
 //!     url: "s3://landing/vendor".into(),
@@ -31,6 +31,7 @@
 //!         endpoint: Some("https://minio.example:9000".into()),
 //!         region: "us-east-1".into(),
 //!         access_key_id: Some("genesis".into()),
+//!         secrets: SecretVariables::PORTAL,
 //!         allow_http: false,
 //!     },
 //!     azure: AzureConfig { account: None, endpoint: None, allow_http: false },
@@ -47,8 +48,10 @@
 mod config;
 mod connector;
 mod error;
+mod remote;
 mod storage;
 
-pub use config::{AzureConfig, ObjectStoreConfig, ObjectStoreKind, S3Config};
+pub use config::{AzureConfig, ObjectStoreConfig, ObjectStoreKind, S3Config, SecretVariables};
 pub use error::{ObjStoreError, Result};
-pub use storage::{ByteStream, ObjectStorage};
+pub use remote::BucketFolder;
+pub use storage::{ByteStream, ObjectStorage, ObjectVersion};

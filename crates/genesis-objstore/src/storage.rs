@@ -15,6 +15,15 @@ use tokio::io::AsyncReadExt as _;
 
 use crate::error::{ObjStoreError, Result};
 
+/// An object's size and version, as a lookup found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag, when the store gives one.
+    pub e_tag: Option<String>,
+}
+
 /// A stream of a stored object's bytes.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
@@ -103,6 +112,40 @@ impl ObjectStorage {
             .await
             .map_err(ObjStoreError::operation(format!("reading {}", self.address(key))))?;
         Ok(result.into_stream().map_err(std::io::Error::other).boxed())
+    }
+
+    /// The size and version (ETag) of `key`, `None` when it is absent.
+    pub async fn stat(&self, key: &str) -> Result<Option<ObjectVersion>> {
+        match self.store.head(&ObjectPath::from(key)).await {
+            Ok(meta) => Ok(Some(ObjectVersion { size: meta.size, e_tag: meta.e_tag })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(ObjStoreError::operation(format!("looking up {}", self.address(key)))(e)),
+        }
+    }
+
+    /// The bytes of `key` in `range`, whole, from the version `version` only: a ranged GET
+    /// with `If-Match` (when the store gave an ETag), so that an object replaced between two
+    /// reads fails rather than mixing versions.
+    pub async fn read_range(&self, key: &str, range: Range<u64>, version: &ObjectVersion) -> Result<Bytes> {
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range.clone())),
+            if_match: version.e_tag.clone(),
+            ..GetOptions::default()
+        };
+        let action = || format!("reading bytes {}..{} of {}", range.start, range.end, self.address(key));
+        let result =
+            self.store.get_opts(&ObjectPath::from(key), options).await.map_err(ObjStoreError::operation(action()))?;
+        let bytes = result.bytes().await.map_err(ObjStoreError::operation(action()))?;
+        if bytes.len() as u64 != range.end - range.start {
+            return Err(ObjStoreError::Operation {
+                action: action(),
+                source: object_store::Error::Generic {
+                    store: "S3",
+                    source: format!("{} bytes came back", bytes.len()).into(),
+                },
+            });
+        }
+        Ok(bytes)
     }
 
     /// The size of `key` in bytes, `None` when it is absent.

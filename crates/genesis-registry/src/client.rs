@@ -797,6 +797,46 @@ impl Registry {
         self.location(&resp).map(Some)
     }
 
+    /// Mounts a blob into `repo` from `from`, another repository of this registry, sending no
+    /// bytes: `Ok(true)` once the registry mounted it (201). `Ok(false)` when it would not: it
+    /// refused the mount (403, 404, …) or opened an upload session instead, which is then
+    /// cancelled, as the caller has no bytes to send to it — a blob a delta bundle requires of
+    /// its base (decision 0043). A transient failure or a server error is returned, as for any
+    /// request.
+    pub async fn mount_blob(&self, repo: &str, digest: &Digest, from: &str) -> Result<bool> {
+        let scope = Self::push_scope(repo);
+        let url = self.url(&format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}"));
+        let resp = match self.send(&scope, &|| self.http.post(&url).header(CONTENT_LENGTH, 0)).await {
+            Ok(resp) => resp,
+            Err(e @ RegistryError::Unauthorized { .. }) => {
+                tracing::warn!(registry = %self.host, repo, %digest, from, refusal = %e, "mount refused");
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        match resp.status() {
+            StatusCode::CREATED => Ok(true),
+            StatusCode::ACCEPTED => {
+                // An upload session nothing will be sent to: cancelled, as a client that gives
+                // up on an upload does (`DELETE <location>`); a registry that keeps it expires
+                // it.
+                if let Ok(location) = self.location(&resp) {
+                    let cancelled = self.send(&scope, &|| self.http.delete(&location)).await;
+                    if let Err(e) = cancelled {
+                        tracing::warn!(registry = %self.host, repo, %digest, error = %e, "could not cancel an upload session");
+                    }
+                }
+                tracing::warn!(registry = %self.host, repo, %digest, from, "the registry opened an upload instead of mounting");
+                Ok(false)
+            }
+            status if status.is_server_error() => Err(status_error(resp, &url).await),
+            status => {
+                tracing::warn!(registry = %self.host, repo, %digest, from, %status, "mount refused");
+                Ok(false)
+            }
+        }
+    }
+
     /// Waits until no other task of this process is changing `tag` of `repo` on this
     /// registry (reading it, adding to it, writing it back: a referrers index, a cosign
     /// signature given another layer) and holds it until the returned lock is dropped.

@@ -101,6 +101,55 @@ pub enum RegistryError {
     /// A name was not found.
     #[error("{0} not found")]
     NotFound(String),
+    /// A delta bundle (decision 0043) requires blobs of its base that none of the
+    /// repositories its images go to holds: found before anything was pushed.
+    #[error(
+        "{registry} lacks {} blob(s) this delta bundle requires of its base {base} (in {}): {}; load {} {} into \
+         {registry} first, then this bundle",
+        missing.len(),
+        repositories.join(", "),
+        blob_list(missing),
+        base.name,
+        base.version
+    )]
+    BaseBlobsMissing {
+        /// The destination registry.
+        registry: String,
+        /// The repositories asked.
+        repositories: Vec<String>,
+        /// The base to load first.
+        base: Box<genesis_bundle::BaseBundle>,
+        /// Each blob required that none of them holds.
+        missing: Vec<genesis_bundle::RequiredBlob>,
+    },
+    /// The registry would not mount a blob a delta bundle requires of its base from the
+    /// repository that holds it into the one an image needs it in: no manifest of that image
+    /// was pushed.
+    #[error(
+        "{registry} would not mount {} ({} bytes), which this delta bundle requires of its base {base}, from {from} \
+         into {into}; load {} {} into {registry}/{into} too, then this bundle",
+        blob.digest,
+        blob.size,
+        base.name,
+        base.version
+    )]
+    MountRefused {
+        /// The destination registry.
+        registry: String,
+        /// The blob.
+        blob: Box<genesis_bundle::RequiredBlob>,
+        /// The repository that holds it.
+        from: String,
+        /// The repository that needs it.
+        into: String,
+        /// The base to load first.
+        base: Box<genesis_bundle::BaseBundle>,
+    },
+}
+
+/// `sha256:… (N bytes), …`: the blobs an error names.
+fn blob_list(blobs: &[genesis_bundle::RequiredBlob]) -> String {
+    blobs.iter().map(|b| format!("{} ({} bytes)", b.digest, b.size)).collect::<Vec<_>>().join(", ")
 }
 
 impl RegistryError {
@@ -159,7 +208,9 @@ impl Classify for RegistryError {
             RegistryError::Io { source, .. } => source.class(),
             RegistryError::Bundle(e) => e.class(),
             RegistryError::Refused(e) => e.class(),
-            RegistryError::NotFound(_) => ErrorClass::NotFound,
+            RegistryError::NotFound(_)
+            | RegistryError::BaseBlobsMissing { .. }
+            | RegistryError::MountRefused { .. } => ErrorClass::NotFound,
         }
     }
 }

@@ -4,13 +4,18 @@
 //! matched its signed digest, and the manifests follow only when the whole bundle checked
 //! out. Blobs already pushed to another repository in this run are mounted. An interrupted
 //! load, run again, sends only what is missing.
+//!
+//! A delta bundle (decision 0043) leaves out the blobs its base carries: before anything is
+//! pushed, the plan asks the registry for each of them in every repository the bundle's
+//! images go to, refuses the load naming each one no repository holds and the base to load
+//! first, and mounts one an image needs from another of those repositories that holds it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use genesis_bundle::{ArchiveIndex, ProgressCounter, image_top, layout_path};
+use genesis_bundle::{ArchiveIndex, BundleError, ProgressCounter, RequiredBlob, Requires, image_top, layout_path};
 use genesis_trust::{AttestedBundle, CheckedBundle, SignedBom, VerifiedBundle};
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, MAX_MANIFEST, media_types};
 use tokio::sync::Semaphore;
@@ -204,6 +209,14 @@ pub struct LoadPlan {
     images: Vec<ImagePlan>,
     /// `(repository, blob)` pairs the registry answered HEAD for.
     present: HashSet<(String, Digest)>,
+    /// For a delta: the blobs it requires of its base, which it does not carry.
+    required: HashSet<Digest>,
+    /// For a delta: each `(repository, blob)` pair an image needs, of a blob the bundle
+    /// requires, that its repository lacks, with the repository of the bundle's that holds
+    /// it, to mount it from.
+    mounts: HashMap<(String, Digest), String>,
+    /// For a delta: the base it needs, for the error of a mount the registry refuses.
+    base: Option<genesis_bundle::BaseBundle>,
 }
 
 impl LoadPlan {
@@ -215,8 +228,17 @@ impl LoadPlan {
     /// the blobs and child manifests it names are there, and a load tags an image only after
     /// every manifest of it is in. So a re-load of a release of hundreds of images asks one
     /// question per image, not one per blob.
+    ///
+    /// For a delta bundle (decision 0043), every blob an image references must be carried or
+    /// required of its base with the size the manifest gives it, and every blob required must
+    /// be in one of the repositories the images go to: asked here (HEAD), before anything is
+    /// pushed, and refused naming each one missing and the base to load first.
     pub async fn new(bundle: &dyn SignedBom, registry: &Registry, destination: &Destination) -> Result<LoadPlan> {
         let (index, mut images) = plan_all(bundle, destination)?;
+        let requires = bundle.signed_bom().requires.as_ref();
+        if let Some(requires) = requires {
+            check_references(&index, requires, &images)?;
+        }
         let whole = futures_util::stream::iter(images.iter().map(|image| async move {
             match image.reference.tag() {
                 Some(tag) => Ok::<_, RegistryError>(
@@ -231,13 +253,28 @@ impl LoadPlan {
         for (image, whole) in images.iter_mut().zip(whole) {
             image.in_place = whole?;
         }
-        let pairs: BTreeSet<(String, Digest)> = blob_pairs(images.iter().filter(|i| !i.in_place)).collect();
+        let assumed: HashSet<(String, Digest)> = blob_pairs(images.iter().filter(|i| i.in_place)).collect();
+        let mut pairs: BTreeSet<(String, Digest)> = blob_pairs(images.iter().filter(|i| !i.in_place)).collect();
+        if let Some(requires) = requires {
+            // Each blob required of the base, in every repository of the bundle: one that holds
+            // it is where the others mount it from.
+            let repositories: BTreeSet<&String> = images.iter().map(|i| &i.repository).collect();
+            pairs.extend(
+                requires
+                    .blobs
+                    .iter()
+                    .flat_map(|b| repositories.iter().map(move |repo| (repo.to_string(), b.digest.clone()))),
+            );
+            pairs.retain(|pair| !assumed.contains(pair));
+        }
         let answers = futures_util::stream::iter(pairs.into_iter().map(|(repo, digest)| async move {
+            let required = requires.is_some_and(|r| r.blob(&digest).is_some());
             let has = match registry.has_blob(&repo, &digest).await {
                 // A presence check is only a shortcut: a registry that cannot say (a blob a
                 // crash left half-stored answers 500 to HEAD) gets the verified blob again,
-                // and its upload says whether the registry can take it.
-                Err(RegistryError::Status { status, .. }) if status >= 500 => {
+                // and its upload says whether the registry can take it. Not a blob a delta
+                // requires of its base: there are no bytes to send, so the answer decides.
+                Err(RegistryError::Status { status, .. }) if status >= 500 && !required => {
                     tracing::warn!(%repo, %digest, status, "the registry could not say whether it has this blob; uploading it");
                     false
                 }
@@ -248,10 +285,14 @@ impl LoadPlan {
         .buffer_unordered(PRESENCE_CHECKS_AT_ONCE)
         .collect::<Vec<_>>()
         .await;
-        let mut present: HashSet<(String, Digest)> = blob_pairs(images.iter().filter(|i| i.in_place)).collect();
+        let mut present = assumed;
         for answer in answers {
             present.extend(answer?);
         }
+        let mounts = match requires {
+            Some(requires) => mounts_of_required(registry, requires, &images, &present)?,
+            None => HashMap::new(),
+        };
         for image in &images {
             image.progress.set_total(image.blobs.values().sum());
             for (digest, size) in &image.blobs {
@@ -260,7 +301,15 @@ impl LoadPlan {
                 }
             }
         }
-        Ok(LoadPlan { bom_sha256: bundle.bom_sha256().clone(), index, images, present })
+        Ok(LoadPlan {
+            bom_sha256: bundle.bom_sha256().clone(),
+            index,
+            images,
+            present,
+            required: requires.map(|r| r.blobs.iter().map(|b| b.digest.clone()).collect()).unwrap_or_default(),
+            mounts,
+            base: requires.map(|r| r.base.clone()),
+        })
     }
 
     /// Each image's reference with the count of its blob bytes in place in the registry,
@@ -274,6 +323,91 @@ impl LoadPlan {
     pub fn complete(&self) -> bool {
         blob_pairs(&self.images).all(|pair| self.present.contains(&pair))
     }
+}
+
+/// For a delta bundle: refuses, before the registry is asked anything, a blob an image
+/// references that the bundle neither carries nor requires of its base, one it requires with
+/// another size than the manifest that references it gives, and one it requires that no image
+/// references. A required blob is accepted in place of a carried one under these terms only.
+fn check_references(index: &ArchiveIndex, requires: &Requires, images: &[ImagePlan]) -> Result<()> {
+    let mut referenced: HashSet<&Digest> = HashSet::new();
+    for image in images {
+        for (digest, &size) in &image.blobs {
+            referenced.insert(digest);
+            if index.locate(&layout_path(digest)).is_some() {
+                continue;
+            }
+            match requires.blob(digest) {
+                Some(required) if required.size == size => {}
+                Some(required) => {
+                    return Err(BundleError::BomInvalid(format!(
+                        "requires.blobs lists {digest} with {} bytes, but image {} references it with {size} bytes: \
+                         the BOM and the image's manifest disagree, so the blob the base left is not the one this \
+                         image needs",
+                        required.size, image.source
+                    ))
+                    .into());
+                }
+                None => {
+                    return Err(BundleError::BomInvalid(format!(
+                        "image {} references blob {digest} ({size} bytes), which this delta bundle neither carries \
+                         nor requires of its base {}",
+                        image.source, requires.base
+                    ))
+                    .into());
+                }
+            }
+        }
+    }
+    if let Some(unreferenced) = requires.blobs.iter().find(|b| !referenced.contains(&b.digest)) {
+        return Err(BundleError::BomInvalid(format!(
+            "requires.blobs lists {} ({} bytes), which no image of the bundle references",
+            unreferenced.digest, unreferenced.size
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// For a delta bundle, once the registry said which repositories of the bundle hold which
+/// blobs (`present`): refuses the load when a blob the bundle requires of its base is in none
+/// of them, naming each such blob and the base; otherwise returns, for each image that needs
+/// a required blob its repository lacks, a repository of the bundle's that holds it, to mount
+/// it from (the first by name, so the same registry state gives the same mounts).
+fn mounts_of_required(
+    registry: &Registry,
+    requires: &Requires,
+    images: &[ImagePlan],
+    present: &HashSet<(String, Digest)>,
+) -> Result<HashMap<(String, Digest), String>> {
+    let repositories: BTreeSet<&String> = images.iter().map(|i| &i.repository).collect();
+    let holder = |digest: &Digest| -> Option<String> {
+        repositories
+            .iter()
+            .find(|repo| present.contains(&(repo.to_string(), digest.clone())))
+            .map(|repo| repo.to_string())
+    };
+    let missing: Vec<RequiredBlob> = requires.blobs.iter().filter(|b| holder(&b.digest).is_none()).cloned().collect();
+    if !missing.is_empty() {
+        return Err(RegistryError::BaseBlobsMissing {
+            registry: registry.host().to_owned(),
+            repositories: repositories.into_iter().cloned().collect(),
+            base: Box::new(requires.base.clone()),
+            missing,
+        });
+    }
+    let mut mounts = HashMap::new();
+    for image in images {
+        for digest in image.blobs.keys().filter(|d| requires.blob(d).is_some()) {
+            let pair = (image.repository.clone(), digest.clone());
+            if !present.contains(&pair)
+                && let Some(from) = holder(digest)
+            {
+                mounts.insert(pair, from);
+            }
+        }
+    }
+    Ok(mounts)
 }
 
 /// Every `(repository, blob)` pair `images` need.
@@ -429,12 +563,13 @@ pub async fn load(
 
     // Retries (read again from the archive) and mounts, then each image's manifests: images
     // overlap, their blob operations under one bound for the whole load.
-    let LoadPlan { index, images, present, .. } = plan;
+    let LoadPlan { index, images, present, required, mounts, base, .. } = plan;
     retry_uploads(failed, &index, registry).await?;
     let blob_slots = Semaphore::new(concurrency.max(1));
-    let (index, present, streamed, blob_slots) = (&index, &present, &streamed, &blob_slots);
+    let delta = Delta { required: &required, mounts: &mounts, base: base.as_ref() };
+    let (index, present, streamed, blob_slots, delta) = (&index, &present, &streamed, &blob_slots, &delta);
     let images = futures_util::stream::iter(images.into_iter().map(|image| async move {
-        let counts = place_unstreamed_blobs(&image, index, present, streamed, registry, blob_slots).await?;
+        let counts = place_unstreamed_blobs(&image, index, present, streamed, delta, registry, blob_slots).await?;
         push_manifests(registry, image, counts).await
     }))
     .buffered(IMAGES_AT_ONCE)
@@ -454,7 +589,11 @@ fn stream_targets(plan: &LoadPlan) -> (HashMap<Digest, String>, HashMap<String, 
     for image in &plan.images {
         for (digest, &size) in &image.blobs {
             let repo = &image.repository;
-            if plan.present.contains(&(repo.clone(), digest.clone())) || streamed.contains_key(digest) {
+            // A blob a delta requires of its base is not in the payload: it is mounted.
+            if plan.required.contains(digest)
+                || plan.present.contains(&(repo.clone(), digest.clone()))
+                || streamed.contains_key(digest)
+            {
                 continue;
             }
             let path = layout_path(digest);
@@ -527,14 +666,59 @@ async fn retry_uploads(failed: Vec<stream_upload::Target>, index: &ArchiveIndex,
     Ok(())
 }
 
+/// What a load knows of a delta bundle's base (decision 0043): the blobs it requires of it,
+/// and where each image's repository mounts those it lacks from. Empty for a full bundle.
+struct Delta<'a> {
+    required: &'a HashSet<Digest>,
+    mounts: &'a HashMap<(String, Digest), String>,
+    base: Option<&'a genesis_bundle::BaseBundle>,
+}
+
+/// Mounts into `repo` a blob a delta requires of its base, from the repository of the
+/// bundle's the plan found holding it; a registry that will not mount it fails the load
+/// before any manifest of the image is pushed, naming the blob and the base.
+async fn mount_required(
+    registry: &Registry,
+    repo: &str,
+    digest: &Digest,
+    size: u64,
+    delta: &Delta<'_>,
+    progress: &ProgressCounter,
+    blob_slots: &Semaphore,
+) -> Result<(PushOutcome, u64)> {
+    let missing = || RegistryError::BaseBlobsMissing {
+        registry: registry.host().to_owned(),
+        repositories: vec![repo.to_owned()],
+        base: Box::new(delta.base.cloned().expect("a delta's plan has its base")),
+        missing: vec![RequiredBlob { digest: digest.clone(), size }],
+    };
+    let Some(from) = delta.mounts.get(&(repo.to_owned(), digest.clone())) else { return Err(missing()) };
+    let _slot = blob_slots.acquire().await.expect("the load's blob slots are never closed");
+    if registry.mount_blob(repo, digest, from).await? {
+        tracing::info!(registry = registry.host(), %digest, from = %from, into = %repo, "mounted a blob of the base");
+        progress.add(size);
+        Ok((PushOutcome::Mounted, size))
+    } else {
+        Err(RegistryError::MountRefused {
+            registry: registry.host().to_owned(),
+            blob: Box::new(RequiredBlob { digest: digest.clone(), size }),
+            from: from.clone(),
+            into: repo.to_owned(),
+            base: Box::new(delta.base.cloned().expect("a delta's plan has its base")),
+        })
+    }
+}
+
 /// Puts in place the blobs of one image that the pass did not stream to its repository
-/// (mounted from the repository they streamed to, else pushed from the archive), each
-/// holding one of the load's `blob_slots`, and counts what happened to each of its blobs.
+/// (mounted from the repository they streamed to, else pushed from the archive; a blob a
+/// delta requires of its base mounted from the repository of the bundle's that holds it),
+/// each holding one of the load's `blob_slots`, and counts what happened to each of its blobs.
 async fn place_unstreamed_blobs(
     image: &ImagePlan,
     index: &ArchiveIndex,
     present: &HashSet<(String, Digest)>,
     streamed: &HashMap<Digest, String>,
+    delta: &Delta<'_>,
     registry: &Registry,
     blob_slots: &Semaphore,
 ) -> Result<BlobCounts> {
@@ -551,6 +735,9 @@ async fn place_unstreamed_blobs(
                 }
                 if first == Some(repo) {
                     return Ok((PushOutcome::Uploaded, size));
+                }
+                if delta.required.contains(digest) {
+                    return mount_required(registry, repo, digest, size, delta, progress, blob_slots).await;
                 }
                 let source = index
                     .blob(digest)

@@ -223,6 +223,9 @@ impl Served {
     /// frame until another response releases one, or, after a second, takes over the frame of
     /// one whose client has stopped reading ([`FrameMemory`]).
     pub fn new(bundle: &CheckedBundle, frame_cache: u64) -> Result<Served> {
+        // A delta leaves out the blobs its base carries: a pull of its images would fail on
+        // them (decision 0043).
+        bundle.bom().require_full("serve")?;
         let index = bundle.archive_index(&Default::default())?.pinned(bundle.stamp()).with_frame_cache(frame_cache);
         let mut repositories = BTreeMap::<String, Repository>::new();
         let mut manifests = Manifests::default();
@@ -2581,6 +2584,7 @@ mod tests {
             manifests: vec![],
             sboms: vec![],
             scan: None,
+            requires: None,
         };
         let archive = dir.join("t.tar.zst");
         let contents = BTreeMap::from([(path, Content::Bytes(bytes.to_vec()))]);

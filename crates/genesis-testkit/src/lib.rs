@@ -13,7 +13,7 @@ pub mod clients;
 pub mod fuzz;
 pub mod http;
 pub mod kube;
-pub mod noise_spec;
+pub mod layered_spec;
 pub mod phi;
 pub mod pki;
 pub mod runtimes;

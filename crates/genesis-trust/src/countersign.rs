@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use genesis_bundle::{ArchiveReader, BundleError, Limits};
+use genesis_bundle::{ArchiveReader, BundleError, Limits, RemoteFolder};
 use rustix::fs::{Dir, OFlags};
 use rustix::io::Errno;
 use sha2::{Digest as _, Sha256};
@@ -142,6 +142,33 @@ impl Countersignatures {
                 let file = rustix::fs::openat(&fd, name.as_os_str(), flags, rustix::fs::Mode::empty())
                     .map_err(|e| not_opened(path, e, "file"))?;
                 read_file(File::from(file), path, limits.max_signature_size)
+            })?;
+        }
+        Ok(found)
+    }
+
+    /// Reads the countersignatures beside the remote archive `archive` in its bucket `bucket`:
+    /// every `*.sigstore.json` of `ARCHIVE.countersig/` in name order, each no larger than a
+    /// signature may be in `limits`. None when the folder holds none.
+    pub(crate) fn in_bucket(bucket: &dyn RemoteFolder, archive: &Path, limits: &Limits) -> Result<Countersignatures> {
+        let folder = countersignature_folder(archive);
+        let folder_name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let names = bucket.list(&folder_name).map_err(|e| refused(&folder, e.to_string()))?;
+        let mut found = Countersignatures::default();
+        for (count, name) in names.iter().enumerate() {
+            count_entry(&folder, count)?;
+            found.add(&folder, OsStr::new(name), |path| {
+                let max = limits.max_signature_size;
+                let object = bucket
+                    .object(&format!("{folder_name}/{name}"))
+                    .map_err(|e| refused(path, e.to_string()))?
+                    .ok_or_else(|| refused(path, "listed, then gone".into()))?;
+                if object.len() > max {
+                    return Err(refused(path, format!("larger than {max} bytes, more than a countersignature can be")));
+                }
+                let mut bytes = vec![0u8; object.len() as usize];
+                object.read_exact_at(&mut bytes, 0).map_err(|e| refused(path, e.to_string()))?;
+                Ok(bytes)
             })?;
         }
         Ok(found)

@@ -865,6 +865,7 @@ mod tests {
             manifests: vec![],
             sboms: vec![],
             scan: None,
+            requires: None,
         }
     }
 

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
 
 use genesis_bundle::danger::SeekableFile;
 use genesis_bundle::{ArchiveFile, Bom, BundleError, FileStamp, Limits, PayloadSink};
@@ -59,7 +58,7 @@ impl PayloadSink for Capture<'_> {
 /// [`check_complete`]. `stamp` is the archive's when its head was read: a file changed or
 /// replaced since is refused.
 pub(crate) fn check_in_archive(
-    archive: &Path,
+    archive: &ArchiveFile,
     stamp: FileStamp,
     limits: &Limits,
     bom: &Bom,
@@ -72,8 +71,8 @@ pub(crate) fn check_in_archive(
             BundleError::LimitExceeded { what: "SBOM size", actual: listed.size, limit: MAX_SBOM as u64 }.into()
         );
     }
-    let file = ArchiveFile::open(archive)?;
-    if file.stamp().map_err(BundleError::io("reading metadata of", archive))? != stamp {
+    let file = archive.try_clone().map_err(BundleError::io("opening", archive.path()))?;
+    if file.stamp().map_err(BundleError::io("reading metadata of", archive.path()))? != stamp {
         let detail = "the archive file changed since its signature was verified".to_owned();
         return Err(BundleError::Corrupt { detail }.into());
     }

@@ -102,7 +102,7 @@ use std::sync::Arc;
 use genesis_bundle::danger::check_payload;
 use genesis_bundle::{
     ArchiveFile, ArchiveIndex, ArchiveReader, Bom, BundleError, Discard, ExportedImage, FileDigest, FileStamp, Head,
-    HeadForm, Limits, PayloadSink, RuntimeFormat, Staging, sha256,
+    HeadForm, Limits, PayloadSink, RemoteFolder, RuntimeFormat, Staging, sha256,
 };
 use genesis_types::{Digest, Platform};
 
@@ -134,7 +134,13 @@ impl UnverifiedBundle {
     /// (`genesis_bundle::BundleLocation`); the bundle's path is then the archive's, where its
     /// sidecars are looked for.
     pub fn open(path: &Path, limits: &Limits) -> Result<UnverifiedBundle> {
-        let file = ArchiveFile::open(path)?;
+        UnverifiedBundle::open_file(ArchiveFile::open(path)?, limits)
+    }
+
+    /// [`open`](Self::open) of an archive already open: a file, parts, or an archive in a
+    /// bucket read by ranges (`ArchiveFile::open_remote`), whose sidecars are then read from
+    /// its bucket folder.
+    pub fn open_file(file: ArchiveFile, limits: &Limits) -> Result<UnverifiedBundle> {
         let path = file.path().to_owned();
         let mut reader = ArchiveReader::over(file, limits, false)?;
         let head = reader.read_head()?;
@@ -151,7 +157,10 @@ impl UnverifiedBundle {
     /// window now, or a trusted keyless identity), parses the BOM, refuses it past its signed
     /// `expires`, checks the provenance when there is one, then the policy's constraints.
     pub fn verify(self, policy: &TrustPolicy) -> Result<VerifiedBundle> {
-        let countersignatures = Countersignatures::beside(&self.path, &self.limits)?;
+        let countersignatures = match Beside::of(self.reader.archive_file()) {
+            Beside::Disk => Countersignatures::beside(&self.path, &self.limits)?,
+            Beside::Bucket(folder) => Countersignatures::in_bucket(&*folder, &self.path, &self.limits)?,
+        };
         let signed = verify_head(&self.path, &self.head, policy, &self.limits, &countersignatures)?;
         let parts = check_parts_manifest(self.reader.archive_file(), &signed, policy)?;
         self.reader.progress().set_total(signed.bom.payload_size());
@@ -335,6 +344,8 @@ pub trait SignedBom: sealed::Sealed {
     fn archive(&self) -> &Path;
     /// SHA-256 of the BOM's exact bytes.
     fn bom_sha256(&self) -> &Digest;
+    /// The archive as it was opened: a file, parts, or a remote object.
+    fn archive_file(&self) -> &ArchiveFile;
 
     /// Where every file of the signed BOM lies in the archive, to read files in place through
     /// its seek table (seekable zstd archives only), within `limits`; every file the BOM
@@ -342,7 +353,9 @@ pub trait SignedBom: sealed::Sealed {
     /// signed digest, and a blob that streams is hashed by whoever reads it. Outside
     /// `genesis_bundle::danger`, the only way to an [`ArchiveIndex`].
     fn archive_index(&self, limits: &Limits) -> genesis_bundle::Result<ArchiveIndex> {
-        genesis_bundle::danger::open_index(self.archive(), self.signed_bom(), limits)
+        let file =
+            self.archive_file().try_clone().map_err(genesis_bundle::BundleError::io("opening", self.archive()))?;
+        genesis_bundle::danger::open_index_over(file, self.signed_bom(), limits)
     }
 }
 
@@ -364,6 +377,9 @@ impl SignedBom for VerifiedBundle {
     fn bom_sha256(&self) -> &Digest {
         &self.signed.bom_digest
     }
+    fn archive_file(&self) -> &ArchiveFile {
+        self.reader.archive_file()
+    }
 }
 
 impl SignedBom for CheckedBundle {
@@ -376,6 +392,9 @@ impl SignedBom for CheckedBundle {
     fn bom_sha256(&self) -> &Digest {
         &self.report.head.bom_sha256
     }
+    fn archive_file(&self) -> &ArchiveFile {
+        &self.file
+    }
 }
 
 /// A bundle whose every entry matched its signed BOM in a full pass: what `serve` and
@@ -385,6 +404,8 @@ impl SignedBom for CheckedBundle {
 pub struct CheckedBundle {
     bom: Bom,
     report: VerifyReport,
+    /// The archive as the pass read it, which later reads open again.
+    file: Arc<ArchiveFile>,
     constraints: crate::policy_file::Constraints,
     stamp: FileStamp,
     /// The bundle's SBOM as the pass read and checked it.
@@ -485,8 +506,9 @@ fn check_parts_manifest(file: &ArchiveFile, signed: &SignedHead, policy: &TrustP
         .into());
     }
     let digest = FileDigest::of(file.manifest_bytes());
-    let signature_sidecar = check_signature_sidecar(&path, &digest, policy)?;
-    let (cosign_bundle_sidecar, cosign_bundle_identity) = check_cosign_bundle_sidecar(&path, &digest, policy)?;
+    let beside = Beside::of(file);
+    let signature_sidecar = check_signature_sidecar(&beside, &path, &digest, policy)?;
+    let (cosign_bundle_sidecar, cosign_bundle_identity) = check_cosign_bundle_sidecar(&beside, &path, &digest, policy)?;
     let signed = [&signature_sidecar, &cosign_bundle_sidecar].iter().any(|s| matches!(s, Sidecar::Match { .. }));
     if signed {
         file.set_manifest_signed();
@@ -626,6 +648,10 @@ pub struct VerifyReport {
     /// The vulnerability scan the signed BOM records; absent when it records none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan: Option<genesis_bundle::ScanSummary>,
+    /// For a delta bundle (decision 0043): the base it needs loaded first, and the blobs it
+    /// leaves out (count and bytes), as its signed BOM states them; absent for a full bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requires: Option<genesis_bundle::RequiresSummary>,
 }
 
 impl VerifiedBundle {
@@ -685,8 +711,8 @@ impl VerifiedBundle {
     pub fn check_with(self, sink: &mut dyn PayloadSink) -> Result<CheckedBundle> {
         let bom = self.signed.bom.clone();
         let constraints = self.policy.constraints().clone();
-        let (report, stamp, sbom) = self.run(sink)?;
-        Ok(CheckedBundle { bom, report, constraints, stamp, sbom: sbom.map(Arc::from) })
+        let (report, stamp, sbom, file) = self.run(sink)?;
+        Ok(CheckedBundle { bom, report, file, constraints, stamp, sbom: sbom.map(Arc::from) })
     }
 
     /// Checks what the policy judged without streaming the payload, for a re-load that does
@@ -702,7 +728,13 @@ impl VerifiedBundle {
         let sbom = match signed.bom.bundle_sbom() {
             Some(entry) => {
                 let stamp = self.reader.stamp();
-                crate::sbom::check_in_archive(&self.path, stamp, &self.limits, &signed.bom, &entry.path)?;
+                crate::sbom::check_in_archive(
+                    self.reader.archive_file(),
+                    stamp,
+                    &self.limits,
+                    &signed.bom,
+                    &entry.path,
+                )?;
                 Some(entry.path.to_string())
             }
             None => None,
@@ -727,7 +759,7 @@ impl VerifiedBundle {
         let bom = self.signed.bom.clone();
         let head = self.head.clone();
         let countersignatures = self.countersignatures.clone();
-        let (mut report, _, _) = self.run(&mut staging)?;
+        let (mut report, _, _, _) = self.run(&mut staging)?;
         staging.write_head(&head)?;
         countersignatures.write_into(&mut staging)?;
         report.extracted_to = Some(staging.commit()?);
@@ -740,14 +772,21 @@ impl VerifiedBundle {
 
     /// Streams the payload into `sink`, then checks the sidecars; returns the report, the
     /// archive's stamp and the SBOM's bytes (when the BOM lists one).
-    fn run(self, sink: &mut dyn PayloadSink) -> Result<(VerifyReport, FileStamp, Option<Vec<u8>>)> {
+    #[allow(clippy::type_complexity)]
+    fn run(self, sink: &mut dyn PayloadSink) -> Result<(VerifyReport, FileStamp, Option<Vec<u8>>, Arc<ArchiveFile>)> {
         let bom = &self.signed.bom;
         let sbom_path = bom.bundle_sbom().map(|s| s.path.clone());
         let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path, bytes: Vec::new() };
-        let parts = self.reader.archive_file().manifest().and_then(|_| self.reader.archive_file().try_clone().ok());
+        let beside = Beside::of(self.reader.archive_file());
+        let file = Arc::new(
+            self.reader.archive_file().try_clone().map_err(genesis_bundle::BundleError::io("opening", &self.path))?,
+        );
         let summary = check_payload(self.reader, bom, &mut capture).map_err(|e| {
-            // A damaged part is named as such, whichever of its files broke first.
-            parts.and_then(|parts| parts.first_damaged_part()).unwrap_or(e)
+            // A damaged part is named as such, whichever of its files broke first; the parts
+            // the pass found as listed are not read again, and an error that is no verdict on
+            // the bytes (a full disk, a registry gone) is not a reason to read any.
+            let on_the_bytes = genesis_types::Classify::class(&e) == genesis_types::ErrorClass::Verdict;
+            on_the_bytes.then(|| file.first_damaged_part()).flatten().unwrap_or(e)
         })?;
         let sbom = match &capture.path {
             Some(path) => {
@@ -757,10 +796,10 @@ impl VerifiedBundle {
             None => None,
         };
         let archive = summary.archive;
-        let (sha256_sidecar, sha256_listed) = check_sha256_sidecar(&self.path, &archive)?;
-        let signature_sidecar = check_signature_sidecar(&self.path, &archive, &self.policy)?;
+        let (sha256_sidecar, sha256_listed) = check_sha256_sidecar(&beside, &self.path, &archive)?;
+        let signature_sidecar = check_signature_sidecar(&beside, &self.path, &archive, &self.policy)?;
         let (cosign_bundle_sidecar, cosign_bundle_identity) =
-            check_cosign_bundle_sidecar(&self.path, &archive, &self.policy)?;
+            check_cosign_bundle_sidecar(&beside, &self.path, &archive, &self.policy)?;
         let report = VerifyReport {
             bundle: self.path,
             head: self.signed.report(),
@@ -780,8 +819,9 @@ impl VerifiedBundle {
             extracted_to: None,
             expires: bom.expires.clone(),
             scan: bom.scan.as_ref().map(genesis_bundle::ScanRecord::summary),
+            requires: bom.requires.as_ref().map(genesis_bundle::Requires::summary),
         };
-        Ok((report, summary.stamp, sbom))
+        Ok((report, summary.stamp, sbom, file))
     }
 }
 
@@ -816,14 +856,72 @@ fn read_sidecar(path: &Path) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
+/// Where an archive's sidecars are read: beside it on disk, or beside it in its bucket folder
+/// (an archive read from a landing bucket with ranged reads).
+#[derive(Debug, Clone)]
+pub(crate) enum Beside {
+    /// In the archive's folder on disk.
+    Disk,
+    /// In the bucket folder the archive lies in.
+    Bucket(Arc<dyn RemoteFolder>),
+}
+
+impl Beside {
+    /// Where the sidecars of `file` are.
+    pub(crate) fn of(file: &ArchiveFile) -> Beside {
+        file.remote_folder().map_or(Beside::Disk, |folder| Beside::Bucket(Arc::clone(folder)))
+    }
+
+    /// The sidecar at `path` (beside the archive), `None` when there is none; at most
+    /// [`MAX_SIDECAR`] bytes.
+    fn read(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        let Beside::Bucket(folder) = self else { return read_sidecar(path) };
+        let refuse = |reason: String| TrustError::SidecarFormat { path: path.to_owned(), reason };
+        let Some(object) = folder.object(&file_name(path)).map_err(|e| refuse(e.to_string()))? else {
+            return Ok(None);
+        };
+        if object.len() > MAX_SIDECAR {
+            return Err(refuse(format!("larger than {} KiB", MAX_SIDECAR >> 10)));
+        }
+        let mut bytes = vec![0u8; object.len() as usize];
+        object.read_exact_at(&mut bytes, 0).map_err(|e| refuse(e.to_string()))?;
+        Ok(Some(bytes))
+    }
+
+    /// The SHA-256 of `file`, which the `.sha256` list `list` names beside the archive.
+    fn sha256_of_listed(&self, file: &Path, list: &Path) -> Result<Digest> {
+        let Beside::Bucket(folder) = self else { return sha256_of_listed(file, list) };
+        let refuse = |reason: String| TrustError::SidecarFormat { path: file.to_owned(), reason };
+        let object = folder
+            .object(&file_name(file))
+            .map_err(|e| refuse(e.to_string()))?
+            .ok_or_else(|| TrustError::ListedFileMissing { path: file.to_owned(), list: list.to_owned() })?;
+        let mut hasher = genesis_bundle::digest_io::DigestAdapter::new(std::io::sink());
+        let mut buf = vec![0u8; 1 << 20];
+        let mut offset = 0;
+        while offset < object.len() {
+            let n = buf.len().min((object.len() - offset) as usize);
+            object.read_exact_at(&mut buf[..n], offset).map_err(|e| refuse(e.to_string()))?;
+            std::io::Write::write_all(&mut hasher, &buf[..n]).map_err(|e| refuse(e.to_string()))?;
+            offset += n as u64;
+        }
+        Ok(hasher.digest().digest())
+    }
+}
+
+/// The last component of a sidecar's path: its object name in the bucket folder.
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
 /// Checks `ARCHIVE.sha256` (`sha256sum` format) when present: its first line against the
 /// archive, then each further line against the file it names beside the archive, as
 /// `sha256sum -c` run in the archive's folder would (`bundle-builder create --report` lists the
 /// release evidence report there). A listed file that is missing or altered fails the check,
 /// naming it. Returns the sidecar's state and the further files checked.
-fn check_sha256_sidecar(archive: &Path, digest: &FileDigest) -> Result<(Sidecar, Vec<PathBuf>)> {
+fn check_sha256_sidecar(beside: &Beside, archive: &Path, digest: &FileDigest) -> Result<(Sidecar, Vec<PathBuf>)> {
     let path = sidecar_path(archive, ".sha256");
-    let Some(bytes) = read_sidecar(&path)? else {
+    let Some(bytes) = beside.read(&path)? else {
         return Ok((Sidecar::Absent { path }, Vec::new()));
     };
     let text = String::from_utf8_lossy(&bytes);
@@ -842,7 +940,7 @@ fn check_sha256_sidecar(archive: &Path, digest: &FileDigest) -> Result<(Sidecar,
     let mut checked = Vec::with_capacity(listed.len());
     for ListedFile { name, sha256: expected } in listed {
         let file = folder.join(name);
-        if sha256_of_listed(&file, &path)? != expected {
+        if beside.sha256_of_listed(&file, &path)? != expected {
             // The file's own digest is left out: it would tell what a file the list was
             // crafted to name holds.
             return Err(TrustError::ListedFileMismatch { path: file, list: path, expected });
@@ -940,9 +1038,14 @@ fn listed_line(line: &str) -> Option<ListedFile> {
 }
 
 /// Checks `ARCHIVE.sig` (cosign `sign-blob` format) when present, with the BOM's policy.
-fn check_signature_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPolicy) -> Result<Sidecar> {
+fn check_signature_sidecar(
+    beside: &Beside,
+    archive: &Path,
+    digest: &FileDigest,
+    policy: &TrustPolicy,
+) -> Result<Sidecar> {
     let path = sidecar_path(archive, ".sig");
-    let Some(bytes) = read_sidecar(&path)? else {
+    let Some(bytes) = beside.read(&path)? else {
         return Ok(Sidecar::Absent { path });
     };
     let der = decode_signature(&bytes, &path.display().to_string())?;
@@ -958,12 +1061,13 @@ fn check_signature_sidecar(archive: &Path, digest: &FileDigest, policy: &TrustPo
 /// in a pipeline) with the policy's identities and pinned root, as the BOM's is. Returns the
 /// sidecar's state and, when it was signed keyless, by whom.
 fn check_cosign_bundle_sidecar(
+    beside: &Beside,
     archive: &Path,
     digest: &FileDigest,
     policy: &TrustPolicy,
 ) -> Result<(Sidecar, Option<AcceptedSigner>)> {
     let path = cosign_bundle_path(archive);
-    let Some(bytes) = read_sidecar(&path)? else {
+    let Some(bytes) = beside.read(&path)? else {
         return Ok((Sidecar::Absent { path }, None));
     };
     let doc: serde_json::Value = serde_json::from_slice(&bytes)
@@ -1075,14 +1179,14 @@ mod tests {
         let list = sidecar_path(&archive, ".sha256");
         std::fs::write(&list, line(&archive) + &line(&report)).unwrap();
         assert_eq!(
-            check_sha256_sidecar(&archive, &digest).unwrap(),
+            check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap(),
             (Sidecar::Match { path: list.clone() }, vec![report.clone()])
         );
 
         let listed = genesis_bundle::digest_io::sha256_file(&report).unwrap().digest();
         std::fs::write(&report, b"%PDF-1.7 report bytez").unwrap();
         let actual = genesis_bundle::digest_io::sha256_file(&report).unwrap().digest();
-        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        let e = check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap_err();
         assert!(matches!(&e, TrustError::ListedFileMismatch { path, .. } if *path == report), "{e:?}");
         assert!(e.to_string().contains("demo-0.1.0.tar.zst.report.pdf: "), "{e}");
         assert!(e.to_string().contains(listed.hex()), "{e}");
@@ -1090,19 +1194,22 @@ mod tests {
         assert!(e.is_verification_failure());
 
         std::fs::remove_file(&report).unwrap();
-        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        let e = check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap_err();
         assert!(matches!(&e, TrustError::ListedFileMissing { path, .. } if *path == report), "{e:?}");
         assert!(e.is_verification_failure());
 
         for elsewhere in ["../demo-0.1.0.tar.zst.report.pdf", "/etc/passwd", "sub/report.pdf"] {
             std::fs::write(&list, line(&archive) + &format!("{}  {elsewhere}\n", "0".repeat(64))).unwrap();
-            let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+            let e = check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap_err();
             assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == list), "{elsewhere}: {e:?}");
             assert!(e.to_string().contains("line 2 is not"), "{e}");
         }
 
         std::fs::write(&list, line(&archive)).unwrap();
-        assert_eq!(check_sha256_sidecar(&archive, &digest).unwrap(), (Sidecar::Match { path: list }, vec![]));
+        assert_eq!(
+            check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap(),
+            (Sidecar::Match { path: list }, vec![])
+        );
     }
 
     /// A list names the archive and at most seven files beside it: eight lines are checked,
@@ -1119,10 +1226,10 @@ mod tests {
             .collect();
         let list = sidecar_path(&archive, ".sha256");
         std::fs::write(&list, line(&archive) + &notes[..7].iter().map(|n| line(n)).collect::<String>()).unwrap();
-        assert_eq!(check_sha256_sidecar(&archive, &digest).unwrap().1, notes[..7]);
+        assert_eq!(check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap().1, notes[..7]);
 
         std::fs::write(&list, line(&archive) + &notes.iter().map(|n| line(n)).collect::<String>()).unwrap();
-        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        let e = check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap_err();
         assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == list), "{e:?}");
         assert!(e.to_string().contains("more than 8 lines"), "{e}");
     }
@@ -1142,7 +1249,7 @@ mod tests {
             (line(&archive) + &line(&report) + &line(&report), "line 3 names demo-0.1.0.tar.zst.report.pdf again"),
         ] {
             std::fs::write(&list, &text).unwrap();
-            let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+            let e = check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap_err();
             assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == list), "{text}: {e:?}");
             assert!(e.to_string().contains(said), "{text}: {e}");
         }
@@ -1156,7 +1263,10 @@ mod tests {
         let list = sidecar_path(&archive, ".sha256");
         let crlf = line(&archive).replace('\n', "\r\n") + &line(&report).replace('\n', "\r");
         std::fs::write(&list, &crlf).unwrap();
-        assert_eq!(check_sha256_sidecar(&archive, &digest).unwrap(), (Sidecar::Match { path: list }, vec![report]));
+        assert_eq!(
+            check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap(),
+            (Sidecar::Match { path: list }, vec![report])
+        );
     }
 
     /// A listed file that is a symbolic link is refused without being followed, even when it
@@ -1170,13 +1280,13 @@ mod tests {
         std::os::unix::fs::symlink(&target, &report).unwrap();
         let list = sidecar_path(&archive, ".sha256");
         std::fs::write(&list, line(&archive) + &line(&report)).unwrap();
-        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        let e = check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap_err();
         assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == report), "{e:?}");
         assert!(e.to_string().contains("a symbolic link"), "{e}");
         assert!(e.is_verification_failure());
 
         std::fs::remove_file(&target).unwrap();
-        let e = check_sha256_sidecar(&archive, &digest).unwrap_err();
+        let e = check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap_err();
         assert!(e.to_string().contains("a symbolic link"), "a dangling link is a link, not a missing file: {e}");
     }
 
@@ -1218,6 +1328,7 @@ mod tests {
             manifests: vec![genesis_bundle::ManifestEntry { path }],
             sboms: vec![],
             scan: None,
+            requires: None,
         };
         let statement = serde_json::json!({
             "_type": crate::provenance::STATEMENT_V1,

@@ -1,12 +1,13 @@
 //! End-to-end tests of `bundle-builder`: byte-stable output (the golden hash), spec
 //! errors, keys other tools read, every compression, `inspect`, the release evidence
-//! report of `create --report`, two-phase builds signed outside the builder, `resign`, and
-//! bundles delivered as parts (`create --max-part-size`).
+//! report of `create --report`, two-phase builds signed outside the builder, `resign`,
+//! bundles delivered as parts (`create --max-part-size`), and delta bundles (`create --base`).
 
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod attestations;
+mod delta;
 mod external_signing;
 mod golden;
 mod parts;

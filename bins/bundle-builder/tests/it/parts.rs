@@ -4,14 +4,22 @@
 
 use std::path::Path;
 
+use genesis_testkit::layered_spec::Image;
 use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle};
 
 use crate::{builder, fixtures, text};
 
+/// A spec of bundle `noise` version 1 under `dir`: image `example.com/demo/app:1`, one layer of
+/// `len` bytes of noise from `seed`.
+fn noise_image(dir: &Path, len: usize, seed: u64) {
+    let image = Image { name: "app", reference: "example.com/demo/app:1", layers: &[(len, seed)] };
+    genesis_testkit::layered_spec::write(dir, "noise", "1", &[image]);
+}
+
 /// A spec under `dir` of one image whose layer is 12 MiB of noise (stored in raw frames of
 /// 4 MiB): more than the smallest part, which the fixtures are not.
 fn noise_spec(dir: &Path) {
-    genesis_testkit::noise_spec::write(dir, 12 << 20, 21);
+    noise_image(dir, 12 << 20, 21);
 }
 
 #[test]

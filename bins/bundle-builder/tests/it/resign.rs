@@ -481,6 +481,7 @@ fn without_provenance(dir: &Path, key: &str) -> String {
         manifests: vec![],
         sboms: vec![],
         scan: None,
+        requires: None,
     };
     let bom_bytes = bom.to_bytes();
     let signature = genesis_trust::encode_signature(&key.sign(&bom_bytes));

@@ -172,6 +172,7 @@ fn bundle_with_a_big_manifest(dir: &Path) -> PathBuf {
         manifests: vec![ManifestEntry { path: path.clone() }],
         sboms: vec![],
         scan: None,
+        requires: None,
     };
     let bom_bytes = bom.to_bytes();
     let key = genesis_trust::PrivateKey::from_pem_file(&crate::fixtures().join("keys/test.key")).unwrap();

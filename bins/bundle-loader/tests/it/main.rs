@@ -6,6 +6,8 @@
 // Test helpers are not a public API, and a panic is how a test reports failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod bucket;
+mod delta;
 mod endpoints;
 mod exit_codes;
 mod export;

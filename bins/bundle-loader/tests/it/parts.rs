@@ -13,7 +13,7 @@ use crate::serve::{Server, layout_blob, signed_layout_bundle};
 use crate::{extract, listing, load_into, text};
 
 /// The archive `signed_layout_bundle` writes.
-const NAME: &str = "ref-1.tar.zst";
+pub const NAME: &str = "ref-1.tar.zst";
 /// Parts of 5 MiB: each holds whole frames of 4 MiB.
 const PART_SIZE: u64 = 5 << 20;
 
@@ -25,7 +25,7 @@ fn split_bundle(dir: &Path, len: usize, seed: u64) -> (PathBuf, String) {
 }
 
 /// [`split_bundle`] into parts of at most `part_size` bytes.
-fn split_bundle_in(dir: &Path, len: usize, seed: u64, part_size: u64) -> (PathBuf, String) {
+pub fn split_bundle_in(dir: &Path, len: usize, seed: u64, part_size: u64) -> (PathBuf, String) {
     let noise = genesis_bundle::test_support::noise(len, seed);
     let layer = layout_blob(dir, &noise, "application/vnd.oci.image.layer.v1.tar");
     let config = layout_blob(

@@ -32,7 +32,12 @@ const SEEK_TABLE_MAGIC: [u8; 4] = [0x5e, 0x2a, 0x4d, 0x18];
 /// shrink them, so they are stored in frames of 4 MiB, a bundle larger than the smallest part
 /// (the fixtures are a few KiB).
 fn noise_bundle(dir: &Path, len: usize, seed: u64) -> PathBuf {
-    genesis_testkit::noise_spec::write(dir, len, seed);
+    let image = genesis_testkit::layered_spec::Image {
+        name: "app",
+        reference: "example.com/demo/app:1",
+        layers: &[(len, seed)],
+    };
+    genesis_testkit::layered_spec::write(dir, "noise", "1", &[image]);
     let spec = genesis_build::BundleSpec::load(&dir.join("bundle.yaml")).unwrap();
     let key = genesis_trust::PrivateKey::from_pem_file(&fixtures().join("keys/test.key")).unwrap();
     let archive = genesis_build::build(&spec, &key, &Default::default()).unwrap().archive;

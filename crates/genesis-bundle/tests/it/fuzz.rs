@@ -460,6 +460,7 @@ fn generated_bom() -> impl Strategy<Value = Bom> {
                 manifests,
                 sboms: vec![],
                 scan: None,
+                requires: None,
             }
         })
 }

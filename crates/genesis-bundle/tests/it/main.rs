@@ -53,6 +53,7 @@ fn bundle_with(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, std::path::Path
         manifests: vec![],
         sboms: vec![],
         scan: None,
+        requires: None,
     };
     let bytes = bom.to_bytes();
     let dir = tempfile::tempdir().unwrap();
