@@ -5,7 +5,7 @@
 //! - `fixtures [--check]`: regenerate `fixtures/` (or check it is up to date) with the
 //!   `genesis-fixtures` package.
 //! - `bench [--size-mib N] [--runs N] [--seed-only]`: whole-process figures beside tar/zstd/openssl,
-//!   skopeo, Distribution and curl on the same input.
+//!   skopeo, Distribution, moto's S3 and curl on the same input.
 //! - `demo`: the main job on the fixtures (keygen, create, inspect, verify, extract).
 //! - `test-deps`: the test clients that come from PyPI (a venv under `target/`).
 //! - `tools`: test servers built from Debian sources (`target/tools/ocireg`, `target/tools/kube-apiserver`).
@@ -126,10 +126,18 @@ fn test_deps(root: &Path) -> anyhow::Result<()> {
         std::fs::write(node.join(".complete"), lock)?;
         println!("test-deps: {} ready", node.display());
     }
+    test_venv(root)?;
+    Ok(())
+}
+
+/// Creates `target/test-venv` with the PyPI clients (again when [`PY_TEST_PACKAGES`] changes)
+/// and returns its folder: for `test-deps`, and for the bench's S3 rows, which run its
+/// `moto_server`.
+pub fn test_venv(root: &Path) -> anyhow::Result<PathBuf> {
     let venv = root.join("target/test-venv");
     let wanted = PY_TEST_PACKAGES.join("\n");
     if std::fs::read_to_string(venv.join(".complete")).is_ok_and(|done| done == wanted) {
-        return Ok(());
+        return Ok(venv);
     }
     if !venv.join("bin/pip").exists() {
         run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
@@ -137,7 +145,7 @@ fn test_deps(root: &Path) -> anyhow::Result<()> {
     run_cmd(Command::new(venv.join("bin/pip")).args(["install", "-q"]).args(PY_TEST_PACKAGES))?;
     std::fs::write(venv.join(".complete"), wanted)?;
     println!("test-deps: {} ready", venv.display());
-    Ok(())
+    Ok(venv)
 }
 
 /// Everything CI runs after installing packages, cheapest and most likely to fail first:

@@ -93,6 +93,14 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<u8> {
         me.expires,
         store.path().display()
     )?;
+    let elsewhere = client.foreign_origins(&me.download_origins);
+    if !elsewhere.is_empty() {
+        outln!(
+            "the portal sends downloads to {} too (its object store); `genesis pull` fetches from there and from no \
+             other host the portal names, until the next login",
+            elsewhere.join(", ")
+        )?;
+    }
     Ok(exit::OK)
 }
 

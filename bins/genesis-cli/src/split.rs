@@ -30,9 +30,10 @@ pub struct SplitArgs {
     pub out: Option<PathBuf>,
     /// Sign the parts manifest with this key as `bundle-builder create` signs an archive
     /// (NAME.parts.json.sig and NAME.parts.json.cosign.bundle): PKCS#8 PEM, or a cosign
-    /// encrypted key (password from GENESIS_KEY_PASSWORD or a prompt). A verifier counts the
-    /// signature only when its policy trusts the key. Without it the manifest is unsigned:
-    /// transfer metadata, while the bundle's own signature still covers every byte.
+    /// encrypted key (password from GENESIS_KEY_PASSWORD or a prompt). A signature beside the
+    /// manifest must verify: a verifier whose policy does not trust this key refuses the
+    /// bundle, so sign only with a key the receiving sites trust. Without it the manifest is
+    /// unsigned: transfer metadata, while the bundle's own signature still covers every byte.
     #[arg(long, value_name = "KEY")]
     pub key: Option<PathBuf>,
     /// Report format.

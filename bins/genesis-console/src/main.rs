@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use genesis_cli_support::bucket::BucketArgs;
 use genesis_cli_support::exit::{self, Errors};
 use genesis_console_server::{Console, ConsoleConfig, ConsoleError, ConsoleLog, TlsFiles};
 use genesis_kube::KubeError;
@@ -89,6 +90,14 @@ struct ServeArgs {
     /// cluster).
     #[arg(long, value_name = "DIR", default_value = genesis_console_server::DEFAULT_BUNDLES_DIR)]
     bundles_dir: PathBuf,
+    /// A landing bucket whose bundles the Bundles tab lists beside the directory's, verified
+    /// and installed where they lie (read by ranged GETs, never copied into the directory):
+    /// s3://BUCKET[/PREFIX]. Reached at --s3-endpoint with AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY (in the cluster, from the Secret genesis-landing-bucket).
+    #[arg(long, value_name = "s3://BUCKET[/PREFIX]", value_parser = landing_bucket)]
+    landing_bucket: Option<String>,
+    #[command(flatten)]
+    bucket: BucketArgs,
     /// The cluster-local registry installs push images and charts to: HOST[:PORT].
     #[arg(long, value_name = "HOST[:PORT]")]
     registry: Option<String>,
@@ -122,12 +131,23 @@ impl ServeArgs {
             kubeconfig: self.kubeconfig,
             namespace: self.namespace,
             bundles_dir: self.bundles_dir,
+            landing_bucket: self.landing_bucket.map(|url| self.bucket.config(&url)),
             registry: self.registry,
             registry_plain_http: self.registry_plain_http,
             registry_ca: self.registry_ca,
             review_interval: Duration::from_secs(self.review_interval_seconds),
             advice_secret: self.advice_secret,
         }
+    }
+}
+
+/// `--landing-bucket`: a folder of an S3 bucket, `s3://BUCKET[/PREFIX]`, kept without a `/`
+/// at its end.
+fn landing_bucket(given: &str) -> Result<String, String> {
+    let url = given.trim_end_matches('/');
+    match url.strip_prefix("s3://") {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url.to_owned()),
+        _ => Err(format!("expected s3://BUCKET[/PREFIX], not {given}")),
     }
 }
 
@@ -218,6 +238,28 @@ mod tests {
         assert_eq!(config.advice_secret, "genesis-holmes-creds");
         assert_eq!(serve(&["--advice-secret", "aoai-creds"]).unwrap().config().advice_secret, "aoai-creds");
         assert!(config.tls.is_none() && config.registry.is_none() && config.check().is_ok());
+        assert!(config.landing_bucket.is_none());
+    }
+
+    #[test]
+    fn a_landing_bucket_is_a_folder_of_an_s3_bucket_reached_with_the_s3_flags() {
+        let config = serve(&[
+            "--landing-bucket",
+            "s3://landing/vendor/",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+            "--s3-allow-http",
+        ])
+        .unwrap()
+        .config();
+        let landing = config.landing_bucket.unwrap();
+        assert_eq!(landing.url, "s3://landing/vendor");
+        assert_eq!(landing.s3.endpoint(), "http://127.0.0.1:9000");
+        assert!(landing.s3.allow_http);
+        assert_eq!(landing.s3.secrets.secret_access_key, "AWS_SECRET_ACCESS_KEY");
+        for bad in ["landing/vendor", "s3://", "s3:///vendor", "az://landing"] {
+            assert!(serve(&["--landing-bucket", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -62,6 +62,9 @@ fn config_hint(config: &ConfigError) -> Option<&'static str> {
     let hint = match config {
         ConfigError::NoDataDir => "pass --data-dir DIR (or set GENESIS_PORTAL_DATA_DIR)",
         ConfigError::UnverifiedDatabase { .. } => "pass --database-allow-insecure for a network you trust",
+        ConfigError::PresignWithoutObjectStore { .. } => {
+            "pass --object-store s3://BUCKET[/PREFIX] with --s3-public-endpoint, or leave --s3-public-endpoint out"
+        }
         ConfigError::NotAPublicUrl { .. } => {
             "pass --public-url https://HOST[:PORT], the URL customers' browsers reach the portal by (or set \
              GENESIS_PORTAL_PUBLIC_URL)"
@@ -89,6 +92,9 @@ fn object_store_hint(store: &ObjStoreError) -> Option<&'static str> {
             "set GENESIS_PORTAL_S3_ACCESS_KEY_ID (or pass --s3-access-key-id) and GENESIS_PORTAL_S3_SECRET_ACCESS_KEY"
         }
         ObjStoreError::NoAzureAccount { .. } => "pass --azure-account NAME (or set GENESIS_PORTAL_AZURE_ACCOUNT)",
+        ObjStoreError::NotPresignable { .. } => {
+            "leave --s3-public-endpoint out: only an s3:// object store hands out presigned URLs"
+        }
         _ => return None,
     };
     Some(hint)
@@ -142,6 +148,15 @@ struct ObjectStoreArgs {
     /// The S3 access key id.
     #[arg(long, value_name = "ID", env = "GENESIS_PORTAL_S3_ACCESS_KEY_ID", global = true)]
     s3_access_key_id: Option<String>,
+    /// The S3 endpoint clients reach the bucket by, when it is not --s3-endpoint (which may be
+    /// an in-cluster address they cannot reach). `serve` then answers API downloads with a
+    /// redirect to a URL presigned for this endpoint (valid 15 minutes): the bytes go from the
+    /// store to the client, who fetches them from there only if the portal declared this
+    /// origin at login. A second client, alike but for its endpoint, mints the URLs and never
+    /// sends a request: this endpoint is handed to clients, never contacted by the portal.
+    /// Only with an s3:// object store; plain http:// only with --s3-allow-http.
+    #[arg(long, value_name = "URL", env = "GENESIS_PORTAL_S3_PUBLIC_ENDPOINT", global = true)]
+    s3_public_endpoint: Option<String>,
     /// Allow a plain http:// S3 endpoint. Requests are still signed, but artifacts and export
     /// packs cross the network unencrypted and unauthenticated: only for a network you trust.
     #[arg(long, global = true)]
@@ -358,6 +373,7 @@ impl Cli {
                     allow_http: args.azure_allow_http,
                 },
             }),
+            s3_public_endpoint: args.s3_public_endpoint.clone(),
         }
     }
 }
@@ -386,6 +402,13 @@ fn main() -> ExitCode {
 async fn run(cli: &Cli) -> anyhow::Result<u8> {
     let portal = cli.portal();
     genesis_cli_support::announce_endpoints("genesis-portal", &portal.endpoints());
+    if matches!(cli.command, Command::Serve(_))
+        && let Some(public) = portal.presign_endpoint()
+    {
+        // Named beside what the portal contacts, so that an operator sees where clients are
+        // sent too.
+        eprintln!("genesis-portal: network: presigned download URLs name {public}: handed to clients, never contacted");
+    }
     match &cli.command {
         Command::Serve(args) => serve(&portal, args).await?,
         Command::Org(command) => org(&portal, command).await?,

@@ -1,30 +1,39 @@
 //! The Bundles tab: the bundles of `--bundles-dir` (a PersistentVolume, filled by copying
-//! archives and their sidecars into it, or from the browser through [`crate::upload`]), each
+//! archives and their sidecars into it, or from the browser through [`crate::upload`]) and,
+//! with `--landing-bucket`, those of a landing bucket (seed 001's diode delivers there), each
 //! verified in full — BOM signature, every payload entry, the sidecars, the policy's
 //! constraints — with the trust configuration of ConfigMap `genesis-trust` before the tab
-//! offers it for installation.
+//! offers it for installation. A bundle is an archive `NAME.tar.zst`, or the parts manifest
+//! `NAME.tar.zst.parts.json` of a split one (decision 0042) whose archive is not there; a
+//! bundle of the bucket is read where it lies, by ranged GETs, never copied into the directory.
 //!
 //! Verifying reads the whole archive, minutes for a bundle of gigabytes, so it runs in the
-//! background, one bundle at a time (the disk and the cores are the cluster's, not ours), and
-//! the pages show where each stands: `verifying`, `verified`, `refused` (with the verifier's
-//! reason) or `untrusted` (no usable trust configured). What a verification found is kept
-//! for as long as the archive, its sidecars and the trust configuration stay as they were:
-//! the key is their sizes and modification times and a hash of the ConfigMap's data, so a
-//! sidecar uploaded after its archive, a replaced file or a changed policy each verify the
-//! bundle again. The trust configuration is read from the API server on every use: changing
-//! it needs no restart.
+//! background, one bundle at a time (the disk, the network and the cores are the cluster's, not
+//! ours), and the pages show where each stands: `verifying`, `verified`, `refused` (with the
+//! verifier's reason) or `untrusted` (no usable trust configured), the same for both sources.
+//! What a verification found is kept for as long as what it read and the trust configuration
+//! stay as they were: the key is the size and modification time of each file (the size and
+//! ETag of each object) — the archive or its parts and manifest, and the sidecars — and a hash
+//! of the ConfigMap's data, so a sidecar uploaded after its archive, a replaced file or object
+//! or a changed policy each verify the bundle again. The trust configuration is read from the
+//! API server on every use: changing it needs no restart.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use genesis_bundle::{ArchiveFile, BundleError, PARTS_MANIFEST_SUFFIX};
+use genesis_objstore::{BucketFolder, ObjectStorage, ObjectStoreConfig};
 use genesis_portal_client::human_size;
-use genesis_trust::{CheckedBundle, Limits, PublicKey, Sidecar, TrustPolicy, UnverifiedBundle, VerifiedBundle};
+use genesis_trust::{
+    CheckedBundle, Limits, PublicKey, Sidecar, TrustError, TrustPolicy, UnverifiedBundle, VerifiedBundle,
+};
 use genesis_web::html::{Column, count, segment, table};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -49,15 +58,74 @@ const ARCHIVE_SUFFIX: &str = ".tar.zst";
 /// The longest file name taken: room for `NAME-VERSION.tar.zst.cosign.bundle`.
 const MAX_NAME: usize = 200;
 
-/// `GET /bundles` and `GET /bundles/{file}`, with the upload routes beside them.
+/// How long a listing of the landing bucket may take before the tab is shown without it.
+const LANDING_PATIENCE: Duration = Duration::from_secs(20);
+
+/// What to do when the landing bucket cannot be listed or opened.
+const LANDING_FIX: &str = "check the console's --landing-bucket, --s3-endpoint (or GENESIS_S3_ENDPOINT) and its \
+                           credentials, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Secret genesis-landing-bucket in \
+                           the cluster), and that the endpoint answers; the bundles directory is listed meanwhile";
+
+/// `GET /bundles`, `GET /bundles/{file}` and `GET /bundles/landing/{file}`, with the upload
+/// routes beside them.
 pub(crate) fn routes() -> Router<Shared> {
-    Router::new().route("/bundles", get(list)).route("/bundles/{file}", get(bundle)).merge(crate::upload::routes())
+    Router::new()
+        .route("/bundles", get(list))
+        .route("/bundles/{file}", get(bundle_in_directory))
+        .route("/bundles/landing/{file}", get(bundle_in_landing_bucket))
+        .merge(crate::upload::routes())
 }
 
-/// Whether `name` is a file name the bundles directory may hold: one path segment of
-/// letters, digits and `._+-`, not hidden (`.uploads` is the console's own), at most
-/// [`MAX_NAME`] bytes. So `../x`, `a/b`, a NUL or a name the shell would read otherwise
-/// never reach the file system.
+/// Where a bundle waits: the pages, the cache of verdicts and the install tell the two apart,
+/// and treat them alike otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Source {
+    /// `--bundles-dir`.
+    Directory,
+    /// `--landing-bucket`.
+    Landing,
+}
+
+impl Source {
+    /// What the pages call it.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Source::Directory => "bundles directory",
+            Source::Landing => "landing bucket",
+        }
+    }
+
+    /// The word pages and tests read (`data-source`).
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Source::Directory => "directory",
+            Source::Landing => "landing",
+        }
+    }
+
+    /// The page of its bundle `file`: `/bundles/FILE`, or `/bundles/landing/FILE`. An archive's
+    /// name never is `landing`, so the two never meet.
+    pub(crate) fn page(self, file: &str) -> String {
+        match self {
+            Source::Directory => format!("/bundles/{}", segment(file)),
+            Source::Landing => format!("/bundles/landing/{}", segment(file)),
+        }
+    }
+
+    /// Its bundle `file` in a sentence: the directory's by its name alone, as ever.
+    pub(crate) fn named(self, file: &str) -> String {
+        match self {
+            Source::Directory => file.to_owned(),
+            Source::Landing => format!("{file} of the landing bucket"),
+        }
+    }
+}
+
+/// Whether `name` is a file name the bundles directory may hold, or an object name of the
+/// landing bucket's folder the console takes: one path segment of letters, digits and `._+-`,
+/// not hidden (`.uploads` is the console's own), at most [`MAX_NAME`] bytes. So `../x`, `a/b`,
+/// a NUL or a name the shell would read otherwise never reach the file system, a URL or a
+/// page unescaped.
 fn plain_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME
@@ -87,6 +155,29 @@ pub(crate) fn archive_of_sidecar(name: &str) -> Option<&str> {
     let archive = &name[..end];
     let sidecar = Path::new(name);
     (is_archive_name(archive) && sidecars_of(Path::new(archive)).iter().any(|p| p == sidecar)).then_some(archive)
+}
+
+/// The archive a listed name stands for: itself when it is an archive's, the archive of a
+/// parts manifest `NAME.tar.zst.parts.json`; else none.
+fn archive_named_by(name: &str) -> Option<&str> {
+    if is_archive_name(name) {
+        return Some(name);
+    }
+    name.strip_suffix(PARTS_MANIFEST_SUFFIX).filter(|archive| is_archive_name(archive))
+}
+
+/// Whether verifying the bundle `archive` reads the file or object `name` beside it: the
+/// archive, its sidecars, its parts manifest and that manifest's sidecars, its parts
+/// (`NAME.tar.zst.part-NNN`).
+fn read_for(archive: &str, name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(archive) else { return false };
+    let manifest = format!("{archive}{PARTS_MANIFEST_SUFFIX}");
+    let sidecar = |of: &str| sidecars_of(Path::new(of)).iter().any(|p| p.to_str() == Some(name));
+    rest.is_empty()
+        || rest == PARTS_MANIFEST_SUFFIX
+        || rest.strip_prefix(".part-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        || sidecar(archive)
+        || sidecar(&manifest)
 }
 
 /// The trust bundles are verified with, as ConfigMap `genesis-trust` gives it.
@@ -170,18 +261,68 @@ pub(crate) fn trust_from(namespace: &str, data: Option<&BTreeMap<String, String>
     }
 }
 
-/// The bundles of `--bundles-dir` and where the verification of each stands.
+/// The bundles of `--bundles-dir` and `--landing-bucket`, and where the verification of each
+/// stands.
 pub struct Catalog {
-    dir: PathBuf,
+    places: Places,
+    /// The landing bucket's store for its listings, opened at the first.
+    landing_store: tokio::sync::OnceCell<ObjectStorage>,
     shelf: Arc<Mutex<Shelf>>,
     uploads: Uploads,
+}
+
+/// Where the catalog's bundles lie, to open one of them again on any thread.
+#[derive(Debug, Clone)]
+pub(crate) struct Places {
+    dir: PathBuf,
+    landing: Option<ObjectStoreConfig>,
+}
+
+/// A bundle of the catalog by where it lies and its archive's name: what verifications and
+/// installs open.
+#[derive(Debug, Clone)]
+pub(crate) struct Located {
+    places: Places,
+    /// Where it waits.
+    pub(crate) source: Source,
+    /// Its archive's name.
+    pub(crate) file: String,
+}
+
+impl Located {
+    /// Opens the bundle as the readers take it: the directory's archive (or its parts) as a
+    /// file, the landing bucket's object (or its parts) in place, read by ranged GETs, each
+    /// pinned to the version (ETag) found now, its sidecars read from the same folder. Nothing
+    /// is copied anywhere. Blocks: call it on a blocking thread.
+    pub(crate) fn open(&self) -> Result<ArchiveFile, BundleError> {
+        match (self.source, &self.places.landing) {
+            (Source::Directory, _) => ArchiveFile::open(&self.places.dir.join(&self.file)),
+            (Source::Landing, Some(config)) => {
+                let folder = BucketFolder::open(config).map_err(|e| {
+                    BundleError::io("opening", self.shown())(std::io::Error::other(genesis_types::error_chain(&e)))
+                })?;
+                ArchiveFile::open_remote(Arc::new(folder), &self.file)
+            }
+            (Source::Landing, None) => Err(BundleError::io("opening", self.shown())(std::io::Error::other(
+                "the console has no landing bucket (--landing-bucket)",
+            ))),
+        }
+    }
+
+    /// Where it is, for the log: a path, or `s3://BUCKET/PREFIX/NAME`.
+    pub(crate) fn shown(&self) -> String {
+        match (self.source, &self.places.landing) {
+            (Source::Landing, Some(config)) => format!("{}/{}", config.url.trim_end_matches('/'), self.file),
+            _ => self.places.dir.join(&self.file).display().to_string(),
+        }
+    }
 }
 
 /// What the catalog knows, and the verifications waiting to run.
 #[derive(Default)]
 struct Shelf {
-    /// By archive file name.
-    entries: BTreeMap<String, Entry>,
+    /// By where the bundle waits and its archive's name.
+    entries: BTreeMap<(Source, String), Entry>,
     queue: VecDeque<Job>,
     /// Whether a task is working through `queue`.
     working: bool,
@@ -192,26 +333,46 @@ struct Entry {
     verdict: Verdict,
 }
 
-/// What a verification's verdict holds for: the files it read and the trust it used.
+/// What a verification's verdict holds for: the files or objects it read and the trust it
+/// used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
-    /// The archive's stamp, then each sidecar's that is there.
+    /// The stamp of each file or object of the bundle that is there, by name.
     files: Vec<Stamp>,
     trust: String,
 }
 
-/// A file as a directory listing sees it.
+/// A file as a directory listing sees it, or an object as a bucket listing does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
     name: String,
     size: u64,
-    /// Nanoseconds since the Unix epoch.
-    modified: u128,
+    version: Version,
+}
+
+/// Which content a name holds, as far as a listing tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Version {
+    /// A file's modification time, in nanoseconds since the Unix epoch.
+    Modified(u128),
+    /// An object's ETag (none when the store gives none: its size alone then tells).
+    ETag(Option<String>),
+}
+
+/// One bundle as a listing found it.
+#[derive(Debug)]
+struct Found {
+    /// Its archive's name.
+    file: String,
+    /// The archive's size, or its parts' together.
+    size: u64,
+    /// What verifying it reads that is there ([`read_for`]), by name.
+    stamps: Vec<Stamp>,
 }
 
 /// A verification to run.
 struct Job {
-    file: String,
+    bundle: Located,
     key: Key,
     trust: Trust,
 }
@@ -251,10 +412,12 @@ impl Verdict {
     }
 }
 
-/// One bundle of the directory.
+/// One bundle of the directory or the landing bucket.
 #[derive(Clone)]
 pub(crate) struct Row {
-    /// Its archive's file name.
+    /// Where it waits.
+    pub(crate) source: Source,
+    /// Its archive's name.
     pub(crate) file: String,
     /// Its archive's size.
     pub(crate) size: u64,
@@ -361,16 +524,41 @@ fn scan_summary(scan: &genesis_bundle::ScanSummary) -> String {
     )
 }
 
+/// What a look at the catalog found.
+pub(crate) struct Refreshed {
+    /// Each bundle with where it stands: the directory's, then the landing bucket's, each
+    /// sorted by name.
+    pub(crate) rows: Vec<Row>,
+    /// Why the landing bucket could not be listed, when it could not: its bundles are left
+    /// out this time, their verdicts kept.
+    pub(crate) landing_problem: Option<String>,
+}
+
 impl Catalog {
-    /// The catalog of `dir` (`--bundles-dir`), empty until a page asks: nothing is read or
-    /// verified before then.
-    pub fn new(dir: &Path) -> Catalog {
-        Catalog { dir: dir.to_owned(), shelf: Arc::default(), uploads: Uploads::new(dir) }
+    /// The catalog of `dir` (`--bundles-dir`) and of the landing bucket `landing`, empty
+    /// until a page asks: nothing is read, listed or verified before then.
+    pub fn new(dir: &Path, landing: Option<ObjectStoreConfig>) -> Catalog {
+        Catalog {
+            places: Places { dir: dir.to_owned(), landing },
+            landing_store: tokio::sync::OnceCell::new(),
+            shelf: Arc::default(),
+            uploads: Uploads::new(dir),
+        }
     }
 
     /// The bundles directory.
     pub(crate) fn dir(&self) -> &Path {
-        &self.dir
+        &self.places.dir
+    }
+
+    /// The landing bucket, `s3://BUCKET[/PREFIX]`, when there is one.
+    pub(crate) fn landing_url(&self) -> Option<&str> {
+        self.places.landing.as_ref().map(|config| config.url.as_str())
+    }
+
+    /// The bundle `file` of `source`, to open.
+    pub(crate) fn locate(&self, source: Source, file: &str) -> Located {
+        Located { places: self.places.clone(), source, file: file.to_owned() }
     }
 
     /// The partial uploads into the directory.
@@ -378,13 +566,15 @@ impl Catalog {
         &self.uploads
     }
 
-    /// Lists the directory and returns each bundle with where it stands, sorted by file name;
-    /// a bundle new or changed since its last verification (its files or `trust`) is queued
-    /// for one, which starts in the background if none is running. Uploads abandoned for a
-    /// day are removed on the way.
-    pub(crate) async fn refresh(&self, trust: &TrustConfig) -> Result<Vec<Row>, PageError> {
+    /// Lists the directory and the landing bucket and returns each bundle with where it
+    /// stands; a bundle new or changed since its last verification (what it reads, or
+    /// `trust`) is queued for one, which starts in the background if none is running. Uploads
+    /// abandoned for a day are removed on the way. A landing bucket that cannot be listed is
+    /// said in [`Refreshed::landing_problem`], not an error: the directory's bundles are
+    /// still there.
+    pub(crate) async fn refresh(&self, trust: &TrustConfig) -> Result<Refreshed, PageError> {
         self.uploads.sweep().await;
-        let dir = self.dir.clone();
+        let dir = self.places.dir.clone();
         let listed = tokio::task::spawn_blocking(move || list_dir(&dir)).await.map_err(|e| {
             PageError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -395,61 +585,133 @@ impl Catalog {
         let listed = listed.map_err(|e| {
             PageError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("the console cannot read the bundles directory {}: {e}", self.dir.display()),
+                format!("the console cannot read the bundles directory {}: {e}", self.places.dir.display()),
                 "check that the volume behind --bundles-dir is mounted and readable by the console",
             )
         })?;
+        let mut listings = vec![(Source::Directory, listed)];
+        let mut landing_problem = None;
+        match self.list_landing().await {
+            None => {}
+            Some(Ok(found)) => listings.push((Source::Landing, found)),
+            Some(Err(why)) => {
+                let bucket = self.landing_url().unwrap_or_default();
+                tracing::warn!(bucket, reason = %why, "the landing bucket cannot be listed");
+                landing_problem = Some(why);
+            }
+        }
+        Ok(Refreshed { rows: self.shelve(listings, trust), landing_problem })
+    }
+
+    /// The landing bucket's bundles, `None` without a landing bucket; why not, when it cannot
+    /// be listed (within [`LANDING_PATIENCE`]).
+    async fn list_landing(&self) -> Option<Result<Vec<Found>, String>> {
+        let config = self.places.landing.as_ref()?;
+        let listing = async {
+            let storage = self.landing_store.get_or_try_init(|| config.open()).await?;
+            storage.list_versions("").await
+        };
+        let listed = match tokio::time::timeout(LANDING_PATIENCE, listing).await {
+            Ok(Ok(objects)) => objects,
+            Ok(Err(e)) => return Some(Err(genesis_types::error_chain(&e))),
+            Err(_) => {
+                return Some(Err(format!("listing {} took longer than {} s", config.url, LANDING_PATIENCE.as_secs())));
+            }
+        };
+        // Keys in sub-folders (`NAME.countersig/…`) are no plain name, and left out.
+        let stamps = listed
+            .into_iter()
+            .map(|(name, version)| Stamp { name, size: version.size, version: Version::ETag(version.e_tag) })
+            .collect();
+        Some(Ok(bundles_among(stamps)))
+    }
+
+    /// Records what `listings` found, each source's bundles in order: one that kept its key
+    /// keeps its verdict, any other is queued for verification with `trust` (or is untrusted
+    /// without one). What a listed source no longer holds is forgotten; what a source that
+    /// could not be listed held is kept for its next listing.
+    fn shelve(&self, listings: Vec<(Source, Vec<Found>)>, trust: &TrustConfig) -> Vec<Row> {
         let trust_hash = trust.hash();
         let mut shelf = self.shelf.lock().unwrap_or_else(PoisonError::into_inner);
-        shelf.entries.retain(|file, _| listed.iter().any(|(listed, _)| listed == file));
-        let mut rows = Vec::with_capacity(listed.len());
-        for (file, files) in listed {
-            let size = files.first().map_or(0, |archive| archive.size);
-            let key = Key { files, trust: trust_hash.clone() };
-            let current = shelf.entries.get(&file).filter(|entry| entry.key == key).map(|entry| entry.verdict.clone());
-            let verdict = match (current, trust) {
-                (Some(verdict), _) => verdict,
-                (None, TrustConfig::Untrusted(why)) => Verdict::Untrusted(why.clone()),
-                (None, TrustConfig::Trusted(trust)) => {
-                    shelf.queue.push_back(Job { file: file.clone(), key: key.clone(), trust: (**trust).clone() });
-                    Verdict::Verifying
-                }
-            };
-            shelf.entries.insert(file.clone(), Entry { key, verdict: verdict.clone() });
-            rows.push(Row { file, size, verdict });
+        shelf.entries.retain(|(source, file), _| match listings.iter().find(|(listed, _)| listed == source) {
+            Some((_, found)) => found.iter().any(|bundle| bundle.file == *file),
+            None => true,
+        });
+        let mut rows = Vec::new();
+        for (source, found) in listings {
+            for Found { file, size, stamps } in found {
+                let key = Key { files: stamps, trust: trust_hash.clone() };
+                let at = (source, file.clone());
+                let current =
+                    shelf.entries.get(&at).filter(|entry| entry.key == key).map(|entry| entry.verdict.clone());
+                let verdict = match (current, trust) {
+                    (Some(verdict), _) => verdict,
+                    (None, TrustConfig::Untrusted(why)) => Verdict::Untrusted(why.clone()),
+                    (None, TrustConfig::Trusted(trust)) => {
+                        let bundle = self.locate(source, &file);
+                        shelf.queue.push_back(Job { bundle, key: key.clone(), trust: (**trust).clone() });
+                        Verdict::Verifying
+                    }
+                };
+                shelf.entries.insert(at, Entry { key, verdict: verdict.clone() });
+                rows.push(Row { source, file, size, verdict });
+            }
         }
         if !shelf.working && !shelf.queue.is_empty() {
             shelf.working = true;
-            tokio::spawn(verify_queued(Arc::clone(&self.shelf), self.dir.clone()));
+            tokio::spawn(verify_queued(Arc::clone(&self.shelf)));
         }
-        Ok(rows)
+        rows
     }
 }
 
-/// The bundle archives of `dir` (regular files with an archive's name), each with the stamp
-/// of the archive and of each sidecar there, sorted by name. A directory not there yet is
-/// empty: the first upload makes it.
-fn list_dir(dir: &Path) -> std::io::Result<Vec<(String, Vec<Stamp>)>> {
+/// The bundles of `dir`: its regular files of a plain name ([`bundles_among`]). A directory
+/// not there yet is empty: the first upload makes it.
+fn list_dir(dir: &Path) -> std::io::Result<Vec<Found>> {
     let entries = match std::fs::read_dir(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         entries => entries?,
     };
-    let mut listed = Vec::new();
+    let mut stamps = Vec::new();
     for entry in entries {
-        let Ok(file) = entry?.file_name().into_string() else { continue };
-        if !is_archive_name(&file) {
-            continue;
+        let Ok(name) = entry?.file_name().into_string() else { continue };
+        if plain_name(&name) {
+            stamps.extend(stamp(&dir.join(&name))?);
         }
-        let archive = dir.join(&file);
-        let Some(own) = stamp(&archive)? else { continue };
-        let mut files = vec![own];
-        for sidecar in sidecars_of(&archive) {
-            files.extend(stamp(&sidecar)?);
-        }
-        listed.push((file, files));
     }
-    listed.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(listed)
+    Ok(bundles_among(stamps))
+}
+
+/// The bundles among the files or objects `stamps` of one folder, whatever their order, as
+/// both sources list them: one per archive `NAME.tar.zst` and per parts manifest
+/// `NAME.tar.zst.parts.json` (once when both are there: the archive is read then), sorted by
+/// the archive's name, each with the stamps of what verifying it reads ([`read_for`]). Names
+/// that are not [`plain_name`]s are left out, so none reaches a path or URL.
+fn bundles_among(stamps: Vec<Stamp>) -> Vec<Found> {
+    let by_name: BTreeMap<String, Stamp> =
+        stamps.into_iter().filter(|s| plain_name(&s.name)).map(|s| (s.name.clone(), s)).collect();
+    let archives: BTreeSet<&str> = by_name.keys().filter_map(|name| archive_named_by(name)).collect();
+    archives
+        .into_iter()
+        .map(|archive| {
+            // Every name that starts with the archive's follows it, in order.
+            let stamps: Vec<Stamp> = by_name
+                .range(archive.to_owned()..)
+                .take_while(|(name, _)| name.starts_with(archive))
+                .filter(|(name, _)| read_for(archive, name))
+                .map(|(_, stamp)| stamp.clone())
+                .collect();
+            let size = match by_name.get(archive) {
+                Some(whole) => whole.size,
+                None => stamps
+                    .iter()
+                    .filter(|s| s.name.len() > archive.len() && s.name[archive.len()..].starts_with(".part-"))
+                    .map(|s| s.size)
+                    .sum(),
+            };
+            Found { file: archive.to_owned(), size, stamps }
+        })
+        .collect()
 }
 
 /// The stamp of the regular file at `path` (followed through a symlink), `None` when there is
@@ -463,13 +725,13 @@ fn stamp(path: &Path) -> std::io::Result<Option<Stamp>> {
         return Ok(None);
     }
     let modified = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    Ok(Some(Stamp { name: file_name(path), size: meta.len(), modified }))
+    Ok(Some(Stamp { name: file_name(path), size: meta.len(), version: Version::Modified(modified) }))
 }
 
 /// Works through the queue, one verification at a time on a blocking thread, recording each
 /// verdict unless the bundle changed meanwhile (its entry's key moved on); stops when the
 /// queue is empty.
-async fn verify_queued(shelf: Arc<Mutex<Shelf>>, dir: PathBuf) {
+async fn verify_queued(shelf: Arc<Mutex<Shelf>>) {
     loop {
         let job = {
             let mut held = shelf.lock().unwrap_or_else(PoisonError::into_inner);
@@ -479,19 +741,26 @@ async fn verify_queued(shelf: Arc<Mutex<Shelf>>, dir: PathBuf) {
                         held.working = false;
                         return;
                     }
-                    Some(job) if held.entries.get(&job.file).is_some_and(|entry| entry.key == job.key) => break job,
+                    Some(job)
+                        if held
+                            .entries
+                            .get(&(job.bundle.source, job.bundle.file.clone()))
+                            .is_some_and(|entry| entry.key == job.key) =>
+                    {
+                        break job;
+                    }
                     Some(_) => {}
                 }
             }
         };
-        let Job { file, key, trust } = job;
-        let path = dir.join(&file);
-        tracing::info!(bundle = %path.display(), "verifying");
-        let verdict = tokio::task::spawn_blocking(move || verify(&path, &trust)).await;
+        let Job { bundle, key, trust } = job;
+        let at = (bundle.source, bundle.file.clone());
+        tracing::info!(bundle = %bundle.shown(), "verifying");
+        let verdict = tokio::task::spawn_blocking(move || verify(&bundle, &trust)).await;
         let mut held = shelf.lock().unwrap_or_else(PoisonError::into_inner);
         match verdict {
             Ok(verdict) => {
-                if let Some(entry) = held.entries.get_mut(&file)
+                if let Some(entry) = held.entries.get_mut(&at)
                     && entry.key == key
                 {
                     entry.verdict = verdict;
@@ -499,39 +768,45 @@ async fn verify_queued(shelf: Arc<Mutex<Shelf>>, dir: PathBuf) {
             }
             // Forgotten, so that the next page verifies it again.
             Err(e) => {
-                tracing::error!(%file, error = %e, "a verification stopped unexpectedly");
-                held.entries.remove(&file);
+                tracing::error!(file = %at.1, source = at.0.word(), error = %e, "a verification stopped unexpectedly");
+                held.entries.remove(&at);
             }
         }
     }
 }
 
-/// Verifies the bundle at `path` in full with `trust`: what the loader's `verify` checks.
-fn verify(path: &Path, trust: &Trust) -> Verdict {
-    let checked = UnverifiedBundle::open(path, &Limits::default())
-        .and_then(|bundle| bundle.verify(&trust.policy))
+/// Verifies `bundle` in full with `trust`: what the loader's `verify` checks, reading it where
+/// it lies.
+fn verify(bundle: &Located, trust: &Trust) -> Verdict {
+    let checked = bundle
+        .open()
+        .map_err(TrustError::from)
+        .and_then(|file| UnverifiedBundle::open_file(file, &Limits::default()))
+        .and_then(|unverified| unverified.verify(&trust.policy))
         .and_then(VerifiedBundle::check);
     match checked {
         Ok(checked) => {
-            tracing::info!(bundle = %path.display(), "verified");
+            tracing::info!(bundle = %bundle.shown(), "verified");
             Verdict::Verified(Arc::new(Facts::of(&checked, &trust.given)))
         }
         Err(e) => {
             let reason = genesis_types::error_chain(&e);
-            tracing::warn!(bundle = %path.display(), %reason, "refused");
+            tracing::warn!(bundle = %bundle.shown(), %reason, "refused");
             Verdict::Refused(reason)
         }
     }
 }
 
-/// `GET /bundles` (`list bundles`): the table `#bundles`, a row per archive
-/// (`tr[data-bundle=FILE][data-state=…]`), and the upload form.
+/// `GET /bundles` (`list bundles`): the table `#bundles`, a row per bundle
+/// (`tr[data-bundle=FILE][data-state=…][data-source=directory|landing]`), `#landing-notice`
+/// when the landing bucket cannot be listed, and the upload form.
 async fn list(State(state): State<Shared>, signed: Signed) -> Result<Response, PageError> {
     signed.authorize(&state, &console_access(&state, "list", "bundles")).await?;
     let trust = read_trust(&state).await?;
-    let rows = state.bundles.refresh(&trust).await?;
+    let Refreshed { rows, landing_problem } = state.bundles.refresh(&trust).await?;
     let verifying = rows.iter().any(|row| matches!(row.verdict, Verdict::Verifying));
     let dir = state.bundles.dir().display().to_string();
+    let landing = state.bundles.landing_url();
     let body = html! {
         // Without JavaScript the page looks again while a bundle verifies; with it, the
         // upload script does, unless an upload is under way.
@@ -540,11 +815,21 @@ async fn list(State(state): State<Shared>, signed: Signed) -> Result<Response, P
         }
         h1 { "Bundles" }
         p.muted {
-            "The bundles in " code { (dir) } ", each verified in full with the trust of ConfigMap "
+            "The bundles in " code { (dir) }
+            @if let Some(landing) = landing {
+                " and in the landing bucket " code { (landing) } " (read there, never copied)"
+            }
+            ", each verified in full with the trust of ConfigMap "
             code { (state.config.namespace) "/" (TRUST_CONFIG) } " before it can be installed."
         }
         @if let TrustConfig::Untrusted(why) = &trust {
             div.notice #trust-notice { p { (why) } }
+        }
+        @if let Some(why) = &landing_problem {
+            div.notice #landing-notice {
+                p { "The landing bucket cannot be listed, so its bundles are not shown: " (why) }
+                p { "What to do: " (LANDING_FIX) "." }
+            }
         }
         @if let Some(install) = state.installs.running() {
             div.notice #install-running {
@@ -557,7 +842,9 @@ async fn list(State(state): State<Shared>, signed: Signed) -> Result<Response, P
         @if rows.is_empty() {
             p #no-bundles {
                 "No bundle here yet: upload one below, or copy " code { "NAME-VERSION.tar.zst" }
-                " with its sidecars into the volume."
+                " with its sidecars into the volume"
+                @if landing.is_some() { " or the landing bucket" }
+                "."
             }
         } @else {
             (bundles_table(&rows))
@@ -572,8 +859,9 @@ fn bundles_table(rows: &[Row]) -> Markup {
     use Column::{Numeric, Text};
     let body = html! {
         @for row in rows {
-            tr data-bundle=(row.file) data-state=(row.verdict.word()) {
-                th scope="row" { a href={ "/bundles/" (segment(&row.file)) } { code { (row.file) } } }
+            tr data-bundle=(row.file) data-state=(row.verdict.word()) data-source=(row.source.word()) {
+                th scope="row" { a href=(row.source.page(&row.file)) { code { (row.file) } } }
+                td { (row.source.label()) }
                 @match &row.verdict {
                     Verdict::Verified(facts) => {
                         td { (facts.name) }
@@ -593,6 +881,7 @@ fn bundles_table(rows: &[Row]) -> Markup {
     };
     let columns = [
         Text("Bundle"),
+        Text("From"),
         Text("Name"),
         Text("Version"),
         Text("Signer"),
@@ -642,25 +931,39 @@ fn upload_form(signed: &Signed) -> Markup {
     }
 }
 
-/// `GET /bundles/{file}` (`list bundles`): what verifying the bundle established and, once
-/// it verified, the install form ([`crate::install::install_section`]).
-async fn bundle(
+/// `GET /bundles/{file}` (`list bundles`): [`bundle`] of the bundles directory.
+async fn bundle_in_directory(
     State(state): State<Shared>,
     signed: Signed,
     UrlPath(file): UrlPath<String>,
 ) -> Result<Response, PageError> {
-    signed.authorize(&state, &console_access(&state, "list", "bundles")).await?;
-    let row = find(&state, &file).await?;
+    bundle(&state, &signed, Source::Directory, &file).await
+}
+
+/// `GET /bundles/landing/{file}` (`list bundles`): [`bundle`] of the landing bucket.
+async fn bundle_in_landing_bucket(
+    State(state): State<Shared>,
+    signed: Signed,
+    UrlPath(file): UrlPath<String>,
+) -> Result<Response, PageError> {
+    bundle(&state, &signed, Source::Landing, &file).await
+}
+
+/// The page of the bundle `file` of `source`: what verifying it established and, once it
+/// verified, the install form ([`crate::install::install_section`]).
+async fn bundle(state: &AppState, signed: &Signed, source: Source, file: &str) -> Result<Response, PageError> {
+    signed.authorize(state, &console_access(state, "list", "bundles")).await?;
+    let row = find(state, source, file).await?;
     let verdict_line = html! {
         p { "State: " span #bundle-state class=(row.verdict.badge()) { (row.verdict.word()) } }
     };
     let body = match &row.verdict {
         Verdict::Verified(facts) => {
-            let install = crate::install::install_section(&state, &signed, &row.file, facts).await?;
+            let install = crate::install::install_section(state, signed, &row, facts).await?;
             html! {
                 h1 { (facts.name) " " (facts.version) }
                 (verdict_line)
-                (facts_list(&row, facts))
+                (facts_list(state, &row, facts))
                 (install)
             }
         }
@@ -677,29 +980,43 @@ async fn bundle(
             p { "A bundle that did not verify cannot be installed." }
         },
     };
-    Ok(page(&signed, Tab::Bundles, &row.file, StatusCode::OK, body))
+    Ok(page(signed, Tab::Bundles, &row.file, StatusCode::OK, body))
 }
 
-/// The bundle `file` of the directory as it stands now, its verification queued when needed.
-pub(crate) async fn find(state: &AppState, file: &str) -> Result<Row, PageError> {
+/// The bundle `file` of `source` as it stands now, its verification queued when needed. A
+/// landing bucket that cannot be listed now is a 503 saying why, not a bundle missing.
+pub(crate) async fn find(state: &AppState, source: Source, file: &str) -> Result<Row, PageError> {
     let missing = || {
         PageError::not_found(format!(
-            "there is no bundle {file} in the bundles directory: the Bundles tab lists those there are"
+            "there is no bundle {file} in the {}: the Bundles tab lists those there are",
+            source.label()
         ))
     };
     if !is_archive_name(file) {
         return Err(missing());
     }
     let trust = read_trust(state).await?;
-    let rows = state.bundles.refresh(&trust).await?;
-    rows.into_iter().find(|row| row.file == file).ok_or_else(missing)
+    let Refreshed { rows, landing_problem } = state.bundles.refresh(&trust).await?;
+    if let (Source::Landing, Some(why)) = (source, landing_problem) {
+        return Err(PageError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the landing bucket cannot be listed now: {why}"),
+            LANDING_FIX,
+        ));
+    }
+    rows.into_iter().find(|row| row.source == source && row.file == file).ok_or_else(missing)
 }
 
 /// What verifying established, as a description list.
-fn facts_list(row: &Row, facts: &Facts) -> Markup {
+fn facts_list(state: &AppState, row: &Row, facts: &Facts) -> Markup {
+    let from = match (row.source, state.bundles.landing_url()) {
+        (Source::Landing, Some(url)) => format!("the landing bucket {url}, read there by ranged GETs"),
+        _ => format!("the bundles directory {}", state.bundles.dir().display()),
+    };
     html! {
         dl.facts #bundle-facts {
             dt { "Archive" } dd { code { (row.file) } ", " (human_size(row.size)) }
+            dt { "From" } dd #bundle-source data-source=(row.source.word()) { (from) }
             dt { "Signer" } dd.mono #signer { (facts.signers[0]) }
             @for countersigner in &facts.signers[1..] {
                 dt { "Countersigner" } dd.mono { (countersigner) }
@@ -832,6 +1149,11 @@ mod tests {
         );
     }
 
+    /// Each bundle found, with the names of what its key stamps.
+    fn names(found: &[Found]) -> Vec<(&str, Vec<&str>)> {
+        found.iter().map(|f| (f.file.as_str(), f.stamps.iter().map(|s| s.name.as_str()).collect())).collect()
+    }
+
     #[test]
     fn a_listing_stamps_each_archive_with_its_sidecars_and_skips_everything_else() {
         let dir = tempfile::tempdir().unwrap();
@@ -841,12 +1163,74 @@ mod tests {
         std::fs::create_dir(dir.path().join("d.tar.zst")).unwrap();
         std::fs::create_dir(dir.path().join(".uploads")).unwrap();
         let listed = list_dir(dir.path()).unwrap();
-        let names: Vec<(&str, Vec<&str>)> = listed
-            .iter()
-            .map(|(file, stamps)| (file.as_str(), stamps.iter().map(|s| s.name.as_str()).collect()))
-            .collect();
-        assert_eq!(names, [("a.tar.zst", vec!["a.tar.zst", "a.tar.zst.sig"]), ("b.tar.zst", vec!["b.tar.zst"])]);
-        assert_eq!(listed[0].1[0].size, 9);
+        assert_eq!(
+            names(&listed),
+            [("a.tar.zst", vec!["a.tar.zst", "a.tar.zst.sig"]), ("b.tar.zst", vec!["b.tar.zst"])]
+        );
+        assert_eq!((listed[0].size, listed[0].stamps[0].size), (9, 9));
+        assert!(matches!(listed[0].stamps[0].version, Version::Modified(_)));
         assert!(list_dir(&dir.path().join("absent")).unwrap().is_empty(), "a directory not there yet is empty");
+    }
+
+    fn object(name: &str, size: u64, e_tag: &str) -> Stamp {
+        Stamp { name: name.to_owned(), size, version: Version::ETag(Some(e_tag.to_owned())) }
+    }
+
+    #[test]
+    fn a_bucket_s_bundles_are_its_archives_and_manifests_once_each_with_what_verifying_reads() {
+        let listed = bundles_among(vec![
+            // A split bundle: its manifest, its parts, the sidecars of both.
+            object("split.tar.zst.parts.json", 700, "m"),
+            object("split.tar.zst.part-001", 10, "p1"),
+            object("split.tar.zst.part-000", 20, "p0"),
+            object("split.tar.zst.sig", 1, "s"),
+            object("split.tar.zst.parts.json.sig", 1, "ms"),
+            object("split.tar.zst.parts.json.cosign.bundle", 1, "mc"),
+            // An archive beside its own manifest: one bundle, the archive read.
+            object("both.tar.zst", 30, "a"),
+            object("both.tar.zst.parts.json", 700, "m2"),
+            object("both.tar.zst.sha256", 1, "h"),
+            // Another bundle whose name starts with the first's, and what is no bundle's.
+            object("both.tar.zst.tar.zst", 5, "x"),
+            object("both.tar.zst.notes", 1, "n"),
+            object("split.tar.zst.part-x", 1, "px"),
+            object("sub/inner.tar.zst", 9, "i"),
+            object("../up.tar.zst", 9, "u"),
+            object("a b.tar.zst", 9, "sp"),
+            object(".hidden.tar.zst.parts.json", 9, "hd"),
+            object("lonely.tar.zst.sig", 1, "l"),
+        ]);
+        assert_eq!(
+            names(&listed),
+            [
+                ("both.tar.zst", vec!["both.tar.zst", "both.tar.zst.parts.json", "both.tar.zst.sha256"]),
+                ("both.tar.zst.tar.zst", vec!["both.tar.zst.tar.zst"]),
+                (
+                    "split.tar.zst",
+                    vec![
+                        "split.tar.zst.part-000",
+                        "split.tar.zst.part-001",
+                        "split.tar.zst.parts.json",
+                        "split.tar.zst.parts.json.cosign.bundle",
+                        "split.tar.zst.parts.json.sig",
+                        "split.tar.zst.sig",
+                    ]
+                ),
+            ]
+        );
+        let sizes: Vec<u64> = listed.iter().map(|f| f.size).collect();
+        assert_eq!(sizes, [30, 5, 30], "the archive's size, or its parts' together");
+        // A replaced object changes the key: verified again.
+        let again = bundles_among(vec![object("both.tar.zst", 30, "b")]);
+        assert_ne!(again[0].stamps, bundles_among(vec![object("both.tar.zst", 30, "a")])[0].stamps);
+    }
+
+    #[test]
+    fn a_bundle_s_page_is_its_source_s() {
+        assert_eq!(Source::Directory.page("demo-0.1.0.tar.zst"), "/bundles/demo-0.1.0.tar.zst");
+        assert_eq!(Source::Landing.page("demo_1+b.tar.zst"), "/bundles/landing/demo_1+b.tar.zst");
+        assert!(!is_archive_name("landing"), "no archive's page is the landing bucket's folder");
+        assert_eq!(Source::Landing.named("a.tar.zst"), "a.tar.zst of the landing bucket");
+        assert!(Source::Directory < Source::Landing, "the directory's bundles are listed first");
     }
 }

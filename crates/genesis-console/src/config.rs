@@ -1,6 +1,6 @@
 //! How the console is run: where it listens and with which TLS, which cluster and namespace
-//! it serves, where bundles wait, the cluster-local registry installs push to, and the Secret
-//! opt-in advice is configured by. What it checks and trusts is not here: that configuration
+//! it serves, where bundles wait (a directory, and a landing bucket when one is given), the
+//! cluster-local registry installs push to, and the Secret opt-in advice is configured by. What it checks and trusts is not here: that configuration
 //! lives in ConfigMaps of the console's namespace, read again at each use, so a change needs
 //! no restart.
 
@@ -49,6 +49,10 @@ pub struct ConsoleConfig {
     pub namespace: String,
     /// Where bundles wait to be installed (a PersistentVolume in the cluster).
     pub bundles_dir: PathBuf,
+    /// A landing bucket (`s3://BUCKET[/PREFIX]`, seed 001's diode delivers there) whose bundles
+    /// are listed beside the directory's, verified and installed where they lie, read by ranged
+    /// GETs: nothing of them is copied into the directory.
+    pub landing_bucket: Option<genesis_objstore::ObjectStoreConfig>,
     /// The cluster-local registry installs push images to: `HOST[:PORT]`.
     pub registry: Option<String>,
     /// Reach that registry over plain HTTP.
@@ -74,7 +78,7 @@ pub struct TlsFiles {
 
 impl Default for ConsoleConfig {
     /// Plain HTTP on [`DEFAULT_LISTEN`] (loopback), the credentials `KUBECONFIG` or the pod
-    /// gives, [`DEFAULT_NAMESPACE`], [`DEFAULT_BUNDLES_DIR`], no registry,
+    /// gives, [`DEFAULT_NAMESPACE`], [`DEFAULT_BUNDLES_DIR`], no landing bucket, no registry,
     /// [`DEFAULT_ADVICE_SECRET`].
     fn default() -> ConsoleConfig {
         ConsoleConfig {
@@ -84,6 +88,7 @@ impl Default for ConsoleConfig {
             kubeconfig: None,
             namespace: DEFAULT_NAMESPACE.to_owned(),
             bundles_dir: PathBuf::from(DEFAULT_BUNDLES_DIR),
+            landing_bucket: None,
             registry: None,
             registry_plain_http: false,
             registry_ca: None,
@@ -151,6 +156,7 @@ mod tests {
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!((config.namespace.as_str(), config.review_interval), ("genesis", Duration::from_secs(60)));
         assert_eq!(config.bundles_dir, PathBuf::from("/var/lib/genesis/bundles"));
+        assert!(config.landing_bucket.is_none());
         assert_eq!(config.advice_secret, "genesis-holmes-creds");
     }
 }

@@ -2,7 +2,9 @@
 //! --wait` does, through the same library call ([`genesis_kube::install`], no shell-out):
 //! anti-rollback against the cluster's install record, the images into the cluster-local
 //! registry (`--registry`), the manifests applied with the console's service account, the
-//! install recorded, the workloads waited for.
+//! install recorded, the workloads waited for. A bundle of the landing bucket is installed
+//! where it lies, its archive read by ranged GETs as the verification read it: nothing is
+//! copied into the bundles directory first.
 //!
 //! The console acts with its own rights, so it lends them to nobody: before anything starts,
 //! the signed-in user must be allowed `create installs.console.genesis.dev` and, for every
@@ -23,7 +25,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -41,14 +42,14 @@ use genesis_kube::{
 };
 use genesis_portal_client::human_size;
 use genesis_registry::{Destination, Registry, RegistryOptions};
-use genesis_trust::{Limits, SignedBom as _, TrustPolicy, UnverifiedBundle};
+use genesis_trust::{Limits, SignedBom as _, TrustError, TrustPolicy, UnverifiedBundle};
 use genesis_types::{Classify as _, ErrorClass, error_chain};
-use genesis_web::html::{Column, csrf_field, date, segment, table};
+use genesis_web::html::{Column, csrf_field, date, table};
 use maud::{Markup, html};
 use tokio::sync::watch;
 
 use crate::auth::{Signed, console_access};
-use crate::bundles::{Facts, Trust, TrustConfig, Verdict, read_trust};
+use crate::bundles::{Facts, Located, Row, Source, Trust, TrustConfig, Verdict, read_trust};
 use crate::config::ConsoleConfig;
 use crate::page::{PageError, Tab, page, see_other};
 use crate::state::{AppState, Shared};
@@ -69,10 +70,12 @@ const NO_REGISTRY_FIX: &str = "start the console with --registry HOST[:PORT] (th
                                to), with --registry-plain-http for one without TLS or --registry-ca FILE for one \
                                with a private CA";
 
-/// `POST /bundles/{file}/install`, `GET /installs/{id}` and its event stream.
+/// `POST /bundles/{file}/install`, `POST /bundles/landing/{file}/install`, `GET
+/// /installs/{id}` and its event stream.
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
-        .route("/bundles/{file}/install", post(start))
+        .route("/bundles/{file}/install", post(start_from_directory))
+        .route("/bundles/landing/{file}/install", post(start_from_landing_bucket))
         .route("/installs/{id}", get(show))
         .route("/installs/{id}/events", get(events))
 }
@@ -130,7 +133,9 @@ impl Installs {
 /// One install: what it installs, for whom, and its event log.
 pub(crate) struct Install {
     id: String,
-    /// The archive's file name in the bundles directory.
+    /// Where the bundle waits.
+    source: Source,
+    /// Its archive's name there.
     file: String,
     name: String,
     version: String,
@@ -278,9 +283,10 @@ enum Step {
 }
 
 impl Install {
-    fn new(file: &str, plan: &Plan, user: &str, registry: &str) -> Install {
+    fn new(source: Source, file: &str, plan: &Plan, user: &str, registry: &str) -> Install {
         Install {
             id: genesis_web::secret::random_token(),
+            source,
             file: file.to_owned(),
             name: plan.name.clone(),
             version: plan.version.clone(),
@@ -304,7 +310,7 @@ impl Install {
             "{} {} ({}) is being installed by {} since {}.",
             self.name,
             self.version,
-            self.file,
+            self.source.named(&self.file),
             self.user,
             date(i64::try_from(self.started).unwrap_or(i64::MAX))
         )
@@ -346,7 +352,10 @@ impl Install {
             Ok(report) => summarise(report, &self.name, &self.version),
             Err(why) => (InstallState::Failed, why.clone()),
         };
-        tracing::info!(install = %self.id, bundle = %self.file, outcome = state.word(), %summary, "install ended");
+        tracing::info!(
+            install = %self.id, bundle = %self.file, source = self.source.word(), outcome = state.word(), %summary,
+            "install ended"
+        );
         self.update(|log| {
             if let Ok(report) = &outcome {
                 if let Some(applied) = &report.apply
@@ -524,10 +533,13 @@ struct Plan {
 /// and whether they are namespaced.
 type DefinedKinds = BTreeMap<(String, String), (String, bool)>;
 
-/// Verifies the bundle at `path`'s signature with `policy` and reads its manifests, checked
-/// against the signed BOM, as the install will (the loader's reading).
-fn plan(path: &Path, policy: &TrustPolicy) -> Result<Plan, String> {
-    let verified = UnverifiedBundle::open(path, &Limits::default())
+/// Verifies `bundle`'s signature with `policy` and reads its manifests, checked against the
+/// signed BOM, as the install will (the loader's reading), where the bundle lies.
+fn plan(bundle: &Located, policy: &TrustPolicy) -> Result<Plan, String> {
+    let verified = bundle
+        .open()
+        .map_err(TrustError::from)
+        .and_then(|file| UnverifiedBundle::open_file(file, &Limits::default()))
         .and_then(|bundle| bundle.verify(policy))
         .map_err(|e| error_chain(&e))?;
     let manifests = rewritten_manifests(&verified, &ImageMap::default(), &[]).map_err(|e| error_chain(&e))?;
@@ -782,7 +794,7 @@ fn install_target(config: &ConsoleConfig) -> Result<InstallTarget, PageError> {
 pub(crate) async fn install_section(
     state: &AppState,
     signed: &Signed,
-    file: &str,
+    row: &Row,
     facts: &Facts,
 ) -> Result<Markup, PageError> {
     let Some(registry) = state.config.registry.as_deref() else {
@@ -800,10 +812,16 @@ pub(crate) async fn install_section(
                 p { (running.describe()) " " a href={ "/installs/" (running.id) } { "Follow it" } }
             }
         }
-        form #install-form method="post" action={ "/bundles/" (segment(file)) "/install" } {
+        form #install-form method="post" action={ (row.source.page(&row.file)) "/install" } {
             (csrf_field(&signed.csrf))
             p {
-                "Pushes the bundle's images into " code { (registry) } ", applies its manifests to "
+                @if row.source == Source::Landing {
+                    "Reads the bundle where it lies in the landing bucket (nothing is copied into the bundles "
+                    "directory), pushes its images into "
+                } @else {
+                    "Pushes the bundle's images into "
+                }
+                code { (registry) } ", applies its manifests to "
                 code { (state.cluster.describe()) } " with server-side apply (field manager " code { "genesis" }
                 "), records the install and waits up to " (WAIT.as_secs() / 60) " minutes until its workloads are "
                 "ready. Your account needs the rights to create and change each object the bundle applies."
@@ -834,19 +852,42 @@ struct InstallForm {
     confirm_downgrade: Option<String>,
 }
 
-/// `POST /bundles/{file}/install`: checks the rights (`create installs`, then `create` and
-/// `patch` of every object), the downgrade's confirmation and that no install runs; starts
-/// the install and sends the browser to its page.
-async fn start(
+/// `POST /bundles/{file}/install`: [`start`] for a bundle of the bundles directory.
+async fn start_from_directory(
     State(state): State<Shared>,
     signed: Signed,
     headers: HeaderMap,
     UrlPath(file): UrlPath<String>,
     Form(form): Form<InstallForm>,
 ) -> Result<Response, PageError> {
+    start(state, signed, headers, Source::Directory, file, form).await
+}
+
+/// `POST /bundles/landing/{file}/install`: [`start`] for a bundle of the landing bucket.
+async fn start_from_landing_bucket(
+    State(state): State<Shared>,
+    signed: Signed,
+    headers: HeaderMap,
+    UrlPath(file): UrlPath<String>,
+    Form(form): Form<InstallForm>,
+) -> Result<Response, PageError> {
+    start(state, signed, headers, Source::Landing, file, form).await
+}
+
+/// Checks the rights (`create installs`, then `create` and `patch` of every object), the
+/// downgrade's confirmation and that no install runs; starts the install of the bundle `file`
+/// of `source` and sends the browser to its page.
+async fn start(
+    state: Shared,
+    signed: Signed,
+    headers: HeaderMap,
+    source: Source,
+    file: String,
+    form: InstallForm,
+) -> Result<Response, PageError> {
     signed.check_post(&form.csrf, &headers, &state, &console_access(&state, "create", "installs")).await?;
     let target = install_target(&state.config)?;
-    let row = crate::bundles::find(&state, &file).await?;
+    let row = crate::bundles::find(&state, source, &file).await?;
     let Verdict::Verified(facts) = &row.verdict else {
         return Err(PageError::new(
             StatusCode::CONFLICT,
@@ -860,10 +901,10 @@ async fn start(
             return Err(PageError::new(StatusCode::CONFLICT, why, "configure the trust first"));
         }
     };
-    let path = state.bundles.dir().join(&row.file);
+    let bundle = state.bundles.locate(row.source, &row.file);
     let planned = {
-        let (path, policy) = (path.clone(), trust.policy.clone());
-        tokio::task::spawn_blocking(move || plan(&path, &policy)).await
+        let (bundle, policy) = (bundle.clone(), trust.policy.clone());
+        tokio::task::spawn_blocking(move || plan(&bundle, &policy)).await
     };
     let cannot = |why: String| {
         PageError::new(
@@ -892,7 +933,7 @@ async fn start(
             "tick the confirmation on the bundle's page to install it anyway, or install a newer version",
         ));
     }
-    let install = Install::new(&row.file, &planned, &signed.user.name, &target.destination.host);
+    let install = Install::new(row.source, &row.file, &planned, &signed.user.name, &target.destination.host);
     let install = state.installs.begin(install).map_err(|running| {
         PageError::new(
             StatusCode::CONFLICT,
@@ -901,9 +942,9 @@ async fn start(
         )
     })?;
     tracing::info!(
-        install = %install.id, user = %install.user, bundle = %install.file, downgrade = confirmed, "install started"
+        install = %install.id, user = %install.user, bundle = %bundle.shown(), downgrade = confirmed, "install started"
     );
-    launch(Arc::clone(&state), Arc::clone(&install), path, *trust, target, confirmed);
+    launch(Arc::clone(&state), Arc::clone(&install), bundle, *trust, target, confirmed);
     Ok(see_other(&format!("/installs/{}", install.id)))
 }
 
@@ -913,7 +954,7 @@ async fn start(
 fn launch(
     state: Shared,
     install: Arc<Install>,
-    path: PathBuf,
+    bundle: Located,
     trust: Trust,
     target: InstallTarget,
     allow_downgrade: bool,
@@ -924,7 +965,7 @@ fn launch(
         let work = {
             let (state, install) = (Arc::clone(&state), Arc::clone(&install));
             tokio::task::spawn_blocking(move || {
-                runtime.block_on(run(&state, &install, &path, &trust, &target, allow_downgrade))
+                runtime.block_on(run(&state, &install, &bundle, &trust, &target, allow_downgrade))
             })
         };
         let outcome = work.await.unwrap_or_else(|e| Err(format!("the install stopped unexpectedly: {e}")));
@@ -943,19 +984,23 @@ async fn sample(install: Arc<Install>) {
     }
 }
 
-/// The install itself: the bundle verified again (it must be the one authorised), then
-/// [`genesis_kube::install`] with the console's cluster, applying and waiting.
+/// The install itself: the bundle verified again where it lies (it must be the one
+/// authorised), then [`genesis_kube::install`] with the console's cluster, applying and
+/// waiting; a bundle of the landing bucket is read from there throughout.
 async fn run(
     state: &AppState,
     install: &Install,
-    path: &Path,
+    bundle: &Located,
     trust: &Trust,
     target: &InstallTarget,
     allow_downgrade: bool,
 ) -> Result<InstallReport, String> {
-    install.phase(format!("verifying the signature of {} with {}", install.file, trust.given));
-    let verified = UnverifiedBundle::open(path, &Limits::default())
-        .and_then(|bundle| bundle.verify(&trust.policy))
+    install.phase(format!("verifying the signature of {} with {}", install.source.named(&install.file), trust.given));
+    let verified = bundle
+        .open()
+        .map_err(TrustError::from)
+        .and_then(|file| UnverifiedBundle::open_file(file, &Limits::default()))
+        .and_then(|unverified| unverified.verify(&trust.policy))
         .map_err(|e| error_chain(&e))?;
     let bom_sha256 = verified.bom_sha256().to_string();
     if bom_sha256 != install.bom_sha256 {
@@ -1015,7 +1060,10 @@ async fn show(
             data-seen=(events.len()) {
             h1 { (title) }
             dl.facts {
-                dt { "Bundle" } dd { a href={ "/bundles/" (segment(&install.file)) } { code { (install.file) } } }
+                dt { "Bundle" } dd {
+                    a href=(install.source.page(&install.file)) { code { (install.file) } }
+                    @if install.source == Source::Landing { " (landing bucket)" }
+                }
                 dt { "Started by" } dd #install-user { (install.user) }
                 dt { "Started" } dd { (date(i64::try_from(install.started).unwrap_or(i64::MAX))) }
                 dt { "Registry" } dd { code { (install.registry) } }
@@ -1250,18 +1298,30 @@ mod tests {
             defined: BTreeMap::new(),
         };
         let first = installs
-            .begin(Install::new("demo-0.1.0.tar.zst", &plan, "alice", "reg:5000"))
+            .begin(Install::new(Source::Directory, "demo-0.1.0.tar.zst", &plan, "alice", "reg:5000"))
             .ok()
             .expect("the first install begins");
-        let Err(running) = installs.begin(Install::new("demo-0.1.0.tar.zst", &plan, "bob", "reg:5000")) else {
+        let Err(running) =
+            installs.begin(Install::new(Source::Directory, "demo-0.1.0.tar.zst", &plan, "bob", "reg:5000"))
+        else {
             panic!("two installs ran at once")
         };
         assert_eq!(running.id, first.id);
         assert!(running.describe().starts_with("demo 0.1.0 (demo-0.1.0.tar.zst) is being installed by alice since "));
         installs.release(&first);
         assert!(installs.running().is_none());
-        assert!(installs.begin(Install::new("demo-0.1.0.tar.zst", &plan, "bob", "reg:5000")).is_ok());
+        assert!(
+            installs.begin(Install::new(Source::Directory, "demo-0.1.0.tar.zst", &plan, "bob", "reg:5000")).is_ok()
+        );
         assert!(installs.get(&first.id).is_some(), "an ended install is still shown");
+        let landed = Install::new(Source::Landing, "demo-0.1.0.tar.zst", &plan, "carol", "reg:5000");
+        assert!(
+            landed
+                .describe()
+                .starts_with("demo 0.1.0 (demo-0.1.0.tar.zst of the landing bucket) is being installed by "),
+            "{}",
+            landed.describe()
+        );
     }
 
     #[tokio::test]
@@ -1273,7 +1333,7 @@ mod tests {
             objects: Vec::new(),
             defined: BTreeMap::new(),
         };
-        let install = Install::new("demo-0.1.0.tar.zst", &plan, "alice", "reg:5000");
+        let install = Install::new(Source::Directory, "demo-0.1.0.tar.zst", &plan, "alice", "reg:5000");
         install.phase("one");
         let mut changed = install.changed.subscribe();
         assert!(matches!(install.step(0), Step::Next(Event::Phase(ref t)) if t == "one"));

@@ -26,8 +26,9 @@
 //! rights are never lent to anyone. Pages are rendered on the server with maud and work
 //! without JavaScript; the stylesheet and script are compiled in, so nothing comes from
 //! outside. What the console contacts is the API server, the cluster-local registry installs
-//! push to, what the pre-flight configuration names ([`Console::endpoints`]), and the advice
-//! endpoint when its Secret configures one ([`Console::read_advice`]).
+//! push to, the landing bucket's S3 endpoint when one is given, what the pre-flight
+//! configuration names ([`Console::endpoints`]), and the advice endpoint when its Secret
+//! configures one ([`Console::read_advice`]).
 
 mod advice;
 mod auth;

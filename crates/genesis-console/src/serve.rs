@@ -45,9 +45,10 @@ impl Console {
     }
 
     /// Everything the console may contact, for the egress line: the API server (and where
-    /// its credentials come from), the cluster-local registry installs push to, the endpoint
-    /// the advice Secret names (known once [`Console::read_advice`] has read it), and what the
-    /// pre-flight configuration names, known only when a pre-flight reads it.
+    /// its credentials come from), the cluster-local registry installs push to, the landing
+    /// bucket's S3 endpoint when there is one, the endpoint the advice Secret names (known
+    /// once [`Console::read_advice`] has read it), and what the pre-flight configuration
+    /// names, known only when a pre-flight reads it.
     pub fn endpoints(&self) -> Vec<String> {
         endpoints(&self.state)
     }
@@ -104,6 +105,9 @@ fn endpoints(state: &AppState) -> Vec<String> {
         let scheme = if config.registry_plain_http { "http" } else { "https" };
         endpoints.push(format!("{scheme}://{registry} (the cluster-local registry installs push to)"));
     }
+    if let Some(landing) = &config.landing_bucket {
+        endpoints.push(format!("{} (the landing bucket {})", landing.s3.endpoint(), landing.url));
+    }
     endpoints.push(format!(
         "the endpoint Secret {}/{} names for opt-in advice, if it exists at start",
         config.namespace, config.advice_secret
@@ -143,6 +147,23 @@ mod tests {
         );
         state.config.registry_plain_http = true;
         assert!(endpoints(&state)[1].starts_with("http://registry.genesis.svc:5000 "));
+        let landing = genesis_objstore::ObjectStoreConfig {
+            url: "s3://landing/vendor".to_owned(),
+            s3: genesis_objstore::S3Config {
+                endpoint: Some("https://minio.storage.svc:9000".to_owned()),
+                region: "us-east-1".to_owned(),
+                access_key_id: None,
+                secrets: genesis_objstore::SecretVariables::AWS,
+                allow_http: false,
+            },
+            azure: genesis_objstore::AzureConfig { account: None, endpoint: None, allow_http: false },
+        };
+        state.config.landing_bucket = Some(landing);
+        assert_eq!(
+            endpoints(&state)[2],
+            "https://minio.storage.svc:9000 (the landing bucket s3://landing/vendor)",
+            "after the registry, before the advice Secret"
+        );
     }
 
     #[tokio::test]

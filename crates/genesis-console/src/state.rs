@@ -33,7 +33,7 @@ pub struct AppState {
     pub discovery: crate::discovery::Discovery,
     /// The last pre-flight run and its results.
     pub preflight: crate::preflight::LastRun,
-    /// The bundles ready to install, verified.
+    /// The bundles ready to install (the directory's and the landing bucket's), verified.
     pub bundles: crate::bundles::Catalog,
     /// The installs under way and finished (one at a time).
     pub installs: crate::install::Installs,
@@ -58,7 +58,7 @@ impl AppState {
             log,
             discovery: crate::discovery::Discovery::new(DISCOVERY_TTL),
             preflight: crate::preflight::LastRun::default(),
-            bundles: crate::bundles::Catalog::new(&config.bundles_dir),
+            bundles: crate::bundles::Catalog::new(&config.bundles_dir, config.landing_bucket.clone()),
             installs: crate::install::Installs::default(),
             support: crate::support::Archives::new(),
             advice: crate::advice::Advice::default(),

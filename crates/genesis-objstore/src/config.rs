@@ -13,6 +13,7 @@ use object_store::{ObjectStore, StaticCredentialProvider};
 
 use crate::connector::DirectConnector;
 use crate::error::{ObjStoreError, Result};
+use crate::presign::Presigner;
 use crate::storage::ObjectStorage;
 
 /// The variables an S3 secret access key and an optional session token are read from (never
@@ -126,6 +127,26 @@ impl ObjectStoreConfig {
         }
     }
 
+    /// The store's API, when its URL names one.
+    pub fn kind(&self) -> Option<ObjectStoreKind> {
+        location(&self.url).ok().map(|location| location.kind)
+    }
+
+    /// Seed 002's second client of an S3 store: the one that mints presigned URLs naming
+    /// `public_endpoint`, the endpoint clients reach the store by, while [`open`](Self::open)'s
+    /// reads and writes go to the configured one. It is built exactly like the data client
+    /// (the same checks, `https://` or an allowed `http://`, static credentials, the same
+    /// connector) and never sends a request: its endpoint is handed to clients, never
+    /// contacted. An Azure store is refused.
+    pub fn presigner(&self, public_endpoint: &str) -> Result<Presigner> {
+        let Location { kind, name, prefix } = location(&self.url)?;
+        if kind != ObjectStoreKind::S3 {
+            return Err(ObjStoreError::NotPresignable { url: self.url.clone(), store: kind });
+        }
+        let s3 = self.s3.open_at(&self.url, name, public_endpoint)?;
+        Presigner::new(s3, prefix, &self.url, shown(public_endpoint))
+    }
+
     /// The store, every key under the URL's prefix. Every part of the configuration is
     /// checked first; an S3 store is not contacted before its first operation, an Azure
     /// container is created when missing (with the account's key; a SAS token's container
@@ -210,6 +231,11 @@ fn check_endpoint(store: ObjectStoreKind, endpoint: &str, allow_http: bool) -> R
 
 /// `endpoint` as it may be shown (announced, logged, put in an error): its user info, query
 /// and fragment, where a credential could be, left out.
+pub fn shown_endpoint(endpoint: &str) -> String {
+    shown(endpoint)
+}
+
+/// See [`shown_endpoint`].
 fn shown(endpoint: &str) -> String {
     let bare = endpoint.split(['?', '#']).next().unwrap_or_default();
     let (scheme, rest) = match bare.split_once("://") {
@@ -242,8 +268,14 @@ impl S3Config {
 
     /// The bucket `bucket` of the store `url` names.
     fn open(&self, url: &str, bucket: &str) -> Result<AmazonS3> {
-        let endpoint = self.given_endpoint();
-        check_endpoint(ObjectStoreKind::S3, &endpoint, self.allow_http)?;
+        self.open_at(url, bucket, &self.given_endpoint())
+    }
+
+    /// The bucket `bucket` of the store `url` names, reached at `endpoint`: the configured
+    /// one, or the public one a presigner names. Both clients are built here alike: the same
+    /// checks, static credentials and connector.
+    fn open_at(&self, url: &str, bucket: &str, endpoint: &str) -> Result<AmazonS3> {
+        check_endpoint(ObjectStoreKind::S3, endpoint, self.allow_http)?;
         let access_key_id = self
             .access_key_id
             .clone()
@@ -258,7 +290,7 @@ impl S3Config {
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(bucket)
             .with_region(&self.region)
-            .with_endpoint(&endpoint)
+            .with_endpoint(endpoint)
             .with_access_key_id(access_key_id)
             .with_secret_access_key(secret)
             .with_http_connector(DirectConnector { allow_http: self.allow_http });
@@ -435,6 +467,59 @@ mod tests {
             config.checked("az://genesis-portal").unwrap(),
             ("acct", "https://acct.blob.core.windows.net".into())
         );
+    }
+
+    /// An S3 store under `s3://landing/vendor`, its data client on `internal`. Its secret is
+    /// read from `PATH`, a variable every test run has (tests cannot set one): URLs are only
+    /// signed here, never sent.
+    fn s3_store(internal: &str, allow_http: bool) -> ObjectStoreConfig {
+        ObjectStoreConfig {
+            url: "s3://landing/vendor".into(),
+            s3: S3Config {
+                endpoint: Some(internal.to_owned()),
+                region: "eu-west-1".into(),
+                access_key_id: Some("genesis".into()),
+                secrets: SecretVariables { secret_access_key: "PATH", session_token: "GENESIS_TEST_NO_SUCH_VARIABLE" },
+                allow_http,
+            },
+            azure: AzureConfig { account: None, endpoint: None, allow_http: false },
+        }
+    }
+
+    /// Seed 002's dual client: the URL names the public endpoint, never the internal one the
+    /// data client uses, and the object under the store's prefix; it expires as asked and
+    /// carries a signature, not the secret. The public endpoint passes the same checks as the
+    /// internal one, and an Azure store has no presigner.
+    #[tokio::test]
+    async fn a_presigned_url_names_the_public_endpoint_and_the_key_under_the_prefix() {
+        let config = s3_store("http://10.0.0.7:9000", true);
+        let presigner = config.presigner("https://files.example.com:8443/").unwrap();
+        assert_eq!(presigner.origin(), "https://files.example.com:8443");
+        assert_eq!(presigner.endpoint(), "https://files.example.com:8443/");
+        let url = presigner
+            .presign_get("releases/demo/1.0.0/demo.tar.zst", std::time::Duration::from_secs(900))
+            .await
+            .unwrap();
+        assert_eq!(url.origin().ascii_serialization(), "https://files.example.com:8443");
+        assert_eq!(url.path(), "/landing/vendor/releases/demo/1.0.0/demo.tar.zst");
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let value = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(value("X-Amz-Expires"), Some("900"));
+        assert_eq!(value("X-Amz-SignedHeaders"), Some("host"));
+        assert!(value("X-Amz-Credential").is_some_and(|c| c.starts_with("genesis/")), "{url}");
+        assert!(value("X-Amz-Signature").is_some_and(|s| s.len() == 64), "{url}");
+        let secret = std::env::var("PATH").unwrap();
+        assert!(!url.as_str().contains(&secret) && !url.as_str().contains("10.0.0.7"), "{url}");
+        assert!(!format!("{presigner:?}").contains(&secret));
+
+        let e = s3_store("https://10.0.0.7:9000", false).presigner("http://files.example.com").unwrap_err();
+        assert!(matches!(e, ObjStoreError::PlainHttpEndpoint { store: ObjectStoreKind::S3, .. }), "{e:?}");
+        let e = config.presigner("https://files.example.com/?X-Amz-Signature=hunter2").unwrap_err();
+        assert!(matches!(e, ObjStoreError::EndpointExtras { .. }) && !e.to_string().contains("hunter2"), "{e:?}");
+        let azure = ObjectStoreConfig { url: "az://genesis-portal".into(), ..config.clone() };
+        let e = azure.presigner("https://files.example.com").unwrap_err();
+        assert!(matches!(e, ObjStoreError::NotPresignable { store: ObjectStoreKind::Azure, .. }), "{e:?}");
+        assert_eq!(azure.kind(), Some(ObjectStoreKind::Azure));
     }
 
     /// The account is written into the default endpoint's host name: one that is not an Azure

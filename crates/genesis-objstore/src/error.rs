@@ -108,6 +108,16 @@ pub enum ObjStoreError {
         expected: &'static str,
     },
 
+    /// Presigned URLs were asked of a store whose API has none here: only an S3 store hands
+    /// them out.
+    #[error("{url} is an {store} store: only an S3 store hands out presigned URLs")]
+    NotPresignable {
+        /// The store.
+        url: String,
+        /// Its API.
+        store: ObjectStoreKind,
+    },
+
     // ---- the client and the store
     /// The object store client could not be set up from the configuration.
     #[error("configuring the {store} object store")]
@@ -195,6 +205,7 @@ impl Classify for ObjStoreError {
             | E::NoAzureAccount { .. }
             | E::NoAzureCredential { .. }
             | E::BadAzureSecret { .. }
+            | E::NotPresignable { .. }
             | E::Setup { .. } => ErrorClass::Input,
             E::Operation { source, .. } => object_store_class(source),
             E::ContainerUnreachable { .. } | E::ContainerRefused { .. } | E::Task(_) => ErrorClass::Network,

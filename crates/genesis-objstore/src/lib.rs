@@ -20,6 +20,9 @@
 //!   exist.
 //! - **A short idle timeout**: a connection idle for 5 s is closed rather than reused, so a
 //!   backend that closes kept-alive connections early causes no failed request.
+//! - **Two clients for presigned URLs**: [`ObjectStoreConfig::presigner`] builds a second S3
+//!   client, alike but for the externally reachable endpoint, that only mints presigned URLs
+//!   ([`Presigner::presign_get`]); reads and writes stay on the configured endpoint.
 //!
 //! ```no_run
 //! # async fn run() -> genesis_objstore::Result<()> {
@@ -48,10 +51,12 @@
 mod config;
 mod connector;
 mod error;
+mod presign;
 mod remote;
 mod storage;
 
-pub use config::{AzureConfig, ObjectStoreConfig, ObjectStoreKind, S3Config, SecretVariables};
+pub use config::{AzureConfig, ObjectStoreConfig, ObjectStoreKind, S3Config, SecretVariables, shown_endpoint};
 pub use error::{ObjStoreError, Result};
+pub use presign::Presigner;
 pub use remote::BucketFolder;
 pub use storage::{ByteStream, ObjectStorage, ObjectVersion};

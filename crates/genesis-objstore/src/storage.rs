@@ -160,6 +160,14 @@ impl ObjectStorage {
     /// Every object under `prefix` (whole path segments: `a/b` lists `a/b/c`, not `a/bc`; an
     /// empty prefix lists them all) as its key and its size, in key order.
     pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        let listed = self.list_versions(prefix).await?;
+        Ok(listed.into_iter().map(|(key, version)| (key, version.size)).collect())
+    }
+
+    /// [`list`](Self::list) with each object's version, its size and ETag as the listing gives
+    /// them: one request a page of keys where a lookup of each would be one request an object
+    /// (the console's landing bucket, listed at every look at its Bundles tab).
+    pub async fn list_versions(&self, prefix: &str) -> Result<Vec<(String, ObjectVersion)>> {
         let prefix = prefix.trim_matches('/');
         let under = (!prefix.is_empty()).then(|| ObjectPath::from(prefix));
         let listed = match &under {
@@ -168,9 +176,11 @@ impl ObjectStorage {
         };
         let found: Vec<ObjectMeta> =
             self.store.list(under.as_ref()).try_collect().await.map_err(ObjStoreError::operation(listed))?;
-        let mut objects: Vec<(String, u64)> =
-            found.into_iter().map(|meta| (meta.location.as_ref().to_owned(), meta.size)).collect();
-        objects.sort_unstable();
+        let mut objects: Vec<(String, ObjectVersion)> = found
+            .into_iter()
+            .map(|meta| (meta.location.as_ref().to_owned(), ObjectVersion { size: meta.size, e_tag: meta.e_tag }))
+            .collect();
+        objects.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(objects)
     }
 }
@@ -237,6 +247,10 @@ mod tests {
             [(key.to_owned(), size), (format!("{key}.sha256"), size)]
         );
         assert_eq!(storage.list("").await.unwrap().len(), 3);
+        // The listing's versions are the lookups'.
+        let versions = storage.list_versions("releases/demo/").await.unwrap();
+        assert_eq!(versions[0], (key.to_owned(), storage.stat(key).await.unwrap().unwrap()));
+        assert!(versions[0].1.e_tag.is_some(), "{versions:?}");
 
         storage.delete(key).await.unwrap();
         storage.delete(key).await.unwrap();

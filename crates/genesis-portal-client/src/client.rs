@@ -1,8 +1,10 @@
 //! The portal client `genesis login / releases / pull` use: bearer-key calls, and downloads
 //! that hash while they stream, resume with `Range`, and land atomically.
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -48,6 +50,41 @@ pub enum PortalError {
         /// The status.
         status: StatusCode,
         /// The body's message.
+        message: String,
+    },
+    /// A download the portal sent to an origin it did not declare at login: not contacted.
+    #[error(
+        "the portal {portal} sent the download to {origin}, which it did not declare at login (declared: {}); {origin} \
+         was not contacted. If the vendor moved the portal's downloads there, run `genesis login` again to see and \
+         accept its origins",
+        if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+    )]
+    UndeclaredOrigin {
+        /// The portal.
+        portal: String,
+        /// Where it sent the download (`scheme://host[:port]`).
+        origin: String,
+        /// The origins it declared at login.
+        declared: Vec<String>,
+    },
+    /// The object store the portal sent a download to could not be reached or the
+    /// connection broke.
+    #[error("cannot reach the object store at {url}, where the portal sent the download: {source}")]
+    StoreTransport {
+        /// The object's URL, without its query (the presigned signature).
+        url: String,
+        /// The cause, without the URL it would show with its query.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The object store the portal sent a download to answered with an error.
+    #[error("the object store answered {status} to {url}, where the portal sent the download: {message}")]
+    StoreStatus {
+        /// The object's URL, without its query (the presigned signature).
+        url: String,
+        /// The status.
+        status: StatusCode,
+        /// The start of the body (S3 says why in XML).
         message: String,
     },
     /// Downloaded bytes do not match the digest the portal published.
@@ -160,9 +197,13 @@ pub(crate) type Result<T, E = PortalError> = std::result::Result<T, E>;
 impl Classify for PortalError {
     fn class(&self) -> ErrorClass {
         match self {
-            PortalError::Transport { .. } | PortalError::Status { .. } => ErrorClass::Network,
+            PortalError::Transport { .. }
+            | PortalError::Status { .. }
+            | PortalError::StoreTransport { .. }
+            | PortalError::StoreStatus { .. } => ErrorClass::Network,
             PortalError::Unauthorized(_)
             | PortalError::Forbidden(_)
+            | PortalError::UndeclaredOrigin { .. }
             | PortalError::DigestMismatch { .. }
             | PortalError::SidecarMismatch { .. }
             | PortalError::ListedFileMismatch { .. }
@@ -196,10 +237,20 @@ const MAX_REDIRECTS: usize = 10;
 #[derive(Clone)]
 pub struct PortalClient {
     base: String,
-    /// `base` parsed: its origin is the only one the client contacts.
+    /// `base` parsed: its origin is the only one the client contacts with the key.
     base_url: reqwest::Url,
     key: String,
     http: reqwest::Client,
+    /// Plain `http://` was allowed beyond loopback, for the portal and where it sends
+    /// downloads alike.
+    allow_http: bool,
+    /// The origins the portal may send a download to, as it declared them at login (its own
+    /// among them; [`PortalClient::with_download_origins`]).
+    download_origins: Vec<String>,
+    /// The client of those origins: no key, no redirect followed, the same trusted roots.
+    store_http: reqwest::Client,
+    /// The download origins announced so far (each once, before it is first contacted).
+    announced: Arc<Mutex<HashSet<String>>>,
 }
 
 impl std::fmt::Debug for PortalClient {
@@ -227,26 +278,59 @@ impl PortalClient {
     pub fn new(base: &str, key: &str, ca_file: Option<&Path>, allow_http: bool) -> Result<PortalClient> {
         let base = base.trim_end_matches('/').to_owned();
         let url = reqwest::Url::parse(&base).map_err(|e| PortalError::Invalid(format!("portal URL `{base}`: {e}")))?;
-        let loopback = url.host_str().is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]");
-        match url.scheme() {
-            "https" => {}
-            "http" if allow_http || loopback => {}
-            other => {
-                return Err(PortalError::Scheme { url: base, scheme: other.to_owned() });
-            }
+        if !scheme_allowed(&url, allow_http) {
+            return Err(PortalError::Scheme { url: base, scheme: url.scheme().to_owned() });
         }
         let tls = genesis_http::root_store(ca_file)
             .and_then(genesis_http::tls_config)
             .map_err(|e| PortalError::Invalid(e.to_string()))?;
-        let http = genesis_http::client_builder(Duration::from_secs(60), same_origin_redirects(url.clone()), Some(tls))
-            .build()
-            .map_err(|e| PortalError::Invalid(format!("HTTP client: {e}")))?;
-        Ok(PortalClient { base, base_url: url, key: key.to_owned(), http })
+        let http = genesis_http::client_builder(
+            Duration::from_secs(60),
+            same_origin_redirects(url.clone()),
+            Some(tls.clone()),
+        )
+        .build()
+        .map_err(|e| PortalError::Invalid(format!("HTTP client: {e}")))?;
+        // The object store's client trusts what the portal's does (a private CA given for the
+        // portal is the one its store's public endpoint is expected under too).
+        let store_http =
+            genesis_http::client_builder(Duration::from_secs(60), reqwest::redirect::Policy::none(), Some(tls))
+                .build()
+                .map_err(|e| PortalError::Invalid(format!("HTTP client: {e}")))?;
+        Ok(PortalClient {
+            base,
+            base_url: url,
+            key: key.to_owned(),
+            http,
+            allow_http,
+            download_origins: Vec::new(),
+            store_http,
+            announced: Arc::default(),
+        })
+    }
+
+    /// The client, following a download the portal redirects off its own origin (to a
+    /// presigned URL of its object store) only to one of `origins`, those it declared at login
+    /// (`scheme://host[:port]`, [`WhoAmI::download_origins`]); without any, downloads come
+    /// from the portal alone.
+    pub fn with_download_origins(mut self, origins: &[String]) -> PortalClient {
+        self.download_origins = origins.to_vec();
+        self
     }
 
     /// The portal URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The origins among `origins` other than the portal's own: where else downloads may
+    /// come from.
+    pub fn foreign_origins<'a>(&self, origins: &'a [String]) -> Vec<&'a str> {
+        origins
+            .iter()
+            .filter(|origin| !reqwest::Url::parse(origin).is_ok_and(|url| url.origin() == self.base_url.origin()))
+            .map(String::as_str)
+            .collect()
     }
 
     fn url(&self, path: &str) -> String {
@@ -269,11 +353,21 @@ impl PortalClient {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response> {
-        let response = request
+        let response = self.send_with_key(request, url).await?;
+        self.check(response, url).await
+    }
+
+    /// Sends `request` to the portal with the key.
+    async fn send_with_key(&self, request: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response> {
+        request
             .header(AUTHORIZATION, format!("Bearer {}", self.key))
             .send()
             .await
-            .map_err(|source| PortalError::Transport { url: url.to_owned(), source })?;
+            .map_err(|source| PortalError::Transport { url: url.to_owned(), source })
+    }
+
+    /// The portal's answer to `url` when it is a success (or a 304), else the error it says.
+    async fn check(&self, response: reqwest::Response, url: &str) -> Result<reqwest::Response> {
         if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
             return Ok(response);
         }
@@ -429,12 +523,19 @@ impl PortalClient {
         if offset > 0 {
             request = request.header(RANGE, format!("bytes={offset}-")).header(IF_RANGE, format!("\"{expected}\""));
         }
-        let response = self.send(request, &url).await?;
-        let resumed_from = check_resumed_response(&response, &url, offset, expected)?;
+        let response = self.send_with_key(request, &url).await?;
+        let (response, url, peer) = match self.redirected_download(&response, &url)? {
+            Some(target) => {
+                let shown = without_query(&target);
+                (self.fetch_from_store(target, &shown, offset).await?, shown, Peer::Store)
+            }
+            None => (self.check(response, &url).await?, url, Peer::Portal),
+        };
+        let resumed_from = check_resumed_response(&response, &url, offset, peer, expected)?;
         progress.add(resumed_from);
         let file = partial_writer(kept, resumed_from, artifact, &partial)?;
         let left = artifact.size - resumed_from;
-        let file = stream_to_file(response, file, progress, &url, &partial, left).await?;
+        let file = stream_to_file(response, file, progress, (peer, url.as_str()), &partial, left).await?;
         let file = match file.finish() {
             Ok((file, _)) => file,
             Err(mismatch) => {
@@ -451,6 +552,119 @@ impl PortalClient {
         persist(file.get_ref(), &partial, &target, Durability::CheckedOnRead)
             .map_err(io("renaming into place", &target))?;
         Ok(Downloaded::Fetched { resumed_from })
+    }
+}
+
+impl PortalClient {
+    /// Where the portal's answer `response` to the download request `url` sends the
+    /// download: a presigned URL of its object store, on an origin it declared at login,
+    /// announced here before it is contacted. `None` when the answer is not a redirect off
+    /// the portal (it is then checked as any answer). A redirect to an undeclared origin, or
+    /// to plain `http://` where that is not allowed, is refused without contacting it.
+    fn redirected_download(&self, response: &reqwest::Response, url: &str) -> Result<Option<reqwest::Url>> {
+        if !response.status().is_redirection() {
+            return Ok(None);
+        }
+        let Some(location) = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
+            return Ok(None);
+        };
+        let Ok(target) = reqwest::Url::parse(url).and_then(|url| url.join(location)) else {
+            return Ok(None);
+        };
+        if target.origin() == self.base_url.origin() {
+            // One redirect too many within the portal: refused as such.
+            return Ok(None);
+        }
+        let origin = target.origin().ascii_serialization();
+        let declared = self
+            .download_origins
+            .iter()
+            .any(|declared| reqwest::Url::parse(declared).is_ok_and(|d| d.origin() == target.origin()));
+        if !declared || !target.has_host() {
+            return Err(PortalError::UndeclaredOrigin {
+                portal: self.base.clone(),
+                origin,
+                declared: self.download_origins.clone(),
+            });
+        }
+        if !scheme_allowed(&target, self.allow_http) {
+            return Err(PortalError::Invalid(format!(
+                "the portal sent the download to {origin}, which is not https:// (plain http:// only to loopback, or \
+                 after `genesis login --plain-http`); it was not contacted"
+            )));
+        }
+        if self.announced.lock().unwrap_or_else(PoisonError::into_inner).insert(origin.clone()) {
+            tracing::warn!(
+                target: genesis_types::EGRESS_TARGET,
+                endpoint = %origin,
+                "contacting {origin}, the object store the portal {} sends downloads to (declared at login)",
+                self.base
+            );
+        }
+        Ok(Some(target))
+    }
+
+    /// Asks the object store for `target` (a presigned URL, shown as `shown`), from byte
+    /// `offset` on when resuming: without the key (the URL carries its own authorization, and
+    /// the key is the portal's alone), following no redirect.
+    async fn fetch_from_store(&self, target: reqwest::Url, shown: &str, offset: u64) -> Result<reqwest::Response> {
+        let mut request = self.store_http.get(target);
+        if offset > 0 {
+            // No `If-Range`: the store's ETag is its own, not the published SHA-256. The bytes
+            // are checked against that as they arrive, resumed or not.
+            request = request.header(RANGE, format!("bytes={offset}-"));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| PortalError::StoreTransport { url: shown.to_owned(), source: source.without_url() })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let message = match read_limited(response, MAX_ERROR_BODY).await {
+            Ok(body) => String::from_utf8_lossy(&body).chars().take(300).collect(),
+            Err(e) => e.to_string(),
+        };
+        Err(PortalError::StoreStatus { url: shown.to_owned(), status, message })
+    }
+}
+
+/// Whether `url` may be contacted: `https://`, or `http://` to loopback or when allowed.
+fn scheme_allowed(url: &reqwest::Url, allow_http: bool) -> bool {
+    let loopback = url.host_str().is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]");
+    match url.scheme() {
+        "https" => true,
+        "http" => allow_http || loopback,
+        _ => false,
+    }
+}
+
+/// `url` as it may be shown: without its query and fragment, where a presigned URL carries
+/// its signature.
+fn without_query(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.into()
+}
+
+/// Who sends a download's bytes: the portal, or the object store it sent the download to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    /// The portal.
+    Portal,
+    /// The object store, at a presigned URL.
+    Store,
+}
+
+impl Peer {
+    /// A broken transfer from this peer at `url`.
+    fn transport(self, url: &str, source: reqwest::Error) -> PortalError {
+        match self {
+            Peer::Portal => PortalError::Transport { url: url.to_owned(), source },
+            Peer::Store => PortalError::StoreTransport { url: url.to_owned(), source: source.without_url() },
+        }
     }
 }
 
@@ -554,20 +768,27 @@ fn resume_partial(artifact: &Artifact, partial: &Path, target: &Path) -> Result<
     Ok(Resume::From(Some(kept)))
 }
 
-/// Checks the portal's answer to a download that asked to resume at `offset` (0: the whole
-/// file was asked for) and returns where its body starts in the file: `offset` when the
-/// portal resumed there (`206` with that `Content-Range`), 0 when it sent the whole file.
-/// Refused: a resume at another offset, and an `ETag` other than the published digest
-/// `expected`.
-fn check_resumed_response(response: &reqwest::Response, url: &str, offset: u64, expected: &str) -> Result<u64> {
+/// Checks the answer of `peer` to a download that asked to resume at `offset` (0: the whole
+/// file was asked for) and returns where its body starts in the file: `offset` when it
+/// resumed there (`206` with that `Content-Range`), 0 when it sent the whole file. Refused: a
+/// resume at another offset, and a portal's `ETag` other than the published digest
+/// `expected` (an object store's is its own, never the SHA-256).
+fn check_resumed_response(
+    response: &reqwest::Response,
+    url: &str,
+    offset: u64,
+    peer: Peer,
+    expected: &str,
+) -> Result<u64> {
     let starts_at = match response.status() {
         StatusCode::PARTIAL_CONTENT if content_range_start(response) == Some(offset) => offset,
         StatusCode::PARTIAL_CONTENT => {
-            return Err(PortalError::Invalid(format!("{url}: the portal resumed at another offset than {offset}")));
+            return Err(PortalError::Invalid(format!("{url}: the download resumed at another offset than {offset}")));
         }
         _ => 0,
     };
-    if let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
+    if peer == Peer::Portal
+        && let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
         && etag.trim_matches('"') != expected
     {
         return Err(PortalError::Invalid(format!(
@@ -619,7 +840,7 @@ async fn stream_to_file(
     response: reqwest::Response,
     file: DigestAdapter<std::fs::File>,
     progress: &ProgressCounter,
-    url: &str,
+    (peer, url): (Peer, &str),
     partial: &Path,
     limit: u64,
 ) -> Result<PartialWriter> {
@@ -644,7 +865,7 @@ async fn stream_to_file(
                 received += chunk.len() as u64;
                 if received > limit {
                     failure = Some(PortalError::Invalid(format!(
-                        "{url}: the portal sent more than the {limit} bytes its published size leaves; the \
+                        "{url}: the answer held more than the {limit} bytes its published size leaves; the \
                          download was stopped"
                     )));
                     break;
@@ -654,7 +875,7 @@ async fn stream_to_file(
                 }
             }
             Err(source) => {
-                failure = Some(PortalError::Transport { url: url.to_owned(), source });
+                failure = Some(peer.transport(url, source));
                 break;
             }
         }
@@ -774,6 +995,97 @@ mod tests {
         assert!(matches!(download, Ok(Downloaded::Fetched { resumed_from: 0 })), "{download:?}");
         assert!(std::fs::symlink_metadata(&target).unwrap().is_file());
         assert_eq!(std::fs::read(&target).unwrap(), b"x");
+    }
+
+    /// A portal stand-in that answers every download with a `307` to `location`.
+    fn redirecting_portal(location: String) -> StandIn {
+        StandIn::start(move |_, conn| respond(conn, "307 Temporary Redirect", &[("Location", location.as_str())], b""))
+    }
+
+    /// A portal that sends a download to an origin it did not declare at login is refused
+    /// before that origin is contacted, naming it and the origins declared; the presigned
+    /// URL's signature is shown nowhere.
+    #[test]
+    fn a_download_sent_to_an_undeclared_origin_is_refused_without_contacting_it() {
+        let store = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"x"));
+        let portal = redirecting_portal(format!("{}/bucket/x?X-Amz-Signature=s3cr3t", store.url()));
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = runtime();
+        let declared = "http://127.0.0.1:1".to_owned();
+        for (origins, named) in [(vec![], "declared: none"), (vec![declared.clone()], "declared: http://127.0.0.1:1")] {
+            let client = client_of(&portal).with_download_origins(&origins);
+            let error = runtime.block_on(client.download(&artifact("/v1/x"), dir.path(), &ProgressCounter::default()));
+            let error = error.unwrap_err();
+            assert!(
+                matches!(&error, PortalError::UndeclaredOrigin { origin, .. } if *origin == store.url()),
+                "{error}"
+            );
+            let message = error.to_string();
+            assert!(message.contains(&format!("sent the download to {}", store.url())), "{message}");
+            assert!(message.contains(named) && message.contains("run `genesis login` again"), "{message}");
+            assert!(!message.contains("s3cr3t"), "{message}");
+            assert_eq!(error.class(), ErrorClass::Verdict);
+        }
+        assert!(store.seen().is_empty(), "the undeclared origin was contacted: {:?}", store.seen());
+        assert!(!dir.path().join("x").exists());
+    }
+
+    /// A download sent to a declared origin is fetched there, without the key and without
+    /// the portal's `If-Range` (the store's ETag is not the SHA-256); an interrupted one
+    /// resumes there with `Range`, and the bytes are checked against the published digest
+    /// as from the portal.
+    #[test]
+    fn a_download_sent_to_a_declared_origin_is_fetched_there_without_the_key_and_resumes() {
+        let bytes: Vec<u8> = (0..100u8).collect();
+        let served = bytes.clone();
+        let store = StandIn::start(move |request, conn| {
+            let etag = [("ETag", "\"9e107d9d372bb6826bd81d3542a419d6\"")];
+            match request
+                .header("range")
+                .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse::<usize>().ok())
+            {
+                Some(start) => {
+                    let range = format!("bytes {start}-{}/{}", served.len() - 1, served.len());
+                    let headers = [etag[0], ("Content-Range", range.as_str())];
+                    respond(conn, "206 Partial Content", &headers, &served[start..])
+                }
+                None => respond(conn, "200 OK", &etag, &served),
+            }
+        });
+        let portal = redirecting_portal(format!("{}/bucket/payload.bin?X-Amz-Signature=s3cr3t", store.url()));
+        let client = client_of(&portal).with_download_origins(&[portal.url(), store.url()]);
+        let artifact = Artifact {
+            name: "payload.bin".into(),
+            kind: ArtifactKind::Other,
+            size: bytes.len() as u64,
+            sha256: genesis_bundle::sha256(&bytes),
+            download_uri: "/v1/payload.bin".into(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let partial = dir.path().join(format!(".payload.bin.{}.partial", &artifact.sha256.hex()[..12]));
+        std::fs::write(&partial, &bytes[..40]).unwrap();
+        let runtime = runtime();
+        let downloaded = runtime.block_on(client.download(&artifact, dir.path(), &ProgressCounter::default()));
+        assert_eq!(downloaded.unwrap(), Downloaded::Fetched { resumed_from: 40 });
+        assert_eq!(std::fs::read(dir.path().join("payload.bin")).unwrap(), bytes);
+        let asked = portal.seen();
+        assert_eq!(asked.len(), 1);
+        assert!(asked[0].header("authorization").is_some_and(|a| a.starts_with("Bearer ")));
+        assert_eq!(asked[0].header("range"), Some("bytes=40-"));
+        let fetched = store.seen();
+        assert_eq!(fetched.len(), 1);
+        assert!(fetched[0].target.starts_with("/bucket/payload.bin?X-Amz-Signature="), "{:?}", fetched[0]);
+        assert_eq!(fetched[0].header("authorization"), None, "the key went to the object store");
+        assert_eq!((fetched[0].header("range"), fetched[0].header("if-range")), (Some("bytes=40-"), None));
+
+        // Bytes from the store that are not the published ones are discarded, as from the portal.
+        let liar = StandIn::start(|_, conn| respond(conn, "200 OK", &[], b"not the payload"));
+        let portal = redirecting_portal(format!("{}/bucket/payload.bin", liar.url()));
+        let client = client_of(&portal).with_download_origins(&[liar.url()]);
+        let other = tempfile::tempdir().unwrap();
+        let error = runtime.block_on(client.download(&artifact, other.path(), &ProgressCounter::default()));
+        assert!(matches!(error, Err(PortalError::DigestMismatch { .. })), "{error:?}");
+        assert!(!other.path().join("payload.bin").exists());
     }
 
     #[test]

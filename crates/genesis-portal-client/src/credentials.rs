@@ -1,5 +1,6 @@
-//! The gap-host's login, kept between runs: the portal's URL, the license key, and how to
-//! reach the portal (a private CA file, plain HTTP), in `credentials.json`, readable by the
+//! The gap-host's login, kept between runs: the portal's URL, the license key, how to reach
+//! the portal (a private CA file, plain HTTP), and the origins the portal declared it may send
+//! downloads to (its object store's public endpoint), in `credentials.json`, readable by the
 //! user alone. A key is stored only once the portal accepted it, so a typo or a revoked key
 //! is never kept; what a login remembers for one portal never carries over to another.
 //!
@@ -37,6 +38,9 @@ pub struct PortalSettings {
 pub struct Credentials {
     portal: PortalSettings,
     key: String,
+    /// The origins the portal declared at login that it may send downloads to
+    /// ([`WhoAmI::download_origins`]).
+    download_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -55,12 +59,20 @@ impl Credentials {
                 "that is not a license key: keys look like sk_<organisation>_<random> (from your vendor)".into(),
             ));
         }
-        Ok(Credentials { portal, key: key.to_owned() })
+        Ok(Credentials { portal, key: key.to_owned(), download_origins: Vec::new() })
     }
 
-    /// A client of the portal, with the key.
+    /// A client of the portal, with the key, following downloads to the origins the portal
+    /// declared at login and no others.
     pub fn client(&self) -> Result<PortalClient> {
-        PortalClient::new(&self.portal.url, &self.key, self.portal.ca_file.as_deref(), self.portal.plain_http)
+        let client =
+            PortalClient::new(&self.portal.url, &self.key, self.portal.ca_file.as_deref(), self.portal.plain_http)?;
+        Ok(client.with_download_origins(&self.download_origins))
+    }
+
+    /// The origins the portal declared at login that it may send downloads to.
+    pub fn download_origins(&self) -> &[String] {
+        &self.download_origins
     }
 }
 
@@ -74,6 +86,9 @@ struct CredentialsFile {
     ca_file: Option<PathBuf>,
     #[serde(default)]
     plain_http: bool,
+    /// Left out when the portal declared none (and by earlier versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    download_origins: Vec<String>,
 }
 
 /// Where the login is kept: `credentials.json` in a config directory.
@@ -120,7 +135,7 @@ impl CredentialStore {
         let file: CredentialsFile = serde_json::from_slice(&text)
             .map_err(|source| PortalError::DamagedCredentials { path: self.path.clone(), source })?;
         let portal = PortalSettings { url: file.portal, ca_file: file.ca_file, plain_http: file.plain_http };
-        Ok(Credentials { portal, key: file.key })
+        Ok(Credentials { portal, key: file.key, download_origins: file.download_origins })
     }
 
     /// How a new login reaches its portal: `url` when given, else the portal of the last login.
@@ -144,10 +159,12 @@ impl CredentialStore {
 
     /// `genesis login`: asks the portal who the key belongs to, through `client` (the
     /// credentials' own, from [`Credentials::client`]), and stores the credentials only once
-    /// it answered.
+    /// it answered, with the origins it declared it may send downloads to (those of this
+    /// answer: a new login is how a client learns of new ones).
     pub async fn login(&self, credentials: &Credentials, client: &PortalClient) -> Result<WhoAmI> {
         let me = client.whoami().await?;
-        self.save(credentials)?;
+        let credentials = Credentials { download_origins: me.download_origins.clone(), ..credentials.clone() };
+        self.save(&credentials)?;
         Ok(me)
     }
 
@@ -171,6 +188,7 @@ impl CredentialStore {
             key: credentials.key.clone(),
             ca_file: credentials.portal.ca_file.clone(),
             plain_http: credentials.portal.plain_http,
+            download_origins: credentials.download_origins.clone(),
         };
         let json = serde_json::to_vec_pretty(&file).expect("credentials are JSON");
         atomic_write_with_mode(&self.path, &json, Mode::Exactly(0o600)).map_err(io("writing", &self.path))
@@ -208,6 +226,24 @@ mod tests {
         assert!(!format!("{:?}", store.load().unwrap()).contains(KEY), "Debug never shows the key");
         assert!(store.remove().unwrap());
         assert!(!store.remove().unwrap(), "nothing left to forget");
+    }
+
+    /// The origins a portal declared at login are kept with the key and given to its client;
+    /// a file without them (an earlier version's) reads as declaring none.
+    #[test]
+    fn the_download_origins_declared_at_login_are_kept_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CredentialStore::in_dir(dir.path().to_owned());
+        let origins = vec!["https://portal.example".to_owned(), "https://files.example:9000".to_owned()];
+        let credentials = Credentials {
+            download_origins: origins.clone(),
+            ..Credentials::new(settings("https://portal.example"), KEY).unwrap()
+        };
+        store.save(&credentials).unwrap();
+        assert_eq!(store.load().unwrap().download_origins(), origins.as_slice());
+        let earlier = format!(r#"{{"portal": "https://portal.example", "key": "{KEY}"}}"#);
+        std::fs::write(store.path(), earlier).unwrap();
+        assert!(store.load().unwrap().download_origins().is_empty());
     }
 
     #[test]

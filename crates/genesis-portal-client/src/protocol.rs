@@ -95,6 +95,13 @@ pub struct WhoAmI {
     pub scopes: Vec<Scope>,
     /// When the key stops working (RFC 3339).
     pub expires: String,
+    /// The origins (`scheme://host[:port]`) a download answer of this portal may send the
+    /// client to: its own, and its object store's public endpoint when it answers downloads
+    /// with a `307` to a presigned URL there (seed 002's dual client). `genesis login` keeps
+    /// them; a download is followed to no other origin. Empty from a portal that names none
+    /// (an older one): then downloads come from the portal alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub download_origins: Vec<String>,
 }
 
 /// One release in `GET /v1/releases` (only those the key's organisation is entitled to).

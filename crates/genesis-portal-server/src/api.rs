@@ -15,11 +15,12 @@ use std::time::{Duration, UNIX_EPOCH};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt as _;
+use genesis_objstore::Presigner;
 use genesis_portal_client::Entitlement;
 use genesis_portal_client::protocol::{
     API, ApiError, Artifact, ArtifactKind, BOOTSTRAP_PROFILE, ExportRequest, ExportState, ExportStatus, ReleaseDetail,
@@ -93,6 +94,9 @@ pub struct AppState {
     pub(crate) public_url: Option<Url>,
     /// The vendor key uploaded bundles must verify against, when publishing by upload is on.
     pub(crate) publish_key: Option<PublicKey>,
+    /// The client that mints presigned URLs on the S3 store's public endpoint, when the
+    /// portal has one: API downloads are then redirected there.
+    pub(crate) presigner: Option<Presigner>,
 }
 
 impl AppState {
@@ -108,6 +112,8 @@ impl AppState {
         // A browser that reached the portal over HTTPS, its own or a proxy's, sends a `Secure`
         // cookie back: decided here, and only here.
         let secure_cookies = config.tls || config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
+        // Contacts nothing: a configuration it refuses is refused before anything else is.
+        let presigner = portal.open_presigner()?;
         let scratch = portal.data_dir()?.join("scratch");
         let store = portal.open_store().await?;
         let artifacts = portal.open_artifacts().await?;
@@ -124,6 +130,7 @@ impl AppState {
             secure_cookies,
             public_url: config.public_url,
             publish_key: config.publish_key,
+            presigner,
         }))
     }
 }
@@ -334,8 +341,37 @@ async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
 
-async fn whoami(caller: Caller) -> Json<WhoAmI> {
-    Json(WhoAmI { org: caller.org, key_id: caller.key_id, scopes: caller.scopes, expires: when(caller.expires) })
+async fn whoami(State(state): State<Shared>, caller: Caller, uri: Uri, headers: HeaderMap) -> Json<WhoAmI> {
+    let download_origins = state.download_origins(&uri, &headers);
+    Json(WhoAmI {
+        org: caller.org,
+        key_id: caller.key_id,
+        scopes: caller.scopes,
+        expires: when(caller.expires),
+        download_origins,
+    })
+}
+
+impl AppState {
+    /// The origins (`scheme://host[:port]`) an API download may send a client to: the
+    /// portal's own (its public URL's, else the one the request reached, by its `Host`), and
+    /// the S3 store's public endpoint's when downloads are presigned there. `genesis login`
+    /// keeps them, and `genesis pull` follows a download to no other.
+    fn download_origins(&self, uri: &Uri, headers: &HeaderMap) -> Vec<String> {
+        let own = match &self.public_url {
+            Some(url) => Some(url.origin().ascii_serialization()),
+            None => {
+                let host = header_text(headers, header::HOST).or_else(|| uri.authority().map(|a| a.as_str()));
+                // Without a public URL the portal serves TLS itself exactly when its cookies
+                // are secure.
+                let scheme = if self.secure_cookies { "https" } else { "http" };
+                host.and_then(|host| Url::parse(&format!("{scheme}://{host}")).ok())
+                    .filter(Url::has_host)
+                    .map(|url| url.origin().ascii_serialization())
+            }
+        };
+        own.into_iter().chain(self.presigner.as_ref().map(|p| p.origin().to_owned())).collect()
+    }
 }
 
 fn covers(entitlements: &[Entitlement], release: &Release) -> bool {
@@ -444,13 +480,14 @@ async fn download_artifact(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    artifact_download(&state, &caller, &product, &version, &name, &method, &headers).await
+    artifact_download(&state, &caller, &product, &version, &name, &method, &headers, Delivery::Presigned).await
 }
 
 /// An artifact of an entitled release (`releases:read`) as [`serve_object`] answers a `method`
-/// (`GET`, or the `HEAD` axum answers with the same handler) with `headers`; a download it
-/// starts is recorded in the audit log (actor `key:<id>`, subject `product/version/name`),
-/// here, once for the API and the pages.
+/// (`GET`, or the `HEAD` axum answers with the same handler) with `headers`, its bytes
+/// delivered as `delivery` says; a download it starts is recorded in the audit log (actor
+/// `key:<id>`, subject `product/version/name`), here, once for the API and the pages.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn artifact_download(
     state: &AppState,
     caller: &Caller,
@@ -459,6 +496,7 @@ pub(crate) async fn artifact_download(
     name: &str,
     method: &Method,
     headers: &HeaderMap,
+    delivery: Delivery,
 ) -> Result<Response, Failure> {
     caller.require(Scope::ReleasesRead)?;
     let release = entitled_release(state, caller, product, version).await?;
@@ -481,12 +519,31 @@ pub(crate) async fn artifact_download(
             "application/octet-stream"
         },
     };
-    let served = serve_object(state, method, headers, object).await?;
+    let served = serve_object(state, method, headers, object, delivery).await?;
     if served.starts_download {
         let subject = format!("{product}/{version}/{name}");
         state.store.audit_now(&caller.actor(), action::DOWNLOAD, Some(&caller.org), &subject).await?;
     }
     Ok(served.response)
+}
+
+/// How long a presigned download URL works: long enough for a client to start the download it
+/// was minted for (it is used at once, and a transfer under way outlives it), short enough
+/// that a URL copied out of a log or a terminal soon opens nothing. A resumed or repeated
+/// download asks the portal again, with the key, for a fresh one.
+const PRESIGNED_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// How a download's bytes reach the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// The portal streams them (the web pages: a browser saves the file under the name the
+    /// portal gives it, or shows the evidence report, which a presigned URL of the bare
+    /// object cannot say).
+    Streamed,
+    /// A `GET` is answered `307 Temporary Redirect` to a URL of the object presigned for the
+    /// S3 store's public endpoint when the portal has one (the API: `genesis pull` follows it
+    /// to an origin the portal declared at login); else they are streamed.
+    Presigned,
 }
 
 /// A stored object to serve.
@@ -535,12 +592,16 @@ struct Served {
 
 /// Serves an object with `ETag` (its SHA-256), `Last-Modified`, 304 on a matching
 /// `If-None-Match`, and single `Range`s (honoured only when an `If-Range` matches too). A
-/// `HEAD` gets the headers a `GET` would, and the object is not read.
+/// `HEAD` gets the headers a `GET` would, and the object is not read. With
+/// [`Delivery::Presigned`] and a presigner, a `GET` that would be answered with bytes is
+/// answered with a redirect to a presigned URL of the object instead (the client asks the
+/// store for the same range there).
 async fn serve_object(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,
     object: Object,
+    delivery: Delivery,
 ) -> Result<Served, Failure> {
     let etag = format!("\"{}\"", object.sha256.hex());
     let last_modified =
@@ -572,6 +633,19 @@ async fn serve_object(
         None => None,
     };
     let head = method == Method::HEAD;
+    let starts_download = !head && range.as_ref().is_none_or(|r| r.start == 0);
+    if let (false, Delivery::Presigned, Some(presigner)) = (head, delivery, &state.presigner) {
+        let location =
+            presigner.presign_get(&object.key, PRESIGNED_URL_LIFETIME).await.map_err(PortalServerError::from)?;
+        state.metrics.presigned_downloads.inc();
+        let response = common(Response::builder().status(StatusCode::TEMPORARY_REDIRECT))
+            .header(header::LOCATION, location.as_str())
+            // The URL expires: no cache keeps it.
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Body::empty())
+            .expect("valid response");
+        return Ok(Served { response, starts_download });
+    }
     let body = if head {
         // axum sends a `HEAD` no body: none is read.
         Body::empty()
@@ -588,7 +662,6 @@ async fn serve_object(
         }))
     };
     let builder = common(Response::builder()).header(header::CONTENT_TYPE, object.content_type);
-    let starts_download = !head && range.as_ref().is_none_or(|r| r.start == 0);
     let response = match range {
         Some(r) => builder
             .status(StatusCode::PARTIAL_CONTENT)
@@ -832,20 +905,22 @@ async fn download_export(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    let mut response = export_download(&state, &caller, &id, &method, &headers).await?;
+    let mut response = export_download(&state, &caller, &id, &method, &headers, Delivery::Presigned).await?;
     response.headers_mut().extend(quota_headers(&state.builds, &caller.org));
     Ok(response)
 }
 
 /// The pack of the caller's export `id` (`export:read`) as [`serve_object`] answers `method`
-/// with `headers`, 409 while it is not ready; a download it starts is recorded in the audit
-/// log (subject `product/version/genesis-airgap-ID.tar.gz`), once for the API and the pages.
+/// with `headers`, its bytes delivered as `delivery` says, 409 while it is not ready; a
+/// download it starts is recorded in the audit log (subject
+/// `product/version/genesis-airgap-ID.tar.gz`), once for the API and the pages.
 pub(crate) async fn export_download(
     state: &AppState,
     caller: &Caller,
     id: &str,
     method: &Method,
     headers: &HeaderMap,
+    delivery: Delivery,
 ) -> Result<Response, Failure> {
     let export = caller_export(state, caller, id).await?;
     let (Some(sha256), Some(size)) = (export.sha256, export.size) else {
@@ -862,7 +937,7 @@ pub(crate) async fn export_download(
         modified: export.created,
         content_type: "application/gzip",
     };
-    let served = serve_object(state, method, headers, object).await?;
+    let served = serve_object(state, method, headers, object, delivery).await?;
     if served.starts_download {
         let subject = format!("{}/{}/genesis-airgap-{id}.tar.gz", export.product, export.version);
         state.store.audit_now(&caller.actor(), action::DOWNLOAD, Some(&caller.org), &subject).await?;
@@ -939,6 +1014,27 @@ mod tests {
         }
     }
 
+    /// A public S3 endpoint presigns downloads of an S3 store: without one the portal is
+    /// refused before it opens anything, naming the endpoint without what could be a secret.
+    #[tokio::test]
+    async fn a_public_s3_endpoint_without_an_s3_store_is_refused_before_anything_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let portal = PortalConfig {
+            data_dir: Some(dir.path().join("data")),
+            s3_public_endpoint: Some("https://user:s3cret@files.example.com".into()),
+            ..PortalConfig::default()
+        };
+        assert_eq!(portal.presign_endpoint().as_deref(), Some("https://files.example.com"));
+        match AppState::open(&portal, ApiConfig::default()).await {
+            Err(PortalServerError::Config(e @ ConfigError::PresignWithoutObjectStore { .. })) => {
+                assert!(e.to_string().starts_with("public S3 endpoint https://files.example.com: "), "{e}");
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("opened"),
+        }
+        assert!(!dir.path().join("data").exists(), "nothing was opened");
+    }
+
     /// A portal whose organisation `acme` is entitled to the fixture bundle, published as
     /// genesis 0.1.0; and a key of `acme` with `scopes`.
     async fn published(dir: &Path, scopes: &[Scope]) -> (Arc<AppState>, String) {
@@ -986,6 +1082,24 @@ mod tests {
         assert_eq!(get.status(), StatusCode::OK);
         assert_eq!(axum::body::to_bytes(get.into_body(), 1 << 20).await.unwrap().len() as u64, size);
         assert_eq!(state.store.downloads_of("acme").await.unwrap(), 1);
+    }
+
+    /// `whoami` declares the origins downloads may come from: without a presigner, the
+    /// portal's own alone, as the request reached it.
+    #[tokio::test]
+    async fn whoami_declares_the_portal_s_own_origin_for_downloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, key) = published(dir.path(), &[Scope::ReleasesRead]).await;
+        let request = Request::get("/v1/whoami")
+            .header(header::HOST, "portal.example:8480")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        let answer = router(state).oneshot(request).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body: Value =
+            serde_json::from_slice(&axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap()).unwrap();
+        assert_eq!(body["downloadOrigins"], json!(["http://portal.example:8480"]), "{body}");
     }
 
     /// A product that is no product name is refused before anything is looked up.

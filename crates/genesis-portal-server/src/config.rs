@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use genesis_objstore::ObjectStoreConfig;
+use genesis_objstore::{ObjectStoreConfig, Presigner};
 use genesis_types::{Classify, ErrorClass};
 
 use crate::artifacts::Artifacts;
@@ -31,6 +31,16 @@ pub enum ConfigError {
         /// The `sslmode` the URL names.
         sslmode: String,
     },
+    /// A public S3 endpoint was given for presigned downloads, and the artifacts are in no
+    /// object store.
+    #[error(
+        "public S3 endpoint {endpoint}: presigned downloads come from an S3 bucket, and the portal keeps its \
+         artifacts in its data directory"
+    )]
+    PresignWithoutObjectStore {
+        /// The public endpoint, as it may be shown.
+        endpoint: String,
+    },
     /// The URL customers reach the portal by is not `http(s)://HOST[:PORT]`.
     #[error("public URL `{url}`: {reason}")]
     NotAPublicUrl {
@@ -45,9 +55,10 @@ pub enum ConfigError {
 impl Classify for ConfigError {
     fn class(&self) -> ErrorClass {
         match self {
-            ConfigError::NoDataDir | ConfigError::UnverifiedDatabase { .. } | ConfigError::NotAPublicUrl { .. } => {
-                ErrorClass::Input
-            }
+            ConfigError::NoDataDir
+            | ConfigError::UnverifiedDatabase { .. }
+            | ConfigError::PresignWithoutObjectStore { .. }
+            | ConfigError::NotAPublicUrl { .. } => ErrorClass::Input,
         }
     }
 }
@@ -69,6 +80,11 @@ pub struct PortalConfig {
     pub database_allow_insecure: bool,
     /// Artifacts in this S3 bucket or Azure Blob container instead of `DATA_DIR/artifacts`.
     pub object_store: Option<ObjectStoreConfig>,
+    /// The endpoint clients reach the S3 store by, when it is not the one the portal uses
+    /// (seed 002's dual client): downloads through the API are then answered with a redirect
+    /// to a URL presigned for that endpoint, and the bytes go from the store to the client.
+    /// The portal never contacts it. Only with an S3 store.
+    pub s3_public_endpoint: Option<String>,
 }
 
 impl PortalConfig {
@@ -77,6 +93,27 @@ impl PortalConfig {
     pub fn endpoints(&self) -> Vec<String> {
         let database = self.database_url.as_deref().filter(|url| !url.starts_with("sqlite:")).map(redact);
         database.into_iter().chain(self.object_store.as_ref().and_then(ObjectStoreConfig::endpoint)).collect()
+    }
+
+    /// The public S3 endpoint presigned URLs name, as it may be shown: handed to clients,
+    /// never contacted, so not among [`PortalConfig::endpoints`].
+    pub fn presign_endpoint(&self) -> Option<String> {
+        self.s3_public_endpoint.as_deref().map(genesis_objstore::shown_endpoint)
+    }
+
+    /// The client that mints presigned URLs on the public S3 endpoint, when one is given;
+    /// refused without an S3 store. It contacts nothing.
+    pub(crate) fn open_presigner(&self) -> Result<Option<Presigner>> {
+        let Some(public) = &self.s3_public_endpoint else {
+            return Ok(None);
+        };
+        match &self.object_store {
+            Some(store) => Ok(Some(store.presigner(public)?)),
+            None => {
+                Err(ConfigError::PresignWithoutObjectStore { endpoint: genesis_objstore::shown_endpoint(public) }
+                    .into())
+            }
+        }
     }
 
     /// The data directory, created when missing.

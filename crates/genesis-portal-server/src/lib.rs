@@ -1,8 +1,10 @@
 //! The vendor portal's reference server, as a library: the HTTP API of
 //! [`genesis_portal_client::protocol`] and the customers' and vendor's web pages as an axum
 //! [`router`] over a metadata database (SQLite or PostgreSQL) and an artifact store (a
-//! directory, or an S3 bucket or an Azure Blob container through [`genesis_objstore`]), seed
-//! 003's air-gap export packs, `/metrics`, and the vendor's [`admin`] use cases. The
+//! directory, or an S3 bucket or an Azure Blob container through [`genesis_objstore`]; with
+//! [`PortalConfig::s3_public_endpoint`], API downloads are redirected to URLs presigned for
+//! the S3 store's public endpoint, seed 002's dual client), seed 003's air-gap export packs,
+//! `/metrics`, and the vendor's [`admin`] use cases. The
 //! `genesis-portal` binary parses arguments into these types and renders what they return.
 //!
 //! ```no_run

@@ -26,6 +26,9 @@ pub struct Metrics {
     pub download_bytes: Counter,
     /// Downloads being streamed right now.
     pub downloads_in_flight: Gauge,
+    /// Downloads answered with a redirect to a presigned URL of the object store: their bytes
+    /// go from the store to the client, and are not in `download_bytes`.
+    pub presigned_downloads: Counter,
     /// Exports built.
     pub exports_completed: Counter,
     /// Exports whose build failed.
@@ -48,6 +51,12 @@ impl Metrics {
         );
         let downloads_in_flight = Gauge::default();
         registry.register("portal_downloads_in_flight", "Downloads being streamed", downloads_in_flight.clone());
+        let presigned_downloads = Counter::default();
+        registry.register(
+            "portal_presigned_downloads",
+            "Downloads redirected to a presigned URL of the object store",
+            presigned_downloads.clone(),
+        );
         let exports_completed = Counter::default();
         registry.register("export_bootstrap_completed", "Bootstrap packs built", exports_completed.clone());
         let exports_failed = Counter::default();
@@ -59,6 +68,7 @@ impl Metrics {
             requests,
             download_bytes,
             downloads_in_flight,
+            presigned_downloads,
             exports_completed,
             exports_failed,
             export_duration_ms,

@@ -91,6 +91,17 @@ fn every_manifest_applies_with_the_loader_and_the_deployment_is_locked_down() {
     assert_eq!((port["port"].as_i64(), port["targetPort"].as_str()), (Some(443), Some("https")));
     assert_eq!(container["ports"][0]["name"], "https");
     assert_eq!(container["ports"][0]["containerPort"], 8443);
+    // The landing bucket's credentials come from its Secret when there is one, never from
+    // the manifest, and a console without it still starts.
+    for variable in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        let env = container["env"].as_array().unwrap().iter().find(|e| e["name"] == variable);
+        let from = &env.unwrap_or_else(|| panic!("no {variable} in {container}"))["valueFrom"]["secretKeyRef"];
+        assert_eq!(
+            (from["name"].as_str(), from["key"].as_str(), from["optional"].as_bool()),
+            (Some("genesis-landing-bucket"), Some(variable), Some(true)),
+            "{variable}"
+        );
+    }
 
     // The flags the Deployment passes are the binary's: it gets as far as reading the TLS
     // certificate the Secret would mount.

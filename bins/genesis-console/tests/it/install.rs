@@ -22,21 +22,21 @@ use serde_json::{Value, json};
 
 use crate::{Browserless, Console, csrf_of, repo, user_name, user_token};
 
-const ARCHIVE: &str = "demo-0.1.0.tar.zst";
+pub(crate) const ARCHIVE: &str = "demo-0.1.0.tar.zst";
 
 /// A piece of the upload: the fixture (about 6.6 KiB) goes in four.
 const PIECE: usize = 2048;
 
 /// How long a bundle may take to verify, an install to end, a cut piece to be counted.
-const PATIENCE: Duration = Duration::from_secs(120);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(120);
 
 /// The fixture bundle of `case` (fixtures/bundles/CASE/demo-0.1.0.tar.zst).
-fn fixture(case: &str) -> PathBuf {
+pub(crate) fn fixture(case: &str) -> PathBuf {
     repo().join("fixtures/bundles").join(case).join(ARCHIVE)
 }
 
 /// The console's namespace, and ConfigMap `genesis-trust` trusting the fixture key.
-fn trust_the_fixture_key(api: &KubeApiserver) {
+pub(crate) fn trust_the_fixture_key(api: &KubeApiserver) {
     let key = std::fs::read_to_string(repo().join("fixtures/keys/test.pub")).unwrap();
     crate::apply(
         api,
@@ -52,7 +52,7 @@ fn trust_the_fixture_key(api: &KubeApiserver) {
 /// and `update` of ConfigMaps, `patch` of Namespace genesis-system: bound cluster-wide, these
 /// reach genesis-system), and `create` and `patch` of each of `resources` (group, resource):
 /// what installing the demo bundle needs, or part of it.
-fn installer_role(api: &KubeApiserver, name: &str, resources: &[(&str, &str)]) {
+pub(crate) fn installer_role(api: &KubeApiserver, name: &str, resources: &[(&str, &str)]) {
     let mut rules = vec![
         crate::status::sign_in_rule(),
         json!({"apiGroups": ["console.genesis.dev"], "resources": ["bundles", "installs"],
@@ -74,11 +74,11 @@ fn installer_role(api: &KubeApiserver, name: &str, resources: &[(&str, &str)]) {
 }
 
 /// Everything the demo bundle applies: its Namespace, Deployment and Service.
-const DEMO_OBJECTS: [(&str, &str); 3] = [("", "namespaces"), ("apps", "deployments"), ("", "services")];
+pub(crate) const DEMO_OBJECTS: [(&str, &str); 3] = [("", "namespaces"), ("apps", "deployments"), ("", "services")];
 
 /// A kube-rs client of the API server as its admin, and the runtime it runs on (its
 /// requests are made with that runtime's `block_on`).
-fn client(api: &KubeApiserver) -> (kube::Client, tokio::runtime::Runtime) {
+pub(crate) fn client(api: &KubeApiserver) -> (kube::Client, tokio::runtime::Runtime) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let client = runtime.block_on(async {
         let cluster = genesis_kube::Cluster::connect(Some(&api.kubeconfig())).await.unwrap();
@@ -277,7 +277,7 @@ impl Raw {
 }
 
 /// The `data-state` of `file`'s row of `table#bundles`, once it is no longer `verifying`.
-fn verdict(browser: &Browserless, file: &str) -> String {
+pub(crate) fn verdict(browser: &Browserless, file: &str) -> String {
     let marker = format!("<tr data-bundle=\"{file}\" data-state=\"");
     let start = Instant::now();
     loop {
@@ -294,13 +294,13 @@ fn verdict(browser: &Browserless, file: &str) -> String {
 }
 
 /// The text of the element `id="ID"` of `page` (no nested element).
-fn text_of(page: &str, id: &str) -> String {
+pub(crate) fn text_of(page: &str, id: &str) -> String {
     let after = page.split(&format!("id=\"{id}\"")).nth(1).unwrap_or_else(|| panic!("no #{id} in {page}"));
     after.split_once('>').unwrap().1.split('<').next().unwrap().to_owned()
 }
 
 /// The install's page once its state is no longer `running`.
-fn ended(browser: &Browserless, install: &str) -> String {
+pub(crate) fn ended(browser: &Browserless, install: &str) -> String {
     let start = Instant::now();
     loop {
         let page = browser.get(install);

@@ -10,6 +10,7 @@
 mod advice;
 mod auth;
 mod browser;
+mod bundles_s3;
 mod deploy;
 mod install;
 mod preflight;

@@ -2,9 +2,10 @@
 //! defaults, on PostgreSQL, on an S3-compatible server and on Azure Blob Storage (Azurite);
 //! and object stores configured from nothing but the portal's own settings.
 
+use std::path::Path;
 use std::process::{Command, Output};
 
-use genesis_testkit::http::{StandIn, respond};
+use genesis_testkit::http::{StandIn, forward, respond};
 use genesis_testkit::services::{Azurite, MotoS3, Postgres};
 use genesis_testkit::text;
 
@@ -30,6 +31,22 @@ fn export_pack(portal: &Portal, key: &str) -> (serde_json::Value, Vec<u8>) {
     assert_eq!(header(&headers, "content-type"), Some("application/gzip"));
     assert_eq!(header(&headers, "etag").map(|e| e.trim_matches('"')), done["artifactSha256"].as_str());
     (done, pack)
+}
+
+/// The files of release 0.1.0 the vendor published.
+const RELEASE_FILES: [&str; 4] =
+    ["demo-0.1.0.tar.zst", "demo-0.1.0.tar.zst.sha256", "demo-0.1.0.tar.zst.sig", "demo-0.1.0.tar.zst.cosign.bundle"];
+
+/// Checks that `pulled` holds the files of `published` byte for byte and that the bundle pulled
+/// verifies with the fixture key.
+fn assert_pulled(client: &Client, pulled: &Path, published: &Path) {
+    for name in RELEASE_FILES {
+        assert_eq!(sha256_hex(&pulled.join(name)), sha256_hex(&published.join(name)), "{name}");
+    }
+    let bundle = pulled.join("demo-0.1.0.tar.zst");
+    let key = fixtures().join("keys/test.pub");
+    let verify = client.run(&["verify", bundle.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
 }
 
 fn suite(backend: Backend) {
@@ -75,21 +92,7 @@ fn suite(backend: Backend) {
     let out = tempfile::tempdir().unwrap();
     let pull = client.run(&["pull", "0.1.0", "--output-dir", out.path().to_str().unwrap()]);
     assert!(pull.status.success(), "{}", text(&pull.stderr));
-    for name in [
-        "demo-0.1.0.tar.zst",
-        "demo-0.1.0.tar.zst.sha256",
-        "demo-0.1.0.tar.zst.sig",
-        "demo-0.1.0.tar.zst.cosign.bundle",
-    ] {
-        assert_eq!(sha256_hex(&out.path().join(name)), sha256_hex(&files.path().join(name)), "{name}");
-    }
-    let verify = client.run(&[
-        "verify",
-        out.path().join("demo-0.1.0.tar.zst").to_str().unwrap(),
-        "--key",
-        fixtures().join("keys/test.pub").to_str().unwrap(),
-    ]);
-    assert!(verify.status.success(), "{}", text(&verify.stdout));
+    assert_pulled(&client, out.path(), files.path());
     let sha256sum =
         Command::new("sha256sum").arg("-c").arg("demo-0.1.0.tar.zst.sha256").current_dir(out.path()).output().unwrap();
     assert!(sha256sum.status.success(), "sha256sum -c: {}", text(&sha256sum.stdout));
@@ -257,6 +260,150 @@ fn on_an_s3_compatible_store() {
     suite(Backend { s3: Some((s3.endpoint(), MotoS3::BUCKET.into())), env, ..Backend::default() });
     assert_eq!(proxy.hits(), 0, "the S3 client used a proxy from the environment");
     assert_suite_keys(&s3.object_keys(), "");
+}
+
+/// Seed 002's dual client, through moto: the portal reads and writes its bucket at moto's
+/// endpoint and answers API downloads with URLs presigned for `--s3-public-endpoint`, the one
+/// clients reach, here a second loopback port forwarding to the same moto: where `genesis
+/// pull` fetched from shows which endpoint the URLs were minted for. The client follows them
+/// only to an origin the portal declared at login, announces it first, resumes there, and
+/// verifies what it got as from the portal.
+#[test]
+fn an_s3_store_sends_downloads_to_its_public_endpoint_declared_at_login() {
+    let s3 = MotoS3::start();
+    let moto = s3.port;
+    let public = StandIn::start(move |request, conn| forward(request, conn, moto));
+    let mut portal = Portal::new(Backend { s3: Some((s3.endpoint(), MotoS3::BUCKET.into())), ..Backend::default() });
+    let key = portal.org_with_key("acme", &["releases:read"]);
+    let files = portal.publish_demo("acme", &[]);
+    let bundle = files.path().join("demo-0.1.0.tar.zst");
+    let names = RELEASE_FILES;
+
+    // A client that logged in before the portal presigned anything was told of no other origin.
+    portal.serve();
+    let early = Client::new();
+    assert!(early.login(&portal.url(), &key).status.success());
+    portal.kill();
+    portal.serve_with(&["--s3-public-endpoint", &public.url()]);
+    let log = portal.log();
+    assert!(log.contains(&format!("this run contacts only {}", s3.endpoint())), "{log}");
+    assert!(
+        log.contains(&format!(
+            "genesis-portal: network: presigned download URLs name {}: handed to clients, never contacted",
+            public.url()
+        )),
+        "{log}"
+    );
+
+    // The API: a download is a redirect to the public endpoint (a HEAD is answered here), and
+    // whoami declares that origin beside the portal's own.
+    let path = "/v1/releases/genesis/0.1.0/artifacts/demo-0.1.0.tar.zst";
+    let (headers, body) = portal.curl(Some(&key), "GET", path, &[]);
+    assert_eq!(status(&headers), 307, "{headers}");
+    assert!(body.is_empty());
+    let location = header(&headers, "location").unwrap();
+    let object = format!("{}/{}/releases/genesis/0.1.0/demo-0.1.0.tar.zst?", public.url(), MotoS3::BUCKET);
+    assert!(location.starts_with(&object), "{location}");
+    assert!(location.contains("X-Amz-Expires=900") && location.contains("X-Amz-Signature="), "{location}");
+    assert_eq!(header(&headers, "cache-control"), Some("no-store"));
+    let (headers, _) = portal.curl(Some(&key), "HEAD", path, &["-I"]);
+    assert_eq!(status(&headers), 200, "{headers}");
+    let size = std::fs::metadata(&bundle).unwrap().len();
+    assert_eq!(header(&headers, "content-length"), Some(size.to_string().as_str()));
+    let (_, whoami) = portal.curl(Some(&key), "GET", "/v1/whoami", &[]);
+    let whoami: serde_json::Value = serde_json::from_slice(&whoami).unwrap();
+    assert_eq!(whoami["downloadOrigins"], serde_json::json!([portal.url(), public.url()]), "{whoami}");
+    assert!(public.seen().is_empty(), "nothing fetched yet");
+
+    // The early client refuses the origin it was never told of, and contacts nothing there.
+    let refused_dir = tempfile::tempdir().unwrap();
+    let refused = early.run(&["pull", "0.1.0", "--output-dir", refused_dir.path().to_str().unwrap()]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "sent the download to {}, which it did not declare at login (declared: {})",
+            public.url(),
+            portal.url()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run `genesis login` again"), "{stderr}");
+    assert!(!stderr.contains("X-Amz-Signature"), "{stderr}");
+    assert!(public.seen().is_empty(), "an undeclared origin was contacted: {:?}", public.seen());
+
+    // A new login learns it; the pull announces it, fetches every file there and verifies.
+    let client = Client::new();
+    let login = client.login(&portal.url(), &key);
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    assert!(
+        text(&login.stdout).contains(&format!("the portal sends downloads to {} too", public.url())),
+        "{}",
+        text(&login.stdout)
+    );
+    let streamed_before = portal.metric("portal_download_bytes_total");
+    let presigned_before = portal.metric("portal_presigned_downloads_total");
+    let out = tempfile::tempdir().unwrap();
+    let pull = client.run(&["pull", "0.1.0", "--output-dir", out.path().to_str().unwrap()]);
+    let stderr = text(&pull.stderr);
+    assert!(pull.status.success(), "{stderr}");
+    let announced = format!(
+        "genesis: network: contacting {}, the object store the portal {} sends downloads to",
+        public.url(),
+        portal.url()
+    );
+    assert_eq!(stderr.matches(&announced).count(), 1, "announced once, before it was contacted: {stderr}");
+    assert_pulled(&client, out.path(), files.path());
+    let fetched = public.seen();
+    assert_eq!(fetched.len(), names.len(), "{fetched:?}");
+    let public_host = public.url().trim_start_matches("http://").to_owned();
+    for request in &fetched {
+        assert!(request.target.starts_with(&format!("/{}/releases/genesis/0.1.0/", MotoS3::BUCKET)), "{request:?}");
+        assert!(request.target.contains("X-Amz-Signature="), "{request:?}");
+        assert_eq!(request.header("host"), Some(public_host.as_str()), "signed for the public endpoint");
+        assert_eq!(request.header("authorization"), None, "the license key went to the object store");
+    }
+    assert_eq!(portal.metric("portal_download_bytes_total"), streamed_before, "the portal streamed no byte");
+    assert_eq!(portal.metric("portal_presigned_downloads_total") - presigned_before, names.len() as f64);
+
+    // A pull that stopped after 2000 bytes of the bundle resumes there, at the object store.
+    let resumed = tempfile::tempdir().unwrap();
+    let sha = sha256_hex(&bundle);
+    let partial = resumed.path().join(format!(".demo-0.1.0.tar.zst.{}.partial", &sha[..12]));
+    std::fs::write(partial, &std::fs::read(&bundle).unwrap()[..2000]).unwrap();
+    let pull = client.run(&["pull", "0.1.0", "--output-dir", resumed.path().to_str().unwrap(), "--output", "json"]);
+    assert!(pull.status.success(), "{}", text(&pull.stderr));
+    let pull: serde_json::Value = serde_json::from_slice(&pull.stdout).unwrap();
+    let entry = pull["files"].as_array().unwrap().iter().find(|f| f["name"] == "demo-0.1.0.tar.zst").unwrap();
+    assert_eq!(entry["outcome"], "resumed", "{pull}");
+    assert_eq!(sha256_hex(&resumed.path().join("demo-0.1.0.tar.zst")), sha);
+    assert!(public.seen().iter().any(|r| r.header("range") == Some("bytes=2000-")), "{:?}", public.seen());
+}
+
+/// `--s3-public-endpoint` presigns downloads of an S3 bucket: with artifacts in the data
+/// directory or in Azure Blob Storage it is refused, naming what to do.
+#[test]
+fn a_public_s3_endpoint_without_an_s3_store_is_refused() {
+    let serve = ["serve", "--listen", "127.0.0.1:0", "--s3-public-endpoint", "https://files.example.com"];
+    let refused = Portal::new(Backend::default()).admin(&serve);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("public S3 endpoint https://files.example.com: presigned downloads come from an S3 bucket"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: pass --object-store s3://BUCKET[/PREFIX] with --s3-public-endpoint"), "{stderr}");
+
+    // Refused before the container is created: the Azure endpoint is never contacted.
+    let trap = Trap::start();
+    let endpoint = format!("{}/{}", trap.url(), Azurite::ACCOUNT);
+    let azure = AzureBackend { endpoint, url: "az://genesis-portal/vendor".into(), sas: None };
+    let refused = Portal::new(Backend { azure: Some(azure), ..Backend::default() }).admin(&serve);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("only an S3 store hands out presigned URLs"), "{stderr}");
+    assert!(stderr.contains("hint: leave --s3-public-endpoint out"), "{stderr}");
+    assert_eq!(trap.hits(), 0);
 }
 
 #[test]

@@ -24,8 +24,8 @@ use super::bundle::{artifacts_table, bundle_facts, bundles_section, no_record};
 use super::page::{ExportStage, PageError, Site, page, see_other, shell_word};
 use super::session::{self, CustomerSession, check_csrf};
 use crate::api::{
-    Caller, ExportRefusal, ListedRelease, Shared, artifact_download, caller_export, entitled_listing, entitled_release,
-    export_download, license_for_caller, request_export,
+    Caller, Delivery, ExportRefusal, ListedRelease, Shared, artifact_download, caller_export, entitled_listing,
+    entitled_release, export_download, license_for_caller, request_export,
 };
 use crate::facts::BundleFacts;
 use crate::store::{Export, Release, SessionKind, StoredArtifact};
@@ -259,7 +259,9 @@ async fn download(
     headers: HeaderMap,
     Path((product, version, name)): Path<(String, String, String)>,
 ) -> Result<Response, PageError> {
-    let response = artifact_download(&state, &session.caller, &product, &version, &name, &method, &headers).await?;
+    let response =
+        artifact_download(&state, &session.caller, &product, &version, &name, &method, &headers, Delivery::Streamed)
+            .await?;
     Ok(match ArtifactKind::of(&name) {
         ArtifactKind::Report => inline(response, &name),
         _ => attachment(response, &name),
@@ -550,7 +552,7 @@ async fn download_export(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let response = export_download(&state, &session.caller, &id, &method, &headers).await?;
+    let response = export_download(&state, &session.caller, &id, &method, &headers, Delivery::Streamed).await?;
     Ok(attachment(response, &format!("genesis-airgap-{id}.tar.gz")))
 }
 
