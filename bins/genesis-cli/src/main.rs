@@ -145,16 +145,21 @@ fn main() -> ExitCode {
     genesis_cli_support::interrupt::install();
     let cli = Cli::parse();
     // Commands with endpoints announce their own; the rest contact nothing.
-    if let Command::Verify(args) = &cli.command {
-        genesis_cli_support::announce_endpoints("genesis", &args.verify.endpoints());
+    // A bundle in a bucket is read from its endpoint.
+    let reads = match &cli.command {
+        Command::Verify(args) => Some(&args.verify),
+        Command::Report(args) => Some(&args.verify),
+        Command::Sbom(args) => Some(&args.verify),
+        _ => None,
+    };
+    if let Some(verify) = reads {
+        genesis_cli_support::announce_endpoints("genesis", &verify.endpoints());
     }
     if matches!(
         cli.command,
         Command::Split(_)
             | Command::Join(_)
             | Command::Countersign(_)
-            | Command::Report(_)
-            | Command::Sbom(_)
             | Command::Scan(_)
             | Command::VerifyBlob(_)
             | Command::Logout

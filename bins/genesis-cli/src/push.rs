@@ -19,13 +19,17 @@ pub struct PushArgs {
     /// How the bucket is reached.
     #[command(flatten)]
     pub bucket: BucketArgs,
+    /// Send every file again, even the archive or parts already there with their size.
+    #[arg(long)]
+    pub force: bool,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
 
 /// Runs `push`: every file is sent as one upload that completes whole (an interrupted run
-/// leaves no partial object) and a re-run sends only what is not there yet. The parts go
+/// leaves no partial object); a re-run does not send the archive or a part again when an
+/// object of its name and size is there (`--force` does), and sends the rest anew. The parts go
 /// before their manifest, so a reader of the bucket never finds a manifest whose parts are
 /// missing. Exit 0 when every file is there.
 pub fn run(args: &PushArgs) -> anyhow::Result<u8> {
@@ -51,8 +55,11 @@ pub fn run(args: &PushArgs) -> anyhow::Result<u8> {
         }
     };
     files.extend(sidecars(&archive, &name)?);
+    // The archive and its parts resume; what vouches for them is always sent anew.
+    let part_prefix = format!("{name}.part-");
+    let resumable = |object: &str| !args.force && (object == name || object.starts_with(&part_prefix));
     let text = args.output == OutputFormat::Text;
-    let pushed = args.bucket.push(&files, &args.target, |done| {
+    let pushed = args.bucket.push(&files, &args.target, &resumable, |done| {
         if text {
             let what = if done.sent { "sent" } else { "already there" };
             let _ = outln!("  {} ({} bytes): {what}", done.object, done.size);

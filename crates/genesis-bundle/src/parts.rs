@@ -254,6 +254,17 @@ impl BundleLocation {
     /// The parts manifest, or part-000 (any part), names a split archive; so does the archive's
     /// own name when only its manifest is there. Anything else is one archive file.
     pub fn of(path: &Path) -> BundleLocation {
+        let named = BundleLocation::named(path);
+        let manifest = manifest_path(path);
+        if matches!(named, BundleLocation::Single(_)) && !path.exists() && manifest.exists() {
+            return BundleLocation::Parts { archive: path.to_owned(), manifest };
+        }
+        named
+    }
+
+    /// What `path` names by its name alone: the parts manifest or a part name parts, anything
+    /// else one archive (for a name in a bucket, where no file system is asked).
+    pub fn named(path: &Path) -> BundleLocation {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             return BundleLocation::Single(path.to_owned());
         };
@@ -267,10 +278,6 @@ impl BundleLocation {
         {
             let archive = path.with_file_name(archive);
             return BundleLocation::Parts { manifest: manifest_path(&archive), archive };
-        }
-        let manifest = manifest_path(path);
-        if !path.exists() && manifest.exists() {
-            return BundleLocation::Parts { archive: path.to_owned(), manifest };
         }
         BundleLocation::Single(path.to_owned())
     }
@@ -460,7 +467,7 @@ impl ArchiveFile {
             let path = shown(name);
             move |source: io::Error| BundleError::PartUnreadable { path, source }
         };
-        let located = BundleLocation::of(Path::new(name));
+        let located = BundleLocation::named(Path::new(name));
         let (archive, manifest) = match &located {
             BundleLocation::Parts { archive, manifest } => (archive.to_string_lossy().into_owned(), Some(manifest)),
             BundleLocation::Single(_) => (name.to_owned(), None),
@@ -498,6 +505,7 @@ impl ArchiveFile {
                 let mut bytes = vec![0u8; object.len() as usize];
                 object.read_exact_at(&mut bytes, 0).map_err(BundleError::io("reading", shown(&manifest_name)))?;
                 let listed = PartsManifest::parse(&bytes, &shown(&manifest_name))?;
+                check_named_as(&shown(&archive), &listed)?;
                 let mut pieces = Vec::with_capacity(listed.parts.len());
                 let mut start = 0;
                 for part in &listed.parts {

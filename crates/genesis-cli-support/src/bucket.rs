@@ -97,7 +97,13 @@ pub fn sidecars(bundle: &Path, name: &str) -> anyhow::Result<Vec<(PathBuf, Strin
         Ok(text) => {
             let listed = genesis_trust::listed_files(&text, name)
                 .map_err(|reason| anyhow::anyhow!("{}: {reason}", sha256.display()))?;
-            files.extend(listed.into_iter().map(|file| folder.join(file.name)));
+            for file in listed {
+                let path = folder.join(&file.name);
+                if !path.is_file() {
+                    anyhow::bail!("{} lists {}, which is not beside the archive", sha256.display(), file.name);
+                }
+                files.push(path);
+            }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", sha256.display())),
@@ -137,12 +143,16 @@ pub struct Pushed {
 impl BucketArgs {
     /// Uploads `files` (local path, name) under the folder `target` (`s3://BUCKET[/PREFIX]`),
     /// each a multipart upload that completes atomically, so an interrupted run leaves only
-    /// whole objects; an object already there with the same size is not sent again.
-    /// `each` hears every file as it is done.
+    /// whole objects. A file `resumable` names is not sent again when an object of its name and
+    /// size is there (a re-run after an interruption); every other file is always sent, so the
+    /// small ones that vouch for the large (sidecars, the parts manifest and its signatures) are
+    /// always this run's, and a stale large object fails the landing side's verification
+    /// rather than passing for this release. `each` hears every file as it is done.
     pub fn push(
         &self,
         files: &[(PathBuf, String)],
         target: &str,
+        resumable: &dyn Fn(&str) -> bool,
         mut each: impl FnMut(&Pushed),
     ) -> anyhow::Result<Vec<Pushed>> {
         let target = target.trim_end_matches('/');
@@ -155,7 +165,10 @@ impl BucketArgs {
         let mut pushed = Vec::with_capacity(files.len());
         for (local, name) in files {
             let size = std::fs::metadata(local).with_context(|| format!("reading {}", local.display()))?.len();
-            let there = runtime.block_on(storage.stat(name))?;
+            let there = match resumable(name) {
+                true => runtime.block_on(storage.stat(name))?,
+                false => None,
+            };
             let sent = there.is_none_or(|version| version.size != size);
             if sent {
                 runtime.block_on(storage.put_file(name, local))?;

@@ -103,6 +103,14 @@ impl RemoteFolder for BucketFolder {
         let Some(version) = wait(self.runtime.handle(), async move { storage.stat(&lookup).await })? else {
             return Ok(None);
         };
+        if version.e_tag.is_none() {
+            // Every read names the version it expects (`If-Match`): without an ETag, an object
+            // replaced after its verification could be read unnoticed (by `serve`).
+            return Err(io::Error::other(format!(
+                "{}/{name}: the store gives no ETag, so a replaced object could not be told; use a store that does",
+                self.url()
+            )));
+        }
         Ok(Some(Arc::new(BucketObject {
             storage: self.storage.clone(),
             key,
@@ -161,7 +169,8 @@ impl BucketObject {
     }
 
     fn window(&self, index: u64) -> Range<u64> {
-        index * WINDOW..((index + 1) * WINDOW).min(self.version.size)
+        let start = index.saturating_mul(WINDOW).min(self.version.size);
+        start..index.saturating_add(1).saturating_mul(WINDOW).min(self.version.size)
     }
 
     /// The bytes of window `index`, fetched ahead or now; the next windows are started.
@@ -170,9 +179,10 @@ impl BucketObject {
         for next in index..(index + AHEAD).min(last) {
             ahead.windows.entry(next).or_insert_with(|| self.fetch(self.window(next)));
         }
-        // Windows behind the reader are not read again.
+        // Windows behind the reader are not read again, and those ahead of it beyond the read-
+        // ahead (left by a reader that went back) are not kept either: 32 MiB at most.
         ahead.windows.retain(|&i, fetch| {
-            let keep = i >= index;
+            let keep = i >= index && i < index.saturating_add(AHEAD);
             if !keep {
                 fetch.abort();
             }

@@ -498,8 +498,11 @@ pub fn write_pack(
     let mut bundles = Vec::new();
     for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
         let target = unpacked.join(&bundle.name);
-        let report = UnverifiedBundle::open(&inputs.join(&bundle.name), &genesis_bundle::Limits::default())?
-            .verify(&policy)?
+        let verified =
+            UnverifiedBundle::open(&inputs.join(&bundle.name), &genesis_bundle::Limits::default())?.verify(&policy)?;
+        // A pack's layout must hold every blob its images name: a delta's base is not in it.
+        verified.bom().require_full("an export pack").map_err(genesis_trust::TrustError::from)?;
+        let report = verified
             .extract(&target)
             .map_err(|source| PortalServerError::Reverify { bundle: bundle.name.clone(), source: Box::new(source) })?;
         bundles.push(serde_json::json!({
