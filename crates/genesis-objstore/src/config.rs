@@ -212,14 +212,14 @@ fn check_endpoint(store: ObjectStoreKind, endpoint: &str, allow_http: bool) -> R
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let fix = match (rest.chars().find(|c| matches!(c, '?' | '#')), store) {
         (Some('?'), ObjectStoreKind::S3) => {
-            "remove the query string (the secret access key belongs in GENESIS_PORTAL_S3_SECRET_ACCESS_KEY)"
+            "remove the query string (the secret access key belongs in its environment variable, never in a URL)"
         }
         (Some('?'), ObjectStoreKind::Azure) => {
             "remove the query string (a SAS belongs in GENESIS_PORTAL_AZURE_SAS_TOKEN)"
         }
         (Some(_), _) => "remove the fragment",
         (None, ObjectStoreKind::S3) if authority.contains('@') => {
-            "remove the user info (the secret access key belongs in GENESIS_PORTAL_S3_SECRET_ACCESS_KEY)"
+            "remove the user info (the secret access key belongs in its environment variable, never in a URL)"
         }
         (None, ObjectStoreKind::Azure) if authority.contains('@') => {
             "remove the user info (the account's key belongs in GENESIS_PORTAL_AZURE_ACCESS_KEY)"
@@ -276,11 +276,9 @@ impl S3Config {
     /// checks, static credentials and connector.
     fn open_at(&self, url: &str, bucket: &str, endpoint: &str) -> Result<AmazonS3> {
         check_endpoint(ObjectStoreKind::S3, endpoint, self.allow_http)?;
-        let access_key_id = self
-            .access_key_id
-            .clone()
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| ObjStoreError::NoAccessKeyId { url: url.to_owned() })?;
+        let access_key_id = self.access_key_id.clone().filter(|id| !id.is_empty()).ok_or_else(|| {
+            ObjStoreError::NoAccessKeyId { url: url.to_owned(), variable: self.secrets.secret_access_key }
+        })?;
         let secret = env_value(self.secrets.secret_access_key).ok_or_else(|| ObjStoreError::NoSecretAccessKey {
             url: url.to_owned(),
             variable: self.secrets.secret_access_key,

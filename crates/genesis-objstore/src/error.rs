@@ -43,12 +43,14 @@ pub enum ObjStoreError {
     },
     /// No S3 access key id was given.
     #[error(
-        "{url} needs credentials: an access key id, and its secret in GENESIS_PORTAL_S3_SECRET_ACCESS_KEY; the \
-         portal never takes them from AWS_* variables or instance metadata"
+        "{url} needs credentials: an access key id, and its secret in {variable}; they are never taken from \
+         any other variable, a profile or instance metadata"
     )]
     NoAccessKeyId {
         /// The bucket.
         url: String,
+        /// The variable the secret is read from.
+        variable: &'static str,
     },
     /// The S3 secret access key is not in its variable.
     #[error("{url} needs {variable}, the secret of access key {access_key_id}")]
@@ -160,6 +162,14 @@ pub enum ObjStoreError {
         /// The answer's `x-ms-error-code`.
         code: String,
     },
+    /// A listing found more objects than one is allowed to take.
+    #[error("{listing}: more than {most} objects; keep that folder to what is to be read")]
+    TooManyObjects {
+        /// What was being listed.
+        listing: String,
+        /// The most a listing takes.
+        most: usize,
+    },
     /// A read of the bucket was cancelled or its task failed.
     #[error("reading the bucket stopped: {0}")]
     Task(String),
@@ -206,7 +216,8 @@ impl Classify for ObjStoreError {
             | E::NoAzureCredential { .. }
             | E::BadAzureSecret { .. }
             | E::NotPresignable { .. }
-            | E::Setup { .. } => ErrorClass::Input,
+            | E::Setup { .. }
+            | E::TooManyObjects { .. } => ErrorClass::Input,
             E::Operation { source, .. } => object_store_class(source),
             E::ContainerUnreachable { .. } | E::ContainerRefused { .. } | E::Task(_) => ErrorClass::Network,
             E::Io { source, .. } => source.class(),

@@ -29,6 +29,9 @@ pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 /// Bytes per read of a local file being uploaded.
 const CHUNK: usize = 256 << 10;
+/// Most objects one listing takes: a folder of bundles holds a few per release, and a listing
+/// of millions (each page a request, every key in memory) is refused rather than waited for.
+pub const MAX_LISTED: usize = 10_000;
 /// Part size of multipart uploads.
 const PART: usize = 16 << 20;
 
@@ -174,8 +177,16 @@ impl ObjectStorage {
             Some(_) => format!("listing {}/", self.address(prefix)),
             None => format!("listing {}/", self.url),
         };
-        let found: Vec<ObjectMeta> =
-            self.store.list(under.as_ref()).try_collect().await.map_err(ObjStoreError::operation(listed))?;
+        let found: Vec<ObjectMeta> = self
+            .store
+            .list(under.as_ref())
+            .take(MAX_LISTED + 1)
+            .try_collect()
+            .await
+            .map_err(ObjStoreError::operation(listed.clone()))?;
+        if found.len() > MAX_LISTED {
+            return Err(ObjStoreError::TooManyObjects { listing: listed, most: MAX_LISTED });
+        }
         let mut objects: Vec<(String, ObjectVersion)> = found
             .into_iter()
             .map(|meta| (meta.location.as_ref().to_owned(), ObjectVersion { size: meta.size, e_tag: meta.e_tag }))
@@ -219,6 +230,20 @@ mod tests {
     async fn read(storage: &ObjectStorage, key: &str, range: Option<Range<u64>>) -> Vec<u8> {
         let chunks: Vec<Bytes> = storage.get(key, range).await.unwrap().try_collect().await.unwrap();
         chunks.concat()
+    }
+
+    /// A folder of more objects than a listing takes is refused, saying so, not listed whole.
+    #[tokio::test]
+    async fn a_listing_of_more_objects_than_it_takes_is_refused() {
+        let store = Arc::new(InMemory::new());
+        for i in 0..=MAX_LISTED {
+            store.put(&ObjectPath::from(format!("landing/{i:05}")), Bytes::from_static(b"x").into()).await.unwrap();
+        }
+        let storage = ObjectStorage::new(store.clone(), "s3://bucket/");
+        let e = storage.list_versions("landing").await.unwrap_err();
+        assert!(matches!(e, ObjStoreError::TooManyObjects { most: MAX_LISTED, .. }), "{e}");
+        store.delete(&ObjectPath::from("landing/00000")).await.unwrap();
+        assert_eq!(storage.list_versions("landing").await.unwrap().len(), MAX_LISTED);
     }
 
     /// A file goes up as a multipart upload and comes back whole or by range; its size and the listing
