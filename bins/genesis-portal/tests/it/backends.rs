@@ -49,6 +49,21 @@ fn assert_pulled(client: &Client, pulled: &Path, published: &Path) {
     assert!(verify.status.success(), "{}", text(&verify.stdout));
 }
 
+/// Checks that a pull of release 0.1.0 that stopped after 2000 bytes of `bundle` (its partial
+/// file left) resumes there and ends with the bundle whole.
+fn assert_pull_resumes_after_2000_bytes(client: &Client, bundle: &Path) {
+    let resumed = tempfile::tempdir().unwrap();
+    let sha = sha256_hex(bundle);
+    let partial = resumed.path().join(format!(".demo-0.1.0.tar.zst.{}.partial", &sha[..12]));
+    std::fs::write(partial, &std::fs::read(bundle).unwrap()[..2000]).unwrap();
+    let pull = client.run(&["pull", "0.1.0", "--output-dir", resumed.path().to_str().unwrap(), "--output", "json"]);
+    assert!(pull.status.success(), "{}", text(&pull.stderr));
+    let pull: serde_json::Value = serde_json::from_slice(&pull.stdout).unwrap();
+    let entry = pull["files"].as_array().unwrap().iter().find(|f| f["name"] == "demo-0.1.0.tar.zst").unwrap();
+    assert_eq!(entry["outcome"], "resumed", "{pull}");
+    assert_eq!(sha256_hex(&resumed.path().join("demo-0.1.0.tar.zst")), sha);
+}
+
 fn suite(backend: Backend) {
     let mut portal = Portal::new(backend);
     let files = tempfile::tempdir().unwrap();
@@ -101,17 +116,7 @@ fn suite(backend: Backend) {
     assert!(repull["files"].as_array().unwrap().iter().all(|f| f["outcome"] == "present"), "{repull}");
     // A pull that stopped after 2000 bytes of the bundle resumes there: the rest is a Range
     // read of the store.
-    let resumed = tempfile::tempdir().unwrap();
-    let sha = sha256_hex(&bundle);
-    let partial = resumed.path().join(format!(".demo-0.1.0.tar.zst.{}.partial", &sha[..12]));
-    std::fs::write(partial, &std::fs::read(&bundle).unwrap()[..2000]).unwrap();
-    let pull = client.run(&["pull", "0.1.0", "--output-dir", resumed.path().to_str().unwrap(), "--output", "json"]);
-    assert!(pull.status.success(), "{}", text(&pull.stderr));
-    let pull: serde_json::Value = serde_json::from_slice(&pull.stdout).unwrap();
-    let files = pull["files"].as_array().unwrap();
-    let entry = files.iter().find(|f| f["name"] == "demo-0.1.0.tar.zst").unwrap();
-    assert_eq!(entry["outcome"], "resumed", "{pull}");
-    assert_eq!(sha256_hex(&resumed.path().join("demo-0.1.0.tar.zst")), sha);
+    assert_pull_resumes_after_2000_bytes(&client, &bundle);
 
     // Downloads: ETag is the SHA-256, Last-Modified, 304, Range.
     let path = "/v1/releases/genesis/0.1.0/artifacts/demo-0.1.0.tar.zst";
@@ -367,16 +372,7 @@ fn an_s3_store_sends_downloads_to_its_public_endpoint_declared_at_login() {
     assert_eq!(portal.metric("portal_presigned_downloads_total") - presigned_before, names.len() as f64);
 
     // A pull that stopped after 2000 bytes of the bundle resumes there, at the object store.
-    let resumed = tempfile::tempdir().unwrap();
-    let sha = sha256_hex(&bundle);
-    let partial = resumed.path().join(format!(".demo-0.1.0.tar.zst.{}.partial", &sha[..12]));
-    std::fs::write(partial, &std::fs::read(&bundle).unwrap()[..2000]).unwrap();
-    let pull = client.run(&["pull", "0.1.0", "--output-dir", resumed.path().to_str().unwrap(), "--output", "json"]);
-    assert!(pull.status.success(), "{}", text(&pull.stderr));
-    let pull: serde_json::Value = serde_json::from_slice(&pull.stdout).unwrap();
-    let entry = pull["files"].as_array().unwrap().iter().find(|f| f["name"] == "demo-0.1.0.tar.zst").unwrap();
-    assert_eq!(entry["outcome"], "resumed", "{pull}");
-    assert_eq!(sha256_hex(&resumed.path().join("demo-0.1.0.tar.zst")), sha);
+    assert_pull_resumes_after_2000_bytes(&client, &bundle);
     assert!(public.seen().iter().any(|r| r.header("range") == Some("bytes=2000-")), "{:?}", public.seen());
 }
 
