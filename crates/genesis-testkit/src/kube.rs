@@ -185,6 +185,17 @@ fn launch(dir: &Path) -> Running {
         assert!(start.elapsed() < Duration::from_secs(60), "kube-apiserver never got ready: {}", logs(dir));
         std::thread::sleep(Duration::from_millis(250));
     }
+    // `/readyz` answers before the bootstrap controllers have written the system namespaces
+    // and the `kubernetes` service: a baseline taken then would leave them out, and the
+    // first reset would delete `default` from under the next test.
+    while !bootstrapped(&ca, port) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "kube-apiserver never created its namespaces: {}",
+            logs(dir)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     Running {
         port,
         etcd_port,
@@ -257,6 +268,15 @@ fn namespaces(ca: &Path, port: u16) -> BTreeSet<String> {
         .flatten()
         .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// Whether the API server's bootstrap controllers have written what every cluster has: the
+/// system namespaces and the `kubernetes` service in `default`.
+fn bootstrapped(ca: &Path, port: u16) -> bool {
+    let listed = namespaces(ca, port);
+    ["default", "kube-system", "kube-public", "kube-node-lease"].iter().all(|n| listed.contains(*n))
+        && curl(ca, port, &["-o", "/dev/null", "-w", "%{http_code}"], "/api/v1/namespaces/default/services/kubernetes")
+            == "200"
 }
 
 /// Whether the API server answers `/readyz` with 200.
