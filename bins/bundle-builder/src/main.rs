@@ -115,6 +115,7 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
 }
 
 fn main() -> ExitCode {
+    genesis_cli_support::allocator::bound_arenas();
     genesis_cli_support::init_logging();
     interrupt::install();
     let cli = Cli::parse();

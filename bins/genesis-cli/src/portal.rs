@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use genesis_bundle::ProgressCounter;
 use genesis_cli_support::{OutputFormat, exit, outln, print_json, progress};
-use genesis_portal_client::protocol::{ArtifactKind, ExportRequest};
+use genesis_portal_client::protocol::ExportRequest;
 use genesis_portal_client::{
     CredentialStore, Credentials, Downloaded, License, PortalClient, PortalError, PullProgress, PulledRelease,
     human_size,
@@ -237,7 +237,7 @@ fn print_pulled(pulled: &PulledRelease, args: &PullArgs) -> anyhow::Result<u8> {
                 args.output_dir.display(),
                 release.signer
             )?;
-            for f in pulled.files.iter().filter(|f| f.artifact.kind == ArtifactKind::Bundle) {
+            for f in pulled.files.iter().filter(|f| f.artifact.kind.is_bundle_entry()) {
                 outln!("next: genesis verify {} --key VENDOR.pub", f.path.display())?;
             }
         }

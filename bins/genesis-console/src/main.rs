@@ -152,6 +152,7 @@ fn landing_bucket(given: &str) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
+    genesis_cli_support::allocator::bound_arenas();
     let cli = Cli::parse();
     let log = ConsoleLog::default();
     init_logging(&log);

@@ -383,6 +383,7 @@ fn load_private_key(path: &Path) -> anyhow::Result<PrivateKey> {
 }
 
 fn main() -> ExitCode {
+    genesis_cli_support::allocator::bound_arenas();
     let cli = Cli::parse();
     if matches!(cli.command, Command::Serve(_)) {
         // The server logs JSON lines for the vendor's log pipeline.

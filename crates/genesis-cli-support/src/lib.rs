@@ -36,6 +36,7 @@
 // quietly; `println!` would panic.
 #![deny(clippy::print_stdout)]
 
+pub use genesis_allocator as allocator;
 pub mod bucket;
 pub mod exit;
 pub mod interrupt;

@@ -159,6 +159,12 @@ pub struct Artifact {
 pub enum ArtifactKind {
     /// A bundle archive, `NAME.tar.zst`.
     Bundle,
+    /// The parts manifest of a split bundle, `NAME.tar.zst.parts.json` (decision 0042): the
+    /// bundle's entry when it is published as parts, read by every verifier in place of the
+    /// archive.
+    PartsManifest,
+    /// One part of a split bundle, `NAME.tar.zst.part-000` …, listed in its parts manifest.
+    Part,
     /// `NAME.tar.zst.sha256`, `sha256sum -c` format.
     Sha256,
     /// `NAME.tar.zst.sig`, cosign detached signature.
@@ -183,11 +189,15 @@ impl ArtifactKind {
     pub fn of(name: &str) -> ArtifactKind {
         if name.ends_with(".tar.zst") {
             ArtifactKind::Bundle
+        } else if name.ends_with(".tar.zst.parts.json") {
+            ArtifactKind::PartsManifest
+        } else if is_part_name(name) {
+            ArtifactKind::Part
         } else if name.ends_with(".tar.zst.sha256") {
             ArtifactKind::Sha256
-        } else if name.ends_with(".tar.zst.sig") {
+        } else if name.ends_with(".tar.zst.sig") || name.ends_with(".tar.zst.parts.json.sig") {
             ArtifactKind::Signature
-        } else if name.ends_with(".tar.zst.cosign.bundle") {
+        } else if name.ends_with(".tar.zst.cosign.bundle") || name.ends_with(".tar.zst.parts.json.cosign.bundle") {
             ArtifactKind::CosignBundle
         } else if name.ends_with(".tar.zst.report.pdf") {
             ArtifactKind::Report
@@ -199,6 +209,27 @@ impl ArtifactKind {
             ArtifactKind::Other
         }
     }
+
+    /// Whether a file of this kind is a bundle's entry: what `genesis verify` is given, what
+    /// the portal verified on publication and keeps facts of (the archive, or the parts
+    /// manifest of a split one).
+    pub fn is_bundle_entry(self) -> bool {
+        matches!(self, ArtifactKind::Bundle | ArtifactKind::PartsManifest)
+    }
+}
+
+/// The archive a bundle's entry stands for: the entry's own name for an archive, the name
+/// without `.parts.json` for a parts manifest. The archive's sidecars (`.sha256`, `.sig`,
+/// `.cosign.bundle`, `.report.pdf`) are named after it.
+pub fn archive_name_of_entry(entry: &str) -> &str {
+    entry.strip_suffix(".parts.json").unwrap_or(entry)
+}
+
+/// Whether `name` is a part's: `….tar.zst.part-` and at least three digits.
+fn is_part_name(name: &str) -> bool {
+    name.rsplit_once(".part-").is_some_and(|(archive, index)| {
+        archive.ends_with(".tar.zst") && index.len() >= 3 && index.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// Whether `name` is a safe artifact file name: one path component, printable, not hidden.
@@ -346,6 +377,16 @@ mod tests {
         assert_eq!(ArtifactKind::of("sbom-3.2.10.cdx.json"), ArtifactKind::Sbom);
         assert_eq!(ArtifactKind::of("genesis-ops-3.2.10.tar.zst.report.pdf"), ArtifactKind::Report);
         assert_eq!(ArtifactKind::of("notes.pdf"), ArtifactKind::Other);
+        assert_eq!(ArtifactKind::of("ops-3.2.10.tar.zst.parts.json"), ArtifactKind::PartsManifest);
+        assert_eq!(ArtifactKind::of("ops-3.2.10.tar.zst.parts.json.sig"), ArtifactKind::Signature);
+        assert_eq!(ArtifactKind::of("ops-3.2.10.tar.zst.parts.json.cosign.bundle"), ArtifactKind::CosignBundle);
+        assert_eq!(ArtifactKind::of("ops-3.2.10.tar.zst.part-000"), ArtifactKind::Part);
+        assert_eq!(ArtifactKind::of("ops-3.2.10.tar.zst.part-1234"), ArtifactKind::Part);
+        for not_a_part in ["ops.tar.zst.part-00", "ops.tar.zst.part-00x", "ops.zip.part-000"] {
+            assert_eq!(ArtifactKind::of(not_a_part), ArtifactKind::Other, "{not_a_part}");
+        }
+        assert_eq!(archive_name_of_entry("ops-3.2.10.tar.zst.parts.json"), "ops-3.2.10.tar.zst");
+        assert_eq!(archive_name_of_entry("ops-3.2.10.tar.zst"), "ops-3.2.10.tar.zst");
         assert!(valid_artifact_name("genesis-ops-3.2.10.tar.zst.sha256"));
         for bad in ["../x", "a/b", ".hidden", "", "a b"] {
             assert!(!valid_artifact_name(bad), "{bad:?}");

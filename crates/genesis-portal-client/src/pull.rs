@@ -68,6 +68,11 @@ impl PortalClient {
     /// release whose metadata and sidecars disagree is not handed on. A listing that names a
     /// file twice or gives one another kind than its name tells is refused before anything is
     /// written.
+    ///
+    /// A split bundle (decision 0042) is pulled part by part, each part a download of its own
+    /// that resumes where it stopped. Its parts manifest comes first and must list exactly the
+    /// parts the release publishes, with their published sizes and digests, before any part
+    /// is fetched; its `.sha256` then names the whole archive the manifest describes.
     pub async fn pull_release(
         &self,
         version: &str,
@@ -81,22 +86,40 @@ impl PortalClient {
         let bytes = ProgressCounter::default();
         bytes.set_total(release.artifacts.iter().map(|a| a.size).sum());
         progress.downloads_started(bytes.clone());
-        let files = self.download_each(&release.artifacts, dir, &bytes).await;
+        let files = self.download_release(&release.artifacts, dir, &bytes).await;
         progress.downloads_ended();
         let files = files?;
         check_sha256_sidecars(dir, &release.artifacts)?;
         Ok(PulledRelease { release, files })
     }
 
-    /// Downloads `artifacts` into `dir` one after the other; a failure names the file.
-    async fn download_each(
+    /// Downloads a release's `artifacts` into `dir`: the parts manifests first, checked
+    /// against the listing ([`check_parts_listed`]), then the rest; returned in the listing's
+    /// order.
+    async fn download_release(
         &self,
         artifacts: &[Artifact],
         dir: &Path,
         bytes: &ProgressCounter,
     ) -> Result<Vec<PulledFile>> {
+        let (manifests, rest): (Vec<&Artifact>, Vec<&Artifact>) =
+            artifacts.iter().partition(|a| a.kind == ArtifactKind::PartsManifest);
+        let mut files = self.download_each(&manifests, dir, bytes).await?;
+        check_parts_listed(dir, artifacts)?;
+        files.extend(self.download_each(&rest, dir, bytes).await?);
+        files.sort_by_key(|f| artifacts.iter().position(|a| a.name == f.artifact.name));
+        Ok(files)
+    }
+
+    /// Downloads `artifacts` into `dir` one after the other; a failure names the file.
+    async fn download_each(
+        &self,
+        artifacts: &[&Artifact],
+        dir: &Path,
+        bytes: &ProgressCounter,
+    ) -> Result<Vec<PulledFile>> {
         let mut files = Vec::with_capacity(artifacts.len());
-        for artifact in artifacts {
+        for &artifact in artifacts {
             let outcome = self
                 .download(artifact, dir, bytes)
                 .await
@@ -164,17 +187,61 @@ fn check_listing(artifacts: &[Artifact]) -> Result<()> {
     Ok(())
 }
 
+/// Checks each parts manifest pulled into `dir` against the listing: it describes the archive
+/// its name says, and the parts the release publishes of that archive are exactly the ones it
+/// lists, each published with the size and digest it gives. The parts then downloaded are the
+/// ones `genesis verify` checks against it, and a part the manifest does not know is never
+/// fetched.
+fn check_parts_listed(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
+    let mut listed_parts = std::collections::BTreeSet::new();
+    for entry in artifacts.iter().filter(|a| a.kind == ArtifactKind::PartsManifest) {
+        let path = dir.join(&entry.name);
+        let refuse = |reason: String| PortalError::ListingRefused(format!("{}: {reason}", entry.name));
+        let manifest = genesis_bundle::PartsManifest::read(&path).map_err(|e| refuse(e.to_string()))?;
+        let archive = crate::protocol::archive_name_of_entry(&entry.name);
+        if manifest.archive.name != archive {
+            return Err(refuse(format!("describes {}, not {archive}", manifest.archive.name)));
+        }
+        for part in &manifest.parts {
+            let published = artifacts.iter().find(|a| a.name == part.name);
+            if published.map(|a| &a.sha256) != Some(&part.sha256) {
+                return Err(PortalError::ListedFileMismatch {
+                    sidecar: path,
+                    name: part.name.clone(),
+                    listed: part.sha256.clone(),
+                    published: published.map(|a| a.sha256.clone()),
+                });
+            }
+            if published.is_some_and(|a| a.size != part.size) {
+                return Err(refuse(format!(
+                    "lists {} as {} bytes; the release publishes another size",
+                    part.name, part.size
+                )));
+            }
+            listed_parts.insert(part.name.clone());
+        }
+    }
+    if let Some(stray) = artifacts.iter().find(|a| a.kind == ArtifactKind::Part && !listed_parts.contains(&a.name)) {
+        return Err(PortalError::ListingRefused(format!(
+            "{}: no parts manifest of the release lists this part, so nothing says which bundle it is of",
+            stray.name
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that each bundle's `.sha256` sidecar in `dir`, when there, names the digest the
-/// portal published for the bundle, and that each further file it lists (the release evidence
-/// report) is published with the digest listed: the files pulled are then the ones
-/// `sha256sum -c` and `genesis verify` check. A malformed further line is left to them, but
-/// then vouches for nothing: every report must be listed by its own bundle's `.sha256`, as
+/// portal published for the bundle (for a split one, the whole archive's digest its parts
+/// manifest gives), and that each further file it lists (the release evidence report) is
+/// published with the digest listed: the files pulled are then the ones `sha256sum -c` and
+/// `genesis verify` check. A malformed further line is left to them, but then vouches for
+/// nothing: every report must be listed by its own bundle's `.sha256`, as
 /// `genesis-portal publish` requires, or it is refused (an earlier build's report, or
 /// another bundle's, describes other bytes).
 fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
     let mut vouched: Vec<(&str, String)> = Vec::new();
-    for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
-        let sidecar = dir.join(format!("{}.sha256", bundle.name));
+    for (archive, archive_sha256) in archives_pulled(dir, artifacts)? {
+        let sidecar = dir.join(format!("{archive}.sha256"));
         // A regular file only, and a `sha256sum` line's worth of it: a FIFO or a device at
         // the name would hold or flood the pull.
         let Ok(file) = genesis_bundle::digest_io::open_regular(&sidecar) else { continue };
@@ -183,14 +250,14 @@ fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
             continue;
         }
         let claimed = text.split_whitespace().next().unwrap_or_default();
-        if claimed != bundle.sha256.hex() {
+        if claimed != archive_sha256.hex() {
             return Err(PortalError::SidecarMismatch {
                 sidecar,
-                published: bundle.sha256.clone(),
+                published: archive_sha256,
                 claimed: claimed.to_owned(),
             });
         }
-        for listed in genesis_trust::listed_files(&text, &bundle.name).unwrap_or_default() {
+        for listed in genesis_trust::listed_files(&text, archive).unwrap_or_default() {
             let published = artifacts.iter().find(|a| a.name == listed.name).map(|a| a.sha256.clone());
             if published.as_ref() != Some(&listed.sha256) {
                 return Err(PortalError::ListedFileMismatch {
@@ -200,7 +267,7 @@ fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
                     published,
                 });
             }
-            vouched.push((bundle.name.as_str(), listed.name));
+            vouched.push((archive, listed.name));
         }
     }
     for report in artifacts.iter().filter(|a| a.kind == ArtifactKind::Report) {
@@ -214,6 +281,25 @@ fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each bundle of a pulled release as its archive's name and SHA-256: published for an
+/// archive, given by the parts manifest (checked by [`check_parts_listed`]) for a split one.
+fn archives_pulled<'a>(dir: &Path, artifacts: &'a [Artifact]) -> Result<Vec<(&'a str, genesis_types::Digest)>> {
+    let mut archives = Vec::new();
+    for entry in artifacts.iter().filter(|a| a.kind.is_bundle_entry()) {
+        let archive = crate::protocol::archive_name_of_entry(&entry.name);
+        let sha256 = if entry.kind == ArtifactKind::PartsManifest {
+            genesis_bundle::PartsManifest::read(&dir.join(&entry.name))
+                .map_err(|e| PortalError::ListingRefused(format!("{}: {e}", entry.name)))?
+                .archive
+                .sha256
+        } else {
+            entry.sha256.clone()
+        };
+        archives.push((archive, sha256));
+    }
+    Ok(archives)
 }
 
 #[cfg(test)]
@@ -386,6 +472,74 @@ mod tests {
                 "{error}"
             );
             assert_eq!(genesis_types::Classify::class(&error), genesis_types::ErrorClass::Verdict, "{error}");
+        }
+    }
+
+    /// The files of a release of bundle demo 1.0.0 split in two parts: the parts manifest,
+    /// then each part as `parts` gives it (name and bytes, the manifest listing the first two).
+    fn split_release(parts: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
+        use genesis_bundle::{PARTS_SCHEMA, PartEntry, PartsManifest, WholeArchive};
+        let listed = &parts[..2];
+        let whole: Vec<u8> = listed.iter().flat_map(|(_, bytes)| bytes.to_vec()).collect();
+        let manifest = PartsManifest {
+            schema: PARTS_SCHEMA.into(),
+            archive: WholeArchive {
+                name: "demo-1.0.0.tar.zst".into(),
+                size: whole.len() as u64,
+                sha256: genesis_bundle::sha256(&whole),
+            },
+            bom: genesis_bundle::sha256(b"bom"),
+            parts: listed
+                .iter()
+                .map(|(name, bytes)| PartEntry {
+                    name: (*name).into(),
+                    size: bytes.len() as u64,
+                    sha256: genesis_bundle::sha256(bytes),
+                })
+                .collect(),
+        };
+        let mut files = vec![("demo-1.0.0.tar.zst.parts.json".to_owned(), manifest.to_bytes())];
+        files.extend(parts.iter().map(|(name, bytes)| ((*name).to_owned(), bytes.to_vec())));
+        files
+    }
+
+    /// A split bundle's parts manifest is fetched first and must list exactly the parts the
+    /// release publishes, with their digests: a part published with other bytes, or one the
+    /// manifest does not list, refuses the release before any part is downloaded.
+    #[test]
+    fn a_split_release_whose_listing_and_manifest_disagree_is_refused_before_any_part_is_fetched() {
+        let (p0, p1) = ("demo-1.0.0.tar.zst.part-000", "demo-1.0.0.tar.zst.part-001");
+        let files = split_release(&[(p0, b"first part"), (p1, b"second part")]);
+        let artifacts: Vec<_> = files.iter().map(|(name, bytes)| artifact(name, bytes)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let pulled = runtime()
+            .block_on(client_of(&portal_listing(files, artifacts)).pull_release(
+                "1.0.0",
+                Some("genesis"),
+                dir.path(),
+                &(),
+            ))
+            .unwrap();
+        let names: Vec<&str> = pulled.files.iter().map(|f| f.artifact.name.as_str()).collect();
+        assert_eq!(names, ["demo-1.0.0.tar.zst.parts.json", p0, p1], "in the listing's order");
+        assert_eq!(std::fs::read(dir.path().join(p1)).unwrap(), b"second part");
+
+        let mut swapped = split_release(&[(p0, b"first part"), (p1, b"second part")]);
+        swapped[2].1 = b"another bundle's part".to_vec();
+        let stray = split_release(&[(p0, b"first part"), (p1, b"second part"), ("demo-1.0.0.tar.zst.part-002", b"x")]);
+        for (files, expected) in [
+            (swapped, "lists demo-1.0.0.tar.zst.part-001 as sha256:"),
+            (stray, "demo-1.0.0.tar.zst.part-002: no parts manifest of the release lists this part"),
+        ] {
+            let artifacts: Vec<_> = files.iter().map(|(name, bytes)| artifact(name, bytes)).collect();
+            let dir = tempfile::tempdir().unwrap();
+            let portal = portal_listing(files, artifacts);
+            let client = client_of(&portal);
+            let error = runtime().block_on(client.pull_release("1.0.0", Some("genesis"), dir.path(), &())).unwrap_err();
+            assert!(error.to_string().contains(expected), "{error}");
+            assert_eq!(genesis_types::Classify::class(&error), genesis_types::ErrorClass::Verdict, "{error}");
+            let fetched: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(fetched, ["demo-1.0.0.tar.zst.parts.json"], "no part fetched");
         }
     }
 

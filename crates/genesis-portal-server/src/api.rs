@@ -422,7 +422,7 @@ pub(crate) async fn entitled_listing(state: &AppState, caller: &Caller) -> Resul
     let mut listed = Vec::new();
     for release in entitled_releases(state, caller).await? {
         let artifacts = state.store.artifacts(&release.product, &release.version).await?;
-        let bundles = artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).count();
+        let bundles = artifacts.iter().filter(|a| a.kind.is_bundle_entry()).count();
         listed.push(ListedRelease { bundles, size: artifacts.iter().map(|a| a.size).sum(), release });
     }
     Ok(listed)

@@ -223,6 +223,40 @@ pub enum PortalServerError {
         /// The bundle it belongs to.
         bundle: String,
     },
+    /// One bundle given both as its archive and as its parts manifest.
+    #[error("{archive} is given both whole and as parts ({archive}.parts.json): publish one of the two")]
+    ArchiveAndParts {
+        /// The archive's name.
+        archive: String,
+    },
+    /// A parts manifest lists a part that is not beside it.
+    #[error(
+        "{}: lists the part {part}, which is not beside it; a split bundle is published with all \
+         its parts (as `genesis split` or `bundle-builder create --max-part-size` wrote them)",
+        manifest.display()
+    )]
+    MissingPart {
+        /// The parts manifest.
+        manifest: PathBuf,
+        /// The part's name.
+        part: String,
+    },
+    /// A split bundle with neither its manifest's signature nor the archive's sidecars.
+    #[error(
+        "{manifest}: a split bundle is published with its manifest's signature (`.parts.json.sig` or \
+         `.parts.json.cosign.bundle`, as `bundle-builder create --max-part-size` and `genesis split --key` \
+         write them) or with the archive's `.sha256` and `.sig` or `.cosign.bundle`"
+    )]
+    UnsignedParts {
+        /// The parts manifest's name.
+        manifest: String,
+    },
+    /// A part given that no parts manifest published with it lists.
+    #[error("`{name}` is a part that no parts manifest published with it lists (NAME.tar.zst.parts.json)")]
+    StrayPart {
+        /// The part's name.
+        name: String,
+    },
     /// A bundle does not verify with the vendor key.
     #[error("{}: refused, it does not verify with the vendor key", path.display())]
     BundleRefused {
@@ -374,6 +408,10 @@ impl PortalServerError {
             | E::MissingSidecars { .. }
             | E::UnpackableName { .. }
             | E::OrphanSidecar { .. }
+            | E::ArchiveAndParts { .. }
+            | E::MissingPart { .. }
+            | E::StrayPart { .. }
+            | E::UnsignedParts { .. }
             | E::BundleRefused { .. }
             | E::WrongVersion { .. }
             | E::UnlistedReport { .. } => true,
@@ -479,6 +517,10 @@ impl Classify for PortalServerError {
             | PortalServerError::SidecarElsewhere { .. }
             | PortalServerError::MissingSidecars { .. }
             | PortalServerError::OrphanSidecar { .. }
+            | PortalServerError::ArchiveAndParts { .. }
+            | PortalServerError::MissingPart { .. }
+            | PortalServerError::StrayPart { .. }
+            | PortalServerError::UnsignedParts { .. }
             | PortalServerError::WrongVersion { .. }
             | PortalServerError::UnlistedReport { .. }
             | PortalServerError::ImageIndex(_)

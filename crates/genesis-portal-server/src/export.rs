@@ -496,7 +496,7 @@ pub fn write_pack(
     let mut files: BTreeMap<String, Source> = BTreeMap::new();
     let mut index_entries = Vec::new();
     let mut bundles = Vec::new();
-    for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
+    for bundle in artifacts.iter().filter(|a| a.kind.is_bundle_entry()) {
         let target = unpacked.join(&bundle.name);
         let verified =
             UnverifiedBundle::open(&inputs.join(&bundle.name), &genesis_bundle::Limits::default())?.verify(&policy)?;

@@ -13,12 +13,14 @@
 //! upload while the first verifies, the CLI beside the pages) never overwrite each other's
 //! files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use genesis_portal_client::protocol::{ArtifactKind, valid_artifact_name};
-use genesis_trust::{CheckedBundle, PublicKey, TrustPolicy, UnverifiedBundle};
+use genesis_bundle::{PARTS_MANIFEST_SUFFIX, PartsManifest};
+use genesis_portal_client::protocol::{ArtifactKind, archive_name_of_entry, valid_artifact_name};
+use genesis_trust::{CheckedBundle, PublicKey, SignedBom as _, TrustPolicy, UnverifiedBundle};
+use genesis_types::Digest;
 use tempfile::TempDir;
 
 use crate::admin::{check_product_name, cli_actor};
@@ -108,20 +110,39 @@ async fn publish_claimed(
     }
     let files = collect_files(p.files)?;
     let policy = TrustPolicy::from_keys(vec![p.key.clone()])?;
-    let mut stored = Vec::new();
     let mut facts = Vec::new();
+    // What verifying each bundle established of its entry and, for a split one, of its parts
+    // (each read in place and checked against its manifest's digest): not hashed again.
+    let mut verified: BTreeMap<String, (Digest, u64)> = BTreeMap::new();
+    for (name, path) in files.iter().filter(|(n, _)| ArtifactKind::of(n).is_bundle_entry()) {
+        // A bundle is read whole (gigabytes): off the runtime's threads, which the portal's
+        // server shares when the upload page publishes.
+        let (path, policy, version) = (path.clone(), policy.clone(), p.version.to_owned());
+        let report = files.get(&format!("{}{REPORT}", archive_name_of_entry(name))).cloned();
+        let checked = tokio::task::spawn_blocking(move || verify_bundle(&path, &policy, &version, report.as_ref()))
+            .await
+            .map_err(|source| PortalServerError::Panicked { action: "verifying a bundle", source })??;
+        facts.push(BundleFacts::of(name, &checked, published));
+        let archive = checked.archive_file();
+        match archive.manifest() {
+            Some(manifest) => {
+                let bytes = archive.manifest_bytes();
+                verified.insert(name.clone(), (genesis_bundle::sha256(bytes), bytes.len() as u64));
+                for part in &manifest.parts {
+                    verified.insert(part.name.clone(), (part.sha256.clone(), part.size));
+                }
+            }
+            None => {
+                let report = checked.report();
+                verified.insert(name.clone(), (report.archive_sha256.clone(), report.archive_size));
+            }
+        }
+    }
+    let mut stored = Vec::new();
     for (name, path) in &files {
         let kind = ArtifactKind::of(name);
-        let (sha256, size) = if kind == ArtifactKind::Bundle {
-            // A bundle is read whole (gigabytes): off the runtime's threads, which the portal's
-            // server shares when the upload page publishes.
-            let (path, policy, version) = (path.clone(), policy.clone(), p.version.to_owned());
-            let report = files.get(&format!("{name}{REPORT}")).cloned();
-            let checked = tokio::task::spawn_blocking(move || verify_bundle(&path, &policy, &version, report.as_ref()))
-                .await
-                .map_err(|source| PortalServerError::Panicked { action: "verifying a bundle", source })??;
-            facts.push(BundleFacts::of(name, &checked, published));
-            (checked.report().archive_sha256.clone(), checked.report().archive_size)
+        let (sha256, size) = if let Some(known) = verified.get(name) {
+            known.clone()
         } else {
             // An SBOM or other file can be large too: read off the runtime's threads as well.
             let path = path.clone();
@@ -217,9 +238,10 @@ pub(crate) async fn remove_uploaded(dir: TempDir) {
     }
 }
 
-/// The files by name, each bundle's sidecars added from beside it; refuses unsafe or
-/// duplicate names, names an export pack could not carry, sidecars without their bundle, and
-/// bundles without their sidecars.
+/// The files by name, each bundle's sidecars added from beside it, and each split bundle's
+/// parts and its manifest's signatures; refuses unsafe or duplicate names, names an export
+/// pack could not carry, sidecars and parts without their bundle, bundles without their
+/// sidecars, a split bundle without all its parts, and one bundle given both whole and split.
 fn collect_files(given: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
     let mut files = BTreeMap::new();
     for path in given {
@@ -231,31 +253,51 @@ fn collect_files(given: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
             return Err(PortalServerError::GivenTwice { name });
         }
     }
-    let bundles: Vec<(String, PathBuf)> = files
+    let entries: Vec<(String, PathBuf)> = files
         .iter()
-        .filter(|(n, _)| ArtifactKind::of(n) == ArtifactKind::Bundle)
+        .filter(|(n, _)| ArtifactKind::of(n).is_bundle_entry())
         .map(|(n, p)| (n.clone(), p.clone()))
         .collect();
-    if bundles.is_empty() {
+    if entries.is_empty() {
         return Err(PortalServerError::NoBundle);
     }
-    for (name, path) in &bundles {
-        for suffix in SIDECARS {
-            let sidecar = PathBuf::from(format!("{}{suffix}", path.display()));
-            let sidecar_name = format!("{name}{suffix}");
-            match files.get(&sidecar_name) {
-                Some(given) if given != &sidecar => {
-                    return Err(PortalServerError::SidecarElsewhere { given: given.clone(), beside: sidecar });
+    if let Some((name, _)) = entries
+        .iter()
+        .find(|(n, _)| n.as_str() != archive_name_of_entry(n) && files.contains_key(archive_name_of_entry(n)))
+    {
+        return Err(PortalServerError::ArchiveAndParts { archive: archive_name_of_entry(name).to_owned() });
+    }
+    let mut listed_parts = BTreeSet::new();
+    for (name, path) in &entries {
+        let archive = archive_name_of_entry(name);
+        let archive_path = path.with_file_name(archive);
+        if ArtifactKind::of(name) == ArtifactKind::PartsManifest {
+            let manifest = PartsManifest::read(path).map_err(|source| PortalServerError::BundleRefused {
+                path: path.clone(),
+                source: Box::new(source.into()),
+            })?;
+            for part in &manifest.parts {
+                if !add_beside(&mut files, &path.with_file_name(&part.name))? {
+                    return Err(PortalServerError::MissingPart { manifest: path.clone(), part: part.name.clone() });
                 }
-                Some(_) => {}
-                None if sidecar.exists() => {
-                    files.insert(sidecar_name, sidecar);
-                }
-                None => {}
+                listed_parts.insert(part.name.clone());
+            }
+            for suffix in [".sig", ".cosign.bundle"] {
+                add_beside(&mut files, &with_suffix(path, suffix))?;
             }
         }
-        let has = |suffix: &str| files.contains_key(&format!("{name}{suffix}"));
-        if !has(".sha256") || !(has(".sig") || has(".cosign.bundle")) {
+        for suffix in SIDECARS {
+            add_beside(&mut files, &with_suffix(&archive_path, suffix))?;
+        }
+        let has = |file: &str, suffix: &str| files.contains_key(&format!("{file}{suffix}"));
+        let archive_sidecars = has(archive, ".sha256") && (has(archive, ".sig") || has(archive, ".cosign.bundle"));
+        if ArtifactKind::of(name) == ArtifactKind::PartsManifest {
+            // `create --max-part-size` leaves no archive sidecars: the signed manifest gives
+            // every part's digest, and its signature is the one cosign checks first.
+            if !archive_sidecars && !has(name, ".sig") && !has(name, ".cosign.bundle") {
+                return Err(PortalServerError::UnsignedParts { manifest: name.clone() });
+            }
+        } else if !archive_sidecars {
             return Err(PortalServerError::MissingSidecars { bundle: name.clone() });
         }
     }
@@ -265,17 +307,43 @@ fn collect_files(given: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
             genesis_bundle::check_encodable(&entry)
                 .map_err(|source| PortalServerError::UnpackableName { name: name.clone(), source: Box::new(source) })?;
         }
+        if kind == ArtifactKind::Part && !listed_parts.contains(name) {
+            return Err(PortalServerError::StrayPart { name: name.clone() });
+        }
         if matches!(
             kind,
             ArtifactKind::Sha256 | ArtifactKind::Signature | ArtifactKind::CosignBundle | ArtifactKind::Report
         ) {
             let bundle = SIDECARS.iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
-            if !files.contains_key(bundle) {
+            if !files.contains_key(bundle) && !files.contains_key(&format!("{bundle}{PARTS_MANIFEST_SUFFIX}")) {
                 return Err(PortalServerError::OrphanSidecar { name: name.clone(), bundle: bundle.to_owned() });
             }
         }
     }
     Ok(files)
+}
+
+/// `path` with `suffix` added to its name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}{suffix}", path.display()))
+}
+
+/// Adds the file at `beside` (a sidecar or part of a bundle given) under its name unless it was
+/// given already, from there; whether the file is now among them. Refuses one given from
+/// another folder: the verifier reads a bundle's files side by side.
+fn add_beside(files: &mut BTreeMap<String, PathBuf>, beside: &Path) -> Result<bool> {
+    let name = beside.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    match files.get(&name) {
+        Some(given) if given != beside => {
+            Err(PortalServerError::SidecarElsewhere { given: given.clone(), beside: beside.to_owned() })
+        }
+        Some(_) => Ok(true),
+        None if beside.exists() => {
+            files.insert(name, beside.to_owned());
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Verifies a whole bundle (BOM signature, every entry, sidecars, and the files its `.sha256`

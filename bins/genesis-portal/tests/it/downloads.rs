@@ -41,7 +41,7 @@ fn portal_with_payload_serving(extra: &[&str]) -> (Portal, String, tempfile::Tem
 
 /// A TCP proxy to `upstream` that passes at most `limit` response bytes per connection,
 /// then cuts it: a network that drops mid-download.
-fn cutting_proxy(upstream: u16, limit: usize) -> u16 {
+pub(crate) fn cutting_proxy(upstream: u16, limit: usize) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -74,7 +74,7 @@ fn cutting_proxy(upstream: u16, limit: usize) -> u16 {
 }
 
 /// The hidden partial file of an interrupted download of `name`, if any.
-fn partial_of(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn partial_of(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
     std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).find(|p| {
         let file = p.file_name().unwrap().to_string_lossy();
         file.starts_with(&format!(".{name}.")) && file.ends_with(".partial")

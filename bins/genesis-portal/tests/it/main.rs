@@ -12,6 +12,7 @@ mod exports;
 mod keys;
 mod license;
 mod report;
+mod split;
 mod tls;
 mod web;
 
@@ -29,9 +30,10 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
-/// The `genesis` client binary, built beside this package's binary by a workspace build.
-pub fn genesis_bin() -> PathBuf {
-    let bin = Path::new(env!("CARGO_BIN_EXE_genesis-portal")).with_file_name("genesis");
+/// Another binary of the workspace (`genesis`, `bundle-builder`), built beside this package's
+/// binary by a workspace build.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_genesis-portal")).with_file_name(name);
     assert!(bin.exists(), "{} is missing: run the workspace's tests (`cargo nextest run --workspace`)", bin.display());
     bin
 }
@@ -330,7 +332,7 @@ impl Client {
     }
 
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(genesis_bin());
+        let mut cmd = Command::new(workspace_bin("genesis"));
         cmd.env("GENESIS_CONFIG_DIR", self.config.path())
             .env_remove("GENESIS_LICENSE_KEY")
             .env_remove("GENESIS_PORTAL");

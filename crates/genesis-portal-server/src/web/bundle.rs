@@ -15,6 +15,8 @@ use crate::store::StoredArtifact;
 fn kind_label(kind: ArtifactKind) -> &'static str {
     match kind {
         ArtifactKind::Bundle => "bundle",
+        ArtifactKind::PartsManifest => "bundle (parts manifest)",
+        ArtifactKind::Part => "bundle part",
         ArtifactKind::Sha256 => "SHA-256 checksums",
         ArtifactKind::Signature => "signature",
         ArtifactKind::CosignBundle => "sigstore bundle",
@@ -100,7 +102,7 @@ pub(crate) fn bundle_facts(f: &BundleFacts) -> Markup {
 pub(crate) fn bundles_section(artifacts: &[StoredArtifact], facts: &[BundleFacts], pages: Option<&str>) -> Markup {
     html! {
         h2 { "Bundles" }
-        @for bundle in artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle) {
+        @for bundle in artifacts.iter().filter(|a| a.kind.is_bundle_entry()) {
             section.bundle data-bundle=(bundle.name) {
                 h3 { code { (bundle.name) } }
                 @match facts.iter().find(|f| f.bundle == bundle.name) {

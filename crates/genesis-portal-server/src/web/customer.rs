@@ -166,7 +166,7 @@ struct ReleaseShown<'a> {
 
 impl ReleaseShown<'_> {
     fn bundles(&self) -> Vec<&str> {
-        self.artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).map(|a| a.name.as_str()).collect()
+        self.artifacts.iter().filter(|a| a.kind.is_bundle_entry()).map(|a| a.name.as_str()).collect()
     }
 }
 
@@ -296,7 +296,7 @@ async fn bundle_page(
     caller.require(Scope::ReleasesRead)?;
     entitled_release(&state, caller, product, version).await?;
     let artifacts = state.store.artifacts(product, version).await?;
-    if !artifacts.iter().any(|a| a.name == name && a.kind == ArtifactKind::Bundle) {
+    if !artifacts.iter().any(|a| a.name == name && a.kind.is_bundle_entry()) {
         return Err(PageError::new(StatusCode::NOT_FOUND, format!("{product} {version} has no bundle `{name}`")));
     }
     let facts = state.store.bundle_facts(product, version).await?.into_iter().find(|f| f.bundle == name);

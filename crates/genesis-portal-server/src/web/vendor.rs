@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use genesis_portal_client::Entitlement;
-use genesis_portal_client::protocol::{ArtifactKind, Scope};
+use genesis_portal_client::protocol::Scope;
 use genesis_registry::serve::BodyDeadline;
 use genesis_web::html::Column::{Numeric, Text};
 use genesis_web::html::{count, csrf_field, date, segment, table};
@@ -472,7 +472,7 @@ async fn releases_page(
     for release in state.store.releases().await? {
         let artifacts = state.store.artifacts(&release.product, &release.version).await?;
         let facts = state.store.bundle_facts(&release.product, &release.version).await?;
-        let bundles: Vec<_> = artifacts.iter().filter(|a| a.kind == ArtifactKind::Bundle).collect();
+        let bundles: Vec<_> = artifacts.iter().filter(|a| a.kind.is_bundle_entry()).collect();
         let verified = !bundles.is_empty() && bundles.iter().all(|b| facts.iter().any(|f| f.bundle == b.name));
         rows.push((release, bundles.len(), verified));
     }
