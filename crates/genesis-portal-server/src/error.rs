@@ -187,7 +187,9 @@ pub enum PortalServerError {
         name: String,
     },
     /// None of the files is a bundle.
-    #[error("no bundle (NAME.tar.zst) among the files: a release is its bundles")]
+    #[error(
+        "no bundle (NAME.tar.zst, or a split one's NAME.tar.zst.parts.json) among the files: a release is its bundles"
+    )]
     NoBundle,
     /// A bundle's sidecar was given from another directory than the bundle.
     #[error("{}: a bundle's sidecar must sit beside it ({})", given.display(), beside.display())]
@@ -257,6 +259,9 @@ pub enum PortalServerError {
         /// The part's name.
         name: String,
     },
+    /// A parts manifest that is not one (malformed, of another archive's name).
+    #[error("a split bundle's parts manifest is refused")]
+    BadPartsManifest(#[source] Box<BundleError>),
     /// A bundle does not verify with the vendor key.
     #[error("{}: refused, it does not verify with the vendor key", path.display())]
     BundleRefused {
@@ -412,6 +417,7 @@ impl PortalServerError {
             | E::MissingPart { .. }
             | E::StrayPart { .. }
             | E::UnsignedParts { .. }
+            | E::BadPartsManifest(_)
             | E::BundleRefused { .. }
             | E::WrongVersion { .. }
             | E::UnlistedReport { .. } => true,
@@ -534,6 +540,7 @@ impl Classify for PortalServerError {
             PortalServerError::BundleRefused { source, .. } | PortalServerError::Reverify { source, .. } => {
                 source.class()
             }
+            PortalServerError::BadPartsManifest(source) => source.class(),
             PortalServerError::Trust(e) => e.class(),
             PortalServerError::Bundle(e) => e.class(),
             PortalServerError::Tls(e) => e.class(),

@@ -18,7 +18,7 @@ use flate2::{Compression, GzBuilder};
 use genesis_bundle::digest_io::DigestAdapter;
 use genesis_bundle::{BLOCK, END_OF_ARCHIVE, dir_header, file_header, padding};
 use genesis_portal_client::protocol::{ArtifactKind, BOOTSTRAP_PROFILE, ExportState};
-use genesis_trust::{PublicKey, TrustPolicy, UnverifiedBundle};
+use genesis_trust::{PublicKey, SignedBom as _, TrustPolicy, UnverifiedBundle};
 use genesis_types::Digest;
 
 use crate::api::AppState;
@@ -453,12 +453,14 @@ fn is_at(file: &File, path: &Path) -> bool {
 }
 
 /// Where a pack carries a release artifact, if it does: the sidecars (the release evidence
-/// report among them, which the `.sha256` beside it lists) and provenance under
-/// `signatures/` (bundles are carried unpacked).
+/// report among them, which the `.sha256` beside it lists), a split bundle's parts manifest
+/// (which its signatures sign) and provenance under `signatures/` (bundles are carried
+/// unpacked, their parts left out).
 pub fn pack_path(kind: ArtifactKind, name: &str) -> Option<String> {
     matches!(
         kind,
         ArtifactKind::Sha256
+            | ArtifactKind::PartsManifest
             | ArtifactKind::Signature
             | ArtifactKind::CosignBundle
             | ArtifactKind::Report
@@ -500,13 +502,18 @@ pub fn write_pack(
         let target = unpacked.join(&bundle.name);
         let verified =
             UnverifiedBundle::open(&inputs.join(&bundle.name), &genesis_bundle::Limits::default())?.verify(&policy)?;
+        // A split bundle (opened across its parts) is named by its archive, as its sidecars are.
+        let (name, sha256) = match verified.archive_file().manifest() {
+            Some(manifest) => (manifest.archive.name.clone(), manifest.archive.sha256.clone()),
+            None => (bundle.name.clone(), bundle.sha256.clone()),
+        };
         // A pack's layout must hold every blob its images name: a delta's base is not in it.
         verified.bom().require_full("an export pack").map_err(genesis_trust::TrustError::from)?;
         let report = verified
             .extract(&target)
             .map_err(|source| PortalServerError::Reverify { bundle: bundle.name.clone(), source: Box::new(source) })?;
         bundles.push(serde_json::json!({
-            "name": bundle.name, "sha256": bundle.sha256.hex(), "bomSha256": report.head.bom_sha256.hex(), "signer": report.head.signer.to_string(),
+            "name": name, "sha256": sha256.hex(), "bomSha256": report.head.bom_sha256.hex(), "signer": report.head.signer.to_string(),
         }));
         add_tree(&mut files, &target.join("charts"), "charts")?;
         add_tree(&mut files, &target.join("oci/blobs"), "images/blobs")?;

@@ -272,10 +272,8 @@ fn collect_files(given: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
         let archive = archive_name_of_entry(name);
         let archive_path = path.with_file_name(archive);
         if ArtifactKind::of(name) == ArtifactKind::PartsManifest {
-            let manifest = PartsManifest::read(path).map_err(|source| PortalServerError::BundleRefused {
-                path: path.clone(),
-                source: Box::new(source.into()),
-            })?;
+            let manifest =
+                PartsManifest::read(path).map_err(|source| PortalServerError::BadPartsManifest(Box::new(source)))?;
             for part in &manifest.parts {
                 if !add_beside(&mut files, &path.with_file_name(&part.name))? {
                     return Err(PortalServerError::MissingPart { manifest: path.clone(), part: part.name.clone() });

@@ -182,9 +182,10 @@ impl PayloadSink for UploadSink {
             }
             result
         });
+        let target_size = target.size;
         self.started.push(Started { target, task });
         self.open = Some(Open { tx, held: None });
-        Ok(Box::new(UploadWriter { sink: self, buf: None }))
+        Ok(Box::new(UploadWriter { sink: self, buf: None, left: target_size }))
     }
 
     fn verified(&mut self, _path: &BundlePath) -> genesis_bundle::Result<()> {
@@ -196,15 +197,20 @@ impl PayloadSink for UploadSink {
     }
 }
 
-/// Cuts a blob's bytes into leased [`PIECE`]s for its upload.
+/// Cuts a blob's bytes into leased [`PIECE`]s for its upload, or smaller pieces for what is
+/// left of a blob smaller than that: a release of thousands of small blobs leases and
+/// allocates what they hold, not a megabyte each.
 struct UploadWriter<'a> {
     sink: &'a mut UploadSink,
-    buf: Option<(Vec<u8>, Lease)>,
+    /// The piece being filled, its lease, and the length at which it goes.
+    buf: Option<(Vec<u8>, Lease, usize)>,
+    /// Bytes of the blob not yet written, by its signed size.
+    left: u64,
 }
 
 impl UploadWriter<'_> {
     fn push(&mut self) {
-        if let Some((bytes, lease)) = self.buf.take()
+        if let Some((bytes, lease, _)) = self.buf.take()
             && let Some(open) = self.sink.open.as_mut()
         {
             open.send(Bytes::from_owner(Leased { bytes, _lease: lease }));
@@ -218,10 +224,14 @@ impl Write for UploadWriter<'_> {
             return Err(io::Error::other("stopped: the registry refused an upload"));
         }
         let memory = &self.sink.memory;
-        let (buf, _) = self.buf.get_or_insert_with(|| (Vec::with_capacity(PIECE), memory.lease(PIECE as u64)));
-        let n = data.len().min(PIECE - buf.len());
+        // More bytes than the signed size fail the pass; until then they go in whole pieces.
+        let len = if self.left == 0 { PIECE } else { PIECE.min(usize::try_from(self.left).unwrap_or(PIECE)) };
+        let (buf, _, len) = self.buf.get_or_insert_with(|| (Vec::with_capacity(len), memory.lease(len as u64), len));
+        let n = data.len().min(*len - buf.len());
         buf.extend_from_slice(&data[..n]);
-        if buf.len() == PIECE {
+        let full = buf.len() == *len;
+        self.left = self.left.saturating_sub(n as u64);
+        if full {
             self.push();
         }
         Ok(n)

@@ -55,7 +55,7 @@ fn a_split_release_is_pulled_part_by_part_resumed_in_the_part_it_stopped_in_and_
     let parts: Vec<String> = names_in(&release).into_iter().filter(|n| n.contains(".part-")).collect();
     assert!(parts.len() >= 3, "12 MiB of noise in parts of at most 5 MiB: {parts:?}");
 
-    let key = portal.org_with_key("acme", &["releases:read"]);
+    let key = portal.org_with_key("acme", &["releases:read", "export:read", "export:write"]);
     portal.admin_ok(&["entitle", "--org", "acme", "--versions", "1.0.*"]);
     let published = portal.publish("1.0.0", &[&release.join(MANIFEST)], "test.pub");
     assert!(published.status.success(), "publish: {}", text(&published.stderr));
@@ -100,6 +100,24 @@ fn a_split_release_is_pulled_part_by_part_resumed_in_the_part_it_stopped_in_and_
         .output()
         .unwrap();
     assert!(verify.status.success(), "{}{}", text(&verify.stdout), text(&verify.stderr));
+
+    // The bootstrap pack opens the bundle across its parts and names it by its archive, with
+    // the archive's digest, as its sidecars do; the manifest its signatures sign goes along.
+    let packed = tempfile::tempdir().unwrap();
+    let export = client.run(&["export-pack", "1.0.0", "--output-dir", packed.path().to_str().unwrap()]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let pack = packed.path().join("bootstrap-pack-v1.tar.gz");
+    let listing = text(&Command::new("tar").arg("-tzf").arg(&pack).output().unwrap().stdout);
+    assert!(listing.lines().any(|l| l == format!("signatures/{MANIFEST}")), "{listing}");
+    assert!(!listing.contains(".part-"), "parts are not carried: {listing}");
+    let meta = Command::new("tar").arg("-xzOf").arg(&pack).arg("pack.json").output().unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(&meta.stdout).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(release.join(MANIFEST)).unwrap()).unwrap();
+    assert_eq!(meta["bundles"][0]["name"], "noise-1.0.0.tar.zst", "{meta}");
+    assert_eq!(
+        format!("sha256:{}", meta["bundles"][0]["sha256"].as_str().unwrap()),
+        manifest["archive"]["sha256"].as_str().unwrap()
+    );
 }
 
 #[test]

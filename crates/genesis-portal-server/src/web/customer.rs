@@ -233,19 +233,18 @@ fn export_section(r: &Release, csrf: &str) -> Markup {
 /// The commands that pull and verify a release on the gap-host, as `genesis` takes them:
 /// `login` (this portal's), then `genesis pull` naming the product only when it is not the
 /// default (`genesis`), which writes each bundle with its sidecars into the current folder,
-/// where the checks read them.
+/// where the checks read them. A split bundle is verified by its parts manifest, which checks
+/// every part; it has no one archive for `sha256sum -c`.
 fn commands(login: &str, product: &str, version: &str, bundles: &[&str]) -> String {
     let mut text = format!("{login}\ngenesis releases\ngenesis pull {}", shell_word(version));
     if product != "genesis" {
         let _ = write!(text, " --product {}", shell_word(product));
     }
     for bundle in bundles {
-        let _ = write!(
-            text,
-            "\ngenesis verify {} --key vendor.pub\nsha256sum -c {}",
-            shell_word(&format!("./{bundle}")),
-            shell_word(&format!("{bundle}.sha256"))
-        );
+        let _ = write!(text, "\ngenesis verify {} --key vendor.pub", shell_word(&format!("./{bundle}")));
+        if ArtifactKind::of(bundle) == ArtifactKind::Bundle {
+            let _ = write!(text, "\nsha256sum -c {}", shell_word(&format!("{bundle}.sha256")));
+        }
     }
     text
 }
@@ -581,7 +580,7 @@ mod tests {
                 "genesis login --portal https://downloads.example.com",
                 "genesis",
                 "3.2.10",
-                &["ops-3.2.10.tar.zst", "platform-3.2.10.tar.zst"]
+                &["ops-3.2.10.tar.zst", "platform-3.2.10.tar.zst", "media-3.2.10.tar.zst.parts.json"]
             ),
             "genesis login --portal https://downloads.example.com\n\
              genesis releases\n\
@@ -589,7 +588,9 @@ mod tests {
              genesis verify ./ops-3.2.10.tar.zst --key vendor.pub\n\
              sha256sum -c ops-3.2.10.tar.zst.sha256\n\
              genesis verify ./platform-3.2.10.tar.zst --key vendor.pub\n\
-             sha256sum -c platform-3.2.10.tar.zst.sha256"
+             sha256sum -c platform-3.2.10.tar.zst.sha256\n\
+             genesis verify ./media-3.2.10.tar.zst.parts.json --key vendor.pub",
+            "a split bundle is verified by its parts manifest, and has no one archive for sha256sum"
         );
         let other = commands("genesis login --portal http://127.0.0.1:8480", "edge", "1.0.0+b.2", &["e.tar.zst"]);
         assert!(other.contains("\ngenesis pull 1.0.0+b.2 --product edge\n"), "{other}");

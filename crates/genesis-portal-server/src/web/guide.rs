@@ -88,7 +88,10 @@ fn body(login: &str) -> Markup {
                         code { "BUNDLE.sig" } " or " code { "BUNDLE.cosign.bundle" } "), and "
                         code { "BUNDLE.report.pdf" } " when the vendor publishes an evidence report. A pull "
                         "hashes while it downloads, resumes where it stopped, and keeps a file only when its "
-                        "SHA-256 is the one published."
+                        "SHA-256 is the one published. A bundle split for size-limited media arrives as "
+                        "parts with a parts manifest, " code { "BUNDLE.parts.json" } ", which "
+                        code { "genesis verify" } " takes in place of the bundle; each part is its own "
+                        "download."
                     }
                     pre {
                         (login) "    # paste your key, sk_…\n"

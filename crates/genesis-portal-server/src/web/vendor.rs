@@ -531,7 +531,8 @@ fn publish_form(session: &VendorSession, refused: Option<&Attempt<'_>>) -> Marku
             p #files-hint .hint {
                 "Each bundle (" code { "NAME.tar.zst" } ") with its sidecars: its " code { ".sha256" } ", a "
                 "signature (" code { ".sig" } " or " code { ".cosign.bundle" } "), and the " code { ".report.pdf" }
-                " its " code { ".sha256" } " lists; then the release's other files. Every bundle must verify "
+                " its " code { ".sha256" } " lists; or a split bundle's parts manifest (" code { "NAME.tar.zst.parts.json" }
+                ") with all its parts and its signature; then the release's other files. Every bundle must verify "
                 "with the vendor key this portal was started with, as " code.cmd { "genesis-portal publish" }
                 " checks."
             }
