@@ -711,7 +711,7 @@ impl VerifiedBundle {
     pub fn check_with(self, sink: &mut dyn PayloadSink) -> Result<CheckedBundle> {
         let bom = self.signed.bom.clone();
         let constraints = self.policy.constraints().clone();
-        let (report, stamp, sbom, file) = self.run(sink)?;
+        let Pass { report, stamp, sbom, file } = self.run(sink)?;
         Ok(CheckedBundle { bom, report, file, constraints, stamp, sbom: sbom.map(Arc::from) })
     }
 
@@ -759,7 +759,7 @@ impl VerifiedBundle {
         let bom = self.signed.bom.clone();
         let head = self.head.clone();
         let countersignatures = self.countersignatures.clone();
-        let (mut report, _, _, _) = self.run(&mut staging)?;
+        let mut report = self.run(&mut staging)?.report;
         staging.write_head(&head)?;
         countersignatures.write_into(&mut staging)?;
         report.extracted_to = Some(staging.commit()?);
@@ -770,10 +770,8 @@ impl VerifiedBundle {
         Ok(report)
     }
 
-    /// Streams the payload into `sink`, then checks the sidecars; returns the report, the
-    /// archive's stamp and the SBOM's bytes (when the BOM lists one).
-    #[allow(clippy::type_complexity)]
-    fn run(self, sink: &mut dyn PayloadSink) -> Result<(VerifyReport, FileStamp, Option<Vec<u8>>, Arc<ArchiveFile>)> {
+    /// Streams the payload into `sink`, then checks the sidecars.
+    fn run(self, sink: &mut dyn PayloadSink) -> Result<Pass> {
         let bom = &self.signed.bom;
         let sbom_path = bom.bundle_sbom().map(|s| s.path.clone());
         let mut capture = crate::sbom::Capture { inner: sink, path: sbom_path, bytes: Vec::new() };
@@ -821,8 +819,19 @@ impl VerifiedBundle {
             scan: bom.scan.as_ref().map(genesis_bundle::ScanRecord::summary),
             requires: bom.requires.as_ref().map(genesis_bundle::Requires::summary),
         };
-        Ok((report, summary.stamp, sbom, file))
+        Ok(Pass { report, stamp: summary.stamp, sbom, file })
     }
+}
+
+/// What a full pass over a bundle established ([`VerifiedBundle::run`]).
+struct Pass {
+    report: VerifyReport,
+    /// The archive's stamp as the pass read it.
+    stamp: FileStamp,
+    /// The SBOM's bytes, when the BOM lists one.
+    sbom: Option<Vec<u8>>,
+    /// The archive as the pass read it.
+    file: Arc<ArchiveFile>,
 }
 
 fn sidecar_path(archive: &Path, suffix: &str) -> PathBuf {
