@@ -831,6 +831,11 @@ fn content_range_start(response: &reqwest::Response) -> Option<u64> {
 /// The partial file of a download, appended to through a buffer and hashed as it is written.
 type PartialWriter = DigestAdapter<std::io::BufWriter<std::fs::File>>;
 
+/// Bytes of body gathered before they go to the writer thread as one batch: handed over chunk
+/// by chunk (a few KiB each), every hand-over woke the writer, and those wake-ups cost more CPU
+/// than the hashing on a machine whose two cores also run the portal.
+const WRITE_BATCH: usize = 1 << 20;
+
 /// Streams the body into `file`, hashing and writing on a blocking thread so that receiving,
 /// hashing and writing overlap on two cores, and hands the file back for its digest to be
 /// checked. Bytes received before a broken connection are flushed to the partial file, so the
@@ -844,20 +849,22 @@ async fn stream_to_file(
     partial: &Path,
     limit: u64,
 ) -> Result<PartialWriter> {
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(4);
     let writer_path = partial.to_owned();
     let writer_progress = progress.clone();
     let writer = tokio::task::spawn_blocking(move || -> Result<PartialWriter> {
-        let mut out = file.map_inner(|file| std::io::BufWriter::with_capacity(1 << 20, file));
-        while let Some(chunk) = receiver.blocking_recv() {
-            out.write_all(&chunk).map_err(io("writing", &writer_path))?;
-            writer_progress.add(chunk.len() as u64);
+        let mut out = file.map_inner(|file| std::io::BufWriter::with_capacity(WRITE_BATCH, file));
+        while let Some(batch) = receiver.blocking_recv() {
+            for chunk in batch {
+                out.write_all(&chunk).map_err(io("writing", &writer_path))?;
+                writer_progress.add(chunk.len() as u64);
+            }
         }
         out.flush().map_err(io("writing", &writer_path))?;
         Ok(out)
     });
     let mut body = response.bytes_stream();
-    let mut received = 0u64;
+    let (mut received, mut batch, mut batched) = (0u64, Vec::new(), 0usize);
     let mut failure = None;
     while let Some(chunk) = body.next().await {
         match chunk {
@@ -870,8 +877,13 @@ async fn stream_to_file(
                     )));
                     break;
                 }
-                if sender.send(chunk).await.is_err() {
-                    break; // the writer failed; its error is reported below
+                batched += chunk.len();
+                batch.push(chunk);
+                if batched >= WRITE_BATCH {
+                    batched = 0;
+                    if sender.send(std::mem::take(&mut batch)).await.is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
                 }
             }
             Err(source) => {
@@ -879,6 +891,11 @@ async fn stream_to_file(
                 break;
             }
         }
+    }
+    // What arrived before the end, or before a failure, is written: a re-run resumes after it.
+    // Past the limit nothing more is kept than before it.
+    if !batch.is_empty() {
+        let _ = sender.send(batch).await;
     }
     drop(sender);
     let written = writer.await.map_err(|e| PortalError::Invalid(format!("writer thread: {e}")))??;
