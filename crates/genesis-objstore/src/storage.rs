@@ -32,8 +32,18 @@ const CHUNK: usize = 256 << 10;
 /// Most objects one listing takes: a folder of bundles holds a few per release, and a listing
 /// of millions (each page a request, every key in memory) is refused rather than waited for.
 pub const MAX_LISTED: usize = 10_000;
-/// Part size of multipart uploads.
+/// Part size of multipart uploads, unless the file needs larger ones ([`part_size`]).
 const PART: usize = 16 << 20;
+/// Most parts one multipart upload may have: S3's limit (Azure takes 50,000 blocks).
+const MAX_UPLOAD_PARTS: u64 = 10_000;
+
+/// The part size for a file of `len` bytes: [`PART`], or in whole MiB the least that keeps it
+/// within [`MAX_UPLOAD_PARTS`] parts. With 16 MiB parts alone, an archive over 156 GiB failed
+/// at its 10,001st part, after hours of upload.
+fn part_size(len: u64) -> usize {
+    let needed = len.div_ceil(MAX_UPLOAD_PARTS).next_multiple_of(1 << 20);
+    usize::try_from(needed).unwrap_or(usize::MAX).max(PART)
+}
 
 /// An S3 bucket or Azure Blob container, every key under the prefix its URL names, reached
 /// only as [`ObjectStoreConfig::open`](crate::ObjectStoreConfig::open) set it up. Cheap to
@@ -70,16 +80,17 @@ impl ObjectStorage {
         format!("{}/{key}", self.url)
     }
 
-    /// Stores the file at `local` under `key`, streaming, in parts of 16 MiB, at most two in
-    /// flight; a reader never sees a partial object (S3: a multipart upload completes
+    /// Stores the file at `local` under `key`, streaming, in parts of 16 MiB (larger for a file
+    /// over 156 GiB: [`part_size`]), at most two in flight; a reader never sees a partial object (S3: a multipart upload completes
     /// atomically; Azure: blocks stay uncommitted, unseen, until the block list commits
     /// them). A failed upload is aborted, so its parts are not left in the bucket.
     pub async fn put_file(&self, key: &str, local: &Path) -> Result<()> {
         let address = self.address(key);
+        let len = tokio::fs::metadata(local).await.map_err(ObjStoreError::io("reading", local))?.len();
         let upload = self.store.put_multipart(&ObjectPath::from(key)).await.map_err(|source| {
             ObjStoreError::Operation { action: format!("starting the upload of {address}"), source }
         })?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, part_size(len));
         match upload_file(&mut writer, &address, local).await {
             Ok(()) => {
                 writer.finish().await.map_err(|source| ObjStoreError::Operation {
@@ -221,6 +232,22 @@ mod tests {
     use object_store::prefix::PrefixStore;
 
     use super::*;
+
+    /// Parts stay 16 MiB up to 10,000 of them (156.25 GiB), then grow by whole MiB just enough
+    /// that no file needs more than 10,000.
+    #[test]
+    fn a_file_of_any_size_goes_up_in_at_most_ten_thousand_parts() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(part_size(0), PART);
+        assert_eq!(part_size(10_000 * 16 * MIB), PART);
+        assert_eq!(part_size(10_000 * 16 * MIB + 1), 17 << 20);
+        assert_eq!(part_size(200 << 30), 21 << 20);
+        for len in [1, 16 * MIB, 156 << 30, 10_000 * 16 * MIB + 1, 200 << 30, 5 << 40] {
+            let part = part_size(len) as u64;
+            assert!(len.div_ceil(part) <= MAX_UPLOAD_PARTS, "{len} bytes in parts of {part}");
+            assert_eq!(part % MIB, 0, "{len}");
+        }
+    }
 
     /// A store under the prefix `vendor`, in memory.
     fn storage() -> ObjectStorage {
