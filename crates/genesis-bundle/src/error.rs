@@ -340,6 +340,20 @@ impl Classify for BundleError {
 /// Shorthand for this crate's results.
 pub type Result<T, E = BundleError> = std::result::Result<T, E>;
 
+impl BundleError {
+    /// The part of a split bundle to copy again from the source medium, when this is a part
+    /// that is missing, unreadable, short, long or damaged: what a guard's automation reads
+    /// from a failure report to ask for that one file again.
+    pub fn part_to_copy_again(&self) -> Option<&std::path::Path> {
+        match self {
+            BundleError::PartUnreadable { path, .. }
+            | BundleError::PartSize { path, .. }
+            | BundleError::PartDigest { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -306,12 +306,17 @@ pub(crate) fn report_outcome<R: serde::Serialize>(
             Ok(exit::OK)
         }
         Err(e) if e.is_verification_failure() => {
+            let part = match &e {
+                TrustError::Bundle(b) => b.part_to_copy_again(),
+                _ => None,
+            };
             match args.output {
                 OutputFormat::Json => print_json(&serde_json::json!({
                     "verified": false,
                     subject.field: subject.path,
                     "policy": policy,
                     "error": e.to_string(),
+                    "partToCopyAgain": part,
                 }))?,
                 OutputFormat::Text => {
                     eprintln!("✗ {}: verification failed: {e}", subject.path.display());

@@ -125,6 +125,15 @@ fn a_damaged_frame_early_in_a_part_of_several_frames_is_blamed_on_the_part_not_o
     let stderr = text(&out.stderr);
     assert!(stderr.contains(first.to_str().unwrap()) && stderr.contains("has SHA-256"), "{stderr}");
     assert!(!target.exists());
+
+    // The JSON report names the one file to copy again, for a guard's automation.
+    let key = crate::test_pub();
+    let json = ["verify", manifest.to_str().unwrap(), "--key", key.to_str().unwrap(), "--output", "json"];
+    let out = crate::loader(&json);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verified"], false, "{report}");
+    assert_eq!(report["partToCopyAgain"], first.to_str().unwrap(), "{report}");
 }
 
 #[test]
