@@ -311,6 +311,12 @@ pub trait RemoteObject: Send + Sync + std::fmt::Debug {
 pub trait RemoteFolder: Send + Sync + std::fmt::Debug {
     /// The object `name` beside the archive, or `None` when there is none.
     fn object(&self, name: &str) -> io::Result<Option<Arc<dyn RemoteObject>>>;
+    /// The objects `names` beside the archive, each or `None`, in their order: one
+    /// [`object`](Self::object) after another unless the folder can look them up at once (a
+    /// bucket's lookups are round trips: a split bundle's parts are many).
+    fn objects(&self, names: &[&str]) -> io::Result<Vec<Option<Arc<dyn RemoteObject>>>> {
+        names.iter().map(|name| self.object(name)).collect()
+    }
     /// The names of the objects in the sub-folder `name` (one level), sorted.
     fn list(&self, name: &str) -> io::Result<Vec<String>>;
     /// How the folder is shown: `s3://bucket/prefix`.
@@ -506,13 +512,13 @@ impl ArchiveFile {
                 object.read_exact_at(&mut bytes, 0).map_err(BundleError::io("reading", shown(&manifest_name)))?;
                 let listed = PartsManifest::parse(&bytes, &shown(&manifest_name))?;
                 check_named_as(&shown(&archive), &listed)?;
+                let names: Vec<&str> = listed.parts.iter().map(|p| p.name.as_str()).collect();
+                let objects =
+                    folder.objects(&names).map_err(BundleError::io("looking up the parts of", shown(&archive)))?;
                 let mut pieces = Vec::with_capacity(listed.parts.len());
                 let mut start = 0;
-                for part in &listed.parts {
-                    let object = folder
-                        .object(&part.name)
-                        .map_err(unreadable(&part.name))?
-                        .ok_or_else(|| unreadable(&part.name)(io::ErrorKind::NotFound.into()))?;
+                for (part, object) in listed.parts.iter().zip(objects) {
+                    let object = object.ok_or_else(|| unreadable(&part.name)(io::ErrorKind::NotFound.into()))?;
                     if object.len() != part.size {
                         return Err(BundleError::PartSize {
                             path: shown(&part.name),

@@ -13,6 +13,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use genesis_bundle::{RemoteFolder, RemoteObject};
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
@@ -23,6 +24,9 @@ use crate::storage::{ObjectStorage, ObjectVersion};
 const WINDOW: u64 = 8 << 20;
 /// Windows fetched ahead of a sequential reader: at most 32 MiB in memory per object.
 const AHEAD: u64 = 4;
+/// Lookups (HEAD) in flight at once when a split bundle's parts are found: each is a round
+/// trip, and a bundle may have thousands of parts.
+const LOOKUPS_AT_ONCE: usize = 16;
 
 /// The runtime a folder's requests run on, shut down without waiting when the last reader
 /// goes: it may go on a thread of another runtime (a `load`), where waiting would panic.
@@ -95,12 +99,10 @@ fn wait<T: Send + 'static>(
     run(handle, future).ok_or_else(|| io::Error::other("the bucket reader stopped"))?.map_err(io::Error::other)
 }
 
-impl RemoteFolder for BucketFolder {
-    fn object(&self, name: &str) -> io::Result<Option<Arc<dyn RemoteObject>>> {
-        let key = self.key(name);
-        let storage = self.storage.clone();
-        let lookup = key.clone();
-        let Some(version) = wait(self.runtime.handle(), async move { storage.stat(&lookup).await })? else {
+impl BucketFolder {
+    /// The object `name`, found at `version` (`None`: there is none).
+    fn object_at(&self, name: &str, version: Option<ObjectVersion>) -> io::Result<Option<Arc<dyn RemoteObject>>> {
+        let Some(version) = version else {
             return Ok(None);
         };
         if version.e_tag.is_none() {
@@ -113,11 +115,34 @@ impl RemoteFolder for BucketFolder {
         }
         Ok(Some(Arc::new(BucketObject {
             storage: self.storage.clone(),
-            key,
+            key: self.key(name),
             version,
             runtime: Arc::clone(&self.runtime),
             ahead: Mutex::new(ReadAhead::default()),
         })))
+    }
+}
+
+impl RemoteFolder for BucketFolder {
+    fn object(&self, name: &str) -> io::Result<Option<Arc<dyn RemoteObject>>> {
+        let (storage, key) = (self.storage.clone(), self.key(name));
+        let version = wait(self.runtime.handle(), async move { storage.stat(&key).await })?;
+        self.object_at(name, version)
+    }
+
+    fn objects(&self, names: &[&str]) -> io::Result<Vec<Option<Arc<dyn RemoteObject>>>> {
+        let storage = self.storage.clone();
+        let keys: Vec<String> = names.iter().map(|name| self.key(name)).collect();
+        let versions = wait(self.runtime.handle(), async move {
+            futures_util::stream::iter(keys.into_iter().map(|key| {
+                let storage = storage.clone();
+                async move { storage.stat(&key).await }
+            }))
+            .buffered(LOOKUPS_AT_ONCE)
+            .try_collect::<Vec<_>>()
+            .await
+        })?;
+        names.iter().zip(versions).map(|(name, version)| self.object_at(name, version)).collect()
     }
 
     fn list(&self, name: &str) -> io::Result<Vec<String>> {
