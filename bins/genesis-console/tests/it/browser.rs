@@ -25,8 +25,8 @@ use genesis_testkit::kube::KubeApiserver;
 use genesis_testkit::services::{Postgres, Redis};
 use genesis_testkit::{Distribution, browser, free_port, text};
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, Patch, PatchParams};
-use serde_json::{Value, json};
+use kube::api::Api;
+use serde_json::Value;
 
 use crate::{
     Console, apply, bind, block_on, config_map, install_console_rbac, namespace, repo, service, user_name, user_token,
@@ -176,10 +176,7 @@ fn play_the_controller(api: &KubeApiserver, watching: &Path) -> JoinHandle<()> {
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
-            let generation = deployment.metadata.generation.unwrap();
-            let status = json!({"status": {"observedGeneration": generation, "replicas": 1, "readyReplicas": 1,
-                "updatedReplicas": 1, "availableReplicas": 1}});
-            deployments.patch_status("app", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+            crate::install::mark_demo_deployment_ready(&deployments, deployment.metadata.generation.unwrap()).await;
         });
     })
 }

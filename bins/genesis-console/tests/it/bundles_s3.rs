@@ -9,18 +9,17 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use genesis_testkit::Distribution;
 use genesis_testkit::kube::KubeApiserver;
 use genesis_testkit::services::MotoS3;
 use genesis_testkit::text;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, Patch, PatchParams};
-use serde_json::json;
+use kube::api::Api;
 
 use crate::install::{
-    ARCHIVE, DEMO_OBJECTS, PATIENCE, client, ended, fixture, installer_role, text_of, trust_the_fixture_key, verdict,
+    ARCHIVE, DEMO_OBJECTS, client, demo_deployment_appears, ended, fixture, installer_role, mark_demo_deployment_ready,
+    text_of, trust_the_fixture_key, verdict,
 };
 use crate::{Browserless, Console, user_token};
 
@@ -128,19 +127,8 @@ fn bundles_in_the_landing_bucket_are_listed_verified_refused_and_installed_where
     assert!(install.starts_with("/installs/"), "{install}");
     let (admin, runtime) = client(&api);
     let deployments: Api<Deployment> = Api::namespaced(admin, "demo");
-    let start = Instant::now();
-    let deployment = loop {
-        if let Some(deployment) = runtime.block_on(deployments.get_opt("app")).unwrap() {
-            break deployment;
-        }
-        assert!(start.elapsed() < PATIENCE, "the Deployment never appeared: {}", console.stderr());
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    // No controller runs: the test plays the Deployment controller.
-    let generation = deployment.metadata.generation.unwrap();
-    let status = json!({"status": {"observedGeneration": generation, "replicas": 1, "readyReplicas": 1,
-        "updatedReplicas": 1, "availableReplicas": 1}});
-    runtime.block_on(deployments.patch_status("app", &PatchParams::default(), &Patch::Merge(&status))).unwrap();
+    let deployment = demo_deployment_appears(&runtime, &deployments, &console);
+    runtime.block_on(mark_demo_deployment_ready(&deployments, deployment.metadata.generation.unwrap()));
     let page = ended(&browser, &install);
     assert_eq!(text_of(&page, "install-state"), "succeeded", "{page}\n{}", console.stderr());
     assert!(page.contains(&format!("href=\"{location}\"")), "the install names the bucket's bundle: {page}");

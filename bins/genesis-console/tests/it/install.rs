@@ -87,6 +87,31 @@ pub(crate) fn client(api: &KubeApiserver) -> (kube::Client, tokio::runtime::Runt
     (client, runtime)
 }
 
+/// The demo bundle's Deployment `app`, waited for until an install has created it; the
+/// console's log in the failure when it never appears.
+pub(crate) fn demo_deployment_appears(
+    runtime: &tokio::runtime::Runtime,
+    deployments: &Api<Deployment>,
+    console: &Console,
+) -> Deployment {
+    let start = Instant::now();
+    loop {
+        if let Some(deployment) = runtime.block_on(deployments.get_opt("app")).unwrap() {
+            return deployment;
+        }
+        assert!(start.elapsed() < PATIENCE, "the Deployment never appeared: {}", console.stderr());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Plays the Deployment controller, which no test runs: the status of the demo's `app`, at
+/// `generation`, says its one replica is ready.
+pub(crate) async fn mark_demo_deployment_ready(deployments: &Api<Deployment>, generation: i64) {
+    let status = json!({"status": {"observedGeneration": generation, "replicas": 1, "readyReplicas": 1,
+        "updatedReplicas": 1, "availableReplicas": 1}});
+    deployments.patch_status("app", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+}
+
 /// One answer as it came off the socket.
 struct Answer {
     status: u16,
@@ -386,14 +411,7 @@ fn a_bundle_uploaded_in_pieces_through_a_cut_verifies_and_installs_with_live_eve
 
     // No controller runs: the install waits for the Deployment, meanwhile a second is refused.
     let deployments: Api<Deployment> = Api::namespaced(admin.clone(), "demo");
-    let start = Instant::now();
-    let deployment = loop {
-        if let Some(deployment) = runtime.block_on(deployments.get_opt("app")).unwrap() {
-            break deployment;
-        }
-        assert!(start.elapsed() < PATIENCE, "the Deployment never appeared: {}", console.stderr());
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let deployment = demo_deployment_appears(&runtime, &deployments, &console);
     let running = browser.get(&install).text().unwrap();
     assert_eq!(text_of(&running, "install-state"), "running", "{running}");
     assert!(running.contains("http-equiv=\"refresh\""), "without JavaScript the page looks again: {running}");
@@ -404,10 +422,7 @@ fn a_bundle_uploaded_in_pieces_through_a_cut_verifies_and_installs_with_live_eve
     assert!(busy.contains(&format!("demo 0.1.0 ({ARCHIVE}) is being installed by {installer} since ")), "{busy}");
 
     // Played controller: the Deployment is ready, and the install ends.
-    let generation = deployment.metadata.generation.unwrap();
-    let status = json!({"status": {"observedGeneration": generation, "replicas": 1, "readyReplicas": 1,
-        "updatedReplicas": 1, "availableReplicas": 1}});
-    runtime.block_on(deployments.patch_status("app", &PatchParams::default(), &Patch::Merge(&status))).unwrap();
+    runtime.block_on(mark_demo_deployment_ready(&deployments, deployment.metadata.generation.unwrap()));
     let page = ended(&browser, &install);
     assert_eq!(text_of(&page, "install-state"), "succeeded", "{page}\n{}", console.stderr());
     for (object, outcome) in

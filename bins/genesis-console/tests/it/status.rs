@@ -140,9 +140,7 @@ fn the_status_tab_shows_each_object_ready_changed_missing_or_withheld() {
     let cluster = admin(&api, &runtime);
     let deployments: Api<Deployment> = Api::namespaced(cluster.client().clone(), "demo");
     let generation = runtime.block_on(deployments.get("app")).unwrap().metadata.generation.unwrap();
-    let ready = json!({"status": {"observedGeneration": generation, "replicas": 1, "readyReplicas": 1,
-        "updatedReplicas": 1, "availableReplicas": 1}});
-    runtime.block_on(deployments.patch_status("app", &PatchParams::default(), &Patch::Merge(&ready))).unwrap();
+    runtime.block_on(crate::install::mark_demo_deployment_ready(&deployments, generation));
     let page = status_page(&operator);
     let deployment = row(&page, "Deployment demo/app");
     assert!(deployment.contains(r#"data-ready="true" data-drift="none""#), "{deployment}");
