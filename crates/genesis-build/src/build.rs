@@ -850,9 +850,7 @@ fn write_report(archive: &Path, public: &PublicKey, sha256_file: &Path, archive_
 
 /// `ARCHIVE.report.pdf`: where [`build`] writes the release evidence report of `archive`.
 fn report_path(archive: &Path) -> PathBuf {
-    let mut path = archive.as_os_str().to_owned();
-    path.push(genesis_report::PDF_SUFFIX);
-    PathBuf::from(path)
+    genesis_bundle::path_with_suffix(archive, genesis_report::PDF_SUFFIX)
 }
 
 /// Removes the `.sha256`, `.sig`, `.cosign.bundle`, report and countersignature folder

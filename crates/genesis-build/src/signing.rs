@@ -440,7 +440,7 @@ mod tests {
 
     /// `ARCHIVE.report.pdf`, where a build with a report writes it.
     fn report_beside(archive: &Path) -> PathBuf {
-        PathBuf::from(format!("{}{}", archive.display(), genesis_report::PDF_SUFFIX))
+        genesis_bundle::path_with_suffix(archive, genesis_report::PDF_SUFFIX)
     }
 
     /// Standard base64, as cosign writes a signature (and a bundle its fields).

@@ -83,6 +83,15 @@ pub use stamp::FileStamp;
 pub use tar::{BLOCK, END_OF_ARCHIVE, check_encodable, dir_header, file_header, padding};
 pub use writer::{Content, WriteOptions, write_bundle, write_signed_bundle};
 
+/// `path` with `suffix` added to its file name, byte for byte (`NAME.tar.zst` and `.sig`:
+/// `NAME.tar.zst.sig`): how a bundle's sidecars, parts manifest, report, countersignature
+/// folder and lock files are named after the file they belong to, in any folder, UTF-8 or not.
+pub fn path_with_suffix(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    std::path::PathBuf::from(name)
+}
+
 /// Entry points that work on a BOM whose signature nobody has checked, or on archive bytes
 /// nobody has checked at all. They exist for the verifier (`genesis-trust`), which calls
 /// them only after the BOM's signature verified; its sealed entry points to the readers here

@@ -82,9 +82,7 @@ pub fn part_name(archive: &str, index: usize, count: usize) -> String {
 
 /// Where the parts manifest of `archive` lies: beside it, named after it.
 pub fn manifest_path(archive: &Path) -> PathBuf {
-    let mut name = archive.as_os_str().to_owned();
-    name.push(PARTS_MANIFEST_SUFFIX);
-    PathBuf::from(name)
+    crate::path_with_suffix(archive, PARTS_MANIFEST_SUFFIX)
 }
 
 impl PartsManifest {

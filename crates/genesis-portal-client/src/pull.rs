@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use genesis_bundle::ProgressCounter;
 use genesis_bundle::scratch::atomic_write;
+use genesis_types::Digest;
 
 use crate::client::{Downloaded, PortalClient, PortalError, Result, io};
 use crate::protocol::{Artifact, ArtifactKind, ExportRequest, ExportStatus, ReleaseDetail};
@@ -87,30 +88,30 @@ impl PortalClient {
         let bytes = ProgressCounter::default();
         bytes.set_total(release.artifacts.iter().map(|a| a.size).sum());
         progress.downloads_started(bytes.clone());
-        let files = self.download_release(&release.artifacts, dir, &bytes).await;
+        let pulled = self.download_release(&release.artifacts, dir, &bytes).await;
         progress.downloads_ended();
-        let files = files?;
-        check_sha256_sidecars(dir, &release.artifacts)?;
+        let (files, split) = pulled?;
+        check_sha256_sidecars(dir, &release.artifacts, &split)?;
         Ok(PulledRelease { release, files })
     }
 
     /// Downloads a release's `artifacts` into `dir`: the parts manifests first, checked
-    /// against the listing ([`check_parts_listed`]), then the rest; returned in the listing's
-    /// order.
+    /// against the listing ([`check_parts_listed`]), then the rest; the files in the listing's
+    /// order, and the whole-archive digest of each split bundle, by its archive's name.
     async fn download_release(
         &self,
         artifacts: &[Artifact],
         dir: &Path,
         bytes: &ProgressCounter,
-    ) -> Result<Vec<PulledFile>> {
+    ) -> Result<(Vec<PulledFile>, HashMap<String, Digest>)> {
         let (manifests, rest): (Vec<&Artifact>, Vec<&Artifact>) =
             artifacts.iter().partition(|a| a.kind == ArtifactKind::PartsManifest);
         let mut files = self.download_each(&manifests, dir, bytes).await?;
-        check_parts_listed(dir, artifacts)?;
+        let split = check_parts_listed(dir, artifacts)?;
         files.extend(self.download_each(&rest, dir, bytes).await?);
         let listed: HashMap<&str, usize> = artifacts.iter().enumerate().map(|(i, a)| (a.name.as_str(), i)).collect();
         files.sort_by_key(|f| listed.get(f.artifact.name.as_str()).copied());
-        Ok(files)
+        Ok((files, split))
     }
 
     /// Downloads `artifacts` into `dir` one after the other; a failure names the file.
@@ -202,10 +203,11 @@ fn check_listing(artifacts: &[Artifact]) -> Result<()> {
 /// its name says, and the parts the release publishes of that archive are exactly the ones it
 /// lists, each published with the size and digest it gives. The parts then downloaded are the
 /// ones `genesis verify` checks against it, and a part the manifest does not know is never
-/// fetched.
-fn check_parts_listed(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
+/// fetched. Returns each manifest's whole-archive digest by the archive's name.
+fn check_parts_listed(dir: &Path, artifacts: &[Artifact]) -> Result<HashMap<String, Digest>> {
     let published: HashMap<&str, &Artifact> = artifacts.iter().map(|a| (a.name.as_str(), a)).collect();
     let mut listed_parts = std::collections::BTreeSet::new();
+    let mut archives = HashMap::new();
     for entry in artifacts.iter().filter(|a| a.kind == ArtifactKind::PartsManifest) {
         let path = dir.join(&entry.name);
         let refuse = |reason: String| PortalError::ListingRefused(format!("{}: {reason}", entry.name));
@@ -232,6 +234,7 @@ fn check_parts_listed(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
             }
             listed_parts.insert(part.name.clone());
         }
+        archives.insert(manifest.archive.name, manifest.archive.sha256);
     }
     if let Some(stray) = artifacts.iter().find(|a| a.kind == ArtifactKind::Part && !listed_parts.contains(&a.name)) {
         return Err(PortalError::ListingRefused(format!(
@@ -239,20 +242,25 @@ fn check_parts_listed(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
             stray.name
         )));
     }
-    Ok(())
+    Ok(archives)
 }
 
 /// Checks that each bundle's `.sha256` sidecar in `dir`, when there, names the digest the
 /// portal published for the bundle (for a split one, the whole archive's digest its parts
-/// manifest gives), and that each further file it lists (the release evidence report) is
+/// manifest gave, in `split`, as [`check_parts_listed`] read it), and that each further file it lists (the release evidence report) is
 /// published with the digest listed: the files pulled are then the ones `sha256sum -c` and
 /// `genesis verify` check. A malformed further line is left to them, but then vouches for
 /// nothing: every report must be listed by its own bundle's `.sha256`, as
 /// `genesis-portal publish` requires, or it is refused (an earlier build's report, or
 /// another bundle's, describes other bytes).
-fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
+fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact], split: &HashMap<String, Digest>) -> Result<()> {
     let mut vouched: Vec<(&str, String)> = Vec::new();
-    for (archive, archive_sha256) in archives_pulled(dir, artifacts)? {
+    for entry in artifacts.iter().filter(|a| a.kind.is_bundle_entry()) {
+        let archive = crate::protocol::archive_name_of_entry(&entry.name);
+        let archive_sha256 =
+            if entry.kind == ArtifactKind::PartsManifest { split.get(archive) } else { Some(&entry.sha256) };
+        // Every manifest's digest was read when its parts were checked against the listing.
+        let Some(archive_sha256) = archive_sha256 else { continue };
         let sidecar = dir.join(format!("{archive}.sha256"));
         // A regular file only, and a `sha256sum` line's worth of it: a FIFO or a device at
         // the name would hold or flood the pull.
@@ -265,7 +273,7 @@ fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
         if claimed != archive_sha256.hex() {
             return Err(PortalError::SidecarMismatch {
                 sidecar,
-                published: archive_sha256,
+                published: archive_sha256.clone(),
                 claimed: claimed.to_owned(),
             });
         }
@@ -293,25 +301,6 @@ fn check_sha256_sidecars(dir: &Path, artifacts: &[Artifact]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Each bundle of a pulled release as its archive's name and SHA-256: published for an
-/// archive, given by the parts manifest (checked by [`check_parts_listed`]) for a split one.
-fn archives_pulled<'a>(dir: &Path, artifacts: &'a [Artifact]) -> Result<Vec<(&'a str, genesis_types::Digest)>> {
-    let mut archives = Vec::new();
-    for entry in artifacts.iter().filter(|a| a.kind.is_bundle_entry()) {
-        let archive = crate::protocol::archive_name_of_entry(&entry.name);
-        let sha256 = if entry.kind == ArtifactKind::PartsManifest {
-            genesis_bundle::PartsManifest::read(&dir.join(&entry.name))
-                .map_err(|e| PortalError::ListingRefused(format!("{}: {e}", entry.name)))?
-                .archive
-                .sha256
-        } else {
-            entry.sha256.clone()
-        };
-        archives.push((archive, sha256));
-    }
-    Ok(archives)
 }
 
 #[cfg(test)]

@@ -261,17 +261,15 @@ fn collect_files(given: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
     if entries.is_empty() {
         return Err(PortalServerError::NoBundle);
     }
-    if let Some((name, _)) = entries
-        .iter()
-        .find(|(n, _)| n.as_str() != archive_name_of_entry(n) && files.contains_key(archive_name_of_entry(n)))
-    {
+    let split = |name: &str| ArtifactKind::of(name) == ArtifactKind::PartsManifest;
+    if let Some((name, _)) = entries.iter().find(|(n, _)| split(n) && files.contains_key(archive_name_of_entry(n))) {
         return Err(PortalServerError::ArchiveAndParts { archive: archive_name_of_entry(name).to_owned() });
     }
     let mut listed_parts = BTreeSet::new();
     for (name, path) in &entries {
         let archive = archive_name_of_entry(name);
         let archive_path = path.with_file_name(archive);
-        if ArtifactKind::of(name) == ArtifactKind::PartsManifest {
+        if split(name) {
             let manifest =
                 PartsManifest::read(path).map_err(|source| PortalServerError::BadPartsManifest(Box::new(source)))?;
             for part in &manifest.parts {
@@ -281,15 +279,15 @@ fn collect_files(given: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
                 listed_parts.insert(part.name.clone());
             }
             for suffix in [".sig", ".cosign.bundle"] {
-                add_beside(&mut files, &with_suffix(path, suffix))?;
+                add_beside(&mut files, &genesis_bundle::path_with_suffix(path, suffix))?;
             }
         }
         for suffix in SIDECARS {
-            add_beside(&mut files, &with_suffix(&archive_path, suffix))?;
+            add_beside(&mut files, &genesis_bundle::path_with_suffix(&archive_path, suffix))?;
         }
         let has = |file: &str, suffix: &str| files.contains_key(&format!("{file}{suffix}"));
         let archive_sidecars = has(archive, ".sha256") && (has(archive, ".sig") || has(archive, ".cosign.bundle"));
-        if ArtifactKind::of(name) == ArtifactKind::PartsManifest {
+        if split(name) {
             // `create --max-part-size` leaves no archive sidecars: the signed manifest gives
             // every part's digest, and its signature is the one cosign checks first.
             if !archive_sidecars && !has(name, ".sig") && !has(name, ".cosign.bundle") {
@@ -319,11 +317,6 @@ fn collect_files(given: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
         }
     }
     Ok(files)
-}
-
-/// `path` with `suffix` added to its name.
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    PathBuf::from(format!("{}{suffix}", path.display()))
 }
 
 /// Adds the file at `beside` (a sidecar or part of a bundle given) under its name unless it was

@@ -199,11 +199,12 @@ fn plan_all(bundle: &dyn SignedBom, destination: &Destination) -> Result<(Arc<Ar
     // Read in archive order, each frame decompressed about once; planned in the BOM's order.
     let mut order: Vec<usize> = (0..tops.len()).collect();
     order.sort_by_key(|&i| index.locate(&layout_path(&tops[i].digest)).map(|(offset, _)| offset));
-    let mut plans: Vec<Option<ImagePlan>> = (0..tops.len()).map(|_| None).collect();
-    for i in order {
-        plans[i] = Some(plan_image(&index, &bom.images[i].reference, &tops[i], destination)?);
-    }
-    Ok((index, plans.into_iter().flatten().collect()))
+    let mut plans = order
+        .into_iter()
+        .map(|i| Ok((i, plan_image(&index, &bom.images[i].reference, &tops[i], destination)?)))
+        .collect::<Result<Vec<_>>>()?;
+    plans.sort_by_key(|(i, _)| *i);
+    Ok((index, plans.into_iter().map(|(_, plan)| plan).collect()))
 }
 
 /// What a load has to do, worked out from the signed BOM and the registry before any

@@ -68,9 +68,7 @@ impl Format {
 /// Where the report of `archive` goes by default: beside it, its name plus
 /// [`Format::suffix`].
 pub fn default_path(archive: &Path, format: Format) -> PathBuf {
-    let mut path = archive.as_os_str().to_owned();
-    path.push(format.suffix());
-    PathBuf::from(path)
+    genesis_bundle::path_with_suffix(archive, format.suffix())
 }
 
 /// How a trust policy read from files is stated in a report: `policy file NAME`, or `trusted

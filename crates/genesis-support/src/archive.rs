@@ -85,9 +85,7 @@ pub fn write_archive(files: &BTreeMap<String, Vec<u8>>, out: &Path) -> Result<Wr
     let mut file = AtomicFile::create(out, Mode::Exactly(ARCHIVE_MODE)).map_err(writing(out))?;
     file.write_all(&bytes).map_err(writing(out))?;
     file.commit(Durability::CheckedOnRead).map_err(writing(out))?;
-    let mut sidecar = out.as_os_str().to_owned();
-    sidecar.push(".sha256");
-    let sidecar = PathBuf::from(sidecar);
+    let sidecar = genesis_bundle::path_with_suffix(out, ".sha256");
     let mut list = AtomicFile::create(&sidecar, Mode::OfTarget).map_err(writing(&sidecar))?;
     list.write_all(format!("{}  {name}\n", sha256.hex()).as_bytes()).map_err(writing(&sidecar))?;
     list.commit(Durability::CheckedOnRead).map_err(writing(&sidecar))?;

@@ -275,13 +275,17 @@ fn namespaces(ca: &Path, port: u16) -> BTreeSet<String> {
 fn bootstrapped(ca: &Path, port: u16) -> bool {
     let listed = namespaces(ca, port);
     ["default", "kube-system", "kube-public", "kube-node-lease"].iter().all(|n| listed.contains(*n))
-        && curl(ca, port, &["-o", "/dev/null", "-w", "%{http_code}"], "/api/v1/namespaces/default/services/kubernetes")
-            == "200"
+        && answers_200(ca, port, "/api/v1/namespaces/default/services/kubernetes")
 }
 
 /// Whether the API server answers `/readyz` with 200.
 fn ready(ca: &Path, port: u16) -> bool {
-    curl(ca, port, &["-o", "/dev/null", "-w", "%{http_code}"], "/readyz") == "200"
+    answers_200(ca, port, "/readyz")
+}
+
+/// Whether `GET path`, as the admin, answers 200.
+fn answers_200(ca: &Path, port: u16, path: &str) -> bool {
+    curl(ca, port, &["-o", "/dev/null", "-w", "%{http_code}"], path) == "200"
 }
 
 /// The body of `GET path`, as the admin.

@@ -56,9 +56,7 @@ const NAMING: &str = "a countersignature is named after its signer's key: the SH
 
 /// Where the countersignatures of `archive` are: the folder `ARCHIVE.countersig` beside it.
 pub fn countersignature_folder(archive: &Path) -> PathBuf {
-    let mut folder = archive.as_os_str().to_owned();
-    folder.push(".countersig");
-    PathBuf::from(folder)
+    genesis_bundle::path_with_suffix(archive, ".countersig")
 }
 
 /// The file name of a countersignature by `key`: `HEX.sigstore.json`.

@@ -798,9 +798,7 @@ fn not_a_rollback(installed: &Installed, release: &Release<'_>, state: &Path) ->
 /// taking the lock never creates or opens a file elsewhere.
 fn lock_state(state: &Path) -> Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut path = state.as_os_str().to_owned();
-    path.push(".lock");
-    let path = PathBuf::from(path);
+    let path = genesis_bundle::path_with_suffix(state, ".lock");
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

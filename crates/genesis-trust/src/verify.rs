@@ -834,12 +834,6 @@ struct Pass {
     file: Arc<ArchiveFile>,
 }
 
-fn sidecar_path(archive: &Path, suffix: &str) -> PathBuf {
-    let mut p = archive.as_os_str().to_owned();
-    p.push(suffix);
-    PathBuf::from(p)
-}
-
 /// The largest sidecar read: a digest line, a signature, a key-signed sigstore bundle.
 const MAX_SIDECAR: u64 = 64 << 10;
 
@@ -929,7 +923,7 @@ fn file_name(path: &Path) -> String {
 /// release evidence report there). A listed file that is missing or altered fails the check,
 /// naming it. Returns the sidecar's state and the further files checked.
 fn check_sha256_sidecar(beside: &Beside, archive: &Path, digest: &FileDigest) -> Result<(Sidecar, Vec<PathBuf>)> {
-    let path = sidecar_path(archive, ".sha256");
+    let path = genesis_bundle::path_with_suffix(archive, ".sha256");
     let Some(bytes) = beside.read(&path)? else {
         return Ok((Sidecar::Absent { path }, Vec::new()));
     };
@@ -1053,7 +1047,7 @@ fn check_signature_sidecar(
     digest: &FileDigest,
     policy: &TrustPolicy,
 ) -> Result<Sidecar> {
-    let path = sidecar_path(archive, ".sig");
+    let path = genesis_bundle::path_with_suffix(archive, ".sig");
     let Some(bytes) = beside.read(&path)? else {
         return Ok(Sidecar::Absent { path });
     };
@@ -1105,12 +1099,12 @@ fn check_cosign_bundle_sidecar(
 
 /// Where `bundle-builder create` writes the sigstore bundle of `archive`.
 pub fn cosign_bundle_path(archive: &Path) -> PathBuf {
-    sidecar_path(archive, ".cosign.bundle")
+    genesis_bundle::path_with_suffix(archive, ".cosign.bundle")
 }
 
 /// Paths of the sidecars `bundle-builder create` writes beside `archive`.
 pub fn sidecar_paths(archive: &Path) -> (PathBuf, PathBuf) {
-    (sidecar_path(archive, ".sha256"), sidecar_path(archive, ".sig"))
+    (genesis_bundle::path_with_suffix(archive, ".sha256"), genesis_bundle::path_with_suffix(archive, ".sig"))
 }
 
 #[cfg(test)]
@@ -1185,7 +1179,7 @@ mod tests {
     #[test]
     fn a_listed_report_is_checked_beside_the_archive_and_named_when_missing_or_altered() {
         let (_dir, archive, report, digest) = archive_and_report();
-        let list = sidecar_path(&archive, ".sha256");
+        let list = genesis_bundle::path_with_suffix(&archive, ".sha256");
         std::fs::write(&list, line(&archive) + &line(&report)).unwrap();
         assert_eq!(
             check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap(),
@@ -1233,7 +1227,7 @@ mod tests {
                 note
             })
             .collect();
-        let list = sidecar_path(&archive, ".sha256");
+        let list = genesis_bundle::path_with_suffix(&archive, ".sha256");
         std::fs::write(&list, line(&archive) + &notes[..7].iter().map(|n| line(n)).collect::<String>()).unwrap();
         assert_eq!(check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap().1, notes[..7]);
 
@@ -1249,8 +1243,8 @@ mod tests {
     #[test]
     fn a_list_naming_the_archive_a_sidecar_or_a_file_twice_is_refused() {
         let (_dir, archive, report, digest) = archive_and_report();
-        let list = sidecar_path(&archive, ".sha256");
-        let sig = sidecar_path(&archive, ".sig");
+        let list = genesis_bundle::path_with_suffix(&archive, ".sha256");
+        let sig = genesis_bundle::path_with_suffix(&archive, ".sig");
         std::fs::write(&sig, b"a signature").unwrap();
         for (text, said) in [
             (line(&archive) + &line(&archive), "line 2 names demo-0.1.0.tar.zst, the archive or one of its sidecars"),
@@ -1269,7 +1263,7 @@ mod tests {
     #[test]
     fn a_crlf_sha256_list_is_read_like_a_unix_one() {
         let (_dir, archive, report, digest) = archive_and_report();
-        let list = sidecar_path(&archive, ".sha256");
+        let list = genesis_bundle::path_with_suffix(&archive, ".sha256");
         let crlf = line(&archive).replace('\n', "\r\n") + &line(&report).replace('\n', "\r");
         std::fs::write(&list, &crlf).unwrap();
         assert_eq!(
@@ -1287,7 +1281,7 @@ mod tests {
         let target = elsewhere.path().join("report.pdf");
         std::fs::rename(&report, &target).unwrap();
         std::os::unix::fs::symlink(&target, &report).unwrap();
-        let list = sidecar_path(&archive, ".sha256");
+        let list = genesis_bundle::path_with_suffix(&archive, ".sha256");
         std::fs::write(&list, line(&archive) + &line(&report)).unwrap();
         let e = check_sha256_sidecar(&Beside::Disk, &archive, &digest).unwrap_err();
         assert!(matches!(&e, TrustError::SidecarFormat { path, .. } if *path == report), "{e:?}");
