@@ -21,9 +21,10 @@
 //! image of the same size whose layers are gzip'd tars, as registries hold them (stored in
 //! frames of raw blocks, which `serve` reads straight from the file): `create` and `verify`,
 //! then the registry rows, `serve` warm and cold beside Distribution (decision 0041).
-//! `--workload scale [--images N] [--blobs-per-image N]` times create, verify, load, serve
+//! `--workload scale [--images N] [--blobs-per-image N] [--rss-sizes-mib A,B,…]` times create, verify, load, serve
 //! start-up and export of a synthetic release (1,000 images, 10,000 blobs by default) with
-//! their peak RSS, then peak RSS of a 1 GiB and a 4 GiB bundle (`bench_scale.rs`).
+//! their peak RSS, then peak RSS of bundles of 1 GiB and 4 GiB, or of the sizes given
+//! (`bench_scale.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -154,10 +155,17 @@ fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     tar.into_inner().expect("writing to memory")
 }
 
+/// Marks a folder whose [`workload`] was written in full.
+const WORKLOAD_WRITTEN: &str = ".complete-tar-layers";
+
+/// Whether `dir` holds a [`workload`] written in full.
+pub(crate) fn workload_ready(dir: &Path) -> bool {
+    dir.join(WORKLOAD_WRITTEN).exists()
+}
+
 /// Writes (once) an OCI layout of `size_mib` MiB: one image, many 32 MiB layers (tars).
 pub(crate) fn workload(dir: &Path, size_mib: usize) -> anyhow::Result<()> {
-    let done = dir.join(".complete-tar-layers");
-    if done.exists() {
+    if workload_ready(dir) {
         return Ok(());
     }
     let _ = fs::remove_dir_all(dir);
@@ -168,7 +176,7 @@ pub(crate) fn workload(dir: &Path, size_mib: usize) -> anyhow::Result<()> {
         layers.push(write_layer(&blobs, &layer(i, 0))?);
     }
     write_bench_image(dir, layers, "1.0.0")?;
-    fs::write(done, b"")?;
+    fs::write(dir.join(WORKLOAD_WRITTEN), b"")?;
     Ok(())
 }
 
@@ -392,6 +400,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut workload_name = "half-text".to_owned();
     let mut images: Option<usize> = None;
     let mut blobs_per_image = crate::bench_scale::DEFAULT_BLOBS_PER_IMAGE;
+    let mut rss_sizes_mib = crate::bench_scale::DEFAULT_SIZES_MIB.to_vec();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -400,6 +409,15 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             }
             "--images" => images = Some(it.next().context("--images N")?.parse()?),
             "--blobs-per-image" => blobs_per_image = it.next().context("--blobs-per-image N")?.parse()?,
+            "--rss-sizes-mib" => {
+                rss_sizes_mib = it
+                    .next()
+                    .context("--rss-sizes-mib A,B,…")?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .context("--rss-sizes-mib takes sizes in MiB separated by commas, such as 1024,16384")?
+            }
             "--size-mib" => size_mib = it.next().context("--size-mib N")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
             "--seed-only" => seed_only = true,
@@ -416,7 +434,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let bin = crate::release_build(root)?;
     if workload_name == "scale" {
         let images = images.unwrap_or(crate::bench_scale::DEFAULT_IMAGES);
-        return crate::bench_scale::scale_rows(root, &bin, images, blobs_per_image, runs);
+        return crate::bench_scale::scale_rows(root, &bin, images, blobs_per_image, &rss_sizes_mib, runs);
     }
     if workload_name == "many-images" {
         let images = images.unwrap_or(200);
@@ -1189,8 +1207,8 @@ fn registry_rows(dir: &Path, bin: &Path, archive: &str, mib: f64, runs: usize) -
     let o = measure(&pull(uncached_port), "sync", dir, runs)?;
     row("serve*", &o, "Distribution (skopeo pull)", &skopeo_from_distribution, mib);
     println!(
-        "         serve* = serve --cache-mib 0: every pull decompresses its compressed frames again (frames of raw \
-         blocks are read from the file, cache or not)"
+        "         serve* = serve --cache-mib 0: every pull decompresses its compressed frames again and reads its \
+         frames of raw blocks from the file (warm, both come from the frame cache: decision 0045)"
     );
     let _ = fs::remove_dir_all(dir.join("pulled"));
     Ok(())

@@ -36,7 +36,9 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci(&root),
         _ => {
             bail!(
-                "usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] [--seed-only] | demo | test-deps | tools | ci>"
+                "usage: cargo xtask <check-deps | fixtures [--check] | bench [--size-mib N] [--runs N] [--seed-only | \
+                 --core-only] [--workload half-text | compressed-layers | many-images | scale] [--images N] \
+                 [--blobs-per-image N] [--rss-sizes-mib A,B,…] | demo | test-deps | tools | ci>"
             )
         }
     }

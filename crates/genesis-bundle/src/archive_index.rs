@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use genesis_types::{Descriptor, Digest, ImageIndex, MAX_MANIFEST};
 
-use crate::seekable::{MAX_FRAME_SIZE, SeekableArchive, SeekableFile, is_seekable_zstd};
+use crate::seekable::{FrameBuf, MAX_FRAME_SIZE, SeekableArchive, SeekableFile, is_seekable_zstd};
 use crate::{ArchiveFile, Bom, BundleError, FileEntry, FileStamp, ImageEntry, Limits, Result};
 
 /// Where a bundle's OCI image layout keeps its index.
@@ -74,8 +74,9 @@ impl ArchiveIndex {
     }
 
     /// Shares decompressed frames between every read of [`ArchiveRange::frames_at`], up to
-    /// `budget` bytes (0: none). Frames of raw blocks are never cached: they are read from
-    /// the file, as the page cache keeps it.
+    /// `budget` bytes (0: none). A frame of raw blocks read whole fills room the cache has
+    /// free, and is the first to go when a decompressed frame needs the room: it costs only
+    /// a read of the file to get again (decision 0045).
     pub fn with_frame_cache(self, budget: u64) -> ArchiveIndex {
         ArchiveIndex { cache: (budget > 0).then(|| Arc::new(FrameCache::new(budget))), ..self }
     }
@@ -86,9 +87,16 @@ impl ArchiveIndex {
     }
 
     /// How many frames the readers of this archive have decompressed so far (through the
-    /// cache or not), for tests and metrics. Frames of raw blocks read by a range are not.
+    /// cache or not), for tests and metrics. Frames of raw blocks read by a range are not:
+    /// they are read from the file.
     pub fn frames_decompressed(&self) -> u64 {
         self.archive.frames_decompressed()
+    }
+
+    /// How many times ranges of this archive have read (part of) a frame of raw blocks from
+    /// the file, for tests and metrics: not when the frame came from the cache.
+    pub fn raw_frame_reads(&self) -> u64 {
+        self.archive.raw_parts_read()
     }
 
     /// Offset and size of a file.
@@ -248,7 +256,7 @@ impl Read for RangeReader {
             file.read_raw(idx, within, &mut buf[..n]).map_err(io::Error::other)?;
         } else {
             let frame = match &self.cache {
-                Some(cache) => cache.get(idx, || file.decompress(idx).map(Arc::new)),
+                Some(cache) => cache.get(idx, Kept::Always, || file.decompress(idx).map(Arc::new)),
                 None => file.frame(idx),
             }
             .map_err(io::Error::other)?;
@@ -264,7 +272,8 @@ impl Read for RangeReader {
 /// changed ends in an error instead of its last bytes. A frame handed out is not kept here
 /// (the cache may keep it): what the caller holds of it is all it holds. A frame of raw
 /// blocks is handed out as the part of it in the range, read from the file into a buffer of
-/// its own, and never cached.
+/// its own; the cache keeps it only when the range covers it whole and the cache has room free
+/// ([`ArchiveIndex::with_frame_cache`]).
 pub struct FrameSlices {
     file: SeekableFile,
     pos: u64,
@@ -299,7 +308,7 @@ impl FrameSlices {
 }
 
 impl Iterator for FrameSlices {
-    type Item = io::Result<(Arc<Vec<u8>>, std::ops::Range<usize>)>;
+    type Item = io::Result<(Arc<FrameBuf>, std::ops::Range<usize>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.pos >= self.end {
@@ -308,14 +317,18 @@ impl Iterator for FrameSlices {
         let (file, pos, end) = (&mut self.file, self.pos, self.end);
         let frame = file.frame_index(pos).and_then(|(idx, start)| {
             if file.is_raw(idx)? {
+                let frame_end = start + u64::from(file.table().frames[idx].decompressed);
+                if let Some(cache) = self.range.cache.as_ref().filter(|_| pos == start && end >= frame_end) {
+                    let size = frame_end - start;
+                    let whole = || file.read_raw_part(idx, 0, size as usize).map(Arc::new);
+                    return Ok((start, cache.get_in_free_room(idx, size, whole)?));
+                }
                 // Only the part in the range, read from the file: it starts at `pos`.
-                let to = end.min(start + u64::from(file.table().frames[idx].decompressed));
-                let mut part = vec![0u8; (to - pos) as usize];
-                file.read_raw(idx, pos - start, &mut part)?;
+                let part = file.read_raw_part(idx, pos - start, (end.min(frame_end) - pos) as usize)?;
                 return Ok((pos, Arc::new(part)));
             }
             let frame = match &self.range.cache {
-                Some(cache) => cache.get(idx, || file.decompress(idx).map(Arc::new))?,
+                Some(cache) => cache.get(idx, Kept::Always, || file.decompress(idx).map(Arc::new))?,
                 None => Arc::new(file.decompress(idx)?),
             };
             Ok((start, frame))
@@ -338,8 +351,8 @@ impl Iterator for FrameSlices {
 
 /// Decompressed frames shared by every response of a server, so a layer pulled by many
 /// nodes (at once or one after another) is decompressed once while it stays cached. Frames
-/// past the budget go least recently used first; two readers of a frame that is not cached
-/// wait for one decompression.
+/// past the budget go least recently used first, frames of raw blocks before any other; two
+/// readers of a frame that is not cached wait for one decompression.
 struct FrameCache {
     budget: u64,
     state: Mutex<CacheState>,
@@ -349,15 +362,16 @@ struct FrameCache {
 struct CacheState {
     used: u64,
     clock: u64,
-    frames: HashMap<usize, (u64, Arc<Vec<u8>>)>,
+    /// Each frame with when it was last used and whether it is raw blocks read from the file.
+    frames: HashMap<usize, (u64, Arc<FrameBuf>, Kept)>,
     loading: HashMap<usize, Arc<Mutex<()>>>,
 }
 
 impl CacheState {
-    fn hit(&mut self, idx: usize) -> Option<Arc<Vec<u8>>> {
+    fn hit(&mut self, idx: usize) -> Option<Arc<FrameBuf>> {
         self.clock += 1;
         let clock = self.clock;
-        self.frames.get_mut(&idx).map(|(used, frame)| {
+        self.frames.get_mut(&idx).map(|(used, frame, _)| {
             *used = clock;
             Arc::clone(frame)
         })
@@ -381,8 +395,30 @@ impl FrameCache {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Frame `idx`, from the cache or from `load`.
-    fn get(&self, idx: usize, load: impl FnOnce() -> Result<Arc<Vec<u8>>>) -> Result<Arc<Vec<u8>>> {
+    /// Raw frame `idx` of `size` bytes, from the cache, or from `load` and kept if the cache
+    /// has that much room free. Readers of a frame that will not be kept each read it, as they
+    /// would with no cache, instead of waiting in turn for one another's reads.
+    fn get_in_free_room(
+        &self,
+        idx: usize,
+        size: u64,
+        load: impl FnOnce() -> Result<Arc<FrameBuf>>,
+    ) -> Result<Arc<FrameBuf>> {
+        {
+            let mut state = self.state();
+            if let Some(frame) = state.hit(idx) {
+                return Ok(frame);
+            }
+            if state.used + size > self.budget {
+                drop(state);
+                return load();
+            }
+        }
+        self.get(idx, Kept::InFreeRoom, load)
+    }
+
+    /// Frame `idx`, from the cache or from `load`, then kept as `kept` says.
+    fn get(&self, idx: usize, kept: Kept, load: impl FnOnce() -> Result<Arc<FrameBuf>>) -> Result<Arc<FrameBuf>> {
         let loading = {
             let mut state = self.state();
             if let Some(frame) = state.hit(idx) {
@@ -399,20 +435,41 @@ impl FrameCache {
         let frame = load()?;
         let mut state = self.state();
         let size = frame.len() as u64;
-        if size <= self.budget {
+        let room = match kept {
+            Kept::Always => size <= self.budget,
+            Kept::InFreeRoom => state.used + size <= self.budget,
+        };
+        if room {
             while state.used + size > self.budget {
-                let Some(oldest) = state.frames.iter().min_by_key(|(_, (used, _))| *used).map(|(i, _)| *i) else {
-                    break;
-                };
-                let (_, evicted) = state.frames.remove(&oldest).expect("just found");
+                let victim = state
+                    .frames
+                    .iter()
+                    .min_by_key(|(_, (used, _, kept))| (*kept == Kept::Always, *used))
+                    .map(|(i, _)| *i);
+                let Some(victim) = victim else { break };
+                let (_, evicted, _) = state.frames.remove(&victim).expect("just found");
                 state.used -= evicted.len() as u64;
             }
             state.used += size;
             let clock = state.clock;
-            state.frames.insert(idx, (clock, Arc::clone(&frame)));
+            // Two loads of a frame can both end here (a reader that came after a failed load
+            // loads with a lock of its own): the one replaced is no longer counted.
+            if let Some((_, replaced, _)) = state.frames.insert(idx, (clock, Arc::clone(&frame), kept)) {
+                state.used -= replaced.len() as u64;
+            }
         }
         Ok(frame)
     }
+}
+
+/// How a frame loaded into the cache is kept there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    /// Decompressed: kept, making room for it (past the least recently used frames).
+    Always,
+    /// Raw blocks read from the file: kept only in room the cache has free, and the first
+    /// to make room for another frame, as reading it again costs no decompression.
+    InFreeRoom,
 }
 
 /// A frame being loaded into the cache: however the load ends (done, failed or panicked), it
@@ -441,8 +498,9 @@ mod tests {
 
     use super::*;
 
-    fn frame(byte: u8) -> Result<Arc<Vec<u8>>> {
-        Ok(Arc::new(vec![byte; 100]))
+    fn frame(byte: u8) -> Result<Arc<FrameBuf>> {
+        let spares = Arc::<crate::seekable::SpareBuffers>::default();
+        Ok(Arc::new(spares.frame(vec![byte; 100])))
     }
 
     #[test]
@@ -454,7 +512,7 @@ mod tests {
                 let (cache, loads) = (Arc::clone(&cache), Arc::clone(&loads));
                 std::thread::spawn(move || {
                     cache
-                        .get(7, || {
+                        .get(7, Kept::Always, || {
                             loads.fetch_add(1, Ordering::SeqCst);
                             std::thread::sleep(std::time::Duration::from_millis(50));
                             frame(7)
@@ -475,7 +533,7 @@ mod tests {
         let loads = AtomicUsize::new(0);
         let get = |idx: usize| {
             cache
-                .get(idx, || {
+                .get(idx, Kept::Always, || {
                     loads.fetch_add(1, Ordering::SeqCst);
                     frame(idx as u8)
                 })
@@ -547,20 +605,44 @@ mod tests {
     fn a_load_that_panicked_does_not_break_later_reads_of_its_frame() {
         let cache = FrameCache::new(300);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            cache.get(0, || panic!("a decompression panicked"))
+            cache.get(0, Kept::Always, || panic!("a decompression panicked"))
         }));
         assert!(panicked.is_err());
         assert!(cache.state().loading.is_empty(), "the frame no longer stands as loading");
-        assert_eq!(cache.get(0, || frame(1)).unwrap()[0], 1, "a later read loads the frame");
-        assert_eq!(cache.get(0, || frame(2)).unwrap()[0], 1, "and the cache keeps it");
+        assert_eq!(cache.get(0, Kept::Always, || frame(1)).unwrap()[0], 1, "a later read loads the frame");
+        assert_eq!(cache.get(0, Kept::Always, || frame(2)).unwrap()[0], 1, "and the cache keeps it");
         assert!(cache.state().loading.is_empty());
     }
 
     #[test]
     fn a_failed_decompression_is_not_cached() {
         let cache = FrameCache::new(300);
-        let failed = cache.get(0, || Err(BundleError::Corrupt { detail: "bad frame".into() }));
+        let failed = cache.get(0, Kept::Always, || Err(BundleError::Corrupt { detail: "bad frame".into() }));
         assert!(failed.is_err());
-        assert_eq!(cache.get(0, || frame(1)).unwrap()[0], 1);
+        assert_eq!(cache.get(0, Kept::Always, || frame(1)).unwrap()[0], 1);
+    }
+
+    #[test]
+    fn raw_frames_take_only_free_room_and_make_room_first() {
+        // Room for three frames of 100 bytes.
+        let cache = FrameCache::new(300);
+        let get = |idx: usize, kept: Kept, byte: u8| match kept {
+            Kept::Always => cache.get(idx, kept, || frame(byte)).unwrap()[0],
+            Kept::InFreeRoom => cache.get_in_free_room(idx, 100, || frame(byte)).unwrap()[0],
+        };
+        get(0, Kept::Always, 10);
+        get(1, Kept::InFreeRoom, 11);
+        get(2, Kept::InFreeRoom, 12);
+        assert_eq!(get(1, Kept::InFreeRoom, 99), 11, "a raw frame is kept in free room");
+        // A decompressed frame makes room past the raw frames, though frame 0 is older.
+        get(3, Kept::Always, 13);
+        assert_eq!(get(0, Kept::Always, 99), 10, "the decompressed frame stayed");
+        assert_eq!(get(3, Kept::Always, 99), 13);
+        assert_eq!(get(1, Kept::InFreeRoom, 99), 11, "the raw frame used last stayed");
+        assert_eq!(get(2, Kept::InFreeRoom, 22), 22, "the other raw frame went");
+        // The cache is full again (0, 3 and 1): a raw frame takes no room from them.
+        get(4, Kept::InFreeRoom, 14);
+        assert_eq!(get(4, Kept::InFreeRoom, 24), 24, "no room was made for a raw frame");
+        assert_eq!(cache.state().frames.len(), 3);
     }
 }

@@ -75,7 +75,7 @@ pub use parts::{
 pub use progress::ProgressCounter;
 // The seekable zstd writer, for tools that write archives in the bundle's framing (the
 // fixture generator, tests that forge a bundle).
-pub use seekable::{FRAME_SIZE, SeekableWriter};
+pub use seekable::{FRAME_SIZE, FrameBuf, SeekableWriter};
 pub use split::{Split, join_parts, split_archive};
 pub use stamp::FileStamp;
 // The canonical tar encoding, for writers of other archives in the same form (the portal's

@@ -5,6 +5,7 @@
 //! frames of raw blocks ([`raw`]), which a reader of a range reads straight from the file.
 
 mod raw;
+mod spare;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -16,6 +17,9 @@ use std::thread::JoinHandle;
 use crate::digest_io::FileDigest;
 use crate::tar::{BLOCK, Header, padding, parse_header};
 use crate::{ArchiveFile, BundleError, Limits, Result};
+
+pub use spare::FrameBuf;
+pub(crate) use spare::SpareBuffers;
 
 /// Skippable-frame magic used by the seekable format.
 const SKIPPABLE_MAGIC: u32 = 0x184D_2A5E;
@@ -418,8 +422,19 @@ pub(crate) fn decompress_frame(
     expected: u32,
     index: u64,
 ) -> io::Result<Vec<u8>> {
+    decompress_frame_into(d, frame, expected, index, Vec::with_capacity(expected as usize))
+}
+
+/// [`decompress_frame`] into `out`, a buffer with room for `expected` bytes (what it held is
+/// overwritten).
+fn decompress_frame_into(
+    d: &mut zstd::bulk::Decompressor<'static>,
+    frame: &[u8],
+    expected: u32,
+    index: u64,
+    mut out: Vec<u8>,
+) -> io::Result<Vec<u8>> {
     check_frame(frame, expected, index)?;
-    let mut out = Vec::with_capacity(expected as usize);
     let n = d.decompress_to_buffer(frame, &mut out).map_err(|e| corrupt_frame(index, e))?;
     if n != expected as usize {
         return Err(corrupt_frame(index, format!("holds {n} bytes, its seek table entry says {expected}")));
@@ -630,6 +645,10 @@ pub(crate) struct SeekableArchive {
     raw: raw::RawFrames,
     /// Frames decompressed by every reader of the archive (for tests and metrics).
     decompressed: AtomicU64,
+    /// Parts of raw frames read from the file for ranges (for tests and metrics).
+    raw_parts_read: AtomicU64,
+    /// Frame buffers its readers have dropped, for their next reads.
+    spares: Arc<SpareBuffers>,
 }
 
 impl SeekableArchive {
@@ -643,12 +662,25 @@ impl SeekableArchive {
             d += u64::from(f.decompressed);
         }
         let raw = raw::RawFrames::new(table.frames.len());
-        Ok(SeekableArchive { file, table, starts, raw, decompressed: AtomicU64::new(0) })
+        Ok(SeekableArchive {
+            file,
+            table,
+            starts,
+            raw,
+            decompressed: AtomicU64::new(0),
+            raw_parts_read: AtomicU64::new(0),
+            spares: Arc::default(),
+        })
     }
 
     /// Frames decompressed so far by every reader of the archive.
     pub(crate) fn frames_decompressed(&self) -> u64 {
         self.decompressed.load(Ordering::Relaxed)
+    }
+
+    /// Parts of raw frames read from the file so far for ranges, by every reader.
+    pub(crate) fn raw_parts_read(&self) -> u64 {
+        self.raw_parts_read.load(Ordering::Relaxed)
     }
 
     fn entry(&self, idx: usize) -> Result<FrameEntry> {
@@ -698,7 +730,7 @@ impl SeekableArchive {
 pub struct SeekableFile {
     archive: Arc<SeekableArchive>,
     decompressor: zstd::bulk::Decompressor<'static>,
-    cache: Option<(usize, Arc<Vec<u8>>)>,
+    cache: Option<(usize, Arc<FrameBuf>)>,
     frames_decompressed: u64,
 }
 
@@ -846,7 +878,7 @@ impl SeekableFile {
 
     /// Frame `idx` decompressed (the last one asked for is kept). Shared, so a server can
     /// send it without copying.
-    pub fn frame(&mut self, idx: usize) -> Result<Arc<Vec<u8>>> {
+    pub fn frame(&mut self, idx: usize) -> Result<Arc<FrameBuf>> {
         if let Some((i, frame)) = &self.cache
             && *i == idx
         {
@@ -859,16 +891,28 @@ impl SeekableFile {
 
     /// Frame `idx` decompressed and not kept, for a reader that hands each frame on and does
     /// not come back to it: what it hands on is all the memory the frame holds. The
-    /// compressed bytes are read into a buffer freed on return, so an idle reader holds none.
-    pub(crate) fn decompress(&mut self, idx: usize) -> Result<Vec<u8>> {
+    /// compressed bytes are read into a buffer given back on return, so an idle reader holds
+    /// none; both buffers are the archive's spares ([`SpareBuffers`]).
+    pub(crate) fn decompress(&mut self, idx: usize) -> Result<FrameBuf> {
         let entry = self.archive.entry(idx)?;
-        let mut compressed = vec![0u8; entry.compressed as usize];
-        read_exact_at(&self.archive.file, &mut compressed, self.archive.starts[idx].0)?;
-        let out = decompress_frame(&mut self.decompressor, &compressed, entry.decompressed, idx as u64)
+        let spares = &self.archive.spares;
+        let mut compressed = spares.filled(entry.compressed as usize);
+        read_exact_at(&self.archive.file, compressed.as_mut_slice(), self.archive.starts[idx].0)?;
+        let out = spares.with_capacity(entry.decompressed as usize);
+        let out = decompress_frame_into(&mut self.decompressor, &compressed, entry.decompressed, idx as u64, out)
             .map_err(|e| from_io(e, "decompressing a frame"))?;
         self.frames_decompressed += 1;
         self.archive.decompressed.fetch_add(1, Ordering::Relaxed);
-        Ok(out)
+        Ok(spares.frame(out))
+    }
+
+    /// `len` bytes of frame `idx` from `within`, a frame [`is_raw`](Self::is_raw) found raw,
+    /// read from the file into a spare buffer.
+    pub(crate) fn read_raw_part(&self, idx: usize, within: u64, len: usize) -> Result<FrameBuf> {
+        let mut part = self.archive.spares.filled(len);
+        self.read_raw(idx, within, part.as_mut_slice())?;
+        self.archive.raw_parts_read.fetch_add(1, Ordering::Relaxed);
+        Ok(part)
     }
 }
 
@@ -967,7 +1011,7 @@ mod tests {
         let whole = frames.concat();
         // Every frame whole, raw or decompressed, then ranges across frames and blocks.
         for (i, f) in frames.iter().enumerate() {
-            assert_eq!(&*file.frame(i).unwrap(), f, "frame {i} decompressed");
+            assert_eq!(&file.frame(i).unwrap()[..], &f[..], "frame {i} decompressed");
             if raw[i] {
                 let mut buf = vec![0u8; f.len()];
                 file.read_raw(i, 0, &mut buf).unwrap();

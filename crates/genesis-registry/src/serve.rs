@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use genesis_bundle::{ArchiveIndex, ArchiveRange, image_top};
+use genesis_bundle::{ArchiveIndex, ArchiveRange, FrameBuf, image_top};
 use genesis_trust::{CheckedBundle, SignedBom as _};
 use genesis_types::{Descriptor, Digest, ImageIndex, ImageManifest, ImageReference, MAX_MANIFEST, media_types};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -600,7 +600,7 @@ impl Drop for Reserved {
 /// the response), sent as it is, with the memory reserved for it: released, and `_gone`
 /// closed, when the last of its pieces is dropped.
 struct SharedFrame {
-    frame: Arc<Vec<u8>>,
+    frame: Arc<FrameBuf>,
     _reserved: Reserved,
     _gone: tokio::sync::oneshot::Sender<()>,
 }
@@ -617,8 +617,8 @@ impl AsRef<[u8]> for SharedFrame {
 /// and handed to the response by an async task: a client that stops reading holds that task
 /// and one frame, never a blocking thread, so slow readers cannot starve the pool every other
 /// response needs. A frame of raw blocks is not decompressed: the part of it in the range is
-/// read from the file in the same short call, past the frame cache, and held and sent as a
-/// decompressed frame is. The bundle was hashed in full when the server started, each raw
+/// read from the file in the same short call (kept in the frame cache only in room it has
+/// free, decision 0045), and held and sent as a decompressed frame is. The bundle was hashed in full when the server started, each raw
 /// frame's bytes among the rest; from then on its stamp is checked when a blob is opened and
 /// before its last bytes go out ([`ArchiveIndex::pinned`]), so a file changed since ends the
 /// response with an error instead of serving it. zstd checks a compressed frame's content
@@ -668,7 +668,7 @@ async fn send_frames(
         // that while the response waits on its client it holds, and reserves, its part and
         // not the whole frame (which the cache keeps, within its own budget, or drops).
         let (frame, part) = if part.len().saturating_mul(4) < frame.len() {
-            let copy = Arc::new(frame[part].to_vec());
+            let copy = Arc::new(frame.copy_of(part));
             reserved.shrink_to(copy.len());
             let len = copy.len();
             (copy, 0..len)
@@ -2756,7 +2756,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn raw_frames_are_read_from_the_file_past_the_frame_cache() {
+    async fn raw_frames_are_read_from_the_file_and_cached_only_when_read_whole() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let (index, blob, bytes) = mixed_frames(dir.path());
         let frame = genesis_bundle::FRAME_SIZE as u64;
@@ -2764,14 +2764,18 @@ mod tests {
         // Inside the blob's first frame, then inside its third: both raw.
         assert_eq!(streamed(&blob, 1000, frame - 2000).await, bytes[1000..(frame - 1000) as usize]);
         assert_eq!(streamed(&blob, 2 * frame, frame / 2).await, bytes[2 * frame as usize..(5 * frame / 2) as usize]);
-        assert_eq!(index.frames_cached(), 0, "a raw frame went through the frame cache");
+        assert_eq!(index.frames_cached(), 0, "part of a raw frame went into the frame cache");
         assert_eq!(index.frames_decompressed(), decompressed, "a raw frame was decompressed");
-        // The whole blob: only its two compressed frames are decompressed, and cached.
+        // The whole blob: only its two compressed frames are decompressed; they are cached,
+        // and so are the two raw frames the blob covers whole (the first holds its header).
         assert_eq!(streamed(&blob, 0, blob.size).await, bytes);
-        assert_eq!(index.frames_cached(), 2);
+        assert_eq!(index.frames_cached(), 4);
         assert_eq!(index.frames_decompressed(), decompressed + 2);
-        // Served again, warm: nothing more is decompressed.
+        // Served again, warm: nothing more is decompressed, and of the raw frames only the
+        // first, whose part in the blob was read, is read from the file again.
+        let raw_reads = index.raw_frame_reads();
         assert_eq!(streamed(&blob, 0, blob.size).await, bytes);
         assert_eq!(index.frames_decompressed(), decompressed + 2);
+        assert_eq!(index.raw_frame_reads(), raw_reads + 1, "the raw frames read whole came from the cache");
     }
 }
