@@ -243,7 +243,7 @@ fn size_rss_rows(root: &Path, bin: &Path, sizes_mib: &[usize]) -> anyhow::Result
 }
 
 /// Bytes free on the file system holding `path`, as `df` reads them.
-fn free_bytes(path: &Path) -> anyhow::Result<u64> {
+pub(crate) fn free_bytes(path: &Path) -> anyhow::Result<u64> {
     let out = Command::new("df").args(["--output=avail", "-B1"]).arg(path).output().context("running df")?;
     if !out.status.success() {
         bail!("df {}: {}", path.display(), out.status);
