@@ -618,10 +618,11 @@ impl AsRef<[u8]> for SharedFrame {
 /// and one frame, never a blocking thread, so slow readers cannot starve the pool every other
 /// response needs. A frame of raw blocks is not decompressed: the part of it in the range is
 /// read from the file in the same short call (kept in the frame cache only in room it has
-/// free, decision 0045), and held and sent as a decompressed frame is. The bundle was hashed in full when the server started, each raw
-/// frame's bytes among the rest; from then on its stamp is checked when a blob is opened and
-/// before its last bytes go out ([`ArchiveIndex::pinned`]), so a file changed since ends the
-/// response with an error instead of serving it. zstd checks a compressed frame's content
+/// free, decision 0045), and held and sent as a decompressed frame is. The bundle was hashed
+/// in full when the server started, each raw frame's bytes among the rest; from then on its
+/// stamp is checked when a blob is opened and before its last bytes go out
+/// ([`ArchiveIndex::pinned`]), so a file changed since ends the response with an error
+/// instead of serving it. zstd checks a compressed frame's content
 /// checksum as it decompresses it; a raw frame's is not computed here (a range need not cover
 /// whole frames), and damage to the disk under it after start reaches the client, whose
 /// digest check of the blob refuses it (decision 0041).
